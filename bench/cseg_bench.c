@@ -1,0 +1,112 @@
+/* custseg benchmark driver: times library calls on a numeric CSV, printing
+ * one JSON object per run. Used by bench/compare.py; not a test.
+ *
+ *   cseg_bench read FILE
+ *   cseg_bench kmeans FILE K N_INIT MAX_ITER THREADS lloyd|hamerly SEED
+ *   cseg_bench silhouette FILE N_ROWS THREADS
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "custseg/custseg.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int load(const char *path, cseg_table **t, double **X, size_t *n, size_t *d)
+{
+    cseg_diag diag;
+    char buf[1200];
+    if (cseg_table_read_csv(t, path, NULL, &diag) < 0) {
+        fprintf(stderr, "cseg_bench: %s\n", cseg_diag_format(&diag, buf, sizeof buf));
+        return 1;
+    }
+    *n = cseg_table_n_rows(*t);
+    *d = cseg_table_n_cols(*t);
+    if (!X)
+        return 0;
+    *X = malloc(*n * *d * sizeof **X);
+    if (!*X)
+        return 1;
+    for (size_t j = 0; j < *d; j++) {
+        const double *c = cseg_table_numbers(*t, j);
+        if (!c)
+            return 1;
+        for (size_t i = 0; i < *n; i++)
+            (*X)[i * *d + j] = c[i];
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    cseg_table *t = NULL;
+    double *X = NULL;
+    size_t n, d;
+    if (argc >= 3 && strcmp(argv[1], "read") == 0) {
+        double t0 = now();
+        if (load(argv[2], &t, NULL, &n, &d))
+            return 1;
+        printf("{\"op\":\"read\",\"rows\":%zu,\"cols\":%zu,\"seconds\":%.6f}\n", n, d, now() - t0);
+    } else if (argc >= 9 && strcmp(argv[1], "kmeans") == 0) {
+        if (load(argv[2], &t, &X, &n, &d))
+            return 1;
+        cseg_kmeans_params p;
+        cseg_kmeans_params_init(&p);
+        p.k = (size_t)atol(argv[3]);
+        p.n_init = (size_t)atol(argv[4]);
+        p.max_iter = (size_t)atol(argv[5]);
+        p.n_threads = atoi(argv[6]);
+        p.algorithm = strcmp(argv[7], "lloyd") == 0 ? CSEG_KMEANS_LLOYD : CSEG_KMEANS_HAMERLY;
+        p.seed = (uint64_t)atoll(argv[8]);
+        cseg_kmeans *km;
+        if (cseg_kmeans_create(&km, &p) < 0)
+            return 1;
+        double t0 = now();
+        if (cseg_kmeans_fit(km, X, n, d, NULL, NULL) < 0)
+            return 1;
+        double el = now() - t0;
+        printf("{\"op\":\"kmeans\",\"algo\":\"%s\",\"seconds\":%.6f,\"n_iter\":%zu,"
+               "\"inertia\":%.17g,\"skipped\":%.4f}\n",
+               argv[7], el, cseg_kmeans_n_iter(km), cseg_kmeans_inertia(km),
+               cseg_kmeans_skipped_fraction(km));
+        cseg_kmeans_free(km);
+    } else if (argc >= 5 && strcmp(argv[1], "silhouette") == 0) {
+        if (load(argv[2], &t, &X, &n, &d))
+            return 1;
+        size_t m = (size_t)atol(argv[3]);
+        if (m > n)
+            m = n;
+        cseg_kmeans_params p;
+        cseg_kmeans_params_init(&p);
+        p.k = 8;
+        p.n_init = 1;
+        cseg_kmeans *km;
+        int32_t *lab = malloc(m * sizeof *lab);
+        if (!lab || cseg_kmeans_create(&km, &p) < 0 || cseg_kmeans_fit(km, X, m, d, NULL, NULL) < 0)
+            return 1;
+        memcpy(lab, cseg_kmeans_labels(km), m * sizeof *lab);
+        cseg_silhouette_params sp;
+        cseg_silhouette_params_init(&sp);
+        sp.n_threads = atoi(argv[4]);
+        double s, t0 = now();
+        if (cseg_metrics_silhouette(X, m, d, lab, &sp, &s, NULL) < 0)
+            return 1;
+        printf("{\"op\":\"silhouette\",\"n\":%zu,\"seconds\":%.6f,\"value\":%.17g}\n", m,
+               now() - t0, s);
+        cseg_kmeans_free(km);
+        free(lab);
+    } else {
+        fprintf(stderr, "usage: see the comment at the top of bench/cseg_bench.c\n");
+        return 2;
+    }
+    free(X);
+    cseg_table_free(t);
+    return 0;
+}

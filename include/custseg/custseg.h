@@ -1,0 +1,16 @@
+/* custseg — customer segmentation library (umbrella header). */
+#ifndef CUSTSEG_H
+#define CUSTSEG_H
+
+#include "custseg/version.h"
+#include "custseg/error.h"
+#include "custseg/csv.h"
+#include "custseg/table.h"
+#include "custseg/features.h"
+#include "custseg/prep.h"
+#include "custseg/kmeans.h"
+#include "custseg/metrics.h"
+#include "custseg/profile.h"
+#include "custseg/model.h"
+
+#endif

@@ -1,0 +1,110 @@
+/* custseg — transaction logs to customer features (cleaning + RFM).
+ *
+ * A transaction log has one row per order line. Its columns play roles
+ * (customer, date, invoice, quantity, price, amount, product) given by name or
+ * detected from common header names. cseg_rfm_compute cleans the log and
+ * returns one row per customer with at least one purchase:
+ *
+ *   customer_id      the id, as text ("17850.0" is read as "17850")
+ *   recency_days     as_of day minus the calendar day of the last purchase
+ *   frequency        distinct purchase invoices (purchase rows without invoices)
+ *   monetary         net spend: purchases minus returns (may be negative)
+ *   tenure_days      as_of day minus the calendar day of the first purchase
+ *   avg_order_value  gross purchase spend / frequency
+ *   spend_90d        net spend in the spend window before the as_of day
+ *   n_products       distinct products bought (only with a product column)
+ *   return_rate      returned value / gross purchase value (0 without returns)
+ *   r_score f_score m_score  quintile scores 1..5, 5 best (see cseg_rfm_compute)
+ *   rfm_code         the three scores as text, e.g. "545"
+ *
+ * Cleaning, in this order, each step counted in cseg_quality: rows without a
+ * customer id are dropped; exact duplicate rows (every field equal) are
+ * dropped, keeping the first; rows missing a date, quantity, price or amount
+ * are dropped; rows with a price <= 0 (or an amount of 0) are dropped; rows
+ * dated on or after the as_of day are left out. A row whose invoice starts with
+ * 'C' (a cancellation) or whose quantity or amount is negative is a return:
+ * its value, -|quantity x price|, reduces net spend, and it never counts as a
+ * purchase.
+ */
+#ifndef CUSTSEG_FEATURES_H
+#define CUSTSEG_FEATURES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "custseg/table.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CSEG_DAY_AUTO INT64_MIN
+#define CSEG_ROLE_NAME_MAX 256
+
+/* Column names per role; "" means "detect" (input) or "absent" (output). */
+typedef struct cseg_txn_roles {
+    char customer[CSEG_ROLE_NAME_MAX];
+    char date[CSEG_ROLE_NAME_MAX];
+    char invoice[CSEG_ROLE_NAME_MAX];
+    char quantity[CSEG_ROLE_NAME_MAX];
+    char price[CSEG_ROLE_NAME_MAX];
+    char amount[CSEG_ROLE_NAME_MAX];
+    char product[CSEG_ROLE_NAME_MAX];
+} cseg_txn_roles;
+
+typedef struct cseg_rfm_params {
+    int64_t as_of_day;     /* days since 1970-01-01; CSEG_DAY_AUTO (default): day after the last row */
+    int spend_window_days; /* window of spend_90d; default 90 */
+    int drop_duplicates;   /* default 1 */
+} cseg_rfm_params;
+
+/* What cleaning did. Row counts refer to the input log. */
+typedef struct cseg_quality {
+    size_t n_rows;             /* data rows read */
+    size_t n_no_customer;      /* dropped: no customer id */
+    size_t n_duplicates;       /* dropped: exact duplicate of an earlier row */
+    size_t n_incomplete;       /* dropped: missing date, quantity, price or amount */
+    size_t n_bad_price;        /* dropped: price <= 0 or amount == 0 */
+    size_t n_after_as_of;      /* left out: dated on or after the as_of day */
+    size_t n_purchase_rows;    /* kept as purchases */
+    size_t n_return_rows;      /* kept as returns */
+    size_t n_cancellations;    /* of the returns: invoice starting with 'C' */
+    size_t n_customers;        /* customers with at least one purchase (output rows) */
+    size_t n_return_only;      /* customers with returns but no purchase (not output) */
+    double gross_revenue;      /* sum of purchase values */
+    double returned_value;     /* sum of |return values| */
+    int64_t first_day, last_day; /* first and last day among kept rows */
+    int64_t as_of_day;         /* the analysis day used */
+} cseg_quality;
+
+CSEG_API void cseg_rfm_params_init(cseg_rfm_params *p);
+
+/* Complete roles from header names. Roles already set are checked to exist.
+ * Detection ignores case, spaces, '_' and '-', and knows the usual names
+ * (CustomerID, Customer ID, customer_id, InvoiceDate, Invoice, InvoiceNo,
+ * Quantity, UnitPrice, Price, amount, date ...; see docs/cli.md). Needs a
+ * customer and a date, and either quantity and price or an amount; otherwise
+ * CSEG_ENOCOL with a diag naming what is missing. */
+CSEG_API int cseg_txn_roles_resolve(cseg_txn_roles *roles, const char *const *header, size_t n,
+                                    const char *file, cseg_diag *d);
+
+/* Open path, resolve roles from its header, and read only the role columns
+ * (typed: id text, date-time, numbers) with raw-record hashes for the
+ * duplicate check. date_format may be NULL (auto). */
+CSEG_API int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *roles,
+                           const char *date_format, const cseg_csv_params *csv, cseg_diag *d);
+
+/* Clean a transaction table and compute the customer feature table (columns
+ * as listed above, rows sorted by customer id, numeric ids in numeric order).
+ * Scores: a customer's score is 1 + floor(5 x w / n), where w counts the
+ * customers whose value is strictly worse (longer recency; lower frequency or
+ * monetary) and n is the number of customers, so ties share a score and the
+ * best fifth scores 5. q may be NULL. Errors: CSEG_EEMPTY when no customer
+ * has a purchase, CSEG_EINVAL for bad roles or params. O(n log n). */
+CSEG_API int cseg_rfm_compute(cseg_table **customers, const cseg_table *txn,
+                              const cseg_txn_roles *roles, const cseg_rfm_params *p,
+                              cseg_quality *q, cseg_diag *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs the Debian packages custseg needs to build, test and benchmark.
+# Idempotent: packages already present are skipped. As root it installs them;
+# otherwise it prints the command to run.
+#   scripts/setup.sh          build + test dependencies
+#   scripts/setup.sh --bench  also the Python peers used by bench/ and tests/reference/
+set -eu
+pkgs="build-essential cmake pkg-config zlib1g-dev libopenblas-dev liblapacke-dev libjansson-dev libcmocka-dev"
+if [ "${1:-}" = "--bench" ]; then
+    pkgs="$pkgs python3 python3-numpy python3-pandas python3-sklearn python3-scipy valgrind"
+fi
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $missing
+else
+    echo "custseg setup: missing packages:$missing" >&2
+    echo "run: sudo apt-get install -y$missing" >&2
+    exit 1
+fi

@@ -1,0 +1,72 @@
+/* custseg — private helpers shared by all modules. Never installed. */
+#ifndef CUSTSEG_CORE_INTERNAL_H
+#define CUSTSEG_CORE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "custseg/error.h"
+
+/* Internal invariants only; bad user input must never reach an assert. */
+#include <assert.h>
+#define CSEG_ASSERT(x) assert(x)
+
+/* Overflow-checked a*b*c; returns 0 and sets *out, or CSEG_ETOOBIG. */
+int cseg__mul(size_t a, size_t b, size_t *out);
+int cseg__mul3(size_t a, size_t b, size_t c, size_t *out);
+
+/* 64-byte aligned allocation of n*size bytes (overflow checked), or NULL.
+ * Free with cseg__free_aligned. */
+void *cseg__alloc_aligned(size_t n, size_t size);
+void cseg__free_aligned(void *p);
+/* calloc/realloc with an overflow check on n*size. */
+void *cseg__calloc(size_t n, size_t size);
+void *cseg__reallocarray(void *p, size_t n, size_t size);
+char *cseg__strdup(const char *s);
+char *cseg__strndup(const char *s, size_t n);
+
+/* Fill diag (when not NULL) with a formatted message; returns code. */
+int cseg__diag(cseg_diag *d, int code, const char *file, long line, long col, const char *fmt,
+               ...) __attribute__((format(printf, 6, 7)));
+
+/* xoshiro256** seeded through splitmix64: small, fast, reproducible. */
+typedef struct cseg_rng {
+    uint64_t s[4];
+} cseg_rng;
+void cseg__rng_seed(cseg_rng *r, uint64_t seed);
+uint64_t cseg__rng_next(cseg_rng *r);
+double cseg__rng_uniform(cseg_rng *r); /* [0, 1) with 53 random bits */
+size_t cseg__rng_below(cseg_rng *r, size_t n); /* unbiased in [0, n) */
+
+/* Atomic file output: write to "<path>.tmp.XXXXXX" in the same directory,
+ * then rename. cseg__atomic_commit checks ferror/fclose before renaming and
+ * removes the temporary on any failure; cseg__atomic_abort just removes it. */
+typedef struct cseg_atomic_file {
+    FILE *f;
+    char *tmp;
+    char *path;
+} cseg_atomic_file;
+int cseg__atomic_open(cseg_atomic_file *af, const char *path, cseg_diag *d);
+int cseg__atomic_commit(cseg_atomic_file *af, cseg_diag *d);
+void cseg__atomic_abort(cseg_atomic_file *af);
+
+/* Shortest "%.*g" text (15..17 digits) that reads back to exactly v, with a
+ * '.' decimal point whatever the locale. NaN/Inf give "". Returns length. */
+int cseg__format_double(char *buf, size_t size, double v);
+
+/* Number of worker threads to use for a request of n (0 = all available). */
+int cseg__threads(int n);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
+int64_t cseg__days_from_civil(int64_t y, unsigned m, unsigned d);
+void cseg__civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d);
+/* Floor division of seconds to days. */
+static inline int64_t cseg__day_of(int64_t secs)
+{
+    return secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+}
+
+/* 64-bit hash of bytes (FNV-1a folded through a 64-bit finaliser). */
+uint64_t cseg__hash(const void *p, size_t n, uint64_t seed);
+
+#endif

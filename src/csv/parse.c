@@ -1,0 +1,301 @@
+/* custseg — value parsers: numbers, dates, missing markers.
+ *
+ * Numbers: a hand-written scanner validates the decimal syntax and, for up to
+ * 19 significant digits with a power of ten in [-22, 22] and a mantissa below
+ * 2^53, computes the value with one exact multiply or divide (Clinger's fast
+ * path, correctly rounded because both operands are exact doubles). Anything
+ * else goes to strtod_l in the "C" locale. This is why the reader is several
+ * times faster than strtod alone while giving the same bits.
+ *
+ * Dates: the formats customers' exports actually use, recognised by shape.
+ */
+#define _GNU_SOURCE
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "custseg/csv.h"
+#include "../core/internal.h"
+
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static double slow_strtod(const char *s, size_t len, int *ok)
+{
+    char tmp[128];
+    char *heap = NULL, *buf = tmp, *end;
+    if (len >= sizeof tmp) {
+        heap = malloc(len + 1);
+        if (!heap) {
+            *ok = 0;
+            return 0;
+        }
+        buf = heap;
+    }
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    static __thread locale_t c_locale;
+    if (!c_locale)
+        c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    double v = c_locale ? strtod_l(buf, &end, c_locale) : strtod(buf, &end);
+    *ok = end == buf + len;
+    free(heap);
+    return v;
+}
+
+int cseg_parse_double(const char *s, size_t len, double *out)
+{
+    const char *p = s, *end = s + len;
+    while (p < end && is_space(*p))
+        p++;
+    while (end > p && is_space(end[-1]))
+        end--;
+    if (p == end)
+        return CSEG_EPARSE;
+    const char *num = p;
+    int neg = 0;
+    if (*p == '+' || *p == '-') {
+        neg = *p == '-';
+        p++;
+    }
+    uint64_t mant = 0;
+    int nd = 0, sig = 0, exp10 = 0, any = 0;
+    while (p < end && (unsigned)(*p - '0') < 10) {
+        any = 1;
+        if (mant || *p != '0') {
+            if (sig < 19)
+                mant = mant * 10 + (uint64_t)(*p - '0');
+            else
+                exp10++;
+            sig++;
+        }
+        nd++;
+        p++;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        while (p < end && (unsigned)(*p - '0') < 10) {
+            any = 1;
+            if (mant || *p != '0') {
+                if (sig < 19) {
+                    mant = mant * 10 + (uint64_t)(*p - '0');
+                    exp10--;
+                }
+                sig++;
+            } else {
+                exp10--;
+            }
+            p++;
+        }
+    }
+    if (!any)
+        return CSEG_EPARSE;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        int eneg = 0, e = 0, ed = 0;
+        if (p < end && (*p == '+' || *p == '-')) {
+            eneg = *p == '-';
+            p++;
+        }
+        while (p < end && (unsigned)(*p - '0') < 10) {
+            if (e < 100000)
+                e = e * 10 + (*p - '0');
+            ed++;
+            p++;
+        }
+        if (!ed)
+            return CSEG_EPARSE;
+        exp10 += eneg ? -e : e;
+    }
+    if (p != end)
+        return CSEG_EPARSE;
+    (void)nd;
+    if (sig <= 19 && mant < ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
+        double v = (double)mant;
+        v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
+        *out = neg ? -v : v;
+        return 0;
+    }
+    if (mant == 0) {
+        *out = neg ? -0.0 : 0.0;
+        return 0;
+    }
+    int ok;
+    double v = slow_strtod(num, (size_t)(end - num), &ok);
+    if (!ok)
+        return CSEG_EPARSE;
+    *out = v;
+    return 0;
+}
+
+int cseg_is_missing(const char *s, size_t len)
+{
+    while (len && is_space(*s))
+        s++, len--;
+    while (len && is_space(s[len - 1]))
+        len--;
+    switch (len) {
+    case 0:
+        return 1;
+    case 2:
+        return strncasecmp(s, "NA", 2) == 0;
+    case 3:
+        return strncasecmp(s, "NaN", 3) == 0 || strncasecmp(s, "N/A", 3) == 0;
+    case 4:
+        return strncasecmp(s, "NULL", 4) == 0;
+    default:
+        return 0;
+    }
+}
+
+/* Read 1..maxd digits; returns digits read (0 on none). */
+static int digits(const char **pp, const char *end, int maxd, int *val)
+{
+    const char *p = *pp;
+    int v = 0, n = 0;
+    while (p < end && n < maxd && (unsigned)(*p - '0') < 10) {
+        v = v * 10 + (*p - '0');
+        p++;
+        n++;
+    }
+    *pp = p;
+    *val = v;
+    return n;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        return 29;
+    return dm[m - 1];
+}
+
+static int make_time(int y, int m, int d, int hh, int mm, int ss, long long *out)
+{
+    if (y < 1 || y > 9999 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m) || hh < 0 ||
+        hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60)
+        return CSEG_EPARSE;
+    *out = (long long)cseg__days_from_civil(y, (unsigned)m, (unsigned)d) * 86400LL + hh * 3600LL +
+           mm * 60LL + ss;
+    return 0;
+}
+
+/* Optional " HH:MM[:SS[.fff]]" (separator ' ' or 'T'), then optional 'Z'. */
+static int parse_clock(const char *p, const char *end, int tsep, int *hh, int *mm, int *ss)
+{
+    *hh = *mm = *ss = 0;
+    if (p == end)
+        return 0;
+    if (!(*p == ' ' || (tsep && *p == 'T')))
+        return CSEG_EPARSE;
+    p++;
+    if (!digits(&p, end, 2, hh) || p == end || *p != ':')
+        return CSEG_EPARSE;
+    p++;
+    if (digits(&p, end, 2, mm) != 2)
+        return CSEG_EPARSE;
+    if (p < end && *p == ':') {
+        p++;
+        if (digits(&p, end, 2, ss) != 2)
+            return CSEG_EPARSE;
+        if (p < end && *p == '.') {
+            p++;
+            int frac;
+            while (p < end && digits(&p, end, 9, &frac))
+                ;
+        }
+    }
+    if (p < end && *p == 'Z')
+        p++;
+    return p == end ? 0 : CSEG_EPARSE;
+}
+
+static int parse_with_format(const char *s, size_t len, const char *fmt, long long *out)
+{
+    char tmp[128];
+    if (len >= sizeof tmp)
+        return CSEG_EPARSE;
+    memcpy(tmp, s, len);
+    tmp[len] = 0;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_mday = 1;
+    const char *rest = strptime(tmp, fmt, &tm);
+    if (!rest)
+        return CSEG_EPARSE;
+    while (is_space(*rest))
+        rest++;
+    if (*rest)
+        return CSEG_EPARSE;
+    return make_time(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, out);
+}
+
+int cseg_parse_datetime(const char *s, size_t len, const char *fmt, long long *out)
+{
+    const char *p = s, *end = s + len;
+    while (p < end && is_space(*p))
+        p++;
+    while (end > p && is_space(end[-1]))
+        end--;
+    if (p == end)
+        return CSEG_EPARSE;
+    if (fmt)
+        return parse_with_format(p, (size_t)(end - p), fmt, out);
+    int a, b, c, hh, mm, ss;
+    const char *q = p;
+    int na = digits(&q, end, 8, &a);
+    if (na == 8 && q == end) /* YYYYMMDD */
+        return make_time(a / 10000, a / 100 % 100, a % 100, 0, 0, 0, out);
+    if (na == 4 && q < end && (*q == '-' || *q == '/')) { /* ISO YYYY-MM-DD */
+        char sep = *q++;
+        if (digits(&q, end, 2, &b) != 2 || q == end || *q != sep)
+            return CSEG_EPARSE;
+        q++;
+        if (digits(&q, end, 2, &c) != 2)
+            return CSEG_EPARSE;
+        if (parse_clock(q, end, 1, &hh, &mm, &ss))
+            return CSEG_EPARSE;
+        return make_time(a, b, c, hh, mm, ss, out);
+    }
+    if ((na == 1 || na == 2) && q < end && (*q == '/' || *q == '-')) {
+        char sep = *q++;
+        int nb = digits(&q, end, 2, &b);
+        if (!nb || q == end || *q != sep)
+            return CSEG_EPARSE;
+        q++;
+        int nc = digits(&q, end, 4, &c);
+        if (sep == '/') { /* US M/D/YY or M/D/YYYY */
+            if (nc == 2)
+                c += c < 70 ? 2000 : 1900;
+            else if (nc != 4)
+                return CSEG_EPARSE;
+            if (parse_clock(q, end, 0, &hh, &mm, &ss))
+                return CSEG_EPARSE;
+            return make_time(c, a, b, hh, mm, ss, out);
+        }
+        if (nc != 4) /* D-M-YYYY */
+            return CSEG_EPARSE;
+        if (parse_clock(q, end, 0, &hh, &mm, &ss))
+            return CSEG_EPARSE;
+        return make_time(c, b, a, hh, mm, ss, out);
+    }
+    return CSEG_EPARSE;
+}
+
+int cseg_format_date(long long day, char *buf, size_t size)
+{
+    int y;
+    unsigned m, d;
+    cseg__civil_from_days(day, &y, &m, &d);
+    return snprintf(buf, size, "%04d-%02u-%02u", y, m, d);
+}

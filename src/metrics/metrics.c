@@ -1,0 +1,427 @@
+/* custseg — cluster validity indices: inertia, Davies-Bouldin,
+ * Calinski-Harabasz and the silhouette coefficient.
+ *
+ * Definitions follow scikit-learn (sklearn.metrics.cluster._unsupervised) so
+ * values can be compared to 1e-9: Davies-Bouldin uses the mean Euclidean
+ * distance of a cluster's members to its centroid and returns 0 when all those
+ * or all centroid distances are (numpy-allclose to) zero; Calinski-Harabasz
+ * returns 1 when the within-cluster dispersion is zero.
+ *
+ * Silhouette. For a sample i in cluster A, a(i) is the mean distance to the
+ * other members of A, b(i) the smallest mean distance to the members of
+ * another cluster, s(i) = (b - a) / max(a, b), and 0 when A has one member.
+ * Samples are sorted by cluster and stored transposed (feature-major), so the
+ * sum of distances from i to one cluster is a vectorisable loop over a
+ * contiguous range: squared distances tile by tile, square roots and sums in
+ * 8 fixed lanes (a fixed summation order, hence thread-count independent).
+ * No n x n matrix is ever formed; memory is O(n d).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "custseg/metrics.h"
+#include "../core/internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define CSEG_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CSEG_HOT
+#endif
+
+#define SIL_TILE 256
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Map labels >= 0 to 0..k-1 (ascending label value); -1 for noise. */
+static int compact(const int32_t *labels, size_t n, int32_t *out, size_t *k_out)
+{
+    int32_t *u = malloc((n ? n : 1) * sizeof *u);
+    if (!u)
+        return CSEG_ENOMEM;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] >= 0)
+            u[m++] = labels[i];
+    qsort(u, m, sizeof *u, cmp_i32);
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++)
+        if (k == 0 || u[i] != u[k - 1])
+            u[k++] = u[i];
+    for (size_t i = 0; i < n; i++) {
+        if (labels[i] < 0) {
+            out[i] = -1;
+            continue;
+        }
+        size_t lo = 0, hi = k;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (u[mid] < labels[i])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        out[i] = (int32_t)lo;
+    }
+    free(u);
+    *k_out = k;
+    return 0;
+}
+
+/* Compacted labels, cluster sizes and centroids. */
+typedef struct clusters {
+    int32_t *lab;
+    size_t k, m; /* clusters, samples not noise */
+    double *size;
+    double *mean; /* k x d */
+} clusters;
+
+static void clusters_free(clusters *c)
+{
+    free(c->lab);
+    free(c->size);
+    free(c->mean);
+}
+
+static int clusters_make(const double *X, size_t n, size_t d, const int32_t *labels,
+                         clusters *c, size_t min_k)
+{
+    memset(c, 0, sizeof *c);
+    c->lab = malloc((n ? n : 1) * sizeof *c->lab);
+    if (!c->lab)
+        return CSEG_ENOMEM;
+    int rc = compact(labels, n, c->lab, &c->k);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        c->m += c->lab[i] >= 0;
+    if (c->k < min_k || c->k >= c->m + (min_k == 2 ? 0 : 1))
+        return CSEG_EINVAL;
+    size_t kd;
+    if (cseg__mul(c->k, d, &kd))
+        return CSEG_ETOOBIG;
+    c->size = cseg__calloc(c->k, sizeof *c->size);
+    c->mean = cseg__calloc(kd, sizeof *c->mean);
+    if (!c->size || !c->mean)
+        return CSEG_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (c->lab[i] < 0)
+            continue;
+        size_t a = (size_t)c->lab[i];
+        c->size[a] += 1;
+        for (size_t j = 0; j < d; j++)
+            c->mean[a * d + j] += X[i * d + j];
+    }
+    for (size_t a = 0; a < c->k; a++)
+        for (size_t j = 0; j < d; j++)
+            c->mean[a * d + j] /= c->size[a];
+    return 0;
+}
+
+int cseg_metrics_inertia(const double *X, size_t n, size_t d, const int32_t *labels,
+                         double *out)
+{
+    clusters c;
+    int rc = clusters_make(X, n, d, labels, &c, 1);
+    if (rc == 0) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (c.lab[i] < 0)
+                continue;
+            const double *mu = c.mean + (size_t)c.lab[i] * d;
+            for (size_t j = 0; j < d; j++) {
+                double e = X[i * d + j] - mu[j];
+                s += e * e;
+            }
+        }
+        *out = s;
+    }
+    clusters_free(&c);
+    return rc;
+}
+
+int cseg_metrics_calinski_harabasz(const double *X, size_t n, size_t d, const int32_t *labels,
+                                   double *out)
+{
+    clusters c;
+    int rc = clusters_make(X, n, d, labels, &c, 2);
+    double *mean = NULL;
+    if (rc < 0)
+        goto out;
+    if (!(mean = cseg__calloc(d, sizeof *mean))) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (c.lab[i] >= 0)
+            for (size_t j = 0; j < d; j++)
+                mean[j] += X[i * d + j];
+    for (size_t j = 0; j < d; j++)
+        mean[j] /= (double)c.m;
+    double extra = 0, intra = 0;
+    for (size_t a = 0; a < c.k; a++) {
+        double s = 0;
+        for (size_t j = 0; j < d; j++) {
+            double e = c.mean[a * d + j] - mean[j];
+            s += e * e;
+        }
+        extra += c.size[a] * s;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (c.lab[i] < 0)
+            continue;
+        const double *mu = c.mean + (size_t)c.lab[i] * d;
+        for (size_t j = 0; j < d; j++) {
+            double e = X[i * d + j] - mu[j];
+            intra += e * e;
+        }
+    }
+    *out = intra == 0 ? 1.0
+                      : extra * ((double)c.m - (double)c.k) / (intra * ((double)c.k - 1.0));
+out:
+    free(mean);
+    clusters_free(&c);
+    return rc;
+}
+
+int cseg_metrics_davies_bouldin(const double *X, size_t n, size_t d, const int32_t *labels,
+                                double *out)
+{
+    clusters c;
+    int rc = clusters_make(X, n, d, labels, &c, 2);
+    double *intra = NULL, *cd = NULL;
+    if (rc < 0)
+        goto out;
+    intra = cseg__calloc(c.k, sizeof *intra);
+    cd = cseg__calloc(c.k * c.k, sizeof *cd);
+    if (!intra || !cd) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (c.lab[i] < 0)
+            continue;
+        const double *mu = c.mean + (size_t)c.lab[i] * d;
+        double s = 0;
+        for (size_t j = 0; j < d; j++) {
+            double e = X[i * d + j] - mu[j];
+            s += e * e;
+        }
+        intra[c.lab[i]] += sqrt(s);
+    }
+    int intra_zero = 1, cd_zero = 1;
+    for (size_t a = 0; a < c.k; a++) {
+        intra[a] /= c.size[a];
+        intra_zero &= fabs(intra[a]) <= 1e-8;
+        for (size_t b = 0; b < c.k; b++) {
+            double s = 0;
+            for (size_t j = 0; j < d; j++) {
+                double e = c.mean[a * d + j] - c.mean[b * d + j];
+                s += e * e;
+            }
+            cd[a * c.k + b] = sqrt(s);
+            cd_zero &= cd[a * c.k + b] <= 1e-8;
+        }
+    }
+    if (intra_zero || cd_zero) {
+        *out = 0;
+        goto out;
+    }
+    double total = 0;
+    for (size_t a = 0; a < c.k; a++) {
+        double best = -HUGE_VAL;
+        for (size_t b = 0; b < c.k; b++) {
+            double dist = cd[a * c.k + b] == 0 ? HUGE_VAL : cd[a * c.k + b];
+            double r = (intra[a] + intra[b]) / dist;
+            if (r > best)
+                best = r;
+        }
+        total += best;
+    }
+    *out = total / (double)c.k;
+out:
+    free(intra);
+    free(cd);
+    clusters_free(&c);
+    return rc;
+}
+
+void cseg_silhouette_params_init(cseg_silhouette_params *p)
+{
+    p->sample_size = 0;
+    p->seed = 0;
+    p->n_threads = 0;
+}
+
+/* Sum of Euclidean distances from xi to samples [j0, j1) of Xt (d x m). */
+CSEG_HOT static double dist_sum(const double *xi, const double *Xt, size_t m, size_t d,
+                                size_t j0, size_t j1)
+{
+    double buf[SIL_TILE];
+    double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (size_t t0 = j0; t0 < j1; t0 += SIL_TILE) {
+        size_t len = j1 - t0 < SIL_TILE ? j1 - t0 : SIL_TILE;
+        for (size_t t = 0; t < len; t++)
+            buf[t] = 0;
+        for (size_t f = 0; f < d; f++) {
+            const double xf = xi[f];
+            const double *row = Xt + f * m + t0;
+            for (size_t t = 0; t < len; t++) {
+                double e = xf - row[t];
+                buf[t] += e * e;
+            }
+        }
+        size_t t = 0;
+        for (; t + 8 <= len; t += 8)
+            for (size_t l = 0; l < 8; l++)
+                part[l] += sqrt(buf[t + l]);
+        for (; t < len; t++)
+            part[t & 7] += sqrt(buf[t]);
+    }
+    return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *labels,
+                            const cseg_silhouette_params *p, double *score, double *per_sample)
+{
+    cseg_silhouette_params defaults;
+    int rc = 0;
+    size_t *idx = NULL, *off = NULL, *pos = NULL;
+    int32_t *lab = NULL, *sl = NULL;
+    double *Xt = NULL, *sil = NULL;
+    if (!p) {
+        cseg_silhouette_params_init(&defaults);
+        p = &defaults;
+    }
+    /* Rows taken into account: all non-noise rows, or a sample of them. */
+    idx = malloc((n ? n : 1) * sizeof *idx);
+    lab = malloc((n ? n : 1) * sizeof *lab);
+    if (!idx || !lab) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] >= 0)
+            idx[m++] = i;
+    if (p->sample_size > 0 && p->sample_size < m) {
+        /* Partial Fisher-Yates, then back to row order. */
+        cseg_rng rng;
+        cseg__rng_seed(&rng, p->seed);
+        for (size_t t = 0; t < p->sample_size; t++) {
+            size_t r = t + cseg__rng_below(&rng, m - t);
+            size_t tmp = idx[t];
+            idx[t] = idx[r];
+            idx[r] = tmp;
+        }
+        m = p->sample_size;
+        qsort(idx, m, sizeof *idx, cmp_size);
+    }
+    if (!(sl = cseg__calloc(m, sizeof *sl))) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
+    for (size_t t = 0; t < m; t++)
+        sl[t] = labels[idx[t]];
+    size_t k;
+    if ((rc = compact(sl, m, lab, &k)) < 0)
+        goto out;
+    if (k < 2 || k >= m) {
+        rc = CSEG_EINVAL;
+        goto out;
+    }
+    /* Counting sort by cluster; pos[t] is row t's place in the sorted order. */
+    off = cseg__calloc(k + 1, sizeof *off);
+    pos = malloc(m * sizeof *pos);
+    Xt = cseg__alloc_aligned(m, d * sizeof *Xt);
+    sil = malloc(m * sizeof *sil);
+    if (!off || !pos || !Xt || !sil) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
+    for (size_t t = 0; t < m; t++)
+        off[lab[t] + 1]++;
+    for (size_t a = 0; a < k; a++)
+        off[a + 1] += off[a];
+    {
+        size_t *next = malloc(k * sizeof *next);
+        if (!next) {
+            rc = CSEG_ENOMEM;
+            goto out;
+        }
+        memcpy(next, off, k * sizeof *next);
+        for (size_t t = 0; t < m; t++)
+            pos[t] = next[lab[t]]++;
+        free(next);
+    }
+    for (size_t t = 0; t < m; t++)
+        for (size_t f = 0; f < d; f++)
+            Xt[f * m + pos[t]] = X[idx[t] * d + f];
+    int nt = cseg__threads(p->n_threads);
+#pragma omp parallel num_threads(nt) default(none) shared(X, idx, lab, off, pos, Xt, sil, m, d, k, rc)
+    {
+        double *S = malloc(k * sizeof *S);
+        double *xi = malloc(d * sizeof *xi);
+        if (!S || !xi) {
+#pragma omp atomic write
+            rc = CSEG_ENOMEM;
+        }
+#pragma omp for schedule(dynamic, 16)
+        for (size_t t = 0; t < m; t++) {
+            if (!S || !xi)
+                continue;
+            for (size_t f = 0; f < d; f++)
+                xi[f] = X[idx[t] * d + f];
+            size_t own = (size_t)lab[t];
+            for (size_t a = 0; a < k; a++)
+                S[a] = dist_sum(xi, Xt, m, d, off[a], off[a + 1]);
+            size_t n_own = off[own + 1] - off[own];
+            if (n_own <= 1) {
+                sil[t] = 0;
+                continue;
+            }
+            double ai = S[own] / (double)(n_own - 1), bi = HUGE_VAL;
+            for (size_t a = 0; a < k; a++)
+                if (a != own) {
+                    double v = S[a] / (double)(off[a + 1] - off[a]);
+                    if (v < bi)
+                        bi = v;
+                }
+            double mx = ai > bi ? ai : bi;
+            sil[t] = mx > 0 ? (bi - ai) / mx : 0;
+        }
+        free(S);
+        free(xi);
+    }
+    if (rc < 0)
+        goto out;
+    double total = 0;
+    for (size_t t = 0; t < m; t++)
+        total += sil[t];
+    *score = total / (double)m;
+    if (per_sample) {
+        for (size_t i = 0; i < n; i++)
+            per_sample[i] = NAN;
+        for (size_t t = 0; t < m; t++)
+            per_sample[idx[t]] = sil[t];
+    }
+out:
+    free(idx);
+    free(lab);
+    free(sl);
+    free(off);
+    free(pos);
+    cseg__free_aligned(Xt);
+    free(sil);
+    return rc;
+}

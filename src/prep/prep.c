@@ -1,0 +1,360 @@
+/* custseg — feature preprocessing pipeline (impute, log, scale, one-hot).
+ *
+ * Fitting sorts each number column once (medians, quartiles, minimum);
+ * transforming is one pass per column. Skewness is the Fisher-Pearson
+ * coefficient g1 = m3 / m2^1.5 over non-missing values.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "../core/internal.h"
+
+void cseg_prep_params_init(cseg_prep_params *p)
+{
+    p->scale = CSEG_SCALE_STANDARD;
+    p->log = CSEG_LOG_AUTO;
+    p->skew_threshold = 1.0;
+    p->max_levels = 50;
+}
+
+const char *cseg_prep_params_check(const cseg_prep_params *p)
+{
+    if (p->scale < CSEG_SCALE_STANDARD || p->scale > CSEG_SCALE_NONE)
+        return "scale must be standard, robust or none";
+    if (p->log < CSEG_LOG_AUTO || p->log > CSEG_LOG_ALL)
+        return "log must be auto, none or all";
+    if (!(p->skew_threshold >= 0) || !isfinite(p->skew_threshold))
+        return "skew_threshold must be a finite number >= 0";
+    if (p->max_levels < 1)
+        return "max_levels must be >= 1";
+    return NULL;
+}
+
+int cseg_prep_create(cseg_prep **out, const cseg_prep_params *p)
+{
+    cseg_prep_params defaults;
+    *out = NULL;
+    if (!p) {
+        cseg_prep_params_init(&defaults);
+        p = &defaults;
+    }
+    if (cseg_prep_params_check(p))
+        return CSEG_EINVAL;
+    cseg_prep *pp = calloc(1, sizeof *pp);
+    if (!pp)
+        return CSEG_ENOMEM;
+    pp->params = *p;
+    *out = pp;
+    return 0;
+}
+
+static void clear(cseg_prep *pp)
+{
+    for (size_t j = 0; j < pp->n_cols; j++) {
+        free(pp->cols[j].name);
+        for (size_t k = 0; k < pp->cols[j].n_levels; k++)
+            free(pp->cols[j].levels[k]);
+        free(pp->cols[j].levels);
+    }
+    free(pp->cols);
+    for (size_t j = 0; j < pp->n_out; j++)
+        free(pp->out_names[j]);
+    free(pp->out_names);
+    pp->cols = NULL;
+    pp->out_names = NULL;
+    pp->n_cols = pp->n_out = 0;
+    pp->fitted = 0;
+}
+
+void cseg_prep_free(cseg_prep *pp)
+{
+    if (!pp)
+        return;
+    clear(pp);
+    free(pp);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Linear-interpolated quantile of sorted v[0..n) (numpy's default). */
+static double quantile(const double *v, size_t n, double q)
+{
+    double pos = q * (double)(n - 1);
+    size_t lo = (size_t)floor(pos);
+    size_t hi = lo + 1 < n ? lo + 1 : lo;
+    double frac = pos - (double)lo;
+    return v[lo] + (v[hi] - v[lo]) * frac;
+}
+
+static double log_value(const cseg_prep_col *c, double x)
+{
+    double y = x + c->shift;
+    return log1p(y > 0 ? y : 0);
+}
+
+static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n, cseg_diag *d)
+{
+    double *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return CSEG_ENOMEM;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(x[i]))
+            v[m++] = x[i];
+    if (m == 0) {
+        free(v);
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "column \"%s\" has no numeric values",
+                          c->name);
+    }
+    qsort(v, m, sizeof *v, cmp_double);
+    c->median = quantile(v, m, 0.5);
+    /* Imputed rows take the median, so every statistic below sees n values. */
+    double mean = 0;
+    for (size_t i = 0; i < m; i++)
+        mean += v[i];
+    mean = (mean + c->median * (double)(n - m)) / (double)n;
+    double m2 = 0, m3 = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = (isfinite(x[i]) ? x[i] : c->median) - mean;
+        m2 += e * e;
+        m3 += e * e * e;
+    }
+    m2 /= (double)n;
+    m3 /= (double)n;
+    double skew = m2 > 0 ? m3 / pow(m2, 1.5) : 0;
+    c->log = pp->params.log == CSEG_LOG_ALL ||
+             (pp->params.log == CSEG_LOG_AUTO && skew > pp->params.skew_threshold);
+    c->shift = v[0] < 0 ? -v[0] : 0;
+    /* Statistics of the column as it reaches the scaler. */
+    for (size_t i = 0; i < n; i++) {
+        double z = isfinite(x[i]) ? x[i] : c->median;
+        v[i] = c->log ? log_value(c, z) : z;
+    }
+    c->center = 0;
+    c->scale = 1;
+    if (pp->params.scale == CSEG_SCALE_STANDARD) {
+        double s = 0, ss = 0;
+        for (size_t i = 0; i < n; i++)
+            s += v[i];
+        s /= (double)n;
+        for (size_t i = 0; i < n; i++)
+            ss += (v[i] - s) * (v[i] - s);
+        ss = sqrt(ss / (double)n);
+        c->center = s;
+        c->scale = ss > 0 ? ss : 1;
+    } else if (pp->params.scale == CSEG_SCALE_ROBUST) {
+        qsort(v, n, sizeof *v, cmp_double);
+        double iqr = quantile(v, n, 0.75) - quantile(v, n, 0.25);
+        c->center = quantile(v, n, 0.5);
+        c->scale = iqr > 0 ? iqr : 1;
+    }
+    free(v);
+    return 0;
+}
+
+static int fit_text(cseg_prep *pp, cseg_prep_col *c, const cseg_table *t, size_t j, cseg_diag *d)
+{
+    size_t nl = cseg_table_n_levels(t, j), n = cseg_table_n_rows(t);
+    const int32_t *code = cseg_table_codes(t, j);
+    unsigned char *used = calloc(nl ? nl : 1, 1);
+    if (!used)
+        return CSEG_ENOMEM;
+    size_t nu = 0;
+    for (size_t i = 0; i < n; i++)
+        if (code[i] >= 0 && !used[code[i]]) {
+            used[code[i]] = 1;
+            nu++;
+        }
+    if (nu > pp->params.max_levels) {
+        free(used);
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                          "column \"%s\" has %zu distinct values, more than the %zu a category "
+                          "may have (an id or free text? leave it out with --features)",
+                          c->name, nu, pp->params.max_levels);
+    }
+    c->categorical = 1;
+    c->levels = cseg__calloc(nu, sizeof *c->levels);
+    if (!c->levels) {
+        free(used);
+        return CSEG_ENOMEM;
+    }
+    /* Levels in order of first appearance in the table's dictionary. */
+    for (size_t k = 0; k < nl; k++)
+        if (used[k]) {
+            if (!(c->levels[c->n_levels] = cseg__strdup(cseg_table_level(t, j, (int32_t)k)))) {
+                free(used);
+                return CSEG_ENOMEM;
+            }
+            c->n_levels++;
+        }
+    free(used);
+    return 0;
+}
+
+int cseg__prep_finish(cseg_prep *pp)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < pp->n_cols; j++)
+        n += pp->cols[j].categorical ? pp->cols[j].n_levels : 1;
+    pp->out_names = cseg__calloc(n, sizeof *pp->out_names);
+    if (!pp->out_names)
+        return CSEG_ENOMEM;
+    for (size_t j = 0; j < pp->n_cols; j++) {
+        const cseg_prep_col *c = &pp->cols[j];
+        if (!c->categorical) {
+            if (!(pp->out_names[pp->n_out++] = cseg__strdup(c->name)))
+                return CSEG_ENOMEM;
+            continue;
+        }
+        for (size_t k = 0; k < c->n_levels; k++) {
+            size_t len = strlen(c->name) + strlen(c->levels[k]) + 2;
+            char *s = malloc(len);
+            if (!s)
+                return CSEG_ENOMEM;
+            snprintf(s, len, "%s=%s", c->name, c->levels[k]);
+            pp->out_names[pp->n_out++] = s;
+        }
+    }
+    pp->fitted = 1;
+    return 0;
+}
+
+int cseg_prep_fit(cseg_prep *pp, const cseg_table *t, const char *const *columns,
+                  size_t n_columns, cseg_diag *d)
+{
+    int rc;
+    clear(pp);
+    if (n_columns == 0)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "no feature columns selected");
+    if (cseg_table_n_rows(t) == 0)
+        return cseg__diag(d, CSEG_EEMPTY, NULL, 0, 0, "no rows to fit on");
+    pp->cols = cseg__calloc(n_columns, sizeof *pp->cols);
+    if (!pp->cols)
+        return CSEG_ENOMEM;
+    for (size_t k = 0; k < n_columns; k++) {
+        cseg_prep_col *c = &pp->cols[pp->n_cols];
+        if (!(c->name = cseg__strdup(columns[k]))) {
+            rc = CSEG_ENOMEM;
+            goto fail;
+        }
+        pp->n_cols++;
+        long j = cseg_table_find(t, columns[k]);
+        if (j < 0) {
+            rc = cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0, "feature column \"%s\" not found",
+                            columns[k]);
+            goto fail;
+        }
+        switch (cseg_table_col_type(t, (size_t)j)) {
+        case CSEG_COL_NUMBER:
+            rc = fit_number(pp, c, cseg_table_numbers(t, (size_t)j), cseg_table_n_rows(t), d);
+            break;
+        case CSEG_COL_TEXT:
+            rc = fit_text(pp, c, t, (size_t)j, d);
+            break;
+        default:
+            rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                            "column \"%s\" holds dates, which are not features (derive "
+                            "recency or tenure instead)",
+                            columns[k]);
+        }
+        if (rc < 0)
+            goto fail;
+    }
+    if ((rc = cseg__prep_finish(pp)) < 0)
+        goto fail;
+    return 0;
+fail:
+    clear(pp);
+    return rc;
+}
+
+int cseg_prep_is_fitted(const cseg_prep *pp)
+{
+    return pp && pp->fitted;
+}
+
+size_t cseg_prep_n_outputs(const cseg_prep *pp)
+{
+    return pp->n_out;
+}
+
+const char *cseg_prep_output_name(const cseg_prep *pp, size_t j)
+{
+    return j < pp->n_out ? pp->out_names[j] : NULL;
+}
+
+size_t cseg_prep_n_inputs(const cseg_prep *pp)
+{
+    return pp->n_cols;
+}
+
+const char *cseg_prep_input_name(const cseg_prep *pp, size_t j)
+{
+    return j < pp->n_cols ? pp->cols[j].name : NULL;
+}
+
+int cseg_prep_input_is_logged(const cseg_prep *pp, size_t j)
+{
+    return j < pp->n_cols && pp->cols[j].log;
+}
+
+int cseg_prep_transform(const cseg_prep *pp, const cseg_table *t, double *X, cseg_diag *d)
+{
+    if (!pp->fitted)
+        return CSEG_ENOTFIT;
+    size_t n = cseg_table_n_rows(t), p = pp->n_out, o = 0;
+    for (size_t k = 0; k < pp->n_cols; k++) {
+        const cseg_prep_col *c = &pp->cols[k];
+        long j = cseg_table_find(t, c->name);
+        if (j < 0)
+            return cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0, "column \"%s\" (used by the model) "
+                              "not found", c->name);
+        if (!c->categorical) {
+            const double *x = cseg_table_numbers(t, (size_t)j);
+            if (!x)
+                return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                                  "column \"%s\" must hold numbers, as in training", c->name);
+            for (size_t i = 0; i < n; i++) {
+                double z = isfinite(x[i]) ? x[i] : c->median;
+                if (c->log)
+                    z = log_value(c, z);
+                X[i * p + o] = (z - c->center) / c->scale;
+            }
+            o++;
+            continue;
+        }
+        const int32_t *code = cseg_table_codes(t, (size_t)j);
+        if (!code)
+            return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                              "column \"%s\" must hold text categories, as in training", c->name);
+        size_t nl = cseg_table_n_levels(t, (size_t)j);
+        long *map = malloc((nl ? nl : 1) * sizeof *map);
+        if (!map)
+            return CSEG_ENOMEM;
+        for (size_t l = 0; l < nl; l++) {
+            map[l] = -1;
+            const char *s = cseg_table_level(t, (size_t)j, (int32_t)l);
+            for (size_t k2 = 0; k2 < c->n_levels; k2++)
+                if (strcmp(s, c->levels[k2]) == 0) {
+                    map[l] = (long)k2;
+                    break;
+                }
+        }
+        for (size_t i = 0; i < n; i++) {
+            for (size_t k2 = 0; k2 < c->n_levels; k2++)
+                X[i * p + o + k2] = 0;
+            if (code[i] >= 0 && map[code[i]] >= 0)
+                X[i * p + o + (size_t)map[code[i]]] = 1;
+        }
+        free(map);
+        o += c->n_levels;
+    }
+    return 0;
+}

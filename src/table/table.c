@@ -1,0 +1,685 @@
+/* custseg — typed column tables: streaming CSV load, text interning, CSV write.
+ *
+ * Text columns are dictionary-encoded through an open-addressing hash table
+ * per column, so customer ids, invoices and categories cost 4 bytes a row and
+ * group-by is an array index. Number columns go straight from the field bytes
+ * to doubles with cseg_parse_double. A column left to inference is decided by
+ * its first non-missing value (number, else date-time, else text); a later
+ * value that does not fit makes the reader start over with that column as
+ * text. Each restart fixes one column for good, so there are at most as many
+ * passes as columns, and a clean file is read exactly once.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "custseg/table.h"
+#include "../core/internal.h"
+
+long cseg__csv_line_of(const cseg_csv *r, size_t j);
+
+typedef struct tcol {
+    char *name;
+    cseg_coltype type; /* CSEG_COL_AUTO while undecided */
+    int forced;
+    int is_id;
+    size_t src; /* CSV column index */
+    double *num;
+    int64_t *tim;
+    int32_t *code;
+    /* dictionary of text levels */
+    char *pool;
+    size_t pool_len, pool_cap;
+    size_t *off;
+    uint64_t *lhash;
+    size_t n_levels, cap_levels;
+    int32_t *htab;
+    size_t hcap;
+} tcol;
+
+struct cseg_table {
+    size_t n_rows, cap_rows;
+    tcol *cols;
+    size_t n_cols;
+    uint64_t *hash;
+    long *lines;
+};
+
+void cseg_table_read_params_init(cseg_table_read_params *p)
+{
+    memset(p, 0, sizeof *p);
+    cseg_csv_params_init(&p->csv);
+}
+
+static void col_free(tcol *c)
+{
+    free(c->name);
+    free(c->num);
+    free(c->tim);
+    free(c->code);
+    free(c->pool);
+    free(c->off);
+    free(c->lhash);
+    free(c->htab);
+}
+
+void cseg_table_free(cseg_table *t)
+{
+    if (!t)
+        return;
+    for (size_t j = 0; j < t->n_cols; j++)
+        col_free(&t->cols[j]);
+    free(t->cols);
+    free(t->hash);
+    free(t->lines);
+    free(t);
+}
+
+int cseg_table_create(cseg_table **out, size_t n_rows)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return CSEG_ENOMEM;
+    (*out)->n_rows = n_rows;
+    (*out)->cap_rows = n_rows;
+    return 0;
+}
+
+/* Allocate typed storage for cap rows, missing for the first n. */
+static int col_alloc(tcol *c, size_t cap, size_t n)
+{
+    switch (c->type) {
+    case CSEG_COL_NUMBER:
+        if (!(c->num = cseg__reallocarray(NULL, cap, sizeof *c->num)))
+            return CSEG_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            c->num[i] = NAN;
+        break;
+    case CSEG_COL_DATETIME:
+        if (!(c->tim = cseg__reallocarray(NULL, cap, sizeof *c->tim)))
+            return CSEG_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            c->tim[i] = CSEG_TIME_NA;
+        break;
+    case CSEG_COL_TEXT:
+        if (!(c->code = cseg__reallocarray(NULL, cap, sizeof *c->code)))
+            return CSEG_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            c->code[i] = -1;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int grow_rows(cseg_table *t)
+{
+    size_t nc = t->cap_rows ? t->cap_rows * 2 : 4096;
+    for (size_t j = 0; j < t->n_cols; j++) {
+        tcol *c = &t->cols[j];
+        void *p;
+        if (c->num) {
+            if (!(p = cseg__reallocarray(c->num, nc, sizeof *c->num)))
+                return CSEG_ENOMEM;
+            c->num = p;
+        }
+        if (c->tim) {
+            if (!(p = cseg__reallocarray(c->tim, nc, sizeof *c->tim)))
+                return CSEG_ENOMEM;
+            c->tim = p;
+        }
+        if (c->code) {
+            if (!(p = cseg__reallocarray(c->code, nc, sizeof *c->code)))
+                return CSEG_ENOMEM;
+            c->code = p;
+        }
+    }
+    void *p;
+    if (t->hash) {
+        if (!(p = cseg__reallocarray(t->hash, nc, sizeof *t->hash)))
+            return CSEG_ENOMEM;
+        t->hash = p;
+    }
+    if (!(p = cseg__reallocarray(t->lines, nc, sizeof *t->lines)))
+        return CSEG_ENOMEM;
+    t->lines = p;
+    t->cap_rows = nc;
+    return 0;
+}
+
+/* Find or add a text level; returns its code or CSEG_ENOMEM. */
+static int32_t intern(tcol *c, const char *s, size_t len)
+{
+    uint64_t h = cseg__hash(s, len, 0);
+    if (c->n_levels * 2 >= c->hcap) {
+        size_t nh = c->hcap ? c->hcap * 2 : 1024;
+        int32_t *tab = malloc(nh * sizeof *tab);
+        if (!tab)
+            return CSEG_ENOMEM;
+        memset(tab, 0xff, nh * sizeof *tab);
+        for (size_t k = 0; k < c->n_levels; k++) {
+            size_t i = (size_t)c->lhash[k] & (nh - 1);
+            while (tab[i] >= 0)
+                i = (i + 1) & (nh - 1);
+            tab[i] = (int32_t)k;
+        }
+        free(c->htab);
+        c->htab = tab;
+        c->hcap = nh;
+    }
+    size_t i = (size_t)h & (c->hcap - 1);
+    while (c->htab[i] >= 0) {
+        int32_t k = c->htab[i];
+        if (c->lhash[k] == h) {
+            const char *l = c->pool + c->off[k];
+            if (strlen(l) == len && memcmp(l, s, len) == 0)
+                return k;
+        }
+        i = (i + 1) & (c->hcap - 1);
+    }
+    if (c->n_levels >= INT32_MAX)
+        return CSEG_ETOOBIG;
+    if (c->n_levels == c->cap_levels) {
+        size_t nc = c->cap_levels ? c->cap_levels * 2 : 256;
+        size_t *o = cseg__reallocarray(c->off, nc, sizeof *o);
+        if (!o)
+            return CSEG_ENOMEM;
+        c->off = o;
+        uint64_t *hh = cseg__reallocarray(c->lhash, nc, sizeof *hh);
+        if (!hh)
+            return CSEG_ENOMEM;
+        c->lhash = hh;
+        c->cap_levels = nc;
+    }
+    if (c->pool_len + len + 1 > c->pool_cap) {
+        size_t nc = c->pool_cap ? c->pool_cap * 2 : 4096;
+        while (nc < c->pool_len + len + 1)
+            nc *= 2;
+        char *np = realloc(c->pool, nc);
+        if (!np)
+            return CSEG_ENOMEM;
+        c->pool = np;
+        c->pool_cap = nc;
+    }
+    memcpy(c->pool + c->pool_len, s, len);
+    c->pool[c->pool_len + len] = 0;
+    c->off[c->n_levels] = c->pool_len;
+    c->lhash[c->n_levels] = h;
+    c->pool_len += len + 1;
+    c->htab[i] = (int32_t)c->n_levels;
+    return (int32_t)c->n_levels++;
+}
+
+/* Customer ids exported from spreadsheets often read "17850.0". */
+static void normalize_id(const char **ps, size_t *plen)
+{
+    const char *s = *ps;
+    size_t len = *plen;
+    while (len && (*s == ' ' || *s == '\t'))
+        s++, len--;
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    size_t dot = 0;
+    while (dot < len && (unsigned)(s[dot] - '0') < 10)
+        dot++;
+    if (dot > 0 && dot + 1 < len && s[dot] == '.') {
+        size_t k = dot + 1;
+        while (k < len && s[k] == '0')
+            k++;
+        if (k == len)
+            len = dot;
+    }
+    *ps = s;
+    *plen = len;
+}
+
+static void shorten(char *dst, size_t size, const char *s, size_t len)
+{
+    size_t keep = len < 40 ? len : 40;
+    size_t k = 0;
+    for (size_t i = 0; i < keep && k + 1 < size; i++)
+        dst[k++] = (s[i] >= 32 && s[i] != 127) || (s[i] & 0x80) ? s[i] : '?';
+    if (len > keep && k + 4 < size) {
+        memcpy(dst + k, "...", 3);
+        k += 3;
+    }
+    dst[k] = 0;
+}
+
+/* One pass over the file. On a contradiction in an inferred column, sets
+ * *restart_src to its CSV index and returns 1. */
+static int read_pass(cseg_table **out, const char *path, const cseg_table_read_params *p,
+                     const unsigned char *as_text, size_t *restart_src, cseg_diag *d)
+{
+    cseg_csv *r = NULL;
+    cseg_table *t = NULL;
+    int rc = cseg_csv_open(&r, path, &p->csv, d);
+    if (rc < 0)
+        return rc;
+    size_t ncsv = cseg_csv_n_columns(r);
+    t = calloc(1, sizeof *t);
+    if (!t || !(t->cols = cseg__calloc(ncsv, sizeof *t->cols))) {
+        rc = cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
+        goto out;
+    }
+    for (size_t s = 0; s < p->n_specs; s++) {
+        int found = 0;
+        for (size_t j = 0; j < ncsv && !found; j++)
+            found = strcmp(cseg_csv_column_name(r, j), p->specs[s].name) == 0;
+        if (!found) {
+            rc = cseg__diag(d, CSEG_ENOCOL, path, 1, 0, "column \"%s\" not found in the header",
+                            p->specs[s].name);
+            goto out;
+        }
+    }
+    for (size_t j = 0; j < ncsv; j++) {
+        const char *name = cseg_csv_column_name(r, j);
+        const cseg_colspec *spec = NULL;
+        for (size_t s = 0; s < p->n_specs && !spec; s++)
+            if (strcmp(p->specs[s].name, name) == 0)
+                spec = &p->specs[s];
+        if ((!spec && p->skip_unlisted) || (spec && spec->type == CSEG_COL_SKIP))
+            continue;
+        tcol *c = &t->cols[t->n_cols++];
+        c->src = j;
+        if (!(c->name = cseg__strdup(name))) {
+            rc = cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
+            goto out;
+        }
+        c->type = spec ? spec->type : CSEG_COL_AUTO;
+        c->forced = c->type != CSEG_COL_AUTO;
+        c->is_id = spec ? spec->is_id : 0;
+        if (as_text[j])
+            c->type = CSEG_COL_TEXT;
+    }
+    if (p->row_hash)
+        t->hash = malloc(1);
+    if (p->row_hash && !t->hash) {
+        rc = cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
+        goto out;
+    }
+    for (size_t j = 0; j < t->n_cols; j++)
+        if ((rc = col_alloc(&t->cols[j], 0, 0)) < 0)
+            goto oom;
+    const cseg_csv_field *f;
+    size_t nf;
+    while ((rc = cseg_csv_next(r, &f, &nf, d)) > 0) {
+        if (nf != ncsv) {
+            rc = cseg__diag(d, CSEG_EPARSE, path, cseg_csv_line(r), 0,
+                            "expected %zu fields as in the header, found %zu", ncsv, nf);
+            goto out;
+        }
+        if (t->n_rows == t->cap_rows && (rc = grow_rows(t)) < 0)
+            goto oom;
+        size_t i = t->n_rows;
+        t->lines[i] = cseg_csv_line(r);
+        if (t->hash) {
+            uint64_t h = 0;
+            for (size_t j = 0; j < nf; j++)
+                h = cseg__hash(f[j].ptr, f[j].len + 1, h);
+            t->hash[i] = h;
+        }
+        for (size_t jc = 0; jc < t->n_cols; jc++) {
+            tcol *c = &t->cols[jc];
+            const cseg_csv_field *fv = &f[c->src];
+            const char *s = fv->ptr;
+            size_t len = fv->len;
+            if (cseg_is_missing(s, len)) {
+                switch (c->type) {
+                case CSEG_COL_NUMBER:
+                    c->num[i] = NAN;
+                    break;
+                case CSEG_COL_DATETIME:
+                    c->tim[i] = CSEG_TIME_NA;
+                    break;
+                case CSEG_COL_TEXT:
+                    c->code[i] = -1;
+                    break;
+                default:
+                    break;
+                }
+                continue;
+            }
+            if (c->type == CSEG_COL_AUTO) {
+                double v;
+                long long tv;
+                if (cseg_parse_double(s, len, &v) == 0)
+                    c->type = CSEG_COL_NUMBER;
+                else if (cseg_parse_datetime(s, len, p->date_format, &tv) == 0)
+                    c->type = CSEG_COL_DATETIME;
+                else
+                    c->type = CSEG_COL_TEXT;
+                if ((rc = col_alloc(c, t->cap_rows, i)) < 0)
+                    goto oom;
+            }
+            const char *what = NULL;
+            switch (c->type) {
+            case CSEG_COL_NUMBER:
+                if (cseg_parse_double(s, len, &c->num[i]) < 0)
+                    what = "a number";
+                break;
+            case CSEG_COL_DATETIME: {
+                long long tv;
+                if (cseg_parse_datetime(s, len, p->date_format, &tv) < 0)
+                    what = p->date_format ? "a date in the given --date-format" : "a date";
+                else
+                    c->tim[i] = tv;
+                break;
+            }
+            default: {
+                if (c->is_id)
+                    normalize_id(&s, &len);
+                int32_t code = intern(c, s, len);
+                if (code < 0) {
+                    rc = code;
+                    goto oom;
+                }
+                c->code[i] = code;
+                break;
+            }
+            }
+            if (what) {
+                if (!c->forced) {
+                    *restart_src = c->src;
+                    rc = 1;
+                    goto out;
+                }
+                char shown[64];
+                shorten(shown, sizeof shown, s, len);
+                rc = cseg__diag(d, CSEG_EPARSE, path, cseg__csv_line_of(r, c->src),
+                                cseg_csv_column_of(r, c->src),
+                                "expected %s in column \"%s\", got \"%s\"", what, c->name, shown);
+                goto out;
+            }
+        }
+        t->n_rows++;
+    }
+    if (rc < 0)
+        goto out;
+    /* Columns that never saw a value are empty number columns. */
+    for (size_t j = 0; j < t->n_cols; j++) {
+        tcol *c = &t->cols[j];
+        if (c->type == CSEG_COL_AUTO) {
+            c->type = CSEG_COL_NUMBER;
+            if ((rc = col_alloc(c, t->n_rows, t->n_rows)) < 0)
+                goto oom;
+        }
+    }
+    rc = 0;
+    goto out;
+oom:
+    rc = cseg__diag(d, rc == CSEG_ETOOBIG ? CSEG_ETOOBIG : CSEG_ENOMEM, path, 0, 0,
+                    "out of memory while reading");
+out:
+    cseg_csv_close(r);
+    if (rc != 0) {
+        cseg_table_free(t);
+        t = NULL;
+    }
+    *out = t;
+    return rc;
+}
+
+int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_read_params *p,
+                        cseg_diag *d)
+{
+    cseg_table_read_params defaults;
+    unsigned char *as_text = NULL;
+    size_t n_as_text = 0;
+    int rc;
+    *out = NULL;
+    if (!p) {
+        cseg_table_read_params_init(&defaults);
+        p = &defaults;
+    }
+    for (;;) {
+        size_t restart = 0;
+        /* Sized lazily: the header is only known once the file is open. */
+        if (!as_text) {
+            n_as_text = 1u << 16;
+            as_text = calloc(n_as_text, 1);
+            if (!as_text)
+                return cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
+        }
+        rc = read_pass(out, path, p, as_text, &restart, d);
+        if (rc != 1)
+            break;
+        if (restart >= n_as_text || as_text[restart]) {
+            rc = cseg__diag(d, CSEG_EPARSE, path, 0, 0, "cannot settle column types");
+            break;
+        }
+        as_text[restart] = 1;
+    }
+    free(as_text);
+    return rc;
+}
+
+size_t cseg_table_n_rows(const cseg_table *t)
+{
+    return t->n_rows;
+}
+
+size_t cseg_table_n_cols(const cseg_table *t)
+{
+    return t->n_cols;
+}
+
+const char *cseg_table_col_name(const cseg_table *t, size_t j)
+{
+    return j < t->n_cols ? t->cols[j].name : NULL;
+}
+
+cseg_coltype cseg_table_col_type(const cseg_table *t, size_t j)
+{
+    return j < t->n_cols ? t->cols[j].type : CSEG_COL_SKIP;
+}
+
+long cseg_table_find(const cseg_table *t, const char *name)
+{
+    for (size_t j = 0; j < t->n_cols; j++)
+        if (strcmp(t->cols[j].name, name) == 0)
+            return (long)j;
+    return -1;
+}
+
+const double *cseg_table_numbers(const cseg_table *t, size_t j)
+{
+    return j < t->n_cols && t->cols[j].type == CSEG_COL_NUMBER ? t->cols[j].num : NULL;
+}
+
+const int64_t *cseg_table_times(const cseg_table *t, size_t j)
+{
+    return j < t->n_cols && t->cols[j].type == CSEG_COL_DATETIME ? t->cols[j].tim : NULL;
+}
+
+const int32_t *cseg_table_codes(const cseg_table *t, size_t j)
+{
+    return j < t->n_cols && t->cols[j].type == CSEG_COL_TEXT ? t->cols[j].code : NULL;
+}
+
+size_t cseg_table_n_levels(const cseg_table *t, size_t j)
+{
+    return j < t->n_cols ? t->cols[j].n_levels : 0;
+}
+
+const char *cseg_table_level(const cseg_table *t, size_t j, int32_t code)
+{
+    if (j >= t->n_cols || code < 0 || (size_t)code >= t->cols[j].n_levels)
+        return NULL;
+    return t->cols[j].pool + t->cols[j].off[code];
+}
+
+const uint64_t *cseg_table_row_hashes(const cseg_table *t)
+{
+    return t->hash;
+}
+
+long cseg_table_row_line(const cseg_table *t, size_t i)
+{
+    return t->lines && i < t->n_rows ? t->lines[i] : 0;
+}
+
+static tcol *add_col(cseg_table *t, const char *name)
+{
+    if (cseg_table_find(t, name) >= 0)
+        return NULL;
+    tcol *nc = cseg__reallocarray(t->cols, t->n_cols + 1, sizeof *nc);
+    if (!nc)
+        return NULL;
+    t->cols = nc;
+    tcol *c = &t->cols[t->n_cols];
+    memset(c, 0, sizeof *c);
+    if (!(c->name = cseg__strdup(name)))
+        return NULL;
+    t->n_cols++;
+    return c;
+}
+
+int cseg_table_add_numbers(cseg_table *t, const char *name, const double *values)
+{
+    if (cseg_table_find(t, name) >= 0)
+        return CSEG_EINVAL;
+    tcol *c = add_col(t, name);
+    if (!c)
+        return CSEG_ENOMEM;
+    c->type = CSEG_COL_NUMBER;
+    if (!(c->num = cseg__reallocarray(NULL, t->n_rows ? t->n_rows : 1, sizeof *c->num)))
+        return CSEG_ENOMEM;
+    if (t->n_rows)
+        memcpy(c->num, values, t->n_rows * sizeof *c->num);
+    return 0;
+}
+
+int cseg_table_add_text(cseg_table *t, const char *name, const char *const *levels,
+                        size_t n_levels, const int32_t *codes)
+{
+    if (cseg_table_find(t, name) >= 0)
+        return CSEG_EINVAL;
+    for (size_t i = 0; i < t->n_rows; i++)
+        if (codes[i] < -1 || (codes[i] >= 0 && (size_t)codes[i] >= n_levels))
+            return CSEG_EINVAL;
+    tcol *c = add_col(t, name);
+    if (!c)
+        return CSEG_ENOMEM;
+    c->type = CSEG_COL_TEXT;
+    for (size_t k = 0; k < n_levels; k++) {
+        /* Levels are kept in order; duplicates are allowed and keep their own code. */
+        size_t len = strlen(levels[k]);
+        if (c->n_levels == c->cap_levels) {
+            size_t ncap = c->cap_levels ? c->cap_levels * 2 : 16;
+            size_t *o = cseg__reallocarray(c->off, ncap, sizeof *o);
+            if (!o)
+                return CSEG_ENOMEM;
+            c->off = o;
+            c->cap_levels = ncap;
+        }
+        if (c->pool_len + len + 1 > c->pool_cap) {
+            size_t ncap = c->pool_cap ? c->pool_cap * 2 : 256;
+            while (ncap < c->pool_len + len + 1)
+                ncap *= 2;
+            char *np = realloc(c->pool, ncap);
+            if (!np)
+                return CSEG_ENOMEM;
+            c->pool = np;
+            c->pool_cap = ncap;
+        }
+        memcpy(c->pool + c->pool_len, levels[k], len + 1);
+        c->off[c->n_levels++] = c->pool_len;
+        c->pool_len += len + 1;
+    }
+    if (!(c->code = cseg__reallocarray(NULL, t->n_rows ? t->n_rows : 1, sizeof *c->code)))
+        return CSEG_ENOMEM;
+    if (t->n_rows)
+        memcpy(c->code, codes, t->n_rows * sizeof *c->code);
+    return 0;
+}
+
+static void put_text(FILE *f, const char *s)
+{
+    int need = !*s ? 0 : (s[0] == ' ' || s[strlen(s) - 1] == ' ');
+    for (const char *q = s; *q && !need; q++)
+        need = *q == ',' || *q == '"' || *q == '\n' || *q == '\r';
+    if (!need) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *q = s; *q; q++) {
+        if (*q == '"')
+            fputc('"', f);
+        fputc(*q, f);
+    }
+    fputc('"', f);
+}
+
+static void put_number(FILE *f, double v)
+{
+    char buf[40];
+    if (isnan(v))
+        return;
+    if (v == floor(v) && fabs(v) < 1e15) {
+        fprintf(f, "%lld", (long long)v);
+        return;
+    }
+    cseg__format_double(buf, sizeof buf, v);
+    fputs(buf, f);
+}
+
+static void put_time(FILE *f, int64_t tv)
+{
+    if (tv == CSEG_TIME_NA)
+        return;
+    int64_t day = cseg__day_of(tv), sec = tv - day * 86400;
+    int y;
+    unsigned m, dd;
+    cseg__civil_from_days(day, &y, &m, &dd);
+    if (sec == 0)
+        fprintf(f, "%04d-%02u-%02u", y, m, dd);
+    else
+        fprintf(f, "%04d-%02u-%02u %02d:%02d:%02d", y, m, dd, (int)(sec / 3600),
+                (int)(sec / 60 % 60), (int)(sec % 60));
+}
+
+int cseg_table_print_csv(const cseg_table *t, FILE *f)
+{
+    for (size_t j = 0; j < t->n_cols; j++) {
+        if (j)
+            fputc(',', f);
+        put_text(f, t->cols[j].name);
+    }
+    fputc('\n', f);
+    for (size_t i = 0; i < t->n_rows; i++) {
+        for (size_t j = 0; j < t->n_cols; j++) {
+            const tcol *c = &t->cols[j];
+            if (j)
+                fputc(',', f);
+            switch (c->type) {
+            case CSEG_COL_NUMBER:
+                put_number(f, c->num[i]);
+                break;
+            case CSEG_COL_DATETIME:
+                put_time(f, c->tim[i]);
+                break;
+            case CSEG_COL_TEXT:
+                if (c->code[i] >= 0)
+                    put_text(f, c->pool + c->off[c->code[i]]);
+                break;
+            default:
+                break;
+            }
+        }
+        fputc('\n', f);
+    }
+    return ferror(f) ? CSEG_EIO : 0;
+}
+
+int cseg_table_write_csv(const cseg_table *t, const char *path, cseg_diag *d)
+{
+    cseg_atomic_file af;
+    int rc = cseg__atomic_open(&af, path, d);
+    if (rc < 0)
+        return rc;
+    cseg_table_print_csv(t, af.f);
+    return cseg__atomic_commit(&af, d);
+}

@@ -1,0 +1,120 @@
+/* custseg command line: shared declarations. The tool uses only the public API. */
+#ifndef CUSTSEG_CLI_H
+#define CUSTSEG_CLI_H
+
+#include <stdio.h>
+#include <custseg/custseg.h>
+
+/* Exit statuses (docs/cli.md). */
+enum { EXIT_OK = 0, EXIT_DATA = 1, EXIT_USAGE = 2, EXIT_IO = 3 };
+
+typedef struct cli_common {
+    int quiet, verbose;
+} cli_common;
+
+/* Print "custseg: <diag or code message>" and return the exit status for code. */
+int cli_fail(int code, const cseg_diag *d, const char *context);
+/* Print "custseg: <msg>" (printf style) and return status. */
+int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Misuse: message + hint to stderr, returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_status_of(int code);
+
+/* Parse helpers: return 0 or -1 (bad value). */
+int cli_parse_size(const char *s, size_t *out);
+int cli_parse_int(const char *s, long lo, long hi, long *out);
+int cli_parse_double(const char *s, double *out);
+int cli_parse_day(const char *s, long long *day);
+/* Split "a,b,c" into a NULL-terminated array of copies (free with cli_free_list). */
+char **cli_split(const char *s, size_t *n);
+void cli_free_list(char **list);
+
+/* Write a JSON value to path through a temporary file and rename (jansson's
+ * json_t; declared loosely so this header does not need jansson.h). */
+struct json_t;
+int cli_write_json_atomic(struct json_t *j, const char *path);
+
+/* Shared segmentation options and the pipeline behind run and fit. */
+typedef struct seg_opts {
+    const char *out_dir;
+    size_t k, k_min, k_max; /* k = 0: auto */
+    cseg_kmeans_params km;
+    cseg_prep_params prep;
+    size_t sample;          /* silhouette sample for k selection; 0 = exact */
+    int sample_set;
+    const char *names;      /* comma-separated overrides */
+    const char *features;   /* comma-separated feature columns */
+    cli_common c;
+} seg_opts;
+
+void seg_opts_init(seg_opts *o);
+/* Handle an option shared by run and fit; returns 1 if consumed, 0 if not
+ * one of them, -1 on a bad value (message printed). */
+int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg);
+
+/* Everything `run` and `fit` produce, given the customer table. */
+typedef struct seg_input {
+    const char *input_path;
+    const char *kind;          /* "transactions" or "customers" */
+    cseg_table *customers;     /* borrowed */
+    const char *id_column;     /* column holding ids in customers */
+    const char *const *features;
+    size_t n_features;
+    const char *revenue_column; /* NULL for customer tables without revenue */
+    int rfm;                    /* name by RFM scores */
+    const cseg_quality *quality; /* NULL for customer tables */
+    cseg_model *model;          /* source already set; pipeline added here */
+} seg_input;
+
+int seg_run(seg_opts *o, seg_input *in);
+
+/* Subcommands. */
+int cmd_run(int argc, char **argv);
+int cmd_fit(int argc, char **argv);
+int cmd_assign(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+
+/* Long options shared by run and fit (getopt values >= 1000). */
+enum {
+    OPT_OUT = 1000, OPT_K, OPT_K_MIN, OPT_K_MAX, OPT_SEED, OPT_N_INIT, OPT_MAX_ITER, OPT_TOL,
+    OPT_THREADS, OPT_SCALE, OPT_LOG, OPT_FEATURES, OPT_NAMES, OPT_SAMPLE, OPT_KMEANS_ALGO,
+    OPT_QUIET, OPT_VERBOSE, OPT_HELP,
+    /* command-specific */
+    OPT_CUSTOMER, OPT_DATE, OPT_INVOICE, OPT_QUANTITY, OPT_PRICE, OPT_AMOUNT, OPT_PRODUCT,
+    OPT_DATE_FORMAT, OPT_AS_OF, OPT_DELIM, OPT_SPEND_WINDOW, OPT_ID, OPT_LABELS, OPT_FORMAT,
+    OPT_OUTFILE, OPT_KEEP_DUPLICATES
+};
+
+#define SEG_LONG_OPTIONS                                                                           \
+    {"out", required_argument, 0, OPT_OUT}, {"k", required_argument, 0, OPT_K},                    \
+        {"k-min", required_argument, 0, OPT_K_MIN}, {"k-max", required_argument, 0, OPT_K_MAX},    \
+        {"seed", required_argument, 0, OPT_SEED}, {"n-init", required_argument, 0, OPT_N_INIT},    \
+        {"max-iter", required_argument, 0, OPT_MAX_ITER}, {"tol", required_argument, 0, OPT_TOL},  \
+        {"threads", required_argument, 0, OPT_THREADS},                                            \
+        {"scale", required_argument, 0, OPT_SCALE}, {"log", required_argument, 0, OPT_LOG},        \
+        {"features", required_argument, 0, OPT_FEATURES},                                          \
+        {"names", required_argument, 0, OPT_NAMES}, {"sample", required_argument, 0, OPT_SAMPLE},  \
+        {"kmeans-algo", required_argument, 0, OPT_KMEANS_ALGO},                                    \
+        {"quiet", no_argument, 0, OPT_QUIET}, {"verbose", no_argument, 0, OPT_VERBOSE},            \
+        {"help", no_argument, 0, OPT_HELP}
+
+#define SEG_OPTIONS_HELP                                                                           \
+    "  --out DIR            output folder (default: out)\n"                                      \
+    "  --k N|auto           number of segments; auto tries --k-min..--k-max (default auto)\n"   \
+    "  --k-min N, --k-max N range for --k auto (default 2..10)\n"                                \
+    "  --features a,b,c     columns to cluster on\n"                                             \
+    "  --scale standard|robust|none   feature scaling (default standard)\n"                      \
+    "  --log auto|none|all  log1p on skewed features (auto: skewness > 1; default auto)\n"       \
+    "  --names A,B,...      segment names, in segment order, replacing the automatic ones\n"     \
+    "  --seed N             random seed (default 0)\n"                                           \
+    "  --n-init N           k-means restarts (default 10)\n"                                     \
+    "  --max-iter N         k-means iterations per restart (default 300)\n"                     \
+    "  --tol X              k-means relative tolerance (default 1e-4)\n"                         \
+    "  --kmeans-algo hamerly|lloyd   exact acceleration or plain Lloyd (default hamerly)\n"     \
+    "  --sample N           silhouette on a sample of N customers while choosing k\n"           \
+    "                       (default: exact up to 20000 customers, else 20000; 0 = exact)\n"   \
+    "  --threads N          worker threads (default: all cores)\n"                               \
+    "  --quiet, --verbose   less or more on stderr\n"                                            \
+    "  --help               this help\n"
+
+#endif

@@ -1,0 +1,245 @@
+/* custseg assign: put new customers (or a new transaction log) into the
+ * segments of a saved model, through the model's own pipeline. */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "usage: custseg assign MODEL FILE [options]\n"
+    "\n"
+    "Assign the customers in FILE to the segments of MODEL (a model.json from run or fit).\n"
+    "FILE is a customer table holding the model's feature columns (such as a customers.csv\n"
+    "written by run), or, for a model made by run, a transaction log, which then goes\n"
+    "through the model's cleaning and feature steps first.\n"
+    "\n"
+    "  --out FILE        write here (atomically) instead of stdout\n"
+    "  --format csv|json output format (default csv)\n"
+    "  --as-of DATE      analysis day for a transaction log (default: the model's setting,\n"
+    "                    'auto' meaning the day after the log's last transaction)\n"
+    "  --delimiter C     field separator of FILE (default: detect)\n"
+    "  --help            this help\n"
+    "\n"
+    "Output columns: the id, segment (1..k), segment_name, distance (to the segment centre,\n"
+    "in model space).\n";
+
+int cmd_assign(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"out", required_argument, 0, OPT_OUTFILE},
+                                              {"format", required_argument, 0, OPT_FORMAT},
+                                              {"as-of", required_argument, 0, OPT_AS_OF},
+                                              {"delimiter", required_argument, 0, OPT_DELIM},
+                                              {"help", no_argument, 0, OPT_HELP},
+                                              {0, 0, 0, 0}};
+    const char *out = NULL;
+    int json = 0, opt, status = EXIT_OK, have_as_of = 0;
+    long long as_of = 0;
+    cseg_csv_params csv;
+    cseg_csv_params_init(&csv);
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_HELP:
+            fputs(help, stdout);
+            return EXIT_OK;
+        case OPT_OUTFILE:
+            out = optarg;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "json") == 0)
+                json = 1;
+            else if (strcmp(optarg, "csv") == 0)
+                json = 0;
+            else
+                return cli_usage_error("assign", "--format must be csv or json");
+            break;
+        case OPT_AS_OF:
+            if (cli_parse_day(optarg, &as_of) < 0)
+                return cli_usage_error("assign", "--as-of must be a date, got '%s'", optarg);
+            have_as_of = 1;
+            break;
+        case OPT_DELIM:
+            if (strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0)
+                csv.delimiter = '\t';
+            else if (strlen(optarg) == 1)
+                csv.delimiter = optarg[0];
+            else
+                return cli_usage_error("assign", "--delimiter must be one character");
+            break;
+        default:
+            return cli_usage_error("assign", "unknown or incomplete option '%s'",
+                                   argv[optind - 1]);
+        }
+    }
+    if (optind + 2 != argc)
+        return cli_usage_error("assign", "expected MODEL and FILE");
+    const char *mpath = argv[optind], *path = argv[optind + 1];
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    cseg_model *m = NULL;
+    cseg_table *t = NULL, *res = NULL;
+    int32_t *lab = NULL;
+    double *dist = NULL, *segno = NULL;
+    int rc = cseg_model_load(&m, mpath, &diag);
+    if (rc < 0)
+        return cli_fail(rc, &diag, mpath);
+    const cseg_prep *pp = cseg_model_prep(m);
+    const char *idcol = NULL;
+
+    /* Is FILE a customer table with the model's features? Look at its header. */
+    cseg_csv *r = NULL;
+    if ((rc = cseg_csv_open(&r, path, &csv, &diag)) < 0) {
+        status = cli_fail(rc, &diag, path);
+        goto out;
+    }
+    size_t have = 0;
+    for (size_t j = 0; j < cseg_prep_n_inputs(pp); j++)
+        for (size_t c = 0; c < cseg_csv_n_columns(r); c++)
+            if (strcmp(cseg_csv_column_name(r, c), cseg_prep_input_name(pp, j)) == 0) {
+                have++;
+                break;
+            }
+    int is_table = have == cseg_prep_n_inputs(pp);
+    int has_customer_id = 0;
+    for (size_t c = 0; c < cseg_csv_n_columns(r); c++)
+        has_customer_id |= strcmp(cseg_csv_column_name(r, c), "customer_id") == 0;
+    cseg_csv_close(r);
+    if (!is_table && cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS) {
+        cseg_txn_roles roles = *cseg_model_roles(m);
+        cseg_rfm_params rfm = *cseg_model_rfm(m);
+        cseg_table *txn = NULL;
+        if (have_as_of)
+            rfm.as_of_day = as_of;
+        if ((rc = cseg_txn_read(&txn, path, &roles, cseg_model_date_format(m), &csv, &diag)) < 0) {
+            status = cli_fail(rc, &diag, path);
+            goto out;
+        }
+        rc = cseg_rfm_compute(&t, txn, &roles, &rfm, NULL, &diag);
+        cseg_table_free(txn);
+        if (rc < 0) {
+            status = cli_fail(rc, &diag, path);
+            goto out;
+        }
+        idcol = "customer_id";
+    } else if (!is_table) {
+        status = cli_error(EXIT_DATA, "%s: lacks the model's feature columns (%zu of %zu found)",
+                           path, have, cseg_prep_n_inputs(pp));
+        goto out;
+    } else {
+        cseg_table_read_params rp;
+        cseg_colspec spec;
+        cseg_table_read_params_init(&rp);
+        rp.csv = csv;
+        idcol = cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS ? (has_customer_id ? "customer_id" : NULL)
+                                                                 : cseg_model_id_column(m);
+        if (idcol) {
+            spec = (cseg_colspec){idcol, CSEG_COL_TEXT, 1};
+            rp.specs = &spec;
+            rp.n_specs = 1;
+        }
+        if ((rc = cseg_table_read_csv(&t, path, &rp, &diag)) < 0) {
+            if (rc == CSEG_ENOCOL && idcol) {
+                /* The id is optional: read without it. */
+                rp.specs = NULL;
+                rp.n_specs = 0;
+                idcol = NULL;
+                rc = cseg_table_read_csv(&t, path, &rp, &diag);
+            }
+            if (rc < 0) {
+                status = cli_fail(rc, &diag, path);
+                goto out;
+            }
+        }
+    }
+    size_t n = cseg_table_n_rows(t), k = cseg_model_k(m);
+    lab = malloc((n ? n : 1) * sizeof *lab);
+    dist = malloc((n ? n : 1) * sizeof *dist);
+    segno = malloc((n ? n : 1) * sizeof *segno);
+    if (!lab || !dist || !segno) {
+        status = cli_error(EXIT_IO, "out of memory");
+        goto out;
+    }
+    if ((rc = cseg_model_assign(m, t, lab, dist, &diag)) < 0) {
+        if (!diag.file[0])
+            snprintf(diag.file, sizeof diag.file, "%s", path);
+        status = cli_fail(rc, &diag, path);
+        goto out;
+    }
+    const char **names = calloc(k, sizeof *names);
+    if (!names || cseg_table_create(&res, n) < 0) {
+        free(names);
+        status = cli_error(EXIT_IO, "out of memory");
+        goto out;
+    }
+    for (size_t s = 0; s < k; s++)
+        names[s] = cseg_model_name(m, s);
+    for (size_t i = 0; i < n; i++)
+        segno[i] = lab[i] + 1;
+    long jid = idcol ? cseg_table_find(t, idcol) : -1;
+    rc = 0;
+    if (jid >= 0 && cseg_table_col_type(t, (size_t)jid) == CSEG_COL_TEXT) {
+        size_t nl = cseg_table_n_levels(t, (size_t)jid);
+        const char **lv = calloc(nl ? nl : 1, sizeof *lv);
+        if (!lv)
+            rc = CSEG_ENOMEM;
+        for (size_t l = 0; l < nl && lv; l++)
+            lv[l] = cseg_table_level(t, (size_t)jid, (int32_t)l);
+        if (lv)
+            rc = cseg_table_add_text(res, idcol, lv, nl, cseg_table_codes(t, (size_t)jid));
+        free(lv);
+    }
+    if (rc == 0)
+        rc = cseg_table_add_numbers(res, "segment", segno);
+    if (rc == 0)
+        rc = cseg_table_add_text(res, "segment_name", names, k, lab);
+    if (rc == 0)
+        rc = cseg_table_add_numbers(res, "distance", dist);
+    if (rc < 0) {
+        free(names);
+        status = cli_fail(rc, NULL, "output");
+        goto out;
+    }
+    if (json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = json_object();
+            if (jid >= 0 && cseg_table_codes(t, (size_t)jid)) {
+                int32_t c = cseg_table_codes(t, (size_t)jid)[i];
+                json_object_set_new(o, idcol, c >= 0 ? json_string(cseg_table_level(t, (size_t)jid, c))
+                                                     : json_null());
+            }
+            json_object_set_new(o, "segment", json_integer(lab[i] + 1));
+            json_object_set_new(o, "segment_name", json_string(names[lab[i]]));
+            json_object_set_new(o, "distance", json_real(dist[i]));
+            json_array_append_new(arr, o);
+        }
+        int ok;
+        if (out) {
+            ok = cli_write_json_atomic(arr, out) == 0;
+        } else {
+            ok = json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) == 0;
+            fputc('\n', stdout);
+        }
+        json_decref(arr);
+        if (!ok)
+            status = cli_error(EXIT_IO, "%s: cannot write output", out ? out : "stdout");
+    } else if (out) {
+        if ((rc = cseg_table_write_csv(res, out, &diag)) < 0)
+            status = cli_fail(rc, &diag, out);
+    } else if (cseg_table_print_csv(res, stdout) < 0 || fflush(stdout) != 0) {
+        status = cli_error(EXIT_IO, "cannot write to stdout");
+    }
+    free(names);
+out:
+    free(lab);
+    free(dist);
+    free(segno);
+    cseg_table_free(res);
+    cseg_table_free(t);
+    cseg_model_free(m);
+    return status;
+}

@@ -1,0 +1,157 @@
+/* custseg fit: customer table (one row per customer) -> segments. */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "usage: custseg fit FILE [options]\n"
+    "\n"
+    "Segment a customer table (CSV or CSV.gz, one row per customer). Number columns are\n"
+    "imputed (median), log-transformed when skewed and scaled; text columns are one-hot\n"
+    "encoded. Writes customers.csv, segments.json and model.json to --out.\n"
+    "\n"
+    "  --id COL             customer id column (default: detected, e.g. CustomerID; else the\n"
+    "                       row number)\n"
+    "  --delimiter C        field separator (default: detect among , ; TAB |)\n"
+    "\n"
+    "Segmentation (default features: every column but the id; dates are skipped):\n" SEG_OPTIONS_HELP;
+
+static int is_id_name(const char *name)
+{
+    static const char *const ids[] = {"customerid", "customer", "custid", "clientid", "id",
+                                      "userid", "memberid", NULL};
+    char sq[256];
+    size_t k = 0;
+    for (const char *s = name; *s && k + 1 < sizeof sq; s++)
+        if (isalnum((unsigned char)*s))
+            sq[k++] = (char)tolower((unsigned char)*s);
+    sq[k] = 0;
+    for (const char *const *p = ids; *p; p++)
+        if (strcmp(sq, *p) == 0)
+            return 1;
+    return 0;
+}
+
+int cmd_fit(int argc, char **argv)
+{
+    static const struct option longopts[] = {SEG_LONG_OPTIONS,
+                                              {"id", required_argument, 0, OPT_ID},
+                                              {"delimiter", required_argument, 0, OPT_DELIM},
+                                              {0, 0, 0, 0}};
+    seg_opts o;
+    const char *id = NULL;
+    cseg_table_read_params rp;
+    int opt, status = EXIT_OK;
+    seg_opts_init(&o);
+    cseg_table_read_params_init(&rp);
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        int r = seg_opts_parse(&o, "fit", opt, optarg);
+        if (r < 0)
+            return EXIT_USAGE;
+        if (r > 0)
+            continue;
+        switch (opt) {
+        case OPT_HELP:
+            fputs(help, stdout);
+            return EXIT_OK;
+        case OPT_ID:
+            id = optarg;
+            break;
+        case OPT_DELIM:
+            if (strcmp(optarg, "\\t") == 0 || strcmp(optarg, "tab") == 0)
+                rp.csv.delimiter = '\t';
+            else if (strlen(optarg) == 1 && optarg[0] != '"' && optarg[0] != '\n')
+                rp.csv.delimiter = optarg[0];
+            else
+                return cli_usage_error("fit", "--delimiter must be one character (or 'tab')");
+            break;
+        default:
+            return cli_usage_error("fit", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("fit", optind >= argc ? "missing the input FILE"
+                                                     : "expected one input FILE");
+    const char *path = argv[optind];
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    cseg_table *t = NULL;
+    cseg_model *model = NULL;
+    char **feats = NULL;
+    const char **auto_feats = NULL;
+    size_t nf = 0;
+    cseg_colspec idspec;
+    if (id) {
+        idspec = (cseg_colspec){id, CSEG_COL_TEXT, 1};
+        rp.specs = &idspec;
+        rp.n_specs = 1;
+    }
+    int rc = cseg_table_read_csv(&t, path, &rp, &diag);
+    if (rc < 0) {
+        if (rc == CSEG_ENOCOL && id)
+            return cli_error(EXIT_DATA, "%s: the id column \"%s\" is not in the header", path, id);
+        return cli_fail(rc, &diag, path);
+    }
+    size_t n = cseg_table_n_rows(t), nc = cseg_table_n_cols(t);
+    if (n == 0) {
+        status = cli_error(EXIT_DATA, "%s: no data rows after the header", path);
+        goto out;
+    }
+    if (!id)
+        for (size_t j = 0; j < nc && !id; j++)
+            if (is_id_name(cseg_table_col_name(t, j)))
+                id = cseg_table_col_name(t, j);
+    if (o.features) {
+        feats = cli_split(o.features, &nf);
+        if (!feats) {
+            status = cli_error(EXIT_IO, "out of memory");
+            goto out;
+        }
+        for (size_t j = 0; j < nf; j++)
+            if (cseg_table_find(t, feats[j]) < 0) {
+                status = cli_error(EXIT_DATA, "%s: --features: no column \"%s\"", path, feats[j]);
+                goto out;
+            }
+        auto_feats = (const char **)feats;
+    } else {
+        auto_feats = calloc(nc ? nc : 1, sizeof *auto_feats);
+        if (!auto_feats) {
+            status = cli_error(EXIT_IO, "out of memory");
+            goto out;
+        }
+        for (size_t j = 0; j < nc; j++) {
+            const char *name = cseg_table_col_name(t, j);
+            if (id && strcmp(name, id) == 0)
+                continue;
+            if (cseg_table_col_type(t, j) == CSEG_COL_DATETIME) {
+                if (!o.c.quiet)
+                    fprintf(stderr, "custseg: note: date column \"%s\" is not used as a feature\n",
+                            name);
+                continue;
+            }
+            auto_feats[nf++] = name;
+        }
+        if (nf == 0) {
+            status = cli_error(EXIT_DATA, "%s: no feature columns besides the id", path);
+            goto out;
+        }
+    }
+    if ((rc = cseg_model_create(&model)) < 0 || (rc = cseg_model_set_customers(model, id)) < 0) {
+        status = cli_error(EXIT_IO, "out of memory");
+        goto out;
+    }
+    seg_input in = {path, "customers", t, id, auto_feats, nf, NULL, 0, NULL, model};
+    status = seg_run(&o, &in);
+out:
+    if (!feats)
+        free(auto_feats);
+    cli_free_list(feats);
+    cseg_model_free(model);
+    cseg_table_free(t);
+    return status;
+}

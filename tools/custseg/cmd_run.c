@@ -1,0 +1,165 @@
+/* custseg run: transaction log -> cleaning -> RFM features -> segments. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "usage: custseg run FILE [options]\n"
+    "\n"
+    "Segment the customers of a transaction log (CSV or CSV.gz, one row per order line).\n"
+    "Cleans the log, computes RFM and other features per customer, picks k, clusters with\n"
+    "k-means and names the segments. Writes customers.csv, segments.json and model.json\n"
+    "to --out and prints a summary.\n"
+    "\n"
+    "Columns (detected from common names when not given):\n"
+    "  --customer COL  --date COL  --invoice COL  --quantity COL  --price COL\n"
+    "  --amount COL    --product COL\n"
+    "  --date-format FMT    strptime format for dates (default: detect)\n"
+    "  --delimiter C        field separator (default: detect among , ; TAB |)\n"
+    "  --as-of DATE         analysis day (default: the day after the last transaction)\n"
+    "  --spend-window DAYS  window of spend_90d (default 90)\n"
+    "  --keep-duplicates    do not drop exact duplicate rows\n"
+    "\n"
+    "Segmentation (default features: recency_days,frequency,monetary):\n" SEG_OPTIONS_HELP;
+
+static int set_role(char *dst, const char *arg)
+{
+    if (strlen(arg) >= CSEG_ROLE_NAME_MAX || !*arg)
+        return -1;
+    strcpy(dst, arg);
+    return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        SEG_LONG_OPTIONS,
+        {"customer", required_argument, 0, OPT_CUSTOMER},
+        {"date", required_argument, 0, OPT_DATE},
+        {"invoice", required_argument, 0, OPT_INVOICE},
+        {"quantity", required_argument, 0, OPT_QUANTITY},
+        {"price", required_argument, 0, OPT_PRICE},
+        {"amount", required_argument, 0, OPT_AMOUNT},
+        {"product", required_argument, 0, OPT_PRODUCT},
+        {"date-format", required_argument, 0, OPT_DATE_FORMAT},
+        {"as-of", required_argument, 0, OPT_AS_OF},
+        {"delimiter", required_argument, 0, OPT_DELIM},
+        {"spend-window", required_argument, 0, OPT_SPEND_WINDOW},
+        {"keep-duplicates", no_argument, 0, OPT_KEEP_DUPLICATES},
+        {0, 0, 0, 0}};
+    seg_opts o;
+    cseg_txn_roles roles;
+    cseg_rfm_params rfm;
+    cseg_csv_params csv;
+    const char *date_format = NULL;
+    int opt, status = EXIT_OK;
+    seg_opts_init(&o);
+    memset(&roles, 0, sizeof roles);
+    cseg_rfm_params_init(&rfm);
+    cseg_csv_params_init(&csv);
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        int r = seg_opts_parse(&o, "run", opt, optarg);
+        if (r < 0)
+            return EXIT_USAGE;
+        if (r > 0)
+            continue;
+        long v;
+        long long day;
+        char *dst = NULL;
+        switch (opt) {
+        case OPT_HELP:
+            fputs(help, stdout);
+            return EXIT_OK;
+        case OPT_CUSTOMER: dst = roles.customer; break;
+        case OPT_DATE: dst = roles.date; break;
+        case OPT_INVOICE: dst = roles.invoice; break;
+        case OPT_QUANTITY: dst = roles.quantity; break;
+        case OPT_PRICE: dst = roles.price; break;
+        case OPT_AMOUNT: dst = roles.amount; break;
+        case OPT_PRODUCT: dst = roles.product; break;
+        case OPT_DATE_FORMAT:
+            date_format = optarg;
+            break;
+        case OPT_AS_OF:
+            if (cli_parse_day(optarg, &day) < 0)
+                return cli_usage_error("run", "--as-of must be a date such as 2011-12-10, got '%s'",
+                                       optarg);
+            rfm.as_of_day = day;
+            break;
+        case OPT_DELIM:
+            if (strcmp(optarg, "\\t") == 0 || strcmp(optarg, "tab") == 0)
+                csv.delimiter = '\t';
+            else if (strlen(optarg) == 1 && optarg[0] != '"' && optarg[0] != '\n')
+                csv.delimiter = optarg[0];
+            else
+                return cli_usage_error("run", "--delimiter must be one character (or 'tab')");
+            break;
+        case OPT_SPEND_WINDOW:
+            if (cli_parse_int(optarg, 0, 100000, &v) < 0)
+                return cli_usage_error("run", "--spend-window must be a whole number of days");
+            rfm.spend_window_days = (int)v;
+            break;
+        case OPT_KEEP_DUPLICATES:
+            rfm.drop_duplicates = 0;
+            break;
+        case '?':
+        default:
+            return cli_usage_error("run", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+        if (dst && set_role(dst, optarg) < 0)
+            return cli_usage_error("run", "column names must be 1..%d bytes",
+                                   CSEG_ROLE_NAME_MAX - 1);
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("run", optind >= argc ? "missing the input FILE"
+                                                     : "expected one input FILE");
+    const char *path = argv[optind];
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    cseg_table *txn = NULL, *cust = NULL;
+    cseg_model *model = NULL;
+    char **feats = NULL;
+    size_t nf = 0;
+    cseg_quality q;
+    int rc = cseg_txn_read(&txn, path, &roles, date_format, &csv, &diag);
+    if (rc < 0)
+        return cli_fail(rc, &diag, path);
+    if (o.c.verbose)
+        fprintf(stderr, "custseg: %s: %zu rows; customer=%s date=%s invoice=%s quantity=%s "
+                        "price=%s amount=%s product=%s\n",
+                path, cseg_table_n_rows(txn), roles.customer, roles.date,
+                roles.invoice[0] ? roles.invoice : "-", roles.quantity[0] ? roles.quantity : "-",
+                roles.price[0] ? roles.price : "-", roles.amount[0] ? roles.amount : "-",
+                roles.product[0] ? roles.product : "-");
+    rc = cseg_rfm_compute(&cust, txn, &roles, &rfm, &q, &diag);
+    cseg_table_free(txn);
+    if (rc < 0) {
+        if (!diag.file[0])
+            snprintf(diag.file, sizeof diag.file, "%s", path);
+        return cli_fail(rc, &diag, path);
+    }
+    feats = cli_split(o.features ? o.features : "recency_days,frequency,monetary", &nf);
+    if (!feats || (rc = cseg_model_create(&model)) < 0 ||
+        (rc = cseg_model_set_transactions(model, &roles, date_format, &rfm)) < 0) {
+        status = cli_error(EXIT_IO, "out of memory");
+        goto out;
+    }
+    for (size_t j = 0; j < nf; j++)
+        if (cseg_table_find(cust, feats[j]) < 0 || strcmp(feats[j], "customer_id") == 0) {
+            status = cli_usage_error("run", "--features: \"%s\" is not a customer feature "
+                                            "(see docs/cli.md for the list)", feats[j]);
+            goto out;
+        }
+    seg_input in = {path, "transactions", cust, "customer_id", (const char *const *)feats, nf,
+                    "monetary", 1, &q, model};
+    status = seg_run(&o, &in);
+out:
+    cli_free_list(feats);
+    cseg_model_free(model);
+    cseg_table_free(cust);
+    return status;
+}

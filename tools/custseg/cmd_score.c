@@ -1,0 +1,299 @@
+/* custseg score: evaluate any labelling of a table with the internal indices. */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "usage: custseg score FILE --labels COL [options]\n"
+    "\n"
+    "Evaluate the labelling in column COL of FILE on its number columns: silhouette,\n"
+    "Davies-Bouldin, Calinski-Harabasz and inertia, as scikit-learn defines them.\n"
+    "Labels may be numbers or text; a negative number or an empty label marks noise,\n"
+    "which is left out.\n"
+    "\n"
+    "  --labels COL        the label column (required)\n"
+    "  --features a,b,c    columns to measure on (default: every number column but the\n"
+    "                      labels)\n"
+    "  --exclude a,b       leave these columns out of the default features (e.g. an id)\n"
+    "  --scale none|standard|robust   scale features first (default none)\n"
+    "  --sample N          silhouette on a uniform sample of N rows (default: exact)\n"
+    "  --seed N            seed for --sample (default 0)\n"
+    "  --threads N         worker threads (default: all cores)\n"
+    "  --format text|json  output format (default text)\n"
+    "  --delimiter C       field separator (default: detect)\n"
+    "  --help              this help\n";
+
+enum { OPT_EXCLUDE = 2000 };
+
+int cmd_score(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"labels", required_argument, 0, OPT_LABELS},
+                                              {"features", required_argument, 0, OPT_FEATURES},
+                                              {"exclude", required_argument, 0, OPT_EXCLUDE},
+                                              {"scale", required_argument, 0, OPT_SCALE},
+                                              {"sample", required_argument, 0, OPT_SAMPLE},
+                                              {"seed", required_argument, 0, OPT_SEED},
+                                              {"threads", required_argument, 0, OPT_THREADS},
+                                              {"format", required_argument, 0, OPT_FORMAT},
+                                              {"delimiter", required_argument, 0, OPT_DELIM},
+                                              {"help", no_argument, 0, OPT_HELP},
+                                              {0, 0, 0, 0}};
+    const char *labcol = NULL, *features = NULL, *exclude = NULL;
+    int json = 0, opt, status = EXIT_OK;
+    cseg_silhouette_params sp;
+    cseg_table_read_params rp;
+    cseg_prep_params pp;
+    long v;
+    cseg_silhouette_params_init(&sp);
+    cseg_table_read_params_init(&rp);
+    cseg_prep_params_init(&pp);
+    pp.scale = CSEG_SCALE_NONE;
+    pp.log = CSEG_LOG_NONE;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_HELP:
+            fputs(help, stdout);
+            return EXIT_OK;
+        case OPT_LABELS:
+            labcol = optarg;
+            break;
+        case OPT_FEATURES:
+            features = optarg;
+            break;
+        case OPT_EXCLUDE:
+            exclude = optarg;
+            break;
+        case OPT_SCALE:
+            if (strcmp(optarg, "none") == 0)
+                pp.scale = CSEG_SCALE_NONE;
+            else if (strcmp(optarg, "standard") == 0)
+                pp.scale = CSEG_SCALE_STANDARD;
+            else if (strcmp(optarg, "robust") == 0)
+                pp.scale = CSEG_SCALE_ROBUST;
+            else
+                return cli_usage_error("score", "--scale must be none, standard or robust");
+            break;
+        case OPT_SAMPLE:
+            if (cli_parse_size(optarg, &sp.sample_size) < 0)
+                return cli_usage_error("score", "--sample must be a whole number >= 0");
+            break;
+        case OPT_SEED:
+            if (cli_parse_int(optarg, 0, 0x7fffffffffffffffL, &v) < 0)
+                return cli_usage_error("score", "--seed must be a whole number >= 0");
+            sp.seed = (uint64_t)v;
+            break;
+        case OPT_THREADS:
+            if (cli_parse_int(optarg, 0, 1024, &v) < 0)
+                return cli_usage_error("score", "--threads must be a whole number 0..1024");
+            sp.n_threads = (int)v;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "json") == 0)
+                json = 1;
+            else if (strcmp(optarg, "text") == 0)
+                json = 0;
+            else
+                return cli_usage_error("score", "--format must be text or json");
+            break;
+        case OPT_DELIM:
+            if (strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0)
+                rp.csv.delimiter = '\t';
+            else if (strlen(optarg) == 1)
+                rp.csv.delimiter = optarg[0];
+            else
+                return cli_usage_error("score", "--delimiter must be one character");
+            break;
+        default:
+            return cli_usage_error("score", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (!labcol)
+        return cli_usage_error("score", "--labels COL is required");
+    if (optind + 1 != argc)
+        return cli_usage_error("score", "expected one input FILE");
+    const char *path = argv[optind];
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    cseg_table *t = NULL;
+    cseg_prep *prep = NULL;
+    char **feats = NULL, **excl = NULL;
+    const char **use = NULL;
+    double *X = NULL;
+    int32_t *lab = NULL;
+    size_t nf = 0, nex = 0;
+    int rc = cseg_table_read_csv(&t, path, &rp, &diag);
+    if (rc < 0)
+        return cli_fail(rc, &diag, path);
+    size_t n = cseg_table_n_rows(t), nc = cseg_table_n_cols(t);
+    long jl = cseg_table_find(t, labcol);
+    if (jl < 0) {
+        status = cli_error(EXIT_DATA, "%s: no column \"%s\" for --labels", path, labcol);
+        goto out;
+    }
+    lab = malloc((n ? n : 1) * sizeof *lab);
+    use = calloc(nc ? nc : 1, sizeof *use);
+    if (!lab || !use) {
+        status = cli_error(EXIT_IO, "out of memory");
+        goto out;
+    }
+    const double *ln = cseg_table_numbers(t, (size_t)jl);
+    const int32_t *lc = cseg_table_codes(t, (size_t)jl);
+    for (size_t i = 0; i < n; i++) {
+        if (ln) {
+            double x = ln[i];
+            if (isnan(x) || x < 0) {
+                lab[i] = -1;
+            } else if (x != floor(x) || x > 2147483647.0) {
+                status = cli_error(EXIT_DATA, "%s:%ld: label \"%g\" in column \"%s\" is not a "
+                                              "whole number", path, cseg_table_row_line(t, i), x,
+                                   labcol);
+                goto out;
+            } else {
+                lab[i] = (int32_t)x;
+            }
+        } else if (lc) {
+            lab[i] = lc[i];
+        } else {
+            status = cli_error(EXIT_DATA, "%s: column \"%s\" holds dates, not labels", path, labcol);
+            goto out;
+        }
+    }
+    if (features) {
+        feats = cli_split(features, &nf);
+        if (!feats) {
+            status = cli_error(EXIT_IO, "out of memory");
+            goto out;
+        }
+        for (size_t j = 0; j < nf; j++)
+            use[j] = feats[j];
+    } else {
+        if (exclude && !(excl = cli_split(exclude, &nex))) {
+            status = cli_error(EXIT_IO, "out of memory");
+            goto out;
+        }
+        for (size_t j = 0; j < nc; j++) {
+            const char *name = cseg_table_col_name(t, j);
+            int skip = (long)j == jl || cseg_table_col_type(t, j) != CSEG_COL_NUMBER;
+            for (size_t e = 0; e < nex && !skip; e++)
+                skip = strcmp(excl[e], name) == 0;
+            if (!skip)
+                use[nf++] = name;
+        }
+    }
+    if (nf == 0) {
+        status = cli_error(EXIT_DATA, "%s: no number columns to measure on", path);
+        goto out;
+    }
+    for (size_t j = 0; j < nf; j++) {
+        long jj = cseg_table_find(t, use[j]);
+        const double *x = jj >= 0 ? cseg_table_numbers(t, (size_t)jj) : NULL;
+        if (!x) {
+            status = cli_error(EXIT_DATA, "%s: feature \"%s\" is not a number column", path,
+                               use[j]);
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(x[i]) && lab[i] >= 0) {
+                status = cli_error(EXIT_DATA, "%s:%ld: missing value in feature \"%s\"", path,
+                                   cseg_table_row_line(t, i), use[j]);
+                goto out;
+            }
+    }
+    if ((rc = cseg_prep_create(&prep, &pp)) < 0 ||
+        (rc = cseg_prep_fit(prep, t, use, nf, &diag)) < 0) {
+        status = cli_fail(rc, &diag, path);
+        goto out;
+    }
+    X = malloc((n ? n : 1) * nf * sizeof *X);
+    if (!X || (rc = cseg_prep_transform(prep, t, X, &diag)) < 0) {
+        status = X ? cli_fail(rc, &diag, path) : cli_error(EXIT_IO, "out of memory");
+        goto out;
+    }
+    double sil = NAN, db = NAN, ch = NAN, in = NAN;
+    int r1 = cseg_metrics_silhouette(X, n, nf, lab, &sp, &sil, NULL);
+    int r2 = cseg_metrics_davies_bouldin(X, n, nf, lab, &db);
+    int r3 = cseg_metrics_calinski_harabasz(X, n, nf, lab, &ch);
+    int r4 = cseg_metrics_inertia(X, n, nf, lab, &in);
+    if (r2 == CSEG_EINVAL || r4 == CSEG_EINVAL) {
+        status = cli_error(EXIT_DATA, "%s: the labels in \"%s\" form fewer than 2 clusters, or "
+                                      "as many clusters as rows", path, labcol);
+        goto out;
+    }
+    if (r1 < 0 && r1 != CSEG_EINVAL) {
+        status = cli_fail(r1, NULL, "silhouette");
+        goto out;
+    }
+    if (r2 < 0 || r3 < 0 || r4 < 0) {
+        status = cli_fail(r2 < 0 ? r2 : r3 < 0 ? r3 : r4, NULL, "metrics");
+        goto out;
+    }
+    size_t n_used = 0;
+    int32_t maxl = -1;
+    for (size_t i = 0; i < n; i++)
+        if (lab[i] >= 0) {
+            n_used++;
+            maxl = lab[i] > maxl ? lab[i] : maxl;
+        }
+    size_t k = 0;
+    {
+        /* Distinct labels among the used rows. */
+        unsigned char *seen = calloc((size_t)maxl + 1, 1);
+        if (!seen) {
+            status = cli_error(EXIT_IO, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (lab[i] >= 0 && !seen[lab[i]]) {
+                seen[lab[i]] = 1;
+                k++;
+            }
+        free(seen);
+    }
+    if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "file", json_string(path));
+        json_object_set_new(o, "labels", json_string(labcol));
+        json_object_set_new(o, "n_samples", json_integer((json_int_t)n_used));
+        json_object_set_new(o, "n_noise", json_integer((json_int_t)(n - n_used)));
+        json_object_set_new(o, "n_clusters", json_integer((json_int_t)k));
+        json_object_set_new(o, "silhouette", isfinite(sil) ? json_real(sil) : json_null());
+        json_object_set_new(o, "silhouette_sample",
+                            sp.sample_size && sp.sample_size < n_used
+                                ? json_integer((json_int_t)sp.sample_size)
+                                : json_null());
+        json_object_set_new(o, "davies_bouldin", json_real(db));
+        json_object_set_new(o, "calinski_harabasz", json_real(ch));
+        json_object_set_new(o, "inertia", json_real(in));
+        json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+        json_decref(o);
+    } else {
+        printf("file               %s\n", path);
+        printf("samples            %zu (%zu noise left out)\n", n_used, n - n_used);
+        printf("clusters           %zu\n", k);
+        printf("features           %zu\n", nf);
+        if (isfinite(sil))
+            printf("silhouette         %.10g%s\n", sil,
+                   sp.sample_size && sp.sample_size < n_used ? " (sampled)" : "");
+        else
+            printf("silhouette         - (needs fewer clusters than samples)\n");
+        printf("davies_bouldin     %.10g\n", db);
+        printf("calinski_harabasz  %.10g\n", ch);
+        printf("inertia            %.10g\n", in);
+    }
+out:
+    free(X);
+    free(lab);
+    free(use);
+    cli_free_list(feats);
+    cli_free_list(excl);
+    cseg_prep_free(prep);
+    cseg_table_free(t);
+    return status;
+}

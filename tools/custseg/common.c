@@ -1,0 +1,245 @@
+/* custseg command line: errors, option values, shared option parsing. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_status_of(int code)
+{
+    if (code == 0)
+        return EXIT_OK;
+    if (code == CSEG_EIO || code == CSEG_ENOMEM)
+        return EXIT_IO;
+    return EXIT_DATA;
+}
+
+int cli_fail(int code, const cseg_diag *d, const char *context)
+{
+    char buf[1200];
+    if (d && (d->msg[0] || d->file[0]))
+        fprintf(stderr, "custseg: %s\n", cseg_diag_format(d, buf, sizeof buf));
+    else if (context)
+        fprintf(stderr, "custseg: %s: %s\n", context, cseg_strerror(code));
+    else
+        fprintf(stderr, "custseg: %s\n", cseg_strerror(code));
+    return cli_status_of(code);
+}
+
+int cli_error(int status, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("custseg: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return status;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("custseg: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'custseg %s --help'.\n", cmd ? cmd : "");
+    return EXIT_USAGE;
+}
+
+int cli_parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+int cli_parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s)
+        return -1;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *s, double *out)
+{
+    return s && cseg_parse_double(s, strlen(s), out) == 0 && isfinite(*out) ? 0 : -1;
+}
+
+int cli_parse_day(const char *s, long long *day)
+{
+    long long t;
+    if (!s || cseg_parse_datetime(s, strlen(s), NULL, &t) < 0)
+        return -1;
+    *day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    return 0;
+}
+
+char **cli_split(const char *s, size_t *n)
+{
+    size_t cnt = 1;
+    for (const char *p = s; *p; p++)
+        cnt += *p == ',';
+    char **list = calloc(cnt + 1, sizeof *list);
+    if (!list)
+        return NULL;
+    size_t k = 0;
+    const char *p = s;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        while (len && *p == ' ')
+            p++, len--;
+        while (len && p[len - 1] == ' ')
+            len--;
+        if (len) {
+            list[k] = malloc(len + 1);
+            if (!list[k]) {
+                cli_free_list(list);
+                return NULL;
+            }
+            memcpy(list[k], p, len);
+            list[k++][len] = 0;
+        }
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    *n = k;
+    return list;
+}
+
+void cli_free_list(char **list)
+{
+    if (!list)
+        return;
+    for (char **p = list; *p; p++)
+        free(*p);
+    free(list);
+}
+
+void seg_opts_init(seg_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->out_dir = "out";
+    o->k_min = 2;
+    o->k_max = 10;
+    cseg_kmeans_params_init(&o->km);
+    cseg_prep_params_init(&o->prep);
+}
+
+int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
+{
+    long v;
+    double x;
+    switch (opt) {
+    case OPT_OUT:
+        o->out_dir = arg;
+        return 1;
+    case OPT_K:
+        if (strcmp(arg, "auto") == 0) {
+            o->k = 0;
+            return 1;
+        }
+        if (cli_parse_int(arg, 1, 100000, &v) < 0)
+            return cli_usage_error(cmd, "--k must be 'auto' or a whole number >= 1, got '%s'",
+                                   arg),
+                   -1;
+        o->k = (size_t)v;
+        return 1;
+    case OPT_K_MIN:
+    case OPT_K_MAX:
+        if (cli_parse_int(arg, 2, 1000, &v) < 0)
+            return cli_usage_error(cmd, "--k-min and --k-max must be whole numbers 2..1000"), -1;
+        *(opt == OPT_K_MIN ? &o->k_min : &o->k_max) = (size_t)v;
+        return 1;
+    case OPT_SEED:
+        if (cli_parse_int(arg, 0, 0x7fffffffffffffffL, &v) < 0)
+            return cli_usage_error(cmd, "--seed must be a whole number >= 0"), -1;
+        o->km.seed = (uint64_t)v;
+        return 1;
+    case OPT_N_INIT:
+        if (cli_parse_int(arg, 1, 100000, &v) < 0)
+            return cli_usage_error(cmd, "--n-init must be a whole number >= 1"), -1;
+        o->km.n_init = (size_t)v;
+        return 1;
+    case OPT_MAX_ITER:
+        if (cli_parse_int(arg, 1, 100000000, &v) < 0)
+            return cli_usage_error(cmd, "--max-iter must be a whole number >= 1"), -1;
+        o->km.max_iter = (size_t)v;
+        return 1;
+    case OPT_TOL:
+        if (cli_parse_double(arg, &x) < 0 || x < 0)
+            return cli_usage_error(cmd, "--tol must be a number >= 0"), -1;
+        o->km.tol = x;
+        return 1;
+    case OPT_THREADS:
+        if (cli_parse_int(arg, 0, 1024, &v) < 0)
+            return cli_usage_error(cmd, "--threads must be a whole number 0..1024"), -1;
+        o->km.n_threads = (int)v;
+        return 1;
+    case OPT_SCALE:
+        if (strcmp(arg, "standard") == 0)
+            o->prep.scale = CSEG_SCALE_STANDARD;
+        else if (strcmp(arg, "robust") == 0)
+            o->prep.scale = CSEG_SCALE_ROBUST;
+        else if (strcmp(arg, "none") == 0)
+            o->prep.scale = CSEG_SCALE_NONE;
+        else
+            return cli_usage_error(cmd, "--scale must be standard, robust or none"), -1;
+        return 1;
+    case OPT_LOG:
+        if (strcmp(arg, "auto") == 0)
+            o->prep.log = CSEG_LOG_AUTO;
+        else if (strcmp(arg, "none") == 0)
+            o->prep.log = CSEG_LOG_NONE;
+        else if (strcmp(arg, "all") == 0)
+            o->prep.log = CSEG_LOG_ALL;
+        else
+            return cli_usage_error(cmd, "--log must be auto, none or all"), -1;
+        return 1;
+    case OPT_FEATURES:
+        o->features = arg;
+        return 1;
+    case OPT_NAMES:
+        o->names = arg;
+        return 1;
+    case OPT_SAMPLE:
+        if (cli_parse_size(arg, &o->sample) < 0)
+            return cli_usage_error(cmd, "--sample must be a whole number >= 0"), -1;
+        o->sample_set = 1;
+        return 1;
+    case OPT_KMEANS_ALGO:
+        if (strcmp(arg, "hamerly") == 0)
+            o->km.algorithm = CSEG_KMEANS_HAMERLY;
+        else if (strcmp(arg, "lloyd") == 0)
+            o->km.algorithm = CSEG_KMEANS_LLOYD;
+        else
+            return cli_usage_error(cmd, "--kmeans-algo must be hamerly or lloyd"), -1;
+        return 1;
+    case OPT_QUIET:
+        o->c.quiet = 1;
+        return 1;
+    case OPT_VERBOSE:
+        o->c.verbose = 1;
+        return 1;
+    default:
+        return 0;
+    }
+}

@@ -1,0 +1,51 @@
+/* custseg — customer segmentation from the command line.
+ * main is thin: pick the subcommand, which parses its options, calls the
+ * library and maps the result to an exit status (docs/cli.md). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: custseg <command> [options] ...\n"
+    "\n"
+    "Commands:\n"
+    "  run FILE      transaction log (CSV, .gz) -> RFM features -> named segments\n"
+    "  fit FILE      customer table (numbers and categories) -> named segments\n"
+    "  assign MODEL FILE   score new customers (or transactions) with a saved model\n"
+    "  score FILE --labels COL   evaluate a labelling: silhouette, Davies-Bouldin,\n"
+    "                Calinski-Harabasz, inertia\n"
+    "\n"
+    "Options:\n"
+    "  --help        this help; 'custseg <command> --help' for a command's options\n"
+    "  --version     print the version\n"
+    "\n"
+    "Exit status: 0 ok, 1 data or model error, 2 usage error, 3 I/O or system error.\n"
+    "Example: custseg run data/online_retail.csv.gz --out out/\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("custseg %s\n", cseg_version());
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "fit") == 0)
+        return cmd_fit(argc - 1, argv + 1);
+    if (strcmp(cmd, "assign") == 0)
+        return cmd_assign(argc - 1, argv + 1);
+    if (strcmp(cmd, "score") == 0)
+        return cmd_score(argc - 1, argv + 1);
+    fprintf(stderr, "custseg: unknown command '%s'\nTry 'custseg --help'.\n", cmd);
+    return EXIT_USAGE;
+}

@@ -2,7 +2,11 @@
 """Write the benchmark dataset: Gaussian blobs of unequal size and spread,
 shaped like standardised customer features, as CSV with a header.
 
-usage: make_blobs.py OUT.csv N D K [--noise FRACTION] [--seed S]
+usage: make_blobs.py OUT.csv N D K [--noise FRACTION] [--seed S] [--box B]
+
+Centres are drawn uniformly from [-B, B]^D (default B = 10, well separated;
+bench/compare.py uses a smaller box so k-means needs a realistic number of
+iterations).
 """
 import argparse
 
@@ -17,12 +21,14 @@ def main():
     ap.add_argument("k", type=int)
     ap.add_argument("--noise", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--box", type=float, default=10.0,
+                    help="centres uniform in [-BOX, BOX] per coordinate (default 10)")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     # Unequal sizes (weights 1..k) and spreads (0.5..2).
     w = np.arange(1, a.k + 1, dtype=float)
     sizes = rng.multinomial(a.n - int(a.n * a.noise), w / w.sum())
-    centres = rng.uniform(-10, 10, size=(a.k, a.d))
+    centres = rng.uniform(-a.box, a.box, size=(a.k, a.d))
     parts = [c + rng.normal(scale=rng.uniform(0.5, 2.0), size=(s, a.d))
              for c, s in zip(centres, sizes)]
     n_noise = a.n - sum(sizes)

@@ -39,6 +39,8 @@ typedef struct cseg_kmeans_params {
     uint64_t seed;              /* default 0 */
     cseg_kmeans_algo algorithm; /* default CSEG_KMEANS_HAMERLY */
     int n_threads;              /* 0 (default): all cores (OpenMP); ignored without OpenMP */
+    const double *init;         /* k x d starting centres instead of k-means++ (borrowed for
+                                   the fit; then one run, n_init ignored); default NULL */
 } cseg_kmeans_params;
 
 typedef struct cseg_kmeans cseg_kmeans;

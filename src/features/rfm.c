@@ -91,14 +91,16 @@ int cseg_txn_roles_resolve(cseg_txn_roles *r, const char *const *header, size_t 
             return cseg__diag(d, CSEG_ENOCOL, file, 1, 0,
                               "the %s column \"%s\" is not in the header", roles[k].what,
                               roles[k].role);
-    const char *missing = !r->customer[0] ? "a customer id column (e.g. CustomerID; use --customer)"
-                          : !r->date[0]   ? "a date column (e.g. InvoiceDate; use --date)"
+    const char *missing = !r->customer[0] ? "no customer id column in the header (such as "
+                                            "CustomerID; name it with --customer)"
+                          : !r->date[0] ? "no date column in the header (such as InvoiceDate; "
+                                          "name it with --date)"
                           : !(r->amount[0] || (r->quantity[0] && r->price[0]))
-                              ? "quantity and price columns, or an amount column (use "
-                                "--quantity/--price or --amount)"
+                              ? "no quantity and price columns, nor an amount column, in the "
+                                "header (name them with --quantity and --price, or --amount)"
                               : NULL;
     if (missing)
-        return cseg__diag(d, CSEG_ENOCOL, file, 1, 0, "no %s found in the header", missing);
+        return cseg__diag(d, CSEG_ENOCOL, file, 1, 0, "%s", missing);
     return 0;
 }
 

@@ -68,6 +68,7 @@ void cseg_kmeans_params_init(cseg_kmeans_params *p)
     p->seed = 0;
     p->algorithm = CSEG_KMEANS_HAMERLY;
     p->n_threads = 0;
+    p->init = NULL;
 }
 
 const char *cseg_kmeans_params_check(const cseg_kmeans_params *p)
@@ -556,6 +557,11 @@ int cseg_kmeans_fit(cseg_kmeans *km, const double *X, size_t n, size_t d, const 
     if (n < k)
         return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
                           "k = %zu is larger than the number of samples (%zu)", k, n);
+    if (p->init)
+        for (size_t i = 0; i < k * d; i++)
+            if (!isfinite(p->init[i]))
+                return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                                  "initial centres must be finite numbers");
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < d; j++)
             if (!isfinite(X[i * d + j]))
@@ -614,10 +620,15 @@ int cseg_kmeans_fit(cseg_kmeans *km, const double *X, size_t n, size_t d, const 
     double tol_abs = p->tol * var_mean / (double)d;
     double best_inertia = HUGE_VAL;
     km->n_skipped = km->n_checked = 0;
-    for (size_t r = 0; r < p->n_init; r++) {
-        cseg_rng rng;
-        cseg__rng_seed(&rng, p->seed ^ (0x9e3779b97f4a7c15ULL * (r + 1)));
-        seed_plusplus(&w, &rng, cumsum);
+    size_t runs = p->init ? 1 : p->n_init;
+    for (size_t r = 0; r < runs; r++) {
+        if (p->init) {
+            memcpy(w.C, p->init, kd * sizeof(double));
+        } else {
+            cseg_rng rng;
+            cseg__rng_seed(&rng, p->seed ^ (0x9e3779b97f4a7c15ULL * (r + 1)));
+            seed_plusplus(&w, &rng, cumsum);
+        }
         size_t iters;
         int conv;
         if ((rc = lloyd_run(&w, p, tol_abs, Cnew, cnt, shift, &iters, &conv, &km->n_skipped,
@@ -645,6 +656,7 @@ int cseg_kmeans_fit(cseg_kmeans *km, const double *X, size_t n, size_t d, const 
     km->n = n;
     km->inertia = best_inertia;
     km->fitted = 1;
+    km->p.init = NULL; /* borrowed for the fit only */
 out:
     cseg__free_aligned(w.CT);
     free(w.C);

@@ -4,6 +4,7 @@
  * transforming is one pass per column. Skewness is the Fisher-Pearson
  * coefficient g1 = m3 / m2^1.5 over non-missing values.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,7 +149,9 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
             ss += (v[i] - s) * (v[i] - s);
         ss = sqrt(ss / (double)n);
         c->center = s;
-        c->scale = ss > 0 ? ss : 1;
+        /* A constant column's deviation is rounding noise: scale 1, as
+         * scikit-learn's StandardScaler does below 10 eps of the mean. */
+        c->scale = ss > 10 * DBL_EPSILON * fabs(s) && ss > 0 ? ss : 1;
     } else if (pp->params.scale == CSEG_SCALE_ROBUST) {
         qsort(v, n, sizeof *v, cmp_double);
         double iqr = quantile(v, n, 0.75) - quantile(v, n, 0.25);

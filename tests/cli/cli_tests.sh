@@ -1,0 +1,202 @@
+#!/bin/sh
+# End-to-end tests of the custseg binary: outputs, exit codes and the exact
+# one-line error messages (docs/cli.md). Usage: cli_tests.sh CUSTSEG SOURCE_DIR
+set -u
+BIN=$1
+SRC=$2
+T=$(mktemp -d /tmp/custseg-cli.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect CODE NAME -- command...   (stdout > $T/out, stderr > $T/err)
+expect() {
+    code=$1; name=$2; shift 3
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    if [ "$got" -eq "$code" ]; then ok; else bad "$name: exit $got, expected $code; stderr: $(head -c 400 "$T/err")"; fi
+}
+# stderr_is NAME TEXT: the whole stderr is exactly TEXT (one line)
+stderr_is() {
+    if [ "$(cat "$T/err")" = "$2" ]; then ok; else bad "$1: stderr was '$(cat "$T/err")', expected '$2'"; fi
+}
+contains() { # NAME FILE TEXT
+    if grep -qF -- "$3" "$2"; then ok; else bad "$1: '$3' not in $2: $(head -c 300 "$2")"; fi
+}
+no_tmp_left() { # NAME DIR
+    if ls "$2" 2>/dev/null | grep -q '\.tmp\.'; then bad "$1: temporary file left in $2"; else ok; fi
+}
+same() { # NAME A B
+    if cmp -s "$2" "$3"; then ok; else bad "$1: $2 and $3 differ"; fi
+}
+
+SMALL=$SRC/tests/data/txn_small.csv
+MALL=$SRC/data/mall_customers.csv
+RETAIL=$SRC/data/online_retail.csv.gz
+
+# ---- help, version, usage ----
+expect 0 help -- "$BIN" --help
+contains help "$T/out" "usage: custseg <command>"
+expect 0 version -- "$BIN" --version
+contains version "$T/out" "custseg 0.1.0"
+for c in run fit assign score; do
+    expect 0 "$c --help" -- "$BIN" $c --help
+    contains "$c --help" "$T/out" "usage: custseg $c"
+done
+expect 2 no-args -- "$BIN"
+expect 2 unknown-command -- "$BIN" frobnicate
+stderr_is unknown-command "custseg: unknown command 'frobnicate'
+Try 'custseg --help'."
+expect 2 unknown-option -- "$BIN" run --bogus "$SMALL"
+expect 2 missing-file-arg -- "$BIN" run
+expect 2 bad-k -- "$BIN" run --k zero "$SMALL"
+expect 2 bad-scale -- "$BIN" fit --scale sideways "$MALL"
+
+# ---- run on a small log ----
+expect 0 run-small -- "$BIN" run "$SMALL" --out "$T/o1" --threads 1
+for f in customers.csv segments.json model.json; do
+    [ -s "$T/o1/$f" ] && ok || bad "run-small: $f missing"
+done
+no_tmp_left run-small "$T/o1"
+contains run-small "$T/out" "Data quality: 394 rows read"
+contains run-small "$T/out" "1 exact duplicates"
+contains run-small "$T/out" "<- chosen"
+contains run-small-json "$T/o1/segments.json" '"chosen_k"'
+contains run-small-json "$T/o1/segments.json" '"dropped_duplicates": 1'
+contains run-small-model "$T/o1/model.json" '"format": "custseg-model"'
+head -1 "$T/o1/customers.csv" > "$T/hdr"
+contains run-small-header "$T/hdr" "customer_id,recency_days,frequency,monetary,tenure_days,avg_order_value,spend_90d,n_products,return_rate,r_score,f_score,m_score,rfm_code,segment,segment_name,distance"
+
+# same seed, other thread count: identical outputs
+expect 0 run-threads -- "$BIN" run "$SMALL" --out "$T/o2" --threads 2
+same threads-customers "$T/o1/customers.csv" "$T/o2/customers.csv"
+same threads-segments "$T/o1/segments.json" "$T/o2/segments.json"
+same threads-model "$T/o1/model.json" "$T/o2/model.json"
+# plain Lloyd gives the same result as the default (Hamerly)
+expect 0 run-lloyd -- "$BIN" run "$SMALL" --out "$T/o3" --kmeans-algo lloyd
+cut -d, -f1,14,15 "$T/o1/customers.csv" > "$T/a"
+cut -d, -f1,14,15 "$T/o3/customers.csv" > "$T/b"
+same lloyd-labels "$T/a" "$T/b"
+
+# assign: on the customer table and on the raw log, the same segments
+expect 0 assign-table -- "$BIN" assign "$T/o1/model.json" "$T/o1/customers.csv" --out "$T/as1.csv"
+cut -d, -f1,14,15 "$T/o1/customers.csv" > "$T/a"
+cut -d, -f1,2,3 "$T/as1.csv" > "$T/b"
+same assign-table-labels "$T/a" "$T/b"
+expect 0 assign-log -- "$BIN" assign "$T/o1/model.json" "$SMALL"
+cut -d, -f1,2,3 "$T/out" > "$T/c"
+same assign-log-labels "$T/a" "$T/c"
+expect 0 assign-json -- "$BIN" assign "$T/o1/model.json" "$T/o1/customers.csv" --format json
+contains assign-json "$T/out" '"segment_name":'
+
+# score any labelling
+expect 0 score -- "$BIN" score "$T/o1/customers.csv" --labels segment --features recency_days,frequency,monetary --format json
+contains score "$T/out" '"silhouette":'
+contains score "$T/out" '"calinski_harabasz":'
+expect 1 score-missing-col -- "$BIN" score "$T/o1/customers.csv" --labels nope
+stderr_is score-missing-col "custseg: $T/o1/customers.csv: no column \"nope\" for --labels"
+expect 2 score-no-labels -- "$BIN" score "$T/o1/customers.csv"
+
+# ---- fit on a customer table ----
+expect 0 fit-mall -- "$BIN" fit "$MALL" --out "$T/m1" --k 5
+contains fit-mall "$T/out" "200 customers in 5 segments"
+contains fit-mall-names "$T/o1/../m1/segments.json" '"name": "'
+expect 0 fit-mall-assign -- "$BIN" assign "$T/m1/model.json" "$MALL"
+cut -d, -f1,6,7 "$T/m1/customers.csv" > "$T/a"
+cut -d, -f1,2,3 "$T/out" > "$T/b"
+same fit-assign-labels "$T/a" "$T/b"
+expect 0 fit-names -- "$BIN" fit "$MALL" --out "$T/m2" --k 2 --names "Big,Small" --features "Annual_Income(k\$),Spending_Score(1-100)"
+contains fit-names "$T/m2/segments.json" '"name": "Big"'
+expect 2 fit-names-count -- "$BIN" fit "$MALL" --out "$T/m3" --k 2 --names "One"
+expect 0 fit-auto -- "$BIN" fit "$MALL" --out "$T/m4" --scale robust --log none --n-init 3
+
+# ---- bad input: one line, file:line:col, documented exit code, no output ----
+expect 3 missing-file -- "$BIN" run /nonexistent/data.csv --out "$T/e1"
+stderr_is missing-file "custseg: /nonexistent/data.csv: cannot open file: No such file or directory"
+[ -e "$T/e1" ] && bad "missing-file: output folder created" || ok
+
+: > "$T/empty.csv"
+expect 1 empty-file -- "$BIN" run "$T/empty.csv" --out "$T/e2"
+stderr_is empty-file "custseg: $T/empty.csv: file is empty"
+
+printf 'InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n' > "$T/hdr.csv"
+expect 1 header-only -- "$BIN" run "$T/hdr.csv" --out "$T/e3"
+stderr_is header-only "custseg: $T/hdr.csv: no customer has a purchase left after cleaning (0 rows read)"
+
+printf 'InvoiceNo,Quantity,InvoiceDate,UnitPrice\n1,2,2021-01-01,3\n' > "$T/nocust.csv"
+expect 1 missing-column -- "$BIN" run "$T/nocust.csv" --out "$T/e4"
+stderr_is missing-column "custseg: $T/nocust.csv:1: no customer id column in the header (such as CustomerID; name it with --customer)"
+expect 1 missing-named-column -- "$BIN" run "$SMALL" --customer Client --out "$T/e4"
+stderr_is missing-named-column "custseg: $SMALL:1: the customer column \"Client\" is not in the header"
+
+printf 'InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,2,2021-01-01,3,7\n2,abc,2021-01-02,3,7\n' > "$T/qty.csv"
+expect 1 bad-quantity -- "$BIN" run "$T/qty.csv" --out "$T/e5"
+stderr_is bad-quantity "custseg: $T/qty.csv:3:3: expected a number in column \"Quantity\", got \"abc\""
+
+printf 'InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,2,2021-01-01,3,7\n2,1,31/02/2021,3,7\n' > "$T/date.csv"
+expect 1 bad-date -- "$BIN" run "$T/date.csv" --out "$T/e6"
+stderr_is bad-date "custseg: $T/date.csv:3:5: expected a date in column \"InvoiceDate\", got \"31/02/2021\""
+expect 1 bad-date-format -- "$BIN" run "$T/date.csv" --date-format "%d.%m.%Y" --out "$T/e6"
+stderr_is bad-date-format "custseg: $T/date.csv:2:5: expected a date in the given --date-format in column \"InvoiceDate\", got \"2021-01-01\""
+
+head -c 60000 "$RETAIL" > "$T/trunc.csv.gz"
+expect 3 truncated-gz -- "$BIN" run "$T/trunc.csv.gz" --out "$T/e7"
+stderr_is truncated-gz "custseg: $T/trunc.csv.gz: read error: compressed data is truncated"
+
+printf '\177ELF\002\001\001\000\000\000\000\000\000\000\000\000\003\000>\000' > "$T/garbage.bin"
+expect 1 binary -- "$BIN" run "$T/garbage.bin" --out "$T/e8"
+stderr_is binary "custseg: $T/garbage.bin:1:8: binary data (NUL byte) in a text file"
+
+head -c 52428800 /dev/zero | tr '\0' 'x' > "$T/longline.csv"
+expect 1 long-line -- "$BIN" run "$T/longline.csv" --out "$T/e9"
+stderr_is long-line "custseg: $T/longline.csv:1: record longer than 16777216 bytes (line too long, or an unclosed quote)"
+rm -f "$T/longline.csv"
+
+printf 'InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,2,2021-01-01,3,7\n2,1,2021-01-05,3,7\n' > "$T/one.csv"
+expect 1 one-customer -- "$BIN" run "$T/one.csv" --out "$T/e10"
+stderr_is one-customer "custseg: only 1 customer: choosing k needs at least 3 (give --k)"
+expect 0 one-customer-k1 -- "$BIN" run "$T/one.csv" --k 1 --out "$T/e10"
+expect 1 k-too-large -- "$BIN" run "$SMALL" --k 50 --out "$T/e11"
+stderr_is k-too-large "custseg: k = 50 is larger than the number of customers (24)"
+[ -e "$T/e11/customers.csv" ] && bad "k-too-large: output written" || ok
+
+printf '{"format": "custseg-model", "version": 1, "source": ' > "$T/corrupt.json"
+expect 1 corrupt-model -- "$BIN" assign "$T/corrupt.json" "$SMALL"
+contains corrupt-model "$T/err" "custseg: $T/corrupt.json:1:"
+sed 's/"version": 1/"version": 7/' "$T/o1/model.json" > "$T/v7.json"
+expect 1 model-version -- "$BIN" assign "$T/v7.json" "$SMALL"
+stderr_is model-version "custseg: $T/v7.json: model format version 7 is not supported (this custseg 0.1.0 reads version 1)"
+expect 1 assign-wrong-table -- "$BIN" assign "$T/m1/model.json" "$T/qty.csv"
+
+# an output folder that cannot be made: I/O error, and nothing half-written
+: > "$T/afile"
+expect 3 unwritable-out -- "$BIN" run "$SMALL" --out "$T/afile/sub"
+contains unwritable-out "$T/err" "cannot create output folder"
+
+# ---- the bundled Online Retail data, end to end ----
+if [ -r "$RETAIL" ]; then
+    expect 0 retail -- "$BIN" run "$RETAIL" --out "$T/r1"
+    lines=$(($(wc -l < "$T/r1/customers.csv") - 1))
+    [ "$lines" -eq 4338 ] && ok || bad "retail: $lines customers, expected 4338"
+    contains retail "$T/out" "135080 without customer id, 5225 exact duplicates"
+    expect 0 retail-assign -- "$BIN" assign "$T/r1/model.json" "$T/r1/customers.csv"
+    cut -d, -f1,14,15 "$T/r1/customers.csv" > "$T/a"
+    cut -d, -f1,2,3 "$T/out" > "$T/b"
+    same retail-assign-labels "$T/a" "$T/b"
+else
+    echo "skipped: $RETAIL is absent"
+fi
+
+# ---- valgrind-clean on a small run ----
+if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
+    expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+        "$BIN" run "$SMALL" --out "$T/v1" --threads 1 --k 3 --n-init 2
+else
+    echo "skipped: valgrind not installed (or CSEG_NO_VALGRIND set)"
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,294 @@
+/* Tests for transaction cleaning and the customer features (RFM and more). */
+#include <math.h>
+
+#include "util.h"
+
+static const char *LOG =
+    "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n"
+    "1001,A,2,2020-01-01 10:00:00,5.0,1.0\n"
+    "1001,B,1,2020-01-01 10:00:00,3.0,1.0\n"
+    "1001,B,1,2020-01-01 10:00:00,3.0,1.0\n"   /* exact duplicate */
+    "1002,A,1,2020-01-10 09:00:00,5.0,1\n"
+    "C1003,A,-1,2020-01-12 09:00:00,5.0,1\n"   /* return */
+    "1004,C,10,2020-01-05 12:00:00,1.0,2\n"
+    "1005,C,1,2020-01-06 12:00:00,0,2\n"       /* price 0 */
+    "1006,C,4,2020-01-06 12:00:00,2.5,\n"      /* no customer */
+    "C1007,C,-20,2020-01-07 12:00:00,1.0,3\n"  /* customer with only a return */
+    "1008,D,1,2020-01-20 12:00:00,100,4\n"
+    "C1009,D,-2,2020-01-15 00:00:00,100,4\n";  /* returns more than bought: net < 0 */
+
+static double feat(const cseg_table *t, const char *name, size_t row)
+{
+    long j = cseg_table_find(t, name);
+    assert_true(j >= 0);
+    return cseg_table_numbers(t, (size_t)j)[row];
+}
+
+static const char *id_of(const cseg_table *t, size_t row)
+{
+    return cseg_table_level(t, 0, cseg_table_codes(t, 0)[row]);
+}
+
+static cseg_table *compute(const char *text, const cseg_rfm_params *p, cseg_quality *q, int *rc)
+{
+    const char *path = tmp_text(0, text);
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    cseg_table *txn, *cust = NULL;
+    cseg_diag d;
+    *rc = cseg_txn_read(&txn, path, &roles, NULL, NULL, &d);
+    if (*rc == 0) {
+        *rc = cseg_rfm_compute(&cust, txn, &roles, p, q, &d);
+        cseg_table_free(txn);
+    }
+    unlink(path);
+    return cust;
+}
+
+static void test_hand_computed(void **state)
+{
+    (void)state;
+    cseg_quality q;
+    int rc;
+    cseg_table *c = compute(LOG, NULL, &q, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(q.n_rows, 11);
+    assert_int_equal(q.n_no_customer, 1);
+    assert_int_equal(q.n_duplicates, 1);
+    assert_int_equal(q.n_bad_price, 1);
+    assert_int_equal(q.n_purchase_rows, 5);
+    assert_int_equal(q.n_return_rows, 3);
+    assert_int_equal(q.n_cancellations, 3);
+    assert_int_equal(q.n_customers, 3);
+    assert_int_equal(q.n_return_only, 1);
+    assert_true(q.gross_revenue == 128);
+    assert_true(q.returned_value == 225);
+    char day[16];
+    cseg_format_date(q.as_of_day, day, sizeof day);
+    assert_string_equal(day, "2020-01-21");
+    assert_int_equal(cseg_table_n_rows(c), 3);
+    assert_string_equal(id_of(c, 0), "1");
+    assert_string_equal(id_of(c, 1), "2");
+    assert_string_equal(id_of(c, 2), "4");
+    /* customer 1 */
+    assert_true(feat(c, "recency_days", 0) == 11);
+    assert_true(feat(c, "frequency", 0) == 2);
+    assert_true(feat(c, "monetary", 0) == 13);
+    assert_true(feat(c, "tenure_days", 0) == 20);
+    assert_true(feat(c, "avg_order_value", 0) == 9);
+    assert_true(feat(c, "spend_90d", 0) == 13);
+    assert_true(feat(c, "n_products", 0) == 2);
+    assert_rel(feat(c, "return_rate", 0), 5.0 / 18.0, 1e-15);
+    /* customer 4: net spend is negative, and finite */
+    assert_true(feat(c, "monetary", 2) == -100);
+    assert_true(feat(c, "recency_days", 2) == 1);
+    assert_true(feat(c, "return_rate", 2) == 2);
+    /* scores: 1 + floor(5 * worse / n) */
+    assert_true(feat(c, "r_score", 0) == 2 && feat(c, "r_score", 1) == 1 && feat(c, "r_score", 2) == 4);
+    assert_true(feat(c, "f_score", 0) == 4 && feat(c, "f_score", 1) == 1 && feat(c, "f_score", 2) == 1);
+    assert_true(feat(c, "m_score", 0) == 4 && feat(c, "m_score", 1) == 2 && feat(c, "m_score", 2) == 1);
+    long jc = cseg_table_find(c, "rfm_code");
+    assert_string_equal(cseg_table_level(c, (size_t)jc, cseg_table_codes(c, (size_t)jc)[0]), "244");
+    assert_string_equal(cseg_table_level(c, (size_t)jc, cseg_table_codes(c, (size_t)jc)[2]), "411");
+    cseg_table_free(c);
+}
+
+static void test_as_of_and_window(void **state)
+{
+    (void)state;
+    cseg_rfm_params p;
+    cseg_rfm_params_init(&p);
+    long long t;
+    assert_int_equal(cseg_parse_datetime("2020-01-11", 10, NULL, &t), 0);
+    p.as_of_day = t / 86400;
+    p.spend_window_days = 5;
+    cseg_quality q;
+    int rc;
+    cseg_table *c = compute(LOG, &p, &q, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(q.n_after_as_of, 3);
+    assert_int_equal(cseg_table_n_rows(c), 2); /* customer 4 bought after the analysis day */
+    assert_true(feat(c, "recency_days", 0) == 1);
+    assert_true(feat(c, "spend_90d", 0) == 5);
+    assert_true(feat(c, "spend_90d", 1) == 0);
+    cseg_table_free(c);
+    /* Keeping duplicates counts the repeated line. */
+    cseg_rfm_params_init(&p);
+    p.drop_duplicates = 0;
+    c = compute(LOG, &p, &q, &rc);
+    assert_int_equal(q.n_duplicates, 0);
+    assert_true(feat(c, "monetary", 0) == 16);
+    cseg_table_free(c);
+}
+
+static void test_roles_detection(void **state)
+{
+    (void)state;
+    const char *hdr[] = {"Invoice", "StockCode", "Description", "Quantity", "InvoiceDate",
+                         "Price", "Customer ID", "Country"};
+    cseg_txn_roles r;
+    memset(&r, 0, sizeof r);
+    cseg_diag d;
+    assert_int_equal(cseg_txn_roles_resolve(&r, hdr, 8, "x.csv", &d), 0);
+    assert_string_equal(r.customer, "Customer ID");
+    assert_string_equal(r.invoice, "Invoice");
+    assert_string_equal(r.price, "Price");
+    assert_string_equal(r.product, "StockCode");
+    const char *cd[] = {"customer_id", "date", "number_of_cds", "dollar_value"};
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cseg_txn_roles_resolve(&r, cd, 4, "cd.csv", &d), 0);
+    assert_string_equal(r.amount, "dollar_value");
+    assert_string_equal(r.date, "date");
+    const char *none[] = {"a", "b"};
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cseg_txn_roles_resolve(&r, none, 2, "n.csv", &d), CSEG_ENOCOL);
+    assert_non_null(strstr(d.msg, "customer id"));
+    const char *noprice[] = {"CustomerID", "InvoiceDate", "Quantity"};
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cseg_txn_roles_resolve(&r, noprice, 3, "p.csv", &d), CSEG_ENOCOL);
+    assert_non_null(strstr(d.msg, "amount"));
+    memset(&r, 0, sizeof r);
+    strcpy(r.customer, "Client");
+    assert_int_equal(cseg_txn_roles_resolve(&r, hdr, 8, "x.csv", &d), CSEG_ENOCOL);
+    assert_string_equal(d.msg, "the customer column \"Client\" is not in the header");
+}
+
+static void test_amount_mode_and_ties(void **state)
+{
+    (void)state;
+    /* CDNOW-like: zero-padded ids, YYYYMMDD dates, an amount column; everyone ties. */
+    cseg_quality q;
+    int rc;
+    cseg_table *c = compute("customer_id,date,number_of_cds,dollar_value\n"
+                            "00002,19970101,1,10.0\n00010,19970101,1,10.0\n"
+                            "00001,19970101,1,10.0\n00003,19970102,1,0\n",
+                            NULL, &q, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(q.n_bad_price, 1);
+    assert_int_equal(cseg_table_n_rows(c), 3);
+    assert_string_equal(id_of(c, 0), "00001");
+    assert_string_equal(id_of(c, 2), "00010");
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(feat(c, "r_score", i) == 1);
+        assert_true(feat(c, "m_score", i) == 1);
+        assert_true(feat(c, "frequency", i) == 1); /* rows, without an invoice column */
+    }
+    assert_int_equal(cseg_table_find(c, "n_products"), -1);
+    cseg_table_free(c);
+}
+
+static void test_empty_results(void **state)
+{
+    (void)state;
+    cseg_quality q;
+    int rc;
+    cseg_table *c = compute("CustomerID,InvoiceDate,Quantity,UnitPrice,InvoiceNo\n"
+                            "1,2020-01-01,-1,2.0,C1\n",
+                            NULL, &q, &rc);
+    assert_int_equal(rc, CSEG_EEMPTY);
+    assert_null(c);
+    c = compute("CustomerID,InvoiceDate,Quantity,UnitPrice\n", NULL, &q, &rc);
+    assert_int_equal(rc, CSEG_EEMPTY);
+    const char *path = tmp_text(1, "CustomerID,InvoiceDate,Quantity,UnitPrice\n1,2020-01-01,x,1\n");
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    cseg_table *txn;
+    cseg_diag d;
+    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, NULL, &d), CSEG_EPARSE);
+    assert_string_equal(d.msg, "expected a number in column \"Quantity\", got \"x\"");
+    assert_int_equal(d.line, 2);
+    assert_int_equal(d.col, 14);
+    unlink(path);
+}
+
+#if __has_include("reference/fixtures_retail.h")
+#include "reference/fixtures_retail.h"
+#define HAVE_RETAIL 1
+#endif
+
+static void test_online_retail(void **state)
+{
+    (void)state;
+#ifndef HAVE_RETAIL
+    skip();
+#else
+    const char *path = CSEG_SOURCE_DIR "/data/online_retail.csv.gz";
+    if (access(path, R_OK) != 0) {
+        print_message("skipped: %s is absent\n", path);
+        skip();
+    }
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    cseg_table *txn, *c;
+    cseg_diag d;
+    cseg_quality q;
+    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, NULL, &d), 0);
+    assert_int_equal(cseg_rfm_compute(&c, txn, &roles, NULL, &q, &d), 0);
+    cseg_table_free(txn);
+    assert_int_equal(q.n_rows, RETAIL_N_ROWS);
+    assert_int_equal(q.n_no_customer, RETAIL_N_NO_CUSTOMER);
+    assert_int_equal(q.n_duplicates, RETAIL_N_DUPLICATES);
+    assert_int_equal(q.n_bad_price, RETAIL_N_BAD_PRICE);
+    assert_int_equal(q.n_purchase_rows, RETAIL_N_PURCHASE_ROWS);
+    assert_int_equal(q.n_return_rows, RETAIL_N_RETURN_ROWS);
+    assert_int_equal(q.n_cancellations, RETAIL_N_CANCELLATIONS);
+    assert_int_equal(q.n_customers, RETAIL_N_CUSTOMERS);
+    assert_int_equal(q.n_return_only, RETAIL_N_RETURN_ONLY);
+    assert_int_equal(q.as_of_day, RETAIL_AS_OF_DAY);
+    assert_int_equal(q.last_day, RETAIL_LAST_DAY);
+    assert_rel(q.gross_revenue, RETAIL_GROSS_REVENUE, 1e-12);
+    assert_rel(q.returned_value, RETAIL_RETURNED_VALUE, 1e-12);
+    size_t n = cseg_table_n_rows(c);
+    assert_int_equal(n, RETAIL_N_CUSTOMERS);
+    double sr = 0, sf = 0, sm = 0;
+    size_t rc_[5] = {0}, fc[5] = {0}, mc[5] = {0};
+    for (size_t i = 0; i < n; i++) {
+        sr += feat(c, "recency_days", i);
+        sf += feat(c, "frequency", i);
+        sm += feat(c, "monetary", i);
+        rc_[(int)feat(c, "r_score", i) - 1]++;
+        fc[(int)feat(c, "f_score", i) - 1]++;
+        mc[(int)feat(c, "m_score", i) - 1]++;
+    }
+    assert_true(sr == RETAIL_SUM_RECENCY);
+    assert_true(sf == RETAIL_SUM_FREQUENCY);
+    assert_rel(sm, RETAIL_SUM_MONETARY, 1e-12);
+    for (int s = 0; s < 5; s++) {
+        assert_int_equal(rc_[s], RETAIL_R_SCORE_COUNTS[s]);
+        assert_int_equal(fc[s], RETAIL_F_SCORE_COUNTS[s]);
+        assert_int_equal(mc[s], RETAIL_M_SCORE_COUNTS[s]);
+    }
+    for (size_t k = 0; k < N_RETAIL_CUSTOMERS; k++) {
+        const retail_customer *r = &RETAIL_CUSTOMERS[k];
+        size_t i = 0;
+        while (i < n && strcmp(id_of(c, i), r->customer_id) != 0)
+            i++;
+        if (i == n)
+            fail_msg("customer %s missing", r->customer_id);
+        assert_true(feat(c, "recency_days", i) == r->recency_days);
+        assert_true(feat(c, "frequency", i) == r->frequency);
+        /* Money sums: the reference adds exactly (fsum), we add in file order. */
+#define CLOSE(a, b) assert_true(fabs((a) - (b)) <= 1e-9 * fmax(1, fabs(b)))
+        CLOSE(feat(c, "monetary", i), r->monetary);
+        assert_true(feat(c, "tenure_days", i) == r->tenure_days);
+        CLOSE(feat(c, "avg_order_value", i), r->avg_order_value);
+        CLOSE(feat(c, "spend_90d", i), r->spend_90d);
+        assert_true(feat(c, "n_products", i) == r->n_products);
+        CLOSE(feat(c, "return_rate", i), r->return_rate);
+        assert_true(feat(c, "r_score", i) == r->r_score);
+        assert_true(feat(c, "f_score", i) == r->f_score);
+        assert_true(feat(c, "m_score", i) == r->m_score);
+    }
+    cseg_table_free(c);
+#endif
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hand_computed),   cmocka_unit_test(test_as_of_and_window),
+        cmocka_unit_test(test_roles_detection), cmocka_unit_test(test_amount_mode_and_ties),
+        cmocka_unit_test(test_empty_results),   cmocka_unit_test(test_online_retail),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,109 @@
+/* Tests for the validity indices, against scikit-learn (tests/reference). */
+#include <math.h>
+
+#include "util.h"
+#include "reference/fixtures_metrics.h"
+
+static void test_against_sklearn(void **state)
+{
+    (void)state;
+    for (size_t f = 0; f < N_FIXTURES_METRICS; f++) {
+        const fixture_metrics *F = &FIXTURES_METRICS[f];
+        double v, *per = malloc(F->n * sizeof *per);
+        print_message("%s: n=%zu d=%zu\n", F->name, F->n, F->d);
+        assert_int_equal(cseg_metrics_silhouette(F->X, F->n, F->d, F->labels, NULL, &v, per), 0);
+        assert_rel(v, F->silhouette, 1e-9);
+        size_t t = 0;
+        for (size_t i = 0; i < F->n; i++) {
+            if (F->labels[i] < 0) {
+                assert_true(isnan(per[i]));
+                continue;
+            }
+            assert_true(per[i] >= -1 && per[i] <= 1);
+            assert_true(fabs(per[i] - F->sil_samples[t]) <= 1e-9 * fmax(1, fabs(F->sil_samples[t])));
+            t++;
+        }
+        assert_int_equal(t, F->n_sil);
+        assert_int_equal(cseg_metrics_davies_bouldin(F->X, F->n, F->d, F->labels, &v), 0);
+        assert_rel(v, F->davies_bouldin, 1e-9);
+        assert_int_equal(cseg_metrics_calinski_harabasz(F->X, F->n, F->d, F->labels, &v), 0);
+        assert_rel(v, F->calinski_harabasz, 1e-9);
+        assert_int_equal(cseg_metrics_inertia(F->X, F->n, F->d, F->labels, &v), 0);
+        assert_rel(v, F->inertia, 1e-9);
+        free(per);
+    }
+}
+
+static void test_threads_identical(void **state)
+{
+    (void)state;
+    /* Larger random data so every thread gets work; bitwise equal results. */
+    size_t n = 3000, d = 4;
+    double *X = malloc(n * d * sizeof *X);
+    int32_t *lab = malloc(n * sizeof *lab);
+    srand(3);
+    for (size_t i = 0; i < n; i++) {
+        lab[i] = (int32_t)(i % 7);
+        for (size_t j = 0; j < d; j++)
+            X[i * d + j] = lab[i] + (double)rand() / RAND_MAX;
+    }
+    double ref = 0;
+    int threads[] = {1, 2, 8};
+    for (int t = 0; t < 3; t++) {
+        cseg_silhouette_params p;
+        cseg_silhouette_params_init(&p);
+        p.n_threads = threads[t];
+        double v;
+        assert_int_equal(cseg_metrics_silhouette(X, n, d, lab, &p, &v, NULL), 0);
+        if (t == 0)
+            ref = v;
+        assert_memory_equal(&v, &ref, sizeof v);
+    }
+    /* A sample as large as the data is the exact value. */
+    cseg_silhouette_params p;
+    cseg_silhouette_params_init(&p);
+    p.sample_size = n;
+    double v;
+    assert_int_equal(cseg_metrics_silhouette(X, n, d, lab, &p, &v, NULL), 0);
+    assert_memory_equal(&v, &ref, sizeof v);
+    /* A real sample is an estimate close to it, and reproducible. */
+    p.sample_size = 1000;
+    p.seed = 5;
+    double s1, s2;
+    assert_int_equal(cseg_metrics_silhouette(X, n, d, lab, &p, &s1, NULL), 0);
+    assert_int_equal(cseg_metrics_silhouette(X, n, d, lab, &p, &s2, NULL), 0);
+    assert_true(s1 == s2);
+    assert_true(fabs(s1 - ref) < 0.05);
+    free(X);
+    free(lab);
+}
+
+static void test_invalid(void **state)
+{
+    (void)state;
+    double X[] = {0, 1, 2, 3};
+    int32_t one[] = {0, 0, 0, 0}, all[] = {0, 1, 2, 3}, noise[] = {-1, -1, 0, 1};
+    double v;
+    assert_int_equal(cseg_metrics_silhouette(X, 4, 1, one, NULL, &v, NULL), CSEG_EINVAL);
+    assert_int_equal(cseg_metrics_silhouette(X, 4, 1, all, NULL, &v, NULL), CSEG_EINVAL);
+    assert_int_equal(cseg_metrics_davies_bouldin(X, 4, 1, one, &v), CSEG_EINVAL);
+    assert_int_equal(cseg_metrics_calinski_harabasz(X, 4, 1, one, &v), CSEG_EINVAL);
+    /* Two clusters of one sample each, after noise is left out: silhouette needs k < n. */
+    assert_int_equal(cseg_metrics_silhouette(X, 4, 1, noise, NULL, &v, NULL), CSEG_EINVAL);
+    assert_int_equal(cseg_metrics_inertia(X, 4, 1, one, &v), 0);
+    assert_true(v == 5.0);
+    /* Labels need not be contiguous. */
+    int32_t sparse[] = {7, 7, 100, 100};
+    assert_int_equal(cseg_metrics_calinski_harabasz(X, 4, 1, sparse, &v), 0);
+    assert_rel(v, 8.0, 1e-15); /* between 4, within 1, (n-k)/(k-1) = 2 */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_against_sklearn),
+        cmocka_unit_test(test_threads_identical),
+        cmocka_unit_test(test_invalid),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

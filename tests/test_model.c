@@ -1,0 +1,184 @@
+/* Tests for model.json: exact round trip, versioning, corrupt files. */
+#include <math.h>
+
+#include "util.h"
+
+static cseg_model *make_model(void)
+{
+    const char *path = tmp_text(0, "id,income,score,group\n1,15.5,39,A\n2,15.5,81,B\n3,16,6,A\n"
+                                   "4,16,77,B\n5,17,40,A\n6,17,76,B\n7,90.125,3,A\n8,88,99,B\n");
+    cseg_table *t;
+    assert_int_equal(cseg_table_read_csv(&t, path, NULL, NULL), 0);
+    cseg_prep *p;
+    assert_int_equal(cseg_prep_create(&p, NULL), 0);
+    const char *cols[] = {"income", "score", "group"};
+    assert_int_equal(cseg_prep_fit(p, t, cols, 3, NULL), 0);
+    size_t n = cseg_table_n_rows(t), d = cseg_prep_n_outputs(p);
+    double *X = malloc(n * d * sizeof *X);
+    assert_int_equal(cseg_prep_transform(p, t, X, NULL), 0);
+    cseg_kmeans_params kp;
+    cseg_kmeans_params_init(&kp);
+    kp.k = 3;
+    kp.seed = 12345678901ULL;
+    cseg_kmeans *km;
+    assert_int_equal(cseg_kmeans_create(&km, &kp), 0);
+    assert_int_equal(cseg_kmeans_fit(km, X, n, d, NULL, NULL), 0);
+    cseg_model *m;
+    assert_int_equal(cseg_model_create(&m), 0);
+    assert_int_equal(cseg_model_set_customers(m, "id"), 0);
+    assert_int_equal(cseg_model_set_pipeline(m, p, km), 0);
+    const char *names[] = {"A \"quoted\" name", "Ünïcode · name", "third"};
+    assert_int_equal(cseg_model_set_names(m, names, 3), 0);
+    assert_int_equal(cseg_model_set_meta(m, "{\"n\": 8}"), 0);
+    assert_int_equal(cseg_model_set_meta(m, "[1]"), CSEG_EINVAL);
+    free(X);
+    cseg_table_free(t);
+    unlink(path);
+    return m;
+}
+
+static void test_roundtrip(void **state)
+{
+    (void)state;
+    cseg_model *m = make_model();
+    char path[] = "/tmp/cseg_test_model_XXXXXX";
+    close(mkstemp(path));
+    cseg_diag d;
+    assert_int_equal(cseg_model_save(m, path, &d), 0);
+    cseg_model *r;
+    assert_int_equal(cseg_model_load(&r, path, &d), 0);
+    assert_int_equal(cseg_model_source(r), CSEG_SOURCE_CUSTOMERS);
+    assert_string_equal(cseg_model_id_column(r), "id");
+    size_t k = cseg_model_k(m), dim = cseg_kmeans_dim(cseg_model_kmeans(m));
+    assert_int_equal(cseg_model_k(r), k);
+    assert_memory_equal(cseg_kmeans_centroids(cseg_model_kmeans(r)),
+                        cseg_kmeans_centroids(cseg_model_kmeans(m)), k * dim * sizeof(double));
+    assert_true(cseg_kmeans_get_params(cseg_model_kmeans(r))->seed == 12345678901ULL);
+    for (size_t s = 0; s < k; s++)
+        assert_string_equal(cseg_model_name(r, s), cseg_model_name(m, s));
+    assert_string_equal(cseg_model_meta(r), "{\"n\":8}");
+    /* Same assignments on new data through both. */
+    const char *np = tmp_text(1, "income,score,group\n20,50,A\n85,90,C\n,10,B\n");
+    cseg_table *t;
+    assert_int_equal(cseg_table_read_csv(&t, np, NULL, NULL), 0);
+    int32_t l1[3], l2[3];
+    double d1[3], d2[3];
+    assert_int_equal(cseg_model_assign(m, t, l1, d1, &d), 0);
+    assert_int_equal(cseg_model_assign(r, t, l2, d2, &d), 0);
+    assert_memory_equal(l1, l2, sizeof l1);
+    assert_memory_equal(d1, d2, sizeof d1);
+    cseg_table_free(t);
+    /* Saving the loaded model writes the same bytes. */
+    char path2[] = "/tmp/cseg_test_model2_XXXXXX";
+    close(mkstemp(path2));
+    assert_int_equal(cseg_model_save(r, path2, &d), 0);
+    FILE *a = fopen(path, "rb"), *b = fopen(path2, "rb");
+    char ba[8192], bb[8192];
+    size_t na = fread(ba, 1, sizeof ba, a), nb = fread(bb, 1, sizeof bb, b);
+    fclose(a);
+    fclose(b);
+    assert_int_equal(na, nb);
+    assert_memory_equal(ba, bb, na);
+    cseg_model_free(r);
+    cseg_model_free(m);
+    unlink(path);
+    unlink(path2);
+}
+
+static void test_transactions_source(void **state)
+{
+    (void)state;
+    cseg_model *m = make_model();
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    strcpy(roles.customer, "CustomerID");
+    strcpy(roles.date, "InvoiceDate");
+    strcpy(roles.amount, "Sales");
+    cseg_rfm_params rfm;
+    cseg_rfm_params_init(&rfm);
+    rfm.spend_window_days = 30;
+    rfm.as_of_day = 15318;
+    assert_int_equal(cseg_model_set_transactions(m, &roles, "%d/%m/%Y", &rfm), 0);
+    char path[] = "/tmp/cseg_test_model3_XXXXXX";
+    close(mkstemp(path));
+    assert_int_equal(cseg_model_save(m, path, NULL), 0);
+    cseg_model *r;
+    cseg_diag d;
+    assert_int_equal(cseg_model_load(&r, path, &d), 0);
+    assert_int_equal(cseg_model_source(r), CSEG_SOURCE_TRANSACTIONS);
+    assert_string_equal(cseg_model_roles(r)->amount, "Sales");
+    assert_string_equal(cseg_model_roles(r)->price, "");
+    assert_string_equal(cseg_model_date_format(r), "%d/%m/%Y");
+    assert_int_equal(cseg_model_rfm(r)->spend_window_days, 30);
+    assert_int_equal(cseg_model_rfm(r)->as_of_day, 15318);
+    cseg_model_free(r);
+    cseg_model_free(m);
+    unlink(path);
+}
+
+static void test_bad_files(void **state)
+{
+    (void)state;
+    cseg_model *m;
+    cseg_diag d;
+    assert_int_equal(cseg_model_load(&m, "/nonexistent/model.json", &d), CSEG_EIO);
+    const char *p = tmp_text(0, "{\"format\": \"custseg-model\", \"version\": 1,");
+    assert_int_equal(cseg_model_load(&m, p, &d), CSEG_EFORMAT);
+    assert_true(d.line >= 1);
+    assert_non_null(strstr(d.msg, "not a valid JSON model file"));
+    p = tmp_text(1, "{\"format\": \"custseg-model\", \"version\": 2}");
+    assert_int_equal(cseg_model_load(&m, p, &d), CSEG_EFORMAT);
+    assert_non_null(strstr(d.msg, "version 2 is not supported"));
+    p = tmp_text(2, "{\"format\": \"something-else\", \"version\": 1}");
+    assert_int_equal(cseg_model_load(&m, p, &d), CSEG_EFORMAT);
+    p = tmp_text(3, "\x7f" "ELF\x01\x02garbage");
+    assert_int_equal(cseg_model_load(&m, p, &d), CSEG_EFORMAT);
+    /* Damage a valid model in several ways: each is refused, never crashes. */
+    cseg_model *good = make_model();
+    char path[] = "/tmp/cseg_test_model4_XXXXXX";
+    close(mkstemp(path));
+    assert_int_equal(cseg_model_save(good, path, NULL), 0);
+    cseg_model_free(good);
+    FILE *f = fopen(path, "rb");
+    char buf[16384];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    static const struct {
+        const char *from, *to;
+    } edits[] = {{"\"centroids\": [", "\"centroids\": [[1],"},
+                 {"\"scale\": \"standard\"", "\"scale\": \"weird\""},
+                 {"\"k\": 3", "\"k\": 4"},
+                 {"\"name\": \"income\"", "\"nom\": \"income\""},
+                 {"\"segments\": [", "\"segments\": [{\"id\": 9, \"name\": \"x\"},"},
+                 {"\"type\": \"number\"", "\"type\": \"date\""}};
+    for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+        char *at = strstr(buf, edits[e].from);
+        assert_non_null(at);
+        char mod[17000];
+        size_t pre = (size_t)(at - buf);
+        snprintf(mod, sizeof mod, "%.*s%s%s", (int)pre, buf, edits[e].to,
+                 at + strlen(edits[e].from));
+        const char *mp = tmp_text(4, mod);
+        if (cseg_model_load(&m, mp, &d) != CSEG_EFORMAT)
+            fail_msg("edit %zu was accepted", e);
+        unlink(mp);
+    }
+    /* Truncation at every 97th byte. */
+    for (size_t cut = 0; cut < n; cut += 97) {
+        const char *mp = tmp_file(5, buf, cut);
+        assert_int_equal(cseg_model_load(&m, mp, &d), CSEG_EFORMAT);
+        unlink(mp);
+    }
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_transactions_source),
+        cmocka_unit_test(test_bad_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

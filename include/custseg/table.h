@@ -45,6 +45,7 @@ typedef struct cseg_table_read_params {
     size_t n_specs;
     int skip_unlisted;          /* 1: load only the columns in specs (default 0) */
     int row_hash;               /* 1: keep a 64-bit hash of each raw record (default 0) */
+    int n_threads;              /* parsing threads; 0 (default): all cores */
 } cseg_table_read_params;
 
 typedef struct cseg_table cseg_table;

@@ -16,6 +16,7 @@
 
 #include "custseg/csv.h"
 #include "../core/internal.h"
+#include "internal.h"
 
 #define CSV_CHUNK (1u << 20)
 
@@ -43,6 +44,7 @@ struct cseg_csv {
     int first;      /* BOM not yet checked */
     char **header;
     size_t n_header;
+    uint64_t base; /* absolute input offset of buf[0] */
 };
 
 void cseg_csv_params_init(cseg_csv_params *p)
@@ -57,6 +59,7 @@ static int fill(cseg_csv *r, cseg_diag *d)
     if (r->eof)
         return 0;
     if (r->pos > 0) {
+        r->base += r->pos;
         memmove(r->buf, r->buf + r->pos, r->len - r->pos);
         r->len -= r->pos;
         r->line_off = r->line_off >= r->pos ? r->line_off - r->pos : 0;
@@ -68,7 +71,7 @@ static int fill(cseg_csv *r, cseg_diag *d)
                               "record longer than %zu bytes (line too long, or an unclosed quote)",
                               r->max_record);
         size_t nc = r->cap * 2 > r->max_record ? r->max_record : r->cap * 2;
-        char *nb = realloc(r->buf, nc + 1);
+        char *nb = realloc(r->buf, nc + CSEG_CSV_PAD);
         if (!nb)
             return cseg__diag(d, CSEG_ENOMEM, r->name, r->line, 0, "out of memory");
         r->buf = nb;
@@ -94,6 +97,7 @@ static int fill(cseg_csv *r, cseg_diag *d)
     if (got == 0)
         r->eof = 1;
     r->len += (size_t)got;
+    memset(r->buf + r->len, 0, CSEG_CSV_PAD);
     return (int)(got > 0);
 }
 
@@ -310,7 +314,7 @@ static int open_common(cseg_csv *r, const cseg_csv_params *p, cseg_diag *d)
     }
     r->max_record = p->max_record ? p->max_record : ((size_t)16 << 20);
     r->cap = CSV_CHUNK < r->max_record ? CSV_CHUNK : r->max_record;
-    r->buf = malloc(r->cap + 1);
+    r->buf = malloc(r->cap + CSEG_CSV_PAD);
     if (!r->buf)
         return cseg__diag(d, CSEG_ENOMEM, r->name, 0, 0, "out of memory");
     r->line = 1;
@@ -463,4 +467,49 @@ long cseg_csv_column_of(const cseg_csv *r, size_t j)
 long cseg__csv_line_of(const cseg_csv *r, size_t j)
 {
     return j < r->n_fields ? r->fline[j] : r->rec_line;
+}
+
+uint64_t cseg__csv_offset(const cseg_csv *r)
+{
+    return r->base + r->pos;
+}
+
+int cseg__csv_block(cseg_csv *r, size_t want, const char **p, size_t *len, long *line,
+                    cseg_diag *d)
+{
+    int rc;
+    if (r->first)
+        return 0;
+    if (r->cap < want) {
+        char *nb = realloc(r->buf, want + CSEG_CSV_PAD);
+        if (!nb)
+            return cseg__diag(d, CSEG_ENOMEM, r->name, r->line, 0, "out of memory");
+        r->buf = nb;
+        r->cap = want;
+    }
+    while (r->len - r->pos < want && !r->eof) {
+        size_t before = r->len - r->pos;
+        if ((rc = fill(r, d)) < 0)
+            return rc;
+        if (rc == 0 && r->len - r->pos == before)
+            break;
+    }
+    size_t end = r->len;
+    while (end > r->pos && r->buf[end - 1] != '\n')
+        end--;
+    if (r->eof)
+        end = r->len;
+    if (end == r->pos)
+        return 0;
+    *p = r->buf + r->pos;
+    *len = end - r->pos;
+    *line = r->line;
+    return 1;
+}
+
+void cseg__csv_consume(cseg_csv *r, size_t len, long lines)
+{
+    r->pos += len;
+    r->line += lines;
+    r->line_off = r->pos;
 }

@@ -51,8 +51,35 @@ static double slow_strtod(const char *s, size_t len, int *ok)
     return v;
 }
 
+/* The common shape "-123.456" (at most 19 digits, no blanks or exponent) in
+ * one tight loop; 1 on success. */
+static inline int parse_plain(const char *s, size_t len, double *out)
+{
+    const char *p = s, *e = s + len;
+    int neg = p < e && *p == '-';
+    p += neg;
+    uint64_t m = 0;
+    const char *d0 = p;
+    while (p < e && (unsigned)(*p - '0') < 10)
+        m = m * 10 + (uint64_t)(*p++ - '0');
+    size_t nint = (size_t)(p - d0), nfrac = 0;
+    if (p < e && *p == '.') {
+        const char *f0 = ++p;
+        while (p < e && (unsigned)(*p - '0') < 10)
+            m = m * 10 + (uint64_t)(*p++ - '0');
+        nfrac = (size_t)(p - f0);
+    }
+    if (p != e || nint + nfrac == 0 || nint + nfrac > 19 || nfrac > 22 || m >= ((uint64_t)1 << 53))
+        return 0;
+    double v = (double)m / pow10_exact[nfrac];
+    *out = neg ? -v : v;
+    return 1;
+}
+
 int cseg_parse_double(const char *s, size_t len, double *out)
 {
+    if (parse_plain(s, len, out))
+        return 0;
     const char *p = s, *end = s + len;
     while (p < end && is_space(*p))
         p++;

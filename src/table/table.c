@@ -15,8 +15,7 @@
 
 #include "custseg/table.h"
 #include "../core/internal.h"
-
-long cseg__csv_line_of(const cseg_csv *r, size_t j);
+#include "../csv/internal.h"
 
 typedef struct tcol {
     char *name;
@@ -247,6 +246,426 @@ static void shorten(char *dst, size_t size, const char *s, size_t len)
     dst[k] = 0;
 }
 
+/* ---- Block mode: whole records parsed in parallel, straight from the raw
+ * window. Used once every column's type is settled and only for blocks with
+ * no quote, NUL or lone CR (so a record is exactly a line and a field exactly
+ * the bytes between delimiters); anything else takes the record-by-record
+ * path, which handles every case and reports errors. Numbers and dates are
+ * parsed by the threads; text is interned afterwards in row order, so codes
+ * and results do not depend on the thread count. ---- */
+
+#define BLOCK_BYTES ((size_t)4 << 20)
+#define TEXT_NA UINT32_MAX
+
+enum { BERR_NONE = 0, BERR_FIELDS, BERR_VALUE };
+
+typedef struct bpart {
+    const char *p, *end;
+    size_t nrows, cap;
+    long nlines;      /* lines consumed (the last may lack its line end) */
+    long ends;        /* line ends consumed */
+    int ineligible;
+    long *line;       /* per row, relative to the part start */
+    uint64_t *hash;
+    void **vals;      /* per loaded column: double*, int64_t* or uint32_t[2]* (offset, length) */
+    int err;
+    size_t err_col, err_nf;
+    long err_line, err_colno;
+    const char *err_s;
+    size_t err_len;
+} bpart;
+
+static int block_eligible(const char *b, size_t n)
+{
+    if (memchr(b, '"', n) || memchr(b, 0, n))
+        return 0;
+    for (const char *q = memchr(b, '\r', n); q; q = memchr(q + 1, '\r', (size_t)(b + n - q - 1)))
+        if (q + 1 >= b + n || q[1] != '\n')
+            return 0;
+    return 1;
+}
+
+static uint64_t hash_field(uint64_t h, const char *s, size_t len)
+{
+    return cseg__hash(s, len, h ^ 0x1f1f1f1f1f1f1f1fULL);
+}
+
+static int grow_part(bpart *bp, const cseg_table *t)
+{
+    size_t nc = bp->cap ? bp->cap * 2 : 4096;
+    void *q;
+    if (!(q = realloc(bp->line, nc * sizeof(long))))
+        return -1;
+    bp->line = q;
+    if (t->hash) {
+        if (!(q = realloc(bp->hash, nc * sizeof(uint64_t))))
+            return -1;
+        bp->hash = q;
+    }
+    for (size_t jc = 0; jc < t->n_cols; jc++) {
+        size_t w = t->cols[jc].type == CSEG_COL_TEXT ? 2 * sizeof(uint32_t) : 8;
+        if (!(q = realloc(bp->vals[jc], nc * w)))
+            return -1;
+        bp->vals[jc] = q;
+    }
+    bp->cap = nc;
+    return 0;
+}
+
+/* Missing-value spellings all start with a blank, 'N' or 'n' (or are empty). */
+static inline int quick_missing(const char *s, size_t len)
+{
+    if (len == 0)
+        return 1;
+    char c = s[0];
+    if (c != ' ' && c != '\t' && c != 'N' && c != 'n')
+        return 0;
+    return cseg_is_missing(s, len);
+}
+
+/* Number of leading ASCII digits in the 8 bytes at p (0..8). The window is
+ * zero-padded (CSEG_CSV_PAD), so reading 8 bytes from any p <= end is safe. */
+static inline unsigned digit_run(const char *p, uint64_t *x)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    w ^= 0x3030303030303030ULL; /* digits become 0..9 */
+    /* A lane is not a digit when its high nibble is set, or when adding 6
+     * sets it; carries only spoil lanes after the first non-digit. */
+    uint64_t nd = (w | (w + 0x0606060606060606ULL)) & 0xF0F0F0F0F0F0F0F0ULL;
+    *x = w;
+    return nd ? (unsigned)__builtin_ctzll(nd) / 8 : 8;
+}
+
+/* Value of the first n (1..8) digit lanes of x, first lane most significant
+ * (Lemire's SWAR reduction after shifting the unused lanes out). */
+static inline uint64_t swar_value(uint64_t x, unsigned n)
+{
+    x <<= 8 * (8 - n);
+    x = (x * 10) + (x >> 8);
+    x = (((x & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
+         (((x >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
+    return x;
+}
+
+/* "-123.456" followed by a field end, word at a time; returns the end or
+ * NULL when the field needs the general parser. Same value as
+ * cseg_parse_double: at most 16 digits here, mantissa < 2^53, and one
+ * correctly rounded divide by an exact power of ten. */
+static inline const char *scan_number(const char *p, const char *e, char delim, double *out)
+{
+    static const double p10[9] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    int neg = *p == '-';
+    p += neg;
+    uint64_t x;
+    unsigned ni = digit_run(p, &x), nf = 0;
+    if (ni == 8 || p + ni > e)
+        return NULL;
+    uint64_t m = ni ? swar_value(x, ni) : 0;
+    p += ni;
+    if (p < e && *p == '.') {
+        p++;
+        nf = digit_run(p, &x);
+        if (nf == 8 || p + nf > e)
+            return NULL;
+        if (nf) {
+            static const uint64_t pw[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+            m = m * pw[nf] + swar_value(x, nf);
+        }
+        p += nf;
+    }
+    if (ni + nf == 0 || !(p == e || *p == delim || *p == '\n' || *p == '\r'))
+        return NULL;
+    double v = (double)m / p10[nf];
+    *out = neg ? -v : v;
+    return p;
+}
+
+/* Parse the records of one part. Returns -1 when out of memory. slot[j] is
+ * the loaded column of CSV column j, or -1. */
+static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, const char *fmt,
+                      int want_hash, const char *base, const char **fs, size_t *fl,
+                      const long *slot, unsigned char *fok)
+{
+    const char *p = bp->p, *end = bp->end;
+    long line = 0;
+    while (p < end) {
+        if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')) { /* blank line */
+            p += *p == '\r' ? 2 : 1;
+            bp->ends++;
+            line++;
+            continue;
+        }
+        if (bp->nrows == bp->cap && grow_part(bp, t) < 0)
+            return -1;
+        size_t i = bp->nrows, nf = 0;
+        const char *q = p;
+        int bad = 0;
+        for (;;) {
+            long jc = nf < ncsv ? slot[nf] : -1;
+            const char *fe = NULL;
+            if (jc >= 0 && t->cols[jc].type == CSEG_COL_NUMBER)
+                fe = scan_number(q, end, delim, (double *)bp->vals[jc] + i);
+            if (nf < ncsv)
+                fok[nf] = fe != NULL;
+            if (!fe) {
+                fe = q;
+                while (fe < end && *fe != delim && *fe != '\n')
+                    fe++;
+            }
+            const char *ve = fe > q && (fe == end || *fe == '\n') && fe[-1] == '\r' ? fe - 1 : fe;
+            if (nf < ncsv) {
+                fs[nf] = q;
+                fl[nf] = (size_t)(ve - q);
+            }
+            nf++;
+            if (fe == end || *fe == '\n') {
+                q = fe;
+                break;
+            }
+            if (*fe == '\r') { /* CR ending the last field of a CRLF line */
+                q = fe + 1;
+                if (q < end && *q == '\n')
+                    break;
+            }
+            q = fe + 1;
+        }
+        const char *next = q < end ? q + 1 : end;
+        bp->ends += q < end;
+        if (nf != ncsv) {
+            bp->err = BERR_FIELDS;
+            bp->err_nf = nf;
+            bp->err_line = line;
+            break;
+        }
+        bp->line[i] = line;
+        if (want_hash) {
+            uint64_t h = 0;
+            for (size_t j = 0; j < ncsv; j++)
+                h = hash_field(h, fs[j], fl[j]);
+            bp->hash[i] = h;
+        }
+        for (size_t jc = 0; jc < t->n_cols && !bad; jc++) {
+            const tcol *c = &t->cols[jc];
+            const char *sv = fs[c->src];
+            size_t len = fl[c->src];
+            switch (c->type) {
+            case CSEG_COL_NUMBER: {
+                double *v = (double *)bp->vals[jc] + i;
+                if (fok[c->src]) /* scan_number took it */
+                    break;
+                if (cseg_parse_double(sv, len, v) < 0) {
+                    if (quick_missing(sv, len))
+                        *v = NAN;
+                    else
+                        bad = 1;
+                }
+                break;
+            }
+            case CSEG_COL_DATETIME: {
+                long long tv = CSEG_TIME_NA;
+                if (!quick_missing(sv, len))
+                    bad = cseg_parse_datetime(sv, len, fmt, &tv) < 0;
+                ((int64_t *)bp->vals[jc])[i] = tv;
+                break;
+            }
+            default: {
+                uint32_t *o = (uint32_t *)bp->vals[jc] + 2 * i;
+                o[0] = quick_missing(sv, len) ? TEXT_NA : (uint32_t)(sv - base);
+                o[1] = (uint32_t)len;
+                break;
+            }
+            }
+            if (bad) {
+                bp->err = BERR_VALUE;
+                bp->err_col = jc;
+                bp->err_line = line;
+                bp->err_colno = (long)(sv - p) + 1;
+                bp->err_s = sv;
+                bp->err_len = len;
+            }
+        }
+        if (bad)
+            break;
+        bp->nrows++;
+        line++;
+        p = next;
+    }
+    bp->nlines = line;
+    return 0;
+}
+
+static void parts_free(bpart *parts, size_t np, size_t ncol)
+{
+    for (size_t k = 0; k < np; k++) {
+        free(parts[k].line);
+        free(parts[k].hash);
+        for (size_t jc = 0; jc < ncol && parts[k].vals; jc++)
+            free(parts[k].vals[jc]);
+        free(parts[k].vals);
+    }
+    free(parts);
+}
+
+/* Parse one block into t. Returns 0 (block consumed), 1 (restart with
+ * *restart_src as text), 2 (block not eligible: nothing consumed), or a
+ * negative code with diag filled. */
+static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, long line0,
+                      const cseg_table_read_params *p, int nt, size_t *restart_src,
+                      const char *path, cseg_diag *d)
+{
+    size_t ncsv = cseg_csv_n_columns(r), np = (size_t)nt, ncol = t->n_cols;
+    char delim = cseg_csv_delimiter(r);
+    bpart *parts = cseg__calloc(np, sizeof *parts);
+    int rc = 0;
+    if (!parts)
+        return CSEG_ENOMEM;
+    /* Split at line ends near equal byte offsets. */
+    const char *at = blk, *end = blk + blen;
+    for (size_t k = 0; k < np; k++) {
+        const char *e = k + 1 == np ? end : blk + blen * (k + 1) / np;
+        if (e < at)
+            e = at;
+        if (e < end) {
+            const char *nl = memchr(e, '\n', (size_t)(end - e));
+            e = nl ? nl + 1 : end;
+        }
+        parts[k].p = at;
+        parts[k].end = e;
+        at = e;
+    }
+    int alloc_fail = 0, ineligible = 0;
+    /* Each thread checks, sizes and parses its own part. */
+#pragma omp parallel num_threads(nt) default(none)                                             \
+    shared(parts, np, t, ncsv, ncol, delim, p, blk, alloc_fail, ineligible)
+    {
+#pragma omp for schedule(static, 1)
+        for (size_t k = 0; k < np; k++) {
+            bpart *bp = &parts[k];
+            size_t n = (size_t)(bp->end - bp->p);
+            if (!block_eligible(bp->p, n)) {
+#pragma omp atomic write
+                ineligible = 1;
+                continue;
+            }
+            bp->vals = cseg__calloc(ncol, sizeof(void *));
+            if (!bp->vals) {
+#pragma omp atomic write
+                alloc_fail = 1;
+            }
+        }
+        /* implicit barrier: all parts checked */
+#pragma omp for schedule(static, 1)
+        for (size_t k = 0; k < np; k++) {
+            if (ineligible || alloc_fail)
+                continue;
+            const char **fs = malloc((ncsv ? ncsv : 1) * sizeof *fs);
+            size_t *fl = malloc((ncsv ? ncsv : 1) * sizeof *fl);
+            long *slot = malloc((ncsv ? ncsv : 1) * sizeof *slot);
+            unsigned char *fok = malloc(ncsv ? ncsv : 1);
+            if (!fs || !fl || !slot || !fok) {
+#pragma omp atomic write
+                alloc_fail = 1;
+            } else {
+                for (size_t j = 0; j < ncsv; j++)
+                    slot[j] = -1;
+                for (size_t jc = 0; jc < ncol; jc++)
+                    slot[t->cols[jc].src] = (long)jc;
+                if (parse_part(&parts[k], t, ncsv, delim, p->date_format, t->hash != NULL, blk, fs,
+                               fl, slot, fok) < 0) {
+#pragma omp atomic write
+                    alloc_fail = 1;
+                }
+            }
+            free(fs);
+            free(fl);
+            free(slot);
+            free(fok);
+        }
+    }
+    if (ineligible) {
+        rc = 2;
+        goto out;
+    }
+    if (alloc_fail) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
+    /* Append in part order. */
+    long base_line = line0, total_lines = 0;
+    for (size_t k = 0; k < np; k++) {
+        bpart *bp = &parts[k];
+        while (t->cap_rows < t->n_rows + bp->nrows)
+            if ((rc = grow_rows(t)) < 0)
+                goto out;
+        size_t i0 = t->n_rows;
+        for (size_t i = 0; i < bp->nrows; i++)
+            t->lines[i0 + i] = base_line + bp->line[i];
+        if (t->hash)
+            memcpy(t->hash + i0, bp->hash, bp->nrows * sizeof(uint64_t));
+        for (size_t jc = 0; jc < ncol; jc++) {
+            tcol *c = &t->cols[jc];
+            if (c->type == CSEG_COL_NUMBER) {
+                memcpy(c->num + i0, bp->vals[jc], bp->nrows * sizeof(double));
+            } else if (c->type == CSEG_COL_DATETIME) {
+                memcpy(c->tim + i0, bp->vals[jc], bp->nrows * sizeof(int64_t));
+            } else {
+                const uint32_t *o = bp->vals[jc];
+                for (size_t i = 0; i < bp->nrows; i++) {
+                    if (o[2 * i] == TEXT_NA) {
+                        c->code[i0 + i] = -1;
+                        continue;
+                    }
+                    const char *sv = blk + o[2 * i];
+                    size_t len = o[2 * i + 1];
+                    if (c->is_id)
+                        normalize_id(&sv, &len);
+                    int32_t code = intern(c, sv, len);
+                    if (code < 0) {
+                        rc = code;
+                        goto out;
+                    }
+                    c->code[i0 + i] = code;
+                }
+            }
+        }
+        t->n_rows += bp->nrows;
+        if (bp->err == BERR_FIELDS) {
+            rc = cseg__diag(d, CSEG_EPARSE, path, base_line + bp->err_line, 0,
+                            "expected %zu fields as in the header, found %zu", ncsv, bp->err_nf);
+            goto out;
+        }
+        if (bp->err == BERR_VALUE) {
+            const tcol *c = &t->cols[bp->err_col];
+            if (!c->forced) {
+                *restart_src = c->src;
+                rc = 1;
+                goto out;
+            }
+            char shown[64];
+            shorten(shown, sizeof shown, bp->err_s, bp->err_len);
+            const char *what = c->type == CSEG_COL_NUMBER ? "a number"
+                               : p->date_format          ? "a date in the given --date-format"
+                                                         : "a date";
+            rc = cseg__diag(d, CSEG_EPARSE, path, base_line + bp->err_line, bp->err_colno,
+                            "expected %s in column \"%s\", got \"%s\"", what, c->name, shown);
+            goto out;
+        }
+        base_line += bp->nlines;
+        total_lines += bp->nlines;
+    }
+    {
+        long ends = 0;
+        for (size_t k = 0; k < np; k++)
+            ends += parts[k].ends;
+        (void)total_lines;
+        cseg__csv_consume(r, blen, ends);
+    }
+out:
+    parts_free(parts, np, ncol);
+    return rc;
+}
+
 /* One pass over the file. On a contradiction in an inferred column, sets
  * *restart_src to its CSV index and returns 1. */
 static int read_pass(cseg_table **out, const char *path, const cseg_table_read_params *p,
@@ -304,7 +723,32 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
             goto oom;
     const cseg_csv_field *f;
     size_t nf;
-    while ((rc = cseg_csv_next(r, &f, &nf, d)) > 0) {
+    int nt = cseg__threads(p->n_threads);
+    uint64_t seq_until = 0; /* read record by record up to this input offset */
+    for (;;) {
+        int decided = t->n_rows >= 1024;
+        for (size_t j = 0; j < t->n_cols && decided; j++)
+            decided = t->cols[j].type != CSEG_COL_AUTO;
+        if (decided && cseg__csv_offset(r) >= seq_until) {
+            const char *blk;
+            size_t blen;
+            long line0;
+            rc = cseg__csv_block(r, BLOCK_BYTES, &blk, &blen, &line0, d);
+            if (rc < 0)
+                goto out;
+            if (rc == 1) {
+                rc = read_block(t, r, blk, blen, line0, p, nt, restart_src, path, d);
+                if (rc == CSEG_ENOMEM || rc == CSEG_ETOOBIG)
+                    goto oom;
+                if (rc == 0)
+                    continue;
+                if (rc != 2)
+                    goto out;
+                seq_until = cseg__csv_offset(r) + blen;
+            }
+        }
+        if ((rc = cseg_csv_next(r, &f, &nf, d)) <= 0)
+            break;
         if (nf != ncsv) {
             rc = cseg__diag(d, CSEG_EPARSE, path, cseg_csv_line(r), 0,
                             "expected %zu fields as in the header, found %zu", ncsv, nf);
@@ -317,7 +761,7 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
         if (t->hash) {
             uint64_t h = 0;
             for (size_t j = 0; j < nf; j++)
-                h = cseg__hash(f[j].ptr, f[j].len + 1, h);
+                h = hash_field(h, f[j].ptr, f[j].len);
             t->hash[i] = h;
         }
         for (size_t jc = 0; jc < t->n_cols; jc++) {

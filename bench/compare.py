@@ -593,8 +593,16 @@ def main():
             raise SystemExit(f"{ctx[k]} not found; build first: cmake -S . -B build "
                              "-DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j2")
     names = a.only or list(BENCHES)
+
+    def stamp():
+        return {k: (os.stat(ctx[k]).st_mtime, os.stat(ctx[k]).st_size)
+                for k in ("custseg", "cseg_bench")}
+
+    bin_stamp = stamp()
     env = environment(ctx)
+    env["loadavg_start"] = os.getloadavg()
     print_env(env)
+    log(f"  load average at start: {' '.join(f'{x:.2f}' for x in env['loadavg_start'])}")
     if any(n != "pipeline" for n in names):
         ctx["data"] = prepare_data(a.data_dir)
     results = {}
@@ -607,6 +615,12 @@ def main():
     print_table(results, a)
     print_details(results)
     log(f"\ntotal benchmark time {time.perf_counter() - t_all:.0f} s")
+    env["loadavg_end"] = os.getloadavg()
+    log(f"load average at end: {' '.join(f'{x:.2f}' for x in env['loadavg_end'])}")
+    if stamp() != bin_stamp:
+        env["binaries_rebuilt_during_run"] = True
+        log("WARNING: build/custseg or cseg_bench changed during the run (rebuilt?); "
+            "the runs mix two builds: run again")
     doc = {"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "reps": a.reps,
            "environment": env, "data_dir": a.data_dir,
            "blobs": {"n": BLOBS_N, "d": BLOBS_D, "k": BLOBS_K, "box": BLOBS_BOX,

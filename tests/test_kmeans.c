@@ -92,7 +92,7 @@ static void test_lloyd_equals_hamerly(void **state)
 static void test_threads_identical(void **state)
 {
     (void)state;
-    size_t n = 30000, d = 5;
+    size_t n = 70000, d = 5; /* above the size where k-means goes parallel */
     double *X = blobs(n, d, 6, 5, NULL);
     cseg_kmeans *ref = fit(X, n, d, 6, CSEG_KMEANS_HAMERLY, 1, 9);
     int threads[] = {2, 8};

@@ -176,12 +176,149 @@ static void test_missing_file(void **state)
     cseg_table_free(t);
 }
 
+/* Build a CSV of n rows: id,x,when,tag. quote_every > 0 quotes the tag of
+ * every such row (forcing the record-by-record path for those blocks). */
+static char *make_csv(size_t n, int crlf, size_t quote_every, size_t *len)
+{
+    size_t cap = n * 64 + 64, o = 0;
+    char *b = malloc(cap);
+    const char *nl = crlf ? "\r\n" : "\n";
+    o += (size_t)snprintf(b + o, cap - o, "id,x,when,tag%s", nl);
+    for (size_t i = 0; i < n; i++) {
+        int q = quote_every && i % quote_every == 0;
+        if (i % 997 == 5) /* a blank line now and then */
+            o += (size_t)snprintf(b + o, cap - o, "%s", nl);
+        /* quoted tags read the same as plain ones, except a few with an
+         * escaped quote or a delimiter inside */
+        const char *extra = q && i % 7 == 0 ? "\"\"x" : q && i % 7 == 1 ? ",y" : "";
+        o += (size_t)snprintf(b + o, cap - o, "%zu,%s,2020-01-%02zu 10:%02zu:00,%st%zu%s%s%s", i,
+                              i % 101 == 3 ? "NA" : (i % 2 ? "-12.5" : "0.000123"), 1 + i % 28,
+                              i % 60, q ? "\"" : "", i % 13, extra, q ? "\"" : "", nl);
+    }
+    *len = o;
+    return b;
+}
+
+static void check_same(const cseg_table *a, const cseg_table *b)
+{
+    size_t n = cseg_table_n_rows(a);
+    assert_int_equal(n, cseg_table_n_rows(b));
+    assert_memory_equal(cseg_table_numbers(a, 0), cseg_table_numbers(b, 0), n * sizeof(double));
+    const double *xa = cseg_table_numbers(a, 1), *xb = cseg_table_numbers(b, 1);
+    for (size_t i = 0; i < n; i++)
+        assert_true(xa[i] == xb[i] || (isnan(xa[i]) && isnan(xb[i])));
+    assert_memory_equal(cseg_table_times(a, 2), cseg_table_times(b, 2), n * sizeof(int64_t));
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(cseg_table_level(a, 3, cseg_table_codes(a, 3)[i]),
+                            cseg_table_level(b, 3, cseg_table_codes(b, 3)[i]));
+        assert_int_equal(cseg_table_row_line(a, i), cseg_table_row_line(b, i));
+    }
+    assert_memory_equal(cseg_table_row_hashes(a), cseg_table_row_hashes(b), n * sizeof(uint64_t));
+}
+
+static void test_block_mode_equivalence(void **state)
+{
+    (void)state;
+    size_t n = 300000, len;
+    /* Plain (block path after the first rows) vs every row quoted (record path). */
+    char *plain = make_csv(n, 0, 0, &len);
+    const char *pp = tmp_file(0, plain, len);
+    char *quoted = make_csv(n, 0, 1, &len);
+    const char *pq = tmp_file(1, quoted, len);
+    char *crlf = make_csv(n, 1, 0, &len);
+    const char *pc = tmp_file(2, crlf, len);
+    char *mixed = make_csv(n, 0, 50000, &len); /* some blocks each way */
+    const char *pm = tmp_file(3, mixed, len);
+    free(plain);
+    free(quoted);
+    free(crlf);
+    free(mixed);
+    cseg_table_read_params rp;
+    cseg_table_read_params_init(&rp);
+    rp.row_hash = 1;
+    cseg_table *ref, *t;
+    cseg_diag d;
+    /* Each file read by blocks (1, 2, 8 threads) equals its record-by-record read. */
+    const char *paths[] = {pp, pc, pm, pq};
+    int threads[] = {1, 2, 8};
+    for (int f = 0; f < 4; f++) {
+        rp.record_by_record = 1;
+        rp.n_threads = 1;
+        assert_int_equal(cseg_table_read_csv(&ref, paths[f], &rp, &d), 0);
+        assert_int_equal(cseg_table_n_rows(ref), n);
+        assert_int_equal(cseg_table_col_type(ref, 1), CSEG_COL_NUMBER);
+        assert_int_equal(cseg_table_col_type(ref, 2), CSEG_COL_DATETIME);
+        rp.record_by_record = 0;
+        for (int k = 0; k < 3; k++) {
+            rp.n_threads = threads[k];
+            assert_int_equal(cseg_table_read_csv(&t, paths[f], &rp, &d), 0);
+            check_same(ref, t);
+            cseg_table_free(t);
+        }
+        cseg_table_free(ref);
+    }
+    unlink(pp);
+    unlink(pq);
+    unlink(pc);
+    unlink(pm);
+}
+
+static void test_block_mode_errors(void **state)
+{
+    (void)state;
+    size_t n = 200000, len;
+    char *b = make_csv(n, 0, 0, &len);
+    /* Corrupt row 150000 (line 150000 + header + blank lines before it). */
+    char key[32];
+    snprintf(key, sizeof key, "\n150000,");
+    char *at = strstr(b, key);
+    assert_non_null(at);
+    long line = 1;
+    for (char *q = b; q <= at; q++)
+        line += *q == '\n';
+    /* x is "0.000123" (even row): make it "0.0x0123" */
+    at[1 + 7 + 3] = 'x';
+    cseg_colspec specs[] = {{"x", CSEG_COL_NUMBER, 0}};
+    cseg_table_read_params rp;
+    cseg_table_read_params_init(&rp);
+    rp.specs = specs;
+    rp.n_specs = 1;
+    const char *p = tmp_file(0, b, len);
+    cseg_table *t;
+    cseg_diag d;
+    for (int th = 1; th <= 2; th++) {
+        rp.n_threads = th;
+        assert_int_equal(cseg_table_read_csv(&t, p, &rp, &d), CSEG_EPARSE);
+        assert_int_equal(d.line, line);
+        assert_int_equal(d.col, 8);
+        assert_string_equal(d.msg, "expected a number in column \"x\", got \"0.0x0123\"");
+    }
+    /* Without the forced type, x becomes a text column (restart), not an error. */
+    rp.specs = NULL;
+    rp.n_specs = 0;
+    assert_int_equal(cseg_table_read_csv(&t, p, &rp, &d), 0);
+    assert_int_equal(cseg_table_col_type(t, 1), CSEG_COL_TEXT);
+    cseg_table_free(t);
+    unlink(p);
+    /* A short row deep in the file. */
+    at[1 + 7 + 3] = '0';
+    char *comma = strchr(at + 1, ',');
+    *comma = ';'; /* 150000;0.000123,... has 3 fields */
+    p = tmp_file(1, b, len);
+    assert_int_equal(cseg_table_read_csv(&t, p, NULL, &d), CSEG_EPARSE);
+    assert_int_equal(d.line, line);
+    assert_string_equal(d.msg, "expected 4 fields as in the header, found 3");
+    unlink(p);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inference),           cmocka_unit_test(test_late_contradiction_restarts),
         cmocka_unit_test(test_forced_types_and_errors), cmocka_unit_test(test_skip_and_hash),
         cmocka_unit_test(test_write_roundtrip),     cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_block_mode_equivalence), cmocka_unit_test(test_block_mode_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

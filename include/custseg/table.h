@@ -46,6 +46,8 @@ typedef struct cseg_table_read_params {
     int skip_unlisted;          /* 1: load only the columns in specs (default 0) */
     int row_hash;               /* 1: keep a 64-bit hash of each raw record (default 0) */
     int n_threads;              /* parsing threads; 0 (default): all cores */
+    int record_by_record;       /* 1: never use the parallel block parser (it gives the same
+                                   table; for testing and comparison); default 0 */
 } cseg_table_read_params;
 
 typedef struct cseg_table cseg_table;

@@ -66,7 +66,7 @@ static inline int64_t cseg__day_of(int64_t secs)
     return secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
 }
 
-/* 64-bit hash of bytes (FNV-1a folded through a 64-bit finaliser). */
+/* 64-bit hash of bytes (word-at-a-time mix, fmix64 finaliser). */
 uint64_t cseg__hash(const void *p, size_t n, uint64_t seed);
 
 #endif

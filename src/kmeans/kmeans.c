@@ -40,6 +40,9 @@
 
 #define CSEG_KM_BLOCK 4096
 #define CSEG_KM_MARGIN 1e-12
+/* Below this many samples a parallel region costs more than it saves
+ * (and with busy cores, far more): run on the calling thread. */
+#define CSEG_KM_PAR_MIN 32768
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 #define CSEG_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -370,7 +373,8 @@ static void seed_plusplus(work *w, cseg_rng *rng, double *cumsum)
     int nt = w->nt;
     size_t nb = w->nb;
     double *bval = w->bval;
-#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(w, X, dist, d, n, nb)
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(w, X, dist, d, n, nb) \
+    if (n >= CSEG_KM_PAR_MIN)
     for (size_t b = 0; b < nb; b++) {
         size_t i1 = (b + 1) * CSEG_KM_BLOCK < n ? (b + 1) * CSEG_KM_BLOCK : n;
         for (size_t i = b * CSEG_KM_BLOCK; i < i1; i++)
@@ -404,7 +408,7 @@ static void seed_plusplus(work *w, cseg_rng *rng, double *cumsum)
         for (size_t t = 0; t < trials; t++) {
             const double *y = X + cand[t] * d;
 #pragma omp parallel for num_threads(nt) schedule(static) default(none)                    \
-    shared(w, X, dist, y, d, n, nb, bval)
+    shared(w, X, dist, y, d, n, nb, bval) if (n >= CSEG_KM_PAR_MIN)
             for (size_t b = 0; b < nb; b++) {
                 size_t i1 = (b + 1) * CSEG_KM_BLOCK < n ? (b + 1) * CSEG_KM_BLOCK : n;
                 double s = 0;
@@ -426,7 +430,8 @@ static void seed_plusplus(work *w, cseg_rng *rng, double *cumsum)
         const double *y = X + cand[best] * d;
         memcpy(w->C + c * d, y, d * sizeof(double));
         pot = cand_pot[best];
-#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(X, dist, y, d, n, nb)
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(X, dist, y, d, n, nb) \
+    if (n >= CSEG_KM_PAR_MIN)
         for (size_t b = 0; b < nb; b++) {
             size_t i1 = (b + 1) * CSEG_KM_BLOCK < n ? (b + 1) * CSEG_KM_BLOCK : n;
             for (size_t i = b * CSEG_KM_BLOCK; i < i1; i++) {
@@ -456,7 +461,8 @@ static void run_blocks(work *w, int mode)
 {
     int nt = w->nt;
     size_t nb = w->nb;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none) shared(w, nb, mode)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none) shared(w, nb, mode) \
+    if (w->n >= CSEG_KM_PAR_MIN)
     for (size_t b = 0; b < nb; b++) {
         if (mode == 0)
             lloyd_block(w, b, 0, 1);
@@ -693,7 +699,7 @@ int cseg_kmeans_predict(const cseg_kmeans *km, const double *X, size_t n, int32_
             CT[j * kp + c] = c < k ? km->C[c * d + j] : HUGE_VAL;
     int nt = cseg__threads(km->p.n_threads);
 #pragma omp parallel for num_threads(nt) schedule(static) default(none)                        \
-    shared(X, n, labels, dist2, CT, k, d, kp)
+    shared(X, n, labels, dist2, CT, k, d, kp) if (n >= CSEG_KM_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         double dd[kp];
         dist_all(X + i * d, CT, d, kp, dd);

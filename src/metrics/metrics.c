@@ -368,7 +368,8 @@ int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *
         for (size_t f = 0; f < d; f++)
             Xt[f * m + pos[t]] = X[idx[t] * d + f];
     int nt = cseg__threads(p->n_threads);
-#pragma omp parallel num_threads(nt) default(none) shared(X, idx, lab, off, pos, Xt, sil, m, d, k, rc)
+#pragma omp parallel num_threads(nt) default(none) shared(X, idx, lab, off, pos, Xt, sil, m, d, k, rc) \
+    if (m >= 512)
     {
         double *S = malloc(k * sizeof *S);
         double *xi = malloc(d * sizeof *xi);

@@ -247,15 +247,29 @@ static void shorten(char *dst, size_t size, const char *s, size_t len)
 }
 
 /* ---- Block mode: whole records parsed in parallel, straight from the raw
- * window. Used once every column's type is settled and only for blocks with
- * no quote, NUL or lone CR (so a record is exactly a line and a field exactly
- * the bytes between delimiters); anything else takes the record-by-record
- * path, which handles every case and reports errors. Numbers and dates are
+ * window. Used once every column's type is settled, for blocks with no NUL,
+ * no lone CR and no line end inside quotes (so every line end ends a record
+ * and the block can be split at any of them); anything else takes the
+ * record-by-record path, which handles every case and reports errors. Numbers and dates are
  * parsed by the threads; text is interned afterwards in row order, so codes
  * and results do not depend on the thread count. ---- */
 
 #define BLOCK_BYTES ((size_t)4 << 20)
 #define TEXT_NA UINT32_MAX
+#define TEXT_ESCAPED 0x80000000u /* flag on a text length: holds "" escapes */
+enum { FIELD_NUMBER_DONE = 1, FIELD_ESCAPED = 2 };
+
+/* Copy a quoted field's content with "" turned into "; returns the length. */
+static size_t unescape(char *dst, const char *s, size_t len)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        dst[k++] = s[i];
+        if (s[i] == '"' && i + 1 < len && s[i + 1] == '"')
+            i++;
+    }
+    return k;
+}
 
 enum { BERR_NONE = 0, BERR_FIELDS, BERR_VALUE };
 
@@ -264,7 +278,9 @@ typedef struct bpart {
     size_t nrows, cap;
     long nlines;      /* lines consumed (the last may lack its line end) */
     long ends;        /* line ends consumed */
-    int ineligible;
+    int ineligible;   /* the block needs the record-by-record path */
+    char *tmp;        /* unescaping buffer */
+    size_t tmp_cap;
     long *line;       /* per row, relative to the part start */
     uint64_t *hash;
     void **vals;      /* per loaded column: double*, int64_t* or uint32_t[2]* (offset, length) */
@@ -277,7 +293,7 @@ typedef struct bpart {
 
 static int block_eligible(const char *b, size_t n)
 {
-    if (memchr(b, '"', n) || memchr(b, 0, n))
+    if (memchr(b, 0, n))
         return 0;
     for (const char *q = memchr(b, '\r', n); q; q = memchr(q + 1, '\r', (size_t)(b + n - q - 1)))
         if (q + 1 >= b + n || q[1] != '\n')
@@ -403,30 +419,54 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
         int bad = 0;
         for (;;) {
             long jc = nf < ncsv ? slot[nf] : -1;
-            const char *fe = NULL;
-            if (jc >= 0 && t->cols[jc].type == CSEG_COL_NUMBER)
-                fe = scan_number(q, end, delim, (double *)bp->vals[jc] + i);
-            if (nf < ncsv)
-                fok[nf] = fe != NULL;
-            if (!fe) {
-                fe = q;
-                while (fe < end && *fe != delim && *fe != '\n')
-                    fe++;
+            const char *fe = NULL, *vs = q, *ve;
+            unsigned char flag = 0;
+            if (q < end && *q == '"') {
+                /* Quoted: content up to the closing quote; "" is an escaped quote. A
+                 * quote not closed in this part, a line end inside the quotes, or
+                 * text after the closing quote send the block to the record path. */
+                const char *r = q + 1;
+                for (;;) {
+                    r = memchr(r, '"', (size_t)(end - r));
+                    if (!r)
+                        goto ineligible;
+                    if (r + 1 < end && r[1] == '"') {
+                        flag = FIELD_ESCAPED;
+                        r += 2;
+                        continue;
+                    }
+                    break;
+                }
+                vs = q + 1;
+                ve = r;
+                fe = r + 1;
+                if (memchr(vs, '\n', (size_t)(ve - vs)) ||
+                    !(fe == end || *fe == delim || *fe == '\n' || *fe == '\r'))
+                    goto ineligible;
+            } else {
+                if (jc >= 0 && t->cols[jc].type == CSEG_COL_NUMBER &&
+                    (fe = scan_number(q, end, delim, (double *)bp->vals[jc] + i)))
+                    flag = FIELD_NUMBER_DONE;
+                if (!fe) {
+                    fe = q;
+                    while (fe < end && *fe != delim && *fe != '\n')
+                        fe++;
+                }
+                ve = fe;
             }
-            const char *ve = fe > q && (fe == end || *fe == '\n') && fe[-1] == '\r' ? fe - 1 : fe;
+            if (ve > vs && (fe == end || *fe == '\n' || *fe == '\r') && ve[-1] == '\r')
+                ve--;
             if (nf < ncsv) {
-                fs[nf] = q;
-                fl[nf] = (size_t)(ve - q);
+                fs[nf] = vs;
+                fl[nf] = (size_t)(ve - vs);
+                fok[nf] = flag;
             }
             nf++;
+            if (fe < end && *fe == '\r')
+                fe++; /* CR of a CRLF line end (lone CRs make a block ineligible) */
             if (fe == end || *fe == '\n') {
                 q = fe;
                 break;
-            }
-            if (*fe == '\r') { /* CR ending the last field of a CRLF line */
-                q = fe + 1;
-                if (q < end && *q == '\n')
-                    break;
             }
             q = fe + 1;
         }
@@ -441,8 +481,20 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
         bp->line[i] = line;
         if (want_hash) {
             uint64_t h = 0;
-            for (size_t j = 0; j < ncsv; j++)
-                h = hash_field(h, fs[j], fl[j]);
+            for (size_t j = 0; j < ncsv; j++) {
+                if (fok[j] & FIELD_ESCAPED) {
+                    if (fl[j] > bp->tmp_cap) {
+                        char *nt = realloc(bp->tmp, fl[j]);
+                        if (!nt)
+                            return -1;
+                        bp->tmp = nt;
+                        bp->tmp_cap = fl[j];
+                    }
+                    h = hash_field(h, bp->tmp, unescape(bp->tmp, fs[j], fl[j]));
+                } else {
+                    h = hash_field(h, fs[j], fl[j]);
+                }
+            }
             bp->hash[i] = h;
         }
         for (size_t jc = 0; jc < t->n_cols && !bad; jc++) {
@@ -452,7 +504,7 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
             switch (c->type) {
             case CSEG_COL_NUMBER: {
                 double *v = (double *)bp->vals[jc] + i;
-                if (fok[c->src]) /* scan_number took it */
+                if (fok[c->src] & FIELD_NUMBER_DONE)
                     break;
                 if (cseg_parse_double(sv, len, v) < 0) {
                     if (quick_missing(sv, len))
@@ -472,7 +524,7 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
             default: {
                 uint32_t *o = (uint32_t *)bp->vals[jc] + 2 * i;
                 o[0] = quick_missing(sv, len) ? TEXT_NA : (uint32_t)(sv - base);
-                o[1] = (uint32_t)len;
+                o[1] = (uint32_t)len | (fok[c->src] & FIELD_ESCAPED ? TEXT_ESCAPED : 0);
                 break;
             }
             }
@@ -493,11 +545,15 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
     }
     bp->nlines = line;
     return 0;
+ineligible:
+    bp->ineligible = 1;
+    return 0;
 }
 
 static void parts_free(bpart *parts, size_t np, size_t ncol)
 {
     for (size_t k = 0; k < np; k++) {
+        free(parts[k].tmp);
         free(parts[k].line);
         free(parts[k].hash);
         for (size_t jc = 0; jc < ncol && parts[k].vals; jc++)
@@ -517,6 +573,7 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
     size_t ncsv = cseg_csv_n_columns(r), np = (size_t)nt, ncol = t->n_cols;
     char delim = cseg_csv_delimiter(r);
     bpart *parts = cseg__calloc(np, sizeof *parts);
+    char *unesc = NULL;
     int rc = 0;
     if (!parts)
         return CSEG_ENOMEM;
@@ -583,6 +640,8 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
             free(fok);
         }
     }
+    for (size_t k = 0; k < np; k++)
+        ineligible |= parts[k].ineligible;
     if (ineligible) {
         rc = 2;
         goto out;
@@ -617,7 +676,17 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
                         continue;
                     }
                     const char *sv = blk + o[2 * i];
-                    size_t len = o[2 * i + 1];
+                    size_t len = o[2 * i + 1] & ~TEXT_ESCAPED;
+                    if (o[2 * i + 1] & TEXT_ESCAPED) {
+                        char *u = realloc(unesc, len ? len : 1);
+                        if (!u) {
+                            rc = CSEG_ENOMEM;
+                            goto out;
+                        }
+                        unesc = u;
+                        len = unescape(unesc, sv, len);
+                        sv = unesc;
+                    }
                     if (c->is_id)
                         normalize_id(&sv, &len);
                     int32_t code = intern(c, sv, len);
@@ -662,6 +731,7 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
         cseg__csv_consume(r, blen, ends);
     }
 out:
+    free(unesc);
     parts_free(parts, np, ncol);
     return rc;
 }
@@ -729,7 +799,7 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
         int decided = t->n_rows >= 1024;
         for (size_t j = 0; j < t->n_cols && decided; j++)
             decided = t->cols[j].type != CSEG_COL_AUTO;
-        if (decided && cseg__csv_offset(r) >= seq_until) {
+        if (decided && !p->record_by_record && cseg__csv_offset(r) >= seq_until) {
             const char *blk;
             size_t blen;
             long line0;

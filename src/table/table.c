@@ -563,6 +563,58 @@ static void parts_free(bpart *parts, size_t np, size_t ncol)
     free(parts);
 }
 
+/* Intern text column jc of the first np parts into c->code from row i0.
+ * A value equal to the previous row's raw bytes reuses its code: logs repeat
+ * the customer and invoice on consecutive lines. */
+static int intern_parts(tcol *c, const bpart *parts, size_t np, size_t jc, const char *blk,
+                        size_t i0)
+{
+    char *unesc = NULL;
+    size_t row = i0;
+    uint32_t prev_off = TEXT_NA, prev_len = 0;
+    int32_t prev_code = -1;
+    for (size_t k = 0; k < np; k++) {
+        const uint32_t *o = parts[k].vals[jc];
+        for (size_t i = 0; i < parts[k].nrows; i++, row++) {
+            uint32_t off = o[2 * i], raw = o[2 * i + 1];
+            if (off == TEXT_NA) {
+                c->code[row] = -1;
+                continue;
+            }
+            size_t len = raw & ~TEXT_ESCAPED;
+            if (prev_off != TEXT_NA && raw == prev_len &&
+                memcmp(blk + off, blk + prev_off, len) == 0) {
+                c->code[row] = prev_code;
+                continue;
+            }
+            const char *sv = blk + off;
+            if (raw & TEXT_ESCAPED) {
+                char *u = realloc(unesc, len ? len : 1);
+                if (!u) {
+                    free(unesc);
+                    return CSEG_ENOMEM;
+                }
+                unesc = u;
+                len = unescape(unesc, sv, len);
+                sv = unesc;
+            }
+            if (c->is_id)
+                normalize_id(&sv, &len);
+            int32_t code = intern(c, sv, len);
+            if (code < 0) {
+                free(unesc);
+                return code;
+            }
+            c->code[row] = code;
+            prev_off = off;
+            prev_len = raw;
+            prev_code = code;
+        }
+    }
+    free(unesc);
+    return 0;
+}
+
 /* Parse one block into t. Returns 0 (block consumed), 1 (restart with
  * *restart_src as text), 2 (block not eligible: nothing consumed), or a
  * negative code with diag filled. */
@@ -573,7 +625,6 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
     size_t ncsv = cseg_csv_n_columns(r), np = (size_t)nt, ncol = t->n_cols;
     char delim = cseg_csv_delimiter(r);
     bpart *parts = cseg__calloc(np, sizeof *parts);
-    char *unesc = NULL;
     int rc = 0;
     if (!parts)
         return CSEG_ENOMEM;
@@ -650,88 +701,79 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
         rc = CSEG_ENOMEM;
         goto out;
     }
-    /* Append in part order. */
-    long base_line = line0, total_lines = 0;
-    for (size_t k = 0; k < np; k++) {
+    /* Append in part order: numbers, dates, lines and hashes first. */
+    long base_line = line0;
+    size_t i0 = t->n_rows, last = np; /* last: the part with an error, if any */
+    for (size_t k = 0; k < np && last == np; k++) {
         bpart *bp = &parts[k];
         while (t->cap_rows < t->n_rows + bp->nrows)
             if ((rc = grow_rows(t)) < 0)
                 goto out;
-        size_t i0 = t->n_rows;
+        size_t r0 = t->n_rows;
         for (size_t i = 0; i < bp->nrows; i++)
-            t->lines[i0 + i] = base_line + bp->line[i];
+            t->lines[r0 + i] = base_line + bp->line[i];
         if (t->hash)
-            memcpy(t->hash + i0, bp->hash, bp->nrows * sizeof(uint64_t));
+            memcpy(t->hash + r0, bp->hash, bp->nrows * sizeof(uint64_t));
         for (size_t jc = 0; jc < ncol; jc++) {
             tcol *c = &t->cols[jc];
-            if (c->type == CSEG_COL_NUMBER) {
-                memcpy(c->num + i0, bp->vals[jc], bp->nrows * sizeof(double));
-            } else if (c->type == CSEG_COL_DATETIME) {
-                memcpy(c->tim + i0, bp->vals[jc], bp->nrows * sizeof(int64_t));
-            } else {
-                const uint32_t *o = bp->vals[jc];
-                for (size_t i = 0; i < bp->nrows; i++) {
-                    if (o[2 * i] == TEXT_NA) {
-                        c->code[i0 + i] = -1;
-                        continue;
-                    }
-                    const char *sv = blk + o[2 * i];
-                    size_t len = o[2 * i + 1] & ~TEXT_ESCAPED;
-                    if (o[2 * i + 1] & TEXT_ESCAPED) {
-                        char *u = realloc(unesc, len ? len : 1);
-                        if (!u) {
-                            rc = CSEG_ENOMEM;
-                            goto out;
-                        }
-                        unesc = u;
-                        len = unescape(unesc, sv, len);
-                        sv = unesc;
-                    }
-                    if (c->is_id)
-                        normalize_id(&sv, &len);
-                    int32_t code = intern(c, sv, len);
-                    if (code < 0) {
-                        rc = code;
-                        goto out;
-                    }
-                    c->code[i0 + i] = code;
-                }
-            }
+            if (c->type == CSEG_COL_NUMBER)
+                memcpy(c->num + r0, bp->vals[jc], bp->nrows * sizeof(double));
+            else if (c->type == CSEG_COL_DATETIME)
+                memcpy(c->tim + r0, bp->vals[jc], bp->nrows * sizeof(int64_t));
         }
         t->n_rows += bp->nrows;
+        if (bp->err)
+            last = k;
+        else
+            base_line += bp->nlines;
+    }
+    /* Text: each column's dictionary is built by one thread, in row order. */
+    size_t nparts_used = last < np ? last + 1 : np;
+    int irc = 0;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                    \
+    shared(t, parts, nparts_used, ncol, blk, i0, irc) if (ncol > 1)
+    for (size_t jc = 0; jc < ncol; jc++) {
+        if (t->cols[jc].type != CSEG_COL_TEXT)
+            continue;
+        int r2 = intern_parts(&t->cols[jc], parts, nparts_used, jc, blk, i0);
+        if (r2 < 0) {
+#pragma omp atomic write
+            irc = r2;
+        }
+    }
+    if (irc < 0) {
+        rc = irc;
+        goto out;
+    }
+    if (last < np) {
+        bpart *bp = &parts[last];
         if (bp->err == BERR_FIELDS) {
             rc = cseg__diag(d, CSEG_EPARSE, path, base_line + bp->err_line, 0,
                             "expected %zu fields as in the header, found %zu", ncsv, bp->err_nf);
             goto out;
         }
-        if (bp->err == BERR_VALUE) {
-            const tcol *c = &t->cols[bp->err_col];
-            if (!c->forced) {
-                *restart_src = c->src;
-                rc = 1;
-                goto out;
-            }
-            char shown[64];
-            shorten(shown, sizeof shown, bp->err_s, bp->err_len);
-            const char *what = c->type == CSEG_COL_NUMBER ? "a number"
-                               : p->date_format          ? "a date in the given --date-format"
-                                                         : "a date";
-            rc = cseg__diag(d, CSEG_EPARSE, path, base_line + bp->err_line, bp->err_colno,
-                            "expected %s in column \"%s\", got \"%s\"", what, c->name, shown);
+        const tcol *c = &t->cols[bp->err_col];
+        if (!c->forced) {
+            *restart_src = c->src;
+            rc = 1;
             goto out;
         }
-        base_line += bp->nlines;
-        total_lines += bp->nlines;
+        char shown[64];
+        shorten(shown, sizeof shown, bp->err_s, bp->err_len);
+        const char *what = c->type == CSEG_COL_NUMBER ? "a number"
+                           : p->date_format          ? "a date in the given --date-format"
+                                                     : "a date";
+        rc = cseg__diag(d, CSEG_EPARSE, path, base_line + bp->err_line, bp->err_colno,
+                        "expected %s in column \"%s\", got \"%s\"", what, c->name, shown);
+        goto out;
     }
     {
         long ends = 0;
         for (size_t k = 0; k < np; k++)
             ends += parts[k].ends;
-        (void)total_lines;
         cseg__csv_consume(r, blen, ends);
     }
 out:
-    free(unesc);
     parts_free(parts, np, ncol);
     return rc;
 }

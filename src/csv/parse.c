@@ -28,6 +28,15 @@ static int is_space(char c)
     return c == ' ' || c == '\t';
 }
 
+/* Narrow [*p, *end) to drop leading and trailing blanks. */
+static void trim(const char **p, const char **end)
+{
+    while (*p < *end && is_space(**p))
+        (*p)++;
+    while (*end > *p && is_space((*end)[-1]))
+        (*end)--;
+}
+
 static double slow_strtod(const char *s, size_t len, int *ok)
 {
     char tmp[128];
@@ -81,10 +90,7 @@ int cseg_parse_double(const char *s, size_t len, double *out)
     if (parse_plain(s, len, out))
         return 0;
     const char *p = s, *end = s + len;
-    while (p < end && is_space(*p))
-        p++;
-    while (end > p && is_space(end[-1]))
-        end--;
+    trim(&p, &end);
     if (p == end)
         return CSEG_EPARSE;
     const char *num = p;
@@ -165,10 +171,9 @@ int cseg_parse_double(const char *s, size_t len, double *out)
 
 int cseg_is_missing(const char *s, size_t len)
 {
-    while (len && is_space(*s))
-        s++, len--;
-    while (len && is_space(s[len - 1]))
-        len--;
+    const char *end = s + len;
+    trim(&s, &end);
+    len = (size_t)(end - s);
     switch (len) {
     case 0:
         return 1;
@@ -270,10 +275,7 @@ static int parse_with_format(const char *s, size_t len, const char *fmt, long lo
 int cseg_parse_datetime(const char *s, size_t len, const char *fmt, long long *out)
 {
     const char *p = s, *end = s + len;
-    while (p < end && is_space(*p))
-        p++;
-    while (end > p && is_space(end[-1]))
-        end--;
+    trim(&p, &end);
     if (p == end)
         return CSEG_EPARSE;
     if (fmt)

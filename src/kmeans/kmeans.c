@@ -175,6 +175,25 @@ static inline double dist_one(const double *x, const double *CT, size_t d, size_
     return s;
 }
 
+/* Nearest centre (lowest index on ties) and the two smallest distances. */
+static inline size_t best_two(const double *dd, size_t k, double *b1, double *b2)
+{
+    size_t best = 0;
+    double m1 = dd[0], m2 = HUGE_VAL;
+    for (size_t c = 1; c < k; c++) {
+        if (dd[c] < m1) {
+            m2 = m1;
+            m1 = dd[c];
+            best = c;
+        } else if (dd[c] < m2) {
+            m2 = dd[c];
+        }
+    }
+    *b1 = m1;
+    *b2 = m2;
+    return best;
+}
+
 static inline void add_to_block(work *w, size_t b, size_t i, int32_t a)
 {
     const double *x = w->X + i * w->d;
@@ -202,17 +221,8 @@ CSEG_HOT static void lloyd_block(work *w, size_t b, int bounds, int accumulate)
     clear_block(w, b);
     for (size_t i = i0; i < i1; i++) {
         dist_all(w->X + i * w->d, w->CT, w->d, w->kp, dd);
-        size_t best = 0;
-        double b1 = dd[0], b2 = HUGE_VAL;
-        for (size_t c = 1; c < w->k; c++) {
-            if (dd[c] < b1) {
-                b2 = b1;
-                b1 = dd[c];
-                best = c;
-            } else if (dd[c] < b2) {
-                b2 = dd[c];
-            }
-        }
+        double b1, b2;
+        size_t best = best_two(dd, w->k, &b1, &b2);
         w->bchg[b] += w->lab[i] != (int32_t)best;
         w->lab[i] = (int32_t)best;
         w->dist[i] = b1;
@@ -240,17 +250,8 @@ CSEG_HOT static void hamerly_block(work *w, size_t b)
             w->upper[i] = sqrt(da) * (1 + CSEG_KM_MARGIN);
             if (w->upper[i] > m) {
                 dist_all(x, w->CT, w->d, w->kp, dd);
-                size_t best = 0;
-                double b1 = dd[0], b2 = HUGE_VAL;
-                for (size_t c = 1; c < w->k; c++) {
-                    if (dd[c] < b1) {
-                        b2 = b1;
-                        b1 = dd[c];
-                        best = c;
-                    } else if (dd[c] < b2) {
-                        b2 = dd[c];
-                    }
-                }
+                double b1, b2;
+                size_t best = best_two(dd, w->k, &b1, &b2);
                 w->bchg[b] += a != (int32_t)best;
                 a = (int32_t)best;
                 w->lab[i] = a;

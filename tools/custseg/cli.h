@@ -25,6 +25,8 @@ int cli_parse_size(const char *s, size_t *out);
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
 int cli_parse_day(const char *s, long long *day);
+/* One character, or "tab" / "\t"; a quote or line end is refused. */
+int cli_parse_delimiter(const char *s, char *out);
 /* Split "a,b,c" into a NULL-terminated array of copies (free with cli_free_list). */
 char **cli_split(const char *s, size_t *n);
 void cli_free_list(char **list);

@@ -63,12 +63,8 @@ int cmd_assign(int argc, char **argv)
             have_as_of = 1;
             break;
         case OPT_DELIM:
-            if (strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0)
-                csv.delimiter = '\t';
-            else if (strlen(optarg) == 1)
-                csv.delimiter = optarg[0];
-            else
-                return cli_usage_error("assign", "--delimiter must be one character");
+            if (cli_parse_delimiter(optarg, &csv.delimiter) < 0)
+                return cli_usage_error("assign", "--delimiter must be one character (or 'tab')");
             break;
         default:
             return cli_usage_error("assign", "unknown or incomplete option '%s'",

@@ -63,11 +63,7 @@ int cmd_fit(int argc, char **argv)
             id = optarg;
             break;
         case OPT_DELIM:
-            if (strcmp(optarg, "\\t") == 0 || strcmp(optarg, "tab") == 0)
-                rp.csv.delimiter = '\t';
-            else if (strlen(optarg) == 1 && optarg[0] != '"' && optarg[0] != '\n')
-                rp.csv.delimiter = optarg[0];
-            else
+            if (cli_parse_delimiter(optarg, &rp.csv.delimiter) < 0)
                 return cli_usage_error("fit", "--delimiter must be one character (or 'tab')");
             break;
         default:

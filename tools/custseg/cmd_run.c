@@ -91,11 +91,7 @@ int cmd_run(int argc, char **argv)
             rfm.as_of_day = day;
             break;
         case OPT_DELIM:
-            if (strcmp(optarg, "\\t") == 0 || strcmp(optarg, "tab") == 0)
-                csv.delimiter = '\t';
-            else if (strlen(optarg) == 1 && optarg[0] != '"' && optarg[0] != '\n')
-                csv.delimiter = optarg[0];
-            else
+            if (cli_parse_delimiter(optarg, &csv.delimiter) < 0)
                 return cli_usage_error("run", "--delimiter must be one character (or 'tab')");
             break;
         case OPT_SPEND_WINDOW:

@@ -102,12 +102,8 @@ int cmd_score(int argc, char **argv)
                 return cli_usage_error("score", "--format must be text or json");
             break;
         case OPT_DELIM:
-            if (strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0)
-                rp.csv.delimiter = '\t';
-            else if (strlen(optarg) == 1)
-                rp.csv.delimiter = optarg[0];
-            else
-                return cli_usage_error("score", "--delimiter must be one character");
+            if (cli_parse_delimiter(optarg, &rp.csv.delimiter) < 0)
+                return cli_usage_error("score", "--delimiter must be one character (or 'tab')");
             break;
         default:
             return cli_usage_error("score", "unknown or incomplete option '%s'", argv[optind - 1]);

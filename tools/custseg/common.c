@@ -91,6 +91,18 @@ int cli_parse_day(const char *s, long long *day)
     return 0;
 }
 
+int cli_parse_delimiter(const char *s, char *out)
+{
+    if (strcmp(s, "tab") == 0 || strcmp(s, "\\t") == 0) {
+        *out = '\t';
+        return 0;
+    }
+    if (strlen(s) != 1 || s[0] == '"' || s[0] == '\n' || s[0] == '\r')
+        return -1;
+    *out = s[0];
+    return 0;
+}
+
 char **cli_split(const char *s, size_t *n)
 {
     size_t cnt = 1;

@@ -212,6 +212,11 @@ int seg_run(seg_opts *o, seg_input *in)
     char **names_list = NULL;
     json_t *root = NULL;
     char *p_customers = NULL, *p_segments = NULL, *p_model = NULL;
+    order_key *ok = NULL;
+    size_t *newid = NULL;
+    double *C = NULL;
+    int32_t *train_labels = NULL, *code = NULL;
+    const char **nm = NULL;
     cseg_diag_clear(&diag);
     size_t n = cseg_table_n_rows(in->customers);
 
@@ -294,13 +299,13 @@ int seg_run(seg_opts *o, seg_input *in)
     const int32_t *raw = cseg_kmeans_labels(F->km);
     long jr = in->revenue_column ? cseg_table_find(in->customers, in->revenue_column) : -1;
     const double *rev = jr >= 0 ? cseg_table_numbers(in->customers, (size_t)jr) : NULL;
-    order_key *ok = calloc(k, sizeof *ok);
-    size_t *newid = calloc(k, sizeof *newid);
-    double *C = malloc(k * d * sizeof *C);
-    if (!ok || !newid || !C) {
-        free(ok);
-        free(newid);
-        free(C);
+    ok = calloc(k, sizeof *ok);
+    newid = calloc(k, sizeof *newid);
+    C = malloc(k * d * sizeof *C);
+    labels = malloc((n ? n : 1) * sizeof *labels);
+    dist = malloc((n ? n : 1) * sizeof *dist);
+    train_labels = malloc((n ? n : 1) * sizeof *train_labels);
+    if (!ok || !newid || !C || !labels || !dist || !train_labels) {
         status = cli_error(EXIT_IO, "out of memory");
         goto out;
     }
@@ -317,25 +322,9 @@ int seg_run(seg_opts *o, seg_input *in)
     double fit_inertia = F->inertia;
     size_t fit_iter = cseg_kmeans_n_iter(F->km);
     int fit_conv = cseg_kmeans_converged(F->km);
-    labels = malloc((n ? n : 1) * sizeof *labels);
-    dist = malloc((n ? n : 1) * sizeof *dist);
-    int32_t *train_labels = malloc((n ? n : 1) * sizeof *train_labels);
-    if (!labels || !dist || !train_labels) {
-        free(ok);
-        free(newid);
-        free(C);
-        free(train_labels);
-        status = cli_error(EXIT_IO, "out of memory");
-        goto out;
-    }
     for (size_t i = 0; i < n; i++)
         train_labels[i] = (int32_t)newid[raw[i]];
-    rc = cseg_kmeans_set_centroids(F->km, C, k, d);
-    free(ok);
-    free(newid);
-    free(C);
-    if (rc < 0) {
-        free(train_labels);
+    if ((rc = cseg_kmeans_set_centroids(F->km, C, k, d)) < 0) {
         status = cli_fail(rc, NULL, "k-means");
         goto out;
     }
@@ -343,21 +332,18 @@ int seg_run(seg_opts *o, seg_input *in)
     F->km = NULL;
     if ((rc = cseg_model_set_pipeline(in->model, prep, km)) < 0) {
         cseg_kmeans_free(km);
-        free(train_labels);
         status = cli_fail(rc, NULL, "model");
         goto out;
     }
     prep = NULL;
     /* Labels and distances through the saved pipeline, exactly as `assign` does. */
     if ((rc = cseg_model_assign(in->model, in->customers, labels, dist, &diag)) < 0) {
-        free(train_labels);
         status = cli_fail(rc, &diag, "assign");
         goto out;
     }
     size_t mismatch = 0;
     for (size_t i = 0; i < n; i++)
         mismatch += labels[i] != train_labels[i];
-    free(train_labels);
     if (mismatch && o->c.verbose)
         fprintf(stderr, "custseg: note: %zu customers are nearer another centre than the one "
                         "k-means gave them (max-iter reached)\n", mismatch);
@@ -396,7 +382,7 @@ int seg_run(seg_opts *o, seg_input *in)
                 goto out;
             }
     }
-    const char **nm = calloc(k, sizeof *nm);
+    nm = calloc(k, sizeof *nm);
     if (!nm) {
         status = cli_error(EXIT_IO, "out of memory");
         goto out;
@@ -407,10 +393,8 @@ int seg_run(seg_opts *o, seg_input *in)
 
     /* customers.csv: the input's columns plus segment, name and distance. */
     seg_num = malloc((n ? n : 1) * sizeof *seg_num);
-    int32_t *code = malloc((n ? n : 1) * sizeof *code);
+    code = malloc((n ? n : 1) * sizeof *code);
     if (rc < 0 || !seg_num || !code) {
-        free(nm);
-        free(code);
         status = cli_error(EXIT_IO, "out of memory");
         goto out;
     }
@@ -421,8 +405,6 @@ int seg_run(seg_opts *o, seg_input *in)
     if (cseg_table_find(in->customers, "segment") >= 0 ||
         cseg_table_find(in->customers, "segment_name") >= 0 ||
         cseg_table_find(in->customers, "distance") >= 0) {
-        free(nm);
-        free(code);
         status = cli_error(EXIT_DATA, "the input already has a column named segment, "
                                       "segment_name or distance");
         goto out;
@@ -432,9 +414,7 @@ int seg_run(seg_opts *o, seg_input *in)
         rc = cseg_table_add_text(in->customers, "segment_name", nm, k, code);
     if (rc == 0)
         rc = cseg_table_add_numbers(in->customers, "distance", dist);
-    free(code);
     if (rc < 0) {
-        free(nm);
         status = cli_fail(rc, NULL, "output table");
         goto out;
     }
@@ -544,14 +524,12 @@ int seg_run(seg_opts *o, seg_input *in)
     }
     char *mt = json_dumps(meta, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);
     json_decref(meta);
-    if (!mt || cseg_model_set_meta(in->model, mt) < 0) {
-        free(mt);
-        free(nm);
+    rc = mt ? cseg_model_set_meta(in->model, mt) : CSEG_ENOMEM;
+    free(mt);
+    if (rc < 0) {
         status = cli_error(EXIT_IO, "out of memory");
         goto out;
     }
-    free(mt);
-    free(nm);
 
     /* Files. */
     if (mkdirs(o->out_dir) < 0) {
@@ -624,6 +602,12 @@ int seg_run(seg_opts *o, seg_input *in)
     }
     printf("\nWrote %s, %s, %s\n", p_customers, p_segments, p_model);
 out:
+    free(ok);
+    free(newid);
+    free(C);
+    free(train_labels);
+    free(code);
+    free(nm);
     free(p_customers);
     free(p_segments);
     free(p_model);

@@ -177,6 +177,22 @@ static void test_amount_mode_and_ties(void **state)
     cseg_table_free(c);
 }
 
+static void test_missing_invoice_and_product(void **state)
+{
+    (void)state;
+    /* Found by the fuzz harness: a purchase row without an invoice number or
+     * product must count as its own order, not index a dictionary at -1. */
+    cseg_quality q;
+    int rc;
+    cseg_table *c = compute("InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n"
+                            ",A,1,2020-01-01,2,7\n,,1,2020-01-02,2,7\n9,A,1,2020-01-03,2,7\n",
+                            NULL, &q, &rc);
+    assert_int_equal(rc, 0);
+    assert_true(feat(c, "frequency", 0) == 3);
+    assert_true(feat(c, "n_products", 0) == 1);
+    cseg_table_free(c);
+}
+
 static void test_empty_results(void **state)
 {
     (void)state;
@@ -289,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_hand_computed),   cmocka_unit_test(test_as_of_and_window),
         cmocka_unit_test(test_roles_detection), cmocka_unit_test(test_amount_mode_and_ties),
         cmocka_unit_test(test_empty_results),   cmocka_unit_test(test_online_retail),
+        cmocka_unit_test(test_missing_invoice_and_product),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,8 @@
  *
  *   customer_id      the id, as text ("17850.0" is read as "17850")
  *   recency_days     as_of day minus the calendar day of the last purchase
- *   frequency        distinct purchase invoices (purchase rows without invoices)
+ *   frequency        distinct purchase invoices (a purchase row without an invoice
+ *                    number, or every row when there is no invoice column, counts once)
  *   monetary         net spend: purchases minus returns (may be negative)
  *   tenure_days      as_of day minus the calendar day of the first purchase
  *   avg_order_value  gross purchase spend / frequency

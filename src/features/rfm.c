@@ -507,7 +507,8 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
             gross += value[i];
             first = day < first ? day : first;
             last = day > last ? day : last;
-            if (c.inv) {
+            /* A purchase row without an invoice number counts as its own order. */
+            if (c.inv && c.inv[i] >= 0) {
                 if (stamp_inv[c.inv[i]] != (int64_t)k) {
                     stamp_inv[c.inv[i]] = (int64_t)k;
                     nfreq++;
@@ -515,7 +516,7 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
             } else {
                 nfreq++;
             }
-            if (c.prod && stamp_prod[c.prod[i]] != (int64_t)k) {
+            if (c.prod && c.prod[i] >= 0 && stamp_prod[c.prod[i]] != (int64_t)k) {
                 stamp_prod[c.prod[i]] = (int64_t)k;
                 nprod++;
             }

@@ -15,9 +15,10 @@
  * bounds with a relative margin of 1e-12 so rounding can only cause extra
  * work. Hence Hamerly returns Lloyd's result to the last bit.
  *
- * Layout. Centres are kept transposed (d x kp, kp = k rounded up to 8) so the
- * distances from one sample to all centres are one vector loop over centres.
- * Samples are processed in fixed blocks of CSEG_KM_BLOCK; each block writes its
+ * Layout. Distances are computed for eight samples at once, one per vector
+ * lane (the eight are copied feature-major first), against each centre in
+ * turn, keeping the nearest and second-nearest per lane with selects: no
+ * branch depends on the data. Samples are processed in fixed blocks of CSEG_KM_BLOCK; each block writes its
  * own partial sums, which are added in block order: identical results for any
  * number of threads. The hot functions are compiled for AVX-512, AVX2 and
  * baseline x86-64 and chosen at load time (GCC target_clones).
@@ -122,15 +123,18 @@ void cseg_kmeans_free(cseg_kmeans *km)
 
 typedef struct work {
     const double *X, *w;
-    size_t n, d, k, kp, nb;
+    double *Xt;    /* X in tiles of 8 samples, each tile d x 8 feature-major: eight
+                      samples load as one vector and a tile is one stream */
+    size_t n, d, k, nb;
     int nt;
-    double *CT;    /* d x kp transposed centres */
     double *C;     /* k x d */
     int32_t *lab;
     double *upper, *lower;
     double *half;  /* s(a) */
-    double *bsum;  /* nb x k x d */
-    double *bcnt;  /* nb x k */
+    double *bsum;  /* nb x 8 x k x d: per block, one partial sum per lane (sample i
+                      goes to lane i % 8), so consecutive samples of one cluster
+                      never wait on each other's store */
+    double *bcnt;  /* nb x 8 x k */
     double *bval;  /* nb: per-block scalar (inertia or potential) */
     size_t *bchg;  /* nb: labels changed / distances skipped */
     size_t *bskip;
@@ -142,129 +146,172 @@ static inline double wt(const work *w, size_t i)
     return w->w ? w->w[i] : 1.0;
 }
 
-static void transpose_centres(work *w)
-{
-    for (size_t j = 0; j < w->d; j++)
-        for (size_t c = 0; c < w->kp; c++)
-            w->CT[j * w->kp + c] = c < w->k ? w->C[c * w->d + j] : HUGE_VAL;
-}
+/* Eight doubles (or 64-bit integers) as one value: GCC and Clang lower it to
+ * one AVX-512, two AVX2 or four SSE2 operations, whichever the clone is
+ * compiled for. */
+typedef double v8d __attribute__((vector_size(64)));
+typedef long long v8l __attribute__((vector_size(64)));
+#define SEL(m, a, b) ((v8d)(((v8l)(a) & (m)) | ((v8l)(b) & ~(m))))
 
-/* Squared distances from x to all (padded) centres, features in order. */
-static inline void dist_all(const double *x, const double *CT, size_t d, size_t kp, double *out)
-{
-    for (size_t c = 0; c < kp; c++)
-        out[c] = 0;
-    for (size_t j = 0; j < d; j++) {
-        const double xj = x[j];
-        const double *row = CT + j * kp;
-        for (size_t c = 0; c < kp; c++) {
-            double t = xj - row[c];
-            out[c] += t * t;
-        }
-    }
-}
-
-/* The same sum for one centre, in the same order. */
-static inline double dist_one(const double *x, const double *CT, size_t d, size_t kp, size_t c)
+/* Squared distance from x to centre c, features in order. */
+static inline double dist_one(const double *x, const double *C, size_t d, size_t c)
 {
     double s = 0;
     for (size_t j = 0; j < d; j++) {
-        double t = x[j] - CT[j * kp + c];
+        double t = x[j] - C[c * d + j];
         s += t * t;
     }
     return s;
 }
 
-/* Nearest centre (lowest index on ties) and the two smallest distances. */
-static inline size_t best_two(const double *dd, size_t k, double *b1, double *b2)
+/* Copy up to 8 rows of X (indices idx[0..cnt)) feature-major into xs (d x 8);
+ * unused lanes repeat the last row. */
+static inline void gather8(const double *X, size_t d, const size_t *idx, size_t cnt, double *xs)
 {
-    size_t best = 0;
-    double m1 = dd[0], m2 = HUGE_VAL;
-    for (size_t c = 1; c < k; c++) {
-        if (dd[c] < m1) {
-            m2 = m1;
-            m1 = dd[c];
-            best = c;
-        } else if (dd[c] < m2) {
-            m2 = dd[c];
-        }
+    for (size_t l = 0; l < 8; l++) {
+        const double *x = X + idx[l < cnt ? l : cnt - 1] * d;
+        for (size_t j = 0; j < d; j++)
+            xs[j * 8 + l] = x[j];
     }
-    *b1 = m1;
-    *b2 = m2;
-    return best;
 }
 
-static inline void add_to_block(work *w, size_t b, size_t i, int32_t a)
+/* Nearest centre (lowest index on ties), its squared distance and the second
+ * smallest, for the 8 points in xs, one point per lane. Centres are scanned in
+ * order and a lane moves only on a strictly smaller distance, exactly as a
+ * scalar scan would; each lane's sum has dist_one's operations in dist_one's
+ * order, so both agree to the last bit. No branch depends on the data. */
+static inline void nearest8(const double *xs, size_t stride, const double *C, size_t k, size_t d,
+                            long long *best, double *b1, double *b2)
 {
-    const double *x = w->X + i * w->d;
-    double wi = wt(w, i);
-    double *s = w->bsum + (b * w->k + (size_t)a) * w->d;
-    for (size_t j = 0; j < w->d; j++)
-        s[j] += wi * x[j];
-    w->bcnt[b * w->k + (size_t)a] += wi;
+    v8d m1, m2;
+    v8l bi = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int l = 0; l < 8; l++)
+        m1[l] = m2[l] = HUGE_VAL;
+    for (size_t c = 0; c < k; c++) {
+        const double *cc = C + c * d;
+        v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (size_t j = 0; j < d; j++) {
+            v8d xv;
+            memcpy(&xv, xs + j * stride, sizeof xv);
+            v8d t = xv - cc[j];
+            acc += t * t;
+        }
+        v8l lt = acc < m1, lt2 = acc < m2;
+        m2 = SEL(lt, m1, SEL(lt2, acc, m2));
+        m1 = SEL(lt, acc, m1);
+        bi = (bi & ~lt) | ((long long)c & lt);
+    }
+    memcpy(best, &bi, sizeof bi);
+    memcpy(b1, &m1, sizeof m1);
+    memcpy(b2, &m2, sizeof m2);
 }
 
 static void clear_block(work *w, size_t b)
 {
-    memset(w->bsum + b * w->k * w->d, 0, w->k * w->d * sizeof(double));
-    memset(w->bcnt + b * w->k, 0, w->k * sizeof(double));
+    memset(w->bsum + b * 8 * w->k * w->d, 0, 8 * w->k * w->d * sizeof(double));
+    memset(w->bcnt + b * 8 * w->k, 0, 8 * w->k * sizeof(double));
     w->bval[b] = 0;
     w->bchg[b] = 0;
     w->bskip[b] = 0;
 }
 
-/* Lloyd assignment of block b (also the full scan Hamerly starts with). */
+/* Add the block's samples to its partial sums, in sample order (the same
+ * order for Lloyd and Hamerly, so the centres come out identical). */
+static void accumulate_block(work *w, size_t b, size_t i0, size_t i1)
+{
+    size_t d = w->d;
+    for (size_t i = i0; i < i1; i++) {
+        const double *x = w->X + i * d;
+        double wi = wt(w, i);
+        size_t a = (size_t)w->lab[i];
+        size_t lane = i % 8;
+        double *s = w->bsum + ((b * 8 + lane) * w->k + a) * d;
+        for (size_t j = 0; j < d; j++)
+            s[j] += wi * x[j];
+        w->bcnt[(b * 8 + lane) * w->k + a] += wi;
+    }
+}
+
+/* Full assignment of up to 8 samples idx[0..cnt) with bounds (optional). */
+static inline void assign8(work *w, size_t b, const size_t *idx, size_t cnt, int bounds, double *xs)
+{
+    long long best[8];
+    double b1[8], b2[8];
+    gather8(w->X, w->d, idx, cnt, xs);
+    nearest8(xs, 8, w->C, w->k, w->d, best, b1, b2);
+    for (size_t l = 0; l < cnt; l++) {
+        size_t i = idx[l];
+        w->bchg[b] += w->lab[i] != (int32_t)best[l];
+        w->lab[i] = (int32_t)best[l];
+        if (bounds) {
+            w->upper[i] = sqrt(b1[l]) * (1 + CSEG_KM_MARGIN);
+            w->lower[i] = sqrt(b2[l]) * (1 - CSEG_KM_MARGIN);
+        }
+    }
+}
+
+/* Lloyd assignment of block b (also the full scan Hamerly starts with), one
+ * tile of 8 samples at a time; the tile's samples are added to the partial
+ * sums right away, in sample order, while they are in cache. */
 CSEG_HOT static void lloyd_block(work *w, size_t b, int bounds, int accumulate)
 {
-    double dd[w->kp];
+    size_t d = w->d, k = w->k;
     size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
+    double *sum = w->bsum + b * 8 * k * d, *cnt = w->bcnt + b * 8 * k;
     clear_block(w, b);
-    for (size_t i = i0; i < i1; i++) {
-        dist_all(w->X + i * w->d, w->CT, w->d, w->kp, dd);
-        double b1, b2;
-        size_t best = best_two(dd, w->k, &b1, &b2);
-        w->bchg[b] += w->lab[i] != (int32_t)best;
-        w->lab[i] = (int32_t)best;
-        w->dist[i] = b1;
-        w->bval[b] += wt(w, i) * b1;
-        if (bounds) {
-            w->upper[i] = sqrt(b1) * (1 + CSEG_KM_MARGIN);
-            w->lower[i] = sqrt(b2) * (1 - CSEG_KM_MARGIN);
+    for (size_t g = i0; g < i1; g += 8) {
+        const double *tile = w->Xt + g * d;
+        size_t m = i1 - g < 8 ? i1 - g : 8;
+        long long best[8];
+        double b1[8], b2[8];
+        nearest8(tile, 8, w->C, k, d, best, b1, b2);
+        for (size_t l = 0; l < m; l++) {
+            size_t i = g + l;
+            int32_t a = (int32_t)best[l];
+            double wi = wt(w, i);
+            w->bchg[b] += w->lab[i] != a;
+            w->lab[i] = a;
+            w->bval[b] += wi * b1[l];
+            if (bounds) {
+                w->upper[i] = sqrt(b1[l]) * (1 + CSEG_KM_MARGIN);
+                w->lower[i] = sqrt(b2[l]) * (1 - CSEG_KM_MARGIN);
+            }
+            if (accumulate) { /* lane l of every tile is sample i % 8 == l */
+                double *sa = sum + (l * k + (size_t)a) * d;
+                for (size_t j = 0; j < d; j++)
+                    sa[j] += wi * tile[j * 8 + l];
+                cnt[l * k + (size_t)a] += wi;
+            }
         }
-        if (accumulate)
-            add_to_block(w, b, i, (int32_t)best);
     }
 }
 
 CSEG_HOT static void hamerly_block(work *w, size_t b)
 {
-    double dd[w->kp];
+    double xs[8 * w->d];
+    size_t idx[8], np = 0;
     size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
     clear_block(w, b);
     for (size_t i = i0; i < i1; i++) {
-        const double *x = w->X + i * w->d;
         int32_t a = w->lab[i];
         double m = w->half[a] > w->lower[i] ? w->half[a] : w->lower[i];
         if (w->upper[i] > m) {
-            double da = dist_one(x, w->CT, w->d, w->kp, (size_t)a);
+            double da = dist_one(w->X + i * w->d, w->C, w->d, (size_t)a);
             w->upper[i] = sqrt(da) * (1 + CSEG_KM_MARGIN);
-            if (w->upper[i] > m) {
-                dist_all(x, w->CT, w->d, w->kp, dd);
-                double b1, b2;
-                size_t best = best_two(dd, w->k, &b1, &b2);
-                w->bchg[b] += a != (int32_t)best;
-                a = (int32_t)best;
-                w->lab[i] = a;
-                w->upper[i] = sqrt(b1) * (1 + CSEG_KM_MARGIN);
-                w->lower[i] = sqrt(b2) * (1 - CSEG_KM_MARGIN);
-            } else {
-                w->bskip[b]++;
+            if (w->upper[i] > m) { /* bounds cannot decide: full scan, 8 at a time */
+                idx[np++] = i;
+                if (np == 8) {
+                    assign8(w, b, idx, np, 1, xs);
+                    np = 0;
+                }
+                continue;
             }
-        } else {
-            w->bskip[b]++;
         }
-        add_to_block(w, b, i, a);
+        w->bskip[b]++;
     }
+    if (np)
+        assign8(w, b, idx, np, 1, xs);
+    accumulate_block(w, b, i0, i1);
 }
 
 /* Sum block partials in block order into new centres; returns the number of
@@ -276,10 +323,12 @@ static size_t reduce_centres(work *w, double *Cnew, double *cnt)
     memset(cnt, 0, k * sizeof *cnt);
     for (size_t b = 0; b < w->nb; b++) {
         for (size_t c = 0; c < k; c++) {
-            cnt[c] += w->bcnt[b * k + c];
-            const double *s = w->bsum + (b * k + c) * d;
-            for (size_t j = 0; j < d; j++)
-                Cnew[c * d + j] += s[j];
+            for (size_t l = 0; l < 8; l++) {
+                cnt[c] += w->bcnt[(b * 8 + l) * k + c];
+                const double *s = w->bsum + ((b * 8 + l) * k + c) * d;
+                for (size_t j = 0; j < d; j++)
+                    Cnew[c * d + j] += s[j];
+            }
         }
     }
     for (size_t c = 0; c < k; c++) {
@@ -348,11 +397,81 @@ static double d2_rows(const double *a, const double *b, size_t d)
     return s;
 }
 
-/* Greedy k-means++ (scikit-learn's variant) into w->C; uses w->dist. */
+/* Squared distances from the 8 samples of a tile to point y. (Vectors go
+ * through pointers: passing them by value would tie the ABI to the ISA.) */
+static inline void tile_d2(const double *tile, const double *y, size_t d, v8d *out)
+{
+    v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (size_t j = 0; j < d; j++) {
+        v8d xv;
+        memcpy(&xv, tile + j * 8, sizeof xv);
+        v8d t = xv - y[j];
+        acc += t * t;
+    }
+    *out = acc;
+}
+
+/* Sample weights of a tile; lanes past n weigh 0. */
+static inline void tile_w(const work *w, size_t g, v8d *out)
+{
+    for (int l = 0; l < 8; l++)
+        (*out)[l] = g + (size_t)l < w->n ? wt(w, g + (size_t)l) : 0;
+}
+
+static inline double lanes_sum(const v8d *v)
+{
+    return (((*v)[0] + (*v)[1]) + ((*v)[2] + (*v)[3])) +
+           (((*v)[4] + (*v)[5]) + ((*v)[6] + (*v)[7]));
+}
+
+/* dist = min(dist, |x - y|^2) over block b (first: dist = |x - y|^2). */
+CSEG_HOT static void seed_update_block(work *w, size_t b, const double *y, int first)
+{
+    size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
+    for (size_t g = i0; g < i1; g += 8) {
+        v8d e;
+        tile_d2(w->Xt + g * w->d, y, w->d, &e);
+        size_t m = i1 - g < 8 ? i1 - g : 8;
+        for (size_t l = 0; l < m; l++)
+            w->dist[g + l] = first || e[l] < w->dist[g + l] ? e[l] : w->dist[g + l];
+    }
+}
+
+/* Potential of each candidate over block b, all candidates in one pass. */
+CSEG_HOT static void seed_trials_block(work *w, size_t b, const double *const *cand, size_t T,
+                                       double *out)
+{
+    size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
+    v8d part[64];
+    for (size_t t = 0; t < T; t++)
+        for (int l = 0; l < 8; l++)
+            part[t][l] = 0;
+    for (size_t g = i0; g < i1; g += 8) {
+        v8d cur, wv;
+        tile_w(w, g, &wv);
+        for (int l = 0; l < 8; l++)
+            cur[l] = g + (size_t)l < i1 ? w->dist[g + (size_t)l] : 0;
+        for (size_t t = 0; t < T; t++) {
+            v8d e;
+            tile_d2(w->Xt + g * w->d, cand[t], w->d, &e);
+            v8l lt = e < cur;
+            part[t] += wv * SEL(lt, e, cur);
+        }
+    }
+    for (size_t t = 0; t < T; t++)
+        out[t] = lanes_sum(&part[t]);
+}
+
+/* Greedy k-means++ (scikit-learn's variant) into w->C; uses w->dist. All
+ * candidates of a step are scored in one pass over the data; block partials
+ * are added in block order, so the choice is the same for any thread count. */
 static void seed_plusplus(work *w, cseg_rng *rng, double *cumsum)
 {
-    size_t n = w->n, d = w->d, k = w->k;
+    size_t n = w->n, d = w->d, k = w->k, nb = w->nb;
     size_t trials = 2 + (size_t)log((double)k);
+    int nt = w->nt;
+    if (trials > 64)
+        trials = 64;
     double total_w = 0;
     for (size_t i = 0; i < n; i++)
         total_w += wt(w, i);
@@ -369,29 +488,25 @@ static void seed_plusplus(work *w, cseg_rng *rng, double *cumsum)
         first = cseg__rng_below(rng, n);
     }
     memcpy(w->C, w->X + first * d, d * sizeof(double));
-    const double *X = w->X;
-    double *dist = w->dist;
-    int nt = w->nt;
-    size_t nb = w->nb;
-    double *bval = w->bval;
-#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(w, X, dist, d, n, nb) \
+    const double *y0 = w->C;
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(w, nb, y0)      \
     if (n >= CSEG_KM_PAR_MIN)
-    for (size_t b = 0; b < nb; b++) {
-        size_t i1 = (b + 1) * CSEG_KM_BLOCK < n ? (b + 1) * CSEG_KM_BLOCK : n;
-        for (size_t i = b * CSEG_KM_BLOCK; i < i1; i++)
-            dist[i] = d2_rows(X + i * d, w->C, d);
-    }
+    for (size_t b = 0; b < nb; b++)
+        seed_update_block(w, b, y0, 1);
     double pot = 0;
     for (size_t i = 0; i < n; i++)
-        pot += wt(w, i) * dist[i];
-    size_t cand[64];
+        pot += wt(w, i) * w->dist[i];
+    const double *cand[64];
+    size_t cidx[64];
     double cand_pot[64];
-    if (trials > 64)
-        trials = 64;
+    double *bpot = w->bsum; /* scratch: nb x trials fits in nb x 8 x k x d */
+    double *bpot_own = NULL;
+    if (trials > 8 * k * d && !(bpot = bpot_own = malloc(nb * trials * sizeof *bpot)))
+        bpot = NULL;
     for (size_t c = 1; c < k; c++) {
         double acc = 0;
         for (size_t i = 0; i < n; i++) {
-            acc += wt(w, i) * dist[i];
+            acc += wt(w, i) * w->dist[i];
             cumsum[i] = acc;
         }
         for (size_t t = 0; t < trials; t++) {
@@ -404,44 +519,44 @@ static void seed_plusplus(work *w, cseg_rng *rng, double *cumsum)
                 else
                     hi = mid;
             }
-            cand[t] = lo < n ? lo : n - 1;
+            cidx[t] = lo < n ? lo : n - 1;
+            cand[t] = w->X + cidx[t] * d;
         }
-        for (size_t t = 0; t < trials; t++) {
-            const double *y = X + cand[t] * d;
-#pragma omp parallel for num_threads(nt) schedule(static) default(none)                    \
-    shared(w, X, dist, y, d, n, nb, bval) if (n >= CSEG_KM_PAR_MIN)
-            for (size_t b = 0; b < nb; b++) {
-                size_t i1 = (b + 1) * CSEG_KM_BLOCK < n ? (b + 1) * CSEG_KM_BLOCK : n;
-                double s = 0;
-                for (size_t i = b * CSEG_KM_BLOCK; i < i1; i++) {
-                    double e = d2_rows(X + i * d, y, d);
-                    s += wt(w, i) * (e < dist[i] ? e : dist[i]);
-                }
-                bval[b] = s;
-            }
-            double s = 0;
+        size_t T = trials;
+        if (bpot) {
+#pragma omp parallel for num_threads(nt) schedule(static) default(none)                        \
+    shared(w, nb, cand, T, bpot) if (n >= CSEG_KM_PAR_MIN)
             for (size_t b = 0; b < nb; b++)
-                s += bval[b];
-            cand_pot[t] = s;
+                seed_trials_block(w, b, cand, T, bpot + b * T);
+            for (size_t t = 0; t < T; t++) {
+                double sacc = 0;
+                for (size_t b = 0; b < nb; b++)
+                    sacc += bpot[b * T + t];
+                cand_pot[t] = sacc;
+            }
+        } else { /* no scratch memory: one candidate at a time */
+            for (size_t t = 0; t < T; t++) {
+                double sacc = 0, one;
+                for (size_t b = 0; b < nb; b++) {
+                    seed_trials_block(w, b, &cand[t], 1, &one);
+                    sacc += one;
+                }
+                cand_pot[t] = sacc;
+            }
         }
         size_t best = 0;
-        for (size_t t = 1; t < trials; t++)
+        for (size_t t = 1; t < T; t++)
             if (cand_pot[t] < cand_pot[best])
                 best = t;
-        const double *y = X + cand[best] * d;
-        memcpy(w->C + c * d, y, d * sizeof(double));
+        memcpy(w->C + c * d, cand[best], d * sizeof(double));
         pot = cand_pot[best];
-#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(X, dist, y, d, n, nb) \
+        const double *y = w->C + c * d;
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(w, nb, y)       \
     if (n >= CSEG_KM_PAR_MIN)
-        for (size_t b = 0; b < nb; b++) {
-            size_t i1 = (b + 1) * CSEG_KM_BLOCK < n ? (b + 1) * CSEG_KM_BLOCK : n;
-            for (size_t i = b * CSEG_KM_BLOCK; i < i1; i++) {
-                double e = d2_rows(X + i * d, y, d);
-                if (e < dist[i])
-                    dist[i] = e;
-            }
-        }
+        for (size_t b = 0; b < nb; b++)
+            seed_update_block(w, b, y, 0);
     }
+    free(bpot_own);
 }
 
 static void update_half(work *w)
@@ -489,7 +604,6 @@ static int lloyd_run(work *w, const cseg_kmeans_params *p, double tol_abs, doubl
         w->lab[i] = -1;
     *converged = 0;
     for (it = 0; it < p->max_iter; it++) {
-        transpose_centres(w);
         if (hamerly && it > 0) {
             update_half(w);
             run_blocks(w, 2);
@@ -504,10 +618,9 @@ static int lloyd_run(work *w, const cseg_kmeans_params *p, double tol_abs, doubl
         *checked += (double)w->n;
         size_t n_empty = reduce_centres(w, Cnew, cnt);
         if (n_empty) {
-            /* Relocation needs exact distances to the current centres. */
-            if (hamerly && it > 0)
-                for (size_t i = 0; i < w->n; i++)
-                    w->dist[i] = dist_one(w->X + i * d, w->CT, d, w->kp, (size_t)w->lab[i]);
+            /* Relocation needs the distances to the current centres. */
+            for (size_t i = 0; i < w->n; i++)
+                w->dist[i] = dist_one(w->X + i * d, w->C, d, (size_t)w->lab[i]);
             if (relocate_empty(w, Cnew, cnt, n_empty) < 0)
                 return CSEG_ENOMEM;
         }
@@ -544,7 +657,6 @@ static int lloyd_run(work *w, const cseg_kmeans_params *p, double tol_abs, doubl
     *converged = it < p->max_iter;
     (void)strict;
     /* Final E-step: labels and inertia against the final centres. */
-    transpose_centres(w);
     run_blocks(w, 3);
     return 0;
 }
@@ -583,20 +695,18 @@ int cseg_kmeans_fit(cseg_kmeans *km, const double *X, size_t n, size_t d, const 
     w.n = n;
     w.d = d;
     w.k = k;
-    w.kp = (k + 7) / 8 * 8;
     w.nb = (n + CSEG_KM_BLOCK - 1) / CSEG_KM_BLOCK;
     w.nt = cseg__threads(p->n_threads);
     size_t kd;
     if (cseg__mul(k, d, &kd))
         return CSEG_ETOOBIG;
-    w.CT = cseg__alloc_aligned(w.kp * d, sizeof(double));
     w.C = malloc(kd * sizeof(double));
     w.lab = malloc(n * sizeof(int32_t));
     w.upper = malloc(n * sizeof(double));
     w.lower = malloc(n * sizeof(double));
     w.half = malloc(k * sizeof(double));
-    w.bsum = cseg__alloc_aligned(w.nb * kd, sizeof(double));
-    w.bcnt = malloc(w.nb * k * sizeof(double));
+    w.bsum = cseg__alloc_aligned(w.nb * 8 * kd, sizeof(double));
+    w.bcnt = malloc(w.nb * 8 * k * sizeof(double));
     w.bval = malloc(w.nb * sizeof(double));
     w.bchg = malloc(w.nb * sizeof(size_t));
     w.bskip = malloc(w.nb * sizeof(size_t));
@@ -607,12 +717,20 @@ int cseg_kmeans_fit(cseg_kmeans *km, const double *X, size_t n, size_t d, const 
     bestC = malloc(kd * sizeof(double));
     bestL = malloc(n * sizeof(int32_t));
     cumsum = malloc(n * sizeof(double));
-    if (!w.CT || !w.C || !w.lab || !w.upper || !w.lower || !w.half || !w.bsum || !w.bcnt ||
+    if (!w.C || !w.lab || !w.upper || !w.lower || !w.half || !w.bsum || !w.bcnt ||
         !w.bval || !w.bchg || !w.bskip || !w.dist || !Cnew || !cnt || !shift || !bestC ||
         !bestL || !cumsum) {
         rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
         goto out;
     }
+    w.Xt = cseg__alloc_aligned((n + 7) / 8 * 8, d * sizeof(double));
+    if (!w.Xt) {
+        rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
+        goto out;
+    }
+    for (size_t i = 0; i < (n + 7) / 8 * 8; i++) /* pad lanes repeat the last sample */
+        for (size_t j = 0; j < d; j++)
+            w.Xt[(i / 8) * 8 * d + j * 8 + i % 8] = X[(i < n ? i : n - 1) * d + j];
     /* Tolerance relative to the data's mean per-feature variance. */
     double var_mean = 0;
     for (size_t j = 0; j < d; j++) {
@@ -665,7 +783,6 @@ int cseg_kmeans_fit(cseg_kmeans *km, const double *X, size_t n, size_t d, const 
     km->fitted = 1;
     km->p.init = NULL; /* borrowed for the fit only */
 out:
-    cseg__free_aligned(w.CT);
     free(w.C);
     free(w.lab);
     free(w.upper);
@@ -677,6 +794,7 @@ out:
     free(w.bchg);
     free(w.bskip);
     free(w.dist);
+    cseg__free_aligned(w.Xt);
     free(Cnew);
     free(cnt);
     free(shift);
@@ -691,28 +809,26 @@ int cseg_kmeans_predict(const cseg_kmeans *km, const double *X, size_t n, int32_
 {
     if (!km->fitted)
         return CSEG_ENOTFIT;
-    size_t k = km->k, d = km->d, kp = (k + 7) / 8 * 8;
-    double *CT = cseg__alloc_aligned(kp * d, sizeof(double));
-    if (!CT)
-        return CSEG_ENOMEM;
-    for (size_t j = 0; j < d; j++)
-        for (size_t c = 0; c < kp; c++)
-            CT[j * kp + c] = c < k ? km->C[c * d + j] : HUGE_VAL;
+    size_t k = km->k, d = km->d;
+    const double *C = km->C;
     int nt = cseg__threads(km->p.n_threads);
+    size_t ng = (n + 7) / 8;
 #pragma omp parallel for num_threads(nt) schedule(static) default(none)                        \
-    shared(X, n, labels, dist2, CT, k, d, kp) if (n >= CSEG_KM_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        double dd[kp];
-        dist_all(X + i * d, CT, d, kp, dd);
-        size_t best = 0;
-        for (size_t c = 1; c < k; c++)
-            if (dd[c] < dd[best])
-                best = c;
-        labels[i] = (int32_t)best;
-        if (dist2)
-            dist2[i] = dd[best];
+    shared(X, n, labels, dist2, C, k, d, ng) if (n >= CSEG_KM_PAR_MIN)
+    for (size_t g = 0; g < ng; g++) {
+        double xs[8 * d], b1[8], b2[8];
+        long long best[8];
+        size_t idx[8], cnt = n - g * 8 < 8 ? n - g * 8 : 8;
+        for (size_t l = 0; l < cnt; l++)
+            idx[l] = g * 8 + l;
+        gather8(X, d, idx, cnt, xs);
+        nearest8(xs, 8, C, k, d, best, b1, b2);
+        for (size_t l = 0; l < cnt; l++) {
+            labels[idx[l]] = (int32_t)best[l];
+            if (dist2)
+                dist2[idx[l]] = b1[l];
+        }
     }
-    cseg__free_aligned(CT);
     return 0;
 }
 

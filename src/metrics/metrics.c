@@ -10,10 +10,11 @@
  * Silhouette. For a sample i in cluster A, a(i) is the mean distance to the
  * other members of A, b(i) the smallest mean distance to the members of
  * another cluster, s(i) = (b - a) / max(a, b), and 0 when A has one member.
- * Samples are sorted by cluster and stored transposed (feature-major), so the
- * sum of distances from i to one cluster is a vectorisable loop over a
- * contiguous range: squared distances tile by tile, square roots and sums in
- * 8 fixed lanes (a fixed summation order, hence thread-count independent).
+ * Samples are sorted by cluster into tiles of 8 (feature-major within a tile,
+ * each cluster starting on a tile), so the distances from i to 8 members of
+ * a cluster are one vector computation: squared distances, square roots and
+ * sums in 8 fixed lanes (a fixed summation order, hence thread-count
+ * independent).
  * No n x n matrix is ever formed; memory is O(n d).
  */
 #include <math.h>
@@ -29,7 +30,6 @@
 #define CSEG_HOT
 #endif
 
-#define SIL_TILE 256
 
 static int cmp_size(const void *a, const void *b)
 {
@@ -263,30 +263,32 @@ void cseg_silhouette_params_init(cseg_silhouette_params *p)
     p->n_threads = 0;
 }
 
-/* Sum of Euclidean distances from xi to samples [j0, j1) of Xt (d x m). */
-CSEG_HOT static double dist_sum(const double *xi, const double *Xt, size_t m, size_t d,
-                                size_t j0, size_t j1)
+typedef double v8d __attribute__((vector_size(64)));
+
+/* Sum of Euclidean distances from xi to the n samples stored in tiles
+ * [t0, t0 + ceil(n / 8)) of Xt (each tile d x 8, feature-major; lanes past n
+ * in the last tile are padding and count 0). Eight lanes of partial sums, added
+ * in a fixed order at the end. */
+CSEG_HOT static double dist_sum(const double *xi, const double *Xt, size_t d, size_t t0, size_t n)
 {
-    double buf[SIL_TILE];
-    double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (size_t t0 = j0; t0 < j1; t0 += SIL_TILE) {
-        size_t len = j1 - t0 < SIL_TILE ? j1 - t0 : SIL_TILE;
-        for (size_t t = 0; t < len; t++)
-            buf[t] = 0;
+    v8d part = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t nt = (n + 7) / 8;
+    for (size_t t = 0; t < nt; t++) {
+        const double *tile = Xt + (t0 + t) * 8 * d;
+        v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};
         for (size_t f = 0; f < d; f++) {
-            const double xf = xi[f];
-            const double *row = Xt + f * m + t0;
-            for (size_t t = 0; t < len; t++) {
-                double e = xf - row[t];
-                buf[t] += e * e;
-            }
+            v8d xv;
+            memcpy(&xv, tile + f * 8, sizeof xv);
+            v8d e = xi[f] - xv;
+            acc += e * e;
         }
-        size_t t = 0;
-        for (; t + 8 <= len; t += 8)
-            for (size_t l = 0; l < 8; l++)
-                part[l] += sqrt(buf[t + l]);
-        for (; t < len; t++)
-            part[t & 7] += sqrt(buf[t]);
+        v8d r;
+        for (int l = 0; l < 8; l++)
+            r[l] = sqrt(acc[l]);
+        if (t + 1 == nt && n % 8)
+            for (size_t l = n % 8; l < 8; l++)
+                r[l] = 0;
+        part += r;
     }
     return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
 }
@@ -296,7 +298,7 @@ int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *
 {
     cseg_silhouette_params defaults;
     int rc = 0;
-    size_t *idx = NULL, *off = NULL, *pos = NULL;
+    size_t *idx = NULL, *off = NULL, *pos = NULL, *cnt = NULL;
     int32_t *lab = NULL, *sl = NULL;
     double *Xt = NULL, *sil = NULL;
     if (!p) {
@@ -340,35 +342,42 @@ int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *
         rc = CSEG_EINVAL;
         goto out;
     }
-    /* Counting sort by cluster; pos[t] is row t's place in the sorted order. */
+    /* Counting sort by cluster into tiles of 8 samples; each cluster starts
+     * on a tile. off[a]: first tile of cluster a; cnt[a]: its size. */
     off = cseg__calloc(k + 1, sizeof *off);
+    cnt = cseg__calloc(k, sizeof *cnt);
     pos = malloc(m * sizeof *pos);
-    Xt = cseg__alloc_aligned(m, d * sizeof *Xt);
     sil = malloc(m * sizeof *sil);
-    if (!off || !pos || !Xt || !sil) {
+    if (!off || !cnt || !pos || !sil) {
         rc = CSEG_ENOMEM;
         goto out;
     }
     for (size_t t = 0; t < m; t++)
-        off[lab[t] + 1]++;
+        cnt[lab[t]]++;
     for (size_t a = 0; a < k; a++)
-        off[a + 1] += off[a];
+        off[a + 1] = off[a] + (cnt[a] + 7) / 8;
+    if (!(Xt = cseg__alloc_aligned(off[k] * 8, d * sizeof *Xt))) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
+    memset(Xt, 0, off[k] * 8 * d * sizeof *Xt);
     {
-        size_t *next = malloc(k * sizeof *next);
+        size_t *next = cseg__calloc(k, sizeof *next);
         if (!next) {
             rc = CSEG_ENOMEM;
             goto out;
         }
-        memcpy(next, off, k * sizeof *next);
-        for (size_t t = 0; t < m; t++)
-            pos[t] = next[lab[t]]++;
+        for (size_t t = 0; t < m; t++) {
+            size_t a = (size_t)lab[t], r = next[a]++;
+            pos[t] = (off[a] + r / 8) * 8 * d + r % 8;
+        }
         free(next);
     }
     for (size_t t = 0; t < m; t++)
         for (size_t f = 0; f < d; f++)
-            Xt[f * m + pos[t]] = X[idx[t] * d + f];
+            Xt[pos[t] + f * 8] = X[idx[t] * d + f];
     int nt = cseg__threads(p->n_threads);
-#pragma omp parallel num_threads(nt) default(none) shared(X, idx, lab, off, pos, Xt, sil, m, d, k, rc) \
+#pragma omp parallel num_threads(nt) default(none) shared(X, idx, lab, off, cnt, Xt, sil, m, d, k, rc) \
     if (m >= 512)
     {
         double *S = malloc(k * sizeof *S);
@@ -385,8 +394,8 @@ int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *
                 xi[f] = X[idx[t] * d + f];
             size_t own = (size_t)lab[t];
             for (size_t a = 0; a < k; a++)
-                S[a] = dist_sum(xi, Xt, m, d, off[a], off[a + 1]);
-            size_t n_own = off[own + 1] - off[own];
+                S[a] = dist_sum(xi, Xt, d, off[a], cnt[a]);
+            size_t n_own = cnt[own];
             if (n_own <= 1) {
                 sil[t] = 0;
                 continue;
@@ -394,7 +403,7 @@ int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *
             double ai = S[own] / (double)(n_own - 1), bi = HUGE_VAL;
             for (size_t a = 0; a < k; a++)
                 if (a != own) {
-                    double v = S[a] / (double)(off[a + 1] - off[a]);
+                    double v = S[a] / (double)cnt[a];
                     if (v < bi)
                         bi = v;
                 }
@@ -421,6 +430,7 @@ out:
     free(lab);
     free(sl);
     free(off);
+    free(cnt);
     free(pos);
     cseg__free_aligned(Xt);
     free(sil);

@@ -583,12 +583,22 @@ int seg_run(seg_opts *o, seg_input *in)
             if (cseg_profile_find(prof, in->features[j]) >= 0)
                 show[nshow++] = in->features[j];
     }
-    printf("  seg  %-22s %9s %7s %8s", "name", "customers", "share", "revenue");
+    int namew = 4;
+    for (size_t s = 0; s < k; s++) {
+        int len = (int)strlen(cseg_profile_name(prof, s));
+        namew = len > namew ? (len > 48 ? 48 : len) : namew;
+    }
+    printf("  seg  %-*s %9s %7s %8s", namew, "name", "customers", "share", "revenue");
     for (size_t j = 0; j < nshow; j++)
-        printf(" %12.12s", show[j]);
+        printf(" %14.14s", show[j]);
     printf("\n");
     for (size_t s = 0; s < k; s++) {
-        printf("  %3zu  %-22.22s %9zu %6.1f%%", s + 1, cseg_profile_name(prof, s),
+        /* The middle dot is two bytes but one column. */
+        const char *nm_s = cseg_profile_name(prof, s);
+        int extra = 0;
+        for (const char *q = nm_s; *q; q++)
+            extra += ((unsigned char)*q & 0xC0) == 0x80;
+        printf("  %3zu  %-*.*s %9zu %6.1f%%", s + 1, namew + extra, namew + extra, nm_s,
                cseg_profile_size(prof, s), 100 * cseg_profile_share(prof, s));
         double rs = cseg_profile_revenue_share(prof, s);
         if (isfinite(rs))
@@ -597,7 +607,7 @@ int seg_run(seg_opts *o, seg_input *in)
             printf(" %8s", "-");
         const double *mu = cseg_profile_means(prof, s);
         for (size_t j = 0; j < nshow; j++)
-            print_num(stdout, mu[cseg_profile_find(prof, show[j])], 12, 2);
+            print_num(stdout, mu[cseg_profile_find(prof, show[j])], 14, 2);
         printf("\n");
     }
     printf("\nWrote %s, %s, %s\n", p_customers, p_segments, p_model);

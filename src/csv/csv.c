@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "custseg/csv.h"
@@ -512,4 +513,12 @@ void cseg__csv_consume(cseg_csv *r, size_t len, long lines)
     r->pos += len;
     r->line += lines;
     r->line_off = r->pos;
+}
+
+uint64_t cseg__csv_plain_size(const cseg_csv *r)
+{
+    if (!r->gz || !gzdirect(r->gz))
+        return 0;
+    struct stat st;
+    return stat(r->name, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
 }

@@ -13,6 +13,8 @@
 long cseg__csv_line_of(const cseg_csv *r, size_t j);
 /* Absolute input offset of the next unread byte. */
 uint64_t cseg__csv_offset(const cseg_csv *r);
+/* Size in bytes of a plain (uncompressed) input file, else 0. */
+uint64_t cseg__csv_plain_size(const cseg_csv *r);
 /* Expose up to about `want` buffered raw bytes holding whole records (ending
  * at a newline, or at the end of input) for the caller to parse itself.
  * Returns 1 with the block and the line it starts on, 0 when no whole record

@@ -619,15 +619,18 @@ static int intern_parts(tcol *c, const bpart *parts, size_t np, size_t jc, const
  * *restart_src as text), 2 (block not eligible: nothing consumed), or a
  * negative code with diag filled. */
 static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, long line0,
-                      const cseg_table_read_params *p, int nt, size_t *restart_src,
-                      const char *path, cseg_diag *d)
+                      const cseg_table_read_params *p, int nt, bpart *parts,
+                      size_t *restart_src, const char *path, cseg_diag *d)
 {
     size_t ncsv = cseg_csv_n_columns(r), np = (size_t)nt, ncol = t->n_cols;
     char delim = cseg_csv_delimiter(r);
-    bpart *parts = cseg__calloc(np, sizeof *parts);
     int rc = 0;
-    if (!parts)
-        return CSEG_ENOMEM;
+    /* Parts keep their buffers from block to block; only the counts restart. */
+    for (size_t k = 0; k < np; k++) {
+        parts[k].nrows = 0;
+        parts[k].nlines = parts[k].ends = 0;
+        parts[k].err = parts[k].ineligible = 0;
+    }
     /* Split at line ends near equal byte offsets. */
     const char *at = blk, *end = blk + blen;
     for (size_t k = 0; k < np; k++) {
@@ -656,8 +659,7 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
                 ineligible = 1;
                 continue;
             }
-            bp->vals = cseg__calloc(ncol, sizeof(void *));
-            if (!bp->vals) {
+            if (!bp->vals && !(bp->vals = cseg__calloc(ncol, sizeof(void *)))) {
 #pragma omp atomic write
                 alloc_fail = 1;
             }
@@ -774,7 +776,6 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
         cseg__csv_consume(r, blen, ends);
     }
 out:
-    parts_free(parts, np, ncol);
     return rc;
 }
 
@@ -785,6 +786,7 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
 {
     cseg_csv *r = NULL;
     cseg_table *t = NULL;
+    bpart *parts = NULL;
     int rc = cseg_csv_open(&r, path, &p->csv, d);
     if (rc < 0)
         return rc;
@@ -837,6 +839,11 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
     size_t nf;
     int nt = cseg__threads(p->n_threads);
     uint64_t seq_until = 0; /* read record by record up to this input offset */
+    int reserved = 0;
+    if (!(parts = cseg__calloc((size_t)nt, sizeof *parts))) {
+        rc = CSEG_ENOMEM;
+        goto oom;
+    }
     for (;;) {
         int decided = t->n_rows >= 1024;
         for (size_t j = 0; j < t->n_cols && decided; j++)
@@ -848,8 +855,20 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
             rc = cseg__csv_block(r, BLOCK_BYTES, &blk, &blen, &line0, d);
             if (rc < 0)
                 goto out;
+            if (rc == 1 && !reserved) {
+                /* Size the columns once from the file size and the rows so far. */
+                uint64_t size = cseg__csv_plain_size(r), done = cseg__csv_offset(r);
+                reserved = 1;
+                if (size > done && done > 0 && t->n_rows > 0) {
+                    double per_row = (double)done / (double)t->n_rows;
+                    size_t want = t->n_rows + (size_t)((double)(size - done) / per_row * 1.02) + 64;
+                    while (t->cap_rows < want)
+                        if ((rc = grow_rows(t)) < 0)
+                            goto oom;
+                }
+            }
             if (rc == 1) {
-                rc = read_block(t, r, blk, blen, line0, p, nt, restart_src, path, d);
+                rc = read_block(t, r, blk, blen, line0, p, nt, parts, restart_src, path, d);
                 if (rc == CSEG_ENOMEM || rc == CSEG_ETOOBIG)
                     goto oom;
                 if (rc == 0)
@@ -968,6 +987,8 @@ oom:
     rc = cseg__diag(d, rc == CSEG_ETOOBIG ? CSEG_ETOOBIG : CSEG_ENOMEM, path, 0, 0,
                     "out of memory while reading");
 out:
+    if (parts)
+        parts_free(parts, (size_t)cseg__threads(p->n_threads), t ? t->n_cols : 0);
     cseg_csv_close(r);
     if (rc != 0) {
         cseg_table_free(t);

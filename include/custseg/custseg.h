@@ -12,5 +12,7 @@
 #include "custseg/metrics.h"
 #include "custseg/profile.h"
 #include "custseg/model.h"
+#include "custseg/pca.h"
+#include "custseg/report.h"
 
 #endif

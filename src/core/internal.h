@@ -66,6 +66,11 @@ static inline int64_t cseg__day_of(int64_t secs)
     return secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
 }
 
+/* Eigen-decomposition of the symmetric n x n matrix A (row-major): w gets the
+ * eigenvalues in descending order, V (n x n, row-major) the matching
+ * eigenvectors as columns. LAPACK dsyevd; the only LAPACK call (linalg.c). */
+int cseg__sym_eig(size_t n, const double *A, double *w, double *V);
+
 /* 64-bit hash of bytes (word-at-a-time mix, fmix64 finaliser). */
 uint64_t cseg__hash(const void *p, size_t n, uint64_t seed);
 

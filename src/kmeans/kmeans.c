@@ -70,7 +70,7 @@ void cseg_kmeans_params_init(cseg_kmeans_params *p)
     p->max_iter = 300;
     p->tol = 1e-4;
     p->seed = 0;
-    p->algorithm = CSEG_KMEANS_HAMERLY;
+    p->algorithm = CSEG_KMEANS_LLOYD;
     p->n_threads = 0;
     p->init = NULL;
 }
@@ -131,10 +131,11 @@ typedef struct work {
     int32_t *lab;
     double *upper, *lower;
     double *half;  /* s(a) */
-    double *bsum;  /* nb x 8 x k x d: per block, one partial sum per lane (sample i
-                      goes to lane i % 8), so consecutive samples of one cluster
-                      never wait on each other's store */
-    double *bcnt;  /* nb x 8 x k */
+    double *bsum;  /* nb x k x d x 8: per block, cluster and feature, one partial
+                      sum per lane (sample i goes to lane i % 8), so a tile of 8
+                      samples is added with vector operations and consecutive
+                      samples never wait on each other's store */
+    double *bcnt;  /* nb x k x 8 */
     double *bval;  /* nb: per-block scalar (inertia or potential) */
     size_t *bchg;  /* nb: labels changed / distances skipped */
     size_t *bskip;
@@ -187,7 +188,34 @@ static inline void nearest8(const double *xs, size_t stride, const double *C, si
     v8l bi = {0, 0, 0, 0, 0, 0, 0, 0};
     for (int l = 0; l < 8; l++)
         m1[l] = m2[l] = HUGE_VAL;
-    for (size_t c = 0; c < k; c++) {
+    size_t c = 0;
+    /* Four centres per pass: four independent sums keep the adder busy. The
+     * updates below still go centre by centre, in order. */
+    for (; c + 4 <= k; c += 4) {
+        const double *c0 = C + c * d, *c1 = c0 + d, *c2 = c1 + d, *c3 = c2 + d;
+        v8d a0 = {0, 0, 0, 0, 0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+        for (size_t j = 0; j < d; j++) {
+            v8d xv;
+            memcpy(&xv, xs + j * stride, sizeof xv);
+            v8d t0 = xv - c0[j], t1 = xv - c1[j], t2 = xv - c2[j], t3 = xv - c3[j];
+            a0 += t0 * t0;
+            a1 += t1 * t1;
+            a2 += t2 * t2;
+            a3 += t3 * t3;
+        }
+        const v8d *accs[4] = {&a0, &a1, &a2, &a3};
+        for (size_t q = 0; q < 4; q++) {
+            v8d acc = *accs[q];
+            v8l lt = acc < m1;
+            if (b2) {
+                v8l lt2 = acc < m2;
+                m2 = SEL(lt, m1, SEL(lt2, acc, m2));
+            }
+            m1 = SEL(lt, acc, m1);
+            bi = (bi & ~lt) | ((long long)(c + q) & lt);
+        }
+    }
+    for (; c < k; c++) {
         const double *cc = C + c * d;
         v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};
         for (size_t j = 0; j < d; j++) {
@@ -196,14 +224,18 @@ static inline void nearest8(const double *xs, size_t stride, const double *C, si
             v8d t = xv - cc[j];
             acc += t * t;
         }
-        v8l lt = acc < m1, lt2 = acc < m2;
-        m2 = SEL(lt, m1, SEL(lt2, acc, m2));
+        v8l lt = acc < m1;
+        if (b2) {
+            v8l lt2 = acc < m2;
+            m2 = SEL(lt, m1, SEL(lt2, acc, m2));
+        }
         m1 = SEL(lt, acc, m1);
         bi = (bi & ~lt) | ((long long)c & lt);
     }
     memcpy(best, &bi, sizeof bi);
     memcpy(b1, &m1, sizeof m1);
-    memcpy(b2, &m2, sizeof m2);
+    if (b2) /* the second distance only feeds Hamerly's bounds */
+        memcpy(b2, &m2, sizeof m2);
 }
 
 static void clear_block(work *w, size_t b)
@@ -225,10 +257,10 @@ static void accumulate_block(work *w, size_t b, size_t i0, size_t i1)
         double wi = wt(w, i);
         size_t a = (size_t)w->lab[i];
         size_t lane = i % 8;
-        double *s = w->bsum + ((b * 8 + lane) * w->k + a) * d;
+        double *s = w->bsum + ((b * w->k + a) * d) * 8 + lane;
         for (size_t j = 0; j < d; j++)
-            s[j] += wi * x[j];
-        w->bcnt[(b * 8 + lane) * w->k + a] += wi;
+            s[j * 8] += wi * x[j];
+        w->bcnt[(b * w->k + a) * 8 + lane] += wi;
     }
 }
 
@@ -257,14 +289,17 @@ CSEG_HOT static void lloyd_block(work *w, size_t b, int bounds, int accumulate)
 {
     size_t d = w->d, k = w->k;
     size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
-    double *sum = w->bsum + b * 8 * k * d, *cnt = w->bcnt + b * 8 * k;
+    double *sum = w->bsum + b * k * d * 8, *cnt = w->bcnt + b * k * 8;
     clear_block(w, b);
     for (size_t g = i0; g < i1; g += 8) {
         const double *tile = w->Xt + g * d;
         size_t m = i1 - g < 8 ? i1 - g : 8;
         long long best[8];
         double b1[8], b2[8];
-        nearest8(tile, 8, w->C, k, d, best, b1, b2);
+        if (bounds)
+            nearest8(tile, 8, w->C, k, d, best, b1, b2);
+        else
+            nearest8(tile, 8, w->C, k, d, best, b1, NULL);
         for (size_t l = 0; l < m; l++) {
             size_t i = g + l;
             int32_t a = (int32_t)best[l];
@@ -276,11 +311,33 @@ CSEG_HOT static void lloyd_block(work *w, size_t b, int bounds, int accumulate)
                 w->upper[i] = sqrt(b1[l]) * (1 + CSEG_KM_MARGIN);
                 w->lower[i] = sqrt(b2[l]) * (1 - CSEG_KM_MARGIN);
             }
-            if (accumulate) { /* lane l of every tile is sample i % 8 == l */
-                double *sa = sum + (l * k + (size_t)a) * d;
-                for (size_t j = 0; j < d; j++)
-                    sa[j] += wi * tile[j * 8 + l];
-                cnt[l * k + (size_t)a] += wi;
+        }
+        if (accumulate) {
+            /* Lane l of a tile is sample g + l, and i % 8 == l: add the tile to
+             * each cluster's lane sums under the mask of lanes it won (padding
+             * lanes win nothing); adding +0.0 elsewhere changes nothing. Same
+             * per-lane order as accumulate_block. */
+            v8d wv, zero = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int l = 0; l < 8; l++)
+                wv[l] = (size_t)l < m ? wt(w, g + (size_t)l) : 0;
+            for (size_t l = m; l < 8; l++)
+                best[l] = -1;
+            v8l bv;
+            memcpy(&bv, best, sizeof bv);
+            for (size_t a = 0; a < k; a++) {
+                v8l hit = bv == (long long)a;
+                double *sa = sum + a * d * 8;
+                v8d cv;
+                memcpy(&cv, cnt + a * 8, sizeof cv);
+                cv += SEL(hit, wv, zero);
+                memcpy(cnt + a * 8, &cv, sizeof cv);
+                for (size_t j = 0; j < d; j++) {
+                    v8d xv, sv;
+                    memcpy(&xv, tile + j * 8, sizeof xv);
+                    memcpy(&sv, sa + j * 8, sizeof sv);
+                    sv += SEL(hit, wv * xv, zero);
+                    memcpy(sa + j * 8, &sv, sizeof sv);
+                }
             }
         }
     }
@@ -324,10 +381,10 @@ static size_t reduce_centres(work *w, double *Cnew, double *cnt)
     for (size_t b = 0; b < w->nb; b++) {
         for (size_t c = 0; c < k; c++) {
             for (size_t l = 0; l < 8; l++) {
-                cnt[c] += w->bcnt[(b * 8 + l) * k + c];
-                const double *s = w->bsum + ((b * 8 + l) * k + c) * d;
+                cnt[c] += w->bcnt[(b * k + c) * 8 + l];
+                const double *s = w->bsum + ((b * k + c) * d) * 8 + l;
                 for (size_t j = 0; j < d; j++)
-                    Cnew[c * d + j] += s[j];
+                    Cnew[c * d + j] += s[j * 8];
             }
         }
     }
@@ -728,18 +785,36 @@ int cseg_kmeans_fit(cseg_kmeans *km, const double *X, size_t n, size_t d, const 
         rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
         goto out;
     }
-    for (size_t i = 0; i < (n + 7) / 8 * 8; i++) /* pad lanes repeat the last sample */
-        for (size_t j = 0; j < d; j++)
-            w.Xt[(i / 8) * 8 * d + j * 8 + i % 8] = X[(i < n ? i : n - 1) * d + j];
-    /* Tolerance relative to the data's mean per-feature variance. */
+    /* Tile copy of X; pad lanes repeat the last sample. */
+    size_t ntiles = (n + 7) / 8;
+    for (size_t t = 0; t < ntiles; t++)
+        for (size_t l = 0; l < 8; l++) {
+            const double *x = X + (t * 8 + l < n ? t * 8 + l : n - 1) * d;
+            for (size_t j = 0; j < d; j++)
+                w.Xt[t * 8 * d + j * 8 + l] = x[j];
+        }
+    /* Tolerance relative to the data's mean per-feature variance (two passes
+     * over the tiles, 8 lanes each; padding lanes left out). */
     double var_mean = 0;
     for (size_t j = 0; j < d; j++) {
-        double mu = 0, v = 0;
-        for (size_t i = 0; i < n; i++)
-            mu += X[i * d + j];
+        v8d s1 = {0, 0, 0, 0, 0, 0, 0, 0}, s2 = s1, zero = s1;
+        v8l valid = {-1, -1, -1, -1, -1, -1, -1, -1}, last = valid;
+        for (size_t l = 0; l < 8; l++)
+            last[l] = (ntiles - 1) * 8 + l < n ? -1 : 0;
+        for (size_t t = 0; t < ntiles; t++) {
+            v8d xv;
+            memcpy(&xv, w.Xt + t * 8 * d + j * 8, sizeof xv);
+            s1 += SEL(t + 1 < ntiles ? valid : last, xv, zero);
+        }
+        double mu = ((s1[0] + s1[1]) + (s1[2] + s1[3])) + ((s1[4] + s1[5]) + (s1[6] + s1[7]));
         mu /= (double)n;
-        for (size_t i = 0; i < n; i++)
-            v += (X[i * d + j] - mu) * (X[i * d + j] - mu);
+        for (size_t t = 0; t < ntiles; t++) {
+            v8d xv;
+            memcpy(&xv, w.Xt + t * 8 * d + j * 8, sizeof xv);
+            v8d e = xv - mu;
+            s2 += SEL(t + 1 < ntiles ? valid : last, e * e, zero);
+        }
+        double v = ((s2[0] + s2[1]) + (s2[2] + s2[3])) + ((s2[4] + s2[5]) + (s2[6] + s2[7]));
         var_mean += v / (double)n;
     }
     double tol_abs = p->tol * var_mean / (double)d;
@@ -816,13 +891,13 @@ int cseg_kmeans_predict(const cseg_kmeans *km, const double *X, size_t n, int32_
 #pragma omp parallel for num_threads(nt) schedule(static) default(none)                        \
     shared(X, n, labels, dist2, C, k, d, ng) if (n >= CSEG_KM_PAR_MIN)
     for (size_t g = 0; g < ng; g++) {
-        double xs[8 * d], b1[8], b2[8];
+        double xs[8 * d], b1[8];
         long long best[8];
         size_t idx[8], cnt = n - g * 8 < 8 ? n - g * 8 : 8;
         for (size_t l = 0; l < cnt; l++)
             idx[l] = g * 8 + l;
         gather8(X, d, idx, cnt, xs);
-        nearest8(xs, 8, C, k, d, best, b1, b2);
+        nearest8(xs, 8, C, k, d, best, b1, NULL);
         for (size_t l = 0; l < cnt; l++) {
             labels[idx[l]] = (int32_t)best[l];
             if (dist2)

@@ -266,29 +266,35 @@ void cseg_silhouette_params_init(cseg_silhouette_params *p)
 typedef double v8d __attribute__((vector_size(64)));
 
 /* Sum of Euclidean distances from xi to the n samples stored in tiles
- * [t0, t0 + ceil(n / 8)) of Xt (each tile d x 8, feature-major; lanes past n
- * in the last tile are padding and count 0). Eight lanes of partial sums, added
- * in a fixed order at the end. */
+ * [t0, t0 + ceil(n / 8)) of Xt (each tile d x 8, feature-major; padding lanes
+ * in a cluster's last tile are excluded). Squared distances go to a buffer
+ * 32 tiles at a time, then square roots and sums run as one vector loop over
+ * the buffer into 8 fixed lanes, added in a fixed order at the end. */
+#define SIL_RUN 32
 CSEG_HOT static double dist_sum(const double *xi, const double *Xt, size_t d, size_t t0, size_t n)
 {
-    v8d part = {0, 0, 0, 0, 0, 0, 0, 0};
+    double buf[SIL_RUN * 8];
+    double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     size_t nt = (n + 7) / 8;
-    for (size_t t = 0; t < nt; t++) {
-        const double *tile = Xt + (t0 + t) * 8 * d;
-        v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (size_t f = 0; f < d; f++) {
-            v8d xv;
-            memcpy(&xv, tile + f * 8, sizeof xv);
-            v8d e = xi[f] - xv;
-            acc += e * e;
+    for (size_t r0 = 0; r0 < nt; r0 += SIL_RUN) {
+        size_t rn = nt - r0 < SIL_RUN ? nt - r0 : SIL_RUN;
+        for (size_t t = 0; t < rn; t++) {
+            const double *tile = Xt + (t0 + r0 + t) * 8 * d;
+            v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (size_t f = 0; f < d; f++) {
+                v8d xv;
+                memcpy(&xv, tile + f * 8, sizeof xv);
+                v8d e = xi[f] - xv;
+                acc += e * e;
+            }
+            memcpy(buf + t * 8, &acc, sizeof acc);
         }
-        v8d r;
-        for (int l = 0; l < 8; l++)
-            r[l] = sqrt(acc[l]);
-        if (t + 1 == nt && n % 8)
-            for (size_t l = n % 8; l < 8; l++)
-                r[l] = 0;
-        part += r;
+        size_t valid = (r0 + rn) * 8 > n ? n - r0 * 8 : rn * 8;
+        for (size_t t = valid; t < rn * 8; t++)
+            buf[t] = 0; /* padding lanes: sqrt(0) adds nothing */
+        for (size_t t = 0; t < rn * 8; t += 8)
+            for (size_t l = 0; l < 8; l++)
+                part[l] += sqrt(buf[t + l]);
     }
     return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
 }

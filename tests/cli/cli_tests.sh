@@ -75,11 +75,11 @@ expect 0 run-threads -- "$BIN" run "$SMALL" --out "$T/o2" --threads 2
 same threads-customers "$T/o1/customers.csv" "$T/o2/customers.csv"
 same threads-segments "$T/o1/segments.json" "$T/o2/segments.json"
 same threads-model "$T/o1/model.json" "$T/o2/model.json"
-# plain Lloyd gives the same result as the default (Hamerly)
-expect 0 run-lloyd -- "$BIN" run "$SMALL" --out "$T/o3" --kmeans-algo lloyd
+# Hamerly's bounds give the same result as the default (plain Lloyd)
+expect 0 run-hamerly -- "$BIN" run "$SMALL" --out "$T/o3" --kmeans-algo hamerly
 cut -d, -f1,14,15 "$T/o1/customers.csv" > "$T/a"
 cut -d, -f1,14,15 "$T/o3/customers.csv" > "$T/b"
-same lloyd-labels "$T/a" "$T/b"
+same hamerly-labels "$T/a" "$T/b"
 
 # assign: on the customer table and on the raw log, the same segments
 expect 0 assign-table -- "$BIN" assign "$T/o1/model.json" "$T/o1/customers.csv" --out "$T/as1.csv"

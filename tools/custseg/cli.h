@@ -112,7 +112,8 @@ enum {
     "  --n-init N           k-means restarts (default 10)\n"                                     \
     "  --max-iter N         k-means iterations per restart (default 300)\n"                     \
     "  --tol X              k-means relative tolerance (default 1e-4)\n"                         \
-    "  --kmeans-algo hamerly|lloyd   exact acceleration or plain Lloyd (default hamerly)\n"     \
+    "  --kmeans-algo lloyd|hamerly   plain (vectorised) Lloyd, or Hamerly's exact\n"     \
+    "                       bounds; same result (default lloyd)\n"     \
     "  --sample N           silhouette on a sample of N customers while choosing k\n"           \
     "                       (default: exact up to 20000 customers, else 20000; 0 = exact)\n"   \
     "  --threads N          worker threads (default: all cores)\n"                               \

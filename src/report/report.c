@@ -1,0 +1,1261 @@
+/* custseg — the HTML report: builder state and rendering.
+ *
+ * Everything is written by hand with fprintf: the page is plain HTML with
+ * inline SVG, so no charting or templating library is needed, and the output
+ * is deterministic (no timestamps, sampled with a seed). The markup is kept
+ * well-formed XML as well as HTML (every element closed, attributes quoted,
+ * numeric character references only) so tests can check it strictly. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "custseg/pca.h"
+#include "custseg/report.h"
+#include "../core/internal.h"
+
+#define MAX_DIST 4
+
+typedef struct seg {
+    char *name;
+    size_t size;
+    double share, rev;
+    double *mean, *median;
+} seg;
+
+struct cseg_report {
+    char *text[CSEG_REPORT_N_FIELDS];
+    char **qlabel;
+    double *qcount;
+    size_t nq;
+    size_t nk, chosen;
+    long elbow;
+    size_t *k;
+    double *inertia, *sil, *db, *ch;
+    size_t nseg, nf;
+    seg *seg;
+    char **feat;
+    double *pmean, *psd;
+    int rfm;
+    size_t npts, ntotal;
+    double *pxy, *cxy;
+    int32_t *plab;
+    double ratio[2];
+    size_t nsil, nsil_total;
+    double *silv, sil_mean;
+    int32_t *silab;
+    size_t ndist;
+    char *dname[MAX_DIST];
+    double *dbox[MAX_DIST]; /* nseg x 5 */
+};
+
+/* Okabe-Ito, then Paul Tol's muted colours for more than eight segments. */
+static const char *const palette[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",
+                                      "#D55E00", "#F0E442", "#000000", "#882255", "#44AA99",
+                                      "#999933", "#AA4499", "#332288", "#DDCC77", "#117733",
+                                      "#88CCEE"};
+#define N_PALETTE (sizeof palette / sizeof palette[0])
+
+static const char *colour(size_t s)
+{
+    return palette[s % N_PALETTE];
+}
+
+int cseg_report_create(cseg_report **out)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return CSEG_ENOMEM;
+    (*out)->elbow = -1;
+    return 0;
+}
+
+static void free_profile(cseg_report *r)
+{
+    for (size_t s = 0; s < r->nseg; s++) {
+        free(r->seg[s].name);
+        free(r->seg[s].mean);
+        free(r->seg[s].median);
+    }
+    free(r->seg);
+    for (size_t j = 0; j < r->nf; j++)
+        free(r->feat[j]);
+    free(r->feat);
+    free(r->pmean);
+    free(r->psd);
+    r->seg = NULL;
+    r->feat = NULL;
+    r->pmean = r->psd = NULL;
+    r->nseg = r->nf = 0;
+}
+
+void cseg_report_free(cseg_report *r)
+{
+    if (!r)
+        return;
+    for (int f = 0; f < CSEG_REPORT_N_FIELDS; f++)
+        free(r->text[f]);
+    for (size_t q = 0; q < r->nq; q++)
+        free(r->qlabel[q]);
+    free(r->qlabel);
+    free(r->qcount);
+    free(r->k);
+    free(r->inertia);
+    free(r->sil);
+    free(r->db);
+    free(r->ch);
+    free_profile(r);
+    free(r->pxy);
+    free(r->cxy);
+    free(r->plab);
+    free(r->silv);
+    free(r->silab);
+    for (size_t i = 0; i < r->ndist; i++) {
+        free(r->dname[i]);
+        free(r->dbox[i]);
+    }
+    free(r);
+}
+
+int cseg_report_set_text(cseg_report *r, cseg_report_field f, const char *value)
+{
+    if ((int)f < 0 || f >= CSEG_REPORT_N_FIELDS || !value)
+        return CSEG_EINVAL;
+    char *c = cseg__strdup(value);
+    if (!c)
+        return CSEG_ENOMEM;
+    free(r->text[f]);
+    r->text[f] = c;
+    return 0;
+}
+
+int cseg_report_add_quality(cseg_report *r, const char *label, double count)
+{
+    char **nl = cseg__reallocarray(r->qlabel, r->nq + 1, sizeof *nl);
+    if (!nl)
+        return CSEG_ENOMEM;
+    r->qlabel = nl;
+    double *nc = cseg__reallocarray(r->qcount, r->nq + 1, sizeof *nc);
+    if (!nc)
+        return CSEG_ENOMEM;
+    r->qcount = nc;
+    if (!(r->qlabel[r->nq] = cseg__strdup(label)))
+        return CSEG_ENOMEM;
+    r->qcount[r->nq++] = count;
+    return 0;
+}
+
+static double *dup_doubles(const double *x, size_t n)
+{
+    double *c = malloc((n ? n : 1) * sizeof *c);
+    if (c && n)
+        memcpy(c, x, n * sizeof *c);
+    return c;
+}
+
+int cseg_report_set_k_table(cseg_report *r, size_t n, const size_t *k, const double *inertia,
+                            const double *silhouette, const double *davies_bouldin,
+                            const double *calinski_harabasz, size_t chosen, long elbow)
+{
+    if (n == 0 || chosen >= n || elbow >= (long)n)
+        return CSEG_EINVAL;
+    free(r->k);
+    free(r->inertia);
+    free(r->sil);
+    free(r->db);
+    free(r->ch);
+    r->k = malloc(n * sizeof *r->k);
+    r->inertia = dup_doubles(inertia, n);
+    r->sil = dup_doubles(silhouette, n);
+    r->db = dup_doubles(davies_bouldin, n);
+    r->ch = dup_doubles(calinski_harabasz, n);
+    if (!r->k || !r->inertia || !r->sil || !r->db || !r->ch)
+        return CSEG_ENOMEM;
+    memcpy(r->k, k, n * sizeof *k);
+    r->nk = n;
+    r->chosen = chosen;
+    r->elbow = elbow;
+    return 0;
+}
+
+static int skipped(const char *name, const char *const *skip, size_t n_skip)
+{
+    for (size_t i = 0; i < n_skip; i++)
+        if (strcmp(skip[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+int cseg_report_set_profile(cseg_report *r, const cseg_profile *p, int rfm,
+                            const char *const *skip, size_t n_skip)
+{
+    free_profile(r);
+    size_t k = cseg_profile_k(p), nfp = cseg_profile_n_features(p);
+    size_t *keep = malloc((nfp ? nfp : 1) * sizeof *keep), nf = 0;
+    if (!keep)
+        return CSEG_ENOMEM;
+    for (size_t j = 0; j < nfp; j++)
+        if (!skipped(cseg_profile_feature(p, j), skip, n_skip))
+            keep[nf++] = j;
+    r->seg = cseg__calloc(k, sizeof *r->seg);
+    r->feat = cseg__calloc(nf, sizeof *r->feat);
+    r->pmean = cseg__calloc(nf, sizeof *r->pmean);
+    r->psd = cseg__calloc(nf, sizeof *r->psd);
+    if (!r->seg || !r->feat || !r->pmean || !r->psd)
+        goto oom;
+    r->nseg = k;
+    r->nf = nf;
+    r->rfm = rfm;
+    for (size_t j = 0; j < nf; j++) {
+        if (!(r->feat[j] = cseg__strdup(cseg_profile_feature(p, keep[j]))))
+            goto oom;
+        r->pmean[j] = cseg_profile_pop_means(p)[keep[j]];
+        r->psd[j] = cseg_profile_pop_sds(p)[keep[j]];
+    }
+    for (size_t s = 0; s < k; s++) {
+        seg *g = &r->seg[s];
+        g->name = cseg__strdup(cseg_profile_name(p, s));
+        g->mean = cseg__calloc(nf, sizeof *g->mean);
+        g->median = cseg__calloc(nf, sizeof *g->median);
+        if (!g->name || !g->mean || !g->median)
+            goto oom;
+        g->size = cseg_profile_size(p, s);
+        g->share = cseg_profile_share(p, s);
+        g->rev = cseg_profile_revenue_share(p, s);
+        for (size_t j = 0; j < nf; j++) {
+            g->mean[j] = cseg_profile_means(p, s)[keep[j]];
+            g->median[j] = cseg_profile_medians(p, s)[keep[j]];
+        }
+    }
+    free(keep);
+    return 0;
+oom:
+    free(keep);
+    free_profile(r);
+    return CSEG_ENOMEM;
+}
+
+/* Sorted indices of a seeded uniform sample of m out of n. */
+static size_t *sample_indices(size_t n, size_t m, uint64_t seed)
+{
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    if (!idx)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    if (m < n) {
+        cseg_rng rng;
+        cseg__rng_seed(&rng, seed);
+        for (size_t t = 0; t < m; t++) {
+            size_t j = t + cseg__rng_below(&rng, n - t), tmp = idx[t];
+            idx[t] = idx[j];
+            idx[j] = tmp;
+        }
+        /* back to row order: counting by a mark array keeps it O(n) */
+        unsigned char *mark = calloc(n, 1);
+        if (!mark) {
+            free(idx);
+            return NULL;
+        }
+        for (size_t t = 0; t < m; t++)
+            mark[idx[t]] = 1;
+        size_t o = 0;
+        for (size_t i = 0; i < n; i++)
+            if (mark[i])
+                idx[o++] = i;
+        free(mark);
+    }
+    return idx;
+}
+
+int cseg_report_set_points(cseg_report *r, const double *X, size_t n, size_t d,
+                           const int32_t *labels, size_t max_points, uint64_t seed)
+{
+    if (!r->nseg)
+        return CSEG_EINVAL;
+    if (n < 2 || d == 0)
+        return 0; /* nothing to draw */
+    cseg_pca *pca = NULL;
+    size_t nc = d >= 2 ? 2 : 1;
+    int rc = cseg_pca_fit(&pca, X, n, d, nc);
+    if (rc < 0)
+        return rc;
+    double *Y = malloc(n * nc * sizeof *Y);
+    size_t m = max_points && max_points < n ? max_points : n;
+    size_t *idx = sample_indices(n, m, seed);
+    double *cnt = calloc(r->nseg, sizeof *cnt);
+    free(r->pxy);
+    free(r->cxy);
+    free(r->plab);
+    r->pxy = malloc(m * 2 * sizeof *r->pxy);
+    r->cxy = calloc(r->nseg * 2, sizeof *r->cxy);
+    r->plab = malloc(m * sizeof *r->plab);
+    if (!Y || !idx || !cnt || !r->pxy || !r->cxy || !r->plab) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
+    cseg_pca_transform(pca, X, n, Y);
+    for (size_t i = 0; i < n; i++) {
+        if (labels[i] < 0 || (size_t)labels[i] >= r->nseg)
+            continue;
+        r->cxy[labels[i] * 2] += Y[i * nc];
+        r->cxy[labels[i] * 2 + 1] += nc > 1 ? Y[i * nc + 1] : 0;
+        cnt[labels[i]]++;
+    }
+    for (size_t s = 0; s < r->nseg; s++)
+        if (cnt[s] > 0) {
+            r->cxy[s * 2] /= cnt[s];
+            r->cxy[s * 2 + 1] /= cnt[s];
+        }
+    r->npts = 0;
+    for (size_t t = 0; t < m; t++) {
+        size_t i = idx[t];
+        if (labels[i] < 0 || (size_t)labels[i] >= r->nseg)
+            continue;
+        r->pxy[r->npts * 2] = Y[i * nc];
+        r->pxy[r->npts * 2 + 1] = nc > 1 ? Y[i * nc + 1] : 0;
+        r->plab[r->npts++] = labels[i];
+    }
+    r->ntotal = n;
+    r->ratio[0] = cseg_pca_explained_variance_ratio(pca)[0];
+    r->ratio[1] = nc > 1 ? cseg_pca_explained_variance_ratio(pca)[1] : 0;
+    rc = 0;
+out:
+    cseg_pca_free(pca);
+    free(Y);
+    free(idx);
+    free(cnt);
+    return rc;
+}
+
+typedef struct silv {
+    int32_t lab;
+    double v;
+} silv;
+
+static int cmp_silv(const void *a, const void *b)
+{
+    const silv *x = a, *y = b;
+    if (x->lab != y->lab)
+        return x->lab < y->lab ? -1 : 1;
+    return (x->v < y->v) - (x->v > y->v); /* descending within a segment */
+}
+
+int cseg_report_set_silhouette(cseg_report *r, const double *values, const int32_t *labels,
+                               size_t n, size_t max_points, uint64_t seed)
+{
+    size_t have = 0;
+    double total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(values[i]) && labels[i] >= 0) {
+            have++;
+            total += values[i];
+        }
+    if (!have)
+        return 0;
+    size_t m = max_points && max_points < have ? max_points : have;
+    size_t *idx = sample_indices(have, m, seed);
+    silv *sv = malloc(m * sizeof *sv);
+    size_t *pos = malloc(have * sizeof *pos);
+    if (!idx || !sv || !pos) {
+        free(idx);
+        free(sv);
+        free(pos);
+        return CSEG_ENOMEM;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(values[i]) && labels[i] >= 0)
+            pos[o++] = i;
+    for (size_t t = 0; t < m; t++)
+        sv[t] = (silv){labels[pos[idx[t]]], values[pos[idx[t]]]};
+    qsort(sv, m, sizeof *sv, cmp_silv);
+    free(r->silv);
+    free(r->silab);
+    r->silv = malloc(m * sizeof *r->silv);
+    r->silab = malloc(m * sizeof *r->silab);
+    int rc = 0;
+    if (!r->silv || !r->silab) {
+        rc = CSEG_ENOMEM;
+    } else {
+        for (size_t t = 0; t < m; t++) {
+            r->silv[t] = sv[t].v;
+            r->silab[t] = sv[t].lab;
+        }
+        r->nsil = m;
+        r->nsil_total = have;
+        r->sil_mean = total / (double)have;
+    }
+    free(idx);
+    free(sv);
+    free(pos);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double pct(const double *v, size_t n, double q)
+{
+    double pos = q * (double)(n - 1);
+    size_t lo = (size_t)floor(pos), hi = lo + 1 < n ? lo + 1 : lo;
+    return v[lo] + (v[hi] - v[lo]) * (pos - (double)lo);
+}
+
+int cseg_report_add_distribution(cseg_report *r, const char *feature, const double *x,
+                                 const int32_t *labels, size_t n)
+{
+    if (!r->nseg || r->ndist >= MAX_DIST)
+        return CSEG_EINVAL;
+    double *box = malloc(r->nseg * 5 * sizeof *box);
+    double *buf = malloc((n ? n : 1) * sizeof *buf);
+    char *name = cseg__strdup(feature);
+    if (!box || !buf || !name) {
+        free(box);
+        free(buf);
+        free(name);
+        return CSEG_ENOMEM;
+    }
+    static const double qs[5] = {0.05, 0.25, 0.5, 0.75, 0.95};
+    for (size_t s = 0; s < r->nseg; s++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (labels[i] == (int32_t)s && isfinite(x[i]))
+                buf[m++] = x[i];
+        qsort(buf, m, sizeof *buf, cmp_double);
+        for (int q = 0; q < 5; q++)
+            box[s * 5 + (size_t)q] = m ? pct(buf, m, qs[q]) : NAN;
+    }
+    free(buf);
+    r->dname[r->ndist] = name;
+    r->dbox[r->ndist++] = box;
+    return 0;
+}
+
+/* ---- rendering ---- */
+
+static void esc(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        default:
+            if ((unsigned char)*s < 32 && *s != '\n' && *s != '\t')
+                fputc(' ', f); /* control characters are not allowed in XML */
+            else
+                fputc(*s, f);
+        }
+    }
+}
+
+/* Numbers for people: thousands separators for counts, 3 significant digits
+ * (at least) otherwise. */
+static void num(FILE *f, double v)
+{
+    if (!isfinite(v)) {
+        fputs("&#8211;", f);
+        return;
+    }
+    double a = fabs(v);
+    if (a >= 1000 && v == floor(v) && a < 1e15) {
+        char buf[40], out[60];
+        snprintf(buf, sizeof buf, "%.0f", a);
+        size_t len = strlen(buf), o = 0;
+        if (v < 0)
+            out[o++] = '-';
+        for (size_t i = 0; i < len; i++) {
+            if (i && (len - i) % 3 == 0)
+                out[o++] = ',';
+            out[o++] = buf[i];
+        }
+        out[o] = 0;
+        fputs(out, f);
+    } else if (a >= 100) {
+        fprintf(f, "%.0f", v);
+    } else if (a >= 1) {
+        fprintf(f, "%.2f", v);
+    } else {
+        fprintf(f, "%.3g", v);
+    }
+}
+
+static void pctf(FILE *f, double share)
+{
+    if (isfinite(share))
+        fprintf(f, "%.1f%%", 100 * share);
+    else
+        fputs("&#8211;", f);
+}
+
+typedef struct scale {
+    double d0, d1, r0, r1;
+} scale;
+
+static double sc(const scale *s, double v)
+{
+    if (s->d1 == s->d0)
+        return (s->r0 + s->r1) / 2;
+    return s->r0 + (v - s->d0) / (s->d1 - s->d0) * (s->r1 - s->r0);
+}
+
+/* Round [lo, hi] out to "nice" ticks (steps of 1, 2 or 5 x 10^n). */
+static double nice_step(double lo, double hi, int want)
+{
+    double span = hi - lo;
+    if (!(span > 0))
+        return 1;
+    double raw = span / want, p = pow(10, floor(log10(raw))), m = raw / p;
+    return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
+}
+
+static void nice_range(double *lo, double *hi, double *step, int want)
+{
+    if (!(*hi > *lo)) {
+        *lo -= 1;
+        *hi += 1;
+    }
+    *step = nice_step(*lo, *hi, want);
+    *lo = floor(*lo / *step) * *step;
+    *hi = ceil(*hi / *step) * *step;
+}
+
+static void tick_label(FILE *f, double v, double step)
+{
+    if (fabs(v) < step * 1e-9)
+        v = 0;
+    if (fabs(v) >= 10000)
+        fprintf(f, "%.3g", v);
+    else if (step >= 1)
+        fprintf(f, "%.0f", v);
+    else
+        fprintf(f, "%.*f", (int)ceil(-log10(step)), v);
+}
+
+/* Axes with ticks and labels in the plot box [x0,x1] x [y0,y1]. */
+static void axes(FILE *f, const scale *sx, const scale *sy, double xstep, double ystep,
+                 const char *xlabel, const char *ylabel, int xticks)
+{
+    double x0 = sx->r0, x1 = sx->r1, y0 = sy->r0, y1 = sy->r1; /* y0 bottom */
+    fprintf(f, "<g class=\"axis\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x0, y0,
+            x1, y0);
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x0, y0, x0, y1);
+    if (xticks)
+        for (double v = sx->d0; v <= sx->d1 + xstep * 1e-6; v += xstep) {
+            double x = sc(sx, v);
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x, y0, x, y0 + 4);
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, y0 + 16);
+            tick_label(f, v, xstep);
+            fputs("</text>", f);
+        }
+    for (double v = sy->d0; v <= sy->d1 + ystep * 1e-6; v += ystep) {
+        double y = sc(sy, v);
+        fprintf(f, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x0, y,
+                x1, y);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x0 - 6, y + 4);
+        tick_label(f, v, ystep);
+        fputs("</text>", f);
+    }
+    fprintf(f, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
+            (x0 + x1) / 2, y0 + 34);
+    esc(f, xlabel);
+    fprintf(f, "</text><text class=\"label\" transform=\"translate(%.1f %.1f) rotate(-90)\" "
+               "text-anchor=\"middle\">",
+            x0 - 46, (y0 + y1) / 2);
+    esc(f, ylabel);
+    fputs("</text></g>\n", f);
+}
+
+static void svg_open(FILE *f, const char *id, int w, int h, const char *title, const char *desc)
+{
+    fprintf(f, "<figure class=\"chart\" id=\"%s\"><svg xmlns=\"http://www.w3.org/2000/svg\" "
+               "viewBox=\"0 0 %d %d\" role=\"img\" aria-labelledby=\"%s-t %s-d\">",
+            id, w, h, id, id);
+    fprintf(f, "<title id=\"%s-t\">", id);
+    esc(f, title);
+    fprintf(f, "</title><desc id=\"%s-d\">", id);
+    esc(f, desc);
+    fputs("</desc>\n", f);
+}
+
+static void svg_close(FILE *f, const char *caption)
+{
+    fputs("</svg><figcaption>", f);
+    esc(f, caption);
+    fputs("</figcaption></figure>\n", f);
+}
+
+static void legend(FILE *f, const cseg_report *r, double x, double y)
+{
+    for (size_t s = 0; s < r->nseg; s++) {
+        double yy = y + 16.0 * (double)s;
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>", x,
+                yy - 9, colour(s));
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", x + 14, yy);
+        esc(f, r->seg[s].name);
+        fputs("</text>", f);
+    }
+    fputc('\n', f);
+}
+
+static void chart_scatter(FILE *f, const cseg_report *r)
+{
+    if (!r->npts)
+        return;
+    int W = 760, H = 460;
+    double xmin = HUGE_VAL, xmax = -HUGE_VAL, ymin = HUGE_VAL, ymax = -HUGE_VAL;
+    for (size_t i = 0; i < r->npts; i++) {
+        double x = r->pxy[2 * i], y = r->pxy[2 * i + 1];
+        xmin = x < xmin ? x : xmin;
+        xmax = x > xmax ? x : xmax;
+        ymin = y < ymin ? y : ymin;
+        ymax = y > ymax ? y : ymax;
+    }
+    double xs, ys;
+    nice_range(&xmin, &xmax, &xs, 6);
+    nice_range(&ymin, &ymax, &ys, 5);
+    scale sx = {xmin, xmax, 60, W - 200}, sy = {ymin, ymax, H - 50, 20};
+    char title[160], desc[400], xl[64], yl[64];
+    snprintf(title, sizeof title, "Segments in two dimensions (principal components)");
+    snprintf(desc, sizeof desc,
+             "Scatter plot of %zu customers%s on the first two principal components of the model "
+             "features, coloured by segment, with segment centres marked.",
+             r->npts, r->npts < r->ntotal ? " (a sample)" : "");
+    snprintf(xl, sizeof xl, "PC1 (%.0f%% of variance)", 100 * r->ratio[0]);
+    snprintf(yl, sizeof yl, "PC2 (%.0f%% of variance)", 100 * r->ratio[1]);
+    svg_open(f, "chart-pca", W, H, title, desc);
+    axes(f, &sx, &sy, xs, ys, xl, yl, 1);
+    fputs("<g class=\"points\">", f);
+    for (size_t i = 0; i < r->npts; i++) {
+        size_t s = (size_t)r->plab[i];
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\" fill=\"%s\"><title>", sc(&sx, r->pxy[2 * i]),
+                sc(&sy, r->pxy[2 * i + 1]), colour(s));
+        esc(f, r->seg[s].name);
+        fprintf(f, ": PC1 %.3g, PC2 %.3g</title></circle>", r->pxy[2 * i], r->pxy[2 * i + 1]);
+    }
+    fputs("</g>\n<g class=\"centres\">", f);
+    for (size_t s = 0; s < r->nseg; s++) {
+        double cx = sc(&sx, r->cxy[2 * s]), cy = sc(&sy, r->cxy[2 * s + 1]);
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"8\" fill=\"%s\" stroke=\"#fff\" "
+                   "stroke-width=\"2.5\"><title>Centre of ",
+                cx, cy, colour(s));
+        esc(f, r->seg[s].name);
+        fprintf(f, ": PC1 %.3g, PC2 %.3g</title></circle>", r->cxy[2 * s], r->cxy[2 * s + 1]);
+        fprintf(f, "<text class=\"clabel\" x=\"%.1f\" y=\"%.1f\">%zu</text>", cx + 10, cy - 8, s + 1);
+    }
+    fputs("</g>\n", f);
+    legend(f, r, W - 180, 30);
+    char cap[200];
+    if (r->npts < r->ntotal)
+        snprintf(cap, sizeof cap, "A uniform sample of %zu of %zu customers is drawn; centres use all.",
+                 r->npts, r->ntotal);
+    else
+        snprintf(cap, sizeof cap, "All %zu customers; numbers mark segment centres.", r->npts);
+    svg_close(f, cap);
+}
+
+static void small_line(FILE *f, const cseg_report *r, const double *v, const char *name,
+                       double ox, double oy, double w, double h, int mark_elbow)
+{
+    double lo = HUGE_VAL, hi = -HUGE_VAL;
+    for (size_t i = 0; i < r->nk; i++)
+        if (isfinite(v[i])) {
+            lo = v[i] < lo ? v[i] : lo;
+            hi = v[i] > hi ? v[i] : hi;
+        }
+    if (!(hi >= lo)) {
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s: not defined</text>", ox + 60, oy + h / 2, name);
+        return;
+    }
+    double ys;
+    nice_range(&lo, &hi, &ys, 4);
+    double kmin = (double)r->k[0], kmax = (double)r->k[r->nk - 1];
+    scale sx = {kmin, kmax > kmin ? kmax : kmin + 1, ox + 60, ox + w - 10},
+          sy = {lo, hi, oy + h - 40, oy + 20};
+    fprintf(f, "<text class=\"ptitle\" x=\"%.1f\" y=\"%.1f\">%s</text>", ox + 60, oy + 12, name);
+    axes(f, &sx, &sy, 1, ys, "number of segments k", name, 1);
+    double cx = sc(&sx, (double)r->k[r->chosen]);
+    fprintf(f, "<line class=\"chosen\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", cx,
+            sy.r0, cx, sy.r1);
+    fputs("<polyline class=\"curve\" points=\"", f);
+    for (size_t i = 0; i < r->nk; i++)
+        if (isfinite(v[i]))
+            fprintf(f, "%.1f,%.1f ", sc(&sx, (double)r->k[i]), sc(&sy, v[i]));
+    fputs("\"/>", f);
+    for (size_t i = 0; i < r->nk; i++) {
+        if (!isfinite(v[i]))
+            continue;
+        int el = mark_elbow && (long)i == r->elbow;
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" class=\"%s\"><title>k = %zu: %s %.6g%s%s</title></circle>",
+                sc(&sx, (double)r->k[i]), sc(&sy, v[i]), el ? "6" : "3.5", el ? "elbow" : "dot",
+                r->k[i], name, v[i], el ? " (elbow)" : "", i == r->chosen ? " (chosen)" : "");
+    }
+    fputc('\n', f);
+}
+
+static void chart_k(FILE *f, const cseg_report *r)
+{
+    if (!r->nk)
+        return;
+    int W = 760, H = 520;
+    svg_open(f, "chart-k", W, H, "Choosing the number of segments",
+             "Four line charts against k: inertia (with the elbow ringed), silhouette (higher "
+             "is better), Davies-Bouldin (lower is better) and Calinski-Harabasz (higher is "
+             "better); a dashed line marks the chosen k.");
+    small_line(f, r, r->inertia, "inertia", 0, 0, W / 2.0, H / 2.0, 1);
+    small_line(f, r, r->sil, "silhouette", W / 2.0, 0, W / 2.0, H / 2.0, 0);
+    small_line(f, r, r->db, "Davies-Bouldin", 0, H / 2.0, W / 2.0, H / 2.0, 0);
+    small_line(f, r, r->ch, "Calinski-Harabasz", W / 2.0, H / 2.0, W / 2.0, H / 2.0, 0);
+    char cap[160];
+    snprintf(cap, sizeof cap, "Chosen k = %zu (dashed). %s", r->k[r->chosen],
+             r->elbow >= 0 ? "The ringed point is the elbow of the inertia curve." : "");
+    svg_close(f, cap);
+}
+
+static void chart_silhouette(FILE *f, const cseg_report *r)
+{
+    if (!r->nsil)
+        return;
+    int W = 760, H = 460;
+    double lo = 0, hi = 1;
+    for (size_t i = 0; i < r->nsil; i++)
+        lo = r->silv[i] < lo ? r->silv[i] : lo;
+    double xs;
+    nice_range(&lo, &hi, &xs, 5);
+    scale sx = {lo, hi, 60, W - 200}, sy = {0, (double)r->nsil, 20, H - 50};
+    char desc[300];
+    snprintf(desc, sizeof desc,
+             "Horizontal bars, one per customer%s, grouped by segment and sorted; the dashed line "
+             "is the mean silhouette %.3f.",
+             r->nsil < r->nsil_total ? " of a sample" : "", r->sil_mean);
+    svg_open(f, "chart-silhouette", W, H, "Silhouette of each customer, by segment", desc);
+    double bh = (sy.r1 - sy.r0) / (double)r->nsil;
+    double x0 = sc(&sx, 0);
+    size_t start = 0;
+    for (size_t i = 0; i <= r->nsil; i++) {
+        if (i < r->nsil && (i == 0 || r->silab[i] == r->silab[start])) {
+            continue;
+        }
+        /* bars of one segment [start, i) */
+        size_t s = (size_t)r->silab[start];
+        fprintf(f, "<g fill=\"%s\"><title>", colour(s));
+        esc(f, r->seg[s].name);
+        double sum = 0;
+        for (size_t t = start; t < i; t++)
+            sum += r->silv[t];
+        fprintf(f, ": %zu customers shown, mean silhouette %.3f</title>", i - start,
+                sum / (double)(i - start));
+        for (size_t t = start; t < i; t++) {
+            double x = sc(&sx, r->silv[t]), y = sy.r0 + bh * (double)t;
+            fprintf(f, "<rect x=\"%.1f\" y=\"%.2f\" width=\"%.1f\" height=\"%.2f\"/>",
+                    x < x0 ? x : x0, y, fabs(x - x0), bh > 1 ? bh * 0.9 : bh);
+        }
+        fputs("</g>\n", f);
+        start = i;
+    }
+    double mx = sc(&sx, r->sil_mean);
+    fprintf(f, "<line class=\"chosen\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", mx,
+            sy.r0, mx, sy.r1);
+    /* x axis only */
+    fprintf(f, "<g class=\"axis\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", sx.r0,
+            sy.r1, sx.r1, sy.r1);
+    for (double v = sx.d0; v <= sx.d1 + xs * 1e-6; v += xs) {
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", sc(&sx, v), sy.r1 + 16);
+        tick_label(f, v, xs);
+        fputs("</text>", f);
+    }
+    fprintf(f, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">silhouette "
+               "coefficient (-1 .. 1)</text></g>\n",
+            (sx.r0 + sx.r1) / 2, sy.r1 + 34);
+    legend(f, r, W - 180, 30);
+    char cap[200];
+    snprintf(cap, sizeof cap, "%zu of %zu customers shown; mean silhouette %.3f.", r->nsil,
+             r->nsil_total, r->sil_mean);
+    svg_close(f, cap);
+}
+
+static void chart_sizes(FILE *f, const cseg_report *r)
+{
+    int W = 760, H = 380;
+    int has_rev = r->nseg && isfinite(r->seg[0].rev);
+    double hi = 0;
+    for (size_t s = 0; s < r->nseg; s++) {
+        hi = r->seg[s].share > hi ? r->seg[s].share : hi;
+        if (has_rev)
+            hi = r->seg[s].rev > hi ? r->seg[s].rev : hi;
+    }
+    double lo = 0, ys;
+    hi *= 100;
+    nice_range(&lo, &hi, &ys, 5);
+    scale sx = {0, (double)r->nseg, 60, W - 20}, sy = {0, hi, H - 70, 30};
+    svg_open(f, "chart-sizes", W, H, "Segment sizes and revenue",
+             has_rev ? "Grouped bars per segment: share of customers and share of revenue, in "
+                       "percent."
+                     : "Bars per segment: share of customers, in percent.");
+    axes(f, &sx, &sy, 1, ys, "", "percent", 0);
+    double slot = (sx.r1 - sx.r0) / (double)r->nseg, bw = has_rev ? slot * 0.35 : slot * 0.6;
+    for (size_t s = 0; s < r->nseg; s++) {
+        double xc = sx.r0 + slot * ((double)s + 0.5);
+        double v1 = 100 * r->seg[s].share, y1 = sc(&sy, v1);
+        double x1 = has_rev ? xc - bw : xc - bw / 2;
+        fprintf(f, "<rect class=\"bar-cust\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>",
+                x1, y1, bw, sy.r0 - y1);
+        esc(f, r->seg[s].name);
+        fprintf(f, ": %.1f%% of customers (%zu)</title></rect>", v1, r->seg[s].size);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"val\">%.0f%%</text>",
+                x1 + bw / 2, y1 - 4, v1);
+        if (has_rev) {
+            double v2 = 100 * r->seg[s].rev, y2 = sc(&sy, v2 > 0 ? v2 : 0);
+            fprintf(f, "<rect class=\"bar-rev\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>",
+                    xc, y2, bw, sy.r0 - y2);
+            esc(f, r->seg[s].name);
+            fprintf(f, ": %.1f%% of revenue</title></rect>", v2);
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"val\">%.0f%%</text>",
+                    xc + bw / 2, y2 - 4, v2);
+        }
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"seglabel\">%zu</text>",
+                xc, sy.r0 + 16, s + 1);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"small\">", xc,
+                sy.r0 + 30);
+        esc(f, r->seg[s].name);
+        fputs("</text>", f);
+    }
+    fprintf(f, "<rect class=\"bar-cust\" x=\"%d\" y=\"8\" width=\"10\" height=\"10\"/><text x=\"%d\" "
+               "y=\"17\">share of customers</text>",
+            W - 300, W - 286);
+    if (has_rev)
+        fprintf(f, "<rect class=\"bar-rev\" x=\"%d\" y=\"8\" width=\"10\" height=\"10\"/><text "
+                   "x=\"%d\" y=\"17\">share of revenue</text>",
+                W - 150, W - 136);
+    svg_close(f, has_rev ? "Revenue is net spend (purchases minus returns)." : "");
+}
+
+/* Diverging colour for z in [-2, 2]: blue (low) - light grey - orange (high). */
+static void zcolour(double z, char *buf, size_t size)
+{
+    if (!isfinite(z))
+        z = 0;
+    double t = z / 2;
+    t = t > 1 ? 1 : t < -1 ? -1 : t;
+    const double mid[3] = {247, 247, 247}, lo[3] = {33, 102, 172}, hi[3] = {179, 88, 6};
+    const double *e = t < 0 ? lo : hi;
+    double a = fabs(t);
+    snprintf(buf, size, "rgb(%d,%d,%d)", (int)(mid[0] + (e[0] - mid[0]) * a),
+             (int)(mid[1] + (e[1] - mid[1]) * a), (int)(mid[2] + (e[2] - mid[2]) * a));
+}
+
+static double zscore(const cseg_report *r, size_t s, size_t j)
+{
+    return r->psd[j] > 0 ? (r->seg[s].mean[j] - r->pmean[j]) / r->psd[j] : 0;
+}
+
+static void chart_heatmap(FILE *f, const cseg_report *r)
+{
+    if (!r->nf)
+        return;
+    double cw = r->nf > 8 ? 600.0 / (double)r->nf : 75, ch = 34;
+    int W = (int)(200 + cw * (double)r->nf + 20), H = (int)(90 + ch * (double)r->nseg + 40);
+    svg_open(f, "chart-heatmap", W, H, "Segment profiles against the population",
+             "Heatmap of segments (rows) by features (columns): each cell is the segment mean in "
+             "standard deviations from the population mean, printed in the cell; blue is below, "
+             "orange above.");
+    for (size_t j = 0; j < r->nf; j++) {
+        double x = 200 + cw * ((double)j + 0.5);
+        fprintf(f, "<text class=\"small\" transform=\"translate(%.1f 80) rotate(-35)\">", x - 6);
+        esc(f, r->feat[j]);
+        fputs("</text>", f);
+    }
+    for (size_t s = 0; s < r->nseg; s++) {
+        double y = 90 + ch * (double)s;
+        fprintf(f, "<text x=\"192\" y=\"%.1f\" text-anchor=\"end\">", y + ch / 2 + 4);
+        esc(f, r->seg[s].name);
+        fputs("</text>", f);
+        for (size_t j = 0; j < r->nf; j++) {
+            char col[32];
+            double z = zscore(r, s, j);
+            zcolour(z, col, sizeof col);
+            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>",
+                    200 + cw * (double)j, y, cw - 1, ch - 1, col);
+            esc(f, r->seg[s].name);
+            fputs(", ", f);
+            esc(f, r->feat[j]);
+            fprintf(f, ": mean %.4g (population %.4g), z = %.2f</title></rect>", r->seg[s].mean[j],
+                    r->pmean[j], z);
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"cell\">%.1f</text>",
+                    200 + cw * ((double)j + 0.5), y + ch / 2 + 4, z);
+        }
+    }
+    /* colour legend */
+    double ly = 90 + ch * (double)r->nseg + 14;
+    for (int i = 0; i <= 8; i++) {
+        char col[32];
+        zcolour(-2 + 0.5 * i, col, sizeof col);
+        fprintf(f, "<rect x=\"%d\" y=\"%.1f\" width=\"20\" height=\"10\" fill=\"%s\"/>", 200 + 20 * i,
+                ly, col);
+    }
+    fprintf(f, "<text x=\"196\" y=\"%.1f\" text-anchor=\"end\" class=\"small\">z = -2</text>"
+               "<text x=\"384\" y=\"%.1f\" class=\"small\">+2</text>\n",
+            ly + 9, ly + 9);
+    svg_close(f, "z = (segment mean - population mean) / population standard deviation.");
+}
+
+static void chart_snake(FILE *f, const cseg_report *r)
+{
+    if (r->nf < 2)
+        return;
+    int W = 760, H = 400;
+    double lo = HUGE_VAL, hi = -HUGE_VAL;
+    for (size_t s = 0; s < r->nseg; s++)
+        for (size_t j = 0; j < r->nf; j++) {
+            double z = zscore(r, s, j);
+            lo = z < lo ? z : lo;
+            hi = z > hi ? z : hi;
+        }
+    double ys;
+    nice_range(&lo, &hi, &ys, 5);
+    scale sx = {0, (double)(r->nf - 1), 70, W - 200}, sy = {lo, hi, H - 90, 20};
+    svg_open(f, "chart-snake", W, H, "Snake plot of standardised segment means",
+             "Line chart: for each segment, its standardised mean (z-score) on each feature.");
+    axes(f, &sx, &sy, 1, ys, "", "standardised mean (z)", 0);
+    for (size_t j = 0; j < r->nf; j++) {
+        fprintf(f, "<text class=\"small\" transform=\"translate(%.1f %.1f) rotate(-30)\" "
+                   "text-anchor=\"end\">",
+                sc(&sx, (double)j), sy.r0 + 14);
+        esc(f, r->feat[j]);
+        fputs("</text>", f);
+    }
+    for (size_t s = 0; s < r->nseg; s++) {
+        fprintf(f, "<g class=\"snake\" stroke=\"%s\" fill=\"%s\"><polyline fill=\"none\" points=\"",
+                colour(s), colour(s));
+        for (size_t j = 0; j < r->nf; j++)
+            fprintf(f, "%.1f,%.1f ", sc(&sx, (double)j), sc(&sy, zscore(r, s, j)));
+        fputs("\"/>", f);
+        for (size_t j = 0; j < r->nf; j++) {
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\"><title>", sc(&sx, (double)j),
+                    sc(&sy, zscore(r, s, j)));
+            esc(f, r->seg[s].name);
+            fputs(", ", f);
+            esc(f, r->feat[j]);
+            fprintf(f, ": z = %.2f</title></circle>", zscore(r, s, j));
+        }
+        fputs("</g>\n", f);
+    }
+    legend(f, r, W - 180, 30);
+    svg_close(f, "Features on the x axis; 0 is the population mean.");
+}
+
+static void chart_boxes(FILE *f, const cseg_report *r, size_t q)
+{
+    int W = 760, H = 340;
+    const double *b = r->dbox[q];
+    double lo = HUGE_VAL, hi = -HUGE_VAL;
+    for (size_t s = 0; s < r->nseg; s++)
+        if (isfinite(b[s * 5])) {
+            lo = b[s * 5] < lo ? b[s * 5] : lo;
+            hi = b[s * 5 + 4] > hi ? b[s * 5 + 4] : hi;
+        }
+    if (!(hi >= lo))
+        return;
+    double ys;
+    nice_range(&lo, &hi, &ys, 5);
+    scale sx = {0, (double)r->nseg, 70, W - 20}, sy = {lo, hi, H - 60, 30};
+    char id[32], title[200], desc[300];
+    snprintf(id, sizeof id, "chart-dist-%zu", q + 1);
+    snprintf(title, sizeof title, "Distribution of %s by segment", r->dname[q]);
+    snprintf(desc, sizeof desc,
+             "Box plots of %s for each segment: box from the 25th to the 75th percentile, line at "
+             "the median, whiskers at the 5th and 95th percentiles.",
+             r->dname[q]);
+    svg_open(f, id, W, H, title, desc);
+    axes(f, &sx, &sy, 1, ys, "segment", r->dname[q], 0);
+    double slot = (sx.r1 - sx.r0) / (double)r->nseg, bw = slot * 0.5;
+    for (size_t s = 0; s < r->nseg; s++) {
+        const double *v = b + s * 5;
+        if (!isfinite(v[0]))
+            continue;
+        double xc = sx.r0 + slot * ((double)s + 0.5);
+        fprintf(f, "<g class=\"box\" stroke=\"%s\"><title>", colour(s));
+        esc(f, r->seg[s].name);
+        fputs(": ", f);
+        esc(f, r->dname[q]);
+        fprintf(f, " 5%% %.4g, 25%% %.4g, median %.4g, 75%% %.4g, 95%% %.4g</title>", v[0], v[1],
+                v[2], v[3], v[4]);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", xc, sc(&sy, v[0]), xc,
+                sc(&sy, v[1]));
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", xc, sc(&sy, v[3]), xc,
+                sc(&sy, v[4]));
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" "
+                   "fill-opacity=\"0.35\"/>",
+                xc - bw / 2, sc(&sy, v[3]), bw, sc(&sy, v[1]) - sc(&sy, v[3]), colour(s));
+        fprintf(f, "<line class=\"median\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/></g>",
+                xc - bw / 2, sc(&sy, v[2]), xc + bw / 2, sc(&sy, v[2]));
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"seglabel\">%zu</text>",
+                xc, sy.r0 + 16, s + 1);
+    }
+    fputc('\n', f);
+    svg_close(f, "Whiskers at the 5th and 95th percentiles; numbers are segments.");
+}
+
+static const struct {
+    const char *name, *action;
+} actions[] = {
+    {"Champions", "Reward them: early access, loyalty perks; ask for reviews and referrals."},
+    {"Loyal Customers", "Upsell higher-value products; invite them to the loyalty programme."},
+    {"Potential Loyalists", "Offer membership or loyalty rewards; recommend related products."},
+    {"New Customers", "Onboard well: welcome series and an incentive for the second order."},
+    {"Promising", "Build the relationship: brand content, free trials, small first offers."},
+    {"Need Attention", "Limited-time offers based on what they bought before."},
+    {"About to Sleep", "Reactivate: popular products and personalised discounts."},
+    {"At Risk", "Win-back campaign: personalised emails with strong offers."},
+    {"Can't Lose Them", "Win them back with high-value offers; reach out personally."},
+    {"Hibernating", "Low-cost reactivation: recommend popular items, occasional offers."},
+    {"Lost", "Only inexpensive win-back attempts; otherwise leave them out of paid campaigns."},
+};
+
+static const char *action_for(const char *name)
+{
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+        if (strcmp(actions[i].name, name) == 0)
+            return actions[i].action;
+    return NULL;
+}
+
+static long feat_index(const cseg_report *r, const char *name)
+{
+    for (size_t j = 0; j < r->nf; j++)
+        if (strcmp(r->feat[j], name) == 0)
+            return (long)j;
+    return -1;
+}
+
+static void cards(FILE *f, const cseg_report *r)
+{
+    static const char *const rfm_feats[] = {"recency_days", "frequency", "monetary"};
+    fputs("<section id=\"segments\"><h2>Segments</h2><div class=\"cards\">\n", f);
+    for (size_t s = 0; s < r->nseg; s++) {
+        const seg *g = &r->seg[s];
+        fprintf(f, "<article class=\"card\" style=\"border-top-color:%s\"><h3><span class=\"num\">%zu</span> ",
+                colour(s), s + 1);
+        esc(f, g->name);
+        fputs("</h3><p class=\"big\">", f);
+        num(f, (double)g->size);
+        fputs(" customers &#183; ", f);
+        pctf(f, g->share);
+        if (isfinite(g->rev)) {
+            fputs(" of customers &#183; ", f);
+            pctf(f, g->rev);
+            fputs(" of revenue", f);
+        }
+        fputs("</p><table class=\"kv\"><tr><th></th><th>segment</th><th>all</th></tr>", f);
+        size_t shown = 0;
+        for (size_t q = 0; q < r->nf && shown < 6; q++) {
+            long j = (long)q;
+            if (r->rfm) {
+                if (q >= 3)
+                    break;
+                j = feat_index(r, rfm_feats[q]);
+                if (j < 0)
+                    continue;
+            }
+            fputs("<tr><td>", f);
+            esc(f, r->feat[j]);
+            fputs("</td><td>", f);
+            num(f, g->mean[j]);
+            fputs("</td><td>", f);
+            num(f, r->pmean[j]);
+            fputs("</td></tr>", f);
+            shown++;
+        }
+        fputs("</table>", f);
+        if (r->rfm) {
+            long jr = feat_index(r, "r_score"), jf = feat_index(r, "f_score"),
+                 jm = feat_index(r, "m_score");
+            if (jr >= 0 && jf >= 0 && jm >= 0)
+                fprintf(f, "<p class=\"scores\">R %.1f &#183; F %.1f &#183; M %.1f <span "
+                           "class=\"small\">(mean scores, 1-5)</span></p>",
+                        g->mean[jr], g->mean[jf], g->mean[jm]);
+        }
+        const char *act = r->rfm ? action_for(g->name) : NULL;
+        if (act) {
+            fputs("<p class=\"action\"><strong>Suggested action:</strong> ", f);
+            esc(f, act);
+            fputs("</p>", f);
+        }
+        fputs("</article>\n", f);
+    }
+    fputs("</div></section>\n", f);
+}
+
+static void table(FILE *f, const cseg_report *r)
+{
+    fputs("<section id=\"table\"><h2>All segment figures</h2><p class=\"small\">Means (medians "
+          "in brackets). Click a column header to sort.</p><div class=\"scroll\"><table "
+          "class=\"sortable\" id=\"segtable\"><thead><tr><th>#</th><th>segment</th><th>customers</th>"
+          "<th>share</th><th>revenue share</th>",
+          f);
+    for (size_t j = 0; j < r->nf; j++) {
+        fputs("<th>", f);
+        esc(f, r->feat[j]);
+        fputs("</th>", f);
+    }
+    fputs("</tr></thead><tbody>\n", f);
+    for (size_t s = 0; s < r->nseg; s++) {
+        const seg *g = &r->seg[s];
+        fprintf(f, "<tr><td data-v=\"%zu\">%zu</td><td>", s + 1, s + 1);
+        esc(f, g->name);
+        fprintf(f, "</td><td data-v=\"%zu\">", g->size);
+        num(f, (double)g->size);
+        fprintf(f, "</td><td data-v=\"%.6g\">", g->share);
+        pctf(f, g->share);
+        fprintf(f, "</td><td data-v=\"%.6g\">", isfinite(g->rev) ? g->rev : 0);
+        pctf(f, g->rev);
+        fputs("</td>", f);
+        for (size_t j = 0; j < r->nf; j++) {
+            fprintf(f, "<td data-v=\"%.10g\">", isfinite(g->mean[j]) ? g->mean[j] : 0);
+            num(f, g->mean[j]);
+            fputs(" <span class=\"small\">(", f);
+            num(f, g->median[j]);
+            fputs(")</span></td>", f);
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody></table></div></section>\n", f);
+}
+
+static const char css[] =
+    "body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#222;margin:0;"
+    "background:#fafafa}main{max-width:1100px;margin:0 auto;padding:16px}"
+    "h1{font-size:26px;margin:8px 0}h2{font-size:20px;margin:28px 0 10px;border-bottom:1px solid "
+    "#ddd;padding-bottom:4px}h3{margin:0 0 6px;font-size:17px}"
+    ".meta{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:6px 18px;"
+    "margin:0}.meta div{background:#fff;border:1px solid #e4e4e4;border-radius:6px;padding:6px "
+    "10px}.meta dt{font-size:12px;color:#666}.meta dd{margin:0;font-weight:600}"
+    ".cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:12px}"
+    ".card{background:#fff;border:1px solid #e4e4e4;border-top:5px solid #888;border-radius:6px;"
+    "padding:10px 12px}.num{display:inline-block;min-width:1.4em;text-align:center;background:#333;"
+    "color:#fff;border-radius:4px;font-size:13px;margin-right:4px}.big{margin:2px 0 6px}"
+    ".kv{border-collapse:collapse;width:100%;font-size:13px}.kv td,.kv th{padding:1px 4px;"
+    "text-align:right}.kv td:first-child{text-align:left;color:#555}.action{font-size:13px;"
+    "background:#f3f7fb;border-radius:4px;padding:6px}.scores{margin:6px 0;font-size:13px}"
+    ".small{font-size:12px;color:#666}figure.chart{background:#fff;border:1px solid #e4e4e4;"
+    "border-radius:6px;margin:12px 0;padding:8px}figure.chart svg{width:100%;height:auto;"
+    "display:block}figcaption{font-size:12px;color:#555;padding:4px 8px}"
+    "svg text{font:12px system-ui,sans-serif;fill:#333}svg .label{font-size:13px;fill:#444}"
+    "svg .ptitle{font-weight:600}svg .axis line{stroke:#999}svg .grid{stroke:#eee}"
+    "svg .curve{fill:none;stroke:#0072B2;stroke-width:2}svg .dot{fill:#0072B2}"
+    "svg .elbow{fill:#fff;stroke:#D55E00;stroke-width:3}svg .chosen{stroke:#D55E00;"
+    "stroke-dasharray:5 4;stroke-width:1.5}svg .points circle{fill-opacity:.7}"
+    "svg .clabel{font-weight:700}svg .bar-cust{fill:#0072B2}svg .bar-rev{fill:#E69F00}"
+    "svg .val{font-size:11px}svg .cell{font-size:11px}svg .snake polyline{stroke-width:2}"
+    "svg .box line{stroke-width:1.5}svg .median{stroke-width:3}"
+    ".scroll{overflow-x:auto}table.sortable{border-collapse:collapse;background:#fff;"
+    "font-size:13px}table.sortable th,table.sortable td{border:1px solid #e4e4e4;padding:4px 6px;"
+    "text-align:right;white-space:nowrap}table.sortable th{cursor:pointer;background:#f0f0f0}"
+    "table.sortable td:nth-child(2){text-align:left}ul.quality{margin:6px 0;padding-left:20px}"
+    "@media print{body{background:#fff}figure.chart,.card{break-inside:avoid}}"
+    "@media (max-width:600px){main{padding:8px}h1{font-size:21px}}";
+
+/* Sorting, and ?selftest: record errors, resource loads and chart sizes in the
+ * page for the headless-browser test. */
+static const char script[] =
+    "(function(){var t=document.getElementById('segtable');if(t){var hs=t.tHead.rows[0].cells;"
+    "for(var i=0;i<hs.length;i++)(function(c){var asc=true;hs[c].addEventListener('click',"
+    "function(){var b=t.tBodies[0],rs=Array.prototype.slice.call(b.rows);rs.sort(function(x,y){"
+    "var a=x.cells[c],d=y.cells[c],p=a.getAttribute('data-v'),q=d.getAttribute('data-v');"
+    "var r=(p!==null&&q!==null)?(parseFloat(p)-parseFloat(q)):a.textContent.localeCompare("
+    "d.textContent);return asc?r:-r;});asc=!asc;rs.forEach(function(r){b.appendChild(r);});});"
+    "})(i);}"
+    "if(location.search.indexOf('selftest')>=0){var errs=[];window.addEventListener('error',"
+    "function(e){errs.push(String(e.message));});window.addEventListener('load',function(){"
+    "var out=[];var cs=document.querySelectorAll('figure.chart svg');for(var k=0;k<cs.length;k++){"
+    "var r=cs[k].getBoundingClientRect();out.push(cs[k].parentNode.id+':'+Math.round(r.width)+"
+    "'x'+Math.round(r.height));}var res=performance.getEntriesByType('resource').length;"
+    "var p=document.createElement('pre');p.id='selftest';p.textContent='charts '+out.join(' ')+"
+    "'\\nresources '+res+'\\nerrors '+errs.length+' '+errs.join(' | ');document.body.appendChild(p);"
+    "});}})();";
+
+int cseg_report_write(const cseg_report *r, const char *path, cseg_diag *d)
+{
+    if (!r->nseg)
+        return cseg__diag(d, CSEG_EINVAL, path, 0, 0, "report has no segments");
+    cseg_atomic_file af;
+    int rc = cseg__atomic_open(&af, path, d);
+    if (rc < 0)
+        return rc;
+    FILE *f = af.f;
+    const char *title = r->text[CSEG_REPORT_TITLE] ? r->text[CSEG_REPORT_TITLE] : "Customer segments";
+    fputs("<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head>"
+          "<meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, "
+          "initial-scale=1\"/><title>",
+          f);
+    esc(f, title);
+    fprintf(f, "</title><style>%s</style></head><body><main>\n<header><h1>", css);
+    esc(f, title);
+    fputs("</h1><dl class=\"meta\">", f);
+    static const struct {
+        cseg_report_field f;
+        const char *label;
+    } meta[] = {{CSEG_REPORT_DATASET, "Dataset"},
+                {CSEG_REPORT_PERIOD, "Period"},
+                {CSEG_REPORT_AS_OF, "Analysis day"},
+                {CSEG_REPORT_ALGORITHM, "Method"},
+                {CSEG_REPORT_K_RULE, "Why this many segments"}};
+    size_t total = 0;
+    for (size_t s = 0; s < r->nseg; s++)
+        total += r->seg[s].size;
+    fputs("<div><dt>Customers</dt><dd>", f);
+    num(f, (double)total);
+    fprintf(f, " in %zu segments</dd></div>", r->nseg);
+    for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++) {
+        if (!r->text[meta[i].f])
+            continue;
+        fprintf(f, "<div><dt>%s</dt><dd>", meta[i].label);
+        esc(f, r->text[meta[i].f]);
+        fputs("</dd></div>", f);
+    }
+    fputs("</dl>", f);
+    if (r->nq) {
+        fputs("<h2>Data quality</h2><ul class=\"quality\">", f);
+        for (size_t q = 0; q < r->nq; q++) {
+            fputs("<li>", f);
+            num(f, r->qcount[q]);
+            fputc(' ', f);
+            esc(f, r->qlabel[q]);
+            fputs("</li>", f);
+        }
+        fputs("</ul>", f);
+    }
+    fputs("</header>\n", f);
+    cards(f, r);
+    fputs("<section id=\"charts\"><h2>Charts</h2>\n", f);
+    chart_sizes(f, r);
+    chart_scatter(f, r);
+    chart_heatmap(f, r);
+    chart_snake(f, r);
+    for (size_t q = 0; q < r->ndist; q++)
+        chart_boxes(f, r, q);
+    chart_k(f, r);
+    chart_silhouette(f, r);
+    fputs("</section>\n", f);
+    table(f, r);
+    fprintf(f, "<footer class=\"small\"><p>Made by custseg %s. Hover over a chart element for its "
+               "values.</p></footer></main><script>%s</script></body></html>\n",
+            CSEG_VERSION_STRING, script);
+    return cseg__atomic_commit(&af, d);
+}

@@ -36,7 +36,7 @@ static cseg_table *compute(const char *text, const cseg_rfm_params *p, cseg_qual
     memset(&roles, 0, sizeof roles);
     cseg_table *txn, *cust = NULL;
     cseg_diag d;
-    *rc = cseg_txn_read(&txn, path, &roles, NULL, NULL, &d);
+    *rc = cseg_txn_read(&txn, path, &roles, NULL, &d);
     if (*rc == 0) {
         *rc = cseg_rfm_compute(&cust, txn, &roles, p, q, &d);
         cseg_table_free(txn);
@@ -210,7 +210,7 @@ static void test_empty_results(void **state)
     memset(&roles, 0, sizeof roles);
     cseg_table *txn;
     cseg_diag d;
-    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, NULL, &d), CSEG_EPARSE);
+    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, &d), CSEG_EPARSE);
     assert_string_equal(d.msg, "expected a number in column \"Quantity\", got \"x\"");
     assert_int_equal(d.line, 2);
     assert_int_equal(d.col, 14);
@@ -238,7 +238,7 @@ static void test_online_retail(void **state)
     cseg_table *txn, *c;
     cseg_diag d;
     cseg_quality q;
-    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, NULL, &d), 0);
+    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, &d), 0);
     assert_int_equal(cseg_rfm_compute(&c, txn, &roles, NULL, &q, &d), 0);
     cseg_table_free(txn);
     assert_int_equal(q.n_rows, RETAIL_N_ROWS);

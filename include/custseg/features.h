@@ -50,6 +50,8 @@ typedef struct cseg_txn_roles {
     char price[CSEG_ROLE_NAME_MAX];
     char amount[CSEG_ROLE_NAME_MAX];
     char product[CSEG_ROLE_NAME_MAX];
+    int no_detect; /* 1: an empty role is absent, not detected (as a saved model
+                      means it); default 0 */
 } cseg_txn_roles;
 
 typedef struct cseg_rfm_params {
@@ -90,9 +92,10 @@ CSEG_API int cseg_txn_roles_resolve(cseg_txn_roles *roles, const char *const *he
 
 /* Open path, resolve roles from its header, and read only the role columns
  * (typed: id text, date-time, numbers) with raw-record hashes for the
- * duplicate check. date_format may be NULL (auto). */
+ * duplicate check. From rp (NULL: defaults) only csv, date_format, n_threads
+ * and record_by_record are used. */
 CSEG_API int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *roles,
-                           const char *date_format, const cseg_csv_params *csv, cseg_diag *d);
+                           const cseg_table_read_params *rp, cseg_diag *d);
 
 /* Clean a transaction table and compute the customer feature table (columns
  * as listed above, rows sorted by customer id, numeric ids in numeric order).

@@ -7,8 +7,9 @@
  *                   unseen level gives all zeros); one-hot columns are not scaled
  * Log: CSEG_LOG_AUTO applies log1p to a number column whose sample skewness
  * exceeds skew_threshold (spend and counts, in practice); the shift is
- * max(0, -min) so negative values (net spend after returns) stay finite, and
- * new values below the training minimum are clamped to it.
+ * max(0, -min) so negative values (net spend after returns) stay finite; a
+ * new value x with x + shift < 0 (below the training minimum when that was
+ * negative, below 0 otherwise) is clamped to log1p(0) = 0.
  * Scaling: standard (mean, population standard deviation), robust (median,
  * interquartile range) or none; a constant column gets scale 1.
  */

@@ -53,7 +53,7 @@ static const char *const alias_product[] = {"stockcode", "productid", "product",
                                             "itemid", "item", "productcode", NULL};
 
 static int find_role(char *role, const char *const *aliases, const char *const *header,
-                     size_t n)
+                     size_t n, int no_detect)
 {
     char sq[CSEG_ROLE_NAME_MAX];
     if (role[0]) {
@@ -62,6 +62,8 @@ static int find_role(char *role, const char *const *aliases, const char *const *
                 return 1;
         return -1;
     }
+    if (no_detect)
+        return 0;
     for (const char *const *a = aliases; *a; a++)
         for (size_t j = 0; j < n; j++) {
             squash(sq, sizeof sq, header[j]);
@@ -87,7 +89,7 @@ int cseg_txn_roles_resolve(cseg_txn_roles *r, const char *const *header, size_t 
         {r->product, alias_product, "product"},
     };
     for (size_t k = 0; k < sizeof roles / sizeof roles[0]; k++)
-        if (find_role(roles[k].role, roles[k].aliases, header, n) < 0)
+        if (find_role(roles[k].role, roles[k].aliases, header, n, r->no_detect) < 0)
             return cseg__diag(d, CSEG_ENOCOL, file, 1, 0,
                               "the %s column \"%s\" is not in the header", roles[k].what,
                               roles[k].role);
@@ -105,15 +107,19 @@ int cseg_txn_roles_resolve(cseg_txn_roles *r, const char *const *header, size_t 
 }
 
 int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *roles,
-                  const char *date_format, const cseg_csv_params *csv, cseg_diag *d)
+                  const cseg_table_read_params *rp, cseg_diag *d)
 {
     cseg_csv *r = NULL;
-    cseg_csv_params cp;
+    cseg_table_read_params p;
     *out = NULL;
-    if (csv)
-        cp = *csv;
-    else
-        cseg_csv_params_init(&cp);
+    cseg_table_read_params_init(&p);
+    if (rp) {
+        p.csv = rp->csv;
+        p.date_format = rp->date_format;
+        p.n_threads = rp->n_threads;
+        p.record_by_record = rp->record_by_record;
+    }
+    cseg_csv_params cp = p.csv;
     int rc = cseg_csv_open(&r, path, &cp, d);
     if (rc < 0)
         return rc;
@@ -154,10 +160,7 @@ int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *roles,
             if (strcmp(specs[a].name, specs[b].name) == 0)
                 return cseg__diag(d, CSEG_EINVAL, path, 1, 0,
                                   "column \"%s\" is given two roles", specs[a].name);
-    cseg_table_read_params p;
-    cseg_table_read_params_init(&p);
     p.csv = cp;
-    p.date_format = date_format;
     p.specs = specs;
     p.n_specs = ns;
     p.skip_unlisted = 1;

@@ -592,11 +592,15 @@ int cseg_model_load(cseg_model **out, const char *path, cseg_diag *d)
         rc = bad(&L, "not a custseg model (\"format\" is not \"custseg-model\")");
         goto out;
     }
-    if (!json_is_integer(ver) || json_integer_value(ver) != CSEG_MODEL_FORMAT_VERSION) {
+    if (!json_is_integer(ver)) {
+        rc = bad(&L, "\"version\" must be a whole number");
+        goto out;
+    }
+    if (json_integer_value(ver) != CSEG_MODEL_FORMAT_VERSION) {
         rc = cseg__diag(d, CSEG_EFORMAT, path, 0, 0,
                         "model format version %lld is not supported (this custseg %s reads "
                         "version %d)",
-                        json_is_integer(ver) ? (long long)json_integer_value(ver) : -1LL,
+                        (long long)json_integer_value(ver),
                         CSEG_VERSION_STRING, CSEG_MODEL_FORMAT_VERSION);
         goto out;
     }

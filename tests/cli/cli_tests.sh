@@ -62,7 +62,7 @@ for f in customers.csv segments.json model.json; do
 done
 no_tmp_left run-small "$T/o1"
 contains run-small "$T/out" "Data quality: 394 rows read"
-contains run-small "$T/out" "1 exact duplicates"
+contains run-small "$T/out" "1 exact duplicate, "
 contains run-small "$T/out" "<- chosen"
 contains run-small-json "$T/o1/segments.json" '"chosen_k"'
 contains run-small-json "$T/o1/segments.json" '"dropped_duplicates": 1'
@@ -91,6 +91,7 @@ cut -d, -f1,2,3 "$T/out" > "$T/c"
 same assign-log-labels "$T/a" "$T/c"
 expect 0 assign-json -- "$BIN" assign "$T/o1/model.json" "$T/o1/customers.csv" --format json
 contains assign-json "$T/out" '"segment_name":'
+expect 0 assign-as-of-auto -- "$BIN" assign "$T/o1/model.json" "$SMALL" --as-of auto
 
 # score any labelling
 expect 0 score -- "$BIN" score "$T/o1/customers.csv" --labels segment --features recency_days,frequency,monetary --format json
@@ -112,6 +113,13 @@ expect 0 fit-names -- "$BIN" fit "$MALL" --out "$T/m2" --k 2 --names "Big,Small"
 contains fit-names "$T/m2/segments.json" '"name": "Big"'
 expect 2 fit-names-count -- "$BIN" fit "$MALL" --out "$T/m3" --k 2 --names "One"
 expect 0 fit-auto -- "$BIN" fit "$MALL" --out "$T/m4" --scale robust --log none --n-init 3
+expect 2 k-range -- "$BIN" fit "$MALL" --k-min 6 --k-max 3 --out "$T/m5"
+stderr_is k-range "custseg: --k-min (6) is larger than --k-max (3)
+Try 'custseg fit --help'."
+expect 2 fit-bad-feature -- "$BIN" fit "$MALL" --features Age,Nope --out "$T/m5"
+# fitting an earlier output is refused before any work, and says why
+expect 1 fit-own-output -- "$BIN" fit "$T/m1/customers.csv" --out "$T/m6"
+contains fit-own-output "$T/err" "already has a column named segment"
 
 # ---- bad input: one line, file:line:col, documented exit code, no output ----
 expect 3 missing-file -- "$BIN" run /nonexistent/data.csv --out "$T/e1"

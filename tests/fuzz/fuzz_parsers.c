@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cseg_txn_roles roles;
     memset(&roles, 0, sizeof roles);
     cseg_diag_clear(&d);
-    rc = cseg_txn_read(&t, tmp_path, &roles, NULL, NULL, &d);
+    rc = cseg_txn_read(&t, tmp_path, &roles, NULL, &d);
     check_code(rc, &d);
     if (rc == 0) {
         cseg_table *c = NULL;

@@ -25,6 +25,8 @@ int cli_parse_size(const char *s, size_t *out);
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
 int cli_parse_day(const char *s, long long *day);
+/* Does a column name look like a customer id (CustomerID, customer_id, ID ...)? */
+int cli_is_id_name(const char *name);
 /* One character, or "tab" / "\t"; a quote or line end is refused. */
 int cli_parse_delimiter(const char *s, char *out);
 /* Split "a,b,c" into a NULL-terminated array of copies (free with cli_free_list). */
@@ -46,10 +48,14 @@ typedef struct seg_opts {
     int sample_set;
     const char *names;      /* comma-separated overrides */
     const char *features;   /* comma-separated feature columns */
+    const char *cmd;        /* "run" or "fit", for messages */
     cli_common c;
 } seg_opts;
 
-void seg_opts_init(seg_opts *o);
+void seg_opts_init(seg_opts *o, const char *cmd);
+/* Checks that need all options (k range, names for a fixed k); returns 0 or
+ * EXIT_USAGE after printing the message. */
+int seg_opts_finish(const seg_opts *o);
 /* Handle an option shared by run and fit; returns 1 if consumed, 0 if not
  * one of them, -1 on a bad value (message printed). */
 int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg);

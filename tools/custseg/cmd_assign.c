@@ -58,8 +58,11 @@ int cmd_assign(int argc, char **argv)
                 return cli_usage_error("assign", "--format must be csv or json");
             break;
         case OPT_AS_OF:
-            if (cli_parse_day(optarg, &as_of) < 0)
-                return cli_usage_error("assign", "--as-of must be a date, got '%s'", optarg);
+            if (strcmp(optarg, "auto") == 0)
+                as_of = CSEG_DAY_AUTO;
+            else if (cli_parse_day(optarg, &as_of) < 0)
+                return cli_usage_error("assign", "--as-of must be 'auto' or a date, got '%s'",
+                                       optarg);
             have_as_of = 1;
             break;
         case OPT_DELIM:
@@ -108,9 +111,14 @@ int cmd_assign(int argc, char **argv)
         cseg_txn_roles roles = *cseg_model_roles(m);
         cseg_rfm_params rfm = *cseg_model_rfm(m);
         cseg_table *txn = NULL;
+        cseg_table_read_params rp;
+        cseg_table_read_params_init(&rp);
+        rp.csv = csv;
+        rp.date_format = cseg_model_date_format(m);
+        roles.no_detect = 1; /* the model's roles exactly: absent stays absent */
         if (have_as_of)
             rfm.as_of_day = as_of;
-        if ((rc = cseg_txn_read(&txn, path, &roles, cseg_model_date_format(m), &csv, &diag)) < 0) {
+        if ((rc = cseg_txn_read(&txn, path, &roles, &rp, &diag)) < 0) {
             status = cli_fail(rc, &diag, path);
             goto out;
         }

@@ -1,5 +1,4 @@
 /* custseg fit: customer table (one row per customer) -> segments. */
-#include <ctype.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,27 +12,11 @@ static const char help[] =
     "imputed (median), log-transformed when skewed and scaled; text columns are one-hot\n"
     "encoded. Writes customers.csv, segments.json and model.json to --out.\n"
     "\n"
-    "  --id COL             customer id column (default: detected, e.g. CustomerID; else the\n"
-    "                       row number)\n"
+    "  --id COL             customer id column (default: detected, e.g. CustomerID; else\n"
+    "                       none: rows keep their order)\n"
     "  --delimiter C        field separator (default: detect among , ; TAB |)\n"
     "\n"
     "Segmentation (default features: every column but the id; dates are skipped):\n" SEG_OPTIONS_HELP;
-
-static int is_id_name(const char *name)
-{
-    static const char *const ids[] = {"customerid", "customer", "custid", "clientid", "id",
-                                      "userid", "memberid", NULL};
-    char sq[256];
-    size_t k = 0;
-    for (const char *s = name; *s && k + 1 < sizeof sq; s++)
-        if (isalnum((unsigned char)*s))
-            sq[k++] = (char)tolower((unsigned char)*s);
-    sq[k] = 0;
-    for (const char *const *p = ids; *p; p++)
-        if (strcmp(sq, *p) == 0)
-            return 1;
-    return 0;
-}
 
 int cmd_fit(int argc, char **argv)
 {
@@ -45,7 +28,7 @@ int cmd_fit(int argc, char **argv)
     const char *id = NULL;
     cseg_table_read_params rp;
     int opt, status = EXIT_OK;
-    seg_opts_init(&o);
+    seg_opts_init(&o, "fit");
     cseg_table_read_params_init(&rp);
     optind = 1;
     opterr = 0;
@@ -70,6 +53,8 @@ int cmd_fit(int argc, char **argv)
             return cli_usage_error("fit", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
+    if (seg_opts_finish(&o))
+        return EXIT_USAGE;
     if (optind + 1 != argc)
         return cli_usage_error("fit", optind >= argc ? "missing the input FILE"
                                                      : "expected one input FILE");
@@ -100,7 +85,7 @@ int cmd_fit(int argc, char **argv)
     }
     if (!id)
         for (size_t j = 0; j < nc && !id; j++)
-            if (is_id_name(cseg_table_col_name(t, j)))
+            if (cli_is_id_name(cseg_table_col_name(t, j)))
                 id = cseg_table_col_name(t, j);
     if (o.features) {
         feats = cli_split(o.features, &nf);
@@ -110,7 +95,8 @@ int cmd_fit(int argc, char **argv)
         }
         for (size_t j = 0; j < nf; j++)
             if (cseg_table_find(t, feats[j]) < 0) {
-                status = cli_error(EXIT_DATA, "%s: --features: no column \"%s\"", path, feats[j]);
+                status = cli_usage_error("fit", "--features: %s has no column \"%s\"", path,
+                                         feats[j]);
                 goto out;
             }
         auto_feats = (const char **)feats;

@@ -55,7 +55,7 @@ int cmd_run(int argc, char **argv)
     cseg_csv_params csv;
     const char *date_format = NULL;
     int opt, status = EXIT_OK;
-    seg_opts_init(&o);
+    seg_opts_init(&o, "run");
     memset(&roles, 0, sizeof roles);
     cseg_rfm_params_init(&rfm);
     cseg_csv_params_init(&csv);
@@ -85,10 +85,13 @@ int cmd_run(int argc, char **argv)
             date_format = optarg;
             break;
         case OPT_AS_OF:
-            if (cli_parse_day(optarg, &day) < 0)
-                return cli_usage_error("run", "--as-of must be a date such as 2011-12-10, got '%s'",
-                                       optarg);
-            rfm.as_of_day = day;
+            if (strcmp(optarg, "auto") == 0)
+                rfm.as_of_day = CSEG_DAY_AUTO;
+            else if (cli_parse_day(optarg, &day) < 0)
+                return cli_usage_error("run", "--as-of must be 'auto' or a date such as "
+                                              "2011-12-10, got '%s'", optarg);
+            else
+                rfm.as_of_day = day;
             break;
         case OPT_DELIM:
             if (cli_parse_delimiter(optarg, &csv.delimiter) < 0)
@@ -110,6 +113,8 @@ int cmd_run(int argc, char **argv)
             return cli_usage_error("run", "column names must be 1..%d bytes",
                                    CSEG_ROLE_NAME_MAX - 1);
     }
+    if (seg_opts_finish(&o))
+        return EXIT_USAGE;
     if (optind + 1 != argc)
         return cli_usage_error("run", optind >= argc ? "missing the input FILE"
                                                      : "expected one input FILE");
@@ -121,7 +126,12 @@ int cmd_run(int argc, char **argv)
     char **feats = NULL;
     size_t nf = 0;
     cseg_quality q;
-    int rc = cseg_txn_read(&txn, path, &roles, date_format, &csv, &diag);
+    cseg_table_read_params rp;
+    cseg_table_read_params_init(&rp);
+    rp.csv = csv;
+    rp.date_format = date_format;
+    rp.n_threads = o.km.n_threads;
+    int rc = cseg_txn_read(&txn, path, &roles, &rp, &diag);
     if (rc < 0)
         return cli_fail(rc, &diag, path);
     if (o.c.verbose)

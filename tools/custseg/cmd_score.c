@@ -17,7 +17,7 @@ static const char help[] =
     "\n"
     "  --labels COL        the label column (required)\n"
     "  --features a,b,c    columns to measure on (default: every number column but the\n"
-    "                      labels)\n"
+    "                      labels, id-like columns, segment, distance and rfm_code)\n"
     "  --exclude a,b       leave these columns out of the default features (e.g. an id)\n"
     "  --scale none|standard|robust   scale features first (default none)\n"
     "  --sample N          silhouette on a uniform sample of N rows (default: exact)\n"
@@ -175,7 +175,11 @@ int cmd_score(int argc, char **argv)
         }
         for (size_t j = 0; j < nc; j++) {
             const char *name = cseg_table_col_name(t, j);
-            int skip = (long)j == jl || cseg_table_col_type(t, j) != CSEG_COL_NUMBER;
+            /* Not measured by default: the labels, text, ids, and the columns
+             * custseg itself writes next to features. */
+            int skip = (long)j == jl || cseg_table_col_type(t, j) != CSEG_COL_NUMBER ||
+                       cli_is_id_name(name) || strcmp(name, "segment") == 0 ||
+                       strcmp(name, "distance") == 0 || strcmp(name, "rfm_code") == 0;
             for (size_t e = 0; e < nex && !skip; e++)
                 skip = strcmp(excl[e], name) == 0;
             if (!skip)

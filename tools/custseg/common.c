@@ -1,4 +1,5 @@
 /* custseg command line: errors, option values, shared option parsing. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -146,9 +147,10 @@ void cli_free_list(char **list)
     free(list);
 }
 
-void seg_opts_init(seg_opts *o)
+void seg_opts_init(seg_opts *o, const char *cmd)
 {
     memset(o, 0, sizeof *o);
+    o->cmd = cmd;
     o->out_dir = "out";
     o->k_min = 2;
     o->k_max = 10;
@@ -254,4 +256,36 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
     default:
         return 0;
     }
+}
+
+int seg_opts_finish(const seg_opts *o)
+{
+    if (!o->k && o->k_min > o->k_max)
+        return cli_usage_error(o->cmd, "--k-min (%zu) is larger than --k-max (%zu)", o->k_min,
+                               o->k_max);
+    if (o->k && o->names) {
+        size_t nn;
+        char **list = cli_split(o->names, &nn);
+        cli_free_list(list);
+        if (nn != o->k)
+            return cli_usage_error(o->cmd, "--names gives %zu names but --k is %zu", nn, o->k);
+    }
+    return 0;
+}
+
+int cli_is_id_name(const char *name)
+{
+    static const char *const ids[] = {"customerid", "customer", "custid", "clientid", "id",
+                                      "userid", "memberid", "customerno", "customernumber",
+                                      "customercode", NULL};
+    char sq[256];
+    size_t k = 0;
+    for (const char *s = name; *s && k + 1 < sizeof sq; s++)
+        if (isalnum((unsigned char)*s))
+            sq[k++] = (char)tolower((unsigned char)*s);
+    sq[k] = 0;
+    for (const char *const *p = ids; *p; p++)
+        if (strcmp(sq, *p) == 0)
+            return 1;
+    return 0;
 }

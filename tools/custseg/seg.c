@@ -181,22 +181,30 @@ static void day_text(long long day, char *buf, size_t size)
     cseg_format_date(day, buf, size);
 }
 
+static const char *plural(size_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
 static void print_quality(const cseg_quality *q)
 {
     char a[32], b[32], c[32];
     day_text(q->first_day, a, sizeof a);
     day_text(q->last_day, b, sizeof b);
     day_text(q->as_of_day, c, sizeof c);
-    printf("Data quality: %zu rows read, %s .. %s, analysis day %s\n", q->n_rows, a, b, c);
-    printf("  dropped: %zu without customer id, %zu exact duplicates, %zu incomplete, "
-           "%zu with price <= 0", q->n_no_customer, q->n_duplicates, q->n_incomplete,
+    printf("Data quality: %zu row%s read, %s .. %s, analysis day %s\n", q->n_rows,
+           plural(q->n_rows), a, b, c);
+    printf("  dropped: %zu without customer id, %zu exact duplicate%s, %zu incomplete, "
+           "%zu with price <= 0 (or amount 0)",
+           q->n_no_customer, q->n_duplicates, plural(q->n_duplicates), q->n_incomplete,
            q->n_bad_price);
     if (q->n_after_as_of)
         printf(", %zu after the analysis day", q->n_after_as_of);
-    printf("\n  kept: %zu purchase rows, %zu return rows (%zu cancellations); %zu customers"
+    printf("\n  kept: %zu purchase row%s, %zu return row%s (%zu cancellation%s); %zu customer%s"
            " (%zu more had only returns)\n",
-           q->n_purchase_rows, q->n_return_rows, q->n_cancellations, q->n_customers,
-           q->n_return_only);
+           q->n_purchase_rows, plural(q->n_purchase_rows), q->n_return_rows,
+           plural(q->n_return_rows), q->n_cancellations, plural(q->n_cancellations),
+           q->n_customers, plural(q->n_customers), q->n_return_only);
 }
 
 int seg_run(seg_opts *o, seg_input *in)
@@ -219,6 +227,12 @@ int seg_run(seg_opts *o, seg_input *in)
     const char **nm = NULL;
     cseg_diag_clear(&diag);
     size_t n = cseg_table_n_rows(in->customers);
+    if (cseg_table_find(in->customers, "segment") >= 0 ||
+        cseg_table_find(in->customers, "segment_name") >= 0 ||
+        cseg_table_find(in->customers, "distance") >= 0)
+        return cli_error(EXIT_DATA, "%s: the input already has a column named segment, "
+                                    "segment_name or distance (an earlier output?); rename or "
+                                    "remove it", in->input_path);
 
     if ((rc = cseg_prep_create(&prep, &o->prep)) < 0 ||
         (rc = cseg_prep_fit(prep, in->customers, in->features, in->n_features, &diag)) < 0) {
@@ -243,7 +257,8 @@ int seg_run(seg_opts *o, seg_input *in)
     }
     if (!o->k) {
         if (kmin > kmax) {
-            status = cli_usage_error(NULL, "--k-min (%zu) is larger than --k-max (%zu)", kmin, kmax);
+            status = cli_usage_error(o->cmd, "--k-min (%zu) is larger than --k-max (%zu)", kmin,
+                                     kmax);
             goto out;
         }
         if (n < 3) {
@@ -365,7 +380,7 @@ int seg_run(seg_opts *o, seg_input *in)
         size_t nn;
         names_list = cli_split(o->names, &nn);
         if (!names_list || nn != k) {
-            status = cli_usage_error(NULL, "--names gives %zu names but there are %zu segments",
+            status = cli_usage_error(o->cmd, "--names gives %zu names but there are %zu segments",
                                      names_list ? nn : 0, k);
             goto out;
         }
@@ -377,7 +392,7 @@ int seg_run(seg_opts *o, seg_input *in)
         }
         for (size_t s = 0; s < k; s++)
             if (cseg_profile_set_name(prof, s, names_list[s]) < 0) {
-                status = cli_usage_error(NULL, "--names: \"%s\" is empty or given twice",
+                status = cli_usage_error(o->cmd, "--names: \"%s\" is empty or given twice",
                                          names_list[s]);
                 goto out;
             }
@@ -401,13 +416,6 @@ int seg_run(seg_opts *o, seg_input *in)
     for (size_t i = 0; i < n; i++) {
         seg_num[i] = labels[i] + 1;
         code[i] = labels[i];
-    }
-    if (cseg_table_find(in->customers, "segment") >= 0 ||
-        cseg_table_find(in->customers, "segment_name") >= 0 ||
-        cseg_table_find(in->customers, "distance") >= 0) {
-        status = cli_error(EXIT_DATA, "the input already has a column named segment, "
-                                      "segment_name or distance");
-        goto out;
     }
     rc = cseg_table_add_numbers(in->customers, "segment", seg_num);
     if (rc == 0)
@@ -491,7 +499,8 @@ int seg_run(seg_opts *o, seg_input *in)
         const double *mu = cseg_profile_means(prof, s), *md = cseg_profile_medians(prof, s);
         for (size_t j = 0; j < nf; j++) {
             const char *fn = cseg_profile_feature(prof, j);
-            if (strcmp(fn, "segment") == 0 || strcmp(fn, "distance") == 0)
+            if (strcmp(fn, "segment") == 0 || strcmp(fn, "distance") == 0 ||
+                (in->id_column && strcmp(fn, in->id_column) == 0))
                 continue;
             json_object_set_new(mean, fn, jnum(mu[j]));
             json_object_set_new(med, fn, jnum(md[j]));
@@ -503,6 +512,8 @@ int seg_run(seg_opts *o, seg_input *in)
     json_object_set_new(root, "segments", segs);
     json_t *pop = json_object(), *pm = json_object(), *psd = json_object();
     for (size_t j = 0; j < nf; j++) {
+        if (in->id_column && strcmp(cseg_profile_feature(prof, j), in->id_column) == 0)
+            continue;
         json_object_set_new(pm, cseg_profile_feature(prof, j), jnum(cseg_profile_pop_means(prof)[j]));
         json_object_set_new(psd, cseg_profile_feature(prof, j), jnum(cseg_profile_pop_sds(prof)[j]));
     }

@@ -4,7 +4,8 @@
  * inline SVG, so no charting or templating library is needed, and the output
  * is deterministic (no timestamps, sampled with a seed). The markup is kept
  * well-formed XML as well as HTML (every element closed, attributes quoted,
- * numeric character references only) so tests can check it strictly. */
+ * numeric character references only, the script in a CDATA section) so tests
+ * can check it strictly. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -474,7 +475,7 @@ static void num(FILE *f, double v)
         return;
     }
     double a = fabs(v);
-    if (a >= 1000 && v == floor(v) && a < 1e15) {
+    if (v == floor(v) && a < 1e15) {
         char buf[40], out[60];
         snprintf(buf, sizeof buf, "%.0f", a);
         size_t len = strlen(buf), o = 0;
@@ -536,14 +537,14 @@ static void nice_range(double *lo, double *hi, double *step, int want)
     *hi = ceil(*hi / *step) * *step;
 }
 
+static void num(FILE *f, double v);
+
 static void tick_label(FILE *f, double v, double step)
 {
     if (fabs(v) < step * 1e-9)
         v = 0;
-    if (fabs(v) >= 10000)
-        fprintf(f, "%.3g", v);
-    else if (step >= 1)
-        fprintf(f, "%.0f", v);
+    if (step >= 1)
+        num(f, round(v)); /* whole numbers, with thousands separators */
     else
         fprintf(f, "%.*f", (int)ceil(-log10(step)), v);
 }
@@ -577,16 +578,18 @@ static void axes(FILE *f, const scale *sx, const scale *sy, double xstep, double
     esc(f, xlabel);
     fprintf(f, "</text><text class=\"label\" transform=\"translate(%.1f %.1f) rotate(-90)\" "
                "text-anchor=\"middle\">",
-            x0 - 46, (y0 + y1) / 2);
+            x0 - 58, (y0 + y1) / 2);
     esc(f, ylabel);
     fputs("</text></g>\n", f);
 }
 
 static void svg_open(FILE *f, const char *id, int w, int h, const char *title, const char *desc)
 {
-    fprintf(f, "<figure class=\"chart\" id=\"%s\"><svg xmlns=\"http://www.w3.org/2000/svg\" "
+    fprintf(f, "<figure class=\"chart\" id=\"%s\"><h3>", id);
+    esc(f, title);
+    fprintf(f, "</h3><svg xmlns=\"http://www.w3.org/2000/svg\" "
                "viewBox=\"0 0 %d %d\" role=\"img\" aria-labelledby=\"%s-t %s-d\">",
-            id, w, h, id, id);
+            w, h, id, id);
     fprintf(f, "<title id=\"%s-t\">", id);
     esc(f, title);
     fprintf(f, "</title><desc id=\"%s-d\">", id);
@@ -630,7 +633,7 @@ static void chart_scatter(FILE *f, const cseg_report *r)
     double xs, ys;
     nice_range(&xmin, &xmax, &xs, 6);
     nice_range(&ymin, &ymax, &ys, 5);
-    scale sx = {xmin, xmax, 60, W - 200}, sy = {ymin, ymax, H - 50, 20};
+    scale sx = {xmin, xmax, 80, W - 200}, sy = {ymin, ymax, H - 50, 20};
     char title[160], desc[400], xl[64], yl[64];
     snprintf(title, sizeof title, "Segments in two dimensions (principal components)");
     snprintf(desc, sizeof desc,
@@ -686,9 +689,9 @@ static void small_line(FILE *f, const cseg_report *r, const double *v, const cha
     double ys;
     nice_range(&lo, &hi, &ys, 4);
     double kmin = (double)r->k[0], kmax = (double)r->k[r->nk - 1];
-    scale sx = {kmin, kmax > kmin ? kmax : kmin + 1, ox + 60, ox + w - 10},
+    scale sx = {kmin, kmax > kmin ? kmax : kmin + 1, ox + 76, ox + w - 10},
           sy = {lo, hi, oy + h - 40, oy + 20};
-    fprintf(f, "<text class=\"ptitle\" x=\"%.1f\" y=\"%.1f\">%s</text>", ox + 60, oy + 12, name);
+    fprintf(f, "<text class=\"ptitle\" x=\"%.1f\" y=\"%.1f\">%s</text>", ox + 76, oy + 12, name);
     axes(f, &sx, &sy, 1, ys, "number of segments k", name, 1);
     double cx = sc(&sx, (double)r->k[r->chosen]);
     fprintf(f, "<line class=\"chosen\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", cx,
@@ -738,7 +741,7 @@ static void chart_silhouette(FILE *f, const cseg_report *r)
         lo = r->silv[i] < lo ? r->silv[i] : lo;
     double xs;
     nice_range(&lo, &hi, &xs, 5);
-    scale sx = {lo, hi, 60, W - 200}, sy = {0, (double)r->nsil, 20, H - 50};
+    scale sx = {lo, hi, 80, W - 200}, sy = {0, (double)r->nsil, 20, H - 50};
     char desc[300];
     snprintf(desc, sizeof desc,
              "Horizontal bars, one per customer%s, grouped by segment and sorted; the dashed line "
@@ -803,7 +806,7 @@ static void chart_sizes(FILE *f, const cseg_report *r)
     double lo = 0, ys;
     hi *= 100;
     nice_range(&lo, &hi, &ys, 5);
-    scale sx = {0, (double)r->nseg, 60, W - 20}, sy = {0, hi, H - 70, 30};
+    scale sx = {0, (double)r->nseg, 80, W - 20}, sy = {0, hi, H - 70, 30};
     svg_open(f, "chart-sizes", W, H, "Segment sizes and revenue",
              has_rev ? "Grouped bars per segment: share of customers and share of revenue, in "
                        "percent."
@@ -929,7 +932,7 @@ static void chart_snake(FILE *f, const cseg_report *r)
         }
     double ys;
     nice_range(&lo, &hi, &ys, 5);
-    scale sx = {0, (double)(r->nf - 1), 70, W - 200}, sy = {lo, hi, H - 90, 20};
+    scale sx = {0, (double)(r->nf - 1), 120, W - 200}, sy = {lo, hi, H - 90, 20};
     svg_open(f, "chart-snake", W, H, "Snake plot of standardised segment means",
              "Line chart: for each segment, its standardised mean (z-score) on each feature.");
     axes(f, &sx, &sy, 1, ys, "", "standardised mean (z)", 0);
@@ -974,7 +977,7 @@ static void chart_boxes(FILE *f, const cseg_report *r, size_t q)
         return;
     double ys;
     nice_range(&lo, &hi, &ys, 5);
-    scale sx = {0, (double)r->nseg, 70, W - 20}, sy = {lo, hi, H - 60, 30};
+    scale sx = {0, (double)r->nseg, 90, W - 20}, sy = {lo, hi, H - 60, 30};
     char id[32], title[200], desc[300];
     snprintf(id, sizeof id, "chart-dist-%zu", q + 1);
     snprintf(title, sizeof title, "Distribution of %s by segment", r->dname[q]);
@@ -1154,7 +1157,7 @@ static const char css[] =
     "text-align:right}.kv td:first-child{text-align:left;color:#555}.action{font-size:13px;"
     "background:#f3f7fb;border-radius:4px;padding:6px}.scores{margin:6px 0;font-size:13px}"
     ".small{font-size:12px;color:#666}figure.chart{background:#fff;border:1px solid #e4e4e4;"
-    "border-radius:6px;margin:12px 0;padding:8px}figure.chart svg{width:100%;height:auto;"
+    "border-radius:6px;margin:12px 0;padding:8px}figure.chart h3{margin:4px 8px;font-size:16px}figure.chart svg{width:100%;height:auto;"
     "display:block}figcaption{font-size:12px;color:#555;padding:4px 8px}"
     "svg text{font:12px system-ui,sans-serif;fill:#333}svg .label{font-size:13px;fill:#444}"
     "svg .ptitle{font-weight:600}svg .axis line{stroke:#999}svg .grid{stroke:#eee}"
@@ -1255,7 +1258,7 @@ int cseg_report_write(const cseg_report *r, const char *path, cseg_diag *d)
     fputs("</section>\n", f);
     table(f, r);
     fprintf(f, "<footer class=\"small\"><p>Made by custseg %s. Hover over a chart element for its "
-               "values.</p></footer></main><script>%s</script></body></html>\n",
+               "values.</p></footer></main><script>//<![CDATA[\n%s\n//]]></script></body></html>\n",
             CSEG_VERSION_STRING, script);
     return cseg__atomic_commit(&af, d);
 }

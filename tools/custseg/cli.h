@@ -81,6 +81,12 @@ int cmd_run(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
 int cmd_assign(int argc, char **argv);
 int cmd_score(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+/* Write report.html from a segments.json object, the model, the customer
+ * table (with its segment labels, 0-based) and the id column (may be NULL). */
+int cli_report(struct json_t *seg, const cseg_model *m, const cseg_table *customers,
+               const int32_t *labels, const char *id_column, const char *path, int threads,
+               uint64_t seed);
 
 /* Long options shared by run and fit (getopt values >= 1000). */
 enum {

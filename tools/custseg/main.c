@@ -15,6 +15,7 @@ static const char usage[] =
     "  assign MODEL FILE   score new customers (or transactions) with a saved model\n"
     "  score FILE --labels COL   evaluate a labelling: silhouette, Davies-Bouldin,\n"
     "                Calinski-Harabasz, inertia\n"
+    "  report OUTDIR rebuild OUTDIR/report.html from the outputs of run or fit\n"
     "\n"
     "Options:\n"
     "  --help        this help; 'custseg <command> --help' for a command's options\n"
@@ -46,6 +47,8 @@ int main(int argc, char **argv)
         return cmd_assign(argc - 1, argv + 1);
     if (strcmp(cmd, "score") == 0)
         return cmd_score(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(argc - 1, argv + 1);
     fprintf(stderr, "custseg: unknown command '%s'\nTry 'custseg --help'.\n", cmd);
     return EXIT_USAGE;
 }

@@ -219,7 +219,7 @@ int seg_run(seg_opts *o, seg_input *in)
     cseg_profile *prof = NULL;
     char **names_list = NULL;
     json_t *root = NULL;
-    char *p_customers = NULL, *p_segments = NULL, *p_model = NULL;
+    char *p_customers = NULL, *p_segments = NULL, *p_model = NULL, *p_report = NULL;
     order_key *ok = NULL;
     size_t *newid = NULL;
     double *C = NULL;
@@ -551,7 +551,8 @@ int seg_run(seg_opts *o, seg_input *in)
     p_customers = join(o->out_dir, "customers.csv");
     p_segments = join(o->out_dir, "segments.json");
     p_model = join(o->out_dir, "model.json");
-    if (!p_customers || !p_segments || !p_model) {
+    p_report = join(o->out_dir, "report.html");
+    if (!p_customers || !p_segments || !p_model || !p_report) {
         status = cli_error(EXIT_IO, "out of memory");
         goto out;
     }
@@ -567,6 +568,9 @@ int seg_run(seg_opts *o, seg_input *in)
         status = cli_fail(rc, &diag, p_model);
         goto out;
     }
+    if ((status = cli_report(root, in->model, in->customers, labels, in->id_column, p_report,
+                             o->km.n_threads, o->km.seed)) != EXIT_OK)
+        goto out;
 
     /* Summary on stdout. */
     if (in->quality)
@@ -621,7 +625,7 @@ int seg_run(seg_opts *o, seg_input *in)
             print_num(stdout, mu[cseg_profile_find(prof, show[j])], 14, 2);
         printf("\n");
     }
-    printf("\nWrote %s, %s, %s\n", p_customers, p_segments, p_model);
+    printf("\nWrote %s, %s, %s, %s\n", p_customers, p_segments, p_model, p_report);
 out:
     free(ok);
     free(newid);
@@ -632,6 +636,7 @@ out:
     free(p_customers);
     free(p_segments);
     free(p_model);
+    free(p_report);
     json_decref(root);
     cli_free_list(names_list);
     cseg_profile_free(prof);

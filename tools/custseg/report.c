@@ -1,0 +1,284 @@
+/* custseg command line: report.html, from what run/fit produced (the
+ * segments.json object, the model, the customer table and labels). `run` and
+ * `fit` call it right after writing their outputs; `custseg report OUTDIR`
+ * calls it on the files, so both give the same page. */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define REPORT_POINTS 2000
+#define REPORT_SIL 2000
+
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : NULL;
+}
+
+static double jnum(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+int cli_report(json_t *seg, const cseg_model *m, const cseg_table *customers,
+               const int32_t *labels, const char *id_column, const char *path, int threads,
+               uint64_t seed)
+{
+    cseg_report *r = NULL;
+    cseg_profile *prof = NULL;
+    double *X = NULL, *sil = NULL;
+    size_t *ks = NULL;
+    double *kin = NULL, *ksil = NULL, *kdb = NULL, *kch = NULL;
+    cseg_diag diag;
+    int status = EXIT_OK, rc;
+    cseg_diag_clear(&diag);
+    size_t n = cseg_table_n_rows(customers), k = cseg_model_k(m);
+    if ((rc = cseg_report_create(&r)) < 0)
+        goto fail;
+
+    /* Header. */
+    const char *input = jstr(seg, "input");
+    const char *base = input ? strrchr(input, '/') : NULL;
+    char title[512];
+    snprintf(title, sizeof title, "Customer segments: %s", base ? base + 1 : input ? input : "data");
+    cseg_report_set_text(r, CSEG_REPORT_TITLE, title);
+    if (input)
+        cseg_report_set_text(r, CSEG_REPORT_DATASET, input);
+    json_t *q = json_object_get(seg, "data_quality");
+    if (json_is_object(q)) {
+        char period[64];
+        if (jstr(q, "first_day") && jstr(q, "last_day")) {
+            snprintf(period, sizeof period, "%s to %s", jstr(q, "first_day"), jstr(q, "last_day"));
+            cseg_report_set_text(r, CSEG_REPORT_PERIOD, period);
+        }
+        if (jstr(q, "as_of"))
+            cseg_report_set_text(r, CSEG_REPORT_AS_OF, jstr(q, "as_of"));
+        static const struct {
+            const char *key, *label;
+        } ql[] = {{"rows_read", "transaction rows read"},
+                  {"dropped_no_customer", "rows dropped: no customer id"},
+                  {"dropped_duplicates", "rows dropped: exact duplicates"},
+                  {"dropped_incomplete", "rows dropped: missing date, quantity or price"},
+                  {"dropped_non_positive_price", "rows dropped: price <= 0"},
+                  {"left_out_after_as_of", "rows left out: after the analysis day"},
+                  {"return_rows", "return rows kept (they reduce net spend)"},
+                  {"customers", "customers with at least one purchase"},
+                  {"customers_with_only_returns", "customers left out: only returns"}};
+        for (size_t i = 0; i < sizeof ql / sizeof ql[0]; i++) {
+            double v = jnum(q, ql[i].key);
+            if (isfinite(v))
+                cseg_report_add_quality(r, ql[i].label, v);
+        }
+    }
+    json_t *mj = json_object_get(seg, "model");
+    char algo[256];
+    snprintf(algo, sizeof algo, "k-means, k = %zu (k-means++ seeding, %.0f restarts, seed %.0f)",
+             k, jnum(mj, "n_init"), jnum(mj, "seed"));
+    cseg_report_set_text(r, CSEG_REPORT_ALGORITHM, algo);
+    json_t *ksel = json_object_get(seg, "k_selection");
+    if (jstr(ksel, "rule"))
+        cseg_report_set_text(r, CSEG_REPORT_K_RULE, jstr(ksel, "rule"));
+    json_t *tab = json_object_get(ksel, "table");
+    size_t nk = json_array_size(tab);
+    if (nk) {
+        ks = calloc(nk, sizeof *ks);
+        kin = calloc(nk, sizeof *kin);
+        ksil = calloc(nk, sizeof *ksil);
+        kdb = calloc(nk, sizeof *kdb);
+        kch = calloc(nk, sizeof *kch);
+        if (!ks || !kin || !ksil || !kdb || !kch) {
+            rc = CSEG_ENOMEM;
+            goto fail;
+        }
+        size_t chosen = 0;
+        long elbow = -1;
+        for (size_t i = 0; i < nk; i++) {
+            json_t *row = json_array_get(tab, i);
+            ks[i] = (size_t)jnum(row, "k");
+            kin[i] = jnum(row, "inertia");
+            ksil[i] = jnum(row, "silhouette");
+            kdb[i] = jnum(row, "davies_bouldin");
+            kch[i] = jnum(row, "calinski_harabasz");
+            if ((double)ks[i] == jnum(ksel, "chosen_k"))
+                chosen = i;
+            if (json_is_true(json_object_get(row, "elbow")))
+                elbow = (long)i;
+        }
+        cseg_report_set_k_table(r, nk, ks, kin, ksil, kdb, kch, chosen, elbow);
+    }
+
+    /* Segments, from the customer table. */
+    if ((rc = cseg_profile_compute(&prof, customers, labels, k,
+                                   cseg_table_find(customers, "monetary") >= 0 ? "monetary"
+                                                                               : NULL)) < 0)
+        goto fail;
+    for (size_t s = 0; s < k; s++)
+        cseg_profile_set_name(prof, s, cseg_model_name(m, s));
+    const char *skip[5] = {"segment", "distance", id_column ? id_column : "", "customer_id",
+                           "rfm_code"};
+    int rfm = cseg_profile_find(prof, "r_score") >= 0;
+    if ((rc = cseg_report_set_profile(r, prof, rfm, skip, 5)) < 0)
+        goto fail;
+
+    /* Model-space points: the projection and the silhouette. */
+    const cseg_prep *pp = cseg_model_prep(m);
+    size_t d = cseg_prep_n_outputs(pp);
+    X = malloc((n ? n : 1) * d * sizeof *X);
+    sil = malloc((n ? n : 1) * sizeof *sil);
+    if (!X || !sil) {
+        rc = CSEG_ENOMEM;
+        goto fail;
+    }
+    if ((rc = cseg_prep_transform(pp, customers, X, &diag)) < 0)
+        goto fail;
+    if ((rc = cseg_report_set_points(r, X, n, d, labels, REPORT_POINTS, seed)) < 0)
+        goto fail;
+    cseg_silhouette_params sp;
+    cseg_silhouette_params_init(&sp);
+    sp.sample_size = n > REPORT_SIL ? REPORT_SIL : 0;
+    sp.seed = seed;
+    sp.n_threads = threads;
+    double mean_sil;
+    if (cseg_metrics_silhouette(X, n, d, labels, &sp, &mean_sil, sil) == 0)
+        cseg_report_set_silhouette(r, sil, labels, n, REPORT_SIL, seed);
+
+    /* Distributions: R, F, M for transaction logs, else the first features. */
+    static const char *const rfm_feats[] = {"recency_days", "frequency", "monetary"};
+    size_t nd = 0;
+    for (size_t j = 0; j < (rfm ? 3 : cseg_prep_n_inputs(pp)) && nd < 3; j++) {
+        const char *name = rfm ? rfm_feats[j] : cseg_prep_input_name(pp, j);
+        long jc = cseg_table_find(customers, name);
+        const double *x = jc >= 0 ? cseg_table_numbers(customers, (size_t)jc) : NULL;
+        if (x && cseg_report_add_distribution(r, name, x, labels, n) == 0)
+            nd++;
+    }
+    if ((rc = cseg_report_write(r, path, &diag)) < 0)
+        goto fail;
+    goto out;
+fail:
+    status = cli_fail(rc, &diag, path);
+out:
+    free(ks);
+    free(kin);
+    free(ksil);
+    free(kdb);
+    free(kch);
+    free(X);
+    free(sil);
+    cseg_profile_free(prof);
+    cseg_report_free(r);
+    return status;
+}
+
+static const char help[] =
+    "usage: custseg report OUTDIR [--out FILE]\n"
+    "\n"
+    "Rebuild OUTDIR/report.html from the customers.csv, segments.json and model.json that\n"
+    "`custseg run` or `custseg fit` wrote to OUTDIR. The page is one self-contained HTML file\n"
+    "(no external resources) with the data-quality summary, segment cards and charts.\n"
+    "\n"
+    "  --out FILE   write here instead of OUTDIR/report.html\n"
+    "  --threads N  worker threads (default: all cores)\n"
+    "  --help       this help\n";
+
+int cmd_report(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"out", required_argument, 0, OPT_OUTFILE},
+                                              {"threads", required_argument, 0, OPT_THREADS},
+                                              {"help", no_argument, 0, OPT_HELP},
+                                              {0, 0, 0, 0}};
+    const char *out = NULL;
+    int opt, threads = 0, status;
+    long v;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_HELP:
+            fputs(help, stdout);
+            return EXIT_OK;
+        case OPT_OUTFILE:
+            out = optarg;
+            break;
+        case OPT_THREADS:
+            if (cli_parse_int(optarg, 0, 1024, &v) < 0)
+                return cli_usage_error("report", "--threads must be a whole number 0..1024");
+            threads = (int)v;
+            break;
+        default:
+            return cli_usage_error("report", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("report", "expected one OUTDIR");
+    const char *dir = argv[optind];
+    char pm[4096], pc[4096], ps[4096], pr[4096];
+    snprintf(pm, sizeof pm, "%s/model.json", dir);
+    snprintf(pc, sizeof pc, "%s/customers.csv", dir);
+    snprintf(ps, sizeof ps, "%s/segments.json", dir);
+    snprintf(pr, sizeof pr, "%s/report.html", dir);
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    cseg_model *m = NULL;
+    cseg_table *t = NULL;
+    int32_t *lab = NULL;
+    json_t *seg = NULL;
+    int rc = cseg_model_load(&m, pm, &diag);
+    if (rc < 0)
+        return cli_fail(rc, &diag, pm);
+    json_error_t jerr;
+    seg = json_load_file(ps, 0, &jerr);
+    if (!seg) {
+        status = cli_error(jerr.line > 0 ? EXIT_DATA : EXIT_IO, "%s:%d:%d: %s", ps, jerr.line,
+                           jerr.column, jerr.text);
+        goto out;
+    }
+    cseg_table_read_params rp;
+    cseg_colspec spec[2];
+    size_t ns = 0;
+    const char *id = cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS ? "customer_id"
+                                                                      : cseg_model_id_column(m);
+    if (id)
+        spec[ns++] = (cseg_colspec){id, CSEG_COL_TEXT, 1};
+    spec[ns++] = (cseg_colspec){"segment", CSEG_COL_NUMBER, 0};
+    cseg_table_read_params_init(&rp);
+    rp.specs = spec;
+    rp.n_specs = ns;
+    rp.n_threads = threads;
+    if ((rc = cseg_table_read_csv(&t, pc, &rp, &diag)) < 0) {
+        status = cli_fail(rc, &diag, pc);
+        goto out;
+    }
+    size_t n = cseg_table_n_rows(t), k = cseg_model_k(m);
+    const double *sg = cseg_table_numbers(t, (size_t)cseg_table_find(t, "segment"));
+    lab = malloc((n ? n : 1) * sizeof *lab);
+    if (!lab) {
+        status = cli_error(EXIT_IO, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!(sg[i] >= 1 && sg[i] <= (double)k && sg[i] == floor(sg[i]))) {
+            status = cli_error(EXIT_DATA, "%s:%ld: segment must be a whole number 1..%zu", pc,
+                               cseg_table_row_line(t, i), k);
+            goto out;
+        }
+        lab[i] = (int32_t)sg[i] - 1;
+    }
+    json_t *mj = json_object_get(seg, "model");
+    json_t *sd = json_object_get(mj, "seed");
+    status = cli_report(seg, m, t, lab, id, out ? out : pr, threads,
+                        json_is_integer(sd) ? (uint64_t)json_integer_value(sd) : 0);
+    if (status == EXIT_OK)
+        printf("Wrote %s\n", out ? out : pr);
+out:
+    free(lab);
+    json_decref(seg);
+    cseg_table_free(t);
+    cseg_model_free(m);
+    return status;
+}

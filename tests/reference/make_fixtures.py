@@ -496,9 +496,36 @@ def build_retail_header():
     write(os.path.join(HERE, "fixtures_retail.h"), h)
 
 
+# --------------------------------------------------------------------------
+# 3. PCA fixtures
+# --------------------------------------------------------------------------
+
+def build_pca_header():
+    """sklearn.decomposition.PCA (full SVD) on correlated 6-feature data."""
+    from sklearn.decomposition import PCA
+    rng = np.random.default_rng(11)
+    n, d = 400, 6
+    A = rng.normal(size=(d, d))
+    X = rng.normal(size=(n, d)) @ A + rng.normal(size=d) * 3
+    pca = PCA(n_components=d, svd_solver="full").fit(X)
+    guard = "CUSTSEG_FIXTURES_PCA_H"
+    text = header_start("fixtures_pca.h", guard,
+                        "PCA(svd_solver='full') on 400 x 6 correlated Gaussian data:\n"
+                        "explained variance (ddof 1), its ratio, components (rows; sign\n"
+                        "as sklearn gives it, compare up to sign).")
+    text += "#define PCA_N %d\n#define PCA_D %d\n" % (n, d)
+    text += c_array("double", "pca_X", X.ravel())
+    text += c_array("double", "pca_var", pca.explained_variance_)
+    text += c_array("double", "pca_ratio", pca.explained_variance_ratio_)
+    text += c_array("double", "pca_components", pca.components_.ravel())
+    text += header_end(guard)
+    write(os.path.join(HERE, "fixtures_pca.h"), text)
+
+
 def main():
     build_metrics_header()
     build_retail_header()
+    build_pca_header()
 
 
 if __name__ == "__main__":

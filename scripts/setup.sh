@@ -5,10 +5,11 @@
 #   scripts/setup.sh          build + test dependencies
 #   scripts/setup.sh --bench  also the Python peers used by bench/ and tests/reference/
 set -eu
-# chromium and libxml2-utils: the report test renders and checks report.html.
-pkgs="build-essential cmake pkg-config zlib1g-dev libopenblas-dev liblapacke-dev libjansson-dev libcmocka-dev chromium libxml2-utils"
+# chromium, libxml2-utils: the report test renders and checks report.html;
+# valgrind: the CLI test checks a small run is leak- and error-free.
+pkgs="build-essential cmake pkg-config zlib1g-dev libopenblas-dev liblapacke-dev libjansson-dev libcmocka-dev chromium libxml2-utils valgrind"
 if [ "${1:-}" = "--bench" ]; then
-    pkgs="$pkgs python3 python3-numpy python3-pandas python3-sklearn python3-scipy valgrind"
+    pkgs="$pkgs python3 python3-numpy python3-pandas python3-sklearn python3-scipy"
 fi
 missing=""
 for p in $pkgs; do

@@ -1190,7 +1190,8 @@ static const char script[] =
     "var r=cs[k].getBoundingClientRect();out.push(cs[k].parentNode.id+':'+Math.round(r.width)+"
     "'x'+Math.round(r.height));}var res=performance.getEntriesByType('resource').length;"
     "var p=document.createElement('pre');p.id='selftest';p.textContent='charts '+out.join(' ')+"
-    "'\\nresources '+res+'\\nerrors '+errs.length+' '+errs.join(' | ');document.body.appendChild(p);"
+    "'\\nresources '+res+'\\nload_ms '+Math.round(performance.now())+'\\nerrors '+errs.length+' '+"
+    "errs.join(' | ');document.body.appendChild(p);"
     "});}})();";
 
 int cseg_report_write(const cseg_report *r, const char *path, cseg_diag *d)

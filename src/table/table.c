@@ -779,6 +779,35 @@ out:
     return rc;
 }
 
+/* Touch the unused part of every column with all threads, so the page faults
+ * of a large fresh allocation are taken in parallel instead of one by one
+ * when rows are appended. */
+static void prefault(cseg_table *t, int nt)
+{
+    size_t from = t->n_rows, to = t->cap_rows, nc = t->n_cols;
+    if (to - from < ((size_t)1 << 16))
+        return;
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(t, from, to, nc) \
+    collapse(2)
+    for (size_t j = 0; j <= nc; j++)
+        for (size_t part = 0; part < 16; part++) {
+            size_t a = from + (to - from) * part / 16, b = from + (to - from) * (part + 1) / 16;
+            if (j == nc) {
+                memset(t->lines + a, 0, (b - a) * sizeof *t->lines);
+                if (t->hash)
+                    memset(t->hash + a, 0, (b - a) * sizeof *t->hash);
+                continue;
+            }
+            tcol *c = &t->cols[j];
+            if (c->num)
+                memset(c->num + a, 0, (b - a) * sizeof *c->num);
+            if (c->tim)
+                memset(c->tim + a, 0, (b - a) * sizeof *c->tim);
+            if (c->code)
+                memset(c->code + a, 0, (b - a) * sizeof *c->code);
+        }
+}
+
 /* One pass over the file. On a contradiction in an inferred column, sets
  * *restart_src to its CSV index and returns 1. */
 static int read_pass(cseg_table **out, const char *path, const cseg_table_read_params *p,
@@ -865,6 +894,7 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
                     while (t->cap_rows < want)
                         if ((rc = grow_rows(t)) < 0)
                             goto oom;
+                    prefault(t, nt);
                 }
             }
             if (rc == 1) {

@@ -128,24 +128,29 @@ static int clusters_make(const double *X, size_t n, size_t d, const int32_t *lab
     return 0;
 }
 
+/* Sum of squared distances of the non-noise samples to their cluster means. */
+static double within_ss(const double *X, size_t n, size_t d, const clusters *c)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c->lab[i] < 0)
+            continue;
+        const double *mu = c->mean + (size_t)c->lab[i] * d;
+        for (size_t j = 0; j < d; j++) {
+            double e = X[i * d + j] - mu[j];
+            s += e * e;
+        }
+    }
+    return s;
+}
+
 int cseg_metrics_inertia(const double *X, size_t n, size_t d, const int32_t *labels,
                          double *out)
 {
     clusters c;
     int rc = clusters_make(X, n, d, labels, &c, 1);
-    if (rc == 0) {
-        double s = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (c.lab[i] < 0)
-                continue;
-            const double *mu = c.mean + (size_t)c.lab[i] * d;
-            for (size_t j = 0; j < d; j++) {
-                double e = X[i * d + j] - mu[j];
-                s += e * e;
-            }
-        }
-        *out = s;
-    }
+    if (rc == 0)
+        *out = within_ss(X, n, d, &c);
     clusters_free(&c);
     return rc;
 }
@@ -177,15 +182,7 @@ int cseg_metrics_calinski_harabasz(const double *X, size_t n, size_t d, const in
         }
         extra += c.size[a] * s;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (c.lab[i] < 0)
-            continue;
-        const double *mu = c.mean + (size_t)c.lab[i] * d;
-        for (size_t j = 0; j < d; j++) {
-            double e = X[i * d + j] - mu[j];
-            intra += e * e;
-        }
-    }
+    intra = within_ss(X, n, d, &c);
     *out = intra == 0 ? 1.0
                       : extra * ((double)c.m - (double)c.k) / (intra * ((double)c.k - 1.0));
 out:

@@ -25,6 +25,8 @@ int cli_parse_size(const char *s, size_t *out);
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
 int cli_parse_day(const char *s, long long *day);
+/* --threads value: 0..1024 (0 = all cores). Returns 0 or -1. */
+int cli_parse_threads(const char *s, int *out);
 /* Does a column name look like a customer id (CustomerID, customer_id, ID ...)? */
 int cli_is_id_name(const char *name);
 /* One character, or "tab" / "\t"; a quote or line end is refused. */

@@ -89,9 +89,8 @@ int cmd_score(int argc, char **argv)
             sp.seed = (uint64_t)v;
             break;
         case OPT_THREADS:
-            if (cli_parse_int(optarg, 0, 1024, &v) < 0)
+            if (cli_parse_threads(optarg, &sp.n_threads) < 0)
                 return cli_usage_error("score", "--threads must be a whole number 0..1024");
-            sp.n_threads = (int)v;
             break;
         case OPT_FORMAT:
             if (strcmp(optarg, "json") == 0)

@@ -204,9 +204,8 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
         o->km.tol = x;
         return 1;
     case OPT_THREADS:
-        if (cli_parse_int(arg, 0, 1024, &v) < 0)
+        if (cli_parse_threads(arg, &o->km.n_threads) < 0)
             return cli_usage_error(cmd, "--threads must be a whole number 0..1024"), -1;
-        o->km.n_threads = (int)v;
         return 1;
     case OPT_SCALE:
         if (strcmp(arg, "standard") == 0)
@@ -287,5 +286,14 @@ int cli_is_id_name(const char *name)
     for (const char *const *p = ids; *p; p++)
         if (strcmp(sq, *p) == 0)
             return 1;
+    return 0;
+}
+
+int cli_parse_threads(const char *s, int *out)
+{
+    long v;
+    if (cli_parse_int(s, 0, 1024, &v) < 0)
+        return -1;
+    *out = (int)v;
     return 0;
 }

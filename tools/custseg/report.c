@@ -194,7 +194,6 @@ int cmd_report(int argc, char **argv)
                                               {0, 0, 0, 0}};
     const char *out = NULL;
     int opt, threads = 0, status;
-    long v;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -206,9 +205,8 @@ int cmd_report(int argc, char **argv)
             out = optarg;
             break;
         case OPT_THREADS:
-            if (cli_parse_int(optarg, 0, 1024, &v) < 0)
+            if (cli_parse_threads(optarg, &threads) < 0)
                 return cli_usage_error("report", "--threads must be a whole number 0..1024");
-            threads = (int)v;
             break;
         default:
             return cli_usage_error("report", "unknown or incomplete option '%s'", argv[optind - 1]);

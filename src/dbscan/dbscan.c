@@ -1,0 +1,687 @@
+/* custseg — DBSCAN: core detection, union-find of core points, border rule.
+ *
+ * Method. scikit-learn computes every eps-neighbourhood, marks the cores,
+ * then for each row in order starts a depth-first labelling at an unlabelled
+ * core point (_dbscan_inner.pyx). The labelling of one cluster finishes
+ * before the next begins, so its outcome does not depend on the traversal:
+ * a cluster is a connected component of the graph "core points within eps",
+ * clusters are numbered by their first core row, and a border point gets the
+ * lowest number among the clusters of the core points within eps of it. We
+ * compute exactly that without storing neighbourhoods:
+ *
+ *  1. A kd-tree over all rows; for each row (in parallel) count rows within
+ *     eps, stopping at min_samples; a box wholly inside the ball counts whole.
+ *  2. A kd-tree over the core points only. A box whose diameter is <= eps
+ *     ("compact") holds core points all within eps of one another, so the
+ *     largest compact boxes are joined at once. Then each core point a (in
+ *     parallel) searches the tree for core points after it in tree order and
+ *     joins them in a lock-free union-find (Anderson & Woll 1991: roots are
+ *     linked by compare-and-swap, the larger index under the smaller); a
+ *     compact box is skipped when it is already in a's set, and joined
+ *     through its first point when wholly inside the ball. The sets, hence
+ *     the result, do not depend on the order in which threads join them.
+ *  3. Clusters are numbered by scanning the core rows in order.
+ *  4. For each non-core row (in parallel) the smallest cluster number within
+ *     eps: the tree's boxes carry the smallest number below them, so boxes
+ *     that cannot improve the answer are skipped.
+ *
+ * Memory: the input is borrowed; the first tree (n (8 d + 20) bytes, n / 4
+ * boxes) is freed before the second is built; the model keeps n labels and
+ * flags, the core rows twice (in row order for the caller, in tree order for
+ * predict) and the core tree. Neighbour lists are never formed.
+ *
+ * Predict searches the core tree for the nearest core point with the search
+ * radius starting at eps, so far rows cost little.
+ *
+ * References: Ester, Kriegel, Sander & Xu (1996) "A density-based algorithm
+ * for discovering clusters"; Schubert et al. (2017) "DBSCAN revisited";
+ * scikit-learn's cluster/_dbscan.py and _dbscan_inner.pyx for the labelling
+ * conventions; Satopaa et al. (2011) "Kneedle" for the eps helper.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/internal.h"
+#include "custseg/dbscan.h"
+#include "internal.h"
+
+/* Below this many rows a parallel region costs more than it saves. */
+#define CSEG_DB_PAR_MIN 4096
+/* Query rows per work item: large enough to amortise scheduling, small
+ * enough to balance dense and sparse regions. */
+#define CSEG_DB_CHUNK 256
+
+struct cseg_dbscan {
+    cseg_dbscan_params p;
+    int fitted;
+    size_t n, d, n_core, n_clusters;
+    int32_t *labels;   /* n, or NULL after set_core */
+    uint8_t *is_core;  /* n, or NULL after set_core */
+    double *core;      /* n_core x d, row order */
+    int32_t *core_lab; /* n_core */
+    cseg__kdt tree;    /* over the core points (tree.idx indexes core) */
+    int32_t *tree_lab; /* per tree position: its cluster */
+    int32_t *node_min; /* per node: smallest cluster in its box (fit only) */
+};
+
+void cseg_dbscan_params_init(cseg_dbscan_params *p)
+{
+    p->eps = 0.5;
+    p->min_samples = 5;
+    p->n_threads = 0;
+}
+
+const char *cseg_dbscan_params_check(const cseg_dbscan_params *p)
+{
+    if (!(p->eps > 0) || !isfinite(p->eps))
+        return "eps must be a finite number > 0";
+    if (!isfinite(p->eps * p->eps))
+        return "eps is too large";
+    if (p->min_samples < 1)
+        return "min_samples must be >= 1";
+    if (p->n_threads < 0)
+        return "n_threads must be >= 0";
+    return NULL;
+}
+
+int cseg_dbscan_create(cseg_dbscan **out, const cseg_dbscan_params *p)
+{
+    cseg_dbscan_params defaults;
+    *out = NULL;
+    if (!p) {
+        cseg_dbscan_params_init(&defaults);
+        p = &defaults;
+    }
+    if (cseg_dbscan_params_check(p))
+        return CSEG_EINVAL;
+    cseg_dbscan *db = calloc(1, sizeof *db);
+    if (!db)
+        return CSEG_ENOMEM;
+    db->p = *p;
+    *out = db;
+    return 0;
+}
+
+/* The fitted state, so that fit and set_core can build it aside and swap it
+ * in only on success. */
+typedef struct state {
+    size_t n, d, n_core, n_clusters;
+    int32_t *labels;
+    uint8_t *is_core;
+    double *core;
+    int32_t *core_lab;
+    cseg__kdt tree;
+    int32_t *tree_lab;
+    int32_t *node_min;
+} state;
+
+static void state_free(state *s)
+{
+    free(s->labels);
+    free(s->is_core);
+    free(s->core);
+    free(s->core_lab);
+    cseg__kdt_free(&s->tree);
+    free(s->tree_lab);
+    free(s->node_min);
+    memset(s, 0, sizeof *s);
+}
+
+static void state_install(cseg_dbscan *db, state *s)
+{
+    state old = {db->n,    db->d,        db->n_core, db->n_clusters, db->labels,  db->is_core,
+                 db->core, db->core_lab, db->tree,   db->tree_lab,   db->node_min};
+    state_free(&old);
+    db->n = s->n;
+    db->d = s->d;
+    db->n_core = s->n_core;
+    db->n_clusters = s->n_clusters;
+    db->labels = s->labels;
+    db->is_core = s->is_core;
+    db->core = s->core;
+    db->core_lab = s->core_lab;
+    db->tree = s->tree;
+    db->tree_lab = s->tree_lab;
+    db->node_min = s->node_min;
+    db->fitted = 1;
+    memset(s, 0, sizeof *s);
+}
+
+void cseg_dbscan_free(cseg_dbscan *db)
+{
+    if (!db)
+        return;
+    state s = {db->n,    db->d,        db->n_core, db->n_clusters, db->labels,  db->is_core,
+               db->core, db->core_lab, db->tree,   db->tree_lab,   db->node_min};
+    state_free(&s);
+    free(db);
+}
+
+/* ---- range queries ---------------------------------------------------- */
+
+/* Rows within eps2 of q, counting up to cap. */
+static size_t count_within(const cseg__kdt *t, size_t v, const double *q, double eps2, size_t have,
+                           size_t cap)
+{
+    size_t d = t->d;
+    const double *box = t->box + v * 2 * d;
+    if (cseg__box_min2(box, q, d) > eps2)
+        return have;
+    if (cseg__box_max2(box, q, d) <= eps2)
+        return have + (t->end[v] - t->start[v]);
+    if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
+        for (size_t p = t->start[v]; p < t->end[v] && have < cap; p++)
+            have += cseg__d2(t->pts + p * d, q, d) <= eps2;
+        return have;
+    }
+    have = count_within(t, 2 * v + 1, q, eps2, have, cap);
+    if (have < cap)
+        have = count_within(t, 2 * v + 2, q, eps2, have, cap);
+    return have;
+}
+
+/* ---- lock-free union-find over tree positions ------------------------- */
+
+typedef _Atomic uint32_t auint;
+
+static uint32_t uf_find(auint *par, uint32_t x)
+{
+    for (;;) {
+        uint32_t p = atomic_load_explicit(&par[x], memory_order_relaxed);
+        if (p == x)
+            return x;
+        uint32_t g = atomic_load_explicit(&par[p], memory_order_relaxed);
+        if (g != p) /* path halving; a failed exchange only means someone else shortened it */
+            atomic_compare_exchange_weak_explicit(&par[x], &p, g, memory_order_relaxed,
+                                                  memory_order_relaxed);
+        x = g;
+    }
+}
+
+static void uf_union(auint *par, uint32_t a, uint32_t b)
+{
+    for (;;) {
+        a = uf_find(par, a);
+        b = uf_find(par, b);
+        if (a == b)
+            return;
+        uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
+        /* Only a root is ever relinked, and always under a smaller index:
+         * no cycles, whatever the interleaving. */
+        uint32_t expect = hi;
+        if (atomic_compare_exchange_strong_explicit(&par[hi], &expect, lo, memory_order_relaxed,
+                                                    memory_order_relaxed))
+            return;
+    }
+}
+
+typedef struct join_ctx {
+    const cseg__kdt *t;
+    const uint8_t *compact;
+    auint *par;
+    double eps2;
+} join_ctx;
+
+/* Join core point a (tree position) with the core points after it within eps. */
+static void join_from(const join_ctx *c, size_t v, uint32_t a, const double *q)
+{
+    const cseg__kdt *t = c->t;
+    size_t d = t->d;
+    if (t->end[v] <= a + 1)
+        return;
+    const double *box = t->box + v * 2 * d;
+    if (cseg__box_min2(box, q, d) > c->eps2)
+        return;
+    if (c->compact[v]) {
+        if (uf_find(c->par, a) == uf_find(c->par, t->start[v]))
+            return;
+        if (cseg__box_max2(box, q, d) <= c->eps2) {
+            uf_union(c->par, a, t->start[v]);
+            return;
+        }
+    }
+    if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
+        size_t p0 = t->start[v] > a + 1 ? t->start[v] : a + 1;
+        for (size_t p = p0; p < t->end[v]; p++)
+            if (cseg__d2(t->pts + p * d, q, d) <= c->eps2)
+                uf_union(c->par, a, (uint32_t)p);
+        return;
+    }
+    join_from(c, 2 * v + 1, a, q);
+    join_from(c, 2 * v + 2, a, q);
+}
+
+/* Link every point of each largest compact box to the box's first point
+ * (all are singletons before this). */
+static void join_compact(const join_ctx *c, size_t v)
+{
+    const cseg__kdt *t = c->t;
+    if (c->compact[v]) {
+        for (uint32_t p = t->start[v] + 1; p < t->end[v]; p++)
+            atomic_store_explicit(&c->par[p], t->start[v], memory_order_relaxed);
+        return;
+    }
+    if (t->kind[v] == CSEG_KDT_LEAF_NODE)
+        return;
+    join_compact(c, 2 * v + 1);
+    join_compact(c, 2 * v + 2);
+}
+
+/* Smallest cluster among the core points within eps2 of q, or INT32_MAX. */
+static int32_t min_label_within(const cseg__kdt *t, const int32_t *tree_lab,
+                                const int32_t *node_min, size_t v, const double *q, double eps2,
+                                int32_t best)
+{
+    size_t d = t->d;
+    if (node_min[v] >= best)
+        return best;
+    const double *box = t->box + v * 2 * d;
+    if (cseg__box_min2(box, q, d) > eps2)
+        return best;
+    if (cseg__box_max2(box, q, d) <= eps2)
+        return node_min[v];
+    if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
+        for (size_t p = t->start[v]; p < t->end[v]; p++)
+            if (tree_lab[p] < best && cseg__d2(t->pts + p * d, q, d) <= eps2)
+                best = tree_lab[p];
+        return best;
+    }
+    best = min_label_within(t, tree_lab, node_min, 2 * v + 1, q, eps2, best);
+    return min_label_within(t, tree_lab, node_min, 2 * v + 2, q, eps2, best);
+}
+
+static int32_t fill_node_min(const cseg__kdt *t, const int32_t *tree_lab, int32_t *node_min,
+                             size_t v)
+{
+    int32_t m = INT32_MAX;
+    if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
+        for (size_t p = t->start[v]; p < t->end[v]; p++)
+            if (tree_lab[p] < m)
+                m = tree_lab[p];
+    } else {
+        int32_t a = fill_node_min(t, tree_lab, node_min, 2 * v + 1);
+        int32_t b = fill_node_min(t, tree_lab, node_min, 2 * v + 2);
+        m = a < b ? a : b;
+    }
+    node_min[v] = m;
+    return m;
+}
+
+/* Copy the core rows and labels in, build their tree and its labels. */
+static int build_core_tree(state *s, int nt)
+{
+    if (s->n_core == 0)
+        return 0;
+    int rc = cseg__kdt_build(&s->tree, s->core, s->n_core, s->d, nt);
+    if (rc < 0)
+        return rc;
+    s->tree_lab = malloc(s->n_core * sizeof *s->tree_lab);
+    if (!s->tree_lab)
+        return CSEG_ENOMEM;
+    for (size_t p = 0; p < s->n_core; p++)
+        s->tree_lab[p] = s->core_lab[s->tree.idx[p]];
+    return 0;
+}
+
+static int check_finite(const double *X, size_t n, size_t d, cseg_diag *diag)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            if (!isfinite(X[i * d + j]))
+                return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                                  "row %zu, feature %zu is not a finite number", i + 1, j + 1);
+    return 0;
+}
+
+static double mib(size_t bytes)
+{
+    return (double)bytes / (1024.0 * 1024.0);
+}
+
+int cseg_dbscan_fit(cseg_dbscan *db, const double *X, size_t n, size_t d, cseg_diag *diag)
+{
+    const double eps2 = db->p.eps * db->p.eps;
+    const size_t cap = db->p.min_samples;
+    const int nt = cseg__threads(db->p.n_threads);
+    int rc = 0;
+    state s;
+    cseg__kdt all;
+    auint *par = NULL;
+    uint8_t *compact = NULL;
+    uint32_t *inv = NULL;
+    int32_t *cid = NULL;
+    memset(&s, 0, sizeof s);
+    memset(&all, 0, sizeof all);
+    if (n == 0)
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "no rows to cluster");
+    if (d == 0)
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "no features to cluster on");
+    if (n > INT32_MAX)
+        return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0,
+                          "%zu rows is more than DBSCAN handles (at most %d)", n, INT32_MAX);
+    size_t tree_bytes = cseg__kdt_bytes(n, d);
+    if (tree_bytes == SIZE_MAX)
+        return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0, "%zu rows of %zu features is too large",
+                          n, d);
+    /* Peak: the tree over all rows with its scratch, the labels and flags, and
+     * at the second stage (all rows core at worst) the core rows twice, the
+     * core tree and the union-find. */
+    size_t need = tree_bytes + n * (sizeof(int32_t) + 1);
+    size_t stage2 = n * (sizeof(int32_t) + 1) + n * d * sizeof(double) + tree_bytes +
+                    n * (3 * sizeof(uint32_t) + sizeof(int32_t));
+    if (stage2 > need)
+        need = stage2;
+    if ((rc = check_finite(X, n, d, diag)) < 0)
+        return rc;
+    s.n = n;
+    s.d = d;
+    s.labels = malloc(n * sizeof *s.labels);
+    s.is_core = malloc(n);
+    if (!s.labels || !s.is_core)
+        goto nomem;
+    if ((rc = cseg__kdt_build(&all, X, n, d, nt)) < 0)
+        goto fail;
+
+    /* 1. Core points. Work items are runs of tree positions: spatially close
+     * queries share the cache. */
+    {
+        const cseg__kdt *t = &all;
+        uint8_t *core = s.is_core;
+        size_t nchunk = (n + CSEG_DB_CHUNK - 1) / CSEG_DB_CHUNK;
+        (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                        \
+    shared(t, core, n, nchunk, eps2, cap) if (n >= CSEG_DB_PAR_MIN)
+        for (size_t c = 0; c < nchunk; c++) {
+            size_t p1 = (c + 1) * CSEG_DB_CHUNK < n ? (c + 1) * CSEG_DB_CHUNK : n;
+            for (size_t p = c * CSEG_DB_CHUNK; p < p1; p++)
+                core[t->idx[p]] = count_within(t, 0, t->pts + p * t->d, eps2, 0, cap) >= cap;
+        }
+    }
+    cseg__kdt_free(&all);
+    for (size_t i = 0; i < n; i++)
+        s.n_core += s.is_core[i];
+
+    /* 2. Union-find over the core tree. */
+    if (s.n_core > 0) {
+        size_t nc = s.n_core;
+        s.core = malloc(nc * d * sizeof *s.core);
+        s.core_lab = malloc(nc * sizeof *s.core_lab);
+        if (!s.core || !s.core_lab)
+            goto nomem;
+        for (size_t i = 0, k = 0; i < n; i++)
+            if (s.is_core[i])
+                memcpy(s.core + (k++) * d, X + i * d, d * sizeof(double));
+        if ((rc = cseg__kdt_build(&s.tree, s.core, nc, d, nt)) < 0)
+            goto fail;
+        const cseg__kdt *t = &s.tree;
+        par = malloc(nc * sizeof *par);
+        compact = malloc(t->n_nodes);
+        if (!par || !compact)
+            goto nomem;
+        for (size_t p = 0; p < nc; p++)
+            atomic_init(&par[p], (uint32_t)p);
+        for (size_t v = 0; v < t->n_nodes; v++)
+            compact[v] =
+                t->kind[v] != CSEG_KDT_ABSENT && cseg__box_diam2(t->box + v * 2 * d, d) <= eps2;
+        join_ctx jc = {t, compact, par, eps2};
+        const join_ctx *jp = &jc;
+        join_compact(jp, 0);
+        size_t nchunk = (nc + CSEG_DB_CHUNK - 1) / CSEG_DB_CHUNK;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                        \
+    shared(jp, t, nc, nchunk) if (nc >= CSEG_DB_PAR_MIN)
+        for (size_t c = 0; c < nchunk; c++) {
+            size_t p1 = (c + 1) * CSEG_DB_CHUNK < nc ? (c + 1) * CSEG_DB_CHUNK : nc;
+            for (size_t p = c * CSEG_DB_CHUNK; p < p1; p++)
+                join_from(jp, 0, (uint32_t)p, t->pts + p * t->d);
+        }
+        free(compact);
+        compact = NULL;
+
+        /* 3. Number the clusters by their first core row. */
+        inv = malloc(nc * sizeof *inv);
+        cid = malloc(nc * sizeof *cid);
+        if (!inv || !cid)
+            goto nomem;
+        for (size_t p = 0; p < nc; p++) {
+            inv[t->idx[p]] = (uint32_t)p;
+            cid[p] = -1;
+        }
+        int32_t next = 0;
+        for (size_t k = 0; k < nc; k++) {
+            uint32_t r = uf_find(par, inv[k]);
+            if (cid[r] < 0)
+                cid[r] = next++;
+            s.core_lab[k] = cid[r];
+        }
+        s.n_clusters = (size_t)next;
+        free(par);
+        par = NULL;
+        free(inv);
+        inv = NULL;
+        free(cid);
+        cid = NULL;
+        s.tree_lab = malloc(nc * sizeof *s.tree_lab);
+        s.node_min = malloc(t->n_nodes * sizeof *s.node_min);
+        if (!s.tree_lab || !s.node_min)
+            goto nomem;
+        for (size_t p = 0; p < nc; p++)
+            s.tree_lab[p] = s.core_lab[t->idx[p]];
+        fill_node_min(t, s.tree_lab, s.node_min, 0);
+    }
+
+    /* 4. Labels: cores from their cluster, the others by the border rule. */
+    {
+        const cseg__kdt *t = &s.tree;
+        const int32_t *core_lab = s.core_lab, *tree_lab = s.tree_lab, *node_min = s.node_min;
+        const uint8_t *core = s.is_core;
+        int32_t *lab = s.labels;
+        size_t nc = s.n_core;
+        for (size_t i = 0, k = 0; i < n; i++)
+            lab[i] = core[i] ? core_lab[k++] : -1;
+        size_t nchunk = (n + CSEG_DB_CHUNK - 1) / CSEG_DB_CHUNK;
+        if (nc > 0) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                        \
+    shared(t, tree_lab, node_min, core, lab, X, n, d, nchunk, eps2) if (n >= CSEG_DB_PAR_MIN)
+            for (size_t c = 0; c < nchunk; c++) {
+                size_t i1 = (c + 1) * CSEG_DB_CHUNK < n ? (c + 1) * CSEG_DB_CHUNK : n;
+                for (size_t i = c * CSEG_DB_CHUNK; i < i1; i++) {
+                    if (core[i])
+                        continue;
+                    int32_t b =
+                        min_label_within(t, tree_lab, node_min, 0, X + i * d, eps2, INT32_MAX);
+                    lab[i] = b == INT32_MAX ? -1 : b;
+                }
+            }
+        }
+    }
+    state_install(db, &s);
+    return 0;
+nomem:
+    rc = CSEG_ENOMEM;
+fail:
+    if (rc == CSEG_ENOMEM)
+        cseg__diag(diag, rc, NULL, 0, 0,
+                   "out of memory for DBSCAN on %zu rows of %zu features (needs about %.0f MiB)", n,
+                   d, mib(need));
+    else
+        cseg__diag(diag, rc, NULL, 0, 0, "%zu rows of %zu features is too large for DBSCAN", n, d);
+    cseg__kdt_free(&all);
+    free(par);
+    free(compact);
+    free(inv);
+    free(cid);
+    state_free(&s);
+    return rc;
+}
+
+int cseg_dbscan_set_core(cseg_dbscan *db, const double *P, const int32_t *labels, size_t n_core,
+                         size_t d, size_t n_clusters)
+{
+    state s;
+    memset(&s, 0, sizeof s);
+    size_t nd;
+    if (d == 0 || (n_core == 0) != (n_clusters == 0) || n_clusters > n_core)
+        return CSEG_EINVAL;
+    if (n_core > INT32_MAX || cseg__mul(n_core, d, &nd) || cseg__kdt_bytes(n_core, d) == SIZE_MAX)
+        return CSEG_ETOOBIG;
+    if (check_finite(P, n_core, d, NULL) < 0)
+        return CSEG_EINVAL;
+    uint8_t *seen = cseg__calloc(n_clusters ? n_clusters : 1, 1);
+    if (!seen)
+        return CSEG_ENOMEM;
+    size_t n_seen = 0;
+    for (size_t k = 0; k < n_core; k++) {
+        if (labels[k] < 0 || (size_t)labels[k] >= n_clusters) {
+            free(seen);
+            return CSEG_EINVAL;
+        }
+        n_seen += !seen[labels[k]];
+        seen[labels[k]] = 1;
+    }
+    free(seen);
+    if (n_seen != n_clusters)
+        return CSEG_EINVAL;
+    s.d = d;
+    s.n_core = n_core;
+    s.n_clusters = n_clusters;
+    if (n_core > 0) {
+        s.core = malloc(nd * sizeof *s.core);
+        s.core_lab = malloc(n_core * sizeof *s.core_lab);
+        if (!s.core || !s.core_lab) {
+            state_free(&s);
+            return CSEG_ENOMEM;
+        }
+        memcpy(s.core, P, nd * sizeof *s.core);
+        memcpy(s.core_lab, labels, n_core * sizeof *s.core_lab);
+        int rc = build_core_tree(&s, cseg__threads(db->p.n_threads));
+        if (rc < 0) {
+            state_free(&s);
+            return rc;
+        }
+    }
+    state_install(db, &s);
+    return 0;
+}
+
+/* ---- predict ---------------------------------------------------------- */
+
+typedef struct nearest {
+    double d2;
+    uint32_t k; /* index into the core list; UINT32_MAX: none yet */
+} nearest;
+
+/* Nearest core point with squared distance <= best->d2 (initially eps^2);
+ * ties go to the lower core index. */
+static void nearest_core(const cseg__kdt *t, size_t v, const double *q, nearest *best)
+{
+    size_t d = t->d;
+    if (cseg__box_min2(t->box + v * 2 * d, q, d) > best->d2)
+        return;
+    if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
+        for (size_t p = t->start[v]; p < t->end[v]; p++) {
+            double e = cseg__d2(t->pts + p * d, q, d);
+            if (e < best->d2 || (e == best->d2 && t->idx[p] < best->k)) {
+                best->d2 = e;
+                best->k = t->idx[p];
+            }
+        }
+        return;
+    }
+    size_t l = 2 * v + 1, r = 2 * v + 2;
+    double dl = cseg__box_min2(t->box + l * 2 * d, q, d);
+    double dr = cseg__box_min2(t->box + r * 2 * d, q, d);
+    if (dr < dl) {
+        size_t x = l;
+        l = r;
+        r = x;
+    }
+    nearest_core(t, l, q, best);
+    nearest_core(t, r, q, best);
+}
+
+int cseg_dbscan_predict(const cseg_dbscan *db, const double *X, size_t n, int32_t *labels,
+                        double *dist)
+{
+    if (!db->fitted)
+        return CSEG_ENOTFIT;
+    const cseg__kdt *t = &db->tree;
+    const int32_t *core_lab = db->core_lab;
+    const double eps2 = db->p.eps * db->p.eps;
+    const size_t d = db->d, nc = db->n_core;
+    const int nt = cseg__threads(db->p.n_threads);
+    (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, CSEG_DB_CHUNK) default(none)            \
+    shared(t, core_lab, eps2, d, nc, X, n, labels, dist) if (n >= CSEG_DB_PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        const double *q = X + i * d;
+        int ok = 1;
+        for (size_t j = 0; j < d; j++)
+            ok &= isfinite(q[j]) != 0;
+        nearest best = {eps2, UINT32_MAX};
+        if (ok && nc > 0)
+            nearest_core(t, 0, q, &best);
+        labels[i] = best.k == UINT32_MAX ? -1 : core_lab[best.k];
+        if (dist)
+            dist[i] = !ok ? NAN : best.k == UINT32_MAX ? INFINITY : sqrt(best.d2);
+    }
+    return 0;
+}
+
+/* ---- getters ---------------------------------------------------------- */
+
+int cseg_dbscan_is_fitted(const cseg_dbscan *db)
+{
+    return db && db->fitted;
+}
+
+size_t cseg_dbscan_n_clusters(const cseg_dbscan *db)
+{
+    return db->n_clusters;
+}
+
+const int32_t *cseg_dbscan_labels(const cseg_dbscan *db)
+{
+    return db->labels;
+}
+
+const uint8_t *cseg_dbscan_is_core(const cseg_dbscan *db)
+{
+    return db->is_core;
+}
+
+size_t cseg_dbscan_n_samples(const cseg_dbscan *db)
+{
+    return db->n;
+}
+
+size_t cseg_dbscan_n_core(const cseg_dbscan *db)
+{
+    return db->n_core;
+}
+
+size_t cseg_dbscan_dim(const cseg_dbscan *db)
+{
+    return db->d;
+}
+
+double cseg_dbscan_eps(const cseg_dbscan *db)
+{
+    return db->p.eps;
+}
+
+size_t cseg_dbscan_min_samples(const cseg_dbscan *db)
+{
+    return db->p.min_samples;
+}
+
+const double *cseg_dbscan_core_points(const cseg_dbscan *db)
+{
+    return db->core;
+}
+
+const int32_t *cseg_dbscan_core_labels(const cseg_dbscan *db)
+{
+    return db->core_lab;
+}

@@ -126,9 +126,9 @@ static void test_bad_files(void **state)
     assert_int_equal(cseg_model_load(&m, p, &d), CSEG_EFORMAT);
     assert_true(d.line >= 1);
     assert_non_null(strstr(d.msg, "not a valid JSON model file"));
-    p = tmp_text(1, "{\"format\": \"custseg-model\", \"version\": 2}");
+    p = tmp_text(1, "{\"format\": \"custseg-model\", \"version\": 3}");
     assert_int_equal(cseg_model_load(&m, p, &d), CSEG_EFORMAT);
-    assert_non_null(strstr(d.msg, "version 2 is not supported"));
+    assert_non_null(strstr(d.msg, "version 3 is not supported"));
     p = tmp_text(2, "{\"format\": \"something-else\", \"version\": 1}");
     assert_int_equal(cseg_model_load(&m, p, &d), CSEG_EFORMAT);
     p = tmp_text(3, "\x7f" "ELF\x01\x02garbage");
@@ -173,12 +173,219 @@ static void test_bad_files(void **state)
     unlink(path);
 }
 
+
+/* Two well-separated blobs of customers in (income, score), 60 rows. */
+static cseg_table *blob_table(void)
+{
+    char text[8192];
+    size_t len = (size_t)snprintf(text, sizeof text, "id,income,score\n");
+    for (int i = 0; i < 60; i++) {
+        double c = i < 30 ? 20 : 80;
+        len += (size_t)snprintf(text + len, sizeof text - len, "%d,%.3f,%.3f\n", i + 1,
+                                c + (i % 7) * 0.9 - 2.7, c + (i % 5) * 1.1 - 2.2 + (i % 3));
+    }
+    const char *path = tmp_text(6, text);
+    cseg_table *t;
+    assert_int_equal(cseg_table_read_csv(&t, path, NULL, NULL), 0);
+    unlink(path);
+    return t;
+}
+
+/* Save, load, save again: same bytes, and the same segments, distances and
+ * probabilities for every row through both models. */
+static void check_roundtrip(cseg_model *m, const cseg_table *t)
+{
+    static const char *const names[] = {"one", "two", "three", "four", "five", "six"};
+    size_t k = cseg_model_k(m), n = cseg_table_n_rows(t);
+    assert_true(k >= 1 && k <= 6);
+    assert_int_equal(cseg_model_set_names(m, (const char *const *)names, k), 0);
+    char p1[] = "/tmp/cseg_test_model5_XXXXXX", p2[] = "/tmp/cseg_test_model6_XXXXXX";
+    close(mkstemp(p1));
+    close(mkstemp(p2));
+    cseg_diag d;
+    assert_int_equal(cseg_model_save(m, p1, &d), 0);
+    cseg_model *r;
+    if (cseg_model_load(&r, p1, &d) != 0)
+        fail_msg("load: %s", d.msg);
+    assert_int_equal(cseg_model_algo(r), cseg_model_algo(m));
+    assert_int_equal(cseg_model_k(r), k);
+    assert_int_equal(cseg_model_dim(r), cseg_model_dim(m));
+    assert_int_equal(cseg_model_save(r, p2, &d), 0);
+    FILE *a = fopen(p1, "rb"), *b = fopen(p2, "rb");
+    static char ba[1 << 17], bb[1 << 17];
+    size_t na = fread(ba, 1, sizeof ba, a), nb = fread(bb, 1, sizeof bb, b);
+    fclose(a);
+    fclose(b);
+    assert_int_equal(na, nb);
+    assert_memory_equal(ba, bb, na);
+    size_t dim = cseg_model_dim(m);
+    double *Z = malloc(n * dim * sizeof *Z), *d1 = malloc(n * sizeof *d1),
+           *d2 = malloc(n * sizeof *d2), *p_1 = malloc(n * k * sizeof *p_1),
+           *p_2 = malloc(n * k * sizeof *p_2);
+    int32_t *l1 = malloc(n * sizeof *l1), *l2 = malloc(n * sizeof *l2);
+    assert_int_equal(cseg_model_transform(m, t, Z, &d), 0);
+    assert_int_equal(cseg_model_predict(m, Z, n, l1, d1, p_1), 0);
+    assert_int_equal(cseg_model_assign(r, t, l2, d2, &d), 0);
+    assert_memory_equal(l1, l2, n * sizeof *l1);
+    assert_memory_equal(d1, d2, n * sizeof *d1);
+    assert_int_equal(cseg_model_transform(r, t, Z, &d), 0);
+    assert_int_equal(cseg_model_predict(r, Z, n, l2, NULL, p_2), 0);
+    assert_memory_equal(p_1, p_2, n * k * sizeof *p_1);
+    for (size_t i = 0; i < n; i++) {
+        double sum = 0;
+        assert_true(l1[i] >= 0 && (size_t)l1[i] < k);
+        for (size_t s = 0; s < k; s++)
+            sum += p_1[i * k + s];
+        assert_true(fabs(sum - 1) < 1e-12);
+    }
+    /* The two blobs end in different segments. */
+    assert_true(l1[0] != l1[59]);
+    free(Z);
+    free(d1);
+    free(d2);
+    free(p_1);
+    free(p_2);
+    free(l1);
+    free(l2);
+    cseg_model_free(r);
+    unlink(p1);
+    unlink(p2);
+}
+
+static cseg_model *prepared(const cseg_table *t, int pca, double **Z, size_t *dim)
+{
+    cseg_prep *p;
+    assert_int_equal(cseg_prep_create(&p, NULL), 0);
+    const char *cols[] = {"income", "score"};
+    assert_int_equal(cseg_prep_fit(p, t, cols, 2, NULL), 0);
+    cseg_model *m;
+    assert_int_equal(cseg_model_create(&m), 0);
+    assert_int_equal(cseg_model_set_customers(m, "id"), 0);
+    assert_int_equal(cseg_model_set_prep(m, p), 0);
+    size_t n = cseg_table_n_rows(t);
+    double *X = malloc(n * 2 * sizeof *X);
+    assert_int_equal(cseg_prep_transform(p, t, X, NULL), 0);
+    if (pca) {
+        cseg_pca *pc;
+        assert_int_equal(cseg_pca_fit(&pc, X, n, 2, 1), 0);
+        assert_int_equal(cseg_model_set_pca(m, pc), 0);
+    }
+    *dim = cseg_model_dim(m);
+    *Z = malloc(n * *dim * sizeof **Z);
+    assert_int_equal(cseg_model_transform(m, t, *Z, NULL), 0);
+    free(X);
+    return m;
+}
+
+static void test_every_algorithm(void **state)
+{
+    (void)state;
+    cseg_table *t = blob_table();
+    size_t n = cseg_table_n_rows(t), dim;
+    double *Z;
+    /* k-means after a PCA step. */
+    cseg_model *m = prepared(t, 1, &Z, &dim);
+    assert_int_equal(dim, 1);
+    cseg_kmeans_params kp;
+    cseg_kmeans_params_init(&kp);
+    kp.k = 2;
+    cseg_kmeans *km;
+    assert_int_equal(cseg_kmeans_create(&km, &kp), 0);
+    assert_int_equal(cseg_kmeans_fit(km, Z, n, dim, NULL, NULL), 0);
+    assert_int_equal(cseg_model_set_kmeans(m, km), 0);
+    assert_non_null(cseg_model_pca(m));
+    check_roundtrip(m, t);
+    cseg_model_free(m);
+    free(Z);
+    /* Hierarchical: segment centroids. */
+    m = prepared(t, 0, &Z, &dim);
+    double C[4] = {-1, -1, 1, 1};
+    assert_int_equal(cseg_model_set_hclust(m, CSEG_LINKAGE_AVERAGE, 0, C, 2, dim), 0);
+    assert_int_equal(cseg_model_linkage(m), CSEG_LINKAGE_AVERAGE);
+    check_roundtrip(m, t);
+    cseg_model_free(m);
+    free(Z);
+    /* DBSCAN: two clusters plus the Outliers segment. */
+    m = prepared(t, 0, &Z, &dim);
+    cseg_dbscan_params dp;
+    cseg_dbscan_params_init(&dp);
+    dp.eps = 0.5;
+    dp.min_samples = 4;
+    cseg_dbscan *db;
+    assert_int_equal(cseg_dbscan_create(&db, &dp), 0);
+    assert_int_equal(cseg_dbscan_fit(db, Z, n, dim, NULL), 0);
+    assert_int_equal(cseg_dbscan_n_clusters(db), 2);
+    assert_int_equal(cseg_model_set_dbscan(m, db), 0);
+    assert_int_equal(cseg_model_k(m), 3);
+    assert_int_equal(cseg_model_outlier_segment(m), 2);
+    check_roundtrip(m, t);
+    /* A far-away customer is an outlier. */
+    double far[2] = {40, -40};
+    int32_t lab;
+    double dist;
+    assert_int_equal(cseg_model_predict(m, far, 1, &lab, &dist, NULL), 0);
+    assert_int_equal(lab, 2);
+    cseg_model_free(m);
+    free(Z);
+    /* Gaussian mixtures of every covariance type. */
+    for (int ct = CSEG_GMM_FULL; ct <= CSEG_GMM_SPHERICAL; ct++) {
+        m = prepared(t, 0, &Z, &dim);
+        cseg_gmm_params gp;
+        cseg_gmm_params_init(&gp);
+        gp.k = 2;
+        gp.cov = (cseg_gmm_cov)ct;
+        cseg_gmm *g;
+        assert_int_equal(cseg_gmm_create(&g, &gp), 0);
+        assert_int_equal(cseg_gmm_fit(g, Z, n, dim, NULL), 0);
+        assert_int_equal(cseg_model_set_gmm(m, g), 0);
+        check_roundtrip(m, t);
+        cseg_model_free(m);
+        free(Z);
+    }
+    cseg_table_free(t);
+}
+
+/* A version-1 file (k-means, no PCA) still loads; version 1 cannot hold the
+ * newer algorithms. */
+static void test_version1(void **state)
+{
+    (void)state;
+    cseg_model *m = make_model();
+    char path[] = "/tmp/cseg_test_model7_XXXXXX";
+    close(mkstemp(path));
+    assert_int_equal(cseg_model_save(m, path, NULL), 0);
+    cseg_model_free(m);
+    FILE *f = fopen(path, "rb");
+    static char buf[16384], mod[17000];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *at = strstr(buf, "\"version\": 2");
+    assert_non_null(at);
+    at[11] = '1';
+    const char *p = tmp_text(4, buf);
+    cseg_diag d;
+    assert_int_equal(cseg_model_load(&m, p, &d), 0);
+    assert_int_equal(cseg_model_algo(m), CSEG_ALGO_KMEANS);
+    cseg_model_free(m);
+    at = strstr(buf, "\"algorithm\": \"kmeans\"");
+    assert_non_null(at);
+    snprintf(mod, sizeof mod, "%.*s\"algorithm\": \"gmm\"%s", (int)(at - buf), buf,
+             at + strlen("\"algorithm\": \"kmeans\""));
+    p = tmp_text(5, mod);
+    assert_int_equal(cseg_model_load(&m, p, &d), CSEG_EFORMAT);
+    assert_non_null(strstr(d.msg, "must be \"kmeans\""));
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_transactions_source),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_every_algorithm),
+        cmocka_unit_test(test_version1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,28 +2,55 @@
  *
  * A model holds every step from raw input to segment: where the data came
  * from (a transaction log with its column roles, date format and RFM settings,
- * or a customer table with its id column), the fitted preprocessing, the
- * clustering model, the segment names, and free-form training metadata. A new
- * customer or event therefore goes through exactly the training steps. The
- * file format is versioned JSON (docs/model-format.md); doubles are written
- * with 17 significant digits and read back exactly.
+ * or a customer table with its id column), the fitted preprocessing, an
+ * optional PCA step, the clustering model, the segment names, and free-form
+ * training metadata. A new customer or event therefore goes through exactly
+ * the training steps. The file format is versioned JSON
+ * (docs/model-format.md); doubles are written with 17 significant digits and
+ * read back exactly.
+ *
+ * How each algorithm assigns a new customer (in model space, i.e. after prep
+ * and PCA):
+ *   kmeans  the nearest centroid;
+ *   hclust  the nearest segment centroid (the mean of the training customers
+ *           of each segment after the cut): a dendrogram has no rule of its
+ *           own for new points, and this one matches the cut on compact
+ *           segments;
+ *   dbscan  the segment of the nearest core point when it lies within eps,
+ *           else the Outliers segment (always the last one);
+ *   gmm     the component with the highest posterior probability.
  */
 #ifndef CUSTSEG_MODEL_H
 #define CUSTSEG_MODEL_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "custseg/dbscan.h"
 #include "custseg/features.h"
+#include "custseg/gmm.h"
+#include "custseg/hclust.h"
 #include "custseg/kmeans.h"
+#include "custseg/pca.h"
 #include "custseg/prep.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define CSEG_MODEL_FORMAT_VERSION 1
+/* The version written; files of versions 1 (k-means only, no PCA) and 2 are read. */
+#define CSEG_MODEL_FORMAT_VERSION 2
 
 typedef enum cseg_source { CSEG_SOURCE_TRANSACTIONS = 0, CSEG_SOURCE_CUSTOMERS } cseg_source;
+
+typedef enum cseg_algo {
+    CSEG_ALGO_KMEANS = 0,
+    CSEG_ALGO_HCLUST,
+    CSEG_ALGO_DBSCAN,
+    CSEG_ALGO_GMM
+} cseg_algo;
+
+/* "kmeans", "hclust", "dbscan", "gmm". */
+CSEG_API const char *cseg_algo_name(cseg_algo a);
 
 typedef struct cseg_model cseg_model;
 
@@ -34,8 +61,27 @@ CSEG_API void cseg_model_free(cseg_model *m);
 CSEG_API int cseg_model_set_transactions(cseg_model *m, const cseg_txn_roles *roles,
                                          const char *date_format, const cseg_rfm_params *rfm);
 CSEG_API int cseg_model_set_customers(cseg_model *m, const char *id_column);
-/* Hand over a fitted prep and k-means model (the model owns and frees them). */
+/* Hand over a fitted prep and k-means model (the model owns and frees them).
+ * Same as cseg_model_set_prep followed by cseg_model_set_kmeans. */
 CSEG_API int cseg_model_set_pipeline(cseg_model *m, cseg_prep *prep, cseg_kmeans *km);
+
+/* The steps one by one; each hands over ownership on success (on failure the
+ * caller keeps it). Set prep first, then the optional PCA (its input
+ * dimension must be the prep's output count), then exactly one clustering
+ * model, whose dimension must be the model-space dimension. Setting prep or
+ * PCA again drops the clustering model. Errors: CSEG_EINVAL (not fitted,
+ * dimensions disagree, out of order). */
+CSEG_API int cseg_model_set_prep(cseg_model *m, cseg_prep *prep);
+CSEG_API int cseg_model_set_pca(cseg_model *m, cseg_pca *pca);
+CSEG_API int cseg_model_set_kmeans(cseg_model *m, cseg_kmeans *km);
+/* Hierarchical segments: the k x d segment centroids in model space (copied)
+ * and the linkage that made them; approximate says the tree was built on
+ * micro-clusters. */
+CSEG_API int cseg_model_set_hclust(cseg_model *m, cseg_linkage linkage, int approximate,
+                                   const double *centroids, size_t k, size_t d);
+/* DBSCAN: the model keeps the core points. k segments = clusters + Outliers. */
+CSEG_API int cseg_model_set_dbscan(cseg_model *m, cseg_dbscan *db);
+CSEG_API int cseg_model_set_gmm(cseg_model *m, cseg_gmm *gmm);
 /* Segment names, one per cluster (copied). */
 CSEG_API int cseg_model_set_names(cseg_model *m, const char *const *names, size_t k);
 /* Training metadata: a JSON object as text (copied; validated). */
@@ -47,24 +93,51 @@ CSEG_API const char *cseg_model_date_format(const cseg_model *m);
 CSEG_API const cseg_rfm_params *cseg_model_rfm(const cseg_model *m);
 CSEG_API const char *cseg_model_id_column(const cseg_model *m);
 CSEG_API const cseg_prep *cseg_model_prep(const cseg_model *m);
+/* The PCA step, or NULL when there is none. */
+CSEG_API const cseg_pca *cseg_model_pca(const cseg_model *m);
+CSEG_API cseg_algo cseg_model_algo(const cseg_model *m);
+/* The clustering model of each kind, or NULL when the model is of another
+ * kind. For hclust, cseg_model_kmeans returns the nearest-centroid assigner
+ * holding the segment centroids. */
 CSEG_API const cseg_kmeans *cseg_model_kmeans(const cseg_model *m);
+CSEG_API const cseg_dbscan *cseg_model_dbscan(const cseg_model *m);
+CSEG_API const cseg_gmm *cseg_model_gmm(const cseg_model *m);
+CSEG_API cseg_linkage cseg_model_linkage(const cseg_model *m);
+CSEG_API int cseg_model_is_approximate(const cseg_model *m);
+/* Number of segments (for dbscan: clusters + the Outliers segment). */
 CSEG_API size_t cseg_model_k(const cseg_model *m);
+/* Index of the Outliers segment (dbscan: k - 1), or -1. */
+CSEG_API long cseg_model_outlier_segment(const cseg_model *m);
+/* Dimension of model space (after prep and PCA). */
+CSEG_API size_t cseg_model_dim(const cseg_model *m);
 CSEG_API const char *cseg_model_name(const cseg_model *m, size_t s);
 /* Metadata as compact JSON text (borrowed), "{}" when unset. */
 CSEG_API const char *cseg_model_meta(const cseg_model *m);
 
-/* Assign the rows of a customer table (it must hold the model's feature
- * columns): labels and, optionally, the Euclidean distance to the segment
- * centre in model space. Read-only on m. Errors: CSEG_ENOTFIT, CSEG_ENOCOL,
- * CSEG_EINVAL with diag. */
+/* Put the rows of a customer table through prep and PCA: Z receives
+ * n_rows x cseg_model_dim(m) doubles (caller-allocated). Read-only on m.
+ * Errors: CSEG_ENOTFIT, CSEG_ENOCOL, CSEG_EINVAL with diag. */
+CSEG_API int cseg_model_transform(const cseg_model *m, const cseg_table *customers, double *Z,
+                                  cseg_diag *d);
+/* Segments of n model-space rows (as the rule above): labels in 0..k-1;
+ * distance (optional) the Euclidean distance in model space to the segment
+ * centre (kmeans, hclust, gmm: the centroid or component mean) or to the
+ * nearest core point (dbscan, for Outliers too; INFINITY when there is no
+ * core point at all); proba (optional, n x k) the membership probabilities:
+ * the posteriors for gmm, 0/1 for the other kinds. Read-only on m. */
+CSEG_API int cseg_model_predict(const cseg_model *m, const double *Z, size_t n, int32_t *labels,
+                                double *distance, double *proba);
+/* Transform and predict: the rows of a customer table (it must hold the
+ * model's feature columns). */
 CSEG_API int cseg_model_assign(const cseg_model *m, const cseg_table *customers,
                                int32_t *labels, double *distance, cseg_diag *d);
 
 /* Write atomically (temp file + rename). CSEG_ENOTFIT without a pipeline. */
 CSEG_API int cseg_model_save(const cseg_model *m, const char *path, cseg_diag *d);
-/* Read and validate a model file. CSEG_EIO (cannot read), CSEG_EFORMAT (not
- * JSON, not a custseg model, another format version, or an inconsistent
- * field; diag says which, with line and column for JSON syntax errors). */
+/* Read and validate a model file (format version 1 or 2). CSEG_EIO (cannot
+ * read), CSEG_EFORMAT (not JSON, not a custseg model, another format version,
+ * or an inconsistent field; diag says which, with line and column for JSON
+ * syntax errors). */
 CSEG_API int cseg_model_load(cseg_model **out, const char *path, cseg_diag *d);
 
 #ifdef __cplusplus

@@ -22,11 +22,29 @@ struct cseg_model {
     cseg_rfm_params rfm;
     char *id_column;
     cseg_prep *prep;
-    cseg_kmeans *km;
+    cseg_pca *pca;       /* optional step after prep */
+    cseg_algo algo;
+    cseg_kmeans *km;     /* kmeans, and the nearest-centroid assigner of hclust */
+    cseg_linkage linkage;
+    int approximate;
+    cseg_dbscan *db;
+    cseg_gmm *gmm;
     char **names;
-    size_t k;
+    size_t k;            /* names */
     char *meta;
 };
+
+const char *cseg_algo_name(cseg_algo a)
+{
+    switch (a) {
+    case CSEG_ALGO_HCLUST: return "hclust";
+    case CSEG_ALGO_DBSCAN: return "dbscan";
+    case CSEG_ALGO_GMM: return "gmm";
+    default: return "kmeans";
+    }
+}
+
+static const char *const linkage_names[] = {"ward", "complete", "average", "single"};
 
 int cseg_model_create(cseg_model **out)
 {
@@ -52,10 +70,25 @@ void cseg_model_free(cseg_model *m)
     free(m->date_format);
     free(m->id_column);
     cseg_prep_free(m->prep);
+    cseg_pca_free(m->pca);
     cseg_kmeans_free(m->km);
+    cseg_dbscan_free(m->db);
+    cseg_gmm_free(m->gmm);
     free_names(m);
     free(m->meta);
     free(m);
+}
+
+static void drop_clusterer(cseg_model *m)
+{
+    cseg_kmeans_free(m->km);
+    cseg_dbscan_free(m->db);
+    cseg_gmm_free(m->gmm);
+    m->km = NULL;
+    m->db = NULL;
+    m->gmm = NULL;
+    m->algo = CSEG_ALGO_KMEANS;
+    m->approximate = 0;
 }
 
 int cseg_model_set_transactions(cseg_model *m, const cseg_txn_roles *roles,
@@ -86,14 +119,98 @@ int cseg_model_set_customers(cseg_model *m, const char *id_column)
 
 int cseg_model_set_pipeline(cseg_model *m, cseg_prep *prep, cseg_kmeans *km)
 {
-    if (!cseg_prep_is_fitted(prep) || !cseg_kmeans_is_fitted(km) ||
+    if (!prep || !cseg_prep_is_fitted(prep) || !km || !cseg_kmeans_is_fitted(km) ||
         cseg_prep_n_outputs(prep) != cseg_kmeans_dim(km))
         return CSEG_EINVAL;
+    cseg_model_set_prep(m, prep);
+    return cseg_model_set_kmeans(m, km);
+}
+
+int cseg_model_set_prep(cseg_model *m, cseg_prep *prep)
+{
+    if (!prep || !cseg_prep_is_fitted(prep))
+        return CSEG_EINVAL;
+    drop_clusterer(m);
+    cseg_pca_free(m->pca);
+    m->pca = NULL;
     cseg_prep_free(m->prep);
-    cseg_kmeans_free(m->km);
     m->prep = prep;
+    return 0;
+}
+
+int cseg_model_set_pca(cseg_model *m, cseg_pca *pca)
+{
+    if (!m->prep || !pca || cseg_pca_dim(pca) != cseg_prep_n_outputs(m->prep))
+        return CSEG_EINVAL;
+    drop_clusterer(m);
+    cseg_pca_free(m->pca);
+    m->pca = pca;
+    return 0;
+}
+
+size_t cseg_model_dim(const cseg_model *m)
+{
+    if (m->pca)
+        return cseg_pca_n_components(m->pca);
+    return m->prep ? cseg_prep_n_outputs(m->prep) : 0;
+}
+
+int cseg_model_set_kmeans(cseg_model *m, cseg_kmeans *km)
+{
+    if (!m->prep || !km || !cseg_kmeans_is_fitted(km) || cseg_kmeans_dim(km) != cseg_model_dim(m))
+        return CSEG_EINVAL;
+    drop_clusterer(m);
     m->km = km;
     return 0;
+}
+
+int cseg_model_set_hclust(cseg_model *m, cseg_linkage linkage, int approximate,
+                          const double *centroids, size_t k, size_t d)
+{
+    if (!m->prep || (unsigned)linkage > CSEG_LINKAGE_SINGLE || k == 0 || d != cseg_model_dim(m))
+        return CSEG_EINVAL;
+    cseg_kmeans_params kp;
+    cseg_kmeans_params_init(&kp);
+    kp.k = k;
+    cseg_kmeans *km;
+    int rc = cseg_kmeans_create(&km, &kp);
+    if (rc < 0)
+        return rc;
+    if ((rc = cseg_kmeans_set_centroids(km, centroids, k, d)) < 0) {
+        cseg_kmeans_free(km);
+        return rc;
+    }
+    drop_clusterer(m);
+    m->km = km;
+    m->algo = CSEG_ALGO_HCLUST;
+    m->linkage = linkage;
+    m->approximate = approximate != 0;
+    return 0;
+}
+
+int cseg_model_set_dbscan(cseg_model *m, cseg_dbscan *db)
+{
+    if (!m->prep || !db || cseg_dbscan_dim(db) != cseg_model_dim(m))
+        return CSEG_EINVAL;
+    drop_clusterer(m);
+    m->db = db;
+    m->algo = CSEG_ALGO_DBSCAN;
+    return 0;
+}
+
+int cseg_model_set_gmm(cseg_model *m, cseg_gmm *gmm)
+{
+    if (!m->prep || !gmm || cseg_gmm_k(gmm) == 0 || cseg_gmm_dim(gmm) != cseg_model_dim(m))
+        return CSEG_EINVAL;
+    drop_clusterer(m);
+    m->gmm = gmm;
+    m->algo = CSEG_ALGO_GMM;
+    return 0;
+}
+
+static int has_clusterer(const cseg_model *m)
+{
+    return m->prep && (m->km || m->db || m->gmm);
 }
 
 int cseg_model_set_names(cseg_model *m, const char *const *names, size_t k)
@@ -161,14 +278,55 @@ const cseg_prep *cseg_model_prep(const cseg_model *m)
     return m->prep;
 }
 
+const cseg_pca *cseg_model_pca(const cseg_model *m)
+{
+    return m->pca;
+}
+
+cseg_algo cseg_model_algo(const cseg_model *m)
+{
+    return m->algo;
+}
+
 const cseg_kmeans *cseg_model_kmeans(const cseg_model *m)
 {
     return m->km;
 }
 
+const cseg_dbscan *cseg_model_dbscan(const cseg_model *m)
+{
+    return m->db;
+}
+
+const cseg_gmm *cseg_model_gmm(const cseg_model *m)
+{
+    return m->gmm;
+}
+
+cseg_linkage cseg_model_linkage(const cseg_model *m)
+{
+    return m->linkage;
+}
+
+int cseg_model_is_approximate(const cseg_model *m)
+{
+    return m->approximate;
+}
+
 size_t cseg_model_k(const cseg_model *m)
 {
-    return m->km ? cseg_kmeans_k(m->km) : 0;
+    if (m->km)
+        return cseg_kmeans_k(m->km);
+    if (m->db)
+        return cseg_dbscan_n_clusters(m->db) + 1;
+    if (m->gmm)
+        return cseg_gmm_k(m->gmm);
+    return 0;
+}
+
+long cseg_model_outlier_segment(const cseg_model *m)
+{
+    return m->db ? (long)cseg_dbscan_n_clusters(m->db) : -1;
 }
 
 const char *cseg_model_name(const cseg_model *m, size_t s)
@@ -181,22 +339,80 @@ const char *cseg_model_meta(const cseg_model *m)
     return m->meta ? m->meta : "{}";
 }
 
-int cseg_model_assign(const cseg_model *m, const cseg_table *t, int32_t *labels,
-                      double *distance, cseg_diag *d)
+int cseg_model_transform(const cseg_model *m, const cseg_table *t, double *Z, cseg_diag *d)
 {
-    if (!m->prep || !m->km)
+    if (!m->prep)
         return CSEG_ENOTFIT;
+    if (!m->pca)
+        return cseg_prep_transform(m->prep, t, Z, d);
     size_t n = cseg_table_n_rows(t), p = cseg_prep_n_outputs(m->prep);
     double *X = cseg__alloc_aligned(n ? n : 1, p * sizeof(double));
     if (!X)
         return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     int rc = cseg_prep_transform(m->prep, t, X, d);
     if (rc == 0)
-        rc = cseg_kmeans_predict(m->km, X, n, labels, distance);
-    if (rc == 0 && distance)
-        for (size_t i = 0; i < n; i++)
-            distance[i] = sqrt(distance[i]);
+        rc = cseg_pca_transform(m->pca, X, n, Z);
     cseg__free_aligned(X);
+    return rc;
+}
+
+static double dist_to(const double *z, const double *c, size_t dim)
+{
+    double s = 0;
+    for (size_t j = 0; j < dim; j++)
+        s += (z[j] - c[j]) * (z[j] - c[j]);
+    return sqrt(s);
+}
+
+int cseg_model_predict(const cseg_model *m, const double *Z, size_t n, int32_t *labels,
+                       double *distance, double *proba)
+{
+    if (!has_clusterer(m))
+        return CSEG_ENOTFIT;
+    size_t k = cseg_model_k(m), dim = cseg_model_dim(m);
+    int rc;
+    if (m->km) {
+        if ((rc = cseg_kmeans_predict(m->km, Z, n, labels, distance)) < 0)
+            return rc;
+        if (distance)
+            for (size_t i = 0; i < n; i++)
+                distance[i] = sqrt(distance[i]);
+    } else if (m->db) {
+        if ((rc = cseg_dbscan_predict(m->db, Z, n, labels, distance)) < 0)
+            return rc;
+        for (size_t i = 0; i < n; i++)
+            if (labels[i] < 0)
+                labels[i] = (int32_t)(k - 1);
+    } else {
+        if ((rc = cseg_gmm_predict(m->gmm, Z, n, labels, proba)) < 0)
+            return rc;
+        if (distance) {
+            const double *mu = cseg_gmm_means(m->gmm);
+            for (size_t i = 0; i < n; i++)
+                distance[i] = dist_to(Z + i * dim, mu + (size_t)labels[i] * dim, dim);
+        }
+        return 0;
+    }
+    if (proba)
+        for (size_t i = 0; i < n; i++)
+            for (size_t s = 0; s < k; s++)
+                proba[i * k + s] = labels[i] == (int32_t)s;
+    return 0;
+}
+
+int cseg_model_assign(const cseg_model *m, const cseg_table *t, int32_t *labels,
+                      double *distance, cseg_diag *d)
+{
+    if (!has_clusterer(m))
+        return CSEG_ENOTFIT;
+    size_t n = cseg_table_n_rows(t), dim = cseg_model_dim(m);
+    double *Z = cseg__alloc_aligned(n ? n : 1, dim * sizeof(double));
+    if (!Z)
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    int rc = cseg_model_transform(m, t, Z, d);
+    if (rc == 0)
+        rc = cseg_model_predict(m, Z, n, labels, distance, NULL);
+    cseg__free_aligned(Z);
     return rc;
 }
 
@@ -227,10 +443,41 @@ static json_t *day_json(int64_t day)
     return json_string(buf);
 }
 
+/* n doubles as a flat array. */
+static json_t *vector_json(const double *v, size_t n)
+{
+    json_t *out = json_array();
+    for (size_t j = 0; j < n; j++)
+        json_array_append_new(out, json_real(v[j]));
+    return out;
+}
+
+/* rows x cols doubles as an array of rows arrays. */
+static json_t *matrix_json(const double *A, size_t rows, size_t cols)
+{
+    json_t *out = json_array();
+    for (size_t r = 0; r < rows; r++)
+        json_array_append_new(out, vector_json(A + r * cols, cols));
+    return out;
+}
+
+static json_t *pca_json(const cseg_pca *p)
+{
+    json_t *o = json_object();
+    size_t nc = cseg_pca_n_components(p), d = cseg_pca_dim(p);
+    json_object_set_new(o, "n_components", json_integer((json_int_t)nc));
+    json_object_set_new(o, "mean", vector_json(cseg_pca_mean(p), d));
+    json_object_set_new(o, "components", matrix_json(cseg_pca_components(p), nc, d));
+    json_object_set_new(o, "explained_variance", vector_json(cseg_pca_explained_variance(p), nc));
+    json_object_set_new(o, "explained_variance_ratio",
+                        vector_json(cseg_pca_explained_variance_ratio(p), nc));
+    return o;
+}
+
 static json_t *to_json(const cseg_model *m)
 {
     json_t *root = json_object(), *src = json_object(), *prep = json_object(), *cols = json_array();
-    json_t *model = json_object(), *cent = json_array(), *segs = json_array(), *feats = json_array();
+    json_t *model = json_object(), *segs = json_array(), *feats = json_array();
     json_error_t err;
     json_t *meta = json_loads(cseg_model_meta(m), 0, &err);
     json_object_set_new(root, "format", json_string("custseg-model"));
@@ -285,23 +532,46 @@ static json_t *to_json(const cseg_model *m)
     }
     json_object_set_new(prep, "columns", cols);
     json_object_set_new(root, "prep", prep);
-    size_t k = cseg_kmeans_k(m->km), d = cseg_kmeans_dim(m->km);
-    const double *C = cseg_kmeans_centroids(m->km);
-    const cseg_kmeans_params *kp = cseg_kmeans_get_params(m->km);
-    json_object_set_new(model, "algorithm", json_string("kmeans"));
+    if (m->pca)
+        json_object_set_new(root, "pca", pca_json(m->pca));
+    size_t k = cseg_model_k(m), d = cseg_model_dim(m);
+    json_object_set_new(model, "algorithm", json_string(cseg_algo_name(m->algo)));
     json_object_set_new(model, "k", json_integer((json_int_t)k));
     json_object_set_new(model, "dim", json_integer((json_int_t)d));
-    for (size_t s = 0; s < k; s++) {
-        json_t *row = json_array();
-        for (size_t j = 0; j < d; j++)
-            json_array_append_new(row, json_real(C[s * d + j]));
-        json_array_append_new(cent, row);
+    if (m->algo == CSEG_ALGO_KMEANS || m->algo == CSEG_ALGO_HCLUST) {
+        if (m->algo == CSEG_ALGO_HCLUST) {
+            json_object_set_new(model, "linkage", json_string(linkage_names[m->linkage]));
+            json_object_set_new(model, "approximate", json_boolean(m->approximate));
+        }
+        json_object_set_new(model, "centroids", matrix_json(cseg_kmeans_centroids(m->km), k, d));
+        if (m->algo == CSEG_ALGO_KMEANS) {
+            const cseg_kmeans_params *kp = cseg_kmeans_get_params(m->km);
+            json_object_set_new(model, "seed", json_integer((json_int_t)kp->seed));
+            json_object_set_new(model, "n_init", json_integer((json_int_t)kp->n_init));
+            json_object_set_new(model, "max_iter", json_integer((json_int_t)kp->max_iter));
+            json_object_set_new(model, "tol", json_real(kp->tol));
+        }
+    } else if (m->algo == CSEG_ALGO_DBSCAN) {
+        size_t nc = cseg_dbscan_n_core(m->db);
+        const int32_t *cl = cseg_dbscan_core_labels(m->db);
+        json_t *lab = json_array();
+        for (size_t i = 0; i < nc; i++)
+            json_array_append_new(lab, json_integer(cl[i]));
+        json_object_set_new(model, "eps", json_real(cseg_dbscan_eps(m->db)));
+        json_object_set_new(model, "min_samples", json_integer((json_int_t)cseg_dbscan_min_samples(m->db)));
+        json_object_set_new(model, "n_clusters", json_integer((json_int_t)(k - 1)));
+        json_object_set_new(model, "core_points",
+                            matrix_json(cseg_dbscan_core_points(m->db), nc, d));
+        json_object_set_new(model, "core_labels", lab);
+    } else {
+        static const char *const covs[] = {"full", "tied", "diag", "spherical"};
+        cseg_gmm_cov ct = cseg_gmm_cov_type(m->gmm);
+        size_t nv = cseg_gmm_cov_size(ct, k, d);
+        json_object_set_new(model, "covariance_type", json_string(covs[ct]));
+        json_object_set_new(model, "weights", vector_json(cseg_gmm_weights(m->gmm), k));
+        json_object_set_new(model, "means", matrix_json(cseg_gmm_means(m->gmm), k, d));
+        json_object_set_new(model, "covariances", vector_json(cseg_gmm_covariances(m->gmm), nv));
     }
-    json_object_set_new(model, "centroids", cent);
-    json_object_set_new(model, "seed", json_integer((json_int_t)kp->seed));
-    json_object_set_new(model, "n_init", json_integer((json_int_t)kp->n_init));
-    json_object_set_new(model, "max_iter", json_integer((json_int_t)kp->max_iter));
-    json_object_set_new(model, "tol", json_real(kp->tol));
     json_object_set_new(root, "model", model);
     for (size_t s = 0; s < k; s++) {
         json_t *o = json_object();
@@ -316,7 +586,7 @@ static json_t *to_json(const cseg_model *m)
 
 int cseg_model_save(const cseg_model *m, const char *path, cseg_diag *d)
 {
-    if (!m->prep || !m->km)
+    if (!has_clusterer(m))
         return cseg__diag(d, CSEG_ENOTFIT, path, 0, 0, "model is not fitted");
     json_t *root = to_json(m);
     if (!root)
@@ -515,11 +785,173 @@ static int load_prep(loader *L, json_t *jp, cseg_prep **out)
     return 0;
 }
 
+/* Read a flat array of exactly n finite numbers into dst. */
+static int get_vector(json_t *v, size_t n, double *dst)
+{
+    if (!json_is_array(v) || json_array_size(v) != n)
+        return -1;
+    for (size_t j = 0; j < n; j++) {
+        json_t *x = json_array_get(v, j);
+        dst[j] = json_is_number(x) ? json_number_value(x) : NAN;
+        if (!isfinite(dst[j]))
+            return -1;
+    }
+    return 0;
+}
+
+/* Read rows arrays of cols finite numbers each into a new rows x cols
+ * buffer (NULL when the shape or a value is wrong, or out of memory). */
+static double *get_matrix(json_t *v, size_t rows, size_t cols)
+{
+    size_t sz;
+    if (!json_is_array(v) || json_array_size(v) != rows || cseg__mul(rows, cols, &sz) < 0)
+        return NULL;
+    double *A = cseg__calloc(sz ? sz : 1, sizeof *A);
+    for (size_t r = 0; A && r < rows; r++)
+        if (get_vector(json_array_get(v, r), cols, A + r * cols) < 0) {
+            free(A);
+            A = NULL;
+        }
+    return A;
+}
+
+static int load_pca(loader *L, json_t *jp, size_t d, cseg_pca **out)
+{
+    double nc;
+    if (get_num(jp, "n_components", &nc) < 0 || nc < 1 || nc > (double)d || nc != floor(nc))
+        return bad(L, "\"pca.n_components\" must be a whole number 1..the prep outputs");
+    size_t c = (size_t)nc;
+    double *mean = cseg__calloc(d, sizeof *mean), *var = cseg__calloc(c, sizeof *var),
+           *ratio = cseg__calloc(c, sizeof *ratio);
+    double *comp = get_matrix(json_object_get(jp, "components"), c, d);
+    int rc = 0;
+    if (!mean || !var || !ratio)
+        rc = cseg__diag(L->d, CSEG_ENOMEM, L->path, 0, 0, "out of memory");
+    else if (!comp || get_vector(json_object_get(jp, "mean"), d, mean) < 0 ||
+             get_vector(json_object_get(jp, "explained_variance"), c, var) < 0 ||
+             get_vector(json_object_get(jp, "explained_variance_ratio"), c, ratio) < 0)
+        rc = bad(L, "\"pca\" needs mean, components, explained_variance and "
+                    "explained_variance_ratio of matching sizes");
+    else if (cseg_pca_set(out, d, c, mean, comp, var, ratio) < 0)
+        rc = bad(L, "\"pca\" values are not a valid PCA");
+    free(mean);
+    free(var);
+    free(ratio);
+    free(comp);
+    return rc;
+}
+
+static int get_count(json_t *o, const char *key, size_t lo, size_t hi, size_t *out)
+{
+    double v;
+    if (get_num(o, key, &v) < 0 || v < (double)lo || v > (double)hi || v != floor(v))
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int load_hclust(loader *L, json_t *jm, cseg_model *m, size_t k, size_t dim)
+{
+    const char *lk = json_string_value(json_object_get(jm, "linkage"));
+    json_t *ap = json_object_get(jm, "approximate");
+    size_t q = 0;
+    while (lk && q < 4 && strcmp(lk, linkage_names[q]) != 0)
+        q++;
+    if (!lk || q == 4)
+        return bad(L, "\"model.linkage\" must be ward, complete, average or single");
+    if (!json_is_boolean(ap))
+        return bad(L, "\"model.approximate\" must be true or false");
+    double *C = get_matrix(json_object_get(jm, "centroids"), k, dim);
+    if (!C)
+        return bad(L, "\"model.centroids\" must be k rows of one finite value per model feature");
+    int rc = cseg_model_set_hclust(m, (cseg_linkage)q, json_is_true(ap), C, k, dim);
+    free(C);
+    return rc < 0 ? bad(L, "bad hierarchical model") : 0;
+}
+
+static int load_dbscan(loader *L, json_t *jm, cseg_model *m, size_t k, size_t dim)
+{
+    double eps;
+    size_t ms, ncl;
+    json_t *jl = json_object_get(jm, "core_labels");
+    if (get_num(jm, "eps", &eps) < 0 || !(eps > 0) ||
+        get_count(jm, "min_samples", 1, (size_t)1 << 40, &ms) < 0 ||
+        get_count(jm, "n_clusters", 0, (size_t)1 << 30, &ncl) < 0 || ncl + 1 != k ||
+        !json_is_array(jl))
+        return bad(L, "a dbscan model needs eps > 0, min_samples, n_clusters = k - 1 and "
+                      "core_labels");
+    size_t nc = json_array_size(jl);
+    double *P = nc ? get_matrix(json_object_get(jm, "core_points"), nc, dim) : NULL;
+    int32_t *lab = cseg__calloc(nc ? nc : 1, sizeof *lab);
+    cseg_dbscan *db = NULL;
+    cseg_dbscan_params dp;
+    cseg_dbscan_params_init(&dp);
+    dp.eps = eps;
+    dp.min_samples = ms;
+    int rc = 0;
+    if (!lab || (nc && !P)) {
+        rc = bad(L, "\"model.core_points\" must hold one row of finite values per core label");
+        goto out;
+    }
+    for (size_t i = 0; i < nc; i++) {
+        json_t *x = json_array_get(jl, i);
+        if (!json_is_integer(x) || json_integer_value(x) < 0 ||
+            json_integer_value(x) >= (json_int_t)ncl) {
+            rc = bad(L, "\"model.core_labels\" must be whole numbers 0..n_clusters-1");
+            goto out;
+        }
+        lab[i] = (int32_t)json_integer_value(x);
+    }
+    if (cseg_dbscan_create(&db, &dp) < 0 || cseg_dbscan_set_core(db, P, lab, nc, dim, ncl) < 0 ||
+        cseg_model_set_dbscan(m, db) < 0) {
+        rc = bad(L, "bad dbscan model");
+        goto out;
+    }
+    db = NULL;
+out:
+    cseg_dbscan_free(db);
+    free(P);
+    free(lab);
+    return rc;
+}
+
+static int load_gmm(loader *L, json_t *jm, cseg_model *m, size_t k, size_t d)
+{
+    static const char *const covs[] = {"full", "tied", "diag", "spherical"};
+    const char *ct = json_string_value(json_object_get(jm, "covariance_type"));
+    size_t q = 0;
+    while (ct && q < 4 && strcmp(ct, covs[q]) != 0)
+        q++;
+    if (!ct || q == 4)
+        return bad(L, "\"model.covariance_type\" must be full, tied, diag or spherical");
+    size_t nv = cseg_gmm_cov_size((cseg_gmm_cov)q, k, d);
+    double *w = cseg__calloc(k, sizeof *w), *cov = cseg__calloc(nv, sizeof *cov);
+    double *mu = get_matrix(json_object_get(jm, "means"), k, d);
+    cseg_gmm *g = NULL;
+    cseg_gmm_params gp;
+    cseg_gmm_params_init(&gp);
+    gp.k = k;
+    int rc = 0;
+    if (!w || !cov || !mu || get_vector(json_object_get(jm, "weights"), k, w) < 0 ||
+        get_vector(json_object_get(jm, "covariances"), nv, cov) < 0)
+        rc = bad(L, "a gmm model needs weights (k), means (k x dim) and covariances of the "
+                    "covariance type's size");
+    else if (cseg_gmm_create(&g, &gp) < 0 ||
+             cseg_gmm_set(g, k, d, (cseg_gmm_cov)q, w, mu, cov) < 0 ||
+             cseg_model_set_gmm(m, g) < 0)
+        rc = bad(L, "the gmm weights must be positive and sum to 1, and the covariances "
+                    "positive definite");
+    else
+        g = NULL;
+    cseg_gmm_free(g);
+    free(w);
+    free(cov);
+    free(mu);
+    return rc;
+}
+
 static int load_kmeans(loader *L, json_t *jm, size_t dim, cseg_kmeans **out)
 {
-    const char *algo = json_string_value(json_object_get(jm, "algorithm"));
-    if (!algo || strcmp(algo, "kmeans") != 0)
-        return bad(L, "\"model.algorithm\" must be \"kmeans\"");
     json_t *cent = json_object_get(jm, "centroids");
     if (!json_is_array(cent) || json_array_size(cent) == 0)
         return bad(L, "\"model.centroids\" must be a non-empty array");
@@ -596,12 +1028,12 @@ int cseg_model_load(cseg_model **out, const char *path, cseg_diag *d)
         rc = bad(&L, "\"version\" must be a whole number");
         goto out;
     }
-    if (json_integer_value(ver) != CSEG_MODEL_FORMAT_VERSION) {
+    json_int_t version = json_integer_value(ver);
+    if (version < 1 || version > CSEG_MODEL_FORMAT_VERSION) {
         rc = cseg__diag(d, CSEG_EFORMAT, path, 0, 0,
                         "model format version %lld is not supported (this custseg %s reads "
-                        "version %d)",
-                        (long long)json_integer_value(ver),
-                        CSEG_VERSION_STRING, CSEG_MODEL_FORMAT_VERSION);
+                        "versions 1..%d)",
+                        (long long)version, CSEG_VERSION_STRING, CSEG_MODEL_FORMAT_VERSION);
         goto out;
     }
     if ((rc = cseg_model_create(&m)) < 0)
@@ -620,19 +1052,56 @@ int cseg_model_load(cseg_model **out, const char *path, cseg_diag *d)
     }
     if ((rc = load_prep(&L, jp, &prep)) < 0)
         goto out;
+    cseg_model_set_prep(m, prep);
+    prep = NULL;
+    json_t *jpca = json_object_get(root, "pca");
+    if (jpca && (version < 2 || !json_is_object(jpca))) {
+        rc = bad(&L, "\"pca\" must be an object (format version 2)");
+        goto out;
+    }
+    if (jpca) {
+        cseg_pca *pca = NULL;
+        if ((rc = load_pca(&L, jpca, cseg_prep_n_outputs(cseg_model_prep(m)), &pca)) < 0)
+            goto out;
+        cseg_model_set_pca(m, pca);
+    }
     json_t *jm = json_object_get(root, "model");
     if (!json_is_object(jm)) {
         rc = bad(&L, "\"model\" is missing");
         goto out;
     }
-    if ((rc = load_kmeans(&L, jm, cseg_prep_n_outputs(prep), &km)) < 0)
-        goto out;
-    if ((rc = cseg_model_set_pipeline(m, prep, km)) < 0) {
-        rc = bad(&L, "pipeline and model do not fit together");
+    const char *algo = json_string_value(json_object_get(jm, "algorithm"));
+    size_t dim = cseg_model_dim(m), mk, md;
+    if (!algo || (version < 2 && strcmp(algo, "kmeans") != 0)) {
+        rc = bad(&L, version < 2 ? "\"model.algorithm\" must be \"kmeans\""
+                                 : "\"model.algorithm\" must be kmeans, hclust, dbscan or gmm");
         goto out;
     }
-    prep = NULL;
-    km = NULL;
+    if (get_count(jm, "k", 1, (size_t)1 << 30, &mk) < 0 ||
+        get_count(jm, "dim", dim, dim, &md) < 0) {
+        rc = bad(&L, "\"model.k\" and \"model.dim\" must match the model and the features");
+        goto out;
+    }
+    if (strcmp(algo, "kmeans") == 0) {
+        if ((rc = load_kmeans(&L, jm, dim, &km)) < 0)
+            goto out;
+        if (cseg_kmeans_k(km) != mk || cseg_model_set_kmeans(m, km) < 0) {
+            rc = bad(&L, "\"model.k\" and \"model.dim\" must match the centroids and the "
+                         "features");
+            goto out;
+        }
+        km = NULL;
+    } else if (strcmp(algo, "hclust") == 0) {
+        rc = load_hclust(&L, jm, m, mk, dim);
+    } else if (strcmp(algo, "dbscan") == 0) {
+        rc = load_dbscan(&L, jm, m, mk, dim);
+    } else if (strcmp(algo, "gmm") == 0) {
+        rc = load_gmm(&L, jm, m, mk, dim);
+    } else {
+        rc = bad(&L, "\"model.algorithm\" must be kmeans, hclust, dbscan or gmm");
+    }
+    if (rc < 0)
+        goto out;
     json_t *segs = json_object_get(root, "segments");
     size_t k = cseg_model_k(m);
     if (!json_is_array(segs) || json_array_size(segs) != k) {

@@ -174,9 +174,9 @@ stderr_is k-too-large "custseg: k = 50 is larger than the number of customers (2
 printf '{"format": "custseg-model", "version": 1, "source": ' > "$T/corrupt.json"
 expect 1 corrupt-model -- "$BIN" assign "$T/corrupt.json" "$SMALL"
 contains corrupt-model "$T/err" "custseg: $T/corrupt.json:1:"
-sed 's/"version": 1/"version": 7/' "$T/o1/model.json" > "$T/v7.json"
+sed 's/"version": 2/"version": 7/' "$T/o1/model.json" > "$T/v7.json"
 expect 1 model-version -- "$BIN" assign "$T/v7.json" "$SMALL"
-stderr_is model-version "custseg: $T/v7.json: model format version 7 is not supported (this custseg 0.1.0 reads version 1)"
+stderr_is model-version "custseg: $T/v7.json: model format version 7 is not supported (this custseg 0.1.0 reads versions 1..2)"
 expect 1 assign-wrong-table -- "$BIN" assign "$T/m1/model.json" "$T/qty.csv"
 
 # an output folder that cannot be made: I/O error, and nothing half-written

@@ -44,6 +44,20 @@ int cli_write_json_atomic(struct json_t *j, const char *path);
 typedef struct seg_opts {
     const char *out_dir;
     size_t k, k_min, k_max; /* k = 0: auto */
+    cseg_algo algo;         /* --algo */
+    cseg_linkage linkage;   /* hclust */
+    double height;          /* hclust: cut at this height instead of k (0: unset) */
+    int exact;              /* hclust: --exact */
+    double eps;             /* dbscan: 0 = from the k-distance knee */
+    size_t min_samples;     /* dbscan: 0 = 2 x model dimension, at least 4 */
+    cseg_gmm_cov cov;       /* gmm */
+    size_t gmm_n_init;      /* gmm restarts (--n-init; default 1) */
+    int max_iter_set, n_init_set;
+    double pca;             /* 0: none; >= 1: components; (0, 1): variance share */
+    int compare;            /* custseg compare: seg_run compares instead of writing */
+    const char *algos;      /* compare: comma-separated --algo names */
+    size_t bootstrap;       /* compare: resamples for stability (default 10) */
+    int json;               /* compare: --format json */
     cseg_kmeans_params km;
     cseg_prep_params prep;
     size_t sample;          /* silhouette sample for k selection; 0 = exact */
@@ -77,6 +91,60 @@ typedef struct seg_input {
 } seg_input;
 
 int seg_run(seg_opts *o, seg_input *in);
+/* custseg compare on the prepared input (cmd_compare.c). */
+int seg_compare(seg_opts *o, seg_input *in);
+
+/* Fit prep (and the PCA step of --pca) on the input and hand them to the
+ * model; *Z receives the model-space matrix (n x *d, malloc'd). Returns 0 or
+ * an exit status after printing the message. */
+int seg_prepare(const seg_opts *o, seg_input *in, double **Z, size_t *d);
+
+/* One algorithm over the candidate k (algo.c). */
+typedef struct seg_cand {
+    size_t k;          /* segments (dbscan: clusters + Outliers) */
+    size_t n_clusters; /* clusters (labels 0..n_clusters-1) */
+    size_t n_noise;    /* dbscan: rows labelled -1 */
+    int32_t *labels;   /* n training labels, -1 = noise */
+    double inertia, silhouette, db, ch, bic, aic;
+    size_t n_iter;
+    int converged, elbow;
+    void *obj; /* cseg_kmeans, cseg_gmm or cseg_dbscan (NULL for hclust: the tree is shared) */
+} seg_cand;
+
+typedef struct seg_fit {
+    cseg_algo algo;
+    cseg_linkage linkage;
+    seg_cand *c;
+    size_t n, chosen;
+    const char *rule;
+    cseg_hclust *tree;
+    double eps;
+    size_t min_samples;
+    int eps_suggested;
+} seg_fit;
+
+size_t seg_silhouette_sample(const seg_opts *o, size_t n);
+size_t seg_min_samples(const seg_opts *o, size_t d);
+/* "kmeans", "ward", "complete", "average", "single", "dbscan", "gmm". */
+const char *seg_algo_label(const seg_opts *o);
+/* Parse an --algo name into o (algo and linkage). Returns 0 or -1. */
+int seg_parse_algo(seg_opts *o, const char *name);
+int seg_hclust_tree(const seg_opts *o, const double *Z, size_t n, size_t d, cseg_hclust **out,
+                    cseg_diag *diag);
+/* Fit every candidate of o->algo on Z (n x d) and choose one; scores = 0
+ * skips the indices. Returns 0 or a CSEG_E* code (diag filled). */
+int seg_fit_run(const seg_opts *o, const double *Z, size_t n, size_t d, seg_fit *f, int scores,
+                int progress, cseg_diag *diag);
+void seg_fit_free(seg_fit *f);
+/* Install candidate ci in m with cluster s renumbered newid[s]. */
+int seg_fit_install(seg_fit *f, size_t ci, const size_t *newid, const double *Z, size_t n,
+                    size_t d, cseg_model *m);
+/* Fit every candidate of o on Ztr (no scores) and give every row of Z a label
+ * by each candidate's rule for new customers (-1: DBSCAN noise): labels
+ * receives *n_out rows of n labels (room for k_max - k_min + 1 rows). For the
+ * stability estimate of compare. */
+int seg_fit_predict(const seg_opts *o, const double *Ztr, size_t ntr, const double *Z, size_t n,
+                    size_t d, size_t *n_out, int32_t *labels, cseg_diag *diag);
 
 /* Subcommands. */
 int cmd_run(int argc, char **argv);
@@ -84,6 +152,7 @@ int cmd_fit(int argc, char **argv);
 int cmd_assign(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 /* Write report.html from a segments.json object, the model, the customer
  * table (with its segment labels, 0-based) and the id column (may be NULL). */
 int cli_report(struct json_t *seg, const cseg_model *m, const cseg_table *customers,
@@ -94,7 +163,8 @@ int cli_report(struct json_t *seg, const cseg_model *m, const cseg_table *custom
 enum {
     OPT_OUT = 1000, OPT_K, OPT_K_MIN, OPT_K_MAX, OPT_SEED, OPT_N_INIT, OPT_MAX_ITER, OPT_TOL,
     OPT_THREADS, OPT_SCALE, OPT_LOG, OPT_FEATURES, OPT_NAMES, OPT_SAMPLE, OPT_KMEANS_ALGO,
-    OPT_QUIET, OPT_VERBOSE, OPT_HELP,
+    OPT_QUIET, OPT_VERBOSE, OPT_HELP, OPT_ALGO, OPT_HEIGHT, OPT_EXACT, OPT_EPS, OPT_MIN_SAMPLES,
+    OPT_COVARIANCE, OPT_PCA, OPT_ALGOS, OPT_BOOTSTRAP,
     /* command-specific */
     OPT_CUSTOMER, OPT_DATE, OPT_INVOICE, OPT_QUANTITY, OPT_PRICE, OPT_AMOUNT, OPT_PRODUCT,
     OPT_DATE_FORMAT, OPT_AS_OF, OPT_DELIM, OPT_SPEND_WINDOW, OPT_ID, OPT_LABELS, OPT_FORMAT,
@@ -112,19 +182,37 @@ enum {
         {"names", required_argument, 0, OPT_NAMES}, {"sample", required_argument, 0, OPT_SAMPLE},  \
         {"kmeans-algo", required_argument, 0, OPT_KMEANS_ALGO},                                    \
         {"quiet", no_argument, 0, OPT_QUIET}, {"verbose", no_argument, 0, OPT_VERBOSE},            \
-        {"help", no_argument, 0, OPT_HELP}
+        {"help", no_argument, 0, OPT_HELP}, {"algo", required_argument, 0, OPT_ALGO},              \
+        {"height", required_argument, 0, OPT_HEIGHT}, {"exact", no_argument, 0, OPT_EXACT},       \
+        {"eps", required_argument, 0, OPT_EPS},                                                    \
+        {"min-samples", required_argument, 0, OPT_MIN_SAMPLES},                                    \
+        {"covariance", required_argument, 0, OPT_COVARIANCE},                                      \
+        {"pca", required_argument, 0, OPT_PCA}, {"algos", required_argument, 0, OPT_ALGOS},         \
+        {"bootstrap", required_argument, 0, OPT_BOOTSTRAP},                                        \
+        {"format", required_argument, 0, OPT_FORMAT}
 
 #define SEG_OPTIONS_HELP                                                                           \
     "  --out DIR            output folder (default: out)\n"                                      \
-    "  --k N|auto           number of segments; auto tries --k-min..--k-max (default auto)\n"   \
+    "  --k N|A..B|auto      number of segments; auto tries --k-min..--k-max, A..B that range\n" \
+    "                       (default auto)\n"                                                   \
     "  --k-min N, --k-max N range for --k auto (default 2..10)\n"                                \
     "  --features a,b,c     columns to cluster on\n"                                             \
+    "  --algo NAME          kmeans (default), ward, complete, average, single (hierarchical),\n" \
+    "                       dbscan or gmm (Gaussian mixture); see docs/algorithms.md\n"         \
+    "  --height H           hierarchical: cut the tree at height H instead of choosing k\n"     \
+    "  --exact              ward: exact tree even on many customers (prints time, memory)\n"   \
+    "  --eps X              dbscan: neighbourhood radius (default: k-distance knee)\n"         \
+    "  --min-samples N      dbscan: neighbours of a core point, itself included\n"             \
+    "                       (default 2 x model features, at least 4)\n"                       \
+    "  --covariance TYPE    gmm: full (default), tied, diag or spherical\n"                    \
+    "  --pca N|SHARE        PCA step before clustering: N components, or the fewest whose\n"  \
+    "                       explained variance reaches SHARE (e.g. 0.95); default none\n"     \
     "  --scale standard|robust|none   feature scaling (default standard)\n"                      \
     "  --log auto|none|all  log1p on skewed features (auto: skewness > 1; default auto)\n"       \
     "  --names A,B,...      segment names, in segment order, replacing the automatic ones\n"     \
     "  --seed N             random seed (default 0)\n"                                           \
-    "  --n-init N           k-means restarts (default 10)\n"                                     \
-    "  --max-iter N         k-means iterations per restart (default 300)\n"                     \
+    "  --n-init N           restarts (k-means default 10, gmm 1)\n"                             \
+    "  --max-iter N         iterations per restart (k-means default 300, gmm 100)\n"           \
     "  --tol X              k-means relative tolerance (default 1e-4)\n"                         \
     "  --kmeans-algo lloyd|hamerly   plain (vectorised) Lloyd, or Hamerly's exact\n"     \
     "                       bounds; same result (default lloyd)\n"     \

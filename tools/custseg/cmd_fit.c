@@ -28,12 +28,14 @@ int cmd_fit(int argc, char **argv)
     const char *id = NULL;
     cseg_table_read_params rp;
     int opt, status = EXIT_OK;
-    seg_opts_init(&o, "fit");
+    /* `custseg compare` runs this command's input handling with its own name. */
+    const char *cmd = argc > 0 && strcmp(argv[0], "compare") == 0 ? "compare" : "fit";
+    seg_opts_init(&o, cmd);
     cseg_table_read_params_init(&rp);
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        int r = seg_opts_parse(&o, "fit", opt, optarg);
+        int r = seg_opts_parse(&o, cmd, opt, optarg);
         if (r < 0)
             return EXIT_USAGE;
         if (r > 0)
@@ -47,16 +49,16 @@ int cmd_fit(int argc, char **argv)
             break;
         case OPT_DELIM:
             if (cli_parse_delimiter(optarg, &rp.csv.delimiter) < 0)
-                return cli_usage_error("fit", "--delimiter must be one character (or 'tab')");
+                return cli_usage_error(cmd, "--delimiter must be one character (or 'tab')");
             break;
         default:
-            return cli_usage_error("fit", "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (seg_opts_finish(&o))
         return EXIT_USAGE;
     if (optind + 1 != argc)
-        return cli_usage_error("fit", optind >= argc ? "missing the input FILE"
+        return cli_usage_error(cmd, optind >= argc ? "missing the input FILE"
                                                      : "expected one input FILE");
     const char *path = argv[optind];
     cseg_diag diag;
@@ -95,7 +97,7 @@ int cmd_fit(int argc, char **argv)
         }
         for (size_t j = 0; j < nf; j++)
             if (cseg_table_find(t, feats[j]) < 0) {
-                status = cli_usage_error("fit", "--features: %s has no column \"%s\"", path,
+                status = cli_usage_error(cmd, "--features: %s has no column \"%s\"", path,
                                          feats[j]);
                 goto out;
             }

@@ -55,14 +55,16 @@ int cmd_run(int argc, char **argv)
     cseg_csv_params csv;
     const char *date_format = NULL;
     int opt, status = EXIT_OK;
-    seg_opts_init(&o, "run");
+    /* `custseg compare` runs this command's input handling with its own name. */
+    const char *cmd = argc > 0 && strcmp(argv[0], "compare") == 0 ? "compare" : "run";
+    seg_opts_init(&o, cmd);
     memset(&roles, 0, sizeof roles);
     cseg_rfm_params_init(&rfm);
     cseg_csv_params_init(&csv);
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        int r = seg_opts_parse(&o, "run", opt, optarg);
+        int r = seg_opts_parse(&o, cmd, opt, optarg);
         if (r < 0)
             return EXIT_USAGE;
         if (r > 0)
@@ -88,18 +90,18 @@ int cmd_run(int argc, char **argv)
             if (strcmp(optarg, "auto") == 0)
                 rfm.as_of_day = CSEG_DAY_AUTO;
             else if (cli_parse_day(optarg, &day) < 0)
-                return cli_usage_error("run", "--as-of must be 'auto' or a date such as "
+                return cli_usage_error(cmd, "--as-of must be 'auto' or a date such as "
                                               "2011-12-10, got '%s'", optarg);
             else
                 rfm.as_of_day = day;
             break;
         case OPT_DELIM:
             if (cli_parse_delimiter(optarg, &csv.delimiter) < 0)
-                return cli_usage_error("run", "--delimiter must be one character (or 'tab')");
+                return cli_usage_error(cmd, "--delimiter must be one character (or 'tab')");
             break;
         case OPT_SPEND_WINDOW:
             if (cli_parse_int(optarg, 0, 100000, &v) < 0)
-                return cli_usage_error("run", "--spend-window must be a whole number of days");
+                return cli_usage_error(cmd, "--spend-window must be a whole number of days");
             rfm.spend_window_days = (int)v;
             break;
         case OPT_KEEP_DUPLICATES:
@@ -107,16 +109,16 @@ int cmd_run(int argc, char **argv)
             break;
         case '?':
         default:
-            return cli_usage_error("run", "unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
         if (dst && set_role(dst, optarg) < 0)
-            return cli_usage_error("run", "column names must be 1..%d bytes",
+            return cli_usage_error(cmd, "column names must be 1..%d bytes",
                                    CSEG_ROLE_NAME_MAX - 1);
     }
     if (seg_opts_finish(&o))
         return EXIT_USAGE;
     if (optind + 1 != argc)
-        return cli_usage_error("run", optind >= argc ? "missing the input FILE"
+        return cli_usage_error(cmd, optind >= argc ? "missing the input FILE"
                                                      : "expected one input FILE");
     const char *path = argv[optind];
     cseg_diag diag;
@@ -156,7 +158,7 @@ int cmd_run(int argc, char **argv)
     }
     for (size_t j = 0; j < nf; j++)
         if (cseg_table_find(cust, feats[j]) < 0 || strcmp(feats[j], "customer_id") == 0) {
-            status = cli_usage_error("run", "--features: \"%s\" is not a customer feature "
+            status = cli_usage_error(cmd, "--features: \"%s\" is not a customer feature "
                                             "(see docs/cli.md for the list)", feats[j]);
             goto out;
         }

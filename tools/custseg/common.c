@@ -154,8 +154,34 @@ void seg_opts_init(seg_opts *o, const char *cmd)
     o->out_dir = "out";
     o->k_min = 2;
     o->k_max = 10;
+    o->gmm_n_init = 1;
+    o->compare = strcmp(cmd, "compare") == 0;
+    o->bootstrap = 10;
     cseg_kmeans_params_init(&o->km);
     cseg_prep_params_init(&o->prep);
+}
+
+int seg_parse_algo(seg_opts *o, const char *name)
+{
+    static const struct {
+        const char *name;
+        cseg_algo algo;
+        cseg_linkage linkage;
+    } algos[] = {{"kmeans", CSEG_ALGO_KMEANS, CSEG_LINKAGE_WARD},
+                 {"ward", CSEG_ALGO_HCLUST, CSEG_LINKAGE_WARD},
+                 {"hclust", CSEG_ALGO_HCLUST, CSEG_LINKAGE_WARD},
+                 {"complete", CSEG_ALGO_HCLUST, CSEG_LINKAGE_COMPLETE},
+                 {"average", CSEG_ALGO_HCLUST, CSEG_LINKAGE_AVERAGE},
+                 {"single", CSEG_ALGO_HCLUST, CSEG_LINKAGE_SINGLE},
+                 {"dbscan", CSEG_ALGO_DBSCAN, CSEG_LINKAGE_WARD},
+                 {"gmm", CSEG_ALGO_GMM, CSEG_LINKAGE_WARD}};
+    for (size_t i = 0; i < sizeof algos / sizeof algos[0]; i++)
+        if (strcmp(name, algos[i].name) == 0) {
+            o->algo = algos[i].algo;
+            o->linkage = algos[i].linkage;
+            return 0;
+        }
+    return -1;
 }
 
 int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
@@ -171,11 +197,52 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
             o->k = 0;
             return 1;
         }
+        if (strstr(arg, "..")) {
+            long a, b;
+            char lo[32];
+            const char *dots = strstr(arg, "..");
+            size_t len = (size_t)(dots - arg);
+            if (len == 0 || len >= sizeof lo)
+                a = -1;
+            else {
+                memcpy(lo, arg, len);
+                lo[len] = 0;
+                if (cli_parse_int(lo, 2, 1000, &a) < 0)
+                    a = -1;
+            }
+            if (a < 0 || cli_parse_int(dots + 2, 2, 1000, &b) < 0 || a > b)
+                return cli_usage_error(cmd, "--k A..B needs whole numbers 2 <= A <= B <= 1000, "
+                                            "got '%s'", arg),
+                       -1;
+            o->k = 0;
+            o->k_min = (size_t)a;
+            o->k_max = (size_t)b;
+            return 1;
+        }
         if (cli_parse_int(arg, 1, 100000, &v) < 0)
-            return cli_usage_error(cmd, "--k must be 'auto' or a whole number >= 1, got '%s'",
-                                   arg),
+            return cli_usage_error(cmd, "--k must be 'auto', a range A..B or a whole number >= 1, "
+                                        "got '%s'", arg),
                    -1;
         o->k = (size_t)v;
+        return 1;
+    case OPT_ALGOS:
+    case OPT_BOOTSTRAP:
+    case OPT_FORMAT:
+        if (!o->compare)
+            return cli_usage_error(cmd, "--algos, --bootstrap and --format are options of "
+                                        "custseg compare"),
+                   -1;
+        if (opt == OPT_ALGOS) {
+            o->algos = arg;
+        } else if (opt == OPT_FORMAT) {
+            if (strcmp(arg, "json") != 0 && strcmp(arg, "text") != 0)
+                return cli_usage_error(cmd, "--format must be text or json"), -1;
+            o->json = strcmp(arg, "json") == 0;
+        } else {
+            if (cli_parse_int(arg, 0, 1000, &v) < 0)
+                return cli_usage_error(cmd, "--bootstrap must be a whole number 0..1000"), -1;
+            o->bootstrap = (size_t)v;
+        }
         return 1;
     case OPT_K_MIN:
     case OPT_K_MAX:
@@ -191,12 +258,58 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
     case OPT_N_INIT:
         if (cli_parse_int(arg, 1, 100000, &v) < 0)
             return cli_usage_error(cmd, "--n-init must be a whole number >= 1"), -1;
-        o->km.n_init = (size_t)v;
+        o->km.n_init = o->gmm_n_init = (size_t)v;
+        o->n_init_set = 1;
         return 1;
     case OPT_MAX_ITER:
         if (cli_parse_int(arg, 1, 100000000, &v) < 0)
             return cli_usage_error(cmd, "--max-iter must be a whole number >= 1"), -1;
         o->km.max_iter = (size_t)v;
+        o->max_iter_set = 1;
+        return 1;
+    case OPT_ALGO:
+        if (seg_parse_algo(o, arg) < 0)
+            return cli_usage_error(cmd, "--algo must be kmeans, ward, complete, average, single, "
+                                        "dbscan or gmm, got '%s'", arg),
+                   -1;
+        return 1;
+    case OPT_HEIGHT:
+        if (cli_parse_double(arg, &x) < 0 || !(x > 0) || !isfinite(x))
+            return cli_usage_error(cmd, "--height must be a number > 0, got '%s'", arg), -1;
+        o->height = x;
+        return 1;
+    case OPT_EXACT:
+        o->exact = 1;
+        return 1;
+    case OPT_EPS:
+        if (cli_parse_double(arg, &x) < 0 || !(x > 0) || !isfinite(x))
+            return cli_usage_error(cmd, "--eps must be a number > 0, got '%s'", arg), -1;
+        o->eps = x;
+        return 1;
+    case OPT_MIN_SAMPLES:
+        if (cli_parse_int(arg, 1, 1000000, &v) < 0)
+            return cli_usage_error(cmd, "--min-samples must be a whole number >= 1"), -1;
+        o->min_samples = (size_t)v;
+        return 1;
+    case OPT_COVARIANCE:
+        if (strcmp(arg, "full") == 0)
+            o->cov = CSEG_GMM_FULL;
+        else if (strcmp(arg, "tied") == 0)
+            o->cov = CSEG_GMM_TIED;
+        else if (strcmp(arg, "diag") == 0)
+            o->cov = CSEG_GMM_DIAG;
+        else if (strcmp(arg, "spherical") == 0)
+            o->cov = CSEG_GMM_SPHERICAL;
+        else
+            return cli_usage_error(cmd, "--covariance must be full, tied, diag or spherical"), -1;
+        return 1;
+    case OPT_PCA:
+        if (cli_parse_double(arg, &x) < 0 || !(x > 0) || x > 10000 ||
+            (x >= 1 && x != floor(x)))
+            return cli_usage_error(cmd, "--pca must be a whole number of components >= 1 or a "
+                                        "variance share between 0 and 1, got '%s'", arg),
+                   -1;
+        o->pca = x;
         return 1;
     case OPT_TOL:
         if (cli_parse_double(arg, &x) < 0 || x < 0)
@@ -259,6 +372,16 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
 
 int seg_opts_finish(const seg_opts *o)
 {
+    if (o->height > 0 && (o->algo != CSEG_ALGO_HCLUST || o->compare))
+        return cli_usage_error(o->cmd, "--height needs a hierarchical --algo (ward, complete, "
+                                       "average or single)");
+    if (o->height > 0 && o->k)
+        return cli_usage_error(o->cmd, "give --k or --height, not both");
+    if (o->algo == CSEG_ALGO_DBSCAN && o->k)
+        return cli_usage_error(o->cmd, "--algo dbscan finds the number of segments itself: "
+                                       "drop --k (tune --eps and --min-samples)");
+    if ((o->eps > 0 || o->min_samples) && o->algo != CSEG_ALGO_DBSCAN && !o->compare)
+        return cli_usage_error(o->cmd, "--eps and --min-samples are for --algo dbscan");
     if (!o->k && o->k_min > o->k_max)
         return cli_usage_error(o->cmd, "--k-min (%zu) is larger than --k-max (%zu)", o->k_min,
                                o->k_max);

@@ -12,10 +12,12 @@ static const char usage[] =
     "Commands:\n"
     "  run FILE      transaction log (CSV, .gz) -> RFM features -> named segments\n"
     "  fit FILE      customer table (numbers and categories) -> named segments\n"
+    "                (--algo kmeans|ward|complete|average|single|dbscan|gmm for both)\n"
     "  assign MODEL FILE   score new customers (or transactions) with a saved model\n"
     "  score FILE --labels COL   evaluate a labelling: silhouette, Davies-Bouldin,\n"
     "                Calinski-Harabasz, inertia\n"
     "  report OUTDIR rebuild OUTDIR/report.html from the outputs of run or fit\n"
+    "  compare FILE  fit several algorithms over a range of k; recommend one\n"
     "\n"
     "Options:\n"
     "  --help        this help; 'custseg <command> --help' for a command's options\n"
@@ -49,6 +51,8 @@ int main(int argc, char **argv)
         return cmd_score(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0)
         return cmd_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0)
+        return cmd_compare(argc - 1, argv + 1);
     fprintf(stderr, "custseg: unknown command '%s'\nTry 'custseg --help'.\n", cmd);
     return EXIT_USAGE;
 }

@@ -77,8 +77,32 @@ int cli_report(json_t *seg, const cseg_model *m, const cseg_table *customers,
     }
     json_t *mj = json_object_get(seg, "model");
     char algo[256];
-    snprintf(algo, sizeof algo, "k-means, k = %zu (k-means++ seeding, %.0f restarts, seed %.0f)",
-             k, jnum(mj, "n_init"), jnum(mj, "seed"));
+    static const char *const lk_names[] = {"Ward", "complete", "average", "single"};
+    switch (cseg_model_algo(m)) {
+    case CSEG_ALGO_HCLUST:
+        snprintf(algo, sizeof algo, "hierarchical clustering, %s linkage%s, k = %zu",
+                 lk_names[cseg_model_linkage(m)],
+                 cseg_model_is_approximate(m) ? " on micro-clusters" : "", k);
+        break;
+    case CSEG_ALGO_DBSCAN:
+        snprintf(algo, sizeof algo, "DBSCAN, eps = %.4g, min_samples = %.0f: %zu segments + "
+                 "Outliers (%.0f customers)", jnum(mj, "eps"), jnum(mj, "min_samples"), k - 1,
+                 jnum(mj, "outliers"));
+        break;
+    case CSEG_ALGO_GMM:
+        snprintf(algo, sizeof algo, "Gaussian mixture, %s covariance, k = %zu (BIC %.1f)",
+                 jstr(mj, "covariance_type") ? jstr(mj, "covariance_type") : "full", k,
+                 jnum(mj, "bic"));
+        break;
+    default:
+        snprintf(algo, sizeof algo, "k-means, k = %zu (k-means++ seeding, %.0f restarts, seed %.0f)",
+                 k, jnum(mj, "n_init"), jnum(mj, "seed"));
+    }
+    if (cseg_model_pca(m)) {
+        size_t len = strlen(algo);
+        snprintf(algo + len, sizeof algo - len, ", after PCA to %zu components",
+                 cseg_pca_n_components(cseg_model_pca(m)));
+    }
     cseg_report_set_text(r, CSEG_REPORT_ALGORITHM, algo);
     json_t *ksel = json_object_get(seg, "k_selection");
     if (jstr(ksel, "rule"))
@@ -127,14 +151,14 @@ int cli_report(json_t *seg, const cseg_model *m, const cseg_table *customers,
 
     /* Model-space points: the projection and the silhouette. */
     const cseg_prep *pp = cseg_model_prep(m);
-    size_t d = cseg_prep_n_outputs(pp);
+    size_t d = cseg_model_dim(m);
     X = malloc((n ? n : 1) * d * sizeof *X);
     sil = malloc((n ? n : 1) * sizeof *sil);
     if (!X || !sil) {
         rc = CSEG_ENOMEM;
         goto fail;
     }
-    if ((rc = cseg_prep_transform(pp, customers, X, &diag)) < 0)
+    if ((rc = cseg_model_transform(m, customers, X, &diag)) < 0)
         goto fail;
     if ((rc = cseg_report_set_points(r, X, n, d, labels, REPORT_POINTS, seed)) < 0)
         goto fail;
@@ -144,8 +168,15 @@ int cli_report(json_t *seg, const cseg_model *m, const cseg_table *customers,
     sp.seed = seed;
     sp.n_threads = threads;
     double mean_sil;
-    if (cseg_metrics_silhouette(X, n, d, labels, &sp, &mean_sil, sil) == 0)
-        cseg_report_set_silhouette(r, sil, labels, n, REPORT_SIL, seed);
+    /* Outliers are no cluster: the silhouette leaves them out, as the k table does. */
+    long noise = cseg_model_outlier_segment(m);
+    int32_t *sl = noise >= 0 ? malloc((n ? n : 1) * sizeof *sl) : NULL;
+    for (size_t i = 0; sl && i < n; i++)
+        sl[i] = labels[i] == noise ? -1 : labels[i];
+    const int32_t *slab = sl ? sl : labels;
+    if (cseg_metrics_silhouette(X, n, d, slab, &sp, &mean_sil, sil) == 0)
+        cseg_report_set_silhouette(r, sil, slab, n, REPORT_SIL, seed);
+    free(sl);
 
     /* Distributions: R, F, M for transaction logs, else the first features. */
     static const char *const rfm_feats[] = {"recency_days", "frequency", "monetary"};

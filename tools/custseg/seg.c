@@ -11,15 +11,6 @@
 
 #include "cli.h"
 
-#define SIL_EXACT_MAX 20000
-
-typedef struct kfit {
-    size_t k;
-    cseg_kmeans *km;
-    double inertia, silhouette, db, ch;
-    int elbow;
-} kfit;
-
 static int mkdirs(const char *dir)
 {
     char tmp[4096];
@@ -81,59 +72,6 @@ int cli_write_json_atomic(json_t *j, const char *path)
 static json_t *jnum(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
-}
-
-/* Elbow by the kneedle difference on normalised inertia: the k whose point
- * lies furthest below the chord from the first to the last k. */
-static size_t elbow_index(const kfit *f, size_t m)
-{
-    if (m < 3)
-        return (size_t)-1;
-    double y0 = f[0].inertia, y1 = f[m - 1].inertia;
-    if (!(y0 > y1))
-        return (size_t)-1;
-    size_t best = (size_t)-1;
-    double bestv = 0;
-    for (size_t i = 0; i < m; i++) {
-        double x = (double)i / (double)(m - 1);
-        double y = (f[i].inertia - y1) / (y0 - y1);
-        double diff = 1 - x - y;
-        if (diff > bestv + 1e-12) {
-            bestv = diff;
-            best = i;
-        }
-    }
-    return best;
-}
-
-static int fit_one(const seg_opts *o, size_t k, const double *X, size_t n, size_t d, kfit *f,
-                   cseg_diag *diag)
-{
-    cseg_kmeans_params p = o->km;
-    p.k = k;
-    f->k = k;
-    f->silhouette = f->db = f->ch = NAN;
-    int rc = cseg_kmeans_create(&f->km, &p);
-    if (rc < 0)
-        return rc;
-    if ((rc = cseg_kmeans_fit(f->km, X, n, d, NULL, diag)) < 0)
-        return rc;
-    f->inertia = cseg_kmeans_inertia(f->km);
-    const int32_t *lab = cseg_kmeans_labels(f->km);
-    if (k >= 2 && k < n) {
-        cseg_silhouette_params sp;
-        cseg_silhouette_params_init(&sp);
-        sp.n_threads = o->km.n_threads;
-        sp.seed = o->km.seed;
-        sp.sample_size = o->sample_set ? o->sample : (n > SIL_EXACT_MAX ? SIL_EXACT_MAX : 0);
-        if (cseg_metrics_silhouette(X, n, d, lab, &sp, &f->silhouette, NULL) < 0)
-            f->silhouette = NAN;
-        if (cseg_metrics_davies_bouldin(X, n, d, lab, &f->db) < 0)
-            f->db = NAN;
-        if (cseg_metrics_calinski_harabasz(X, n, d, lab, &f->ch) < 0)
-            f->ch = NAN;
-    }
-    return 0;
 }
 
 typedef struct order_key {
@@ -207,161 +145,265 @@ static void print_quality(const cseg_quality *q)
            q->n_customers, plural(q->n_customers), q->n_return_only);
 }
 
-int seg_run(seg_opts *o, seg_input *in)
+/* The merge tree as dendrogram.csv (SciPy linkage-matrix columns) and
+ * dendrogram.json, both written atomically. *path gets the CSV's path. */
+static int write_tree(const cseg_hclust *tree, const seg_opts *o, char **path)
 {
+    size_t m = cseg_hclust_n_leaves(tree) - 1;
+    const double *Zl = cseg_hclust_linkage(tree);
+    static const char *const cols[] = {"id_a", "id_b", "height", "size"};
+    cseg_table *t = NULL;
+    double *col = malloc((m ? m : 1) * sizeof *col);
+    char *pj = join(o->out_dir, "dendrogram.json");
     int status = EXIT_OK, rc;
     cseg_diag diag;
-    cseg_prep *prep = NULL;
-    double *X = NULL, *dist = NULL, *seg_num = NULL;
-    kfit *fits = NULL;
-    size_t nfits = 0, chosen = 0;
-    int32_t *labels = NULL;
-    cseg_profile *prof = NULL;
-    char **names_list = NULL;
-    json_t *root = NULL;
-    char *p_customers = NULL, *p_segments = NULL, *p_model = NULL, *p_report = NULL;
-    order_key *ok = NULL;
-    size_t *newid = NULL;
-    double *C = NULL;
-    int32_t *train_labels = NULL, *code = NULL;
-    const char **nm = NULL;
     cseg_diag_clear(&diag);
-    size_t n = cseg_table_n_rows(in->customers);
-    if (cseg_table_find(in->customers, "segment") >= 0 ||
-        cseg_table_find(in->customers, "segment_name") >= 0 ||
-        cseg_table_find(in->customers, "distance") >= 0)
-        return cli_error(EXIT_DATA, "%s: the input already has a column named segment, "
-                                    "segment_name or distance (an earlier output?); rename or "
-                                    "remove it", in->input_path);
+    *path = join(o->out_dir, "dendrogram.csv");
+    if (!col || !pj || !*path || cseg_table_create(&t, m) < 0) {
+        status = cli_error(EXIT_IO, "out of memory");
+        goto out;
+    }
+    for (size_t c = 0; c < 4; c++) {
+        for (size_t i = 0; i < m; i++)
+            col[i] = Zl[i * 4 + c];
+        if (cseg_table_add_numbers(t, cols[c], col) < 0) {
+            status = cli_error(EXIT_IO, "out of memory");
+            goto out;
+        }
+    }
+    if ((rc = cseg_table_write_csv(t, *path, &diag)) < 0) {
+        status = cli_fail(rc, &diag, *path);
+        goto out;
+    }
+    json_t *j = json_object(), *merges = json_array();
+    json_object_set_new(j, "linkage", json_string(seg_algo_label(o)));
+    json_object_set_new(j, "n_leaves", json_integer((json_int_t)(m + 1)));
+    json_object_set_new(j, "approximate", json_boolean(cseg_hclust_is_approximate(tree)));
+    json_object_set_new(j, "columns", json_pack("[ssss]", "id_a", "id_b", "height", "size"));
+    for (size_t i = 0; i < m; i++)
+        json_array_append_new(merges, json_pack("[IIfI]", (json_int_t)Zl[i * 4],
+                                                (json_int_t)Zl[i * 4 + 1], Zl[i * 4 + 2],
+                                                (json_int_t)Zl[i * 4 + 3]));
+    json_object_set_new(j, "merges", merges);
+    if (cli_write_json_atomic(j, pj) < 0)
+        status = cli_error(EXIT_IO, "%s: cannot write file: %s", pj, strerror(errno));
+    json_decref(j);
+out:
+    free(col);
+    free(pj);
+    cseg_table_free(t);
+    return status;
+}
 
+static void print_k_table(const seg_opts *o, const seg_fit *f, FILE *out)
+{
+    int gmm = o->algo == CSEG_ALGO_GMM, db = o->algo == CSEG_ALGO_DBSCAN;
+    fprintf(out, "\nChoosing k (%s):\n   k      inertia  silhouette  davies_bouldin  "
+                 "calinski_harabasz%s\n",
+            f->rule, gmm ? "             bic" : db ? "  outliers" : "");
+    for (size_t t = 0; t < f->n; t++) {
+        const seg_cand *c = &f->c[t];
+        fprintf(out, "  %2zu", c->k);
+        print_num(out, c->inertia, 12, 2);
+        print_num(out, c->silhouette, 11, 4);
+        print_num(out, c->db, 15, 4);
+        print_num(out, c->ch, 18, 2);
+        if (gmm)
+            print_num(out, c->bic, 15, 2);
+        if (db)
+            fprintf(out, " %9zu", c->n_noise);
+        fprintf(out, "%s%s\n", c->elbow ? "  <- elbow" : "", t == f->chosen ? "  <- chosen" : "");
+    }
+}
+
+int seg_prepare(const seg_opts *o, seg_input *in, double **Zout, size_t *dout)
+{
+    cseg_diag diag;
+    cseg_prep *prep = NULL;
+    cseg_pca *pca = NULL;
+    double *X = NULL, *Z = NULL;
+    int rc, status = EXIT_OK;
+    size_t n = cseg_table_n_rows(in->customers);
+    cseg_diag_clear(&diag);
+    *Zout = NULL;
     if ((rc = cseg_prep_create(&prep, &o->prep)) < 0 ||
         (rc = cseg_prep_fit(prep, in->customers, in->features, in->n_features, &diag)) < 0) {
         status = cli_fail(rc, &diag, "preprocessing");
         goto out;
     }
-    size_t d = cseg_prep_n_outputs(prep);
-    X = malloc((n ? n : 1) * d * sizeof *X);
+    size_t p = cseg_prep_n_outputs(prep), d = p;
+    X = malloc((n ? n : 1) * p * sizeof *X);
     if (!X) {
-        status = cli_error(EXIT_IO, "out of memory (%zu x %zu features)", n, d);
+        status = cli_error(EXIT_IO, "out of memory (%zu x %zu features)", n, p);
         goto out;
     }
     if ((rc = cseg_prep_transform(prep, in->customers, X, &diag)) < 0) {
         status = cli_fail(rc, &diag, "preprocessing");
         goto out;
     }
-    size_t kmin = o->k ? o->k : o->k_min, kmax = o->k ? o->k : o->k_max;
+    if (o->pca > 0) {
+        if (o->pca >= 1 && o->pca > (double)p) {
+            status = cli_usage_error(o->cmd, "--pca %g is more components than the %zu model "
+                                             "features", o->pca, p);
+            goto out;
+        }
+        rc = o->pca >= 1 ? cseg_pca_fit(&pca, X, n, p, (size_t)o->pca)
+                         : cseg_pca_fit_variance(&pca, X, n, p, o->pca);
+        if (rc < 0) {
+            status = cli_fail(rc, NULL, "PCA step");
+            goto out;
+        }
+        d = cseg_pca_n_components(pca);
+        Z = malloc((n ? n : 1) * d * sizeof *Z);
+        if (!Z || cseg_pca_transform(pca, X, n, Z) < 0) {
+            status = cli_error(EXIT_IO, "out of memory");
+            goto out;
+        }
+        free(X);
+        X = Z;
+        Z = NULL;
+    }
+    if (cseg_model_set_prep(in->model, prep) < 0 || (pca && cseg_model_set_pca(in->model, pca) < 0)) {
+        status = cli_error(EXIT_IO, "internal error: pipeline steps do not fit together");
+        goto out;
+    }
+    prep = NULL;
+    pca = NULL;
+    *Zout = X;
+    *dout = d;
+    X = NULL;
+out:
+    free(X);
+    free(Z);
+    cseg_pca_free(pca);
+    cseg_prep_free(prep);
+    return status;
+}
+
+static double dist_rows(const double *a, const double *b, size_t d)
+{
+    double s = 0;
+    for (size_t j = 0; j < d; j++)
+        s += (a[j] - b[j]) * (a[j] - b[j]);
+    return sqrt(s);
+}
+
+int seg_run(seg_opts *o, seg_input *in)
+{
+    if (o->compare)
+        return seg_compare(o, in);
+    int status = EXIT_OK, rc;
+    cseg_diag diag;
+    double *X = NULL, *dist = NULL, *seg_num = NULL, *proba = NULL, *pcol = NULL;
+    seg_fit fit;
+    size_t chosen = 0;
+    int32_t *labels = NULL;
+    cseg_profile *prof = NULL;
+    char **names_list = NULL;
+    json_t *root = NULL;
+    char *p_customers = NULL, *p_segments = NULL, *p_model = NULL, *p_report = NULL,
+         *p_tree = NULL;
+    order_key *ok = NULL;
+    size_t *newid = NULL;
+    int32_t *plabels = NULL, *code = NULL;
+    const char **nm = NULL;
+    cseg_diag_clear(&diag);
+    memset(&fit, 0, sizeof fit);
+    size_t n = cseg_table_n_rows(in->customers), d = 0;
+    if (cseg_table_find(in->customers, "segment") >= 0 ||
+        cseg_table_find(in->customers, "segment_name") >= 0 ||
+        cseg_table_find(in->customers, "distance") >= 0)
+        return cli_error(EXIT_DATA, "%s: the input already has a column named segment, "
+                                    "segment_name or distance (an earlier output?); rename or "
+                                    "remove it", in->input_path);
     if (o->k && o->k > n) {
         status = cli_error(EXIT_DATA, "k = %zu is larger than the number of customers (%zu)",
                            o->k, n);
         goto out;
     }
-    if (!o->k) {
-        if (kmin > kmax) {
-            status = cli_usage_error(o->cmd, "--k-min (%zu) is larger than --k-max (%zu)", kmin,
-                                     kmax);
-            goto out;
-        }
-        if (n < 3) {
-            status = cli_error(EXIT_DATA,
-                               "only %zu customer%s: choosing k needs at least 3 (give --k)", n,
-                               n == 1 ? "" : "s");
-            goto out;
-        }
-        if (kmax > n - 1)
-            kmax = n - 1;
-        if (kmin > kmax)
-            kmin = kmax;
-    }
-    nfits = kmax - kmin + 1;
-    fits = calloc(nfits, sizeof *fits);
-    if (!fits) {
-        status = cli_error(EXIT_IO, "out of memory");
+    if (!o->k && o->algo != CSEG_ALGO_DBSCAN && o->height <= 0 && n < 3) {
+        status = cli_error(EXIT_DATA, "only %zu customer%s: choosing k needs at least 3 (give --k)",
+                           n, n == 1 ? "" : "s");
         goto out;
+    }
+    if ((status = seg_prepare(o, in, &X, &d)) != EXIT_OK)
+        goto out;
+    if (o->algo == CSEG_ALGO_HCLUST && o->exact && !o->c.quiet) {
+        size_t bytes;
+        double secs;
+        if (cseg_hclust_estimate(o->linkage, n, d, 1, &bytes, &secs) == 0)
+            fprintf(stderr, "custseg: exact %s tree of %zu customers: about %.0f MB and %.0f s\n",
+                    seg_algo_label(o), n, (double)bytes / 1e6, secs);
     }
     int progress = !o->c.quiet && isatty(2);
-    for (size_t t = 0; t < nfits; t++) {
+    if ((rc = seg_fit_run(o, X, n, d, &fit, 1, progress, &diag)) < 0) {
         if (progress)
-            fprintf(stderr, "\rcustseg: fitting k = %zu (%zu of %zu)...", kmin + t, t + 1, nfits);
-        if ((rc = fit_one(o, kmin + t, X, n, d, &fits[t], &diag)) < 0) {
-            if (progress)
-                fputc('\n', stderr);
-            status = cli_fail(rc, &diag, "k-means");
-            goto out;
-        }
+            fputc('\n', stderr);
+        status = cli_fail(rc, &diag, seg_algo_label(o));
+        goto out;
     }
-    if (progress)
-        fprintf(stderr, "\r%60s\r", "");
-    size_t el = elbow_index(fits, nfits);
-    const char *rule;
-    if (o->k) {
-        chosen = 0;
-        rule = "fixed by --k";
-    } else if (el != (size_t)-1) {
-        chosen = el;
-        fits[el].elbow = 1;
-        rule = "elbow of the inertia curve (kneedle)";
-    } else {
-        chosen = 0;
-        for (size_t t = 1; t < nfits; t++)
-            if (fits[t].silhouette > fits[chosen].silhouette)
-                chosen = t;
-        rule = "highest silhouette (no elbow found)";
+    chosen = fit.chosen;
+    seg_cand *F = &fit.c[chosen];
+    size_t kc = F->n_clusters, k = F->k;
+    if (kc == 0) {
+        status = cli_error(EXIT_DATA, "%s found no segment: every customer is an outlier "
+                                      "(eps %.6g, min-samples %zu); raise --eps or lower "
+                                      "--min-samples", seg_algo_label(o), fit.eps,
+                           fit.min_samples);
+        goto out;
     }
-    kfit *F = &fits[chosen];
-    size_t k = F->k;
-
-    /* Order segments by revenue (or size), then relabel centroids. */
-    const int32_t *raw = cseg_kmeans_labels(F->km);
+    if (o->algo == CSEG_ALGO_HCLUST && cseg_hclust_is_approximate(fit.tree) && !o->c.quiet)
+        fprintf(stderr, "custseg: note: %zu customers: the %s tree was built on %zu "
+                        "micro-clusters (a k-means pass first); --exact builds it on every "
+                        "customer\n",
+                n, seg_algo_label(o), cseg_hclust_n_leaves(fit.tree));
+    /* Order clusters by revenue (or size), Outliers last, and install the model. */
     long jr = in->revenue_column ? cseg_table_find(in->customers, in->revenue_column) : -1;
     const double *rev = jr >= 0 ? cseg_table_numbers(in->customers, (size_t)jr) : NULL;
-    ok = calloc(k, sizeof *ok);
-    newid = calloc(k, sizeof *newid);
-    C = malloc(k * d * sizeof *C);
+    ok = calloc(kc, sizeof *ok);
+    newid = calloc(kc, sizeof *newid);
     labels = malloc((n ? n : 1) * sizeof *labels);
+    plabels = malloc((n ? n : 1) * sizeof *plabels);
     dist = malloc((n ? n : 1) * sizeof *dist);
-    train_labels = malloc((n ? n : 1) * sizeof *train_labels);
-    if (!ok || !newid || !C || !labels || !dist || !train_labels) {
+    if (o->algo == CSEG_ALGO_GMM)
+        proba = malloc((n ? n : 1) * k * sizeof *proba);
+    if (!ok || !newid || !labels || !plabels || !dist || (o->algo == CSEG_ALGO_GMM && !proba)) {
         status = cli_error(EXIT_IO, "out of memory");
         goto out;
     }
-    for (size_t s = 0; s < k; s++)
+    for (size_t s = 0; s < kc; s++)
         ok[s].s = s;
     for (size_t i = 0; i < n; i++)
-        ok[raw[i]].key += rev ? rev[i] : 1.0;
-    qsort(ok, k, sizeof *ok, cmp_order);
-    const double *C0 = cseg_kmeans_centroids(F->km);
-    for (size_t s = 0; s < k; s++) {
+        if (F->labels[i] >= 0)
+            ok[F->labels[i]].key += rev ? rev[i] : 1.0;
+    qsort(ok, kc, sizeof *ok, cmp_order);
+    for (size_t s = 0; s < kc; s++)
         newid[ok[s].s] = s;
-        memcpy(C + s * d, C0 + ok[s].s * d, d * sizeof *C);
-    }
-    double fit_inertia = F->inertia;
-    size_t fit_iter = cseg_kmeans_n_iter(F->km);
-    int fit_conv = cseg_kmeans_converged(F->km);
     for (size_t i = 0; i < n; i++)
-        train_labels[i] = (int32_t)newid[raw[i]];
-    if ((rc = cseg_kmeans_set_centroids(F->km, C, k, d)) < 0) {
-        status = cli_fail(rc, NULL, "k-means");
-        goto out;
-    }
-    cseg_kmeans *km = F->km;
-    F->km = NULL;
-    if ((rc = cseg_model_set_pipeline(in->model, prep, km)) < 0) {
-        cseg_kmeans_free(km);
+        labels[i] = F->labels[i] >= 0 ? (int32_t)newid[F->labels[i]] : (int32_t)kc;
+    if ((rc = seg_fit_install(&fit, chosen, newid, X, n, d, in->model)) < 0) {
         status = cli_fail(rc, NULL, "model");
         goto out;
     }
-    prep = NULL;
-    /* Labels and distances through the saved pipeline, exactly as `assign` does. */
-    if ((rc = cseg_model_assign(in->model, in->customers, labels, dist, &diag)) < 0) {
-        status = cli_fail(rc, &diag, "assign");
+    /* The saved model's rule on the training customers: distances, probabilities, and how
+     * often the rule for new customers agrees with the training labels. */
+    if ((rc = cseg_model_predict(in->model, X, n, plabels, dist, proba)) < 0) {
+        status = cli_fail(rc, NULL, "assign");
         goto out;
     }
     size_t mismatch = 0;
     for (size_t i = 0; i < n; i++)
-        mismatch += labels[i] != train_labels[i];
+        mismatch += labels[i] != plabels[i];
+    if (o->algo != CSEG_ALGO_DBSCAN) {
+        const double *cen = o->algo == CSEG_ALGO_GMM ? cseg_gmm_means(cseg_model_gmm(in->model))
+                                                     : cseg_kmeans_centroids(cseg_model_kmeans(in->model));
+        for (size_t i = 0; i < n; i++)
+            dist[i] = dist_rows(X + i * d, cen + (size_t)labels[i] * d, d);
+    }
     if (mismatch && o->c.verbose)
-        fprintf(stderr, "custseg: note: %zu customers are nearer another centre than the one "
-                        "k-means gave them (max-iter reached)\n", mismatch);
+        fprintf(stderr, "custseg: note: %zu customers would be put in another segment by the "
+                        "rule for new customers (%s)\n", mismatch,
+                o->algo == CSEG_ALGO_KMEANS ? "max-iter reached" : "see docs/algorithms.md");
 
     /* Profiles and names. */
     if ((rc = cseg_profile_compute(&prof, in->customers, labels, k, in->revenue_column)) < 0) {
@@ -372,6 +414,8 @@ int seg_run(seg_opts *o, seg_input *in)
         rc = cseg_profile_name_rfm(prof);
     else
         rc = cseg_profile_name_features(prof, in->features, in->n_features);
+    if (rc == 0 && o->algo == CSEG_ALGO_DBSCAN)
+        rc = cseg_profile_set_name(prof, k - 1, "Outliers");
     if (rc < 0) {
         status = cli_fail(rc, NULL, "naming segments");
         goto out;
@@ -422,6 +466,16 @@ int seg_run(seg_opts *o, seg_input *in)
         rc = cseg_table_add_text(in->customers, "segment_name", nm, k, code);
     if (rc == 0)
         rc = cseg_table_add_numbers(in->customers, "distance", dist);
+    /* Mixtures: the membership probability of every segment. */
+    if (proba && !(pcol = malloc((n ? n : 1) * sizeof *pcol)))
+        rc = CSEG_ENOMEM;
+    for (size_t s = 0; proba && rc == 0 && s < k; s++) {
+        char cname[48];
+        snprintf(cname, sizeof cname, "p_segment_%zu", s + 1);
+        for (size_t i = 0; i < n; i++)
+            pcol[i] = proba[i * k + s];
+        rc = cseg_table_add_numbers(in->customers, cname, pcol);
+    }
     if (rc < 0) {
         status = cli_fail(rc, NULL, "output table");
         goto out;
@@ -454,38 +508,79 @@ int seg_run(seg_opts *o, seg_input *in)
     json_object_set_new(root, "features", feat);
     json_object_set_new(root, "model_features", mfeat);
     json_t *ks = json_object(), *tab = json_array();
-    json_object_set_new(ks, "mode", json_string(o->k ? "fixed" : "auto"));
-    json_object_set_new(ks, "rule", json_string(rule));
+    json_object_set_new(ks, "mode", json_string(o->height > 0 ? "height"
+                                                : o->k || o->algo == CSEG_ALGO_DBSCAN ? "fixed"
+                                                                                      : "auto"));
+    json_object_set_new(ks, "rule", json_string(fit.rule));
     json_object_set_new(ks, "chosen_k", json_integer((json_int_t)k));
-    for (size_t t = 0; t < nfits; t++) {
+    for (size_t t = 0; t < fit.n; t++) {
+        const seg_cand *c = &fit.c[t];
         json_t *r = json_object();
-        json_object_set_new(r, "k", json_integer((json_int_t)fits[t].k));
-        json_object_set_new(r, "inertia", jnum(fits[t].inertia));
-        json_object_set_new(r, "silhouette", jnum(fits[t].silhouette));
-        json_object_set_new(r, "davies_bouldin", jnum(fits[t].db));
-        json_object_set_new(r, "calinski_harabasz", jnum(fits[t].ch));
-        json_object_set_new(r, "elbow", json_boolean(fits[t].elbow));
+        json_object_set_new(r, "k", json_integer((json_int_t)c->k));
+        json_object_set_new(r, "inertia", jnum(c->inertia));
+        json_object_set_new(r, "silhouette", jnum(c->silhouette));
+        json_object_set_new(r, "davies_bouldin", jnum(c->db));
+        json_object_set_new(r, "calinski_harabasz", jnum(c->ch));
+        if (o->algo == CSEG_ALGO_GMM) {
+            json_object_set_new(r, "bic", jnum(c->bic));
+            json_object_set_new(r, "aic", jnum(c->aic));
+        }
+        if (o->algo == CSEG_ALGO_DBSCAN)
+            json_object_set_new(r, "outliers", json_integer((json_int_t)c->n_noise));
+        json_object_set_new(r, "elbow", json_boolean(c->elbow));
         json_array_append_new(tab, r);
     }
     json_object_set_new(ks, "table", tab);
     json_object_set_new(root, "k_selection", ks);
     json_t *mj = json_object();
-    size_t sil_n = o->sample_set && o->sample ? o->sample : (!o->sample_set && n > SIL_EXACT_MAX ? SIL_EXACT_MAX : 0);
-    json_object_set_new(mj, "algorithm", json_string("kmeans"));
-    json_object_set_new(mj, "kmeans_variant",
-                        json_string(o->km.algorithm == CSEG_KMEANS_LLOYD ? "lloyd" : "hamerly"));
+    size_t sil_n = seg_silhouette_sample(o, n);
+    json_object_set_new(mj, "algorithm", json_string(cseg_algo_name(o->algo)));
     json_object_set_new(mj, "k", json_integer((json_int_t)k));
     json_object_set_new(mj, "seed", json_integer((json_int_t)o->km.seed));
-    json_object_set_new(mj, "n_init", json_integer((json_int_t)o->km.n_init));
-    json_object_set_new(mj, "max_iter", json_integer((json_int_t)o->km.max_iter));
-    json_object_set_new(mj, "tol", json_real(o->km.tol));
-    json_object_set_new(mj, "n_iter", json_integer((json_int_t)fit_iter));
-    json_object_set_new(mj, "converged", json_boolean(fit_conv));
-    json_object_set_new(mj, "inertia", json_real(fit_inertia));
+    if (o->algo == CSEG_ALGO_KMEANS) {
+        json_object_set_new(mj, "kmeans_variant",
+                            json_string(o->km.algorithm == CSEG_KMEANS_LLOYD ? "lloyd" : "hamerly"));
+        json_object_set_new(mj, "n_init", json_integer((json_int_t)o->km.n_init));
+        json_object_set_new(mj, "max_iter", json_integer((json_int_t)o->km.max_iter));
+        json_object_set_new(mj, "tol", json_real(o->km.tol));
+    } else if (o->algo == CSEG_ALGO_HCLUST) {
+        json_object_set_new(mj, "linkage", json_string(seg_algo_label(o)));
+        json_object_set_new(mj, "approximate", json_boolean(cseg_hclust_is_approximate(fit.tree)));
+        json_object_set_new(mj, "n_leaves", json_integer((json_int_t)cseg_hclust_n_leaves(fit.tree)));
+        if (o->height > 0)
+            json_object_set_new(mj, "height", json_real(o->height));
+    } else if (o->algo == CSEG_ALGO_DBSCAN) {
+        json_object_set_new(mj, "eps", json_real(fit.eps));
+        json_object_set_new(mj, "eps_from_k_distance", json_boolean(fit.eps_suggested));
+        json_object_set_new(mj, "min_samples", json_integer((json_int_t)fit.min_samples));
+        json_object_set_new(mj, "outliers", json_integer((json_int_t)F->n_noise));
+        json_object_set_new(mj, "core_points",
+                            json_integer((json_int_t)cseg_dbscan_n_core(cseg_model_dbscan(in->model))));
+    } else {
+        static const char *const covs[] = {"full", "tied", "diag", "spherical"};
+        json_object_set_new(mj, "covariance_type", json_string(covs[o->cov]));
+        json_object_set_new(mj, "n_init", json_integer((json_int_t)o->gmm_n_init));
+        json_object_set_new(mj, "bic", jnum(F->bic));
+        json_object_set_new(mj, "aic", jnum(F->aic));
+    }
+    if (o->algo == CSEG_ALGO_KMEANS || o->algo == CSEG_ALGO_GMM) {
+        json_object_set_new(mj, "n_iter", json_integer((json_int_t)F->n_iter));
+        json_object_set_new(mj, "converged", json_boolean(F->converged));
+    }
+    if (cseg_model_pca(in->model)) {
+        const cseg_pca *pc = cseg_model_pca(in->model);
+        double tot = 0;
+        for (size_t c = 0; c < cseg_pca_n_components(pc); c++)
+            tot += cseg_pca_explained_variance_ratio(pc)[c];
+        json_object_set_new(mj, "pca_components", json_integer((json_int_t)cseg_pca_n_components(pc)));
+        json_object_set_new(mj, "pca_explained_variance_ratio", jnum(tot));
+    }
+    json_object_set_new(mj, "inertia", jnum(F->inertia));
     json_object_set_new(mj, "silhouette", jnum(F->silhouette));
     json_object_set_new(mj, "silhouette_sample", sil_n && sil_n < n ? json_integer((json_int_t)sil_n) : json_null());
     json_object_set_new(mj, "davies_bouldin", jnum(F->db));
     json_object_set_new(mj, "calinski_harabasz", jnum(F->ch));
+    json_object_set_new(mj, "assign_agreement", jnum(n ? 1.0 - (double)mismatch / (double)n : NAN));
     json_object_set_new(root, "model", mj);
     json_t *segs = json_array();
     size_t nf = cseg_profile_n_features(prof);
@@ -525,9 +620,12 @@ int seg_run(seg_opts *o, seg_input *in)
     json_t *meta = json_object();
     json_object_set_new(meta, "input", json_string(in->input_path));
     json_object_set_new(meta, "n_customers", json_integer((json_int_t)n));
-    json_object_set_new(meta, "k_mode", json_string(o->k ? "fixed" : "auto"));
-    json_object_set_new(meta, "inertia", json_real(fit_inertia));
-    json_object_set_new(meta, "n_iter", json_integer((json_int_t)fit_iter));
+    json_object_set_new(meta, "k_mode", json_object_get(ks, "mode"));
+    json_incref(json_object_get(ks, "mode"));
+    json_object_set_new(meta, "rule", json_string(fit.rule));
+    json_object_set_new(meta, "inertia", jnum(F->inertia));
+    if (o->algo == CSEG_ALGO_KMEANS || o->algo == CSEG_ALGO_GMM)
+        json_object_set_new(meta, "n_iter", json_integer((json_int_t)F->n_iter));
     if (in->quality) {
         char a[32];
         day_text(in->quality->as_of_day, a, sizeof a);
@@ -568,6 +666,8 @@ int seg_run(seg_opts *o, seg_input *in)
         status = cli_fail(rc, &diag, p_model);
         goto out;
     }
+    if (fit.tree && (status = write_tree(fit.tree, o, &p_tree)) != EXIT_OK)
+        goto out;
     if ((status = cli_report(root, in->model, in->customers, labels, in->id_column, p_report,
                              o->km.n_threads, o->km.seed)) != EXIT_OK)
         goto out;
@@ -575,16 +675,7 @@ int seg_run(seg_opts *o, seg_input *in)
     /* Summary on stdout. */
     if (in->quality)
         print_quality(in->quality);
-    printf("\nChoosing k (%s):\n   k      inertia  silhouette  davies_bouldin  calinski_harabasz\n",
-           rule);
-    for (size_t t = 0; t < nfits; t++) {
-        printf("  %2zu", fits[t].k);
-        print_num(stdout, fits[t].inertia, 12, 2);
-        print_num(stdout, fits[t].silhouette, 11, 4);
-        print_num(stdout, fits[t].db, 15, 4);
-        print_num(stdout, fits[t].ch, 18, 2);
-        printf("%s%s\n", fits[t].elbow ? "  <- elbow" : "", t == chosen ? "  <- chosen" : "");
-    }
+    print_k_table(o, &fit, stdout);
     printf("\n%zu customers in %zu segments:\n", n, k);
     static const char *const rfm_show[] = {"recency_days", "frequency", "monetary", "r_score",
                                            "f_score", "m_score"};
@@ -625,28 +716,28 @@ int seg_run(seg_opts *o, seg_input *in)
             print_num(stdout, mu[cseg_profile_find(prof, show[j])], 14, 2);
         printf("\n");
     }
-    printf("\nWrote %s, %s, %s, %s\n", p_customers, p_segments, p_model, p_report);
+    printf("\nWrote %s, %s, %s, %s%s%s\n", p_customers, p_segments, p_model, p_report,
+           p_tree ? ", " : "", p_tree ? p_tree : "");
 out:
     free(ok);
     free(newid);
-    free(C);
-    free(train_labels);
+    free(plabels);
     free(code);
     free(nm);
     free(p_customers);
     free(p_segments);
     free(p_model);
     free(p_report);
+    free(p_tree);
     json_decref(root);
     cli_free_list(names_list);
     cseg_profile_free(prof);
-    for (size_t t = 0; t < nfits; t++)
-        cseg_kmeans_free(fits[t].km);
-    free(fits);
+    seg_fit_free(&fit);
     free(labels);
     free(dist);
+    free(proba);
+    free(pcol);
     free(seg_num);
     free(X);
-    cseg_prep_free(prep);
     return status;
 }

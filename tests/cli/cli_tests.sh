@@ -42,7 +42,7 @@ expect 0 help -- "$BIN" --help
 contains help "$T/out" "usage: custseg <command>"
 expect 0 version -- "$BIN" --version
 contains version "$T/out" "custseg 0.1.0"
-for c in run fit assign score; do
+for c in run fit assign score report compare; do
     expect 0 "$c --help" -- "$BIN" $c --help
     contains "$c --help" "$T/out" "usage: custseg $c"
 done
@@ -183,6 +183,62 @@ expect 1 assign-wrong-table -- "$BIN" assign "$T/m1/model.json" "$T/qty.csv"
 : > "$T/afile"
 expect 3 unwritable-out -- "$BIN" run "$SMALL" --out "$T/afile/sub"
 contains unwritable-out "$T/err" "cannot create output folder"
+
+
+# ---- the other algorithms: fit, the saved model, assign, compare ----
+MF='Age,Annual_Income(k$),Spending_Score(1-100)'
+for a in ward complete average single gmm dbscan; do
+    expect 0 "algo-$a" -- "$BIN" fit "$MALL" --features "$MF" --algo $a --out "$T/a_$a" --threads 1
+    contains "algo-$a" "$T/a_$a/model.json" '"version": 2'
+    expect 0 "algo-$a-assign" -- "$BIN" assign "$T/a_$a/model.json" "$MALL"
+    # assign follows the model's rule for new customers; for GMM and DBSCAN that rule is
+    # the fit's own, so on the training table it reproduces the labels written.
+    if [ $a = gmm ] || [ $a = dbscan ]; then
+        cut -d, -f1,6 "$T/a_$a/customers.csv" > "$T/a"
+        cut -d, -f1,2 "$T/out" > "$T/b"
+        same "algo-$a-assign-labels" "$T/a" "$T/b"
+    fi
+    no_tmp_left "algo-$a" "$T/a_$a"
+done
+contains algo-ward "$T/a_ward/model.json" '"algorithm": "hclust"'
+contains algo-ward "$T/a_ward/dendrogram.csv" "id_a,id_b,height,size"
+lines=$(($(wc -l < "$T/a_ward/dendrogram.csv") - 1))
+[ "$lines" -eq 199 ] && ok || bad "dendrogram: $lines merges, expected 199"
+contains algo-dbscan "$T/a_dbscan/customers.csv" ",Outliers,"
+contains algo-gmm "$T/a_gmm/customers.csv" "p_segment_1"
+expect 0 ward-height -- "$BIN" fit "$MALL" --features "$MF" --algo ward --height 8 --out "$T/a_h"
+contains ward-height "$T/a_h/segments.json" '"rule": "tree cut at --height"'
+expect 0 pca-step -- "$BIN" fit "$MALL" --features "$MF" --pca 2 --k 4 --out "$T/a_p"
+contains pca-step "$T/a_p/model.json" '"n_components": 2'
+expect 0 pca-assign -- "$BIN" assign "$T/a_p/model.json" "$MALL"
+expect 0 pca-share -- "$BIN" fit "$MALL" --features "$MF" --pca 0.9 --k 4 --out "$T/a_p2"
+expect 2 bad-algo -- "$BIN" fit "$MALL" --algo kmedoids
+stderr_is bad-algo "custseg: --algo must be kmeans, ward, complete, average, single, dbscan or gmm, got 'kmedoids'
+Try 'custseg fit --help'."
+expect 2 height-needs-tree -- "$BIN" fit "$MALL" --height 3
+expect 2 dbscan-no-k -- "$BIN" fit "$MALL" --algo dbscan --k 3
+expect 2 eps-needs-dbscan -- "$BIN" fit "$MALL" --eps 0.3
+expect 2 bad-pca -- "$BIN" fit "$MALL" --pca 1.5
+expect 2 bad-k-range -- "$BIN" fit "$MALL" --k 5..3
+expect 2 algos-not-for-fit -- "$BIN" fit "$MALL" --algos kmeans
+expect 1 dbscan-all-noise -- "$BIN" fit "$MALL" --features "$MF" --algo dbscan --eps 0.001 --out "$T/a_n"
+contains dbscan-all-noise "$T/err" "every customer is an outlier"
+[ -e "$T/a_n/model.json" ] && bad "dbscan-all-noise: wrote a model" || ok
+expect 0 compare -- "$BIN" compare "$MALL" --features "$MF" --k 2..5 --bootstrap 3
+contains compare "$T/out" "Recommended: "
+contains compare "$T/out" "stability"
+expect 0 compare-json -- "$BIN" compare "$MALL" --features "$MF" --algos kmeans,ward --k 3 --format json
+contains compare-json "$T/out" '"recommended"'
+expect 0 compare-log -- "$BIN" compare "$SMALL" --algos kmeans,gmm --k 2..3 --bootstrap 2
+contains compare-log "$T/out" "kmeans"
+expect 2 compare-bad-algos -- "$BIN" compare "$MALL" --algos kmeans,nope
+# same seed, any thread count: the same segments
+for a in ward gmm dbscan; do
+    expect 0 "threads-$a" -- "$BIN" fit "$MALL" --features "$MF" --algo $a --threads 2 --out "$T/t_$a"
+    cut -d, -f1,6,8 "$T/a_$a/customers.csv" > "$T/a"
+    cut -d, -f1,6,8 "$T/t_$a/customers.csv" > "$T/b"
+    same "threads-$a" "$T/a" "$T/b"
+done
 
 # ---- the bundled Online Retail data, end to end ----
 if [ -r "$RETAIL" ]; then

@@ -9,7 +9,9 @@ set -eu
 # valgrind: the CLI test checks a small run is leak- and error-free.
 pkgs="build-essential cmake pkg-config zlib1g-dev libopenblas-dev liblapacke-dev libjansson-dev libcmocka-dev chromium libxml2-utils valgrind"
 if [ "${1:-}" = "--bench" ]; then
-    pkgs="$pkgs python3 python3-numpy python3-pandas python3-sklearn python3-scipy"
+    # The peers of bench/: pandas + scikit-learn + SciPy, fastcluster (Ward), R's dbscan,
+    # and the threaded OpenBLAS they need to be fair.
+    pkgs="$pkgs python3 python3-numpy python3-pandas python3-sklearn python3-scipy python3-fastcluster r-cran-dbscan libopenblas0-pthread"
 fi
 missing=""
 for p in $pkgs; do

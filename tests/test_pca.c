@@ -83,8 +83,9 @@ static double *make_data(size_t n, size_t d, uint64_t seed)
 {
     double *X = malloc(n * d * sizeof *X);
     uint64_t s = seed;
+    assert_true(d <= 256);
     for (size_t i = 0; i < n; i++) {
-        double z[64];
+        double z[256];
         for (size_t j = 0; j < d; j++) {
             s = s * 6364136223846793005ULL + 1442695040888963407ULL;
             z[j] = ((double)(s >> 11) * 0x1p-53 - 0.5) * (double)(j + 1);
@@ -150,12 +151,10 @@ static void test_pca2_sklearn(void **state)
 
 /* Explained variances against a naive two-pass covariance in long double:
  * their sum is the trace; projections have exactly those variances. */
-static void test_against_naive(void **state)
+static void check_naive(size_t n, size_t d)
 {
-    (void)state;
-    size_t n = 5000, d = 13;
     double *X = make_data(n, d, 3);
-    long double mu[13] = {0}, tr = 0;
+    long double mu[256] = {0}, tr = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < d; j++)
             mu[j] += X[i * d + j];
@@ -201,6 +200,14 @@ static void test_against_naive(void **state)
     free(Y);
     free(X);
     cseg_pca_free(p);
+}
+
+/* d = 13: Jacobi; d = 130: LAPACK dsyevd. */
+static void test_against_naive(void **state)
+{
+    (void)state;
+    check_naive(5000, 13);
+    check_naive(1500, 130);
 }
 
 static cseg_pca *fit_threads(const double *X, size_t n, size_t d, size_t k, int threads)

@@ -54,7 +54,7 @@ CSEG_API int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const 
  * functions agree with scikit-learn 1.2 to 1e-12 relative
  * (tests/reference/make_suite_fixtures.py). They build the contingency table
  * of the two labellings, as a dense table when it has at most 4 n + 4096
- * cells, else by sorting the pairs: O(n log n) time at worst, O(n) memory.
+ * cells, else by radix-sorting the pairs: O(n) time and memory.
  * Thread-safe (no shared state). Errors: CSEG_EINVAL when a or b is NULL with
  * n > 0, CSEG_ETOOBIG for n >= 2^31, CSEG_ENOMEM. */
 

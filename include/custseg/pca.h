@@ -1,8 +1,8 @@
 /* custseg — principal component analysis, a pipeline step before clustering.
  *
  * Method. Centred PCA by the eigen-decomposition of the d x d covariance
- * matrix (LAPACK dsyevd on the matrix formed from mean-centred rows, divided
- * by n - 1 as scikit-learn). Components come in order of explained variance,
+ * matrix (formed from mean-centred rows, divided by n - 1 as scikit-learn;
+ * decomposed by cyclic Jacobi rotations for d <= 128, LAPACK dsyevd above). Components come in order of explained variance,
  * each with a deterministic sign: its largest-magnitude entry is positive.
  * (scikit-learn 1.2 decides the sign from the scores instead, so compare
  * components and projections with it up to the sign of each component.)
@@ -23,9 +23,12 @@
  * below 1 drops.
  *
  * Determinism. The covariance is summed over fixed blocks of rows, in a fixed
- * order, by this library's own kernel (not BLAS dsyrk, whose results in
- * OpenBLAS 0.3 change with OPENBLAS_NUM_THREADS): a fit gives the same bits
- * for any n_threads, and a transform is computed row by row.
+ * order, by this library's own kernel, and for d <= 128 decomposed in plain
+ * C: a fit gives the same bits for any n_threads and any
+ * OPENBLAS_NUM_THREADS (OpenBLAS 0.3's dsyrk and dsyevd do not: their bits
+ * change with its thread count). Above 128 features dsyevd is used and the
+ * bits may depend on OPENBLAS_NUM_THREADS, still not on n_threads. A
+ * transform is computed row by row, the same for any thread count.
  *
  * Complexity: fit O(n d^2 + d^3) time, O(d^2) memory beyond the model;
  * transform O(n d k) for k components. References: Jolliffe (2002)

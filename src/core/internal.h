@@ -68,7 +68,10 @@ static inline int64_t cseg__day_of(int64_t secs)
 
 /* Eigen-decomposition of the symmetric n x n matrix A (row-major): w gets the
  * eigenvalues in descending order, V (n x n, row-major) the matching
- * eigenvectors as columns. LAPACK dsyevd; the only LAPACK call (linalg.c). */
+ * eigenvectors as columns. n <= 128: cyclic Jacobi in plain C, the same bits
+ * whatever OPENBLAS_NUM_THREADS says; larger n: LAPACK dsyevd, whose bits
+ * may depend on it (linalg.c, the only LAPACK call). CSEG_ERANGE if it does
+ * not converge, CSEG_ENOMEM. */
 int cseg__sym_eig(size_t n, const double *A, double *w, double *V);
 
 /* 64-bit hash of bytes (word-at-a-time mix, fmix64 finaliser). */

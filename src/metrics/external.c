@@ -2,10 +2,10 @@
  * information between two labellings.
  *
  * Method. Both labellings are compacted to 0..k-1 in increasing label order
- * (a presence table when the label range is small, else sorting), then the
+ * (a presence table when the label range is small, else a radix sort), then the
  * non-zero cells of their contingency table are listed in row-major order:
  * from a dense ka x kb table when it is small (at most 4 n + 4096 cells),
- * else by sorting the n cell keys ia * kb + ib. Everything else is computed
+ * else by radix-sorting the n cell keys ia * kb + ib. Everything else is computed
  * from those cells and the row and column sums.
  *
  * ARI follows scikit-learn's pair-confusion form, 2 (tp tn - fn fp) /
@@ -17,8 +17,7 @@
  * numpy's pairwise summation (runs of 8 partial sums below 128 terms, halves
  * above) so that the last digits agree too.
  *
- * Complexity O(n log n) time at worst (O(n) when labels and tables are
- * small), O(n) memory. References: Hubert & Arabie (1985) "Comparing
+ * Complexity O(n) time (radix sorts of at most 8 byte passes), O(n) memory. References: Hubert & Arabie (1985) "Comparing
  * partitions"; Strehl & Ghosh (2002); Vinh, Epps & Bailey (2010);
  * scikit-learn's sklearn/metrics/cluster/_supervised.py for the conventions.
  */
@@ -48,16 +47,31 @@ static void contingency_free(contingency *c)
     free(c->cj);
 }
 
-static int cmp_i32(const void *x, const void *y)
+/* LSD radix sort of a[0..n) (8-bit digits, passes whose digit is the same
+ * for every key skipped); tmp has room for n keys. Returns the sorted array
+ * (a or tmp). */
+static uint64_t *radix_sort(uint64_t *a, uint64_t *tmp, size_t n)
 {
-    int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
-    return (a > b) - (a < b);
-}
-
-static int cmp_u64(const void *x, const void *y)
-{
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return (a > b) - (a < b);
+    uint64_t all_or = 0, all_and = ~(uint64_t)0;
+    for (size_t i = 0; i < n; i++) {
+        all_or |= a[i];
+        all_and &= a[i];
+    }
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        if ((((all_or ^ all_and) >> shift) & 0xff) == 0)
+            continue;
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((a[i] >> shift) & 0xff) + 1]++;
+        for (size_t v = 0; v < 256; v++)
+            count[v + 1] += count[v];
+        for (size_t i = 0; i < n; i++)
+            tmp[count[(a[i] >> shift) & 0xff]++] = a[i];
+        uint64_t *t = a;
+        a = tmp;
+        tmp = t;
+    }
+    return a;
 }
 
 /* out[i] = rank of labels[i] among the distinct values (increasing); *k the
@@ -86,28 +100,28 @@ static int compact(const int32_t *labels, size_t n, uint32_t *out, size_t *k)
         free(map);
         return 0;
     }
-    int32_t *u = malloc(n * sizeof *u);
-    if (!u)
+    /* Sort (value, index) pairs, the sign bit flipped so that unsigned order
+     * is signed order; ranks then come out in one streaming pass (a binary
+     * search per sample would miss the cache at every step). n < 2^31, so the
+     * index fits in the low 32 bits. */
+    uint64_t *u = malloc(n * sizeof *u), *tmp = malloc(n * sizeof *tmp);
+    if (!u || !tmp) {
+        free(u);
+        free(tmp);
         return CSEG_ENOMEM;
-    memcpy(u, labels, n * sizeof *u);
-    qsort(u, n, sizeof *u, cmp_i32);
-    size_t m = 0;
+    }
     for (size_t i = 0; i < n; i++)
-        if (m == 0 || u[i] != u[m - 1])
-            u[m++] = u[i];
+        u[i] = (uint64_t)((uint32_t)labels[i] ^ 0x80000000u) << 32 | (uint64_t)i;
+    const uint64_t *v = radix_sort(u, tmp, n);
+    size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t a = 0, b = m;
-        while (a < b) {
-            size_t mid = a + (b - a) / 2;
-            if (u[mid] < labels[i])
-                a = mid + 1;
-            else
-                b = mid;
-        }
-        out[i] = (uint32_t)a;
+        if (i == 0 || v[i] >> 32 != v[i - 1] >> 32)
+            m++;
+        out[v[i] & 0xffffffffu] = (uint32_t)(m - 1);
     }
     *k = m;
     free(u);
+    free(tmp);
     return 0;
 }
 
@@ -149,19 +163,19 @@ static int contingency_make(const int32_t *a, const int32_t *b, size_t n, contin
             }
         free(t);
     } else {
-        if (!(keys = malloc(n * sizeof *keys)))
+        if (!(keys = malloc(2 * n * sizeof *keys)))
             goto out;
         for (size_t i = 0; i < n; i++)
             keys[i] = (uint64_t)ia[i] * c->kb + ib[i];
-        qsort(keys, n, sizeof *keys, cmp_u64);
+        const uint64_t *sk = radix_sort(keys, keys + n, n);
         for (size_t i = 0; i < n; i++) {
-            if (i > 0 && keys[i] == keys[i - 1]) {
+            if (i > 0 && sk[i] == sk[i - 1]) {
                 c->cell[c->nnz - 1]++;
                 continue;
             }
             c->cell[c->nnz] = 1;
-            c->ci[c->nnz] = (uint32_t)(keys[i] / c->kb);
-            c->cj[c->nnz++] = (uint32_t)(keys[i] % c->kb);
+            c->ci[c->nnz] = (uint32_t)(sk[i] / c->kb);
+            c->cj[c->nnz++] = (uint32_t)(sk[i] % c->kb);
         }
     }
     rc = 0;

@@ -9,7 +9,8 @@
  * (4 rows x 8 columns of the upper triangle per tile, eight columns as one
  * vector); block partials are added in block order. Centring before the
  * product keeps the accuracy of the two-pass formula. The covariance (n - 1)
- * then goes to LAPACK dsyevd (src/core/linalg.c).
+ * then goes to cseg__sym_eig (src/core/linalg.c: Jacobi for d <= 128, whose
+ * bits do not depend on OpenBLAS's threads as dsyevd's do; dsyevd above).
  *
  * Why not BLAS dsyrk for the product: OpenBLAS 0.3.21 (pthreads build, the
  * one here) gives different bits for d = 100 with OPENBLAS_NUM_THREADS 1 and

@@ -247,10 +247,13 @@ int seg_prepare(const seg_opts *o, seg_input *in, double **Zout, size_t *dout)
                                              "features", o->pca, p);
             goto out;
         }
-        rc = o->pca >= 1 ? cseg_pca_fit(&pca, X, n, p, (size_t)o->pca)
-                         : cseg_pca_fit_variance(&pca, X, n, p, o->pca);
-        if (rc < 0) {
-            status = cli_fail(rc, NULL, "PCA step");
+        cseg_pca_params pp;
+        cseg_pca_params_init(&pp);
+        pp.n_components = o->pca >= 1 ? (size_t)o->pca : 0;
+        pp.variance_share = o->pca >= 1 ? 1.0 : o->pca;
+        pp.n_threads = o->km.n_threads;
+        if ((rc = cseg_pca_fit_params(&pca, X, n, p, &pp, &diag)) < 0) {
+            status = cli_fail(rc, &diag, "PCA step");
             goto out;
         }
         d = cseg_pca_n_components(pca);

@@ -191,6 +191,18 @@ enum {
         {"bootstrap", required_argument, 0, OPT_BOOTSTRAP},                                        \
         {"format", required_argument, 0, OPT_FORMAT}
 
+/* The column and cleaning options of run (also accepted by compare). */
+#define RUN_LONG_OPTIONS                                                                           \
+    {"customer", required_argument, 0, OPT_CUSTOMER}, {"date", required_argument, 0, OPT_DATE},    \
+        {"invoice", required_argument, 0, OPT_INVOICE},                                            \
+        {"quantity", required_argument, 0, OPT_QUANTITY},                                          \
+        {"price", required_argument, 0, OPT_PRICE}, {"amount", required_argument, 0, OPT_AMOUNT},  \
+        {"product", required_argument, 0, OPT_PRODUCT},                                            \
+        {"date-format", required_argument, 0, OPT_DATE_FORMAT},                                    \
+        {"as-of", required_argument, 0, OPT_AS_OF}, {"delimiter", required_argument, 0, OPT_DELIM}, \
+        {"spend-window", required_argument, 0, OPT_SPEND_WINDOW},                                  \
+        {"keep-duplicates", no_argument, 0, OPT_KEEP_DUPLICATES}
+
 #define SEG_OPTIONS_HELP                                                                           \
     "  --out DIR            output folder (default: out)\n"                                      \
     "  --k N|A..B|auto      number of segments; auto tries --k-min..--k-max, A..B that range\n" \

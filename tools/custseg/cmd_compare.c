@@ -334,18 +334,7 @@ int cmd_compare(int argc, char **argv)
 {
     static const struct option longopts[] = {
         SEG_LONG_OPTIONS,
-        {"customer", required_argument, 0, OPT_CUSTOMER},
-        {"date", required_argument, 0, OPT_DATE},
-        {"invoice", required_argument, 0, OPT_INVOICE},
-        {"quantity", required_argument, 0, OPT_QUANTITY},
-        {"price", required_argument, 0, OPT_PRICE},
-        {"amount", required_argument, 0, OPT_AMOUNT},
-        {"product", required_argument, 0, OPT_PRODUCT},
-        {"date-format", required_argument, 0, OPT_DATE_FORMAT},
-        {"as-of", required_argument, 0, OPT_AS_OF},
-        {"delimiter", required_argument, 0, OPT_DELIM},
-        {"spend-window", required_argument, 0, OPT_SPEND_WINDOW},
-        {"keep-duplicates", no_argument, 0, OPT_KEEP_DUPLICATES},
+        RUN_LONG_OPTIONS,
         {"id", required_argument, 0, OPT_ID},
         {0, 0, 0, 0}};
     int opt, log_roles = 0;

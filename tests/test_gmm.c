@@ -9,14 +9,14 @@
  * E[x^2] - 2 E[x] mu + mu^2), so the agreement found is ~1e-12. */
 #include <math.h>
 
+#include "reference/fixtures_gmm.h"
 #include "util.h"
 #include <custseg/gmm.h> /* until custseg.h includes it */
-#include "reference/fixtures_gmm.h"
 
 #define assert_close(a, b, tol)                                                                    \
     do {                                                                                           \
         double _x = (a), _y = (b), _s = fabs(_y) > 1 ? fabs(_y) : 1;                               \
-        if (!(fabs(_x - _y) <= (tol) * _s))                                                        \
+        if (!(fabs(_x - _y) <= (tol)*_s))                                                          \
             fail_msg("%s = %.17g, expected %.17g (diff %.3g)", #a, _x, _y, fabs(_x - _y));         \
     } while (0)
 
@@ -66,11 +66,12 @@ typedef struct ref_case {
 } ref_case;
 
 #define REF_CASE(nm, type, x, n, d, k)                                                             \
-    {#nm,           type,         x,           n,          d,           k,                          \
-     gmm_##nm##_init_w, gmm_##nm##_init_mu, gmm_##nm##_init_prec, gmm_##nm##_bounds, gmm_##nm##_w,  \
-     gmm_##nm##_mu, gmm_##nm##_cov, gmm_##nm##_proba, gmm_##nm##_logp, gmm_##nm##_labels,            \
-     gmm_##nm##_predict, gmm_##nm##_bic, gmm_##nm##_aic, gmm_##nm##_tol_bound,                      \
-     gmm_##nm##_tol_n_iter, gmm_##nm##_tol_converged}
+    {                                                                                              \
+#nm, type, x, n, d, k, gmm_##nm##_init_w, gmm_##nm##_init_mu, gmm_##nm##_init_prec,        \
+            gmm_##nm##_bounds, gmm_##nm##_w, gmm_##nm##_mu, gmm_##nm##_cov, gmm_##nm##_proba,      \
+            gmm_##nm##_logp, gmm_##nm##_labels, gmm_##nm##_predict, gmm_##nm##_bic,                \
+            gmm_##nm##_aic, gmm_##nm##_tol_bound, gmm_##nm##_tol_n_iter, gmm_##nm##_tol_converged  \
+    }
 
 static double X1[GMM_N];
 
@@ -133,8 +134,7 @@ static void check_case(const ref_case *rc, int threads)
     assert_rel(bic, rc->bic, 1e-9);
     assert_rel(aic, rc->aic, 1e-9);
     /* bic - aic = n_parameters (ln n - 2) */
-    assert_rel((rc->bic - rc->aic) / (log((double)n) - 2), (double)cseg_gmm_n_parameters(g),
-               1e-9);
+    assert_rel((rc->bic - rc->aic) / (log((double)n) - 2), (double)cseg_gmm_n_parameters(g), 1e-9);
     cseg_gmm_free(g);
 
     /* Default tol: the same stopping iteration and bound as scikit-learn. */
@@ -177,9 +177,8 @@ static void test_set(void **state)
     assert_false(cseg_gmm_is_fitted(g));
     int32_t lab[GMM_N];
     assert_int_equal(cseg_gmm_predict(g, gmm_X, GMM_N, lab, NULL), CSEG_ENOTFIT);
-    assert_int_equal(cseg_gmm_set(g, GMM_K, GMM_D, CSEG_GMM_FULL, gmm_full_w, gmm_full_mu,
-                                  gmm_full_cov),
-                     0);
+    assert_int_equal(
+        cseg_gmm_set(g, GMM_K, GMM_D, CSEG_GMM_FULL, gmm_full_w, gmm_full_mu, gmm_full_cov), 0);
     assert_true(cseg_gmm_is_fitted(g));
     assert_int_equal(cseg_gmm_k(g), GMM_K);
     assert_int_equal(cseg_gmm_dim(g), GMM_D);
@@ -208,12 +207,10 @@ static void test_set(void **state)
     double C[27];
     memcpy(C, gmm_full_cov, sizeof C);
     C[1] += 0.01; /* asymmetric */
-    assert_int_equal(cseg_gmm_set(g, 3, 3, CSEG_GMM_FULL, gmm_full_w, gmm_full_mu, C),
-                     CSEG_EINVAL);
+    assert_int_equal(cseg_gmm_set(g, 3, 3, CSEG_GMM_FULL, gmm_full_w, gmm_full_mu, C), CSEG_EINVAL);
     memcpy(C, gmm_full_cov, sizeof C);
     C[9 + 4] = -1; /* component 2 not positive definite */
-    assert_int_equal(cseg_gmm_set(g, 3, 3, CSEG_GMM_FULL, gmm_full_w, gmm_full_mu, C),
-                     CSEG_ERANGE);
+    assert_int_equal(cseg_gmm_set(g, 3, 3, CSEG_GMM_FULL, gmm_full_w, gmm_full_mu, C), CSEG_ERANGE);
     double sph[] = {1, 0, 2};
     assert_int_equal(cseg_gmm_set(g, 3, 3, CSEG_GMM_SPHERICAL, gmm_full_w, gmm_full_mu, sph),
                      CSEG_ERANGE);
@@ -223,9 +220,8 @@ static void test_set(void **state)
     for (size_t i = 0; i < GMM_N; i++)
         assert_int_equal(lab[i], gmm_full_predict[i]);
     /* Other layouts install too. */
-    assert_int_equal(cseg_gmm_set(g, GMM_K, GMM_D, CSEG_GMM_DIAG, gmm_diag_w, gmm_diag_mu,
-                                  gmm_diag_cov),
-                     0);
+    assert_int_equal(
+        cseg_gmm_set(g, GMM_K, GMM_D, CSEG_GMM_DIAG, gmm_diag_w, gmm_diag_mu, gmm_diag_cov), 0);
     assert_int_equal(cseg_gmm_predict(g, gmm_X, GMM_N, lab, proba), 0);
     for (size_t i = 0; i < GMM_N * GMM_K; i++)
         assert_close(proba[i], gmm_diag_proba[i], 1e-9);
@@ -463,23 +459,31 @@ static void test_bad_params(void **state)
     assert_true(p.tol == 1e-3 && p.reg_covar == 1e-6);
     assert_null(cseg_gmm_params_check(&p));
     cseg_gmm_params q;
-    q = p; q.k = 0;
+    q = p;
+    q.k = 0;
     assert_non_null(cseg_gmm_params_check(&q));
     assert_int_equal(cseg_gmm_create(&g, &q), CSEG_EINVAL);
     assert_null(g);
-    q = p; q.n_init = 0;
+    q = p;
+    q.n_init = 0;
     assert_non_null(cseg_gmm_params_check(&q));
-    q = p; q.max_iter = 0;
+    q = p;
+    q.max_iter = 0;
     assert_non_null(cseg_gmm_params_check(&q));
-    q = p; q.tol = -1;
+    q = p;
+    q.tol = -1;
     assert_non_null(cseg_gmm_params_check(&q));
-    q = p; q.tol = NAN;
+    q = p;
+    q.tol = NAN;
     assert_non_null(cseg_gmm_params_check(&q));
-    q = p; q.reg_covar = -1e-6;
+    q = p;
+    q.reg_covar = -1e-6;
     assert_non_null(cseg_gmm_params_check(&q));
-    q = p; q.cov = (cseg_gmm_cov)7;
+    q = p;
+    q.cov = (cseg_gmm_cov)7;
     assert_non_null(cseg_gmm_params_check(&q));
-    q = p; q.n_threads = -2;
+    q = p;
+    q.n_threads = -2;
     assert_non_null(cseg_gmm_params_check(&q));
     cseg_gmm_free(NULL);
     assert_int_equal(cseg_gmm_create(&g, NULL), 0);
@@ -526,9 +530,9 @@ static void test_bad_params(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_against_sklearn), cmocka_unit_test(test_set),
+        cmocka_unit_test(test_against_sklearn),   cmocka_unit_test(test_set),
         cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_known_answer),
-        cmocka_unit_test(test_edge_cases), cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_edge_cases),        cmocka_unit_test(test_bad_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

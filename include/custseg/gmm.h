@@ -41,9 +41,9 @@
 #ifndef CUSTSEG_GMM_H
 #define CUSTSEG_GMM_H
 
+#include "custseg/error.h"
 #include <stddef.h>
 #include <stdint.h>
-#include "custseg/error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,15 +57,15 @@ typedef enum cseg_gmm_cov {
 } cseg_gmm_cov;
 
 typedef struct cseg_gmm_params {
-    size_t k;          /* components; default 1 (as scikit-learn) */
-    cseg_gmm_cov cov;  /* default CSEG_GMM_FULL */
-    size_t n_init;     /* restarts, the best lower bound is kept; default 1 */
-    size_t max_iter;   /* EM iterations per restart; default 100 */
-    double tol;        /* on the change of the lower bound (mean log-likelihood
-                          per sample); default 1e-3; 0 runs max_iter iterations */
-    double reg_covar;  /* added to every covariance diagonal; default 1e-6 */
-    uint64_t seed;     /* seeds the k-means starts; default 0 */
-    int n_threads;     /* 0 (default): all cores (OpenMP); ignored without OpenMP */
+    size_t k;         /* components; default 1 (as scikit-learn) */
+    cseg_gmm_cov cov; /* default CSEG_GMM_FULL */
+    size_t n_init;    /* restarts, the best lower bound is kept; default 1 */
+    size_t max_iter;  /* EM iterations per restart; default 100 */
+    double tol;       /* on the change of the lower bound (mean log-likelihood
+                         per sample); default 1e-3; 0 runs max_iter iterations */
+    double reg_covar; /* added to every covariance diagonal; default 1e-6 */
+    uint64_t seed;    /* seeds the k-means starts; default 0 */
+    int n_threads;    /* 0 (default): all cores (OpenMP); ignored without OpenMP */
     /* Optional starting point, borrowed for the fit (NULL = from the k-means
      * start), scikit-learn semantics: weights (k, >= 0, summing to 1), means
      * (k x d), precisions = inverse covariances in the layout of the type:
@@ -103,10 +103,9 @@ CSEG_API int cseg_gmm_fit(cseg_gmm *g, const double *X, size_t n, size_t d, cseg
 /* For each row of X (n x d, d = cseg_gmm_dim): labels[i] (optional) gets the
  * component of highest posterior probability (lowest index on ties) and
  * proba (optional, n x k, caller-allocated) the posterior probabilities
- * (rows sum to 1). Rows are not checked for NaN (a NaN row gives NaN
- * probabilities and label 0). Errors: CSEG_ENOTFIT, CSEG_EINVAL (X NULL with
- * n > 0), CSEG_ENOMEM. O(n k d^2). Read-only on g: threads may share a
- * fitted model. */
+ * (rows sum to 1). Errors: CSEG_ENOTFIT, CSEG_EINVAL (X NULL with n > 0,
+ * or a NaN/Inf value), CSEG_ENOMEM. O(n k d^2), parallel over blocks of rows
+ * from 4096 rows on. Read-only on g: threads may share a fitted model. */
 CSEG_API int cseg_gmm_predict(const cseg_gmm *g, const double *X, size_t n, int32_t *labels,
                               double *proba);
 
@@ -158,9 +157,8 @@ CSEG_API const int32_t *cseg_gmm_labels(const cseg_gmm *g);
  * cleared. Errors: CSEG_EINVAL (bad shape, non-finite or invalid values),
  * CSEG_ERANGE (a covariance not positive definite), CSEG_ENOMEM; on error g is
  * unchanged. O(k d^3). */
-CSEG_API int cseg_gmm_set(cseg_gmm *g, size_t k, size_t d, cseg_gmm_cov cov,
-                          const double *weights, const double *means,
-                          const double *covariances);
+CSEG_API int cseg_gmm_set(cseg_gmm *g, size_t k, size_t d, cseg_gmm_cov cov, const double *weights,
+                          const double *means, const double *covariances);
 
 /* Whether the model has parameters (fitted or set). */
 CSEG_API int cseg_gmm_is_fitted(const cseg_gmm *g);

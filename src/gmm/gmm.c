@@ -44,9 +44,9 @@
 #include <omp.h>
 #endif
 
+#include "../core/internal.h"
 #include "custseg/gmm.h"
 #include "custseg/kmeans.h"
-#include "../core/internal.h"
 
 /* Blocks of at least this many samples (a multiple of 8), at most
  * CSEG_GMM_MAX_BLOCKS of them, so block partial sums stay small for any n. */
@@ -55,7 +55,7 @@
 /* Below this many samples a parallel region costs more than it saves. */
 #define CSEG_GMM_PAR_MIN 4096
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                          \
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
     !defined(__SANITIZE_ADDRESS__)
 #define CSEG_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -65,7 +65,9 @@
 typedef double v8d __attribute__((vector_size(64)));
 typedef long long v8l __attribute__((vector_size(64)));
 #define SEL(m, a, b) ((v8d)(((v8l)(a) & (m)) | ((v8l)(b) & ~(m))))
+/* clang-format off */
 #define V8Z {0, 0, 0, 0, 0, 0, 0, 0}
+/* clang-format on */
 
 typedef struct comp {
     double *w;      /* k */
@@ -342,7 +344,7 @@ static size_t factor_cov(comp *m, cseg_gmm_cov cov, size_t k, size_t d, double *
  * ln2_hi is exact), e^r by a degree-13 Taylor polynomial (|r| <= ln2/2, error
  * below 1e-17), times 2^n built in the exponent bits. x <= -708 (and -inf,
  * NaN) give 0: such terms cannot move a sum that holds e^0 = 1. */
-static inline void vexp(v8d *xp)
+static inline __attribute__((always_inline)) void vexp(v8d *xp)
 {
     v8d x = *xp;
     const double shifter = 0x1.8p52, l2e = 1.4426950408889634;
@@ -409,7 +411,8 @@ static inline int thread_id(void)
     } while (0)
 
 /* Squared Mahalanobis distances of the eight lanes for one component. */
-static inline void quad(v8d *out, const v8d *diff, const double *F, size_t d, cseg_gmm_cov cov)
+static inline __attribute__((always_inline)) void quad(v8d *out, const v8d *diff, const double *F,
+                                                       size_t d, cseg_gmm_cov cov)
 {
     v8d q = V8Z;
     if (cov == CSEG_GMM_FULL || cov == CSEG_GMM_TIED) {
@@ -435,14 +438,17 @@ static inline void quad(v8d *out, const v8d *diff, const double *F, size_t d, cs
  * of eight, then (FIT) the lane sums for the M-step or (PREDICT) the outputs.
  * d is passed separately so the d = 8 call below is compiled with a
  * constant trip count. */
-static inline void eblock_d(const ework *w, size_t b, int tid, size_t d)
+static inline __attribute__((always_inline)) void eblock_d(const ework *w, size_t b, int tid,
+                                                           size_t d)
 {
     size_t k = w->k, P = w->P, n = w->n;
     size_t i0 = b * w->bs, i1 = i0 + w->bs < n ? i0 + w->bs : n;
     const comp *m = w->m;
     cseg_gmm_cov cov = w->cov;
-    size_t fstride = cov == CSEG_GMM_FULL ? d * d : cov == CSEG_GMM_DIAG ? d : cov ==
-                     CSEG_GMM_SPHERICAL ? 1 : 0;
+    size_t fstride = cov == CSEG_GMM_FULL        ? d * d
+                     : cov == CSEG_GMM_DIAG      ? d
+                     : cov == CSEG_GMM_SPHERICAL ? 1
+                                                 : 0;
     double *lane = w->lane ? w->lane + (size_t)tid * k * P * 8 : NULL;
     double *lpbuf = w->lp + (size_t)tid * k * 8;
     int fit = w->mode == MODE_FIT;
@@ -457,8 +463,8 @@ static inline void eblock_d(const ework *w, size_t b, int tid, size_t d)
             for (size_t j = 0; j < d; j++)
                 xs[j][l] = x[j];
         }
-        v8d mx = {-HUGE_VAL, -HUGE_VAL, -HUGE_VAL, -HUGE_VAL, -HUGE_VAL, -HUGE_VAL, -HUGE_VAL,
-                  -HUGE_VAL};
+        v8d mx = {-HUGE_VAL, -HUGE_VAL, -HUGE_VAL, -HUGE_VAL,
+                  -HUGE_VAL, -HUGE_VAL, -HUGE_VAL, -HUGE_VAL};
         v8l best = V8Z;
         for (size_t c = 0; c < k; c++) {
             const double *mu = m->mu + c * d;
@@ -548,8 +554,8 @@ CSEG_HOT static void eblock(const ework *w, size_t b, int tid)
 static void run_estep(const ework *w, int nt)
 {
     size_t nb = w->nb;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none) shared(w, nb)      \
-    if (w->n >= CSEG_GMM_PAR_MIN)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                        \
+    shared(w, nb) if (w->n >= CSEG_GMM_PAR_MIN)
     for (size_t b = 0; b < nb; b++)
         eblock(w, b, thread_id());
 }
@@ -573,8 +579,8 @@ static size_t partial_size(cseg_gmm_cov cov, size_t d)
  * (k x P: R, A, S around the old means m->mu), in place; then the factors.
  * wdiv: divide the weights by sum nk (EM) or by n (the k-means start, as
  * scikit-learn's _initialize). Returns 0 or 1 + a failing component. */
-static size_t mstep(comp *m, const double *tot, cseg_gmm_cov cov, size_t k, size_t d,
-                    double reg, double wdiv, double *scr)
+static size_t mstep(comp *m, const double *tot, cseg_gmm_cov cov, size_t k, size_t d, double reg,
+                    double wdiv, double *scr)
 {
     size_t P = partial_size(cov, d);
     double *delta = scr, *fscr = scr + d;
@@ -598,8 +604,7 @@ static size_t mstep(comp *m, const double *tot, cseg_gmm_cov cov, size_t k, size
             size_t q = 0;
             for (size_t i = 0; i < d; i++)
                 for (size_t j = i; j < d; j++, q++) {
-                    double v = S[q] - A[i] * delta[j] - delta[i] * A[j] +
-                               R * delta[i] * delta[j];
+                    double v = S[q] - A[i] * delta[j] - delta[i] * A[j] + R * delta[i] * delta[j];
                     if (cov == CSEG_GMM_FULL) {
                         v = v / nk;
                         if (i == j)
@@ -653,15 +658,15 @@ static int check_init(const cseg_gmm_params *p, size_t d, double *scr, cseg_diag
             s += v;
         }
         if (!(fabs(s - 1) <= 1e-8))
-            return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
-                              "initial weights sum to %.17g, not 1", s);
+            return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "initial weights sum to %.17g, not 1",
+                              s);
     }
     if (p->init_means)
         for (size_t i = 0; i < k * d; i++)
             if (!isfinite(p->init_means[i]))
                 return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
-                                  "initial mean %zu, feature %zu is not a finite number",
-                                  i / d + 1, i % d + 1);
+                                  "initial mean %zu, feature %zu is not a finite number", i / d + 1,
+                                  i % d + 1);
     if (p->init_precisions) {
         const double *P0 = p->init_precisions;
         size_t nm = p->cov == CSEG_GMM_FULL ? k : p->cov == CSEG_GMM_TIED ? 1 : 0;
@@ -735,8 +740,8 @@ static int fail_pd(cseg_diag *diag, size_t c, size_t it, double reg)
 
 /* Start of restart r: k-means labels as hard responsibilities and one M-step
  * (weights / n as scikit-learn), then whatever the caller supplied. */
-static int start(const cseg_gmm_params *p, const double *X, size_t n, size_t d, size_t r,
-                 comp *cur, double *tot, double *scr, cseg_diag *diag)
+static int start(const cseg_gmm_params *p, const double *X, size_t n, size_t d, size_t r, comp *cur,
+                 double *tot, double *scr, cseg_diag *diag)
 {
     size_t k = p->k, P = partial_size(p->cov, d);
     int need_km = !p->init_weights || !p->init_means || !p->init_precisions;
@@ -827,18 +832,19 @@ int cseg_gmm_fit(cseg_gmm *g, const double *X, size_t n, size_t d, cseg_diag *di
                                   "row %zu, feature %zu is not a finite number", i + 1, j + 1);
     size_t P = partial_size(cov, d), kP, dd, cs = cseg_gmm_cov_size(cov, k, d);
     if (cseg__mul(k, P, &kP) || cseg__mul(d, d, &dd) || !cs || dd > SIZE_MAX / 64)
-        return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0, "k = %zu and d = %zu are too large",
-                          k, d);
+        return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0, "k = %zu and d = %zu are too large", k,
+                          d);
     int nt = cseg__threads(p->n_threads);
     size_t bs = pick_block(n), nb = (n + bs - 1) / bs;
     int need_km = !p->init_weights || !p->init_means || !p->init_precisions;
     /* Predict the workspace, with the k-means start's (a tile copy of X, six
      * per-sample arrays, block sums), before allocating anything. */
-    double dn = (double)n, need = 8.0 * ((double)(nb + 1 + (size_t)nt * 8) * (double)kP +
-                                         (double)nb + (double)nt * 8 * (double)k +
-                                         2.0 * (double)p->max_iter + 3.0 * 2 * (double)cs +
-                                         3.0 * (double)(k * d + 3 * k) + 4.0 * (double)dd) +
-                                  4.0 * dn;
+    double dn = (double)n;
+    double doubles = (double)(nb + 1 + (size_t)nt * 8) * (double)kP /* block and lane sums */
+                     + (double)nb + (double)nt * 8 * (double)k      /* bounds, log-likelihoods */
+                     + 2.0 * (double)p->max_iter + 6.0 * (double)cs /* bounds, 2 parameter sets */
+                     + 3.0 * (double)(k * d + 3 * k) + 4.0 * (double)dd;
+    double need = 8.0 * doubles + 4.0 * dn; /* + labels */
     if (need_km)
         need += 8.0 * (dn + 8) * (double)d + 40.0 * dn +
                 64.0 * (double)(n / 4096 + 1) * (double)k * (double)d;
@@ -966,8 +972,8 @@ out:
 }
 
 /* E-step with the model's parameters, writing any of the three outputs. */
-static int predict_any(const cseg_gmm *g, const double *X, size_t n, int32_t *labels,
-                       double *proba, double *logp)
+static int predict_any(const cseg_gmm *g, const double *X, size_t n, int32_t *labels, double *proba,
+                       double *logp)
 {
     if (!g || !g->fitted)
         return CSEG_ENOTFIT;
@@ -1006,8 +1012,7 @@ static int predict_any(const cseg_gmm *g, const double *X, size_t n, int32_t *la
     return 0;
 }
 
-int cseg_gmm_predict(const cseg_gmm *g, const double *X, size_t n, int32_t *labels,
-                     double *proba)
+int cseg_gmm_predict(const cseg_gmm *g, const double *X, size_t n, int32_t *labels, double *proba)
 {
     return predict_any(g, X, n, labels, proba, NULL);
 }

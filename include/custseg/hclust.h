@@ -3,7 +3,10 @@
  * Builds the full merge tree of the rows of X and cuts it into flat segments,
  * with the results of SciPy's scipy.cluster.hierarchy.linkage(X, method):
  * the same linkage-matrix layout, heights and (on tie-free data) the same
- * tree; among exactly tied distances the choices follow SciPy's too.
+ * tree. Among exactly tied distances the choices follow SciPy's rules too:
+ * always for complete, average and single; for Ward between single rows, but
+ * higher up SciPy decides Ward ties by the rounding of its Lance-Williams
+ * update, which the centroid form does not reproduce (heights still agree).
  *
  * Linkages and methods.
  *  - Ward (default): nearest-neighbour chain on cluster centroids and sizes,

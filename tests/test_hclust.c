@@ -328,9 +328,10 @@ static void test_threads_identical(void **state)
 {
     (void)state;
     /* Sizes above the points where each algorithm goes parallel: Ward's scan
-     * at 2^19 values (3000 x 200), single linkage at 4096 points. */
-    double *X = random_data(3000, 200, 1);
-    assert_threads_identical(X, 3000, 200, CSEG_LINKAGE_WARD, 20000, 2000);
+     * at 2^18 values (1400 x 200: three blocks of 512 until the first
+     * compaction), single linkage at 4096 points. */
+    double *X = random_data(1400, 200, 1);
+    assert_threads_identical(X, 1400, 200, CSEG_LINKAGE_WARD, 20000, 2000);
     free(X);
     X = random_data(6000, 2, 2);
     assert_threads_identical(X, 6000, 2, CSEG_LINKAGE_SINGLE, 20000, 2000);

@@ -3,7 +3,10 @@
  * Builds the full merge tree of the rows of X and cuts it into flat segments,
  * with the results of SciPy's scipy.cluster.hierarchy.linkage(X, method):
  * the same linkage-matrix layout, heights and (on tie-free data) the same
- * tree; among exactly tied distances the choices follow SciPy's too.
+ * tree. Among exactly tied distances the choices follow SciPy's rules too:
+ * always for complete, average and single; for Ward between single rows, but
+ * higher up SciPy decides Ward ties by the rounding of its Lance-Williams
+ * update, which the centroid form does not reproduce (heights still agree).
  *
  * Linkages and methods.
  *  - Ward (default): nearest-neighbour chain on cluster centroids and sizes,
@@ -21,8 +24,8 @@
  *  - Single: Prim's minimum spanning tree on the vectors (O(n^2 d) time, O(n)
  *    extra memory), its edges sorted by length and relabelled by union-find.
  *
- * Why exact_max defaults to 20000: exact Ward costs about n^2 d / 2 x 3 flops,
- * some 2 seconds at 20000 x 8 here, but 40 minutes at a million rows; above
+ * Why exact_max defaults to 20000: exact Ward costs about 3 n^2 d flops,
+ * under a second at 20000 x 8 here, but half an hour at a million rows; above
  * that size a segmentation needs only the top of the tree, which micro-clusters
  * give in seconds. n_micro defaults to 2000: ten times more leaves than any
  * useful number of segments, and Ward on them takes milliseconds.

@@ -246,7 +246,7 @@ int cseg_hclust_estimate(cseg_linkage linkage, size_t n, size_t d, int exact, si
                                             k * nn) +
                              1e-9 * k * k * dd;
         } else if (linkage == CSEG_LINKAGE_WARD) {
-            *seconds_guess = 7e-10 * nn * nn * dd;
+            *seconds_guess = 2.5e-10 * nn * nn * dd;
         } else if (linkage == CSEG_LINKAGE_SINGLE) {
             *seconds_guess = 4e-10 * nn * nn * dd;
         } else {

@@ -335,7 +335,8 @@ int seg_run(seg_opts *o, seg_input *in)
         size_t bytes;
         double secs;
         if (cseg_hclust_estimate(o->linkage, n, d, 1, &bytes, &secs) == 0)
-            fprintf(stderr, "custseg: exact %s tree of %zu customers: about %.0f MB and %.0f s\n",
+            fprintf(stderr, "custseg: exact %s tree of %zu customers: about %.3g MB and %.3g s "
+                            "(estimate)\n",
                     seg_algo_label(o), n, (double)bytes / 1e6, secs);
     }
     int progress = !o->c.quiet && isatty(2);

@@ -1061,9 +1061,11 @@ static void chart_dendrogram(FILE *f, const cseg_report *r)
             tree_size(f, d);
             if (d->leaf >= 0)
                 fputs(" customers in one micro-cluster", f);
+            else if (r->tree_approx)
+                fprintf(f, " customers in a branch of %zu micro-clusters joined up to height %.4g",
+                        d->n_under, d->h);
             else
-                fprintf(f, " customers in a branch of %zu %s joined up to height %.4g", d->n_under,
-                        r->tree_approx ? "micro-clusters" : "leaves", d->h);
+                fprintf(f, " customers in a branch joined up to height %.4g", d->h);
         }
         fprintf(f, "</title></rect><text class=\"small\" transform=\"translate(%.1f %.1f) "
                    "rotate(-90)\" text-anchor=\"end\">(",

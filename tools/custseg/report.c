@@ -1,7 +1,9 @@
 /* custseg command line: report.html, from what run/fit produced (the
  * segments.json object, the model, the customer table and labels). `run` and
  * `fit` call it right after writing their outputs; `custseg report OUTDIR`
- * calls it on the files, so both give the same page. */
+ * calls it on the files, so both give the same page. Hierarchical models add
+ * the dendrogram from dendrogram.csv in the outputs folder, mixtures the
+ * membership chart from the p_segment_* columns, DBSCAN its grey Outliers. */
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>

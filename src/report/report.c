@@ -1067,8 +1067,9 @@ static void chart_dendrogram(FILE *f, const cseg_report *r)
             else
                 fprintf(f, " customers in a branch joined up to height %.4g", d->h);
         }
-        fprintf(f, "</title></rect><text class=\"small\" transform=\"translate(%.1f %.1f) "
-                   "rotate(-90)\" text-anchor=\"end\">(",
+        fprintf(f,
+                "</title></rect><text class=\"small\" transform=\"translate(%.1f %.1f) "
+                "rotate(-90)\" text-anchor=\"end\">(",
                 x + 4, sy.r0 + 8);
         tree_size(f, d);
         fputs(")</text>", f);
@@ -1076,20 +1077,23 @@ static void chart_dendrogram(FILE *f, const cseg_report *r)
     fputs("</g>\n", f);
     if (k >= 2) {
         double yc = sc(&sy, (r->tree_cut_lo + r->tree_cut_hi) / 2);
-        fprintf(f, "<line class=\"chosen\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"><title>"
-                   "cut into %zu segments, between merge heights %.4g and %.4g</title></line>",
+        fprintf(f,
+                "<line class=\"chosen\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"><title>"
+                "cut into %zu segments, between merge heights %.4g and %.4g</title></line>",
                 sx.r0, yc, sx.r1, yc, k, r->tree_cut_lo, r->tree_cut_hi);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"small\">cut: %zu segments</text>",
                 sx.r0 + 4, yc - 4, k);
     }
-    fprintf(f, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">branches of "
-               "the tree (customers in each, in brackets)</text>",
+    fprintf(f,
+            "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">branches of "
+            "the tree (customers in each, in brackets)</text>",
             (sx.r0 + sx.r1) / 2, (double)H - 12);
     if (r->tree_coloured) {
         legend(f, r, W - 180, 30);
         double yy = 30 + 16.0 * (double)r->nseg;
-        fprintf(f, "<rect x=\"%d\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" "
-                   "y=\"%.1f\">several segments</text>\n",
+        fprintf(f,
+                "<rect x=\"%d\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" "
+                "y=\"%.1f\">several segments</text>\n",
                 W - 180, yy - 9, MIXED, W - 166, yy);
     }
     int o = snprintf(cap, sizeof cap,
@@ -1129,13 +1133,14 @@ static void chart_membership(FILE *f, const cseg_report *r)
              "0.9) printed at the right. Overall %.1f%% of the customers are borderline.",
              100 * border);
     svg_open(f, "chart-membership", W, H, "How sure is each customer's segment?", desc);
-    fprintf(f, "<text x=\"%.1f\" y=\"29\" class=\"small\">highest probability:</text>",
-            sx.r0);
+    fprintf(f, "<text x=\"%.1f\" y=\"29\" class=\"small\">highest probability:</text>", sx.r0);
     for (int b = 0; b < N_MBINS; b++) {
         double x = sx.r0 + 125 + 110.0 * b;
-        fprintf(f, "<rect x=\"%.1f\" y=\"20\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%.1f\" "
-                   "y=\"29\">%s</text>",
-                x, mbin_colour[b], x + 14, mbin_label[b]);
+        fprintf(
+            f,
+            "<rect x=\"%.1f\" y=\"20\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%.1f\" "
+            "y=\"29\">%s</text>",
+            x, mbin_colour[b], x + 14, mbin_label[b]);
     }
     fprintf(f, "\n<text x=\"%.1f\" y=\"%.1f\" class=\"small\">borderline (&lt; 0.9)</text>",
             sx.r1 + 8, y0 + 4);
@@ -1160,11 +1165,13 @@ static void chart_membership(FILE *f, const cseg_report *r)
             double share = 100.0 * (double)c[b] / (double)ns;
             if (!c[b])
                 continue;
-            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>",
-                    sc(&sx, acc), y + 17, sc(&sx, acc + share) - sc(&sx, acc), rh - 22,
-                    mbin_colour[b]);
+            fprintf(
+                f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>",
+                sc(&sx, acc), y + 17, sc(&sx, acc + share) - sc(&sx, acc), rh - 22, mbin_colour[b]);
             esc(f, name);
-            fprintf(f, ": %zu of %zu customers (%.1f%%) have a highest membership probability %s</title></rect>",
+            fprintf(f,
+                    ": %zu of %zu customers (%.1f%%) have a highest membership probability "
+                    "%s</title></rect>",
                     c[b], ns, share, mbin_label[b]);
             acc += share;
         }
@@ -1172,17 +1179,21 @@ static void chart_membership(FILE *f, const cseg_report *r)
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\"%s>%.1f%%<title>", sx.r1 + 8, y + 30,
                 s == r->nseg ? " class=\"ptitle\"" : "", bs);
         esc(f, name);
-        fprintf(f, ": %zu of %zu customers are borderline (highest probability below 0.9)</title></text>",
-                c[0] + c[1], ns);
+        fprintf(
+            f,
+            ": %zu of %zu customers are borderline (highest probability below 0.9)</title></text>",
+            c[0] + c[1], ns);
     }
     fprintf(f, "<g class=\"axis\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", sx.r0,
             ybot, sx.r1, ybot);
     for (int v = 0; v <= 100; v += 20)
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/><text x=\"%.1f\" "
-                   "y=\"%.1f\" text-anchor=\"middle\">%d</text>",
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/><text x=\"%.1f\" "
+                "y=\"%.1f\" text-anchor=\"middle\">%d</text>",
                 sc(&sx, v), ybot, sc(&sx, v), ybot + 4, sc(&sx, v), ybot + 16, v);
-    fprintf(f, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">share of the "
-               "segment's customers (percent), by their highest membership probability</text></g>\n",
+    fprintf(f,
+            "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">share of the "
+            "segment's customers (percent), by their highest membership probability</text></g>\n",
             (sx.r0 + sx.r1) / 2, ybot + 34);
     snprintf(cap, sizeof cap,
              "A customer's highest membership probability says how sure the mixture is of their "

@@ -1,4 +1,5 @@
-/* Tests for the HTML report: escaping, well-formedness, charts present. */
+/* Tests for the HTML report: escaping, well-formedness, charts present (the
+ * dendrogram and membership charts for the models that have them only). */
 #include <math.h>
 
 #include "util.h"
@@ -178,6 +179,9 @@ static void test_report_page(void **state)
         if (!strstr(html, key))
             fail_msg("chart %s missing", charts[c]);
     }
+    /* k-means-like page: no tree, no membership */
+    assert_null(strstr(html, "chart-dendrogram"));
+    assert_null(strstr(html, "chart-membership"));
     /* Nothing to fetch: no external URLs but the XML namespace names. */
     const char *h = html;
     while ((h = strstr(h, "http"))) {
@@ -206,11 +210,265 @@ static void test_report_page(void **state)
     cseg_table_free(t);
 }
 
+/* A profile of k segments over one feature, the first named with markup. */
+static cseg_profile *tiny_profile(const double *x, const int32_t *lab, size_t n, size_t k,
+                                  cseg_table **t)
+{
+    cseg_profile *p;
+    assert_int_equal(cseg_table_create(t, n), 0);
+    assert_int_equal(cseg_table_add_numbers(*t, "x", x), 0);
+    assert_int_equal(cseg_profile_compute(&p, *t, lab, k, NULL), 0);
+    assert_int_equal(cseg_profile_set_name(p, 0, "<script>alert(1)</script>"), 0);
+    return p;
+}
+
+/* Render r to a temporary file and return the page, checked well-formed. */
+static char *render(const cseg_report *r)
+{
+    char path[] = "/tmp/cseg_test_report3_XXXXXX";
+    close(mkstemp(path));
+    cseg_diag dg;
+    assert_int_equal(cseg_report_write(r, path, &dg), 0);
+    char *html = slurp(path);
+    unlink(path);
+    const char *err = xml_check(html);
+    if (err)
+        fail_msg("report is not well-formed: %s", err);
+    return html;
+}
+
+static size_t count(const char *s, const char *what)
+{
+    size_t c = 0;
+    for (; (s = strstr(s, what)); s += strlen(what))
+        c++;
+    return c;
+}
+
+/* The part of the page from the figure with this id to its end ("" when absent). */
+static char *figure(const char *html, const char *id)
+{
+    char key[80];
+    snprintf(key, sizeof key, "<figure class=\"chart\" id=\"%s\"", id);
+    const char *a = strstr(html, key), *b = a ? strstr(a, "</figure>") : NULL;
+    size_t len = a && b ? (size_t)(b - a) : 0;
+    char *c = malloc(len + 1);
+    memcpy(c, a ? a : "", len);
+    c[len] = 0;
+    return c;
+}
+
+static void test_dendrogram(void **state)
+{
+    (void)state;
+    /* Three separated groups of 20 on a line; the exact Ward tree cut in 3. */
+    size_t n = 60, k = 3;
+    double x[60];
+    for (size_t i = 0; i < n; i++)
+        x[i] = (double)(i % 3) * 100 + (double)(i / 3) * 0.37 + (double)(i % 7) * 0.01;
+    cseg_hclust *h;
+    assert_int_equal(cseg_hclust_create(&h, NULL), 0);
+    assert_int_equal(cseg_hclust_fit(h, x, n, 1, NULL, NULL), 0);
+    int32_t lab[60];
+    assert_int_equal(cseg_hclust_cut_k(h, k, lab), 0);
+    const double *Z = cseg_hclust_linkage(h);
+    cseg_table *t;
+    cseg_profile *p = tiny_profile(x, lab, n, k, &t);
+    cseg_report *r;
+    assert_int_equal(cseg_report_create(&r), 0);
+    /* before the profile */
+    assert_int_equal(cseg_report_set_dendrogram(r, Z, n, lab, 10, CSEG_LINKAGE_WARD, 0),
+                     CSEG_EINVAL);
+    assert_int_equal(cseg_report_set_profile(r, p, 0, NULL, 0), 0);
+    char *html = render(r), *fig = figure(html, "chart-dendrogram");
+    assert_string_equal(fig, ""); /* not a hierarchical report: no tree */
+    free(fig);
+    free(html);
+
+    assert_int_equal(cseg_report_set_dendrogram(r, Z, n, lab, 10, CSEG_LINKAGE_WARD, 0), 0);
+    html = render(r);
+    fig = figure(html, "chart-dendrogram");
+    assert_true(strlen(fig) > 0);
+    assert_null(strstr(html, "id=\"chart-membership\""));
+    /* truncated to 10 leaves and 9 merges; leaf sizes add up to all customers */
+    assert_int_equal(count(fig, "<path "), 9);
+    const char *lv = strstr(fig, "<g class=\"leaves\">");
+    assert_non_null(lv);
+    assert_int_equal(count(lv, "<rect "), 10 + k + 1); /* leaves, then the legend */
+    size_t total = 0;
+    for (const char *s = lv; (s = strstr(s, "rotate(-90)\" text-anchor=\"end\">(")); ) {
+        s += strlen("rotate(-90)\" text-anchor=\"end\">(");
+        total += (size_t)atol(s);
+    }
+    assert_int_equal(total, n);
+    assert_non_null(strstr(fig, "merge height (Ward distance, model space)"));
+    assert_non_null(strstr(fig, "cut into 3 segments, between merge heights"));
+    assert_non_null(strstr(fig, "<title id=\"chart-dendrogram-t\">"));
+    assert_non_null(strstr(fig, "<desc id=\"chart-dendrogram-d\">"));
+    assert_null(strstr(fig, "micro-clusters"));
+    /* each group's branches in its colour (segments 0, 1, 2), the top in grey */
+    assert_non_null(strstr(fig, "stroke=\"#0072B2\""));
+    assert_non_null(strstr(fig, "stroke=\"#E69F00\""));
+    assert_non_null(strstr(fig, "stroke=\"#009E73\""));
+    assert_int_equal(count(fig, "stroke=\"#555555\""), k - 1);
+    /* the segment name is text, in the legend and the tooltips */
+    assert_null(strstr(html, "<script>alert"));
+    assert_non_null(strstr(fig, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+    /* the same inputs give the same bytes */
+    char *again = render(r);
+    assert_string_equal(html, again);
+    free(again);
+    free(fig);
+    free(html);
+
+    /* fewer leaves asked than segments: every segment still shows; more than the tree has:
+     * all of it; no colours without leaf segments; micro-clusters said */
+    assert_int_equal(cseg_report_set_dendrogram(r, Z, n, lab, 2, CSEG_LINKAGE_COMPLETE, 0), 0);
+    html = render(r);
+    fig = figure(html, "chart-dendrogram");
+    assert_int_equal(count(fig, "<path "), k - 1);
+    assert_non_null(strstr(fig, "merge height (largest distance, model space)"));
+    free(fig);
+    free(html);
+    assert_int_equal(cseg_report_set_dendrogram(r, Z, n, NULL, 1000, CSEG_LINKAGE_WARD, 1), 0);
+    html = render(r);
+    fig = figure(html, "chart-dendrogram");
+    assert_int_equal(count(fig, "<path "), n - 1);
+    assert_int_equal(count(fig, "stroke=\"#555555\""), n - 1);
+    assert_non_null(strstr(fig, "built on 60 micro-clusters"));
+    free(fig);
+    free(html);
+
+    /* malformed input */
+    double *bad = malloc((n - 1) * 4 * sizeof *bad);
+    memcpy(bad, Z, (n - 1) * 4 * sizeof *bad);
+    bad[4] = bad[0]; /* a leaf merged twice */
+    bad[5] = bad[0] == bad[1] ? bad[1] + 1 : bad[1];
+    assert_int_equal(cseg_report_set_dendrogram(r, bad, n, lab, 10, CSEG_LINKAGE_WARD, 0),
+                     CSEG_EINVAL);
+    memcpy(bad, Z, (n - 1) * 4 * sizeof *bad);
+    bad[0] = (double)(2 * n); /* out of range */
+    assert_int_equal(cseg_report_set_dendrogram(r, bad, n, lab, 10, CSEG_LINKAGE_WARD, 0),
+                     CSEG_EINVAL);
+    memcpy(bad, Z, (n - 1) * 4 * sizeof *bad);
+    bad[2] = NAN;
+    assert_int_equal(cseg_report_set_dendrogram(r, bad, n, lab, 10, CSEG_LINKAGE_WARD, 0),
+                     CSEG_EINVAL);
+    free(bad);
+    int32_t badlab[60];
+    memcpy(badlab, lab, sizeof badlab);
+    badlab[7] = 3;
+    assert_int_equal(cseg_report_set_dendrogram(r, Z, n, badlab, 10, CSEG_LINKAGE_WARD, 0),
+                     CSEG_EINVAL);
+    assert_int_equal(cseg_report_set_dendrogram(r, Z, 2, lab, 10, CSEG_LINKAGE_WARD, 0),
+                     CSEG_EINVAL); /* fewer leaves than segments */
+    /* a failed call keeps the chart set before; a new profile drops it */
+    html = render(r);
+    assert_non_null(strstr(html, "id=\"chart-dendrogram\""));
+    free(html);
+    assert_int_equal(cseg_report_set_profile(r, p, 0, NULL, 0), 0);
+    html = render(r);
+    assert_null(strstr(html, "id=\"chart-dendrogram\""));
+    free(html);
+
+    cseg_report_free(r);
+    cseg_profile_free(p);
+    cseg_table_free(t);
+    cseg_hclust_free(h);
+}
+
+static void test_membership(void **state)
+{
+    (void)state;
+    /* Segment 0: max p 0.6, 0.8, 0.95, 1.0; segment 1: 0.995 twice; an unlabelled row. */
+    size_t n = 7, k = 2;
+    const double P[14] = {0.6, 0.4, 0.2, 0.8, 0.95, 0.05, 1.0, 0.0,
+                          0.005, 0.995, 0.005, 0.995, 0.5, 0.5};
+    const int32_t lab[7] = {0, 0, 0, 0, 1, 1, -1};
+    const double x[7] = {1, 2, 3, 4, 5, 6, 7};
+    cseg_table *t;
+    cseg_profile *p = tiny_profile(x, lab, n, k, &t);
+    cseg_report *r;
+    assert_int_equal(cseg_report_create(&r), 0);
+    assert_int_equal(cseg_report_set_membership(r, P, n, k, lab), CSEG_EINVAL); /* no profile */
+    assert_int_equal(cseg_report_set_profile(r, p, 0, NULL, 0), 0);
+    char *html = render(r);
+    assert_null(strstr(html, "id=\"chart-membership\""));
+    free(html);
+    assert_int_equal(cseg_report_set_membership(r, P, n, 3, lab), CSEG_EINVAL);
+    double Pn[14];
+    memcpy(Pn, P, sizeof Pn);
+    Pn[3] = NAN;
+    assert_int_equal(cseg_report_set_membership(r, Pn, n, k, lab), CSEG_EINVAL);
+    Pn[3] = 1.5;
+    assert_int_equal(cseg_report_set_membership(r, Pn, n, k, lab), CSEG_EINVAL);
+    assert_int_equal(cseg_report_set_membership(r, P, n, k, lab), 0);
+    html = render(r);
+    char *fig = figure(html, "chart-membership");
+    assert_true(strlen(fig) > 0);
+    assert_null(strstr(html, "id=\"chart-dendrogram\""));
+    assert_non_null(strstr(fig, "&lt;script&gt;alert(1)&lt;/script&gt;: 1 of 4 customers (25.0%) "
+                                "have a highest membership probability below 0.7"));
+    assert_non_null(strstr(fig, ": 1 of 4 customers (25.0%) have a highest membership "
+                                "probability 0.9 to 0.99"));
+    assert_non_null(strstr(fig, ": 2 of 2 customers (100.0%) have a highest membership "
+                                "probability 0.99 or more"));
+    assert_non_null(strstr(fig, ">50.0%<title>"));  /* borderline in segment 1 */
+    assert_non_null(strstr(fig, ">0.0%<title>"));   /* and in segment 2 */
+    assert_non_null(strstr(fig, "All customers: 2 of 6 customers are borderline"));
+    assert_non_null(strstr(fig, "<desc id=\"chart-membership-d\">"));
+    assert_null(strstr(html, "<script>alert"));
+    char *again = render(r);
+    assert_string_equal(html, again);
+    free(again);
+    free(fig);
+    free(html);
+    cseg_report_free(r);
+    cseg_profile_free(p);
+    cseg_table_free(t);
+}
+
+static void test_outliers(void **state)
+{
+    (void)state;
+    size_t n = 40, k = 3;
+    double X[80], x[40];
+    int32_t lab[40];
+    for (size_t i = 0; i < n; i++) {
+        lab[i] = (int32_t)(i % 3);
+        x[i] = X[2 * i] = (double)lab[i] * 5 + (double)(i % 4) * 0.1;
+        X[2 * i + 1] = (double)(i % 5) * 0.2;
+    }
+    cseg_table *t;
+    cseg_profile *p = tiny_profile(x, lab, n, k, &t);
+    assert_int_equal(cseg_profile_set_name(p, 2, "Outliers"), 0);
+    cseg_report *r;
+    assert_int_equal(cseg_report_create(&r), 0);
+    assert_int_equal(cseg_report_set_outliers(r, 2), CSEG_EINVAL); /* no profile */
+    assert_int_equal(cseg_report_set_profile(r, p, 0, NULL, 0), 0);
+    assert_int_equal(cseg_report_set_outliers(r, 3), CSEG_EINVAL);
+    assert_int_equal(cseg_report_set_outliers(r, 2), 0);
+    assert_int_equal(cseg_report_set_points(r, X, n, 2, lab, 0, 1), 0);
+    char *html = render(r), *fig = figure(html, "chart-pca");
+    assert_non_null(strstr(fig, "fill=\"#999999\"><title>Outliers: PC1"));
+    assert_null(strstr(fig, "Centre of Outliers"));
+    assert_non_null(strstr(fig, "Centre of &lt;script&gt;"));
+    assert_int_equal(count(fig, "Centre of "), k - 1);
+    free(fig);
+    free(html);
+    cseg_report_free(r);
+    cseg_profile_free(p);
+    cseg_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xml_checker),
         cmocka_unit_test(test_report_page),
+        cmocka_unit_test(test_dendrogram),
+        cmocka_unit_test(test_membership),
+        cmocka_unit_test(test_outliers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,9 @@
  * and on a phone. All text taken from the data is escaped. Charts: segments
  * in 2-D (PCA), the k-selection curves, silhouette per segment, sizes and
  * revenue shares, a profile heatmap and snake plot, and distributions of
- * chosen features per segment; each with a title, axis labels, a legend, a
+ * chosen features per segment, and for the model kinds that have them the
+ * top of the merge tree (hierarchical) and the membership certainty
+ * (mixtures); each with a title, axis labels, a legend, a
  * colour-blind-safe palette (Okabe-Ito), a text alternative (<title>/<desc>)
  * and values on hover (<title> on every mark). Large inputs are sampled, and
  * the page says so.
@@ -16,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "custseg/hclust.h"
 #include "custseg/profile.h"
 
 #ifdef __cplusplus
@@ -65,6 +68,47 @@ CSEG_API int cseg_report_set_silhouette(cseg_report *r, const double *values,
  * 50th, 75th, 95th percentiles). Up to 4 features. */
 CSEG_API int cseg_report_add_distribution(cseg_report *r, const char *feature, const double *x,
                                           const int32_t *labels, size_t n);
+
+/* Mark segment s as the "Outliers" segment of a density clustering (DBSCAN),
+ * or none with s = -1 (the default). Its customers are drawn in grey, and the
+ * scatter shows no centre for it, since outliers have no common centre. Call
+ * after cseg_report_set_profile, which resets it. Errors: CSEG_EINVAL (no
+ * profile yet, or s >= the number of segments). */
+CSEG_API int cseg_report_set_outliers(cseg_report *r, long s);
+
+/* The merge tree of a hierarchical clustering, drawn as a dendrogram of its
+ * top levels: the last p - 1 merges, where p = max_leaves (0: 30) but at
+ * least the number of segments and at most n_leaves, as SciPy's
+ * dendrogram(truncate_mode="lastp", p). linkage is the (n_leaves - 1) x 4
+ * matrix in SciPy's layout (include/custseg/hclust.h; copied as needed, not
+ * kept); the tree is cut into as many segments as the profile has, and the
+ * cut is drawn between the k-th and (k-1)-th merges from the top.
+ * leaf_segment (optional, n_leaves entries, each 0..k-1 or -1 for unknown)
+ * gives the segment of every leaf: a branch whose leaves all share one
+ * segment is drawn in its colour, the rest in grey; NULL colours nothing.
+ * linkage_kind names the height's unit on the axis; approximate says the
+ * leaves are micro-clusters rather than customers (the caption says so).
+ * Leaf sizes come from the merge sizes; a leaf merged with another leaf into
+ * a group of more than 2 has an unknown size, shown as "?". Call after
+ * cseg_report_set_profile. Errors: CSEG_EINVAL (no profile, n_leaves < 2,
+ * fewer leaves than segments, a malformed linkage row: ids not integral,
+ * out of range, used twice or equal, height negative or not finite, size not
+ * positive; a leaf segment out of range), CSEG_ENOMEM. O(n_leaves) time and
+ * memory. */
+CSEG_API int cseg_report_set_dendrogram(cseg_report *r, const double *linkage, size_t n_leaves,
+                                        const int32_t *leaf_segment, size_t max_leaves,
+                                        cseg_linkage linkage_kind, int approximate);
+
+/* The membership probabilities of a mixture model: proba is n x k row-major
+ * (k must be the number of segments of the profile), labels the segment of
+ * each customer (rows with a label outside 0..k-1 are left out). Drawn per
+ * segment: the shares of customers whose highest probability is below 0.7,
+ * 0.7 to 0.9, 0.9 to 0.99, and 0.99 or more, and the share of borderline
+ * customers (highest probability below 0.9). Only the counts are kept.
+ * Errors: CSEG_EINVAL (no profile, k differs, a probability not finite or
+ * outside [0, 1] by more than 1e-9). O(n k). */
+CSEG_API int cseg_report_set_membership(cseg_report *r, const double *proba, size_t n, size_t k,
+                                        const int32_t *labels);
 
 /* Render to path atomically (temp file + rename). CSEG_EINVAL when no
  * profile was set; CSEG_EIO with diag on a write error. */

@@ -48,7 +48,34 @@ struct cseg_report {
     size_t ndist;
     char *dname[MAX_DIST];
     double *dbox[MAX_DIST]; /* nseg x 5 */
+    long outlier;           /* the Outliers segment, or -1 */
+    /* the top of a merge tree: tree_p leaves, then tree_p - 1 merges */
+    struct dnode *tree;
+    size_t tree_p, tree_leaves, tree_k;
+    double tree_cut_lo, tree_cut_hi;
+    cseg_linkage tree_link;
+    int tree_approx, tree_coloured;
+    /* membership certainty: (nseg + 1) x N_MBINS counts, the last row all customers */
+    size_t *mcount;
 };
+
+/* A node of the drawn tree. Leaves: x is the slot, h the height of the
+ * truncated branch's own top merge (0 for a leaf of the full tree). Merges:
+ * x the mean of the children's x, h the merge height, a and b the children. */
+typedef struct dnode {
+    double x, h, size; /* size: customers below (NAN when unknown) */
+    size_t n_under;    /* leaves of the full tree below */
+    long leaf;         /* the full tree's leaf id when it is one, else -1 */
+    int32_t seg;       /* segment of every leaf below, -1 when mixed or unknown */
+    size_t a, b;
+} dnode;
+
+/* Bins of the highest membership probability; the first two are "borderline". */
+#define N_MBINS 4
+static const double mbin_hi[N_MBINS - 1] = {0.7, 0.9, 0.99};
+static const char *const mbin_label[N_MBINS] = {"below 0.7", "0.7 to 0.9", "0.9 to 0.99",
+                                                "0.99 or more"};
+static const char *const mbin_colour[N_MBINS] = {"#D55E00", "#E69F00", "#56B4E9", "#0072B2"};
 
 /* Okabe-Ito, then Paul Tol's muted colours for more than eight segments. */
 static const char *const palette[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",
@@ -57,8 +84,13 @@ static const char *const palette[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7"
                                       "#88CCEE"};
 #define N_PALETTE (sizeof palette / sizeof palette[0])
 
-static const char *colour(size_t s)
+#define GREY "#999999"
+#define MIXED "#555555"
+
+static const char *colour(const cseg_report *r, size_t s)
 {
+    if ((long)s == r->outlier)
+        return GREY;
     return palette[s % N_PALETTE];
 }
 
@@ -68,6 +100,7 @@ int cseg_report_create(cseg_report **out)
     if (!*out)
         return CSEG_ENOMEM;
     (*out)->elbow = -1;
+    (*out)->outlier = -1;
     return 0;
 }
 
@@ -88,6 +121,12 @@ static void free_profile(cseg_report *r)
     r->feat = NULL;
     r->pmean = r->psd = NULL;
     r->nseg = r->nf = 0;
+    r->outlier = -1;
+    /* these count segments of the old profile */
+    free(r->tree);
+    free(r->mcount);
+    r->tree = NULL;
+    r->mcount = NULL;
 }
 
 void cseg_report_free(cseg_report *r)
@@ -436,6 +475,155 @@ int cseg_report_add_distribution(cseg_report *r, const char *feature, const doub
     return 0;
 }
 
+int cseg_report_set_outliers(cseg_report *r, long s)
+{
+    if (!r->nseg || s < -1 || s >= (long)r->nseg)
+        return CSEG_EINVAL;
+    r->outlier = s;
+    return 0;
+}
+
+int cseg_report_set_dendrogram(cseg_report *r, const double *linkage, size_t n_leaves,
+                               const int32_t *leaf_segment, size_t max_leaves,
+                               cseg_linkage linkage_kind, int approximate)
+{
+    if (!r->nseg || !linkage || n_leaves < 2 || n_leaves < r->nseg || (int)linkage_kind < 0 ||
+        linkage_kind > CSEG_LINKAGE_SINGLE || n_leaves > SIZE_MAX / 2 / sizeof(double))
+        return CSEG_EINVAL;
+    size_t n = n_leaves, m = n - 1, nn = n + m, k = r->nseg;
+    size_t p = max_leaves ? max_leaves : 30;
+    p = p < k ? k : p;
+    p = p > n ? n : p;
+    int rc = CSEG_EINVAL;
+    int32_t *nodeseg = malloc(nn * sizeof *nodeseg);
+    double *size = malloc(nn * sizeof *size);
+    size_t *cnt = malloc(nn * sizeof *cnt), *disp = malloc(nn * sizeof *disp),
+           *stack = malloc(2 * p * sizeof *stack);
+    unsigned char *used = calloc(nn, 1);
+    dnode *t = calloc(2 * p - 1, sizeof *t);
+    if (!nodeseg || !size || !cnt || !disp || !stack || !used || !t) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        nodeseg[i] = leaf_segment ? leaf_segment[i] : -1;
+        if (nodeseg[i] < -1 || nodeseg[i] >= (int32_t)k)
+            goto out;
+        size[i] = NAN;
+        cnt[i] = 1;
+    }
+    /* Bottom-up: validate, count, and find the segment of every node. */
+    for (size_t i = 0; i < m; i++) {
+        const double *z = linkage + i * 4;
+        if (!(z[0] >= 0 && z[1] >= 0 && z[0] < (double)(n + i) && z[1] < (double)(n + i) &&
+              z[0] == floor(z[0]) && z[1] == floor(z[1]) && z[0] != z[1] && isfinite(z[2]) &&
+              z[2] >= 0 && isfinite(z[3]) && z[3] > 0))
+            goto out;
+        size_t a = (size_t)z[0], b = (size_t)z[1], v = n + i;
+        if (used[a] || used[b])
+            goto out;
+        used[a] = used[b] = 1;
+        size[v] = z[3];
+        cnt[v] = cnt[a] + cnt[b];
+        nodeseg[v] = nodeseg[a] == nodeseg[b] ? nodeseg[a] : -1;
+        /* a leaf's size is what its merge adds to the other side */
+        if (a < n && b < n) {
+            if (z[3] == 2)
+                size[a] = size[b] = 1;
+        } else if (a < n) {
+            size[a] = z[3] - size[b];
+        } else if (b < n) {
+            size[b] = z[3] - size[a];
+        }
+    }
+    /* The drawn leaves, left to right (child a first), down to the kept merges. */
+    size_t t0 = n - p, sp = 0, pos = 0;
+    stack[sp++] = nn - 1;
+    while (sp) {
+        size_t v = stack[--sp];
+        if (v >= n && v - n >= t0) {
+            stack[sp++] = (size_t)linkage[(v - n) * 4 + 1];
+            stack[sp++] = (size_t)linkage[(v - n) * 4];
+            continue;
+        }
+        CSEG_ASSERT(pos < p);
+        dnode *d = &t[pos];
+        d->x = (double)pos;
+        d->h = v >= n ? linkage[(v - n) * 4 + 2] : 0;
+        d->size = size[v];
+        d->n_under = cnt[v];
+        d->leaf = v < n ? (long)v : -1;
+        d->seg = nodeseg[v];
+        disp[v] = pos++;
+    }
+    for (size_t j = 0; j + 1 < p; j++) {
+        size_t i = t0 + j;
+        dnode *d = &t[p + j];
+        d->a = disp[(size_t)linkage[i * 4]];
+        d->b = disp[(size_t)linkage[i * 4 + 1]];
+        d->x = (t[d->a].x + t[d->b].x) / 2;
+        d->h = linkage[i * 4 + 2];
+        d->size = size[n + i];
+        d->n_under = cnt[n + i];
+        d->leaf = -1;
+        d->seg = nodeseg[n + i];
+        disp[n + i] = p + j;
+    }
+    free(r->tree);
+    r->tree = t;
+    t = NULL;
+    r->tree_p = p;
+    r->tree_leaves = n;
+    r->tree_k = k;
+    /* the cut into k segments undoes the last k - 1 merges */
+    r->tree_cut_hi = k >= 2 ? linkage[(m - k + 1) * 4 + 2] : NAN;
+    r->tree_cut_lo = k >= 2 && k < n ? linkage[(m - k) * 4 + 2] : 0;
+    r->tree_link = linkage_kind;
+    r->tree_approx = approximate != 0;
+    r->tree_coloured = leaf_segment != NULL;
+    rc = 0;
+out:
+    free(t);
+    free(used);
+    free(stack);
+    free(disp);
+    free(cnt);
+    free(size);
+    free(nodeseg);
+    return rc;
+}
+
+int cseg_report_set_membership(cseg_report *r, const double *proba, size_t n, size_t k,
+                               const int32_t *labels)
+{
+    if (!r->nseg || k != r->nseg)
+        return CSEG_EINVAL;
+    size_t *c = calloc((k + 1) * N_MBINS, sizeof *c);
+    if (!c)
+        return CSEG_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        double best = 0;
+        for (size_t s = 0; s < k; s++) {
+            double v = proba[i * k + s];
+            if (!(v >= -1e-9 && v <= 1 + 1e-9)) { /* rounding of the posteriors */
+                free(c);
+                return CSEG_EINVAL;
+            }
+            best = v > best ? v : best;
+        }
+        if (labels[i] < 0 || (size_t)labels[i] >= k)
+            continue;
+        size_t b = 0;
+        while (b < N_MBINS - 1 && best >= mbin_hi[b])
+            b++;
+        c[(size_t)labels[i] * N_MBINS + b]++;
+        c[k * N_MBINS + b]++;
+    }
+    free(r->mcount);
+    r->mcount = c;
+    return 0;
+}
+
 /* ---- rendering ---- */
 
 static void esc(FILE *f, const char *s)
@@ -609,7 +797,7 @@ static void legend(FILE *f, const cseg_report *r, double x, double y)
     for (size_t s = 0; s < r->nseg; s++) {
         double yy = y + 16.0 * (double)s;
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>", x,
-                yy - 9, colour(s));
+                yy - 9, colour(r, s));
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", x + 14, yy);
         esc(f, r->seg[s].name);
         fputs("</text>", f);
@@ -648,16 +836,18 @@ static void chart_scatter(FILE *f, const cseg_report *r)
     for (size_t i = 0; i < r->npts; i++) {
         size_t s = (size_t)r->plab[i];
         fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\" fill=\"%s\"><title>", sc(&sx, r->pxy[2 * i]),
-                sc(&sy, r->pxy[2 * i + 1]), colour(s));
+                sc(&sy, r->pxy[2 * i + 1]), colour(r, s));
         esc(f, r->seg[s].name);
         fprintf(f, ": PC1 %.3g, PC2 %.3g</title></circle>", r->pxy[2 * i], r->pxy[2 * i + 1]);
     }
     fputs("</g>\n<g class=\"centres\">", f);
     for (size_t s = 0; s < r->nseg; s++) {
+        if ((long)s == r->outlier)
+            continue; /* outliers share no centre */
         double cx = sc(&sx, r->cxy[2 * s]), cy = sc(&sy, r->cxy[2 * s + 1]);
         fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"8\" fill=\"%s\" stroke=\"#fff\" "
                    "stroke-width=\"2.5\"><title>Centre of ",
-                cx, cy, colour(s));
+                cx, cy, colour(r, s));
         esc(f, r->seg[s].name);
         fprintf(f, ": PC1 %.3g, PC2 %.3g</title></circle>", r->cxy[2 * s], r->cxy[2 * s + 1]);
         fprintf(f, "<text class=\"clabel\" x=\"%.1f\" y=\"%.1f\">%zu</text>", cx + 10, cy - 8, s + 1);
@@ -757,7 +947,7 @@ static void chart_silhouette(FILE *f, const cseg_report *r)
         }
         /* bars of one segment [start, i) */
         size_t s = (size_t)r->silab[start];
-        fprintf(f, "<g fill=\"%s\"><title>", colour(s));
+        fprintf(f, "<g fill=\"%s\"><title>", colour(r, s));
         esc(f, r->seg[s].name);
         double sum = 0;
         for (size_t t = start; t < i; t++)
@@ -790,6 +980,226 @@ static void chart_silhouette(FILE *f, const cseg_report *r)
     char cap[200];
     snprintf(cap, sizeof cap, "%zu of %zu customers shown; mean silhouette %.3f.", r->nsil,
              r->nsil_total, r->sil_mean);
+    svg_close(f, cap);
+}
+
+static const char *const link_unit[] = {"Ward distance", "largest distance", "mean distance",
+                                        "smallest distance"};
+static const char *const link_name[] = {"Ward", "complete", "average", "single"};
+
+/* The customers under a drawn node, as "412" or "?" when unknown. */
+static void tree_size(FILE *f, const dnode *d)
+{
+    if (isfinite(d->size))
+        num(f, d->size);
+    else
+        fputc('?', f);
+}
+
+static void tree_who(FILE *f, const cseg_report *r, const dnode *d)
+{
+    if (d->seg >= 0) {
+        esc(f, r->seg[d->seg].name);
+        fputs(": ", f);
+    } else if (r->tree_coloured) {
+        fputs("several segments: ", f);
+    }
+}
+
+static void chart_dendrogram(FILE *f, const cseg_report *r)
+{
+    if (!r->tree)
+        return;
+    const dnode *t = r->tree;
+    size_t p = r->tree_p, k = r->tree_k;
+    int W = 760, H = 470;
+    double lo = 0, hi = t[2 * p - 2].h, ys;
+    nice_range(&lo, &hi, &ys, 5);
+    scale sx = {-0.5, (double)p - 0.5, 80, W - 200}, sy = {0, hi, H - 100, 20};
+    char desc[600], yl[80], cap[600];
+    snprintf(desc, sizeof desc,
+             "Dendrogram of the %s-linkage merge tree, truncated to its last %zu merges of %zu: "
+             "each of the %zu leaves at the bottom is a branch of %s, labelled with how many "
+             "customers it holds; the height at which two branches join is the %s between "
+             "them. %s A dashed line marks the cut into %zu segments.",
+             link_name[r->tree_link], p - 1, r->tree_leaves - 1, p,
+             r->tree_approx ? "micro-clusters" : "customers", link_unit[r->tree_link],
+             r->tree_coloured ? "Branches within one segment are drawn in its colour, the "
+                                "others in dark grey."
+                              : "Branches are not coloured by segment.",
+             k);
+    snprintf(yl, sizeof yl, "merge height (%s, model space)", link_unit[r->tree_link]);
+    svg_open(f, "chart-dendrogram", W, H, "Merge tree (dendrogram), top levels", desc);
+    axes(f, &sx, &sy, 1, ys, "", yl, 0);
+    fputs("<g class=\"links\" fill=\"none\" stroke-width=\"1.6\">", f);
+    for (size_t j = 0; j + 1 < p; j++) {
+        const dnode *d = &t[p + j], *a = &t[d->a], *b = &t[d->b];
+        double xa = sc(&sx, a->x), xb = sc(&sx, b->x), yh = sc(&sy, d->h);
+        /* drawn leaves stand at 0, merges at their height */
+        fprintf(f, "<path d=\"M%.1f %.1fV%.1fH%.1fV%.1f\" stroke=\"%s\"><title>", xa,
+                d->a < p ? sy.r0 : sc(&sy, a->h), yh, xb, d->b < p ? sy.r0 : sc(&sy, b->h),
+                d->seg >= 0 ? colour(r, (size_t)d->seg) : MIXED);
+        tree_who(f, r, d);
+        fprintf(f, "merge at height %.4g of ", d->h);
+        tree_size(f, a);
+        fputs(" and ", f);
+        tree_size(f, b);
+        fputs(" customers (", f);
+        tree_size(f, d);
+        fputs(")</title></path>", f);
+    }
+    fputs("</g>\n<g class=\"leaves\">", f);
+    for (size_t i = 0; i < p; i++) {
+        const dnode *d = &t[i];
+        double x = sc(&sx, d->x);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"7\" height=\"7\" fill=\"%s\"><title>",
+                x - 3.5, sy.r0 - 3.5, d->seg >= 0 ? colour(r, (size_t)d->seg) : MIXED);
+        tree_who(f, r, d);
+        if (d->leaf >= 0 && !r->tree_approx) {
+            fprintf(f, "customer on row %ld of the table", d->leaf + 1);
+        } else {
+            tree_size(f, d);
+            if (d->leaf >= 0)
+                fputs(" customers in one micro-cluster", f);
+            else if (r->tree_approx)
+                fprintf(f, " customers in a branch of %zu micro-clusters joined up to height %.4g",
+                        d->n_under, d->h);
+            else
+                fprintf(f, " customers in a branch joined up to height %.4g", d->h);
+        }
+        fprintf(f,
+                "</title></rect><text class=\"small\" transform=\"translate(%.1f %.1f) "
+                "rotate(-90)\" text-anchor=\"end\">(",
+                x + 4, sy.r0 + 8);
+        tree_size(f, d);
+        fputs(")</text>", f);
+    }
+    fputs("</g>\n", f);
+    if (k >= 2) {
+        double yc = sc(&sy, (r->tree_cut_lo + r->tree_cut_hi) / 2);
+        fprintf(f,
+                "<line class=\"chosen\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"><title>"
+                "cut into %zu segments, between merge heights %.4g and %.4g</title></line>",
+                sx.r0, yc, sx.r1, yc, k, r->tree_cut_lo, r->tree_cut_hi);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"small\">cut: %zu segments</text>",
+                sx.r0 + 4, yc - 4, k);
+    }
+    fprintf(f,
+            "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">branches of "
+            "the tree (customers in each, in brackets)</text>",
+            (sx.r0 + sx.r1) / 2, (double)H - 12);
+    if (r->tree_coloured) {
+        legend(f, r, W - 180, 30);
+        double yy = 30 + 16.0 * (double)r->nseg;
+        fprintf(f,
+                "<rect x=\"%d\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" "
+                "y=\"%.1f\">several segments</text>\n",
+                W - 180, yy - 9, MIXED, W - 166, yy);
+    }
+    int o = snprintf(cap, sizeof cap,
+                     "The last %zu merges of %zu%s; a number in brackets is how many customers a "
+                     "leaf holds. Dashed line: the cut into %zu segments.",
+                     p - 1, r->tree_leaves - 1,
+                     r->tree_leaves > p ? " (lower merges are folded into the leaves)" : "", k);
+    if (r->tree_approx && o > 0 && (size_t)o < sizeof cap)
+        snprintf(cap + o, sizeof cap - (size_t)o,
+                 " The tree was built on %zu micro-clusters (a k-means pass first), not on single "
+                 "customers, so its lowest levels are approximate.%s",
+                 r->tree_leaves, r->tree_coloured ? "" : " Branches are not coloured.");
+    svg_close(f, cap);
+}
+
+static void chart_membership(FILE *f, const cseg_report *r)
+{
+    if (!r->mcount)
+        return;
+    const size_t *all = r->mcount + r->nseg * N_MBINS;
+    size_t total = 0;
+    for (int b = 0; b < N_MBINS; b++)
+        total += all[b];
+    if (!total)
+        return;
+    /* names above their bars, so long names fit */
+    double rh = 40;
+    int W = 760, H = (int)(64 + rh * (double)(r->nseg + 1) + 60);
+    scale sx = {0, 100, 40, W - 150};
+    double y0 = 56, ybot = y0 + rh * (double)(r->nseg + 1) + 10;
+    char desc[500], cap[400];
+    double border = (double)(all[0] + all[1]) / (double)total;
+    snprintf(desc, sizeof desc,
+             "Stacked bars, one per segment and one for all customers: the share of the "
+             "segment's customers whose highest membership probability is below 0.7, 0.7 to "
+             "0.9, 0.9 to 0.99, or 0.99 or more, with the share of borderline customers (below "
+             "0.9) printed at the right. Overall %.1f%% of the customers are borderline.",
+             100 * border);
+    svg_open(f, "chart-membership", W, H, "How sure is each customer's segment?", desc);
+    fprintf(f, "<text x=\"%.1f\" y=\"29\" class=\"small\">highest probability:</text>", sx.r0);
+    for (int b = 0; b < N_MBINS; b++) {
+        double x = sx.r0 + 125 + 110.0 * b;
+        fprintf(
+            f,
+            "<rect x=\"%.1f\" y=\"20\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%.1f\" "
+            "y=\"29\">%s</text>",
+            x, mbin_colour[b], x + 14, mbin_label[b]);
+    }
+    fprintf(f, "\n<text x=\"%.1f\" y=\"%.1f\" class=\"small\">borderline (&lt; 0.9)</text>",
+            sx.r1 + 8, y0 + 4);
+    for (size_t s = 0; s <= r->nseg; s++) {
+        const size_t *c = r->mcount + s * N_MBINS;
+        size_t ns = 0;
+        for (int b = 0; b < N_MBINS; b++)
+            ns += c[b];
+        double y = y0 + rh * (double)s + (s == r->nseg ? 8 : 0);
+        const char *name = s < r->nseg ? r->seg[s].name : "All customers";
+        if (s < r->nseg)
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\"><tspan class=\"ptitle\">%zu</tspan> ", sx.r0,
+                    y + 12, s + 1);
+        else
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"ptitle\">", sx.r0, y + 12);
+        esc(f, name);
+        fputs("</text>", f);
+        if (!ns)
+            continue;
+        double acc = 0;
+        for (int b = 0; b < N_MBINS; b++) {
+            double share = 100.0 * (double)c[b] / (double)ns;
+            if (!c[b])
+                continue;
+            fprintf(
+                f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>",
+                sc(&sx, acc), y + 17, sc(&sx, acc + share) - sc(&sx, acc), rh - 22, mbin_colour[b]);
+            esc(f, name);
+            fprintf(f,
+                    ": %zu of %zu customers (%.1f%%) have a highest membership probability "
+                    "%s</title></rect>",
+                    c[b], ns, share, mbin_label[b]);
+            acc += share;
+        }
+        double bs = 100.0 * (double)(c[0] + c[1]) / (double)ns;
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\"%s>%.1f%%<title>", sx.r1 + 8, y + 30,
+                s == r->nseg ? " class=\"ptitle\"" : "", bs);
+        esc(f, name);
+        fprintf(
+            f,
+            ": %zu of %zu customers are borderline (highest probability below 0.9)</title></text>",
+            c[0] + c[1], ns);
+    }
+    fprintf(f, "<g class=\"axis\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", sx.r0,
+            ybot, sx.r1, ybot);
+    for (int v = 0; v <= 100; v += 20)
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/><text x=\"%.1f\" "
+                "y=\"%.1f\" text-anchor=\"middle\">%d</text>",
+                sc(&sx, v), ybot, sc(&sx, v), ybot + 4, sc(&sx, v), ybot + 16, v);
+    fprintf(f,
+            "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">share of the "
+            "segment's customers (percent), by their highest membership probability</text></g>\n",
+            (sx.r0 + sx.r1) / 2, ybot + 34);
+    snprintf(cap, sizeof cap,
+             "A customer's highest membership probability says how sure the mixture is of their "
+             "segment. %zu of %zu customers (%.1f%%) are borderline (below 0.9): they sit between "
+             "segments, so check them before targeting by segment.",
+             all[0] + all[1], total, 100 * border);
     svg_close(f, cap);
 }
 
@@ -945,7 +1355,7 @@ static void chart_snake(FILE *f, const cseg_report *r)
     }
     for (size_t s = 0; s < r->nseg; s++) {
         fprintf(f, "<g class=\"snake\" stroke=\"%s\" fill=\"%s\"><polyline fill=\"none\" points=\"",
-                colour(s), colour(s));
+                colour(r, s), colour(r, s));
         for (size_t j = 0; j < r->nf; j++)
             fprintf(f, "%.1f,%.1f ", sc(&sx, (double)j), sc(&sy, zscore(r, s, j)));
         fputs("\"/>", f);
@@ -993,7 +1403,7 @@ static void chart_boxes(FILE *f, const cseg_report *r, size_t q)
         if (!isfinite(v[0]))
             continue;
         double xc = sx.r0 + slot * ((double)s + 0.5);
-        fprintf(f, "<g class=\"box\" stroke=\"%s\"><title>", colour(s));
+        fprintf(f, "<g class=\"box\" stroke=\"%s\"><title>", colour(r, s));
         esc(f, r->seg[s].name);
         fputs(": ", f);
         esc(f, r->dname[q]);
@@ -1005,7 +1415,7 @@ static void chart_boxes(FILE *f, const cseg_report *r, size_t q)
                 sc(&sy, v[4]));
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\" "
                    "fill-opacity=\"0.35\"/>",
-                xc - bw / 2, sc(&sy, v[3]), bw, sc(&sy, v[1]) - sc(&sy, v[3]), colour(s));
+                xc - bw / 2, sc(&sy, v[3]), bw, sc(&sy, v[1]) - sc(&sy, v[3]), colour(r, s));
         fprintf(f, "<line class=\"median\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/></g>",
                 xc - bw / 2, sc(&sy, v[2]), xc + bw / 2, sc(&sy, v[2]));
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"seglabel\">%zu</text>",
@@ -1054,7 +1464,7 @@ static void cards(FILE *f, const cseg_report *r)
     for (size_t s = 0; s < r->nseg; s++) {
         const seg *g = &r->seg[s];
         fprintf(f, "<article class=\"card\" style=\"border-top-color:%s\"><h3><span class=\"num\">%zu</span> ",
-                colour(s), s + 1);
+                colour(r, s), s + 1);
         esc(f, g->name);
         fputs("</h3><p class=\"big\">", f);
         num(f, (double)g->size);
@@ -1250,6 +1660,8 @@ int cseg_report_write(const cseg_report *r, const char *path, cseg_diag *d)
     fputs("<section id=\"charts\"><h2>Charts</h2>\n", f);
     chart_sizes(f, r);
     chart_scatter(f, r);
+    chart_dendrogram(f, r);
+    chart_membership(f, r);
     chart_heatmap(f, r);
     chart_snake(f, r);
     for (size_t q = 0; q < r->ndist; q++)

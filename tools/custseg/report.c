@@ -1,7 +1,9 @@
 /* custseg command line: report.html, from what run/fit produced (the
  * segments.json object, the model, the customer table and labels). `run` and
  * `fit` call it right after writing their outputs; `custseg report OUTDIR`
- * calls it on the files, so both give the same page. */
+ * calls it on the files, so both give the same page. Hierarchical models add
+ * the dendrogram from dendrogram.csv in the outputs folder, mixtures the
+ * membership chart from the p_segment_* columns, DBSCAN its grey Outliers. */
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -25,9 +27,164 @@ static double jnum(json_t *o, const char *key)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-int cli_report(json_t *seg, const cseg_model *m, const cseg_table *customers,
-               const int32_t *labels, const char *id_column, const char *path, int threads,
-               uint64_t seed)
+#define REPORT_TREE_LEAVES 30
+
+/* The segment of every leaf of the merge tree, or NULL when it cannot be
+ * told. Exact trees: leaf i is customer row i. Trees on micro-clusters: the
+ * customers of a micro-cluster are not in the outputs, but every customer got
+ * the segment of its micro-cluster's branch at the cut, so a branch is matched
+ * to the segment with the same number of customers when that number is unique;
+ * branches of tied sizes stay uncoloured. */
+static int32_t *leaf_segments(const double *Z, size_t nl, const int32_t *labels, size_t n,
+                              size_t k, int approximate)
+{
+    if (!approximate) {
+        if (nl != n)
+            return NULL;
+        int32_t *ls = malloc(n * sizeof *ls);
+        if (ls)
+            memcpy(ls, labels, n * sizeof *ls);
+        return ls;
+    }
+    size_t m = nl - 1, nn = nl + m;
+    if (k < 2 || k > nl)
+        return NULL;
+    double *sz = malloc(nn * sizeof *sz), *cnt = calloc(k, sizeof *cnt);
+    int32_t *cl = malloc(nn * sizeof *cl), *ls = NULL;
+    size_t *cut = malloc(2 * k * sizeof *cut), nc = 0;
+    if (!sz || !cnt || !cl || !cut)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] >= 0 && (size_t)labels[i] < k)
+            cnt[labels[i]]++;
+    for (size_t v = 0; v < nn; v++) {
+        sz[v] = NAN;
+        cl[v] = -1;
+    }
+    for (size_t i = 0; i < m; i++) {
+        double a = Z[i * 4], b = Z[i * 4 + 1], s = Z[i * 4 + 3];
+        if (!(a >= 0 && b >= 0 && a < (double)(nl + i) && b < (double)(nl + i)))
+            goto out;
+        size_t ia = (size_t)a, ib = (size_t)b;
+        sz[nl + i] = s;
+        if (ia < nl && ib < nl)
+            sz[ia] = sz[ib] = s == 2 ? 1 : NAN;
+        else if (ia < nl)
+            sz[ia] = s - sz[ib];
+        else if (ib < nl)
+            sz[ib] = s - sz[ia];
+    }
+    /* The k branches below the cut: children of the last k - 1 merges. */
+    for (size_t i = m - (k - 1); i < m; i++)
+        for (int c = 0; c < 2; c++) {
+            size_t v = (size_t)Z[i * 4 + (size_t)c];
+            if (v < nl || v - nl < m - (k - 1))
+                cut[nc++] = v;
+        }
+    for (size_t c = 0; c < nc; c++) {
+        long match = -1;
+        int ties = 0;
+        for (size_t s = 0; s < k; s++)
+            if (cnt[s] == sz[cut[c]]) {
+                ties |= match >= 0;
+                match = (long)s;
+            }
+        for (size_t e = 0; e < nc; e++)
+            ties |= e != c && sz[cut[e]] == sz[cut[c]];
+        if (match >= 0 && !ties)
+            cl[cut[c]] = (int32_t)match;
+    }
+    for (size_t i = m; i-- > 0;)
+        if (cl[nl + i] >= 0)
+            cl[(size_t)Z[i * 4]] = cl[(size_t)Z[i * 4 + 1]] = cl[nl + i];
+    if ((ls = malloc(nl * sizeof *ls)))
+        memcpy(ls, cl, nl * sizeof *ls);
+out:
+    free(cut);
+    free(sz);
+    free(cnt);
+    free(cl);
+    return ls;
+}
+
+/* The dendrogram chart from DIR/dendrogram.csv. A missing or malformed file
+ * leaves the chart out with a warning: the rest of the page is still worth
+ * writing. */
+static void add_dendrogram(cseg_report *r, const cseg_model *m, const char *dir,
+                          const int32_t *labels, size_t n, int threads)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/dendrogram.csv", dir);
+    cseg_table *t = NULL;
+    cseg_table_read_params rp;
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    cseg_table_read_params_init(&rp);
+    rp.n_threads = threads;
+    double *Z = NULL;
+    int32_t *ls = NULL;
+    int rc = cseg_table_read_csv(&t, path, &rp, &diag);
+    if (rc == 0) {
+        static const char *const cols[4] = {"id_a", "id_b", "height", "size"};
+        size_t nm = cseg_table_n_rows(t);
+        Z = malloc((nm ? nm : 1) * 4 * sizeof *Z);
+        rc = Z ? 0 : CSEG_ENOMEM;
+        for (size_t c = 0; rc == 0 && c < 4; c++) {
+            long j = cseg_table_find(t, cols[c]);
+            const double *x = j >= 0 ? cseg_table_numbers(t, (size_t)j) : NULL;
+            if (!x) {
+                rc = CSEG_EFORMAT;
+                break;
+            }
+            for (size_t i = 0; i < nm; i++)
+                Z[i * 4 + c] = x[i];
+        }
+        if (rc == 0) {
+            int approx = cseg_model_is_approximate(m);
+            ls = leaf_segments(Z, nm + 1, labels, n, cseg_model_k(m), approx);
+            rc = cseg_report_set_dendrogram(r, Z, nm + 1, ls, REPORT_TREE_LEAVES,
+                                            cseg_model_linkage(m), approx);
+        }
+    }
+    if (rc < 0)
+        fprintf(stderr, "custseg: warning: %s: %s; the report has no dendrogram\n", path,
+                diag.msg[0] ? diag.msg : cseg_strerror(rc));
+    free(ls);
+    free(Z);
+    cseg_table_free(t);
+}
+
+/* The membership chart from the p_segment_1..k columns of the customer table. */
+static int add_membership(cseg_report *r, const cseg_table *customers, const int32_t *labels,
+                          size_t n, size_t k)
+{
+    double *P = malloc((n ? n : 1) * k * sizeof *P);
+    if (!P)
+        return CSEG_ENOMEM;
+    int rc = 0;
+    for (size_t s = 0; s < k && rc == 0; s++) {
+        char name[48];
+        snprintf(name, sizeof name, "p_segment_%zu", s + 1);
+        long j = cseg_table_find(customers, name);
+        const double *x = j >= 0 ? cseg_table_numbers(customers, (size_t)j) : NULL;
+        if (!x) {
+            rc = 1; /* no probabilities in this table: no chart */
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            P[i * k + s] = x[i];
+    }
+    if (rc == 0 && (rc = cseg_report_set_membership(r, P, n, k, labels)) < 0)
+        fprintf(stderr, "custseg: warning: p_segment_* columns: %s; the report has no "
+                        "membership chart\n", cseg_strerror(rc));
+    free(P);
+    return rc == CSEG_ENOMEM ? rc : 0;
+}
+
+/* The page, with dir the folder holding the other outputs (dendrogram.csv). */
+static int write_report(json_t *seg, const cseg_model *m, const cseg_table *customers,
+                        const int32_t *labels, const char *id_column, const char *path,
+                        const char *dir, int threads, uint64_t seed)
 {
     cseg_report *r = NULL;
     cseg_profile *prof = NULL;
@@ -143,10 +300,38 @@ int cli_report(json_t *seg, const cseg_model *m, const cseg_table *customers,
         goto fail;
     for (size_t s = 0; s < k; s++)
         cseg_profile_set_name(prof, s, cseg_model_name(m, s));
-    const char *skip[5] = {"segment", "distance", id_column ? id_column : "", "customer_id",
-                           "rfm_code"};
+    /* The membership probabilities are no profile feature: they have their own chart. */
+    const char **skip = calloc(5 + k, sizeof *skip);
+    char *pnames = calloc(k ? k : 1, 48);
+    if (!skip || !pnames) {
+        free(skip);
+        free(pnames);
+        rc = CSEG_ENOMEM;
+        goto fail;
+    }
+    size_t n_skip = 0;
+    static const char *const fixed[4] = {"segment", "distance", "customer_id", "rfm_code"};
+    for (size_t i = 0; i < 4; i++)
+        skip[n_skip++] = fixed[i];
+    skip[n_skip++] = id_column ? id_column : "";
+    for (size_t s = 0; cseg_model_algo(m) == CSEG_ALGO_GMM && s < k; s++) {
+        snprintf(pnames + s * 48, 48, "p_segment_%zu", s + 1);
+        skip[n_skip++] = pnames + s * 48;
+    }
     int rfm = cseg_profile_find(prof, "r_score") >= 0;
-    if ((rc = cseg_report_set_profile(r, prof, rfm, skip, 5)) < 0)
+    rc = cseg_report_set_profile(r, prof, rfm, skip, n_skip);
+    free(skip);
+    free(pnames);
+    if (rc < 0)
+        goto fail;
+    /* What only some kinds of model have. */
+    long noise = cseg_model_outlier_segment(m);
+    if (noise >= 0 && (rc = cseg_report_set_outliers(r, noise)) < 0)
+        goto fail;
+    if (cseg_model_algo(m) == CSEG_ALGO_HCLUST)
+        add_dendrogram(r, m, dir, labels, n, threads);
+    if (cseg_model_algo(m) == CSEG_ALGO_GMM &&
+        (rc = add_membership(r, customers, labels, n, k)) < 0)
         goto fail;
 
     /* Model-space points: the projection and the silhouette. */
@@ -169,7 +354,6 @@ int cli_report(json_t *seg, const cseg_model *m, const cseg_table *customers,
     sp.n_threads = threads;
     double mean_sil;
     /* Outliers are no cluster: the silhouette leaves them out, as the k table does. */
-    long noise = cseg_model_outlier_segment(m);
     int32_t *sl = noise >= 0 ? malloc((n ? n : 1) * sizeof *sl) : NULL;
     for (size_t i = 0; sl && i < n; i++)
         sl[i] = labels[i] == noise ? -1 : labels[i];
@@ -204,6 +388,21 @@ out:
     cseg_profile_free(prof);
     cseg_report_free(r);
     return status;
+}
+
+int cli_report(json_t *seg, const cseg_model *m, const cseg_table *customers,
+               const int32_t *labels, const char *id_column, const char *path, int threads,
+               uint64_t seed)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    return write_report(seg, m, customers, labels, id_column, path, dir, threads, seed);
 }
 
 static const char help[] =
@@ -300,8 +499,8 @@ int cmd_report(int argc, char **argv)
     }
     json_t *mj = json_object_get(seg, "model");
     json_t *sd = json_object_get(mj, "seed");
-    status = cli_report(seg, m, t, lab, id, out ? out : pr, threads,
-                        json_is_integer(sd) ? (uint64_t)json_integer_value(sd) : 0);
+    status = write_report(seg, m, t, lab, id, out ? out : pr, dir, threads,
+                          json_is_integer(sd) ? (uint64_t)json_integer_value(sd) : 0);
     if (status == EXIT_OK)
         printf("Wrote %s\n", out ? out : pr);
 out:

@@ -161,27 +161,85 @@ void cseg_dbscan_free(cseg_dbscan *db)
 
 /* ---- range queries ---------------------------------------------------- */
 
-/* Rows within eps2 of q, counting up to cap. */
-static size_t count_within(const cseg__kdt *t, size_t v, const double *q, double eps2, size_t have,
-                           size_t cap)
+typedef struct count_ctx {
+    const cseg__kdt *t;
+    double eps2;
+    size_t cap;
+} count_ctx;
+
+/* Add to cnt[i] the rows of node v within eps of row i of leaf L, for the
+ * rows whose count is still below cap (*left of them). Counts stop growing
+ * once they reach cap, which is all core detection needs. */
+static void count_leaf(const count_ctx *c, size_t L, size_t v, size_t *cnt, size_t *left)
 {
-    size_t d = t->d;
-    const double *box = t->box + v * 2 * d;
-    if (cseg__box_min2(box, q, d) > eps2)
-        return have;
-    if (cseg__box_max2(box, q, d) <= eps2)
-        return have + (t->end[v] - t->start[v]);
-    if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
-        for (size_t p = t->start[v]; p < t->end[v] && have < cap; p++)
-            have += cseg__d2(t->pts + p * d, q, d) <= eps2;
-        return have;
+    const cseg__kdt *t = c->t;
+    size_t d = t->d, cap = c->cap;
+    if (*left == 0)
+        return;
+    const double *lb = t->box + L * 2 * d, *nb = t->box + v * 2 * d;
+    if (cseg__boxes_min2(lb, nb, d) > c->eps2)
+        return;
+    size_t s = t->start[L], m = t->end[L] - s, size = t->end[v] - t->start[v];
+    if (cseg__boxes_max2(lb, nb, d) <= c->eps2) {
+        for (size_t i = 0; i < m; i++)
+            if (cnt[i] < cap && (cnt[i] += size) >= cap)
+                (*left)--;
+        return;
     }
-    have = count_within(t, 2 * v + 1, q, eps2, have, cap);
-    if (have < cap)
-        have = count_within(t, 2 * v + 2, q, eps2, have, cap);
-    return have;
+    if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
+        for (size_t i = 0; i < m; i++) {
+            if (cnt[i] >= cap)
+                continue;
+            const double *q = t->pts + (s + i) * d;
+            if (cseg__box_min2(nb, q, d) > c->eps2)
+                continue;
+            if (cseg__box_max2(nb, q, d) <= c->eps2) {
+                cnt[i] += size;
+            } else {
+                size_t k = cnt[i];
+                for (size_t p = t->start[v]; p < t->end[v] && k < cap; p++)
+                    k += cseg__d2(t->pts + p * d, q, d) <= c->eps2;
+                cnt[i] = k;
+            }
+            if (cnt[i] >= cap)
+                (*left)--;
+        }
+        return;
+    }
+    /* The child holding L (or nearer to it) first: counts reach cap sooner. */
+    size_t a = 2 * v + 1, b = 2 * v + 2;
+    if (t->start[b] <= s && s < t->end[b]) {
+        a = b;
+        b = 2 * v + 1;
+    }
+    count_leaf(c, L, a, cnt, left);
+    count_leaf(c, L, b, cnt, left);
 }
 
+/* Core flags of the rows of leaf L. A box of diameter <= eps holding at
+ * least min_samples rows makes all of them core at once. */
+static void core_leaf(const count_ctx *c, size_t L, uint8_t *core)
+{
+    const cseg__kdt *t = c->t;
+    size_t d = t->d, s = t->start[L], m = t->end[L] - s;
+    size_t cnt[CSEG_KDT_LEAF], left = m;
+    int dense = 0;
+    for (size_t v = L;; v = (v - 1) / 2) {
+        if (t->end[v] - t->start[v] >= c->cap &&
+            cseg__box_diam2(t->box + v * 2 * d, d) <= c->eps2) {
+            dense = 1;
+            break;
+        }
+        if (v == 0)
+            break;
+    }
+    if (!dense) {
+        memset(cnt, 0, m * sizeof *cnt);
+        count_leaf(c, L, 0, cnt, &left);
+    }
+    for (size_t i = 0; i < m; i++)
+        core[t->idx[s + i]] = dense || cnt[i] >= c->cap;
+}
 /* ---- lock-free union-find over tree positions ------------------------- */
 
 typedef _Atomic uint32_t auint;
@@ -224,35 +282,114 @@ typedef struct join_ctx {
     double eps2;
 } join_ctx;
 
-/* Join core point a (tree position) with the core points after it within eps. */
-static void join_from(const join_ctx *c, size_t v, uint32_t a, const double *q)
+/* Whether some row of node w is within eps of q (stops at the first). */
+static int any_within(const cseg__kdt *t, size_t w, const double *q, double eps2)
+{
+    size_t d = t->d;
+    const double *box = t->box + w * 2 * d;
+    if (cseg__box_min2(box, q, d) > eps2)
+        return 0;
+    if (cseg__box_max2(box, q, d) <= eps2)
+        return 1;
+    if (t->kind[w] == CSEG_KDT_LEAF_NODE) {
+        for (size_t p = t->start[w]; p < t->end[w]; p++)
+            if (cseg__d2(t->pts + p * d, q, d) <= eps2)
+                return 1;
+        return 0;
+    }
+    return any_within(t, 2 * w + 1, q, eps2) || any_within(t, 2 * w + 2, q, eps2);
+}
+
+/* Join unit U with leaf M (M at or after U in tree order, or U itself). A
+ * compact box is already one set, so a point needs one edge into it, and
+ * none once it is in the same set. */
+static void join_pairs(const join_ctx *c, size_t U, size_t M)
 {
     const cseg__kdt *t = c->t;
     size_t d = t->d;
-    if (t->end[v] <= a + 1)
+    const double *ub = t->box + U * 2 * d, *mb = t->box + M * 2 * d;
+    if (c->compact[U]) {
+        uint32_t u = t->start[U];
+        for (size_t q = t->start[M]; q < t->end[M]; q++) {
+            const double *x = t->pts + q * d;
+            if (cseg__box_min2(ub, x, d) > c->eps2 ||
+                uf_find(c->par, (uint32_t)q) == uf_find(c->par, u))
+                continue;
+            if (any_within(t, U, x, c->eps2))
+                uf_union(c->par, u, (uint32_t)q);
+        }
         return;
-    const double *box = t->box + v * 2 * d;
-    if (cseg__box_min2(box, q, d) > c->eps2)
+    }
+    int mc = c->compact[M];
+    for (size_t p = t->start[U]; p < t->end[U]; p++) {
+        const double *x = t->pts + p * d;
+        if (cseg__box_min2(mb, x, d) > c->eps2)
+            continue;
+        if (mc && uf_find(c->par, (uint32_t)p) == uf_find(c->par, t->start[M]))
+            continue;
+        for (size_t q = M == U ? p + 1 : t->start[M]; q < t->end[M]; q++)
+            if (cseg__d2(t->pts + q * d, x, d) <= c->eps2) {
+                uf_union(c->par, (uint32_t)p, (uint32_t)q);
+                if (mc)
+                    break;
+            }
+    }
+}
+
+/* Join the core points of unit U (a largest compact box, or a leaf outside
+ * any) with those within eps in node v and after U in tree order: every edge
+ * is then seen from the unit of its first end. */
+static void join_unit(const join_ctx *c, size_t U, size_t v)
+{
+    const cseg__kdt *t = c->t;
+    size_t d = t->d;
+    if (t->end[v] <= t->start[U])
         return;
-    if (c->compact[v]) {
-        if (uf_find(c->par, a) == uf_find(c->par, t->start[v]))
+    const double *ub = t->box + U * 2 * d, *nb = t->box + v * 2 * d;
+    if (cseg__boxes_min2(ub, nb, d) > c->eps2)
+        return;
+    if (c->compact[U] && c->compact[v]) {
+        if (uf_find(c->par, t->start[U]) == uf_find(c->par, t->start[v]))
             return;
-        if (cseg__box_max2(box, q, d) <= c->eps2) {
-            uf_union(c->par, a, t->start[v]);
+        if (cseg__boxes_max2(ub, nb, d) <= c->eps2) {
+            uf_union(c->par, t->start[U], t->start[v]);
             return;
         }
     }
     if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
-        size_t p0 = t->start[v] > a + 1 ? t->start[v] : a + 1;
-        for (size_t p = p0; p < t->end[v]; p++)
-            if (cseg__d2(t->pts + p * d, q, d) <= c->eps2)
-                uf_union(c->par, a, (uint32_t)p);
+        join_pairs(c, U, v);
         return;
     }
-    join_from(c, 2 * v + 1, a, q);
-    join_from(c, 2 * v + 2, a, q);
+    join_unit(c, U, 2 * v + 1);
+    join_unit(c, U, 2 * v + 2);
 }
 
+/* The join units below v: largest compact boxes and the leaves outside them. */
+static void units_of(const cseg__kdt *t, const uint8_t *compact, size_t v, size_t *out, size_t *m)
+{
+    if (compact[v] || t->kind[v] == CSEG_KDT_LEAF_NODE) {
+        out[(*m)++] = v;
+        return;
+    }
+    units_of(t, compact, 2 * v + 1, out, m);
+    units_of(t, compact, 2 * v + 2, out, m);
+}
+
+/* The leaves of a tree, in node order. */
+static size_t *leaves_of(const cseg__kdt *t, size_t *n_leaves)
+{
+    size_t m = 0;
+    for (size_t v = 0; v < t->n_nodes; v++)
+        m += t->kind[v] == CSEG_KDT_LEAF_NODE;
+    size_t *L = malloc((m ? m : 1) * sizeof *L);
+    if (!L)
+        return NULL;
+    for (size_t v = 0, k = 0; v < t->n_nodes; v++)
+        if (t->kind[v] == CSEG_KDT_LEAF_NODE)
+            L[k++] = v;
+    *n_leaves = m;
+    return L;
+}
 /* Link every point of each largest compact box to the box's first point
  * (all are singletons before this). */
 static void join_compact(const join_ctx *c, size_t v)
@@ -352,6 +489,7 @@ int cseg_dbscan_fit(cseg_dbscan *db, const double *X, size_t n, size_t d, cseg_d
     uint8_t *compact = NULL;
     uint32_t *inv = NULL;
     int32_t *cid = NULL;
+    size_t *leaves = NULL, n_leaves = 0;
     memset(&s, 0, sizeof s);
     memset(&all, 0, sizeof all);
     if (n == 0)
@@ -384,21 +522,22 @@ int cseg_dbscan_fit(cseg_dbscan *db, const double *X, size_t n, size_t d, cseg_d
     if ((rc = cseg__kdt_build(&all, X, n, d, nt)) < 0)
         goto fail;
 
-    /* 1. Core points. Work items are runs of tree positions: spatially close
-     * queries share the cache. */
+    /* 1. Core points, one leaf of rows at a time: the leaf's rows share the
+     * descent through the tree. */
+    if (!(leaves = leaves_of(&all, &n_leaves)))
+        goto nomem;
     {
-        const cseg__kdt *t = &all;
+        const count_ctx cc = {&all, eps2, cap}, *cp = &cc;
+        const size_t *lv = leaves;
         uint8_t *core = s.is_core;
-        size_t nchunk = (n + CSEG_DB_CHUNK - 1) / CSEG_DB_CHUNK;
         (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                        \
-    shared(t, core, n, nchunk, eps2, cap) if (n >= CSEG_DB_PAR_MIN)
-        for (size_t c = 0; c < nchunk; c++) {
-            size_t p1 = (c + 1) * CSEG_DB_CHUNK < n ? (c + 1) * CSEG_DB_CHUNK : n;
-            for (size_t p = c * CSEG_DB_CHUNK; p < p1; p++)
-                core[t->idx[p]] = count_within(t, 0, t->pts + p * t->d, eps2, 0, cap) >= cap;
-        }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 16) default(none)                       \
+    shared(cp, lv, core, n_leaves, n) if (n >= CSEG_DB_PAR_MIN)
+        for (size_t k = 0; k < n_leaves; k++)
+            core_leaf(cp, lv[k], core);
     }
+    free(leaves);
+    leaves = NULL;
     cseg__kdt_free(&all);
     for (size_t i = 0; i < n; i++)
         s.n_core += s.is_core[i];
@@ -428,14 +567,17 @@ int cseg_dbscan_fit(cseg_dbscan *db, const double *X, size_t n, size_t d, cseg_d
         join_ctx jc = {t, compact, par, eps2};
         const join_ctx *jp = &jc;
         join_compact(jp, 0);
-        size_t nchunk = (nc + CSEG_DB_CHUNK - 1) / CSEG_DB_CHUNK;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                        \
-    shared(jp, t, nc, nchunk) if (nc >= CSEG_DB_PAR_MIN)
-        for (size_t c = 0; c < nchunk; c++) {
-            size_t p1 = (c + 1) * CSEG_DB_CHUNK < nc ? (c + 1) * CSEG_DB_CHUNK : nc;
-            for (size_t p = c * CSEG_DB_CHUNK; p < p1; p++)
-                join_from(jp, 0, (uint32_t)p, t->pts + p * t->d);
-        }
+        if (!(leaves = malloc((t->n_nodes / 2 + 1) * sizeof *leaves)))
+            goto nomem;
+        n_leaves = 0;
+        units_of(t, compact, 0, leaves, &n_leaves);
+        const size_t *lv = leaves;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 16) default(none)                       \
+    shared(jp, lv, n_leaves, nc) if (nc >= CSEG_DB_PAR_MIN)
+        for (size_t k = 0; k < n_leaves; k++)
+            join_unit(jp, lv[k], 0);
+        free(leaves);
+        leaves = NULL;
         free(compact);
         compact = NULL;
 
@@ -512,6 +654,7 @@ fail:
     free(compact);
     free(inv);
     free(cid);
+    free(leaves);
     state_free(&s);
     return rc;
 }

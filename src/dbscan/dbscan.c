@@ -9,26 +9,32 @@
  * lowest number among the clusters of the core points within eps of it. We
  * compute exactly that without storing neighbourhoods:
  *
- *  1. A kd-tree over all rows; for each row (in parallel) count rows within
- *     eps, stopping at min_samples; a box wholly inside the ball counts whole.
- *  2. A kd-tree over the core points only. A box whose diameter is <= eps
- *     ("compact") holds core points all within eps of one another, so the
- *     largest compact boxes are joined at once. Then each core point a (in
- *     parallel) searches the tree for core points after it in tree order and
- *     joins them in a lock-free union-find (Anderson & Woll 1991: roots are
- *     linked by compare-and-swap, the larger index under the smaller); a
- *     compact box is skipped when it is already in a's set, and joined
- *     through its first point when wholly inside the ball. The sets, hence
- *     the result, do not depend on the order in which threads join them.
+ *  1. A kd-tree over all rows; for each row (in parallel, leaf by leaf)
+ *     count rows within eps, the row's own half of each split first, and
+ *     stop at min_samples; a box wholly inside the ball counts whole, and a
+ *     box of diameter <= eps with >= min_samples rows makes all its rows core.
+ *  2. A kd-tree over the core points only, and a lock-free union-find over
+ *     its positions (Anderson & Woll 1991: roots are linked by
+ *     compare-and-swap, the larger index under the smaller). A box of
+ *     diameter <= eps ("compact") holds core points all within eps of one
+ *     another, so the largest compact boxes are joined at once. Then each
+ *     core point a searches for the core points after it in tree order within
+ *     eps and joins them. A box is "uniform" once all its points are in one
+ *     set (sets only merge, so it stays so); a uniform box in a's set holds
+ *     no new edge and is skipped, which is what makes dense data cheap.
+ *     Seeds go first (one point per leaf), then a bottom-up pass marks the
+ *     uniform boxes, then all core points search. The sets, hence the
+ *     result, do not depend on the order in which threads join them.
  *  3. Clusters are numbered by scanning the core rows in order.
  *  4. For each non-core row (in parallel) the smallest cluster number within
  *     eps: the tree's boxes carry the smallest number below them, so boxes
  *     that cannot improve the answer are skipped.
  *
- * Memory: the input is borrowed; the first tree (n (8 d + 20) bytes, n / 4
- * boxes) is freed before the second is built; the model keeps n labels and
- * flags, the core rows twice (in row order for the caller, in tree order for
- * predict) and the core tree. Neighbour lists are never formed.
+ * Memory: the input is borrowed; the first tree (at most n (16 d + 9) bytes)
+ * is freed before the second is built; the model keeps n labels and flags,
+ * the core rows twice (in row order for the caller, in tree order for
+ * predict) and the core tree: at most about n (24 d + 30) bytes at the peak
+ * (all rows core). Neighbour lists are never formed.
  *
  * Predict searches the core tree for the nearest core point with the search
  * radius starting at eps, so far rows cost little.
@@ -167,53 +173,29 @@ typedef struct count_ctx {
     size_t cap;
 } count_ctx;
 
-/* Add to cnt[i] the rows of node v within eps of row i of leaf L, for the
- * rows whose count is still below cap (*left of them). Counts stop growing
- * once they reach cap, which is all core detection needs. */
-static void count_leaf(const count_ctx *c, size_t L, size_t v, size_t *cnt, size_t *left)
+/* Rows of node v within eps of q (tree position pos), counted up to cap;
+ * the child holding q first, so dense rows reach cap after few boxes. */
+static size_t count_point(const count_ctx *c, size_t v, const double *q, size_t pos, size_t have)
 {
     const cseg__kdt *t = c->t;
-    size_t d = t->d, cap = c->cap;
-    if (*left == 0)
-        return;
-    const double *lb = t->box + L * 2 * d, *nb = t->box + v * 2 * d;
-    if (cseg__boxes_min2(lb, nb, d) > c->eps2)
-        return;
-    size_t s = t->start[L], m = t->end[L] - s, size = t->end[v] - t->start[v];
-    if (cseg__boxes_max2(lb, nb, d) <= c->eps2) {
-        for (size_t i = 0; i < m; i++)
-            if (cnt[i] < cap && (cnt[i] += size) >= cap)
-                (*left)--;
-        return;
-    }
+    size_t d = t->d;
+    const double *box = t->box + v * 2 * d;
+    if (cseg__box_min2(box, q, d) > c->eps2)
+        return have;
+    if (cseg__box_max2(box, q, d) <= c->eps2)
+        return have + (t->end[v] - t->start[v]);
     if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
-        for (size_t i = 0; i < m; i++) {
-            if (cnt[i] >= cap)
-                continue;
-            const double *q = t->pts + (s + i) * d;
-            if (cseg__box_min2(nb, q, d) > c->eps2)
-                continue;
-            if (cseg__box_max2(nb, q, d) <= c->eps2) {
-                cnt[i] += size;
-            } else {
-                size_t k = cnt[i];
-                for (size_t p = t->start[v]; p < t->end[v] && k < cap; p++)
-                    k += cseg__d2(t->pts + p * d, q, d) <= c->eps2;
-                cnt[i] = k;
-            }
-            if (cnt[i] >= cap)
-                (*left)--;
-        }
-        return;
+        for (size_t p = t->start[v]; p < t->end[v] && have < c->cap; p++)
+            have += cseg__d2(t->pts + p * d, q, d) <= c->eps2;
+        return have;
     }
-    /* The child holding L (or nearer to it) first: counts reach cap sooner. */
     size_t a = 2 * v + 1, b = 2 * v + 2;
-    if (t->start[b] <= s && s < t->end[b]) {
+    if (t->start[b] <= pos && pos < t->end[b]) {
         a = b;
         b = 2 * v + 1;
     }
-    count_leaf(c, L, a, cnt, left);
-    count_leaf(c, L, b, cnt, left);
+    have = count_point(c, a, q, pos, have);
+    return have < c->cap ? count_point(c, b, q, pos, have) : have;
 }
 
 /* Core flags of the rows of leaf L. A box of diameter <= eps holding at
@@ -222,7 +204,7 @@ static void core_leaf(const count_ctx *c, size_t L, uint8_t *core)
 {
     const cseg__kdt *t = c->t;
     size_t d = t->d, s = t->start[L], m = t->end[L] - s;
-    size_t cnt[CSEG_KDT_LEAF], left = m;
+    size_t cnt[CSEG_KDT_LEAF];
     int dense = 0;
     for (size_t v = L;; v = (v - 1) / 2) {
         if (t->end[v] - t->start[v] >= c->cap &&
@@ -233,10 +215,9 @@ static void core_leaf(const count_ctx *c, size_t L, uint8_t *core)
         if (v == 0)
             break;
     }
-    if (!dense) {
-        memset(cnt, 0, m * sizeof *cnt);
-        count_leaf(c, L, 0, cnt, &left);
-    }
+    if (!dense)
+        for (size_t i = 0; i < m; i++)
+            cnt[i] = count_point(c, 0, t->pts + (s + i) * d, s + i, 0);
     for (size_t i = 0; i < m; i++)
         core[t->idx[s + i]] = dense || cnt[i] >= c->cap;
 }
@@ -279,100 +260,64 @@ typedef struct join_ctx {
     const cseg__kdt *t;
     const uint8_t *compact;
     auint *par;
+    _Atomic uint8_t *uni; /* per node: 1 once all its core points are in one set */
     double eps2;
 } join_ctx;
 
-/* Whether some row of node w is within eps of q (stops at the first). */
-static int any_within(const cseg__kdt *t, size_t w, const double *q, double eps2)
+/* Mark v uniform (all its core points in one set) when it has become so.
+ * Sets only ever merge, so a node once uniform stays uniform. */
+static void try_uniform(const join_ctx *c, size_t v)
 {
-    size_t d = t->d;
-    const double *box = t->box + w * 2 * d;
-    if (cseg__box_min2(box, q, d) > eps2)
-        return 0;
-    if (cseg__box_max2(box, q, d) <= eps2)
-        return 1;
-    if (t->kind[w] == CSEG_KDT_LEAF_NODE) {
-        for (size_t p = t->start[w]; p < t->end[w]; p++)
-            if (cseg__d2(t->pts + p * d, q, d) <= eps2)
-                return 1;
-        return 0;
+    const cseg__kdt *t = c->t;
+    if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
+        uint32_t r = uf_find(c->par, t->start[v]);
+        for (uint32_t p = t->start[v] + 1; p < t->end[v]; p++)
+            if (uf_find(c->par, p) != r)
+                return;
+    } else {
+        size_t l = 2 * v + 1, r = 2 * v + 2;
+        if (!atomic_load_explicit(&c->uni[l], memory_order_relaxed) ||
+            !atomic_load_explicit(&c->uni[r], memory_order_relaxed) ||
+            uf_find(c->par, t->start[l]) != uf_find(c->par, t->start[r]))
+            return;
     }
-    return any_within(t, 2 * w + 1, q, eps2) || any_within(t, 2 * w + 2, q, eps2);
+    atomic_store_explicit(&c->uni[v], 1, memory_order_relaxed);
 }
 
-/* Join unit U with leaf M (M at or after U in tree order, or U itself). A
- * compact box is already one set, so a point needs one edge into it, and
- * none once it is in the same set. */
-static void join_pairs(const join_ctx *c, size_t U, size_t M)
+/* Join core point a (tree position, coordinates q) with the core points
+ * after it within eps, below node v. A uniform box already in a's set holds
+ * nothing new and is skipped; a box wholly inside the ball joins whole. */
+static void join_point(const join_ctx *c, size_t v, uint32_t a, const double *q)
 {
     const cseg__kdt *t = c->t;
     size_t d = t->d;
-    const double *ub = t->box + U * 2 * d, *mb = t->box + M * 2 * d;
-    if (c->compact[U]) {
-        uint32_t u = t->start[U];
-        for (size_t q = t->start[M]; q < t->end[M]; q++) {
-            const double *x = t->pts + q * d;
-            if (cseg__box_min2(ub, x, d) > c->eps2 ||
-                uf_find(c->par, (uint32_t)q) == uf_find(c->par, u))
-                continue;
-            if (any_within(t, U, x, c->eps2))
-                uf_union(c->par, u, (uint32_t)q);
+    if (t->end[v] <= a + 1)
+        return;
+    const double *box = t->box + v * 2 * d;
+    if (cseg__box_min2(box, q, d) > c->eps2)
+        return;
+    int uni = atomic_load_explicit(&c->uni[v], memory_order_relaxed);
+    if (uni && uf_find(c->par, t->start[v]) == uf_find(c->par, a))
+        return;
+    if (cseg__box_max2(box, q, d) <= c->eps2) {
+        if (uni) {
+            uf_union(c->par, a, t->start[v]);
+        } else {
+            for (uint32_t p = t->start[v]; p < t->end[v]; p++)
+                uf_union(c->par, a, p);
+            atomic_store_explicit(&c->uni[v], 1, memory_order_relaxed);
         }
         return;
-    }
-    int mc = c->compact[M];
-    for (size_t p = t->start[U]; p < t->end[U]; p++) {
-        const double *x = t->pts + p * d;
-        if (cseg__box_min2(mb, x, d) > c->eps2)
-            continue;
-        if (mc && uf_find(c->par, (uint32_t)p) == uf_find(c->par, t->start[M]))
-            continue;
-        for (size_t q = M == U ? p + 1 : t->start[M]; q < t->end[M]; q++)
-            if (cseg__d2(t->pts + q * d, x, d) <= c->eps2) {
-                uf_union(c->par, (uint32_t)p, (uint32_t)q);
-                if (mc)
-                    break;
-            }
-    }
-}
-
-/* Join the core points of unit U (a largest compact box, or a leaf outside
- * any) with those within eps in node v and after U in tree order: every edge
- * is then seen from the unit of its first end. */
-static void join_unit(const join_ctx *c, size_t U, size_t v)
-{
-    const cseg__kdt *t = c->t;
-    size_t d = t->d;
-    if (t->end[v] <= t->start[U])
-        return;
-    const double *ub = t->box + U * 2 * d, *nb = t->box + v * 2 * d;
-    if (cseg__boxes_min2(ub, nb, d) > c->eps2)
-        return;
-    if (c->compact[U] && c->compact[v]) {
-        if (uf_find(c->par, t->start[U]) == uf_find(c->par, t->start[v]))
-            return;
-        if (cseg__boxes_max2(ub, nb, d) <= c->eps2) {
-            uf_union(c->par, t->start[U], t->start[v]);
-            return;
-        }
     }
     if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
-        join_pairs(c, U, v);
-        return;
+        for (uint32_t p = t->start[v] > a + 1 ? t->start[v] : a + 1; p < t->end[v]; p++)
+            if (cseg__d2(t->pts + (size_t)p * d, q, d) <= c->eps2)
+                uf_union(c->par, a, p);
+    } else {
+        join_point(c, 2 * v + 1, a, q);
+        join_point(c, 2 * v + 2, a, q);
     }
-    join_unit(c, U, 2 * v + 1);
-    join_unit(c, U, 2 * v + 2);
-}
-
-/* The join units below v: largest compact boxes and the leaves outside them. */
-static void units_of(const cseg__kdt *t, const uint8_t *compact, size_t v, size_t *out, size_t *m)
-{
-    if (compact[v] || t->kind[v] == CSEG_KDT_LEAF_NODE) {
-        out[(*m)++] = v;
-        return;
-    }
-    units_of(t, compact, 2 * v + 1, out, m);
-    units_of(t, compact, 2 * v + 2, out, m);
+    try_uniform(c, v);
 }
 
 /* The leaves of a tree, in node order. */
@@ -490,6 +435,7 @@ int cseg_dbscan_fit(cseg_dbscan *db, const double *X, size_t n, size_t d, cseg_d
     uint32_t *inv = NULL;
     int32_t *cid = NULL;
     size_t *leaves = NULL, n_leaves = 0;
+    _Atomic uint8_t *uni = NULL;
     memset(&s, 0, sizeof s);
     memset(&all, 0, sizeof all);
     if (n == 0)
@@ -503,7 +449,7 @@ int cseg_dbscan_fit(cseg_dbscan *db, const double *X, size_t n, size_t d, cseg_d
     if (tree_bytes == SIZE_MAX)
         return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0, "%zu rows of %zu features is too large",
                           n, d);
-    /* Peak: the tree over all rows with its scratch, the labels and flags, and
+    /* Peak: the tree over all rows, the labels and flags, or
      * at the second stage (all rows core at worst) the core rows twice, the
      * core tree and the union-find. */
     size_t need = tree_bytes + n * (sizeof(int32_t) + 1);
@@ -564,20 +510,40 @@ int cseg_dbscan_fit(cseg_dbscan *db, const double *X, size_t n, size_t d, cseg_d
         for (size_t v = 0; v < t->n_nodes; v++)
             compact[v] =
                 t->kind[v] != CSEG_KDT_ABSENT && cseg__box_diam2(t->box + v * 2 * d, d) <= eps2;
-        join_ctx jc = {t, compact, par, eps2};
+        uni = malloc(t->n_nodes * sizeof *uni);
+        if (!uni)
+            goto nomem;
+        for (size_t v = 0; v < t->n_nodes; v++)
+            atomic_init(&uni[v], compact[v]);
+        join_ctx jc = {t, compact, par, uni, eps2};
         const join_ctx *jp = &jc;
         join_compact(jp, 0);
-        if (!(leaves = malloc((t->n_nodes / 2 + 1) * sizeof *leaves)))
+        /* Seeds first (the first point of each leaf): they merge most of each
+         * cluster, then one bottom-up pass marks the uniform boxes, so that
+         * the queries of all core points skip most of their ball. */
+        if (!(leaves = leaves_of(t, &n_leaves)))
             goto nomem;
-        n_leaves = 0;
-        units_of(t, compact, 0, leaves, &n_leaves);
         const size_t *lv = leaves;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 16) default(none)                       \
-    shared(jp, lv, n_leaves, nc) if (nc >= CSEG_DB_PAR_MIN)
+    shared(jp, t, lv, n_leaves, nc) if (nc >= CSEG_DB_PAR_MIN)
         for (size_t k = 0; k < n_leaves; k++)
-            join_unit(jp, lv[k], 0);
+            join_point(jp, 0, t->start[lv[k]], t->pts + (size_t)t->start[lv[k]] * t->d);
         free(leaves);
         leaves = NULL;
+        for (size_t v = t->n_nodes; v-- > 0;)
+            if (t->kind[v] != CSEG_KDT_ABSENT &&
+                !atomic_load_explicit(&uni[v], memory_order_relaxed))
+                try_uniform(jp, v);
+        size_t nchunk = (nc + CSEG_DB_CHUNK - 1) / CSEG_DB_CHUNK;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                        \
+    shared(jp, t, nc, nchunk) if (nc >= CSEG_DB_PAR_MIN)
+        for (size_t c = 0; c < nchunk; c++) {
+            size_t p1 = (c + 1) * CSEG_DB_CHUNK < nc ? (c + 1) * CSEG_DB_CHUNK : nc;
+            for (size_t p = c * CSEG_DB_CHUNK; p < p1; p++)
+                join_point(jp, 0, (uint32_t)p, t->pts + p * t->d);
+        }
+        free(uni);
+        uni = NULL;
         free(compact);
         compact = NULL;
 
@@ -655,6 +621,7 @@ fail:
     free(inv);
     free(cid);
     free(leaves);
+    free(uni);
     state_free(&s);
     return rc;
 }

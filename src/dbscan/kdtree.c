@@ -24,7 +24,7 @@
  * test it replaces.
  *
  * Complexity: O(n log(n) d) time, O(n d) memory (the rows in tree order and
- * at most n / 4 boxes; no scratch).
+ * fewer than n / 2 boxes; no scratch).
  * Reference: Bentley (1975) multidimensional binary search trees;
  * Friedman, Bentley & Finkel (1977).
  */

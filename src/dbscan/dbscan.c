@@ -204,7 +204,6 @@ static void core_leaf(const count_ctx *c, size_t L, uint8_t *core)
 {
     const cseg__kdt *t = c->t;
     size_t d = t->d, s = t->start[L], m = t->end[L] - s;
-    size_t cnt[CSEG_KDT_LEAF];
     int dense = 0;
     for (size_t v = L;; v = (v - 1) / 2) {
         if (t->end[v] - t->start[v] >= c->cap &&
@@ -215,12 +214,11 @@ static void core_leaf(const count_ctx *c, size_t L, uint8_t *core)
         if (v == 0)
             break;
     }
-    if (!dense)
-        for (size_t i = 0; i < m; i++)
-            cnt[i] = count_point(c, 0, t->pts + (s + i) * d, s + i, 0);
+    /* (A leaf of equal rows can hold more than CSEG_KDT_LEAF of them.) */
     for (size_t i = 0; i < m; i++)
-        core[t->idx[s + i]] = dense || cnt[i] >= c->cap;
+        core[t->idx[s + i]] = dense || count_point(c, 0, t->pts + (s + i) * d, s + i, 0) >= c->cap;
 }
+
 /* ---- lock-free union-find over tree positions ------------------------- */
 
 typedef _Atomic uint32_t auint;

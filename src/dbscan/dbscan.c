@@ -23,8 +23,11 @@
  *     set (sets only merge, so it stays so); a uniform box in a's set holds
  *     no new edge and is skipped, which is what makes dense data cheap.
  *     Seeds go first (one point per leaf), then a bottom-up pass marks the
- *     uniform boxes, then all core points search. The sets, hence the
- *     result, do not depend on the order in which threads join them.
+ *     uniform boxes, then all core points search: a largest uniform box
+ *     searches once as a whole (a dual descent that stops at the first pair
+ *     within eps into each other set), the points of the other leaves one by
+ *     one. The sets, hence the result, do not depend on the order in which
+ *     threads join them.
  *  3. Clusters are numbered by scanning the core rows in order.
  *  4. For each non-core row (in parallel) the smallest cluster number within
  *     eps: the tree's boxes carry the smallest number below them, so boxes
@@ -318,6 +321,91 @@ static void join_point(const join_ctx *c, size_t v, uint32_t a, const double *q)
     try_uniform(c, v);
 }
 
+/* Whether some row of node w is within eps of q (stops at the first). */
+static int any_within(const cseg__kdt *t, size_t w, const double *q, double eps2)
+{
+    size_t d = t->d;
+    const double *box = t->box + w * 2 * d;
+    if (cseg__box_min2(box, q, d) > eps2)
+        return 0;
+    if (cseg__box_max2(box, q, d) <= eps2)
+        return 1;
+    if (t->kind[w] == CSEG_KDT_LEAF_NODE) {
+        for (size_t p = t->start[w]; p < t->end[w]; p++)
+            if (cseg__d2(t->pts + p * d, q, d) <= eps2)
+                return 1;
+        return 0;
+    }
+    return any_within(t, 2 * w + 1, q, eps2) || any_within(t, 2 * w + 2, q, eps2);
+}
+
+/* Whether some row of node u and some row of node v are within eps (a dual
+ * descent, splitting the larger node, that stops at the first pair). */
+static int pair_within(const cseg__kdt *t, size_t u, size_t v, double eps2)
+{
+    size_t d = t->d;
+    const double *ub = t->box + u * 2 * d, *vb = t->box + v * 2 * d;
+    if (cseg__boxes_min2(ub, vb, d) > eps2)
+        return 0;
+    if (cseg__boxes_max2(ub, vb, d) <= eps2)
+        return 1;
+    int ul = t->kind[u] == CSEG_KDT_LEAF_NODE, vl = t->kind[v] == CSEG_KDT_LEAF_NODE;
+    if (ul && vl) {
+        for (size_t p = t->start[u]; p < t->end[u]; p++)
+            if (any_within(t, v, t->pts + p * d, eps2))
+                return 1;
+        return 0;
+    }
+    if (!ul && (vl || t->end[u] - t->start[u] >= t->end[v] - t->start[v]))
+        return pair_within(t, 2 * u + 1, v, eps2) || pair_within(t, 2 * u + 2, v, eps2);
+    return pair_within(t, u, 2 * v + 1, eps2) || pair_within(t, u, 2 * v + 2, eps2);
+}
+
+/* Join the uniform box U (all its points in one set) with the core points
+ * within eps below node v and after U in tree order. A uniform box needs one
+ * edge into U's set, and none once it is in it; a point of a leaf that is
+ * not uniform likewise. */
+static void join_unit(const join_ctx *c, size_t U, size_t v)
+{
+    const cseg__kdt *t = c->t;
+    size_t d = t->d;
+    if (t->end[v] <= t->start[U] || (t->start[v] >= t->start[U] && t->end[v] <= t->end[U]))
+        return;
+    const double *ub = t->box + U * 2 * d;
+    if (cseg__boxes_min2(ub, t->box + v * 2 * d, d) > c->eps2)
+        return;
+    uint32_t u = t->start[U];
+    if (atomic_load_explicit(&c->uni[v], memory_order_relaxed)) {
+        if (uf_find(c->par, t->start[v]) != uf_find(c->par, u) && pair_within(t, U, v, c->eps2))
+            uf_union(c->par, u, t->start[v]);
+        return;
+    }
+    if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
+        for (uint32_t q = t->start[v]; q < t->end[v]; q++) {
+            const double *x = t->pts + (size_t)q * d;
+            if (cseg__box_min2(ub, x, d) <= c->eps2 && uf_find(c->par, q) != uf_find(c->par, u) &&
+                any_within(t, U, x, c->eps2))
+                uf_union(c->par, u, q);
+        }
+        return;
+    }
+    join_unit(c, U, 2 * v + 1);
+    join_unit(c, U, 2 * v + 2);
+}
+
+/* The search units below v: the largest uniform boxes, and the leaves
+ * outside them (whose points search one by one). */
+static void units_of(const join_ctx *c, size_t v, size_t *out, size_t *m)
+{
+    if (atomic_load_explicit(&c->uni[v], memory_order_relaxed) ||
+        c->t->kind[v] == CSEG_KDT_LEAF_NODE) {
+        out[(*m)++] = v;
+        return;
+    }
+    units_of(c, 2 * v + 1, out, m);
+    units_of(c, 2 * v + 2, out, m);
+}
+
 /* The leaves of a tree, in node order. */
 static size_t *leaves_of(const cseg__kdt *t, size_t *n_leaves)
 {
@@ -528,18 +616,30 @@ int cseg_dbscan_fit(cseg_dbscan *db, const double *X, size_t n, size_t d, cseg_d
             join_point(jp, 0, t->start[lv[k]], t->pts + (size_t)t->start[lv[k]] * t->d);
         free(leaves);
         leaves = NULL;
+        lv = NULL;
         for (size_t v = t->n_nodes; v-- > 0;)
             if (t->kind[v] != CSEG_KDT_ABSENT &&
                 !atomic_load_explicit(&uni[v], memory_order_relaxed))
                 try_uniform(jp, v);
-        size_t nchunk = (nc + CSEG_DB_CHUNK - 1) / CSEG_DB_CHUNK;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                        \
-    shared(jp, t, nc, nchunk) if (nc >= CSEG_DB_PAR_MIN)
-        for (size_t c = 0; c < nchunk; c++) {
-            size_t p1 = (c + 1) * CSEG_DB_CHUNK < nc ? (c + 1) * CSEG_DB_CHUNK : nc;
-            for (size_t p = c * CSEG_DB_CHUNK; p < p1; p++)
-                join_point(jp, 0, (uint32_t)p, t->pts + p * t->d);
+        /* Then every core point, by units: a uniform box searches once as a
+         * whole; the points of the other leaves search one by one. */
+        if (!(leaves = malloc((t->n_nodes / 2 + 1) * sizeof *leaves)))
+            goto nomem;
+        n_leaves = 0;
+        units_of(jp, 0, leaves, &n_leaves);
+        lv = leaves;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4) default(none)                        \
+    shared(jp, t, lv, n_leaves, nc, uni) if (nc >= CSEG_DB_PAR_MIN)
+        for (size_t k = 0; k < n_leaves; k++) {
+            size_t U = lv[k];
+            if (atomic_load_explicit(&uni[U], memory_order_relaxed))
+                join_unit(jp, U, 0);
+            else
+                for (uint32_t p = t->start[U]; p < t->end[U]; p++)
+                    join_point(jp, 0, p, t->pts + (size_t)p * t->d);
         }
+        free(leaves);
+        leaves = NULL;
         free(uni);
         uni = NULL;
         free(compact);

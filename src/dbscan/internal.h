@@ -74,6 +74,30 @@ static inline double cseg__box_max2(const double *box, const double *q, size_t d
     return s;
 }
 
+/* Smallest and largest squared distance between a row of box a and a row of
+ * box b, with the same guarantee (the argument applies to each feature's gap
+ * and span). */
+static inline double cseg__boxes_min2(const double *a, const double *b, size_t d)
+{
+    double s = 0;
+    for (size_t j = 0; j < d; j++) {
+        double t = b[j] > a[d + j] ? b[j] - a[d + j] : a[j] > b[d + j] ? a[j] - b[d + j] : 0;
+        s += t * t;
+    }
+    return s;
+}
+
+static inline double cseg__boxes_max2(const double *a, const double *b, size_t d)
+{
+    double s = 0;
+    for (size_t j = 0; j < d; j++) {
+        double u = b[d + j] - a[j], v = a[d + j] - b[j];
+        double t = u > v ? u : v;
+        s += t * t;
+    }
+    return s;
+}
+
 /* Squared diameter of a box: an upper bound of cseg__d2 of any two rows in it. */
 static inline double cseg__box_diam2(const double *box, size_t d)
 {

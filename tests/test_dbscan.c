@@ -426,6 +426,36 @@ static void test_edge_cases(void **state)
     for (size_t i = 0; i < 4; i++)
         assert_int_equal(cseg_dbscan_labels(db)[i], -1);
     cseg_dbscan_free(db);
+    /* More equal rows than a leaf holds, but fewer than min_samples. */
+    db = fit(X, 40, 3, 1, 41, 1);
+    assert_int_equal(cseg_dbscan_n_core(db), 0);
+    cseg_dbscan_free(db);
+    db = fit(X, 40, 3, 1, 40, 1);
+    assert_int_equal(cseg_dbscan_n_core(db), 40);
+    cseg_dbscan_free(db);
+    /* Two groups of equal rows (leaves that stop early) plus a lone row. */
+    double G[41 * 2];
+    for (size_t i = 0; i < 41; i++) {
+        G[2 * i] = i < 20 ? 0.0 : i < 40 ? 1.0 : 0.5;
+        G[2 * i + 1] = 2.0;
+    }
+    db = fit(G, 41, 2, 0.5, 22, 1); /* only the lone row (41 neighbours) is core */
+    assert_int_equal(cseg_dbscan_n_core(db), 1);
+    assert_true(cseg_dbscan_is_core(db)[40]);
+    assert_int_equal(cseg_dbscan_n_clusters(db), 1);
+    for (size_t i = 0; i < 41; i++)
+        assert_int_equal(cseg_dbscan_labels(db)[i], 0);
+    cseg_dbscan_free(db);
+    db = fit(G, 41, 2, 0.5, 21, 1); /* the lone row links both groups */
+    assert_int_equal(cseg_dbscan_n_core(db), 41);
+    assert_int_equal(cseg_dbscan_n_clusters(db), 1);
+    cseg_dbscan_free(db);
+    db = fit(G, 41, 2, 0.4, 20, 1); /* two clusters, the lone row is noise */
+    assert_int_equal(cseg_dbscan_n_clusters(db), 2);
+    assert_int_equal(cseg_dbscan_labels(db)[0], 0);
+    assert_int_equal(cseg_dbscan_labels(db)[20], 1);
+    assert_int_equal(cseg_dbscan_labels(db)[40], -1);
+    cseg_dbscan_free(db);
     free(X);
 
     /* eps tiny: all noise; eps huge: one cluster, all core; d = 1. */

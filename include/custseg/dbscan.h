@@ -25,11 +25,13 @@
  * O(n d) whatever eps is. Results are exact set decisions and do not depend
  * on the number of threads.
  *
- * Complexity. Building the trees O(n log n d); each range query O(log n + m)
- * for m rows in the eps-ball (counting stops at min_samples, and boxes that
- * lie wholly inside the ball are taken whole), so about O(n (log n + m))
- * for low d; the worst case (eps covering everything, or high d where the
- * tree cannot prune) is O(n^2 d) time, still O(n d) memory.
+ * Complexity. Building the trees O(n log(n) d). Core detection costs one
+ * range count per row, stopped at min_samples (boxes wholly inside the ball
+ * count whole). Joining core points costs one range search per core point
+ * that skips boxes already in the point's cluster, so dense clusters are
+ * cheap; border rows cost one search each. About O(n log n) for low d and
+ * moderate eps; the worst case (high d, where boxes prune little, and large
+ * eps) approaches O(n^2 d) time, still O(n d) memory.
  */
 #ifndef CUSTSEG_DBSCAN_H
 #define CUSTSEG_DBSCAN_H
@@ -70,8 +72,8 @@ CSEG_API void cseg_dbscan_free(cseg_dbscan *db);
  * Errors: CSEG_EINVAL (n == 0, d == 0, or a NaN/Inf value: diag names the
  * 1-based row and feature), CSEG_ETOOBIG (n >= 2^31 or sizes overflow),
  * CSEG_ENOMEM (diag says how much memory the fit needed). Time: see the
- * overview; memory about n (8 d + 16) bytes plus 8 d + 12 bytes per core
- * point. Threads: n_threads workers, same result for any number; do not fit
+ * overview; memory at most about n (24 d + 30) bytes during the fit (all
+ * rows core), and the model keeps 5 n + n_core (24 d + 18) bytes at most. Threads: n_threads workers, same result for any number; do not fit
  * one model from two threads at once. */
 CSEG_API int cseg_dbscan_fit(cseg_dbscan *db, const double *X, size_t n, size_t d, cseg_diag *diag);
 

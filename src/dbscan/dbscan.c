@@ -9,26 +9,35 @@
  * lowest number among the clusters of the core points within eps of it. We
  * compute exactly that without storing neighbourhoods:
  *
- *  1. A kd-tree over all rows; for each row (in parallel) count rows within
- *     eps, stopping at min_samples; a box wholly inside the ball counts whole.
- *  2. A kd-tree over the core points only. A box whose diameter is <= eps
- *     ("compact") holds core points all within eps of one another, so the
- *     largest compact boxes are joined at once. Then each core point a (in
- *     parallel) searches the tree for core points after it in tree order and
- *     joins them in a lock-free union-find (Anderson & Woll 1991: roots are
- *     linked by compare-and-swap, the larger index under the smaller); a
- *     compact box is skipped when it is already in a's set, and joined
- *     through its first point when wholly inside the ball. The sets, hence
- *     the result, do not depend on the order in which threads join them.
+ *  1. A kd-tree over all rows; for each row (in parallel, leaf by leaf)
+ *     count rows within eps, the row's own half of each split first, and
+ *     stop at min_samples; a box wholly inside the ball counts whole, and a
+ *     box of diameter <= eps with >= min_samples rows makes all its rows core.
+ *  2. A kd-tree over the core points only, and a lock-free union-find over
+ *     its positions (Anderson & Woll 1991: roots are linked by
+ *     compare-and-swap, the larger index under the smaller). A box of
+ *     diameter <= eps ("compact") holds core points all within eps of one
+ *     another, so the largest compact boxes are joined at once. Then each
+ *     core point a searches for the core points after it in tree order within
+ *     eps and joins them. A box is "uniform" once all its points are in one
+ *     set (sets only merge, so it stays so); a uniform box in a's set holds
+ *     no new edge and is skipped, which is what makes dense data cheap.
+ *     Seeds go first (one point per leaf), then a bottom-up pass marks the
+ *     uniform boxes, then all core points search: a largest uniform box
+ *     searches once as a whole (a dual descent that stops at the first pair
+ *     within eps into each other set), the points of the other leaves one by
+ *     one. The sets, hence the result, do not depend on the order in which
+ *     threads join them.
  *  3. Clusters are numbered by scanning the core rows in order.
  *  4. For each non-core row (in parallel) the smallest cluster number within
  *     eps: the tree's boxes carry the smallest number below them, so boxes
  *     that cannot improve the answer are skipped.
  *
- * Memory: the input is borrowed; the first tree (n (8 d + 20) bytes, n / 4
- * boxes) is freed before the second is built; the model keeps n labels and
- * flags, the core rows twice (in row order for the caller, in tree order for
- * predict) and the core tree. Neighbour lists are never formed.
+ * Memory: the input is borrowed; the first tree (at most n (16 d + 9) bytes)
+ * is freed before the second is built; the model keeps n labels and flags,
+ * the core rows twice (in row order for the caller, in tree order for
+ * predict) and the core tree: at most about n (24 d + 30) bytes at the peak
+ * (all rows core). Neighbour lists are never formed.
  *
  * Predict searches the core tree for the nearest core point with the search
  * radius starting at eps, so far rows cost little.
@@ -161,25 +170,56 @@ void cseg_dbscan_free(cseg_dbscan *db)
 
 /* ---- range queries ---------------------------------------------------- */
 
-/* Rows within eps2 of q, counting up to cap. */
-static size_t count_within(const cseg__kdt *t, size_t v, const double *q, double eps2, size_t have,
-                           size_t cap)
+typedef struct count_ctx {
+    const cseg__kdt *t;
+    double eps2;
+    size_t cap;
+} count_ctx;
+
+/* Rows of node v within eps of q (tree position pos), counted up to cap;
+ * the child holding q first, so dense rows reach cap after few boxes. */
+static size_t count_point(const count_ctx *c, size_t v, const double *q, size_t pos, size_t have)
 {
+    const cseg__kdt *t = c->t;
     size_t d = t->d;
     const double *box = t->box + v * 2 * d;
-    if (cseg__box_min2(box, q, d) > eps2)
+    if (cseg__box_min2(box, q, d) > c->eps2)
         return have;
-    if (cseg__box_max2(box, q, d) <= eps2)
+    if (cseg__box_max2(box, q, d) <= c->eps2)
         return have + (t->end[v] - t->start[v]);
     if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
-        for (size_t p = t->start[v]; p < t->end[v] && have < cap; p++)
-            have += cseg__d2(t->pts + p * d, q, d) <= eps2;
+        for (size_t p = t->start[v]; p < t->end[v] && have < c->cap; p++)
+            have += cseg__d2(t->pts + p * d, q, d) <= c->eps2;
         return have;
     }
-    have = count_within(t, 2 * v + 1, q, eps2, have, cap);
-    if (have < cap)
-        have = count_within(t, 2 * v + 2, q, eps2, have, cap);
-    return have;
+    size_t a = 2 * v + 1, b = 2 * v + 2;
+    if (t->start[b] <= pos && pos < t->end[b]) {
+        a = b;
+        b = 2 * v + 1;
+    }
+    have = count_point(c, a, q, pos, have);
+    return have < c->cap ? count_point(c, b, q, pos, have) : have;
+}
+
+/* Core flags of the rows of leaf L. A box of diameter <= eps holding at
+ * least min_samples rows makes all of them core at once. */
+static void core_leaf(const count_ctx *c, size_t L, uint8_t *core)
+{
+    const cseg__kdt *t = c->t;
+    size_t d = t->d, s = t->start[L], m = t->end[L] - s;
+    int dense = 0;
+    for (size_t v = L;; v = (v - 1) / 2) {
+        if (t->end[v] - t->start[v] >= c->cap &&
+            cseg__box_diam2(t->box + v * 2 * d, d) <= c->eps2) {
+            dense = 1;
+            break;
+        }
+        if (v == 0)
+            break;
+    }
+    /* (A leaf of equal rows can hold more than CSEG_KDT_LEAF of them.) */
+    for (size_t i = 0; i < m; i++)
+        core[t->idx[s + i]] = dense || count_point(c, 0, t->pts + (s + i) * d, s + i, 0) >= c->cap;
 }
 
 /* ---- lock-free union-find over tree positions ------------------------- */
@@ -221,11 +261,34 @@ typedef struct join_ctx {
     const cseg__kdt *t;
     const uint8_t *compact;
     auint *par;
+    _Atomic uint8_t *uni; /* per node: 1 once all its core points are in one set */
     double eps2;
 } join_ctx;
 
-/* Join core point a (tree position) with the core points after it within eps. */
-static void join_from(const join_ctx *c, size_t v, uint32_t a, const double *q)
+/* Mark v uniform (all its core points in one set) when it has become so.
+ * Sets only ever merge, so a node once uniform stays uniform. */
+static void try_uniform(const join_ctx *c, size_t v)
+{
+    const cseg__kdt *t = c->t;
+    if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
+        uint32_t r = uf_find(c->par, t->start[v]);
+        for (uint32_t p = t->start[v] + 1; p < t->end[v]; p++)
+            if (uf_find(c->par, p) != r)
+                return;
+    } else {
+        size_t l = 2 * v + 1, r = 2 * v + 2;
+        if (!atomic_load_explicit(&c->uni[l], memory_order_relaxed) ||
+            !atomic_load_explicit(&c->uni[r], memory_order_relaxed) ||
+            uf_find(c->par, t->start[l]) != uf_find(c->par, t->start[r]))
+            return;
+    }
+    atomic_store_explicit(&c->uni[v], 1, memory_order_relaxed);
+}
+
+/* Join core point a (tree position, coordinates q) with the core points
+ * after it within eps, below node v. A uniform box already in a's set holds
+ * nothing new and is skipped; a box wholly inside the ball joins whole. */
+static void join_point(const join_ctx *c, size_t v, uint32_t a, const double *q)
 {
     const cseg__kdt *t = c->t;
     size_t d = t->d;
@@ -234,25 +297,130 @@ static void join_from(const join_ctx *c, size_t v, uint32_t a, const double *q)
     const double *box = t->box + v * 2 * d;
     if (cseg__box_min2(box, q, d) > c->eps2)
         return;
-    if (c->compact[v]) {
-        if (uf_find(c->par, a) == uf_find(c->par, t->start[v]))
-            return;
-        if (cseg__box_max2(box, q, d) <= c->eps2) {
+    int uni = atomic_load_explicit(&c->uni[v], memory_order_relaxed);
+    if (uni && uf_find(c->par, t->start[v]) == uf_find(c->par, a))
+        return;
+    if (cseg__box_max2(box, q, d) <= c->eps2) {
+        if (uni) {
             uf_union(c->par, a, t->start[v]);
-            return;
+        } else {
+            for (uint32_t p = t->start[v]; p < t->end[v]; p++)
+                uf_union(c->par, a, p);
+            atomic_store_explicit(&c->uni[v], 1, memory_order_relaxed);
         }
-    }
-    if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
-        size_t p0 = t->start[v] > a + 1 ? t->start[v] : a + 1;
-        for (size_t p = p0; p < t->end[v]; p++)
-            if (cseg__d2(t->pts + p * d, q, d) <= c->eps2)
-                uf_union(c->par, a, (uint32_t)p);
         return;
     }
-    join_from(c, 2 * v + 1, a, q);
-    join_from(c, 2 * v + 2, a, q);
+    if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
+        for (uint32_t p = t->start[v] > a + 1 ? t->start[v] : a + 1; p < t->end[v]; p++)
+            if (cseg__d2(t->pts + (size_t)p * d, q, d) <= c->eps2)
+                uf_union(c->par, a, p);
+    } else {
+        join_point(c, 2 * v + 1, a, q);
+        join_point(c, 2 * v + 2, a, q);
+    }
+    try_uniform(c, v);
 }
 
+/* Whether some row of node w is within eps of q (stops at the first). */
+static int any_within(const cseg__kdt *t, size_t w, const double *q, double eps2)
+{
+    size_t d = t->d;
+    const double *box = t->box + w * 2 * d;
+    if (cseg__box_min2(box, q, d) > eps2)
+        return 0;
+    if (cseg__box_max2(box, q, d) <= eps2)
+        return 1;
+    if (t->kind[w] == CSEG_KDT_LEAF_NODE) {
+        for (size_t p = t->start[w]; p < t->end[w]; p++)
+            if (cseg__d2(t->pts + p * d, q, d) <= eps2)
+                return 1;
+        return 0;
+    }
+    return any_within(t, 2 * w + 1, q, eps2) || any_within(t, 2 * w + 2, q, eps2);
+}
+
+/* Whether some row of node u and some row of node v are within eps (a dual
+ * descent, splitting the larger node, that stops at the first pair). */
+static int pair_within(const cseg__kdt *t, size_t u, size_t v, double eps2)
+{
+    size_t d = t->d;
+    const double *ub = t->box + u * 2 * d, *vb = t->box + v * 2 * d;
+    if (cseg__boxes_min2(ub, vb, d) > eps2)
+        return 0;
+    if (cseg__boxes_max2(ub, vb, d) <= eps2)
+        return 1;
+    int ul = t->kind[u] == CSEG_KDT_LEAF_NODE, vl = t->kind[v] == CSEG_KDT_LEAF_NODE;
+    if (ul && vl) {
+        for (size_t p = t->start[u]; p < t->end[u]; p++)
+            if (any_within(t, v, t->pts + p * d, eps2))
+                return 1;
+        return 0;
+    }
+    if (!ul && (vl || t->end[u] - t->start[u] >= t->end[v] - t->start[v]))
+        return pair_within(t, 2 * u + 1, v, eps2) || pair_within(t, 2 * u + 2, v, eps2);
+    return pair_within(t, u, 2 * v + 1, eps2) || pair_within(t, u, 2 * v + 2, eps2);
+}
+
+/* Join the uniform box U (all its points in one set) with the core points
+ * within eps below node v and after U in tree order. A uniform box needs one
+ * edge into U's set, and none once it is in it; a point of a leaf that is
+ * not uniform likewise. */
+static void join_unit(const join_ctx *c, size_t U, size_t v)
+{
+    const cseg__kdt *t = c->t;
+    size_t d = t->d;
+    if (t->end[v] <= t->start[U] || (t->start[v] >= t->start[U] && t->end[v] <= t->end[U]))
+        return;
+    const double *ub = t->box + U * 2 * d;
+    if (cseg__boxes_min2(ub, t->box + v * 2 * d, d) > c->eps2)
+        return;
+    uint32_t u = t->start[U];
+    if (atomic_load_explicit(&c->uni[v], memory_order_relaxed)) {
+        if (uf_find(c->par, t->start[v]) != uf_find(c->par, u) && pair_within(t, U, v, c->eps2))
+            uf_union(c->par, u, t->start[v]);
+        return;
+    }
+    if (t->kind[v] == CSEG_KDT_LEAF_NODE) {
+        for (uint32_t q = t->start[v]; q < t->end[v]; q++) {
+            const double *x = t->pts + (size_t)q * d;
+            if (cseg__box_min2(ub, x, d) <= c->eps2 && uf_find(c->par, q) != uf_find(c->par, u) &&
+                any_within(t, U, x, c->eps2))
+                uf_union(c->par, u, q);
+        }
+        return;
+    }
+    join_unit(c, U, 2 * v + 1);
+    join_unit(c, U, 2 * v + 2);
+}
+
+/* The search units below v: the largest uniform boxes, and the leaves
+ * outside them (whose points search one by one). */
+static void units_of(const join_ctx *c, size_t v, size_t *out, size_t *m)
+{
+    if (atomic_load_explicit(&c->uni[v], memory_order_relaxed) ||
+        c->t->kind[v] == CSEG_KDT_LEAF_NODE) {
+        out[(*m)++] = v;
+        return;
+    }
+    units_of(c, 2 * v + 1, out, m);
+    units_of(c, 2 * v + 2, out, m);
+}
+
+/* The leaves of a tree, in node order. */
+static size_t *leaves_of(const cseg__kdt *t, size_t *n_leaves)
+{
+    size_t m = 0;
+    for (size_t v = 0; v < t->n_nodes; v++)
+        m += t->kind[v] == CSEG_KDT_LEAF_NODE;
+    size_t *L = malloc((m ? m : 1) * sizeof *L);
+    if (!L)
+        return NULL;
+    for (size_t v = 0, k = 0; v < t->n_nodes; v++)
+        if (t->kind[v] == CSEG_KDT_LEAF_NODE)
+            L[k++] = v;
+    *n_leaves = m;
+    return L;
+}
 /* Link every point of each largest compact box to the box's first point
  * (all are singletons before this). */
 static void join_compact(const join_ctx *c, size_t v)
@@ -352,6 +520,8 @@ int cseg_dbscan_fit(cseg_dbscan *db, const double *X, size_t n, size_t d, cseg_d
     uint8_t *compact = NULL;
     uint32_t *inv = NULL;
     int32_t *cid = NULL;
+    size_t *leaves = NULL, n_leaves = 0;
+    _Atomic uint8_t *uni = NULL;
     memset(&s, 0, sizeof s);
     memset(&all, 0, sizeof all);
     if (n == 0)
@@ -365,7 +535,7 @@ int cseg_dbscan_fit(cseg_dbscan *db, const double *X, size_t n, size_t d, cseg_d
     if (tree_bytes == SIZE_MAX)
         return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0, "%zu rows of %zu features is too large",
                           n, d);
-    /* Peak: the tree over all rows with its scratch, the labels and flags, and
+    /* Peak: the tree over all rows, the labels and flags, or
      * at the second stage (all rows core at worst) the core rows twice, the
      * core tree and the union-find. */
     size_t need = tree_bytes + n * (sizeof(int32_t) + 1);
@@ -384,21 +554,22 @@ int cseg_dbscan_fit(cseg_dbscan *db, const double *X, size_t n, size_t d, cseg_d
     if ((rc = cseg__kdt_build(&all, X, n, d, nt)) < 0)
         goto fail;
 
-    /* 1. Core points. Work items are runs of tree positions: spatially close
-     * queries share the cache. */
+    /* 1. Core points, one leaf of rows at a time: the leaf's rows share the
+     * descent through the tree. */
+    if (!(leaves = leaves_of(&all, &n_leaves)))
+        goto nomem;
     {
-        const cseg__kdt *t = &all;
+        const count_ctx cc = {&all, eps2, cap}, *cp = &cc;
+        const size_t *lv = leaves;
         uint8_t *core = s.is_core;
-        size_t nchunk = (n + CSEG_DB_CHUNK - 1) / CSEG_DB_CHUNK;
         (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                        \
-    shared(t, core, n, nchunk, eps2, cap) if (n >= CSEG_DB_PAR_MIN)
-        for (size_t c = 0; c < nchunk; c++) {
-            size_t p1 = (c + 1) * CSEG_DB_CHUNK < n ? (c + 1) * CSEG_DB_CHUNK : n;
-            for (size_t p = c * CSEG_DB_CHUNK; p < p1; p++)
-                core[t->idx[p]] = count_within(t, 0, t->pts + p * t->d, eps2, 0, cap) >= cap;
-        }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 16) default(none)                       \
+    shared(cp, lv, core, n_leaves, n) if (n >= CSEG_DB_PAR_MIN)
+        for (size_t k = 0; k < n_leaves; k++)
+            core_leaf(cp, lv[k], core);
     }
+    free(leaves);
+    leaves = NULL;
     cseg__kdt_free(&all);
     for (size_t i = 0; i < n; i++)
         s.n_core += s.is_core[i];
@@ -425,17 +596,52 @@ int cseg_dbscan_fit(cseg_dbscan *db, const double *X, size_t n, size_t d, cseg_d
         for (size_t v = 0; v < t->n_nodes; v++)
             compact[v] =
                 t->kind[v] != CSEG_KDT_ABSENT && cseg__box_diam2(t->box + v * 2 * d, d) <= eps2;
-        join_ctx jc = {t, compact, par, eps2};
+        uni = malloc(t->n_nodes * sizeof *uni);
+        if (!uni)
+            goto nomem;
+        for (size_t v = 0; v < t->n_nodes; v++)
+            atomic_init(&uni[v], compact[v]);
+        join_ctx jc = {t, compact, par, uni, eps2};
         const join_ctx *jp = &jc;
         join_compact(jp, 0);
-        size_t nchunk = (nc + CSEG_DB_CHUNK - 1) / CSEG_DB_CHUNK;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                        \
-    shared(jp, t, nc, nchunk) if (nc >= CSEG_DB_PAR_MIN)
-        for (size_t c = 0; c < nchunk; c++) {
-            size_t p1 = (c + 1) * CSEG_DB_CHUNK < nc ? (c + 1) * CSEG_DB_CHUNK : nc;
-            for (size_t p = c * CSEG_DB_CHUNK; p < p1; p++)
-                join_from(jp, 0, (uint32_t)p, t->pts + p * t->d);
+        /* Seeds first (the first point of each leaf): they merge most of each
+         * cluster, then one bottom-up pass marks the uniform boxes, so that
+         * the queries of all core points skip most of their ball. */
+        if (!(leaves = leaves_of(t, &n_leaves)))
+            goto nomem;
+        const size_t *lv = leaves;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 16) default(none)                       \
+    shared(jp, t, lv, n_leaves, nc) if (nc >= CSEG_DB_PAR_MIN)
+        for (size_t k = 0; k < n_leaves; k++)
+            join_point(jp, 0, t->start[lv[k]], t->pts + (size_t)t->start[lv[k]] * t->d);
+        free(leaves);
+        leaves = NULL;
+        lv = NULL;
+        for (size_t v = t->n_nodes; v-- > 0;)
+            if (t->kind[v] != CSEG_KDT_ABSENT &&
+                !atomic_load_explicit(&uni[v], memory_order_relaxed))
+                try_uniform(jp, v);
+        /* Then every core point, by units: a uniform box searches once as a
+         * whole; the points of the other leaves search one by one. */
+        if (!(leaves = malloc((t->n_nodes / 2 + 1) * sizeof *leaves)))
+            goto nomem;
+        n_leaves = 0;
+        units_of(jp, 0, leaves, &n_leaves);
+        lv = leaves;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 4) default(none)                        \
+    shared(jp, t, lv, n_leaves, nc, uni) if (nc >= CSEG_DB_PAR_MIN)
+        for (size_t k = 0; k < n_leaves; k++) {
+            size_t U = lv[k];
+            if (atomic_load_explicit(&uni[U], memory_order_relaxed))
+                join_unit(jp, U, 0);
+            else
+                for (uint32_t p = t->start[U]; p < t->end[U]; p++)
+                    join_point(jp, 0, p, t->pts + (size_t)p * t->d);
         }
+        free(leaves);
+        leaves = NULL;
+        free(uni);
+        uni = NULL;
         free(compact);
         compact = NULL;
 
@@ -512,6 +718,8 @@ fail:
     free(compact);
     free(inv);
     free(cid);
+    free(leaves);
+    free(uni);
     state_free(&s);
     return rc;
 }

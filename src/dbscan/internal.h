@@ -5,9 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Rows per leaf at most. Small leaves prune well in low d; the boxes then cost
- * about half as much memory as the points (n / 4 nodes of 2 d doubles). */
-#define CSEG_KDT_LEAF 16
+/* Rows per leaf at most. Small leaves prune well and make more boxes compact
+ * (diameter <= eps) and uniform; the boxes then cost up to as much memory as
+ * the rows (fewer than n / 2 nodes of 2 d doubles). */
+#define CSEG_KDT_LEAF 8
 
 enum { CSEG_KDT_INNER = 0, CSEG_KDT_LEAF_NODE = 1, CSEG_KDT_ABSENT = 2 };
 
@@ -68,6 +69,30 @@ static inline double cseg__box_max2(const double *box, const double *q, size_t d
     for (size_t j = 0; j < d; j++) {
         double a = q[j] - lo[j], b = hi[j] - q[j];
         double t = a > b ? a : b;
+        s += t * t;
+    }
+    return s;
+}
+
+/* Smallest and largest squared distance between a row of box a and a row of
+ * box b, with the same guarantee (the argument applies to each feature's gap
+ * and span). */
+static inline double cseg__boxes_min2(const double *a, const double *b, size_t d)
+{
+    double s = 0;
+    for (size_t j = 0; j < d; j++) {
+        double t = b[j] > a[d + j] ? b[j] - a[d + j] : a[j] > b[d + j] ? a[j] - b[d + j] : 0;
+        s += t * t;
+    }
+    return s;
+}
+
+static inline double cseg__boxes_max2(const double *a, const double *b, size_t d)
+{
+    double s = 0;
+    for (size_t j = 0; j < d; j++) {
+        double u = b[d + j] - a[j], v = a[d + j] - b[j];
+        double t = u > v ? u : v;
         s += t * t;
     }
     return s;

@@ -2,7 +2,8 @@
  *
  * Method. Each node's rows are split at their median along the feature of
  * largest spread (the first such feature on ties) by quickselect on a
- * contiguous copy of the keys; the node keeps the tight bounding box of its
+ * the rows themselves (the copy in tree order is built in place, so the
+ * scans stay sequential); the node keeps the tight bounding box of its
  * rows. Splitting at the middle position fixes the shape from n alone, so the
  * nodes live in an implicit array (children 2v+1, 2v+2) with no pointers and
  * no allocation during the build, and the two halves can be built by
@@ -22,8 +23,8 @@
  * hold in floating point, and a box test can never disagree with the per-row
  * test it replaces.
  *
- * Complexity: O(n log(n) d) time, O(n d) memory (the rows in tree order,
- * n / 4 boxes at most, and 16 bytes per row of scratch during the build).
+ * Complexity: O(n log(n) d) time, O(n d) memory (the rows in tree order and
+ * fewer than n / 2 boxes; no scratch).
  * Reference: Bentley (1975) multidimensional binary search trees;
  * Friedman, Bentley & Finkel (1977).
  */
@@ -36,11 +37,6 @@
 /* Below this many rows a subtree is built by the thread that reached it. */
 #define CSEG_KDT_TASK_MIN 32768
 
-typedef struct kv {
-    double key;
-    uint32_t i;
-} kv;
-
 static unsigned depth_for(size_t n)
 {
     unsigned L = 0;
@@ -52,75 +48,76 @@ static unsigned depth_for(size_t n)
 size_t cseg__kdt_bytes(size_t n, size_t d)
 {
     unsigned L = depth_for(n);
-    size_t nodes = ((size_t)2 << L) - 1, a, b, c;
+    size_t nodes = ((size_t)2 << L) - 1, a, b;
     if (cseg__mul(n, d, &a) || cseg__mul(a, sizeof(double), &a) ||
-        cseg__mul3(nodes, 2 * d, sizeof(double), &b) ||
-        cseg__mul(n, sizeof(kv) + sizeof(uint32_t), &c))
+        cseg__mul3(nodes, 2 * d, sizeof(double), &b))
         return SIZE_MAX;
-    size_t s = a + b + nodes * (2 * sizeof(uint32_t) + 1);
-    return s + c < s ? SIZE_MAX : s + c;
+    size_t s = a + b, c = nodes * (2 * sizeof(uint32_t) + 1) + n * sizeof(uint32_t);
+    return s < a || s + c < s ? SIZE_MAX : s + c;
 }
 
-/* Move the m-th smallest key of a[0..n) to a[m], smaller or equal keys before
- * it and greater or equal after (Hoare partition, median-of-three pivot: no
- * quadratic case on sorted input or runs of equal keys). */
-static void select_kv(kv *a, size_t n, size_t m)
+static inline void swap_rows(double *pts, uint32_t *idx, size_t d, size_t a, size_t b)
 {
-    size_t lo = 0, hi = n - 1;
+    for (size_t j = 0; j < d; j++) {
+        double t = pts[a * d + j];
+        pts[a * d + j] = pts[b * d + j];
+        pts[b * d + j] = t;
+    }
+    uint32_t t = idx[a];
+    idx[a] = idx[b];
+    idx[b] = t;
+}
+
+/* Reorder rows [lo, hi] so that row m has the (m - lo)-th smallest value of
+ * feature k, with no greater value before it and no smaller after (Hoare
+ * partition, median-of-three pivot: no quadratic case on sorted input or runs
+ * of equal keys). The rows move with their input indices. */
+static void select_rows(double *pts, uint32_t *idx, size_t d, size_t k, size_t lo, size_t hi,
+                        size_t m)
+{
+#define KEY(r) pts[(r)*d + k]
     while (hi > lo) {
         size_t mid = lo + (hi - lo) / 2;
-        if (a[mid].key < a[lo].key) {
-            kv t = a[mid];
-            a[mid] = a[lo];
-            a[lo] = t;
-        }
-        if (a[hi].key < a[lo].key) {
-            kv t = a[hi];
-            a[hi] = a[lo];
-            a[lo] = t;
-        }
-        if (a[hi].key < a[mid].key) {
-            kv t = a[hi];
-            a[hi] = a[mid];
-            a[mid] = t;
-        }
-        double pivot = a[mid].key;
+        if (KEY(mid) < KEY(lo))
+            swap_rows(pts, idx, d, mid, lo);
+        if (KEY(hi) < KEY(lo))
+            swap_rows(pts, idx, d, hi, lo);
+        if (KEY(hi) < KEY(mid))
+            swap_rows(pts, idx, d, hi, mid);
+        double pivot = KEY(mid);
         size_t i = lo, j = hi;
         for (;;) {
-            while (a[i].key < pivot)
+            while (KEY(i) < pivot)
                 i++;
-            while (pivot < a[j].key)
+            while (pivot < KEY(j))
                 j--;
             if (i >= j)
                 break;
-            kv t = a[i];
-            a[i] = a[j];
-            a[j] = t;
+            swap_rows(pts, idx, d, i, j);
             i++;
             j--;
         }
-        /* a[lo..j] <= pivot <= a[j+1..hi] */
+        /* rows lo..j have keys <= pivot, rows j+1..hi keys >= pivot */
         if (m <= j)
             hi = j;
         else
             lo = j + 1;
     }
+#undef KEY
 }
 
-static void build_node(cseg__kdt *t, const double *X, kv *tmp, size_t v, unsigned lvl)
+static void build_node(cseg__kdt *t, size_t v, unsigned lvl)
 {
     size_t d = t->d, s = t->start[v], e = t->end[v];
     double *lo = t->box + v * 2 * d, *hi = lo + d;
-    const double *x0 = X + (size_t)t->idx[s] * d;
+    const double *x0 = t->pts + s * d;
     for (size_t j = 0; j < d; j++)
         lo[j] = hi[j] = x0[j];
     for (size_t p = s + 1; p < e; p++) {
-        const double *x = X + (size_t)t->idx[p] * d;
+        const double *x = t->pts + p * d;
         for (size_t j = 0; j < d; j++) {
-            if (x[j] < lo[j])
-                lo[j] = x[j];
-            if (x[j] > hi[j])
-                hi[j] = x[j];
+            lo[j] = x[j] < lo[j] ? x[j] : lo[j];
+            hi[j] = x[j] > hi[j] ? x[j] : hi[j];
         }
     }
     size_t dim = 0;
@@ -144,13 +141,7 @@ static void build_node(cseg__kdt *t, const double *X, kv *tmp, size_t v, unsigne
     }
     t->kind[v] = CSEG_KDT_INNER;
     size_t m = e - s, mid = s + m / 2;
-    for (size_t p = s; p < e; p++) {
-        tmp[p].key = X[(size_t)t->idx[p] * d + dim];
-        tmp[p].i = t->idx[p];
-    }
-    select_kv(tmp + s, m, m / 2);
-    for (size_t p = s; p < e; p++)
-        t->idx[p] = tmp[p].i;
+    select_rows(t->pts, t->idx, d, dim, s, e - 1, mid);
     size_t l = 2 * v + 1, r = 2 * v + 2;
     t->start[l] = (uint32_t)s;
     t->end[l] = (uint32_t)mid;
@@ -158,16 +149,16 @@ static void build_node(cseg__kdt *t, const double *X, kv *tmp, size_t v, unsigne
     t->end[r] = (uint32_t)e;
     if (m >= CSEG_KDT_TASK_MIN) {
 #ifdef _OPENMP
-#pragma omp task default(none) firstprivate(t, X, tmp, l, lvl)
+#pragma omp task default(none) firstprivate(t, l, lvl)
 #endif
-        build_node(t, X, tmp, l, lvl + 1);
-        build_node(t, X, tmp, r, lvl + 1);
+        build_node(t, l, lvl + 1);
+        build_node(t, r, lvl + 1);
 #ifdef _OPENMP
 #pragma omp taskwait
 #endif
     } else {
-        build_node(t, X, tmp, l, lvl + 1);
-        build_node(t, X, tmp, r, lvl + 1);
+        build_node(t, l, lvl + 1);
+        build_node(t, r, lvl + 1);
     }
 }
 
@@ -186,31 +177,27 @@ int cseg__kdt_build(cseg__kdt *t, const double *X, size_t n, size_t d, int nt)
     t->end = malloc(t->n_nodes * sizeof *t->end);
     t->kind = malloc(t->n_nodes);
     t->box = malloc(t->n_nodes * 2 * d * sizeof *t->box);
-    kv *tmp = malloc(n * sizeof *tmp);
-    if (!t->pts || !t->idx || !t->start || !t->end || !t->kind || !t->box || !tmp) {
-        free(tmp);
+    if (!t->pts || !t->idx || !t->start || !t->end || !t->kind || !t->box) {
         cseg__kdt_free(t);
         return CSEG_ENOMEM;
     }
+    memcpy(t->pts, X, n * d * sizeof(double));
     for (size_t i = 0; i < n; i++)
         t->idx[i] = (uint32_t)i;
     t->start[0] = 0;
     t->end[0] = (uint32_t)n;
 #ifdef _OPENMP
     if (nt > 1 && n >= CSEG_KDT_TASK_MIN) {
-#pragma omp parallel num_threads(nt) default(none) shared(t, X, tmp)
+#pragma omp parallel num_threads(nt) default(none) shared(t)
 #pragma omp single
-        build_node(t, X, tmp, 0, 0);
+        build_node(t, 0, 0);
     } else {
-        build_node(t, X, tmp, 0, 0);
+        build_node(t, 0, 0);
     }
 #else
     (void)nt;
-    build_node(t, X, tmp, 0, 0);
+    build_node(t, 0, 0);
 #endif
-    free(tmp);
-    for (size_t p = 0; p < n; p++)
-        memcpy(t->pts + p * d, X + (size_t)t->idx[p] * d, d * sizeof(double));
     return 0;
 }
 

@@ -554,6 +554,7 @@ CSEG_HOT static void eblock(const ework *w, size_t b, int tid)
 static void run_estep(const ework *w, int nt)
 {
     size_t nb = w->nb;
+    (void)nt; /* unused without OpenMP */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                        \
     shared(w, nb) if (w->n >= CSEG_GMM_PAR_MIN)
     for (size_t b = 0; b < nb; b++)

@@ -10,9 +10,12 @@
  * both; a truncated gzip stream is reported, not taken as the end.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "custseg/csv.h"
@@ -46,6 +49,9 @@ struct cseg_csv {
     char **header;
     size_t n_header;
     uint64_t base; /* absolute input offset of buf[0] */
+    const char *map; /* a plain input file mapped whole, for cseg__csv_mapped_block */
+    size_t map_len;
+    int map_tried;
 };
 
 void cseg_csv_params_init(cseg_csv_params *p)
@@ -415,6 +421,8 @@ void cseg_csv_close(cseg_csv *r)
         return;
     if (r->gz)
         gzclose(r->gz);
+    if (r->map)
+        munmap((void *)r->map, r->map_len);
     for (size_t j = 0; j < r->n_header; j++)
         free(r->header[j]);
     free(r->header);
@@ -508,17 +516,72 @@ int cseg__csv_block(cseg_csv *r, size_t want, const char **p, size_t *len, long 
     return 1;
 }
 
-void cseg__csv_consume(cseg_csv *r, size_t len, long lines)
+/* Map the whole input read-only when it is a plain file of at least 1 MiB
+ * (smaller files fit in the first window anyway). MAP_POPULATE maps the
+ * page-cache pages in one call instead of one fault per 64 KiB. */
+static void map_input(cseg_csv *r)
 {
-    r->pos += len;
-    r->line += lines;
-    r->line_off = r->pos;
+    r->map_tried = 1;
+    if (!r->gz || !gzdirect(r->gz))
+        return;
+    int fd = open(r->name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= (off_t)CSV_CHUNK &&
+        (uint64_t)st.st_size <= (uint64_t)SIZE_MAX && (z_off_t)st.st_size == st.st_size) {
+        int flags = MAP_PRIVATE;
+#ifdef MAP_POPULATE
+        flags |= MAP_POPULATE;
+#endif
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, flags, fd, 0);
+        if (m != MAP_FAILED) {
+            r->map = m;
+            r->map_len = (size_t)st.st_size;
+        }
+    }
+    close(fd);
 }
 
-uint64_t cseg__csv_plain_size(const cseg_csv *r)
+int cseg__csv_mapped_block(cseg_csv *r, size_t max, const char **p, size_t *len, long *line)
 {
-    if (!r->gz || !gzdirect(r->gz))
+    if (r->first || r->eof)
         return 0;
-    struct stat st;
-    return stat(r->name, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
+    if (!r->map_tried)
+        map_input(r);
+    uint64_t off = r->base + r->pos;
+    /* Stop CSEG_CSV_PAD bytes short of the end, so that word-at-a-time reads
+     * past the block stay inside the mapping; the tail goes through the window. */
+    if (!r->map || off + CSEG_CSV_PAD >= r->map_len)
+        return 0;
+    size_t stop = r->map_len - CSEG_CSV_PAD;
+    if (stop - off > max)
+        stop = (size_t)off + max;
+    const char *b = r->map + off, *e = r->map + stop;
+    while (e > b && e[-1] != '\n')
+        e--;
+    if (e == b)
+        return 0;
+    *p = b;
+    *len = (size_t)(e - b);
+    *line = r->line;
+    return 1;
+}
+
+int cseg__csv_consume(cseg_csv *r, size_t len, long lines, cseg_diag *d)
+{
+    r->line += lines;
+    if (len <= r->len - r->pos) {
+        r->pos += len;
+        r->line_off = r->pos;
+        return 0;
+    }
+    /* A mapped block that ran past the window: drop the window and continue
+     * reading the file after the block. */
+    uint64_t off = r->base + r->pos + len;
+    if (gzseek(r->gz, (z_off_t)off, SEEK_SET) != (z_off_t)off)
+        return cseg__diag(d, CSEG_EIO, r->name, 0, 0, "read error: cannot seek");
+    r->base = off;
+    r->pos = r->len = r->line_off = 0;
+    return 0;
 }

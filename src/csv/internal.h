@@ -19,14 +19,15 @@ uint64_t cseg__csv_offset(const cseg_csv *r);
  * fits, or a negative code. Nothing is consumed until cseg__csv_consume. */
 int cseg__csv_block(cseg_csv *r, size_t want, const char **p, size_t *len, long *line,
                     cseg_diag *d);
-/* Like cseg__csv_block, but straight from a read-only mapping of a plain
- * input file: up to `max` bytes of whole records from the next unread byte to
- * the last newline that leaves at least CSEG_CSV_PAD readable bytes after it.
- * Returns 1 with the block, or 0 when the input cannot be mapped (compressed,
- * a pipe, small, or at its end). */
+/* Like cseg__csv_block, but from the whole input in memory (a plain file
+ * mapped read-only, or a gzip file inflated at once with libdeflate): up to
+ * `max` bytes of whole records from the next unread byte to the last newline
+ * that leaves at least CSEG_CSV_PAD readable bytes after it. Returns 1 with
+ * the block, or 0 when the input is not in memory (a pipe, a small file, a
+ * gzip file without libdeflate or that it cannot read) or at its end. */
 int cseg__csv_mapped_block(cseg_csv *r, size_t max, const char **p, size_t *len, long *line);
 /* Mark len bytes holding `lines` line ends (a block from either function
- * above) as read. Returns 0 or CSEG_EIO with d filled. */
-int cseg__csv_consume(cseg_csv *r, size_t len, long lines, cseg_diag *d);
+ * above) as read. */
+void cseg__csv_consume(cseg_csv *r, size_t len, long lines);
 
 #endif

@@ -863,7 +863,7 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
         long ends = 0;
         for (size_t k = 0; k < np; k++)
             ends += parts[k].ends;
-        rc = cseg__csv_consume(r, blen, ends, d);
+        cseg__csv_consume(r, blen, ends);
     }
 out:
     return rc;

@@ -1,5 +1,6 @@
 /* Tests for typed tables: inference, forced types, errors, ids, CSV writing. */
 #include <math.h>
+#include <zlib.h>
 
 #include "util.h"
 
@@ -312,6 +313,95 @@ static void test_block_mode_errors(void **state)
     free(b);
 }
 
+/* Read path with threads 1, 2, 8 (block mode) and check each equals its
+ * record-by-record read. */
+static void check_modes(const char *path, size_t n)
+{
+    cseg_table_read_params rp;
+    cseg_table_read_params_init(&rp);
+    rp.row_hash = 1;
+    rp.record_by_record = 1;
+    rp.n_threads = 1;
+    cseg_table *ref, *t;
+    cseg_diag d;
+    assert_int_equal(cseg_table_read_csv(&ref, path, &rp, &d), 0);
+    assert_int_equal(cseg_table_n_rows(ref), n);
+    rp.record_by_record = 0;
+    int threads[] = {1, 2, 8};
+    for (int k = 0; k < 3; k++) {
+        rp.n_threads = threads[k];
+        assert_int_equal(cseg_table_read_csv(&t, path, &rp, &d), 0);
+        check_same(ref, t);
+        cseg_table_free(t);
+    }
+    cseg_table_free(ref);
+}
+
+/* Large inputs are read whole from memory (a mapped plain file, or a gzip file
+ * inflated at once): same tables as the record path, including a gzip file of
+ * two members, an input without a final newline, a quoted line end deep in a
+ * mapped file (that block falls back to the record path), and a truncated
+ * gzip file still reported as such. */
+static void test_whole_input(void **state)
+{
+    (void)state;
+    size_t n = 300000, len;
+    char *b = make_csv(n, 0, 0, &len);
+    char gzpath[64];
+    snprintf(gzpath, sizeof gzpath, "/tmp/cseg_test_%d_gz.csv.gz", (int)getpid());
+    size_t half = len / 2;
+    while (b[half - 1] != '\n')
+        half--;
+    gzFile g = gzopen(gzpath, "wb");
+    assert_non_null(g);
+    assert_int_equal(gzwrite(g, b, (unsigned)half), (int)half);
+    assert_int_equal(gzclose(g), Z_OK);
+    g = gzopen(gzpath, "ab");
+    assert_non_null(g);
+    /* the second member ends without a newline */
+    assert_int_equal(gzwrite(g, b + half, (unsigned)(len - half - 1)), (int)(len - half - 1));
+    assert_int_equal(gzclose(g), Z_OK);
+    check_modes(gzpath, n);
+    const char *pp = tmp_file(0, b, len - 1);
+    check_modes(pp, n);
+    cseg_table *t;
+    cseg_diag d;
+    assert_int_equal(cseg_table_read_csv(&t, pp, NULL, &d), 0);
+    long l0 = cseg_table_row_line(t, 200000), l1 = cseg_table_row_line(t, 200001);
+    cseg_table_free(t);
+    unlink(pp);
+    /* The tag of row 200000 becomes a quoted field holding a line end. */
+    char *at = strstr(b, "\n200000,");
+    assert_non_null(at);
+    char *e = strchr(at + 1, '\n'), *tag = e;
+    while (*tag != ',')
+        tag--;
+    size_t pre = (size_t)(tag + 1 - b), post = len - (size_t)(e - b);
+    char *q = malloc(pre + 5 + post);
+    memcpy(q, b, pre);
+    memcpy(q + pre, "\"a\nb\"", 5);
+    memcpy(q + pre + 5, e, post);
+    pp = tmp_file(1, q, pre + 5 + post);
+    check_modes(pp, n);
+    assert_int_equal(cseg_table_read_csv(&t, pp, NULL, &d), 0);
+    assert_int_equal(cseg_table_row_line(t, 200000), l0);
+    assert_int_equal(cseg_table_row_line(t, 200001), l1 + 1);
+    assert_string_equal(cseg_table_level(t, 3, cseg_table_codes(t, 3)[200000]), "a\nb");
+    cseg_table_free(t);
+    unlink(pp);
+    free(q);
+    /* Truncated gzip: an I/O error, as from zlib. */
+    FILE *f = fopen(gzpath, "rb");
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fclose(f);
+    assert_int_equal(truncate(gzpath, sz - 100), 0);
+    assert_int_equal(cseg_table_read_csv(&t, gzpath, NULL, &d), CSEG_EIO);
+    assert_non_null(strstr(d.msg, "truncated"));
+    unlink(gzpath);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_forced_types_and_errors), cmocka_unit_test(test_skip_and_hash),
         cmocka_unit_test(test_write_roundtrip),     cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_block_mode_equivalence), cmocka_unit_test(test_block_mode_errors),
+        cmocka_unit_test(test_whole_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

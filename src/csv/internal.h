@@ -13,15 +13,21 @@
 long cseg__csv_line_of(const cseg_csv *r, size_t j);
 /* Absolute input offset of the next unread byte. */
 uint64_t cseg__csv_offset(const cseg_csv *r);
-/* Size in bytes of a plain (uncompressed) input file, else 0. */
-uint64_t cseg__csv_plain_size(const cseg_csv *r);
 /* Expose up to about `want` buffered raw bytes holding whole records (ending
  * at a newline, or at the end of input) for the caller to parse itself.
  * Returns 1 with the block and the line it starts on, 0 when no whole record
  * fits, or a negative code. Nothing is consumed until cseg__csv_consume. */
 int cseg__csv_block(cseg_csv *r, size_t want, const char **p, size_t *len, long *line,
                     cseg_diag *d);
-/* Mark len bytes holding `lines` line ends as read. */
+/* Like cseg__csv_block, but from the whole input in memory (a plain file
+ * mapped read-only, or a gzip file inflated at once with libdeflate): up to
+ * `max` bytes of whole records from the next unread byte to the last newline
+ * that leaves at least CSEG_CSV_PAD readable bytes after it. Returns 1 with
+ * the block, or 0 when the input is not in memory (a pipe, a small file, a
+ * gzip file without libdeflate or that it cannot read) or at its end. */
+int cseg__csv_mapped_block(cseg_csv *r, size_t max, const char **p, size_t *len, long *line);
+/* Mark len bytes holding `lines` line ends (a block from either function
+ * above) as read. */
 void cseg__csv_consume(cseg_csv *r, size_t len, long lines);
 
 #endif

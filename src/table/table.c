@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "custseg/table.h"
 #include "../core/internal.h"
@@ -112,39 +113,87 @@ static int col_alloc(tcol *c, size_t cap, size_t n)
     return 0;
 }
 
-static int grow_rows(cseg_table *t)
+/* Ask for transparent huge pages on a large array: a fresh 8 MB column
+ * otherwise costs 2048 page faults, each a few microseconds in a VM. The
+ * range is widened to whole pages, not narrowed to huge ones, so that it
+ * covers the allocator's whole mapping: advice on part of a mapping splits
+ * it, and a split mapping cannot be grown in place by realloc (mremap).
+ * Only advice (the kernel may ignore it), so the result is not checked. */
+static void advise_huge(void *p, size_t bytes)
 {
-    size_t nc = t->cap_rows ? t->cap_rows * 2 : 4096;
+#ifdef MADV_HUGEPAGE
+    const uintptr_t page = 4096;
+    if (!p || bytes < ((size_t)4 << 20))
+        return;
+    uintptr_t a = (uintptr_t)p & ~(page - 1), e = ((uintptr_t)p + bytes + page - 1) & ~(page - 1);
+    (void)madvise((void *)a, (size_t)(e - a), MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
+static void *resize(void *p, size_t n, size_t size)
+{
+    void *q = cseg__reallocarray(p, n, size);
+    if (q)
+        advise_huge(q, n * size);
+    return q;
+}
+
+/* Give every row array room for nc rows (nc >= n_rows). */
+static int resize_rows(cseg_table *t, size_t nc)
+{
     for (size_t j = 0; j < t->n_cols; j++) {
         tcol *c = &t->cols[j];
         void *p;
         if (c->num) {
-            if (!(p = cseg__reallocarray(c->num, nc, sizeof *c->num)))
+            if (!(p = resize(c->num, nc, sizeof *c->num)))
                 return CSEG_ENOMEM;
             c->num = p;
         }
         if (c->tim) {
-            if (!(p = cseg__reallocarray(c->tim, nc, sizeof *c->tim)))
+            if (!(p = resize(c->tim, nc, sizeof *c->tim)))
                 return CSEG_ENOMEM;
             c->tim = p;
         }
         if (c->code) {
-            if (!(p = cseg__reallocarray(c->code, nc, sizeof *c->code)))
+            if (!(p = resize(c->code, nc, sizeof *c->code)))
                 return CSEG_ENOMEM;
             c->code = p;
         }
     }
     void *p;
     if (t->hash) {
-        if (!(p = cseg__reallocarray(t->hash, nc, sizeof *t->hash)))
+        if (!(p = resize(t->hash, nc, sizeof *t->hash)))
             return CSEG_ENOMEM;
         t->hash = p;
     }
-    if (!(p = cseg__reallocarray(t->lines, nc, sizeof *t->lines)))
+    if (!(p = resize(t->lines, nc, sizeof *t->lines)))
         return CSEG_ENOMEM;
     t->lines = p;
     t->cap_rows = nc;
     return 0;
+}
+
+static int grow_rows(cseg_table *t)
+{
+    return resize_rows(t, t->cap_rows ? t->cap_rows * 2 : 4096);
+}
+
+/* Move n parsed rows (numbers, dates, lines, hashes) from row `from` down to `to`. */
+static void move_rows(cseg_table *t, size_t to, size_t from, size_t n)
+{
+    for (size_t j = 0; j < t->n_cols; j++) {
+        tcol *c = &t->cols[j];
+        if (c->type == CSEG_COL_NUMBER)
+            memmove(c->num + to, c->num + from, n * sizeof *c->num);
+        else if (c->type == CSEG_COL_DATETIME)
+            memmove(c->tim + to, c->tim + from, n * sizeof *c->tim);
+    }
+    memmove(t->lines + to, t->lines + from, n * sizeof *t->lines);
+    if (t->hash)
+        memmove(t->hash + to, t->hash + from, n * sizeof *t->hash);
 }
 
 /* Find or add a text level; returns its code or CSEG_ENOMEM. */
@@ -255,6 +304,10 @@ static void shorten(char *dst, size_t size, const char *s, size_t len)
  * and results do not depend on the thread count. ---- */
 
 #define BLOCK_BYTES ((size_t)4 << 20)
+#define PART_BYTES ((size_t)1 << 20)
+#define PARTS_PER_THREAD 8
+/* Text offsets into a block are 32-bit. */
+#define MAP_BLOCK_BYTES ((size_t)1 << 30)
 #define TEXT_NA UINT32_MAX
 #define TEXT_ESCAPED 0x80000000u /* flag on a text length: holds "" escapes */
 enum { FIELD_NUMBER_DONE = 1, FIELD_ESCAPED = 2 };
@@ -276,14 +329,14 @@ enum { BERR_NONE = 0, BERR_FIELDS, BERR_VALUE };
 typedef struct bpart {
     const char *p, *end;
     size_t nrows, cap;
-    long nlines;      /* lines consumed (the last may lack its line end) */
     long ends;        /* line ends consumed */
+    size_t n_nl;      /* line ends in the part */
+    size_t row0;      /* table row of the part's first record */
+    long line0;       /* line of the part's first byte */
     int ineligible;   /* the block needs the record-by-record path */
     char *tmp;        /* unescaping buffer */
     size_t tmp_cap;
-    long *line;       /* per row, relative to the part start */
-    uint64_t *hash;
-    void **vals;      /* per loaded column: double*, int64_t* or uint32_t[2]* (offset, length) */
+    void **vals;      /* per text column: uint32_t[2] (offset, length) per row; else NULL */
     int err;
     size_t err_col, err_nf;
     long err_line, err_colno;
@@ -301,26 +354,44 @@ static int block_eligible(const char *b, size_t n)
     return 1;
 }
 
+/* Line ends in [b, b + n); *odd is set when the part holds a NUL or a CR,
+ * which need block_eligible's closer look. Byte counters over runs of at
+ * most 255 bytes let the compiler vectorise the loop. */
+static size_t count_line_ends(const char *b, size_t n, int *odd)
+{
+    size_t nl = 0, other = 0;
+    while (n) {
+        size_t m = n < 255 ? n : 255;
+        unsigned char cn = 0, co = 0;
+        for (size_t i = 0; i < m; i++) {
+            cn = (unsigned char)(cn + (b[i] == '\n'));
+            co = (unsigned char)(co + (b[i] == '\r' || b[i] == 0));
+        }
+        nl += cn;
+        other += co;
+        b += m;
+        n -= m;
+    }
+    *odd = other != 0;
+    return nl;
+}
+
 static uint64_t hash_field(uint64_t h, const char *s, size_t len)
 {
     return cseg__hash(s, len, h ^ 0x1f1f1f1f1f1f1f1fULL);
 }
 
-static int grow_part(bpart *bp, const cseg_table *t)
+/* Make room for at least `need` rows in the part's text buffers. */
+static int grow_part(bpart *bp, const cseg_table *t, size_t need)
 {
-    size_t nc = bp->cap ? bp->cap * 2 : 4096;
-    void *q;
-    if (!(q = realloc(bp->line, nc * sizeof(long))))
-        return -1;
-    bp->line = q;
-    if (t->hash) {
-        if (!(q = realloc(bp->hash, nc * sizeof(uint64_t))))
-            return -1;
-        bp->hash = q;
-    }
+    size_t nc = bp->cap ? bp->cap : 4096;
+    while (nc < need)
+        nc *= 2;
     for (size_t jc = 0; jc < t->n_cols; jc++) {
-        size_t w = t->cols[jc].type == CSEG_COL_TEXT ? 2 * sizeof(uint32_t) : 8;
-        if (!(q = realloc(bp->vals[jc], nc * w)))
+        if (t->cols[jc].type != CSEG_COL_TEXT)
+            continue;
+        void *q = cseg__reallocarray(bp->vals[jc], nc, 2 * sizeof(uint32_t));
+        if (!q)
             return -1;
         bp->vals[jc] = q;
     }
@@ -392,19 +463,28 @@ static inline const char *scan_number(const char *p, const char *e, char delim, 
     }
     if (ni + nf == 0 || !(p == e || *p == delim || *p == '\n' || *p == '\r'))
         return NULL;
+    /* The sign is set with a bit operation: a branch on it would be
+     * mispredicted half the time on signed data. */
     double v = (double)m / p10[nf];
-    *out = neg ? -v : v;
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits |= (uint64_t)neg << 63;
+    memcpy(out, &bits, sizeof bits);
     return p;
 }
 
-/* Parse the records of one part. Returns -1 when out of memory. slot[j] is
- * the loaded column of CSV column j, or -1. */
+/* Parse the records of one part, numbers, dates, lines and hashes straight
+ * into the table from row bp->row0 (the caller made room for a record per
+ * line end), text as (offset, length) into bp->vals. Returns -1 when out of
+ * memory. slot[j] is the loaded column of CSV column j, or -1. */
 static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, const char *fmt,
                       int want_hash, const char *base, const char **fs, size_t *fl,
                       const long *slot, unsigned char *fok)
 {
     const char *p = bp->p, *end = bp->end;
     long line = 0;
+    if (bp->cap < bp->n_nl + 1 && grow_part(bp, t, bp->n_nl + 1) < 0)
+        return -1;
     while (p < end) {
         if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')) { /* blank line */
             p += *p == '\r' ? 2 : 1;
@@ -412,9 +492,7 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
             line++;
             continue;
         }
-        if (bp->nrows == bp->cap && grow_part(bp, t) < 0)
-            return -1;
-        size_t i = bp->nrows, nf = 0;
+        size_t i = bp->nrows, row = bp->row0 + i, nf = 0;
         const char *q = p;
         int bad = 0;
         for (;;) {
@@ -445,7 +523,7 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
                     goto ineligible;
             } else {
                 if (jc >= 0 && t->cols[jc].type == CSEG_COL_NUMBER &&
-                    (fe = scan_number(q, end, delim, (double *)bp->vals[jc] + i)))
+                    (fe = scan_number(q, end, delim, t->cols[jc].num + row)))
                     flag = FIELD_NUMBER_DONE;
                 if (!fe) {
                     fe = q;
@@ -478,7 +556,7 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
             bp->err_line = line;
             break;
         }
-        bp->line[i] = line;
+        t->lines[row] = bp->line0 + line;
         if (want_hash) {
             uint64_t h = 0;
             for (size_t j = 0; j < ncsv; j++) {
@@ -495,7 +573,7 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
                     h = hash_field(h, fs[j], fl[j]);
                 }
             }
-            bp->hash[i] = h;
+            t->hash[row] = h;
         }
         for (size_t jc = 0; jc < t->n_cols && !bad; jc++) {
             const tcol *c = &t->cols[jc];
@@ -503,7 +581,7 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
             size_t len = fl[c->src];
             switch (c->type) {
             case CSEG_COL_NUMBER: {
-                double *v = (double *)bp->vals[jc] + i;
+                double *v = c->num + row;
                 if (fok[c->src] & FIELD_NUMBER_DONE)
                     break;
                 if (cseg_parse_double(sv, len, v) < 0) {
@@ -518,7 +596,7 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
                 long long tv = CSEG_TIME_NA;
                 if (!quick_missing(sv, len))
                     bad = cseg_parse_datetime(sv, len, fmt, &tv) < 0;
-                ((int64_t *)bp->vals[jc])[i] = tv;
+                c->tim[row] = tv;
                 break;
             }
             default: {
@@ -543,7 +621,6 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
         line++;
         p = next;
     }
-    bp->nlines = line;
     return 0;
 ineligible:
     bp->ineligible = 1;
@@ -554,8 +631,6 @@ static void parts_free(bpart *parts, size_t np, size_t ncol)
 {
     for (size_t k = 0; k < np; k++) {
         free(parts[k].tmp);
-        free(parts[k].line);
-        free(parts[k].hash);
         for (size_t jc = 0; jc < ncol && parts[k].vals; jc++)
             free(parts[k].vals[jc]);
         free(parts[k].vals);
@@ -622,13 +697,17 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
                       const cseg_table_read_params *p, int nt, bpart *parts,
                       size_t *restart_src, const char *path, cseg_diag *d)
 {
-    size_t ncsv = cseg_csv_n_columns(r), np = (size_t)nt, ncol = t->n_cols;
+    size_t ncsv = cseg_csv_n_columns(r), ncol = t->n_cols;
+    /* Several parts a thread, taken dynamically, so that a thread the
+     * scheduler sets aside (a busy machine) does not hold up the others. */
+    size_t np = blen / PART_BYTES;
+    np = np < (size_t)nt ? (size_t)nt : np > PARTS_PER_THREAD * (size_t)nt ? PARTS_PER_THREAD * (size_t)nt : np;
     char delim = cseg_csv_delimiter(r);
     int rc = 0;
     /* Parts keep their buffers from block to block; only the counts restart. */
     for (size_t k = 0; k < np; k++) {
         parts[k].nrows = 0;
-        parts[k].nlines = parts[k].ends = 0;
+        parts[k].ends = 0;
         parts[k].err = parts[k].ineligible = 0;
     }
     /* Split at line ends near equal byte offsets. */
@@ -646,15 +725,19 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
         at = e;
     }
     int alloc_fail = 0, ineligible = 0;
-    /* Each thread checks, sizes and parses its own part. */
+    /* One parallel region: each thread checks and counts the line ends of
+     * its part; one thread then gives every part its first row and line and
+     * makes room in the table; each thread parses its part into place. */
 #pragma omp parallel num_threads(nt) default(none)                                             \
-    shared(parts, np, t, ncsv, ncol, delim, p, blk, alloc_fail, ineligible)
+    shared(parts, np, t, ncsv, ncol, delim, p, blk, line0, alloc_fail, ineligible)
     {
-#pragma omp for schedule(static, 1)
+#pragma omp for schedule(dynamic, 1)
         for (size_t k = 0; k < np; k++) {
             bpart *bp = &parts[k];
             size_t n = (size_t)(bp->end - bp->p);
-            if (!block_eligible(bp->p, n)) {
+            int odd = 0;
+            bp->n_nl = count_line_ends(bp->p, n, &odd);
+            if (odd && !block_eligible(bp->p, n)) {
 #pragma omp atomic write
                 ineligible = 1;
                 continue;
@@ -664,8 +747,28 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
                 alloc_fail = 1;
             }
         }
-        /* implicit barrier: all parts checked */
-#pragma omp for schedule(static, 1)
+        /* implicit barrier: all parts counted */
+#pragma omp single
+        {
+            size_t row = t->n_rows;
+            long ln = line0;
+            for (size_t k = 0; k < np; k++) {
+                bpart *bp = &parts[k];
+                bp->row0 = row;
+                bp->line0 = ln;
+                /* a record per line end, and one for an unterminated last line */
+                row += bp->n_nl + (bp->end > bp->p && bp->end[-1] != '\n');
+                ln += (long)bp->n_nl;
+            }
+            /* Slack for the few records of a mapped file's tail, so that they
+             * do not double (and copy) every column. */
+            size_t want = row + 4096;
+            if (!ineligible && !alloc_fail && row > t->cap_rows &&
+                resize_rows(t, want > 2 * t->cap_rows ? want : 2 * t->cap_rows) < 0)
+                alloc_fail = 1;
+        }
+        /* implicit barrier: rows placed */
+#pragma omp for schedule(dynamic, 1)
         for (size_t k = 0; k < np; k++) {
             if (ineligible || alloc_fail)
                 continue;
@@ -703,37 +806,24 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
         rc = CSEG_ENOMEM;
         goto out;
     }
-    /* Append in part order: numbers, dates, lines and hashes first. */
-    long base_line = line0;
+    /* Close the gaps left by blank lines, in part order, up to an error. */
     size_t i0 = t->n_rows, last = np; /* last: the part with an error, if any */
     for (size_t k = 0; k < np && last == np; k++) {
         bpart *bp = &parts[k];
-        while (t->cap_rows < t->n_rows + bp->nrows)
-            if ((rc = grow_rows(t)) < 0)
-                goto out;
-        size_t r0 = t->n_rows;
-        for (size_t i = 0; i < bp->nrows; i++)
-            t->lines[r0 + i] = base_line + bp->line[i];
-        if (t->hash)
-            memcpy(t->hash + r0, bp->hash, bp->nrows * sizeof(uint64_t));
-        for (size_t jc = 0; jc < ncol; jc++) {
-            tcol *c = &t->cols[jc];
-            if (c->type == CSEG_COL_NUMBER)
-                memcpy(c->num + r0, bp->vals[jc], bp->nrows * sizeof(double));
-            else if (c->type == CSEG_COL_DATETIME)
-                memcpy(c->tim + r0, bp->vals[jc], bp->nrows * sizeof(int64_t));
-        }
+        if (bp->row0 != t->n_rows && bp->nrows)
+            move_rows(t, t->n_rows, bp->row0, bp->nrows);
         t->n_rows += bp->nrows;
         if (bp->err)
             last = k;
-        else
-            base_line += bp->nlines;
     }
     /* Text: each column's dictionary is built by one thread, in row order. */
     size_t nparts_used = last < np ? last + 1 : np;
     int irc = 0;
+    int any_text = 0;
+    for (size_t jc = 0; jc < ncol; jc++)
+        any_text |= t->cols[jc].type == CSEG_COL_TEXT;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                    \
-    shared(t, parts, nparts_used, ncol, blk, i0, irc) if (ncol > 1)
+    shared(t, parts, nparts_used, ncol, blk, i0, irc) if (any_text && ncol > 1)
     for (size_t jc = 0; jc < ncol; jc++) {
         if (t->cols[jc].type != CSEG_COL_TEXT)
             continue;
@@ -750,7 +840,7 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
     if (last < np) {
         bpart *bp = &parts[last];
         if (bp->err == BERR_FIELDS) {
-            rc = cseg__diag(d, CSEG_EPARSE, path, base_line + bp->err_line, 0,
+            rc = cseg__diag(d, CSEG_EPARSE, path, bp->line0 + bp->err_line, 0,
                             "expected %zu fields as in the header, found %zu", ncsv, bp->err_nf);
             goto out;
         }
@@ -765,7 +855,7 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
         const char *what = c->type == CSEG_COL_NUMBER ? "a number"
                            : p->date_format          ? "a date in the given --date-format"
                                                      : "a date";
-        rc = cseg__diag(d, CSEG_EPARSE, path, base_line + bp->err_line, bp->err_colno,
+        rc = cseg__diag(d, CSEG_EPARSE, path, bp->line0 + bp->err_line, bp->err_colno,
                         "expected %s in column \"%s\", got \"%s\"", what, c->name, shown);
         goto out;
     }
@@ -777,35 +867,6 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
     }
 out:
     return rc;
-}
-
-/* Touch the unused part of every column with all threads, so the page faults
- * of a large fresh allocation are taken in parallel instead of one by one
- * when rows are appended. */
-static void prefault(cseg_table *t, int nt)
-{
-    size_t from = t->n_rows, to = t->cap_rows, nc = t->n_cols;
-    if (to - from < ((size_t)1 << 16))
-        return;
-#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(t, from, to, nc) \
-    collapse(2)
-    for (size_t j = 0; j <= nc; j++)
-        for (size_t part = 0; part < 16; part++) {
-            size_t a = from + (to - from) * part / 16, b = from + (to - from) * (part + 1) / 16;
-            if (j == nc) {
-                memset(t->lines + a, 0, (b - a) * sizeof *t->lines);
-                if (t->hash)
-                    memset(t->hash + a, 0, (b - a) * sizeof *t->hash);
-                continue;
-            }
-            tcol *c = &t->cols[j];
-            if (c->num)
-                memset(c->num + a, 0, (b - a) * sizeof *c->num);
-            if (c->tim)
-                memset(c->tim + a, 0, (b - a) * sizeof *c->tim);
-            if (c->code)
-                memset(c->code + a, 0, (b - a) * sizeof *c->code);
-        }
 }
 
 /* One pass over the file. On a contradiction in an inferred column, sets
@@ -868,8 +929,8 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
     size_t nf;
     int nt = cseg__threads(p->n_threads);
     uint64_t seq_until = 0; /* read record by record up to this input offset */
-    int reserved = 0;
-    if (!(parts = cseg__calloc((size_t)nt, sizeof *parts))) {
+    int mapped_ok = 1;      /* the input may still be read from its mapping */
+    if (!(parts = cseg__calloc(PARTS_PER_THREAD * (size_t)nt, sizeof *parts))) {
         rc = CSEG_ENOMEM;
         goto oom;
     }
@@ -881,22 +942,12 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
             const char *blk;
             size_t blen;
             long line0;
-            rc = cseg__csv_block(r, BLOCK_BYTES, &blk, &blen, &line0, d);
+            /* The whole mapped file as one block when possible (one parallel
+             * region for all of it), else a window of BLOCK_BYTES. */
+            int mapped = mapped_ok && cseg__csv_mapped_block(r, MAP_BLOCK_BYTES, &blk, &blen, &line0);
+            rc = mapped ? 1 : cseg__csv_block(r, BLOCK_BYTES, &blk, &blen, &line0, d);
             if (rc < 0)
                 goto out;
-            if (rc == 1 && !reserved) {
-                /* Size the columns once from the file size and the rows so far. */
-                uint64_t size = cseg__csv_plain_size(r), done = cseg__csv_offset(r);
-                reserved = 1;
-                if (size > done && done > 0 && t->n_rows > 0) {
-                    double per_row = (double)done / (double)t->n_rows;
-                    size_t want = t->n_rows + (size_t)((double)(size - done) / per_row * 1.02) + 64;
-                    while (t->cap_rows < want)
-                        if ((rc = grow_rows(t)) < 0)
-                            goto oom;
-                    prefault(t, nt);
-                }
-            }
             if (rc == 1) {
                 rc = read_block(t, r, blk, blen, line0, p, nt, parts, restart_src, path, d);
                 if (rc == CSEG_ENOMEM || rc == CSEG_ETOOBIG)
@@ -905,6 +956,10 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
                     continue;
                 if (rc != 2)
                     goto out;
+                if (mapped) { /* find the records that need the record path by windows */
+                    mapped_ok = 0;
+                    continue;
+                }
                 seq_until = cseg__csv_offset(r) + blen;
             }
         }
@@ -1018,7 +1073,7 @@ oom:
                     "out of memory while reading");
 out:
     if (parts)
-        parts_free(parts, (size_t)cseg__threads(p->n_threads), t ? t->n_cols : 0);
+        parts_free(parts, PARTS_PER_THREAD * (size_t)cseg__threads(p->n_threads), t ? t->n_cols : 0);
     cseg_csv_close(r);
     if (rc != 0) {
         cseg_table_free(t);

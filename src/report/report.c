@@ -654,6 +654,28 @@ static void esc(FILE *f, const char *s)
     }
 }
 
+/* A label that must fit a fixed width: at most max_chars characters (UTF-8
+ * code points), the last one an ellipsis when s is longer; the whole text
+ * goes in a <title> so that hovering shows it. */
+static void esc_label(FILE *f, const char *s, size_t max_chars)
+{
+    size_t chars = 0, cut = 0, len = strlen(s);
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80 && ++chars == max_chars)
+            cut = i; /* byte where the max_chars-th character starts */
+    if (chars <= max_chars) {
+        esc(f, s);
+        return;
+    }
+    fputs("<tspan><title>", f);
+    esc(f, s);
+    fputs("</title>", f);
+    char *head = cseg__strndup(s, cut);
+    esc(f, head ? head : "");
+    free(head);
+    fputs("\u2026</tspan>", f);
+}
+
 /* Numbers for people: thousands separators for counts, 3 significant digits
  * (at least) otherwise. */
 static void num(FILE *f, double v)
@@ -799,7 +821,7 @@ static void legend(FILE *f, const cseg_report *r, double x, double y)
         fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" fill=\"%s\"/>", x,
                 yy - 9, colour(r, s));
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", x + 14, yy);
-        esc(f, r->seg[s].name);
+        esc_label(f, r->seg[s].name, 24);
         fputs("</text>", f);
     }
     fputc('\n', f);
@@ -1297,7 +1319,7 @@ static void chart_heatmap(FILE *f, const cseg_report *r)
     for (size_t s = 0; s < r->nseg; s++) {
         double y = 90 + ch * (double)s;
         fprintf(f, "<text x=\"192\" y=\"%.1f\" text-anchor=\"end\">", y + ch / 2 + 4);
-        esc(f, r->seg[s].name);
+        esc_label(f, r->seg[s].name, 26);
         fputs("</text>", f);
         for (size_t j = 0; j < r->nf; j++) {
             char col[32];

@@ -9,19 +9,27 @@
  * centre's own shift and l shrinks by the largest other shift.
  *
  * Exactness. Both variants compute a squared distance with the same code
- * (accumulated over features in order; the build disables FP contraction, so
- * vector and scalar code round alike), break ties towards the lower index,
- * recompute centres from scratch each iteration in block order, and take the
- * bounds with a relative margin of 1e-12 so rounding can only cause extra
- * work. Hence Hamerly returns Lloyd's result to the last bit.
+ * (accumulated over features in order, each step one explicit fused
+ * multiply-add, so vector and scalar code, and every clone, round alike; the
+ * build disables implicit FP contraction), break ties towards the lower
+ * index, recompute centres from scratch each iteration in block order, and
+ * take the bounds with a relative margin of 1e-12 so rounding can only cause
+ * extra work. Hence Hamerly returns Lloyd's result to the last bit.
  *
  * Layout. Distances are computed for eight samples at once, one per vector
- * lane (the eight are copied feature-major first), against each centre in
- * turn, keeping the nearest and second-nearest per lane with selects: no
- * branch depends on the data. Samples are processed in fixed blocks of CSEG_KM_BLOCK; each block writes its
- * own partial sums, which are added in block order: identical results for any
- * number of threads. The hot functions are compiled for AVX-512, AVX2 and
- * baseline x86-64 and chosen at load time (GCC target_clones).
+ * lane, against each centre in turn, keeping the nearest and second-nearest
+ * per lane with selects: no branch depends on the data. X is read in place:
+ * each tile of 8 rows is transposed feature-major through registers (24
+ * shuffles per 8 x 8) into a small per-block buffer, so there is no n x d
+ * copy of the data, and right after the assignment the tile's rows, still in
+ * L1, are added to their clusters' sums, one row-vector add per sample into
+ * a cell per (cluster, lane i % 8): the same cells, in the same sample order,
+ * as Hamerly's per-sample accumulation. Samples are processed in fixed blocks
+ * of CSEG_KM_BLOCK; each block writes its own partial sums, which are added
+ * in block order: identical results for any number of threads. The hot
+ * functions are compiled for x86-64-v4 (AVX-512), v3 (AVX2 + FMA) and
+ * baseline x86-64 and chosen at load time (GCC target_clones); the loop for
+ * d == 8 is also compiled with d constant.
  *
  * Complexity. Seeding O(k (2 + ln k) n d); each iteration O(n k d) for Lloyd,
  * O(n d) plus the unskipped samples' O(k d) for Hamerly; memory O(n + B k d)

@@ -587,7 +587,9 @@ static int relocate_empty(work *w, double *Cnew, double *cnt, size_t n_empty)
 }
 
 /* dist = min(dist, |x - y|^2) over block b (first: dist = |x - y|^2). */
-CSEG_HOT static void seed_update_block(work *w, size_t b, const double *y, int first)
+static inline __attribute__((always_inline)) void seed_update_tiles(work *w, size_t b,
+                                                                    const double *y, int first,
+                                                                    size_t d)
 {
     size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
     double *xs = w->xs + b * 8 * w->d;
@@ -595,16 +597,25 @@ CSEG_HOT static void seed_update_block(work *w, size_t b, const double *y, int f
         v8d e;
         const double *rows[8];
         size_t m = tile_rows(w, g, i1, rows);
-        load_tile(rows, w->d, xs);
-        tile_d2(xs, y, w->d, &e);
+        load_tile(rows, d, xs);
+        tile_d2(xs, y, d, &e);
         for (size_t l = 0; l < m; l++)
             w->dist[g + l] = first || e[l] < w->dist[g + l] ? e[l] : w->dist[g + l];
     }
 }
 
+/* The seeding passes, like Lloyd's, get a copy with d == 8 constant. */
+CSEG_HOT static void seed_update_block(work *w, size_t b, const double *y, int first)
+{
+    if (w->d == 8)
+        seed_update_tiles(w, b, y, first, 8);
+    else
+        seed_update_tiles(w, b, y, first, w->d);
+}
+
 /* Potential of each candidate over block b, all candidates in one pass. */
-CSEG_HOT static void seed_trials_block(work *w, size_t b, const double *const *cand, size_t T,
-                                       double *out)
+static inline __attribute__((always_inline)) void
+seed_trials_tiles(work *w, size_t b, const double *const *cand, size_t T, double *out, size_t d)
 {
     size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
     v8d part[64];
@@ -616,19 +627,28 @@ CSEG_HOT static void seed_trials_block(work *w, size_t b, const double *const *c
         v8d cur, wv;
         const double *rows[8];
         tile_rows(w, g, i1, rows);
-        load_tile(rows, w->d, xs);
+        load_tile(rows, d, xs);
         tile_w(w, g, &wv);
         for (int l = 0; l < 8; l++)
             cur[l] = g + (size_t)l < i1 ? w->dist[g + (size_t)l] : 0;
         for (size_t t = 0; t < T; t++) {
             v8d e;
-            tile_d2(xs, cand[t], w->d, &e);
+            tile_d2(xs, cand[t], d, &e);
             v8l lt = e < cur;
             part[t] += wv * SEL(lt, e, cur);
         }
     }
     for (size_t t = 0; t < T; t++)
         out[t] = lanes_sum(&part[t]);
+}
+
+CSEG_HOT static void seed_trials_block(work *w, size_t b, const double *const *cand, size_t T,
+                                       double *out)
+{
+    if (w->d == 8)
+        seed_trials_tiles(w, b, cand, T, out, 8);
+    else
+        seed_trials_tiles(w, b, cand, T, out, w->d);
 }
 
 /* Greedy k-means++ (scikit-learn's variant) into w->C; uses w->dist. All

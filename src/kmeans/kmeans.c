@@ -21,10 +21,12 @@
  * per lane with selects: no branch depends on the data. X is read in place:
  * each tile of 8 rows is transposed feature-major through registers (24
  * shuffles per 8 x 8) into a small per-block buffer, so there is no n x d
- * copy of the data, and right after the assignment the tile's rows, still in
- * L1, are added to their clusters' sums, one row-vector add per sample into
- * a cell per (cluster, lane i % 8): the same cells, in the same sample order,
- * as Hamerly's per-sample accumulation. Samples are processed in fixed blocks
+ * copy of the data (except for d < 8, where a transpose would be mostly
+ * padding: the tiles are then copied once per fit), and right after the
+ * assignment the tile's rows, still in L1, are added to their clusters'
+ * sums, one row-vector add per sample into a cell per (cluster, lane i % 8):
+ * the same cells, in the same sample order, as Hamerly's per-sample
+ * accumulation. Samples are processed in fixed blocks
  * of CSEG_KM_BLOCK; each block writes its own partial sums, which are added
  * in block order: identical results for any number of threads. The hot
  * functions are compiled for x86-64-v4 (AVX-512), v3 (AVX2 + FMA) and
@@ -134,6 +136,9 @@ typedef struct work {
     const double *X, *w;
     double *xs;    /* nb x d x 8: per block, the current tile of 8 samples transposed
                       feature-major (eight samples load as one vector) */
+    double *Xt;    /* d < 8 only: X in tiles of 8 samples (d x 8 each), made once per
+                      fit, since with fewer than 8 features the on-the-fly transpose
+                      would be scalar copies in every pass; NULL otherwise */
     size_t n, d, k, nb;
     int nt;
     double *C;     /* k x d */
@@ -214,32 +219,37 @@ static inline void transpose8(const v8d *in, v8d *out)
     }
 }
 
-/* Copy 8 rows of X (rows[l], each d doubles) feature-major into xs (d x 8),
- * 8 features at a time through registers. X stays the only copy of the data:
- * no n x d tile copy is allocated, and a tile's rows are still in L1 when the
- * caller adds them to the centre sums. */
+/* Copy 8 rows of X (rows[l], each d doubles) feature-major into xs (d x 8):
+ * blocks of 8 features through registers, the last d % 8 features (all of
+ * them when d < 8) by scalar copies, which is cheaper than a transpose of
+ * mostly padding. X stays the only copy of the data: no n x d tile copy is
+ * allocated, and a tile's rows are still in L1 when the caller adds them to
+ * the centre sums. */
 static inline void load_tile(const double *const *rows, size_t d, double *xs)
 {
-    for (size_t j0 = 0; j0 < d; j0 += 8) {
-        size_t nf = d - j0 < 8 ? d - j0 : 8;
+    size_t j0 = 0;
+    for (; j0 + 8 <= d; j0 += 8) {
         v8d in[8], out[8];
-        if (nf == 8) { /* fixed-size copies: one vector load or store each */
-            for (size_t l = 0; l < 8; l++)
-                memcpy(&in[l], rows[l] + j0, sizeof in[l]);
-        } else {
-            for (size_t l = 0; l < 8; l++)
-                for (size_t q = 0; q < 8; q++)
-                    in[l][q] = q < nf ? rows[l][j0 + q] : 0;
-        }
+        for (size_t l = 0; l < 8; l++)
+            memcpy(&in[l], rows[l] + j0, sizeof in[l]);
         transpose8(in, out);
-        if (nf == 8) {
-            for (size_t q = 0; q < 8; q++)
-                memcpy(xs + (j0 + q) * 8, &out[q], sizeof out[q]);
-        } else {
-            for (size_t q = 0; q < nf; q++)
-                memcpy(xs + (j0 + q) * 8, &out[q], sizeof out[q]);
-        }
+        for (size_t q = 0; q < 8; q++)
+            memcpy(xs + (j0 + q) * 8, &out[q], sizeof out[q]);
     }
+    for (size_t l = 0; l < 8; l++)
+        for (size_t j = j0; j < d; j++)
+            xs[j * 8 + l] = rows[l][j];
+}
+
+/* The tile of samples g..g+7 feature-major: from the per-fit copy when there
+ * is one, else transposed from X into xs. */
+static inline const double *get_tile(const work *w, size_t g, const double *const *rows, size_t d,
+                                     double *xs)
+{
+    if (w->Xt)
+        return w->Xt + g * d;
+    load_tile(rows, d, xs);
+    return xs;
 }
 
 /* The 8 rows of the tile starting at sample g of block [.., i1); lanes past
@@ -441,8 +451,8 @@ static inline __attribute__((always_inline)) void lloyd_tiles(work *w, size_t b,
             for (size_t o = 0; o < 64 * d; o += 64)
                 __builtin_prefetch(pf + o);
         }
-        load_tile(rows, d, xs);
-        nearest8(xs, 8, w->C, k, d, best, b1, bounds ? b2 : NULL);
+        const double *tile = get_tile(w, g, rows, d, xs);
+        nearest8(tile, 8, w->C, k, d, best, b1, bounds ? b2 : NULL);
         v8d wv, dv;
         for (size_t l = 0; l < 8; l++)
             wv[l] = l < m ? wt(w, g + l) : 0;
@@ -597,8 +607,7 @@ static inline __attribute__((always_inline)) void seed_update_tiles(work *w, siz
         v8d e;
         const double *rows[8];
         size_t m = tile_rows(w, g, i1, rows);
-        load_tile(rows, d, xs);
-        tile_d2(xs, y, d, &e);
+        tile_d2(get_tile(w, g, rows, d, xs), y, d, &e);
         for (size_t l = 0; l < m; l++)
             w->dist[g + l] = first || e[l] < w->dist[g + l] ? e[l] : w->dist[g + l];
     }
@@ -627,13 +636,13 @@ seed_trials_tiles(work *w, size_t b, const double *const *cand, size_t T, double
         v8d cur, wv;
         const double *rows[8];
         tile_rows(w, g, i1, rows);
-        load_tile(rows, d, xs);
+        const double *tile = get_tile(w, g, rows, d, xs);
         tile_w(w, g, &wv);
         for (int l = 0; l < 8; l++)
             cur[l] = g + (size_t)l < i1 ? w->dist[g + (size_t)l] : 0;
         for (size_t t = 0; t < T; t++) {
             v8d e;
-            tile_d2(xs, cand[t], d, &e);
+            tile_d2(tile, cand[t], d, &e);
             v8l lt = e < cur;
             part[t] += wv * SEL(lt, e, cur);
         }
@@ -913,6 +922,19 @@ int cseg_kmeans_fit(cseg_kmeans *km, const double *X, size_t n, size_t d, const 
         rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
         goto out;
     }
+    if (d < 8) {
+        size_t ntiles = (n + 7) / 8;
+        if (!(w.Xt = cseg__alloc_aligned(ntiles * 8, d * sizeof(double)))) {
+            rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
+            goto out;
+        }
+        for (size_t t = 0; t < ntiles; t++) /* pad lanes repeat the last sample */
+            for (size_t l = 0; l < 8; l++) {
+                const double *x = X + (t * 8 + l < n ? t * 8 + l : n - 1) * d;
+                for (size_t j = 0; j < d; j++)
+                    w.Xt[t * 8 * d + j * 8 + l] = x[j];
+            }
+    }
     /* Tolerance relative to the data's mean per-feature variance: two passes,
      * one partial sum per lane (sample i in lane i % 8) and feature, the lanes
      * added pairwise at the end. */
@@ -993,6 +1015,7 @@ out:
     free(w.bskip);
     free(w.dist);
     free(w.xs);
+    cseg__free_aligned(w.Xt);
     free(Cnew);
     free(cnt);
     free(shift);

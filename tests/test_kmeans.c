@@ -75,18 +75,35 @@ static void test_known_answer(void **state)
 static void test_lloyd_equals_hamerly(void **state)
 {
     (void)state;
-    size_t n = 20000, d = 6;
-    double *X = blobs(n, d, 8, 11, NULL);
-    for (size_t k = 2; k <= 12; k += 5) {
-        cseg_kmeans *a = fit(X, n, d, k, CSEG_KMEANS_LLOYD, 1, 42);
-        cseg_kmeans *b = fit(X, n, d, k, CSEG_KMEANS_HAMERLY, 1, 42);
-        assert_same_model(a, b, n);
-        if (k > 2)
-            assert_true(cseg_kmeans_skipped_fraction(b) > 0.3);
-        cseg_kmeans_free(a);
-        cseg_kmeans_free(b);
+    /* d = 8 has its own compiled loop; d = 11 transposes a full and a partial
+     * block of 8 features per tile. */
+    size_t n = 20000, dims[] = {6, 8, 11};
+    for (size_t q = 0; q < 3; q++) {
+        size_t d = dims[q];
+        double *X = blobs(n, d, 8, 11, NULL);
+        int32_t *pl = malloc(n * sizeof *pl);
+        double *pd = malloc(n * sizeof *pd);
+        for (size_t k = 2; k <= 12; k += 5) {
+            cseg_kmeans *a = fit(X, n, d, k, CSEG_KMEANS_LLOYD, 1, 42);
+            cseg_kmeans *b = fit(X, n, d, k, CSEG_KMEANS_HAMERLY, 1, 42);
+            assert_same_model(a, b, n);
+            if (k > 2)
+                assert_true(cseg_kmeans_skipped_fraction(b) > 0.3);
+            /* predict on the training data repeats the final assignment, and
+             * its distances add up to the inertia */
+            assert_int_equal(cseg_kmeans_predict(a, X, n, pl, pd), 0);
+            assert_memory_equal(pl, cseg_kmeans_labels(a), n * sizeof *pl);
+            double s = 0;
+            for (size_t i = 0; i < n; i++)
+                s += pd[i];
+            assert_rel(s, cseg_kmeans_inertia(a), 1e-12);
+            cseg_kmeans_free(a);
+            cseg_kmeans_free(b);
+        }
+        free(pl);
+        free(pd);
+        free(X);
     }
-    free(X);
 }
 
 static void test_threads_identical(void **state)
@@ -105,6 +122,17 @@ static void test_threads_identical(void **state)
     cseg_kmeans *again = fit(X, n, d, 6, CSEG_KMEANS_HAMERLY, 2, 9);
     assert_same_model(ref, again, n);
     cseg_kmeans_free(again);
+    cseg_kmeans_free(ref);
+    free(X);
+    /* Plain Lloyd (the default) with d = 8, its own compiled loop. */
+    d = 8;
+    X = blobs(n, d, 6, 5, NULL);
+    ref = fit(X, n, d, 6, CSEG_KMEANS_LLOYD, 1, 9);
+    for (int t = 0; t < 2; t++) {
+        cseg_kmeans *km = fit(X, n, d, 6, CSEG_KMEANS_LLOYD, threads[t], 9);
+        assert_same_model(ref, km, n);
+        cseg_kmeans_free(km);
+    }
     cseg_kmeans_free(ref);
     free(X);
 }

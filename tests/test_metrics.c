@@ -78,6 +78,79 @@ static void test_threads_identical(void **state)
     free(lab);
 }
 
+/* Naive O(n^2) silhouette per sample, for comparison. */
+static void naive_silhouette(const double *X, size_t n, size_t d, const int32_t *lab, int32_t k,
+                             double *out)
+{
+    double *S = malloc((size_t)k * sizeof *S), *cnt = malloc((size_t)k * sizeof *cnt);
+    for (int32_t a = 0; a < k; a++)
+        cnt[a] = 0;
+    for (size_t i = 0; i < n; i++)
+        if (lab[i] >= 0)
+            cnt[lab[i]]++;
+    for (size_t i = 0; i < n; i++) {
+        if (lab[i] < 0)
+            continue;
+        for (int32_t a = 0; a < k; a++)
+            S[a] = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (lab[j] < 0)
+                continue;
+            double s = 0;
+            for (size_t f = 0; f < d; f++)
+                s += (X[i * d + f] - X[j * d + f]) * (X[i * d + f] - X[j * d + f]);
+            S[lab[j]] += sqrt(s);
+        }
+        double ai = cnt[lab[i]] > 1 ? S[lab[i]] / (cnt[lab[i]] - 1) : 0, bi = HUGE_VAL;
+        for (int32_t a = 0; a < k; a++)
+            if (a != lab[i] && cnt[a] > 0 && S[a] / cnt[a] < bi)
+                bi = S[a] / cnt[a];
+        out[i] = cnt[lab[i]] > 1 ? (bi - ai) / fmax(ai, bi) : 0;
+    }
+    free(S);
+    free(cnt);
+}
+
+static void test_against_naive(void **state)
+{
+    (void)state;
+    /* Cluster sizes that are not multiples of 8 (padding lanes), a singleton,
+     * noise, d = 1, 3 and 11 (more than one block of 8 features), and enough
+     * tiles for all 16 row chunks. */
+    size_t dims[] = {1, 3, 11};
+    for (size_t q = 0; q < 3; q++) {
+        size_t n = 1237, d = dims[q];
+        double *X = malloc(n * d * sizeof *X), *per = malloc(n * sizeof *per);
+        double *ref = malloc(n * sizeof *ref);
+        int32_t *lab = malloc(n * sizeof *lab);
+        srand(11 + (unsigned)q);
+        for (size_t i = 0; i < n; i++) {
+            lab[i] = i == 5 ? 4 : i % 13 == 0 ? -1 : (int32_t)(rand() % 4);
+            for (size_t j = 0; j < d; j++)
+                X[i * d + j] = 0.7 * lab[i] + (double)rand() / RAND_MAX;
+        }
+        naive_silhouette(X, n, d, lab, 5, ref);
+        double v, mean = 0;
+        size_t m = 0;
+        assert_int_equal(cseg_metrics_silhouette(X, n, d, lab, NULL, &v, per), 0);
+        for (size_t i = 0; i < n; i++) {
+            if (lab[i] < 0) {
+                assert_true(isnan(per[i]));
+                continue;
+            }
+            assert_true(fabs(per[i] - ref[i]) <= 1e-12);
+            mean += ref[i];
+            m++;
+        }
+        assert_true(per[5] == 0); /* alone in its cluster */
+        assert_true(fabs(v - mean / (double)m) <= 1e-12);
+        free(X);
+        free(per);
+        free(ref);
+        free(lab);
+    }
+}
+
 static void test_invalid(void **state)
 {
     (void)state;
@@ -103,6 +176,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_sklearn),
         cmocka_unit_test(test_threads_identical),
+        cmocka_unit_test(test_against_naive),
         cmocka_unit_test(test_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,19 +9,29 @@
  * centre's own shift and l shrinks by the largest other shift.
  *
  * Exactness. Both variants compute a squared distance with the same code
- * (accumulated over features in order; the build disables FP contraction, so
- * vector and scalar code round alike), break ties towards the lower index,
- * recompute centres from scratch each iteration in block order, and take the
- * bounds with a relative margin of 1e-12 so rounding can only cause extra
- * work. Hence Hamerly returns Lloyd's result to the last bit.
+ * (accumulated over features in order, each step one explicit fused
+ * multiply-add, so vector and scalar code, and every clone, round alike; the
+ * build disables implicit FP contraction), break ties towards the lower
+ * index, recompute centres from scratch each iteration in block order, and
+ * take the bounds with a relative margin of 1e-12 so rounding can only cause
+ * extra work. Hence Hamerly returns Lloyd's result to the last bit.
  *
  * Layout. Distances are computed for eight samples at once, one per vector
- * lane (the eight are copied feature-major first), against each centre in
- * turn, keeping the nearest and second-nearest per lane with selects: no
- * branch depends on the data. Samples are processed in fixed blocks of CSEG_KM_BLOCK; each block writes its
- * own partial sums, which are added in block order: identical results for any
- * number of threads. The hot functions are compiled for AVX-512, AVX2 and
- * baseline x86-64 and chosen at load time (GCC target_clones).
+ * lane, against each centre in turn, keeping the nearest and second-nearest
+ * per lane with selects: no branch depends on the data. X is read in place:
+ * each tile of 8 rows is transposed feature-major through registers (24
+ * shuffles per 8 x 8) into a small per-block buffer, so there is no n x d
+ * copy of the data (except for d < 8, where a transpose would be mostly
+ * padding: the tiles are then copied once per fit), and right after the
+ * assignment the tile's rows, still in L1, are added to their clusters'
+ * sums, one row-vector add per sample into a cell per (cluster, lane i % 8):
+ * the same cells, in the same sample order, as Hamerly's per-sample
+ * accumulation. Samples are processed in fixed blocks
+ * of CSEG_KM_BLOCK; each block writes its own partial sums, which are added
+ * in block order: identical results for any number of threads. The hot
+ * functions are compiled for x86-64-v4 (AVX-512), v3 (AVX2 + FMA) and
+ * baseline x86-64 and chosen at load time (GCC target_clones); the loop for
+ * d == 8 is also compiled with d constant.
  *
  * Complexity. Seeding O(k (2 + ln k) n d); each iteration O(n k d) for Lloyd,
  * O(n d) plus the unskipped samples' O(k d) for Hamerly; memory O(n + B k d)
@@ -41,12 +51,13 @@
 
 #define CSEG_KM_BLOCK 4096
 #define CSEG_KM_MARGIN 1e-12
+#define CSEG_KM_AHEAD 8 /* tiles of software prefetch distance */
 /* Below this many samples a parallel region costs more than it saves
  * (and with busy cores, far more): run on the calling thread. */
 #define CSEG_KM_PAR_MIN 32768
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define CSEG_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CSEG_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CSEG_HOT
 #endif
@@ -123,18 +134,21 @@ void cseg_kmeans_free(cseg_kmeans *km)
 
 typedef struct work {
     const double *X, *w;
-    double *Xt;    /* X in tiles of 8 samples, each tile d x 8 feature-major: eight
-                      samples load as one vector and a tile is one stream */
+    double *xs;    /* nb x d x 8: per block, the current tile of 8 samples transposed
+                      feature-major (eight samples load as one vector) */
+    double *Xt;    /* d < 8 only: X in tiles of 8 samples (d x 8 each), made once per
+                      fit, since with fewer than 8 features the on-the-fly transpose
+                      would be scalar copies in every pass; NULL otherwise */
     size_t n, d, k, nb;
     int nt;
     double *C;     /* k x d */
     int32_t *lab;
     double *upper, *lower;
     double *half;  /* s(a) */
-    double *bsum;  /* nb x k x d x 8: per block, cluster and feature, one partial
-                      sum per lane (sample i goes to lane i % 8), so a tile of 8
-                      samples is added with vector operations and consecutive
-                      samples never wait on each other's store */
+    double *bsum;  /* nb x k x 8 x d: per block, cluster and lane, one partial sum
+                      per feature (sample i goes to lane i % 8): a sample is added as
+                      one contiguous row, and consecutive samples never wait on each
+                      other's store */
     double *bcnt;  /* nb x k x 8 */
     double *bval;  /* nb: per-block scalar (inertia or potential) */
     size_t *bchg;  /* nb: labels changed / distances skipped */
@@ -154,26 +168,121 @@ typedef double v8d __attribute__((vector_size(64)));
 typedef long long v8l __attribute__((vector_size(64)));
 #define SEL(m, a, b) ((v8d)(((v8l)(a) & (m)) | ((v8l)(b) & ~(m))))
 
+/* acc += t * t with one rounding per lane (fused multiply-add), the one step
+ * of every squared distance here: scalar (dist_one, d2_rows) and vector
+ * (nearest8, tile_d2) paths round alike. The loop over a plain array is what
+ * GCC turns into one vfmadd on zmm (x86-64-v4) or two on ymm (v3); the
+ * baseline clone calls fma(). */
+static inline void vsq_acc(v8d *acc, const v8d *t)
+{
+    double *a = (double *)acc;
+    const double *x = (const double *)t;
+#ifdef _OPENMP
+#pragma omp simd /* without it the v3 clone does eight scalar FMAs */
+#endif
+    for (int l = 0; l < 8; l++)
+        a[l] = __builtin_fma(x[l], x[l], a[l]);
+}
+
 /* Squared distance from x to centre c, features in order. */
 static inline double dist_one(const double *x, const double *C, size_t d, size_t c)
 {
     double s = 0;
     for (size_t j = 0; j < d; j++) {
         double t = x[j] - C[c * d + j];
-        s += t * t;
+        s = __builtin_fma(t, t, s);
     }
     return s;
 }
 
-/* Copy up to 8 rows of X (indices idx[0..cnt)) feature-major into xs (d x 8);
- * unused lanes repeat the last row. */
-static inline void gather8(const double *X, size_t d, const size_t *idx, size_t cnt, double *xs)
+/* Transpose 8 rows of 8 doubles (in[l][q]) into out[q][l]: three rounds of
+ * two-source shuffles (pairs, quads, halves), 24 in all. */
+static inline void transpose8(const v8d *in, v8d *out)
 {
-    for (size_t l = 0; l < 8; l++) {
-        const double *x = X + idx[l < cnt ? l : cnt - 1] * d;
-        for (size_t j = 0; j < d; j++)
-            xs[j * 8 + l] = x[j];
+    const v8l lo1 = {0, 8, 2, 10, 4, 12, 6, 14}, hi1 = {1, 9, 3, 11, 5, 13, 7, 15};
+    const v8l lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const v8l lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    v8d t[8], u[8];
+    for (int p = 0; p < 8; p += 2) {
+        t[p] = __builtin_shuffle(in[p], in[p + 1], lo1);
+        t[p + 1] = __builtin_shuffle(in[p], in[p + 1], hi1);
     }
+    for (int p = 0; p < 8; p += 4) {
+        u[p] = __builtin_shuffle(t[p], t[p + 2], lo2);
+        u[p + 1] = __builtin_shuffle(t[p + 1], t[p + 3], lo2);
+        u[p + 2] = __builtin_shuffle(t[p], t[p + 2], hi2);
+        u[p + 3] = __builtin_shuffle(t[p + 1], t[p + 3], hi2);
+    }
+    for (int q = 0; q < 4; q++) {
+        out[q] = __builtin_shuffle(u[q], u[q + 4], lo4);
+        out[q + 4] = __builtin_shuffle(u[q], u[q + 4], hi4);
+    }
+}
+
+/* Copy 8 rows of X (rows[l], each d doubles) feature-major into xs (d x 8):
+ * blocks of 8 features through registers, the last d % 8 features (all of
+ * them when d < 8) by scalar copies, which is cheaper than a transpose of
+ * mostly padding. X stays the only copy of the data: no n x d tile copy is
+ * allocated, and a tile's rows are still in L1 when the caller adds them to
+ * the centre sums. */
+static inline void load_tile(const double *const *rows, size_t d, double *xs)
+{
+    size_t j0 = 0;
+    for (; j0 + 8 <= d; j0 += 8) {
+        v8d in[8], out[8];
+        for (size_t l = 0; l < 8; l++)
+            memcpy(&in[l], rows[l] + j0, sizeof in[l]);
+        transpose8(in, out);
+        for (size_t q = 0; q < 8; q++)
+            memcpy(xs + (j0 + q) * 8, &out[q], sizeof out[q]);
+    }
+    for (size_t l = 0; l < 8; l++)
+        for (size_t j = j0; j < d; j++)
+            xs[j * 8 + l] = rows[l][j];
+}
+
+/* The tile of samples g..g+7 feature-major: from the per-fit copy when there
+ * is one, else transposed from X into xs. */
+static inline const double *get_tile(const work *w, size_t g, const double *const *rows, size_t d,
+                                     double *xs)
+{
+    if (w->Xt)
+        return w->Xt + g * d;
+    load_tile(rows, d, xs);
+    return xs;
+}
+
+/* The 8 rows of the tile starting at sample g of block [.., i1); lanes past
+ * i1 repeat the last sample (their results are ignored). */
+static inline size_t tile_rows(const work *w, size_t g, size_t i1, const double **rows)
+{
+    size_t m = i1 - g < 8 ? i1 - g : 8;
+    for (size_t l = 0; l < 8; l++)
+        rows[l] = w->X + (g + (l < m ? l : m - 1)) * w->d;
+    return m;
+}
+
+/* Sum cell of cluster a, lane l in block b, and the one way every variant adds
+ * a sample to it (so Lloyd and Hamerly sum identically). */
+static inline double *sum_cell(const work *w, size_t b, size_t a, size_t l)
+{
+    return w->bsum + ((b * w->k + a) * 8 + l) * w->d;
+}
+
+static inline void add_row(double *s, const double *x, const double *wp, double wi, size_t d)
+{
+    size_t j = 0;
+    /* Eight features per vector operation; each element still gets exactly
+     * one add (and one multiply when weighted), as in the scalar tail. */
+    for (; j + 8 <= d; j += 8) {
+        v8d sv, xv;
+        memcpy(&sv, s + j, sizeof sv);
+        memcpy(&xv, x + j, sizeof xv);
+        sv += wp ? wi * xv : xv;
+        memcpy(s + j, &sv, sizeof sv);
+    }
+    for (; j < d; j++)
+        s[j] += wp ? wi * x[j] : x[j];
 }
 
 /* Nearest centre (lowest index on ties), its squared distance and the second
@@ -198,10 +307,10 @@ static inline void nearest8(const double *xs, size_t stride, const double *C, si
             v8d xv;
             memcpy(&xv, xs + j * stride, sizeof xv);
             v8d t0 = xv - c0[j], t1 = xv - c1[j], t2 = xv - c2[j], t3 = xv - c3[j];
-            a0 += t0 * t0;
-            a1 += t1 * t1;
-            a2 += t2 * t2;
-            a3 += t3 * t3;
+            vsq_acc(&a0, &t0);
+            vsq_acc(&a1, &t1);
+            vsq_acc(&a2, &t2);
+            vsq_acc(&a3, &t3);
         }
         const v8d *accs[4] = {&a0, &a1, &a2, &a3};
         for (size_t q = 0; q < 4; q++) {
@@ -222,7 +331,7 @@ static inline void nearest8(const double *xs, size_t stride, const double *C, si
             v8d xv;
             memcpy(&xv, xs + j * stride, sizeof xv);
             v8d t = xv - cc[j];
-            acc += t * t;
+            vsq_acc(&acc, &t);
         }
         v8l lt = acc < m1;
         if (b2) {
@@ -236,6 +345,43 @@ static inline void nearest8(const double *xs, size_t stride, const double *C, si
     memcpy(b1, &m1, sizeof m1);
     if (b2) /* the second distance only feeds Hamerly's bounds */
         memcpy(b2, &m2, sizeof m2);
+}
+
+static double d2_rows(const double *a, const double *b, size_t d)
+{
+    double s = 0;
+    for (size_t j = 0; j < d; j++) {
+        double t = a[j] - b[j];
+        s = __builtin_fma(t, t, s);
+    }
+    return s;
+}
+
+/* Squared distances from the 8 samples of a tile to point y. (Vectors go
+ * through pointers: passing them by value would tie the ABI to the ISA.) */
+static inline void tile_d2(const double *tile, const double *y, size_t d, v8d *out)
+{
+    v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (size_t j = 0; j < d; j++) {
+        v8d xv;
+        memcpy(&xv, tile + j * 8, sizeof xv);
+        v8d t = xv - y[j];
+        vsq_acc(&acc, &t);
+    }
+    *out = acc;
+}
+
+/* Sample weights of a tile; lanes past n weigh 0. */
+static inline void tile_w(const work *w, size_t g, v8d *out)
+{
+    for (int l = 0; l < 8; l++)
+        (*out)[l] = g + (size_t)l < w->n ? wt(w, g + (size_t)l) : 0;
+}
+
+static inline double lanes_sum(const v8d *v)
+{
+    return (((*v)[0] + (*v)[1]) + ((*v)[2] + (*v)[3])) +
+           (((*v)[4] + (*v)[5]) + ((*v)[6] + (*v)[7]));
 }
 
 static void clear_block(work *w, size_t b)
@@ -253,13 +399,9 @@ static void accumulate_block(work *w, size_t b, size_t i0, size_t i1)
 {
     size_t d = w->d;
     for (size_t i = i0; i < i1; i++) {
-        const double *x = w->X + i * d;
         double wi = wt(w, i);
-        size_t a = (size_t)w->lab[i];
-        size_t lane = i % 8;
-        double *s = w->bsum + ((b * w->k + a) * d) * 8 + lane;
-        for (size_t j = 0; j < d; j++)
-            s[j * 8] += wi * x[j];
+        size_t a = (size_t)w->lab[i], lane = i % 8;
+        add_row(sum_cell(w, b, a, lane), w->X + i * d, w->w, wi, d);
         w->bcnt[(b * w->k + a) * 8 + lane] += wi;
     }
 }
@@ -269,7 +411,10 @@ static inline void assign8(work *w, size_t b, const size_t *idx, size_t cnt, int
 {
     long long best[8];
     double b1[8], b2[8];
-    gather8(w->X, w->d, idx, cnt, xs);
+    const double *rows[8];
+    for (size_t l = 0; l < 8; l++)
+        rows[l] = w->X + idx[l < cnt ? l : cnt - 1] * w->d;
+    load_tile(rows, w->d, xs);
     nearest8(xs, 8, w->C, w->k, w->d, best, b1, b2);
     for (size_t l = 0; l < cnt; l++) {
         size_t i = idx[l];
@@ -282,70 +427,77 @@ static inline void assign8(work *w, size_t b, const size_t *idx, size_t cnt, int
     }
 }
 
-/* Lloyd assignment of block b (also the full scan Hamerly starts with), one
- * tile of 8 samples at a time; the tile's samples are added to the partial
- * sums right away, in sample order, while they are in cache. */
-CSEG_HOT static void lloyd_block(work *w, size_t b, int bounds, int accumulate)
+/* Lloyd assignment of block b (also the full scan Hamerly starts with and
+ * the final E-step), one tile of 8 samples at a time; the tile's rows are
+ * added to the partial sums right away, in sample order, while in L1. */
+static inline __attribute__((always_inline)) void lloyd_tiles(work *w, size_t b, int bounds,
+                                                              int accumulate, size_t d)
 {
-    size_t d = w->d, k = w->k;
+    size_t k = w->k;
     size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
-    double *sum = w->bsum + b * k * d * 8, *cnt = w->bcnt + b * k * 8;
+    double *cnt = w->bcnt + b * k * 8, *xs = w->xs + b * 8 * d;
+    v8d inert = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t chg = 0;
     clear_block(w, b);
     for (size_t g = i0; g < i1; g += 8) {
-        const double *tile = w->Xt + g * d;
-        size_t m = i1 - g < 8 ? i1 - g : 8;
+        const double *rows[8];
+        size_t m = tile_rows(w, g, i1, rows);
         long long best[8];
         double b1[8], b2[8];
-        if (bounds)
-            nearest8(tile, 8, w->C, k, d, best, b1, b2);
-        else
-            nearest8(tile, 8, w->C, k, d, best, b1, NULL);
+        /* X streams from memory once per iteration: ask for the tile
+         * CSEG_KM_AHEAD tiles ahead now so that its loads do not stall. */
+        if (g + (CSEG_KM_AHEAD + 1) * 8 <= i1) {
+            const char *pf = (const char *)(w->X + (g + CSEG_KM_AHEAD * 8) * d);
+            for (size_t o = 0; o < 64 * d; o += 64)
+                __builtin_prefetch(pf + o);
+        }
+        const double *tile = get_tile(w, g, rows, d, xs);
+        nearest8(tile, 8, w->C, k, d, best, b1, bounds ? b2 : NULL);
+        v8d wv, dv;
+        for (size_t l = 0; l < 8; l++)
+            wv[l] = l < m ? wt(w, g + l) : 0;
+        memcpy(&dv, b1, sizeof dv);
+        inert += wv * dv; /* padding lanes weigh 0 */
         for (size_t l = 0; l < m; l++) {
             size_t i = g + l;
             int32_t a = (int32_t)best[l];
-            double wi = wt(w, i);
-            w->bchg[b] += w->lab[i] != a;
+            chg += w->lab[i] != a;
             w->lab[i] = a;
-            w->bval[b] += wi * b1[l];
             if (bounds) {
                 w->upper[i] = sqrt(b1[l]) * (1 + CSEG_KM_MARGIN);
                 w->lower[i] = sqrt(b2[l]) * (1 - CSEG_KM_MARGIN);
             }
-        }
-        if (accumulate) {
-            /* Lane l of a tile is sample g + l, and i % 8 == l: add the tile to
-             * each cluster's lane sums under the mask of lanes it won (padding
-             * lanes win nothing); adding +0.0 elsewhere changes nothing. Same
-             * per-lane order as accumulate_block. */
-            v8d wv, zero = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (int l = 0; l < 8; l++)
-                wv[l] = (size_t)l < m ? wt(w, g + (size_t)l) : 0;
-            for (size_t l = m; l < 8; l++)
-                best[l] = -1;
-            v8l bv;
-            memcpy(&bv, best, sizeof bv);
-            for (size_t a = 0; a < k; a++) {
-                v8l hit = bv == (long long)a;
-                double *sa = sum + a * d * 8;
-                v8d cv;
-                memcpy(&cv, cnt + a * 8, sizeof cv);
-                cv += SEL(hit, wv, zero);
-                memcpy(cnt + a * 8, &cv, sizeof cv);
-                for (size_t j = 0; j < d; j++) {
-                    v8d xv, sv;
-                    memcpy(&xv, tile + j * 8, sizeof xv);
-                    memcpy(&sv, sa + j * 8, sizeof sv);
-                    sv += SEL(hit, wv * xv, zero);
-                    memcpy(sa + j * 8, &sv, sizeof sv);
-                }
+            if (accumulate) { /* lane l of the tile is sample g + l, and i % 8 == l */
+                add_row(sum_cell(w, b, (size_t)a, l), rows[l], w->w, wv[l], d);
+                cnt[(size_t)a * 8 + l] += wv[l];
             }
         }
+    }
+    w->bval[b] = lanes_sum(&inert);
+    w->bchg[b] = chg;
+}
+
+/* d == 8 gets its own copies of the loop with d known at
+ * compile time: the feature loops unroll and a tile stays in registers. The
+ * arithmetic is the same, so all copies agree bit for bit. */
+CSEG_HOT static void lloyd_block(work *w, size_t b, int bounds, int accumulate)
+{
+    /* Constant arguments, so each combination gets its own branch-free loop. */
+    if (w->d == 8) {
+        if (bounds)
+            lloyd_tiles(w, b, 1, 1, 8);
+        else if (accumulate)
+            lloyd_tiles(w, b, 0, 1, 8);
+        else
+            lloyd_tiles(w, b, 0, 0, 8);
+    } else {
+        lloyd_tiles(w, b, bounds, accumulate, w->d);
     }
 }
 
 CSEG_HOT static void hamerly_block(work *w, size_t b)
 {
-    double xs[8 * w->d];
+    double *xs = w->xs + b * 8 * w->d;
     size_t idx[8], np = 0;
     size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
     clear_block(w, b);
@@ -382,9 +534,9 @@ static size_t reduce_centres(work *w, double *Cnew, double *cnt)
         for (size_t c = 0; c < k; c++) {
             for (size_t l = 0; l < 8; l++) {
                 cnt[c] += w->bcnt[(b * k + c) * 8 + l];
-                const double *s = w->bsum + ((b * k + c) * d) * 8 + l;
+                const double *s = sum_cell(w, b, c, l);
                 for (size_t j = 0; j < d; j++)
-                    Cnew[c * d + j] += s[j * 8];
+                    Cnew[c * d + j] += s[j];
             }
         }
     }
@@ -444,79 +596,68 @@ static int relocate_empty(work *w, double *Cnew, double *cnt, size_t n_empty)
     return 0;
 }
 
-static double d2_rows(const double *a, const double *b, size_t d)
-{
-    double s = 0;
-    for (size_t j = 0; j < d; j++) {
-        double t = a[j] - b[j];
-        s += t * t;
-    }
-    return s;
-}
-
-/* Squared distances from the 8 samples of a tile to point y. (Vectors go
- * through pointers: passing them by value would tie the ABI to the ISA.) */
-static inline void tile_d2(const double *tile, const double *y, size_t d, v8d *out)
-{
-    v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (size_t j = 0; j < d; j++) {
-        v8d xv;
-        memcpy(&xv, tile + j * 8, sizeof xv);
-        v8d t = xv - y[j];
-        acc += t * t;
-    }
-    *out = acc;
-}
-
-/* Sample weights of a tile; lanes past n weigh 0. */
-static inline void tile_w(const work *w, size_t g, v8d *out)
-{
-    for (int l = 0; l < 8; l++)
-        (*out)[l] = g + (size_t)l < w->n ? wt(w, g + (size_t)l) : 0;
-}
-
-static inline double lanes_sum(const v8d *v)
-{
-    return (((*v)[0] + (*v)[1]) + ((*v)[2] + (*v)[3])) +
-           (((*v)[4] + (*v)[5]) + ((*v)[6] + (*v)[7]));
-}
-
 /* dist = min(dist, |x - y|^2) over block b (first: dist = |x - y|^2). */
-CSEG_HOT static void seed_update_block(work *w, size_t b, const double *y, int first)
+static inline __attribute__((always_inline)) void seed_update_tiles(work *w, size_t b,
+                                                                    const double *y, int first,
+                                                                    size_t d)
 {
     size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
+    double *xs = w->xs + b * 8 * w->d;
     for (size_t g = i0; g < i1; g += 8) {
         v8d e;
-        tile_d2(w->Xt + g * w->d, y, w->d, &e);
-        size_t m = i1 - g < 8 ? i1 - g : 8;
+        const double *rows[8];
+        size_t m = tile_rows(w, g, i1, rows);
+        tile_d2(get_tile(w, g, rows, d, xs), y, d, &e);
         for (size_t l = 0; l < m; l++)
             w->dist[g + l] = first || e[l] < w->dist[g + l] ? e[l] : w->dist[g + l];
     }
 }
 
+/* The seeding passes, like Lloyd's, get a copy with d == 8 constant. */
+CSEG_HOT static void seed_update_block(work *w, size_t b, const double *y, int first)
+{
+    if (w->d == 8)
+        seed_update_tiles(w, b, y, first, 8);
+    else
+        seed_update_tiles(w, b, y, first, w->d);
+}
+
 /* Potential of each candidate over block b, all candidates in one pass. */
-CSEG_HOT static void seed_trials_block(work *w, size_t b, const double *const *cand, size_t T,
-                                       double *out)
+static inline __attribute__((always_inline)) void
+seed_trials_tiles(work *w, size_t b, const double *const *cand, size_t T, double *out, size_t d)
 {
     size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
     v8d part[64];
     for (size_t t = 0; t < T; t++)
         for (int l = 0; l < 8; l++)
             part[t][l] = 0;
+    double *xs = w->xs + b * 8 * w->d;
     for (size_t g = i0; g < i1; g += 8) {
         v8d cur, wv;
+        const double *rows[8];
+        tile_rows(w, g, i1, rows);
+        const double *tile = get_tile(w, g, rows, d, xs);
         tile_w(w, g, &wv);
         for (int l = 0; l < 8; l++)
             cur[l] = g + (size_t)l < i1 ? w->dist[g + (size_t)l] : 0;
         for (size_t t = 0; t < T; t++) {
             v8d e;
-            tile_d2(w->Xt + g * w->d, cand[t], w->d, &e);
+            tile_d2(tile, cand[t], d, &e);
             v8l lt = e < cur;
             part[t] += wv * SEL(lt, e, cur);
         }
     }
     for (size_t t = 0; t < T; t++)
         out[t] = lanes_sum(&part[t]);
+}
+
+CSEG_HOT static void seed_trials_block(work *w, size_t b, const double *const *cand, size_t T,
+                                       double *out)
+{
+    if (w->d == 8)
+        seed_trials_tiles(w, b, cand, T, out, 8);
+    else
+        seed_trials_tiles(w, b, cand, T, out, w->d);
 }
 
 /* Greedy k-means++ (scikit-learn's variant) into w->C; uses w->dist. All
@@ -768,6 +909,7 @@ int cseg_kmeans_fit(cseg_kmeans *km, const double *X, size_t n, size_t d, const 
     w.bchg = malloc(w.nb * sizeof(size_t));
     w.bskip = malloc(w.nb * sizeof(size_t));
     w.dist = malloc(n * sizeof(double));
+    w.xs = malloc((w.nb < 2 ? 2 : w.nb) * 8 * d * sizeof(double));
     Cnew = malloc(kd * sizeof(double));
     cnt = malloc(k * sizeof(double));
     shift = malloc(k * sizeof(double));
@@ -775,47 +917,50 @@ int cseg_kmeans_fit(cseg_kmeans *km, const double *X, size_t n, size_t d, const 
     bestL = malloc(n * sizeof(int32_t));
     cumsum = malloc(n * sizeof(double));
     if (!w.C || !w.lab || !w.upper || !w.lower || !w.half || !w.bsum || !w.bcnt ||
-        !w.bval || !w.bchg || !w.bskip || !w.dist || !Cnew || !cnt || !shift || !bestC ||
+        !w.bval || !w.bchg || !w.bskip || !w.dist || !w.xs || !Cnew || !cnt || !shift || !bestC ||
         !bestL || !cumsum) {
         rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
         goto out;
     }
-    w.Xt = cseg__alloc_aligned((n + 7) / 8 * 8, d * sizeof(double));
-    if (!w.Xt) {
-        rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
-        goto out;
+    if (d < 8) {
+        size_t ntiles = (n + 7) / 8;
+        if (!(w.Xt = cseg__alloc_aligned(ntiles * 8, d * sizeof(double)))) {
+            rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
+            goto out;
+        }
+        for (size_t t = 0; t < ntiles; t++) /* pad lanes repeat the last sample */
+            for (size_t l = 0; l < 8; l++) {
+                const double *x = X + (t * 8 + l < n ? t * 8 + l : n - 1) * d;
+                for (size_t j = 0; j < d; j++)
+                    w.Xt[t * 8 * d + j * 8 + l] = x[j];
+            }
     }
-    /* Tile copy of X; pad lanes repeat the last sample. */
-    size_t ntiles = (n + 7) / 8;
-    for (size_t t = 0; t < ntiles; t++)
-        for (size_t l = 0; l < 8; l++) {
-            const double *x = X + (t * 8 + l < n ? t * 8 + l : n - 1) * d;
-            for (size_t j = 0; j < d; j++)
-                w.Xt[t * 8 * d + j * 8 + l] = x[j];
-        }
-    /* Tolerance relative to the data's mean per-feature variance (two passes
-     * over the tiles, 8 lanes each; padding lanes left out). */
+    /* Tolerance relative to the data's mean per-feature variance: two passes,
+     * one partial sum per lane (sample i in lane i % 8) and feature, the lanes
+     * added pairwise at the end. */
     double var_mean = 0;
-    for (size_t j = 0; j < d; j++) {
-        v8d s1 = {0, 0, 0, 0, 0, 0, 0, 0}, s2 = s1, zero = s1;
-        v8l valid = {-1, -1, -1, -1, -1, -1, -1, -1}, last = valid;
-        for (size_t l = 0; l < 8; l++)
-            last[l] = (ntiles - 1) * 8 + l < n ? -1 : 0;
-        for (size_t t = 0; t < ntiles; t++) {
-            v8d xv;
-            memcpy(&xv, w.Xt + t * 8 * d + j * 8, sizeof xv);
-            s1 += SEL(t + 1 < ntiles ? valid : last, xv, zero);
+    {
+        double *s1 = w.xs, *s2 = w.xs + 8 * d; /* scratch: nb x 8 x d >= 2 x 8 x d */
+        memset(s1, 0, 16 * d * sizeof *s1);
+        for (size_t i = 0; i < n; i++)
+            add_row(s1 + (i % 8) * d, X + i * d, NULL, 1, d);
+        for (size_t j = 0; j < d; j++) {
+            double mu = ((s1[j] + s1[d + j]) + (s1[2 * d + j] + s1[3 * d + j])) +
+                        ((s1[4 * d + j] + s1[5 * d + j]) + (s1[6 * d + j] + s1[7 * d + j]));
+            s1[j] = mu / (double)n;
         }
-        double mu = ((s1[0] + s1[1]) + (s1[2] + s1[3])) + ((s1[4] + s1[5]) + (s1[6] + s1[7]));
-        mu /= (double)n;
-        for (size_t t = 0; t < ntiles; t++) {
-            v8d xv;
-            memcpy(&xv, w.Xt + t * 8 * d + j * 8, sizeof xv);
-            v8d e = xv - mu;
-            s2 += SEL(t + 1 < ntiles ? valid : last, e * e, zero);
+        for (size_t i = 0; i < n; i++) {
+            double *acc = s2 + (i % 8) * d;
+            for (size_t j = 0; j < d; j++) {
+                double e = X[i * d + j] - s1[j];
+                acc[j] += e * e;
+            }
         }
-        double v = ((s2[0] + s2[1]) + (s2[2] + s2[3])) + ((s2[4] + s2[5]) + (s2[6] + s2[7]));
-        var_mean += v / (double)n;
+        for (size_t j = 0; j < d; j++) {
+            double v = ((s2[j] + s2[d + j]) + (s2[2 * d + j] + s2[3 * d + j])) +
+                       ((s2[4 * d + j] + s2[5 * d + j]) + (s2[6 * d + j] + s2[7 * d + j]));
+            var_mean += v / (double)n;
+        }
     }
     double tol_abs = p->tol * var_mean / (double)d;
     double best_inertia = HUGE_VAL;
@@ -869,6 +1014,7 @@ out:
     free(w.bchg);
     free(w.bskip);
     free(w.dist);
+    free(w.xs);
     cseg__free_aligned(w.Xt);
     free(Cnew);
     free(cnt);
@@ -894,9 +1040,12 @@ int cseg_kmeans_predict(const cseg_kmeans *km, const double *X, size_t n, int32_
         double xs[8 * d], b1[8];
         long long best[8];
         size_t idx[8], cnt = n - g * 8 < 8 ? n - g * 8 : 8;
-        for (size_t l = 0; l < cnt; l++)
-            idx[l] = g * 8 + l;
-        gather8(X, d, idx, cnt, xs);
+        const double *rows[8];
+        for (size_t l = 0; l < 8; l++) {
+            idx[l] = g * 8 + (l < cnt ? l : cnt - 1);
+            rows[l] = X + idx[l] * d;
+        }
+        load_tile(rows, d, xs);
         nearest8(xs, 8, C, k, d, best, b1, NULL);
         for (size_t l = 0; l < cnt; l++) {
             labels[idx[l]] = (int32_t)best[l];

@@ -11,11 +11,18 @@
  * other members of A, b(i) the smallest mean distance to the members of
  * another cluster, s(i) = (b - a) / max(a, b), and 0 when A has one member.
  * Samples are sorted by cluster into tiles of 8 (feature-major within a tile,
- * each cluster starting on a tile), so the distances from i to 8 members of
- * a cluster are one vector computation: squared distances, square roots and
- * sums in 8 fixed lanes (a fixed summation order, hence thread-count
- * independent).
- * No n x n matrix is ever formed; memory is O(n d).
+ * each cluster starting on a tile). Distances are symmetric, so each pair of
+ * tiles (I <= J) is computed once as an 8 x 8 block (squared distances by
+ * fused multiply-adds, 64 square roots as vector operations: the square roots
+ * dominate, n^2 / 2 of them instead of n^2), whose row sums go to the samples
+ * of I (for J's cluster) and column sums to the samples of J (for I's
+ * cluster). Rows are split into at most SIL_CHUNKS chunks of equal work, a
+ * number that depends on n and k only; each chunk adds its column sums into
+ * its own buffer, in row order, and the buffers are added in chunk order: a
+ * fixed summation order, hence the same result for any thread count.
+ * No n x n matrix is ever formed; memory is O(n d + C n k) for the C <= 16
+ * column buffers, which are capped at SIL_COL_BUDGET bytes (fewer chunks,
+ * so less parallelism, beyond it).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -25,7 +32,7 @@
 #include "../core/internal.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define CSEG_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CSEG_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CSEG_HOT
 #endif
@@ -262,39 +269,97 @@ void cseg_silhouette_params_init(cseg_silhouette_params *p)
 
 typedef double v8d __attribute__((vector_size(64)));
 
-/* Sum of Euclidean distances from xi to the n samples stored in tiles
- * [t0, t0 + ceil(n / 8)) of Xt (each tile d x 8, feature-major; padding lanes
- * in a cluster's last tile are excluded). Squared distances go to a buffer
- * 32 tiles at a time, then square roots and sums run as one vector loop over
- * the buffer into 8 fixed lanes, added in a fixed order at the end. */
-#define SIL_RUN 32
-CSEG_HOT static double dist_sum(const double *xi, const double *Xt, size_t d, size_t t0, size_t n)
+/* acc += e * e lane by lane with one rounding (fused multiply-add); the plain
+ * loop is what GCC turns into one vfmadd on zmm (x86-64-v4), two on ymm (v3). */
+static inline void vsq_acc(v8d *acc, const v8d *e)
 {
-    double buf[SIL_RUN * 8];
-    double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t nt = (n + 7) / 8;
-    for (size_t r0 = 0; r0 < nt; r0 += SIL_RUN) {
-        size_t rn = nt - r0 < SIL_RUN ? nt - r0 : SIL_RUN;
-        for (size_t t = 0; t < rn; t++) {
-            const double *tile = Xt + (t0 + r0 + t) * 8 * d;
-            v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (size_t f = 0; f < d; f++) {
-                v8d xv;
-                memcpy(&xv, tile + f * 8, sizeof xv);
-                v8d e = xi[f] - xv;
-                acc += e * e;
-            }
-            memcpy(buf + t * 8, &acc, sizeof acc);
-        }
-        size_t valid = (r0 + rn) * 8 > n ? n - r0 * 8 : rn * 8;
-        for (size_t t = valid; t < rn * 8; t++)
-            buf[t] = 0; /* padding lanes: sqrt(0) adds nothing */
-        for (size_t t = 0; t < rn * 8; t += 8)
-            for (size_t l = 0; l < 8; l++)
-                part[l] += sqrt(buf[t + l]);
-    }
-    return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+    double *a = (double *)acc;
+    const double *x = (const double *)e;
+#ifdef _OPENMP
+#pragma omp simd /* without it the v3 clone does eight scalar FMAs */
+#endif
+    for (int l = 0; l < 8; l++)
+        a[l] = __builtin_fma(x[l], x[l], a[l]);
 }
+
+typedef long long v8l __attribute__((vector_size(64)));
+
+static inline double lanes_sum(const v8d *v)
+{
+    return (((*v)[0] + (*v)[1]) + ((*v)[2] + (*v)[3])) +
+           (((*v)[4] + (*v)[5]) + ((*v)[6] + (*v)[7]));
+}
+
+/* The silhouette's distance sums for row tile I, using symmetry: each pair of
+ * tiles (I, J >= I) is computed once, an 8 x 8 block of distances (one fused
+ * multiply-add per feature, one vector square root per row). Row sums, over
+ * J in order, per lane, go to R (tile x cluster x lane: sample i of I, the
+ * cluster of J), each (I, cluster) written once; column sums (J > I), over
+ * the valid rows i of I in order, are added to col, this chunk's own buffer
+ * (sample j of J, the cluster of I). The blocks of a row are visited in one
+ * fixed order and each chunk of rows owns its column buffer, so every sum has
+ * the same operations in the same order for any thread count. */
+CSEG_HOT static void sil_row(const double *Xt, size_t d, size_t k, size_t I, size_t n_tiles,
+                             const size_t *tcl, const size_t *tvl, double *R, double *col)
+{
+    size_t ci = tcl[I], vi = tvl[I], b = ci;
+    const double *xi = Xt + I * 8 * d;
+    v8d rowv[8];
+    for (int i = 0; i < 8; i++)
+        rowv[i] = (v8d){0, 0, 0, 0, 0, 0, 0, 0};
+    for (size_t J = I; J < n_tiles; J++) {
+        if (tcl[J] != b) {
+            for (size_t i = 0; i < vi; i++) {
+                R[(I * k + b) * 8 + i] = lanes_sum(&rowv[i]);
+                rowv[i] = (v8d){0, 0, 0, 0, 0, 0, 0, 0};
+            }
+            b = tcl[J];
+        }
+        const double *xj = Xt + J * 8 * d;
+        v8d D[8];
+        for (int i = 0; i < 8; i++)
+            D[i] = (v8d){0, 0, 0, 0, 0, 0, 0, 0};
+        for (size_t f = 0; f < d; f++) {
+            v8d xv;
+            memcpy(&xv, xj + f * 8, sizeof xv);
+            for (size_t i = 0; i < 8; i++) {
+                v8d e = xi[f * 8 + i] - xv;
+                vsq_acc(&D[i], &e);
+            }
+        }
+        v8l valid;
+        for (long long l = 0; l < 8; l++)
+            valid[l] = (size_t)l < tvl[J] ? -1 : 0; /* padding lanes of J add nothing */
+        /* The 64 square roots as one loop over a buffer: vector square roots
+         * (per-vector calls are left scalar by GCC). */
+        double buf[64];
+        memcpy(buf, D, sizeof buf);
+        for (size_t q = 0; q < 64; q++)
+            buf[q] = sqrt(buf[q]);
+        memcpy(D, buf, sizeof buf);
+        v8d cv = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (size_t i = 0; i < 8; i++) {
+            D[i] = (v8d)((v8l)D[i] & valid);
+            rowv[i] += D[i];
+            if (i < vi)
+                cv += D[i];
+        }
+        if (J > I) {
+            v8d cs;
+            double *cell = col + (J * k + ci) * 8;
+            memcpy(&cs, cell, sizeof cs);
+            cs += cv;
+            memcpy(cell, &cs, sizeof cs);
+        }
+    }
+    for (size_t i = 0; i < vi; i++)
+        R[(I * k + b) * 8 + i] = lanes_sum(&rowv[i]);
+}
+
+/* Column buffers: SIL_CHUNKS chunks of rows of about equal work, fewer if
+ * their buffers would pass SIL_COL_BUDGET bytes. Depends on n and k only. */
+#define SIL_CHUNKS 16
+#define SIL_COL_BUDGET ((size_t)128 << 20)
 
 int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *labels,
                             const cseg_silhouette_params *p, double *score, double *per_sample)
@@ -303,7 +368,8 @@ int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *
     int rc = 0;
     size_t *idx = NULL, *off = NULL, *pos = NULL, *cnt = NULL;
     int32_t *lab = NULL, *sl = NULL;
-    double *Xt = NULL, *sil = NULL;
+    double *Xt = NULL, *sil = NULL, *R = NULL, *col = NULL;
+    size_t *tcl = NULL, *tvl = NULL, *cstart = NULL;
     if (!p) {
         cseg_silhouette_params_init(&defaults);
         p = &defaults;
@@ -372,49 +438,76 @@ int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *
         }
         for (size_t t = 0; t < m; t++) {
             size_t a = (size_t)lab[t], r = next[a]++;
-            pos[t] = (off[a] + r / 8) * 8 * d + r % 8;
+            pos[t] = (off[a] + r / 8) * 8 + r % 8; /* tile slot */
         }
         free(next);
     }
     for (size_t t = 0; t < m; t++)
         for (size_t f = 0; f < d; f++)
-            Xt[pos[t] + f * 8] = X[idx[t] * d + f];
-    int nt = cseg__threads(p->n_threads);
-#pragma omp parallel num_threads(nt) default(none) shared(X, idx, lab, off, cnt, Xt, sil, m, d, k, rc) \
-    if (m >= 512)
+            Xt[pos[t] / 8 * 8 * d + f * 8 + pos[t] % 8] = X[idx[t] * d + f];
+    size_t n_tiles = off[k], slots;
+    if (cseg__mul(n_tiles * 8, k, &slots)) {
+        rc = CSEG_ETOOBIG;
+        goto out;
+    }
+    size_t n_chunks = SIL_CHUNKS;
+    while (n_chunks > 1 && slots * n_chunks > SIL_COL_BUDGET / sizeof(double))
+        n_chunks--;
+    tcl = malloc(n_tiles * sizeof *tcl);
+    tvl = malloc(n_tiles * sizeof *tvl);
+    cstart = malloc((n_chunks + 1) * sizeof *cstart);
+    R = cseg__calloc(slots, sizeof *R);
+    col = cseg__calloc(slots * n_chunks, sizeof *col); /* slots * n_chunks <= budget */
+    if (!tcl || !tvl || !cstart || !R || !col) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
+    for (size_t a = 0; a < k; a++)
+        for (size_t T = off[a]; T < off[a + 1]; T++) {
+            tcl[T] = a;
+            tvl[T] = T + 1 < off[a + 1] || cnt[a] % 8 == 0 ? 8 : cnt[a] % 8;
+        }
     {
-        double *S = malloc(k * sizeof *S);
-        double *xi = malloc(d * sizeof *xi);
-        if (!S || !xi) {
-#pragma omp atomic write
-            rc = CSEG_ENOMEM;
+        /* Row I costs n_tiles - I blocks: chunk boundaries at equal shares. */
+        double total_w = (double)n_tiles * (double)(n_tiles + 1) / 2, acc = 0;
+        size_t c = 0;
+        cstart[0] = 0;
+        for (size_t I = 0; I < n_tiles && c + 1 < n_chunks; I++) {
+            acc += (double)(n_tiles - I);
+            if (acc >= total_w * (double)(c + 1) / (double)n_chunks)
+                cstart[++c] = I + 1;
         }
-#pragma omp for schedule(dynamic, 16)
-        for (size_t t = 0; t < m; t++) {
-            if (!S || !xi)
-                continue;
-            for (size_t f = 0; f < d; f++)
-                xi[f] = X[idx[t] * d + f];
-            size_t own = (size_t)lab[t];
-            for (size_t a = 0; a < k; a++)
-                S[a] = dist_sum(xi, Xt, d, off[a], cnt[a]);
-            size_t n_own = cnt[own];
-            if (n_own <= 1) {
-                sil[t] = 0;
-                continue;
+        while (c < n_chunks)
+            cstart[++c] = n_tiles;
+    }
+    int nt = cseg__threads(p->n_threads);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                     \
+    shared(Xt, d, k, n_tiles, tcl, tvl, R, col, cstart, n_chunks, slots) if (m >= 512)
+    for (size_t c = 0; c < n_chunks; c++)
+        for (size_t I = cstart[c]; I < cstart[c + 1]; I++)
+            sil_row(Xt, d, k, I, n_tiles, tcl, tvl, R, col + c * slots);
+    for (size_t t = 0; t < m; t++) {
+        size_t own = (size_t)lab[t], n_own = cnt[own], T = pos[t] / 8, l = pos[t] % 8;
+        if (n_own <= 1) {
+            sil[t] = 0;
+            continue;
+        }
+        double ai = 0, bi = HUGE_VAL;
+        for (size_t a = 0; a < k; a++) {
+            size_t cell = (T * k + a) * 8 + l;
+            double S = R[cell];
+            for (size_t c = 0; c < n_chunks; c++)
+                S += col[c * slots + cell];
+            if (a == own) {
+                ai = S / (double)(n_own - 1);
+            } else {
+                double v = S / (double)cnt[a];
+                if (v < bi)
+                    bi = v;
             }
-            double ai = S[own] / (double)(n_own - 1), bi = HUGE_VAL;
-            for (size_t a = 0; a < k; a++)
-                if (a != own) {
-                    double v = S[a] / (double)cnt[a];
-                    if (v < bi)
-                        bi = v;
-                }
-            double mx = ai > bi ? ai : bi;
-            sil[t] = mx > 0 ? (bi - ai) / mx : 0;
         }
-        free(S);
-        free(xi);
+        double mx = ai > bi ? ai : bi;
+        sil[t] = mx > 0 ? (bi - ai) / mx : 0;
     }
     if (rc < 0)
         goto out;
@@ -437,5 +530,10 @@ out:
     free(pos);
     cseg__free_aligned(Xt);
     free(sil);
+    free(tcl);
+    free(tvl);
+    free(cstart);
+    free(R);
+    free(col);
     return rc;
 }

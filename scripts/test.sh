@@ -1,6 +1,8 @@
 #!/bin/sh
-# Set up, build and run the whole test suite twice: a normal optimised build
-# (build/) and an AddressSanitizer + UBSan build (build-asan/).
+# Set up, build and run the whole test suite: a normal optimised build
+# (build/), an AddressSanitizer + UBSan build (build-asan/), and a build
+# without OpenMP (build-noomp/, every test but the browser one, which renders
+# the same report as the normal build).
 # Usage: scripts/test.sh    (warnings are errors when CI is set)
 set -eu
 cd "$(dirname "$0")/.."
@@ -21,4 +23,9 @@ cmake --build build-asan -j"$jobs"
 # valgrind cannot run ASan binaries; the normal build ran it.
 (cd build-asan && CSEG_NO_VALGRIND=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs")
-echo "== all tests passed in both builds =="
+echo "== build without OpenMP (one thread) =="
+cmake -S . -B build-noomp -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCSEG_OPENMP=OFF -DCSEG_BENCH=OFF \
+      -DCSEG_WERROR=$werror >/dev/null
+cmake --build build-noomp -j"$jobs"
+(cd build-noomp && CSEG_NO_VALGRIND=1 ctest --output-on-failure -j"$jobs" -E report_browser)
+echo "== all tests passed in the three builds =="

@@ -40,9 +40,12 @@ CSEG_API void cseg_silhouette_params_init(cseg_silhouette_params *p);
 /* Mean silhouette coefficient (Euclidean), in [-1, 1]. A sample alone in its
  * cluster scores 0, as in scikit-learn. per_sample (optional, n values, NaN
  * for noise or unsampled rows) receives each sample's coefficient. Exact
- * computation is O(n^2 d) time and O(n + k) memory per thread: samples are
- * sorted by cluster and the distance sums are formed tile by tile, never as an
- * n x n matrix. Same result for any thread count. */
+ * computation is O(n^2 d) time: samples are sorted by cluster and each pair
+ * of 8-sample tiles is computed once (row sums to one tile, column sums to
+ * the other), never as an n x n matrix. Memory: about (1 + c) x n x k
+ * doubles for c <= 16 fixed row chunks of per-cluster sums (c shrinks to
+ * keep the chunk buffers within 128 MB). The chunks depend on n and k only,
+ * so the result is the same for any thread count. */
 CSEG_API int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *labels,
                                      const cseg_silhouette_params *p, double *score,
                                      double *per_sample);

@@ -668,6 +668,7 @@ static void seed_plusplus(work *w, cseg_rng *rng, double *cumsum)
     size_t n = w->n, d = w->d, k = w->k, nb = w->nb;
     size_t trials = 2 + (size_t)log((double)k);
     int nt = w->nt;
+    (void)nt; /* unused without OpenMP */
     if (trials > 64)
         trials = 64;
     double total_w = 0;
@@ -774,6 +775,7 @@ static void update_half(work *w)
 static void run_blocks(work *w, int mode)
 {
     int nt = w->nt;
+    (void)nt; /* unused without OpenMP */
     size_t nb = w->nb;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none) shared(w, nb, mode) \
     if (w->n >= CSEG_KM_PAR_MIN)
@@ -1033,6 +1035,7 @@ int cseg_kmeans_predict(const cseg_kmeans *km, const double *X, size_t n, int32_
     size_t k = km->k, d = km->d;
     const double *C = km->C;
     int nt = cseg__threads(km->p.n_threads);
+    (void)nt; /* unused without OpenMP */
     size_t ng = (n + 7) / 8;
 #pragma omp parallel for num_threads(nt) schedule(static) default(none)                        \
     shared(X, n, labels, dist2, C, k, d, ng) if (n >= CSEG_KM_PAR_MIN)

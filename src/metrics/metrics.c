@@ -481,6 +481,7 @@ int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *
             cstart[++c] = n_tiles;
     }
     int nt = cseg__threads(p->n_threads);
+    (void)nt; /* unused without OpenMP */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                     \
     shared(Xt, d, k, n_tiles, tcl, tvl, R, col, cstart, n_chunks, slots) if (m >= 512)
     for (size_t c = 0; c < n_chunks; c++)

@@ -203,6 +203,7 @@ static int find_nonfinite(const double *X, size_t d, size_t i0, size_t i1, size_
 static int covariance(const double *X, size_t n, size_t d, int nt, double *mean, double *cov,
                       cseg_diag *diag)
 {
+    (void)nt; /* unused without OpenMP */
     size_t nb = (n + CSEG_PCA_BLOCK - 1) / CSEG_PCA_BLOCK, dp = round8(d);
     size_t R = CSEG_PCA_ROUND;
     while (R > 1 && R * dp * dp * sizeof(double) > CSEG_PCA_ROUND_BYTES)
@@ -469,6 +470,7 @@ int cseg_pca_transform(const cseg_pca *p, const double *X, size_t n, double *Y)
         return CSEG_EINVAL;
     size_t nch = (n + CSEG_PCA_TRANSFORM_CHUNK - 1) / CSEG_PCA_TRANSFORM_CHUNK;
     int nt = cseg__threads(p->n_threads);
+    (void)nt; /* unused without OpenMP */
     int rc = 0;
 #pragma omp parallel num_threads(nt) default(none) shared(p, X, n, Y, nch, rc)               \
     if (n >= CSEG_PCA_PAR_MIN)

@@ -78,6 +78,35 @@ static const char *seeds[] = {
     "false, \"shift\": 0, \"center\": 0, \"scale\": 1}]}, \"model\": {\"algorithm\": "
     "\"kmeans\", \"k\": 1, \"dim\": 1, \"centroids\": [[0.5]]}, \"segments\": [{\"id\": 1, "
     "\"name\": \"A\"}], \"training\": {}}\n",
+    /* Version 2: a PCA step and each of the other model kinds. */
+    "{\"format\": \"custseg-model\", \"version\": 2, \"source\": {\"kind\": \"customers\", "
+    "\"id_column\": null}, \"features\": [\"x\", \"y\"], \"prep\": {\"scale\": \"standard\", "
+    "\"log\": \"auto\", \"columns\": [{\"name\": \"x\", \"type\": \"number\", \"median\": 1, "
+    "\"log\": false, \"shift\": 0, \"center\": 0, \"scale\": 1}, {\"name\": \"y\", \"type\": "
+    "\"number\", \"median\": 2, \"log\": true, \"shift\": 0.5, \"center\": 1, \"scale\": 2}]}, "
+    "\"pca\": {\"n_components\": 1, \"mean\": [0.1, -0.2], \"components\": [[0.6, 0.8]], "
+    "\"explained_variance\": [1.5], \"explained_variance_ratio\": [0.75]}, \"model\": "
+    "{\"algorithm\": \"hclust\", \"k\": 2, \"dim\": 1, \"linkage\": \"ward\", \"approximate\": "
+    "false, \"centroids\": [[-1.0], [1.0]]}, \"segments\": [{\"id\": 0, \"name\": \"A\"}, "
+    "{\"id\": 1, \"name\": \"B\"}], \"training\": {}}\n",
+    "{\"format\": \"custseg-model\", \"version\": 2, \"source\": {\"kind\": \"customers\", "
+    "\"id_column\": null}, \"features\": [\"x\", \"y\"], \"prep\": {\"scale\": \"standard\", "
+    "\"log\": \"auto\", \"columns\": [{\"name\": \"x\", \"type\": \"number\", \"median\": 1, "
+    "\"log\": false, \"shift\": 0, \"center\": 0, \"scale\": 1}, {\"name\": \"y\", \"type\": "
+    "\"number\", \"median\": 2, \"log\": true, \"shift\": 0.5, \"center\": 1, \"scale\": 2}]}, "
+    "\"model\": {\"algorithm\": \"dbscan\", \"k\": 3, \"dim\": 2, \"eps\": 0.5, \"min_samples\": "
+    "3, \"n_clusters\": 2, \"core_points\": [[0, 0], [0.1, 0], [3, 3]], \"core_labels\": [0, 0, "
+    "1]}, \"segments\": [{\"id\": 0, \"name\": \"A\"}, {\"id\": 1, \"name\": \"B\"}, {\"id\": 2, "
+    "\"name\": \"Outliers\"}], \"training\": {}}\n",
+    "{\"format\": \"custseg-model\", \"version\": 2, \"source\": {\"kind\": \"customers\", "
+    "\"id_column\": null}, \"features\": [\"x\", \"y\"], \"prep\": {\"scale\": \"standard\", "
+    "\"log\": \"auto\", \"columns\": [{\"name\": \"x\", \"type\": \"number\", \"median\": 1, "
+    "\"log\": false, \"shift\": 0, \"center\": 0, \"scale\": 1}, {\"name\": \"y\", \"type\": "
+    "\"number\", \"median\": 2, \"log\": true, \"shift\": 0.5, \"center\": 1, \"scale\": 2}]}, "
+    "\"model\": {\"algorithm\": \"gmm\", \"k\": 2, \"dim\": 2, \"covariance_type\": \"full\", "
+    "\"weights\": [0.25, 0.75], \"means\": [[0, 0], [2, 1]], \"covariances\": [1, 0.2, 0.2, 1, "
+    "2, 0, 0, 0.5]}, \"segments\": [{\"id\": 0, \"name\": \"A\"}, {\"id\": 1, \"name\": \"B\"}], "
+    "\"training\": {}}\n",
 };
 
 static uint64_t rng_state = 88172645463325252ULL;
@@ -97,6 +126,23 @@ int main(int argc, char **argv)
     uint8_t *buf = malloc(cap);
     if (!buf)
         return 1;
+    /* The model seeds must be valid, or the mutations would only exercise the
+     * first check of the loader. */
+    if (!tmp_path[0])
+        snprintf(tmp_path, sizeof tmp_path, "/tmp/cseg_fuzz_%d", (int)getpid());
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        if (seeds[i][0] != '{')
+            continue;
+        cseg_model *m = NULL;
+        cseg_diag d;
+        cseg_diag_clear(&d);
+        write_tmp((const uint8_t *)seeds[i], strlen(seeds[i]));
+        if (cseg_model_load(&m, tmp_path, &d) != 0) {
+            fprintf(stderr, "fuzz_smoke: model seed %zu does not load: %s\n", i, d.msg);
+            return 1;
+        }
+        cseg_model_free(m);
+    }
     for (long r = 0; r < rounds; r++) {
         const char *seed = seeds[r % (long)(sizeof seeds / sizeof seeds[0])];
         size_t n = strlen(seed);

@@ -232,6 +232,11 @@ contains compare-json "$T/out" '"recommended"'
 expect 0 compare-log -- "$BIN" compare "$SMALL" --algos kmeans,gmm --k 2..3 --bootstrap 2
 contains compare-log "$T/out" "kmeans"
 expect 2 compare-bad-algos -- "$BIN" compare "$MALL" --algos kmeans,nope
+expect 0 compare-subsample -- "$BIN" compare "$MALL" --features "$MF" --algos kmeans --k 2..3 --subsample 50
+contains compare-subsample "$T/out" "50 of 200 customers (a uniform sample"
+expect 2 subsample-not-for-fit -- "$BIN" fit "$MALL" --subsample 50
+stderr_is subsample-not-for-fit "custseg: --algos, --bootstrap, --subsample and --format are options of custseg compare
+Try 'custseg fit --help'."
 # same seed, any thread count: the same segments
 for a in ward gmm dbscan; do
     expect 0 "threads-$a" -- "$BIN" fit "$MALL" --features "$MF" --algo $a --threads 2 --out "$T/t_$a"

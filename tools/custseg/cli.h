@@ -57,6 +57,7 @@ typedef struct seg_opts {
     int compare;            /* custseg compare: seg_run compares instead of writing */
     const char *algos;      /* compare: comma-separated --algo names */
     size_t bootstrap;       /* compare: resamples for stability (default 10) */
+    size_t subsample;       /* compare: customers compared at most (default 20000; 0 = all) */
     int json;               /* compare: --format json */
     cseg_kmeans_params km;
     cseg_prep_params prep;
@@ -164,7 +165,7 @@ enum {
     OPT_OUT = 1000, OPT_K, OPT_K_MIN, OPT_K_MAX, OPT_SEED, OPT_N_INIT, OPT_MAX_ITER, OPT_TOL,
     OPT_THREADS, OPT_SCALE, OPT_LOG, OPT_FEATURES, OPT_NAMES, OPT_SAMPLE, OPT_KMEANS_ALGO,
     OPT_QUIET, OPT_VERBOSE, OPT_HELP, OPT_ALGO, OPT_HEIGHT, OPT_EXACT, OPT_EPS, OPT_MIN_SAMPLES,
-    OPT_COVARIANCE, OPT_PCA, OPT_ALGOS, OPT_BOOTSTRAP,
+    OPT_COVARIANCE, OPT_PCA, OPT_ALGOS, OPT_BOOTSTRAP, OPT_SUBSAMPLE,
     /* command-specific */
     OPT_CUSTOMER, OPT_DATE, OPT_INVOICE, OPT_QUANTITY, OPT_PRICE, OPT_AMOUNT, OPT_PRODUCT,
     OPT_DATE_FORMAT, OPT_AS_OF, OPT_DELIM, OPT_SPEND_WINDOW, OPT_ID, OPT_LABELS, OPT_FORMAT,
@@ -189,6 +190,7 @@ enum {
         {"covariance", required_argument, 0, OPT_COVARIANCE},                                      \
         {"pca", required_argument, 0, OPT_PCA}, {"algos", required_argument, 0, OPT_ALGOS},         \
         {"bootstrap", required_argument, 0, OPT_BOOTSTRAP},                                        \
+        {"subsample", required_argument, 0, OPT_SUBSAMPLE},                                        \
         {"format", required_argument, 0, OPT_FORMAT}
 
 /* The column and cleaning options of run (also accepted by compare). */

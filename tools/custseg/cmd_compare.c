@@ -42,6 +42,8 @@ static const char help[] =
     "                    average, single)\n"
     "  --k A..B | N      candidate numbers of segments (default 2..10; dbscan finds its own)\n"
     "  --bootstrap B     resamples per candidate for stability (default 10; 0 = skip)\n"
+    "  --subsample N     compare on a uniform sample of N customers when there are more\n"
+    "                    (default 20000; 0 = all)\n"
     "  --format text|json   output format (default text)\n"
     "  --features, --scale, --log, --pca, --seed, --n-init, --max-iter, --tol, --sample,\n"
     "  --eps, --min-samples, --covariance, --threads, --quiet: as for run and fit;\n"
@@ -62,6 +64,12 @@ static uint64_t next_u64(uint64_t *s)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 static void sizes_stats(const seg_cand *c, size_t n, row *r)
@@ -182,6 +190,34 @@ int seg_compare(seg_opts *o, seg_input *in)
     }
     if ((status = seg_prepare(o, in, &Z, &d)) != EXIT_OK)
         goto out;
+    size_t n_all = n;
+    if (o->subsample && n > o->subsample) {
+        /* Choosing needs the shape of the data, not every customer: compare a uniform
+         * sample (a partial Fisher-Yates shuffle, kept in row order). */
+        size_t *idx = malloc(n * sizeof *idx);
+        double *Zs = malloc(o->subsample * d * sizeof *Zs);
+        if (!idx || !Zs) {
+            free(idx);
+            free(Zs);
+            status = cli_error(EXIT_IO, "out of memory");
+            goto out;
+        }
+        uint64_t st = o->km.seed ^ 0x5A3B1E5ULL;
+        for (size_t i = 0; i < n; i++)
+            idx[i] = i;
+        for (size_t i = 0; i < o->subsample; i++) {
+            size_t j = i + (size_t)(next_u64(&st) % (n - i)), t = idx[i];
+            idx[i] = idx[j];
+            idx[j] = t;
+        }
+        qsort(idx, o->subsample, sizeof *idx, cmp_size);
+        for (size_t i = 0; i < o->subsample; i++)
+            memcpy(Zs + i * d, Z + idx[i] * d, d * sizeof *Zs);
+        free(idx);
+        free(Z);
+        Z = Zs;
+        n = o->subsample;
+    }
     int progress = !o->c.quiet && isatty(2);
     for (size_t a = 0; a < na; a++) {
         seg_opts t = *o;
@@ -268,7 +304,8 @@ int seg_compare(seg_opts *o, seg_input *in)
     if (o->json) {
         json_t *root = json_object(), *arr = json_array();
         json_object_set_new(root, "input", json_string(in->input_path));
-        json_object_set_new(root, "n_customers", json_integer((json_int_t)n));
+        json_object_set_new(root, "n_customers", json_integer((json_int_t)n_all));
+        json_object_set_new(root, "n_compared", json_integer((json_int_t)n));
         json_object_set_new(root, "model_features", json_integer((json_int_t)d));
         json_object_set_new(root, "bootstrap", json_integer((json_int_t)o->bootstrap));
         for (size_t i = 0; i < nrows; i++) {
@@ -300,8 +337,13 @@ int seg_compare(seg_opts *o, seg_input *in)
             status = cli_error(EXIT_IO, "cannot write to stdout");
         goto out;
     }
-    printf("%zu customers, %zu model features, stability over %zu bootstrap resamples\n\n", n,
-           d, o->bootstrap);
+    if (n < n_all)
+        printf("%zu of %zu customers (a uniform sample; --subsample 0 compares all), %zu model "
+               "features, stability over %zu bootstrap resamples\n\n",
+               n, n_all, d, o->bootstrap);
+    else
+        printf("%zu customers, %zu model features, stability over %zu bootstrap resamples\n\n",
+               n, d, o->bootstrap);
     printf("  %-9s %3s %10s %8s %12s %13s %8s %8s %8s %9s\n", "algorithm", "k", "silhouette",
            "DB", "CH", "BIC", "balance", "min_seg", "outliers", "stability");
     for (size_t i = 0; i < nrows; i++) {

@@ -157,6 +157,7 @@ void seg_opts_init(seg_opts *o, const char *cmd)
     o->gmm_n_init = 1;
     o->compare = strcmp(cmd, "compare") == 0;
     o->bootstrap = 10;
+    o->subsample = 20000;
     cseg_kmeans_params_init(&o->km);
     cseg_prep_params_init(&o->prep);
 }
@@ -227,11 +228,19 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
         return 1;
     case OPT_ALGOS:
     case OPT_BOOTSTRAP:
+    case OPT_SUBSAMPLE:
     case OPT_FORMAT:
         if (!o->compare)
-            return cli_usage_error(cmd, "--algos, --bootstrap and --format are options of "
-                                        "custseg compare"),
+            return cli_usage_error(cmd, "--algos, --bootstrap, --subsample and --format are "
+                                        "options of custseg compare"),
                    -1;
+        if (opt == OPT_SUBSAMPLE) {
+            if (cli_parse_int(arg, 0, 100000000, &v) < 0 || v == 1 || v == 2 || v == 3)
+                return cli_usage_error(cmd, "--subsample must be 0 (all) or a whole number >= 4"),
+                       -1;
+            o->subsample = (size_t)v;
+            return 1;
+        }
         if (opt == OPT_ALGOS) {
             o->algos = arg;
         } else if (opt == OPT_FORMAT) {

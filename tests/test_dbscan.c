@@ -372,6 +372,27 @@ static void test_suggest_eps(void **state)
     assert_int_equal(kk, 6);
     assert_true(noise >= n / 200 && noise <= n / 10);
     cseg_dbscan_free(db);
+
+    /* The sampled curve: with every row it is the full curve, bit for bit; with
+     * a tenth of the rows as queries its knee is close to the full one, the
+     * same for any thread count, and the eps still finds the six blobs. */
+    double es, es2, *ks = malloc(n * sizeof *ks), *kf = malloc(n * sizeof *kf);
+    assert_int_equal(cseg_dbscan_suggest_eps(X, n, d, 10, 1, &eps, kf), 0);
+    assert_int_equal(cseg_dbscan_suggest_eps_sampled(X, n, d, 10, n, 2, &es, ks), 0);
+    assert_memory_equal(&eps, &es, sizeof eps);
+    assert_memory_equal(kf, ks, n * sizeof *ks);
+    assert_int_equal(cseg_dbscan_suggest_eps_sampled(X, n, d, 10, n / 10, 1, &es, ks), 0);
+    assert_int_equal(cseg_dbscan_suggest_eps_sampled(X, n, d, 10, n / 10, 8, &es2, NULL), 0);
+    assert_memory_equal(&es, &es2, sizeof es);
+    print_message("eps: full %g, sampled (n/10 queries) %g\n", eps, es);
+    assert_true(fabs(es - eps) <= 0.15 * eps);
+    for (size_t i = 1; i < n / 10; i++)
+        assert_true(ks[i - 1] <= ks[i]);
+    db = fit(X, n, d, es, 10, 0);
+    assert_int_equal(cseg_dbscan_n_clusters(db), 6);
+    cseg_dbscan_free(db);
+    free(ks);
+    free(kf);
     free(X);
 
     /* min_samples 1: every k-distance is 0, no eps can be derived. */

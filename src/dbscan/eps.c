@@ -92,6 +92,12 @@ static int cmp_double(const void *a, const void *b)
 int cseg_dbscan_suggest_eps(const double *X, size_t n, size_t d, size_t min_samples, int n_threads,
                             double *eps, double *kdist)
 {
+    return cseg_dbscan_suggest_eps_sampled(X, n, d, min_samples, n, n_threads, eps, kdist);
+}
+
+int cseg_dbscan_suggest_eps_sampled(const double *X, size_t n, size_t d, size_t min_samples,
+                                    size_t n_queries, int n_threads, double *eps, double *kdist)
+{
     int rc = 0;
     const int nt = cseg__threads(n_threads);
     const size_t k = min_samples;
@@ -100,10 +106,15 @@ int cseg_dbscan_suggest_eps(const double *X, size_t n, size_t d, size_t min_samp
     memset(&t, 0, sizeof t);
     if (n < 2 || d == 0 || k == 0 || k > n || n_threads < 0)
         return CSEG_EINVAL;
+    /* m query rows: all, or every (n/m)-th position of the kd-tree order, a
+     * sample stratified over space that needs no random numbers. Each query's
+     * k-distance is still measured against all n rows, so the curve is a
+     * sample of the full curve (not the curve of a smaller, sparser data set). */
+    const size_t m = n_queries == 0 || n_queries >= n ? n : (n_queries < 2 ? 2 : n_queries);
     for (size_t i = 0; i < n * d; i++)
         if (!isfinite(X[i]))
             return CSEG_EINVAL;
-    if (!y && !(y = malloc(n * sizeof *y)))
+    if (!y && !(y = malloc(m * sizeof *y)))
         return CSEG_ENOMEM;
     heaps = cseg__reallocarray(NULL, (size_t)nt, k * sizeof *heaps);
     if (!heaps) {
@@ -114,10 +125,10 @@ int cseg_dbscan_suggest_eps(const double *X, size_t n, size_t d, size_t min_samp
         goto out;
     {
         const cseg__kdt *tp = &t;
-        size_t nchunk = (n + CSEG_EPS_CHUNK - 1) / CSEG_EPS_CHUNK;
+        size_t nchunk = (m + CSEG_EPS_CHUNK - 1) / CSEG_EPS_CHUNK;
         (void)nt;
 #pragma omp parallel num_threads(nt) default(none)                                                 \
-    shared(tp, y, heaps, k, n, nchunk) if (n >= CSEG_EPS_PAR_MIN)
+    shared(tp, y, heaps, k, n, m, nchunk) if (m >= CSEG_EPS_PAR_MIN)
         {
             size_t me = 0;
 #ifdef _OPENMP
@@ -126,31 +137,33 @@ int cseg_dbscan_suggest_eps(const double *X, size_t n, size_t d, size_t min_samp
             heap h = {heaps + me * k, 0, k};
 #pragma omp for schedule(dynamic, 1)
             for (size_t c = 0; c < nchunk; c++) {
-                size_t p1 = (c + 1) * CSEG_EPS_CHUNK < n ? (c + 1) * CSEG_EPS_CHUNK : n;
-                for (size_t p = c * CSEG_EPS_CHUNK; p < p1; p++) {
+                size_t j1 = (c + 1) * CSEG_EPS_CHUNK < m ? (c + 1) * CSEG_EPS_CHUNK : m;
+                for (size_t j = c * CSEG_EPS_CHUNK; j < j1; j++) {
+                    /* All rows: row order, as before; a sample: tree order. */
+                    size_t p = m == n ? j : (size_t)(((unsigned __int128)j * n) / m);
                     h.n = 0;
                     knn(tp, 0, tp->pts + p * tp->d, &h);
-                    y[tp->idx[p]] = sqrt(h.v[0]);
+                    y[m == n ? tp->idx[p] : j] = sqrt(h.v[0]);
                 }
             }
         }
     }
-    qsort(y, n, sizeof *y, cmp_double);
+    qsort(y, m, sizeof *y, cmp_double);
     size_t knee = 0;
-    double y0 = y[0], span = y[n - 1] - y[0];
+    double y0 = y[0], span = y[m - 1] - y[0];
     if (span > 0) {
         double best = -HUGE_VAL;
-        for (size_t i = 0; i < n; i++) {
-            double s = (double)i / (double)(n - 1) - (y[i] - y0) / span;
+        for (size_t i = 0; i < m; i++) {
+            double s = (double)i / (double)(m - 1) - (y[i] - y0) / span;
             if (s > best) {
                 best = s;
                 knee = i;
             }
         }
     }
-    while (knee < n && !(y[knee] > 0))
+    while (knee < m && !(y[knee] > 0))
         knee++;
-    if (knee == n) {
+    if (knee == m) {
         rc = CSEG_ERANGE;
         goto out;
     }

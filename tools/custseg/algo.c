@@ -18,6 +18,7 @@
 #include "cli.h"
 
 #define SIL_EXACT_MAX 20000
+#define EPS_QUERIES 100000
 
 size_t seg_silhouette_sample(const seg_opts *o, size_t n)
 {
@@ -233,8 +234,11 @@ int seg_fit_run(const seg_opts *o, const double *Z, size_t n, size_t d, seg_fit 
         f->eps = o->eps;
         f->min_samples = seg_min_samples(o, d);
         if (!(f->eps > 0)) {
-            if ((rc = cseg_dbscan_suggest_eps(Z, n, d, f->min_samples, o->km.n_threads, &f->eps,
-                                              NULL)) < 0) {
+            /* Above EPS_QUERIES customers the curve is sampled: each query's
+             * k-distance is still exact, and minutes become seconds. */
+            if ((rc = cseg_dbscan_suggest_eps_sampled(Z, n, d, f->min_samples,
+                                                      n > EPS_QUERIES ? EPS_QUERIES : 0,
+                                                      o->km.n_threads, &f->eps, NULL)) < 0) {
                 if (diag && !diag->msg[0])
                     snprintf(diag->msg, sizeof diag->msg,
                              "cannot suggest eps from the k-distance curve (%s); give --eps",

@@ -10,7 +10,7 @@ static const char help[] =
     "\n"
     "Segment a customer table (CSV or CSV.gz, one row per customer). Number columns are\n"
     "imputed (median), log-transformed when skewed and scaled; text columns are one-hot\n"
-    "encoded. Writes customers.csv, segments.json and model.json to --out.\n"
+    "encoded. Writes customers.csv, segments.json, model.json and report.html to --out.\n"
     "\n"
     "  --id COL             customer id column (default: detected, e.g. CustomerID; else\n"
     "                       none: rows keep their order)\n"

@@ -345,6 +345,92 @@ static void test_every_algorithm(void **state)
     cseg_table_free(t);
 }
 
+/* Save m, replace from by to in the file, and expect the loader to refuse it
+ * with a message containing msg. */
+static void expect_refused(const cseg_model *m, const char *from, const char *to, const char *msg)
+{
+    char path[] = "/tmp/cseg_test_model8_XXXXXX";
+    close(mkstemp(path));
+    assert_int_equal(cseg_model_save(m, path, NULL), 0);
+    FILE *f = fopen(path, "rb");
+    static char buf[1 << 17], mod[(1 << 17) + 256];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *at = strstr(buf, from);
+    if (!at)
+        fail_msg("'%s' not in the saved model", from);
+    snprintf(mod, sizeof mod, "%.*s%s%s", (int)(at - buf), buf, to, at + strlen(from));
+    const char *p = tmp_text(7, mod);
+    cseg_model *r = NULL;
+    cseg_diag d;
+    cseg_diag_clear(&d);
+    assert_int_equal(cseg_model_load(&r, p, &d), CSEG_EFORMAT);
+    assert_null(r);
+    if (!strstr(d.msg, msg))
+        fail_msg("message '%s' lacks '%s'", d.msg, msg);
+    unlink(p);
+    unlink(path);
+}
+
+/* Damaged version-2 files: each is refused with the documented message. */
+static void test_bad_v2_files(void **state)
+{
+    (void)state;
+    cseg_table *t = blob_table();
+    size_t n = cseg_table_n_rows(t), dim;
+    double *Z;
+    cseg_model *m = prepared(t, 0, &Z, &dim);
+    cseg_gmm_params gp;
+    cseg_gmm_params_init(&gp);
+    gp.k = 2;
+    cseg_gmm *g;
+    assert_int_equal(cseg_gmm_create(&g, &gp), 0);
+    assert_int_equal(cseg_gmm_fit(g, Z, n, dim, NULL), 0);
+    assert_int_equal(cseg_model_set_gmm(m, g), 0);
+    const char *names[] = {"a", "b"};
+    assert_int_equal(cseg_model_set_names(m, names, 2), 0);
+    expect_refused(m, "\"covariance_type\": \"full\"", "\"covariance_type\": \"fuller\"",
+                   "\"model.covariance_type\" must be full, tied, diag or spherical");
+    expect_refused(m, "\"weights\": [", "\"weights\": [0.5, ",
+                   "a gmm model needs weights (k), means (k x dim)");
+    expect_refused(m, "\"algorithm\": \"gmm\"", "\"algorithm\": \"kmedoids\"",
+                   "\"model.algorithm\" must be kmeans, hclust, dbscan or gmm");
+    expect_refused(m, "\"dim\": 2", "\"dim\": 3", "\"model.k\" and \"model.dim\" must match");
+    cseg_model_free(m);
+    free(Z);
+    m = prepared(t, 0, &Z, &dim);
+    cseg_dbscan_params dp;
+    cseg_dbscan_params_init(&dp);
+    dp.eps = 0.5;
+    dp.min_samples = 4;
+    cseg_dbscan *db;
+    assert_int_equal(cseg_dbscan_create(&db, &dp), 0);
+    assert_int_equal(cseg_dbscan_fit(db, Z, n, dim, NULL), 0);
+    assert_int_equal(cseg_model_set_dbscan(m, db), 0);
+    const char *names3[] = {"a", "b", "Outliers"};
+    assert_int_equal(cseg_model_set_names(m, names3, 3), 0);
+    expect_refused(m, "\"n_clusters\": 2", "\"n_clusters\": 5",
+                   "a dbscan model needs eps > 0, min_samples, n_clusters = k - 1");
+    expect_refused(m, "\"core_labels\": [", "\"core_labels\": [7, ",
+                   "\"model.core_points\" must hold one row of finite values per core label");
+    expect_refused(m, "\"eps\": 0.5", "\"eps\": -0.5", "a dbscan model needs eps > 0");
+    cseg_model_free(m);
+    free(Z);
+    /* A PCA step with a component of the wrong length. */
+    m = prepared(t, 1, &Z, &dim);
+    double C[2] = {-1, 1};
+    assert_int_equal(cseg_model_set_hclust(m, CSEG_LINKAGE_WARD, 0, C, 2, dim), 0);
+    assert_int_equal(cseg_model_set_names(m, names, 2), 0);
+    expect_refused(m, "\"components\": [\n      [", "\"components\": [\n      [1, ",
+                   "\"pca\" needs mean, components, explained_variance");
+    expect_refused(m, "\"linkage\": \"ward\"", "\"linkage\": \"median\"",
+                   "\"model.linkage\" must be ward, complete, average or single");
+    cseg_model_free(m);
+    free(Z);
+    cseg_table_free(t);
+}
+
 /* A version-1 file (k-means, no PCA) still loads; version 1 cannot hold the
  * newer algorithms. */
 static void test_version1(void **state)
@@ -386,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_every_algorithm),
         cmocka_unit_test(test_version1),
+        cmocka_unit_test(test_bad_v2_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -216,10 +216,20 @@ expect 2 bad-algo -- "$BIN" fit "$MALL" --algo kmedoids
 stderr_is bad-algo "custseg: --algo must be kmeans, ward, complete, average, single, dbscan or gmm, got 'kmedoids'
 Try 'custseg fit --help'."
 expect 2 height-needs-tree -- "$BIN" fit "$MALL" --height 3
+stderr_is height-needs-tree "custseg: --height needs a hierarchical --algo (ward, complete, average or single)
+Try 'custseg fit --help'."
 expect 2 dbscan-no-k -- "$BIN" fit "$MALL" --algo dbscan --k 3
+stderr_is dbscan-no-k "custseg: --algo dbscan finds the number of segments itself: drop --k (tune --eps and --min-samples)
+Try 'custseg fit --help'."
 expect 2 eps-needs-dbscan -- "$BIN" fit "$MALL" --eps 0.3
+stderr_is eps-needs-dbscan "custseg: --eps and --min-samples are for --algo dbscan
+Try 'custseg fit --help'."
 expect 2 bad-pca -- "$BIN" fit "$MALL" --pca 1.5
+stderr_is bad-pca "custseg: --pca must be a whole number of components >= 1 or a variance share between 0 and 1, got '1.5'
+Try 'custseg fit --help'."
 expect 2 bad-k-range -- "$BIN" fit "$MALL" --k 5..3
+stderr_is bad-k-range "custseg: --k A..B needs whole numbers 2 <= A <= B <= 1000, got '5..3'
+Try 'custseg fit --help'."
 expect 2 algos-not-for-fit -- "$BIN" fit "$MALL" --algos kmeans
 expect 1 dbscan-all-noise -- "$BIN" fit "$MALL" --features "$MF" --algo dbscan --eps 0.001 --out "$T/a_n"
 contains dbscan-all-noise "$T/err" "every customer is an outlier"
@@ -232,6 +242,8 @@ contains compare-json "$T/out" '"recommended"'
 expect 0 compare-log -- "$BIN" compare "$SMALL" --algos kmeans,gmm --k 2..3 --bootstrap 2
 contains compare-log "$T/out" "kmeans"
 expect 2 compare-bad-algos -- "$BIN" compare "$MALL" --algos kmeans,nope
+stderr_is compare-bad-algos "custseg: --algos: unknown algorithm 'nope' (kmeans, ward, complete, average, single, dbscan, gmm)
+Try 'custseg compare --help'."
 expect 0 compare-subsample -- "$BIN" compare "$MALL" --features "$MF" --algos kmeans --k 2..3 --subsample 50
 contains compare-subsample "$T/out" "50 of 200 customers (a uniform sample"
 expect 2 subsample-not-for-fit -- "$BIN" fit "$MALL" --subsample 50

@@ -238,6 +238,19 @@ static void check_roundtrip(cseg_model *m, const cseg_table *t)
             sum += p_1[i * k + s];
         assert_true(fabs(sum - 1) < 1e-12);
     }
+    /* The distance to a given segment's centre: for the predicted segments it is
+     * the predicted distance; DBSCAN has no segment centres. */
+    if (cseg_model_algo(m) == CSEG_ALGO_DBSCAN) {
+        assert_int_equal(cseg_model_segment_distance(m, Z, n, l1, d2), CSEG_EINVAL);
+    } else {
+        assert_int_equal(cseg_model_transform(m, t, Z, &d), 0);
+        assert_int_equal(cseg_model_segment_distance(m, Z, n, l1, d2), 0);
+        /* k-means predicts with fused multiply-adds; this is a plain sum. */
+        for (size_t i = 0; i < n; i++)
+            assert_true(fabs(d1[i] - d2[i]) <= 1e-12 * (1 + d1[i]));
+        int32_t bad = (int32_t)k;
+        assert_int_equal(cseg_model_segment_distance(m, Z, 1, &bad, d2), CSEG_EINVAL);
+    }
     /* The two blobs end in different segments. */
     assert_true(l1[0] != l1[59]);
     free(Z);

@@ -76,6 +76,11 @@ typedef struct cseg_gmm_params {
 typedef struct cseg_gmm cseg_gmm;
 
 /* Set the documented defaults. */
+/* "full", "tied", "diag" or "spherical"; NULL for a value outside the enum. */
+CSEG_API const char *cseg_gmm_cov_name(cseg_gmm_cov cov);
+/* The covariance type named s (as cseg_gmm_cov_name gives it): 0, or CSEG_EINVAL. */
+CSEG_API int cseg_gmm_cov_parse(const char *s, cseg_gmm_cov *out);
+
 CSEG_API void cseg_gmm_params_init(cseg_gmm_params *p);
 /* NULL when p is usable, else a message naming the bad value (a static
  * string). Dimensions of the init arrays are checked by cseg_gmm_fit. */

@@ -72,6 +72,12 @@ typedef struct cseg_hclust_params {
 typedef struct cseg_hclust cseg_hclust;
 
 /* Set the documented defaults. */
+/* "ward", "complete", "average" or "single" (the names the command line and
+ * model.json use); NULL for a value outside the enum. */
+CSEG_API const char *cseg_linkage_name(cseg_linkage l);
+/* The linkage named s (as cseg_linkage_name gives it): 0, or CSEG_EINVAL. */
+CSEG_API int cseg_linkage_parse(const char *s, cseg_linkage *out);
+
 CSEG_API void cseg_hclust_params_init(cseg_hclust_params *p);
 /* A message naming the first bad field of p, or NULL when p is valid. */
 CSEG_API const char *cseg_hclust_params_check(const cseg_hclust_params *p);

@@ -127,6 +127,13 @@ CSEG_API int cseg_model_transform(const cseg_model *m, const cseg_table *custome
  * the posteriors for gmm, 0/1 for the other kinds. Read-only on m. */
 CSEG_API int cseg_model_predict(const cseg_model *m, const double *Z, size_t n, int32_t *labels,
                                 double *distance, double *proba);
+/* Euclidean distance in model space from each of n rows of Z to the centre
+ * of the segment labels[i] gives it (centroid or component mean), whatever
+ * segment the rule above would pick: for labels that come from elsewhere,
+ * such as a tree cut. Errors: CSEG_ENOTFIT, CSEG_EINVAL (a dbscan model,
+ * which has no segment centres, or a label outside 0..k-1). */
+CSEG_API int cseg_model_segment_distance(const cseg_model *m, const double *Z, size_t n,
+                                         const int32_t *labels, double *distance);
 /* Transform and predict: the rows of a customer table (it must hold the
  * model's feature columns). */
 CSEG_API int cseg_model_assign(const cseg_model *m, const cseg_table *customers,

@@ -151,6 +151,23 @@ static void comp_copy(comp *dst, const comp *src, cseg_gmm_cov cov, size_t k, si
     memcpy(dst->logdet, src->logdet, k * sizeof(double));
 }
 
+static const char *const cov_names[] = {"full", "tied", "diag", "spherical"};
+
+const char *cseg_gmm_cov_name(cseg_gmm_cov cov)
+{
+    return (unsigned)cov <= CSEG_GMM_SPHERICAL ? cov_names[cov] : NULL;
+}
+
+int cseg_gmm_cov_parse(const char *s, cseg_gmm_cov *out)
+{
+    for (unsigned q = 0; s && q <= CSEG_GMM_SPHERICAL; q++)
+        if (strcmp(s, cov_names[q]) == 0) {
+            *out = (cseg_gmm_cov)q;
+            return 0;
+        }
+    return CSEG_EINVAL;
+}
+
 void cseg_gmm_params_init(cseg_gmm_params *p)
 {
     memset(p, 0, sizeof *p);

@@ -365,10 +365,21 @@ out:
     return rc;
 }
 
-static const char *linkage_name(cseg_linkage l)
+static const char *const linkage_names[] = {"ward", "complete", "average", "single"};
+
+const char *cseg_linkage_name(cseg_linkage l)
 {
-    static const char *names[] = {"ward", "complete", "average", "single"};
-    return names[l];
+    return (unsigned)l <= CSEG_LINKAGE_SINGLE ? linkage_names[l] : NULL;
+}
+
+int cseg_linkage_parse(const char *s, cseg_linkage *out)
+{
+    for (unsigned q = 0; s && q <= CSEG_LINKAGE_SINGLE; q++)
+        if (strcmp(s, linkage_names[q]) == 0) {
+            *out = (cseg_linkage)q;
+            return 0;
+        }
+    return CSEG_EINVAL;
 }
 
 int cseg_hclust_fit(cseg_hclust *h, const double *X, size_t n, size_t d, const double *weights,
@@ -388,7 +399,7 @@ int cseg_hclust_fit(cseg_hclust *h, const double *X, size_t n, size_t d, const d
     if (weights && p->linkage != CSEG_LINKAGE_WARD)
         return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
                           "row weights are supported by ward linkage only, not %s",
-                          linkage_name(p->linkage));
+                          cseg_linkage_name(p->linkage));
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < d; j++)
             if (!isfinite(X[i * d + j]))
@@ -406,7 +417,7 @@ int cseg_hclust_fit(cseg_hclust *h, const double *X, size_t n, size_t d, const d
         return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0,
                           "%s linkage on %zu rows needs %.3g GiB (%zu bytes), more than "
                           "max_memory (%zu bytes)%s",
-                          linkage_name(p->linkage), n, gib, rc ? SIZE_MAX : need, p->max_memory,
+                          cseg_linkage_name(p->linkage), n, gib, rc ? SIZE_MAX : need, p->max_memory,
                           p->linkage == CSEG_LINKAGE_COMPLETE || p->linkage == CSEG_LINKAGE_AVERAGE
                               ? "; ward or single linkage need O(n d) memory"
                               : "");

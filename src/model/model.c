@@ -44,8 +44,6 @@ const char *cseg_algo_name(cseg_algo a)
     }
 }
 
-static const char *const linkage_names[] = {"ward", "complete", "average", "single"};
-
 int cseg_model_create(cseg_model **out)
 {
     *out = calloc(1, sizeof **out);
@@ -356,12 +354,26 @@ int cseg_model_transform(const cseg_model *m, const cseg_table *t, double *Z, cs
     return rc;
 }
 
-static double dist_to(const double *z, const double *c, size_t dim)
+int cseg_model_segment_distance(const cseg_model *m, const double *Z, size_t n,
+                                const int32_t *labels, double *distance)
 {
-    double s = 0;
-    for (size_t j = 0; j < dim; j++)
-        s += (z[j] - c[j]) * (z[j] - c[j]);
-    return sqrt(s);
+    if (!has_clusterer(m))
+        return CSEG_ENOTFIT;
+    if (m->db)
+        return CSEG_EINVAL;
+    size_t k = cseg_model_k(m), dim = cseg_model_dim(m);
+    const double *C = m->gmm ? cseg_gmm_means(m->gmm) : cseg_kmeans_centroids(m->km);
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] < 0 || (size_t)labels[i] >= k)
+            return CSEG_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        const double *z = Z + i * dim, *c = C + (size_t)labels[i] * dim;
+        double s = 0;
+        for (size_t j = 0; j < dim; j++)
+            s += (z[j] - c[j]) * (z[j] - c[j]);
+        distance[i] = sqrt(s);
+    }
+    return 0;
 }
 
 int cseg_model_predict(const cseg_model *m, const double *Z, size_t n, int32_t *labels,
@@ -369,7 +381,7 @@ int cseg_model_predict(const cseg_model *m, const double *Z, size_t n, int32_t *
 {
     if (!has_clusterer(m))
         return CSEG_ENOTFIT;
-    size_t k = cseg_model_k(m), dim = cseg_model_dim(m);
+    size_t k = cseg_model_k(m);
     int rc;
     if (m->km) {
         if ((rc = cseg_kmeans_predict(m->km, Z, n, labels, distance)) < 0)
@@ -386,12 +398,7 @@ int cseg_model_predict(const cseg_model *m, const double *Z, size_t n, int32_t *
     } else {
         if ((rc = cseg_gmm_predict(m->gmm, Z, n, labels, proba)) < 0)
             return rc;
-        if (distance) {
-            const double *mu = cseg_gmm_means(m->gmm);
-            for (size_t i = 0; i < n; i++)
-                distance[i] = dist_to(Z + i * dim, mu + (size_t)labels[i] * dim, dim);
-        }
-        return 0;
+        return distance ? cseg_model_segment_distance(m, Z, n, labels, distance) : 0;
     }
     if (proba)
         for (size_t i = 0; i < n; i++)
@@ -540,7 +547,7 @@ static json_t *to_json(const cseg_model *m)
     json_object_set_new(model, "dim", json_integer((json_int_t)d));
     if (m->algo == CSEG_ALGO_KMEANS || m->algo == CSEG_ALGO_HCLUST) {
         if (m->algo == CSEG_ALGO_HCLUST) {
-            json_object_set_new(model, "linkage", json_string(linkage_names[m->linkage]));
+            json_object_set_new(model, "linkage", json_string(cseg_linkage_name(m->linkage)));
             json_object_set_new(model, "approximate", json_boolean(m->approximate));
         }
         json_object_set_new(model, "centroids", matrix_json(cseg_kmeans_centroids(m->km), k, d));
@@ -564,10 +571,9 @@ static json_t *to_json(const cseg_model *m)
                             matrix_json(cseg_dbscan_core_points(m->db), nc, d));
         json_object_set_new(model, "core_labels", lab);
     } else {
-        static const char *const covs[] = {"full", "tied", "diag", "spherical"};
         cseg_gmm_cov ct = cseg_gmm_cov_type(m->gmm);
         size_t nv = cseg_gmm_cov_size(ct, k, d);
-        json_object_set_new(model, "covariance_type", json_string(covs[ct]));
+        json_object_set_new(model, "covariance_type", json_string(cseg_gmm_cov_name(ct)));
         json_object_set_new(model, "weights", vector_json(cseg_gmm_weights(m->gmm), k));
         json_object_set_new(model, "means", matrix_json(cseg_gmm_means(m->gmm), k, d));
         json_object_set_new(model, "covariances", vector_json(cseg_gmm_covariances(m->gmm), nv));
@@ -854,17 +860,15 @@ static int load_hclust(loader *L, json_t *jm, cseg_model *m, size_t k, size_t di
 {
     const char *lk = json_string_value(json_object_get(jm, "linkage"));
     json_t *ap = json_object_get(jm, "approximate");
-    size_t q = 0;
-    while (lk && q < 4 && strcmp(lk, linkage_names[q]) != 0)
-        q++;
-    if (!lk || q == 4)
+    cseg_linkage q;
+    if (cseg_linkage_parse(lk, &q) < 0)
         return bad(L, "\"model.linkage\" must be ward, complete, average or single");
     if (!json_is_boolean(ap))
         return bad(L, "\"model.approximate\" must be true or false");
     double *C = get_matrix(json_object_get(jm, "centroids"), k, dim);
     if (!C)
         return bad(L, "\"model.centroids\" must be k rows of one finite value per model feature");
-    int rc = cseg_model_set_hclust(m, (cseg_linkage)q, json_is_true(ap), C, k, dim);
+    int rc = cseg_model_set_hclust(m, q, json_is_true(ap), C, k, dim);
     free(C);
     return rc < 0 ? bad(L, "bad hierarchical model") : 0;
 }
@@ -917,14 +921,10 @@ out:
 
 static int load_gmm(loader *L, json_t *jm, cseg_model *m, size_t k, size_t d)
 {
-    static const char *const covs[] = {"full", "tied", "diag", "spherical"};
-    const char *ct = json_string_value(json_object_get(jm, "covariance_type"));
-    size_t q = 0;
-    while (ct && q < 4 && strcmp(ct, covs[q]) != 0)
-        q++;
-    if (!ct || q == 4)
+    cseg_gmm_cov q;
+    if (cseg_gmm_cov_parse(json_string_value(json_object_get(jm, "covariance_type")), &q) < 0)
         return bad(L, "\"model.covariance_type\" must be full, tied, diag or spherical");
-    size_t nv = cseg_gmm_cov_size((cseg_gmm_cov)q, k, d);
+    size_t nv = cseg_gmm_cov_size(q, k, d);
     double *w = cseg__calloc(k, sizeof *w), *cov = cseg__calloc(nv, sizeof *cov);
     double *mu = get_matrix(json_object_get(jm, "means"), k, d);
     cseg_gmm *g = NULL;
@@ -937,7 +937,7 @@ static int load_gmm(loader *L, json_t *jm, cseg_model *m, size_t k, size_t d)
         rc = bad(L, "a gmm model needs weights (k), means (k x dim) and covariances of the "
                     "covariance type's size");
     else if (cseg_gmm_create(&g, &gp) < 0 ||
-             cseg_gmm_set(g, k, d, (cseg_gmm_cov)q, w, mu, cov) < 0 ||
+             cseg_gmm_set(g, k, d, q, w, mu, cov) < 0 ||
              cseg_model_set_gmm(m, g) < 0)
         rc = bad(L, "the gmm weights must be positive and sum to 1, and the covariances "
                     "positive definite");

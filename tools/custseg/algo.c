@@ -29,8 +29,7 @@ size_t seg_silhouette_sample(const seg_opts *o, size_t n)
 
 const char *seg_algo_label(const seg_opts *o)
 {
-    static const char *const lk[] = {"ward", "complete", "average", "single"};
-    return o->algo == CSEG_ALGO_HCLUST ? lk[o->linkage] : cseg_algo_name(o->algo);
+    return o->algo == CSEG_ALGO_HCLUST ? cseg_linkage_name(o->linkage) : cseg_algo_name(o->algo);
 }
 
 /* Elbow by the kneedle difference on normalised inertia: the candidate whose

@@ -301,15 +301,7 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
         o->min_samples = (size_t)v;
         return 1;
     case OPT_COVARIANCE:
-        if (strcmp(arg, "full") == 0)
-            o->cov = CSEG_GMM_FULL;
-        else if (strcmp(arg, "tied") == 0)
-            o->cov = CSEG_GMM_TIED;
-        else if (strcmp(arg, "diag") == 0)
-            o->cov = CSEG_GMM_DIAG;
-        else if (strcmp(arg, "spherical") == 0)
-            o->cov = CSEG_GMM_SPHERICAL;
-        else
+        if (cseg_gmm_cov_parse(arg, &o->cov) < 0)
             return cli_usage_error(cmd, "--covariance must be full, tied, diag or spherical"), -1;
         return 1;
     case OPT_PCA:

@@ -283,14 +283,6 @@ out:
     return status;
 }
 
-static double dist_rows(const double *a, const double *b, size_t d)
-{
-    double s = 0;
-    for (size_t j = 0; j < d; j++)
-        s += (a[j] - b[j]) * (a[j] - b[j]);
-    return sqrt(s);
-}
-
 int seg_run(seg_opts *o, seg_input *in)
 {
     if (o->compare)
@@ -398,11 +390,11 @@ int seg_run(seg_opts *o, seg_input *in)
     size_t mismatch = 0;
     for (size_t i = 0; i < n; i++)
         mismatch += labels[i] != plabels[i];
-    if (o->algo != CSEG_ALGO_DBSCAN) {
-        const double *cen = o->algo == CSEG_ALGO_GMM ? cseg_gmm_means(cseg_model_gmm(in->model))
-                                                     : cseg_kmeans_centroids(cseg_model_kmeans(in->model));
-        for (size_t i = 0; i < n; i++)
-            dist[i] = dist_rows(X + i * d, cen + (size_t)labels[i] * d, d);
+    /* The distance to the customer's own segment (DBSCAN keeps its nearest core point's). */
+    if (o->algo != CSEG_ALGO_DBSCAN &&
+        (rc = cseg_model_segment_distance(in->model, X, n, labels, dist)) < 0) {
+        status = cli_fail(rc, NULL, "distances");
+        goto out;
     }
     if (mismatch && o->c.verbose)
         fprintf(stderr, "custseg: note: %zu customers would be put in another segment by the "
@@ -561,8 +553,7 @@ int seg_run(seg_opts *o, seg_input *in)
         json_object_set_new(mj, "core_points",
                             json_integer((json_int_t)cseg_dbscan_n_core(cseg_model_dbscan(in->model))));
     } else {
-        static const char *const covs[] = {"full", "tied", "diag", "spherical"};
-        json_object_set_new(mj, "covariance_type", json_string(covs[o->cov]));
+        json_object_set_new(mj, "covariance_type", json_string(cseg_gmm_cov_name(o->cov)));
         json_object_set_new(mj, "n_init", json_integer((json_int_t)o->gmm_n_init));
         json_object_set_new(mj, "bic", jnum(F->bic));
         json_object_set_new(mj, "aic", jnum(F->aic));

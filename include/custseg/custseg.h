@@ -17,5 +17,6 @@
 #include "custseg/model.h"
 #include "custseg/pca.h"
 #include "custseg/report.h"
+#include "custseg/segment.h"
 
 #endif

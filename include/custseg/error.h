@@ -26,7 +26,9 @@ extern "C" {
     X(RANGE, "value out of range")                                             \
     X(FORMAT, "unsupported file format or version")                            \
     X(TOOBIG, "problem too large for the memory limit")                        \
-    X(NOTFIT, "model is not fitted")
+    X(NOTFIT, "model is not fitted")                                           \
+    X(PARAM, "parameter does not fit the data")                                \
+    X(CANCELED, "canceled")
 
 enum { CSEG_OK = 0 };
 
@@ -48,6 +50,8 @@ enum cseg_errno {
 #define CSEG_EFORMAT CSEG__ECODE(FORMAT)
 #define CSEG_ETOOBIG CSEG__ECODE(TOOBIG)
 #define CSEG_ENOTFIT CSEG__ECODE(NOTFIT)
+#define CSEG_EPARAM CSEG__ECODE(PARAM)
+#define CSEG_ECANCELED CSEG__ECODE(CANCELED)
 
 /* Where and why an input was rejected. line and col are 1-based; 0 means
  * "not applicable". msg is a complete sentence fragment without the location,

@@ -69,8 +69,11 @@ CSEG_API int cseg_model_set_pipeline(cseg_model *m, cseg_prep *prep, cseg_kmeans
  * caller keeps it). Set prep first, then the optional PCA (its input
  * dimension must be the prep's output count), then exactly one clustering
  * model, whose dimension must be the model-space dimension. Setting prep or
- * PCA again drops the clustering model. Errors: CSEG_EINVAL (not fitted,
- * dimensions disagree, out of order). */
+ * PCA again drops the clustering model. A model may also hold a clustering
+ * model alone, without prep: it then predicts model-space rows
+ * (cseg_model_predict) but cannot transform, assign or be saved
+ * (CSEG_ENOTFIT). Errors: CSEG_EINVAL (not fitted, dimensions disagree, out
+ * of order). */
 CSEG_API int cseg_model_set_prep(cseg_model *m, cseg_prep *prep);
 CSEG_API int cseg_model_set_pca(cseg_model *m, cseg_pca *pca);
 CSEG_API int cseg_model_set_kmeans(cseg_model *m, cseg_kmeans *km);

@@ -34,6 +34,8 @@ typedef struct cseg_rng {
     uint64_t s[4];
 } cseg_rng;
 void cseg__rng_seed(cseg_rng *r, uint64_t seed);
+/* splitmix64: the next value of the sequence that *state steps through. */
+uint64_t cseg__splitmix64(uint64_t *state);
 uint64_t cseg__rng_next(cseg_rng *r);
 double cseg__rng_uniform(cseg_rng *r); /* [0, 1) with 53 random bits */
 size_t cseg__rng_below(cseg_rng *r, size_t n); /* unbiased in [0, n) */
@@ -50,14 +52,10 @@ int cseg__atomic_open(cseg_atomic_file *af, const char *path, cseg_diag *d);
 int cseg__atomic_commit(cseg_atomic_file *af, cseg_diag *d);
 void cseg__atomic_abort(cseg_atomic_file *af);
 
-/* Shortest "%.*g" text (15..17 digits) that reads back to exactly v, with a
- * '.' decimal point whatever the locale. NaN/Inf give "". Returns length. */
-int cseg__format_double(char *buf, size_t size, double v);
-
 /* Number of worker threads to use for a request of n (0 = all available). */
 int cseg__threads(int n);
 
-/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back (calendar.c). */
 int64_t cseg__days_from_civil(int64_t y, unsigned m, unsigned d);
 void cseg__civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d);
 /* Floor division of seconds to days. */

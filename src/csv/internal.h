@@ -30,4 +30,8 @@ int cseg__csv_mapped_block(cseg_csv *r, size_t max, const char **p, size_t *len,
  * above) as read. */
 void cseg__csv_consume(cseg_csv *r, size_t len, long lines);
 
+/* Shortest "%.*g" text (15..17 digits) that reads back to exactly v, with a
+ * '.' decimal point whatever the locale. NaN/Inf give "". Returns length (parse.c). */
+int cseg__format_double(char *buf, size_t size, double v);
+
 #endif

@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <locale.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "custseg/csv.h"
 #include "../core/internal.h"
+#include "internal.h"
 
 static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -327,4 +329,24 @@ int cseg_format_date(long long day, char *buf, size_t size)
     unsigned m, d;
     cseg__civil_from_days(day, &y, &m, &d);
     return snprintf(buf, size, "%04d-%02u-%02u", y, m, d);
+}
+
+int cseg__format_double(char *buf, size_t size, double v)
+{
+    if (!isfinite(v)) {
+        if (size)
+            buf[0] = 0;
+        return 0;
+    }
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, size, "%.*g", prec, v);
+        for (int i = 0; i < n && (size_t)i < size; i++)
+            if (buf[i] == ',')
+                buf[i] = '.';
+        double back;
+        if (prec == 17 || (cseg_parse_double(buf, (size_t)n, &back) == 0 && back == v))
+            break;
+    }
+    return n;
 }

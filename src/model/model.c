@@ -31,6 +31,7 @@ struct cseg_model {
     cseg_gmm *gmm;
     char **names;
     size_t k;            /* names */
+    size_t dim;          /* model space without prep: the clustering model's dimension */
     char *meta;
 };
 
@@ -150,12 +151,22 @@ size_t cseg_model_dim(const cseg_model *m)
 {
     if (m->pca)
         return cseg_pca_n_components(m->pca);
-    return m->prep ? cseg_prep_n_outputs(m->prep) : 0;
+    return m->prep ? cseg_prep_n_outputs(m->prep) : m->dim;
+}
+
+/* A clustering model of dimension d fits when it matches the pipeline, or
+ * when there is no pipeline (a model of model-space rows only). */
+static int fits_dim(cseg_model *m, size_t d)
+{
+    if (m->prep)
+        return d == cseg_model_dim(m);
+    m->dim = d;
+    return 1;
 }
 
 int cseg_model_set_kmeans(cseg_model *m, cseg_kmeans *km)
 {
-    if (!m->prep || !km || !cseg_kmeans_is_fitted(km) || cseg_kmeans_dim(km) != cseg_model_dim(m))
+    if (!km || !cseg_kmeans_is_fitted(km) || !fits_dim(m, cseg_kmeans_dim(km)))
         return CSEG_EINVAL;
     drop_clusterer(m);
     m->km = km;
@@ -165,7 +176,7 @@ int cseg_model_set_kmeans(cseg_model *m, cseg_kmeans *km)
 int cseg_model_set_hclust(cseg_model *m, cseg_linkage linkage, int approximate,
                           const double *centroids, size_t k, size_t d)
 {
-    if (!m->prep || (unsigned)linkage > CSEG_LINKAGE_SINGLE || k == 0 || d != cseg_model_dim(m))
+    if ((unsigned)linkage > CSEG_LINKAGE_SINGLE || k == 0 || !fits_dim(m, d))
         return CSEG_EINVAL;
     cseg_kmeans_params kp;
     cseg_kmeans_params_init(&kp);
@@ -188,7 +199,7 @@ int cseg_model_set_hclust(cseg_model *m, cseg_linkage linkage, int approximate,
 
 int cseg_model_set_dbscan(cseg_model *m, cseg_dbscan *db)
 {
-    if (!m->prep || !db || cseg_dbscan_dim(db) != cseg_model_dim(m))
+    if (!db || !fits_dim(m, cseg_dbscan_dim(db)))
         return CSEG_EINVAL;
     drop_clusterer(m);
     m->db = db;
@@ -198,7 +209,7 @@ int cseg_model_set_dbscan(cseg_model *m, cseg_dbscan *db)
 
 int cseg_model_set_gmm(cseg_model *m, cseg_gmm *gmm)
 {
-    if (!m->prep || !gmm || cseg_gmm_k(gmm) == 0 || cseg_gmm_dim(gmm) != cseg_model_dim(m))
+    if (!gmm || cseg_gmm_k(gmm) == 0 || !fits_dim(m, cseg_gmm_dim(gmm)))
         return CSEG_EINVAL;
     drop_clusterer(m);
     m->gmm = gmm;
@@ -208,7 +219,7 @@ int cseg_model_set_gmm(cseg_model *m, cseg_gmm *gmm)
 
 static int has_clusterer(const cseg_model *m)
 {
-    return m->prep && (m->km || m->db || m->gmm);
+    return m->km || m->db || m->gmm;
 }
 
 int cseg_model_set_names(cseg_model *m, const char *const *names, size_t k)
@@ -592,7 +603,7 @@ static json_t *to_json(const cseg_model *m)
 
 int cseg_model_save(const cseg_model *m, const char *path, cseg_diag *d)
 {
-    if (!has_clusterer(m))
+    if (!m->prep || !has_clusterer(m))
         return cseg__diag(d, CSEG_ENOTFIT, path, 0, 0, "model is not fitted");
     json_t *root = to_json(m);
     if (!root)

@@ -17,10 +17,12 @@
 #include "custseg/table.h"
 #include "../core/internal.h"
 #include "../csv/internal.h"
+#include "internal.h"
 
 typedef struct tcol {
     char *name;
     cseg_coltype type; /* CSEG_COL_AUTO while undecided */
+    int borrowed;      /* a view's column: the data belongs to another table */
     int forced;
     int is_id;
     size_t src; /* CSV column index */
@@ -54,6 +56,8 @@ void cseg_table_read_params_init(cseg_table_read_params *p)
 static void col_free(tcol *c)
 {
     free(c->name);
+    if (c->borrowed)
+        return;
     free(c->num);
     free(c->tim);
     free(c->code);
@@ -82,6 +86,29 @@ int cseg_table_create(cseg_table **out, size_t n_rows)
         return CSEG_ENOMEM;
     (*out)->n_rows = n_rows;
     (*out)->cap_rows = n_rows;
+    return 0;
+}
+
+int cseg__table_view(cseg_table **out, const cseg_table *src)
+{
+    cseg_table *t;
+    int rc = cseg_table_create(&t, src->n_rows);
+    if (rc < 0)
+        return rc;
+    if (src->n_cols && !(t->cols = cseg__calloc(src->n_cols, sizeof *t->cols))) {
+        cseg_table_free(t);
+        return CSEG_ENOMEM;
+    }
+    for (size_t j = 0; j < src->n_cols; j++) {
+        t->cols[j] = src->cols[j];
+        t->cols[j].borrowed = 1;
+        if (!(t->cols[j].name = cseg__strdup(src->cols[j].name))) {
+            cseg_table_free(t);
+            return CSEG_ENOMEM;
+        }
+        t->n_cols++;
+    }
+    *out = t;
     return 0;
 }
 

@@ -40,32 +40,19 @@ void cli_free_list(char **list);
 struct json_t;
 int cli_write_json_atomic(struct json_t *j, const char *path);
 
-/* Shared segmentation options and the pipeline behind run and fit. */
+/* Options shared by run, fit and compare: the library's segmentation
+ * parameters plus what is about the command line. */
 typedef struct seg_opts {
     const char *out_dir;
-    size_t k, k_min, k_max; /* k = 0: auto */
-    cseg_algo algo;         /* --algo */
-    cseg_linkage linkage;   /* hclust */
-    double height;          /* hclust: cut at this height instead of k (0: unset) */
-    int exact;              /* hclust: --exact */
-    double eps;             /* dbscan: 0 = from the k-distance knee */
-    size_t min_samples;     /* dbscan: 0 = 2 x model dimension, at least 4 */
-    cseg_gmm_cov cov;       /* gmm */
-    size_t gmm_n_init;      /* gmm restarts (--n-init; default 1) */
-    int max_iter_set, n_init_set;
-    double pca;             /* 0: none; >= 1: components; (0, 1): variance share */
+    cseg_segment_params p;  /* --k, --algo, --seed, ... (names and features set by seg_run) */
     int compare;            /* custseg compare: seg_run compares instead of writing */
     const char *algos;      /* compare: comma-separated --algo names */
     size_t bootstrap;       /* compare: resamples for stability (default 10) */
     size_t subsample;       /* compare: customers compared at most (default 20000; 0 = all) */
     int json;               /* compare: --format json */
-    cseg_kmeans_params km;
-    cseg_prep_params prep;
-    size_t sample;          /* silhouette sample for k selection; 0 = exact */
-    int sample_set;
     const char *names;      /* comma-separated overrides */
     const char *features;   /* comma-separated feature columns */
-    const char *cmd;        /* "run" or "fit", for messages */
+    const char *cmd;        /* "run", "fit" or "compare", for messages */
     cli_common c;
 } seg_opts;
 
@@ -77,75 +64,21 @@ int seg_opts_finish(const seg_opts *o);
  * one of them, -1 on a bad value (message printed). */
 int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg);
 
-/* Everything `run` and `fit` produce, given the customer table. */
-typedef struct seg_input {
-    const char *input_path;
-    const char *kind;          /* "transactions" or "customers" */
-    cseg_table *customers;     /* borrowed */
-    const char *id_column;     /* column holding ids in customers */
-    const char *const *features;
-    size_t n_features;
-    const char *revenue_column; /* NULL for customer tables without revenue */
-    int rfm;                    /* name by RFM scores */
-    const cseg_quality *quality; /* NULL for customer tables */
-    cseg_model *model;          /* source already set; pipeline added here */
-} seg_input;
+/* What run and fit hand to the library: a transaction log with its roles, or
+ * a customer table with its id column. */
+typedef struct seg_source {
+    const char *path;
+    const cseg_table *txn; /* a transaction log, or NULL */
+    const cseg_txn_roles *roles;
+    const char *date_format;
+    const cseg_rfm_params *rfm;
+    const cseg_table *customers; /* a customer table, or NULL */
+    const char *id_column;
+} seg_source;
 
-int seg_run(seg_opts *o, seg_input *in);
-/* custseg compare on the prepared input (cmd_compare.c). */
-int seg_compare(seg_opts *o, seg_input *in);
-
-/* Fit prep (and the PCA step of --pca) on the input and hand them to the
- * model; *Z receives the model-space matrix (n x *d, malloc'd). Returns 0 or
- * an exit status after printing the message. */
-int seg_prepare(const seg_opts *o, seg_input *in, double **Z, size_t *d);
-
-/* One algorithm over the candidate k (algo.c). */
-typedef struct seg_cand {
-    size_t k;          /* segments (dbscan: clusters + Outliers) */
-    size_t n_clusters; /* clusters (labels 0..n_clusters-1) */
-    size_t n_noise;    /* dbscan: rows labelled -1 */
-    int32_t *labels;   /* n training labels, -1 = noise */
-    double inertia, silhouette, db, ch, bic, aic;
-    size_t n_iter;
-    int converged, elbow;
-    void *obj; /* cseg_kmeans, cseg_gmm or cseg_dbscan (NULL for hclust: the tree is shared) */
-} seg_cand;
-
-typedef struct seg_fit {
-    cseg_algo algo;
-    cseg_linkage linkage;
-    seg_cand *c;
-    size_t n, chosen;
-    const char *rule;
-    cseg_hclust *tree;
-    double eps;
-    size_t min_samples;
-    int eps_suggested;
-} seg_fit;
-
-size_t seg_silhouette_sample(const seg_opts *o, size_t n);
-size_t seg_min_samples(const seg_opts *o, size_t d);
-/* "kmeans", "ward", "complete", "average", "single", "dbscan", "gmm". */
-const char *seg_algo_label(const seg_opts *o);
-/* Parse an --algo name into o (algo and linkage). Returns 0 or -1. */
-int seg_parse_algo(seg_opts *o, const char *name);
-int seg_hclust_tree(const seg_opts *o, const double *Z, size_t n, size_t d, cseg_hclust **out,
-                    cseg_diag *diag);
-/* Fit every candidate of o->algo on Z (n x d) and choose one; scores = 0
- * skips the indices. Returns 0 or a CSEG_E* code (diag filled). */
-int seg_fit_run(const seg_opts *o, const double *Z, size_t n, size_t d, seg_fit *f, int scores,
-                int progress, cseg_diag *diag);
-void seg_fit_free(seg_fit *f);
-/* Install candidate ci in m with cluster s renumbered newid[s]. */
-int seg_fit_install(seg_fit *f, size_t ci, const size_t *newid, const double *Z, size_t n,
-                    size_t d, cseg_model *m);
-/* Fit every candidate of o on Ztr (no scores) and give every row of Z a label
- * by each candidate's rule for new customers (-1: DBSCAN noise): labels
- * receives *n_out rows of n labels (room for k_max - k_min + 1 rows). For the
- * stability estimate of compare. */
-int seg_fit_predict(const seg_opts *o, const double *Ztr, size_t ntr, const double *Z, size_t n,
-                    size_t d, size_t *n_out, int32_t *labels, cseg_diag *diag);
+/* Segment (or, for compare, compare), write the outputs and print the
+ * summary. Returns the exit status. */
+int seg_run(seg_opts *o, const seg_source *src);
 
 /* Subcommands. */
 int cmd_run(int argc, char **argv);

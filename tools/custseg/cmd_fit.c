@@ -64,10 +64,6 @@ int cmd_fit(int argc, char **argv)
     cseg_diag diag;
     cseg_diag_clear(&diag);
     cseg_table *t = NULL;
-    cseg_model *model = NULL;
-    char **feats = NULL;
-    const char **auto_feats = NULL;
-    size_t nf = 0;
     cseg_colspec idspec;
     if (id) {
         idspec = (cseg_colspec){id, CSEG_COL_TEXT, 1};
@@ -80,62 +76,12 @@ int cmd_fit(int argc, char **argv)
             return cli_error(EXIT_DATA, "%s: the id column \"%s\" is not in the header", path, id);
         return cli_fail(rc, &diag, path);
     }
-    size_t n = cseg_table_n_rows(t), nc = cseg_table_n_cols(t);
-    if (n == 0) {
-        status = cli_error(EXIT_DATA, "%s: no data rows after the header", path);
-        goto out;
-    }
-    if (!id)
-        for (size_t j = 0; j < nc && !id; j++)
-            if (cli_is_id_name(cseg_table_col_name(t, j)))
-                id = cseg_table_col_name(t, j);
-    if (o.features) {
-        feats = cli_split(o.features, &nf);
-        if (!feats) {
-            status = cli_error(EXIT_IO, "out of memory");
-            goto out;
-        }
-        for (size_t j = 0; j < nf; j++)
-            if (cseg_table_find(t, feats[j]) < 0) {
-                status = cli_usage_error(cmd, "--features: %s has no column \"%s\"", path,
-                                         feats[j]);
-                goto out;
-            }
-        auto_feats = (const char **)feats;
-    } else {
-        auto_feats = calloc(nc ? nc : 1, sizeof *auto_feats);
-        if (!auto_feats) {
-            status = cli_error(EXIT_IO, "out of memory");
-            goto out;
-        }
-        for (size_t j = 0; j < nc; j++) {
-            const char *name = cseg_table_col_name(t, j);
-            if (id && strcmp(name, id) == 0)
-                continue;
-            if (cseg_table_col_type(t, j) == CSEG_COL_DATETIME) {
-                if (!o.c.quiet)
-                    fprintf(stderr, "custseg: note: date column \"%s\" is not used as a feature\n",
-                            name);
-                continue;
-            }
-            auto_feats[nf++] = name;
-        }
-        if (nf == 0) {
-            status = cli_error(EXIT_DATA, "%s: no feature columns besides the id", path);
-            goto out;
-        }
-    }
-    if ((rc = cseg_model_create(&model)) < 0 || (rc = cseg_model_set_customers(model, id)) < 0) {
-        status = cli_error(EXIT_IO, "out of memory");
-        goto out;
-    }
-    seg_input in = {path, "customers", t, id, auto_feats, nf, NULL, 0, NULL, model};
-    status = seg_run(&o, &in);
-out:
-    if (!feats)
-        free(auto_feats);
-    cli_free_list(feats);
-    cseg_model_free(model);
+    /* No --id: a column named like an id (CustomerID, customer_id, ID ...). */
+    for (size_t j = 0; j < cseg_table_n_cols(t) && !id; j++)
+        if (cli_is_id_name(cseg_table_col_name(t, j)))
+            id = cseg_table_col_name(t, j);
+    seg_source src = {path, NULL, NULL, NULL, NULL, t, id};
+    status = seg_run(&o, &src);
     cseg_table_free(t);
     return status;
 }

@@ -112,16 +112,12 @@ int cmd_run(int argc, char **argv)
     const char *path = argv[optind];
     cseg_diag diag;
     cseg_diag_clear(&diag);
-    cseg_table *txn = NULL, *cust = NULL;
-    cseg_model *model = NULL;
-    char **feats = NULL;
-    size_t nf = 0;
-    cseg_quality q;
+    cseg_table *txn = NULL;
     cseg_table_read_params rp;
     cseg_table_read_params_init(&rp);
     rp.csv = csv;
     rp.date_format = date_format;
-    rp.n_threads = o.km.n_threads;
+    rp.n_threads = o.p.n_threads;
     int rc = cseg_txn_read(&txn, path, &roles, &rp, &diag);
     if (rc < 0)
         return cli_fail(rc, &diag, path);
@@ -132,31 +128,8 @@ int cmd_run(int argc, char **argv)
                 roles.invoice[0] ? roles.invoice : "-", roles.quantity[0] ? roles.quantity : "-",
                 roles.price[0] ? roles.price : "-", roles.amount[0] ? roles.amount : "-",
                 roles.product[0] ? roles.product : "-");
-    rc = cseg_rfm_compute(&cust, txn, &roles, &rfm, &q, &diag);
+    seg_source src = {path, txn, &roles, date_format, &rfm, NULL, NULL};
+    status = seg_run(&o, &src);
     cseg_table_free(txn);
-    if (rc < 0) {
-        if (!diag.file[0])
-            snprintf(diag.file, sizeof diag.file, "%s", path);
-        return cli_fail(rc, &diag, path);
-    }
-    feats = cli_split(o.features ? o.features : "recency_days,frequency,monetary", &nf);
-    if (!feats || (rc = cseg_model_create(&model)) < 0 ||
-        (rc = cseg_model_set_transactions(model, &roles, date_format, &rfm)) < 0) {
-        status = cli_error(EXIT_IO, "out of memory");
-        goto out;
-    }
-    for (size_t j = 0; j < nf; j++)
-        if (cseg_table_find(cust, feats[j]) < 0 || strcmp(feats[j], "customer_id") == 0) {
-            status = cli_usage_error(cmd, "--features: \"%s\" is not a customer feature "
-                                            "(see docs/cli.md for the list)", feats[j]);
-            goto out;
-        }
-    seg_input in = {path, "transactions", cust, "customer_id", (const char *const *)feats, nf,
-                    "monetary", 1, &q, model};
-    status = seg_run(&o, &in);
-out:
-    cli_free_list(feats);
-    cseg_model_free(model);
-    cseg_table_free(cust);
     return status;
 }

@@ -152,37 +152,10 @@ void seg_opts_init(seg_opts *o, const char *cmd)
     memset(o, 0, sizeof *o);
     o->cmd = cmd;
     o->out_dir = "out";
-    o->k_min = 2;
-    o->k_max = 10;
-    o->gmm_n_init = 1;
     o->compare = strcmp(cmd, "compare") == 0;
     o->bootstrap = 10;
     o->subsample = 20000;
-    cseg_kmeans_params_init(&o->km);
-    cseg_prep_params_init(&o->prep);
-}
-
-int seg_parse_algo(seg_opts *o, const char *name)
-{
-    static const struct {
-        const char *name;
-        cseg_algo algo;
-        cseg_linkage linkage;
-    } algos[] = {{"kmeans", CSEG_ALGO_KMEANS, CSEG_LINKAGE_WARD},
-                 {"ward", CSEG_ALGO_HCLUST, CSEG_LINKAGE_WARD},
-                 {"hclust", CSEG_ALGO_HCLUST, CSEG_LINKAGE_WARD},
-                 {"complete", CSEG_ALGO_HCLUST, CSEG_LINKAGE_COMPLETE},
-                 {"average", CSEG_ALGO_HCLUST, CSEG_LINKAGE_AVERAGE},
-                 {"single", CSEG_ALGO_HCLUST, CSEG_LINKAGE_SINGLE},
-                 {"dbscan", CSEG_ALGO_DBSCAN, CSEG_LINKAGE_WARD},
-                 {"gmm", CSEG_ALGO_GMM, CSEG_LINKAGE_WARD}};
-    for (size_t i = 0; i < sizeof algos / sizeof algos[0]; i++)
-        if (strcmp(name, algos[i].name) == 0) {
-            o->algo = algos[i].algo;
-            o->linkage = algos[i].linkage;
-            return 0;
-        }
-    return -1;
+    cseg_segment_params_init(&o->p);
 }
 
 int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
@@ -195,7 +168,7 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
         return 1;
     case OPT_K:
         if (strcmp(arg, "auto") == 0) {
-            o->k = 0;
+            o->p.k = 0;
             return 1;
         }
         if (strstr(arg, "..")) {
@@ -215,16 +188,16 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
                 return cli_usage_error(cmd, "--k A..B needs whole numbers 2 <= A <= B <= 1000, "
                                             "got '%s'", arg),
                        -1;
-            o->k = 0;
-            o->k_min = (size_t)a;
-            o->k_max = (size_t)b;
+            o->p.k = 0;
+            o->p.k_min = (size_t)a;
+            o->p.k_max = (size_t)b;
             return 1;
         }
         if (cli_parse_int(arg, 1, 100000, &v) < 0)
             return cli_usage_error(cmd, "--k must be 'auto', a range A..B or a whole number >= 1, "
                                         "got '%s'", arg),
                    -1;
-        o->k = (size_t)v;
+        o->p.k = (size_t)v;
         return 1;
     case OPT_ALGOS:
     case OPT_BOOTSTRAP:
@@ -257,27 +230,25 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
     case OPT_K_MAX:
         if (cli_parse_int(arg, 2, 1000, &v) < 0)
             return cli_usage_error(cmd, "--k-min and --k-max must be whole numbers 2..1000"), -1;
-        *(opt == OPT_K_MIN ? &o->k_min : &o->k_max) = (size_t)v;
+        *(opt == OPT_K_MIN ? &o->p.k_min : &o->p.k_max) = (size_t)v;
         return 1;
     case OPT_SEED:
         if (cli_parse_int(arg, 0, 0x7fffffffffffffffL, &v) < 0)
             return cli_usage_error(cmd, "--seed must be a whole number >= 0"), -1;
-        o->km.seed = (uint64_t)v;
+        o->p.seed = (uint64_t)v;
         return 1;
     case OPT_N_INIT:
         if (cli_parse_int(arg, 1, 100000, &v) < 0)
             return cli_usage_error(cmd, "--n-init must be a whole number >= 1"), -1;
-        o->km.n_init = o->gmm_n_init = (size_t)v;
-        o->n_init_set = 1;
+        o->p.n_init = (size_t)v;
         return 1;
     case OPT_MAX_ITER:
         if (cli_parse_int(arg, 1, 100000000, &v) < 0)
             return cli_usage_error(cmd, "--max-iter must be a whole number >= 1"), -1;
-        o->km.max_iter = (size_t)v;
-        o->max_iter_set = 1;
+        o->p.max_iter = (size_t)v;
         return 1;
     case OPT_ALGO:
-        if (seg_parse_algo(o, arg) < 0)
+        if (cseg_algo_parse(arg, &o->p.algo, &o->p.linkage) < 0)
             return cli_usage_error(cmd, "--algo must be kmeans, ward, complete, average, single, "
                                         "dbscan or gmm, got '%s'", arg),
                    -1;
@@ -285,23 +256,23 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
     case OPT_HEIGHT:
         if (cli_parse_double(arg, &x) < 0 || !(x > 0) || !isfinite(x))
             return cli_usage_error(cmd, "--height must be a number > 0, got '%s'", arg), -1;
-        o->height = x;
+        o->p.height = x;
         return 1;
     case OPT_EXACT:
-        o->exact = 1;
+        o->p.exact = 1;
         return 1;
     case OPT_EPS:
         if (cli_parse_double(arg, &x) < 0 || !(x > 0) || !isfinite(x))
             return cli_usage_error(cmd, "--eps must be a number > 0, got '%s'", arg), -1;
-        o->eps = x;
+        o->p.eps = x;
         return 1;
     case OPT_MIN_SAMPLES:
         if (cli_parse_int(arg, 1, 1000000, &v) < 0)
             return cli_usage_error(cmd, "--min-samples must be a whole number >= 1"), -1;
-        o->min_samples = (size_t)v;
+        o->p.min_samples = (size_t)v;
         return 1;
     case OPT_COVARIANCE:
-        if (cseg_gmm_cov_parse(arg, &o->cov) < 0)
+        if (cseg_gmm_cov_parse(arg, &o->p.covariance) < 0)
             return cli_usage_error(cmd, "--covariance must be full, tied, diag or spherical"), -1;
         return 1;
     case OPT_PCA:
@@ -310,34 +281,34 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
             return cli_usage_error(cmd, "--pca must be a whole number of components >= 1 or a "
                                         "variance share between 0 and 1, got '%s'", arg),
                    -1;
-        o->pca = x;
+        o->p.pca = x;
         return 1;
     case OPT_TOL:
         if (cli_parse_double(arg, &x) < 0 || x < 0)
             return cli_usage_error(cmd, "--tol must be a number >= 0"), -1;
-        o->km.tol = x;
+        o->p.tol = x;
         return 1;
     case OPT_THREADS:
-        if (cli_parse_threads(arg, &o->km.n_threads) < 0)
+        if (cli_parse_threads(arg, &o->p.n_threads) < 0)
             return cli_usage_error(cmd, "--threads must be a whole number 0..1024"), -1;
         return 1;
     case OPT_SCALE:
         if (strcmp(arg, "standard") == 0)
-            o->prep.scale = CSEG_SCALE_STANDARD;
+            o->p.prep.scale = CSEG_SCALE_STANDARD;
         else if (strcmp(arg, "robust") == 0)
-            o->prep.scale = CSEG_SCALE_ROBUST;
+            o->p.prep.scale = CSEG_SCALE_ROBUST;
         else if (strcmp(arg, "none") == 0)
-            o->prep.scale = CSEG_SCALE_NONE;
+            o->p.prep.scale = CSEG_SCALE_NONE;
         else
             return cli_usage_error(cmd, "--scale must be standard, robust or none"), -1;
         return 1;
     case OPT_LOG:
         if (strcmp(arg, "auto") == 0)
-            o->prep.log = CSEG_LOG_AUTO;
+            o->p.prep.log = CSEG_LOG_AUTO;
         else if (strcmp(arg, "none") == 0)
-            o->prep.log = CSEG_LOG_NONE;
+            o->p.prep.log = CSEG_LOG_NONE;
         else if (strcmp(arg, "all") == 0)
-            o->prep.log = CSEG_LOG_ALL;
+            o->p.prep.log = CSEG_LOG_ALL;
         else
             return cli_usage_error(cmd, "--log must be auto, none or all"), -1;
         return 1;
@@ -348,15 +319,14 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
         o->names = arg;
         return 1;
     case OPT_SAMPLE:
-        if (cli_parse_size(arg, &o->sample) < 0)
+        if (cli_parse_size(arg, &o->p.silhouette_sample) < 0)
             return cli_usage_error(cmd, "--sample must be a whole number >= 0"), -1;
-        o->sample_set = 1;
         return 1;
     case OPT_KMEANS_ALGO:
         if (strcmp(arg, "hamerly") == 0)
-            o->km.algorithm = CSEG_KMEANS_HAMERLY;
+            o->p.kmeans_algorithm = CSEG_KMEANS_HAMERLY;
         else if (strcmp(arg, "lloyd") == 0)
-            o->km.algorithm = CSEG_KMEANS_LLOYD;
+            o->p.kmeans_algorithm = CSEG_KMEANS_LLOYD;
         else
             return cli_usage_error(cmd, "--kmeans-algo must be hamerly or lloyd"), -1;
         return 1;
@@ -373,25 +343,25 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
 
 int seg_opts_finish(const seg_opts *o)
 {
-    if (o->height > 0 && (o->algo != CSEG_ALGO_HCLUST || o->compare))
+    if (o->p.height > 0 && (o->p.algo != CSEG_ALGO_HCLUST || o->compare))
         return cli_usage_error(o->cmd, "--height needs a hierarchical --algo (ward, complete, "
                                        "average or single)");
-    if (o->height > 0 && o->k)
+    if (o->p.height > 0 && o->p.k)
         return cli_usage_error(o->cmd, "give --k or --height, not both");
-    if (o->algo == CSEG_ALGO_DBSCAN && o->k)
+    if (o->p.algo == CSEG_ALGO_DBSCAN && o->p.k)
         return cli_usage_error(o->cmd, "--algo dbscan finds the number of segments itself: "
                                        "drop --k (tune --eps and --min-samples)");
-    if ((o->eps > 0 || o->min_samples) && o->algo != CSEG_ALGO_DBSCAN && !o->compare)
+    if ((o->p.eps > 0 || o->p.min_samples) && o->p.algo != CSEG_ALGO_DBSCAN && !o->compare)
         return cli_usage_error(o->cmd, "--eps and --min-samples are for --algo dbscan");
-    if (!o->k && o->k_min > o->k_max)
-        return cli_usage_error(o->cmd, "--k-min (%zu) is larger than --k-max (%zu)", o->k_min,
-                               o->k_max);
-    if (o->k && o->names) {
+    if (!o->p.k && o->p.k_min > o->p.k_max)
+        return cli_usage_error(o->cmd, "--k-min (%zu) is larger than --k-max (%zu)", o->p.k_min,
+                               o->p.k_max);
+    if (o->p.k && o->names) {
         size_t nn;
         char **list = cli_split(o->names, &nn);
         cli_free_list(list);
-        if (nn != o->k)
-            return cli_usage_error(o->cmd, "--names gives %zu names but --k is %zu", nn, o->k);
+        if (nn != o->p.k)
+            return cli_usage_error(o->cmd, "--names gives %zu names but --k is %zu", nn, o->p.k);
     }
     return 0;
 }

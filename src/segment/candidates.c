@@ -1,0 +1,498 @@
+/* custseg — the clustering step of the pipeline: one algorithm (k-means, a
+ * hierarchical linkage, DBSCAN or a Gaussian mixture) fitted on the
+ * model-space matrix for every candidate k, each candidate scored
+ * (silhouette, Davies-Bouldin, Calinski-Harabasz, inertia, BIC for mixtures),
+ * one chosen by the algorithm's rule (include/custseg/segment.h), and the
+ * chosen one installed in a cseg_model with its segments renumbered. Every
+ * prediction for new rows goes through cseg_model_predict. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "custseg/metrics.h"
+#include "internal.h"
+
+#define SIL_EXACT_MAX 20000
+#define EPS_QUERIES 100000
+
+size_t cseg__sil_sample(const cseg_segment_params *p, size_t n)
+{
+    if (p->silhouette_sample != CSEG_SAMPLE_AUTO)
+        return p->silhouette_sample && p->silhouette_sample < n ? p->silhouette_sample : 0;
+    return n > SIL_EXACT_MAX ? SIL_EXACT_MAX : 0;
+}
+
+size_t cseg__min_samples(const cseg_segment_params *p, size_t d)
+{
+    if (p->min_samples)
+        return p->min_samples;
+    return 2 * d > 4 ? 2 * d : 4;
+}
+
+int cseg__progress(const cseg_segment_params *p, cseg_stage stage, size_t k, size_t done,
+                   size_t total, size_t n, size_t d)
+{
+    if (!p->progress)
+        return 0;
+    cseg_progress pr = {stage, cseg_algo_label(p->algo, p->linkage), k, done, total, n, d};
+    return p->progress(&pr, p->progress_user) ? CSEG_ECANCELED : 0;
+}
+
+void cseg__log(const cseg_segment_params *p, cseg_log_level level, const char *fmt, ...)
+{
+    if (!p->log)
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    p->log(level, buf, p->log_user);
+}
+
+/* Elbow by the kneedle difference on normalised inertia: the candidate whose
+ * point lies furthest below the chord from the first to the last k. */
+static size_t elbow_index(const cseg__cand *c, size_t m)
+{
+    if (m < 3)
+        return (size_t)-1;
+    double y0 = c[0].c.inertia, y1 = c[m - 1].c.inertia;
+    if (!(y0 > y1))
+        return (size_t)-1;
+    size_t best = (size_t)-1;
+    double bestv = 0;
+    for (size_t i = 0; i < m; i++) {
+        double x = (double)i / (double)(m - 1);
+        double y = (c[i].c.inertia - y1) / (y0 - y1);
+        double diff = 1 - x - y;
+        if (diff > bestv + 1e-12) {
+            bestv = diff;
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* Scores of one labelling (labels < 0: noise, left out of every index). */
+static void score(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
+                  cseg__cand *cd)
+{
+    cseg_candidate *c = &cd->c;
+    size_t kc = c->n_clusters;
+    c->silhouette = c->davies_bouldin = c->calinski_harabasz = NAN;
+    if (cseg_metrics_inertia(Z, n, d, cd->labels, &c->inertia) < 0)
+        c->inertia = NAN;
+    if (kc >= 2 && kc < n - c->n_noise) {
+        cseg_silhouette_params sp;
+        cseg_silhouette_params_init(&sp);
+        sp.n_threads = p->n_threads;
+        sp.seed = p->seed;
+        sp.sample_size = cseg__sil_sample(p, n);
+        if (cseg_metrics_silhouette(Z, n, d, cd->labels, &sp, &c->silhouette, NULL) < 0)
+            c->silhouette = NAN;
+        if (cseg_metrics_davies_bouldin(Z, n, d, cd->labels, &c->davies_bouldin) < 0)
+            c->davies_bouldin = NAN;
+        if (cseg_metrics_calinski_harabasz(Z, n, d, cd->labels, &c->calinski_harabasz) < 0)
+            c->calinski_harabasz = NAN;
+    }
+}
+
+static size_t count_noise(const int32_t *lab, size_t n)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m += lab[i] < 0;
+    return m;
+}
+
+static size_t max_label(const int32_t *lab, size_t n)
+{
+    int32_t mx = -1;
+    for (size_t i = 0; i < n; i++)
+        mx = lab[i] > mx ? lab[i] : mx;
+    return (size_t)(mx + 1);
+}
+
+static int fit_kmeans(const cseg_segment_params *p, size_t k, const double *Z, size_t n,
+                      size_t d, cseg__cand *c, cseg_diag *diag)
+{
+    cseg_kmeans_params kp;
+    cseg_kmeans_params_init(&kp);
+    kp.k = k;
+    kp.seed = p->seed;
+    kp.n_threads = p->n_threads;
+    kp.tol = p->tol;
+    kp.algorithm = p->kmeans_algorithm;
+    if (p->n_init)
+        kp.n_init = p->n_init;
+    if (p->max_iter)
+        kp.max_iter = p->max_iter;
+    cseg_kmeans *km;
+    int rc = cseg_kmeans_create(&km, &kp);
+    if (rc < 0)
+        return rc;
+    c->obj = km;
+    if ((rc = cseg_kmeans_fit(km, Z, n, d, NULL, diag)) < 0)
+        return rc;
+    memcpy(c->labels, cseg_kmeans_labels(km), n * sizeof *c->labels);
+    c->c.n_iter = cseg_kmeans_n_iter(km);
+    c->c.converged = cseg_kmeans_converged(km);
+    return 0;
+}
+
+static int fit_gmm(const cseg_segment_params *p, size_t k, const double *Z, size_t n, size_t d,
+                   cseg__cand *c, cseg_diag *diag)
+{
+    cseg_gmm_params gp;
+    cseg_gmm_params_init(&gp);
+    gp.k = k;
+    gp.cov = p->covariance;
+    gp.seed = p->seed;
+    gp.n_threads = p->n_threads;
+    if (p->n_init)
+        gp.n_init = p->n_init;
+    if (p->max_iter)
+        gp.max_iter = p->max_iter;
+    cseg_gmm *g;
+    int rc = cseg_gmm_create(&g, &gp);
+    if (rc < 0)
+        return rc;
+    c->obj = g;
+    if ((rc = cseg_gmm_fit(g, Z, n, d, diag)) < 0)
+        return rc;
+    memcpy(c->labels, cseg_gmm_labels(g), n * sizeof *c->labels);
+    c->c.n_iter = cseg_gmm_n_iter(g);
+    c->c.converged = cseg_gmm_converged(g);
+    if (cseg_gmm_bic(g, Z, n, &c->c.bic) < 0)
+        c->c.bic = NAN;
+    if (cseg_gmm_aic(g, Z, n, &c->c.aic) < 0)
+        c->c.aic = NAN;
+    return 0;
+}
+
+static int fit_dbscan(const cseg_segment_params *p, double eps, const double *Z, size_t n,
+                      size_t d, cseg__cand *c, cseg_diag *diag)
+{
+    cseg_dbscan_params dp;
+    cseg_dbscan_params_init(&dp);
+    dp.eps = eps;
+    dp.min_samples = cseg__min_samples(p, d);
+    dp.n_threads = p->n_threads;
+    cseg_dbscan *db;
+    int rc = cseg_dbscan_create(&db, &dp);
+    if (rc < 0)
+        return rc;
+    c->obj = db;
+    if ((rc = cseg_dbscan_fit(db, Z, n, d, diag)) < 0)
+        return rc;
+    memcpy(c->labels, cseg_dbscan_labels(db), n * sizeof *c->labels);
+    return 0;
+}
+
+static int hclust_tree(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
+                       cseg_hclust **out, cseg_diag *diag)
+{
+    cseg_hclust_params hp;
+    cseg_hclust_params_init(&hp);
+    hp.linkage = p->linkage;
+    hp.exact = p->exact;
+    hp.seed = p->seed;
+    hp.n_threads = p->n_threads;
+    int rc = cseg_hclust_create(out, &hp);
+    if (rc == 0 && (rc = cseg_hclust_fit(*out, Z, n, d, NULL, diag)) < 0) {
+        cseg_hclust_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static void free_obj(cseg_algo algo, void *obj)
+{
+    if (algo == CSEG_ALGO_KMEANS)
+        cseg_kmeans_free(obj);
+    else if (algo == CSEG_ALGO_GMM)
+        cseg_gmm_free(obj);
+    else if (algo == CSEG_ALGO_DBSCAN)
+        cseg_dbscan_free(obj);
+}
+
+void cseg__fit_release(cseg__fit *f, size_t t)
+{
+    free(f->c[t].labels);
+    free_obj(f->algo, f->c[t].obj);
+    f->c[t].labels = NULL;
+    f->c[t].obj = NULL;
+}
+
+void cseg__fit_free(cseg__fit *f)
+{
+    for (size_t t = 0; t < f->n && f->c; t++)
+        cseg__fit_release(f, t);
+    free(f->c);
+    cseg_hclust_free(f->tree);
+    memset(f, 0, sizeof *f);
+}
+
+/* The rule that picks one candidate (include/custseg/segment.h). */
+static void choose(const cseg_segment_params *p, cseg__fit *f)
+{
+    if (p->algo == CSEG_ALGO_DBSCAN) {
+        f->rule = f->eps_suggested ? "one DBSCAN fit, eps from the knee of the k-distance curve"
+                                   : "one DBSCAN fit, eps given";
+    } else if (p->height > 0) {
+        f->rule = "tree cut at --height";
+    } else if (p->k) {
+        f->rule = "fixed by --k";
+    } else if (p->algo == CSEG_ALGO_GMM) {
+        f->rule = "lowest BIC";
+        for (size_t t = 1; t < f->n; t++)
+            if (f->c[t].c.bic < f->c[f->chosen].c.bic)
+                f->chosen = t;
+    } else {
+        size_t el = elbow_index(f->c, f->n);
+        if (el != (size_t)-1) {
+            f->chosen = el;
+            f->c[el].c.elbow = 1;
+            f->rule = p->algo == CSEG_ALGO_KMEANS
+                          ? "elbow of the inertia curve (kneedle)"
+                          : "elbow of the within-cluster sum of squares (kneedle)";
+        } else {
+            for (size_t t = 1; t < f->n; t++)
+                if (f->c[t].c.silhouette > f->c[f->chosen].c.silhouette)
+                    f->chosen = t;
+            f->rule = "highest silhouette (no elbow found)";
+        }
+    }
+}
+
+int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
+                  cseg__fit *f, int scores, int progress, cseg_diag *diag)
+{
+    int rc = 0;
+    memset(f, 0, sizeof *f);
+    f->algo = p->algo;
+    f->linkage = p->linkage;
+    size_t kmin = p->k ? p->k : p->k_min, kmax = p->k ? p->k : p->k_max;
+    if (p->algo == CSEG_ALGO_DBSCAN || p->height > 0) {
+        kmin = kmax = 0; /* one candidate; k comes from the data */
+    } else {
+        if (kmax > n - 1 && !p->k)
+            kmax = n - 1;
+        if (kmin > kmax)
+            kmin = kmax;
+    }
+    size_t m = kmax - kmin + 1;
+    if (!(f->c = calloc(m, sizeof *f->c)))
+        return CSEG_ENOMEM;
+    f->n = m;
+    for (size_t t = 0; t < m; t++)
+        if (!(f->c[t].labels = malloc((n ? n : 1) * sizeof(int32_t))))
+            return CSEG_ENOMEM;
+    if (p->algo == CSEG_ALGO_HCLUST) {
+        if (progress && (rc = cseg__progress(p, CSEG_STAGE_TREE, 0, 0, 1, n, d)) < 0)
+            return rc;
+        if ((rc = hclust_tree(p, Z, n, d, &f->tree, diag)) < 0)
+            return rc;
+    }
+    if (p->algo == CSEG_ALGO_DBSCAN) {
+        f->eps = p->eps;
+        f->min_samples = cseg__min_samples(p, d);
+        if (!(f->eps > 0)) {
+            /* Above EPS_QUERIES customers the curve is sampled: each query's
+             * k-distance is still exact, and minutes become seconds. */
+            if ((rc = cseg_dbscan_suggest_eps_sampled(Z, n, d, f->min_samples,
+                                                      n > EPS_QUERIES ? EPS_QUERIES : 0,
+                                                      p->n_threads, &f->eps, NULL)) < 0) {
+                if (diag && !diag->msg[0])
+                    snprintf(diag->msg, sizeof diag->msg,
+                             "cannot suggest eps from the k-distance curve (%s); give --eps",
+                             cseg_strerror(rc));
+                return rc;
+            }
+            f->eps_suggested = 1;
+        }
+    }
+    for (size_t t = 0; t < m; t++) {
+        cseg__cand *c = &f->c[t];
+        size_t k = kmin + t;
+        if (progress && (rc = cseg__progress(p, CSEG_STAGE_FIT, k, t, m, n, d)) < 0)
+            return rc;
+        switch (p->algo) {
+        case CSEG_ALGO_KMEANS: rc = fit_kmeans(p, k, Z, n, d, c, diag); break;
+        case CSEG_ALGO_GMM: rc = fit_gmm(p, k, Z, n, d, c, diag); break;
+        case CSEG_ALGO_DBSCAN: rc = fit_dbscan(p, f->eps, Z, n, d, c, diag); break;
+        case CSEG_ALGO_HCLUST:
+            rc = p->height > 0 ? cseg_hclust_cut_height(f->tree, p->height, c->labels, NULL)
+                               : cseg_hclust_cut_k(f->tree, k, c->labels);
+            break;
+        }
+        if (rc < 0)
+            return rc;
+        c->c.n_noise = count_noise(c->labels, n);
+        c->c.n_clusters = max_label(c->labels, n);
+        c->c.k = c->c.n_clusters + (p->algo == CSEG_ALGO_DBSCAN);
+        if (p->algo != CSEG_ALGO_GMM)
+            c->c.bic = c->c.aic = NAN;
+        if (scores)
+            score(p, Z, n, d, c);
+        else
+            c->c.inertia = c->c.silhouette = c->c.davies_bouldin = c->c.calinski_harabasz = NAN;
+    }
+    if (progress && (rc = cseg__progress(p, CSEG_STAGE_DONE, 0, m, m, n, d)) < 0)
+        return rc;
+    choose(p, f);
+    return 0;
+}
+
+/* Mean of the rows of each label (k x d); a label without rows keeps 0. */
+static int label_means(const double *Z, size_t n, size_t d, const int32_t *lab, size_t k,
+                       double *C)
+{
+    double *cnt = calloc(k, sizeof *cnt);
+    if (!cnt)
+        return CSEG_ENOMEM;
+    memset(C, 0, k * d * sizeof *C);
+    for (size_t i = 0; i < n; i++) {
+        if (lab[i] < 0 || (size_t)lab[i] >= k)
+            continue;
+        cnt[lab[i]] += 1;
+        for (size_t j = 0; j < d; j++)
+            C[(size_t)lab[i] * d + j] += Z[i * d + j];
+    }
+    for (size_t s = 0; s < k; s++)
+        for (size_t j = 0; j < d && cnt[s] > 0; j++)
+            C[s * d + j] /= cnt[s];
+    free(cnt);
+    return 0;
+}
+
+static int install_gmm(cseg__cand *c, const size_t *newid, size_t d, cseg_model *m)
+{
+    cseg_gmm *g = c->obj;
+    size_t kc = c->c.n_clusters;
+    int rc = CSEG_ENOMEM;
+    double *C = NULL, *W = NULL, *V = NULL;
+    cseg_gmm_cov ct = cseg_gmm_cov_type(g);
+    size_t per = ct == CSEG_GMM_TIED ? 0 : cseg_gmm_cov_size(ct, 1, d);
+    size_t nv = cseg_gmm_cov_size(ct, kc, d);
+    if (!(C = malloc(kc * d * sizeof *C)) || !(W = malloc(kc * sizeof *W)) ||
+        !(V = malloc(nv * sizeof *V)))
+        goto out;
+    const double *w0 = cseg_gmm_weights(g), *mu0 = cseg_gmm_means(g), *v0 = cseg_gmm_covariances(g);
+    if (per == 0)
+        memcpy(V, v0, nv * sizeof *V);
+    for (size_t s = 0; s < kc; s++) {
+        W[newid[s]] = w0[s];
+        memcpy(C + newid[s] * d, mu0 + s * d, d * sizeof *C);
+        if (per)
+            memcpy(V + newid[s] * per, v0 + s * per, per * sizeof *V);
+    }
+    cseg_gmm_params gp = *cseg_gmm_get_params(g);
+    gp.init_weights = gp.init_means = gp.init_precisions = NULL;
+    cseg_gmm *ng;
+    if ((rc = cseg_gmm_create(&ng, &gp)) < 0)
+        goto out;
+    if ((rc = cseg_gmm_set(ng, kc, d, ct, W, C, V)) < 0 || (rc = cseg_model_set_gmm(m, ng)) < 0)
+        cseg_gmm_free(ng);
+out:
+    free(C);
+    free(W);
+    free(V);
+    return rc;
+}
+
+static int install_dbscan(cseg__cand *c, const size_t *newid, size_t d, cseg_model *m)
+{
+    cseg_dbscan *db = c->obj;
+    size_t kc = c->c.n_clusters, nc = cseg_dbscan_n_core(db);
+    const int32_t *l0 = cseg_dbscan_core_labels(db);
+    int32_t *cl = malloc((nc ? nc : 1) * sizeof *cl);
+    if (!cl)
+        return CSEG_ENOMEM;
+    for (size_t i = 0; i < nc; i++)
+        cl[i] = (int32_t)newid[l0[i]];
+    cseg_dbscan_params dp;
+    cseg_dbscan_params_init(&dp);
+    dp.eps = cseg_dbscan_eps(db);
+    dp.min_samples = cseg_dbscan_min_samples(db);
+    cseg_dbscan *nd;
+    int rc = cseg_dbscan_create(&nd, &dp);
+    if (rc == 0 && ((rc = cseg_dbscan_set_core(nd, cseg_dbscan_core_points(db), cl, nc, d, kc)) < 0 ||
+                    (rc = cseg_model_set_dbscan(m, nd)) < 0))
+        cseg_dbscan_free(nd);
+    free(cl);
+    return rc;
+}
+
+int cseg__fit_install(cseg__fit *f, size_t ci, const size_t *newid, const double *Z, size_t n,
+                      size_t d, cseg_model *m)
+{
+    cseg__cand *c = &f->c[ci];
+    size_t kc = c->c.n_clusters;
+    int rc;
+    if (!newid && (f->algo == CSEG_ALGO_GMM || f->algo == CSEG_ALGO_DBSCAN)) {
+        /* As fitted: hand the object over. */
+        rc = f->algo == CSEG_ALGO_GMM ? cseg_model_set_gmm(m, c->obj)
+                                      : cseg_model_set_dbscan(m, c->obj);
+        if (rc == 0)
+            c->obj = NULL;
+        return rc;
+    }
+    if (f->algo == CSEG_ALGO_GMM)
+        return install_gmm(c, newid, d, m);
+    if (f->algo == CSEG_ALGO_DBSCAN)
+        return install_dbscan(c, newid, d, m);
+    /* kmeans and hclust: segment centroids in the new order. */
+    double *C = malloc((kc ? kc : 1) * d * sizeof *C), *Cm = NULL;
+    const double *C0;
+    rc = CSEG_ENOMEM;
+    if (!C)
+        goto out;
+    if (f->algo == CSEG_ALGO_KMEANS) {
+        C0 = cseg_kmeans_centroids(c->obj);
+    } else {
+        if (!(Cm = malloc((kc ? kc : 1) * d * sizeof *Cm)) ||
+            (rc = label_means(Z, n, d, c->labels, kc, Cm)) < 0)
+            goto out;
+        C0 = Cm;
+    }
+    for (size_t s = 0; s < kc; s++)
+        memcpy(C + (newid ? newid[s] : s) * d, C0 + s * d, d * sizeof *C);
+    if (f->algo == CSEG_ALGO_KMEANS) {
+        cseg_kmeans *km = c->obj;
+        if ((rc = cseg_kmeans_set_centroids(km, C, kc, d)) == 0 &&
+            (rc = cseg_model_set_kmeans(m, km)) == 0)
+            c->obj = NULL;
+    } else {
+        rc = cseg_model_set_hclust(m, f->linkage, cseg_hclust_is_approximate(f->tree), C, kc, d);
+    }
+out:
+    free(C);
+    free(Cm);
+    return rc;
+}
+
+int cseg__fit_predict(const cseg_segment_params *p, const double *Ztr, size_t ntr,
+                      const double *Z, size_t n, size_t d, size_t *n_out, int32_t *labels,
+                      cseg_diag *diag)
+{
+    cseg__fit f;
+    int rc = cseg__fit_run(p, Ztr, ntr, d, &f, 0, 0, diag);
+    if (rc < 0)
+        goto out;
+    *n_out = f.n;
+    for (size_t t = 0; t < f.n && rc == 0; t++) {
+        /* The rule for new customers is the saved model's: install the
+         * candidate in a model without preprocessing and predict. */
+        cseg_model *m = NULL;
+        if ((rc = cseg_model_create(&m)) == 0 &&
+            (rc = cseg__fit_install(&f, t, NULL, Ztr, ntr, d, m)) == 0)
+            rc = cseg_model_predict(m, Z, n, labels + t * n, NULL, NULL);
+        cseg_model_free(m);
+    }
+out:
+    cseg__fit_free(&f);
+    return rc;
+}

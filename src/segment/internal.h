@@ -1,0 +1,112 @@
+/* custseg — private pieces of the segmentation pipeline, shared by the
+ * pipeline (segment.c), compare (compare.c) and the outputs (output.c). */
+#ifndef CUSTSEG_SEGMENT_INTERNAL_H
+#define CUSTSEG_SEGMENT_INTERNAL_H
+
+#include <jansson.h>
+#include "custseg/segment.h"
+
+/* One candidate k of one algorithm: the public row plus the labels and the
+ * fitted object (cseg_kmeans, cseg_gmm or cseg_dbscan; NULL for hclust, whose
+ * tree is shared by every candidate). */
+typedef struct cseg__cand {
+    cseg_candidate c;
+    int32_t *labels; /* n training labels, -1 = noise */
+    void *obj;
+} cseg__cand;
+
+typedef struct cseg__fit {
+    cseg_algo algo;
+    cseg_linkage linkage;
+    cseg__cand *c;
+    size_t n, chosen;
+    const char *rule;
+    cseg_hclust *tree;
+    double eps;
+    size_t min_samples;
+    int eps_suggested;
+} cseg__fit;
+
+/* Silhouette sample size for n customers (0 = exact). */
+size_t cseg__sil_sample(const cseg_segment_params *p, size_t n);
+/* DBSCAN min_samples for model dimension d. */
+size_t cseg__min_samples(const cseg_segment_params *p, size_t d);
+
+/* Call the progress callback; CSEG_ECANCELED when it asks to stop. */
+int cseg__progress(const cseg_segment_params *p, cseg_stage stage, size_t k, size_t done,
+                   size_t total, size_t n, size_t d);
+void cseg__log(const cseg_segment_params *p, cseg_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Fit every candidate of p->algo on Z (n x d) and choose one; scores = 0
+ * skips the indices and progress = 0 the callback. Returns 0 or a CSEG_E*
+ * code (diag filled). f is always left freeable. */
+int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
+                  cseg__fit *f, int scores, int progress, cseg_diag *diag);
+void cseg__fit_free(cseg__fit *f);
+/* Free candidate t's labels and fitted object (its row stays). */
+void cseg__fit_release(cseg__fit *f, size_t t);
+/* Install candidate ci in m with cluster s renumbered newid[s] (newid NULL:
+ * as fitted; the fitted object is then handed over). m may have no prep. */
+int cseg__fit_install(cseg__fit *f, size_t ci, const size_t *newid, const double *Z, size_t n,
+                      size_t d, cseg_model *m);
+/* Fit every candidate of p on Ztr (no scores) and give every row of Z a
+ * label by each candidate's saved-model rule (cseg_model_predict): labels
+ * receives *n_out rows of n labels (room for k_max - k_min + 1 rows). */
+int cseg__fit_predict(const cseg_segment_params *p, const double *Ztr, size_t ntr,
+                      const double *Z, size_t n, size_t d, size_t *n_out, int32_t *labels,
+                      cseg_diag *diag);
+
+/* The prepared input shared by segment and compare: the customer table
+ * (owned for transactions), the features, and a model with its source set. */
+typedef struct cseg__input {
+    const cseg_table *customers;
+    cseg_table *owned;            /* the RFM table of a transaction log, else NULL */
+    const char *id_column;
+    const char **features;        /* n_features names (the array is owned) */
+    size_t n_features;
+    const char *revenue_column;   /* NULL for customer tables */
+    int rfm;                      /* name by RFM scores */
+    int has_quality;
+    cseg_quality quality;
+    cseg_model *model;
+} cseg__input;
+
+int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_txn_roles *roles,
+                             const char *date_format, const cseg_rfm_params *rfm,
+                             const cseg_segment_params *p, cseg_diag *d);
+int cseg__input_customers(cseg__input *in, const cseg_table *customers, const char *id_column,
+                          const cseg_segment_params *p, cseg_diag *d);
+void cseg__input_free(cseg__input *in);
+/* Fit prep (and PCA) on the input, hand them to in->model and return the
+ * model-space matrix (n x *d, malloc'd) in *Z. */
+int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Z, size_t *d,
+                  cseg_diag *diag);
+
+/* The result of cseg_segment_*. */
+struct cseg_segmentation {
+    cseg_segment_params p; /* as used: strings point into the copies below */
+    char *input_name, *id_column, **names, **feats;
+    cseg__input in;
+    cseg_table *table; /* the customers plus the output columns */
+    size_t n, k;
+    int32_t *labels;
+    double *dist, *proba;
+    cseg__fit fit;     /* the candidates (labels and objects released once done), the tree */
+    cseg_candidate *cands;
+    cseg_profile *prof;
+    size_t mismatch;
+    char *json;
+};
+
+/* Build segments.json (r->json) and the model's training metadata. */
+int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d);
+
+/* JSON helpers for the outputs. */
+json_t *cseg__jnum(double v);
+/* Dump j indented (2), 17 significant digits, keys in order: malloc'd text. */
+char *cseg__json_text(const json_t *j);
+/* Write text and a newline to path atomically. */
+int cseg__write_text(const char *text, const char *path, cseg_diag *d);
+
+#endif

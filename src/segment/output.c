@@ -1,0 +1,300 @@
+/* custseg — the outputs of a segmentation: segments.json (profiles, names,
+ * metrics, the k table, data quality), the model's training metadata,
+ * customers.csv and the dendrogram. jansson does the JSON (Debian
+ * libjansson), as in model.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "../core/internal.h"
+
+json_t *cseg__jnum(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+char *cseg__json_text(const json_t *j)
+{
+    return json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);
+}
+
+int cseg__write_text(const char *text, const char *path, cseg_diag *d)
+{
+    cseg_atomic_file af;
+    int rc = cseg__atomic_open(&af, path, d);
+    if (rc < 0)
+        return rc;
+    fputs(text, af.f);
+    fputc('\n', af.f);
+    return cseg__atomic_commit(&af, d);
+}
+
+static json_t *day_json(int64_t day)
+{
+    char buf[32];
+    cseg_format_date(day, buf, sizeof buf);
+    return json_string(buf);
+}
+
+static json_t *quality_json(const cseg_quality *q)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "rows_read", json_integer((json_int_t)q->n_rows));
+    json_object_set_new(o, "dropped_no_customer", json_integer((json_int_t)q->n_no_customer));
+    json_object_set_new(o, "dropped_duplicates", json_integer((json_int_t)q->n_duplicates));
+    json_object_set_new(o, "dropped_incomplete", json_integer((json_int_t)q->n_incomplete));
+    json_object_set_new(o, "dropped_non_positive_price", json_integer((json_int_t)q->n_bad_price));
+    json_object_set_new(o, "left_out_after_as_of", json_integer((json_int_t)q->n_after_as_of));
+    json_object_set_new(o, "purchase_rows", json_integer((json_int_t)q->n_purchase_rows));
+    json_object_set_new(o, "return_rows", json_integer((json_int_t)q->n_return_rows));
+    json_object_set_new(o, "cancellation_rows", json_integer((json_int_t)q->n_cancellations));
+    json_object_set_new(o, "customers", json_integer((json_int_t)q->n_customers));
+    json_object_set_new(o, "customers_with_only_returns", json_integer((json_int_t)q->n_return_only));
+    json_object_set_new(o, "gross_revenue", json_real(q->gross_revenue));
+    json_object_set_new(o, "returned_value", json_real(q->returned_value));
+    json_object_set_new(o, "first_day", day_json(q->first_day));
+    json_object_set_new(o, "last_day", day_json(q->last_day));
+    json_object_set_new(o, "as_of", day_json(q->as_of_day));
+    return o;
+}
+
+static const char *k_mode(const cseg_segment_params *p)
+{
+    return p->height > 0 ? "height" : p->k || p->algo == CSEG_ALGO_DBSCAN ? "fixed" : "auto";
+}
+
+static json_t *k_selection_json(const cseg_segmentation *r)
+{
+    const cseg_segment_params *p = &r->p;
+    json_t *ks = json_object(), *tab = json_array();
+    json_object_set_new(ks, "mode", json_string(k_mode(p)));
+    json_object_set_new(ks, "rule", json_string(r->fit.rule));
+    json_object_set_new(ks, "chosen_k", json_integer((json_int_t)r->k));
+    for (size_t t = 0; t < r->fit.n; t++) {
+        const cseg_candidate *c = &r->cands[t];
+        json_t *o = json_object();
+        json_object_set_new(o, "k", json_integer((json_int_t)c->k));
+        json_object_set_new(o, "inertia", cseg__jnum(c->inertia));
+        json_object_set_new(o, "silhouette", cseg__jnum(c->silhouette));
+        json_object_set_new(o, "davies_bouldin", cseg__jnum(c->davies_bouldin));
+        json_object_set_new(o, "calinski_harabasz", cseg__jnum(c->calinski_harabasz));
+        if (p->algo == CSEG_ALGO_GMM) {
+            json_object_set_new(o, "bic", cseg__jnum(c->bic));
+            json_object_set_new(o, "aic", cseg__jnum(c->aic));
+        }
+        if (p->algo == CSEG_ALGO_DBSCAN)
+            json_object_set_new(o, "outliers", json_integer((json_int_t)c->n_noise));
+        json_object_set_new(o, "elbow", json_boolean(c->elbow));
+        json_array_append_new(tab, o);
+    }
+    json_object_set_new(ks, "table", tab);
+    return ks;
+}
+
+static json_t *model_json(const cseg_segmentation *r)
+{
+    const cseg_segment_params *p = &r->p;
+    const cseg_candidate *F = &r->cands[r->fit.chosen];
+    const cseg_model *m = r->in.model;
+    size_t n = r->n, sil_n = cseg__sil_sample(p, n);
+    json_t *mj = json_object();
+    json_object_set_new(mj, "algorithm", json_string(cseg_algo_name(p->algo)));
+    json_object_set_new(mj, "k", json_integer((json_int_t)r->k));
+    json_object_set_new(mj, "seed", json_integer((json_int_t)p->seed));
+    if (p->algo == CSEG_ALGO_KMEANS) {
+        json_object_set_new(mj, "kmeans_variant",
+                            json_string(p->kmeans_algorithm == CSEG_KMEANS_LLOYD ? "lloyd"
+                                                                                 : "hamerly"));
+        json_object_set_new(mj, "n_init", json_integer((json_int_t)p->n_init));
+        json_object_set_new(mj, "max_iter", json_integer((json_int_t)p->max_iter));
+        json_object_set_new(mj, "tol", json_real(p->tol));
+    } else if (p->algo == CSEG_ALGO_HCLUST) {
+        json_object_set_new(mj, "linkage", json_string(cseg_linkage_name(p->linkage)));
+        json_object_set_new(mj, "approximate", json_boolean(cseg_hclust_is_approximate(r->fit.tree)));
+        json_object_set_new(mj, "n_leaves", json_integer((json_int_t)cseg_hclust_n_leaves(r->fit.tree)));
+        if (p->height > 0)
+            json_object_set_new(mj, "height", json_real(p->height));
+    } else if (p->algo == CSEG_ALGO_DBSCAN) {
+        json_object_set_new(mj, "eps", json_real(r->fit.eps));
+        json_object_set_new(mj, "eps_from_k_distance", json_boolean(r->fit.eps_suggested));
+        json_object_set_new(mj, "min_samples", json_integer((json_int_t)r->fit.min_samples));
+        json_object_set_new(mj, "outliers", json_integer((json_int_t)F->n_noise));
+        json_object_set_new(mj, "core_points",
+                            json_integer((json_int_t)cseg_dbscan_n_core(cseg_model_dbscan(m))));
+    } else {
+        json_object_set_new(mj, "covariance_type", json_string(cseg_gmm_cov_name(p->covariance)));
+        json_object_set_new(mj, "n_init", json_integer((json_int_t)p->n_init));
+        json_object_set_new(mj, "bic", cseg__jnum(F->bic));
+        json_object_set_new(mj, "aic", cseg__jnum(F->aic));
+    }
+    if (p->algo == CSEG_ALGO_KMEANS || p->algo == CSEG_ALGO_GMM) {
+        json_object_set_new(mj, "n_iter", json_integer((json_int_t)F->n_iter));
+        json_object_set_new(mj, "converged", json_boolean(F->converged));
+    }
+    if (cseg_model_pca(m)) {
+        const cseg_pca *pc = cseg_model_pca(m);
+        double tot = 0;
+        for (size_t c = 0; c < cseg_pca_n_components(pc); c++)
+            tot += cseg_pca_explained_variance_ratio(pc)[c];
+        json_object_set_new(mj, "pca_components", json_integer((json_int_t)cseg_pca_n_components(pc)));
+        json_object_set_new(mj, "pca_explained_variance_ratio", cseg__jnum(tot));
+    }
+    json_object_set_new(mj, "inertia", cseg__jnum(F->inertia));
+    json_object_set_new(mj, "silhouette", cseg__jnum(F->silhouette));
+    json_object_set_new(mj, "silhouette_sample",
+                        sil_n && sil_n < n ? json_integer((json_int_t)sil_n) : json_null());
+    json_object_set_new(mj, "davies_bouldin", cseg__jnum(F->davies_bouldin));
+    json_object_set_new(mj, "calinski_harabasz", cseg__jnum(F->calinski_harabasz));
+    json_object_set_new(mj, "assign_agreement",
+                        cseg__jnum(n ? 1.0 - (double)r->mismatch / (double)n : NAN));
+    return mj;
+}
+
+static json_t *segments_json(const cseg_segmentation *r)
+{
+    const cseg_profile *prof = r->prof;
+    const char *id = r->in.id_column;
+    json_t *segs = json_array();
+    size_t nf = cseg_profile_n_features(prof);
+    for (size_t s = 0; s < r->k; s++) {
+        json_t *so = json_object(), *mean = json_object(), *med = json_object();
+        json_object_set_new(so, "segment", json_integer((json_int_t)(s + 1)));
+        json_object_set_new(so, "name", json_string(cseg_profile_name(prof, s)));
+        json_object_set_new(so, "size", json_integer((json_int_t)cseg_profile_size(prof, s)));
+        json_object_set_new(so, "share", cseg__jnum(cseg_profile_share(prof, s)));
+        json_object_set_new(so, "revenue_share", cseg__jnum(cseg_profile_revenue_share(prof, s)));
+        const double *mu = cseg_profile_means(prof, s), *md = cseg_profile_medians(prof, s);
+        for (size_t j = 0; j < nf; j++) {
+            const char *fn = cseg_profile_feature(prof, j);
+            if (strcmp(fn, "segment") == 0 || strcmp(fn, "distance") == 0 ||
+                (id && strcmp(fn, id) == 0))
+                continue;
+            json_object_set_new(mean, fn, cseg__jnum(mu[j]));
+            json_object_set_new(med, fn, cseg__jnum(md[j]));
+        }
+        json_object_set_new(so, "mean", mean);
+        json_object_set_new(so, "median", med);
+        json_array_append_new(segs, so);
+    }
+    return segs;
+}
+
+static json_t *population_json(const cseg_segmentation *r)
+{
+    const cseg_profile *prof = r->prof;
+    json_t *pop = json_object(), *pm = json_object(), *psd = json_object();
+    for (size_t j = 0; j < cseg_profile_n_features(prof); j++) {
+        const char *fn = cseg_profile_feature(prof, j);
+        if (r->in.id_column && strcmp(fn, r->in.id_column) == 0)
+            continue;
+        json_object_set_new(pm, fn, cseg__jnum(cseg_profile_pop_means(prof)[j]));
+        json_object_set_new(psd, fn, cseg__jnum(cseg_profile_pop_sds(prof)[j]));
+    }
+    json_object_set_new(pop, "mean", pm);
+    json_object_set_new(pop, "sd", psd);
+    return pop;
+}
+
+/* Training metadata kept in model.json. */
+static int set_meta(cseg_segmentation *r)
+{
+    const cseg_candidate *F = &r->cands[r->fit.chosen];
+    json_t *meta = json_object();
+    json_object_set_new(meta, "input", json_string(r->input_name));
+    json_object_set_new(meta, "n_customers", json_integer((json_int_t)r->n));
+    json_object_set_new(meta, "k_mode", json_string(k_mode(&r->p)));
+    json_object_set_new(meta, "rule", json_string(r->fit.rule));
+    json_object_set_new(meta, "inertia", cseg__jnum(F->inertia));
+    if (r->p.algo == CSEG_ALGO_KMEANS || r->p.algo == CSEG_ALGO_GMM)
+        json_object_set_new(meta, "n_iter", json_integer((json_int_t)F->n_iter));
+    if (r->in.has_quality)
+        json_object_set_new(meta, "as_of", day_json(r->in.quality.as_of_day));
+    char *mt = json_dumps(meta, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);
+    json_decref(meta);
+    int rc = mt ? cseg_model_set_meta(r->in.model, mt) : CSEG_ENOMEM;
+    free(mt);
+    return rc;
+}
+
+int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d)
+{
+    json_t *root = json_object(), *feat = json_array(), *mfeat = json_array();
+    const cseg_prep *pp = cseg_model_prep(r->in.model);
+    json_object_set_new(root, "custseg_version", json_string(cseg_version()));
+    json_object_set_new(root, "input", json_string(r->input_name));
+    json_object_set_new(root, "input_kind", json_string(r->in.has_quality ? "transactions"
+                                                                          : "customers"));
+    json_object_set_new(root, "n_customers", json_integer((json_int_t)r->n));
+    if (r->in.has_quality)
+        json_object_set_new(root, "data_quality", quality_json(&r->in.quality));
+    for (size_t j = 0; j < r->in.n_features; j++)
+        json_array_append_new(feat, json_string(r->in.features[j]));
+    for (size_t j = 0; j < cseg_prep_n_outputs(pp); j++)
+        json_array_append_new(mfeat, json_string(cseg_prep_output_name(pp, j)));
+    json_object_set_new(root, "features", feat);
+    json_object_set_new(root, "model_features", mfeat);
+    json_object_set_new(root, "k_selection", k_selection_json(r));
+    json_object_set_new(root, "model", model_json(r));
+    json_object_set_new(root, "segments", segments_json(r));
+    json_object_set_new(root, "population", population_json(r));
+    r->json = cseg__json_text(root);
+    json_decref(root);
+    if (!r->json || set_meta(r) < 0)
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    return 0;
+}
+
+int cseg_segment_write_json(const cseg_segmentation *r, const char *path, cseg_diag *d)
+{
+    return cseg__write_text(r->json, path, d);
+}
+
+int cseg_segment_write_customers(const cseg_segmentation *r, const char *path, cseg_diag *d)
+{
+    return cseg_table_write_csv(r->table, path, d);
+}
+
+int cseg_segment_write_dendrogram(const cseg_segmentation *r, const char *csv_path,
+                                  const char *json_path, cseg_diag *d)
+{
+    const cseg_hclust *tree = r->fit.tree;
+    if (!tree)
+        return CSEG_EINVAL;
+    size_t m = cseg_hclust_n_leaves(tree) - 1;
+    const double *Zl = cseg_hclust_linkage(tree);
+    static const char *const cols[] = {"id_a", "id_b", "height", "size"};
+    cseg_table *t = NULL;
+    double *col = malloc((m ? m : 1) * sizeof *col);
+    char *text = NULL;
+    int rc = CSEG_ENOMEM;
+    if (!col || cseg_table_create(&t, m) < 0)
+        goto out;
+    for (size_t c = 0; c < 4; c++) {
+        for (size_t i = 0; i < m; i++)
+            col[i] = Zl[i * 4 + c];
+        if ((rc = cseg_table_add_numbers(t, cols[c], col)) < 0)
+            goto out;
+    }
+    if ((rc = cseg_table_write_csv(t, csv_path, d)) < 0)
+        goto out;
+    json_t *j = json_object(), *merges = json_array();
+    json_object_set_new(j, "linkage", json_string(cseg_linkage_name(r->p.linkage)));
+    json_object_set_new(j, "n_leaves", json_integer((json_int_t)(m + 1)));
+    json_object_set_new(j, "approximate", json_boolean(cseg_hclust_is_approximate(tree)));
+    json_object_set_new(j, "columns", json_pack("[ssss]", "id_a", "id_b", "height", "size"));
+    for (size_t i = 0; i < m; i++)
+        json_array_append_new(merges, json_pack("[IIfI]", (json_int_t)Zl[i * 4],
+                                                (json_int_t)Zl[i * 4 + 1], Zl[i * 4 + 2],
+                                                (json_int_t)Zl[i * 4 + 3]));
+    json_object_set_new(j, "merges", merges);
+    text = cseg__json_text(j);
+    json_decref(j);
+    rc = text ? cseg__write_text(text, json_path, d) : CSEG_ENOMEM;
+out:
+    free(col);
+    free(text);
+    cseg_table_free(t);
+    return rc;
+}

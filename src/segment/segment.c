@@ -1,0 +1,635 @@
+/* custseg — the segmentation pipeline (include/custseg/segment.h): input ->
+ * features -> preprocessing and PCA -> candidates -> the chosen one ordered,
+ * installed and named -> profiles. The outputs are built in output.c. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "../core/internal.h"
+#include "../table/internal.h"
+
+
+void cseg_segment_params_init(cseg_segment_params *p)
+{
+    memset(p, 0, sizeof *p);
+    cseg_kmeans_params kp;
+    cseg_kmeans_params_init(&kp);
+    p->algo = CSEG_ALGO_KMEANS;
+    p->linkage = CSEG_LINKAGE_WARD;
+    p->k_min = 2;
+    p->k_max = 10;
+    p->covariance = CSEG_GMM_FULL;
+    p->tol = kp.tol;
+    p->kmeans_algorithm = kp.algorithm;
+    cseg_prep_params_init(&p->prep);
+    p->silhouette_sample = CSEG_SAMPLE_AUTO;
+    p->input_name = "";
+}
+
+const char *cseg_segment_params_check(const cseg_segment_params *p)
+{
+    if ((unsigned)p->algo > CSEG_ALGO_GMM)
+        return "algo is not a known algorithm";
+    if ((unsigned)p->linkage > CSEG_LINKAGE_SINGLE)
+        return "linkage is not a known linkage";
+    if (p->height < 0 || !isfinite(p->height))
+        return "height must be >= 0";
+    if (p->height > 0 && p->algo != CSEG_ALGO_HCLUST)
+        return "height needs a hierarchical algorithm";
+    if (p->height > 0 && p->k)
+        return "give k or height, not both";
+    if (p->algo == CSEG_ALGO_DBSCAN && p->k)
+        return "dbscan finds the number of segments itself: k must be 0";
+    if (!p->k && (p->k_min < 2 || p->k_min > p->k_max))
+        return "k_min must be >= 2 and at most k_max";
+    if (!(p->eps >= 0) || !isfinite(p->eps))
+        return "eps must be >= 0";
+    if (!(p->tol >= 0))
+        return "tol must be >= 0";
+    if (!(p->pca >= 0) || (p->pca >= 1 && p->pca != floor(p->pca)) || p->pca > 10000)
+        return "pca must be 0, a whole number of components or a share in (0, 1)";
+    if (cseg_gmm_cov_name(p->covariance) == NULL)
+        return "covariance is not a known covariance type";
+    if (p->k && p->names && p->n_names != p->k)
+        return "names must give k names";
+    if ((p->n_features && !p->features) || (p->n_names && !p->names))
+        return "features and names need their arrays";
+    return NULL;
+}
+
+const char *cseg_algo_label(cseg_algo algo, cseg_linkage linkage)
+{
+    return algo == CSEG_ALGO_HCLUST ? cseg_linkage_name(linkage) : cseg_algo_name(algo);
+}
+
+int cseg_algo_parse(const char *name, cseg_algo *algo, cseg_linkage *linkage)
+{
+    static const struct {
+        const char *name;
+        cseg_algo algo;
+        cseg_linkage linkage;
+    } algos[] = {{"kmeans", CSEG_ALGO_KMEANS, CSEG_LINKAGE_WARD},
+                 {"ward", CSEG_ALGO_HCLUST, CSEG_LINKAGE_WARD},
+                 {"hclust", CSEG_ALGO_HCLUST, CSEG_LINKAGE_WARD},
+                 {"complete", CSEG_ALGO_HCLUST, CSEG_LINKAGE_COMPLETE},
+                 {"average", CSEG_ALGO_HCLUST, CSEG_LINKAGE_AVERAGE},
+                 {"single", CSEG_ALGO_HCLUST, CSEG_LINKAGE_SINGLE},
+                 {"dbscan", CSEG_ALGO_DBSCAN, CSEG_LINKAGE_WARD},
+                 {"gmm", CSEG_ALGO_GMM, CSEG_LINKAGE_WARD}};
+    for (size_t i = 0; name && i < sizeof algos / sizeof algos[0]; i++)
+        if (strcmp(name, algos[i].name) == 0) {
+            *algo = algos[i].algo;
+            *linkage = algos[i].linkage;
+            return 0;
+        }
+    return CSEG_EINVAL;
+}
+
+static void free_list(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* ---- input: the customer table, its features and the model's source ---- */
+
+void cseg__input_free(cseg__input *in)
+{
+    free(in->features);
+    cseg_model_free(in->model);
+    cseg_table_free(in->owned);
+    memset(in, 0, sizeof *in);
+}
+
+/* Say where a failure came from when the step itself left diag empty. */
+static int blame(cseg_diag *d, int rc, const char *step)
+{
+    if (d && !d->msg[0] && !d->file[0])
+        snprintf(d->msg, sizeof d->msg, "%s: %s", step, cseg_strerror(rc));
+    return rc;
+}
+
+int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_txn_roles *roles,
+                             const char *date_format, const cseg_rfm_params *rfm,
+                             const cseg_segment_params *p, cseg_diag *d)
+{
+    static const char *const dflt[] = {"recency_days", "frequency", "monetary"};
+    cseg_rfm_params rp;
+    memset(in, 0, sizeof *in);
+    if (rfm)
+        rp = *rfm;
+    else
+        cseg_rfm_params_init(&rp);
+    int rc = cseg__progress(p, CSEG_STAGE_FEATURES, 0, 0, 1, cseg_table_n_rows(txn), 0);
+    if (rc < 0)
+        return rc;
+    if ((rc = cseg_rfm_compute(&in->owned, txn, roles, &rp, &in->quality, d)) < 0) {
+        if (d && !d->file[0])
+            snprintf(d->file, sizeof d->file, "%s", p->input_name ? p->input_name : "");
+        return rc;
+    }
+    in->customers = in->owned;
+    in->has_quality = 1;
+    in->id_column = "customer_id";
+    in->revenue_column = "monetary";
+    in->rfm = 1;
+    size_t nf = p->features ? p->n_features : 3;
+    const char *const *f = p->features ? p->features : dflt;
+    if (!(in->features = cseg__calloc(nf, sizeof *in->features)))
+        return CSEG_ENOMEM;
+    for (size_t j = 0; j < nf; j++) {
+        if (cseg_table_find(in->customers, f[j]) < 0 || strcmp(f[j], "customer_id") == 0)
+            return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
+                              "features: \"%s\" is not a customer feature (see docs/cli.md for "
+                              "the list)", f[j]);
+        in->features[j] = f[j];
+    }
+    in->n_features = nf;
+    if ((rc = cseg_model_create(&in->model)) < 0 ||
+        (rc = cseg_model_set_transactions(in->model, roles, date_format, &rp)) < 0)
+        return rc;
+    return 0;
+}
+
+int cseg__input_customers(cseg__input *in, const cseg_table *t, const char *id_column,
+                          const cseg_segment_params *p, cseg_diag *d)
+{
+    size_t nc = cseg_table_n_cols(t), nf = 0;
+    const char *input = p->input_name ? p->input_name : "";
+    memset(in, 0, sizeof *in);
+    in->customers = t;
+    in->id_column = id_column;
+    if (cseg_table_n_rows(t) == 0)
+        return cseg__diag(d, CSEG_EEMPTY, input, 0, 0, "no data rows after the header");
+    if (id_column && cseg_table_find(t, id_column) < 0)
+        return cseg__diag(d, CSEG_ENOCOL, input, 0, 0, "the id column \"%s\" is not in the table",
+                          id_column);
+    if (!(in->features = cseg__calloc(p->features ? p->n_features : nc, sizeof *in->features)))
+        return CSEG_ENOMEM;
+    if (p->features) {
+        for (size_t j = 0; j < p->n_features; j++) {
+            if (cseg_table_find(t, p->features[j]) < 0)
+                return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0, "features: %s has no column \"%s\"",
+                                  input, p->features[j]);
+            in->features[nf++] = p->features[j];
+        }
+    } else {
+        /* Every column but the id; dates are no features. */
+        for (size_t j = 0; j < nc; j++) {
+            const char *name = cseg_table_col_name(t, j);
+            if (id_column && strcmp(name, id_column) == 0)
+                continue;
+            if (cseg_table_col_type(t, j) == CSEG_COL_DATETIME) {
+                cseg__log(p, CSEG_LOG_NOTE, "date column \"%s\" is not used as a feature", name);
+                continue;
+            }
+            in->features[nf++] = name;
+        }
+        if (nf == 0)
+            return cseg__diag(d, CSEG_EEMPTY, input, 0, 0, "no feature columns besides the id");
+    }
+    in->n_features = nf;
+    int rc;
+    if ((rc = cseg_model_create(&in->model)) < 0 ||
+        (rc = cseg_model_set_customers(in->model, id_column)) < 0)
+        return rc;
+    return 0;
+}
+
+int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Zout, size_t *dout,
+                  cseg_diag *diag)
+{
+    cseg_prep *prep = NULL;
+    cseg_pca *pca = NULL;
+    double *X = NULL, *Z = NULL;
+    size_t n = cseg_table_n_rows(in->customers);
+    *Zout = NULL;
+    int rc = cseg__progress(p, CSEG_STAGE_PREPARE, 0, 0, 1, n, 0);
+    if (rc < 0)
+        return rc;
+    if ((rc = cseg_prep_create(&prep, &p->prep)) < 0 ||
+        (rc = cseg_prep_fit(prep, in->customers, in->features, in->n_features, diag)) < 0) {
+        blame(diag, rc, "preprocessing");
+        goto out;
+    }
+    size_t q = cseg_prep_n_outputs(prep), d = q;
+    if (!(X = malloc((n ? n : 1) * q * sizeof *X))) {
+        rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory (%zu x %zu features)", n, q);
+        goto out;
+    }
+    if ((rc = cseg_prep_transform(prep, in->customers, X, diag)) < 0) {
+        blame(diag, rc, "preprocessing");
+        goto out;
+    }
+    if (p->pca > 0) {
+        if (p->pca >= 1 && p->pca > (double)q) {
+            rc = cseg__diag(diag, CSEG_EPARAM, NULL, 0, 0,
+                            "pca %g is more components than the %zu model features", p->pca, q);
+            goto out;
+        }
+        cseg_pca_params pp;
+        cseg_pca_params_init(&pp);
+        pp.n_components = p->pca >= 1 ? (size_t)p->pca : 0;
+        pp.variance_share = p->pca >= 1 ? 1.0 : p->pca;
+        pp.n_threads = p->n_threads;
+        if ((rc = cseg_pca_fit_params(&pca, X, n, q, &pp, diag)) < 0) {
+            blame(diag, rc, "PCA step");
+            goto out;
+        }
+        d = cseg_pca_n_components(pca);
+        Z = malloc((n ? n : 1) * d * sizeof *Z);
+        if (!Z || cseg_pca_transform(pca, X, n, Z) < 0) {
+            rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+            goto out;
+        }
+        free(X);
+        X = Z;
+        Z = NULL;
+    }
+    if (cseg_model_set_prep(in->model, prep) < 0 ||
+        (pca && cseg_model_set_pca(in->model, pca) < 0)) {
+        rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                        "internal error: pipeline steps do not fit together");
+        goto out;
+    }
+    prep = NULL;
+    pca = NULL;
+    *Zout = X;
+    *dout = d;
+    X = NULL;
+out:
+    free(X);
+    free(Z);
+    cseg_pca_free(pca);
+    cseg_prep_free(prep);
+    return rc;
+}
+
+/* ---- the pipeline ---- */
+
+static char **copy_list(const char *const *v, size_t n)
+{
+    char **c = cseg__calloc(n + 1, sizeof *c);
+    for (size_t i = 0; c && i < n; i++)
+        if (!(c[i] = cseg__strdup(v[i]))) {
+            free_list(c);
+            return NULL;
+        }
+    return c;
+}
+
+typedef struct order_key {
+    double key;
+    size_t s;
+} order_key;
+
+static int cmp_order(const void *a, const void *b)
+{
+    const order_key *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key > y->key ? -1 : 1;
+    return x->s < y->s ? -1 : x->s > y->s;
+}
+
+/* The parameters as the result keeps them: copies of the caller's strings,
+ * defaults resolved. The callbacks stay until the call returns. */
+static int keep_params(cseg_segmentation *r, const cseg_segment_params *p)
+{
+    r->p = *p;
+    if (!(r->input_name = cseg__strdup(p->input_name ? p->input_name : "")))
+        return CSEG_ENOMEM;
+    r->p.input_name = r->input_name;
+    if (p->names && !(r->names = copy_list(p->names, p->n_names)))
+        return CSEG_ENOMEM;
+    r->p.names = (const char *const *)r->names;
+    if (p->features && !(r->feats = copy_list(p->features, p->n_features)))
+        return CSEG_ENOMEM;
+    r->p.features = (const char *const *)r->feats;
+    if (!r->p.n_init || !r->p.max_iter) {
+        cseg_kmeans_params kp;
+        cseg_gmm_params gp;
+        cseg_kmeans_params_init(&kp);
+        cseg_gmm_params_init(&gp);
+        if (!r->p.n_init)
+            r->p.n_init = p->algo == CSEG_ALGO_GMM ? gp.n_init : kp.n_init;
+        if (!r->p.max_iter)
+            r->p.max_iter = p->algo == CSEG_ALGO_GMM ? gp.max_iter : kp.max_iter;
+    }
+    return 0;
+}
+
+/* Order clusters by revenue (or size), Outliers last; install the chosen
+ * candidate in the model and apply the model's rule to every customer. */
+static int order_and_install(cseg_segmentation *r, const cseg_segment_params *p, const double *X,
+                             size_t d, cseg_diag *diag)
+{
+    cseg__fit *f = &r->fit;
+    cseg__cand *F = &f->c[f->chosen];
+    size_t n = r->n, kc = F->c.n_clusters, k = r->k;
+    long jr = r->in.revenue_column ? cseg_table_find(r->in.customers, r->in.revenue_column) : -1;
+    const double *rev = jr >= 0 ? cseg_table_numbers(r->in.customers, (size_t)jr) : NULL;
+    order_key *ok = calloc(kc, sizeof *ok);
+    size_t *newid = calloc(kc, sizeof *newid);
+    int32_t *plabels = malloc((n ? n : 1) * sizeof *plabels);
+    int rc = CSEG_ENOMEM;
+    r->labels = malloc((n ? n : 1) * sizeof *r->labels);
+    r->dist = malloc((n ? n : 1) * sizeof *r->dist);
+    if (p->algo == CSEG_ALGO_GMM)
+        r->proba = malloc((n ? n : 1) * k * sizeof *r->proba);
+    if (!ok || !newid || !plabels || !r->labels || !r->dist || (p->algo == CSEG_ALGO_GMM && !r->proba))
+        goto out;
+    for (size_t s = 0; s < kc; s++)
+        ok[s].s = s;
+    for (size_t i = 0; i < n; i++)
+        if (F->labels[i] >= 0)
+            ok[F->labels[i]].key += rev ? rev[i] : 1.0;
+    qsort(ok, kc, sizeof *ok, cmp_order);
+    for (size_t s = 0; s < kc; s++)
+        newid[ok[s].s] = s;
+    for (size_t i = 0; i < n; i++)
+        r->labels[i] = F->labels[i] >= 0 ? (int32_t)newid[F->labels[i]] : (int32_t)kc;
+    if ((rc = cseg__fit_install(f, f->chosen, newid, X, n, d, r->in.model)) < 0) {
+        blame(diag, rc, "model");
+        goto out;
+    }
+    /* The saved model's rule on the training customers: distances, probabilities, and how
+     * often the rule for new customers agrees with the training labels. */
+    if ((rc = cseg_model_predict(r->in.model, X, n, plabels, r->dist, r->proba)) < 0) {
+        blame(diag, rc, "assign");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        r->mismatch += r->labels[i] != plabels[i];
+    /* The distance to the customer's own segment (DBSCAN keeps its nearest core point's). */
+    if (p->algo != CSEG_ALGO_DBSCAN &&
+        (rc = cseg_model_segment_distance(r->in.model, X, n, r->labels, r->dist)) < 0) {
+        blame(diag, rc, "distances");
+        goto out;
+    }
+    if (r->mismatch)
+        cseg__log(p, CSEG_LOG_DETAIL, "%zu customers would be put in another segment by the "
+                                      "rule for new customers (%s)", r->mismatch,
+                  p->algo == CSEG_ALGO_KMEANS ? "max-iter reached" : "see docs/algorithms.md");
+out:
+    free(ok);
+    free(newid);
+    free(plabels);
+    return rc;
+}
+
+/* Profiles and names: RFM names for transaction logs, else from the
+ * features; DBSCAN's last segment is Outliers; the caller's names last. */
+static int name_segments(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *diag)
+{
+    size_t k = r->k;
+    int rc = cseg_profile_compute(&r->prof, r->table, r->labels, k, r->in.revenue_column);
+    if (rc < 0)
+        return blame(diag, rc, "profiles");
+    if (r->in.rfm)
+        rc = cseg_profile_name_rfm(r->prof);
+    else
+        rc = cseg_profile_name_features(r->prof, r->in.features, r->in.n_features);
+    if (rc == 0 && p->algo == CSEG_ALGO_DBSCAN)
+        rc = cseg_profile_set_name(r->prof, k - 1, "Outliers");
+    if (rc < 0)
+        return blame(diag, rc, "naming segments");
+    if (p->names) {
+        if (p->n_names != k)
+            return cseg__diag(diag, CSEG_EPARAM, NULL, 0, 0,
+                              "names gives %zu names but there are %zu segments", p->n_names, k);
+        /* Clear first so a rename that swaps two names is not a clash. */
+        for (size_t s = 0; s < k; s++) {
+            char tmp[32];
+            snprintf(tmp, sizeof tmp, "\x01%zu", s);
+            cseg_profile_set_name(r->prof, s, tmp);
+        }
+        for (size_t s = 0; s < k; s++)
+            if (cseg_profile_set_name(r->prof, s, p->names[s]) < 0)
+                return cseg__diag(diag, CSEG_EPARAM, NULL, 0, 0,
+                                  "names: \"%s\" is empty or given twice", p->names[s]);
+    }
+    return 0;
+}
+
+/* The output columns: segment (1..k), segment_name, distance, p_segment_*. */
+static int add_columns(cseg_segmentation *r)
+{
+    size_t n = r->n, k = r->k;
+    const char **nm = calloc(k, sizeof *nm);
+    double *seg_num = malloc((n ? n : 1) * sizeof *seg_num), *pcol = NULL;
+    int rc = CSEG_ENOMEM;
+    if (!nm || !seg_num)
+        goto out;
+    for (size_t s = 0; s < k; s++)
+        nm[s] = cseg_profile_name(r->prof, s);
+    if ((rc = cseg_model_set_names(r->in.model, nm, k)) < 0)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        seg_num[i] = r->labels[i] + 1;
+    rc = cseg_table_add_numbers(r->table, "segment", seg_num);
+    if (rc == 0)
+        rc = cseg_table_add_text(r->table, "segment_name", nm, k, r->labels);
+    if (rc == 0)
+        rc = cseg_table_add_numbers(r->table, "distance", r->dist);
+    /* Mixtures: the membership probability of every segment. */
+    if (r->proba && rc == 0 && !(pcol = malloc((n ? n : 1) * sizeof *pcol)))
+        rc = CSEG_ENOMEM;
+    for (size_t s = 0; r->proba && rc == 0 && s < k; s++) {
+        char cname[48];
+        snprintf(cname, sizeof cname, "p_segment_%zu", s + 1);
+        for (size_t i = 0; i < n; i++)
+            pcol[i] = r->proba[i * k + s];
+        rc = cseg_table_add_numbers(r->table, cname, pcol);
+    }
+out:
+    free(nm);
+    free(seg_num);
+    free(pcol);
+    return rc;
+}
+
+static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *diag)
+{
+    double *X = NULL;
+    size_t d = 0, n = cseg_table_n_rows(r->in.customers);
+    int rc;
+    r->n = n;
+    if (cseg_table_find(r->in.customers, "segment") >= 0 ||
+        cseg_table_find(r->in.customers, "segment_name") >= 0 ||
+        cseg_table_find(r->in.customers, "distance") >= 0)
+        return cseg__diag(diag, CSEG_EINVAL, r->input_name, 0, 0,
+                          "the input already has a column named segment, segment_name or "
+                          "distance (an earlier output?); rename or remove it");
+    if (p->k && p->k > n)
+        return cseg__diag(diag, CSEG_ERANGE, NULL, 0, 0,
+                          "k = %zu is larger than the number of customers (%zu)", p->k, n);
+    if (!p->k && p->algo != CSEG_ALGO_DBSCAN && p->height <= 0 && n < 3)
+        return cseg__diag(diag, CSEG_ERANGE, NULL, 0, 0,
+                          "only %zu customer%s: choosing k needs at least 3 (give --k)", n,
+                          n == 1 ? "" : "s");
+    if ((rc = cseg__prepare(p, &r->in, &X, &d, diag)) < 0)
+        goto out;
+    const char *label = cseg_algo_label(p->algo, p->linkage);
+    if (p->algo == CSEG_ALGO_HCLUST && p->exact) {
+        size_t bytes;
+        double secs;
+        if (cseg_hclust_estimate(p->linkage, n, d, 1, &bytes, &secs) == 0)
+            cseg__log(p, CSEG_LOG_NOTE, "exact %s tree of %zu customers: about %.3g MB and "
+                                        "%.3g s (estimate)", label, n, (double)bytes / 1e6, secs);
+    }
+    if ((rc = cseg__fit_run(p, X, n, d, &r->fit, 1, 1, diag)) < 0) {
+        blame(diag, rc, label);
+        goto out;
+    }
+    cseg__cand *F = &r->fit.c[r->fit.chosen];
+    r->k = F->c.k;
+    if (F->c.n_clusters == 0) {
+        rc = cseg__diag(diag, CSEG_EEMPTY, NULL, 0, 0,
+                        "%s found no segment: every customer is an outlier (eps %.6g, "
+                        "min-samples %zu); raise --eps or lower --min-samples",
+                        label, r->fit.eps, r->fit.min_samples);
+        goto out;
+    }
+    if (p->algo == CSEG_ALGO_HCLUST && cseg_hclust_is_approximate(r->fit.tree))
+        cseg__log(p, CSEG_LOG_NOTE, "%zu customers: the %s tree was built on %zu micro-clusters "
+                                    "(a k-means pass first); --exact builds it on every customer",
+                  n, label, cseg_hclust_n_leaves(r->fit.tree));
+    if (p->algo == CSEG_ALGO_DBSCAN) {
+        r->p.eps = r->fit.eps;
+        r->p.min_samples = r->fit.min_samples;
+    }
+    if ((rc = cseg__progress(p, CSEG_STAGE_PROFILE, r->k, 0, 1, n, d)) < 0 ||
+        (rc = order_and_install(r, p, X, d, diag)) < 0)
+        goto out;
+    if ((rc = cseg__table_view(&r->table, r->in.customers)) < 0 ||
+        (rc = name_segments(r, p, diag)) < 0)
+        goto out;
+    if ((rc = add_columns(r)) < 0) {
+        blame(diag, rc, "output table");
+        goto out;
+    }
+    /* Keep the k table; the candidates' labels and fitted objects go. */
+    if (!(r->cands = cseg__calloc(r->fit.n, sizeof *r->cands))) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
+    for (size_t t = 0; t < r->fit.n; t++) {
+        r->cands[t] = r->fit.c[t].c;
+        cseg__fit_release(&r->fit, t);
+    }
+    rc = cseg__segment_outputs(r, diag);
+out:
+    free(X);
+    return rc;
+}
+
+static int segment(cseg_segmentation **out, cseg_segmentation *r, int rc, cseg_diag *d)
+{
+    *out = NULL;
+    if (rc == 0) {
+        r->p.features = r->in.features;
+        r->p.n_features = r->in.n_features;
+        rc = run(r, &r->p, d);
+    }
+    if (rc < 0) {
+        cseg_segment_free(r);
+        return rc;
+    }
+    r->p.progress = NULL;
+    r->p.progress_user = NULL;
+    r->p.log = NULL;
+    r->p.log_user = NULL;
+    *out = r;
+    return 0;
+}
+
+int cseg_segment_transactions(cseg_segmentation **out, const cseg_table *txn,
+                              const cseg_txn_roles *roles, const char *date_format,
+                              const cseg_rfm_params *rfm, const cseg_segment_params *p,
+                              cseg_diag *d)
+{
+    const char *bad = cseg_segment_params_check(p);
+    if (bad)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "%s", bad);
+    cseg_segmentation *r = calloc(1, sizeof *r);
+    if (!r)
+        return CSEG_ENOMEM;
+    int rc = keep_params(r, p);
+    if (rc == 0)
+        rc = cseg__input_transactions(&r->in, txn, roles, date_format, rfm, &r->p, d);
+    return segment(out, r, rc, d);
+}
+
+int cseg_segment_customers(cseg_segmentation **out, const cseg_table *customers,
+                           const char *id_column, const cseg_segment_params *p, cseg_diag *d)
+{
+    const char *bad = cseg_segment_params_check(p);
+    if (bad)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "%s", bad);
+    cseg_segmentation *r = calloc(1, sizeof *r);
+    if (!r)
+        return CSEG_ENOMEM;
+    int rc = keep_params(r, p);
+    if (rc == 0 && id_column && !(r->id_column = cseg__strdup(id_column)))
+        rc = CSEG_ENOMEM;
+    if (rc == 0)
+        rc = cseg__input_customers(&r->in, customers, r->id_column, &r->p, d);
+    return segment(out, r, rc, d);
+}
+
+void cseg_segment_free(cseg_segmentation *r)
+{
+    if (!r)
+        return;
+    free_list(r->names);
+    free_list(r->feats);
+    free(r->input_name);
+    free(r->id_column);
+    cseg_table_free(r->table);
+    cseg__input_free(&r->in);
+    free(r->labels);
+    free(r->dist);
+    free(r->proba);
+    cseg__fit_free(&r->fit);
+    free(r->cands);
+    cseg_profile_free(r->prof);
+    free(r->json);
+    free(r);
+}
+
+size_t cseg_segment_n(const cseg_segmentation *r) { return r->n; }
+size_t cseg_segment_k(const cseg_segmentation *r) { return r->k; }
+const int32_t *cseg_segment_labels(const cseg_segmentation *r) { return r->labels; }
+const double *cseg_segment_distances(const cseg_segmentation *r) { return r->dist; }
+const double *cseg_segment_proba(const cseg_segmentation *r) { return r->proba; }
+const cseg_table *cseg_segment_table(const cseg_segmentation *r) { return r->table; }
+const char *cseg_segment_id_column(const cseg_segmentation *r) { return r->in.id_column; }
+const cseg_profile *cseg_segment_profile(const cseg_segmentation *r) { return r->prof; }
+const cseg_model *cseg_segment_model(const cseg_segmentation *r) { return r->in.model; }
+size_t cseg_segment_n_candidates(const cseg_segmentation *r) { return r->fit.n; }
+const cseg_candidate *cseg_segment_candidates(const cseg_segmentation *r) { return r->cands; }
+size_t cseg_segment_chosen(const cseg_segmentation *r) { return r->fit.chosen; }
+const char *cseg_segment_rule(const cseg_segmentation *r) { return r->fit.rule; }
+const cseg_segment_params *cseg_segment_params_used(const cseg_segmentation *r) { return &r->p; }
+int cseg_segment_eps_suggested(const cseg_segmentation *r) { return r->fit.eps_suggested; }
+size_t cseg_segment_n_mismatch(const cseg_segmentation *r) { return r->mismatch; }
+const char *cseg_segment_json(const cseg_segmentation *r) { return r->json; }
+
+const cseg_quality *cseg_segment_quality(const cseg_segmentation *r)
+{
+    return r->in.has_quality ? &r->in.quality : NULL;
+}
+
+const double *cseg_segment_linkage(const cseg_segmentation *r, size_t *n_leaves, int *approximate)
+{
+    if (!r->fit.tree)
+        return NULL;
+    if (n_leaves)
+        *n_leaves = cseg_hclust_n_leaves(r->fit.tree);
+    if (approximate)
+        *approximate = cseg_hclust_is_approximate(r->fit.tree);
+    return cseg_hclust_linkage(r->fit.tree);
+}

@@ -1,0 +1,312 @@
+/* Tests for the library's pipeline (segment.h): the whole segmentation from a
+ * transaction log or a customer table, its outputs, progress and
+ * cancellation, parameter errors, compare, and models without prep. The
+ * byte-for-byte equality with `custseg run`/`fit` is tests/golden. */
+#include <math.h>
+
+#include "util.h"
+
+#define SMALL CSEG_SOURCE_DIR "/tests/data/txn_small.csv"
+
+static cseg_table *read_small(cseg_txn_roles *roles)
+{
+    cseg_table *txn = NULL;
+    memset(roles, 0, sizeof *roles);
+    assert_int_equal(cseg_txn_read(&txn, SMALL, roles, NULL, NULL), 0);
+    return txn;
+}
+
+/* Eight customers in two tight groups, with a category and a date column. */
+static cseg_table *customers(void)
+{
+    const char *path = tmp_text(1, "id,income,score,group,since\n"
+                                   "a,10,90,x,2020-01-01\nb,11,88,x,2020-01-02\n"
+                                   "c,12,91,y,2020-01-03\nd,10.5,89,x,2020-01-04\n"
+                                   "e,80,10,y,2020-01-05\nf,82,12,y,2020-01-06\n"
+                                   "g,79,11,x,2020-01-07\nh,81,9,y,2020-01-08\n");
+    cseg_table *t = NULL;
+    assert_int_equal(cseg_table_read_csv(&t, path, NULL, NULL), 0);
+    unlink(path);
+    return t;
+}
+
+static void test_transactions(void **state)
+{
+    (void)state;
+    cseg_txn_roles roles;
+    cseg_table *txn = read_small(&roles);
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.k = 3;
+    p.n_threads = 1;
+    p.input_name = "small";
+    cseg_segmentation *r = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_segment_transactions(&r, txn, &roles, NULL, NULL, &p, &d), 0);
+    size_t n = cseg_segment_n(r);
+    assert_int_equal(n, 24);
+    assert_int_equal(cseg_segment_k(r), 3);
+    assert_non_null(cseg_segment_quality(r));
+    assert_int_equal(cseg_segment_quality(r)->n_customers, 24);
+    assert_null(cseg_segment_proba(r));
+    assert_null(cseg_segment_linkage(r, NULL, NULL));
+    /* Segments are numbered by revenue: shares fall. */
+    const cseg_profile *prof = cseg_segment_profile(r);
+    for (size_t s = 1; s < 3; s++)
+        assert_true(cseg_profile_revenue_share(prof, s - 1) >= cseg_profile_revenue_share(prof, s));
+    /* The output table: the features plus segment, segment_name, distance. */
+    const cseg_table *t = cseg_segment_table(r);
+    long js = cseg_table_find(t, "segment");
+    assert_true(js >= 0);
+    assert_true(cseg_table_find(t, "segment_name") == js + 1);
+    assert_true(cseg_table_find(t, "distance") == js + 2);
+    const double *seg = cseg_table_numbers(t, (size_t)js);
+    const int32_t *lab = cseg_segment_labels(r);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(lab[i] >= 0 && lab[i] < 3);
+        assert_true(seg[i] == lab[i] + 1);
+        assert_true(cseg_segment_distances(r)[i] >= 0);
+    }
+    /* The saved pipeline puts the training customers where the fit did. */
+    int32_t *again = malloc(n * sizeof *again);
+    double *dist = malloc(n * sizeof *dist);
+    assert_int_equal(cseg_segment_n_mismatch(r), 0);
+    assert_int_equal(cseg_model_assign(cseg_segment_model(r), t, again, dist, &d), 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(again[i], lab[i]);
+        assert_rel(dist[i], cseg_segment_distances(r)[i], 1e-12);
+    }
+    /* segments.json names the input and the rule. */
+    const char *js_text = cseg_segment_json(r);
+    assert_non_null(strstr(js_text, "\"input\": \"small\""));
+    assert_non_null(strstr(js_text, "\"rule\": \"fixed by --k\""));
+    assert_string_equal(cseg_segment_rule(r), "fixed by --k");
+    assert_int_equal(cseg_segment_params_used(r)->n_init, 10);
+    free(again);
+    free(dist);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+}
+
+/* The same seed gives the same segments (and segments.json) for any thread count. */
+static void test_threads(void **state)
+{
+    (void)state;
+    cseg_txn_roles roles;
+    cseg_table *txn = read_small(&roles);
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.algo = CSEG_ALGO_GMM;
+    p.k_max = 4;
+    cseg_segmentation *r[2];
+    for (int t = 0; t < 2; t++) {
+        p.n_threads = t + 1;
+        assert_int_equal(cseg_segment_transactions(&r[t], txn, &roles, NULL, NULL, &p, NULL), 0);
+    }
+    assert_string_equal(cseg_segment_json(r[0]), cseg_segment_json(r[1]));
+    size_t n = cseg_segment_n(r[0]), k = cseg_segment_k(r[0]);
+    assert_memory_equal(cseg_segment_labels(r[0]), cseg_segment_labels(r[1]), n * sizeof(int32_t));
+    /* Mixtures: probabilities sum to 1 and the label is the most probable segment. */
+    const double *pr = cseg_segment_proba(r[0]);
+    assert_non_null(pr);
+    for (size_t i = 0; i < n; i++) {
+        double sum = 0, best = -1;
+        size_t arg = 0;
+        for (size_t s = 0; s < k; s++) {
+            sum += pr[i * k + s];
+            if (pr[i * k + s] > best) {
+                best = pr[i * k + s];
+                arg = s;
+            }
+        }
+        assert_rel(sum, 1.0, 1e-9);
+        assert_int_equal(arg, cseg_segment_labels(r[0])[i]);
+    }
+    cseg_segment_free(r[0]);
+    cseg_segment_free(r[1]);
+    cseg_table_free(txn);
+}
+
+typedef struct seen {
+    size_t fits, stop_at, trees, notes;
+    size_t ks[16];
+} seen;
+
+static int progress(const cseg_progress *pr, void *user)
+{
+    seen *s = user;
+    if (pr->stage == CSEG_STAGE_TREE)
+        s->trees++;
+    if (pr->stage != CSEG_STAGE_FIT)
+        return 0;
+    if (s->fits < 16)
+        s->ks[s->fits] = pr->k;
+    s->fits++;
+    return s->stop_at && s->fits == s->stop_at;
+}
+
+static void on_log(cseg_log_level level, const char *msg, void *user)
+{
+    seen *s = user;
+    if (level == CSEG_LOG_NOTE && strstr(msg, "date column \"since\""))
+        s->notes++;
+}
+
+static void test_progress_cancel(void **state)
+{
+    (void)state;
+    cseg_table *t = customers();
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.algo = CSEG_ALGO_HCLUST;
+    p.k_min = 2;
+    p.k_max = 5;
+    seen s = {0};
+    p.progress = progress;
+    p.progress_user = &s;
+    p.log = on_log;
+    p.log_user = &s;
+    cseg_segmentation *r = NULL;
+    assert_int_equal(cseg_segment_customers(&r, t, "id", &p, NULL), 0);
+    assert_int_equal(s.trees, 1);
+    assert_int_equal(s.fits, 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(s.ks[i], i + 2);
+    assert_int_equal(s.notes, 1); /* the date column is left out, and said so */
+    size_t nl = 0;
+    assert_non_null(cseg_segment_linkage(r, &nl, NULL));
+    assert_int_equal(nl, 8);
+    assert_int_equal(cseg_segment_params_used(r)->n_features, 3);
+    assert_null(cseg_segment_params_used(r)->progress);
+    cseg_segment_free(r);
+    /* Asking to stop at the second candidate stops the call. */
+    memset(&s, 0, sizeof s);
+    s.stop_at = 2;
+    r = (cseg_segmentation *)&s;
+    assert_int_equal(cseg_segment_customers(&r, t, "id", &p, NULL), CSEG_ECANCELED);
+    assert_null(r);
+    assert_int_equal(s.fits, 2);
+    cseg_table_free(t);
+}
+
+static void test_param_errors(void **state)
+{
+    (void)state;
+    cseg_table *t = customers();
+    cseg_segment_params p;
+    cseg_segmentation *r = NULL;
+    cseg_diag d;
+    cseg_segment_params_init(&p);
+    assert_null(cseg_segment_params_check(&p));
+    p.k_min = 6;
+    p.k_max = 3;
+    assert_non_null(cseg_segment_params_check(&p));
+    assert_int_equal(cseg_segment_customers(&r, t, "id", &p, &d), CSEG_EINVAL);
+    cseg_segment_params_init(&p);
+    p.k = 2;
+    p.pca = 9; /* 2 numbers + 2 one-hot columns */
+    assert_int_equal(cseg_segment_customers(&r, t, "id", &p, &d), CSEG_EPARAM);
+    assert_string_equal(d.msg, "pca 9 is more components than the 4 model features");
+    p.pca = 0;
+    const char *bad[] = {"income", "nope"};
+    p.features = bad;
+    p.n_features = 2;
+    assert_int_equal(cseg_segment_customers(&r, t, "id", &p, &d), CSEG_EPARAM);
+    assert_non_null(strstr(d.msg, "has no column \"nope\""));
+    p.features = NULL;
+    p.n_features = 0;
+    const char *names[] = {"One", "One"};
+    p.names = names;
+    p.n_names = 2;
+    assert_int_equal(cseg_segment_customers(&r, t, "id", &p, &d), CSEG_EPARAM);
+    assert_string_equal(d.msg, "names: \"One\" is empty or given twice");
+    p.names = NULL;
+    p.n_names = 0;
+    p.k = 9;
+    assert_int_equal(cseg_segment_customers(&r, t, "id", &p, &d), CSEG_ERANGE);
+    assert_null(r);
+    cseg_algo a;
+    cseg_linkage l;
+    assert_int_equal(cseg_algo_parse("average", &a, &l), 0);
+    assert_int_equal(a, CSEG_ALGO_HCLUST);
+    assert_int_equal(l, CSEG_LINKAGE_AVERAGE);
+    assert_string_equal(cseg_algo_label(a, l), "average");
+    assert_int_equal(cseg_algo_parse("kmedoids", &a, &l), CSEG_EINVAL);
+    cseg_table_free(t);
+}
+
+static void test_compare(void **state)
+{
+    (void)state;
+    cseg_table *t = customers();
+    cseg_compare_params p;
+    cseg_compare_params_init(&p);
+    const char *algos[] = {"kmeans", "ward", "dbscan"};
+    p.algorithms = algos;
+    p.n_algorithms = 3;
+    p.segment.k_min = 2;
+    p.segment.k_max = 3;
+    p.bootstrap = 3;
+    cseg_comparison *c = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_compare_customers(&c, t, "id", &p, &d), 0);
+    assert_int_equal(cseg_compare_n_customers(c), 8);
+    const cseg_compare_row *rows = cseg_compare_rows(c);
+    size_t nr = cseg_compare_n_rows(c);
+    assert_true(nr >= 4);
+    assert_string_equal(rows[0].algorithm, "kmeans");
+    assert_int_equal(rows[0].c.k, 2);
+    assert_string_equal(rows[2].algorithm, "ward");
+    /* Two tight groups: k = 2 splits them for good, whatever the resample. */
+    assert_rel(rows[0].stability, 1.0, 1e-12);
+    assert_true(cseg_compare_recommended(c) < nr);
+    assert_int_equal(rows[cseg_compare_recommended(c)].c.k, 2);
+    char *json = cseg_compare_json(c);
+    assert_non_null(strstr(json, "\"recommended\""));
+    free(json);
+    cseg_compare_free(c);
+    const char *bad[] = {"kmeans", "nope"};
+    p.algorithms = bad;
+    p.n_algorithms = 2;
+    assert_int_equal(cseg_compare_customers(&c, t, "id", &p, &d), CSEG_EPARAM);
+    assert_null(c);
+    cseg_table_free(t);
+}
+
+/* A model may hold a clustering model alone: it predicts model-space rows. */
+static void test_model_without_prep(void **state)
+{
+    (void)state;
+    const double X[] = {0, 0, 0.1, 0, 5, 5, 5.1, 5};
+    cseg_kmeans_params kp;
+    cseg_kmeans_params_init(&kp);
+    kp.k = 2;
+    cseg_kmeans *km;
+    assert_int_equal(cseg_kmeans_create(&km, &kp), 0);
+    assert_int_equal(cseg_kmeans_fit(km, X, 4, 2, NULL, NULL), 0);
+    cseg_model *m;
+    assert_int_equal(cseg_model_create(&m), 0);
+    assert_int_equal(cseg_model_set_kmeans(m, km), 0);
+    assert_int_equal(cseg_model_dim(m), 2);
+    int32_t lab[4];
+    double dist[4];
+    assert_int_equal(cseg_model_predict(m, X, 4, lab, dist, NULL), 0);
+    assert_int_equal(lab[0], lab[1]);
+    assert_int_equal(lab[2], lab[3]);
+    assert_true(lab[0] != lab[2]);
+    assert_rel(dist[0], 0.05, 1e-12);
+    cseg_diag d;
+    assert_int_equal(cseg_model_save(m, "/tmp/cseg_never_written.json", &d), CSEG_ENOTFIT);
+    assert_int_equal(access("/tmp/cseg_never_written.json", F_OK), -1);
+    cseg_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_transactions),     cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_progress_cancel),  cmocka_unit_test(test_param_errors),
+        cmocka_unit_test(test_compare),          cmocka_unit_test(test_model_without_prep),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

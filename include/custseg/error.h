@@ -63,6 +63,15 @@ typedef struct cseg_diag {
     char msg[512];
 } cseg_diag;
 
+/* Notes on the way (a sampled tree, a column left out), for the caller to
+ * show or not: the library never prints. msg is a sentence fragment without
+ * a trailing newline, valid during the call. */
+typedef enum cseg_log_level {
+    CSEG_LOG_NOTE = 0, /* worth telling the user */
+    CSEG_LOG_DETAIL    /* for a verbose mode */
+} cseg_log_level;
+typedef void (*cseg_log_fn)(cseg_log_level level, const char *msg, void *user);
+
 /* Message for a code ("out of memory"); "unknown error" for anything else. */
 CSEG_API const char *cseg_strerror(int code);
 /* Symbolic name for a code ("CSEG_ENOMEM"); "CSEG_EUNKNOWN" for anything else. */

@@ -51,6 +51,11 @@ typedef enum cseg_algo {
 
 /* "kmeans", "hclust", "dbscan", "gmm". */
 CSEG_API const char *cseg_algo_name(cseg_algo a);
+/* The label users know an algorithm by: "kmeans", "ward", "complete",
+ * "average", "single", "dbscan", "gmm" (the linkage names hclust). */
+CSEG_API const char *cseg_algo_label(cseg_algo algo, cseg_linkage linkage);
+/* The inverse, also accepting "hclust" (Ward). Returns 0 or CSEG_EINVAL. */
+CSEG_API int cseg_algo_parse(const char *name, cseg_algo *algo, cseg_linkage *linkage);
 
 typedef struct cseg_model cseg_model;
 

@@ -19,7 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "custseg/hclust.h"
+#include "custseg/model.h"
 #include "custseg/profile.h"
+#include "custseg/table.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -109,6 +111,30 @@ CSEG_API int cseg_report_set_dendrogram(cseg_report *r, const double *linkage, s
  * outside [0, 1] by more than 1e-9). O(n k). */
 CSEG_API int cseg_report_set_membership(cseg_report *r, const double *proba, size_t n, size_t k,
                                         const int32_t *labels);
+
+/* Everything the page of a finished segmentation is composed from: the
+ * outputs of cseg_segment_* (or the files they were written to). */
+typedef struct cseg_report_input {
+    const char *segments_json;   /* segments.json text */
+    const cseg_model *model;     /* the fitted pipeline */
+    const cseg_table *customers; /* one row per customer: features, p_segment_* (mixtures) */
+    const int32_t *labels;       /* segment of each row, 0..k-1 */
+    const char *id_column;       /* left out of the profile; may be NULL */
+    const double *linkage;       /* hclust: the merge tree ((n_leaves - 1) x 4), or NULL */
+    size_t n_leaves;
+    int n_threads;               /* 0: all cores */
+    uint64_t seed;               /* the samples of the scatter plot and silhouette */
+    cseg_log_fn log;             /* optional: a chart left out, and why */
+    void *log_user;
+} cseg_report_input;
+
+/* Fill r with the whole page: header and data quality, the algorithm and its
+ * k table, segment cards and profile charts, the 2-D map and silhouette (in
+ * the model's space), distributions of R, F, M (or the first features), and
+ * the dendrogram or membership chart where the model has one. A chart that
+ * the data cannot give is left out with a note. Errors: CSEG_EFORMAT
+ * (segments.json unreadable), CSEG_ENOMEM, the model's transform errors. */
+CSEG_API int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *d);
 
 /* Render to path atomically (temp file + rename). CSEG_EINVAL when no
  * profile was set; CSEG_EIO with diag on a write error. */

@@ -67,13 +67,6 @@ typedef struct cseg_progress {
  * running step ends. */
 typedef int (*cseg_progress_fn)(const cseg_progress *p, void *user);
 
-typedef enum cseg_log_level {
-    CSEG_LOG_NOTE = 0, /* worth telling the user (a sampled tree, a skipped column) */
-    CSEG_LOG_DETAIL    /* for a verbose mode */
-} cseg_log_level;
-/* One message, a sentence fragment without a trailing newline. */
-typedef void (*cseg_log_fn)(cseg_log_level level, const char *msg, void *user);
-
 /* Silhouette sample size default: exact up to 20,000 customers, else a
  * sample of 20,000. */
 #define CSEG_SAMPLE_AUTO ((size_t)-1)
@@ -115,11 +108,6 @@ CSEG_API void cseg_segment_params_init(cseg_segment_params *p);
 /* NULL when p is usable, else a message naming the parameter, e.g.
  * "k_min (6) is larger than k_max (3)". Checks what needs no data. */
 CSEG_API const char *cseg_segment_params_check(const cseg_segment_params *p);
-
-/* "kmeans", "ward", "complete", "average", "single", "dbscan", "gmm". */
-CSEG_API const char *cseg_algo_label(cseg_algo algo, cseg_linkage linkage);
-/* The inverse, also accepting "hclust" (Ward). Returns 0 or CSEG_EINVAL. */
-CSEG_API int cseg_algo_parse(const char *name, cseg_algo *algo, cseg_linkage *linkage);
 
 /* One row of the k table. Indices are NaN where undefined. */
 typedef struct cseg_candidate {
@@ -195,6 +183,10 @@ CSEG_API int cseg_segment_write_json(const cseg_segmentation *s, const char *pat
 /* hclust only (CSEG_EINVAL otherwise): dendrogram.csv and dendrogram.json. */
 CSEG_API int cseg_segment_write_dendrogram(const cseg_segmentation *s, const char *csv_path,
                                            const char *json_path, cseg_diag *d);
+/* report.html (cseg_report_compose on this result); log (optional) hears of
+ * a chart left out. */
+CSEG_API int cseg_segment_write_report(const cseg_segmentation *s, const char *path,
+                                       cseg_log_fn log, void *log_user, cseg_diag *d);
 
 /* ---- compare: several algorithms over a range of k on the same customers ----
  *

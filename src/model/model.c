@@ -45,6 +45,34 @@ const char *cseg_algo_name(cseg_algo a)
     }
 }
 
+const char *cseg_algo_label(cseg_algo algo, cseg_linkage linkage)
+{
+    return algo == CSEG_ALGO_HCLUST ? cseg_linkage_name(linkage) : cseg_algo_name(algo);
+}
+
+int cseg_algo_parse(const char *name, cseg_algo *algo, cseg_linkage *linkage)
+{
+    static const struct {
+        const char *name;
+        cseg_algo algo;
+        cseg_linkage linkage;
+    } algos[] = {{"kmeans", CSEG_ALGO_KMEANS, CSEG_LINKAGE_WARD},
+                 {"ward", CSEG_ALGO_HCLUST, CSEG_LINKAGE_WARD},
+                 {"hclust", CSEG_ALGO_HCLUST, CSEG_LINKAGE_WARD},
+                 {"complete", CSEG_ALGO_HCLUST, CSEG_LINKAGE_COMPLETE},
+                 {"average", CSEG_ALGO_HCLUST, CSEG_LINKAGE_AVERAGE},
+                 {"single", CSEG_ALGO_HCLUST, CSEG_LINKAGE_SINGLE},
+                 {"dbscan", CSEG_ALGO_DBSCAN, CSEG_LINKAGE_WARD},
+                 {"gmm", CSEG_ALGO_GMM, CSEG_LINKAGE_WARD}};
+    for (size_t i = 0; name && i < sizeof algos / sizeof algos[0]; i++)
+        if (strcmp(name, algos[i].name) == 0) {
+            *algo = algos[i].algo;
+            *linkage = algos[i].linkage;
+            return 0;
+        }
+    return CSEG_EINVAL;
+}
+
 int cseg_model_create(cseg_model **out)
 {
     *out = calloc(1, sizeof **out);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "custseg/report.h"
 #include "internal.h"
 #include "../core/internal.h"
 
@@ -296,5 +297,22 @@ out:
     free(col);
     free(text);
     cseg_table_free(t);
+    return rc;
+}
+
+int cseg_segment_write_report(const cseg_segmentation *r, const char *path, cseg_log_fn log,
+                              void *log_user, cseg_diag *d)
+{
+    size_t nl = 0;
+    const double *Z = cseg_segment_linkage(r, &nl, NULL);
+    cseg_report_input in = {r->json,  r->in.model, r->table, r->labels, r->in.id_column, Z,
+                            nl,       r->p.n_threads, r->p.seed, log, log_user};
+    cseg_report *rep = NULL;
+    int rc = cseg_report_create(&rep);
+    if (rc == 0 && (rc = cseg_report_compose(rep, &in, d)) == 0)
+        rc = cseg_report_write(rep, path, d);
+    cseg_report_free(rep);
+    if (rc < 0 && d && !d->msg[0] && !d->file[0])
+        cseg__diag(d, rc, path, 0, 0, "%s", cseg_strerror(rc));
     return rc;
 }

@@ -72,8 +72,21 @@ case_ compare-retail-subsample -- compare "$RETAIL" --algos kmeans,dbscan --k 3.
 case_ assign-small -- assign "$W/run-small-features/files/model.json" "$SMALL"
 case_ assign-mall-gmm -- assign "$W/fit-gmm-full/files/model.json" "$MALL" --format json
 
+# `custseg report OUTDIR` rebuilds, from the files, the very page run and fit wrote.
+for d in "$W"/*/files; do
+    [ -f "$d/report.html" ] || continue
+    "$BIN" report "$d" --out "$W/rebuilt.html" >/dev/null 2>"$W/rebuilt.err"
+    if ! cmp -s "$d/report.html" "$W/rebuilt.html" || [ -s "$W/rebuilt.err" ]; then
+        echo "FAIL: custseg report $d differs from the report written with it"
+        failed=1
+    fi
+    rm -f "$W/rebuilt.html" "$W/rebuilt.err"
+done
+
 cd "$W" || exit 1
-find . -type f | LC_ALL=C sort | sed 's|^\./||' | while read -r f; do sha256sum "$f"; done >"$W/manifest.sha256"
+# The list is made before the manifest file exists, so it never lists itself.
+list=$(find . -type f | LC_ALL=C sort | sed 's|^\./||')
+echo "$list" | while read -r f; do sha256sum "$f"; done >"$W/manifest.sha256"
 if [ "$UPDATE" = "--update" ]; then
     cp "$W/manifest.sha256" "$MANIFEST"
     echo "wrote $MANIFEST ($(wc -l <"$MANIFEST") files)"

@@ -87,12 +87,6 @@ int cmd_assign(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
-/* Write report.html from a segments.json object, the model, the customer
- * table (with its segment labels, 0-based) and the id column (may be NULL). */
-int cli_report(struct json_t *seg, const cseg_model *m, const cseg_table *customers,
-               const int32_t *labels, const char *id_column, const char *path, int threads,
-               uint64_t seed);
-
 /* Long options shared by run and fit (getopt values >= 1000). */
 enum {
     OPT_OUT = 1000, OPT_K, OPT_K_MIN, OPT_K_MAX, OPT_SEED, OPT_N_INIT, OPT_MAX_ITER, OPT_TOL,

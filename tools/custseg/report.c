@@ -1,9 +1,8 @@
-/* custseg command line: report.html, from what run/fit produced (the
- * segments.json object, the model, the customer table and labels). `run` and
- * `fit` call it right after writing their outputs; `custseg report OUTDIR`
- * calls it on the files, so both give the same page. Hierarchical models add
- * the dendrogram from dendrogram.csv in the outputs folder, mixtures the
- * membership chart from the p_segment_* columns, DBSCAN its grey Outliers. */
+/* custseg report OUTDIR: rebuild report.html from the files run or fit wrote
+ * (customers.csv, segments.json, model.json and, for hierarchical models,
+ * dendrogram.csv). The page is composed by the library
+ * (cseg_report_compose), as run and fit compose it, so both give the same
+ * page. */
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -12,106 +11,16 @@
 
 #include "cli.h"
 
-#define REPORT_POINTS 2000
-#define REPORT_SIL 2000
-
-static const char *jstr(json_t *o, const char *key)
+static void on_note(cseg_log_level level, const char *msg, void *user)
 {
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : NULL;
+    (void)level;
+    (void)user;
+    fprintf(stderr, "custseg: warning: %s\n", msg);
 }
 
-static double jnum(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-#define REPORT_TREE_LEAVES 30
-
-/* The segment of every leaf of the merge tree, or NULL when it cannot be
- * told. Exact trees: leaf i is customer row i. Trees on micro-clusters: the
- * customers of a micro-cluster are not in the outputs, but every customer got
- * the segment of its micro-cluster's branch at the cut, so a branch is matched
- * to the segment with the same number of customers when that number is unique;
- * branches of tied sizes stay uncoloured. */
-static int32_t *leaf_segments(const double *Z, size_t nl, const int32_t *labels, size_t n,
-                              size_t k, int approximate)
-{
-    if (!approximate) {
-        if (nl != n)
-            return NULL;
-        int32_t *ls = malloc(n * sizeof *ls);
-        if (ls)
-            memcpy(ls, labels, n * sizeof *ls);
-        return ls;
-    }
-    size_t m = nl - 1, nn = nl + m;
-    if (k < 2 || k > nl)
-        return NULL;
-    double *sz = malloc(nn * sizeof *sz), *cnt = calloc(k, sizeof *cnt);
-    int32_t *cl = malloc(nn * sizeof *cl), *ls = NULL;
-    size_t *cut = malloc(2 * k * sizeof *cut), nc = 0;
-    if (!sz || !cnt || !cl || !cut)
-        goto out;
-    for (size_t i = 0; i < n; i++)
-        if (labels[i] >= 0 && (size_t)labels[i] < k)
-            cnt[labels[i]]++;
-    for (size_t v = 0; v < nn; v++) {
-        sz[v] = NAN;
-        cl[v] = -1;
-    }
-    for (size_t i = 0; i < m; i++) {
-        double a = Z[i * 4], b = Z[i * 4 + 1], s = Z[i * 4 + 3];
-        if (!(a >= 0 && b >= 0 && a < (double)(nl + i) && b < (double)(nl + i)))
-            goto out;
-        size_t ia = (size_t)a, ib = (size_t)b;
-        sz[nl + i] = s;
-        if (ia < nl && ib < nl)
-            sz[ia] = sz[ib] = s == 2 ? 1 : NAN;
-        else if (ia < nl)
-            sz[ia] = s - sz[ib];
-        else if (ib < nl)
-            sz[ib] = s - sz[ia];
-    }
-    /* The k branches below the cut: children of the last k - 1 merges. */
-    for (size_t i = m - (k - 1); i < m; i++)
-        for (int c = 0; c < 2; c++) {
-            size_t v = (size_t)Z[i * 4 + (size_t)c];
-            if (v < nl || v - nl < m - (k - 1))
-                cut[nc++] = v;
-        }
-    for (size_t c = 0; c < nc; c++) {
-        long match = -1;
-        int ties = 0;
-        for (size_t s = 0; s < k; s++)
-            if (cnt[s] == sz[cut[c]]) {
-                ties |= match >= 0;
-                match = (long)s;
-            }
-        for (size_t e = 0; e < nc; e++)
-            ties |= e != c && sz[cut[e]] == sz[cut[c]];
-        if (match >= 0 && !ties)
-            cl[cut[c]] = (int32_t)match;
-    }
-    for (size_t i = m; i-- > 0;)
-        if (cl[nl + i] >= 0)
-            cl[(size_t)Z[i * 4]] = cl[(size_t)Z[i * 4 + 1]] = cl[nl + i];
-    if ((ls = malloc(nl * sizeof *ls)))
-        memcpy(ls, cl, nl * sizeof *ls);
-out:
-    free(cut);
-    free(sz);
-    free(cnt);
-    free(cl);
-    return ls;
-}
-
-/* The dendrogram chart from DIR/dendrogram.csv. A missing or malformed file
- * leaves the chart out with a warning: the rest of the page is still worth
- * writing. */
-static void add_dendrogram(cseg_report *r, const cseg_model *m, const char *dir,
-                          const int32_t *labels, size_t n, int threads)
+/* The merge tree from DIR/dendrogram.csv ((n_leaves - 1) x 4, malloc'd), or
+ * NULL with a warning: the rest of the page is still worth writing. */
+static double *read_dendrogram(const char *dir, int threads, size_t *n_leaves)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/dendrogram.csv", dir);
@@ -122,7 +31,6 @@ static void add_dendrogram(cseg_report *r, const cseg_model *m, const char *dir,
     cseg_table_read_params_init(&rp);
     rp.n_threads = threads;
     double *Z = NULL;
-    int32_t *ls = NULL;
     int rc = cseg_table_read_csv(&t, path, &rp, &diag);
     if (rc == 0) {
         static const char *const cols[4] = {"id_a", "id_b", "height", "size"};
@@ -139,270 +47,28 @@ static void add_dendrogram(cseg_report *r, const cseg_model *m, const char *dir,
             for (size_t i = 0; i < nm; i++)
                 Z[i * 4 + c] = x[i];
         }
-        if (rc == 0) {
-            int approx = cseg_model_is_approximate(m);
-            ls = leaf_segments(Z, nm + 1, labels, n, cseg_model_k(m), approx);
-            rc = cseg_report_set_dendrogram(r, Z, nm + 1, ls, REPORT_TREE_LEAVES,
-                                            cseg_model_linkage(m), approx);
-        }
+        *n_leaves = nm + 1;
     }
-    if (rc < 0)
+    cseg_table_free(t);
+    if (rc < 0) {
         fprintf(stderr, "custseg: warning: %s: %s; the report has no dendrogram\n", path,
                 diag.msg[0] ? diag.msg : cseg_strerror(rc));
-    free(ls);
-    free(Z);
-    cseg_table_free(t);
-}
-
-/* The membership chart from the p_segment_1..k columns of the customer table. */
-static int add_membership(cseg_report *r, const cseg_table *customers, const int32_t *labels,
-                          size_t n, size_t k)
-{
-    double *P = malloc((n ? n : 1) * k * sizeof *P);
-    if (!P)
-        return CSEG_ENOMEM;
-    int rc = 0;
-    for (size_t s = 0; s < k && rc == 0; s++) {
-        char name[48];
-        snprintf(name, sizeof name, "p_segment_%zu", s + 1);
-        long j = cseg_table_find(customers, name);
-        const double *x = j >= 0 ? cseg_table_numbers(customers, (size_t)j) : NULL;
-        if (!x) {
-            rc = 1; /* no probabilities in this table: no chart */
-            break;
-        }
-        for (size_t i = 0; i < n; i++)
-            P[i * k + s] = x[i];
+        free(Z);
+        return NULL;
     }
-    if (rc == 0 && (rc = cseg_report_set_membership(r, P, n, k, labels)) < 0)
-        fprintf(stderr, "custseg: warning: p_segment_* columns: %s; the report has no "
-                        "membership chart\n", cseg_strerror(rc));
-    free(P);
-    return rc == CSEG_ENOMEM ? rc : 0;
+    return Z;
 }
 
-/* The page, with dir the folder holding the other outputs (dendrogram.csv). */
-static int write_report(json_t *seg, const cseg_model *m, const cseg_table *customers,
-                        const int32_t *labels, const char *id_column, const char *path,
-                        const char *dir, int threads, uint64_t seed)
+static int write_report(const cseg_report_input *in, const char *path)
 {
     cseg_report *r = NULL;
-    cseg_profile *prof = NULL;
-    double *X = NULL, *sil = NULL;
-    size_t *ks = NULL;
-    double *kin = NULL, *ksil = NULL, *kdb = NULL, *kch = NULL;
     cseg_diag diag;
-    int status = EXIT_OK, rc;
     cseg_diag_clear(&diag);
-    size_t n = cseg_table_n_rows(customers), k = cseg_model_k(m);
-    if ((rc = cseg_report_create(&r)) < 0)
-        goto fail;
-
-    /* Header. */
-    const char *input = jstr(seg, "input");
-    const char *base = input ? strrchr(input, '/') : NULL;
-    char title[512];
-    snprintf(title, sizeof title, "Customer segments: %s", base ? base + 1 : input ? input : "data");
-    cseg_report_set_text(r, CSEG_REPORT_TITLE, title);
-    if (input)
-        cseg_report_set_text(r, CSEG_REPORT_DATASET, input);
-    json_t *q = json_object_get(seg, "data_quality");
-    if (json_is_object(q)) {
-        char period[64];
-        if (jstr(q, "first_day") && jstr(q, "last_day")) {
-            snprintf(period, sizeof period, "%s to %s", jstr(q, "first_day"), jstr(q, "last_day"));
-            cseg_report_set_text(r, CSEG_REPORT_PERIOD, period);
-        }
-        if (jstr(q, "as_of"))
-            cseg_report_set_text(r, CSEG_REPORT_AS_OF, jstr(q, "as_of"));
-        static const struct {
-            const char *key, *label;
-        } ql[] = {{"rows_read", "transaction rows read"},
-                  {"dropped_no_customer", "rows dropped: no customer id"},
-                  {"dropped_duplicates", "rows dropped: exact duplicates"},
-                  {"dropped_incomplete", "rows dropped: missing date, quantity or price"},
-                  {"dropped_non_positive_price", "rows dropped: price <= 0"},
-                  {"left_out_after_as_of", "rows left out: after the analysis day"},
-                  {"return_rows", "return rows kept (they reduce net spend)"},
-                  {"customers", "customers with at least one purchase"},
-                  {"customers_with_only_returns", "customers left out: only returns"}};
-        for (size_t i = 0; i < sizeof ql / sizeof ql[0]; i++) {
-            double v = jnum(q, ql[i].key);
-            if (isfinite(v))
-                cseg_report_add_quality(r, ql[i].label, v);
-        }
-    }
-    json_t *mj = json_object_get(seg, "model");
-    char algo[256];
-    static const char *const lk_names[] = {"Ward", "complete", "average", "single"};
-    switch (cseg_model_algo(m)) {
-    case CSEG_ALGO_HCLUST:
-        snprintf(algo, sizeof algo, "hierarchical clustering, %s linkage%s, k = %zu",
-                 lk_names[cseg_model_linkage(m)],
-                 cseg_model_is_approximate(m) ? " on micro-clusters" : "", k);
-        break;
-    case CSEG_ALGO_DBSCAN:
-        snprintf(algo, sizeof algo, "DBSCAN, eps = %.4g, min_samples = %.0f: %zu segments + "
-                 "Outliers (%.0f customers)", jnum(mj, "eps"), jnum(mj, "min_samples"), k - 1,
-                 jnum(mj, "outliers"));
-        break;
-    case CSEG_ALGO_GMM:
-        snprintf(algo, sizeof algo, "Gaussian mixture, %s covariance, k = %zu (BIC %.1f)",
-                 jstr(mj, "covariance_type") ? jstr(mj, "covariance_type") : "full", k,
-                 jnum(mj, "bic"));
-        break;
-    default:
-        snprintf(algo, sizeof algo, "k-means, k = %zu (k-means++ seeding, %.0f restarts, seed %.0f)",
-                 k, jnum(mj, "n_init"), jnum(mj, "seed"));
-    }
-    if (cseg_model_pca(m)) {
-        size_t len = strlen(algo);
-        snprintf(algo + len, sizeof algo - len, ", after PCA to %zu components",
-                 cseg_pca_n_components(cseg_model_pca(m)));
-    }
-    cseg_report_set_text(r, CSEG_REPORT_ALGORITHM, algo);
-    json_t *ksel = json_object_get(seg, "k_selection");
-    if (jstr(ksel, "rule"))
-        cseg_report_set_text(r, CSEG_REPORT_K_RULE, jstr(ksel, "rule"));
-    json_t *tab = json_object_get(ksel, "table");
-    size_t nk = json_array_size(tab);
-    if (nk) {
-        ks = calloc(nk, sizeof *ks);
-        kin = calloc(nk, sizeof *kin);
-        ksil = calloc(nk, sizeof *ksil);
-        kdb = calloc(nk, sizeof *kdb);
-        kch = calloc(nk, sizeof *kch);
-        if (!ks || !kin || !ksil || !kdb || !kch) {
-            rc = CSEG_ENOMEM;
-            goto fail;
-        }
-        size_t chosen = 0;
-        long elbow = -1;
-        for (size_t i = 0; i < nk; i++) {
-            json_t *row = json_array_get(tab, i);
-            ks[i] = (size_t)jnum(row, "k");
-            kin[i] = jnum(row, "inertia");
-            ksil[i] = jnum(row, "silhouette");
-            kdb[i] = jnum(row, "davies_bouldin");
-            kch[i] = jnum(row, "calinski_harabasz");
-            if ((double)ks[i] == jnum(ksel, "chosen_k"))
-                chosen = i;
-            if (json_is_true(json_object_get(row, "elbow")))
-                elbow = (long)i;
-        }
-        cseg_report_set_k_table(r, nk, ks, kin, ksil, kdb, kch, chosen, elbow);
-    }
-
-    /* Segments, from the customer table. */
-    if ((rc = cseg_profile_compute(&prof, customers, labels, k,
-                                   cseg_table_find(customers, "monetary") >= 0 ? "monetary"
-                                                                               : NULL)) < 0)
-        goto fail;
-    for (size_t s = 0; s < k; s++)
-        cseg_profile_set_name(prof, s, cseg_model_name(m, s));
-    /* The membership probabilities are no profile feature: they have their own chart. */
-    const char **skip = calloc(5 + k, sizeof *skip);
-    char *pnames = calloc(k ? k : 1, 48);
-    if (!skip || !pnames) {
-        free(skip);
-        free(pnames);
-        rc = CSEG_ENOMEM;
-        goto fail;
-    }
-    size_t n_skip = 0;
-    static const char *const fixed[4] = {"segment", "distance", "customer_id", "rfm_code"};
-    for (size_t i = 0; i < 4; i++)
-        skip[n_skip++] = fixed[i];
-    skip[n_skip++] = id_column ? id_column : "";
-    for (size_t s = 0; cseg_model_algo(m) == CSEG_ALGO_GMM && s < k; s++) {
-        snprintf(pnames + s * 48, 48, "p_segment_%zu", s + 1);
-        skip[n_skip++] = pnames + s * 48;
-    }
-    int rfm = cseg_profile_find(prof, "r_score") >= 0;
-    rc = cseg_report_set_profile(r, prof, rfm, skip, n_skip);
-    free(skip);
-    free(pnames);
-    if (rc < 0)
-        goto fail;
-    /* What only some kinds of model have. */
-    long noise = cseg_model_outlier_segment(m);
-    if (noise >= 0 && (rc = cseg_report_set_outliers(r, noise)) < 0)
-        goto fail;
-    if (cseg_model_algo(m) == CSEG_ALGO_HCLUST)
-        add_dendrogram(r, m, dir, labels, n, threads);
-    if (cseg_model_algo(m) == CSEG_ALGO_GMM &&
-        (rc = add_membership(r, customers, labels, n, k)) < 0)
-        goto fail;
-
-    /* Model-space points: the projection and the silhouette. */
-    const cseg_prep *pp = cseg_model_prep(m);
-    size_t d = cseg_model_dim(m);
-    X = malloc((n ? n : 1) * d * sizeof *X);
-    sil = malloc((n ? n : 1) * sizeof *sil);
-    if (!X || !sil) {
-        rc = CSEG_ENOMEM;
-        goto fail;
-    }
-    if ((rc = cseg_model_transform(m, customers, X, &diag)) < 0)
-        goto fail;
-    if ((rc = cseg_report_set_points(r, X, n, d, labels, REPORT_POINTS, seed)) < 0)
-        goto fail;
-    cseg_silhouette_params sp;
-    cseg_silhouette_params_init(&sp);
-    sp.sample_size = n > REPORT_SIL ? REPORT_SIL : 0;
-    sp.seed = seed;
-    sp.n_threads = threads;
-    double mean_sil;
-    /* Outliers are no cluster: the silhouette leaves them out, as the k table does. */
-    int32_t *sl = noise >= 0 ? malloc((n ? n : 1) * sizeof *sl) : NULL;
-    for (size_t i = 0; sl && i < n; i++)
-        sl[i] = labels[i] == noise ? -1 : labels[i];
-    const int32_t *slab = sl ? sl : labels;
-    if (cseg_metrics_silhouette(X, n, d, slab, &sp, &mean_sil, sil) == 0)
-        cseg_report_set_silhouette(r, sil, slab, n, REPORT_SIL, seed);
-    free(sl);
-
-    /* Distributions: R, F, M for transaction logs, else the first features. */
-    static const char *const rfm_feats[] = {"recency_days", "frequency", "monetary"};
-    size_t nd = 0;
-    for (size_t j = 0; j < (rfm ? 3 : cseg_prep_n_inputs(pp)) && nd < 3; j++) {
-        const char *name = rfm ? rfm_feats[j] : cseg_prep_input_name(pp, j);
-        long jc = cseg_table_find(customers, name);
-        const double *x = jc >= 0 ? cseg_table_numbers(customers, (size_t)jc) : NULL;
-        if (x && cseg_report_add_distribution(r, name, x, labels, n) == 0)
-            nd++;
-    }
-    if ((rc = cseg_report_write(r, path, &diag)) < 0)
-        goto fail;
-    goto out;
-fail:
-    status = cli_fail(rc, &diag, path);
-out:
-    free(ks);
-    free(kin);
-    free(ksil);
-    free(kdb);
-    free(kch);
-    free(X);
-    free(sil);
-    cseg_profile_free(prof);
+    int rc = cseg_report_create(&r);
+    if (rc == 0 && (rc = cseg_report_compose(r, in, &diag)) == 0)
+        rc = cseg_report_write(r, path, &diag);
     cseg_report_free(r);
-    return status;
-}
-
-int cli_report(json_t *seg, const cseg_model *m, const cseg_table *customers,
-               const int32_t *labels, const char *id_column, const char *path, int threads,
-               uint64_t seed)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    return write_report(seg, m, customers, labels, id_column, path, dir, threads, seed);
+    return rc < 0 ? cli_fail(rc, &diag, path) : EXIT_OK;
 }
 
 static const char help[] =
@@ -497,12 +163,20 @@ int cmd_report(int argc, char **argv)
         }
         lab[i] = (int32_t)sg[i] - 1;
     }
-    json_t *mj = json_object_get(seg, "model");
-    json_t *sd = json_object_get(mj, "seed");
-    status = write_report(seg, m, t, lab, id, out ? out : pr, dir, threads,
-                          json_is_integer(sd) ? (uint64_t)json_integer_value(sd) : 0);
+    json_t *sd = json_object_get(json_object_get(seg, "model"), "seed");
+    char *text = json_dumps(seg, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);
+    double *Z = NULL;
+    size_t nl = 0;
+    if (cseg_model_algo(m) == CSEG_ALGO_HCLUST)
+        Z = read_dendrogram(dir, threads, &nl);
+    cseg_report_input in = {text, m, t, lab, id, Z, nl, threads,
+                            json_is_integer(sd) ? (uint64_t)json_integer_value(sd) : 0,
+                            on_note, NULL};
+    status = text ? write_report(&in, out ? out : pr) : cli_error(EXIT_IO, "out of memory");
     if (status == EXIT_OK)
         printf("Wrote %s\n", out ? out : pr);
+    free(Z);
+    free(text);
 out:
     free(lab);
     json_decref(seg);

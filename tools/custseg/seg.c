@@ -130,6 +130,13 @@ static void on_log(cseg_log_level level, const char *msg, void *user)
     fprintf(stderr, "custseg: note: %s\n", msg);
 }
 
+static void on_warning(cseg_log_level level, const char *msg, void *user)
+{
+    (void)level;
+    (void)user;
+    fprintf(stderr, "custseg: warning: %s\n", msg);
+}
+
 /* A library error: a parameter that does not fit the data is a usage error
  * (the message starts with the parameter, which is also the option's name). */
 static int fail(const seg_opts *o, cli_progress *cp, int rc, const cseg_diag *d)
@@ -251,8 +258,6 @@ static int write_outputs(const seg_opts *o, const cseg_segmentation *r)
 {
     int status = EXIT_OK, rc;
     cseg_diag diag;
-    json_t *root = NULL;
-    json_error_t jerr;
     char *pc = NULL, *ps = NULL, *pm = NULL, *pr = NULL, *ptc = NULL, *ptj = NULL;
     int tree = cseg_segment_linkage(r, NULL, NULL) != NULL;
     cseg_diag_clear(&diag);
@@ -265,8 +270,7 @@ static int write_outputs(const seg_opts *o, const cseg_segmentation *r)
     pr = join(o->out_dir, "report.html");
     ptc = join(o->out_dir, "dendrogram.csv");
     ptj = join(o->out_dir, "dendrogram.json");
-    if (!pc || !ps || !pm || !pr || !ptc || !ptj ||
-        !(root = json_loads(cseg_segment_json(r), 0, &jerr))) {
+    if (!pc || !ps || !pm || !pr || !ptc || !ptj) {
         status = cli_error(EXIT_IO, "out of memory");
         goto out;
     }
@@ -277,18 +281,16 @@ static int write_outputs(const seg_opts *o, const cseg_segmentation *r)
         status = cli_fail(rc, &diag, NULL);
         goto out;
     }
-    const cseg_segment_params *p = cseg_segment_params_used(r);
-    if ((status = cli_report(root, cseg_segment_model(r), cseg_segment_table(r),
-                             cseg_segment_labels(r), cseg_segment_id_column(r), pr, p->n_threads,
-                             p->seed)) != EXIT_OK)
+    if ((rc = cseg_segment_write_report(r, pr, on_warning, NULL, &diag)) < 0) {
+        status = cli_fail(rc, &diag, NULL);
         goto out;
+    }
     if (cseg_segment_quality(r))
         print_quality(cseg_segment_quality(r));
     print_k_table(r, stdout);
     print_segments(r, cseg_segment_quality(r) != NULL);
     printf("\nWrote %s, %s, %s, %s%s%s\n", pc, ps, pm, pr, tree ? ", " : "", tree ? ptc : "");
 out:
-    json_decref(root);
     free(pc);
     free(ps);
     free(pm);

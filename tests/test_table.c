@@ -402,6 +402,96 @@ static void test_whole_input(void **state)
     free(b);
 }
 
+
+/* Issue 16.1: more columns than the old fixed 65,536-entry type buffer. */
+static void test_very_wide(void **state)
+{
+    (void)state;
+    size_t nc = 70000, cap = nc * 16 * 6 + 64, len = 0;
+    char *b = malloc(cap);
+    assert_non_null(b);
+    for (size_t r = 0; r < 6; r++)
+        for (size_t j = 0; j < nc; j++)
+            len += (size_t)snprintf(b + len, cap - len, r == 0 ? "c%zu%c" : "%zu%c",
+                                    r == 0 ? j : r + j % 7, j + 1 == nc ? '\n' : ',');
+    const char *p = tmp_file(0, b, len);
+    cseg_table *t;
+    cseg_diag d;
+    assert_int_equal(cseg_table_read_csv(&t, p, NULL, &d), 0);
+    assert_int_equal(cseg_table_n_cols(t), nc);
+    assert_int_equal(cseg_table_n_rows(t), 5);
+    /* Every name found (a hashed lookup: 70,000 of them in no time). */
+    for (size_t j = 0; j < nc; j++) {
+        char name[32];
+        snprintf(name, sizeof name, "c%zu", j);
+        assert_int_equal(cseg_table_find(t, name), (long)j);
+    }
+    assert_int_equal(cseg_table_find(t, "c70000"), -1);
+    cseg_table_free(t);
+    unlink(p);
+    free(b);
+}
+
+/* Issue 16.4: a name given twice in the header is refused, naming both. */
+static void test_duplicate_header(void **state)
+{
+    (void)state;
+    const char *p = tmp_text(0, "id,X, X ,Y\n1,2,3,4\n");
+    cseg_table *t;
+    cseg_diag d;
+    assert_int_equal(cseg_table_read_csv(&t, p, NULL, &d), CSEG_EPARSE);
+    assert_null(t);
+    assert_int_equal(d.line, 1);
+    assert_int_equal(d.col, 6);
+    assert_string_equal(d.msg, "column name \"X\" appears twice in the header (columns 2 and 3)");
+    unlink(p);
+}
+
+/* Issue 16.3: text that is not UTF-8 never reaches the outputs: refused with
+ * file, line and column, in the header and in loaded text columns (record
+ * by record and in the parallel block reader). */
+static void test_invalid_utf8(void **state)
+{
+    (void)state;
+    cseg_table *t;
+    cseg_diag d;
+    const char *p = tmp_text(0, "id,caf\xe9,n\n1,a,2\n");
+    assert_int_equal(cseg_table_read_csv(&t, p, NULL, &d), CSEG_EPARSE);
+    assert_int_equal(d.line, 1);
+    assert_int_equal(d.col, 4);
+    assert_non_null(strstr(d.msg, "not valid UTF-8"));
+    p = tmp_text(0, "id,country,n\n1,France,2\n2,Cura\xe7\x61o,3\n");
+    assert_int_equal(cseg_table_read_csv(&t, p, NULL, &d), CSEG_EPARSE);
+    assert_int_equal(d.line, 3);
+    assert_int_equal(d.col, 3);
+    assert_string_equal(d.msg, "text in column \"country\" is not valid UTF-8 (byte 0xE7); "
+                               "convert the file, e.g. iconv -f WINDOWS-1252 -t UTF-8");
+    /* Valid multi-byte text is kept as it is. */
+    p = tmp_text(0, "id,country,n\n1,Cura\xc3\xa7\x61o,2\n2,\xe6\x97\xa5\xe6\x9c\xac,3\n");
+    assert_int_equal(cseg_table_read_csv(&t, p, NULL, &d), 0);
+    assert_string_equal(cseg_table_level(t, 1, 0), "Cura\xc3\xa7\x61o");
+    cseg_table_free(t);
+    /* Deep in a large file, where the block reader interns the text. */
+    size_t n = 5000, cap = n * 32 + 64, len = 0;
+    char *b = malloc(cap);
+    len += (size_t)snprintf(b, cap, "id,country,n\n");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(b + len, cap - len, "%zu,%s,%zu\n", i,
+                                i == 4000 ? "Bad\xff" : i % 2 ? "UK" : "France", i);
+    p = tmp_file(0, b, len);
+    for (int th = 1; th <= 2; th++) {
+        cseg_table_read_params rp;
+        cseg_table_read_params_init(&rp);
+        rp.n_threads = th;
+        assert_int_equal(cseg_table_read_csv(&t, p, &rp, &d), CSEG_EPARSE);
+        assert_int_equal(d.line, 4002);
+        assert_int_equal(d.col, 6);
+        assert_non_null(strstr(d.msg, "(byte 0xFF)"));
+    }
+    free(b);
+    unlink(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +500,8 @@ int main(void)
         cmocka_unit_test(test_write_roundtrip),     cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_block_mode_equivalence), cmocka_unit_test(test_block_mode_errors),
         cmocka_unit_test(test_whole_input),
+        cmocka_unit_test(test_very_wide), cmocka_unit_test(test_duplicate_header),
+        cmocka_unit_test(test_invalid_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

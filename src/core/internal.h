@@ -72,6 +72,10 @@ static inline int64_t cseg__day_of(int64_t secs)
  * not converge, CSEG_ENOMEM. */
 int cseg__sym_eig(size_t n, const double *A, double *w, double *V);
 
+/* Index of the first byte of s[0..len) that does not start a valid UTF-8
+ * sequence, or len when all of it is valid (utf8.c). */
+size_t cseg__utf8_invalid_at(const char *s, size_t len);
+
 /* 64-bit hash of bytes (word-at-a-time mix, fmix64 finaliser). */
 uint64_t cseg__hash(const void *p, size_t n, uint64_t seed);
 

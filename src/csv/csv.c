@@ -325,6 +325,35 @@ static char detect_delim(const char *p, size_t n)
     return cand[best];
 }
 
+/* Two columns with one name would make every lookup by name ambiguous:
+ * refuse the header, naming both (a hash set of indices, O(n)). */
+static int check_unique(cseg_csv *r, cseg_diag *d)
+{
+    size_t n = r->n_header, cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    size_t *tab = malloc(cap * sizeof *tab);
+    if (!tab)
+        return cseg__diag(d, CSEG_ENOMEM, r->name, 0, 0, "out of memory");
+    for (size_t i = 0; i < cap; i++)
+        tab[i] = SIZE_MAX;
+    int rc = 0;
+    for (size_t j = 0; j < n && rc == 0; j++) {
+        const char *name = r->header[j];
+        size_t i = (size_t)cseg__hash(name, strlen(name), 0) & (cap - 1);
+        while (tab[i] != SIZE_MAX && strcmp(r->header[tab[i]], name) != 0)
+            i = (i + 1) & (cap - 1);
+        if (tab[i] == SIZE_MAX)
+            tab[i] = j;
+        else
+            rc = cseg__diag(d, CSEG_EPARSE, r->name, r->rec_line, cseg_csv_column_of(r, j),
+                            "column name \"%s\" appears twice in the header (columns %zu and "
+                            "%zu)", name, tab[i] + 1, j + 1);
+    }
+    free(tab);
+    return rc;
+}
+
 static int open_common(cseg_csv *r, const cseg_csv_params *p, cseg_diag *d)
 {
     cseg_csv_params defaults;
@@ -372,7 +401,15 @@ static int open_common(cseg_csv *r, const cseg_csv_params *p, cseg_diag *d)
                 len--;
             if (!(r->header[j] = cseg__strndup(s, len)))
                 return cseg__diag(d, CSEG_ENOMEM, r->name, 0, 0, "out of memory");
+            size_t bad = cseg__utf8_invalid_at(s, len);
+            if (bad < len)
+                return cseg__diag(d, CSEG_EPARSE, r->name, r->rec_line, cseg_csv_column_of(r, j),
+                                  "the name of column %zu is not valid UTF-8 (byte 0x%02X); "
+                                  "convert the file, e.g. iconv -f WINDOWS-1252 -t UTF-8",
+                                  j + 1, (unsigned)(unsigned char)s[bad]);
         }
+        if ((rc = check_unique(r, d)) < 0)
+            return rc;
     }
     return 0;
 }

@@ -378,6 +378,12 @@ static int name_segments(cseg_segmentation *r, const cseg_segment_params *p, cse
             snprintf(tmp, sizeof tmp, "\x01%zu", s);
             cseg_profile_set_name(r->prof, s, tmp);
         }
+        for (size_t s = 0; s < k; s++) {
+            size_t len = strlen(p->names[s]);
+            if (cseg__utf8_invalid_at(p->names[s], len) < len)
+                return cseg__diag(diag, CSEG_EPARAM, NULL, 0, 0,
+                                  "names: segment name %zu is not valid UTF-8", s + 1);
+        }
         for (size_t s = 0; s < k; s++)
             if (cseg_profile_set_name(r->prof, s, p->names[s]) < 0)
                 return cseg__diag(diag, CSEG_EPARAM, NULL, 0, 0,

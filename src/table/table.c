@@ -37,12 +37,17 @@ typedef struct tcol {
     size_t n_levels, cap_levels;
     int32_t *htab;
     size_t hcap;
+    size_t bad_row; /* block reader: the row whose text is not UTF-8 */
+    long bad_col;
+    unsigned bad_byte;
 } tcol;
 
 struct cseg_table {
     size_t n_rows, cap_rows;
     tcol *cols;
     size_t n_cols;
+    int32_t *nidx; /* open-addressing index of column names (nicap slots) */
+    size_t nicap;
     uint64_t *hash;
     long *lines;
 };
@@ -74,9 +79,42 @@ void cseg_table_free(cseg_table *t)
     for (size_t j = 0; j < t->n_cols; j++)
         col_free(&t->cols[j]);
     free(t->cols);
+    free(t->nidx);
     free(t->hash);
     free(t->lines);
     free(t);
+}
+
+/* The name index: rebuilt when it would be half full, so finding a column by
+ * name is O(1) however wide the table (100,000 columns are read). */
+static int index_names(cseg_table *t)
+{
+    if (t->n_cols * 2 < t->nicap) {
+        const char *name = t->cols[t->n_cols - 1].name;
+        size_t i = (size_t)cseg__hash(name, strlen(name), 0) & (t->nicap - 1);
+        while (t->nidx[i] >= 0)
+            i = (i + 1) & (t->nicap - 1);
+        t->nidx[i] = (int32_t)(t->n_cols - 1);
+        return 0;
+    }
+    size_t cap = 64;
+    while (cap < 4 * t->n_cols)
+        cap *= 2;
+    int32_t *idx = malloc(cap * sizeof *idx);
+    if (!idx)
+        return CSEG_ENOMEM;
+    memset(idx, 0xff, cap * sizeof *idx);
+    for (size_t j = 0; j < t->n_cols; j++) {
+        const char *name = t->cols[j].name;
+        size_t i = (size_t)cseg__hash(name, strlen(name), 0) & (cap - 1);
+        while (idx[i] >= 0)
+            i = (i + 1) & (cap - 1);
+        idx[i] = (int32_t)j;
+    }
+    free(t->nidx);
+    t->nidx = idx;
+    t->nicap = cap;
+    return 0;
 }
 
 int cseg_table_create(cseg_table **out, size_t n_rows)
@@ -107,6 +145,10 @@ int cseg__table_view(cseg_table **out, const cseg_table *src)
             return CSEG_ENOMEM;
         }
         t->n_cols++;
+        if (index_names(t) < 0) {
+            cseg_table_free(t);
+            return CSEG_ENOMEM;
+        }
     }
     *out = t;
     return 0;
@@ -223,7 +265,8 @@ static void move_rows(cseg_table *t, size_t to, size_t from, size_t n)
         memmove(t->hash + to, t->hash + from, n * sizeof *t->hash);
 }
 
-/* Find or add a text level; returns its code or CSEG_ENOMEM. */
+/* Find or add a text level; returns its code, CSEG_ENOMEM, CSEG_ETOOBIG, or
+ * CSEG_EPARSE for a new level that is not valid UTF-8. */
 static int32_t intern(tcol *c, const char *s, size_t len)
 {
     uint64_t h = cseg__hash(s, len, 0);
@@ -255,6 +298,9 @@ static int32_t intern(tcol *c, const char *s, size_t len)
     }
     if (c->n_levels >= INT32_MAX)
         return CSEG_ETOOBIG;
+    /* A new level: text reaches JSON outputs, so it must be UTF-8. */
+    if (cseg__utf8_invalid_at(s, len) < len)
+        return CSEG_EPARSE;
     if (c->n_levels == c->cap_levels) {
         size_t nc = c->cap_levels ? c->cap_levels * 2 : 256;
         size_t *o = cseg__reallocarray(c->off, nc, sizeof *o);
@@ -665,6 +711,14 @@ static void parts_free(bpart *parts, size_t np, size_t ncol)
     free(parts);
 }
 
+static int not_utf8(cseg_diag *d, const char *path, long line, long col, const char *name,
+                    unsigned byte)
+{
+    return cseg__diag(d, CSEG_EPARSE, path, line, col,
+                      "text in column \"%s\" is not valid UTF-8 (byte 0x%02X); convert the "
+                      "file, e.g. iconv -f WINDOWS-1252 -t UTF-8", name, byte);
+}
+
 /* Intern text column jc of the first np parts into c->code from row i0.
  * A value equal to the previous row's raw bytes reuses its code: logs repeat
  * the customer and invoice on consecutive lines. */
@@ -703,6 +757,15 @@ static int intern_parts(tcol *c, const bpart *parts, size_t np, size_t jc, const
             if (c->is_id)
                 normalize_id(&sv, &len);
             int32_t code = intern(c, sv, len);
+            if (code == CSEG_EPARSE) {
+                /* Where: the row, and the field's column within its line. */
+                const char *f = blk + off, *ls = f;
+                while (ls > blk && ls[-1] != '\n')
+                    ls--;
+                c->bad_row = row;
+                c->bad_col = (long)(f - ls) + 1;
+                c->bad_byte = (unsigned char)sv[cseg__utf8_invalid_at(sv, len)];
+            }
             if (code < 0) {
                 free(unesc);
                 return code;
@@ -860,6 +923,16 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
             irc = r2;
         }
     }
+    if (irc == CSEG_EPARSE) {
+        const tcol *bad = NULL;
+        for (size_t jc = 0; jc < ncol; jc++) {
+            const tcol *c = &t->cols[jc];
+            if (c->bad_col > 0 && (!bad || c->bad_row < bad->bad_row))
+                bad = c;
+        }
+        rc = not_utf8(d, path, t->lines[bad->bad_row], bad->bad_col, bad->name, bad->bad_byte);
+        goto out;
+    }
     if (irc < 0) {
         rc = irc;
         goto out;
@@ -899,7 +972,8 @@ out:
 /* One pass over the file. On a contradiction in an inferred column, sets
  * *restart_src to its CSV index and returns 1. */
 static int read_pass(cseg_table **out, const char *path, const cseg_table_read_params *p,
-                     const unsigned char *as_text, size_t *restart_src, cseg_diag *d)
+                     unsigned char **as_text_io, size_t *n_as_text, size_t *restart_src,
+                     cseg_diag *d)
 {
     cseg_csv *r = NULL;
     cseg_table *t = NULL;
@@ -908,6 +982,19 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
     if (rc < 0)
         return rc;
     size_t ncsv = cseg_csv_n_columns(r);
+    /* One flag a CSV column: read as text after a restart. Sized here, once
+     * the header is known (the first pass), and kept by the caller. */
+    if (!*as_text_io) {
+        if (!(*as_text_io = cseg__calloc(ncsv, 1))) {
+            cseg_csv_close(r);
+            return cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
+        }
+        *n_as_text = ncsv;
+    } else if (*n_as_text != ncsv) {
+        cseg_csv_close(r);
+        return cseg__diag(d, CSEG_EIO, path, 0, 0, "the file changed while it was read");
+    }
+    const unsigned char *as_text = *as_text_io;
     t = calloc(1, sizeof *t);
     if (!t || !(t->cols = cseg__calloc(ncsv, sizeof *t->cols))) {
         rc = cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
@@ -933,7 +1020,7 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
             continue;
         tcol *c = &t->cols[t->n_cols++];
         c->src = j;
-        if (!(c->name = cseg__strdup(name))) {
+        if (!(c->name = cseg__strdup(name)) || index_names(t) < 0) {
             rc = cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
             goto out;
         }
@@ -1058,6 +1145,12 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
                 if (c->is_id)
                     normalize_id(&s, &len);
                 int32_t code = intern(c, s, len);
+                if (code == CSEG_EPARSE) {
+                    rc = not_utf8(d, path, cseg__csv_line_of(r, c->src),
+                                  cseg_csv_column_of(r, c->src), c->name,
+                                  (unsigned char)s[cseg__utf8_invalid_at(s, len)]);
+                    goto out;
+                }
                 if (code < 0) {
                     rc = code;
                     goto oom;
@@ -1114,7 +1207,7 @@ int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_rea
                         cseg_diag *d)
 {
     cseg_table_read_params defaults;
-    unsigned char *as_text = NULL;
+    unsigned char *as_text = NULL; /* one flag a CSV column, made by the first pass */
     size_t n_as_text = 0;
     int rc;
     *out = NULL;
@@ -1124,17 +1217,10 @@ int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_rea
     }
     for (;;) {
         size_t restart = 0;
-        /* Sized lazily: the header is only known once the file is open. */
-        if (!as_text) {
-            n_as_text = 1u << 16;
-            as_text = calloc(n_as_text, 1);
-            if (!as_text)
-                return cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
-        }
-        rc = read_pass(out, path, p, as_text, &restart, d);
+        rc = read_pass(out, path, p, &as_text, &n_as_text, &restart, d);
         if (rc != 1)
             break;
-        if (restart >= n_as_text || as_text[restart]) {
+        if (as_text[restart]) {
             rc = cseg__diag(d, CSEG_EPARSE, path, 0, 0, "cannot settle column types");
             break;
         }
@@ -1166,9 +1252,12 @@ cseg_coltype cseg_table_col_type(const cseg_table *t, size_t j)
 
 long cseg_table_find(const cseg_table *t, const char *name)
 {
-    for (size_t j = 0; j < t->n_cols; j++)
-        if (strcmp(t->cols[j].name, name) == 0)
-            return (long)j;
+    if (!t->nidx)
+        return -1;
+    size_t i = (size_t)cseg__hash(name, strlen(name), 0) & (t->nicap - 1);
+    for (; t->nidx[i] >= 0; i = (i + 1) & (t->nicap - 1))
+        if (strcmp(t->cols[t->nidx[i]].name, name) == 0)
+            return t->nidx[i];
     return -1;
 }
 
@@ -1222,6 +1311,11 @@ static tcol *add_col(cseg_table *t, const char *name)
     if (!(c->name = cseg__strdup(name)))
         return NULL;
     t->n_cols++;
+    if (index_names(t) < 0) {
+        col_free(c);
+        t->n_cols--;
+        return NULL;
+    }
     return c;
 }
 

@@ -271,6 +271,16 @@ else
     echo "skipped: $RETAIL is absent"
 fi
 
+# ---- hostile input (issue 16) ----
+printf 'id,X, X ,Y\n1,2,3,4\n5,6,7,8\n9,1,2,3\n' > "$T/dup.csv"
+expect 1 duplicate-header -- "$BIN" fit "$T/dup.csv" --out "$T/h1"
+stderr_is duplicate-header "custseg: $T/dup.csv:1:6: column name \"X\" appears twice in the header (columns 2 and 3)"
+printf 'id,Country,n\n1,France,2\n2,Cura\347ao,3\n3,UK,4\n' > "$T/latin1.csv"
+expect 1 not-utf8 -- "$BIN" fit "$T/latin1.csv" --out "$T/h2"
+stderr_is not-utf8 "custseg: $T/latin1.csv:3:3: text in column \"Country\" is not valid UTF-8 (byte 0xE7); convert the file, e.g. iconv -f WINDOWS-1252 -t UTF-8"
+[ -e "$T/h2" ] && bad "not-utf8: output folder created" || ok
+expect 2 names-not-utf8 -- "$BIN" fit "$MALL" --k 2 --names "$(printf 'A\377,B')" --out "$T/h3"
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

@@ -211,6 +211,16 @@ static void test_parse_double(void **state)
         if (cseg_parse_double(bad[i], strlen(bad[i]), &v) != CSEG_EPARSE)
             fail_msg("'%s' should not parse", bad[i]);
     }
+    /* Beyond the double range (issue 16.5): a range error, never inf. */
+    static const char *huge[] = {"1e309", "-1e309", "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792", "1e99999"};
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        double v;
+        if (cseg_parse_double(huge[i], strlen(huge[i]), &v) != CSEG_ERANGE)
+            fail_msg("'%.20s' should be out of range", huge[i]);
+    }
+    double tiny;
+    assert_int_equal(cseg_parse_double("1e-400", 6, &tiny), 0); /* underflow is 0, not an error */
+    assert_true(tiny == 0);
     /* Random decimals agree bit for bit with strtod. */
     srand(7);
     for (int i = 0; i < 200000; i++) {

@@ -217,6 +217,42 @@ static void test_empty_results(void **state)
     unlink(path);
 }
 
+/* Issue 16.5: a value or a sum beyond the double range is a data error that
+ * names the line, never an empty feature. */
+static void test_overflow(void **state)
+{
+    (void)state;
+    const char *path = tmp_text(1, "CustomerID,InvoiceDate,Quantity,UnitPrice\n"
+                                   "1,2020-01-01,2,3\n2,2020-01-02,1e308,10\n");
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    cseg_table *txn, *cust = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, &d), 0);
+    assert_int_equal(cseg_rfm_compute(&cust, txn, &roles, NULL, NULL, &d), CSEG_ERANGE);
+    assert_null(cust);
+    assert_int_equal(d.line, 3);
+    assert_string_equal(d.msg, "quantity x price is beyond the range of numbers (1e+308 x 10)");
+    cseg_table_free(txn);
+    /* Each value is fine; their sum is not. */
+    path = tmp_text(1, "CustomerID,InvoiceDate,Quantity,UnitPrice\n"
+                       "1,2020-01-01,1,1.5e308\n2,2020-01-02,1,1e308\n");
+    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, &d), 0);
+    assert_int_equal(cseg_rfm_compute(&cust, txn, &roles, NULL, NULL, &d), CSEG_ERANGE);
+    assert_int_equal(d.line, 3);
+    assert_string_equal(d.msg, "the total of the purchases is beyond the range of numbers");
+    cseg_table_free(txn);
+    /* A number that does not fit a double, in a column whose type is inferred. */
+    path = tmp_text(1, "CustomerID,InvoiceDate,Quantity,UnitPrice\n"
+                       "1,2020-01-01,1,2\n2,2020-01-02,1e309,1\n");
+    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, &d), CSEG_ERANGE);
+    assert_int_equal(d.line, 3);
+    assert_int_equal(d.col, 14);
+    assert_string_equal(d.msg, "number in column \"Quantity\" is beyond the range of numbers "
+                               "(about 1.8e308), got \"1e309\"");
+    unlink(path);
+}
+
 #if __has_include("reference/fixtures_retail.h")
 #include "reference/fixtures_retail.h"
 #define HAVE_RETAIL 1
@@ -305,7 +341,7 @@ int main(void)
         cmocka_unit_test(test_hand_computed),   cmocka_unit_test(test_as_of_and_window),
         cmocka_unit_test(test_roles_detection), cmocka_unit_test(test_amount_mode_and_ties),
         cmocka_unit_test(test_empty_results),   cmocka_unit_test(test_online_retail),
-        cmocka_unit_test(test_missing_invoice_and_product),
+        cmocka_unit_test(test_missing_invoice_and_product), cmocka_unit_test(test_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

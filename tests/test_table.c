@@ -492,6 +492,36 @@ static void test_invalid_utf8(void **state)
     unlink(p);
 }
 
+/* Issue 16.5: 1e309 is no text and no missing value: an error where it
+ * stands, record by record and in the block reader, inferred or forced. */
+static void test_out_of_range_number(void **state)
+{
+    (void)state;
+    cseg_table *t;
+    cseg_diag d;
+    const char *p = tmp_text(0, "a,b\n1,2\n3,-1e309\n");
+    assert_int_equal(cseg_table_read_csv(&t, p, NULL, &d), CSEG_ERANGE);
+    assert_int_equal(d.line, 3);
+    assert_int_equal(d.col, 3);
+    size_t n = 5000, cap = n * 24 + 64, len = 0;
+    char *b = malloc(cap);
+    len += (size_t)snprintf(b, cap, "a,b\n");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(b + len, cap - len, "%zu,%s\n", i, i == 4321 ? "2e400" : "1.5");
+    p = tmp_file(0, b, len);
+    for (int th = 1; th <= 2; th++) {
+        cseg_table_read_params rp;
+        cseg_table_read_params_init(&rp);
+        rp.n_threads = th;
+        assert_int_equal(cseg_table_read_csv(&t, p, &rp, &d), CSEG_ERANGE);
+        assert_int_equal(d.line, 4323);
+        assert_int_equal(d.col, 6);
+        assert_non_null(strstr(d.msg, "got \"2e400\""));
+    }
+    free(b);
+    unlink(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,7 +531,7 @@ int main(void)
         cmocka_unit_test(test_block_mode_equivalence), cmocka_unit_test(test_block_mode_errors),
         cmocka_unit_test(test_whole_input),
         cmocka_unit_test(test_very_wide), cmocka_unit_test(test_duplicate_header),
-        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_out_of_range_number),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,7 +69,9 @@ CSEG_API long cseg_csv_column_of(const cseg_csv *r, size_t j);
 /* Parse a decimal number (optional sign, digits, '.', exponent, "inf"/"nan"
  * refused) from s[0..len). Surrounding spaces are allowed. Correctly rounded:
  * a fast exact path for up to 19 significant digits and |exponent| <= 22,
- * strtod in the C locale otherwise. Returns 0 or CSEG_EPARSE. Thread-safe. */
+ * strtod in the C locale otherwise. Returns 0, CSEG_EPARSE, or CSEG_ERANGE for
+ * a number beyond the double range (such as 1e309; tiny ones round to 0).
+ * Thread-safe. */
 CSEG_API int cseg_parse_double(const char *s, size_t len, double *out);
 
 /* Parse a date or date-time into seconds since 1970-01-01 00:00 (the clock

@@ -167,6 +167,8 @@ int cseg_parse_double(const char *s, size_t len, double *out)
     double v = slow_strtod(num, (size_t)(end - num), &ok);
     if (!ok)
         return CSEG_EPARSE;
+    if (!isfinite(v))
+        return CSEG_ERANGE; /* beyond the double range: never inf */
     *out = v;
     return 0;
 }

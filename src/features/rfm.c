@@ -377,6 +377,12 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
             q.n_incomplete++;
             continue;
         }
+        if (!isfinite(v)) {
+            rc = cseg__diag(d, CSEG_ERANGE, NULL, cseg_table_row_line(t, i), 0,
+                            "quantity x price is beyond the range of numbers (%g x %g)",
+                            c.qty[i], c.price[i]);
+            goto out;
+        }
         if ((!use_amount && c.price[i] <= 0) || (use_amount && v == 0)) {
             keep[i] = 0;
             q.n_bad_price++;
@@ -412,6 +418,14 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
         }
         q.first_day = day < q.first_day ? day : q.first_day;
         q.last_day = day > q.last_day ? day : q.last_day;
+        double ng = keep[i] == 2 ? q.gross_revenue : q.gross_revenue + value[i];
+        double nr = keep[i] == 2 ? q.returned_value - value[i] : q.returned_value;
+        if (!isfinite(ng) || !isfinite(nr)) {
+            rc = cseg__diag(d, CSEG_ERANGE, NULL, cseg_table_row_line(t, i), 0,
+                            "the total of the %s is beyond the range of numbers",
+                            keep[i] == 2 ? "returns" : "purchases");
+            goto out;
+        }
         if (keep[i] == 2) {
             q.n_return_rows++;
             q.returned_value += -value[i];

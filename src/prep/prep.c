@@ -159,6 +159,10 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
         c->scale = iqr > 0 ? iqr : 1;
     }
     free(v);
+    if (!isfinite(c->center) || !isfinite(c->scale) || !isfinite(c->median))
+        return cseg__diag(d, CSEG_ERANGE, NULL, 0, 0,
+                          "column \"%s\": its values are too large to scale (sums beyond the "
+                          "range of numbers); use a log transform or smaller units", c->name);
     return 0;
 }
 

@@ -184,6 +184,9 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Zout, 
         return rc;
     if ((rc = cseg_prep_create(&prep, &p->prep)) < 0 ||
         (rc = cseg_prep_fit(prep, in->customers, in->features, in->n_features, diag)) < 0) {
+        /* The data's fault (a column without numbers, values too large): name the input. */
+        if (diag && diag->msg[0] && !diag->file[0])
+            snprintf(diag->file, sizeof diag->file, "%s", p->input_name ? p->input_name : "");
         blame(diag, rc, "preprocessing");
         goto out;
     }

@@ -397,7 +397,7 @@ static size_t unescape(char *dst, const char *s, size_t len)
     return k;
 }
 
-enum { BERR_NONE = 0, BERR_FIELDS, BERR_VALUE };
+enum { BERR_NONE = 0, BERR_FIELDS, BERR_VALUE, BERR_RANGE };
 
 typedef struct bpart {
     const char *p, *end;
@@ -657,11 +657,12 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
                 double *v = c->num + row;
                 if (fok[c->src] & FIELD_NUMBER_DONE)
                     break;
-                if (cseg_parse_double(sv, len, v) < 0) {
+                int pr = cseg_parse_double(sv, len, v);
+                if (pr < 0) {
                     if (quick_missing(sv, len))
                         *v = NAN;
                     else
-                        bad = 1;
+                        bad = pr == CSEG_ERANGE ? 2 : 1;
                 }
                 break;
             }
@@ -680,7 +681,7 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
             }
             }
             if (bad) {
-                bp->err = BERR_VALUE;
+                bp->err = bad == 2 ? BERR_RANGE : BERR_VALUE;
                 bp->err_col = jc;
                 bp->err_line = line;
                 bp->err_colno = (long)(sv - p) + 1;
@@ -709,6 +710,16 @@ static void parts_free(bpart *parts, size_t np, size_t ncol)
         free(parts[k].vals);
     }
     free(parts);
+}
+
+static int out_of_range(cseg_diag *d, const char *path, long line, long col, const char *name,
+                        const char *s, size_t len)
+{
+    char shown[64];
+    shorten(shown, sizeof shown, s, len);
+    return cseg__diag(d, CSEG_ERANGE, path, line, col,
+                      "number in column \"%s\" is beyond the range of numbers (about 1.8e308), "
+                      "got \"%s\"", name, shown);
 }
 
 static int not_utf8(cseg_diag *d, const char *path, long line, long col, const char *name,
@@ -945,6 +956,11 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
             goto out;
         }
         const tcol *c = &t->cols[bp->err_col];
+        if (bp->err == BERR_RANGE) {
+            rc = out_of_range(d, path, bp->line0 + bp->err_line, bp->err_colno, c->name,
+                              bp->err_s, bp->err_len);
+            goto out;
+        }
         if (!c->forced) {
             *restart_src = c->src;
             rc = 1;
@@ -1118,7 +1134,8 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
             if (c->type == CSEG_COL_AUTO) {
                 double v;
                 long long tv;
-                if (cseg_parse_double(s, len, &v) == 0)
+                int pr = cseg_parse_double(s, len, &v);
+                if (pr == 0 || pr == CSEG_ERANGE)
                     c->type = CSEG_COL_NUMBER;
                 else if (cseg_parse_datetime(s, len, p->date_format, &tv) == 0)
                     c->type = CSEG_COL_DATETIME;
@@ -1129,10 +1146,17 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
             }
             const char *what = NULL;
             switch (c->type) {
-            case CSEG_COL_NUMBER:
-                if (cseg_parse_double(s, len, &c->num[i]) < 0)
+            case CSEG_COL_NUMBER: {
+                int pr = cseg_parse_double(s, len, &c->num[i]);
+                if (pr == CSEG_ERANGE) {
+                    rc = out_of_range(d, path, cseg__csv_line_of(r, c->src),
+                                      cseg_csv_column_of(r, c->src), c->name, s, len);
+                    goto out;
+                }
+                if (pr < 0)
                     what = "a number";
                 break;
+            }
             case CSEG_COL_DATETIME: {
                 long long tv;
                 if (cseg_parse_datetime(s, len, p->date_format, &tv) < 0)

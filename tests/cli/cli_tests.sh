@@ -281,6 +281,17 @@ stderr_is not-utf8 "custseg: $T/latin1.csv:3:3: text in column \"Country\" is no
 [ -e "$T/h2" ] && bad "not-utf8: output folder created" || ok
 expect 2 names-not-utf8 -- "$BIN" fit "$MALL" --k 2 --names "$(printf 'A\377,B')" --out "$T/h3"
 
+printf 'InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,2,2021-01-01,3,7\n2,1e308,2021-01-02,10,8\n3,1,2021-01-03,3,9\n' > "$T/ovf.csv"
+expect 1 overflow-product -- "$BIN" run "$T/ovf.csv" --out "$T/h4"
+stderr_is overflow-product "custseg: $T/ovf.csv:3: quantity x price is beyond the range of numbers (1e+308 x 10)"
+printf 'InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,2,2021-01-01,3,7\n2,1e309,2021-01-02,10,8\n' > "$T/inf.csv"
+expect 1 overflow-number -- "$BIN" run "$T/inf.csv" --out "$T/h4"
+stderr_is overflow-number "custseg: $T/inf.csv:3:3: number in column \"Quantity\" is beyond the range of numbers (about 1.8e308), got \"1e309\""
+printf 'id,a,b\n1,1e308,1\n2,1.5e308,2\n3,1.7e308,5\n4,3,4\n' > "$T/big.csv"
+expect 1 overflow-scale -- "$BIN" fit "$T/big.csv" --log none --k 2 --out "$T/h5"
+contains overflow-scale "$T/err" "custseg: $T/big.csv: column \"a\": its values are too large to scale"
+[ -e "$T/h5" ] && bad "overflow-scale: output folder created" || ok
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

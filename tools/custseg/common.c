@@ -21,7 +21,12 @@ int cli_status_of(int code)
 int cli_fail(int code, const cseg_diag *d, const char *context)
 {
     char buf[1200];
-    if (d && (d->msg[0] || d->file[0]))
+    if (d && d->msg[0] && !d->file[0] && context) {
+        /* A data error names its file: the context is the file being read. */
+        cseg_diag named = *d;
+        snprintf(named.file, sizeof named.file, "%s", context);
+        fprintf(stderr, "custseg: %s\n", cseg_diag_format(&named, buf, sizeof buf));
+    } else if (d && (d->msg[0] || d->file[0]))
         fprintf(stderr, "custseg: %s\n", cseg_diag_format(d, buf, sizeof buf));
     else if (context)
         fprintf(stderr, "custseg: %s: %s\n", context, cseg_strerror(code));

@@ -1,6 +1,8 @@
 /* Tests for the validity indices, against scikit-learn (tests/reference). */
 #include <math.h>
 
+#include <sys/resource.h>
+
 #include "util.h"
 #include "reference/fixtures_metrics.h"
 
@@ -151,6 +153,52 @@ static void test_against_naive(void **state)
     }
 }
 
+/* Issue 16.7: many labels (half as many clusters as samples): memory must not
+ * grow with labels^2 (the tile sums would need 8 k^2 doubles, 256 MB here);
+ * the row-by-row path gives the naive values, the same for any thread count,
+ * and Davies-Bouldin needs no k x k matrix. */
+static void test_many_labels(void **state)
+{
+    (void)state;
+    size_t n = 4000, d = 3;
+    int32_t k = 2000;
+    double *X = malloc(n * d * sizeof *X), *per = malloc(n * sizeof *per);
+    double *ref = malloc(n * sizeof *ref);
+    int32_t *lab = malloc(n * sizeof *lab);
+    srand(5);
+    for (size_t i = 0; i < n; i++) {
+        lab[i] = (int32_t)(i % (size_t)k);
+        for (size_t j = 0; j < d; j++)
+            X[i * d + j] = 0.01 * lab[i] + (double)rand() / RAND_MAX;
+    }
+    naive_silhouette(X, n, d, lab, k, ref);
+    double v[2], mean = 0;
+    for (int t = 0; t < 2; t++) {
+        cseg_silhouette_params sp;
+        cseg_silhouette_params_init(&sp);
+        sp.n_threads = t + 1;
+        assert_int_equal(cseg_metrics_silhouette(X, n, d, lab, &sp, &v[t], per), 0);
+    }
+    assert_true(v[0] == v[1]);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(fabs(per[i] - ref[i]) <= 1e-12);
+        mean += ref[i];
+    }
+    assert_true(fabs(v[0] - mean / (double)n) <= 1e-12);
+    double db;
+    assert_int_equal(cseg_metrics_davies_bouldin(X, n, d, lab, &db), 0);
+    assert_true(isfinite(db) && db > 0);
+    /* The whole process stayed small (the old tile sums alone were 512 MB). */
+    struct rusage ru;
+    assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+    if (ru.ru_maxrss > 200L * 1024)
+        fail_msg("peak memory %ld kB", ru.ru_maxrss);
+    free(X);
+    free(per);
+    free(ref);
+    free(lab);
+}
+
 static void test_invalid(void **state)
 {
     (void)state;
@@ -178,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_threads_identical),
         cmocka_unit_test(test_against_naive),
         cmocka_unit_test(test_invalid),
+        cmocka_unit_test(test_many_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@ extern "C" {
 /* Sum of squared distances of samples to their cluster means. */
 CSEG_API int cseg_metrics_inertia(const double *X, size_t n, size_t d, const int32_t *labels,
                                   double *out);
-/* Davies-Bouldin index (lower is better). O(n d + k^2 d). */
+/* Davies-Bouldin index (lower is better). O(n d + k^2 d) time, O(k d) memory. */
 CSEG_API int cseg_metrics_davies_bouldin(const double *X, size_t n, size_t d,
                                          const int32_t *labels, double *out);
 /* Calinski-Harabasz index (higher is better). O(n d). */
@@ -45,7 +45,10 @@ CSEG_API void cseg_silhouette_params_init(cseg_silhouette_params *p);
  * the other), never as an n x n matrix. Memory: about (1 + c) x n x k
  * doubles for c <= 16 fixed row chunks of per-cluster sums (c shrinks to
  * keep the chunk buffers within 128 MB). The chunks depend on n and k only,
- * so the result is the same for any thread count. */
+ * so the result is the same for any thread count. With many small clusters
+ * (when those sums would pass 256 MB: they grow with k^2, since every
+ * cluster starts a tile) each sample's distances are summed row by row
+ * instead: the same time, O(k) memory a thread. */
 CSEG_API int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *labels,
                                      const cseg_silhouette_params *p, double *score,
                                      double *per_sample);

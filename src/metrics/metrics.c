@@ -203,12 +203,11 @@ int cseg_metrics_davies_bouldin(const double *X, size_t n, size_t d, const int32
 {
     clusters c;
     int rc = clusters_make(X, n, d, labels, &c, 2);
-    double *intra = NULL, *cd = NULL;
+    double *intra = NULL;
     if (rc < 0)
         goto out;
     intra = cseg__calloc(c.k, sizeof *intra);
-    cd = cseg__calloc(c.k * c.k, sizeof *cd);
-    if (!intra || !cd) {
+    if (!intra) {
         rc = CSEG_ENOMEM;
         goto out;
     }
@@ -227,35 +226,34 @@ int cseg_metrics_davies_bouldin(const double *X, size_t n, size_t d, const int32
     for (size_t a = 0; a < c.k; a++) {
         intra[a] /= c.size[a];
         intra_zero &= fabs(intra[a]) <= 1e-8;
+    }
+    /* Centroid distances pair by pair, never as a k x k matrix: memory O(k)
+     * however many labels (issue 16.7). */
+    double total = 0;
+    for (size_t a = 0; a < c.k; a++) {
+        double best = -HUGE_VAL;
         for (size_t b = 0; b < c.k; b++) {
             double s = 0;
             for (size_t j = 0; j < d; j++) {
                 double e = c.mean[a * d + j] - c.mean[b * d + j];
                 s += e * e;
             }
-            cd[a * c.k + b] = sqrt(s);
-            cd_zero &= cd[a * c.k + b] <= 1e-8;
-        }
-    }
-    if (intra_zero || cd_zero) {
-        *out = 0;
-        goto out;
-    }
-    double total = 0;
-    for (size_t a = 0; a < c.k; a++) {
-        double best = -HUGE_VAL;
-        for (size_t b = 0; b < c.k; b++) {
-            double dist = cd[a * c.k + b] == 0 ? HUGE_VAL : cd[a * c.k + b];
+            double cd = sqrt(s);
+            cd_zero &= cd <= 1e-8;
+            double dist = cd == 0 ? HUGE_VAL : cd;
             double r = (intra[a] + intra[b]) / dist;
             if (r > best)
                 best = r;
         }
         total += best;
     }
+    if (intra_zero || cd_zero) {
+        *out = 0;
+        goto out;
+    }
     *out = total / (double)c.k;
 out:
     free(intra);
-    free(cd);
     clusters_free(&c);
     return rc;
 }
@@ -360,6 +358,55 @@ CSEG_HOT static void sil_row(const double *Xt, size_t d, size_t k, size_t I, siz
  * their buffers would pass SIL_COL_BUDGET bytes. Depends on n and k only. */
 #define SIL_CHUNKS 16
 #define SIL_COL_BUDGET ((size_t)128 << 20)
+/* Above this many bytes of tile sums (many small clusters), row by row. */
+#define SIL_TILE_BUDGET ((size_t)256 << 20)
+
+/* The silhouette of each of m samples (rows idx[] of X, clusters lab[] with
+ * cnt[] members) from its distances to every other sample, summed per
+ * cluster in a fixed order: the same values for any thread count. */
+static int sil_rows(const double *X, size_t d, const size_t *idx, const int32_t *lab, size_t m,
+                    size_t k, const size_t *cnt, double *sil, int n_threads)
+{
+    int nt = cseg__threads(n_threads), oom = 0;
+    (void)nt; /* unused without OpenMP */
+#pragma omp parallel num_threads(nt) default(none) shared(X, d, idx, lab, m, k, cnt, sil, oom)
+    {
+        double *S = malloc(k * sizeof *S);
+        if (!S) {
+#pragma omp atomic write
+            oom = 1;
+        }
+#pragma omp for schedule(dynamic, 64)
+        for (size_t t = 0; t < m; t++) {
+            if (!S) {
+                sil[t] = NAN;
+                continue;
+            }
+            size_t own = (size_t)lab[t];
+            if (cnt[own] <= 1) {
+                sil[t] = 0;
+                continue;
+            }
+            memset(S, 0, k * sizeof *S);
+            const double *x = X + idx[t] * d;
+            for (size_t u = 0; u < m; u++) {
+                const double *y = X + idx[u] * d;
+                double s = 0;
+                for (size_t f = 0; f < d; f++)
+                    s = fma(x[f] - y[f], x[f] - y[f], s);
+                S[lab[u]] += sqrt(s);
+            }
+            double ai = S[own] / (double)(cnt[own] - 1), bi = HUGE_VAL;
+            for (size_t a = 0; a < k; a++)
+                if (a != own && S[a] / (double)cnt[a] < bi)
+                    bi = S[a] / (double)cnt[a];
+            double mx = ai > bi ? ai : bi;
+            sil[t] = mx > 0 ? (bi - ai) / mx : 0;
+        }
+        free(S);
+    }
+    return oom ? CSEG_ENOMEM : 0;
+}
 
 int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *labels,
                             const cseg_silhouette_params *p, double *score, double *per_sample)
@@ -446,9 +493,13 @@ int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *
         for (size_t f = 0; f < d; f++)
             Xt[pos[t] / 8 * 8 * d + f * 8 + pos[t] % 8] = X[idx[t] * d + f];
     size_t n_tiles = off[k], slots;
-    if (cseg__mul(n_tiles * 8, k, &slots)) {
-        rc = CSEG_ETOOBIG;
-        goto out;
+    if (cseg__mul(n_tiles * 8, k, &slots) || slots > SIL_TILE_BUDGET / (2 * sizeof(double))) {
+        /* Many clusters of few samples: the per-tile, per-cluster sums would
+         * grow with k^2 (every cluster starts a tile). Row by row instead:
+         * the same O(m^2 d) time, O(k) memory a thread. */
+        if ((rc = sil_rows(X, d, idx, lab, m, k, cnt, sil, p->n_threads)) < 0)
+            goto out;
+        goto total;
     }
     size_t n_chunks = SIL_CHUNKS;
     while (n_chunks > 1 && slots * n_chunks > SIL_COL_BUDGET / sizeof(double))
@@ -512,6 +563,7 @@ int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *
     }
     if (rc < 0)
         goto out;
+total:;
     double total = 0;
     for (size_t t = 0; t < m; t++)
         total += sil[t];

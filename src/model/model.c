@@ -5,7 +5,9 @@
  * handles the locale's decimal point itself. Loading validates every field and
  * reports the first problem by its JSON path.
  */
+#include <errno.h>
 #include <jansson.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,6 +461,12 @@ int cseg_model_assign(const cseg_model *m, const cseg_table *t, int32_t *labels,
     if (rc == 0)
         rc = cseg_model_predict(m, Z, n, labels, distance, NULL);
     cseg__free_aligned(Z);
+    /* A distance is written out: never a non-finite one (DBSCAN without any
+     * core point has none to give, and says so with INFINITY). */
+    for (size_t i = 0; rc == 0 && distance && !m->db && i < n; i++)
+        if (!isfinite(distance[i]))
+            rc = cseg__diag(d, CSEG_ERANGE, NULL, cseg_table_row_line(t, i), 0,
+                            "the distance to the segment is beyond the range of numbers");
     return rc;
 }
 
@@ -810,9 +818,10 @@ static int load_prep(loader *L, json_t *jp, cseg_prep **out)
             json_t *lg = json_object_get(o, "log");
             if (get_num(o, "median", &c->median) || get_num(o, "shift", &c->shift) ||
                 get_num(o, "center", &c->center) || get_num(o, "scale", &c->scale) ||
-                !json_is_boolean(lg) || !(c->scale != 0)) {
-                rc = bad(L, "a number column needs finite median, shift, center, scale "
-                            "(non-zero) and a boolean log");
+                !json_is_boolean(lg) || !isnormal(c->scale) || c->shift < 0) {
+                /* A denormal scale would blow every value up to infinity. */
+                rc = bad(L, "a number column needs finite median, center, a shift >= 0, a "
+                            "scale that is a normal non-zero number, and a boolean log");
                 break;
             }
             c->log = json_is_true(lg);
@@ -1050,9 +1059,21 @@ int cseg_model_load(cseg_model **out, const char *path, cseg_diag *d)
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return cseg__diag(d, CSEG_EIO, path, 0, 0, "cannot open model file");
+        return cseg__diag(d, CSEG_EIO, path, 0, 0, "cannot open model file: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return cseg__diag(d, CSEG_EIO, path, 0, 0, "cannot read the model: %s",
+                          S_ISDIR(st.st_mode) ? "it is a folder (give its model.json)"
+                                              : "not a regular file");
+    }
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &err);
+    int read_error = ferror(f);
     fclose(f);
+    if (read_error) {
+        json_decref(root);
+        return cseg__diag(d, CSEG_EIO, path, 0, 0, "cannot read the model: read error");
+    }
     if (!root)
         return cseg__diag(d, CSEG_EFORMAT, path, err.line > 0 ? err.line : 0,
                           err.column > 0 ? err.column : 0, "not a valid JSON model file: %s",

@@ -333,6 +333,10 @@ int cseg_prep_transform(const cseg_prep *pp, const cseg_table *t, double *X, cse
                 if (c->log)
                     z = log_value(c, z);
                 X[i * p + o] = (z - c->center) / c->scale;
+                if (!isfinite(X[i * p + o]))
+                    return cseg__diag(d, CSEG_ERANGE, NULL, cseg_table_row_line(t, i), 0,
+                                      "column \"%s\": the value %g is beyond the range of "
+                                      "numbers once scaled", c->name, x[i]);
             }
             o++;
             continue;

@@ -292,6 +292,29 @@ expect 1 overflow-scale -- "$BIN" fit "$T/big.csv" --log none --k 2 --out "$T/h5
 contains overflow-scale "$T/err" "custseg: $T/big.csv: column \"a\": its values are too large to scale"
 [ -e "$T/h5" ] && bad "overflow-scale: output folder created" || ok
 
+# a summary that cannot be written is an I/O error (issue 16.9)
+if [ -w /dev/full ]; then
+    expect 3 stdout-full -- sh -c "exec \"$BIN\" run \"$SMALL\" --out \"$T/h6\" > /dev/full"
+    contains stdout-full "$T/err" "custseg: cannot write to standard output"
+fi
+expect 2 out-empty -- "$BIN" run "$SMALL" --out ""
+stderr_is out-empty "custseg: --out needs a folder name
+Try 'custseg run --help'."
+expect 3 model-is-folder -- "$BIN" assign "$T/o1" "$SMALL"
+stderr_is model-is-folder "custseg: $T/o1: cannot read the model: it is a folder (give its model.json)"
+printf 'a,b,seg\n1,2,4294967296\n3,4,1\n5,6,1\n' > "$T/lab.csv"
+expect 1 label-too-large -- "$BIN" score "$T/lab.csv" --labels seg
+stderr_is label-too-large "custseg: $T/lab.csv:2: label 4294967296 in column \"seg\" is too large (labels go up to 2147483647)"
+# a denormal scale in a tampered model is refused (issue 16.6)
+sed 's/"scale": [0-9][0-9.e+-]*/"scale": 1e-320/' "$T/o1/model.json" > "$T/denormal.json"
+expect 1 model-denormal -- "$BIN" assign "$T/denormal.json" "$T/o1/customers.csv"
+contains model-denormal "$T/err" "a scale that is a normal non-zero number"
+# report on a folder whose customers.csv was cut short (issue 16.10)
+mkdir -p "$T/cut" && cp "$T/m1/segments.json" "$T/m1/model.json" "$T/cut/"
+head -44 "$T/m1/customers.csv" > "$T/cut/customers.csv"
+expect 1 report-cut-short -- "$BIN" report "$T/cut"
+stderr_is report-cut-short "custseg: $T/cut/customers.csv holds 43 customers but $T/cut/segments.json says 200: the folder does not hold one run's outputs (run again)"
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

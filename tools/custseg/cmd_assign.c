@@ -47,6 +47,8 @@ int cmd_assign(int argc, char **argv)
             fputs(help, stdout);
             return EXIT_OK;
         case OPT_OUTFILE:
+            if (!*optarg)
+                return cli_usage_error("assign", "--out needs a file name");
             out = optarg;
             break;
         case OPT_FORMAT:

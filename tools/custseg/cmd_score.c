@@ -145,9 +145,15 @@ int cmd_score(int argc, char **argv)
             if (isnan(x) || x < 0) {
                 lab[i] = -1;
             } else if (x != floor(x) || x > 2147483647.0) {
-                status = cli_error(EXIT_DATA, "%s:%ld: label \"%g\" in column \"%s\" is not a "
-                                              "whole number", path, cseg_table_row_line(t, i), x,
-                                   labcol);
+                /* The number as written (shortest text that reads back the same). */
+                char shown[40];
+                snprintf(shown, sizeof shown, "%.15g", x);
+                if (strtod(shown, NULL) != x)
+                    snprintf(shown, sizeof shown, "%.17g", x);
+                status = cli_error(EXIT_DATA, "%s:%ld: label %s in column \"%s\" is %s", path,
+                                   cseg_table_row_line(t, i), shown, labcol,
+                                   x != floor(x) ? "not a whole number"
+                                                 : "too large (labels go up to 2147483647)");
                 goto out;
             } else {
                 lab[i] = (int32_t)x;

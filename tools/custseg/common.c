@@ -169,6 +169,8 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
     double x;
     switch (opt) {
     case OPT_OUT:
+        if (!*arg)
+            return cli_usage_error(cmd, "--out needs a folder name"), -1;
         o->out_dir = arg;
         return 1;
     case OPT_K:

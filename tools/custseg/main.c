@@ -1,6 +1,7 @@
 /* custseg — customer segmentation from the command line.
  * main is thin: pick the subcommand, which parses its options, calls the
  * library and maps the result to an exit status (docs/cli.md). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,7 +27,21 @@ static const char usage[] =
     "Exit status: 0 ok, 1 data or model error, 2 usage error, 3 I/O or system error.\n"
     "Example: custseg run data/online_retail.csv.gz --out out/\n";
 
+static int dispatch(int argc, char **argv);
+
+/* Every command's stdout is checked once more at the end: a summary that could
+ * not be written (a full disk, a closed pipe) is an I/O error, not success. */
 int main(int argc, char **argv)
+{
+    int status = dispatch(argc, argv);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "custseg: cannot write to standard output: %s\n", strerror(errno));
+        return EXIT_IO;
+    }
+    return status;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         fputs(usage, stderr);

@@ -98,6 +98,8 @@ int cmd_report(int argc, char **argv)
             fputs(help, stdout);
             return EXIT_OK;
         case OPT_OUTFILE:
+            if (!*optarg)
+                return cli_usage_error("report", "--out needs a file name");
             out = optarg;
             break;
         case OPT_THREADS:
@@ -149,6 +151,21 @@ int cmd_report(int argc, char **argv)
         goto out;
     }
     size_t n = cseg_table_n_rows(t), k = cseg_model_k(m);
+    /* The three files must be one run's: a cut-short customers.csv, or files
+     * of two runs, would draw a wrong page. */
+    json_t *jn = json_object_get(seg, "n_customers");
+    size_t nseg = json_array_size(json_object_get(seg, "segments"));
+    if (!json_is_integer(jn) || (size_t)json_integer_value(jn) != n) {
+        status = cli_error(EXIT_DATA, "%s holds %zu customers but %s says %lld: the folder does "
+                                      "not hold one run's outputs (run again)", pc, n, ps,
+                           json_is_integer(jn) ? (long long)json_integer_value(jn) : -1LL);
+        goto out;
+    }
+    if (nseg != k) {
+        status = cli_error(EXIT_DATA, "%s has %zu segments but %s has %zu: the folder does not "
+                                      "hold one run's outputs (run again)", pm, k, ps, nseg);
+        goto out;
+    }
     const double *sg = cseg_table_numbers(t, (size_t)cseg_table_find(t, "segment"));
     lab = malloc((n ? n : 1) * sizeof *lab);
     if (!lab) {

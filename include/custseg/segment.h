@@ -187,6 +187,15 @@ CSEG_API int cseg_segment_write_dendrogram(const cseg_segmentation *s, const cha
  * a chart left out. */
 CSEG_API int cseg_segment_write_report(const cseg_segmentation *s, const char *path,
                                        cseg_log_fn log, void *log_user, cseg_diag *d);
+/* All of them into the folder dir (made with its parents when missing), as
+ * one set: written into a temporary folder beside dir and swapped in with one
+ * rename, so that after a crash, a kill or a full disk dir holds the previous
+ * set or this one, whole, never a mix (a folder holding other files than
+ * custseg outputs gets the new files one rename each instead). Writers of the
+ * same parent folder take turns (a lock on it, held while writing); temporary
+ * folders that killed runs left beside dir are removed. */
+CSEG_API int cseg_segment_write_all(const cseg_segmentation *s, const char *dir, cseg_log_fn log,
+                                    void *log_user, cseg_diag *d);
 
 /* ---- compare: several algorithms over a range of k on the same customers ----
  *

@@ -52,6 +52,24 @@ int cseg__atomic_open(cseg_atomic_file *af, const char *path, cseg_diag *d);
 int cseg__atomic_commit(cseg_atomic_file *af, cseg_diag *d);
 void cseg__atomic_abort(cseg_atomic_file *af);
 
+/* An output folder that changes as one set (outdir.c): begin makes the
+ * parent folders, takes the parent's lock, removes temporaries of killed runs
+ * and makes a temporary folder beside dir; the files (names, the complete
+ * list of outputs that may be in such a folder) are written into it, at the
+ * paths cseg__outdir_file gives; commit swaps it in and unlocks; abort drops
+ * it. */
+typedef struct cseg_outdir {
+    char *dir, *parent, *name, *tmp;
+    int lock_fd;
+    const char *const *names;
+    size_t n_names;
+} cseg_outdir;
+int cseg__outdir_begin(cseg_outdir *o, const char *dir, const char *const *names, size_t n_names,
+                       cseg_diag *d);
+int cseg__outdir_file(const cseg_outdir *o, const char *name, char *buf, size_t size);
+int cseg__outdir_commit(cseg_outdir *o, cseg_diag *d);
+void cseg__outdir_abort(cseg_outdir *o);
+
 /* Number of worker threads to use for a request of n (0 = all available). */
 int cseg__threads(int n);
 

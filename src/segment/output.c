@@ -316,3 +316,44 @@ int cseg_segment_write_report(const cseg_segmentation *r, const char *path, cseg
         cseg__diag(d, rc, path, 0, 0, "%s", cseg_strerror(rc));
     return rc;
 }
+
+/* A diag naming a file in the temporary folder names the file it stands for. */
+static void untemp(const cseg_outdir *o, cseg_diag *d)
+{
+    size_t tl = strlen(o->tmp);
+    if (d && strncmp(d->file, o->tmp, tl) == 0 && d->file[tl] == '/') {
+        char f[sizeof d->file];
+        snprintf(f, sizeof f, "%s%s", o->dir, d->file + tl);
+        memcpy(d->file, f, sizeof f);
+    }
+}
+
+int cseg_segment_write_all(const cseg_segmentation *r, const char *dir, cseg_log_fn log,
+                           void *log_user, cseg_diag *d)
+{
+    static const char *const names[] = {"customers.csv", "segments.json", "model.json",
+                                        "report.html",   "dendrogram.csv", "dendrogram.json"};
+    char path[6][4096];
+    cseg_outdir o;
+    int rc = cseg__outdir_begin(&o, dir, names, 6, d);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < 6 && rc == 0; i++)
+        rc = cseg__outdir_file(&o, names[i], path[i], sizeof path[i]);
+    if (rc == 0)
+        rc = cseg_segment_write_customers(r, path[0], d);
+    if (rc == 0)
+        rc = cseg_segment_write_json(r, path[1], d);
+    if (rc == 0)
+        rc = cseg_model_save(r->in.model, path[2], d);
+    if (rc == 0 && r->fit.tree)
+        rc = cseg_segment_write_dendrogram(r, path[4], path[5], d);
+    if (rc == 0)
+        rc = cseg_segment_write_report(r, path[3], log, log_user, d);
+    if (rc < 0) {
+        untemp(&o, d);
+        cseg__outdir_abort(&o);
+        return rc;
+    }
+    return cseg__outdir_commit(&o, d);
+}

@@ -11,35 +11,6 @@
 
 #include "cli.h"
 
-static int mkdirs(const char *dir)
-{
-    char tmp[4096];
-    size_t len = strlen(dir);
-    if (len == 0 || len >= sizeof tmp)
-        return -1;
-    memcpy(tmp, dir, len + 1);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-        return -1;
-    struct stat st;
-    return stat(tmp, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
-}
-
-static char *join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s/%s", dir, name);
-    return s;
-}
-
 /* Write JSON to path through a temporary file and rename. */
 int cli_write_json_atomic(json_t *j, const char *path)
 {
@@ -256,48 +227,22 @@ static void print_segments(const cseg_segmentation *r, int rfm)
 
 static int write_outputs(const seg_opts *o, const cseg_segmentation *r)
 {
-    int status = EXIT_OK, rc;
     cseg_diag diag;
-    char *pc = NULL, *ps = NULL, *pm = NULL, *pr = NULL, *ptc = NULL, *ptj = NULL;
-    int tree = cseg_segment_linkage(r, NULL, NULL) != NULL;
     cseg_diag_clear(&diag);
-    if (mkdirs(o->out_dir) < 0)
-        return cli_error(EXIT_IO, "%s: cannot create output folder: %s", o->out_dir,
-                         strerror(errno));
-    pc = join(o->out_dir, "customers.csv");
-    ps = join(o->out_dir, "segments.json");
-    pm = join(o->out_dir, "model.json");
-    pr = join(o->out_dir, "report.html");
-    ptc = join(o->out_dir, "dendrogram.csv");
-    ptj = join(o->out_dir, "dendrogram.json");
-    if (!pc || !ps || !pm || !pr || !ptc || !ptj) {
-        status = cli_error(EXIT_IO, "out of memory");
-        goto out;
-    }
-    if ((rc = cseg_segment_write_customers(r, pc, &diag)) < 0 ||
-        (rc = cseg_segment_write_json(r, ps, &diag)) < 0 ||
-        (rc = cseg_model_save(cseg_segment_model(r), pm, &diag)) < 0 ||
-        (tree && (rc = cseg_segment_write_dendrogram(r, ptc, ptj, &diag)) < 0)) {
-        status = cli_fail(rc, &diag, NULL);
-        goto out;
-    }
-    if ((rc = cseg_segment_write_report(r, pr, on_warning, NULL, &diag)) < 0) {
-        status = cli_fail(rc, &diag, NULL);
-        goto out;
-    }
+    int rc = cseg_segment_write_all(r, o->out_dir, on_warning, NULL, &diag);
+    if (rc < 0)
+        return cli_fail(rc, &diag, NULL);
     if (cseg_segment_quality(r))
         print_quality(cseg_segment_quality(r));
     print_k_table(r, stdout);
     print_segments(r, cseg_segment_quality(r) != NULL);
-    printf("\nWrote %s, %s, %s, %s%s%s\n", pc, ps, pm, pr, tree ? ", " : "", tree ? ptc : "");
-out:
-    free(pc);
-    free(ps);
-    free(pm);
-    free(pr);
-    free(ptc);
-    free(ptj);
-    return status;
+    const char *sep = o->out_dir[strlen(o->out_dir) - 1] == '/' ? "" : "/";
+    printf("\nWrote %s%scustomers.csv, %s%ssegments.json, %s%smodel.json, %s%sreport.html",
+           o->out_dir, sep, o->out_dir, sep, o->out_dir, sep, o->out_dir, sep);
+    if (cseg_segment_linkage(r, NULL, NULL))
+        printf(", %s%sdendrogram.csv, %s%sdendrogram.json", o->out_dir, sep, o->out_dir, sep);
+    printf("\n");
+    return EXIT_OK;
 }
 
 static void print_cell(double v, int w, int prec)

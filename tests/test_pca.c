@@ -329,6 +329,69 @@ static void test_share_rule(void **state)
     free(X);
 }
 
+/* Issue 16.2: fewer samples than features goes through the n x n Gram
+ * matrix. Each component must be a unit eigenvector of the d x d sample
+ * covariance with its explained variance as eigenvalue, the components
+ * orthogonal, and the transform the projection of the centred rows. */
+static void test_wide(void **state)
+{
+    (void)state;
+    size_t n = 7, d = 3000, nc = 4;
+    double *X = malloc(n * d * sizeof *X), *mu = calloc(d, sizeof *mu);
+    srand(3);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            X[i * d + j] = (double)rand() / RAND_MAX + (j % 5 == 0 ? (double)i : 0);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            mu[j] += X[i * d + j] / (double)n;
+    cseg_pca *p;
+    assert_int_equal(cseg_pca_fit(&p, X, n, d, nc), 0);
+    const double *C = cseg_pca_components(p), *w = cseg_pca_explained_variance(p);
+    double *t = malloc(n * sizeof *t);
+    for (size_t c = 0; c < nc; c++) {
+        const double *v = C + c * d;
+        /* cov v = (1 / (n - 1)) Xc^T (Xc v) */
+        for (size_t i = 0; i < n; i++) {
+            t[i] = 0;
+            for (size_t j = 0; j < d; j++)
+                t[i] += (X[i * d + j] - mu[j]) * v[j];
+        }
+        double err = 0, nv = 0;
+        for (size_t j = 0; j < d; j++) {
+            double cv = 0;
+            for (size_t i = 0; i < n; i++)
+                cv += (X[i * d + j] - mu[j]) * t[i];
+            cv /= (double)(n - 1);
+            err = fmax(err, fabs(cv - w[c] * v[j]));
+            nv += v[j] * v[j];
+        }
+        assert_true(err <= 1e-9 * w[0]);
+        assert_rel(nv, 1.0, 1e-12);
+        for (size_t e = 0; e < c; e++) {
+            double dot = 0;
+            for (size_t j = 0; j < d; j++)
+                dot += v[j] * C[e * d + j];
+            assert_true(fabs(dot) <= 1e-10);
+        }
+        if (c)
+            assert_true(w[c] <= w[c - 1]);
+    }
+    double *Y = malloc(n * nc * sizeof *Y);
+    assert_int_equal(cseg_pca_transform(p, X, n, Y), 0);
+    for (size_t i = 0; i < n; i++) {
+        double y = 0;
+        for (size_t j = 0; j < d; j++)
+            y += (X[i * d + j] - mu[j]) * C[j];
+        assert_true(fabs(Y[i * nc] - y) <= 1e-9 * (1 + fabs(y)));
+    }
+    cseg_pca_free(p);
+    free(X);
+    free(mu);
+    free(t);
+    free(Y);
+}
+
 static void test_edge_cases(void **state)
 {
     (void)state;
@@ -418,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_pca2_sklearn),     cmocka_unit_test(test_against_naive),
         cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_set_roundtrip),
         cmocka_unit_test(test_share_rule),       cmocka_unit_test(test_edge_cases),
+        cmocka_unit_test(test_wide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,12 +85,50 @@ static void test_feature_names(void **state)
     cseg_table_free(t);
 }
 
+/* Issue 16.2: a wide table (2,000 features): found by name, and named by the
+ * two largest |z| as with few features (ties in feature order). */
+static void test_wide_names(void **state)
+{
+    (void)state;
+    size_t n = 8, nf = 2000;
+    int32_t lab[] = {0, 0, 0, 0, 1, 1, 1, 1};
+    double x[8];
+    cseg_table *t;
+    cseg_table_create(&t, n);
+    for (size_t j = 0; j < nf; j++) {
+        char name[32];
+        snprintf(name, sizeof name, "f%zu", j);
+        for (size_t i = 0; i < n; i++) /* a small segment difference, a large one for f1234, f77 */
+            x[i] = (double)((i * 7 + j) % 5) + (lab[i] ? (j == 1234 ? 40 : j == 77 ? -30 : 0.1) : 0);
+        assert_int_equal(cseg_table_add_numbers(t, name, x), 0);
+    }
+    cseg_profile *p;
+    assert_int_equal(cseg_profile_compute(&p, t, lab, 2, NULL), 0);
+    assert_int_equal(cseg_profile_n_features(p), nf);
+    for (size_t j = 0; j < nf; j += 97) {
+        char name[32];
+        snprintf(name, sizeof name, "f%zu", j);
+        assert_int_equal(cseg_profile_find(p, name), (long)j);
+    }
+    assert_int_equal(cseg_profile_find(p, "f2000"), -1);
+    assert_int_equal(cseg_profile_name_features(p, NULL, 0), 0);
+    const char *a = cseg_profile_name(p, 0), *b = cseg_profile_name(p, 1);
+    assert_non_null(strstr(a, "1234"));
+    assert_non_null(strstr(a, "77"));
+    assert_true(strstr(a, "1234") < strstr(a, "77")); /* the larger |z| first */
+    assert_non_null(strstr(b, "1234"));
+    assert_true(strcmp(a, b) != 0);
+    cseg_profile_free(p);
+    cseg_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_profile_and_rfm_names),
         cmocka_unit_test(test_unique_rfm_names),
         cmocka_unit_test(test_feature_names),
+        cmocka_unit_test(test_wide_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -282,6 +282,121 @@ out:
     return rc;
 }
 
+/* Fewer samples than features: the n x n Gram matrix of the centred rows has
+ * the same non-zero eigenvalues as the d x d covariance, and each component
+ * is the centred rows' combination Xc^T u / sqrt((n - 1) w). O(n^2 d) time
+ * and O(n d + n^2) memory instead of O(d^3) and O(d^2): 6 rows of 10,000
+ * features take milliseconds, not minutes and gigabytes. Components beyond
+ * the rank (zero variance) are left as zero vectors. */
+static int fit_gram(cseg_pca **out, const double *X, size_t n, size_t d, const cseg_pca_params *p,
+                    cseg_diag *diag)
+{
+    int rc = 0;
+    cseg_pca *m = NULL;
+    size_t nn, nd;
+    if (cseg__mul(n, n, &nn) || cseg__mul(n, d, &nd) || n > CSEG_PCA_MAX_D)
+        return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0, "PCA of %zu x %zu is too large", n, d);
+    double *mean = calloc(d, sizeof *mean), *Xc = malloc(nd * sizeof *Xc);
+    double *G = malloc(nn * sizeof *G), *w = malloc(n * sizeof *w), *U = malloc(nn * sizeof *U);
+    if (!mean || !Xc || !G || !w || !U) {
+        rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for PCA (n = %zu)", n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            mean[j] += X[i * d + j];
+    for (size_t j = 0; j < d; j++) {
+        mean[j] /= (double)n;
+        if (!isfinite(mean[j])) {
+            rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, (long)(j + 1),
+                            "the values of feature %zu are not finite or too large to add up",
+                            j + 1);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++)
+            Xc[i * d + j] = X[i * d + j] - mean[j];
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = a; b < n; b++) {
+            double s = 0;
+            for (size_t j = 0; j < d; j++)
+                s += Xc[a * d + j] * Xc[b * d + j];
+            s /= (double)(n - 1);
+            if (!isfinite(s)) {
+                rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                                "the values are too large: their variance overflows");
+                goto out;
+            }
+            G[a * n + b] = G[b * n + a] = s;
+        }
+    if ((rc = cseg__sym_eig(n, G, w, U)) < 0) {
+        rc = cseg__diag(diag, rc, NULL, 0, 0, "the eigen-decomposition did not converge");
+        goto out;
+    }
+    double total = 0;
+    for (size_t a = 0; a < n; a++)
+        total += w[a] > 0 ? w[a] : 0;
+    size_t nc = p->n_components;
+    if (nc == 0) {
+        if (!(total > 0)) {
+            rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                            "every feature is constant: there is no variance to explain");
+            goto out;
+        }
+        double cum = 0;
+        nc = 1;
+        for (size_t a = 0; a < n; a++) {
+            cum += (w[a] > 0 ? w[a] : 0) / total;
+            if (cum <= p->variance_share)
+                nc = a + 2;
+        }
+        if (nc > d)
+            nc = d;
+    }
+    if (!(m = pca_alloc(d, nc))) {
+        rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for PCA (d = %zu)", d);
+        goto out;
+    }
+    m->n_threads = p->n_threads;
+    memcpy(m->mean, mean, d * sizeof *mean);
+    for (size_t c = 0; c < nc; c++) {
+        double wc = c < n && w[c] > 0 ? w[c] : 0, *v = m->comp + c * d;
+        if (!(wc > 1e-12 * (w[0] > 0 ? w[0] : 0)) || wc == 0) {
+            memset(v, 0, d * sizeof *v);
+            m->var[c] = m->ratio[c] = 0;
+            continue;
+        }
+        double f = 1 / sqrt((double)(n - 1) * wc);
+        for (size_t j = 0; j < d; j++) {
+            double s = 0;
+            for (size_t i = 0; i < n; i++)
+                s += Xc[i * d + j] * U[i * n + c];
+            v[j] = s * f;
+        }
+        size_t big = 0;
+        for (size_t j = 1; j < d; j++)
+            if (fabs(v[j]) > fabs(v[big]))
+                big = j;
+        if (v[big] < 0)
+            for (size_t j = 0; j < d; j++)
+                v[j] = -v[j];
+        m->var[c] = wc;
+        m->ratio[c] = total > 0 ? wc / total : 0;
+    }
+    pca_transpose(m);
+    *out = m;
+    m = NULL;
+out:
+    cseg_pca_free(m);
+    free(mean);
+    free(Xc);
+    free(G);
+    free(w);
+    free(U);
+    return rc;
+}
+
 int cseg_pca_fit_params(cseg_pca **out, const double *X, size_t n, size_t d,
                         const cseg_pca_params *p, cseg_diag *diag)
 {
@@ -308,6 +423,8 @@ int cseg_pca_fit_params(cseg_pca **out, const double *X, size_t n, size_t d,
     size_t nd;
     if (cseg__mul(n, d, &nd))
         return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0, "%zu x %zu values overflow", n, d);
+    if (n < d)
+        return fit_gram(out, X, n, d, p, diag);
     if (d > CSEG_PCA_MAX_D) {
         /* cov, eigenvectors, one block partial and dsyevd's 2 d^2 workspace */
         double need = 5.0 * (double)d * (double)d * sizeof(double);

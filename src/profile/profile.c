@@ -17,6 +17,8 @@ struct cseg_profile {
     double *median;   /* k x nf */
     double *pmean, *psd;
     char **names;
+    int32_t *fidx; /* open-addressing index of feature names (fcap slots) */
+    size_t fcap;
 };
 
 void cseg_profile_free(cseg_profile *p)
@@ -28,6 +30,7 @@ void cseg_profile_free(cseg_profile *p)
     for (size_t s = 0; s < p->k; s++)
         free(p->names ? p->names[s] : NULL);
     free(p->feat);
+    free(p->fidx);
     free(p->names);
     free(p->size);
     free(p->rev);
@@ -148,6 +151,19 @@ int cseg_profile_compute(cseg_profile **out, const cseg_table *t, const int32_t 
         }
         f++;
     }
+    /* Features found by name in O(1): a table may have 100,000 columns. */
+    p->fcap = 64;
+    while (p->fcap < 2 * p->nf)
+        p->fcap *= 2;
+    if (!(p->fidx = malloc(p->fcap * sizeof *p->fidx)))
+        goto oom;
+    memset(p->fidx, 0xff, p->fcap * sizeof *p->fidx);
+    for (size_t j = 0; j < p->nf; j++) {
+        size_t i = (size_t)cseg__hash(p->feat[j], strlen(p->feat[j]), 0) & (p->fcap - 1);
+        while (p->fidx[i] >= 0)
+            i = (i + 1) & (p->fcap - 1);
+        p->fidx[i] = (int32_t)j;
+    }
     free(buf);
     free(start);
     free(order);
@@ -178,9 +194,10 @@ const char *cseg_profile_feature(const cseg_profile *p, size_t j)
 
 long cseg_profile_find(const cseg_profile *p, const char *name)
 {
-    for (size_t j = 0; j < p->nf; j++)
-        if (strcmp(p->feat[j], name) == 0)
-            return (long)j;
+    size_t i = (size_t)cseg__hash(name, strlen(name), 0) & (p->fcap - 1);
+    for (; p->fidx[i] >= 0; i = (i + 1) & (p->fcap - 1))
+        if (strcmp(p->feat[p->fidx[i]], name) == 0)
+            return p->fidx[i];
     return -1;
 }
 
@@ -340,6 +357,40 @@ static void pretty(char *dst, size_t size, const char *s)
     dst[k] = 0;
 }
 
+typedef struct zkey {
+    double az;
+    size_t pos;
+    double z;
+    size_t ord;
+} zkey;
+
+static int cmp_zkey(const void *a, const void *b)
+{
+    const zkey *x = a, *y = b;
+    int xn = isnan(x->az), yn = isnan(y->az);
+    if (xn != yn)
+        return xn - yn; /* NaN last */
+    if (!xn && x->az != y->az)
+        return x->az > y->az ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* By |z| descending, ties in feature order. */
+static void sort_by_z(double *z, size_t *ord, size_t m)
+{
+    zkey *k = malloc(m * sizeof *k);
+    if (!k)
+        return; /* unsorted: names from the first features, still valid */
+    for (size_t i = 0; i < m; i++)
+        k[i] = (zkey){fabs(z[i]), i, z[i], ord[i]};
+    qsort(k, m, sizeof *k, cmp_zkey);
+    for (size_t i = 0; i < m; i++) {
+        z[i] = k[i].z;
+        ord[i] = k[i].ord;
+    }
+    free(k);
+}
+
 int cseg_profile_name_features(cseg_profile *p, const char *const *features, size_t n_features)
 {
     size_t nf = features ? n_features : p->nf;
@@ -362,8 +413,12 @@ int cseg_profile_name_features(cseg_profile *p, const char *const *features, siz
             z[m] = (mu[idx[j]] - p->pmean[idx[j]]) / p->psd[idx[j]];
             ord[m++] = (size_t)idx[j];
         }
-        /* Sort features by |z|, descending; stable on feature order. */
-        for (size_t a = 1; a < m; a++)
+        /* Sort features by |z|, descending; stable on feature order. Past a few
+         * dozen features an O(m log m) sort (wide tables); the insertion sort
+         * keeps its exact order where NaNs stand. */
+        if (m > 64)
+            sort_by_z(z, ord, m);
+        for (size_t a = 1; a < m && m <= 64; a++)
             for (size_t b = a; b > 0 && fabs(z[b]) > fabs(z[b - 1]); b--) {
                 double tz = z[b];
                 z[b] = z[b - 1];

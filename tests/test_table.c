@@ -522,6 +522,29 @@ static void test_out_of_range_number(void **state)
     unlink(p);
 }
 
+/* Issue 16.12: a column read as text because of one value says which. */
+static void test_text_because(void **state)
+{
+    (void)state;
+    const char *p = tmp_text(0, "id,joined,spend,name\n1,2011-01-02,10,a\n2,2011-02-30,20,b\n"
+                                "3,2011-03-01,x,c\n");
+    cseg_table *t;
+    cseg_diag d;
+    assert_int_equal(cseg_table_read_csv(&t, p, NULL, &d), 0);
+    long line = 0;
+    cseg_coltype was = CSEG_COL_AUTO;
+    assert_string_equal(cseg_table_text_because(t, 1, &line, &was), "2011-02-30");
+    assert_int_equal(line, 3);
+    assert_int_equal(was, CSEG_COL_DATETIME);
+    assert_string_equal(cseg_table_text_because(t, 2, &line, &was), "x");
+    assert_int_equal(line, 4);
+    assert_int_equal(was, CSEG_COL_NUMBER);
+    assert_null(cseg_table_text_because(t, 3, &line, &was)); /* text from the start */
+    assert_null(cseg_table_text_because(t, 0, NULL, NULL));
+    cseg_table_free(t);
+    unlink(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_whole_input),
         cmocka_unit_test(test_very_wide), cmocka_unit_test(test_duplicate_header),
         cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_out_of_range_number),
+        cmocka_unit_test(test_text_because),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

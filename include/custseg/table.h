@@ -87,6 +87,12 @@ CSEG_API const char *cseg_table_level(const cseg_table *t, size_t j, int32_t cod
 CSEG_API const uint64_t *cseg_table_row_hashes(const cseg_table *t);
 /* Source line of row i when read from a file, else 0. */
 CSEG_API long cseg_table_row_line(const cseg_table *t, size_t i);
+/* Why column j (read from a file, its type inferred) is text although its
+ * first values were numbers or dates: the value that was neither (shortened),
+ * with its line and the type the values before it had; NULL when the column
+ * was never anything but text. */
+CSEG_API const char *cseg_table_text_because(const cseg_table *t, size_t j, long *line,
+                                             cseg_coltype *was);
 
 /* Write the table as CSV (comma, header, RFC 4180 quoting, numbers with
  * %.17g shortest round-trip form, missing as empty) to a temporary file in

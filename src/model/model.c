@@ -425,11 +425,12 @@ int cseg_model_predict(const cseg_model *m, const double *Z, size_t n, int32_t *
     size_t k = cseg_model_k(m);
     int rc;
     if (m->km) {
-        if ((rc = cseg_kmeans_predict(m->km, Z, n, labels, distance)) < 0)
+        if ((rc = cseg_kmeans_predict(m->km, Z, n, labels, NULL)) < 0)
             return rc;
-        if (distance)
-            for (size_t i = 0; i < n; i++)
-                distance[i] = sqrt(distance[i]);
+        /* The distance as cseg_model_segment_distance computes it, so that
+         * assigning the training customers gives their distances bit for bit. */
+        if (distance && (rc = cseg_model_segment_distance(m, Z, n, labels, distance)) < 0)
+            return rc;
     } else if (m->db) {
         if ((rc = cseg_dbscan_predict(m->db, Z, n, labels, distance)) < 0)
             return rc;

@@ -339,6 +339,13 @@ int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_
             score(p, Z, n, d, c);
         else
             c->c.inertia = c->c.silhouette = c->c.davies_bouldin = c->c.calinski_harabasz = NAN;
+        /* Fewer clusters than asked for (fewer distinct customers than k):
+         * larger k can only repeat this row, so the k table ends here. */
+        if (k && c->c.n_clusters < k && !p->k && t + 1 < m) {
+            for (size_t u = t + 1; u < m; u++)
+                free(f->c[u].labels);
+            f->n = m = t + 1;
+        }
     }
     if (progress && (rc = cseg__progress(p, CSEG_STAGE_DONE, 0, m, m, n, d)) < 0)
         return rc;

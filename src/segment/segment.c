@@ -105,6 +105,18 @@ int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_
     }
     in->customers = in->owned;
     in->has_quality = 1;
+    /* A century of transactions is more likely a placeholder date (9999-12-31,
+     * 1900-01-01) than a history: recency and tenure would be meaningless. */
+    if (in->quality.last_day - in->quality.first_day > 36525) {
+        char a[32], b[32];
+        cseg_format_date(in->quality.first_day, a, sizeof a);
+        cseg_format_date(in->quality.last_day, b, sizeof b);
+        cseg__log(p, CSEG_LOG_NOTE, "%s: the purchases span %lld years (%s .. %s): check the date "
+                                    "column for placeholder dates, or give --as-of",
+                  p->input_name ? p->input_name : "",
+                  (long long)((double)(in->quality.last_day - in->quality.first_day) / 365.2425),
+                  a, b);
+    }
     in->id_column = "customer_id";
     in->revenue_column = "monetary";
     in->rfm = 1;
@@ -164,6 +176,19 @@ int cseg__input_customers(cseg__input *in, const cseg_table *t, const char *id_c
             return cseg__diag(d, CSEG_EEMPTY, input, 0, 0, "no feature columns besides the id");
     }
     in->n_features = nf;
+    /* A feature read as categories because of a few values that were not
+     * numbers (or dates) is worth a word: it may be one bad value. */
+    for (size_t f = 0; f < nf; f++) {
+        long line = 0;
+        cseg_coltype was = CSEG_COL_NUMBER;
+        long j = cseg_table_find(t, in->features[f]);
+        const char *why = j >= 0 ? cseg_table_text_because(t, (size_t)j, &line, &was) : NULL;
+        if (why)
+            cseg__log(p, CSEG_LOG_NOTE, "%s: column \"%s\" is used as categories: its values were "
+                                        "%s until \"%s\" on line %ld",
+                      input, in->features[f], was == CSEG_COL_DATETIME ? "dates" : "numbers",
+                      why, line);
+    }
     int rc;
     if ((rc = cseg_model_create(&in->model)) < 0 ||
         (rc = cseg_model_set_customers(in->model, id_column)) < 0)

@@ -40,7 +40,18 @@ typedef struct tcol {
     size_t bad_row; /* block reader: the row whose text is not UTF-8 */
     long bad_col;
     unsigned bad_byte;
+    char *why_text;    /* read as text because of this value ... */
+    long why_line;     /* ... on this line, after values of type why_was */
+    cseg_coltype why_was;
 } tcol;
+
+/* A value that made the reader start over with its column as text. */
+typedef struct retype {
+    size_t src;
+    long line;
+    cseg_coltype was;
+    char val[64];
+} retype;
 
 struct cseg_table {
     size_t n_rows, cap_rows;
@@ -63,6 +74,7 @@ static void col_free(tcol *c)
     free(c->name);
     if (c->borrowed)
         return;
+    free(c->why_text);
     free(c->num);
     free(c->tim);
     free(c->code);
@@ -140,6 +152,7 @@ int cseg__table_view(cseg_table **out, const cseg_table *src)
     for (size_t j = 0; j < src->n_cols; j++) {
         t->cols[j] = src->cols[j];
         t->cols[j].borrowed = 1;
+        t->cols[j].why_text = NULL;
         if (!(t->cols[j].name = cseg__strdup(src->cols[j].name))) {
             cseg_table_free(t);
             return CSEG_ENOMEM;
@@ -796,7 +809,7 @@ static int intern_parts(tcol *c, const bpart *parts, size_t np, size_t jc, const
  * negative code with diag filled. */
 static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, long line0,
                       const cseg_table_read_params *p, int nt, bpart *parts,
-                      size_t *restart_src, const char *path, cseg_diag *d)
+                      retype *restart, const char *path, cseg_diag *d)
 {
     size_t ncsv = cseg_csv_n_columns(r), ncol = t->n_cols;
     /* Several parts a thread, taken dynamically, so that a thread the
@@ -962,7 +975,10 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
             goto out;
         }
         if (!c->forced) {
-            *restart_src = c->src;
+            restart->src = c->src;
+            restart->line = bp->line0 + bp->err_line;
+            restart->was = c->type;
+            shorten(restart->val, sizeof restart->val, bp->err_s, bp->err_len);
             rc = 1;
             goto out;
         }
@@ -988,7 +1004,7 @@ out:
 /* One pass over the file. On a contradiction in an inferred column, sets
  * *restart_src to its CSV index and returns 1. */
 static int read_pass(cseg_table **out, const char *path, const cseg_table_read_params *p,
-                     unsigned char **as_text_io, size_t *n_as_text, size_t *restart_src,
+                     unsigned char **as_text_io, size_t *n_as_text, retype *restart,
                      cseg_diag *d)
 {
     cseg_csv *r = NULL;
@@ -1079,7 +1095,7 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
             if (rc < 0)
                 goto out;
             if (rc == 1) {
-                rc = read_block(t, r, blk, blen, line0, p, nt, parts, restart_src, path, d);
+                rc = read_block(t, r, blk, blen, line0, p, nt, parts, restart, path, d);
                 if (rc == CSEG_ENOMEM || rc == CSEG_ETOOBIG)
                     goto oom;
                 if (rc == 0)
@@ -1185,7 +1201,10 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
             }
             if (what) {
                 if (!c->forced) {
-                    *restart_src = c->src;
+                    restart->src = c->src;
+                    restart->line = cseg__csv_line_of(r, c->src);
+                    restart->was = c->type;
+                    shorten(restart->val, sizeof restart->val, s, len);
                     rc = 1;
                     goto out;
                 }
@@ -1239,19 +1258,49 @@ int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_rea
         cseg_table_read_params_init(&defaults);
         p = &defaults;
     }
+    retype *why = NULL; /* the value behind each restart */
+    size_t n_why = 0;
     for (;;) {
-        size_t restart = 0;
+        retype restart = {0};
         rc = read_pass(out, path, p, &as_text, &n_as_text, &restart, d);
         if (rc != 1)
             break;
-        if (as_text[restart]) {
+        if (as_text[restart.src]) {
             rc = cseg__diag(d, CSEG_EPARSE, path, 0, 0, "cannot settle column types");
             break;
         }
-        as_text[restart] = 1;
+        as_text[restart.src] = 1;
+        retype *nw = cseg__reallocarray(why, n_why + 1, sizeof *why);
+        if (!nw) {
+            rc = cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
+            break;
+        }
+        why = nw;
+        why[n_why++] = restart;
     }
+    for (size_t w = 0; rc == 0 && w < n_why; w++)
+        for (size_t j = 0; j < (*out)->n_cols; j++) {
+            tcol *c = &(*out)->cols[j];
+            if (c->src == why[w].src && !c->why_text) {
+                c->why_text = cseg__strdup(why[w].val);
+                c->why_line = why[w].line;
+                c->why_was = why[w].was;
+            }
+        }
+    free(why);
     free(as_text);
     return rc;
+}
+
+const char *cseg_table_text_because(const cseg_table *t, size_t j, long *line, cseg_coltype *was)
+{
+    if (j >= t->n_cols || !t->cols[j].why_text)
+        return NULL;
+    if (line)
+        *line = t->cols[j].why_line;
+    if (was)
+        *was = t->cols[j].why_was;
+    return t->cols[j].why_text;
 }
 
 size_t cseg_table_n_rows(const cseg_table *t)

@@ -264,8 +264,9 @@ if [ -r "$RETAIL" ]; then
     [ "$lines" -eq 4338 ] && ok || bad "retail: $lines customers, expected 4338"
     contains retail "$T/out" "135080 without customer id, 5225 exact duplicates"
     expect 0 retail-assign -- "$BIN" assign "$T/r1/model.json" "$T/r1/customers.csv"
-    cut -d, -f1,14,15 "$T/r1/customers.csv" > "$T/a"
-    cut -d, -f1,2,3 "$T/out" > "$T/b"
+    # the same segments and the same distances, bit for bit (issue 16.12)
+    cut -d, -f1,14,15,16 "$T/r1/customers.csv" > "$T/a"
+    cut -d, -f1,2,3,4 "$T/out" > "$T/b"
     same retail-assign-labels "$T/a" "$T/b"
 else
     echo "skipped: $RETAIL is absent"
@@ -314,6 +315,21 @@ mkdir -p "$T/cut" && cp "$T/m1/segments.json" "$T/m1/model.json" "$T/cut/"
 head -44 "$T/m1/customers.csv" > "$T/cut/customers.csv"
 expect 1 report-cut-short -- "$BIN" report "$T/cut"
 stderr_is report-cut-short "custseg: $T/cut/customers.csv holds 43 customers but $T/cut/segments.json says 200: the folder does not hold one run's outputs (run again)"
+
+# identical customers: one segment, said so once (issue 16.12)
+printf 'id,a,b\n1,1,2\n2,1,2\n3,1,2\n4,1,2\n5,1,2\n' > "$T/same.csv"
+expect 0 identical-rows -- "$BIN" fit "$T/same.csv" --out "$T/h7"
+contains identical-rows "$T/out" "5 customers in 1 segment:"
+[ "$(grep -c '^   1 ' "$T/out")" -eq 1 ] && ok || bad "identical-rows: k table repeats k = 1"
+
+# a date column turned into categories by one impossible date is named
+printf 'id,joined,spend\n1,2011-01-02,10\n2,2011-02-30,20\n3,2011-03-01,30\n4,2011-03-05,5\n' > "$T/baddate.csv"
+expect 0 text-because -- "$BIN" fit "$T/baddate.csv" --k 2 --out "$T/h8"
+stderr_is text-because "custseg: note: $T/baddate.csv: column \"joined\" is used as categories: its values were dates until \"2011-02-30\" on line 3"
+
+printf 'InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,2,2011-01-01,3,7\n2,1,9999-12-31,3,8\n3,1,2011-01-03,3,9\n4,2,2011-01-05,1,10\n' > "$T/y9999.csv"
+expect 0 date-span -- "$BIN" run "$T/y9999.csv" --k 2 --out "$T/h9"
+contains date-span "$T/err" "the purchases span 7988 years (2011-01-01 .. 9999-12-31): check the date column"
 
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then

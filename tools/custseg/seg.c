@@ -185,7 +185,8 @@ static void print_segments(const cseg_segmentation *r, int rfm)
     const cseg_segment_params *p = cseg_segment_params_used(r);
     size_t k = cseg_segment_k(r), nshow = 0;
     const char *show[6];
-    printf("\n%zu customers in %zu segments:\n", cseg_segment_n(r), k);
+    printf("\n%zu customer%s in %zu segment%s:\n", cseg_segment_n(r), plural(cseg_segment_n(r)),
+           k, plural(k));
     if (rfm) {
         for (size_t j = 0; j < 6; j++)
             show[nshow++] = rfm_show[j];

@@ -331,6 +331,10 @@ printf 'InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,2,2011-01-01,3,7\
 expect 0 date-span -- "$BIN" run "$T/y9999.csv" --k 2 --out "$T/h9"
 contains date-span "$T/err" "the purchases span 7988 years (2011-01-01 .. 9999-12-31): check the date column"
 
+printf 'a,b,seg\n1e308,2,1\n3,4,1\n5,6,2\n7,8,2\n' > "$T/s1.csv"
+expect 1 score-huge -- "$BIN" score "$T/s1.csv" --labels seg
+stderr_is score-huge "custseg: $T/s1.csv:2: feature \"a\" is too large to measure distances on (1e+308; at most 1e150 after scaling)"
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

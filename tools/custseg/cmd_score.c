@@ -220,6 +220,16 @@ int cmd_score(int argc, char **argv)
         status = X ? cli_fail(rc, &diag, path) : cli_error(EXIT_IO, "out of memory");
         goto out;
     }
+    /* Squared distances of values beyond 1e150 overflow: say so instead of
+     * printing infinities. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < nf; j++)
+            if (lab[i] >= 0 && !(fabs(X[i * nf + j]) <= 1e150)) {
+                status = cli_error(EXIT_DATA, "%s:%ld: feature \"%s\" is too large to measure "
+                                              "distances on (%g; at most 1e150 after scaling)",
+                                   path, cseg_table_row_line(t, i), use[j], X[i * nf + j]);
+                goto out;
+            }
     double sil = NAN, db = NAN, ch = NAN, in = NAN;
     int r1 = cseg_metrics_silhouette(X, n, nf, lab, &sp, &sil, NULL);
     int r2 = cseg_metrics_davies_bouldin(X, n, nf, lab, &db);

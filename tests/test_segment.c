@@ -273,6 +273,43 @@ static void test_compare(void **state)
     cseg_table_free(t);
 }
 
+/* Issue 15.4: one revenue rule for customer tables: a column named like
+ * money is found (not Spending_Score), orders the segments, and the same
+ * rule reaches segments.json; --revenue names another; a missing one is a
+ * parameter error. */
+static void test_revenue_rule(void **state)
+{
+    (void)state;
+    const char *path = tmp_text(2, "id,Spending_Score,Total_Spend,age\n1,90,100,20\n2,80,120,22\n"
+                                   "3,10,5000,60\n4,20,4000,65\n5,85,90,21\n6,15,4500,63\n");
+    cseg_table *t = NULL;
+    assert_int_equal(cseg_table_read_csv(&t, path, NULL, NULL), 0);
+    unlink(path);
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.k = 2;
+    const char *feats[] = {"age"};
+    p.features = feats;
+    p.n_features = 1;
+    cseg_segmentation *r = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_segment_customers(&r, t, "id", &p, &d), 0);
+    assert_string_equal(cseg_segment_params_used(r)->revenue_column, "Total_Spend");
+    const cseg_profile *prof = cseg_segment_profile(r);
+    assert_rel(cseg_profile_revenue_share(prof, 0), 13500.0 / 13810, 1e-12); /* the older, first */
+    assert_non_null(strstr(cseg_segment_json(r), "\"revenue_column\": \"Total_Spend\""));
+    cseg_segment_free(r);
+    p.revenue_column = "Spending_Score";
+    assert_int_equal(cseg_segment_customers(&r, t, "id", &p, &d), 0);
+    /* now the young, high-score segment is first: segments go by this revenue */
+    assert_rel(cseg_profile_revenue_share(cseg_segment_profile(r), 0), 255.0 / 300, 1e-12);
+    cseg_segment_free(r);
+    p.revenue_column = "nope";
+    assert_int_equal(cseg_segment_customers(&r, t, "id", &p, &d), CSEG_EPARAM);
+    assert_non_null(strstr(d.msg, "revenue: "));
+    cseg_table_free(t);
+}
+
 /* A model may hold a clustering model alone: it predicts model-space rows. */
 static void test_model_without_prep(void **state)
 {
@@ -307,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_transactions),     cmocka_unit_test(test_threads),
         cmocka_unit_test(test_progress_cancel),  cmocka_unit_test(test_param_errors),
         cmocka_unit_test(test_compare),          cmocka_unit_test(test_model_without_prep),
+        cmocka_unit_test(test_revenue_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

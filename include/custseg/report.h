@@ -120,6 +120,7 @@ typedef struct cseg_report_input {
     const cseg_table *customers; /* one row per customer: features, p_segment_* (mixtures) */
     const int32_t *labels;       /* segment of each row, 0..k-1 */
     const char *id_column;       /* left out of the profile; may be NULL */
+    const char *revenue_column;  /* the segments' revenue shares; NULL: none */
     const double *linkage;       /* hclust: the merge tree ((n_leaves - 1) x 4), or NULL */
     size_t n_leaves;
     int n_threads;               /* 0: all cores */

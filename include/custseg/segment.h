@@ -95,6 +95,12 @@ typedef struct cseg_segment_params {
     const char *const *names; /* segment names in segment order, replacing the automatic ones;
                                  NULL (default) */
     size_t n_names;
+    const char *revenue_column; /* customer tables: the money column whose sum per segment is
+                                   its revenue share, and that orders the segments; NULL
+                                   (default): a number column named monetary, revenue, spend,
+                                   sales or total_spend (any case, '_' and ' ' ignored), else
+                                   none (shares are then unknown and segments go by size).
+                                   Transaction logs: always the net spend, "monetary" */
     const char *input_name;   /* shown as "input" in segments.json and the model; default "" */
     uint64_t seed;            /* default 0 */
     int n_threads;            /* 0 (default): all cores */

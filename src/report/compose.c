@@ -282,9 +282,7 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
     }
 
     /* Segments, from the customer table. */
-    if ((rc = cseg_profile_compute(&prof, customers, labels, k,
-                                   cseg_table_find(customers, "monetary") >= 0 ? "monetary"
-                                                                               : NULL)) < 0)
+    if ((rc = cseg_profile_compute(&prof, customers, labels, k, in->revenue_column)) < 0)
         goto out;
     for (size_t s = 0; s < k; s++)
         cseg_profile_set_name(prof, s, cseg_model_name(m, s));

@@ -236,6 +236,9 @@ int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d)
         json_array_append_new(mfeat, json_string(cseg_prep_output_name(pp, j)));
     json_object_set_new(root, "features", feat);
     json_object_set_new(root, "model_features", mfeat);
+    json_object_set_new(root, "revenue_column", r->in.revenue_column
+                                                    ? json_string(r->in.revenue_column)
+                                                    : json_null());
     json_object_set_new(root, "k_selection", k_selection_json(r));
     json_object_set_new(root, "model", model_json(r));
     json_object_set_new(root, "segments", segments_json(r));
@@ -305,8 +308,9 @@ int cseg_segment_write_report(const cseg_segmentation *r, const char *path, cseg
 {
     size_t nl = 0;
     const double *Z = cseg_segment_linkage(r, &nl, NULL);
-    cseg_report_input in = {r->json,  r->in.model, r->table, r->labels, r->in.id_column, Z,
-                            nl,       r->p.n_threads, r->p.seed, log, log_user};
+    cseg_report_input in = {r->json,      r->in.model, r->table,    r->labels,
+                            r->in.id_column, r->in.revenue_column, Z, nl,
+                            r->p.n_threads, r->p.seed, log, log_user};
     cseg_report *rep = NULL;
     int rc = cseg_report_create(&rep);
     if (rc == 0 && (rc = cseg_report_compose(rep, &in, d)) == 0)

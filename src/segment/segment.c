@@ -138,6 +138,24 @@ int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_
     return 0;
 }
 
+/* monetary, revenue, spend, sales, total_spend ... in any case, '_', '-' and
+ * ' ' ignored (not Spending_Score: a score is no money). */
+static int is_revenue_name(const char *name)
+{
+    static const char *const names[] = {"monetary", "revenue", "spend", "sales", "totalspend",
+                                        "totalrevenue", "totalsales", NULL};
+    char sq[64];
+    size_t k = 0;
+    for (const char *c = name; *c && k + 1 < sizeof sq; c++)
+        if (*c != '_' && *c != '-' && *c != ' ')
+            sq[k++] = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+    sq[k] = 0;
+    for (const char *const *q = names; *q; q++)
+        if (strcmp(sq, *q) == 0)
+            return 1;
+    return 0;
+}
+
 int cseg__input_customers(cseg__input *in, const cseg_table *t, const char *id_column,
                           const cseg_segment_params *p, cseg_diag *d)
 {
@@ -176,6 +194,20 @@ int cseg__input_customers(cseg__input *in, const cseg_table *t, const char *id_c
             return cseg__diag(d, CSEG_EEMPTY, input, 0, 0, "no feature columns besides the id");
     }
     in->n_features = nf;
+    /* One rule for revenue, decided here: the console, segments.json and the
+     * report all use it. */
+    if (p->revenue_column) {
+        long jr = cseg_table_find(t, p->revenue_column);
+        if (jr < 0 || !cseg_table_numbers(t, (size_t)jr))
+            return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0, "revenue: %s has no number column \"%s\"",
+                              input, p->revenue_column);
+        in->revenue_column = p->revenue_column;
+    } else {
+        for (size_t j = 0; j < nc && !in->revenue_column; j++)
+            if (cseg_table_col_type(t, j) == CSEG_COL_NUMBER &&
+                is_revenue_name(cseg_table_col_name(t, j)))
+                in->revenue_column = cseg_table_col_name(t, j);
+    }
     /* A feature read as categories because of a few values that were not
      * numbers (or dates) is worth a word: it may be one bad value. */
     for (size_t f = 0; f < nf; f++) {
@@ -538,6 +570,7 @@ static int segment(cseg_segmentation **out, cseg_segmentation *r, int rc, cseg_d
     if (rc == 0) {
         r->p.features = r->in.features;
         r->p.n_features = r->in.n_features;
+        r->p.revenue_column = r->in.revenue_column;
         rc = run(r, &r->p, d);
     }
     if (rc < 0) {

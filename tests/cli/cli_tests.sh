@@ -335,6 +335,14 @@ printf 'a,b,seg\n1e308,2,1\n3,4,1\n5,6,2\n7,8,2\n' > "$T/s1.csv"
 expect 1 score-huge -- "$BIN" score "$T/s1.csv" --labels seg
 stderr_is score-huge "custseg: $T/s1.csv:2: feature \"a\" is too large to measure distances on (1e+308; at most 1e150 after scaling)"
 
+# one revenue rule: the console, segments.json and the report agree (issue 15.4)
+printf 'id,age,monetary\n1,20,100\n2,22,120\n3,60,5000\n4,65,4000\n5,21,90\n6,63,4500\n' > "$T/mon.csv"
+expect 0 revenue-rule -- "$BIN" fit "$T/mon.csv" --k 2 --out "$T/h10"
+contains revenue-rule "$T/out" "   97.8%"
+contains revenue-rule "$T/h10/segments.json" '"revenue_share": 0.97755249818971757'
+contains revenue-rule "$T/h10/report.html" "97.8% of revenue"
+expect 2 revenue-missing -- "$BIN" fit "$T/mon.csv" --k 2 --revenue nope --out "$T/h11"
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

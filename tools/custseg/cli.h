@@ -96,7 +96,7 @@ enum {
     /* command-specific */
     OPT_CUSTOMER, OPT_DATE, OPT_INVOICE, OPT_QUANTITY, OPT_PRICE, OPT_AMOUNT, OPT_PRODUCT,
     OPT_DATE_FORMAT, OPT_AS_OF, OPT_DELIM, OPT_SPEND_WINDOW, OPT_ID, OPT_LABELS, OPT_FORMAT,
-    OPT_OUTFILE, OPT_KEEP_DUPLICATES
+    OPT_OUTFILE, OPT_KEEP_DUPLICATES, OPT_REVENUE
 };
 
 #define SEG_LONG_OPTIONS                                                                           \

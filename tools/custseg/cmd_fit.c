@@ -15,6 +15,8 @@ static const char help[] =
     "  --id COL             customer id column (default: detected, e.g. CustomerID; else\n"
     "                       none: rows keep their order)\n"
     "  --delimiter C        field separator (default: detect among , ; TAB |)\n"
+    "  --revenue COL        money column for the segments' revenue shares and order\n"
+    "                       (default: a column named monetary, revenue, spend or sales)\n"
     "\n"
     "Segmentation (default features: every column but the id; dates are skipped):\n" SEG_OPTIONS_HELP;
 
@@ -23,6 +25,7 @@ int cmd_fit(int argc, char **argv)
     static const struct option longopts[] = {SEG_LONG_OPTIONS,
                                               {"id", required_argument, 0, OPT_ID},
                                               {"delimiter", required_argument, 0, OPT_DELIM},
+                                              {"revenue", required_argument, 0, OPT_REVENUE},
                                               {0, 0, 0, 0}};
     seg_opts o;
     const char *id = NULL;
@@ -46,6 +49,9 @@ int cmd_fit(int argc, char **argv)
             return EXIT_OK;
         case OPT_ID:
             id = optarg;
+            break;
+        case OPT_REVENUE:
+            o.p.revenue_column = optarg;
             break;
         case OPT_DELIM:
             if (cli_parse_delimiter(optarg, &rp.csv.delimiter) < 0)

@@ -186,7 +186,13 @@ int cmd_report(int argc, char **argv)
     size_t nl = 0;
     if (cseg_model_algo(m) == CSEG_ALGO_HCLUST)
         Z = read_dendrogram(dir, threads, &nl);
-    cseg_report_input in = {text, m, t, lab, id, Z, nl, threads,
+    /* The revenue rule of the run (files of older runs: "monetary" when present). */
+    json_t *jr = json_object_get(seg, "revenue_column");
+    const char *rev = json_is_string(jr)                   ? json_string_value(jr)
+                      : jr                                 ? NULL
+                      : cseg_table_find(t, "monetary") >= 0 ? "monetary"
+                                                           : NULL;
+    cseg_report_input in = {text, m, t, lab, id, rev, Z, nl, threads,
                             json_is_integer(sd) ? (uint64_t)json_integer_value(sd) : 0,
                             on_note, NULL};
     status = text ? write_report(&in, out ? out : pr) : cli_error(EXIT_IO, "out of memory");

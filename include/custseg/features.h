@@ -12,7 +12,8 @@
  *   monetary         net spend: purchases minus returns (may be negative)
  *   tenure_days      as_of day minus the calendar day of the first purchase
  *   avg_order_value  gross purchase spend / frequency
- *   spend_90d        net spend in the spend window before the as_of day
+ *   spend_90d        net spend in the spend window before the as_of day (named
+ *                    spend_{W}d for a window of W days)
  *   n_products       distinct products bought (only with a product column)
  *   return_rate      returned value / gross purchase value (0 without returns)
  *   r_score f_score m_score  quintile scores 1..5, 5 best (see cseg_rfm_compute)
@@ -56,7 +57,7 @@ typedef struct cseg_txn_roles {
 
 typedef struct cseg_rfm_params {
     int64_t as_of_day;     /* days since 1970-01-01; CSEG_DAY_AUTO (default): day after the last row */
-    int spend_window_days; /* window of spend_90d; default 90 */
+    int spend_window_days; /* window of spend_{W}d; default 90 */
     int drop_duplicates;   /* default 1 */
 } cseg_rfm_params;
 

@@ -556,10 +556,12 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
     if ((rc = cseg_table_create(&out, m)) < 0 ||
         (rc = cseg_table_add_text(out, "customer_id", levels, m, codes)) < 0)
         goto oom;
+    char spend_name[32]; /* spend_{W}d: the column says its window */
+    snprintf(spend_name, sizeof spend_name, "spend_%dd", p->spend_window_days);
     for (int f = 0; f < NF; f++) {
         if (f == NPROD && !c.prod)
             continue;
-        if ((rc = cseg_table_add_numbers(out, names[f], col[f])) < 0)
+        if ((rc = cseg_table_add_numbers(out, f == SPEND ? spend_name : names[f], col[f])) < 0)
             goto oom;
     }
     /* rfm_code: 125 possible codes, stored as text levels "111".."555". */

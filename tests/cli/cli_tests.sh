@@ -343,6 +343,12 @@ contains revenue-rule "$T/h10/segments.json" '"revenue_share": 0.977552498189717
 contains revenue-rule "$T/h10/report.html" "97.8% of revenue"
 expect 2 revenue-missing -- "$BIN" fit "$T/mon.csv" --k 2 --revenue nope --out "$T/h11"
 
+# the spend column names its window (issue 15.6), and assign of the log finds it again
+expect 0 spend-window -- "$BIN" run "$SMALL" --spend-window 30 --features recency_days,spend_30d --k 2 --out "$T/h12"
+head -1 "$T/h12/customers.csv" > "$T/hdr"
+contains spend-window "$T/hdr" ",spend_30d,"
+expect 0 spend-window-assign -- "$BIN" assign "$T/h12/model.json" "$SMALL"
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

@@ -19,7 +19,7 @@ static const char help[] =
     "  --date-format FMT    strptime format for dates (default: detect)\n"
     "  --delimiter C        field separator (default: detect among , ; TAB |)\n"
     "  --as-of DATE         analysis day (default: the day after the last transaction)\n"
-    "  --spend-window DAYS  window of spend_90d (default 90)\n"
+    "  --spend-window DAYS  window of spend_{DAYS}d (default 90: spend_90d)\n"
     "  --keep-duplicates    do not drop exact duplicate rows\n"
     "\n"
     "Segmentation (default features: recency_days,frequency,monetary):\n" SEG_OPTIONS_HELP;

@@ -272,6 +272,9 @@ static int parse_with_format(const char *s, size_t len, const char *fmt, long lo
         rest++;
     if (*rest)
         return CSEG_EPARSE;
+    /* strptime's %s can set any year: range-check before adding 1900. */
+    if (tm.tm_year < 1 - 1900 || tm.tm_year > 9999 - 1900 || tm.tm_mon < 0 || tm.tm_mon > 11)
+        return CSEG_EPARSE;
     return make_time(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                      tm.tm_sec, out);
 }

@@ -268,7 +268,14 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
         long elbow = -1;
         for (size_t i = 0; i < nk; i++) {
             json_t *row = json_array_get(tab, i);
-            ks[i] = (size_t)jnum(row, "k");
+            double kv = jnum(row, "k");
+            if (!(kv >= 0 && kv <= 1e9 && kv == floor(kv))) {
+                rc = cseg__diag(diag, CSEG_EFORMAT, NULL, 0, 0,
+                                "segments.json: k_selection.table[%zu].k must be a whole number",
+                                i);
+                goto out;
+            }
+            ks[i] = (size_t)kv;
             kin[i] = jnum(row, "inertia");
             ksil[i] = jnum(row, "silhouette");
             kdb[i] = jnum(row, "davies_bouldin");

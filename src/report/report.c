@@ -726,6 +726,8 @@ static double sc(const scale *s, double v)
     return s->r0 + (v - s->d0) / (s->d1 - s->d0) * (s->r1 - s->r0);
 }
 
+#define AXIS_TICKS 64
+
 /* Round [lo, hi] out to "nice" ticks (steps of 1, 2 or 5 x 10^n). */
 static double nice_step(double lo, double hi, int want)
 {
@@ -739,8 +741,11 @@ static double nice_step(double lo, double hi, int want)
 static void nice_range(double *lo, double *hi, double *step, int want)
 {
     if (!(*hi > *lo)) {
-        *lo -= 1;
-        *hi += 1;
+        /* One value: a band around it, wide enough to be seen at its magnitude
+         * (1e17 - 1 is 1e17). */
+        double w = *lo - 1 == *lo ? fabs(*lo) * 1e-3 : 1;
+        *lo -= w;
+        *hi += w;
     }
     *step = nice_step(*lo, *hi, want);
     *lo = floor(*lo / *step) * *step;
@@ -767,15 +772,18 @@ static void axes(FILE *f, const scale *sx, const scale *sy, double xstep, double
     fprintf(f, "<g class=\"axis\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x0, y0,
             x1, y0);
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x0, y0, x0, y1);
+    /* At most AXIS_TICKS ticks a side: a step lost in the magnitude of its
+     * values (or a non-finite one) must not loop for ever. */
+    int nx = 0, ny = 0;
     if (xticks)
-        for (double v = sx->d0; v <= sx->d1 + xstep * 1e-6; v += xstep) {
+        for (double v = sx->d0; v <= sx->d1 + xstep * 1e-6 && nx++ < AXIS_TICKS; v += xstep) {
             double x = sc(sx, v);
             fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x, y0, x, y0 + 4);
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", x, y0 + 16);
             tick_label(f, v, xstep);
             fputs("</text>", f);
         }
-    for (double v = sy->d0; v <= sy->d1 + ystep * 1e-6; v += ystep) {
+    for (double v = sy->d0; v <= sy->d1 + ystep * 1e-6 && ny++ < AXIS_TICKS; v += ystep) {
         double y = sc(sy, v);
         fprintf(f, "<line class=\"grid\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", x0, y,
                 x1, y);
@@ -990,7 +998,8 @@ static void chart_silhouette(FILE *f, const cseg_report *r)
     /* x axis only */
     fprintf(f, "<g class=\"axis\"><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", sx.r0,
             sy.r1, sx.r1, sy.r1);
-    for (double v = sx.d0; v <= sx.d1 + xs * 1e-6; v += xs) {
+    int nx = 0;
+    for (double v = sx.d0; v <= sx.d1 + xs * 1e-6 && nx++ < AXIS_TICKS; v += xs) {
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", sc(&sx, v), sy.r1 + 16);
         tick_label(f, v, xs);
         fputs("</text>", f);

@@ -310,6 +310,77 @@ static void test_revenue_rule(void **state)
     cseg_table_free(t);
 }
 
+/* Issue 15.2: a degenerate segmentation is said: segments that are the levels
+ * of a text column, and one segment with almost everyone; compare does not
+ * recommend such a candidate. */
+static void test_degenerate(void **state)
+{
+    (void)state;
+    cseg_table *t = customers();
+    /* The two tight groups of customers() are exactly the values of "kind". */
+    const char *path = tmp_text(3, "id,income,score,kind\n"
+                                   "a,10,90,x\nb,11,88,x\nc,12,91,x\nd,10.5,89,x\n"
+                                   "e,80,10,y\nf,82,12,y\ng,79,11,y\nh,81,9,y\n");
+    cseg_table *u = NULL;
+    assert_int_equal(cseg_table_read_csv(&u, path, NULL, NULL), 0);
+    unlink(path);
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.k = 2;
+    const char *feats[] = {"income", "score"};
+    p.features = feats;
+    p.n_features = 2;
+    cseg_segmentation *r = NULL;
+    assert_int_equal(cseg_segment_customers(&r, u, "id", &p, NULL), 0);
+    const char *code = NULL;
+    assert_int_equal(cseg_segment_n_warnings(r), 1);
+    assert_non_null(strstr(cseg_segment_warning(r, 0, &code), "\"kind\""));
+    assert_string_equal(code, "categorical_split");
+    assert_non_null(strstr(cseg_segment_json(r), "\"code\": \"categorical_split\""));
+    assert_null(cseg_segment_warning(r, 1, NULL));
+    cseg_segment_free(r);
+    /* Not so on a table whose categories cut across the segments. */
+    assert_int_equal(cseg_segment_customers(&r, t, "id", &p, NULL), 0);
+    assert_int_equal(cseg_segment_n_warnings(r), 0);
+    assert_non_null(strstr(cseg_segment_json(r), "\"warnings\": []"));
+    cseg_segment_free(r);
+    /* compare: with one far customer, k = 2 puts everyone else together (95%:
+     * dominant) and is not recommended, whatever its silhouette; k = 3 is. */
+    char text[2048];
+    size_t len = (size_t)snprintf(text, sizeof text, "id,x,y\n");
+    for (int i = 0; i < 20; i++)
+        len += (size_t)snprintf(text + len, sizeof text - len, "c%d,%g,%g\n", i,
+                                (i < 10 ? 0 : 1) + 0.1 * (i % 3), (i < 10 ? 0 : 1) + 0.1 * (i % 4));
+    len += (size_t)snprintf(text + len, sizeof text - len, "far,100,100\n");
+    path = tmp_text(3, text);
+    cseg_table *v = NULL;
+    assert_int_equal(cseg_table_read_csv(&v, path, NULL, NULL), 0);
+    unlink(path);
+    cseg_compare_params cp;
+    cseg_compare_params_init(&cp);
+    const char *algos[] = {"kmeans"};
+    cp.algorithms = algos;
+    cp.n_algorithms = 1;
+    cp.segment.k_min = 2;
+    cp.segment.k_max = 3;
+    cp.segment.prep.scale = CSEG_SCALE_NONE;
+    cp.segment.prep.log = CSEG_LOG_NONE;
+    cp.bootstrap = 0;
+    cseg_comparison *c = NULL;
+    assert_int_equal(cseg_compare_customers(&c, v, "id", &cp, NULL), 0);
+    const cseg_compare_row *rows = cseg_compare_rows(c);
+    assert_int_equal(rows[0].c.k, 2);
+    assert_true(rows[0].degenerate);
+    assert_false(rows[0].qualifies);
+    assert_true(rows[0].c.silhouette > rows[1].c.silhouette);
+    assert_false(rows[1].degenerate);
+    assert_int_equal(rows[cseg_compare_recommended(c)].c.k, 3);
+    cseg_compare_free(c);
+    cseg_table_free(v);
+    cseg_table_free(u);
+    cseg_table_free(t);
+}
+
 /* A model may hold a clustering model alone: it predicts model-space rows. */
 static void test_model_without_prep(void **state)
 {
@@ -344,7 +415,7 @@ int main(void)
         cmocka_unit_test(test_transactions),     cmocka_unit_test(test_threads),
         cmocka_unit_test(test_progress_cancel),  cmocka_unit_test(test_param_errors),
         cmocka_unit_test(test_compare),          cmocka_unit_test(test_model_without_prep),
-        cmocka_unit_test(test_revenue_rule),
+        cmocka_unit_test(test_revenue_rule),     cmocka_unit_test(test_degenerate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,7 +68,8 @@ typedef struct cseg_diag {
  * a trailing newline, valid during the call. */
 typedef enum cseg_log_level {
     CSEG_LOG_NOTE = 0, /* worth telling the user */
-    CSEG_LOG_DETAIL    /* for a verbose mode */
+    CSEG_LOG_DETAIL,   /* for a verbose mode */
+    CSEG_LOG_WARNING   /* a result that may mislead (a degenerate segmentation) */
 } cseg_log_level;
 typedef void (*cseg_log_fn)(cseg_log_level level, const char *msg, void *user);
 

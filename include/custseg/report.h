@@ -46,6 +46,9 @@ CSEG_API void cseg_report_free(cseg_report *r);
 CSEG_API int cseg_report_set_text(cseg_report *r, cseg_report_field f, const char *value);
 /* One line of the data-quality summary, e.g. ("rows without customer id", 135080). */
 CSEG_API int cseg_report_add_quality(cseg_report *r, const char *label, double count);
+/* A warning shown at the top of the page, before anything else ("Read this
+ * first"): a result that may mislead, such as a degenerate segmentation. */
+CSEG_API int cseg_report_add_warning(cseg_report *r, const char *text);
 /* The k-selection table: n candidates; chosen and elbow are row indices
  * (elbow < 0: none). NaN marks a value that is not defined. */
 CSEG_API int cseg_report_set_k_table(cseg_report *r, size_t n, const size_t *k,

@@ -179,6 +179,14 @@ CSEG_API size_t cseg_segment_n_mismatch(const cseg_segmentation *s);
  * NULL; n_leaves and approximate (built on micro-clusters) optional. */
 CSEG_API const double *cseg_segment_linkage(const cseg_segmentation *s, size_t *n_leaves,
                                             int *approximate);
+/* Warnings about a segmentation that is no real one (each also reaches the log
+ * callback as a CSEG_LOG_NOTE, segments.json "warnings" and the top of the
+ * report): "dominant" (one segment holds more than 90% of the customers),
+ * "outliers_revenue" (DBSCAN's Outliers hold more than 10% of the revenue),
+ * "categorical_split" (each segment is one value of a text column). code
+ * (optional) receives the code; NULL past the last. */
+CSEG_API size_t cseg_segment_n_warnings(const cseg_segmentation *s);
+CSEG_API const char *cseg_segment_warning(const cseg_segmentation *s, size_t i, const char **code);
 /* segments.json as compact JSON text (docs/cli.md#segmentsjson). */
 CSEG_API const char *cseg_segment_json(const cseg_segmentation *s);
 
@@ -213,8 +221,9 @@ CSEG_API int cseg_segment_write_all(const cseg_segmentation *s, const char *dir,
  * (cseg_model_predict).
  *
  * Recommendation: among the candidates that are stable (stability >= 0.75),
- * balanced (the smallest segment holds at least 2% of customers) and, for
- * DBSCAN, leave at most 20% of customers as outliers, the highest silhouette;
+ * balanced (the smallest segment holds at least 2% of customers), not
+ * degenerate (see cseg_segment_warning) and, for DBSCAN, leave at most 20% of
+ * customers as outliers, the highest silhouette;
  * ties go to fewer segments. When none qualifies, the highest silhouette
  * overall, with a rule text saying which condition failed everywhere.
  * An algorithm that cannot run on the data is skipped with a CSEG_LOG_NOTE. */
@@ -236,6 +245,7 @@ typedef struct cseg_compare_row {
     double min_share;     /* smallest segment / customers */
     double outlier_share; /* dbscan outliers / customers */
     double stability;     /* mean adjusted Rand index; NaN when bootstrap = 0 */
+    int degenerate;       /* as cseg_segment_warning tells (never recommended) */
     int qualifies;
 } cseg_compare_row;
 

@@ -194,6 +194,12 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
     cseg_report_set_text(r, CSEG_REPORT_TITLE, title);
     if (input)
         cseg_report_set_text(r, CSEG_REPORT_DATASET, input);
+    json_t *warn = json_object_get(seg, "warnings");
+    for (size_t w = 0; w < json_array_size(warn); w++) {
+        const char *msg = jstr(json_array_get(warn, w), "message");
+        if (msg && (rc = cseg_report_add_warning(r, msg)) < 0)
+            goto out;
+    }
     json_t *q = json_object_get(seg, "data_quality");
     if (json_is_object(q)) {
         char period[64];

@@ -26,6 +26,8 @@ typedef struct seg {
 
 struct cseg_report {
     char *text[CSEG_REPORT_N_FIELDS];
+    char **warn; /* shown first: a result that may mislead */
+    size_t nwarn;
     char **qlabel;
     double *qcount;
     size_t nq;
@@ -135,6 +137,9 @@ void cseg_report_free(cseg_report *r)
         return;
     for (int f = 0; f < CSEG_REPORT_N_FIELDS; f++)
         free(r->text[f]);
+    for (size_t w = 0; w < r->nwarn; w++)
+        free(r->warn[w]);
+    free(r->warn);
     for (size_t q = 0; q < r->nq; q++)
         free(r->qlabel[q]);
     free(r->qlabel);
@@ -182,6 +187,18 @@ int cseg_report_add_quality(cseg_report *r, const char *label, double count)
     if (!(r->qlabel[r->nq] = cseg__strdup(label)))
         return CSEG_ENOMEM;
     r->qcount[r->nq++] = count;
+    return 0;
+}
+
+int cseg_report_add_warning(cseg_report *r, const char *text)
+{
+    char **nw = cseg__reallocarray(r->warn, r->nwarn + 1, sizeof *nw);
+    if (!nw)
+        return CSEG_ENOMEM;
+    r->warn = nw;
+    if (!(r->warn[r->nwarn] = cseg__strdup(text)))
+        return CSEG_ENOMEM;
+    r->nwarn++;
     return 0;
 }
 
@@ -1612,6 +1629,8 @@ static const char css[] =
     "font-size:13px}table.sortable th,table.sortable td{border:1px solid #e4e4e4;padding:4px 6px;"
     "text-align:right;white-space:nowrap}table.sortable th{cursor:pointer;background:#f0f0f0}"
     "table.sortable td:nth-child(2){text-align:left}ul.quality{margin:6px 0;padding-left:20px}"
+    ".warnings{border-left:4px solid #D55E00;background:#fff4ec;padding:2px 14px;margin:12px 0}"
+    ".warnings h2{margin:8px 0 4px}"
     "@media print{body{background:#fff}figure.chart,.card{break-inside:avoid}}"
     "@media (max-width:600px){main{padding:8px}h1{font-size:21px}}";
 
@@ -1675,6 +1694,15 @@ int cseg_report_write(const cseg_report *r, const char *path, cseg_diag *d)
         fputs("</dd></div>", f);
     }
     fputs("</dl>", f);
+    if (r->nwarn) {
+        fputs("<div class=\"warnings\" role=\"alert\"><h2>Read this first</h2><ul>", f);
+        for (size_t w = 0; w < r->nwarn; w++) {
+            fputs("<li>", f);
+            esc(f, r->warn[w]);
+            fputs("</li>", f);
+        }
+        fputs("</ul></div>", f);
+    }
     if (r->nq) {
         fputs("<h2>Data quality</h2><ul class=\"quality\">", f);
         for (size_t q = 0; q < r->nq; q++) {

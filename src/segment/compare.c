@@ -20,6 +20,8 @@ struct cseg_comparison {
     cseg_compare_row *rows;
     size_t n_rows, best, n_all, n, d, bootstrap;
     const char *rule;
+    const cseg__input *in; /* while comparing: the customers, and */
+    const size_t *kept;    /* the rows compared (NULL: all) */
 };
 
 void cseg_compare_params_init(cseg_compare_params *p)
@@ -116,7 +118,7 @@ out:
 /* Keep a uniform sample of size rows of Z (a partial Fisher-Yates shuffle,
  * kept in row order): choosing needs the shape of the data, not every
  * customer. */
-static int subsample(double **Z, size_t n, size_t d, size_t size, uint64_t seed)
+static int subsample(double **Z, size_t n, size_t d, size_t size, uint64_t seed, size_t **kept)
 {
     size_t *idx = malloc(n * sizeof *idx);
     double *Zs = malloc(size * d * sizeof *Zs);
@@ -136,7 +138,7 @@ static int subsample(double **Z, size_t n, size_t d, size_t size, uint64_t seed)
     qsort(idx, size, sizeof *idx, cmp_size);
     for (size_t i = 0; i < size; i++)
         memcpy(Zs + i * d, *Z + idx[i] * d, d * sizeof *Zs);
-    free(idx);
+    *kept = idx; /* its first size entries: the rows compared */
     free(*Z);
     *Z = Zs;
     return 0;
@@ -180,11 +182,20 @@ static int compare_algo(cseg_comparison *c, const cseg_segment_params *t, size_t
             snprintf(R[i].algorithm, sizeof R[i].algorithm, "%s", label);
             R[i].c = f.c[i].c;
             sizes_stats(&f.c[i], n, &R[i]);
+            int dg = cseg__degenerate(f.c[i].labels, n, f.c[i].c.n_clusters,
+                                      t->algo == CSEG_ALGO_DBSCAN ? -2 : -1, c->in->customers,
+                                      c->kept, c->in->id_column, c->in->revenue_column, NULL, NULL);
+            if (dg == CSEG_ENOMEM) {
+                rc = dg;
+                break;
+            }
+            R[i].degenerate = dg > 0;
         }
-        c->n_rows += f.n;
-    } else if (diag && !diag->msg[0] && !diag->file[0]) {
-        snprintf(diag->msg, sizeof diag->msg, "%s: %s", label, cseg_strerror(rc));
+        if (rc == 0)
+            c->n_rows += f.n;
     }
+    if (rc < 0 && diag && !diag->msg[0] && !diag->file[0])
+        snprintf(diag->msg, sizeof diag->msg, "%s: %s", label, cseg_strerror(rc));
     cseg__fit_free(&f);
     return rc;
 }
@@ -200,18 +211,22 @@ static void recommend(cseg_comparison *c)
         int balanced = r->min_share >= MIN_SHARE;
         n_stable += stable;
         n_balanced += balanced;
-        r->qualifies = stable && balanced && r->outlier_share <= MAX_OUTLIERS &&
+        r->qualifies = stable && balanced && !r->degenerate && r->outlier_share <= MAX_OUTLIERS &&
                        isfinite(r->c.silhouette);
+        /* The fallback: the highest silhouette, a degenerate candidate only when
+         * every candidate is one. */
+        const cseg_compare_row *a = &c->rows[any];
         if (isfinite(r->c.silhouette) &&
-            (!isfinite(c->rows[any].c.silhouette) || r->c.silhouette > c->rows[any].c.silhouette))
+            (!isfinite(a->c.silhouette) || (a->degenerate && !r->degenerate) ||
+             (a->degenerate == r->degenerate && r->c.silhouette > a->c.silhouette)))
             any = i;
         if (r->qualifies &&
             (best == (size_t)-1 || r->c.silhouette > c->rows[best].c.silhouette ||
              (r->c.silhouette == c->rows[best].c.silhouette && r->c.k < c->rows[best].c.k)))
             best = i;
     }
-    c->rule = "highest silhouette among stable (>= 0.75), balanced (smallest segment >= 2%) "
-              "candidates with at most 20% outliers";
+    c->rule = "highest silhouette among stable (>= 0.75), balanced (smallest segment >= 2%), "
+              "not degenerate candidates with at most 20% outliers";
     if (best == (size_t)-1) {
         best = any;
         c->rule = !n_stable     ? "highest silhouette (no candidate is stable: stability < 0.75)"
@@ -228,6 +243,7 @@ static int compare(cseg_comparison **out, cseg__input *in, const cseg_compare_pa
     const char *const *algos = p->algorithms ? p->algorithms : dflt;
     size_t na = p->algorithms ? p->n_algorithms : 4, cap = 0;
     double *Z = NULL;
+    size_t *kept = NULL;
     cseg_comparison *c = NULL;
     *out = NULL;
     if (rc < 0)
@@ -260,9 +276,11 @@ static int compare(cseg_comparison **out, cseg__input *in, const cseg_compare_pa
     }
     if ((rc = cseg__prepare(&p->segment, in, &Z, &c->d, d)) < 0)
         goto out;
+    c->in = in;
     if (p->subsample && c->n > p->subsample) {
-        if ((rc = subsample(&Z, c->n, c->d, p->subsample, p->segment.seed)) < 0)
+        if ((rc = subsample(&Z, c->n, c->d, p->subsample, p->segment.seed, &kept)) < 0)
             goto out;
+        c->kept = kept;
         c->n = p->subsample;
     }
     for (size_t a = 0; a < na; a++) {
@@ -278,10 +296,13 @@ static int compare(cseg_comparison **out, cseg__input *in, const cseg_compare_pa
         goto out;
     }
     recommend(c);
+    c->in = NULL; /* freed below: the result keeps no pointer into the input */
+    c->kept = NULL;
     *out = c;
     c = NULL;
 out:
     free(Z);
+    free(kept);
     cseg_compare_free(c);
     cseg__input_free(in);
     return rc;
@@ -342,6 +363,7 @@ char *cseg_compare_json(const cseg_comparison *c)
         json_object_set_new(j, "min_share", cseg__jnum(r->min_share));
         json_object_set_new(j, "outliers", json_integer((json_int_t)r->c.n_noise));
         json_object_set_new(j, "stability", cseg__jnum(r->stability));
+        json_object_set_new(j, "degenerate", json_boolean(r->degenerate));
         json_object_set_new(j, "qualifies", json_boolean(r->qualifies));
         json_array_append_new(arr, j);
     }

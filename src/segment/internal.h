@@ -83,6 +83,22 @@ void cseg__input_free(cseg__input *in);
 int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Z, size_t *d,
                   cseg_diag *diag);
 
+/* Warnings about a degenerate segmentation (degenerate.c). */
+#define CSEG__MAX_WARNINGS 4
+typedef struct cseg__warnings {
+    size_t n;
+    char code[CSEG__MAX_WARNINGS][24];
+    char msg[CSEG__MAX_WARNINGS][256];
+} cseg__warnings;
+/* Check labels (n rows, segments 0..k-1, outlier the Outliers segment, -1
+ * for none, -2 when the Outliers are the rows labelled < 0; rows[i] the table
+ * row of label i, NULL: the same) against the rules
+ * in degenerate.c; w (optional) receives the messages. Returns a bit set
+ * (0: fine) or CSEG_ENOMEM. */
+int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier,
+                     const cseg_table *t, const size_t *rows, const char *id_column,
+                     const char *revenue_column, const char *const *names, cseg__warnings *w);
+
 /* The result of cseg_segment_*. */
 struct cseg_segmentation {
     cseg_segment_params p; /* as used: strings point into the copies below */
@@ -96,6 +112,7 @@ struct cseg_segmentation {
     cseg_candidate *cands;
     cseg_profile *prof;
     size_t mismatch;
+    cseg__warnings warn;
     char *json;
 };
 

@@ -228,6 +228,11 @@ int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d)
     json_object_set_new(root, "input_kind", json_string(r->in.has_quality ? "transactions"
                                                                           : "customers"));
     json_object_set_new(root, "n_customers", json_integer((json_int_t)r->n));
+    json_t *warn = json_array();
+    for (size_t w = 0; w < r->warn.n; w++)
+        json_array_append_new(warn, json_pack("{s:s,s:s}", "code", r->warn.code[w], "message",
+                                              r->warn.msg[w]));
+    json_object_set_new(root, "warnings", warn);
     if (r->in.has_quality)
         json_object_set_new(root, "data_quality", quality_json(&r->in.quality));
     for (size_t j = 0; j < r->in.n_features; j++)

@@ -549,6 +549,22 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
         blame(diag, rc, "output table");
         goto out;
     }
+    {
+        const char **nm = calloc(r->k, sizeof *nm);
+        if (!nm) {
+            rc = CSEG_ENOMEM;
+            goto out;
+        }
+        for (size_t s = 0; s < r->k; s++)
+            nm[s] = cseg_profile_name(r->prof, s);
+        rc = cseg__degenerate(r->labels, n, r->k, cseg_model_outlier_segment(r->in.model),
+                              r->table, NULL, r->in.id_column, r->in.revenue_column, nm, &r->warn);
+        free(nm);
+        if (rc < 0)
+            goto out;
+        for (size_t w = 0; w < r->warn.n; w++)
+            cseg__log(p, CSEG_LOG_WARNING, "%s", r->warn.msg[w]);
+    }
     /* Keep the k table; the candidates' labels and fitted objects go. */
     if (!(r->cands = cseg__calloc(r->fit.n, sizeof *r->cands))) {
         rc = CSEG_ENOMEM;
@@ -656,6 +672,16 @@ const cseg_segment_params *cseg_segment_params_used(const cseg_segmentation *r) 
 int cseg_segment_eps_suggested(const cseg_segmentation *r) { return r->fit.eps_suggested; }
 size_t cseg_segment_n_mismatch(const cseg_segmentation *r) { return r->mismatch; }
 const char *cseg_segment_json(const cseg_segmentation *r) { return r->json; }
+size_t cseg_segment_n_warnings(const cseg_segmentation *r) { return r->warn.n; }
+
+const char *cseg_segment_warning(const cseg_segmentation *r, size_t i, const char **code)
+{
+    if (i >= r->warn.n)
+        return NULL;
+    if (code)
+        *code = r->warn.code[i];
+    return r->warn.msg[i];
+}
 
 const cseg_quality *cseg_segment_quality(const cseg_segmentation *r)
 {

@@ -349,6 +349,17 @@ head -1 "$T/h12/customers.csv" > "$T/hdr"
 contains spend-window "$T/hdr" ",spend_30d,"
 expect 0 spend-window-assign -- "$BIN" assign "$T/h12/model.json" "$SMALL"
 
+# degenerate results are said, not hidden (issue 15.2)
+expect 0 warn-split -- "$BIN" fit "$MALL" --algo gmm --out "$T/h13"
+contains warn-split "$T/err" 'custseg: warning: the segments split exactly on the column "Genre"'
+contains warn-split "$T/h13/segments.json" '"code": "categorical_split"'
+contains warn-split "$T/h13/report.html" "Read this first"
+if [ -r "$RETAIL" ]; then
+    expect 0 warn-dbscan -- "$BIN" run "$RETAIL" --algo dbscan --out "$T/h14"
+    contains warn-dbscan "$T/err" "holds 98.8% of the customers"
+    contains warn-dbscan "$T/err" "the Outliers hold 29.1% of the revenue"
+fi
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

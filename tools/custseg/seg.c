@@ -98,7 +98,7 @@ static void on_log(cseg_log_level level, const char *msg, void *user)
     if (cp->quiet || (level == CSEG_LOG_DETAIL && !cp->verbose))
         return;
     end_line(cp);
-    fprintf(stderr, "custseg: note: %s\n", msg);
+    fprintf(stderr, "custseg: %s: %s\n", level == CSEG_LOG_WARNING ? "warning" : "note", msg);
 }
 
 static void on_warning(cseg_log_level level, const char *msg, void *user)

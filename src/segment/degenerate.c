@@ -1,0 +1,112 @@
+/* custseg — segmentations that look like results but are not: said, not
+ * hidden (issue 15.2). A candidate is degenerate when
+ *   dominant            one segment holds more than 90% of the customers;
+ *   outliers_revenue    DBSCAN's Outliers hold more than 10% of the revenue;
+ *   categorical_split   every segment is one level of a text column of the
+ *                       input (Gender, Country): the clustering found the
+ *                       categories, not behaviour.
+ * run and fit warn and record it in segments.json and the report; compare
+ * never recommends such a candidate. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "../core/internal.h"
+
+#define DOMINANT_SHARE 0.90
+#define OUTLIER_REVENUE_SHARE 0.10
+
+static int add(cseg__warnings *w, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int add(cseg__warnings *w, const char *code, const char *fmt, ...)
+{
+    if (!w || w->n >= CSEG__MAX_WARNINGS)
+        return 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->msg[w->n], sizeof w->msg[w->n], fmt, ap);
+    va_end(ap);
+    snprintf(w->code[w->n], sizeof w->code[w->n], "%s", code);
+    w->n++;
+    return 0;
+}
+
+int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier,
+                     const cseg_table *t, const size_t *rows, const char *id_column,
+                     const char *revenue_column, const char *const *names, cseg__warnings *w)
+{
+    int flags = 0;
+    size_t *cnt = calloc(k ? k : 1, sizeof *cnt);
+    if (!cnt)
+        return CSEG_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] >= 0 && (size_t)labels[i] < k)
+            cnt[labels[i]]++;
+    size_t big = 0;
+    for (size_t s = 1; s < k; s++)
+        if (cnt[s] > cnt[big])
+            big = s;
+    if (k >= 2 && n && (double)cnt[big] > DOMINANT_SHARE * (double)n) {
+        flags |= 1;
+        add(w, "dominant", "segment %zu (%s) holds %.1f%% of the customers: the segments barely "
+                           "tell them apart",
+            big + 1, names ? names[big] : "", 100.0 * (double)cnt[big] / (double)n);
+    }
+    long jr = t && revenue_column ? cseg_table_find(t, revenue_column) : -1;
+    const double *rev = jr >= 0 ? cseg_table_numbers(t, (size_t)jr) : NULL;
+    if (outlier != -1 && rev) {
+        double tot = 0, out = 0;
+        for (size_t i = 0; i < n; i++) {
+            double v = rev[rows ? rows[i] : i];
+            if (!isfinite(v))
+                continue;
+            tot += v;
+            if (labels[i] == outlier || labels[i] < 0)
+                out += v;
+        }
+        if (tot > 0 && out > OUTLIER_REVENUE_SHARE * tot) {
+            flags |= 2;
+            add(w, "outliers_revenue", "the Outliers hold %.1f%% of the revenue: they are customers "
+                                       "to look at, not noise (raise eps or lower min_samples)",
+                100.0 * out / tot);
+        }
+    }
+    /* An exact split on a text column: each segment one level, not all the same. */
+    int32_t *lvl = malloc((k ? k : 1) * sizeof *lvl);
+    for (size_t j = 0; t && lvl && j < cseg_table_n_cols(t) && k >= 2; j++) {
+        const int32_t *code = cseg_table_codes(t, j);
+        const char *name = cseg_table_col_name(t, j);
+        if (!code || (id_column && strcmp(name, id_column) == 0) ||
+            strcmp(name, "segment_name") == 0 || strcmp(name, "rfm_code") == 0)
+            continue;
+        for (size_t s = 0; s < k; s++)
+            lvl[s] = -2; /* unseen */
+        int pure = 1;
+        for (size_t i = 0; i < n && pure; i++) {
+            int32_t s = labels[i], c = code[rows ? rows[i] : i];
+            if (s < 0 || (size_t)s >= k || (long)s == outlier)
+                continue;
+            if (lvl[s] == -2)
+                lvl[s] = c;
+            else if (lvl[s] != c)
+                pure = 0;
+        }
+        int distinct = 0;
+        for (size_t s = 1; s < k && pure; s++)
+            distinct |= lvl[s] != -2 && lvl[0] != -2 && lvl[s] != lvl[0];
+        if (pure && distinct) {
+            flags |= 4;
+            add(w, "categorical_split", "the segments split exactly on the column \"%s\" (each "
+                                        "segment one value): they show the categories, not "
+                                        "behaviour; leave it out with --features",
+                name);
+            break;
+        }
+    }
+    free(lvl);
+    free(cnt);
+    return flags;
+}

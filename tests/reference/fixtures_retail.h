@@ -3,7 +3,7 @@
  * (numpy 1.24.2, pandas 1.5.3, scipy 1.10.1, scikit-learn 1.2.1)
  *
  * Independent pandas computation of customer features on
- * /work/shared/data/online_retail.csv.gz (spec: include/custseg/features.h).
+ * data/online_retail.csv.gz (spec: include/custseg/features.h).
  * Cleaning order: no CustomerID -> exact duplicate rows (all 8 fields, keep
  * first) -> UnitPrice <= 0. Return: InvoiceNo starts with 'C' or Quantity < 0,
  * value -|Quantity*UnitPrice|. as_of = day after the last kept InvoiceDate.

@@ -22,7 +22,7 @@ fixtures_metrics.h
 fixtures_retail.h
     An independent pandas computation of the customer features (cleaning,
     RFM, extra features, quintile scores) on
-    /work/shared/data/online_retail.csv.gz, following the spec in
+    data/online_retail.csv.gz (the bundled copy), following the spec in
     include/custseg/features.h: drop rows without CustomerID, then exact
     duplicate rows (all 8 raw fields equal, keep first), then rows with
     UnitPrice <= 0; a row is a return when InvoiceNo starts with 'C' or
@@ -53,7 +53,9 @@ from sklearn.metrics import (
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATA_DIR = "/work/shared/data"
+# The repository's bundled data (data/), or CSEG_DATA_DIR.
+DATA_DIR = os.environ.get("CSEG_DATA_DIR",
+                          os.path.join(os.path.dirname(os.path.dirname(HERE)), "data"))
 MALL_CSV = os.path.join(DATA_DIR, "mall_customers.csv")
 RETAIL_CSV = os.path.join(DATA_DIR, "online_retail.csv.gz")
 
@@ -450,7 +452,7 @@ def build_retail_header():
 
     desc = (
         "Independent pandas computation of customer features on\n"
-        "/work/shared/data/online_retail.csv.gz (spec: include/custseg/features.h).\n"
+        "data/online_retail.csv.gz (spec: include/custseg/features.h).\n"
         "Cleaning order: no CustomerID -> exact duplicate rows (all 8 fields, keep\n"
         "first) -> UnitPrice <= 0. Return: InvoiceNo starts with 'C' or Quantity < 0,\n"
         "value -|Quantity*UnitPrice|. as_of = day after the last kept InvoiceDate.\n"

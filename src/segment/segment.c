@@ -401,9 +401,13 @@ static int order_and_install(cseg_segmentation *r, const cseg_segment_params *p,
         blame(diag, rc, "distances");
         goto out;
     }
+    /* Hierarchical and DBSCAN models assign new customers by another rule
+     * than the fit's: how often the two agree is said, not only when verbose. */
     if (r->mismatch)
-        cseg__log(p, CSEG_LOG_DETAIL, "%zu customers would be put in another segment by the "
-                                      "rule for new customers (%s)", r->mismatch,
+        cseg__log(p, p->algo == CSEG_ALGO_KMEANS ? CSEG_LOG_DETAIL : CSEG_LOG_NOTE,
+                  "%zu customers would be put in another segment by the rule for new customers "
+                  "(assign agrees on %.1f%% of the training customers; %s)",
+                  r->mismatch, 100.0 * (1.0 - (double)r->mismatch / (double)n),
                   p->algo == CSEG_ALGO_KMEANS ? "max-iter reached" : "see docs/algorithms.md");
 out:
     free(ok);

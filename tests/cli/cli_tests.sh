@@ -360,6 +360,10 @@ if [ -r "$RETAIL" ]; then
     contains warn-dbscan "$T/err" "the Outliers hold 29.1% of the revenue"
 fi
 
+# a hierarchical model says how often assign agrees with the tree cut (issue 15.5)
+expect 0 agreement -- "$BIN" fit "$MALL" --features "$MF" --algo average --k 4 --out "$T/h15"
+contains agreement "$T/err" "(assign agrees on 95.0% of the training customers; see docs/algorithms.md)"
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

@@ -364,6 +364,15 @@ fi
 expect 0 agreement -- "$BIN" fit "$MALL" --features "$MF" --algo average --k 4 --out "$T/h15"
 contains agreement "$T/err" "(assign agrees on 95.0% of the training customers; see docs/algorithms.md)"
 
+# score OUTDIR measures in the model's space: the silhouette the run wrote (issue 15.4)
+expect 0 score-outdir -- "$BIN" score "$T/a_gmm" --format json
+grep '"silhouette"' "$T/out" | tr -d ' ,' > "$T/a"
+grep '"silhouette"' "$T/a_gmm/segments.json" | tail -1 | tr -d ' ,' > "$T/b"
+same score-outdir-silhouette "$T/a" "$T/b"
+contains score-outdir "$T/out" '"space": "model"'
+expect 0 score-columns -- "$BIN" score "$T/a_gmm/customers.csv" --labels segment
+contains score-columns "$T/out" "space              the columns as read (scaling: none)"
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

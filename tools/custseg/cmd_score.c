@@ -4,18 +4,25 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
 static const char help[] =
     "usage: custseg score FILE --labels COL [options]\n"
+    "       custseg score OUTDIR [options]\n"
     "\n"
     "Evaluate the labelling in column COL of FILE on its number columns: silhouette,\n"
     "Davies-Bouldin, Calinski-Harabasz and inertia, as scikit-learn defines them.\n"
     "Labels may be numbers or text; a negative number or an empty label marks noise,\n"
-    "which is left out.\n"
+    "which is left out. Given the output folder of run or fit, score measures its\n"
+    "segments in the model's space (preprocessing and PCA of its model.json, the\n"
+    "silhouette sample and seed of the run): the silhouette the run printed. The\n"
+    "output says which space was measured.\n"
     "\n"
-    "  --labels COL        the label column (required)\n"
+    "  --labels COL        the label column (required for a FILE; OUTDIR: segment)\n"
+    "  --model MODEL       measure FILE in the space of this model.json instead of its\n"
+    "                      raw columns\n"
     "  --features a,b,c    columns to measure on (default: every number column but the\n"
     "                      labels, id-like columns, segment, distance and rfm_code)\n"
     "  --exclude a,b       leave these columns out of the default features (e.g. an id)\n"
@@ -27,7 +34,7 @@ static const char help[] =
     "  --delimiter C       field separator (default: detect)\n"
     "  --help              this help\n";
 
-enum { OPT_EXCLUDE = 2000 };
+enum { OPT_EXCLUDE = 2000, OPT_MODEL };
 
 int cmd_score(int argc, char **argv)
 {
@@ -40,10 +47,11 @@ int cmd_score(int argc, char **argv)
                                               {"threads", required_argument, 0, OPT_THREADS},
                                               {"format", required_argument, 0, OPT_FORMAT},
                                               {"delimiter", required_argument, 0, OPT_DELIM},
+                                              {"model", required_argument, 0, OPT_MODEL},
                                               {"help", no_argument, 0, OPT_HELP},
                                               {0, 0, 0, 0}};
-    const char *labcol = NULL, *features = NULL, *exclude = NULL;
-    int json = 0, opt, status = EXIT_OK;
+    const char *labcol = NULL, *features = NULL, *exclude = NULL, *mpath = NULL;
+    int json = 0, opt, status = EXIT_OK, sample_set = 0, seed_set = 0;
     cseg_silhouette_params sp;
     cseg_table_read_params rp;
     cseg_prep_params pp;
@@ -82,11 +90,16 @@ int cmd_score(int argc, char **argv)
         case OPT_SAMPLE:
             if (cli_parse_size(optarg, &sp.sample_size) < 0)
                 return cli_usage_error("score", "--sample must be a whole number >= 0");
+            sample_set = 1;
+            break;
+        case OPT_MODEL:
+            mpath = optarg;
             break;
         case OPT_SEED:
             if (cli_parse_int(optarg, 0, 0x7fffffffffffffffL, &v) < 0)
                 return cli_usage_error("score", "--seed must be a whole number >= 0");
             sp.seed = (uint64_t)v;
+            seed_set = 1;
             break;
         case OPT_THREADS:
             if (cli_parse_threads(optarg, &sp.n_threads) < 0)
@@ -108,23 +121,56 @@ int cmd_score(int argc, char **argv)
             return cli_usage_error("score", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    if (!labcol)
-        return cli_usage_error("score", "--labels COL is required");
     if (optind + 1 != argc)
-        return cli_usage_error("score", "expected one input FILE");
+        return cli_usage_error("score", "expected one input FILE or OUTDIR");
     const char *path = argv[optind];
     cseg_diag diag;
     cseg_diag_clear(&diag);
     cseg_table *t = NULL;
     cseg_prep *prep = NULL;
+    cseg_model *model = NULL;
     char **feats = NULL, **excl = NULL;
     const char **use = NULL;
     double *X = NULL;
     int32_t *lab = NULL;
     size_t nf = 0, nex = 0;
-    int rc = cseg_table_read_csv(&t, path, &rp, &diag);
-    if (rc < 0)
+    long outlier = -1;
+    char dpath[4096], dmodel[4096];
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* A run's folder: its customers and segments, in its model's space, with the
+         * silhouette sample and seed the run used (segments.json). */
+        char dseg[4096];
+        snprintf(dpath, sizeof dpath, "%s/customers.csv", path);
+        snprintf(dmodel, sizeof dmodel, "%s/model.json", path);
+        snprintf(dseg, sizeof dseg, "%s/segments.json", path);
+        json_error_t jerr;
+        json_t *sj = json_load_file(dseg, 0, &jerr);
+        json_t *mj = json_object_get(sj, "model");
+        json_t *ss = json_object_get(mj, "silhouette_sample"), *sd = json_object_get(mj, "seed");
+        if (!sample_set)
+            sp.sample_size = json_is_integer(ss) ? (size_t)json_integer_value(ss) : 0;
+        if (!seed_set && json_is_integer(sd))
+            sp.seed = (uint64_t)json_integer_value(sd);
+        json_decref(sj);
+        if (!labcol)
+            labcol = "segment";
+        if (!mpath)
+            mpath = dmodel;
+        path = dpath;
+    }
+    if (!labcol)
+        return cli_usage_error("score", "--labels COL is required");
+    int rc;
+    if (mpath && (rc = cseg_model_load(&model, mpath, &diag)) < 0)
+        return cli_fail(rc, &diag, mpath);
+    rc = cseg_table_read_csv(&t, path, &rp, &diag);
+    if (rc < 0) {
+        cseg_model_free(model);
         return cli_fail(rc, &diag, path);
+    }
+    if (model)
+        outlier = cseg_model_outlier_segment(model);
     size_t n = cseg_table_n_rows(t), nc = cseg_table_n_cols(t);
     long jl = cseg_table_find(t, labcol);
     if (jl < 0) {
@@ -157,6 +203,9 @@ int cmd_score(int argc, char **argv)
                 goto out;
             } else {
                 lab[i] = (int32_t)x;
+                /* A run's segments (1..k): DBSCAN's Outliers are no cluster, as in the run. */
+                if (outlier >= 0 && strcmp(labcol, "segment") == 0 && x == (double)(outlier + 1))
+                    lab[i] = -1;
             }
         } else if (lc) {
             lab[i] = lc[i];
@@ -164,6 +213,20 @@ int cmd_score(int argc, char **argv)
             status = cli_error(EXIT_DATA, "%s: column \"%s\" holds dates, not labels", path, labcol);
             goto out;
         }
+    }
+    if (model) {
+        /* The model's space: its preprocessing and PCA on the table's columns. */
+        nf = cseg_model_dim(model);
+        X = malloc((n ? n : 1) * (nf ? nf : 1) * sizeof *X);
+        if (!X) {
+            status = cli_error(EXIT_IO, "out of memory");
+            goto out;
+        }
+        if ((rc = cseg_model_transform(model, t, X, &diag)) < 0) {
+            status = cli_fail(rc, &diag, path);
+            goto out;
+        }
+        goto measure;
     }
     if (features) {
         feats = cli_split(features, &nf);
@@ -220,6 +283,7 @@ int cmd_score(int argc, char **argv)
         status = X ? cli_fail(rc, &diag, path) : cli_error(EXIT_IO, "out of memory");
         goto out;
     }
+measure:
     /* Squared distances of values beyond 1e150 overflow: say so instead of
      * printing infinities. */
     for (size_t i = 0; i < n; i++)
@@ -227,7 +291,8 @@ int cmd_score(int argc, char **argv)
             if (lab[i] >= 0 && !(fabs(X[i * nf + j]) <= 1e150)) {
                 status = cli_error(EXIT_DATA, "%s:%ld: feature \"%s\" is too large to measure "
                                               "distances on (%g; at most 1e150 after scaling)",
-                                   path, cseg_table_row_line(t, i), use[j], X[i * nf + j]);
+                                   path, cseg_table_row_line(t, i),
+                                   model ? "(model space)" : use[j], X[i * nf + j]);
                 goto out;
             }
     double sil = NAN, db = NAN, ch = NAN, in = NAN;
@@ -274,6 +339,7 @@ int cmd_score(int argc, char **argv)
         json_t *o = json_object();
         json_object_set_new(o, "file", json_string(path));
         json_object_set_new(o, "labels", json_string(labcol));
+        json_object_set_new(o, "space", json_string(model ? "model" : "columns"));
         json_object_set_new(o, "n_samples", json_integer((json_int_t)n_used));
         json_object_set_new(o, "n_noise", json_integer((json_int_t)(n - n_used)));
         json_object_set_new(o, "n_clusters", json_integer((json_int_t)k));
@@ -293,6 +359,14 @@ int cmd_score(int argc, char **argv)
         printf("samples            %zu (%zu noise left out)\n", n_used, n - n_used);
         printf("clusters           %zu\n", k);
         printf("features           %zu\n", nf);
+        if (model)
+            printf("space              the model's (%s: preprocessing%s, %zu dimensions)\n",
+                   mpath, cseg_model_pca(model) ? " and PCA" : "", nf);
+        else
+            printf("space              the columns as read (scaling: %s)\n",
+                   pp.scale == CSEG_SCALE_STANDARD ? "standard"
+                   : pp.scale == CSEG_SCALE_ROBUST ? "robust"
+                                                   : "none");
         if (isfinite(sil))
             printf("silhouette         %.10g%s\n", sil,
                    sp.sample_size && sp.sample_size < n_used ? " (sampled)" : "");
@@ -309,6 +383,7 @@ out:
     cli_free_list(feats);
     cli_free_list(excl);
     cseg_prep_free(prep);
+    cseg_model_free(model);
     cseg_table_free(t);
     return status;
 }

@@ -59,6 +59,10 @@ typedef struct cseg_rfm_params {
     int64_t as_of_day;     /* days since 1970-01-01; CSEG_DAY_AUTO (default): day after the last row */
     int spend_window_days; /* window of spend_{W}d; default 90 */
     int drop_duplicates;   /* default 1 */
+    int money_decimals;    /* monetary, avg_order_value, spend_{W}d and the revenue totals are
+                              summed exactly (compensated) and rounded to this many decimals,
+                              the currency's minor unit; default 2; -1: not rounded (models
+                              written before this setting) */
 } cseg_rfm_params;
 
 /* What cleaning did. Row counts refer to the input log. */

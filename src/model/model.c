@@ -553,6 +553,7 @@ static json_t *to_json(const cseg_model *m)
         json_object_set_new(src, "as_of", day_json(m->rfm.as_of_day));
         json_object_set_new(src, "spend_window_days", json_integer(m->rfm.spend_window_days));
         json_object_set_new(src, "drop_duplicates", json_boolean(m->rfm.drop_duplicates));
+        json_object_set_new(src, "money_decimals", json_integer(m->rfm.money_decimals));
     } else {
         json_object_set_new(src, "kind", json_string("customers"));
         json_object_set_new(src, "id_column", str_or_null(m->id_column));
@@ -747,6 +748,15 @@ static int load_source(loader *L, cseg_model *m, json_t *src)
     if (!json_is_boolean(dd))
         return bad(L, "\"source.drop_duplicates\" must be true or false");
     rfm.drop_duplicates = json_is_true(dd);
+    /* Models written before money was rounded have no "money_decimals": they
+     * keep computing amounts as they did. */
+    json_t *md = json_object_get(src, "money_decimals");
+    if (!md)
+        rfm.money_decimals = -1;
+    else if (!json_is_integer(md) || json_integer_value(md) < -1 || json_integer_value(md) > 9)
+        return bad(L, "\"source.money_decimals\" must be a whole number -1..9");
+    else
+        rfm.money_decimals = (int)json_integer_value(md);
     return cseg_model_set_transactions(m, &roles, df[0] ? df : NULL, &rfm);
 }
 

@@ -1356,10 +1356,12 @@ static void chart_heatmap(FILE *f, const cseg_report *r)
             esc(f, r->seg[s].name);
             fputs(", ", f);
             esc(f, r->feat[j]);
+            /* No "-0.0": a z that rounds to zero is written as 0. */
+            double zs = fabs(z) < 0.05 ? 0.0 : z, zt = fabs(z) < 0.005 ? 0.0 : z;
             fprintf(f, ": mean %.4g (population %.4g), z = %.2f</title></rect>", r->seg[s].mean[j],
-                    r->pmean[j], z);
+                    r->pmean[j], zt);
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"cell\">%.1f</text>",
-                    200 + cw * ((double)j + 0.5), y + ch / 2 + 4, z);
+                    200 + cw * ((double)j + 0.5), y + ch / 2 + 4, zs);
         }
     }
     /* colour legend */

@@ -263,6 +263,10 @@ if [ -r "$RETAIL" ]; then
     lines=$(($(wc -l < "$T/r1/customers.csv") - 1))
     [ "$lines" -eq 4338 ] && ok || bad "retail: $lines customers, expected 4338"
     contains retail "$T/out" "135080 without customer id, 5225 exact duplicates"
+    # money in cents: no binary tails, no -0 (issue 15.3)
+    tails=$(awk -F, 'NR > 1 { for (j = 4; j <= 7; j += 1) if (j != 5 && ($j ~ /\.[0-9][0-9][0-9]/ || $j ~ /e/ || $j == "-0")) n++ } END { print n + 0 }' "$T/r1/customers.csv")
+    [ "$tails" -eq 0 ] && ok || bad "retail: $tails money values with more than 2 decimals or -0"
+    grep -q -- '>-0\.0<' "$T/r1/report.html" && bad "retail: -0.0 in the report" || ok
     expect 0 retail-assign -- "$BIN" assign "$T/r1/model.json" "$T/r1/customers.csv"
     # the same segments and the same distances, bit for bit (issue 16.12)
     cut -d, -f1,14,15,16 "$T/r1/customers.csv" > "$T/a"

@@ -7,7 +7,9 @@
  * Cleaning order: no CustomerID -> exact duplicate rows (all 8 fields, keep
  * first) -> UnitPrice <= 0. Return: InvoiceNo starts with 'C' or Quantity < 0,
  * value -|Quantity*UnitPrice|. as_of = day after the last kept InvoiceDate.
- * Sums are math.fsum (correctly rounded); compare with a relative tolerance.
+ * Sums are math.fsum (correctly rounded); money (monetary, avg_order_value,
+ * spend_90d, gross and returned value) then rounded to the cent, half away from
+ * zero. Compare money exactly, the other sums with a relative tolerance.
  * Scores: 1 + floor(5 w / n), w = customers strictly worse, n = customers.
  */
 #ifndef CUSTSEG_FIXTURES_RETAIL_H
@@ -34,8 +36,8 @@ static const char RETAIL_AS_OF[] __attribute__((unused)) = "2011-12-10";
 /* Whole-table checks: sums over all customers, gross and returned value. */
 static const double RETAIL_SUM_RECENCY __attribute__((unused)) = 403692.0;
 static const double RETAIL_SUM_FREQUENCY __attribute__((unused)) = 18532.0;
-static const double RETAIL_SUM_MONETARY __attribute__((unused)) = 8288930.664;
-static const double RETAIL_GROSS_REVENUE __attribute__((unused)) = 8887208.894;
+static const double RETAIL_SUM_MONETARY __attribute__((unused)) = 8288930.66;
+static const double RETAIL_GROSS_REVENUE __attribute__((unused)) = 8887208.89;
 static const double RETAIL_RETURNED_VALUE __attribute__((unused)) = 608689.47;
 /* Number of customers with score 1..5 (index 0 = score 1). */
 static const size_t RETAIL_R_SCORE_COUNTS[] __attribute__((unused)) = {
@@ -60,7 +62,7 @@ static const retail_customer RETAIL_CUSTOMERS[] __attribute__((unused)) = {
      326.0, 1.0, 0.0, 326.0, 77183.6, 0.0, 1.0, 1.0,
      1, 1, 1},
     {"12347",
-     3.0, 7.0, 4310.0, 368.0, 615.7142857142857, 1519.14, 103.0, 0.0,
+     3.0, 7.0, 4310.0, 368.0, 615.71, 1519.14, 103.0, 0.0,
      5, 5, 5},
     {"12348",
      76.0, 4.0, 1797.24, 359.0, 449.31, 310.0, 22.0, 0.0,
@@ -72,16 +74,16 @@ static const retail_customer RETAIL_CUSTOMERS[] __attribute__((unused)) = {
      311.0, 1.0, 334.4, 311.0, 334.4, 0.0, 17.0, 0.0,
      1, 1, 2},
     {"12352",
-     37.0, 8.0, 1545.41, 297.0, 313.255, 944.23, 59.0, 0.38332588466265505,
+     37.0, 8.0, 1545.41, 297.0, 313.26, 944.23, 59.0, 0.38332588466265505,
      3, 5, 4},
     {"14646",
-     2.0, 73.0, 279489.02, 355.0, 3838.4386301369864, 101903.4, 700.0, 0.002558831534026285,
+     2.0, 73.0, 279489.02, 355.0, 3838.44, 101903.4, 700.0, 0.002558831534026285,
      5, 5, 5},
     {"17841",
-     2.0, 124.0, 39869.05, 374.0, 326.7729032258065, 16946.47, 1323.0, 0.016061020971454967,
+     2.0, 124.0, 39869.05, 374.0, 326.77, 16946.47, 1323.0, 0.016061020971454967,
      5, 5, 5},
     {"18102",
-     1.0, 60.0, 256438.49, 368.0, 4327.621666666667, 124206.55, 150.0, 0.012396377841100559,
+     1.0, 60.0, 256438.49, 368.0, 4327.62, 124206.55, 150.0, 0.012396377841100559,
      5, 5, 5},
     {"17603",
      79.0, 1.0, -1165.3, 79.0, 394.72, 390.97, 11.0, 3.9522192946899066,
@@ -93,9 +95,66 @@ static const retail_customer RETAIL_CUSTOMERS[] __attribute__((unused)) = {
      13.0, 7.0, 1836.69, 370.0, 276.38, 1575.41, 157.0, 0.05063938883317999,
      4, 5, 4},
     {"12791",
-     374.0, 1.0, 192.60000000000002, 374.0, 192.60000000000002, 0.0, 2.0, 0.0,
+     374.0, 1.0, 192.6, 374.0, 192.6, 0.0, 2.0, 0.0,
      1, 1, 1},
+    {"12454",
+     57.0, 1.0, 0.0, 57.0, 3528.34, 0.0, 15.0, 1.0,
+     3, 1, 1},
+    {"12558",
+     8.0, 1.0, 0.0, 8.0, 269.96, 0.0, 11.0, 1.0,
+     5, 1, 1},
+    {"12607",
+     61.0, 1.0, 0.0, 61.0, 1579.51, 0.0, 101.0, 1.0,
+     3, 1, 1},
+    {"13364",
+     72.0, 1.0, 0.0, 72.0, 134.96, 0.0, 10.0, 1.0,
+     2, 1, 1},
+    {"13672",
+     302.0, 2.0, -71.46, 333.0, 93.2, 0.0, 4.0, 1.3833896668276195,
+     1, 2, 1},
+    {"13762",
+     219.0, 1.0, 0.0, 219.0, 306.72, 0.0, 7.0, 1.0,
+     1, 1, 1},
+    {"14437",
+     366.0, 1.0, -43.4, 366.0, 63.0, 0.0, 5.0, 1.6888888888888889,
+     1, 1, 1},
+    {"14557",
+     86.0, 1.0, 0.0, 86.0, 788.38, 0.0, 16.0, 1.0,
+     2, 1, 1},
+    {"14792",
+     64.0, 1.0, 0.0, 64.0, 6.2, 0.0, 2.0, 1.0,
+     3, 1, 1},
+    {"15802",
+     143.0, 1.0, -451.42, 143.0, 451.42, 0.0, 1.0, 2.0,
+     2, 1, 1},
+    {"15823",
+     373.0, 1.0, -840.76, 373.0, 15.0, 0.0, 1.0, 57.050666666666665,
+     1, 1, 1},
+    {"16454",
+     45.0, 2.0, -8.15, 65.0, 3.45, 6.9, 2.0, 2.181159420289855,
+     3, 2, 1},
+    {"16546",
+     291.0, 2.0, -95.93, 373.0, 393.58, 0.0, 25.0, 1.121870037476974,
+     1, 2, 1},
+    {"16742",
+     47.0, 1.0, 0.0, 47.0, 464.9, 0.0, 1.0, 1.0,
+     3, 1, 1},
+    {"16878",
+     85.0, 1.0, 0.0, 85.0, 13.3, 0.0, 3.0, 1.0,
+     2, 1, 1},
+    {"17548",
+     234.0, 1.0, -141.48, 234.0, 103.3, 0.0, 5.0, 2.369603097773475,
+     1, 1, 1},
+    {"18072",
+     186.0, 1.0, 0.0, 186.0, 247.44, 0.0, 18.0, 1.0,
+     1, 1, 1},
+    {"18268",
+     135.0, 1.0, 0.0, 135.0, 25.5, 0.0, 1.0, 1.0,
+     2, 1, 1},
+    {"18274",
+     31.0, 1.0, 0.0, 31.0, 175.92, 0.0, 11.0, 1.0,
+     4, 1, 1},
 };
-#define N_RETAIL_CUSTOMERS 13
+#define N_RETAIL_CUSTOMERS 32
 
 #endif /* CUSTSEG_FIXTURES_RETAIL_H */

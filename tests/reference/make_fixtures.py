@@ -34,6 +34,7 @@ math.fsum (correctly rounded), so they are the best possible reference; the C
 code's plain summation should agree to ~1e-12 relative.
 """
 
+import decimal
 import math
 import os
 import sys
@@ -58,6 +59,14 @@ DATA_DIR = os.environ.get("CSEG_DATA_DIR",
                           os.path.join(os.path.dirname(os.path.dirname(HERE)), "data"))
 MALL_CSV = os.path.join(DATA_DIR, "mall_customers.csv")
 RETAIL_CSV = os.path.join(DATA_DIR, "online_retail.csv.gz")
+
+def cents(v):
+    """Money in cents (custseg's default --money-decimals 2): the correctly
+    rounded sum (math.fsum) rounded half away from zero to the cent, exactly
+    (decimal), as a double; never -0."""
+    return float(decimal.Decimal(float(v)).quantize(decimal.Decimal("0.01"),
+                                                     rounding=decimal.ROUND_HALF_UP)) + 0.0
+
 
 UNUSED = "__attribute__((unused))"
 
@@ -378,10 +387,17 @@ def customer_features(df):
 
     feat["recency_days"] = (as_of - feat["last_purchase"]).dt.days.astype(float)
     feat["frequency"] = feat["frequency"].astype(float)
-    feat["monetary"] = all_vals.reindex(feat.index).astype(float)
+    feat["monetary"] = all_vals.reindex(feat.index).astype(float).map(cents)
     feat["tenure_days"] = (as_of - feat["first_purchase"]).dt.days.astype(float)
-    feat["avg_order_value"] = feat["gross"] / feat["frequency"]
-    feat["spend_90d"] = win_vals.reindex(feat.index).fillna(0.0).astype(float)
+    # per order: the gross in cents divided by the orders in integers, half up
+    def per_order(gross, freq):
+        gc = int(decimal.Decimal(float(gross)).scaleb(2).quantize(
+            decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))
+        f = int(freq)
+        q = (2 * abs(gc) + f) // (2 * f)
+        return (q if gc >= 0 else -q) / 100.0 + 0.0
+    feat["avg_order_value"] = [per_order(g, f) for g, f in zip(feat["gross"], feat["frequency"])]
+    feat["spend_90d"] = win_vals.reindex(feat.index).fillna(0.0).astype(float).map(cents)
     feat["n_products"] = feat["n_products"].astype(float)
     feat["return_rate"] = ret_abs.reindex(feat.index).fillna(0.0) / feat["gross"]
     feat["r_score"] = score(feat["recency_days"], "larger")
@@ -411,6 +427,11 @@ def pick_customers(feat):
     regular = with_ret[(with_ret["return_rate"] > 0.05) & (with_ret["frequency"] >= 5)]
     add(regular.iloc[len(regular) // 2:])                  # a regular customer with returns
     add(feat.sort_values("recency_days", ascending=False))  # least recent
+    # Every customer whose net spend is zero or negative (returned everything, or
+    # more): their money must match to the cent too.
+    for c in feat[feat["monetary"] <= 0].index:
+        if c not in ids:
+            ids.append(c)
     return ids
 
 
@@ -435,8 +456,8 @@ def build_retail_header():
     r_counts = [int((feat["r_score"] == s).sum()) for s in range(1, 6)]
     f_counts = [int((feat["f_score"] == s).sum()) for s in range(1, 6)]
     m_counts = [int((feat["m_score"] == s).sum()) for s in range(1, 6)]
-    gross = math.fsum(df.loc[~df["is_return"], "value"])
-    returned = math.fsum(-df.loc[df["is_return"], "value"])
+    gross = cents(math.fsum(df.loc[~df["is_return"], "value"]))
+    returned = cents(math.fsum(-df.loc[df["is_return"], "value"]))
 
     print("== retail fixtures ==")
     for k, v in counts.items():
@@ -456,7 +477,9 @@ def build_retail_header():
         "Cleaning order: no CustomerID -> exact duplicate rows (all 8 fields, keep\n"
         "first) -> UnitPrice <= 0. Return: InvoiceNo starts with 'C' or Quantity < 0,\n"
         "value -|Quantity*UnitPrice|. as_of = day after the last kept InvoiceDate.\n"
-        "Sums are math.fsum (correctly rounded); compare with a relative tolerance.\n"
+        "Sums are math.fsum (correctly rounded); money (monetary, avg_order_value,\n"
+        "spend_90d, gross and returned value) then rounded to the cent, half away from\n"
+        "zero. Compare money exactly, the other sums with a relative tolerance.\n"
         "Scores: 1 + floor(5 w / n), w = customers strictly worse, n = customers.")
     h = header_start("fixtures_retail.h", "CUSTSEG_FIXTURES_RETAIL_H", desc)
     h += "/* Cleaning counts (rows of the input log). */\n"

@@ -21,6 +21,8 @@ static const char help[] =
     "  --as-of DATE         analysis day (default: the day after the last transaction)\n"
     "  --spend-window DAYS  window of spend_{DAYS}d (default 90: spend_90d)\n"
     "  --keep-duplicates    do not drop exact duplicate rows\n"
+    "  --money-decimals N   minor unit of the currency: monetary, avg_order_value and\n"
+    "                       spend are exact sums rounded to N decimals (default 2)\n"
     "\n"
     "Segmentation (default features: recency_days,frequency,monetary):\n" SEG_OPTIONS_HELP;
 
@@ -95,6 +97,11 @@ int cmd_run(int argc, char **argv)
             break;
         case OPT_KEEP_DUPLICATES:
             rfm.drop_duplicates = 0;
+            break;
+        case OPT_MONEY_DECIMALS:
+            if (cli_parse_int(optarg, 0, 9, &v) < 0)
+                return cli_usage_error(cmd, "--money-decimals must be a whole number 0..9");
+            rfm.money_decimals = (int)v;
             break;
         case '?':
         default:

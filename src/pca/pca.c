@@ -282,6 +282,36 @@ out:
     return rc;
 }
 
+/* The number of components (p->n_components, or the fewest whose explained
+ * variance reaches p->variance_share) from the m eigenvalues w (descending),
+ * and their total. */
+static int pick_components(const double *w, size_t m, size_t d, const cseg_pca_params *p,
+                           size_t *nc_out, double *total_out, cseg_diag *diag)
+{
+    double total = 0;
+    for (size_t a = 0; a < m; a++)
+        total += w[a] > 0 ? w[a] : 0;
+    size_t nc = p->n_components;
+    if (nc == 0) {
+        if (!(total > 0))
+            return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                              "every feature is constant: there is no variance to explain");
+        /* scikit-learn: searchsorted(cumsum(ratio), share, side="right") + 1 */
+        double cum = 0;
+        nc = 1;
+        for (size_t a = 0; a < m; a++) {
+            cum += (w[a] > 0 ? w[a] : 0) / total;
+            if (cum <= p->variance_share)
+                nc = a + 2;
+        }
+        if (nc > d)
+            nc = d;
+    }
+    *nc_out = nc;
+    *total_out = total;
+    return 0;
+}
+
 /* Fewer samples than features: the n x n Gram matrix of the centred rows has
  * the same non-zero eigenvalues as the d x d covariance, and each component
  * is the centred rows' combination Xc^T u / sqrt((n - 1) w). O(n^2 d) time
@@ -335,25 +365,9 @@ static int fit_gram(cseg_pca **out, const double *X, size_t n, size_t d, const c
         goto out;
     }
     double total = 0;
-    for (size_t a = 0; a < n; a++)
-        total += w[a] > 0 ? w[a] : 0;
-    size_t nc = p->n_components;
-    if (nc == 0) {
-        if (!(total > 0)) {
-            rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
-                            "every feature is constant: there is no variance to explain");
-            goto out;
-        }
-        double cum = 0;
-        nc = 1;
-        for (size_t a = 0; a < n; a++) {
-            cum += (w[a] > 0 ? w[a] : 0) / total;
-            if (cum <= p->variance_share)
-                nc = a + 2;
-        }
-        if (nc > d)
-            nc = d;
-    }
+    size_t nc = 0;
+    if ((rc = pick_components(w, n, d, p, &nc, &total, diag)) < 0)
+        goto out;
     if (!(m = pca_alloc(d, nc))) {
         rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for PCA (d = %zu)", d);
         goto out;
@@ -448,26 +462,9 @@ int cseg_pca_fit_params(cseg_pca **out, const double *X, size_t n, size_t d,
         goto out;
     }
     double total = 0;
-    for (size_t a = 0; a < d; a++)
-        total += w[a] > 0 ? w[a] : 0;
-    size_t nc = p->n_components;
-    if (nc == 0) {
-        if (!(total > 0)) {
-            rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
-                            "every feature is constant: there is no variance to explain");
-            goto out;
-        }
-        /* scikit-learn: searchsorted(cumsum(ratio), share, side="right") + 1 */
-        double cum = 0;
-        nc = 1;
-        for (size_t a = 0; a < d; a++) {
-            cum += (w[a] > 0 ? w[a] : 0) / total;
-            if (cum <= p->variance_share)
-                nc = a + 2;
-        }
-        if (nc > d)
-            nc = d;
-    }
+    size_t nc = 0;
+    if ((rc = pick_components(w, d, d, p, &nc, &total, diag)) < 0)
+        goto out;
     if (!(m = pca_alloc(d, nc))) {
         rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for PCA (d = %zu)", d);
         goto out;

@@ -167,6 +167,7 @@ for t in $targets; do
         *) maxlen=16384 ;;
     esac
     findings="$build/logs/$t.findings"
+    rm -f "$build/logs/$t".*.log # the logs of an earlier run of this target
     : >"$findings"
 
     # Regression inputs first: each must now pass.

@@ -4,20 +4,35 @@
  * table: size, share of customers, share of revenue, and per feature the mean
  * and median, next to the population's mean and standard deviation.
  *
- * Names. With RFM scores (columns r_score, f_score, m_score), each segment is
- * placed at (mean R, (mean F + mean M) / 2) and named after the nearest
- * prototype of the standard RFM vocabulary, each name used once: all
- * (segment, name) pairs are taken in order of distance (ties: lower segment,
- * then the order below) and a pair is kept when neither is taken yet.
- *     Champions (5.0,5.0)        Loyal Customers (3.7,4.2)  Potential Loyalists (4.2,2.8)
- *     New Customers (4.8,1.2)    Promising (3.8,1.4)        Need Attention (3.0,3.0)
- *     About to Sleep (2.6,1.8)   At Risk (1.8,3.6)          Can't Lose Them (1.3,4.6)
- *     Hibernating (1.8,1.8)      Lost (1.0,1.0)
- * Without RFM scores, a name is built from the features whose segment mean is
- * furthest from the population mean in standard deviations (z): the two
- * largest |z|, each "High" (z > 0) or "Low", e.g. "High Income · Low Spending";
- * "Typical" when no |z| reaches 0.25. A name already taken gets the next
- * feature added, then a number.
+ * Text columns with at most CSEG_PROFILE_MAX_LEVELS levels (not an id: one
+ * level per row) are profiled too: the share of each level per segment.
+ *
+ * Names (docs/cli.md, "Segment order and names", has the tables).
+ * With RFM scores (columns r_score, f_score, m_score): a segment at mean R
+ * and FM = (mean F + mean M) / 2 takes the canonical name whose region of
+ * the R x FM map holds it, when mean F and mean M are at most 1.5 apart:
+ *     name                 R          FM          name             R        FM
+ *     Champions            4.5-5      3.5-5       About to Sleep   2.5-3.5  1-2.5
+ *     Loyal Customers      2.5-4.5    3.5-5       Can't Lose Them  1-2.5    4.5-5
+ *     Potential Loyalists  3.5-5      1.5-3.5     At Risk          1-2.5    2.5-4.5
+ *     New Customers        4.5-5      1-1.5       Lost             1-1.5    1-1.5
+ *     Promising            3.5-4.5    1-1.5       Hibernating      1-2.5    1-2.5
+ *     Need Attention       2.5-3.5    2.5-3.5     (ranges [lo, hi); the first row
+ *                                                  that holds the point)
+ * Otherwise a descriptive name, one word per score by level (< 2.5, < 3.5,
+ * else): Lapsed/Cooling/Recent · Rare/Occasional/Frequent · Low/Mid/High spend.
+ * Without RFM scores, a name is built from the name parts whose z is largest
+ * in absolute value: number features, z = (segment mean - population mean) /
+ * population sd, as "High X" / "Low X"; levels of text columns, z = (segment
+ * share - p) / sqrt(p (1 - p)) for a population share p, z > 0 only, as
+ * "Level" (share >= 90%), "Mostly Level" (> 50%) or "More Level". The two
+ * largest |z| >= 0.25 make the name ("Typical" when none); a name an earlier
+ * segment has gets the next part added.
+ * Segments that still share a name each get a qualifier: their rank on the
+ * axis (M, R, F scores; or a feature's z, or a level's) where their values
+ * spread most: "Champions (top spend)", "Champions (lower spend)", "Typical
+ * (higher Age)"; with three or more, "(top spend)", "(spend rank 2)",
+ * "(lowest spend)". Only segments equal on every axis are numbered "(2)".
  */
 #ifndef CUSTSEG_PROFILE_H
 #define CUSTSEG_PROFILE_H
@@ -55,11 +70,26 @@ CSEG_API const double *cseg_profile_medians(const cseg_profile *p, size_t s);
 CSEG_API const double *cseg_profile_pop_means(const cseg_profile *p);
 CSEG_API const double *cseg_profile_pop_sds(const cseg_profile *p);
 
+/* Profiled text columns and their levels. */
+#define CSEG_PROFILE_MAX_LEVELS 64
+CSEG_API size_t cseg_profile_n_categories(const cseg_profile *p);
+CSEG_API const char *cseg_profile_category(const cseg_profile *p, size_t c);
+CSEG_API size_t cseg_profile_n_levels(const cseg_profile *p, size_t c);
+CSEG_API const char *cseg_profile_level(const cseg_profile *p, size_t c, size_t l);
+/* Share of level l among the customers of segment s that have a value
+ * (s == k: all customers); NaN when none has one. */
+CSEG_API double cseg_profile_level_share(const cseg_profile *p, size_t c, size_t s, size_t l);
+
 /* Name segments from RFM scores (rule above). CSEG_ENOCOL without them. */
 CSEG_API int cseg_profile_name_rfm(cseg_profile *p);
-/* Name segments from the listed features (NULL: all) by the z rule above. */
+/* Name segments from the listed features (NULL: all number features and
+ * profiled text columns) by the z rule above. */
 CSEG_API int cseg_profile_name_features(cseg_profile *p, const char *const *features,
                                         size_t n_features);
+/* The suggested action for a name from the rules above (a canonical name,
+ * qualified or not, or a descriptive RFM name); NULL for any other name.
+ * A static string. */
+CSEG_API const char *cseg_profile_action_for(const char *name);
 /* Override one name (copied). Names must stay unique: CSEG_EINVAL otherwise. */
 CSEG_API int cseg_profile_set_name(cseg_profile *p, size_t s, const char *name);
 /* Name of segment s ("Segment 1" until named). */

@@ -8,8 +8,18 @@
 #include "custseg/profile.h"
 #include "../core/internal.h"
 
+/* A text column: the share of each level per segment. */
+typedef struct pcat {
+    char *name;
+    size_t nl;
+    char **level;
+    double *share; /* (k + 1) x nl: segment s from s * nl, all customers last */
+} pcat;
+
 struct cseg_profile {
     size_t k, nf, n;
+    size_t ncat;
+    pcat *cat;
     char **feat;
     size_t *size;
     double *rev;      /* k revenue shares */
@@ -29,6 +39,14 @@ void cseg_profile_free(cseg_profile *p)
         free(p->feat[j]);
     for (size_t s = 0; s < p->k; s++)
         free(p->names ? p->names[s] : NULL);
+    for (size_t c = 0; c < p->ncat; c++) {
+        for (size_t l = 0; l < p->cat[c].nl; l++)
+            free(p->cat[c].level[l]);
+        free(p->cat[c].name);
+        free(p->cat[c].level);
+        free(p->cat[c].share);
+    }
+    free(p->cat);
     free(p->feat);
     free(p->fidx);
     free(p->names);
@@ -45,6 +63,50 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/* The text columns with at most CSEG_PROFILE_MAX_LEVELS levels that are not
+ * one level per row (an id): level shares per segment and overall. */
+static int profile_categories(cseg_profile *p, const cseg_table *t, const size_t *start,
+                              const size_t *order)
+{
+    size_t nc = cseg_table_n_cols(t), k = p->k;
+    for (size_t j = 0; j < nc; j++) {
+        size_t nl = cseg_table_n_levels(t, j);
+        const int32_t *code = cseg_table_codes(t, j);
+        if (!code || nl == 0 || nl > CSEG_PROFILE_MAX_LEVELS || (nl == p->n && p->n > 1))
+            continue;
+        pcat *grown = realloc(p->cat, (p->ncat + 1) * sizeof *grown);
+        if (!grown)
+            return CSEG_ENOMEM;
+        p->cat = grown;
+        pcat *c = &p->cat[p->ncat++];
+        *c = (pcat){cseg__strdup(cseg_table_col_name(t, j)), nl, calloc(nl, sizeof *c->level),
+                    calloc((k + 1) * nl, sizeof *c->share)};
+        if (!c->name || !c->level || !c->share)
+            return CSEG_ENOMEM;
+        for (size_t l = 0; l < nl; l++)
+            if (!(c->level[l] = cseg__strdup(cseg_table_level(t, j, (int32_t)l))))
+                return CSEG_ENOMEM;
+        double *all = c->share + k * nl, tot = 0;
+        for (size_t s = 0; s < k; s++) {
+            double *sh = c->share + s * nl, cnt = 0;
+            for (size_t q = start[s]; q < start[s + 1]; q++) {
+                int32_t v = code[order[q]];
+                if (v >= 0 && (size_t)v < nl) {
+                    sh[v]++;
+                    all[v]++;
+                    cnt++;
+                }
+            }
+            tot += cnt;
+            for (size_t l = 0; l < nl; l++)
+                sh[l] = cnt > 0 ? sh[l] / cnt : NAN;
+        }
+        for (size_t l = 0; l < nl; l++)
+            all[l] = tot > 0 ? all[l] / tot : NAN;
+    }
+    return 0;
 }
 
 int cseg_profile_compute(cseg_profile **out, const cseg_table *t, const int32_t *labels,
@@ -151,6 +213,8 @@ int cseg_profile_compute(cseg_profile **out, const cseg_table *t, const int32_t 
         }
         f++;
     }
+    if (profile_categories(p, t, start, order) < 0)
+        goto oom;
     /* Features found by name in O(1): a table may have 100,000 columns. */
     p->fcap = 64;
     while (p->fcap < 2 * p->nf)
@@ -239,6 +303,33 @@ const double *cseg_profile_pop_sds(const cseg_profile *p)
     return p->psd;
 }
 
+size_t cseg_profile_n_categories(const cseg_profile *p)
+{
+    return p->ncat;
+}
+
+const char *cseg_profile_category(const cseg_profile *p, size_t c)
+{
+    return c < p->ncat ? p->cat[c].name : NULL;
+}
+
+size_t cseg_profile_n_levels(const cseg_profile *p, size_t c)
+{
+    return c < p->ncat ? p->cat[c].nl : 0;
+}
+
+const char *cseg_profile_level(const cseg_profile *p, size_t c, size_t l)
+{
+    return c < p->ncat && l < p->cat[c].nl ? p->cat[c].level[l] : NULL;
+}
+
+double cseg_profile_level_share(const cseg_profile *p, size_t c, size_t s, size_t l)
+{
+    if (c >= p->ncat || s > p->k || l >= p->cat[c].nl)
+        return NAN;
+    return p->cat[c].share[s * p->cat[c].nl + l];
+}
+
 const char *cseg_profile_name(const cseg_profile *p, size_t s)
 {
     return s < p->k ? p->names[s] : NULL;
@@ -264,30 +355,257 @@ int cseg_profile_set_name(cseg_profile *p, size_t s, const char *name)
     return 0;
 }
 
-static const struct {
+/* ---- RFM names ----
+ * The regions of the R x FM map (docs/cli.md, "Segment order and names"):
+ * a segment takes a canonical name when its mean R and FM = (mean F +
+ * mean M) / 2 lie in the name's region ([lo, hi); the first row that holds
+ * the point) and mean F and mean M are at most RFM_FM_GAP apart; otherwise a
+ * descriptive name from its three scores. */
+#define RFM_FM_GAP 1.5
+static const struct rfm_region {
     const char *name;
-    double r, fm;
-} rfm_protos[] = {
-    {"Champions", 5.0, 5.0},      {"Loyal Customers", 3.7, 4.2}, {"Potential Loyalists", 4.2, 2.8},
-    {"New Customers", 4.8, 1.2},  {"Promising", 3.8, 1.4},       {"Need Attention", 3.0, 3.0},
-    {"About to Sleep", 2.6, 1.8}, {"At Risk", 1.8, 3.6},         {"Can't Lose Them", 1.3, 4.6},
-    {"Hibernating", 1.8, 1.8},    {"Lost", 1.0, 1.0},
+    double r_lo, r_hi, fm_lo, fm_hi;
+    const char *action;
+} rfm_regions[] = {
+    {"Champions", 4.5, INFINITY, 3.5, INFINITY,
+     "Reward them: early access, loyalty perks; ask for reviews and referrals."},
+    {"Loyal Customers", 2.5, 4.5, 3.5, INFINITY,
+     "Upsell higher-value products; invite them to the loyalty programme."},
+    {"Potential Loyalists", 3.5, INFINITY, 1.5, 3.5,
+     "Offer membership or loyalty rewards; recommend related products."},
+    {"New Customers", 4.5, INFINITY, -INFINITY, 1.5,
+     "Onboard well: welcome series and an incentive for the second order."},
+    {"Promising", 3.5, 4.5, -INFINITY, 1.5,
+     "Build the relationship: brand content, free trials, small first offers."},
+    {"Need Attention", 2.5, 3.5, 2.5, 3.5, "Limited-time offers based on what they bought before."},
+    {"About to Sleep", 2.5, 3.5, -INFINITY, 2.5,
+     "Reactivate: popular products and personalised discounts."},
+    {"Can't Lose Them", -INFINITY, 2.5, 4.5, INFINITY,
+     "Win them back with high-value offers; reach out personally."},
+    {"At Risk", -INFINITY, 2.5, 2.5, 4.5, "Win-back campaign: personalised emails with strong offers."},
+    {"Lost", -INFINITY, 1.5, -INFINITY, 1.5,
+     "Only inexpensive win-back attempts; otherwise leave them out of paid campaigns."},
+    {"Hibernating", -INFINITY, 2.5, -INFINITY, 2.5,
+     "Low-cost reactivation: recommend popular items, occasional offers."},
 };
-#define N_PROTOS (sizeof rfm_protos / sizeof rfm_protos[0])
+#define N_REGIONS (sizeof rfm_regions / sizeof rfm_regions[0])
 
-typedef struct pairdist {
-    double d;
-    size_t s, q;
-} pairdist;
+/* Descriptive names: one word per score, by level (below 2.5, below 3.5, else). */
+static const char *const r_words[3] = {"Lapsed", "Cooling", "Recent"};
+static const char *const f_words[3] = {"Rare", "Occasional", "Frequent"};
+static const char *const m_words[3] = {"Low spend", "Mid spend", "High spend"};
+/* Their actions, by R level and by which of F and M stands higher. */
+static const char *const desc_actions[3][3] = {
+    /* M above F: few, large orders; F above M: many small ones; level */
+    {"Win them back with a personal, high-value offer: they spent well when they bought.",
+     "Low-cost win-back: reminders of the items they bought often.",
+     "Only inexpensive win-back attempts."},
+    {"Re-engage before they lapse: a personal offer on what they bought before.",
+     "Re-engage before they lapse: a bundle or volume offer on their usual items.",
+     "Re-engage before they lapse: limited-time offers on what they bought before."},
+    {"Bring them back sooner: replenishment reminders and loyalty points on the next order.",
+     "Raise order value: bundles, volume offers and free-shipping thresholds.",
+     "Keep them engaged with offers based on what they bought."},
+};
 
-static int cmp_pair(const void *a, const void *b)
+static int level3(double v)
 {
-    const pairdist *x = a, *y = b;
-    if (x->d != y->d)
-        return x->d < y->d ? -1 : 1;
-    if (x->s != y->s)
-        return x->s < y->s ? -1 : 1;
-    return x->q < y->q ? -1 : x->q > y->q;
+    return v < 2.5 ? 0 : v < 3.5 ? 1 : 2;
+}
+
+static const struct rfm_region *rfm_region_of(double r, double f, double m)
+{
+    double fm = 0.5 * (f + m);
+    if (!(fabs(f - m) <= RFM_FM_GAP))
+        return NULL;
+    for (size_t q = 0; q < N_REGIONS; q++)
+        if (r >= rfm_regions[q].r_lo && r < rfm_regions[q].r_hi && fm >= rfm_regions[q].fm_lo &&
+            fm < rfm_regions[q].fm_hi)
+            return &rfm_regions[q];
+    return NULL;
+}
+
+static int word_index(const char *const *words, const char *w, size_t len)
+{
+    for (int i = 0; i < 3; i++)
+        if (strlen(words[i]) == len && memcmp(words[i], w, len) == 0)
+            return i;
+    return -1;
+}
+
+#define DOT " \xC2\xB7 " /* " · " */
+
+const char *cseg_profile_action_for(const char *name)
+{
+    if (!name)
+        return NULL;
+    /* "Champions (top spend)": the qualifier does not change the action. */
+    size_t len = strlen(name);
+    const char *paren = strstr(name, " (");
+    if (paren && len > 0 && name[len - 1] == ')')
+        len = (size_t)(paren - name);
+    for (size_t q = 0; q < N_REGIONS; q++)
+        if (strlen(rfm_regions[q].name) == len && memcmp(rfm_regions[q].name, name, len) == 0)
+            return rfm_regions[q].action;
+    /* "Recent · Frequent · Low spend" */
+    int lv[3];
+    const char *const *words[3] = {r_words, f_words, m_words};
+    const char *at = name, *end = name + len;
+    for (int part = 0; part < 3; part++) {
+        const char *dot = part < 2 ? strstr(at, DOT) : end;
+        if (!dot || dot > end || (lv[part] = word_index(words[part], at, (size_t)(dot - at))) < 0)
+            return NULL;
+        at = dot + strlen(DOT);
+    }
+    return desc_actions[lv[0]][lv[2] > lv[1] ? 0 : lv[1] > lv[2] ? 1 : 2];
+}
+
+/* Qualifiers for segments that would share a name: their rank on one axis. */
+typedef struct qual_words {
+    const char *top2, *bottom2, *top, *bottom, *rank; /* %s: the axis label; rank: %s %zu */
+} qual_words;
+
+static const qual_words rfm_quals[3] = {
+    {"top %s", "lower %s", "top %s", "lowest %s", "%s rank %zu"},                        /* M */
+    {"most recent", "less recent", "most recent", "least recent", "%s rank %zu"},         /* R */
+    {"most frequent", "less frequent", "most frequent", "least frequent", "%s rank %zu"}, /* F */
+};
+static const char *const rfm_qual_labels[3] = {"spend", "recency", "frequency"};
+static const qual_words feature_quals = {"higher %s", "lower %s", "highest %s", "lowest %s",
+                                         "%s rank %zu"};
+
+/* A value and an index, sorted by value descending, then index ascending:
+ * segments by rank, name parts by |z|. */
+typedef struct rankkey {
+    double v;
+    size_t s;
+} rankkey;
+
+static int cmp_rank(const void *a, const void *b)
+{
+    const rankkey *x = a, *y = b;
+    if (x->v != y->v)
+        return x->v > y->v ? -1 : 1;
+    return x->s < y->s ? -1 : x->s > y->s;
+}
+
+/* The label and words of axis a for the qualifier. */
+typedef void (*axis_label_fn)(const cseg_profile *p, const void *ctx, size_t a, char *dst,
+                              size_t size, const qual_words **w);
+
+/* Segments with equal names (the lowest first) get " (qualifier)": their rank
+ * on the axis (column of v, k x na) on which their values spread most (ties:
+ * the first axis), ranked by rankv where it is a number (else by v). Values
+ * all equal on every axis: " (2)", " (3)" ... */
+static int qualify_groups(cseg_profile *p, const double *v, const double *rankv, size_t na,
+                          axis_label_fn label, const void *ctx)
+{
+    size_t k = p->k;
+    rankkey *g = malloc(k * sizeof *g);
+    unsigned char *done = calloc(k, 1);
+    int rc = 0;
+    if (!g || !done) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
+    for (size_t s = 0; s < k && rc == 0; s++) {
+        if (done[s] || p->size[s] == 0)
+            continue;
+        size_t n = 0;
+        for (size_t q = s; q < k; q++)
+            if (!done[q] && p->size[q] > 0 && strcmp(p->names[q], p->names[s]) == 0) {
+                g[n++].s = q;
+                done[q] = 1;
+            }
+        if (n < 2)
+            continue;
+        size_t best = na;
+        double spread = 0;
+        for (size_t a = 0; a < na; a++) {
+            double lo = INFINITY, hi = -INFINITY;
+            for (size_t i = 0; i < n; i++) {
+                double x = v[g[i].s * na + a];
+                if (isnan(x)) {
+                    lo = INFINITY;
+                    break;
+                }
+                lo = x < lo ? x : lo;
+                hi = x > hi ? x : hi;
+            }
+            if (hi - lo > spread) {
+                spread = hi - lo;
+                best = a;
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            double rv = rankv && best < na ? rankv[g[i].s * na + best] : NAN;
+            g[i].v = best == na ? -(double)g[i].s : !isnan(rv) ? rv : v[g[i].s * na + best];
+        }
+        qsort(g, n, sizeof *g, cmp_rank);
+        char lab[160], q[200], name[512];
+        const qual_words *w = NULL;
+        if (best < na)
+            label(p, ctx, best, lab, sizeof lab, &w);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (!w)
+                snprintf(q, sizeof q, "%zu", i + 1);
+            else if (i == 0)
+                snprintf(q, sizeof q, n == 2 ? w->top2 : w->top, lab);
+            else if (i == n - 1)
+                snprintf(q, sizeof q, n == 2 ? w->bottom2 : w->bottom, lab);
+            else
+                snprintf(q, sizeof q, w->rank, lab, i + 1);
+            snprintf(name, sizeof name, "%.300s (%s)", p->names[g[i].s], q);
+            char *c = cseg__strdup(name);
+            if (!c) {
+                rc = CSEG_ENOMEM;
+                break;
+            }
+            free(p->names[g[i].s]);
+            p->names[g[i].s] = c;
+        }
+    }
+    /* A qualified name met another name (rare): number the later ones. */
+    for (size_t s = 1; s < k && rc == 0; s++) {
+        if (!name_taken(p, s, p->names[s], s))
+            continue;
+        char name[512];
+        for (int num = 2;; num++) {
+            snprintf(name, sizeof name, "%.490s (%d)", p->names[s], num);
+            if (!name_taken(p, k, name, s))
+                break;
+        }
+        char *c = cseg__strdup(name);
+        if (!c)
+            rc = CSEG_ENOMEM;
+        else {
+            free(p->names[s]);
+            p->names[s] = c;
+        }
+    }
+out:
+    free(g);
+    free(done);
+    return rc;
+}
+
+static void rfm_axis_label(const cseg_profile *p, const void *ctx, size_t a, char *dst,
+                           size_t size, const qual_words **w)
+{
+    (void)p;
+    (void)ctx;
+    snprintf(dst, size, "%s", rfm_qual_labels[a]);
+    *w = &rfm_quals[a];
+}
+
+static int set_name(cseg_profile *p, size_t s, const char *name)
+{
+    char *c = cseg__strdup(name);
+    if (!c)
+        return CSEG_ENOMEM;
+    free(p->names[s]);
+    p->names[s] = c;
+    return 0;
 }
 
 int cseg_profile_name_rfm(cseg_profile *p)
@@ -296,39 +614,40 @@ int cseg_profile_name_rfm(cseg_profile *p)
          jm = cseg_profile_find(p, "m_score");
     if (jr < 0 || jf < 0 || jm < 0)
         return CSEG_ENOCOL;
-    pairdist *pd = malloc(p->k * N_PROTOS * sizeof *pd);
-    unsigned char *seg_done = calloc(p->k, 1), used[N_PROTOS] = {0};
-    if (!pd || !seg_done) {
-        free(pd);
-        free(seg_done);
+    /* Qualifiers: the axis from the scores, the ranks from the amounts they
+     * score (more spend, fewer days since the last order, more orders). */
+    long raw[3] = {cseg_profile_find(p, "monetary"), cseg_profile_find(p, "recency_days"),
+                   cseg_profile_find(p, "frequency")};
+    double *v = malloc(p->k * 3 * sizeof *v), *rv = malloc(p->k * 3 * sizeof *rv);
+    if (!v || !rv) {
+        free(v);
+        free(rv);
         return CSEG_ENOMEM;
     }
-    size_t np = 0;
-    for (size_t s = 0; s < p->k; s++) {
-        const double *mu = p->mean + s * p->nf;
-        double r = mu[jr], fm = 0.5 * (mu[jf] + mu[jm]);
-        for (size_t q = 0; q < N_PROTOS; q++) {
-            double dr = r - rfm_protos[q].r, df = fm - rfm_protos[q].fm;
-            pd[np++] = (pairdist){dr * dr + df * df, s, q};
-        }
-    }
-    qsort(pd, np, sizeof *pd, cmp_pair);
     int rc = 0;
-    for (size_t t = 0; t < np && rc == 0; t++) {
-        if (seg_done[pd[t].s] || used[pd[t].q] || p->size[pd[t].s] == 0)
-            continue;
-        seg_done[pd[t].s] = used[pd[t].q] = 1;
-        char *c = cseg__strdup(rfm_protos[pd[t].q].name);
-        if (!c)
-            rc = CSEG_ENOMEM;
-        else {
-            free(p->names[pd[t].s]);
-            p->names[pd[t].s] = c;
-        }
+    for (size_t s = 0; s < p->k && rc == 0; s++) {
+        const double *mu = p->mean + s * p->nf;
+        double r = mu[jr], f = mu[jf], m = mu[jm];
+        v[s * 3] = m;
+        v[s * 3 + 1] = r;
+        v[s * 3 + 2] = f;
+        for (int a = 0; a < 3; a++)
+            rv[s * 3 + a] = raw[a] < 0 ? NAN : a == 1 ? -mu[raw[a]] : mu[raw[a]];
+        if (p->size[s] == 0 || isnan(r) || isnan(f) || isnan(m))
+            continue; /* keeps "Segment N" */
+        const struct rfm_region *reg = rfm_region_of(r, f, m);
+        char name[128];
+        if (reg)
+            snprintf(name, sizeof name, "%s", reg->name);
+        else
+            snprintf(name, sizeof name, "%s" DOT "%s" DOT "%s", r_words[level3(r)],
+                     f_words[level3(f)], m_words[level3(m)]);
+        rc = set_name(p, s, name);
     }
-    /* More segments than names: the rest keep "Segment N". */
-    free(pd);
-    free(seg_done);
+    if (rc == 0)
+        rc = qualify_groups(p, v, rv, 3, rfm_axis_label, NULL);
+    free(v);
+    free(rv);
     return rc;
 }
 
@@ -357,112 +676,144 @@ static void pretty(char *dst, size_t size, const char *s)
     dst[k] = 0;
 }
 
-typedef struct zkey {
-    double az;
-    size_t pos;
-    double z;
-    size_t ord;
-} zkey;
+/* ---- Feature names ----
+ * Name parts are number features ("High X", "Low X") and levels of text
+ * columns ("Female", "Mostly France"), each with a z: for a number, (segment
+ * mean - population mean) / population sd; for a level with population share
+ * p, (segment share - p) / sqrt(p (1 - p)); levels only where z > 0. */
+#define NAME_MIN_Z 0.25
 
-static int cmp_zkey(const void *a, const void *b)
+typedef struct axis {
+    size_t f;    /* profile feature, or SIZE_MAX for a level */
+    size_t c, l; /* category and level */
+} axis;
+
+typedef struct namectx {
+    const axis *ax;
+} namectx;
+
+
+static void level_text(char *dst, size_t size, const char *level)
 {
-    const zkey *x = a, *y = b;
-    int xn = isnan(x->az), yn = isnan(y->az);
-    if (xn != yn)
-        return xn - yn; /* NaN last */
-    if (!xn && x->az != y->az)
-        return x->az > y->az ? -1 : 1;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
+    /* Cut at a character boundary: at most 60 bytes of the level. */
+    size_t len = strlen(level);
+    if (len > 60) {
+        len = 60;
+        while (len > 0 && ((unsigned char)level[len] & 0xC0) == 0x80)
+            len--;
+    }
+    snprintf(dst, size, "%.*s", (int)len, level);
 }
 
-/* By |z| descending, ties in feature order. */
-static void sort_by_z(double *z, size_t *ord, size_t m)
+static void part_text(const cseg_profile *p, const axis *ax, size_t s, double z, char *dst,
+                      size_t size)
 {
-    zkey *k = malloc(m * sizeof *k);
-    if (!k)
-        return; /* unsorted: names from the first features, still valid */
-    for (size_t i = 0; i < m; i++)
-        k[i] = (zkey){fabs(z[i]), i, z[i], ord[i]};
-    qsort(k, m, sizeof *k, cmp_zkey);
-    for (size_t i = 0; i < m; i++) {
-        z[i] = k[i].z;
-        ord[i] = k[i].ord;
+    char lab[128];
+    if (ax->f != SIZE_MAX) {
+        pretty(lab, sizeof lab, p->feat[ax->f]);
+        snprintf(dst, size, "%s %s", z > 0 ? "High" : "Low", lab);
+        return;
     }
-    free(k);
+    const pcat *c = &p->cat[ax->c];
+    double share = c->share[s * c->nl + ax->l];
+    level_text(lab, sizeof lab, c->level[ax->l]);
+    snprintf(dst, size, "%s%s", share >= 0.9 ? "" : share > 0.5 ? "Mostly " : "More ", lab);
+}
+
+static const qual_words level_quals = {"more %s", "less %s", "most %s", "least %s", "%s rank %zu"};
+
+static void feature_axis_label(const cseg_profile *p, const void *ctx, size_t a, char *dst,
+                               size_t size, const qual_words **w)
+{
+    const axis *ax = &((const namectx *)ctx)->ax[a];
+    if (ax->f != SIZE_MAX) {
+        pretty(dst, size, p->feat[ax->f]);
+        *w = &feature_quals;
+    } else {
+        level_text(dst, size, p->cat[ax->c].level[ax->l]);
+        *w = &level_quals;
+    }
 }
 
 int cseg_profile_name_features(cseg_profile *p, const char *const *features, size_t n_features)
 {
-    size_t nf = features ? n_features : p->nf;
-    long *idx = malloc((nf ? nf : 1) * sizeof *idx);
-    size_t *ord = malloc((nf ? nf : 1) * sizeof *ord);
-    double *z = malloc((nf ? nf : 1) * sizeof *z);
-    int rc = 0;
-    if (!idx || !ord || !z) {
-        rc = CSEG_ENOMEM;
-        goto out;
+    size_t k = p->k, na = 0;
+    /* The axes: the listed number features, then the levels of the listed
+     * text columns (NULL: every feature and every profiled text column). */
+    size_t cap = (features ? n_features : p->nf);
+    for (size_t c = 0; c < p->ncat; c++)
+        cap += p->cat[c].nl;
+    axis *ax = malloc((cap ? cap : 1) * sizeof *ax);
+    double *z = NULL;
+    rankkey *cd = NULL;
+    int rc = CSEG_ENOMEM;
+    if (!ax)
+        return rc;
+    for (size_t j = 0; j < (features ? n_features : p->nf); j++) {
+        long f = features ? cseg_profile_find(p, features[j]) : (long)j;
+        if (f >= 0)
+            ax[na++] = (axis){(size_t)f, 0, 0};
     }
-    for (size_t j = 0; j < nf; j++)
-        idx[j] = features ? cseg_profile_find(p, features[j]) : (long)j;
-    for (size_t s = 0; s < p->k && rc == 0; s++) {
-        const double *mu = p->mean + s * p->nf;
-        size_t m = 0;
-        for (size_t j = 0; j < nf; j++) {
-            if (idx[j] < 0 || !(p->psd[idx[j]] > 0))
-                continue;
-            z[m] = (mu[idx[j]] - p->pmean[idx[j]]) / p->psd[idx[j]];
-            ord[m++] = (size_t)idx[j];
-        }
-        /* Sort features by |z|, descending; stable on feature order. Past a few
-         * dozen features an O(m log m) sort (wide tables); the insertion sort
-         * keeps its exact order where NaNs stand. */
-        if (m > 64)
-            sort_by_z(z, ord, m);
-        for (size_t a = 1; a < m && m <= 64; a++)
-            for (size_t b = a; b > 0 && fabs(z[b]) > fabs(z[b - 1]); b--) {
-                double tz = z[b];
-                z[b] = z[b - 1];
-                z[b - 1] = tz;
-                size_t to = ord[b];
-                ord[b] = ord[b - 1];
-                ord[b - 1] = to;
+    for (size_t c = 0; c < p->ncat; c++) {
+        int listed = !features;
+        for (size_t j = 0; features && j < n_features && !listed; j++)
+            listed = strcmp(features[j], p->cat[c].name) == 0;
+        for (size_t l = 0; listed && l < p->cat[c].nl; l++)
+            ax[na++] = (axis){SIZE_MAX, c, l};
+    }
+    z = malloc((k * na > 0 ? k * na : 1) * sizeof *z);
+    cd = malloc((na ? na : 1) * sizeof *cd);
+    if (!z || !cd)
+        goto out;
+    for (size_t s = 0; s < k; s++)
+        for (size_t a = 0; a < na; a++) {
+            double v = NAN;
+            if (ax[a].f != SIZE_MAX) {
+                size_t f = ax[a].f;
+                if (p->psd[f] > 0)
+                    v = (p->mean[s * p->nf + f] - p->pmean[f]) / p->psd[f];
+            } else {
+                const pcat *c = &p->cat[ax[a].c];
+                double pp = c->share[k * c->nl + ax[a].l];
+                if (pp > 0 && pp < 1)
+                    v = (c->share[s * c->nl + ax[a].l] - pp) / sqrt(pp * (1 - pp));
             }
-        char name[512] = "Typical";
-        size_t parts = 0;
-        for (size_t take = 2; take <= m + 1; take++) {
+            z[s * na + a] = v;
+        }
+    rc = 0;
+    for (size_t s = 0; s < k && rc == 0; s++) {
+        if (p->size[s] == 0)
+            continue;
+        size_t m = 0;
+        for (size_t a = 0; a < na; a++) {
+            double v = z[s * na + a];
+            if (!isnan(v) && (ax[a].f != SIZE_MAX || v > 0) && fabs(v) >= NAME_MIN_Z)
+                cd[m++] = (rankkey){fabs(v), a};
+        }
+        qsort(cd, m, sizeof *cd, cmp_rank);
+        /* The two strongest parts; more while an earlier segment has the name. */
+        char name[512];
+        for (size_t take = 2;; take++) {
             size_t off = 0;
-            parts = 0;
-            for (size_t q = 0; q < m && q < take && fabs(z[q]) >= 0.25; q++) {
-                char pf[128];
-                pretty(pf, sizeof pf, p->feat[ord[q]]);
-                off += (size_t)snprintf(name + off, sizeof name - off, "%s%s %s",
-                                        parts ? " \xC2\xB7 " : "", z[q] > 0 ? "High" : "Low", pf);
+            strcpy(name, "Typical");
+            for (size_t q = 0; q < m && q < take; q++) {
+                char part[200];
+                part_text(p, &ax[cd[q].s], s, z[s * na + cd[q].s], part, sizeof part);
+                off += (size_t)snprintf(name + off, sizeof name - off, "%s%s", q ? DOT : "", part);
                 if (off >= sizeof name)
                     off = sizeof name - 1;
-                parts++;
             }
-            if (!parts)
-                strcpy(name, "Typical");
-            if (!name_taken(p, s, name, s) || take > m)
+            if (!name_taken(p, s, name, s) || take >= m)
                 break;
         }
-        if (name_taken(p, s, name, s)) {
-            char base[512];
-            snprintf(base, sizeof base, "%s", name);
-            for (int v = 2; name_taken(p, s, name, s); v++)
-                snprintf(name, sizeof name, "%.490s (%d)", base, v);
-        }
-        char *c = cseg__strdup(name);
-        if (!c) {
-            rc = CSEG_ENOMEM;
-            break;
-        }
-        free(p->names[s]);
-        p->names[s] = c;
+        rc = set_name(p, s, name);
     }
+    namectx ctx = {ax};
+    if (rc == 0)
+        rc = qualify_groups(p, z, NULL, na, feature_axis_label, &ctx);
 out:
-    free(idx);
-    free(ord);
+    free(ax);
     free(z);
+    free(cd);
     return rc;
 }

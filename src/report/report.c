@@ -22,6 +22,7 @@ typedef struct seg {
     size_t size;
     double share, rev;
     double *mean, *median;
+    char *cats; /* "Genre: Female 100% · Male 0%; ..." (plain text), or NULL */
 } seg;
 
 struct cseg_report {
@@ -112,6 +113,7 @@ static void free_profile(cseg_report *r)
         free(r->seg[s].name);
         free(r->seg[s].mean);
         free(r->seg[s].median);
+        free(r->seg[s].cats);
     }
     free(r->seg);
     for (size_t j = 0; j < r->nf; j++)
@@ -243,6 +245,52 @@ static int skipped(const char *name, const char *const *skip, size_t n_skip)
     return 0;
 }
 
+typedef struct lshare {
+    double share;
+    size_t l;
+} lshare;
+
+static int cmp_lshare(const void *a, const void *b)
+{
+    const lshare *x = a, *y = b;
+    if (x->share != y->share)
+        return x->share > y->share ? -1 : 1;
+    return x->l < y->l ? -1 : x->l > y->l;
+}
+
+/* A segment's text columns in one line: per column its three largest level
+ * shares, e.g. "Genre: Female 100% · Male 0%". NULL when there are none. */
+static char *category_line(const cseg_profile *p, size_t s, const char *const *skip,
+                           size_t n_skip)
+{
+    char buf[2048];
+    size_t off = 0;
+    buf[0] = 0;
+    for (size_t c = 0; c < cseg_profile_n_categories(p) && off < sizeof buf; c++) {
+        const char *cn = cseg_profile_category(p, c);
+        size_t nl = cseg_profile_n_levels(p, c), m = 0;
+        if (skipped(cn, skip, n_skip) || strcmp(cn, "segment_name") == 0)
+            continue;
+        lshare top[CSEG_PROFILE_MAX_LEVELS];
+        for (size_t l = 0; l < nl && l < CSEG_PROFILE_MAX_LEVELS; l++)
+            if (!isnan(cseg_profile_level_share(p, c, s, l)))
+                top[m++] = (lshare){cseg_profile_level_share(p, c, s, l), l};
+        if (m == 0)
+            continue;
+        qsort(top, m, sizeof *top, cmp_lshare);
+        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s:", off ? "; " : "", cn);
+        for (size_t i = 0; i < m && i < 3 && off < sizeof buf; i++)
+            off += (size_t)snprintf(buf + off, sizeof buf - off, "%s %.120s %.0f%%",
+                                    i ? " \xC2\xB7" : "", cseg_profile_level(p, c, top[i].l),
+                                    100 * top[i].share);
+    }
+    if (off >= sizeof buf) { /* truncated: cut before a partial character */
+        off = cseg__utf8_invalid_at(buf, sizeof buf - 1);
+        buf[off] = 0;
+    }
+    return off ? cseg__strdup(buf) : NULL;
+}
+
 int cseg_report_set_profile(cseg_report *r, const cseg_profile *p, int rfm,
                             const char *const *skip, size_t n_skip)
 {
@@ -279,6 +327,7 @@ int cseg_report_set_profile(cseg_report *r, const cseg_profile *p, int rfm,
         g->size = cseg_profile_size(p, s);
         g->share = cseg_profile_share(p, s);
         g->rev = cseg_profile_revenue_share(p, s);
+        g->cats = category_line(p, s, skip, n_skip);
         for (size_t j = 0; j < nf; j++) {
             g->mean[j] = cseg_profile_means(p, s)[keep[j]];
             g->median[j] = cseg_profile_medians(p, s)[keep[j]];
@@ -1475,30 +1524,6 @@ static void chart_boxes(FILE *f, const cseg_report *r, size_t q)
     svg_close(f, "Whiskers at the 5th and 95th percentiles; numbers are segments.");
 }
 
-static const struct {
-    const char *name, *action;
-} actions[] = {
-    {"Champions", "Reward them: early access, loyalty perks; ask for reviews and referrals."},
-    {"Loyal Customers", "Upsell higher-value products; invite them to the loyalty programme."},
-    {"Potential Loyalists", "Offer membership or loyalty rewards; recommend related products."},
-    {"New Customers", "Onboard well: welcome series and an incentive for the second order."},
-    {"Promising", "Build the relationship: brand content, free trials, small first offers."},
-    {"Need Attention", "Limited-time offers based on what they bought before."},
-    {"About to Sleep", "Reactivate: popular products and personalised discounts."},
-    {"At Risk", "Win-back campaign: personalised emails with strong offers."},
-    {"Can't Lose Them", "Win them back with high-value offers; reach out personally."},
-    {"Hibernating", "Low-cost reactivation: recommend popular items, occasional offers."},
-    {"Lost", "Only inexpensive win-back attempts; otherwise leave them out of paid campaigns."},
-};
-
-static const char *action_for(const char *name)
-{
-    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
-        if (strcmp(actions[i].name, name) == 0)
-            return actions[i].action;
-    return NULL;
-}
-
 static long feat_index(const cseg_report *r, const char *name)
 {
     for (size_t j = 0; j < r->nf; j++)
@@ -1554,7 +1579,12 @@ static void cards(FILE *f, const cseg_report *r)
                            "class=\"small\">(mean scores, 1-5)</span></p>",
                         g->mean[jr], g->mean[jf], g->mean[jm]);
         }
-        const char *act = r->rfm ? action_for(g->name) : NULL;
+        if (g->cats) {
+            fputs("<p class=\"small\">", f);
+            esc(f, g->cats);
+            fputs("</p>", f);
+        }
+        const char *act = r->rfm ? cseg_profile_action_for(g->name) : NULL;
         if (act) {
             fputs("<p class=\"action\"><strong>Suggested action:</strong> ", f);
             esc(f, act);

@@ -153,6 +153,23 @@ static json_t *model_json(const cseg_segmentation *r)
     return mj;
 }
 
+/* {"Country": {"France": 0.12, ...}, ...}: level shares of segment s (k: all). */
+static json_t *categories_json(const cseg_profile *prof, size_t s, const char *id)
+{
+    json_t *cats = json_object();
+    for (size_t c = 0; c < cseg_profile_n_categories(prof); c++) {
+        const char *cn = cseg_profile_category(prof, c);
+        if (id && strcmp(cn, id) == 0)
+            continue;
+        json_t *lv = json_object();
+        for (size_t l = 0; l < cseg_profile_n_levels(prof, c); l++)
+            json_object_set_new(lv, cseg_profile_level(prof, c, l),
+                                cseg__jnum(cseg_profile_level_share(prof, c, s, l)));
+        json_object_set_new(cats, cn, lv);
+    }
+    return cats;
+}
+
 static json_t *segments_json(const cseg_segmentation *r)
 {
     const cseg_profile *prof = r->prof;
@@ -163,6 +180,9 @@ static json_t *segments_json(const cseg_segmentation *r)
         json_t *so = json_object(), *mean = json_object(), *med = json_object();
         json_object_set_new(so, "segment", json_integer((json_int_t)(s + 1)));
         json_object_set_new(so, "name", json_string(cseg_profile_name(prof, s)));
+        const char *act = cseg_profile_action_for(cseg_profile_name(prof, s));
+        if (r->in.rfm)
+            json_object_set_new(so, "action", act ? json_string(act) : json_null());
         json_object_set_new(so, "size", json_integer((json_int_t)cseg_profile_size(prof, s)));
         json_object_set_new(so, "share", cseg__jnum(cseg_profile_share(prof, s)));
         json_object_set_new(so, "revenue_share", cseg__jnum(cseg_profile_revenue_share(prof, s)));
@@ -177,6 +197,8 @@ static json_t *segments_json(const cseg_segmentation *r)
         }
         json_object_set_new(so, "mean", mean);
         json_object_set_new(so, "median", med);
+        if (cseg_profile_n_categories(prof) > 0)
+            json_object_set_new(so, "categories", categories_json(prof, s, id));
         json_array_append_new(segs, so);
     }
     return segs;
@@ -195,6 +217,8 @@ static json_t *population_json(const cseg_segmentation *r)
     }
     json_object_set_new(pop, "mean", pm);
     json_object_set_new(pop, "sd", psd);
+    if (cseg_profile_n_categories(prof) > 0)
+        json_object_set_new(pop, "categories", categories_json(prof, r->k, r->in.id_column));
     return pop;
 }
 

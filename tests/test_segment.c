@@ -409,6 +409,136 @@ static void test_model_without_prep(void **state)
     cseg_model_free(m);
 }
 
+/* Issue 15.5: a Ward model keeps the training customers its rule would put
+ * elsewhere; assign gives them their segment back while their row is
+ * unchanged, and assigns a changed row by the rule. */
+static void test_keep_known(void **state)
+{
+    (void)state;
+    cseg_table *t = NULL;
+    assert_int_equal(cseg_table_read_csv(&t, CSEG_SOURCE_DIR "/data/mall_customers.csv", NULL, NULL), 0);
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.algo = CSEG_ALGO_HCLUST;
+    p.k = 6;
+    cseg_segmentation *r = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_segment_customers(&r, t, "CustomerID", &p, &d), 0);
+    size_t n = cseg_segment_n(r), miss = cseg_segment_n_mismatch(r);
+    assert_true(miss > 0);
+    const cseg_model *m = cseg_segment_model(r);
+    assert_int_equal(cseg_model_n_known(m), miss);
+    /* Saved and read back. */
+    const char *path = tmp_text(3, "");
+    assert_int_equal(cseg_model_save(m, path, &d), 0);
+    cseg_model *m2 = NULL;
+    assert_int_equal(cseg_model_load(&m2, path, &d), 0);
+    assert_int_equal(cseg_model_n_known(m2), miss);
+    int32_t *lab = malloc(n * sizeof *lab);
+    double *dist = malloc(n * sizeof *dist);
+    size_t kept = 0, differ = 0;
+    assert_int_equal(cseg_model_assign_known(m2, t, "CustomerID", lab, dist, &kept, &d), 0);
+    assert_int_equal(kept, miss);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(lab[i], cseg_segment_labels(r)[i]);
+        assert_true(dist[i] == cseg_segment_distances(r)[i]); /* bit for bit */
+    }
+    /* The rule alone puts exactly those customers elsewhere. */
+    assert_int_equal(cseg_model_assign(m2, t, lab, dist, &d), 0);
+    for (size_t i = 0; i < n; i++)
+        differ += lab[i] != cseg_segment_labels(r)[i];
+    assert_int_equal(differ, miss);
+    /* A known customer whose features changed is assigned by the rule. */
+    size_t who = 0;
+    while (lab[who] == cseg_segment_labels(r)[who])
+        who++;
+    long ja = cseg_table_find(t, "Age");
+    double *age = malloc(n * sizeof *age);
+    memcpy(age, cseg_table_numbers(t, (size_t)ja), n * sizeof *age);
+    age[who] += 1;
+    cseg_table *u = NULL;
+    cseg_table_create(&u, n);
+    for (size_t j = 0; j < cseg_table_n_cols(t); j++) {
+        const char *name = cseg_table_col_name(t, j);
+        if ((long)j == ja)
+            cseg_table_add_numbers(u, name, age);
+        else if (cseg_table_numbers(t, j))
+            cseg_table_add_numbers(u, name, cseg_table_numbers(t, j));
+        else {
+            size_t nl = cseg_table_n_levels(t, j);
+            const char **lv = malloc(nl * sizeof *lv);
+            for (size_t l = 0; l < nl; l++)
+                lv[l] = cseg_table_level(t, j, (int32_t)l);
+            cseg_table_add_text(u, name, lv, nl, cseg_table_codes(t, j));
+            free(lv);
+        }
+    }
+    int32_t *rule = malloc(n * sizeof *rule);
+    assert_int_equal(cseg_model_assign(m2, u, rule, dist, &d), 0);
+    assert_int_equal(cseg_model_assign_known(m2, u, "CustomerID", lab, dist, &kept, &d), 0);
+    assert_int_equal(kept, miss - 1);
+    assert_int_equal(lab[who], rule[who]);
+    /* Without the id column: the rule for everyone. */
+    assert_int_equal(cseg_model_assign_known(m2, u, NULL, lab, dist, &kept, &d), 0);
+    assert_int_equal(kept, 0);
+    free(rule);
+    free(age);
+    free(lab);
+    free(dist);
+    cseg_table_free(u);
+    cseg_model_free(m2);
+    cseg_segment_free(r);
+    cseg_table_free(t);
+}
+
+/* known_customers that do not hold together are refused with a message. */
+static void test_known_customers_format(void **state)
+{
+    (void)state;
+    cseg_txn_roles roles;
+    cseg_table *txn = read_small(&roles);
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.k = 2;
+    cseg_segmentation *r = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_segment_transactions(&r, txn, &roles, NULL, NULL, &p, &d), 0);
+    const char *path = tmp_text(4, "");
+    assert_int_equal(cseg_model_save(cseg_segment_model(r), path, &d), 0);
+    FILE *f = fopen(path, "rb");
+    char *text = calloc(1, 1 << 20);
+    size_t len = fread(text, 1, (1 << 20) - 1, f);
+    fclose(f);
+    char *end = strrchr(text, '}');
+    assert_non_null(end);
+    static const char *const bad[][2] = {
+        {"\"ids\": [\"1\"], \"segments\": [0]", "of one length"},
+        {"\"ids\": [\"1\"], \"segments\": [9], \"fingerprints\": [\"0123456789abcdef\"]",
+         "segment ids 0..k-1"},
+        {"\"ids\": [1], \"segments\": [0], \"fingerprints\": [\"0123456789abcdef\"]",
+         "must be strings"},
+        {"\"ids\": [\"1\"], \"segments\": [0], \"fingerprints\": [\"0123\"]", "16 hex digits"},
+        {"\"ids\": [\"1\", \"1\"], \"segments\": [0, 1], \"fingerprints\": "
+         "[\"0123456789abcdef\", \"0123456789abcdef\"]",
+         "an id twice"},
+    };
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        char *doc = malloc(len + 512);
+        size_t head = (size_t)(end - text);
+        memcpy(doc, text, head);
+        int w = snprintf(doc + head, 512, ", \"known_customers\": {%s}}\n", bad[b][0]);
+        const char *bp = tmp_file(5, doc, head + (size_t)w);
+        cseg_model *m = NULL;
+        assert_int_equal(cseg_model_load(&m, bp, &d), CSEG_EFORMAT);
+        if (!strstr(d.msg, bad[b][1]))
+            fail_msg("%s: %s", bad[b][1], d.msg);
+        free(doc);
+    }
+    free(text);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_progress_cancel),  cmocka_unit_test(test_param_errors),
         cmocka_unit_test(test_compare),          cmocka_unit_test(test_model_without_prep),
         cmocka_unit_test(test_revenue_rule),     cmocka_unit_test(test_degenerate),
+        cmocka_unit_test(test_keep_known),       cmocka_unit_test(test_known_customers_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,6 +147,26 @@ CSEG_API int cseg_model_segment_distance(const cseg_model *m, const double *Z, s
 CSEG_API int cseg_model_assign(const cseg_model *m, const cseg_table *customers,
                                int32_t *labels, double *distance, cseg_diag *d);
 
+/* Training customers that the rule above puts in another segment than the
+ * one they were given in training (a tree cut, DBSCAN's expansion, k-means
+ * stopped at max_iter): n ids, their training segments (0..k-1) and their
+ * model-space rows (n x dim, from cseg_model_transform), kept in the model
+ * (saved as known_customers, docs/model-format.md). Replaces any earlier set.
+ * CSEG_EINVAL for an id given twice or a segment out of range. */
+CSEG_API int cseg_model_set_known(cseg_model *m, const char *const *ids, const int32_t *labels,
+                                  const double *Z, size_t n);
+CSEG_API size_t cseg_model_n_known(const cseg_model *m);
+/* As cseg_model_assign, but a row whose id (text column id_column) is a known
+ * customer and whose model-space row is bit for bit the one of training (the
+ * customer scored again, unchanged) keeps its training segment, with the
+ * distance to that segment's centre (DBSCAN: still the nearest core point).
+ * A customer whose features changed is assigned by the rule. n_kept
+ * (optional) receives how many rows kept their training segment. Without
+ * id_column, or a model without known customers: cseg_model_assign. */
+CSEG_API int cseg_model_assign_known(const cseg_model *m, const cseg_table *customers,
+                                     const char *id_column, int32_t *labels, double *distance,
+                                     size_t *n_kept, cseg_diag *d);
+
 /* Write atomically (temp file + rename). CSEG_ENOTFIT without a pipeline. */
 CSEG_API int cseg_model_save(const cseg_model *m, const char *path, cseg_diag *d);
 /* Read and validate a model file (format version 1 or 2). CSEG_EIO (cannot

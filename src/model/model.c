@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <sys/stat.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "custseg/model.h"
 #include "../core/internal.h"
 #include "../prep/internal.h"
+#include "../table/internal.h"
 
 struct cseg_model {
     cseg_source source;
@@ -35,6 +37,14 @@ struct cseg_model {
     size_t k;            /* names */
     size_t dim;          /* model space without prep: the clustering model's dimension */
     char *meta;
+    /* Training customers the rule for new customers puts elsewhere: id,
+     * training segment and a fingerprint of the model-space row; found by id
+     * through an open-addressing index of known_cap slots. */
+    size_t n_known, known_cap;
+    char **known_id;
+    int32_t *known_label;
+    uint64_t *known_fp;
+    int32_t *known_idx;
 };
 
 const char *cseg_algo_name(cseg_algo a)
@@ -92,10 +102,26 @@ static void free_names(cseg_model *m)
     m->names = NULL;
 }
 
+static void free_known(cseg_model *m)
+{
+    for (size_t i = 0; i < m->n_known; i++)
+        free(m->known_id[i]);
+    free(m->known_id);
+    free(m->known_label);
+    free(m->known_fp);
+    free(m->known_idx);
+    m->known_id = NULL;
+    m->known_label = NULL;
+    m->known_fp = NULL;
+    m->known_idx = NULL;
+    m->n_known = m->known_cap = 0;
+}
+
 void cseg_model_free(cseg_model *m)
 {
     if (!m)
         return;
+    free_known(m);
     free(m->date_format);
     free(m->id_column);
     cseg_prep_free(m->prep);
@@ -110,6 +136,7 @@ void cseg_model_free(cseg_model *m)
 
 static void drop_clusterer(cseg_model *m)
 {
+    free_known(m); /* their segments were the old clusterer's */
     cseg_kmeans_free(m->km);
     cseg_dbscan_free(m->db);
     cseg_gmm_free(m->gmm);
@@ -449,6 +476,129 @@ int cseg_model_predict(const cseg_model *m, const double *Z, size_t n, int32_t *
     return 0;
 }
 
+/* ---- known customers ---- */
+
+static uint64_t row_fingerprint(const double *z, size_t dim)
+{
+    return cseg__hash(z, dim * sizeof *z, 0x6b6e6f776e); /* "known" */
+}
+
+static long find_known(const cseg_model *m, const char *id)
+{
+    if (!m->known_cap)
+        return -1;
+    size_t i = (size_t)cseg__hash(id, strlen(id), 0) & (m->known_cap - 1);
+    for (; m->known_idx[i] >= 0; i = (i + 1) & (m->known_cap - 1))
+        if (strcmp(m->known_id[m->known_idx[i]], id) == 0)
+            return m->known_idx[i];
+    return -1;
+}
+
+/* Replace the known customers; CSEG_EINVAL for an id given twice. */
+static int set_known(cseg_model *m, const char *const *ids, const int32_t *labels,
+                     const uint64_t *fps, size_t n)
+{
+    free_known(m);
+    if (n == 0)
+        return 0;
+    if (n > (size_t)INT32_MAX)
+        return CSEG_EINVAL;
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    m->known_id = cseg__calloc(n, sizeof *m->known_id);
+    m->known_label = cseg__calloc(n, sizeof *m->known_label);
+    m->known_fp = cseg__calloc(n, sizeof *m->known_fp);
+    m->known_idx = cseg__calloc(cap, sizeof *m->known_idx);
+    if (!m->known_id || !m->known_label || !m->known_fp || !m->known_idx) {
+        free_known(m);
+        return CSEG_ENOMEM;
+    }
+    memset(m->known_idx, 0xff, cap * sizeof *m->known_idx);
+    m->known_cap = cap;
+    for (size_t i = 0; i < n; i++) {
+        if (find_known(m, ids[i]) >= 0) {
+            free_known(m);
+            return CSEG_EINVAL;
+        }
+        if (!(m->known_id[i] = cseg__strdup(ids[i]))) {
+            free_known(m);
+            return CSEG_ENOMEM;
+        }
+        m->n_known = i + 1;
+        m->known_label[i] = labels[i];
+        m->known_fp[i] = fps[i];
+        size_t h = (size_t)cseg__hash(ids[i], strlen(ids[i]), 0) & (cap - 1);
+        while (m->known_idx[h] >= 0)
+            h = (h + 1) & (cap - 1);
+        m->known_idx[h] = (int32_t)i;
+    }
+    return 0;
+}
+
+int cseg_model_set_known(cseg_model *m, const char *const *ids, const int32_t *labels,
+                         const double *Z, size_t n)
+{
+    size_t dim = cseg_model_dim(m);
+    if (!has_clusterer(m))
+        return CSEG_ENOTFIT;
+    for (size_t i = 0; i < n; i++)
+        if (!ids[i] || labels[i] < 0 || (size_t)labels[i] >= cseg_model_k(m))
+            return CSEG_EINVAL;
+    uint64_t *fps = malloc((n ? n : 1) * sizeof *fps);
+    if (!fps)
+        return CSEG_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        fps[i] = row_fingerprint(Z + i * dim, dim);
+    int rc = set_known(m, ids, labels, fps, n);
+    free(fps);
+    return rc;
+}
+
+size_t cseg_model_n_known(const cseg_model *m)
+{
+    return m->n_known;
+}
+
+int cseg_model_assign_known(const cseg_model *m, const cseg_table *t, const char *id_column,
+                            int32_t *labels, double *distance, size_t *n_kept, cseg_diag *d)
+{
+    if (n_kept)
+        *n_kept = 0;
+    if (!has_clusterer(m))
+        return CSEG_ENOTFIT;
+    long jid = id_column ? cseg_table_find(t, id_column) : -1;
+    if (jid < 0 || m->n_known == 0)
+        return cseg_model_assign(m, t, labels, distance, d);
+    size_t n = cseg_table_n_rows(t), dim = cseg_model_dim(m), kept = 0;
+    double *Z = cseg__alloc_aligned(n ? n : 1, dim * sizeof(double));
+    if (!Z)
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    int rc = cseg_model_transform(m, t, Z, d);
+    if (rc == 0)
+        rc = cseg_model_predict(m, Z, n, labels, distance, NULL);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char buf[40];
+        const char *id = cseg__table_cell_text(t, (size_t)jid, i, buf, sizeof buf);
+        long q = id ? find_known(m, id) : -1;
+        if (q < 0 || m->known_fp[q] != row_fingerprint(Z + i * dim, dim))
+            continue;
+        labels[i] = m->known_label[q];
+        kept++;
+        /* The distance to that segment's centre (DBSCAN keeps its nearest core point). */
+        if (distance && !m->db)
+            rc = cseg_model_segment_distance(m, Z + i * dim, 1, &labels[i], &distance[i]);
+    }
+    cseg__free_aligned(Z);
+    for (size_t i = 0; rc == 0 && distance && !m->db && i < n; i++)
+        if (!isfinite(distance[i]))
+            rc = cseg__diag(d, CSEG_ERANGE, NULL, cseg_table_row_line(t, i), 0,
+                            "the distance to the segment is beyond the range of numbers");
+    if (rc == 0 && n_kept)
+        *n_kept = kept;
+    return rc;
+}
+
 int cseg_model_assign(const cseg_model *m, const cseg_table *t, int32_t *labels,
                       double *distance, cseg_diag *d)
 {
@@ -635,6 +785,20 @@ static json_t *to_json(const cseg_model *m)
         json_array_append_new(segs, o);
     }
     json_object_set_new(root, "segments", segs);
+    if (m->n_known > 0) {
+        json_t *kn = json_object(), *ids = json_array(), *lab = json_array(), *fp = json_array();
+        for (size_t i = 0; i < m->n_known; i++) {
+            char hex[17];
+            snprintf(hex, sizeof hex, "%016" PRIx64, m->known_fp[i]);
+            json_array_append_new(ids, json_string(m->known_id[i]));
+            json_array_append_new(lab, json_integer(m->known_label[i]));
+            json_array_append_new(fp, json_string(hex));
+        }
+        json_object_set_new(kn, "ids", ids);
+        json_object_set_new(kn, "segments", lab);
+        json_object_set_new(kn, "fingerprints", fp);
+        json_object_set_new(root, "known_customers", kn);
+    }
     json_object_set_new(root, "training", meta ? meta : json_object());
     return root;
 }
@@ -1059,6 +1223,49 @@ static int load_kmeans(loader *L, json_t *jm, size_t dim, cseg_kmeans **out)
     return 0;
 }
 
+/* known_customers (optional): {"ids": [...], "segments": [...], "fingerprints": [...]}. */
+static int load_known(loader *L, json_t *kn, cseg_model *m)
+{
+    if (!kn)
+        return 0;
+    json_t *ids = json_object_get(kn, "ids"), *lab = json_object_get(kn, "segments"),
+           *fp = json_object_get(kn, "fingerprints");
+    size_t n = json_array_size(ids);
+    if (!json_is_object(kn) || !json_is_array(ids) || !json_is_array(lab) || !json_is_array(fp) ||
+        json_array_size(lab) != n || json_array_size(fp) != n)
+        return bad(L, "\"known_customers\" must hold arrays \"ids\", \"segments\" and "
+                      "\"fingerprints\" of one length");
+    const char **id = cseg__calloc(n ? n : 1, sizeof *id);
+    int32_t *label = cseg__calloc(n ? n : 1, sizeof *label);
+    uint64_t *fps = cseg__calloc(n ? n : 1, sizeof *fps);
+    int rc = 0;
+    if (!id || !label || !fps)
+        rc = CSEG_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        json_t *s = json_array_get(lab, i);
+        const char *h = json_string_value(json_array_get(fp, i));
+        char *end = NULL;
+        id[i] = json_string_value(json_array_get(ids, i));
+        if (!id[i])
+            rc = bad(L, "\"known_customers.ids\" must be strings");
+        else if (!json_is_integer(s) || json_integer_value(s) < 0 ||
+                 (size_t)json_integer_value(s) >= cseg_model_k(m))
+            rc = bad(L, "\"known_customers.segments\" must be segment ids 0..k-1");
+        else if (!h || strlen(h) != 16 || strspn(h, "0123456789abcdef") != 16)
+            rc = bad(L, "\"known_customers.fingerprints\" must be 16 hex digits each");
+        else {
+            label[i] = (int32_t)json_integer_value(s);
+            fps[i] = (uint64_t)strtoull(h, &end, 16);
+        }
+    }
+    if (rc == 0 && (rc = set_known(m, id, label, fps, n)) == CSEG_EINVAL)
+        rc = bad(L, "\"known_customers.ids\" lists an id twice");
+    free(id);
+    free(label);
+    free(fps);
+    return rc;
+}
+
 int cseg_model_load(cseg_model **out, const char *path, cseg_diag *d)
 {
     loader L = {path, d};
@@ -1199,6 +1406,8 @@ int cseg_model_load(cseg_model **out, const char *path, cseg_diag *d)
         if (rc < 0)
             goto out;
     }
+    if ((rc = load_known(&L, json_object_get(root, "known_customers"), m)) < 0)
+        goto out;
     json_t *meta = json_object_get(root, "training");
     if (json_is_object(meta)) {
         char *txt = json_dumps(meta, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);

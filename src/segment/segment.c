@@ -353,6 +353,41 @@ static int keep_params(cseg_segmentation *r, const cseg_segment_params *p)
     return 0;
 }
 
+/* The training customers the model's rule puts elsewhere go into the model,
+ * so that assign gives them their own segment back (--keep-known). */
+static int keep_known(cseg_segmentation *r, const double *X, const int32_t *plabels)
+{
+    long jid = r->in.id_column ? cseg_table_find(r->in.customers, r->in.id_column) : -1;
+    if (jid < 0)
+        return 0; /* no ids to know them by */
+    size_t n = r->n, d = cseg_model_dim(r->in.model), m = 0;
+    enum { IDLEN = 40 }; /* a number id as text */
+    const char **ids = malloc(r->mismatch * sizeof *ids);
+    char *buf = malloc(r->mismatch * IDLEN);
+    int32_t *lab = malloc(r->mismatch * sizeof *lab);
+    double *Z = malloc(r->mismatch * d * sizeof *Z);
+    int rc = CSEG_ENOMEM;
+    if (ids && buf && lab && Z) {
+        for (size_t i = 0; i < n; i++) {
+            if (r->labels[i] == plabels[i] ||
+                !(ids[m] = cseg__table_cell_text(r->in.customers, (size_t)jid, i, buf + m * IDLEN,
+                                                 IDLEN)))
+                continue;
+            lab[m] = r->labels[i];
+            memcpy(Z + m * d, X + i * d, d * sizeof *Z);
+            m++;
+        }
+        rc = cseg_model_set_known(r->in.model, ids, lab, Z, m);
+        if (rc == CSEG_EINVAL)
+            rc = 0; /* an id given twice: such customers cannot be told apart; none is kept */
+    }
+    free(ids);
+    free(buf);
+    free(lab);
+    free(Z);
+    return rc;
+}
+
 /* Order clusters by revenue (or size), Outliers last; install the chosen
  * candidate in the model and apply the model's rule to every customer. */
 static int order_and_install(cseg_segmentation *r, const cseg_segment_params *p, const double *X,
@@ -395,6 +430,10 @@ static int order_and_install(cseg_segmentation *r, const cseg_segment_params *p,
     }
     for (size_t i = 0; i < n; i++)
         r->mismatch += r->labels[i] != plabels[i];
+    if (r->mismatch && (rc = keep_known(r, X, plabels)) < 0) {
+        blame(diag, rc, "model");
+        goto out;
+    }
     /* The distance to the customer's own segment (DBSCAN keeps its nearest core point's). */
     if (p->algo != CSEG_ALGO_DBSCAN &&
         (rc = cseg_model_segment_distance(r->in.model, X, n, r->labels, r->dist)) < 0) {
@@ -406,9 +445,12 @@ static int order_and_install(cseg_segmentation *r, const cseg_segment_params *p,
     if (r->mismatch)
         cseg__log(p, p->algo == CSEG_ALGO_KMEANS ? CSEG_LOG_DETAIL : CSEG_LOG_NOTE,
                   "%zu customers would be put in another segment by the rule for new customers "
-                  "(assign agrees on %.1f%% of the training customers; %s)",
+                  "(it agrees on %.1f%% of the training customers; %s); %s",
                   r->mismatch, 100.0 * (1.0 - (double)r->mismatch / (double)n),
-                  p->algo == CSEG_ALGO_KMEANS ? "max-iter reached" : "see docs/algorithms.md");
+                  p->algo == CSEG_ALGO_KMEANS ? "max-iter reached" : "see docs/algorithms.md",
+                  cseg_model_n_known(r->in.model)
+                      ? "the model keeps their segments for assign while they are unchanged"
+                      : "without customer ids the model cannot keep their segments");
 out:
     free(ok);
     free(newid);

@@ -8,4 +8,9 @@
  * stay unchanged) and owns only the columns added to it afterwards. */
 int cseg__table_view(cseg_table **out, const cseg_table *src);
 
+/* Cell (row i, column j) as text: a text level as it is, a number as written
+ * to CSV (1 for 1.0), formatted into buf. NULL when missing (or a date-time). */
+const char *cseg__table_cell_text(const cseg_table *t, size_t j, size_t i, char *buf,
+                                  size_t size);
+
 #endif

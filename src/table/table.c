@@ -1539,3 +1539,16 @@ int cseg_table_write_csv(const cseg_table *t, const char *path, cseg_diag *d)
     cseg_table_print_csv(t, af.f);
     return cseg__atomic_commit(&af, d);
 }
+
+const char *cseg__table_cell_text(const cseg_table *t, size_t j, size_t i, char *buf,
+                                  size_t size)
+{
+    const int32_t *code = cseg_table_codes(t, j);
+    const double *x = cseg_table_numbers(t, j);
+    if (code)
+        return code[i] >= 0 ? cseg_table_level(t, j, code[i]) : NULL;
+    if (!x || isnan(x[i]) || size == 0)
+        return NULL;
+    cseg__format_double(buf, size, x[i]);
+    return buf;
+}

@@ -191,15 +191,17 @@ for a in ward complete average single gmm dbscan; do
     expect 0 "algo-$a" -- "$BIN" fit "$MALL" --features "$MF" --algo $a --out "$T/a_$a" --threads 1
     contains "algo-$a" "$T/a_$a/model.json" '"version": 2'
     expect 0 "algo-$a-assign" -- "$BIN" assign "$T/a_$a/model.json" "$MALL"
-    # assign follows the model's rule for new customers; for GMM and DBSCAN that rule is
-    # the fit's own, so on the training table it reproduces the labels written.
-    if [ $a = gmm ] || [ $a = dbscan ]; then
-        cut -d, -f1,6 "$T/a_$a/customers.csv" > "$T/a"
-        cut -d, -f1,2 "$T/out" > "$T/b"
-        same "algo-$a-assign-labels" "$T/a" "$T/b"
-    fi
+    # On the training table assign reproduces every segment and distance written: by the
+    # model's rule, and for the training customers that rule puts elsewhere (hierarchical
+    # models) by the training segments the model keeps (--keep-known, the default).
+    cut -d, -f1,6-8 "$T/a_$a/customers.csv" > "$T/a"
+    same "algo-$a-assign-labels" "$T/a" "$T/out"
     no_tmp_left "algo-$a" "$T/a_$a"
 done
+contains algo-ward "$T/a_ward/model.json" '"known_customers"'
+expect 0 no-keep-known -- "$BIN" assign "$T/a_ward/model.json" "$MALL" --no-keep-known
+cut -d, -f1,6-8 "$T/a_ward/customers.csv" > "$T/a"
+if cmp -s "$T/a" "$T/out"; then bad "no-keep-known: the rule alone reproduced every ward label"; else ok; fi
 contains algo-ward "$T/a_ward/model.json" '"algorithm": "hclust"'
 contains algo-ward "$T/a_ward/dendrogram.csv" "id_a,id_b,height,size"
 lines=$(($(wc -l < "$T/a_ward/dendrogram.csv") - 1))
@@ -366,7 +368,7 @@ fi
 
 # a hierarchical model says how often assign agrees with the tree cut (issue 15.5)
 expect 0 agreement -- "$BIN" fit "$MALL" --features "$MF" --algo average --k 4 --out "$T/h15"
-contains agreement "$T/err" "(assign agrees on 95.0% of the training customers; see docs/algorithms.md)"
+contains agreement "$T/err" "(it agrees on 95.0% of the training customers; see docs/algorithms.md); the model keeps their segments for assign while they are unchanged"
 
 # score OUTDIR measures in the model's space: the silhouette the run wrote (issue 15.4)
 expect 0 score-outdir -- "$BIN" score "$T/a_gmm" --format json

@@ -21,6 +21,10 @@ static const char help[] =
     "  --as-of DATE      analysis day for a transaction log (default: the model's setting,\n"
     "                    'auto' meaning the day after the log's last transaction)\n"
     "  --delimiter C     field separator of FILE (default: detect)\n"
+    "  --keep-known      (default) a training customer whose features are unchanged keeps\n"
+    "                    the segment it was given in training (hierarchical and DBSCAN\n"
+    "                    models put some training customers elsewhere by their rule)\n"
+    "  --no-keep-known   every row by the model's rule for new customers\n"
     "  --help            this help\n"
     "\n"
     "Output columns: the id, segment (1..k), segment_name, distance (to the segment centre,\n"
@@ -32,10 +36,12 @@ int cmd_assign(int argc, char **argv)
                                               {"format", required_argument, 0, OPT_FORMAT},
                                               {"as-of", required_argument, 0, OPT_AS_OF},
                                               {"delimiter", required_argument, 0, OPT_DELIM},
+                                              {"keep-known", no_argument, 0, OPT_KEEP_KNOWN},
+                                              {"no-keep-known", no_argument, 0, OPT_NO_KEEP_KNOWN},
                                               {"help", no_argument, 0, OPT_HELP},
                                               {0, 0, 0, 0}};
     const char *out = NULL;
-    int json = 0, opt, status = EXIT_OK, have_as_of = 0;
+    int json = 0, opt, status = EXIT_OK, have_as_of = 0, keep_known = 1;
     long long as_of = 0;
     cseg_csv_params csv;
     cseg_csv_params_init(&csv);
@@ -66,6 +72,10 @@ int cmd_assign(int argc, char **argv)
                 return cli_usage_error("assign", "--as-of must be 'auto' or a date, got '%s'",
                                        optarg);
             have_as_of = 1;
+            break;
+        case OPT_KEEP_KNOWN:
+        case OPT_NO_KEEP_KNOWN:
+            keep_known = opt == OPT_KEEP_KNOWN;
             break;
         case OPT_DELIM:
             if (cli_parse_delimiter(optarg, &csv.delimiter) < 0)
@@ -169,7 +179,9 @@ int cmd_assign(int argc, char **argv)
         status = cli_error(EXIT_IO, "out of memory");
         goto out;
     }
-    if ((rc = cseg_model_assign(m, t, lab, dist, &diag)) < 0) {
+    rc = keep_known ? cseg_model_assign_known(m, t, idcol, lab, dist, NULL, &diag)
+                    : cseg_model_assign(m, t, lab, dist, &diag);
+    if (rc < 0) {
         if (!diag.file[0])
             snprintf(diag.file, sizeof diag.file, "%s", path);
         status = cli_fail(rc, &diag, path);

@@ -155,6 +155,43 @@ static void test_roles_detection(void **state)
     assert_string_equal(d.msg, "the customer column \"Client\" is not in the header");
 }
 
+/* One list of customer id names for two contexts: "client" names a log's
+ * customer but not a table's id, "id" the other way round; a log takes the
+ * first name of the list that its header has, not the first column. */
+static void test_customer_id_names(void **state)
+{
+    (void)state;
+    static const char *const both[] = {"CustomerID", "Customer ID", "customer_id", "CUSTOMER",
+                                       "Cust-ID", "ClientID", "Member ID", "user_id",
+                                       "Customer No.", "CustomerNumber", "customer code"};
+    for (size_t i = 0; i < sizeof both / sizeof both[0]; i++) {
+        assert_int_equal(cseg_is_customer_id_name(both[i], CSEG_ID_IN_LOG), 1);
+        assert_int_equal(cseg_is_customer_id_name(both[i], CSEG_ID_IN_TABLE), 1);
+    }
+    assert_int_equal(cseg_is_customer_id_name("Client", CSEG_ID_IN_LOG), 1);
+    assert_int_equal(cseg_is_customer_id_name("Client", CSEG_ID_IN_TABLE), 0);
+    assert_int_equal(cseg_is_customer_id_name("ID", CSEG_ID_IN_LOG), 0);
+    assert_int_equal(cseg_is_customer_id_name("ID", CSEG_ID_IN_TABLE), 1);
+    static const char *const neither[] = {"", "Client Ref", "customers", "idx", "Genre"};
+    for (size_t i = 0; i < sizeof neither / sizeof neither[0]; i++) {
+        assert_int_equal(cseg_is_customer_id_name(neither[i], CSEG_ID_IN_LOG), 0);
+        assert_int_equal(cseg_is_customer_id_name(neither[i], CSEG_ID_IN_TABLE), 0);
+    }
+    const char *hdr[] = {"Client", "Customer", "Date", "Amount", "CustomerID"};
+    cseg_txn_roles r;
+    cseg_diag d;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cseg_txn_roles_resolve(&r, hdr, 5, "x.csv", &d), 0);
+    assert_string_equal(r.customer, "CustomerID");
+    const char *only_id[] = {"ID", "Date", "Amount"};
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cseg_txn_roles_resolve(&r, only_id, 3, "x.csv", &d), CSEG_ENOCOL);
+    const char *client[] = {"ID", "Client", "Date", "Amount"};
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cseg_txn_roles_resolve(&r, client, 4, "x.csv", &d), 0);
+    assert_string_equal(r.customer, "Client");
+}
+
 static void test_amount_mode_and_ties(void **state)
 {
     (void)state;
@@ -345,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_roles_detection), cmocka_unit_test(test_amount_mode_and_ties),
         cmocka_unit_test(test_empty_results),   cmocka_unit_test(test_online_retail),
         cmocka_unit_test(test_missing_invoice_and_product), cmocka_unit_test(test_overflow),
+        cmocka_unit_test(test_customer_id_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

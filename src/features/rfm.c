@@ -80,9 +80,37 @@ static void squash(char *dst, size_t size, const char *s)
     dst[k] = 0;
 }
 
-static const char *const alias_customer[] = {"customerid", "customer", "custid", "clientid",
-                                             "client", "memberid", "userid", "customerno",
-                                             "customernumber", "customercode", NULL};
+/* The names of a customer id column, squashed, in a log's order of
+ * preference, each with where it counts (see cseg_is_customer_id_name):
+ * "client" only in a log, "id" only in a customer table. */
+static const struct {
+    const char *name;
+    unsigned where; /* cseg_id_context flags */
+} id_names[] = {
+    {"customerid", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"customer", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"custid", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"clientid", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"client", CSEG_ID_IN_LOG},
+    {"memberid", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"userid", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"customerno", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"customernumber", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"customercode", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"id", CSEG_ID_IN_TABLE},
+};
+#define CSEG_N_ID_NAMES (sizeof id_names / sizeof id_names[0])
+
+int cseg_is_customer_id_name(const char *name, cseg_id_context where)
+{
+    char sq[CSEG_ROLE_NAME_MAX];
+    squash(sq, sizeof sq, name);
+    for (size_t i = 0; i < CSEG_N_ID_NAMES; i++)
+        if ((id_names[i].where & (unsigned)where) && strcmp(sq, id_names[i].name) == 0)
+            return 1;
+    return 0;
+}
+
 static const char *const alias_date[] = {"invoicedate", "orderdate", "transactiondate",
                                          "purchasedate", "date", "datetime", "timestamp",
                                          "time", NULL};
@@ -124,6 +152,12 @@ static int find_role(char *role, const char *const *aliases, const char *const *
 int cseg_txn_roles_resolve(cseg_txn_roles *r, const char *const *header, size_t n,
                            const char *file, cseg_diag *d)
 {
+    const char *alias_customer[CSEG_N_ID_NAMES + 1];
+    size_t na = 0;
+    for (size_t i = 0; i < CSEG_N_ID_NAMES; i++)
+        if (id_names[i].where & CSEG_ID_IN_LOG)
+            alias_customer[na++] = id_names[i].name;
+    alias_customer[na] = NULL;
     struct {
         char *role;
         const char *const *aliases;

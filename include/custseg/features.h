@@ -42,6 +42,22 @@ extern "C" {
 #define CSEG_DAY_AUTO INT64_MIN
 #define CSEG_ROLE_NAME_MAX 256
 
+/* The names of the columns cseg_rfm_compute writes (listed above), for code
+ * that looks them up in its output: each is spelled here only. */
+#define CSEG_RFM_COL_CUSTOMER_ID "customer_id"
+#define CSEG_RFM_COL_RECENCY "recency_days"
+#define CSEG_RFM_COL_FREQUENCY "frequency"
+#define CSEG_RFM_COL_MONETARY "monetary"
+#define CSEG_RFM_COL_TENURE "tenure_days"
+#define CSEG_RFM_COL_AOV "avg_order_value"
+#define CSEG_RFM_COL_SPEND_FORMAT "spend_%dd" /* printf format of spend_{W}d, W in days */
+#define CSEG_RFM_COL_N_PRODUCTS "n_products"
+#define CSEG_RFM_COL_RETURN_RATE "return_rate"
+#define CSEG_RFM_COL_R_SCORE "r_score"
+#define CSEG_RFM_COL_F_SCORE "f_score"
+#define CSEG_RFM_COL_M_SCORE "m_score"
+#define CSEG_RFM_COL_CODE "rfm_code"
+
 /* Column names per role; "" means "detect" (input) or "absent" (output). */
 typedef struct cseg_txn_roles {
     char customer[CSEG_ROLE_NAME_MAX];

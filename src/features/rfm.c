@@ -584,8 +584,10 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
 
     enum { RECENCY, FREQ, MONETARY, TENURE, AOV, SPEND, NPROD, RRATE, RS, FS, MS, NF };
     static const char *const names[NF] = {
-        "recency_days", "frequency", "monetary", "tenure_days", "avg_order_value", "spend_90d",
-        "n_products", "return_rate", "r_score", "f_score", "m_score"};
+        CSEG_RFM_COL_RECENCY,    CSEG_RFM_COL_FREQUENCY,   CSEG_RFM_COL_MONETARY,
+        CSEG_RFM_COL_TENURE,     CSEG_RFM_COL_AOV,         NULL /* spend_{W}d, below */,
+        CSEG_RFM_COL_N_PRODUCTS, CSEG_RFM_COL_RETURN_RATE, CSEG_RFM_COL_R_SCORE,
+        CSEG_RFM_COL_F_SCORE,    CSEG_RFM_COL_M_SCORE};
     if (!(F = malloc(NF * m * sizeof *F)) || !(codes = malloc(m * sizeof *codes)) ||
         !(levels = malloc(m * sizeof *levels)))
         goto oom;
@@ -642,10 +644,10 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
         (rc = quintile_scores(col[MONETARY], m, 1, col[MS])) < 0)
         goto oom;
     if ((rc = cseg_table_create(&out, m)) < 0 ||
-        (rc = cseg_table_add_text(out, "customer_id", levels, m, codes)) < 0)
+        (rc = cseg_table_add_text(out, CSEG_RFM_COL_CUSTOMER_ID, levels, m, codes)) < 0)
         goto oom;
     char spend_name[32]; /* spend_{W}d: the column says its window */
-    snprintf(spend_name, sizeof spend_name, "spend_%dd", p->spend_window_days);
+    snprintf(spend_name, sizeof spend_name, CSEG_RFM_COL_SPEND_FORMAT, p->spend_window_days);
     for (int f = 0; f < NF; f++) {
         if (f == NPROD && !c.prod)
             continue;
@@ -662,7 +664,7 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
     }
     for (size_t u = 0; u < m; u++)
         codes[u] = (int32_t)((col[RS][u] - 1) * 25 + (col[FS][u] - 1) * 5 + (col[MS][u] - 1));
-    if ((rc = cseg_table_add_text(out, "rfm_code", lv, 125, codes)) < 0)
+    if ((rc = cseg_table_add_text(out, CSEG_RFM_COL_CODE, lv, 125, codes)) < 0)
         goto oom;
     rc = 0;
     goto out;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "custseg/features.h"
 #include "custseg/profile.h"
 #include "../core/internal.h"
 
@@ -292,8 +293,9 @@ static int cmp_pair(const void *a, const void *b)
 
 int cseg_profile_name_rfm(cseg_profile *p)
 {
-    long jr = cseg_profile_find(p, "r_score"), jf = cseg_profile_find(p, "f_score"),
-         jm = cseg_profile_find(p, "m_score");
+    long jr = cseg_profile_find(p, CSEG_RFM_COL_R_SCORE),
+         jf = cseg_profile_find(p, CSEG_RFM_COL_F_SCORE),
+         jm = cseg_profile_find(p, CSEG_RFM_COL_M_SCORE);
     if (jr < 0 || jf < 0 || jm < 0)
         return CSEG_ENOCOL;
     pairdist *pd = malloc(p->k * N_PROTOS * sizeof *pd);

@@ -1509,7 +1509,8 @@ static long feat_index(const cseg_report *r, const char *name)
 
 static void cards(FILE *f, const cseg_report *r)
 {
-    static const char *const rfm_feats[] = {"recency_days", "frequency", "monetary"};
+    static const char *const rfm_feats[] = {CSEG_RFM_COL_RECENCY, CSEG_RFM_COL_FREQUENCY,
+                                            CSEG_RFM_COL_MONETARY};
     fputs("<section id=\"segments\"><h2>Segments</h2><div class=\"cards\">\n", f);
     for (size_t s = 0; s < r->nseg; s++) {
         const seg *g = &r->seg[s];
@@ -1547,8 +1548,8 @@ static void cards(FILE *f, const cseg_report *r)
         }
         fputs("</table>", f);
         if (r->rfm) {
-            long jr = feat_index(r, "r_score"), jf = feat_index(r, "f_score"),
-                 jm = feat_index(r, "m_score");
+            long jr = feat_index(r, CSEG_RFM_COL_R_SCORE), jf = feat_index(r, CSEG_RFM_COL_F_SCORE),
+                 jm = feat_index(r, CSEG_RFM_COL_M_SCORE);
             if (jr >= 0 && jf >= 0 && jm >= 0)
                 fprintf(f, "<p class=\"scores\">R %.1f &#183; F %.1f &#183; M %.1f <span "
                            "class=\"small\">(mean scores, 1-5)</span></p>",

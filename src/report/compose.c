@@ -228,11 +228,10 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
     }
     json_t *mj = json_object_get(seg, "model");
     char algo[256];
-    static const char *const lk_names[] = {"Ward", "complete", "average", "single"};
     switch (cseg_model_algo(m)) {
     case CSEG_ALGO_HCLUST:
         snprintf(algo, sizeof algo, "hierarchical clustering, %s linkage%s, k = %zu",
-                 lk_names[cseg_model_linkage(m)],
+                 cseg_linkage_display_name(cseg_model_linkage(m)),
                  cseg_model_is_approximate(m) ? " on micro-clusters" : "", k);
         break;
     case CSEG_ALGO_DBSCAN:

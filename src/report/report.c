@@ -1033,7 +1033,6 @@ static void chart_silhouette(FILE *f, const cseg_report *r)
 
 static const char *const link_unit[] = {"Ward distance", "largest distance", "mean distance",
                                         "smallest distance"};
-static const char *const link_name[] = {"Ward", "complete", "average", "single"};
 
 /* The customers under a drawn node, as "412" or "?" when unknown. */
 static void tree_size(FILE *f, const dnode *d)
@@ -1070,7 +1069,7 @@ static void chart_dendrogram(FILE *f, const cseg_report *r)
              "each of the %zu leaves at the bottom is a branch of %s, labelled with how many "
              "customers it holds; the height at which two branches join is the %s between "
              "them. %s A dashed line marks the cut into %zu segments.",
-             link_name[r->tree_link], p - 1, r->tree_leaves - 1, p,
+             cseg_linkage_display_name(r->tree_link), p - 1, r->tree_leaves - 1, p,
              r->tree_approx ? "micro-clusters" : "customers", link_unit[r->tree_link],
              r->tree_coloured ? "Branches within one segment are drawn in its colour, the "
                                 "others in dark grey."

@@ -155,6 +155,78 @@ static void test_roles_detection(void **state)
     assert_string_equal(d.msg, "the customer column \"Client\" is not in the header");
 }
 
+/* The output columns in order, spelled out: the CSEG_RFM_COL_* names that
+ * other modules look columns up by must be the documented ones. */
+static void test_column_names(void **state)
+{
+    (void)state;
+    static const char *const want[] = {"customer_id", "recency_days",    "frequency", "monetary",
+                                       "tenure_days", "avg_order_value", "spend_90d", "n_products",
+                                       "return_rate", "r_score",         "f_score",   "m_score",
+                                       "rfm_code"};
+    char spend[32];
+    snprintf(spend, sizeof spend, CSEG_RFM_COL_SPEND_FORMAT, 90);
+    const char *const names[] = {CSEG_RFM_COL_CUSTOMER_ID,
+                                 CSEG_RFM_COL_RECENCY,
+                                 CSEG_RFM_COL_FREQUENCY,
+                                 CSEG_RFM_COL_MONETARY,
+                                 CSEG_RFM_COL_TENURE,
+                                 CSEG_RFM_COL_AOV,
+                                 spend,
+                                 CSEG_RFM_COL_N_PRODUCTS,
+                                 CSEG_RFM_COL_RETURN_RATE,
+                                 CSEG_RFM_COL_R_SCORE,
+                                 CSEG_RFM_COL_F_SCORE,
+                                 CSEG_RFM_COL_M_SCORE,
+                                 CSEG_RFM_COL_CODE};
+    int rc;
+    cseg_table *c = compute(LOG, NULL, NULL, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(cseg_table_n_cols(c), sizeof want / sizeof want[0]);
+    for (size_t j = 0; j < sizeof want / sizeof want[0]; j++) {
+        assert_string_equal(cseg_table_col_name(c, j), want[j]);
+        assert_string_equal(names[j], want[j]);
+    }
+    cseg_table_free(c);
+}
+
+/* One list of customer id names for two contexts: "client" names a log's
+ * customer but not a table's id, "id" the other way round; a log takes the
+ * first name of the list that its header has, not the first column. */
+static void test_customer_id_names(void **state)
+{
+    (void)state;
+    static const char *const both[] = {"CustomerID", "Customer ID", "customer_id", "CUSTOMER",
+                                       "Cust-ID", "ClientID", "Member ID", "user_id",
+                                       "Customer No.", "CustomerNumber", "customer code"};
+    for (size_t i = 0; i < sizeof both / sizeof both[0]; i++) {
+        assert_int_equal(cseg_is_customer_id_name(both[i], CSEG_ID_IN_LOG), 1);
+        assert_int_equal(cseg_is_customer_id_name(both[i], CSEG_ID_IN_TABLE), 1);
+    }
+    assert_int_equal(cseg_is_customer_id_name("Client", CSEG_ID_IN_LOG), 1);
+    assert_int_equal(cseg_is_customer_id_name("Client", CSEG_ID_IN_TABLE), 0);
+    assert_int_equal(cseg_is_customer_id_name("ID", CSEG_ID_IN_LOG), 0);
+    assert_int_equal(cseg_is_customer_id_name("ID", CSEG_ID_IN_TABLE), 1);
+    static const char *const neither[] = {"", "Client Ref", "customers", "idx", "Genre"};
+    for (size_t i = 0; i < sizeof neither / sizeof neither[0]; i++) {
+        assert_int_equal(cseg_is_customer_id_name(neither[i], CSEG_ID_IN_LOG), 0);
+        assert_int_equal(cseg_is_customer_id_name(neither[i], CSEG_ID_IN_TABLE), 0);
+    }
+    const char *hdr[] = {"Client", "Customer", "Date", "Amount", "CustomerID"};
+    cseg_txn_roles r;
+    cseg_diag d;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cseg_txn_roles_resolve(&r, hdr, 5, "x.csv", &d), 0);
+    assert_string_equal(r.customer, "CustomerID");
+    const char *only_id[] = {"ID", "Date", "Amount"};
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cseg_txn_roles_resolve(&r, only_id, 3, "x.csv", &d), CSEG_ENOCOL);
+    const char *client[] = {"ID", "Client", "Date", "Amount"};
+    memset(&r, 0, sizeof r);
+    assert_int_equal(cseg_txn_roles_resolve(&r, client, 4, "x.csv", &d), 0);
+    assert_string_equal(r.customer, "Client");
+}
+
 static void test_amount_mode_and_ties(void **state)
 {
     (void)state;
@@ -341,10 +413,16 @@ static void test_online_retail(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hand_computed),   cmocka_unit_test(test_as_of_and_window),
-        cmocka_unit_test(test_roles_detection), cmocka_unit_test(test_amount_mode_and_ties),
-        cmocka_unit_test(test_empty_results),   cmocka_unit_test(test_online_retail),
-        cmocka_unit_test(test_missing_invoice_and_product), cmocka_unit_test(test_overflow),
+        cmocka_unit_test(test_hand_computed),
+        cmocka_unit_test(test_as_of_and_window),
+        cmocka_unit_test(test_roles_detection),
+        cmocka_unit_test(test_amount_mode_and_ties),
+        cmocka_unit_test(test_empty_results),
+        cmocka_unit_test(test_online_retail),
+        cmocka_unit_test(test_missing_invoice_and_product),
+        cmocka_unit_test(test_overflow),
+        cmocka_unit_test(test_customer_id_names),
+        cmocka_unit_test(test_column_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

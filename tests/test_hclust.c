@@ -548,14 +548,50 @@ static void test_edge_cases(void **state)
     cseg_hclust_free(NULL);
 }
 
+/* One name table: the names the command line and model.json use, parsed
+ * back, their prose forms, and the algorithm labels built on them. */
+static void test_linkage_names(void **state)
+{
+    (void)state;
+    static const char *const name[] = {"ward", "complete", "average", "single"};
+    static const char *const display[] = {"Ward", "complete", "average", "single"};
+    for (int q = CSEG_LINKAGE_WARD; q <= CSEG_LINKAGE_SINGLE; q++) {
+        cseg_linkage l = (cseg_linkage)q, back = CSEG_LINKAGE_SINGLE;
+        assert_string_equal(cseg_linkage_name(l), name[q]);
+        assert_string_equal(cseg_linkage_display_name(l), display[q]);
+        assert_int_equal(cseg_linkage_parse(name[q], &back), 0);
+        assert_int_equal(back, l);
+        cseg_algo a = CSEG_ALGO_KMEANS;
+        back = CSEG_LINKAGE_SINGLE;
+        assert_int_equal(cseg_algo_parse(name[q], &a, &back), 0);
+        assert_int_equal(a, CSEG_ALGO_HCLUST);
+        assert_int_equal(back, l);
+        assert_string_equal(cseg_algo_label(a, l), name[q]);
+    }
+    cseg_linkage l = CSEG_LINKAGE_AVERAGE;
+    cseg_algo a = CSEG_ALGO_GMM;
+    assert_int_equal(cseg_algo_parse("hclust", &a, &l), 0);
+    assert_int_equal(a, CSEG_ALGO_HCLUST);
+    assert_int_equal(l, CSEG_LINKAGE_WARD);
+    l = CSEG_LINKAGE_AVERAGE;
+    assert_int_equal(cseg_linkage_parse("Ward", &l), CSEG_EINVAL);
+    assert_int_equal(cseg_algo_parse("Ward", &a, &l), CSEG_EINVAL);
+    assert_int_equal(cseg_algo_parse(NULL, &a, &l), CSEG_EINVAL);
+    assert_int_equal(a, CSEG_ALGO_HCLUST); /* untouched on failure */
+    assert_int_equal(l, CSEG_LINKAGE_AVERAGE);
+    assert_null(cseg_linkage_name((cseg_linkage)4));
+    assert_null(cseg_linkage_display_name((cseg_linkage)4));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_known_answer),        cmocka_unit_test(test_scipy_reference),
-        cmocka_unit_test(test_constant_feature),    cmocka_unit_test(test_ward_sum_of_squares),
-        cmocka_unit_test(test_weighted_ward),       cmocka_unit_test(test_ties),
-        cmocka_unit_test(test_threads_identical),   cmocka_unit_test(test_micro_clusters),
-        cmocka_unit_test(test_memory_limit),        cmocka_unit_test(test_edge_cases),
+        cmocka_unit_test(test_known_answer),      cmocka_unit_test(test_scipy_reference),
+        cmocka_unit_test(test_constant_feature),  cmocka_unit_test(test_ward_sum_of_squares),
+        cmocka_unit_test(test_weighted_ward),     cmocka_unit_test(test_ties),
+        cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_micro_clusters),
+        cmocka_unit_test(test_memory_limit),      cmocka_unit_test(test_edge_cases),
+        cmocka_unit_test(test_linkage_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

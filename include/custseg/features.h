@@ -42,6 +42,22 @@ extern "C" {
 #define CSEG_DAY_AUTO INT64_MIN
 #define CSEG_ROLE_NAME_MAX 256
 
+/* The names of the columns cseg_rfm_compute writes (listed above), for code
+ * that looks them up in its output: each is spelled here only. */
+#define CSEG_RFM_COL_CUSTOMER_ID "customer_id"
+#define CSEG_RFM_COL_RECENCY "recency_days"
+#define CSEG_RFM_COL_FREQUENCY "frequency"
+#define CSEG_RFM_COL_MONETARY "monetary"
+#define CSEG_RFM_COL_TENURE "tenure_days"
+#define CSEG_RFM_COL_AOV "avg_order_value"
+#define CSEG_RFM_COL_SPEND_FORMAT "spend_%dd" /* printf format of spend_{W}d, W in days */
+#define CSEG_RFM_COL_N_PRODUCTS "n_products"
+#define CSEG_RFM_COL_RETURN_RATE "return_rate"
+#define CSEG_RFM_COL_R_SCORE "r_score"
+#define CSEG_RFM_COL_F_SCORE "f_score"
+#define CSEG_RFM_COL_M_SCORE "m_score"
+#define CSEG_RFM_COL_CODE "rfm_code"
+
 /* Column names per role; "" means "detect" (input) or "absent" (output). */
 typedef struct cseg_txn_roles {
     char customer[CSEG_ROLE_NAME_MAX];
@@ -86,10 +102,27 @@ typedef struct cseg_quality {
 
 CSEG_API void cseg_rfm_params_init(cseg_rfm_params *p);
 
+/* Where a column named like a customer id is looked for. */
+typedef enum cseg_id_context {
+    CSEG_ID_IN_LOG = 1,  /* the customer role of a transaction log (cseg_txn_roles_resolve) */
+    CSEG_ID_IN_TABLE = 2 /* the id column of a customer table (the command line's fit, score) */
+} cseg_id_context;
+
+/* 1 when name reads as a customer id column in that context, else 0. Case,
+ * spaces and every other character but letters and digits are ignored
+ * ("Customer ID", "customer_id" and "CUSTOMERID" are all "customerid"). The
+ * names: customerid, customer, custid, clientid, memberid, userid,
+ * customerno, customernumber, customercode in both contexts; also "client"
+ * in a log (CSEG_ID_IN_LOG) and "id" in a customer table (CSEG_ID_IN_TABLE),
+ * not in the other. cseg_txn_roles_resolve prefers them in the order listed
+ * here, "client" after "clientid". O(strlen(name)); thread-safe. */
+CSEG_API int cseg_is_customer_id_name(const char *name, cseg_id_context where);
+
 /* Complete roles from header names. Roles already set are checked to exist.
  * Detection ignores case, spaces, '_' and '-', and knows the usual names
  * (CustomerID, Customer ID, customer_id, InvoiceDate, Invoice, InvoiceNo,
- * Quantity, UnitPrice, Price, amount, date ...; see docs/cli.md). Needs a
+ * Quantity, UnitPrice, Price, amount, date ...; see docs/cli.md; the customer
+ * id names are those of cseg_is_customer_id_name with CSEG_ID_IN_LOG). Needs a
  * customer and a date, and either quantity and price or an amount; otherwise
  * CSEG_ENOCOL with a diag naming what is missing. */
 CSEG_API int cseg_txn_roles_resolve(cseg_txn_roles *roles, const char *const *header, size_t n,

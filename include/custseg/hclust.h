@@ -75,6 +75,9 @@ typedef struct cseg_hclust cseg_hclust;
 /* "ward", "complete", "average" or "single" (the names the command line and
  * model.json use); NULL for a value outside the enum. */
 CSEG_API const char *cseg_linkage_name(cseg_linkage l);
+/* The same name as prose writes it: "Ward" (a person's name), "complete",
+ * "average" or "single", as in "Ward linkage"; NULL outside the enum. */
+CSEG_API const char *cseg_linkage_display_name(cseg_linkage l);
 /* The linkage named s (as cseg_linkage_name gives it): 0, or CSEG_EINVAL. */
 CSEG_API int cseg_linkage_parse(const char *s, cseg_linkage *out);
 

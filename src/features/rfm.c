@@ -80,9 +80,37 @@ static void squash(char *dst, size_t size, const char *s)
     dst[k] = 0;
 }
 
-static const char *const alias_customer[] = {"customerid", "customer", "custid", "clientid",
-                                             "client", "memberid", "userid", "customerno",
-                                             "customernumber", "customercode", NULL};
+/* The names of a customer id column, squashed, in a log's order of
+ * preference, each with where it counts (see cseg_is_customer_id_name):
+ * "client" only in a log, "id" only in a customer table. */
+static const struct {
+    const char *name;
+    unsigned where; /* cseg_id_context flags */
+} id_names[] = {
+    {"customerid", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"customer", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"custid", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"clientid", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"client", CSEG_ID_IN_LOG},
+    {"memberid", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"userid", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"customerno", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"customernumber", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"customercode", CSEG_ID_IN_LOG | CSEG_ID_IN_TABLE},
+    {"id", CSEG_ID_IN_TABLE},
+};
+#define CSEG_N_ID_NAMES (sizeof id_names / sizeof id_names[0])
+
+int cseg_is_customer_id_name(const char *name, cseg_id_context where)
+{
+    char sq[CSEG_ROLE_NAME_MAX];
+    squash(sq, sizeof sq, name);
+    for (size_t i = 0; i < CSEG_N_ID_NAMES; i++)
+        if ((id_names[i].where & (unsigned)where) && strcmp(sq, id_names[i].name) == 0)
+            return 1;
+    return 0;
+}
+
 static const char *const alias_date[] = {"invoicedate", "orderdate", "transactiondate",
                                          "purchasedate", "date", "datetime", "timestamp",
                                          "time", NULL};
@@ -124,6 +152,12 @@ static int find_role(char *role, const char *const *aliases, const char *const *
 int cseg_txn_roles_resolve(cseg_txn_roles *r, const char *const *header, size_t n,
                            const char *file, cseg_diag *d)
 {
+    const char *alias_customer[CSEG_N_ID_NAMES + 1];
+    size_t na = 0;
+    for (size_t i = 0; i < CSEG_N_ID_NAMES; i++)
+        if (id_names[i].where & CSEG_ID_IN_LOG)
+            alias_customer[na++] = id_names[i].name;
+    alias_customer[na] = NULL;
     struct {
         char *role;
         const char *const *aliases;
@@ -550,8 +584,10 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
 
     enum { RECENCY, FREQ, MONETARY, TENURE, AOV, SPEND, NPROD, RRATE, RS, FS, MS, NF };
     static const char *const names[NF] = {
-        "recency_days", "frequency", "monetary", "tenure_days", "avg_order_value", "spend_90d",
-        "n_products", "return_rate", "r_score", "f_score", "m_score"};
+        CSEG_RFM_COL_RECENCY,    CSEG_RFM_COL_FREQUENCY,   CSEG_RFM_COL_MONETARY,
+        CSEG_RFM_COL_TENURE,     CSEG_RFM_COL_AOV,         NULL /* spend_{W}d, below */,
+        CSEG_RFM_COL_N_PRODUCTS, CSEG_RFM_COL_RETURN_RATE, CSEG_RFM_COL_R_SCORE,
+        CSEG_RFM_COL_F_SCORE,    CSEG_RFM_COL_M_SCORE};
     if (!(F = malloc(NF * m * sizeof *F)) || !(codes = malloc(m * sizeof *codes)) ||
         !(levels = malloc(m * sizeof *levels)))
         goto oom;
@@ -608,10 +644,10 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
         (rc = quintile_scores(col[MONETARY], m, 1, col[MS])) < 0)
         goto oom;
     if ((rc = cseg_table_create(&out, m)) < 0 ||
-        (rc = cseg_table_add_text(out, "customer_id", levels, m, codes)) < 0)
+        (rc = cseg_table_add_text(out, CSEG_RFM_COL_CUSTOMER_ID, levels, m, codes)) < 0)
         goto oom;
     char spend_name[32]; /* spend_{W}d: the column says its window */
-    snprintf(spend_name, sizeof spend_name, "spend_%dd", p->spend_window_days);
+    snprintf(spend_name, sizeof spend_name, CSEG_RFM_COL_SPEND_FORMAT, p->spend_window_days);
     for (int f = 0; f < NF; f++) {
         if (f == NPROD && !c.prod)
             continue;
@@ -628,7 +664,7 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
     }
     for (size_t u = 0; u < m; u++)
         codes[u] = (int32_t)((col[RS][u] - 1) * 25 + (col[FS][u] - 1) * 5 + (col[MS][u] - 1));
-    if ((rc = cseg_table_add_text(out, "rfm_code", lv, 125, codes)) < 0)
+    if ((rc = cseg_table_add_text(out, CSEG_RFM_COL_CODE, lv, 125, codes)) < 0)
         goto oom;
     rc = 0;
     goto out;

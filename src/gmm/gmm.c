@@ -20,8 +20,9 @@
  *
  * Layout and determinism. Samples are taken eight at a time, one per lane of
  * a vector of eight doubles (GCC vector extensions; AVX-512, AVX2 or SSE2
- * clones chosen at load time). exp is a vectorised Cody-Waite reduction plus
- * a degree-13 polynomial (about 1 ulp), so no libm call in the inner loop.
+ * clones chosen at load time, src/core/simd.h). exp is a vectorised
+ * Cody-Waite reduction plus a degree-13 polynomial (about 1 ulp), so no libm
+ * call in the inner loop.
  * Blocks of samples have a size that depends only on n; each block's lane
  * sums are added in lane order, blocks in block order: the same bits for any
  * thread count. The build disables FP contraction, so every clone rounds
@@ -45,6 +46,7 @@
 #endif
 
 #include "../core/internal.h"
+#include "../core/simd.h"
 #include "custseg/gmm.h"
 #include "custseg/kmeans.h"
 
@@ -54,20 +56,6 @@
 #define CSEG_GMM_MAX_BLOCKS 256
 /* Below this many samples a parallel region costs more than it saves. */
 #define CSEG_GMM_PAR_MIN 4096
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
-    !defined(__SANITIZE_ADDRESS__)
-#define CSEG_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CSEG_HOT
-#endif
-
-typedef double v8d __attribute__((vector_size(64)));
-typedef long long v8l __attribute__((vector_size(64)));
-#define SEL(m, a, b) ((v8d)(((v8l)(a) & (m)) | ((v8l)(b) & ~(m))))
-/* clang-format off */
-#define V8Z {0, 0, 0, 0, 0, 0, 0, 0}
-/* clang-format on */
 
 typedef struct comp {
     double *w;      /* k */
@@ -386,9 +374,9 @@ static inline __attribute__((always_inline)) void vexp(v8d *xp)
     p = p * r + 1.0;
     v8l bits = (ni + 1023) << 52;
     v8d y = p * (v8d)bits;
-    v8d zero = V8Z;
+    v8d zero = CSEG_V8Z;
     v8l ok = x > -708.0;
-    *xp = SEL(ok, y, zero);
+    *xp = CSEG_SEL(ok, y, zero);
 }
 
 enum { MODE_FIT = 0, MODE_PREDICT = 1 };
@@ -431,11 +419,11 @@ static inline int thread_id(void)
 static inline __attribute__((always_inline)) void quad(v8d *out, const v8d *diff, const double *F,
                                                        size_t d, cseg_gmm_cov cov)
 {
-    v8d q = V8Z;
+    v8d q = CSEG_V8Z;
     if (cov == CSEG_GMM_FULL || cov == CSEG_GMM_TIED) {
         for (size_t j = 0; j < d; j++) {
             const double *wj = F + j * d;
-            v8d y = V8Z;
+            v8d y = CSEG_V8Z;
             for (size_t i = 0; i <= j; i++)
                 y += wj[i] * diff[i];
             q += y * y;
@@ -482,7 +470,7 @@ static inline __attribute__((always_inline)) void eblock_d(const ework *w, size_
         }
         v8d mx = {-HUGE_VAL, -HUGE_VAL, -HUGE_VAL, -HUGE_VAL,
                   -HUGE_VAL, -HUGE_VAL, -HUGE_VAL, -HUGE_VAL};
-        v8l best = V8Z;
+        v8l best = CSEG_V8Z;
         for (size_t c = 0; c < k; c++) {
             const double *mu = m->mu + c * d;
             for (size_t j = 0; j < d; j++)
@@ -491,11 +479,11 @@ static inline __attribute__((always_inline)) void eblock_d(const ework *w, size_
             quad(&q, diff, m->fac + c * fstride, d, cov);
             v8d lp = (-0.5 * (w->ld2pi + q) + m->logdet[c]) + m->logw[c];
             v8l gt = lp > mx;
-            mx = SEL(gt, lp, mx);
+            mx = CSEG_SEL(gt, lp, mx);
             best = (best & ~gt) | ((long long)c & gt);
             memcpy(lpbuf + c * 8, &lp, sizeof lp);
         }
-        v8d s = V8Z;
+        v8d s = CSEG_V8Z;
         for (size_t c = 0; c < k; c++) {
             v8d lp;
             memcpy(&lp, lpbuf + c * 8, sizeof lp);

@@ -365,17 +365,26 @@ out:
     return rc;
 }
 
-static const char *const linkage_names[] = {"ward", "complete", "average", "single"};
+/* Each linkage's name (command line, model.json) and its form in prose. */
+static const struct {
+    const char *name, *display;
+} linkage_names[] = {
+    {"ward", "Ward"}, {"complete", "complete"}, {"average", "average"}, {"single", "single"}};
 
 const char *cseg_linkage_name(cseg_linkage l)
 {
-    return (unsigned)l <= CSEG_LINKAGE_SINGLE ? linkage_names[l] : NULL;
+    return (unsigned)l <= CSEG_LINKAGE_SINGLE ? linkage_names[l].name : NULL;
+}
+
+const char *cseg_linkage_display_name(cseg_linkage l)
+{
+    return (unsigned)l <= CSEG_LINKAGE_SINGLE ? linkage_names[l].display : NULL;
 }
 
 int cseg_linkage_parse(const char *s, cseg_linkage *out)
 {
     for (unsigned q = 0; s && q <= CSEG_LINKAGE_SINGLE; q++)
-        if (strcmp(s, linkage_names[q]) == 0) {
+        if (strcmp(s, linkage_names[q].name) == 0) {
             *out = (cseg_linkage)q;
             return 0;
         }

@@ -38,6 +38,7 @@
 
 #include "custseg/hclust.h"
 #include "../core/internal.h"
+#include "../core/simd.h"
 #include "internal.h"
 
 #ifdef _OPENMP
@@ -52,16 +53,6 @@
  * parallel region cost ~50 us on the busy 2-core machine, a whole scan of
  * 20000 x 8 ~30 us). 2^18 is 32768 rows at d = 8. */
 #define CSEG_HC_PAR_MIN ((size_t)1 << 18)
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define CSEG_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CSEG_HOT
-#endif
-
-typedef double v8d __attribute__((vector_size(64)));
-typedef long long v8l __attribute__((vector_size(64)));
-#define SELD(m, a, b) ((v8d)(((v8l)(a) & (m)) | ((v8l)(b) & ~(m))))
 
 typedef struct ward {
     size_t d, cap, len; /* len: positions in use, alive or dead; cap: a multiple of 8 */
@@ -93,7 +84,7 @@ CSEG_HOT static void scan_range(const ward *w, const double *cx, double sx, size
         eight[l] = 8;
     }
     for (size_t p = p0; p < p1; p += 8) {
-        v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};
+        v8d acc = CSEG_V8Z;
         for (size_t j = 0; j < d; j++) {
             v8d c;
             memcpy(&c, w->C + j * cap + p, sizeof c);
@@ -104,7 +95,7 @@ CSEG_HOT static void scan_range(const ward *w, const double *cx, double sx, size
         memcpy(&s, w->S + p, sizeof s);
         v8d key = ((s * sx) / (s + sx)) * acc;
         v8l lt = key < m;
-        m = SELD(lt, key, m);
+        m = CSEG_SEL(lt, key, m);
         bi = (bi & ~lt) | (idx & lt);
         idx += eight;
     }

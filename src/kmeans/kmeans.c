@@ -30,8 +30,8 @@
  * of CSEG_KM_BLOCK; each block writes its own partial sums, which are added
  * in block order: identical results for any number of threads. The hot
  * functions are compiled for x86-64-v4 (AVX-512), v3 (AVX2 + FMA) and
- * baseline x86-64 and chosen at load time (GCC target_clones); the loop for
- * d == 8 is also compiled with d constant.
+ * baseline x86-64 and chosen at load time (CSEG_HOT, src/core/simd.h); the
+ * loop for d == 8 is also compiled with d constant.
  *
  * Complexity. Seeding O(k (2 + ln k) n d); each iteration O(n k d) for Lloyd,
  * O(n d) plus the unskipped samples' O(k d) for Hamerly; memory O(n + B k d)
@@ -48,6 +48,7 @@
 
 #include "custseg/kmeans.h"
 #include "../core/internal.h"
+#include "../core/simd.h"
 
 #define CSEG_KM_BLOCK 4096
 #define CSEG_KM_MARGIN 1e-12
@@ -55,12 +56,6 @@
 /* Below this many samples a parallel region costs more than it saves
  * (and with busy cores, far more): run on the calling thread. */
 #define CSEG_KM_PAR_MIN 32768
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define CSEG_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CSEG_HOT
-#endif
 
 struct cseg_kmeans {
     cseg_kmeans_params p;
@@ -161,30 +156,9 @@ static inline double wt(const work *w, size_t i)
     return w->w ? w->w[i] : 1.0;
 }
 
-/* Eight doubles (or 64-bit integers) as one value: GCC and Clang lower it to
- * one AVX-512, two AVX2 or four SSE2 operations, whichever the clone is
- * compiled for. */
-typedef double v8d __attribute__((vector_size(64)));
-typedef long long v8l __attribute__((vector_size(64)));
-#define SEL(m, a, b) ((v8d)(((v8l)(a) & (m)) | ((v8l)(b) & ~(m))))
-
-/* acc += t * t with one rounding per lane (fused multiply-add), the one step
- * of every squared distance here: scalar (dist_one, d2_rows) and vector
- * (nearest8, tile_d2) paths round alike. The loop over a plain array is what
- * GCC turns into one vfmadd on zmm (x86-64-v4) or two on ymm (v3); the
- * baseline clone calls fma(). */
-static inline void vsq_acc(v8d *acc, const v8d *t)
-{
-    double *a = (double *)acc;
-    const double *x = (const double *)t;
-#ifdef _OPENMP
-#pragma omp simd /* without it the v3 clone does eight scalar FMAs */
-#endif
-    for (int l = 0; l < 8; l++)
-        a[l] = __builtin_fma(x[l], x[l], a[l]);
-}
-
-/* Squared distance from x to centre c, features in order. */
+/* Squared distance from x to centre c, features in order: the scalar twin of
+ * vsq_acc (src/core/simd.h), so scalar (dist_one, d2_rows) and vector
+ * (nearest8, tile_d2) paths round alike. */
 static inline double dist_one(const double *x, const double *C, size_t d, size_t c)
 {
     double s = 0;
@@ -294,7 +268,7 @@ static inline void nearest8(const double *xs, size_t stride, const double *C, si
                             long long *best, double *b1, double *b2)
 {
     v8d m1, m2;
-    v8l bi = {0, 0, 0, 0, 0, 0, 0, 0};
+    v8l bi = CSEG_V8Z;
     for (int l = 0; l < 8; l++)
         m1[l] = m2[l] = HUGE_VAL;
     size_t c = 0;
@@ -302,7 +276,7 @@ static inline void nearest8(const double *xs, size_t stride, const double *C, si
      * updates below still go centre by centre, in order. */
     for (; c + 4 <= k; c += 4) {
         const double *c0 = C + c * d, *c1 = c0 + d, *c2 = c1 + d, *c3 = c2 + d;
-        v8d a0 = {0, 0, 0, 0, 0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+        v8d a0 = CSEG_V8Z, a1 = a0, a2 = a0, a3 = a0;
         for (size_t j = 0; j < d; j++) {
             v8d xv;
             memcpy(&xv, xs + j * stride, sizeof xv);
@@ -318,15 +292,15 @@ static inline void nearest8(const double *xs, size_t stride, const double *C, si
             v8l lt = acc < m1;
             if (b2) {
                 v8l lt2 = acc < m2;
-                m2 = SEL(lt, m1, SEL(lt2, acc, m2));
+                m2 = CSEG_SEL(lt, m1, CSEG_SEL(lt2, acc, m2));
             }
-            m1 = SEL(lt, acc, m1);
+            m1 = CSEG_SEL(lt, acc, m1);
             bi = (bi & ~lt) | ((long long)(c + q) & lt);
         }
     }
     for (; c < k; c++) {
         const double *cc = C + c * d;
-        v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};
+        v8d acc = CSEG_V8Z;
         for (size_t j = 0; j < d; j++) {
             v8d xv;
             memcpy(&xv, xs + j * stride, sizeof xv);
@@ -336,9 +310,9 @@ static inline void nearest8(const double *xs, size_t stride, const double *C, si
         v8l lt = acc < m1;
         if (b2) {
             v8l lt2 = acc < m2;
-            m2 = SEL(lt, m1, SEL(lt2, acc, m2));
+            m2 = CSEG_SEL(lt, m1, CSEG_SEL(lt2, acc, m2));
         }
-        m1 = SEL(lt, acc, m1);
+        m1 = CSEG_SEL(lt, acc, m1);
         bi = (bi & ~lt) | ((long long)c & lt);
     }
     memcpy(best, &bi, sizeof bi);
@@ -361,7 +335,7 @@ static double d2_rows(const double *a, const double *b, size_t d)
  * through pointers: passing them by value would tie the ABI to the ISA.) */
 static inline void tile_d2(const double *tile, const double *y, size_t d, v8d *out)
 {
-    v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};
+    v8d acc = CSEG_V8Z;
     for (size_t j = 0; j < d; j++) {
         v8d xv;
         memcpy(&xv, tile + j * 8, sizeof xv);
@@ -376,12 +350,6 @@ static inline void tile_w(const work *w, size_t g, v8d *out)
 {
     for (int l = 0; l < 8; l++)
         (*out)[l] = g + (size_t)l < w->n ? wt(w, g + (size_t)l) : 0;
-}
-
-static inline double lanes_sum(const v8d *v)
-{
-    return (((*v)[0] + (*v)[1]) + ((*v)[2] + (*v)[3])) +
-           (((*v)[4] + (*v)[5]) + ((*v)[6] + (*v)[7]));
 }
 
 static void clear_block(work *w, size_t b)
@@ -436,7 +404,7 @@ static inline __attribute__((always_inline)) void lloyd_tiles(work *w, size_t b,
     size_t k = w->k;
     size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
     double *cnt = w->bcnt + b * k * 8, *xs = w->xs + b * 8 * d;
-    v8d inert = {0, 0, 0, 0, 0, 0, 0, 0};
+    v8d inert = CSEG_V8Z;
     size_t chg = 0;
     clear_block(w, b);
     for (size_t g = i0; g < i1; g += 8) {
@@ -644,7 +612,7 @@ seed_trials_tiles(work *w, size_t b, const double *const *cand, size_t T, double
             v8d e;
             tile_d2(tile, cand[t], d, &e);
             v8l lt = e < cur;
-            part[t] += wv * SEL(lt, e, cur);
+            part[t] += wv * CSEG_SEL(lt, e, cur);
         }
     }
     for (size_t t = 0; t < T; t++)

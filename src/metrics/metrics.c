@@ -30,13 +30,7 @@
 
 #include "custseg/metrics.h"
 #include "../core/internal.h"
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define CSEG_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CSEG_HOT
-#endif
-
+#include "../core/simd.h"
 
 static int cmp_size(const void *a, const void *b)
 {
@@ -265,29 +259,6 @@ void cseg_silhouette_params_init(cseg_silhouette_params *p)
     p->n_threads = 0;
 }
 
-typedef double v8d __attribute__((vector_size(64)));
-
-/* acc += e * e lane by lane with one rounding (fused multiply-add); the plain
- * loop is what GCC turns into one vfmadd on zmm (x86-64-v4), two on ymm (v3). */
-static inline void vsq_acc(v8d *acc, const v8d *e)
-{
-    double *a = (double *)acc;
-    const double *x = (const double *)e;
-#ifdef _OPENMP
-#pragma omp simd /* without it the v3 clone does eight scalar FMAs */
-#endif
-    for (int l = 0; l < 8; l++)
-        a[l] = __builtin_fma(x[l], x[l], a[l]);
-}
-
-typedef long long v8l __attribute__((vector_size(64)));
-
-static inline double lanes_sum(const v8d *v)
-{
-    return (((*v)[0] + (*v)[1]) + ((*v)[2] + (*v)[3])) +
-           (((*v)[4] + (*v)[5]) + ((*v)[6] + (*v)[7]));
-}
-
 /* The silhouette's distance sums for row tile I, using symmetry: each pair of
  * tiles (I, J >= I) is computed once, an 8 x 8 block of distances (one fused
  * multiply-add per feature, one vector square root per row). Row sums, over
@@ -304,19 +275,19 @@ CSEG_HOT static void sil_row(const double *Xt, size_t d, size_t k, size_t I, siz
     const double *xi = Xt + I * 8 * d;
     v8d rowv[8];
     for (int i = 0; i < 8; i++)
-        rowv[i] = (v8d){0, 0, 0, 0, 0, 0, 0, 0};
+        rowv[i] = (v8d)CSEG_V8Z;
     for (size_t J = I; J < n_tiles; J++) {
         if (tcl[J] != b) {
             for (size_t i = 0; i < vi; i++) {
                 R[(I * k + b) * 8 + i] = lanes_sum(&rowv[i]);
-                rowv[i] = (v8d){0, 0, 0, 0, 0, 0, 0, 0};
+                rowv[i] = (v8d)CSEG_V8Z;
             }
             b = tcl[J];
         }
         const double *xj = Xt + J * 8 * d;
         v8d D[8];
         for (int i = 0; i < 8; i++)
-            D[i] = (v8d){0, 0, 0, 0, 0, 0, 0, 0};
+            D[i] = (v8d)CSEG_V8Z;
         for (size_t f = 0; f < d; f++) {
             v8d xv;
             memcpy(&xv, xj + f * 8, sizeof xv);
@@ -335,7 +306,7 @@ CSEG_HOT static void sil_row(const double *Xt, size_t d, size_t k, size_t I, siz
         for (size_t q = 0; q < 64; q++)
             buf[q] = sqrt(buf[q]);
         memcpy(D, buf, sizeof buf);
-        v8d cv = {0, 0, 0, 0, 0, 0, 0, 0};
+        v8d cv = CSEG_V8Z;
         for (size_t i = 0; i < 8; i++) {
             D[i] = (v8d)((v8l)D[i] & valid);
             rowv[i] += D[i];

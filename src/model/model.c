@@ -69,11 +69,7 @@ int cseg_algo_parse(const char *name, cseg_algo *algo, cseg_linkage *linkage)
         cseg_algo algo;
         cseg_linkage linkage;
     } algos[] = {{"kmeans", CSEG_ALGO_KMEANS, CSEG_LINKAGE_WARD},
-                 {"ward", CSEG_ALGO_HCLUST, CSEG_LINKAGE_WARD},
                  {"hclust", CSEG_ALGO_HCLUST, CSEG_LINKAGE_WARD},
-                 {"complete", CSEG_ALGO_HCLUST, CSEG_LINKAGE_COMPLETE},
-                 {"average", CSEG_ALGO_HCLUST, CSEG_LINKAGE_AVERAGE},
-                 {"single", CSEG_ALGO_HCLUST, CSEG_LINKAGE_SINGLE},
                  {"dbscan", CSEG_ALGO_DBSCAN, CSEG_LINKAGE_WARD},
                  {"gmm", CSEG_ALGO_GMM, CSEG_LINKAGE_WARD}};
     for (size_t i = 0; name && i < sizeof algos / sizeof algos[0]; i++)
@@ -82,7 +78,11 @@ int cseg_algo_parse(const char *name, cseg_algo *algo, cseg_linkage *linkage)
             *linkage = algos[i].linkage;
             return 0;
         }
-    return CSEG_EINVAL;
+    /* "ward", "complete", "average", "single": hierarchical with that linkage. */
+    if (cseg_linkage_parse(name, linkage) < 0)
+        return CSEG_EINVAL;
+    *algo = CSEG_ALGO_HCLUST;
+    return 0;
 }
 
 int cseg_model_create(cseg_model **out)

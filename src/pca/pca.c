@@ -38,6 +38,7 @@
 
 #include "custseg/pca.h"
 #include "../core/internal.h"
+#include "../core/simd.h"
 
 #define CSEG_PCA_BLOCK 4096
 #define CSEG_PCA_PANEL 128
@@ -48,14 +49,6 @@
 #define CSEG_PCA_MAX_D 16384
 #define CSEG_PCA_PAR_MIN 32768
 #define CSEG_PCA_TRANSFORM_CHUNK 1024
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define CSEG_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CSEG_HOT
-#endif
-
-typedef double v8d __attribute__((vector_size(64)));
 
 struct cseg_pca {
     size_t d, nc, ncp; /* ncp: nc rounded up to 8 */
@@ -145,7 +138,7 @@ CSEG_HOT static void syrk_panel(const double *Z, size_t m, size_t d, size_t dp, 
 {
     for (size_t a0 = 0; a0 < d; a0 += 4) {
         for (size_t b0 = a0 / 8 * 8; b0 < d; b0 += 8) {
-            v8d s0 = {0, 0, 0, 0, 0, 0, 0, 0}, s1 = s0, s2 = s0, s3 = s0;
+            v8d s0 = CSEG_V8Z, s1 = s0, s2 = s0, s3 = s0;
             for (size_t i = 0; i < m; i++) {
                 const double *z = Z + i * dp;
                 v8d zb;
@@ -560,7 +553,7 @@ CSEG_HOT static void project_rows(const cseg_pca *p, const double *X, size_t i0,
             for (size_t a = 0; a < d; a++)
                 z[r * d + a] = r < m ? X[(i + r) * d + a] - mean[a] : 0;
         for (size_t c0 = 0; c0 < k; c0 += 8) {
-            v8d s0 = {0, 0, 0, 0, 0, 0, 0, 0}, s1 = s0, s2 = s0, s3 = s0;
+            v8d s0 = CSEG_V8Z, s1 = s0, s2 = s0, s3 = s0;
             for (size_t a = 0; a < d; a++) {
                 v8d ct;
                 memcpy(&ct, Ct + a * kp + c0, sizeof ct);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "custseg/features.h"
 #include "custseg/profile.h"
 #include "../core/internal.h"
 
@@ -610,8 +611,9 @@ static int set_name(cseg_profile *p, size_t s, const char *name)
 
 int cseg_profile_name_rfm(cseg_profile *p)
 {
-    long jr = cseg_profile_find(p, "r_score"), jf = cseg_profile_find(p, "f_score"),
-         jm = cseg_profile_find(p, "m_score");
+    long jr = cseg_profile_find(p, CSEG_RFM_COL_R_SCORE),
+         jf = cseg_profile_find(p, CSEG_RFM_COL_F_SCORE),
+         jm = cseg_profile_find(p, CSEG_RFM_COL_M_SCORE);
     if (jr < 0 || jf < 0 || jm < 0)
         return CSEG_ENOCOL;
     /* Qualifiers: the axis from the scores, the ranks from the amounts they

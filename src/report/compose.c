@@ -228,11 +228,10 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
     }
     json_t *mj = json_object_get(seg, "model");
     char algo[256];
-    static const char *const lk_names[] = {"Ward", "complete", "average", "single"};
     switch (cseg_model_algo(m)) {
     case CSEG_ALGO_HCLUST:
         snprintf(algo, sizeof algo, "hierarchical clustering, %s linkage%s, k = %zu",
-                 lk_names[cseg_model_linkage(m)],
+                 cseg_linkage_display_name(cseg_model_linkage(m)),
                  cseg_model_is_approximate(m) ? " on micro-clusters" : "", k);
         break;
     case CSEG_ALGO_DBSCAN:
@@ -309,7 +308,8 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
         goto out;
     }
     size_t n_skip = 0;
-    static const char *const fixed[4] = {"segment", "distance", "customer_id", "rfm_code"};
+    static const char *const fixed[4] = {"segment", "distance", CSEG_RFM_COL_CUSTOMER_ID,
+                                         CSEG_RFM_COL_CODE};
     for (size_t i = 0; i < 4; i++)
         skip[n_skip++] = fixed[i];
     skip[n_skip++] = id_column ? id_column : "";
@@ -317,7 +317,7 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
         snprintf(pnames + s * 48, 48, "p_segment_%zu", s + 1);
         skip[n_skip++] = pnames + s * 48;
     }
-    int rfm = cseg_profile_find(prof, "r_score") >= 0;
+    int rfm = cseg_profile_find(prof, CSEG_RFM_COL_R_SCORE) >= 0;
     rc = cseg_report_set_profile(r, prof, rfm, skip, n_skip);
     free(skip);
     free(pnames);
@@ -362,7 +362,8 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
     free(sl);
 
     /* Distributions: R, F, M for transaction logs, else the first features. */
-    static const char *const rfm_feats[] = {"recency_days", "frequency", "monetary"};
+    static const char *const rfm_feats[] = {CSEG_RFM_COL_RECENCY, CSEG_RFM_COL_FREQUENCY,
+                                            CSEG_RFM_COL_MONETARY};
     size_t nd = 0;
     for (size_t j = 0; j < (rfm ? 3 : cseg_prep_n_inputs(pp)) && nd < 3; j++) {
         const char *name = rfm ? rfm_feats[j] : cseg_prep_input_name(pp, j);

@@ -1082,7 +1082,6 @@ static void chart_silhouette(FILE *f, const cseg_report *r)
 
 static const char *const link_unit[] = {"Ward distance", "largest distance", "mean distance",
                                         "smallest distance"};
-static const char *const link_name[] = {"Ward", "complete", "average", "single"};
 
 /* The customers under a drawn node, as "412" or "?" when unknown. */
 static void tree_size(FILE *f, const dnode *d)
@@ -1119,7 +1118,7 @@ static void chart_dendrogram(FILE *f, const cseg_report *r)
              "each of the %zu leaves at the bottom is a branch of %s, labelled with how many "
              "customers it holds; the height at which two branches join is the %s between "
              "them. %s A dashed line marks the cut into %zu segments.",
-             link_name[r->tree_link], p - 1, r->tree_leaves - 1, p,
+             cseg_linkage_display_name(r->tree_link), p - 1, r->tree_leaves - 1, p,
              r->tree_approx ? "micro-clusters" : "customers", link_unit[r->tree_link],
              r->tree_coloured ? "Branches within one segment are drawn in its colour, the "
                                 "others in dark grey."
@@ -1534,7 +1533,8 @@ static long feat_index(const cseg_report *r, const char *name)
 
 static void cards(FILE *f, const cseg_report *r)
 {
-    static const char *const rfm_feats[] = {"recency_days", "frequency", "monetary"};
+    static const char *const rfm_feats[] = {CSEG_RFM_COL_RECENCY, CSEG_RFM_COL_FREQUENCY,
+                                            CSEG_RFM_COL_MONETARY};
     fputs("<section id=\"segments\"><h2>Segments</h2><div class=\"cards\">\n", f);
     for (size_t s = 0; s < r->nseg; s++) {
         const seg *g = &r->seg[s];
@@ -1572,8 +1572,8 @@ static void cards(FILE *f, const cseg_report *r)
         }
         fputs("</table>", f);
         if (r->rfm) {
-            long jr = feat_index(r, "r_score"), jf = feat_index(r, "f_score"),
-                 jm = feat_index(r, "m_score");
+            long jr = feat_index(r, CSEG_RFM_COL_R_SCORE), jf = feat_index(r, CSEG_RFM_COL_F_SCORE),
+                 jm = feat_index(r, CSEG_RFM_COL_M_SCORE);
             if (jr >= 0 && jf >= 0 && jm >= 0)
                 fprintf(f, "<p class=\"scores\">R %.1f &#183; F %.1f &#183; M %.1f <span "
                            "class=\"small\">(mean scores, 1-5)</span></p>",

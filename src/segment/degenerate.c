@@ -80,7 +80,7 @@ int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier,
         const int32_t *code = cseg_table_codes(t, j);
         const char *name = cseg_table_col_name(t, j);
         if (!code || (id_column && strcmp(name, id_column) == 0) ||
-            strcmp(name, "segment_name") == 0 || strcmp(name, "rfm_code") == 0)
+            strcmp(name, "segment_name") == 0 || strcmp(name, CSEG_RFM_COL_CODE) == 0)
             continue;
         for (size_t s = 0; s < k; s++)
             lvl[s] = -2; /* unseen */

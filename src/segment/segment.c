@@ -88,7 +88,8 @@ int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_
                              const char *date_format, const cseg_rfm_params *rfm,
                              const cseg_segment_params *p, cseg_diag *d)
 {
-    static const char *const dflt[] = {"recency_days", "frequency", "monetary"};
+    static const char *const dflt[] = {CSEG_RFM_COL_RECENCY, CSEG_RFM_COL_FREQUENCY,
+                                       CSEG_RFM_COL_MONETARY};
     cseg_rfm_params rp;
     memset(in, 0, sizeof *in);
     if (rfm)
@@ -117,15 +118,15 @@ int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_
                   (long long)((double)(in->quality.last_day - in->quality.first_day) / 365.2425),
                   a, b);
     }
-    in->id_column = "customer_id";
-    in->revenue_column = "monetary";
+    in->id_column = CSEG_RFM_COL_CUSTOMER_ID;
+    in->revenue_column = CSEG_RFM_COL_MONETARY;
     in->rfm = 1;
     size_t nf = p->features ? p->n_features : 3;
     const char *const *f = p->features ? p->features : dflt;
     if (!(in->features = cseg__calloc(nf, sizeof *in->features)))
         return CSEG_ENOMEM;
     for (size_t j = 0; j < nf; j++) {
-        if (cseg_table_find(in->customers, f[j]) < 0 || strcmp(f[j], "customer_id") == 0)
+        if (cseg_table_find(in->customers, f[j]) < 0 || strcmp(f[j], CSEG_RFM_COL_CUSTOMER_ID) == 0)
             return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
                               "features: \"%s\" is not a customer feature (see docs/cli.md for "
                               "the list)", f[j]);

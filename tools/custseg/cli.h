@@ -27,8 +27,6 @@ int cli_parse_double(const char *s, double *out);
 int cli_parse_day(const char *s, long long *day);
 /* --threads value: 0..1024 (0 = all cores). Returns 0 or -1. */
 int cli_parse_threads(const char *s, int *out);
-/* Does a column name look like a customer id (CustomerID, customer_id, ID ...)? */
-int cli_is_id_name(const char *name);
 /* One character, or "tab" / "\t"; a quote or line end is refused. */
 int cli_parse_delimiter(const char *s, char *out);
 /* Split "a,b,c" into a NULL-terminated array of copies (free with cli_free_list). */

@@ -117,7 +117,7 @@ int cmd_assign(int argc, char **argv)
     int is_table = have == cseg_prep_n_inputs(pp);
     int has_customer_id = 0;
     for (size_t c = 0; c < cseg_csv_n_columns(r); c++)
-        has_customer_id |= strcmp(cseg_csv_column_name(r, c), "customer_id") == 0;
+        has_customer_id |= strcmp(cseg_csv_column_name(r, c), CSEG_RFM_COL_CUSTOMER_ID) == 0;
     cseg_csv_close(r);
     if (!is_table && cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS) {
         cseg_txn_roles roles = *cseg_model_roles(m);
@@ -140,7 +140,7 @@ int cmd_assign(int argc, char **argv)
             status = cli_fail(rc, &diag, path);
             goto out;
         }
-        idcol = "customer_id";
+        idcol = CSEG_RFM_COL_CUSTOMER_ID;
     } else if (!is_table) {
         status = cli_error(EXIT_DATA, "%s: lacks the model's feature columns (%zu of %zu found)",
                            path, have, cseg_prep_n_inputs(pp));
@@ -150,8 +150,9 @@ int cmd_assign(int argc, char **argv)
         cseg_colspec spec;
         cseg_table_read_params_init(&rp);
         rp.csv = csv;
-        idcol = cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS ? (has_customer_id ? "customer_id" : NULL)
-                                                                 : cseg_model_id_column(m);
+        idcol = cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS
+                    ? (has_customer_id ? CSEG_RFM_COL_CUSTOMER_ID : NULL)
+                    : cseg_model_id_column(m);
         if (idcol) {
             spec = (cseg_colspec){idcol, CSEG_COL_TEXT, 1};
             rp.specs = &spec;

@@ -84,7 +84,7 @@ int cmd_fit(int argc, char **argv)
     }
     /* No --id: a column named like an id (CustomerID, customer_id, ID ...). */
     for (size_t j = 0; j < cseg_table_n_cols(t) && !id; j++)
-        if (cli_is_id_name(cseg_table_col_name(t, j)))
+        if (cseg_is_customer_id_name(cseg_table_col_name(t, j), CSEG_ID_IN_TABLE))
             id = cseg_table_col_name(t, j);
     seg_source src = {path, NULL, NULL, NULL, NULL, t, id};
     status = seg_run(&o, &src);

@@ -246,8 +246,9 @@ int cmd_score(int argc, char **argv)
             /* Not measured by default: the labels, text, ids, and the columns
              * custseg itself writes next to features. */
             int skip = (long)j == jl || cseg_table_col_type(t, j) != CSEG_COL_NUMBER ||
-                       cli_is_id_name(name) || strcmp(name, "segment") == 0 ||
-                       strcmp(name, "distance") == 0 || strcmp(name, "rfm_code") == 0;
+                       cseg_is_customer_id_name(name, CSEG_ID_IN_TABLE) ||
+                       strcmp(name, "segment") == 0 || strcmp(name, "distance") == 0 ||
+                       strcmp(name, CSEG_RFM_COL_CODE) == 0;
             for (size_t e = 0; e < nex && !skip; e++)
                 skip = strcmp(excl[e], name) == 0;
             if (!skip)

@@ -1,5 +1,4 @@
 /* custseg command line: errors, option values, shared option parsing. */
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -370,23 +369,6 @@ int seg_opts_finish(const seg_opts *o)
         if (nn != o->p.k)
             return cli_usage_error(o->cmd, "--names gives %zu names but --k is %zu", nn, o->p.k);
     }
-    return 0;
-}
-
-int cli_is_id_name(const char *name)
-{
-    static const char *const ids[] = {"customerid", "customer", "custid", "clientid", "id",
-                                      "userid", "memberid", "customerno", "customernumber",
-                                      "customercode", NULL};
-    char sq[256];
-    size_t k = 0;
-    for (const char *s = name; *s && k + 1 < sizeof sq; s++)
-        if (isalnum((unsigned char)*s))
-            sq[k++] = (char)tolower((unsigned char)*s);
-    sq[k] = 0;
-    for (const char *const *p = ids; *p; p++)
-        if (strcmp(sq, *p) == 0)
-            return 1;
     return 0;
 }
 

@@ -137,7 +137,7 @@ int cmd_report(int argc, char **argv)
     cseg_table_read_params rp;
     cseg_colspec spec[2];
     size_t ns = 0;
-    const char *id = cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS ? "customer_id"
+    const char *id = cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS ? CSEG_RFM_COL_CUSTOMER_ID
                                                                       : cseg_model_id_column(m);
     if (id)
         spec[ns++] = (cseg_colspec){id, CSEG_COL_TEXT, 1};
@@ -188,10 +188,10 @@ int cmd_report(int argc, char **argv)
         Z = read_dendrogram(dir, threads, &nl);
     /* The revenue rule of the run (files of older runs: "monetary" when present). */
     json_t *jr = json_object_get(seg, "revenue_column");
-    const char *rev = json_is_string(jr)                   ? json_string_value(jr)
-                      : jr                                 ? NULL
-                      : cseg_table_find(t, "monetary") >= 0 ? "monetary"
-                                                           : NULL;
+    const char *rev = json_is_string(jr)                               ? json_string_value(jr)
+                      : jr                                             ? NULL
+                      : cseg_table_find(t, CSEG_RFM_COL_MONETARY) >= 0 ? CSEG_RFM_COL_MONETARY
+                                                                       : NULL;
     cseg_report_input in = {text, m, t, lab, id, rev, Z, nl, threads,
                             json_is_integer(sd) ? (uint64_t)json_integer_value(sd) : 0,
                             on_note, NULL};

@@ -179,8 +179,9 @@ static void print_k_table(const cseg_segmentation *r, FILE *out)
 
 static void print_segments(const cseg_segmentation *r, int rfm)
 {
-    static const char *const rfm_show[] = {"recency_days", "frequency", "monetary", "r_score",
-                                           "f_score", "m_score"};
+    static const char *const rfm_show[] = {CSEG_RFM_COL_RECENCY,  CSEG_RFM_COL_FREQUENCY,
+                                           CSEG_RFM_COL_MONETARY, CSEG_RFM_COL_R_SCORE,
+                                           CSEG_RFM_COL_F_SCORE,  CSEG_RFM_COL_M_SCORE};
     const cseg_profile *prof = cseg_segment_profile(r);
     const cseg_segment_params *p = cseg_segment_params_used(r);
     size_t k = cseg_segment_k(r), nshow = 0;

@@ -394,6 +394,15 @@ static void shorten(char *dst, size_t size, const char *s, size_t len)
 #define PARTS_PER_THREAD 8
 /* Text offsets into a block are 32-bit. */
 #define MAP_BLOCK_BYTES ((size_t)1 << 30)
+/* The 1-based column where a field starts, given its line's start and its
+ * content's start: the opening quote of a quoted field, as
+ * cseg_csv_column_of says on the record path (a field's content follows a
+ * '"' only when the field is quoted). */
+static long field_col(const char *line, const char *content)
+{
+    return (long)(content - line) + 1 - (content > line && content[-1] == '"');
+}
+
 #define TEXT_NA UINT32_MAX
 #define TEXT_ESCAPED 0x80000000u /* flag on a text length: holds "" escapes */
 enum { FIELD_NUMBER_DONE = 1, FIELD_ESCAPED = 2 };
@@ -697,7 +706,7 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
                 bp->err = bad == 2 ? BERR_RANGE : BERR_VALUE;
                 bp->err_col = jc;
                 bp->err_line = line;
-                bp->err_colno = (long)(sv - p) + 1;
+                bp->err_colno = field_col(p, sv);
                 bp->err_s = sv;
                 bp->err_len = len;
             }
@@ -787,7 +796,7 @@ static int intern_parts(tcol *c, const bpart *parts, size_t np, size_t jc, const
                 while (ls > blk && ls[-1] != '\n')
                     ls--;
                 c->bad_row = row;
-                c->bad_col = (long)(f - ls) + 1;
+                c->bad_col = field_col(ls, f);
                 c->bad_byte = (unsigned char)sv[cseg__utf8_invalid_at(sv, len)];
             }
             if (code < 0) {

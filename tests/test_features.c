@@ -410,6 +410,73 @@ static void test_online_retail(void **state)
 #endif
 }
 
+/* Issue 15.6: customer attributes carried from the log: the most frequent
+ * value among kept rows, ties to the latest row; errors for bad names. */
+static void test_attributes(void **state)
+{
+    (void)state;
+    const char *path = tmp_text(2, "CustomerID,InvoiceDate,Amount,Country,Channel\n"
+                                   "1,2024-01-01,10,FR,web\n"
+                                   "1,2024-01-03,10,DE,shop\n"
+                                   "1,2024-01-02,10,FR,shop\n"
+                                   "2,2024-01-05,10,DE,web\n"
+                                   "2,2024-01-04,10,FR,\n"
+                                   "3,2024-01-01,10,,\n"
+                                   "3,2024-01-02,-5,UK,web\n"
+                                   "4,2024-01-01,10,IT,web\n"
+                                   "4,2024-01-01,10,ES,web\n"
+                                   "5,2024-01-06,-3,NL,web\n");
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    roles.n_attributes = 2;
+    strcpy(roles.attributes[0], "Country");
+    strcpy(roles.attributes[1], "Channel");
+    cseg_table *txn = NULL, *cust = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, &d), 0);
+    assert_int_equal(cseg_rfm_compute(&cust, txn, &roles, NULL, NULL, &d), 0);
+    assert_int_equal(cseg_table_n_rows(cust), 4); /* 5 has only a return */
+    long jc = cseg_table_find(cust, "Country"), jh = cseg_table_find(cust, "Channel");
+    assert_int_equal(jc, (long)cseg_table_n_cols(cust) - 2); /* after rfm_code */
+    const int32_t *cc = cseg_table_codes(cust, (size_t)jc), *ch = cseg_table_codes(cust, (size_t)jh);
+    /* 1: FR twice; DE once. Channel: shop twice. */
+    assert_string_equal(cseg_table_level(cust, (size_t)jc, cc[0]), "FR");
+    assert_string_equal(cseg_table_level(cust, (size_t)jh, ch[0]), "shop");
+    /* 2: DE and FR once each: DE is the later row. Channel: web (the other is missing). */
+    assert_string_equal(cseg_table_level(cust, (size_t)jc, cc[1]), "DE");
+    assert_string_equal(cseg_table_level(cust, (size_t)jh, ch[1]), "web");
+    /* 3: the return row counts (a kept row): UK; its purchase row has none. */
+    assert_string_equal(cseg_table_level(cust, (size_t)jc, cc[2]), "UK");
+    /* 4: same day, same count: the later row in the log. */
+    assert_string_equal(cseg_table_level(cust, (size_t)jc, cc[3]), "ES");
+    cseg_table_free(cust);
+    cseg_table_free(txn);
+
+    /* Errors: absent, a role column, twice, a feature name. */
+    static const struct {
+        const char *name, *msg;
+    } bad[] = {{"Region", "the attribute column \"Region\" is not in the header"},
+               {"Amount", "column \"Amount\" is the amount column; it cannot be an attribute"},
+               {"monetary", "has the name of a customer feature"}};
+    for (size_t b = 0; b < 3; b++) {
+        const char *p2 = tmp_text(3, "CustomerID,InvoiceDate,Amount,monetary\n1,2024-01-01,10,x\n");
+        memset(&roles, 0, sizeof roles);
+        roles.n_attributes = 1;
+        strcpy(roles.attributes[0], bad[b].name);
+        txn = NULL;
+        assert_true(cseg_txn_read(&txn, p2, &roles, NULL, &d) < 0);
+        assert_null(txn);
+        if (!strstr(d.msg, bad[b].msg))
+            fail_msg("%s: %s", bad[b].name, d.msg);
+    }
+    memset(&roles, 0, sizeof roles);
+    roles.n_attributes = 2;
+    strcpy(roles.attributes[0], "Country");
+    strcpy(roles.attributes[1], "Country");
+    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, &d), CSEG_EINVAL);
+    assert_non_null(strstr(d.msg, "given twice"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -423,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_customer_id_names),
         cmocka_unit_test(test_column_names),
+        cmocka_unit_test(test_attributes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

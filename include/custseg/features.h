@@ -18,6 +18,7 @@
  *   return_rate      returned value / gross purchase value (0 without returns)
  *   r_score f_score m_score  quintile scores 1..5, 5 best (see cseg_rfm_compute)
  *   rfm_code         the three scores as text, e.g. "545"
+ *   (attributes)     each roles->attributes column, as text (see cseg_txn_roles)
  *
  * Cleaning, in this order, each step counted in cseg_quality: rows without a
  * customer id are dropped; exact duplicate rows (every field equal) are
@@ -41,6 +42,7 @@ extern "C" {
 
 #define CSEG_DAY_AUTO INT64_MIN
 #define CSEG_ROLE_NAME_MAX 256
+#define CSEG_ATTRIBUTES_MAX 16
 
 /* The names of the columns cseg_rfm_compute writes (listed above), for code
  * that looks them up in its output: each is spelled here only. */
@@ -69,6 +71,13 @@ typedef struct cseg_txn_roles {
     char product[CSEG_ROLE_NAME_MAX];
     int no_detect; /* 1: an empty role is absent, not detected (as a saved model
                       means it); default 0 */
+    /* Customer attributes: columns of the log (Country, channel, store) that
+     * cseg_rfm_compute carries to the customer table as text columns of the
+     * same name, after rfm_code: each customer's most frequent value among
+     * the rows kept after cleaning (ties: the value of the latest such row;
+     * missing values left out; a customer with none has none). */
+    size_t n_attributes; /* 0..CSEG_ATTRIBUTES_MAX; default 0 */
+    char attributes[CSEG_ATTRIBUTES_MAX][CSEG_ROLE_NAME_MAX];
 } cseg_txn_roles;
 
 typedef struct cseg_rfm_params {

@@ -126,6 +126,21 @@ static const char *const alias_amount[] = {"amount", "totalamount", "total", "sa
 static const char *const alias_product[] = {"stockcode", "productid", "product", "sku",
                                             "itemid", "item", "productcode", NULL};
 
+/* A name cseg_rfm_compute gives one of its own columns. */
+static int is_output_name(const char *s)
+{
+    static const char *const out[] = {
+        CSEG_RFM_COL_CUSTOMER_ID, CSEG_RFM_COL_RECENCY,     CSEG_RFM_COL_FREQUENCY,
+        CSEG_RFM_COL_MONETARY,    CSEG_RFM_COL_TENURE,      CSEG_RFM_COL_AOV,
+        CSEG_RFM_COL_N_PRODUCTS,  CSEG_RFM_COL_RETURN_RATE, CSEG_RFM_COL_R_SCORE,
+        CSEG_RFM_COL_F_SCORE,     CSEG_RFM_COL_M_SCORE,     CSEG_RFM_COL_CODE};
+    for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
+        if (strcmp(s, out[i]) == 0)
+            return 1;
+    int w, len = 0;
+    return sscanf(s, "spend_%dd%n", &w, &len) == 1 && (size_t)len == strlen(s);
+}
+
 static int find_role(char *role, const char *const *aliases, const char *const *header,
                      size_t n, int no_detect)
 {
@@ -136,7 +151,7 @@ static int find_role(char *role, const char *const *aliases, const char *const *
                 return 1;
         return -1;
     }
-    if (no_detect)
+    if (no_detect || !aliases)
         return 0;
     for (const char *const *a = aliases; *a; a++)
         for (size_t j = 0; j < n; j++) {
@@ -183,6 +198,28 @@ int cseg_txn_roles_resolve(cseg_txn_roles *r, const char *const *header, size_t 
                               : NULL;
     if (missing)
         return cseg__diag(d, CSEG_ENOCOL, file, 1, 0, "%s", missing);
+    if (r->n_attributes > CSEG_ATTRIBUTES_MAX)
+        return cseg__diag(d, CSEG_EINVAL, file, 0, 0, "at most %d attribute columns",
+                          CSEG_ATTRIBUTES_MAX);
+    for (size_t a = 0; a < r->n_attributes; a++) {
+        char *at = r->attributes[a];
+        if (find_role(at, NULL, header, n, 1) <= 0)
+            return cseg__diag(d, CSEG_ENOCOL, file, 1, 0,
+                              "the attribute column \"%s\" is not in the header", at);
+        for (size_t k = 0; k < sizeof roles / sizeof roles[0]; k++)
+            if (strcmp(roles[k].role, at) == 0)
+                return cseg__diag(d, CSEG_EINVAL, file, 1, 0,
+                                  "column \"%s\" is the %s column; it cannot be an attribute", at,
+                                  roles[k].what);
+        for (size_t b = 0; b < a; b++)
+            if (strcmp(r->attributes[b], at) == 0)
+                return cseg__diag(d, CSEG_EINVAL, file, 1, 0,
+                                  "attribute column \"%s\" is given twice", at);
+        if (is_output_name(at))
+            return cseg__diag(d, CSEG_EINVAL, file, 1, 0,
+                              "attribute column \"%s\" has the name of a customer feature; "
+                              "rename it in the log", at);
+    }
     return 0;
 }
 
@@ -218,7 +255,7 @@ int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *roles,
     if (rc < 0)
         return rc;
     /* With an amount, a quantity column is only kept for the return sign. */
-    cseg_colspec specs[7];
+    cseg_colspec specs[7 + CSEG_ATTRIBUTES_MAX];
     size_t ns = 0;
     specs[ns++] = (cseg_colspec){roles->customer, CSEG_COL_TEXT, 1};
     specs[ns++] = (cseg_colspec){roles->date, CSEG_COL_DATETIME, 0};
@@ -234,6 +271,8 @@ int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *roles,
         specs[ns++] = (cseg_colspec){roles->amount, CSEG_COL_NUMBER, 0};
     if (roles->product[0])
         specs[ns++] = (cseg_colspec){roles->product, CSEG_COL_TEXT, 1};
+    for (size_t a = 0; a < roles->n_attributes; a++)
+        specs[ns++] = (cseg_colspec){roles->attributes[a], CSEG_COL_TEXT, 0};
     /* A column playing two roles is read once. */
     for (size_t a = 0; a < ns; a++)
         for (size_t b = a + 1; b < ns; b++)
@@ -381,6 +420,69 @@ static int quintile_scores(const double *v, size_t n, int higher_better, double 
 static long col_of(const cseg_table *t, const char *name)
 {
     return name[0] ? cseg_table_find(t, name) : -1;
+}
+
+/* Attribute column name for the m output customers: each one's most frequent
+ * level among its kept rows (order[start[k] .. start[k+1]) for customer code
+ * k), ties to the latest row (time, then position in the log). */
+static int add_attribute(cseg_table *out, const cseg_table *t, const char *name,
+                         const idsort *ids, size_t m, const size_t *start, const size_t *order,
+                         const int64_t *time)
+{
+    long j = cseg_table_find(t, name);
+    const int32_t *v = j >= 0 ? cseg_table_codes(t, (size_t)j) : NULL;
+    if (!v)
+        return CSEG_EINVAL;
+    size_t nl = cseg_table_n_levels(t, (size_t)j);
+    size_t *cnt = malloc((nl ? nl : 1) * sizeof *cnt), *li = malloc((nl ? nl : 1) * sizeof *li);
+    int64_t *stamp = malloc((nl ? nl : 1) * sizeof *stamp), *lt = malloc((nl ? nl : 1) * sizeof *lt);
+    int32_t *code = malloc((m ? m : 1) * sizeof *code);
+    const char **lv = malloc((nl ? nl : 1) * sizeof *lv);
+    int rc = CSEG_ENOMEM;
+    if (!cnt || !li || !stamp || !lt || !code || !lv)
+        goto out;
+    for (size_t l = 0; l < nl; l++) {
+        stamp[l] = -1;
+        lv[l] = cseg_table_level(t, (size_t)j, (int32_t)l);
+    }
+    for (size_t u = 0; u < m; u++) {
+        size_t k = (size_t)ids[u].code;
+        int32_t best = -1;
+        for (size_t r = start[k]; r < start[k + 1]; r++) {
+            size_t i = order[r];
+            int32_t l = v[i];
+            if (l < 0)
+                continue;
+            if (stamp[l] != (int64_t)u) {
+                stamp[l] = (int64_t)u;
+                cnt[l] = 0;
+                lt[l] = INT64_MIN;
+                li[l] = 0;
+            }
+            cnt[l]++;
+            if (time[i] > lt[l] || (time[i] == lt[l] && i >= li[l])) {
+                lt[l] = time[i];
+                li[l] = i;
+            }
+        }
+        for (size_t r = start[k]; r < start[k + 1]; r++) {
+            int32_t l = v[order[r]];
+            if (l >= 0 && (best < 0 || cnt[l] > cnt[best] ||
+                           (cnt[l] == cnt[best] &&
+                            (lt[l] > lt[best] || (lt[l] == lt[best] && li[l] > li[best])))))
+                best = l;
+        }
+        code[u] = best;
+    }
+    rc = cseg_table_add_text(out, name, lv, nl, code);
+out:
+    free(cnt);
+    free(li);
+    free(stamp);
+    free(lt);
+    free(code);
+    free(lv);
+    return rc;
 }
 
 int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn_roles *roles,
@@ -666,6 +768,16 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
         codes[u] = (int32_t)((col[RS][u] - 1) * 25 + (col[FS][u] - 1) * 5 + (col[MS][u] - 1));
     if ((rc = cseg_table_add_text(out, CSEG_RFM_COL_CODE, lv, 125, codes)) < 0)
         goto oom;
+    for (size_t a = 0; a < roles->n_attributes && a < CSEG_ATTRIBUTES_MAX; a++)
+        if ((rc = add_attribute(out, t, roles->attributes[a], ids, m, start, order, c.time)) < 0) {
+            if (rc == CSEG_EINVAL)
+                rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                                "attribute column \"%s\" is not a text column of the log",
+                                roles->attributes[a]);
+            else
+                goto oom;
+            goto out;
+        }
     rc = 0;
     goto out;
 oom:

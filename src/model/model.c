@@ -699,6 +699,12 @@ static json_t *to_json(const cseg_model *m)
         json_object_set_new(roles, "amount", str_or_null(m->roles.amount));
         json_object_set_new(roles, "product", str_or_null(m->roles.product));
         json_object_set_new(src, "roles", roles);
+        if (m->roles.n_attributes > 0) {
+            json_t *at = json_array();
+            for (size_t a = 0; a < m->roles.n_attributes; a++)
+                json_array_append_new(at, json_string(m->roles.attributes[a]));
+            json_object_set_new(src, "attributes", at);
+        }
         json_object_set_new(src, "date_format", str_or_null(m->date_format));
         json_object_set_new(src, "as_of", day_json(m->rfm.as_of_day));
         json_object_set_new(src, "spend_window_days", json_integer(m->rfm.spend_window_days));
@@ -891,6 +897,7 @@ static int load_source(loader *L, cseg_model *m, json_t *src)
     cseg_txn_roles roles;
     cseg_rfm_params rfm;
     char df[256], asof[64];
+    memset(&roles, 0, sizeof roles);
     cseg_rfm_params_init(&rfm);
     if (!json_is_object(r) || get_str(r, "customer", roles.customer, CSEG_ROLE_NAME_MAX, 1) ||
         get_str(r, "date", roles.date, CSEG_ROLE_NAME_MAX, 1) ||
@@ -900,6 +907,15 @@ static int load_source(loader *L, cseg_model *m, json_t *src)
         get_str(r, "amount", roles.amount, CSEG_ROLE_NAME_MAX, 0) ||
         get_str(r, "product", roles.product, CSEG_ROLE_NAME_MAX, 0))
         return bad(L, "\"source.roles\" must name the customer and date columns");
+    json_t *at = json_object_get(src, "attributes");
+    if (at && (!json_is_array(at) || json_array_size(at) > CSEG_ATTRIBUTES_MAX))
+        return bad(L, "\"source.attributes\" must be a list of at most 16 column names");
+    for (size_t a = 0; a < json_array_size(at); a++) {
+        const char *nm = json_string_value(json_array_get(at, a));
+        if (!nm || !*nm || strlen(nm) >= CSEG_ROLE_NAME_MAX)
+            return bad(L, "\"source.attributes\" must be a list of at most 16 column names");
+        strcpy(roles.attributes[roles.n_attributes++], nm);
+    }
     if (get_str(src, "date_format", df, sizeof df, 0) < 0)
         return bad(L, "\"source.date_format\" must be a string or null");
     if (get_str(src, "as_of", asof, sizeof asof, 1) < 0 || parse_day(asof, &rfm.as_of_day) < 0)

@@ -370,6 +370,23 @@ fi
 expect 0 agreement -- "$BIN" fit "$MALL" --features "$MF" --algo average --k 4 --out "$T/h15"
 contains agreement "$T/err" "(it agrees on 95.0% of the training customers; see docs/algorithms.md); the model keeps their segments for assign while they are unchanged"
 
+# customer attributes from the log (issue 15.6): a text column, profiled, usable as a feature
+expect 0 attributes -- "$BIN" run "$SMALL" --attributes Country --features recency_days,frequency,monetary,Country --k 2 --out "$T/at"
+contains attributes "$T/at/customers.csv" "rfm_code,Country,segment"
+contains attributes "$T/at/model.json" '"attributes": ['
+contains attributes "$T/at/segments.json" '"categories": {'
+expect 0 attributes-assign -- "$BIN" assign "$T/at/model.json" "$SMALL"
+cut -d, -f1,15-17 "$T/at/customers.csv" > "$T/a"
+same attributes-assign "$T/a" "$T/out"
+cut -d, -f1-7 "$SMALL" > "$T/nocountry.csv"
+expect 1 attributes-missing -- "$BIN" assign "$T/at/model.json" "$T/nocountry.csv"
+stderr_is attributes-missing "custseg: $T/nocountry.csv:1: the attribute column \"Country\" is not in the header"
+expect 2 attributes-empty -- "$BIN" run "$SMALL" --attributes "Country,,X"
+stderr_is attributes-empty "custseg: --attributes needs column names of 1..255 bytes, separated by commas
+Try 'custseg run --help'."
+expect 1 attributes-role -- "$BIN" run "$SMALL" --attributes Quantity
+stderr_is attributes-role "custseg: $SMALL:1: column \"Quantity\" is the quantity column; it cannot be an attribute"
+
 # score OUTDIR measures in the model's space: the silhouette the run wrote (issue 15.4)
 expect 0 score-outdir -- "$BIN" score "$T/a_gmm" --format json
 grep '"silhouette"' "$T/out" | tr -d ' ,' > "$T/a"

@@ -54,6 +54,7 @@ case_ run-ward-k5 -- run "$RETAIL" --algo ward --k 5
 case_ run-dbscan -- run "$RETAIL" --algo dbscan
 case_ run-pca-names -- run "$RETAIL" --pca 2 --k 4 --names "North,East,South,West"
 case_ run-small-features -- run "$SMALL" --features recency_days,frequency,monetary,tenure_days --k 3 --spend-window 30
+case_ run-attributes -- run "$RETAIL" --attributes Country --features recency_days,frequency,monetary,Country --k 4
 case_ fit-kmeans-auto -- fit "$MALL"
 case_ fit-kmeans-k5 -- fit "$MALL" --k 5 --scale robust --log none --n-init 3
 case_ fit-complete -- fit "$MALL" --features "$MF" --algo complete

@@ -95,7 +95,7 @@ enum {
     OPT_CUSTOMER, OPT_DATE, OPT_INVOICE, OPT_QUANTITY, OPT_PRICE, OPT_AMOUNT, OPT_PRODUCT,
     OPT_DATE_FORMAT, OPT_AS_OF, OPT_DELIM, OPT_SPEND_WINDOW, OPT_ID, OPT_LABELS, OPT_FORMAT,
     OPT_OUTFILE, OPT_KEEP_DUPLICATES, OPT_REVENUE, OPT_MONEY_DECIMALS, OPT_KEEP_KNOWN,
-    OPT_NO_KEEP_KNOWN
+    OPT_NO_KEEP_KNOWN, OPT_ATTRIBUTES
 };
 
 #define SEG_LONG_OPTIONS                                                                           \
@@ -130,7 +130,8 @@ enum {
         {"as-of", required_argument, 0, OPT_AS_OF}, {"delimiter", required_argument, 0, OPT_DELIM}, \
         {"spend-window", required_argument, 0, OPT_SPEND_WINDOW},                                  \
         {"keep-duplicates", no_argument, 0, OPT_KEEP_DUPLICATES},                                  \
-        {"money-decimals", required_argument, 0, OPT_MONEY_DECIMALS}
+        {"money-decimals", required_argument, 0, OPT_MONEY_DECIMALS},                              \
+        {"attributes", required_argument, 0, OPT_ATTRIBUTES}
 
 #define SEG_OPTIONS_HELP                                                                           \
     "  --out DIR            output folder (default: out)\n"                                      \

@@ -23,8 +23,35 @@ static const char help[] =
     "  --keep-duplicates    do not drop exact duplicate rows\n"
     "  --money-decimals N   minor unit of the currency: monetary, avg_order_value and\n"
     "                       spend are exact sums rounded to N decimals (default 2)\n"
+    "  --attributes A,B     customer attributes to carry from the log (e.g. Country): each\n"
+    "                       customer's most frequent value (ties: the latest), a text column\n"
+    "                       of customers.csv, profiled per segment; a feature if listed in\n"
+    "                       --features (one-hot)\n"
     "\n"
     "Segmentation (default features: recency_days,frequency,monetary):\n" SEG_OPTIONS_HELP;
+
+/* "Country, Channel" -> roles->attributes; -1 for an empty or too long name, -2 for too many. */
+static int set_attributes(cseg_txn_roles *roles, const char *arg)
+{
+    roles->n_attributes = 0;
+    for (const char *p = arg; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        const char *a = p, *b = p + len;
+        while (a < b && *a == ' ')
+            a++;
+        while (b > a && b[-1] == ' ')
+            b--;
+        if (a == b || (size_t)(b - a) >= CSEG_ROLE_NAME_MAX)
+            return -1;
+        if (roles->n_attributes == CSEG_ATTRIBUTES_MAX)
+            return -2;
+        memcpy(roles->attributes[roles->n_attributes], a, (size_t)(b - a));
+        roles->attributes[roles->n_attributes++][b - a] = 0;
+        p = e ? e + 1 : p + len;
+    }
+    return roles->n_attributes ? 0 : -1;
+}
 
 static int set_role(char *dst, const char *arg)
 {
@@ -97,6 +124,13 @@ int cmd_run(int argc, char **argv)
             break;
         case OPT_KEEP_DUPLICATES:
             rfm.drop_duplicates = 0;
+            break;
+        case OPT_ATTRIBUTES:
+            if ((v = set_attributes(&roles, optarg)) < 0)
+                return cli_usage_error(cmd, v == -2 ? "--attributes takes at most %d columns"
+                                                    : "--attributes needs column names of 1..%d "
+                                                      "bytes, separated by commas",
+                                       v == -2 ? CSEG_ATTRIBUTES_MAX : CSEG_ROLE_NAME_MAX - 1);
             break;
         case OPT_MONEY_DECIMALS:
             if (cli_parse_int(optarg, 0, 9, &v) < 0)

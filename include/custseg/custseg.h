@@ -18,5 +18,6 @@
 #include "custseg/pca.h"
 #include "custseg/report.h"
 #include "custseg/segment.h"
+#include "custseg/store.h"
 
 #endif

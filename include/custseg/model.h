@@ -167,6 +167,14 @@ CSEG_API int cseg_model_assign_known(const cseg_model *m, const cseg_table *cust
                                      const char *id_column, int32_t *labels, double *distance,
                                      size_t *n_kept, cseg_diag *d);
 
+/* The model as the text of model.json (malloc'd; free it), or NULL when the
+ * model has no pipeline or memory runs out. */
+CSEG_API char *cseg_model_to_json(const cseg_model *m);
+/* Read and validate a model from model.json text, as cseg_model_load (name
+ * stands for the file in messages). */
+CSEG_API int cseg_model_from_json(cseg_model **out, const char *text, const char *name,
+                                  cseg_diag *d);
+
 /* Write atomically (temp file + rename). CSEG_ENOTFIT without a pipeline. */
 CSEG_API int cseg_model_save(const cseg_model *m, const char *path, cseg_diag *d);
 /* Read and validate a model file (format version 1 or 2). CSEG_EIO (cannot

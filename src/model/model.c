@@ -809,6 +809,28 @@ static json_t *to_json(const cseg_model *m)
     return root;
 }
 
+char *cseg_model_to_json(const cseg_model *m)
+{
+    if (!m->prep || !has_clusterer(m))
+        return NULL;
+    json_t *root = to_json(m);
+    char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17) |
+                                             JSON_PRESERVE_ORDER)
+                      : NULL;
+    json_decref(root);
+    if (!text)
+        return NULL;
+    size_t len = strlen(text);
+    char *out = realloc(text, len + 2); /* the file's final newline */
+    if (!out) {
+        free(text);
+        return NULL;
+    }
+    out[len] = '\n';
+    out[len + 1] = 0;
+    return out;
+}
+
 int cseg_model_save(const cseg_model *m, const char *path, cseg_diag *d)
 {
     if (!m->prep || !has_clusterer(m))
@@ -1282,14 +1304,12 @@ static int load_known(loader *L, json_t *kn, cseg_model *m)
     return rc;
 }
 
+static int load_root(cseg_model **out, json_t *root, const char *path, const json_error_t *err,
+                     cseg_diag *d);
+
 int cseg_model_load(cseg_model **out, const char *path, cseg_diag *d)
 {
-    loader L = {path, d};
     json_error_t err;
-    cseg_model *m = NULL;
-    cseg_prep *prep = NULL;
-    cseg_kmeans *km = NULL;
-    int rc;
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -1308,10 +1328,31 @@ int cseg_model_load(cseg_model **out, const char *path, cseg_diag *d)
         json_decref(root);
         return cseg__diag(d, CSEG_EIO, path, 0, 0, "cannot read the model: read error");
     }
+    return load_root(out, root, path, &err, d);
+}
+
+int cseg_model_from_json(cseg_model **out, const char *text, const char *name, cseg_diag *d)
+{
+    json_error_t err;
+    *out = NULL;
+    return load_root(out, json_loads(text, JSON_REJECT_DUPLICATES, &err), name, &err, d);
+}
+
+/* Validate a parsed model file (NULL: the JSON did not parse, err says why);
+ * takes root. */
+static int load_root(cseg_model **out, json_t *root, const char *path, const json_error_t *err,
+                     cseg_diag *d)
+{
+    loader L = {path, d};
+    cseg_model *m = NULL;
+    cseg_prep *prep = NULL;
+    cseg_kmeans *km = NULL;
+    int rc;
+    *out = NULL;
     if (!root)
-        return cseg__diag(d, CSEG_EFORMAT, path, err.line > 0 ? err.line : 0,
-                          err.column > 0 ? err.column : 0, "not a valid JSON model file: %s",
-                          err.text);
+        return cseg__diag(d, CSEG_EFORMAT, path, err->line > 0 ? err->line : 0,
+                          err->column > 0 ? err->column : 0, "not a valid JSON model file: %s",
+                          err->text);
     const char *fmt = json_string_value(json_object_get(root, "format"));
     json_t *ver = json_object_get(root, "version");
     if (!json_is_object(root) || !fmt || strcmp(fmt, "custseg-model") != 0) {

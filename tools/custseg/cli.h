@@ -51,6 +51,9 @@ typedef struct seg_opts {
     const char *names;      /* comma-separated overrides */
     const char *features;   /* comma-separated feature columns */
     const char *cmd;        /* "run", "fit" or "compare", for messages */
+    const char *db;         /* --db: the store to keep the run in, or NULL */
+    int argc;               /* the command line, kept with a stored run */
+    char **argv;
     cli_common c;
 } seg_opts;
 
@@ -85,6 +88,10 @@ int cmd_assign(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_forget(int argc, char **argv);
 /* Long options shared by run and fit (getopt values >= 1000). */
 enum {
     OPT_OUT = 1000, OPT_K, OPT_K_MIN, OPT_K_MAX, OPT_SEED, OPT_N_INIT, OPT_MAX_ITER, OPT_TOL,
@@ -95,7 +102,8 @@ enum {
     OPT_CUSTOMER, OPT_DATE, OPT_INVOICE, OPT_QUANTITY, OPT_PRICE, OPT_AMOUNT, OPT_PRODUCT,
     OPT_DATE_FORMAT, OPT_AS_OF, OPT_DELIM, OPT_SPEND_WINDOW, OPT_ID, OPT_LABELS, OPT_FORMAT,
     OPT_OUTFILE, OPT_KEEP_DUPLICATES, OPT_REVENUE, OPT_MONEY_DECIMALS, OPT_KEEP_KNOWN,
-    OPT_NO_KEEP_KNOWN, OPT_ATTRIBUTES
+    OPT_NO_KEEP_KNOWN, OPT_ATTRIBUTES, OPT_DB, OPT_RUN, OPT_SEGMENT, OPT_FIELDS,
+    OPT_MIN_SEGMENT_SIZE
 };
 
 #define SEG_LONG_OPTIONS                                                                           \
@@ -117,7 +125,7 @@ enum {
         {"pca", required_argument, 0, OPT_PCA}, {"algos", required_argument, 0, OPT_ALGOS},         \
         {"bootstrap", required_argument, 0, OPT_BOOTSTRAP},                                        \
         {"subsample", required_argument, 0, OPT_SUBSAMPLE},                                        \
-        {"format", required_argument, 0, OPT_FORMAT}
+        {"format", required_argument, 0, OPT_FORMAT}, {"db", required_argument, 0, OPT_DB}
 
 /* The column and cleaning options of run (also accepted by compare). */
 #define RUN_LONG_OPTIONS                                                                           \
@@ -135,6 +143,8 @@ enum {
 
 #define SEG_OPTIONS_HELP                                                                           \
     "  --out DIR            output folder (default: out)\n"                                      \
+    "  --db URI             also keep the run in a segment store: an SQLite file (PATH or\n"   \
+    "                       sqlite:PATH) or postgresql://... (docs/store.md)\n"                \
     "  --k N|A..B|auto      number of segments; auto tries --k-min..--k-max, A..B that range\n" \
     "                       (default auto)\n"                                                   \
     "  --k-min N, --k-max N range for --k auto (default 2..10)\n"                                \

@@ -61,6 +61,8 @@ int cmd_fit(int argc, char **argv)
             return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
+    o.argc = argc;
+    o.argv = argv;
     if (seg_opts_finish(&o))
         return EXIT_USAGE;
     if (optind + 1 != argc)

@@ -145,6 +145,8 @@ int cmd_run(int argc, char **argv)
             return cli_usage_error(cmd, "column names must be 1..%d bytes",
                                    CSEG_ROLE_NAME_MAX - 1);
     }
+    o.argc = argc;
+    o.argv = argv;
     if (seg_opts_finish(&o))
         return EXIT_USAGE;
     if (optind + 1 != argc)

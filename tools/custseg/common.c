@@ -172,6 +172,13 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
             return cli_usage_error(cmd, "--out needs a folder name"), -1;
         o->out_dir = arg;
         return 1;
+    case OPT_DB:
+        if (!*arg)
+            return cli_usage_error(cmd, "--db needs a path or a postgresql:// URI"), -1;
+        if (o->compare)
+            return cli_usage_error(cmd, "--db is an option of run and fit"), -1;
+        o->db = arg;
+        return 1;
     case OPT_K:
         if (strcmp(arg, "auto") == 0) {
             o->p.k = 0;

@@ -19,6 +19,10 @@ static const char usage[] =
     "                Calinski-Harabasz, inertia\n"
     "  report OUTDIR rebuild OUTDIR/report.html from the outputs of run or fit\n"
     "  compare FILE  fit several algorithms over a range of k; recommend one\n"
+    "  runs --db URI         the runs kept in a segment store (run/fit --db URI)\n"
+    "  show --db URI         a stored run's summary\n"
+    "  export --db URI       audience lists from a stored run (CSV, JSON Lines)\n"
+    "  forget --db URI ID... erase customers from the store\n"
     "\n"
     "Options:\n"
     "  --help        this help; 'custseg <command> --help' for a command's options\n"
@@ -68,6 +72,14 @@ static int dispatch(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0)
         return cmd_compare(argc - 1, argv + 1);
+    if (strcmp(cmd, "runs") == 0)
+        return cmd_runs(argc - 1, argv + 1);
+    if (strcmp(cmd, "show") == 0)
+        return cmd_show(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "forget") == 0)
+        return cmd_forget(argc - 1, argv + 1);
     fprintf(stderr, "custseg: unknown command '%s'\nTry 'custseg --help'.\n", cmd);
     return EXIT_USAGE;
 }

@@ -3,6 +3,7 @@
  * --out and print the summary, or print the comparison. */
 #include <errno.h>
 #include <jansson.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,35 @@ static void print_segments(const cseg_segmentation *r, int rfm)
 
 /* ---- outputs ---- */
 
+/* --db: keep the run in the store, after its files. */
+static int store_run(const seg_opts *o, const seg_source *src, const cseg_segmentation *r)
+{
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    char sha[65];
+    json_t *args = json_array(), *params = json_object();
+    for (int i = 0; i < o->argc; i++)
+        json_array_append_new(args, json_string(o->argv[i]));
+    json_object_set_new(params, "arguments", args);
+    char *ptext = json_dumps(params, JSON_COMPACT);
+    json_decref(params);
+    cseg_store *st = NULL;
+    int64_t id = 0;
+    int rc = cseg_store_sha256_file(src->path, sha, &diag);
+    if (rc == 0)
+        rc = cseg_store_open(&st, o->db, &diag);
+    if (rc == 0) {
+        cseg_store_run_info info = {strcmp(o->cmd, "fit") == 0 ? "fit" : "run", sha, ptext};
+        rc = cseg_store_put_run(st, r, &info, &id, &diag);
+    }
+    cseg_store_close(st);
+    free(ptext);
+    if (rc < 0)
+        return cli_fail(rc == CSEG_EINVAL ? CSEG_EIO : rc, &diag, o->db);
+    printf("Stored run %" PRId64 " in %s (%zu customers).\n", id, o->db, cseg_segment_n(r));
+    return EXIT_OK;
+}
+
 static int write_outputs(const seg_opts *o, const cseg_segmentation *r)
 {
     cseg_diag diag;
@@ -346,6 +376,8 @@ int seg_run(seg_opts *o, const seg_source *src)
         goto out;
     }
     status = write_outputs(o, r);
+    if (status == EXIT_OK && o->db)
+        status = store_run(o, src, r);
 out:
     cseg_segment_free(r);
     cseg_compare_free(c);

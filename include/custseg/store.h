@@ -1,0 +1,143 @@
+/* custseg — the segment store: runs, segments, memberships, customer state
+ * and events, kept in SQLite (the embedded default) or PostgreSQL behind one
+ * interface (docs/store.md has the schema, in SQL).
+ *
+ * A store is named by a URI: "postgresql://..." or "postgres://..." (libpq
+ * connection URI) is PostgreSQL; "sqlite:PATH" or any other text is the
+ * path of an SQLite file, created when absent. Opening creates the schema on
+ * first use and migrates an older one forward; a store written by a newer
+ * custseg (a higher schema version) is refused with CSEG_EFORMAT.
+ *
+ * Every write is one transaction: a run is stored whole or not at all, and
+ * readers see the store before or after it. Numbers are stored as 8-byte
+ * IEEE doubles and come back bit for bit.
+ */
+#ifndef CUSTSEG_STORE_H
+#define CUSTSEG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "custseg/error.h"
+#include "custseg/segment.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The schema this custseg writes (the custseg_meta row schema_version). */
+#define CSEG_STORE_SCHEMA_VERSION 1
+
+typedef struct cseg_store cseg_store;
+
+/* Open (create, migrate) the store at uri. Errors: CSEG_EIO (cannot open or
+ * connect: the message is the database's, on one line), CSEG_EFORMAT (not a
+ * custseg store, or a newer schema). */
+CSEG_API int cseg_store_open(cseg_store **out, const char *uri, cseg_diag *d);
+CSEG_API void cseg_store_close(cseg_store *s);
+/* "sqlite" or "postgresql". */
+CSEG_API const char *cseg_store_backend(const cseg_store *s);
+
+/* What a stored run records beside the segmentation itself. */
+typedef struct cseg_store_run_info {
+    const char *command;      /* "run" or "fit"; default "run" */
+    const char *input_sha256; /* hex SHA-256 of the input's bytes, or NULL (a database source) */
+    const char *params_json;  /* every parameter, a JSON object; NULL: "{}" */
+} cseg_store_run_info;
+
+/* Store a finished segmentation as a new run (its id in *run_id): the run
+ * (time, versions, input, parameters, metrics, segments.json, model.json),
+ * its segments and one membership per customer (segment, distance,
+ * probabilities, features). A run from a transaction log also sets each
+ * of its customers' running state. One transaction. */
+CSEG_API int cseg_store_put_run(cseg_store *s, const cseg_segmentation *r,
+                                const cseg_store_run_info *info, int64_t *run_id, cseg_diag *d);
+
+/* One stored run, as listed by cseg_store_runs (strings borrowed until the
+ * callback returns). */
+typedef struct cseg_store_run {
+    int64_t run_id;
+    const char *created_at; /* ISO 8601, UTC */
+    const char *custseg_version;
+    const char *command;
+    const char *input_name;
+    const char *input_sha256; /* NULL for a database source */
+    const char *input_kind;   /* "transactions" or "customers" */
+    const char *algorithm;
+    size_t k, n_customers;
+    double silhouette; /* NaN when not defined */
+} cseg_store_run;
+
+/* Call fn for every run, newest first; fn returns nonzero to stop. */
+typedef int (*cseg_store_run_fn)(const cseg_store_run *run, void *ctx);
+CSEG_API int cseg_store_runs(cseg_store *s, cseg_store_run_fn fn, void *ctx, cseg_diag *d);
+/* The newest run's id, or 0 in an empty store. */
+CSEG_API int cseg_store_last_run(cseg_store *s, int64_t *run_id, cseg_diag *d);
+/* The segments.json (or model.json) text of a run (malloc'd). CSEG_EEMPTY:
+ * no such run. */
+CSEG_API int cseg_store_run_segments_json(cseg_store *s, int64_t run_id, char **out, cseg_diag *d);
+CSEG_API int cseg_store_run_model_json(cseg_store *s, int64_t run_id, char **out, cseg_diag *d);
+
+/* One membership of a run (borrowed until the callback returns): the
+ * customer's features as a JSON object of the customer table's columns. */
+typedef struct cseg_store_member {
+    const char *customer_id;
+    int segment; /* 1..k */
+    const char *segment_name;
+    double distance;         /* NaN when none (a DBSCAN outlier far from any core point) */
+    const char *proba_json;  /* "[0.1, 0.9]" for mixtures, else NULL */
+    const char *features_json;
+} cseg_store_member;
+
+typedef int (*cseg_store_member_fn)(const cseg_store_member *m, void *ctx);
+/* Memberships of run_id in the order of the run's customers.csv, all segments (segment 0) or
+ * one (1..k). CSEG_EEMPTY: no such run. */
+CSEG_API int cseg_store_members(cseg_store *s, int64_t run_id, int segment,
+                                cseg_store_member_fn fn, void *ctx, cseg_diag *d);
+
+/* Audience lists from a stored run. */
+typedef struct cseg_export_params {
+    int64_t run_id;           /* 0 (default): the newest run */
+    int segment;              /* 0 (default): every segment; else 1..k */
+    const char *segment_name; /* or one segment by its exact name; NULL (default) */
+    int jsonl;                /* 0 (default): CSV (RFC 4180, a header); 1: JSON Lines */
+    const char *const *fields; /* NULL (default): customer_id, segment, segment_name, distance,
+                                  then every feature of the run's customer table */
+    size_t n_fields;
+    size_t min_segment_size;  /* segments with fewer customers are left out; default 10 */
+    cseg_log_fn log;          /* hears of each segment left out (CSEG_LOG_NOTE); optional */
+    void *log_user;
+} cseg_export_params;
+
+CSEG_API void cseg_export_params_init(cseg_export_params *p);
+
+/* Write the customers of a run, one row per customer in the order of the
+ * run's customers.csv,
+ * to path (atomically: a temporary file renamed into place) or, with path
+ * NULL, to f. Fields: customer_id, segment (1..k), segment_name, distance,
+ * p_segment_1..k (mixtures), and any feature column of the run; numbers in
+ * their shortest exact form. *rows (optional) receives the rows written.
+ * Errors: CSEG_EEMPTY (no such run or segment), CSEG_EPARAM (an unknown
+ * field; the message names it), CSEG_EIO. */
+CSEG_API int cseg_store_export(cseg_store *s, const cseg_export_params *p, const char *path,
+                               FILE *f, size_t *rows, cseg_diag *d);
+
+/* The SHA-256 of a file's bytes as 64 lower-case hex digits (a run's
+ * input_sha256). */
+CSEG_API int cseg_store_sha256_file(const char *path, char hex[65], cseg_diag *d);
+
+/* What cseg_store_forget removed. */
+typedef struct cseg_store_forgotten {
+    size_t memberships, states, events, changes;
+} cseg_store_forgotten;
+
+/* Erase the n customers from every run's memberships, the customer state,
+ * the events and the segment changes (one transaction). Run and segment
+ * profiles keep their aggregates. */
+CSEG_API int cseg_store_forget(cseg_store *s, const char *const *ids, size_t n,
+                               cseg_store_forgotten *out, cseg_diag *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,49 @@
+/* custseg — the store's back ends behind one set of operations. */
+#ifndef CUSTSEG_STORE_INTERNAL_H
+#define CUSTSEG_STORE_INTERNAL_H
+
+#include "custseg/store.h"
+
+/* A result row: nc values as text (NULL for SQL NULL); a double column is
+ * written in its shortest exact form, so strtod gives the stored bits back.
+ * Return nonzero to stop. */
+typedef int (*store_row_fn)(void *ctx, size_t nc, const char *const *vals);
+
+/* SQL is written once for both back ends: parameters are $1, $2 ... (each
+ * used once, in order), and the schema's "@ID@" is replaced with the back
+ * end's auto-increment key. Values travel as text; types (one letter per
+ * value: 't' text, 'd' double, 'i' integer; NULL: all text) let a back end
+ * bind numbers as numbers. */
+typedef struct store_ops {
+    const char *name;    /* "sqlite", "postgresql" */
+    const char *id_type; /* the column type of an auto-increment key */
+    const char *begin;   /* BEGIN of a write transaction */
+    const char *table_exists; /* count(*) of tables named $1 */
+    /* Statements without results (several, separated by ';', when np == 0). */
+    int (*exec)(cseg_store *s, const char *sql, const char *types, const char *const *params,
+                size_t np, cseg_diag *d);
+    int (*query)(cseg_store *s, const char *sql, const char *types, const char *const *params,
+                 size_t np, store_row_fn fn, void *ctx, cseg_diag *d);
+    /* Bulk insert into table (cols): begin, rows of text values (NULL: SQL
+     * NULL), end. In a transaction. SQLite: one prepared statement;
+     * PostgreSQL: COPY FROM STDIN. */
+    int (*bulk_begin)(cseg_store *s, const char *table, const char *const *cols,
+                      const char *types, size_t nc, cseg_diag *d);
+    int (*bulk_row)(cseg_store *s, const char *const *vals, cseg_diag *d);
+    int (*bulk_end)(cseg_store *s, int commit, cseg_diag *d);
+    void (*close)(cseg_store *s);
+} store_ops;
+
+struct cseg_store {
+    const store_ops *ops;
+    void *db;        /* sqlite3 * or PGconn * */
+    void *bulk;      /* the bulk insert under way */
+    size_t bulk_nc;
+    char bulk_types[32];
+    char *uri;       /* for messages: the path, or the URI without its password */
+};
+
+int cseg__store_open_sqlite(cseg_store *s, const char *path, cseg_diag *d);
+int cseg__store_open_pg(cseg_store *s, const char *uri, cseg_diag *d);
+
+#endif

@@ -1,0 +1,247 @@
+/* custseg — the PostgreSQL back end of the store (Debian libpq). */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "../core/internal.h"
+
+/* The server's message on one line: the primary text, and the position of a
+ * syntax error when there is one. */
+static int fail_res(cseg_store *s, PGresult *res, cseg_diag *d)
+{
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    char buf[400];
+    snprintf(buf, sizeof buf, "%s", msg ? msg : PQerrorMessage(s->db));
+    for (char *c = buf; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+    size_t len = strlen(buf);
+    while (len > 0 && buf[len - 1] == ' ')
+        buf[--len] = 0;
+    /* Class 08 (connection) and a lost connection are I/O; the rest is the statement's. */
+    int code = !state || strncmp(state, "08", 2) == 0 || PQstatus(s->db) != CONNECTION_OK
+                   ? CSEG_EIO
+                   : CSEG_EINVAL;
+    if (res)
+        PQclear(res);
+    return pos ? cseg__diag(d, code, s->uri, 0, 0, "%s (at character %s)", buf, pos)
+               : cseg__diag(d, code, s->uri, 0, 0, "%s", buf);
+}
+
+static int pg_exec(cseg_store *s, const char *sql, const char *types, const char *const *params,
+                   size_t np, cseg_diag *d)
+{
+    (void)types; /* the server parses text into the column's type */
+    PGresult *res = np ? PQexecParams(s->db, sql, (int)np, NULL, params, NULL, NULL, 0)
+                       : PQexec(s->db, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        return fail_res(s, res, d);
+    PQclear(res);
+    return 0;
+}
+
+/* Rows one at a time (single-row mode): a million memberships are never all
+ * in memory at once. */
+static int pg_query(cseg_store *s, const char *sql, const char *types, const char *const *params,
+                    size_t np, store_row_fn fn, void *ctx, cseg_diag *d)
+{
+    (void)types;
+    if (!PQsendQueryParams(s->db, sql, (int)np, NULL, params, NULL, NULL, 0))
+        return fail_res(s, NULL, d);
+    PQsetSingleRowMode(s->db);
+    int rc = 0, stop = 0;
+    const char **vals = NULL;
+    size_t cap = 0;
+    PGresult *res;
+    while ((res = PQgetResult(s->db)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_SINGLE_TUPLE && rc == 0 && !stop) {
+            size_t nc = (size_t)PQnfields(res);
+            if (nc > cap) {
+                const char **nv = realloc(vals, nc * sizeof *nv);
+                if (!nv) {
+                    rc = cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+                    PQclear(res);
+                    continue;
+                }
+                vals = nv;
+                cap = nc;
+            }
+            for (size_t j = 0; j < nc; j++)
+                vals[j] = PQgetisnull(res, 0, (int)j) ? NULL : PQgetvalue(res, 0, (int)j);
+            stop = fn && fn(ctx, nc, vals);
+            PQclear(res);
+        } else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK &&
+                   st != PGRES_COMMAND_OK) {
+            if (rc == 0)
+                rc = fail_res(s, res, d);
+            else
+                PQclear(res);
+        } else {
+            PQclear(res);
+        }
+    }
+    free(vals);
+    return rc;
+}
+
+typedef struct copybuf {
+    char *buf;
+    size_t len, cap;
+} copybuf;
+
+static int cb_put(copybuf *b, const char *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1 << 16;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *nb = realloc(b->buf, cap);
+        if (!nb)
+            return -1;
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static int pg_bulk_begin(cseg_store *s, const char *table, const char *const *cols,
+                         const char *types, size_t nc, cseg_diag *d)
+{
+    (void)types;
+    size_t cap = 64 + strlen(table);
+    for (size_t j = 0; j < nc; j++)
+        cap += strlen(cols[j]) + 2;
+    char *sql = malloc(cap);
+    copybuf *b = calloc(1, sizeof *b);
+    if (!sql || !b) {
+        free(sql);
+        free(b);
+        return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+    }
+    size_t off = (size_t)snprintf(sql, cap, "COPY %s (", table);
+    for (size_t j = 0; j < nc; j++)
+        off += (size_t)snprintf(sql + off, cap - off, "%s%s", j ? ", " : "", cols[j]);
+    snprintf(sql + off, cap - off, ") FROM STDIN");
+    PGresult *res = PQexec(s->db, sql);
+    free(sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        free(b);
+        return fail_res(s, res, d);
+    }
+    PQclear(res);
+    s->bulk = b;
+    s->bulk_nc = nc;
+    return 0;
+}
+
+static int flush(cseg_store *s, copybuf *b, cseg_diag *d)
+{
+    if (b->len && PQputCopyData(s->db, b->buf, (int)b->len) != 1)
+        return fail_res(s, NULL, d);
+    b->len = 0;
+    return 0;
+}
+
+/* COPY's text format: \N for NULL; backslash, tab, newline and CR escaped. */
+static int pg_bulk_row(cseg_store *s, const char *const *vals, cseg_diag *d)
+{
+    copybuf *b = s->bulk;
+    for (size_t j = 0; j < s->bulk_nc; j++) {
+        int bad = j && cb_put(b, "\t", 1);
+        if (!vals[j]) {
+            bad |= cb_put(b, "\\N", 2);
+        } else {
+            for (const char *p = vals[j]; *p && !bad; p++) {
+                const char *e = *p == '\\' ? "\\\\" : *p == '\t' ? "\\t" : *p == '\n' ? "\\n"
+                                : *p == '\r' ? "\\r" : NULL;
+                bad = e ? cb_put(b, e, 2) : cb_put(b, p, 1);
+            }
+        }
+        if (bad)
+            return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+    }
+    if (cb_put(b, "\n", 1) < 0)
+        return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+    return b->len >= (1 << 20) ? flush(s, b, d) : 0;
+}
+
+static int pg_bulk_end(cseg_store *s, int commit, cseg_diag *d)
+{
+    copybuf *b = s->bulk;
+    int rc = commit ? flush(s, b, d) : 0;
+    free(b->buf);
+    free(b);
+    s->bulk = NULL;
+    if (PQputCopyEnd(s->db, rc == 0 && commit ? NULL : "canceled by custseg") != 1 && rc == 0)
+        rc = fail_res(s, NULL, d);
+    PGresult *res;
+    while ((res = PQgetResult(s->db)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0 && commit)
+            rc = fail_res(s, res, d);
+        else
+            PQclear(res);
+    }
+    return rc;
+}
+
+static void pg_close(cseg_store *s)
+{
+    if (s->bulk) {
+        copybuf *b = s->bulk;
+        free(b->buf);
+        free(b);
+    }
+    PQfinish(s->db);
+}
+
+static void quiet(void *arg, const char *message)
+{
+    (void)arg; /* the library never prints: server notices are dropped */
+    (void)message;
+}
+
+static const store_ops pg_ops = {
+    "postgresql",
+    "BIGSERIAL PRIMARY KEY",
+    "BEGIN",
+    "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() "
+    "AND table_name = $1",
+    pg_exec,
+    pg_query,
+    pg_bulk_begin,
+    pg_bulk_row,
+    pg_bulk_end,
+    pg_close,
+};
+
+int cseg__store_open_pg(cseg_store *s, const char *uri, cseg_diag *d)
+{
+    s->ops = &pg_ops;
+    PGconn *c = PQconnectdb(uri);
+    s->db = c;
+    if (!c)
+        return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+    if (PQstatus(c) != CONNECTION_OK) {
+        char buf[400];
+        snprintf(buf, sizeof buf, "%s", PQerrorMessage(c));
+        for (char *p = buf; *p; p++)
+            if (*p == '\n' || *p == '\r' || *p == '\t')
+                *p = ' ';
+        size_t len = strlen(buf);
+        while (len > 0 && buf[len - 1] == ' ')
+            buf[--len] = 0;
+        return cseg__diag(d, CSEG_EIO, s->uri, 0, 0, "cannot connect to the store: %s", buf);
+    }
+    PQsetNoticeProcessor(c, quiet, NULL);
+    /* Doubles in their exact form (PostgreSQL 12+ writes the shortest exact
+     * form already; 3 makes older servers write 17 digits). */
+    return pg_exec(s, "SET client_encoding = 'UTF8'; SET extra_float_digits = 3", NULL, NULL, 0, d);
+}

@@ -1,0 +1,789 @@
+/* custseg — the segment store: schema, runs, memberships, forgetting
+ * (store.h; docs/store.md). The SQL here is written once for both back ends
+ * (internal.h says how). */
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "custseg/features.h"
+#include "custseg/model.h"
+#include "../core/internal.h"
+#include "../csv/internal.h"
+#include "../table/internal.h"
+
+/* ---- schema ----
+ * Version 1. A migration to version v + 1 is appended to migrations[] and
+ * never changed afterwards; docs/store.md shows the same SQL. */
+static const char schema_v1[] =
+    "CREATE TABLE cseg_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    "CREATE TABLE cseg_runs (\n"
+    "    run_id @ID@,\n"
+    "    created_at TEXT NOT NULL,\n"
+    "    custseg_version TEXT NOT NULL,\n"
+    "    command TEXT NOT NULL,\n"
+    "    input_name TEXT NOT NULL,\n"
+    "    input_sha256 TEXT,\n"
+    "    input_kind TEXT NOT NULL,\n"
+    "    algorithm TEXT NOT NULL,\n"
+    "    k INTEGER NOT NULL,\n"
+    "    n_customers INTEGER NOT NULL,\n"
+    "    inertia DOUBLE PRECISION,\n"
+    "    silhouette DOUBLE PRECISION,\n"
+    "    davies_bouldin DOUBLE PRECISION,\n"
+    "    calinski_harabasz DOUBLE PRECISION,\n"
+    "    params TEXT NOT NULL,\n"
+    "    segments_json TEXT NOT NULL,\n"
+    "    model_json TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE cseg_segments (\n"
+    "    run_id BIGINT NOT NULL REFERENCES cseg_runs (run_id) ON DELETE CASCADE,\n"
+    "    segment INTEGER NOT NULL,\n"
+    "    name TEXT NOT NULL,\n"
+    "    action TEXT,\n"
+    "    size INTEGER NOT NULL,\n"
+    "    share DOUBLE PRECISION,\n"
+    "    revenue_share DOUBLE PRECISION,\n"
+    "    profile TEXT NOT NULL,\n"
+    "    PRIMARY KEY (run_id, segment)\n"
+    ");\n"
+    "CREATE TABLE cseg_memberships (\n"
+    "    run_id BIGINT NOT NULL REFERENCES cseg_runs (run_id) ON DELETE CASCADE,\n"
+    "    customer_id TEXT NOT NULL,\n"
+    "    position INTEGER NOT NULL,\n"
+    "    segment INTEGER NOT NULL,\n"
+    "    distance DOUBLE PRECISION,\n"
+    "    probabilities TEXT,\n"
+    "    features TEXT NOT NULL,\n"
+    "    PRIMARY KEY (run_id, customer_id)\n"
+    ");\n"
+    "CREATE INDEX cseg_memberships_customer ON cseg_memberships (customer_id);\n"
+    "CREATE TABLE cseg_customer_state (\n"
+    "    customer_id TEXT PRIMARY KEY,\n"
+    "    first_purchase TEXT,\n"
+    "    last_purchase TEXT,\n"
+    "    n_orders INTEGER NOT NULL,\n"
+    "    net_spend DOUBLE PRECISION NOT NULL,\n"
+    "    gross_spend DOUBLE PRECISION NOT NULL,\n"
+    "    run_id BIGINT,\n"
+    "    segment INTEGER,\n"
+    "    updated_at TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE cseg_events (\n"
+    "    event_id @ID@,\n"
+    "    received_at TEXT NOT NULL,\n"
+    "    customer_id TEXT NOT NULL,\n"
+    "    event_time TEXT NOT NULL,\n"
+    "    invoice TEXT,\n"
+    "    product TEXT,\n"
+    "    quantity DOUBLE PRECISION,\n"
+    "    price DOUBLE PRECISION,\n"
+    "    amount DOUBLE PRECISION NOT NULL,\n"
+    "    is_return INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX cseg_events_customer ON cseg_events (customer_id, invoice);\n"
+    "CREATE TABLE cseg_segment_changes (\n"
+    "    change_id @ID@,\n"
+    "    customer_id TEXT NOT NULL,\n"
+    "    run_id BIGINT,\n"
+    "    from_segment INTEGER,\n"
+    "    to_segment INTEGER NOT NULL,\n"
+    "    event_id BIGINT,\n"
+    "    changed_at TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX cseg_segment_changes_customer ON cseg_segment_changes (customer_id);\n"
+    "INSERT INTO cseg_meta (key, value) VALUES ('schema_version', '1');\n";
+
+static const char *const migrations[] = {schema_v1}; /* migrations[v - 1]: to version v */
+#define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
+
+/* The SQL with "@ID@" replaced by the back end's auto-increment key. */
+static char *with_ids(const cseg_store *s, const char *sql)
+{
+    size_t n = 0, idl = strlen(s->ops->id_type);
+    for (const char *p = strstr(sql, "@ID@"); p; p = strstr(p + 4, "@ID@"))
+        n++;
+    char *out = malloc(strlen(sql) + n * idl + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = sql;;) {
+        const char *q = strstr(p, "@ID@");
+        size_t len = q ? (size_t)(q - p) : strlen(p);
+        memcpy(o, p, len);
+        o += len;
+        if (!q)
+            break;
+        memcpy(o, s->ops->id_type, idl);
+        o += idl;
+        p = q + 4;
+    }
+    *o = 0;
+    return out;
+}
+
+static int first_value(void *ctx, size_t nc, const char *const *vals)
+{
+    char **out = ctx;
+    if (nc > 0 && vals[0] && !*out)
+        *out = cseg__strdup(vals[0]);
+    return 1;
+}
+
+/* The first column of the first row (malloc'd; NULL when there is none). */
+static int query_one(cseg_store *s, const char *sql, const char *const *params, size_t np,
+                     char **out, cseg_diag *d)
+{
+    *out = NULL;
+    return s->ops->query(s, sql, NULL, params, np, first_value, out, d);
+}
+
+static int table_exists(cseg_store *s, const char *name, int *yes, cseg_diag *d)
+{
+    char *v = NULL;
+    int rc = query_one(s, s->ops->table_exists, &name, 1, &v, d);
+    *yes = rc == 0 && v && strtol(v, NULL, 10) > 0;
+    free(v);
+    return rc;
+}
+
+static int rollback(cseg_store *s)
+{
+    cseg_diag ignored;
+    if (s->bulk)
+        s->ops->bulk_end(s, 0, &ignored);
+    return s->ops->exec(s, "ROLLBACK", NULL, NULL, 0, &ignored);
+}
+
+/* Create the schema, or bring an older one to this version, in one write
+ * transaction (so two custsegs opening a new store do not both create it). */
+static int prepare_schema(cseg_store *s, cseg_diag *d)
+{
+    int rc, has_meta, has_runs;
+    char *ver = NULL;
+    if ((rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d)) < 0)
+        return rc;
+    if (strcmp(s->ops->name, "postgresql") == 0 &&
+        (rc = s->ops->exec(s, "SELECT pg_advisory_xact_lock(7311020175)", NULL, NULL, 0, d)) < 0)
+        goto fail;
+    if ((rc = table_exists(s, "cseg_meta", &has_meta, d)) < 0 ||
+        (rc = table_exists(s, "cseg_runs", &has_runs, d)) < 0)
+        goto fail;
+    long v = 0;
+    if (has_meta) {
+        const char *key = "schema_version";
+        if ((rc = query_one(s, "SELECT value FROM cseg_meta WHERE key = $1", &key, 1, &ver, d)) < 0)
+            goto fail;
+        char *end = NULL;
+        v = ver ? strtol(ver, &end, 10) : 0;
+        if (!ver || *end || v < 1) {
+            rc = cseg__diag(d, CSEG_EFORMAT, s->uri, 0, 0,
+                            "not a custseg store: cseg_meta has no schema_version");
+            goto fail;
+        }
+        if (v > (long)N_MIGRATIONS) {
+            rc = cseg__diag(d, CSEG_EFORMAT, s->uri, 0, 0,
+                            "the store has schema version %ld, newer than this custseg %s "
+                            "reads (up to %d); use a newer custseg",
+                            v, cseg_version(), CSEG_STORE_SCHEMA_VERSION);
+            goto fail;
+        }
+    } else if (has_runs) {
+        rc = cseg__diag(d, CSEG_EFORMAT, s->uri, 0, 0,
+                        "not a custseg store: it has a table cseg_runs but no cseg_meta");
+        goto fail;
+    }
+    for (size_t m = (size_t)v; m < N_MIGRATIONS; m++) {
+        char *sql = with_ids(s, migrations[m]);
+        if (!sql) {
+            rc = cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+            goto fail;
+        }
+        rc = s->ops->exec(s, sql, NULL, NULL, 0, d);
+        free(sql);
+        if (rc < 0)
+            goto fail;
+    }
+    if (v > 0 && (size_t)v < N_MIGRATIONS) {
+        char nv[24];
+        const char *p[1] = {nv};
+        snprintf(nv, sizeof nv, "%d", CSEG_STORE_SCHEMA_VERSION);
+        if ((rc = s->ops->exec(s, "UPDATE cseg_meta SET value = $1 WHERE key = 'schema_version'",
+                               NULL, p, 1, d)) < 0)
+            goto fail;
+    }
+    free(ver);
+    return s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);
+fail:
+    free(ver);
+    rollback(s);
+    return rc;
+}
+
+static int is_pg_uri(const char *uri)
+{
+    return strncmp(uri, "postgresql://", 13) == 0 || strncmp(uri, "postgres://", 11) == 0;
+}
+
+/* The URI for messages: a password is left out. */
+static char *uri_for_messages(const char *uri)
+{
+    char *u = cseg__strdup(uri);
+    if (!u || !is_pg_uri(uri))
+        return u;
+    char *start = strstr(u, "://") + 3, *at = strchr(start, '@'), *slash = strchr(start, '/');
+    if (at && (!slash || at < slash)) {
+        char *colon = memchr(start, ':', (size_t)(at - start));
+        if (colon)
+            memmove(colon, at, strlen(at) + 1);
+    }
+    return u;
+}
+
+int cseg_store_open(cseg_store **out, const char *uri, cseg_diag *d)
+{
+    *out = NULL;
+    if (!uri || !*uri)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "the store needs a path or a URI");
+    cseg_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->uri = uri_for_messages(uri))) {
+        free(s);
+        return cseg__diag(d, CSEG_ENOMEM, uri, 0, 0, "out of memory");
+    }
+    int rc;
+    if (is_pg_uri(uri)) {
+        rc = cseg__store_open_pg(s, uri, d);
+    } else {
+        const char *path = strncmp(uri, "sqlite:", 7) == 0 ? uri + 7 : uri;
+        free(s->uri);
+        s->uri = cseg__strdup(path);
+        rc = s->uri ? cseg__store_open_sqlite(s, path, d) : CSEG_ENOMEM;
+    }
+    if (rc == 0)
+        rc = prepare_schema(s, d);
+    if (rc < 0) {
+        cseg_store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void cseg_store_close(cseg_store *s)
+{
+    if (!s)
+        return;
+    if (s->ops && s->db)
+        s->ops->close(s);
+    free(s->uri);
+    free(s);
+}
+
+const char *cseg_store_backend(const cseg_store *s)
+{
+    return s->ops->name;
+}
+
+/* ---- storing a run ---- */
+
+static void now_iso(char *buf, size_t size)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A number as text in its shortest exact form; NULL (SQL NULL) when not finite. */
+static const char *num_text(char *buf, size_t size, double v)
+{
+    if (!isfinite(v))
+        return NULL;
+    cseg__format_double(buf, size, v);
+    return buf;
+}
+
+static const char *json_num_text(char *buf, size_t size, json_t *v)
+{
+    return json_is_number(v) ? num_text(buf, size, json_number_value(v)) : NULL;
+}
+
+/* Growing text for the per-customer JSON. */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+static int sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (!np)
+            return -1;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+    return 0;
+}
+
+static int sb_str(sbuf *b, const char *s)
+{
+    json_t *j = json_string(s);
+    char *e = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    int rc = e ? sb_put(b, e, strlen(e)) : -1;
+    free(e);
+    return rc;
+}
+
+static int sb_num(sbuf *b, double v)
+{
+    char buf[40];
+    if (!isfinite(v))
+        return sb_put(b, "null", 4);
+    cseg__format_double(buf, sizeof buf, v);
+    return sb_put(b, buf, strlen(buf));
+}
+
+/* The columns of the customer table that are the customer's own: not the id,
+ * nor what the segmentation appended. */
+static int own_column(const char *name, const char *id)
+{
+    return !(id && strcmp(name, id) == 0) && strcmp(name, "segment") != 0 &&
+           strcmp(name, "segment_name") != 0 && strcmp(name, "distance") != 0 &&
+           strncmp(name, "p_segment_", 10) != 0;
+}
+
+/* {"recency_days": 326, ..., "Country": "France"}: numbers in their shortest
+ * exact form. */
+static int features_json(sbuf *b, const cseg_table *t, const char *id, size_t i)
+{
+    b->len = 0;
+    int rc = sb_put(b, "{", 1), first = 1;
+    for (size_t j = 0; j < cseg_table_n_cols(t) && rc == 0; j++) {
+        const char *name = cseg_table_col_name(t, j);
+        if (!own_column(name, id))
+            continue;
+        rc |= first ? 0 : sb_put(b, ", ", 2);
+        first = 0;
+        rc |= sb_str(b, name);
+        rc |= sb_put(b, ": ", 2);
+        const double *x = cseg_table_numbers(t, j);
+        const int32_t *c = cseg_table_codes(t, j);
+        if (x)
+            rc |= sb_num(b, x[i]);
+        else if (c && c[i] >= 0)
+            rc |= sb_str(b, cseg_table_level(t, j, c[i]));
+        else
+            rc |= sb_put(b, "null", 4);
+    }
+    return rc | sb_put(b, "}", 1);
+}
+
+static int store_segments(cseg_store *s, const char *run_id, json_t *segs, cseg_diag *d)
+{
+    for (size_t i = 0; i < json_array_size(segs); i++) {
+        json_t *o = json_array_get(segs, i), *prof = json_object();
+        char seg[24], size[24], share[40], rev[40];
+        const char *key;
+        json_t *v;
+        json_object_foreach(o, key, v)
+        {
+            if (strcmp(key, "mean") == 0 || strcmp(key, "median") == 0 ||
+                strcmp(key, "categories") == 0)
+                json_object_set(prof, key, v);
+        }
+        char *ptext = json_dumps(prof, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);
+        json_decref(prof);
+        if (!ptext)
+            return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+        snprintf(seg, sizeof seg, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(o, "segment")));
+        snprintf(size, sizeof size, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(o, "size")));
+        const char *p[] = {run_id,
+                           seg,
+                           json_string_value(json_object_get(o, "name")),
+                           json_string_value(json_object_get(o, "action")),
+                           size,
+                           json_num_text(share, sizeof share, json_object_get(o, "share")),
+                           json_num_text(rev, sizeof rev, json_object_get(o, "revenue_share")),
+                           ptext};
+        int rc = s->ops->exec(s,
+                              "INSERT INTO cseg_segments (run_id, segment, name, action, size, "
+                              "share, revenue_share, profile) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                              "iittiddt", p, 8, d);
+        free(ptext);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int store_members(cseg_store *s, const char *run_id, const cseg_segmentation *r,
+                         cseg_diag *d)
+{
+    static const char *const cols[] = {"run_id",   "customer_id",   "position", "segment",
+                                       "distance", "probabilities", "features"};
+    const cseg_table *t = cseg_segment_table(r);
+    const char *id = cseg_segment_id_column(r);
+    long jid = id ? cseg_table_find(t, id) : -1;
+    const int32_t *lab = cseg_segment_labels(r);
+    const double *dist = cseg_segment_distances(r), *proba = cseg_segment_proba(r);
+    size_t n = cseg_segment_n(r), k = cseg_segment_k(r);
+    sbuf fb = {0}, pb = {0};
+    int rc = s->ops->bulk_begin(s, "cseg_memberships", cols, "itiidtt", 7, d);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char idbuf[40], segbuf[24], dbuf[40], pos[24];
+        /* Without an id column a customer is its row number (1-based). */
+        const char *cid = jid >= 0 ? cseg__table_cell_text(t, (size_t)jid, i, idbuf, sizeof idbuf)
+                                   : (snprintf(idbuf, sizeof idbuf, "%zu", i + 1), idbuf);
+        if (!cid) {
+            rc = cseg__diag(d, CSEG_EINVAL, s->uri, 0, 0,
+                            "customer %zu has no id; the store keeps customers by id", i + 1);
+            break;
+        }
+        snprintf(segbuf, sizeof segbuf, "%d", lab[i] + 1);
+        snprintf(pos, sizeof pos, "%zu", i + 1);
+        if (features_json(&fb, t, id, i) < 0) {
+            rc = cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+            break;
+        }
+        const char *pj = NULL;
+        if (proba) {
+            int bad = 0;
+            pb.len = 0;
+            bad |= sb_put(&pb, "[", 1);
+            for (size_t c = 0; c < k; c++) {
+                bad |= c ? sb_put(&pb, ", ", 2) : 0;
+                bad |= sb_num(&pb, proba[i * k + c]);
+            }
+            bad |= sb_put(&pb, "]", 1);
+            if (bad) {
+                rc = cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+                break;
+            }
+            pj = pb.p;
+        }
+        const char *vals[] = {run_id, cid, pos, segbuf, num_text(dbuf, sizeof dbuf, dist[i]), pj,
+                              fb.p};
+        rc = s->ops->bulk_row(s, vals, d);
+    }
+    if (s->bulk) {
+        int r2 = s->ops->bulk_end(s, rc == 0, d);
+        if (rc == 0)
+            rc = r2;
+    }
+    free(fb.p);
+    free(pb.p);
+    if (rc == CSEG_EINVAL && strstr(d ? d->msg : "", "UNIQUE") )
+        rc = cseg__diag(d, CSEG_EINVAL, s->uri, 0, 0,
+                        "customer ids are not unique; the store keeps one row per customer");
+    return rc;
+}
+
+static void day_text(char *buf, size_t size, int64_t day)
+{
+    int y;
+    unsigned m, dd;
+    cseg__civil_from_days(day, &y, &m, &dd);
+    snprintf(buf, size, "%04d-%02u-%02u", y, m, dd);
+}
+
+/* A run from a transaction log sets its customers' running state. */
+static int store_state(cseg_store *s, const char *run_id, const cseg_segmentation *r,
+                       const char *now, cseg_diag *d)
+{
+    const cseg_quality *q = cseg_segment_quality(r);
+    const cseg_table *t = cseg_segment_table(r);
+    long jid = cseg_table_find(t, CSEG_RFM_COL_CUSTOMER_ID),
+         jr = cseg_table_find(t, CSEG_RFM_COL_RECENCY), jt = cseg_table_find(t, CSEG_RFM_COL_TENURE),
+         jf = cseg_table_find(t, CSEG_RFM_COL_FREQUENCY), jm = cseg_table_find(t, CSEG_RFM_COL_MONETARY),
+         ja = cseg_table_find(t, CSEG_RFM_COL_AOV);
+    if (!q || jid < 0 || jr < 0 || jt < 0 || jf < 0 || jm < 0 || ja < 0)
+        return 0;
+    static const char *const cols[] = {"customer_id", "first_purchase", "last_purchase", "n_orders",
+                                       "net_spend",   "gross_spend",    "run_id",        "segment",
+                                       "updated_at"};
+    int rc = s->ops->exec(s,
+                          "CREATE TEMP TABLE cseg_state_in (customer_id TEXT, first_purchase TEXT, "
+                          "last_purchase TEXT, n_orders INTEGER, net_spend DOUBLE PRECISION, "
+                          "gross_spend DOUBLE PRECISION, run_id BIGINT, segment INTEGER, "
+                          "updated_at TEXT)",
+                          NULL, NULL, 0, d);
+    if (rc == 0)
+        rc = s->ops->bulk_begin(s, "cseg_state_in", cols, "tttiddiit", 9, d);
+    const double *rec = cseg_table_numbers(t, (size_t)jr), *ten = cseg_table_numbers(t, (size_t)jt),
+                 *fr = cseg_table_numbers(t, (size_t)jf), *mon = cseg_table_numbers(t, (size_t)jm),
+                 *aov = cseg_table_numbers(t, (size_t)ja);
+    const int32_t *lab = cseg_segment_labels(r);
+    for (size_t i = 0; i < cseg_segment_n(r) && rc == 0; i++) {
+        char idb[40], first[16], last[16], nord[24], net[40], gross[40], seg[16];
+        day_text(first, sizeof first, q->as_of_day - (int64_t)ten[i]);
+        day_text(last, sizeof last, q->as_of_day - (int64_t)rec[i]);
+        snprintf(nord, sizeof nord, "%.0f", fr[i]);
+        snprintf(seg, sizeof seg, "%d", lab[i] + 1);
+        const char *vals[] = {cseg__table_cell_text(t, (size_t)jid, i, idb, sizeof idb),
+                              first,
+                              last,
+                              nord,
+                              num_text(net, sizeof net, mon[i]),
+                              num_text(gross, sizeof gross, aov[i] * fr[i]),
+                              run_id,
+                              seg,
+                              now};
+        rc = s->ops->bulk_row(s, vals, d);
+    }
+    if (s->bulk) {
+        int r2 = s->ops->bulk_end(s, rc == 0, d);
+        if (rc == 0)
+            rc = r2;
+    }
+    if (rc == 0)
+        rc = s->ops->exec(
+            s,
+            "INSERT INTO cseg_customer_state (customer_id, first_purchase, last_purchase, "
+            "n_orders, net_spend, gross_spend, run_id, segment, updated_at) "
+            "SELECT customer_id, first_purchase, last_purchase, n_orders, net_spend, gross_spend, "
+            "run_id, segment, updated_at FROM cseg_state_in WHERE true "
+            "ON CONFLICT (customer_id) DO UPDATE SET first_purchase = excluded.first_purchase, "
+            "last_purchase = excluded.last_purchase, n_orders = excluded.n_orders, "
+            "net_spend = excluded.net_spend, gross_spend = excluded.gross_spend, "
+            "run_id = excluded.run_id, segment = excluded.segment, updated_at = excluded.updated_at; "
+            "DROP TABLE cseg_state_in",
+            NULL, NULL, 0, d);
+    return rc;
+}
+
+static int got_id(void *ctx, size_t nc, const char *const *vals)
+{
+    char *out = ctx;
+    if (nc > 0 && vals[0])
+        snprintf(out, 24, "%s", vals[0]);
+    return 1;
+}
+
+int cseg_store_put_run(cseg_store *s, const cseg_segmentation *r, const cseg_store_run_info *info,
+                       int64_t *run_id, cseg_diag *d)
+{
+    char *model = cseg_model_to_json(cseg_segment_model(r));
+    json_error_t err;
+    json_t *sj = json_loads(cseg_segment_json(r), 0, &err);
+    if (!model || !sj) {
+        free(model);
+        json_decref(sj);
+        return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+    }
+    json_t *mo = json_object_get(sj, "model");
+    char now[32], k[24], n[24], in[40], sil[40], db[40], ch[40], id[24] = "";
+    now_iso(now, sizeof now);
+    snprintf(k, sizeof k, "%zu", cseg_segment_k(r));
+    snprintf(n, sizeof n, "%zu", cseg_segment_n(r));
+    const char *kind = json_string_value(json_object_get(sj, "input_kind"));
+    const char *algo = json_string_value(json_object_get(mo, "algorithm"));
+    const char *link = json_string_value(json_object_get(mo, "linkage"));
+    const char *p[] = {now,
+                       cseg_version(),
+                       info && info->command ? info->command : "run",
+                       json_string_value(json_object_get(sj, "input")),
+                       info ? info->input_sha256 : NULL,
+                       kind ? kind : "customers",
+                       link ? link : algo ? algo : "kmeans",
+                       k,
+                       n,
+                       json_num_text(in, sizeof in, json_object_get(mo, "inertia")),
+                       json_num_text(sil, sizeof sil, json_object_get(mo, "silhouette")),
+                       json_num_text(db, sizeof db, json_object_get(mo, "davies_bouldin")),
+                       json_num_text(ch, sizeof ch, json_object_get(mo, "calinski_harabasz")),
+                       info && info->params_json ? info->params_json : "{}",
+                       cseg_segment_json(r),
+                       model};
+    if (!p[3])
+        p[3] = "";
+    int rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d);
+    if (rc < 0)
+        goto out;
+    rc = s->ops->query(s,
+                       "INSERT INTO cseg_runs (created_at, custseg_version, command, input_name, "
+                       "input_sha256, input_kind, algorithm, k, n_customers, inertia, silhouette, "
+                       "davies_bouldin, calinski_harabasz, params, segments_json, model_json) "
+                       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+                       "$16) RETURNING run_id",
+                       "ttttttttiiddddttt", p, 16, got_id, id, d);
+    if (rc == 0 && !id[0])
+        rc = cseg__diag(d, CSEG_EIO, s->uri, 0, 0, "the new run got no id");
+    if (rc == 0)
+        rc = store_segments(s, id, json_object_get(sj, "segments"), d);
+    if (rc == 0)
+        rc = store_members(s, id, r, d);
+    if (rc == 0 && kind && strcmp(kind, "transactions") == 0)
+        rc = store_state(s, id, r, now, d);
+    if (rc == 0)
+        rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);
+    else
+        rollback(s);
+    if (rc == 0 && run_id)
+        *run_id = strtoll(id, NULL, 10);
+out:
+    free(model);
+    json_decref(sj);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+typedef struct runs_ctx {
+    cseg_store_run_fn fn;
+    void *ctx;
+} runs_ctx;
+
+static int run_row(void *ctx, size_t nc, const char *const *v)
+{
+    runs_ctx *c = ctx;
+    if (nc < 11)
+        return 1;
+    cseg_store_run run = {strtoll(v[0], NULL, 10),
+                          v[1],
+                          v[2],
+                          v[3],
+                          v[4],
+                          v[5],
+                          v[6],
+                          v[7],
+                          v[8] ? (size_t)strtoull(v[8], NULL, 10) : 0,
+                          v[9] ? (size_t)strtoull(v[9], NULL, 10) : 0,
+                          v[10] ? strtod(v[10], NULL) : NAN};
+    return c->fn(&run, c->ctx);
+}
+
+int cseg_store_runs(cseg_store *s, cseg_store_run_fn fn, void *ctx, cseg_diag *d)
+{
+    runs_ctx c = {fn, ctx};
+    return s->ops->query(s,
+                         "SELECT run_id, created_at, custseg_version, command, input_name, "
+                         "input_sha256, input_kind, algorithm, k, n_customers, silhouette "
+                         "FROM cseg_runs ORDER BY run_id DESC",
+                         NULL, NULL, 0, run_row, &c, d);
+}
+
+int cseg_store_last_run(cseg_store *s, int64_t *run_id, cseg_diag *d)
+{
+    char *v = NULL;
+    int rc = query_one(s, "SELECT max(run_id) FROM cseg_runs", NULL, 0, &v, d);
+    *run_id = rc == 0 && v ? strtoll(v, NULL, 10) : 0;
+    free(v);
+    return rc;
+}
+
+static int run_text(cseg_store *s, const char *column, int64_t run_id, char **out, cseg_diag *d)
+{
+    char sql[96], id[24];
+    const char *p[1] = {id};
+    snprintf(sql, sizeof sql, "SELECT %s FROM cseg_runs WHERE run_id = $1", column);
+    snprintf(id, sizeof id, "%" PRId64, run_id);
+    int rc = query_one(s, sql, p, 1, out, d);
+    if (rc == 0 && !*out)
+        rc = cseg__diag(d, CSEG_EEMPTY, s->uri, 0, 0, "no run %" PRId64 " in the store", run_id);
+    return rc;
+}
+
+int cseg_store_run_segments_json(cseg_store *s, int64_t run_id, char **out, cseg_diag *d)
+{
+    return run_text(s, "segments_json", run_id, out, d);
+}
+
+int cseg_store_run_model_json(cseg_store *s, int64_t run_id, char **out, cseg_diag *d)
+{
+    return run_text(s, "model_json", run_id, out, d);
+}
+
+typedef struct members_ctx {
+    cseg_store_member_fn fn;
+    void *ctx;
+} members_ctx;
+
+static int member_row(void *ctx, size_t nc, const char *const *v)
+{
+    members_ctx *c = ctx;
+    if (nc < 6)
+        return 1;
+    cseg_store_member m = {v[0], (int)strtol(v[1], NULL, 10), v[2],
+                           v[3] ? strtod(v[3], NULL) : NAN, v[4], v[5]};
+    return c->fn(&m, c->ctx);
+}
+
+int cseg_store_members(cseg_store *s, int64_t run_id, int segment, cseg_store_member_fn fn,
+                       void *ctx, cseg_diag *d)
+{
+    char *check = NULL;
+    int rc = run_text(s, "run_id", run_id, &check, d);
+    free(check);
+    if (rc < 0)
+        return rc;
+    char id[24], sg[24];
+    snprintf(id, sizeof id, "%" PRId64, run_id);
+    snprintf(sg, sizeof sg, "%d", segment);
+    const char *p[] = {id, sg};
+    members_ctx c = {fn, ctx};
+    return s->ops->query(s,
+                         segment > 0
+                             ? "SELECT m.customer_id, m.segment, g.name, m.distance, "
+                               "m.probabilities, m.features FROM cseg_memberships m JOIN "
+                               "cseg_segments g ON g.run_id = m.run_id AND g.segment = m.segment "
+                               "WHERE m.run_id = $1 AND m.segment = $2 ORDER BY m.position"
+                             : "SELECT m.customer_id, m.segment, g.name, m.distance, "
+                               "m.probabilities, m.features FROM cseg_memberships m JOIN "
+                               "cseg_segments g ON g.run_id = m.run_id AND g.segment = m.segment "
+                               "WHERE m.run_id = $1 ORDER BY m.position",
+                         "ii", p, segment > 0 ? 2 : 1, member_row, &c, d);
+}
+
+/* ---- forgetting ---- */
+
+static int count_rows(void *ctx, size_t nc, const char *const *v)
+{
+    size_t *n = ctx;
+    if (nc > 0 && v[0])
+        *n += (size_t)strtoull(v[0], NULL, 10);
+    return 0;
+}
+
+int cseg_store_forget(cseg_store *s, const char *const *ids, size_t n, cseg_store_forgotten *out,
+                      cseg_diag *d)
+{
+    static const struct {
+        const char *table;
+        size_t off;
+    } tabs[] = {{"cseg_memberships", offsetof(cseg_store_forgotten, memberships)},
+                {"cseg_customer_state", offsetof(cseg_store_forgotten, states)},
+                {"cseg_events", offsetof(cseg_store_forgotten, events)},
+                {"cseg_segment_changes", offsetof(cseg_store_forgotten, changes)}};
+    cseg_store_forgotten f = {0};
+    int rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        for (size_t t = 0; t < 4 && rc == 0; t++) {
+            char sql[128];
+            size_t *cnt = (size_t *)((char *)&f + tabs[t].off);
+            snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE customer_id = $1",
+                     tabs[t].table);
+            rc = s->ops->query(s, sql, NULL, &ids[i], 1, count_rows, cnt, d);
+            snprintf(sql, sizeof sql, "DELETE FROM %s WHERE customer_id = $1", tabs[t].table);
+            if (rc == 0)
+                rc = s->ops->exec(s, sql, NULL, &ids[i], 1, d);
+        }
+    if (rc == 0)
+        rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);
+    else
+        rollback(s);
+    if (rc == 0 && out)
+        *out = f;
+    return rc;
+}

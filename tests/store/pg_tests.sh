@@ -1,0 +1,31 @@
+#!/bin/sh
+# The store tests against a real PostgreSQL server: this script starts a
+# throwaway one (pg_server.sh: initdb + pg_ctl on a Unix socket in a temporary
+# folder), runs the library tests (test_store, which then also checks that a
+# run reads back from PostgreSQL exactly as from SQLite) and the command-line
+# tests on it, and stops it.
+#   pg_tests.sh TEST_STORE CUSTSEG SOURCE_DIR
+# Exit 77 (skipped) when PostgreSQL is not installed, unless CI or
+# CSEG_REQUIRE_PG=1 is set: then that is a failure.
+set -u
+TEST_STORE=$1
+BIN=$2
+SRC=$3
+[ -n "${CI:-}" ] && export CSEG_REQUIRE_PG=1
+D=$(mktemp -d /tmp/custseg-pg.XXXXXX)
+URI=$(sh "$SRC/tests/store/pg_server.sh" start "$D")
+rc=$?
+if [ "$rc" -ne 0 ]; then
+    rm -rf "$D"
+    [ "$rc" -eq 77 ] && echo "skipped: no PostgreSQL server binaries (Debian package postgresql)"
+    exit "$rc"
+fi
+trap 'sh "$SRC/tests/store/pg_server.sh" stop "$D"' EXIT
+status=0
+CSEG_TEST_PG_URI=$URI "$TEST_STORE" || status=1
+# The command-line tests, on a database of their own.
+psql_bin=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)")
+PATH="$psql_bin:$PATH" psql -X -q "$URI" -c "CREATE DATABASE custseg_cli" || status=1
+CLI_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_cli?#')
+sh "$SRC/tests/store/store_cli.sh" "$BIN" "$SRC" "$CLI_URI" || status=1
+exit $status

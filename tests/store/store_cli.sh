@@ -1,0 +1,113 @@
+#!/bin/sh
+# The segment store from the command line (docs/store.md): run/fit --db, runs,
+# show, export, forget, errors, and kill -9 during a store write.
+#   store_cli.sh CUSTSEG SOURCE_DIR DB
+# DB is a store URI (an SQLite path or postgresql://...); it must be empty or
+# absent: the runs stored here are numbered from 1.
+set -u
+BIN=$1
+SRC=$2
+DB=$3
+T=$(mktemp -d /tmp/custseg-store.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+expect() { # CODE NAME -- command...
+    code=$1; name=$2; shift 3
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    if [ "$got" -eq "$code" ]; then ok; else bad "$name: exit $got, expected $code; stderr: $(head -c 400 "$T/err")"; fi
+}
+contains() { # NAME FILE TEXT
+    if grep -qF -- "$3" "$2"; then ok; else bad "$1: '$3' not in $2: $(head -c 300 "$2")"; fi
+}
+lacks() { # NAME FILE TEXT
+    if grep -qF -- "$3" "$2"; then bad "$1: '$3' found in $2"; else ok; fi
+}
+lines() { # NAME FILE N
+    n=$(wc -l <"$2")
+    if [ "$n" -eq "$3" ]; then ok; else bad "$1: $n lines in $2, expected $3"; fi
+}
+
+SMALL=$SRC/tests/data/txn_small.csv
+MALL=$SRC/data/mall_customers.csv
+RETAIL=$SRC/data/online_retail.csv.gz
+
+expect 0 run-db -- "$BIN" run "$SMALL" --k 3 --out "$T/o1" --db "$DB" --quiet
+contains run-db "$T/out" "Stored run 1 in "
+contains run-db "$T/out" "(24 customers)."
+expect 0 fit-db -- "$BIN" fit "$MALL" --k 4 --out "$T/o2" --db "$DB" --quiet
+contains fit-db "$T/out" "Stored run 2 in "
+expect 0 runs -- "$BIN" runs --db "$DB"
+lines runs "$T/out" 3
+head -2 "$T/out" | tail -1 >"$T/first"
+contains runs-newest-first "$T/first" "    2  "
+contains runs "$T/out" "transactions  kmeans"
+expect 0 show -- "$BIN" show --db "$DB" --run 1
+contains show "$T/out" "Run 1: transaction log of $SMALL, kmeans, k = 3, 24 customers"
+expect 0 show-newest -- "$BIN" show --db "$DB"
+contains show-newest "$T/out" "Run 2: customer table"
+
+# export: the run's customers.csv, field for field, in its order
+expect 0 export -- "$BIN" export --db "$DB" --run 1 --min-segment-size 0 --out "$T/e.csv"
+# the columns by name: customer_id, segment, segment_name, distance
+col() { head -1 "$1" | tr , '\n' | grep -nx "$2" | cut -d: -f1; }
+cut -d, -f1,"$(col "$T/o1/customers.csv" segment)"-"$(col "$T/o1/customers.csv" distance)" \
+    "$T/o1/customers.csv" >"$T/want"
+cut -d, -f1-4 "$T/e.csv" >"$T/got"
+if cmp -s "$T/want" "$T/got"; then ok; else bad "export: ids, segments, names, distances differ from customers.csv"; fi
+expect 0 export-jsonl -- "$BIN" export --db "$DB" --run 2 --format jsonl --fields customer_id,segment_name --min-segment-size 0
+[ -s "$T/err" ] && bad "export-jsonl: $(cat "$T/err")" || ok # no notice
+[ "$(wc -l <"$T/out")" -eq 0 ] && bad "export-jsonl: nothing written" || ok
+expect 2 export-unknown-field -- "$BIN" export --db "$DB" --run 1 --fields customer_id,shoe_size
+contains export-unknown-field "$T/err" 'custseg: --fields: "shoe_size" is not a column of run 1'
+expect 1 export-no-run -- "$BIN" export --db "$DB" --run 99
+contains export-no-run "$T/err" "no run 99 in the store"
+# a segment below the suppression size: a notice, and nothing of it written
+small=$(cut -d, -f"$(col "$T/o1/customers.csv" segment)" "$T/o1/customers.csv" | tail -n +2 | sort | uniq -c | sort -n | head -1 | awk '{print $2}')
+expect 0 export-suppressed -- "$BIN" export --db "$DB" --run 1 --segment "$small" --min-segment-size 1000 --out "$T/s.csv"
+contains export-suppressed "$T/err" "custseg: note: segment $small "
+lines export-suppressed "$T/s.csv" 1
+
+# forget: gone from memberships and state; the profile stays
+expect 0 forget -- "$BIN" forget --db "$DB" 10001 no-such-customer
+contains forget "$T/out" "Erased 2 customer ids: 1 memberships, 1 customer states, 0 events, 0 segment changes removed."
+expect 0 export-after-forget -- "$BIN" export --db "$DB" --run 1 --min-segment-size 0
+lacks export-after-forget "$T/out" "10001,"
+contains export-after-forget "$T/out" "10002,"
+
+# errors: a store that is not there, usage
+expect 3 db-nowhere -- "$BIN" run "$SMALL" --k 2 --out "$T/o3" --db "postgresql://nobody@127.0.0.1:1/none?connect_timeout=3" --quiet
+[ "$(wc -l <"$T/err")" -eq 1 ] && ok || bad "db-nowhere: $(cat "$T/err")"
+contains db-nowhere "$T/err" "cannot connect to the store"
+expect 2 runs-no-db -- "$BIN" runs
+expect 2 compare-db -- "$BIN" compare "$SMALL" --db "$DB"
+
+# kill -9 while a run is being stored: the store keeps its earlier runs, whole
+if [ -r "$RETAIL" ]; then
+    for delay in 0.3 0.6 0.9 1.2 1.5; do
+        "$BIN" run "$RETAIL" --k 3 --n-init 1 --out "$T/k" --db "$DB" --quiet >/dev/null 2>&1 &
+        pid=$!
+        sleep "$delay"
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    expect 0 runs-after-kill -- "$BIN" runs --db "$DB"
+    contains runs-after-kill "$T/out" "    1  "
+    expect 0 export-after-kill -- "$BIN" export --db "$DB" --run 1 --min-segment-size 0
+    lines export-after-kill "$T/out" 24 # 23 customers and the header
+    # every run listed is whole: its export has as many rows as it has customers
+    "$BIN" runs --db "$DB" | tail -n +2 | awk '{print $1, $7}' >"$T/runs"
+    while read -r id n; do
+        "$BIN" export --db "$DB" --run "$id" --min-segment-size 0 --fields customer_id >"$T/x" 2>/dev/null
+        got=$(($(wc -l <"$T/x") - 1))
+        [ "$id" -eq 1 ] && n=$((n - 1)) # one customer forgotten above
+        [ "$got" -eq "$n" ] && ok || bad "run $id after kill -9: $got rows, $n customers"
+    done <"$T/runs"
+    expect 0 store-after-kill -- "$BIN" run "$SMALL" --k 2 --out "$T/o4" --db "$DB" --quiet
+fi
+
+echo "store cli tests ($DB): $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,296 @@
+/* Tests for the segment store (store.h): a run stored and read back bit for
+ * bit, exports, forgetting, schema versions; in SQLite always, and in
+ * PostgreSQL when CSEG_TEST_PG_URI names a server (tests/store/pg_tests.sh
+ * starts one), where the same run must read back equal to SQLite's. */
+#include <math.h>
+#include <sqlite3.h>
+
+#include "util.h"
+
+#define SMALL CSEG_SOURCE_DIR "/tests/data/txn_small.csv"
+
+static cseg_segmentation *small_run(cseg_algo algo, size_t k, cseg_table **txn)
+{
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    roles.n_attributes = 1;
+    strcpy(roles.attributes[0], "Country");
+    assert_int_equal(cseg_txn_read(txn, SMALL, &roles, NULL, NULL), 0);
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.algo = algo;
+    p.k = k;
+    p.input_name = "small.csv";
+    cseg_segmentation *r = NULL;
+    cseg_diag d;
+    if (cseg_segment_transactions(&r, *txn, &roles, NULL, NULL, &p, &d) < 0)
+        fail_msg("%s", d.msg);
+    return r;
+}
+
+static char *tmp_db(void)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/cseg_store_%d_XXXXXX", (int)getpid());
+    int fd = mkstemp(path);
+    close(fd);
+    unlink(path); /* a new store: the file is created by the store */
+    return path;
+}
+
+static void remove_db(const char *path)
+{
+    char p[96];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
+/* What a run reads back as: one line per customer, numbers in hex floats. */
+typedef struct dump {
+    char *text;
+    size_t len, cap;
+} dump;
+
+static int dump_member(const cseg_store_member *m, void *ctx)
+{
+    dump *b = ctx;
+    char line[4096];
+    int n = snprintf(line, sizeof line, "%s %d %s %a %s %s\n", m->customer_id, m->segment,
+                     m->segment_name, m->distance, m->proba_json ? m->proba_json : "-",
+                     m->features_json);
+    if (b->len + (size_t)n + 1 > b->cap) {
+        b->cap = 2 * (b->len + (size_t)n + 1);
+        b->text = realloc(b->text, b->cap);
+    }
+    memcpy(b->text + b->len, line, (size_t)n + 1);
+    b->len += (size_t)n;
+    return 0;
+}
+
+/* Store a GMM run (probabilities) and check every membership against the
+ * segmentation itself; returns the dump for comparing back ends. */
+static char *store_and_check(const char *uri)
+{
+    cseg_table *txn = NULL;
+    cseg_segmentation *r = small_run(CSEG_ALGO_GMM, 3, &txn);
+    cseg_store *s = NULL;
+    cseg_diag d;
+    if (cseg_store_open(&s, uri, &d) < 0)
+        fail_msg("%s", d.msg);
+    int64_t id1 = 0, id2 = 0, last = 0;
+    cseg_store_run_info info = {"run", "00ff", "{\"arguments\": []}"};
+    if (cseg_store_put_run(s, r, &info, &id1, &d) < 0)
+        fail_msg("%s", d.msg);
+    assert_int_equal(cseg_store_put_run(s, r, NULL, &id2, &d), 0);
+    assert_true(id2 > id1);
+    assert_int_equal(cseg_store_last_run(s, &last, &d), 0);
+    assert_int_equal(last, id2);
+    /* Every customer: id, segment, distance bit for bit, probabilities. */
+    dump b = {0};
+    assert_int_equal(cseg_store_members(s, id1, 0, dump_member, &b, &d), 0);
+    const cseg_table *t = cseg_segment_table(r);
+    const int32_t *codes = cseg_table_codes(t, (size_t)cseg_table_find(t, "customer_id"));
+    const char *line = b.text;
+    for (size_t i = 0; i < cseg_segment_n(r); i++) {
+        char want[256];
+        snprintf(want, sizeof want, "%s %d %s %a [",
+                 cseg_table_level(t, (size_t)cseg_table_find(t, "customer_id"), codes[i]),
+                 cseg_segment_labels(r)[i] + 1,
+                 cseg_profile_name(cseg_segment_profile(r), (size_t)cseg_segment_labels(r)[i]),
+                 cseg_segment_distances(r)[i]);
+        if (strncmp(line, want, strlen(want)) != 0)
+            fail_msg("row %zu: \"%.80s\", expected \"%s\"", i, line, want);
+        /* The first probability, exactly. */
+        double p0 = strtod(line + strlen(want), NULL);
+        assert_true(p0 == cseg_segment_proba(r)[i * 3]);
+        assert_non_null(strstr(line, "\"Country\": "));
+        line = strchr(line, '\n') + 1;
+    }
+    assert_int_equal(*line, 0);
+    /* The run's texts come back as written. */
+    char *sj = NULL, *mj = NULL;
+    assert_int_equal(cseg_store_run_segments_json(s, id1, &sj, &d), 0);
+    assert_string_equal(sj, cseg_segment_json(r));
+    assert_int_equal(cseg_store_run_model_json(s, id1, &mj, &d), 0);
+    char *want_model = cseg_model_to_json(cseg_segment_model(r));
+    assert_string_equal(mj, want_model);
+    cseg_model *m = NULL;
+    assert_int_equal(cseg_model_from_json(&m, mj, "stored", &d), 0);
+    cseg_model_free(m);
+    free(want_model);
+    free(sj);
+    free(mj);
+    assert_int_equal(cseg_store_run_segments_json(s, 999, &sj, &d), CSEG_EEMPTY);
+    cseg_store_close(s);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+    return b.text;
+}
+
+static int count_runs(const cseg_store_run *run, void *ctx)
+{
+    size_t *n = ctx;
+    assert_string_equal(run->input_name, "small.csv");
+    assert_true(run->k == 3 && run->n_customers == 24);
+    (*n)++;
+    return 0;
+}
+
+static void test_sqlite_round_trip(void **state)
+{
+    (void)state;
+    char *db = tmp_db();
+    char *a = store_and_check(db);
+    /* Opened again: the runs are there, newest first. */
+    cseg_store *s = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    assert_string_equal(cseg_store_backend(s), "sqlite");
+    size_t n = 0;
+    assert_int_equal(cseg_store_runs(s, count_runs, &n, &d), 0);
+    assert_int_equal(n, 2);
+    cseg_store_close(s);
+    free(a);
+    remove_db(db);
+}
+
+/* The same run in PostgreSQL reads back equal to SQLite, bit for bit. */
+static void test_postgresql_same_as_sqlite(void **state)
+{
+    (void)state;
+    const char *uri = getenv("CSEG_TEST_PG_URI");
+    if (!uri || !*uri) {
+        print_message("skipped: CSEG_TEST_PG_URI is not set (tests/store/pg_tests.sh sets it)\n");
+        skip();
+    }
+    char *db = tmp_db();
+    char *a = store_and_check(db), *b = store_and_check(uri);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    remove_db(db);
+}
+
+static void test_export_and_forget(void **state)
+{
+    (void)state;
+    char *db = tmp_db();
+    cseg_table *txn = NULL;
+    cseg_segmentation *r = small_run(CSEG_ALGO_KMEANS, 3, &txn);
+    cseg_store *s = NULL;
+    cseg_diag d;
+    int64_t id = 0;
+    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    assert_int_equal(cseg_store_put_run(s, r, NULL, &id, &d), 0);
+    const cseg_profile *prof = cseg_segment_profile(r);
+    /* A CSV of two fields, all segments of at least 1 customer. */
+    char out[96];
+    snprintf(out, sizeof out, "%s.csv", db);
+    cseg_export_params p;
+    cseg_export_params_init(&p);
+    const char *fields[] = {"customer_id", "monetary", "Country"};
+    p.fields = fields;
+    p.n_fields = 3;
+    p.min_segment_size = 1;
+    size_t rows = 0;
+    assert_int_equal(cseg_store_export(s, &p, out, NULL, &rows, &d), 0);
+    assert_int_equal(rows, 24);
+    FILE *f = fopen(out, "r");
+    char line[256];
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line, "customer_id,monetary,Country\n");
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_non_null(strchr(line, ','));
+    fclose(f);
+    /* One segment by name; a minimum size above it leaves it out. */
+    p.segment_name = cseg_profile_name(prof, 0);
+    assert_int_equal(cseg_store_export(s, &p, out, NULL, &rows, &d), 0);
+    assert_int_equal(rows, cseg_profile_size(prof, 0));
+    p.min_segment_size = cseg_profile_size(prof, 0) + 1;
+    assert_int_equal(cseg_store_export(s, &p, out, NULL, &rows, &d), 0);
+    assert_int_equal(rows, 0);
+    f = fopen(out, "r");
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_null(fgets(line, sizeof line, f)); /* the header only */
+    fclose(f);
+    p.segment_name = "No such segment";
+    assert_int_equal(cseg_store_export(s, &p, out, NULL, &rows, &d), CSEG_EEMPTY);
+    p.segment_name = NULL;
+    const char *bad[] = {"customer_id", "shoe_size"};
+    p.fields = bad;
+    p.n_fields = 2;
+    assert_int_equal(cseg_store_export(s, &p, out, NULL, &rows, &d), CSEG_EPARAM);
+    assert_non_null(strstr(d.msg, "shoe_size"));
+    unlink(out);
+    /* Forget two customers: their memberships and state go, the rest stays. */
+    const char *ids[] = {"10001", "10002", "nobody"};
+    cseg_store_forgotten gone;
+    assert_int_equal(cseg_store_forget(s, ids, 3, &gone, &d), 0);
+    assert_int_equal(gone.memberships, 2);
+    assert_int_equal(gone.states, 2);
+    dump b = {0};
+    assert_int_equal(cseg_store_members(s, id, 0, dump_member, &b, &d), 0);
+    assert_null(strstr(b.text, "10001 "));
+    assert_non_null(strstr(b.text, "10003 "));
+    free(b.text);
+    cseg_store_close(s);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+    remove_db(db);
+}
+
+/* A store of a newer schema is refused; so is a file that is no store. */
+static void test_schema_versions(void **state)
+{
+    (void)state;
+    char *db = tmp_db();
+    cseg_store *s = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    cseg_store_close(s);
+    sqlite3 *raw;
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "UPDATE cseg_meta SET value = '7' WHERE key = "
+                                       "'schema_version'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    assert_int_equal(cseg_store_open(&s, db, &d), CSEG_EFORMAT);
+    assert_non_null(strstr(d.msg, "schema version 7, newer than this custseg"));
+    assert_null(s);
+    remove_db(db);
+    /* Tables of ours without cseg_meta: not ours to change. */
+    db = tmp_db();
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "CREATE TABLE cseg_runs (x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+    assert_int_equal(cseg_store_open(&s, db, &d), CSEG_EFORMAT);
+    assert_non_null(strstr(d.msg, "not a custseg store"));
+    remove_db(db);
+    /* Not SQLite at all. */
+    const char *txt = tmp_text(1, "customer_id,segment\n1,2\n");
+    assert_int_equal(cseg_store_open(&s, txt, &d), CSEG_EFORMAT);
+    unlink(txt);
+    /* A store in a folder that does not exist. */
+    assert_int_equal(cseg_store_open(&s, "/nonexistent/dir/x.db", &d), CSEG_EIO);
+    /* A PostgreSQL server that is not there: one line, I/O. */
+    assert_int_equal(cseg_store_open(&s, "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2",
+                                     &d),
+                     CSEG_EIO);
+    assert_null(strchr(d.msg, '\n'));
+    assert_non_null(strstr(d.msg, "cannot connect"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sqlite_round_trip),
+        cmocka_unit_test(test_postgresql_same_as_sqlite),
+        cmocka_unit_test(test_export_and_forget),
+        cmocka_unit_test(test_schema_versions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -284,6 +284,60 @@ static void test_schema_versions(void **state)
     assert_non_null(strstr(d.msg, "cannot connect"));
 }
 
+/* A database source: the database's types are the columns' types (digits in
+ * a TEXT column stay text); errors name the table and the row. */
+static void test_db_source_types(void **state)
+{
+    (void)state;
+    char *db = tmp_db();
+    sqlite3 *raw;
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw,
+                                  "CREATE TABLE t (zip TEXT, amount REAL, day DATE, n INTEGER);"
+                                  "INSERT INTO t VALUES ('01234', 1.5, '2024-01-02', 3);"
+                                  "INSERT INTO t VALUES ('99', 0.1, '2024-02-03', NULL);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    char uri[128];
+    snprintf(uri, sizeof uri, "sqlite:%s", db);
+    cseg_table *t = NULL;
+    cseg_diag d;
+    if (cseg_db_read_table(&t, uri, "t", NULL, NULL, &d) < 0)
+        fail_msg("%s", d.msg);
+    assert_int_equal(cseg_table_n_rows(t), 2);
+    assert_int_equal(cseg_table_col_type(t, 0), CSEG_COL_TEXT);
+    assert_string_equal(cseg_table_level(t, 0, cseg_table_codes(t, 0)[0]), "01234");
+    assert_int_equal(cseg_table_col_type(t, 1), CSEG_COL_NUMBER);
+    assert_true(cseg_table_numbers(t, 1)[1] == 0.1);
+    assert_int_equal(cseg_table_col_type(t, 2), CSEG_COL_DATETIME);
+    assert_true(isnan(cseg_table_numbers(t, 3)[1]));
+    cseg_table_free(t);
+    /* A query's expression has no declared type: typed from its values. */
+    assert_int_equal(cseg_db_read_table(&t, uri, NULL, "SELECT zip || '5' AS z FROM t", NULL, &d), 0);
+    assert_int_equal(cseg_table_col_type(t, 0), CSEG_COL_NUMBER);
+    cseg_table_free(t);
+    /* Errors: no such table, both or neither of table and query. */
+    assert_int_equal(cseg_db_read_table(&t, uri, "nope", NULL, NULL, &d), CSEG_EPARSE);
+    assert_non_null(strstr(d.msg, "no such table: nope"));
+    assert_int_equal(cseg_db_read_table(&t, uri, "t", "SELECT 1", NULL, &d), CSEG_EPARAM);
+    assert_int_equal(cseg_db_read_table(&t, uri, NULL, NULL, NULL, &d), CSEG_EPARAM);
+    /* A value that does not fit the forced type: the table and the row. */
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "INSERT INTO t VALUES ('7', 'x', '2024-01-01', 1)", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    assert_int_equal(cseg_db_read_table(&t, uri, "t", NULL, NULL, &d), CSEG_EPARSE);
+    assert_string_equal(d.file, "t");
+    assert_non_null(strstr(d.msg, "row 3: expected a number in column \"amount\""));
+    assert_true(cseg_db_is_uri(uri) && !cseg_db_is_uri(db));
+    char red[128];
+    cseg_db_uri_redact("postgresql://shop:secret@db.example/shop", red, sizeof red);
+    assert_string_equal(red, "postgresql://shop@db.example/shop");
+    remove_db(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_postgresql_same_as_sqlite),
         cmocka_unit_test(test_export_and_forget),
         cmocka_unit_test(test_schema_versions),
+        cmocka_unit_test(test_db_source_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "custseg/error.h"
+#include "custseg/features.h"
 #include "custseg/segment.h"
+#include "custseg/table.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -125,6 +127,27 @@ CSEG_API int cseg_store_export(cseg_store *s, const cseg_export_params *p, const
 /* The SHA-256 of a file's bytes as 64 lower-case hex digits (a run's
  * input_sha256). */
 CSEG_API int cseg_store_sha256_file(const char *path, char hex[65], cseg_diag *d);
+
+/* ---- database sources ----
+ * A table (table, "name" or "schema.name") or a query (query, any SELECT)
+ * of a database read as a CSV file is read: the same roles, detection and
+ * messages, which name the table (or "query") and the row ("orders: row 17:
+ * expected a number in column \"Quantity\", got \"abc\""). The database's column
+ * types (numbers, dates and times, text) are the columns' types; a column
+ * the database does not type (an SQLite expression) is typed from its values.
+ * uri: "sqlite:PATH" (opened read-only) or "postgresql://..."; the database
+ * is never written. Errors: CSEG_EIO (cannot open or connect), CSEG_EPARSE
+ * (the database refused the statement: its message, one line), and those of
+ * cseg_table_read_csv and cseg_txn_read. */
+CSEG_API int cseg_db_is_uri(const char *s); /* "sqlite:..." or "postgresql://..." */
+/* The URI with its password left out, for messages and records. */
+CSEG_API void cseg_db_uri_redact(const char *uri, char *out, size_t size);
+CSEG_API int cseg_db_read_table(cseg_table **out, const char *uri, const char *table,
+                                const char *query, const cseg_table_read_params *rp,
+                                cseg_diag *d);
+CSEG_API int cseg_db_read_txn(cseg_table **out, const char *uri, const char *table,
+                              const char *query, cseg_txn_roles *roles,
+                              const cseg_table_read_params *rp, cseg_diag *d);
 
 /* What cseg_store_forget removed. */
 typedef struct cseg_store_forgotten {

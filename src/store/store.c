@@ -229,18 +229,28 @@ static int is_pg_uri(const char *uri)
     return strncmp(uri, "postgresql://", 13) == 0 || strncmp(uri, "postgres://", 11) == 0;
 }
 
-/* The URI for messages: a password is left out. */
-static char *uri_for_messages(const char *uri)
+void cseg_db_uri_redact(const char *uri, char *out, size_t size)
 {
-    char *u = cseg__strdup(uri);
-    if (!u || !is_pg_uri(uri))
-        return u;
-    char *start = strstr(u, "://") + 3, *at = strchr(start, '@'), *slash = strchr(start, '/');
+    if (size == 0)
+        return;
+    snprintf(out, size, "%s", uri);
+    if (!is_pg_uri(out))
+        return;
+    char *start = strstr(out, "://") + 3, *at = strchr(start, '@'), *slash = strchr(start, '/');
     if (at && (!slash || at < slash)) {
         char *colon = memchr(start, ':', (size_t)(at - start));
         if (colon)
             memmove(colon, at, strlen(at) + 1);
     }
+}
+
+/* The URI for messages: a password is left out. */
+static char *uri_for_messages(const char *uri)
+{
+    size_t size = strlen(uri) + 1;
+    char *u = malloc(size);
+    if (u)
+        cseg_db_uri_redact(uri, u, size);
     return u;
 }
 

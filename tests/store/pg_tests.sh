@@ -28,4 +28,6 @@ psql_bin=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V
 PATH="$psql_bin:$PATH" psql -X -q "$URI" -c "CREATE DATABASE custseg_cli" || status=1
 CLI_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_cli?#')
 sh "$SRC/tests/store/store_cli.sh" "$BIN" "$SRC" "$CLI_URI" || status=1
+# Database sources: a table and queries of this server.
+PATH="$psql_bin:$PATH" sh "$SRC/tests/store/source_cli.sh" "$BIN" "$SRC" postgresql "$URI" || status=1
 exit $status

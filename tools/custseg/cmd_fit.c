@@ -69,6 +69,9 @@ int cmd_fit(int argc, char **argv)
         return cli_usage_error(cmd, optind >= argc ? "missing the input FILE"
                                                      : "expected one input FILE");
     const char *path = argv[optind];
+    char name[1400];
+    if (seg_source_name(&o, path, name, sizeof name))
+        return EXIT_USAGE;
     cseg_diag diag;
     cseg_diag_clear(&diag);
     cseg_table *t = NULL;
@@ -78,17 +81,18 @@ int cmd_fit(int argc, char **argv)
         rp.specs = &idspec;
         rp.n_specs = 1;
     }
-    int rc = cseg_table_read_csv(&t, path, &rp, &diag);
+    int rc = cseg_db_is_uri(path) ? cseg_db_read_table(&t, path, o.table, o.query, &rp, &diag)
+                                  : cseg_table_read_csv(&t, path, &rp, &diag);
     if (rc < 0) {
         if (rc == CSEG_ENOCOL && id)
-            return cli_error(EXIT_DATA, "%s: the id column \"%s\" is not in the header", path, id);
-        return cli_fail(rc, &diag, path);
+            return cli_error(EXIT_DATA, "%s: the id column \"%s\" is not in the header", name, id);
+        return cli_fail(rc, &diag, name);
     }
     /* No --id: a column named like an id (CustomerID, customer_id, ID ...). */
     for (size_t j = 0; j < cseg_table_n_cols(t) && !id; j++)
         if (cseg_is_customer_id_name(cseg_table_col_name(t, j), CSEG_ID_IN_TABLE))
             id = cseg_table_col_name(t, j);
-    seg_source src = {path, NULL, NULL, NULL, NULL, t, id};
+    seg_source src = {name, NULL, NULL, NULL, NULL, t, id};
     status = seg_run(&o, &src);
     cseg_table_free(t);
     return status;

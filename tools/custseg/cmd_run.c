@@ -153,6 +153,9 @@ int cmd_run(int argc, char **argv)
         return cli_usage_error(cmd, optind >= argc ? "missing the input FILE"
                                                      : "expected one input FILE");
     const char *path = argv[optind];
+    char name[1400];
+    if (seg_source_name(&o, path, name, sizeof name))
+        return EXIT_USAGE;
     cseg_diag diag;
     cseg_diag_clear(&diag);
     cseg_table *txn = NULL;
@@ -161,17 +164,19 @@ int cmd_run(int argc, char **argv)
     rp.csv = csv;
     rp.date_format = date_format;
     rp.n_threads = o.p.n_threads;
-    int rc = cseg_txn_read(&txn, path, &roles, &rp, &diag);
+    int rc = cseg_db_is_uri(path)
+                 ? cseg_db_read_txn(&txn, path, o.table, o.query, &roles, &rp, &diag)
+                 : cseg_txn_read(&txn, path, &roles, &rp, &diag);
     if (rc < 0)
-        return cli_fail(rc, &diag, path);
+        return cli_fail(rc, &diag, name);
     if (o.c.verbose)
         fprintf(stderr, "custseg: %s: %zu rows; customer=%s date=%s invoice=%s quantity=%s "
                         "price=%s amount=%s product=%s\n",
-                path, cseg_table_n_rows(txn), roles.customer, roles.date,
+                name, cseg_table_n_rows(txn), roles.customer, roles.date,
                 roles.invoice[0] ? roles.invoice : "-", roles.quantity[0] ? roles.quantity : "-",
                 roles.price[0] ? roles.price : "-", roles.amount[0] ? roles.amount : "-",
                 roles.product[0] ? roles.product : "-");
-    seg_source src = {path, txn, &roles, date_format, &rfm, NULL, NULL};
+    seg_source src = {name, txn, &roles, date_format, &rfm, NULL, NULL};
     status = seg_run(&o, &src);
     cseg_table_free(txn);
     return status;

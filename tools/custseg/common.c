@@ -172,6 +172,12 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
             return cli_usage_error(cmd, "--out needs a folder name"), -1;
         o->out_dir = arg;
         return 1;
+    case OPT_TABLE:
+    case OPT_QUERY:
+        if (!*arg)
+            return cli_usage_error(cmd, "--table and --query need a name or a SELECT"), -1;
+        *(opt == OPT_TABLE ? &o->table : &o->query) = arg;
+        return 1;
     case OPT_DB:
         if (!*arg)
             return cli_usage_error(cmd, "--db needs a path or a postgresql:// URI"), -1;
@@ -376,6 +382,28 @@ int seg_opts_finish(const seg_opts *o)
         if (nn != o->p.k)
             return cli_usage_error(o->cmd, "--names gives %zu names but --k is %zu", nn, o->p.k);
     }
+    return 0;
+}
+
+int seg_source_name(const seg_opts *o, const char *path, char *buf, size_t size)
+{
+    int db = cseg_db_is_uri(path);
+    if (!db && (o->table || o->query))
+        return cli_usage_error(o->cmd, "--table and --query read a database: give FILE as "
+                                       "sqlite:PATH or postgresql://...");
+    if (db && !o->table == !o->query)
+        return cli_usage_error(o->cmd, "a database source needs --table NAME or --query SQL "
+                                       "(one of them)");
+    if (!db) {
+        snprintf(buf, size, "%s", path);
+        return 0;
+    }
+    char uri[1024];
+    cseg_db_uri_redact(path, uri, sizeof uri);
+    if (o->table)
+        snprintf(buf, size, "%s (table %s)", uri, o->table);
+    else
+        snprintf(buf, size, "%s (query)", uri);
     return 0;
 }
 

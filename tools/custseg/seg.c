@@ -242,11 +242,14 @@ static int store_run(const seg_opts *o, const seg_source *src, const cseg_segmen
     json_decref(params);
     cseg_store *st = NULL;
     int64_t id = 0;
-    int rc = cseg_store_sha256_file(src->path, sha, &diag);
+    /* A file's bytes are hashed; a database source has no bytes of its own. */
+    int db = cseg_db_is_uri(src->path);
+    int rc = db ? 0 : cseg_store_sha256_file(src->path, sha, &diag);
     if (rc == 0)
         rc = cseg_store_open(&st, o->db, &diag);
     if (rc == 0) {
-        cseg_store_run_info info = {strcmp(o->cmd, "fit") == 0 ? "fit" : "run", sha, ptext};
+        cseg_store_run_info info = {strcmp(o->cmd, "fit") == 0 ? "fit" : "run", db ? NULL : sha,
+                                    ptext};
         rc = cseg_store_put_run(st, r, &info, &id, &diag);
     }
     cseg_store_close(st);

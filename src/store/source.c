@@ -359,24 +359,26 @@ static int blame_source(const dbsrc *s, int rc, cseg_diag *d)
     return rc;
 }
 
-int cseg_db_read_table(cseg_table **out, const char *uri, const char *table, const char *query,
-                       const cseg_table_read_params *rp, cseg_diag *d)
+/* Fetch the rows into a temporary CSV and read it as a table (roles NULL)
+ * or as a transaction log. */
+static int read_source(cseg_table **out, const char *uri, const char *table, const char *query,
+                       cseg_txn_roles *roles, const cseg_table_read_params *rp, cseg_diag *d)
 {
     dbsrc s;
     memset(&s, 0, sizeof s);
     *out = NULL;
+    cseg_colspec *spec = NULL;
     int rc = fetch(&s, uri, table, query, d);
-    if (rc == 0) {
-        cseg_table_read_params p;
-        cseg_table_read_params_init(&p);
-        if (rp)
-            p = *rp;
-        cseg_csv_params_init(&p.csv);
-        p.csv.delimiter = ',';
+    cseg_table_read_params p;
+    cseg_table_read_params_init(&p);
+    if (rp)
+        p = *rp;
+    cseg_csv_params_init(&p.csv);
+    p.csv.delimiter = ',';
+    if (rc == 0 && !roles) {
         /* The caller's forced types first, then the database's. */
-        cseg_colspec *spec = calloc(s.nc + p.n_specs + 1, sizeof *spec);
         size_t ns = 0;
-        if (!spec)
+        if (!(spec = calloc(s.nc + p.n_specs + 1, sizeof *spec)))
             rc = CSEG_ENOMEM;
         for (size_t j = 0; spec && j < p.n_specs; j++)
             spec[ns++] = p.specs[j];
@@ -389,30 +391,24 @@ int cseg_db_read_table(cseg_table **out, const char *uri, const char *table, con
         }
         p.specs = spec;
         p.n_specs = ns;
-        if (rc == 0)
-            rc = blame_source(&s, cseg_table_read_csv(out, s.path, &p, d), d);
-        free(spec);
     }
+    if (rc == 0)
+        rc = blame_source(&s, roles ? cseg_txn_read(out, s.path, roles, &p, d)
+                                    : cseg_table_read_csv(out, s.path, &p, d),
+                          d);
+    free(spec);
     src_free(&s);
     return rc;
+}
+
+int cseg_db_read_table(cseg_table **out, const char *uri, const char *table, const char *query,
+                       const cseg_table_read_params *rp, cseg_diag *d)
+{
+    return read_source(out, uri, table, query, NULL, rp, d);
 }
 
 int cseg_db_read_txn(cseg_table **out, const char *uri, const char *table, const char *query,
                      cseg_txn_roles *roles, const cseg_table_read_params *rp, cseg_diag *d)
 {
-    dbsrc s;
-    memset(&s, 0, sizeof s);
-    *out = NULL;
-    int rc = fetch(&s, uri, table, query, d);
-    if (rc == 0) {
-        cseg_table_read_params p;
-        cseg_table_read_params_init(&p);
-        if (rp)
-            p = *rp;
-        cseg_csv_params_init(&p.csv);
-        p.csv.delimiter = ',';
-        rc = blame_source(&s, cseg_txn_read(out, s.path, roles, &p, d), d);
-    }
-    src_free(&s);
-    return rc;
+    return read_source(out, uri, table, query, roles, rp, d);
 }

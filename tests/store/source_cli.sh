@@ -7,22 +7,7 @@ set -u
 BIN=$1
 SRC=$2
 KIND=$3
-T=$(mktemp -d /tmp/custseg-source.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() { # CODE NAME -- command...
-    code=$1; name=$2; shift 3
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    if [ "$got" -eq "$code" ]; then ok; else bad "$name: exit $got, expected $code; stderr: $(head -c 400 "$T/err")"; fi
-}
-stderr_is() {
-    if [ "$(cat "$T/err")" = "$2" ]; then ok; else bad "$1: stderr was '$(cat "$T/err")', expected '$2'"; fi
-}
-same() { if cmp -s "$2" "$3"; then ok; else bad "$1: $2 and $3 differ"; fi; }
+. "$SRC/tests/store/lib.sh"
 
 SMALL=$SRC/tests/data/txn_small.csv
 MALL=$SRC/data/mall_customers.csv

@@ -8,28 +8,7 @@ set -u
 BIN=$1
 SRC=$2
 DB=$3
-T=$(mktemp -d /tmp/custseg-store.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() { # CODE NAME -- command...
-    code=$1; name=$2; shift 3
-    "$@" >"$T/out" 2>"$T/err"
-    got=$?
-    if [ "$got" -eq "$code" ]; then ok; else bad "$name: exit $got, expected $code; stderr: $(head -c 400 "$T/err")"; fi
-}
-contains() { # NAME FILE TEXT
-    if grep -qF -- "$3" "$2"; then ok; else bad "$1: '$3' not in $2: $(head -c 300 "$2")"; fi
-}
-lacks() { # NAME FILE TEXT
-    if grep -qF -- "$3" "$2"; then bad "$1: '$3' found in $2"; else ok; fi
-}
-lines() { # NAME FILE N
-    n=$(wc -l <"$2")
-    if [ "$n" -eq "$3" ]; then ok; else bad "$1: $n lines in $2, expected $3"; fi
-}
+. "$SRC/tests/store/lib.sh"
 
 SMALL=$SRC/tests/data/txn_small.csv
 MALL=$SRC/data/mall_customers.csv

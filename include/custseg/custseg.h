@@ -19,5 +19,6 @@
 #include "custseg/report.h"
 #include "custseg/segment.h"
 #include "custseg/store.h"
+#include "custseg/privacy.h"
 
 #endif

@@ -27,6 +27,10 @@
 extern "C" {
 #endif
 
+/* Segments of fewer customers are drawn without per-customer points (privacy:
+ * docs/privacy.md). */
+#define CSEG_REPORT_MIN_POINTS 10
+
 typedef struct cseg_report cseg_report;
 
 typedef enum cseg_report_field {

@@ -107,6 +107,9 @@ typedef struct cseg_export_params {
                                   then every feature of the run's customer table */
     size_t n_fields;
     size_t min_segment_size;  /* segments with fewer customers are left out; default 10 */
+    const unsigned char *pseudonym_key; /* customer_id written as its pseudonym (privacy.h);
+                                           NULL (default): as stored */
+    size_t pseudonym_key_len;
     cseg_log_fn log;          /* hears of each segment left out (CSEG_LOG_NOTE); optional */
     void *log_user;
 } cseg_export_params;

@@ -920,10 +920,16 @@ static void chart_scatter(FILE *f, const cseg_report *r)
     scale sx = {xmin, xmax, 80, W - 200}, sy = {ymin, ymax, H - 50, 20};
     char title[160], desc[400], xl[64], yl[64];
     snprintf(title, sizeof title, "Segments in two dimensions (principal components)");
+    /* Privacy: a segment of very few customers is shown by its centre only, so
+     * that no point (and its tooltip) stands for an identifiable customer. */
+    size_t hidden = 0;
+    for (size_t i = 0; i < r->npts; i++)
+        hidden += r->seg[r->plab[i]].size < CSEG_REPORT_MIN_POINTS;
     snprintf(desc, sizeof desc,
              "Scatter plot of %zu customers%s on the first two principal components of the model "
-             "features, coloured by segment, with segment centres marked.",
-             r->npts, r->npts < r->ntotal ? " (a sample)" : "");
+             "features, coloured by segment, with segment centres marked%s.",
+             r->npts - hidden, r->npts < r->ntotal ? " (a sample)" : "",
+             hidden ? "; segments of fewer than 10 customers are shown by their centre only" : "");
     snprintf(xl, sizeof xl, "PC1 (%.0f%% of variance)", 100 * r->ratio[0]);
     snprintf(yl, sizeof yl, "PC2 (%.0f%% of variance)", 100 * r->ratio[1]);
     svg_open(f, "chart-pca", W, H, title, desc);
@@ -931,6 +937,8 @@ static void chart_scatter(FILE *f, const cseg_report *r)
     fputs("<g class=\"points\">", f);
     for (size_t i = 0; i < r->npts; i++) {
         size_t s = (size_t)r->plab[i];
+        if (r->seg[s].size < CSEG_REPORT_MIN_POINTS)
+            continue;
         fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\" fill=\"%s\"><title>", sc(&sx, r->pxy[2 * i]),
                 sc(&sy, r->pxy[2 * i + 1]), colour(r, s));
         esc(f, r->seg[s].name);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "custseg/privacy.h"
 #include "../core/internal.h"
 #include "../csv/internal.h"
 
@@ -56,6 +57,9 @@ static const char *value_of(const exporter *e, const cseg_store_member *m, json_
     *is_text = 0;
     if (strcmp(field, "customer_id") == 0) {
         *is_text = 1;
+        if (e->p->pseudonym_key && size > CSEG_PSEUDONYM_LEN &&
+            cseg_pseudonym(e->p->pseudonym_key, e->p->pseudonym_key_len, m->customer_id, buf) == 0)
+            return buf;
         return m->customer_id;
     }
     if (strcmp(field, "segment") == 0) {
@@ -79,7 +83,6 @@ static const char *value_of(const exporter *e, const cseg_store_member *m, json_
     } else {
         v = json_object_get(feat, field);
     }
-    (void)e;
     if (json_is_string(v)) {
         *is_text = 1;
         return json_string_value(v);
@@ -111,7 +114,7 @@ static int write_member(const cseg_store_member *m, void *ctx)
     if (e->p->jsonl)
         fputc('{', f);
     for (size_t j = 0; j < e->nf; j++) {
-        char buf[40];
+        char buf[CSEG_PSEUDONYM_LEN + 1];
         int text;
         const char *v = value_of(e, m, feat, proba, e->fields[j], buf, sizeof buf, &text);
         if (e->p->jsonl) {

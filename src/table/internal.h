@@ -13,4 +13,8 @@ int cseg__table_view(cseg_table **out, const cseg_table *src);
 const char *cseg__table_cell_text(const cseg_table *t, size_t j, size_t i, char *buf,
                                   size_t size);
 
+/* Rewrite text column j's levels: level k becomes levels[k] (equal new
+ * levels merge). CSEG_EINVAL for a column that is not text or is a view's. */
+int cseg__table_replace_levels(cseg_table *t, size_t j, const char *const *levels);
+
 #endif

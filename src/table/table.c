@@ -1561,3 +1561,46 @@ const char *cseg__table_cell_text(const cseg_table *t, size_t j, size_t i, char 
     cseg__format_double(buf, size, x[i]);
     return buf;
 }
+
+int cseg__table_replace_levels(cseg_table *t, size_t j, const char *const *levels)
+{
+    tcol *c = &t->cols[j];
+    if (c->type != CSEG_COL_TEXT || c->borrowed)
+        return CSEG_EINVAL;
+    tcol nc;
+    memset(&nc, 0, sizeof nc);
+    int32_t *map = malloc((c->n_levels ? c->n_levels : 1) * sizeof *map);
+    int rc = map ? 0 : CSEG_ENOMEM;
+    for (size_t k = 0; k < c->n_levels && rc == 0; k++) {
+        int32_t code = intern(&nc, levels[k], strlen(levels[k]));
+        if (code < 0)
+            rc = code;
+        else
+            map[k] = code;
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < t->n_rows; i++)
+            if (c->code[i] >= 0)
+                c->code[i] = map[c->code[i]];
+        free(c->pool);
+        free(c->off);
+        free(c->lhash);
+        free(c->htab);
+        c->pool = nc.pool;
+        c->pool_len = nc.pool_len;
+        c->pool_cap = nc.pool_cap;
+        c->off = nc.off;
+        c->lhash = nc.lhash;
+        c->htab = nc.htab;
+        c->n_levels = nc.n_levels;
+        c->cap_levels = nc.cap_levels;
+        c->hcap = nc.hcap;
+    } else {
+        free(nc.pool);
+        free(nc.off);
+        free(nc.lhash);
+        free(nc.htab);
+    }
+    free(map);
+    return rc;
+}

@@ -28,6 +28,20 @@ psql_bin=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V
 PATH="$psql_bin:$PATH" psql -X -q "$URI" -c "CREATE DATABASE custseg_cli" || status=1
 CLI_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_cli?#')
 sh "$SRC/tests/store/store_cli.sh" "$BIN" "$SRC" "$CLI_URI" || status=1
+# Pseudonymised ids: nothing in a dump of the PostgreSQL store holds a raw id.
+PRIV_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_priv?#')
+PATH="$psql_bin:$PATH" psql -X -q "$URI" -c "CREATE DATABASE custseg_priv" || status=1
+P=$(mktemp -d /tmp/custseg-pgpriv.XXXXXX)
+sed 's/,100\([0-9][0-9]\)\.0,/,cust-\1-x,/' "$SRC/tests/data/txn_small.csv" >"$P/log.csv"
+head -c 32 /dev/urandom >"$P/key"
+"$BIN" run "$P/log.csv" --k 3 --pseudonymize "$P/key" --out "$P/o" --db "$PRIV_URI" --quiet >/dev/null ||
+    { echo "FAIL: pseudonymised run into PostgreSQL"; status=1; }
+PATH="$psql_bin:$PATH" pg_dump "$PRIV_URI" >"$P/dump.sql" || status=1
+if ! grep -q "cseg_memberships" "$P/dump.sql" || grep -q "cust-" "$P/dump.sql"; then
+    echo "FAIL: the PostgreSQL dump holds a raw id (or no memberships)"
+    status=1
+fi
+rm -rf "$P"
 # Database sources: a table and queries of this server.
 PATH="$psql_bin:$PATH" sh "$SRC/tests/store/source_cli.sh" "$BIN" "$SRC" postgresql "$URI" || status=1
 exit $status

@@ -52,6 +52,8 @@ typedef struct seg_opts {
     const char *features;   /* comma-separated feature columns */
     const char *cmd;        /* "run", "fit" or "compare", for messages */
     const char *db;         /* --db: the store to keep the run in, or NULL */
+    const char *pseudonymize; /* --pseudonymize KEYFILE, or NULL */
+    int allow_pii;          /* --allow-pii */
     const char *table;      /* --table, --query: FILE is a database (sqlite:, postgresql://) */
     const char *query;
     int argc;               /* the command line, kept with a stored run */
@@ -85,6 +87,10 @@ int seg_run(seg_opts *o, const seg_source *src);
 /* A database source's name for messages and records: the URI without its
  * password, and the table (or "query"). 0, or a usage error's status. */
 int seg_source_name(const seg_opts *o, const char *path, char *buf, size_t size);
+/* --pseudonymize: the ids of column j become pseudonyms. 0, or an exit status. */
+int seg_pseudonymize(const seg_opts *o, cseg_table *t, const char *column);
+/* Is name one of the --features? */
+int seg_is_feature(const seg_opts *o, const char *name);
 
 /* Subcommands. */
 int cmd_run(int argc, char **argv);
@@ -108,7 +114,7 @@ enum {
     OPT_DATE_FORMAT, OPT_AS_OF, OPT_DELIM, OPT_SPEND_WINDOW, OPT_ID, OPT_LABELS, OPT_FORMAT,
     OPT_OUTFILE, OPT_KEEP_DUPLICATES, OPT_REVENUE, OPT_MONEY_DECIMALS, OPT_KEEP_KNOWN,
     OPT_NO_KEEP_KNOWN, OPT_ATTRIBUTES, OPT_DB, OPT_RUN, OPT_SEGMENT, OPT_FIELDS,
-    OPT_MIN_SEGMENT_SIZE, OPT_TABLE, OPT_QUERY
+    OPT_MIN_SEGMENT_SIZE, OPT_TABLE, OPT_QUERY, OPT_PSEUDONYMIZE, OPT_ALLOW_PII, OPT_DROP_COLUMNS
 };
 
 #define SEG_LONG_OPTIONS                                                                           \
@@ -131,7 +137,9 @@ enum {
         {"bootstrap", required_argument, 0, OPT_BOOTSTRAP},                                        \
         {"subsample", required_argument, 0, OPT_SUBSAMPLE},                                        \
         {"format", required_argument, 0, OPT_FORMAT}, {"db", required_argument, 0, OPT_DB},      \
-        {"table", required_argument, 0, OPT_TABLE}, {"query", required_argument, 0, OPT_QUERY}
+        {"table", required_argument, 0, OPT_TABLE}, {"query", required_argument, 0, OPT_QUERY},  \
+        {"pseudonymize", required_argument, 0, OPT_PSEUDONYMIZE},                              \
+        {"allow-pii", no_argument, 0, OPT_ALLOW_PII}
 
 /* The column and cleaning options of run (also accepted by compare). */
 #define RUN_LONG_OPTIONS                                                                           \
@@ -151,6 +159,10 @@ enum {
     "  --out DIR            output folder (default: out)\n"                                      \
     "  --table T, --query SQL   FILE is a database: sqlite:PATH or postgresql://...; read\n"  \
     "                       its table T, or the rows of a SELECT\n"                          \
+    "  --pseudonymize KEYFILE   customer ids become keyed pseudonyms (HMAC-SHA-256) in\n"   \
+    "                       every output and the store (docs/privacy.md)\n"                  \
+    "  --allow-pii          keep columns that look like e-mail addresses, phone numbers\n"  \
+    "                       or free text (default: left out; refused as features)\n"       \
     "  --db URI             also keep the run in a segment store: an SQLite file (PATH or\n"   \
     "                       sqlite:PATH) or postgresql://... (docs/store.md)\n"                \
     "  --k N|A..B|auto      number of segments; auto tries --k-min..--k-max, A..B that range\n" \

@@ -17,6 +17,7 @@ static const char help[] =
     "  --delimiter C        field separator (default: detect among , ; TAB |)\n"
     "  --revenue COL        money column for the segments' revenue shares and order\n"
     "                       (default: a column named monetary, revenue, spend or sales)\n"
+    "  --drop-columns A,B   never read these columns (nothing of them is written)\n"
     "\n"
     "Segmentation (default features: every column but the id; dates are skipped):\n" SEG_OPTIONS_HELP;
 
@@ -26,9 +27,11 @@ int cmd_fit(int argc, char **argv)
                                               {"id", required_argument, 0, OPT_ID},
                                               {"delimiter", required_argument, 0, OPT_DELIM},
                                               {"revenue", required_argument, 0, OPT_REVENUE},
+                                              {"drop-columns", required_argument, 0,
+                                               OPT_DROP_COLUMNS},
                                               {0, 0, 0, 0}};
     seg_opts o;
-    const char *id = NULL;
+    const char *id = NULL, *drop_arg = NULL;
     cseg_table_read_params rp;
     int opt, status = EXIT_OK;
     /* `custseg compare` runs this command's input handling with its own name. */
@@ -53,6 +56,9 @@ int cmd_fit(int argc, char **argv)
         case OPT_REVENUE:
             o.p.revenue_column = optarg;
             break;
+        case OPT_DROP_COLUMNS:
+            drop_arg = optarg;
+            break;
         case OPT_DELIM:
             if (cli_parse_delimiter(optarg, &rp.csv.delimiter) < 0)
                 return cli_usage_error(cmd, "--delimiter must be one character (or 'tab')");
@@ -75,25 +81,83 @@ int cmd_fit(int argc, char **argv)
     cseg_diag diag;
     cseg_diag_clear(&diag);
     cseg_table *t = NULL;
-    cseg_colspec idspec;
-    if (id) {
-        idspec = (cseg_colspec){id, CSEG_COL_TEXT, 1};
-        rp.specs = &idspec;
-        rp.n_specs = 1;
+    size_t nskip = 0, ndrop = 0;
+    char **drop = drop_arg ? cli_split(drop_arg, &ndrop) : NULL, idbuf[CSEG_ROLE_NAME_MAX];
+    char **pii = NULL; /* columns that look like personal data: never loaded */
+    size_t npii = 0;
+    if (drop_arg && (!drop || ndrop == 0)) {
+        cli_free_list(drop);
+        return cli_usage_error(cmd, "--drop-columns needs column names separated by commas");
     }
-    int rc = cseg_db_is_uri(path) ? cseg_db_read_table(&t, path, o.table, o.query, &rp, &diag)
-                                  : cseg_table_read_csv(&t, path, &rp, &diag);
-    if (rc < 0) {
-        if (rc == CSEG_ENOCOL && id)
-            return cli_error(EXIT_DATA, "%s: the id column \"%s\" is not in the header", name, id);
-        return cli_fail(rc, &diag, name);
+    for (int pass = 0; pass < 2; pass++) {
+        cseg_colspec *specs = calloc(1 + ndrop + npii, sizeof *specs);
+        if (!specs) {
+            status = cli_error(EXIT_IO, "out of memory");
+            goto done;
+        }
+        nskip = 0;
+        if (id)
+            specs[nskip++] = (cseg_colspec){id, CSEG_COL_TEXT, 1};
+        for (size_t j = 0; j < ndrop; j++)
+            specs[nskip++] = (cseg_colspec){drop[j], CSEG_COL_SKIP, 0};
+        for (size_t j = 0; j < npii; j++)
+            specs[nskip++] = (cseg_colspec){pii[j], CSEG_COL_SKIP, 0};
+        rp.specs = specs;
+        rp.n_specs = nskip;
+        int rc = cseg_db_is_uri(path) ? cseg_db_read_table(&t, path, o.table, o.query, &rp, &diag)
+                                      : cseg_table_read_csv(&t, path, &rp, &diag);
+        free(specs);
+        if (rc < 0) {
+            status = rc == CSEG_ENOCOL && id && !cseg_db_is_uri(path) && strstr(diag.msg, id)
+                         ? cli_error(EXIT_DATA, "%s: the id column \"%s\" is not in the header",
+                                     name, id)
+                         : cli_fail(rc, &diag, name);
+            goto done;
+        }
+        /* No --id: a column named like an id (CustomerID, customer_id, ID ...). */
+        for (size_t j = 0; j < cseg_table_n_cols(t) && !id; j++)
+            if (cseg_is_customer_id_name(cseg_table_col_name(t, j), CSEG_ID_IN_TABLE)) {
+                snprintf(idbuf, sizeof idbuf, "%s", cseg_table_col_name(t, j));
+                id = idbuf;
+            }
+        if (pass == 1 || o.allow_pii)
+            break;
+        /* Personal data stays out: refused as a feature, else never loaded. */
+        for (size_t j = 0; j < cseg_table_n_cols(t); j++) {
+            const char *cn = cseg_table_col_name(t, j), *kind;
+            if ((id && strcmp(cn, id) == 0) || !(kind = cseg_pii_kind(t, j)))
+                continue;
+            if (seg_is_feature(&o, cn)) {
+                status = cli_usage_error(cmd, "column \"%s\" looks like %s: personal data is "
+                                              "not a feature (--allow-pii to use it)", cn, kind);
+                goto done;
+            }
+            char **np = realloc(pii, (npii + 1) * sizeof *np);
+            if (!np || !(np[npii] = strdup(cn))) {
+                pii = np ? np : pii;
+                status = cli_error(EXIT_IO, "out of memory");
+                goto done;
+            }
+            pii = np;
+            npii++;
+            if (!o.c.quiet)
+                fprintf(stderr, "custseg: note: column \"%s\" looks like %s: left out of every "
+                                "output and the store (--allow-pii keeps it)\n", cn, kind);
+        }
+        if (npii == 0)
+            break;
+        cseg_table_free(t);
+        t = NULL;
     }
-    /* No --id: a column named like an id (CustomerID, customer_id, ID ...). */
-    for (size_t j = 0; j < cseg_table_n_cols(t) && !id; j++)
-        if (cseg_is_customer_id_name(cseg_table_col_name(t, j), CSEG_ID_IN_TABLE))
-            id = cseg_table_col_name(t, j);
+    if ((status = seg_pseudonymize(&o, t, id)) != 0)
+        goto done;
     seg_source src = {name, NULL, NULL, NULL, NULL, t, id};
     status = seg_run(&o, &src);
+done:
     cseg_table_free(t);
+    cli_free_list(drop);
+    for (size_t j = 0; j < npii; j++)
+        free(pii[j]);
+    free(pii);
     return status;
 }

@@ -169,6 +169,21 @@ int cmd_run(int argc, char **argv)
                  : cseg_txn_read(&txn, path, &roles, &rp, &diag);
     if (rc < 0)
         return cli_fail(rc, &diag, name);
+    /* Attributes reach every output: personal data is refused unless allowed. */
+    for (size_t a = 0; a < roles.n_attributes && !o.allow_pii; a++) {
+        long j = cseg_table_find(txn, roles.attributes[a]);
+        const char *kind = j >= 0 ? cseg_pii_kind(txn, (size_t)j) : NULL;
+        if (kind) {
+            cseg_table_free(txn);
+            return cli_usage_error(cmd, "attribute column \"%s\" looks like %s: personal "
+                                        "data is not carried (--allow-pii to carry it)",
+                                   roles.attributes[a], kind);
+        }
+    }
+    if ((status = seg_pseudonymize(&o, txn, roles.customer)) != 0) {
+        cseg_table_free(txn);
+        return status;
+    }
     if (o.c.verbose)
         fprintf(stderr, "custseg: %s: %zu rows; customer=%s date=%s invoice=%s quantity=%s "
                         "price=%s amount=%s product=%s\n",

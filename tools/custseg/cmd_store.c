@@ -232,7 +232,8 @@ static const char export_help[] =
     "  --fields a,b,...       columns (default: customer_id, segment, segment_name,\n"
     "                         distance, then every feature of the run)\n"
     "  --min-segment-size N   leave out segments with fewer customers (default 10)\n"
-    "  --out FILE             write here, atomically (default: stdout)\n";
+    "  --out FILE             write here, atomically (default: stdout)\n"
+    "  --pseudonymize KEYFILE customer ids as keyed pseudonyms (docs/privacy.md)\n";
 
 static void on_note(cseg_log_level level, const char *msg, void *user)
 {
@@ -251,13 +252,15 @@ int cmd_export(int argc, char **argv)
         {"fields", required_argument, 0, OPT_FIELDS},
         {"min-segment-size", required_argument, 0, OPT_MIN_SEGMENT_SIZE},
         {"out", required_argument, 0, OPT_OUTFILE},
+        {"pseudonymize", required_argument, 0, OPT_PSEUDONYMIZE},
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0}};
     store_opts o = {NULL, 0};
     cseg_export_params p;
     cseg_export_params_init(&p);
     p.log = on_note;
-    const char *out = NULL, *fields = NULL;
+    const char *out = NULL, *fields = NULL, *keyfile = NULL;
+    unsigned char key[CSEG_KEY_MAX];
     int opt;
     long v;
     optind = 1;
@@ -284,6 +287,7 @@ int cmd_export(int argc, char **argv)
             p.jsonl = strcmp(optarg, "jsonl") == 0;
             break;
         case OPT_FIELDS: fields = optarg; break;
+        case OPT_PSEUDONYMIZE: keyfile = optarg; break;
         case OPT_MIN_SEGMENT_SIZE:
             if (cli_parse_int(optarg, 0, 1000000000L, &v) < 0)
                 return cli_usage_error("export", "--min-segment-size must be a whole number >= 0");
@@ -307,6 +311,16 @@ int cmd_export(int argc, char **argv)
         cli_free_list(list);
         return cli_usage_error("export", "--fields needs column names separated by commas");
     }
+    if (keyfile) {
+        cseg_diag kd;
+        cseg_diag_clear(&kd);
+        int krc = cseg_key_read(keyfile, key, &p.pseudonym_key_len, &kd);
+        if (krc < 0) {
+            cli_free_list(list);
+            return cli_fail(krc, &kd, keyfile);
+        }
+        p.pseudonym_key = key;
+    }
     p.fields = (const char *const *)list;
     p.n_fields = nf;
     p.run_id = o.run;
@@ -323,6 +337,7 @@ int cmd_export(int argc, char **argv)
     }
     cseg_store_close(st);
     cli_free_list(list);
+    memset(key, 0, sizeof key);
     return status;
 }
 

@@ -172,6 +172,14 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
             return cli_usage_error(cmd, "--out needs a folder name"), -1;
         o->out_dir = arg;
         return 1;
+    case OPT_PSEUDONYMIZE:
+        if (!*arg)
+            return cli_usage_error(cmd, "--pseudonymize needs a key file"), -1;
+        o->pseudonymize = arg;
+        return 1;
+    case OPT_ALLOW_PII:
+        o->allow_pii = 1;
+        return 1;
     case OPT_TABLE:
     case OPT_QUERY:
         if (!*arg)
@@ -405,6 +413,35 @@ int seg_source_name(const seg_opts *o, const char *path, char *buf, size_t size)
     else
         snprintf(buf, size, "%s (query)", uri);
     return 0;
+}
+
+int seg_pseudonymize(const seg_opts *o, cseg_table *t, const char *column)
+{
+    if (!o->pseudonymize)
+        return 0;
+    unsigned char key[CSEG_KEY_MAX];
+    size_t len;
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    long j = column ? cseg_table_find(t, column) : -1;
+    if (j < 0)
+        return cli_usage_error(o->cmd, "--pseudonymize needs a customer id column (--id COL)");
+    int rc = cseg_key_read(o->pseudonymize, key, &len, &diag);
+    if (rc == 0)
+        rc = cseg_table_pseudonymize(t, (size_t)j, key, len, &diag);
+    memset(key, 0, sizeof key);
+    return rc < 0 ? cli_fail(rc, &diag, o->pseudonymize) : 0;
+}
+
+int seg_is_feature(const seg_opts *o, const char *name)
+{
+    size_t n;
+    char **list = o->features ? cli_split(o->features, &n) : NULL;
+    int yes = 0;
+    for (size_t i = 0; list && i < n; i++)
+        yes |= strcmp(list[i], name) == 0;
+    cli_free_list(list);
+    return yes;
 }
 
 int cli_parse_threads(const char *s, int *out)

@@ -12,6 +12,17 @@ int cseg__atomic_open(cseg_atomic_file *af, const char *path, cseg_diag *d)
 {
     size_t n = strlen(path);
     af->f = NULL;
+    af->tmp = af->path = NULL;
+    /* A device or a pipe (/dev/null, /dev/stdout, a FIFO) is written as it is:
+     * renaming a file over it would replace the device with a file. */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return cseg__diag(d, CSEG_EIO, path, 0, 0, "cannot write file: it is a folder");
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (!(af->f = fopen(path, "w")))
+            return cseg__diag(d, CSEG_EIO, path, 0, 0, "cannot write file: %s", strerror(errno));
+        return 0;
+    }
     af->path = cseg__strdup(path);
     af->tmp = malloc(n + 16);
     if (!af->path || !af->tmp) {
@@ -41,6 +52,11 @@ int cseg__atomic_open(cseg_atomic_file *af, const char *path, cseg_diag *d)
 
 int cseg__atomic_commit(cseg_atomic_file *af, cseg_diag *d)
 {
+    if (!af->tmp) { /* a device or a pipe: written in place */
+        int bad = ferror(af->f) | (fclose(af->f) != 0);
+        af->f = NULL;
+        return bad ? cseg__diag(d, CSEG_EIO, NULL, 0, 0, "cannot write: %s", strerror(errno)) : 0;
+    }
     int bad = ferror(af->f);
     if (fflush(af->f) != 0)
         bad = 1;

@@ -42,7 +42,9 @@ size_t cseg__rng_below(cseg_rng *r, size_t n); /* unbiased in [0, n) */
 
 /* Atomic file output: write to "<path>.tmp.XXXXXX" in the same directory,
  * then rename. cseg__atomic_commit checks ferror/fclose before renaming and
- * removes the temporary on any failure; cseg__atomic_abort just removes it. */
+ * removes the temporary on any failure; cseg__atomic_abort just removes it.
+ * A path that is a device or a pipe (/dev/null, a FIFO) is written directly
+ * (tmp stays NULL); a folder is an error. */
 typedef struct cseg_atomic_file {
     FILE *f;
     char *tmp;

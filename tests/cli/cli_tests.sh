@@ -89,6 +89,16 @@ same assign-table-labels "$T/a" "$T/b"
 expect 0 assign-log -- "$BIN" assign "$T/o1/model.json" "$SMALL"
 cut -d, -f1,2,3 "$T/out" > "$T/c"
 same assign-log-labels "$T/a" "$T/c"
+# --out to a device or a pipe writes through it: renaming a file over /dev/null
+# (as root) would replace the device with a file
+expect 0 assign-devnull -- "$BIN" assign "$T/o1/model.json" "$T/o1/customers.csv" --out /dev/null
+[ -c /dev/null ] && ok || bad "assign-devnull: /dev/null is no longer a device"
+mkfifo "$T/fifo"
+(cat "$T/fifo" >"$T/from_fifo" &)
+expect 0 assign-fifo -- "$BIN" assign "$T/o1/model.json" "$T/o1/customers.csv" --out "$T/fifo"
+sleep 0.3
+[ -p "$T/fifo" ] && ok || bad "assign-fifo: the FIFO was replaced"
+contains assign-fifo "$T/from_fifo" "customer_id,segment"
 expect 0 assign-json -- "$BIN" assign "$T/o1/model.json" "$T/o1/customers.csv" --format json
 contains assign-json "$T/out" '"segment_name":'
 expect 0 assign-as-of-auto -- "$BIN" assign "$T/o1/model.json" "$SMALL" --as-of auto

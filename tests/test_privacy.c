@@ -57,6 +57,7 @@ static void test_pii_kinds(void **state)
     const char *text[] = {"called about the late delivery twice", "wants invoices by post please",
                           "prefers the weekend store visits"};
     const char *genre[] = {"Female", "Male", "Other"};
+    const char *dates[] = {"2011-02-30", "2011-01-02", "2011-03-04"}; /* text: one is impossible */
     int32_t c[] = {0, 1, 2, 0};
     int32_t distinct[] = {0, 1, 2, -1};
     struct {
@@ -65,8 +66,8 @@ static void test_pii_kinds(void **state)
         const char *want;
     } cases[] = {{mail, c, "e-mail addresses"}, {phone, c, "phone numbers"},
                  {code, c, NULL},               {text, distinct, "free text"},
-                 {genre, c, NULL}};
-    for (size_t k = 0; k < 5; k++) {
+                 {genre, c, NULL},              {dates, c, NULL}};
+    for (size_t k = 0; k < 6; k++) {
         cseg_table *t;
         cseg_table_create(&t, 4);
         cseg_table_add_text(t, "x", cases[k].lv, 3, cases[k].codes);

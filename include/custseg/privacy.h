@@ -33,9 +33,9 @@ CSEG_API int cseg_table_pseudonymize(cseg_table *t, size_t j, const unsigned cha
 
 /* What personal data a text column looks like: "e-mail addresses", "phone
  * numbers", "free text", or NULL. Half or more of its values must be: an
- * e-mail address (text@text.text, no spaces); a phone number (7 to 15
+ * e-mail address (text@text.text, no spaces); a phone number (9 to 15
  * digits, with '+', spaces, dashes, dots or parentheses, and at least one of
- * them: a bare run of digits is taken for a code); or free text (at least
+ * them: a bare run of digits is taken for a code, and a date has 8); or free text (at least
  * three words and 20 characters, on a column whose values are mostly
  * distinct). Number and date columns are never personal data here. */
 CSEG_API const char *cseg_pii_kind(const cseg_table *t, size_t j);

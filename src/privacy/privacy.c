@@ -89,7 +89,8 @@ static int is_phone(const char *s)
         else
             return 0;
     }
-    return digits >= 7 && digits <= 15 && seps > 0;
+    /* 9 digits at least: a date (2011-02-30, 8 digits) is no phone number. */
+    return digits >= 9 && digits <= 15 && seps > 0;
 }
 
 static int is_free_text(const char *s)

@@ -346,14 +346,31 @@ static int sb_put(sbuf *b, const char *s, size_t n)
     return 0;
 }
 
+/* A JSON string. Written here rather than through jansson: a million
+ * customers' features are a few million strings, and jansson's allocation
+ * per string was most of the time of storing a run. Text is valid UTF-8
+ * already (the reader checks it), so only quotes, backslashes and control
+ * characters need escaping. */
 static int sb_str(sbuf *b, const char *s)
 {
-    json_t *j = json_string(s);
-    char *e = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-    json_decref(j);
-    int rc = e ? sb_put(b, e, strlen(e)) : -1;
-    free(e);
-    return rc;
+    int rc = sb_put(b, "\"", 1);
+    const char *run = s;
+    for (const char *p = s;; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        rc |= sb_put(b, run, (size_t)(p - run));
+        if (!c)
+            break;
+        char esc[8];
+        if (c == '"' || c == '\\')
+            snprintf(esc, sizeof esc, "\\%c", c);
+        else
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+        rc |= sb_put(b, esc, strlen(esc));
+        run = p + 1;
+    }
+    return rc | sb_put(b, "\"", 1);
 }
 
 static int sb_num(sbuf *b, double v)

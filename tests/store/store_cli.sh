@@ -73,6 +73,22 @@ if [ -r "$RETAIL" ]; then
         kill -9 "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
+    # and right inside the store write: once the files are written ("Wrote ..." on a
+    # line-buffered stdout) a 100,000-customer run spends a good fraction of a second storing
+    awk 'BEGIN { srand(7); print "id,a,b"; for (i = 1; i <= 100000; i++)
+                 printf "%d,%.3f,%.3f\n", i, rand() * 10, rand() * 10 }' >"$T/big.csv"
+    in_store=0
+    for i in 1 2 3; do
+        stdbuf -oL "$BIN" fit "$T/big.csv" --k 3 --n-init 1 --out "$T/b" --db "$DB" --quiet \
+            >"$T/b.out" 2>/dev/null &
+        pid=$!
+        while kill -0 "$pid" 2>/dev/null && ! grep -q "^Wrote" "$T/b.out"; do sleep 0.01; done
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        grep -q "^Stored" "$T/b.out" || in_store=$((in_store + 1))
+    done
+    echo "kill -9 inside the store write: $in_store of 3 runs"
+    [ "$in_store" -ge 1 ] && ok || bad "kill-in-store: no kill landed inside the store write"
     expect 0 runs-after-kill -- "$BIN" runs --db "$DB"
     contains runs-after-kill "$T/out" "    1  "
     expect 0 export-after-kill -- "$BIN" export --db "$DB" --run 1 --min-segment-size 0

@@ -477,6 +477,55 @@ static void test_attributes(void **state)
     assert_non_null(strstr(d.msg, "given twice"));
 }
 
+/* Score edges: on their own population they give every customer its score;
+ * on another log they score by the training classes, not by that log's ranks. */
+static void test_score_edges(void **state)
+{
+    (void)state;
+    const char *path = CSEG_SOURCE_DIR "/tests/data/txn_small.csv";
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    cseg_table *txn = NULL, *cust = NULL, *again = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, &d), 0);
+    assert_int_equal(cseg_rfm_compute(&cust, txn, &roles, NULL, NULL, &d), 0);
+    cseg_rfm_edges e;
+    assert_int_equal(cseg_rfm_score_edges(cust, &e), 0);
+    for (int q = 1; q < 4; q++) {
+        assert_true(e.recency_hi[q] <= e.recency_hi[q - 1]);
+        assert_true(e.monetary_lo[q] >= e.monetary_lo[q - 1]);
+    }
+    cseg_rfm_params p;
+    cseg_rfm_params_init(&p);
+    p.has_edges = 1;
+    p.edges = e;
+    assert_int_equal(cseg_rfm_compute(&again, txn, &roles, &p, NULL, &d), 0);
+    static const char *const sc[] = {"r_score", "f_score", "m_score", "rfm_code"};
+    for (int k = 0; k < 3; k++) {
+        const double *a = cseg_table_numbers(cust, (size_t)cseg_table_find(cust, sc[k]));
+        const double *b = cseg_table_numbers(again, (size_t)cseg_table_find(again, sc[k]));
+        for (size_t i = 0; i < cseg_table_n_rows(cust); i++)
+            assert_true(a[i] == b[i]);
+    }
+    cseg_table_free(again);
+    /* Edges of a made-up population: every customer of this log scores 5 in M
+     * (all spent at least 1) and 1 in F (nobody reaches 10000 orders). */
+    for (int q = 0; q < 4; q++) {
+        p.edges.monetary_lo[q] = -1e9;
+        p.edges.frequency_lo[q] = 10000;
+    }
+    assert_int_equal(cseg_rfm_compute(&again, txn, &roles, &p, NULL, &d), 0);
+    const double *m = cseg_table_numbers(again, (size_t)cseg_table_find(again, "m_score"));
+    const double *f = cseg_table_numbers(again, (size_t)cseg_table_find(again, "f_score"));
+    for (size_t i = 0; i < cseg_table_n_rows(again); i++) {
+        assert_true(m[i] == 5);
+        assert_true(f[i] == 1);
+    }
+    cseg_table_free(again);
+    cseg_table_free(cust);
+    cseg_table_free(txn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_customer_id_names),
         cmocka_unit_test(test_column_names),
         cmocka_unit_test(test_attributes),
+        cmocka_unit_test(test_score_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

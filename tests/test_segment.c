@@ -534,6 +534,31 @@ static void test_known_customers_format(void **state)
             fail_msg("%s: %s", bad[b][1], d.msg);
         free(doc);
     }
+    /* Score edges out of order are refused; in order they load. */
+    char *se = strstr(text, "\"score_edges\"");
+    assert_non_null(se);
+    char *ra = strstr(se, "\"recency_days\": [");
+    char *re = ra ? strchr(ra, ']') : NULL;
+    assert_non_null(re);
+    for (int order = 0; order < 2; order++) {
+        char *doc = malloc(len + 64);
+        size_t head = (size_t)(strchr(ra, '[') + 1 - text);
+        int w = snprintf(doc, len + 64, "%.*s%s%s", (int)head, text,
+                         order ? "9, 7, 7, 1" : "1, 2, 3, 4", re);
+        const char *bp = tmp_file(5, doc, (size_t)w);
+        cseg_model *m = NULL;
+        if (order == 0) {
+            assert_int_equal(cseg_model_load(&m, bp, &d), CSEG_EFORMAT);
+            assert_non_null(strstr(d.msg, "score_edges\" must be ordered by score"));
+        } else {
+            if (cseg_model_load(&m, bp, &d) < 0)
+                fail_msg("%s", d.msg);
+            assert_int_equal(cseg_model_rfm(m)->has_edges, 1);
+            assert_true(cseg_model_rfm(m)->edges.recency_hi[3] == 1);
+            cseg_model_free(m);
+        }
+        free(doc);
+    }
     free(text);
     cseg_segment_free(r);
     cseg_table_free(txn);

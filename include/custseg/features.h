@@ -80,6 +80,16 @@ typedef struct cseg_txn_roles {
     char attributes[CSEG_ATTRIBUTES_MAX][CSEG_ROLE_NAME_MAX];
 } cseg_txn_roles;
 
+/* The R, F and M score classes of a population as value edges. For F and M
+ * (higher is better) a value v scores 1 + the number of s in 2..5 with
+ * v >= lo[s - 2]; for R (fewer days is better) 1 + the number with
+ * v <= hi[s - 2]. lo (hi) of a score no customer reached is +inf (-inf). On
+ * the population they come from, the edges give every customer its score
+ * (the scores grow with the values and ties share a score). */
+typedef struct cseg_rfm_edges {
+    double recency_hi[4], frequency_lo[4], monetary_lo[4];
+} cseg_rfm_edges;
+
 typedef struct cseg_rfm_params {
     int64_t as_of_day;     /* days since 1970-01-01; CSEG_DAY_AUTO (default): day after the last row */
     int spend_window_days; /* window of spend_{W}d; default 90 */
@@ -88,6 +98,11 @@ typedef struct cseg_rfm_params {
                               summed exactly (compensated) and rounded to this many decimals,
                               the currency's minor unit; default 2; -1: not rounded (models
                               written before this setting) */
+    /* Score edges of a training population (cseg_rfm_score_edges): when set,
+     * a customer's scores come from them instead of from the customers of
+     * this log, so that a score means what it meant in training. */
+    int has_edges;         /* default 0 */
+    cseg_rfm_edges edges;
 } cseg_rfm_params;
 
 /* What cleaning did. Row counts refer to the input log. */
@@ -151,6 +166,11 @@ CSEG_API int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *r
  * monetary) and n is the number of customers, so ties share a score and the
  * best fifth scores 5. q may be NULL. Errors: CSEG_EEMPTY when no customer
  * has a purchase, CSEG_EINVAL for bad roles or params. O(n log n). */
+/* The score edges of a customer table that cseg_rfm_compute wrote (its
+ * recency_days, frequency, monetary and r/f/m_score columns). CSEG_ENOCOL
+ * without them. */
+CSEG_API int cseg_rfm_score_edges(const cseg_table *customers, cseg_rfm_edges *out);
+
 CSEG_API int cseg_rfm_compute(cseg_table **customers, const cseg_table *txn,
                               const cseg_txn_roles *roles, const cseg_rfm_params *p,
                               cseg_quality *q, cseg_diag *d);

@@ -23,6 +23,40 @@ void cseg_rfm_params_init(cseg_rfm_params *p)
     p->spend_window_days = 90;
     p->drop_duplicates = 1;
     p->money_decimals = 2;
+    p->has_edges = 0;
+    memset(&p->edges, 0, sizeof p->edges);
+}
+
+int cseg_rfm_score_edges(const cseg_table *t, cseg_rfm_edges *out)
+{
+    static const char *const val[3] = {CSEG_RFM_COL_RECENCY, CSEG_RFM_COL_FREQUENCY,
+                                       CSEG_RFM_COL_MONETARY};
+    static const char *const sc[3] = {CSEG_RFM_COL_R_SCORE, CSEG_RFM_COL_F_SCORE,
+                                      CSEG_RFM_COL_M_SCORE};
+    double *edge[3] = {out->recency_hi, out->frequency_lo, out->monetary_lo};
+    for (int k = 0; k < 3; k++) {
+        long jv = cseg_table_find(t, val[k]), js = cseg_table_find(t, sc[k]);
+        const double *v = jv >= 0 ? cseg_table_numbers(t, (size_t)jv) : NULL;
+        const double *s = js >= 0 ? cseg_table_numbers(t, (size_t)js) : NULL;
+        if (!v || !s)
+            return CSEG_ENOCOL;
+        for (int e = 0; e < 4; e++)
+            edge[k][e] = k == 0 ? -INFINITY : INFINITY;
+        for (size_t i = 0; i < cseg_table_n_rows(t); i++)
+            for (int e = 0; e < 4; e++) /* score >= e + 2 */
+                if (s[i] >= e + 2)
+                    edge[k][e] = k == 0 ? fmax(edge[k][e], v[i]) : fmin(edge[k][e], v[i]);
+    }
+    return 0;
+}
+
+/* A value's score from edges (higher_better: lo edges; else hi edges). */
+static double edge_score(double v, const double *edge, int higher_better)
+{
+    double s = 1;
+    for (int e = 0; e < 4; e++)
+        s += higher_better ? v >= edge[e] : v <= edge[e];
+    return s;
 }
 
 /* Neumaier's compensated sum: the rounding error of every addition is kept
@@ -741,10 +775,17 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
         codes[u] = (int32_t)u;
         levels[u] = ids[u].s;
     }
-    if ((rc = quintile_scores(col[RECENCY], m, 0, col[RS])) < 0 ||
-        (rc = quintile_scores(col[FREQ], m, 1, col[FS])) < 0 ||
-        (rc = quintile_scores(col[MONETARY], m, 1, col[MS])) < 0)
+    if (p->has_edges) {
+        for (size_t u = 0; u < m; u++) {
+            col[RS][u] = edge_score(col[RECENCY][u], p->edges.recency_hi, 0);
+            col[FS][u] = edge_score(col[FREQ][u], p->edges.frequency_lo, 1);
+            col[MS][u] = edge_score(col[MONETARY][u], p->edges.monetary_lo, 1);
+        }
+    } else if ((rc = quintile_scores(col[RECENCY], m, 0, col[RS])) < 0 ||
+               (rc = quintile_scores(col[FREQ], m, 1, col[FS])) < 0 ||
+               (rc = quintile_scores(col[MONETARY], m, 1, col[MS])) < 0) {
         goto oom;
+    }
     if ((rc = cseg_table_create(&out, m)) < 0 ||
         (rc = cseg_table_add_text(out, CSEG_RFM_COL_CUSTOMER_ID, levels, m, codes)) < 0)
         goto oom;

@@ -699,6 +699,20 @@ static json_t *to_json(const cseg_model *m)
         json_object_set_new(roles, "amount", str_or_null(m->roles.amount));
         json_object_set_new(roles, "product", str_or_null(m->roles.product));
         json_object_set_new(src, "roles", roles);
+        if (m->rfm.has_edges) {
+            /* An edge no customer reached is infinite: null. */
+            const double *e[3] = {m->rfm.edges.recency_hi, m->rfm.edges.frequency_lo,
+                                  m->rfm.edges.monetary_lo};
+            static const char *const nm[3] = {"recency_days", "frequency", "monetary"};
+            json_t *edges = json_object();
+            for (int k = 0; k < 3; k++) {
+                json_t *a = json_array();
+                for (int q = 0; q < 4; q++)
+                    json_array_append_new(a, isfinite(e[k][q]) ? json_real(e[k][q]) : json_null());
+                json_object_set_new(edges, nm[k], a);
+            }
+            json_object_set_new(src, "score_edges", edges);
+        }
         if (m->roles.n_attributes > 0) {
             json_t *at = json_array();
             for (size_t a = 0; a < m->roles.n_attributes; a++)
@@ -929,6 +943,30 @@ static int load_source(loader *L, cseg_model *m, json_t *src)
         get_str(r, "amount", roles.amount, CSEG_ROLE_NAME_MAX, 0) ||
         get_str(r, "product", roles.product, CSEG_ROLE_NAME_MAX, 0))
         return bad(L, "\"source.roles\" must name the customer and date columns");
+    json_t *se = json_object_get(src, "score_edges");
+    if (se) {
+        double *e[3] = {rfm.edges.recency_hi, rfm.edges.frequency_lo, rfm.edges.monetary_lo};
+        static const char *const nm[3] = {"recency_days", "frequency", "monetary"};
+        for (int k = 0; k < 3; k++) {
+            json_t *a = json_object_get(se, nm[k]);
+            if (!json_is_array(a) || json_array_size(a) != 4)
+                return bad(L, "\"source.score_edges\" needs recency_days, frequency and monetary, "
+                              "4 edges each");
+            for (size_t q = 0; q < 4; q++) {
+                json_t *v = json_array_get(a, q);
+                if (json_is_null(v))
+                    e[k][q] = k == 0 ? -INFINITY : INFINITY;
+                else if (json_is_number(v) && isfinite(json_number_value(v)))
+                    e[k][q] = json_number_value(v);
+                else
+                    return bad(L, "\"source.score_edges\" holds numbers or null");
+                /* Edges move one way: a higher score needs a better value. */
+                if (q > 0 && (k == 0 ? e[k][q] > e[k][q - 1] : e[k][q] < e[k][q - 1]))
+                    return bad(L, "\"source.score_edges\" must be ordered by score");
+            }
+        }
+        rfm.has_edges = 1;
+    }
     json_t *at = json_object_get(src, "attributes");
     if (at && (!json_is_array(at) || json_array_size(at) > CSEG_ATTRIBUTES_MAX))
         return bad(L, "\"source.attributes\" must be a list of at most 16 column names");

@@ -133,6 +133,9 @@ int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_
         in->features[j] = f[j];
     }
     in->n_features = nf;
+    /* The model scores new customers against this population's score classes. */
+    if (!rp.has_edges && cseg_rfm_score_edges(in->customers, &rp.edges) == 0)
+        rp.has_edges = 1;
     if ((rc = cseg_model_create(&in->model)) < 0 ||
         (rc = cseg_model_set_transactions(in->model, roles, date_format, &rp)) < 0)
         return rc;

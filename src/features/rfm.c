@@ -16,6 +16,7 @@
 
 #include "custseg/features.h"
 #include "../core/internal.h"
+#include "internal.h"
 
 void cseg_rfm_params_init(cseg_rfm_params *p)
 {
@@ -57,51 +58,6 @@ static double edge_score(double v, const double *edge, int higher_better)
     for (int e = 0; e < 4; e++)
         s += higher_better ? v >= edge[e] : v <= edge[e];
     return s;
-}
-
-/* Neumaier's compensated sum: the rounding error of every addition is kept
- * and added back, so a sum of amounts is exact to the last bit in practice
- * (0.1 + 0.2 + ... does not drift into binary tails). */
-typedef struct exact_sum {
-    double s, c;
-} exact_sum;
-
-static void add_exact(exact_sum *a, double x)
-{
-    double t = a->s + x;
-    a->c += fabs(a->s) >= fabs(x) ? (a->s - t) + x : (x - t) + a->s;
-    a->s = t;
-}
-
-static double exact_value(const exact_sum *a)
-{
-    return a->s + a->c;
-}
-
-/* An amount per order in the minor unit: the amount in minor units, divided
- * by the count in integers, rounded half away from zero (313.255 is
- * 313.26, whatever its binary value). */
-static double money_per(double amount, size_t count, int decimals)
-{
-    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
-    if (decimals < 0 || !isfinite(amount) || count == 0)
-        return amount / (double)count;
-    double f = p10[decimals > 9 ? 9 : decimals], a = round(amount * f);
-    if (!(fabs(a) < 4e18 / ((double)count + 1)))
-        return round(amount / (double)count * f) / f; /* beyond int64: in doubles */
-    long long c = (long long)count, m = (long long)fabs(a), q = (2 * m + c) / (2 * c);
-    double r = (double)(a < 0 ? -q : q) / f;
-    return r == 0 ? 0.0 : r;
-}
-
-/* Money in the currency's minor unit (decimals < 0: as it is); never -0. */
-static double money(double x, int decimals)
-{
-    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
-    if (decimals < 0 || !isfinite(x))
-        return x;
-    double f = p10[decimals > 9 ? 9 : decimals], r = round(x * f) / f;
-    return r == 0 ? 0.0 : r;
 }
 
 /* Lower-case alphanumerics only: "Customer ID" -> "customerid". */
@@ -625,7 +581,7 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
     q.as_of_day = as_of;
     q.first_day = INT64_MAX;
     q.last_day = INT64_MIN;
-    exact_sum qg = {0, 0}, qr = {0, 0};
+    cseg__exact_sum qg = {0, 0}, qr = {0, 0};
     for (size_t i = 0; i < n; i++) {
         if (!keep[i])
             continue;
@@ -647,7 +603,7 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
         }
         if (keep[i] == 2) {
             q.n_return_rows++;
-            add_exact(&qr, -value[i]);
+            cseg__add_exact(&qr, -value[i]);
             q.returned_value += -value[i];
             if (c.inv) {
                 const char *s = cseg_table_level(t, (size_t)ji, c.inv[i]);
@@ -655,12 +611,12 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
             }
         } else {
             q.n_purchase_rows++;
-            add_exact(&qg, value[i]);
+            cseg__add_exact(&qg, value[i]);
             q.gross_revenue += value[i];
         }
     }
-    q.gross_revenue = money(exact_value(&qg), p->money_decimals);
-    q.returned_value = money(exact_value(&qr), p->money_decimals);
+    q.gross_revenue = cseg__money(cseg__exact_value(&qg), p->money_decimals);
+    q.returned_value = cseg__money(cseg__exact_value(&qr), p->money_decimals);
 
     /* Stable counting sort of kept rows by customer code. */
     start = calloc(n_cust_codes + 1, sizeof *start);
@@ -734,19 +690,19 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
     for (size_t u = 0; u < m; u++) {
         size_t k = (size_t)ids[u].code;
         int64_t first = INT64_MAX, last = INT64_MIN;
-        exact_sum net = {0, 0}, gross = {0, 0}, returned = {0, 0}, window = {0, 0};
+        cseg__exact_sum net = {0, 0}, gross = {0, 0}, returned = {0, 0}, window = {0, 0};
         size_t nfreq = 0, nprod = 0;
         for (size_t r = start[k]; r < start[k + 1]; r++) {
             size_t i = order[r];
             int64_t day = cseg__day_of(c.time[i]);
-            add_exact(&net, value[i]);
+            cseg__add_exact(&net, value[i]);
             if (day >= window_start)
-                add_exact(&window, value[i]);
+                cseg__add_exact(&window, value[i]);
             if (keep[i] == 2) {
-                add_exact(&returned, -value[i]);
+                cseg__add_exact(&returned, -value[i]);
                 continue;
             }
-            add_exact(&gross, value[i]);
+            cseg__add_exact(&gross, value[i]);
             first = day < first ? day : first;
             last = day > last ? day : last;
             /* A purchase row without an invoice number counts as its own order. */
@@ -765,11 +721,11 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
         }
         col[RECENCY][u] = (double)(as_of - last);
         col[FREQ][u] = (double)nfreq;
-        double g = exact_value(&gross), ret = exact_value(&returned);
-        col[MONETARY][u] = money(exact_value(&net), p->money_decimals);
+        double g = cseg__exact_value(&gross), ret = cseg__exact_value(&returned);
+        col[MONETARY][u] = cseg__money(cseg__exact_value(&net), p->money_decimals);
         col[TENURE][u] = (double)(as_of - first);
-        col[AOV][u] = money_per(g, nfreq, p->money_decimals);
-        col[SPEND][u] = money(exact_value(&window), p->money_decimals);
+        col[AOV][u] = cseg__money_per(g, nfreq, p->money_decimals);
+        col[SPEND][u] = cseg__money(cseg__exact_value(&window), p->money_decimals);
         col[NPROD][u] = (double)nprod;
         col[RRATE][u] = g > 0 ? ret / g : 0;
         codes[u] = (int32_t)u;

@@ -26,10 +26,13 @@ static int fail_res(cseg_store *s, PGresult *res, cseg_diag *d)
     int code = !state || strncmp(state, "08", 2) == 0 || PQstatus(s->db) != CONNECTION_OK
                    ? CSEG_EIO
                    : CSEG_EINVAL;
+    char at[24] = ""; /* the fields live in res: copied before it is freed */
+    if (pos)
+        snprintf(at, sizeof at, "%s", pos);
     if (res)
         PQclear(res);
-    return pos ? cseg__diag(d, code, s->uri, 0, 0, "%s (at character %s)", buf, pos)
-               : cseg__diag(d, code, s->uri, 0, 0, "%s", buf);
+    return at[0] ? cseg__diag(d, code, s->uri, 0, 0, "%s (at character %s)", buf, at)
+                 : cseg__diag(d, code, s->uri, 0, 0, "%s", buf);
 }
 
 static int pg_exec(cseg_store *s, const char *sql, const char *types, const char *const *params,

@@ -173,10 +173,13 @@ static int pg_error(dbsrc *s, PGconn *c, PGresult *res, cseg_diag *d)
     while (len > 0 && buf[len - 1] == ' ')
         buf[--len] = 0;
     int code = PQstatus(c) != CONNECTION_OK ? CSEG_EIO : CSEG_EPARSE;
+    char at[24] = ""; /* the fields live in res: copied before it is freed */
+    if (pos)
+        snprintf(at, sizeof at, "%s", pos);
     if (res)
         PQclear(res);
-    return pos ? cseg__diag(d, code, s->uri, 0, 0, "%s: %s (at character %s)", s->what, buf, pos)
-               : cseg__diag(d, code, s->uri, 0, 0, "%s: %s", s->what, buf);
+    return at[0] ? cseg__diag(d, code, s->uri, 0, 0, "%s: %s (at character %s)", s->what, buf, at)
+                 : cseg__diag(d, code, s->uri, 0, 0, "%s: %s", s->what, buf);
 }
 
 static void quiet(void *arg, const char *message)

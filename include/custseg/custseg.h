@@ -20,5 +20,6 @@
 #include "custseg/segment.h"
 #include "custseg/store.h"
 #include "custseg/privacy.h"
+#include "custseg/stream.h"
 
 #endif

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /* The schema this custseg writes (the custseg_meta row schema_version). */
-#define CSEG_STORE_SCHEMA_VERSION 1
+#define CSEG_STORE_SCHEMA_VERSION 2
 
 typedef struct cseg_store cseg_store;
 

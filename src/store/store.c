@@ -99,8 +99,31 @@ static const char schema_v1[] =
     "CREATE INDEX cseg_segment_changes_customer ON cseg_segment_changes (customer_id);\n"
     "INSERT INTO cseg_meta (key, value) VALUES ('schema_version', '1');\n";
 
-static const char *const migrations[] = {schema_v1}; /* migrations[v - 1]: to version v */
+/* Version 2: what streamed events need (stream.c): the exact sums' error
+ * terms, days as numbers, distinct products, and on events the day, the
+ * idempotency key and the duplicate fingerprint, with their indexes. */
+static const char schema_v2[] =
+    "ALTER TABLE cseg_customer_state ADD COLUMN first_day INTEGER;\n"
+    "ALTER TABLE cseg_customer_state ADD COLUMN last_day INTEGER;\n"
+    "ALTER TABLE cseg_customer_state ADD COLUMN n_products INTEGER NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE cseg_customer_state ADD COLUMN net_c DOUBLE PRECISION NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE cseg_customer_state ADD COLUMN gross_c DOUBLE PRECISION NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE cseg_customer_state ADD COLUMN returned_value DOUBLE PRECISION NOT NULL "
+    "DEFAULT 0;\n"
+    "ALTER TABLE cseg_customer_state ADD COLUMN returned_c DOUBLE PRECISION NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE cseg_events ADD COLUMN event_day INTEGER;\n"
+    "ALTER TABLE cseg_events ADD COLUMN event_key TEXT;\n"
+    "ALTER TABLE cseg_events ADD COLUMN fingerprint TEXT;\n"
+    "ALTER TABLE cseg_events ADD COLUMN counted INTEGER NOT NULL DEFAULT 1;\n"
+    "CREATE UNIQUE INDEX cseg_events_key ON cseg_events (event_key);\n"
+    "CREATE INDEX cseg_events_product ON cseg_events (customer_id, product);\n"
+    "CREATE INDEX cseg_events_fingerprint ON cseg_events (customer_id, fingerprint);\n"
+    "CREATE INDEX cseg_events_day ON cseg_events (customer_id, event_day);\n";
+
+/* migrations[v - 1] takes a store to version v. */
+static const char *const migrations[] = {schema_v1, schema_v2};
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
+_Static_assert(N_MIGRATIONS == CSEG_STORE_SCHEMA_VERSION, "one migration per schema version");
 
 /* The SQL with "@ID@" replaced by the back end's auto-increment key. */
 static char *with_ids(const cseg_store *s, const char *sql)
@@ -208,7 +231,7 @@ static int prepare_schema(cseg_store *s, cseg_diag *d)
         if (rc < 0)
             goto fail;
     }
-    if (v > 0 && (size_t)v < N_MIGRATIONS) {
+    if ((size_t)v < N_MIGRATIONS) {
         char nv[24];
         const char *p[1] = {nv};
         snprintf(nv, sizeof nv, "%d", CSEG_STORE_SCHEMA_VERSION);
@@ -534,26 +557,36 @@ static int store_state(cseg_store *s, const char *run_id, const cseg_segmentatio
     long jid = cseg_table_find(t, CSEG_RFM_COL_CUSTOMER_ID),
          jr = cseg_table_find(t, CSEG_RFM_COL_RECENCY), jt = cseg_table_find(t, CSEG_RFM_COL_TENURE),
          jf = cseg_table_find(t, CSEG_RFM_COL_FREQUENCY), jm = cseg_table_find(t, CSEG_RFM_COL_MONETARY),
-         ja = cseg_table_find(t, CSEG_RFM_COL_AOV);
+         ja = cseg_table_find(t, CSEG_RFM_COL_AOV), jp = cseg_table_find(t, CSEG_RFM_COL_N_PRODUCTS),
+         jrr = cseg_table_find(t, CSEG_RFM_COL_RETURN_RATE);
     if (!q || jid < 0 || jr < 0 || jt < 0 || jf < 0 || jm < 0 || ja < 0)
         return 0;
-    static const char *const cols[] = {"customer_id", "first_purchase", "last_purchase", "n_orders",
-                                       "net_spend",   "gross_spend",    "run_id",        "segment",
-                                       "updated_at"};
+    static const char *const cols[] = {"customer_id", "first_purchase", "last_purchase",
+                                       "n_orders",    "net_spend",      "gross_spend",
+                                       "run_id",      "segment",        "updated_at",
+                                       "first_day",   "last_day",       "n_products",
+                                       "returned_value"};
     int rc = s->ops->exec(s,
                           "CREATE TEMP TABLE cseg_state_in (customer_id TEXT, first_purchase TEXT, "
                           "last_purchase TEXT, n_orders INTEGER, net_spend DOUBLE PRECISION, "
                           "gross_spend DOUBLE PRECISION, run_id BIGINT, segment INTEGER, "
-                          "updated_at TEXT)",
+                          "updated_at TEXT, first_day INTEGER, last_day INTEGER, "
+                          "n_products INTEGER, returned_value DOUBLE PRECISION)",
                           NULL, NULL, 0, d);
     if (rc == 0)
-        rc = s->ops->bulk_begin(s, "cseg_state_in", cols, "tttiddiit", 9, d);
+        rc = s->ops->bulk_begin(s, "cseg_state_in", cols, "tttiddiitiiid", 13, d);
     const double *rec = cseg_table_numbers(t, (size_t)jr), *ten = cseg_table_numbers(t, (size_t)jt),
                  *fr = cseg_table_numbers(t, (size_t)jf), *mon = cseg_table_numbers(t, (size_t)jm),
-                 *aov = cseg_table_numbers(t, (size_t)ja);
+                 *aov = cseg_table_numbers(t, (size_t)ja),
+                 *npr = jp >= 0 ? cseg_table_numbers(t, (size_t)jp) : NULL,
+                 *rr = jrr >= 0 ? cseg_table_numbers(t, (size_t)jrr) : NULL;
     const int32_t *lab = cseg_segment_labels(r);
     for (size_t i = 0; i < cseg_segment_n(r) && rc == 0; i++) {
-        char idb[40], first[16], last[16], nord[24], net[40], gross[40], seg[16];
+        char idb[40], first[16], last[16], nord[24], net[40], gross[40], seg[16], fd[24], ld[24],
+            np[24], rv[40];
+        snprintf(fd, sizeof fd, "%" PRId64, q->as_of_day - (int64_t)ten[i]);
+        snprintf(ld, sizeof ld, "%" PRId64, q->as_of_day - (int64_t)rec[i]);
+        snprintf(np, sizeof np, "%.0f", npr ? npr[i] : 0.0);
         day_text(first, sizeof first, q->as_of_day - (int64_t)ten[i]);
         day_text(last, sizeof last, q->as_of_day - (int64_t)rec[i]);
         snprintf(nord, sizeof nord, "%.0f", fr[i]);
@@ -566,7 +599,11 @@ static int store_state(cseg_store *s, const char *run_id, const cseg_segmentatio
                               num_text(gross, sizeof gross, aov[i] * fr[i]),
                               run_id,
                               seg,
-                              now};
+                              now,
+                              fd,
+                              ld,
+                              np,
+                              num_text(rv, sizeof rv, rr ? rr[i] * aov[i] * fr[i] : 0.0)};
         rc = s->ops->bulk_row(s, vals, d);
     }
     if (s->bulk) {
@@ -578,13 +615,18 @@ static int store_state(cseg_store *s, const char *run_id, const cseg_segmentatio
         rc = s->ops->exec(
             s,
             "INSERT INTO cseg_customer_state (customer_id, first_purchase, last_purchase, "
-            "n_orders, net_spend, gross_spend, run_id, segment, updated_at) "
+            "n_orders, net_spend, gross_spend, run_id, segment, updated_at, first_day, last_day, "
+            "n_products, returned_value) "
             "SELECT customer_id, first_purchase, last_purchase, n_orders, net_spend, gross_spend, "
-            "run_id, segment, updated_at FROM cseg_state_in WHERE true "
+            "run_id, segment, updated_at, first_day, last_day, n_products, returned_value "
+            "FROM cseg_state_in WHERE true "
             "ON CONFLICT (customer_id) DO UPDATE SET first_purchase = excluded.first_purchase, "
             "last_purchase = excluded.last_purchase, n_orders = excluded.n_orders, "
             "net_spend = excluded.net_spend, gross_spend = excluded.gross_spend, "
-            "run_id = excluded.run_id, segment = excluded.segment, updated_at = excluded.updated_at; "
+            "run_id = excluded.run_id, segment = excluded.segment, updated_at = excluded.updated_at, "
+            "first_day = excluded.first_day, last_day = excluded.last_day, "
+            "n_products = excluded.n_products, returned_value = excluded.returned_value, "
+            "net_c = 0, gross_c = 0, returned_c = 0; "
             "DROP TABLE cseg_state_in",
             NULL, NULL, 0, d);
     return rc;

@@ -1,0 +1,75 @@
+/* custseg — segments that follow the purchases as they come: events applied
+ * one by one to each customer's running state in the store, and the customer
+ * re-assigned through the saved pipeline (docs/store.md#streaming-events).
+ *
+ * An event is one row of a transaction log. Applying it is one transaction
+ * of the store: the event is kept (cseg_events), the customer's state is
+ * updated from its previous value and a few indexed look-ups (was this
+ * invoice or product seen before?), never from a rescan of the history; the
+ * spend window is the one sum over the customer's own events. The features
+ * are then those of `custseg run` (the same cleaning rules, the same exact
+ * sums rounded to the minor unit, the R, F and M scores from the model's
+ * score edges), put through the model, and a change of segment is recorded
+ * in cseg_segment_changes with a sequence number.
+ */
+#ifndef CUSTSEG_STREAM_H
+#define CUSTSEG_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "custseg/model.h"
+#include "custseg/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One transaction. */
+typedef struct cseg_event {
+    const char *customer_id; /* required */
+    int64_t time;            /* seconds since 1970-01-01 UTC */
+    const char *invoice;     /* NULL: none (then it is an order of its own) */
+    const char *product;     /* NULL: none */
+    double quantity, price;  /* NaN when amount is given */
+    double amount;           /* NaN: quantity x price */
+    const char *event_key;   /* idempotency key: an event given again is applied once; NULL */
+} cseg_event;
+
+#define CSEG_STREAM_N_FEATURES 11 /* the columns of cseg_rfm_compute but the id and rfm_code */
+
+/* A customer after an event, or as read. */
+typedef struct cseg_stream_result {
+    int known;             /* 0: no such customer (read) */
+    int applied;           /* 1: the event changed the state; 0: a duplicate or a repeat */
+    int segment;           /* 1..k; 0 when the customer has no purchase yet */
+    int previous;          /* segment before the event, 0 for none */
+    int changed;           /* segment != previous (and previous != 0) */
+    int64_t change_seq;    /* the change's sequence number, when changed */
+    int64_t event_seq;     /* the event's number in cseg_events (0 for a repeat) */
+    double distance;
+    int64_t as_of_day;     /* the day recency is counted to */
+    double features[CSEG_STREAM_N_FEATURES]; /* recency_days, frequency, monetary, tenure_days,
+                                                avg_order_value, spend_{W}d, n_products,
+                                                return_rate, r_score, f_score, m_score */
+} cseg_stream_result;
+
+/* The names of result.features, in order (spend_{W}d as "spend_window"). */
+CSEG_API const char *cseg_stream_feature_name(size_t j);
+
+/* Apply one event with a model made by run (a transaction log). as_of_day:
+ * the day recency is counted to; CSEG_DAY_AUTO: the day after the later of
+ * the event and the customer's last purchase. Errors: CSEG_EINVAL with a
+ * message naming the bad field (the diag's file is the field's name), as
+ * cleaning would drop the row: no customer, no time, no amount, a price <= 0
+ * or an amount of 0; CSEG_EPARAM for a model from a customer table. */
+CSEG_API int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev,
+                               int64_t as_of_day, cseg_stream_result *out, cseg_diag *d);
+/* A customer's state as the model sees it at as_of_day (CSEG_DAY_AUTO: the
+ * day after the last purchase); out->known = 0 for a customer with no state. */
+CSEG_API int cseg_stream_customer(cseg_store *s, const cseg_model *m, const char *customer_id,
+                                  int64_t as_of_day, cseg_stream_result *out, cseg_diag *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,425 @@
+/* custseg — events applied to the customer state in the store (stream.h). */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "custseg/features.h"
+#include "custseg/stream.h"
+#include "../core/internal.h"
+#include "../csv/internal.h"
+#include "../features/internal.h"
+
+static const char *const feature_names[CSEG_STREAM_N_FEATURES] = {
+    CSEG_RFM_COL_RECENCY,    CSEG_RFM_COL_FREQUENCY, CSEG_RFM_COL_MONETARY,   CSEG_RFM_COL_TENURE,
+    CSEG_RFM_COL_AOV,        "spend_window",         CSEG_RFM_COL_N_PRODUCTS, CSEG_RFM_COL_RETURN_RATE,
+    CSEG_RFM_COL_R_SCORE,    CSEG_RFM_COL_F_SCORE,   CSEG_RFM_COL_M_SCORE};
+enum { RECENCY, FREQ, MONETARY, TENURE, AOV, SPEND, NPROD, RRATE, RS, FS, MS };
+
+const char *cseg_stream_feature_name(size_t j)
+{
+    return j < CSEG_STREAM_N_FEATURES ? feature_names[j] : NULL;
+}
+
+/* A customer's running state (a row of cseg_customer_state). */
+typedef struct cstate {
+    int exists;
+    int64_t first_day, last_day; /* purchases; INT64_MAX / INT64_MIN before the first */
+    int64_t n_orders, n_products;
+    cseg__exact_sum net, gross, returned;
+    int segment;
+} cstate;
+
+static int64_t num_i(const char *v, int64_t dflt)
+{
+    return v ? strtoll(v, NULL, 10) : dflt;
+}
+
+static double num_d(const char *v)
+{
+    return v ? strtod(v, NULL) : 0;
+}
+
+static int state_row(void *ctx, size_t nc, const char *const *v)
+{
+    cstate *st = ctx;
+    if (nc < 12)
+        return 1;
+    st->exists = 1;
+    st->first_day = num_i(v[0], INT64_MAX);
+    st->last_day = num_i(v[1], INT64_MIN);
+    st->n_orders = num_i(v[2], 0);
+    st->n_products = num_i(v[3], 0);
+    st->net = (cseg__exact_sum){num_d(v[4]), num_d(v[5])};
+    st->gross = (cseg__exact_sum){num_d(v[6]), num_d(v[7])};
+    st->returned = (cseg__exact_sum){num_d(v[8]), num_d(v[9])};
+    st->segment = (int)num_i(v[10], 0);
+    (void)v[11];
+    return 1;
+}
+
+static int load_state(cseg_store *s, const char *id, cstate *st, cseg_diag *d)
+{
+    memset(st, 0, sizeof *st);
+    st->first_day = INT64_MAX;
+    st->last_day = INT64_MIN;
+    return s->ops->query(s,
+                         "SELECT first_day, last_day, n_orders, n_products, net_spend, net_c, "
+                         "gross_spend, gross_c, returned_value, returned_c, segment, customer_id "
+                         "FROM cseg_customer_state WHERE customer_id = $1",
+                         "t", &id, 1, state_row, st, d);
+}
+
+static int any_row(void *ctx, size_t nc, const char *const *v)
+{
+    (void)nc;
+    (void)v;
+    *(int *)ctx = 1;
+    return 1;
+}
+
+static int exists(cseg_store *s, const char *sql, const char *const *p, size_t np, int *yes,
+                  cseg_diag *d)
+{
+    *yes = 0;
+    return s->ops->query(s, sql, NULL, p, np, any_row, yes, d);
+}
+
+typedef struct window_ctx {
+    cseg__exact_sum sum;
+} window_ctx;
+
+static int window_row(void *ctx, size_t nc, const char *const *v)
+{
+    window_ctx *w = ctx;
+    if (nc > 0 && v[0])
+        cseg__add_exact(&w->sum, strtod(v[0], NULL));
+    return 0;
+}
+
+static void day_text(char *buf, size_t size, int64_t day)
+{
+    int y;
+    unsigned mo, dd;
+    cseg__civil_from_days(day, &y, &mo, &dd);
+    snprintf(buf, size, "%04d-%02u-%02u", y, mo, dd);
+}
+
+static double edge_score(double v, const double *edge, int higher_better)
+{
+    double sc = 1;
+    for (int e = 0; e < 4; e++)
+        sc += higher_better ? v >= edge[e] : v <= edge[e];
+    return sc;
+}
+
+/* The features of run for this state at as_of, then the model's segment. */
+static int features_and_segment(cseg_store *s, const cseg_model *m, const char *id,
+                                const cstate *st, int64_t as_of, cseg_stream_result *out,
+                                cseg_diag *d)
+{
+    const cseg_rfm_params *rp = cseg_model_rfm(m);
+    double *f = out->features;
+    out->as_of_day = as_of;
+    for (size_t j = 0; j < CSEG_STREAM_N_FEATURES; j++)
+        f[j] = NAN;
+    out->segment = 0;
+    out->distance = NAN;
+    if (st->n_orders == 0 || st->last_day == INT64_MIN)
+        return 0; /* returns only: no customer of run either */
+    /* The spend window: this customer's events in [as_of - W, as_of). */
+    char idb[24], lo[24], hi[24];
+    snprintf(lo, sizeof lo, "%" PRId64, as_of - rp->spend_window_days);
+    snprintf(hi, sizeof hi, "%" PRId64, as_of);
+    const char *p[] = {id, lo, hi};
+    window_ctx w = {{0, 0}};
+    int rc = s->ops->query(s,
+                           "SELECT amount FROM cseg_events WHERE customer_id = $1 AND "
+                           "event_day >= $2 AND event_day < $3 AND counted = 1 ORDER BY event_id",
+                           "tii", p, 3, window_row, &w, d);
+    if (rc < 0)
+        return rc;
+    (void)idb;
+    int dec = rp->money_decimals;
+    double g = cseg__exact_value(&st->gross), ret = cseg__exact_value(&st->returned);
+    f[RECENCY] = (double)(as_of - st->last_day);
+    f[FREQ] = (double)st->n_orders;
+    f[MONETARY] = cseg__money(cseg__exact_value(&st->net), dec);
+    f[TENURE] = (double)(as_of - st->first_day);
+    f[AOV] = cseg__money_per(g, (size_t)st->n_orders, dec);
+    f[SPEND] = cseg__money(cseg__exact_value(&w.sum), dec);
+    f[NPROD] = (double)st->n_products;
+    f[RRATE] = g > 0 ? ret / g : 0;
+    if (rp->has_edges) {
+        f[RS] = edge_score(f[RECENCY], rp->edges.recency_hi, 0);
+        f[FS] = edge_score(f[FREQ], rp->edges.frequency_lo, 1);
+        f[MS] = edge_score(f[MONETARY], rp->edges.monetary_lo, 1);
+    }
+    /* One row through the model: the columns run would give it. */
+    cseg_table *t = NULL;
+    char spend_name[32], code[4] = "111";
+    snprintf(spend_name, sizeof spend_name, CSEG_RFM_COL_SPEND_FORMAT, rp->spend_window_days);
+    if ((rc = cseg_table_create(&t, 1)) < 0)
+        return rc;
+    const char *idl[1] = {id}, *codel[1] = {code};
+    int32_t zero = 0;
+    if (rp->has_edges)
+        snprintf(code, sizeof code, "%d%d%d", (int)f[RS], (int)f[FS], (int)f[MS]);
+    rc = cseg_table_add_text(t, CSEG_RFM_COL_CUSTOMER_ID, idl, 1, &zero);
+    for (size_t j = 0; j < CSEG_STREAM_N_FEATURES && rc == 0; j++)
+        rc = cseg_table_add_numbers(t, j == SPEND ? spend_name : feature_names[j], &f[j]);
+    if (rc == 0)
+        rc = cseg_table_add_text(t, CSEG_RFM_COL_CODE, codel, 1, &zero);
+    int32_t label = -1;
+    double dist = NAN;
+    if (rc == 0)
+        rc = cseg_model_assign(m, t, &label, &dist, d);
+    cseg_table_free(t);
+    if (rc < 0)
+        return rc;
+    out->segment = label + 1;
+    out->distance = dist;
+    return 0;
+}
+
+static int bad_field(cseg_diag *d, const char *field, const char *msg)
+{
+    return cseg__diag(d, CSEG_EINVAL, field, 0, 0, "%s", msg);
+}
+
+static int got_seq(void *ctx, size_t nc, const char *const *v)
+{
+    if (nc > 0 && v[0])
+        *(int64_t *)ctx = strtoll(v[0], NULL, 10);
+    return 1;
+}
+
+int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, int64_t as_of_day,
+                      cseg_stream_result *out, cseg_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    if (cseg_model_source(m) != CSEG_SOURCE_TRANSACTIONS)
+        return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
+                          "events need a model made by run (from a transaction log)");
+    /* What cleaning would refuse is refused; what it would drop is dropped. */
+    if (!ev->customer_id || !*ev->customer_id)
+        return bad_field(d, "customer_id", "an event needs a customer id");
+    if (cseg__utf8_invalid_at(ev->customer_id, strlen(ev->customer_id)) < strlen(ev->customer_id))
+        return bad_field(d, "customer_id", "the customer id is not valid UTF-8");
+    if (ev->time == CSEG_TIME_NA)
+        return bad_field(d, "time", "an event needs a time");
+    int qp = isfinite(ev->quantity) && isfinite(ev->price);
+    if (!qp && !isfinite(ev->amount))
+        return bad_field(d, "amount", "an event needs quantity and price, or an amount");
+    double v = qp ? ev->quantity * ev->price : ev->amount;
+    if (!isfinite(v))
+        return bad_field(d, "amount", "quantity x price is beyond the range of numbers");
+    int drop = qp ? !(ev->price > 0) : v == 0;
+    int cancel = ev->invoice && (ev->invoice[0] == 'C' || ev->invoice[0] == 'c');
+    int is_ret = cancel || v < 0 || (qp && ev->quantity < 0);
+    double value = is_ret ? -fabs(v) : v;
+    int64_t day = cseg__day_of(ev->time);
+    /* The fingerprint of an exact duplicate (run drops those, keeping the first). */
+    char fp[24], tbuf[40], q[40], pr[40], am[40], dayb[24], ret[4], cnt[4];
+    {
+        char key[1024];
+        int n = snprintf(key, sizeof key, "%s\x1f%" PRId64 "\x1f%s\x1f%s\x1f%.17g\x1f%.17g\x1f%.17g",
+                         ev->customer_id, ev->time, ev->invoice ? ev->invoice : "\x1e",
+                         ev->product ? ev->product : "\x1e", ev->quantity, ev->price, ev->amount);
+        snprintf(fp, sizeof fp, "%016" PRIx64,
+                 cseg__hash(key, (size_t)(n < (int)sizeof key ? n : (int)sizeof key - 1), 0));
+    }
+    const cseg_rfm_params *rp = cseg_model_rfm(m);
+    int rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d);
+    if (rc < 0)
+        return rc;
+    int yes = 0;
+    cstate st;
+    if (ev->event_key &&
+        (rc = exists(s, "SELECT 1 FROM cseg_events WHERE event_key = $1", &ev->event_key, 1, &yes,
+                     d)) < 0)
+        goto fail;
+    if (!yes && rp->drop_duplicates) {
+        const char *p[] = {ev->customer_id, fp};
+        if ((rc = exists(s, "SELECT 1 FROM cseg_events WHERE customer_id = $1 AND fingerprint = $2",
+                         p, 2, &yes, d)) < 0)
+            goto fail;
+    }
+    if ((rc = load_state(s, ev->customer_id, &st, d)) < 0)
+        goto fail;
+    out->previous = st.segment;
+    int64_t as_of = as_of_day;
+    if (as_of == CSEG_DAY_AUTO)
+        as_of = (st.last_day > day ? st.last_day : day) + 1;
+    if (yes || drop) { /* a repeat, a duplicate or a row cleaning drops: nothing changes */
+        if ((rc = features_and_segment(s, m, ev->customer_id, &st, as_of, out, d)) < 0)
+            goto fail;
+        out->known = st.exists;
+        out->segment = st.exists ? out->segment : 0;
+        return s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);
+    }
+    /* A new order, a new product? (purchases only, as run counts them) */
+    int new_order = !is_ret, new_product = 0;
+    if (!is_ret && ev->invoice) {
+        const char *p[] = {ev->customer_id, ev->invoice};
+        if ((rc = exists(s, "SELECT 1 FROM cseg_events WHERE customer_id = $1 AND invoice = $2 "
+                            "AND is_return = 0 AND counted = 1",
+                         p, 2, &yes, d)) < 0)
+            goto fail;
+        new_order = !yes;
+    }
+    if (!is_ret && ev->product) {
+        const char *p[] = {ev->customer_id, ev->product};
+        if ((rc = exists(s, "SELECT 1 FROM cseg_events WHERE customer_id = $1 AND product = $2 "
+                            "AND is_return = 0 AND counted = 1",
+                         p, 2, &yes, d)) < 0)
+            goto fail;
+        new_product = !yes;
+    }
+    /* The event itself. */
+    char now[32];
+    time_t tt = time(NULL);
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    {
+        int64_t sec = ev->time - day * 86400;
+        char dd[16];
+        cseg_format_date(day, dd, sizeof dd);
+        snprintf(tbuf, sizeof tbuf, "%sT%02d:%02d:%02dZ", dd, (int)(sec / 3600),
+                 (int)(sec / 60 % 60), (int)(sec % 60));
+    }
+    snprintf(dayb, sizeof dayb, "%" PRId64, day);
+    snprintf(ret, sizeof ret, "%d", is_ret);
+    snprintf(cnt, sizeof cnt, "1");
+    const char *ins[] = {now,
+                         ev->customer_id,
+                         tbuf,
+                         dayb,
+                         ev->invoice,
+                         ev->product,
+                         isfinite(ev->quantity) ? (cseg__format_double(q, sizeof q, ev->quantity), q) : NULL,
+                         isfinite(ev->price) ? (cseg__format_double(pr, sizeof pr, ev->price), pr) : NULL,
+                         (cseg__format_double(am, sizeof am, value), am),
+                         ret,
+                         ev->event_key,
+                         fp,
+                         cnt};
+    int64_t seq = 0;
+    if ((rc = s->ops->query(s,
+                            "INSERT INTO cseg_events (received_at, customer_id, event_time, "
+                            "event_day, invoice, product, quantity, price, amount, is_return, "
+                            "event_key, fingerprint, counted) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+                            "$8, $9, $10, $11, $12, $13) RETURNING event_id",
+                            "tttittddditti", ins, 13, got_seq, &seq, d)) < 0)
+        goto fail;
+    out->event_seq = seq;
+    /* The state, from its last value: O(1). */
+    cseg__add_exact(&st.net, value);
+    if (is_ret) {
+        cseg__add_exact(&st.returned, -value);
+    } else {
+        cseg__add_exact(&st.gross, value);
+        st.first_day = day < st.first_day ? day : st.first_day;
+        st.last_day = day > st.last_day ? day : st.last_day;
+        st.n_orders += new_order;
+        st.n_products += new_product;
+    }
+    if (as_of_day == CSEG_DAY_AUTO)
+        as_of = (st.last_day > day ? st.last_day : day) + 1;
+    if ((rc = features_and_segment(s, m, ev->customer_id, &st, as_of, out, d)) < 0)
+        goto fail;
+    out->applied = 1;
+    out->known = 1;
+    out->changed = out->previous != 0 && out->segment != out->previous;
+    {
+        char first[16] = "", last[16] = "", fd[24], ld[24], no[24], np[24], nets[40], netc[40],
+             gr[40], grc[40], rv[40], rvc[40], sg[16];
+        int purchased = st.last_day != INT64_MIN;
+        if (purchased) {
+            day_text(first, sizeof first, st.first_day);
+            day_text(last, sizeof last, st.last_day);
+            snprintf(fd, sizeof fd, "%" PRId64, st.first_day);
+            snprintf(ld, sizeof ld, "%" PRId64, st.last_day);
+        }
+        snprintf(no, sizeof no, "%" PRId64, st.n_orders);
+        snprintf(np, sizeof np, "%" PRId64, st.n_products);
+        snprintf(nets, sizeof nets, "%.17g", st.net.s);
+        snprintf(netc, sizeof netc, "%.17g", st.net.c);
+        snprintf(gr, sizeof gr, "%.17g", st.gross.s);
+        snprintf(grc, sizeof grc, "%.17g", st.gross.c);
+        snprintf(rv, sizeof rv, "%.17g", st.returned.s);
+        snprintf(rvc, sizeof rvc, "%.17g", st.returned.c);
+        snprintf(sg, sizeof sg, "%d", out->segment);
+        const char *up[] = {ev->customer_id,
+                            purchased ? first : NULL,
+                            purchased ? last : NULL,
+                            purchased ? fd : NULL,
+                            purchased ? ld : NULL,
+                            no,
+                            np,
+                            nets,
+                            netc,
+                            gr,
+                            grc,
+                            rv,
+                            rvc,
+                            out->segment ? sg : NULL,
+                            now};
+        rc = s->ops->exec(
+            s,
+            "INSERT INTO cseg_customer_state (customer_id, first_purchase, last_purchase, "
+            "first_day, last_day, n_orders, n_products, net_spend, net_c, gross_spend, gross_c, "
+            "returned_value, returned_c, segment, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+            "$8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (customer_id) DO UPDATE SET "
+            "first_purchase = excluded.first_purchase, last_purchase = excluded.last_purchase, "
+            "first_day = excluded.first_day, last_day = excluded.last_day, "
+            "n_orders = excluded.n_orders, n_products = excluded.n_products, "
+            "net_spend = excluded.net_spend, net_c = excluded.net_c, "
+            "gross_spend = excluded.gross_spend, gross_c = excluded.gross_c, "
+            "returned_value = excluded.returned_value, returned_c = excluded.returned_c, "
+            "segment = excluded.segment, updated_at = excluded.updated_at",
+            "tttiiiiddddddit", up, 15, d);
+        if (rc < 0)
+            goto fail;
+        if (out->changed) {
+            char from[16], es[24];
+            snprintf(from, sizeof from, "%d", out->previous);
+            snprintf(es, sizeof es, "%" PRId64, seq);
+            const char *ch[] = {ev->customer_id, from, sg, es, now};
+            if ((rc = s->ops->query(s,
+                                    "INSERT INTO cseg_segment_changes (customer_id, from_segment, "
+                                    "to_segment, event_id, changed_at) VALUES ($1, $2, $3, $4, $5) "
+                                    "RETURNING change_id",
+                                    "tiiit", ch, 5, got_seq, &out->change_seq, d)) < 0)
+                goto fail;
+        }
+    }
+    return s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);
+fail:
+    {
+        cseg_diag ignored;
+        s->ops->exec(s, "ROLLBACK", NULL, NULL, 0, &ignored);
+    }
+    return rc;
+}
+
+int cseg_stream_customer(cseg_store *s, const cseg_model *m, const char *customer_id,
+                         int64_t as_of_day, cseg_stream_result *out, cseg_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    if (cseg_model_source(m) != CSEG_SOURCE_TRANSACTIONS)
+        return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
+                          "events need a model made by run (from a transaction log)");
+    cstate st;
+    int rc = load_state(s, customer_id, &st, d);
+    if (rc < 0 || !st.exists)
+        return rc;
+    out->known = 1;
+    out->previous = st.segment;
+    int64_t as_of = as_of_day == CSEG_DAY_AUTO ? st.last_day + 1 : as_of_day;
+    return features_and_segment(s, m, customer_id, &st, as_of, out, d);
+}

@@ -1,0 +1,267 @@
+/* Tests for stream.h: a log replayed event by event through the store gives
+ * every customer the features and the segment `custseg run` computes on the
+ * whole log; repeats are applied once; moves are recorded in order. */
+#include <math.h>
+#include <sqlite3.h>
+
+#include "util.h"
+
+static char *tmp_db(void)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/cseg_stream_%d_XXXXXX", (int)getpid());
+    int fd = mkstemp(path);
+    close(fd);
+    unlink(path);
+    return path;
+}
+
+static void remove_db(const char *path)
+{
+    char p[96];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
+static const char *text_at(const cseg_table *t, const char *col, size_t i)
+{
+    long j = col[0] ? cseg_table_find(t, col) : -1;
+    const int32_t *c = j >= 0 ? cseg_table_codes(t, (size_t)j) : NULL;
+    return c && c[i] >= 0 ? cseg_table_level(t, (size_t)j, c[i]) : NULL;
+}
+
+static double num_at(const cseg_table *t, const char *col, size_t i)
+{
+    long j = col[0] ? cseg_table_find(t, col) : -1;
+    return j >= 0 ? cseg_table_numbers(t, (size_t)j)[i] : NAN;
+}
+
+/* Replay a log and compare every customer with the batch run. */
+static void replay_and_compare(const char *path, size_t *n_customers, size_t *n_changes)
+{
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    cseg_table *txn = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, &d), 0);
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.k = 4;
+    p.n_init = 2;
+    cseg_segmentation *r = NULL;
+    if (cseg_segment_transactions(&r, txn, &roles, NULL, NULL, &p, &d) < 0)
+        fail_msg("%s", d.msg);
+    const cseg_model *m = cseg_segment_model(r);
+    char *db = tmp_db();
+    cseg_store *s = NULL;
+    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    const int64_t *times = cseg_table_times(txn, (size_t)cseg_table_find(txn, roles.date));
+    size_t refused = 0, changes = 0;
+    int64_t last_change = 0;
+    for (size_t i = 0; i < cseg_table_n_rows(txn); i++) {
+        cseg_event ev = {text_at(txn, roles.customer, i),
+                         times[i],
+                         text_at(txn, roles.invoice, i),
+                         text_at(txn, roles.product, i),
+                         num_at(txn, roles.quantity, i),
+                         num_at(txn, roles.price, i),
+                         num_at(txn, roles.amount, i),
+                         NULL};
+        cseg_stream_result res;
+        int rc = cseg_stream_apply(s, m, &ev, CSEG_DAY_AUTO, &res, &d);
+        if (rc == CSEG_EINVAL) {
+            refused++; /* what cleaning drops as incomplete or without a customer */
+            continue;
+        }
+        if (rc < 0)
+            fail_msg("row %zu: %s", i, d.msg);
+        if (res.changed) {
+            assert_true(res.change_seq > last_change);
+            last_change = res.change_seq;
+            changes++;
+        }
+    }
+    const cseg_quality *q = cseg_segment_quality(r);
+    assert_int_equal(refused, q->n_no_customer + q->n_incomplete);
+    /* Every customer of run, at run's analysis day. */
+    const cseg_table *ct = cseg_segment_table(r);
+    size_t n = cseg_segment_n(r);
+    for (size_t i = 0; i < n; i++) {
+        const char *id = text_at(ct, "customer_id", i);
+        cseg_stream_result res;
+        assert_int_equal(cseg_stream_customer(s, m, id, q->as_of_day, &res, &d), 0);
+        assert_true(res.known);
+        for (size_t f = 0; f < CSEG_STREAM_N_FEATURES; f++) {
+            const char *name = cseg_stream_feature_name(f);
+            double want = strcmp(name, "spend_window") == 0 ? num_at(ct, "spend_90d", i)
+                                                             : num_at(ct, name, i);
+            if (isnan(want) && strcmp(name, "n_products") == 0)
+                continue; /* no product column */
+            if (!(res.features[f] == want))
+                fail_msg("customer %s: %s is %.17g streamed, %.17g in run", id, name,
+                         res.features[f], want);
+        }
+        if (res.segment != cseg_segment_labels(r)[i] + 1)
+            fail_msg("customer %s: segment %d streamed, %d in run", id, res.segment,
+                     cseg_segment_labels(r)[i] + 1);
+    }
+    *n_customers = n;
+    *n_changes = changes;
+    cseg_store_close(s);
+    remove_db(db);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+}
+
+static void test_replay_small(void **state)
+{
+    (void)state;
+    size_t n, changes;
+    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", &n, &changes);
+    assert_int_equal(n, 24);
+    assert_true(changes > 0);
+}
+
+/* The bundled Online Retail log, 541,909 rows, one event at a time: long, so
+ * only with CSEG_TEST_LONG=1 (the service's HTTP test replays it in CI). */
+static void test_replay_online_retail(void **state)
+{
+    (void)state;
+    if (!getenv("CSEG_TEST_LONG")) {
+        print_message("skipped: set CSEG_TEST_LONG=1 to replay the 541,909 rows\n");
+        skip();
+    }
+    size_t n, changes;
+    replay_and_compare(CSEG_SOURCE_DIR "/data/online_retail.csv.gz", &n, &changes);
+    assert_int_equal(n, 4338);
+    print_message("4338 customers equal to run; %zu segment moves on the way\n", changes);
+}
+
+/* An event given twice with its key is applied once; a bad one changes nothing. */
+static void test_repeats_and_errors(void **state)
+{
+    (void)state;
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    cseg_table *txn = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_txn_read(&txn, CSEG_SOURCE_DIR "/tests/data/txn_small.csv", &roles, NULL,
+                                   &d),
+                     0);
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.k = 3;
+    cseg_segmentation *r = NULL;
+    assert_int_equal(cseg_segment_transactions(&r, txn, &roles, NULL, NULL, &p, &d), 0);
+    const cseg_model *m = cseg_segment_model(r);
+    char *db = tmp_db();
+    cseg_store *s = NULL;
+    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    cseg_event ev = {"c1", 1700000000, "A1", "P1", 2, 5.5, NAN, "key-1"};
+    cseg_stream_result a, b;
+    assert_int_equal(cseg_stream_apply(s, m, &ev, CSEG_DAY_AUTO, &a, &d), 0);
+    assert_int_equal(a.applied, 1);
+    assert_int_equal(a.previous, 0);
+    assert_true(a.segment >= 1);
+    assert_int_equal(cseg_stream_apply(s, m, &ev, CSEG_DAY_AUTO, &b, &d), 0);
+    assert_int_equal(b.applied, 0);
+    assert_true(b.features[1] == 1 && b.features[2] == 11);
+    /* The same row without a key is an exact duplicate: dropped as run drops it. */
+    ev.event_key = NULL;
+    assert_int_equal(cseg_stream_apply(s, m, &ev, CSEG_DAY_AUTO, &b, &d), 0);
+    assert_int_equal(b.applied, 0);
+    /* A second line of the same invoice: one order, more money. */
+    cseg_event ev2 = {"c1", 1700000000, "A1", "P2", 1, 4.5, NAN, "key-2"};
+    assert_int_equal(cseg_stream_apply(s, m, &ev2, CSEG_DAY_AUTO, &b, &d), 0);
+    assert_true(b.features[1] == 1 && b.features[2] == 15.5 && b.features[6] == 2);
+    /* A return, a late event (older than the last purchase). */
+    cseg_event ret = {"c1", 1700100000, "C9", "P2", -1, 4.5, NAN, NULL};
+    assert_int_equal(cseg_stream_apply(s, m, &ret, CSEG_DAY_AUTO, &b, &d), 0);
+    assert_true(b.features[2] == 11 && b.features[1] == 1);
+    cseg_event late = {"c1", 1690000000, "A0", "P1", 1, 1, NAN, NULL};
+    assert_int_equal(cseg_stream_apply(s, m, &late, CSEG_DAY_AUTO, &b, &d), 0);
+    assert_true(b.features[1] == 2);                   /* a new order */
+    /* The last purchase is still the one of 1700000000: recency counts from it. */
+    assert_true(b.features[0] == 1);
+    assert_true(b.features[3] == 1700000000 / 86400 + 1 - 1690000000 / 86400); /* tenure: the late one */
+    /* Refused, naming the field; nothing stored. */
+    cseg_event bad = {"", 1700000000, "A1", NULL, 1, 1, NAN, NULL};
+    assert_int_equal(cseg_stream_apply(s, m, &bad, CSEG_DAY_AUTO, &b, &d), CSEG_EINVAL);
+    assert_string_equal(d.file, "customer_id");
+    bad = (cseg_event){"c2", 1700000000, "A1", NULL, NAN, NAN, NAN, NULL};
+    assert_int_equal(cseg_stream_apply(s, m, &bad, CSEG_DAY_AUTO, &b, &d), CSEG_EINVAL);
+    assert_string_equal(d.file, "amount");
+    assert_int_equal(cseg_stream_customer(s, m, "c2", CSEG_DAY_AUTO, &b, &d), 0);
+    assert_int_equal(b.known, 0);
+    /* A price of 0 is what cleaning drops: accepted, nothing changes. */
+    bad = (cseg_event){"c2", 1700000000, "A1", NULL, 1, 0, NAN, NULL};
+    assert_int_equal(cseg_stream_apply(s, m, &bad, CSEG_DAY_AUTO, &b, &d), 0);
+    assert_int_equal(b.applied, 0);
+    cseg_store_close(s);
+    remove_db(db);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+}
+
+/* A version-1 store (as this session's first store code wrote it) is taken
+ * to version 2 on open, its runs kept. */
+static void test_migration_v1_v2(void **state)
+{
+    (void)state;
+    char *db = tmp_db();
+    cseg_store *s = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    cseg_store_close(s);
+    sqlite3 *raw;
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    static const char *const undo[] = {
+        "DROP INDEX cseg_events_key", "DROP INDEX cseg_events_product",
+        "DROP INDEX cseg_events_fingerprint", "DROP INDEX cseg_events_day",
+        "ALTER TABLE cseg_customer_state DROP COLUMN first_day",
+        "ALTER TABLE cseg_customer_state DROP COLUMN last_day",
+        "ALTER TABLE cseg_customer_state DROP COLUMN n_products",
+        "ALTER TABLE cseg_customer_state DROP COLUMN net_c",
+        "ALTER TABLE cseg_customer_state DROP COLUMN gross_c",
+        "ALTER TABLE cseg_customer_state DROP COLUMN returned_value",
+        "ALTER TABLE cseg_customer_state DROP COLUMN returned_c",
+        "ALTER TABLE cseg_events DROP COLUMN event_day", "ALTER TABLE cseg_events DROP COLUMN event_key",
+        "ALTER TABLE cseg_events DROP COLUMN fingerprint", "ALTER TABLE cseg_events DROP COLUMN counted",
+        "UPDATE cseg_meta SET value = '1' WHERE key = 'schema_version'",
+        "INSERT INTO cseg_customer_state (customer_id, n_orders, net_spend, gross_spend, updated_at) "
+        "VALUES ('kept', 3, 10, 12, 'x')"};
+    for (size_t i = 0; i < sizeof undo / sizeof undo[0]; i++)
+        if (sqlite3_exec(raw, undo[i], NULL, NULL, NULL) != SQLITE_OK)
+            fail_msg("%s: %s", undo[i], sqlite3_errmsg(raw));
+    sqlite3_close(raw);
+    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    cseg_store_close(s);
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT (SELECT value FROM cseg_meta WHERE key = "
+                                             "'schema_version'), n_orders, n_products FROM "
+                                             "cseg_customer_state WHERE customer_id = 'kept'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "2");
+    assert_int_equal(sqlite3_column_int(st, 1), 3);
+    assert_int_equal(sqlite3_column_int(st, 2), 0);
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    remove_db(db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_replay_small),
+        cmocka_unit_test(test_replay_online_retail),
+        cmocka_unit_test(test_repeats_and_errors),
+        cmocka_unit_test(test_migration_v1_v2),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

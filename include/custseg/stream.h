@@ -33,6 +33,9 @@ typedef struct cseg_event {
     double quantity, price;  /* NaN when amount is given */
     double amount;           /* NaN: quantity x price */
     const char *event_key;   /* idempotency key: an event given again is applied once; NULL */
+    const char *rest;        /* the row's other fields as one text (a description, a store):
+                                two events are exact duplicates, applied once as run drops
+                                them, when every field and rest are equal; NULL: none */
 } cseg_event;
 
 #define CSEG_STREAM_N_FEATURES 11 /* the columns of cseg_rfm_compute but the id and rfm_code */

@@ -167,10 +167,11 @@ static int seg_row(void *ctx, size_t nc, const char *const *vals)
 }
 
 /* The feature columns of a run: the keys of its first membership's features. */
-static int first_features(const cseg_store_member *m, void *ctx)
+static int first_value(void *ctx, size_t nc, const char *const *v)
 {
     char **out = ctx;
-    *out = cseg__strdup(m->features_json);
+    if (nc > 0 && v[0] && !*out)
+        *out = cseg__strdup(v[0]);
     return 1;
 }
 
@@ -250,7 +251,9 @@ int cseg_store_export(cseg_store *s, const cseg_export_params *p, const char *pa
     }
     e.keep = keep;
     /* The fields: given, or the standard four and every feature. */
-    if ((rc = cseg_store_members(s, run, 0, first_features, &first, d)) < 0)
+    if ((rc = s->ops->query(s, "SELECT features FROM cseg_memberships WHERE run_id = $1 "
+                               "ORDER BY position LIMIT 1",
+                            "i", param, 1, first_value, &first, d)) < 0)
         goto out;
     json_error_t err;
     json_t *fj = first ? json_loads(first, 0, &err) : NULL;

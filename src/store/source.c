@@ -25,7 +25,7 @@ typedef struct dbsrc {
     const char *what;  /* "table orders" or "query" */
     char name[256];    /* the source in messages: the table's name, or "query" */
     FILE *f;           /* the temporary CSV */
-    char path[64];
+    char path[4200];
     char **col;        /* column names and database types */
     cseg_coltype *type;
     size_t nc;
@@ -35,7 +35,7 @@ static void src_free(dbsrc *s)
 {
     if (s->f)
         fclose(s->f);
-    if (s->path[0])
+    if (s->path[0] && strncmp(s->path, "/proc/", 6) != 0)
         unlink(s->path);
     for (size_t j = 0; j < s->nc; j++)
         free(s->col[j]);
@@ -245,7 +245,13 @@ static int pg_rows(dbsrc *s, const char *uri, const char *sql, cseg_diag *d)
         PQfinish(c);
         return CSEG_ENOMEM;
     }
-    snprintf(q, len, "COPY (%s) TO STDOUT WITH (FORMAT csv, HEADER true)", sql);
+    /* COPY takes the statement without its final ';' (a final comment ends at
+     * the line break before the closing parenthesis). */
+    size_t sl = strlen(sql);
+    while (sl > 0 && (sql[sl - 1] == ';' || sql[sl - 1] == ' ' || sql[sl - 1] == '\t' ||
+                      sql[sl - 1] == '\n' || sql[sl - 1] == '\r'))
+        sl--;
+    snprintf(q, len, "COPY (%.*s\n) TO STDOUT WITH (FORMAT csv, HEADER true)", (int)sl, sql);
     res = PQexec(c, q);
     free(q);
     if (rc == 0 && PQresultStatus(res) != PGRES_COPY_OUT) {
@@ -320,7 +326,9 @@ static int fetch(dbsrc *s, const char *uri, const char *table, const char *query
     s->what = table ? "table" : "query";
     snprintf(s->name, sizeof s->name, "%s", table ? table : "query");
     const char *tmp = getenv("TMPDIR");
-    snprintf(s->path, sizeof s->path, "%.40s/custseg-db-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (snprintf(s->path, sizeof s->path, "%s/custseg-db-XXXXXX", tmp && *tmp ? tmp : "/tmp") >=
+        (int)sizeof s->path)
+        snprintf(s->path, sizeof s->path, "/tmp/custseg-db-XXXXXX");
     int fd = mkstemp(s->path);
     if (fd < 0 || !(s->f = fdopen(fd, "w+"))) {
         int e = errno;
@@ -330,6 +338,12 @@ static int fetch(dbsrc *s, const char *uri, const char *table, const char *query
         return cseg__diag(d, CSEG_EIO, NULL, 0, 0, "cannot create a temporary file: %s",
                           strerror(e));
     }
+    /* Unlinked at once and read through its descriptor: an interrupted run
+     * (SIGTERM, kill -9) leaves no file behind. */
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if (access(proc, R_OK) == 0 && unlink(s->path) == 0)
+        snprintf(s->path, sizeof s->path, "%s", proc);
     char sql[1200];
     if (table) {
         char q[1100];

@@ -226,9 +226,11 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
     char fp[24], tbuf[40], q[40], pr[40], am[40], dayb[24], ret[4], cnt[4];
     {
         char key[1024];
-        int n = snprintf(key, sizeof key, "%s\x1f%" PRId64 "\x1f%s\x1f%s\x1f%.17g\x1f%.17g\x1f%.17g",
+        int n = snprintf(key, sizeof key,
+                         "%s\x1f%" PRId64 "\x1f%s\x1f%s\x1f%.17g\x1f%.17g\x1f%.17g\x1f%.512s",
                          ev->customer_id, ev->time, ev->invoice ? ev->invoice : "\x1e",
-                         ev->product ? ev->product : "\x1e", ev->quantity, ev->price, ev->amount);
+                         ev->product ? ev->product : "\x1e", ev->quantity, ev->price, ev->amount,
+                         ev->rest ? ev->rest : "\x1e");
         snprintf(fp, sizeof fp, "%016" PRIx64,
                  cseg__hash(key, (size_t)(n < (int)sizeof key ? n : (int)sizeof key - 1), 0));
     }

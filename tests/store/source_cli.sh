@@ -41,6 +41,12 @@ expect 0 fit-table -- "$BIN" fit "$DB" --table mall --k 4 --out "$T/m" --quiet
 expect 0 fit-file -- "$BIN" fit "$MALL" --k 4 --out "$T/mf" --quiet
 same fit-table "$T/mf/customers.csv" "$T/m/customers.csv"
 
+# a final ';' or comment, a long TMPDIR; no temporary file left
+long="$T/a-temporary-folder-with-a-name-long-enough-to-pass-forty-bytes"
+mkdir -p "$long"
+expect 0 query-semicolon -- env TMPDIR="$long" "$BIN" run "$DB" --query "SELECT * FROM orders; -- all" --k 3 --out "$T/sc" --quiet
+same query-semicolon "$T/f/customers.csv" "$T/sc/customers.csv"
+[ -z "$(ls "$long")" ] && ok || bad "query-semicolon: left in TMPDIR: $(ls "$long")"
 # errors name the database, the table or query, and the row
 expect 1 query-syntax -- "$BIN" run "$DB" --query "SELEC * FROM orders" --out "$T/x"
 stderr_is query-syntax "$SQLERR"

@@ -199,6 +199,49 @@ static cseg_coltype type_of_oid(Oid t)
     }
 }
 
+/* The length of a statement without its final ';' and the comments and
+ * blanks after it, which COPY (...) does not take. Quotes ('', "", $tag$)
+ * and comments (--, slash-star) are skipped, so a ';' inside them stays. */
+static size_t statement_end(const char *sql)
+{
+    size_t end = 0, i = 0, n = strlen(sql);
+    while (i < n) {
+        char c = sql[i];
+        if (c == '-' && sql[i + 1] == '-') {
+            while (i < n && sql[i] != '\n')
+                i++;
+        } else if (c == '/' && sql[i + 1] == '*') {
+            const char *e = strstr(sql + i + 2, "*/");
+            i = e ? (size_t)(e - sql) + 2 : n;
+        } else if (c == '\'' || c == '"') {
+            for (i++; i < n && sql[i] != c; i++)
+                ;
+            end = ++i;
+        } else if (c == '$') {
+            size_t t = i + 1;
+            while (t < n && (sql[t] == '_' || (sql[t] >= 'a' && sql[t] <= 'z') ||
+                             (sql[t] >= 'A' && sql[t] <= 'Z') || (sql[t] >= '0' && sql[t] <= '9')))
+                t++;
+            if (t < n && sql[t] == '$') { /* $tag$ ... $tag$ */
+                char tag[64];
+                size_t tl = t + 1 - i < sizeof tag ? t + 1 - i : sizeof tag - 1;
+                memcpy(tag, sql + i, tl);
+                tag[tl] = 0;
+                const char *e = strstr(sql + t + 1, tag);
+                i = e ? (size_t)(e - sql) + tl : n;
+            } else {
+                i++;
+            }
+            end = i;
+        } else {
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != ';')
+                end = i + 1;
+            i++;
+        }
+    }
+    return end;
+}
+
 static int pg_rows(dbsrc *s, const char *uri, const char *sql, cseg_diag *d)
 {
     PGconn *c = PQconnectdb(uri);
@@ -245,12 +288,7 @@ static int pg_rows(dbsrc *s, const char *uri, const char *sql, cseg_diag *d)
         PQfinish(c);
         return CSEG_ENOMEM;
     }
-    /* COPY takes the statement without its final ';' (a final comment ends at
-     * the line break before the closing parenthesis). */
-    size_t sl = strlen(sql);
-    while (sl > 0 && (sql[sl - 1] == ';' || sql[sl - 1] == ' ' || sql[sl - 1] == '\t' ||
-                      sql[sl - 1] == '\n' || sql[sl - 1] == '\r'))
-        sl--;
+    size_t sl = statement_end(sql);
     snprintf(q, len, "COPY (%.*s\n) TO STDOUT WITH (FORMAT csv, HEADER true)", (int)sl, sql);
     res = PQexec(c, q);
     free(q);

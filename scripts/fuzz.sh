@@ -89,8 +89,8 @@ base="$base -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Wall -Wno-unk
 # src/kmeans/kmeans.c uses GCC's __builtin_shuffle: a clang definition of it (no effect on GCC).
 compat="-include tests/fuzz/clang_compat.h"
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-libs="$(pkg-config --libs jansson) -lz"
-libflags="$(pkg-config --cflags jansson)"
+libs="$(pkg-config --libs jansson sqlite3 libpq libcrypto) -lz"
+libflags="$(pkg-config --cflags jansson sqlite3 libpq libcrypto)"
 if pkg-config --exists libdeflate; then
     libflags="$libflags -DCSEG_HAVE_LIBDEFLATE"
     libs="$libs -ldeflate"

@@ -496,7 +496,26 @@ static int unique_ids(cseg_store *s, const cseg_table *t, long jid, cseg_diag *d
         return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
     memset(slot, 0xff, cap * sizeof *slot);
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    /* A number id: equal numbers are equal texts, so no text is made. */
+    const double *x = cseg_table_numbers(t, (size_t)jid);
+    for (size_t i = 0; x && i < n && rc == 0; i++) {
+        if (isnan(x[i]))
+            continue;
+        double v = x[i] == 0 ? 0.0 : x[i];
+        size_t h = (size_t)cseg__hash(&v, sizeof v, 0) & (cap - 1);
+        for (; slot[h] != SIZE_MAX; h = (h + 1) & (cap - 1))
+            if (x[slot[h]] == v) {
+                char a[40];
+                cseg__format_double(a, sizeof a, v);
+                rc = cseg__diag(d, CSEG_EINVAL, s->uri, 0, 0,
+                                "customer id \"%s\" is given twice; the store keeps one row per "
+                                "customer",
+                                a);
+                break;
+            }
+        slot[h] = i;
+    }
+    for (size_t i = 0; !x && i < n && rc == 0; i++) {
         char a[40], b[40];
         const char *id = cseg__table_cell_text(t, (size_t)jid, i, a, sizeof a);
         if (!id)
@@ -566,7 +585,13 @@ static int store_members(cseg_store *s, const char *run_id, const cseg_segmentat
             }
             pj = pb.p;
         }
-        const char *vals[] = {run_id, cid, pos, segbuf, num_text(dbuf, sizeof dbuf, dist[i]), pj,
+        /* 17 digits: exact, in one snprintf (bulk loads of a million rows). */
+        const char *dtext = NULL;
+        if (isfinite(dist[i])) {
+            snprintf(dbuf, sizeof dbuf, "%.17g", dist[i]);
+            dtext = dbuf;
+        }
+        const char *vals[] = {run_id, cid, pos, segbuf, dtext, pj,
                               fb.p};
         rc = s->ops->bulk_row(s, vals, d);
     }

@@ -14,7 +14,7 @@ pkgs="build-essential cmake pkg-config zlib1g-dev libdeflate-dev libopenblas-dev
 if [ "${1:-}" = "--bench" ]; then
     # The peers of bench/: pandas + scikit-learn + SciPy, fastcluster (Ward), R's dbscan,
     # and the threaded OpenBLAS they need to be fair.
-    pkgs="$pkgs python3 python3-numpy python3-pandas python3-sklearn python3-scipy python3-fastcluster python3-threadpoolctl r-cran-dbscan libopenblas0-pthread"
+    pkgs="$pkgs python3 python3-numpy python3-pandas python3-sklearn python3-scipy python3-fastcluster python3-threadpoolctl r-cran-dbscan libopenblas0-pthread python3-psycopg2 python3-sqlalchemy"
 fi
 missing=""
 for p in $pkgs; do

@@ -131,7 +131,7 @@ static int features_and_segment(cseg_store *s, const cseg_model *m, const char *
     if (st->n_orders == 0 || st->last_day == INT64_MIN)
         return 0; /* returns only: no customer of run either */
     /* The spend window: this customer's events in [as_of - W, as_of). */
-    char idb[24], lo[24], hi[24];
+    char lo[24], hi[24];
     snprintf(lo, sizeof lo, "%" PRId64, as_of - rp->spend_window_days);
     snprintf(hi, sizeof hi, "%" PRId64, as_of);
     const char *p[] = {id, lo, hi};
@@ -142,7 +142,6 @@ static int features_and_segment(cseg_store *s, const cseg_model *m, const char *
                            "tii", p, 3, window_row, &w, d);
     if (rc < 0)
         return rc;
-    (void)idb;
     int dec = rp->money_decimals;
     double g = cseg__exact_value(&st->gross), ret = cseg__exact_value(&st->returned);
     f[RECENCY] = (double)(as_of - st->last_day);

@@ -153,6 +153,27 @@ static void test_sqlite_round_trip(void **state)
     assert_int_equal(cseg_store_runs(s, count_runs, &n, &d), 0);
     assert_int_equal(n, 2);
     cseg_store_close(s);
+    /* The run's columns hold what they say: the parameters as given, numbers as
+     * numbers (a type string out of step once stored "0.0" and a whole inertia). */
+    sqlite3 *raw;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT params, typeof(k), typeof(inertia), "
+                                             "typeof(silhouette), typeof(n_customers), inertia, "
+                                             "segments_json FROM cseg_runs WHERE run_id = 1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "{\"arguments\": []}");
+    assert_string_equal((const char *)sqlite3_column_text(st, 1), "integer");
+    assert_string_equal((const char *)sqlite3_column_text(st, 2), "real");
+    assert_string_equal((const char *)sqlite3_column_text(st, 3), "real");
+    assert_string_equal((const char *)sqlite3_column_text(st, 4), "integer");
+    char want[64];
+    snprintf(want, sizeof want, "\"inertia\": %.17g", sqlite3_column_double(st, 5));
+    assert_non_null(strstr((const char *)sqlite3_column_text(st, 6), want));
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
     free(a);
     remove_db(db);
 }
@@ -335,6 +356,10 @@ static void test_db_source_types(void **state)
     char red[128];
     cseg_db_uri_redact("postgresql://shop:secret@db.example/shop", red, sizeof red);
     assert_string_equal(red, "postgresql://shop@db.example/shop");
+    cseg_db_uri_redact("postgresql://db.example/shop?user=a&password=secret&sslmode=require", red,
+                       sizeof red);
+    assert_null(strstr(red, "secret"));
+    assert_non_null(strstr(red, "sslmode=require"));
     remove_db(db);
 }
 

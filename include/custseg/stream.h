@@ -62,9 +62,11 @@ CSEG_API const char *cseg_stream_feature_name(size_t j);
 /* Apply one event with a model made by run (a transaction log). as_of_day:
  * the day recency is counted to; CSEG_DAY_AUTO: the day after the later of
  * the event and the customer's last purchase. Errors: CSEG_EINVAL with a
- * message naming the bad field (the diag's file is the field's name), as
- * cleaning would drop the row: no customer, no time, no amount, a price <= 0
- * or an amount of 0; CSEG_EPARAM for a model from a customer table. */
+ * message naming the bad field (the diag's file is the field's name) for an
+ * event cleaning could not read: no customer, no time, no amount; CSEG_EPARAM
+ * for a model from a customer table. An event cleaning drops (a price <= 0,
+ * an amount of 0) is accepted and changes nothing (applied = 0), as run
+ * drops such a row. */
 CSEG_API int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev,
                                int64_t as_of_day, cseg_stream_result *out, cseg_diag *d);
 /* A customer's state as the model sees it at as_of_day (CSEG_DAY_AUTO: the

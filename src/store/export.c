@@ -57,10 +57,14 @@ static const char *value_of(const exporter *e, const cseg_store_member *m, json_
     *is_text = 0;
     if (strcmp(field, "customer_id") == 0) {
         *is_text = 1;
-        if (e->p->pseudonym_key && size > CSEG_PSEUDONYM_LEN &&
-            cseg_pseudonym(e->p->pseudonym_key, e->p->pseudonym_key_len, m->customer_id, buf) == 0)
-            return buf;
-        return m->customer_id;
+        if (!e->p->pseudonym_key)
+            return m->customer_id;
+        /* Never the real id in place of a pseudonym: NULL, and the caller fails. */
+        return size > CSEG_PSEUDONYM_LEN && cseg_pseudonym(e->p->pseudonym_key,
+                                                           e->p->pseudonym_key_len,
+                                                           m->customer_id, buf) == 0
+                   ? buf
+                   : NULL;
     }
     if (strcmp(field, "segment") == 0) {
         snprintf(buf, size, "%d", m->segment);
@@ -117,6 +121,12 @@ static int write_member(const cseg_store_member *m, void *ctx)
         char buf[CSEG_PSEUDONYM_LEN + 1];
         int text;
         const char *v = value_of(e, m, feat, proba, e->fields[j], buf, sizeof buf, &text);
+        if (!v && e->p->pseudonym_key && strcmp(e->fields[j], "customer_id") == 0) {
+            json_decref(feat);
+            json_decref(proba);
+            e->failed = cseg__diag(e->d, CSEG_EIO, e->where, 0, 0, "cannot make a pseudonym");
+            return 1;
+        }
         if (e->p->jsonl) {
             json_t *key = json_string(e->fields[j]), *jv = v && text ? json_string(v) : NULL;
             char *ks = key ? json_dumps(key, JSON_ENCODE_ANY) : NULL;
@@ -150,17 +160,26 @@ typedef struct segrow {
 typedef struct seglist {
     segrow *v;
     size_t n;
+    int failed; /* out of memory */
 } seglist;
 
 static int seg_row(void *ctx, size_t nc, const char *const *vals)
 {
     seglist *l = ctx;
+    if (nc < 3 || !vals[0])
+        return 0;
     segrow *nv = realloc(l->v, (l->n + 1) * sizeof *nv);
-    if (!nv || nc < 3)
+    char *name = cseg__strdup(vals[1] ? vals[1] : "");
+    if (!nv || !name) {
+        free(name);
+        if (nv)
+            l->v = nv;
+        l->failed = 1;
         return 1;
+    }
     l->v = nv;
     l->v[l->n].segment = (int)strtol(vals[0], NULL, 10);
-    l->v[l->n].name = cseg__strdup(vals[1] ? vals[1] : "");
+    l->v[l->n].name = name;
     l->v[l->n].size = vals[2] ? (size_t)strtoull(vals[2], NULL, 10) : 0;
     l->n++;
     return 0;
@@ -201,7 +220,11 @@ int cseg_store_export(cseg_store *s, const cseg_export_params *p, const char *pa
     char id[24];
     snprintf(id, sizeof id, "%" PRId64, run);
     const char *param[1] = {id};
-    seglist segs = {NULL, 0};
+    seglist segs = {NULL, 0, 0};
+    if (p->pseudonym_key && (p->pseudonym_key_len < CSEG_KEY_MIN ||
+                             p->pseudonym_key_len > CSEG_KEY_MAX))
+        return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0, "pseudonymize: a key of %d to %d bytes",
+                          CSEG_KEY_MIN, CSEG_KEY_MAX);
     exporter e = {p, f, NULL, 0, 0, NULL, 0, 0, d, s->uri};
     unsigned char *keep = NULL;
     char *first = NULL;
@@ -211,6 +234,10 @@ int cseg_store_export(cseg_store *s, const cseg_export_params *p, const char *pa
                                "ORDER BY segment",
                             "i", param, 1, seg_row, &segs, d)) < 0)
         goto out;
+    if (segs.failed) {
+        rc = cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+        goto out;
+    }
     if (segs.n == 0) {
         rc = cseg__diag(d, CSEG_EEMPTY, s->uri, 0, 0, "no run %s in the store", id);
         goto out;

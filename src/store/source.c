@@ -21,7 +21,8 @@
 #include "../csv/internal.h"
 
 typedef struct dbsrc {
-    const char *uri;
+    const char *uri;   /* for messages: without its password */
+    char shown[1024];
     const char *what;  /* "table orders" or "query" */
     char name[256];    /* the source in messages: the table's name, or "query" */
     FILE *f;           /* the temporary CSV */
@@ -256,8 +257,10 @@ static int pg_rows(dbsrc *s, const char *uri, const char *sql, cseg_diag *d)
     }
     PQsetNoticeProcessor(c, quiet, NULL);
     /* Dates in ISO form, times in UTC: what the date parser reads. */
+    /* Read-only: a DELETE ... RETURNING given as --query is refused by the server. */
     PGresult *res = PQexec(c, "SET client_encoding = 'UTF8'; SET datestyle = 'ISO, YMD'; "
-                              "SET TimeZone = 'UTC'; SET extra_float_digits = 3");
+                              "SET TimeZone = 'UTC'; SET extra_float_digits = 3; "
+                              "SET default_transaction_read_only = on");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         rc = pg_error(s, c, res, d);
         PQfinish(c);
@@ -360,7 +363,8 @@ static int fetch(dbsrc *s, const char *uri, const char *table, const char *query
     if ((!table) == (!query) || (table && !*table) || (query && !*query))
         return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
                           "table or --query: a database source needs one of them");
-    s->uri = uri;
+    cseg_db_uri_redact(uri, s->shown, sizeof s->shown);
+    s->uri = s->shown;
     s->what = table ? "table" : "query";
     snprintf(s->name, sizeof s->name, "%s", table ? table : "query");
     const char *tmp = getenv("TMPDIR");

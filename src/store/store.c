@@ -240,7 +240,9 @@ static int prepare_schema(cseg_store *s, cseg_diag *d)
             goto fail;
     }
     free(ver);
-    return s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);
+    if ((rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d)) < 0)
+        rollback(s);
+    return rc;
 fail:
     free(ver);
     rollback(s);
@@ -264,6 +266,12 @@ void cseg_db_uri_redact(const char *uri, char *out, size_t size)
         char *colon = memchr(start, ':', (size_t)(at - start));
         if (colon)
             memmove(colon, at, strlen(at) + 1);
+    }
+    /* ...?password=secret&...: the value goes too. */
+    char *pw = strstr(out, "password=");
+    if (pw && (pw[-1] == '?' || pw[-1] == '&')) {
+        char *v = pw + 9, *end = strchr(v, '&');
+        memmove(v, end ? end : v + strlen(v), strlen(end ? end : v + strlen(v)) + 1);
     }
 }
 
@@ -751,7 +759,7 @@ int cseg_store_put_run(cseg_store *s, const cseg_segmentation *r, const cseg_sto
                        "davies_bouldin, calinski_harabasz, params, segments_json, model_json) "
                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
                        "$16) RETURNING run_id",
-                       "ttttttttiiddddttt", p, 16, got_id, id, d);
+                       "tttttttiiddddttt", p, 16, got_id, id, d);
     if (rc == 0 && !id[0])
         rc = cseg__diag(d, CSEG_EIO, s->uri, 0, 0, "the new run got no id");
     if (rc == 0)
@@ -762,8 +770,8 @@ int cseg_store_put_run(cseg_store *s, const cseg_segmentation *r, const cseg_sto
         rc = store_state(s, id, r, now, d);
     if (rc == 0)
         rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);
-    else
-        rollback(s);
+    if (rc < 0)
+        rollback(s); /* a failed COMMIT too: the connection must not stay in it */
     if (rc == 0 && run_id)
         *run_id = strtoll(id, NULL, 10);
 out:
@@ -915,7 +923,7 @@ int cseg_store_forget(cseg_store *s, const char *const *ids, size_t n, cseg_stor
         }
     if (rc == 0)
         rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);
-    else
+    if (rc < 0)
         rollback(s);
     if (rc == 0 && out)
         *out = f;

@@ -224,19 +224,26 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
     /* The fingerprint of an exact duplicate (run drops those, keeping the first). */
     char fp[24], tbuf[40], q[40], pr[40], am[40], dayb[24], ret[4], cnt[4];
     {
-        char key[1024];
-        int n = snprintf(key, sizeof key,
-                         "%s\x1f%" PRId64 "\x1f%s\x1f%s\x1f%.17g\x1f%.17g\x1f%.17g\x1f%.512s",
-                         ev->customer_id, ev->time, ev->invoice ? ev->invoice : "\x1e",
-                         ev->product ? ev->product : "\x1e", ev->quantity, ev->price, ev->amount,
-                         ev->rest ? ev->rest : "\x1e");
-        snprintf(fp, sizeof fp, "%016" PRIx64,
-                 cseg__hash(key, (size_t)(n < (int)sizeof key ? n : (int)sizeof key - 1), 0));
+        /* Every field whole, one after another (a field's hash seeds the next). */
+        const char *txt[4] = {ev->customer_id, ev->invoice ? ev->invoice : "\x1e",
+                              ev->product ? ev->product : "\x1e", ev->rest ? ev->rest : "\x1e"};
+        double num[3] = {ev->quantity, ev->price, ev->amount};
+        uint64_t h = cseg__hash(&ev->time, sizeof ev->time, 0);
+        for (int k = 0; k < 4; k++)
+            h = cseg__hash(txt[k], strlen(txt[k]) + 1, h);
+        h = cseg__hash(num, sizeof num, h);
+        snprintf(fp, sizeof fp, "%016" PRIx64, h);
     }
     const cseg_rfm_params *rp = cseg_model_rfm(m);
     int rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d);
     if (rc < 0)
         return rc;
+    /* One writer per customer: PostgreSQL's BEGIN takes no lock (SQLite's
+     * BEGIN IMMEDIATE does), and the state is read, changed and written back. */
+    if (strcmp(s->ops->name, "postgresql") == 0 &&
+        (rc = s->ops->exec(s, "SELECT pg_advisory_xact_lock(hashtext($1))", "t",
+                           &ev->customer_id, 1, d)) < 0)
+        goto fail;
     int yes = 0;
     cstate st;
     if (ev->event_key &&
@@ -260,7 +267,9 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
             goto fail;
         out->known = st.exists;
         out->segment = st.exists ? out->segment : 0;
-        return s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);
+        if ((rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d)) < 0)
+            goto fail;
+        return 0;
     }
     /* A new order, a new product? (purchases only, as run counts them) */
     int new_order = !is_ret, new_product = 0;
@@ -399,7 +408,9 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
                 goto fail;
         }
     }
-    return s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);
+    if ((rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d)) < 0)
+        goto fail;
+    return 0;
 fail:
     {
         cseg_diag ignored;

@@ -13,6 +13,7 @@
 typedef struct store_opts {
     const char *db;
     int64_t run;
+    char shown[1024]; /* db for messages: without a password */
 } store_opts;
 
 static int parse_run(const char *cmd, const char *arg, int64_t *run)
@@ -45,14 +46,15 @@ static int db_only_options(const char *cmd, const char *help, int argc, char **a
     return -1;
 }
 
-static int open_store(const char *cmd, const store_opts *o, cseg_store **st)
+static int open_store(const char *cmd, store_opts *o, cseg_store **st)
 {
     cseg_diag diag;
     cseg_diag_clear(&diag);
     if (!o->db)
         return cli_usage_error(cmd, "--db is required (a path or a postgresql:// URI)");
+    cseg_db_uri_redact(o->db, o->shown, sizeof o->shown);
     int rc = cseg_store_open(st, o->db, &diag);
-    return rc < 0 ? cli_fail(rc, &diag, o->db) : EXIT_OK;
+    return rc < 0 ? cli_fail(rc, &diag, o->shown) : EXIT_OK;
 }
 
 /* ---- runs ---- */
@@ -77,7 +79,7 @@ static int print_run(const cseg_store_run *r, void *ctx)
 
 int cmd_runs(int argc, char **argv)
 {
-    store_opts o = {NULL, 0};
+    store_opts o = {NULL, 0, ""};
     int status = db_only_options("runs", runs_help, argc, argv, &o);
     if (status >= 0)
         return status;
@@ -93,7 +95,7 @@ int cmd_runs(int argc, char **argv)
            "input kind", "algorithm", "k", "customers", "silhouette", "input");
     int rc = cseg_store_runs(st, print_run, NULL, &diag);
     cseg_store_close(st);
-    return rc < 0 ? cli_fail(rc, &diag, o.db) : EXIT_OK;
+    return rc < 0 ? cli_fail(rc, &diag, o.shown) : EXIT_OK;
 }
 
 /* ---- show ---- */
@@ -118,7 +120,7 @@ int cmd_show(int argc, char **argv)
                                               {"run", required_argument, 0, OPT_RUN},
                                               {"help", no_argument, 0, OPT_HELP},
                                               {0, 0, 0, 0}};
-    store_opts o = {NULL, 0};
+    store_opts o = {NULL, 0, ""};
     int opt;
     optind = 1;
     opterr = 0;
@@ -145,18 +147,18 @@ int cmd_show(int argc, char **argv)
     int rc = 0;
     if (o.run == 0 && (rc = cseg_store_last_run(st, &o.run, &diag)) == 0 && o.run == 0) {
         cseg_store_close(st);
-        return cli_error(EXIT_DATA, "%s: the store holds no run", o.db);
+        return cli_error(EXIT_DATA, "%s: the store holds no run", o.shown);
     }
     if (rc == 0)
         rc = cseg_store_run_segments_json(st, o.run, &text, &diag);
     cseg_store_close(st);
     if (rc < 0)
-        return cli_fail(rc, &diag, o.db);
+        return cli_fail(rc, &diag, o.shown);
     json_error_t err;
     json_t *j = json_loads(text, 0, &err);
     free(text);
     if (!j)
-        return cli_error(EXIT_DATA, "%s: run %" PRId64 ": its segments.json does not parse", o.db,
+        return cli_error(EXIT_DATA, "%s: run %" PRId64 ": its segments.json does not parse", o.shown,
                          o.run);
     json_t *mo = json_object_get(j, "model"), *segs = json_object_get(j, "segments");
     const char *kind = json_string_value(json_object_get(j, "input_kind"));
@@ -255,7 +257,7 @@ int cmd_export(int argc, char **argv)
         {"pseudonymize", required_argument, 0, OPT_PSEUDONYMIZE},
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0}};
-    store_opts o = {NULL, 0};
+    store_opts o = {NULL, 0, ""};
     cseg_export_params p;
     cseg_export_params_init(&p);
     p.log = on_note;
@@ -333,7 +335,7 @@ int cmd_export(int argc, char **argv)
         if (rc == CSEG_EPARAM)
             status = cli_usage_error("export", "--%s", diag.msg);
         else if (rc < 0)
-            status = cli_fail(rc, &diag, out ? out : o.db);
+            status = cli_fail(rc, &diag, out ? out : o.shown);
     }
     cseg_store_close(st);
     cli_free_list(list);
@@ -352,7 +354,7 @@ static const char forget_help[] =
 
 int cmd_forget(int argc, char **argv)
 {
-    store_opts o = {NULL, 0};
+    store_opts o = {NULL, 0, ""};
     int status = db_only_options("forget", forget_help, argc, argv, &o);
     if (status >= 0)
         return status;
@@ -369,7 +371,7 @@ int cmd_forget(int argc, char **argv)
     int rc = cseg_store_forget(st, (const char *const *)(argv + optind), n, &f, &diag);
     cseg_store_close(st);
     if (rc < 0)
-        return cli_fail(rc, &diag, o.db);
+        return cli_fail(rc, &diag, o.shown);
     printf("Erased %zu customer id%s: %zu memberships, %zu customer states, %zu events, "
            "%zu segment changes removed.\n",
            n, n == 1 ? "" : "s", f.memberships, f.states, f.events, f.changes);

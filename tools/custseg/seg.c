@@ -254,9 +254,11 @@ static int store_run(const seg_opts *o, const seg_source *src, const cseg_segmen
     }
     cseg_store_close(st);
     free(ptext);
+    char shown[1024];
+    cseg_db_uri_redact(o->db, shown, sizeof shown);
     if (rc < 0)
-        return cli_fail(rc == CSEG_EINVAL ? CSEG_EIO : rc, &diag, o->db);
-    printf("Stored run %" PRId64 " in %s (%zu customers).\n", id, o->db, cseg_segment_n(r));
+        return cli_fail(rc == CSEG_EINVAL ? CSEG_EIO : rc, &diag, shown);
+    printf("Stored run %" PRId64 " in %s (%zu customers).\n", id, shown, cseg_segment_n(r));
     return EXIT_OK;
 }
 

@@ -579,6 +579,43 @@ static void test_quoted_error_column(void **state)
     }
 }
 
+/* Numbers are written in their shortest exact form (whole numbers below 1e15
+ * as their digits, and -0 as 0). */
+static void test_number_text(void **state)
+{
+    (void)state;
+    double v[] = {0, -0.0, 7, -5, 326, 999999999999999, 1e15, 123456789012345, 4310, 615.71,
+                  0.1, -2.5e-7, 9007199254740993.0, 1e300};
+    size_t n = sizeof v / sizeof v[0];
+    cseg_table *t;
+    cseg_table_create(&t, n);
+    cseg_table_add_numbers(t, "x", v);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(cseg_table_print_csv(t, f), 0);
+    fclose(f);
+    const char *line = strchr(buf, '\n') + 1;
+    for (size_t i = 0; i < n; i++) {
+        char want[64];
+        /* The shortest of %.15g, %.16g, %.17g that reads back. */
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(want, sizeof want, "%.*g", prec, v[i]);
+            if (strtod(want, NULL) == v[i] && (v[i] != 0 || signbit(strtod(want, NULL)) == signbit(v[i])))
+                break;
+        }
+        if (v[i] == 0)
+            strcpy(want, "0"); /* the writer writes no -0 */
+        size_t wl = strlen(want);
+        if (strncmp(line, want, wl) != 0 || line[wl] != '\n')
+            fail_msg("%.17g written as \"%.*s\", expected \"%s\"", v[i],
+                     (int)(strchr(line, '\n') - line), line, want);
+        line += wl + 1;
+    }
+    free(buf);
+    cseg_table_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -590,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_very_wide), cmocka_unit_test(test_duplicate_header),
         cmocka_unit_test(test_invalid_utf8), cmocka_unit_test(test_out_of_range_number),
         cmocka_unit_test(test_text_because),   cmocka_unit_test(test_quoted_error_column),
+        cmocka_unit_test(test_number_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

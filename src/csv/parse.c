@@ -343,6 +343,24 @@ int cseg__format_double(char *buf, size_t size, double v)
             buf[0] = 0;
         return 0;
     }
+    /* Whole numbers below 1e15 (counts, days, ids, money in whole units) are
+     * their digits: what %.15g prints, without printf's cost (writing a
+     * million-row customers.csv spends most of its time here). */
+    if (v == floor(v) && fabs(v) < 1e15 && size >= 18) {
+        char tmp[20];
+        int k = 0;
+        unsigned long long u = (unsigned long long)fabs(v);
+        do
+            tmp[k++] = (char)('0' + u % 10);
+        while (u /= 10);
+        int n = 0;
+        if (signbit(v))
+            buf[n++] = '-';
+        while (k > 0)
+            buf[n++] = tmp[--k];
+        buf[n] = 0;
+        return n;
+    }
     int n = 0;
     for (int prec = 15; prec <= 17; prec++) {
         n = snprintf(buf, size, "%.*g", prec, v);

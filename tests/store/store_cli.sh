@@ -40,6 +40,11 @@ if cmp -s "$T/want" "$T/got"; then ok; else bad "export: ids, segments, names, d
 expect 0 export-jsonl -- "$BIN" export --db "$DB" --run 2 --format jsonl --fields customer_id,segment_name --min-segment-size 0
 [ -s "$T/err" ] && bad "export-jsonl: $(cat "$T/err")" || ok # no notice
 [ "$(wc -l <"$T/out")" -eq 0 ] && bad "export-jsonl: nothing written" || ok
+# number ids (the mall table's CustomerID) are stored as customers.csv writes them
+expect 0 export-number-ids -- "$BIN" export --db "$DB" --run 2 --fields customer_id --min-segment-size 0
+tail -n +2 "$T/out" >"$T/ids_got"
+cut -d, -f1 "$T/o2/customers.csv" | tail -n +2 >"$T/ids_want"
+same export-number-ids "$T/ids_want" "$T/ids_got"
 expect 2 export-unknown-field -- "$BIN" export --db "$DB" --run 1 --fields customer_id,shoe_size
 contains export-unknown-field "$T/err" 'custseg: --fields: "shoe_size" is not a column of run 1'
 expect 1 export-no-run -- "$BIN" export --db "$DB" --run 99

@@ -28,26 +28,6 @@ static cseg_segmentation *small_run(cseg_algo algo, size_t k, cseg_table **txn)
     return r;
 }
 
-static char *tmp_db(void)
-{
-    static char path[64];
-    snprintf(path, sizeof path, "/tmp/cseg_store_%d_XXXXXX", (int)getpid());
-    int fd = mkstemp(path);
-    close(fd);
-    unlink(path); /* a new store: the file is created by the store */
-    return path;
-}
-
-static void remove_db(const char *path)
-{
-    char p[96];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-}
-
 /* What a run reads back as: one line per customer, numbers in hex floats. */
 typedef struct dump {
     char *text;

@@ -6,26 +6,6 @@
 
 #include "util.h"
 
-static char *tmp_db(void)
-{
-    static char path[64];
-    snprintf(path, sizeof path, "/tmp/cseg_stream_%d_XXXXXX", (int)getpid());
-    int fd = mkstemp(path);
-    close(fd);
-    unlink(path);
-    return path;
-}
-
-static void remove_db(const char *path)
-{
-    char p[96];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-}
-
 static const char *text_at(const cseg_table *t, const char *col, size_t i)
 {
     long j = col[0] ? cseg_table_find(t, col) : -1;

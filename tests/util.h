@@ -36,6 +36,29 @@ static inline const char *tmp_text(int slot, const char *text)
     return tmp_file(slot, text, strlen(text));
 }
 
+/* The path of a store that does not exist yet (the store creates it), and
+ * the removal of it with its -wal and -shm files. */
+static inline char *tmp_db(void)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/cseg_store_%d_XXXXXX", (int)getpid());
+    int fd = mkstemp(path);
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    return path;
+}
+
+static inline void remove_db(const char *path)
+{
+    char p[96];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
 /* Relative difference, safe around zero. */
 static inline double rel_diff(double a, double b)
 {

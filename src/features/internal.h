@@ -16,4 +16,8 @@ double cseg__money_per(double amount, size_t count, int decimals);
 /* Money rounded to the minor unit (decimals < 0: as it is); never -0. */
 double cseg__money(double x, int decimals);
 
+/* A value's R, F or M score from the 4 edges of cseg_rfm_edges
+ * (higher_better: lo edges, F and M; else hi edges, R) (rfm.c). */
+double cseg__edge_score(double v, const double *edge, int higher_better);
+
 #endif

@@ -51,8 +51,7 @@ int cseg_rfm_score_edges(const cseg_table *t, cseg_rfm_edges *out)
     return 0;
 }
 
-/* A value's score from edges (higher_better: lo edges; else hi edges). */
-static double edge_score(double v, const double *edge, int higher_better)
+double cseg__edge_score(double v, const double *edge, int higher_better)
 {
     double s = 1;
     for (int e = 0; e < 4; e++)
@@ -733,9 +732,9 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
     }
     if (p->has_edges) {
         for (size_t u = 0; u < m; u++) {
-            col[RS][u] = edge_score(col[RECENCY][u], p->edges.recency_hi, 0);
-            col[FS][u] = edge_score(col[FREQ][u], p->edges.frequency_lo, 1);
-            col[MS][u] = edge_score(col[MONETARY][u], p->edges.monetary_lo, 1);
+            col[RS][u] = cseg__edge_score(col[RECENCY][u], p->edges.recency_hi, 0);
+            col[FS][u] = cseg__edge_score(col[FREQ][u], p->edges.frequency_lo, 1);
+            col[MS][u] = cseg__edge_score(col[MONETARY][u], p->edges.monetary_lo, 1);
         }
     } else if ((rc = quintile_scores(col[RECENCY], m, 0, col[RS])) < 0 ||
                (rc = quintile_scores(col[FREQ], m, 1, col[FS])) < 0 ||

@@ -117,23 +117,6 @@ static void free_known(cseg_model *m)
     m->n_known = m->known_cap = 0;
 }
 
-void cseg_model_free(cseg_model *m)
-{
-    if (!m)
-        return;
-    free_known(m);
-    free(m->date_format);
-    free(m->id_column);
-    cseg_prep_free(m->prep);
-    cseg_pca_free(m->pca);
-    cseg_kmeans_free(m->km);
-    cseg_dbscan_free(m->db);
-    cseg_gmm_free(m->gmm);
-    free_names(m);
-    free(m->meta);
-    free(m);
-}
-
 static void drop_clusterer(cseg_model *m)
 {
     free_known(m); /* their segments were the old clusterer's */
@@ -146,6 +129,21 @@ static void drop_clusterer(cseg_model *m)
     m->algo = CSEG_ALGO_KMEANS;
     m->approximate = 0;
 }
+
+void cseg_model_free(cseg_model *m)
+{
+    if (!m)
+        return;
+    drop_clusterer(m); /* and the known customers */
+    free(m->date_format);
+    free(m->id_column);
+    cseg_prep_free(m->prep);
+    cseg_pca_free(m->pca);
+    free_names(m);
+    free(m->meta);
+    free(m);
+}
+
 
 int cseg_model_set_transactions(cseg_model *m, const cseg_txn_roles *roles,
                                 const char *date_format, const cseg_rfm_params *rfm)

@@ -344,16 +344,22 @@ static int name_taken(const cseg_profile *p, size_t upto, const char *name, size
     return 0;
 }
 
-int cseg_profile_set_name(cseg_profile *p, size_t s, const char *name)
+/* Segment s's name becomes a copy of name. */
+static int set_name(cseg_profile *p, size_t s, const char *name)
 {
-    if (s >= p->k || !name || !*name || name_taken(p, p->k, name, s))
-        return CSEG_EINVAL;
     char *c = cseg__strdup(name);
     if (!c)
         return CSEG_ENOMEM;
     free(p->names[s]);
     p->names[s] = c;
     return 0;
+}
+
+int cseg_profile_set_name(cseg_profile *p, size_t s, const char *name)
+{
+    if (s >= p->k || !name || !*name || name_taken(p, p->k, name, s))
+        return CSEG_EINVAL;
+    return set_name(p, s, name);
 }
 
 /* ---- RFM names ----
@@ -557,13 +563,7 @@ static int qualify_groups(cseg_profile *p, const double *v, const double *rankv,
             else
                 snprintf(q, sizeof q, w->rank, lab, i + 1);
             snprintf(name, sizeof name, "%.300s (%s)", p->names[g[i].s], q);
-            char *c = cseg__strdup(name);
-            if (!c) {
-                rc = CSEG_ENOMEM;
-                break;
-            }
-            free(p->names[g[i].s]);
-            p->names[g[i].s] = c;
+            rc = set_name(p, g[i].s, name);
         }
     }
     /* A qualified name met another name (rare): number the later ones. */
@@ -576,13 +576,7 @@ static int qualify_groups(cseg_profile *p, const double *v, const double *rankv,
             if (!name_taken(p, k, name, s))
                 break;
         }
-        char *c = cseg__strdup(name);
-        if (!c)
-            rc = CSEG_ENOMEM;
-        else {
-            free(p->names[s]);
-            p->names[s] = c;
-        }
+        rc = set_name(p, s, name);
     }
 out:
     free(g);
@@ -599,15 +593,6 @@ static void rfm_axis_label(const cseg_profile *p, const void *ctx, size_t a, cha
     *w = &rfm_quals[a];
 }
 
-static int set_name(cseg_profile *p, size_t s, const char *name)
-{
-    char *c = cseg__strdup(name);
-    if (!c)
-        return CSEG_ENOMEM;
-    free(p->names[s]);
-    p->names[s] = c;
-    return 0;
-}
 
 int cseg_profile_name_rfm(cseg_profile *p)
 {

@@ -185,15 +185,6 @@ static int seg_row(void *ctx, size_t nc, const char *const *vals)
     return 0;
 }
 
-/* The feature columns of a run: the keys of its first membership's features. */
-static int first_value(void *ctx, size_t nc, const char *const *v)
-{
-    char **out = ctx;
-    if (nc > 0 && v[0] && !*out)
-        *out = cseg__strdup(v[0]);
-    return 1;
-}
-
 static int add_field(exporter *e, const char *name)
 {
     char **nf = realloc(e->fields, (e->nf + 1) * sizeof *nf);
@@ -280,7 +271,7 @@ int cseg_store_export(cseg_store *s, const cseg_export_params *p, const char *pa
     /* The fields: given, or the standard four and every feature. */
     if ((rc = s->ops->query(s, "SELECT features FROM cseg_memberships WHERE run_id = $1 "
                                "ORDER BY position LIMIT 1",
-                            "i", param, 1, first_value, &first, d)) < 0)
+                            "i", param, 1, cseg__store_first_value, &first, d)) < 0)
         goto out;
     json_error_t err;
     json_t *fj = first ? json_loads(first, 0, &err) : NULL;

@@ -19,6 +19,9 @@ typedef struct store_ops {
     const char *id_type; /* the column type of an auto-increment key */
     const char *begin;   /* BEGIN of a write transaction */
     const char *table_exists; /* count(*) of tables named $1 */
+    /* A lock held to the end of the transaction on the key $1 (text), for
+     * back ends whose BEGIN takes none; NULL where BEGIN serialises writers. */
+    const char *xact_lock;
     /* Statements without results (several, separated by ';', when np == 0). */
     int (*exec)(cseg_store *s, const char *sql, const char *types, const char *const *params,
                 size_t np, cseg_diag *d);
@@ -42,6 +45,25 @@ struct cseg_store {
     char bulk_types[32];
     char *uri;       /* for messages: the path, or the URI without its password */
 };
+
+/* Growing text (store.c): append n bytes, kept NUL-terminated; -1 when out
+ * of memory. */
+typedef struct store_buf {
+    char *p;
+    size_t len, cap;
+} store_buf;
+int cseg__store_buf_put(store_buf *b, const char *s, size_t n);
+/* A store_row_fn: the first column of the first row, strdup'd into
+ * *(char **)ctx (left NULL when there is none). */
+int cseg__store_first_value(void *ctx, size_t nc, const char *const *vals);
+/* The time now, ISO 8601 in UTC ("2026-12-04T17:40:33Z"). */
+void cseg__store_now(char *buf, size_t size);
+/* A PostgreSQL result's error on one line into buf (the primary message, or
+ * the connection's), and the statement position, if any, into pos (pg.c). */
+struct pg_result;
+struct pg_conn;
+void cseg__pg_message(const struct pg_result *res, const struct pg_conn *c, char *buf,
+                      size_t size, char *pos, size_t pos_size);
 
 int cseg__store_open_sqlite(cseg_store *s, const char *path, cseg_diag *d);
 int cseg__store_open_pg(cseg_store *s, const char *uri, cseg_diag *d);

@@ -7,28 +7,32 @@
 #include "internal.h"
 #include "../core/internal.h"
 
+void cseg__pg_message(const PGresult *res, const PGconn *c, char *buf, size_t size, char *pos,
+                      size_t pos_size)
+{
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *at = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
+    snprintf(buf, size, "%s", msg ? msg : c ? PQerrorMessage(c) : "out of memory");
+    for (char *p = buf; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
+    size_t len = strlen(buf);
+    while (len > 0 && buf[len - 1] == ' ')
+        buf[--len] = 0;
+    snprintf(pos, pos_size, "%s", at ? at : "");
+}
+
 /* The server's message on one line: the primary text, and the position of a
  * syntax error when there is one. */
 static int fail_res(cseg_store *s, PGresult *res, cseg_diag *d)
 {
-    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    char buf[400];
-    snprintf(buf, sizeof buf, "%s", msg ? msg : PQerrorMessage(s->db));
-    for (char *c = buf; *c; c++)
-        if (*c == '\n' || *c == '\r')
-            *c = ' ';
-    size_t len = strlen(buf);
-    while (len > 0 && buf[len - 1] == ' ')
-        buf[--len] = 0;
+    char buf[400], at[24]; /* the fields live in res: copied before it is freed */
+    cseg__pg_message(res, s->db, buf, sizeof buf, at, sizeof at);
     /* Class 08 (connection) and a lost connection are I/O; the rest is the statement's. */
     int code = !state || strncmp(state, "08", 2) == 0 || PQstatus(s->db) != CONNECTION_OK
                    ? CSEG_EIO
                    : CSEG_EINVAL;
-    char at[24] = ""; /* the fields live in res: copied before it is freed */
-    if (pos)
-        snprintf(at, sizeof at, "%s", pos);
     if (res)
         PQclear(res);
     return at[0] ? cseg__diag(d, code, s->uri, 0, 0, "%s (at character %s)", buf, at)
@@ -93,28 +97,6 @@ static int pg_query(cseg_store *s, const char *sql, const char *types, const cha
     return rc;
 }
 
-typedef struct copybuf {
-    char *buf;
-    size_t len, cap;
-} copybuf;
-
-static int cb_put(copybuf *b, const char *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1 << 16;
-        while (cap < b->len + n)
-            cap *= 2;
-        char *nb = realloc(b->buf, cap);
-        if (!nb)
-            return -1;
-        b->buf = nb;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
 static int pg_bulk_begin(cseg_store *s, const char *table, const char *const *cols,
                          const char *types, size_t nc, cseg_diag *d)
 {
@@ -123,7 +105,7 @@ static int pg_bulk_begin(cseg_store *s, const char *table, const char *const *co
     for (size_t j = 0; j < nc; j++)
         cap += strlen(cols[j]) + 2;
     char *sql = malloc(cap);
-    copybuf *b = calloc(1, sizeof *b);
+    store_buf *b = calloc(1, sizeof *b);
     if (!sql || !b) {
         free(sql);
         free(b);
@@ -145,9 +127,9 @@ static int pg_bulk_begin(cseg_store *s, const char *table, const char *const *co
     return 0;
 }
 
-static int flush(cseg_store *s, copybuf *b, cseg_diag *d)
+static int flush(cseg_store *s, store_buf *b, cseg_diag *d)
 {
-    if (b->len && PQputCopyData(s->db, b->buf, (int)b->len) != 1)
+    if (b->len && PQputCopyData(s->db, b->p, (int)b->len) != 1)
         return fail_res(s, NULL, d);
     b->len = 0;
     return 0;
@@ -156,31 +138,31 @@ static int flush(cseg_store *s, copybuf *b, cseg_diag *d)
 /* COPY's text format: \N for NULL; backslash, tab, newline and CR escaped. */
 static int pg_bulk_row(cseg_store *s, const char *const *vals, cseg_diag *d)
 {
-    copybuf *b = s->bulk;
+    store_buf *b = s->bulk;
     for (size_t j = 0; j < s->bulk_nc; j++) {
-        int bad = j && cb_put(b, "\t", 1);
+        int bad = j && cseg__store_buf_put(b, "\t", 1);
         if (!vals[j]) {
-            bad |= cb_put(b, "\\N", 2);
+            bad |= cseg__store_buf_put(b, "\\N", 2);
         } else {
             for (const char *p = vals[j]; *p && !bad; p++) {
                 const char *e = *p == '\\' ? "\\\\" : *p == '\t' ? "\\t" : *p == '\n' ? "\\n"
                                 : *p == '\r' ? "\\r" : NULL;
-                bad = e ? cb_put(b, e, 2) : cb_put(b, p, 1);
+                bad = e ? cseg__store_buf_put(b, e, 2) : cseg__store_buf_put(b, p, 1);
             }
         }
         if (bad)
             return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
     }
-    if (cb_put(b, "\n", 1) < 0)
+    if (cseg__store_buf_put(b, "\n", 1) < 0)
         return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
     return b->len >= (1 << 20) ? flush(s, b, d) : 0;
 }
 
 static int pg_bulk_end(cseg_store *s, int commit, cseg_diag *d)
 {
-    copybuf *b = s->bulk;
+    store_buf *b = s->bulk;
     int rc = commit ? flush(s, b, d) : 0;
-    free(b->buf);
+    free(b->p);
     free(b);
     s->bulk = NULL;
     if (PQputCopyEnd(s->db, rc == 0 && commit ? NULL : "canceled by custseg") != 1 && rc == 0)
@@ -198,8 +180,8 @@ static int pg_bulk_end(cseg_store *s, int commit, cseg_diag *d)
 static void pg_close(cseg_store *s)
 {
     if (s->bulk) {
-        copybuf *b = s->bulk;
-        free(b->buf);
+        store_buf *b = s->bulk;
+        free(b->p);
         free(b);
     }
     PQfinish(s->db);
@@ -217,6 +199,7 @@ static const store_ops pg_ops = {
     "BEGIN",
     "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() "
     "AND table_name = $1",
+    "SELECT pg_advisory_xact_lock(hashtext($1))",
     pg_exec,
     pg_query,
     pg_bulk_begin,
@@ -233,14 +216,8 @@ int cseg__store_open_pg(cseg_store *s, const char *uri, cseg_diag *d)
     if (!c)
         return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
     if (PQstatus(c) != CONNECTION_OK) {
-        char buf[400];
-        snprintf(buf, sizeof buf, "%s", PQerrorMessage(c));
-        for (char *p = buf; *p; p++)
-            if (*p == '\n' || *p == '\r' || *p == '\t')
-                *p = ' ';
-        size_t len = strlen(buf);
-        while (len > 0 && buf[len - 1] == ' ')
-            buf[--len] = 0;
+        char buf[400], at[4];
+        cseg__pg_message(NULL, c, buf, sizeof buf, at, sizeof at);
         return cseg__diag(d, CSEG_EIO, s->uri, 0, 0, "cannot connect to the store: %s", buf);
     }
     PQsetNoticeProcessor(c, quiet, NULL);

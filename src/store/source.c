@@ -163,20 +163,9 @@ static int sqlite_rows(dbsrc *s, const char *path, const char *sql, cseg_diag *d
 
 static int pg_error(dbsrc *s, PGconn *c, PGresult *res, cseg_diag *d)
 {
-    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
-    char buf[400];
-    snprintf(buf, sizeof buf, "%s", msg ? msg : PQerrorMessage(c));
-    for (char *p = buf; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-    size_t len = strlen(buf);
-    while (len > 0 && buf[len - 1] == ' ')
-        buf[--len] = 0;
+    char buf[400], at[24]; /* the fields live in res: copied before it is freed */
+    cseg__pg_message(res, c, buf, sizeof buf, at, sizeof at);
     int code = PQstatus(c) != CONNECTION_OK ? CSEG_EIO : CSEG_EPARSE;
-    char at[24] = ""; /* the fields live in res: copied before it is freed */
-    if (pos)
-        snprintf(at, sizeof at, "%s", pos);
     if (res)
         PQclear(res);
     return at[0] ? cseg__diag(d, code, s->uri, 0, 0, "%s: %s (at character %s)", s->what, buf, at)

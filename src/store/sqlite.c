@@ -161,6 +161,7 @@ static const store_ops sqlite_ops = {
     "INTEGER PRIMARY KEY AUTOINCREMENT",
     "BEGIN IMMEDIATE",
     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+    NULL, /* BEGIN IMMEDIATE: one writer at a time */
     sq_exec,
     sq_query,
     sq_bulk_begin,

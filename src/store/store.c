@@ -149,7 +149,7 @@ static char *with_ids(const cseg_store *s, const char *sql)
     return out;
 }
 
-static int first_value(void *ctx, size_t nc, const char *const *vals)
+int cseg__store_first_value(void *ctx, size_t nc, const char *const *vals)
 {
     char **out = ctx;
     if (nc > 0 && vals[0] && !*out)
@@ -162,7 +162,7 @@ static int query_one(cseg_store *s, const char *sql, const char *const *params, 
                      char **out, cseg_diag *d)
 {
     *out = NULL;
-    return s->ops->query(s, sql, NULL, params, np, first_value, out, d);
+    return s->ops->query(s, sql, NULL, params, np, cseg__store_first_value, out, d);
 }
 
 static int table_exists(cseg_store *s, const char *name, int *yes, cseg_diag *d)
@@ -190,16 +190,17 @@ static int prepare_schema(cseg_store *s, cseg_diag *d)
     char *ver = NULL;
     if ((rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d)) < 0)
         return rc;
-    if (strcmp(s->ops->name, "postgresql") == 0 &&
-        (rc = s->ops->exec(s, "SELECT pg_advisory_xact_lock(7311020175)", NULL, NULL, 0, d)) < 0)
+    const char *key = "cseg_schema";
+    if (s->ops->xact_lock && (rc = s->ops->exec(s, s->ops->xact_lock, "t", &key, 1, d)) < 0)
         goto fail;
     if ((rc = table_exists(s, "cseg_meta", &has_meta, d)) < 0 ||
         (rc = table_exists(s, "cseg_runs", &has_runs, d)) < 0)
         goto fail;
     long v = 0;
     if (has_meta) {
-        const char *key = "schema_version";
-        if ((rc = query_one(s, "SELECT value FROM cseg_meta WHERE key = $1", &key, 1, &ver, d)) < 0)
+        const char *name = "schema_version";
+        if ((rc = query_one(s, "SELECT value FROM cseg_meta WHERE key = $1", &name, 1, &ver, d)) <
+            0)
             goto fail;
         char *end = NULL;
         v = ver ? strtol(ver, &end, 10) : 0;
@@ -331,7 +332,7 @@ const char *cseg_store_backend(const cseg_store *s)
 
 /* ---- storing a run ---- */
 
-static void now_iso(char *buf, size_t size)
+void cseg__store_now(char *buf, size_t size)
 {
     time_t t = time(NULL);
     struct tm tm;
@@ -353,13 +354,7 @@ static const char *json_num_text(char *buf, size_t size, json_t *v)
     return json_is_number(v) ? num_text(buf, size, json_number_value(v)) : NULL;
 }
 
-/* Growing text for the per-customer JSON. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static int sb_put(sbuf *b, const char *s, size_t n)
+int cseg__store_buf_put(store_buf *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 256;
@@ -382,15 +377,15 @@ static int sb_put(sbuf *b, const char *s, size_t n)
  * per string was most of the time of storing a run. Text is valid UTF-8
  * already (the reader checks it), so only quotes, backslashes and control
  * characters need escaping. */
-static int sb_str(sbuf *b, const char *s)
+static int sb_str(store_buf *b, const char *s)
 {
-    int rc = sb_put(b, "\"", 1);
+    int rc = cseg__store_buf_put(b, "\"", 1);
     const char *run = s;
     for (const char *p = s;; p++) {
         unsigned char c = (unsigned char)*p;
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        rc |= sb_put(b, run, (size_t)(p - run));
+        rc |= cseg__store_buf_put(b, run, (size_t)(p - run));
         if (!c)
             break;
         char esc[8];
@@ -398,23 +393,23 @@ static int sb_str(sbuf *b, const char *s)
             snprintf(esc, sizeof esc, "\\%c", c);
         else
             snprintf(esc, sizeof esc, "\\u%04x", c);
-        rc |= sb_put(b, esc, strlen(esc));
+        rc |= cseg__store_buf_put(b, esc, strlen(esc));
         run = p + 1;
     }
-    return rc | sb_put(b, "\"", 1);
+    return rc | cseg__store_buf_put(b, "\"", 1);
 }
 
 /* A number of the stored features: 17 significant digits, exact and one
  * snprintf (the shortest form costs up to three and a parse, and was a third
  * of the time of storing a million customers; exports print the shortest). */
-static int sb_num(sbuf *b, double v)
+static int sb_num(store_buf *b, double v)
 {
     char buf[40];
     if (!isfinite(v))
-        return sb_put(b, "null", 4);
+        return cseg__store_buf_put(b, "null", 4);
     int n = v == floor(v) && fabs(v) < 1e15 ? snprintf(buf, sizeof buf, "%.0f", v)
                                              : snprintf(buf, sizeof buf, "%.17g", v);
-    return sb_put(b, buf, (size_t)n);
+    return cseg__store_buf_put(b, buf, (size_t)n);
 }
 
 /* The columns of the customer table that are the customer's own: not the id,
@@ -428,18 +423,18 @@ static int own_column(const char *name, const char *id)
 
 /* {"recency_days": 326, ..., "Country": "France"}: numbers in their shortest
  * exact form. */
-static int features_json(sbuf *b, const cseg_table *t, const char *id, size_t i)
+static int features_json(store_buf *b, const cseg_table *t, const char *id, size_t i)
 {
     b->len = 0;
-    int rc = sb_put(b, "{", 1), first = 1;
+    int rc = cseg__store_buf_put(b, "{", 1), first = 1;
     for (size_t j = 0; j < cseg_table_n_cols(t) && rc == 0; j++) {
         const char *name = cseg_table_col_name(t, j);
         if (!own_column(name, id))
             continue;
-        rc |= first ? 0 : sb_put(b, ", ", 2);
+        rc |= first ? 0 : cseg__store_buf_put(b, ", ", 2);
         first = 0;
         rc |= sb_str(b, name);
-        rc |= sb_put(b, ": ", 2);
+        rc |= cseg__store_buf_put(b, ": ", 2);
         const double *x = cseg_table_numbers(t, j);
         const int32_t *c = cseg_table_codes(t, j);
         if (x)
@@ -447,9 +442,9 @@ static int features_json(sbuf *b, const cseg_table *t, const char *id, size_t i)
         else if (c && c[i] >= 0)
             rc |= sb_str(b, cseg_table_level(t, j, c[i]));
         else
-            rc |= sb_put(b, "null", 4);
+            rc |= cseg__store_buf_put(b, "null", 4);
     }
-    return rc | sb_put(b, "}", 1);
+    return rc | cseg__store_buf_put(b, "}", 1);
 }
 
 static int store_segments(cseg_store *s, const char *run_id, json_t *segs, cseg_diag *d)
@@ -556,7 +551,7 @@ static int store_members(cseg_store *s, const char *run_id, const cseg_segmentat
     const int32_t *lab = cseg_segment_labels(r);
     const double *dist = cseg_segment_distances(r), *proba = cseg_segment_proba(r);
     size_t n = cseg_segment_n(r), k = cseg_segment_k(r);
-    sbuf fb = {0}, pb = {0};
+    store_buf fb = {0}, pb = {0};
     int rc = unique_ids(s, t, jid, d);
     if (rc < 0)
         return rc;
@@ -581,12 +576,12 @@ static int store_members(cseg_store *s, const char *run_id, const cseg_segmentat
         if (proba) {
             int bad = 0;
             pb.len = 0;
-            bad |= sb_put(&pb, "[", 1);
+            bad |= cseg__store_buf_put(&pb, "[", 1);
             for (size_t c = 0; c < k; c++) {
-                bad |= c ? sb_put(&pb, ", ", 2) : 0;
+                bad |= c ? cseg__store_buf_put(&pb, ", ", 2) : 0;
                 bad |= sb_num(&pb, proba[i * k + c]);
             }
-            bad |= sb_put(&pb, "]", 1);
+            bad |= cseg__store_buf_put(&pb, "]", 1);
             if (bad) {
                 rc = cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
                 break;
@@ -611,14 +606,6 @@ static int store_members(cseg_store *s, const char *run_id, const cseg_segmentat
     free(fb.p);
     free(pb.p);
     return rc;
-}
-
-static void day_text(char *buf, size_t size, int64_t day)
-{
-    int y;
-    unsigned m, dd;
-    cseg__civil_from_days(day, &y, &m, &dd);
-    snprintf(buf, size, "%04d-%02u-%02u", y, m, dd);
 }
 
 /* A run from a transaction log sets its customers' running state. */
@@ -660,8 +647,8 @@ static int store_state(cseg_store *s, const char *run_id, const cseg_segmentatio
         snprintf(fd, sizeof fd, "%" PRId64, q->as_of_day - (int64_t)ten[i]);
         snprintf(ld, sizeof ld, "%" PRId64, q->as_of_day - (int64_t)rec[i]);
         snprintf(np, sizeof np, "%.0f", npr ? npr[i] : 0.0);
-        day_text(first, sizeof first, q->as_of_day - (int64_t)ten[i]);
-        day_text(last, sizeof last, q->as_of_day - (int64_t)rec[i]);
+        cseg_format_date(q->as_of_day - (int64_t)ten[i], first, sizeof first);
+        cseg_format_date(q->as_of_day - (int64_t)rec[i], last, sizeof last);
         snprintf(nord, sizeof nord, "%.0f", fr[i]);
         snprintf(seg, sizeof seg, "%d", lab[i] + 1);
         const char *vals[] = {cseg__table_cell_text(t, (size_t)jid, i, idb, sizeof idb),
@@ -726,7 +713,7 @@ int cseg_store_put_run(cseg_store *s, const cseg_segmentation *r, const cseg_sto
     }
     json_t *mo = json_object_get(sj, "model");
     char now[32], k[24], n[24], in[40], sil[40], db[40], ch[40], id[24] = "";
-    now_iso(now, sizeof now);
+    cseg__store_now(now, sizeof now);
     snprintf(k, sizeof k, "%zu", cseg_segment_k(r));
     snprintf(n, sizeof n, "%zu", cseg_segment_n(r));
     const char *kind = json_string_value(json_object_get(sj, "input_kind"));

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 #include "custseg/features.h"
@@ -100,22 +99,6 @@ static int window_row(void *ctx, size_t nc, const char *const *v)
     return 0;
 }
 
-static void day_text(char *buf, size_t size, int64_t day)
-{
-    int y;
-    unsigned mo, dd;
-    cseg__civil_from_days(day, &y, &mo, &dd);
-    snprintf(buf, size, "%04d-%02u-%02u", y, mo, dd);
-}
-
-static double edge_score(double v, const double *edge, int higher_better)
-{
-    double sc = 1;
-    for (int e = 0; e < 4; e++)
-        sc += higher_better ? v >= edge[e] : v <= edge[e];
-    return sc;
-}
-
 /* The features of run for this state at as_of, then the model's segment. */
 static int features_and_segment(cseg_store *s, const cseg_model *m, const char *id,
                                 const cstate *st, int64_t as_of, cseg_stream_result *out,
@@ -153,9 +136,9 @@ static int features_and_segment(cseg_store *s, const cseg_model *m, const char *
     f[NPROD] = (double)st->n_products;
     f[RRATE] = g > 0 ? ret / g : 0;
     if (rp->has_edges) {
-        f[RS] = edge_score(f[RECENCY], rp->edges.recency_hi, 0);
-        f[FS] = edge_score(f[FREQ], rp->edges.frequency_lo, 1);
-        f[MS] = edge_score(f[MONETARY], rp->edges.monetary_lo, 1);
+        f[RS] = cseg__edge_score(f[RECENCY], rp->edges.recency_hi, 0);
+        f[FS] = cseg__edge_score(f[FREQ], rp->edges.frequency_lo, 1);
+        f[MS] = cseg__edge_score(f[MONETARY], rp->edges.monetary_lo, 1);
     }
     /* One row through the model: the columns run would give it. */
     cseg_table *t = NULL;
@@ -240,9 +223,8 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
         return rc;
     /* One writer per customer: PostgreSQL's BEGIN takes no lock (SQLite's
      * BEGIN IMMEDIATE does), and the state is read, changed and written back. */
-    if (strcmp(s->ops->name, "postgresql") == 0 &&
-        (rc = s->ops->exec(s, "SELECT pg_advisory_xact_lock(hashtext($1))", "t",
-                           &ev->customer_id, 1, d)) < 0)
+    if (s->ops->xact_lock &&
+        (rc = s->ops->exec(s, s->ops->xact_lock, "t", &ev->customer_id, 1, d)) < 0)
         goto fail;
     int yes = 0;
     cstate st;
@@ -291,10 +273,7 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
     }
     /* The event itself. */
     char now[32];
-    time_t tt = time(NULL);
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cseg__store_now(now, sizeof now);
     {
         int64_t sec = ev->time - day * 86400;
         char dd[16];
@@ -350,8 +329,8 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
              gr[40], grc[40], rv[40], rvc[40], sg[16];
         int purchased = st.last_day != INT64_MIN;
         if (purchased) {
-            day_text(first, sizeof first, st.first_day);
-            day_text(last, sizeof last, st.last_day);
+            cseg_format_date(st.first_day, first, sizeof first);
+            cseg_format_date(st.last_day, last, sizeof last);
             snprintf(fd, sizeof fd, "%" PRId64, st.first_day);
             snprintf(ld, sizeof ld, "%" PRId64, st.last_day);
         }

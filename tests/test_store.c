@@ -50,6 +50,20 @@ static int dump_member(const cseg_store_member *m, void *ctx)
     return 0;
 }
 
+static int confirm_yes(void *ctx, cseg_diag *d)
+{
+    (void)d;
+    ++*(int *)ctx;
+    return 0;
+}
+
+static int confirm_no(void *ctx, cseg_diag *d)
+{
+    (void)ctx;
+    snprintf(d->msg, sizeof d->msg, "not confirmed");
+    return CSEG_ECANCELED;
+}
+
 /* Store a GMM run (probabilities) and check every membership against the
  * segmentation itself; returns the dump for comparing back ends. */
 static char *store_and_check(const char *uri)
@@ -61,13 +75,23 @@ static char *store_and_check(const char *uri)
     if (cseg_store_open(&s, uri, &d) < 0)
         fail_msg("%s", d.msg);
     int64_t id1 = 0, id2 = 0, last = 0;
-    cseg_store_run_info info = {"run", "00ff", "{\"arguments\": []}"};
+    int calls = 0;
+    cseg_store_run_info info = {"run", "00ff", "{\"arguments\": []}", confirm_yes, &calls};
     if (cseg_store_put_run(s, r, &info, &id1, &d) < 0)
         fail_msg("%s", d.msg);
+    assert_int_equal(calls, 1);
     assert_int_equal(cseg_store_put_run(s, r, NULL, &id2, &d), 0);
     assert_true(id2 > id1);
+    /* A run its caller does not confirm is rolled back whole. */
+    int64_t id3 = 0;
+    info.confirm = confirm_no;
+    assert_int_equal(cseg_store_put_run(s, r, &info, &id3, &d), CSEG_ECANCELED);
+    assert_string_equal(d.msg, "not confirmed");
     assert_int_equal(cseg_store_last_run(s, &last, &d), 0);
     assert_int_equal(last, id2);
+    dump none = {0};
+    assert_int_equal(cseg_store_members(s, id2 + 1, 0, dump_member, &none, &d), CSEG_EEMPTY);
+    assert_null(none.text);
     /* Every customer: id, segment, distance bit for bit, probabilities. */
     dump b = {0};
     assert_int_equal(cseg_store_members(s, id1, 0, dump_member, &b, &d), 0);

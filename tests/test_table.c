@@ -580,13 +580,34 @@ static void test_quoted_error_column(void **state)
 }
 
 /* Numbers are written in their shortest exact form (whole numbers below 1e15
- * as their digits, and -0 as 0). */
+ * as their digits, and -0 as 0): the fixed cases, then 300,000 generated
+ * ones of the kinds the writer has a fast path for (decimals with a few
+ * digits, around the bounds of fixed notation) and random bit patterns. */
 static void test_number_text(void **state)
 {
     (void)state;
-    double v[] = {0, -0.0, 7, -5, 326, 999999999999999, 1e15, 123456789012345, 4310, 615.71,
-                  0.1, -2.5e-7, 9007199254740993.0, 1e300};
-    size_t n = sizeof v / sizeof v[0];
+    static const double fixed[] = {0, -0.0, 7, -5, 326, 999999999999999, 1e15, 123456789012345,
+                                   4310, 615.71, 0.1, -2.5e-7, 9007199254740993.0, 1e300,
+                                   1e-4, 9.999999999999999e-5, 0.00010000000000000001,
+                                   99999999999999.9, 999999999999999.9, 1.0 / 3, 2.0 / 3,
+                                   0.204016, -0.000123, 0.3, 5e-324, 1.7976931348623157e308};
+    size_t nf = sizeof fixed / sizeof fixed[0], n = nf + 300000;
+    double *v = malloc(n * sizeof *v);
+    memcpy(v, fixed, sizeof fixed);
+    uint64_t x = 42;
+    for (size_t i = nf; i < n; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint64_t r = x >> 11;
+        double u = (double)(r % 2000001) - 1000000.0;
+        switch (i % 4) {
+        case 0: v[i] = u / 1e6; break;                                      /* 6 decimals */
+        case 1: v[i] = u / pow(10, (double)(r % 23)) ; break;              /* 1e-16 .. 1e6 */
+        case 2: v[i] = (double)r * pow(10, (double)(r % 37) - 26.0) / 1e15; break; /* 16 digits */
+        default: memcpy(&v[i], &x, sizeof x); /* any double */
+            if (!isfinite(v[i]))
+                v[i] = 0;
+        }
+    }
     cseg_table *t;
     cseg_table_create(&t, n);
     cseg_table_add_numbers(t, "x", v);
@@ -613,6 +634,7 @@ static void test_number_text(void **state)
         line += wl + 1;
     }
     free(buf);
+    free(v);
     cseg_table_free(t);
 }
 

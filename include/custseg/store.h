@@ -30,6 +30,8 @@ extern "C" {
 /* The schema this custseg writes (the custseg_meta row schema_version). */
 #define CSEG_STORE_SCHEMA_VERSION 2
 
+/* One connection to a store. Used by one thread at a time (threads that
+ * write at once each open their own: the database serialises them). */
 typedef struct cseg_store cseg_store;
 
 /* Open (create, migrate) the store at uri. Errors: CSEG_EIO (cannot open or
@@ -45,13 +47,21 @@ typedef struct cseg_store_run_info {
     const char *command;      /* "run" or "fit"; default "run" */
     const char *input_sha256; /* hex SHA-256 of the input's bytes, or NULL (a database source) */
     const char *params_json;  /* every parameter, a JSON object; NULL: "{}" */
+    /* Called, when not NULL, once everything is written and before COMMIT,
+     * with confirm_ctx: 0 commits; a negative CSEG_E* code rolls the run
+     * back and is returned (its message in d, set by the callback). Lets a
+     * caller store the run while it writes other outputs, and keep it only
+     * if those were written. Default NULL. */
+    int (*confirm)(void *confirm_ctx, cseg_diag *d);
+    void *confirm_ctx;
 } cseg_store_run_info;
 
 /* Store a finished segmentation as a new run (its id in *run_id): the run
  * (time, versions, input, parameters, metrics, segments.json, model.json),
  * its segments and one membership per customer (segment, distance,
  * probabilities, features). A run from a transaction log also sets each
- * of its customers' running state. One transaction. */
+ * of its customers' running state. One transaction. Reads r only: other
+ * threads may read r (write its files) meanwhile. */
 CSEG_API int cseg_store_put_run(cseg_store *s, const cseg_segmentation *r,
                                 const cseg_store_run_info *info, int64_t *run_id, cseg_diag *d);
 

@@ -33,5 +33,11 @@ void cseg__csv_consume(cseg_csv *r, size_t len, long lines);
 /* Shortest "%.*g" text (15..17 digits) that reads back to exactly v, with a
  * '.' decimal point whatever the locale. NaN/Inf give "". Returns length (parse.c). */
 int cseg__format_double(char *buf, size_t size, double v);
+/* Exact too, cheaper where the shortest text is long: the shortest text when
+ * it has at most 15 digits in fixed notation, otherwise "%.17g" (not always
+ * the shortest). For bulk writes (the store). */
+int cseg__format_double_exact(char *buf, size_t size, double v);
+/* The buffer size from which both take their fast path. */
+#define CSEG_FORMAT_FAST_SIZE 24
 
 #endif

@@ -2,12 +2,24 @@
 #ifndef CUSTSEG_STORE_INTERNAL_H
 #define CUSTSEG_STORE_INTERNAL_H
 
+#include <stdint.h>
+
 #include "custseg/store.h"
 
 /* A result row: nc values as text (NULL for SQL NULL); a double column is
  * written in its shortest exact form, so strtod gives the stored bits back.
  * Return nonzero to stop. */
 typedef int (*store_row_fn)(void *ctx, size_t nc, const char *const *vals);
+
+/* A value of a bulk row, by the column's type letter: 't' text in s (NULL:
+ * SQL NULL), 'd' the double d (not finite: NULL), 'i' the integer i. Numbers
+ * go in as numbers: no text made and parsed again per value (a million rows
+ * per run). */
+typedef struct store_val {
+    const char *s;
+    double d;
+    int64_t i;
+} store_val;
 
 /* SQL is written once for both back ends: parameters are $1, $2 ... (each
  * used once, in order), and the schema's "@ID@" is replaced with the back
@@ -27,12 +39,12 @@ typedef struct store_ops {
                 size_t np, cseg_diag *d);
     int (*query)(cseg_store *s, const char *sql, const char *types, const char *const *params,
                  size_t np, store_row_fn fn, void *ctx, cseg_diag *d);
-    /* Bulk insert into table (cols): begin, rows of text values (NULL: SQL
-     * NULL), end. In a transaction. SQLite: one prepared statement;
-     * PostgreSQL: COPY FROM STDIN. */
+    /* Bulk insert into table (cols, of types: one letter each, as for
+     * store_val): begin, rows, end. In a transaction. SQLite: one prepared
+     * statement; PostgreSQL: COPY FROM STDIN. */
     int (*bulk_begin)(cseg_store *s, const char *table, const char *const *cols,
                       const char *types, size_t nc, cseg_diag *d);
-    int (*bulk_row)(cseg_store *s, const char *const *vals, cseg_diag *d);
+    int (*bulk_row)(cseg_store *s, const store_val *vals, cseg_diag *d);
     int (*bulk_end)(cseg_store *s, int commit, cseg_diag *d);
     void (*close)(cseg_store *s);
 } store_ops;

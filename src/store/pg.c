@@ -1,11 +1,14 @@
 /* custseg — the PostgreSQL back end of the store (Debian libpq). */
+#include <inttypes.h>
 #include <libpq-fe.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "../core/internal.h"
+#include "../csv/internal.h"
 
 void cseg__pg_message(const PGresult *res, const PGconn *c, char *buf, size_t size, char *pos,
                       size_t pos_size)
@@ -100,13 +103,12 @@ static int pg_query(cseg_store *s, const char *sql, const char *types, const cha
 static int pg_bulk_begin(cseg_store *s, const char *table, const char *const *cols,
                          const char *types, size_t nc, cseg_diag *d)
 {
-    (void)types;
     size_t cap = 64 + strlen(table);
     for (size_t j = 0; j < nc; j++)
         cap += strlen(cols[j]) + 2;
     char *sql = malloc(cap);
     store_buf *b = calloc(1, sizeof *b);
-    if (!sql || !b) {
+    if (!sql || !b || nc >= sizeof s->bulk_types || strlen(types) != nc) {
         free(sql);
         free(b);
         return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
@@ -124,6 +126,7 @@ static int pg_bulk_begin(cseg_store *s, const char *table, const char *const *co
     PQclear(res);
     s->bulk = b;
     s->bulk_nc = nc;
+    snprintf(s->bulk_types, sizeof s->bulk_types, "%s", types);
     return 0;
 }
 
@@ -135,21 +138,44 @@ static int flush(cseg_store *s, store_buf *b, cseg_diag *d)
     return 0;
 }
 
-/* COPY's text format: \N for NULL; backslash, tab, newline and CR escaped. */
-static int pg_bulk_row(cseg_store *s, const char *const *vals, cseg_diag *d)
+/* Text in COPY's text format: backslash, tab, newline and CR escaped; the
+ * runs between them copied whole. */
+static int copy_text(store_buf *b, const char *s)
+{
+    int bad = 0;
+    const char *run = s;
+    for (const char *p = s;; p++) {
+        char c = *p;
+        if (c && c != '\\' && c != '\t' && c != '\n' && c != '\r')
+            continue;
+        bad |= cseg__store_buf_put(b, run, (size_t)(p - run));
+        if (!c)
+            break;
+        const char *e = c == '\\' ? "\\\\" : c == '\t' ? "\\t" : c == '\n' ? "\\n" : "\\r";
+        bad |= cseg__store_buf_put(b, e, 2);
+        run = p + 1;
+    }
+    return bad;
+}
+
+/* A row in COPY's text format: \N for NULL, numbers exact. */
+static int pg_bulk_row(cseg_store *s, const store_val *vals, cseg_diag *d)
 {
     store_buf *b = s->bulk;
     for (size_t j = 0; j < s->bulk_nc; j++) {
         int bad = j && cseg__store_buf_put(b, "\t", 1);
-        if (!vals[j]) {
+        char num[40];
+        char t = s->bulk_types[j];
+        if (t == 'd' && isfinite(vals[j].d))
+            bad |= cseg__store_buf_put(b, num,
+                                       (size_t)cseg__format_double_exact(num, sizeof num, vals[j].d));
+        else if (t == 'i')
+            bad |= cseg__store_buf_put(b, num,
+                                       (size_t)snprintf(num, sizeof num, "%" PRId64, vals[j].i));
+        else if (t == 't' && vals[j].s)
+            bad |= copy_text(b, vals[j].s);
+        else
             bad |= cseg__store_buf_put(b, "\\N", 2);
-        } else {
-            for (const char *p = vals[j]; *p && !bad; p++) {
-                const char *e = *p == '\\' ? "\\\\" : *p == '\t' ? "\\t" : *p == '\n' ? "\\n"
-                                : *p == '\r' ? "\\r" : NULL;
-                bad = e ? cseg__store_buf_put(b, e, 2) : cseg__store_buf_put(b, p, 1);
-            }
-        }
         if (bad)
             return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
     }

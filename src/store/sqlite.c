@@ -1,6 +1,7 @@
 /* custseg — the SQLite back end of the store (Debian libsqlite3). */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,7 +108,7 @@ static int sq_bulk_begin(cseg_store *s, const char *table, const char *const *co
     for (size_t j = 0; j < nc; j++)
         cap += strlen(cols[j]) + 16;
     char *sql = malloc(cap);
-    if (!sql || nc >= sizeof s->bulk_types) {
+    if (!sql || nc >= sizeof s->bulk_types || strlen(types) != nc) {
         free(sql);
         return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
     }
@@ -125,16 +126,29 @@ static int sq_bulk_begin(cseg_store *s, const char *table, const char *const *co
         return fail(s, rc, d);
     s->bulk = st;
     s->bulk_nc = nc;
-    snprintf(s->bulk_types, sizeof s->bulk_types, "%s", types ? types : "");
+    snprintf(s->bulk_types, sizeof s->bulk_types, "%s", types);
     return 0;
 }
 
-static int sq_bulk_row(cseg_store *s, const char *const *vals, cseg_diag *d)
+static int sq_bulk_row(cseg_store *s, const store_val *vals, cseg_diag *d)
 {
     sqlite3_stmt *st = s->bulk;
-    int rc = bind(s, st, s->bulk_types[0] ? s->bulk_types : NULL, vals, s->bulk_nc, d);
-    if (rc < 0)
-        return rc;
+    for (size_t j = 0; j < s->bulk_nc; j++) {
+        int at = (int)j + 1, rc;
+        char t = s->bulk_types[j];
+        if (t == 'd')
+            rc = isfinite(vals[j].d) ? sqlite3_bind_double(st, at, vals[j].d)
+                                     : sqlite3_bind_null(st, at);
+        else if (t == 'i')
+            rc = sqlite3_bind_int64(st, at, vals[j].i);
+        else if (vals[j].s)
+            /* Static: the text outlives the step below. */
+            rc = sqlite3_bind_text(st, at, vals[j].s, -1, SQLITE_STATIC);
+        else
+            rc = sqlite3_bind_null(st, at);
+        if (rc != SQLITE_OK)
+            return fail(s, rc, d);
+    }
     int sr = sqlite3_step(st);
     sqlite3_reset(st);
     return sr == SQLITE_DONE ? 0 : fail(s, sr, d);
@@ -174,7 +188,9 @@ int cseg__store_open_sqlite(cseg_store *s, const char *path, cseg_diag *d)
 {
     sqlite3 *db = NULL;
     s->ops = &sqlite_ops;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    /* A store is used by one thread at a time: no mutex per call. */
+    int rc = sqlite3_open_v2(path, &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     s->db = db;
     if (rc != SQLITE_OK)
         return cseg__diag(d, CSEG_EIO, path, 0, 0, "cannot open the store: %s",

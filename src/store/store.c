@@ -399,16 +399,16 @@ static int sb_str(store_buf *b, const char *s)
     return rc | cseg__store_buf_put(b, "\"", 1);
 }
 
-/* A number of the stored features: 17 significant digits, exact and one
- * snprintf (the shortest form costs up to three and a parse, and was a third
- * of the time of storing a million customers; exports print the shortest). */
+/* A number of the stored features, exact: its shortest text when that is a
+ * short decimal (the usual data, without printf), otherwise 17 digits in one
+ * snprintf (the shortest form costs up to three and a parse; exports print
+ * the shortest). */
 static int sb_num(store_buf *b, double v)
 {
     char buf[40];
     if (!isfinite(v))
         return cseg__store_buf_put(b, "null", 4);
-    int n = v == floor(v) && fabs(v) < 1e15 ? snprintf(buf, sizeof buf, "%.0f", v)
-                                             : snprintf(buf, sizeof buf, "%.17g", v);
+    int n = cseg__format_double_exact(buf, sizeof buf, v);
     return cseg__store_buf_put(b, buf, (size_t)n);
 }
 
@@ -421,26 +421,57 @@ static int own_column(const char *name, const char *id)
            strncmp(name, "p_segment_", 10) != 0;
 }
 
-/* {"recency_days": 326, ..., "Country": "France"}: numbers in their shortest
- * exact form. */
-static int features_json(store_buf *b, const cseg_table *t, const char *id, size_t i)
+/* The customer's own columns of a run's table, with their JSON keys made
+ * once ("\"recency_days\": "): the features of a row are then one copy per
+ * column and its value. */
+typedef struct feature_cols {
+    size_t n;
+    size_t *col;
+    store_buf keys; /* the keys, one after the other */
+    size_t *key_end;
+} feature_cols;
+
+static int feature_cols_init(feature_cols *f, const cseg_table *t, const char *id)
 {
-    b->len = 0;
-    int rc = cseg__store_buf_put(b, "{", 1), first = 1;
-    for (size_t j = 0; j < cseg_table_n_cols(t) && rc == 0; j++) {
+    size_t nc = cseg_table_n_cols(t);
+    memset(f, 0, sizeof *f);
+    f->col = malloc((nc + 1) * sizeof *f->col);
+    f->key_end = malloc((nc + 1) * sizeof *f->key_end);
+    int rc = !f->col || !f->key_end;
+    for (size_t j = 0; j < nc && !rc; j++) {
         const char *name = cseg_table_col_name(t, j);
         if (!own_column(name, id))
             continue;
-        rc |= first ? 0 : cseg__store_buf_put(b, ", ", 2);
-        first = 0;
-        rc |= sb_str(b, name);
-        rc |= cseg__store_buf_put(b, ": ", 2);
+        rc |= f->n ? cseg__store_buf_put(&f->keys, ", ", 2) : 0;
+        rc |= sb_str(&f->keys, name);
+        rc |= cseg__store_buf_put(&f->keys, ": ", 2);
+        f->col[f->n] = j;
+        f->key_end[f->n++] = f->keys.len;
+    }
+    return rc ? -1 : 0;
+}
+
+static void feature_cols_free(feature_cols *f)
+{
+    free(f->col);
+    free(f->key_end);
+    free(f->keys.p);
+}
+
+/* {"recency_days": 326, ..., "Country": "France"}: numbers exact. */
+static int features_json(store_buf *b, const feature_cols *f, const cseg_table *t, size_t i)
+{
+    b->len = 0;
+    int rc = cseg__store_buf_put(b, "{", 1);
+    for (size_t c = 0, from = 0; c < f->n && rc == 0; from = f->key_end[c++]) {
+        size_t j = f->col[c];
+        rc |= cseg__store_buf_put(b, f->keys.p + from, f->key_end[c] - from);
         const double *x = cseg_table_numbers(t, j);
-        const int32_t *c = cseg_table_codes(t, j);
+        const int32_t *code = cseg_table_codes(t, j);
         if (x)
             rc |= sb_num(b, x[i]);
-        else if (c && c[i] >= 0)
-            rc |= sb_str(b, cseg_table_level(t, j, c[i]));
+        else if (code && code[i] >= 0)
+            rc |= sb_str(b, cseg_table_level(t, j, code[i]));
         else
             rc |= cseg__store_buf_put(b, "null", 4);
     }
@@ -540,7 +571,7 @@ static int unique_ids(cseg_store *s, const cseg_table *t, long jid, cseg_diag *d
     return rc;
 }
 
-static int store_members(cseg_store *s, const char *run_id, const cseg_segmentation *r,
+static int store_members(cseg_store *s, int64_t run_id, const cseg_segmentation *r,
                          cseg_diag *d)
 {
     static const char *const cols[] = {"run_id",   "customer_id",   "position", "segment",
@@ -552,23 +583,27 @@ static int store_members(cseg_store *s, const char *run_id, const cseg_segmentat
     const double *dist = cseg_segment_distances(r), *proba = cseg_segment_proba(r);
     size_t n = cseg_segment_n(r), k = cseg_segment_k(r);
     store_buf fb = {0}, pb = {0};
+    feature_cols fc;
     int rc = unique_ids(s, t, jid, d);
     if (rc < 0)
         return rc;
+    if (feature_cols_init(&fc, t, id) < 0) {
+        feature_cols_free(&fc);
+        return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+    }
     rc = s->ops->bulk_begin(s, "cseg_memberships", cols, "itiidtt", 7, d);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        char idbuf[40], segbuf[24], dbuf[40], pos[24];
+        char idbuf[40];
         /* Without an id column a customer is its row number (1-based). */
         const char *cid = jid >= 0 ? cseg__table_cell_text(t, (size_t)jid, i, idbuf, sizeof idbuf)
-                                   : (snprintf(idbuf, sizeof idbuf, "%zu", i + 1), idbuf);
+                                   : (cseg__format_double(idbuf, sizeof idbuf, (double)(i + 1)),
+                                      idbuf);
         if (!cid) {
             rc = cseg__diag(d, CSEG_EINVAL, s->uri, 0, 0,
                             "customer %zu has no id; the store keeps customers by id", i + 1);
             break;
         }
-        snprintf(segbuf, sizeof segbuf, "%d", lab[i] + 1);
-        snprintf(pos, sizeof pos, "%zu", i + 1);
-        if (features_json(&fb, t, id, i) < 0) {
+        if (features_json(&fb, &fc, t, i) < 0) {
             rc = cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
             break;
         }
@@ -588,14 +623,9 @@ static int store_members(cseg_store *s, const char *run_id, const cseg_segmentat
             }
             pj = pb.p;
         }
-        /* 17 digits: exact, in one snprintf (bulk loads of a million rows). */
-        const char *dtext = NULL;
-        if (isfinite(dist[i])) {
-            snprintf(dbuf, sizeof dbuf, "%.17g", dist[i]);
-            dtext = dbuf;
-        }
-        const char *vals[] = {run_id, cid, pos, segbuf, dtext, pj,
-                              fb.p};
+        const store_val vals[] = {{.i = run_id},       {.s = cid},     {.i = (int64_t)i + 1},
+                                  {.i = lab[i] + 1},   {.d = dist[i]}, {.s = pj},
+                                  {.s = fb.p}};
         rc = s->ops->bulk_row(s, vals, d);
     }
     if (s->bulk) {
@@ -603,13 +633,14 @@ static int store_members(cseg_store *s, const char *run_id, const cseg_segmentat
         if (rc == 0)
             rc = r2;
     }
+    feature_cols_free(&fc);
     free(fb.p);
     free(pb.p);
     return rc;
 }
 
 /* A run from a transaction log sets its customers' running state. */
-static int store_state(cseg_store *s, const char *run_id, const cseg_segmentation *r,
+static int store_state(cseg_store *s, int64_t run_id, const cseg_segmentation *r,
                        const char *now, cseg_diag *d)
 {
     const cseg_quality *q = cseg_segment_quality(r);
@@ -642,28 +673,23 @@ static int store_state(cseg_store *s, const char *run_id, const cseg_segmentatio
                  *rr = jrr >= 0 ? cseg_table_numbers(t, (size_t)jrr) : NULL;
     const int32_t *lab = cseg_segment_labels(r);
     for (size_t i = 0; i < cseg_segment_n(r) && rc == 0; i++) {
-        char idb[40], first[16], last[16], nord[24], net[40], gross[40], seg[16], fd[24], ld[24],
-            np[24], rv[40];
-        snprintf(fd, sizeof fd, "%" PRId64, q->as_of_day - (int64_t)ten[i]);
-        snprintf(ld, sizeof ld, "%" PRId64, q->as_of_day - (int64_t)rec[i]);
-        snprintf(np, sizeof np, "%.0f", npr ? npr[i] : 0.0);
-        cseg_format_date(q->as_of_day - (int64_t)ten[i], first, sizeof first);
-        cseg_format_date(q->as_of_day - (int64_t)rec[i], last, sizeof last);
-        snprintf(nord, sizeof nord, "%.0f", fr[i]);
-        snprintf(seg, sizeof seg, "%d", lab[i] + 1);
-        const char *vals[] = {cseg__table_cell_text(t, (size_t)jid, i, idb, sizeof idb),
-                              first,
-                              last,
-                              nord,
-                              num_text(net, sizeof net, mon[i]),
-                              num_text(gross, sizeof gross, aov[i] * fr[i]),
-                              run_id,
-                              seg,
-                              now,
-                              fd,
-                              ld,
-                              np,
-                              num_text(rv, sizeof rv, rr ? rr[i] * aov[i] * fr[i] : 0.0)};
+        char idb[40], first[16], last[16];
+        int64_t fd = q->as_of_day - (int64_t)ten[i], ld = q->as_of_day - (int64_t)rec[i];
+        cseg_format_date(fd, first, sizeof first);
+        cseg_format_date(ld, last, sizeof last);
+        const store_val vals[] = {{.s = cseg__table_cell_text(t, (size_t)jid, i, idb, sizeof idb)},
+                                  {.s = first},
+                                  {.s = last},
+                                  {.i = (int64_t)fr[i]},
+                                  {.d = mon[i]},
+                                  {.d = aov[i] * fr[i]},
+                                  {.i = run_id},
+                                  {.i = lab[i] + 1},
+                                  {.s = now},
+                                  {.i = fd},
+                                  {.i = ld},
+                                  {.i = npr ? (int64_t)npr[i] : 0},
+                                  {.d = rr ? rr[i] * aov[i] * fr[i] : 0.0}};
         rc = s->ops->bulk_row(s, vals, d);
     }
     if (s->bulk) {
@@ -752,9 +778,11 @@ int cseg_store_put_run(cseg_store *s, const cseg_segmentation *r, const cseg_sto
     if (rc == 0)
         rc = store_segments(s, id, json_object_get(sj, "segments"), d);
     if (rc == 0)
-        rc = store_members(s, id, r, d);
+        rc = store_members(s, strtoll(id, NULL, 10), r, d);
     if (rc == 0 && kind && strcmp(kind, "transactions") == 0)
-        rc = store_state(s, id, r, now, d);
+        rc = store_state(s, strtoll(id, NULL, 10), r, now, d);
+    if (rc == 0 && info && info->confirm)
+        rc = info->confirm(info->confirm_ctx, d);
     if (rc == 0)
         rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);
     if (rc < 0)

@@ -109,5 +109,13 @@ if [ -r "$RETAIL" ]; then
     expect 0 store-after-kill -- "$BIN" run "$SMALL" --k 2 --out "$T/o4" --db "$DB" --quiet
 fi
 
+# the run is stored while its files are written, and kept only if they were
+"$BIN" runs --db "$DB" >"$T/runs_before" 2>&1
+: >"$T/not_a_dir"
+expect 3 out-fails-no-store -- "$BIN" run "$SMALL" --k 2 --out "$T/not_a_dir/o" --db "$DB" --quiet
+lacks out-fails-no-store "$T/out" "Stored run"
+"$BIN" runs --db "$DB" >"$T/runs_after" 2>&1
+same out-fails-no-store "$T/runs_before" "$T/runs_after"
+
 echo "store cli tests ($DB): $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

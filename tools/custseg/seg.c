@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -228,11 +229,42 @@ static void print_segments(const cseg_segmentation *r, int rfm)
 
 /* ---- outputs ---- */
 
-/* --db: keep the run in the store, after its files. */
-static int store_run(const seg_opts *o, const seg_source *src, const cseg_segmentation *r)
-{
+/* --db: the run goes into the store on a thread of its own while the files
+ * are written (both only read the segmentation; a million customers take a
+ * few seconds each way), and is committed only once the files are: when
+ * they fail, the store is left as it was, as when it was written after
+ * them. */
+typedef struct store_job {
+    const seg_opts *o;
+    const seg_source *src;
+    const cseg_segmentation *r;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int files; /* 0 being written, 1 written, -1 failed */
+    int rc;
+    int64_t id;
     cseg_diag diag;
-    cseg_diag_clear(&diag);
+} store_job;
+
+static int files_written(void *ctx, cseg_diag *d)
+{
+    store_job *j = ctx;
+    pthread_mutex_lock(&j->mu);
+    while (j->files == 0)
+        pthread_cond_wait(&j->cv, &j->mu);
+    int ok = j->files > 0;
+    pthread_mutex_unlock(&j->mu);
+    if (ok)
+        return 0;
+    snprintf(d->msg, sizeof d->msg, "the output files were not written; the run is not stored");
+    return CSEG_ECANCELED;
+}
+
+static void *store_thread(void *arg)
+{
+    store_job *j = arg;
+    const seg_opts *o = j->o;
+    cseg_diag_clear(&j->diag);
     char sha[65];
     json_t *args = json_array(), *params = json_object();
     for (int i = 0; i < o->argc; i++)
@@ -241,24 +273,42 @@ static int store_run(const seg_opts *o, const seg_source *src, const cseg_segmen
     char *ptext = json_dumps(params, JSON_COMPACT);
     json_decref(params);
     cseg_store *st = NULL;
-    int64_t id = 0;
     /* A file's bytes are hashed; a database source has no bytes of its own. */
-    int db = cseg_db_is_uri(src->path);
-    int rc = db ? 0 : cseg_store_sha256_file(src->path, sha, &diag);
+    int db = cseg_db_is_uri(j->src->path);
+    int rc = db ? 0 : cseg_store_sha256_file(j->src->path, sha, &j->diag);
     if (rc == 0)
-        rc = cseg_store_open(&st, o->db, &diag);
+        rc = cseg_store_open(&st, o->db, &j->diag);
     if (rc == 0) {
-        cseg_store_run_info info = {strcmp(o->cmd, "fit") == 0 ? "fit" : "run", db ? NULL : sha,
-                                    ptext};
-        rc = cseg_store_put_run(st, r, &info, &id, &diag);
+        cseg_store_run_info info = {strcmp(o->cmd, "fit") == 0 ? "fit" : "run",
+                                    db ? NULL : sha,
+                                    ptext,
+                                    files_written,
+                                    j};
+        rc = cseg_store_put_run(st, j->r, &info, &j->id, &j->diag);
     }
     cseg_store_close(st);
     free(ptext);
+    j->rc = rc;
+    return NULL;
+}
+
+static void files_done(store_job *j, int ok)
+{
+    pthread_mutex_lock(&j->mu);
+    j->files = ok ? 1 : -1;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+static int stored(const seg_opts *o, const store_job *j)
+{
     char shown[1024];
     cseg_db_uri_redact(o->db, shown, sizeof shown);
-    if (rc < 0)
-        return cli_fail(rc == CSEG_EINVAL ? CSEG_EIO : rc, &diag, shown);
-    printf("Stored run %" PRId64 " in %s (%zu customers).\n", id, shown, cseg_segment_n(r));
+    if (j->rc < 0) {
+        cseg_diag diag = j->diag;
+        return cli_fail(j->rc == CSEG_EINVAL ? CSEG_EIO : j->rc, &diag, shown);
+    }
+    printf("Stored run %" PRId64 " in %s (%zu customers).\n", j->id, shown, cseg_segment_n(j->r));
     return EXIT_OK;
 }
 
@@ -380,9 +430,29 @@ int seg_run(seg_opts *o, const seg_source *src)
         status = fail(o, &cp, rc, &diag);
         goto out;
     }
-    status = write_outputs(o, r);
-    if (status == EXIT_OK && o->db)
-        status = store_run(o, src, r);
+    if (o->db) {
+        store_job job = {.o = o, .src = src, .r = r};
+        pthread_t th;
+        pthread_mutex_init(&job.mu, NULL);
+        pthread_cond_init(&job.cv, NULL);
+        int threaded = pthread_create(&th, NULL, store_thread, &job) == 0;
+        if (!threaded)
+            job.files = -1; /* no thread: outputs first, then the store, here */
+        status = write_outputs(o, r);
+        if (threaded) {
+            files_done(&job, status == EXIT_OK);
+            pthread_join(th, NULL);
+        } else if (status == EXIT_OK) {
+            job.files = 1;
+            store_thread(&job);
+        }
+        if (status == EXIT_OK)
+            status = stored(o, &job);
+        pthread_cond_destroy(&job.cv);
+        pthread_mutex_destroy(&job.mu);
+    } else {
+        status = write_outputs(o, r);
+    }
 out:
     cseg_segment_free(r);
     cseg_compare_free(c);

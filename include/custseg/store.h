@@ -39,6 +39,12 @@ typedef struct cseg_store cseg_store;
  * custseg store, or a newer schema). */
 CSEG_API int cseg_store_open(cseg_store **out, const char *uri, cseg_diag *d);
 CSEG_API void cseg_store_close(cseg_store *s);
+/* From now on a COMMIT of this connection is on disk when it returns
+ * (SQLite: synchronous = FULL on its write-ahead log; PostgreSQL:
+ * synchronous_commit = on). Runs are stored without it: a power cut may lose
+ * the last run (never corrupt the store); a service that acknowledges
+ * events needs it. */
+CSEG_API int cseg_store_durable(cseg_store *s, cseg_diag *d);
 /* "sqlite" or "postgresql". */
 CSEG_API const char *cseg_store_backend(const cseg_store *s);
 

@@ -69,10 +69,46 @@ CSEG_API const char *cseg_stream_feature_name(size_t j);
  * drops such a row. */
 CSEG_API int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev,
                                int64_t as_of_day, cseg_stream_result *out, cseg_diag *d);
+/* Apply n events in one transaction (a service's group commit: one commit,
+ * one disk flush, for events of many requests), in order, each as
+ * cseg_stream_apply would (a customer given twice sees its own first event);
+ * outs[i] for evs[i]. All or nothing: on an error none is kept, outs are
+ * zeroed and *failed is the index of the event at fault (n when none is:
+ * the store failed). */
+CSEG_API int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event *evs,
+                                     size_t n, int64_t as_of_day, cseg_stream_result *outs,
+                                     size_t *failed, cseg_diag *d);
+/* The checks of cseg_stream_apply that need no store (the same errors):
+ * lets a caller refuse a bad event before it joins a batch. */
+CSEG_API int cseg_stream_check(const cseg_model *m, const cseg_event *ev, cseg_diag *d);
 /* A customer's state as the model sees it at as_of_day (CSEG_DAY_AUTO: the
  * day after the last purchase); out->known = 0 for a customer with no state. */
 CSEG_API int cseg_stream_customer(cseg_store *s, const cseg_model *m, const char *customer_id,
                                   int64_t as_of_day, cseg_stream_result *out, cseg_diag *d);
+
+/* A segment move, as kept in cseg_segment_changes (strings borrowed until
+ * the callback returns). */
+typedef struct cseg_stream_change {
+    int64_t seq;             /* change_id: increasing in commit order */
+    const char *customer_id;
+    int from_segment;        /* 1..k */
+    int to_segment;
+    int64_t event_seq;       /* the event that moved the customer */
+    const char *changed_at;  /* ISO 8601, UTC */
+} cseg_stream_change;
+typedef int (*cseg_stream_change_fn)(void *ctx, const cseg_stream_change *c);
+
+/* The moves with seq > since, oldest first, at most limit (0: all), of one
+ * customer or (customer_id NULL) of all. A poller that asks again from the
+ * last seq it saw misses none and sees none twice. The callback returns
+ * nonzero to stop. */
+CSEG_API int cseg_stream_changes(cseg_store *s, const char *customer_id, int64_t since,
+                                 size_t limit, cseg_stream_change_fn fn, void *ctx, cseg_diag *d);
+
+/* Customers per segment in the running state: sizes[j] for segment j
+ * (1..k), sizes[0] those without one (returns only); sizes has k + 1
+ * entries. */
+CSEG_API int cseg_stream_segment_sizes(cseg_store *s, size_t k, size_t *sizes, cseg_diag *d);
 
 #ifdef __cplusplus
 }

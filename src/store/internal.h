@@ -34,6 +34,8 @@ typedef struct store_ops {
     /* A lock held to the end of the transaction on the key $1 (text), for
      * back ends whose BEGIN takes none; NULL where BEGIN serialises writers. */
     const char *xact_lock;
+    /* Makes every later COMMIT durable when it returns (on disk). */
+    const char *durable;
     /* Statements without results (several, separated by ';', when np == 0). */
     int (*exec)(cseg_store *s, const char *sql, const char *types, const char *const *params,
                 size_t np, cseg_diag *d);
@@ -56,6 +58,7 @@ struct cseg_store {
     size_t bulk_nc;
     char bulk_types[32];
     char *uri;       /* for messages: the path, or the URI without its password */
+    void *stmts;     /* the back end's prepared statements, kept for reuse */
 };
 
 /* Growing text (store.c): append n bytes, kept NUL-terminated; -1 when out

@@ -226,6 +226,7 @@ static const store_ops pg_ops = {
     "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() "
     "AND table_name = $1",
     "SELECT pg_advisory_xact_lock(hashtext($1))",
+    "SET synchronous_commit = on", /* the server's fsync setting still rules */
     pg_exec,
     pg_query,
     pg_bulk_begin,

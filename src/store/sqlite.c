@@ -46,30 +46,123 @@ static int bind(cseg_store *s, sqlite3_stmt *st, const char *types, const char *
     return 0;
 }
 
+/* Prepared statements kept by their SQL text: a streamed event runs the same
+ * few statements every time, and preparing them was most of its cost. The
+ * texts are the library's own (a few dozen), so the cache is a short list
+ * searched by hash; when full, the oldest entry not in use is finalized. A
+ * statement in use (a query run from another's row callback) is not shared:
+ * the inner one gets a statement of its own, finalized after it. */
+#define STMT_CACHE 48
+typedef struct stmt_cache {
+    size_t n, next;
+    uint64_t hash[STMT_CACHE];
+    char *sql[STMT_CACHE];
+    sqlite3_stmt *st[STMT_CACHE];
+    int busy[STMT_CACHE];
+} stmt_cache;
+
+static void cache_free(cseg_store *s)
+{
+    stmt_cache *c = s->stmts;
+    for (size_t i = 0; c && i < c->n; i++) {
+        sqlite3_finalize(c->st[i]);
+        free(c->sql[i]);
+    }
+    free(c);
+    s->stmts = NULL;
+}
+
+/* The statement for sql and its cache slot (-1: not cached, finalize it). */
+static int prepare(cseg_store *s, const char *sql, sqlite3_stmt **out, long *slot, cseg_diag *d)
+{
+    stmt_cache *c = s->stmts;
+    if (!c && (c = s->stmts = calloc(1, sizeof *c)) == NULL)
+        return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+    size_t len = strlen(sql);
+    uint64_t h = cseg__hash(sql, len, 0);
+    int in_use = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->hash[i] == h && strcmp(c->sql[i], sql) == 0) {
+            if (c->busy[i]) {
+                in_use = 1;
+                break;
+            }
+            c->busy[i] = 1;
+            *out = c->st[i];
+            *slot = (long)i;
+            return 0;
+        }
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v3(s->db, sql, (int)len, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK)
+        return fail(s, rc, d);
+    *out = st;
+    *slot = -1;
+    size_t i = c->n;
+    if (!in_use && c->n == STMT_CACHE) { /* the oldest not in use goes */
+        for (size_t tries = 0; tries < STMT_CACHE; tries++, c->next++)
+            if (!c->busy[i = c->next % STMT_CACHE])
+                break;
+        if (c->busy[i])
+            return 0;
+        c->next++;
+        sqlite3_finalize(c->st[i]);
+        free(c->sql[i]);
+        c->sql[i] = NULL;
+    }
+    char *copy = in_use ? NULL : malloc(len + 1);
+    if (!copy)
+        return 0; /* not kept: used once */
+    memcpy(copy, sql, len + 1);
+    if (i == c->n)
+        c->n++;
+    c->hash[i] = h;
+    c->sql[i] = copy;
+    c->st[i] = st;
+    c->busy[i] = 1;
+    *slot = (long)i;
+    return 0;
+}
+
+/* Done with a statement from prepare: reset and kept, or finalized. */
+static void release(cseg_store *s, sqlite3_stmt *st, long slot)
+{
+    if (slot < 0) {
+        sqlite3_finalize(st);
+        return;
+    }
+    sqlite3_reset(st); /* its read transaction and bindings go now */
+    sqlite3_clear_bindings(st);
+    ((stmt_cache *)s->stmts)->busy[slot] = 0;
+}
+
 static int run_stmt(cseg_store *s, const char *sql, const char *types, const char *const *params,
                     size_t np, store_row_fn fn, void *ctx, cseg_diag *d)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return fail(s, rc, d);
+    long slot = -1;
+    int rc = prepare(s, sql, &st, &slot, d);
+    if (rc < 0)
+        return rc;
     int out = bind(s, st, types, params, np, d);
     size_t nc = (size_t)sqlite3_column_count(st);
-    char (*num)[40] = nc ? malloc(nc * sizeof *num) : NULL;
-    const char **vals = nc ? malloc(nc * sizeof *vals) : NULL;
-    if (nc && (!num || !vals))
+    char num[8][40];
+    const char *vals_small[8];
+    char (*numv)[40] = nc > 8 ? malloc(nc * sizeof *numv) : num;
+    const char **vals = nc > 8 ? malloc(nc * sizeof *vals) : vals_small;
+    if (!numv || !vals)
         out = CSEG_ENOMEM;
     while (out == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         for (size_t j = 0; j < nc; j++) {
             switch (sqlite3_column_type(st, (int)j)) {
             case SQLITE_NULL: vals[j] = NULL; break;
             case SQLITE_FLOAT:
-                cseg__format_double(num[j], sizeof num[j], sqlite3_column_double(st, (int)j));
-                vals[j] = num[j];
+                cseg__format_double(numv[j], sizeof numv[j], sqlite3_column_double(st, (int)j));
+                vals[j] = numv[j];
                 break;
             case SQLITE_INTEGER:
-                snprintf(num[j], sizeof num[j], "%lld", (long long)sqlite3_column_int64(st, (int)j));
-                vals[j] = num[j];
+                snprintf(numv[j], sizeof numv[j], "%lld", (long long)sqlite3_column_int64(st, (int)j));
+                vals[j] = numv[j];
                 break;
             default: vals[j] = (const char *)sqlite3_column_text(st, (int)j); break;
             }
@@ -79,9 +172,11 @@ static int run_stmt(cseg_store *s, const char *sql, const char *types, const cha
     }
     if (out == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
         out = fail(s, rc, d);
-    free(num);
-    free(vals);
-    sqlite3_finalize(st);
+    if (numv != num)
+        free(numv);
+    if (vals != vals_small)
+        free(vals);
+    release(s, st, slot);
     return out;
 }
 
@@ -167,6 +262,7 @@ static void sq_close(cseg_store *s)
 {
     if (s->bulk)
         sqlite3_finalize(s->bulk);
+    cache_free(s);
     sqlite3_close(s->db);
 }
 
@@ -176,6 +272,7 @@ static const store_ops sqlite_ops = {
     "BEGIN IMMEDIATE",
     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
     NULL, /* BEGIN IMMEDIATE: one writer at a time */
+    "PRAGMA synchronous = FULL", /* WAL: the log is synced at each commit */
     sq_exec,
     sq_query,
     sq_bulk_begin,

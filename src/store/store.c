@@ -726,6 +726,11 @@ static int got_id(void *ctx, size_t nc, const char *const *vals)
     return 1;
 }
 
+int cseg_store_durable(cseg_store *s, cseg_diag *d)
+{
+    return s->ops->exec(s, s->ops->durable, NULL, NULL, 0, d);
+}
+
 int cseg_store_put_run(cseg_store *s, const cseg_segmentation *r, const cseg_store_run_info *info,
                        int64_t *run_id, cseg_diag *d)
 {

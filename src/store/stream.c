@@ -179,14 +179,21 @@ static int got_seq(void *ctx, size_t nc, const char *const *v)
     return 1;
 }
 
-int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, int64_t as_of_day,
-                      cseg_stream_result *out, cseg_diag *d)
+/* An event as cleaning sees it. */
+typedef struct clean_event {
+    double value;  /* signed: negative for a return */
+    int drop;      /* a row cleaning drops: changes nothing */
+    int is_ret;
+    int64_t day;
+    char fp[24];   /* the fingerprint of an exact duplicate */
+} clean_event;
+
+/* What cleaning would refuse is refused; what it would drop is dropped. */
+static int clean(const cseg_model *m, const cseg_event *ev, clean_event *ce, cseg_diag *d)
 {
-    memset(out, 0, sizeof *out);
     if (cseg_model_source(m) != CSEG_SOURCE_TRANSACTIONS)
         return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
                           "events need a model made by run (from a transaction log)");
-    /* What cleaning would refuse is refused; what it would drop is dropped. */
     if (!ev->customer_id || !*ev->customer_id)
         return bad_field(d, "customer_id", "an event needs a customer id");
     if (cseg__utf8_invalid_at(ev->customer_id, strlen(ev->customer_id)) < strlen(ev->customer_id))
@@ -199,58 +206,70 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
     double v = qp ? ev->quantity * ev->price : ev->amount;
     if (!isfinite(v))
         return bad_field(d, "amount", "quantity x price is beyond the range of numbers");
-    int drop = qp ? !(ev->price > 0) : v == 0;
+    ce->drop = qp ? !(ev->price > 0) : v == 0;
     int cancel = ev->invoice && (ev->invoice[0] == 'C' || ev->invoice[0] == 'c');
-    int is_ret = cancel || v < 0 || (qp && ev->quantity < 0);
-    double value = is_ret ? -fabs(v) : v;
-    int64_t day = cseg__day_of(ev->time);
-    /* The fingerprint of an exact duplicate (run drops those, keeping the first). */
-    char fp[24], tbuf[40], q[40], pr[40], am[40], dayb[24], ret[4], cnt[4];
-    {
-        /* Every field whole, one after another (a field's hash seeds the next). */
-        const char *txt[4] = {ev->customer_id, ev->invoice ? ev->invoice : "\x1e",
-                              ev->product ? ev->product : "\x1e", ev->rest ? ev->rest : "\x1e"};
-        double num[3] = {ev->quantity, ev->price, ev->amount};
-        uint64_t h = cseg__hash(&ev->time, sizeof ev->time, 0);
-        for (int k = 0; k < 4; k++)
-            h = cseg__hash(txt[k], strlen(txt[k]) + 1, h);
-        h = cseg__hash(num, sizeof num, h);
-        snprintf(fp, sizeof fp, "%016" PRIx64, h);
-    }
+    ce->is_ret = cancel || v < 0 || (qp && ev->quantity < 0);
+    ce->value = ce->is_ret ? -fabs(v) : v;
+    ce->day = cseg__day_of(ev->time);
+    /* Every field whole, one after another (a field's hash seeds the next). */
+    const char *txt[4] = {ev->customer_id, ev->invoice ? ev->invoice : "\x1e",
+                          ev->product ? ev->product : "\x1e", ev->rest ? ev->rest : "\x1e"};
+    double num[3] = {ev->quantity, ev->price, ev->amount};
+    uint64_t h = cseg__hash(&ev->time, sizeof ev->time, 0);
+    for (int k = 0; k < 4; k++)
+        h = cseg__hash(txt[k], strlen(txt[k]) + 1, h);
+    h = cseg__hash(num, sizeof num, h);
+    snprintf(ce->fp, sizeof ce->fp, "%016" PRIx64, h);
+    return 0;
+}
+
+int cseg_stream_check(const cseg_model *m, const cseg_event *ev, cseg_diag *d)
+{
+    clean_event ce;
+    return clean(m, ev, &ce, d);
+}
+
+/* One event inside the caller's transaction. */
+static int apply_in(cseg_store *s, const cseg_model *m, const cseg_event *ev,
+                    const clean_event *ce, int64_t as_of_day, cseg_stream_result *out,
+                    cseg_diag *d)
+{
+    memset(out, 0, sizeof *out);
     const cseg_rfm_params *rp = cseg_model_rfm(m);
-    int rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d);
-    if (rc < 0)
-        return rc;
+    const int64_t day = ce->day;
+    const double value = ce->value;
+    const int is_ret = ce->is_ret, drop = ce->drop;
+    const char *fp = ce->fp;
+    char tbuf[40], q[40], pr[40], am[40], dayb[24], ret[4], cnt[4];
+    int rc = 0;
     /* One writer per customer: PostgreSQL's BEGIN takes no lock (SQLite's
      * BEGIN IMMEDIATE does), and the state is read, changed and written back. */
     if (s->ops->xact_lock &&
         (rc = s->ops->exec(s, s->ops->xact_lock, "t", &ev->customer_id, 1, d)) < 0)
-        goto fail;
+        return rc;
     int yes = 0;
     cstate st;
     if (ev->event_key &&
         (rc = exists(s, "SELECT 1 FROM cseg_events WHERE event_key = $1", &ev->event_key, 1, &yes,
                      d)) < 0)
-        goto fail;
+        return rc;
     if (!yes && rp->drop_duplicates) {
         const char *p[] = {ev->customer_id, fp};
         if ((rc = exists(s, "SELECT 1 FROM cseg_events WHERE customer_id = $1 AND fingerprint = $2",
                          p, 2, &yes, d)) < 0)
-            goto fail;
+            return rc;
     }
     if ((rc = load_state(s, ev->customer_id, &st, d)) < 0)
-        goto fail;
+        return rc;
     out->previous = st.segment;
     int64_t as_of = as_of_day;
     if (as_of == CSEG_DAY_AUTO)
         as_of = (st.last_day > day ? st.last_day : day) + 1;
     if (yes || drop) { /* a repeat, a duplicate or a row cleaning drops: nothing changes */
         if ((rc = features_and_segment(s, m, ev->customer_id, &st, as_of, out, d)) < 0)
-            goto fail;
+            return rc;
         out->known = st.exists;
         out->segment = st.exists ? out->segment : 0;
-        if ((rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d)) < 0)
-            goto fail;
         return 0;
     }
     /* A new order, a new product? (purchases only, as run counts them) */
@@ -260,7 +279,7 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
         if ((rc = exists(s, "SELECT 1 FROM cseg_events WHERE customer_id = $1 AND invoice = $2 "
                             "AND is_return = 0 AND counted = 1",
                          p, 2, &yes, d)) < 0)
-            goto fail;
+            return rc;
         new_order = !yes;
     }
     if (!is_ret && ev->product) {
@@ -268,7 +287,7 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
         if ((rc = exists(s, "SELECT 1 FROM cseg_events WHERE customer_id = $1 AND product = $2 "
                             "AND is_return = 0 AND counted = 1",
                          p, 2, &yes, d)) < 0)
-            goto fail;
+            return rc;
         new_product = !yes;
     }
     /* The event itself. */
@@ -304,7 +323,7 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
                             "event_key, fingerprint, counted) VALUES ($1, $2, $3, $4, $5, $6, $7, "
                             "$8, $9, $10, $11, $12, $13) RETURNING event_id",
                             "tttittddditti", ins, 13, got_seq, &seq, d)) < 0)
-        goto fail;
+        return rc;
     out->event_seq = seq;
     /* The state, from its last value: O(1). */
     cseg__add_exact(&st.net, value);
@@ -320,7 +339,7 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
     if (as_of_day == CSEG_DAY_AUTO)
         as_of = (st.last_day > day ? st.last_day : day) + 1;
     if ((rc = features_and_segment(s, m, ev->customer_id, &st, as_of, out, d)) < 0)
-        goto fail;
+        return rc;
     out->applied = 1;
     out->known = 1;
     out->changed = out->previous != 0 && out->segment != out->previous;
@@ -373,7 +392,7 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
             "segment = excluded.segment, updated_at = excluded.updated_at",
             "tttiiiiddddddit", up, 15, d);
         if (rc < 0)
-            goto fail;
+            return rc;
         if (out->changed) {
             char from[16], es[24];
             snprintf(from, sizeof from, "%d", out->previous);
@@ -384,17 +403,56 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
                                     "to_segment, event_id, changed_at) VALUES ($1, $2, $3, $4, $5) "
                                     "RETURNING change_id",
                                     "tiiit", ch, 5, got_seq, &out->change_seq, d)) < 0)
-                goto fail;
+                return rc;
         }
     }
-    if ((rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d)) < 0)
-        goto fail;
     return 0;
-fail:
-    {
-        cseg_diag ignored;
-        s->ops->exec(s, "ROLLBACK", NULL, NULL, 0, &ignored);
+}
+
+static void roll_back(cseg_store *s)
+{
+    cseg_diag ignored;
+    s->ops->exec(s, "ROLLBACK", NULL, NULL, 0, &ignored);
+}
+
+int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, int64_t as_of_day,
+                      cseg_stream_result *out, cseg_diag *d)
+{
+    size_t failed;
+    return cseg_stream_apply_batch(s, m, ev, 1, as_of_day, out, &failed, d);
+}
+
+int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event *evs, size_t n,
+                            int64_t as_of_day, cseg_stream_result *outs, size_t *failed,
+                            cseg_diag *d)
+{
+    *failed = n;
+    clean_event *ce = malloc((n ? n : 1) * sizeof *ce);
+    if (!ce)
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        memset(&outs[i], 0, sizeof outs[i]);
+        if ((rc = clean(m, &evs[i], &ce[i], d)) < 0)
+            *failed = i;
     }
+    if (rc == 0)
+        rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d);
+    if (rc < 0) {
+        free(ce);
+        return rc;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if ((rc = apply_in(s, m, &evs[i], &ce[i], as_of_day, &outs[i], d)) < 0)
+            *failed = i;
+    if (rc == 0 && (rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d)) < 0)
+        *failed = n;
+    if (rc < 0) {
+        roll_back(s);
+        for (size_t i = 0; i < n; i++) /* nothing of the batch is kept */
+            memset(&outs[i], 0, sizeof outs[i]);
+    }
+    free(ce);
     return rc;
 }
 
@@ -413,4 +471,70 @@ int cseg_stream_customer(cseg_store *s, const cseg_model *m, const char *custome
     out->previous = st.segment;
     int64_t as_of = as_of_day == CSEG_DAY_AUTO ? st.last_day + 1 : as_of_day;
     return features_and_segment(s, m, customer_id, &st, as_of, out, d);
+}
+
+typedef struct changes_ctx {
+    cseg_stream_change_fn fn;
+    void *ctx;
+} changes_ctx;
+
+static int change_row(void *ctx, size_t nc, const char *const *v)
+{
+    changes_ctx *c = ctx;
+    if (nc < 6)
+        return 1;
+    cseg_stream_change ch = {num_i(v[0], 0),      v[1] ? v[1] : "", (int)num_i(v[2], 0),
+                             (int)num_i(v[3], 0), num_i(v[4], 0),   v[5] ? v[5] : ""};
+    return c->fn(c->ctx, &ch);
+}
+
+int cseg_stream_changes(cseg_store *s, const char *customer_id, int64_t since, size_t limit,
+                        cseg_stream_change_fn fn, void *ctx, cseg_diag *d)
+{
+    char sb[24], lb[24];
+    snprintf(sb, sizeof sb, "%" PRId64, since);
+    /* 0: all; as a number the SQL LIMIT takes on both back ends. */
+    snprintf(lb, sizeof lb, "%" PRId64, limit ? (int64_t)(limit > INT64_MAX ? INT64_MAX : limit)
+                                              : INT64_MAX);
+    changes_ctx c = {fn, ctx};
+    if (customer_id) {
+        const char *p[] = {customer_id, sb, lb};
+        return s->ops->query(s,
+                             "SELECT change_id, customer_id, from_segment, to_segment, event_id, "
+                             "changed_at FROM cseg_segment_changes WHERE customer_id = $1 AND "
+                             "change_id > $2 ORDER BY change_id LIMIT $3",
+                             "tii", p, 3, change_row, &c, d);
+    }
+    const char *p[] = {sb, lb};
+    return s->ops->query(s,
+                         "SELECT change_id, customer_id, from_segment, to_segment, event_id, "
+                         "changed_at FROM cseg_segment_changes WHERE change_id > $1 "
+                         "ORDER BY change_id LIMIT $2",
+                         "ii", p, 2, change_row, &c, d);
+}
+
+typedef struct sizes_ctx {
+    size_t k, *sizes;
+} sizes_ctx;
+
+static int size_row(void *ctx, size_t nc, const char *const *v)
+{
+    sizes_ctx *c = ctx;
+    if (nc < 2)
+        return 1;
+    int64_t seg = num_i(v[0], 0);
+    if (seg >= 0 && (uint64_t)seg <= c->k)
+        c->sizes[seg] += (size_t)num_i(v[1], 0);
+    return 0;
+}
+
+int cseg_stream_segment_sizes(cseg_store *s, size_t k, size_t *sizes, cseg_diag *d)
+{
+    for (size_t j = 0; j <= k; j++)
+        sizes[j] = 0;
+    sizes_ctx c = {k, sizes};
+    return s->ops->query(s,
+                         "SELECT coalesce(segment, 0), count(*) FROM cseg_customer_state "
+                         "GROUP BY coalesce(segment, 0)",
+                         NULL, NULL, 0, size_row, &c, d);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "serve.h"
 
 static const char usage[] =
     "usage: custseg <command> [options] ...\n"
@@ -23,6 +24,8 @@ static const char usage[] =
     "  show --db URI         a stored run's summary\n"
     "  export --db URI       audience lists from a stored run (CSV, JSON Lines)\n"
     "  forget --db URI ID... erase customers from the store\n"
+    "  serve --model M --db URI --tokens F   the real-time HTTP service\n"
+    "  token add FILE --scope read|write     make a token for serve\n"
     "\n"
     "Options:\n"
     "  --help        this help; 'custseg <command> --help' for a command's options\n"
@@ -80,6 +83,10 @@ static int dispatch(int argc, char **argv)
         return cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "forget") == 0)
         return cmd_forget(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "token") == 0)
+        return cmd_token(argc - 1, argv + 1);
     fprintf(stderr, "custseg: unknown command '%s'\nTry 'custseg --help'.\n", cmd);
     return EXIT_USAGE;
 }

@@ -1,0 +1,193 @@
+/* The service tests' helper (tests/service/service_cli.sh):
+ *
+ *   replay events LOG OUTDIR BATCH
+ *       the log's rows as JSON events for POST /v1/events, BATCH to a file
+ *       (OUTDIR/b000001.json, ...): customer, time, invoice, product,
+ *       quantity, price or amount as the log's columns (roles detected as
+ *       run detects them), event_id "row-N" (a replay is applied once), and
+ *       the row's hash as its attributes (run drops exact duplicates of the
+ *       whole raw record; two rows with the same hash are such duplicates).
+ *       Prints the number of files.
+ *   replay check CUSTOMERS_CSV REPLIES
+ *       REPLIES: one GET /v1/customers/ID reply per line, for the customers
+ *       of CUSTOMERS_CSV (a run's output), in any order. Every customer's
+ *       recency_days, frequency, monetary and segment must equal the run's.
+ *       Prints the count compared; exit 1 on any difference or one missing.
+ */
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <custseg/custseg.h>
+
+static const char *text_at(const cseg_table *t, const char *col, size_t i, char *buf, size_t size)
+{
+    long j = col[0] ? cseg_table_find(t, col) : -1;
+    if (j < 0)
+        return NULL;
+    const int32_t *c = cseg_table_codes(t, (size_t)j);
+    if (c)
+        return c[i] >= 0 ? cseg_table_level(t, (size_t)j, c[i]) : NULL;
+    const double *x = cseg_table_numbers(t, (size_t)j);
+    if (x && isfinite(x[i])) {
+        snprintf(buf, size, "%.15g", x[i]);
+        return buf;
+    }
+    return NULL;
+}
+
+static double num_at(const cseg_table *t, const char *col, size_t i)
+{
+    long j = col[0] ? cseg_table_find(t, col) : -1;
+    const double *x = j >= 0 ? cseg_table_numbers(t, (size_t)j) : NULL;
+    return x ? x[i] : NAN;
+}
+
+static int events(const char *log, const char *dir, size_t batch)
+{
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    cseg_table *txn = NULL;
+    cseg_diag d;
+    if (cseg_txn_read(&txn, log, &roles, NULL, &d) < 0) {
+        fprintf(stderr, "replay: %s\n", d.msg);
+        return 1;
+    }
+    const int64_t *times = cseg_table_times(txn, (size_t)cseg_table_find(txn, roles.date));
+    const uint64_t *hash = cseg_table_row_hashes(txn);
+    size_t n = cseg_table_n_rows(txn), files = 0;
+    json_t *arr = json_array();
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || json_array_size(arr) == batch) {
+            if (json_array_size(arr) > 0) {
+                char path[4096];
+                snprintf(path, sizeof path, "%s/b%06zu.json", dir, ++files);
+                FILE *f = fopen(path, "w");
+                int bad = !f || json_dumpf(arr, f, JSON_COMPACT) < 0 || fputc('\n', f) == EOF;
+                if (f && fclose(f) != 0)
+                    bad = 1;
+                if (bad) {
+                    fprintf(stderr, "replay: cannot write %s\n", path);
+                    return 1;
+                }
+            }
+            json_array_clear(arr);
+            if (i == n)
+                break;
+        }
+        char b1[40], b2[40], b3[40], key[32], h[24];
+        const char *cid = text_at(txn, roles.customer, i, b1, sizeof b1);
+        json_t *o = json_object();
+        /* A row without a customer is sent too: the service refuses such an
+         * event, as run drops the row; the test sends only complete ones. */
+        if (!cid)
+            continue;
+        json_object_set_new(o, "customer_id", json_string(cid));
+        json_object_set_new(o, "time", json_integer(times[i]));
+        const char *inv = text_at(txn, roles.invoice, i, b2, sizeof b2);
+        const char *prod = text_at(txn, roles.product, i, b3, sizeof b3);
+        if (inv)
+            json_object_set_new(o, "invoice", json_string(inv));
+        if (prod)
+            json_object_set_new(o, "product", json_string(prod));
+        double q = num_at(txn, roles.quantity, i), p = num_at(txn, roles.price, i),
+               a = num_at(txn, roles.amount, i);
+        if (isfinite(q) && isfinite(p)) {
+            json_object_set_new(o, "quantity", json_real(q));
+            json_object_set_new(o, "price", json_real(p));
+        } else if (isfinite(a)) {
+            json_object_set_new(o, "amount", json_real(a));
+        } else {
+            json_decref(o);
+            continue; /* incomplete: run drops it */
+        }
+        snprintf(key, sizeof key, "row-%zu", i + 1);
+        json_object_set_new(o, "event_id", json_string(key));
+        snprintf(h, sizeof h, "%016" PRIx64, hash[i]);
+        json_object_set_new(o, "attributes", json_pack("{s:s}", "row", h));
+        json_array_append_new(arr, o);
+    }
+    json_decref(arr);
+    cseg_table_free(txn);
+    printf("%zu\n", files);
+    return 0;
+}
+
+static int check(const char *customers, const char *replies)
+{
+    cseg_table *t = NULL;
+    cseg_diag d;
+    cseg_table_read_params rp;
+    cseg_table_read_params_init(&rp);
+    cseg_colspec idspec = {"customer_id", CSEG_COL_TEXT, 1};
+    rp.specs = &idspec;
+    rp.n_specs = 1;
+    if (cseg_table_read_csv(&t, customers, &rp, &d) < 0) {
+        fprintf(stderr, "replay: %s\n", d.msg);
+        return 1;
+    }
+    size_t n = cseg_table_n_rows(t);
+    json_t *byid = json_object();
+    FILE *f = fopen(replies, "r");
+    if (!f) {
+        perror(replies);
+        return 1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_t *o = json_loads(line, 0, NULL);
+        const char *id = json_string_value(json_object_get(o, "customer_id"));
+        if (id)
+            json_object_set(byid, id, o);
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    static const char *const cols[] = {"recency_days", "frequency", "monetary"};
+    size_t bad = 0;
+    const double *seg = cseg_table_numbers(t, (size_t)cseg_table_find(t, "segment"));
+    for (size_t i = 0; i < n; i++) {
+        char buf[40];
+        const char *id = text_at(t, "customer_id", i, buf, sizeof buf);
+        json_t *o = json_object_get(byid, id);
+        if (!o) {
+            if (bad++ < 10)
+                fprintf(stderr, "replay: customer %s: no reply\n", id);
+            continue;
+        }
+        json_t *f2 = json_object_get(o, "features");
+        for (size_t c = 0; c < 3; c++) {
+            double want = num_at(t, cols[c], i);
+            double got = json_number_value(json_object_get(f2, cols[c]));
+            /* The reply has 15 significant digits; customers.csv the shortest exact text. */
+            if (fabs(got - want) > 1e-9 * fmax(1, fabs(want))) {
+                if (bad++ < 10)
+                    fprintf(stderr, "replay: customer %s: %s %.17g, run %.17g\n", id, cols[c], got,
+                            want);
+            }
+        }
+        if (json_integer_value(json_object_get(o, "segment")) != (json_int_t)seg[i]) {
+            if (bad++ < 10)
+                fprintf(stderr, "replay: customer %s: segment %" JSON_INTEGER_FORMAT ", run %.0f\n",
+                        id, json_integer_value(json_object_get(o, "segment")), seg[i]);
+        }
+    }
+    json_decref(byid);
+    cseg_table_free(t);
+    printf("%zu customers compared, %zu differences\n", n, bad);
+    return bad ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 5 && strcmp(argv[1], "events") == 0)
+        return events(argv[2], argv[3], (size_t)strtoul(argv[4], NULL, 10));
+    if (argc == 4 && strcmp(argv[1], "check") == 0)
+        return check(argv[2], argv[3]);
+    fprintf(stderr, "usage: replay events LOG OUTDIR BATCH | replay check CUSTOMERS_CSV REPLIES\n");
+    return 2;
+}

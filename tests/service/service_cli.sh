@@ -1,0 +1,279 @@
+#!/bin/sh
+# custseg serve over HTTP (docs/service.md), with curl as the client: tokens,
+# errors, events, idempotency, moves, score, metrics, 10,000 bad tokens, a
+# slow client, kill -9 in the middle of a stream of events, and the bundled
+# Online Retail log replayed through the API against custseg run.
+#   service_cli.sh CUSTSEG REPLAY SOURCE_DIR
+set -u
+BIN=$1
+REPLAY=$2
+SRC=$3
+. "$SRC/tests/store/lib.sh"
+command -v curl >/dev/null 2>&1 || { echo "service_cli.sh: curl is needed (sh scripts/setup.sh)"; exit 1; }
+command -v sqlite3 >/dev/null 2>&1 || { echo "service_cli.sh: sqlite3 is needed (sh scripts/setup.sh)"; exit 1; }
+
+SMALL=$SRC/tests/data/txn_small.csv
+RETAIL=$SRC/data/online_retail.csv.gz
+PID=
+stop_server() {
+    if [ -n "$PID" ]; then
+        kill "$PID" 2>/dev/null
+        wait "$PID" 2>/dev/null
+    fi
+    PID=
+}
+trap 'stop_server; rm -rf "$T"' EXIT
+
+start_server() { # MODEL DB [options...]: sets PID and URL
+    model=$1
+    db=$2
+    shift 2
+    : >"$T/serve.out"
+    "$BIN" serve --model "$model" --db "$db" --tokens "$T/tokens" --listen 127.0.0.1:0 "$@" \
+        >"$T/serve.out" 2>"$T/serve.err" &
+    PID=$!
+    i=0
+    while [ $i -lt 200 ] && ! grep -q "listening on" "$T/serve.out"; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$T/serve.out")
+    if [ -z "$port" ]; then
+        bad "the server did not start: $(cat "$T/serve.err")"
+        exit 1
+    fi
+    URL=http://127.0.0.1:$port
+}
+
+# req NAME STATUS TOKEN METHOD PATH [BODY-FILE]: the reply in $T/body
+req() {
+    name=$1
+    want=$2
+    tok=$3
+    set -- -s -o "$T/body" -w '%{http_code}' -X "$4" "$URL$5" ${6:+--data-binary} ${6:+"@$6"}
+    if [ -n "$tok" ]; then
+        code=$(curl -H "Authorization: Bearer $tok" "$@")
+    else
+        code=$(curl "$@")
+    fi
+    if [ "$code" = "$want" ]; then ok; else bad "$name: HTTP $code, expected $want: $(head -c 300 "$T/body")"; fi
+}
+body() { printf '%s' "$1" >"$T/req.json"; } # the next request's body
+
+# ---- a model and tokens ----
+expect 0 run -- "$BIN" run "$SMALL" --k 3 --out "$T/o" --quiet
+expect 0 token-write -- "$BIN" token add "$T/tokens" --scope write
+W=$(cat "$T/out")
+expect 0 token-read -- "$BIN" token add "$T/tokens" --scope read --name dashboard
+R=$(cat "$T/out")
+case $W in cst_????????????????????????????????????????????????????????????????) ok ;; *) bad "token: '$W'" ;; esac
+lines tokens "$T/tokens" 2
+lacks token-not-kept "$T/tokens" "$W"
+contains token-scope "$T/tokens" " read dashboard"
+[ "$(stat -c %a "$T/tokens")" = 600 ] && ok || bad "token file mode $(stat -c %a "$T/tokens"), expected 600"
+expect 2 token-bad-scope -- "$BIN" token add "$T/tokens" --scope admin
+echo "not a token line" >"$T/badtokens"
+expect 1 serve-bad-tokens -- "$BIN" serve --model "$T/o/model.json" --db "$T/x.db" --tokens "$T/badtokens"
+contains serve-bad-tokens "$T/err" "badtokens:1:1: not a token line"
+expect 2 serve-no-model -- "$BIN" serve --db "$T/x.db" --tokens "$T/tokens"
+
+# ---- the API on an empty store ----
+start_server "$T/o/model.json" "$T/s.db" --max-body 4096 --timeout 3
+req healthz 200 "" GET /healthz
+contains healthz "$T/body" '"status":"ok"'
+req no-token 401 "" GET /v1/segments
+req bad-token 401 "cst_0000" GET /v1/segments
+req segments 200 "$R" GET /v1/segments
+contains segments "$T/body" '"segments":[{"segment":1,"name":'
+req unknown-path 404 "$R" GET /v1/nothing
+req wrong-method 405 "$R" GET /v1/events
+C=$(sed -n 2p "$T/o/customers.csv" | cut -d, -f1)
+body "{\"customer_id\":\"$C\",\"time\":\"2011-12-10T10:00:00\",\"invoice\":\"X1\",\"quantity\":2,\"price\":3.5,\"event_id\":\"e1\"}"
+req read-token-cannot-write 403 "$R" POST /v1/events "$T/req.json"
+req event 200 "$W" POST /v1/events "$T/req.json"
+contains event "$T/body" "\"customer_id\":\"$C\""
+contains event "$T/body" '"applied":true'
+contains event "$T/body" '"frequency":1,'
+contains event "$T/body" '"monetary":7,'
+req event-again 200 "$W" POST /v1/events "$T/req.json"
+contains event-again-applied-once "$T/body" '"applied":false'
+contains event-again-applied-once "$T/body" '"frequency":1,'
+req customer 200 "$R" GET "/v1/customers/$C"
+contains customer "$T/body" '"monetary":7,'
+contains customer "$T/body" '"moves":[]'
+req customer-unknown 404 "$R" GET /v1/customers/no-such-one
+
+# bad requests change nothing
+body '{"customer_id":"A",'
+req malformed 400 "$W" POST /v1/events "$T/req.json"
+contains malformed "$T/body" '"error":"malformed JSON'
+body "{\"customer_id\":\"$C\",\"time\":\"2011-12-11\",\"quantity\":\"six\",\"price\":1}"
+req wrong-type 400 "$W" POST /v1/events "$T/req.json"
+contains wrong-type "$T/body" '"field":"quantity"'
+body "{\"customer_id\":\"$C\",\"time\":\"2011-12-11\",\"amount\":5,\"shoe_size\":44}"
+req unknown-field 400 "$W" POST /v1/events "$T/req.json"
+contains unknown-field "$T/body" '"field":"shoe_size"'
+body "{\"customer_id\":\"$C\",\"amount\":5}"
+req no-time 400 "$W" POST /v1/events "$T/req.json"
+contains no-time "$T/body" '"field":"time"'
+body "[{\"customer_id\":\"$C\",\"time\":\"2011-12-11\",\"amount\":5},{\"customer_id\":\"$C\",\"time\":\"2011-12-11\",\"quantity\":1}]"
+req batch-one-bad 400 "$W" POST /v1/events "$T/req.json"
+contains batch-one-bad "$T/body" '"field":"[1].amount"'
+head -c 10000 /dev/zero | tr '\0' ' ' >"$T/big.json"
+req too-big 413 "$W" POST /v1/events "$T/big.json"
+req customer-unchanged 200 "$R" GET "/v1/customers/$C"
+contains customer-unchanged "$T/body" '"monetary":7,'
+
+# a batch; a customer who moves: one small order, then twenty large ones
+D=$(sed -n 3p "$T/o/customers.csv" | cut -d, -f1)
+body "{\"customer_id\":\"$D\",\"time\":\"2011-12-01\",\"invoice\":\"Y0\",\"amount\":1}"
+req small-order 200 "$W" POST /v1/events "$T/req.json"
+contains small-order "$T/body" '"changed":false'
+i=1
+printf '[' >"$T/req.json"
+while [ $i -le 20 ]; do
+    [ $i -gt 1 ] && printf ',' >>"$T/req.json"
+    printf '{"customer_id":"%s","time":"2011-12-%02d","invoice":"Y%d","amount":5000}' "$D" $((i + 1)) $i >>"$T/req.json"
+    i=$((i + 1))
+done
+printf ']' >>"$T/req.json"
+req batch 200 "$W" POST /v1/events "$T/req.json"
+contains batch "$T/body" '"count":20,"applied":20,"moves":[{'
+contains batch "$T/body" "\"customer_id\":\"$D\""
+req changes 200 "$R" GET "/v1/changes?since=0"
+contains changes "$T/body" "{\"seq\":1,\"customer_id\":\"$D\","
+next=$(sed -n 's/.*"next":\([0-9]*\).*/\1/p' "$T/body")
+[ "${next:-0}" -ge 1 ] && ok || bad "changes: next is '$next'"
+req customer-moves 200 "$R" GET "/v1/customers/$D"
+contains customer-moves "$T/body" '"moves":[{"seq":1,'
+req changes-after 200 "$R" GET "/v1/changes?since=$next"
+contains changes-after "$T/body" '"changes":[]'
+req changes-bad 400 "$R" GET "/v1/changes?since=-1"
+contains changes-bad "$T/body" '"field":"since"'
+
+# score: a customer's features from customers.csv give its segment
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) h[i] = $i; next }
+         NR <= 6 { s = "{"; n = 0
+                   for (i = 2; i <= NF; i++) {
+                       if (h[i] == "segment") seg = $i
+                       if (h[i] == "segment" || h[i] == "segment_name" || h[i] == "distance") continue
+                       v = (h[i] == "rfm_code" || $i !~ /^-?[0-9.e+-]+$/) ? "\"" $i "\"" : $i
+                       s = s (n++ ? "," : "") "\"" h[i] "\":" v
+                   }
+                   print seg "\t" s "}" }' "$T/o/customers.csv" >"$T/score_cases"
+while IFS='	' read -r seg json; do
+    printf '%s' "$json" >"$T/req.json"
+    req score 200 "$R" POST /v1/score "$T/req.json"
+    contains score "$T/body" "{\"segment\":$seg,"
+done <"$T/score_cases"
+body '{"recency_days":"soon"}'
+req score-bad 400 "$R" POST /v1/score "$T/req.json"
+
+req metrics 200 "$R" GET /metrics
+contains metrics "$T/body" 'custseg_requests_total{endpoint="events",status="200"} 4'
+contains metrics "$T/body" 'custseg_requests_total{endpoint="events",status="400"} 5'
+contains metrics "$T/body" 'custseg_store_commit_seconds_count 4'
+contains metrics "$T/body" 'custseg_events_applied_total 22'
+contains metrics "$T/body" 'custseg_moves_total 1'
+
+# 10,000 requests with bad tokens, one connection; then a slow client
+i=0
+while [ $i -lt 10000 ]; do
+    echo "url = \"$URL/v1/segments\""
+    echo "output = \"/dev/null\""
+    i=$((i + 1))
+done >"$T/many.cfg"
+curl -s -H "Authorization: Bearer cst_bad" -w '%{http_code}\n' -K "$T/many.cfg" >"$T/codes"
+n401=$(grep -c '^401$' "$T/codes")
+[ "$n401" -eq 10000 ] && ok || bad "bad tokens: $n401 of 10000 replies were 401"
+head -c 3000 /dev/zero | tr '\0' ' ' >"$T/slow.json"
+curl -s -o /dev/null --limit-rate 100 -H "Authorization: Bearer $W" --data-binary "@$T/slow.json" \
+    "$URL/v1/events" &
+slow=$!
+sleep 0.5
+req while-slow 200 "" GET /healthz
+kill "$slow" 2>/dev/null
+wait "$slow" 2>/dev/null
+stop_server
+
+# ---- kill -9 in the middle of a stream; restart; every acknowledged event once ----
+mkdir -p "$T/ev1"
+expect 0 replay-events -- "$REPLAY" events "$SMALL" "$T/ev1" 1
+nfiles=$(cat "$T/out")
+start_server "$T/o/model.json" "$T/k.db"
+: >"$T/acked"
+(
+    for f in "$T"/ev1/b*.json; do
+        code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $W" \
+            --data-binary "@$f" "$URL/v1/events")
+        echo "$code" >>"$T/stream_codes"
+        [ "$code" = 200 ] && sed -n 's/.*"event_id":"\([^"]*\)".*/\1/p' "$f" >>"$T/acked"
+    done
+) &
+streamer=$!
+while [ "$(wc -l <"$T/acked")" -lt $((nfiles / 3)) ] && kill -0 "$streamer" 2>/dev/null; do
+    sleep 0.02
+done
+kill -9 "$PID"
+wait "$PID" 2>/dev/null
+PID=
+wait "$streamer" 2>/dev/null
+nacked=$(wc -l <"$T/acked")
+echo "kill -9 after $nacked of $nfiles events acknowledged"
+[ "$nacked" -lt "$nfiles" ] && ok || bad "kill-9: the server was not killed in the middle"
+sqlite3 "$T/k.db" "SELECT event_key FROM cseg_events" | sort >"$T/kept"
+sort "$T/acked" >"$T/acked.sorted"
+missing=$(comm -23 "$T/acked.sorted" "$T/kept" | wc -l)
+[ "$missing" -eq 0 ] && ok || bad "kill-9: $missing acknowledged events are not in the store"
+dups=$(sqlite3 "$T/k.db" "SELECT count(*) FROM (SELECT event_key FROM cseg_events GROUP BY event_key HAVING count(*) > 1)")
+[ "$dups" -eq 0 ] && ok || bad "kill-9: $dups events kept twice"
+# restart; send everything again (the kept ones are repeats); the state is run's
+start_server "$T/o/model.json" "$T/k.db" --as-of "$(sed -n 's/.*"as_of": *"\([0-9-]*\)".*/\1/p' "$T/o/segments.json" | head -1)"
+for f in "$T"/ev1/b*.json; do
+    curl -s -o /dev/null -H "Authorization: Bearer $W" --data-binary "@$f" "$URL/v1/events"
+done
+tail -n +2 "$T/o/customers.csv" | cut -d, -f1 | while read -r id; do
+    echo "url = \"$URL/v1/customers/$id\""
+done >"$T/get.cfg"
+curl -s -H "Authorization: Bearer $R" -w '\n' -K "$T/get.cfg" >"$T/replies"
+expect 0 kill-9-state-equals-run -- "$REPLAY" check "$T/o/customers.csv" "$T/replies"
+stop_server
+
+# ---- the bundled Online Retail log through the API, in batches of 1,000 ----
+if [ -f "$RETAIL" ]; then
+    expect 0 retail-run -- "$BIN" run "$RETAIL" --out "$T/r" --quiet
+    mkdir -p "$T/ev2"
+    expect 0 retail-events -- "$REPLAY" events "$RETAIL" "$T/ev2" 1000
+    asof=$(sed -n 's/.*"as_of": *"\([0-9-]*\)".*/\1/p' "$T/r/segments.json" | head -1)
+    start_server "$T/r/model.json" "$T/r.db" --as-of "$asof"
+    t0=$(date +%s)
+    # one group of options per request (curl's "next": a body is not carried over)
+    sep=
+    for f in "$T"/ev2/b*.json; do
+        [ -n "$sep" ] && echo "$sep"
+        sep=next
+        echo "url = \"$URL/v1/events\""
+        echo "header = \"Authorization: Bearer $W\""
+        echo "data-binary = \"@$f\""
+        echo "output = \"/dev/null\""
+        echo "write-out = \"%{http_code}\\n\""
+    done >"$T/post.cfg"
+    curl -s -K "$T/post.cfg" >"$T/codes"
+    n200=$(grep -c '^200$' "$T/codes")
+    nb=$(ls "$T"/ev2 | wc -l)
+    [ "$n200" -eq "$nb" ] && ok || bad "retail replay: $n200 of $nb batches got 200"
+    t1=$(date +%s)
+    echo "Online Retail replayed through the API in $((t1 - t0)) s"
+    tail -n +2 "$T/r/customers.csv" | cut -d, -f1 | while read -r id; do
+        echo "url = \"$URL/v1/customers/$id\""
+    done >"$T/get.cfg"
+    curl -s -H "Authorization: Bearer $R" -w '\n' -K "$T/get.cfg" >"$T/replies"
+    expect 0 retail-state-equals-run -- "$REPLAY" check "$T/r/customers.csv" "$T/replies"
+    cat "$T/out"
+    stop_server
+else
+    echo "service_cli.sh: $RETAIL absent: the Online Retail replay is skipped"
+fi
+
+echo "service tests: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -78,7 +78,7 @@ contains serve-bad-tokens "$T/err" "badtokens:1:1: not a token line"
 expect 2 serve-no-model -- "$BIN" serve --db "$T/x.db" --tokens "$T/tokens"
 
 # ---- the API on an empty store ----
-start_server "$T/o/model.json" "$T/s.db" --max-body 4096 --timeout 3
+start_server "$T/o/model.json" "$T/s.db" --max-body 4096 --timeout 3 --access-log
 req healthz 200 "" GET /healthz
 contains healthz "$T/body" '"status":"ok"'
 req no-token 401 "" GET /v1/segments
@@ -102,6 +102,8 @@ req customer 200 "$R" GET "/v1/customers/$C"
 contains customer "$T/body" '"monetary":7,'
 contains customer "$T/body" '"moves":[]'
 req customer-unknown 404 "$R" GET /v1/customers/no-such-one
+contains access-log "$T/serve.err" "GET /v1/customers/- 404 "
+lacks access-log-no-ids "$T/serve.err" "$C"
 
 # bad requests change nothing
 body '{"customer_id":"A",'

@@ -68,7 +68,7 @@ typedef struct server {
     char db_shown[1024];
     int64_t as_of;
     size_t max_body, max_batch;
-    int log_ids, quiet;
+    int log_ids, access_log, quiet;
     serve_tokens tokens;
     pthread_key_t reader;
     /* the writer */
@@ -96,6 +96,7 @@ struct job {
 
 typedef struct req {
     int ep;
+    const char *method, *url; /* MHD's, valid until the request completes */
     double t0;
     char *body;
     size_t len, cap;
@@ -142,6 +143,10 @@ static enum MHD_Result send_text(server *sv, struct MHD_Connection *c, req *r, u
         atomic_fetch_add_explicit(&sv->m.requests[r->ep][si], 1, memory_order_relaxed);
     double secs = now_s() - r->t0;
     observe(sv->m.latency[r->ep], secs);
+    if (sv->access_log) /* a customer's id only with --log-ids */
+        fprintf(stderr, "%s %s %u %.3f ms\n", r->method,
+                r->ep == EP_CUSTOMER && !sv->log_ids ? "/v1/customers/-" : r->url, status,
+                secs * 1e3);
     atomic_fetch_add_explicit(&sv->m.latency_us[r->ep], (uint64_t)(secs * 1e6), memory_order_relaxed);
     return ok;
 }
@@ -834,6 +839,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!r)
             return MHD_NO;
         r->t0 = now_s();
+        r->method = method;
+        r->url = url;
         *req_cls = r;
         int needs, method_ok;
         r->ep = route(url, method, &needs, &method_ok);
@@ -930,7 +937,8 @@ static const char serve_help[] =
     "  --timeout SECONDS  idle connections are closed after this (30)\n"
     "  --as-of DATE       count recency to this day (default: the day after each\n"
     "                     customer's latest purchase or event)\n"
-    "  --log-ids          allow customer ids in the log (default: never)\n"
+    "  --access-log       a line per request on standard error (method, path, status, ms)\n"
+    "  --log-ids          customer ids in those lines (default: /v1/customers/-)\n"
     "  --quiet            no log lines on standard error\n";
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)
@@ -952,7 +960,7 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
 int cmd_serve(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_DB, O_TOKENS, O_LISTEN, O_THREADS, O_MAXBODY, O_MAXBATCH, O_TIMEOUT,
-           O_ASOF, O_LOGIDS, O_QUIET, O_HELP };
+           O_ASOF, O_LOGIDS, O_ACCESS, O_QUIET, O_HELP };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},     {"db", required_argument, NULL, O_DB},
         {"tokens", required_argument, NULL, O_TOKENS},   {"listen", required_argument, NULL, O_LISTEN},
@@ -960,6 +968,7 @@ int cmd_serve(int argc, char **argv)
         {"max-batch", required_argument, NULL, O_MAXBATCH},
         {"timeout", required_argument, NULL, O_TIMEOUT}, {"as-of", required_argument, NULL, O_ASOF},
         {"log-ids", no_argument, NULL, O_LOGIDS},        {"quiet", no_argument, NULL, O_QUIET},
+        {"access-log", no_argument, NULL, O_ACCESS},
         {"help", no_argument, NULL, O_HELP},             {NULL, 0, NULL, 0}};
     const char *model_path = NULL, *tokens = NULL, *listen = "127.0.0.1:8080";
     long threads = 2, timeout = 30;
@@ -997,6 +1006,7 @@ int cmd_serve(int argc, char **argv)
                 return cli_usage_error("serve", "--as-of: expected a date (YYYY-MM-DD)");
             break;
         case O_LOGIDS: sv.log_ids = 1; break;
+        case O_ACCESS: sv.access_log = 1; break;
         case O_QUIET: sv.quiet = 1; break;
         case O_HELP: fputs(serve_help, stdout); return EXIT_OK;
         default:

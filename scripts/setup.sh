@@ -13,8 +13,8 @@ set -eu
 pkgs="build-essential cmake pkg-config zlib1g-dev libdeflate-dev libopenblas-dev liblapacke-dev libjansson-dev libcmocka-dev libsqlite3-dev libpq-dev libssl-dev libmicrohttpd-dev curl postgresql sqlite3 chromium libxml2-utils valgrind"
 if [ "${1:-}" = "--bench" ]; then
     # The peers of bench/: pandas + scikit-learn + SciPy, fastcluster (Ward), R's dbscan,
-    # and the threaded OpenBLAS they need to be fair.
-    pkgs="$pkgs python3 python3-numpy python3-pandas python3-sklearn python3-scipy python3-fastcluster python3-threadpoolctl r-cran-dbscan libopenblas0-pthread python3-psycopg2 python3-sqlalchemy"
+    # and the threaded OpenBLAS they need to be fair; wrk, Flask and gunicorn for bench/service.sh.
+    pkgs="$pkgs python3 python3-numpy python3-pandas python3-sklearn python3-scipy python3-fastcluster python3-threadpoolctl r-cran-dbscan libopenblas0-pthread python3-psycopg2 python3-sqlalchemy wrk python3-flask python3-gunicorn gunicorn"
 fi
 missing=""
 for p in $pkgs; do

@@ -191,8 +191,9 @@ static void test_repeats_and_errors(void **state)
     cseg_table_free(txn);
 }
 
-/* A version-1 store (as this session's first store code wrote it) is taken
- * to version 2 on open, its runs kept. */
+/* A version-1 store (as the first store code wrote it) is taken to the
+ * current version on open, its state kept; a version-2 store with events
+ * gets their daily sums (version 3). */
 static void test_migration_v1_v2(void **state)
 {
     (void)state;
@@ -205,7 +206,7 @@ static void test_migration_v1_v2(void **state)
     assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
     static const char *const undo[] = {
         "DROP INDEX cseg_events_key", "DROP INDEX cseg_events_product",
-        "DROP INDEX cseg_events_fingerprint", "DROP INDEX cseg_events_day",
+        "DROP INDEX cseg_events_fingerprint", "DROP TABLE cseg_customer_days",
         "ALTER TABLE cseg_customer_state DROP COLUMN first_day",
         "ALTER TABLE cseg_customer_state DROP COLUMN last_day",
         "ALTER TABLE cseg_customer_state DROP COLUMN n_products",
@@ -232,9 +233,38 @@ static void test_migration_v1_v2(void **state)
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "2");
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "3");
     assert_int_equal(sqlite3_column_int(st, 1), 3);
     assert_int_equal(sqlite3_column_int(st, 2), 0);
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    remove_db(db);
+    /* Version 2 with events: version 3 sums them per customer and day. */
+    db = tmp_db();
+    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    cseg_store_close(s);
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    static const char *const to_v2[] = {
+        "DROP TABLE cseg_customer_days",
+        "CREATE INDEX cseg_events_day ON cseg_events (customer_id, event_day)",
+        "UPDATE cseg_meta SET value = '2' WHERE key = 'schema_version'",
+        "INSERT INTO cseg_events (received_at, customer_id, event_time, event_day, amount, "
+        "is_return, counted) VALUES ('x', 'a', 't', 100, 1.5, 0, 1), ('x', 'a', 't', 100, 2.25, "
+        "0, 1), ('x', 'a', 't', 101, -1, 1, 1), ('x', 'a', 't', 101, 7, 0, 0)"};
+    for (size_t i = 0; i < sizeof to_v2 / sizeof to_v2[0]; i++)
+        if (sqlite3_exec(raw, to_v2[i], NULL, NULL, NULL) != SQLITE_OK)
+            fail_msg("%s: %s", to_v2[i], sqlite3_errmsg(raw));
+    sqlite3_close(raw);
+    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    cseg_store_close(s);
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT group_concat(day || ':' || amount, ' ') FROM "
+                                             "(SELECT day, amount FROM cseg_customer_days WHERE "
+                                             "customer_id = 'a' ORDER BY day)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "100:3.75 101:-1.0");
     sqlite3_finalize(st);
     sqlite3_close(raw);
     remove_db(db);

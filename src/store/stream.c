@@ -94,8 +94,9 @@ typedef struct window_ctx {
 static int window_row(void *ctx, size_t nc, const char *const *v)
 {
     window_ctx *w = ctx;
-    if (nc > 0 && v[0])
-        cseg__add_exact(&w->sum, strtod(v[0], NULL));
+    for (size_t j = 0; j < nc && j < 2; j++) /* a day's exact sum: its value and error */
+        if (v[j])
+            cseg__add_exact(&w->sum, strtod(v[j], NULL));
     return 0;
 }
 
@@ -113,15 +114,17 @@ static int features_and_segment(cseg_store *s, const cseg_model *m, const char *
     out->distance = NAN;
     if (st->n_orders == 0 || st->last_day == INT64_MIN)
         return 0; /* returns only: no customer of run either */
-    /* The spend window: this customer's events in [as_of - W, as_of). */
+    /* The spend window: this customer's days in [as_of - W, as_of), each the
+     * exact sum of its events (cseg_customer_days): at most W rows, however
+     * many events the customer has. */
     char lo[24], hi[24];
     snprintf(lo, sizeof lo, "%" PRId64, as_of - rp->spend_window_days);
     snprintf(hi, sizeof hi, "%" PRId64, as_of);
     const char *p[] = {id, lo, hi};
     window_ctx w = {{0, 0}};
     int rc = s->ops->query(s,
-                           "SELECT amount FROM cseg_events WHERE customer_id = $1 AND "
-                           "event_day >= $2 AND event_day < $3 AND counted = 1 ORDER BY event_id",
+                           "SELECT amount, amount_c FROM cseg_customer_days WHERE "
+                           "customer_id = $1 AND day >= $2 AND day < $3 ORDER BY day",
                            "tii", p, 3, window_row, &w, d);
     if (rc < 0)
         return rc;
@@ -325,6 +328,27 @@ static int apply_in(cseg_store *s, const cseg_model *m, const cseg_event *ev,
                             "tttittddditti", ins, 13, got_seq, &seq, d)) < 0)
         return rc;
     out->event_seq = seq;
+    /* The day's spend, kept exact: read, add, write back. */
+    {
+        window_ctx ds = {{0, 0}};
+        const char *dp[] = {ev->customer_id, dayb};
+        if ((rc = s->ops->query(s,
+                                "SELECT amount, amount_c FROM cseg_customer_days WHERE "
+                                "customer_id = $1 AND day = $2",
+                                "ti", dp, 2, window_row, &ds, d)) < 0)
+            return rc;
+        cseg__add_exact(&ds.sum, value);
+        char hi_s[40], lo_s[40];
+        snprintf(hi_s, sizeof hi_s, "%.17g", ds.sum.s);
+        snprintf(lo_s, sizeof lo_s, "%.17g", ds.sum.c);
+        const char *up[] = {ev->customer_id, dayb, hi_s, lo_s};
+        if ((rc = s->ops->exec(s,
+                               "INSERT INTO cseg_customer_days (customer_id, day, amount, amount_c) "
+                               "VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id, day) DO UPDATE "
+                               "SET amount = excluded.amount, amount_c = excluded.amount_c",
+                               "tidd", up, 4, d)) < 0)
+            return rc;
+    }
     /* The state, from its last value: O(1). */
     cseg__add_exact(&st.net, value);
     if (is_ret) {

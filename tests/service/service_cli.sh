@@ -37,12 +37,11 @@ start_server() { # MODEL DB [options...]: sets PID and URL
         sleep 0.05
         i=$((i + 1))
     done
-    port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$T/serve.out")
-    if [ -z "$port" ]; then
+    URL=$(sed -n 's|.*\(https\{0,1\}://127.0.0.1:[0-9]*\).*|\1|p' "$T/serve.out")
+    if [ -z "$URL" ]; then
         bad "the server did not start: $(cat "$T/serve.err")"
         exit 1
     fi
-    URL=http://127.0.0.1:$port
 }
 
 # req NAME STATUS TOKEN METHOD PATH [BODY-FILE]: the reply in $T/body
@@ -240,6 +239,25 @@ done >"$T/get.cfg"
 curl -s -H "Authorization: Bearer $R" -w '\n' -K "$T/get.cfg" >"$T/replies"
 expect 0 kill-9-state-equals-run -- "$REPLAY" check "$T/o/customers.csv" "$T/replies"
 stop_server
+
+# ---- HTTPS: --tls-cert and --tls-key (a self-signed certificate made here) ----
+if command -v openssl >/dev/null 2>&1 &&
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1; then
+    start_server "$T/o/model.json" "$T/s.db" --tls-cert "$T/cert.pem" --tls-key "$T/key.pem"
+    contains tls-banner "$T/serve.out" "listening on https://127.0.0.1:"
+    code=$(curl -s -o "$T/body" -w '%{http_code}' --cacert "$T/cert.pem" -H "Authorization: Bearer $R" "$URL/v1/segments")
+    [ "$code" = 200 ] && ok || bad "tls: HTTP $code over HTTPS"
+    plain=$(echo "$URL" | sed 's|^https:|http:|')
+    code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 "$plain/healthz")
+    [ "$code" != 200 ] && ok || bad "tls: plain HTTP answered on the HTTPS port"
+    stop_server
+    expect 2 tls-half -- "$BIN" serve --model "$T/o/model.json" --db "$T/s.db" --tokens "$T/tokens" --tls-cert "$T/cert.pem"
+    expect 1 tls-not-pem -- "$BIN" serve --model "$T/o/model.json" --db "$T/s.db" --tokens "$T/tokens" --tls-cert "$T/tokens" --tls-key "$T/key.pem"
+    contains tls-not-pem "$T/err" "not a PEM file"
+else
+    echo "service_cli.sh: no openssl command: the HTTPS test is skipped"
+fi
 
 # ---- the bundled Online Retail log through the API, in batches of 1,000 ----
 if [ -f "$RETAIL" ]; then

@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <math.h>
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -939,7 +940,42 @@ static const char serve_help[] =
     "                     customer's latest purchase or event)\n"
     "  --access-log       a line per request on standard error (method, path, status, ms)\n"
     "  --log-ids          customer ids in those lines (default: /v1/customers/-)\n"
-    "  --quiet            no log lines on standard error\n";
+    "  --quiet            no log lines on standard error\n"
+    "  --tls-cert FILE, --tls-key FILE   serve HTTPS (PEM files)\n";
+
+/* A PEM file (a certificate or a key) whole into *out; an exit status. */
+static int read_pem(const char *path, char **out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return cli_error(EXIT_IO, "%s: %s", path, strerror(errno));
+    size_t len = 0, cap = 4096;
+    char *b = malloc(cap);
+    size_t got;
+    while (b && (got = fread(b + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (len + 1 == cap) {
+            char *nb = cap < (1 << 20) ? realloc(b, cap * 2) : NULL;
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (b)
+        b[len] = 0;
+    if (!b || err || !strstr(b, "-----BEGIN ")) {
+        free(b);
+        return cli_error(EXIT_DATA, "%s: not a PEM file (a certificate or key under 1 MiB)", path);
+    }
+    *out = b;
+    return EXIT_OK;
+}
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)
 {
@@ -960,7 +996,7 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
 int cmd_serve(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_DB, O_TOKENS, O_LISTEN, O_THREADS, O_MAXBODY, O_MAXBATCH, O_TIMEOUT,
-           O_ASOF, O_LOGIDS, O_ACCESS, O_QUIET, O_HELP };
+           O_ASOF, O_LOGIDS, O_ACCESS, O_QUIET, O_TLSCERT, O_TLSKEY, O_HELP };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},     {"db", required_argument, NULL, O_DB},
         {"tokens", required_argument, NULL, O_TOKENS},   {"listen", required_argument, NULL, O_LISTEN},
@@ -969,8 +1005,11 @@ int cmd_serve(int argc, char **argv)
         {"timeout", required_argument, NULL, O_TIMEOUT}, {"as-of", required_argument, NULL, O_ASOF},
         {"log-ids", no_argument, NULL, O_LOGIDS},        {"quiet", no_argument, NULL, O_QUIET},
         {"access-log", no_argument, NULL, O_ACCESS},
+        {"tls-cert", required_argument, NULL, O_TLSCERT}, {"tls-key", required_argument, NULL, O_TLSKEY},
         {"help", no_argument, NULL, O_HELP},             {NULL, 0, NULL, 0}};
     const char *model_path = NULL, *tokens = NULL, *listen = "127.0.0.1:8080";
+    const char *tls_cert_path = NULL, *tls_key_path = NULL;
+    char *tls_cert = NULL, *tls_key = NULL;
     long threads = 2, timeout = 30;
     size_t max_body = 1 << 20, max_batch = 10000;
     long long as_of = CSEG_DAY_AUTO;
@@ -1007,6 +1046,8 @@ int cmd_serve(int argc, char **argv)
             break;
         case O_LOGIDS: sv.log_ids = 1; break;
         case O_ACCESS: sv.access_log = 1; break;
+        case O_TLSCERT: tls_cert_path = optarg; break;
+        case O_TLSKEY: tls_key_path = optarg; break;
         case O_QUIET: sv.quiet = 1; break;
         case O_HELP: fputs(serve_help, stdout); return EXIT_OK;
         default:
@@ -1017,6 +1058,10 @@ int cmd_serve(int argc, char **argv)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     if (!model_path || !sv.db || !tokens)
         return cli_usage_error("serve", "--model, --db and --tokens are needed");
+    if (!tls_cert_path != !tls_key_path)
+        return cli_usage_error("serve", "--tls-cert and --tls-key go together");
+    if (tls_cert_path && !MHD_is_feature_supported(MHD_FEATURE_TLS))
+        return cli_error(EXIT_IO, "this libmicrohttpd was built without TLS");
     struct sockaddr_in sa;
     if (parse_listen(listen, &sa) < 0)
         return cli_usage_error("serve", "--listen: expected IPv4-ADDRESS:PORT, such as 127.0.0.1:8080");
@@ -1026,6 +1071,12 @@ int cmd_serve(int argc, char **argv)
     int status = serve_tokens_load(&sv.tokens, tokens);
     if (status != EXIT_OK)
         return status;
+    if (tls_cert_path && ((status = read_pem(tls_cert_path, &tls_cert)) != EXIT_OK ||
+                          (status = read_pem(tls_key_path, &tls_key)) != EXIT_OK)) {
+        free(tls_cert);
+        serve_tokens_free(&sv.tokens);
+        return status;
+    }
     cseg_diag d;
     cseg_diag_clear(&d);
     cseg_model *model = NULL;
@@ -1059,12 +1110,22 @@ int cmd_serve(int argc, char **argv)
         status = cli_error(EXIT_IO, "cannot start the writer thread");
         goto out_sync;
     }
-    struct MHD_Daemon *daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-        handle, &sv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, &sv, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        MHD_OPTION_END);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    struct MHD_OptionItem mo[12];
+    size_t no = 0;
+    mo[no++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &sa};
+    mo[no++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
+    mo[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, timeout, NULL};
+    mo[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, &sv};
+    mo[no++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
+    if (tls_key) { /* GnuTLS inside libmicrohttpd */
+        flags |= MHD_USE_TLS;
+        mo[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key};
+        mo[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, tls_cert};
+    }
+    mo[no] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    struct MHD_Daemon *daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, &sv,
+                                                 MHD_OPTION_ARRAY, mo, MHD_OPTION_END);
     if (!daemon) {
         status = cli_error(EXIT_IO, "cannot listen on %s: %s", listen, strerror(errno));
         pthread_mutex_lock(&sv.mu);
@@ -1077,7 +1138,8 @@ int cmd_serve(int argc, char **argv)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
     char addr[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof addr);
-    printf("custseg serve: listening on http://%s:%u (model %s, %zu segments, store %s)\n", addr,
+    printf("custseg serve: listening on %s://%s:%u (model %s, %zu segments, store %s)\n",
+           tls_key ? "https" : "http", addr,
            info ? info->port : ntohs(sa.sin_port), model_path, sv.k, sv.db_shown);
     fflush(stdout);
     int sig = 0;
@@ -1101,5 +1163,9 @@ out:
     cseg_store_close(sv.wstore);
     cseg_model_free(model);
     serve_tokens_free(&sv.tokens);
+    free(tls_cert);
+    if (tls_key) /* the private key does not outlive its use in memory */
+        OPENSSL_cleanse(tls_key, strlen(tls_key));
+    free(tls_key);
     return status;
 }

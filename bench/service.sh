@@ -58,7 +58,7 @@ cp "$B/custseg" "$W/custseg"
 CS=$W/custseg
 
 # ---- the model, the store, a token; the two services ----
-"$CS" run "$RETAIL" --out "$W/out" --db "$W/custseg.db" --quiet >/dev/null
+"$CS" run "$RETAIL" --out "$W/out" --db "$W/cs.db" --quiet >/dev/null
 K=$($PY -c "import json,sys; print(len(json.load(open(sys.argv[1]))['segments']))" "$W/out/segments.json")
 TOKEN=$("$CS" token add "$W/tokens" --scope write)
 export CSEG_TOKEN=$TOKEN
@@ -80,21 +80,20 @@ EOF
 )
 export CSEG_SCORE_BODY
 
-"$CS" serve --model "$W/out/model.json" --db "$W/custseg.db" --tokens "$W/tokens" \
-    --listen 127.0.0.1:0 --threads 2 --quiet >"$W/cs.out" 2>"$W/cs.err" &
-CS_PID=$!
-i=0
-while [ $i -lt 100 ] && ! grep -q "listening on" "$W/cs.out"; do sleep 0.1; i=$((i + 1)); done
-CS_URL=$(sed -n 's|.*\(http://127.0.0.1:[0-9]*\).*|\1|p' "$W/cs.out")
-[ -n "$CS_URL" ] || { echo "service.sh: custseg serve did not start: $(cat "$W/cs.err")" >&2; exit 1; }
-# the same model with one HTTP thread, for /v1/score only (its store sees no events)
-"$CS" serve --model "$W/out/model.json" --db "$W/custseg1.db" --tokens "$W/tokens" \
-    --listen 127.0.0.1:0 --threads 1 --quiet >"$W/cs1.out" 2>"$W/cs1.err" &
-CS1_PID=$!
-i=0
-while [ $i -lt 100 ] && ! grep -q "listening on" "$W/cs1.out"; do sleep 0.1; i=$((i + 1)); done
-CS1_URL=$(sed -n 's|.*\(http://127.0.0.1:[0-9]*\).*|\1|p' "$W/cs1.out")
-[ -n "$CS1_URL" ] || { echo "service.sh: custseg serve --threads 1 did not start: $(cat "$W/cs1.err")" >&2; exit 1; }
+# start_cs NAME THREADS: custseg serve on a store of its own name; its PID and URL in
+# NAME_PID, NAME_URL (cs: --threads 2, the events sections; cs1: --threads 1, score only)
+start_cs() {
+    "$CS" serve --model "$W/out/model.json" --db "$W/$1.db" --tokens "$W/tokens" \
+        --listen 127.0.0.1:0 --threads "$2" --quiet >"$W/$1.out" 2>"$W/$1.err" &
+    eval "$(echo "$1" | tr a-z A-Z)_PID=$!"
+    i=0
+    while [ $i -lt 100 ] && ! grep -q "listening on" "$W/$1.out"; do sleep 0.1; i=$((i + 1)); done
+    url=$(sed -n 's|.*\(http://127.0.0.1:[0-9]*\).*|\1|p' "$W/$1.out")
+    [ -n "$url" ] || { echo "service.sh: custseg serve did not start: $(cat "$W/$1.err")" >&2; exit 1; }
+    eval "$(echo "$1" | tr a-z A-Z)_URL=$url"
+}
+start_cs cs 2
+start_cs cs1 1
 
 FL_PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (cd "$HERE/service" && CSEG_BENCH_CUSTOMERS=$W/out/customers.csv CSEG_BENCH_K=$K \
@@ -206,7 +205,7 @@ if [ "$SOAK" -gt 0 ]; then
     rss1=$(ps -o rss= -p "$CS_PID" | tr -d ' ')
     echo "  soak, ${SOAK} s of single events: $(col soak custseg 7 | head -1) events/s, errors $(col soak custseg 6 | head -1); RSS $rss0 KiB at the start, $rss1 KiB at the end"
 fi
-events_in_store=$(sqlite3 "$W/custseg.db" "SELECT count(*) FROM cseg_events" 2>/dev/null || echo '?')
+events_in_store=$(sqlite3 "$W/cs.db" "SELECT count(*) FROM cseg_events" 2>/dev/null || echo '?')
 echo
 echo "Checks: $events_in_store events in custseg's store; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo

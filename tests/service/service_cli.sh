@@ -197,6 +197,19 @@ kill "$slow" 2>/dev/null
 wait "$slow" 2>/dev/null
 stop_server
 
+# a mixture model's score gives the membership probabilities
+expect 0 run-gmm -- "$BIN" run "$SMALL" --algo gmm --k 3 --out "$T/g" --quiet
+start_server "$T/g/model.json" "$T/g.db"
+sed -n 1p "$T/score_cases" | cut -f2 >"$T/req.json"
+req score-gmm 200 "$R" POST /v1/score "$T/req.json"
+contains score-gmm "$T/body" '"probabilities":['
+awk -F'"probabilities":\\[' '{ split($2, a, "]"); n = split(a[1], p, ","); s = 0
+    for (i = 1; i <= n; i++) s += p[i]
+    exit !(n == 3 && s > 0.999999 && s < 1.000001) }' "$T/body" && ok ||
+    bad "score-gmm: probabilities do not sum to 1 over 3 segments: $(cat "$T/body")"
+stop_server
+
+
 # ---- kill -9 in the middle of a stream; restart; every acknowledged event once ----
 mkdir -p "$T/ev1"
 expect 0 replay-events -- "$REPLAY" events "$SMALL" "$T/ev1" 1

@@ -688,16 +688,38 @@ static enum MHD_Result post_score(server *sv, struct MHD_Connection *c, req *r)
     double dist = NAN;
     cseg_diag d;
     cseg_diag_clear(&d);
-    if (rc >= 0)
+    /* A mixture's membership probabilities too: transform, then predict. */
+    int mixture = cseg_model_algo(sv->model) == CSEG_ALGO_GMM;
+    size_t dim = cseg_model_dim(sv->model);
+    double *z = mixture ? malloc((dim ? dim : 1) * sizeof *z) : NULL;
+    double *proba = mixture ? malloc((sv->k ? sv->k : 1) * sizeof *proba) : NULL;
+    if (mixture && (!z || !proba))
+        rc = CSEG_ENOMEM;
+    if (rc >= 0 && mixture) {
+        rc = cseg_model_transform(sv->model, t, z, &d);
+        if (rc >= 0)
+            rc = cseg_model_predict(sv->model, z, 1, &label, &dist, proba);
+    } else if (rc >= 0) {
         rc = cseg_model_assign(sv->model, t, &label, &dist, &d);
+    }
     cseg_table_free(t);
     json_decref(doc);
-    if (rc < 0)
+    free(z);
+    if (rc < 0) {
+        free(proba);
         return send_error(sv, c, r, 400, NULL, "%s", d.msg[0] ? d.msg : cseg_strerror(rc));
+    }
     json_t *o = json_object();
     json_object_set_new(o, "segment", label >= 0 ? json_integer(label + 1) : json_null());
     json_object_set_new(o, "segment_name", segment_name(sv, label + 1));
     json_object_set_new(o, "distance", num_or_null(dist));
+    if (mixture) {
+        json_t *p = json_array();
+        for (size_t j = 0; j < sv->k; j++)
+            json_array_append_new(p, json_real(proba[j]));
+        json_object_set_new(o, "probabilities", p);
+    }
+    free(proba);
     return send_json(sv, c, r, 200, o);
 }
 

@@ -6,7 +6,8 @@
  * of the store: the event is kept (cseg_events), the customer's state is
  * updated from its previous value and a few indexed look-ups (was this
  * invoice or product seen before?), never from a rescan of the history; the
- * spend window is the one sum over the customer's own events. The features
+ * spend window sums the customer's daily sums in the window (at most W rows).
+ * The features
  * are then those of `custseg run` (the same cleaning rules, the same exact
  * sums rounded to the minor unit, the R, F and M scores from the model's
  * score edges), put through the model, and a change of segment is recorded

@@ -663,21 +663,17 @@ static enum MHD_Result post_score(server *sv, struct MHD_Connection *c, req *r)
     int rc = cseg_table_create(&t, 1);
     const char *key;
     json_t *v;
-    int32_t zero = 0, missing = -1;
+    int32_t zero = 0;
     json_object_foreach(doc, key, v)
     {
         if (rc < 0)
             break;
-        if (json_is_number(v)) {
-            double x = json_number_value(v);
+        if (json_is_number(v) || json_is_null(v)) { /* null: a missing number */
+            double x = json_is_number(v) ? json_number_value(v) : NAN;
             rc = cseg_table_add_numbers(t, key, &x);
         } else if (json_is_string(v)) {
             const char *lv = json_string_value(v);
             rc = cseg_table_add_text(t, key, &lv, 1, &zero);
-        } else if (json_is_null(v)) {
-            double x = NAN;
-            rc = cseg_table_add_numbers(t, key, &x);
-            (void)missing;
         } else {
             cseg_table_free(t);
             json_decref(doc);

@@ -191,19 +191,34 @@ static void test_repeats_and_errors(void **state)
     cseg_table_free(txn);
 }
 
-/* A version-1 store (as the first store code wrote it) is taken to the
- * current version on open, its state kept; a version-2 store with events
- * gets their daily sums (version 3). */
-static void test_migration_v1_v2(void **state)
+/* A new store as custseg makes it, rewritten by the statements (each must
+ * succeed), then opened by custseg again (which migrates it) and opened raw
+ * for the checks. */
+static sqlite3 *reopened(const char *db, const char *const *sql, size_t n)
 {
-    (void)state;
-    char *db = tmp_db();
     cseg_store *s = NULL;
     cseg_diag d;
     assert_int_equal(cseg_store_open(&s, db, &d), 0);
     cseg_store_close(s);
     sqlite3 *raw;
     assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    for (size_t i = 0; i < n; i++)
+        if (sqlite3_exec(raw, sql[i], NULL, NULL, NULL) != SQLITE_OK)
+            fail_msg("%s: %s", sql[i], sqlite3_errmsg(raw));
+    sqlite3_close(raw);
+    if (cseg_store_open(&s, db, &d) < 0)
+        fail_msg("%s", d.msg);
+    cseg_store_close(s);
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    return raw;
+}
+
+/* A version-1 store (as the first store code wrote it) is taken to the
+ * current version on open, its state kept; a version-2 store with events
+ * gets their daily sums (version 3). */
+static void test_migrations(void **state)
+{
+    (void)state;
     static const char *const undo[] = {
         "DROP INDEX cseg_events_key", "DROP INDEX cseg_events_product",
         "DROP INDEX cseg_events_fingerprint", "DROP TABLE cseg_customer_days",
@@ -219,13 +234,8 @@ static void test_migration_v1_v2(void **state)
         "UPDATE cseg_meta SET value = '1' WHERE key = 'schema_version'",
         "INSERT INTO cseg_customer_state (customer_id, n_orders, net_spend, gross_spend, updated_at) "
         "VALUES ('kept', 3, 10, 12, 'x')"};
-    for (size_t i = 0; i < sizeof undo / sizeof undo[0]; i++)
-        if (sqlite3_exec(raw, undo[i], NULL, NULL, NULL) != SQLITE_OK)
-            fail_msg("%s: %s", undo[i], sqlite3_errmsg(raw));
-    sqlite3_close(raw);
-    assert_int_equal(cseg_store_open(&s, db, &d), 0);
-    cseg_store_close(s);
-    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    char *db = tmp_db();
+    sqlite3 *raw = reopened(db, undo, sizeof undo / sizeof undo[0]);
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(raw, "SELECT (SELECT value FROM cseg_meta WHERE key = "
                                              "'schema_version'), n_orders, n_products FROM "
@@ -240,10 +250,6 @@ static void test_migration_v1_v2(void **state)
     sqlite3_close(raw);
     remove_db(db);
     /* Version 2 with events: version 3 sums them per customer and day. */
-    db = tmp_db();
-    assert_int_equal(cseg_store_open(&s, db, &d), 0);
-    cseg_store_close(s);
-    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
     static const char *const to_v2[] = {
         "DROP TABLE cseg_customer_days",
         "CREATE INDEX cseg_events_day ON cseg_events (customer_id, event_day)",
@@ -251,13 +257,8 @@ static void test_migration_v1_v2(void **state)
         "INSERT INTO cseg_events (received_at, customer_id, event_time, event_day, amount, "
         "is_return, counted) VALUES ('x', 'a', 't', 100, 1.5, 0, 1), ('x', 'a', 't', 100, 2.25, "
         "0, 1), ('x', 'a', 't', 101, -1, 1, 1), ('x', 'a', 't', 101, 7, 0, 0)"};
-    for (size_t i = 0; i < sizeof to_v2 / sizeof to_v2[0]; i++)
-        if (sqlite3_exec(raw, to_v2[i], NULL, NULL, NULL) != SQLITE_OK)
-            fail_msg("%s: %s", to_v2[i], sqlite3_errmsg(raw));
-    sqlite3_close(raw);
-    assert_int_equal(cseg_store_open(&s, db, &d), 0);
-    cseg_store_close(s);
-    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    db = tmp_db();
+    raw = reopened(db, to_v2, sizeof to_v2 / sizeof to_v2[0]);
     assert_int_equal(sqlite3_prepare_v2(raw, "SELECT group_concat(day || ':' || amount, ' ') FROM "
                                              "(SELECT day, amount FROM cseg_customer_days WHERE "
                                              "customer_id = 'a' ORDER BY day)",
@@ -276,7 +277,7 @@ int main(void)
         cmocka_unit_test(test_replay_small),
         cmocka_unit_test(test_replay_online_retail),
         cmocka_unit_test(test_repeats_and_errors),
-        cmocka_unit_test(test_migration_v1_v2),
+        cmocka_unit_test(test_migrations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

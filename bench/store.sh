@@ -155,6 +155,39 @@ if want fit || want read; then
 fi
 cat "$RETAIL" "$CS" >/dev/null
 
+# with_stores SECTION NAME CUSTOMERS -- COMMAND...: COMMAND --out DIR --quiet timed
+# BENCH_REPS times with no store, --db NAME.db (SQLite, a new file each run) and --db on
+# the database cseg_NAME (PostgreSQL, new each run), in rotating order; then both stores
+# must hold the run's CUSTOMERS customers.
+with_stores() {
+    section=$1
+    name=$2
+    customers=$3
+    shift 4
+    rep=1
+    while [ "$rep" -le "$REPS" ]; do
+        for v in $(rotate $((rep - 1)) none sqlite pg); do
+            out=$W/out-$section-$v
+            rm -rf "$out"
+            case $v in
+            none) db= ;;
+            sqlite) rm -f "$W/$name.db" "$W/$name.db-wal" "$W/$name.db-shm"; db=$W/$name.db ;;
+            pg) pg_fresh_db "cseg_$name"; db=$(pg_db_uri "cseg_$name") ;;
+            esac
+            if [ -n "$db" ]; then
+                timeit "$section" "$v" "$rep" 0 -- "$@" --out "$out" --quiet --db "$db"
+            else
+                timeit "$section" "$v" "$rep" 0 -- "$@" --out "$out" --quiet
+            fi
+            settle
+        done
+        rep=$((rep + 1))
+    done
+    grep -q "^Stored run 1 in .* ($customers customers)" "$W/log.$section.sqlite.$REPS.out" &&
+        grep -q "^Stored run 1 in .* ($customers customers)" "$W/log.$section.pg.$REPS.out" ||
+        { echo "store.sh: the $section of $customers customers was not stored as expected" >&2; exit 1; }
+}
+
 # ---- (1) Online Retail: run without and with a store ----
 if want run; then
     echo "(1) custseg run, Online Retail ..."
@@ -163,47 +196,13 @@ if want run; then
     pg_fresh_db cseg_warm
     $CS run "$RETAIL" --out "$W/out-warm" --quiet --db "$(pg_db_uri cseg_warm)" >/dev/null
     psql_q "DROP DATABASE cseg_warm WITH (FORCE)"
-    rep=1
-    while [ "$rep" -le "$REPS" ]; do
-        for v in $(rotate $((rep - 1)) none sqlite pg); do
-            out=$W/out-run-$v
-            rm -rf "$out"
-            case $v in
-            none) set -- ;;
-            sqlite) rm -f "$W/retail.db" "$W/retail.db-wal" "$W/retail.db-shm"; set -- --db "$W/retail.db" ;;
-            pg) pg_fresh_db cseg_retail; set -- --db "$(pg_db_uri cseg_retail)" ;;
-            esac
-            timeit run "$v" "$rep" 0 -- "$CS" run "$RETAIL" --out "$out" --quiet "$@"
-            settle
-        done
-        rep=$((rep + 1))
-    done
-    grep -q "^Stored run 1 in .* (4338 customers)" "$W/log.run.sqlite.$REPS.out" &&
-        grep -q "^Stored run 1 in .* (4338 customers)" "$W/log.run.pg.$REPS.out" ||
-        { echo "store.sh: the Online Retail run was not stored as expected" >&2; exit 1; }
+    with_stores run retail 4338 -- "$CS" run "$RETAIL"
 fi
 
 # ---- (2) 1,000,000 customers: fit without and with a store ----
 if want fit; then
     echo "(2) custseg fit, 1,000,000 customers ..."
-    rep=1
-    while [ "$rep" -le "$REPS" ]; do
-        for v in $(rotate $((rep - 1)) none sqlite pg); do
-            out=$W/out-fit-$v
-            rm -rf "$out"
-            case $v in
-            none) set -- ;;
-            sqlite) rm -f "$W/fit.db" "$W/fit.db-wal" "$W/fit.db-shm"; set -- --db "$W/fit.db" ;;
-            pg) pg_fresh_db cseg_fit; set -- --db "$(pg_db_uri cseg_fit)" ;;
-            esac
-            timeit fit "$v" "$rep" 0 -- "$CS" fit "$BLOBS" --k 8 --n-init 1 --out "$out" --quiet "$@"
-            settle
-        done
-        rep=$((rep + 1))
-    done
-    grep -q "^Stored run 1 in .* (1000000 customers)" "$W/log.fit.sqlite.$REPS.out" &&
-        grep -q "^Stored run 1 in .* (1000000 customers)" "$W/log.fit.pg.$REPS.out" ||
-        { echo "store.sh: the 1,000,000-customer fit was not stored as expected" >&2; exit 1; }
+    with_stores fit fit 1000000 -- "$CS" fit "$BLOBS" --k 8 --n-init 1
 fi
 
 # ---- (3) exports of both runs from both stores ----

@@ -191,6 +191,48 @@ static void test_repeats_and_errors(void **state)
     cseg_table_free(txn);
 }
 
+/* Cursors: a reader's place in the moves survives closing the store; the
+ * latest move's number. */
+static void test_cursors(void **state)
+{
+    (void)state;
+    char *db = tmp_db();
+    cseg_store *s = NULL;
+    cseg_diag d;
+    int64_t seq = -1;
+    int found = -1;
+    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    assert_int_equal(cseg_stream_last_change(s, &seq, &d), 0);
+    assert_int_equal(seq, 0);
+    assert_int_equal(cseg_stream_cursor_get(s, "webhook http://x/", &seq, &found, &d), 0);
+    assert_int_equal(found, 0);
+    assert_int_equal(cseg_stream_cursor_set(s, "webhook http://x/", 41, &d), 0);
+    assert_int_equal(cseg_stream_cursor_set(s, "webhook http://x/", 42, &d), 0);
+    assert_int_equal(cseg_stream_cursor_set(s, "crm", 7, &d), 0);
+    assert_int_equal(cseg_stream_cursor_set(s, "", 7, &d), CSEG_EINVAL);
+    cseg_store_close(s);
+    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    assert_int_equal(cseg_stream_cursor_get(s, "webhook http://x/", &seq, &found, &d), 0);
+    assert_int_equal(found, 1);
+    assert_int_equal(seq, 42);
+    assert_int_equal(cseg_stream_cursor_get(s, "crm", &seq, &found, &d), 0);
+    assert_int_equal(seq, 7);
+    /* A move: the latest number follows it. */
+    sqlite3 *raw;
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw,
+                                  "INSERT INTO cseg_segment_changes (customer_id, from_segment, "
+                                  "to_segment, event_id, changed_at) VALUES ('c1', 1, 2, 1, "
+                                  "'2026-12-04T00:00:00Z')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    assert_int_equal(cseg_stream_last_change(s, &seq, &d), 0);
+    assert_int_equal(seq, 1);
+    cseg_store_close(s);
+    remove_db(db);
+}
+
 /* A new store as custseg makes it, rewritten by the statements (each must
  * succeed), then opened by custseg again (which migrates it) and opened raw
  * for the checks. */
@@ -278,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_replay_online_retail),
         cmocka_unit_test(test_repeats_and_errors),
         cmocka_unit_test(test_migrations),
+        cmocka_unit_test(test_cursors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -106,6 +106,18 @@ typedef int (*cseg_stream_change_fn)(void *ctx, const cseg_stream_change *c);
 CSEG_API int cseg_stream_changes(cseg_store *s, const char *customer_id, int64_t since,
                                  size_t limit, cseg_stream_change_fn fn, void *ctx, cseg_diag *d);
 
+/* The sequence number of the latest move (0 when there is none). */
+CSEG_API int cseg_stream_last_change(cseg_store *s, int64_t *seq, cseg_diag *d);
+
+/* A named reader's place in the moves (a webhook's deliveries, a CRM's
+ * poll), kept in the store so that it survives a restart: the seq of the
+ * last move it has handled. get: *found = 0 (and *seq = 0) when the name has
+ * none yet. set: in a transaction of its own; a reader that sets its place
+ * only after handling the moves up to it handles every move at least once. */
+CSEG_API int cseg_stream_cursor_get(cseg_store *s, const char *name, int64_t *seq, int *found,
+                                    cseg_diag *d);
+CSEG_API int cseg_stream_cursor_set(cseg_store *s, const char *name, int64_t seq, cseg_diag *d);
+
 /* Customers per segment in the running state: sizes[j] for segment j
  * (1..k), sizes[0] those without one (returns only); sizes has k + 1
  * entries. */

@@ -562,3 +562,60 @@ int cseg_stream_segment_sizes(cseg_store *s, size_t k, size_t *sizes, cseg_diag 
                          "GROUP BY coalesce(segment, 0)",
                          NULL, NULL, 0, size_row, &c, d);
 }
+
+int cseg_stream_last_change(cseg_store *s, int64_t *seq, cseg_diag *d)
+{
+    *seq = 0;
+    return s->ops->query(s, "SELECT coalesce(max(change_id), 0) FROM cseg_segment_changes", NULL,
+                         NULL, 0, got_seq, seq, d);
+}
+
+/* A cursor is a row of cseg_meta: "cursor:" and its name. */
+static int cursor_key(char **key, const char *name, cseg_diag *d)
+{
+    size_t n = strlen(name);
+    if (n == 0 || cseg__utf8_invalid_at(name, n) < n)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "a cursor's name must be non-empty UTF-8");
+    if (!(*key = malloc(n + 8)))
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    memcpy(*key, "cursor:", 7);
+    memcpy(*key + 7, name, n + 1);
+    return 0;
+}
+
+int cseg_stream_cursor_get(cseg_store *s, const char *name, int64_t *seq, int *found,
+                           cseg_diag *d)
+{
+    *seq = 0;
+    *found = 0;
+    char *key, *v = NULL;
+    int rc = cursor_key(&key, name, d);
+    if (rc < 0)
+        return rc;
+    const char *p[] = {key};
+    rc = s->ops->query(s, "SELECT value FROM cseg_meta WHERE key = $1", "t", p, 1,
+                       cseg__store_first_value, &v, d);
+    if (rc == 0 && v) {
+        *seq = strtoll(v, NULL, 10);
+        *found = 1;
+    }
+    free(v);
+    free(key);
+    return rc;
+}
+
+int cseg_stream_cursor_set(cseg_store *s, const char *name, int64_t seq, cseg_diag *d)
+{
+    char *key, sb[24];
+    int rc = cursor_key(&key, name, d);
+    if (rc < 0)
+        return rc;
+    snprintf(sb, sizeof sb, "%" PRId64, seq);
+    const char *p[] = {key, sb};
+    rc = s->ops->exec(s,
+                      "INSERT INTO cseg_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) "
+                      "DO UPDATE SET value = excluded.value",
+                      "tt", p, 2, d);
+    free(key);
+    return rc;
+}

@@ -3,11 +3,12 @@
 # errors, events, idempotency, moves, score, metrics, 10,000 bad tokens, a
 # slow client, kill -9 in the middle of a stream of events, and the bundled
 # Online Retail log replayed through the API against custseg run.
-#   service_cli.sh CUSTSEG REPLAY SOURCE_DIR
+#   service_cli.sh CUSTSEG REPLAY SOURCE_DIR HOOK_SINK
 set -u
 BIN=$1
 REPLAY=$2
 SRC=$3
+SINK=$4
 . "$SRC/tests/store/lib.sh"
 command -v curl >/dev/null 2>&1 || { echo "service_cli.sh: curl is needed (sh scripts/setup.sh)"; exit 1; }
 command -v sqlite3 >/dev/null 2>&1 || { echo "service_cli.sh: sqlite3 is needed (sh scripts/setup.sh)"; exit 1; }
@@ -15,6 +16,7 @@ command -v sqlite3 >/dev/null 2>&1 || { echo "service_cli.sh: sqlite3 is needed 
 SMALL=$SRC/tests/data/txn_small.csv
 RETAIL=$SRC/data/online_retail.csv.gz
 PID=
+SINK_PID=
 stop_server() {
     if [ -n "$PID" ]; then
         kill "$PID" 2>/dev/null
@@ -22,7 +24,7 @@ stop_server() {
     fi
     PID=
 }
-trap 'stop_server; rm -rf "$T"' EXIT
+trap 'stop_server; [ -z "$SINK_PID" ] || kill "$SINK_PID"; rm -rf "$T"' EXIT
 
 start_server() { # MODEL DB [options...]: sets PID and URL
     model=$1
@@ -211,10 +213,20 @@ stop_server
 
 
 # ---- kill -9 in the middle of a stream; restart; every acknowledged event once ----
+# The moves also go to a webhook (hook_sink: it fails its first 3 POSTs, then keeps
+# what it receives), signed; it must receive every move, in order, through the kill.
 mkdir -p "$T/ev1"
 expect 0 replay-events -- "$REPLAY" events "$SMALL" "$T/ev1" 1
 nfiles=$(cat "$T/out")
-start_server "$T/o/model.json" "$T/k.db"
+printf 'hook-secret-1\n' >"$T/hook.secret"
+"$SINK" "$T/hooks" 3 hook-secret-1 >"$T/sink.out" &
+SINK_PID=$!
+i=0
+while [ $i -lt 100 ] && ! grep -q "^port " "$T/sink.out"; do sleep 0.05; i=$((i + 1)); done
+HOOK="http://127.0.0.1:$(sed -n 's/^port //p' "$T/sink.out")/moves"
+expect 2 webhook-needs-url -- "$BIN" serve --model "$T/o/model.json" --db "$T/x.db" --tokens "$T/tokens" --webhook-secret "$T/hook.secret"
+expect 2 webhook-bad-url -- "$BIN" serve --model "$T/o/model.json" --db "$T/x.db" --tokens "$T/tokens" --webhook ftp://x/
+start_server "$T/o/model.json" "$T/k.db" --webhook "$HOOK" --webhook-secret "$T/hook.secret" --webhook-batch 7
 : >"$T/acked"
 (
     for f in "$T"/ev1/b*.json; do
@@ -242,7 +254,8 @@ missing=$(comm -23 "$T/acked.sorted" "$T/kept" | wc -l)
 dups=$(sqlite3 "$T/k.db" "SELECT count(*) FROM (SELECT event_key FROM cseg_events GROUP BY event_key HAVING count(*) > 1)")
 [ "$dups" -eq 0 ] && ok || bad "kill-9: $dups events kept twice"
 # restart; send everything again (the kept ones are repeats); the state is run's
-start_server "$T/o/model.json" "$T/k.db" --as-of "$(sed -n 's/.*"as_of": *"\([0-9-]*\)".*/\1/p' "$T/o/segments.json" | head -1)"
+start_server "$T/o/model.json" "$T/k.db" --as-of "$(sed -n 's/.*"as_of": *"\([0-9-]*\)".*/\1/p' "$T/o/segments.json" | head -1)" \
+    --webhook "$HOOK" --webhook-secret "$T/hook.secret" --webhook-batch 7
 for f in "$T"/ev1/b*.json; do
     curl -s -o /dev/null -H "Authorization: Bearer $W" --data-binary "@$f" "$URL/v1/events"
 done
@@ -251,7 +264,33 @@ tail -n +2 "$T/o/customers.csv" | cut -d, -f1 | while read -r id; do
 done >"$T/get.cfg"
 curl -s -H "Authorization: Bearer $R" -w '\n' -K "$T/get.cfg" >"$T/replies"
 expect 0 kill-9-state-equals-run -- "$REPLAY" check "$T/o/customers.csv" "$T/replies"
+# the webhook: every move of the store received (at least once), in order, signed
+sqlite3 -separator , "$T/k.db" "SELECT change_id, customer_id, from_segment, to_segment FROM cseg_segment_changes ORDER BY change_id" >"$T/moves.db"
+nmoves=$(wc -l <"$T/moves.db")
+[ "$nmoves" -ge 5 ] && ok || bad "webhook: only $nmoves moves in the stream"
+i=0
+while [ $i -lt 300 ] && [ "$(grep -o '"next":[0-9]*' "$T/hooks" 2>/dev/null | tail -1)" != "\"next\":$nmoves" ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+grep -o '"seq":[0-9]*,"customer_id":"[^"]*","from":[0-9]*,"from_name":"[^"]*","to":[0-9]*' "$T/hooks" |
+    sed 's/"seq":\([0-9]*\),"customer_id":"\([^"]*\)","from":\([0-9]*\),"from_name":"[^"]*","to":\([0-9]*\)/\1,\2,\3,\4/' >"$T/moves.hook"
+sort -t, -k1,1n -u "$T/moves.hook" >"$T/moves.hook.u"
+same webhook-every-move "$T/moves.db" "$T/moves.hook.u"
+lacks webhook-signed "$T/hooks" BAD-SIGNATURE
+[ "$(grep -c '^REFUSED$' "$T/hooks")" -eq 3 ] && ok || bad "webhook: the sink refused $(grep -c '^REFUSED$' "$T/hooks") POSTs, expected 3"
+# in order: each POST's moves follow one another and start at most one past the
+# furthest already received (a POST whose reply was lost is sent again: at least once)
+awk -F'"seq":' 'NF > 1 { for (i = 2; i <= NF; i++) { s = $i + 0;
+        if (i == 2 && s > max + 1) { print "gap before " s; exit 1 }
+        if (i > 2 && s != prev + 1) { print "out of order at " s; exit 1 }
+        prev = s; if (s > max) max = s } }' "$T/hooks" >"$T/order" && ok || bad "webhook order: $(cat "$T/order")"
+curl -s -H "Authorization: Bearer $R" "$URL/metrics" >"$T/metrics"
+contains webhook-nothing-pending "$T/metrics" "custseg_webhook_pending 0"
 stop_server
+kill "$SINK_PID"
+wait "$SINK_PID" 2>/dev/null
+SINK_PID=
 
 # ---- HTTPS: --tls-cert and --tls-key (a self-signed certificate made here) ----
 if command -v openssl >/dev/null 2>&1 &&

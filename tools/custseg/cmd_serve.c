@@ -79,6 +79,7 @@ typedef struct server {
     job *head, *tail;
     int stopping;
     pthread_t writer;
+    serve_webhook *hook; /* --webhook, or NULL */
     metrics m;
 } server;
 
@@ -326,6 +327,11 @@ static int apply_jobs(server *sv, job **jobs, size_t nj, cseg_event *evs,
             memcpy(jobs[i]->res, res + at, jobs[i]->n * sizeof *res);
             at += jobs[i]->n;
         }
+        for (size_t i = 0; i < total; i++)
+            if (res[i].changed) { /* the webhook sends the new moves now */
+                serve_webhook_poke(sv->hook);
+                break;
+            }
     }
     return rc;
 }
@@ -552,18 +558,26 @@ typedef struct moves_ctx {
     int64_t last;
 } moves_ctx;
 
-static int add_move(void *ctx, const cseg_stream_change *ch)
+/* A move as /v1/changes, /v1/customers and the webhook give it. */
+static json_t *move_json(void *ctx, const cseg_stream_change *ch)
 {
-    moves_ctx *m = ctx;
+    const server *sv = ctx;
     json_t *o = json_object();
     json_object_set_new(o, "seq", json_integer(ch->seq));
     json_object_set_new(o, "customer_id", json_string(ch->customer_id));
     json_object_set_new(o, "from", json_integer(ch->from_segment));
-    json_object_set_new(o, "from_name", segment_name(m->sv, ch->from_segment));
+    json_object_set_new(o, "from_name", segment_name(sv, ch->from_segment));
     json_object_set_new(o, "to", json_integer(ch->to_segment));
-    json_object_set_new(o, "to_name", segment_name(m->sv, ch->to_segment));
+    json_object_set_new(o, "to_name", segment_name(sv, ch->to_segment));
     json_object_set_new(o, "event_seq", json_integer(ch->event_seq));
     json_object_set_new(o, "changed_at", json_string(ch->changed_at));
+    return o;
+}
+
+static int add_move(void *ctx, const cseg_stream_change *ch)
+{
+    moves_ctx *m = ctx;
+    json_t *o = move_json((void *)m->sv, ch);
     json_array_append_new(m->arr, o);
     m->last = ch->seq;
     return 0;
@@ -808,6 +822,25 @@ static enum MHD_Result get_metrics(server *sv, struct MHD_Connection *c, req *r)
                   "custseg_store_commit_seconds_sum %.6f\ncustseg_store_commit_seconds_count %" PRIu64
                   "\n",
                   (double)LOAD(sv->m.commit_us) * 1e-6, LOAD(sv->m.commits));
+    if (sv->hook) {
+        serve_webhook_stats st;
+        serve_webhook_read_stats(sv->hook, &st);
+        append_metric(&b, &len, &cap,
+                      "# HELP custseg_webhook_posts_total POSTs to the webhook, answered or not.\n"
+                      "# TYPE custseg_webhook_posts_total counter\n"
+                      "custseg_webhook_posts_total %" PRIu64 "\n"
+                      "# HELP custseg_webhook_failures_total POSTs without a 2xx reply (tried again).\n"
+                      "# TYPE custseg_webhook_failures_total counter\n"
+                      "custseg_webhook_failures_total %" PRIu64 "\n"
+                      "# HELP custseg_webhook_delivered_total Moves delivered (2xx).\n"
+                      "# TYPE custseg_webhook_delivered_total counter\n"
+                      "custseg_webhook_delivered_total %" PRIu64 "\n"
+                      "# HELP custseg_webhook_pending Moves committed and not yet delivered.\n"
+                      "# TYPE custseg_webhook_pending gauge\ncustseg_webhook_pending %" PRId64 "\n"
+                      "# HELP custseg_webhook_position The seq of the last move delivered.\n"
+                      "# TYPE custseg_webhook_position gauge\ncustseg_webhook_position %" PRId64 "\n",
+                      st.posts, st.failures, st.delivered, st.pending, st.position);
+    }
     if (!b)
         return send_error(sv, c, r, 500, NULL, "out of memory");
     return send_text(sv, c, r, 200, "text/plain; version=0.0.4", b, len);
@@ -959,7 +992,12 @@ static const char serve_help[] =
     "  --access-log       a line per request on standard error (method, path, status, ms)\n"
     "  --log-ids          customer ids in those lines (default: /v1/customers/-)\n"
     "  --quiet            no log lines on standard error\n"
-    "  --tls-cert FILE, --tls-key FILE   serve HTTPS (PEM files)\n";
+    "  --tls-cert FILE, --tls-key FILE   serve HTTPS (PEM files)\n"
+    "  --webhook URL      POST every segment move to URL, from the store's log of moves:\n"
+    "                     at least once, in order, tried again with backoff\n"
+    "  --webhook-secret FILE   sign each POST: X-Custseg-Signature: sha256=HMAC of the body\n"
+    "                     keyed with the file's first line\n"
+    "  --webhook-batch N  most moves in one POST (100)\n";
 
 /* A PEM file (a certificate or a key) whole into *out; an exit status. */
 static int read_pem(const char *path, char **out)
@@ -1014,7 +1052,8 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
 int cmd_serve(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_DB, O_TOKENS, O_LISTEN, O_THREADS, O_MAXBODY, O_MAXBATCH, O_TIMEOUT,
-           O_ASOF, O_LOGIDS, O_ACCESS, O_QUIET, O_TLSCERT, O_TLSKEY, O_HELP };
+           O_ASOF, O_LOGIDS, O_ACCESS, O_QUIET, O_TLSCERT, O_TLSKEY, O_HOOK, O_HOOKSECRET,
+           O_HOOKBATCH, O_HELP };
     static const struct option opts[] = {
         {"model", required_argument, NULL, O_MODEL},     {"db", required_argument, NULL, O_DB},
         {"tokens", required_argument, NULL, O_TOKENS},   {"listen", required_argument, NULL, O_LISTEN},
@@ -1024,9 +1063,14 @@ int cmd_serve(int argc, char **argv)
         {"log-ids", no_argument, NULL, O_LOGIDS},        {"quiet", no_argument, NULL, O_QUIET},
         {"access-log", no_argument, NULL, O_ACCESS},
         {"tls-cert", required_argument, NULL, O_TLSCERT}, {"tls-key", required_argument, NULL, O_TLSKEY},
+        {"webhook", required_argument, NULL, O_HOOK},
+        {"webhook-secret", required_argument, NULL, O_HOOKSECRET},
+        {"webhook-batch", required_argument, NULL, O_HOOKBATCH},
         {"help", no_argument, NULL, O_HELP},             {NULL, 0, NULL, 0}};
     const char *model_path = NULL, *tokens = NULL, *listen = "127.0.0.1:8080";
     const char *tls_cert_path = NULL, *tls_key_path = NULL;
+    const char *hook_url = NULL, *hook_secret = NULL;
+    size_t hook_batch = 100;
     char *tls_cert = NULL, *tls_key = NULL;
     long threads = 2, timeout = 30;
     size_t max_body = 1 << 20, max_batch = 10000;
@@ -1067,6 +1111,12 @@ int cmd_serve(int argc, char **argv)
         case O_TLSCERT: tls_cert_path = optarg; break;
         case O_TLSKEY: tls_key_path = optarg; break;
         case O_QUIET: sv.quiet = 1; break;
+        case O_HOOK: hook_url = optarg; break;
+        case O_HOOKSECRET: hook_secret = optarg; break;
+        case O_HOOKBATCH:
+            if (cli_parse_size(optarg, &hook_batch) < 0 || hook_batch == 0 || hook_batch > 10000)
+                return cli_usage_error("serve", "--webhook-batch must be from 1 to 10000");
+            break;
         case O_HELP: fputs(serve_help, stdout); return EXIT_OK;
         default:
             return cli_usage_error("serve", "unknown option '%s'", argv[optind - 1]);
@@ -1076,6 +1126,8 @@ int cmd_serve(int argc, char **argv)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     if (!model_path || !sv.db || !tokens)
         return cli_usage_error("serve", "--model, --db and --tokens are needed");
+    if (hook_secret && !hook_url)
+        return cli_usage_error("serve", "--webhook-secret needs --webhook");
     if (!tls_cert_path != !tls_key_path)
         return cli_usage_error("serve", "--tls-cert and --tls-key go together");
     if (tls_cert_path && !MHD_is_feature_supported(MHD_FEATURE_TLS))
@@ -1113,6 +1165,15 @@ int cmd_serve(int argc, char **argv)
     if (rc < 0) {
         status = cli_fail(rc, &d, sv.db_shown);
         goto out;
+    }
+    if (hook_url && !sv.transactions) {
+        status = cli_usage_error("serve", "--webhook needs a model made by run (events move customers)");
+        goto out;
+    }
+    if (hook_url) {
+        serve_webhook_params hp = {hook_url, sv.db, hook_secret, hook_batch, sv.quiet, move_json, &sv};
+        if ((status = serve_webhook_start(&sv.hook, &hp)) != EXIT_OK)
+            goto out;
     }
     pthread_mutex_init(&sv.mu, NULL);
     pthread_cond_init(&sv.cv, NULL);
@@ -1178,6 +1239,7 @@ out_sync:
     pthread_cond_destroy(&sv.cv);
     pthread_mutex_destroy(&sv.mu);
 out:
+    serve_webhook_stop(sv.hook);
     cseg_store_close(sv.wstore);
     cseg_model_free(model);
     serve_tokens_free(&sv.tokens);

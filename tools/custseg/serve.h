@@ -3,6 +3,10 @@
 #define CUSTSEG_SERVE_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "custseg/custseg.h"
 
 enum { SERVE_SCOPE_READ = 1, SERVE_SCOPE_WRITE = 2 };
 
@@ -19,6 +23,32 @@ void serve_tokens_free(serve_tokens *t);
 /* The scopes (SERVE_SCOPE_* bits; write implies read) of a presented token,
  * 0 when it is none of them. Constant time in the token. */
 int serve_token_scope(const serve_tokens *t, const char *presented);
+
+/* --webhook: the moves POSTed to a URL from the store's log of moves
+ * (serve_webhook.c). */
+typedef struct serve_webhook serve_webhook;
+/* The JSON of one move, as /v1/changes gives it (a new reference). */
+typedef json_t *(*serve_move_fn)(void *ctx, const cseg_stream_change *c);
+typedef struct serve_webhook_params {
+    const char *url;
+    const char *db;          /* the store: the delivery thread opens its own connection */
+    const char *secret_file; /* NULL: no X-Custseg-Signature */
+    size_t batch;            /* most moves in one POST */
+    int quiet;
+    serve_move_fn move;
+    void *move_ctx;
+} serve_webhook_params;
+typedef struct serve_webhook_stats {
+    uint64_t posts, delivered, failures;
+    int64_t position, pending; /* the last delivered seq; moves not yet delivered */
+} serve_webhook_stats;
+/* Starts the delivery thread; an exit status (message printed). */
+int serve_webhook_start(serve_webhook **w, const serve_webhook_params *p);
+/* New moves are committed: look now rather than at the next poll. */
+void serve_webhook_poke(serve_webhook *w);
+/* Stops (a POST under way is abandoned: sent again at the next start) and frees. */
+void serve_webhook_stop(serve_webhook *w);
+void serve_webhook_read_stats(serve_webhook *w, serve_webhook_stats *st);
 
 int cmd_token(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -25,11 +25,10 @@ static int bind(cseg_store *s, sqlite3_stmt *st, const char *types, const char *
                 size_t np, cseg_diag *d)
 {
     for (size_t i = 0; i < np; i++) {
-        char name[24];
-        snprintf(name, sizeof name, "$%zu", i + 1);
-        int at = sqlite3_bind_parameter_index(st, name), rc;
-        if (at == 0)
-            at = (int)i + 1; /* a bulk insert's plain ?N */
+        /* $1, $2 ... each used once, in order (internal.h): SQLite numbers
+         * them in order of appearance, so $N is parameter N, as a bulk
+         * insert's ?N is. */
+        int at = (int)i + 1, rc;
         char t = types ? types[i] : 't';
         if (!params[i])
             rc = sqlite3_bind_null(st, at);
@@ -300,7 +299,7 @@ int cseg__store_open_sqlite(cseg_store *s, const char *path, cseg_diag *d)
      * the database at every close (the commit itself is whole either way). */
     sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                          "PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536",
+                          "PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return rc == SQLITE_NOTADB

@@ -19,8 +19,10 @@ static double num_at(const cseg_table *t, const char *col, size_t i)
     return j >= 0 ? cseg_table_numbers(t, (size_t)j)[i] : NAN;
 }
 
-/* Replay a log and compare every customer with the batch run. */
-static void replay_and_compare(const char *path, size_t *n_customers, size_t *n_changes)
+/* Replay a log into the store at uri (NULL: a new SQLite file) and compare
+ * every customer with the batch run. */
+static void replay_and_compare(const char *path, const char *uri, size_t *n_customers,
+                               size_t *n_changes)
 {
     cseg_txn_roles roles;
     memset(&roles, 0, sizeof roles);
@@ -35,9 +37,10 @@ static void replay_and_compare(const char *path, size_t *n_customers, size_t *n_
     if (cseg_segment_transactions(&r, txn, &roles, NULL, NULL, &p, &d) < 0)
         fail_msg("%s", d.msg);
     const cseg_model *m = cseg_segment_model(r);
-    char *db = tmp_db();
+    char *db = uri ? NULL : tmp_db();
     cseg_store *s = NULL;
-    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    if (cseg_store_open(&s, uri ? uri : db, &d) < 0)
+        fail_msg("%s", d.msg);
     const int64_t *times = cseg_table_times(txn, (size_t)cseg_table_find(txn, roles.date));
     size_t refused = 0, changes = 0;
     int64_t last_change = 0;
@@ -96,7 +99,8 @@ static void replay_and_compare(const char *path, size_t *n_customers, size_t *n_
     *n_customers = n;
     *n_changes = changes;
     cseg_store_close(s);
-    remove_db(db);
+    if (db)
+        remove_db(db);
     cseg_segment_free(r);
     cseg_table_free(txn);
 }
@@ -105,7 +109,23 @@ static void test_replay_small(void **state)
 {
     (void)state;
     size_t n, changes;
-    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", &n, &changes);
+    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", NULL, &n, &changes);
+    assert_int_equal(n, 24);
+    assert_true(changes > 0);
+}
+
+/* The same on PostgreSQL: an empty database given by CSEG_TEST_PG_URI
+ * (tests/store/pg_tests.sh starts a server and makes one). */
+static void test_replay_small_postgresql(void **state)
+{
+    (void)state;
+    const char *uri = getenv("CSEG_TEST_PG_URI");
+    if (!uri) {
+        print_message("skipped: CSEG_TEST_PG_URI is not set (tests/store/pg_tests.sh sets it)\n");
+        skip();
+    }
+    size_t n, changes;
+    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", uri, &n, &changes);
     assert_int_equal(n, 24);
     assert_true(changes > 0);
 }
@@ -120,7 +140,7 @@ static void test_replay_online_retail(void **state)
         skip();
     }
     size_t n, changes;
-    replay_and_compare(CSEG_SOURCE_DIR "/data/online_retail.csv.gz", &n, &changes);
+    replay_and_compare(CSEG_SOURCE_DIR "/data/online_retail.csv.gz", NULL, &n, &changes);
     assert_int_equal(n, 4338);
     print_message("4338 customers equal to run; %zu segment moves on the way\n", changes);
 }
@@ -317,6 +337,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_small),
+        cmocka_unit_test(test_replay_small_postgresql),
         cmocka_unit_test(test_replay_online_retail),
         cmocka_unit_test(test_repeats_and_errors),
         cmocka_unit_test(test_migrations),

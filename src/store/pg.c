@@ -233,6 +233,7 @@ static const store_ops pg_ops = {
     pg_bulk_row,
     pg_bulk_end,
     pg_close,
+    NULL, /* run: cells as text through pg_query (libpq's text format) */
 };
 
 int cseg__store_open_pg(cseg_store *s, const char *uri, cseg_diag *d)

@@ -179,6 +179,54 @@ static int run_stmt(cseg_store *s, const char *sql, const char *types, const cha
     return out;
 }
 
+/* run with typed cells: numbers bound and read as numbers. */
+static int sq_run(cseg_store *s, const char *sql, const store_cell *params, size_t np,
+                  store_cell_fn fn, void *ctx, cseg_diag *d)
+{
+    sqlite3_stmt *st = NULL;
+    long slot = -1;
+    int rc = prepare(s, sql, &st, &slot, d), out = 0;
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < np && out == 0; i++) {
+        const store_cell *c = &params[i];
+        int at = (int)i + 1; /* $N is parameter N (see bind) */
+        if (c->kind == 'd' && isfinite(c->d))
+            rc = sqlite3_bind_double(st, at, c->d);
+        else if (c->kind == 'i')
+            rc = sqlite3_bind_int64(st, at, c->i);
+        else if (c->kind == 't' && c->s)
+            rc = sqlite3_bind_text(st, at, c->s, -1, SQLITE_STATIC); /* outlives the steps */
+        else
+            rc = sqlite3_bind_null(st, at);
+        if (rc != SQLITE_OK)
+            out = fail(s, rc, d);
+    }
+    size_t nc = (size_t)sqlite3_column_count(st);
+    store_cell small[16], *cells = nc <= 16 ? small : malloc(nc * sizeof *cells);
+    if (!cells)
+        out = CSEG_ENOMEM;
+    while (out == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (size_t j = 0; j < nc; j++) {
+            store_cell *c = &cells[j];
+            switch (sqlite3_column_type(st, (int)j)) {
+            case SQLITE_NULL: *c = cell_text(NULL); break;
+            case SQLITE_FLOAT: *c = cell_num(sqlite3_column_double(st, (int)j)); break;
+            case SQLITE_INTEGER: *c = cell_int(sqlite3_column_int64(st, (int)j)); break;
+            default: *c = cell_text((const char *)sqlite3_column_text(st, (int)j)); break;
+            }
+        }
+        if (fn && fn(ctx, nc, cells))
+            break;
+    }
+    if (out == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        out = fail(s, rc, d);
+    if (cells != small)
+        free(cells);
+    release(s, st, slot);
+    return out;
+}
+
 static int sq_exec(cseg_store *s, const char *sql, const char *types, const char *const *params,
                    size_t np, cseg_diag *d)
 {
@@ -278,6 +326,7 @@ static const store_ops sqlite_ops = {
     sq_bulk_row,
     sq_bulk_end,
     sq_close,
+    sq_run,
 };
 
 int cseg__store_open_sqlite(cseg_store *s, const char *path, cseg_diag *d)

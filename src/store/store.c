@@ -175,6 +175,68 @@ int cseg__store_first_value(void *ctx, size_t nc, const char *const *vals)
     return 1;
 }
 
+double cseg__cell_d(const store_cell *c)
+{
+    return c->kind == 'd' ? c->d
+           : c->kind == 'i' ? (double)c->i
+           : c->kind == 't' ? strtod(c->s, NULL)
+                            : NAN;
+}
+
+int64_t cseg__cell_i(const store_cell *c, int64_t dflt)
+{
+    return c->kind == 'i' ? c->i
+           : c->kind == 'd' ? (int64_t)c->d
+           : c->kind == 't' ? strtoll(c->s, NULL, 10)
+                            : dflt;
+}
+
+typedef struct text_rows {
+    store_cell_fn fn;
+    void *ctx;
+} text_rows;
+
+static int text_row(void *ctx, size_t nc, const char *const *vals)
+{
+    text_rows *tr = ctx;
+    store_cell small[16] = {{0}}, *c = nc <= 16 ? small : malloc(nc * sizeof *c);
+    if (!c)
+        return 1;
+    for (size_t j = 0; j < nc; j++)
+        c[j] = cell_text(vals[j]);
+    int stop = tr->fn(tr->ctx, nc, c);
+    if (c != small)
+        free(c);
+    return stop;
+}
+
+int cseg__store_run(cseg_store *s, const char *sql, const store_cell *params, size_t np,
+                    store_cell_fn fn, void *ctx, cseg_diag *d)
+{
+    if (s->ops->run)
+        return s->ops->run(s, sql, params, np, fn, ctx, d);
+    enum { MAXP = 32 };
+    if (np > MAXP)
+        return cseg__diag(d, CSEG_EINVAL, s->uri, 0, 0, "too many parameters");
+    char num[MAXP][40], types[MAXP + 1];
+    const char *txt[MAXP];
+    for (size_t i = 0; i < np; i++) {
+        const store_cell *c = &params[i];
+        types[i] = c->kind == 'd' || c->kind == 'i' ? c->kind : 't';
+        txt[i] = c->kind == 't' ? c->s : NULL;
+        if (c->kind == 'd' && isfinite(c->d)) {
+            cseg__format_double(num[i], sizeof num[i], c->d);
+            txt[i] = num[i];
+        } else if (c->kind == 'i') {
+            snprintf(num[i], sizeof num[i], "%" PRId64, c->i);
+            txt[i] = num[i];
+        }
+    }
+    types[np] = 0;
+    text_rows tr = {fn, ctx};
+    return s->ops->query(s, sql, types, txt, np, fn ? text_row : NULL, &tr, d);
+}
+
 /* The first column of the first row (malloc'd; NULL when there is none). */
 static int query_one(cseg_store *s, const char *sql, const char *const *params, size_t np,
                      char **out, cseg_diag *d)

@@ -37,26 +37,26 @@ static int64_t num_i(const char *v, int64_t dflt)
     return v ? strtoll(v, NULL, 10) : dflt;
 }
 
-static double num_d(const char *v)
+/* A number cell, 0 for NULL. */
+static double cell0(const store_cell *c)
 {
-    return v ? strtod(v, NULL) : 0;
+    return c->kind == 'n' ? 0 : cseg__cell_d(c);
 }
 
-static int state_row(void *ctx, size_t nc, const char *const *v)
+static int state_row(void *ctx, size_t nc, const store_cell *v)
 {
     cstate *st = ctx;
-    if (nc < 12)
+    if (nc < 11)
         return 1;
     st->exists = 1;
-    st->first_day = num_i(v[0], INT64_MAX);
-    st->last_day = num_i(v[1], INT64_MIN);
-    st->n_orders = num_i(v[2], 0);
-    st->n_products = num_i(v[3], 0);
-    st->net = (cseg__exact_sum){num_d(v[4]), num_d(v[5])};
-    st->gross = (cseg__exact_sum){num_d(v[6]), num_d(v[7])};
-    st->returned = (cseg__exact_sum){num_d(v[8]), num_d(v[9])};
-    st->segment = (int)num_i(v[10], 0);
-    (void)v[11];
+    st->first_day = cseg__cell_i(&v[0], INT64_MAX);
+    st->last_day = cseg__cell_i(&v[1], INT64_MIN);
+    st->n_orders = cseg__cell_i(&v[2], 0);
+    st->n_products = cseg__cell_i(&v[3], 0);
+    st->net = (cseg__exact_sum){cell0(&v[4]), cell0(&v[5])};
+    st->gross = (cseg__exact_sum){cell0(&v[6]), cell0(&v[7])};
+    st->returned = (cseg__exact_sum){cell0(&v[8]), cell0(&v[9])};
+    st->segment = (int)cseg__cell_i(&v[10], 0);
     return 1;
 }
 
@@ -65,14 +65,15 @@ static int load_state(cseg_store *s, const char *id, cstate *st, cseg_diag *d)
     memset(st, 0, sizeof *st);
     st->first_day = INT64_MAX;
     st->last_day = INT64_MIN;
-    return s->ops->query(s,
-                         "SELECT first_day, last_day, n_orders, n_products, net_spend, net_c, "
-                         "gross_spend, gross_c, returned_value, returned_c, segment, customer_id "
-                         "FROM cseg_customer_state WHERE customer_id = $1",
-                         "t", &id, 1, state_row, st, d);
+    const store_cell p[] = {cell_text(id)};
+    return cseg__store_run(s,
+                           "SELECT first_day, last_day, n_orders, n_products, net_spend, net_c, "
+                           "gross_spend, gross_c, returned_value, returned_c, segment "
+                           "FROM cseg_customer_state WHERE customer_id = $1",
+                           p, 1, state_row, st, d);
 }
 
-static int any_row(void *ctx, size_t nc, const char *const *v)
+static int any_row(void *ctx, size_t nc, const store_cell *v)
 {
     (void)nc;
     (void)v;
@@ -80,23 +81,27 @@ static int any_row(void *ctx, size_t nc, const char *const *v)
     return 1;
 }
 
+/* Whether sql (texts for $1, $2 ...) gives a row. */
 static int exists(cseg_store *s, const char *sql, const char *const *p, size_t np, int *yes,
                   cseg_diag *d)
 {
+    store_cell c[2];
+    for (size_t i = 0; i < np && i < 2; i++)
+        c[i] = cell_text(p[i]);
     *yes = 0;
-    return s->ops->query(s, sql, NULL, p, np, any_row, yes, d);
+    return cseg__store_run(s, sql, c, np, any_row, yes, d);
 }
 
 typedef struct window_ctx {
     cseg__exact_sum sum;
 } window_ctx;
 
-static int window_row(void *ctx, size_t nc, const char *const *v)
+static int window_row(void *ctx, size_t nc, const store_cell *v)
 {
     window_ctx *w = ctx;
     for (size_t j = 0; j < nc && j < 2; j++) /* a day's exact sum: its value and error */
-        if (v[j])
-            cseg__add_exact(&w->sum, strtod(v[j], NULL));
+        if (v[j].kind != 'n')
+            cseg__add_exact(&w->sum, cseg__cell_d(&v[j]));
     return 0;
 }
 
@@ -117,15 +122,12 @@ static int features_and_segment(cseg_store *s, const cseg_model *m, const char *
     /* The spend window: this customer's days in [as_of - W, as_of), each the
      * exact sum of its events (cseg_customer_days): at most W rows, however
      * many events the customer has. */
-    char lo[24], hi[24];
-    snprintf(lo, sizeof lo, "%" PRId64, as_of - rp->spend_window_days);
-    snprintf(hi, sizeof hi, "%" PRId64, as_of);
-    const char *p[] = {id, lo, hi};
+    const store_cell p[] = {cell_text(id), cell_int(as_of - rp->spend_window_days), cell_int(as_of)};
     window_ctx w = {{0, 0}};
-    int rc = s->ops->query(s,
-                           "SELECT amount, amount_c FROM cseg_customer_days WHERE "
-                           "customer_id = $1 AND day >= $2 AND day < $3 ORDER BY day",
-                           "tii", p, 3, window_row, &w, d);
+    int rc = cseg__store_run(s,
+                             "SELECT amount, amount_c FROM cseg_customer_days WHERE "
+                             "customer_id = $1 AND day >= $2 AND day < $3 ORDER BY day",
+                             p, 3, window_row, &w, d);
     if (rc < 0)
         return rc;
     int dec = rp->money_decimals;
@@ -175,10 +177,10 @@ static int bad_field(cseg_diag *d, const char *field, const char *msg)
     return cseg__diag(d, CSEG_EINVAL, field, 0, 0, "%s", msg);
 }
 
-static int got_seq(void *ctx, size_t nc, const char *const *v)
+static int got_seq(void *ctx, size_t nc, const store_cell *v)
 {
-    if (nc > 0 && v[0])
-        *(int64_t *)ctx = strtoll(v[0], NULL, 10);
+    if (nc > 0)
+        *(int64_t *)ctx = cseg__cell_i(&v[0], 0);
     return 1;
 }
 
@@ -243,7 +245,7 @@ static int apply_in(cseg_store *s, const cseg_model *m, const cseg_event *ev,
     const double value = ce->value;
     const int is_ret = ce->is_ret, drop = ce->drop;
     const char *fp = ce->fp;
-    char tbuf[40], q[40], pr[40], am[40], dayb[24], ret[4], cnt[4];
+    char tbuf[40];
     int rc = 0;
     /* One writer per customer: PostgreSQL's BEGIN takes no lock (SQLite's
      * BEGIN IMMEDIATE does), and the state is read, changed and written back. */
@@ -303,50 +305,38 @@ static int apply_in(cseg_store *s, const cseg_model *m, const cseg_event *ev,
         snprintf(tbuf, sizeof tbuf, "%sT%02d:%02d:%02dZ", dd, (int)(sec / 3600),
                  (int)(sec / 60 % 60), (int)(sec % 60));
     }
-    snprintf(dayb, sizeof dayb, "%" PRId64, day);
-    snprintf(ret, sizeof ret, "%d", is_ret);
-    snprintf(cnt, sizeof cnt, "1");
-    const char *ins[] = {now,
-                         ev->customer_id,
-                         tbuf,
-                         dayb,
-                         ev->invoice,
-                         ev->product,
-                         isfinite(ev->quantity) ? (cseg__format_double(q, sizeof q, ev->quantity), q) : NULL,
-                         isfinite(ev->price) ? (cseg__format_double(pr, sizeof pr, ev->price), pr) : NULL,
-                         (cseg__format_double(am, sizeof am, value), am),
-                         ret,
-                         ev->event_key,
-                         fp,
-                         cnt};
+    const store_cell ins[] = {cell_text(now),          cell_text(ev->customer_id), cell_text(tbuf),
+                              cell_int(day),          cell_text(ev->invoice),     cell_text(ev->product),
+                              cell_num(ev->quantity), cell_num(ev->price),       cell_num(value),
+                              cell_int(is_ret),       cell_text(ev->event_key),   cell_text(fp),
+                              cell_int(1)};
     int64_t seq = 0;
-    if ((rc = s->ops->query(s,
-                            "INSERT INTO cseg_events (received_at, customer_id, event_time, "
-                            "event_day, invoice, product, quantity, price, amount, is_return, "
-                            "event_key, fingerprint, counted) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-                            "$8, $9, $10, $11, $12, $13) RETURNING event_id",
-                            "tttittddditti", ins, 13, got_seq, &seq, d)) < 0)
+    if ((rc = cseg__store_run(s,
+                              "INSERT INTO cseg_events (received_at, customer_id, event_time, "
+                              "event_day, invoice, product, quantity, price, amount, is_return, "
+                              "event_key, fingerprint, counted) VALUES ($1, $2, $3, $4, $5, $6, "
+                              "$7, $8, $9, $10, $11, $12, $13) RETURNING event_id",
+                              ins, 13, got_seq, &seq, d)) < 0)
         return rc;
     out->event_seq = seq;
     /* The day's spend, kept exact: read, add, write back. */
     {
         window_ctx ds = {{0, 0}};
-        const char *dp[] = {ev->customer_id, dayb};
-        if ((rc = s->ops->query(s,
-                                "SELECT amount, amount_c FROM cseg_customer_days WHERE "
-                                "customer_id = $1 AND day = $2",
-                                "ti", dp, 2, window_row, &ds, d)) < 0)
+        const store_cell dp[] = {cell_text(ev->customer_id), cell_int(day)};
+        if ((rc = cseg__store_run(s,
+                                  "SELECT amount, amount_c FROM cseg_customer_days WHERE "
+                                  "customer_id = $1 AND day = $2",
+                                  dp, 2, window_row, &ds, d)) < 0)
             return rc;
         cseg__add_exact(&ds.sum, value);
-        char hi_s[40], lo_s[40];
-        snprintf(hi_s, sizeof hi_s, "%.17g", ds.sum.s);
-        snprintf(lo_s, sizeof lo_s, "%.17g", ds.sum.c);
-        const char *up[] = {ev->customer_id, dayb, hi_s, lo_s};
-        if ((rc = s->ops->exec(s,
-                               "INSERT INTO cseg_customer_days (customer_id, day, amount, amount_c) "
-                               "VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id, day) DO UPDATE "
-                               "SET amount = excluded.amount, amount_c = excluded.amount_c",
-                               "tidd", up, 4, d)) < 0)
+        const store_cell up[] = {cell_text(ev->customer_id), cell_int(day), cell_num(ds.sum.s),
+                                 cell_num(ds.sum.c)};
+        if ((rc = cseg__store_run(s,
+                                  "INSERT INTO cseg_customer_days (customer_id, day, amount, "
+                                  "amount_c) VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id, day) "
+                                  "DO UPDATE SET amount = excluded.amount, "
+                                  "amount_c = excluded.amount_c",
+                                  up, 4, NULL, NULL, d)) < 0)
             return rc;
     }
     /* The state, from its last value: O(1). */
@@ -368,40 +358,29 @@ static int apply_in(cseg_store *s, const cseg_model *m, const cseg_event *ev,
     out->known = 1;
     out->changed = out->previous != 0 && out->segment != out->previous;
     {
-        char first[16] = "", last[16] = "", fd[24], ld[24], no[24], np[24], nets[40], netc[40],
-             gr[40], grc[40], rv[40], rvc[40], sg[16];
+        char first[16] = "", last[16] = "";
         int purchased = st.last_day != INT64_MIN;
         if (purchased) {
             cseg_format_date(st.first_day, first, sizeof first);
             cseg_format_date(st.last_day, last, sizeof last);
-            snprintf(fd, sizeof fd, "%" PRId64, st.first_day);
-            snprintf(ld, sizeof ld, "%" PRId64, st.last_day);
         }
-        snprintf(no, sizeof no, "%" PRId64, st.n_orders);
-        snprintf(np, sizeof np, "%" PRId64, st.n_products);
-        snprintf(nets, sizeof nets, "%.17g", st.net.s);
-        snprintf(netc, sizeof netc, "%.17g", st.net.c);
-        snprintf(gr, sizeof gr, "%.17g", st.gross.s);
-        snprintf(grc, sizeof grc, "%.17g", st.gross.c);
-        snprintf(rv, sizeof rv, "%.17g", st.returned.s);
-        snprintf(rvc, sizeof rvc, "%.17g", st.returned.c);
-        snprintf(sg, sizeof sg, "%d", out->segment);
-        const char *up[] = {ev->customer_id,
-                            purchased ? first : NULL,
-                            purchased ? last : NULL,
-                            purchased ? fd : NULL,
-                            purchased ? ld : NULL,
-                            no,
-                            np,
-                            nets,
-                            netc,
-                            gr,
-                            grc,
-                            rv,
-                            rvc,
-                            out->segment ? sg : NULL,
-                            now};
-        rc = s->ops->exec(
+        const store_cell none = cell_text(NULL);
+        const store_cell up[] = {cell_text(ev->customer_id),
+                                 purchased ? cell_text(first) : none,
+                                 purchased ? cell_text(last) : none,
+                                 purchased ? cell_int(st.first_day) : none,
+                                 purchased ? cell_int(st.last_day) : none,
+                                 cell_int(st.n_orders),
+                                 cell_int(st.n_products),
+                                 cell_num(st.net.s),
+                                 cell_num(st.net.c),
+                                 cell_num(st.gross.s),
+                                 cell_num(st.gross.c),
+                                 cell_num(st.returned.s),
+                                 cell_num(st.returned.c),
+                                 out->segment ? cell_int(out->segment) : none,
+                                 cell_text(now)};
+        rc = cseg__store_run(
             s,
             "INSERT INTO cseg_customer_state (customer_id, first_purchase, last_purchase, "
             "first_day, last_day, n_orders, n_products, net_spend, net_c, gross_spend, gross_c, "
@@ -414,19 +393,17 @@ static int apply_in(cseg_store *s, const cseg_model *m, const cseg_event *ev,
             "gross_spend = excluded.gross_spend, gross_c = excluded.gross_c, "
             "returned_value = excluded.returned_value, returned_c = excluded.returned_c, "
             "segment = excluded.segment, updated_at = excluded.updated_at",
-            "tttiiiiddddddit", up, 15, d);
+            up, 15, NULL, NULL, d);
         if (rc < 0)
             return rc;
         if (out->changed) {
-            char from[16], es[24];
-            snprintf(from, sizeof from, "%d", out->previous);
-            snprintf(es, sizeof es, "%" PRId64, seq);
-            const char *ch[] = {ev->customer_id, from, sg, es, now};
-            if ((rc = s->ops->query(s,
-                                    "INSERT INTO cseg_segment_changes (customer_id, from_segment, "
-                                    "to_segment, event_id, changed_at) VALUES ($1, $2, $3, $4, $5) "
-                                    "RETURNING change_id",
-                                    "tiiit", ch, 5, got_seq, &out->change_seq, d)) < 0)
+            const store_cell ch[] = {cell_text(ev->customer_id), cell_int(out->previous),
+                                     cell_int(out->segment), cell_int(seq), cell_text(now)};
+            if ((rc = cseg__store_run(s,
+                                      "INSERT INTO cseg_segment_changes (customer_id, "
+                                      "from_segment, to_segment, event_id, changed_at) VALUES "
+                                      "($1, $2, $3, $4, $5) RETURNING change_id",
+                                      ch, 5, got_seq, &out->change_seq, d)) < 0)
                 return rc;
         }
     }
@@ -566,8 +543,8 @@ int cseg_stream_segment_sizes(cseg_store *s, size_t k, size_t *sizes, cseg_diag 
 int cseg_stream_last_change(cseg_store *s, int64_t *seq, cseg_diag *d)
 {
     *seq = 0;
-    return s->ops->query(s, "SELECT coalesce(max(change_id), 0) FROM cseg_segment_changes", NULL,
-                         NULL, 0, got_seq, seq, d);
+    return cseg__store_run(s, "SELECT coalesce(max(change_id), 0) FROM cseg_segment_changes", NULL,
+                           0, got_seq, seq, d);
 }
 
 /* A cursor is a row of cseg_meta: "cursor:" and its name. */

@@ -2,15 +2,17 @@
 # The store tests against a real PostgreSQL server: this script starts a
 # throwaway one (pg_server.sh: initdb + pg_ctl on a Unix socket in a temporary
 # folder), runs the library tests (test_store, which then also checks that a
-# run reads back from PostgreSQL exactly as from SQLite) and the command-line
-# tests on it, and stops it.
-#   pg_tests.sh TEST_STORE CUSTSEG SOURCE_DIR
+# run reads back from PostgreSQL exactly as from SQLite; test_stream, which
+# streams a log into PostgreSQL event by event and compares with run) and the
+# command-line tests on it, and stops it.
+#   pg_tests.sh TEST_STORE CUSTSEG SOURCE_DIR TEST_STREAM
 # Exit 77 (skipped) when PostgreSQL is not installed, unless CI or
 # CSEG_REQUIRE_PG=1 is set: then that is a failure.
 set -u
 TEST_STORE=$1
 BIN=$2
 SRC=$3
+TEST_STREAM=$4
 [ -n "${CI:-}" ] && export CSEG_REQUIRE_PG=1
 D=$(mktemp -d /tmp/custseg-pg.XXXXXX)
 URI=$(sh "$SRC/tests/store/pg_server.sh" start "$D")
@@ -28,6 +30,10 @@ psql_bin=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V
 PATH="$psql_bin:$PATH" psql -X -q "$URI" -c "CREATE DATABASE custseg_cli" || status=1
 CLI_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_cli?#')
 sh "$SRC/tests/store/store_cli.sh" "$BIN" "$SRC" "$CLI_URI" || status=1
+# Events streamed into PostgreSQL (test_stream), on a database of their own.
+PATH="$psql_bin:$PATH" psql -X -q "$URI" -c "CREATE DATABASE custseg_stream" || status=1
+STREAM_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_stream?#')
+CSEG_TEST_PG_URI=$STREAM_URI "$TEST_STREAM" || status=1
 # Pseudonymised ids: nothing in a dump of the PostgreSQL store holds a raw id.
 PRIV_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_priv?#')
 PATH="$psql_bin:$PATH" psql -X -q "$URI" -c "CREATE DATABASE custseg_priv" || status=1

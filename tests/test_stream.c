@@ -145,22 +145,32 @@ static void test_replay_online_retail(void **state)
     print_message("4338 customers equal to run; %zu segment moves on the way\n", changes);
 }
 
-/* An event given twice with its key is applied once; a bad one changes nothing. */
-static void test_repeats_and_errors(void **state)
+/* run on the bundled small log with k = 3 and algo (its log in *txn). */
+static cseg_segmentation *small_run(cseg_table **txn, cseg_algo algo)
 {
-    (void)state;
     cseg_txn_roles roles;
     memset(&roles, 0, sizeof roles);
-    cseg_table *txn = NULL;
     cseg_diag d;
-    assert_int_equal(cseg_txn_read(&txn, CSEG_SOURCE_DIR "/tests/data/txn_small.csv", &roles, NULL,
+    assert_int_equal(cseg_txn_read(txn, CSEG_SOURCE_DIR "/tests/data/txn_small.csv", &roles, NULL,
                                    &d),
                      0);
     cseg_segment_params p;
     cseg_segment_params_init(&p);
     p.k = 3;
+    p.algo = algo;
     cseg_segmentation *r = NULL;
-    assert_int_equal(cseg_segment_transactions(&r, txn, &roles, NULL, NULL, &p, &d), 0);
+    if (cseg_segment_transactions(&r, *txn, &roles, NULL, NULL, &p, &d) < 0)
+        fail_msg("%s", d.msg);
+    return r;
+}
+
+/* An event given twice with its key is applied once; a bad one changes nothing. */
+static void test_repeats_and_errors(void **state)
+{
+    (void)state;
+    cseg_table *txn = NULL;
+    cseg_diag d;
+    cseg_segmentation *r = small_run(&txn, CSEG_ALGO_KMEANS);
     const cseg_model *m = cseg_segment_model(r);
     char *db = tmp_db();
     cseg_store *s = NULL;
@@ -209,6 +219,45 @@ static void test_repeats_and_errors(void **state)
     remove_db(db);
     cseg_segment_free(r);
     cseg_table_free(txn);
+}
+
+/* A mixture model: a streamed customer's membership probabilities sum to 1
+ * and the largest is its segment's; other models have none. */
+static void test_probabilities(void **state)
+{
+    (void)state;
+    cseg_table *txn = NULL, *txn2 = NULL;
+    cseg_diag d;
+    cseg_segmentation *r = small_run(&txn, CSEG_ALGO_GMM);
+    const cseg_model *m = cseg_segment_model(r);
+    char *db = tmp_db();
+    cseg_store *s = NULL;
+    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    cseg_event ev = {"c1", 1700000000, "A1", "P1", 2, 5.5, NAN, NULL, NULL};
+    cseg_stream_result x;
+    assert_int_equal(cseg_stream_apply(s, m, &ev, CSEG_DAY_AUTO, &x, &d), 0);
+    double proba[3], sum = 0;
+    assert_int_equal(cseg_stream_probabilities(m, &x, proba, &d), 0);
+    size_t best = 0;
+    for (size_t j = 0; j < 3; j++) {
+        assert_true(proba[j] >= 0 && proba[j] <= 1);
+        sum += proba[j];
+        best = proba[j] > proba[best] ? j : best;
+    }
+    assert_true(fabs(sum - 1) < 1e-9);
+    assert_int_equal((int)best + 1, x.segment);
+    cseg_stream_result none = x;
+    none.segment = 0;
+    assert_int_equal(cseg_stream_probabilities(m, &none, proba, &d), CSEG_EINVAL);
+    cseg_store_close(s);
+    remove_db(db);
+    cseg_segment_free(r);
+    /* k-means: no probabilities */
+    r = small_run(&txn2, CSEG_ALGO_KMEANS);
+    assert_int_equal(cseg_stream_probabilities(cseg_segment_model(r), &x, proba, &d), CSEG_EPARAM);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+    cseg_table_free(txn2);
 }
 
 /* Cursors: a reader's place in the moves survives closing the store; the
@@ -342,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_repeats_and_errors),
         cmocka_unit_test(test_migrations),
         cmocka_unit_test(test_cursors),
+        cmocka_unit_test(test_probabilities),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

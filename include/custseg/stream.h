@@ -109,6 +109,13 @@ CSEG_API int cseg_stream_changes(cseg_store *s, const char *customer_id, int64_t
 /* The sequence number of the latest move (0 when there is none). */
 CSEG_API int cseg_stream_last_change(cseg_store *s, int64_t *seq, cseg_diag *d);
 
+/* A mixture model's membership probabilities (proba: cseg_model_k(m)
+ * values, summing to 1) for the features of r, a result of cseg_stream_apply
+ * or cseg_stream_customer with a segment. CSEG_EPARAM for a model that is not
+ * a mixture, CSEG_EINVAL for a result without a segment. */
+CSEG_API int cseg_stream_probabilities(const cseg_model *m, const cseg_stream_result *r,
+                                       double *proba, cseg_diag *d);
+
 /* A named reader's place in the moves (a webhook's deliveries, a CRM's
  * poll), kept in the store so that it survives a restart: the seq of the
  * last move it has handled. get: *found = 0 (and *seq = 0) when the name has

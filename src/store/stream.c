@@ -105,6 +105,33 @@ static int window_row(void *ctx, size_t nc, const store_cell *v)
     return 0;
 }
 
+/* One customer's features as the table run would give the model: the id,
+ * the eleven columns, the RFM code. */
+static int row_table(const cseg_model *m, const char *id, const double *f, cseg_table **out)
+{
+    const cseg_rfm_params *rp = cseg_model_rfm(m);
+    char spend_name[32], code[4] = "111";
+    snprintf(spend_name, sizeof spend_name, CSEG_RFM_COL_SPEND_FORMAT, rp->spend_window_days);
+    cseg_table *t = NULL;
+    int rc = cseg_table_create(&t, 1);
+    if (rc < 0)
+        return rc;
+    const char *idl[1] = {id}, *codel[1] = {code};
+    int32_t zero = 0;
+    if (rp->has_edges)
+        snprintf(code, sizeof code, "%d%d%d", (int)f[RS], (int)f[FS], (int)f[MS]);
+    rc = cseg_table_add_text(t, CSEG_RFM_COL_CUSTOMER_ID, idl, 1, &zero);
+    for (size_t j = 0; j < CSEG_STREAM_N_FEATURES && rc == 0; j++)
+        rc = cseg_table_add_numbers(t, j == SPEND ? spend_name : feature_names[j], &f[j]);
+    if (rc == 0)
+        rc = cseg_table_add_text(t, CSEG_RFM_COL_CODE, codel, 1, &zero);
+    if (rc < 0)
+        cseg_table_free(t);
+    else
+        *out = t;
+    return rc;
+}
+
 /* The features of run for this state at as_of, then the model's segment. */
 static int features_and_segment(cseg_store *s, const cseg_model *m, const char *id,
                                 const cstate *st, int64_t as_of, cseg_stream_result *out,
@@ -145,24 +172,10 @@ static int features_and_segment(cseg_store *s, const cseg_model *m, const char *
         f[FS] = cseg__edge_score(f[FREQ], rp->edges.frequency_lo, 1);
         f[MS] = cseg__edge_score(f[MONETARY], rp->edges.monetary_lo, 1);
     }
-    /* One row through the model: the columns run would give it. */
     cseg_table *t = NULL;
-    char spend_name[32], code[4] = "111";
-    snprintf(spend_name, sizeof spend_name, CSEG_RFM_COL_SPEND_FORMAT, rp->spend_window_days);
-    if ((rc = cseg_table_create(&t, 1)) < 0)
-        return rc;
-    const char *idl[1] = {id}, *codel[1] = {code};
-    int32_t zero = 0;
-    if (rp->has_edges)
-        snprintf(code, sizeof code, "%d%d%d", (int)f[RS], (int)f[FS], (int)f[MS]);
-    rc = cseg_table_add_text(t, CSEG_RFM_COL_CUSTOMER_ID, idl, 1, &zero);
-    for (size_t j = 0; j < CSEG_STREAM_N_FEATURES && rc == 0; j++)
-        rc = cseg_table_add_numbers(t, j == SPEND ? spend_name : feature_names[j], &f[j]);
-    if (rc == 0)
-        rc = cseg_table_add_text(t, CSEG_RFM_COL_CODE, codel, 1, &zero);
     int32_t label = -1;
     double dist = NAN;
-    if (rc == 0)
+    if ((rc = row_table(m, id, f, &t)) == 0)
         rc = cseg_model_assign(m, t, &label, &dist, d);
     cseg_table_free(t);
     if (rc < 0)
@@ -594,5 +607,29 @@ int cseg_stream_cursor_set(cseg_store *s, const char *name, int64_t seq, cseg_di
                       "DO UPDATE SET value = excluded.value",
                       "tt", p, 2, d);
     free(key);
+    return rc;
+}
+
+int cseg_stream_probabilities(const cseg_model *m, const cseg_stream_result *r, double *proba,
+                              cseg_diag *d)
+{
+    if (cseg_model_algo(m) != CSEG_ALGO_GMM)
+        return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0, "only a mixture model has probabilities");
+    if (cseg_model_source(m) != CSEG_SOURCE_TRANSACTIONS || r->segment == 0)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "the customer has no segment");
+    size_t dim = cseg_model_dim(m);
+    double *z = malloc((dim ? dim : 1) * sizeof *z);
+    cseg_table *t = NULL;
+    int rc = z ? row_table(m, "", r->features, &t) : CSEG_ENOMEM;
+    if (rc < 0)
+        rc = cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
+    else if ((rc = cseg_model_transform(m, t, z, d)) == 0) {
+        int32_t label;
+        double dist;
+        if ((rc = cseg_model_predict(m, z, 1, &label, &dist, proba)) < 0)
+            rc = cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
+    }
+    cseg_table_free(t);
+    free(z);
     return rc;
 }

@@ -209,6 +209,16 @@ awk -F'"probabilities":\\[' '{ split($2, a, "]"); n = split(a[1], p, ","); s = 0
     for (i = 1; i <= n; i++) s += p[i]
     exit !(n == 3 && s > 0.999999 && s < 1.000001) }' "$T/body" && ok ||
     bad "score-gmm: probabilities do not sum to 1 over 3 segments: $(cat "$T/body")"
+# ... and so do an event's reply and the customer's state, the same numbers
+body '{"customer_id":"gmm-1","time":"2011-12-01T10:00:00","invoice":"G1","quantity":3,"price":9.5}'
+req event-gmm 200 "$W" POST /v1/events "$T/req.json"
+sed -n 's/.*"probabilities":\(\[[^]]*\]\).*/\1/p' "$T/body" >"$T/proba.event"
+req customer-gmm 200 "$R" GET /v1/customers/gmm-1
+sed -n 's/.*"probabilities":\(\[[^]]*\]\).*/\1/p' "$T/body" >"$T/proba.customer"
+awk -F, 'NR == 1 { s = 0; for (i = 1; i <= NF; i++) { gsub(/[][]/, "", $i); s += $i }
+    good = NF == 3 && s > 0.999999 && s < 1.000001 } END { exit !good }' "$T/proba.event" && ok ||
+    bad "event-gmm: probabilities '$(cat "$T/proba.event")'"
+same customer-gmm-probabilities "$T/proba.event" "$T/proba.customer"
 stop_server
 
 

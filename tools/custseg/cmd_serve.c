@@ -64,6 +64,7 @@ typedef struct job job;
 typedef struct server {
     const cseg_model *model;
     int transactions; /* the model is from a transaction log: events can be applied */
+    int mixture;      /* a Gaussian mixture: replies give membership probabilities */
     size_t k;
     const char *db;
     char db_shown[1024];
@@ -456,6 +457,17 @@ static json_t *result_json(const server *sv, const char *id, const cseg_stream_r
         cseg_format_date(x->as_of_day, day, sizeof day);
     json_object_set_new(o, "as_of", day[0] ? json_string(day) : json_null());
     json_object_set_new(o, "features", features_json(x));
+    /* A mixture's membership probabilities, as /v1/score gives them. */
+    double *proba = sv->mixture && x->segment ? malloc(sv->k * sizeof *proba) : NULL;
+    cseg_diag d;
+    cseg_diag_clear(&d);
+    if (proba && cseg_stream_probabilities(sv->model, x, proba, &d) == 0) {
+        json_t *p = json_array();
+        for (size_t j = 0; j < sv->k; j++)
+            json_array_append_new(p, json_real(proba[j]));
+        json_object_set_new(o, "probabilities", p);
+    }
+    free(proba);
     return o;
 }
 
@@ -699,7 +711,7 @@ static enum MHD_Result post_score(server *sv, struct MHD_Connection *c, req *r)
     cseg_diag d;
     cseg_diag_clear(&d);
     /* A mixture's membership probabilities too: transform, then predict. */
-    int mixture = cseg_model_algo(sv->model) == CSEG_ALGO_GMM;
+    int mixture = sv->mixture;
     size_t dim = cseg_model_dim(sv->model);
     double *z = mixture ? malloc((dim ? dim : 1) * sizeof *z) : NULL;
     double *proba = mixture ? malloc((sv->k ? sv->k : 1) * sizeof *proba) : NULL;
@@ -1158,6 +1170,7 @@ int cmd_serve(int argc, char **argv)
     sv.model = model;
     sv.k = cseg_model_k(model);
     sv.transactions = cseg_model_source(model) == CSEG_SOURCE_TRANSACTIONS;
+    sv.mixture = cseg_model_algo(model) == CSEG_ALGO_GMM;
     cseg_db_uri_redact(sv.db, sv.db_shown, sizeof sv.db_shown);
     rc = cseg_store_open(&sv.wstore, sv.db, &d);
     if (rc == 0)

@@ -3,6 +3,7 @@
  * whole log; repeats are applied once; moves are recorded in order. */
 #include <math.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -260,6 +261,40 @@ static void test_probabilities(void **state)
     cseg_table_free(txn2);
 }
 
+/* Deferred checkpoints: the writer's commits stay in SQLite's log; another
+ * connection's cseg_store_checkpoint copies them into the database file. */
+static void test_checkpoints(void **state)
+{
+    (void)state;
+    cseg_table *txn = NULL;
+    cseg_diag d;
+    cseg_segmentation *r = small_run(&txn, CSEG_ALGO_KMEANS);
+    char *db = tmp_db();
+    cseg_store *w = NULL, *c = NULL;
+    assert_int_equal(cseg_store_open(&w, db, &d), 0);
+    assert_int_equal(cseg_store_durable(w, &d), 0);
+    assert_int_equal(cseg_store_defer_checkpoints(w, &d), 0);
+    for (int i = 0; i < 300; i++) {
+        char id[16], inv[16];
+        snprintf(id, sizeof id, "c%d", i % 37);
+        snprintf(inv, sizeof inv, "I%d", i);
+        cseg_event ev = {id, 1700000000 + i * 3600, inv, "P1", 1, 2.5, NAN, NULL, NULL};
+        cseg_stream_result x;
+        assert_int_equal(cseg_stream_apply(w, cseg_segment_model(r), &ev, CSEG_DAY_AUTO, &x, &d), 0);
+    }
+    struct stat before, after;
+    assert_int_equal(stat(db, &before), 0);
+    assert_int_equal(cseg_store_open(&c, db, &d), 0);
+    assert_int_equal(cseg_store_checkpoint(c, &d), 0);
+    assert_int_equal(stat(db, &after), 0);
+    assert_true(after.st_size > before.st_size); /* the pages reached the database file */
+    cseg_store_close(c);
+    cseg_store_close(w);
+    remove_db(db);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+}
+
 /* Cursors: a reader's place in the moves survives closing the store; the
  * latest move's number. */
 static void test_cursors(void **state)
@@ -392,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_migrations),
         cmocka_unit_test(test_cursors),
         cmocka_unit_test(test_probabilities),
+        cmocka_unit_test(test_checkpoints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,6 +45,16 @@ CSEG_API void cseg_store_close(cseg_store *s);
  * the last run (never corrupt the store); a service that acknowledges
  * events needs it. */
 CSEG_API int cseg_store_durable(cseg_store *s, cseg_diag *d);
+/* Checkpoints: SQLite copies its write-ahead log into the database file
+ * every 1,000 pages or so, in the commit that crosses the mark, so now and
+ * then one commit waits for a copy of everything before it. A service whose
+ * writer must not wait defers them on the writer's connection (the writer
+ * then checkpoints only past 64 MiB of log, should nobody else) and calls
+ * cseg_store_checkpoint often from another thread with a connection of its
+ * own: it copies what it can without blocking anyone (SQLite's PASSIVE
+ * checkpoint). PostgreSQL: both do nothing (the server checkpoints). */
+CSEG_API int cseg_store_defer_checkpoints(cseg_store *s, cseg_diag *d);
+CSEG_API int cseg_store_checkpoint(cseg_store *s, cseg_diag *d);
 /* "sqlite" or "postgresql". */
 CSEG_API const char *cseg_store_backend(const cseg_store *s);
 

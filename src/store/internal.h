@@ -86,6 +86,8 @@ typedef struct store_ops {
     /* Statements with typed cells (see store_cell); NULL: query with text. */
     int (*run)(cseg_store *s, const char *sql, const store_cell *params, size_t np,
                store_cell_fn fn, void *ctx, cseg_diag *d);
+    /* cseg_store_defer_checkpoints and cseg_store_checkpoint (NULL: nothing to do). */
+    const char *defer_checkpoints, *checkpoint;
 } store_ops;
 
 struct cseg_store {

@@ -234,6 +234,8 @@ static const store_ops pg_ops = {
     pg_bulk_end,
     pg_close,
     NULL, /* run: cells as text through pg_query (libpq's text format) */
+    NULL, /* checkpoints: the server's own */
+    NULL,
 };
 
 int cseg__store_open_pg(cseg_store *s, const char *uri, cseg_diag *d)

@@ -811,6 +811,18 @@ int cseg_store_durable(cseg_store *s, cseg_diag *d)
     return s->ops->exec(s, s->ops->durable, NULL, NULL, 0, d);
 }
 
+int cseg_store_defer_checkpoints(cseg_store *s, cseg_diag *d)
+{
+    return s->ops->defer_checkpoints ? s->ops->exec(s, s->ops->defer_checkpoints, NULL, NULL, 0, d)
+                                     : 0;
+}
+
+int cseg_store_checkpoint(cseg_store *s, cseg_diag *d)
+{
+    return s->ops->checkpoint ? s->ops->query(s, s->ops->checkpoint, NULL, NULL, 0, NULL, NULL, d)
+                              : 0;
+}
+
 int cseg_store_put_run(cseg_store *s, const cseg_segmentation *r, const cseg_store_run_info *info,
                        int64_t *run_id, cseg_diag *d)
 {

@@ -21,5 +21,6 @@
 #include "custseg/store.h"
 #include "custseg/privacy.h"
 #include "custseg/stream.h"
+#include "custseg/tree.h"
 
 #endif

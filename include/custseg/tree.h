@@ -1,0 +1,90 @@
+/* custseg — CART decision trees for classifying customers into segments.
+ *
+ * The tree of scikit-learn's DecisionTreeClassifier (version 1.2): best
+ * splits by Gini impurity or entropy (in bits), grown depth first, the same
+ * stopping rules (max_depth, min_samples_split, min_samples_leaf, a pure
+ * node), the same candidate thresholds (midpoints of consecutive distinct
+ * values, values closer than 1e-7 taken as equal) and, like scikit-learn,
+ * features held as single-precision floats: with every feature tried at
+ * every split the tree has the same nodes, features and thresholds as
+ * scikit-learn's and predicts the same. One difference: where two features
+ * give exactly the same improvement scikit-learn keeps the one its random
+ * feature order met first, custseg the lowest-numbered (so a fixture must
+ * avoid exact ties, which small nodes make likely: the tests limit depth and
+ * leaf size).
+ *
+ * With max_features < d (a random forest's trees) each split tries a random
+ * subset of the features, drawn from seed.
+ */
+#ifndef CUSTSEG_TREE_H
+#define CUSTSEG_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "custseg/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cseg_tree_criterion {
+    CSEG_TREE_GINI = 0, /* 1 - sum p_c^2 */
+    CSEG_TREE_ENTROPY   /* -sum p_c log2 p_c */
+} cseg_tree_criterion;
+
+typedef struct cseg_tree_params {
+    cseg_tree_criterion criterion; /* default CSEG_TREE_GINI */
+    size_t max_depth;              /* 0 (default): no limit */
+    size_t min_samples_split;      /* a node with fewer samples is a leaf; default 2 */
+    size_t min_samples_leaf;       /* samples on each side of a split; default 1 */
+    size_t max_features;           /* features tried per split; 0 (default): all */
+    uint64_t seed;                 /* the features tried when max_features < d; default 0 */
+} cseg_tree_params;
+
+/* A node, as scikit-learn's tree_ arrays hold it; nodes are numbered in the
+ * order they are made (depth first, left before right). A leaf has
+ * left = right = -1, feature = -2, threshold = -2. A sample goes left when
+ * (float)x[feature] <= threshold. */
+typedef struct cseg_tree_node {
+    int32_t left, right;
+    int32_t feature;
+    double threshold;
+    double impurity;
+    size_t n_samples;
+    double weighted_n_samples;
+} cseg_tree_node;
+
+typedef struct cseg_tree cseg_tree;
+
+CSEG_API void cseg_tree_params_init(cseg_tree_params *p);
+/* NULL when p is usable, else what is wrong with it. */
+CSEG_API const char *cseg_tree_params_check(const cseg_tree_params *p);
+
+/* Fit on X (n x d, row-major) against labels y (0..k-1). class_weight (k
+ * values, NULL: all 1) and sample_weight (n values, NULL: all 1) multiply:
+ * a sample counts class_weight[y] x sample_weight. Errors: CSEG_EINVAL (n or
+ * d or k is 0, a label out of range, a NaN or infinite value, a weight < 0;
+ * diag names the row), CSEG_ENOMEM. Time O(d n log n) per level. */
+CSEG_API int cseg_tree_fit(cseg_tree **out, const double *X, size_t n, size_t d, const int32_t *y,
+                           size_t k, const double *class_weight, const double *sample_weight,
+                           const cseg_tree_params *p, cseg_diag *diag);
+CSEG_API void cseg_tree_free(cseg_tree *t);
+
+/* Each row's class (the largest weighted count of its leaf, the lowest class
+ * on a tie) and, when proba is not NULL, its leaf's class shares (n x k). */
+CSEG_API int cseg_tree_predict(const cseg_tree *t, const double *X, size_t n, int32_t *labels,
+                               double *proba);
+
+CSEG_API size_t cseg_tree_n_nodes(const cseg_tree *t);
+CSEG_API const cseg_tree_node *cseg_tree_nodes(const cseg_tree *t);
+/* n_nodes x k weighted class counts of each node's training samples. */
+CSEG_API const double *cseg_tree_values(const cseg_tree *t);
+CSEG_API size_t cseg_tree_k(const cseg_tree *t);
+CSEG_API size_t cseg_tree_dim(const cseg_tree *t);
+/* The longest path from the root to a leaf (a lone leaf: 0). */
+CSEG_API size_t cseg_tree_depth(const cseg_tree *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,444 @@
+/* custseg — CART decision trees (tree.h): scikit-learn's BestSplitter and
+ * depth-first builder, step by step, so that the trees are the same. */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "custseg/tree.h"
+#include "../core/internal.h"
+
+#define FEATURE_THRESHOLD 1e-7 /* values closer than this are one value (scikit-learn) */
+
+struct cseg_tree {
+    size_t k, d, n_nodes, cap, depth;
+    cseg_tree_node *nodes;
+    double *values; /* n_nodes x k */
+};
+
+void cseg_tree_params_init(cseg_tree_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->criterion = CSEG_TREE_GINI;
+    p->min_samples_split = 2;
+    p->min_samples_leaf = 1;
+}
+
+const char *cseg_tree_params_check(const cseg_tree_params *p)
+{
+    if (p->criterion != CSEG_TREE_GINI && p->criterion != CSEG_TREE_ENTROPY)
+        return "criterion must be gini or entropy";
+    if (p->min_samples_split < 2)
+        return "min_samples_split must be at least 2";
+    if (p->min_samples_leaf < 1)
+        return "min_samples_leaf must be at least 1";
+    return NULL;
+}
+
+/* The work of one fit. */
+typedef struct builder {
+    const cseg_tree_params *p;
+    size_t n, d, k, max_features;
+    const float *X;    /* n x d, as scikit-learn holds them */
+    const int32_t *y;
+    const double *w;   /* per sample: class weight x sample weight */
+    size_t *samples;   /* a node's samples are samples[start, end) */
+    float *xf;         /* one feature's values of the node, sorted with samples */
+    size_t *features;  /* scikit-learn's feature bookkeeping (constants first) */
+    size_t *constant;
+    double *total, *left, *right; /* weighted class counts */
+    cseg_rng rng;
+} builder;
+
+static double impurity_of(const builder *b, const double *count, double wn)
+{
+    double v = 0;
+    if (b->p->criterion == CSEG_TREE_GINI) {
+        double sq = 0;
+        for (size_t c = 0; c < b->k; c++)
+            sq += count[c] * count[c];
+        v = 1.0 - sq / (wn * wn);
+    } else {
+        for (size_t c = 0; c < b->k; c++)
+            if (count[c] > 0) {
+                double q = count[c] / wn;
+                v -= q * (log(q) / log(2.0));
+            }
+    }
+    return v;
+}
+
+/* Sort xf[0, m) with samples[0, m) by value. */
+typedef struct keyed {
+    float x;
+    size_t s;
+} keyed;
+
+static int by_x(const void *a, const void *b)
+{
+    float x = ((const keyed *)a)->x, y = ((const keyed *)b)->x;
+    return (x > y) - (x < y);
+}
+
+typedef struct split {
+    size_t pos, feature;
+    double threshold, impurity_left, impurity_right;
+} split;
+
+/* The best split of samples[start, end) (pos = end: none); the samples are
+ * then ordered left first. *n_constants: features known to be constant
+ * here, passed down to the children (scikit-learn's bookkeeping, which
+ * decides which features a random subset may draw). */
+static int best_split(builder *b, size_t start, size_t end, double wn, split *best,
+                      size_t *n_constants, keyed *buf)
+{
+    size_t d = b->d, k = b->k, m = end - start;
+    size_t n_known = *n_constants, n_total = n_known, f_i = d;
+    size_t n_visited = 0, n_found = 0, n_drawn = 0;
+    double best_proxy = -INFINITY;
+    best->pos = end;
+    best->feature = 0;
+    best->threshold = 0;
+    while (f_i > n_total &&
+           (n_visited < b->max_features || n_visited <= n_found + n_drawn)) {
+        n_visited++;
+        /* All features: in order (ties go to the lowest); a subset: a random
+         * draw among those not yet visited nor known constant. */
+        size_t lo = n_drawn, hi = f_i - n_found, f_j;
+        if (b->max_features >= d) {
+            /* the lowest-numbered feature left: scan the candidates */
+            f_j = lo;
+            for (size_t t = lo + 1; t < hi; t++) {
+                size_t ft = t < n_known ? b->features[t] : b->features[t + n_found];
+                size_t fb = f_j < n_known ? b->features[f_j] : b->features[f_j + n_found];
+                if (ft < fb)
+                    f_j = t;
+            }
+        } else {
+            f_j = lo + cseg__rng_below(&b->rng, hi - lo);
+        }
+        if (f_j < n_known) { /* a constant one: drawn, skipped */
+            size_t t = b->features[n_drawn];
+            b->features[n_drawn] = b->features[f_j];
+            b->features[f_j] = t;
+            n_drawn++;
+            continue;
+        }
+        f_j += n_found;
+        size_t f = b->features[f_j];
+        for (size_t i = 0; i < m; i++) {
+            size_t s = b->samples[start + i];
+            buf[i].x = b->X[s * d + f];
+            buf[i].s = s;
+        }
+        qsort(buf, m, sizeof *buf, by_x);
+        if (buf[m - 1].x <= buf[0].x + FEATURE_THRESHOLD) { /* constant here */
+            size_t t = b->features[f_j];
+            b->features[f_j] = b->features[n_total];
+            b->features[n_total] = t;
+            n_found++;
+            n_total++;
+            continue;
+        }
+        f_i--;
+        {
+            size_t t = b->features[f_i];
+            b->features[f_i] = b->features[f_j];
+            b->features[f_j] = t;
+        }
+        /* Every cut between distinct values, left counts grown in order. */
+        memset(b->left, 0, k * sizeof *b->left);
+        double wl = 0;
+        size_t added = 0;
+        for (size_t p = 0; p < m;) {
+            while (p + 1 < m && buf[p + 1].x <= buf[p].x + FEATURE_THRESHOLD)
+                p++;
+            p++;
+            if (p >= m)
+                break;
+            if (p < b->p->min_samples_leaf || m - p < b->p->min_samples_leaf)
+                continue;
+            for (; added < p; added++) {
+                size_t s = buf[added].s;
+                b->left[b->y[s]] += b->w[s];
+                wl += b->w[s];
+            }
+            for (size_t c = 0; c < k; c++)
+                b->right[c] = b->total[c] - b->left[c];
+            double wr = wn - wl;
+            double proxy = -wr * impurity_of(b, b->right, wr) - wl * impurity_of(b, b->left, wl);
+            if (proxy > best_proxy) {
+                best_proxy = proxy;
+                double x0 = buf[p - 1].x, x1 = buf[p].x;
+                double th = x0 / 2.0 + x1 / 2.0;
+                if (th == x1 || isinf(th))
+                    th = x0;
+                best->pos = start + p;
+                best->feature = f;
+                best->threshold = th;
+            }
+        }
+    }
+    if (best->pos < end) { /* left first: x <= threshold */
+        size_t p = start, e = end, f = best->feature;
+        while (p < e) {
+            if (b->X[b->samples[p] * d + f] <= best->threshold) {
+                p++;
+            } else {
+                e--;
+                size_t t = b->samples[p];
+                b->samples[p] = b->samples[e];
+                b->samples[e] = t;
+            }
+        }
+        memset(b->left, 0, k * sizeof *b->left);
+        double wl = 0;
+        for (size_t i = start; i < best->pos; i++) {
+            size_t s = b->samples[i];
+            b->left[b->y[s]] += b->w[s];
+            wl += b->w[s];
+        }
+        for (size_t c = 0; c < k; c++)
+            b->right[c] = b->total[c] - b->left[c];
+        best->impurity_left = impurity_of(b, b->left, wl);
+        best->impurity_right = impurity_of(b, b->right, wn - wl);
+    }
+    /* Constants found here are known to the children. */
+    memcpy(b->features, b->constant, n_known * sizeof *b->features);
+    memcpy(b->constant + n_known, b->features + n_known, n_found * sizeof *b->features);
+    *n_constants = n_total;
+    return 0;
+}
+
+static int add_node(cseg_tree *t, const cseg_tree_node *nd, const double *value)
+{
+    if (t->n_nodes == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        cseg_tree_node *nn = realloc(t->nodes, cap * sizeof *nn);
+        if (!nn)
+            return CSEG_ENOMEM;
+        t->nodes = nn;
+        double *nv = realloc(t->values, cap * t->k * sizeof *nv);
+        if (!nv)
+            return CSEG_ENOMEM;
+        t->values = nv;
+        t->cap = cap;
+    }
+    t->nodes[t->n_nodes] = *nd;
+    memcpy(t->values + t->n_nodes * t->k, value, t->k * sizeof *value);
+    return (int)t->n_nodes++;
+}
+
+typedef struct frame {
+    size_t start, end, depth, n_constants;
+    int32_t parent;
+    int is_left;
+    double impurity;
+} frame;
+
+static int build(builder *b, cseg_tree *t)
+{
+    const cseg_tree_params *p = b->p;
+    size_t cap = 64, top = 0;
+    frame *stack = malloc(cap * sizeof *stack);
+    keyed *buf = malloc(b->n * sizeof *buf);
+    int rc = stack && buf ? 0 : CSEG_ENOMEM;
+    if (rc == 0)
+        stack[top++] = (frame){0, b->n, 0, 0, -1, 0, INFINITY};
+    int first = 1;
+    while (rc == 0 && top > 0) {
+        frame fr = stack[--top];
+        size_t m = fr.end - fr.start;
+        memset(b->total, 0, b->k * sizeof *b->total);
+        double wn = 0;
+        for (size_t i = fr.start; i < fr.end; i++) {
+            size_t s = b->samples[i];
+            b->total[b->y[s]] += b->w[s];
+            wn += b->w[s];
+        }
+        int leaf = (p->max_depth && fr.depth >= p->max_depth) || m < p->min_samples_split ||
+                   m < 2 * p->min_samples_leaf;
+        if (first) {
+            fr.impurity = impurity_of(b, b->total, wn);
+            first = 0;
+        }
+        leaf = leaf || fr.impurity <= DBL_EPSILON;
+        split sp = {fr.end, 0, 0, 0, 0};
+        size_t n_constants = fr.n_constants;
+        if (!leaf) {
+            best_split(b, fr.start, fr.end, wn, &sp, &n_constants, buf);
+            leaf = sp.pos >= fr.end;
+        }
+        cseg_tree_node nd = {-1, -1, leaf ? -2 : (int32_t)sp.feature, leaf ? -2.0 : sp.threshold,
+                             fr.impurity, m, wn};
+        int id = add_node(t, &nd, b->total);
+        if (id < 0) {
+            rc = id;
+            break;
+        }
+        if (fr.parent >= 0) {
+            if (fr.is_left)
+                t->nodes[fr.parent].left = id;
+            else
+                t->nodes[fr.parent].right = id;
+        }
+        if (fr.depth > t->depth)
+            t->depth = fr.depth;
+        if (leaf)
+            continue;
+        if (top + 2 > cap) {
+            frame *ns = realloc(stack, 2 * cap * sizeof *ns);
+            if (!ns) {
+                rc = CSEG_ENOMEM;
+                break;
+            }
+            stack = ns;
+            cap *= 2;
+        }
+        /* right pushed first: the left child is made next */
+        stack[top++] = (frame){sp.pos, fr.end, fr.depth + 1, n_constants, id, 0, sp.impurity_right};
+        stack[top++] = (frame){fr.start, sp.pos, fr.depth + 1, n_constants, id, 1, sp.impurity_left};
+    }
+    free(stack);
+    free(buf);
+    return rc;
+}
+
+int cseg_tree_fit(cseg_tree **out, const double *X, size_t n, size_t d, const int32_t *y, size_t k,
+                  const double *class_weight, const double *sample_weight,
+                  const cseg_tree_params *p, cseg_diag *diag)
+{
+    *out = NULL;
+    const char *bad = cseg_tree_params_check(p);
+    if (bad)
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "%s", bad);
+    if (n == 0 || d == 0 || k == 0)
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "a tree needs rows, features and classes");
+    size_t nd;
+    if (cseg__mul(n, d, &nd))
+        return cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    builder b = {p, n, d, k, p->max_features && p->max_features < d ? p->max_features : d,
+                 NULL, y, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {{0}}};
+    float *Xf = malloc(nd * sizeof *Xf);
+    double *w = malloc(n * sizeof *w);
+    b.samples = malloc(n * sizeof *b.samples);
+    b.features = malloc(d * sizeof *b.features);
+    b.constant = malloc(d * sizeof *b.constant);
+    b.total = malloc(3 * k * sizeof *b.total);
+    cseg_tree *t = calloc(1, sizeof *t);
+    int rc = Xf && w && b.samples && b.features && b.constant && b.total && t ? 0 : CSEG_ENOMEM;
+    if (rc < 0)
+        cseg__diag(diag, rc, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (y[i] < 0 || (size_t)y[i] >= k) {
+            rc = cseg__diag(diag, CSEG_EINVAL, NULL, (long)i + 1, 0, "row %zu: class %d is not 0..%zu",
+                            i + 1, (int)y[i], k - 1);
+            break;
+        }
+        w[i] = (class_weight ? class_weight[y[i]] : 1.0) * (sample_weight ? sample_weight[i] : 1.0);
+        if (!(w[i] >= 0) || isinf(w[i]))
+            rc = cseg__diag(diag, CSEG_EINVAL, NULL, (long)i + 1, 0, "row %zu: a bad weight", i + 1);
+        for (size_t j = 0; j < d && rc == 0; j++) {
+            double v = X[i * d + j];
+            if (!isfinite(v) || fabs(v) > FLT_MAX)
+                rc = cseg__diag(diag, CSEG_EINVAL, NULL, (long)i + 1, (long)j + 1,
+                                "row %zu, feature %zu: not a finite single-precision number", i + 1,
+                                j + 1);
+            else
+                Xf[i * d + j] = (float)v;
+        }
+        b.samples[i] = i;
+    }
+    if (rc == 0) {
+        for (size_t j = 0; j < d; j++)
+            b.features[j] = b.constant[j] = j;
+        b.X = Xf;
+        b.w = w;
+        b.left = b.total + k;
+        b.right = b.total + 2 * k;
+        cseg__rng_seed(&b.rng, p->seed);
+        t->k = k;
+        t->d = d;
+        if ((rc = build(&b, t)) < 0)
+            cseg__diag(diag, rc, NULL, 0, 0, "out of memory");
+    }
+    free(Xf);
+    free(w);
+    free(b.samples);
+    free(b.features);
+    free(b.constant);
+    free(b.total);
+    if (rc < 0) {
+        cseg_tree_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+void cseg_tree_free(cseg_tree *t)
+{
+    if (!t)
+        return;
+    free(t->nodes);
+    free(t->values);
+    free(t);
+}
+
+int cseg_tree_predict(const cseg_tree *t, const double *X, size_t n, int32_t *labels, double *proba)
+{
+    if (!t || t->n_nodes == 0)
+        return CSEG_ENOTFIT;
+    size_t k = t->k;
+    for (size_t i = 0; i < n; i++) {
+        const double *x = X + i * t->d;
+        int32_t at = 0;
+        while (t->nodes[at].left >= 0)
+            at = (float)x[t->nodes[at].feature] <= t->nodes[at].threshold ? t->nodes[at].left
+                                                                          : t->nodes[at].right;
+        const double *v = t->values + (size_t)at * k;
+        size_t best = 0;
+        double sum = 0;
+        for (size_t c = 0; c < k; c++) {
+            sum += v[c];
+            if (v[c] > v[best])
+                best = c;
+        }
+        if (labels)
+            labels[i] = (int32_t)best;
+        if (proba)
+            for (size_t c = 0; c < k; c++)
+                proba[i * k + c] = sum > 0 ? v[c] / sum : 1.0 / (double)k;
+    }
+    return 0;
+}
+
+size_t cseg_tree_n_nodes(const cseg_tree *t)
+{
+    return t->n_nodes;
+}
+
+const cseg_tree_node *cseg_tree_nodes(const cseg_tree *t)
+{
+    return t->nodes;
+}
+
+const double *cseg_tree_values(const cseg_tree *t)
+{
+    return t->values;
+}
+
+size_t cseg_tree_k(const cseg_tree *t)
+{
+    return t->k;
+}
+
+size_t cseg_tree_dim(const cseg_tree *t)
+{
+    return t->d;
+}
+
+size_t cseg_tree_depth(const cseg_tree *t)
+{
+    return t->depth;
+}

@@ -1,0 +1,187 @@
+/* Tests for tree.h: the same trees as scikit-learn's DecisionTreeClassifier
+ * (fixtures from tests/reference/make_tree_fixtures.py), errors, subsets of
+ * features from a seed. */
+#include <math.h>
+
+#include "util.h"
+#include "reference/fixtures_tree.h"
+
+typedef struct tree_case {
+    const char *name;
+    cseg_tree_criterion criterion;
+    size_t max_depth, min_samples_leaf, min_samples_split;
+    const double *class_weight;
+    size_t n_nodes, depth;
+    const int32_t *left, *right, *feature;
+    const double *threshold, *impurity;
+    const size_t *samples;
+    const double *weighted, *value;
+    const int32_t *predict;
+    const double *proba;
+} tree_case;
+
+static const double weighted_cw[TREE_K] = {1.0, 2.5, 0.5, 1.0};
+
+#define CASE(nm, crit, depth, leaf, split, cw)                                                    \
+    {#nm,                                                                                          \
+     crit,                                                                                         \
+     depth,                                                                                        \
+     leaf,                                                                                         \
+     split,                                                                                        \
+     cw,                                                                                           \
+     tree_##nm##_n_nodes,                                                                          \
+     tree_##nm##_depth,                                                                            \
+     tree_##nm##_left,                                                                             \
+     tree_##nm##_right,                                                                            \
+     tree_##nm##_feature,                                                                          \
+     tree_##nm##_threshold,                                                                        \
+     tree_##nm##_impurity,                                                                         \
+     tree_##nm##_samples,                                                                          \
+     tree_##nm##_weighted,                                                                         \
+     tree_##nm##_value,                                                                            \
+     tree_##nm##_predict,                                                                          \
+     tree_##nm##_proba}
+
+/* Every node as scikit-learn has it: structure, features and thresholds
+ * exactly; impurities and weighted counts to rounding. */
+static void check_case(const tree_case *c)
+{
+    cseg_tree_params p;
+    cseg_tree_params_init(&p);
+    p.criterion = c->criterion;
+    p.max_depth = c->max_depth;
+    p.min_samples_leaf = c->min_samples_leaf;
+    p.min_samples_split = c->min_samples_split;
+    cseg_tree *t = NULL;
+    cseg_diag d;
+    if (cseg_tree_fit(&t, tree_X, TREE_N, TREE_D, tree_y, TREE_K, c->class_weight, NULL, &p, &d) < 0)
+        fail_msg("%s: %s", c->name, d.msg);
+    if (cseg_tree_n_nodes(t) != c->n_nodes)
+        fail_msg("%s: %zu nodes, scikit-learn %zu", c->name, cseg_tree_n_nodes(t), c->n_nodes);
+    assert_int_equal(cseg_tree_depth(t), c->depth);
+    const cseg_tree_node *nd = cseg_tree_nodes(t);
+    const double *val = cseg_tree_values(t);
+    for (size_t i = 0; i < c->n_nodes; i++) {
+        if (nd[i].left != c->left[i] || nd[i].right != c->right[i] ||
+            nd[i].feature != c->feature[i] || nd[i].threshold != c->threshold[i])
+            fail_msg("%s node %zu: (%d, %d, feature %d, threshold %.17g), scikit-learn (%d, %d, "
+                     "feature %d, threshold %.17g)",
+                     c->name, i, nd[i].left, nd[i].right, nd[i].feature, nd[i].threshold,
+                     c->left[i], c->right[i], c->feature[i], c->threshold[i]);
+        assert_int_equal(nd[i].n_samples, c->samples[i]);
+        assert_true(fabs(nd[i].impurity - c->impurity[i]) <= 1e-12);
+        assert_true(fabs(nd[i].weighted_n_samples - c->weighted[i]) <= 1e-9 * c->weighted[i]);
+        for (size_t k = 0; k < TREE_K; k++)
+            assert_true(fabs(val[i * TREE_K + k] - c->value[i * TREE_K + k]) <= 1e-9);
+    }
+    int32_t labels[TREE_NT];
+    double proba[TREE_NT * TREE_K];
+    assert_int_equal(cseg_tree_predict(t, tree_Xt, TREE_NT, labels, proba), 0);
+    for (size_t i = 0; i < TREE_NT; i++) {
+        if (labels[i] != c->predict[i])
+            fail_msg("%s: test row %zu predicted %d, scikit-learn %d", c->name, i, labels[i],
+                     c->predict[i]);
+        for (size_t k = 0; k < TREE_K; k++)
+            assert_true(fabs(proba[i * TREE_K + k] - c->proba[i * TREE_K + k]) <= 1e-12);
+    }
+    cseg_tree_free(t);
+}
+
+static void test_same_as_sklearn(void **state)
+{
+    (void)state;
+    const tree_case cases[] = {
+        CASE(gini_d4, CSEG_TREE_GINI, 4, 5, 2, NULL),
+        CASE(entropy_d5, CSEG_TREE_ENTROPY, 5, 8, 2, NULL),
+        CASE(gini_weighted, CSEG_TREE_GINI, 4, 10, 30, weighted_cw),
+        CASE(gini_leaf25, CSEG_TREE_GINI, 0, 25, 2, NULL),
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_case(&cases[i]);
+}
+
+/* Bad input is refused, naming the row. */
+static void test_errors(void **state)
+{
+    (void)state;
+    cseg_tree_params p;
+    cseg_tree_params_init(&p);
+    cseg_tree *t = NULL;
+    cseg_diag d;
+    double X[6] = {1, 2, 3, NAN, 5, 6};
+    int32_t y[3] = {0, 1, 0}, ybad[3] = {0, 2, 0};
+    assert_int_equal(cseg_tree_fit(&t, X, 3, 2, y, 2, NULL, NULL, &p, &d), CSEG_EINVAL);
+    assert_int_equal(d.line, 2);
+    X[3] = 4;
+    assert_int_equal(cseg_tree_fit(&t, X, 3, 2, ybad, 2, NULL, NULL, &p, &d), CSEG_EINVAL);
+    assert_int_equal(d.line, 2);
+    double w[3] = {1, -1, 1};
+    assert_int_equal(cseg_tree_fit(&t, X, 3, 2, y, 2, NULL, w, &p, &d), CSEG_EINVAL);
+    p.min_samples_leaf = 0;
+    assert_int_equal(cseg_tree_fit(&t, X, 3, 2, y, 2, NULL, NULL, &p, &d), CSEG_EINVAL);
+    assert_null(t);
+    /* one class: a single leaf */
+    cseg_tree_params_init(&p);
+    int32_t y0[3] = {1, 1, 1};
+    assert_int_equal(cseg_tree_fit(&t, X, 3, 2, y0, 2, NULL, NULL, &p, &d), 0);
+    assert_int_equal(cseg_tree_n_nodes(t), 1);
+    int32_t lab;
+    assert_int_equal(cseg_tree_predict(t, X, 1, &lab, NULL), 0);
+    assert_int_equal(lab, 1);
+    cseg_tree_free(t);
+}
+
+/* The same nodes: children, features, thresholds. */
+static int same_splits(const cseg_tree *a, const cseg_tree *b)
+{
+    if (cseg_tree_n_nodes(a) != cseg_tree_n_nodes(b))
+        return 0;
+    const cseg_tree_node *x = cseg_tree_nodes(a), *y = cseg_tree_nodes(b);
+    for (size_t i = 0; i < cseg_tree_n_nodes(a); i++)
+        if (x[i].left != y[i].left || x[i].feature != y[i].feature ||
+            x[i].threshold != y[i].threshold)
+            return 0;
+    return 1;
+}
+
+/* A subset of features per split: the seed decides it; the same seed gives
+ * the same tree, and the tree still learns. */
+static void test_feature_subsets(void **state)
+{
+    (void)state;
+    cseg_tree_params p;
+    cseg_tree_params_init(&p);
+    p.max_features = 2;
+    p.min_samples_leaf = 5;
+    cseg_tree *a = NULL, *b = NULL, *c = NULL;
+    cseg_diag d;
+    p.seed = 1;
+    assert_int_equal(cseg_tree_fit(&a, tree_X, TREE_N, TREE_D, tree_y, TREE_K, NULL, NULL, &p, &d), 0);
+    assert_int_equal(cseg_tree_fit(&b, tree_X, TREE_N, TREE_D, tree_y, TREE_K, NULL, NULL, &p, &d), 0);
+    p.seed = 2;
+    assert_int_equal(cseg_tree_fit(&c, tree_X, TREE_N, TREE_D, tree_y, TREE_K, NULL, NULL, &p, &d), 0);
+    assert_true(same_splits(a, b));
+    assert_false(same_splits(a, c));
+    /* grown out to leaves of 5, it fits its training set as scikit-learn's
+     * does (max_features=2, min_samples_leaf=5: 73-75% for random_state 0..2) */
+    int32_t *lab = malloc(TREE_N * sizeof *lab);
+    assert_int_equal(cseg_tree_predict(a, tree_X, TREE_N, lab, NULL), 0);
+    size_t right = 0;
+    for (size_t i = 0; i < TREE_N; i++)
+        right += lab[i] == tree_y[i];
+    assert_true(right > TREE_N * 7 / 10);
+    free(lab);
+    cseg_tree_free(a);
+    cseg_tree_free(b);
+    cseg_tree_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_as_sklearn),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_feature_subsets),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

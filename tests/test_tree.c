@@ -176,12 +176,100 @@ static void test_feature_subsets(void **state)
     cseg_tree_free(c);
 }
 
+/* ---- random forests ---- */
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static double unif(uint64_t *s)
+{
+    return (double)(splitmix(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* The rows of make_tree_fixtures.py's forest_rows (the same arithmetic, in
+ * the same order) and their classes by the fixture's cuts. */
+static void forest_rows(size_t n, uint64_t seed, double *X, int32_t *y)
+{
+    for (size_t r = 0; r < n; r++) {
+        double a = unif(&seed), b = unif(&seed), c = unif(&seed), e = unif(&seed), f = unif(&seed);
+        double h = unif(&seed), i = unif(&seed), j = unif(&seed), k = unif(&seed), m = unif(&seed);
+        double *x = X + r * FOREST_D;
+        x[0] = 100.0 * a * a;
+        x[1] = 3.0 * (b + c + e + f);
+        x[2] = 1000.0 * h * h * h;
+        x[3] = i + j + k - 1.5;
+        x[4] = 6.0 * m - 3.0;
+        double u1 = unif(&seed), u2 = unif(&seed);
+        double noise = u1 + u2 - 1.0;
+        double score = -0.02 * x[0] + 0.4 * x[1] + 0.002 * x[2] + 0.5 * x[3] + 0.3 * x[4] +
+                       1.5 * noise;
+        y[r] = (score > forest_cuts[0]) + (score > forest_cuts[1]) + (score > forest_cuts[2]);
+    }
+}
+
+/* Test accuracy within a point of scikit-learn's RandomForestClassifier
+ * (100 trees, sqrt features, bootstrap), each the mean over three seeds; the
+ * same forest on 1 and 2 threads. */
+static void test_forest_accuracy(void **state)
+{
+    (void)state;
+    double *X = malloc(FOREST_N * FOREST_D * sizeof *X), *Xt = malloc(FOREST_N * FOREST_D * sizeof *Xt);
+    int32_t *y = malloc(FOREST_N * sizeof *y), *yt = malloc(FOREST_N * sizeof *yt),
+            *pred = malloc(FOREST_N * sizeof *pred), *pred2 = malloc(FOREST_N * sizeof *pred2);
+    assert_non_null(X && Xt && y && yt && pred && pred2);
+    forest_rows(FOREST_N, 21, X, y);
+    forest_rows(FOREST_N, 22, Xt, yt);
+    assert_memory_equal(X, forest_X_head, sizeof forest_X_head); /* the generator agrees */
+    assert_memory_equal(y, forest_y_head, sizeof forest_y_head);
+    double ours = 0, theirs = 0;
+    for (size_t s = 0; s < FOREST_SEEDS; s++) {
+        cseg_forest_params p;
+        cseg_forest_params_init(&p);
+        p.seed = s;
+        p.n_threads = 2;
+        cseg_forest *f = NULL;
+        cseg_diag d;
+        assert_int_equal(cseg_forest_fit(&f, X, FOREST_N, FOREST_D, y, 4, NULL, NULL, &p, &d), 0);
+        assert_int_equal(cseg_forest_predict(f, Xt, FOREST_N, pred, NULL), 0);
+        size_t right = 0;
+        for (size_t i = 0; i < FOREST_N; i++)
+            right += pred[i] == yt[i];
+        ours += (double)right / FOREST_N / FOREST_SEEDS;
+        theirs += forest_sklearn_accuracy[s] / FOREST_SEEDS;
+        if (s == 0) { /* one thread: the same trees, the same predictions */
+            cseg_forest *g = NULL;
+            p.n_threads = 1;
+            assert_int_equal(cseg_forest_fit(&g, X, FOREST_N, FOREST_D, y, 4, NULL, NULL, &p, &d), 0);
+            for (size_t t = 0; t < cseg_forest_n_trees(f); t++)
+                assert_true(same_splits(cseg_forest_tree(f, t), cseg_forest_tree(g, t)));
+            assert_int_equal(cseg_forest_predict(g, Xt, FOREST_N, pred2, NULL), 0);
+            assert_memory_equal(pred, pred2, FOREST_N * sizeof *pred);
+            cseg_forest_free(g);
+        }
+        cseg_forest_free(f);
+    }
+    print_message("forest test accuracy %.4f, scikit-learn %.4f\n", ours, theirs);
+    assert_true(fabs(ours - theirs) <= 0.01);
+    free(X);
+    free(Xt);
+    free(y);
+    free(yt);
+    free(pred);
+    free(pred2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_sklearn),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_feature_subsets),
+        cmocka_unit_test(test_forest_accuracy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

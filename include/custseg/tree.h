@@ -84,6 +84,40 @@ CSEG_API size_t cseg_tree_dim(const cseg_tree *t);
 /* The longest path from the root to a leaf (a lone leaf: 0). */
 CSEG_API size_t cseg_tree_depth(const cseg_tree *t);
 
+/* ---- random forests ----
+ *
+ * scikit-learn's RandomForestClassifier: n_estimators trees, each on a
+ * bootstrap sample of the rows (n draws with replacement, a row drawn twice
+ * counting twice) and trying max_features random features per split
+ * (default: the square root of d, as scikit-learn's "sqrt"); the forest's
+ * class shares are the mean of its trees' leaf shares. Tree i draws from a
+ * seed of its own made from seed and i, and the trees are fitted in
+ * parallel (OpenMP): the same forest for any thread count. */
+typedef struct cseg_forest_params {
+    size_t n_estimators;   /* default 100 */
+    cseg_tree_params tree; /* per tree; tree.max_features 0: floor(sqrt(d)); tree.seed unused */
+    int bootstrap;         /* default 1; 0: every tree sees every row */
+    uint64_t seed;         /* default 0 */
+    int n_threads;         /* 0 (default): all cores; ignored without OpenMP */
+} cseg_forest_params;
+
+typedef struct cseg_forest cseg_forest;
+
+CSEG_API void cseg_forest_params_init(cseg_forest_params *p);
+/* As cseg_tree_fit. Time: n_estimators trees, each O(max_features n log n)
+ * per level. */
+CSEG_API int cseg_forest_fit(cseg_forest **out, const double *X, size_t n, size_t d,
+                             const int32_t *y, size_t k, const double *class_weight,
+                             const double *sample_weight, const cseg_forest_params *p,
+                             cseg_diag *diag);
+CSEG_API void cseg_forest_free(cseg_forest *f);
+/* As cseg_tree_predict, from the mean of the trees' class shares. Read-only
+ * on f: threads may share a fitted forest. */
+CSEG_API int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t *labels,
+                                 double *proba);
+CSEG_API size_t cseg_forest_n_trees(const cseg_forest *f);
+CSEG_API const cseg_tree *cseg_forest_tree(const cseg_forest *f, size_t i);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "custseg/tree.h"
+#include "internal.h"
 #include "../core/internal.h"
 
 #define FEATURE_THRESHOLD 1e-7 /* values closer than this are one value (scikit-learn) */
@@ -304,6 +305,73 @@ static int build(builder *b, cseg_tree *t)
     return rc;
 }
 
+int cseg__tree_prepare(const double *X, size_t n, size_t d, const int32_t *y, size_t k,
+                       const double *class_weight, const double *sample_weight, float *Xf,
+                       double *w, cseg_diag *diag)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] < 0 || (size_t)y[i] >= k)
+            return cseg__diag(diag, CSEG_EINVAL, NULL, (long)i + 1, 0,
+                              "row %zu: class %d is not 0..%zu", i + 1, (int)y[i], k - 1);
+        w[i] = (class_weight ? class_weight[y[i]] : 1.0) * (sample_weight ? sample_weight[i] : 1.0);
+        if (!(w[i] >= 0) || isinf(w[i]))
+            return cseg__diag(diag, CSEG_EINVAL, NULL, (long)i + 1, 0, "row %zu: a bad weight",
+                              i + 1);
+        for (size_t j = 0; j < d; j++) {
+            double v = X[i * d + j];
+            if (!isfinite(v) || fabs(v) > FLT_MAX)
+                return cseg__diag(diag, CSEG_EINVAL, NULL, (long)i + 1, (long)j + 1,
+                                  "row %zu, feature %zu: not a finite single-precision number",
+                                  i + 1, j + 1);
+            Xf[i * d + j] = (float)v;
+        }
+    }
+    return 0;
+}
+
+int cseg__tree_fit_f32(cseg_tree **out, const float *Xf, size_t n, size_t d, const int32_t *y,
+                       size_t k, const double *w, const cseg_tree_params *p)
+{
+    *out = NULL;
+    builder b = {p, n, d, k, p->max_features && p->max_features < d ? p->max_features : d,
+                 Xf, y, w, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {{0}}};
+    b.samples = malloc(n * sizeof *b.samples);
+    b.features = malloc(d * sizeof *b.features);
+    b.constant = malloc(d * sizeof *b.constant);
+    b.total = malloc(3 * k * sizeof *b.total);
+    cseg_tree *t = calloc(1, sizeof *t);
+    int rc = b.samples && b.features && b.constant && b.total && t ? 0 : CSEG_ENOMEM;
+    if (rc == 0) {
+        /* Samples of weight 0 (not drawn into a bootstrap sample) take no part. */
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (w[i] > 0)
+                b.samples[m++] = i;
+        b.n = m ? m : n;
+        if (!m)
+            for (size_t i = 0; i < n; i++)
+                b.samples[i] = i;
+        for (size_t j = 0; j < d; j++)
+            b.features[j] = b.constant[j] = j;
+        b.left = b.total + k;
+        b.right = b.total + 2 * k;
+        cseg__rng_seed(&b.rng, p->seed);
+        t->k = k;
+        t->d = d;
+        rc = build(&b, t);
+    }
+    free(b.samples);
+    free(b.features);
+    free(b.constant);
+    free(b.total);
+    if (rc < 0) {
+        cseg_tree_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
 int cseg_tree_fit(cseg_tree **out, const double *X, size_t n, size_t d, const int32_t *y, size_t k,
                   const double *class_weight, const double *sample_weight,
                   const cseg_tree_params *p, cseg_diag *diag)
@@ -317,63 +385,16 @@ int cseg_tree_fit(cseg_tree **out, const double *X, size_t n, size_t d, const in
     size_t nd;
     if (cseg__mul(n, d, &nd))
         return cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-    builder b = {p, n, d, k, p->max_features && p->max_features < d ? p->max_features : d,
-                 NULL, y, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, {{0}}};
     float *Xf = malloc(nd * sizeof *Xf);
     double *w = malloc(n * sizeof *w);
-    b.samples = malloc(n * sizeof *b.samples);
-    b.features = malloc(d * sizeof *b.features);
-    b.constant = malloc(d * sizeof *b.constant);
-    b.total = malloc(3 * k * sizeof *b.total);
-    cseg_tree *t = calloc(1, sizeof *t);
-    int rc = Xf && w && b.samples && b.features && b.constant && b.total && t ? 0 : CSEG_ENOMEM;
-    if (rc < 0)
+    int rc = Xf && w ? 0 : cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    if (rc == 0)
+        rc = cseg__tree_prepare(X, n, d, y, k, class_weight, sample_weight, Xf, w, diag);
+    if (rc == 0 && (rc = cseg__tree_fit_f32(out, Xf, n, d, y, k, w, p)) < 0)
         cseg__diag(diag, rc, NULL, 0, 0, "out of memory");
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (y[i] < 0 || (size_t)y[i] >= k) {
-            rc = cseg__diag(diag, CSEG_EINVAL, NULL, (long)i + 1, 0, "row %zu: class %d is not 0..%zu",
-                            i + 1, (int)y[i], k - 1);
-            break;
-        }
-        w[i] = (class_weight ? class_weight[y[i]] : 1.0) * (sample_weight ? sample_weight[i] : 1.0);
-        if (!(w[i] >= 0) || isinf(w[i]))
-            rc = cseg__diag(diag, CSEG_EINVAL, NULL, (long)i + 1, 0, "row %zu: a bad weight", i + 1);
-        for (size_t j = 0; j < d && rc == 0; j++) {
-            double v = X[i * d + j];
-            if (!isfinite(v) || fabs(v) > FLT_MAX)
-                rc = cseg__diag(diag, CSEG_EINVAL, NULL, (long)i + 1, (long)j + 1,
-                                "row %zu, feature %zu: not a finite single-precision number", i + 1,
-                                j + 1);
-            else
-                Xf[i * d + j] = (float)v;
-        }
-        b.samples[i] = i;
-    }
-    if (rc == 0) {
-        for (size_t j = 0; j < d; j++)
-            b.features[j] = b.constant[j] = j;
-        b.X = Xf;
-        b.w = w;
-        b.left = b.total + k;
-        b.right = b.total + 2 * k;
-        cseg__rng_seed(&b.rng, p->seed);
-        t->k = k;
-        t->d = d;
-        if ((rc = build(&b, t)) < 0)
-            cseg__diag(diag, rc, NULL, 0, 0, "out of memory");
-    }
     free(Xf);
     free(w);
-    free(b.samples);
-    free(b.features);
-    free(b.constant);
-    free(b.total);
-    if (rc < 0) {
-        cseg_tree_free(t);
-        return rc;
-    }
-    *out = t;
-    return 0;
+    return rc;
 }
 
 void cseg_tree_free(cseg_tree *t)
@@ -385,18 +406,22 @@ void cseg_tree_free(cseg_tree *t)
     free(t);
 }
 
+const double *cseg__tree_leaf(const cseg_tree *t, const double *x)
+{
+    int32_t at = 0;
+    while (t->nodes[at].left >= 0)
+        at = (float)x[t->nodes[at].feature] <= t->nodes[at].threshold ? t->nodes[at].left
+                                                                      : t->nodes[at].right;
+    return t->values + (size_t)at * t->k;
+}
+
 int cseg_tree_predict(const cseg_tree *t, const double *X, size_t n, int32_t *labels, double *proba)
 {
     if (!t || t->n_nodes == 0)
         return CSEG_ENOTFIT;
     size_t k = t->k;
     for (size_t i = 0; i < n; i++) {
-        const double *x = X + i * t->d;
-        int32_t at = 0;
-        while (t->nodes[at].left >= 0)
-            at = (float)x[t->nodes[at].feature] <= t->nodes[at].threshold ? t->nodes[at].left
-                                                                          : t->nodes[at].right;
-        const double *v = t->values + (size_t)at * k;
+        const double *v = cseg__tree_leaf(t, X + i * t->d);
         size_t best = 0;
         double sum = 0;
         for (size_t c = 0; c < k; c++) {

@@ -16,6 +16,12 @@
  * compared, each case is fitted with five random_state values and must give the
  * same tree every time (no tie decided the tree); the script stops otherwise.
  * Features are continuous; the labels come from a rule with noise.
+ *
+ * For the random forest: scikit-learn's RandomForestClassifier (100 trees,
+ * max_features "sqrt", bootstrap) test accuracy for random_state 0, 1 and 2 on a
+ * second set whose rows are made by a generator simple enough to run the same
+ * in C (splitmix64, uniforms, sums and products only: the same bits in both
+ * languages), so that only the accuracies and the class cuts are kept here.
  */
 #ifndef CSEG_FIXTURES_TREE_H
 #define CSEG_FIXTURES_TREE_H
@@ -3128,6 +3134,27 @@ static const double tree_gini_leaf25_proba[] __attribute__((unused)) = {
     0.45161290322580644, 0.41935483870967744, 0.0967741935483871, 0.03225806451612903,
     0.0, 0.2222222222222222, 0.4074074074074074, 0.37037037037037035,
     0.2, 0.5333333333333333, 0.23333333333333334, 0.03333333333333333,
+};
+
+/* random forest: 100 trees, max_features sqrt, bootstrap; rows from forest_rows */
+#define FOREST_N 3000
+#define FOREST_D 5
+#define FOREST_SEEDS 3
+static const double forest_cuts[] __attribute__((unused)) = {
+    1.290318997290838, 2.217531742468751, 3.1320094304993042,
+};
+static const double forest_sklearn_accuracy[] __attribute__((unused)) = {
+    0.5703333333333334, 0.5746666666666667, 0.569,
+};
+static const double forest_X_head[] __attribute__((unused)) = {
+    0.07033319501102663, 6.5443127982178195, 94.97256454340676, -0.21158515974918668,
+    1.1571553774387002, 43.18594976786095, 5.410377793096933, 502.11751887907917,
+    0.1794907937247745, -0.5508670656565577, 22.4402747538194, 5.9015082122806675,
+    18.76844485232019, -0.5062121803401335, -2.0713977755806265, 94.59577063127844,
+    3.4700027513816214, 471.92840478980224, 0.014380870400520607, 2.565447279415247,
+};
+static const int32_t forest_y_head[] __attribute__((unused)) = {
+    3, 0, 0, 0, 2, 2, 3, 1, 3, 3, 0, 1, 2, 1, 3, 2, 3, 1, 0, 3,
 };
 
 #endif /* CSEG_FIXTURES_TREE_H */

@@ -17,6 +17,12 @@ equally good splits; custseg visits them in order. So that the trees can be
 compared, each case is fitted with five random_state values and must give the
 same tree every time (no tie decided the tree); the script stops otherwise.
 Features are continuous; the labels come from a rule with noise.
+
+For the random forest: scikit-learn's RandomForestClassifier (100 trees,
+max_features "sqrt", bootstrap) test accuracy for random_state 0, 1 and 2 on a
+second set whose rows are made by a generator simple enough to run the same
+in C (splitmix64, uniforms, sums and products only: the same bits in both
+languages), so that only the accuracies and the class cuts are kept here.
 """
 
 import os
@@ -24,6 +30,7 @@ import sys
 
 import numpy as np
 import sklearn
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -70,6 +77,64 @@ def same_tree(a, b):
             and np.array_equal(ta.children_left, tb.children_left))
 
 
+MASK = (1 << 64) - 1
+FOREST_N, FOREST_D, FOREST_SEEDS = 3000, 5, 3
+
+
+class SplitMix:
+    """splitmix64, as src/core's cseg__splitmix64; uniforms with 53 bits."""
+
+    def __init__(self, seed):
+        self.s = seed & MASK
+
+    def next(self):
+        self.s = (self.s + 0x9E3779B97F4A7C15) & MASK
+        z = self.s
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+        return z ^ (z >> 31)
+
+    def u(self):
+        return (self.next() >> 11) * (1.0 / 9007199254740992.0)
+
+
+def forest_rows(n, seed):
+    """The rows and scores of tests/test_tree.c's forest_rows: the same arithmetic."""
+    g = SplitMix(seed)
+    X, score = [], []
+    for _ in range(n):
+        a, b, c, e, f = g.u(), g.u(), g.u(), g.u(), g.u()
+        h, i, j, k, m = g.u(), g.u(), g.u(), g.u(), g.u()
+        x = [100.0 * a * a, 3.0 * (b + c + e + f), 1000.0 * h * h * h, i + j + k - 1.5,
+             6.0 * m - 3.0]
+        noise = g.u() + g.u() - 1.0
+        X.append(x)
+        score.append(-0.02 * x[0] + 0.4 * x[1] + 0.002 * x[2] + 0.5 * x[3] + 0.3 * x[4]
+                     + 1.5 * noise)
+    return np.array(X), np.array(score)
+
+
+def forest_case():
+    X, score = forest_rows(FOREST_N, 21)
+    Xt, score_t = forest_rows(FOREST_N, 22)
+    cuts = np.quantile(score, [0.25, 0.5, 0.75])
+    y = (score > cuts[0]).astype(int) + (score > cuts[1]) + (score > cuts[2])
+    yt = (score_t > cuts[0]).astype(int) + (score_t > cuts[1]) + (score_t > cuts[2])
+    acc = []
+    for s in range(FOREST_SEEDS):
+        rf = RandomForestClassifier(n_estimators=100, max_features="sqrt", bootstrap=True,
+                                    random_state=s, n_jobs=1).fit(X, y)
+        acc.append(float((rf.predict(Xt) == yt).mean()))
+    out = ["\n/* random forest: 100 trees, max_features sqrt, bootstrap; rows from forest_rows */\n",
+           c_define("FOREST_N", FOREST_N), c_define("FOREST_D", FOREST_D),
+           c_define("FOREST_SEEDS", FOREST_SEEDS),
+           c_array("double", "forest_cuts", cuts),
+           c_array("double", "forest_sklearn_accuracy", acc),
+           c_array("double", "forest_X_head", X[:4]),
+           c_array("int32_t", "forest_y_head", y[:20], per_line=20, fmt=str)]
+    return "".join(out)
+
+
 def main():
     X, y = data(N_TRAIN, 11)
     Xt, _ = data(N_TEST, 12)
@@ -97,6 +162,7 @@ def main():
         out.append(c_array("double", p + "_value", t.value[:, 0, :]))
         out.append(c_array("int32_t", p + "_predict", trees[0].predict(Xt), per_line=20, fmt=str))
         out.append(c_array("double", p + "_proba", trees[0].predict_proba(Xt)))
+    out.append(forest_case())
     desc = __doc__.split("\n\n", 2)[2].strip()
     path = os.path.join(HERE, "fixtures_tree.h")
     with open(path, "w") as f:

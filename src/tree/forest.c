@@ -1,0 +1,171 @@
+/* custseg — random forests of CART trees (tree.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "custseg/tree.h"
+#include "internal.h"
+#include "../core/internal.h"
+
+struct cseg_forest {
+    size_t k, d, n_trees;
+    cseg_tree **trees;
+};
+
+void cseg_forest_params_init(cseg_forest_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->n_estimators = 100;
+    cseg_tree_params_init(&p->tree);
+    p->bootstrap = 1;
+}
+
+/* Tree i's seed: seed and i mixed, so that no tree depends on another. */
+static uint64_t tree_seed(uint64_t seed, size_t i)
+{
+    uint64_t s = seed ^ (0x9e3779b97f4a7c15ULL * ((uint64_t)i + 1));
+    return cseg__splitmix64(&s);
+}
+
+/* Tree i of the forest on the shared prepared data: its bootstrap counts
+ * times the weights, its own feature draws. */
+static int fit_one(cseg_forest *f, size_t i, const float *Xf, size_t n, const int32_t *y,
+                   const double *w, const cseg_forest_params *p, size_t max_features)
+{
+    cseg_tree_params tp = p->tree;
+    tp.max_features = max_features;
+    uint64_t s = tree_seed(p->seed, i);
+    cseg_rng rng;
+    cseg__rng_seed(&rng, s);
+    tp.seed = cseg__rng_next(&rng);
+    double *wi = malloc(n * sizeof *wi);
+    if (!wi)
+        return CSEG_ENOMEM;
+    if (p->bootstrap) {
+        memset(wi, 0, n * sizeof *wi);
+        for (size_t j = 0; j < n; j++)
+            wi[cseg__rng_below(&rng, n)] += 1;
+        for (size_t j = 0; j < n; j++)
+            wi[j] *= w[j];
+    } else {
+        memcpy(wi, w, n * sizeof *wi);
+    }
+    int rc = cseg__tree_fit_f32(&f->trees[i], Xf, n, f->d, y, f->k, wi, &tp);
+    free(wi);
+    return rc;
+}
+
+int cseg_forest_fit(cseg_forest **out, const double *X, size_t n, size_t d, const int32_t *y,
+                    size_t k, const double *class_weight, const double *sample_weight,
+                    const cseg_forest_params *p, cseg_diag *diag)
+{
+    *out = NULL;
+    const char *bad = cseg_tree_params_check(&p->tree);
+    if (bad)
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "%s", bad);
+    if (p->n_estimators == 0)
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "a forest needs at least one tree");
+    if (n == 0 || d == 0 || k == 0)
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "a forest needs rows, features and classes");
+    size_t nd;
+    if (cseg__mul(n, d, &nd))
+        return cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    float *Xf = malloc(nd * sizeof *Xf);
+    double *w = malloc(n * sizeof *w);
+    cseg_forest *f = calloc(1, sizeof *f);
+    if (f)
+        f->trees = calloc(p->n_estimators, sizeof *f->trees);
+    int rc = Xf && w && f && f->trees ? 0 : cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    if (rc == 0)
+        rc = cseg__tree_prepare(X, n, d, y, k, class_weight, sample_weight, Xf, w, diag);
+    if (rc == 0) {
+        f->k = k;
+        f->d = d;
+        f->n_trees = p->n_estimators;
+        size_t mf = p->tree.max_features ? p->tree.max_features : (size_t)floor(sqrt((double)d));
+        mf = mf < 1 ? 1 : mf > d ? d : mf;
+        int nt = cseg__threads(p->n_threads), failed = 0;
+        (void)nt; /* unused without OpenMP */
+        long nest = (long)p->n_estimators;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none)                     \
+    shared(f, Xf, n, y, w, p, mf, nest) reduction(| : failed)
+        for (long i = 0; i < nest; i++)
+            failed |= fit_one(f, (size_t)i, Xf, n, y, w, p, mf) < 0;
+        if (failed)
+            rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    free(Xf);
+    free(w);
+    if (rc < 0) {
+        cseg_forest_free(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}
+
+void cseg_forest_free(cseg_forest *f)
+{
+    if (!f)
+        return;
+    for (size_t i = 0; f->trees && i < f->n_trees; i++)
+        cseg_tree_free(f->trees[i]);
+    free(f->trees);
+    free(f);
+}
+
+int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t *labels,
+                        double *proba)
+{
+    if (!f || f->n_trees == 0)
+        return CSEG_ENOTFIT;
+    size_t k = f->k;
+    int nt = cseg__threads(0), failed = 0;
+    (void)nt;
+    long nl = (long)n;
+#pragma omp parallel num_threads(nt) default(none) shared(f, X, nl, k, labels, proba)          \
+    reduction(| : failed) if (nl >= 4096)
+    {
+        double *acc = malloc(k * sizeof *acc);
+        if (!acc)
+            failed = 1;
+#pragma omp for schedule(static)
+        for (long i = 0; i < nl; i++) {
+            if (!acc)
+                continue;
+            const double *x = X + (size_t)i * f->d;
+            memset(acc, 0, k * sizeof *acc);
+            /* The mean of the trees' shares, summed in tree order. */
+            for (size_t t = 0; t < f->n_trees; t++) {
+                const double *v = cseg__tree_leaf(f->trees[t], x);
+                double sum = 0;
+                for (size_t c = 0; c < k; c++)
+                    sum += v[c];
+                for (size_t c = 0; c < k; c++)
+                    acc[c] += sum > 0 ? v[c] / sum : 1.0 / (double)k;
+            }
+            size_t best = 0;
+            for (size_t c = 0; c < k; c++) {
+                acc[c] /= (double)f->n_trees;
+                if (acc[c] > acc[best])
+                    best = c;
+            }
+            if (labels)
+                labels[i] = (int32_t)best;
+            if (proba)
+                memcpy(proba + (size_t)i * k, acc, k * sizeof *acc);
+        }
+        free(acc);
+    }
+    return failed ? CSEG_ENOMEM : 0;
+}
+
+size_t cseg_forest_n_trees(const cseg_forest *f)
+{
+    return f->n_trees;
+}
+
+const cseg_tree *cseg_forest_tree(const cseg_forest *f, size_t i)
+{
+    return i < f->n_trees ? f->trees[i] : NULL;
+}

@@ -263,6 +263,35 @@ static void test_forest_accuracy(void **state)
     free(pred2);
 }
 
+/* A classifier's scores: scikit-learn's, with classes never true, never
+ * predicted, or neither. */
+static void test_classification_scores(void **state)
+{
+    (void)state;
+    cseg_class_scores sc;
+    size_t cm[SCORES_K * SCORES_K], sup[SCORES_K];
+    double pr[SCORES_K], rc[SCORES_K], f1[SCORES_K];
+    assert_int_equal(cseg_metrics_classification(scores_truth, scores_pred, SCORES_N, SCORES_K, &sc,
+                                                 cm, pr, rc, f1, sup),
+                     0);
+    assert_true(fabs(sc.accuracy - scores_accuracy) <= 1e-12);
+    assert_true(fabs(sc.macro_precision - scores_macro_precision) <= 1e-12);
+    assert_true(fabs(sc.macro_recall - scores_macro_recall) <= 1e-12);
+    assert_true(fabs(sc.macro_f1 - scores_macro_f1) <= 1e-12);
+    assert_true(fabs(sc.weighted_f1 - scores_weighted_f1) <= 1e-12);
+    assert_memory_equal(cm, scores_confusion, sizeof cm);
+    assert_memory_equal(sup, scores_support, sizeof sup);
+    for (size_t c = 0; c < SCORES_K; c++) {
+        assert_true(fabs(pr[c] - scores_precision[c]) <= 1e-12);
+        assert_true(fabs(rc[c] - scores_recall[c]) <= 1e-12);
+        assert_true(fabs(f1[c] - scores_f1[c]) <= 1e-12);
+    }
+    int32_t bad[2] = {0, SCORES_K};
+    assert_int_equal(cseg_metrics_classification(bad, bad, 2, SCORES_K, &sc, NULL, NULL, NULL, NULL,
+                                                 NULL),
+                     CSEG_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_feature_subsets),
         cmocka_unit_test(test_forest_accuracy),
+        cmocka_unit_test(test_classification_scores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

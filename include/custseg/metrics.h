@@ -81,6 +81,28 @@ CSEG_API int cseg_metrics_adjusted_rand(const int32_t *a, const int32_t *b, size
  * is clipped at 0. Symmetric in a and b. */
 CSEG_API int cseg_metrics_nmi(const int32_t *a, const int32_t *b, size_t n, double *out);
 
+/* ---- a classifier against the truth (classes 0..k-1) ----
+ * As scikit-learn 1.2's accuracy_score, confusion_matrix and
+ * precision_recall_fscore_support: precision of a class never predicted and
+ * recall of a class never true are 0 (scikit-learn's zero_division
+ * default, which also warns), F1 is 0 where precision and recall are; the
+ * macro means run over the classes that occur in truth or in pred (as
+ * scikit-learn's labels = unique_labels(truth, pred)), the weighted F1 weighs
+ * each class by its support. */
+typedef struct cseg_class_scores {
+    double accuracy;
+    double macro_precision, macro_recall, macro_f1, weighted_f1;
+} cseg_class_scores;
+
+/* truth and pred: n labels in 0..k-1 (CSEG_EINVAL otherwise). Caller-
+ * allocated outputs, each optional (NULL): confusion k x k (row: the true
+ * class, column: the predicted one), precision, recall, f1 and support (k
+ * each). */
+CSEG_API int cseg_metrics_classification(const int32_t *truth, const int32_t *pred, size_t n,
+                                         size_t k, cseg_class_scores *out, size_t *confusion,
+                                         double *precision, double *recall, double *f1,
+                                         size_t *support);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,6 +22,11 @@
  * second set whose rows are made by a generator simple enough to run the same
  * in C (splitmix64, uniforms, sums and products only: the same bits in both
  * languages), so that only the accuracies and the class cuts are kept here.
+ *
+ * For the classification scores (cseg_metrics_classification): a truth and a
+ * prediction over 6 classes, one class never true, one never predicted, one in
+ * neither, with accuracy_score, confusion_matrix, precision_recall_fscore_support
+ * and the macro and weighted averages.
  */
 #ifndef CSEG_FIXTURES_TREE_H
 #define CSEG_FIXTURES_TREE_H
@@ -3155,6 +3160,73 @@ static const double forest_X_head[] __attribute__((unused)) = {
 };
 static const int32_t forest_y_head[] __attribute__((unused)) = {
     3, 0, 0, 0, 2, 2, 3, 1, 3, 3, 0, 1, 2, 1, 3, 2, 3, 1, 0, 3,
+};
+
+/* classification scores: 6 classes; 4 never true, 3 never predicted, 5 neither */
+#define SCORES_N 300
+#define SCORES_K 6
+static const int32_t scores_truth[] __attribute__((unused)) = {
+    2, 2, 1, 0, 0, 0, 1, 0, 0, 3, 1, 0, 1, 3, 2, 2, 0, 1, 1, 0,
+    1, 0, 2, 0, 1, 2, 0, 2, 2, 0, 2, 0, 1, 1, 0, 0, 2, 0, 0, 1,
+    1, 2, 0, 0, 2, 1, 1, 0, 0, 3, 0, 2, 0, 3, 0, 3, 1, 0, 2, 1,
+    1, 1, 0, 1, 0, 1, 1, 0, 2, 0, 0, 2, 0, 2, 1, 3, 3, 2, 2, 0,
+    2, 2, 1, 1, 1, 3, 0, 1, 0, 1, 1, 3, 3, 0, 3, 0, 2, 0, 1, 0,
+    2, 2, 0, 1, 0, 1, 1, 0, 2, 0, 1, 0, 0, 0, 0, 3, 2, 1, 1, 1,
+    2, 0, 2, 0, 1, 2, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0,
+    1, 1, 2, 3, 0, 2, 0, 2, 0, 2, 1, 2, 1, 0, 1, 0, 0, 1, 1, 2,
+    0, 1, 1, 1, 2, 1, 1, 1, 1, 0, 1, 1, 0, 3, 2, 3, 0, 1, 0, 0,
+    0, 0, 2, 0, 1, 0, 0, 0, 1, 1, 1, 1, 0, 1, 3, 0, 2, 0, 0, 0,
+    0, 3, 0, 0, 0, 0, 0, 1, 1, 3, 2, 0, 1, 3, 0, 2, 0, 2, 0, 1,
+    1, 0, 2, 2, 1, 0, 3, 0, 2, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0,
+    3, 0, 0, 3, 0, 1, 2, 0, 0, 3, 1, 0, 1, 0, 2, 3, 0, 1, 0, 1,
+    2, 2, 0, 0, 1, 0, 1, 2, 0, 1, 0, 0, 3, 1, 1, 1, 1, 2, 0, 0,
+    2, 1, 3, 0, 2, 1, 1, 2, 0, 1, 0, 0, 2, 0, 2, 0, 3, 3, 1, 0,
+};
+static const int32_t scores_pred[] __attribute__((unused)) = {
+    2, 4, 1, 2, 4, 1, 0, 0, 2, 3, 4, 4, 1, 3, 2, 1, 0, 1, 0, 0,
+    0, 0, 2, 0, 1, 2, 0, 2, 2, 1, 2, 0, 1, 1, 4, 4, 2, 0, 0, 4,
+    1, 2, 0, 2, 2, 1, 1, 0, 2, 3, 0, 4, 0, 3, 0, 3, 1, 0, 2, 0,
+    1, 2, 0, 1, 0, 0, 0, 1, 2, 0, 0, 2, 1, 0, 1, 3, 3, 2, 2, 0,
+    0, 2, 1, 1, 2, 3, 0, 1, 2, 4, 1, 3, 3, 0, 3, 0, 2, 0, 1, 0,
+    0, 2, 4, 1, 2, 1, 1, 1, 2, 0, 4, 0, 0, 0, 0, 3, 2, 1, 1, 4,
+    2, 0, 2, 0, 1, 2, 1, 2, 4, 0, 0, 0, 0, 0, 0, 4, 2, 0, 0, 4,
+    4, 1, 2, 2, 0, 2, 0, 4, 0, 2, 1, 2, 1, 2, 1, 0, 0, 1, 1, 2,
+    2, 0, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 4, 0, 4, 3, 0, 2, 0, 4,
+    0, 0, 1, 0, 1, 0, 0, 0, 1, 1, 1, 2, 2, 1, 3, 0, 0, 0, 0, 0,
+    2, 3, 0, 0, 0, 1, 0, 1, 4, 3, 4, 0, 1, 3, 0, 2, 0, 2, 0, 1,
+    1, 0, 2, 2, 1, 1, 3, 0, 2, 1, 0, 2, 0, 0, 0, 0, 4, 1, 0, 0,
+    4, 0, 0, 3, 1, 2, 2, 0, 0, 3, 0, 1, 1, 0, 2, 3, 0, 0, 0, 1,
+    2, 1, 0, 0, 0, 0, 1, 2, 0, 1, 0, 0, 3, 1, 0, 2, 1, 1, 4, 0,
+    2, 4, 0, 2, 0, 0, 1, 2, 1, 1, 0, 0, 2, 0, 2, 0, 3, 4, 4, 0,
+};
+static const double scores_accuracy __attribute__((unused)) = 0.72;
+static const double scores_macro_precision __attribute__((unused)) = 0.657078507078507;
+static const double scores_macro_recall __attribute__((unused)) = 0.589965246449457;
+static const double scores_macro_f1 __attribute__((unused)) = 0.6195688574905108;
+static const double scores_weighted_f1 __attribute__((unused)) = 0.7565247100795655;
+static const size_t scores_confusion[] __attribute__((unused)) = {
+    92, 11, 12, 0, 10, 0,
+    12, 59, 8, 0, 11, 0,
+    6, 4, 42, 0, 5, 0,
+    2, 0, 1, 23, 2, 0,
+    0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0,
+};
+static const double scores_precision[] __attribute__((unused)) = {
+    0.8214285714285714, 0.7972972972972973, 0.6666666666666666, 1.0,
+    0.0, 0.0,
+};
+static const double scores_recall[] __attribute__((unused)) = {
+    0.736, 0.6555555555555556, 0.7368421052631579, 0.8214285714285714,
+    0.0, 0.0,
+};
+static const double scores_f1[] __attribute__((unused)) = {
+    0.7763713080168776, 0.7195121951219513, 0.7, 0.9019607843137255,
+    0.0, 0.0,
+};
+static const size_t scores_support[] __attribute__((unused)) = {
+    125, 90, 57, 28,
+    0, 0,
 };
 
 #endif /* CSEG_FIXTURES_TREE_H */

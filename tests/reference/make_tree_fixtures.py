@@ -23,6 +23,11 @@ max_features "sqrt", bootstrap) test accuracy for random_state 0, 1 and 2 on a
 second set whose rows are made by a generator simple enough to run the same
 in C (splitmix64, uniforms, sums and products only: the same bits in both
 languages), so that only the accuracies and the class cuts are kept here.
+
+For the classification scores (cseg_metrics_classification): a truth and a
+prediction over 6 classes, one class never true, one never predicted, one in
+neither, with accuracy_score, confusion_matrix, precision_recall_fscore_support
+and the macro and weighted averages.
 """
 
 import os
@@ -31,6 +36,8 @@ import sys
 import numpy as np
 import sklearn
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score,
+                             precision_recall_fscore_support, precision_score, recall_score)
 from sklearn.tree import DecisionTreeClassifier
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -135,6 +142,34 @@ def forest_case():
     return "".join(out)
 
 
+def scores_case():
+    rng = np.random.default_rng(5)
+    n, k = 300, 6
+    truth = rng.choice([0, 1, 2, 3], size=n, p=[0.4, 0.3, 0.2, 0.1])  # 4 never true, 5 never
+    pred = truth.copy()
+    flip = rng.random(n) < 0.35
+    pred[flip] = rng.choice([0, 1, 2, 4], size=flip.sum())            # 3 never predicted
+    labels = list(range(k))
+    p, r, f, sup = precision_recall_fscore_support(truth, pred, labels=labels, zero_division=0)
+    out = ["\n/* classification scores: 6 classes; 4 never true, 3 never predicted, 5 neither */\n",
+           c_define("SCORES_N", n), c_define("SCORES_K", k),
+           c_array("int32_t", "scores_truth", truth, per_line=20, fmt=str),
+           c_array("int32_t", "scores_pred", pred, per_line=20, fmt=str),
+           c_scalar("double", "scores_accuracy", accuracy_score(truth, pred)),
+           c_scalar("double", "scores_macro_precision",
+                    precision_score(truth, pred, average="macro", zero_division=0)),
+           c_scalar("double", "scores_macro_recall",
+                    recall_score(truth, pred, average="macro", zero_division=0)),
+           c_scalar("double", "scores_macro_f1", f1_score(truth, pred, average="macro", zero_division=0)),
+           c_scalar("double", "scores_weighted_f1",
+                    f1_score(truth, pred, average="weighted", zero_division=0)),
+           c_array("size_t", "scores_confusion", confusion_matrix(truth, pred, labels=labels),
+                   per_line=6, fmt=str),
+           c_array("double", "scores_precision", p), c_array("double", "scores_recall", r),
+           c_array("double", "scores_f1", f), c_array("size_t", "scores_support", sup, fmt=str)]
+    return "".join(out)
+
+
 def main():
     X, y = data(N_TRAIN, 11)
     Xt, _ = data(N_TEST, 12)
@@ -163,6 +198,7 @@ def main():
         out.append(c_array("int32_t", p + "_predict", trees[0].predict(Xt), per_line=20, fmt=str))
         out.append(c_array("double", p + "_proba", trees[0].predict_proba(Xt)))
     out.append(forest_case())
+    out.append(scores_case())
     desc = __doc__.split("\n\n", 2)[2].strip()
     path = os.path.join(HERE, "fixtures_tree.h")
     with open(path, "w") as f:

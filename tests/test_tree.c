@@ -292,6 +292,62 @@ static void test_classification_scores(void **state)
                      CSEG_EINVAL);
 }
 
+/* A model keeps its classifier through model.json: the same segments after
+ * a round trip; a classifier of other classes or dimension is refused. */
+static void test_model_round_trip(void **state)
+{
+    (void)state;
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    cseg_table *txn = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_txn_read(&txn, CSEG_SOURCE_DIR "/tests/data/txn_small.csv", &roles, NULL,
+                                   &d),
+                     0);
+    cseg_segment_params sp;
+    cseg_segment_params_init(&sp);
+    sp.k = 3;
+    cseg_segmentation *r = NULL;
+    assert_int_equal(cseg_segment_transactions(&r, txn, &roles, NULL, NULL, &sp, &d), 0);
+    cseg_model *m = NULL;
+    char *text = cseg_model_to_json(cseg_segment_model(r));
+    assert_non_null(text);
+    assert_int_equal(cseg_model_from_json(&m, text, "model.json", &d), 0);
+    free(text);
+    const cseg_table *ct = cseg_segment_table(r);
+    size_t n = cseg_segment_n(r), dim = cseg_model_dim(m);
+    double *Z = malloc(n * dim * sizeof *Z);
+    int32_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    assert_int_equal(cseg_model_transform(m, ct, Z, &d), 0);
+    cseg_forest_params fp;
+    cseg_forest_params_init(&fp);
+    fp.n_estimators = 7;
+    cseg_forest *f = NULL, *wrong = NULL;
+    assert_int_equal(cseg_forest_fit(&f, Z, n, dim, cseg_segment_labels(r), 3, NULL, NULL, &fp, &d),
+                     0);
+    assert_int_equal(cseg_forest_fit(&wrong, Z, n, dim, cseg_segment_labels(r), 4, NULL, NULL, &fp,
+                                     &d),
+                     0);
+    assert_int_equal(cseg_model_set_classifier(m, "forest", wrong), CSEG_EINVAL); /* 4 classes */
+    assert_int_equal(cseg_model_set_classifier(m, "forest", f), 0);
+    assert_int_equal(cseg_model_classify(m, ct, a, NULL, &d), 0);
+    text = cseg_model_to_json(m);
+    cseg_model *m2 = NULL;
+    assert_int_equal(cseg_model_from_json(&m2, text, "model.json", &d), 0);
+    free(text);
+    assert_string_equal(cseg_model_classifier_kind(m2), "forest");
+    assert_int_equal(cseg_forest_n_trees(cseg_model_classifier(m2)), 7);
+    assert_int_equal(cseg_model_classify(m2, ct, b, NULL, &d), 0);
+    assert_memory_equal(a, b, n * sizeof *a);
+    free(Z);
+    free(a);
+    free(b);
+    cseg_model_free(m);
+    cseg_model_free(m2);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_feature_subsets),
         cmocka_unit_test(test_forest_accuracy),
         cmocka_unit_test(test_classification_scores),
+        cmocka_unit_test(test_model_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

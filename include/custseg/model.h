@@ -32,6 +32,7 @@
 #include "custseg/kmeans.h"
 #include "custseg/pca.h"
 #include "custseg/prep.h"
+#include "custseg/tree.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -156,6 +157,21 @@ CSEG_API int cseg_model_assign(const cseg_model *m, const cseg_table *customers,
 CSEG_API int cseg_model_set_known(cseg_model *m, const char *const *ids, const int32_t *labels,
                                   const double *Z, size_t n);
 CSEG_API size_t cseg_model_n_known(const cseg_model *m);
+
+/* A classifier of model-space rows (from cseg_model_transform) into the
+ * segments, trained on the model's own segments (custseg train,
+ * docs/classify.md); kind "tree" (a forest of one tree) or "forest". Taken
+ * over (freed here on an error); saved in model.json. CSEG_EINVAL when its
+ * classes or dimension differ from the model's. A new clusterer drops it. */
+CSEG_API int cseg_model_set_classifier(cseg_model *m, const char *kind, cseg_forest *f);
+CSEG_API const cseg_forest *cseg_model_classifier(const cseg_model *m);
+/* "tree", "forest", or NULL without a classifier. */
+CSEG_API const char *cseg_model_classifier_kind(const cseg_model *m);
+/* Transform, then the classifier's segments (labels 0..k-1) and the distance
+ * in model space to the centre of each (NaN for DBSCAN, which has none).
+ * CSEG_ENOTFIT without a classifier. */
+CSEG_API int cseg_model_classify(const cseg_model *m, const cseg_table *customers,
+                                 int32_t *labels, double *distance, cseg_diag *d);
 /* As cseg_model_assign, but a row whose id (text column id_column) is a known
  * customer and whose model-space row is bit for bit the one of training (the
  * customer scored again, unchanged) keeps its training segment, with the

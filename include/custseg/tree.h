@@ -75,6 +75,12 @@ CSEG_API void cseg_tree_free(cseg_tree *t);
 CSEG_API int cseg_tree_predict(const cseg_tree *t, const double *X, size_t n, int32_t *labels,
                                double *proba);
 
+/* A tree from its nodes and values (as cseg_tree_nodes and cseg_tree_values
+ * give them; a saved model's). CSEG_EINVAL unless every child comes after
+ * its parent and is in range, every split's feature is below d and its
+ * threshold finite, and every value finite and >= 0. */
+CSEG_API int cseg_tree_create(cseg_tree **out, const cseg_tree_node *nodes, const double *values,
+                              size_t n_nodes, size_t d, size_t k);
 CSEG_API size_t cseg_tree_n_nodes(const cseg_tree *t);
 CSEG_API const cseg_tree_node *cseg_tree_nodes(const cseg_tree *t);
 /* n_nodes x k weighted class counts of each node's training samples. */
@@ -115,7 +121,22 @@ CSEG_API void cseg_forest_free(cseg_forest *f);
  * on f: threads may share a fitted forest. */
 CSEG_API int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t *labels,
                                  double *proba);
+/* A forest of n trees (taken over: freed with the forest, or here on an
+ * error), all of one d and k (CSEG_EINVAL otherwise). */
+CSEG_API int cseg_forest_create(cseg_forest **out, cseg_tree **trees, size_t n);
 CSEG_API size_t cseg_forest_n_trees(const cseg_forest *f);
+CSEG_API size_t cseg_forest_k(const cseg_forest *f);
+CSEG_API size_t cseg_forest_dim(const cseg_forest *f);
+
+/* ---- training helpers ---- */
+
+/* A stratified split: of each class's rows, round(test_size x count) go to
+ * the test side (at least one when the class has two or more rows, never
+ * all of them), chosen at random from seed. is_test: n flags (caller-
+ * allocated). CSEG_EINVAL for test_size outside (0, 1) or a label outside
+ * 0..k-1. */
+CSEG_API int cseg_split_stratified(const int32_t *y, size_t n, size_t k, double test_size,
+                                   uint64_t seed, unsigned char *is_test);
 CSEG_API const cseg_tree *cseg_forest_tree(const cseg_forest *f, size_t i);
 
 #ifdef __cplusplus

@@ -45,6 +45,10 @@ struct cseg_model {
     int32_t *known_label;
     uint64_t *known_fp;
     int32_t *known_idx;
+    /* A classifier of model-space rows into segments (custseg train): a
+     * tree is kept as a forest of one. */
+    cseg_forest *classifier;
+    char classifier_kind[16];
 };
 
 const char *cseg_algo_name(cseg_algo a)
@@ -120,6 +124,8 @@ static void free_known(cseg_model *m)
 static void drop_clusterer(cseg_model *m)
 {
     free_known(m); /* their segments were the old clusterer's */
+    cseg_forest_free(m->classifier); /* and so were the classifier's */
+    m->classifier = NULL;
     cseg_kmeans_free(m->km);
     cseg_dbscan_free(m->db);
     cseg_gmm_free(m->gmm);
@@ -534,6 +540,56 @@ static int set_known(cseg_model *m, const char *const *ids, const int32_t *label
     return 0;
 }
 
+int cseg_model_set_classifier(cseg_model *m, const char *kind, cseg_forest *f)
+{
+    if (!f || !kind || (strcmp(kind, "tree") != 0 && strcmp(kind, "forest") != 0) ||
+        cseg_forest_k(f) != m->k || cseg_forest_dim(f) != cseg_model_dim(m) ||
+        (strcmp(kind, "tree") == 0 && cseg_forest_n_trees(f) != 1)) {
+        cseg_forest_free(f);
+        return CSEG_EINVAL;
+    }
+    cseg_forest_free(m->classifier);
+    m->classifier = f;
+    snprintf(m->classifier_kind, sizeof m->classifier_kind, "%s", kind);
+    return 0;
+}
+
+const cseg_forest *cseg_model_classifier(const cseg_model *m)
+{
+    return m->classifier;
+}
+
+const char *cseg_model_classifier_kind(const cseg_model *m)
+{
+    return m->classifier ? m->classifier_kind : NULL;
+}
+
+int cseg_model_classify(const cseg_model *m, const cseg_table *customers, int32_t *labels,
+                        double *distance, cseg_diag *d)
+{
+    if (!m->classifier)
+        return cseg__diag(d, CSEG_ENOTFIT, NULL, 0, 0,
+                          "the model has no classifier (custseg train adds one)");
+    size_t n = cseg_table_n_rows(customers), nz;
+    if (cseg__mul(n ? n : 1, cseg_model_dim(m), &nz))
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    double *Z = malloc(nz * sizeof *Z);
+    if (!Z)
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    int rc = cseg_model_transform(m, customers, Z, d);
+    if (rc == 0 && (rc = cseg_forest_predict(m->classifier, Z, n, labels, NULL)) < 0)
+        cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
+    if (rc == 0 && distance) {
+        if (m->algo == CSEG_ALGO_DBSCAN)
+            for (size_t i = 0; i < n; i++)
+                distance[i] = NAN; /* no segment centres */
+        else if ((rc = cseg_model_segment_distance(m, Z, n, labels, distance)) < 0)
+            cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
+    }
+    free(Z);
+    return rc;
+}
+
 int cseg_model_set_known(cseg_model *m, const char *const *ids, const int32_t *labels,
                          const double *Z, size_t n)
 {
@@ -677,6 +733,40 @@ static json_t *pca_json(const cseg_pca *p)
     return o;
 }
 
+/* The classifier: its kind and every tree's nodes (docs/model-format.md). */
+static json_t *classifier_json(const cseg_model *m)
+{
+    const cseg_forest *f = m->classifier;
+    size_t k = cseg_forest_k(f);
+    json_t *o = json_object(), *trees = json_array();
+    json_object_set_new(o, "kind", json_string(m->classifier_kind));
+    json_object_set_new(o, "k", json_integer((json_int_t)k));
+    json_object_set_new(o, "dim", json_integer((json_int_t)cseg_forest_dim(f)));
+    for (size_t t = 0; t < cseg_forest_n_trees(f); t++) {
+        const cseg_tree *tr = cseg_forest_tree(f, t);
+        const cseg_tree_node *nd = cseg_tree_nodes(tr);
+        size_t nn = cseg_tree_n_nodes(tr);
+        json_t *jt = json_object(), *left = json_array(), *right = json_array(),
+               *feat = json_array(), *th = json_array(), *cover = json_array();
+        for (size_t i = 0; i < nn; i++) {
+            json_array_append_new(left, json_integer(nd[i].left));
+            json_array_append_new(right, json_integer(nd[i].right));
+            json_array_append_new(feat, json_integer(nd[i].feature));
+            json_array_append_new(th, json_real(nd[i].threshold));
+            json_array_append_new(cover, json_real(nd[i].weighted_n_samples));
+        }
+        json_object_set_new(jt, "left", left);
+        json_object_set_new(jt, "right", right);
+        json_object_set_new(jt, "feature", feat);
+        json_object_set_new(jt, "threshold", th);
+        json_object_set_new(jt, "weighted_n_samples", cover);
+        json_object_set_new(jt, "value", vector_json(cseg_tree_values(tr), nn * k));
+        json_array_append_new(trees, jt);
+    }
+    json_object_set_new(o, "trees", trees);
+    return o;
+}
+
 static json_t *to_json(const cseg_model *m)
 {
     json_t *root = json_object(), *src = json_object(), *prep = json_object(), *cols = json_array();
@@ -817,6 +907,8 @@ static json_t *to_json(const cseg_model *m)
         json_object_set_new(kn, "fingerprints", fp);
         json_object_set_new(root, "known_customers", kn);
     }
+    if (m->classifier)
+        json_object_set_new(root, "classifier", classifier_json(m));
     json_object_set_new(root, "training", meta ? meta : json_object());
     return root;
 }
@@ -1376,6 +1468,78 @@ int cseg_model_from_json(cseg_model **out, const char *text, const char *name, c
 
 /* Validate a parsed model file (NULL: the JSON did not parse, err says why);
  * takes root. */
+/* One tree of "classifier.trees". */
+static int load_tree(json_t *jt, size_t d, size_t k, cseg_tree **out)
+{
+    json_t *left = json_object_get(jt, "left"), *right = json_object_get(jt, "right"),
+           *feat = json_object_get(jt, "feature"), *th = json_object_get(jt, "threshold"),
+           *cover = json_object_get(jt, "weighted_n_samples");
+    size_t nn = json_array_size(left), nk;
+    if (nn == 0 || json_array_size(right) != nn || json_array_size(feat) != nn ||
+        json_array_size(th) != nn || json_array_size(cover) != nn || cseg__mul(nn, k, &nk) < 0)
+        return CSEG_EFORMAT;
+    cseg_tree_node *nodes = cseg__calloc(nn, sizeof *nodes);
+    double *values = cseg__calloc(nk, sizeof *values);
+    int rc = nodes && values ? 0 : CSEG_ENOMEM;
+    for (size_t i = 0; i < nn && rc == 0; i++) {
+        json_t *l = json_array_get(left, i), *r = json_array_get(right, i),
+               *f = json_array_get(feat, i), *t = json_array_get(th, i),
+               *c = json_array_get(cover, i);
+        if (!json_is_integer(l) || !json_is_integer(r) || !json_is_integer(f) ||
+            !json_is_number(t) || !json_is_number(c) ||
+            llabs((long long)json_integer_value(l)) > INT32_MAX ||
+            llabs((long long)json_integer_value(r)) > INT32_MAX ||
+            llabs((long long)json_integer_value(f)) > INT32_MAX) {
+            rc = CSEG_EFORMAT;
+            break;
+        }
+        nodes[i] = (cseg_tree_node){(int32_t)json_integer_value(l), (int32_t)json_integer_value(r),
+                                    (int32_t)json_integer_value(f), json_number_value(t), NAN, 0,
+                                    json_number_value(c)};
+    }
+    if (rc == 0 && get_vector(json_object_get(jt, "value"), nk, values) < 0)
+        rc = CSEG_EFORMAT;
+    if (rc == 0 && cseg_tree_create(out, nodes, values, nn, d, k) < 0)
+        rc = CSEG_EFORMAT;
+    free(nodes);
+    free(values);
+    return rc;
+}
+
+static int load_classifier(loader *L, json_t *jc, cseg_model *m)
+{
+    if (!jc)
+        return 0;
+    const char *kind = json_string_value(json_object_get(jc, "kind"));
+    json_t *trees = json_object_get(jc, "trees");
+    size_t k, d, nt = json_array_size(trees);
+    if (!json_is_object(jc) || !kind || (strcmp(kind, "tree") != 0 && strcmp(kind, "forest") != 0))
+        return bad(L, "\"classifier.kind\" must be tree or forest");
+    if (get_count(jc, "k", m->k, m->k, &k) < 0 ||
+        get_count(jc, "dim", cseg_model_dim(m), cseg_model_dim(m), &d) < 0)
+        return bad(L, "\"classifier.k\" and \"classifier.dim\" must match the model");
+    if (nt == 0 || (strcmp(kind, "tree") == 0 && nt != 1))
+        return bad(L, "\"classifier.trees\" must hold the classifier's trees");
+    cseg_tree **ts = cseg__calloc(nt, sizeof *ts);
+    if (!ts)
+        return cseg__diag(L->d, CSEG_ENOMEM, L->path, 0, 0, "out of memory");
+    int rc = 0;
+    for (size_t t = 0; t < nt && rc == 0; t++)
+        rc = load_tree(json_array_get(trees, t), d, k, &ts[t]);
+    cseg_forest *f = NULL;
+    if (rc == 0)
+        rc = cseg_forest_create(&f, ts, nt);
+    else
+        for (size_t t = 0; t < nt; t++)
+            cseg_tree_free(ts[t]);
+    free(ts);
+    if (rc == 0)
+        rc = cseg_model_set_classifier(m, kind, f);
+    if (rc == CSEG_ENOMEM)
+        return cseg__diag(L->d, rc, L->path, 0, 0, "out of memory");
+    return rc < 0 ? bad(L, "a tree of \"classifier.trees\" is inconsistent") : 0;
+}
+
 static int load_root(cseg_model **out, json_t *root, const char *path, const json_error_t *err,
                      cseg_diag *d)
 {
@@ -1500,6 +1664,8 @@ static int load_root(cseg_model **out, json_t *root, const char *path, const jso
             goto out;
     }
     if ((rc = load_known(&L, json_object_get(root, "known_customers"), m)) < 0)
+        goto out;
+    if ((rc = load_classifier(&L, json_object_get(root, "classifier"), m)) < 0)
         goto out;
     json_t *meta = json_object_get(root, "training");
     if (json_is_object(meta)) {

@@ -160,6 +160,45 @@ int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t
     return failed ? CSEG_ENOMEM : 0;
 }
 
+int cseg_forest_create(cseg_forest **out, cseg_tree **trees, size_t n)
+{
+    *out = NULL;
+    int rc = n ? 0 : CSEG_EINVAL;
+    for (size_t i = 1; i < n && rc == 0; i++)
+        if (cseg_tree_k(trees[i]) != cseg_tree_k(trees[0]) ||
+            cseg_tree_dim(trees[i]) != cseg_tree_dim(trees[0]))
+            rc = CSEG_EINVAL;
+    cseg_forest *f = rc == 0 ? calloc(1, sizeof *f) : NULL;
+    if (f)
+        f->trees = malloc(n * sizeof *f->trees);
+    if (rc == 0 && (!f || !f->trees))
+        rc = CSEG_ENOMEM;
+    if (rc < 0) {
+        if (f)
+            free(f->trees);
+        free(f);
+        for (size_t i = 0; i < n; i++)
+            cseg_tree_free(trees[i]);
+        return rc;
+    }
+    memcpy(f->trees, trees, n * sizeof *trees);
+    f->n_trees = n;
+    f->k = cseg_tree_k(trees[0]);
+    f->d = cseg_tree_dim(trees[0]);
+    *out = f;
+    return 0;
+}
+
+size_t cseg_forest_k(const cseg_forest *f)
+{
+    return f->k;
+}
+
+size_t cseg_forest_dim(const cseg_forest *f)
+{
+    return f->d;
+}
+
 size_t cseg_forest_n_trees(const cseg_forest *f)
 {
     return f->n_trees;

@@ -438,6 +438,100 @@ int cseg_tree_predict(const cseg_tree *t, const double *X, size_t n, int32_t *la
     return 0;
 }
 
+int cseg_tree_create(cseg_tree **out, const cseg_tree_node *nodes, const double *values,
+                     size_t n_nodes, size_t d, size_t k)
+{
+    *out = NULL;
+    if (n_nodes == 0 || n_nodes > INT32_MAX || d == 0 || k == 0)
+        return CSEG_EINVAL;
+    size_t nk;
+    if (cseg__mul(n_nodes, k, &nk))
+        return CSEG_ENOMEM;
+    for (size_t i = 0; i < n_nodes; i++) {
+        const cseg_tree_node *nd = &nodes[i];
+        int leaf = nd->left < 0 && nd->right < 0;
+        if (!leaf && (nd->left <= (int32_t)i || nd->right <= (int32_t)i ||
+                      (size_t)nd->left >= n_nodes || (size_t)nd->right >= n_nodes ||
+                      nd->feature < 0 || (size_t)nd->feature >= d || !isfinite(nd->threshold)))
+            return CSEG_EINVAL;
+        if (leaf && (nd->left != -1 || nd->right != -1))
+            return CSEG_EINVAL;
+    }
+    for (size_t i = 0; i < nk; i++)
+        if (!isfinite(values[i]) || values[i] < 0)
+            return CSEG_EINVAL;
+    cseg_tree *t = calloc(1, sizeof *t);
+    if (t) {
+        t->nodes = malloc(n_nodes * sizeof *t->nodes);
+        t->values = malloc(nk * sizeof *t->values);
+    }
+    if (!t || !t->nodes || !t->values) {
+        cseg_tree_free(t);
+        return CSEG_ENOMEM;
+    }
+    memcpy(t->nodes, nodes, n_nodes * sizeof *nodes);
+    memcpy(t->values, values, nk * sizeof *values);
+    t->n_nodes = t->cap = n_nodes;
+    t->k = k;
+    t->d = d;
+    /* depth: children come after their parents */
+    size_t *depth = calloc(n_nodes, sizeof *depth);
+    if (!depth) {
+        cseg_tree_free(t);
+        return CSEG_ENOMEM;
+    }
+    for (size_t i = 0; i < n_nodes; i++) {
+        if (depth[i] > t->depth)
+            t->depth = depth[i];
+        if (nodes[i].left >= 0) {
+            depth[nodes[i].left] = depth[i] + 1;
+            depth[nodes[i].right] = depth[i] + 1;
+        }
+    }
+    free(depth);
+    *out = t;
+    return 0;
+}
+
+int cseg_split_stratified(const int32_t *y, size_t n, size_t k, double test_size, uint64_t seed,
+                          unsigned char *is_test)
+{
+    if (!(test_size > 0 && test_size < 1) || k == 0)
+        return CSEG_EINVAL;
+    size_t *count = calloc(k, sizeof *count), *idx = malloc((n ? n : 1) * sizeof *idx);
+    int rc = count && idx ? 0 : CSEG_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (y[i] < 0 || (size_t)y[i] >= k)
+            rc = CSEG_EINVAL;
+        else
+            count[y[i]]++;
+    }
+    cseg_rng rng;
+    cseg__rng_seed(&rng, seed);
+    for (size_t c = 0; c < k && rc == 0; c++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (y[i] == (int32_t)c) {
+                idx[m++] = i;
+                is_test[i] = 0;
+            }
+        size_t take = (size_t)floor(test_size * (double)m + 0.5);
+        if (m >= 2 && take == 0)
+            take = 1;
+        if (take >= m)
+            take = m >= 2 ? m - 1 : 0;
+        for (size_t j = 0; j < take; j++) { /* a partial Fisher-Yates shuffle */
+            size_t r = j + cseg__rng_below(&rng, m - j), t = idx[j];
+            idx[j] = idx[r];
+            idx[r] = t;
+            is_test[idx[j]] = 1;
+        }
+    }
+    free(count);
+    free(idx);
+    return rc;
+}
+
 size_t cseg_tree_n_nodes(const cseg_tree *t)
 {
     return t->n_nodes;

@@ -119,6 +119,33 @@ expect 0 fit-mall-assign -- "$BIN" assign "$T/m1/model.json" "$MALL"
 cut -d, -f1,6,7 "$T/m1/customers.csv" > "$T/a"
 cut -d, -f1,2,3 "$T/out" > "$T/b"
 same fit-assign-labels "$T/a" "$T/b"
+
+# train: a classifier of the segments, kept in model.json, used by assign --with
+expect 2 train-no-dir -- "$BIN" train
+expect 2 train-bad-classifier -- "$BIN" train "$T/m1" --classifier svm
+expect 2 train-bad-test-size -- "$BIN" train "$T/m1" --test-size 1.5
+expect 1 assign-with-none -- "$BIN" assign "$T/m1/model.json" "$MALL" --with tree
+contains assign-with-none "$T/err" "has no tree classifier"
+expect 2 assign-with-bad -- "$BIN" assign "$T/m1/model.json" "$MALL" --with svm
+cp -r "$T/m1" "$T/m1t2"
+expect 0 train-forest -- "$BIN" train "$T/m1" --seed 3 --threads 1
+contains train-forest "$T/out" "A forest of 100 trees trained on 160 customers, scored on 40 held out"
+contains train-forest-kept "$T/m1/model.json" '"kind": "forest"'
+expect 0 train-forest-threads -- "$BIN" train "$T/m1t2" --seed 3 --threads 2
+same train-forest-same-any-threads "$T/m1/model.json" "$T/m1t2/model.json"
+expect 0 assign-with-forest -- "$BIN" assign "$T/m1/model.json" "$MALL" --with forest
+# on its own training table the forest agrees with the segments almost everywhere
+tail -n +2 "$T/m1/customers.csv" | cut -d, -f6 >"$T/a"
+tail -n +2 "$T/out" | cut -d, -f2 >"$T/b"
+agree=$(paste -d, "$T/a" "$T/b" | awk -F, '$1 == $2 { n++ } END { print n + 0 }')
+[ "$agree" -ge 190 ] && ok || bad "assign-with-forest: $agree of 200 agree with the segments"
+expect 0 train-tree-json -- "$BIN" train "$T/m1" --classifier tree --max-depth 4 --format json
+contains train-tree-json "$T/out" '"accuracy":'
+contains train-tree-json-confusion "$T/out" '"confusion":'
+contains train-tree-kept "$T/m1/model.json" '"kind": "tree"'
+expect 0 assign-with-tree -- "$BIN" assign "$T/m1/model.json" "$MALL" --with tree
+contains assign-with-tree "$T/out" "CustomerID,segment,segment_name,distance"
+expect 1 assign-with-forest-gone -- "$BIN" assign "$T/m1/model.json" "$MALL" --with forest
 expect 0 fit-names -- "$BIN" fit "$MALL" --out "$T/m2" --k 2 --names "Big,Small" --features "Annual_Income(k\$),Spending_Score(1-100)"
 contains fit-names "$T/m2/segments.json" '"name": "Big"'
 expect 2 fit-names-count -- "$BIN" fit "$MALL" --out "$T/m3" --k 2 --names "One"

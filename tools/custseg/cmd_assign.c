@@ -25,6 +25,8 @@ static const char help[] =
     "                    the segment it was given in training (hierarchical and DBSCAN\n"
     "                    models put some training customers elsewhere by their rule)\n"
     "  --no-keep-known   every row by the model's rule for new customers\n"
+    "  --with tree|forest  place customers with the classifier custseg train kept in\n"
+    "                    MODEL instead of the model's own rule\n"
     "  --help            this help\n"
     "\n"
     "Output columns: the id, segment (1..k), segment_name, distance (to the segment centre,\n"
@@ -38,9 +40,10 @@ int cmd_assign(int argc, char **argv)
                                               {"delimiter", required_argument, 0, OPT_DELIM},
                                               {"keep-known", no_argument, 0, OPT_KEEP_KNOWN},
                                               {"no-keep-known", no_argument, 0, OPT_NO_KEEP_KNOWN},
+                                              {"with", required_argument, 0, OPT_WITH},
                                               {"help", no_argument, 0, OPT_HELP},
                                               {0, 0, 0, 0}};
-    const char *out = NULL;
+    const char *out = NULL, *with = NULL;
     int json = 0, opt, status = EXIT_OK, have_as_of = 0, keep_known = 1;
     long long as_of = 0;
     cseg_csv_params csv;
@@ -77,6 +80,11 @@ int cmd_assign(int argc, char **argv)
         case OPT_NO_KEEP_KNOWN:
             keep_known = opt == OPT_KEEP_KNOWN;
             break;
+        case OPT_WITH:
+            if (strcmp(optarg, "tree") != 0 && strcmp(optarg, "forest") != 0)
+                return cli_usage_error("assign", "--with must be tree or forest");
+            with = optarg;
+            break;
         case OPT_DELIM:
             if (cli_parse_delimiter(optarg, &csv.delimiter) < 0)
                 return cli_usage_error("assign", "--delimiter must be one character (or 'tab')");
@@ -98,6 +106,12 @@ int cmd_assign(int argc, char **argv)
     int rc = cseg_model_load(&m, mpath, &diag);
     if (rc < 0)
         return cli_fail(rc, &diag, mpath);
+    if (with && (!cseg_model_classifier_kind(m) || strcmp(cseg_model_classifier_kind(m), with) != 0)) {
+        status = cli_error(EXIT_DATA, "%s: has no %s classifier (custseg train OUTDIR --classifier %s)",
+                           mpath, with, with);
+        cseg_model_free(m);
+        return status;
+    }
     const cseg_prep *pp = cseg_model_prep(m);
     const char *idcol = NULL;
 
@@ -180,8 +194,9 @@ int cmd_assign(int argc, char **argv)
         status = cli_error(EXIT_IO, "out of memory");
         goto out;
     }
-    rc = keep_known ? cseg_model_assign_known(m, t, idcol, lab, dist, NULL, &diag)
-                    : cseg_model_assign(m, t, lab, dist, &diag);
+    rc = with ? cseg_model_classify(m, t, lab, dist, &diag)
+         : keep_known ? cseg_model_assign_known(m, t, idcol, lab, dist, NULL, &diag)
+                      : cseg_model_assign(m, t, lab, dist, &diag);
     if (rc < 0) {
         if (!diag.file[0])
             snprintf(diag.file, sizeof diag.file, "%s", path);

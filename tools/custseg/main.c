@@ -16,6 +16,7 @@ static const char usage[] =
     "  fit FILE      customer table (numbers and categories) -> named segments\n"
     "                (--algo kmeans|ward|complete|average|single|dbscan|gmm for both)\n"
     "  assign MODEL FILE   score new customers (or transactions) with a saved model\n"
+    "  train OUTDIR  learn a run's segments with a tree or forest (assign --with)\n"
     "  score FILE --labels COL   evaluate a labelling: silhouette, Davies-Bouldin,\n"
     "                Calinski-Harabasz, inertia\n"
     "  report OUTDIR rebuild OUTDIR/report.html from the outputs of run or fit\n"
@@ -71,6 +72,8 @@ static int dispatch(int argc, char **argv)
         return cmd_assign(argc - 1, argv + 1);
     if (strcmp(cmd, "score") == 0)
         return cmd_score(argc - 1, argv + 1);
+    if (strcmp(cmd, "train") == 0)
+        return cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0)
         return cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0)

@@ -49,8 +49,9 @@ struct serve_webhook {
     _Atomic int64_t position, latest;
 };
 
-/* Waits until poked or stopped or secs have passed; 1 when stopping. */
-static int nap(serve_webhook *w, double secs)
+/* Waits until stopped or secs have passed, or poked when pokes wake it (not
+ * while backing off: new moves must not hurry a retry); 1 when stopping. */
+static int nap(serve_webhook *w, double secs, int pokes)
 {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
@@ -58,7 +59,7 @@ static int nap(serve_webhook *w, double secs)
     until.tv_sec += (time_t)(ns / 1000000000);
     until.tv_nsec = (long)(ns % 1000000000);
     pthread_mutex_lock(&w->mu);
-    while (!w->poked && !atomic_load(&w->stopping))
+    while (!(pokes && w->poked) && !atomic_load(&w->stopping))
         if (pthread_cond_timedwait(&w->cv, &w->mu, &until) != 0)
             break;
     w->poked = 0;
@@ -156,13 +157,13 @@ static void *deliver_main(void *arg)
             cseg_stream_changes(w->store, NULL, cursor, w->batch, add_change, &b, &d) < 0) {
             json_decref(b.arr);
             complain(w, "store: %s", d.msg);
-            nap(w, backoff);
+            nap(w, backoff, 0);
             continue;
         }
         atomic_store(&w->latest, latest);
         if (json_array_size(b.arr) == 0) {
             json_decref(b.arr);
-            nap(w, WEBHOOK_IDLE_POLL);
+            nap(w, WEBHOOK_IDLE_POLL, 1);
             continue;
         }
         size_t n = json_array_size(b.arr);
@@ -192,7 +193,7 @@ static void *deliver_main(void *arg)
             complain(w, "HTTP %ld; trying again in %g s", status, backoff);
         else
             complain(w, "%s; trying again in %g s", msg[0] ? msg : "no reply", backoff);
-        nap(w, backoff);
+        nap(w, backoff, 0);
         backoff = backoff * 2 < WEBHOOK_BACKOFF_MAX ? backoff * 2 : WEBHOOK_BACKOFF_MAX;
     }
     return NULL;

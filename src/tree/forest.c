@@ -67,6 +67,8 @@ int cseg_forest_fit(cseg_forest **out, const double *X, size_t n, size_t d, cons
         return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "a forest needs at least one tree");
     if (n == 0 || d == 0 || k == 0)
         return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "a forest needs rows, features and classes");
+    if (n > UINT32_MAX)
+        return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0, "a forest takes at most 2^32 - 1 rows");
     size_t nd;
     if (cseg__mul(n, d, &nd))
         return cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
@@ -137,12 +139,9 @@ int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t
             memset(acc, 0, k * sizeof *acc);
             /* The mean of the trees' shares, summed in tree order. */
             for (size_t t = 0; t < f->n_trees; t++) {
-                const double *v = cseg__tree_leaf(f->trees[t], x);
-                double sum = 0;
+                const double *v = cseg__tree_shares(f->trees[t], x);
                 for (size_t c = 0; c < k; c++)
-                    sum += v[c];
-                for (size_t c = 0; c < k; c++)
-                    acc[c] += sum > 0 ? v[c] / sum : 1.0 / (double)k;
+                    acc[c] += v[c];
             }
             size_t best = 0;
             for (size_t c = 0; c < k; c++) {

@@ -13,7 +13,7 @@ int cseg__tree_prepare(const double *X, size_t n, size_t d, const int32_t *y, si
  * CSEG_ENOMEM only. Reads Xf, y, w: threads may share them. */
 int cseg__tree_fit_f32(cseg_tree **out, const float *Xf, size_t n, size_t d, const int32_t *y,
                        size_t k, const double *w, const cseg_tree_params *p);
-/* The class values (k) of the leaf x falls in. */
-const double *cseg__tree_leaf(const cseg_tree *t, const double *x);
+/* The class shares (k, summing to 1) of the leaf x falls in. */
+const double *cseg__tree_shares(const cseg_tree *t, const double *x);
 
 #endif

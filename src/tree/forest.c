@@ -116,43 +116,56 @@ void cseg_forest_free(cseg_forest *f)
     free(f);
 }
 
+/* Rows go in blocks, each block through one tree after another, so that a
+ * tree's nodes are fetched once per block rather than once per row: fully
+ * grown trees of a million rows are megabytes each, and walking every tree
+ * row after row went to memory at nearly every level (1,000,000 rows x 100
+ * trees: 75 s; blocks of 8,192 rows: 14 s). */
+#define PREDICT_BLOCK 8192
+
 int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t *labels,
                         double *proba)
 {
     if (!f || f->n_trees == 0)
         return CSEG_ENOTFIT;
     size_t k = f->k;
+    long nbl = (long)((n + PREDICT_BLOCK - 1) / PREDICT_BLOCK);
     int nt = cseg__threads(0), failed = 0;
     (void)nt;
-    long nl = (long)n;
-#pragma omp parallel num_threads(nt) default(none) shared(f, X, nl, k, labels, proba)          \
-    reduction(| : failed) if (nl >= 4096)
+#pragma omp parallel num_threads(nt) default(none) shared(f, X, n, k, labels, proba, nbl)       \
+    reduction(| : failed) if (n >= 4096)
     {
-        double *acc = malloc(k * sizeof *acc);
+        double *acc = malloc(PREDICT_BLOCK * k * sizeof *acc);
         if (!acc)
             failed = 1;
-#pragma omp for schedule(static)
-        for (long i = 0; i < nl; i++) {
+#pragma omp for schedule(dynamic, 1)
+        for (long b = 0; b < nbl; b++) {
             if (!acc)
                 continue;
-            const double *x = X + (size_t)i * f->d;
-            memset(acc, 0, k * sizeof *acc);
-            /* The mean of the trees' shares, summed in tree order. */
-            for (size_t t = 0; t < f->n_trees; t++) {
-                const double *v = cseg__tree_shares(f->trees[t], x);
-                for (size_t c = 0; c < k; c++)
-                    acc[c] += v[c];
+            size_t r0 = (size_t)b * PREDICT_BLOCK;
+            size_t m = n - r0 < PREDICT_BLOCK ? n - r0 : PREDICT_BLOCK;
+            memset(acc, 0, m * k * sizeof *acc);
+            /* The mean of the trees' shares; each row's summed in tree order. */
+            for (size_t t = 0; t < f->n_trees; t++)
+                for (size_t i = 0; i < m; i++) {
+                    const double *v = cseg__tree_shares(f->trees[t], X + (r0 + i) * f->d);
+                    double *a = acc + i * k;
+                    for (size_t c = 0; c < k; c++)
+                        a[c] += v[c];
+                }
+            for (size_t i = 0; i < m; i++) {
+                double *a = acc + i * k;
+                size_t best = 0;
+                for (size_t c = 0; c < k; c++) {
+                    a[c] /= (double)f->n_trees;
+                    if (a[c] > a[best])
+                        best = c;
+                }
+                if (labels)
+                    labels[r0 + i] = (int32_t)best;
+                if (proba)
+                    memcpy(proba + (r0 + i) * k, a, k * sizeof *a);
             }
-            size_t best = 0;
-            for (size_t c = 0; c < k; c++) {
-                acc[c] /= (double)f->n_trees;
-                if (acc[c] > acc[best])
-                    best = c;
-            }
-            if (labels)
-                labels[i] = (int32_t)best;
-            if (proba)
-                memcpy(proba + (size_t)i * k, acc, k * sizeof *acc);
         }
         free(acc);
     }

@@ -540,6 +540,35 @@ static int set_known(cseg_model *m, const char *const *ids, const int32_t *label
     return 0;
 }
 
+/* The model-space rows of t (n x dim, aligned; free with
+ * cseg__free_aligned), or NULL with *rc and the diag set. */
+static double *transformed(const cseg_model *m, const cseg_table *t, int *rc, cseg_diag *d)
+{
+    size_t n = cseg_table_n_rows(t);
+    double *Z = cseg__alloc_aligned(n ? n : 1, cseg_model_dim(m) * sizeof(double));
+    if (!Z) {
+        *rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+        return NULL;
+    }
+    if ((*rc = cseg_model_transform(m, t, Z, d)) < 0) {
+        cseg__free_aligned(Z);
+        return NULL;
+    }
+    return Z;
+}
+
+/* A distance is written out: never a non-finite one (DBSCAN without any
+ * core point has none to give, and says so with INFINITY). */
+static int finite_distances(const cseg_model *m, const cseg_table *t, const double *distance,
+                            cseg_diag *d)
+{
+    for (size_t i = 0; distance && !m->db && i < cseg_table_n_rows(t); i++)
+        if (!isfinite(distance[i]))
+            return cseg__diag(d, CSEG_ERANGE, NULL, cseg_table_row_line(t, i), 0,
+                              "the distance to the segment is beyond the range of numbers");
+    return 0;
+}
+
 int cseg_model_set_classifier(cseg_model *m, const char *kind, cseg_forest *f)
 {
     if (!f || !kind || (strcmp(kind, "tree") != 0 && strcmp(kind, "forest") != 0) ||
@@ -570,14 +599,12 @@ int cseg_model_classify(const cseg_model *m, const cseg_table *customers, int32_
     if (!m->classifier)
         return cseg__diag(d, CSEG_ENOTFIT, NULL, 0, 0,
                           "the model has no classifier (custseg train adds one)");
-    size_t n = cseg_table_n_rows(customers), nz;
-    if (cseg__mul(n ? n : 1, cseg_model_dim(m), &nz))
-        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-    double *Z = malloc(nz * sizeof *Z);
+    size_t n = cseg_table_n_rows(customers);
+    int rc;
+    double *Z = transformed(m, customers, &rc, d);
     if (!Z)
-        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-    int rc = cseg_model_transform(m, customers, Z, d);
-    if (rc == 0 && (rc = cseg_forest_predict(m->classifier, Z, n, labels, NULL)) < 0)
+        return rc;
+    if ((rc = cseg_forest_predict(m->classifier, Z, n, labels, NULL)) < 0)
         cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
     if (rc == 0 && distance) {
         if (m->algo == CSEG_ALGO_DBSCAN)
@@ -586,8 +613,8 @@ int cseg_model_classify(const cseg_model *m, const cseg_table *customers, int32_
         else if ((rc = cseg_model_segment_distance(m, Z, n, labels, distance)) < 0)
             cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
     }
-    free(Z);
-    return rc;
+    cseg__free_aligned(Z);
+    return rc < 0 ? rc : finite_distances(m, customers, distance, d);
 }
 
 int cseg_model_set_known(cseg_model *m, const char *const *ids, const int32_t *labels,
@@ -625,12 +652,11 @@ int cseg_model_assign_known(const cseg_model *m, const cseg_table *t, const char
     if (jid < 0 || m->n_known == 0)
         return cseg_model_assign(m, t, labels, distance, d);
     size_t n = cseg_table_n_rows(t), dim = cseg_model_dim(m), kept = 0;
-    double *Z = cseg__alloc_aligned(n ? n : 1, dim * sizeof(double));
+    int rc;
+    double *Z = transformed(m, t, &rc, d);
     if (!Z)
-        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-    int rc = cseg_model_transform(m, t, Z, d);
-    if (rc == 0)
-        rc = cseg_model_predict(m, Z, n, labels, distance, NULL);
+        return rc;
+    rc = cseg_model_predict(m, Z, n, labels, distance, NULL);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char buf[40];
         const char *id = cseg__table_cell_text(t, (size_t)jid, i, buf, sizeof buf);
@@ -644,10 +670,8 @@ int cseg_model_assign_known(const cseg_model *m, const cseg_table *t, const char
             rc = cseg_model_segment_distance(m, Z + i * dim, 1, &labels[i], &distance[i]);
     }
     cseg__free_aligned(Z);
-    for (size_t i = 0; rc == 0 && distance && !m->db && i < n; i++)
-        if (!isfinite(distance[i]))
-            rc = cseg__diag(d, CSEG_ERANGE, NULL, cseg_table_row_line(t, i), 0,
-                            "the distance to the segment is beyond the range of numbers");
+    if (rc == 0)
+        rc = finite_distances(m, t, distance, d);
     if (rc == 0 && n_kept)
         *n_kept = kept;
     return rc;
@@ -658,21 +682,13 @@ int cseg_model_assign(const cseg_model *m, const cseg_table *t, int32_t *labels,
 {
     if (!has_clusterer(m))
         return CSEG_ENOTFIT;
-    size_t n = cseg_table_n_rows(t), dim = cseg_model_dim(m);
-    double *Z = cseg__alloc_aligned(n ? n : 1, dim * sizeof(double));
+    int rc;
+    double *Z = transformed(m, t, &rc, d);
     if (!Z)
-        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-    int rc = cseg_model_transform(m, t, Z, d);
-    if (rc == 0)
-        rc = cseg_model_predict(m, Z, n, labels, distance, NULL);
+        return rc;
+    rc = cseg_model_predict(m, Z, cseg_table_n_rows(t), labels, distance, NULL);
     cseg__free_aligned(Z);
-    /* A distance is written out: never a non-finite one (DBSCAN without any
-     * core point has none to give, and says so with INFINITY). */
-    for (size_t i = 0; rc == 0 && distance && !m->db && i < n; i++)
-        if (!isfinite(distance[i]))
-            rc = cseg__diag(d, CSEG_ERANGE, NULL, cseg_table_row_line(t, i), 0,
-                            "the distance to the segment is beyond the range of numbers");
-    return rc;
+    return rc < 0 ? rc : finite_distances(m, t, distance, d);
 }
 
 static const char *scale_name(cseg_scale s)

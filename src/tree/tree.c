@@ -517,19 +517,16 @@ int cseg_tree_predict(const cseg_tree *t, const double *X, size_t n, int32_t *la
         return CSEG_ENOTFIT;
     size_t k = t->k;
     for (size_t i = 0; i < n; i++) {
-        const double *v = t->values + leaf_of(t, X + i * t->d) * k;
+        size_t leaf = leaf_of(t, X + i * t->d);
+        const double *v = t->values + leaf * k;
         size_t best = 0;
-        double sum = 0;
-        for (size_t c = 0; c < k; c++) {
-            sum += v[c];
+        for (size_t c = 0; c < k; c++)
             if (v[c] > v[best])
                 best = c;
-        }
         if (labels)
             labels[i] = (int32_t)best;
-        if (proba)
-            for (size_t c = 0; c < k; c++)
-                proba[i * k + c] = sum > 0 ? v[c] / sum : 1.0 / (double)k;
+        if (proba) /* the leaf's shares, made once by finish() */
+            memcpy(proba + i * k, t->shares + leaf * k, k * sizeof *proba);
     }
     return 0;
 }

@@ -9,8 +9,8 @@ set -eu
 # valgrind: the CLI test checks a small run is leak- and error-free.
 # libsqlite3-dev, libpq-dev, libssl-dev: the segment store (SQLite, PostgreSQL, SHA-256);
 # postgresql: the server the store tests start for themselves; sqlite3: the tests
-# build SQLite sources with it. libmicrohttpd-dev: custseg serve; libcurl4-openssl-dev: its webhooks; curl, openssl: its tests (HTTPS with a self-signed certificate).
-pkgs="build-essential cmake pkg-config zlib1g-dev libdeflate-dev libopenblas-dev liblapacke-dev libjansson-dev libcmocka-dev libsqlite3-dev libpq-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev curl openssl postgresql sqlite3 chromium libxml2-utils valgrind"
+# build SQLite sources with it. libmicrohttpd-dev: custseg serve; libcurl4-openssl-dev: its webhooks; liblinear-dev: linear SVMs (train --classifier svm); curl, openssl: its tests (HTTPS with a self-signed certificate).
+pkgs="build-essential cmake pkg-config zlib1g-dev libdeflate-dev libopenblas-dev liblapacke-dev libjansson-dev libcmocka-dev libsqlite3-dev libpq-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev liblinear-dev curl openssl postgresql sqlite3 chromium libxml2-utils valgrind"
 if [ "${1:-}" = "--bench" ]; then
     # The peers of bench/: pandas + scikit-learn + SciPy, fastcluster (Ward), R's dbscan,
     # and the threaded OpenBLAS they need to be fair; wrk, Flask and gunicorn for bench/service.sh.

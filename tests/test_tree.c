@@ -297,28 +297,16 @@ static void test_classification_scores(void **state)
 static void test_model_round_trip(void **state)
 {
     (void)state;
-    cseg_txn_roles roles;
-    memset(&roles, 0, sizeof roles);
     cseg_table *txn = NULL;
-    cseg_diag d;
-    assert_int_equal(cseg_txn_read(&txn, CSEG_SOURCE_DIR "/tests/data/txn_small.csv", &roles, NULL,
-                                   &d),
-                     0);
-    cseg_segment_params sp;
-    cseg_segment_params_init(&sp);
-    sp.k = 3;
     cseg_segmentation *r = NULL;
-    assert_int_equal(cseg_segment_transactions(&r, txn, &roles, NULL, NULL, &sp, &d), 0);
     cseg_model *m = NULL;
-    char *text = cseg_model_to_json(cseg_segment_model(r));
-    assert_non_null(text);
-    assert_int_equal(cseg_model_from_json(&m, text, "model.json", &d), 0);
-    free(text);
+    double *Z = NULL;
+    small_model(&txn, &r, &m, &Z);
+    cseg_diag d;
+    char *text;
     const cseg_table *ct = cseg_segment_table(r);
     size_t n = cseg_segment_n(r), dim = cseg_model_dim(m);
-    double *Z = malloc(n * dim * sizeof *Z);
     int32_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-    assert_int_equal(cseg_model_transform(m, ct, Z, &d), 0);
     cseg_forest_params fp;
     cseg_forest_params_init(&fp);
     fp.n_estimators = 7;

@@ -75,4 +75,32 @@ static inline double rel_diff(double a, double b)
                      rel_diff(_a, _b), (double)(tol));                                           \
     } while (0)
 
+#ifdef CSEG_SOURCE_DIR
+/* tests/data/txn_small.csv segmented with k = 3 (the log, the segmentation
+ * and its model read back from JSON, as a saved model is), each freed by the
+ * caller; model-space rows of the segmentation's customers in *Z (n x dim,
+ * malloc'd). */
+static inline void small_model(cseg_table **txn, cseg_segmentation **r, cseg_model **m,
+                               double **Z)
+{
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    cseg_diag d;
+    assert_int_equal(cseg_txn_read(txn, CSEG_SOURCE_DIR "/tests/data/txn_small.csv", &roles, NULL,
+                                   &d),
+                     0);
+    cseg_segment_params sp;
+    cseg_segment_params_init(&sp);
+    sp.k = 3;
+    assert_int_equal(cseg_segment_transactions(r, *txn, &roles, NULL, NULL, &sp, &d), 0);
+    char *text = cseg_model_to_json(cseg_segment_model(*r));
+    assert_non_null(text);
+    assert_int_equal(cseg_model_from_json(m, text, "model.json", &d), 0);
+    free(text);
+    *Z = malloc(cseg_segment_n(*r) * cseg_model_dim(*m) * sizeof **Z);
+    assert_non_null(*Z);
+    assert_int_equal(cseg_model_transform(*m, cseg_segment_table(*r), *Z, &d), 0);
+}
+#endif
+
 #endif

@@ -22,5 +22,6 @@
 #include "custseg/privacy.h"
 #include "custseg/stream.h"
 #include "custseg/tree.h"
+#include "custseg/linear.h"
 
 #endif

@@ -33,6 +33,7 @@
 #include "custseg/pca.h"
 #include "custseg/prep.h"
 #include "custseg/tree.h"
+#include "custseg/linear.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -165,7 +166,12 @@ CSEG_API size_t cseg_model_n_known(const cseg_model *m);
  * classes or dimension differ from the model's. A new clusterer drops it. */
 CSEG_API int cseg_model_set_classifier(cseg_model *m, const char *kind, cseg_forest *f);
 CSEG_API const cseg_forest *cseg_model_classifier(const cseg_model *m);
-/* "tree", "forest", or NULL without a classifier. */
+/* A linear SVM (linear.h) as the classifier, kind "svm", instead of a tree
+ * or forest; as cseg_model_set_classifier otherwise. cseg_model_classifier
+ * is then NULL and cseg_model_svm the SVM. */
+CSEG_API int cseg_model_set_svm(cseg_model *m, cseg_linear *l);
+CSEG_API const cseg_linear *cseg_model_svm(const cseg_model *m);
+/* "tree", "forest", "svm", or NULL without a classifier. */
 CSEG_API const char *cseg_model_classifier_kind(const cseg_model *m);
 /* Transform, then the classifier's segments (labels 0..k-1) and the distance
  * in model space to the centre of each (NaN for DBSCAN, which has none).

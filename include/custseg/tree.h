@@ -138,6 +138,13 @@ CSEG_API size_t cseg_forest_dim(const cseg_forest *f);
 CSEG_API int cseg_split_stratified(const int32_t *y, size_t n, size_t k, double test_size,
                                    uint64_t seed, unsigned char *is_test);
 CSEG_API const cseg_tree *cseg_forest_tree(const cseg_forest *f, size_t i);
+/* Stratified k-fold: fold[i] (caller-allocated, n values) in 0..folds-1;
+ * each class's rows are shuffled from seed and dealt to the folds in turn,
+ * the turn carried from one class to the next, so every fold holds about
+ * n / folds rows and each class's share. CSEG_EINVAL for folds < 2 or
+ * folds > n or a label outside 0..k-1. */
+CSEG_API int cseg_split_kfold(const int32_t *y, size_t n, size_t k, size_t folds, uint64_t seed,
+                              uint32_t *fold);
 
 #ifdef __cplusplus
 }

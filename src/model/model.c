@@ -46,8 +46,9 @@ struct cseg_model {
     uint64_t *known_fp;
     int32_t *known_idx;
     /* A classifier of model-space rows into segments (custseg train): a
-     * tree is kept as a forest of one. */
+     * tree is kept as a forest of one; a linear SVM instead of either. */
     cseg_forest *classifier;
+    cseg_linear *svm;
     char classifier_kind[16];
 };
 
@@ -126,6 +127,8 @@ static void drop_clusterer(cseg_model *m)
     free_known(m); /* their segments were the old clusterer's */
     cseg_forest_free(m->classifier); /* and so were the classifier's */
     m->classifier = NULL;
+    cseg_linear_free(m->svm);
+    m->svm = NULL;
     cseg_kmeans_free(m->km);
     cseg_dbscan_free(m->db);
     cseg_gmm_free(m->gmm);
@@ -578,9 +581,30 @@ int cseg_model_set_classifier(cseg_model *m, const char *kind, cseg_forest *f)
         return CSEG_EINVAL;
     }
     cseg_forest_free(m->classifier);
+    cseg_linear_free(m->svm);
+    m->svm = NULL;
     m->classifier = f;
     snprintf(m->classifier_kind, sizeof m->classifier_kind, "%s", kind);
     return 0;
+}
+
+int cseg_model_set_svm(cseg_model *m, cseg_linear *l)
+{
+    if (!l || cseg_linear_k(l) != m->k || cseg_linear_dim(l) != cseg_model_dim(m)) {
+        cseg_linear_free(l);
+        return CSEG_EINVAL;
+    }
+    cseg_forest_free(m->classifier);
+    m->classifier = NULL;
+    cseg_linear_free(m->svm);
+    m->svm = l;
+    snprintf(m->classifier_kind, sizeof m->classifier_kind, "svm");
+    return 0;
+}
+
+const cseg_linear *cseg_model_svm(const cseg_model *m)
+{
+    return m->svm;
 }
 
 const cseg_forest *cseg_model_classifier(const cseg_model *m)
@@ -590,13 +614,13 @@ const cseg_forest *cseg_model_classifier(const cseg_model *m)
 
 const char *cseg_model_classifier_kind(const cseg_model *m)
 {
-    return m->classifier ? m->classifier_kind : NULL;
+    return m->classifier || m->svm ? m->classifier_kind : NULL;
 }
 
 int cseg_model_classify(const cseg_model *m, const cseg_table *customers, int32_t *labels,
                         double *distance, cseg_diag *d)
 {
-    if (!m->classifier)
+    if (!m->classifier && !m->svm)
         return cseg__diag(d, CSEG_ENOTFIT, NULL, 0, 0,
                           "the model has no classifier (custseg train adds one)");
     size_t n = cseg_table_n_rows(customers);
@@ -604,7 +628,8 @@ int cseg_model_classify(const cseg_model *m, const cseg_table *customers, int32_
     double *Z = transformed(m, customers, &rc, d);
     if (!Z)
         return rc;
-    if ((rc = cseg_forest_predict(m->classifier, Z, n, labels, NULL)) < 0)
+    if ((rc = m->svm ? cseg_linear_predict(m->svm, Z, n, labels, NULL)
+                     : cseg_forest_predict(m->classifier, Z, n, labels, NULL)) < 0)
         cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
     if (rc == 0 && distance) {
         if (m->algo == CSEG_ALGO_DBSCAN)
@@ -752,12 +777,18 @@ static json_t *pca_json(const cseg_pca *p)
 /* The classifier: its kind and every tree's nodes (docs/model-format.md). */
 static json_t *classifier_json(const cseg_model *m)
 {
+    json_t *o = json_object();
+    json_object_set_new(o, "kind", json_string(m->classifier_kind));
+    json_object_set_new(o, "k", json_integer((json_int_t)m->k));
+    json_object_set_new(o, "dim", json_integer((json_int_t)cseg_model_dim(m)));
+    if (m->svm) {
+        json_object_set_new(o, "weights", matrix_json(cseg_linear_weights(m->svm), m->k,
+                                                      cseg_model_dim(m) + 1));
+        return o;
+    }
     const cseg_forest *f = m->classifier;
     size_t k = cseg_forest_k(f);
-    json_t *o = json_object(), *trees = json_array();
-    json_object_set_new(o, "kind", json_string(m->classifier_kind));
-    json_object_set_new(o, "k", json_integer((json_int_t)k));
-    json_object_set_new(o, "dim", json_integer((json_int_t)cseg_forest_dim(f)));
+    json_t *trees = json_array();
     for (size_t t = 0; t < cseg_forest_n_trees(f); t++) {
         const cseg_tree *tr = cseg_forest_tree(f, t);
         const cseg_tree_node *nd = cseg_tree_nodes(tr);
@@ -923,7 +954,7 @@ static json_t *to_json(const cseg_model *m)
         json_object_set_new(kn, "fingerprints", fp);
         json_object_set_new(root, "known_customers", kn);
     }
-    if (m->classifier)
+    if (m->classifier || m->svm)
         json_object_set_new(root, "classifier", classifier_json(m));
     json_object_set_new(root, "training", meta ? meta : json_object());
     return root;
@@ -1529,11 +1560,24 @@ static int load_classifier(loader *L, json_t *jc, cseg_model *m)
     const char *kind = json_string_value(json_object_get(jc, "kind"));
     json_t *trees = json_object_get(jc, "trees");
     size_t k, d, nt = json_array_size(trees);
-    if (!json_is_object(jc) || !kind || (strcmp(kind, "tree") != 0 && strcmp(kind, "forest") != 0))
-        return bad(L, "\"classifier.kind\" must be tree or forest");
+    if (!json_is_object(jc) || !kind ||
+        (strcmp(kind, "tree") != 0 && strcmp(kind, "forest") != 0 && strcmp(kind, "svm") != 0))
+        return bad(L, "\"classifier.kind\" must be tree, forest or svm");
     if (get_count(jc, "k", m->k, m->k, &k) < 0 ||
         get_count(jc, "dim", cseg_model_dim(m), cseg_model_dim(m), &d) < 0)
         return bad(L, "\"classifier.k\" and \"classifier.dim\" must match the model");
+    if (strcmp(kind, "svm") == 0) {
+        double *W = get_matrix(json_object_get(jc, "weights"), k, d + 1);
+        cseg_linear *l = NULL;
+        int rc = W ? cseg_linear_create(&l, W, k, d) : CSEG_EFORMAT;
+        free(W);
+        if (rc == 0)
+            rc = cseg_model_set_svm(m, l);
+        if (rc == CSEG_ENOMEM)
+            return cseg__diag(L->d, rc, L->path, 0, 0, "out of memory");
+        return rc < 0 ? bad(L, "\"classifier.weights\" must be k rows of dim + 1 finite numbers")
+                      : 0;
+    }
     if (nt == 0 || (strcmp(kind, "tree") == 0 && nt != 1))
         return bad(L, "\"classifier.trees\" must hold the classifier's trees");
     cseg_tree **ts = cseg__calloc(nt, sizeof *ts);

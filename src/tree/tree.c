@@ -629,6 +629,39 @@ int cseg_split_stratified(const int32_t *y, size_t n, size_t k, double test_size
     return rc;
 }
 
+int cseg_split_kfold(const int32_t *y, size_t n, size_t k, size_t folds, uint64_t seed,
+                     uint32_t *fold)
+{
+    if (folds < 2 || folds > n || folds > UINT32_MAX || k == 0)
+        return CSEG_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (y[i] < 0 || (size_t)y[i] >= k)
+            return CSEG_EINVAL;
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    if (!idx)
+        return CSEG_ENOMEM;
+    cseg_rng rng;
+    cseg__rng_seed(&rng, seed);
+    size_t next = 0; /* the fold the next row dealt goes to, across classes */
+    for (size_t c = 0; c < k; c++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (y[i] == (int32_t)c)
+                idx[m++] = i;
+        for (size_t j = 0; j + 1 < m; j++) { /* Fisher-Yates */
+            size_t r = j + cseg__rng_below(&rng, m - j), t = idx[j];
+            idx[j] = idx[r];
+            idx[r] = t;
+        }
+        for (size_t j = 0; j < m; j++) {
+            fold[idx[j]] = (uint32_t)next;
+            next = next + 1 == folds ? 0 : next + 1;
+        }
+    }
+    free(idx);
+    return 0;
+}
+
 size_t cseg_tree_n_nodes(const cseg_tree *t)
 {
     return t->n_nodes;

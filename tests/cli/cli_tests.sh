@@ -122,11 +122,16 @@ same fit-assign-labels "$T/a" "$T/b"
 
 # train: a classifier of the segments, kept in model.json, used by assign --with
 expect 2 train-no-dir -- "$BIN" train
-expect 2 train-bad-classifier -- "$BIN" train "$T/m1" --classifier svm
+expect 2 train-bad-classifier -- "$BIN" train "$T/m1" --classifier knn
+contains train-bad-classifier "$T/err" "--classifier must be tree, forest or svm"
+expect 2 train-bad-c -- "$BIN" train "$T/m1" --classifier svm --C 0
+expect 2 train-bad-cv -- "$BIN" train "$T/m1" --cv 1
+expect 2 train-bad-cv-large -- "$BIN" train "$T/m1" --cv 101
+contains train-bad-cv-large "$T/err" "--cv must be from 2 to 100"
 expect 2 train-bad-test-size -- "$BIN" train "$T/m1" --test-size 1.5
 expect 1 assign-with-none -- "$BIN" assign "$T/m1/model.json" "$MALL" --with tree
 contains assign-with-none "$T/err" "has no tree classifier"
-expect 2 assign-with-bad -- "$BIN" assign "$T/m1/model.json" "$MALL" --with svm
+expect 2 assign-with-bad -- "$BIN" assign "$T/m1/model.json" "$MALL" --with knn
 cp -r "$T/m1" "$T/m1t2"
 expect 0 train-forest -- "$BIN" train "$T/m1" --seed 3 --threads 1
 contains train-forest "$T/out" "A forest of 100 trees trained on 160 customers, scored on 40 held out"
@@ -146,6 +151,20 @@ contains train-tree-kept "$T/m1/model.json" '"kind": "tree"'
 expect 0 assign-with-tree -- "$BIN" assign "$T/m1/model.json" "$MALL" --with tree
 contains assign-with-tree "$T/out" "CustomerID,segment,segment_name,distance"
 expect 1 assign-with-forest-gone -- "$BIN" assign "$T/m1/model.json" "$MALL" --with forest
+# a linear SVM (LIBLINEAR) with a 5-fold cross-validation on the training customers
+expect 0 train-svm-cv -- "$BIN" train "$T/m1" --classifier svm --C 2 --cv 5 --seed 1
+contains train-svm-cv "$T/out" "A linear SVM (C = 2) trained on 160 customers, scored on 40 held out"
+contains train-svm-cv-folds "$T/out" "5-fold cross-validation on the training customers: accuracy"
+contains train-svm-kept "$T/m1/model.json" '"kind": "svm"'
+expect 0 train-svm-json -- "$BIN" train "$T/m1" --classifier svm --cv 4 --format json
+contains train-svm-json "$T/out" '"folds": 4'
+contains train-svm-json-mean "$T/out" '"accuracy_mean":'
+expect 0 assign-with-svm -- "$BIN" assign "$T/m1/model.json" "$MALL" --with svm
+tail -n +2 "$T/m1/customers.csv" | cut -d, -f6 >"$T/a"
+tail -n +2 "$T/out" | cut -d, -f2 >"$T/b"
+agree=$(paste -d, "$T/a" "$T/b" | awk -F, '$1 == $2 { n++ } END { print n + 0 }')
+[ "$agree" -ge 180 ] && ok || bad "assign-with-svm: $agree of 200 agree with the segments"
+expect 1 assign-with-tree-gone -- "$BIN" assign "$T/m1/model.json" "$MALL" --with tree
 expect 0 fit-names -- "$BIN" fit "$MALL" --out "$T/m2" --k 2 --names "Big,Small" --features "Annual_Income(k\$),Spending_Score(1-100)"
 contains fit-names "$T/m2/segments.json" '"name": "Big"'
 expect 2 fit-names-count -- "$BIN" fit "$MALL" --out "$T/m3" --k 2 --names "One"

@@ -25,7 +25,7 @@ static const char help[] =
     "                    the segment it was given in training (hierarchical and DBSCAN\n"
     "                    models put some training customers elsewhere by their rule)\n"
     "  --no-keep-known   every row by the model's rule for new customers\n"
-    "  --with tree|forest  place customers with the classifier custseg train kept in\n"
+    "  --with tree|forest|svm  place customers with the classifier custseg train kept in\n"
     "                    MODEL instead of the model's own rule\n"
     "  --help            this help\n"
     "\n"
@@ -81,8 +81,9 @@ int cmd_assign(int argc, char **argv)
             keep_known = opt == OPT_KEEP_KNOWN;
             break;
         case OPT_WITH:
-            if (strcmp(optarg, "tree") != 0 && strcmp(optarg, "forest") != 0)
-                return cli_usage_error("assign", "--with must be tree or forest");
+            if (strcmp(optarg, "tree") != 0 && strcmp(optarg, "forest") != 0 &&
+                strcmp(optarg, "svm") != 0)
+                return cli_usage_error("assign", "--with must be tree, forest or svm");
             with = optarg;
             break;
         case OPT_DELIM:

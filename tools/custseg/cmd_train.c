@@ -1,8 +1,9 @@
 /* custseg train: learn a run's segments with a classifier (docs/classify.md).
  *
  * The customers of OUTDIR/customers.csv go through the model's own
- * transformation; a stratified share of them is held out; a decision tree or
- * a random forest learns the segments of the others, is scored on the
+ * transformation; a stratified share of them is held out; a decision tree, a
+ * random forest or a linear SVM learns the segments of the others (with an
+ * optional stratified k-fold cross-validation among them), is scored on the
  * held-out ones, and is saved in OUTDIR/model.json for assign --with. */
 #include <getopt.h>
 #include <jansson.h>
@@ -20,26 +21,31 @@ static const char help[] =
     "OUTDIR/customers.csv) with a classifier, score it on held-out customers, and keep it\n"
     "in OUTDIR/model.json, where 'custseg assign MODEL FILE --with KIND' uses it.\n"
     "\n"
-    "  --classifier tree|forest  (default forest)\n"
+    "  --classifier tree|forest|svm  (default forest; svm: a linear SVM by LIBLINEAR)\n"
     "  --test-size F       share of each segment held out for scoring (default 0.2)\n"
-    "  --seed N            the split and the forest's draws (default 0)\n"
+    "  --cv K              also a stratified K-fold cross-validation on the customers\n"
+    "                      not held out (K from 2 to 100; default: none)\n"
+    "  --seed N            the split, the folds and the forest's draws (default 0)\n"
     "  --trees N           trees of a forest (default 100)\n"
     "  --max-depth N       deepest split (default: none)\n"
     "  --min-samples-leaf N  customers in each leaf at least (default 1)\n"
     "  --criterion gini|entropy  (default gini)\n"
+    "  --C X               the SVM's cost of a margin violation (default 1)\n"
     "  --threads N         0: all cores (default)\n"
     "  --format table|json what to print (default table)\n"
     "  --help              this help\n"
     "\n"
     "The classifier kept is the one scored: trained on the customers not held out.\n";
 
-enum { O_CLASSIFIER = 3000, O_TEST_SIZE, O_TREES, O_MAX_DEPTH, O_MIN_LEAF, O_CRITERION };
+enum { O_CLASSIFIER = 3000, O_TEST_SIZE, O_TREES, O_MAX_DEPTH, O_MIN_LEAF, O_CRITERION, O_C, O_CV };
 
 typedef struct train_opts {
     const char *kind;
     double test_size;
     uint64_t seed;
+    size_t cv;
     cseg_forest_params fp;
+    cseg_linear_params lp;
     int json;
 } train_opts;
 
@@ -52,6 +58,8 @@ static int parse(int argc, char **argv, train_opts *o)
                                              {"max-depth", required_argument, 0, O_MAX_DEPTH},
                                              {"min-samples-leaf", required_argument, 0, O_MIN_LEAF},
                                              {"criterion", required_argument, 0, O_CRITERION},
+                                             {"C", required_argument, 0, O_C},
+                                             {"cv", required_argument, 0, O_CV},
                                              {"threads", required_argument, 0, OPT_THREADS},
                                              {"format", required_argument, 0, OPT_FORMAT},
                                              {"help", no_argument, 0, OPT_HELP},
@@ -64,8 +72,9 @@ static int parse(int argc, char **argv, train_opts *o)
         switch (opt) {
         case OPT_HELP: fputs(help, stdout); return -1;
         case O_CLASSIFIER:
-            if (strcmp(optarg, "tree") != 0 && strcmp(optarg, "forest") != 0)
-                return cli_usage_error("train", "--classifier must be tree or forest");
+            if (strcmp(optarg, "tree") != 0 && strcmp(optarg, "forest") != 0 &&
+                strcmp(optarg, "svm") != 0)
+                return cli_usage_error("train", "--classifier must be tree, forest or svm");
             o->kind = optarg;
             break;
         case O_TEST_SIZE:
@@ -98,6 +107,15 @@ static int parse(int argc, char **argv, train_opts *o)
                 return cli_usage_error("train", "--criterion must be gini or entropy");
             o->fp.tree.criterion = optarg[0] == 'g' ? CSEG_TREE_GINI : CSEG_TREE_ENTROPY;
             break;
+        case O_C:
+            if (cli_parse_double(optarg, &o->lp.C) < 0 || cseg_linear_params_check(&o->lp))
+                return cli_usage_error("train", "--C must be a positive number");
+            break;
+        case O_CV:
+            if (cli_parse_int(optarg, 2, 100, &v) < 0)
+                return cli_usage_error("train", "--cv must be from 2 to 100");
+            o->cv = (size_t)v;
+            break;
         case OPT_THREADS:
             if (cli_parse_threads(optarg, &o->fp.n_threads) < 0)
                 return cli_usage_error("train", "--threads must be from 0 to 1024");
@@ -113,6 +131,119 @@ static int parse(int argc, char **argv, train_opts *o)
     if (optind + 1 != argc)
         return cli_usage_error("train", "expected OUTDIR (the --out of run or fit)");
     return 0;
+}
+
+/* A fitted classifier of the kind asked for. */
+typedef struct trained {
+    cseg_forest *forest; /* a tree is a forest of one */
+    cseg_linear *svm;
+} trained;
+
+static void trained_free(trained *t)
+{
+    cseg_forest_free(t->forest);
+    cseg_linear_free(t->svm);
+    t->forest = NULL;
+    t->svm = NULL;
+}
+
+static int fit(const train_opts *o, const double *Z, size_t n, size_t dim, const int32_t *y,
+               size_t k, trained *t, cseg_diag *diag)
+{
+    int rc;
+    t->forest = NULL;
+    t->svm = NULL;
+    if (strcmp(o->kind, "svm") == 0)
+        return cseg_linear_fit(&t->svm, Z, n, dim, y, k, NULL, &o->lp, diag);
+    if (strcmp(o->kind, "forest") == 0)
+        return cseg_forest_fit(&t->forest, Z, n, dim, y, k, NULL, NULL, &o->fp, diag);
+    cseg_tree *tr = NULL;
+    if ((rc = cseg_tree_fit(&tr, Z, n, dim, y, k, NULL, NULL, &o->fp.tree, diag)) == 0 &&
+        (rc = cseg_forest_create(&t->forest, &tr, 1)) < 0)
+        cseg_diag_clear(diag);
+    return rc;
+}
+
+static int predict(const trained *t, const double *Z, size_t n, int32_t *pred)
+{
+    return t->svm ? cseg_linear_predict(t->svm, Z, n, pred, NULL)
+                  : cseg_forest_predict(t->forest, Z, n, pred, NULL);
+}
+
+static void mean_sd(const double *v, size_t n, double *mean, double *sd)
+{
+    double s = 0, q = 0;
+    for (size_t i = 0; i < n; i++)
+        s += v[i];
+    *mean = s / (double)n;
+    for (size_t i = 0; i < n; i++)
+        q += (v[i] - *mean) * (v[i] - *mean);
+    *sd = n > 1 ? sqrt(q / (double)(n - 1)) : 0;
+}
+
+/* Stratified o->cv-fold cross-validation on the training rows: each fold
+ * scored by a classifier fitted on the others. NULL with *status set on a
+ * failure. */
+static json_t *cross_validate(const train_opts *o, const double *Z, size_t n, size_t dim,
+                              const int32_t *y, size_t k, const char *what, int *status)
+{
+    uint32_t *fold = malloc(n * sizeof *fold);
+    double *Za = malloc(n * dim * sizeof *Za), *Zb = malloc(n * dim * sizeof *Zb);
+    int32_t *ya = malloc(n * sizeof *ya), *yb = malloc(n * sizeof *yb), *pred = malloc(n * sizeof *pred);
+    double *acc = calloc(o->cv, sizeof *acc), *f1 = calloc(o->cv, sizeof *f1);
+    json_t *j = NULL;
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    int rc = fold && Za && Zb && ya && yb && pred && acc && f1 ? 0 : CSEG_ENOMEM;
+    if (rc == 0 && (rc = cseg_split_kfold(y, n, k, o->cv, o->seed, fold)) == CSEG_EINVAL) {
+        *status = cli_error(EXIT_DATA, "%s: too few customers for %zu folds", what, o->cv);
+        goto out;
+    }
+    for (size_t f = 0; f < o->cv && rc == 0; f++) {
+        /* the other folds: every row whose fold is not f */
+        size_t na = 0, nb = 0;
+        for (size_t i = 0; i < n; i++) {
+            int test = fold[i] == f;
+            memcpy((test ? Zb + nb * dim : Za + na * dim), Z + i * dim, dim * sizeof *Z);
+            if (test)
+                yb[nb++] = y[i];
+            else
+                ya[na++] = y[i];
+        }
+        trained t;
+        cseg_class_scores sc;
+        if ((rc = fit(o, Za, na, dim, ya, k, &t, &diag)) == 0 &&
+            (rc = predict(&t, Zb, nb, pred)) == 0 &&
+            (rc = cseg_metrics_classification(yb, pred, nb, k, &sc, NULL, NULL, NULL, NULL,
+                                              NULL)) == 0) {
+            acc[f] = sc.accuracy;
+            f1[f] = sc.macro_f1;
+        }
+        trained_free(&t);
+    }
+    if (rc < 0) {
+        *status = rc == CSEG_ENOMEM ? cli_error(EXIT_IO, "out of memory") : cli_fail(rc, &diag, what);
+        goto out;
+    }
+    double am, as, fm, fs;
+    mean_sd(acc, o->cv, &am, &as);
+    mean_sd(f1, o->cv, &fm, &fs);
+    j = json_object();
+    json_t *ja = json_array(), *jf = json_array();
+    for (size_t f = 0; f < o->cv; f++) {
+        json_array_append_new(ja, json_real(acc[f]));
+        json_array_append_new(jf, json_real(f1[f]));
+    }
+    json_object_set_new(j, "folds", json_integer((json_int_t)o->cv));
+    json_object_set_new(j, "accuracy", ja);
+    json_object_set_new(j, "macro_f1", jf);
+    json_object_set_new(j, "accuracy_mean", json_real(am));
+    json_object_set_new(j, "accuracy_sd", json_real(as));
+    json_object_set_new(j, "macro_f1_mean", json_real(fm));
+    json_object_set_new(j, "macro_f1_sd", json_real(fs));
+out:
+    free(fold), free(Za), free(Zb), free(ya), free(yb), free(pred), free(acc), free(f1);
+    return j;
 }
 
 /* The scores as JSON (also what the table is printed from). */
@@ -132,6 +263,8 @@ static json_t *scores_json(const cseg_model *m, const train_opts *o, size_t n_tr
     json_object_set_new(j, "classifier", json_string(o->kind));
     if (strcmp(o->kind, "forest") == 0)
         json_object_set_new(j, "trees", json_integer((json_int_t)o->fp.n_estimators));
+    if (strcmp(o->kind, "svm") == 0)
+        json_object_set_new(j, "C", json_real(o->lp.C));
     json_object_set_new(j, "train", json_integer((json_int_t)n_train));
     json_object_set_new(j, "test", json_integer((json_int_t)n_test));
     json_object_set_new(j, "test_size", json_real(o->test_size));
@@ -164,6 +297,8 @@ static void print_table(const json_t *j)
     const char *kind = json_string_value(json_object_get(j, "classifier"));
     if (strcmp(kind, "forest") == 0)
         printf("A forest of %lld trees", (long long)json_integer_value(json_object_get(j, "trees")));
+    else if (strcmp(kind, "svm") == 0)
+        printf("A linear SVM (C = %g)", json_real_value(json_object_get(j, "C")));
     else
         printf("A decision tree");
     printf(" trained on %lld customers, scored on %lld held out (stratified, seed %lld):\n",
@@ -174,6 +309,20 @@ static void print_table(const json_t *j)
            json_real_value(json_object_get(j, "accuracy")),
            json_real_value(json_object_get(j, "macro_f1")),
            json_real_value(json_object_get(j, "weighted_f1")));
+    json_t *cv = json_object_get(j, "cross_validation");
+    if (cv) {
+        json_t *acc = json_object_get(cv, "accuracy");
+        printf("  %lld-fold cross-validation on the training customers: accuracy %.4f +- %.4f,"
+               " macro-F1 %.4f +- %.4f\n    folds' accuracy:",
+               (long long)json_integer_value(json_object_get(cv, "folds")),
+               json_real_value(json_object_get(cv, "accuracy_mean")),
+               json_real_value(json_object_get(cv, "accuracy_sd")),
+               json_real_value(json_object_get(cv, "macro_f1_mean")),
+               json_real_value(json_object_get(cv, "macro_f1_sd")));
+        for (size_t f = 0; f < json_array_size(acc); f++)
+            printf(" %.4f", json_real_value(json_array_get(acc, f)));
+        printf("\n\n");
+    }
     printf("  seg  %-28s precision  recall      F1  support\n", "name");
     for (size_t c = 0; c < k; c++) {
         json_t *s = json_array_get(json_object_get(j, "segments"), c);
@@ -199,8 +348,9 @@ static void print_table(const json_t *j)
 
 int cmd_train(int argc, char **argv)
 {
-    train_opts o = {"forest", 0.2, 0, {0}, 0};
+    train_opts o = {"forest", 0.2, 0, 0, {0}, {1, 1e-4}, 0};
     cseg_forest_params_init(&o.fp);
+    cseg_linear_params_init(&o.lp);
     int prc = parse(argc, argv, &o);
     if (prc != 0)
         return prc < 0 ? EXIT_OK : prc;
@@ -213,7 +363,7 @@ int cmd_train(int argc, char **argv)
     cseg_diag_clear(&diag);
     cseg_model *m = NULL;
     cseg_table *t = NULL;
-    cseg_forest *f = NULL;
+    trained tc = {NULL, NULL};
     double *Z = NULL, *Ztr = NULL, *Zte = NULL;
     int32_t *y = NULL, *ytr = NULL, *yte = NULL, *pred = NULL;
     unsigned char *is_test = NULL;
@@ -279,27 +429,27 @@ int cmd_train(int argc, char **argv)
             ytr[a++] = y[i];
         }
     }
-    if (strcmp(o.kind, "tree") == 0) {
-        cseg_tree *tr = NULL;
-        if ((rc = cseg_tree_fit(&tr, Ztr, ntr, dim, ytr, k, NULL, NULL, &o.fp.tree, &diag)) == 0 &&
-            (rc = cseg_forest_create(&f, &tr, 1)) < 0)
-            cseg_diag_clear(&diag);
-    } else {
-        rc = cseg_forest_fit(&f, Ztr, ntr, dim, ytr, k, NULL, NULL, &o.fp, &diag);
-    }
-    if (rc == 0)
-        rc = cseg_forest_predict(f, Zte, nte, pred, NULL);
+    json_t *cv = NULL;
+    if (o.cv && !(cv = cross_validate(&o, Ztr, ntr, dim, ytr, k, cpath, &status)))
+        goto out;
+    if ((rc = fit(&o, Ztr, ntr, dim, ytr, k, &tc, &diag)) == 0)
+        rc = predict(&tc, Zte, nte, pred);
     if (rc < 0) {
+        json_decref(cv);
         status = cli_fail(rc, &diag, cpath);
         goto out;
     }
     scores = scores_json(m, &o, ntr, nte, yte, pred);
     if (!scores) {
+        json_decref(cv);
         status = cli_error(EXIT_IO, "out of memory");
         goto out;
     }
-    rc = cseg_model_set_classifier(m, o.kind, f);
-    f = NULL; /* the model's now (or freed) */
+    if (cv)
+        json_object_set_new(scores, "cross_validation", cv);
+    rc = tc.svm ? cseg_model_set_svm(m, tc.svm) : cseg_model_set_classifier(m, o.kind, tc.forest);
+    tc.svm = NULL; /* the model's now (or freed) */
+    tc.forest = NULL;
     if (rc == 0)
         rc = cseg_model_save(m, mpath, &diag);
     if (rc < 0) {
@@ -317,7 +467,7 @@ int cmd_train(int argc, char **argv)
     }
 out:
     json_decref(scores);
-    cseg_forest_free(f);
+    trained_free(&tc);
     cseg_model_free(m);
     cseg_table_free(t);
     free(Z), free(Ztr), free(Zte), free(y), free(ytr), free(yte), free(pred), free(is_test);

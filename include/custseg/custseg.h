@@ -23,5 +23,6 @@
 #include "custseg/stream.h"
 #include "custseg/tree.h"
 #include "custseg/linear.h"
+#include "custseg/drift.h"
 
 #endif

@@ -21,6 +21,7 @@
 #include "custseg/hclust.h"
 #include "custseg/model.h"
 #include "custseg/profile.h"
+#include "custseg/drift.h"
 #include "custseg/table.h"
 
 #ifdef __cplusplus
@@ -147,6 +148,20 @@ CSEG_API int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cs
 /* Render to path atomically (temp file + rename). CSEG_EINVAL when no
  * profile was set; CSEG_EIO with diag on a write error. */
 CSEG_API int cseg_report_write(const cseg_report *r, const char *path, cseg_diag *d);
+
+/* A page of its own, in the report's style, for a drift measurement
+ * (custseg drift --html; drift.h): the verdict, every input column's PSI,
+ * KS statistic, means and missing shares with its level, the segment shares
+ * of training and new customers side by side (a bar chart and a table), the
+ * mean distances and the share of customers no segment fits. model_name and
+ * data_name are shown as given; seg_names has k names. Written to a
+ * temporary file and renamed. */
+CSEG_API int cseg_report_write_drift(const char *path, const char *model_name,
+                                     const char *data_name, const cseg_drift_feature *features,
+                                     size_t n_features, const char *const *seg_names,
+                                     const double *ref_share, const double *new_share, size_t k,
+                                     const cseg_drift_result *res, const cseg_drift_params *p,
+                                     cseg_diag *d);
 
 #ifdef __cplusplus
 }

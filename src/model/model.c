@@ -18,6 +18,7 @@
 #include "../core/internal.h"
 #include "../prep/internal.h"
 #include "../table/internal.h"
+#include "../drift/internal.h"
 
 struct cseg_model {
     cseg_source source;
@@ -50,6 +51,8 @@ struct cseg_model {
     cseg_forest *classifier;
     cseg_linear *svm;
     char classifier_kind[16];
+    /* The training customers as drift compares new ones with them (drift.h). */
+    cseg__ref *ref;
 };
 
 const char *cseg_algo_name(cseg_algo a)
@@ -129,6 +132,8 @@ static void drop_clusterer(cseg_model *m)
     m->classifier = NULL;
     cseg_linear_free(m->svm);
     m->svm = NULL;
+    cseg__ref_free(m->ref); /* the segments it counted were the old clusterer's */
+    m->ref = NULL;
     cseg_kmeans_free(m->km);
     cseg_dbscan_free(m->db);
     cseg_gmm_free(m->gmm);
@@ -607,6 +612,17 @@ const cseg_linear *cseg_model_svm(const cseg_model *m)
     return m->svm;
 }
 
+void cseg__model_put_reference(cseg_model *m, cseg__ref *r)
+{
+    cseg__ref_free(m->ref);
+    m->ref = r;
+}
+
+const cseg__ref *cseg__model_reference(const cseg_model *m)
+{
+    return m->ref;
+}
+
 const cseg_forest *cseg_model_classifier(const cseg_model *m)
 {
     return m->classifier;
@@ -956,6 +972,8 @@ static json_t *to_json(const cseg_model *m)
     }
     if (m->classifier || m->svm)
         json_object_set_new(root, "classifier", classifier_json(m));
+    if (m->ref)
+        json_object_set_new(root, "reference", cseg__ref_json(m->ref));
     json_object_set_new(root, "training", meta ? meta : json_object());
     return root;
 }
@@ -1727,6 +1745,24 @@ static int load_root(cseg_model **out, json_t *root, const char *path, const jso
         goto out;
     if ((rc = load_classifier(&L, json_object_get(root, "classifier"), m)) < 0)
         goto out;
+    json_t *jref = json_object_get(root, "reference");
+    if (jref) {
+        cseg__ref *ref = NULL;
+        if ((rc = cseg__ref_from_json(jref, m->k, &ref)) == CSEG_ENOMEM) {
+            rc = cseg__diag(L.d, rc, L.path, 0, 0, "out of memory");
+            goto out;
+        }
+        int same = rc == 0 && ref->n_features == cseg_prep_n_inputs(m->prep);
+        for (size_t j = 0; same && j < ref->n_features; j++)
+            same = strcmp(ref->f[j].name, cseg_prep_input_name(m->prep, j)) == 0;
+        if (!same) {
+            cseg__ref_free(ref);
+            rc = bad(&L, "\"reference\" must describe the training customers' input columns and "
+                         "segments");
+            goto out;
+        }
+        cseg__model_put_reference(m, ref);
+    }
     json_t *meta = json_object_get(root, "training");
     if (json_is_object(meta)) {
         char *txt = json_dumps(meta, JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER);

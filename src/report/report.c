@@ -13,6 +13,7 @@
 
 #include "custseg/pca.h"
 #include "custseg/report.h"
+#include "internal.h"
 #include "../core/internal.h"
 
 #define MAX_DIST 4
@@ -692,7 +693,7 @@ int cseg_report_set_membership(cseg_report *r, const double *proba, size_t n, si
 
 /* ---- rendering ---- */
 
-static void esc(FILE *f, const char *s)
+void cseg__report_esc(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
@@ -730,14 +731,14 @@ static void esc_label(FILE *f, const char *s, size_t max_chars)
         if (((unsigned char)s[i] & 0xC0) != 0x80 && ++chars == max_chars)
             cut = i; /* byte where the max_chars-th character starts */
     if (chars <= max_chars) {
-        esc(f, s);
+        cseg__report_esc(f, s);
         return;
     }
     fputs("<tspan><title>", f);
-    esc(f, s);
+    cseg__report_esc(f, s);
     fputs("</title>", f);
     char *head = cseg__strndup(s, cut);
-    esc(f, head ? head : "");
+    cseg__report_esc(f, head ? head : "");
     free(head);
     fputs("\u2026</tspan>", f);
 }
@@ -859,32 +860,32 @@ static void axes(FILE *f, const scale *sx, const scale *sy, double xstep, double
     }
     fprintf(f, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
             (x0 + x1) / 2, y0 + 34);
-    esc(f, xlabel);
+    cseg__report_esc(f, xlabel);
     fprintf(f, "</text><text class=\"label\" transform=\"translate(%.1f %.1f) rotate(-90)\" "
                "text-anchor=\"middle\">",
             x0 - 58, (y0 + y1) / 2);
-    esc(f, ylabel);
+    cseg__report_esc(f, ylabel);
     fputs("</text></g>\n", f);
 }
 
 static void svg_open(FILE *f, const char *id, int w, int h, const char *title, const char *desc)
 {
     fprintf(f, "<figure class=\"chart\" id=\"%s\"><h3>", id);
-    esc(f, title);
+    cseg__report_esc(f, title);
     fprintf(f, "</h3><svg xmlns=\"http://www.w3.org/2000/svg\" "
                "viewBox=\"0 0 %d %d\" role=\"img\" aria-labelledby=\"%s-t %s-d\">",
             w, h, id, id);
     fprintf(f, "<title id=\"%s-t\">", id);
-    esc(f, title);
+    cseg__report_esc(f, title);
     fprintf(f, "</title><desc id=\"%s-d\">", id);
-    esc(f, desc);
+    cseg__report_esc(f, desc);
     fputs("</desc>\n", f);
 }
 
 static void svg_close(FILE *f, const char *caption)
 {
     fputs("</svg><figcaption>", f);
-    esc(f, caption);
+    cseg__report_esc(f, caption);
     fputs("</figcaption></figure>\n", f);
 }
 
@@ -941,7 +942,7 @@ static void chart_scatter(FILE *f, const cseg_report *r)
             continue;
         fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.6\" fill=\"%s\"><title>", sc(&sx, r->pxy[2 * i]),
                 sc(&sy, r->pxy[2 * i + 1]), colour(r, s));
-        esc(f, r->seg[s].name);
+        cseg__report_esc(f, r->seg[s].name);
         fprintf(f, ": PC1 %.3g, PC2 %.3g</title></circle>", r->pxy[2 * i], r->pxy[2 * i + 1]);
     }
     fputs("</g>\n<g class=\"centres\">", f);
@@ -952,7 +953,7 @@ static void chart_scatter(FILE *f, const cseg_report *r)
         fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"8\" fill=\"%s\" stroke=\"#fff\" "
                    "stroke-width=\"2.5\"><title>Centre of ",
                 cx, cy, colour(r, s));
-        esc(f, r->seg[s].name);
+        cseg__report_esc(f, r->seg[s].name);
         fprintf(f, ": PC1 %.3g, PC2 %.3g</title></circle>", r->cxy[2 * s], r->cxy[2 * s + 1]);
         fprintf(f, "<text class=\"clabel\" x=\"%.1f\" y=\"%.1f\">%zu</text>", cx + 10, cy - 8, s + 1);
     }
@@ -1052,7 +1053,7 @@ static void chart_silhouette(FILE *f, const cseg_report *r)
         /* bars of one segment [start, i) */
         size_t s = (size_t)r->silab[start];
         fprintf(f, "<g fill=\"%s\"><title>", colour(r, s));
-        esc(f, r->seg[s].name);
+        cseg__report_esc(f, r->seg[s].name);
         double sum = 0;
         for (size_t t = start; t < i; t++)
             sum += r->silv[t];
@@ -1103,7 +1104,7 @@ static void tree_size(FILE *f, const dnode *d)
 static void tree_who(FILE *f, const cseg_report *r, const dnode *d)
 {
     if (d->seg >= 0) {
-        esc(f, r->seg[d->seg].name);
+        cseg__report_esc(f, r->seg[d->seg].name);
         fputs(": ", f);
     } else if (r->tree_coloured) {
         fputs("several segments: ", f);
@@ -1260,7 +1261,7 @@ static void chart_membership(FILE *f, const cseg_report *r)
                     y + 12, s + 1);
         else
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"ptitle\">", sx.r0, y + 12);
-        esc(f, name);
+        cseg__report_esc(f, name);
         fputs("</text>", f);
         if (!ns)
             continue;
@@ -1272,7 +1273,7 @@ static void chart_membership(FILE *f, const cseg_report *r)
             fprintf(
                 f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>",
                 sc(&sx, acc), y + 17, sc(&sx, acc + share) - sc(&sx, acc), rh - 22, mbin_colour[b]);
-            esc(f, name);
+            cseg__report_esc(f, name);
             fprintf(f,
                     ": %zu of %zu customers (%.1f%%) have a highest membership probability "
                     "%s</title></rect>",
@@ -1282,7 +1283,7 @@ static void chart_membership(FILE *f, const cseg_report *r)
         double bs = 100.0 * (double)(c[0] + c[1]) / (double)ns;
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\"%s>%.1f%%<title>", sx.r1 + 8, y + 30,
                 s == r->nseg ? " class=\"ptitle\"" : "", bs);
-        esc(f, name);
+        cseg__report_esc(f, name);
         fprintf(
             f,
             ": %zu of %zu customers are borderline (highest probability below 0.9)</title></text>",
@@ -1333,7 +1334,7 @@ static void chart_sizes(FILE *f, const cseg_report *r)
         double x1 = has_rev ? xc - bw : xc - bw / 2;
         fprintf(f, "<rect class=\"bar-cust\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>",
                 x1, y1, bw, sy.r0 - y1);
-        esc(f, r->seg[s].name);
+        cseg__report_esc(f, r->seg[s].name);
         fprintf(f, ": %.1f%% of customers (%zu)</title></rect>", v1, r->seg[s].size);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"val\">%.0f%%</text>",
                 x1 + bw / 2, y1 - 4, v1);
@@ -1341,7 +1342,7 @@ static void chart_sizes(FILE *f, const cseg_report *r)
             double v2 = 100 * r->seg[s].rev, y2 = sc(&sy, v2 > 0 ? v2 : 0);
             fprintf(f, "<rect class=\"bar-rev\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"><title>",
                     xc, y2, bw, sy.r0 - y2);
-            esc(f, r->seg[s].name);
+            cseg__report_esc(f, r->seg[s].name);
             fprintf(f, ": %.1f%% of revenue</title></rect>", v2);
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"val\">%.0f%%</text>",
                     xc + bw / 2, y2 - 4, v2);
@@ -1350,7 +1351,7 @@ static void chart_sizes(FILE *f, const cseg_report *r)
                 xc, sy.r0 + 16, s + 1);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"small\">", xc,
                 sy.r0 + 30);
-        esc(f, r->seg[s].name);
+        cseg__report_esc(f, r->seg[s].name);
         fputs("</text>", f);
     }
     fprintf(f, "<rect class=\"bar-cust\" x=\"%d\" y=\"8\" width=\"10\" height=\"10\"/><text x=\"%d\" "
@@ -1395,7 +1396,7 @@ static void chart_heatmap(FILE *f, const cseg_report *r)
     for (size_t j = 0; j < r->nf; j++) {
         double x = 200 + cw * ((double)j + 0.5);
         fprintf(f, "<text class=\"small\" transform=\"translate(%.1f 80) rotate(-35)\">", x - 6);
-        esc(f, r->feat[j]);
+        cseg__report_esc(f, r->feat[j]);
         fputs("</text>", f);
     }
     for (size_t s = 0; s < r->nseg; s++) {
@@ -1409,9 +1410,9 @@ static void chart_heatmap(FILE *f, const cseg_report *r)
             zcolour(z, col, sizeof col);
             fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"><title>",
                     200 + cw * (double)j, y, cw - 1, ch - 1, col);
-            esc(f, r->seg[s].name);
+            cseg__report_esc(f, r->seg[s].name);
             fputs(", ", f);
-            esc(f, r->feat[j]);
+            cseg__report_esc(f, r->feat[j]);
             /* No "-0.0": a z that rounds to zero is written as 0. */
             double zs = fabs(z) < 0.05 ? 0.0 : z, zt = fabs(z) < 0.005 ? 0.0 : z;
             fprintf(f, ": mean %.4g (population %.4g), z = %.2f</title></rect>", r->seg[s].mean[j],
@@ -1456,7 +1457,7 @@ static void chart_snake(FILE *f, const cseg_report *r)
         fprintf(f, "<text class=\"small\" transform=\"translate(%.1f %.1f) rotate(-30)\" "
                    "text-anchor=\"end\">",
                 sc(&sx, (double)j), sy.r0 + 14);
-        esc(f, r->feat[j]);
+        cseg__report_esc(f, r->feat[j]);
         fputs("</text>", f);
     }
     for (size_t s = 0; s < r->nseg; s++) {
@@ -1468,9 +1469,9 @@ static void chart_snake(FILE *f, const cseg_report *r)
         for (size_t j = 0; j < r->nf; j++) {
             fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\"><title>", sc(&sx, (double)j),
                     sc(&sy, zscore(r, s, j)));
-            esc(f, r->seg[s].name);
+            cseg__report_esc(f, r->seg[s].name);
             fputs(", ", f);
-            esc(f, r->feat[j]);
+            cseg__report_esc(f, r->feat[j]);
             fprintf(f, ": z = %.2f</title></circle>", zscore(r, s, j));
         }
         fputs("</g>\n", f);
@@ -1510,9 +1511,9 @@ static void chart_boxes(FILE *f, const cseg_report *r, size_t q)
             continue;
         double xc = sx.r0 + slot * ((double)s + 0.5);
         fprintf(f, "<g class=\"box\" stroke=\"%s\"><title>", colour(r, s));
-        esc(f, r->seg[s].name);
+        cseg__report_esc(f, r->seg[s].name);
         fputs(": ", f);
-        esc(f, r->dname[q]);
+        cseg__report_esc(f, r->dname[q]);
         fprintf(f, " 5%% %.4g, 25%% %.4g, median %.4g, 75%% %.4g, 95%% %.4g</title>", v[0], v[1],
                 v[2], v[3], v[4]);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>", xc, sc(&sy, v[0]), xc,
@@ -1548,7 +1549,7 @@ static void cards(FILE *f, const cseg_report *r)
         const seg *g = &r->seg[s];
         fprintf(f, "<article class=\"card\" style=\"border-top-color:%s\"><h3><span class=\"num\">%zu</span> ",
                 colour(r, s), s + 1);
-        esc(f, g->name);
+        cseg__report_esc(f, g->name);
         fputs("</h3><p class=\"big\">", f);
         num(f, (double)g->size);
         fputs(" customers &#183; ", f);
@@ -1570,7 +1571,7 @@ static void cards(FILE *f, const cseg_report *r)
                     continue;
             }
             fputs("<tr><td>", f);
-            esc(f, r->feat[j]);
+            cseg__report_esc(f, r->feat[j]);
             fputs("</td><td>", f);
             num(f, g->mean[j]);
             fputs("</td><td>", f);
@@ -1589,13 +1590,13 @@ static void cards(FILE *f, const cseg_report *r)
         }
         if (g->cats) {
             fputs("<p class=\"small\">", f);
-            esc(f, g->cats);
+            cseg__report_esc(f, g->cats);
             fputs("</p>", f);
         }
         const char *act = r->rfm ? cseg_profile_action_for(g->name) : NULL;
         if (act) {
             fputs("<p class=\"action\"><strong>Suggested action:</strong> ", f);
-            esc(f, act);
+            cseg__report_esc(f, act);
             fputs("</p>", f);
         }
         fputs("</article>\n", f);
@@ -1612,14 +1613,14 @@ static void table(FILE *f, const cseg_report *r)
           f);
     for (size_t j = 0; j < r->nf; j++) {
         fputs("<th>", f);
-        esc(f, r->feat[j]);
+        cseg__report_esc(f, r->feat[j]);
         fputs("</th>", f);
     }
     fputs("</tr></thead><tbody>\n", f);
     for (size_t s = 0; s < r->nseg; s++) {
         const seg *g = &r->seg[s];
         fprintf(f, "<tr><td data-v=\"%zu\">%zu</td><td>", s + 1, s + 1);
-        esc(f, g->name);
+        cseg__report_esc(f, g->name);
         fprintf(f, "</td><td data-v=\"%zu\">", g->size);
         num(f, (double)g->size);
         fprintf(f, "</td><td data-v=\"%.6g\">", g->share);
@@ -1639,7 +1640,7 @@ static void table(FILE *f, const cseg_report *r)
     fputs("</tbody></table></div></section>\n", f);
 }
 
-static const char css[] =
+const char cseg__report_css[] =
     "body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#222;margin:0;"
     "background:#fafafa}main{max-width:1100px;margin:0 auto;padding:16px}"
     "h1{font-size:26px;margin:8px 0}h2{font-size:20px;margin:28px 0 10px;border-bottom:1px solid "
@@ -1708,9 +1709,9 @@ int cseg_report_write(const cseg_report *r, const char *path, cseg_diag *d)
           "<meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, "
           "initial-scale=1\"/><title>",
           f);
-    esc(f, title);
-    fprintf(f, "</title><style>%s</style></head><body><main>\n<header><h1>", css);
-    esc(f, title);
+    cseg__report_esc(f, title);
+    fprintf(f, "</title><style>%s</style></head><body><main>\n<header><h1>", cseg__report_css);
+    cseg__report_esc(f, title);
     fputs("</h1><dl class=\"meta\">", f);
     static const struct {
         cseg_report_field f;
@@ -1730,7 +1731,7 @@ int cseg_report_write(const cseg_report *r, const char *path, cseg_diag *d)
         if (!r->text[meta[i].f])
             continue;
         fprintf(f, "<div><dt>%s</dt><dd>", meta[i].label);
-        esc(f, r->text[meta[i].f]);
+        cseg__report_esc(f, r->text[meta[i].f]);
         fputs("</dd></div>", f);
     }
     fputs("</dl>", f);
@@ -1738,7 +1739,7 @@ int cseg_report_write(const cseg_report *r, const char *path, cseg_diag *d)
         fputs("<div class=\"warnings\" role=\"alert\"><h2>Read this first</h2><ul>", f);
         for (size_t w = 0; w < r->nwarn; w++) {
             fputs("<li>", f);
-            esc(f, r->warn[w]);
+            cseg__report_esc(f, r->warn[w]);
             fputs("</li>", f);
         }
         fputs("</ul></div>", f);
@@ -1749,7 +1750,7 @@ int cseg_report_write(const cseg_report *r, const char *path, cseg_diag *d)
             fputs("<li>", f);
             num(f, r->qcount[q]);
             fputc(' ', f);
-            esc(f, r->qlabel[q]);
+            cseg__report_esc(f, r->qlabel[q]);
             fputs("</li>", f);
         }
         fputs("</ul>", f);

@@ -165,6 +165,29 @@ tail -n +2 "$T/out" | cut -d, -f2 >"$T/b"
 agree=$(paste -d, "$T/a" "$T/b" | awk -F, '$1 == $2 { n++ } END { print n + 0 }')
 [ "$agree" -ge 180 ] && ok || bad "assign-with-svm: $agree of 200 agree with the segments"
 expect 1 assign-with-tree-gone -- "$BIN" assign "$T/m1/model.json" "$MALL" --with tree
+
+# drift: new customers against the model's training reference
+expect 2 drift-no-args -- "$BIN" drift "$T/m1/model.json"
+expect 2 drift-bad-warn -- "$BIN" drift "$T/m1/model.json" "$MALL" --warn -1
+expect 2 drift-alert-below-warn -- "$BIN" drift "$T/m1/model.json" "$MALL" --warn 0.3 --alert 0.2
+contains drift-alert-below-warn "$T/err" "--alert must be at least --warn"
+expect 0 drift-same -- "$BIN" drift "$T/m1/model.json" "$MALL"
+contains drift-same "$T/out" "Verdict: no drift"
+# the same customers twice as rich: income drifts, the segments move
+awk -F, 'BEGIN { OFS = "," } NR > 1 { $4 = $4 * 2 } { print }' "$MALL" >"$T/mall_rich.csv"
+expect 4 drift-rich -- "$BIN" drift "$T/m1/model.json" "$T/mall_rich.csv" --html "$T/drift.html"
+contains drift-rich "$T/out" "Verdict: drift above the alert threshold"
+contains drift-rich-income "$T/out" "Annual_Income(k\$)"
+contains drift-rich-html "$T/drift.html" "<h2>Input columns</h2>"
+expect 4 drift-rich-json -- "$BIN" drift "$T/m1/model.json" "$T/mall_rich.csv" --format json
+contains drift-rich-json "$T/out" '"level": "ALERT"'
+# with a high enough alert threshold the same drift is a warning, exit 0
+expect 0 drift-rich-warn -- "$BIN" drift "$T/m1/model.json" "$T/mall_rich.csv" --warn 0.1 --alert 1000
+contains drift-rich-warn "$T/out" "some drift (warning)"
+# a model as written before the reference was kept: the key taken out
+awk 'BEGIN { skip = 0 } /^  "reference": \{/ { skip = 1 } skip && /^  \}/ { skip = 0; next } !skip { print }' "$T/m1/model.json" | sed -e ':a' -e 'N' -e '$!ba' -e 's/,\n}/\n}/' >"$T/old_model.json"
+expect 1 drift-no-reference -- "$BIN" drift "$T/old_model.json" "$MALL"
+contains drift-no-reference "$T/err" "keeps no training reference"
 expect 0 fit-names -- "$BIN" fit "$MALL" --out "$T/m2" --k 2 --names "Big,Small" --features "Annual_Income(k\$),Spending_Score(1-100)"
 contains fit-names "$T/m2/segments.json" '"name": "Big"'
 expect 2 fit-names-count -- "$BIN" fit "$MALL" --out "$T/m3" --k 2 --names "One"

@@ -6,7 +6,8 @@
 #include <custseg/custseg.h>
 
 /* Exit statuses (docs/cli.md). */
-enum { EXIT_OK = 0, EXIT_DATA = 1, EXIT_USAGE = 2, EXIT_IO = 3 };
+/* EXIT_DRIFT: custseg drift found drift at or above its alert threshold. */
+enum { EXIT_OK = 0, EXIT_DATA = 1, EXIT_USAGE = 2, EXIT_IO = 3, EXIT_DRIFT = 4 };
 
 typedef struct cli_common {
     int quiet, verbose;
@@ -19,12 +20,22 @@ int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Misuse: message + hint to stderr, returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_status_of(int code);
+/* FILE as the customers of model m (docs/cli.md, assign's "What FILE is"):
+ * a customer table with the model's input columns, or for a model made by
+ * run a transaction log turned into customer features as run does (the
+ * analysis day --as-of when have_as_of). *t (to free) and *idcol (the id
+ * column, or NULL) on success; otherwise the error is printed and its exit
+ * status returned. */
+int cli_model_customers(const cseg_model *m, const char *path, const cseg_csv_params *csv,
+                        int have_as_of, long long as_of, cseg_table **t, const char **idcol);
 
 /* Parse helpers: return 0 or -1 (bad value). */
 int cli_parse_size(const char *s, size_t *out);
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
 int cli_parse_day(const char *s, long long *day);
+/* --as-of: 'auto' (CSEG_DAY_AUTO) or a date; 0, or EXIT_USAGE after the message. */
+int cli_parse_as_of(const char *cmd, const char *s, long long *day);
 /* --threads value: 0..1024 (0 = all cores). Returns 0 or -1. */
 int cli_parse_threads(const char *s, int *out);
 /* One character, or "tab" / "\t"; a quote or line end is refused. */
@@ -97,6 +108,7 @@ int cmd_run(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
 int cmd_assign(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_drift(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);

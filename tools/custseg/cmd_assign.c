@@ -69,11 +69,8 @@ int cmd_assign(int argc, char **argv)
                 return cli_usage_error("assign", "--format must be csv or json");
             break;
         case OPT_AS_OF:
-            if (strcmp(optarg, "auto") == 0)
-                as_of = CSEG_DAY_AUTO;
-            else if (cli_parse_day(optarg, &as_of) < 0)
-                return cli_usage_error("assign", "--as-of must be 'auto' or a date, got '%s'",
-                                       optarg);
+            if (cli_parse_as_of("assign", optarg, &as_of) != 0)
+                return EXIT_USAGE;
             have_as_of = 1;
             break;
         case OPT_KEEP_KNOWN:
@@ -113,80 +110,9 @@ int cmd_assign(int argc, char **argv)
         cseg_model_free(m);
         return status;
     }
-    const cseg_prep *pp = cseg_model_prep(m);
     const char *idcol = NULL;
-
-    /* Is FILE a customer table with the model's features? Look at its header. */
-    cseg_csv *r = NULL;
-    if ((rc = cseg_csv_open(&r, path, &csv, &diag)) < 0) {
-        status = cli_fail(rc, &diag, path);
+    if ((status = cli_model_customers(m, path, &csv, have_as_of, as_of, &t, &idcol)) != EXIT_OK)
         goto out;
-    }
-    size_t have = 0;
-    for (size_t j = 0; j < cseg_prep_n_inputs(pp); j++)
-        for (size_t c = 0; c < cseg_csv_n_columns(r); c++)
-            if (strcmp(cseg_csv_column_name(r, c), cseg_prep_input_name(pp, j)) == 0) {
-                have++;
-                break;
-            }
-    int is_table = have == cseg_prep_n_inputs(pp);
-    int has_customer_id = 0;
-    for (size_t c = 0; c < cseg_csv_n_columns(r); c++)
-        has_customer_id |= strcmp(cseg_csv_column_name(r, c), CSEG_RFM_COL_CUSTOMER_ID) == 0;
-    cseg_csv_close(r);
-    if (!is_table && cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS) {
-        cseg_txn_roles roles = *cseg_model_roles(m);
-        cseg_rfm_params rfm = *cseg_model_rfm(m);
-        cseg_table *txn = NULL;
-        cseg_table_read_params rp;
-        cseg_table_read_params_init(&rp);
-        rp.csv = csv;
-        rp.date_format = cseg_model_date_format(m);
-        roles.no_detect = 1; /* the model's roles exactly: absent stays absent */
-        if (have_as_of)
-            rfm.as_of_day = as_of;
-        if ((rc = cseg_txn_read(&txn, path, &roles, &rp, &diag)) < 0) {
-            status = cli_fail(rc, &diag, path);
-            goto out;
-        }
-        rc = cseg_rfm_compute(&t, txn, &roles, &rfm, NULL, &diag);
-        cseg_table_free(txn);
-        if (rc < 0) {
-            status = cli_fail(rc, &diag, path);
-            goto out;
-        }
-        idcol = CSEG_RFM_COL_CUSTOMER_ID;
-    } else if (!is_table) {
-        status = cli_error(EXIT_DATA, "%s: lacks the model's feature columns (%zu of %zu found)",
-                           path, have, cseg_prep_n_inputs(pp));
-        goto out;
-    } else {
-        cseg_table_read_params rp;
-        cseg_colspec spec;
-        cseg_table_read_params_init(&rp);
-        rp.csv = csv;
-        idcol = cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS
-                    ? (has_customer_id ? CSEG_RFM_COL_CUSTOMER_ID : NULL)
-                    : cseg_model_id_column(m);
-        if (idcol) {
-            spec = (cseg_colspec){idcol, CSEG_COL_TEXT, 1};
-            rp.specs = &spec;
-            rp.n_specs = 1;
-        }
-        if ((rc = cseg_table_read_csv(&t, path, &rp, &diag)) < 0) {
-            if (rc == CSEG_ENOCOL && idcol) {
-                /* The id is optional: read without it. */
-                rp.specs = NULL;
-                rp.n_specs = 0;
-                idcol = NULL;
-                rc = cseg_table_read_csv(&t, path, &rp, &diag);
-            }
-            if (rc < 0) {
-                status = cli_fail(rc, &diag, path);
-                goto out;
-            }
-        }
-    }
     size_t n = cseg_table_n_rows(t), k = cseg_model_k(m);
     lab = malloc((n ? n : 1) * sizeof *lab);
     dist = malloc((n ? n : 1) * sizeof *dist);

@@ -105,13 +105,9 @@ int cmd_run(int argc, char **argv)
             date_format = optarg;
             break;
         case OPT_AS_OF:
-            if (strcmp(optarg, "auto") == 0)
-                rfm.as_of_day = CSEG_DAY_AUTO;
-            else if (cli_parse_day(optarg, &day) < 0)
-                return cli_usage_error(cmd, "--as-of must be 'auto' or a date such as "
-                                              "2011-12-10, got '%s'", optarg);
-            else
-                rfm.as_of_day = day;
+            if (cli_parse_as_of(cmd, optarg, &day) != 0)
+                return EXIT_USAGE;
+            rfm.as_of_day = day;
             break;
         case OPT_DELIM:
             if (cli_parse_delimiter(optarg, &csv.delimiter) < 0)

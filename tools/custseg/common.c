@@ -96,6 +96,17 @@ int cli_parse_day(const char *s, long long *day)
     return 0;
 }
 
+int cli_parse_as_of(const char *cmd, const char *s, long long *day)
+{
+    if (strcmp(s, "auto") == 0) {
+        *day = CSEG_DAY_AUTO;
+        return 0;
+    }
+    if (cli_parse_day(s, day) == 0)
+        return 0;
+    return cli_usage_error(cmd, "--as-of must be 'auto' or a date such as 2011-12-10, got '%s'", s);
+}
+
 int cli_parse_delimiter(const char *s, char *out)
 {
     if (strcmp(s, "tab") == 0 || strcmp(s, "\\t") == 0) {

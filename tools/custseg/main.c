@@ -16,7 +16,8 @@ static const char usage[] =
     "  fit FILE      customer table (numbers and categories) -> named segments\n"
     "                (--algo kmeans|ward|complete|average|single|dbscan|gmm for both)\n"
     "  assign MODEL FILE   score new customers (or transactions) with a saved model\n"
-    "  train OUTDIR  learn a run's segments with a tree or forest (assign --with)\n"
+    "  train OUTDIR  learn a run's segments with a tree, forest or SVM (assign --with)\n"
+    "  drift MODEL FILE   how far new customers have moved from the training ones\n"
     "  score FILE --labels COL   evaluate a labelling: silhouette, Davies-Bouldin,\n"
     "                Calinski-Harabasz, inertia\n"
     "  report OUTDIR rebuild OUTDIR/report.html from the outputs of run or fit\n"
@@ -32,7 +33,8 @@ static const char usage[] =
     "  --help        this help; 'custseg <command> --help' for a command's options\n"
     "  --version     print the version\n"
     "\n"
-    "Exit status: 0 ok, 1 data or model error, 2 usage error, 3 I/O or system error.\n"
+    "Exit status: 0 ok, 1 data or model error, 2 usage error, 3 I/O or system error,\n"
+    "4 drift above the alert threshold (drift).\n"
     "Example: custseg run data/online_retail.csv.gz --out out/\n";
 
 static int dispatch(int argc, char **argv);
@@ -74,6 +76,8 @@ static int dispatch(int argc, char **argv)
         return cmd_score(argc - 1, argv + 1);
     if (strcmp(cmd, "train") == 0)
         return cmd_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "drift") == 0)
+        return cmd_drift(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0)
         return cmd_report(argc - 1, argv + 1);
     if (strcmp(cmd, "compare") == 0)

@@ -1,0 +1,47 @@
+/* custseg — private declarations of the drift module. */
+#ifndef CSEG_DRIFT_INTERNAL_H
+#define CSEG_DRIFT_INTERNAL_H
+
+#include <jansson.h>
+
+#include "custseg/drift.h"
+
+/* The reference of one input column (drift.h). */
+typedef struct cseg__ref_feature {
+    char *name;
+    int is_text;
+    double missing; /* share of the training customers without a value */
+    double mean;    /* of the values present (numbers) */
+    /* numbers: PSI bins (-inf, e0], (e0, e1] ... (e_last, inf) with their
+     * training shares of all customers (the missing share apart); the KS
+     * distribution: exact (points = every sorted value present) or
+     * CSEG_DRIFT_EXACT + 1 quantiles */
+    size_t n_edges;
+    double *edges, *shares;
+    int exact;
+    size_t n_points;
+    double *points;
+    /* text: the training levels and their shares; other = missing or unseen */
+    size_t n_levels;
+    char **levels;
+    double *level_shares;
+} cseg__ref_feature;
+
+typedef struct cseg__ref {
+    size_t n, k, n_features;
+    cseg__ref_feature *f;
+    double *seg_share;    /* k */
+    double mean_distance; /* NaN: none (DBSCAN) */
+    double *dist_q99;     /* k; NaN for an empty segment or without distances */
+} cseg__ref;
+
+void cseg__ref_free(cseg__ref *r);
+json_t *cseg__ref_json(const cseg__ref *r);
+/* CSEG_EFORMAT for a reference that is not one of k segments. */
+int cseg__ref_from_json(json_t *j, size_t k, cseg__ref **out);
+
+/* In model.c: the model's reference (taken over; NULL drops it). */
+void cseg__model_put_reference(cseg_model *m, cseg__ref *r);
+const cseg__ref *cseg__model_reference(const cseg_model *m);
+
+#endif

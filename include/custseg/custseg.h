@@ -24,5 +24,6 @@
 #include "custseg/tree.h"
 #include "custseg/linear.h"
 #include "custseg/drift.h"
+#include "custseg/audit.h"
 
 #endif

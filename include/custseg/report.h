@@ -22,6 +22,7 @@
 #include "custseg/model.h"
 #include "custseg/profile.h"
 #include "custseg/drift.h"
+#include "custseg/audit.h"
 #include "custseg/table.h"
 
 #ifdef __cplusplus
@@ -54,6 +55,14 @@ CSEG_API int cseg_report_add_quality(cseg_report *r, const char *label, double c
 /* A warning shown at the top of the page, before anything else ("Read this
  * first"): a result that may mislead, such as a degenerate segmentation. */
 CSEG_API int cseg_report_add_warning(cseg_report *r, const char *text);
+/* A bias audit of a column kept out of the clustering (audit.h): its g
+ * group names, the k x g counts (segment x group; k the profile's segments)
+ * and the test. Shown as a section: the test, and per segment the group
+ * shares and representation ratios, a segment failing the four-fifths rule
+ * marked. Call after cseg_report_set_profile. Errors: CSEG_EINVAL (no
+ * profile, g 0), CSEG_ENOMEM. */
+CSEG_API int cseg_report_add_audit(cseg_report *r, const char *column, const char *const *groups,
+                                   size_t g, const size_t *counts, const cseg_audit_result *res);
 /* The k-selection table: n candidates; chosen and elbow are row indices
  * (elbow < 0: none). NaN marks a value that is not defined. */
 CSEG_API int cseg_report_set_k_table(cseg_report *r, size_t n, const size_t *k,

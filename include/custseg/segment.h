@@ -92,6 +92,11 @@ typedef struct cseg_segment_params {
                                     recency_days, frequency, monetary; customer tables every
                                     column but the id, dates left out */
     size_t n_features;
+    const char *const *audit; /* customer tables: columns kept out of the clustering whose
+                                 spread over the segments is audited (audit.h; segments.json
+                                 "audit", the report); text, or numbers with at most 50
+                                 distinct values; NULL (default) */
+    size_t n_audit;
     const char *const *names; /* segment names in segment order, replacing the automatic ones;
                                  NULL (default) */
     size_t n_names;

@@ -46,6 +46,41 @@ static double jnum(json_t *o, const char *key)
 }
 
 
+/* segments.json's "audit", as written by the segmentation (src/segment/audit.c). */
+static int add_audits(cseg_report *r, json_t *audit, size_t k)
+{
+    int rc = 0;
+    for (size_t a = 0; a < json_array_size(audit) && rc == 0; a++) {
+        json_t *o = json_array_get(audit, a), *groups = json_object_get(o, "groups"),
+               *segs = json_object_get(o, "segments");
+        size_t g = json_array_size(groups);
+        if (!jstr(o, "column") || g == 0 || json_array_size(segs) != k)
+            continue; /* not one of ours: left out of the page */
+        const char **gn = calloc(g, sizeof *gn);
+        size_t *cnt = calloc(k * g, sizeof *cnt);
+        if (!gn || !cnt)
+            rc = CSEG_ENOMEM;
+        for (size_t j = 0; rc == 0 && j < g; j++)
+            gn[j] = json_string_value(json_array_get(groups, j)) ? json_string_value(json_array_get(groups, j)) : "";
+        for (size_t s = 0; rc == 0 && s < k; s++) {
+            json_t *c = json_object_get(json_array_get(segs, s), "counts");
+            for (size_t j = 0; j < g; j++)
+                cnt[s * g + j] = (size_t)json_integer_value(json_array_get(c, j));
+        }
+        cseg_audit_result res = {(size_t)json_integer_value(json_object_get(o, "n")),
+                                 (size_t)json_integer_value(json_object_get(o, "missing")),
+                                 jnum(o, "chi2"),
+                                 (size_t)json_integer_value(json_object_get(o, "dof")),
+                                 jnum(o, "p_value"),
+                                 jnum(o, "cramers_v")};
+        if (rc == 0)
+            rc = cseg_report_add_audit(r, jstr(o, "column"), gn, g, cnt, &res);
+        free(gn);
+        free(cnt);
+    }
+    return rc;
+}
+
 /* The segment of every leaf of the merge tree, or NULL when it cannot be
  * told. Exact trees: leaf i is customer row i. Trees on micro-clusters: the
  * customers of a micro-cluster are not in the outputs, but every customer got
@@ -331,6 +366,8 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
         add_dendrogram(r, in, n);
     if (cseg_model_algo(m) == CSEG_ALGO_GMM &&
         (rc = add_membership(r, in, n, k)) < 0)
+        goto out;
+    if ((rc = add_audits(r, json_object_get(seg, "audit"), k)) < 0)
         goto out;
 
     /* Model-space points: the projection and the silhouette. */

@@ -61,6 +61,8 @@ struct cseg_report {
     int tree_approx, tree_coloured;
     /* membership certainty: (nseg + 1) x N_MBINS counts, the last row all customers */
     size_t *mcount;
+    cseg__report_audit *audit;
+    size_t naudit;
 };
 
 /* A node of the drawn tree. Leaves: x is the slot, h the height of the
@@ -143,6 +145,9 @@ void cseg_report_free(cseg_report *r)
     for (size_t w = 0; w < r->nwarn; w++)
         free(r->warn[w]);
     free(r->warn);
+    for (size_t a = 0; a < r->naudit; a++)
+        cseg__report_audit_free(&r->audit[a]);
+    free(r->audit);
     for (size_t q = 0; q < r->nq; q++)
         free(r->qlabel[q]);
     free(r->qlabel);
@@ -202,6 +207,34 @@ int cseg_report_add_warning(cseg_report *r, const char *text)
     if (!(r->warn[r->nwarn] = cseg__strdup(text)))
         return CSEG_ENOMEM;
     r->nwarn++;
+    return 0;
+}
+
+int cseg_report_add_audit(cseg_report *r, const char *column, const char *const *groups,
+                          size_t g, const size_t *counts, const cseg_audit_result *res)
+{
+    if (!r->nseg || g == 0)
+        return CSEG_EINVAL;
+    cseg__report_audit *na = cseg__reallocarray(r->audit, r->naudit + 1, sizeof *na);
+    if (!na)
+        return CSEG_ENOMEM;
+    r->audit = na;
+    cseg__report_audit *a = &r->audit[r->naudit];
+    memset(a, 0, sizeof *a);
+    a->g = g;
+    a->res = *res;
+    a->column = cseg__strdup(column);
+    a->groups = calloc(g, sizeof *a->groups);
+    a->counts = malloc(r->nseg * g * sizeof *a->counts);
+    int ok = a->column && a->groups && a->counts;
+    for (size_t j = 0; ok && j < g; j++)
+        ok = (a->groups[j] = cseg__strdup(groups[j])) != NULL;
+    if (!ok) {
+        cseg__report_audit_free(a);
+        return CSEG_ENOMEM;
+    }
+    memcpy(a->counts, counts, r->nseg * g * sizeof *a->counts);
+    r->naudit++;
     return 0;
 }
 
@@ -1770,6 +1803,21 @@ int cseg_report_write(const cseg_report *r, const char *path, cseg_diag *d)
     chart_silhouette(f, r);
     fputs("</section>\n", f);
     table(f, r);
+    if (r->naudit) {
+        const char **names = calloc(r->nseg, sizeof *names);
+        for (size_t s = 0; names && s < r->nseg; s++)
+            names[s] = r->seg[s].name;
+        fputs("<section id=\"audit\"><h2>Bias audit</h2><p class=\"small\">Columns kept out of "
+              "the clustering: how their groups are spread over the segments. A representation "
+              "ratio is a group's share in the segment over its share among all customers; a "
+              "segment whose lowest ratio is below 4/5 of its highest is marked (the four-fifths "
+              "rule).</p>\n",
+              f);
+        for (size_t a = 0; names && a < r->naudit; a++)
+            cseg__report_audit_section(f, &r->audit[a], names, r->nseg);
+        fputs("</section>\n", f);
+        free(names);
+    }
     fprintf(f, "<footer class=\"small\"><p>Made by custseg %s. Hover over a chart element for its "
                "values.</p></footer></main><script>//<![CDATA[\n%s\n//]]></script></body></html>\n",
             CSEG_VERSION_STRING, script);

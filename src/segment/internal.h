@@ -102,7 +102,7 @@ int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier,
 /* The result of cseg_segment_*. */
 struct cseg_segmentation {
     cseg_segment_params p; /* as used: strings point into the copies below */
-    char *input_name, *id_column, **names, **feats;
+    char *input_name, *id_column, **names, **feats, **audits;
     cseg__input in;
     cseg_table *table; /* the customers plus the output columns */
     size_t n, k;
@@ -118,6 +118,9 @@ struct cseg_segmentation {
 
 /* Build segments.json (r->json) and the model's training metadata. */
 int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d);
+
+/* segments.json's "audit" (NULL in *out without audited columns). */
+int cseg__audit_json(const cseg_segmentation *r, json_t **out, cseg_diag *d);
 
 /* JSON helpers for the outputs. */
 json_t *cseg__jnum(double v);

@@ -272,6 +272,14 @@ int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d)
     json_object_set_new(root, "model", model_json(r));
     json_object_set_new(root, "segments", segments_json(r));
     json_object_set_new(root, "population", population_json(r));
+    json_t *audit = NULL;
+    int rc = cseg__audit_json(r, &audit, d);
+    if (rc < 0) {
+        json_decref(root);
+        return rc;
+    }
+    if (audit)
+        json_object_set_new(root, "audit", audit);
     r->json = cseg__json_text(root);
     json_decref(root);
     if (!r->json || set_meta(r) < 0)

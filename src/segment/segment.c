@@ -55,8 +55,8 @@ const char *cseg_segment_params_check(const cseg_segment_params *p)
         return "covariance is not a known covariance type";
     if (p->k && p->names && p->n_names != p->k)
         return "names must give k names";
-    if ((p->n_features && !p->features) || (p->n_names && !p->names))
-        return "features and names need their arrays";
+    if ((p->n_features && !p->features) || (p->n_names && !p->names) || (p->n_audit && !p->audit))
+        return "features, names and audit need their arrays";
     return NULL;
 }
 
@@ -93,6 +93,10 @@ int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_
                                        CSEG_RFM_COL_MONETARY};
     cseg_rfm_params rp;
     memset(in, 0, sizeof *in);
+    if (p->n_audit)
+        return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
+                          "audit columns are columns of a customer table (fit), not of a "
+                          "transaction log");
     if (rfm)
         rp = *rfm;
     else
@@ -161,6 +165,15 @@ static int is_revenue_name(const char *name)
     return 0;
 }
 
+/* Is name one of the audited columns (kept out of the clustering)? */
+static int is_audited(const cseg_segment_params *p, const char *name)
+{
+    for (size_t a = 0; a < p->n_audit; a++)
+        if (strcmp(p->audit[a], name) == 0)
+            return 1;
+    return 0;
+}
+
 int cseg__input_customers(cseg__input *in, const cseg_table *t, const char *id_column,
                           const cseg_segment_params *p, cseg_diag *d)
 {
@@ -176,18 +189,27 @@ int cseg__input_customers(cseg__input *in, const cseg_table *t, const char *id_c
                           id_column);
     if (!(in->features = cseg__calloc(p->features ? p->n_features : nc, sizeof *in->features)))
         return CSEG_ENOMEM;
+    for (size_t a = 0; a < p->n_audit; a++)
+        if (cseg_table_find(t, p->audit[a]) < 0)
+            return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0, "audit: %s has no column \"%s\"", input,
+                              p->audit[a]);
     if (p->features) {
         for (size_t j = 0; j < p->n_features; j++) {
             if (cseg_table_find(t, p->features[j]) < 0)
                 return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0, "features: %s has no column \"%s\"",
                                   input, p->features[j]);
+            if (is_audited(p, p->features[j]))
+                return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
+                                  "features: \"%s\" is audited, so it is kept out of the "
+                                  "clustering",
+                                  p->features[j]);
             in->features[nf++] = p->features[j];
         }
     } else {
-        /* Every column but the id; dates are no features. */
+        /* Every column but the id and the audited ones; dates are no features. */
         for (size_t j = 0; j < nc; j++) {
             const char *name = cseg_table_col_name(t, j);
-            if (id_column && strcmp(name, id_column) == 0)
+            if ((id_column && strcmp(name, id_column) == 0) || is_audited(p, name))
                 continue;
             if (cseg_table_col_type(t, j) == CSEG_COL_DATETIME) {
                 cseg__log(p, CSEG_LOG_NOTE, "date column \"%s\" is not used as a feature", name);
@@ -345,6 +367,9 @@ static int keep_params(cseg_segmentation *r, const cseg_segment_params *p)
     if (p->features && !(r->feats = copy_list(p->features, p->n_features)))
         return CSEG_ENOMEM;
     r->p.features = (const char *const *)r->feats;
+    if (p->audit && !(r->audits = copy_list(p->audit, p->n_audit)))
+        return CSEG_ENOMEM;
+    r->p.audit = (const char *const *)r->audits;
     if (!r->p.n_init || !r->p.max_iter) {
         cseg_kmeans_params kp;
         cseg_gmm_params gp;
@@ -693,6 +718,7 @@ void cseg_segment_free(cseg_segmentation *r)
         return;
     free_list(r->names);
     free_list(r->feats);
+    free_list(r->audits);
     free(r->input_name);
     free(r->id_column);
     cseg_table_free(r->table);

@@ -184,6 +184,24 @@ contains drift-rich-json "$T/out" '"level": "ALERT"'
 # with a high enough alert threshold the same drift is a warning, exit 0
 expect 0 drift-rich-warn -- "$BIN" drift "$T/m1/model.json" "$T/mall_rich.csv" --warn 0.1 --alert 1000
 contains drift-rich-warn "$T/out" "some drift (warning)"
+# bias audit: columns kept out of the clustering, their spread over the segments tested
+awk -F, 'BEGIN { OFS = "," } { sub(/\r$/, "") } NR == 1 { print $0, "AgeBand"; next } { print $0, int($3 / 10) * 10 }' "$MALL" >"$T/mall_band.csv"
+expect 0 fit-audit -- "$BIN" fit "$T/mall_band.csv" --out "$T/au" --k 4 --features "Annual_Income(k\$),Spending_Score(1-100)" --audit Genre,AgeBand
+contains fit-audit-json "$T/au/segments.json" '"audit": ['
+contains fit-audit-v "$T/au/segments.json" '"cramers_v":'
+contains fit-audit-band "$T/au/segments.json" '"groups": [
+        "10",'
+contains fit-audit-report "$T/au/report.html" "<h2>Bias audit</h2>"
+# without --features every column but the id and the audited ones is clustered
+expect 0 fit-audit-default -- "$BIN" fit "$MALL" --out "$T/au2" --k 3 --audit Genre
+if grep -q '"Genre"' "$T/au2/model.json"; then bad "fit-audit-default: Genre is in the model"; else ok; fi
+expect 2 fit-audit-feature -- "$BIN" fit "$MALL" --out "$T/au3" --k 3 --audit Genre --features Genre,Age
+contains fit-audit-feature "$T/err" 'is audited, so it is kept out of the clustering'
+expect 2 fit-audit-missing -- "$BIN" fit "$MALL" --out "$T/au3" --k 3 --audit Nope
+expect 2 fit-audit-many -- "$BIN" fit "$MALL" --out "$T/au3" --k 3 --audit Age
+contains fit-audit-many "$T/err" 'band them first'
+[ ! -e "$T/au3" ] && ok || bad "fit-audit-many: left $T/au3 behind"
+expect 2 run-audit -- "$BIN" run "$SRC/data/online_retail.csv.gz" --out "$T/au3" --audit Country
 # a model as written before the reference was kept: the key taken out
 awk 'BEGIN { skip = 0 } /^  "reference": \{/ { skip = 1 } skip && /^  \}/ { skip = 0; next } !skip { print }' "$T/m1/model.json" | sed -e ':a' -e 'N' -e '$!ba' -e 's/,\n}/\n}/' >"$T/old_model.json"
 expect 1 drift-no-reference -- "$BIN" drift "$T/old_model.json" "$MALL"

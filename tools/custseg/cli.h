@@ -61,6 +61,7 @@ typedef struct seg_opts {
     int json;               /* compare: --format json */
     const char *names;      /* comma-separated overrides */
     const char *features;   /* comma-separated feature columns */
+    const char *audit;      /* fit: comma-separated audited columns */
     const char *cmd;        /* "run", "fit" or "compare", for messages */
     const char *db;         /* --db: the store to keep the run in, or NULL */
     const char *pseudonymize; /* --pseudonymize KEYFILE, or NULL */
@@ -128,7 +129,7 @@ enum {
     OPT_OUTFILE, OPT_KEEP_DUPLICATES, OPT_REVENUE, OPT_MONEY_DECIMALS, OPT_KEEP_KNOWN,
     OPT_NO_KEEP_KNOWN, OPT_ATTRIBUTES, OPT_DB, OPT_RUN, OPT_SEGMENT, OPT_FIELDS,
     OPT_MIN_SEGMENT_SIZE, OPT_TABLE, OPT_QUERY, OPT_PSEUDONYMIZE, OPT_ALLOW_PII, OPT_DROP_COLUMNS,
-    OPT_WITH
+    OPT_WITH, OPT_AUDIT
 };
 
 #define SEG_LONG_OPTIONS                                                                           \

@@ -18,6 +18,9 @@ static const char help[] =
     "  --revenue COL        money column for the segments' revenue shares and order\n"
     "                       (default: a column named monetary, revenue, spend or sales)\n"
     "  --drop-columns A,B   never read these columns (nothing of them is written)\n"
+    "  --audit A,B          bias audit: these columns (gender, an age band, a region) are\n"
+    "                       kept out of the clustering and their spread over the segments\n"
+    "                       tested (chi-square, Cramer's V, four-fifths rule; docs/audit.md)\n"
     "\n"
     "Segmentation (default features: every column but the id; dates are skipped):\n" SEG_OPTIONS_HELP;
 
@@ -29,6 +32,7 @@ int cmd_fit(int argc, char **argv)
                                               {"revenue", required_argument, 0, OPT_REVENUE},
                                               {"drop-columns", required_argument, 0,
                                                OPT_DROP_COLUMNS},
+                                              {"audit", required_argument, 0, OPT_AUDIT},
                                               {0, 0, 0, 0}};
     seg_opts o;
     const char *id = NULL, *drop_arg = NULL;
@@ -58,6 +62,11 @@ int cmd_fit(int argc, char **argv)
             break;
         case OPT_DROP_COLUMNS:
             drop_arg = optarg;
+            break;
+        case OPT_AUDIT:
+            if (!*optarg)
+                return cli_usage_error(cmd, "--audit needs column names");
+            o.audit = optarg;
             break;
         case OPT_DELIM:
             if (cli_parse_delimiter(optarg, &rp.csv.delimiter) < 0)

@@ -384,14 +384,15 @@ int seg_run(seg_opts *o, const seg_source *src)
 {
     int status = EXIT_OK, rc;
     cseg_diag diag;
-    char **feats = NULL, **names = NULL, **algos = NULL;
-    size_t nf = 0, nn = 0, na = 0;
+    char **feats = NULL, **names = NULL, **algos = NULL, **audit = NULL;
+    size_t nf = 0, nn = 0, na = 0, nau = 0;
     cseg_segmentation *r = NULL;
     cseg_comparison *c = NULL;
     cli_progress cp = {!o->c.quiet && isatty(2), o->c.quiet, o->c.verbose, 0, o->bootstrap};
     cseg_diag_clear(&diag);
     if ((o->features && !(feats = cli_split(o->features, &nf))) ||
         (o->names && !(names = cli_split(o->names, &nn))) ||
+        (o->audit && !(audit = cli_split(o->audit, &nau))) ||
         (o->compare && o->algos && !(algos = cli_split(o->algos, &na)))) {
         status = cli_error(EXIT_IO, "out of memory");
         goto out;
@@ -401,6 +402,8 @@ int seg_run(seg_opts *o, const seg_source *src)
     p.n_features = nf;
     p.names = (const char *const *)names;
     p.n_names = nn;
+    p.audit = (const char *const *)audit;
+    p.n_audit = nau;
     p.input_name = src->path;
     p.progress = on_progress;
     p.progress_user = &cp;
@@ -459,5 +462,6 @@ out:
     cli_free_list(feats);
     cli_free_list(names);
     cli_free_list(algos);
+    cli_free_list(audit);
     return status;
 }

@@ -13,16 +13,7 @@ static const char *const numbers[DRIFT_N_NUMBERS] = {"age", "income", "visits"};
 
 static cseg_table *read_table(const char *path)
 {
-    cseg_table_read_params rp;
-    cseg_table_read_params_init(&rp);
-    cseg_colspec spec = {"customer", CSEG_COL_TEXT, 1};
-    rp.specs = &spec;
-    rp.n_specs = 1;
-    cseg_table *t = NULL;
-    cseg_diag d;
-    if (cseg_table_read_csv(&t, path, &rp, &d) < 0)
-        fail_msg("%s: %s", path, d.msg);
-    return t;
+    return read_csv_text_id(path, "customer");
 }
 
 /* A model of 3 segments fitted on a training table, with its reference. */

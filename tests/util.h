@@ -75,6 +75,21 @@ static inline double rel_diff(double a, double b)
                      rel_diff(_a, _b), (double)(tol));                                           \
     } while (0)
 
+/* A CSV file as a table, the column id (if not NULL) read as text; fails the test otherwise. */
+static inline cseg_table *read_csv_text_id(const char *path, const char *id)
+{
+    cseg_table_read_params rp;
+    cseg_table_read_params_init(&rp);
+    cseg_colspec spec = {id, CSEG_COL_TEXT, 1};
+    rp.specs = id ? &spec : NULL;
+    rp.n_specs = id ? 1 : 0;
+    cseg_table *t = NULL;
+    cseg_diag d;
+    if (cseg_table_read_csv(&t, path, &rp, &d) < 0)
+        fail_msg("%s: %s", path, d.msg);
+    return t;
+}
+
 #ifdef CSEG_SOURCE_DIR
 /* tests/data/txn_small.csv segmented with k = 3 (the log, the segmentation
  * and its model read back from JSON, as a saved model is), each freed by the

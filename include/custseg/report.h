@@ -61,6 +61,14 @@ CSEG_API int cseg_report_add_warning(cseg_report *r, const char *text);
  * shares and representation ratios, a segment failing the four-fifths rule
  * marked. Call after cseg_report_set_profile. Errors: CSEG_EINVAL (no
  * profile, g 0), CSEG_ENOMEM. */
+/* Where the customers of a previous run went (cseg_segment_params.previous):
+ * its kp segment names and the kp x k counts of customers of both runs
+ * (previous segment x this run's), shared of them, and the adjusted Rand
+ * index between the runs. Drawn as a migration matrix with each row's
+ * shares. Call after cseg_report_set_profile. Errors: CSEG_EINVAL (no
+ * profile, kp 0), CSEG_ENOMEM. */
+CSEG_API int cseg_report_set_migration(cseg_report *r, size_t kp, const char *const *prev_names,
+                                       const size_t *counts, size_t shared, double ari);
 CSEG_API int cseg_report_add_audit(cseg_report *r, const char *column, const char *const *groups,
                                    size_t g, const size_t *counts, const cseg_audit_result *res);
 /* The k-selection table: n candidates; chosen and elbow are row indices

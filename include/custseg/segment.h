@@ -97,6 +97,13 @@ typedef struct cseg_segment_params {
                                  "audit", the report); text, or numbers with at most 50
                                  distinct values; NULL (default) */
     size_t n_audit;
+    const cseg_table *previous; /* the customers.csv of a previous run or fit (id, segment,
+                                   segment_name, and its feature columns), borrowed for the
+                                   call: this run's segments are matched to its segments
+                                   (docs/resegment.md), take over their order and names, and
+                                   segments.json gains "previous" (the migration matrix, the
+                                   adjusted Rand index); NULL (default) */
+    const char *previous_id_column; /* its id column; NULL (default): this run's */
     const char *const *names; /* segment names in segment order, replacing the automatic ones;
                                  NULL (default) */
     size_t n_names;

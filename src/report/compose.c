@@ -46,6 +46,31 @@ static double jnum(json_t *o, const char *key)
 }
 
 
+/* segments.json's "previous": the migration matrix (src/segment/output.c). */
+static int add_migration(cseg_report *r, json_t *pv, size_t k)
+{
+    json_t *rows = json_object_get(pv, "migration");
+    size_t kp = json_array_size(rows);
+    if (!pv || kp == 0)
+        return 0;
+    const char **names = calloc(kp, sizeof *names);
+    size_t *cnt = calloc(kp * k, sizeof *cnt);
+    int rc = names && cnt ? 0 : CSEG_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < kp; i++) {
+        json_t *row = json_array_get(rows, i), *c = json_object_get(row, "counts");
+        names[i] = jstr(row, "name") ? jstr(row, "name") : "";
+        for (size_t j = 0; j < k; j++)
+            cnt[i * k + j] = (size_t)json_integer_value(json_array_get(c, j));
+    }
+    if (rc == 0)
+        rc = cseg_report_set_migration(
+            r, kp, names, cnt, (size_t)json_integer_value(json_object_get(pv, "shared_customers")),
+            jnum(pv, "adjusted_rand"));
+    free(names);
+    free(cnt);
+    return rc;
+}
+
 /* segments.json's "audit", as written by the segmentation (src/segment/audit.c). */
 static int add_audits(cseg_report *r, json_t *audit, size_t k)
 {
@@ -367,7 +392,8 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
     if (cseg_model_algo(m) == CSEG_ALGO_GMM &&
         (rc = add_membership(r, in, n, k)) < 0)
         goto out;
-    if ((rc = add_audits(r, json_object_get(seg, "audit"), k)) < 0)
+    if ((rc = add_audits(r, json_object_get(seg, "audit"), k)) < 0 ||
+        (rc = add_migration(r, json_object_get(seg, "previous"), k)) < 0)
         goto out;
 
     /* Model-space points: the projection and the silhouette. */

@@ -63,6 +63,11 @@ struct cseg_report {
     size_t *mcount;
     cseg__report_audit *audit;
     size_t naudit;
+    /* since a previous run: its mig_kp segments' names, mig_kp x nseg counts */
+    size_t mig_kp, mig_shared;
+    char **mig_names;
+    size_t *mig_counts;
+    double mig_ari;
 };
 
 /* A node of the drawn tree. Leaves: x is the slot, h the height of the
@@ -148,6 +153,10 @@ void cseg_report_free(cseg_report *r)
     for (size_t a = 0; a < r->naudit; a++)
         cseg__report_audit_free(&r->audit[a]);
     free(r->audit);
+    for (size_t i = 0; i < r->mig_kp; i++)
+        free(r->mig_names[i]);
+    free(r->mig_names);
+    free(r->mig_counts);
     for (size_t q = 0; q < r->nq; q++)
         free(r->qlabel[q]);
     free(r->qlabel);
@@ -207,6 +216,36 @@ int cseg_report_add_warning(cseg_report *r, const char *text)
     if (!(r->warn[r->nwarn] = cseg__strdup(text)))
         return CSEG_ENOMEM;
     r->nwarn++;
+    return 0;
+}
+
+int cseg_report_set_migration(cseg_report *r, size_t kp, const char *const *prev_names,
+                              const size_t *counts, size_t shared, double ari)
+{
+    if (!r->nseg || kp == 0)
+        return CSEG_EINVAL;
+    char **nm = calloc(kp, sizeof *nm);
+    size_t *c = malloc(kp * r->nseg * sizeof *c);
+    int ok = nm && c;
+    for (size_t i = 0; ok && i < kp; i++)
+        ok = (nm[i] = cseg__strdup(prev_names[i])) != NULL;
+    if (!ok) {
+        for (size_t i = 0; nm && i < kp; i++)
+            free(nm[i]);
+        free(nm);
+        free(c);
+        return CSEG_ENOMEM;
+    }
+    memcpy(c, counts, kp * r->nseg * sizeof *c);
+    for (size_t i = 0; i < r->mig_kp; i++)
+        free(r->mig_names[i]);
+    free(r->mig_names);
+    free(r->mig_counts);
+    r->mig_kp = kp;
+    r->mig_names = nm;
+    r->mig_counts = c;
+    r->mig_shared = shared;
+    r->mig_ari = ari;
     return 0;
 }
 
@@ -1468,6 +1507,62 @@ static void chart_heatmap(FILE *f, const cseg_report *r)
     svg_close(f, "z = (segment mean - population mean) / population standard deviation.");
 }
 
+/* Where the previous run's customers went: rows the previous segments,
+ * columns this run's, each cell the share of the row's customers. */
+static void chart_migration(FILE *f, const cseg_report *r)
+{
+    if (!r->mig_kp)
+        return;
+    size_t kp = r->mig_kp, k = r->nseg;
+    double cw = k > 8 ? 600.0 / (double)k : 75, ch = 30;
+    int W = (int)(220 + cw * (double)k + 140), H = (int)(100 + ch * (double)kp + 20);
+    char desc[200];
+    snprintf(desc, sizeof desc,
+             "Migration matrix: %zu customers of both runs, from each previous segment (rows) to "
+             "each segment of this run (columns).",
+             r->mig_shared);
+    svg_open(f, "chart-migration", W, H, "Since the previous run", desc);
+    for (size_t j = 0; j < k; j++) {
+        fprintf(f, "<text class=\"small\" transform=\"translate(%.1f 90) rotate(-35)\">",
+                220 + cw * ((double)j + 0.5) - 6);
+        esc_label(f, r->seg[j].name, 24);
+        fputs("</text>", f);
+    }
+    for (size_t i = 0; i < kp; i++) {
+        double y = 100 + ch * (double)i;
+        size_t tot = 0;
+        for (size_t j = 0; j < k; j++)
+            tot += r->mig_counts[i * k + j];
+        fprintf(f, "<text x=\"212\" y=\"%.1f\" text-anchor=\"end\">", y + ch / 2 + 4);
+        esc_label(f, r->mig_names[i], 28);
+        fputs("</text>", f);
+        for (size_t j = 0; j < k; j++) {
+            size_t c = r->mig_counts[i * k + j];
+            double sh = tot ? (double)c / (double)tot : 0;
+            /* white to the report's blue (#0072B2) with the share */
+            fprintf(f,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                    "fill=\"rgb(%d,%d,%d)\"><title>",
+                    220 + cw * (double)j, y, cw - 1, ch - 1, (int)(255 - 255 * sh),
+                    (int)(255 - 141 * sh), (int)(255 - 77 * sh));
+            cseg__report_esc(f, r->mig_names[i]);
+            fputs(" -> ", f);
+            cseg__report_esc(f, r->seg[j].name);
+            fprintf(f, ": %zu customers, %.1f%%</title></rect>", c, 100 * sh);
+            fprintf(f,
+                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"cell\"%s>%.0f%%</text>",
+                    220 + cw * ((double)j + 0.5), y + ch / 2 + 4, sh > 0.55 ? " fill=\"#fff\"" : "",
+                    100 * sh);
+        }
+    }
+    char cap[160];
+    snprintf(cap, sizeof cap,
+             "Share of each previous segment's customers in each segment now; adjusted Rand index "
+             "between the runs %.3f (1: the same segments).",
+             r->mig_ari);
+    svg_close(f, cap);
+}
+
 static void chart_snake(FILE *f, const cseg_report *r)
 {
     if (r->nf < 2)
@@ -1792,6 +1887,7 @@ int cseg_report_write(const cseg_report *r, const char *path, cseg_diag *d)
     cards(f, r);
     fputs("<section id=\"charts\"><h2>Charts</h2>\n", f);
     chart_sizes(f, r);
+    chart_migration(f, r);
     chart_scatter(f, r);
     chart_dendrogram(f, r);
     chart_membership(f, r);

@@ -27,6 +27,20 @@ typedef struct cseg__fit {
     int eps_suggested;
 } cseg__fit;
 
+/* The previous run's segments and how this run's match them (previous.c);
+ * segment indices are this run's final ones. */
+typedef struct cseg__prev {
+    size_t kp;             /* previous segments */
+    char **names;          /* kp: their names */
+    size_t *prev_size;     /* kp: their customers in the previous run */
+    long *of_prev;         /* kp: the segment it became, -1: vanished */
+    long *of_new;          /* k: the previous segment it continues, -1: new */
+    double *jaccard, *dist; /* k: overlap and centre distance to it (NaN for a new one) */
+    size_t *migration;     /* kp x k: customers of both runs, previous x new segment */
+    size_t shared;         /* customers of both runs */
+    double ari;            /* adjusted Rand index over them */
+} cseg__prev;
+
 /* Silhouette sample size for n customers (0 = exact). */
 size_t cseg__sil_sample(const cseg_segment_params *p, size_t n);
 /* DBSCAN min_samples for model dimension d. */
@@ -114,10 +128,22 @@ struct cseg_segmentation {
     size_t mismatch;
     cseg__warnings warn;
     char *json;
+    cseg__prev *prev; /* with p.previous */
 };
 
 /* Build segments.json (r->json) and the model's training metadata. */
 int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d);
+
+
+/* Match this run's segments (labels: ordered 0..k-1, the first kc clusters
+ * matched, DBSCAN's Outliers kc stays) with p->previous: perm[j] is segment
+ * j's final index. X: the model-space rows (n x d); m transforms the
+ * previous customers. */
+int cseg__prev_match(const cseg_segment_params *p, const cseg_table *cust, const char *id_column,
+                     const cseg_model *m, const double *X, size_t n, size_t d,
+                     const int32_t *labels, size_t k, size_t kc, size_t *perm, cseg__prev **out,
+                     cseg_diag *diag);
+void cseg__prev_free(cseg__prev *pv);
 
 /* segments.json's "audit" (NULL in *out without audited columns). */
 int cseg__audit_json(const cseg_segmentation *r, json_t **out, cseg_diag *d);

@@ -243,6 +243,52 @@ static int set_meta(cseg_segmentation *r)
     return rc;
 }
 
+/* How this run's segments continue the previous run's (docs/resegment.md). */
+static json_t *previous_json(const cseg_segmentation *r)
+{
+    const cseg__prev *pv = r->prev;
+    size_t k = r->k, kp = pv->kp;
+    json_t *o = json_object(), *segs = json_array(), *vanished = json_array(), *rows = json_array();
+    json_object_set_new(o, "segments_before", json_integer((json_int_t)kp));
+    json_object_set_new(o, "shared_customers", json_integer((json_int_t)pv->shared));
+    json_object_set_new(o, "adjusted_rand", cseg__jnum(pv->ari));
+    for (size_t s = 0; s < k; s++) {
+        json_t *js = json_object();
+        long i = pv->of_new[s];
+        json_object_set_new(js, "segment", json_integer((json_int_t)s + 1));
+        json_object_set_new(js, "name", json_string(cseg_model_name(r->in.model, s)));
+        json_object_set_new(js, "previous_segment", i >= 0 ? json_integer(i + 1) : json_null());
+        json_object_set_new(js, "status", json_string(i >= 0 ? "continued" : "new"));
+        json_object_set_new(js, "jaccard", cseg__jnum(pv->jaccard[s]));
+        json_object_set_new(js, "centre_distance", cseg__jnum(pv->dist[s]));
+        json_array_append_new(segs, js);
+    }
+    for (size_t i = 0; i < kp; i++) {
+        if (pv->of_prev[i] < 0)
+            json_array_append_new(vanished, json_pack("{s:I,s:s,s:I}", "segment", (json_int_t)i + 1,
+                                                      "name", pv->names[i], "size",
+                                                      (json_int_t)pv->prev_size[i]));
+        json_t *row = json_object(), *cnt = json_array(), *sh = json_array();
+        size_t tot = 0;
+        for (size_t s = 0; s < k; s++)
+            tot += pv->migration[i * k + s];
+        for (size_t s = 0; s < k; s++) {
+            json_array_append_new(cnt, json_integer((json_int_t)pv->migration[i * k + s]));
+            json_array_append_new(sh, cseg__jnum(tot ? (double)pv->migration[i * k + s] / (double)tot
+                                                     : NAN));
+        }
+        json_object_set_new(row, "previous_segment", json_integer((json_int_t)i + 1));
+        json_object_set_new(row, "name", json_string(pv->names[i]));
+        json_object_set_new(row, "counts", cnt);
+        json_object_set_new(row, "shares", sh);
+        json_array_append_new(rows, row);
+    }
+    json_object_set_new(o, "segments", segs);
+    json_object_set_new(o, "vanished", vanished);
+    json_object_set_new(o, "migration", rows);
+    return o;
+}
+
 int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d)
 {
     json_t *root = json_object(), *feat = json_array(), *mfeat = json_array();
@@ -272,6 +318,8 @@ int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d)
     json_object_set_new(root, "model", model_json(r));
     json_object_set_new(root, "segments", segments_json(r));
     json_object_set_new(root, "population", population_json(r));
+    if (r->prev)
+        json_object_set_new(root, "previous", previous_json(r));
     json_t *audit = NULL;
     int rc = cseg__audit_json(r, &audit, d);
     if (rc < 0) {

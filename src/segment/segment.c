@@ -448,6 +448,22 @@ static int order_and_install(cseg_segmentation *r, const cseg_segment_params *p,
         newid[ok[s].s] = s;
     for (size_t i = 0; i < n; i++)
         r->labels[i] = F->labels[i] >= 0 ? (int32_t)newid[F->labels[i]] : (int32_t)kc;
+    if (p->previous) {
+        /* The previous run's segments keep their place; the new ones follow. */
+        size_t *perm = malloc(k * sizeof *perm);
+        if (!perm)
+            goto out;
+        rc = cseg__prev_match(p, r->in.customers, r->in.id_column, r->in.model, X, n, d,
+                              r->labels, k, kc, perm, &r->prev, diag);
+        for (size_t s = 0; rc == 0 && s < kc; s++)
+            newid[s] = perm[newid[s]];
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            r->labels[i] = (int32_t)perm[r->labels[i]];
+        free(perm);
+        if (rc < 0)
+            goto out;
+        rc = CSEG_ENOMEM;
+    }
     if ((rc = cseg__fit_install(f, f->chosen, newid, X, n, d, r->in.model)) < 0) {
         blame(diag, rc, "model");
         goto out;
@@ -488,6 +504,40 @@ out:
     return rc;
 }
 
+/* A segment continuing a previous one takes its name; a new segment keeps
+ * its own, marked " (new)" should it be one of the names taken over. */
+static int previous_names(cseg_segmentation *r)
+{
+    size_t k = r->k;
+    char **own = calloc(k, sizeof *own);
+    int rc = own ? 0 : CSEG_ENOMEM;
+    for (size_t s = 0; s < k && rc == 0; s++)
+        if (!(own[s] = cseg__strdup(cseg_profile_name(r->prof, s))))
+            rc = CSEG_ENOMEM;
+    for (size_t s = 0; s < k && rc == 0; s++) { /* clear first: names may swap */
+        char tmp[32];
+        snprintf(tmp, sizeof tmp, "\x01%zu", s);
+        rc = cseg_profile_set_name(r->prof, s, tmp);
+    }
+    for (size_t s = 0; s < k && rc == 0; s++)
+        if (r->prev->of_new[s] >= 0)
+            rc = cseg_profile_set_name(r->prof, s, r->prev->names[r->prev->of_new[s]]);
+    for (size_t s = 0; s < k && rc == 0; s++) {
+        if (r->prev->of_new[s] >= 0)
+            continue;
+        int taken = 0;
+        for (size_t i = 0; i < r->prev->kp; i++)
+            taken |= r->prev->of_prev[i] >= 0 && strcmp(r->prev->names[i], own[s]) == 0;
+        char buf[300];
+        snprintf(buf, sizeof buf, "%s%s", own[s], taken ? " (new)" : "");
+        rc = cseg_profile_set_name(r->prof, s, buf);
+    }
+    for (size_t s = 0; own && s < k; s++)
+        free(own[s]);
+    free(own);
+    return rc;
+}
+
 /* Profiles and names: RFM names for transaction logs, else from the
  * features; DBSCAN's last segment is Outliers; the caller's names last. */
 static int name_segments(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *diag)
@@ -502,6 +552,8 @@ static int name_segments(cseg_segmentation *r, const cseg_segment_params *p, cse
         rc = cseg_profile_name_features(r->prof, r->in.features, r->in.n_features);
     if (rc == 0 && p->algo == CSEG_ALGO_DBSCAN)
         rc = cseg_profile_set_name(r->prof, k - 1, "Outliers");
+    if (rc == 0 && r->prev)
+        rc = previous_names(r);
     if (rc < 0)
         return blame(diag, rc, "naming segments");
     if (p->names) {
@@ -730,6 +782,7 @@ void cseg_segment_free(cseg_segmentation *r)
     free(r->cands);
     cseg_profile_free(r->prof);
     free(r->json);
+    cseg__prev_free(r->prev);
     free(r);
 }
 

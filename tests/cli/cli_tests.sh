@@ -202,6 +202,23 @@ expect 2 fit-audit-many -- "$BIN" fit "$MALL" --out "$T/au3" --k 3 --audit Age
 contains fit-audit-many "$T/err" 'band them first'
 [ ! -e "$T/au3" ] && ok || bad "fit-audit-many: left $T/au3 behind"
 expect 2 run-audit -- "$BIN" run "$SRC/data/online_retail.csv.gz" --out "$T/au3" --audit Country
+# --previous: segments keep the previous run's numbers and names, migration matrix
+expect 0 fit-prev-a -- "$BIN" fit "$MALL" --out "$T/pa" --k 5
+expect 0 fit-prev-b -- "$BIN" fit "$MALL" --out "$T/pb" --k 6 --seed 7 --previous "$T/pa"
+contains fit-prev-b "$T/out" "Since the previous run: 200 customers in both, adjusted Rand index"
+contains fit-prev-b-new "$T/out" " new"
+contains fit-prev-json "$T/pb/segments.json" '"migration": ['
+contains fit-prev-report "$T/pb/report.html" 'id="chart-migration"'
+# k grew from 5 to 6: every previous segment continues with its number and name
+seg_pairs() { tail -n +2 "$1" | awk -F, '{ print $(NF-2) "," $(NF-1) }' | sort -u; }
+seg_pairs "$T/pa/customers.csv" >"$T/a"
+seg_pairs "$T/pb/customers.csv" | head -5 >"$T/b"
+[ "$(wc -l <"$T/a")" -eq 5 ] && ok || bad "fit-prev: $(wc -l <"$T/a") previous segments"
+same fit-prev-names "$T/a" "$T/b"
+expect 2 compare-prev -- "$BIN" compare "$MALL" --previous "$T/pa"
+contains compare-prev "$T/err" "--previous is for run and fit"
+expect 3 fit-prev-missing -- "$BIN" fit "$MALL" --out "$T/pc" --previous "$T/nowhere"
+[ ! -e "$T/pc" ] && ok || bad "fit-prev-missing: left $T/pc behind"
 # a model as written before the reference was kept: the key taken out
 awk 'BEGIN { skip = 0 } /^  "reference": \{/ { skip = 1 } skip && /^  \}/ { skip = 0; next } !skip { print }' "$T/m1/model.json" | sed -e ':a' -e 'N' -e '$!ba' -e 's/,\n}/\n}/' >"$T/old_model.json"
 expect 1 drift-no-reference -- "$BIN" drift "$T/old_model.json" "$MALL"

@@ -62,6 +62,7 @@ typedef struct seg_opts {
     const char *names;      /* comma-separated overrides */
     const char *features;   /* comma-separated feature columns */
     const char *audit;      /* fit: comma-separated audited columns */
+    const char *previous;   /* --previous DIR: a previous run's output folder */
     const char *cmd;        /* "run", "fit" or "compare", for messages */
     const char *db;         /* --db: the store to keep the run in, or NULL */
     const char *pseudonymize; /* --pseudonymize KEYFILE, or NULL */
@@ -129,7 +130,7 @@ enum {
     OPT_OUTFILE, OPT_KEEP_DUPLICATES, OPT_REVENUE, OPT_MONEY_DECIMALS, OPT_KEEP_KNOWN,
     OPT_NO_KEEP_KNOWN, OPT_ATTRIBUTES, OPT_DB, OPT_RUN, OPT_SEGMENT, OPT_FIELDS,
     OPT_MIN_SEGMENT_SIZE, OPT_TABLE, OPT_QUERY, OPT_PSEUDONYMIZE, OPT_ALLOW_PII, OPT_DROP_COLUMNS,
-    OPT_WITH, OPT_AUDIT
+    OPT_WITH, OPT_AUDIT, OPT_PREVIOUS
 };
 
 #define SEG_LONG_OPTIONS                                                                           \
@@ -154,7 +155,8 @@ enum {
         {"format", required_argument, 0, OPT_FORMAT}, {"db", required_argument, 0, OPT_DB},      \
         {"table", required_argument, 0, OPT_TABLE}, {"query", required_argument, 0, OPT_QUERY},  \
         {"pseudonymize", required_argument, 0, OPT_PSEUDONYMIZE},                              \
-        {"allow-pii", no_argument, 0, OPT_ALLOW_PII}
+        {"allow-pii", no_argument, 0, OPT_ALLOW_PII},                                          \
+        {"previous", required_argument, 0, OPT_PREVIOUS}
 
 /* The column and cleaning options of run (also accepted by compare). */
 #define RUN_LONG_OPTIONS                                                                           \
@@ -178,6 +180,8 @@ enum {
     "                       every output and the store (docs/privacy.md)\n"                  \
     "  --allow-pii          keep columns that look like e-mail addresses, phone numbers\n"  \
     "                       or free text (default: left out; refused as features)\n"       \
+    "  --previous DIR       the output folder of a previous run or fit: segments keep its\n" \
+    "                       numbers and names, with the migration matrix (docs/resegment.md)\n" \
     "  --db URI             also keep the run in a segment store: an SQLite file (PATH or\n"   \
     "                       sqlite:PATH) or postgresql://... (docs/store.md)\n"                \
     "  --k N|A..B|auto      number of segments; auto tries --k-min..--k-max, A..B that range\n" \

@@ -353,6 +353,11 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
     case OPT_FEATURES:
         o->features = arg;
         return 1;
+    case OPT_PREVIOUS:
+        if (!*arg)
+            return cli_usage_error(cmd, "--previous needs the folder of a previous run"), -1;
+        o->previous = arg;
+        return 1;
     case OPT_NAMES:
         o->names = arg;
         return 1;
@@ -381,6 +386,8 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
 
 int seg_opts_finish(const seg_opts *o)
 {
+    if (o->previous && o->compare)
+        return cli_usage_error(o->cmd, "--previous is for run and fit");
     if (o->p.height > 0 && (o->p.algo != CSEG_ALGO_HCLUST || o->compare))
         return cli_usage_error(o->cmd, "--height needs a hierarchical --algo (ward, complete, "
                                        "average or single)");

@@ -312,6 +312,38 @@ static int stored(const seg_opts *o, const store_job *j)
     return EXIT_OK;
 }
 
+/* What the previous run became, from segments.json's "previous". */
+static void print_previous(const cseg_segmentation *r)
+{
+    json_t *j = json_loads(cseg_segment_json(r), 0, NULL), *pv = json_object_get(j, "previous");
+    if (!pv) {
+        json_decref(j);
+        return;
+    }
+    json_t *segs = json_object_get(pv, "segments"), *van = json_object_get(pv, "vanished");
+    printf("\nSince the previous run: %lld customers in both, adjusted Rand index %.4f\n",
+           (long long)json_integer_value(json_object_get(pv, "shared_customers")),
+           json_real_value(json_object_get(pv, "adjusted_rand")));
+    for (size_t s = 0; s < json_array_size(segs); s++) {
+        json_t *x = json_array_get(segs, s);
+        json_t *prev = json_object_get(x, "previous_segment");
+        if (json_is_integer(prev))
+            printf("  %3zu  %-40.40s continues previous segment %lld (overlap %.2f)\n", s + 1,
+                   json_string_value(json_object_get(x, "name")),
+                   (long long)json_integer_value(prev),
+                   json_real_value(json_object_get(x, "jaccard")));
+        else
+            printf("  %3zu  %-40.40s new\n", s + 1, json_string_value(json_object_get(x, "name")));
+    }
+    for (size_t v = 0; v < json_array_size(van); v++) {
+        json_t *x = json_array_get(van, v);
+        printf("       previous segment %lld (%s) vanished\n",
+               (long long)json_integer_value(json_object_get(x, "segment")),
+               json_string_value(json_object_get(x, "name")));
+    }
+    json_decref(j);
+}
+
 static int write_outputs(const seg_opts *o, const cseg_segmentation *r)
 {
     cseg_diag diag;
@@ -323,6 +355,7 @@ static int write_outputs(const seg_opts *o, const cseg_segmentation *r)
         print_quality(cseg_segment_quality(r));
     print_k_table(r, stdout);
     print_segments(r, cseg_segment_quality(r) != NULL);
+    print_previous(r);
     const char *sep = o->out_dir[strlen(o->out_dir) - 1] == '/' ? "" : "/";
     printf("\nWrote %s%scustomers.csv, %s%ssegments.json, %s%smodel.json, %s%sreport.html",
            o->out_dir, sep, o->out_dir, sep, o->out_dir, sep, o->out_dir, sep);
@@ -380,6 +413,37 @@ static int print_comparison(const seg_opts *o, const cseg_comparison *c)
     return EXIT_OK;
 }
 
+/* DIR/customers.csv of a previous run, its id column read as text (the
+ * one DIR/model.json names). */
+static int read_previous(const char *dir, cseg_table **t, char **idcol)
+{
+    char mp[4096], cp[4096];
+    snprintf(mp, sizeof mp, "%s/model.json", dir);
+    snprintf(cp, sizeof cp, "%s/customers.csv", dir);
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    cseg_model *m = NULL;
+    int rc = cseg_model_load(&m, mp, &diag);
+    if (rc < 0)
+        return cli_fail(rc, &diag, mp);
+    const char *id = cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS ? CSEG_RFM_COL_CUSTOMER_ID
+                                                                      : cseg_model_id_column(m);
+    *idcol = id ? strdup(id) : NULL;
+    cseg_model_free(m);
+    if (!*idcol)
+        return cli_error(EXIT_DATA, "%s: the previous run has no customer id column: its customers "
+                                    "cannot be followed",
+                         mp);
+    cseg_table_read_params rp;
+    cseg_table_read_params_init(&rp);
+    cseg_colspec spec = {*idcol, CSEG_COL_TEXT, 1};
+    rp.specs = &spec;
+    rp.n_specs = 1;
+    if ((rc = cseg_table_read_csv(t, cp, &rp, &diag)) < 0)
+        return cli_fail(rc, &diag, cp);
+    return EXIT_OK;
+}
+
 int seg_run(seg_opts *o, const seg_source *src)
 {
     int status = EXIT_OK, rc;
@@ -388,6 +452,8 @@ int seg_run(seg_opts *o, const seg_source *src)
     size_t nf = 0, nn = 0, na = 0, nau = 0;
     cseg_segmentation *r = NULL;
     cseg_comparison *c = NULL;
+    cseg_table *prev = NULL;
+    char *prev_id = NULL;
     cli_progress cp = {!o->c.quiet && isatty(2), o->c.quiet, o->c.verbose, 0, o->bootstrap};
     cseg_diag_clear(&diag);
     if ((o->features && !(feats = cli_split(o->features, &nf))) ||
@@ -404,6 +470,10 @@ int seg_run(seg_opts *o, const seg_source *src)
     p.n_names = nn;
     p.audit = (const char *const *)audit;
     p.n_audit = nau;
+    if (o->previous && (status = read_previous(o->previous, &prev, &prev_id)) != EXIT_OK)
+        goto out;
+    p.previous = prev;
+    p.previous_id_column = prev_id;
     p.input_name = src->path;
     p.progress = on_progress;
     p.progress_user = &cp;
@@ -463,5 +533,7 @@ out:
     cli_free_list(names);
     cli_free_list(algos);
     cli_free_list(audit);
+    cseg_table_free(prev);
+    free(prev_id);
     return status;
 }

@@ -25,5 +25,6 @@
 #include "custseg/linear.h"
 #include "custseg/drift.h"
 #include "custseg/audit.h"
+#include "custseg/explain.h"
 
 #endif

@@ -67,6 +67,12 @@ CSEG_API int cseg_report_add_warning(cseg_report *r, const char *text);
  * index between the runs. Drawn as a migration matrix with each row's
  * shares. Call after cseg_report_set_profile. Errors: CSEG_EINVAL (no
  * profile, kp 0), CSEG_ENOMEM. */
+/* A rule of the segment's surrogate tree (explain.h) for its card, with
+ * its precision and recall and the tree's fidelity; a card shows the first
+ * three. Call after cseg_report_set_profile. CSEG_EINVAL for a segment out
+ * of range. */
+CSEG_API int cseg_report_add_rule(cseg_report *r, size_t segment, const char *text,
+                                  double precision, double recall, double fidelity);
 CSEG_API int cseg_report_set_migration(cseg_report *r, size_t kp, const char *const *prev_names,
                                        const size_t *counts, size_t shared, double ari);
 CSEG_API int cseg_report_add_audit(cseg_report *r, const char *column, const char *const *groups,

@@ -46,6 +46,24 @@ static double jnum(json_t *o, const char *key)
 }
 
 
+/* segments.json's "rules": each segment's surrogate rules on its card. */
+static int add_rules(cseg_report *r, json_t *rules, size_t k)
+{
+    json_t *segs = json_object_get(rules, "segments");
+    double fid = jnum(rules, "fidelity");
+    int rc = 0;
+    for (size_t s = 0; s < json_array_size(segs) && s < k && rc == 0; s++) {
+        json_t *list = json_object_get(json_array_get(segs, s), "rules");
+        for (size_t i = 0; i < json_array_size(list) && rc == 0; i++) {
+            json_t *ru = json_array_get(list, i);
+            if (jstr(ru, "rule"))
+                rc = cseg_report_add_rule(r, s, jstr(ru, "rule"), jnum(ru, "precision"),
+                                          jnum(ru, "recall"), fid);
+        }
+    }
+    return rc;
+}
+
 /* segments.json's "previous": the migration matrix (src/segment/output.c). */
 static int add_migration(cseg_report *r, json_t *pv, size_t k)
 {
@@ -393,7 +411,8 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
         (rc = add_membership(r, in, n, k)) < 0)
         goto out;
     if ((rc = add_audits(r, json_object_get(seg, "audit"), k)) < 0 ||
-        (rc = add_migration(r, json_object_get(seg, "previous"), k)) < 0)
+        (rc = add_migration(r, json_object_get(seg, "previous"), k)) < 0 ||
+        (rc = add_rules(r, json_object_get(seg, "rules"), k)) < 0)
         goto out;
 
     /* Model-space points: the projection and the silhouette. */

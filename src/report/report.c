@@ -24,6 +24,8 @@ typedef struct seg {
     double share, rev;
     double *mean, *median;
     char *cats; /* "Genre: Female 100% · Male 0%; ..." (plain text), or NULL */
+    char *rules; /* its surrogate rules, one per line with their precision and recall, or NULL */
+    size_t nrules;
 } seg;
 
 struct cseg_report {
@@ -68,6 +70,7 @@ struct cseg_report {
     char **mig_names;
     size_t *mig_counts;
     double mig_ari;
+    double rule_fidelity; /* of the surrogate rules; NaN: none */
 };
 
 /* A node of the drawn tree. Leaves: x is the slot, h the height of the
@@ -122,6 +125,7 @@ static void free_profile(cseg_report *r)
         free(r->seg[s].mean);
         free(r->seg[s].median);
         free(r->seg[s].cats);
+        free(r->seg[s].rules);
     }
     free(r->seg);
     for (size_t j = 0; j < r->nf; j++)
@@ -216,6 +220,30 @@ int cseg_report_add_warning(cseg_report *r, const char *text)
     if (!(r->warn[r->nwarn] = cseg__strdup(text)))
         return CSEG_ENOMEM;
     r->nwarn++;
+    return 0;
+}
+
+int cseg_report_add_rule(cseg_report *r, size_t segment, const char *text, double precision,
+                         double recall, double fidelity)
+{
+    if (segment >= r->nseg)
+        return CSEG_EINVAL;
+    seg *g = &r->seg[segment];
+    if (g->nrules >= 3)
+        return 0; /* a card shows three */
+    char line[1200];
+    snprintf(line, sizeof line, "%s (precision %.0f%%, recall %.0f%%)", text, 100 * precision,
+             100 * recall);
+    size_t old = g->rules ? strlen(g->rules) : 0, add = strlen(line);
+    char *nr = realloc(g->rules, old + add + 2);
+    if (!nr)
+        return CSEG_ENOMEM;
+    if (old)
+        nr[old++] = '\n';
+    memcpy(nr + old, line, add + 1);
+    g->rules = nr;
+    g->nrules++;
+    r->rule_fidelity = fidelity;
     return 0;
 }
 
@@ -1720,6 +1748,23 @@ static void cards(FILE *f, const cseg_report *r)
             fputs("<p class=\"small\">", f);
             cseg__report_esc(f, g->cats);
             fputs("</p>", f);
+        }
+        if (g->rules) {
+            fprintf(f, "<p class=\"small\"><strong>Rules</strong> (a depth-3 tree on the "
+                       "features; agrees with the segments for %.0f%% of customers):</p>"
+                       "<ul class=\"small\" style=\"margin:0 0 6px;padding-left:18px\">",
+                    100 * r->rule_fidelity);
+            for (const char *p = g->rules; *p;) {
+                const char *e = strchr(p, '\n');
+                size_t len = e ? (size_t)(e - p) : strlen(p);
+                char line[1200];
+                snprintf(line, sizeof line, "%.*s", (int)(len < sizeof line ? len : sizeof line - 1), p);
+                fputs("<li>", f);
+                cseg__report_esc(f, line);
+                fputs("</li>", f);
+                p += len + (e ? 1 : 0);
+            }
+            fputs("</ul>", f);
         }
         const char *act = r->rfm ? cseg_profile_action_for(g->name) : NULL;
         if (act) {

@@ -9,6 +9,7 @@
 
 #include "custseg/report.h"
 #include "internal.h"
+#include "custseg/explain.h"
 #include "../core/internal.h"
 
 json_t *cseg__jnum(double v)
@@ -243,6 +244,37 @@ static int set_meta(cseg_segmentation *r)
     return rc;
 }
 
+/* The segments' surrogate rules (explain.h, docs/explain.md). */
+static int rules_json(const cseg_segmentation *r, json_t **out, cseg_diag *d)
+{
+    cseg_rules rules;
+    int rc = cseg_explain_rules(r->in.model, r->in.customers, r->labels, 3, &rules, d);
+    if (rc < 0)
+        return rc;
+    json_t *o = json_object(), *segs = json_array();
+    json_object_set_new(o, "fidelity", cseg__jnum(rules.fidelity));
+    json_object_set_new(o, "depth", json_integer((json_int_t)rules.depth));
+    for (size_t s = 0; s < r->k; s++) {
+        json_t *js = json_object(), *list = json_array();
+        json_object_set_new(js, "segment", json_integer((json_int_t)s + 1));
+        for (size_t i = 0; i < rules.n; i++) {
+            const cseg_rule *ru = &rules.rule[i];
+            if (ru->segment != (int32_t)s)
+                continue;
+            json_array_append_new(list, json_pack("{s:s,s:o,s:o,s:I}", "rule", ru->text,
+                                                  "precision", cseg__jnum(ru->precision), "recall",
+                                                  cseg__jnum(ru->recall), "support",
+                                                  (json_int_t)ru->support));
+        }
+        json_object_set_new(js, "rules", list);
+        json_array_append_new(segs, js);
+    }
+    json_object_set_new(o, "segments", segs);
+    cseg_rules_free(&rules);
+    *out = o;
+    return 0;
+}
+
 /* How this run's segments continue the previous run's (docs/resegment.md). */
 static json_t *previous_json(const cseg_segmentation *r)
 {
@@ -320,12 +352,16 @@ int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d)
     json_object_set_new(root, "population", population_json(r));
     if (r->prev)
         json_object_set_new(root, "previous", previous_json(r));
-    json_t *audit = NULL;
+    json_t *audit = NULL, *rules = NULL;
     int rc = cseg__audit_json(r, &audit, d);
+    if (rc == 0)
+        rc = rules_json(r, &rules, d);
     if (rc < 0) {
+        json_decref(audit);
         json_decref(root);
         return rc;
     }
+    json_object_set_new(root, "rules", rules);
     if (audit)
         json_object_set_new(root, "audit", audit);
     r->json = cseg__json_text(root);

@@ -219,6 +219,24 @@ expect 2 compare-prev -- "$BIN" compare "$MALL" --previous "$T/pa"
 contains compare-prev "$T/err" "--previous is for run and fit"
 expect 3 fit-prev-missing -- "$BIN" fit "$MALL" --out "$T/pc" --previous "$T/nowhere"
 [ ! -e "$T/pc" ] && ok || bad "fit-prev-missing: left $T/pc behind"
+# explain: reasons per customer (exact decomposition) and the segment's rules
+contains fit-rules "$T/pa/segments.json" '"rules": {'
+contains fit-rules-card "$T/pa/report.html" "<strong>Rules</strong>"
+expect 0 explain -- "$BIN" explain "$T/pa/model.json" --customer 1 --customer 2
+contains explain "$T/out" "Customer 1 is in segment"
+contains explain-share "$T/out" "What puts them there (share of the decision):"
+contains explain-rules "$T/out" "rules (a depth-3 tree on the features"
+expect 0 explain-json -- "$BIN" explain "$T/pa/model.json" --customer 3 --format json
+contains explain-json "$T/out" '"runner_up":'
+expect 1 explain-unknown -- "$BIN" explain "$T/pa/model.json" --customer nobody
+contains explain-unknown "$T/err" 'no customer "nobody"'
+expect 2 explain-no-customer -- "$BIN" explain "$T/pa/model.json"
+expect 0 assign-explain -- "$BIN" assign "$T/pa/model.json" "$MALL" --explain
+contains assign-explain "$T/out" "distance,reason_1,reason_2,reason_3"
+expect 2 assign-explain-with -- "$BIN" assign "$T/m1/model.json" "$MALL" --explain --with svm
+expect 0 fit-dbscan-explain -- "$BIN" fit "$MALL" --out "$T/db" --algo dbscan
+expect 1 assign-explain-dbscan -- "$BIN" assign "$T/db/model.json" "$MALL" --explain
+contains assign-explain-dbscan "$T/err" "centres"
 # a model as written before the reference was kept: the key taken out
 awk 'BEGIN { skip = 0 } /^  "reference": \{/ { skip = 1 } skip && /^  \}/ { skip = 0; next } !skip { print }' "$T/m1/model.json" | sed -e ':a' -e 'N' -e '$!ba' -e 's/,\n}/\n}/' >"$T/old_model.json"
 expect 1 drift-no-reference -- "$BIN" drift "$T/old_model.json" "$MALL"

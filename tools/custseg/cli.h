@@ -111,6 +111,11 @@ int cmd_fit(int argc, char **argv);
 int cmd_assign(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_drift(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+/* The indices (idx) and shares of the largest positive parts of a decision
+ * (cseg_explain_customers' contrib row of nf), at most top of them; returns
+ * how many. */
+size_t cli_top_reasons(const double *contrib, size_t nf, size_t top, size_t *idx, double *share);
 int cmd_score(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
@@ -130,7 +135,7 @@ enum {
     OPT_OUTFILE, OPT_KEEP_DUPLICATES, OPT_REVENUE, OPT_MONEY_DECIMALS, OPT_KEEP_KNOWN,
     OPT_NO_KEEP_KNOWN, OPT_ATTRIBUTES, OPT_DB, OPT_RUN, OPT_SEGMENT, OPT_FIELDS,
     OPT_MIN_SEGMENT_SIZE, OPT_TABLE, OPT_QUERY, OPT_PSEUDONYMIZE, OPT_ALLOW_PII, OPT_DROP_COLUMNS,
-    OPT_WITH, OPT_AUDIT, OPT_PREVIOUS
+    OPT_WITH, OPT_AUDIT, OPT_PREVIOUS, OPT_EXPLAIN
 };
 
 #define SEG_LONG_OPTIONS                                                                           \

@@ -25,12 +25,75 @@ static const char help[] =
     "                    the segment it was given in training (hierarchical and DBSCAN\n"
     "                    models put some training customers elsewhere by their rule)\n"
     "  --no-keep-known   every row by the model's rule for new customers\n"
+    "  --explain         add the top three reasons per customer (reason_1..3: a feature\n"
+    "                    and its share of the decision; k-means and hierarchical models)\n"
     "  --with tree|forest|svm  place customers with the classifier custseg train kept in\n"
     "                    MODEL instead of the model's own rule\n"
     "  --help            this help\n"
     "\n"
     "Output columns: the id, segment (1..k), segment_name, distance (to the segment centre,\n"
     "in model space).\n";
+
+/* The top three reasons of each row as text columns reason_1..3 of res
+ * (and in *why, n x 3 strings, "" for none): "recency_days (62%)". A row
+ * the model's rule puts elsewhere than lab (a known customer) gets none. */
+static int reasons(const cseg_model *m, const cseg_table *t, const int32_t *lab, char ***why,
+                   cseg_table *res)
+{
+    size_t n = cseg_table_n_rows(t), nf = cseg_explain_n_features(m);
+    int32_t *seg = malloc((n ? n : 1) * sizeof *seg), *run = malloc((n ? n : 1) * sizeof *run);
+    double *contrib = malloc((n ? n : 1) * (nf ? nf : 1) * sizeof *contrib);
+    char **w = calloc(n * 3 + 1, sizeof *w);
+    int32_t *code = malloc((n ? n : 1) * sizeof *code);
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    int rc = seg && run && contrib && w && code ? 0 : CSEG_ENOMEM, status = EXIT_OK;
+    if (rc == 0 && (rc = cseg_explain_customers(m, t, seg, run, contrib, &diag)) < 0)
+        status = cli_fail(rc, &diag, "--explain");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t idx[3] = {0, 0, 0}, top = 0;
+        double share[3];
+        if (seg[i] == lab[i])
+            top = cli_top_reasons(contrib + i * nf, nf, 3, idx, share);
+        for (size_t u = 0; u < 3 && rc == 0; u++) {
+            char buf[300] = "";
+            if (u < top)
+                snprintf(buf, sizeof buf, "%s (%.0f%%)", cseg_explain_feature_name(m, idx[u]),
+                         100 * share[u]);
+            if (!(w[i * 3 + u] = strdup(buf)))
+                rc = CSEG_ENOMEM;
+        }
+    }
+    /* each column's levels are its distinct texts; rows keep their own as a level each */
+    for (size_t u = 0; u < 3 && rc == 0; u++) {
+        const char **lv = malloc((n ? n : 1) * sizeof *lv);
+        if (!lv) {
+            rc = CSEG_ENOMEM;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            lv[i] = w[i * 3 + u];
+            code[i] = w[i * 3 + u][0] ? (int32_t)i : -1;
+        }
+        char name[16];
+        snprintf(name, sizeof name, "reason_%zu", u + 1);
+        rc = cseg_table_add_text(res, name, lv, n, code);
+        free(lv);
+    }
+    if (rc == CSEG_ENOMEM && status == EXIT_OK)
+        status = cli_error(EXIT_IO, "out of memory");
+    else if (rc < 0 && status == EXIT_OK)
+        status = cli_fail(rc, NULL, "--explain");
+    free(seg), free(run), free(contrib), free(code);
+    if (status != EXIT_OK) {
+        for (size_t i = 0; w && i < n * 3; i++)
+            free(w[i]);
+        free(w);
+        w = NULL;
+    }
+    *why = w;
+    return status;
+}
 
 int cmd_assign(int argc, char **argv)
 {
@@ -41,10 +104,11 @@ int cmd_assign(int argc, char **argv)
                                               {"keep-known", no_argument, 0, OPT_KEEP_KNOWN},
                                               {"no-keep-known", no_argument, 0, OPT_NO_KEEP_KNOWN},
                                               {"with", required_argument, 0, OPT_WITH},
+                                              {"explain", no_argument, 0, OPT_EXPLAIN},
                                               {"help", no_argument, 0, OPT_HELP},
                                               {0, 0, 0, 0}};
     const char *out = NULL, *with = NULL;
-    int json = 0, opt, status = EXIT_OK, have_as_of = 0, keep_known = 1;
+    int json = 0, opt, status = EXIT_OK, have_as_of = 0, keep_known = 1, explain = 0;
     long long as_of = 0;
     cseg_csv_params csv;
     cseg_csv_params_init(&csv);
@@ -77,6 +141,9 @@ int cmd_assign(int argc, char **argv)
         case OPT_NO_KEEP_KNOWN:
             keep_known = opt == OPT_KEEP_KNOWN;
             break;
+        case OPT_EXPLAIN:
+            explain = 1;
+            break;
         case OPT_WITH:
             if (strcmp(optarg, "tree") != 0 && strcmp(optarg, "forest") != 0 &&
                 strcmp(optarg, "svm") != 0)
@@ -94,6 +161,9 @@ int cmd_assign(int argc, char **argv)
     }
     if (optind + 2 != argc)
         return cli_usage_error("assign", "expected MODEL and FILE");
+    if (explain && with)
+        return cli_usage_error("assign", "--explain gives the reasons of the model's own rule: "
+                                         "drop --with");
     const char *mpath = argv[optind], *path = argv[optind + 1];
     cseg_diag diag;
     cseg_diag_clear(&diag);
@@ -164,6 +234,11 @@ int cmd_assign(int argc, char **argv)
         status = cli_fail(rc, NULL, "output");
         goto out;
     }
+    char **why = NULL; /* n x 3 reasons, "feature (share%)", or NULL */
+    if (explain && (status = reasons(m, t, lab, &why, res)) != EXIT_OK) {
+        free(names);
+        goto out;
+    }
     if (json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++) {
@@ -176,6 +251,13 @@ int cmd_assign(int argc, char **argv)
             json_object_set_new(o, "segment", json_integer(lab[i] + 1));
             json_object_set_new(o, "segment_name", json_string(names[lab[i]]));
             json_object_set_new(o, "distance", json_real(dist[i]));
+            if (why) {
+                json_t *ra = json_array();
+                for (size_t u = 0; u < 3; u++)
+                    if (why[i * 3 + u][0])
+                        json_array_append_new(ra, json_string(why[i * 3 + u]));
+                json_object_set_new(o, "reasons", ra);
+            }
             json_array_append_new(arr, o);
         }
         int ok;
@@ -195,6 +277,9 @@ int cmd_assign(int argc, char **argv)
         status = cli_error(EXIT_IO, "cannot write to stdout");
     }
     free(names);
+    for (size_t i = 0; why && i < n * 3; i++)
+        free(why[i]);
+    free(why);
 out:
     free(lab);
     free(dist);

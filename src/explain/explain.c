@@ -1,0 +1,376 @@
+/* custseg — reasons for a customer's segment and the segments' rules (explain.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/internal.h"
+#include "custseg/explain.h"
+#include "custseg/tree.h"
+
+size_t cseg_explain_n_features(const cseg_model *m)
+{
+    const cseg_pca *pca = cseg_model_pca(m);
+    if (pca)
+        return cseg_pca_n_components(pca);
+    return cseg_model_prep(m) ? cseg_prep_n_inputs(cseg_model_prep(m)) : 0;
+}
+
+const char *cseg_explain_feature_name(const cseg_model *m, size_t j)
+{
+    static const char *const pc[] = {"PC1",  "PC2",  "PC3",  "PC4",  "PC5",  "PC6",  "PC7",
+                                     "PC8",  "PC9",  "PC10", "PC11", "PC12", "PC13", "PC14",
+                                     "PC15", "PC16", "PC17", "PC18", "PC19", "PC20"};
+    if (j >= cseg_explain_n_features(m))
+        return NULL;
+    if (cseg_model_pca(m))
+        return j < sizeof pc / sizeof *pc ? pc[j] : "PC";
+    return cseg_prep_input_name(cseg_model_prep(m), j);
+}
+
+/* The feature (input column) of model-space column j: the input of that
+ * name, or the text column of a one-hot "name=level". */
+static size_t group_of(const cseg_model *m, size_t j)
+{
+    if (cseg_model_pca(m))
+        return j;
+    const cseg_prep *pp = cseg_model_prep(m);
+    const char *out = cseg_prep_output_name(pp, j);
+    size_t best = 0, blen = 0;
+    for (size_t i = 0; i < cseg_prep_n_inputs(pp); i++) {
+        const char *in = cseg_prep_input_name(pp, i);
+        size_t len = strlen(in);
+        if (strncmp(out, in, len) == 0 && (out[len] == 0 || out[len] == '=') && len >= blen) {
+            best = i;
+            blen = len;
+        }
+    }
+    return best;
+}
+
+int cseg_explain_customers(const cseg_model *m, const cseg_table *customers, int32_t *segment,
+                           int32_t *runner_up, double *contrib, cseg_diag *d)
+{
+    cseg_algo algo = cseg_model_algo(m);
+    if ((algo != CSEG_ALGO_KMEANS && algo != CSEG_ALGO_HCLUST) || !cseg_model_kmeans(m))
+        return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
+                          "reasons per customer need a model whose segments have centres "
+                          "(k-means or hierarchical); for others train a forest");
+    const cseg_kmeans *km = cseg_model_kmeans(m);
+    const double *C = cseg_kmeans_centroids(km);
+    size_t n = cseg_table_n_rows(customers), k = cseg_model_k(m), dim = cseg_model_dim(m),
+           nf = cseg_explain_n_features(m);
+    double *Z = malloc((n ? n : 1) * (dim ? dim : 1) * sizeof *Z);
+    size_t *grp = malloc((dim ? dim : 1) * sizeof *grp);
+    if (!Z || !grp) {
+        free(Z);
+        free(grp);
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    int rc = cseg_model_transform(m, customers, Z, d);
+    if (rc == 0 && (rc = cseg_model_predict(m, Z, n, segment, NULL, NULL)) < 0)
+        cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
+    for (size_t j = 0; j < dim; j++)
+        grp[j] = group_of(m, j);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const double *z = Z + i * dim;
+        size_t a = (size_t)segment[i];
+        long b = -1;
+        double bd = INFINITY;
+        for (size_t c = 0; c < k; c++) { /* the next nearest centre */
+            if (c == a)
+                continue;
+            double s = 0;
+            for (size_t j = 0; j < dim; j++)
+                s += (z[j] - C[c * dim + j]) * (z[j] - C[c * dim + j]);
+            if (s < bd) {
+                bd = s;
+                b = (long)c;
+            }
+        }
+        runner_up[i] = (int32_t)b;
+        if (!contrib)
+            continue;
+        double *out = contrib + i * nf;
+        for (size_t f = 0; f < nf; f++)
+            out[f] = 0;
+        for (size_t j = 0; b >= 0 && j < dim; j++) {
+            double ea = z[j] - C[a * dim + j], eb = z[j] - C[(size_t)b * dim + j];
+            out[grp[j]] += eb * eb - ea * ea;
+        }
+    }
+    free(Z);
+    free(grp);
+    return rc;
+}
+
+/* ---- surrogate rules ---- */
+
+typedef struct col {
+    char *name;  /* "recency_days", or "Genre" for a one-hot column */
+    char *level; /* the one-hot column's level, NULL for a number */
+} col;
+
+typedef struct walker {
+    const cseg_tree_node *nd;
+    const double *val;
+    size_t k, q;
+    const col *cols;
+    double *lo, *hi; /* numeric bounds on the path: lo < x <= hi */
+    signed char *is; /* one-hot: 1 is, 0 is not, -1 free */
+    const size_t *seg_size;
+    cseg_rules *out;
+    int rc;
+} walker;
+
+static int cmp_rule(const void *x, const void *y)
+{
+    const cseg_rule *a = x, *b = y;
+    if (a->segment != b->segment)
+        return a->segment < b->segment ? -1 : 1;
+    if (a->recall != b->recall)
+        return a->recall > b->recall ? -1 : 1;
+    return strcmp(a->text, b->text);
+}
+
+/* Append to a growing text; "and" between conditions. */
+static void cat(char *buf, size_t size, const char *fmt, const char *name, double v, int *first)
+{
+    size_t len = strlen(buf);
+    if (len + 8 >= size)
+        return;
+    if (!*first)
+        len += (size_t)snprintf(buf + len, size - len, " and ");
+    *first = 0;
+    if (len < size)
+        snprintf(buf + len, size - len, fmt, name, v);
+}
+
+static void leaf_rule(walker *w, size_t node)
+{
+    const double *v = w->val + node * w->k;
+    double tot = 0, best = -1;
+    size_t c = 0;
+    for (size_t s = 0; s < w->k; s++) {
+        tot += v[s];
+        if (v[s] > best) {
+            best = v[s];
+            c = s;
+        }
+    }
+    char buf[1024] = "";
+    int first = 1;
+    for (size_t j = 0; j < w->q; j++) {
+        const col *cl = &w->cols[j];
+        if (cl->level) {
+            if (w->is[j] < 0)
+                continue;
+            size_t len = strlen(buf);
+            snprintf(buf + len, sizeof buf - len, "%s%s %s %s", first ? "" : " and ", cl->name,
+                     w->is[j] ? "is" : "is not", cl->level);
+            first = 0;
+            continue;
+        }
+        if (w->lo[j] > -INFINITY)
+            cat(buf, sizeof buf, "%s > %.4g", cl->name, w->lo[j], &first);
+        if (w->hi[j] < INFINITY)
+            cat(buf, sizeof buf, "%s <= %.4g", cl->name, w->hi[j], &first);
+    }
+    cseg_rules *o = w->out;
+    cseg_rule *nr = cseg__reallocarray(o->rule, o->n + 1, sizeof *nr);
+    if (!nr) {
+        w->rc = CSEG_ENOMEM;
+        return;
+    }
+    o->rule = nr;
+    cseg_rule *r = &o->rule[o->n];
+    r->segment = (int32_t)c;
+    r->text = cseg__strdup(first ? "all customers" : buf);
+    r->support = (size_t)llround(tot);
+    r->precision = tot > 0 ? best / tot : 0;
+    r->recall = w->seg_size[c] ? best / (double)w->seg_size[c] : 0;
+    if (!r->text)
+        w->rc = CSEG_ENOMEM;
+    else
+        o->n++;
+}
+
+static void walk(walker *w, size_t node)
+{
+    const cseg_tree_node *t = &w->nd[node];
+    if (w->rc < 0)
+        return;
+    if (t->left < 0) {
+        leaf_rule(w, node);
+        return;
+    }
+    size_t f = (size_t)t->feature;
+    if (w->cols[f].level) {
+        signed char was = w->is[f];
+        w->is[f] = 0; /* left: x <= 0.5, not this level */
+        walk(w, (size_t)t->left);
+        w->is[f] = 1;
+        walk(w, (size_t)t->right);
+        w->is[f] = was;
+        return;
+    }
+    double lo = w->lo[f], hi = w->hi[f];
+    w->hi[f] = fmin(hi, t->threshold);
+    walk(w, (size_t)t->left);
+    w->hi[f] = hi;
+    w->lo[f] = fmax(lo, t->threshold);
+    walk(w, (size_t)t->right);
+    w->lo[f] = lo;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The surrogate's columns: numbers (a missing value as the median) and one
+ * column per level of a text column. */
+static int surrogate_columns(const cseg_model *m, const cseg_table *t, double **X, col **cols,
+                             size_t *q, cseg_diag *d)
+{
+    const cseg_prep *pp = cseg_model_prep(m);
+    size_t n = cseg_table_n_rows(t), nq = 0, cap = 0;
+    *X = NULL;
+    *cols = NULL;
+    *q = 0;
+    for (size_t i = 0; i < cseg_prep_n_inputs(pp); i++) {
+        long j = cseg_table_find(t, cseg_prep_input_name(pp, i));
+        if (j < 0)
+            return cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0, "no column \"%s\"",
+                              cseg_prep_input_name(pp, i));
+        cap += cseg_table_col_type(t, (size_t)j) == CSEG_COL_TEXT
+                   ? cseg_table_n_levels(t, (size_t)j)
+                   : 1;
+    }
+    double *Xc = malloc((n ? n : 1) * (cap ? cap : 1) * sizeof *Xc),
+           *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    col *cl = calloc(cap ? cap : 1, sizeof *cl);
+    int rc = Xc && tmp && cl ? 0 : CSEG_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < cseg_prep_n_inputs(pp); i++) {
+        const char *name = cseg_prep_input_name(pp, i);
+        size_t j = (size_t)cseg_table_find(t, name);
+        if (cseg_table_col_type(t, j) == CSEG_COL_TEXT) {
+            const int32_t *code = cseg_table_codes(t, j);
+            for (size_t l = 0; rc == 0 && l < cseg_table_n_levels(t, j); l++, nq++) {
+                if (!(cl[nq].name = cseg__strdup(name)) ||
+                    !(cl[nq].level = cseg__strdup(cseg_table_level(t, j, (int32_t)l))))
+                    rc = CSEG_ENOMEM;
+                for (size_t r = 0; r < n; r++)
+                    Xc[r * cap + nq] = code[r] == (int32_t)l;
+            }
+            continue;
+        }
+        if (cseg_table_col_type(t, j) != CSEG_COL_NUMBER)
+            continue;
+        const double *x = cseg_table_numbers(t, j);
+        size_t mm = 0;
+        for (size_t r = 0; r < n; r++)
+            if (!isnan(x[r]))
+                tmp[mm++] = x[r];
+        qsort(tmp, mm, sizeof *tmp, cmp_double);
+        double med = mm == 0 ? 0 : mm % 2 ? tmp[mm / 2] : (tmp[mm / 2 - 1] + tmp[mm / 2]) / 2;
+        if (!(cl[nq].name = cseg__strdup(name)))
+            rc = CSEG_ENOMEM;
+        for (size_t r = 0; r < n; r++)
+            Xc[r * cap + nq] = isnan(x[r]) ? med : isfinite(x[r]) ? x[r] : copysign(1e300, x[r]);
+        nq++;
+    }
+    free(tmp);
+    if (rc == 0 && nq < cap) /* dates left out: compact the rows */
+        for (size_t r = 0; r < n; r++)
+            memmove(Xc + r * nq, Xc + r * cap, nq * sizeof *Xc);
+    *X = Xc;
+    *cols = cl;
+    *q = nq;
+    return rc;
+}
+
+void cseg_rules_free(cseg_rules *r)
+{
+    for (size_t i = 0; r && i < r->n; i++)
+        free(r->rule[i].text);
+    if (r)
+        free(r->rule);
+}
+
+int cseg_explain_rules(const cseg_model *m, const cseg_table *customers, const int32_t *labels,
+                       size_t max_depth, cseg_rules *out, cseg_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    size_t n = cseg_table_n_rows(customers), k = cseg_model_k(m), q = 0;
+    if (!cseg_model_prep(m) || k == 0)
+        return cseg__diag(d, CSEG_ENOTFIT, NULL, 0, 0, "the model has no pipeline or segments");
+    if (n == 0)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "no customers");
+    double *X = NULL, *lo = NULL, *hi = NULL;
+    col *cols = NULL;
+    signed char *is = NULL;
+    size_t *seg_size = calloc(k, sizeof *seg_size);
+    cseg_tree *tree = NULL;
+    int rc = seg_size ? surrogate_columns(m, customers, &X, &cols, &q, d) : CSEG_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (labels[i] < 0 || (size_t)labels[i] >= k)
+            rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "row %zu: segment out of range", i);
+        else
+            seg_size[labels[i]]++;
+    }
+    if (rc == 0 && q == 0)
+        rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "no number or text columns to write rules on");
+    if (rc == 0) {
+        cseg_tree_params tp;
+        cseg_tree_params_init(&tp);
+        tp.max_depth = max_depth ? max_depth : 3;
+        tp.min_samples_leaf = n / 100 > 5 ? n / 100 : 5;
+        rc = cseg_tree_fit(&tree, X, n, q, labels, k, NULL, NULL, &tp, d);
+    }
+    if (rc == 0) {
+        lo = malloc(q * sizeof *lo);
+        hi = malloc(q * sizeof *hi);
+        is = malloc(q);
+        rc = lo && hi && is ? 0 : CSEG_ENOMEM;
+    }
+    if (rc == 0) {
+        for (size_t j = 0; j < q; j++) {
+            lo[j] = -INFINITY;
+            hi[j] = INFINITY;
+            is[j] = -1;
+        }
+        walker w = {cseg_tree_nodes(tree),
+                    cseg_tree_values(tree),
+                    k,
+                    q,
+                    cols,
+                    lo,
+                    hi,
+                    is,
+                    seg_size,
+                    out,
+                    0};
+        walk(&w, 0);
+        rc = w.rc;
+        double right = 0;
+        for (size_t i = 0; i < out->n; i++)
+            right += out->rule[i].precision * (double)out->rule[i].support;
+        out->fidelity = right / (double)n;
+        out->depth = cseg_tree_depth(tree);
+        qsort(out->rule, out->n, sizeof *out->rule, cmp_rule);
+    }
+    cseg_tree_free(tree);
+    for (size_t j = 0; cols && j < q; j++) {
+        free(cols[j].name);
+        free(cols[j].level);
+    }
+    free(cols), free(X), free(lo), free(hi), free(is), free(seg_size);
+    if (rc < 0) {
+        cseg_rules_free(out);
+        memset(out, 0, sizeof *out);
+        return rc == CSEG_ENOMEM ? cseg__diag(d, rc, NULL, 0, 0, "out of memory") : rc;
+    }
+    return 0;
+}

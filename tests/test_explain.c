@@ -1,0 +1,133 @@
+/* Tests for explain.h: the per-feature parts of a customer's decision add
+ * up to the difference of squared distances and name the true runner-up;
+ * the surrogate rules recover segments that are rules; models without
+ * centres are refused. */
+#include <math.h>
+
+#include "util.h"
+
+#define MALL CSEG_SOURCE_DIR "/data/mall_customers.csv"
+
+static cseg_segmentation *fit(const cseg_table *t, const char *id, size_t k, cseg_algo algo)
+{
+    cseg_segment_params sp;
+    cseg_segment_params_init(&sp);
+    sp.k = algo == CSEG_ALGO_DBSCAN ? 0 : k;
+    sp.algo = algo;
+    sp.n_threads = 1;
+    cseg_segmentation *r = NULL;
+    cseg_diag d;
+    if (cseg_segment_customers(&r, t, id, &sp, &d) < 0)
+        fail_msg("fit: %s", d.msg);
+    return r;
+}
+
+static void test_decomposition(void **state)
+{
+    (void)state;
+    cseg_table *t = read_csv_text_id(MALL, "CustomerID");
+    for (int h = 0; h < 2; h++) {
+        cseg_segmentation *r = fit(t, "CustomerID", 5, h ? CSEG_ALGO_HCLUST : CSEG_ALGO_KMEANS);
+        const cseg_model *m = cseg_segment_model(r);
+        size_t n = cseg_table_n_rows(t), k = 5, dim = cseg_model_dim(m),
+               nf = cseg_explain_n_features(m);
+        assert_int_equal(nf, 4); /* Genre's two one-hot features are one column */
+        assert_string_equal(cseg_explain_feature_name(m, 0), "Genre");
+        int32_t *seg = malloc(n * sizeof *seg), *run = malloc(n * sizeof *run),
+                *lab = malloc(n * sizeof *lab);
+        double *c = malloc(n * nf * sizeof *c), *Z = malloc(n * dim * sizeof *Z);
+        cseg_diag d;
+        assert_int_equal(cseg_explain_customers(m, t, seg, run, c, &d), 0);
+        assert_int_equal(cseg_model_transform(m, t, Z, &d), 0);
+        assert_int_equal(cseg_model_predict(m, Z, n, lab, NULL, NULL), 0);
+        const double *C = cseg_kmeans_centroids(cseg_model_kmeans(m));
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(seg[i], lab[i]);
+            double d2[5];
+            for (size_t s = 0; s < k; s++) {
+                d2[s] = 0;
+                for (size_t j = 0; j < dim; j++)
+                    d2[s] += (Z[i * dim + j] - C[s * dim + j]) * (Z[i * dim + j] - C[s * dim + j]);
+            }
+            assert_true(run[i] >= 0 && run[i] != seg[i]);
+            for (size_t s = 0; s < k; s++) /* the runner-up is the next nearest */
+                if ((int32_t)s != seg[i])
+                    assert_true(d2[run[i]] <= d2[s]);
+            double sum = 0;
+            for (size_t f = 0; f < nf; f++)
+                sum += c[i * nf + f];
+            assert_true(fabs(sum - (d2[run[i]] - d2[seg[i]])) <= 1e-9 * (1 + fabs(sum)));
+            assert_true(sum >= 0); /* the segment is the nearer */
+        }
+        free(seg), free(run), free(lab), free(c), free(Z);
+        cseg_segment_free(r);
+    }
+    cseg_table_free(t);
+}
+
+/* Segments that are rules: x <= 10; x > 10 and g is b; x > 10 and g is not b. */
+static void test_rules(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    double x[N], y[N];
+    int32_t g[N], lab[N];
+    const char *lv[3] = {"a", "b", "c"};
+    for (size_t i = 0; i < N; i++) {
+        x[i] = (double)(i % 21);
+        y[i] = (double)((i * 7) % 13);
+        g[i] = (int32_t)((i / 21) % 3);
+        lab[i] = x[i] <= 10 ? 0 : g[i] == 1 ? 1 : 2;
+    }
+    cseg_table *t = NULL;
+    assert_int_equal(cseg_table_create(&t, N), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "x", x), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "y", y), 0);
+    assert_int_equal(cseg_table_add_text(t, "g", lv, 3, g), 0);
+    cseg_segmentation *r = fit(t, NULL, 3, CSEG_ALGO_KMEANS);
+    cseg_rules rules;
+    cseg_diag d;
+    assert_int_equal(cseg_explain_rules(cseg_segment_model(r), t, lab, 3, &rules, &d), 0);
+    assert_rel(rules.fidelity, 1, 1e-12);
+    assert_int_equal(rules.n, 3);
+    static const char *const want[3] = {"x <= 10.5", "x > 10.5 and g is b",
+                                        "x > 10.5 and g is not b"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(rules.rule[i].segment, (int32_t)i);
+        assert_string_equal(rules.rule[i].text, want[i]);
+        assert_rel(rules.rule[i].precision, 1, 0);
+        assert_rel(rules.rule[i].recall, 1, 0);
+    }
+    assert_int_equal(rules.rule[0].support, 160); /* i % 21 <= 10 for 14 x 11 + 6 rows */
+    cseg_rules_free(&rules);
+    lab[0] = 3;
+    assert_int_equal(cseg_explain_rules(cseg_segment_model(r), t, lab, 3, &rules, &d), CSEG_EINVAL);
+    cseg_segment_free(r);
+    cseg_table_free(t);
+}
+
+static void test_refused(void **state)
+{
+    (void)state;
+    cseg_table *t = read_csv_text_id(MALL, "CustomerID");
+    cseg_segmentation *r = fit(t, "CustomerID", 0, CSEG_ALGO_DBSCAN);
+    size_t n = cseg_table_n_rows(t);
+    int32_t *seg = malloc(n * sizeof *seg), *run = malloc(n * sizeof *run);
+    cseg_diag d;
+    assert_int_equal(cseg_explain_customers(cseg_segment_model(r), t, seg, run, NULL, &d),
+                     CSEG_EPARAM);
+    assert_non_null(strstr(d.msg, "centres"));
+    free(seg), free(run);
+    cseg_segment_free(r);
+    cseg_table_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decomposition),
+        cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -106,6 +106,37 @@ static void test_rules(void **state)
     cseg_table_free(t);
 }
 
+/* Shuffling a column the segments rest on moves many customers, a constant
+ * column none; the same seed gives the same figures. */
+static void test_importance(void **state)
+{
+    (void)state;
+    enum { N = 400 };
+    double x[N], c[N];
+    for (size_t i = 0; i < N; i++) {
+        x[i] = (double)(i % 4) * 10 + (double)(i % 7) * 0.1;
+        c[i] = 3;
+    }
+    cseg_table *t = NULL;
+    assert_int_equal(cseg_table_create(&t, N), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "x", x), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "c", c), 0);
+    cseg_segmentation *r = fit(t, NULL, 4, CSEG_ALGO_KMEANS);
+    double imp[2], sd[2], imp2[2];
+    cseg_diag d;
+    assert_int_equal(cseg_explain_importance(cseg_segment_model(r), t, 5, 0, 9, imp, sd, &d), 0);
+    assert_true(imp[0] > 0.5 && imp[0] <= 1);
+    assert_true(imp[1] == 0 && sd[1] == 0);
+    assert_int_equal(cseg_explain_importance(cseg_segment_model(r), t, 5, 0, 9, imp2, NULL, &d), 0);
+    assert_memory_equal(imp, imp2, sizeof imp);
+    /* on every 3rd customer only: still the same picture */
+    assert_int_equal(cseg_explain_importance(cseg_segment_model(r), t, 5, 150, 9, imp2, NULL, &d),
+                     0);
+    assert_true(imp2[0] > 0.5 && imp2[1] == 0);
+    cseg_segment_free(r);
+    cseg_table_free(t);
+}
+
 static void test_refused(void **state)
 {
     (void)state;
@@ -127,6 +158,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decomposition),
         cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_importance),
         cmocka_unit_test(test_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,6 +47,17 @@ CSEG_API int cseg_explain_customers(const cseg_model *m, const cseg_table *custo
                                     int32_t *segment, int32_t *runner_up, double *contrib,
                                     cseg_diag *d);
 
+/* Permutation importance of the model's input columns (the features of
+ * cseg_explain_n_features without PCA: PCA's components are not columns to
+ * shuffle): for each column, its values shuffled among the customers
+ * (seeded), the share of customers the model's rule then puts in another
+ * segment, mean and standard deviation over n_repeats shuffles (0: 5). On
+ * at most max_rows customers (every m-th row; 0: all). importance and sd
+ * (optional): cseg_prep_n_inputs values. */
+CSEG_API int cseg_explain_importance(const cseg_model *m, const cseg_table *customers,
+                                     size_t n_repeats, size_t max_rows, uint64_t seed,
+                                     double *importance, double *sd, cseg_diag *d);
+
 /* One rule of the surrogate tree. */
 typedef struct cseg_rule {
     int32_t segment; /* the leaf's majority segment, 0..k-1 */

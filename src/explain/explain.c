@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/internal.h"
+#include "../table/internal.h"
 #include "custseg/explain.h"
 #include "custseg/tree.h"
 
@@ -373,4 +374,115 @@ int cseg_explain_rules(const cseg_model *m, const cseg_table *customers, const i
         return rc == CSEG_ENOMEM ? cseg__diag(d, rc, NULL, 0, 0, "out of memory") : rc;
     }
     return 0;
+}
+
+/* ---- permutation importance ---- */
+
+/* The model's input columns of rows (every step-th row of t, m of them) as
+ * a new table, column `shuffle` permuted by perm (NULL: none). */
+static int input_table(const cseg_model *m, const cseg_table *t, size_t step, size_t rows,
+                       long shuffle, const size_t *perm, cseg_table **out)
+{
+    const cseg_prep *pp = cseg_model_prep(m);
+    cseg_table *o = NULL;
+    int rc = cseg_table_create(&o, rows);
+    double *num = malloc((rows ? rows : 1) * sizeof *num);
+    int32_t *code = malloc((rows ? rows : 1) * sizeof *code);
+    if (rc == 0 && (!num || !code))
+        rc = CSEG_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < cseg_prep_n_inputs(pp); i++) {
+        const char *name = cseg_prep_input_name(pp, i);
+        long j = cseg_table_find(t, name);
+        if (j < 0) {
+            rc = CSEG_ENOCOL;
+            break;
+        }
+        int text = cseg_table_col_type(t, (size_t)j) == CSEG_COL_TEXT;
+        for (size_t r = 0; r < rows; r++) {
+            size_t src = ((long)i == shuffle ? perm[r] : r) * step;
+            if (text)
+                code[r] = cseg_table_codes(t, (size_t)j)[src];
+            else
+                num[r] = cseg_table_numbers(t, (size_t)j)[src];
+        }
+        if (text) {
+            size_t nl = cseg_table_n_levels(t, (size_t)j);
+            const char **lv = malloc((nl ? nl : 1) * sizeof *lv);
+            if (!lv) {
+                rc = CSEG_ENOMEM;
+                break;
+            }
+            for (size_t l = 0; l < nl; l++)
+                lv[l] = cseg_table_level(t, (size_t)j, (int32_t)l);
+            rc = cseg_table_add_text(o, name, lv, nl, code);
+            free(lv);
+        } else if (cseg_table_col_type(t, (size_t)j) == CSEG_COL_NUMBER) {
+            rc = cseg_table_add_numbers(o, name, num);
+        }
+    }
+    free(num);
+    free(code);
+    if (rc < 0) {
+        cseg_table_free(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
+int cseg_explain_importance(const cseg_model *m, const cseg_table *customers, size_t n_repeats,
+                            size_t max_rows, uint64_t seed, double *importance, double *sd,
+                            cseg_diag *d)
+{
+    const cseg_prep *pp = cseg_model_prep(m);
+    size_t n = cseg_table_n_rows(customers), reps = n_repeats ? n_repeats : 5;
+    if (!pp)
+        return cseg__diag(d, CSEG_ENOTFIT, NULL, 0, 0, "the model has no pipeline");
+    if (n == 0)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "no customers");
+    size_t step = max_rows && n > max_rows ? (n + max_rows - 1) / max_rows : 1,
+           rows = (n + step - 1) / step, nf = cseg_prep_n_inputs(pp);
+    int32_t *base = malloc(rows * sizeof *base), *lab = malloc(rows * sizeof *lab);
+    double *dist = malloc(rows * sizeof *dist), *got = malloc(reps * sizeof *got);
+    size_t *perm = malloc(rows * sizeof *perm);
+    cseg_table *t = NULL;
+    int rc = base && lab && dist && got && perm ? 0 : CSEG_ENOMEM;
+    if (rc == 0 && (rc = input_table(m, customers, step, rows, -1, NULL, &t)) == 0)
+        rc = cseg_model_assign(m, t, base, dist, d);
+    cseg_table_free(t);
+    cseg_rng rng;
+    cseg__rng_seed(&rng, seed);
+    for (size_t f = 0; f < nf && rc == 0; f++) {
+        for (size_t rep = 0; rep < reps && rc == 0; rep++) {
+            for (size_t r = 0; r < rows; r++)
+                perm[r] = r;
+            for (size_t r = rows; r > 1; r--) { /* Fisher-Yates */
+                size_t q = cseg__rng_below(&rng, r), tmp = perm[r - 1];
+                perm[r - 1] = perm[q];
+                perm[q] = tmp;
+            }
+            if ((rc = input_table(m, customers, step, rows, (long)f, perm, &t)) == 0)
+                rc = cseg_model_assign(m, t, lab, dist, d);
+            cseg_table_free(t);
+            t = NULL;
+            size_t moved = 0;
+            for (size_t r = 0; rc == 0 && r < rows; r++)
+                moved += lab[r] != base[r];
+            got[rep] = (double)moved / (double)rows;
+        }
+        double mean = 0, q = 0;
+        for (size_t rep = 0; rep < reps; rep++)
+            mean += got[rep] / (double)reps;
+        for (size_t rep = 0; rep < reps; rep++)
+            q += (got[rep] - mean) * (got[rep] - mean);
+        importance[f] = mean;
+        if (sd)
+            sd[f] = reps > 1 ? sqrt(q / (double)(reps - 1)) : 0;
+    }
+    free(base), free(lab), free(dist), free(got), free(perm);
+    if (rc == CSEG_ENOMEM)
+        return cseg__diag(d, rc, NULL, 0, 0, "out of memory");
+    if (rc == CSEG_ENOCOL)
+        return cseg__diag(d, rc, NULL, 0, 0, "a column of the model is missing");
+    return rc;
 }

@@ -271,6 +271,26 @@ static int rules_json(const cseg_segmentation *r, json_t **out, cseg_diag *d)
     }
     json_object_set_new(o, "segments", segs);
     cseg_rules_free(&rules);
+    /* Permutation importance of each input column, on at most 20,000 customers. */
+    const cseg_prep *pp = cseg_model_prep(r->in.model);
+    size_t nf = cseg_prep_n_inputs(pp);
+    double *imp = malloc((nf ? nf : 1) * sizeof *imp), *sd = malloc((nf ? nf : 1) * sizeof *sd);
+    rc = imp && sd ? cseg_explain_importance(r->in.model, r->in.customers, 5, 20000, r->p.seed,
+                                             imp, sd, d)
+                   : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    json_t *ji = json_array();
+    for (size_t j = 0; rc == 0 && j < nf; j++)
+        json_array_append_new(ji, json_pack("{s:s,s:o,s:o}", "feature", cseg_prep_input_name(pp, j),
+                                            "importance", cseg__jnum(imp[j]), "sd",
+                                            cseg__jnum(sd[j])));
+    free(imp);
+    free(sd);
+    if (rc < 0) {
+        json_decref(ji);
+        json_decref(o);
+        return rc;
+    }
+    json_object_set_new(o, "importance", ji);
     *out = o;
     return 0;
 }

@@ -51,6 +51,28 @@ size_t cli_top_reasons(const double *contrib, size_t nf, size_t top, size_t *idx
     return m;
 }
 
+/* The permutation importance in segments.json beside the model, printed. */
+static void print_importance(const char *mpath)
+{
+    char *copy = strdup(mpath), path[4096];
+    if (!copy)
+        return;
+    snprintf(path, sizeof path, "%s/segments.json", dirname(copy));
+    free(copy);
+    json_t *j = json_load_file(path, 0, NULL);
+    json_t *imp = json_object_get(json_object_get(j, "rules"), "importance");
+    if (json_array_size(imp)) {
+        printf("\nAcross all customers (permutation importance: the share of customers who change "
+               "segment when the column is shuffled):\n");
+        for (size_t i = 0; i < json_array_size(imp); i++) {
+            json_t *x = json_array_get(imp, i);
+            printf("  %-28.28s %6.1f%%\n", json_string_value(json_object_get(x, "feature")),
+                   100 * json_number_value(json_object_get(x, "importance")));
+        }
+    }
+    json_decref(j);
+}
+
 /* The rules of segment s (0-based) in segments.json beside the model, as JSON (or NULL). */
 static json_t *segment_rules(const char *mpath, size_t s, double *fidelity)
 {
@@ -252,6 +274,8 @@ int cmd_explain(int argc, char **argv)
             }
         }
     }
+    if (!json)
+        print_importance(mpath);
     if (json) {
         char *txt = json_dumps(out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
         if (txt)

@@ -47,6 +47,15 @@ CSEG_API int cseg_explain_customers(const cseg_model *m, const cseg_table *custo
                                     int32_t *segment, int32_t *runner_up, double *contrib,
                                     cseg_diag *d);
 
+/* As cseg_explain_customers for the model's classifier (custseg train: a
+ * tree or forest; CSEG_EPARAM for none or an SVM): segment is the
+ * classifier's, runner_up the segment of the next largest share, and
+ * contrib each feature's exact TreeSHAP value (tree.h) of the segment's
+ * share: its part of the share above the expected one. */
+CSEG_API int cseg_explain_classifier(const cseg_model *m, const cseg_table *customers,
+                                     int32_t *segment, int32_t *runner_up, double *contrib,
+                                     cseg_diag *d);
+
 /* Permutation importance of the model's input columns (the features of
  * cseg_explain_n_features without PCA: PCA's components are not columns to
  * shuffle): for each column, its values shuffled among the customers

@@ -128,6 +128,22 @@ CSEG_API size_t cseg_forest_n_trees(const cseg_forest *f);
 CSEG_API size_t cseg_forest_k(const cseg_forest *f);
 CSEG_API size_t cseg_forest_dim(const cseg_forest *f);
 
+/* ---- explanations ---- */
+
+/* Exact TreeSHAP values (Lundberg, Erion & Lee 2018, Algorithm 2) of the
+ * class shares the tree predicts: phi (n x d x k, caller-allocated):
+ * feature j's part of class c's share for row i; base (k): the shares
+ * expected over the training cover. A feature left out of a coalition
+ * follows both branches of a split in proportion to their training weight
+ * (the path-dependent expectation). For every row, base + sum over j of
+ * phi = the predicted shares. O(n leaves depth^2). */
+CSEG_API int cseg_tree_shap(const cseg_tree *t, const double *X, size_t n, double *phi,
+                            double *base);
+/* As cseg_tree_shap, the mean of the forest's trees' (the forest predicts
+ * the mean of their shares). */
+CSEG_API int cseg_forest_shap(const cseg_forest *f, const double *X, size_t n, double *phi,
+                              double *base);
+
 /* ---- training helpers ---- */
 
 /* A stratified split: of each class's rows, round(test_size x count) go to

@@ -486,3 +486,44 @@ int cseg_explain_importance(const cseg_model *m, const cseg_table *customers, si
         return cseg__diag(d, rc, NULL, 0, 0, "a column of the model is missing");
     return rc;
 }
+
+int cseg_explain_classifier(const cseg_model *m, const cseg_table *customers, int32_t *segment,
+                            int32_t *runner_up, double *contrib, cseg_diag *d)
+{
+    const cseg_forest *f = cseg_model_classifier(m);
+    if (!f)
+        return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
+                          "reasons from a classifier need a tree or forest (custseg train)");
+    size_t n = cseg_table_n_rows(customers), k = cseg_model_k(m), dim = cseg_model_dim(m),
+           nf = cseg_explain_n_features(m);
+    double *Z = malloc((n ? n : 1) * dim * sizeof *Z), *proba = malloc((n ? n : 1) * k * sizeof *proba),
+           *phi = malloc(dim * k * sizeof *phi), base[1024];
+    size_t *grp = malloc(dim * sizeof *grp);
+    int rc = Z && proba && phi && grp && k <= 1024 ? 0 : CSEG_ENOMEM;
+    if (rc == 0)
+        rc = cseg_model_transform(m, customers, Z, d);
+    if (rc == 0 && (rc = cseg_forest_predict(f, Z, n, segment, proba)) < 0)
+        cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
+    for (size_t j = 0; rc == 0 && j < dim; j++)
+        grp[j] = group_of(m, j);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t a = (size_t)segment[i];
+        long b = -1;
+        for (size_t c = 0; c < k; c++)
+            if (c != a && (b < 0 || proba[i * k + c] > proba[i * k + (size_t)b]))
+                b = (long)c;
+        runner_up[i] = (int32_t)b;
+        if (!contrib)
+            continue;
+        if ((rc = cseg_forest_shap(f, Z + i * dim, 1, phi, base)) < 0)
+            break;
+        for (size_t g = 0; g < nf; g++)
+            contrib[i * nf + g] = 0;
+        for (size_t j = 0; j < dim; j++)
+            contrib[i * nf + grp[j]] += phi[j * k + a];
+    }
+    free(Z), free(proba), free(phi), free(grp);
+    if (rc == CSEG_ENOMEM)
+        return cseg__diag(d, rc, NULL, 0, 0, "out of memory");
+    return rc;
+}

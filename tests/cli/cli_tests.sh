@@ -234,6 +234,14 @@ expect 2 explain-no-customer -- "$BIN" explain "$T/pa/model.json"
 expect 0 assign-explain -- "$BIN" assign "$T/pa/model.json" "$MALL" --explain
 contains assign-explain "$T/out" "distance,reason_1,reason_2,reason_3"
 expect 2 assign-explain-with -- "$BIN" assign "$T/m1/model.json" "$MALL" --explain --with svm
+contains assign-explain-with "$T/err" "an SVM has no reasons here"
+# reasons from a forest: TreeSHAP (the library checks them against Shapley values by definition)
+expect 0 train-pa-forest -- "$BIN" train "$T/pa" --classifier forest --trees 10 --threads 1
+expect 0 explain-forest -- "$BIN" explain "$T/pa/model.json" --customer 1 --with forest
+contains explain-forest "$T/out" "(TreeSHAP, share of the rise)"
+expect 1 explain-tree-none -- "$BIN" explain "$T/pa/model.json" --customer 1 --with tree
+expect 0 assign-explain-forest -- "$BIN" assign "$T/pa/model.json" "$MALL" --explain --with forest
+contains assign-explain-forest "$T/out" "reason_1,reason_2,reason_3"
 expect 0 fit-dbscan-explain -- "$BIN" fit "$MALL" --out "$T/db" --algo dbscan
 expect 1 assign-explain-dbscan -- "$BIN" assign "$T/db/model.json" "$MALL" --explain
 contains assign-explain-dbscan "$T/err" "centres"

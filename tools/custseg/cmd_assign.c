@@ -26,7 +26,8 @@ static const char help[] =
     "                    models put some training customers elsewhere by their rule)\n"
     "  --no-keep-known   every row by the model's rule for new customers\n"
     "  --explain         add the top three reasons per customer (reason_1..3: a feature\n"
-    "                    and its share of the decision; k-means and hierarchical models)\n"
+    "                    and its share of the decision; k-means and hierarchical models,\n"
+    "                    or with --with tree|forest the classifier's TreeSHAP values)\n"
     "  --with tree|forest|svm  place customers with the classifier custseg train kept in\n"
     "                    MODEL instead of the model's own rule\n"
     "  --help            this help\n"
@@ -37,8 +38,8 @@ static const char help[] =
 /* The top three reasons of each row as text columns reason_1..3 of res
  * (and in *why, n x 3 strings, "" for none): "recency_days (62%)". A row
  * the model's rule puts elsewhere than lab (a known customer) gets none. */
-static int reasons(const cseg_model *m, const cseg_table *t, const int32_t *lab, char ***why,
-                   cseg_table *res)
+static int reasons(const cseg_model *m, const cseg_table *t, const int32_t *lab, int with,
+                   char ***why, cseg_table *res)
 {
     size_t n = cseg_table_n_rows(t), nf = cseg_explain_n_features(m);
     int32_t *seg = malloc((n ? n : 1) * sizeof *seg), *run = malloc((n ? n : 1) * sizeof *run);
@@ -48,7 +49,8 @@ static int reasons(const cseg_model *m, const cseg_table *t, const int32_t *lab,
     cseg_diag diag;
     cseg_diag_clear(&diag);
     int rc = seg && run && contrib && w && code ? 0 : CSEG_ENOMEM, status = EXIT_OK;
-    if (rc == 0 && (rc = cseg_explain_customers(m, t, seg, run, contrib, &diag)) < 0)
+    if (rc == 0 && (rc = with ? cseg_explain_classifier(m, t, seg, run, contrib, &diag)
+                              : cseg_explain_customers(m, t, seg, run, contrib, &diag)) < 0)
         status = cli_fail(rc, &diag, "--explain");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         size_t idx[3] = {0, 0, 0}, top = 0;
@@ -161,9 +163,9 @@ int cmd_assign(int argc, char **argv)
     }
     if (optind + 2 != argc)
         return cli_usage_error("assign", "expected MODEL and FILE");
-    if (explain && with)
-        return cli_usage_error("assign", "--explain gives the reasons of the model's own rule: "
-                                         "drop --with");
+    if (explain && with && strcmp(with, "svm") == 0)
+        return cli_usage_error("assign", "--explain with --with needs a tree or forest "
+                                         "(TreeSHAP); an SVM has no reasons here");
     const char *mpath = argv[optind], *path = argv[optind + 1];
     cseg_diag diag;
     cseg_diag_clear(&diag);
@@ -235,7 +237,7 @@ int cmd_assign(int argc, char **argv)
         goto out;
     }
     char **why = NULL; /* n x 3 reasons, "feature (share%)", or NULL */
-    if (explain && (status = reasons(m, t, lab, &why, res)) != EXIT_OK) {
+    if (explain && (status = reasons(m, t, lab, with != NULL, &why, res)) != EXIT_OK) {
         free(names);
         goto out;
     }

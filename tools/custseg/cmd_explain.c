@@ -21,10 +21,12 @@ static const char help[] =
     "  --file FILE       where the customers are: a customer table or, for a model made\n"
     "                    by run, a transaction log (default: customers.csv beside MODEL)\n"
     "  --as-of DATE      analysis day for a transaction log (default: the model's)\n"
+    "  --with tree|forest  explain the classifier custseg train kept in MODEL instead:\n"
+    "                    exact TreeSHAP values of the segment's share\n"
     "  --format table|json  what to print (default table)\n"
     "  --help            this help\n";
 
-enum { O_CUSTOMER = 3200, O_FILE };
+enum { O_CUSTOMER = 3200, O_FILE, O_WITH };
 
 size_t cli_top_reasons(const double *contrib, size_t nf, size_t top, size_t *idx, double *share)
 {
@@ -93,11 +95,12 @@ int cmd_explain(int argc, char **argv)
 {
     static const struct option longopts[] = {{"customer", required_argument, 0, O_CUSTOMER},
                                              {"file", required_argument, 0, O_FILE},
+                                             {"with", required_argument, 0, O_WITH},
                                              {"as-of", required_argument, 0, OPT_AS_OF},
                                              {"format", required_argument, 0, OPT_FORMAT},
                                              {"help", no_argument, 0, OPT_HELP},
                                              {0, 0, 0, 0}};
-    const char **ids = calloc((size_t)argc + 1, sizeof *ids), *file = NULL;
+    const char **ids = calloc((size_t)argc + 1, sizeof *ids), *file = NULL, *with = NULL;
     size_t nid = 0;
     int json = 0, opt, have_as_of = 0;
     long long as_of = 0;
@@ -116,6 +119,13 @@ int cmd_explain(int argc, char **argv)
             break;
         case O_FILE:
             file = optarg;
+            break;
+        case O_WITH:
+            if (strcmp(optarg, "tree") != 0 && strcmp(optarg, "forest") != 0) {
+                free(ids);
+                return cli_usage_error("explain", "--with must be tree or forest");
+            }
+            with = optarg;
             break;
         case OPT_AS_OF:
             if (cli_parse_as_of("explain", optarg, &as_of) != 0) {
@@ -180,7 +190,13 @@ int cmd_explain(int argc, char **argv)
         status = cli_error(EXIT_IO, "out of memory");
         goto done;
     }
-    if ((rc = cseg_explain_customers(m, t, seg, run, contrib, &diag)) < 0) {
+    if (with && (!cseg_model_classifier_kind(m) || strcmp(cseg_model_classifier_kind(m), with) != 0)) {
+        status = cli_error(EXIT_DATA, "%s: has no %s classifier (custseg train OUTDIR --classifier %s)",
+                           mpath, with, with);
+        goto done;
+    }
+    if ((rc = with ? cseg_explain_classifier(m, t, seg, run, contrib, &diag)
+                   : cseg_explain_customers(m, t, seg, run, contrib, &diag)) < 0) {
         status = cli_fail(rc, &diag, mpath);
         goto done;
     }
@@ -206,6 +222,7 @@ int cmd_explain(int argc, char **argv)
         top = cli_top_reasons(contrib + (size_t)row * nf, nf, nf < 64 ? nf : 64, idx, share);
         json_t *o = json_object(), *reasons = json_array();
         json_object_set_new(o, "customer_id", json_string(ids[q]));
+        json_object_set_new(o, "method", json_string(with ? "treeshap" : "centroid_distance"));
         json_object_set_new(o, "segment", json_integer((json_int_t)a + 1));
         json_object_set_new(o, "segment_name", json_string(cseg_model_name(m, a)));
         json_object_set_new(o, "runner_up",
@@ -238,8 +255,11 @@ int cmd_explain(int argc, char **argv)
             printf(" (the only segment).\n");
             continue;
         }
-        printf(" rather than segment %d \"%s\".\nWhat puts them there (share of the decision):\n",
-               run[row] + 1, cseg_model_name(m, (size_t)run[row]));
+        printf(" rather than segment %d \"%s\"%s.\n%s\n", run[row] + 1,
+               cseg_model_name(m, (size_t)run[row]), with ? " (by the classifier)" : "",
+               with ? "What raises the classifier's share for the segment (TreeSHAP, share of the "
+                      "rise):"
+                    : "What puts them there (share of the decision):");
         for (size_t u = 0; u < top; u++) {
             json_t *r = json_array_get(reasons, u), *v = json_object_get(r, "value");
             printf("  %-28.28s %6.1f%%", json_string_value(json_object_get(r, "feature")),

@@ -138,6 +138,9 @@ contains train-forest "$T/out" "A forest of 100 trees trained on 160 customers, 
 contains train-forest-kept "$T/m1/model.json" '"kind": "forest"'
 expect 0 train-forest-threads -- "$BIN" train "$T/m1t2" --seed 3 --threads 2
 same train-forest-same-any-threads "$T/m1/model.json" "$T/m1t2/model.json"
+cp -r "$T/m1t2" "$T/m1t8"
+expect 0 train-forest-threads8 -- "$BIN" train "$T/m1t8" --seed 3 --threads 8
+same train-forest-same-8-threads "$T/m1/model.json" "$T/m1t8/model.json"
 expect 0 assign-with-forest -- "$BIN" assign "$T/m1/model.json" "$MALL" --with forest
 # on its own training table the forest agrees with the segments almost everywhere
 tail -n +2 "$T/m1/customers.csv" | cut -d, -f6 >"$T/a"

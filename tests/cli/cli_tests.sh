@@ -218,6 +218,15 @@ seg_pairs "$T/pa/customers.csv" >"$T/a"
 seg_pairs "$T/pb/customers.csv" | head -5 >"$T/b"
 [ "$(wc -l <"$T/a")" -eq 5 ] && ok || bad "fit-prev: $(wc -l <"$T/a") previous segments"
 same fit-prev-names "$T/a" "$T/b"
+# with a store, runs chain by themselves: the newest stored fit is the previous run
+expect 0 fit-store-1 -- "$BIN" fit "$MALL" --out "$T/ps1" --k 5 --db "$T/chain.db"
+if grep -q '"previous"' "$T/ps1/segments.json"; then bad "fit-store-1: a previous run in an empty store"; else ok; fi
+expect 0 fit-store-2 -- "$BIN" fit "$MALL" --out "$T/ps2" --k 6 --seed 4 --db "$T/chain.db"
+contains fit-store-2 "$T/err" "following run 1 of the store"
+contains fit-store-2-json "$T/ps2/segments.json" '"migration": ['
+seg_pairs "$T/ps1/customers.csv" >"$T/a"
+seg_pairs "$T/ps2/customers.csv" | head -5 >"$T/b"
+same fit-store-names "$T/a" "$T/b"
 expect 2 compare-prev -- "$BIN" compare "$MALL" --previous "$T/pa"
 contains compare-prev "$T/err" "--previous is for run and fit"
 expect 3 fit-prev-missing -- "$BIN" fit "$MALL" --out "$T/pc" --previous "$T/nowhere"

@@ -312,6 +312,135 @@ static int stored(const seg_opts *o, const store_job *j)
     return EXIT_OK;
 }
 
+/* The previous run from a store: its newest run made by the same command
+ * (run or fit), its memberships as a customers.csv would give them. */
+typedef struct prev_rows {
+    const char *cmd;
+    int64_t run_id;
+    size_t n, cap;
+    char **id, **name;
+    double *seg;
+    json_t **feat;
+} prev_rows;
+
+static int newest_run(const cseg_store_run *run, void *ctx)
+{
+    prev_rows *p = ctx;
+    if (strcmp(run->command, p->cmd) != 0)
+        return 0;
+    p->run_id = run->run_id;
+    return 1;
+}
+
+static int member_row(const cseg_store_member *m, void *ctx)
+{
+    prev_rows *p = ctx;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 1024;
+        char **id = realloc(p->id, cap * sizeof *id);
+        if (id)
+            p->id = id;
+        char **nm = realloc(p->name, cap * sizeof *nm);
+        if (nm)
+            p->name = nm;
+        double *sg = realloc(p->seg, cap * sizeof *sg);
+        if (sg)
+            p->seg = sg;
+        json_t **ft = realloc(p->feat, cap * sizeof *ft);
+        if (ft)
+            p->feat = ft;
+        if (!id || !nm || !sg || !ft)
+            return -1;
+        p->cap = cap;
+    }
+    p->id[p->n] = strdup(m->customer_id);
+    p->name[p->n] = strdup(m->segment_name ? m->segment_name : "");
+    p->seg[p->n] = m->segment;
+    p->feat[p->n] = m->features_json ? json_loads(m->features_json, 0, NULL) : NULL;
+    if (!p->id[p->n] || !p->name[p->n]) {
+        free(p->id[p->n]);
+        free(p->name[p->n]);
+        return -1;
+    }
+    p->n++;
+    return 0;
+}
+
+static void prev_rows_free(prev_rows *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->id[i]);
+        free(p->name[i]);
+        json_decref(p->feat[i]);
+    }
+    free(p->id), free(p->name), free(p->seg), free(p->feat);
+}
+
+/* The rows as a table: customer_id, segment, segment_name and the features
+ * (a key of numbers as numbers, else as text). */
+static int prev_table(const prev_rows *p, cseg_table **out)
+{
+    cseg_table *t = NULL;
+    size_t n = p->n;
+    int32_t *code = malloc((n ? n : 1) * sizeof *code);
+    double *num = malloc((n ? n : 1) * sizeof *num);
+    const char **lv = malloc((n ? n : 1) * sizeof *lv);
+    int rc = code && num && lv ? cseg_table_create(&t, n) : CSEG_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        code[i] = (int32_t)i;
+    if (rc == 0)
+        rc = cseg_table_add_text(t, CSEG_RFM_COL_CUSTOMER_ID, (const char *const *)p->id, n, code);
+    if (rc == 0)
+        rc = cseg_table_add_numbers(t, "segment", p->seg);
+    if (rc == 0)
+        rc = cseg_table_add_text(t, "segment_name", (const char *const *)p->name, n, code);
+    const char *key;
+    json_t *v;
+    json_object_foreach(n ? p->feat[0] : NULL, key, v) {
+        if (rc < 0 || strcmp(key, CSEG_RFM_COL_CUSTOMER_ID) == 0 || strcmp(key, "segment") == 0 ||
+            strcmp(key, "segment_name") == 0)
+            continue;
+        int text = 0;
+        for (size_t i = 0; i < n && !text; i++)
+            text = json_is_string(json_object_get(p->feat[i], key));
+        for (size_t i = 0; i < n; i++) {
+            json_t *x = json_object_get(p->feat[i], key);
+            num[i] = json_is_number(x) ? json_number_value(x) : NAN;
+            lv[i] = json_is_string(x) ? json_string_value(x) : "";
+            code[i] = json_is_string(x) ? (int32_t)i : -1;
+        }
+        rc = text ? cseg_table_add_text(t, key, lv, n, code) : cseg_table_add_numbers(t, key, num);
+    }
+    free(code), free(num), free(lv);
+    if (rc < 0) {
+        cseg_table_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+/* With --db and no --previous: the store's newest run of the same command,
+ * if any, is the previous run (*t NULL otherwise). */
+static int previous_from_store(const seg_opts *o, cseg_table **t, int64_t *run_id)
+{
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    cseg_store *st = NULL;
+    prev_rows p = {strcmp(o->cmd, "fit") == 0 ? "fit" : "run", 0, 0, 0, NULL, NULL, NULL, NULL};
+    int rc = cseg_store_open(&st, o->db, &diag);
+    if (rc == 0)
+        rc = cseg_store_runs(st, newest_run, &p, &diag);
+    if (rc == 0 && p.run_id)
+        rc = cseg_store_members(st, p.run_id, 0, member_row, &p, &diag);
+    cseg_store_close(st);
+    if (rc == 0 && p.run_id)
+        rc = prev_table(&p, t);
+    prev_rows_free(&p);
+    *run_id = p.run_id;
+    return rc < 0 ? cli_fail(rc, &diag, o->db) : EXIT_OK;
+}
+
 /* What the previous run became, from segments.json's "previous". */
 static void print_previous(const cseg_segmentation *r)
 {
@@ -472,6 +601,16 @@ int seg_run(seg_opts *o, const seg_source *src)
     p.n_audit = nau;
     if (o->previous && (status = read_previous(o->previous, &prev, &prev_id)) != EXIT_OK)
         goto out;
+    if (!o->previous && o->db && !o->compare) {
+        int64_t run_id = 0;
+        if ((status = previous_from_store(o, &prev, &run_id)) != EXIT_OK)
+            goto out;
+        if (prev && !o->c.quiet)
+            fprintf(stderr, "custseg: following run %lld of the store (segments keep its numbers "
+                            "and names; --previous DIR chooses another)\n",
+                    (long long)run_id);
+        prev_id = prev ? strdup(CSEG_RFM_COL_CUSTOMER_ID) : NULL;
+    }
     p.previous = prev;
     p.previous_id_column = prev_id;
     p.input_name = src->path;

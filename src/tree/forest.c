@@ -136,8 +136,13 @@ int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t
     reduction(| : failed) if (n >= 4096)
     {
         double *acc = malloc(PREDICT_BLOCK * k * sizeof *acc);
-        if (!acc)
+        float *xf = malloc(PREDICT_BLOCK * f->d * sizeof *xf);
+        int32_t *leaf = malloc(PREDICT_BLOCK * sizeof *leaf);
+        if (!acc || !xf || !leaf) {
             failed = 1;
+            free(acc);
+            acc = NULL;
+        }
 #pragma omp for schedule(dynamic, 1)
         for (long b = 0; b < nbl; b++) {
             if (!acc)
@@ -145,14 +150,23 @@ int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t
             size_t r0 = (size_t)b * PREDICT_BLOCK;
             size_t m = n - r0 < PREDICT_BLOCK ? n - r0 : PREDICT_BLOCK;
             memset(acc, 0, m * k * sizeof *acc);
+            for (size_t j = 0; j < m * f->d; j++) /* as the trees compare them */
+                xf[j] = (float)X[r0 * f->d + j];
             /* The mean of the trees' shares; each row's summed in tree order. */
-            for (size_t t = 0; t < f->n_trees; t++)
+            for (size_t t = 0; t < f->n_trees; t++) {
+                cseg__tree_leaves(f->trees[t], xf, f->d, m, leaf);
                 for (size_t i = 0; i < m; i++) {
-                    const double *v = cseg__tree_shares(f->trees[t], X + (r0 + i) * f->d);
                     double *a = acc + i * k;
+                    int32_t c1 = cseg__tree_leaf_class(f->trees[t], (size_t)leaf[i]);
+                    if (c1 >= 0) { /* adding the others' 0 changes nothing: the same sums */
+                        a[c1] += 1.0;
+                        continue;
+                    }
+                    const double *v = cseg__tree_leaf_shares(f->trees[t], (size_t)leaf[i]);
                     for (size_t c = 0; c < k; c++)
                         a[c] += v[c];
                 }
+            }
             for (size_t i = 0; i < m; i++) {
                 double *a = acc + i * k;
                 size_t best = 0;
@@ -168,6 +182,8 @@ int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t
             }
         }
         free(acc);
+        free(xf);
+        free(leaf);
     }
     return failed ? CSEG_ENOMEM : 0;
 }

@@ -317,6 +317,7 @@ static int stored(const seg_opts *o, const store_job *j)
 typedef struct prev_rows {
     const char *cmd;
     int64_t run_id;
+    int failed; /* out of memory: the rows are incomplete */
     size_t n, cap;
     char **id, **name;
     double *seg;
@@ -349,8 +350,10 @@ static int member_row(const cseg_store_member *m, void *ctx)
         json_t **ft = realloc(p->feat, cap * sizeof *ft);
         if (ft)
             p->feat = ft;
-        if (!id || !nm || !sg || !ft)
+        if (!id || !nm || !sg || !ft) {
+            p->failed = 1;
             return -1;
+        }
         p->cap = cap;
     }
     p->id[p->n] = strdup(m->customer_id);
@@ -360,6 +363,8 @@ static int member_row(const cseg_store_member *m, void *ctx)
     if (!p->id[p->n] || !p->name[p->n]) {
         free(p->id[p->n]);
         free(p->name[p->n]);
+        json_decref(p->feat[p->n]);
+        p->failed = 1;
         return -1;
     }
     p->n++;
@@ -427,13 +432,15 @@ static int previous_from_store(const seg_opts *o, cseg_table **t, int64_t *run_i
     cseg_diag diag;
     cseg_diag_clear(&diag);
     cseg_store *st = NULL;
-    prev_rows p = {strcmp(o->cmd, "fit") == 0 ? "fit" : "run", 0, 0, 0, NULL, NULL, NULL, NULL};
+    prev_rows p = {strcmp(o->cmd, "fit") == 0 ? "fit" : "run", 0, 0, 0, 0, NULL, NULL, NULL, NULL};
     int rc = cseg_store_open(&st, o->db, &diag);
     if (rc == 0)
         rc = cseg_store_runs(st, newest_run, &p, &diag);
     if (rc == 0 && p.run_id)
         rc = cseg_store_members(st, p.run_id, 0, member_row, &p, &diag);
     cseg_store_close(st);
+    if (rc == 0 && p.failed)
+        rc = CSEG_ENOMEM;
     if (rc == 0 && p.run_id)
         rc = prev_table(&p, t);
     prev_rows_free(&p);

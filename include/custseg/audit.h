@@ -41,7 +41,8 @@ CSEG_API int cseg_audit_test(const int32_t *labels, const int32_t *groups, size_
 /* The chi-square distribution's survival function P(X >= x) for dof > 0
  * degrees of freedom (the regularised upper incomplete gamma function
  * Q(dof / 2, x / 2)); 1 for x <= 0, NaN for a bad argument. Relative error
- * about 1e-13 against scipy.stats.chi2.sf. */
+ * against scipy.stats.chi2.sf about 1e-13 up to a few hundred degrees of
+ * freedom, growing with them (3e-12 at 10,000, 3e-11 at 49,000). */
 CSEG_API double cseg_chi2_sf(double x, double dof);
 
 #ifdef __cplusplus

@@ -75,11 +75,12 @@ CSEG_API void cseg_drift_params_init(cseg_drift_params *p);
 CSEG_API const char *cseg_drift_params_check(const cseg_drift_params *p);
 
 /* Keep the reference of the training customers (the table the model's
- * pipeline was fitted on, their segments 0..k-1 and distances) in the
- * model, replacing any. CSEG_EINVAL for a label out of range or a missing
- * input column. */
-CSEG_API int cseg_model_set_reference(cseg_model *m, const cseg_table *customers,
-                                      const int32_t *labels, const double *distance, cseg_diag *d);
+ * pipeline was fitted on) in the model, replacing any. Their segments and
+ * distances are the model's rule's (cseg_model_assign), as new customers'
+ * will be; a DBSCAN model keeps no distances (it has no centres).
+ * CSEG_ENOCOL for a missing input column, and the errors of
+ * cseg_model_assign. */
+CSEG_API int cseg_model_set_reference(cseg_model *m, const cseg_table *customers, cseg_diag *d);
 /* Whether the model keeps one (models written before it did do not). */
 CSEG_API int cseg_model_has_reference(const cseg_model *m);
 /* The input columns compared: cseg_prep_n_inputs of the model's pipeline. */
@@ -88,8 +89,9 @@ CSEG_API size_t cseg_drift_n_features(const cseg_model *m);
 /* Compare customers (a table with the model's input columns, as assign
  * takes) with the reference. Outputs caller-allocated: features
  * (cseg_drift_n_features), ref_share and new_share (k each, optional).
- * Errors: CSEG_ENOTFIT without a reference, CSEG_EINVAL for no rows or bad
- * params, and those of cseg_model_assign. */
+ * Errors: CSEG_ENOTFIT without a reference, CSEG_EINVAL for no rows, bad
+ * params or a column of the wrong type, CSEG_ENOCOL for a missing column,
+ * and those of cseg_model_assign. */
 CSEG_API int cseg_drift_measure(const cseg_model *m, const cseg_table *customers,
                                 const cseg_drift_params *p, cseg_drift_feature *features,
                                 double *ref_share, double *new_share, cseg_drift_result *res,

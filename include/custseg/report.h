@@ -175,7 +175,7 @@ CSEG_API int cseg_report_write(const cseg_report *r, const char *path, cseg_diag
 /* A page of its own, in the report's style, for a drift measurement
  * (custseg drift --html; drift.h): the verdict, every input column's PSI,
  * KS statistic, means and missing shares with its level, the segment shares
- * of training and new customers side by side (a bar chart and a table), the
+ * of training and new customers side by side (a bar chart), the
  * mean distances and the share of customers no segment fits. model_name and
  * data_name are shown as given; seg_names has k names. Written to a
  * temporary file and renamed. */

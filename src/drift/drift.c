@@ -223,8 +223,7 @@ static int ref_text(cseg__ref_feature *f, const cseg_table *t, size_t j, size_t 
     return 0;
 }
 
-int cseg_model_set_reference(cseg_model *m, const cseg_table *customers, const int32_t *labels,
-                             const double *distance, cseg_diag *d)
+int cseg_model_set_reference(cseg_model *m, const cseg_table *customers, cseg_diag *d)
 {
     const cseg_prep *pp = cseg_model_prep(m);
     size_t n = cseg_table_n_rows(customers), k = cseg_model_k(m);
@@ -232,14 +231,21 @@ int cseg_model_set_reference(cseg_model *m, const cseg_table *customers, const i
         return cseg__diag(d, CSEG_ENOTFIT, NULL, 0, 0, "the model has no pipeline or segments");
     if (n == 0)
         return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "no training customers");
-    for (size_t i = 0; i < n; i++)
-        if (labels[i] < 0 || (size_t)labels[i] >= k)
-            return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "row %zu: segment %d is not 0..%zu", i,
-                              (int)labels[i], k - 1);
     size_t nf = cseg_prep_n_inputs(pp);
     cseg__ref *r = calloc(1, sizeof *r);
-    double *dv = malloc(n * sizeof *dv);
-    int rc = r && dv ? 0 : CSEG_ENOMEM;
+    double *dv = malloc(n * sizeof *dv), *distance = malloc(n * sizeof *distance);
+    int32_t *labels = malloc(n * sizeof *labels);
+    int rc = r && dv && distance && labels ? 0 : CSEG_ENOMEM;
+    /* The segments as the rule for new customers gives them: what drift compares with. */
+    if (rc == 0 && (rc = cseg_model_assign(m, customers, labels, distance, d)) < 0) {
+        free(dv), free(distance), free(labels);
+        cseg__ref_free(r);
+        return rc;
+    }
+    if (cseg_model_algo(m) == CSEG_ALGO_DBSCAN) { /* no centres, no distances to compare */
+        free(distance);
+        distance = NULL;
+    }
     if (rc == 0) {
         r->n = n;
         r->k = k;
@@ -285,7 +291,7 @@ int cseg_model_set_reference(cseg_model *m, const cseg_table *customers, const i
             r->dist_q99[s] = ms ? quantile(dv, ms, 0.99) : NAN;
         }
     }
-    free(dv);
+    free(dv), free(distance), free(labels);
     if (rc < 0) {
         cseg__ref_free(r);
         return rc == CSEG_ENOMEM ? cseg__diag(d, rc, NULL, 0, 0, "out of memory") : rc;

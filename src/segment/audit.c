@@ -66,7 +66,7 @@ static int groups_of(const cseg_table *t, size_t j, const char *col, size_t n, i
     *ng = rc == 0 ? u : 0;
     for (size_t l = 0; l < u && rc == 0; l++) {
         char buf[32];
-        snprintf(buf, sizeof buf, "%.15g", v[l]);
+        snprintf(buf, sizeof buf, "%.17g", v[l]); /* distinct values, distinct names */
         if (!((*names)[l] = cseg__strdup(buf)))
             rc = CSEG_ENOMEM;
     }
@@ -97,7 +97,7 @@ static json_t *column_json(const cseg_segmentation *r, const char *col, char **g
     json_t *o = json_object(), *groups = json_array(), *pop = json_array(), *segs = json_array();
     size_t *colsum = calloc(g ? g : 1, sizeof *colsum);
     if (!colsum) {
-        json_decref(o);
+        json_decref(o), json_decref(groups), json_decref(pop), json_decref(segs);
         return NULL;
     }
     for (size_t s = 0; s < k; s++)

@@ -669,7 +669,7 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
     }
     if ((rc = cseg__progress(p, CSEG_STAGE_PROFILE, r->k, 0, 1, n, d)) < 0 ||
         (rc = order_and_install(r, p, X, d, diag)) < 0 ||
-        (rc = cseg_model_set_reference(r->in.model, r->in.customers, r->labels, r->dist, diag)) < 0)
+        (rc = cseg_model_set_reference(r->in.model, r->in.customers, diag)) < 0)
         goto out;
     if ((rc = cseg__table_view(&r->table, r->in.customers)) < 0 ||
         (rc = name_segments(r, p, diag)) < 0)

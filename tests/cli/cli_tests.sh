@@ -173,7 +173,7 @@ expect 1 assign-with-tree-gone -- "$BIN" assign "$T/m1/model.json" "$MALL" --wit
 expect 2 drift-no-args -- "$BIN" drift "$T/m1/model.json"
 expect 2 drift-bad-warn -- "$BIN" drift "$T/m1/model.json" "$MALL" --warn -1
 expect 2 drift-alert-below-warn -- "$BIN" drift "$T/m1/model.json" "$MALL" --warn 0.3 --alert 0.2
-contains drift-alert-below-warn "$T/err" "--alert must be at least --warn"
+contains drift-alert-below-warn "$T/err" "must be at least --warn"
 expect 0 drift-same -- "$BIN" drift "$T/m1/model.json" "$MALL"
 contains drift-same "$T/out" "Verdict: no drift"
 # the same customers twice as rich: income drifts, the segments move

@@ -179,7 +179,7 @@ int cmd_drift(int argc, char **argv)
         }
     }
     if (cseg_drift_params_check(&dp))
-        return cli_usage_error("drift", "--alert must be at least --warn");
+        return cli_usage_error("drift", "--alert (default 0.25) must be at least --warn (default 0.1)");
     if (optind + 2 != argc)
         return cli_usage_error("drift", "expected MODEL and FILE");
     const char *mpath = argv[optind], *path = argv[optind + 1];

@@ -336,6 +336,25 @@ static void test_model_round_trip(void **state)
     cseg_table_free(txn);
 }
 
+/* cseg_tree_create takes trees only: a node with two parents (a chain that
+ * meets a shallower branch) or a negative weight is refused. */
+static void test_create_checks(void **state)
+{
+    (void)state;
+    cseg_tree_node nd[5] = {{1, 2, 0, 0.5, 0, 10, 10}, {3, 4, 1, 0.5, 0, 5, 5},
+                            {3, 4, 0, 1.5, 0, 5, 5},  {-1, -1, -2, -2, 0, 2, 2},
+                            {-1, -1, -2, -2, 0, 3, 3}};
+    double v[10] = {1, 1, 1, 1, 1, 1, 2, 0, 0, 3};
+    cseg_tree *t = NULL;
+    assert_int_equal(cseg_tree_create(&t, nd, v, 5, 2, 2), CSEG_EINVAL); /* 3, 4: two parents */
+    nd[2] = (cseg_tree_node){-1, -1, -2, -2, 0, 5, 5};
+    assert_int_equal(cseg_tree_create(&t, nd, v, 5, 2, 2), 0);
+    assert_int_equal(cseg_tree_depth(t), 2);
+    cseg_tree_free(t);
+    nd[4].weighted_n_samples = -1;
+    assert_int_equal(cseg_tree_create(&t, nd, v, 5, 2, 2), CSEG_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_forest_accuracy),
         cmocka_unit_test(test_classification_scores),
         cmocka_unit_test(test_model_round_trip),
+        cmocka_unit_test(test_create_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

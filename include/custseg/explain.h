@@ -50,8 +50,9 @@ CSEG_API int cseg_explain_customers(const cseg_model *m, const cseg_table *custo
 /* As cseg_explain_customers for the model's classifier (custseg train: a
  * tree or forest; CSEG_EPARAM for none or an SVM): segment is the
  * classifier's, runner_up the segment of the next largest share, and
- * contrib each feature's exact TreeSHAP value (tree.h) of the segment's
- * share: its part of the share above the expected one. */
+ * contrib for each feature the exact TreeSHAP values (tree.h) of the segment's
+ * share summed over its model features (a text column's one-hot features
+ * together): its part of the share above the expected one. */
 CSEG_API int cseg_explain_classifier(const cseg_model *m, const cseg_table *customers,
                                      int32_t *segment, int32_t *runner_up, double *contrib,
                                      cseg_diag *d);

@@ -1,4 +1,5 @@
 /* custseg — reasons for a customer's segment and the segments' rules (explain.h). */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,8 @@ int cseg_explain_customers(const cseg_model *m, const cseg_table *customers, int
                            int32_t *runner_up, double *contrib, cseg_diag *d)
 {
     cseg_algo algo = cseg_model_algo(m);
-    if ((algo != CSEG_ALGO_KMEANS && algo != CSEG_ALGO_HCLUST) || !cseg_model_kmeans(m))
+    if ((algo != CSEG_ALGO_KMEANS && algo != CSEG_ALGO_HCLUST) || !cseg_model_kmeans(m) ||
+        !cseg_model_prep(m))
         return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
                           "reasons per customer need a model whose segments have centres "
                           "(k-means or hierarchical); for others train a forest");
@@ -279,7 +281,7 @@ static int surrogate_columns(const cseg_model *m, const cseg_table *t, double **
         if (!(cl[nq].name = cseg__strdup(name)))
             rc = CSEG_ENOMEM;
         for (size_t r = 0; r < n; r++)
-            Xc[r * cap + nq] = isnan(x[r]) ? med : isfinite(x[r]) ? x[r] : copysign(1e300, x[r]);
+            Xc[r * cap + nq] = isnan(x[r]) ? med : fmax(-FLT_MAX, fmin(FLT_MAX, x[r])); /* the tree's single precision */
         nq++;
     }
     free(tmp);
@@ -475,7 +477,8 @@ int cseg_explain_importance(const cseg_model *m, const cseg_table *customers, si
             mean += got[rep] / (double)reps;
         for (size_t rep = 0; rep < reps; rep++)
             q += (got[rep] - mean) * (got[rep] - mean);
-        importance[f] = mean;
+        if (importance)
+            importance[f] = mean;
         if (sd)
             sd[f] = reps > 1 ? sqrt(q / (double)(reps - 1)) : 0;
     }
@@ -491,15 +494,15 @@ int cseg_explain_classifier(const cseg_model *m, const cseg_table *customers, in
                             int32_t *runner_up, double *contrib, cseg_diag *d)
 {
     const cseg_forest *f = cseg_model_classifier(m);
-    if (!f)
+    if (!f || !cseg_model_prep(m))
         return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
                           "reasons from a classifier need a tree or forest (custseg train)");
     size_t n = cseg_table_n_rows(customers), k = cseg_model_k(m), dim = cseg_model_dim(m),
            nf = cseg_explain_n_features(m);
     double *Z = malloc((n ? n : 1) * dim * sizeof *Z), *proba = malloc((n ? n : 1) * k * sizeof *proba),
-           *phi = malloc(dim * k * sizeof *phi), base[1024];
+           *phi = malloc(dim * k * sizeof *phi), *base = malloc(k * sizeof *base);
     size_t *grp = malloc(dim * sizeof *grp);
-    int rc = Z && proba && phi && grp && k <= 1024 ? 0 : CSEG_ENOMEM;
+    int rc = Z && proba && phi && grp && base && cseg_model_prep(m) ? 0 : CSEG_ENOMEM;
     if (rc == 0)
         rc = cseg_model_transform(m, customers, Z, d);
     if (rc == 0 && (rc = cseg_forest_predict(f, Z, n, segment, proba)) < 0)
@@ -522,7 +525,7 @@ int cseg_explain_classifier(const cseg_model *m, const cseg_table *customers, in
         for (size_t j = 0; j < dim; j++)
             contrib[i * nf + grp[j]] += phi[j * k + a];
     }
-    free(Z), free(proba), free(phi), free(grp);
+    free(Z), free(proba), free(phi), free(grp), free(base);
     if (rc == CSEG_ENOMEM)
         return cseg__diag(d, rc, NULL, 0, 0, "out of memory");
     return rc;

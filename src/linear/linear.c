@@ -112,6 +112,9 @@ int cseg_linear_fit(cseg_linear **out, const double *X, size_t n, size_t d, cons
     struct parameter par;
     memset(&par, 0, sizeof par);
     par.solver_type = L2R_L2LOSS_SVC;
+#if LIBLINEAR_VERSION >= 240
+    par.regularize_bias = 1; /* as 2.3 does and scikit-learn: the bias is a weight like the others */
+#endif
     par.eps = p->eps;
     par.C = p->C;
     par.p = 0.1;

@@ -95,6 +95,9 @@ static int hungarian(const double *a, size_t n, size_t *col)
     return 0;
 }
 
+/* Segments of a previous run at most (the matching is O(k^3)). */
+#define MAX_PREVIOUS 256
+
 typedef struct id_label {
     const char *id;
     int32_t label;
@@ -107,7 +110,7 @@ static int cmp_id(const void *a, const void *b)
 
 /* The previous customers: id, segment (0-based) and the names of the segments. */
 static int read_previous(const cseg_table *P, const char *id_column, cseg__prev *pv, id_label **ids,
-                         int32_t **plab, char **idbuf, cseg_diag *d)
+                         size_t *n_ids, int32_t **plab, char **idbuf, cseg_diag *d)
 {
     size_t np = cseg_table_n_rows(P);
     long jid = cseg_table_find(P, id_column), js = cseg_table_find(P, "segment"),
@@ -123,9 +126,9 @@ static int read_previous(const cseg_table *P, const char *id_column, cseg__prev 
     const double *seg = cseg_table_numbers(P, (size_t)js);
     size_t kp = 0;
     for (size_t i = 0; i < np; i++) {
-        if (!(seg[i] >= 1 && seg[i] <= 100000 && seg[i] == floor(seg[i])))
+        if (!(seg[i] >= 1 && seg[i] <= MAX_PREVIOUS && seg[i] == floor(seg[i])))
             return cseg__diag(d, CSEG_EPARAM, NULL, cseg_table_row_line(P, i), 0,
-                              "previous: segment is not a whole number from 1");
+                              "previous: segment is not a whole number from 1 to %d", MAX_PREVIOUS);
         kp = (size_t)seg[i] > kp ? (size_t)seg[i] : kp;
     }
     enum { IDLEN = 40 };
@@ -146,7 +149,8 @@ static int read_previous(const cseg_table *P, const char *id_column, cseg__prev 
             !(pv->names[s] = cseg__strdup(cseg_table_level(P, (size_t)jn, nc[i]))))
             return CSEG_ENOMEM;
         const char *id = cseg__table_cell_text(P, (size_t)jid, i, *idbuf + i * IDLEN, IDLEN);
-        (*ids)[i] = (id_label){id ? id : "", (int32_t)s};
+        if (id && *id) /* a customer without an id cannot be followed */
+            (*ids)[(*n_ids)++] = (id_label){id, (int32_t)s};
     }
     for (size_t s = 0; s < kp; s++) {
         char buf[32];
@@ -154,7 +158,7 @@ static int read_previous(const cseg_table *P, const char *id_column, cseg__prev 
         if (!pv->names[s] && !(pv->names[s] = cseg__strdup(buf)))
             return CSEG_ENOMEM;
     }
-    qsort(*ids, np, sizeof **ids, cmp_id);
+    qsort(*ids, *n_ids, sizeof **ids, cmp_id);
     return 0;
 }
 
@@ -175,15 +179,21 @@ int cseg__prev_match(const cseg_segment_params *p, const cseg_table *cust, const
     int32_t *plab = NULL, *a = NULL, *b = NULL;
     char *idbuf = NULL, *nbuf = NULL;
     double *cost = NULL, *Zp = NULL, *mp = NULL, *mn = NULL, *dist = NULL;
-    size_t *cp = NULL, *cn = NULL, *col = NULL, *ov = NULL, np = cseg_table_n_rows(P);
+    size_t *cp = NULL, *cn = NULL, *col = NULL, *ov = NULL, np = cseg_table_n_rows(P), n_ids = 0;
     int rc = pv ? 0 : CSEG_ENOMEM;
     if (rc == 0 && jid < 0)
         rc = cseg__diag(diag, CSEG_EPARAM, NULL, 0, 0, "previous: no id column \"%s\"", id_column);
     if (rc == 0)
-        rc = read_previous(P, pid, pv, &ids, &plab, &idbuf, diag);
+        rc = read_previous(P, pid, pv, &ids, &n_ids, &plab, &idbuf, diag);
     if (rc < 0)
         goto out;
-    size_t kp = pv->kp, sq = kp > kc ? kp : kc;
+    /* The previous run's Outliers (DBSCAN) are no cluster: never matched with
+     * one, they continue as this run's Outliers if it has them. */
+    long po = -1;
+    for (size_t i = 0; i < pv->kp; i++)
+        if (strcmp(pv->names[i], "Outliers") == 0)
+            po = (long)i;
+    size_t kp = pv->kp, sq = kp > kc + (po >= 0) ? kp : kc + (po >= 0);
     enum { IDLEN = 40 };
     ov = calloc(kp * k, sizeof *ov); /* shared customers: previous x new (ordered) */
     a = malloc(n * sizeof *a);
@@ -211,9 +221,11 @@ int cseg__prev_match(const cseg_segment_params *p, const cseg_table *cust, const
     size_t shared = 0;
     for (size_t i = 0; i < n; i++) {
         const char *id = cseg__table_cell_text(cust, (size_t)jid, i, nbuf, IDLEN);
-        id_label key = {id ? id : "", 0};
-        const id_label *hit = bsearch(&key, ids, np, sizeof *ids, cmp_id);
-        if (!hit || labels[i] < 0)
+        if (!id || !*id || labels[i] < 0)
+            continue;
+        id_label key = {id, 0};
+        const id_label *hit = bsearch(&key, ids, n_ids, sizeof *ids, cmp_id);
+        if (!hit)
             continue;
         ov[(size_t)hit->label * k + (size_t)labels[i]]++;
         a[shared] = hit->label;
@@ -264,11 +276,17 @@ int cseg__prev_match(const cseg_segment_params *p, const cseg_table *cust, const
                   "previous: the previous customers lack this run's features; segments are "
                   "matched by their customers alone");
     }
+    /* A previous segment left unmatched costs more than any match (10), the
+     * Outliers matched with a cluster more still (100): the most segments
+     * matched, then the best matches. */
     for (size_t i = 0; i < kp; i++)
-        for (size_t j = 0; j < kc; j++) {
-            size_t o = ov[i * k + j], uni = cp[i] + cn[j] - o;
-            double J = uni ? (double)o / (double)uni : 0, dd = dist[i * kc + j];
-            cost[i * sq + j] = 1 - J + (dmax > 0 && !isnan(dd) ? 0.01 * dd / dmax : 0.01);
+        for (size_t j = 0; j < sq; j++) {
+            size_t o = j < kc ? ov[i * k + j] : 0, uni = j < kc ? cp[i] + cn[j] - o : 0;
+            double J = uni ? (double)o / (double)uni : 0, dd = j < kc ? dist[i * kc + j] : NAN;
+            cost[i * sq + j] = (long)i == po ? (j < kc ? 100 : 0)
+                               : j >= kc
+                                   ? 10
+                                   : 1 - J + (dmax > 0 && !isnan(dd) ? 0.01 * dd / dmax : 0.01);
         }
     if ((rc = hungarian(cost, sq, col)) < 0)
         goto out;
@@ -290,6 +308,12 @@ int cseg__prev_match(const cseg_segment_params *p, const cseg_table *cust, const
         pv->of_new[perm[j]] = -1;
         pv->jaccard[perm[j]] = NAN;
         pv->dist[perm[j]] = NAN;
+    }
+    if (po >= 0 && kc < k) { /* Outliers to Outliers */
+        size_t o = ov[(size_t)po * k + kc], uni = cp[po] + cn[kc] - o;
+        pv->of_prev[po] = (long)kc;
+        pv->of_new[kc] = po;
+        pv->jaccard[kc] = uni ? (double)o / (double)uni : 0;
     }
     for (size_t i = 0; i < kp; i++) {
         size_t j = col[i];

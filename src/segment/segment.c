@@ -525,11 +525,19 @@ static int previous_names(cseg_segmentation *r)
     for (size_t s = 0; s < k && rc == 0; s++) {
         if (r->prev->of_new[s] >= 0)
             continue;
-        int taken = 0;
-        for (size_t i = 0; i < r->prev->kp; i++)
-            taken |= r->prev->of_prev[i] >= 0 && strcmp(r->prev->names[i], own[s]) == 0;
         char buf[300];
-        snprintf(buf, sizeof buf, "%s%s", own[s], taken ? " (new)" : "");
+        snprintf(buf, sizeof buf, "%s", own[s]);
+        for (int tries = 1; rc == 0; tries++) { /* " (new)", " (new 2)" ... until free */
+            int taken = 0;
+            for (size_t c = 0; c < k; c++)
+                taken |= c != s && strcmp(cseg_profile_name(r->prof, c), buf) == 0;
+            if (!taken)
+                break;
+            if (tries == 1)
+                snprintf(buf, sizeof buf, "%s (new)", own[s]);
+            else
+                snprintf(buf, sizeof buf, "%s (new %d)", own[s], tries);
+        }
         rc = cseg_profile_set_name(r->prof, s, buf);
     }
     for (size_t s = 0; own && s < k; s++)

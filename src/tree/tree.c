@@ -605,6 +605,8 @@ int cseg_tree_create(cseg_tree **out, const cseg_tree_node *nodes, const double 
             return CSEG_EINVAL;
         if (leaf && (nd->left != -1 || nd->right != -1))
             return CSEG_EINVAL;
+        if (!(nd->weighted_n_samples >= 0) || !isfinite(nd->weighted_n_samples))
+            return CSEG_EINVAL;
     }
     for (size_t i = 0; i < nk; i++)
         if (!isfinite(values[i]) || values[i] < 0)
@@ -623,21 +625,32 @@ int cseg_tree_create(cseg_tree **out, const cseg_tree_node *nodes, const double 
     t->n_nodes = t->cap = n_nodes;
     t->k = k;
     t->d = d;
-    /* depth: children come after their parents */
+    /* depth: children come after their parents; every node but the root
+     * has exactly one parent (a tree, not a graph: walks and TreeSHAP size
+     * their buffers by the depth) */
     size_t *depth = calloc(n_nodes, sizeof *depth);
-    if (!depth) {
-        cseg_tree_free(t);
-        return CSEG_ENOMEM;
-    }
-    for (size_t i = 0; i < n_nodes; i++) {
+    unsigned char *parents = calloc(n_nodes, 1);
+    int bad = !depth || !parents;
+    for (size_t i = 0; i < n_nodes && !bad; i++) {
+        if (i > 0 && parents[i] != 1)
+            bad = 2;
         if (depth[i] > t->depth)
             t->depth = depth[i];
         if (nodes[i].left >= 0) {
             depth[nodes[i].left] = depth[i] + 1;
             depth[nodes[i].right] = depth[i] + 1;
+            if (parents[nodes[i].left] < 2)
+                parents[nodes[i].left]++;
+            if (parents[nodes[i].right] < 2)
+                parents[nodes[i].right]++;
         }
     }
     free(depth);
+    free(parents);
+    if (bad) {
+        cseg_tree_free(t);
+        return bad == 2 ? CSEG_EINVAL : CSEG_ENOMEM;
+    }
     if (finish(t) < 0) {
         cseg_tree_free(t);
         return CSEG_ENOMEM;

@@ -227,6 +227,10 @@ contains fit-store-2-json "$T/ps2/segments.json" '"migration": ['
 seg_pairs "$T/ps1/customers.csv" >"$T/a"
 seg_pairs "$T/ps2/customers.csv" | head -5 >"$T/b"
 same fit-store-names "$T/a" "$T/b"
+# DBSCAN's Outliers continue as Outliers, never as a cluster
+expect 0 fit-prev-db1 -- "$BIN" fit "$MALL" --out "$T/pd1" --algo dbscan
+expect 0 fit-prev-db2 -- "$BIN" fit "$MALL" --out "$T/pd2" --algo dbscan --eps 0.9 --previous "$T/pd1"
+if grep -E "^ +[0-9]+ +Outliers +continues previous segment" "$T/out" >/dev/null; then ok; else bad "fit-prev-db2: Outliers do not continue: $(cat "$T/out")"; fi
 expect 2 compare-prev -- "$BIN" compare "$MALL" --previous "$T/pa"
 contains compare-prev "$T/err" "--previous is for run and fit"
 expect 3 fit-prev-missing -- "$BIN" fit "$MALL" --out "$T/pc" --previous "$T/nowhere"

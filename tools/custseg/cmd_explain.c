@@ -276,7 +276,9 @@ int cmd_explain(int argc, char **argv)
             double c = contrib[(size_t)row * nf + j];
             if (c >= 0)
                 continue;
-            printf("%s %s (%.1f%%)", against++ ? "," : "Pulling towards the runner-up:",
+            printf("%s %s (%.1f%%)", against++ ? ","
+                                     : with    ? "Lowering the segment's share:"
+                                               : "Pulling towards the runner-up:",
                    cseg_explain_feature_name(m, j), 100 * c / pos);
         }
         if (against)

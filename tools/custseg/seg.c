@@ -441,7 +441,7 @@ static int previous_from_store(const seg_opts *o, cseg_table **t, int64_t *run_i
     cseg_store_close(st);
     if (rc == 0 && p.failed)
         rc = CSEG_ENOMEM;
-    if (rc == 0 && p.run_id)
+    if (rc == 0 && p.run_id && p.n) /* a run whose customers were all forgotten: none */
         rc = prev_table(&p, t);
     prev_rows_free(&p);
     *run_id = p.run_id;

@@ -2,6 +2,7 @@
  * model's training reference, checked against numpy and scipy
  * (tests/reference/make_drift_fixtures.py), the reference kept through
  * model.json, and the errors. */
+#include <jansson.h>
 #include <math.h>
 
 #include "reference/fixtures_drift.h"
@@ -200,6 +201,24 @@ static void test_errors(void **state)
     at[0] = '7'; /* a share of 7.x */
     assert_true(cseg_model_from_json(&old, text, "bad.json", &d) < 0);
     assert_non_null(strstr(d.msg, "\"reference\" must describe"));
+    free(text);
+    /* A column of another kind than the pipeline's is refused too: region as numbers. */
+    text = cseg_model_to_json(m);
+    json_t *root = json_loads(text, 0, NULL),
+           *fs = json_object_get(json_object_get(root, "reference"), "features");
+    json_t *reg = json_array_get(fs, 3);
+    assert_string_equal(json_string_value(json_object_get(reg, "name")), "region");
+    json_object_set_new(reg, "kind", json_string("number"));
+    json_object_del(reg, "levels");
+    json_object_set_new(reg, "shares", json_pack("[f]", 1.0));
+    json_object_set_new(reg, "edges", json_array());
+    json_object_set_new(reg, "values", json_array());
+    json_object_set_new(reg, "mean", json_null());
+    char *swapped = json_dumps(root, JSON_INDENT(2));
+    assert_true(cseg_model_from_json(&old, swapped, "bad.json", &d) < 0);
+    assert_non_null(strstr(d.msg, "\"reference\" must describe"));
+    free(swapped);
+    json_decref(root);
     free(text);
     cseg_model_free(m);
     cseg_segment_free(r);

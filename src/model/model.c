@@ -1753,8 +1753,9 @@ static int load_root(cseg_model **out, json_t *root, const char *path, const jso
             goto out;
         }
         int same = rc == 0 && ref->n_features == cseg_prep_n_inputs(m->prep);
-        for (size_t j = 0; same && j < ref->n_features; j++)
-            same = strcmp(ref->f[j].name, cseg_prep_input_name(m->prep, j)) == 0;
+        for (size_t j = 0; same && j < ref->n_features; j++) /* the same columns, of the same kind */
+            same = strcmp(ref->f[j].name, cseg_prep_input_name(m->prep, j)) == 0 &&
+                   !ref->f[j].is_text == !m->prep->cols[j].categorical;
         if (!same) {
             cseg__ref_free(ref);
             rc = bad(&L, "\"reference\" must describe the training customers' input columns and "

@@ -19,6 +19,12 @@ int cseg__mul3(size_t a, size_t b, size_t c, size_t *out);
  * Free with cseg__free_aligned. */
 void *cseg__alloc_aligned(size_t n, size_t size);
 void cseg__free_aligned(void *p);
+/* qsort's comparison of doubles, ascending (no NaN expected). */
+int cseg__cmp_double(const void *a, const void *b);
+/* The q-quantile of sorted v[0..n) (n > 0), linear between order
+ * statistics: numpy's default. */
+double cseg__quantile_sorted(const double *v, size_t n, double q);
+
 /* calloc/realloc with an overflow check on n*size. */
 void *cseg__calloc(size_t n, size_t size);
 void *cseg__reallocarray(void *p, size_t n, size_t size);

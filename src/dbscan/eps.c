@@ -83,12 +83,6 @@ static void knn(const cseg__kdt *t, size_t v, const double *q, heap *h)
     knn(t, r, q, h);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int cseg_dbscan_suggest_eps(const double *X, size_t n, size_t d, size_t min_samples, int n_threads,
                             double *eps, double *kdist)
 {
@@ -148,7 +142,7 @@ int cseg_dbscan_suggest_eps_sampled(const double *X, size_t n, size_t d, size_t 
             }
         }
     }
-    qsort(y, m, sizeof *y, cmp_double);
+    qsort(y, m, sizeof *y, cseg__cmp_double);
     size_t knee = 0;
     double y0 = y[0], span = y[m - 1] - y[0];
     if (span > 0) {

@@ -25,20 +25,6 @@ const char *cseg_drift_params_check(const cseg_drift_params *p)
     return NULL;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* numpy's default quantile of sorted v[0..n-1] (linear between order statistics). */
-static double quantile(const double *v, size_t n, double p)
-{
-    double h = (double)(n - 1) * p, lo = floor(h);
-    size_t i = (size_t)lo;
-    return i + 1 < n ? v[i] + (h - lo) * (v[i + 1] - v[i]) : v[n - 1];
-}
-
 /* First index with v[i] > x (right) or v[i] >= x (left), v sorted. */
 static size_t bound(const double *v, size_t n, double x, int right)
 {
@@ -170,7 +156,7 @@ static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n)
         free(v);
         return rc;
     }
-    qsort(v, m, sizeof *v, cmp_double);
+    qsort(v, m, sizeof *v, cseg__cmp_double);
     f->edges = malloc(N_DECILE_EDGES * sizeof *f->edges);
     f->shares = calloc(N_DECILE_EDGES + 1, sizeof *f->shares);
     f->exact = m <= CSEG_DRIFT_EXACT;
@@ -182,7 +168,7 @@ static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n)
     }
     size_t ne = 0;
     for (size_t e = 1; e <= N_DECILE_EDGES; e++) { /* the deciles, each edge once */
-        double q = quantile(v, m, (double)e / 10.0);
+        double q = cseg__quantile_sorted(v, m, (double)e / 10.0);
         if (ne == 0 || q > f->edges[ne - 1])
             f->edges[ne++] = q;
     }
@@ -193,7 +179,7 @@ static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n)
         memcpy(f->points, v, m * sizeof *v);
     else
         for (size_t i = 0; i <= CSEG_DRIFT_EXACT; i++)
-            f->points[i] = quantile(v, m, (double)i / CSEG_DRIFT_EXACT);
+            f->points[i] = cseg__quantile_sorted(v, m, (double)i / CSEG_DRIFT_EXACT);
     free(v);
     return 0;
 }
@@ -287,8 +273,8 @@ int cseg_model_set_reference(cseg_model *m, const cseg_table *customers, cseg_di
             for (size_t i = 0; distance && i < n; i++)
                 if (labels[i] == (int32_t)s && isfinite(distance[i]))
                     dv[ms++] = distance[i];
-            qsort(dv, ms, sizeof *dv, cmp_double);
-            r->dist_q99[s] = ms ? quantile(dv, ms, 0.99) : NAN;
+            qsort(dv, ms, sizeof *dv, cseg__cmp_double);
+            r->dist_q99[s] = ms ? cseg__quantile_sorted(dv, ms, 0.99) : NAN;
         }
     }
     free(dv), free(distance), free(labels);
@@ -329,7 +315,7 @@ static int drift_numbers(const cseg__ref_feature *f, const double *x, size_t n,
     out->psi = psi_term(out->new_missing, f->missing);
     for (size_t b = 0; b <= f->n_edges; b++)
         out->psi += psi_term(share[b], f->shares[b]);
-    qsort(v, m, sizeof *v, cmp_double);
+    qsort(v, m, sizeof *v, cseg__cmp_double);
     out->ks = m && f->n_points ? ks_stat(f, v, m) : NAN;
     free(v);
     free(share);

@@ -226,12 +226,6 @@ static void walk(walker *w, size_t node)
     w->lo[f] = lo;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The surrogate's columns: numbers (a missing value as the median) and one
  * column per level of a text column. */
 static int surrogate_columns(const cseg_model *m, const cseg_table *t, double **X, col **cols,
@@ -276,7 +270,7 @@ static int surrogate_columns(const cseg_model *m, const cseg_table *t, double **
         for (size_t r = 0; r < n; r++)
             if (!isnan(x[r]))
                 tmp[mm++] = x[r];
-        qsort(tmp, mm, sizeof *tmp, cmp_double);
+        qsort(tmp, mm, sizeof *tmp, cseg__cmp_double);
         double med = mm == 0 ? 0 : mm % 2 ? tmp[mm / 2] : (tmp[mm / 2 - 1] + tmp[mm / 2]) / 2;
         if (!(cl[nq].name = cseg__strdup(name)))
             rc = CSEG_ENOMEM;

@@ -78,22 +78,6 @@ void cseg_prep_free(cseg_prep *pp)
     free(pp);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Linear-interpolated quantile of sorted v[0..n) (numpy's default). */
-static double quantile(const double *v, size_t n, double q)
-{
-    double pos = q * (double)(n - 1);
-    size_t lo = (size_t)floor(pos);
-    size_t hi = lo + 1 < n ? lo + 1 : lo;
-    double frac = pos - (double)lo;
-    return v[lo] + (v[hi] - v[lo]) * frac;
-}
-
 static double log_value(const cseg_prep_col *c, double x)
 {
     double y = x + c->shift;
@@ -114,8 +98,8 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
         return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "column \"%s\" has no numeric values",
                           c->name);
     }
-    qsort(v, m, sizeof *v, cmp_double);
-    c->median = quantile(v, m, 0.5);
+    qsort(v, m, sizeof *v, cseg__cmp_double);
+    c->median = cseg__quantile_sorted(v, m, 0.5);
     /* Imputed rows take the median, so every statistic below sees n values. */
     double mean = 0;
     for (size_t i = 0; i < m; i++)
@@ -153,9 +137,9 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
          * scikit-learn's StandardScaler does below 10 eps of the mean. */
         c->scale = ss > 10 * DBL_EPSILON * fabs(s) && ss > 0 ? ss : 1;
     } else if (pp->params.scale == CSEG_SCALE_ROBUST) {
-        qsort(v, n, sizeof *v, cmp_double);
-        double iqr = quantile(v, n, 0.75) - quantile(v, n, 0.25);
-        c->center = quantile(v, n, 0.5);
+        qsort(v, n, sizeof *v, cseg__cmp_double);
+        double iqr = cseg__quantile_sorted(v, n, 0.75) - cseg__quantile_sorted(v, n, 0.25);
+        c->center = cseg__quantile_sorted(v, n, 0.5);
         c->scale = iqr > 0 ? iqr : 1;
     }
     free(v);

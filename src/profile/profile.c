@@ -60,12 +60,6 @@ void cseg_profile_free(cseg_profile *p)
     free(p);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The text columns with at most CSEG_PROFILE_MAX_LEVELS levels that are not
  * one level per row (an id): level shares per segment and overall. */
 static int profile_categories(cseg_profile *p, const cseg_table *t, const size_t *start,
@@ -206,7 +200,7 @@ int cseg_profile_compute(cseg_profile **out, const cseg_table *t, const int32_t 
                 }
             p->mean[s * p->nf + f] = c ? sum / (double)c : NAN;
             if (c) {
-                qsort(buf, c, sizeof *buf, cmp_double);
+                qsort(buf, c, sizeof *buf, cseg__cmp_double);
                 p->median[s * p->nf + f] = c % 2 ? buf[c / 2] : 0.5 * (buf[c / 2 - 1] + buf[c / 2]);
             } else {
                 p->median[s * p->nf + f] = NAN;

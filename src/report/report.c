@@ -599,12 +599,6 @@ int cseg_report_set_silhouette(cseg_report *r, const double *values, const int32
     return rc;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double pct(const double *v, size_t n, double q)
 {
     double pos = q * (double)(n - 1);
@@ -632,7 +626,7 @@ int cseg_report_add_distribution(cseg_report *r, const char *feature, const doub
         for (size_t i = 0; i < n; i++)
             if (labels[i] == (int32_t)s && isfinite(x[i]))
                 buf[m++] = x[i];
-        qsort(buf, m, sizeof *buf, cmp_double);
+        qsort(buf, m, sizeof *buf, cseg__cmp_double);
         for (int q = 0; q < 5; q++)
             box[s * 5 + (size_t)q] = m ? pct(buf, m, qs[q]) : NAN;
     }

@@ -11,12 +11,6 @@
 
 #define MAX_GROUPS 50
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* A column as groups: a text column's levels, or the distinct values of a
  * number column (at most MAX_GROUPS). *names (to free, with each name) and
  * code (n values, -1 for none). */
@@ -51,7 +45,7 @@ static int groups_of(const cseg_table *t, size_t j, const char *col, size_t n, i
     for (size_t i = 0; i < n; i++)
         if (!isnan(x[i]))
             v[m++] = x[i];
-    qsort(v, m, sizeof *v, cmp_double);
+    qsort(v, m, sizeof *v, cseg__cmp_double);
     for (size_t i = 0; i < m; i++) /* the distinct values, in order */
         if (i == 0 || v[i] != v[u - 1])
             v[u++] = v[i];

@@ -20,7 +20,5 @@ void cseg__tree_leaves(const cseg_tree *t, const float *Xf, size_t d, size_t m, 
 int32_t cseg__tree_leaf_class(const cseg_tree *t, size_t leaf);
 /* The class shares (k) of a leaf (a node number from cseg__tree_leaves). */
 const double *cseg__tree_leaf_shares(const cseg_tree *t, size_t leaf);
-/* The class shares (k, summing to 1) of the leaf x falls in. */
-const double *cseg__tree_shares(const cseg_tree *t, const double *x);
 
 #endif

@@ -562,11 +562,6 @@ const double *cseg__tree_leaf_shares(const cseg_tree *t, size_t leaf)
     return t->shares + leaf * t->k;
 }
 
-const double *cseg__tree_shares(const cseg_tree *t, const double *x)
-{
-    return t->shares + leaf_of(t, x) * t->k;
-}
-
 int cseg_tree_predict(const cseg_tree *t, const double *X, size_t n, int32_t *labels, double *proba)
 {
     if (!t || t->n_nodes == 0)

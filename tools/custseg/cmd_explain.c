@@ -53,16 +53,18 @@ size_t cli_top_reasons(const double *contrib, size_t nf, size_t top, size_t *idx
     return m;
 }
 
-/* The permutation importance in segments.json beside the model, printed. */
-static void print_importance(const char *mpath)
+/* The file name in the folder of the model, in buf. */
+static void beside(const char *mpath, const char *name, char *buf, size_t size)
 {
-    char *copy = strdup(mpath), path[4096];
-    if (!copy)
-        return;
-    snprintf(path, sizeof path, "%s/segments.json", dirname(copy));
+    char *copy = strdup(mpath);
+    snprintf(buf, size, "%s/%s", copy ? dirname(copy) : ".", name);
     free(copy);
-    json_t *j = json_load_file(path, 0, NULL);
-    json_t *imp = json_object_get(json_object_get(j, "rules"), "importance");
+}
+
+/* The permutation importance in segments.json's rules (NULL: none), printed. */
+static void print_importance(const json_t *rules)
+{
+    json_t *imp = json_object_get(rules, "importance");
     if (json_array_size(imp)) {
         printf("\nAcross all customers (permutation importance: the share of customers who change "
                "segment when the column is shuffled):\n");
@@ -72,23 +74,13 @@ static void print_importance(const char *mpath)
                    100 * json_number_value(json_object_get(x, "importance")));
         }
     }
-    json_decref(j);
 }
 
-/* The rules of segment s (0-based) in segments.json beside the model, as JSON (or NULL). */
-static json_t *segment_rules(const char *mpath, size_t s, double *fidelity)
+/* The rules of segment s (0-based) in segments.json's rules, a new reference (or NULL). */
+static json_t *segment_rules(const json_t *rules, size_t s)
 {
-    char *copy = strdup(mpath), path[4096];
-    if (!copy)
-        return NULL;
-    snprintf(path, sizeof path, "%s/segments.json", dirname(copy));
-    free(copy);
-    json_t *j = json_load_file(path, 0, NULL), *rules = json_object_get(j, "rules");
-    *fidelity = json_number_value(json_object_get(rules, "fidelity"));
-    json_t *list = json_incref(
+    return json_incref(
         json_object_get(json_array_get(json_object_get(rules, "segments"), s), "rules"));
-    json_decref(j);
-    return list;
 }
 
 int cmd_explain(int argc, char **argv)
@@ -154,11 +146,14 @@ int cmd_explain(int argc, char **argv)
     const char *mpath = argv[optind];
     char fpath[4096];
     if (!file) {
-        char *copy = strdup(mpath);
-        snprintf(fpath, sizeof fpath, "%s/customers.csv", copy ? dirname(copy) : ".");
-        free(copy);
+        beside(mpath, "customers.csv", fpath, sizeof fpath);
         file = fpath;
     }
+    /* The run's segments.json beside the model, read once: rules and importance. */
+    char spath[4096];
+    beside(mpath, "segments.json", spath, sizeof spath);
+    json_t *sj = json_load_file(spath, 0, NULL), *srules = json_object_get(sj, "rules");
+    double fid = json_number_value(json_object_get(srules, "fidelity"));
     cseg_diag diag;
     cseg_diag_clear(&diag);
     cseg_model *m = NULL;
@@ -171,6 +166,7 @@ int cmd_explain(int argc, char **argv)
     if (rc < 0) {
         free(ids);
         json_decref(out);
+        json_decref(sj);
         return cli_fail(rc, &diag, mpath);
     }
     cseg_csv_params csv;
@@ -242,8 +238,7 @@ int cmd_explain(int argc, char **argv)
             json_array_append_new(reasons, r);
         }
         json_object_set_new(o, "reasons", reasons);
-        double fid = NAN;
-        json_t *rules = segment_rules(mpath, a, &fid);
+        json_t *rules = segment_rules(srules, a);
         if (rules)
             json_object_set_new(o, "segment_rules", rules);
         json_array_append_new(out, o);
@@ -297,7 +292,7 @@ int cmd_explain(int argc, char **argv)
         }
     }
     if (!json)
-        print_importance(mpath);
+        print_importance(srules);
     if (json) {
         char *txt = json_dumps(out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
         if (txt)
@@ -306,6 +301,7 @@ int cmd_explain(int argc, char **argv)
     }
     status = EXIT_OK;
 done:
+    json_decref(sj);
     json_decref(out);
     free(ids), free(seg), free(run), free(contrib);
     cseg_table_free(t);

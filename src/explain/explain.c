@@ -496,7 +496,7 @@ int cseg_explain_classifier(const cseg_model *m, const cseg_table *customers, in
     double *Z = malloc((n ? n : 1) * dim * sizeof *Z), *proba = malloc((n ? n : 1) * k * sizeof *proba),
            *phi = malloc(dim * k * sizeof *phi), *base = malloc(k * sizeof *base);
     size_t *grp = malloc(dim * sizeof *grp);
-    int rc = Z && proba && phi && grp && base && cseg_model_prep(m) ? 0 : CSEG_ENOMEM;
+    int rc = Z && proba && phi && grp && base ? 0 : CSEG_ENOMEM;
     if (rc == 0)
         rc = cseg_model_transform(m, customers, Z, d);
     if (rc == 0 && (rc = cseg_forest_predict(f, Z, n, segment, proba)) < 0)

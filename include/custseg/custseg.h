@@ -6,6 +6,7 @@
 #include "custseg/error.h"
 #include "custseg/csv.h"
 #include "custseg/table.h"
+#include "custseg/clv.h"
 #include "custseg/features.h"
 #include "custseg/prep.h"
 #include "custseg/kmeans.h"

@@ -34,6 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "custseg/clv.h"
 #include "custseg/table.h"
 
 #ifdef __cplusplus
@@ -103,6 +104,12 @@ typedef struct cseg_rfm_params {
      * this log, so that a score means what it meant in training. */
     int has_edges;         /* default 0 */
     cseg_rfm_edges edges;
+    /* Lifetime value (clv.h): with clv.enabled, the BTYD summary columns
+     * btyd_frequency, btyd_recency, btyd_T, btyd_monetary_value follow the
+     * attributes (T counts to the day before as_of, in clv.unit_days); with
+     * clv.has_fit too, p_alive, expected_purchases, expected_order_value and
+     * clv after them. cseg_clv_params_init defaults (off). */
+    cseg_clv_params clv;
 } cseg_rfm_params;
 
 /* What cleaning did. Row counts refer to the input log. */

@@ -79,6 +79,11 @@ CSEG_API int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_ev
 CSEG_API int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event *evs,
                                      size_t n, int64_t as_of_day, cseg_stream_result *outs,
                                      size_t *failed, cseg_diag *d);
+/* Whether events can segment customers for model m: CSEG_EPARAM (diag
+ * says why) when its features include the lifetime-value columns (btyd_*,
+ * p_alive, expected_purchases, expected_order_value, clv), which need each
+ * customer's purchase days and are not kept as a running state; else 0. */
+CSEG_API int cseg_stream_model_check(const cseg_model *m, cseg_diag *d);
 /* The checks of cseg_stream_apply that need no store (the same errors):
  * lets a caller refuse a bad event before it joins a batch. */
 CSEG_API int cseg_stream_check(const cseg_model *m, const cseg_event *ev, cseg_diag *d);

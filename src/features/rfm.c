@@ -26,6 +26,7 @@ void cseg_rfm_params_init(cseg_rfm_params *p)
     p->money_decimals = 2;
     p->has_edges = 0;
     memset(&p->edges, 0, sizeof p->edges);
+    cseg_clv_params_init(&p->clv);
 }
 
 int cseg_rfm_score_edges(const cseg_table *t, cseg_rfm_edges *out)
@@ -474,6 +475,63 @@ out:
     return rc;
 }
 
+typedef struct day_value {
+    int64_t day;
+    double value;
+} day_value;
+
+static int cmp_day(const void *pa, const void *pb)
+{
+    const day_value *a = pa, *b = pb;
+    return (a->day > b->day) - (a->day < b->day);
+}
+
+/* The BTYD summary (clv.h) of each customer from their purchase rows, as four
+ * columns of m values in *out: repeat purchase days, the span from the first
+ * purchase day to the last, the age at the last day before as_of (all in
+ * units of unit_days), and the mean gross value of the repeat days. */
+static int btyd_summary(double **out, const txcols *c, const idsort *ids, size_t m,
+                        const size_t *start, const size_t *order, const unsigned char *keep,
+                        const double *value, int64_t as_of, double unit_days)
+{
+    size_t most = 1;
+    for (size_t u = 0; u < m; u++) {
+        size_t k = (size_t)ids[u].code;
+        most = start[k + 1] - start[k] > most ? start[k + 1] - start[k] : most;
+    }
+    double *col = malloc(4 * m * sizeof *col);
+    day_value *dv = malloc(most * sizeof *dv);
+    if (!col || !dv) {
+        free(col);
+        free(dv);
+        return CSEG_ENOMEM;
+    }
+    for (size_t u = 0; u < m; u++) {
+        size_t k = (size_t)ids[u].code, nd = 0;
+        for (size_t r = start[k]; r < start[k + 1]; r++)
+            if (keep[order[r]] == 1)
+                dv[nd++] = (day_value){cseg__day_of(c->time[order[r]]), value[order[r]]};
+        qsort(dv, nd, sizeof *dv, cmp_day);
+        /* Days in order; the first day's value is left out of the spend. */
+        size_t days = 0;
+        cseg__exact_sum repeat = {0, 0};
+        for (size_t r = 0; r < nd; r++) {
+            int new_day = r == 0 || dv[r].day != dv[r - 1].day;
+            days += new_day;
+            if (days > 1)
+                cseg__add_exact(&repeat, dv[r].value);
+        }
+        double x = days ? (double)(days - 1) : 0;
+        col[u] = x;
+        col[m + u] = nd ? (double)(dv[nd - 1].day - dv[0].day) / unit_days : 0;
+        col[2 * m + u] = nd ? (double)(as_of - 1 - dv[0].day) / unit_days : 0;
+        col[3 * m + u] = x > 0 ? cseg__exact_value(&repeat) / x : 0;
+    }
+    free(dv);
+    *out = col;
+    return 0;
+}
+
 int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn_roles *roles,
                      const cseg_rfm_params *p, cseg_quality *qout, cseg_diag *d)
 {
@@ -490,6 +548,7 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
     const char **levels = NULL;
     cseg_table *out = NULL;
     char (*rfm_levels)[4] = NULL;
+    double *btyd = NULL;
     *customers = NULL;
     memset(&q, 0, sizeof q);
     if (!p) {
@@ -685,6 +744,16 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
     double *col[NF];
     for (int f = 0; f < NF; f++)
         col[f] = F + (size_t)f * m;
+    if (p->clv.enabled) {
+        const char *why = cseg_clv_params_check(&p->clv);
+        if (why) {
+            rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "clv: %s", why);
+            goto out;
+        }
+        if ((rc = btyd_summary(&btyd, &c, ids, m, start, order, keep, value, as_of,
+                               p->clv.unit_days)) < 0)
+            goto oom;
+    }
     int64_t window_start = as_of - p->spend_window_days;
     for (size_t u = 0; u < m; u++) {
         size_t k = (size_t)ids[u].code;
@@ -774,6 +843,15 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
                 goto oom;
             goto out;
         }
+    if (btyd) {
+        static const char *const bnames[4] = {CSEG_CLV_COL_FREQUENCY, CSEG_CLV_COL_RECENCY,
+                                              CSEG_CLV_COL_T, CSEG_CLV_COL_MONETARY};
+        for (int j = 0; j < 4; j++)
+            if ((rc = cseg_table_add_numbers(out, bnames[j], btyd + (size_t)j * m)) < 0)
+                goto oom;
+        if (p->clv.has_fit && (rc = cseg_clv_add_columns(out, &p->clv, d)) < 0)
+            goto out;
+    }
     rc = 0;
     goto out;
 oom:
@@ -786,6 +864,7 @@ out:
     *customers = out;
     if (qout)
         *qout = q;
+    free(btyd);
     free(rfm_levels);
     free(levels);
     free(codes);

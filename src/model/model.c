@@ -18,6 +18,7 @@
 #include "../core/internal.h"
 #include "../prep/internal.h"
 #include "../table/internal.h"
+#include "../clv/internal.h"
 #include "../drift/internal.h"
 
 struct cseg_model {
@@ -875,6 +876,8 @@ static json_t *to_json(const cseg_model *m)
         json_object_set_new(src, "spend_window_days", json_integer(m->rfm.spend_window_days));
         json_object_set_new(src, "drop_duplicates", json_boolean(m->rfm.drop_duplicates));
         json_object_set_new(src, "money_decimals", json_integer(m->rfm.money_decimals));
+        if (m->rfm.clv.enabled)
+            json_object_set_new(src, "clv", cseg__clv_json(&m->rfm.clv));
     } else {
         json_object_set_new(src, "kind", json_string("customers"));
         json_object_set_new(src, "id_column", str_or_null(m->id_column));
@@ -1152,6 +1155,10 @@ static int load_source(loader *L, cseg_model *m, json_t *src)
         return bad(L, "\"source.money_decimals\" must be a whole number -1..9");
     else
         rfm.money_decimals = (int)json_integer_value(md);
+    json_t *clv = json_object_get(src, "clv");
+    const char *why = NULL;
+    if (clv && (!json_is_object(clv) || cseg__clv_from_json(clv, &rfm.clv, &why) < 0))
+        return bad(L, why ? why : "\"source.clv\" must be an object");
     return cseg_model_set_transactions(m, &roles, df[0] ? df : NULL, &rfm);
 }
 

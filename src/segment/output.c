@@ -10,6 +10,7 @@
 #include "custseg/report.h"
 #include "internal.h"
 #include "custseg/explain.h"
+#include "../clv/internal.h"
 #include "../core/internal.h"
 
 json_t *cseg__jnum(double v)
@@ -341,6 +342,42 @@ static json_t *previous_json(const cseg_segmentation *r)
     return o;
 }
 
+/* segments.json's "clv": the models, and per segment the customers' total
+ * and mean lifetime value, mean P(alive) and expected purchases. */
+static json_t *clv_json(const cseg_segmentation *r)
+{
+    json_t *o = cseg__clv_json(&cseg_model_rfm(r->in.model)->clv), *segs = json_array();
+    long jc = cseg_table_find(r->table, CSEG_CLV_COL_CLV);
+    long ja = cseg_table_find(r->table, CSEG_CLV_COL_P_ALIVE);
+    long je = cseg_table_find(r->table, CSEG_CLV_COL_EXPECTED);
+    if (jc < 0 || ja < 0 || je < 0)
+        return o;
+    const double *cl = cseg_table_numbers(r->table, (size_t)jc);
+    const double *pa = cseg_table_numbers(r->table, (size_t)ja);
+    const double *ep = cseg_table_numbers(r->table, (size_t)je);
+    for (size_t s = 0; s < r->k; s++) {
+        double sc = 0, sa = 0, se = 0;
+        size_t cnt = 0;
+        for (size_t i = 0; i < r->n; i++)
+            if ((size_t)r->labels[i] == s) {
+                sc += cl[i];
+                sa += pa[i];
+                se += ep[i];
+                cnt++;
+            }
+        json_t *row = json_object();
+        json_object_set_new(row, "segment", json_integer((json_int_t)s + 1));
+        json_object_set_new(row, "customers", json_integer((json_int_t)cnt));
+        json_object_set_new(row, "clv_total", cseg__jnum(sc));
+        json_object_set_new(row, "clv_mean", cseg__jnum(cnt ? sc / (double)cnt : NAN));
+        json_object_set_new(row, "p_alive_mean", cseg__jnum(cnt ? sa / (double)cnt : NAN));
+        json_object_set_new(row, "expected_purchases_total", cseg__jnum(se));
+        json_array_append_new(segs, row);
+    }
+    json_object_set_new(o, "segments", segs);
+    return o;
+}
+
 int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d)
 {
     json_t *root = json_object(), *feat = json_array(), *mfeat = json_array();
@@ -357,6 +394,8 @@ int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d)
     json_object_set_new(root, "warnings", warn);
     if (r->in.has_quality)
         json_object_set_new(root, "data_quality", quality_json(&r->in.quality));
+    if (r->in.has_quality && cseg_model_rfm(r->in.model)->clv.has_fit)
+        json_object_set_new(root, "clv", clv_json(r));
     for (size_t j = 0; j < r->in.n_features; j++)
         json_array_append_new(feat, json_string(r->in.features[j]));
     for (size_t j = 0; j < cseg_prep_n_outputs(pp); j++)

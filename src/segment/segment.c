@@ -111,6 +111,19 @@ int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_
     }
     in->customers = in->owned;
     in->has_quality = 1;
+    /* Lifetime value: fitted on this population, then its columns. */
+    if (rp.clv.enabled && !rp.clv.has_fit) {
+        if (p->n_threads && !rp.clv.n_threads)
+            rp.clv.n_threads = p->n_threads;
+        if ((rc = cseg_clv_fit_table(&rp.clv, in->owned, d)) < 0 ||
+            (rc = cseg_clv_add_columns(in->owned, &rp.clv, d)) < 0)
+            return blame(d, rc, "clv");
+        const cseg_clv_fit *fits[2] = {&rp.clv.bgnbd, &rp.clv.gamma_gamma};
+        for (int j = 0; j < 2; j++)
+            if (fits[j]->status != CSEG_CLV_CONVERGED)
+                cseg__log(p, CSEG_LOG_NOTE, "clv: %s %s",
+                          j == 0 ? "BG/NBD" : "Gamma-Gamma", fits[j]->message);
+    }
     /* A century of transactions is more likely a placeholder date (9999-12-31,
      * 1900-01-01) than a history: recency and tenure would be meaningless. */
     if (in->quality.last_day - in->quality.first_day > 36525) {

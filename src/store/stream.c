@@ -241,6 +241,25 @@ static int clean(const cseg_model *m, const cseg_event *ev, clean_event *ce, cse
     return 0;
 }
 
+int cseg_stream_model_check(const cseg_model *m, cseg_diag *d)
+{
+    static const char *const clv[] = {CSEG_CLV_COL_P_ALIVE, CSEG_CLV_COL_EXPECTED,
+                                      CSEG_CLV_COL_ORDER_VALUE, CSEG_CLV_COL_CLV};
+    const cseg_prep *pp = cseg_model_prep(m);
+    for (size_t j = 0; pp && j < cseg_prep_n_inputs(pp); j++) {
+        const char *name = cseg_prep_input_name(pp, j);
+        int is_clv = strncmp(name, "btyd_", 5) == 0;
+        for (size_t k = 0; k < sizeof clv / sizeof clv[0]; k++)
+            is_clv |= strcmp(name, clv[k]) == 0;
+        if (is_clv)
+            return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
+                              "the model clusters on \"%s\", a lifetime-value column that "
+                              "events cannot update; segment with run --clv and assign instead",
+                              name);
+    }
+    return 0;
+}
+
 int cseg_stream_check(const cseg_model *m, const cseg_event *ev, cseg_diag *d)
 {
     clean_event ce;

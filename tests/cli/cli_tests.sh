@@ -552,6 +552,45 @@ contains score-outdir "$T/out" '"space": "model"'
 expect 0 score-columns -- "$BIN" score "$T/a_gmm/customers.csv" --labels segment
 contains score-columns "$T/out" "space              the columns as read (scaling: none)"
 
+# ---- clv: lifetime value (docs/clv.md) ----
+CDNOW=$SRC/data/cdnow_master.csv.gz
+expect 0 clv-cdnow -- "$BIN" clv "$CDNOW" --calibration-end 1997-09-30 --unit weeks --out "$T/clv"
+contains clv-cdnow "$T/out" "BG/NBD on 23500 customers: converged"
+contains clv-cdnow-r "$T/out" "r          0.252737"
+contains clv-cdnow-holdout "$T/out" "Holdout to 1998-06-30 (39 weeks)"
+contains clv-cdnow-csv "$T/clv/clv.csv" "customer_id,frequency,recency,T,monetary_value,frequency_holdout,p_alive,expected_purchases,expected_order_value,clv"
+no_tmp_left clv-cdnow "$T/clv"
+# the written summary read back gives the same fit
+expect 0 clv-summary -- "$BIN" clv "$T/clv/clv.csv" --summary --unit weeks --out "$T/clv2" --format json
+contains clv-summary "$T/out" '"r": 0.2527'
+contains clv-summary-status "$T/out" '"status": "converged"'
+printf 'id,frequency,recency,T,monetary_value\n1,2,5,10,20\n2,1,12,10,5\n' > "$T/s_bad.csv"
+expect 1 clv-recency-above-T -- "$BIN" clv "$T/s_bad.csv" --summary --out "$T/clv3"
+stderr_is clv-recency-above-T "custseg: $T/s_bad.csv:3:4: recency 12 is larger than T 10"
+printf 'id,frequency,recency,T\n1,2,-1,10\n' > "$T/s_neg.csv"
+expect 1 clv-negative-recency -- "$BIN" clv "$T/s_neg.csv" --summary --out "$T/clv3"
+stderr_is clv-negative-recency "custseg: $T/s_neg.csv:2:3: recency -1 is not a time >= 0"
+printf 'id,frequency,recency,T,monetary_value\n1,0,0,10,0\n2,0,0,4,0\n' > "$T/s_zero.csv"
+expect 1 clv-all-zero -- "$BIN" clv "$T/s_zero.csv" --summary --out "$T/clv3"
+contains clv-all-zero "$T/err" "none of the 2 customers has a repeat purchase"
+if [ -e "$T/clv3/clv.csv" ]; then bad "clv: a failed fit wrote clv.csv"; else ok; fi
+expect 2 clv-as-of -- "$BIN" clv "$CDNOW" --as-of 1998-01-01
+expect 2 clv-bad-unit -- "$BIN" clv "$CDNOW" --unit months
+expect 2 run-unit-without-clv -- "$BIN" run "$SMALL" --unit weeks --out "$T/x"
+# run --clv: the columns in customers.csv, the models in segments.json and model.json
+expect 0 run-clv -- "$BIN" run "$RETAIL" --clv --k 4 --out "$T/rclv"
+contains run-clv "$T/rclv/customers.csv" "btyd_frequency,btyd_recency,btyd_T,btyd_monetary_value,p_alive,expected_purchases,expected_order_value,clv"
+contains run-clv-json "$T/rclv/segments.json" '"clv_mean"'
+contains run-clv-model "$T/rclv/model.json" '"gamma_gamma"'
+# CLV as a clustering feature, and assign computes it with the saved fit
+expect 0 run-clv-feature -- "$BIN" run "$RETAIL" --clv --features recency_days,frequency,clv --k 3 --out "$T/rclv2"
+expect 0 assign-clv -- "$BIN" assign "$T/rclv2/model.json" "$RETAIL" --out "$T/rclv2_assign.csv"
+# the same customers in the same segments (k-means: the saved rule is the fit's)
+col_of() { head -1 "$1" | tr ',' '\n' | grep -nx "$2" | cut -d: -f1; }
+cut -d, -f1,"$(col_of "$T/rclv2/customers.csv" segment)" "$T/rclv2/customers.csv" > "$T/a"
+cut -d, -f1,"$(col_of "$T/rclv2_assign.csv" segment)" "$T/rclv2_assign.csv" > "$T/b"
+same assign-clv-segments "$T/a" "$T/b"
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

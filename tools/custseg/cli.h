@@ -123,6 +123,7 @@ int cmd_runs(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
+int cmd_clv(int argc, char **argv);
 /* Long options shared by run and fit (getopt values >= 1000). */
 enum {
     OPT_OUT = 1000, OPT_K, OPT_K_MIN, OPT_K_MAX, OPT_SEED, OPT_N_INIT, OPT_MAX_ITER, OPT_TOL,
@@ -135,8 +136,22 @@ enum {
     OPT_OUTFILE, OPT_KEEP_DUPLICATES, OPT_REVENUE, OPT_MONEY_DECIMALS, OPT_KEEP_KNOWN,
     OPT_NO_KEEP_KNOWN, OPT_ATTRIBUTES, OPT_DB, OPT_RUN, OPT_SEGMENT, OPT_FIELDS,
     OPT_MIN_SEGMENT_SIZE, OPT_TABLE, OPT_QUERY, OPT_PSEUDONYMIZE, OPT_ALLOW_PII, OPT_DROP_COLUMNS,
-    OPT_WITH, OPT_AUDIT, OPT_PREVIOUS, OPT_EXPLAIN
+    OPT_WITH, OPT_AUDIT, OPT_PREVIOUS, OPT_EXPLAIN, OPT_CLV, OPT_UNIT, OPT_HORIZON, OPT_DISCOUNT
 };
+
+/* The lifetime-value options of run and clv. */
+#define CLV_LONG_OPTIONS                                                                           \
+    {"unit", required_argument, 0, OPT_UNIT}, {"horizon", required_argument, 0, OPT_HORIZON},     \
+        {"discount", required_argument, 0, OPT_DISCOUNT}
+
+/* The column and cleaning options of a transaction log (RUN_LONG_OPTIONS)
+ * into roles, rfm, csv and date_format: 1 when opt is one of them, 0 when
+ * not, -1 (EXIT_USAGE printed) for a bad value. */
+int cli_parse_log_option(const char *cmd, int opt, const char *arg, cseg_txn_roles *roles,
+                         cseg_rfm_params *rfm, cseg_csv_params *csv, const char **date_format);
+/* --unit, --horizon, --discount into p: 1 when opt is one of them, 0 when not,
+ * -1 (EXIT_USAGE printed) for a bad value. */
+int cli_parse_clv_option(const char *cmd, int opt, const char *arg, cseg_clv_params *p);
 
 #define SEG_LONG_OPTIONS                                                                           \
     {"out", required_argument, 0, OPT_OUT}, {"k", required_argument, 0, OPT_K},                    \

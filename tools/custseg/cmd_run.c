@@ -23,6 +23,13 @@ static const char help[] =
     "  --keep-duplicates    do not drop exact duplicate rows\n"
     "  --money-decimals N   minor unit of the currency: monetary, avg_order_value and\n"
     "                       spend are exact sums rounded to N decimals (default 2)\n"
+    "  --clv                lifetime value (docs/clv.md): BG/NBD and Gamma-Gamma fitted on\n"
+    "                       the log; customers.csv gains the BTYD summary (btyd_*), p_alive,\n"
+    "                       expected_purchases, expected_order_value and clv (features for\n"
+    "                       --features too); segments.json and the report the models\n"
+    "  --unit days|weeks    --clv time unit (default days)\n"
+    "  --horizon MONTHS     --clv: expected_purchases and clv over this many months (12)\n"
+    "  --discount RATE      --clv: monthly discount rate (default 0.01)\n"
     "  --attributes A,B     customer attributes to carry from the log (e.g. Country): each\n"
     "                       customer's most frequent value (ties: the latest), a text column\n"
     "                       of customers.csv, profiled per segment; a feature if listed in\n"
@@ -30,49 +37,20 @@ static const char help[] =
     "\n"
     "Segmentation (default features: recency_days,frequency,monetary):\n" SEG_OPTIONS_HELP;
 
-/* "Country, Channel" -> roles->attributes; -1 for an empty or too long name, -2 for too many. */
-static int set_attributes(cseg_txn_roles *roles, const char *arg)
-{
-    roles->n_attributes = 0;
-    for (const char *p = arg; *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        const char *a = p, *b = p + len;
-        while (a < b && *a == ' ')
-            a++;
-        while (b > a && b[-1] == ' ')
-            b--;
-        if (a == b || (size_t)(b - a) >= CSEG_ROLE_NAME_MAX)
-            return -1;
-        if (roles->n_attributes == CSEG_ATTRIBUTES_MAX)
-            return -2;
-        memcpy(roles->attributes[roles->n_attributes], a, (size_t)(b - a));
-        roles->attributes[roles->n_attributes++][b - a] = 0;
-        p = e ? e + 1 : p + len;
-    }
-    return roles->n_attributes ? 0 : -1;
-}
-
-static int set_role(char *dst, const char *arg)
-{
-    if (strlen(arg) >= CSEG_ROLE_NAME_MAX || !*arg)
-        return -1;
-    strcpy(dst, arg);
-    return 0;
-}
-
 int cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
         SEG_LONG_OPTIONS,
         RUN_LONG_OPTIONS,
+        CLV_LONG_OPTIONS,
+        {"clv", no_argument, 0, OPT_CLV},
         {0, 0, 0, 0}};
     seg_opts o;
     cseg_txn_roles roles;
     cseg_rfm_params rfm;
     cseg_csv_params csv;
     const char *date_format = NULL;
-    int opt, status = EXIT_OK;
+    int opt, status = EXIT_OK, clv_option = 0;
     /* `custseg compare` runs this command's input handling with its own name. */
     const char *cmd = argc > 0 && strcmp(argv[0], "compare") == 0 ? "compare" : "run";
     seg_opts_init(&o, cmd);
@@ -87,64 +65,34 @@ int cmd_run(int argc, char **argv)
             return EXIT_USAGE;
         if (r > 0)
             continue;
-        long v;
-        long long day;
-        char *dst = NULL;
+        if ((r = cli_parse_clv_option(cmd, opt, optarg, &rfm.clv)) < 0)
+            return EXIT_USAGE;
+        if (r > 0) {
+            clv_option = 1;
+            continue;
+        }
+        if ((r = cli_parse_log_option(cmd, opt, optarg, &roles, &rfm, &csv, &date_format)) < 0)
+            return EXIT_USAGE;
+        if (r > 0)
+            continue;
         switch (opt) {
         case OPT_HELP:
             fputs(help, stdout);
             return EXIT_OK;
-        case OPT_CUSTOMER: dst = roles.customer; break;
-        case OPT_DATE: dst = roles.date; break;
-        case OPT_INVOICE: dst = roles.invoice; break;
-        case OPT_QUANTITY: dst = roles.quantity; break;
-        case OPT_PRICE: dst = roles.price; break;
-        case OPT_AMOUNT: dst = roles.amount; break;
-        case OPT_PRODUCT: dst = roles.product; break;
-        case OPT_DATE_FORMAT:
-            date_format = optarg;
-            break;
-        case OPT_AS_OF:
-            if (cli_parse_as_of(cmd, optarg, &day) != 0)
-                return EXIT_USAGE;
-            rfm.as_of_day = day;
-            break;
-        case OPT_DELIM:
-            if (cli_parse_delimiter(optarg, &csv.delimiter) < 0)
-                return cli_usage_error(cmd, "--delimiter must be one character (or 'tab')");
-            break;
-        case OPT_SPEND_WINDOW:
-            if (cli_parse_int(optarg, 0, 100000, &v) < 0)
-                return cli_usage_error(cmd, "--spend-window must be a whole number of days");
-            rfm.spend_window_days = (int)v;
-            break;
-        case OPT_KEEP_DUPLICATES:
-            rfm.drop_duplicates = 0;
-            break;
-        case OPT_ATTRIBUTES:
-            if ((v = set_attributes(&roles, optarg)) < 0)
-                return cli_usage_error(cmd, v == -2 ? "--attributes takes at most %d columns"
-                                                    : "--attributes needs column names of 1..%d "
-                                                      "bytes, separated by commas",
-                                       v == -2 ? CSEG_ATTRIBUTES_MAX : CSEG_ROLE_NAME_MAX - 1);
-            break;
-        case OPT_MONEY_DECIMALS:
-            if (cli_parse_int(optarg, 0, 9, &v) < 0)
-                return cli_usage_error(cmd, "--money-decimals must be a whole number 0..9");
-            rfm.money_decimals = (int)v;
+        case OPT_CLV:
+            rfm.clv.enabled = 1;
             break;
         case '?':
         default:
             return cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
-        if (dst && set_role(dst, optarg) < 0)
-            return cli_usage_error(cmd, "column names must be 1..%d bytes",
-                                   CSEG_ROLE_NAME_MAX - 1);
     }
     o.argc = argc;
     o.argv = argv;
     if (seg_opts_finish(&o))
         return EXIT_USAGE;
+    if (clv_option && !rfm.clv.enabled)
+        return cli_usage_error(cmd, "--unit, --horizon and --discount go with --clv");
     if (optind + 1 != argc)
         return cli_usage_error(cmd, optind >= argc ? "missing the input FILE"
                                                      : "expected one input FILE");

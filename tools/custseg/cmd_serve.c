@@ -1212,6 +1212,11 @@ int cmd_serve(int argc, char **argv)
         serve_tokens_free(&sv.tokens);
         return cli_fail(rc, &d, model_path);
     }
+    if ((rc = cseg_stream_model_check(model, &d)) < 0) {
+        cseg_model_free(model);
+        serve_tokens_free(&sv.tokens);
+        return cli_fail(rc, &d, model_path);
+    }
     sv.model = model;
     sv.k = cseg_model_k(model);
     sv.transactions = cseg_model_source(model) == CSEG_SOURCE_TRANSACTIONS;

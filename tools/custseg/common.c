@@ -470,3 +470,117 @@ int cli_parse_threads(const char *s, int *out)
     *out = (int)v;
     return 0;
 }
+
+int cli_parse_clv_option(const char *cmd, int opt, const char *arg, cseg_clv_params *p)
+{
+    long v;
+    double x;
+    switch (opt) {
+    case OPT_UNIT:
+        if (strcmp(arg, "days") == 0 || strcmp(arg, "day") == 0)
+            p->unit_days = 1;
+        else if (strcmp(arg, "weeks") == 0 || strcmp(arg, "week") == 0)
+            p->unit_days = 7;
+        else
+            return cli_usage_error(cmd, "--unit must be days or weeks"), -1;
+        return 1;
+    case OPT_HORIZON:
+        if (cli_parse_int(arg, 0, 1200, &v) < 0)
+            return cli_usage_error(cmd, "--horizon must be a whole number of months 0..1200"), -1;
+        p->horizon_months = (double)v;
+        return 1;
+    case OPT_DISCOUNT:
+        if (cli_parse_double(arg, &x) < 0 || !(x >= 0) || !(x < 10))
+            return cli_usage_error(cmd, "--discount must be a monthly rate in [0, 10)"), -1;
+        p->discount = x;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* "Country, Channel" -> roles->attributes; -1 for an empty or too long name, -2 for too many. */
+static int set_attributes(cseg_txn_roles *roles, const char *arg)
+{
+    roles->n_attributes = 0;
+    for (const char *p = arg; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        const char *a = p, *b = p + len;
+        while (a < b && *a == ' ')
+            a++;
+        while (b > a && b[-1] == ' ')
+            b--;
+        if (a == b || (size_t)(b - a) >= CSEG_ROLE_NAME_MAX)
+            return -1;
+        if (roles->n_attributes == CSEG_ATTRIBUTES_MAX)
+            return -2;
+        memcpy(roles->attributes[roles->n_attributes], a, (size_t)(b - a));
+        roles->attributes[roles->n_attributes++][b - a] = 0;
+        p = e ? e + 1 : p + len;
+    }
+    return roles->n_attributes ? 0 : -1;
+}
+
+static int set_role(char *dst, const char *arg)
+{
+    if (strlen(arg) >= CSEG_ROLE_NAME_MAX || !*arg)
+        return -1;
+    strcpy(dst, arg);
+    return 0;
+}
+
+int cli_parse_log_option(const char *cmd, int opt, const char *arg, cseg_txn_roles *roles,
+                         cseg_rfm_params *rfm, cseg_csv_params *csv, const char **date_format)
+{
+    long v;
+    long long day = 0;
+    char *dst = NULL;
+    switch (opt) {
+    case OPT_CUSTOMER: dst = roles->customer; break;
+    case OPT_DATE: dst = roles->date; break;
+    case OPT_INVOICE: dst = roles->invoice; break;
+    case OPT_QUANTITY: dst = roles->quantity; break;
+    case OPT_PRICE: dst = roles->price; break;
+    case OPT_AMOUNT: dst = roles->amount; break;
+    case OPT_PRODUCT: dst = roles->product; break;
+    case OPT_DATE_FORMAT:
+        *date_format = arg;
+        return 1;
+    case OPT_AS_OF:
+        if (cli_parse_as_of(cmd, arg, &day) != 0)
+            return -1;
+        rfm->as_of_day = day;
+        return 1;
+    case OPT_DELIM:
+        if (cli_parse_delimiter(arg, &csv->delimiter) < 0)
+            return cli_usage_error(cmd, "--delimiter must be one character (or 'tab')"), -1;
+        return 1;
+    case OPT_SPEND_WINDOW:
+        if (cli_parse_int(arg, 0, 100000, &v) < 0)
+            return cli_usage_error(cmd, "--spend-window must be a whole number of days"), -1;
+        rfm->spend_window_days = (int)v;
+        return 1;
+    case OPT_KEEP_DUPLICATES:
+        rfm->drop_duplicates = 0;
+        return 1;
+    case OPT_ATTRIBUTES:
+        if ((v = set_attributes(roles, arg)) < 0)
+            return cli_usage_error(cmd, v == -2 ? "--attributes takes at most %d columns"
+                                                : "--attributes needs column names of 1..%d "
+                                                  "bytes, separated by commas",
+                                   v == -2 ? CSEG_ATTRIBUTES_MAX : CSEG_ROLE_NAME_MAX - 1), -1;
+        return 1;
+    case OPT_MONEY_DECIMALS:
+        if (cli_parse_int(arg, 0, 9, &v) < 0)
+            return cli_usage_error(cmd, "--money-decimals must be a whole number 0..9"), -1;
+        rfm->money_decimals = (int)v;
+        return 1;
+    default:
+        return 0;
+    }
+    if (set_role(dst, arg) < 0)
+        return cli_usage_error(cmd, "column names must be 1..%d bytes", CSEG_ROLE_NAME_MAX - 1),
+               -1;
+    return 1;
+}

@@ -19,6 +19,7 @@ static const char usage[] =
     "  train OUTDIR  learn a run's segments with a tree, forest or SVM (assign --with)\n"
     "  drift MODEL FILE   how far new customers have moved from the training ones\n"
     "  explain MODEL --customer ID   why a customer is in their segment\n"
+    "  clv FILE      lifetime value: BG/NBD + Gamma-Gamma fitted to a log or a summary\n"
     "  score FILE --labels COL   evaluate a labelling: silhouette, Davies-Bouldin,\n"
     "                Calinski-Harabasz, inertia\n"
     "  report OUTDIR rebuild OUTDIR/report.html from the outputs of run or fit\n"
@@ -79,6 +80,8 @@ static int dispatch(int argc, char **argv)
         return cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "drift") == 0)
         return cmd_drift(argc - 1, argv + 1);
+    if (strcmp(cmd, "clv") == 0)
+        return cmd_clv(argc - 1, argv + 1);
     if (strcmp(cmd, "explain") == 0)
         return cmd_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "report") == 0)

@@ -27,5 +27,6 @@
 #include "custseg/drift.h"
 #include "custseg/audit.h"
 #include "custseg/explain.h"
+#include "custseg/assoc.h"
 
 #endif

@@ -44,6 +44,8 @@ int cli_parse_delimiter(const char *s, char *out);
 char **cli_split(const char *s, size_t *n);
 void cli_free_list(char **list);
 
+/* Make the folder dir and its parents (mkdir -p); 0, or -1 with errno. */
+int cli_make_dir(const char *dir);
 /* Write a JSON value to path through a temporary file and rename (jansson's
  * json_t; declared loosely so this header does not need jansson.h). */
 struct json_t;
@@ -124,6 +126,7 @@ int cmd_show(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
 int cmd_clv(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
 /* Long options shared by run and fit (getopt values >= 1000). */
 enum {
     OPT_OUT = 1000, OPT_K, OPT_K_MIN, OPT_K_MAX, OPT_SEED, OPT_N_INIT, OPT_MAX_ITER, OPT_TOL,

@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -296,24 +295,6 @@ static void print_fit(const char *title, const cseg_clv_fit *f, const char *cons
     printf("  log-likelihood %.4f\n", f->loglik);
 }
 
-static int make_dir(const char *dir)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
-        return -1;
-    for (char *s = buf + 1;; s++) {
-        if (*s == '/' || !*s) {
-            char c = *s;
-            *s = 0;
-            if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-                return -1;
-            *s = c;
-            if (!c)
-                return 0;
-        }
-    }
-}
-
 int cmd_clv(int argc, char **argv)
 {
     static const struct option longopts[] = {{"calibration-end", required_argument, 0, O_CAL_END},
@@ -420,7 +401,7 @@ int cmd_clv(int argc, char **argv)
         rc = cseg_table_add_numbers(in.cal, "frequency_holdout", in.holdout);
     char file[4200];
     if (rc == 0) {
-        if (make_dir(out_dir) < 0) {
+        if (cli_make_dir(out_dir) < 0) {
             status = cli_error(EXIT_IO, "%s: cannot make the folder: %s", out_dir, strerror(errno));
             goto done;
         }

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -584,3 +585,22 @@ int cli_parse_log_option(const char *cmd, int opt, const char *arg, cseg_txn_rol
                -1;
     return 1;
 }
+
+int cli_make_dir(const char *dir)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        return -1;
+    for (char *s = buf + 1;; s++) {
+        if (*s == '/' || !*s) {
+            char c = *s;
+            *s = 0;
+            if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+                return -1;
+            *s = c;
+            if (!c)
+                return 0;
+        }
+    }
+}
+

@@ -20,6 +20,7 @@ static const char usage[] =
     "  drift MODEL FILE   how far new customers have moved from the training ones\n"
     "  explain MODEL --customer ID   why a customer is in their segment\n"
     "  clv FILE      lifetime value: BG/NBD + Gamma-Gamma fitted to a log or a summary\n"
+    "  rules FILE    what each segment buys together: itemsets and association rules\n"
     "  score FILE --labels COL   evaluate a labelling: silhouette, Davies-Bouldin,\n"
     "                Calinski-Harabasz, inertia\n"
     "  report OUTDIR rebuild OUTDIR/report.html from the outputs of run or fit\n"
@@ -80,6 +81,8 @@ static int dispatch(int argc, char **argv)
         return cmd_train(argc - 1, argv + 1);
     if (strcmp(cmd, "drift") == 0)
         return cmd_drift(argc - 1, argv + 1);
+    if (strcmp(cmd, "rules") == 0)
+        return cmd_rules(argc - 1, argv + 1);
     if (strcmp(cmd, "clv") == 0)
         return cmd_clv(argc - 1, argv + 1);
     if (strcmp(cmd, "explain") == 0)

@@ -1,0 +1,521 @@
+/* custseg — baskets for association rules: from a basket file or from the
+ * purchase invoices of a transaction log, and their customers' segments. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/internal.h"
+#include "custseg/assoc.h"
+#include "custseg/csv.h"
+#include "internal.h"
+
+/* ---- string interning ---- */
+
+int cseg__strmap_init(cseg__strmap *m)
+{
+    memset(m, 0, sizeof *m);
+    m->cap = 1024;
+    m->slot = malloc(m->cap * sizeof *m->slot);
+    if (!m->slot)
+        return CSEG_ENOMEM;
+    memset(m->slot, 0xff, m->cap * sizeof *m->slot);
+    return 0;
+}
+
+void cseg__strmap_free(cseg__strmap *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->names[i]);
+    free(m->names);
+    free(m->slot);
+    memset(m, 0, sizeof *m);
+}
+
+static int grow(cseg__strmap *m)
+{
+    size_t cap = m->cap * 2;
+    int32_t *slot = malloc(cap * sizeof *slot);
+    if (!slot)
+        return CSEG_ENOMEM;
+    memset(slot, 0xff, cap * sizeof *slot);
+    for (size_t i = 0; i < m->n; i++) {
+        size_t h = (size_t)cseg__hash(m->names[i], strlen(m->names[i]), 0) & (cap - 1);
+        while (slot[h] >= 0)
+            h = (h + 1) & (cap - 1);
+        slot[h] = (int32_t)i;
+    }
+    free(m->slot);
+    m->slot = slot;
+    m->cap = cap;
+    return 0;
+}
+
+int32_t cseg__strmap_get(cseg__strmap *m, const char *s, size_t len, int add)
+{
+    size_t h = (size_t)cseg__hash(s, len, 0) & (m->cap - 1);
+    for (;; h = (h + 1) & (m->cap - 1)) {
+        int32_t i = m->slot[h];
+        if (i < 0)
+            break;
+        if (strncmp(m->names[i], s, len) == 0 && m->names[i][len] == 0)
+            return i;
+    }
+    if (!add)
+        return -1;
+    if (m->n >= (size_t)INT32_MAX)
+        return -1;
+    if (m->n == m->names_cap) {
+        size_t nc = m->names_cap ? 2 * m->names_cap : 256;
+        char **nn = realloc(m->names, nc * sizeof *nn);
+        if (!nn)
+            return -1;
+        m->names = nn;
+        m->names_cap = nc;
+    }
+    char *copy = cseg__strndup(s, len);
+    if (!copy)
+        return -1;
+    m->names[m->n] = copy;
+    m->slot[h] = (int32_t)m->n;
+    int32_t id = (int32_t)m->n++;
+    if (2 * m->n > m->cap && grow(m) < 0)
+        return -1;
+    return id;
+}
+
+/* ---- the store ---- */
+
+void cseg_baskets_free(cseg_baskets *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; b->item_names && i < b->n_items; i++)
+        free(b->item_names[i]);
+    for (size_t i = 0; b->cust_names && i < b->n_cust; i++)
+        free(b->cust_names[i]);
+    for (size_t i = 0; b->seg_names && i < b->k; i++)
+        free(b->seg_names[i]);
+    free(b->item_names);
+    free(b->cust_names);
+    free(b->seg_names);
+    free(b->start);
+    free(b->items);
+    free(b->customer);
+    free(b->segment);
+    free(b);
+}
+
+size_t cseg_baskets_n(const cseg_baskets *b)
+{
+    return b->n;
+}
+size_t cseg_baskets_n_items(const cseg_baskets *b)
+{
+    return b->n_items;
+}
+size_t cseg_baskets_k(const cseg_baskets *b)
+{
+    return b->k;
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sort and deduplicate one basket's items in place; returns the new count. */
+static size_t distinct(int32_t *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_i32);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || v[u - 1] != v[i])
+            v[u++] = v[i];
+    return u;
+}
+
+/* Growable CSR being filled basket by basket. */
+typedef struct builder {
+    size_t n, cap_b, len, cap_i;
+    size_t *start;
+    int32_t *items;
+} builder;
+
+static int push_item(builder *bd, int32_t item)
+{
+    if (bd->len == bd->cap_i) {
+        size_t nc = bd->cap_i ? 2 * bd->cap_i : 4096;
+        int32_t *ni = realloc(bd->items, nc * sizeof *ni);
+        if (!ni)
+            return CSEG_ENOMEM;
+        bd->items = ni;
+        bd->cap_i = nc;
+    }
+    bd->items[bd->len++] = item;
+    return 0;
+}
+
+/* Close the basket that started at start[n]: its items made distinct. */
+static int close_basket(builder *bd)
+{
+    if (bd->n + 2 > bd->cap_b) {
+        size_t nc = bd->cap_b ? 2 * bd->cap_b : 1024;
+        size_t *ns = realloc(bd->start, nc * sizeof *ns);
+        if (!ns)
+            return CSEG_ENOMEM;
+        if (!bd->cap_b)
+            ns[0] = 0;
+        bd->start = ns;
+        bd->cap_b = nc;
+    }
+    size_t s = bd->start[bd->n];
+    bd->len = s + distinct(bd->items + s, bd->len - s);
+    bd->start[++bd->n] = bd->len;
+    return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Renumber the items in the byte order of their names, so that itemsets
+ * read (and sort) the same whatever the order of the input. */
+static int order_items(cseg_baskets *b)
+{
+    size_t m = b->n_items;
+    char **sorted = malloc((m ? m : 1) * sizeof *sorted);
+    int32_t *to = malloc((m ? m : 1) * sizeof *to);
+    if (!sorted || !to) {
+        free(sorted);
+        free(to);
+        return CSEG_ENOMEM;
+    }
+    memcpy(sorted, b->item_names, m * sizeof *sorted);
+    qsort(sorted, m, sizeof *sorted, cmp_name);
+    /* old index of each name: the names are distinct, so a search finds it */
+    for (size_t o = 0; o < m; o++) {
+        char **hit = bsearch(&b->item_names[o], sorted, m, sizeof *sorted, cmp_name);
+        to[o] = (int32_t)(hit - sorted);
+    }
+    for (size_t j = 0; j < b->start[b->n]; j++)
+        b->items[j] = to[b->items[j]];
+    for (size_t i = 0; i < b->n; i++) {
+        size_t a = b->start[i];
+        qsort(b->items + a, b->start[i + 1] - a, sizeof *b->items, cmp_i32);
+    }
+    free(b->item_names);
+    b->item_names = sorted;
+    free(to);
+    return 0;
+}
+
+int cseg_baskets_read(cseg_baskets **out, const char *path, char delimiter, cseg_diag *d)
+{
+    *out = NULL;
+    cseg_csv_params cp;
+    cseg_csv_params_init(&cp);
+    cp.has_header = 0;
+    cp.delimiter = delimiter ? delimiter : ',';
+    cseg_csv *r = NULL;
+    int rc = cseg_csv_open(&r, path, &cp, d);
+    if (rc < 0)
+        return rc;
+    cseg__strmap items;
+    builder bd;
+    memset(&bd, 0, sizeof bd);
+    if ((rc = cseg__strmap_init(&items)) < 0) {
+        cseg_csv_close(r);
+        return cseg__diag(d, rc, path, 0, 0, "out of memory");
+    }
+    const cseg_csv_field *f;
+    size_t nf;
+    while ((rc = cseg_csv_next(r, &f, &nf, d)) == 1) {
+        size_t before = bd.len;
+        for (size_t j = 0; j < nf; j++) {
+            const char *s = f[j].ptr;
+            size_t len = f[j].len;
+            while (len && isspace((unsigned char)*s))
+                s++, len--;
+            while (len && isspace((unsigned char)s[len - 1]))
+                len--;
+            if (!len)
+                continue;
+            int32_t id = cseg__strmap_get(&items, s, len, 1);
+            if (id < 0 || push_item(&bd, id) < 0) {
+                rc = cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
+                goto done;
+            }
+        }
+        if (bd.len == before) {
+            rc = cseg__diag(d, CSEG_EPARSE, path, cseg_csv_line(r), 1,
+                            "an empty basket (a line of blank items)");
+            goto done;
+        }
+        if (close_basket(&bd) < 0) {
+            rc = cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
+            goto done;
+        }
+    }
+    if (rc < 0)
+        goto done;
+    if (bd.n == 0) {
+        rc = cseg__diag(d, CSEG_EEMPTY, path, 0, 0, "no basket in the file");
+        goto done;
+    }
+    cseg_baskets *b = calloc(1, sizeof *b);
+    if (!b) {
+        rc = cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
+        goto done;
+    }
+    b->n = bd.n;
+    b->start = bd.start;
+    b->items = bd.items;
+    b->n_items = items.n;
+    b->item_names = items.names;
+    items.names = NULL;
+    items.n = 0;
+    memset(&bd, 0, sizeof bd);
+    if (order_items(b) < 0) {
+        cseg_baskets_free(b);
+        rc = cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
+        goto done;
+    }
+    *out = b;
+    rc = 0;
+done:
+    free(bd.start);
+    free(bd.items);
+    cseg__strmap_free(&items);
+    cseg_csv_close(r);
+    return rc;
+}
+
+static long col_of(const cseg_table *t, const char *name)
+{
+    return name && name[0] ? cseg_table_find(t, name) : -1;
+}
+
+typedef struct txn_cols {
+    const cseg_table *t;
+    long ji;
+    const int32_t *cust, *inv, *prod;
+    const int64_t *time;
+    const double *qty, *price, *amount;
+    int64_t as_of_day;
+} txn_cols;
+
+/* A purchase row as cseg_rfm_compute keeps it (no return, no cancellation,
+ * a positive value, before as_of), with an invoice and a product. */
+static int is_purchase(const txn_cols *c, size_t i)
+{
+    if (c->inv[i] < 0 || c->prod[i] < 0 || (c->cust && c->cust[i] < 0))
+        return 0;
+    if (c->time && (c->time[i] == CSEG_TIME_NA ||
+                    (c->as_of_day != CSEG_DAY_AUTO && cseg__day_of(c->time[i]) >= c->as_of_day)))
+        return 0;
+    double v = c->qty && c->price ? c->qty[i] * c->price[i] : c->amount ? c->amount[i] : NAN;
+    if (!(v > 0) || (c->price && c->qty && !(c->price[i] > 0)) || (c->qty && c->qty[i] < 0))
+        return 0;
+    const char *s = cseg_table_level(c->t, (size_t)c->ji, c->inv[i]);
+    return !(s && (s[0] == 'C' || s[0] == 'c'));
+}
+
+int cseg_baskets_from_txn(cseg_baskets **out, const cseg_table *t, const cseg_txn_roles *roles,
+                          int64_t as_of_day, cseg_diag *d)
+{
+    *out = NULL;
+    long jc = col_of(t, roles->customer), jd = col_of(t, roles->date),
+         ji = col_of(t, roles->invoice), jq = col_of(t, roles->quantity),
+         jp = col_of(t, roles->price), ja = col_of(t, roles->amount),
+         jr = col_of(t, roles->product);
+    const int32_t *cust = jc >= 0 ? cseg_table_codes(t, (size_t)jc) : NULL;
+    const int32_t *inv = ji >= 0 ? cseg_table_codes(t, (size_t)ji) : NULL;
+    const int32_t *prod = jr >= 0 ? cseg_table_codes(t, (size_t)jr) : NULL;
+    const int64_t *time = jd >= 0 ? cseg_table_times(t, (size_t)jd) : NULL;
+    const double *qty = jq >= 0 ? cseg_table_numbers(t, (size_t)jq) : NULL;
+    const double *price = jp >= 0 ? cseg_table_numbers(t, (size_t)jp) : NULL;
+    const double *amount = ja >= 0 ? cseg_table_numbers(t, (size_t)ja) : NULL;
+    txn_cols c = {t, ji, cust, inv, prod, time, qty, price, amount, as_of_day};
+    if (!inv || !prod)
+        return cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0,
+                          "baskets need an invoice and a product column (--invoice, --product)");
+    size_t n = cseg_table_n_rows(t), n_inv = cseg_table_n_levels(t, (size_t)ji);
+    size_t n_prod = cseg_table_n_levels(t, (size_t)jr);
+    size_t *cnt = calloc(n_inv + 1, sizeof *cnt), *order = malloc((n ? n : 1) * sizeof *order);
+    int32_t *item_of = malloc((n_prod ? n_prod : 1) * sizeof *item_of);
+    cseg_baskets *b = calloc(1, sizeof *b);
+    int rc = CSEG_ENOMEM;
+    if (!cnt || !order || !item_of || !b)
+        goto fail;
+    for (size_t p = 0; p < n_prod; p++)
+        item_of[p] = -1;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_purchase(&c, i))
+            continue;
+        cnt[inv[i] + 1]++;
+        kept++;
+    }
+    if (!kept) {
+        rc =
+            cseg__diag(d, CSEG_EEMPTY, NULL, 0, 0, "no purchase row with an invoice and a product");
+        goto fail_quiet;
+    }
+    for (size_t v = 0; v < n_inv; v++)
+        cnt[v + 1] += cnt[v];
+    {
+        size_t *pos = malloc((n_inv + 1) * sizeof *pos);
+        if (!pos)
+            goto fail;
+        memcpy(pos, cnt, (n_inv + 1) * sizeof *pos);
+        for (size_t i = 0; i < n; i++) {
+            if (is_purchase(&c, i))
+                order[pos[inv[i]]++] = i;
+        }
+        free(pos);
+    }
+    builder bd;
+    memset(&bd, 0, sizeof bd);
+    size_t n_cust = cust ? cseg_table_n_levels(t, (size_t)jc) : 0;
+    int32_t *bcust = NULL;
+    size_t cap_c = 0;
+    for (size_t v = 0; v < n_inv; v++) {
+        if (cnt[v + 1] == cnt[v])
+            continue;
+        for (size_t r = cnt[v]; r < cnt[v + 1]; r++) {
+            int32_t p = prod[order[r]];
+            if (item_of[p] < 0)
+                item_of[p] = (int32_t)b->n_items++;
+            if (push_item(&bd, item_of[p]) < 0)
+                goto fail_bd;
+        }
+        if (bd.n + 1 > cap_c) {
+            size_t nc = cap_c ? 2 * cap_c : 1024;
+            int32_t *nb = realloc(bcust, nc * sizeof *nb);
+            if (!nb)
+                goto fail_bd;
+            bcust = nb;
+            cap_c = nc;
+        }
+        bcust[bd.n] = cust ? cust[order[cnt[v]]] : -1;
+        if (close_basket(&bd) < 0)
+            goto fail_bd;
+    }
+    b->n = bd.n;
+    b->start = bd.start;
+    b->items = bd.items;
+    b->customer = cust ? bcust : NULL;
+    if (!cust)
+        free(bcust);
+    b->item_names = calloc(b->n_items ? b->n_items : 1, sizeof *b->item_names);
+    b->cust_names = calloc(n_cust ? n_cust : 1, sizeof *b->cust_names);
+    if (!b->item_names || !b->cust_names)
+        goto fail;
+    b->n_cust = n_cust;
+    for (size_t p = 0; p < n_prod; p++)
+        if (item_of[p] >= 0 && !(b->item_names[item_of[p]] =
+                                     cseg__strdup(cseg_table_level(t, (size_t)jr, (int32_t)p))))
+            goto fail;
+    for (size_t u = 0; u < n_cust; u++)
+        if (!(b->cust_names[u] = cseg__strdup(cseg_table_level(t, (size_t)jc, (int32_t)u))))
+            goto fail;
+    if (order_items(b) < 0)
+        goto fail;
+    free(cnt);
+    free(order);
+    free(item_of);
+    *out = b;
+    return 0;
+fail_bd:
+    free(bd.start);
+    free(bd.items);
+    free(bcust);
+fail:
+    rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory building baskets");
+fail_quiet:
+    free(cnt);
+    free(order);
+    free(item_of);
+    cseg_baskets_free(b);
+    return rc;
+}
+
+int cseg_baskets_set_segments(cseg_baskets *b, const cseg_table *c, const char *id_column,
+                              cseg_diag *d)
+{
+    if (!b->customer)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                          "these baskets have no customers to put in segments");
+    long ji = cseg_table_find(c, id_column ? id_column : CSEG_RFM_COL_CUSTOMER_ID);
+    long js = cseg_table_find(c, "segment"), jn = cseg_table_find(c, "segment_name");
+    const int32_t *ids = ji >= 0 ? cseg_table_codes(c, (size_t)ji) : NULL;
+    const double *seg = js >= 0 ? cseg_table_numbers(c, (size_t)js) : NULL;
+    const int32_t *names = jn >= 0 ? cseg_table_codes(c, (size_t)jn) : NULL;
+    if (!ids || !seg)
+        return cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0,
+                          "the customers need a text id column \"%s\" and a number column "
+                          "\"segment\"",
+                          id_column ? id_column : CSEG_RFM_COL_CUSTOMER_ID);
+    size_t n = cseg_table_n_rows(c), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(seg[i] >= 1 && seg[i] <= 4096 && seg[i] == floor(seg[i])))
+            return cseg__diag(d, CSEG_EINVAL, NULL, cseg_table_row_line(c, i), js + 1,
+                              "segment must be a whole number 1..4096");
+        k = (size_t)seg[i] > k ? (size_t)seg[i] : k;
+    }
+    /* customer name -> segment, through the baskets' customer index */
+    cseg__strmap map;
+    int rc = cseg__strmap_init(&map);
+    int32_t *of = rc == 0 ? malloc((b->n_cust ? b->n_cust : 1) * sizeof *of) : NULL;
+    char **sn = calloc(k ? k : 1, sizeof *sn);
+    int32_t *bs = malloc((b->n ? b->n : 1) * sizeof *bs);
+    if (!of || !sn || !bs)
+        goto oom;
+    for (size_t u = 0; u < b->n_cust; u++) {
+        if (cseg__strmap_get(&map, b->cust_names[u], strlen(b->cust_names[u]), 1) != (int32_t)u)
+            goto oom;
+        of[u] = -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *id = cseg_table_level(c, (size_t)ji, ids[i]);
+        int32_t u = id ? cseg__strmap_get(&map, id, strlen(id), 0) : -1;
+        if (u >= 0)
+            of[u] = (int32_t)seg[i] - 1;
+        size_t s = (size_t)seg[i] - 1;
+        if (!sn[s] && names && names[i] >= 0 &&
+            !(sn[s] = cseg__strdup(cseg_table_level(c, (size_t)jn, names[i]))))
+            goto oom;
+    }
+    for (size_t s = 0; s < k; s++) {
+        if (!sn[s]) {
+            char buf[32];
+            snprintf(buf, sizeof buf, "Segment %zu", s + 1);
+            if (!(sn[s] = cseg__strdup(buf)))
+                goto oom;
+        }
+    }
+    for (size_t i = 0; i < b->n; i++)
+        bs[i] = b->customer[i] >= 0 ? of[b->customer[i]] : -1;
+    for (size_t s = 0; b->seg_names && s < b->k; s++)
+        free(b->seg_names[s]);
+    free(b->seg_names);
+    free(b->segment);
+    b->segment = bs;
+    b->seg_names = sn;
+    b->k = k;
+    free(of);
+    cseg__strmap_free(&map);
+    return 0;
+oom:
+    for (size_t s = 0; sn && s < k; s++)
+        free(sn[s]);
+    free(sn);
+    free(bs);
+    free(of);
+    cseg__strmap_free(&map);
+    return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+}

@@ -44,7 +44,7 @@ int main(int argc, char **argv)
         memset(&roles, 0, sizeof roles);
         cseg_table *txn, *c;
         if (cseg_txn_read(&txn, argv[2], &roles, NULL, &d) < 0 ||
-            cseg_baskets_from_txn(&b, txn, &roles, CSEG_DAY_AUTO, &d) < 0)
+            cseg_baskets_from_txn(&b, txn, &roles, NULL, CSEG_DAY_AUTO, &d) < 0)
             return die(&d);
         cseg_table_free(txn);
         cseg_table_read_params rp;

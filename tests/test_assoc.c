@@ -61,7 +61,7 @@ static cseg_baskets *small_baskets(void)
     cseg_baskets *b;
     cseg_diag d;
     assert_int_equal(cseg_txn_read(&txn, lp, &roles, NULL, &d), 0);
-    assert_int_equal(cseg_baskets_from_txn(&b, txn, &roles, CSEG_DAY_AUTO, &d), 0);
+    assert_int_equal(cseg_baskets_from_txn(&b, txn, &roles, NULL, CSEG_DAY_AUTO, &d), 0);
     cseg_table_read_params rp;
     cseg_table_read_params_init(&rp);
     static const cseg_colspec id = {"customer_id", CSEG_COL_TEXT, 1};
@@ -311,13 +311,53 @@ static void test_bad_and_degenerate(void **state)
     free(text);
 }
 
+/* Items named by their most frequent label; a label two products share
+ * gets each product's code. */
+static void test_labels(void **state)
+{
+    (void)state;
+    char *lp = write_temp("customer,invoice,date,product,name,quantity,price\n"
+                          "c1,1,2024-01-02,P1,Tea,1,2\nc1,1,2024-01-02,P3,Cup,1,2\n"
+                          "c2,2,2024-01-02,P2,Tea,1,2\nc2,2,2024-01-02,P3,Mug,1,2\n"
+                          "c3,3,2024-01-03,P3,Cup,1,2\nc3,3,2024-01-03,P4,,1,2\n"
+                          "c3,C4,2024-01-03,P5,Saucer,-1,2\n");
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    strcpy(roles.product, "product");
+    roles.n_attributes = 1;
+    strcpy(roles.attributes[0], "name");
+    cseg_table *txn;
+    cseg_baskets *b;
+    cseg_diag d;
+    assert_int_equal(cseg_txn_read(&txn, lp, &roles, NULL, &d), 0);
+    assert_int_equal(cseg_baskets_from_txn(&b, txn, &roles, "nope", CSEG_DAY_AUTO, &d),
+                     CSEG_ENOCOL);
+    assert_int_equal(cseg_baskets_from_txn(&b, txn, &roles, "name", CSEG_DAY_AUTO, &d), 0);
+    assert_int_equal(cseg_baskets_n(b), 3); /* the cancellation C4 is no basket */
+    cseg_assoc_params p;
+    cseg_assoc_params_init(&p);
+    p.min_support = 0.3;
+    cseg_assoc *r;
+    assert_int_equal(cseg_assoc_mine(&r, b, &p, &d), 0);
+    /* in byte order: "Cup" (P3, 2 of 3 rows), "P4" (no label), "Tea [P1]", "Tea [P2]" */
+    assert_int_equal(cseg_baskets_n_items(b), 4);
+    assert_string_equal(cseg_assoc_item(r, 0), "Cup");
+    assert_string_equal(cseg_assoc_item(r, 1), "P4");
+    assert_string_equal(cseg_assoc_item(r, 2), "Tea [P1]");
+    assert_string_equal(cseg_assoc_item(r, 3), "Tea [P2]");
+    cseg_assoc_free(r);
+    cseg_baskets_free(b);
+    cseg_table_free(txn);
+    unlink(lp);
+    free(lp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fisher),
-        cmocka_unit_test(test_small_brute_force),
-        cmocka_unit_test(test_groceries),
-        cmocka_unit_test(test_bad_and_degenerate),
+        cmocka_unit_test(test_fisher),    cmocka_unit_test(test_small_brute_force),
+        cmocka_unit_test(test_groceries), cmocka_unit_test(test_bad_and_degenerate),
+        cmocka_unit_test(test_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

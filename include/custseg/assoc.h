@@ -54,9 +54,14 @@ CSEG_API int cseg_baskets_read(cseg_baskets **out, const char *path, char delimi
  * the distinct products of its purchase rows, the invoice's customer kept.
  * Rows without a customer, invoice or product, returns and cancellations
  * (as cseg_rfm_compute defines them) and rows on or after as_of_day
- * (CSEG_DAY_AUTO: none) are left out. */
+ * (CSEG_DAY_AUTO: none) are left out. label_column (a text column of txn,
+ * e.g. a description; NULL: none) names the items: each product is called
+ * by its most frequent label (ties: the first in byte order), with " [code]"
+ * added when two products would share a name; products without one keep
+ * their code. */
 CSEG_API int cseg_baskets_from_txn(cseg_baskets **out, const cseg_table *txn,
-                                   const cseg_txn_roles *roles, int64_t as_of_day, cseg_diag *d);
+                                   const cseg_txn_roles *roles, const char *label_column,
+                                   int64_t as_of_day, cseg_diag *d);
 /* Put each basket in its customer's segment, from a customers.csv of run
  * (id_column, segment 1..k, and segment_name read when present). Baskets of
  * customers not in the table stay outside every segment (counted in the

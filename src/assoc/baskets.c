@@ -177,29 +177,39 @@ static int close_basket(builder *bd)
     return 0;
 }
 
-static int cmp_name(const void *a, const void *b)
+typedef struct named {
+    const char *name;
+    size_t old;
+} named;
+
+static int cmp_named(const void *pa, const void *pb)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const named *a = pa, *b = pb;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->old > b->old) - (a->old < b->old);
 }
 
-/* Renumber the items in the byte order of their names, so that itemsets
- * read (and sort) the same whatever the order of the input. */
+/* Renumber the items in the byte order of their names (two items that
+ * happen to share a name stay two items), so that itemsets read and sort
+ * the same whatever the order of the input. */
 static int order_items(cseg_baskets *b)
 {
     size_t m = b->n_items;
-    char **sorted = malloc((m ? m : 1) * sizeof *sorted);
+    named *v = malloc((m ? m : 1) * sizeof *v);
+    char **names = malloc((m ? m : 1) * sizeof *names);
     int32_t *to = malloc((m ? m : 1) * sizeof *to);
-    if (!sorted || !to) {
-        free(sorted);
+    if (!v || !names || !to) {
+        free(v);
+        free(names);
         free(to);
         return CSEG_ENOMEM;
     }
-    memcpy(sorted, b->item_names, m * sizeof *sorted);
-    qsort(sorted, m, sizeof *sorted, cmp_name);
-    /* old index of each name: the names are distinct, so a search finds it */
-    for (size_t o = 0; o < m; o++) {
-        char **hit = bsearch(&b->item_names[o], sorted, m, sizeof *sorted, cmp_name);
-        to[o] = (int32_t)(hit - sorted);
+    for (size_t o = 0; o < m; o++)
+        v[o] = (named){b->item_names[o], o};
+    qsort(v, m, sizeof *v, cmp_named);
+    for (size_t i = 0; i < m; i++) {
+        to[v[i].old] = (int32_t)i;
+        names[i] = b->item_names[v[i].old];
     }
     for (size_t j = 0; j < b->start[b->n]; j++)
         b->items[j] = to[b->items[j]];
@@ -208,7 +218,8 @@ static int order_items(cseg_baskets *b)
         qsort(b->items + a, b->start[i + 1] - a, sizeof *b->items, cmp_i32);
     }
     free(b->item_names);
-    b->item_names = sorted;
+    b->item_names = names;
+    free(v);
     free(to);
     return 0;
 }
@@ -324,8 +335,96 @@ static int is_purchase(const txn_cols *c, size_t i)
     return !(s && (s[0] == 'C' || s[0] == 'c'));
 }
 
+typedef struct label_pair {
+    int32_t prod, label;
+} label_pair;
+
+static int cmp_pair(const void *pa, const void *pb)
+{
+    const label_pair *a = pa, *b = pb;
+    if (a->prod != b->prod)
+        return a->prod < b->prod ? -1 : 1;
+    return (a->label > b->label) - (a->label < b->label);
+}
+
+/* Each product's most frequent label among rows[0..nr) into best (-1: none;
+ * ties: the first in byte order). */
+static int best_labels(const txn_cols *c, const int32_t *lab, long jl, const size_t *rows,
+                       size_t nr, int32_t *best, size_t n_prod)
+{
+    label_pair *pairs = malloc((nr ? nr : 1) * sizeof *pairs);
+    size_t *bestc = calloc(n_prod ? n_prod : 1, sizeof *bestc);
+    if (!pairs || !bestc) {
+        free(pairs);
+        free(bestc);
+        return CSEG_ENOMEM;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < nr; i++)
+        if (lab[rows[i]] >= 0)
+            pairs[m++] = (label_pair){c->prod[rows[i]], lab[rows[i]]};
+    qsort(pairs, m, sizeof *pairs, cmp_pair);
+    for (size_t i = 0, j; i < m; i = j) {
+        for (j = i; j < m && pairs[j].prod == pairs[i].prod && pairs[j].label == pairs[i].label;)
+            j++;
+        int32_t p = pairs[i].prod, l = pairs[i].label;
+        size_t n = j - i;
+        if (best[p] < 0 || n > bestc[p] ||
+            (n == bestc[p] && strcmp(cseg_table_level(c->t, (size_t)jl, l),
+                                     cseg_table_level(c->t, (size_t)jl, best[p])) < 0)) {
+            best[p] = l;
+            bestc[p] = n;
+        }
+    }
+    free(pairs);
+    free(bestc);
+    return 0;
+}
+
+/* Item names: the product codes, or (jl >= 0) each product's most frequent
+ * label among the rows kept, made unique with " [code]". */
+static int name_items(cseg_baskets *b, const txn_cols *c, long jl, const size_t *rows, size_t nr,
+                      const int32_t *item_of, size_t n_prod, long jr)
+{
+    const cseg_table *t = c->t;
+    int32_t *best = malloc((n_prod ? n_prod : 1) * sizeof *best);
+    int32_t *users = calloc(jl >= 0 ? cseg_table_n_levels(t, (size_t)jl) + 1 : 1, sizeof *users);
+    int rc = best && users ? 0 : CSEG_ENOMEM;
+    for (size_t p = 0; rc == 0 && p < n_prod; p++)
+        best[p] = -1;
+    if (rc == 0 && jl >= 0)
+        rc = best_labels(c, cseg_table_codes(t, (size_t)jl), jl, rows, nr, best, n_prod);
+    /* a label two products would share gets each product's code */
+    for (size_t p = 0; rc == 0 && p < n_prod; p++)
+        if (item_of[p] >= 0 && best[p] >= 0)
+            users[best[p]]++;
+    for (size_t p = 0; p < n_prod && rc == 0; p++) {
+        if (item_of[p] < 0)
+            continue;
+        const char *code = cseg_table_level(t, (size_t)jr, (int32_t)p);
+        char *name;
+        if (best[p] < 0) {
+            name = cseg__strdup(code);
+        } else {
+            const char *l = cseg_table_level(t, (size_t)jl, best[p]);
+            size_t ll = strlen(l);
+            while (ll && l[ll - 1] == ' ') /* labels come with trailing blanks */
+                ll--;
+            size_t len = ll + strlen(code) + 4;
+            if ((name = malloc(len)) != NULL)
+                snprintf(name, len, users[best[p]] > 1 ? "%.*s [%s]" : "%.*s", (int)ll, l, code);
+        }
+        if (!name)
+            rc = CSEG_ENOMEM;
+        b->item_names[item_of[p]] = name;
+    }
+    free(users);
+    free(best);
+    return rc;
+}
+
 int cseg_baskets_from_txn(cseg_baskets **out, const cseg_table *t, const cseg_txn_roles *roles,
-                          int64_t as_of_day, cseg_diag *d)
+                          const char *label_column, int64_t as_of_day, cseg_diag *d)
 {
     *out = NULL;
     long jc = col_of(t, roles->customer), jd = col_of(t, roles->date),
@@ -416,10 +515,14 @@ int cseg_baskets_from_txn(cseg_baskets **out, const cseg_table *t, const cseg_tx
     if (!b->item_names || !b->cust_names)
         goto fail;
     b->n_cust = n_cust;
-    for (size_t p = 0; p < n_prod; p++)
-        if (item_of[p] >= 0 && !(b->item_names[item_of[p]] =
-                                     cseg__strdup(cseg_table_level(t, (size_t)jr, (int32_t)p))))
-            goto fail;
+    long jl = label_column ? cseg_table_find(t, label_column) : -1;
+    if (label_column && (jl < 0 || !cseg_table_codes(t, (size_t)jl))) {
+        rc = cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0, "no text column \"%s\" to name the items",
+                        label_column);
+        goto fail_quiet;
+    }
+    if (name_items(b, &c, jl, order, cnt[n_inv], item_of, n_prod, jr) < 0)
+        goto fail;
     for (size_t u = 0; u < n_cust; u++)
         if (!(b->cust_names[u] = cseg__strdup(cseg_table_level(t, (size_t)jc, (int32_t)u))))
             goto fail;

@@ -591,6 +591,33 @@ cut -d, -f1,"$(col_of "$T/rclv2/customers.csv" segment)" "$T/rclv2/customers.csv
 cut -d, -f1,"$(col_of "$T/rclv2_assign.csv" segment)" "$T/rclv2_assign.csv" > "$T/b"
 same assign-clv-segments "$T/a" "$T/b"
 
+# ---- rules: what each segment buys together (docs/rules.md) ----
+printf 'milk,bread\nmilk,bread,eggs\nbread,eggs\nmilk,bread\nbeer,chips\nbeer,chips,milk\n' > "$T/b.csv"
+expect 0 rules-baskets -- "$BIN" rules "$T/b.csv" --baskets --min-support 0.3 --min-confidence 0.6 --out "$T/rb"
+contains rules-baskets "$T/out" "All customers: 6 baskets"
+contains rules-baskets-rule "$T/out" "{beer} -> {chips}  support 0.3333  confidence 1.000  lift 3.00"
+contains rules-baskets-csv "$T/rb/rules.csv" "group,group_name,antecedent,consequent,n_items,count,support,confidence,lift,leverage,conviction,lift_population,p_value"
+contains rules-baskets-csv-row "$T/rb/rules.csv" '0,All customers,{beer},{chips},2,2,'
+no_tmp_left rules-baskets "$T/rb"
+printf 'milk,bread\n , \nbread\n' > "$T/b_empty.csv"
+expect 1 rules-empty-basket -- "$BIN" rules "$T/b_empty.csv" --baskets --out "$T/rb2"
+stderr_is rules-empty-basket "custseg: $T/b_empty.csv:2:1: an empty basket (a line of blank items)"
+if [ -e "$T/rb2/rules.csv" ]; then bad "rules: a failed run wrote rules.csv"; else ok; fi
+expect 2 rules-bad-support -- "$BIN" rules "$T/b.csv" --baskets --min-support 0
+expect 2 rules-by-baskets -- "$BIN" rules "$T/b.csv" --baskets --by "$T/a_gmm/customers.csv"
+# an explosion is refused with an estimate, not an out-of-memory kill
+awk 'BEGIN { for (l = 0; l < 4; l++) { s = "i0"; for (i = 1; i < 24; i++) s = s ",i" i; print s } }' > "$T/b_all.csv"
+expect 1 rules-explosion -- "$BIN" rules "$T/b_all.csv" --baskets --max-itemsets 50000 --out "$T/rb3"
+contains rules-explosion "$T/err" "more than 50000 frequent itemsets"
+contains rules-explosion-hint "$T/err" "raise the minimum support or set a maximum length"
+# per segment, from the invoices of the log and a run's customers.csv
+expect 0 rules-by -- "$BIN" rules "$RETAIL" --by "$T/rclv/customers.csv" --min-support 0.02 --min-confidence 0.3 --top 5 --out "$T/rclv"
+contains rules-by "$T/out" "All customers: 18532 baskets"
+contains rules-by-names "$T/out" "{GREEN REGENCY TEACUP AND SAUCER, ROSES REGENCY TEACUP AND SAUCER} -> {PINK REGENCY TEACUP AND SAUCER}"
+contains rules-by-lift-all "$T/out" "against all"
+expect 0 rules-codes -- "$BIN" rules "$RETAIL" --codes --min-support 0.02 --min-confidence 0.5 --out "$T/rc"
+contains rules-codes "$T/out" "{22697, 22699} -> {22698}"
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

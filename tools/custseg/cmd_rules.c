@@ -33,9 +33,10 @@ static const char help[] =
     "  --out DIR            output folder for rules.csv (default out)\n"
     "  --customer COL  --date COL  --invoice COL  --quantity COL  --price COL  --amount COL\n"
     "  --product COL  --date-format FMT  --delimiter C  --as-of DATE\n"
-    "                       the log's columns; the item is --product, by default a\n"
-    "                       Description (or product_name, item_name) column when there is\n"
-    "                       one, else the detected product column (StockCode)\n"
+    "                       the log's columns; an item is a --product (detected: StockCode)\n"
+    "                       named by its most frequent Description (or product_name,\n"
+    "                       item_name) when the log has such a column\n"
+    "  --codes              name the items by their product codes, not descriptions\n"
     "  --quiet              print nothing but errors\n"
     "\n"
     "Exit status: 0 done, 1 data it cannot use (or too many itemsets), 2 usage error,\n"
@@ -51,20 +52,22 @@ enum {
     O_TOP,
     O_MAX_SETS,
     O_SHOW,
-    O_MAX_CONS
+    O_MAX_CONS,
+    O_CODES
 };
 
 /* The column that names the products (Description in Online Retail) when
- * the log has one and --product was not given: rules read better in names
- * than in stock codes. Case, spaces, '_' and '-' are ignored. */
-static void pick_item_column(const char *path, const cseg_csv_params *csv, char *product)
+ * the log has one: rules read better in names than in stock codes. Case,
+ * spaces, '_' and '-' are ignored; label receives it ("" when none). */
+static void pick_item_column(const char *path, const cseg_csv_params *csv, char *label)
 {
     static const char *const names[] = {"description", "productname", "itemname",
                                         "productdescription"};
     cseg_csv *r = NULL;
-    if (product[0] || cseg_csv_open(&r, path, csv, NULL) < 0)
+    label[0] = 0;
+    if (cseg_csv_open(&r, path, csv, NULL) < 0)
         return;
-    for (size_t j = 0; j < cseg_csv_n_columns(r) && !product[0]; j++) {
+    for (size_t j = 0; j < cseg_csv_n_columns(r) && !label[0]; j++) {
         const char *h = cseg_csv_column_name(r, j);
         char sq[64];
         size_t n = 0;
@@ -74,7 +77,7 @@ static void pick_item_column(const char *path, const cseg_csv_params *csv, char 
         sq[n] = 0;
         for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
             if (strcmp(sq, names[k]) == 0 && strlen(h) < CSEG_ROLE_NAME_MAX)
-                strcpy(product, h);
+                strcpy(label, h);
     }
     cseg_csv_close(r);
 }
@@ -134,6 +137,7 @@ int cmd_rules(int argc, char **argv)
                                              {"max-itemsets", required_argument, 0, O_MAX_SETS},
                                              {"show", required_argument, 0, O_SHOW},
                                              {"max-consequent", required_argument, 0, O_MAX_CONS},
+                                             {"codes", no_argument, 0, O_CODES},
                                              {"out", required_argument, 0, OPT_OUT},
                                              {"quiet", no_argument, 0, OPT_QUIET},
                                              {"help", no_argument, 0, OPT_HELP},
@@ -148,7 +152,7 @@ int cmd_rules(int argc, char **argv)
     cseg_rfm_params_init(&rfm);
     cseg_csv_params_init(&csv);
     const char *date_format = NULL, *by = NULL, *out_dir = "out";
-    int opt, baskets_file = 0, quiet = 0;
+    int opt, baskets_file = 0, quiet = 0, no_labels = 0;
     size_t show = 5;
     optind = 1;
     opterr = 0;
@@ -184,6 +188,9 @@ int cmd_rules(int argc, char **argv)
             break;
         case O_CLOSED:
             ap.closed = 1;
+            break;
+        case O_CODES:
+            no_labels = 1;
             break;
         case O_MAX_CONS:
             if (cli_parse_int(optarg, 1, 63, &v) < 0)
@@ -235,10 +242,20 @@ int cmd_rules(int argc, char **argv)
         rp.csv = csv;
         rp.date_format = date_format;
         cseg_table *txn = NULL;
-        pick_item_column(path, &csv, roles.product);
+        /* The label column is read as an attribute (a text column of the
+         * table), unless it is the product itself. */
+        char label[CSEG_ROLE_NAME_MAX] = "";
+        if (!no_labels)
+            pick_item_column(path, &csv, label);
+        if (label[0] && strcmp(label, roles.product) != 0 &&
+            roles.n_attributes < CSEG_ATTRIBUTES_MAX)
+            strcpy(roles.attributes[roles.n_attributes++], label);
+        else
+            label[0] = 0;
         rc = cseg_txn_read(&txn, path, &roles, &rp, &diag);
         if (rc == 0)
-            rc = cseg_baskets_from_txn(&b, txn, &roles, rfm.as_of_day, &diag);
+            rc = cseg_baskets_from_txn(&b, txn, &roles, label[0] ? label : NULL, rfm.as_of_day,
+                                       &diag);
         cseg_table_free(txn);
     }
     if (rc < 0)

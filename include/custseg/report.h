@@ -77,6 +77,23 @@ CSEG_API int cseg_report_set_migration(cseg_report *r, size_t kp, const char *co
                                        const size_t *counts, size_t shared, double ari);
 CSEG_API int cseg_report_add_audit(cseg_report *r, const char *column, const char *const *groups,
                                    size_t g, const size_t *counts, const cseg_audit_result *res);
+/* Lifetime value (run --clv; clv.h): the BG/NBD parameters (r, alpha, a,
+ * b, in units of unit_days) for the P(alive) map over frequency 0..
+ * max_frequency and recency 0..max_T at age max_T, and per segment (k, in
+ * the profile's order) the mean and total CLV, mean P(alive) and the
+ * expected purchases over horizon_months. */
+CSEG_API int cseg_report_set_clv(cseg_report *r, const double bgnbd[4], double unit_days,
+                                 double horizon_months, double max_T, double max_frequency,
+                                 const double *clv_mean, const double *clv_total,
+                                 const double *p_alive_mean, const double *expected_total,
+                                 size_t k);
+/* One rule of "What each segment buys together" (assoc.h; group 0 all
+ * customers, 1..k the segments), in the order to show them; the section
+ * shows the first 5 of each group. */
+CSEG_API int cseg_report_add_basket_rule(cseg_report *r, size_t group, const char *antecedent,
+                                         const char *consequent, double support,
+                                         double confidence, double lift, double lift_population,
+                                         double p_value);
 /* The k-selection table: n candidates; chosen and elbow are row indices
  * (elbow < 0: none). NaN marks a value that is not defined. */
 CSEG_API int cseg_report_set_k_table(cseg_report *r, size_t n, const size_t *k,
@@ -158,6 +175,7 @@ typedef struct cseg_report_input {
     uint64_t seed;               /* the samples of the scatter plot and silhouette */
     cseg_log_fn log;             /* optional: a chart left out, and why */
     void *log_user;
+    const cseg_table *rules;     /* rules.csv of custseg rules (--by these customers), or NULL */
 } cseg_report_input;
 
 /* Fill r with the whole page: header and data quality, the algorithm and its
@@ -185,6 +203,17 @@ CSEG_API int cseg_report_write_drift(const char *path, const char *model_name,
                                      const double *ref_share, const double *new_share, size_t k,
                                      const cseg_drift_result *res, const cseg_drift_params *p,
                                      cseg_diag *d);
+
+/* A page of its own for custseg clv --html: the fitted models (clv.h) with
+ * their standard errors, the calibration/holdout check (n_groups groups of
+ * customers by calibration frequency: label, customers, mean actual and
+ * predicted holdout purchases; n_groups 0: no holdout) and the P(alive) map
+ * up to max_frequency and max_T. Written to a temporary file and renamed. */
+CSEG_API int cseg_report_write_clv(const char *path, const char *data_name,
+                                   const cseg_clv_params *p, double max_T, double max_frequency,
+                                   size_t n_groups, const char *const *labels,
+                                   const size_t *customers, const double *actual,
+                                   const double *predicted, cseg_diag *d);
 
 #ifdef __cplusplus
 }

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/internal.h"
 #include "custseg/metrics.h"
 #include "custseg/report.h"
-#include "../core/internal.h"
 
 #define REPORT_POINTS 2000
 #define REPORT_SIL 2000
@@ -45,7 +45,6 @@ static double jnum(json_t *o, const char *key)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-
 /* segments.json's "rules": each segment's surrogate rules on its card. */
 static int add_rules(cseg_report *r, json_t *rules, size_t k)
 {
@@ -61,6 +60,70 @@ static int add_rules(cseg_report *r, json_t *rules, size_t k)
                                           jnum(ru, "recall"), fid);
         }
     }
+    return rc;
+}
+
+/* segments.json's "clv": CLV by segment and the P(alive) map. */
+static int add_clv(cseg_report *r, json_t *clv, size_t k)
+{
+    json_t *segs = json_object_get(clv, "segments"),
+           *bg = json_object_get(json_object_get(clv, "bgnbd"), "params");
+    json_t *hm = json_object_get(clv, "heatmap");
+    if (!clv || !bg || json_array_size(segs) != k || k == 0)
+        return 0;
+    double par[4] = {jnum(bg, "r"), jnum(bg, "alpha"), jnum(bg, "a"), jnum(bg, "b")};
+    for (int j = 0; j < 4; j++)
+        if (!(par[j] > 0))
+            return 0;
+    double *v = malloc(4 * k * sizeof *v);
+    if (!v)
+        return CSEG_ENOMEM;
+    for (size_t s = 0; s < k; s++) {
+        json_t *o = json_array_get(segs, s);
+        v[s] = jnum(o, "clv_mean");
+        v[k + s] = jnum(o, "clv_total");
+        v[2 * k + s] = jnum(o, "p_alive_mean");
+        v[3 * k + s] = jnum(o, "expected_purchases_total");
+    }
+    int rc = cseg_report_set_clv(r, par, jnum(clv, "unit_days"), jnum(clv, "horizon_months"),
+                                 jnum(hm, "max_T"), jnum(hm, "max_frequency"), v, v + k, v + 2 * k,
+                                 v + 3 * k, k);
+    free(v);
+    return rc;
+}
+
+/* rules.csv of custseg rules: the first rules of each group, in file order
+ * (highest lift first). */
+static int add_basket_rules(cseg_report *r, const cseg_table *t, size_t k)
+{
+    static const char *const num[] = {"group", "support",         "confidence",
+                                      "lift",  "lift_population", "p_value"};
+    const double *v[6];
+    for (int j = 0; j < 6; j++) {
+        long c = cseg_table_find(t, num[j]);
+        v[j] = c >= 0 ? cseg_table_numbers(t, (size_t)c) : NULL;
+        if (!v[j])
+            return 0;
+    }
+    long ja = cseg_table_find(t, "antecedent"), jb = cseg_table_find(t, "consequent");
+    const int32_t *a = ja >= 0 ? cseg_table_codes(t, (size_t)ja) : NULL;
+    const int32_t *b = jb >= 0 ? cseg_table_codes(t, (size_t)jb) : NULL;
+    if (!a || !b)
+        return 0;
+    size_t *shown = calloc(k + 1, sizeof *shown);
+    if (!shown)
+        return CSEG_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < cseg_table_n_rows(t) && rc == 0; i++) {
+        double g = v[0][i];
+        if (!(g >= 0 && g <= (double)k) || a[i] < 0 || b[i] < 0 || shown[(size_t)g] >= 5)
+            continue;
+        shown[(size_t)g]++;
+        rc = cseg_report_add_basket_rule(r, (size_t)g, cseg_table_level(t, (size_t)ja, a[i]),
+                                         cseg_table_level(t, (size_t)jb, b[i]), v[1][i], v[2][i],
+                                         v[3][i], v[4][i], v[5][i]);
+    }
+    free(shown);
     return rc;
 }
 
@@ -104,7 +167,9 @@ static int add_audits(cseg_report *r, json_t *audit, size_t k)
         if (!gn || !cnt)
             rc = CSEG_ENOMEM;
         for (size_t j = 0; rc == 0 && j < g; j++)
-            gn[j] = json_string_value(json_array_get(groups, j)) ? json_string_value(json_array_get(groups, j)) : "";
+            gn[j] = json_string_value(json_array_get(groups, j))
+                        ? json_string_value(json_array_get(groups, j))
+                        : "";
         for (size_t s = 0; rc == 0 && s < k; s++) {
             json_t *c = json_object_get(json_array_get(segs, s), "counts");
             for (size_t j = 0; j < g; j++)
@@ -130,8 +195,8 @@ static int add_audits(cseg_report *r, json_t *audit, size_t k)
  * the segment of its micro-cluster's branch at the cut, so a branch is matched
  * to the segment with the same number of customers when that number is unique;
  * branches of tied sizes stay uncoloured. */
-static int32_t *leaf_segments(const double *Z, size_t nl, const int32_t *labels, size_t n,
-                              size_t k, int approximate)
+static int32_t *leaf_segments(const double *Z, size_t nl, const int32_t *labels, size_t n, size_t k,
+                              int approximate)
 {
     if (!approximate) {
         if (nl != n)
@@ -236,8 +301,7 @@ static int add_membership(cseg_report *r, const cseg_report_input *in, size_t n,
             P[i * k + s] = x[i];
     }
     if (rc == 0 && (rc = cseg_report_set_membership(r, P, n, k, in->labels)) < 0)
-        note(in, "p_segment_* columns: %s; the report has no membership chart",
-             cseg_strerror(rc));
+        note(in, "p_segment_* columns: %s; the report has no membership chart", cseg_strerror(rc));
     free(P);
     return rc == CSEG_ENOMEM ? rc : 0;
 }
@@ -268,7 +332,10 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
     const char *input = jstr(seg, "input");
     const char *base = input ? strrchr(input, '/') : NULL;
     char title[512];
-    snprintf(title, sizeof title, "Customer segments: %s", base ? base + 1 : input ? input : "data");
+    snprintf(title, sizeof title, "Customer segments: %s",
+             base    ? base + 1
+             : input ? input
+                     : "data");
     cseg_report_set_text(r, CSEG_REPORT_TITLE, title);
     if (input)
         cseg_report_set_text(r, CSEG_REPORT_DATASET, input);
@@ -313,9 +380,10 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
                  cseg_model_is_approximate(m) ? " on micro-clusters" : "", k);
         break;
     case CSEG_ALGO_DBSCAN:
-        snprintf(algo, sizeof algo, "DBSCAN, eps = %.4g, min_samples = %.0f: %zu segments + "
-                 "Outliers (%.0f customers)", jnum(mj, "eps"), jnum(mj, "min_samples"), k - 1,
-                 jnum(mj, "outliers"));
+        snprintf(algo, sizeof algo,
+                 "DBSCAN, eps = %.4g, min_samples = %.0f: %zu segments + "
+                 "Outliers (%.0f customers)",
+                 jnum(mj, "eps"), jnum(mj, "min_samples"), k - 1, jnum(mj, "outliers"));
         break;
     case CSEG_ALGO_GMM:
         snprintf(algo, sizeof algo, "Gaussian mixture, %s covariance, k = %zu (BIC %.1f)",
@@ -323,8 +391,9 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
                  jnum(mj, "bic"));
         break;
     default:
-        snprintf(algo, sizeof algo, "k-means, k = %zu (k-means++ seeding, %.0f restarts, seed %.0f)",
-                 k, jnum(mj, "n_init"), jnum(mj, "seed"));
+        snprintf(algo, sizeof algo,
+                 "k-means, k = %zu (k-means++ seeding, %.0f restarts, seed %.0f)", k,
+                 jnum(mj, "n_init"), jnum(mj, "seed"));
     }
     if (cseg_model_pca(m)) {
         size_t len = strlen(algo);
@@ -353,9 +422,9 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
             json_t *row = json_array_get(tab, i);
             double kv = jnum(row, "k");
             if (!(kv >= 0 && kv <= 1e9 && kv == floor(kv))) {
-                rc = cseg__diag(diag, CSEG_EFORMAT, NULL, 0, 0,
-                                "segments.json: k_selection.table[%zu].k must be a whole number",
-                                i);
+                rc =
+                    cseg__diag(diag, CSEG_EFORMAT, NULL, 0, 0,
+                               "segments.json: k_selection.table[%zu].k must be a whole number", i);
                 goto out;
             }
             ks[i] = (size_t)kv;
@@ -407,12 +476,13 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
         goto out;
     if (cseg_model_algo(m) == CSEG_ALGO_HCLUST && in->linkage)
         add_dendrogram(r, in, n);
-    if (cseg_model_algo(m) == CSEG_ALGO_GMM &&
-        (rc = add_membership(r, in, n, k)) < 0)
+    if (cseg_model_algo(m) == CSEG_ALGO_GMM && (rc = add_membership(r, in, n, k)) < 0)
         goto out;
     if ((rc = add_audits(r, json_object_get(seg, "audit"), k)) < 0 ||
         (rc = add_migration(r, json_object_get(seg, "previous"), k)) < 0 ||
-        (rc = add_rules(r, json_object_get(seg, "rules"), k)) < 0)
+        (rc = add_rules(r, json_object_get(seg, "rules"), k)) < 0 ||
+        (rc = add_clv(r, json_object_get(seg, "clv"), k)) < 0 ||
+        (in->rules && (rc = add_basket_rules(r, in->rules, k)) < 0))
         goto out;
 
     /* Model-space points: the projection and the silhouette. */

@@ -71,6 +71,9 @@ struct cseg_report {
     size_t *mig_counts;
     double mig_ari;
     double rule_fidelity; /* of the surrogate rules; NaN: none */
+    cseg__report_clv *clv;   /* run --clv; NULL: none */
+    cseg__report_brule *brule; /* association rules to show */
+    size_t nbrule, cap_brule;
 };
 
 /* A node of the drawn tree. Leaves: x is the slot, h the height of the
@@ -180,6 +183,15 @@ void cseg_report_free(cseg_report *r)
         free(r->dname[i]);
         free(r->dbox[i]);
     }
+    if (r->clv) {
+        free(r->clv->mean);
+        free(r->clv);
+    }
+    for (size_t i = 0; i < r->nbrule; i++) {
+        free(r->brule[i].lhs);
+        free(r->brule[i].rhs);
+    }
+    free(r->brule);
     free(r);
 }
 
@@ -302,6 +314,72 @@ int cseg_report_add_audit(cseg_report *r, const char *column, const char *const 
     }
     memcpy(a->counts, counts, r->nseg * g * sizeof *a->counts);
     r->naudit++;
+    return 0;
+}
+
+int cseg_report_set_clv(cseg_report *r, const double bgnbd[4], double unit_days,
+                        double horizon_months, double max_T, double max_frequency,
+                        const double *clv_mean, const double *clv_total,
+                        const double *p_alive_mean, const double *expected_total, size_t k)
+{
+    cseg__report_clv *c = calloc(1, sizeof *c);
+    double *v = k ? malloc(4 * k * sizeof *v) : NULL;
+    if (!c || (k && !v)) {
+        free(c);
+        free(v);
+        return CSEG_ENOMEM;
+    }
+    memcpy(c->bg, bgnbd, 4 * sizeof *bgnbd);
+    c->unit_days = unit_days;
+    c->horizon = horizon_months;
+    c->max_T = max_T;
+    c->max_freq = max_frequency;
+    c->k = k;
+    c->mean = v;
+    c->total = v ? v + k : NULL;
+    c->alive = v ? v + 2 * k : NULL;
+    c->expected = v ? v + 3 * k : NULL;
+    for (size_t s = 0; s < k; s++) {
+        c->mean[s] = clv_mean[s];
+        c->total[s] = clv_total[s];
+        c->alive[s] = p_alive_mean[s];
+        c->expected[s] = expected_total[s];
+    }
+    if (r->clv) {
+        free(r->clv->mean);
+        free(r->clv);
+    }
+    r->clv = c;
+    return 0;
+}
+
+int cseg_report_add_basket_rule(cseg_report *r, size_t group, const char *antecedent,
+                                const char *consequent, double support, double confidence,
+                                double lift, double lift_population, double p_value)
+{
+    if (r->nbrule == r->cap_brule) {
+        size_t nc = r->cap_brule ? 2 * r->cap_brule : 32;
+        cseg__report_brule *nb = cseg__reallocarray(r->brule, nc, sizeof *nb);
+        if (!nb)
+            return CSEG_ENOMEM;
+        r->brule = nb;
+        r->cap_brule = nc;
+    }
+    cseg__report_brule *b = &r->brule[r->nbrule];
+    b->lhs = cseg__strdup(antecedent);
+    b->rhs = cseg__strdup(consequent);
+    if (!b->lhs || !b->rhs) {
+        free(b->lhs);
+        free(b->rhs);
+        return CSEG_ENOMEM;
+    }
+    b->group = group;
+    b->support = support;
+    b->confidence = confidence;
+    b->lift = lift;
+    b->lift_pop = lift_population;
+    b->p_value = p_value;
+    r->nbrule++;
     return 0;
 }
 
@@ -981,6 +1059,19 @@ static void svg_close(FILE *f, const char *caption)
     fputs("</svg><figcaption>", f);
     cseg__report_esc(f, caption);
     fputs("</figcaption></figure>\n", f);
+}
+
+void cseg__report_svg_open(FILE *f, const char *id, int w, int h, const char *title,
+                           const char *desc)
+{
+    svg_open(f, id, w, h, title, desc);
+}
+
+void cseg__report_svg_close(FILE *f, const char *caption) { svg_close(f, caption); }
+
+void cseg__report_nice_range(double *lo, double *hi, double *step, int want)
+{
+    nice_range(lo, hi, step, want);
 }
 
 static void legend(FILE *f, const cseg_report *r, double x, double y)
@@ -1938,6 +2029,16 @@ int cseg_report_write(const cseg_report *r, const char *path, cseg_diag *d)
     chart_silhouette(f, r);
     fputs("</section>\n", f);
     table(f, r);
+    if (r->clv || r->nbrule) {
+        const char **names = calloc(r->nseg + 1, sizeof *names);
+        for (size_t s = 0; names && s < r->nseg; s++)
+            names[s] = r->seg[s].name;
+        if (names && r->clv && r->clv->k == r->nseg)
+            cseg__report_clv_section(f, r->clv, names);
+        if (names && r->nbrule)
+            cseg__report_basket_section(f, r->brule, r->nbrule, names, r->nseg);
+        free(names);
+    }
     if (r->naudit) {
         const char **names = calloc(r->nseg, sizeof *names);
         for (size_t s = 0; names && s < r->nseg; s++)

@@ -375,6 +375,24 @@ static json_t *clv_json(const cseg_segmentation *r)
         json_array_append_new(segs, row);
     }
     json_object_set_new(o, "segments", segs);
+    /* what the report's P(alive) map spans: the oldest customer, and the
+     * repeat purchases of all but the 1% most frequent */
+    long jT = cseg_table_find(r->table, CSEG_CLV_COL_T);
+    long jF = cseg_table_find(r->table, CSEG_CLV_COL_FREQUENCY);
+    const double *T = jT >= 0 ? cseg_table_numbers(r->table, (size_t)jT) : NULL;
+    const double *F = jF >= 0 ? cseg_table_numbers(r->table, (size_t)jF) : NULL;
+    double *sorted = F ? malloc((r->n ? r->n : 1) * sizeof *sorted) : NULL;
+    if (T && sorted) {
+        double mT = 0;
+        for (size_t i = 0; i < r->n; i++)
+            mT = T[i] > mT ? T[i] : mT;
+        memcpy(sorted, F, r->n * sizeof *sorted);
+        qsort(sorted, r->n, sizeof *sorted, cseg__cmp_double);
+        json_object_set_new(o, "heatmap",
+                            json_pack("{s:f,s:f}", "max_T", mT, "max_frequency",
+                                      ceil(cseg__quantile_sorted(sorted, r->n, 0.99))));
+    }
+    free(sorted);
     return o;
 }
 
@@ -490,7 +508,7 @@ int cseg_segment_write_report(const cseg_segmentation *r, const char *path, cseg
     const double *Z = cseg_segment_linkage(r, &nl, NULL);
     cseg_report_input in = {r->json,      r->in.model, r->table,    r->labels,
                             r->in.id_column, r->in.revenue_column, Z, nl,
-                            r->p.n_threads, r->p.seed, log, log_user};
+                            r->p.n_threads, r->p.seed, log, log_user, NULL};
     cseg_report *rep = NULL;
     int rc = cseg_report_create(&rep);
     if (rc == 0 && (rc = cseg_report_compose(rep, &in, d)) == 0)

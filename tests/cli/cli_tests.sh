@@ -561,6 +561,8 @@ contains clv-cdnow-holdout "$T/out" "Holdout to 1998-06-30 (39 weeks)"
 contains clv-cdnow-csv "$T/clv/clv.csv" "customer_id,frequency,recency,T,monetary_value,frequency_holdout,p_alive,expected_purchases,expected_order_value,clv"
 no_tmp_left clv-cdnow "$T/clv"
 # the written summary read back gives the same fit
+expect 0 clv-html -- "$BIN" clv "$CDNOW" --calibration-end 1997-09-30 --unit weeks --out "$T/clv" --html "$T/clv/clv.html" --quiet
+contains clv-html "$T/clv/clv.html" "Calibration and holdout"
 expect 0 clv-summary -- "$BIN" clv "$T/clv/clv.csv" --summary --unit weeks --out "$T/clv2" --format json
 contains clv-summary "$T/out" '"r": 0.2527'
 contains clv-summary-status "$T/out" '"status": "converged"'
@@ -615,6 +617,12 @@ expect 0 rules-by -- "$BIN" rules "$RETAIL" --by "$T/rclv/customers.csv" --min-s
 contains rules-by "$T/out" "All customers: 18532 baskets"
 contains rules-by-names "$T/out" "{GREEN REGENCY TEACUP AND SAUCER, ROSES REGENCY TEACUP AND SAUCER} -> {PINK REGENCY TEACUP AND SAUCER}"
 contains rules-by-lift-all "$T/out" "against all"
+contains rules-by-report "$T/out" "Updated $T/rclv/report.html"
+contains rules-by-report-section "$T/rclv/report.html" "What each segment buys together"
+contains run-clv-report "$T/rclv/report.html" 'id="chart-palive"'
+# custseg report OUTDIR keeps the section (it reads rules.csv beside the outputs)
+expect 0 report-with-rules -- "$BIN" report "$T/rclv" --out "$T/rclv_report.html"
+contains report-with-rules "$T/rclv_report.html" "What each segment buys together"
 expect 0 rules-codes -- "$BIN" rules "$RETAIL" --codes --min-support 0.02 --min-confidence 0.5 --out "$T/rc"
 contains rules-codes "$T/out" "{22697, 22699} -> {22698}"
 

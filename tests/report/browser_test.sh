@@ -83,6 +83,23 @@ grep -q 'id="chart-membership"' "$T/ward/report.html" && bad "ward: a membership
 # shellcheck disable=SC2086
 check_page gmm "$T/gmm/report.html" $common chart-membership
 grep -q 'id="chart-dendrogram"' "$T/gmm/report.html" && bad "gmm: a dendrogram" || ok
+# Lifetime value and the basket rules (run --clv, then custseg rules into the same folder),
+# and the page of custseg clv --html.
+"$BIN" run "$SRC/data/online_retail.csv.gz" --clv --k 4 --out "$T/clv" >/dev/null 2>"$T/clv.err" \
+    && ok || bad "run --clv: $(cat "$T/clv.err")"
+"$BIN" rules "$SRC/data/online_retail.csv.gz" --by "$T/clv/customers.csv" --min-support 0.02 \
+    --min-confidence 0.3 --out "$T/clv" >/dev/null 2>"$T/rules.err" && ok || bad "rules: $(cat "$T/rules.err")"
+grep -q 'What each segment buys together' "$T/clv/report.html" && ok || bad "no basket section"
+# shellcheck disable=SC2086
+check_page clv "$T/clv/report.html" $common chart-clv chart-palive
+"$BIN" clv "$SRC/data/cdnow_master.csv.gz" --calibration-end 1997-09-30 --unit weeks \
+    --out "$T/cd" --html "$T/cd/clv.html" --quiet >/dev/null 2>"$T/cd.err" && ok || bad "clv --html: $(cat "$T/cd.err")"
+# (a page without the report's script: well-formed, both charts there)
+if command -v xmllint >/dev/null 2>&1; then
+    xmllint --noout "$T/cd/clv.html" 2>"$T/xml.err" && ok || bad "clv page: not well-formed: $(head -3 "$T/xml.err")"
+fi
+grep -q 'id="chart-holdout"' "$T/cd/clv.html" && grep -q 'id="chart-palive"' "$T/cd/clv.html" \
+    && ok || bad "clv page: a chart is missing"
 # `custseg report OUTDIR --out FILE` reads OUTDIR/dendrogram.csv, not FILE's folder.
 mkdir -p "$T/elsewhere"
 "$BIN" report "$T/ward" --out "$T/elsewhere/report.html" >/dev/null 2>"$T/rep.err" && ok || bad "report: $(cat "$T/rep.err")"

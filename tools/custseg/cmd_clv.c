@@ -29,6 +29,8 @@ static const char help[] =
     "                       monetary_value (or btyd_frequency, ...), an id column optional\n"
     "  --max-iter N         optimiser iterations (default 500)\n"
     "  --format table|json  what to print (default table)\n"
+    "  --html FILE          also write a page: the models, the holdout check as a chart,\n"
+    "                       P(alive) by frequency and recency\n"
     "  --out DIR            output folder for clv.csv (default out)\n"
     "  --customer COL  --date COL  --invoice COL  --quantity COL  --price COL  --amount COL\n"
     "  --date-format FMT  --delimiter C  --keep-duplicates  --money-decimals N\n"
@@ -39,7 +41,7 @@ static const char help[] =
     "A fit that does not converge is reported (and the output still written) with why.\n"
     "Exit status: 0 done, 1 data the models cannot use, 2 usage error, 3 I/O error.\n";
 
-enum { O_CAL_END = 3200, O_HOLD_END, O_SUMMARY };
+enum { O_CAL_END = 3200, O_HOLD_END, O_SUMMARY, O_HTML };
 
 typedef struct clv_input {
     cseg_table *cal; /* customers with the summary columns (btyd_*) and the predictions */
@@ -211,6 +213,12 @@ done:
     return rc;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static const double *column(const cseg_table *t, const char *name)
 {
     long j = cseg_table_find(t, name);
@@ -287,6 +295,43 @@ static int output_table(const cseg_table *t, cseg_table **out)
     return rc;
 }
 
+/* --html: the library's page, with the holdout groups (g NULL: none), the
+ * oldest customer and the repeat purchases of all but the 1% most frequent. */
+static int write_page(const char *html, const char *path, const cseg_clv_params *p,
+                      const clv_input *in, const holdout_row *g)
+{
+    const cseg_table *t = in->cal;
+    size_t n = cseg_table_n_rows(t);
+    const double *x = column(t, CSEG_CLV_COL_FREQUENCY), *T = column(t, CSEG_CLV_COL_T);
+    double *sorted = malloc((n ? n : 1) * sizeof *sorted), maxT = 0;
+    if (!sorted)
+        return cli_error(EXIT_IO, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        maxT = T[i] > maxT ? T[i] : maxT;
+        sorted[i] = x[i];
+    }
+    qsort(sorted, n, sizeof *sorted, cmp_double);
+    double maxf = n ? sorted[(size_t)ceil(0.99 * (double)(n - 1))] : 0;
+    free(sorted);
+    char labels[GROUPS + 1][16];
+    const char *lp[GROUPS + 1];
+    size_t cust[GROUPS + 1];
+    double act[GROUPS + 1], pred[GROUPS + 1];
+    for (int k = 0; g && k <= GROUPS; k++) {
+        group_label(k, labels[k], sizeof labels[k]);
+        lp[k] = labels[k];
+        cust[k] = g[k].n;
+        act[k] = g[k].actual;
+        pred[k] = g[k].predicted;
+    }
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    /* the chart and table show the groups, not the total */
+    int rc = cseg_report_write_clv(html, path, p, maxT, maxf, g ? GROUPS : 0, lp, cust, act, pred,
+                                   &diag);
+    return rc < 0 ? cli_fail(rc, &diag, html) : 0;
+}
+
 static void print_fit(const char *title, const cseg_clv_fit *f, const char *const *names, int dim)
 {
     printf("%s on %zu customers: %s\n", title, f->n, f->message);
@@ -301,6 +346,7 @@ int cmd_clv(int argc, char **argv)
                                              {"holdout-end", required_argument, 0, O_HOLD_END},
                                              CLV_LONG_OPTIONS,
                                              {"summary", no_argument, 0, O_SUMMARY},
+                                             {"html", required_argument, 0, O_HTML},
                                              {"max-iter", required_argument, 0, OPT_MAX_ITER},
                                              {"format", required_argument, 0, OPT_FORMAT},
                                              {"out", required_argument, 0, OPT_OUT},
@@ -313,7 +359,7 @@ int cmd_clv(int argc, char **argv)
     cseg_rfm_params rfm;
     cseg_csv_params csv;
     clv_input in;
-    const char *date_format = NULL, *out_dir = "out";
+    const char *date_format = NULL, *out_dir = "out", *html = NULL;
     int opt, json = 0, summary = 0, quiet = 0;
     memset(&roles, 0, sizeof roles);
     memset(&in, 0, sizeof in);
@@ -344,6 +390,11 @@ int cmd_clv(int argc, char **argv)
             break;
         case O_SUMMARY:
             summary = 1;
+            break;
+        case O_HTML:
+            if (!*optarg)
+                return cli_usage_error("clv", "--html needs a file name");
+            html = optarg;
             break;
         case OPT_MAX_ITER:
             if (cli_parse_int(optarg, 1, 100000, &v) < 0)
@@ -419,6 +470,8 @@ int cmd_clv(int argc, char **argv)
     if (in.holdout)
         holdout_table(&rfm.clv, &in, g);
     size_t n = cseg_table_n_rows(in.cal);
+    if (html && (status = write_page(html, path, &rfm.clv, &in, in.holdout ? g : NULL)) != 0)
+        goto done;
     if (json) {
         char *text = cseg_clv_json(&rfm.clv);
         json_t *root = json_object(), *models = text ? json_loads(text, 0, NULL) : NULL;
@@ -496,7 +549,7 @@ int cmd_clv(int argc, char **argv)
                    rfm.clv.horizon_months, rfm.clv.discount, total, n ? total / (double)n : 0.0);
         else
             printf("\nNo monetary_value column: purchases and P(alive) only, no CLV\n");
-        printf("\nWrote %s\n", file);
+        printf("\nWrote %s%s%s\n", file, html ? ", " : "", html ? html : "");
     }
     if (rfm.clv.bgnbd.status != CSEG_CLV_CONVERGED)
         fprintf(stderr, "custseg: clv: BG/NBD %s\n", rfm.clv.bgnbd.message);

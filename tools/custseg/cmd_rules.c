@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -17,7 +18,8 @@ static const char help[] =
     "purchase invoice of a transaction log (as run reads it), or with --baskets one basket\n"
     "per line of FILE (items separated by commas). With --by, for the whole population and\n"
     "every segment of a run's customers.csv at once. Writes --out/rules.csv and prints the\n"
-    "strongest rules of each group.\n"
+    "strongest rules of each group. When --out is the folder of the run --by comes from,\n"
+    "its report.html gains the section \"What each segment buys together\".\n"
     "\n"
     "  --baskets            FILE has one basket per line (no header)\n"
     "  --by FILE            a customers.csv of run: each invoice goes to its customer's segment\n"
@@ -80,6 +82,20 @@ static void pick_item_column(const char *path, const cseg_csv_params *csv, char 
                 strcpy(label, h);
     }
     cseg_csv_close(r);
+}
+
+/* Whether customers.csv is the one in dir, beside that run's other outputs. */
+static int same_run_folder(const char *customers, const char *dir)
+{
+    char a[4096], b[4096], both[4200];
+    snprintf(both, sizeof both, "%s/customers.csv", dir);
+    if (!realpath(customers, a) || !realpath(both, b) || strcmp(a, b) != 0)
+        return 0;
+    snprintf(both, sizeof both, "%s/segments.json", dir);
+    if (access(both, R_OK) != 0)
+        return 0;
+    snprintf(both, sizeof both, "%s/model.json", dir);
+    return access(both, R_OK) == 0;
 }
 
 static void print_items(const cseg_assoc *r, const int32_t *v, size_t n)
@@ -286,9 +302,18 @@ int cmd_rules(int argc, char **argv)
         status = cli_error(EXIT_IO, "%s: cannot make the folder: %s", out_dir, strerror(errno));
     } else if ((rc = cseg_assoc_write_csv(r, file, &diag)) < 0) {
         status = cli_fail(rc, &diag, file);
-    } else if (!quiet) {
-        print_rules(r, path, show);
-        printf("\nWrote %s\n", file);
+    } else {
+        if (!quiet) {
+            print_rules(r, path, show);
+            printf("\nWrote %s\n", file);
+        }
+        /* Into the folder of the run whose customers these are: its report
+         * gains "What each segment buys together". */
+        if (by && same_run_folder(by, out_dir)) {
+            char *rargv[] = {"report", "--quiet", (char *)out_dir, NULL};
+            if (cmd_report(3, rargv) == EXIT_OK && !quiet)
+                printf("Updated %s/report.html\n", out_dir);
+        }
     }
     cseg_assoc_free(r);
     return status;

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -59,6 +60,34 @@ static double *read_dendrogram(const char *dir, int threads, size_t *n_leaves)
     return Z;
 }
 
+/* DIR/rules.csv of custseg rules, for "What each segment buys together",
+ * or NULL when there is none (or it cannot be read: a warning). */
+static cseg_table *read_rules(const char *dir, int threads)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/rules.csv", dir);
+    if (access(path, R_OK) != 0)
+        return NULL;
+    cseg_table *t = NULL;
+    cseg_table_read_params rp;
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    cseg_table_read_params_init(&rp);
+    rp.n_threads = threads;
+    static const cseg_colspec spec[] = {{"group_name", CSEG_COL_TEXT, 0},
+                                        {"antecedent", CSEG_COL_TEXT, 0},
+                                        {"consequent", CSEG_COL_TEXT, 0}};
+    rp.specs = spec;
+    rp.n_specs = 3;
+    int rc = cseg_table_read_csv(&t, path, &rp, &diag);
+    if (rc < 0) {
+        fprintf(stderr, "custseg: warning: %s: %s; the report has no basket rules\n", path,
+                diag.msg[0] ? diag.msg : cseg_strerror(rc));
+        return NULL;
+    }
+    return t;
+}
+
 static int write_report(const cseg_report_input *in, const char *path)
 {
     cseg_report *r = NULL;
@@ -75,21 +104,24 @@ static const char help[] =
     "usage: custseg report OUTDIR [--out FILE]\n"
     "\n"
     "Rebuild OUTDIR/report.html from the customers.csv, segments.json and model.json that\n"
-    "`custseg run` or `custseg fit` wrote to OUTDIR. The page is one self-contained HTML file\n"
+    "`custseg run` or `custseg fit` wrote to OUTDIR (and its rules.csv of `custseg rules`). The "
+    "page is one self-contained HTML file\n"
     "(no external resources) with the data-quality summary, segment cards and charts.\n"
     "\n"
     "  --out FILE   write here instead of OUTDIR/report.html\n"
     "  --threads N  worker threads (default: all cores)\n"
+    "  --quiet      print nothing but errors\n"
     "  --help       this help\n";
 
 int cmd_report(int argc, char **argv)
 {
     static const struct option longopts[] = {{"out", required_argument, 0, OPT_OUTFILE},
-                                              {"threads", required_argument, 0, OPT_THREADS},
-                                              {"help", no_argument, 0, OPT_HELP},
-                                              {0, 0, 0, 0}};
+                                             {"threads", required_argument, 0, OPT_THREADS},
+                                             {"help", no_argument, 0, OPT_HELP},
+                                             {"quiet", no_argument, 0, OPT_QUIET},
+                                             {0, 0, 0, 0}};
     const char *out = NULL;
-    int opt, threads = 0, status;
+    int opt, threads = 0, status, quiet = 0;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -105,6 +137,9 @@ int cmd_report(int argc, char **argv)
         case OPT_THREADS:
             if (cli_parse_threads(optarg, &threads) < 0)
                 return cli_usage_error("report", "--threads must be a whole number 0..1024");
+            break;
+        case OPT_QUIET:
+            quiet = 1;
             break;
         default:
             return cli_usage_error("report", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -156,14 +191,18 @@ int cmd_report(int argc, char **argv)
     json_t *jn = json_object_get(seg, "n_customers");
     size_t nseg = json_array_size(json_object_get(seg, "segments"));
     if (!json_is_integer(jn) || (size_t)json_integer_value(jn) != n) {
-        status = cli_error(EXIT_DATA, "%s holds %zu customers but %s says %lld: the folder does "
-                                      "not hold one run's outputs (run again)", pc, n, ps,
-                           json_is_integer(jn) ? (long long)json_integer_value(jn) : -1LL);
+        status =
+            cli_error(EXIT_DATA,
+                      "%s holds %zu customers but %s says %lld: the folder does "
+                      "not hold one run's outputs (run again)",
+                      pc, n, ps, json_is_integer(jn) ? (long long)json_integer_value(jn) : -1LL);
         goto out;
     }
     if (nseg != k) {
-        status = cli_error(EXIT_DATA, "%s has %zu segments but %s has %zu: the folder does not "
-                                      "hold one run's outputs (run again)", pm, k, ps, nseg);
+        status = cli_error(EXIT_DATA,
+                           "%s has %zu segments but %s has %zu: the folder does not "
+                           "hold one run's outputs (run again)",
+                           pm, k, ps, nseg);
         goto out;
     }
     const double *sg = cseg_table_numbers(t, (size_t)cseg_table_find(t, "segment"));
@@ -192,12 +231,15 @@ int cmd_report(int argc, char **argv)
                       : jr                                             ? NULL
                       : cseg_table_find(t, CSEG_RFM_COL_MONETARY) >= 0 ? CSEG_RFM_COL_MONETARY
                                                                        : NULL;
-    cseg_report_input in = {text, m, t, lab, id, rev, Z, nl, threads,
-                            json_is_integer(sd) ? (uint64_t)json_integer_value(sd) : 0,
-                            on_note, NULL};
+    cseg_table *rules = read_rules(dir, threads);
+    cseg_report_input in = {
+        text,    m,    t,    lab,     id,
+        rev,     Z,    nl,   threads, json_is_integer(sd) ? (uint64_t)json_integer_value(sd) : 0,
+        on_note, NULL, rules};
     status = text ? write_report(&in, out ? out : pr) : cli_error(EXIT_IO, "out of memory");
-    if (status == EXIT_OK)
+    if (status == EXIT_OK && !quiet)
         printf("Wrote %s\n", out ? out : pr);
+    cseg_table_free(rules);
     free(Z);
     free(text);
 out:

@@ -188,6 +188,18 @@ static void test_small_brute_force(void **state)
     cseg_baskets_free(b);
 }
 
+#define CHECK_P ((1ULL << 61) - 1)
+
+/* An itemset as the product of its items' ranks + 1 modulo 2^61 - 1, as the
+ * fixture script computes it (the items are numbered in byte order). */
+static uint64_t code(const int32_t *v, size_t n)
+{
+    uint64_t c = 1;
+    for (size_t i = 0; i < n; i++)
+        c = (uint64_t)((unsigned __int128)c * (uint64_t)(v[i] + 1) % CHECK_P);
+    return c;
+}
+
 static void test_groceries(void **state)
 {
     (void)state;
@@ -219,6 +231,16 @@ static void test_groceries(void **state)
             sizes[n]++;
         }
         assert_memory_equal(sizes, assoc_sizes + 10 * s, sizeof sizes);
+        /* the same itemsets with the same counts */
+        uint64_t chk = 0;
+        for (size_t i = 0; i < cseg_assoc_n_itemsets(r); i++) {
+            size_t n;
+            const int32_t *v = cseg_assoc_itemset(r, i, &n);
+            uint64_t term = (uint64_t)((unsigned __int128)cseg_assoc_itemset_count(r, i, 0) *
+                                       code(v, n) % CHECK_P);
+            chk = (chk + term) % CHECK_P;
+        }
+        assert_true(chk == assoc_set_check[s]);
         cseg_assoc_free(r);
     }
     for (size_t k = 0; k < ASSOC_N_SETTINGS; k++) {
@@ -231,8 +253,13 @@ static void test_groceries(void **state)
         assert_int_equal(cseg_assoc_mine(&r, b, &p, &d), 0);
         assert_int_equal(cseg_assoc_n(r), assoc_n_rules[k]);
         double sum[3] = {0, 0, 0};
+        uint64_t chk = 0;
         for (size_t i = 0; i < cseg_assoc_n(r); i++) {
             const cseg_assoc_rule *x = cseg_assoc_rule_at(r, i);
+            unsigned __int128 t7 = (unsigned __int128)7 * code(x->antecedent, x->n_antecedent),
+                              t13 = (unsigned __int128)13 * code(x->consequent, x->n_consequent);
+            uint64_t term = (uint64_t)((t7 + t13) % CHECK_P);
+            chk = (chk + term) % CHECK_P;
             sum[0] += x->support;
             sum[1] += x->confidence;
             sum[2] += x->lift;
@@ -240,6 +267,7 @@ static void test_groceries(void **state)
         }
         for (int j = 0; j < 3; j++)
             assert_rel(sum[j], assoc_rule_sums[3 * k + j], 1e-9);
+        assert_true(chk == assoc_rule_check[k]); /* the same rules */
         cseg_assoc_free(r);
     }
     cseg_baskets_free(b);

@@ -8,9 +8,10 @@
  * needs Python). Independent of the C code: a level-wise Apriori in plain Python
  * (tid sets as Python integers) and scipy.stats.fisher_exact. Fixtures: on
  * Groceries (../shared/data/groceries.csv, when present), the number of frequent
- * itemsets of each size at supports 0.01, 0.005 and 0.001, and the number of
- * rules at (support, confidence, largest consequent) settings, with the sums of
- * their supports, confidences and lifts; for a small seeded basket set in three
+ * itemsets of each size at supports 0.01, 0.005 and 0.001 with a checksum of
+ * every itemset and its count, and the number of rules at (support, confidence,
+ * largest consequent) settings, with the sums of their supports, confidences and
+ * lifts and a checksum of their two sides; for a small seeded basket set in three
  * segments, every itemset's count in every group by brute force (all subsets of
  * the 7 items) and every rule at support 0.1 and confidence 0.4 with its
  * metrics and Fisher p-value; and Fisher one-sided p-values for a grid of 2 x 2
@@ -1877,6 +1878,13 @@ static const double assoc_rule_sums[] __attribute__((unused)) = {
     0.8812404677173357, 66.44553731095766, 285.4796898915151,
     2.323335027961362, 50.72351021483561, 238.24829870343592,
     2.323335027961362, 50.72351021483561, 238.24829870343592,
+};
+static const uint64_t assoc_set_check[] __attribute__((unused)) = {
+    9907513264ULL, 275205490435ULL, 534211592791448ULL,
+};
+static const uint64_t assoc_rule_check[] __attribute__((unused)) = {
+    9317110601918ULL, 9291238381239ULL, 1873330279230ULL,
+    366178176ULL, 6371315ULL, 6371315ULL,
 };
 
 #endif /* CSEG_FIXTURES_ASSOC_H */

@@ -9,9 +9,10 @@ It writes tests/reference/fixtures_assoc.h (committed, so the test suite never
 needs Python). Independent of the C code: a level-wise Apriori in plain Python
 (tid sets as Python integers) and scipy.stats.fisher_exact. Fixtures: on
 Groceries (../shared/data/groceries.csv, when present), the number of frequent
-itemsets of each size at supports 0.01, 0.005 and 0.001, and the number of
-rules at (support, confidence, largest consequent) settings, with the sums of
-their supports, confidences and lifts; for a small seeded basket set in three
+itemsets of each size at supports 0.01, 0.005 and 0.001 with a checksum of
+every itemset and its count, and the number of rules at (support, confidence,
+largest consequent) settings, with the sums of their supports, confidences and
+lifts and a checksum of their two sides; for a small seeded basket set in three
 segments, every itemset's count in every group by brute force (all subsets of
 the 7 items) and every rule at support 0.1 and confidence 0.4 with its
 metrics and Fisher p-value; and Fisher one-sided p-values for a grid of 2 x 2
@@ -93,6 +94,18 @@ def rules(counts, n, min_conf, max_cons):
     return out
 
 
+CHECK_P = (1 << 61) - 1
+RANK = {}
+
+
+def code(items):
+    """An itemset as the product of its items' ranks + 1, modulo 2^61 - 1."""
+    v = 1
+    for it in items:
+        v = v * (RANK[it] + 1) % CHECK_P
+    return v
+
+
 def fisher(n, na, nb, nab):
     table = [[nab, na - nab], [nb - nab, n - na - nb + nab]]
     return fisher_exact(table, alternative="greater")[1]
@@ -155,6 +168,8 @@ def main():
     if os.path.exists(GROCERIES):
         gb = read_baskets(GROCERIES)
         n = len(gb)
+        for r, it in enumerate(sorted({it for b in gb for it in b}, key=lambda x: x.encode())):
+            RANK[it] = r
         per_size, all_counts = [], {}
         for s in SUPPORTS:
             counts = apriori(gb, int(np.ceil(s * n - 1e-9)))
@@ -171,14 +186,21 @@ def main():
         out.append(c_array("size_t", "assoc_sizes", per_size, per_line=10, fmt=str))
         out.append(c_define("ASSOC_N_SETTINGS", len(RULE_SETTINGS)))
         out.append(c_array("double", "assoc_settings", [v for t in RULE_SETTINGS for v in t], per_line=3))
-        nr, sums = [], []
+        nr, sums, rchk = [], [], []
         for s, c, m in RULE_SETTINGS:
             rs = rules(all_counts[s], n, c, m)
             nr.append(len(rs))
             sums.extend([sum(r[2] for r in rs), sum(r[3] for r in rs), sum(r[4] for r in rs)])
+            rchk.append(sum(7 * code(r[0]) + 13 * code(r[1]) for r in rs) % CHECK_P)
             print("groceries rules (%g, %g, %d): %d" % (s, c, m, len(rs)))
         out.append(c_array("size_t", "assoc_n_rules", nr, per_line=8, fmt=str))
         out.append(c_array("double", "assoc_rule_sums", sums, per_line=3))
+        # Every itemset with its count, and every rule's two sides, as checksums
+        # (an item is its rank among the sorted item names, plus 1).
+        out.append(c_array("uint64_t", "assoc_set_check",
+                           [sum(cnt * code(k) for k, cnt in all_counts[s].items()) % CHECK_P for s in SUPPORTS],
+                           per_line=3, fmt=lambda v: "%dULL" % v))
+        out.append(c_array("uint64_t", "assoc_rule_check", rchk, per_line=3, fmt=lambda v: "%dULL" % v))
     else:
         print("note: %s is absent; the Groceries fixtures are left out" % GROCERIES)
     write_fixture(os.path.join(HERE, "fixtures_assoc.h"), "make_assoc_fixtures.py", __doc__,

@@ -129,7 +129,7 @@ int cseg__clv_data_init(cseg__clv_data *dd, const double *x, const double *tx, c
         if (!s)
             return CSEG_ENOMEM;
         memcpy(s, x, n * sizeof *s);
-        qsort(s, n, sizeof *s, cseg__cmp_double);
+        cseg__sort_doubles(s, n);
         size_t u = 0;
         for (size_t i = 0; i < n; i++)
             if (u == 0 || s[u - 1] != s[i])

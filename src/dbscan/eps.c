@@ -142,7 +142,7 @@ int cseg_dbscan_suggest_eps_sampled(const double *X, size_t n, size_t d, size_t 
             }
         }
     }
-    qsort(y, m, sizeof *y, cseg__cmp_double);
+    cseg__sort_doubles(y, m);
     size_t knee = 0;
     double y0 = y[0], span = y[m - 1] - y[0];
     if (span > 0) {

@@ -156,7 +156,7 @@ static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n)
         free(v);
         return rc;
     }
-    qsort(v, m, sizeof *v, cseg__cmp_double);
+    cseg__sort_doubles(v, m);
     f->edges = malloc(N_DECILE_EDGES * sizeof *f->edges);
     f->shares = calloc(N_DECILE_EDGES + 1, sizeof *f->shares);
     f->exact = m <= CSEG_DRIFT_EXACT;
@@ -273,7 +273,7 @@ int cseg_model_set_reference(cseg_model *m, const cseg_table *customers, cseg_di
             for (size_t i = 0; distance && i < n; i++)
                 if (labels[i] == (int32_t)s && isfinite(distance[i]))
                     dv[ms++] = distance[i];
-            qsort(dv, ms, sizeof *dv, cseg__cmp_double);
+            cseg__sort_doubles(dv, ms);
             r->dist_q99[s] = ms ? cseg__quantile_sorted(dv, ms, 0.99) : NAN;
         }
     }
@@ -315,7 +315,7 @@ static int drift_numbers(const cseg__ref_feature *f, const double *x, size_t n,
     out->psi = psi_term(out->new_missing, f->missing);
     for (size_t b = 0; b <= f->n_edges; b++)
         out->psi += psi_term(share[b], f->shares[b]);
-    qsort(v, m, sizeof *v, cseg__cmp_double);
+    cseg__sort_doubles(v, m);
     out->ks = m && f->n_points ? ks_stat(f, v, m) : NAN;
     free(v);
     free(share);

@@ -270,7 +270,7 @@ static int surrogate_columns(const cseg_model *m, const cseg_table *t, double **
         for (size_t r = 0; r < n; r++)
             if (!isnan(x[r]))
                 tmp[mm++] = x[r];
-        qsort(tmp, mm, sizeof *tmp, cseg__cmp_double);
+        cseg__sort_doubles(tmp, mm);
         double med = mm == 0 ? 0 : mm % 2 ? tmp[mm / 2] : (tmp[mm / 2 - 1] + tmp[mm / 2]) / 2;
         if (!(cl[nq].name = cseg__strdup(name)))
             rc = CSEG_ENOMEM;

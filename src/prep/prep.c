@@ -98,7 +98,7 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
         return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "column \"%s\" has no numeric values",
                           c->name);
     }
-    qsort(v, m, sizeof *v, cseg__cmp_double);
+    cseg__sort_doubles(v, m);
     c->median = cseg__quantile_sorted(v, m, 0.5);
     /* Imputed rows take the median, so every statistic below sees n values. */
     double mean = 0;
@@ -137,7 +137,7 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
          * scikit-learn's StandardScaler does below 10 eps of the mean. */
         c->scale = ss > 10 * DBL_EPSILON * fabs(s) && ss > 0 ? ss : 1;
     } else if (pp->params.scale == CSEG_SCALE_ROBUST) {
-        qsort(v, n, sizeof *v, cseg__cmp_double);
+        cseg__sort_doubles(v, n);
         double iqr = cseg__quantile_sorted(v, n, 0.75) - cseg__quantile_sorted(v, n, 0.25);
         c->center = cseg__quantile_sorted(v, n, 0.5);
         c->scale = iqr > 0 ? iqr : 1;

@@ -200,7 +200,7 @@ int cseg_profile_compute(cseg_profile **out, const cseg_table *t, const int32_t 
                 }
             p->mean[s * p->nf + f] = c ? sum / (double)c : NAN;
             if (c) {
-                qsort(buf, c, sizeof *buf, cseg__cmp_double);
+                cseg__sort_doubles(buf, c);
                 p->median[s * p->nf + f] = c % 2 ? buf[c / 2] : 0.5 * (buf[c / 2 - 1] + buf[c / 2]);
             } else {
                 p->median[s * p->nf + f] = NAN;

@@ -704,7 +704,7 @@ int cseg_report_add_distribution(cseg_report *r, const char *feature, const doub
         for (size_t i = 0; i < n; i++)
             if (labels[i] == (int32_t)s && isfinite(x[i]))
                 buf[m++] = x[i];
-        qsort(buf, m, sizeof *buf, cseg__cmp_double);
+        cseg__sort_doubles(buf, m);
         for (int q = 0; q < 5; q++)
             box[s * 5 + (size_t)q] = m ? pct(buf, m, qs[q]) : NAN;
     }

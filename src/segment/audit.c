@@ -45,7 +45,7 @@ static int groups_of(const cseg_table *t, size_t j, const char *col, size_t n, i
     for (size_t i = 0; i < n; i++)
         if (!isnan(x[i]))
             v[m++] = x[i];
-    qsort(v, m, sizeof *v, cseg__cmp_double);
+    cseg__sort_doubles(v, m);
     for (size_t i = 0; i < m; i++) /* the distinct values, in order */
         if (i == 0 || v[i] != v[u - 1])
             v[u++] = v[i];

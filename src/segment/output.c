@@ -387,7 +387,7 @@ static json_t *clv_json(const cseg_segmentation *r)
         for (size_t i = 0; i < r->n; i++)
             mT = T[i] > mT ? T[i] : mT;
         memcpy(sorted, F, r->n * sizeof *sorted);
-        qsort(sorted, r->n, sizeof *sorted, cseg__cmp_double);
+        cseg__sort_doubles(sorted, r->n);
         json_object_set_new(o, "heatmap",
                             json_pack("{s:f,s:f}", "max_T", mT, "max_frequency",
                                       ceil(cseg__quantile_sorted(sorted, r->n, 0.99))));

@@ -22,7 +22,8 @@ void cseg__free_aligned(void *p);
 /* qsort's comparison of doubles, ascending (no NaN expected). */
 int cseg__cmp_double(const void *a, const void *b);
 /* Sort v ascending, as qsort with cseg__cmp_double does but several times
- * faster (a radix sort on the bits; -0.0 before +0.0; no NaN expected). */
+ * faster (a radix sort on the bits from 1,024 values; -0.0 and +0.0, equal,
+ * in no set order among themselves; no NaN expected). */
 void cseg__sort_doubles(double *v, size_t n);
 /* The q-quantile of sorted v[0..n) (n > 0), linear between order
  * statistics: numpy's default. */

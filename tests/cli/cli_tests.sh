@@ -552,6 +552,18 @@ contains score-outdir "$T/out" '"space": "model"'
 expect 0 score-columns -- "$BIN" score "$T/a_gmm/customers.csv" --labels segment
 contains score-columns "$T/out" "space              the columns as read (scaling: none)"
 
+# --timings: where the time goes, stage by stage
+expect 0 fit-timings -- "$BIN" fit "$MALL" --k 3 --out "$T/tm" --timings
+contains fit-timings "$T/out" "fit and choose k"
+contains fit-timings-write "$T/out" "write outputs and report"
+# score samples the silhouette above 20,000 rows and says so
+awk 'BEGIN { srand(3); print "x,y,label"; for (i = 0; i < 20500; i++) printf "%.4f,%.4f,%d\n", rand() + i % 2, rand(), i % 2 }' > "$T/big.csv"
+expect 0 score-sampled -- "$BIN" score "$T/big.csv" --labels label
+contains score-sampled "$T/err" "silhouette on a sample of 20000 of the 20500 rows"
+contains score-sampled-line "$T/out" "(sampled)"
+expect 0 score-exact -- "$BIN" score "$T/big.csv" --labels label --sample 0
+if grep -q "sampled" "$T/out"; then bad "score --sample 0 sampled"; else ok; fi
+
 # ---- clv: lifetime value (docs/clv.md) ----
 CDNOW=$SRC/data/cdnow_master.csv.gz
 expect 0 clv-cdnow -- "$BIN" clv "$CDNOW" --calibration-end 1997-09-30 --unit weeks --out "$T/clv"

@@ -73,8 +73,13 @@ typedef struct seg_opts {
     const char *query;
     int argc;               /* the command line, kept with a stored run */
     char **argv;
+    int timings;            /* --timings: a table of seconds and peak memory per stage */
+    double started;         /* monotonic seconds when the command began (reading included) */
     cli_common c;
 } seg_opts;
+
+/* Monotonic clock in seconds. */
+double cli_now(void);
 
 void seg_opts_init(seg_opts *o, const char *cmd);
 /* Checks that need all options (k range, names for a fixed k); returns 0 or
@@ -139,7 +144,8 @@ enum {
     OPT_OUTFILE, OPT_KEEP_DUPLICATES, OPT_REVENUE, OPT_MONEY_DECIMALS, OPT_KEEP_KNOWN,
     OPT_NO_KEEP_KNOWN, OPT_ATTRIBUTES, OPT_DB, OPT_RUN, OPT_SEGMENT, OPT_FIELDS,
     OPT_MIN_SEGMENT_SIZE, OPT_TABLE, OPT_QUERY, OPT_PSEUDONYMIZE, OPT_ALLOW_PII, OPT_DROP_COLUMNS,
-    OPT_WITH, OPT_AUDIT, OPT_PREVIOUS, OPT_EXPLAIN, OPT_CLV, OPT_UNIT, OPT_HORIZON, OPT_DISCOUNT
+    OPT_WITH, OPT_AUDIT, OPT_PREVIOUS, OPT_EXPLAIN, OPT_CLV, OPT_UNIT, OPT_HORIZON, OPT_DISCOUNT,
+    OPT_TIMINGS
 };
 
 /* The lifetime-value options of run and clv. */
@@ -179,7 +185,8 @@ int cli_parse_clv_option(const char *cmd, int opt, const char *arg, cseg_clv_par
         {"table", required_argument, 0, OPT_TABLE}, {"query", required_argument, 0, OPT_QUERY},  \
         {"pseudonymize", required_argument, 0, OPT_PSEUDONYMIZE},                              \
         {"allow-pii", no_argument, 0, OPT_ALLOW_PII},                                          \
-        {"previous", required_argument, 0, OPT_PREVIOUS}
+        {"previous", required_argument, 0, OPT_PREVIOUS},                                      \
+        {"timings", no_argument, 0, OPT_TIMINGS}
 
 /* The column and cleaning options of run (also accepted by compare). */
 #define RUN_LONG_OPTIONS                                                                           \
@@ -234,6 +241,8 @@ int cli_parse_clv_option(const char *cmd, int opt, const char *arg, cseg_clv_par
     "                       (default: exact up to 20000 customers, else 20000; 0 = exact)\n"   \
     "  --threads N          worker threads (default: all cores)\n"                               \
     "  --quiet, --verbose   less or more on stderr\n"                                            \
+    "  --timings            print seconds and peak memory per stage (read, features, fit,\n"    \
+    "                       profiles, write)\n"                                                  \
     "  --help               this help\n"
 
 #endif

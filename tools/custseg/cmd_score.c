@@ -8,6 +8,8 @@
 
 #include "cli.h"
 
+#define SCORE_EXACT_MAX 20000 /* labelled rows measured exactly by default */
+
 static const char help[] =
     "usage: custseg score FILE --labels COL [options]\n"
     "       custseg score OUTDIR [options]\n"
@@ -27,7 +29,8 @@ static const char help[] =
     "                      labels, id-like columns, segment, distance and rfm_code)\n"
     "  --exclude a,b       leave these columns out of the default features (e.g. an id)\n"
     "  --scale none|standard|robust   scale features first (default none)\n"
-    "  --sample N          silhouette on a uniform sample of N rows (default: exact)\n"
+    "  --sample N          silhouette on a uniform sample of N rows (default: exact up to\n"
+    "                      20,000 rows, else a sample of 20,000; 0: exact, O(n^2))\n"
     "  --seed N            seed for --sample (default 0)\n"
     "  --threads N         worker threads (default: all cores)\n"
     "  --format text|json  output format (default text)\n"
@@ -51,7 +54,7 @@ int cmd_score(int argc, char **argv)
                                               {"help", no_argument, 0, OPT_HELP},
                                               {0, 0, 0, 0}};
     const char *labcol = NULL, *features = NULL, *exclude = NULL, *mpath = NULL;
-    int json = 0, opt, status = EXIT_OK, sample_set = 0, seed_set = 0;
+    int json = 0, opt, status = EXIT_OK, sample_set = 0, seed_set = 0, from_dir = 0;
     cseg_silhouette_params sp;
     cseg_table_read_params rp;
     cseg_prep_params pp;
@@ -138,6 +141,7 @@ int cmd_score(int argc, char **argv)
     char dpath[4096], dmodel[4096];
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        from_dir = 1;
         /* A run's folder: its customers and segments, in its model's space, with the
          * silhouette sample and seed the run used (segments.json). */
         char dseg[4096];
@@ -297,6 +301,18 @@ measure:
                 goto out;
             }
     double sil = NAN, db = NAN, ch = NAN, in = NAN;
+    /* The exact silhouette is O(n^2): above SCORE_EXACT_MAX labelled rows a
+     * sample, as run and fit use, unless --sample says otherwise. */
+    size_t labelled = 0;
+    for (size_t i = 0; i < n; i++)
+        labelled += lab[i] >= 0;
+    if (!sample_set && !from_dir && labelled > SCORE_EXACT_MAX) {
+        sp.sample_size = SCORE_EXACT_MAX;
+        if (!json)
+            fprintf(stderr, "custseg: score: silhouette on a sample of %d of the %zu rows "
+                            "(--sample 0 for the exact value, O(n^2))\n",
+                    SCORE_EXACT_MAX, labelled);
+    }
     int r1 = cseg_metrics_silhouette(X, n, nf, lab, &sp, &sil, NULL);
     int r2 = cseg_metrics_davies_bouldin(X, n, nf, lab, &db);
     int r3 = cseg_metrics_calinski_harabasz(X, n, nf, lab, &ch);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -171,7 +172,15 @@ void seg_opts_init(seg_opts *o, const char *cmd)
     o->compare = strcmp(cmd, "compare") == 0;
     o->bootstrap = 10;
     o->subsample = 20000;
+    o->started = cli_now();
     cseg_segment_params_init(&o->p);
+}
+
+double cli_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
@@ -191,6 +200,9 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
         return 1;
     case OPT_ALLOW_PII:
         o->allow_pii = 1;
+        return 1;
+    case OPT_TIMINGS:
+        o->timings = 1;
         return 1;
     case OPT_TABLE:
     case OPT_QUERY:

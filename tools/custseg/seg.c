@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,16 +45,64 @@ int cli_write_json_atomic(json_t *j, const char *path)
 
 /* ---- progress and notes from the library ---- */
 
+/* --timings: the stages of a run as the progress callback reports them. */
+enum { PH_READ, PH_FEATURES, PH_PREPARE, PH_FIT, PH_PROFILE, PH_WRITE, N_PHASES };
+static const char *const phase_name[N_PHASES] = {
+    "read the input", "clean and features", "preprocess (and PCA)", "fit and choose k",
+    "order, profiles, names, rules", "write outputs and report"};
+
 typedef struct cli_progress {
     int show;      /* a progress line on a terminal */
     int quiet, verbose;
     int line_open; /* a progress line is on screen */
     size_t bootstrap;
+    int phase;     /* --timings: the stage running, since mark */
+    double mark, secs[N_PHASES];
+    long peak_kb[N_PHASES]; /* the process's peak resident memory when the stage ended */
 } cli_progress;
+
+static long peak_kb(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
+}
+
+/* Close the stage running and start phase. */
+static void phase_to(cli_progress *cp, int phase)
+{
+    double t = cli_now();
+    cp->secs[cp->phase] += t - cp->mark;
+    cp->peak_kb[cp->phase] = peak_kb();
+    cp->phase = phase;
+    cp->mark = t;
+}
+
+static void print_timings(const cli_progress *cp, double started)
+{
+    double total = 0;
+    printf("\nTimings (wall clock; peak memory of the process at the end of each stage):\n");
+    for (int ph = 0; ph < N_PHASES; ph++) {
+        if (cp->peak_kb[ph] == 0) { /* a stage this input has not (a customer table) */
+            printf("  %-32s %9s\n", phase_name[ph], "-");
+            continue;
+        }
+        printf("  %-32s %9.3f s %9.1f MiB\n", phase_name[ph], cp->secs[ph],
+               (double)cp->peak_kb[ph] / 1024);
+        total += cp->secs[ph];
+    }
+    printf("  %-32s %9.3f s (%.3f s since start)\n", "total", total, cli_now() - started);
+}
 
 static int on_progress(const cseg_progress *pr, void *user)
 {
     cli_progress *cp = user;
+    int ph = pr->stage == CSEG_STAGE_FEATURES  ? PH_FEATURES
+             : pr->stage == CSEG_STAGE_PREPARE ? PH_PREPARE
+             : pr->stage == CSEG_STAGE_PROFILE ? PH_PROFILE
+             : pr->stage == CSEG_STAGE_DONE    ? -1
+                                               : PH_FIT;
+    if (ph >= 0 && ph != cp->phase)
+        phase_to(cp, ph);
     if (!cp->show)
         return 0;
     switch (pr->stage) {
@@ -590,7 +639,8 @@ int seg_run(seg_opts *o, const seg_source *src)
     cseg_comparison *c = NULL;
     cseg_table *prev = NULL;
     char *prev_id = NULL;
-    cli_progress cp = {!o->c.quiet && isatty(2), o->c.quiet, o->c.verbose, 0, o->bootstrap};
+    cli_progress cp = {!o->c.quiet && isatty(2), o->c.quiet, o->c.verbose, 0, o->bootstrap,
+                       PH_READ, o->started, {0}, {0}};
     cseg_diag_clear(&diag);
     if ((o->features && !(feats = cli_split(o->features, &nf))) ||
         (o->names && !(names = cli_split(o->names, &nn))) ||
@@ -649,6 +699,7 @@ int seg_run(seg_opts *o, const seg_source *src)
         status = fail(o, &cp, rc, &diag);
         goto out;
     }
+    phase_to(&cp, PH_WRITE);
     if (o->db) {
         store_job job = {.o = o, .src = src, .r = r};
         pthread_t th;
@@ -671,6 +722,10 @@ int seg_run(seg_opts *o, const seg_source *src)
         pthread_mutex_destroy(&job.mu);
     } else {
         status = write_outputs(o, r);
+    }
+    if (o->timings && status == EXIT_OK) {
+        phase_to(&cp, PH_WRITE);
+        print_timings(&cp, o->started);
     }
 out:
     cseg_segment_free(r);

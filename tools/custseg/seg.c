@@ -690,6 +690,10 @@ int seg_run(seg_opts *o, const seg_source *src)
         rc = src->txn ? cseg_compare_transactions(&c, src->txn, src->roles, src->rfm, &cmp, &diag)
                       : cseg_compare_customers(&c, src->customers, src->id_column, &cmp, &diag);
         status = rc < 0 ? fail(o, &cp, rc, &diag) : print_comparison(o, c);
+        if (o->timings && status == EXIT_OK && !o->json) {
+            phase_to(&cp, PH_WRITE);
+            print_timings(&cp, o->started);
+        }
         goto out;
     }
     rc = src->txn ? cseg_segment_transactions(&r, src->txn, src->roles, src->date_format,

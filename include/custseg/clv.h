@@ -160,6 +160,34 @@ CSEG_API int cseg_clv_add_columns(cseg_table *customers, const cseg_clv_params *
 CSEG_API int cseg_clv_holdout(const cseg_table *cal, const cseg_table *full, double *x_holdout,
                               cseg_diag *d);
 
+/* A check of BG/NBD on a holdout period: the model fitted on a log's
+ * purchases up to calibration_end, its expected purchase days in the days
+ * after it up to holdout_end set against the days the customers bought on,
+ * by calibration repeat purchases 0..6 and 7+ (group 7), and all together. */
+#define CSEG_CLV_CHECK_GROUPS 8
+typedef struct cseg_clv_check {
+    int64_t calibration_end, holdout_end;   /* days since 1970-01-01, both included */
+    double duration;                        /* holdout length in the time unit */
+    cseg_clv_fit bgnbd;                     /* fitted on the calibration period */
+    size_t customers[CSEG_CLV_CHECK_GROUPS];
+    double actual[CSEG_CLV_CHECK_GROUPS], predicted[CSEG_CLV_CHECK_GROUPS]; /* means */
+    size_t n;                               /* customers of the calibration period */
+    double actual_all, predicted_all;       /* means over all of them */
+} cseg_clv_check;
+
+/* The check on a transaction log (as cseg_txn_read returns it; rfm: its
+ * cleaning and clv.unit_days, clv.max_iter, clv.n_threads). holdout_end
+ * CSEG_DAY_AUTO: the last day of the log (before rfm->as_of_day when set).
+ * Errors: CSEG_EINVAL when calibration_end is not before the holdout end,
+ * and the errors of cseg_rfm_compute and cseg_bgnbd_fit (CSEG_EEMPTY: no
+ * repeat purchase in the calibration period). */
+struct cseg_txn_roles;  /* features.h */
+struct cseg_rfm_params;
+CSEG_API int cseg_clv_check_holdout(cseg_clv_check *out, const cseg_table *txn,
+                                    const struct cseg_txn_roles *roles,
+                                    const struct cseg_rfm_params *rfm, int64_t calibration_end,
+                                    int64_t holdout_end, cseg_diag *d);
+
 /* The parameters and the fitted models as a JSON object (the "clv" of
  * segments.json and model.json): malloc'd text, free with free(); NULL when
  * out of memory. */

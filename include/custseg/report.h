@@ -87,6 +87,14 @@ CSEG_API int cseg_report_set_clv(cseg_report *r, const double bgnbd[4], double u
                                  const double *clv_mean, const double *clv_total,
                                  const double *p_alive_mean, const double *expected_total,
                                  size_t k);
+/* The holdout check of the lifetime-value section (after
+ * cseg_report_set_clv): n (at most 8) groups of customers by calibration
+ * frequency with their label, customers and mean actual and predicted
+ * holdout purchases; the period's ends as shown ("YYYY-MM-DD"). */
+CSEG_API int cseg_report_set_clv_holdout(cseg_report *r, const char *calibration_end,
+                                         const char *holdout_end, size_t n,
+                                         const char *const *labels, const size_t *customers,
+                                         const double *actual, const double *predicted);
 /* One rule of "What each segment buys together" (assoc.h; group 0 all
  * customers, 1..k the segments), in the order to show them; the section
  * shows the first 5 of each group. */

@@ -327,3 +327,74 @@ char *cseg_clv_json(const cseg_clv_params *p)
     json_decref(j);
     return s;
 }
+
+int cseg_clv_check_holdout(cseg_clv_check *out, const cseg_table *txn,
+                           const struct cseg_txn_roles *roles, const struct cseg_rfm_params *rfm,
+                           int64_t calibration_end, int64_t holdout_end, cseg_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    cseg_rfm_params whole = *rfm, cal = *rfm;
+    whole.clv.enabled = cal.clv.enabled = 1;
+    whole.clv.has_fit = cal.clv.has_fit = 0;
+    whole.has_edges = cal.has_edges = 0;
+    if (holdout_end != CSEG_DAY_AUTO)
+        whole.as_of_day = holdout_end + 1;
+    cseg_table *full = NULL, *part = NULL;
+    double *xh = NULL;
+    cseg_quality q;
+    int rc = cseg_rfm_compute(&full, txn, roles, &whole, &q, d);
+    if (rc < 0)
+        return rc;
+    if (holdout_end == CSEG_DAY_AUTO)
+        holdout_end = q.as_of_day - 1;
+    if (calibration_end >= holdout_end || calibration_end < q.first_day) {
+        cseg_table_free(full);
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                          "the calibration period must end between the first purchase and the "
+                          "end of the holdout");
+    }
+    cal.as_of_day = calibration_end + 1;
+    if ((rc = cseg_rfm_compute(&part, txn, roles, &cal, NULL, d)) < 0)
+        goto out;
+    size_t n = cseg_table_n_rows(part);
+    const double *col[4];
+    if ((rc = summary_columns(part, col, d)) < 0)
+        goto out;
+    if (!(xh = malloc((n ? n : 1) * sizeof *xh))) {
+        rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+        goto out;
+    }
+    if ((rc = cseg_clv_holdout(part, full, xh, d)) < 0 ||
+        (rc = cseg_bgnbd_fit(&out->bgnbd, col[0], col[1], col[2], n, &cal.clv, d)) < 0)
+        goto out;
+    out->calibration_end = calibration_end;
+    out->holdout_end = holdout_end;
+    out->duration = (double)(holdout_end - calibration_end) / cal.clv.unit_days;
+    out->n = n;
+    for (size_t i = 0; i < n; i++) {
+        double e;
+        cseg_bgnbd_expected(out->bgnbd.param, out->duration, col[0] + i, col[1] + i, col[2] + i, 1,
+                            &e);
+        size_t g =
+            col[0][i] >= CSEG_CLV_CHECK_GROUPS - 1 ? CSEG_CLV_CHECK_GROUPS - 1 : (size_t)col[0][i];
+        out->customers[g]++;
+        out->actual[g] += xh[i];
+        out->predicted[g] += e;
+        out->actual_all += xh[i];
+        out->predicted_all += e;
+    }
+    for (size_t g = 0; g < CSEG_CLV_CHECK_GROUPS; g++)
+        if (out->customers[g]) {
+            out->actual[g] /= (double)out->customers[g];
+            out->predicted[g] /= (double)out->customers[g];
+        }
+    if (n) {
+        out->actual_all /= (double)n;
+        out->predicted_all /= (double)n;
+    }
+out:
+    free(xh);
+    cseg_table_free(part);
+    cseg_table_free(full);
+    return rc;
+}

@@ -77,6 +77,9 @@ static void alive_map(FILE *f, const double bg[4], double unit_days, double max_
                               "to have left.");
 }
 
+static void holdout_chart(FILE *f, size_t n, const char *const *labels, const double *actual,
+                          const double *predicted);
+
 void cseg__report_clv_section(FILE *f, const cseg__report_clv *c, const char *const *names)
 {
     double total = 0, mx = 0;
@@ -128,6 +131,18 @@ void cseg__report_clv_section(FILE *f, const cseg__report_clv *c, const char *co
     }
     fputs("</tbody></table></div>\n", f);
     alive_map(f, c->bg, c->unit_days, c->max_T, c->max_freq);
+    if (c->nh) {
+        const char *lab[8];
+        for (size_t i = 0; i < c->nh; i++)
+            lab[i] = c->hlabel[i];
+        fputs("<p class=\"small\">Is the purchase model right? Fitted again on the purchases to ",
+              f);
+        cseg__report_esc(f, c->cal_end);
+        fputs(" and asked for the purchases from then to ", f);
+        cseg__report_esc(f, c->hold_end);
+        fputs(", which the customers then made (or not):</p>", f);
+        holdout_chart(f, c->nh, lab, c->hact, c->hpred);
+    }
     fputs("</section>\n", f);
 }
 

@@ -89,6 +89,22 @@ static int add_clv(cseg_report *r, json_t *clv, size_t k)
                                  jnum(hm, "max_T"), jnum(hm, "max_frequency"), v, v + k, v + 2 * k,
                                  v + 3 * k, k);
     free(v);
+    json_t *ho = json_object_get(clv, "holdout"), *g = json_object_get(ho, "by_frequency");
+    size_t ng = json_array_size(g);
+    if (rc == 0 && ng > 0 && ng <= 8) {
+        const char *lab[8];
+        size_t cust[8];
+        double act[8], pred[8];
+        for (size_t i = 0; i < ng; i++) {
+            json_t *o = json_array_get(g, i);
+            lab[i] = jstr(o, "frequency") ? jstr(o, "frequency") : "";
+            cust[i] = (size_t)json_integer_value(json_object_get(o, "customers"));
+            act[i] = jnum(o, "actual");
+            pred[i] = jnum(o, "predicted");
+        }
+        rc = cseg_report_set_clv_holdout(r, jstr(ho, "calibration_end"), jstr(ho, "holdout_end"),
+                                         ng, lab, cust, act, pred);
+    }
     return rc;
 }
 

@@ -25,6 +25,11 @@ typedef struct cseg__report_clv {
     double bg[4], unit_days, horizon, max_T, max_freq;
     size_t k;
     double *mean, *total, *alive, *expected; /* k each */
+    /* the holdout check (cseg_report_set_clv_holdout); nh 0: none */
+    size_t nh;
+    char hlabel[8][8], cal_end[16], hold_end[16];
+    size_t hcust[8];
+    double hact[8], hpred[8];
 } cseg__report_clv;
 
 /* One association rule of "What each segment buys together". */

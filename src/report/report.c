@@ -353,6 +353,26 @@ int cseg_report_set_clv(cseg_report *r, const double bgnbd[4], double unit_days,
     return 0;
 }
 
+int cseg_report_set_clv_holdout(cseg_report *r, const char *calibration_end,
+                                const char *holdout_end, size_t n, const char *const *labels,
+                                const size_t *customers, const double *actual,
+                                const double *predicted)
+{
+    cseg__report_clv *c = r->clv;
+    if (!c || n > 8)
+        return CSEG_EINVAL;
+    snprintf(c->cal_end, sizeof c->cal_end, "%s", calibration_end ? calibration_end : "");
+    snprintf(c->hold_end, sizeof c->hold_end, "%s", holdout_end ? holdout_end : "");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(c->hlabel[i], sizeof c->hlabel[i], "%s", labels[i] ? labels[i] : "");
+        c->hcust[i] = customers[i];
+        c->hact[i] = actual[i];
+        c->hpred[i] = predicted[i];
+    }
+    c->nh = n;
+    return 0;
+}
+
 int cseg_report_add_basket_rule(cseg_report *r, size_t group, const char *antecedent,
                                 const char *consequent, double support, double confidence,
                                 double lift, double lift_population, double p_value)

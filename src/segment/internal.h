@@ -84,6 +84,8 @@ typedef struct cseg__input {
     int has_quality;
     cseg_quality quality;
     cseg_model *model;
+    int has_clv_check;            /* run --clv: BG/NBD checked on the last quarter */
+    cseg_clv_check clv_check;
 } cseg__input;
 
 int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_txn_roles *roles,

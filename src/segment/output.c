@@ -375,6 +375,31 @@ static json_t *clv_json(const cseg_segmentation *r)
         json_array_append_new(segs, row);
     }
     json_object_set_new(o, "segments", segs);
+    if (r->in.has_clv_check) {
+        const cseg_clv_check *c = &r->in.clv_check;
+        char a[16], b[16];
+        cseg_format_date(c->calibration_end, a, sizeof a);
+        cseg_format_date(c->holdout_end, b, sizeof b);
+        json_t *h = json_object(), *g = json_array();
+        json_object_set_new(h, "calibration_end", json_string(a));
+        json_object_set_new(h, "holdout_end", json_string(b));
+        json_object_set_new(h, "duration", cseg__jnum(c->duration));
+        json_object_set_new(h, "bgnbd", json_pack("{s:f,s:f,s:f,s:f}", "r", c->bgnbd.param[0],
+                                                  "alpha", c->bgnbd.param[1], "a",
+                                                  c->bgnbd.param[2], "b", c->bgnbd.param[3]));
+        for (size_t k = 0; k < CSEG_CLV_CHECK_GROUPS; k++) {
+            char lab[8];
+            snprintf(lab, sizeof lab, k + 1 == CSEG_CLV_CHECK_GROUPS ? "%zu+" : "%zu", k);
+            json_array_append_new(g, json_pack("{s:s,s:I,s:o,s:o}", "frequency", lab, "customers",
+                                               (json_int_t)c->customers[k], "actual",
+                                               cseg__jnum(c->actual[k]), "predicted",
+                                               cseg__jnum(c->predicted[k])));
+        }
+        json_object_set_new(h, "by_frequency", g);
+        json_object_set_new(h, "actual", cseg__jnum(c->actual_all));
+        json_object_set_new(h, "predicted", cseg__jnum(c->predicted_all));
+        json_object_set_new(o, "holdout", h);
+    }
     /* what the report's P(alive) map spans: the oldest customer, and the
      * repeat purchases of all but the 1% most frequent */
     long jT = cseg_table_find(r->table, CSEG_CLV_COL_T);

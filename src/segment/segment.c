@@ -123,6 +123,18 @@ int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_
             if (fits[j]->status != CSEG_CLV_CONVERGED)
                 cseg__log(p, CSEG_LOG_NOTE, "clv: %s %s",
                           j == 0 ? "BG/NBD" : "Gamma-Gamma", fits[j]->message);
+        /* The model checked on the log's last quarter (at least 28 days):
+         * fitted on the rest, its expected purchases against the actual. */
+        int64_t last = in->quality.as_of_day - 1, first = in->quality.first_day;
+        if (last - first >= 4 * 28) {
+            cseg_diag d2;
+            cseg_diag_clear(&d2);
+            int64_t cal_end = first + (last - first) * 3 / 4;
+            if (cseg_clv_check_holdout(&in->clv_check, txn, roles, &rp, cal_end, last, &d2) == 0)
+                in->has_clv_check = 1;
+            else
+                cseg__log(p, CSEG_LOG_NOTE, "clv: no holdout check: %s", d2.msg);
+        }
     }
     /* A century of transactions is more likely a placeholder date (9999-12-31,
      * 1900-01-01) than a history: recency and tenure would be meaningless. */

@@ -596,6 +596,7 @@ expect 0 run-clv -- "$BIN" run "$RETAIL" --clv --k 4 --out "$T/rclv"
 contains run-clv "$T/rclv/customers.csv" "btyd_frequency,btyd_recency,btyd_T,btyd_monetary_value,p_alive,expected_purchases,expected_order_value,clv"
 contains run-clv-json "$T/rclv/segments.json" '"clv_mean"'
 contains run-clv-model "$T/rclv/model.json" '"gamma_gamma"'
+contains run-clv-holdout "$T/rclv/segments.json" '"calibration_end": "2011-09-06"'
 # CLV as a clustering feature, and assign computes it with the saved fit
 expect 0 run-clv-feature -- "$BIN" run "$RETAIL" --clv --features recency_days,frequency,clv --k 3 --out "$T/rclv2"
 expect 0 assign-clv -- "$BIN" assign "$T/rclv2/model.json" "$RETAIL" --out "$T/rclv2_assign.csv"

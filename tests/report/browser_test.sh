@@ -91,7 +91,7 @@ grep -q 'id="chart-dendrogram"' "$T/gmm/report.html" && bad "gmm: a dendrogram" 
     --min-confidence 0.3 --out "$T/clv" >/dev/null 2>"$T/rules.err" && ok || bad "rules: $(cat "$T/rules.err")"
 grep -q 'What each segment buys together' "$T/clv/report.html" && ok || bad "no basket section"
 # shellcheck disable=SC2086
-check_page clv "$T/clv/report.html" $common chart-clv chart-palive
+check_page clv "$T/clv/report.html" $common chart-clv chart-palive chart-holdout
 "$BIN" clv "$SRC/data/cdnow_master.csv.gz" --calibration-end 1997-09-30 --unit weeks \
     --out "$T/cd" --html "$T/cd/clv.html" --quiet >/dev/null 2>"$T/cd.err" && ok || bad "clv --html: $(cat "$T/cd.err")"
 # (a page without the report's script: well-formed, both charts there)

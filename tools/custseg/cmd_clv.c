@@ -44,10 +44,11 @@ static const char help[] =
 enum { O_CAL_END = 3200, O_HOLD_END, O_SUMMARY, O_HTML };
 
 typedef struct clv_input {
-    cseg_table *cal; /* customers with the summary columns (btyd_*) and the predictions */
-    double *holdout; /* repeat purchase days in the holdout, or NULL */
-    double duration; /* holdout length in units */
-    size_t n_rows;   /* rows read */
+    cseg_table *cal;      /* customers with the summary columns (btyd_*) and the predictions */
+    double *holdout;      /* repeat purchase days in the holdout, or NULL */
+    double duration;      /* holdout length in units */
+    cseg_clv_check check; /* the library's holdout check, when there is a holdout */
+    size_t n_rows;        /* rows read */
     long long first_day, cal_end, hold_end;
 } clv_input;
 
@@ -200,6 +201,9 @@ static int read_log(const char *path, cseg_txn_roles *roles, const char *date_fo
             rc = CSEG_ENOMEM;
         else
             rc = cseg_clv_holdout(in->cal, full, in->holdout, &diag);
+        if (rc == 0)
+            rc = cseg_clv_check_holdout(&in->check, txn, roles, rfm, in->cal_end, in->hold_end,
+                                        &diag);
         if (rc < 0)
             goto fail;
     }
@@ -226,7 +230,7 @@ static const double *column(const cseg_table *t, const char *name)
 }
 
 /* Holdout check: customers grouped by calibration repeat purchases 0..6, 7+. */
-enum { GROUPS = 8 };
+enum { GROUPS = CSEG_CLV_CHECK_GROUPS };
 typedef struct holdout_row {
     size_t n;
     double actual, predicted; /* means */
@@ -240,29 +244,12 @@ static void group_label(int k, char *buf, size_t size)
         snprintf(buf, size, k == GROUPS - 1 ? "%d+" : "%d", k);
 }
 
-static void holdout_table(const cseg_clv_params *p, const clv_input *in, holdout_row *g)
+/* The library's holdout check as rows, the total last. */
+static void holdout_table(const clv_input *in, holdout_row *g)
 {
-    const cseg_table *t = in->cal;
-    size_t n = cseg_table_n_rows(t);
-    const double *x = column(t, CSEG_CLV_COL_FREQUENCY), *tx = column(t, CSEG_CLV_COL_RECENCY),
-                 *T = column(t, CSEG_CLV_COL_T);
-    memset(g, 0, (GROUPS + 1) * sizeof *g);
-    for (size_t i = 0; i < n; i++) {
-        double e;
-        cseg_bgnbd_expected(p->bgnbd.param, in->duration, x + i, tx + i, T + i, 1, &e);
-        int k = x[i] >= GROUPS - 1 ? GROUPS - 1 : (int)x[i];
-        for (int r = 0; r < 2; r++) { /* its group, and the total (row GROUPS) */
-            holdout_row *h = &g[r ? GROUPS : k];
-            h->n++;
-            h->actual += in->holdout[i];
-            h->predicted += e;
-        }
-    }
-    for (int k = 0; k <= GROUPS; k++)
-        if (g[k].n) {
-            g[k].actual /= (double)g[k].n;
-            g[k].predicted /= (double)g[k].n;
-        }
+    for (int k = 0; k < GROUPS; k++)
+        g[k] = (holdout_row){in->check.customers[k], in->check.actual[k], in->check.predicted[k]};
+    g[GROUPS] = (holdout_row){in->check.n, in->check.actual_all, in->check.predicted_all};
 }
 
 /* clv.csv: the id, the summary under lifetimes' names, the holdout, the predictions. */
@@ -468,7 +455,7 @@ int cmd_clv(int argc, char **argv)
     }
     holdout_row g[GROUPS + 1];
     if (in.holdout)
-        holdout_table(&rfm.clv, &in, g);
+        holdout_table(&in, g);
     size_t n = cseg_table_n_rows(in.cal);
     if (html && (status = write_page(html, path, &rfm.clv, &in, in.holdout ? g : NULL)) != 0)
         goto done;

@@ -217,6 +217,37 @@ static void test_cdnow(void **state)
     for (int j = 0; j < 4; j++)
         assert_rel(pred[j], cdnow_predictions[j], 2e-4);
 
+    /* the holdout check: BG/NBD on the calibration period against the next 39 weeks */
+    {
+        const char *path = CSEG_SOURCE_DIR "/data/cdnow_master.csv.gz";
+        cseg_txn_roles roles;
+        memset(&roles, 0, sizeof roles);
+        cseg_table *txn;
+        assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, &d), 0);
+        cseg_rfm_params rp;
+        cseg_rfm_params_init(&rp);
+        rp.clv.unit_days = 7;
+        long long cal, hold;
+        assert_int_equal(cseg_parse_datetime("1997-09-30", 10, NULL, &cal), 0);
+        assert_int_equal(cseg_parse_datetime("1998-06-30", 10, NULL, &hold), 0);
+        cseg_clv_check chk;
+        assert_int_equal(
+            cseg_clv_check_holdout(&chk, txn, &roles, &rp, cal / 86400, CSEG_DAY_AUTO, &d), 0);
+        assert_int_equal(chk.holdout_end, hold / 86400);
+        assert_int_equal(chk.n, CDNOW_N);
+        assert_rel(chk.duration, 39, 1e-12);
+        assert_rel(chk.actual_all, cdnow_holdout[0], 1e-12);
+        assert_rel(chk.predicted_all, cdnow_holdout[1], 1e-6);
+        size_t sum = 0;
+        for (int g = 0; g < CSEG_CLV_CHECK_GROUPS; g++)
+            sum += chk.customers[g];
+        assert_int_equal(sum, CDNOW_N);
+        /* a calibration end after the holdout's is refused */
+        assert_int_equal(
+            cseg_clv_check_holdout(&chk, txn, &roles, &rp, hold / 86400 + 5, CSEG_DAY_AUTO, &d),
+            CSEG_EINVAL);
+        cseg_table_free(txn);
+    }
     /* the columns in a table, then the same through cseg_rfm_compute with the fit */
     assert_int_equal(cseg_clv_add_columns(c, &p1, &d), 0);
     assert_true(cseg_table_find(c, CSEG_CLV_COL_CLV) >= 0);

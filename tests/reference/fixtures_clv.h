@@ -17,7 +17,8 @@
  * BTYD summary of the CDNOW log (calibration to 1997-09-30 in weeks, the
  * cleaning custseg applies: exact duplicate rows and rows of 0 dollars dropped)
  * and both models fitted to it by maximum likelihood with scipy.optimize
- * (Nelder-Mead, then BFGS to a gradient of 1e-9), with the holdout counts.
+ * (Nelder-Mead, then BFGS to a gradient of 1e-9), with the holdout counts and
+ * the mean predicted holdout purchases.
  */
 #ifndef CSEG_FIXTURES_CLV_H
 #define CSEG_FIXTURES_CLV_H
@@ -122,6 +123,9 @@ static const double cdnow_gg[] __attribute__((unused)) = {
 };
 static const double cdnow_gg_ll[] __attribute__((unused)) = {
     -40747.8226655176,
+};
+static const double cdnow_holdout[] __attribute__((unused)) = {
+    0.8371914893617022, 0.7181350282064232,
 };
 static const double cdnow_customer[] __attribute__((unused)) = {
     2.0, 12.857142857142858, 38.714285714285715, 20.15,

@@ -18,7 +18,8 @@ those customers; and, from the bundled data/cdnow_master.csv.gz, the
 BTYD summary of the CDNOW log (calibration to 1997-09-30 in weeks, the
 cleaning custseg applies: exact duplicate rows and rows of 0 dollars dropped)
 and both models fitted to it by maximum likelihood with scipy.optimize
-(Nelder-Mead, then BFGS to a gradient of 1e-9), with the holdout counts.
+(Nelder-Mead, then BFGS to a gradient of 1e-9), with the holdout counts and
+the mean predicted holdout purchases.
 """
 
 import csv
@@ -221,6 +222,9 @@ def main():
         out.append(c_array("double", "cdnow_bgnbd_ll", [bgll]))
         out.append(c_array("double", "cdnow_gg", ggp))
         out.append(c_array("double", "cdnow_gg_ll", [ggll]))
+        # The holdout check: mean actual and predicted purchase days in the 39 weeks after.
+        hold = datetime.date(1998, 6, 30).toordinal()
+        out.append(c_array("double", "cdnow_holdout", [xh.mean(), np.mean(expected(bgp, (hold - cal_end) / 7.0, x, tx, t))]))
         # The first customer with two repeat purchases or more: predictions over
         # 39 weeks and the CLV of the next 12 months.
         i = int(np.argmax(x >= 2))

@@ -2,8 +2,8 @@
  * library's pipeline (include/custseg/segment.h), then write its outputs to
  * --out and print the summary, or print the comparison. */
 #include <errno.h>
-#include <jansson.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -24,7 +24,8 @@ int cli_write_json_atomic(json_t *j, const char *path)
     snprintf(tmp, n, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    int ok = f && json_dumpf(j, f, JSON_INDENT(2) | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER) == 0;
+    int ok =
+        f && json_dumpf(j, f, JSON_INDENT(2) | JSON_REAL_PRECISION(17) | JSON_PRESERVE_ORDER) == 0;
     if (f) {
         ok = ok && fputc('\n', f) != EOF && !ferror(f);
         ok = (fclose(f) == 0) && ok;
@@ -47,16 +48,19 @@ int cli_write_json_atomic(json_t *j, const char *path)
 
 /* --timings: the stages of a run as the progress callback reports them. */
 enum { PH_READ, PH_FEATURES, PH_PREPARE, PH_FIT, PH_PROFILE, PH_WRITE, N_PHASES };
-static const char *const phase_name[N_PHASES] = {
-    "read the input", "clean and features", "preprocess (and PCA)", "fit and choose k",
-    "order, profiles, names, rules", "write outputs and report"};
+static const char *const phase_name[N_PHASES] = {"read the input",
+                                                 "clean and features",
+                                                 "preprocess (and PCA)",
+                                                 "fit and choose k",
+                                                 "order, profiles, names, rules",
+                                                 "write outputs and report"};
 
 typedef struct cli_progress {
-    int show;      /* a progress line on a terminal */
+    int show; /* a progress line on a terminal */
     int quiet, verbose;
     int line_open; /* a progress line is on screen */
     size_t bootstrap;
-    int phase;     /* --timings: the stage running, since mark */
+    int phase; /* --timings: the stage running, since mark */
     double mark, secs[N_PHASES];
     long peak_kb[N_PHASES]; /* the process's peak resident memory when the stage ended */
 } cli_progress;
@@ -106,22 +110,38 @@ static int on_progress(const cseg_progress *pr, void *user)
     if (!cp->show)
         return 0;
     switch (pr->stage) {
+    case CSEG_STAGE_FEATURES:
+        fprintf(stderr, "\rcustseg: cleaning %zu rows and computing customer features...", pr->n);
+        cp->line_open = 1;
+        break;
+    case CSEG_STAGE_PREPARE:
+        if (pr->done == 0 && pr->n) {
+            fprintf(stderr, "\r%70s\rcustseg: preprocessing %zu customers...", "", pr->n);
+            cp->line_open = 1;
+        }
+        break;
+    case CSEG_STAGE_PROFILE:
+        if (pr->done == 0) {
+            fprintf(stderr, "\r%70s\rcustseg: segment order, profiles, names and rules...", "");
+            cp->line_open = 1;
+        }
+        break;
     case CSEG_STAGE_TREE:
-        fprintf(stderr, "\rcustseg: building the %s tree of %zu customers...", pr->algorithm,
-                pr->n);
+        fprintf(stderr, "\r%70s\rcustseg: building the %s tree of %zu customers...", "",
+                pr->algorithm, pr->n);
         cp->line_open = 1;
         break;
     case CSEG_STAGE_FIT:
         if (pr->k) {
-            fprintf(stderr, "\rcustseg: %s, k = %zu (%zu of %zu)...%10s", pr->algorithm, pr->k,
-                    pr->done + 1, pr->total, "");
+            fprintf(stderr, "\r%70s\rcustseg: %s, k = %zu (%zu of %zu)...", "", pr->algorithm,
+                    pr->k, pr->done + 1, pr->total);
             cp->line_open = 1;
         }
         break;
     case CSEG_STAGE_STABILITY:
         if (pr->done == 0) {
-            fprintf(stderr, "\rcustseg: %s: stability over %zu resamples...", pr->algorithm,
-                    pr->total);
+            fprintf(stderr, "\r%70s\rcustseg: %s: stability over %zu resamples...", "",
+                    pr->algorithm, pr->total);
             cp->line_open = 1;
         }
         break;
@@ -201,8 +221,8 @@ static void print_quality(const cseg_quality *q)
     printf("\n  kept: %zu purchase row%s, %zu return row%s (%zu cancellation%s); %zu customer%s"
            " (%zu more had only returns)\n",
            q->n_purchase_rows, plural(q->n_purchase_rows), q->n_return_rows,
-           plural(q->n_return_rows), q->n_cancellations, plural(q->n_cancellations),
-           q->n_customers, plural(q->n_customers), q->n_return_only);
+           plural(q->n_return_rows), q->n_cancellations, plural(q->n_cancellations), q->n_customers,
+           plural(q->n_customers), q->n_return_only);
 }
 
 static void print_k_table(const cseg_segmentation *r, FILE *out)
@@ -210,9 +230,13 @@ static void print_k_table(const cseg_segmentation *r, FILE *out)
     cseg_algo algo = cseg_segment_params_used(r)->algo;
     int gmm = algo == CSEG_ALGO_GMM, db = algo == CSEG_ALGO_DBSCAN;
     const cseg_candidate *c = cseg_segment_candidates(r);
-    fprintf(out, "\nChoosing k (%s):\n   k      inertia  silhouette  davies_bouldin  "
-                 "calinski_harabasz%s\n",
-            cseg_segment_rule(r), gmm ? "             bic" : db ? "  outliers" : "");
+    fprintf(out,
+            "\nChoosing k (%s):\n   k      inertia  silhouette  davies_bouldin  "
+            "calinski_harabasz%s\n",
+            cseg_segment_rule(r),
+            gmm  ? "             bic"
+            : db ? "  outliers"
+                 : "");
     for (size_t t = 0; t < cseg_segment_n_candidates(r); t++) {
         fprintf(out, "  %2zu", c[t].k);
         print_num(out, c[t].inertia, 12, 2);
@@ -237,8 +261,8 @@ static void print_segments(const cseg_segmentation *r, int rfm)
     const cseg_segment_params *p = cseg_segment_params_used(r);
     size_t k = cseg_segment_k(r), nshow = 0;
     const char *show[6];
-    printf("\n%zu customer%s in %zu segment%s:\n", cseg_segment_n(r), plural(cseg_segment_n(r)),
-           k, plural(k));
+    printf("\n%zu customer%s in %zu segment%s:\n", cseg_segment_n(r), plural(cseg_segment_n(r)), k,
+           plural(k));
     if (rfm) {
         for (size_t j = 0; j < 6; j++)
             show[nshow++] = rfm_show[j];
@@ -328,11 +352,8 @@ static void *store_thread(void *arg)
     if (rc == 0)
         rc = cseg_store_open(&st, o->db, &j->diag);
     if (rc == 0) {
-        cseg_store_run_info info = {strcmp(o->cmd, "fit") == 0 ? "fit" : "run",
-                                    db ? NULL : sha,
-                                    ptext,
-                                    files_written,
-                                    j};
+        cseg_store_run_info info = {strcmp(o->cmd, "fit") == 0 ? "fit" : "run", db ? NULL : sha,
+                                    ptext, files_written, j};
         rc = cseg_store_put_run(st, j->r, &info, &j->id, &j->diag);
     }
     cseg_store_close(st);
@@ -450,7 +471,8 @@ static int prev_table(const prev_rows *p, cseg_table **out)
         rc = cseg_table_add_text(t, "segment_name", (const char *const *)p->name, n, code);
     const char *key;
     json_t *v;
-    json_object_foreach(n ? p->feat[0] : NULL, key, v) {
+    json_object_foreach(n ? p->feat[0] : NULL, key, v)
+    {
         if (rc < 0 || strcmp(key, CSEG_RFM_COL_CUSTOMER_ID) == 0 || strcmp(key, "segment") == 0 ||
             strcmp(key, "segment_name") == 0)
             continue;
@@ -529,11 +551,15 @@ static void print_previous(const cseg_segmentation *r)
     json_decref(j);
 }
 
-static int write_outputs(const seg_opts *o, const cseg_segmentation *r)
+static int write_outputs(const seg_opts *o, const cseg_segmentation *r, cli_progress *cp)
 {
     cseg_diag diag;
     cseg_diag_clear(&diag);
     int rc = cseg_segment_write_all(r, o->out_dir, on_warning, NULL, &diag);
+    if (cp->line_open) { /* the "writing" line goes before the summary */
+        fprintf(stderr, "\r%70s\r", "");
+        cp->line_open = 0;
+    }
     if (rc < 0)
         return cli_fail(rc, &diag, NULL);
     if (cseg_segment_quality(r))
@@ -574,10 +600,10 @@ static int print_comparison(const seg_opts *o, const cseg_comparison *c)
                "features, stability over %zu bootstrap resamples\n\n",
                n, n_all, d, o->bootstrap);
     else
-        printf("%zu customers, %zu model features, stability over %zu bootstrap resamples\n\n",
-               n, d, o->bootstrap);
-    printf("  %-9s %3s %10s %8s %12s %13s %8s %8s %8s %9s\n", "algorithm", "k", "silhouette",
-           "DB", "CH", "BIC", "balance", "min_seg", "outliers", "stability");
+        printf("%zu customers, %zu model features, stability over %zu bootstrap resamples\n\n", n,
+               d, o->bootstrap);
+    printf("  %-9s %3s %10s %8s %12s %13s %8s %8s %8s %9s\n", "algorithm", "k", "silhouette", "DB",
+           "CH", "BIC", "balance", "min_seg", "outliers", "stability");
     for (size_t i = 0; i < cseg_compare_n_rows(c); i++) {
         const cseg_compare_row *r = &rows[i];
         printf("  %-9s %3zu", r->algorithm, r->c.k);
@@ -616,8 +642,9 @@ static int read_previous(const char *dir, cseg_table **t, char **idcol)
     *idcol = id ? strdup(id) : NULL;
     cseg_model_free(m);
     if (!*idcol)
-        return cli_error(EXIT_DATA, "%s: the previous run has no customer id column: its customers "
-                                    "cannot be followed",
+        return cli_error(EXIT_DATA,
+                         "%s: the previous run has no customer id column: its customers "
+                         "cannot be followed",
                          mp);
     cseg_table_read_params rp;
     cseg_table_read_params_init(&rp);
@@ -639,8 +666,15 @@ int seg_run(seg_opts *o, const seg_source *src)
     cseg_comparison *c = NULL;
     cseg_table *prev = NULL;
     char *prev_id = NULL;
-    cli_progress cp = {!o->c.quiet && isatty(2), o->c.quiet, o->c.verbose, 0, o->bootstrap,
-                       PH_READ, o->started, {0}, {0}};
+    cli_progress cp = {!o->c.quiet && isatty(2),
+                       o->c.quiet,
+                       o->c.verbose,
+                       0,
+                       o->bootstrap,
+                       PH_READ,
+                       o->started,
+                       {0},
+                       {0}};
     cseg_diag_clear(&diag);
     if ((o->features && !(feats = cli_split(o->features, &nf))) ||
         (o->names && !(names = cli_split(o->names, &nn))) ||
@@ -663,8 +697,9 @@ int seg_run(seg_opts *o, const seg_source *src)
         if ((status = previous_from_store(o, &prev, &run_id)) != EXIT_OK)
             goto out;
         if (prev && !o->c.quiet)
-            fprintf(stderr, "custseg: following run %lld of the store (segments keep its numbers "
-                            "and names; --previous DIR chooses another)\n",
+            fprintf(stderr,
+                    "custseg: following run %lld of the store (segments keep its numbers "
+                    "and names; --previous DIR chooses another)\n",
                     (long long)run_id);
         prev_id = prev ? strdup(CSEG_RFM_COL_CUSTOMER_ID) : NULL;
     }
@@ -696,14 +731,19 @@ int seg_run(seg_opts *o, const seg_source *src)
         }
         goto out;
     }
-    rc = src->txn ? cseg_segment_transactions(&r, src->txn, src->roles, src->date_format,
-                                              src->rfm, &p, &diag)
+    rc = src->txn ? cseg_segment_transactions(&r, src->txn, src->roles, src->date_format, src->rfm,
+                                              &p, &diag)
                   : cseg_segment_customers(&r, src->customers, src->id_column, &p, &diag);
     if (rc < 0) {
         status = fail(o, &cp, rc, &diag);
         goto out;
     }
     phase_to(&cp, PH_WRITE);
+    if (cp.show) {
+        fprintf(stderr, "\r%70s\rcustseg: writing the outputs and the report...", "");
+        fflush(stderr);
+        cp.line_open = 1;
+    }
     if (o->db) {
         store_job job = {.o = o, .src = src, .r = r};
         pthread_t th;
@@ -712,7 +752,7 @@ int seg_run(seg_opts *o, const seg_source *src)
         int threaded = pthread_create(&th, NULL, store_thread, &job) == 0;
         if (!threaded)
             job.files = -1; /* no thread: outputs first, then the store, here */
-        status = write_outputs(o, r);
+        status = write_outputs(o, r, &cp);
         if (threaded) {
             files_done(&job, status == EXIT_OK);
             pthread_join(th, NULL);
@@ -725,7 +765,7 @@ int seg_run(seg_opts *o, const seg_source *src)
         pthread_cond_destroy(&job.cv);
         pthread_mutex_destroy(&job.mu);
     } else {
-        status = write_outputs(o, r);
+        status = write_outputs(o, r, &cp);
     }
     if (o->timings && status == EXIT_OK) {
         phase_to(&cp, PH_WRITE);

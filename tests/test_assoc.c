@@ -37,6 +37,34 @@ static void side(const cseg_assoc *r, const int32_t *v, size_t n, char *buf)
     buf[n] = 0;
 }
 
+/* The baskets of a transaction log's text, in the segments of a
+ * customers.csv's text (customer_id, segment[, segment_name]). */
+static cseg_baskets *baskets_from(const char *log, const char *cust)
+{
+    char *lp = write_temp(log), *cp = write_temp(cust);
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    cseg_table *txn, *c;
+    cseg_baskets *b;
+    cseg_diag d;
+    assert_int_equal(cseg_txn_read(&txn, lp, &roles, NULL, &d), 0);
+    assert_int_equal(cseg_baskets_from_txn(&b, txn, &roles, NULL, CSEG_DAY_AUTO, &d), 0);
+    cseg_table_read_params rp;
+    cseg_table_read_params_init(&rp);
+    static const cseg_colspec id = {"customer_id", CSEG_COL_TEXT, 1};
+    rp.specs = &id;
+    rp.n_specs = 1;
+    assert_int_equal(cseg_table_read_csv(&c, cp, &rp, &d), 0);
+    assert_int_equal(cseg_baskets_set_segments(b, c, NULL, &d), 0);
+    cseg_table_free(txn);
+    cseg_table_free(c);
+    unlink(lp);
+    unlink(cp);
+    free(lp);
+    free(cp);
+    return b;
+}
+
 /* The small data as a transaction log and a customers.csv putting its
  * customers in three segments (those of segment -1 in none). */
 static cseg_baskets *small_baskets(void)
@@ -54,29 +82,9 @@ static cseg_baskets *small_baskets(void)
             clen += (size_t)snprintf(cust + clen, cap - clen, "c%zu,%d,Group %d\n", i,
                                      assoc_small_segment[i] + 1, assoc_small_segment[i] + 1);
     }
-    char *lp = write_temp(log), *cp = write_temp(cust);
-    cseg_txn_roles roles;
-    memset(&roles, 0, sizeof roles);
-    cseg_table *txn, *c;
-    cseg_baskets *b;
-    cseg_diag d;
-    assert_int_equal(cseg_txn_read(&txn, lp, &roles, NULL, &d), 0);
-    assert_int_equal(cseg_baskets_from_txn(&b, txn, &roles, NULL, CSEG_DAY_AUTO, &d), 0);
-    cseg_table_read_params rp;
-    cseg_table_read_params_init(&rp);
-    static const cseg_colspec id = {"customer_id", CSEG_COL_TEXT, 1};
-    rp.specs = &id;
-    rp.n_specs = 1;
-    assert_int_equal(cseg_table_read_csv(&c, cp, &rp, &d), 0);
-    assert_int_equal(cseg_baskets_set_segments(b, c, NULL, &d), 0);
+    cseg_baskets *b = baskets_from(log, cust);
     assert_int_equal(cseg_baskets_n(b), ASSOC_SMALL_N);
     assert_int_equal(cseg_baskets_k(b), 3);
-    cseg_table_free(txn);
-    cseg_table_free(c);
-    unlink(lp);
-    unlink(cp);
-    free(lp);
-    free(cp);
     free(log);
     free(cust);
     return b;
@@ -310,6 +318,33 @@ static void test_bad_and_degenerate(void **state)
     assert_true(into_milk >= 3); /* {bread}, {eggs}, {bread, eggs} -> {milk} */
     cseg_assoc_free(r);
     cseg_baskets_free(b);
+    /* a segment of one basket of 30 items is not mined (2^30 "frequent" itemsets) */
+    {
+        size_t cap = 1 << 16, len = 0, clen = 0;
+        char *log = malloc(cap), *cust = malloc(cap);
+        len += (size_t)snprintf(log, cap, "customer,invoice,date,product,quantity,price\n");
+        clen += (size_t)snprintf(cust, cap, "customer_id,segment\n");
+        for (int i = 0; i < 40; i++) { /* segment 1: 40 small baskets */
+            len +=
+                (size_t)snprintf(log + len, cap - len, "c%d,%d,2024-01-02,P%d,1,1\n", i, i, i % 3);
+            clen += (size_t)snprintf(cust + clen, cap - clen, "c%d,1\n", i);
+        }
+        for (int j = 0; j < 30; j++) /* segment 2: one invoice of 30 products */
+            len += (size_t)snprintf(log + len, cap - len, "big,999,2024-01-03,Q%d,1,1\n", j);
+        clen += (size_t)snprintf(cust + clen, cap - clen, "big,2\n");
+        b = baskets_from(log, cust);
+        cseg_assoc_params ap;
+        cseg_assoc_params_init(&ap);
+        ap.min_support = 0.2;
+        assert_int_equal(cseg_assoc_mine(&r, b, &ap, &d), 0);
+        assert_true(cseg_assoc_group_mined(r, 1));
+        assert_false(cseg_assoc_group_mined(r, 2));
+        assert_int_equal(cseg_assoc_group_itemsets(r, 2), 0);
+        cseg_assoc_free(r);
+        cseg_baskets_free(b);
+        free(log);
+        free(cust);
+    }
     /* an explosion: 22 items in every basket is 4 million itemsets; refused early */
     char *text = malloc(4096);
     size_t len = 0;

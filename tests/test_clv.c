@@ -132,6 +132,73 @@ static void test_not_converged(void **state)
     assert_non_null(strstr(f.message, "limit of 2 iterations"));
 }
 
+/* What the review of the first version found: the expectation for frequent
+ * buyers over long horizons, with a + b < 1 and at a = 1; one repeat buyer;
+ * purchase days worth nothing. */
+static void test_hard_cases(void **state)
+{
+    (void)state;
+    /* a + b < 1: 2F1's c is negative; the direct series gives 0.6977 and 1.5799 */
+    double p1[4] = {0.5, 5, 0.3, 0.4}, x = 0, tx = 0, T = 10, e;
+    cseg_bgnbd_expected(p1, 30, &x, &tx, &T, 1, &e);
+    assert_rel(e, 0.697743, 1e-5);
+    assert_rel(cseg_bgnbd_expected_new(p1, 30), 1.579855, 1e-5);
+    /* 690 repeat purchases over 700 days, 5 years ahead: finite, about 1,600 */
+    double p2[4] = {0.8265, 68.9, 0.0034, 6.745}, xb = 690, txb = 700, Tb = 700;
+    cseg_bgnbd_expected(p2, 60 * CSEG_CLV_MONTH_DAYS, &xb, &txb, &Tb, 1, &e);
+    assert_true(isfinite(e) && e > 1000 && e < 3000);
+    /* a = 1 is 0/0 in the formula; its limit joins the values around it */
+    double p3[4] = {0.5, 5, 1.0, 2}, p4[4] = {0.5, 5, 1.001, 2}, e4;
+    x = 2;
+    tx = 5;
+    cseg_bgnbd_expected(p3, 30, &x, &tx, &T, 1, &e);
+    cseg_bgnbd_expected(p4, 30, &x, &tx, &T, 1, &e4);
+    assert_true(isfinite(e) && fabs(e - e4) < 0.01);
+    /* one repeat buyer: BG/NBD alone, the spend model left out with its reason */
+    cseg_table *t;
+    assert_int_equal(cseg_table_create(&t, 4), 0);
+    const double fx[4] = {0, 3, 0, 0}, ftx[4] = {0, 20, 0, 0}, fT[4] = {30, 40, 10, 25},
+                 fm[4] = {0, 12.5, 0, 0};
+    assert_int_equal(cseg_table_add_numbers(t, CSEG_CLV_COL_FREQUENCY, fx), 0);
+    assert_int_equal(cseg_table_add_numbers(t, CSEG_CLV_COL_RECENCY, ftx), 0);
+    assert_int_equal(cseg_table_add_numbers(t, CSEG_CLV_COL_T, fT), 0);
+    assert_int_equal(cseg_table_add_numbers(t, CSEG_CLV_COL_MONETARY, fm), 0);
+    cseg_clv_params p;
+    cseg_clv_params_init(&p);
+    cseg_diag d;
+    assert_int_equal(cseg_clv_fit_table(&p, t, &d), 0);
+    assert_int_equal(p.bgnbd.kind, CSEG_CLV_BGNBD);
+    assert_int_equal(p.gamma_gamma.kind, 0);
+    assert_non_null(strstr(p.gamma_gamma.message, "not fitted"));
+    assert_int_equal(cseg_clv_add_columns(t, &p, &d), 0);
+    assert_true(cseg_table_find(t, CSEG_CLV_COL_P_ALIVE) >= 0);
+    assert_true(cseg_table_find(t, CSEG_CLV_COL_CLV) < 0);
+    cseg_table_free(t);
+    /* a day of zero-quantity rows is no purchase day */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/cseg_test_clv_%d.csv", (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("customer,invoice,date,quantity,price\nA,1,2024-01-01,2,5\nA,2,2024-01-05,0,5\n"
+          "A,3,2024-01-09,1,4\nB,4,2024-01-02,1,3\n",
+          f);
+    fclose(f);
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    cseg_table *txn, *c;
+    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, &d), 0);
+    cseg_rfm_params rp;
+    cseg_rfm_params_init(&rp);
+    rp.clv.enabled = 1;
+    assert_int_equal(cseg_rfm_compute(&c, txn, &roles, &rp, NULL, &d), 0);
+    const double *bx = cseg_table_numbers(c, (size_t)cseg_table_find(c, CSEG_CLV_COL_FREQUENCY));
+    const double *bm = cseg_table_numbers(c, (size_t)cseg_table_find(c, CSEG_CLV_COL_MONETARY));
+    assert_true(bx[0] == 1 && bm[0] == 4); /* A: days 1 and 9 (4.00), not day 5 (0.00) */
+    cseg_table_free(c);
+    cseg_table_free(txn);
+    unlink(path);
+}
+
 static cseg_table *cdnow_summary(int n_threads, cseg_clv_params *clv)
 {
     const char *path = CSEG_SOURCE_DIR "/data/cdnow_master.csv.gz";
@@ -261,6 +328,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loglik),        cmocka_unit_test(test_predictions),
         cmocka_unit_test(test_bad_summaries), cmocka_unit_test(test_not_converged),
+        cmocka_unit_test(test_hard_cases),
         cmocka_unit_test(test_cdnow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -112,6 +112,11 @@ CSEG_API void cseg_assoc_free(cseg_assoc *r);
 CSEG_API size_t cseg_assoc_n_groups(const cseg_assoc *r);
 CSEG_API size_t cseg_assoc_group_baskets(const cseg_assoc *r, size_t g);
 CSEG_API const char *cseg_assoc_group_name(const cseg_assoc *r, size_t g);
+/* Whether group g was mined: a segment of fewer than CSEG_ASSOC_MIN_BASKETS
+ * baskets is not (its few baskets would make every subset of a large one
+ * frequent); a segment's itemsets need at least 2 baskets. */
+#define CSEG_ASSOC_MIN_BASKETS 20
+CSEG_API int cseg_assoc_group_mined(const cseg_assoc *r, size_t g);
 /* Frequent itemsets found (of any group) and, per group, how many. */
 CSEG_API size_t cseg_assoc_n_itemsets(const cseg_assoc *r);
 CSEG_API size_t cseg_assoc_group_itemsets(const cseg_assoc *r, size_t g);

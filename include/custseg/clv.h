@@ -142,8 +142,9 @@ CSEG_API int cseg_clv_value(const cseg_clv_params *p, const double *x, const dou
                             const double *T, const double *m, size_t n, double *out);
 
 /* Fit both models on the summary columns of a customer table (btyd_*; see
- * above) into p (has_fit = 1); without btyd_monetary_value only BG/NBD
- * (gamma_gamma left zero: kind 0). Errors as the fits. */
+ * above) into p (has_fit = 1); without btyd_monetary_value, or with fewer
+ * than 2 repeat buyers, only BG/NBD (gamma_gamma kind 0, its message saying
+ * why). Errors as the BG/NBD fit; p is unchanged on an error. */
 CSEG_API int cseg_clv_fit_table(cseg_clv_params *p, const cseg_table *customers, cseg_diag *d);
 /* Append p_alive, expected_purchases (over horizon_months), expected_order_value
  * and clv to a customer table holding the summary columns, from p's models

@@ -381,6 +381,54 @@ static int best_labels(const txn_cols *c, const int32_t *lab, long jl, const siz
     return 0;
 }
 
+static int unique_names(cseg_baskets *b, const cseg_table *t, long jr, const int32_t *item_of,
+                        size_t n_prod)
+{
+    size_t m = b->n_items;
+    named *v = malloc((m ? m : 1) * sizeof *v);
+    size_t *prod = malloc((m ? m : 1) * sizeof *prod);
+    if (!v || !prod) {
+        free(v);
+        free(prod);
+        return CSEG_ENOMEM;
+    }
+    for (size_t p = 0; p < n_prod; p++)
+        if (item_of[p] >= 0)
+            prod[item_of[p]] = p;
+    for (size_t i = 0; i < m; i++)
+        v[i] = (named){b->item_names[i], i};
+    qsort(v, m, sizeof *v, cmp_named);
+    int rc = 0;
+    unsigned char *dup = calloc(m ? m : 1, 1);
+    if (!dup)
+        rc = CSEG_ENOMEM;
+    for (size_t i = 1; rc == 0 && i < m; i++) /* flagged first: renaming changes the names */
+        if (strcmp(v[i].name, v[i - 1].name) == 0)
+            dup[i] = dup[i - 1] = 1;
+    for (size_t i = 0; i < m && rc == 0; i++) {
+        if (!dup[i])
+            continue;
+        const char *code = cseg_table_level(t, (size_t)jr, (int32_t)prod[v[i].old]);
+        size_t len = strlen(v[i].name) + strlen(code) + 4;
+        char *name = malloc(len);
+        if (!name) {
+            rc = CSEG_ENOMEM;
+            break;
+        }
+        snprintf(name, len, "%s [%s]", v[i].name, code);
+        v[i].name = name;
+    }
+    free(dup);
+    for (size_t i = 0; i < m; i++)
+        if (v[i].name != b->item_names[v[i].old]) {
+            free(b->item_names[v[i].old]);
+            b->item_names[v[i].old] = (char *)v[i].name;
+        }
+    free(v);
+    free(prod);
+    return rc;
+}
+
 /* Item names: the product codes, or (jl >= 0) each product's most frequent
  * label among the rows kept, made unique with " [code]". */
 static int name_items(cseg_baskets *b, const txn_cols *c, long jl, const size_t *rows, size_t nr,
@@ -418,6 +466,10 @@ static int name_items(cseg_baskets *b, const txn_cols *c, long jl, const size_t 
             rc = CSEG_ENOMEM;
         b->item_names[item_of[p]] = name;
     }
+    /* Labels that differ only in trailing blanks ("MUG", "MUG ") meet once
+     * trimmed: such names get their product's code too. */
+    if (rc == 0 && jl >= 0)
+        rc = unique_names(b, t, jr, item_of, n_prod);
     free(users);
     free(best);
     return rc;

@@ -34,11 +34,12 @@ const char *cseg_assoc_params_check(const cseg_assoc_params *p)
 }
 
 struct cseg_assoc {
-    size_t ng;          /* groups: population + segments */
-    size_t *group_n;    /* baskets per group */
-    size_t *group_sets; /* frequent itemsets per group */
-    char **group_names; /* borrowed from the baskets except [0] */
-    char **item_names;  /* borrowed copies: owned here */
+    size_t ng;                    /* groups: population + segments */
+    size_t *group_n;              /* baskets per group */
+    size_t *group_sets;           /* frequent itemsets per group */
+    unsigned char *group_skipped; /* a segment with too few baskets, not mined */
+    char **group_names;           /* borrowed from the baskets except [0] */
+    char **item_names;            /* borrowed copies: owned here */
     size_t n_items;
     /* itemsets */
     size_t n_sets, cap_sets, pool_len, pool_cap;
@@ -474,6 +475,7 @@ void cseg_assoc_free(cseg_assoc *r)
     free(r->group_names);
     free(r->group_n);
     free(r->group_sets);
+    free(r->group_skipped);
     free(r->set_start);
     free(r->pool);
     free(r->counts);
@@ -509,13 +511,14 @@ int cseg_assoc_mine(cseg_assoc **out, const cseg_baskets *b, const cseg_assoc_pa
     r->ng = ng;
     r->group_n = calloc(ng, sizeof *r->group_n);
     r->group_sets = calloc(ng, sizeof *r->group_sets);
+    r->group_skipped = calloc(ng, 1);
     r->group_names = calloc(ng, sizeof *r->group_names);
     r->item_names = calloc(b->n_items ? b->n_items : 1, sizeof *r->item_names);
     s.wlo = calloc(ng, sizeof *s.wlo);
     s.whi = calloc(ng, sizeof *s.whi);
     s.minc = calloc(ng, sizeof *s.minc);
-    if (!r->group_n || !r->group_sets || !r->group_names || !r->item_names || !s.wlo || !s.whi ||
-        !s.minc)
+    if (!r->group_n || !r->group_sets || !r->group_skipped || !r->group_names || !r->item_names ||
+        !s.wlo || !s.whi || !s.minc)
         goto oom;
     r->n_items = b->n_items;
     for (size_t i = 0; i < b->n_items; i++)
@@ -554,6 +557,15 @@ int cseg_assoc_mine(cseg_assoc **out, const cseg_baskets *b, const cseg_assoc_pa
     for (size_t g = 0; g < ng; g++) {
         double need = ceil(p->min_support * (double)r->group_n[g] - 1e-9);
         s.minc[g] = need < 1 ? 1 : (uint32_t)need;
+        /* A segment of a few baskets would make every subset of one large
+         * basket "frequent" (2^30 of them for an invoice of 30 products):
+         * it is not mined, and says so. Segments need 2 baskets an itemset. */
+        if (g > 0 && r->group_n[g] < CSEG_ASSOC_MIN_BASKETS) {
+            s.minc[g] = UINT32_MAX;
+            r->group_skipped[g] = 1;
+        } else if (g > 0 && s.minc[g] < 2) {
+            s.minc[g] = 2;
+        }
     }
     /* Single items: counts per group, those frequent somewhere. */
     if (!(cnt_items = calloc(b->n_items * ng + 1, sizeof *cnt_items)))
@@ -655,6 +667,11 @@ const char *cseg_assoc_group_name(const cseg_assoc *r, size_t g)
 {
     return g < r->ng ? r->group_names[g] : NULL;
 }
+int cseg_assoc_group_mined(const cseg_assoc *r, size_t g)
+{
+    return g < r->ng && !r->group_skipped[g];
+}
+
 size_t cseg_assoc_n_itemsets(const cseg_assoc *r)
 {
     return r->n_sets;

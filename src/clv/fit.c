@@ -9,14 +9,16 @@
 #include "custseg/features.h"
 #include "internal.h"
 
-#define LOG_BOUND 35.0   /* |log parameter| beyond this is a parameter running off */
+#define LOG_BOUND 35.0   /* |log parameter| the line search does not go beyond */
+#define RUNAWAY 15.0     /* |log(parameter / its natural size)| that means it ran off */
 #define GTOL_FIT 1e-8    /* BFGS target on the mean log-likelihood's gradient */
 #define GTOL_REPORT 1e-6 /* converged when the final gradient is below this */
 
 typedef struct fit_ctx {
     cseg__clv_data dd;
     int kind, dim, n_threads;
-    double n; /* rows the likelihood counts */
+    double n;        /* rows the likelihood counts */
+    double scale[4]; /* each parameter's natural size (alpha: the mean T; v: the mean spend) */
 } fit_ctx;
 
 /* -loglik / n over the log-parameters, and its gradient. */
@@ -63,9 +65,11 @@ static int run_fit(cseg_clv_fit *out, fit_ctx *c, double *start, const cseg_clv_
                          ? out->param[j] * sqrt(res.Hinv[j * c->dim + j] / c->n)
                          : (j < c->dim ? NAN : 0);
     }
+    /* A parameter e^RUNAWAY times its natural size, or as many times below,
+     * has run off: the likelihood goes on rising towards 0 or infinity. */
     int at_bound = -1;
     for (int j = 0; j < c->dim; j++)
-        if (fabs(th[j]) >= LOG_BOUND - 1)
+        if (fabs(th[j] - log(c->scale[j])) >= RUNAWAY)
             at_bound = j;
     if (at_bound >= 0) {
         out->status = CSEG_CLV_BOUNDARY;
@@ -133,7 +137,11 @@ int cseg_bgnbd_fit(cseg_clv_fit *out, const double *x, const double *tx, const d
     if (!(sT > 0))
         return cseg__diag(d, CSEG_EEMPTY, NULL, 0, 0,
                           "BG/NBD: every customer's T is 0 (observed for no time at all)");
-    fit_ctx c = {.kind = CSEG_CLV_BGNBD, .dim = 4, .n_threads = p->n_threads, .n = (double)n};
+    fit_ctx c = {.kind = CSEG_CLV_BGNBD,
+                 .dim = 4,
+                 .n_threads = p->n_threads,
+                 .n = (double)n,
+                 .scale = {1, sT / (double)n, 1, 1}};
     if ((rc = cseg__clv_data_init(&c.dd, x, tx, T, NULL, n)) < 0) {
         cseg__clv_data_free(&c.dd);
         return cseg__diag(d, rc, NULL, 0, 0, "out of memory fitting BG/NBD");
@@ -171,8 +179,11 @@ int cseg_gammagamma_fit(cseg_clv_fit *out, const double *x, const double *m, siz
                           "Gamma-Gamma: %zu customer%s with repeat purchases; the spend model "
                           "needs at least 2",
                           repeat, repeat == 1 ? "" : "s");
-    fit_ctx c = {
-        .kind = CSEG_CLV_GAMMA_GAMMA, .dim = 3, .n_threads = p->n_threads, .n = (double)repeat};
+    fit_ctx c = {.kind = CSEG_CLV_GAMMA_GAMMA,
+                 .dim = 3,
+                 .n_threads = p->n_threads,
+                 .n = (double)repeat,
+                 .scale = {1, 1, sm > 0 ? sm / (double)repeat : 1, 1}};
     int rc = cseg__clv_data_init(&c.dd, x, NULL, NULL, m, n);
     if (rc < 0) {
         cseg__clv_data_free(&c.dd);
@@ -243,14 +254,33 @@ int cseg_clv_fit_table(cseg_clv_params *p, const cseg_table *t, cseg_diag *d)
         long line = cseg_table_row_line(t, (size_t)bad);
         if (line > 0)
             return cseg__diag(d, CSEG_EINVAL, NULL, line, 0, "%s", why);
+        long jid = cseg_table_find(t, CSEG_RFM_COL_CUSTOMER_ID);
+        const int32_t *ids = jid >= 0 ? cseg_table_codes(t, (size_t)jid) : NULL;
+        if (ids && ids[bad] >= 0)
+            return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "customer %s: %s",
+                              cseg_table_level(t, (size_t)jid, ids[bad]), why);
         return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "customer %ld: %s", bad + 1, why);
     }
-    if ((rc = cseg_bgnbd_fit(&p->bgnbd, col[0], col[1], col[2], n, p, d)) < 0)
+    /* Fitted into copies: p changes only when the fit as a whole succeeds. */
+    cseg_clv_fit bg, gg;
+    memset(&gg, 0, sizeof gg);
+    if ((rc = cseg_bgnbd_fit(&bg, col[0], col[1], col[2], n, p, d)) < 0)
         return rc;
-    if (col[3] && (rc = cseg_gammagamma_fit(&p->gamma_gamma, col[0], col[3], n, p, d)) < 0)
-        return rc;
-    if (!col[3])
-        memset(&p->gamma_gamma, 0, sizeof p->gamma_gamma);
+    if (col[3]) {
+        cseg_diag dg;
+        cseg_diag_clear(&dg);
+        rc = cseg_gammagamma_fit(&gg, col[0], col[3], n, p, &dg);
+        if (rc == CSEG_EEMPTY) { /* too few repeat buyers for the spend model: BG/NBD alone */
+            memset(&gg, 0, sizeof gg);
+            snprintf(gg.message, sizeof gg.message, "not fitted: %.160s", dg.msg);
+        } else if (rc < 0) {
+            if (d)
+                *d = dg;
+            return rc;
+        }
+    }
+    p->bgnbd = bg;
+    p->gamma_gamma = gg;
     p->has_fit = 1;
     return 0;
 }
@@ -275,7 +305,10 @@ int cseg_clv_add_columns(cseg_table *t, const cseg_clv_params *p, cseg_diag *d)
     int spend = col[3] && p->gamma_gamma.kind == CSEG_CLV_GAMMA_GAMMA;
     if (spend) {
         cseg_gammagamma_expected(p->gamma_gamma.param, col[0], col[3], n, ov);
-        rc = cseg_clv_value(p, col[0], col[1], col[2], col[3], n, cl);
+        if ((rc = cseg_clv_value(p, col[0], col[1], col[2], col[3], n, cl)) < 0) {
+            free(v);
+            return cseg__diag(d, rc, NULL, 0, 0, "clv: the parameters are not usable");
+        }
     }
     if (rc == 0 && ((rc = cseg_table_add_numbers(t, CSEG_CLV_COL_P_ALIVE, pa)) < 0 ||
                     (rc = cseg_table_add_numbers(t, CSEG_CLV_COL_EXPECTED, ep)) < 0 ||

@@ -10,10 +10,11 @@
  * x >= 10, then the asymptotic series: relative error below 1e-15. */
 double cseg__digamma(double x);
 
-/* Gauss's hypergeometric 2F1(a, b; c; z) for a, b, c > 0 and 0 <= z < 1 by
- * its power series, summed until a term no longer changes the sum (at most
- * max_terms terms; *ok = 0 when they ran out). Its only use here is the BG/NBD
- * expectation, where z = t / (alpha + T + t) stays below 1. */
+/* Gauss's hypergeometric 2F1(a, b; c; z) for 0 <= z < 1 and c not 0, -1,
+ * -2, ... by its power series, summed until a term no longer changes the sum
+ * (at most 10^7 terms; *ok = 0 when they ran out or the sum overflowed). Its
+ * only use here is the BG/NBD expectation, in the Euler-transformed form
+ * whose a and b do not grow with the customer's purchases. */
 double cseg__hyp2f1(double a, double b, double c, double z, int *ok);
 
 /* Minimise f over dim <= 4 variables. f returns the value and writes the

@@ -361,6 +361,28 @@ void cseg_bgnbd_p_alive(const double param[4], const double *x, const double *tx
     }
 }
 
+/* E[Y(t) | x, t_x, T] without the P(alive) denominator:
+ *   (a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)]
+ * with z = t / (alpha+T+t). Euler's transformation turns the second term
+ * into (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z), whose first two
+ * parameters do not grow with x: the direct series overflows for frequent
+ * buyers over long horizons, and is negative (no logarithm) when
+ * a + b < 1. At a = 1 the expression is 0/0 with a finite limit: within
+ * 5e-7 of it, the mean of a = 1 -+ 1e-6. */
+static double expected_core(double r, double alpha, double a, double b, double x, double T,
+                            double t)
+{
+    if (fabs(a - 1) < 5e-7) /* the two points below are 1e-6 away: no recursion */
+        return 0.5 * (expected_core(r, alpha, 1 - 1e-6, b, x, T, t) +
+                      expected_core(r, alpha, 1 + 1e-6, b, x, T, t));
+    double z = t / (alpha + T + t);
+    int ok;
+    double f = cseg__hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z, &ok);
+    if (!ok)
+        return NAN;
+    return (a + b + x - 1) / (a - 1) * (1 - pow(1 - z, a - 1) * f);
+}
+
 void cseg_bgnbd_expected(const double param[4], double t, const double *x, const double *tx,
                          const double *T, size_t n, double *out)
 {
@@ -370,35 +392,29 @@ void cseg_bgnbd_expected(const double param[4], double t, const double *x, const
             out[i] = 0;
             continue;
         }
-        double xi = x[i], z = t / (alpha + T[i] + t);
-        int ok;
-        double f = cseg__hyp2f1(r + xi, b + xi, a + b + xi - 1, z, &ok);
-        /* ((alpha + T) / (alpha + T + t))^(r + x) = (1 - z)^(r + x) */
-        double num = 1 - exp((r + xi) * log1p(-z) + log(f));
-        double den = 1;
+        double xi = x[i], den = 1;
         if (xi > 0)
             den +=
                 exp(log(a) - log(b + xi - 1) + (r + xi) * (log(alpha + T[i]) - log(alpha + tx[i])));
-        out[i] = ok ? (a + b + xi - 1) / (a - 1) * num / den : NAN;
+        out[i] = expected_core(r, alpha, a, b, xi, T[i], t) / den;
     }
 }
 
 double cseg_bgnbd_expected_new(const double param[4], double t)
 {
-    double r = param[0], alpha = param[1], a = param[2], b = param[3];
+    /* a new customer: x = 0, T = 0 */
     if (t <= 0)
         return 0;
-    int ok;
-    double f = cseg__hyp2f1(r, b, a + b - 1, t / (alpha + t), &ok);
-    if (!ok)
-        return NAN;
-    return (a + b - 1) / (a - 1) * (1 - exp(r * log(alpha / (alpha + t)) + log(f)));
+    return expected_core(param[0], param[1], param[2], param[3], 0, 0, t);
 }
 
 void cseg_gammagamma_expected(const double param[3], const double *x, const double *m, size_t n,
                               double *out)
 {
     double p = param[0], q = param[1], v = param[2];
-    for (size_t i = 0; i < n; i++)
-        out[i] = x[i] > 0 ? p * (v + x[i] * m[i]) / (p * x[i] + q - 1) : p * v / (q - 1);
+    for (size_t i = 0; i < n; i++) {
+        double den = x[i] > 0 ? p * x[i] + q - 1 : q - 1;
+        /* q <= 1 (one-time buyers) leaves the mean order value infinite: NaN */
+        out[i] = den > 0 ? p * (v + (x[i] > 0 ? x[i] * m[i] : 0)) / den : NAN;
+    }
 }

@@ -33,10 +33,11 @@ double cseg__hyp2f1(double a, double b, double c, double z, int *ok)
         double ratio = (a + (double)j) * (b + (double)j) / ((c + (double)j) * (double)(j + 1)) * z;
         term *= ratio;
         double next = sum + term;
-        /* Stop once the terms shrink and no longer count (a term can be
-         * tiny and still grow when a is tiny and b large). */
-        if (next == sum && ratio < 1)
-            return sum;
+        /* Stop once the terms shrink and no longer count (a term can be tiny
+         * and still grow when a is tiny and b large; with a or b below 0 the
+         * terms may change sign, or end at 0). */
+        if (term == 0 || (next == sum && fabs(ratio) < 1))
+            return next;
         sum = next;
         if (!isfinite(sum))
             break;

@@ -486,7 +486,9 @@ static int cmp_day(const void *pa, const void *pb)
     return (a->day > b->day) - (a->day < b->day);
 }
 
-/* The BTYD summary (clv.h) of each customer from their purchase rows, as four
+/* The BTYD summary (clv.h) of each customer from their purchase rows worth
+ * more than 0 (a quantity of 0 is kept as a purchase by the cleaning, but a
+ * day of such rows is no purchase day for the spend model), as four
  * columns of m values in *out: repeat purchase days, the span from the first
  * purchase day to the last, the age at the last day before as_of (all in
  * units of unit_days), and the mean gross value of the repeat days. */
@@ -508,8 +510,8 @@ static int btyd_summary(double **out, const txcols *c, const idsort *ids, size_t
     }
     for (size_t u = 0; u < m; u++) {
         size_t k = (size_t)ids[u].code, nd = 0;
-        for (size_t r = start[k]; r < start[k + 1]; r++)
-            if (keep[order[r]] == 1)
+        for (size_t r = start[k]; r < start[k + 1]; r++) /* purchases worth something */
+            if (keep[order[r]] == 1 && value[order[r]] > 0)
                 dv[nd++] = (day_value){cseg__day_of(c->time[order[r]]), value[order[r]]};
         qsort(dv, nd, sizeof *dv, cmp_day);
         /* Days in order; the first day's value is left out of the spend. */

@@ -190,6 +190,8 @@ static void holdout_chart(FILE *f, size_t n, const char *const *labels, const do
     double lo = 0, hi = 0, step;
     for (size_t i = 0; i < n; i++)
         hi = fmax(hi, fmax(actual[i], predicted[i]));
+    if (!(hi > 0)) /* nothing bought: an axis from 0 all the same */
+        hi = 1;
     cseg__report_nice_range(&lo, &hi, &step, 5);
     const double W = 760, H = 320, x0 = 80, x1 = W - 20, y0 = H - 50, y1 = 20;
     cseg__report_svg_open(f, "chart-holdout", (int)W, (int)H,

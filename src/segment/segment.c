@@ -121,8 +121,9 @@ int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_
         const cseg_clv_fit *fits[2] = {&rp.clv.bgnbd, &rp.clv.gamma_gamma};
         for (int j = 0; j < 2; j++)
             if (fits[j]->status != CSEG_CLV_CONVERGED)
-                cseg__log(p, CSEG_LOG_NOTE, "clv: %s %s",
-                          j == 0 ? "BG/NBD" : "Gamma-Gamma", fits[j]->message);
+                cseg__log(p, CSEG_LOG_NOTE, "clv: %s %s%s", j == 0 ? "BG/NBD" : "Gamma-Gamma",
+                          fits[j]->message,
+                          fits[j]->kind ? "" : " (no expected_order_value and no clv)");
         /* The model checked on the log's last quarter (at least 28 days):
          * fitted on the rest, its expected purchases against the actual. */
         int64_t last = in->quality.as_of_day - 1, first = in->quality.first_day;

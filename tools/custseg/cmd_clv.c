@@ -84,9 +84,10 @@ static int read_summary(const char *path, const cseg_csv_params *csv, clv_input 
                              path, want[k][1]);
         }
         if (where[k] >= 0 && !(col[k] = cseg_table_numbers(t, (size_t)where[k]))) {
-            cseg_table_free(t);
-            return cli_error(EXIT_DATA, "%s: column \"%s\" holds something else than numbers", path,
-                             cseg_table_col_name(t, (size_t)where[k]));
+            int st = cli_error(EXIT_DATA, "%s: column \"%s\" holds something else than numbers",
+                               path, cseg_table_col_name(t, (size_t)where[k]));
+            cseg_table_free(t); /* after the message, which names one of its columns */
+            return st;
         }
     }
     int field;
@@ -215,6 +216,11 @@ done:
     cseg_table_free(full);
     cseg_table_free(txn);
     return rc;
+}
+
+static json_t *num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -477,15 +483,17 @@ int cmd_clv(int argc, char **argv)
             for (int k = 0; k <= GROUPS; k++) {
                 char lab[16];
                 group_label(k, lab, sizeof lab);
-                json_array_append_new(rows, json_pack("{s:s,s:I,s:f,s:f}", "frequency", lab,
-                                                      "customers", (json_int_t)g[k].n, "actual",
-                                                      g[k].actual, "predicted", g[k].predicted));
+                /* "o" with num(): a NaN mean is null, not a row json_pack drops */
+                json_array_append_new(rows,
+                                      json_pack("{s:s,s:I,s:o,s:o}", "frequency", lab, "customers",
+                                                (json_int_t)g[k].n, "actual", num(g[k].actual),
+                                                "predicted", num(g[k].predicted)));
             }
             char b[16];
             cseg_format_date(in.hold_end, b, sizeof b);
-            json_object_set_new(
-                root, "holdout",
-                json_pack("{s:s,s:f,s:o}", "end", b, "length", in.duration, "by_frequency", rows));
+            json_object_set_new(root, "holdout",
+                                json_pack("{s:s,s:o,s:o}", "end", b, "length", num(in.duration),
+                                          "by_frequency", rows));
         }
         json_object_set_new(root, "output", json_string(file));
         char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
@@ -513,6 +521,8 @@ int cmd_clv(int argc, char **argv)
         print_fit("BG/NBD", &rfm.clv.bgnbd, bg, 4);
         if (rfm.clv.gamma_gamma.kind)
             print_fit("\nGamma-Gamma", &rfm.clv.gamma_gamma, gg, 3);
+        else if (rfm.clv.gamma_gamma.message[0])
+            printf("\nGamma-Gamma %s\n", rfm.clv.gamma_gamma.message);
         if (in.holdout) {
             char b[16];
             cseg_format_date(in.hold_end, b, sizeof b);
@@ -535,7 +545,8 @@ int cmd_clv(int argc, char **argv)
                    "customer\n",
                    rfm.clv.horizon_months, rfm.clv.discount, total, n ? total / (double)n : 0.0);
         else
-            printf("\nNo monetary_value column: purchases and P(alive) only, no CLV\n");
+            printf("\nNo spend model (see above, or no monetary_value column): purchases and "
+                   "P(alive) only, no CLV\n");
         printf("\nWrote %s%s%s\n", file, html ? ", " : "", html ? html : "");
     }
     if (rfm.clv.bgnbd.status != CSEG_CLV_CONVERGED)

@@ -114,6 +114,12 @@ static void print_rules(const cseg_assoc *r, const char *path, size_t show)
         size_t first = i;
         while (i < n && cseg_assoc_rule_at(r, i)->group == g)
             i++;
+        if (!cseg_assoc_group_mined(r, g)) {
+            printf("\n%s: %zu baskets, too few to mine (at least %d)\n",
+                   cseg_assoc_group_name(r, g), cseg_assoc_group_baskets(r, g),
+                   CSEG_ASSOC_MIN_BASKETS);
+            continue;
+        }
         printf("\n%s: %zu baskets, %zu frequent itemsets, %zu rules\n", cseg_assoc_group_name(r, g),
                cseg_assoc_group_baskets(r, g), cseg_assoc_group_itemsets(r, g), i - first);
         for (size_t j = first; j < i && j < first + show; j++) {

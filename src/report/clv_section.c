@@ -247,17 +247,10 @@ int cseg_report_write_clv(const char *path, const char *data_name, const cseg_cl
                           const double *predicted, cseg_diag *d)
 {
     cseg_atomic_file af;
-    int rc = cseg__atomic_open(&af, path, d);
+    int rc = cseg__report_page_open(&af, path, "Lifetime value", data_name, d);
     if (rc < 0)
         return rc;
     FILE *f = af.f;
-    fprintf(f,
-            "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head>"
-            "<meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, "
-            "initial-scale=1\"/><title>Lifetime value</title><style>%s</style></head><body>"
-            "<main>\n<header><h1>Lifetime value: ",
-            cseg__report_css);
-    cseg__report_esc(f, data_name);
     fprintf(f,
             "</h1><dl class=\"meta\"><div><dt>Time unit</dt><dd>%s</dd></div><div><dt>Horizon"
             "</dt><dd>%.0f months, discount %g a month</dd></div></dl></header>\n",

@@ -78,17 +78,10 @@ int cseg_report_write_drift(const char *path, const char *model_name, const char
                             const cseg_drift_params *p, cseg_diag *d)
 {
     cseg_atomic_file af;
-    int rc = cseg__atomic_open(&af, path, d);
+    int rc = cseg__report_page_open(&af, path, "Drift", data_name, d);
     if (rc < 0)
         return rc;
     FILE *f = af.f;
-    fprintf(f,
-            "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head>"
-            "<meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, "
-            "initial-scale=1\"/><title>Drift</title><style>%s</style></head><body><main>\n"
-            "<header><h1>Drift: ",
-            cseg__report_css);
-    cseg__report_esc(f, data_name);
     fputs("</h1><dl class=\"meta\"><div><dt>Model</dt><dd>", f);
     cseg__report_esc(f, model_name);
     fprintf(f,
@@ -138,4 +131,22 @@ int cseg_report_write_drift(const char *path, const char *model_name, const char
           "(docs/drift.md).</footer></main></body></html>\n",
           f);
     return cseg__atomic_commit(&af, d);
+}
+
+int cseg__report_page_open(cseg_atomic_file *af, const char *path, const char *title,
+                           const char *name, cseg_diag *d)
+{
+    int rc = cseg__atomic_open(af, path, d);
+    if (rc < 0)
+        return rc;
+    fprintf(af->f,
+            "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\"><head>"
+            "<meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, "
+            "initial-scale=1\"/><title>");
+    cseg__report_esc(af->f, title);
+    fprintf(af->f, "</title><style>%s</style></head><body><main>\n<header><h1>", cseg__report_css);
+    cseg__report_esc(af->f, title);
+    fputs(": ", af->f);
+    cseg__report_esc(af->f, name);
+    return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "custseg/audit.h"
+#include "../core/internal.h"
 
 /* A bias audit as the report keeps it (cseg_report_add_audit). */
 typedef struct cseg__report_audit {
@@ -51,6 +52,12 @@ void cseg__report_svg_open(FILE *f, const char *id, int w, int h, const char *ti
 void cseg__report_svg_close(FILE *f, const char *caption);
 /* [lo, hi] widened to "nice" ticks of *step, about want of them. */
 void cseg__report_nice_range(double *lo, double *hi, double *step, int want);
+
+/* Open a page of its own (drift, lifetime value) at path, atomically: the
+ * head with the style sheet and <title>title</title>, then "<h1>title: "
+ * with name escaped; the caller writes the rest and commits af. */
+int cseg__report_page_open(cseg_atomic_file *af, const char *path, const char *title,
+                           const char *name, cseg_diag *d);
 
 /* The report's style sheet, shared by every page custseg writes. */
 extern const char cseg__report_css[];

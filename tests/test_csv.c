@@ -313,6 +313,95 @@ static void test_errors_table(void **state)
     assert_string_equal(cseg_version(), CSEG_VERSION_STRING);
 }
 
+/* Internal (src/csv/internal.h); the static library exports them. */
+int cseg__format_double(char *buf, size_t size, double v);
+int cseg__format_double_exact(char *buf, size_t size, double v);
+
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* What the fast paths must equal: the first of "%.15g", "%.16g", "%.17g"
+ * that reads back to v (strtod; the C locale). */
+static void reference_g(char *buf, size_t size, double v)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+/* Every number text custseg writes goes through cseg__format_double (the
+ * shortest exact text) or cseg__format_double_exact: both are checked
+ * against printf on values of every kind the fast paths meet: random bits
+ * over the fixed-notation range and beyond, decimals of 1 to 17 digits,
+ * their neighbours, powers of two and their neighbours (where the gap
+ * below is half the gap above). Each text must read back bit for bit. */
+static void check_format(double v, size_t *n_checked)
+{
+    char want[64], got[64], ex[64];
+    reference_g(want, sizeof want, v);
+    int n = cseg__format_double(got, sizeof got, v);
+    if (strcmp(want, got) != 0 || n != (int)strlen(got))
+        fail_msg("%.17g: printf gives \"%s\", cseg__format_double \"%s\"", v, want, got);
+    cseg__format_double_exact(ex, sizeof ex, v);
+    char p17[64];
+    snprintf(p17, sizeof p17, "%.17g", v);
+    char p15[64];
+    snprintf(p15, sizeof p15, "%.15g", v);
+    /* exact: the shortest when it has at most 15 digits, else %.17g */
+    if (strtod(ex, NULL) != v || (strcmp(ex, p17) != 0 && strcmp(ex, p15) != 0))
+        fail_msg("%.17g: cseg__format_double_exact gives \"%s\"", v, ex);
+    (*n_checked)++;
+}
+
+static void test_format_double(void **state)
+{
+    (void)state;
+    uint64_t s = 0x9e3779b97f4a7c15u;
+    size_t checked = 0;
+    static const double fixed[] = {0.1,   0.2,     0.3,         1.0 / 3,     2.0 / 3, 1e-4,
+                                   1e-5,  9.99e-5, 123456789.0, 1e15,        1e16,    1e17,
+                                   1e300, 5e-324,  2.5,         0.5,         -0.0,    0.0,
+                                   1e14,  9.5e14,  999999999999999.9, 0.000123456789012345678};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+        check_format(fixed[i], &checked);
+        check_format(-fixed[i], &checked);
+    }
+    for (int i = 0; i < 60000; i++) {
+        /* random bits with a decimal exponent from -6 to 17 */
+        uint64_t r = xorshift(&s);
+        int ex = (int)(xorshift(&s) % 80) - 20;
+        double v = ldexp((double)(r >> 11) / 9007199254740992.0 + 0.5, ex);
+        check_format(v, &checked);
+        check_format(-nextafter(v, 0), &checked);
+        /* decimals of 1 to 17 digits as strtod reads them, and neighbours */
+        char txt[48];
+        int digits = 1 + (int)(xorshift(&s) % 17), point = (int)(xorshift(&s) % 22) - 5;
+        unsigned long long m = xorshift(&s) % 100000000000000000ull;
+        unsigned long long mant = m % (unsigned long long)pow(10, digits);
+        snprintf(txt, sizeof txt, "%llue%d", mant, point - digits);
+        v = strtod(txt, NULL);
+        check_format(v, &checked);
+        check_format(nextafter(v, INFINITY), &checked);
+        check_format(nextafter(v, -INFINITY), &checked);
+    }
+    /* powers of two over the fixed-notation range and beyond, neighbours */
+    for (int k = -40; k <= 70; k++) {
+        double t = ldexp(1, k);
+        check_format(t, &checked);
+        check_format(nextafter(t, 0), &checked);
+        check_format(nextafter(t, INFINITY), &checked);
+        check_format(3 * t, &checked);
+    }
+    assert_true(checked > 300000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_long_record),   cmocka_unit_test(test_gzip),
         cmocka_unit_test(test_parse_double),  cmocka_unit_test(test_parse_datetime),
         cmocka_unit_test(test_missing),       cmocka_unit_test(test_errors_table),
+        cmocka_unit_test(test_format_double),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

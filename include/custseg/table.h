@@ -100,7 +100,9 @@ CSEG_API const char *cseg_table_text_because(const cseg_table *t, size_t j, long
  * Errors: CSEG_EIO with diag naming the file. */
 CSEG_API int cseg_table_write_csv(const cseg_table *t, const char *path, cseg_diag *diag);
 
-/* The same CSV text to an open stream (e.g. stdout). Returns 0 or CSEG_EIO. */
+/* The same CSV text to an open stream (e.g. stdout), rows formatted in
+ * blocks on the default number of threads (the same bytes for any). Returns
+ * 0, CSEG_EIO or CSEG_ENOMEM. */
 CSEG_API int cseg_table_print_csv(const cseg_table *t, FILE *f);
 
 #ifdef __cplusplus

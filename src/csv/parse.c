@@ -10,6 +10,7 @@
  * Dates: the formats customers' exports actually use, recognised by shape.
  */
 #define _GNU_SOURCE
+#include <float.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
@@ -336,29 +337,22 @@ int cseg_format_date(long long day, char *buf, size_t size)
     return snprintf(buf, size, "%04d-%02u-%02u", y, m, d);
 }
 
-/* v in fixed notation with its 15 significant digits, trailing zeros cut,
- * without printf, when that text reads back to exactly v: then it is what
- * "%.15g" prints and the shortest exact text (a double is closer to the
- * 15-digit decimal it came from than half a unit of that decimal's last
- * digit, so at most one 15-digit decimal reads back to it). The check is
- * exact: m below 2^53 and 10^p (p <= 22) are exact doubles, so m / 10^p is
- * the correctly rounded value of the decimal, which is what strtod gives.
- * Covers the usual data (money, measurements with a few decimals); returns
- * 0 (nothing written) for other values, for |v| below 1e-4 (where %g writes
- * an exponent) and from 1e15 on. Written by hand because printf's exact
- * decimal expansion was most of the time of writing a million customers
- * (customers.csv, the store). */
-static int format_decimal(char *buf, double v)
+/* Exact, shortest number output, without printf. printf's exact decimal
+ * expansion (glibc's multi-precision arithmetic, tried at 15, 16 and 17
+ * digits) was most of the time of writing a million customers
+ * (customers.csv, the store), so the usual case is done here by hand:
+ * values from 1e-4 to below 1e15, which "%g" writes in fixed notation.
+ * Everything else (and the rare value whose text a fast path cannot settle)
+ * still goes through printf, so the texts are always those of the loop in
+ * cseg__format_double. */
+
+/* The decimal exponent e of a in [1e-4, 1e15): a in [10^e, 10^(e+1)),
+ * possibly off by one at a boundary (the products round); the callers
+ * check the digits they get and give up on a wrong count. */
+static int decimal_exponent(double a)
 {
-    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                   1e16, 1e17, 1e18};
-    double a = fabs(v);
-    if (!(a >= 1e-4 && a < 1e15))
-        return 0;
-    /* a in [10^e, 10^(e+1)), e from -4 to 14. Off by one at a boundary (the
-     * products round), e only gives a digit more (m too large: no text) or
-     * fewer (the check decides), never a wrong text. */
+    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6, 1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14};
     int e = 0;
     if (a >= 1)
         while (e < 14 && a >= pow10[e + 1])
@@ -366,23 +360,35 @@ static int format_decimal(char *buf, double v)
     else
         for (e = -1; e > -4 && a * pow10[-e] < 1; e--)
             ;
-    int p = 14 - e; /* decimals for 15 significant digits: 0 to 18 */
-    double m = nearbyint(a * pow10[p]);
-    if (m / pow10[p] != a || m >= 1e15)
-        return 0;
-    unsigned long long u = (unsigned long long)m;
-    while (p > 0 && u % 10 == 0) { /* the same number with a digit fewer */
+    return e;
+}
+
+/* u / 10^p in fixed notation, trailing zeros of the fraction cut, at least
+ * one digit before the point; buf: at least 24 bytes. */
+static int write_fixed(char *buf, int negative, unsigned long long u, int p)
+{
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
+    while (p > 0 && u % 10 == 0) {
         u /= 10;
         p--;
     }
     char tmp[24];
     int k = 0;
+    while (u >= 100) { /* two digits a step, from the right */
+        const char *d = pairs + 2 * (u % 100);
+        tmp[k++] = d[1];
+        tmp[k++] = d[0];
+        u /= 100;
+    }
     do {
         tmp[k++] = (char)('0' + u % 10);
         u /= 10;
-    } while (u || k <= p); /* at least one digit before the point */
+    } while (u || k <= p);
     int n = 0;
-    if (signbit(v))
+    if (negative)
         buf[n++] = '-';
     while (k > 0) {
         if (k == p)
@@ -390,6 +396,83 @@ static int format_decimal(char *buf, double v)
         buf[n++] = tmp[--k];
     }
     buf[n] = 0;
+    return n;
+}
+
+/* v with its 15 significant digits when that text reads back to exactly v:
+ * then it is what "%.15g" prints and the shortest exact text (a double is
+ * closer to the 15-digit decimal it came from than half a unit of that
+ * decimal's last digit, so at most one 15-digit decimal reads back to it).
+ * The check is exact: m below 2^53 and 10^p (p <= 18) are exact doubles, so
+ * m / 10^p is the correctly rounded value of the decimal, which is what
+ * strtod gives. Covers the usual data (money, measurements with a few
+ * decimals); returns 0 (nothing written) otherwise. */
+static int format_15(char *buf, double v, double a, int e)
+{
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18};
+    int p = 14 - e; /* decimals for 15 significant digits: 0 to 18 */
+    double m = nearbyint(a * pow10[p]);
+    if (m / pow10[p] != a || m >= 1e15)
+        return 0;
+    return write_fixed(buf, signbit(v) != 0, (unsigned long long)m, p);
+}
+
+#if LDBL_MANT_DIG >= 64
+/* v with P = 16 or 17 significant digits, as "%.16g" / "%.17g" print it
+ * (the decimal nearest to v), for a v whose 15-digit text does not read
+ * back. The product x = a 10^p is taken in the 64-bit long double: 10^p
+ * (p <= 20) is exact there and x < 10^P, so x is within 10^P 2^-64 of the
+ * exact product (below 2^-10 for P = 16, 2^-7 for P = 17). Rounding x to
+ * the integer m is then right unless x is within twice that of a half,
+ * where this gives up (returns 0: printf decides, for about 1 value in 250
+ * needing 16 digits, 1 in 64 needing 17). For P = 16 the text must also read back: a decimal
+ * does when it is closer to a than half the gap to the next double on its
+ * side (h: exact, a power of two times 10^p); again no answer near the
+ * edge. Returns -1 when no 16-digit text reads back (then 17 digits do,
+ * always). */
+static int format_long(char *buf, double v, double a, int e, int P)
+{
+    static const long double pow10[] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,
+                                        1e7L,  1e8L,  1e9L,  1e10L, 1e11L, 1e12L, 1e13L,
+                                        1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L, 1e20L};
+    const long double margin = P == 16 ? 1.0L / 512 : 1.0L / 128;
+    int p = P - 1 - e; /* 1 to 20 */
+    long double x = (long double)a * pow10[p];
+    /* x to the nearest integer m (either way at a half: that case gives up
+     * below), without libm's nearbyintl (a call and a mode switch) */
+    unsigned long long u = (unsigned long long)x;
+    long double f = x - (long double)u; /* exact: x and u are close multiples of x's last bit */
+    if (f > 0.5L) {
+        u++;
+        f -= 1;
+    }
+    long double m = (long double)u;
+    if (fabsl(fabsl(f) - 0.5L) < margin || m < pow10[P - 1] || m >= pow10[P])
+        return 0;
+    if (P == 16) {
+        int E;
+        double fr = frexp(a, &E); /* a = fr 2^E: a double's gap is 2^(E-53) */
+        long double h = ldexpl(pow10[p], E - 54);
+        if (f > 0 && fr == 0.5) /* below a power of two the gap is half */
+            h /= 2;
+        if (fabsl(fabsl(f) - h) < margin)
+            return 0;
+        if (fabsl(f) > h)
+            return -1;
+    }
+    return write_fixed(buf, signbit(v) != 0, u, p);
+}
+#endif
+
+/* "%.*g" with the decimal point a '.' whatever the locale. */
+static int print_g(char *buf, size_t size, int prec, double v)
+{
+    int n = snprintf(buf, size, "%.*g", prec, v);
+    for (int i = 0; i < n && (size_t)i < size; i++)
+        if (buf[i] == ',')
+            buf[i] = '.';
     return n;
 }
 
@@ -403,14 +486,21 @@ int cseg__format_double(char *buf, size_t size, double v)
     if (v == 0) { /* "0" or "-0", as %g */
         return snprintf(buf, size, "%s", signbit(v) ? "-0" : "0");
     }
+    double a = fabs(v);
     int n;
-    if (size >= CSEG_FORMAT_FAST_SIZE && (n = format_decimal(buf, v)) > 0)
-        return n;
+    if (size >= CSEG_FORMAT_FAST_SIZE && a >= 1e-4 && a < 1e15) {
+        int e = decimal_exponent(a);
+        if ((n = format_15(buf, v, a, e)) > 0)
+            return n;
+#if LDBL_MANT_DIG >= 64
+        if ((n = format_long(buf, v, a, e, 16)) > 0)
+            return n;
+        if (n < 0 && (n = format_long(buf, v, a, e, 17)) > 0)
+            return n;
+#endif
+    }
     for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(buf, size, "%.*g", prec, v);
-        for (int i = 0; i < n && (size_t)i < size; i++)
-            if (buf[i] == ',')
-                buf[i] = '.';
+        n = print_g(buf, size, prec, v);
         double back;
         if (prec == 17 || (cseg_parse_double(buf, (size_t)n, &back) == 0 && back == v))
             break;
@@ -425,12 +515,16 @@ int cseg__format_double_exact(char *buf, size_t size, double v)
             buf[0] = 0;
         return 0;
     }
+    double a = fabs(v);
     int n;
-    if (size >= CSEG_FORMAT_FAST_SIZE && v != 0 && (n = format_decimal(buf, v)) > 0)
-        return n;
-    n = snprintf(buf, size, "%.17g", v);
-    for (int i = 0; i < n && (size_t)i < size; i++)
-        if (buf[i] == ',')
-            buf[i] = '.';
-    return n;
+    if (size >= CSEG_FORMAT_FAST_SIZE && a >= 1e-4 && a < 1e15) {
+        int e = decimal_exponent(a);
+        if ((n = format_15(buf, v, a, e)) > 0)
+            return n;
+#if LDBL_MANT_DIG >= 64
+        if ((n = format_long(buf, v, a, e, 17)) > 0)
+            return n;
+#endif
+    }
+    return print_g(buf, size, 17, v);
 }

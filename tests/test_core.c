@@ -9,6 +9,9 @@
 
 /* Internal (src/core/internal.h); the static library exports it. */
 void cseg__sort_doubles(double *v, size_t n);
+int cseg__select_doubles(const double *x, size_t n, const size_t *ranks, size_t nr, double *out);
+int cseg__quantiles(const double *x, size_t n, const double *q, size_t nq, double *out);
+double cseg__quantile_sorted(const double *v, size_t n, double q);
 
 static int cmp(const void *a, const void *b)
 {
@@ -58,10 +61,66 @@ static void test_sort_doubles(void **state)
     }
 }
 
+/* Selection gives what sorting gives, bit for bit (the radix sort and the
+ * selection order -0.0 before +0.0 alike), on ranges that stress its
+ * buckets: wide, duplicates, a narrow range with one far outlier, special
+ * values; ranks at the ends, repeated, unsorted. */
+static void test_select_doubles(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 2, 63, 64, 65, 4095, 4096, 5000, 70000, 300000};
+    static const double special[] = {0.0,      -0.0,    INFINITY, -INFINITY, DBL_MIN / 4,
+                                     -DBL_MIN, DBL_MAX, -DBL_MAX, 1e-300,    -1e300};
+    static const double qs[5] = {0.05, 0.25, 0.5, 0.75, 0.95};
+    uint64_t seed = 0x2545F4914F6CDD1DULL;
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        size_t n = sizes[z];
+        double *v = malloc(n * sizeof *v), *w = malloc(n * sizeof *w);
+        for (int kind = 0; kind < 5; kind++) {
+            for (size_t i = 0; i < n; i++) {
+                uint64_t r = next(&seed);
+                double u = (double)(r >> 11) / 9007199254740992.0;
+                if (kind == 0)
+                    v[i] = (u - 0.5) * pow(10, (double)(r % 40) - 20);
+                else if (kind == 1)
+                    v[i] = (double)(r % 7) - 3;
+                else if (kind == 2) /* 1 + tiny steps, one huge value */
+                    v[i] = i == n / 3 ? 1e300 : 1 + u * 1e-9;
+                else if (kind == 3)
+                    v[i] = r % 3 ? special[r % 10] : (double)(int64_t)(r % 1000) - 500.5;
+                else /* signed zeros and a few others */
+                    v[i] = r % 5 ? (r % 2 ? 0.0 : -0.0) : u;
+            }
+            memcpy(w, v, n * sizeof *v);
+            cseg__sort_doubles(w, n);
+            size_t ranks[16] = {0, n - 1, n / 2, (n - 1) / 2, n / 2, n / 3, n - 1};
+            for (size_t i = 7; i < 16; i++)
+                ranks[i] = (size_t)(next(&seed) % n);
+            double got[16];
+            assert_int_equal(cseg__select_doubles(v, n, ranks, 16, got), 0);
+            for (size_t i = 0; i < 16; i++)
+                if (memcmp(&got[i], &w[ranks[i]], sizeof got[i]) != 0)
+                    fail_msg("n %zu kind %d: rank %zu is %g, sorted has %g", n, kind, ranks[i],
+                             got[i], w[ranks[i]]);
+            double q[5];
+            assert_int_equal(cseg__quantiles(v, n, qs, 5, q), 0);
+            for (size_t i = 0; i < 5; i++) {
+                double want = cseg__quantile_sorted(w, n, qs[i]);
+                if (memcmp(&q[i], &want, sizeof want) != 0 && !(isnan(q[i]) && isnan(want)))
+                    fail_msg("n %zu kind %d: quantile %g is %g, sorted gives %g", n, kind, qs[i],
+                             q[i], want);
+            }
+        }
+        free(v);
+        free(w);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_doubles),
+        cmocka_unit_test(test_select_doubles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

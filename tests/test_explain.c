@@ -65,6 +65,52 @@ static void test_decomposition(void **state)
     cseg_table_free(t);
 }
 
+/* Above CSEG_RULES_MAX_ROWS customers the tree grows on every m-th one (here
+ * every 3rd: rows 0, 3, 6, ...) and the figures count every customer. The
+ * rows the sample skips at i % 3 == 1 with x < 300 are in segment 1, not 0:
+ * the grown tree cannot see them, the counts must. */
+static void test_rules_sampled(void **state)
+{
+    (void)state;
+    size_t n = 2 * CSEG_RULES_MAX_ROWS + 3;
+    double *x = malloc(n * sizeof *x);
+    int32_t *lab = malloc(n * sizeof *lab);
+    assert_non_null(x);
+    assert_non_null(lab);
+    size_t low = 0, moved = 0, mid = 0;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (double)(i % 1000);
+        lab[i] = x[i] < 300 ? 0 : x[i] < 700 ? 1 : 2;
+        if (x[i] < 300 && i % 3 == 1) {
+            lab[i] = 1;
+            moved++;
+        }
+        low += x[i] < 300;
+        mid += x[i] >= 300 && x[i] < 700;
+    }
+    cseg_table *t = NULL;
+    assert_int_equal(cseg_table_create(&t, n), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "x", x), 0);
+    cseg_segmentation *r = fit(t, NULL, 3, CSEG_ALGO_KMEANS);
+    cseg_rules rules;
+    cseg_diag d;
+    assert_int_equal(cseg_explain_rules(cseg_segment_model(r), t, lab, 3, &rules, &d), 0);
+    assert_int_equal(rules.n, 3);
+    assert_string_equal(rules.rule[0].text, "x <= 299.5");
+    assert_int_equal(rules.rule[0].support, low);
+    assert_rel(rules.rule[0].precision, (double)(low - moved) / (double)low, 1e-15);
+    assert_rel(rules.rule[0].recall, 1, 0);
+    assert_string_equal(rules.rule[1].text, "x > 299.5 and x <= 699.5");
+    assert_int_equal(rules.rule[1].support, mid);
+    assert_rel(rules.rule[1].precision, 1, 0);
+    assert_rel(rules.rule[1].recall, (double)mid / (double)(mid + moved), 1e-15);
+    assert_rel(rules.fidelity, (double)(n - moved) / (double)n, 1e-15);
+    cseg_rules_free(&rules);
+    cseg_segment_free(r);
+    cseg_table_free(t);
+    free(x), free(lab);
+}
+
 /* Segments that are rules: x <= 10; x > 10 and g is b; x > 10 and g is not b. */
 static void test_rules(void **state)
 {
@@ -157,7 +203,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decomposition),
-        cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_rules), cmocka_unit_test(test_rules_sampled),
         cmocka_unit_test(test_importance),
         cmocka_unit_test(test_refused),
     };

@@ -217,6 +217,14 @@ static void test_invalid(void **state)
     int32_t sparse[] = {7, 7, 100, 100};
     assert_int_equal(cseg_metrics_calinski_harabasz(X, 4, 1, sparse, &v), 0);
     assert_rel(v, 8.0, 1e-15); /* between 4, within 1, (n-k)/(k-1) = 2 */
+    /* Labels far above n take the sorting path: the same figures. */
+    int32_t far[] = {2000000000, 2000000000, 7, 7}, near[] = {1, 1, 0, 0};
+    double db_far, db_near;
+    assert_int_equal(cseg_metrics_calinski_harabasz(X, 4, 1, far, &v), 0);
+    assert_rel(v, 8.0, 1e-15);
+    assert_int_equal(cseg_metrics_davies_bouldin(X, 4, 1, far, &db_far), 0);
+    assert_int_equal(cseg_metrics_davies_bouldin(X, 4, 1, near, &db_near), 0);
+    assert_true(db_far == db_near);
 }
 
 int main(void)

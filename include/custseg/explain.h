@@ -86,7 +86,11 @@ typedef struct cseg_rules {
 
 /* The surrogate rules of segments labels (0..k-1) of the customers, on the
  * model's input columns; max_depth 0: 3. The leaves have at least 1% of the
- * customers (at least 5). Free with cseg_rules_free. */
+ * customers (at least 5). Above CSEG_RULES_MAX_ROWS customers the tree is
+ * grown on every m-th customer (at most that many), and the rules' support,
+ * precision, recall and the fidelity are still counted on every customer.
+ * Free with cseg_rules_free. */
+#define CSEG_RULES_MAX_ROWS 100000
 CSEG_API int cseg_explain_rules(const cseg_model *m, const cseg_table *customers,
                                 const int32_t *labels, size_t max_depth, cseg_rules *out,
                                 cseg_diag *d);

@@ -74,6 +74,8 @@ CSEG_API void cseg_tree_free(cseg_tree *t);
  * on a tie) and, when proba is not NULL, its leaf's class shares (n x k). */
 CSEG_API int cseg_tree_predict(const cseg_tree *t, const double *X, size_t n, int32_t *labels,
                                double *proba);
+/* Each row's leaf: its node number (scikit-learn's apply). */
+CSEG_API int cseg_tree_apply(const cseg_tree *t, const double *X, size_t n, int32_t *leaves);
 
 /* A tree from its nodes and values (as cseg_tree_nodes and cseg_tree_values
  * give them; a saved model's). CSEG_EINVAL unless every child comes after

@@ -28,6 +28,14 @@ void cseg__sort_doubles(double *v, size_t n);
 /* The q-quantile of sorted v[0..n) (n > 0), linear between order
  * statistics: numpy's default. */
 double cseg__quantile_sorted(const double *v, size_t n, double q);
+/* The values of x[0..n) (no NaN; x unchanged) at the given 0-based ranks
+ * (each < n) of their order, as cseg__sort_doubles orders them; nr <= 16
+ * fast (radix selection: a few passes over n, no sort), more by sorting a
+ * copy. 0 or CSEG_ENOMEM. */
+int cseg__select_doubles(const double *x, size_t n, const size_t *ranks, size_t nr, double *out);
+/* cseg__quantile_sorted's q-quantiles (nq <= 8) of unsorted x[0..n), n > 0,
+ * by selection. 0, CSEG_EINVAL or CSEG_ENOMEM. */
+int cseg__quantiles(const double *x, size_t n, const double *q, size_t nq, double *out);
 
 /* calloc/realloc with an overflow check on n*size. */
 void *cseg__calloc(size_t n, size_t size);

@@ -97,3 +97,147 @@ void cseg__sort_doubles(double *v, size_t n)
     free(b);
     free(cnt);
 }
+
+/* ---- selection ---- */
+
+/* A wanted rank and where its value goes. */
+typedef struct wanted {
+    size_t rank, slot;
+} wanted;
+
+/* out[w.slot] = the key of rank w.rank among k[0, m), for the nw wanted.
+ * Radix selection: the keys' range cut into at most 2^16 buckets, counted
+ * in one pass; only the buckets holding a wanted rank are copied out (to
+ * tmp, m keys of room) and looked into, the same way, until a bucket holds
+ * one value or a few keys (then sorted). k's room is reused below. */
+static void select_keys(uint64_t *k, size_t m, wanted *w, size_t nw, uint64_t *out,
+                        uint64_t *tmp, uint32_t *cnt)
+{
+    if (m <= 64) {
+        for (size_t i = 1; i < m; i++) {
+            uint64_t x = k[i];
+            size_t j = i;
+            for (; j > 0 && k[j - 1] > x; j--)
+                k[j] = k[j - 1];
+            k[j] = x;
+        }
+        for (size_t i = 0; i < nw; i++)
+            out[w[i].slot] = k[w[i].rank];
+        return;
+    }
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; i < m; i++) {
+        lo = k[i] < lo ? k[i] : lo;
+        hi = k[i] > hi ? k[i] : hi;
+    }
+    if (lo == hi) {
+        for (size_t i = 0; i < nw; i++)
+            out[w[i].slot] = lo;
+        return;
+    }
+    int shift = 0;
+    while ((hi - lo) >> shift >= (uint64_t)1 << 16)
+        shift++;
+    size_t nb = (size_t)((hi - lo) >> shift) + 1;
+    memset(cnt, 0, (nb + 1) * sizeof *cnt);
+    for (size_t i = 0; i < m; i++)
+        cnt[((k[i] - lo) >> shift) + 1]++;
+    for (size_t b = 0; b < nb; b++) /* cnt[b]: keys in buckets before b */
+        cnt[b + 1] += cnt[b];
+    /* The wanted ranks in order, each with its bucket (binary search). */
+    for (size_t i = 1; i < nw; i++)
+        for (size_t j = i; j > 0 && w[j - 1].rank > w[j].rank; j--) {
+            wanted t = w[j];
+            w[j] = w[j - 1];
+            w[j - 1] = t;
+        }
+    size_t bucket[16], first[16], nsel = 0; /* distinct buckets wanted (nw <= 16) */
+    for (size_t i = 0; i < nw; i++) {
+        size_t a = 0, z = nb;
+        while (z - a > 1) {
+            size_t mid = (a + z) / 2;
+            if (cnt[mid] <= w[i].rank)
+                a = mid;
+            else
+                z = mid;
+        }
+        if (nsel == 0 || bucket[nsel - 1] != a) {
+            bucket[nsel] = a;
+            first[nsel++] = i;
+        }
+    }
+    /* Copy the wanted buckets' keys out, one after another. */
+    size_t start[16], fill[16], base[16], at = 0;
+    for (size_t s = 0; s < nsel; s++) {
+        start[s] = fill[s] = at;
+        base[s] = cnt[bucket[s]]; /* cnt is the recursion's from here on */
+        at += cnt[bucket[s] + 1] - cnt[bucket[s]];
+    }
+    for (size_t i = 0; i < m; i++) {
+        size_t b = (size_t)((k[i] - lo) >> shift);
+        for (size_t s = 0; s < nsel; s++)
+            if (bucket[s] == b) {
+                tmp[fill[s]++] = k[i];
+                break;
+            }
+    }
+    for (size_t s = 0; s < nsel; s++) {
+        size_t end = s + 1 < nsel ? first[s + 1] : nw;
+        for (size_t i = first[s]; i < end; i++)
+            w[i].rank -= base[s];
+        select_keys(tmp + start[s], fill[s] - start[s], w + first[s], end - first[s], out,
+                    k + start[s], cnt);
+    }
+}
+
+int cseg__select_doubles(const double *x, size_t n, const size_t *ranks, size_t nr, double *out)
+{
+    if (nr == 0)
+        return 0;
+    if (nr > 16 || n < 4096 || n > UINT32_MAX) { /* sort a copy */
+        double *v = malloc((n ? n : 1) * sizeof *v);
+        if (!v)
+            return CSEG_ENOMEM;
+        memcpy(v, x, n * sizeof *v);
+        cseg__sort_doubles(v, n);
+        for (size_t i = 0; i < nr; i++)
+            out[i] = v[ranks[i]];
+        free(v);
+        return 0;
+    }
+    uint64_t *k = malloc(n * sizeof *k), *tmp = malloc(n * sizeof *tmp), key[16];
+    uint32_t *cnt = malloc(((1u << 16) + 1) * sizeof *cnt);
+    if (!k || !tmp || !cnt) {
+        free(k), free(tmp), free(cnt);
+        return CSEG_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        k[i] = key_of(x[i]);
+    wanted w[16];
+    for (size_t i = 0; i < nr; i++)
+        w[i] = (wanted){ranks[i], i};
+    select_keys(k, n, w, nr, key, tmp, cnt);
+    for (size_t i = 0; i < nr; i++)
+        out[i] = value_of(key[i]);
+    free(k), free(tmp), free(cnt);
+    return 0;
+}
+
+int cseg__quantiles(const double *x, size_t n, const double *q, size_t nq, double *out)
+{
+    size_t ranks[16] = {0};
+    double v[16];
+    if (nq == 0 || nq > 8 || n == 0)
+        return CSEG_EINVAL;
+    for (size_t i = 0; i < nq; i++) { /* as cseg__quantile_sorted */
+        double pos = q[i] * (double)(n - 1);
+        ranks[2 * i] = (size_t)floor(pos);
+        ranks[2 * i + 1] = ranks[2 * i] + 1 < n ? ranks[2 * i] + 1 : ranks[2 * i];
+    }
+    int rc = cseg__select_doubles(x, n, ranks, 2 * nq, v);
+    for (size_t i = 0; rc == 0 && i < nq; i++) {
+        double pos = q[i] * (double)(n - 1), frac = pos - (double)ranks[2 * i];
+        out[i] = v[2 * i] + (v[2 * i + 1] - v[2 * i]) * frac;
+    }
+    return rc;
+}

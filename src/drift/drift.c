@@ -209,29 +209,48 @@ static int ref_text(cseg__ref_feature *f, const cseg_table *t, size_t j, size_t 
     return 0;
 }
 
+/* 0 when m and customers can make a reference, else the error. */
+static int reference_check(const cseg_model *m, const cseg_table *customers, cseg_diag *d)
+{
+    if (!cseg_model_prep(m) || cseg_model_k(m) == 0)
+        return cseg__diag(d, CSEG_ENOTFIT, NULL, 0, 0, "the model has no pipeline or segments");
+    if (cseg_table_n_rows(customers) == 0)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "no training customers");
+    return 0;
+}
+
 int cseg_model_set_reference(cseg_model *m, const cseg_table *customers, cseg_diag *d)
 {
+    size_t n = cseg_table_n_rows(customers);
+    int rc = reference_check(m, customers, d);
+    if (rc < 0)
+        return rc;
+    double *distance = malloc(n * sizeof *distance);
+    int32_t *labels = malloc(n * sizeof *labels);
+    rc = distance && labels ? 0 : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    /* The segments as the rule for new customers gives them: what drift compares with. */
+    if (rc == 0)
+        rc = cseg_model_assign(m, customers, labels, distance, d);
+    if (rc == 0)
+        rc = cseg__model_set_reference_from(m, customers, labels, distance, d);
+    free(distance), free(labels);
+    return rc;
+}
+
+int cseg__model_set_reference_from(cseg_model *m, const cseg_table *customers,
+                                   const int32_t *labels, const double *distance, cseg_diag *d)
+{
+    int rc = reference_check(m, customers, d);
+    if (rc < 0)
+        return rc;
     const cseg_prep *pp = cseg_model_prep(m);
     size_t n = cseg_table_n_rows(customers), k = cseg_model_k(m);
-    if (!pp || k == 0)
-        return cseg__diag(d, CSEG_ENOTFIT, NULL, 0, 0, "the model has no pipeline or segments");
-    if (n == 0)
-        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "no training customers");
     size_t nf = cseg_prep_n_inputs(pp);
     cseg__ref *r = calloc(1, sizeof *r);
-    double *dv = malloc(n * sizeof *dv), *distance = malloc(n * sizeof *distance);
-    int32_t *labels = malloc(n * sizeof *labels);
-    int rc = r && dv && distance && labels ? 0 : CSEG_ENOMEM;
-    /* The segments as the rule for new customers gives them: what drift compares with. */
-    if (rc == 0 && (rc = cseg_model_assign(m, customers, labels, distance, d)) < 0) {
-        free(dv), free(distance), free(labels);
-        cseg__ref_free(r);
-        return rc;
-    }
-    if (cseg_model_algo(m) == CSEG_ALGO_DBSCAN) { /* no centres, no distances to compare */
-        free(distance);
+    double *dv = malloc(n * sizeof *dv);
+    rc = r && dv ? 0 : CSEG_ENOMEM;
+    if (cseg_model_algo(m) == CSEG_ALGO_DBSCAN) /* no centres, no distances to compare */
         distance = NULL;
-    }
     if (rc == 0) {
         r->n = n;
         r->k = k;
@@ -268,16 +287,18 @@ int cseg_model_set_reference(cseg_model *m, const cseg_table *customers, cseg_di
                 nd++;
             }
         r->mean_distance = nd ? sum / (double)nd : NAN;
-        for (size_t s = 0; s < k; s++) {
+        static const double q99 = 0.99;
+        for (size_t s = 0; rc == 0 && s < k; s++) {
             size_t ms = 0;
             for (size_t i = 0; distance && i < n; i++)
                 if (labels[i] == (int32_t)s && isfinite(distance[i]))
                     dv[ms++] = distance[i];
-            cseg__sort_doubles(dv, ms);
-            r->dist_q99[s] = ms ? cseg__quantile_sorted(dv, ms, 0.99) : NAN;
+            r->dist_q99[s] = NAN;
+            if (ms) /* by selection, not sorting */
+                rc = cseg__quantiles(dv, ms, &q99, 1, &r->dist_q99[s]);
         }
     }
-    free(dv), free(distance), free(labels);
+    free(dv);
     if (rc < 0) {
         cseg__ref_free(r);
         return rc == CSEG_ENOMEM ? cseg__diag(d, rc, NULL, 0, 0, "out of memory") : rc;

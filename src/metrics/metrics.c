@@ -44,9 +44,35 @@ static int cmp_i32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Map labels >= 0 to 0..k-1 (ascending label value); -1 for noise. */
+/* Map labels >= 0 to 0..k-1 (ascending label value); -1 for noise. Labels
+ * are usually 0..k-1 already: when the largest is below n + 1024 the
+ * values present are marked in a table, in O(n), instead of sorting a copy
+ * (qsort was a tenth of the metrics of a million customers). */
 static int compact(const int32_t *labels, size_t n, int32_t *out, size_t *k_out)
 {
+    int32_t top = -1;
+    for (size_t i = 0; i < n; i++)
+        top = labels[i] > top ? labels[i] : top;
+    if ((size_t)top + 1 <= n + 1024) {
+        size_t nv = (size_t)top + 1;
+        int32_t *map = malloc((nv ? nv : 1) * sizeof *map);
+        if (!map)
+            return CSEG_ENOMEM;
+        for (size_t v = 0; v < nv; v++)
+            map[v] = -1;
+        for (size_t i = 0; i < n; i++)
+            if (labels[i] >= 0)
+                map[labels[i]] = 0;
+        size_t k = 0;
+        for (size_t v = 0; v < nv; v++)
+            if (map[v] == 0)
+                map[v] = (int32_t)k++;
+        for (size_t i = 0; i < n; i++)
+            out[i] = labels[i] < 0 ? -1 : map[labels[i]];
+        free(map);
+        *k_out = k;
+        return 0;
+    }
     int32_t *u = malloc((n ? n : 1) * sizeof *u);
     if (!u)
         return CSEG_ENOMEM;

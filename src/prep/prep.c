@@ -296,60 +296,99 @@ int cseg_prep_input_is_logged(const cseg_prep *pp, size_t j)
     return j < pp->n_cols && pp->cols[j].log;
 }
 
+/* The first value of column c (from x) that is not finite once scaled:
+ * the error of cseg_prep_transform, found again in row order. */
+static int transform_error(const cseg_prep_col *c, const cseg_table *t, const double *x, size_t n,
+                           cseg_diag *d)
+{
+    for (size_t i = 0; i < n; i++) {
+        double z = isfinite(x[i]) ? x[i] : c->median;
+        if (c->log)
+            z = log_value(c, z);
+        if (!isfinite((z - c->center) / c->scale))
+            return cseg__diag(d, CSEG_ERANGE, NULL, cseg_table_row_line(t, i), 0,
+                              "column \"%s\": the value %g is beyond the range of "
+                              "numbers once scaled", c->name, x[i]);
+    }
+    return 0;
+}
+
+/* Rows are done a block at a time, every column of the block in turn: a
+ * column at a time over all rows wrote each row's cache line once per
+ * column (X is row-major), a pass over all of X per column. */
+#define TRANSFORM_BLOCK 256
+
 int cseg_prep_transform(const cseg_prep *pp, const cseg_table *t, double *X, cseg_diag *d)
 {
     if (!pp->fitted)
         return CSEG_ENOTFIT;
-    size_t n = cseg_table_n_rows(t), p = pp->n_out, o = 0;
-    for (size_t k = 0; k < pp->n_cols; k++) {
+    size_t n = cseg_table_n_rows(t), p = pp->n_out;
+    const double **num = calloc(pp->n_cols ? pp->n_cols : 1, sizeof *num);
+    const int32_t **code = calloc(pp->n_cols ? pp->n_cols : 1, sizeof *code);
+    long **map = calloc(pp->n_cols ? pp->n_cols : 1, sizeof *map);
+    int rc = num && code && map ? 0 : CSEG_ENOMEM;
+    for (size_t k = 0; rc == 0 && k < pp->n_cols; k++) {
         const cseg_prep_col *c = &pp->cols[k];
         long j = cseg_table_find(t, c->name);
-        if (j < 0)
-            return cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0, "column \"%s\" (used by the model) "
-                              "not found", c->name);
-        if (!c->categorical) {
-            const double *x = cseg_table_numbers(t, (size_t)j);
-            if (!x)
-                return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
-                                  "column \"%s\" must hold numbers, as in training", c->name);
-            for (size_t i = 0; i < n; i++) {
-                double z = isfinite(x[i]) ? x[i] : c->median;
-                if (c->log)
-                    z = log_value(c, z);
-                X[i * p + o] = (z - c->center) / c->scale;
-                if (!isfinite(X[i * p + o]))
-                    return cseg__diag(d, CSEG_ERANGE, NULL, cseg_table_row_line(t, i), 0,
-                                      "column \"%s\": the value %g is beyond the range of "
-                                      "numbers once scaled", c->name, x[i]);
+        if (j < 0) {
+            rc = cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0, "column \"%s\" (used by the model) "
+                            "not found", c->name);
+        } else if (!c->categorical) {
+            if (!(num[k] = cseg_table_numbers(t, (size_t)j)))
+                rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                                "column \"%s\" must hold numbers, as in training", c->name);
+        } else if (!(code[k] = cseg_table_codes(t, (size_t)j))) {
+            rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                            "column \"%s\" must hold text categories, as in training", c->name);
+        } else {
+            size_t nl = cseg_table_n_levels(t, (size_t)j);
+            if (!(map[k] = malloc((nl ? nl : 1) * sizeof *map[k]))) {
+                rc = CSEG_ENOMEM;
+                break;
             }
-            o++;
-            continue;
+            for (size_t l = 0; l < nl; l++) {
+                map[k][l] = -1;
+                const char *s = cseg_table_level(t, (size_t)j, (int32_t)l);
+                for (size_t k2 = 0; k2 < c->n_levels; k2++)
+                    if (strcmp(s, c->levels[k2]) == 0) {
+                        map[k][l] = (long)k2;
+                        break;
+                    }
+            }
         }
-        const int32_t *code = cseg_table_codes(t, (size_t)j);
-        if (!code)
-            return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
-                              "column \"%s\" must hold text categories, as in training", c->name);
-        size_t nl = cseg_table_n_levels(t, (size_t)j);
-        long *map = malloc((nl ? nl : 1) * sizeof *map);
-        if (!map)
-            return CSEG_ENOMEM;
-        for (size_t l = 0; l < nl; l++) {
-            map[l] = -1;
-            const char *s = cseg_table_level(t, (size_t)j, (int32_t)l);
-            for (size_t k2 = 0; k2 < c->n_levels; k2++)
-                if (strcmp(s, c->levels[k2]) == 0) {
-                    map[l] = (long)k2;
-                    break;
-                }
-        }
-        for (size_t i = 0; i < n; i++) {
-            for (size_t k2 = 0; k2 < c->n_levels; k2++)
-                X[i * p + o + k2] = 0;
-            if (code[i] >= 0 && map[code[i]] >= 0)
-                X[i * p + o + (size_t)map[code[i]]] = 1;
-        }
-        free(map);
-        o += c->n_levels;
     }
-    return 0;
+    for (size_t i0 = 0; rc == 0 && i0 < n; i0 += TRANSFORM_BLOCK) {
+        size_t i1 = i0 + TRANSFORM_BLOCK < n ? i0 + TRANSFORM_BLOCK : n, o = 0;
+        int bad = 0;
+        for (size_t k = 0; k < pp->n_cols; k++) {
+            const cseg_prep_col *c = &pp->cols[k];
+            if (!c->categorical) {
+                const double *x = num[k];
+                for (size_t i = i0; i < i1; i++) {
+                    double z = isfinite(x[i]) ? x[i] : c->median;
+                    if (c->log)
+                        z = log_value(c, z);
+                    X[i * p + o] = (z - c->center) / c->scale;
+                    bad |= !isfinite(X[i * p + o]);
+                }
+                o++;
+                continue;
+            }
+            for (size_t i = i0; i < i1; i++) {
+                for (size_t k2 = 0; k2 < c->n_levels; k2++)
+                    X[i * p + o + k2] = 0;
+                if (code[k][i] >= 0 && map[k][code[k][i]] >= 0)
+                    X[i * p + o + (size_t)map[k][code[k][i]]] = 1;
+            }
+            o += c->n_levels;
+        }
+        /* The error names the first bad value column by column, as before. */
+        for (size_t k = 0; bad && rc == 0 && k < pp->n_cols; k++)
+            if (!pp->cols[k].categorical)
+                rc = transform_error(&pp->cols[k], t, num[k], n, d);
+    }
+    for (size_t k = 0; map && k < pp->n_cols; k++)
+        free(map[k]);
+    free(num), free(code), free(map);
+    return rc;
 }

@@ -697,13 +697,6 @@ int cseg_report_set_silhouette(cseg_report *r, const double *values, const int32
     return rc;
 }
 
-static double pct(const double *v, size_t n, double q)
-{
-    double pos = q * (double)(n - 1);
-    size_t lo = (size_t)floor(pos), hi = lo + 1 < n ? lo + 1 : lo;
-    return v[lo] + (v[hi] - v[lo]) * (pos - (double)lo);
-}
-
 int cseg_report_add_distribution(cseg_report *r, const char *feature, const double *x,
                                  const int32_t *labels, size_t n)
 {
@@ -719,16 +712,24 @@ int cseg_report_add_distribution(cseg_report *r, const char *feature, const doub
         return CSEG_ENOMEM;
     }
     static const double qs[5] = {0.05, 0.25, 0.5, 0.75, 0.95};
-    for (size_t s = 0; s < r->nseg; s++) {
+    int rc = 0;
+    for (size_t s = 0; rc == 0 && s < r->nseg; s++) {
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
             if (labels[i] == (int32_t)s && isfinite(x[i]))
                 buf[m++] = x[i];
-        cseg__sort_doubles(buf, m);
-        for (int q = 0; q < 5; q++)
-            box[s * 5 + (size_t)q] = m ? pct(buf, m, qs[q]) : NAN;
+        if (m) /* by selection, not sorting: a million customers */
+            rc = cseg__quantiles(buf, m, qs, 5, box + s * 5);
+        else
+            for (int q = 0; q < 5; q++)
+                box[s * 5 + (size_t)q] = NAN;
     }
     free(buf);
+    if (rc < 0) {
+        free(box);
+        free(name);
+        return rc;
+    }
     r->dname[r->ndist] = name;
     r->dbox[r->ndist++] = box;
     return 0;

@@ -10,6 +10,7 @@
 #include "custseg/drift.h"
 #include "../core/internal.h"
 #include "../table/internal.h"
+#include "../drift/internal.h"
 
 
 void cseg_segment_params_init(cseg_segment_params *p)
@@ -702,8 +703,16 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
         r->p.min_samples = r->fit.min_samples;
     }
     if ((rc = cseg__progress(p, CSEG_STAGE_PROFILE, r->k, 0, 1, n, d)) < 0 ||
-        (rc = order_and_install(r, p, X, d, diag)) < 0 ||
-        (rc = cseg_model_set_reference(r->in.model, r->in.customers, diag)) < 0)
+        (rc = order_and_install(r, p, X, d, diag)) < 0)
+        goto out;
+    /* The drift reference wants the rule's segments and distances: when the
+     * rule agrees with the fit everywhere, those are at hand (the same
+     * function computed the distances); otherwise they are assigned anew. */
+    rc = r->mismatch == 0 && p->algo != CSEG_ALGO_DBSCAN
+             ? cseg__model_set_reference_from(r->in.model, r->in.customers, r->labels, r->dist,
+                                              diag)
+             : cseg_model_set_reference(r->in.model, r->in.customers, diag);
+    if (rc < 0)
         goto out;
     if ((rc = cseg__table_view(&r->table, r->in.customers)) < 0 ||
         (rc = name_segments(r, p, diag)) < 0)

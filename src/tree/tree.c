@@ -582,6 +582,15 @@ int cseg_tree_predict(const cseg_tree *t, const double *X, size_t n, int32_t *la
     return 0;
 }
 
+int cseg_tree_apply(const cseg_tree *t, const double *X, size_t n, int32_t *leaves)
+{
+    if (!t || t->n_nodes == 0)
+        return CSEG_ENOTFIT;
+    for (size_t i = 0; i < n; i++)
+        leaves[i] = (int32_t)leaf_of(t, X + i * t->d);
+    return 0;
+}
+
 int cseg_tree_create(cseg_tree **out, const cseg_tree_node *nodes, const double *values,
                      size_t n_nodes, size_t d, size_t k)
 {

@@ -18,7 +18,8 @@ The same steps and rules as custseg (src/prep/prep.c, src/segment/, docs/):
           centre in model space), segments.json and model.pkl (the pipeline).
   assign  reads model.pkl and a table with the same columns; the same imputation,
           log and scaling with the training figures; KMeans.predict and the
-          distance; writes customers.csv.
+          distance; writes customers.csv with what custseg assign writes for a
+          table without an id column: segment, segment_name, distance.
 
 Everything is vectorised; no Python loop touches rows. --timings prints a JSON
 line of per-stage seconds to stderr.
@@ -60,7 +61,7 @@ def write_atomic(path, writer):
 
 
 def write_customers(df, labels, names, dist, out):
-    res = df.copy()
+    res = df.copy() if df is not None else pd.DataFrame(index=range(len(labels)))
     res["segment"] = labels + 1
     res["segment_name"] = np.asarray(names, dtype=object)[labels]
     res["distance"] = dist
@@ -153,7 +154,8 @@ def cmd_assign(a):
     t["predict"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     os.makedirs(a.out, exist_ok=True)
-    write_customers(df, m["rank"][raw], m["names"], dist, a.out)
+    # as custseg assign: the segment columns only (the table has no id column)
+    write_customers(None, m["rank"][raw], m["names"], dist, a.out)
     t["write"] = time.perf_counter() - t0
     return t
 

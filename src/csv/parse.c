@@ -371,9 +371,22 @@ static int write_fixed(char *buf, int negative, unsigned long long u, int p)
                                 "25262728293031323334353637383940414243444546474849"
                                 "50515253545556575859606162636465666768697071727374"
                                 "75767778798081828384858687888990919293949596979899";
-    while (p > 0 && u % 10 == 0) {
+    /* the fraction's trailing zeros cut, eight at a time first */
+    while (p >= 8 && u % 100000000 == 0) {
+        u /= 100000000;
+        p -= 8;
+    }
+    if (p >= 4 && u % 10000 == 0) {
+        u /= 10000;
+        p -= 4;
+    }
+    if (p >= 2 && u % 100 == 0) {
+        u /= 100;
+        p -= 2;
+    }
+    if (p >= 1 && u % 10 == 0) {
         u /= 10;
-        p--;
+        p -= 1;
     }
     char tmp[24];
     int k = 0;

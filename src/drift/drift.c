@@ -260,6 +260,11 @@ int cseg__model_set_reference_from(cseg_model *m, const cseg_table *customers,
         r->dist_q99 = malloc(k * sizeof *r->dist_q99);
         rc = r->f && r->seg_share && r->dist_q99 ? 0 : CSEG_ENOMEM;
     }
+    /* Number columns side by side (each on its own), after the checks. */
+    const double **num = calloc(nf ? nf : 1, sizeof *num);
+    int *nrc = calloc(nf ? nf : 1, sizeof *nrc);
+    if (rc == 0 && (!num || !nrc))
+        rc = CSEG_ENOMEM;
     for (size_t j = 0; j < nf && rc == 0; j++) {
         cseg__ref_feature *f = &r->f[j];
         const char *name = cseg_prep_input_name(pp, j);
@@ -271,11 +276,21 @@ int cseg__model_set_reference_from(cseg_model *m, const cseg_table *customers,
         else if (cseg_table_col_type(customers, (size_t)c) == CSEG_COL_TEXT)
             rc = ref_text(f, customers, (size_t)c, n);
         else if (cseg_table_col_type(customers, (size_t)c) == CSEG_COL_NUMBER)
-            rc = ref_numbers(f, cseg_table_numbers(customers, (size_t)c), n);
+            num[j] = cseg_table_numbers(customers, (size_t)c);
         else
             rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "column \"%s\" is neither numbers nor text",
                             name);
     }
+    if (rc == 0) {
+#pragma omp parallel for num_threads(cseg__threads(0)) schedule(dynamic, 1) default(none)      \
+    shared(r, num, nrc, n, nf) if (nf > 1 && n >= 100000)
+        for (size_t j = 0; j < nf; j++)
+            if (num[j])
+                nrc[j] = ref_numbers(&r->f[j], num[j], n);
+        for (size_t j = 0; j < nf && rc == 0; j++)
+            rc = nrc[j];
+    }
+    free(num), free(nrc);
     if (rc == 0) {
         for (size_t i = 0; i < n; i++)
             r->seg_share[labels[i]] += 1.0 / (double)n;

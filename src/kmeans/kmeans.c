@@ -995,19 +995,14 @@ out:
     return rc;
 }
 
-int cseg_kmeans_predict(const cseg_kmeans *km, const double *X, size_t n, int32_t *labels,
-                        double *dist2)
+/* Rows [8 g0, 8 g1) of X to their nearest centres: the vector kernel in a
+ * CSEG_HOT function, so that its fused multiply-adds are instructions (in
+ * a baseline function each was a call to libm's fma, lane by lane). */
+CSEG_HOT static void predict_groups(const double *X, size_t n, size_t g0, size_t g1,
+                                    const double *C, size_t k, size_t d, int32_t *labels,
+                                    double *dist2)
 {
-    if (!km->fitted)
-        return CSEG_ENOTFIT;
-    size_t k = km->k, d = km->d;
-    const double *C = km->C;
-    int nt = cseg__threads(km->p.n_threads);
-    (void)nt; /* unused without OpenMP */
-    size_t ng = (n + 7) / 8;
-#pragma omp parallel for num_threads(nt) schedule(static) default(none)                        \
-    shared(X, n, labels, dist2, C, k, d, ng) if (n >= CSEG_KM_PAR_MIN)
-    for (size_t g = 0; g < ng; g++) {
+    for (size_t g = g0; g < g1; g++) {
         double xs[8 * d], b1[8];
         long long best[8];
         size_t idx[8], cnt = n - g * 8 < 8 ? n - g * 8 : 8;
@@ -1024,6 +1019,23 @@ int cseg_kmeans_predict(const cseg_kmeans *km, const double *X, size_t n, int32_
                 dist2[idx[l]] = b1[l];
         }
     }
+}
+
+int cseg_kmeans_predict(const cseg_kmeans *km, const double *X, size_t n, int32_t *labels,
+                        double *dist2)
+{
+    if (!km->fitted)
+        return CSEG_ENOTFIT;
+    size_t k = km->k, d = km->d;
+    const double *C = km->C;
+    int nt = cseg__threads(km->p.n_threads);
+    (void)nt; /* unused without OpenMP */
+    size_t ng = (n + 7) / 8, nchunk = (ng + 255) / 256;
+#pragma omp parallel for num_threads(nt) schedule(static) default(none)                        \
+    shared(X, n, labels, dist2, C, k, d, ng, nchunk) if (n >= CSEG_KM_PAR_MIN)
+    for (size_t c = 0; c < nchunk; c++)
+        predict_groups(X, n, c * 256, (c + 1) * 256 < ng ? (c + 1) * 256 : ng, C, k, d, labels,
+                       dist2);
     return 0;
 }
 

@@ -683,6 +683,82 @@ size_t cseg_model_n_known(const cseg_model *m)
     return m->n_known;
 }
 
+/* Assigning goes a block of rows at a time: each block transformed and
+ * placed while it is in the cache, blocks side by side for k-means (each
+ * row's result is its own: the same for any thread count), instead of
+ * transforming every row into an n x d matrix first (a million customers:
+ * 64 MB written, faulted in and read back). An error in any block is found
+ * again by the whole-table path, so that it names the same value as ever. */
+#define ASSIGN_BLOCK 8192
+
+static int assign_block(const cseg_model *m, const cseg_table *t, long jid, size_t r0, size_t r1,
+                        double *Xb, double *Zb, int32_t *labels, double *distance, size_t *kept)
+{
+    size_t nb = r1 - r0, dim = cseg_model_dim(m);
+    int rc = cseg__prep_transform_rows(m->prep, t, r0, r1, m->pca ? Xb : Zb, NULL);
+    if (rc == 0 && m->pca)
+        rc = cseg_pca_transform(m->pca, Xb, nb, Zb);
+    if (rc == 0)
+        rc = cseg_model_predict(m, Zb, nb, labels + r0, distance ? distance + r0 : NULL, NULL);
+    for (size_t i = 0; rc == 0 && jid >= 0 && i < nb; i++) {
+        char buf[40];
+        const char *id = cseg__table_cell_text(t, (size_t)jid, r0 + i, buf, sizeof buf);
+        long q = id ? find_known(m, id) : -1;
+        if (q < 0 || m->known_fp[q] != row_fingerprint(Zb + i * dim, dim))
+            continue;
+        labels[r0 + i] = m->known_label[q];
+        (*kept)++;
+        /* The distance to that segment's centre (DBSCAN keeps its nearest core point). */
+        if (distance && !m->db)
+            rc = cseg_model_segment_distance(m, Zb + i * dim, 1, &labels[r0 + i],
+                                             &distance[r0 + i]);
+    }
+    return rc;
+}
+
+static int assign_rows(const cseg_model *m, const cseg_table *t, long jid, int32_t *labels,
+                       double *distance, size_t *n_kept, cseg_diag *d)
+{
+    if (!m->prep)
+        return CSEG_ENOTFIT;
+    size_t n = cseg_table_n_rows(t), dim = cseg_model_dim(m), p = cseg_prep_n_outputs(m->prep);
+    size_t nblk = (n + ASSIGN_BLOCK - 1) / ASSIGN_BLOCK, kept = 0;
+    /* k-means blocks in parallel (its predict then runs on one thread);
+     * mixtures and DBSCAN lean on threaded libraries: their blocks in turn. */
+    int nt = m->km && nblk > 1 ? cseg__threads(0) : 1, failed = 0;
+#pragma omp parallel num_threads(nt) default(none)                                             \
+    shared(m, t, jid, labels, distance, n, dim, p, nblk, failed) reduction(+ : kept)
+    {
+        double *Xb = m->pca ? cseg__alloc_aligned(ASSIGN_BLOCK, p * sizeof(double)) : NULL;
+        double *Zb = cseg__alloc_aligned(ASSIGN_BLOCK, (dim ? dim : 1) * sizeof(double));
+        int mine = !Zb || (m->pca && !Xb) ? CSEG_ENOMEM : 0;
+#pragma omp for schedule(dynamic, 1)
+        for (size_t b = 0; b < nblk; b++) {
+            size_t r0 = b * ASSIGN_BLOCK, r1 = r0 + ASSIGN_BLOCK < n ? r0 + ASSIGN_BLOCK : n;
+            if (mine == 0)
+                mine = assign_block(m, t, jid, r0, r1, Xb, Zb, labels, distance, &kept);
+        }
+        if (mine < 0) {
+#pragma omp critical(cseg_assign_failed)
+            if (failed == 0 || mine == CSEG_ENOMEM)
+                failed = mine;
+        }
+        cseg__free_aligned(Xb);
+        cseg__free_aligned(Zb);
+    }
+    if (failed < 0) { /* a bad value is named by the whole-table path, as ever */
+        int rc;
+        double *Z = transformed(m, t, &rc, d);
+        if (!Z)
+            return rc;
+        cseg__free_aligned(Z);
+        return cseg__diag(d, failed, NULL, 0, 0, "%s", cseg_strerror(failed));
+    }
+    if (n_kept)
+        *n_kept = kept;
+    return finite_distances(m, t, distance, d);
+}
+
 int cseg_model_assign_known(const cseg_model *m, const cseg_table *t, const char *id_column,
                             int32_t *labels, double *distance, size_t *n_kept, cseg_diag *d)
 {
@@ -691,32 +767,7 @@ int cseg_model_assign_known(const cseg_model *m, const cseg_table *t, const char
     if (!has_clusterer(m))
         return CSEG_ENOTFIT;
     long jid = id_column ? cseg_table_find(t, id_column) : -1;
-    if (jid < 0 || m->n_known == 0)
-        return cseg_model_assign(m, t, labels, distance, d);
-    size_t n = cseg_table_n_rows(t), dim = cseg_model_dim(m), kept = 0;
-    int rc;
-    double *Z = transformed(m, t, &rc, d);
-    if (!Z)
-        return rc;
-    rc = cseg_model_predict(m, Z, n, labels, distance, NULL);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        char buf[40];
-        const char *id = cseg__table_cell_text(t, (size_t)jid, i, buf, sizeof buf);
-        long q = id ? find_known(m, id) : -1;
-        if (q < 0 || m->known_fp[q] != row_fingerprint(Z + i * dim, dim))
-            continue;
-        labels[i] = m->known_label[q];
-        kept++;
-        /* The distance to that segment's centre (DBSCAN keeps its nearest core point). */
-        if (distance && !m->db)
-            rc = cseg_model_segment_distance(m, Z + i * dim, 1, &labels[i], &distance[i]);
-    }
-    cseg__free_aligned(Z);
-    if (rc == 0)
-        rc = finite_distances(m, t, distance, d);
-    if (rc == 0 && n_kept)
-        *n_kept = kept;
-    return rc;
+    return assign_rows(m, t, m->n_known ? jid : -1, labels, distance, n_kept, d);
 }
 
 int cseg_model_assign(const cseg_model *m, const cseg_table *t, int32_t *labels,
@@ -724,13 +775,7 @@ int cseg_model_assign(const cseg_model *m, const cseg_table *t, int32_t *labels,
 {
     if (!has_clusterer(m))
         return CSEG_ENOTFIT;
-    int rc;
-    double *Z = transformed(m, t, &rc, d);
-    if (!Z)
-        return rc;
-    rc = cseg_model_predict(m, Z, cseg_table_n_rows(t), labels, distance, NULL);
-    cseg__free_aligned(Z);
-    return rc < 0 ? rc : finite_distances(m, t, distance, d);
+    return assign_rows(m, t, -1, labels, distance, NULL, d);
 }
 
 static const char *scale_name(cseg_scale s)

@@ -26,5 +26,9 @@ struct cseg_prep {
 
 /* Rebuild out_names from cols (after fit or load). */
 int cseg__prep_finish(cseg_prep *pp);
+/* cseg_prep_transform of rows [r0, r1) of t into X (r1 - r0 rows); an
+ * error names the first bad value of those rows, column by column. */
+int cseg__prep_transform_rows(const cseg_prep *pp, const cseg_table *t, size_t r0, size_t r1,
+                              double *X, cseg_diag *d);
 
 #endif

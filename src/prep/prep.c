@@ -227,8 +227,13 @@ int cseg_prep_fit(cseg_prep *pp, const cseg_table *t, const char *const *columns
     if (cseg_table_n_rows(t) == 0)
         return cseg__diag(d, CSEG_EEMPTY, NULL, 0, 0, "no rows to fit on");
     pp->cols = cseg__calloc(n_columns, sizeof *pp->cols);
-    if (!pp->cols)
+    long *col = cseg__calloc(n_columns, sizeof *col);
+    int *crc = cseg__calloc(n_columns, sizeof *crc);
+    cseg_diag *cd = cseg__calloc(n_columns, sizeof *cd);
+    if (!pp->cols || !col || !crc || !cd) {
+        free(col), free(crc), free(cd);
         return CSEG_ENOMEM;
+    }
     for (size_t k = 0; k < n_columns; k++) {
         cseg_prep_col *c = &pp->cols[pp->n_cols];
         if (!(c->name = cseg__strdup(columns[k]))) {
@@ -236,32 +241,42 @@ int cseg_prep_fit(cseg_prep *pp, const cseg_table *t, const char *const *columns
             goto fail;
         }
         pp->n_cols++;
-        long j = cseg_table_find(t, columns[k]);
-        if (j < 0) {
-            rc = cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0, "feature column \"%s\" not found",
-                            columns[k]);
-            goto fail;
-        }
-        switch (cseg_table_col_type(t, (size_t)j)) {
-        case CSEG_COL_NUMBER:
-            rc = fit_number(pp, c, cseg_table_numbers(t, (size_t)j), cseg_table_n_rows(t), d);
-            break;
-        case CSEG_COL_TEXT:
-            rc = fit_text(pp, c, t, (size_t)j, d);
-            break;
-        default:
-            rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
-                            "column \"%s\" holds dates, which are not features (derive "
-                            "recency or tenure instead)",
-                            columns[k]);
-        }
-        if (rc < 0)
-            goto fail;
+        col[k] = cseg_table_find(t, columns[k]);
+        if (col[k] < 0)
+            crc[k] = cseg__diag(&cd[k], CSEG_ENOCOL, NULL, 0, 0,
+                                "feature column \"%s\" not found", columns[k]);
+        else if (cseg_table_col_type(t, (size_t)col[k]) == CSEG_COL_DATETIME)
+            crc[k] = cseg__diag(&cd[k], CSEG_EINVAL, NULL, 0, 0,
+                                "column \"%s\" holds dates, which are not features (derive "
+                                "recency or tenure instead)",
+                                columns[k]);
     }
+    /* The number columns side by side (each on its own: the same figures
+     * for any thread count), then the text ones; the error is the first
+     * failing column's, as when they were done in turn. */
+    size_t n = cseg_table_n_rows(t);
+#pragma omp parallel for num_threads(cseg__threads(0)) schedule(dynamic, 1) default(none)      \
+    shared(pp, t, col, crc, cd, n, n_columns) if (n_columns > 1 && n >= 100000)
+    for (size_t k = 0; k < n_columns; k++)
+        if (crc[k] == 0 && cseg_table_col_type(t, (size_t)col[k]) == CSEG_COL_NUMBER)
+            crc[k] = fit_number(pp, &pp->cols[k], cseg_table_numbers(t, (size_t)col[k]), n, &cd[k]);
+    for (size_t k = 0; k < n_columns; k++)
+        if (crc[k] == 0 && cseg_table_col_type(t, (size_t)col[k]) == CSEG_COL_TEXT)
+            crc[k] = fit_text(pp, &pp->cols[k], t, (size_t)col[k], &cd[k]);
+    for (size_t k = 0; k < n_columns; k++)
+        if (crc[k] < 0) {
+            if (d)
+                *d = cd[k];
+            rc = crc[k];
+            goto fail;
+        }
+    free(col), free(crc), free(cd);
     if ((rc = cseg__prep_finish(pp)) < 0)
-        goto fail;
+        goto fail_finish;
     return 0;
 fail:
+    free(col), free(crc), free(cd);
+fail_finish:
     clear(pp);
     return rc;
 }
@@ -298,10 +313,10 @@ int cseg_prep_input_is_logged(const cseg_prep *pp, size_t j)
 
 /* The first value of column c (from x) that is not finite once scaled:
  * the error of cseg_prep_transform, found again in row order. */
-static int transform_error(const cseg_prep_col *c, const cseg_table *t, const double *x, size_t n,
-                           cseg_diag *d)
+static int transform_error(const cseg_prep_col *c, const cseg_table *t, const double *x, size_t r0,
+                           size_t r1, cseg_diag *d)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = r0; i < r1; i++) {
         double z = isfinite(x[i]) ? x[i] : c->median;
         if (c->log)
             z = log_value(c, z);
@@ -320,9 +335,15 @@ static int transform_error(const cseg_prep_col *c, const cseg_table *t, const do
 
 int cseg_prep_transform(const cseg_prep *pp, const cseg_table *t, double *X, cseg_diag *d)
 {
+    return cseg__prep_transform_rows(pp, t, 0, cseg_table_n_rows(t), X, d);
+}
+
+int cseg__prep_transform_rows(const cseg_prep *pp, const cseg_table *t, size_t r0, size_t r1,
+                              double *X, cseg_diag *d)
+{
     if (!pp->fitted)
         return CSEG_ENOTFIT;
-    size_t n = cseg_table_n_rows(t), p = pp->n_out;
+    size_t n = r1 - r0, p = pp->n_out;
     const double **num = calloc(pp->n_cols ? pp->n_cols : 1, sizeof *num);
     const int32_t **code = calloc(pp->n_cols ? pp->n_cols : 1, sizeof *code);
     long **map = calloc(pp->n_cols ? pp->n_cols : 1, sizeof *map);
@@ -363,7 +384,7 @@ int cseg_prep_transform(const cseg_prep *pp, const cseg_table *t, double *X, cse
         for (size_t k = 0; k < pp->n_cols; k++) {
             const cseg_prep_col *c = &pp->cols[k];
             if (!c->categorical) {
-                const double *x = num[k];
+                const double *x = num[k] + r0;
                 for (size_t i = i0; i < i1; i++) {
                     double z = isfinite(x[i]) ? x[i] : c->median;
                     if (c->log)
@@ -374,18 +395,19 @@ int cseg_prep_transform(const cseg_prep *pp, const cseg_table *t, double *X, cse
                 o++;
                 continue;
             }
+            const int32_t *cd = code[k] + r0;
             for (size_t i = i0; i < i1; i++) {
                 for (size_t k2 = 0; k2 < c->n_levels; k2++)
                     X[i * p + o + k2] = 0;
-                if (code[k][i] >= 0 && map[k][code[k][i]] >= 0)
-                    X[i * p + o + (size_t)map[k][code[k][i]]] = 1;
+                if (cd[i] >= 0 && map[k][cd[i]] >= 0)
+                    X[i * p + o + (size_t)map[k][cd[i]]] = 1;
             }
             o += c->n_levels;
         }
         /* The error names the first bad value column by column, as before. */
         for (size_t k = 0; bad && rc == 0 && k < pp->n_cols; k++)
             if (!pp->cols[k].categorical)
-                rc = transform_error(&pp->cols[k], t, num[k], n, d);
+                rc = transform_error(&pp->cols[k], t, num[k], r0, r1, d);
     }
     for (size_t k = 0; map && k < pp->n_cols; k++)
         free(map[k]);

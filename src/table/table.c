@@ -1583,7 +1583,47 @@ static void put_time(obuf *b, int64_t tv)
     b->len = (size_t)(o - b->p);
 }
 
-static void put_rows(const cseg_table *t, size_t i0, size_t i1, obuf *b)
+/* A text column's levels as written: quoted where needed, made once. */
+typedef struct quoted {
+    char *pool;
+    size_t *off, *len;
+} quoted;
+
+static void quoted_free(quoted *q, size_t n_cols)
+{
+    for (size_t j = 0; q && j < n_cols; j++) {
+        free(q[j].pool);
+        free(q[j].off);
+        free(q[j].len);
+    }
+    free(q);
+}
+
+static quoted *quote_levels(const cseg_table *t)
+{
+    quoted *q = calloc(t->n_cols ? t->n_cols : 1, sizeof *q);
+    for (size_t j = 0; q && j < t->n_cols; j++) {
+        const tcol *c = &t->cols[j];
+        if (c->type != CSEG_COL_TEXT)
+            continue;
+        obuf b = {0};
+        q[j].off = malloc((c->n_levels ? c->n_levels : 1) * sizeof *q[j].off);
+        q[j].len = malloc((c->n_levels ? c->n_levels : 1) * sizeof *q[j].len);
+        for (size_t l = 0; q[j].off && q[j].len && l < c->n_levels; l++) {
+            q[j].off[l] = b.len;
+            put_text(&b, c->pool + c->off[l]);
+            q[j].len[l] = b.len - q[j].off[l];
+        }
+        q[j].pool = b.p;
+        if (!q[j].off || !q[j].len || b.failed) {
+            quoted_free(q, t->n_cols);
+            return NULL;
+        }
+    }
+    return q;
+}
+
+static void put_rows(const cseg_table *t, const quoted *qt, size_t i0, size_t i1, obuf *b)
 {
     for (size_t i = i0; i < i1; i++) {
         for (size_t j = 0; j < t->n_cols; j++) {
@@ -1599,7 +1639,7 @@ static void put_rows(const cseg_table *t, size_t i0, size_t i1, obuf *b)
                 break;
             case CSEG_COL_TEXT:
                 if (c->code[i] >= 0)
-                    put_text(b, c->pool + c->off[c->code[i]]);
+                    ob_put(b, qt[j].pool + qt[j].off[c->code[i]], qt[j].len[c->code[i]]);
                 break;
             default:
                 break;
@@ -1615,8 +1655,11 @@ int cseg_table_print_csv(const cseg_table *t, FILE *f)
 {
     int nt = cseg__threads(0), rc = 0;
     obuf *bufs = calloc((size_t)nt, sizeof *bufs);
-    if (!bufs)
+    quoted *qt = bufs ? quote_levels(t) : NULL;
+    if (!qt) {
+        free(bufs);
         return CSEG_ENOMEM;
+    }
     for (size_t j = 0; j < t->n_cols; j++) {
         if (j)
             ob_put(&bufs[0], ",", 1);
@@ -1630,11 +1673,11 @@ int cseg_table_print_csv(const cseg_table *t, FILE *f)
     for (size_t w = 0; rc == 0 && w < nblk; w += (size_t)nt) {
         size_t nw = nblk - w < (size_t)nt ? nblk - w : (size_t)nt;
 #pragma omp parallel for num_threads(nt) schedule(static, 1) default(none)                     \
-    shared(t, bufs, w, nw) if (nw > 1)
+    shared(t, qt, bufs, w, nw) if (nw > 1)
         for (size_t q = 0; q < nw; q++) {
             size_t i0 = (w + q) * WRITE_BLOCK_ROWS, i1 = i0 + WRITE_BLOCK_ROWS;
             bufs[q].len = 0;
-            put_rows(t, i0, i1 < t->n_rows ? i1 : t->n_rows, &bufs[q]);
+            put_rows(t, qt, i0, i1 < t->n_rows ? i1 : t->n_rows, &bufs[q]);
         }
         for (size_t q = 0; rc == 0 && q < nw; q++)
             if (bufs[q].failed)
@@ -1645,6 +1688,7 @@ int cseg_table_print_csv(const cseg_table *t, FILE *f)
     for (int q = 0; q < nt; q++)
         free(bufs[q].p);
     free(bufs);
+    quoted_free(qt, t->n_cols);
     if (rc == 0 && ferror(f))
         rc = CSEG_EIO;
     return rc;

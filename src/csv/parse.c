@@ -13,6 +13,7 @@
 #include <float.h>
 #include <locale.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -465,10 +466,17 @@ static int format_long(char *buf, double v, double a, int e, int P)
     if (fabsl(fabsl(f) - 0.5L) < margin || m < pow10[P - 1] || m >= pow10[P])
         return 0;
     if (P == 16) {
-        int E;
-        double fr = frexp(a, &E); /* a = fr 2^E: a double's gap is 2^(E-53) */
-        long double h = ldexpl(pow10[p], E - 54);
-        if (f > 0 && fr == 0.5) /* below a power of two the gap is half */
+        /* a = 1.f 2^e2 (normal: a >= 1e-4): the gap to the next double is
+         * 2^(e2-52), h half of it in units of 10^-p, exact (2^(e2-53) is a
+         * normal double; bits read directly, frexp and ldexpl were calls) */
+        uint64_t bits, hb;
+        memcpy(&bits, &a, sizeof bits);
+        int e2 = (int)(bits >> 52 & 0x7ff) - 1023;
+        hb = (uint64_t)(e2 - 53 + 1023) << 52;
+        double half_gap;
+        memcpy(&half_gap, &hb, sizeof half_gap);
+        long double h = pow10[p] * (long double)half_gap;
+        if (f > 0 && (bits & (((uint64_t)1 << 52) - 1)) == 0) /* below 2^e2 the gap is half */
             h /= 2;
         if (fabsl(fabsl(f) - h) < margin)
             return 0;

@@ -18,6 +18,10 @@ int cseg__mul3(size_t a, size_t b, size_t c, size_t *out);
 /* 64-byte aligned allocation of n*size bytes (overflow checked), or NULL.
  * Free with cseg__free_aligned. */
 void *cseg__alloc_aligned(size_t n, size_t size);
+/* Ask for transparent huge pages on p[0, bytes) from 4 MB up (first touches
+ * of fresh memory are page faults, dear in a VM); advice only. The aligned
+ * allocation above asks it itself. */
+void cseg__advise_huge(void *p, size_t bytes);
 void cseg__free_aligned(void *p);
 /* qsort's comparison of doubles, ascending (no NaN expected). */
 int cseg__cmp_double(const void *a, const void *b);

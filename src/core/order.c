@@ -62,6 +62,8 @@ void cseg__sort_doubles(double *v, size_t n)
     }
     uint64_t *a = n >= 1024 ? malloc(n * sizeof *a) : NULL, *b = a ? malloc(n * sizeof *b) : NULL;
     size_t *cnt = b ? calloc(RADIX_PASSES * RADIX, sizeof *cnt) : NULL;
+    cseg__advise_huge(a, n * sizeof *a);
+    cseg__advise_huge(b, n * sizeof *b);
     if (!cnt) {
         free(a);
         free(b);
@@ -206,6 +208,8 @@ int cseg__select_doubles(const double *x, size_t n, const size_t *ranks, size_t 
         return 0;
     }
     uint64_t *k = malloc(n * sizeof *k), *tmp = malloc(n * sizeof *tmp), key[16];
+    cseg__advise_huge(k, n * sizeof *k);
+    cseg__advise_huge(tmp, n * sizeof *tmp);
     uint32_t *cnt = malloc(((1u << 16) + 1) * sizeof *cnt);
     if (!k || !tmp || !cnt) {
         free(k), free(tmp), free(cnt);

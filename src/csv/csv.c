@@ -592,6 +592,7 @@ static void inflate_whole(cseg_csv *r, const unsigned char *in, size_t n)
     if (cap > MAP_INFLATE_MAX)
         cap = MAP_INFLATE_MAX;
     char *out = malloc(cap + CSEG_CSV_PAD);
+    cseg__advise_huge(out, cap + CSEG_CSV_PAD);
     size_t len = 0, at = 0;
     while (out && at < n && in[at] == 0x1f) {
         size_t used = 0, got = 0;
@@ -603,6 +604,7 @@ static void inflate_whole(cseg_csv *r, const unsigned char *in, size_t n)
             if (!bigger)
                 break;
             out = bigger;
+            cseg__advise_huge(out, cap + CSEG_CSV_PAD);
             continue;
         }
         if (res != LIBDEFLATE_SUCCESS || used == 0)

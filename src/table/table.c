@@ -195,31 +195,12 @@ static int col_alloc(tcol *c, size_t cap, size_t n)
     return 0;
 }
 
-/* Ask for transparent huge pages on a large array: a fresh 8 MB column
- * otherwise costs 2048 page faults, each a few microseconds in a VM. The
- * range is widened to whole pages, not narrowed to huge ones, so that it
- * covers the allocator's whole mapping: advice on part of a mapping splits
- * it, and a split mapping cannot be grown in place by realloc (mremap).
- * Only advice (the kernel may ignore it), so the result is not checked. */
-static void advise_huge(void *p, size_t bytes)
-{
-#ifdef MADV_HUGEPAGE
-    const uintptr_t page = 4096;
-    if (!p || bytes < ((size_t)4 << 20))
-        return;
-    uintptr_t a = (uintptr_t)p & ~(page - 1), e = ((uintptr_t)p + bytes + page - 1) & ~(page - 1);
-    (void)madvise((void *)a, (size_t)(e - a), MADV_HUGEPAGE);
-#else
-    (void)p;
-    (void)bytes;
-#endif
-}
 
 static void *resize(void *p, size_t n, size_t size)
 {
     void *q = cseg__reallocarray(p, n, size);
     if (q)
-        advise_huge(q, n * size);
+        cseg__advise_huge(q, n * size);
     return q;
 }
 

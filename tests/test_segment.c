@@ -564,6 +564,50 @@ static void test_known_customers_format(void **state)
     cseg_table_free(txn);
 }
 
+/* k-means choosing k on more customers than k_sample: the candidates on a
+ * sample, the chosen k then on everyone. Three well-apart groups of 1,500
+ * customers: the sampled choice equals the choice on all, every customer
+ * gets a segment of the chosen k, segments.json says the sample's size, the
+ * same result on 1 and 2 threads; below k_sample nothing is sampled. */
+static void test_k_sample(void **state)
+{
+    (void)state;
+    enum { N = 4500 };
+    double *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    uint64_t st = 12345;
+    for (size_t i = 0; i < N; i++) {
+        st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+        double u = (double)(st >> 11) / 9007199254740992.0;
+        x[i] = (double)(i % 3) * 10 + u;
+        y[i] = (double)(i % 3 == 1) * 10 + u * 2;
+    }
+    cseg_table *t = NULL;
+    assert_int_equal(cseg_table_create(&t, N), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "x", x), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "y", y), 0);
+    cseg_segmentation *r[3] = {NULL, NULL, NULL};
+    for (int v = 0; v < 3; v++) {
+        cseg_segment_params p;
+        cseg_segment_params_init(&p);
+        p.k_max = 6;
+        p.n_threads = v == 1 ? 2 : 1;
+        p.k_sample = v < 2 ? 1000 : 0;
+        assert_int_equal(cseg_segment_customers(&r[v], t, NULL, &p, NULL), 0);
+        assert_int_equal(cseg_segment_k(r[v]), 3);
+        assert_int_equal(cseg_segment_n(r[v]), N);
+        const int32_t *lab = cseg_segment_labels(r[v]);
+        for (size_t i = 0; i < N; i++) /* each group one segment */
+            assert_int_equal(lab[i], lab[i % 3]);
+        const char *js = cseg_segment_json(r[v]);
+        assert_true((strstr(js, "\"sample\": 1000") != NULL) == (v < 2));
+    }
+    assert_memory_equal(cseg_segment_labels(r[0]), cseg_segment_labels(r[1]), N * sizeof(int32_t));
+    for (int v = 0; v < 3; v++)
+        cseg_segment_free(r[v]);
+    cseg_table_free(t);
+    free(x), free(y);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -572,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_compare),          cmocka_unit_test(test_model_without_prep),
         cmocka_unit_test(test_revenue_rule),     cmocka_unit_test(test_degenerate),
         cmocka_unit_test(test_keep_known),       cmocka_unit_test(test_known_customers_format),
+        cmocka_unit_test(test_k_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

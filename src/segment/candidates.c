@@ -13,6 +13,7 @@
 
 #include "custseg/metrics.h"
 #include "internal.h"
+#include "../core/internal.h"
 
 #define SIL_EXACT_MAX 20000
 #define EPS_QUERIES 100000
@@ -267,10 +268,63 @@ static void choose(const cseg_segment_params *p, cseg__fit *f)
     }
 }
 
+/* k-means choosing k on many customers: every candidate on a seeded
+ * uniform sample of s of them (selection sampling, in row order), the k
+ * chosen by the usual rule on the sample's scores, then that k fitted on
+ * every customer from the sample's centres (one run). */
+static int fit_run_sampled(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
+                           size_t s, cseg__fit *f, int scores, int progress, cseg_diag *diag)
+{
+    double *Zs = malloc(s * d * sizeof *Zs);
+    if (!Zs)
+        return CSEG_ENOMEM;
+    cseg_rng rng;
+    cseg__rng_seed(&rng, p->seed ^ 0x6b73616d706c65ULL); /* "ksample" */
+    for (size_t i = 0, m = 0; i < n && m < s; i++)
+        if (cseg__rng_below(&rng, n - i) < s - m)
+            memcpy(Zs + m++ * d, Z + i * d, d * sizeof *Zs);
+    int rc = cseg__fit_run(p, Zs, s, d, f, scores, progress, diag);
+    free(Zs);
+    if (rc < 0)
+        return rc;
+    f->k_sample = s;
+    cseg__cand *c = &f->c[f->chosen];
+    cseg__log(p, CSEG_LOG_NOTE,
+              "k chosen on a uniform sample of %zu of the %zu customers (the k table's scores are "
+              "the sample's; --k-sample 0 uses every customer); k = %zu then fitted on all of "
+              "them from the sample's centres",
+              s, n, c->c.n_clusters);
+    cseg_kmeans *ks = c->obj, *km = NULL;
+    cseg_kmeans_params kp = *cseg_kmeans_get_params(ks);
+    kp.init = cseg_kmeans_centroids(ks);
+    kp.k = c->c.n_clusters;
+    int32_t *lab = realloc(c->labels, n * sizeof *lab);
+    if (!lab)
+        return CSEG_ENOMEM;
+    c->labels = lab;
+    if ((rc = cseg_kmeans_create(&km, &kp)) < 0)
+        return rc;
+    if ((rc = cseg_kmeans_fit(km, Z, n, d, NULL, diag)) < 0) {
+        cseg_kmeans_free(km);
+        return rc;
+    }
+    memcpy(c->labels, cseg_kmeans_labels(km), n * sizeof *c->labels);
+    c->c.n_iter = cseg_kmeans_n_iter(km);
+    c->c.converged = cseg_kmeans_converged(km);
+    c->c.n_clusters = max_label(c->labels, n);
+    c->c.k = c->c.n_clusters;
+    cseg_kmeans_free(ks);
+    c->obj = km;
+    return 0;
+}
+
 int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
                   cseg__fit *f, int scores, int progress, cseg_diag *diag)
 {
     int rc = 0;
+    size_t ks = p->k_sample == CSEG_SAMPLE_AUTO ? CSEG_K_SAMPLE_AUTO : p->k_sample;
+    if (p->algo == CSEG_ALGO_KMEANS && !p->k && ks > 0 && n > ks)
+        return fit_run_sampled(p, Z, n, d, ks, f, scores, progress, diag);
     memset(f, 0, sizeof *f);
     f->algo = p->algo;
     f->linkage = p->linkage;

@@ -25,6 +25,7 @@ typedef struct cseg__fit {
     double eps;
     size_t min_samples;
     int eps_suggested;
+    size_t k_sample; /* candidates fitted and scored on this many customers (0: all) */
 } cseg__fit;
 
 /* The previous run's segments and how this run's match them (previous.c);

@@ -75,6 +75,8 @@ static json_t *k_selection_json(const cseg_segmentation *r)
     json_object_set_new(ks, "mode", json_string(k_mode(p)));
     json_object_set_new(ks, "rule", json_string(r->fit.rule));
     json_object_set_new(ks, "chosen_k", json_integer((json_int_t)r->k));
+    if (r->fit.k_sample) /* the table's scores are a sample's */
+        json_object_set_new(ks, "sample", json_integer((json_int_t)r->fit.k_sample));
     for (size_t t = 0; t < r->fit.n; t++) {
         const cseg_candidate *c = &r->cands[t];
         json_t *o = json_object();

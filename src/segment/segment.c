@@ -27,6 +27,7 @@ void cseg_segment_params_init(cseg_segment_params *p)
     p->kmeans_algorithm = kp.algorithm;
     cseg_prep_params_init(&p->prep);
     p->silhouette_sample = CSEG_SAMPLE_AUTO;
+    p->k_sample = CSEG_SAMPLE_AUTO;
     p->input_name = "";
 }
 

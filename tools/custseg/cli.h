@@ -145,7 +145,7 @@ enum {
     OPT_NO_KEEP_KNOWN, OPT_ATTRIBUTES, OPT_DB, OPT_RUN, OPT_SEGMENT, OPT_FIELDS,
     OPT_MIN_SEGMENT_SIZE, OPT_TABLE, OPT_QUERY, OPT_PSEUDONYMIZE, OPT_ALLOW_PII, OPT_DROP_COLUMNS,
     OPT_WITH, OPT_AUDIT, OPT_PREVIOUS, OPT_EXPLAIN, OPT_CLV, OPT_UNIT, OPT_HORIZON, OPT_DISCOUNT,
-    OPT_TIMINGS
+    OPT_TIMINGS, OPT_K_SAMPLE
 };
 
 /* The lifetime-value options of run and clv. */
@@ -186,7 +186,8 @@ int cli_parse_clv_option(const char *cmd, int opt, const char *arg, cseg_clv_par
         {"pseudonymize", required_argument, 0, OPT_PSEUDONYMIZE},                              \
         {"allow-pii", no_argument, 0, OPT_ALLOW_PII},                                          \
         {"previous", required_argument, 0, OPT_PREVIOUS},                                      \
-        {"timings", no_argument, 0, OPT_TIMINGS}
+        {"timings", no_argument, 0, OPT_TIMINGS},                                              \
+        {"k-sample", required_argument, 0, OPT_K_SAMPLE}
 
 /* The column and cleaning options of run (also accepted by compare). */
 #define RUN_LONG_OPTIONS                                                                           \
@@ -239,6 +240,8 @@ int cli_parse_clv_option(const char *cmd, int opt, const char *arg, cseg_clv_par
     "                       bounds; same result (default lloyd)\n"     \
     "  --sample N           silhouette on a sample of N customers while choosing k\n"           \
     "                       (default: exact up to 20000 customers, else 20000; 0 = exact)\n"   \
+    "  --k-sample N         k-means --k auto on more than N customers: the candidates on a\n"  \
+    "                       sample of N, the chosen k then on all (default 100000; 0 = all)\n" \
     "  --threads N          worker threads (default: all cores)\n"                               \
     "  --quiet, --verbose   less or more on stderr\n"                                            \
     "  --timings            print seconds and peak memory per stage (read, features, fit,\n"    \

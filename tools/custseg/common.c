@@ -378,6 +378,10 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
         if (cli_parse_size(arg, &o->p.silhouette_sample) < 0)
             return cli_usage_error(cmd, "--sample must be a whole number >= 0"), -1;
         return 1;
+    case OPT_K_SAMPLE:
+        if (cli_parse_size(arg, &o->p.k_sample) < 0)
+            return cli_usage_error(cmd, "--k-sample must be a whole number >= 0"), -1;
+        return 1;
     case OPT_KMEANS_ALGO:
         if (strcmp(arg, "hamerly") == 0)
             o->p.kmeans_algorithm = CSEG_KMEANS_HAMERLY;

@@ -112,7 +112,21 @@ int cseg_explain_customers(const cseg_model *m, const cseg_table *customers, int
 typedef struct col {
     char *name;  /* "recency_days", or "Genre" for a one-hot column */
     char *level; /* the one-hot column's level, NULL for a number */
+    /* where its values come from: numbers x (a missing one as med), or 1
+     * where code is lvl */
+    const double *x;
+    double med;
+    const int32_t *code;
+    int32_t lvl;
 } col;
+
+/* Column c's value for row r, as the surrogate tree sees it. */
+static double col_value(const col *c, size_t r)
+{
+    if (c->code)
+        return c->code[r] == c->lvl;
+    return isnan(c->x[r]) ? c->med : fmax(-FLT_MAX, fmin(FLT_MAX, c->x[r])); /* the tree's floats */
+}
 
 typedef struct walker {
     const cseg_tree_node *nd;
@@ -226,16 +240,18 @@ static void walk(walker *w, size_t node)
     w->lo[f] = lo;
 }
 
-/* The surrogate's columns: numbers (a missing value as the median) and one
- * column per level of a text column. */
-static int surrogate_columns(const cseg_model *m, const cseg_table *t, double **X, col **cols,
-                             size_t *q, cseg_diag *d)
+/* The surrogate's columns: numbers (a missing value as the median of all
+ * customers') and one column per level of a text column; X their values for
+ * every step-th customer (ns rows). */
+static int surrogate_columns(const cseg_model *m, const cseg_table *t, size_t step, double **X,
+                             size_t *ns, col **cols, size_t *q, cseg_diag *d)
 {
     const cseg_prep *pp = cseg_model_prep(m);
     size_t n = cseg_table_n_rows(t), nq = 0, cap = 0;
     *X = NULL;
     *cols = NULL;
     *q = 0;
+    *ns = (n + step - 1) / step;
     for (size_t i = 0; i < cseg_prep_n_inputs(pp); i++) {
         long j = cseg_table_find(t, cseg_prep_input_name(pp, i));
         if (j < 0)
@@ -245,21 +261,19 @@ static int surrogate_columns(const cseg_model *m, const cseg_table *t, double **
                    ? cseg_table_n_levels(t, (size_t)j)
                    : 1;
     }
-    double *Xc = malloc((n ? n : 1) * (cap ? cap : 1) * sizeof *Xc),
-           *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    double *tmp = malloc((n ? n : 1) * sizeof *tmp);
     col *cl = calloc(cap ? cap : 1, sizeof *cl);
-    int rc = Xc && tmp && cl ? 0 : CSEG_ENOMEM;
+    int rc = tmp && cl ? 0 : CSEG_ENOMEM;
     for (size_t i = 0; rc == 0 && i < cseg_prep_n_inputs(pp); i++) {
         const char *name = cseg_prep_input_name(pp, i);
         size_t j = (size_t)cseg_table_find(t, name);
         if (cseg_table_col_type(t, j) == CSEG_COL_TEXT) {
-            const int32_t *code = cseg_table_codes(t, j);
             for (size_t l = 0; rc == 0 && l < cseg_table_n_levels(t, j); l++, nq++) {
                 if (!(cl[nq].name = cseg__strdup(name)) ||
                     !(cl[nq].level = cseg__strdup(cseg_table_level(t, j, (int32_t)l))))
                     rc = CSEG_ENOMEM;
-                for (size_t r = 0; r < n; r++)
-                    Xc[r * cap + nq] = code[r] == (int32_t)l;
+                cl[nq].code = cseg_table_codes(t, j);
+                cl[nq].lvl = (int32_t)l;
             }
             continue;
         }
@@ -277,14 +291,17 @@ static int surrogate_columns(const cseg_model *m, const cseg_table *t, double **
         }
         if (!(cl[nq].name = cseg__strdup(name)))
             rc = CSEG_ENOMEM;
-        for (size_t r = 0; r < n; r++)
-            Xc[r * cap + nq] = isnan(x[r]) ? med : fmax(-FLT_MAX, fmin(FLT_MAX, x[r])); /* the tree's single precision */
+        cl[nq].x = x;
+        cl[nq].med = med;
         nq++;
     }
     free(tmp);
-    if (rc == 0 && nq < cap) /* dates left out: compact the rows */
-        for (size_t r = 0; r < n; r++)
-            memmove(Xc + r * nq, Xc + r * cap, nq * sizeof *Xc);
+    double *Xc = rc == 0 ? malloc((*ns ? *ns : 1) * (nq ? nq : 1) * sizeof *Xc) : NULL;
+    if (rc == 0 && !Xc)
+        rc = CSEG_ENOMEM;
+    for (size_t r = 0; rc == 0 && r < *ns; r++)
+        for (size_t c = 0; c < nq; c++)
+            Xc[r * nq + c] = col_value(&cl[c], r * step);
     *X = Xc;
     *cols = cl;
     *q = nq;
@@ -313,7 +330,15 @@ int cseg_explain_rules(const cseg_model *m, const cseg_table *customers, const i
     signed char *is = NULL;
     size_t *seg_size = calloc(k, sizeof *seg_size);
     cseg_tree *tree = NULL;
-    int rc = seg_size ? surrogate_columns(m, customers, &X, &cols, &q, d) : CSEG_ENOMEM;
+    /* Above CSEG_RULES_MAX_ROWS customers the tree grows on every step-th one:
+     * the rules of a few levels are as sure from a sample of that size,
+     * and growing it was most of the time of segmenting a million. Their
+     * support, precision, recall and the fidelity count every customer. */
+    size_t step = n > CSEG_RULES_MAX_ROWS ? (n + CSEG_RULES_MAX_ROWS - 1) / CSEG_RULES_MAX_ROWS : 1;
+    size_t ns = 0;
+    double *count = NULL;
+    int32_t *ys = NULL;
+    int rc = seg_size ? surrogate_columns(m, customers, step, &X, &ns, &cols, &q, d) : CSEG_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (labels[i] < 0 || (size_t)labels[i] >= k)
             rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "row %zu: segment out of range", i);
@@ -322,43 +347,35 @@ int cseg_explain_rules(const cseg_model *m, const cseg_table *customers, const i
     }
     if (rc == 0 && q == 0)
         rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "no number or text columns to write rules on");
-    /* Above CSEG_RULES_MAX_ROWS customers the tree grows on every step-th one:
-     * the rules of a few levels are as sure from a sample of that size,
-     * and growing it was most of the time of segmenting a million. Their
-     * support, precision, recall and the fidelity count every customer. */
-    size_t step = n > CSEG_RULES_MAX_ROWS ? (n + CSEG_RULES_MAX_ROWS - 1) / CSEG_RULES_MAX_ROWS : 1;
-    size_t ns = (n + step - 1) / step;
-    double *Xs = X, *count = NULL;
-    int32_t *ys = (int32_t *)labels, *leaf = NULL;
-    if (rc == 0 && step > 1) {
-        Xs = malloc(ns * q * sizeof *Xs);
-        ys = malloc(ns * sizeof *ys);
-        if (!Xs || !ys)
-            rc = CSEG_ENOMEM;
-        for (size_t i = 0; rc == 0 && i < ns; i++) {
-            memcpy(Xs + i * q, X + i * step * q, q * sizeof *Xs);
-            ys[i] = labels[i * step];
-        }
-    }
+    if (rc == 0 && !(ys = malloc(ns * sizeof *ys)))
+        rc = CSEG_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < ns; i++)
+        ys[i] = labels[i * step];
     if (rc == 0) {
         cseg_tree_params tp;
         cseg_tree_params_init(&tp);
         tp.max_depth = max_depth ? max_depth : 3;
         tp.min_samples_leaf = ns / 100 > 5 ? ns / 100 : 5;
-        rc = cseg_tree_fit(&tree, Xs, ns, q, ys, k, NULL, NULL, &tp, d);
+        rc = cseg_tree_fit(&tree, X, ns, q, ys, k, NULL, NULL, &tp, d);
     }
-    if (rc == 0 && step > 1) { /* the leaves' counts over every customer */
+    free(ys);
+    if (rc == 0 && step > 1) { /* the leaves' counts over every customer, a block at a time */
+        enum { B = 4096 };
+        double *blk = malloc(B * q * sizeof *blk);
+        int32_t leaf[B];
         count = calloc(cseg_tree_n_nodes(tree) * k, sizeof *count);
-        leaf = malloc(n * sizeof *leaf);
-        rc = count && leaf ? cseg_tree_apply(tree, X, n, leaf) : CSEG_ENOMEM;
-        for (size_t i = 0; rc == 0 && i < n; i++)
-            count[(size_t)leaf[i] * k + (size_t)labels[i]] += 1;
+        rc = count && blk ? 0 : CSEG_ENOMEM;
+        for (size_t r0 = 0; rc == 0 && r0 < n; r0 += B) {
+            size_t nb = n - r0 < B ? n - r0 : B;
+            for (size_t r = 0; r < nb; r++)
+                for (size_t c = 0; c < q; c++)
+                    blk[r * q + c] = col_value(&cols[c], r0 + r);
+            if ((rc = cseg_tree_apply(tree, blk, nb, leaf)) == 0)
+                for (size_t r = 0; r < nb; r++)
+                    count[(size_t)leaf[r] * k + (size_t)labels[r0 + r]] += 1;
+        }
+        free(blk);
     }
-    if (Xs != X)
-        free(Xs);
-    if (ys != labels)
-        free(ys);
-    free(leaf);
     if (rc == 0) {
         lo = malloc(q * sizeof *lo);
         hi = malloc(q * sizeof *hi);

@@ -3,6 +3,7 @@
  *
  *   cseg_bench read FILE
  *   cseg_bench kmeans FILE K N_INIT MAX_ITER THREADS lloyd|hamerly SEED
+ *     (also floor_seconds: one pass reading X, the memory floor of an iteration)
  *   cseg_bench silhouette FILE N_ROWS THREADS
  */
 #include <stdio.h>
@@ -72,10 +73,28 @@ int main(int argc, char **argv)
         if (cseg_kmeans_fit(km, X, n, d, NULL, NULL) < 0)
             return 1;
         double el = now() - t0;
+        /* The memory floor of one iteration: X read once by a plain summing
+         * loop, the fastest of 5 passes (X is in memory, as for the fit). */
+        double floor_s = 1e30, sum = 0;
+        for (int r = 0; r < 5; r++) {
+            double f0 = now(), s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            size_t m = n * d, i = 0;
+            for (; i + 4 <= m; i += 4) {
+                s0 += X[i];
+                s1 += X[i + 1];
+                s2 += X[i + 2];
+                s3 += X[i + 3];
+            }
+            for (; i < m; i++)
+                s0 += X[i];
+            sum += s0 + s1 + s2 + s3;
+            double fe = now() - f0;
+            floor_s = fe < floor_s ? fe : floor_s;
+        }
         printf("{\"op\":\"kmeans\",\"algo\":\"%s\",\"seconds\":%.6f,\"n_iter\":%zu,"
-               "\"inertia\":%.17g,\"skipped\":%.4f}\n",
+               "\"inertia\":%.17g,\"skipped\":%.4f,\"floor_seconds\":%.6f,\"checksum\":%g}\n",
                argv[7], el, cseg_kmeans_n_iter(km), cseg_kmeans_inertia(km),
-               cseg_kmeans_skipped_fraction(km));
+               cseg_kmeans_skipped_fraction(km), floor_s, sum);
         cseg_kmeans_free(km);
     } else if (argc >= 5 && strcmp(argv[1], "silhouette") == 0) {
         if (load(argv[2], &t, &X, &n, &d))

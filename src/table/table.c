@@ -1635,40 +1635,41 @@ static void put_rows(const cseg_table *t, const quoted *qt, size_t i0, size_t i1
 int cseg_table_print_csv(const cseg_table *t, FILE *f)
 {
     int nt = cseg__threads(0), rc = 0;
-    obuf *bufs = calloc((size_t)nt, sizeof *bufs);
-    quoted *qt = bufs ? quote_levels(t) : NULL;
-    if (!qt) {
-        free(bufs);
+    obuf head = {0};
+    quoted *qt = quote_levels(t);
+    if (!qt)
         return CSEG_ENOMEM;
-    }
     for (size_t j = 0; j < t->n_cols; j++) {
         if (j)
-            ob_put(&bufs[0], ",", 1);
-        put_text(&bufs[0], t->cols[j].name);
+            ob_put(&head, ",", 1);
+        put_text(&head, t->cols[j].name);
     }
-    ob_put(&bufs[0], "\n", 1);
-    if (bufs[0].failed || fwrite(bufs[0].p, 1, bufs[0].len, f) != bufs[0].len)
-        rc = bufs[0].failed ? CSEG_ENOMEM : CSEG_EIO;
+    ob_put(&head, "\n", 1);
+    if (head.failed || fwrite(head.p, 1, head.len, f) != head.len)
+        rc = head.failed ? CSEG_ENOMEM : CSEG_EIO;
+    free(head.p);
     size_t nblk = (t->n_rows + WRITE_BLOCK_ROWS - 1) / WRITE_BLOCK_ROWS;
-    /* Waves of nt blocks: formatted side by side, written in order. */
-    for (size_t w = 0; rc == 0 && w < nblk; w += (size_t)nt) {
-        size_t nw = nblk - w < (size_t)nt ? nblk - w : (size_t)nt;
-#pragma omp parallel for num_threads(nt) schedule(static, 1) default(none)                     \
-    shared(t, qt, bufs, w, nw) if (nw > 1)
-        for (size_t q = 0; q < nw; q++) {
-            size_t i0 = (w + q) * WRITE_BLOCK_ROWS, i1 = i0 + WRITE_BLOCK_ROWS;
-            bufs[q].len = 0;
-            put_rows(t, qt, i0, i1 < t->n_rows ? i1 : t->n_rows, &bufs[q]);
+    /* Each thread formats a block into its own buffer, then waits its turn
+     * to write it (ordered): writing one block overlaps formatting the next. */
+#pragma omp parallel num_threads(nt) default(none) shared(t, qt, f, nblk, rc) if (nblk > 1)
+    {
+        obuf mine = {0};
+#pragma omp for ordered schedule(static, 1)
+        for (size_t b = 0; b < nblk; b++) {
+            size_t i0 = b * WRITE_BLOCK_ROWS, i1 = i0 + WRITE_BLOCK_ROWS;
+            mine.len = 0;
+            if (!mine.failed)
+                put_rows(t, qt, i0, i1 < t->n_rows ? i1 : t->n_rows, &mine);
+#pragma omp ordered
+            {
+                if (rc == 0 && mine.failed)
+                    rc = CSEG_ENOMEM;
+                else if (rc == 0 && fwrite(mine.p, 1, mine.len, f) != mine.len)
+                    rc = CSEG_EIO;
+            }
         }
-        for (size_t q = 0; rc == 0 && q < nw; q++)
-            if (bufs[q].failed)
-                rc = CSEG_ENOMEM;
-            else if (fwrite(bufs[q].p, 1, bufs[q].len, f) != bufs[q].len)
-                rc = CSEG_EIO;
+        free(mine.p);
     }
-    for (int q = 0; q < nt; q++)
-        free(bufs[q].p);
-    free(bufs);
     quoted_free(qt, t->n_cols);
     if (rc == 0 && ferror(f))
         rc = CSEG_EIO;

@@ -441,11 +441,11 @@ static int format_15(char *buf, double v, double a, int e)
  * exact product (below 2^-10 for P = 16, 2^-7 for P = 17). Rounding x to
  * the integer m is then right unless x is within twice that of a half,
  * where this gives up (returns 0: printf decides, for about 1 value in 250
- * needing 16 digits, 1 in 64 needing 17). For P = 16 the text must also read back: a decimal
- * does when it is closer to a than half the gap to the next double on its
- * side (h: exact, a power of two times 10^p); again no answer near the
- * edge. Returns -1 when no 16-digit text reads back (then 17 digits do,
- * always). */
+ * needing 16 digits, 1 in 64 needing 17). For P = 16 the text must also
+ * read back: a decimal does when it is closer to a than half the gap to the
+ * next double on its side (h: exact, a power of two times 10^p); again no
+ * answer near the edge. Returns -1 when no 16-digit text reads back (then
+ * 17 digits do, always). */
 static int format_long(char *buf, double v, double a, int e, int P)
 {
     static const long double pow10[] = {1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,

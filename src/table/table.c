@@ -195,7 +195,6 @@ static int col_alloc(tcol *c, size_t cap, size_t n)
     return 0;
 }
 
-
 static void *resize(void *p, size_t n, size_t size)
 {
     void *q = cseg__reallocarray(p, n, size);

@@ -1389,7 +1389,7 @@ int cseg_table_add_numbers(cseg_table *t, const char *name, const double *values
     if (!c)
         return CSEG_ENOMEM;
     c->type = CSEG_COL_NUMBER;
-    if (!(c->num = cseg__reallocarray(NULL, t->n_rows ? t->n_rows : 1, sizeof *c->num)))
+    if (!(c->num = resize(NULL, t->n_rows ? t->n_rows : 1, sizeof *c->num)))
         return CSEG_ENOMEM;
     if (t->n_rows)
         memcpy(c->num, values, t->n_rows * sizeof *c->num);
@@ -1433,7 +1433,7 @@ int cseg_table_add_text(cseg_table *t, const char *name, const char *const *leve
         c->off[c->n_levels++] = c->pool_len;
         c->pool_len += len + 1;
     }
-    if (!(c->code = cseg__reallocarray(NULL, t->n_rows ? t->n_rows : 1, sizeof *c->code)))
+    if (!(c->code = resize(NULL, t->n_rows ? t->n_rows : 1, sizeof *c->code)))
         return CSEG_ENOMEM;
     if (t->n_rows)
         memcpy(c->code, codes, t->n_rows * sizeof *c->code);

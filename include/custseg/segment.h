@@ -92,6 +92,11 @@ typedef struct cseg_segment_params {
     double pca;               /* 0 (default): no PCA; >= 1: components; (0, 1): variance share */
     cseg_prep_params prep;    /* preprocessing; cseg_prep_params_init defaults */
     size_t silhouette_sample; /* while choosing k; CSEG_SAMPLE_AUTO (default); 0 = exact */
+    size_t max_memory;        /* bytes a step whose memory grows faster than the customers may
+                                 take (today: complete and average linkage, whose distance
+                                 matrix is n (n - 1) / 2 doubles); the step is refused before it
+                                 starts, CSEG_ETOOBIG with the estimate; 0 (default) = 80% of
+                                 physical memory */
     size_t k_sample;          /* k-means choosing k (k = 0) on more customers than this: the
                                  candidates fitted and scored on a seeded uniform sample of
                                  this many, then the chosen k fitted on every customer from

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "custseg/metrics.h"
 #include "internal.h"
@@ -192,6 +193,34 @@ static int fit_dbscan(const cseg_segment_params *p, double eps, const double *Z,
     return 0;
 }
 
+/* "1.5 GiB", "200 KiB", "512 bytes". */
+static const char *human_bytes(char *buf, size_t size, size_t v)
+{
+    static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB"};
+    double x = (double)v;
+    int u = -1;
+    while (x >= 1024 && u < 3) {
+        x /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(buf, size, "%zu bytes", v);
+    else
+        snprintf(buf, size, "%.3g %s", x, unit[u]);
+    return buf;
+}
+
+/* max_memory, 0 resolved: 80% of physical memory (8 GiB when unknown). */
+size_t cseg__max_memory(const cseg_segment_params *p)
+{
+    if (p->max_memory)
+        return p->max_memory;
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || size <= 0)
+        return (size_t)8 << 30;
+    return (size_t)((double)pages * (double)size * 0.8);
+}
+
 static int hclust_tree(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
                        cseg_hclust **out, cseg_diag *diag)
 {
@@ -201,6 +230,21 @@ static int hclust_tree(const cseg_segment_params *p, const double *Z, size_t n, 
     hp.exact = p->exact;
     hp.seed = p->seed;
     hp.n_threads = p->n_threads;
+    hp.max_memory = cseg__max_memory(p);
+    /* Refused before it starts when the estimate is above the bound: the
+     * message names the estimate, the bound and the ways around it. */
+    size_t need = 0;
+    double secs;
+    if (cseg_hclust_estimate(p->linkage, n, d, p->exact, &need, &secs) == 0 &&
+        need > hp.max_memory) {
+        char a[32], b[32];
+        return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0,
+                          "%s linkage on %zu customers needs about %s, more than --max-memory "
+                          "(%s); ward (micro-clusters above 20,000 customers unless --exact) "
+                          "and single linkage need O(n d) memory, or raise --max-memory",
+                          cseg_linkage_name(p->linkage), n, human_bytes(a, sizeof a, need),
+                          human_bytes(b, sizeof b, hp.max_memory));
+    }
     int rc = cseg_hclust_create(out, &hp);
     if (rc == 0 && (rc = cseg_hclust_fit(*out, Z, n, d, NULL, diag)) < 0) {
         cseg_hclust_free(*out);

@@ -56,6 +56,8 @@ void cseg__log(const cseg_segment_params *p, cseg_log_level level, const char *f
 /* Fit every candidate of p->algo on Z (n x d) and choose one; scores = 0
  * skips the indices and progress = 0 the callback. Returns 0 or a CSEG_E*
  * code (diag filled). f is always left freeable. */
+/* p->max_memory, 0 resolved to 80% of physical memory. */
+size_t cseg__max_memory(const cseg_segment_params *p);
 int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
                   cseg__fit *f, int scores, int progress, cseg_diag *diag);
 void cseg__fit_free(cseg__fit *f);

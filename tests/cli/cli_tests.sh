@@ -642,6 +642,21 @@ contains report-with-rules "$T/rclv_report.html" "What each segment buys togethe
 expect 0 rules-codes -- "$BIN" rules "$RETAIL" --codes --min-support 0.02 --min-confidence 0.5 --out "$T/rc"
 contains rules-codes "$T/out" "{22697, 22699} -> {22698}"
 
+# ---- --max-memory: a step whose memory grows faster than n is refused before it runs ----
+expect 1 max-memory-refused -- "$BIN" fit "$MALL" --algo average --max-memory 64K --out "$T/mm"
+stderr_is max-memory-message "custseg: average linkage on 200 customers needs about 178 KiB, more than --max-memory (64 KiB); ward (micro-clusters above 20,000 customers unless --exact) and single linkage need O(n d) memory, or raise --max-memory"
+if [ -e "$T/mm" ]; then bad "max-memory: output folder written"; else ok; fi
+expect 0 max-memory-enough -- "$BIN" fit "$MALL" --algo average --max-memory 1M --out "$T/mm" --quiet
+expect 0 max-memory-ward -- "$BIN" fit "$MALL" --algo ward --max-memory 64K --out "$T/mmw" --quiet
+expect 2 max-memory-bad -- "$BIN" fit "$MALL" --max-memory 12X
+expect 2 max-memory-zero -- "$BIN" fit "$MALL" --max-memory 0
+# --k-sample: k chosen on a sample of the customers, said on stderr and in segments.json
+expect 0 k-sample -- "$BIN" fit "$MALL" --k-sample 100 --out "$T/ks"
+contains k-sample-note "$T/err" "k chosen on a uniform sample of 100 of the 200 customers"
+contains k-sample-json "$T/ks/segments.json" '"sample": 100'
+expect 0 k-sample-off -- "$BIN" fit "$MALL" --k-sample 0 --out "$T/ks0" --quiet
+if grep -q '"sample"' "$T/ks0/segments.json"; then bad "k-sample 0 sampled"; else ok; fi
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

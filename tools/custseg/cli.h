@@ -31,6 +31,9 @@ int cli_model_customers(const cseg_model *m, const char *path, const cseg_csv_pa
 
 /* Parse helpers: return 0 or -1 (bad value). */
 int cli_parse_size(const char *s, size_t *out);
+/* A byte count: a whole number, optionally followed by K, M, G or T (powers
+ * of 1024); > 0. 0, or -1 when malformed or too large. */
+int cli_parse_bytes(const char *s, size_t *out);
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_double(const char *s, double *out);
 int cli_parse_day(const char *s, long long *day);
@@ -145,7 +148,7 @@ enum {
     OPT_NO_KEEP_KNOWN, OPT_ATTRIBUTES, OPT_DB, OPT_RUN, OPT_SEGMENT, OPT_FIELDS,
     OPT_MIN_SEGMENT_SIZE, OPT_TABLE, OPT_QUERY, OPT_PSEUDONYMIZE, OPT_ALLOW_PII, OPT_DROP_COLUMNS,
     OPT_WITH, OPT_AUDIT, OPT_PREVIOUS, OPT_EXPLAIN, OPT_CLV, OPT_UNIT, OPT_HORIZON, OPT_DISCOUNT,
-    OPT_TIMINGS, OPT_K_SAMPLE
+    OPT_TIMINGS, OPT_K_SAMPLE, OPT_MAX_MEMORY
 };
 
 /* The lifetime-value options of run and clv. */
@@ -187,7 +190,8 @@ int cli_parse_clv_option(const char *cmd, int opt, const char *arg, cseg_clv_par
         {"allow-pii", no_argument, 0, OPT_ALLOW_PII},                                          \
         {"previous", required_argument, 0, OPT_PREVIOUS},                                      \
         {"timings", no_argument, 0, OPT_TIMINGS},                                              \
-        {"k-sample", required_argument, 0, OPT_K_SAMPLE}
+        {"k-sample", required_argument, 0, OPT_K_SAMPLE},                                      \
+        {"max-memory", required_argument, 0, OPT_MAX_MEMORY}
 
 /* The column and cleaning options of run (also accepted by compare). */
 #define RUN_LONG_OPTIONS                                                                           \
@@ -242,6 +246,9 @@ int cli_parse_clv_option(const char *cmd, int opt, const char *arg, cseg_clv_par
     "                       (default: exact up to 20000 customers, else 20000; 0 = exact)\n"   \
     "  --k-sample N         k-means --k auto on more than N customers: the candidates on a\n"  \
     "                       sample of N, the chosen k then on all (default 100000; 0 = all)\n" \
+    "  --max-memory SIZE    refuse a step whose memory grows faster than the customers\n"     \
+    "                       (complete/average linkage) above SIZE (bytes, or K, M, G, T;\n"   \
+    "                       default: 80% of physical memory)\n"                               \
     "  --threads N          worker threads (default: all cores)\n"                               \
     "  --quiet, --verbose   less or more on stderr\n"                                            \
     "  --timings            print seconds and peak memory per stage (read, features, fit,\n"    \

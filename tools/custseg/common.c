@@ -1,5 +1,7 @@
 /* custseg command line: errors, option values, shared option parsing. */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -66,6 +68,30 @@ int cli_parse_size(const char *s, size_t *out)
         return -1;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || *end)
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+int cli_parse_bytes(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s < '0' || *s > '9')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    static const char units[] = "KMGT";
+    const char *u = *end ? strchr(units, *end == 'k' ? 'K' : *end) : NULL;
+    if (*end && (!u || end[1]))
+        return -1;
+    for (int shift = u ? (int)(u - units) + 1 : 0; shift > 0; shift--) {
+        if (v > ULLONG_MAX / 1024)
+            return -1;
+        v *= 1024;
+    }
+    if (v == 0 || v > SIZE_MAX)
         return -1;
     *out = (size_t)v;
     return 0;
@@ -377,6 +403,11 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
     case OPT_SAMPLE:
         if (cli_parse_size(arg, &o->p.silhouette_sample) < 0)
             return cli_usage_error(cmd, "--sample must be a whole number >= 0"), -1;
+        return 1;
+    case OPT_MAX_MEMORY:
+        if (cli_parse_bytes(arg, &o->p.max_memory) < 0)
+            return cli_usage_error(cmd, "--max-memory must be a size such as 8G, 512M or a "
+                                        "number of bytes"), -1;
         return 1;
     case OPT_K_SAMPLE:
         if (cli_parse_size(arg, &o->p.k_sample) < 0)

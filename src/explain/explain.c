@@ -489,34 +489,63 @@ int cseg_explain_importance(const cseg_model *m, const cseg_table *customers, si
         return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "no customers");
     size_t step = max_rows && n > max_rows ? (n + max_rows - 1) / max_rows : 1,
            rows = (n + step - 1) / step, nf = cseg_prep_n_inputs(pp);
-    int32_t *base = malloc(rows * sizeof *base), *lab = malloc(rows * sizeof *lab);
+    int32_t *base = malloc(rows * sizeof *base);
     double *dist = malloc(rows * sizeof *dist), *got = malloc(reps * sizeof *got);
-    size_t *perm = malloc(rows * sizeof *perm);
     cseg_table *t = NULL;
-    int rc = base && lab && dist && got && perm ? 0 : CSEG_ENOMEM;
+    int rc = base && dist && got ? 0 : CSEG_ENOMEM;
     if (rc == 0 && (rc = input_table(m, customers, step, rows, -1, NULL, &t)) == 0)
         rc = cseg_model_assign(m, t, base, dist, d);
     cseg_table_free(t);
+    /* Every shuffle drawn first, in the order they always were; then the
+     * (column, shuffle) pairs side by side, each on its own table: the same
+     * figures for any thread count. */
+    size_t np = nf * reps;
+    size_t *perms = rc == 0 ? malloc((np ? np : 1) * rows * sizeof *perms) : NULL;
+    double *share = rc == 0 ? malloc((np ? np : 1) * sizeof *share) : NULL;
+    if (rc == 0 && (!perms || !share))
+        rc = CSEG_ENOMEM;
     cseg_rng rng;
     cseg__rng_seed(&rng, seed);
-    for (size_t f = 0; f < nf && rc == 0; f++) {
-        for (size_t rep = 0; rep < reps && rc == 0; rep++) {
-            for (size_t r = 0; r < rows; r++)
-                perm[r] = r;
-            for (size_t r = rows; r > 1; r--) { /* Fisher-Yates */
-                size_t q = cseg__rng_below(&rng, r), tmp = perm[r - 1];
-                perm[r - 1] = perm[q];
-                perm[q] = tmp;
-            }
-            if ((rc = input_table(m, customers, step, rows, (long)f, perm, &t)) == 0)
-                rc = cseg_model_assign(m, t, lab, dist, d);
-            cseg_table_free(t);
-            t = NULL;
-            size_t moved = 0;
-            for (size_t r = 0; rc == 0 && r < rows; r++)
-                moved += lab[r] != base[r];
-            got[rep] = (double)moved / (double)rows;
+    for (size_t u = 0; rc == 0 && u < np; u++) {
+        size_t *pm = perms + u * rows;
+        for (size_t r = 0; r < rows; r++)
+            pm[r] = r;
+        for (size_t r = rows; r > 1; r--) { /* Fisher-Yates */
+            size_t q = cseg__rng_below(&rng, r), tmp = pm[r - 1];
+            pm[r - 1] = pm[q];
+            pm[q] = tmp;
         }
+    }
+    int prc = 0;
+    if (rc == 0) {
+#pragma omp parallel for num_threads(cseg__threads(0)) schedule(dynamic, 1) default(none)      \
+    shared(m, customers, step, rows, perms, share, base, np, reps, prc) if (np > 1 && rows >= 5000)
+        for (size_t u = 0; u < np; u++) {
+            cseg_table *tu = NULL;
+            int32_t *lu = malloc(rows * sizeof *lu);
+            double *du = malloc(rows * sizeof *du);
+            int r2 = lu && du ? input_table(m, customers, step, rows, (long)(u / reps),
+                                            perms + u * rows, &tu)
+                              : CSEG_ENOMEM;
+            if (r2 == 0)
+                r2 = cseg_model_assign(m, tu, lu, du, NULL);
+            size_t moved = 0;
+            for (size_t r = 0; r2 == 0 && r < rows; r++)
+                moved += lu[r] != base[r];
+            share[u] = (double)moved / (double)rows;
+            cseg_table_free(tu);
+            free(lu), free(du);
+            if (r2 < 0) {
+#pragma omp critical(cseg_importance_failed)
+                if (prc == 0)
+                    prc = r2;
+            }
+        }
+        rc = prc;
+    }
+    for (size_t f = 0; f < nf && rc == 0; f++) {
+        for (size_t rep = 0; rep < reps; rep++)
+            got[rep] = share[f * reps + rep];
         double mean = 0, q = 0;
         for (size_t rep = 0; rep < reps; rep++)
             mean += got[rep] / (double)reps;
@@ -527,7 +556,7 @@ int cseg_explain_importance(const cseg_model *m, const cseg_table *customers, si
         if (sd)
             sd[f] = reps > 1 ? sqrt(q / (double)(reps - 1)) : 0;
     }
-    free(base), free(lab), free(dist), free(got), free(perm);
+    free(base), free(dist), free(got), free(perms), free(share);
     if (rc == CSEG_ENOMEM)
         return cseg__diag(d, rc, NULL, 0, 0, "out of memory");
     if (rc == CSEG_ENOCOL)

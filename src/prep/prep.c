@@ -378,37 +378,46 @@ int cseg__prep_transform_rows(const cseg_prep *pp, const cseg_table *t, size_t r
             }
         }
     }
-    for (size_t i0 = 0; rc == 0 && i0 < n; i0 += TRANSFORM_BLOCK) {
-        size_t i1 = i0 + TRANSFORM_BLOCK < n ? i0 + TRANSFORM_BLOCK : n, o = 0;
-        int bad = 0;
-        for (size_t k = 0; k < pp->n_cols; k++) {
-            const cseg_prep_col *c = &pp->cols[k];
-            if (!c->categorical) {
-                const double *x = num[k] + r0;
-                for (size_t i = i0; i < i1; i++) {
-                    double z = isfinite(x[i]) ? x[i] : c->median;
-                    if (c->log)
-                        z = log_value(c, z);
-                    X[i * p + o] = (z - c->center) / c->scale;
-                    bad |= !isfinite(X[i * p + o]);
+    /* Blocks side by side on many rows (each row its own: the same bits
+     * for any thread count); inside assign's parallel blocks this runs on
+     * the calling thread. */
+    size_t nblk = (n + TRANSFORM_BLOCK - 1) / TRANSFORM_BLOCK;
+    int bad = 0;
+    if (rc == 0) {
+#pragma omp parallel for num_threads(cseg__threads(0)) schedule(static) default(none)          \
+    shared(pp, num, code, map, X, n, p, r0, nblk) reduction(| : bad) if (n >= 65536)
+        for (size_t b = 0; b < nblk; b++) {
+            size_t i0 = b * TRANSFORM_BLOCK, o = 0;
+            size_t i1 = i0 + TRANSFORM_BLOCK < n ? i0 + TRANSFORM_BLOCK : n;
+            for (size_t k = 0; k < pp->n_cols; k++) {
+                const cseg_prep_col *c = &pp->cols[k];
+                if (!c->categorical) {
+                    const double *x = num[k] + r0;
+                    for (size_t i = i0; i < i1; i++) {
+                        double z = isfinite(x[i]) ? x[i] : c->median;
+                        if (c->log)
+                            z = log_value(c, z);
+                        X[i * p + o] = (z - c->center) / c->scale;
+                        bad |= !isfinite(X[i * p + o]);
+                    }
+                    o++;
+                    continue;
                 }
-                o++;
-                continue;
+                const int32_t *cd = code[k] + r0;
+                for (size_t i = i0; i < i1; i++) {
+                    for (size_t k2 = 0; k2 < c->n_levels; k2++)
+                        X[i * p + o + k2] = 0;
+                    if (cd[i] >= 0 && map[k][cd[i]] >= 0)
+                        X[i * p + o + (size_t)map[k][cd[i]]] = 1;
+                }
+                o += c->n_levels;
             }
-            const int32_t *cd = code[k] + r0;
-            for (size_t i = i0; i < i1; i++) {
-                for (size_t k2 = 0; k2 < c->n_levels; k2++)
-                    X[i * p + o + k2] = 0;
-                if (cd[i] >= 0 && map[k][cd[i]] >= 0)
-                    X[i * p + o + (size_t)map[k][cd[i]]] = 1;
-            }
-            o += c->n_levels;
         }
-        /* The error names the first bad value column by column, as before. */
-        for (size_t k = 0; bad && rc == 0 && k < pp->n_cols; k++)
-            if (!pp->cols[k].categorical)
-                rc = transform_error(&pp->cols[k], t, num[k], r0, r1, d);
     }
+    /* The error names the first bad value column by column, as before. */
+    for (size_t k = 0; bad && rc == 0 && k < pp->n_cols; k++)
+        if (!pp->cols[k].categorical)
+            rc = transform_error(&pp->cols[k], t, num[k], r0, r1, d);
     for (size_t k = 0; map && k < pp->n_cols; k++)
         free(map[k]);
     free(num), free(code), free(map);

@@ -54,9 +54,12 @@ int main(int argc, char **argv)
      * million customers) again and again. glibc maps each one fresh from the
      * kernel and unmaps it on free, so every use page-faulted its memory in
      * anew: a sixth of a fit's time. Kept in the heap, freed blocks are
-     * reused; the peak stays that of the largest step. */
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+     * reused; the peak stays that of the largest step. Not for the service,
+     * a long-running process whose threads' arenas should give memory back. */
+    if (argc < 2 || strcmp(argv[1], "serve") != 0) {
+        mallopt(M_MMAP_THRESHOLD, 256 << 20);
+        mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    }
 #endif
     int status = dispatch(argc, argv);
     if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -30,6 +30,9 @@ int cli_model_customers(const cseg_model *m, const char *path, const cseg_csv_pa
                         int have_as_of, long long as_of, cseg_table **t, const char **idcol);
 
 /* Parse helpers: return 0 or -1 (bad value). */
+/* malloc(bytes), asking for transparent huge pages from 4 MB up: a fresh
+ * 8 MB array otherwise costs 2,048 page faults, dear in a VM. free() it. */
+void *cli_alloc_big(size_t bytes);
 int cli_parse_size(const char *s, size_t *out);
 /* A byte count: a whole number, optionally followed by K, M, G or T (powers
  * of 1024); > 0. 0, or -1 when malformed or too large. */

@@ -186,9 +186,9 @@ int cmd_assign(int argc, char **argv)
     if ((status = cli_model_customers(m, path, &csv, have_as_of, as_of, &t, &idcol)) != EXIT_OK)
         goto out;
     size_t n = cseg_table_n_rows(t), k = cseg_model_k(m);
-    lab = malloc((n ? n : 1) * sizeof *lab);
-    dist = malloc((n ? n : 1) * sizeof *dist);
-    segno = malloc((n ? n : 1) * sizeof *segno);
+    lab = cli_alloc_big(n * sizeof *lab);
+    dist = cli_alloc_big(n * sizeof *dist);
+    segno = cli_alloc_big(n * sizeof *segno);
     if (!lab || !dist || !segno) {
         status = cli_error(EXIT_IO, "out of memory");
         goto out;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -71,6 +72,19 @@ int cli_parse_size(const char *s, size_t *out)
         return -1;
     *out = (size_t)v;
     return 0;
+}
+
+void *cli_alloc_big(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+#ifdef MADV_HUGEPAGE
+    if (p && bytes >= ((size_t)4 << 20)) { /* whole pages around the block: advice only */
+        uintptr_t a = (uintptr_t)p & ~(uintptr_t)4095;
+        uintptr_t e = ((uintptr_t)p + bytes + 4095) & ~(uintptr_t)4095;
+        (void)madvise((void *)a, (size_t)(e - a), MADV_HUGEPAGE);
+    }
+#endif
+    return p;
 }
 
 int cli_parse_bytes(const char *s, size_t *out)

@@ -60,6 +60,18 @@ static void check_case(const char *name, const double *psi, const double *ks_exa
     cseg_table *train = read_table(tp), *nw = read_table(np);
     cseg_segmentation *r = NULL;
     cseg_model *m = fit(train, &r);
+    /* The pipeline's reference (the preprocessing's kept quantiles, its own
+     * assignment) equals the one cseg_model_set_reference builds from scratch
+     * (assigning, sorting), byte for byte in model.json. */
+    char *text = cseg_model_to_json(m), *again = NULL;
+    cseg_model *m2 = NULL;
+    cseg_diag d2;
+    assert_int_equal(cseg_model_from_json(&m2, text, "model.json", &d2), 0);
+    assert_int_equal(cseg_model_set_reference(m2, train, &d2), 0);
+    assert_non_null(again = cseg_model_to_json(m2));
+    assert_string_equal(text, again);
+    free(text), free(again);
+    cseg_model_free(m2);
     cseg_drift_feature f[4];
     double rs[3], ns[3];
     cseg_drift_result res;

@@ -6,6 +6,7 @@
 #include "../core/internal.h"
 #include "custseg/table.h"
 #include "internal.h"
+#include "../prep/internal.h"
 
 #define PSI_FLOOR 1e-4
 #define N_DECILE_EDGES 9
@@ -136,8 +137,12 @@ static size_t present(const double *x, size_t n, double *v, double *sum)
     return m;
 }
 
-/* A number column's reference: sorted present values, bins, the KS points. */
-static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n)
+/* A number column's reference: sorted present values, bins, the KS points.
+ * qp (optional): the column's quantiles kept by the preprocessing fitted on
+ * the same values (cseg__prep_quantiles: q_np points of q_n values); used
+ * when the present values are those q_n, instead of sorting them again. */
+static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n, const double *qp,
+                       size_t q_np, size_t q_n)
 {
     double *v = malloc((n ? n : 1) * sizeof *v);
     if (!v)
@@ -156,7 +161,6 @@ static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n)
         free(v);
         return rc;
     }
-    cseg__sort_doubles(v, m);
     f->edges = malloc(N_DECILE_EDGES * sizeof *f->edges);
     f->shares = calloc(N_DECILE_EDGES + 1, sizeof *f->shares);
     f->exact = m <= CSEG_DRIFT_EXACT;
@@ -166,20 +170,32 @@ static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n)
         free(v);
         return CSEG_ENOMEM;
     }
+    /* The points: every sorted value, or the quantiles i / 1000; either
+     * kept from the preprocessing (the same values, the same rule) or from
+     * sorting them here. The deciles are then quantiles of those. */
+    int kept = qp && q_n == m && q_np == f->n_points;
+    if (kept) {
+        memcpy(f->points, qp, f->n_points * sizeof *qp);
+    } else {
+        cseg__sort_doubles(v, m);
+        if (f->exact)
+            memcpy(f->points, v, m * sizeof *v);
+        else
+            for (size_t i = 0; i <= CSEG_DRIFT_EXACT; i++)
+                f->points[i] = cseg__quantile_sorted(v, m, (double)i / CSEG_DRIFT_EXACT);
+    }
     size_t ne = 0;
     for (size_t e = 1; e <= N_DECILE_EDGES; e++) { /* the deciles, each edge once */
-        double q = cseg__quantile_sorted(v, m, (double)e / 10.0);
+        /* i / 1000 with i = 100 e is e / 10 to the last bit (both quotients
+         * correctly rounded of the same number) */
+        double q = f->exact ? cseg__quantile_sorted(f->points, m, (double)e / 10.0)
+                            : f->points[e * CSEG_DRIFT_EXACT / 10];
         if (ne == 0 || q > f->edges[ne - 1])
             f->edges[ne++] = q;
     }
     f->n_edges = ne;
-    for (size_t i = 0; i < m; i++)
+    for (size_t i = 0; i < m; i++) /* counts: the order of the values does not matter */
         f->shares[bin_of(f->edges, ne, v[i])] += 1.0 / (double)n;
-    if (f->exact)
-        memcpy(f->points, v, m * sizeof *v);
-    else
-        for (size_t i = 0; i <= CSEG_DRIFT_EXACT; i++)
-            f->points[i] = cseg__quantile_sorted(v, m, (double)i / CSEG_DRIFT_EXACT);
     free(v);
     return 0;
 }
@@ -232,13 +248,14 @@ int cseg_model_set_reference(cseg_model *m, const cseg_table *customers, cseg_di
     if (rc == 0)
         rc = cseg_model_assign(m, customers, labels, distance, d);
     if (rc == 0)
-        rc = cseg__model_set_reference_from(m, customers, labels, distance, d);
+        rc = cseg__model_set_reference_from(m, customers, labels, distance, 0, d);
     free(distance), free(labels);
     return rc;
 }
 
 int cseg__model_set_reference_from(cseg_model *m, const cseg_table *customers,
-                                   const int32_t *labels, const double *distance, cseg_diag *d)
+                                   const int32_t *labels, const double *distance, int fitted_on,
+                                   cseg_diag *d)
 {
     int rc = reference_check(m, customers, d);
     if (rc < 0)
@@ -283,10 +300,13 @@ int cseg__model_set_reference_from(cseg_model *m, const cseg_table *customers,
     }
     if (rc == 0) {
 #pragma omp parallel for num_threads(cseg__threads(0)) schedule(dynamic, 1) default(none)      \
-    shared(r, num, nrc, n, nf) if (nf > 1 && n >= 100000)
-        for (size_t j = 0; j < nf; j++)
+    shared(r, num, nrc, n, nf, pp, fitted_on) if (nf > 1 && n >= 100000)
+        for (size_t j = 0; j < nf; j++) {
+            size_t q_np = 0, q_n = 0;
+            const double *qp = fitted_on ? cseg__prep_quantiles(pp, j, &q_np, &q_n) : NULL;
             if (num[j])
-                nrc[j] = ref_numbers(&r->f[j], num[j], n);
+                nrc[j] = ref_numbers(&r->f[j], num[j], n, qp, q_np, q_n);
+        }
         for (size_t j = 0; j < nf && rc == 0; j++)
             rc = nrc[j];
     }

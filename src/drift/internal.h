@@ -42,9 +42,12 @@ int cseg__ref_from_json(json_t *j, size_t k, cseg__ref **out);
 
 /* cseg_model_set_reference with the rule's segments (labels) and
  * distances of the customers already at hand (the pipeline has them): the
- * same reference without assigning them again. */
+ * same reference without assigning them again. fitted_on: customers is the
+ * table the model's preprocessing was fitted on, whose column quantiles it
+ * kept (then they are not sorted again). */
 int cseg__model_set_reference_from(cseg_model *m, const cseg_table *customers,
-                                   const int32_t *labels, const double *distance, cseg_diag *d);
+                                   const int32_t *labels, const double *distance, int fitted_on,
+                                   cseg_diag *d);
 
 /* In model.c: the model's reference (taken over; NULL drops it). */
 void cseg__model_put_reference(cseg_model *m, cseg__ref *r);

@@ -13,6 +13,13 @@ typedef struct cseg_prep_col {
     /* text columns */
     char **levels;
     size_t n_levels;
+    /* Kept from fitting for the drift reference of the same table, which
+     * would sort the column again (not saved): the quantiles i / 1000 of
+     * the q_n sorted finite values (i = 0..1000), or all of them when there
+     * are at most CSEG_DRIFT_EXACT; NULL when the column held an infinity
+     * (the reference counts those, the fit does not). */
+    double *q_points;
+    size_t q_npoints, q_n;
 } cseg_prep_col;
 
 struct cseg_prep {
@@ -24,6 +31,9 @@ struct cseg_prep {
     int fitted;
 };
 
+/* Number column j's quantiles kept from fitting (q_points above; NULL
+ * when there are none) with their count and the values they come from. */
+const double *cseg__prep_quantiles(const cseg_prep *pp, size_t j, size_t *n_points, size_t *n);
 /* Rebuild out_names from cols (after fit or load). */
 int cseg__prep_finish(cseg_prep *pp);
 /* cseg_prep_transform of rows [r0, r1) of t into X (r1 - r0 rows); an

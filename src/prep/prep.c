@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "custseg/drift.h"
 #include "../core/internal.h"
 
 void cseg_prep_params_init(cseg_prep_params *p)
@@ -59,6 +60,7 @@ static void clear(cseg_prep *pp)
         for (size_t k = 0; k < pp->cols[j].n_levels; k++)
             free(pp->cols[j].levels[k]);
         free(pp->cols[j].levels);
+        free(pp->cols[j].q_points);
     }
     free(pp->cols);
     for (size_t j = 0; j < pp->n_out; j++)
@@ -90,9 +92,12 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
     if (!v)
         return CSEG_ENOMEM;
     size_t m = 0;
-    for (size_t i = 0; i < n; i++)
+    int has_inf = 0;
+    for (size_t i = 0; i < n; i++) {
         if (isfinite(x[i]))
             v[m++] = x[i];
+        has_inf |= isinf(x[i]);
+    }
     if (m == 0) {
         free(v);
         return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "column \"%s\" has no numeric values",
@@ -100,6 +105,17 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
     }
     cseg__sort_doubles(v, m);
     c->median = cseg__quantile_sorted(v, m, 0.5);
+    if (!has_inf) { /* for the drift reference (drift.c, ref_numbers) */
+        size_t np = m <= CSEG_DRIFT_EXACT ? m : CSEG_DRIFT_EXACT + 1;
+        if ((c->q_points = malloc(np * sizeof *c->q_points))) {
+            for (size_t i = 0; i < np; i++)
+                c->q_points[i] = m <= CSEG_DRIFT_EXACT
+                                     ? v[i]
+                                     : cseg__quantile_sorted(v, m, (double)i / CSEG_DRIFT_EXACT);
+            c->q_npoints = np;
+            c->q_n = m;
+        }
+    }
     /* Imputed rows take the median, so every statistic below sees n values. */
     double mean = 0;
     for (size_t i = 0; i < m; i++)
@@ -279,6 +295,15 @@ fail:
 fail_finish:
     clear(pp);
     return rc;
+}
+
+const double *cseg__prep_quantiles(const cseg_prep *pp, size_t j, size_t *n_points, size_t *n)
+{
+    if (j >= pp->n_cols || !pp->cols[j].q_points)
+        return NULL;
+    *n_points = pp->cols[j].q_npoints;
+    *n = pp->cols[j].q_n;
+    return pp->cols[j].q_points;
 }
 
 int cseg_prep_is_fitted(const cseg_prep *pp)

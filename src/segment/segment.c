@@ -711,7 +711,7 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
      * function computed the distances); otherwise they are assigned anew. */
     rc = r->mismatch == 0 && p->algo != CSEG_ALGO_DBSCAN
              ? cseg__model_set_reference_from(r->in.model, r->in.customers, r->labels, r->dist,
-                                              diag)
+                                              1, diag)
              : cseg_model_set_reference(r->in.model, r->in.customers, diag);
     if (rc < 0)
         goto out;

@@ -691,11 +691,12 @@ size_t cseg_model_n_known(const cseg_model *m)
  * again by the whole-table path, so that it names the same value as ever. */
 #define ASSIGN_BLOCK 8192
 
-static int assign_block(const cseg_model *m, const cseg_table *t, long jid, size_t r0, size_t r1,
-                        double *Xb, double *Zb, int32_t *labels, double *distance, size_t *kept)
+static int assign_block(const cseg_model *m, const cseg_table *t, const cseg__prep_plan *pl,
+                        long jid, size_t r0, size_t r1, double *Xb, double *Zb, int32_t *labels,
+                        double *distance, size_t *kept)
 {
     size_t nb = r1 - r0, dim = cseg_model_dim(m);
-    int rc = cseg__prep_transform_rows(m->prep, t, r0, r1, m->pca ? Xb : Zb, NULL);
+    int rc = cseg__prep_plan_rows(pl, r0, r1, m->pca ? Xb : Zb, NULL);
     if (rc == 0 && m->pca)
         rc = cseg_pca_transform(m->pca, Xb, nb, Zb);
     if (rc == 0)
@@ -723,11 +724,15 @@ static int assign_rows(const cseg_model *m, const cseg_table *t, long jid, int32
         return CSEG_ENOTFIT;
     size_t n = cseg_table_n_rows(t), dim = cseg_model_dim(m), p = cseg_prep_n_outputs(m->prep);
     size_t nblk = (n + ASSIGN_BLOCK - 1) / ASSIGN_BLOCK, kept = 0;
+    cseg__prep_plan *pl; /* the table's columns found once, for every block */
+    int rc = cseg__prep_plan_make(m->prep, t, &pl, d);
+    if (rc < 0)
+        return rc;
     /* k-means blocks in parallel (its predict then runs on one thread);
      * mixtures and DBSCAN lean on threaded libraries: their blocks in turn. */
     int nt = m->km && nblk > 1 ? cseg__threads(0) : 1, failed = 0;
 #pragma omp parallel num_threads(nt) default(none)                                             \
-    shared(m, t, jid, labels, distance, n, dim, p, nblk, failed) reduction(+ : kept)
+    shared(m, t, pl, jid, labels, distance, n, dim, p, nblk, failed) reduction(+ : kept)
     {
         double *Xb = m->pca ? cseg__alloc_aligned(ASSIGN_BLOCK, p * sizeof(double)) : NULL;
         double *Zb = cseg__alloc_aligned(ASSIGN_BLOCK, (dim ? dim : 1) * sizeof(double));
@@ -736,7 +741,7 @@ static int assign_rows(const cseg_model *m, const cseg_table *t, long jid, int32
         for (size_t b = 0; b < nblk; b++) {
             size_t r0 = b * ASSIGN_BLOCK, r1 = r0 + ASSIGN_BLOCK < n ? r0 + ASSIGN_BLOCK : n;
             if (mine == 0)
-                mine = assign_block(m, t, jid, r0, r1, Xb, Zb, labels, distance, &kept);
+                mine = assign_block(m, t, pl, jid, r0, r1, Xb, Zb, labels, distance, &kept);
         }
         if (mine < 0) {
 #pragma omp critical(cseg_assign_failed)
@@ -746,8 +751,8 @@ static int assign_rows(const cseg_model *m, const cseg_table *t, long jid, int32
         cseg__free_aligned(Xb);
         cseg__free_aligned(Zb);
     }
+    cseg__prep_plan_free(pl);
     if (failed < 0) { /* a bad value is named by the whole-table path, as ever */
-        int rc;
         double *Z = transformed(m, t, &rc, d);
         if (!Z)
             return rc;

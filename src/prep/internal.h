@@ -36,9 +36,15 @@ struct cseg_prep {
 const double *cseg__prep_quantiles(const cseg_prep *pp, size_t j, size_t *n_points, size_t *n);
 /* Rebuild out_names from cols (after fit or load). */
 int cseg__prep_finish(cseg_prep *pp);
-/* cseg_prep_transform of rows [r0, r1) of t into X (r1 - r0 rows); an
- * error names the first bad value of those rows, column by column. */
-int cseg__prep_transform_rows(const cseg_prep *pp, const cseg_table *t, size_t r0, size_t r1,
-                              double *X, cseg_diag *d);
+/* cseg_prep_transform in two steps: where the model's columns are in t
+ * (the errors of a missing or mistyped column; made once), then rows
+ * [r0, r1) of t into X (r1 - r0 rows; an error names the first bad value of
+ * those rows, column by column). t must outlive the plan. */
+typedef struct cseg__prep_plan cseg__prep_plan;
+int cseg__prep_plan_make(const cseg_prep *pp, const cseg_table *t, cseg__prep_plan **out,
+                         cseg_diag *d);
+int cseg__prep_plan_rows(const cseg__prep_plan *pl, size_t r0, size_t r1, double *X,
+                         cseg_diag *d);
+void cseg__prep_plan_free(cseg__prep_plan *pl);
 
 #endif

@@ -358,21 +358,41 @@ static int transform_error(const cseg_prep_col *c, const cseg_table *t, const do
  * column (X is row-major), a pass over all of X per column. */
 #define TRANSFORM_BLOCK 256
 
-int cseg_prep_transform(const cseg_prep *pp, const cseg_table *t, double *X, cseg_diag *d)
+/* Where each model column's values are in a table: found once, then
+ * applied to any rows of it (assign goes a block at a time). */
+struct cseg__prep_plan {
+    const cseg_prep *pp;
+    const cseg_table *t;
+    const double **num;   /* number columns' values */
+    const int32_t **code; /* text columns' codes */
+    long **map;           /* text: the table's level -> the model's, -1 unseen */
+};
+
+void cseg__prep_plan_free(cseg__prep_plan *pl)
 {
-    return cseg__prep_transform_rows(pp, t, 0, cseg_table_n_rows(t), X, d);
+    if (!pl)
+        return;
+    for (size_t k = 0; pl->map && k < pl->pp->n_cols; k++)
+        free(pl->map[k]);
+    free(pl->num), free(pl->code), free(pl->map);
+    free(pl);
 }
 
-int cseg__prep_transform_rows(const cseg_prep *pp, const cseg_table *t, size_t r0, size_t r1,
-                              double *X, cseg_diag *d)
+int cseg__prep_plan_make(const cseg_prep *pp, const cseg_table *t, cseg__prep_plan **out,
+                         cseg_diag *d)
 {
+    *out = NULL;
     if (!pp->fitted)
         return CSEG_ENOTFIT;
-    size_t n = r1 - r0, p = pp->n_out;
-    const double **num = calloc(pp->n_cols ? pp->n_cols : 1, sizeof *num);
-    const int32_t **code = calloc(pp->n_cols ? pp->n_cols : 1, sizeof *code);
-    long **map = calloc(pp->n_cols ? pp->n_cols : 1, sizeof *map);
-    int rc = num && code && map ? 0 : CSEG_ENOMEM;
+    cseg__prep_plan *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return CSEG_ENOMEM;
+    pl->pp = pp;
+    pl->t = t;
+    pl->num = calloc(pp->n_cols ? pp->n_cols : 1, sizeof *pl->num);
+    pl->code = calloc(pp->n_cols ? pp->n_cols : 1, sizeof *pl->code);
+    pl->map = calloc(pp->n_cols ? pp->n_cols : 1, sizeof *pl->map);
+    int rc = pl->num && pl->code && pl->map ? 0 : CSEG_ENOMEM;
     for (size_t k = 0; rc == 0 && k < pp->n_cols; k++) {
         const cseg_prep_col *c = &pp->cols[k];
         long j = cseg_table_find(t, c->name);
@@ -380,71 +400,93 @@ int cseg__prep_transform_rows(const cseg_prep *pp, const cseg_table *t, size_t r
             rc = cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0, "column \"%s\" (used by the model) "
                             "not found", c->name);
         } else if (!c->categorical) {
-            if (!(num[k] = cseg_table_numbers(t, (size_t)j)))
+            if (!(pl->num[k] = cseg_table_numbers(t, (size_t)j)))
                 rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
                                 "column \"%s\" must hold numbers, as in training", c->name);
-        } else if (!(code[k] = cseg_table_codes(t, (size_t)j))) {
+        } else if (!(pl->code[k] = cseg_table_codes(t, (size_t)j))) {
             rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
                             "column \"%s\" must hold text categories, as in training", c->name);
         } else {
             size_t nl = cseg_table_n_levels(t, (size_t)j);
-            if (!(map[k] = malloc((nl ? nl : 1) * sizeof *map[k]))) {
+            long *map = malloc((nl ? nl : 1) * sizeof *map);
+            if (!(pl->map[k] = map)) {
                 rc = CSEG_ENOMEM;
                 break;
             }
             for (size_t l = 0; l < nl; l++) {
-                map[k][l] = -1;
+                map[l] = -1;
                 const char *s = cseg_table_level(t, (size_t)j, (int32_t)l);
                 for (size_t k2 = 0; k2 < c->n_levels; k2++)
                     if (strcmp(s, c->levels[k2]) == 0) {
-                        map[k][l] = (long)k2;
+                        map[l] = (long)k2;
                         break;
                     }
             }
         }
     }
+    if (rc < 0) {
+        cseg__prep_plan_free(pl);
+        return rc;
+    }
+    *out = pl;
+    return 0;
+}
+
+int cseg_prep_transform(const cseg_prep *pp, const cseg_table *t, double *X, cseg_diag *d)
+{
+    cseg__prep_plan *pl;
+    int rc = cseg__prep_plan_make(pp, t, &pl, d);
+    if (rc == 0)
+        rc = cseg__prep_plan_rows(pl, 0, cseg_table_n_rows(t), X, d);
+    cseg__prep_plan_free(pl);
+    return rc;
+}
+
+int cseg__prep_plan_rows(const cseg__prep_plan *pl, size_t r0, size_t r1, double *X,
+                         cseg_diag *d)
+{
+    const cseg_prep *pp = pl->pp;
+    const double *const *num = pl->num;
+    const int32_t *const *code = pl->code;
+    long *const *map = pl->map;
+    size_t n = r1 - r0, p = pp->n_out;
     /* Blocks side by side on many rows (each row its own: the same bits
      * for any thread count); inside assign's parallel blocks this runs on
      * the calling thread. */
     size_t nblk = (n + TRANSFORM_BLOCK - 1) / TRANSFORM_BLOCK;
-    int bad = 0;
-    if (rc == 0) {
+    int bad = 0, rc = 0;
 #pragma omp parallel for num_threads(cseg__threads(0)) schedule(static) default(none)          \
     shared(pp, num, code, map, X, n, p, r0, nblk) reduction(| : bad) if (n >= 65536)
-        for (size_t b = 0; b < nblk; b++) {
-            size_t i0 = b * TRANSFORM_BLOCK, o = 0;
-            size_t i1 = i0 + TRANSFORM_BLOCK < n ? i0 + TRANSFORM_BLOCK : n;
-            for (size_t k = 0; k < pp->n_cols; k++) {
-                const cseg_prep_col *c = &pp->cols[k];
-                if (!c->categorical) {
-                    const double *x = num[k] + r0;
-                    for (size_t i = i0; i < i1; i++) {
-                        double z = isfinite(x[i]) ? x[i] : c->median;
-                        if (c->log)
-                            z = log_value(c, z);
-                        X[i * p + o] = (z - c->center) / c->scale;
-                        bad |= !isfinite(X[i * p + o]);
-                    }
-                    o++;
-                    continue;
-                }
-                const int32_t *cd = code[k] + r0;
+    for (size_t b = 0; b < nblk; b++) {
+        size_t i0 = b * TRANSFORM_BLOCK, o = 0;
+        size_t i1 = i0 + TRANSFORM_BLOCK < n ? i0 + TRANSFORM_BLOCK : n;
+        for (size_t k = 0; k < pp->n_cols; k++) {
+            const cseg_prep_col *c = &pp->cols[k];
+            if (!c->categorical) {
+                const double *x = num[k] + r0;
                 for (size_t i = i0; i < i1; i++) {
-                    for (size_t k2 = 0; k2 < c->n_levels; k2++)
-                        X[i * p + o + k2] = 0;
-                    if (cd[i] >= 0 && map[k][cd[i]] >= 0)
-                        X[i * p + o + (size_t)map[k][cd[i]]] = 1;
+                    double z = isfinite(x[i]) ? x[i] : c->median;
+                    if (c->log)
+                        z = log_value(c, z);
+                    X[i * p + o] = (z - c->center) / c->scale;
+                    bad |= !isfinite(X[i * p + o]);
                 }
-                o += c->n_levels;
+                o++;
+                continue;
             }
+            const int32_t *cd = code[k] + r0;
+            for (size_t i = i0; i < i1; i++) {
+                for (size_t k2 = 0; k2 < c->n_levels; k2++)
+                    X[i * p + o + k2] = 0;
+                if (cd[i] >= 0 && map[k][cd[i]] >= 0)
+                    X[i * p + o + (size_t)map[k][cd[i]]] = 1;
+            }
+            o += c->n_levels;
         }
     }
     /* The error names the first bad value column by column, as before. */
     for (size_t k = 0; bad && rc == 0 && k < pp->n_cols; k++)
         if (!pp->cols[k].categorical)
-            rc = transform_error(&pp->cols[k], t, num[k], r0, r1, d);
-    for (size_t k = 0; map && k < pp->n_cols; k++)
-        free(map[k]);
-    free(num), free(code), free(map);
+            rc = transform_error(&pp->cols[k], pl->t, num[k], r0, r1, d);
     return rc;
 }

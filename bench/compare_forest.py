@@ -17,13 +17,14 @@ DIR/results_forest.json.
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+from compare_clv import cpu_model  # the one reading of the CPU model for bench/
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -41,14 +42,6 @@ t0 = time.perf_counter(); rf.fit(X, y); t1 = time.perf_counter()
 p = rf.predict(X); t2 = time.perf_counter()
 print(json.dumps({"fit_s": t1 - t0, "predict_s": t2 - t1, "train_accuracy": float((p == y).mean())}))
 """
-
-
-def cpu_model():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def main():

@@ -27,28 +27,18 @@ committed).
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
+
+from compare_clv import cpu_model  # the one reading of the CPU model for bench/
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PY = "/usr/bin/python3"
 BLOBS = ("1000000", "8", "8", "--box", "1.5", "--seed", "42")
 TARGETS = {"fit": 5.0, "assign": 10.0}
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def timed(cmd):

@@ -649,6 +649,7 @@ if [ -e "$T/mm" ]; then bad "max-memory: output folder written"; else ok; fi
 expect 0 max-memory-enough -- "$BIN" fit "$MALL" --algo average --max-memory 1M --out "$T/mm" --quiet
 expect 0 max-memory-ward -- "$BIN" fit "$MALL" --algo ward --max-memory 64K --out "$T/mmw" --quiet
 expect 2 max-memory-bad -- "$BIN" fit "$MALL" --max-memory 12X
+contains max-memory-bad-message "$T/err" "custseg: --max-memory must be a size such as 8G, 512M or a number of bytes"
 expect 2 max-memory-zero -- "$BIN" fit "$MALL" --max-memory 0
 # --k-sample: k chosen on a sample of the customers, said on stderr and in segments.json
 expect 0 k-sample -- "$BIN" fit "$MALL" --k-sample 100 --out "$T/ks"

@@ -731,6 +731,7 @@ static int assign_rows(const cseg_model *m, const cseg_table *t, long jid, int32
     /* k-means blocks in parallel (its predict then runs on one thread);
      * mixtures and DBSCAN lean on threaded libraries: their blocks in turn. */
     int nt = m->km && nblk > 1 ? cseg__threads(0) : 1, failed = 0;
+    (void)nt; /* unused without OpenMP */
 #pragma omp parallel num_threads(nt) default(none)                                             \
     shared(m, t, pl, jid, labels, distance, n, dim, p, nblk, failed) reduction(+ : kept)
     {

@@ -1634,6 +1634,7 @@ static void put_rows(const cseg_table *t, const quoted *qt, size_t i0, size_t i1
 int cseg_table_print_csv(const cseg_table *t, FILE *f)
 {
     int nt = cseg__threads(0), rc = 0;
+    (void)nt; /* unused without OpenMP */
     obuf head = {0};
     quoted *qt = quote_levels(t);
     if (!qt)

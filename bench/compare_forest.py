@@ -2,16 +2,18 @@
 """Side-by-side benchmark of custseg's random forest against scikit-learn.
 
 usage: /usr/bin/python3 bench/compare_forest.py [--n N] [--trees T] [--reps R]
-                                                [--build-dir DIR] [--data-dir DIR]
+                                                [--predict-reps P] [--build-dir DIR]
+                                                [--data-dir DIR]
 
 Issue 11's targets (100 trees on 1,000,000 x 8): fitting at least 3x faster
 than sklearn.ensemble.RandomForestClassifier with n_jobs=2, predicting at
 least 5x faster. Data: Gaussian blobs (8 centres uniform in [-3, 3]^8, unit
 spread, unequal sizes), the blob as the class. Both tools use 2 threads and
 scikit-learn's defaults otherwise (sqrt features, bootstrap, leaves of 1);
-each fits, then predicts the training rows, in a process of its own; the
-tools alternate (A B, B A, ...) for --reps runs; medians are reported with
-the spread, the CPU model and the load average. Results go to
+each fits, then predicts the training rows --predict-reps times (a run's
+prediction figure is their median), in a process of its own; the tools
+alternate (A B, B A, ...) for --reps runs; medians over the runs are
+reported with the spread, the CPU model and the load average. Results go to
 DIR/results_forest.json.
 """
 import argparse
@@ -31,16 +33,19 @@ ROOT = os.path.dirname(HERE)
 D, K = 8, 8
 
 SKLEARN = r"""
-import json, sys, time
+import json, statistics, sys, time
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
-n, d, trees = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+n, d, trees, reps = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 X = np.fromfile(sys.argv[1], dtype='<f8').reshape(n, d)
 y = np.fromfile(sys.argv[2], dtype='<i4')
 rf = RandomForestClassifier(n_estimators=trees, n_jobs=2, random_state=0)
 t0 = time.perf_counter(); rf.fit(X, y); t1 = time.perf_counter()
-p = rf.predict(X); t2 = time.perf_counter()
-print(json.dumps({"fit_s": t1 - t0, "predict_s": t2 - t1, "train_accuracy": float((p == y).mean())}))
+pt = []
+for r in range(reps):
+    p0 = time.perf_counter(); p = rf.predict(X); pt.append(time.perf_counter() - p0)
+print(json.dumps({"fit_s": t1 - t0, "predict_s": statistics.median(pt), "predict_all": pt,
+                  "train_accuracy": float((p == y).mean())}))
 """
 
 
@@ -49,6 +54,8 @@ def main():
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--trees", type=int, default=100)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--predict-reps", type=int, default=3,
+                    help="predictions after each fit; a run's figure is their median")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--data-dir", default="/tmp/custseg-bench-forest")
     a = ap.parse_args()
@@ -71,13 +78,15 @@ def main():
         order = ("custseg", "sklearn") if r % 2 == 0 else ("sklearn", "custseg")
         for tool in order:
             if tool == "custseg":
-                cmd = [exe] + args + [str(K), str(a.trees), "2"]
+                cmd = [exe] + args + [str(K), str(a.trees), "2", str(a.predict_reps)]
             else:
-                cmd = ["/usr/bin/python3", "-c", SKLEARN] + args + [str(a.trees)]
+                cmd = ["/usr/bin/python3", "-c", SKLEARN] + args + [str(a.trees),
+                                                                    str(a.predict_reps)]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             runs[tool].append(json.loads(out.strip().splitlines()[-1]))
             print(tool, runs[tool][-1], flush=True)
-    res = {"n": a.n, "d": D, "k": K, "trees": a.trees, "reps": a.reps, "cpu": cpu_model(),
+    res = {"n": a.n, "d": D, "k": K, "trees": a.trees, "reps": a.reps,
+           "predict_reps": a.predict_reps, "cpu": cpu_model(),
            "cores": os.cpu_count(), "load_start": load0, "load_end": os.getloadavg(),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": runs}
     for what, target in (("fit_s", 3.0), ("predict_s", 5.0)):

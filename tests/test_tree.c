@@ -6,6 +6,10 @@
 #include "util.h"
 #include "reference/fixtures_tree.h"
 
+/* Internal (src/tree/internal.h); the static library exports it. */
+int cseg__tree_accumulate(const cseg_tree *t, const float *Xc, size_t m, double *acc,
+                          uint32_t *scratch, int vector);
+
 typedef struct tree_case {
     const char *name;
     cseg_tree_criterion criterion;
@@ -263,6 +267,79 @@ static void test_forest_accuracy(void **state)
     free(pred2);
 }
 
+/* The forest's prediction moves rows down a tree by splitting them node by
+ * node (with AVX-512 where there is one, else scalar); it must give every
+ * row the leaf cseg_tree_predict's walk gives it, bit for bit: the
+ * forest's shares equal the mean of its trees' in tree order, and both
+ * splitters give the same sums. Rows with NaN features go right, as in
+ * the walk. */
+static void test_forest_split_walk(void **state)
+{
+    (void)state;
+    enum { N = 20000, D = FOREST_D, K = 4, TREES = 5 };
+    double *X = malloc(N * D * sizeof *X), *proba = malloc(N * K * sizeof *proba),
+           *mean = calloc(N * K, sizeof *mean), *tp = malloc(N * K * sizeof *tp),
+           *acc[2] = {calloc(N * K, sizeof(double)), calloc(N * K, sizeof(double))};
+    int32_t *y = malloc(N * sizeof *y), *lab = malloc(N * sizeof *lab);
+    float *Xc = malloc(N * D * sizeof *Xc);
+    uint32_t *scratch = malloc(5 * N * sizeof *scratch);
+    assert_non_null(X && proba && mean && tp && acc[0] && acc[1] && y && lab && Xc && scratch);
+    forest_rows(N, 5, X, y);
+    cseg_forest_params p;
+    cseg_forest_params_init(&p);
+    p.n_estimators = TREES;
+    p.n_threads = 2;
+    cseg_forest *f = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_forest_fit(&f, X, N, D, y, K, NULL, NULL, &p, &d), 0);
+    /* After the fit: a few NaNs, and values equal to thresholds (as a tree
+     * compares them: the largest float at most the node's threshold), which
+     * go left. */
+    const cseg_tree_node *nd = cseg_tree_nodes(cseg_forest_tree(f, 0));
+    size_t nn = cseg_tree_n_nodes(cseg_forest_tree(f, 0)), n_tie = 0;
+    for (size_t i = 0; i < N; i++) {
+        const cseg_tree_node *q = &nd[i * 31 % nn];
+        if (i % 97 == 0) {
+            X[i * D + i % D] = NAN;
+        } else if (i % 3 == 0 && q->left >= 0) {
+            float th = (float)q->threshold;
+            if ((double)th > q->threshold)
+                th = nextafterf(th, -INFINITY);
+            X[i * D + (size_t)q->feature] = (double)th;
+            n_tie++;
+        }
+    }
+    assert_true(n_tie > 1000);
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < D; j++)
+            Xc[j * N + i] = (float)X[i * D + j];
+    for (size_t t = 0; t < TREES; t++) {
+        const cseg_tree *tr = cseg_forest_tree(f, t);
+        assert_true(cseg_tree_depth(tr) > 8); /* deep enough to split, then walk */
+        assert_int_equal(cseg_tree_predict(tr, X, N, lab, tp), 0);
+        for (size_t i = 0; i < N * K; i++)
+            mean[i] += tp[i];
+        for (int v = 0; v < 2; v++)
+            assert_int_equal(cseg__tree_accumulate(tr, Xc, N, acc[v], scratch, v), 0);
+        assert_memory_equal(acc[0], acc[1], N * K * sizeof(double));
+    }
+    assert_int_equal(cseg_forest_predict(f, X, N, lab, proba), 0);
+    for (size_t i = 0; i < N * K; i++)
+        mean[i] /= TREES;
+    assert_memory_equal(proba, mean, N * K * sizeof *proba);
+    cseg_forest_free(f);
+    free(X);
+    free(proba);
+    free(mean);
+    free(tp);
+    free(acc[0]);
+    free(acc[1]);
+    free(y);
+    free(lab);
+    free(Xc);
+    free(scratch);
+}
+
 /* A classifier's scores: scikit-learn's, with classes never true, never
  * predicted, or neither. */
 static void test_classification_scores(void **state)
@@ -362,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_feature_subsets),
         cmocka_unit_test(test_forest_accuracy),
+        cmocka_unit_test(test_forest_split_walk),
         cmocka_unit_test(test_classification_scores),
         cmocka_unit_test(test_model_round_trip),
         cmocka_unit_test(test_create_checks),

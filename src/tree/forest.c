@@ -116,12 +116,11 @@ void cseg_forest_free(cseg_forest *f)
     free(f);
 }
 
-/* Rows go in blocks, each block through one tree after another, so that a
- * tree's nodes are fetched once per block rather than once per row: fully
- * grown trees of a million rows are megabytes each, and walking every tree
- * row after row went to memory at nearly every level (1,000,000 rows x 100
- * trees: 75 s; blocks of 8,192 rows: 14 s). */
-#define PREDICT_BLOCK 8192
+/* Rows go in blocks, each block through one tree after another: a block's
+ * features (single precision, feature by feature) and the trees' running
+ * sums stay in cache while the tree is read once for all its rows (see
+ * cseg__tree_leaves). */
+#define PREDICT_BLOCK 65536
 
 int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t *labels,
                         double *proba)
@@ -137,8 +136,8 @@ int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t
     {
         double *acc = malloc(PREDICT_BLOCK * k * sizeof *acc);
         float *xf = malloc(PREDICT_BLOCK * f->d * sizeof *xf);
-        int32_t *leaf = malloc(PREDICT_BLOCK * sizeof *leaf);
-        if (!acc || !xf || !leaf) {
+        uint32_t *scratch = malloc(5 * PREDICT_BLOCK * sizeof *scratch);
+        if (!acc || !xf || !scratch) {
             failed = 1;
             free(acc);
             acc = NULL;
@@ -150,23 +149,12 @@ int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t
             size_t r0 = (size_t)b * PREDICT_BLOCK;
             size_t m = n - r0 < PREDICT_BLOCK ? n - r0 : PREDICT_BLOCK;
             memset(acc, 0, m * k * sizeof *acc);
-            for (size_t j = 0; j < m * f->d; j++) /* as the trees compare them */
-                xf[j] = (float)X[r0 * f->d + j];
+            for (size_t i = 0; i < m; i++) /* as the trees compare them */
+                for (size_t j = 0; j < f->d; j++)
+                    xf[j * m + i] = (float)X[(r0 + i) * f->d + j];
             /* The mean of the trees' shares; each row's summed in tree order. */
-            for (size_t t = 0; t < f->n_trees; t++) {
-                cseg__tree_leaves(f->trees[t], xf, f->d, m, leaf);
-                for (size_t i = 0; i < m; i++) {
-                    double *a = acc + i * k;
-                    int32_t c1 = cseg__tree_leaf_class(f->trees[t], (size_t)leaf[i]);
-                    if (c1 >= 0) { /* adding the others' 0 changes nothing: the same sums */
-                        a[c1] += 1.0;
-                        continue;
-                    }
-                    const double *v = cseg__tree_leaf_shares(f->trees[t], (size_t)leaf[i]);
-                    for (size_t c = 0; c < k; c++)
-                        a[c] += v[c];
-                }
-            }
+            for (size_t t = 0; t < f->n_trees && !failed; t++)
+                failed = cseg__tree_accumulate(f->trees[t], xf, m, acc, scratch, 1) < 0;
             for (size_t i = 0; i < m; i++) {
                 double *a = acc + i * k;
                 size_t best = 0;
@@ -183,7 +171,7 @@ int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t
         }
         free(acc);
         free(xf);
-        free(leaf);
+        free(scratch);
     }
     return failed ? CSEG_ENOMEM : 0;
 }

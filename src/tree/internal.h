@@ -13,12 +13,11 @@ int cseg__tree_prepare(const double *X, size_t n, size_t d, const int32_t *y, si
  * CSEG_ENOMEM only. Reads Xf, y, w: threads may share them. */
 int cseg__tree_fit_f32(cseg_tree **out, const float *Xf, size_t n, size_t d, const int32_t *y,
                        size_t k, const double *w, const cseg_tree_params *p);
-/* The leaf of each of m rows (Xf: m x d, single precision). */
-void cseg__tree_leaves(const cseg_tree *t, const float *Xf, size_t d, size_t m, int32_t *leaf);
-/* The class of a leaf whose samples are all of one class (its shares are
- * 1 for it and 0 for the others), else -1. */
-int32_t cseg__tree_leaf_class(const cseg_tree *t, size_t leaf);
-/* The class shares (k) of a leaf (a node number from cseg__tree_leaves). */
-const double *cseg__tree_leaf_shares(const cseg_tree *t, size_t leaf);
+/* Adds each of m rows' leaf's class shares to its k running sums acc (m x
+ * k). Xc: the rows feature by feature (d x m, single precision); scratch:
+ * 5 m entries; vector: use AVX-512 where the processor has it (0: never;
+ * the results are the same). Returns 0 or CSEG_ENOMEM. */
+int cseg__tree_accumulate(const cseg_tree *t, const float *Xc, size_t m, double *acc,
+                          uint32_t *scratch, int vector);
 
 #endif

@@ -518,48 +518,169 @@ static size_t leaf_of(const cseg_tree *t, const double *x)
     return (size_t)at;
 }
 
-/* The leaves of m rows at once, 16 rows walked side by side, one level
- * each in turn, without a branch: a tree of a million rows is megabytes,
- * each level a cache miss, and the 16 misses are independent, so the memory
- * system serves them together instead of one after another. A row at its
- * leaf stays there; the group stops when every row has arrived (checked
- * every 4 levels). */
+/* Prediction moves the rows down the tree as training moved the samples:
+ * the rows at a node are split into those going left and those going
+ * right, node after node, depth first. Walking row after row, each level
+ * of each row waited on a node that was likely not in cache (a fully grown
+ * tree of a million rows is hundreds of thousands of nodes, 40 levels
+ * deep); split, a node is read once for all its rows, and a row costs a
+ * read of its feature and a comparison per level, in a loop without a
+ * branch on the data (with AVX-512: 16 rows to a vector, one gather). The
+ * few rows of each deep node are set aside and walk the rest of the way
+ * at the end, 16 rows side by side. */
+#define SPLIT_MIN 8
 #define WALK_GROUP 16
 
-void cseg__tree_leaves(const cseg_tree *t, const float *Xf, size_t d, size_t m, int32_t *leaf)
+typedef struct split_frame {
+    int32_t node;
+    uint32_t lo, hi, buf; /* its rows: buf's entries lo..hi */
+} split_frame;
+
+/* Rows in[0..n) at a node testing col[row] <= th: those going left to out
+ * from the front, those going right from the back; returns how many go
+ * left. Each row is written to both ends' next free slot and only its
+ * side moves on (the other write is overwritten later, or is the same
+ * slot for the last row). */
+static size_t split_rows(const uint32_t *in, size_t n, const float *col, float th, uint32_t *out)
 {
+    size_t nl = 0, nr = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t r = in[i];
+        size_t go = col[r] <= th;
+        out[nl] = r;
+        out[n - 1 - nr] = r;
+        nl += go;
+        nr += 1 - go;
+    }
+    return nl;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define SPLIT_AVX512 1
+
+/* split_rows 16 rows at a time: the same comparison (false for NaN), the
+ * left rows packed from the front, the right rows in packs from the back. */
+__attribute__((target("avx512f"))) static size_t
+split_rows_avx512(const uint32_t *in, size_t n, const float *col, float th, uint32_t *out)
+{
+    const __m512 vt = _mm512_set1_ps(th);
+    size_t nl = 0, nr = 0;
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 live = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512i r = _mm512_maskz_loadu_epi32(live, in + i);
+        __m512 x = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, r, col, 4);
+        __mmask16 le = _mm512_mask_cmp_ps_mask(live, x, vt, _CMP_LE_OQ);
+        __mmask16 gt = live & (__mmask16)~le;
+        size_t cl = (size_t)__builtin_popcount(le), cr = (size_t)__builtin_popcount(gt);
+        _mm512_mask_compressstoreu_epi32(out + nl, le, r);
+        _mm512_mask_compressstoreu_epi32(out + n - nr - cr, gt, r);
+        nl += cl;
+        nr += cr;
+    }
+    return nl;
+}
+#endif
+
+/* What accumulate needs of a leaf, found while its rows are at hand (read
+ * later, row after row, the leaves would be cache misses again): its class
+ * when all its samples are of one, else -1 - its number. */
+static inline int32_t leaf_code(const walk_node *nd, int32_t node)
+{
+    return nd->threshold >= 0 ? (int32_t)nd->threshold : -1 - node;
+}
+
+int cseg__tree_accumulate(const cseg_tree *t, const float *Xc, size_t m, double *acc,
+                          uint32_t *scratch, int vector)
+{
+    size_t k = t->k;
     const walk_node *w = t->walk;
-    for (size_t i0 = 0; i0 < m; i0 += WALK_GROUP) {
-        size_t g = m - i0 < WALK_GROUP ? m - i0 : WALK_GROUP;
-        int32_t at[WALK_GROUP] = {0};
-        const float *x[WALK_GROUP];
-        for (size_t j = 0; j < WALK_GROUP; j++) /* a short last group repeats its last row */
-            x[j] = Xf + (i0 + (j < g ? j : g - 1)) * d;
-        for (size_t level = 0; level < t->depth;) {
-            for (int s = 0; s < 4; s++, level++)
+    split_frame *stack = malloc((t->depth + 2) * sizeof *stack);
+    if (!stack)
+        return CSEG_ENOMEM;
+    (void)vector;
+#ifdef SPLIT_AVX512
+    int vec = vector && __builtin_cpu_supports("avx512f") && m <= INT32_MAX;
+#endif
+    uint32_t *buf[2] = {scratch, scratch + m}, *pend_row = scratch + 3 * m;
+    int32_t *leaf = (int32_t *)(scratch + 2 * m), *pend_at = (int32_t *)(scratch + 4 * m);
+    size_t n_pend = 0;
+    for (size_t i = 0; i < m; i++)
+        buf[0][i] = (uint32_t)i;
+    size_t top = 0;
+    if (m > 0)
+        stack[top++] = (split_frame){0, 0, (uint32_t)m, 0};
+    while (top > 0) {
+        split_frame fr = stack[--top];
+        const uint32_t *in = buf[fr.buf] + fr.lo;
+        size_t n = fr.hi - fr.lo;
+        const walk_node *nd = &w[fr.node];
+        if (nd->left == fr.node) {
+            int32_t code = leaf_code(nd, fr.node);
+            for (size_t i = 0; i < n; i++)
+                leaf[in[i]] = code;
+            continue;
+        }
+        if (n < SPLIT_MIN) { /* walked below, side by side with other such rows */
+            for (size_t i = 0; i < n; i++) {
+                pend_row[n_pend] = in[i];
+                pend_at[n_pend++] = fr.node;
+            }
+            continue;
+        }
+        uint32_t *out = buf[!fr.buf] + fr.lo;
+        const float *col = Xc + (size_t)nd->feature * m;
+        size_t nl;
+#ifdef SPLIT_AVX512
+        if (vec)
+            nl = split_rows_avx512(in, n, col, nd->threshold, out);
+        else
+#endif
+            nl = split_rows(in, n, col, nd->threshold, out);
+        /* Left first: the right child waits, its rows apart from the left's. */
+        if (nl < n)
+            stack[top++] = (split_frame){nd->right, fr.lo + (uint32_t)nl, fr.hi, !fr.buf};
+        if (nl > 0)
+            stack[top++] = (split_frame){nd->left, fr.lo, fr.lo + (uint32_t)nl, !fr.buf};
+    }
+    free(stack);
+    /* The rows of small nodes, 16 side by side (their cache misses overlap),
+     * one level each in turn, without a branch on the comparison. */
+    for (size_t i0 = 0; i0 < n_pend; i0 += WALK_GROUP) {
+        size_t g = n_pend - i0 < WALK_GROUP ? n_pend - i0 : WALK_GROUP;
+        int32_t at[WALK_GROUP];
+        size_t r[WALK_GROUP];
+        for (size_t j = 0; j < WALK_GROUP; j++) { /* a short last group repeats its last row */
+            r[j] = pend_row[i0 + (j < g ? j : g - 1)];
+            at[j] = pend_at[i0 + (j < g ? j : g - 1)];
+        }
+        for (int moving = 1; moving;) {
+            for (int s = 0; s < 4; s++)
                 for (size_t j = 0; j < WALK_GROUP; j++) {
-                    const walk_node *nd = &w[at[j]];
-                    int32_t left = -(int32_t)(x[j][nd->feature] <= nd->threshold);
-                    at[j] = nd->right ^ ((nd->left ^ nd->right) & left); /* no branch */
+                    const walk_node *p = &w[at[j]];
+                    int32_t left = -(int32_t)(Xc[(size_t)p->feature * m + r[j]] <= p->threshold);
+                    at[j] = p->right ^ ((p->left ^ p->right) & left);
                 }
-            int moving = 0;
+            moving = 0;
             for (size_t j = 0; j < WALK_GROUP; j++)
                 moving |= w[at[j]].left != at[j];
-            if (!moving)
-                break;
         }
-        memcpy(leaf + i0, at, g * sizeof *at);
+        for (size_t j = 0; j < g; j++)
+            leaf[r[j]] = leaf_code(&w[at[j]], at[j]);
     }
-}
-
-int32_t cseg__tree_leaf_class(const cseg_tree *t, size_t leaf)
-{
-    return (int32_t)t->walk[leaf].threshold;
-}
-
-const double *cseg__tree_leaf_shares(const cseg_tree *t, size_t leaf)
-{
-    return t->shares + leaf * t->k;
+    /* Row after row: the sums of the rows of a leaf are scattered over the
+     * block, each of them a cache miss. */
+    for (size_t i = 0; i < m; i++) {
+        double *a = acc + i * k;
+        if (leaf[i] >= 0) { /* adding the others' 0 would change nothing: the same sums */
+            a[leaf[i]] += 1.0;
+            continue;
+        }
+        const double *v = t->shares + (size_t)(-1 - leaf[i]) * k;
+        for (size_t c = 0; c < k; c++)
+            a[c] += v[c];
+    }
+    return 0;
 }
 
 int cseg_tree_predict(const cseg_tree *t, const double *X, size_t n, int32_t *labels, double *proba)

@@ -637,9 +637,12 @@ int cseg__tree_accumulate(const cseg_tree *t, const float *Xc, size_t m, double 
         else
 #endif
             nl = split_rows(in, n, col, nd->threshold, out);
-        /* Left first: the right child waits, its rows apart from the left's. */
-        if (nl < n)
+        /* Left first: the right child waits, its rows apart from the left's
+         * (and its node is asked for now: its number is far from here). */
+        if (nl < n) {
+            __builtin_prefetch(&w[nd->right]);
             stack[top++] = (split_frame){nd->right, fr.lo + (uint32_t)nl, fr.hi, !fr.buf};
+        }
         if (nl > 0)
             stack[top++] = (split_frame){nd->left, fr.lo, fr.lo + (uint32_t)nl, !fr.buf};
     }

@@ -116,11 +116,14 @@ void cseg_forest_free(cseg_forest *f)
     free(f);
 }
 
-/* Rows go in blocks, each block through one tree after another: a block's
- * features (single precision, feature by feature) and the trees' running
- * sums stay in cache while the tree is read once for all its rows (see
- * cseg__tree_leaves). */
-#define PREDICT_BLOCK 65536
+/* Rows go in blocks, each block through one tree after another, so that a
+ * tree is read once for all of the block's rows (cseg__tree_accumulate).
+ * The larger the block, the deeper rows stay together before they thin
+ * out below SPLIT_MIN a node and walk alone: 10 trees of 1,000,000 x 8
+ * rows predicted in 0.19 s with blocks of 131,072 rows, 0.21 s with 65,536,
+ * 0.33 s with 16,384 (medians of 3, 2 threads); the block's features and
+ * sums are 12 MB at 8 features and 8 classes. */
+#define PREDICT_BLOCK 131072
 
 int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t *labels,
                         double *proba)

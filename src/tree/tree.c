@@ -528,7 +528,7 @@ static size_t leaf_of(const cseg_tree *t, const double *x)
  * branch on the data (with AVX-512: 16 rows to a vector, one gather). The
  * few rows of each deep node are set aside and walk the rest of the way
  * at the end, 16 rows side by side. */
-#define SPLIT_MIN 8
+#define SPLIT_MIN 16
 #define WALK_GROUP 16
 
 typedef struct split_frame {

@@ -567,11 +567,11 @@ split_rows_avx512(const uint32_t *in, size_t n, const float *col, float th, uint
     const __m512 vt = _mm512_set1_ps(th);
     size_t nl = 0, nr = 0;
     for (size_t i = 0; i < n; i += 16) {
-        __mmask16 live = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 live = (__mmask16)(n - i >= 16 ? 0xffffu : (1u << (n - i)) - 1);
         __m512i r = _mm512_maskz_loadu_epi32(live, in + i);
         __m512 x = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, r, col, 4);
         __mmask16 le = _mm512_mask_cmp_ps_mask(live, x, vt, _CMP_LE_OQ);
-        __mmask16 gt = live & (__mmask16)~le;
+        __mmask16 gt = (__mmask16)(live & ~le);
         size_t cl = (size_t)__builtin_popcount(le), cr = (size_t)__builtin_popcount(gt);
         _mm512_mask_compressstoreu_epi32(out + nl, le, r);
         _mm512_mask_compressstoreu_epi32(out + n - nr - cr, gt, r);

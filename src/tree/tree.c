@@ -521,9 +521,9 @@ static size_t leaf_of(const cseg_tree *t, const double *x)
 /* Prediction moves the rows down the tree as training moved the samples:
  * the rows at a node are split into those going left and those going
  * right, node after node, depth first. Walking row after row, each level
- * of each row waited on a node that was likely not in cache (a fully grown
- * tree of a million rows is hundreds of thousands of nodes, 40 levels
- * deep); split, a node is read once for all its rows, and a row costs a
+ * of each row waited on a node that was likely not in cache (a tree fully
+ * grown on a million rows of 8 blobs: 70,000 nodes in 1.1 MB, 39 levels, a
+ * row's leaf 21 levels down on average); split, a node is read once for all its rows, and a row costs a
  * read of its feature and a comparison per level, in a loop without a
  * branch on the data (with AVX-512: 16 rows to a vector, one gather). The
  * few rows of each deep node are set aside and walk the rest of the way

@@ -340,6 +340,42 @@ static void test_forest_split_walk(void **state)
     free(scratch);
 }
 
+/* More rows than a prediction block (131,072): the blocks' rows and sums
+ * meet the right rows (shallow trees, to keep the test short). */
+static void test_forest_blocks(void **state)
+{
+    (void)state;
+    enum { N = 140000, D = FOREST_D, K = 4, TREES = 3 };
+    double *X = malloc(N * D * sizeof *X), *proba = malloc(N * K * sizeof *proba),
+           *mean = calloc(N * K, sizeof *mean), *tp = malloc(N * K * sizeof *tp);
+    int32_t *y = malloc(N * sizeof *y), *lab = malloc(N * sizeof *lab);
+    assert_non_null(X && proba && mean && tp && y && lab);
+    forest_rows(N, 9, X, y);
+    cseg_forest_params p;
+    cseg_forest_params_init(&p);
+    p.n_estimators = TREES;
+    p.tree.max_depth = 8;
+    cseg_forest *f = NULL;
+    cseg_diag d;
+    assert_int_equal(cseg_forest_fit(&f, X, N, D, y, K, NULL, NULL, &p, &d), 0);
+    for (size_t t = 0; t < TREES; t++) {
+        assert_int_equal(cseg_tree_predict(cseg_forest_tree(f, t), X, N, lab, tp), 0);
+        for (size_t i = 0; i < N * K; i++)
+            mean[i] += tp[i];
+    }
+    for (size_t i = 0; i < N * K; i++)
+        mean[i] /= TREES;
+    assert_int_equal(cseg_forest_predict(f, X, N, lab, proba), 0);
+    assert_memory_equal(proba, mean, N * K * sizeof *proba);
+    cseg_forest_free(f);
+    free(X);
+    free(proba);
+    free(mean);
+    free(tp);
+    free(y);
+    free(lab);
+}
+
 /* A classifier's scores: scikit-learn's, with classes never true, never
  * predicted, or neither. */
 static void test_classification_scores(void **state)
@@ -440,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_feature_subsets),
         cmocka_unit_test(test_forest_accuracy),
         cmocka_unit_test(test_forest_split_walk),
+        cmocka_unit_test(test_forest_blocks),
         cmocka_unit_test(test_classification_scores),
         cmocka_unit_test(test_model_round_trip),
         cmocka_unit_test(test_create_checks),

@@ -32,6 +32,12 @@ void cseg__sort_doubles(double *v, size_t n);
 /* The q-quantile of sorted v[0..n) (n > 0), linear between order
  * statistics: numpy's default. */
 double cseg__quantile_sorted(const double *v, size_t n, double q);
+/* The points a distribution is kept by (drift's reference; the
+ * preprocessing keeps the same for it) from sorted v[0..n), n > 0: all n
+ * values when n <= exact, else the quantiles i / exact, i = 0..exact.
+ * cseg__quantile_points_n gives their count, the size of out. */
+size_t cseg__quantile_points_n(size_t n, size_t exact);
+void cseg__quantile_points(const double *v, size_t n, size_t exact, double *out);
 /* The values of x[0..n) (no NaN; x unchanged) at the given 0-based ranks
  * (each < n) of their order, as cseg__sort_doubles orders them; nr <= 16
  * fast (radix selection: a few passes over n, no sort), more by sorting a

@@ -21,6 +21,20 @@ double cseg__quantile_sorted(const double *v, size_t n, double q)
     return v[lo] + (v[hi] - v[lo]) * frac;
 }
 
+size_t cseg__quantile_points_n(size_t n, size_t exact)
+{
+    return n <= exact ? n : exact + 1;
+}
+
+void cseg__quantile_points(const double *v, size_t n, size_t exact, double *out)
+{
+    if (n <= exact)
+        memcpy(out, v, n * sizeof *v);
+    else
+        for (size_t i = 0; i <= exact; i++)
+            out[i] = cseg__quantile_sorted(v, n, (double)i / (double)exact);
+}
+
 /* A double's bits as an unsigned key in the order of the values: negative
  * numbers have every bit flipped, the others their sign bit set (so -0.0
  * comes just before +0.0). */

@@ -164,7 +164,7 @@ static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n, const do
     f->edges = malloc(N_DECILE_EDGES * sizeof *f->edges);
     f->shares = calloc(N_DECILE_EDGES + 1, sizeof *f->shares);
     f->exact = m <= CSEG_DRIFT_EXACT;
-    f->n_points = f->exact ? m : CSEG_DRIFT_EXACT + 1;
+    f->n_points = cseg__quantile_points_n(m, CSEG_DRIFT_EXACT);
     f->points = malloc(f->n_points * sizeof *f->points);
     if (!f->edges || !f->shares || !f->points) {
         free(v);
@@ -178,11 +178,7 @@ static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n, const do
         memcpy(f->points, qp, f->n_points * sizeof *qp);
     } else {
         cseg__sort_doubles(v, m);
-        if (f->exact)
-            memcpy(f->points, v, m * sizeof *v);
-        else
-            for (size_t i = 0; i <= CSEG_DRIFT_EXACT; i++)
-                f->points[i] = cseg__quantile_sorted(v, m, (double)i / CSEG_DRIFT_EXACT);
+        cseg__quantile_points(v, m, CSEG_DRIFT_EXACT, f->points);
     }
     size_t ne = 0;
     for (size_t e = 1; e <= N_DECILE_EDGES; e++) { /* the deciles, each edge once */

@@ -106,12 +106,9 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
     cseg__sort_doubles(v, m);
     c->median = cseg__quantile_sorted(v, m, 0.5);
     if (!has_inf) { /* for the drift reference (drift.c, ref_numbers) */
-        size_t np = m <= CSEG_DRIFT_EXACT ? m : CSEG_DRIFT_EXACT + 1;
+        size_t np = cseg__quantile_points_n(m, CSEG_DRIFT_EXACT);
         if ((c->q_points = malloc(np * sizeof *c->q_points))) {
-            for (size_t i = 0; i < np; i++)
-                c->q_points[i] = m <= CSEG_DRIFT_EXACT
-                                     ? v[i]
-                                     : cseg__quantile_sorted(v, m, (double)i / CSEG_DRIFT_EXACT);
+            cseg__quantile_points(v, m, CSEG_DRIFT_EXACT, c->q_points);
             c->q_npoints = np;
             c->q_n = m;
         }

@@ -267,6 +267,25 @@ static void test_forest_accuracy(void **state)
     free(pred2);
 }
 
+/* The mean of the forest's trees' class shares for X's n rows, summed in
+ * tree order, from each tree's own walk (cseg_tree_predict). */
+static void trees_mean(const cseg_forest *f, const double *X, size_t n, size_t k, double *mean)
+{
+    int32_t *lab = malloc(n * sizeof *lab);
+    double *tp = malloc(n * k * sizeof *tp);
+    assert_non_null(lab && tp);
+    memset(mean, 0, n * k * sizeof *mean);
+    for (size_t t = 0; t < cseg_forest_n_trees(f); t++) {
+        assert_int_equal(cseg_tree_predict(cseg_forest_tree(f, t), X, n, lab, tp), 0);
+        for (size_t i = 0; i < n * k; i++)
+            mean[i] += tp[i];
+    }
+    for (size_t i = 0; i < n * k; i++)
+        mean[i] /= (double)cseg_forest_n_trees(f);
+    free(lab);
+    free(tp);
+}
+
 /* The forest's prediction moves rows down a tree by splitting them node by
  * node (with AVX-512 where there is one, else scalar); it must give every
  * row the leaf cseg_tree_predict's walk gives it, bit for bit: the
@@ -278,12 +297,12 @@ static void test_forest_split_walk(void **state)
     (void)state;
     enum { N = 20000, D = FOREST_D, K = 4, TREES = 5 };
     double *X = malloc(N * D * sizeof *X), *proba = malloc(N * K * sizeof *proba),
-           *mean = calloc(N * K, sizeof *mean), *tp = malloc(N * K * sizeof *tp),
+           *mean = malloc(N * K * sizeof *mean),
            *acc[2] = {calloc(N * K, sizeof(double)), calloc(N * K, sizeof(double))};
     int32_t *y = malloc(N * sizeof *y), *lab = malloc(N * sizeof *lab);
     float *Xc = malloc(N * D * sizeof *Xc);
     uint32_t *scratch = malloc(5 * N * sizeof *scratch);
-    assert_non_null(X && proba && mean && tp && acc[0] && acc[1] && y && lab && Xc && scratch);
+    assert_non_null(X && proba && mean && acc[0] && acc[1] && y && lab && Xc && scratch);
     forest_rows(N, 5, X, y);
     cseg_forest_params p;
     cseg_forest_params_init(&p);
@@ -316,22 +335,17 @@ static void test_forest_split_walk(void **state)
     for (size_t t = 0; t < TREES; t++) {
         const cseg_tree *tr = cseg_forest_tree(f, t);
         assert_true(cseg_tree_depth(tr) > 8); /* deep enough to split, then walk */
-        assert_int_equal(cseg_tree_predict(tr, X, N, lab, tp), 0);
-        for (size_t i = 0; i < N * K; i++)
-            mean[i] += tp[i];
         for (int v = 0; v < 2; v++)
             assert_int_equal(cseg__tree_accumulate(tr, Xc, N, acc[v], scratch, v), 0);
         assert_memory_equal(acc[0], acc[1], N * K * sizeof(double));
     }
     assert_int_equal(cseg_forest_predict(f, X, N, lab, proba), 0);
-    for (size_t i = 0; i < N * K; i++)
-        mean[i] /= TREES;
+    trees_mean(f, X, N, K, mean);
     assert_memory_equal(proba, mean, N * K * sizeof *proba);
     cseg_forest_free(f);
     free(X);
     free(proba);
     free(mean);
-    free(tp);
     free(acc[0]);
     free(acc[1]);
     free(y);
@@ -347,9 +361,9 @@ static void test_forest_blocks(void **state)
     (void)state;
     enum { N = 140000, D = FOREST_D, K = 4, TREES = 3 };
     double *X = malloc(N * D * sizeof *X), *proba = malloc(N * K * sizeof *proba),
-           *mean = calloc(N * K, sizeof *mean), *tp = malloc(N * K * sizeof *tp);
+           *mean = malloc(N * K * sizeof *mean);
     int32_t *y = malloc(N * sizeof *y), *lab = malloc(N * sizeof *lab);
-    assert_non_null(X && proba && mean && tp && y && lab);
+    assert_non_null(X && proba && mean && y && lab);
     forest_rows(N, 9, X, y);
     cseg_forest_params p;
     cseg_forest_params_init(&p);
@@ -358,20 +372,13 @@ static void test_forest_blocks(void **state)
     cseg_forest *f = NULL;
     cseg_diag d;
     assert_int_equal(cseg_forest_fit(&f, X, N, D, y, K, NULL, NULL, &p, &d), 0);
-    for (size_t t = 0; t < TREES; t++) {
-        assert_int_equal(cseg_tree_predict(cseg_forest_tree(f, t), X, N, lab, tp), 0);
-        for (size_t i = 0; i < N * K; i++)
-            mean[i] += tp[i];
-    }
-    for (size_t i = 0; i < N * K; i++)
-        mean[i] /= TREES;
     assert_int_equal(cseg_forest_predict(f, X, N, lab, proba), 0);
+    trees_mean(f, X, N, K, mean);
     assert_memory_equal(proba, mean, N * K * sizeof *proba);
     cseg_forest_free(f);
     free(X);
     free(proba);
     free(mean);
-    free(tp);
     free(y);
     free(lab);
 }

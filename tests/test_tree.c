@@ -301,7 +301,7 @@ static void test_forest_split_walk(void **state)
            *acc[2] = {calloc(N * K, sizeof(double)), calloc(N * K, sizeof(double))};
     int32_t *y = malloc(N * sizeof *y), *lab = malloc(N * sizeof *lab);
     float *Xc = malloc(N * D * sizeof *Xc);
-    uint32_t *scratch = malloc(5 * N * sizeof *scratch);
+    uint32_t *scratch = malloc(6 * N * sizeof *scratch);
     assert_non_null(X && proba && mean && acc[0] && acc[1] && y && lab && Xc && scratch);
     forest_rows(N, 5, X, y);
     cseg_forest_params p;

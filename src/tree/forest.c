@@ -139,7 +139,7 @@ int cseg_forest_predict(const cseg_forest *f, const double *X, size_t n, int32_t
     {
         double *acc = malloc(PREDICT_BLOCK * k * sizeof *acc);
         float *xf = malloc(PREDICT_BLOCK * f->d * sizeof *xf);
-        uint32_t *scratch = malloc(5 * PREDICT_BLOCK * sizeof *scratch);
+        uint32_t *scratch = malloc(6 * PREDICT_BLOCK * sizeof *scratch);
         if (!acc || !xf || !scratch) {
             failed = 1;
             free(acc);

@@ -15,7 +15,7 @@ int cseg__tree_fit_f32(cseg_tree **out, const float *Xf, size_t n, size_t d, con
                        size_t k, const double *w, const cseg_tree_params *p);
 /* Adds each of m rows' leaf's class shares to its k running sums acc (m x
  * k). Xc: the rows feature by feature (d x m, single precision); scratch:
- * 5 m entries; vector: use AVX-512 where the processor has it (0: never;
+ * 6 m entries; vector: use AVX-512 where the processor has it (0: never;
  * the results are the same). Returns 0 or CSEG_ENOMEM. */
 int cseg__tree_accumulate(const cseg_tree *t, const float *Xc, size_t m, double *acc,
                           uint32_t *scratch, int vector);

@@ -559,24 +559,45 @@ static size_t split_rows(const uint32_t *in, size_t n, const float *col, float t
 #include <immintrin.h>
 #define SPLIT_AVX512 1
 
-/* split_rows 16 rows at a time: the same comparison (false for NaN), the
- * left rows packed from the front, the right rows in packs from the back. */
+/* split_rows 16 rows at a time (the same comparison, false for NaN), the
+ * left rows to out from the front, the right rows to rout from the back,
+ * each side in its own buffer: a vector is compressed in a register and
+ * stored whole, its lanes past the side's rows landing on slots that are
+ * not yet that side's (later overwritten, or left unused). A compressing
+ * store to memory, the obvious instruction, is microcoded on Zen 4 and was
+ * the loop's cost. rout's right rows go to the top lanes (an expand) so
+ * that its whole store ends at the side's front. */
 __attribute__((target("avx512f"))) static size_t
-split_rows_avx512(const uint32_t *in, size_t n, const float *col, float th, uint32_t *out)
+split_rows_avx512(const uint32_t *in, size_t n, const float *col, float th, uint32_t *out,
+                  uint32_t *rout)
 {
     const __m512 vt = _mm512_set1_ps(th);
-    size_t nl = 0, nr = 0;
-    for (size_t i = 0; i < n; i += 16) {
-        __mmask16 live = (__mmask16)(n - i >= 16 ? 0xffffu : (1u << (n - i)) - 1);
+    size_t nl = 0, nr = 0, i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i r = _mm512_loadu_si512(in + i);
+        __m512 x = _mm512_i32gather_ps(r, col, 4);
+        __mmask16 le = _mm512_cmp_ps_mask(x, vt, _CMP_LE_OQ);
+        __mmask16 gt = (__mmask16)~le;
+        unsigned cl = (unsigned)__builtin_popcount(le), cr = 16 - cl;
+        __mmask16 top = (__mmask16)(0xffffu << cl); /* the top cr lanes */
+        _mm512_storeu_si512(out + nl, _mm512_maskz_compress_epi32(le, r));
+        _mm512_storeu_si512(rout + n - nr - 16,
+                            _mm512_maskz_expand_epi32(top, _mm512_maskz_compress_epi32(gt, r)));
+        nl += cl;
+        nr += cr;
+    }
+    if (i < n) { /* the last rows: loads and stores with masks */
+        __mmask16 live = (__mmask16)((1u << (n - i)) - 1);
         __m512i r = _mm512_maskz_loadu_epi32(live, in + i);
         __m512 x = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, r, col, 4);
         __mmask16 le = _mm512_mask_cmp_ps_mask(live, x, vt, _CMP_LE_OQ);
         __mmask16 gt = (__mmask16)(live & ~le);
-        size_t cl = (size_t)__builtin_popcount(le), cr = (size_t)__builtin_popcount(gt);
-        _mm512_mask_compressstoreu_epi32(out + nl, le, r);
-        _mm512_mask_compressstoreu_epi32(out + n - nr - cr, gt, r);
+        unsigned cl = (unsigned)__builtin_popcount(le), cr = (unsigned)__builtin_popcount(gt);
+        _mm512_mask_storeu_epi32(out + nl, (__mmask16)((1u << cl) - 1),
+                                 _mm512_maskz_compress_epi32(le, r));
+        _mm512_mask_storeu_epi32(rout + n - nr - cr, (__mmask16)((1u << cr) - 1),
+                                 _mm512_maskz_compress_epi32(gt, r));
         nl += cl;
-        nr += cr;
     }
     return nl;
 }
@@ -602,8 +623,8 @@ int cseg__tree_accumulate(const cseg_tree *t, const float *Xc, size_t m, double 
 #ifdef SPLIT_AVX512
     int vec = vector && __builtin_cpu_supports("avx512f") && m <= INT32_MAX;
 #endif
-    uint32_t *buf[2] = {scratch, scratch + m}, *pend_row = scratch + 3 * m;
-    int32_t *leaf = (int32_t *)(scratch + 2 * m), *pend_at = (int32_t *)(scratch + 4 * m);
+    uint32_t *buf[3] = {scratch, scratch + m, scratch + 2 * m}, *pend_row = scratch + 4 * m;
+    int32_t *leaf = (int32_t *)(scratch + 3 * m), *pend_at = (int32_t *)(scratch + 5 * m);
     size_t n_pend = 0;
     for (size_t i = 0; i < m; i++)
         buf[0][i] = (uint32_t)i;
@@ -628,23 +649,27 @@ int cseg__tree_accumulate(const cseg_tree *t, const float *Xc, size_t m, double 
             }
             continue;
         }
-        uint32_t *out = buf[!fr.buf] + fr.lo;
+        /* A node's rows are in one buffer at lo..hi, and lo..hi of the
+         * other two are free: the left rows go to the next buffer, the right
+         * rows to the same one (split_rows) or to the third. */
+        uint32_t lb = (fr.buf + 1) % 3, rb = lb;
         const float *col = Xc + (size_t)nd->feature * m;
         size_t nl;
 #ifdef SPLIT_AVX512
-        if (vec)
-            nl = split_rows_avx512(in, n, col, nd->threshold, out);
-        else
+        if (vec) {
+            rb = (fr.buf + 2) % 3;
+            nl = split_rows_avx512(in, n, col, nd->threshold, buf[lb] + fr.lo, buf[rb] + fr.lo);
+        } else
 #endif
-            nl = split_rows(in, n, col, nd->threshold, out);
+            nl = split_rows(in, n, col, nd->threshold, buf[lb] + fr.lo);
         /* Left first: the right child waits, its rows apart from the left's
          * (and its node is asked for now: its number is far from here). */
         if (nl < n) {
             __builtin_prefetch(&w[nd->right]);
-            stack[top++] = (split_frame){nd->right, fr.lo + (uint32_t)nl, fr.hi, !fr.buf};
+            stack[top++] = (split_frame){nd->right, fr.lo + (uint32_t)nl, fr.hi, rb};
         }
         if (nl > 0)
-            stack[top++] = (split_frame){nd->left, fr.lo, fr.lo + (uint32_t)nl, !fr.buf};
+            stack[top++] = (split_frame){nd->left, fr.lo, fr.lo + (uint32_t)nl, lb};
     }
     free(stack);
     /* The rows of small nodes, 16 side by side (their cache misses overlap),

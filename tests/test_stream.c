@@ -295,6 +295,44 @@ static void test_checkpoints(void **state)
     cseg_table_free(txn);
 }
 
+/* The writer's cache of customers is as good as the store: an event
+ * applied through another connection, a customer forgotten and a run
+ * stored are all seen by the next event of the first handle. */
+static void test_cache_coherence(void **state)
+{
+    (void)state;
+    cseg_table *txn = NULL;
+    cseg_diag d;
+    cseg_segmentation *r = small_run(&txn, CSEG_ALGO_KMEANS);
+    const cseg_model *m = cseg_segment_model(r);
+    char *db = tmp_db();
+    cseg_store *w = NULL, *o = NULL;
+    assert_int_equal(cseg_store_open(&w, db, &d), 0);
+    assert_int_equal(cseg_store_open(&o, db, &d), 0);
+    const char *inv[] = {"I1", "I2", "I3", "I4", "I5"};
+    cseg_store *by[] = {w, o, w, w, w};
+    for (int i = 0; i < 5; i++) {
+        if (i == 3) { /* forgotten through the writer's own handle: starts over */
+            const char *ids[] = {"c1"};
+            assert_int_equal(cseg_store_forget(w, ids, 1, NULL, &d), 0);
+        }
+        cseg_event ev = {"c1", 1700000000 + i * 86400, inv[i], i < 2 ? "P1" : "P2", 1, 2.5, NAN,
+                         NULL, NULL};
+        cseg_stream_result x;
+        assert_int_equal(cseg_stream_apply(by[i], m, &ev, CSEG_DAY_AUTO, &x, &d), 0);
+        /* orders: 1, 2 (the other handle), 3 (seen by the first), then 1, 2 */
+        static const double orders[] = {1, 2, 3, 1, 2}, products[] = {1, 1, 2, 1, 1};
+        assert_true(x.features[1] == orders[i]);
+        assert_true(x.features[6] == products[i]);
+        assert_true(x.features[2] == (i < 3 ? 2.5 * (i + 1) : 2.5 * (i - 2)));
+    }
+    cseg_store_close(o);
+    cseg_store_close(w);
+    remove_db(db);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+}
+
 /* Cursors: a reader's place in the moves survives closing the store; the
  * latest move's number. */
 static void test_cursors(void **state)
@@ -361,13 +399,14 @@ static sqlite3 *reopened(const char *db, const char *const *sql, size_t n)
 
 /* A version-1 store (as the first store code wrote it) is taken to the
  * current version on open, its state kept; a version-2 store with events
- * gets their daily sums (version 3). */
+ * gets their daily sums (version 3) and each customer's products (4). */
 static void test_migrations(void **state)
 {
     (void)state;
     static const char *const undo[] = {
-        "DROP INDEX cseg_events_key", "DROP INDEX cseg_events_product",
-        "DROP INDEX cseg_events_fingerprint", "DROP TABLE cseg_customer_days",
+        "DROP INDEX cseg_events_key", "DROP INDEX cseg_events_invoice",
+        "CREATE INDEX cseg_events_customer ON cseg_events (customer_id, invoice)",
+        "DROP TABLE cseg_customer_products", "DROP TABLE cseg_customer_days",
         "ALTER TABLE cseg_customer_state DROP COLUMN first_day",
         "ALTER TABLE cseg_customer_state DROP COLUMN last_day",
         "ALTER TABLE cseg_customer_state DROP COLUMN n_products",
@@ -389,20 +428,27 @@ static void test_migrations(void **state)
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "3");
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "4");
     assert_int_equal(sqlite3_column_int(st, 1), 3);
     assert_int_equal(sqlite3_column_int(st, 2), 0);
     sqlite3_finalize(st);
     sqlite3_close(raw);
     remove_db(db);
-    /* Version 2 with events: version 3 sums them per customer and day. */
+    /* Version 2 with events: version 3 sums them per customer and day,
+     * version 4 lists the products each customer bought. */
     static const char *const to_v2[] = {
-        "DROP TABLE cseg_customer_days",
+        "DROP TABLE cseg_customer_days", "DROP TABLE cseg_customer_products",
+        "DROP INDEX cseg_events_invoice",
+        "CREATE INDEX cseg_events_customer ON cseg_events (customer_id, invoice)",
+        "CREATE INDEX cseg_events_product ON cseg_events (customer_id, product)",
+        "CREATE INDEX cseg_events_fingerprint ON cseg_events (customer_id, fingerprint)",
         "CREATE INDEX cseg_events_day ON cseg_events (customer_id, event_day)",
         "UPDATE cseg_meta SET value = '2' WHERE key = 'schema_version'",
-        "INSERT INTO cseg_events (received_at, customer_id, event_time, event_day, amount, "
-        "is_return, counted) VALUES ('x', 'a', 't', 100, 1.5, 0, 1), ('x', 'a', 't', 100, 2.25, "
-        "0, 1), ('x', 'a', 't', 101, -1, 1, 1), ('x', 'a', 't', 101, 7, 0, 0)"};
+        "INSERT INTO cseg_events (received_at, customer_id, event_time, event_day, product, "
+        "amount, is_return, counted) VALUES ('x', 'a', 't', 100, 'p1', 1.5, 0, 1), ('x', 'a', "
+        "'t', 100, 'p1', 2.25, 0, 1), ('x', 'a', 't', 101, 'p2', -1, 1, 1), ('x', 'a', 't', "
+        "101, 'p3', 7, 0, 0), ('x', 'b', 't', 101, 'p2', 1, 0, 1), ('x', 'b', 't', 101, NULL, "
+        "1, 0, 1)"};
     db = tmp_db();
     raw = reopened(db, to_v2, sizeof to_v2 / sizeof to_v2[0]);
     assert_int_equal(sqlite3_prepare_v2(raw, "SELECT group_concat(day || ':' || amount, ' ') FROM "
@@ -412,6 +458,15 @@ static void test_migrations(void **state)
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0), "100:3.75 101:-1.0");
+    sqlite3_finalize(st);
+    /* bought and counted, once per customer: not the return, not the uncounted event */
+    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT group_concat(customer_id || ':' || product, "
+                                             "' ') FROM (SELECT * FROM cseg_customer_products "
+                                             "ORDER BY customer_id, product)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "a:p1 b:p2");
     sqlite3_finalize(st);
     sqlite3_close(raw);
     remove_db(db);
@@ -428,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_cursors),
         cmocka_unit_test(test_probabilities),
         cmocka_unit_test(test_checkpoints),
+        cmocka_unit_test(test_cache_coherence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -732,11 +732,14 @@ static int assign_rows(const cseg_model *m, const cseg_table *t, long jid, int32
      * mixtures and DBSCAN lean on threaded libraries: their blocks in turn. */
     int nt = m->km && nblk > 1 ? cseg__threads(0) : 1, failed = 0;
     (void)nt; /* unused without OpenMP */
+    /* A block's buffers for the rows there are: one row (a streamed event)
+     * must not cost a block's allocation, mapped and unmapped each time. */
+    size_t nb = n < ASSIGN_BLOCK ? (n ? n : 1) : ASSIGN_BLOCK;
 #pragma omp parallel num_threads(nt) default(none)                                             \
-    shared(m, t, pl, jid, labels, distance, n, dim, p, nblk, failed) reduction(+ : kept)
+    shared(m, t, pl, jid, labels, distance, n, dim, p, nblk, nb, failed) reduction(+ : kept)
     {
-        double *Xb = m->pca ? cseg__alloc_aligned(ASSIGN_BLOCK, p * sizeof(double)) : NULL;
-        double *Zb = cseg__alloc_aligned(ASSIGN_BLOCK, (dim ? dim : 1) * sizeof(double));
+        double *Xb = m->pca ? cseg__alloc_aligned(nb, p * sizeof(double)) : NULL;
+        double *Zb = cseg__alloc_aligned(nb, (dim ? dim : 1) * sizeof(double));
         int mine = !Zb || (m->pca && !Xb) ? CSEG_ENOMEM : 0;
 #pragma omp for schedule(dynamic, 1)
         for (size_t b = 0; b < nblk; b++) {

@@ -88,6 +88,9 @@ typedef struct store_ops {
                store_cell_fn fn, void *ctx, cseg_diag *d);
     /* cseg_store_defer_checkpoints and cseg_store_checkpoint (NULL: nothing to do). */
     const char *defer_checkpoints, *checkpoint;
+    /* A number that changes when another connection commits (one row, one
+     * column); NULL where the back end has none. */
+    const char *data_version;
 } store_ops;
 
 struct cseg_store {
@@ -98,7 +101,13 @@ struct cseg_store {
     char bulk_types[32];
     char *uri;       /* for messages: the path, or the URI without its password */
     void *stmts;     /* the back end's prepared statements, kept for reuse */
+    void *stream;    /* the event writer's cache of customers (stream.c) */
 };
+
+/* The event writer's cache (stream.c): dropped when something else changes
+ * the customers' state on this handle, freed on close. */
+void cseg__stream_cache_drop(cseg_store *s);
+void cseg__stream_cache_free(cseg_store *s);
 
 /* Growing text (store.c): append n bytes, kept NUL-terminated; -1 when out
  * of memory. */

@@ -236,6 +236,7 @@ static const store_ops pg_ops = {
     NULL, /* run: cells as text through pg_query (libpq's text format) */
     NULL, /* checkpoints: the server's own */
     NULL,
+    NULL, /* no data version: the event writer's cache lasts one transaction */
 };
 
 int cseg__store_open_pg(cseg_store *s, const char *uri, cseg_diag *d)

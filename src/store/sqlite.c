@@ -329,6 +329,7 @@ static const store_ops sqlite_ops = {
     sq_run,
     "PRAGMA wal_autocheckpoint = 16384", /* pages: 64 MiB */
     "PRAGMA wal_checkpoint(PASSIVE)",
+    "PRAGMA data_version",
 };
 
 int cseg__store_open_sqlite(cseg_store *s, const char *path, cseg_diag *d)

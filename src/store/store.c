@@ -138,8 +138,30 @@ static const char schema_v3[] =
     "WHERE counted = 1 AND event_day IS NOT NULL GROUP BY customer_id, event_day;\n"
     "DROP INDEX cseg_events_day;\n";
 
+/* Version 4: what a streamed event looks up is keyed by its invoice, not by
+ * its customer. Invoice numbers grow with time, so an event's index entry
+ * lands at the end of the index, where the last ones went, instead of on a
+ * page of its own: indexes keyed by customer took a page write per event
+ * each (docs/store.md). The invoice index answers "was this invoice bought
+ * before?" and "is this an exact duplicate?" (a duplicate has the same
+ * invoice); the distinct products of each customer get a table of their own,
+ * written only when a product is new for the customer. */
+static const char schema_v4[] =
+    "CREATE TABLE cseg_customer_products (\n"
+    "    customer_id TEXT NOT NULL,\n"
+    "    product TEXT NOT NULL,\n"
+    "    PRIMARY KEY (customer_id, product)\n"
+    ");\n"
+    "INSERT INTO cseg_customer_products (customer_id, product) "
+    "SELECT DISTINCT customer_id, product FROM cseg_events "
+    "WHERE product IS NOT NULL AND is_return = 0 AND counted = 1;\n"
+    "CREATE INDEX cseg_events_invoice ON cseg_events (invoice, customer_id, fingerprint);\n"
+    "DROP INDEX cseg_events_customer;\n"
+    "DROP INDEX cseg_events_product;\n"
+    "DROP INDEX cseg_events_fingerprint;\n";
+
 /* migrations[v - 1] takes a store to version v. */
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(N_MIGRATIONS == CSEG_STORE_SCHEMA_VERSION, "one migration per schema version");
 
@@ -399,6 +421,7 @@ void cseg_store_close(cseg_store *s)
 {
     if (!s)
         return;
+    cseg__stream_cache_free(s);
     if (s->ops && s->db)
         s->ops->close(s);
     free(s->uri);
@@ -876,8 +899,10 @@ int cseg_store_put_run(cseg_store *s, const cseg_segmentation *r, const cseg_sto
         rc = store_segments(s, id, json_object_get(sj, "segments"), d);
     if (rc == 0)
         rc = store_members(s, strtoll(id, NULL, 10), r, d);
-    if (rc == 0 && kind && strcmp(kind, "transactions") == 0)
+    if (rc == 0 && kind && strcmp(kind, "transactions") == 0) {
+        cseg__stream_cache_drop(s);
         rc = store_state(s, strtoll(id, NULL, 10), r, now, d);
+    }
     if (rc == 0 && info && info->confirm)
         rc = info->confirm(info->confirm_ctx, d);
     if (rc == 0)
@@ -1010,32 +1035,46 @@ static int count_rows(void *ctx, size_t nc, const char *const *v)
     return 0;
 }
 
+/* Customers are forgotten in groups of FORGET_GROUP, each table read once
+ * per group: the events are not indexed by customer (schema version 4), so
+ * a customer at a time would read them all once per customer. */
+#define FORGET_GROUP 128
+
 int cseg_store_forget(cseg_store *s, const char *const *ids, size_t n, cseg_store_forgotten *out,
                       cseg_diag *d)
 {
     static const struct {
         const char *table;
-        size_t off;
+        size_t off; /* its count in cseg_store_forgotten; SIZE_MAX: not counted */
     } tabs[] = {{"cseg_memberships", offsetof(cseg_store_forgotten, memberships)},
                 {"cseg_customer_state", offsetof(cseg_store_forgotten, states)},
                 {"cseg_events", offsetof(cseg_store_forgotten, events)},
-                {"cseg_segment_changes", offsetof(cseg_store_forgotten, changes)}};
+                {"cseg_segment_changes", offsetof(cseg_store_forgotten, changes)},
+                /* what was derived from their events goes too */
+                {"cseg_customer_days", SIZE_MAX},
+                {"cseg_customer_products", SIZE_MAX}};
     cseg_store_forgotten f = {0};
+    cseg__stream_cache_drop(s);
     int rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d);
-    for (size_t i = 0; i < n && rc == 0; i++)
-        for (size_t t = 0; t < 4 && rc == 0; t++) {
-            char sql[128];
-            size_t *cnt = (size_t *)((char *)&f + tabs[t].off);
-            snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE customer_id = $1",
-                     tabs[t].table);
-            rc = s->ops->query(s, sql, NULL, &ids[i], 1, count_rows, cnt, d);
-            snprintf(sql, sizeof sql, "DELETE FROM %s WHERE customer_id = $1", tabs[t].table);
+    for (size_t i0 = 0; i0 < n && rc == 0; i0 += FORGET_GROUP) {
+        size_t g = n - i0 < FORGET_GROUP ? n - i0 : FORGET_GROUP;
+        char in[FORGET_GROUP * 6 + 8], *o = in;
+        for (size_t i = 0; i < g; i++)
+            o += sprintf(o, "%s$%zu", i ? ", " : "(", i + 1);
+        strcpy(o, ")");
+        for (size_t t = 0; t < sizeof tabs / sizeof tabs[0] && rc == 0; t++) {
+            char sql[FORGET_GROUP * 6 + 96];
+            if (tabs[t].off != SIZE_MAX) {
+                size_t *cnt = (size_t *)((char *)&f + tabs[t].off);
+                snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE customer_id IN %s",
+                         tabs[t].table, in);
+                rc = s->ops->query(s, sql, NULL, ids + i0, g, count_rows, cnt, d);
+            }
+            snprintf(sql, sizeof sql, "DELETE FROM %s WHERE customer_id IN %s", tabs[t].table, in);
             if (rc == 0)
-                rc = s->ops->exec(s, sql, NULL, &ids[i], 1, d);
+                rc = s->ops->exec(s, sql, NULL, ids + i0, g, d);
         }
-    for (size_t i = 0; i < n && rc == 0; i++) /* the daily sums of their events go too */
-        rc = s->ops->exec(s, "DELETE FROM cseg_customer_days WHERE customer_id = $1", NULL,
-                          &ids[i], 1, d);
+    }
     if (rc == 0)
         rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);
     if (rc < 0)

@@ -81,17 +81,6 @@ static int any_row(void *ctx, size_t nc, const store_cell *v)
     return 1;
 }
 
-/* Whether sql (texts for $1, $2 ...) gives a row. */
-static int exists(cseg_store *s, const char *sql, const char *const *p, size_t np, int *yes,
-                  cseg_diag *d)
-{
-    store_cell c[2];
-    for (size_t i = 0; i < np && i < 2; i++)
-        c[i] = cell_text(p[i]);
-    *yes = 0;
-    return cseg__store_run(s, sql, c, np, any_row, yes, d);
-}
-
 typedef struct window_ctx {
     cseg__exact_sum sum;
 } window_ctx;
@@ -132,10 +121,29 @@ static int row_table(const cseg_model *m, const char *id, const double *f, cseg_
     return rc;
 }
 
-/* The features of run for this state at as_of, then the model's segment. */
-static int features_and_segment(cseg_store *s, const cseg_model *m, const char *id,
-                                const cstate *st, int64_t as_of, cseg_stream_result *out,
-                                cseg_diag *d)
+/* A customer's spend in the window before as_of from the store: the sum of
+ * their daily sums in [as_of - W, as_of), at most W rows however many
+ * events the customer has (cseg_customer_days). The event writer sums its
+ * cached days the same way (cache_window). */
+static int window_sql(cseg_store *s, const cseg_model *m, const char *id, int64_t as_of,
+                      cseg__exact_sum *sum, cseg_diag *d)
+{
+    const store_cell p[] = {cell_text(id), cell_int(as_of - cseg_model_rfm(m)->spend_window_days),
+                            cell_int(as_of)};
+    window_ctx w = {{0, 0}};
+    int rc = cseg__store_run(s,
+                             "SELECT amount, amount_c FROM cseg_customer_days WHERE "
+                             "customer_id = $1 AND day >= $2 AND day < $3 ORDER BY day",
+                             p, 3, window_row, &w, d);
+    *sum = w.sum;
+    return rc;
+}
+
+/* The features of run for this state at as_of (window: the spend in the
+ * window before as_of), then the model's segment. */
+static int features_and_segment(const cseg_model *m, const char *id, const cstate *st,
+                                int64_t as_of, const cseg__exact_sum *window,
+                                cseg_stream_result *out, cseg_diag *d)
 {
     const cseg_rfm_params *rp = cseg_model_rfm(m);
     double *f = out->features;
@@ -146,17 +154,7 @@ static int features_and_segment(cseg_store *s, const cseg_model *m, const char *
     out->distance = NAN;
     if (st->n_orders == 0 || st->last_day == INT64_MIN)
         return 0; /* returns only: no customer of run either */
-    /* The spend window: this customer's days in [as_of - W, as_of), each the
-     * exact sum of its events (cseg_customer_days): at most W rows, however
-     * many events the customer has. */
-    const store_cell p[] = {cell_text(id), cell_int(as_of - rp->spend_window_days), cell_int(as_of)};
-    window_ctx w = {{0, 0}};
-    int rc = cseg__store_run(s,
-                             "SELECT amount, amount_c FROM cseg_customer_days WHERE "
-                             "customer_id = $1 AND day >= $2 AND day < $3 ORDER BY day",
-                             p, 3, window_row, &w, d);
-    if (rc < 0)
-        return rc;
+    int rc;
     int dec = rp->money_decimals;
     double g = cseg__exact_value(&st->gross), ret = cseg__exact_value(&st->returned);
     f[RECENCY] = (double)(as_of - st->last_day);
@@ -164,7 +162,7 @@ static int features_and_segment(cseg_store *s, const cseg_model *m, const char *
     f[MONETARY] = cseg__money(cseg__exact_value(&st->net), dec);
     f[TENURE] = (double)(as_of - st->first_day);
     f[AOV] = cseg__money_per(g, (size_t)st->n_orders, dec);
-    f[SPEND] = cseg__money(cseg__exact_value(&w.sum), dec);
+    f[SPEND] = cseg__money(cseg__exact_value(window), dec);
     f[NPROD] = (double)st->n_products;
     f[RRATE] = g > 0 ? ret / g : 0;
     if (rp->has_edges) {
@@ -266,6 +264,235 @@ int cseg_stream_check(const cseg_model *m, const cseg_event *ev, cseg_diag *d)
     return clean(m, ev, &ce, d);
 }
 
+/* ---- the event writer's cache ----
+ * The customers the writer has seen: their state and daily sums as in the
+ * store, so that an event reads neither (two statements of the dozen each
+ * event took, and the window's rows). What it writes still goes to the
+ * store in the event's transaction: the cache only saves the reads. It is
+ * trusted while the store has not been changed by anyone else: SQLite's
+ * data version tells a commit of another connection, and without one (the
+ * PostgreSQL back end) the cache lasts one transaction; a transaction that
+ * fails, forgetting customers and storing a run drop it. */
+typedef struct cday {
+    int64_t day;
+    double amount, amount_c; /* the row of cseg_customer_days */
+} cday;
+
+typedef struct ccust {
+    char *id; /* NULL: a free slot */
+    uint64_t h;
+    cstate st;
+    cday *days; /* by day */
+    size_t n_days, cap_days;
+} ccust;
+
+typedef struct stream_cache {
+    ccust *slot;
+    size_t cap, n; /* cap a power of two, at most half full */
+    int64_t version;
+    int known; /* version read since the cache was last dropped */
+} stream_cache;
+
+#define CACHE_MAX_CUSTOMERS (1u << 20) /* then dropped and filled again */
+
+static void cache_clear(stream_cache *c)
+{
+    for (size_t i = 0; i < c->cap; i++) {
+        free(c->slot[i].id);
+        free(c->slot[i].days);
+    }
+    free(c->slot);
+    c->slot = NULL;
+    c->cap = c->n = 0;
+    c->known = 0;
+}
+
+void cseg__stream_cache_drop(cseg_store *s)
+{
+    if (s->stream)
+        cache_clear(s->stream);
+}
+
+void cseg__stream_cache_free(cseg_store *s)
+{
+    cseg__stream_cache_drop(s);
+    free(s->stream);
+    s->stream = NULL;
+}
+
+/* The slot of id: its own, or the free one where it would go. */
+static ccust *cache_slot(stream_cache *c, const char *id, uint64_t h)
+{
+    for (size_t i = (size_t)h & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
+        ccust *e = &c->slot[i];
+        if (!e->id || (e->h == h && strcmp(e->id, id) == 0))
+            return e;
+    }
+}
+
+static int cache_grow(stream_cache *c)
+{
+    size_t cap = c->cap ? 2 * c->cap : 1024;
+    ccust *old = c->slot, *slot = calloc(cap, sizeof *slot);
+    if (!slot)
+        return CSEG_ENOMEM;
+    size_t ocap = c->cap;
+    c->slot = slot;
+    c->cap = cap;
+    for (size_t i = 0; i < ocap; i++)
+        if (old[i].id)
+            *cache_slot(c, old[i].id, old[i].h) = old[i];
+    free(old);
+    return 0;
+}
+
+/* The cached day's row, made (0, 0) when new; NULL when out of memory. */
+static cday *cache_day(ccust *e, int64_t day)
+{
+    size_t i = e->n_days;
+    while (i > 0 && e->days[i - 1].day > day) /* new days come last, mostly */
+        i--;
+    if (i > 0 && e->days[i - 1].day == day)
+        return &e->days[i - 1];
+    if (e->n_days == e->cap_days) {
+        size_t cap = e->cap_days ? 2 * e->cap_days : 4;
+        cday *p = realloc(e->days, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        e->days = p;
+        e->cap_days = cap;
+    }
+    memmove(&e->days[i + 1], &e->days[i], (e->n_days - i) * sizeof *e->days);
+    e->n_days++;
+    e->days[i] = (cday){day, 0, 0};
+    return &e->days[i];
+}
+
+typedef struct days_ctx {
+    ccust *e;
+    int failed; /* a row not kept (out of memory) */
+} days_ctx;
+
+/* A row of the customer's days, in order of day. */
+static int day_row(void *ctx, size_t nc, const store_cell *v)
+{
+    days_ctx *c = ctx;
+    cday *cd = nc >= 3 ? cache_day(c->e, cseg__cell_i(&v[0], 0)) : NULL;
+    if (!cd)
+        return c->failed = 1;
+    cd->amount = cell0(&v[1]);
+    cd->amount_c = cell0(&v[2]);
+    return 0;
+}
+
+/* The cache entry of id, read from the store the first time. */
+static int cache_get(cseg_store *s, const char *id, ccust **out, cseg_diag *d)
+{
+    stream_cache *c = s->stream;
+    uint64_t h = cseg__hash(id, strlen(id), 0);
+    ccust *e = c->cap ? cache_slot(c, id, h) : NULL;
+    if (e && e->id) {
+        *out = e;
+        return 0;
+    }
+    if ((c->n + 1) * 2 > c->cap) {
+        if (cache_grow(c) < 0)
+            return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+        e = cache_slot(c, id, h);
+    }
+    ccust fresh = {0};
+    days_ctx dc = {&fresh, 0};
+    int rc = load_state(s, id, &fresh.st, d);
+    const store_cell p[] = {cell_text(id)};
+    if (rc == 0 && (rc = cseg__store_run(s,
+                                         "SELECT day, amount, amount_c FROM cseg_customer_days "
+                                         "WHERE customer_id = $1 ORDER BY day",
+                                         p, 1, day_row, &dc, d)) == 0 &&
+        (dc.failed || !(fresh.id = strdup(id))))
+        rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    if (rc < 0) {
+        free(fresh.days);
+        return rc;
+    }
+    fresh.h = h;
+    *e = fresh;
+    c->n++;
+    *out = e;
+    return 0;
+}
+
+/* At the start of a write transaction: the cache as good as the store. */
+static int cache_check(cseg_store *s, cseg_diag *d)
+{
+    if (!s->stream && !(s->stream = calloc(1, sizeof(stream_cache))))
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    stream_cache *c = s->stream;
+    if (!s->ops->data_version || c->n > CACHE_MAX_CUSTOMERS) {
+        cache_clear(c);
+        return 0;
+    }
+    int64_t v = 0;
+    int rc = cseg__store_run(s, s->ops->data_version, NULL, 0, got_seq, &v, d);
+    if (rc < 0)
+        return rc;
+    if (c->known && v != c->version)
+        cache_clear(c);
+    c->version = v;
+    c->known = 1;
+    return 0;
+}
+
+/* The customer's spend in [as_of - W, as_of): window_sql's sum over the
+ * cached days, in the same order with the same additions. */
+static void cache_window(const ccust *e, const cseg_model *m, int64_t as_of, cseg__exact_sum *sum)
+{
+    int64_t lo = as_of - cseg_model_rfm(m)->spend_window_days;
+    *sum = (cseg__exact_sum){0, 0};
+    for (size_t i = 0; i < e->n_days; i++)
+        if (e->days[i].day >= lo && e->days[i].day < as_of) {
+            cseg__add_exact(sum, e->days[i].amount);
+            cseg__add_exact(sum, e->days[i].amount_c);
+        }
+}
+
+typedef struct seen {
+    int64_t key, duplicate, bought;
+} seen;
+
+static int seen_row(void *ctx, size_t nc, const store_cell *v)
+{
+    seen *x = ctx;
+    if (nc >= 3)
+        *x = (seen){cseg__cell_i(&v[0], 0), cseg__cell_i(&v[1], 0), cseg__cell_i(&v[2], 0)};
+    return 1;
+}
+
+/* What the store has seen of this event, in one statement: its idempotency
+ * key, an exact duplicate (the same fingerprint; it has the same invoice),
+ * a purchase on its invoice by this customer. Both look-ups of the events
+ * go through the index by invoice (schema version 4). */
+static int look_up(cseg_store *s, const cseg_event *ev, const char *fp, seen *x, cseg_diag *d)
+{
+    *x = (seen){0, 0, 0};
+    if (ev->invoice) {
+        const store_cell p[] = {cell_text(ev->event_key), cell_text(fp), cell_text(ev->invoice),
+                                cell_text(ev->customer_id)};
+        return cseg__store_run(
+            s,
+            "SELECT (SELECT count(*) FROM cseg_events WHERE event_key = $1), "
+            "coalesce(max(CASE WHEN fingerprint = $2 THEN 1 ELSE 0 END), 0), "
+            "coalesce(max(CASE WHEN is_return = 0 AND counted = 1 THEN 1 ELSE 0 END), 0) "
+            "FROM cseg_events WHERE invoice = $3 AND customer_id = $4",
+            p, 4, seen_row, x, d);
+    }
+    const store_cell p[] = {cell_text(ev->event_key), cell_text(ev->customer_id), cell_text(fp)};
+    return cseg__store_run(s,
+                           "SELECT (SELECT count(*) FROM cseg_events WHERE event_key = $1), "
+                           "count(*), 0 FROM cseg_events WHERE invoice IS NULL AND "
+                           "customer_id = $2 AND fingerprint = $3",
+                           p, 3, seen_row, x, d);
+}
+
 /* One event inside the caller's transaction. */
 static int apply_in(cseg_store *s, const cseg_model *m, const cseg_event *ev,
                     const clean_event *ce, int64_t as_of_day, cseg_stream_result *out,
@@ -284,48 +511,35 @@ static int apply_in(cseg_store *s, const cseg_model *m, const cseg_event *ev,
     if (s->ops->xact_lock &&
         (rc = s->ops->exec(s, s->ops->xact_lock, "t", &ev->customer_id, 1, d)) < 0)
         return rc;
-    int yes = 0;
-    cstate st;
-    if (ev->event_key &&
-        (rc = exists(s, "SELECT 1 FROM cseg_events WHERE event_key = $1", &ev->event_key, 1, &yes,
-                     d)) < 0)
+    ccust *e = NULL;
+    seen x;
+    if ((rc = cache_get(s, ev->customer_id, &e, d)) < 0 || (rc = look_up(s, ev, fp, &x, d)) < 0)
         return rc;
-    if (!yes && rp->drop_duplicates) {
-        const char *p[] = {ev->customer_id, fp};
-        if ((rc = exists(s, "SELECT 1 FROM cseg_events WHERE customer_id = $1 AND fingerprint = $2",
-                         p, 2, &yes, d)) < 0)
-            return rc;
-    }
-    if ((rc = load_state(s, ev->customer_id, &st, d)) < 0)
-        return rc;
-    out->previous = st.segment;
+    cstate *st = &e->st;
+    int yes = x.key > 0 || (rp->drop_duplicates && x.duplicate > 0);
+    out->previous = st->segment;
     int64_t as_of = as_of_day;
     if (as_of == CSEG_DAY_AUTO)
-        as_of = (st.last_day > day ? st.last_day : day) + 1;
+        as_of = (st->last_day > day ? st->last_day : day) + 1;
+    cseg__exact_sum window;
     if (yes || drop) { /* a repeat, a duplicate or a row cleaning drops: nothing changes */
-        if ((rc = features_and_segment(s, m, ev->customer_id, &st, as_of, out, d)) < 0)
+        cache_window(e, m, as_of, &window);
+        if ((rc = features_and_segment(m, ev->customer_id, st, as_of, &window, out, d)) < 0)
             return rc;
-        out->known = st.exists;
-        out->segment = st.exists ? out->segment : 0;
+        out->known = st->exists;
+        out->segment = st->exists ? out->segment : 0;
         return 0;
     }
     /* A new order, a new product? (purchases only, as run counts them) */
-    int new_order = !is_ret, new_product = 0;
-    if (!is_ret && ev->invoice) {
-        const char *p[] = {ev->customer_id, ev->invoice};
-        if ((rc = exists(s, "SELECT 1 FROM cseg_events WHERE customer_id = $1 AND invoice = $2 "
-                            "AND is_return = 0 AND counted = 1",
-                         p, 2, &yes, d)) < 0)
-            return rc;
-        new_order = !yes;
-    }
+    int new_order = !is_ret && !(ev->invoice && x.bought), new_product = 0;
     if (!is_ret && ev->product) {
-        const char *p[] = {ev->customer_id, ev->product};
-        if ((rc = exists(s, "SELECT 1 FROM cseg_events WHERE customer_id = $1 AND product = $2 "
-                            "AND is_return = 0 AND counted = 1",
-                         p, 2, &yes, d)) < 0)
+        const store_cell p[] = {cell_text(ev->customer_id), cell_text(ev->product)};
+        if ((rc = cseg__store_run(s,
+                                  "INSERT INTO cseg_customer_products (customer_id, product) "
+                                  "VALUES ($1, $2) ON CONFLICT (customer_id, product) DO NOTHING "
+                                  "RETURNING 1",
+                                  p, 2, any_row, &new_product, d)) < 0)
             return rc;
-        new_product = !yes;
     }
     /* The event itself. */
     char now[32];
@@ -351,18 +565,20 @@ static int apply_in(cseg_store *s, const cseg_model *m, const cseg_event *ev,
                               ins, 13, got_seq, &seq, d)) < 0)
         return rc;
     out->event_seq = seq;
-    /* The day's spend, kept exact: read, add, write back. */
+    /* The day's spend, kept exact: the cached row (as read back from the
+     * store: its value and error term added to 0), plus the event. */
     {
-        window_ctx ds = {{0, 0}};
-        const store_cell dp[] = {cell_text(ev->customer_id), cell_int(day)};
-        if ((rc = cseg__store_run(s,
-                                  "SELECT amount, amount_c FROM cseg_customer_days WHERE "
-                                  "customer_id = $1 AND day = $2",
-                                  dp, 2, window_row, &ds, d)) < 0)
-            return rc;
-        cseg__add_exact(&ds.sum, value);
-        const store_cell up[] = {cell_text(ev->customer_id), cell_int(day), cell_num(ds.sum.s),
-                                 cell_num(ds.sum.c)};
+        cday *cd = cache_day(e, day);
+        if (!cd)
+            return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+        cseg__exact_sum ds = {0, 0};
+        cseg__add_exact(&ds, cd->amount);
+        cseg__add_exact(&ds, cd->amount_c);
+        cseg__add_exact(&ds, value);
+        cd->amount = ds.s;
+        cd->amount_c = ds.c;
+        const store_cell up[] = {cell_text(ev->customer_id), cell_int(day), cell_num(ds.s),
+                                 cell_num(ds.c)};
         if ((rc = cseg__store_run(s,
                                   "INSERT INTO cseg_customer_days (customer_id, day, amount, "
                                   "amount_c) VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id, day) "
@@ -372,44 +588,47 @@ static int apply_in(cseg_store *s, const cseg_model *m, const cseg_event *ev,
             return rc;
     }
     /* The state, from its last value: O(1). */
-    cseg__add_exact(&st.net, value);
+    st->exists = 1;
+    cseg__add_exact(&st->net, value);
     if (is_ret) {
-        cseg__add_exact(&st.returned, -value);
+        cseg__add_exact(&st->returned, -value);
     } else {
-        cseg__add_exact(&st.gross, value);
-        st.first_day = day < st.first_day ? day : st.first_day;
-        st.last_day = day > st.last_day ? day : st.last_day;
-        st.n_orders += new_order;
-        st.n_products += new_product;
+        cseg__add_exact(&st->gross, value);
+        st->first_day = day < st->first_day ? day : st->first_day;
+        st->last_day = day > st->last_day ? day : st->last_day;
+        st->n_orders += new_order;
+        st->n_products += new_product;
     }
     if (as_of_day == CSEG_DAY_AUTO)
-        as_of = (st.last_day > day ? st.last_day : day) + 1;
-    if ((rc = features_and_segment(s, m, ev->customer_id, &st, as_of, out, d)) < 0)
+        as_of = (st->last_day > day ? st->last_day : day) + 1;
+    cache_window(e, m, as_of, &window);
+    if ((rc = features_and_segment(m, ev->customer_id, st, as_of, &window, out, d)) < 0)
         return rc;
+    st->segment = out->segment;
     out->applied = 1;
     out->known = 1;
     out->changed = out->previous != 0 && out->segment != out->previous;
     {
         char first[16] = "", last[16] = "";
-        int purchased = st.last_day != INT64_MIN;
+        int purchased = st->last_day != INT64_MIN;
         if (purchased) {
-            cseg_format_date(st.first_day, first, sizeof first);
-            cseg_format_date(st.last_day, last, sizeof last);
+            cseg_format_date(st->first_day, first, sizeof first);
+            cseg_format_date(st->last_day, last, sizeof last);
         }
         const store_cell none = cell_text(NULL);
         const store_cell up[] = {cell_text(ev->customer_id),
                                  purchased ? cell_text(first) : none,
                                  purchased ? cell_text(last) : none,
-                                 purchased ? cell_int(st.first_day) : none,
-                                 purchased ? cell_int(st.last_day) : none,
-                                 cell_int(st.n_orders),
-                                 cell_int(st.n_products),
-                                 cell_num(st.net.s),
-                                 cell_num(st.net.c),
-                                 cell_num(st.gross.s),
-                                 cell_num(st.gross.c),
-                                 cell_num(st.returned.s),
-                                 cell_num(st.returned.c),
+                                 purchased ? cell_int(st->first_day) : none,
+                                 purchased ? cell_int(st->last_day) : none,
+                                 cell_int(st->n_orders),
+                                 cell_int(st->n_products),
+                                 cell_num(st->net.s),
+                                 cell_num(st->net.c),
+                                 cell_num(st->gross.s),
+                                 cell_num(st->gross.c),
+                                 cell_num(st->returned.s),
+                                 cell_num(st->returned.c),
                                  out->segment ? cell_int(out->segment) : none,
                                  cell_text(now)};
         rc = cseg__store_run(
@@ -469,8 +688,9 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
         if ((rc = clean(m, &evs[i], &ce[i], d)) < 0)
             *failed = i;
     }
-    if (rc == 0)
-        rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d);
+    if (rc == 0 && (rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d)) == 0 &&
+        (rc = cache_check(s, d)) < 0)
+        roll_back(s);
     if (rc < 0) {
         free(ce);
         return rc;
@@ -482,6 +702,7 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
         *failed = n;
     if (rc < 0) {
         roll_back(s);
+        cseg__stream_cache_drop(s); /* it has what was rolled back */
         for (size_t i = 0; i < n; i++) /* nothing of the batch is kept */
             memset(&outs[i], 0, sizeof outs[i]);
     }
@@ -503,7 +724,10 @@ int cseg_stream_customer(cseg_store *s, const cseg_model *m, const char *custome
     out->known = 1;
     out->previous = st.segment;
     int64_t as_of = as_of_day == CSEG_DAY_AUTO ? st.last_day + 1 : as_of_day;
-    return features_and_segment(s, m, customer_id, &st, as_of, out, d);
+    cseg__exact_sum window = {0, 0};
+    if (st.n_orders > 0 && (rc = window_sql(s, m, customer_id, as_of, &window, d)) < 0)
+        return rc;
+    return features_and_segment(m, customer_id, &st, as_of, &window, out, d);
 }
 
 typedef struct changes_ctx {

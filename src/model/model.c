@@ -7,6 +7,9 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <sys/stat.h>
 #include <inttypes.h>
 #include <math.h>
@@ -16,6 +19,7 @@
 
 #include "custseg/model.h"
 #include "../core/internal.h"
+#include "internal.h"
 #include "../prep/internal.h"
 #include "../table/internal.h"
 #include "../clv/internal.h"
@@ -717,45 +721,68 @@ static int assign_block(const cseg_model *m, const cseg_table *t, const cseg__pr
     return rc;
 }
 
-static int assign_rows(const cseg_model *m, const cseg_table *t, long jid, int32_t *labels,
-                       double *distance, size_t *n_kept, cseg_diag *d)
+/* Blocks first, first + step ... of t's n rows, with buffers for the rows
+ * there are: one row (a streamed event) must not cost a block's allocation.
+ * (Not a worksharing loop: called outside a team of its own, that would
+ * bind to a caller's parallel region and leave blocks to its threads.) */
+static int assign_blocks(const cseg_model *m, const cseg_table *t, const cseg__prep_plan *pl,
+                         long jid, int32_t *labels, double *distance, size_t n, size_t nblk,
+                         size_t first, size_t step, size_t *kept)
+{
+    size_t dim = cseg_model_dim(m), p = cseg_prep_n_outputs(m->prep);
+    size_t nb = n < ASSIGN_BLOCK ? (n ? n : 1) : ASSIGN_BLOCK;
+    double *Xb = m->pca ? cseg__alloc_aligned(nb, p * sizeof(double)) : NULL;
+    double *Zb = cseg__alloc_aligned(nb, (dim ? dim : 1) * sizeof(double));
+    int mine = !Zb || (m->pca && !Xb) ? CSEG_ENOMEM : 0;
+    for (size_t b = first; b < nblk; b += step) {
+        size_t r0 = b * ASSIGN_BLOCK, r1 = r0 + ASSIGN_BLOCK < n ? r0 + ASSIGN_BLOCK : n;
+        if (mine == 0)
+            mine = assign_block(m, t, pl, jid, r0, r1, Xb, Zb, labels, distance, kept);
+    }
+    cseg__free_aligned(Xb);
+    cseg__free_aligned(Zb);
+    return mine;
+}
+
+/* The rows of t assigned; given (NULL: made here) where its columns are. */
+static int assign_rows(const cseg_model *m, const cseg_table *t, const cseg__prep_plan *given,
+                       long jid, int32_t *labels, double *distance, size_t *n_kept, cseg_diag *d)
 {
     if (!m->prep)
         return CSEG_ENOTFIT;
-    size_t n = cseg_table_n_rows(t), dim = cseg_model_dim(m), p = cseg_prep_n_outputs(m->prep);
-    size_t nblk = (n + ASSIGN_BLOCK - 1) / ASSIGN_BLOCK, kept = 0;
-    cseg__prep_plan *pl; /* the table's columns found once, for every block */
-    int rc = cseg__prep_plan_make(m->prep, t, &pl, d);
+    size_t n = cseg_table_n_rows(t), nblk = (n + ASSIGN_BLOCK - 1) / ASSIGN_BLOCK, kept = 0;
+    cseg__prep_plan *made = NULL; /* the table's columns found once, for every block */
+    int rc = given ? 0 : cseg__prep_plan_make(m->prep, t, &made, d);
     if (rc < 0)
         return rc;
+    const cseg__prep_plan *pl = given ? given : made;
     /* k-means blocks in parallel (its predict then runs on one thread);
      * mixtures and DBSCAN lean on threaded libraries: their blocks in turn. */
     int nt = m->km && nblk > 1 ? cseg__threads(0) : 1, failed = 0;
     (void)nt; /* unused without OpenMP */
-    /* A block's buffers for the rows there are: one row (a streamed event)
-     * must not cost a block's allocation, mapped and unmapped each time. */
-    size_t nb = n < ASSIGN_BLOCK ? (n ? n : 1) : ASSIGN_BLOCK;
+    /* One thread: no team. A team of one would make the parallel regions
+     * inside (transform, predict) nested ones, each with a team of its own
+     * allocated, for every streamed event. */
+    if (nt > 1) {
 #pragma omp parallel num_threads(nt) default(none)                                             \
-    shared(m, t, pl, jid, labels, distance, n, dim, p, nblk, nb, failed) reduction(+ : kept)
-    {
-        double *Xb = m->pca ? cseg__alloc_aligned(nb, p * sizeof(double)) : NULL;
-        double *Zb = cseg__alloc_aligned(nb, (dim ? dim : 1) * sizeof(double));
-        int mine = !Zb || (m->pca && !Xb) ? CSEG_ENOMEM : 0;
-#pragma omp for schedule(dynamic, 1)
-        for (size_t b = 0; b < nblk; b++) {
-            size_t r0 = b * ASSIGN_BLOCK, r1 = r0 + ASSIGN_BLOCK < n ? r0 + ASSIGN_BLOCK : n;
-            if (mine == 0)
-                mine = assign_block(m, t, pl, jid, r0, r1, Xb, Zb, labels, distance, &kept);
-        }
-        if (mine < 0) {
+    shared(m, t, pl, jid, labels, distance, n, nblk, failed) reduction(+ : kept)
+        {
+#ifdef _OPENMP
+            size_t me = (size_t)omp_get_thread_num(), all = (size_t)omp_get_num_threads();
+#else
+            size_t me = 0, all = 1;
+#endif
+            int mine = assign_blocks(m, t, pl, jid, labels, distance, n, nblk, me, all, &kept);
+            if (mine < 0) {
 #pragma omp critical(cseg_assign_failed)
-            if (failed == 0 || mine == CSEG_ENOMEM)
-                failed = mine;
+                if (failed == 0 || mine == CSEG_ENOMEM)
+                    failed = mine;
+            }
         }
-        cseg__free_aligned(Xb);
-        cseg__free_aligned(Zb);
+    } else {
+        failed = assign_blocks(m, t, pl, jid, labels, distance, n, nblk, 0, 1, &kept);
     }
-    cseg__prep_plan_free(pl);
+    cseg__prep_plan_free(made);
     if (failed < 0) { /* a bad value is named by the whole-table path, as ever */
         double *Z = transformed(m, t, &rc, d);
         if (!Z)
@@ -776,7 +803,7 @@ int cseg_model_assign_known(const cseg_model *m, const cseg_table *t, const char
     if (!has_clusterer(m))
         return CSEG_ENOTFIT;
     long jid = id_column ? cseg_table_find(t, id_column) : -1;
-    return assign_rows(m, t, m->n_known ? jid : -1, labels, distance, n_kept, d);
+    return assign_rows(m, t, NULL, m->n_known ? jid : -1, labels, distance, n_kept, d);
 }
 
 int cseg_model_assign(const cseg_model *m, const cseg_table *t, int32_t *labels,
@@ -784,7 +811,16 @@ int cseg_model_assign(const cseg_model *m, const cseg_table *t, int32_t *labels,
 {
     if (!has_clusterer(m))
         return CSEG_ENOTFIT;
-    return assign_rows(m, t, -1, labels, distance, NULL, d);
+    return assign_rows(m, t, NULL, -1, labels, distance, NULL, d);
+}
+
+int cseg__model_assign_planned(const cseg_model *m, const cseg_table *t,
+                               const cseg__prep_plan *pl, int32_t *labels, double *distance,
+                               cseg_diag *d)
+{
+    if (!has_clusterer(m))
+        return CSEG_ENOTFIT;
+    return assign_rows(m, t, pl, -1, labels, distance, NULL, d);
 }
 
 static const char *scale_name(cseg_scale s)

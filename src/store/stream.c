@@ -11,6 +11,8 @@
 #include "../core/internal.h"
 #include "../csv/internal.h"
 #include "../features/internal.h"
+#include "../model/internal.h"
+#include "../table/internal.h"
 
 static const char *const feature_names[CSEG_STREAM_N_FEATURES] = {
     CSEG_RFM_COL_RECENCY,    CSEG_RFM_COL_FREQUENCY, CSEG_RFM_COL_MONETARY,   CSEG_RFM_COL_TENURE,
@@ -121,6 +123,44 @@ static int row_table(const cseg_model *m, const char *id, const double *f, cseg_
     return rc;
 }
 
+/* The event writer's row: one table, its columns found by the model once
+ * per batch, its numbers overwritten by each event (row_table and a plan
+ * per event were a quarter of an event's cost). Not made (pl NULL) when
+ * the model reads a text column: then each event gets a table of its own. */
+typedef struct writer_row {
+    cseg_table *t;
+    cseg__prep_plan *pl;
+    double *col[CSEG_STREAM_N_FEATURES];
+} writer_row;
+
+static void writer_row_free(writer_row *w)
+{
+    cseg__prep_plan_free(w->pl);
+    cseg_table_free(w->t);
+    memset(w, 0, sizeof *w);
+}
+
+static int writer_row_make(writer_row *w, const cseg_model *m)
+{
+    memset(w, 0, sizeof *w);
+    const cseg_prep *pp = cseg_model_prep(m);
+    double zero[CSEG_STREAM_N_FEATURES] = {0};
+    cseg_diag ignored;
+    for (size_t j = 0; pp && j < pp->n_cols; j++)
+        if (pp->cols[j].categorical)
+            return 0;
+    int rc = pp ? row_table(m, "", zero, &w->t) : 0;
+    if (rc < 0 || !pp)
+        return rc;
+    if (cseg__prep_plan_make(pp, w->t, &w->pl, &ignored) < 0) {
+        writer_row_free(w); /* events will say what is missing, each with its own table */
+        return 0;
+    }
+    for (size_t j = 0; j < CSEG_STREAM_N_FEATURES; j++)
+        w->col[j] = cseg__table_numbers_mut(w->t, j + 1); /* after the id */
+    return 0;
+}
+
 /* A customer's spend in the window before as_of from the store: the sum of
  * their daily sums in [as_of - W, as_of), at most W rows however many
  * events the customer has (cseg_customer_days). The event writer sums its
@@ -141,8 +181,8 @@ static int window_sql(cseg_store *s, const cseg_model *m, const char *id, int64_
 
 /* The features of run for this state at as_of (window: the spend in the
  * window before as_of), then the model's segment. */
-static int features_and_segment(const cseg_model *m, const char *id, const cstate *st,
-                                int64_t as_of, const cseg__exact_sum *window,
+static int features_and_segment(const cseg_model *m, const writer_row *w, const char *id,
+                                const cstate *st, int64_t as_of, const cseg__exact_sum *window,
                                 cseg_stream_result *out, cseg_diag *d)
 {
     const cseg_rfm_params *rp = cseg_model_rfm(m);
@@ -170,12 +210,18 @@ static int features_and_segment(const cseg_model *m, const char *id, const cstat
         f[FS] = cseg__edge_score(f[FREQ], rp->edges.frequency_lo, 1);
         f[MS] = cseg__edge_score(f[MONETARY], rp->edges.monetary_lo, 1);
     }
-    cseg_table *t = NULL;
     int32_t label = -1;
     double dist = NAN;
-    if ((rc = row_table(m, id, f, &t)) == 0)
-        rc = cseg_model_assign(m, t, &label, &dist, d);
-    cseg_table_free(t);
+    if (w && w->pl) {
+        for (size_t j = 0; j < CSEG_STREAM_N_FEATURES; j++)
+            w->col[j][0] = f[j];
+        rc = cseg__model_assign_planned(m, w->t, w->pl, &label, &dist, d);
+    } else {
+        cseg_table *t = NULL;
+        if ((rc = row_table(m, id, f, &t)) == 0)
+            rc = cseg_model_assign(m, t, &label, &dist, d);
+        cseg_table_free(t);
+    }
     if (rc < 0)
         return rc;
     out->segment = label + 1;
@@ -494,9 +540,9 @@ static int look_up(cseg_store *s, const cseg_event *ev, const char *fp, seen *x,
 }
 
 /* One event inside the caller's transaction. */
-static int apply_in(cseg_store *s, const cseg_model *m, const cseg_event *ev,
-                    const clean_event *ce, int64_t as_of_day, cseg_stream_result *out,
-                    cseg_diag *d)
+static int apply_in(cseg_store *s, const cseg_model *m, const writer_row *w,
+                    const cseg_event *ev, const clean_event *ce, int64_t as_of_day,
+                    cseg_stream_result *out, cseg_diag *d)
 {
     memset(out, 0, sizeof *out);
     const cseg_rfm_params *rp = cseg_model_rfm(m);
@@ -524,7 +570,7 @@ static int apply_in(cseg_store *s, const cseg_model *m, const cseg_event *ev,
     cseg__exact_sum window;
     if (yes || drop) { /* a repeat, a duplicate or a row cleaning drops: nothing changes */
         cache_window(e, m, as_of, &window);
-        if ((rc = features_and_segment(m, ev->customer_id, st, as_of, &window, out, d)) < 0)
+        if ((rc = features_and_segment(m, w, ev->customer_id, st, as_of, &window, out, d)) < 0)
             return rc;
         out->known = st->exists;
         out->segment = st->exists ? out->segment : 0;
@@ -602,7 +648,7 @@ static int apply_in(cseg_store *s, const cseg_model *m, const cseg_event *ev,
     if (as_of_day == CSEG_DAY_AUTO)
         as_of = (st->last_day > day ? st->last_day : day) + 1;
     cache_window(e, m, as_of, &window);
-    if ((rc = features_and_segment(m, ev->customer_id, st, as_of, &window, out, d)) < 0)
+    if ((rc = features_and_segment(m, w, ev->customer_id, st, as_of, &window, out, d)) < 0)
         return rc;
     st->segment = out->segment;
     out->applied = 1;
@@ -695,9 +741,15 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
         free(ce);
         return rc;
     }
+    writer_row w;
+    if ((rc = writer_row_make(&w, m)) < 0) {
+        rc = cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
+        *failed = 0;
+    }
     for (size_t i = 0; i < n && rc == 0; i++)
-        if ((rc = apply_in(s, m, &evs[i], &ce[i], as_of_day, &outs[i], d)) < 0)
+        if ((rc = apply_in(s, m, &w, &evs[i], &ce[i], as_of_day, &outs[i], d)) < 0)
             *failed = i;
+    writer_row_free(&w);
     if (rc == 0 && (rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d)) < 0)
         *failed = n;
     if (rc < 0) {
@@ -727,7 +779,7 @@ int cseg_stream_customer(cseg_store *s, const cseg_model *m, const char *custome
     cseg__exact_sum window = {0, 0};
     if (st.n_orders > 0 && (rc = window_sql(s, m, customer_id, as_of, &window, d)) < 0)
         return rc;
-    return features_and_segment(m, customer_id, &st, as_of, &window, out, d);
+    return features_and_segment(m, NULL, customer_id, &st, as_of, &window, out, d);
 }
 
 typedef struct changes_ctx {

@@ -17,4 +17,8 @@ const char *cseg__table_cell_text(const cseg_table *t, size_t j, size_t i, char 
  * levels merge). CSEG_EINVAL for a column that is not text or is a view's. */
 int cseg__table_replace_levels(cseg_table *t, size_t j, const char *const *levels);
 
+/* Number column j's values to change in place (a one-row table reused for
+ * every streamed event); NULL when j is not a number column. */
+double *cseg__table_numbers_mut(cseg_table *t, size_t j);
+
 #endif

@@ -1328,6 +1328,11 @@ const double *cseg_table_numbers(const cseg_table *t, size_t j)
     return j < t->n_cols && t->cols[j].type == CSEG_COL_NUMBER ? t->cols[j].num : NULL;
 }
 
+double *cseg__table_numbers_mut(cseg_table *t, size_t j)
+{
+    return j < t->n_cols && t->cols[j].type == CSEG_COL_NUMBER ? t->cols[j].num : NULL;
+}
+
 const int64_t *cseg_table_times(const cseg_table *t, size_t j)
 {
     return j < t->n_cols && t->cols[j].type == CSEG_COL_DATETIME ? t->cols[j].tim : NULL;

@@ -20,10 +20,11 @@ static double num_at(const cseg_table *t, const char *col, size_t i)
     return j >= 0 ? cseg_table_numbers(t, (size_t)j)[i] : NAN;
 }
 
-/* Replay a log into the store at uri (NULL: a new SQLite file) and compare
- * every customer with the batch run. */
-static void replay_and_compare(const char *path, const char *uri, size_t *n_customers,
-                               size_t *n_changes)
+/* Replay a log into the store at uri (NULL: a new SQLite file), batch
+ * events to a call (1: cseg_stream_apply), and compare every customer with
+ * the batch run. */
+static void replay_and_compare(const char *path, const char *uri, size_t batch,
+                               size_t *n_customers, size_t *n_changes)
 {
     cseg_txn_roles roles;
     memset(&roles, 0, sizeof roles);
@@ -46,33 +47,48 @@ static void replay_and_compare(const char *path, const char *uri, size_t *n_cust
     size_t refused = 0, changes = 0;
     int64_t last_change = 0;
     const uint64_t *row_hash = cseg_table_row_hashes(txn);
-    for (size_t i = 0; i < cseg_table_n_rows(txn); i++) {
-        /* The rest of the row: run drops exact duplicates of the whole raw record. */
-        char rest[24];
-        snprintf(rest, sizeof rest, "%016llx", (unsigned long long)row_hash[i]);
-        cseg_event ev = {text_at(txn, roles.customer, i),
-                         times[i],
-                         text_at(txn, roles.invoice, i),
-                         text_at(txn, roles.product, i),
-                         num_at(txn, roles.quantity, i),
-                         num_at(txn, roles.price, i),
-                         num_at(txn, roles.amount, i),
-                         NULL,
-                         rest};
-        cseg_stream_result res;
-        int rc = cseg_stream_apply(s, m, &ev, CSEG_DAY_AUTO, &res, &d);
-        if (rc == CSEG_EINVAL) {
-            refused++; /* what cleaning drops as incomplete or without a customer */
-            continue;
+    cseg_event *evs = malloc(batch * sizeof *evs);
+    cseg_stream_result *out = malloc(batch * sizeof *out);
+    char(*rest)[24] = malloc(batch * sizeof *rest);
+    assert_non_null(evs && out && rest);
+    size_t nb = 0, nrows = cseg_table_n_rows(txn);
+    for (size_t i = 0; i <= nrows; i++) {
+        if (i < nrows) {
+            /* The rest of the row: run drops exact duplicates of the whole raw record. */
+            snprintf(rest[nb], sizeof rest[nb], "%016llx", (unsigned long long)row_hash[i]);
+            cseg_event ev = {text_at(txn, roles.customer, i),
+                             times[i],
+                             text_at(txn, roles.invoice, i),
+                             text_at(txn, roles.product, i),
+                             num_at(txn, roles.quantity, i),
+                             num_at(txn, roles.price, i),
+                             num_at(txn, roles.amount, i),
+                             NULL,
+                             rest[nb]};
+            if (cseg_stream_check(m, &ev, &d) == CSEG_EINVAL) {
+                refused++; /* what cleaning drops as incomplete or without a customer */
+                continue;
+            }
+            evs[nb++] = ev;
         }
+        if (nb == 0 || (nb < batch && i < nrows))
+            continue;
+        size_t failed;
+        int rc = batch == 1 ? cseg_stream_apply(s, m, evs, CSEG_DAY_AUTO, out, &d)
+                            : cseg_stream_apply_batch(s, m, evs, nb, CSEG_DAY_AUTO, out, &failed, &d);
         if (rc < 0)
             fail_msg("row %zu: %s", i, d.msg);
-        if (res.changed) {
-            assert_true(res.change_seq > last_change);
-            last_change = res.change_seq;
-            changes++;
-        }
+        for (size_t j = 0; j < nb; j++)
+            if (out[j].changed) {
+                assert_true(out[j].change_seq > last_change);
+                last_change = out[j].change_seq;
+                changes++;
+            }
+        nb = 0;
     }
+    free(evs);
+    free(out);
+    free(rest);
     const cseg_quality *q = cseg_segment_quality(r);
     assert_int_equal(refused, q->n_no_customer + q->n_incomplete);
     /* Every customer of run, at run's analysis day. */
@@ -109,10 +125,14 @@ static void replay_and_compare(const char *path, const char *uri, size_t *n_cust
 static void test_replay_small(void **state)
 {
     (void)state;
-    size_t n, changes;
-    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", NULL, &n, &changes);
+    size_t n, changes, n7, changes7;
+    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", NULL, 1, &n, &changes);
     assert_int_equal(n, 24);
     assert_true(changes > 0);
+    /* In batches of 7: the same customers and the same moves. */
+    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", NULL, 7, &n7, &changes7);
+    assert_int_equal(n7, 24);
+    assert_int_equal(changes7, changes);
 }
 
 /* The same on PostgreSQL: an empty database given by CSEG_TEST_PG_URI
@@ -126,7 +146,7 @@ static void test_replay_small_postgresql(void **state)
         skip();
     }
     size_t n, changes;
-    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", uri, &n, &changes);
+    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", uri, 5, &n, &changes);
     assert_int_equal(n, 24);
     assert_true(changes > 0);
 }
@@ -141,7 +161,7 @@ static void test_replay_online_retail(void **state)
         skip();
     }
     size_t n, changes;
-    replay_and_compare(CSEG_SOURCE_DIR "/data/online_retail.csv.gz", NULL, &n, &changes);
+    replay_and_compare(CSEG_SOURCE_DIR "/data/online_retail.csv.gz", NULL, 1, &n, &changes);
     assert_int_equal(n, 4338);
     print_message("4338 customers equal to run; %zu segment moves on the way\n", changes);
 }
@@ -291,6 +311,76 @@ static void test_checkpoints(void **state)
     cseg_store_close(c);
     cseg_store_close(w);
     remove_db(db);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+}
+
+/* A batch decides its events in order, each seeing the ones before it
+ * (a key given again, an exact duplicate, a second line of an order, a
+ * product bought again), though it writes them at its end: the results
+ * equal those of the events applied one by one, and each applied event's
+ * sequence number is its row in the store. */
+static void test_batch_inside(void **state)
+{
+    (void)state;
+    cseg_table *txn = NULL;
+    cseg_diag d;
+    cseg_segmentation *r = small_run(&txn, CSEG_ALGO_KMEANS);
+    const cseg_model *m = cseg_segment_model(r);
+    const int64_t t0 = 1700000000;
+    const cseg_event evs[] = {
+        {"c1", t0, "A1", "P1", 1, 10, NAN, "k1", NULL},
+        {"c1", t0, "A1", "P2", 1, 5, NAN, "k2", NULL},   /* the same order */
+        {"c1", t0, "A1", "P2", 1, 5, NAN, "k3", NULL},   /* an exact duplicate of the last */
+        {"c1", t0, "A9", "P3", 1, 99, NAN, "k1", NULL},  /* k1 again: a repeat */
+        {"c2", t0, "B1", "P1", 2, 3, NAN, NULL, NULL},
+        {"c1", t0 + 86400, "A2", "P1", 1, 10, NAN, NULL, NULL}, /* a new order, P1 again */
+        {"c1", t0 + 86400, NULL, NULL, NAN, NAN, -4, NULL, NULL}, /* a return, no invoice */
+    };
+    enum { N = sizeof evs / sizeof evs[0] };
+    static const int applied[N] = {1, 1, 0, 0, 1, 1, 1};
+    char *db[2] = {strdup(tmp_db()), strdup(tmp_db())}; /* tmp_db's buffer is reused */
+    cseg_store *s[2] = {NULL, NULL};
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(cseg_store_open(&s[k], db[k], &d), 0);
+    cseg_stream_result one[N], all[N];
+    size_t failed;
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(cseg_stream_apply(s[0], m, &evs[i], CSEG_DAY_AUTO, &one[i], &d), 0);
+    assert_int_equal(cseg_stream_apply_batch(s[1], m, evs, N, CSEG_DAY_AUTO, all, &failed, &d), 0);
+    int64_t seq = 0;
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(all[i].applied, applied[i]);
+        assert_int_equal(one[i].applied, applied[i]);
+        assert_int_equal(all[i].segment, one[i].segment);
+        assert_int_equal(all[i].previous, one[i].previous);
+        assert_int_equal(all[i].changed, one[i].changed);
+        assert_memory_equal(&all[i].distance, &one[i].distance, sizeof(double));
+        assert_int_equal(all[i].event_seq, one[i].event_seq);
+        assert_int_equal(all[i].event_seq, applied[i] ? ++seq : 0);
+        for (size_t j = 0; j < CSEG_STREAM_N_FEATURES; j++)
+            assert_memory_equal(&all[i].features[j], &one[i].features[j], sizeof(double));
+    }
+    /* c1 after the batch: two orders, two products, 25 - 4 spent */
+    assert_true(all[6].features[1] == 2 && all[6].features[6] == 2 && all[6].features[2] == 21);
+    sqlite3 *raw;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(db[1], &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT group_concat(event_id || ':' || "
+                                             "coalesce(invoice, '-') || ':' || amount, ' ') FROM "
+                                             "(SELECT * FROM cseg_events ORDER BY event_id)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0),
+                        "1:A1:10.0 2:A1:5.0 3:B1:6.0 4:A2:10.0 5:-:-4.0");
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    for (int k = 0; k < 2; k++) {
+        cseg_store_close(s[k]);
+        remove_db(db[k]);
+        free(db[k]);
+    }
     cseg_segment_free(r);
     cseg_table_free(txn);
 }
@@ -484,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_probabilities),
         cmocka_unit_test(test_checkpoints),
         cmocka_unit_test(test_cache_coherence),
+        cmocka_unit_test(test_batch_inside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

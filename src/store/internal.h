@@ -91,6 +91,9 @@ typedef struct store_ops {
     /* A number that changes when another connection commits (one row, one
      * column); NULL where the back end has none. */
     const char *data_version;
+    /* The key of the row last inserted on this connection; NULL where the
+     * back end gives it only with RETURNING. */
+    int64_t (*last_id)(cseg_store *s);
 } store_ops;
 
 struct cseg_store {

@@ -237,6 +237,7 @@ static const store_ops pg_ops = {
     NULL, /* checkpoints: the server's own */
     NULL,
     NULL, /* no data version: the event writer's cache lasts one transaction */
+    NULL, /* ids with RETURNING */
 };
 
 int cseg__store_open_pg(cseg_store *s, const char *uri, cseg_diag *d)

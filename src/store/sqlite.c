@@ -313,6 +313,11 @@ static void sq_close(cseg_store *s)
     sqlite3_close(s->db);
 }
 
+static int64_t sq_last_id(cseg_store *s)
+{
+    return sqlite3_last_insert_rowid(s->db);
+}
+
 static const store_ops sqlite_ops = {
     "sqlite",
     "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -330,6 +335,7 @@ static const store_ops sqlite_ops = {
     "PRAGMA wal_autocheckpoint = 16384", /* pages: 64 MiB */
     "PRAGMA wal_checkpoint(PASSIVE)",
     "PRAGMA data_version",
+    sq_last_id,
 };
 
 int cseg__store_open_sqlite(cseg_store *s, const char *path, cseg_diag *d)

@@ -75,14 +75,6 @@ static int load_state(cseg_store *s, const char *id, cstate *st, cseg_diag *d)
                            p, 1, state_row, st, d);
 }
 
-static int any_row(void *ctx, size_t nc, const store_cell *v)
-{
-    (void)nc;
-    (void)v;
-    *(int *)ctx = 1;
-    return 1;
-}
-
 typedef struct window_ctx {
     cseg__exact_sum sum;
 } window_ctx;
@@ -96,26 +88,33 @@ static int window_row(void *ctx, size_t nc, const store_cell *v)
     return 0;
 }
 
-/* One customer's features as the table run would give the model: the id,
- * the eleven columns, the RFM code. */
-static int row_table(const cseg_model *m, const char *id, const double *f, cseg_table **out)
+/* Customers' features as the table run would give the model: the id, the
+ * eleven columns, the RFM code; n rows of f (row after row; NULL: zeros),
+ * each with the id and the code of the first. */
+static int rows_table(const cseg_model *m, size_t n, const char *id, const double *f,
+                      cseg_table **out)
 {
     const cseg_rfm_params *rp = cseg_model_rfm(m);
     char spend_name[32], code[4] = "111";
     snprintf(spend_name, sizeof spend_name, CSEG_RFM_COL_SPEND_FORMAT, rp->spend_window_days);
     cseg_table *t = NULL;
-    int rc = cseg_table_create(&t, 1);
-    if (rc < 0)
-        return rc;
+    double *col = malloc((n ? n : 1) * sizeof *col);
+    int32_t *zero = calloc(n ? n : 1, sizeof *zero);
+    int rc = col && zero ? cseg_table_create(&t, n) : CSEG_ENOMEM;
     const char *idl[1] = {id}, *codel[1] = {code};
-    int32_t zero = 0;
-    if (rp->has_edges)
+    if (rp->has_edges && f)
         snprintf(code, sizeof code, "%d%d%d", (int)f[RS], (int)f[FS], (int)f[MS]);
-    rc = cseg_table_add_text(t, CSEG_RFM_COL_CUSTOMER_ID, idl, 1, &zero);
-    for (size_t j = 0; j < CSEG_STREAM_N_FEATURES && rc == 0; j++)
-        rc = cseg_table_add_numbers(t, j == SPEND ? spend_name : feature_names[j], &f[j]);
     if (rc == 0)
-        rc = cseg_table_add_text(t, CSEG_RFM_COL_CODE, codel, 1, &zero);
+        rc = cseg_table_add_text(t, CSEG_RFM_COL_CUSTOMER_ID, idl, 1, zero);
+    for (size_t j = 0; j < CSEG_STREAM_N_FEATURES && rc == 0; j++) {
+        for (size_t i = 0; i < n; i++)
+            col[i] = f ? f[i * CSEG_STREAM_N_FEATURES + j] : 0;
+        rc = cseg_table_add_numbers(t, j == SPEND ? spend_name : feature_names[j], col);
+    }
+    if (rc == 0)
+        rc = cseg_table_add_text(t, CSEG_RFM_COL_CODE, codel, 1, zero);
+    free(col);
+    free(zero);
     if (rc < 0)
         cseg_table_free(t);
     else
@@ -123,37 +122,53 @@ static int row_table(const cseg_model *m, const char *id, const double *f, cseg_
     return rc;
 }
 
-/* The event writer's row: one table, its columns found by the model once
- * per batch, its numbers overwritten by each event (row_table and a plan
- * per event were a quarter of an event's cost). Not made (pl NULL) when
- * the model reads a text column: then each event gets a table of its own. */
-typedef struct writer_row {
+/* One customer's segment (label + 1) and distance, a table of its own. */
+static int segment_one(const cseg_model *m, const char *id, const double *f, int32_t *segment,
+                       double *distance, cseg_diag *d)
+{
+    cseg_table *t = NULL;
+    int32_t label = -1;
+    int rc = rows_table(m, 1, id, f, &t);
+    if (rc < 0)
+        rc = cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
+    else
+        rc = cseg_model_assign(m, t, &label, distance, d);
+    cseg_table_free(t);
+    *segment = label + 1;
+    return rc;
+}
+
+/* The event writer's rows: a table of a row per event of the batch, its
+ * columns found by the model once, all of them assigned in one call after
+ * the events are decided (a table, a plan and an assignment per event
+ * were a quarter of an event's cost). Not made (pl NULL) when the model
+ * reads a text column: then each event gets a table of its own. */
+typedef struct writer_rows {
     cseg_table *t;
     cseg__prep_plan *pl;
     double *col[CSEG_STREAM_N_FEATURES];
-} writer_row;
+} writer_rows;
 
-static void writer_row_free(writer_row *w)
+static void writer_rows_free(writer_rows *w)
 {
     cseg__prep_plan_free(w->pl);
     cseg_table_free(w->t);
     memset(w, 0, sizeof *w);
 }
 
-static int writer_row_make(writer_row *w, const cseg_model *m)
+static int writer_rows_make(writer_rows *w, const cseg_model *m, size_t n)
 {
     memset(w, 0, sizeof *w);
     const cseg_prep *pp = cseg_model_prep(m);
-    double zero[CSEG_STREAM_N_FEATURES] = {0};
     cseg_diag ignored;
     for (size_t j = 0; pp && j < pp->n_cols; j++)
         if (pp->cols[j].categorical)
             return 0;
-    int rc = pp ? row_table(m, "", zero, &w->t) : 0;
+    int rc = pp ? rows_table(m, n, "", NULL, &w->t) : 0;
     if (rc < 0 || !pp)
         return rc;
     if (cseg__prep_plan_make(pp, w->t, &w->pl, &ignored) < 0) {
-        writer_row_free(w); /* events will say what is missing, each with its own table */
+        writer_rows_free(w); /* events will say what is missing, each with its own table */
         return 0;
     }
     for (size_t j = 0; j < CSEG_STREAM_N_FEATURES; j++)
@@ -180,10 +195,10 @@ static int window_sql(cseg_store *s, const cseg_model *m, const char *id, int64_
 }
 
 /* The features of run for this state at as_of (window: the spend in the
- * window before as_of), then the model's segment. */
-static int features_and_segment(const cseg_model *m, const writer_row *w, const char *id,
-                                const cstate *st, int64_t as_of, const cseg__exact_sum *window,
-                                cseg_stream_result *out, cseg_diag *d)
+ * window before as_of) into out, segment 0 and no distance; 0 when the
+ * customer has none (returns only: no customer of run either), else 1. */
+static int features_of(const cseg_model *m, const cstate *st, int64_t as_of,
+                       const cseg__exact_sum *window, cseg_stream_result *out)
 {
     const cseg_rfm_params *rp = cseg_model_rfm(m);
     double *f = out->features;
@@ -193,8 +208,7 @@ static int features_and_segment(const cseg_model *m, const writer_row *w, const 
     out->segment = 0;
     out->distance = NAN;
     if (st->n_orders == 0 || st->last_day == INT64_MIN)
-        return 0; /* returns only: no customer of run either */
-    int rc;
+        return 0;
     int dec = rp->money_decimals;
     double g = cseg__exact_value(&st->gross), ret = cseg__exact_value(&st->returned);
     f[RECENCY] = (double)(as_of - st->last_day);
@@ -210,23 +224,24 @@ static int features_and_segment(const cseg_model *m, const writer_row *w, const 
         f[FS] = cseg__edge_score(f[FREQ], rp->edges.frequency_lo, 1);
         f[MS] = cseg__edge_score(f[MONETARY], rp->edges.monetary_lo, 1);
     }
-    int32_t label = -1;
+    return 1;
+}
+
+/* features_of, then the model's segment. */
+static int features_and_segment(const cseg_model *m, const char *id, const cstate *st,
+                                int64_t as_of, const cseg__exact_sum *window,
+                                cseg_stream_result *out, cseg_diag *d)
+{
+    if (!features_of(m, st, as_of, window, out))
+        return 0;
+    int32_t seg;
     double dist = NAN;
-    if (w && w->pl) {
-        for (size_t j = 0; j < CSEG_STREAM_N_FEATURES; j++)
-            w->col[j][0] = f[j];
-        rc = cseg__model_assign_planned(m, w->t, w->pl, &label, &dist, d);
-    } else {
-        cseg_table *t = NULL;
-        if ((rc = row_table(m, id, f, &t)) == 0)
-            rc = cseg_model_assign(m, t, &label, &dist, d);
-        cseg_table_free(t);
+    int rc = segment_one(m, id, out->features, &seg, &dist, d);
+    if (rc == 0) {
+        out->segment = seg;
+        out->distance = dist;
     }
-    if (rc < 0)
-        return rc;
-    out->segment = label + 1;
-    out->distance = dist;
-    return 0;
+    return rc;
 }
 
 static int bad_field(cseg_diag *d, const char *field, const char *msg)
@@ -502,46 +517,269 @@ static void cache_window(const ccust *e, const cseg_model *m, int64_t as_of, cse
 }
 
 typedef struct seen {
-    int64_t key, duplicate, bought;
+    int64_t key, product, duplicate, bought;
 } seen;
 
 static int seen_row(void *ctx, size_t nc, const store_cell *v)
 {
     seen *x = ctx;
-    if (nc >= 3)
-        *x = (seen){cseg__cell_i(&v[0], 0), cseg__cell_i(&v[1], 0), cseg__cell_i(&v[2], 0)};
+    if (nc >= 4)
+        *x = (seen){cseg__cell_i(&v[0], 0), cseg__cell_i(&v[1], 0), cseg__cell_i(&v[2], 0),
+                    cseg__cell_i(&v[3], 0)};
     return 1;
 }
 
 /* What the store has seen of this event, in one statement: its idempotency
- * key, an exact duplicate (the same fingerprint; it has the same invoice),
- * a purchase on its invoice by this customer. Both look-ups of the events
- * go through the index by invoice (schema version 4). */
+ * key, its product bought by this customer, an exact duplicate (the same
+ * fingerprint; it has the same invoice), a purchase on its invoice by this
+ * customer. The events are looked up by the index by invoice (schema
+ * version 4). The batch's own events are not in the store yet (batch_seen). */
 static int look_up(cseg_store *s, const cseg_event *ev, const char *fp, seen *x, cseg_diag *d)
 {
-    *x = (seen){0, 0, 0};
-    if (ev->invoice) {
-        const store_cell p[] = {cell_text(ev->event_key), cell_text(fp), cell_text(ev->invoice),
-                                cell_text(ev->customer_id)};
+    *x = (seen){0, 0, 0, 0};
+    const store_cell p[] = {cell_text(ev->event_key), cell_text(ev->customer_id),
+                            cell_text(ev->product),   cell_text(fp),
+                            cell_text(ev->invoice),   cell_text(ev->customer_id)};
+    if (ev->invoice)
         return cseg__store_run(
             s,
             "SELECT (SELECT count(*) FROM cseg_events WHERE event_key = $1), "
-            "coalesce(max(CASE WHEN fingerprint = $2 THEN 1 ELSE 0 END), 0), "
+            "(SELECT count(*) FROM cseg_customer_products WHERE customer_id = $2 AND product = $3), "
+            "coalesce(max(CASE WHEN fingerprint = $4 THEN 1 ELSE 0 END), 0), "
             "coalesce(max(CASE WHEN is_return = 0 AND counted = 1 THEN 1 ELSE 0 END), 0) "
-            "FROM cseg_events WHERE invoice = $3 AND customer_id = $4",
-            p, 4, seen_row, x, d);
-    }
-    const store_cell p[] = {cell_text(ev->event_key), cell_text(ev->customer_id), cell_text(fp)};
-    return cseg__store_run(s,
-                           "SELECT (SELECT count(*) FROM cseg_events WHERE event_key = $1), "
-                           "count(*), 0 FROM cseg_events WHERE invoice IS NULL AND "
-                           "customer_id = $2 AND fingerprint = $3",
-                           p, 3, seen_row, x, d);
+            "FROM cseg_events WHERE invoice = $5 AND customer_id = $6",
+            p, 6, seen_row, x, d);
+    const store_cell q[] = {p[0], p[1], p[2], p[1], p[3]};
+    return cseg__store_run(
+        s,
+        "SELECT (SELECT count(*) FROM cseg_events WHERE event_key = $1), "
+        "(SELECT count(*) FROM cseg_customer_products WHERE customer_id = $2 AND product = $3), "
+        "count(*), 0 FROM cseg_events WHERE invoice IS NULL AND customer_id = $4 AND "
+        "fingerprint = $5",
+        q, 5, seen_row, x, d);
 }
 
-/* One event inside the caller's transaction. */
-static int apply_in(cseg_store *s, const cseg_model *m, const writer_row *w,
-                    const cseg_event *ev, const clean_event *ce, int64_t as_of_day,
+/* ---- a batch's writes ----
+ * A batch's events are decided one after another, each seeing the ones
+ * before it, and written at the end, several rows to a statement: the
+ * events in order, each customer's state and each day's sum once with
+ * their last values, the new products, then the moves. A statement per
+ * row was most of an event's cost. */
+
+/* A set of byte strings (keys made by key_of): what the batch has applied. */
+typedef struct kset {
+    uint64_t *h;
+    size_t *at; /* offset + 1 into text, 0: free */
+    size_t cap, n;
+    store_buf text; /* each key: its length (size_t) and its bytes */
+} kset;
+
+static void kset_free(kset *k)
+{
+    free(k->h);
+    free(k->at);
+    free(k->text.p);
+    memset(k, 0, sizeof *k);
+}
+
+static size_t kset_find(const kset *k, const char *key, size_t len, uint64_t h)
+{
+    for (size_t i = (size_t)h & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
+        if (!k->at[i])
+            return i;
+        size_t l;
+        memcpy(&l, k->text.p + k->at[i] - 1, sizeof l);
+        if (k->h[i] == h && l == len && memcmp(k->text.p + k->at[i] - 1 + sizeof l, key, len) == 0)
+            return i;
+    }
+}
+
+static int kset_has(const kset *k, const store_buf *key)
+{
+    if (!k->cap)
+        return 0;
+    uint64_t h = cseg__hash(key->p, key->len, 0);
+    return k->at[kset_find(k, key->p, key->len, h)] != 0;
+}
+
+/* 1 when added, 0 when there already, CSEG_ENOMEM. */
+static int kset_add(kset *k, const store_buf *key)
+{
+    if ((k->n + 1) * 2 > k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 256;
+        kset big = {calloc(cap, sizeof *big.h), calloc(cap, sizeof *big.at), cap, k->n, k->text};
+        if (!big.h || !big.at) {
+            free(big.h);
+            free(big.at);
+            return CSEG_ENOMEM;
+        }
+        for (size_t i = 0; i < k->cap; i++)
+            if (k->at[i]) {
+                size_t l;
+                memcpy(&l, k->text.p + k->at[i] - 1, sizeof l);
+                size_t j = kset_find(&big, k->text.p + k->at[i] - 1 + sizeof l, l, k->h[i]);
+                big.h[j] = k->h[i];
+                big.at[j] = k->at[i];
+            }
+        free(k->h);
+        free(k->at);
+        *k = big;
+    }
+    uint64_t h = cseg__hash(key->p, key->len, 0);
+    size_t i = kset_find(k, key->p, key->len, h);
+    if (k->at[i])
+        return 0;
+    size_t off = k->text.len;
+    if (cseg__store_buf_put(&k->text, (const char *)&key->len, sizeof key->len) < 0 ||
+        cseg__store_buf_put(&k->text, key->p, key->len) < 0)
+        return CSEG_ENOMEM;
+    k->h[i] = h;
+    k->at[i] = off + 1;
+    k->n++;
+    return 1;
+}
+
+/* key = tag, then each part (NULL: absent) with its length: no two
+ * different lists of parts give the same key. */
+static int key_of(store_buf *key, char tag, const char *a, const char *b, const char *c)
+{
+    key->len = 0;
+    const char *part[3] = {a, b, c};
+    int rc = cseg__store_buf_put(key, &tag, 1);
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        size_t l = part[i] ? strlen(part[i]) : SIZE_MAX;
+        rc = cseg__store_buf_put(key, (const char *)&l, sizeof l);
+        if (rc == 0 && part[i])
+            rc = cseg__store_buf_put(key, part[i], l);
+    }
+    return rc < 0 ? CSEG_ENOMEM : 0;
+}
+
+typedef struct batch {
+    kset seen;        /* keys 'k', products 'p', fingerprints 'f', purchases 'i', days 'd', states 's' */
+    store_buf key;
+    size_t *events;   /* the applied events, in order */
+    size_t n_events;
+    struct bday {
+        const char *id;
+        int64_t day;
+    } *days;          /* each customer's days touched, once */
+    size_t n_days;
+    const char **states; /* the customers changed, once */
+    size_t n_states;
+    const char *(*products)[2]; /* new (customer, product) */
+    size_t n_products;
+    char (*times)[40]; /* each event's time as text */
+    char *has;         /* each event's customer has features (a segment) */
+    char now[32];
+    struct rows_sql { /* run_rows' statements */
+        const char *head, *tail;
+        size_t k;
+        char *text;
+    } sql[32];
+    size_t n_sql;
+} batch;
+
+static void batch_free(batch *b)
+{
+    kset_free(&b->seen);
+    free(b->key.p);
+    free(b->events);
+    free(b->days);
+    free(b->states);
+    free(b->products);
+    free(b->times);
+    free(b->has);
+    for (size_t q = 0; q < b->n_sql; q++)
+        free(b->sql[q].text);
+}
+
+static int batch_make(batch *b, size_t n)
+{
+    memset(b, 0, sizeof *b);
+    size_t m = n ? n : 1;
+    b->events = malloc(m * sizeof *b->events);
+    b->days = malloc(m * sizeof *b->days);
+    b->states = malloc(m * sizeof *b->states);
+    b->products = malloc(m * sizeof *b->products);
+    b->times = malloc(m * sizeof *b->times);
+    b->has = calloc(m, 1);
+    cseg__store_now(b->now, sizeof b->now);
+    return b->events && b->days && b->states && b->products && b->times && b->has ? 0
+                                                                                 : CSEG_ENOMEM;
+}
+
+/* Whether the batch has applied what key_of(tag, a, b, c) names. */
+static int batch_has(batch *b, char tag, const char *x, const char *y, const char *z, int *yes)
+{
+    int rc = key_of(&b->key, tag, x, y, z);
+    *yes = rc == 0 && kset_has(&b->seen, &b->key);
+    return rc;
+}
+
+/* Records it; 1 when new. */
+static int batch_add(batch *b, char tag, const char *x, const char *y, const char *z)
+{
+    int rc = key_of(&b->key, tag, x, y, z);
+    return rc < 0 ? rc : kset_add(&b->seen, &b->key);
+}
+
+/* Rows of ncols cells each, written by "head VALUES (...), ... tail" with
+ * up to 64 rows to a statement (64, 16, 4 or 1: few distinct statements
+ * for the back end to keep prepared). fn, if any, gets each statement's
+ * result rows. */
+static int run_rows(cseg_store *s, batch *b, const char *head, const char *tail, size_t ncols,
+                    const store_cell *cells, size_t nrows, store_cell_fn fn, void *ctx,
+                    size_t max_rows, cseg_diag *d)
+{
+    int rc = 0;
+    for (size_t r0 = 0; r0 < nrows && rc == 0;) {
+        size_t k = nrows - r0 >= 64 ? 64 : nrows - r0 >= 16 ? 16 : nrows - r0 >= 4 ? 4 : 1;
+        k = k > max_rows ? max_rows : k;
+        /* The statement's text, made once per batch (the same few each time). */
+        size_t q = 0;
+        while (q < b->n_sql && (b->sql[q].head != head || b->sql[q].tail != tail ||
+                                b->sql[q].k != k))
+            q++;
+        if (q == b->n_sql && q < sizeof b->sql / sizeof b->sql[0]) {
+            store_buf t = {0};
+            rc = cseg__store_buf_put(&t, head, strlen(head));
+            rc |= cseg__store_buf_put(&t, " VALUES ", 8);
+            for (size_t i = 0; i < k * ncols && rc == 0; i++) {
+                char num[24];
+                int len = snprintf(num, sizeof num, "%s$%zu%s", i % ncols ? ", " : i ? "), (" : "(",
+                                   i + 1, i + 1 == k * ncols ? ")" : "");
+                rc = cseg__store_buf_put(&t, num, (size_t)len);
+            }
+            rc |= cseg__store_buf_put(&t, tail, strlen(tail));
+            b->sql[b->n_sql++] = (struct rows_sql){head, tail, k, t.p};
+            if (rc < 0)
+                return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+        if (q == b->n_sql)
+            return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "too many statements"); /* not reached */
+        rc = cseg__store_run(s, b->sql[q].text, cells + r0 * ncols, k * ncols, fn, ctx, d);
+        r0 += k;
+    }
+    return rc;
+}
+
+typedef struct ids_ctx {
+    int64_t *ids;
+    size_t n;
+} ids_ctx;
+
+static int id_row(void *ctx, size_t nc, const store_cell *v)
+{
+    ids_ctx *c = ctx;
+    if (nc > 0)
+        c->ids[c->n++] = cseg__cell_i(&v[0], 0);
+    return 0;
+}
+
+/* One event of the batch, decided in the caller's transaction: the
+ * customer's cached state and days changed, what to write recorded in b. */
+static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i, const cseg_event *ev, const clean_event *ce, int64_t as_of_day,
                     cseg_stream_result *out, cseg_diag *d)
 {
     memset(out, 0, sizeof *out);
@@ -549,90 +787,47 @@ static int apply_in(cseg_store *s, const cseg_model *m, const writer_row *w,
     const int64_t day = ce->day;
     const double value = ce->value;
     const int is_ret = ce->is_ret, drop = ce->drop;
-    const char *fp = ce->fp;
-    char tbuf[40];
+    const char *fp = ce->fp, *id = ev->customer_id;
     int rc = 0;
     /* One writer per customer: PostgreSQL's BEGIN takes no lock (SQLite's
      * BEGIN IMMEDIATE does), and the state is read, changed and written back. */
-    if (s->ops->xact_lock &&
-        (rc = s->ops->exec(s, s->ops->xact_lock, "t", &ev->customer_id, 1, d)) < 0)
+    if (s->ops->xact_lock && (rc = s->ops->exec(s, s->ops->xact_lock, "t", &id, 1, d)) < 0)
         return rc;
     ccust *e = NULL;
     seen x;
-    if ((rc = cache_get(s, ev->customer_id, &e, d)) < 0 || (rc = look_up(s, ev, fp, &x, d)) < 0)
-        return rc;
+    int key = 0, dup = 0, bought = 0, had = 0;
+    if ((rc = cache_get(s, id, &e, d)) < 0 || (rc = look_up(s, ev, fp, &x, d)) < 0 ||
+        (ev->event_key && (rc = batch_has(b, 'k', ev->event_key, NULL, NULL, &key)) < 0) ||
+        (rc = batch_has(b, 'f', ev->invoice, id, fp, &dup)) < 0 ||
+        (ev->invoice && (rc = batch_has(b, 'i', ev->invoice, id, NULL, &bought)) < 0) ||
+        (ev->product && (rc = batch_has(b, 'p', id, ev->product, NULL, &had)) < 0))
+        return rc == CSEG_ENOMEM ? cseg__diag(d, rc, NULL, 0, 0, "out of memory") : rc;
     cstate *st = &e->st;
-    int yes = x.key > 0 || (rp->drop_duplicates && x.duplicate > 0);
-    out->previous = st->segment;
+    int yes = x.key > 0 || key || (rp->drop_duplicates && (x.duplicate > 0 || dup));
     int64_t as_of = as_of_day;
     if (as_of == CSEG_DAY_AUTO)
         as_of = (st->last_day > day ? st->last_day : day) + 1;
     cseg__exact_sum window;
     if (yes || drop) { /* a repeat, a duplicate or a row cleaning drops: nothing changes */
         cache_window(e, m, as_of, &window);
-        if ((rc = features_and_segment(m, w, ev->customer_id, st, as_of, &window, out, d)) < 0)
-            return rc;
+        b->has[i] = (char)features_of(m, st, as_of, &window, out);
         out->known = st->exists;
-        out->segment = st->exists ? out->segment : 0;
         return 0;
     }
     /* A new order, a new product? (purchases only, as run counts them) */
-    int new_order = !is_ret && !(ev->invoice && x.bought), new_product = 0;
-    if (!is_ret && ev->product) {
-        const store_cell p[] = {cell_text(ev->customer_id), cell_text(ev->product)};
-        if ((rc = cseg__store_run(s,
-                                  "INSERT INTO cseg_customer_products (customer_id, product) "
-                                  "VALUES ($1, $2) ON CONFLICT (customer_id, product) DO NOTHING "
-                                  "RETURNING 1",
-                                  p, 2, any_row, &new_product, d)) < 0)
-            return rc;
-    }
-    /* The event itself. */
-    char now[32];
-    cseg__store_now(now, sizeof now);
-    {
-        int64_t sec = ev->time - day * 86400;
-        char dd[16];
-        cseg_format_date(day, dd, sizeof dd);
-        snprintf(tbuf, sizeof tbuf, "%sT%02d:%02d:%02dZ", dd, (int)(sec / 3600),
-                 (int)(sec / 60 % 60), (int)(sec % 60));
-    }
-    const store_cell ins[] = {cell_text(now),          cell_text(ev->customer_id), cell_text(tbuf),
-                              cell_int(day),          cell_text(ev->invoice),     cell_text(ev->product),
-                              cell_num(ev->quantity), cell_num(ev->price),       cell_num(value),
-                              cell_int(is_ret),       cell_text(ev->event_key),   cell_text(fp),
-                              cell_int(1)};
-    int64_t seq = 0;
-    if ((rc = cseg__store_run(s,
-                              "INSERT INTO cseg_events (received_at, customer_id, event_time, "
-                              "event_day, invoice, product, quantity, price, amount, is_return, "
-                              "event_key, fingerprint, counted) VALUES ($1, $2, $3, $4, $5, $6, "
-                              "$7, $8, $9, $10, $11, $12, $13) RETURNING event_id",
-                              ins, 13, got_seq, &seq, d)) < 0)
-        return rc;
-    out->event_seq = seq;
+    int new_order = !is_ret && !(ev->invoice && (x.bought || bought));
+    int new_product = !is_ret && ev->product && !(x.product || had);
     /* The day's spend, kept exact: the cached row (as read back from the
      * store: its value and error term added to 0), plus the event. */
-    {
-        cday *cd = cache_day(e, day);
-        if (!cd)
-            return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-        cseg__exact_sum ds = {0, 0};
-        cseg__add_exact(&ds, cd->amount);
-        cseg__add_exact(&ds, cd->amount_c);
-        cseg__add_exact(&ds, value);
-        cd->amount = ds.s;
-        cd->amount_c = ds.c;
-        const store_cell up[] = {cell_text(ev->customer_id), cell_int(day), cell_num(ds.s),
-                                 cell_num(ds.c)};
-        if ((rc = cseg__store_run(s,
-                                  "INSERT INTO cseg_customer_days (customer_id, day, amount, "
-                                  "amount_c) VALUES ($1, $2, $3, $4) ON CONFLICT (customer_id, day) "
-                                  "DO UPDATE SET amount = excluded.amount, "
-                                  "amount_c = excluded.amount_c",
-                                  up, 4, NULL, NULL, d)) < 0)
-            return rc;
-    }
+    cday *cd = cache_day(e, day);
+    if (!cd)
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    cseg__exact_sum ds = {0, 0};
+    cseg__add_exact(&ds, cd->amount);
+    cseg__add_exact(&ds, cd->amount_c);
+    cseg__add_exact(&ds, value);
+    cd->amount = ds.s;
+    cd->amount_c = ds.c;
     /* The state, from its last value: O(1). */
     st->exists = 1;
     cseg__add_exact(&st->net, value);
@@ -648,41 +843,197 @@ static int apply_in(cseg_store *s, const cseg_model *m, const writer_row *w,
     if (as_of_day == CSEG_DAY_AUTO)
         as_of = (st->last_day > day ? st->last_day : day) + 1;
     cache_window(e, m, as_of, &window);
-    if ((rc = features_and_segment(m, w, ev->customer_id, st, as_of, &window, out, d)) < 0)
-        return rc;
-    st->segment = out->segment;
+    b->has[i] = (char)features_of(m, st, as_of, &window, out);
     out->applied = 1;
     out->known = 1;
-    out->changed = out->previous != 0 && out->segment != out->previous;
-    {
-        char first[16] = "", last[16] = "";
+    /* What the batch writes for it, and what later events of the batch see. */
+    char dk[24];
+    snprintf(dk, sizeof dk, "%" PRId64, day);
+    int added;
+    b->events[b->n_events++] = i;
+    if ((ev->event_key && (rc = batch_add(b, 'k', ev->event_key, NULL, NULL)) < 0) ||
+        (rc = batch_add(b, 'f', ev->invoice, id, fp)) < 0 ||
+        (!is_ret && ev->invoice && (rc = batch_add(b, 'i', ev->invoice, id, NULL)) < 0))
+        return cseg__diag(d, rc, NULL, 0, 0, "out of memory");
+    if (new_product) {
+        if ((rc = batch_add(b, 'p', id, ev->product, NULL)) < 0)
+            return cseg__diag(d, rc, NULL, 0, 0, "out of memory");
+        b->products[b->n_products][0] = id;
+        b->products[b->n_products++][1] = ev->product;
+    }
+    if ((added = batch_add(b, 'd', id, dk, NULL)) < 0)
+        return cseg__diag(d, added, NULL, 0, 0, "out of memory");
+    if (added)
+        b->days[b->n_days++] = (struct bday){id, day};
+    if ((added = batch_add(b, 's', id, NULL, NULL)) < 0)
+        return cseg__diag(d, added, NULL, 0, 0, "out of memory");
+    if (added)
+        b->states[b->n_states++] = id;
+    int64_t sec = ev->time - day * 86400;
+    char dd[16];
+    cseg_format_date(day, dd, sizeof dd);
+    snprintf(b->times[i], sizeof b->times[i], "%sT%02d:%02d:%02dZ", dd, (int)(sec / 3600),
+             (int)(sec / 60 % 60), (int)(sec % 60));
+    return 0;
+}
+
+/* The segments of the batch's events, all assigned at once, then walked in
+ * order: each event's previous segment is its customer's before it (the
+ * last event's of the batch, or the store's), and an applied event moves
+ * its customer. *failed: the event whose features the model refused. */
+static int segments(cseg_store *s, const cseg_model *m, batch *b, const cseg_event *evs, size_t n,
+                    cseg_stream_result *outs, size_t *failed, cseg_diag *d)
+{
+    writer_rows w;
+    int32_t *label = malloc((n ? n : 1) * sizeof *label);
+    double *dist = malloc((n ? n : 1) * sizeof *dist);
+    int rc = label && dist ? writer_rows_make(&w, m, n) : CSEG_ENOMEM;
+    if (rc < 0) {
+        free(label);
+        free(dist);
+        return cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
+    }
+    int together = w.pl != NULL;
+    if (together) { /* rows without features get NaN, imputed and not used */
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < CSEG_STREAM_N_FEATURES; j++)
+                w.col[j][i] = outs[i].features[j];
+        cseg_diag ignored;
+        together = cseg__model_assign_planned(m, w.t, w.pl, label, dist, &ignored) == 0;
+    }
+    /* One at a time: a model that reads a text column, or a refusal to name. */
+    for (size_t i = 0; i < n && !together; i++) {
+        if (!b->has[i])
+            continue;
+        if ((rc = segment_one(m, evs[i].customer_id, outs[i].features, &label[i], &dist[i], d)) <
+            0) {
+            *failed = i;
+            break;
+        }
+        label[i]--; /* a segment: a label + 1 */
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        cseg_stream_result *out = &outs[i];
+        ccust *e;
+        if ((rc = cache_get(s, evs[i].customer_id, &e, d)) < 0)
+            break;
+        int seg = b->has[i] ? label[i] + 1 : 0;
+        out->previous = e->st.segment;
+        out->distance = b->has[i] ? dist[i] : NAN;
+        if (out->applied) {
+            out->segment = seg;
+            e->st.segment = seg;
+            out->changed = out->previous != 0 && seg != out->previous;
+        } else {
+            out->segment = out->known ? seg : 0;
+        }
+    }
+    writer_rows_free(&w);
+    free(label);
+    free(dist);
+    return rc;
+}
+
+/* The batch's writes (see "a batch's writes"). */
+static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const clean_event *ce,
+                       cseg_stream_result *outs, cseg_diag *d)
+{
+    size_t nr = b->n_events, big = b->n_states > nr ? b->n_states : nr;
+    big = b->n_days > big ? b->n_days : big;
+    store_cell *c = malloc((big ? big : 1) * 15 * sizeof *c);
+    int64_t *ids = malloc((nr ? nr : 1) * sizeof *ids);
+    char (*dates)[2][16] = malloc((b->n_states ? b->n_states : 1) * sizeof *dates);
+    int rc = c && ids && dates ? 0 : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    /* The events, in order. With SQLite the rows of one statement get
+     * consecutive ids, the last one's given by the back end; PostgreSQL
+     * gives each row's with RETURNING, a row at a time (the order of a
+     * statement's returned rows is not promised). */
+    for (size_t r = 0; r < nr && rc == 0; r++) {
+        const cseg_event *ev = &evs[b->events[r]];
+        const clean_event *x = &ce[b->events[r]];
+        const store_cell row[] = {cell_text(b->now),        cell_text(ev->customer_id),
+                                  cell_text(b->times[b->events[r]]), cell_int(x->day),
+                                  cell_text(ev->invoice),    cell_text(ev->product),
+                                  cell_num(ev->quantity),    cell_num(ev->price),
+                                  cell_num(x->value),        cell_int(x->is_ret),
+                                  cell_text(ev->event_key),  cell_text(x->fp),
+                                  cell_int(1)};
+        memcpy(c + r * 13, row, sizeof row);
+    }
+    static const char ev_head[] = "INSERT INTO cseg_events (received_at, customer_id, event_time, "
+                                  "event_day, invoice, product, quantity, price, amount, "
+                                  "is_return, event_key, fingerprint, counted)";
+    if (rc == 0 && s->ops->last_id) {
+        for (size_t r0 = 0; r0 < nr && rc == 0;) {
+            size_t k = nr - r0 >= 64 ? 64 : nr - r0 >= 16 ? 16 : nr - r0 >= 4 ? 4 : 1;
+            if ((rc = run_rows(s, b, ev_head, "", 13, c + r0 * 13, k, NULL, NULL, 64, d)) == 0) {
+                int64_t last = s->ops->last_id(s);
+                for (size_t j = 0; j < k; j++)
+                    ids[r0 + j] = last - (int64_t)(k - 1 - j);
+            }
+            r0 += k;
+        }
+    } else if (rc == 0) {
+        ids_ctx ic = {ids, 0};
+        rc = run_rows(s, b, ev_head, " RETURNING event_id", 13, c, nr, id_row, &ic, 1, d);
+    }
+    for (size_t r = 0; r < nr && rc == 0; r++)
+        outs[b->events[r]].event_seq = ids[r];
+    /* Each day touched and each customer changed, with their last values. */
+    for (size_t r = 0; r < b->n_days && rc == 0; r++) {
+        ccust *e;
+        if ((rc = cache_get(s, b->days[r].id, &e, d)) == 0) {
+            const cday *cd = cache_day(e, b->days[r].day); /* there since its event */
+            if (!cd) {
+                rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+                break;
+            }
+            c[r * 4] = cell_text(b->days[r].id);
+            c[r * 4 + 1] = cell_int(cd->day);
+            c[r * 4 + 2] = cell_num(cd->amount);
+            c[r * 4 + 3] = cell_num(cd->amount_c);
+        }
+    }
+    if (rc == 0)
+        rc = run_rows(s, b, "INSERT INTO cseg_customer_days (customer_id, day, amount, amount_c)",
+                      " ON CONFLICT (customer_id, day) DO UPDATE SET amount = excluded.amount, "
+                      "amount_c = excluded.amount_c",
+                      4, c, b->n_days, NULL, NULL, 64, d);
+    for (size_t r = 0; r < b->n_states && rc == 0; r++) {
+        ccust *e;
+        if ((rc = cache_get(s, b->states[r], &e, d)) < 0)
+            break;
+        const cstate *st = &e->st;
+        const store_cell none = cell_text(NULL);
         int purchased = st->last_day != INT64_MIN;
         if (purchased) {
-            cseg_format_date(st->first_day, first, sizeof first);
-            cseg_format_date(st->last_day, last, sizeof last);
+            cseg_format_date(st->first_day, dates[r][0], sizeof dates[r][0]);
+            cseg_format_date(st->last_day, dates[r][1], sizeof dates[r][1]);
         }
-        const store_cell none = cell_text(NULL);
-        const store_cell up[] = {cell_text(ev->customer_id),
-                                 purchased ? cell_text(first) : none,
-                                 purchased ? cell_text(last) : none,
-                                 purchased ? cell_int(st->first_day) : none,
-                                 purchased ? cell_int(st->last_day) : none,
-                                 cell_int(st->n_orders),
-                                 cell_int(st->n_products),
-                                 cell_num(st->net.s),
-                                 cell_num(st->net.c),
-                                 cell_num(st->gross.s),
-                                 cell_num(st->gross.c),
-                                 cell_num(st->returned.s),
-                                 cell_num(st->returned.c),
-                                 out->segment ? cell_int(out->segment) : none,
-                                 cell_text(now)};
-        rc = cseg__store_run(
-            s,
+        const store_cell row[] = {cell_text(b->states[r]),
+                                  purchased ? cell_text(dates[r][0]) : none,
+                                  purchased ? cell_text(dates[r][1]) : none,
+                                  purchased ? cell_int(st->first_day) : none,
+                                  purchased ? cell_int(st->last_day) : none,
+                                  cell_int(st->n_orders),
+                                  cell_int(st->n_products),
+                                  cell_num(st->net.s),
+                                  cell_num(st->net.c),
+                                  cell_num(st->gross.s),
+                                  cell_num(st->gross.c),
+                                  cell_num(st->returned.s),
+                                  cell_num(st->returned.c),
+                                  st->segment ? cell_int(st->segment) : none,
+                                  cell_text(b->now)};
+        memcpy(c + r * 15, row, sizeof row);
+    }
+    if (rc == 0)
+        rc = run_rows(
+            s, b,
             "INSERT INTO cseg_customer_state (customer_id, first_purchase, last_purchase, "
             "first_day, last_day, n_orders, n_products, net_spend, net_c, gross_spend, gross_c, "
-            "returned_value, returned_c, segment, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-            "$8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (customer_id) DO UPDATE SET "
+            "returned_value, returned_c, segment, updated_at)",
+            " ON CONFLICT (customer_id) DO UPDATE SET "
             "first_purchase = excluded.first_purchase, last_purchase = excluded.last_purchase, "
             "first_day = excluded.first_day, last_day = excluded.last_day, "
             "n_orders = excluded.n_orders, n_products = excluded.n_products, "
@@ -690,21 +1041,33 @@ static int apply_in(cseg_store *s, const cseg_model *m, const writer_row *w,
             "gross_spend = excluded.gross_spend, gross_c = excluded.gross_c, "
             "returned_value = excluded.returned_value, returned_c = excluded.returned_c, "
             "segment = excluded.segment, updated_at = excluded.updated_at",
-            up, 15, NULL, NULL, d);
-        if (rc < 0)
-            return rc;
-        if (out->changed) {
-            const store_cell ch[] = {cell_text(ev->customer_id), cell_int(out->previous),
-                                     cell_int(out->segment), cell_int(seq), cell_text(now)};
-            if ((rc = cseg__store_run(s,
-                                      "INSERT INTO cseg_segment_changes (customer_id, "
-                                      "from_segment, to_segment, event_id, changed_at) VALUES "
-                                      "($1, $2, $3, $4, $5) RETURNING change_id",
-                                      ch, 5, got_seq, &out->change_seq, d)) < 0)
-                return rc;
-        }
+            15, c, b->n_states, NULL, NULL, 64, d);
+    for (size_t r = 0; r < b->n_products && rc == 0; r++) {
+        c[r * 2] = cell_text(b->products[r][0]);
+        c[r * 2 + 1] = cell_text(b->products[r][1]);
     }
-    return 0;
+    if (rc == 0)
+        rc = run_rows(s, b, "INSERT INTO cseg_customer_products (customer_id, product)",
+                      " ON CONFLICT (customer_id, product) DO NOTHING", 2, c, b->n_products,
+                      NULL, NULL, 64, d);
+    /* The moves, in the order of their events. */
+    for (size_t r = 0; r < nr && rc == 0; r++) {
+        cseg_stream_result *out = &outs[b->events[r]];
+        if (!out->changed)
+            continue;
+        const store_cell ch[] = {cell_text(evs[b->events[r]].customer_id),
+                                 cell_int(out->previous), cell_int(out->segment),
+                                 cell_int(out->event_seq), cell_text(b->now)};
+        rc = cseg__store_run(s,
+                             "INSERT INTO cseg_segment_changes (customer_id, from_segment, "
+                             "to_segment, event_id, changed_at) VALUES ($1, $2, $3, $4, $5) "
+                             "RETURNING change_id",
+                             ch, 5, got_seq, &out->change_seq, d);
+    }
+    free(c);
+    free(ids);
+    free(dates);
+    return rc;
 }
 
 static void roll_back(cseg_store *s)
@@ -741,15 +1104,19 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
         free(ce);
         return rc;
     }
-    writer_row w;
-    if ((rc = writer_row_make(&w, m)) < 0) {
+    batch b;
+    if ((rc = batch_make(&b, n)) < 0) {
         rc = cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
         *failed = 0;
     }
     for (size_t i = 0; i < n && rc == 0; i++)
-        if ((rc = apply_in(s, m, &w, &evs[i], &ce[i], as_of_day, &outs[i], d)) < 0)
+        if ((rc = apply_in(s, m, &b, i, &evs[i], &ce[i], as_of_day, &outs[i], d)) < 0)
             *failed = i;
-    writer_row_free(&w);
+    if (rc == 0)
+        rc = segments(s, m, &b, evs, n, outs, failed, d);
+    if (rc == 0 && (rc = write_batch(s, &b, evs, ce, outs, d)) < 0)
+        *failed = n;
+    batch_free(&b);
     if (rc == 0 && (rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d)) < 0)
         *failed = n;
     if (rc < 0) {
@@ -779,7 +1146,7 @@ int cseg_stream_customer(cseg_store *s, const cseg_model *m, const char *custome
     cseg__exact_sum window = {0, 0};
     if (st.n_orders > 0 && (rc = window_sql(s, m, customer_id, as_of, &window, d)) < 0)
         return rc;
-    return features_and_segment(m, NULL, customer_id, &st, as_of, &window, out, d);
+    return features_and_segment(m, customer_id, &st, as_of, &window, out, d);
 }
 
 typedef struct changes_ctx {
@@ -915,7 +1282,7 @@ int cseg_stream_probabilities(const cseg_model *m, const cseg_stream_result *r, 
     size_t dim = cseg_model_dim(m);
     double *z = malloc((dim ? dim : 1) * sizeof *z);
     cseg_table *t = NULL;
-    int rc = z ? row_table(m, "", r->features, &t) : CSEG_ENOMEM;
+    int rc = z ? rows_table(m, 1, "", r->features, &t) : CSEG_ENOMEM;
     if (rc < 0)
         rc = cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
     else if ((rc = cseg_model_transform(m, t, z, d)) == 0) {

@@ -74,8 +74,9 @@ static void replay_and_compare(const char *path, const char *uri, size_t batch,
         if (nb == 0 || (nb < batch && i < nrows))
             continue;
         size_t failed;
-        int rc = batch == 1 ? cseg_stream_apply(s, m, evs, CSEG_DAY_AUTO, out, &d)
-                            : cseg_stream_apply_batch(s, m, evs, nb, CSEG_DAY_AUTO, out, &failed, &d);
+        int rc = batch == 1
+                     ? cseg_stream_apply(s, m, evs, CSEG_DAY_AUTO, out, &d)
+                     : cseg_stream_apply_batch(s, m, evs, nb, CSEG_DAY_AUTO, out, &failed, &d);
         if (rc < 0)
             fail_msg("row %zu: %s", i, d.msg);
         for (size_t j = 0; j < nb; j++)

@@ -516,49 +516,6 @@ static void cache_window(const ccust *e, const cseg_model *m, int64_t as_of, cse
         }
 }
 
-typedef struct seen {
-    int64_t key, product, duplicate, bought;
-} seen;
-
-static int seen_row(void *ctx, size_t nc, const store_cell *v)
-{
-    seen *x = ctx;
-    if (nc >= 4)
-        *x = (seen){cseg__cell_i(&v[0], 0), cseg__cell_i(&v[1], 0), cseg__cell_i(&v[2], 0),
-                    cseg__cell_i(&v[3], 0)};
-    return 1;
-}
-
-/* What the store has seen of this event, in one statement: its idempotency
- * key, its product bought by this customer, an exact duplicate (the same
- * fingerprint; it has the same invoice), a purchase on its invoice by this
- * customer. The events are looked up by the index by invoice (schema
- * version 4). The batch's own events are not in the store yet (batch_seen). */
-static int look_up(cseg_store *s, const cseg_event *ev, const char *fp, seen *x, cseg_diag *d)
-{
-    *x = (seen){0, 0, 0, 0};
-    const store_cell p[] = {cell_text(ev->event_key), cell_text(ev->customer_id),
-                            cell_text(ev->product),   cell_text(fp),
-                            cell_text(ev->invoice),   cell_text(ev->customer_id)};
-    if (ev->invoice)
-        return cseg__store_run(
-            s,
-            "SELECT (SELECT count(*) FROM cseg_events WHERE event_key = $1), "
-            "(SELECT count(*) FROM cseg_customer_products WHERE customer_id = $2 AND product = $3), "
-            "coalesce(max(CASE WHEN fingerprint = $4 THEN 1 ELSE 0 END), 0), "
-            "coalesce(max(CASE WHEN is_return = 0 AND counted = 1 THEN 1 ELSE 0 END), 0) "
-            "FROM cseg_events WHERE invoice = $5 AND customer_id = $6",
-            p, 6, seen_row, x, d);
-    const store_cell q[] = {p[0], p[1], p[2], p[1], p[3]};
-    return cseg__store_run(
-        s,
-        "SELECT (SELECT count(*) FROM cseg_events WHERE event_key = $1), "
-        "(SELECT count(*) FROM cseg_customer_products WHERE customer_id = $2 AND product = $3), "
-        "count(*), 0 FROM cseg_events WHERE invoice IS NULL AND customer_id = $4 AND "
-        "fingerprint = $5",
-        q, 5, seen_row, x, d);
-}
-
 /* ---- a batch's writes ----
  * A batch's events are decided one after another, each seeing the ones
  * before it, and written at the end, several rows to a statement: the
@@ -656,7 +613,7 @@ static int key_of(store_buf *key, char tag, const char *a, const char *b, const 
 }
 
 typedef struct batch {
-    kset seen;        /* keys 'k', products 'p', fingerprints 'f', purchases 'i', days 'd', states 's' */
+    kset seen; /* keys 'k', products 'p', fingerprints 'f', purchases 'i', days 'd', states 's' */
     store_buf key;
     size_t *events;   /* the applied events, in order */
     size_t n_events;
@@ -676,7 +633,7 @@ typedef struct batch {
         const char *head, *tail;
         size_t k;
         char *text;
-    } sql[32];
+    } sql[48];
     size_t n_sql;
 } batch;
 
@@ -729,8 +686,8 @@ static int batch_add(batch *b, char tag, const char *x, const char *y, const cha
  * for the back end to keep prepared). fn, if any, gets each statement's
  * result rows. */
 static int run_rows(cseg_store *s, batch *b, const char *head, const char *tail, size_t ncols,
-                    const store_cell *cells, size_t nrows, store_cell_fn fn, void *ctx,
-                    size_t max_rows, cseg_diag *d)
+                    const char *const *match, const store_cell *cells, size_t nrows,
+                    store_cell_fn fn, void *ctx, size_t max_rows, cseg_diag *d)
 {
     int rc = 0;
     for (size_t r0 = 0; r0 < nrows && rc == 0;) {
@@ -744,11 +701,16 @@ static int run_rows(cseg_store *s, batch *b, const char *head, const char *tail,
         if (q == b->n_sql && q < sizeof b->sql / sizeof b->sql[0]) {
             store_buf t = {0};
             rc = cseg__store_buf_put(&t, head, strlen(head));
-            rc |= cseg__store_buf_put(&t, " VALUES ", 8);
+            if (!match)
+                rc |= cseg__store_buf_put(&t, " VALUES ", 8);
             for (size_t i = 0; i < k * ncols && rc == 0; i++) {
-                char num[24];
-                int len = snprintf(num, sizeof num, "%s$%zu%s", i % ncols ? ", " : i ? "), (" : "(",
-                                   i + 1, i + 1 == k * ncols ? ")" : "");
+                char num[96];
+                int len = match ? snprintf(num, sizeof num, "%s%s = $%zu%s",
+                                           i % ncols ? " AND " : i ? ") OR (" : "(",
+                                           match[i % ncols], i + 1, i + 1 == k * ncols ? ")" : "")
+                                : snprintf(num, sizeof num, "%s$%zu%s",
+                                           i % ncols ? ", " : i ? "), (" : "(", i + 1,
+                                           i + 1 == k * ncols ? ")" : "");
                 rc = cseg__store_buf_put(&t, num, (size_t)len);
             }
             rc |= cseg__store_buf_put(&t, tail, strlen(tail));
@@ -777,9 +739,100 @@ static int id_row(void *ctx, size_t nc, const store_cell *v)
     return 0;
 }
 
+/* A row of a prefetch: added to the batch's set under its tag. */
+typedef struct prefetch_ctx {
+    batch *b;
+    char tag; /* 'k' keys, 'p' products, 'e' events of invoices, 'n' events without */
+    int failed;
+} prefetch_ctx;
+
+static int prefetch_row(void *ctx, size_t nc, const store_cell *v)
+{
+    prefetch_ctx *c = ctx;
+    const char *x = nc > 0 && v[0].kind == 't' ? v[0].s : NULL;
+    const char *y = nc > 1 && v[1].kind == 't' ? v[1].s : NULL;
+    int rc = 0;
+    if (c->tag == 'k' || c->tag == 'p')
+        rc = batch_add(c->b, c->tag, x, y, NULL);
+    else if (c->tag == 'e') { /* invoice, customer, fingerprint, a counted purchase */
+        const char *fp = nc > 2 && v[2].kind == 't' ? v[2].s : NULL;
+        rc = batch_add(c->b, 'f', x, y, fp);
+        if (rc >= 0 && nc > 3 && cseg__cell_i(&v[3], 0))
+            rc = batch_add(c->b, 'i', x, y, NULL);
+    } else /* customer, fingerprint of an event without an invoice */
+        rc = batch_add(c->b, 'f', NULL, x, y);
+    if (rc < 0)
+        c->failed = 1;
+    return rc < 0;
+}
+
+/* What the store has seen of the batch's events, in a few statements
+ * instead of a look-up per event: their keys, the customers' products,
+ * every event of their invoices (fingerprints and purchases), the
+ * customers' events without an invoice with their fingerprints. It goes
+ * into the batch's set, with what the batch itself applies. */
+static int prefetch(cseg_store *s, batch *b, const cseg_event *evs, const clean_event *ce, size_t n,
+                    cseg_diag *d)
+{
+    store_cell *c = malloc((n ? n : 1) * 2 * sizeof *c);
+    if (!c)
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    /* Pairs are matched with OR: SQLite reads a row value IN (...) by a
+     * scan of the whole table, an OR of equalities by an index look-up each. */
+    static const char *const products[] = {"customer_id", "product"},
+                             *no_invoice[] = {"customer_id", "fingerprint"};
+    static const struct {
+        char tag;
+        size_t ncols;
+        const char *head, *tail;
+        const char *const *match;
+    } q[] = {
+        {'k', 1, "SELECT event_key FROM cseg_events WHERE event_key IN (", ")", NULL},
+        {'p', 2, "SELECT customer_id, product FROM cseg_customer_products WHERE ", "", products},
+        {'e', 1,
+         "SELECT invoice, customer_id, fingerprint, CASE WHEN is_return = 0 AND counted = 1 "
+         "THEN 1 ELSE 0 END FROM cseg_events WHERE invoice IN (",
+         ")", NULL},
+        {'n', 2, "SELECT customer_id, fingerprint FROM cseg_events WHERE invoice IS NULL AND (",
+         ")", no_invoice},
+    };
+    int rc = 0;
+    /* One writer per customer: PostgreSQL's BEGIN takes no lock (SQLite's
+     * BEGIN IMMEDIATE does), and what is read here is changed and written
+     * back: the batch's customers are locked first, in the order of their
+     * events. */
+    for (size_t i = 0; i < n && rc == 0 && s->ops->xact_lock; i++)
+        rc = s->ops->exec(s, s->ops->xact_lock, "t", &evs[i].customer_id, 1, d);
+    for (size_t t = 0; t < sizeof q / sizeof q[0] && rc == 0; t++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            const cseg_event *ev = &evs[i];
+            if (q[t].tag == 'k' && ev->event_key)
+                c[m++] = cell_text(ev->event_key);
+            else if (q[t].tag == 'p' && ev->product) {
+                c[2 * m] = cell_text(ev->customer_id);
+                c[2 * m++ + 1] = cell_text(ev->product);
+            } else if (q[t].tag == 'e' && ev->invoice)
+                c[m++] = cell_text(ev->invoice);
+            else if (q[t].tag == 'n' && !ev->invoice) {
+                c[2 * m] = cell_text(ev->customer_id);
+                c[2 * m++ + 1] = cell_text(ce[i].fp);
+            }
+        }
+        prefetch_ctx pc = {b, q[t].tag, 0};
+        rc = run_rows(s, b, q[t].head, q[t].tail, q[t].ncols, q[t].match, c, m, prefetch_row, &pc,
+                      64, d);
+        if (rc == 0 && pc.failed)
+            rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    free(c);
+    return rc;
+}
+
 /* One event of the batch, decided in the caller's transaction: the
  * customer's cached state and days changed, what to write recorded in b. */
-static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i, const cseg_event *ev, const clean_event *ce, int64_t as_of_day,
+static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
+                    const cseg_event *ev, const clean_event *ce, int64_t as_of_day,
                     cseg_stream_result *out, cseg_diag *d)
 {
     memset(out, 0, sizeof *out);
@@ -789,21 +842,16 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i, cons
     const int is_ret = ce->is_ret, drop = ce->drop;
     const char *fp = ce->fp, *id = ev->customer_id;
     int rc = 0;
-    /* One writer per customer: PostgreSQL's BEGIN takes no lock (SQLite's
-     * BEGIN IMMEDIATE does), and the state is read, changed and written back. */
-    if (s->ops->xact_lock && (rc = s->ops->exec(s, s->ops->xact_lock, "t", &id, 1, d)) < 0)
-        return rc;
     ccust *e = NULL;
-    seen x;
     int key = 0, dup = 0, bought = 0, had = 0;
-    if ((rc = cache_get(s, id, &e, d)) < 0 || (rc = look_up(s, ev, fp, &x, d)) < 0 ||
+    if ((rc = cache_get(s, id, &e, d)) < 0 ||
         (ev->event_key && (rc = batch_has(b, 'k', ev->event_key, NULL, NULL, &key)) < 0) ||
         (rc = batch_has(b, 'f', ev->invoice, id, fp, &dup)) < 0 ||
         (ev->invoice && (rc = batch_has(b, 'i', ev->invoice, id, NULL, &bought)) < 0) ||
         (ev->product && (rc = batch_has(b, 'p', id, ev->product, NULL, &had)) < 0))
         return rc == CSEG_ENOMEM ? cseg__diag(d, rc, NULL, 0, 0, "out of memory") : rc;
     cstate *st = &e->st;
-    int yes = x.key > 0 || key || (rp->drop_duplicates && (x.duplicate > 0 || dup));
+    int yes = key || (rp->drop_duplicates && dup);
     int64_t as_of = as_of_day;
     if (as_of == CSEG_DAY_AUTO)
         as_of = (st->last_day > day ? st->last_day : day) + 1;
@@ -815,8 +863,8 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i, cons
         return 0;
     }
     /* A new order, a new product? (purchases only, as run counts them) */
-    int new_order = !is_ret && !(ev->invoice && (x.bought || bought));
-    int new_product = !is_ret && ev->product && !(x.product || had);
+    int new_order = !is_ret && !(ev->invoice && bought);
+    int new_product = !is_ret && ev->product && !had;
     /* The day's spend, kept exact: the cached row (as read back from the
      * store: its value and error term added to 0), plus the event. */
     cday *cd = cache_day(e, day);
@@ -966,7 +1014,8 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
     if (rc == 0 && s->ops->last_id) {
         for (size_t r0 = 0; r0 < nr && rc == 0;) {
             size_t k = nr - r0 >= 64 ? 64 : nr - r0 >= 16 ? 16 : nr - r0 >= 4 ? 4 : 1;
-            if ((rc = run_rows(s, b, ev_head, "", 13, c + r0 * 13, k, NULL, NULL, 64, d)) == 0) {
+            rc = run_rows(s, b, ev_head, "", 13, NULL, c + r0 * 13, k, NULL, NULL, 64, d);
+            if (rc == 0) {
                 int64_t last = s->ops->last_id(s);
                 for (size_t j = 0; j < k; j++)
                     ids[r0 + j] = last - (int64_t)(k - 1 - j);
@@ -975,7 +1024,7 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
         }
     } else if (rc == 0) {
         ids_ctx ic = {ids, 0};
-        rc = run_rows(s, b, ev_head, " RETURNING event_id", 13, c, nr, id_row, &ic, 1, d);
+        rc = run_rows(s, b, ev_head, " RETURNING event_id", 13, NULL, c, nr, id_row, &ic, 1, d);
     }
     for (size_t r = 0; r < nr && rc == 0; r++)
         outs[b->events[r]].event_seq = ids[r];
@@ -998,7 +1047,7 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
         rc = run_rows(s, b, "INSERT INTO cseg_customer_days (customer_id, day, amount, amount_c)",
                       " ON CONFLICT (customer_id, day) DO UPDATE SET amount = excluded.amount, "
                       "amount_c = excluded.amount_c",
-                      4, c, b->n_days, NULL, NULL, 64, d);
+                      4, NULL, c, b->n_days, NULL, NULL, 64, d);
     for (size_t r = 0; r < b->n_states && rc == 0; r++) {
         ccust *e;
         if ((rc = cache_get(s, b->states[r], &e, d)) < 0)
@@ -1041,14 +1090,14 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
             "gross_spend = excluded.gross_spend, gross_c = excluded.gross_c, "
             "returned_value = excluded.returned_value, returned_c = excluded.returned_c, "
             "segment = excluded.segment, updated_at = excluded.updated_at",
-            15, c, b->n_states, NULL, NULL, 64, d);
+            15, NULL, c, b->n_states, NULL, NULL, 64, d);
     for (size_t r = 0; r < b->n_products && rc == 0; r++) {
         c[r * 2] = cell_text(b->products[r][0]);
         c[r * 2 + 1] = cell_text(b->products[r][1]);
     }
     if (rc == 0)
         rc = run_rows(s, b, "INSERT INTO cseg_customer_products (customer_id, product)",
-                      " ON CONFLICT (customer_id, product) DO NOTHING", 2, c, b->n_products,
+                      " ON CONFLICT (customer_id, product) DO NOTHING", 2, NULL, c, b->n_products,
                       NULL, NULL, 64, d);
     /* The moves, in the order of their events. */
     for (size_t r = 0; r < nr && rc == 0; r++) {
@@ -1109,6 +1158,8 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
         rc = cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
         *failed = 0;
     }
+    if (rc == 0 && (rc = prefetch(s, &b, evs, ce, n, d)) < 0)
+        *failed = n;
     for (size_t i = 0; i < n && rc == 0; i++)
         if ((rc = apply_in(s, m, &b, i, &evs[i], &ce[i], as_of_day, &outs[i], d)) < 0)
             *failed = i;

@@ -316,6 +316,17 @@ static void test_checkpoints(void **state)
     cseg_table_free(txn);
 }
 
+/* The first column of the first row of sql on raw is want. */
+static void expect_text(sqlite3 *raw, const char *sql, const char *want)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(raw, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(raw));
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), want);
+    sqlite3_finalize(st);
+}
+
 /* A batch decides its events in order, each seeing the ones before it
  * (a key given again, an exact duplicate, a second line of an order, a
  * product bought again), though it writes them at its end: the results
@@ -365,17 +376,11 @@ static void test_batch_inside(void **state)
     /* c1 after the batch: two orders, two products, 25 - 4 spent */
     assert_true(all[6].features[1] == 2 && all[6].features[6] == 2 && all[6].features[2] == 21);
     sqlite3 *raw;
-    sqlite3_stmt *st;
     assert_int_equal(sqlite3_open(db[1], &raw), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT group_concat(event_id || ':' || "
-                                             "coalesce(invoice, '-') || ':' || amount, ' ') FROM "
-                                             "(SELECT * FROM cseg_events ORDER BY event_id)",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0),
-                        "1:A1:10.0 2:A1:5.0 3:B1:6.0 4:A2:10.0 5:-:-4.0");
-    sqlite3_finalize(st);
+    expect_text(raw,
+                "SELECT group_concat(event_id || ':' || coalesce(invoice, '-') || ':' || amount, "
+                "' ') FROM (SELECT * FROM cseg_events ORDER BY event_id)",
+                "1:A1:10.0 2:A1:5.0 3:B1:6.0 4:A2:10.0 5:-:-4.0");
     sqlite3_close(raw);
     for (int k = 0; k < 2; k++) {
         cseg_store_close(s[k]);
@@ -387,8 +392,8 @@ static void test_batch_inside(void **state)
 }
 
 /* The writer's cache of customers is as good as the store: an event
- * applied through another connection, a customer forgotten and a run
- * stored are all seen by the next event of the first handle. */
+ * applied through another connection and a customer forgotten are both
+ * seen by the next event of the first handle. */
 static void test_cache_coherence(void **state)
 {
     (void)state;
@@ -542,23 +547,15 @@ static void test_migrations(void **state)
         "1, 0, 1)"};
     db = tmp_db();
     raw = reopened(db, to_v2, sizeof to_v2 / sizeof to_v2[0]);
-    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT group_concat(day || ':' || amount, ' ') FROM "
-                                             "(SELECT day, amount FROM cseg_customer_days WHERE "
-                                             "customer_id = 'a' ORDER BY day)",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "100:3.75 101:-1.0");
-    sqlite3_finalize(st);
+    expect_text(raw,
+                "SELECT group_concat(day || ':' || amount, ' ') FROM (SELECT day, amount FROM "
+                "cseg_customer_days WHERE customer_id = 'a' ORDER BY day)",
+                "100:3.75 101:-1.0");
     /* bought and counted, once per customer: not the return, not the uncounted event */
-    assert_int_equal(sqlite3_prepare_v2(raw, "SELECT group_concat(customer_id || ':' || product, "
-                                             "' ') FROM (SELECT * FROM cseg_customer_products "
-                                             "ORDER BY customer_id, product)",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "a:p1 b:p2");
-    sqlite3_finalize(st);
+    expect_text(raw,
+                "SELECT group_concat(customer_id || ':' || product, ' ') FROM (SELECT * FROM "
+                "cseg_customer_products ORDER BY customer_id, product)",
+                "a:p1 b:p2");
     sqlite3_close(raw);
     remove_db(db);
 }

@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "util.h"
+#include "../src/features/internal.h"
 
 static const char *LOG =
     "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n"
@@ -526,6 +527,232 @@ static void test_score_edges(void **state)
     cseg_table_free(txn);
 }
 
+
+/* ---- the log read a chunk at a time (cseg_rfm_compute_csv) ---- */
+
+/* The same table, bit for bit: names, numbers (their bits) and text. */
+static void assert_same_table(const cseg_table *a, const cseg_table *b)
+{
+    size_t n = cseg_table_n_rows(a), nc = cseg_table_n_cols(a);
+    assert_int_equal(cseg_table_n_rows(b), n);
+    assert_int_equal(cseg_table_n_cols(b), nc);
+    for (size_t j = 0; j < nc; j++) {
+        assert_string_equal(cseg_table_col_name(a, j), cseg_table_col_name(b, j));
+        assert_int_equal(cseg_table_col_type(a, j), cseg_table_col_type(b, j));
+        if (cseg_table_col_type(a, j) == CSEG_COL_NUMBER) {
+            if (memcmp(cseg_table_numbers(a, j), cseg_table_numbers(b, j), n * sizeof(double)))
+                fail_msg("column %s differs", cseg_table_col_name(a, j));
+            continue;
+        }
+        assert_int_equal(cseg_table_n_levels(a, j), cseg_table_n_levels(b, j));
+        const int32_t *ca = cseg_table_codes(a, j), *cb = cseg_table_codes(b, j);
+        for (size_t i = 0; i < n; i++) {
+            const char *x = ca[i] < 0 ? "(none)" : cseg_table_level(a, j, ca[i]);
+            const char *y = cb[i] < 0 ? "(none)" : cseg_table_level(b, j, cb[i]);
+            if (strcmp(x, y))
+                fail_msg("column %s row %zu: %s against %s", cseg_table_col_name(a, j), i, x, y);
+        }
+    }
+}
+
+static void assert_same_quality(const cseg_quality *a, const cseg_quality *b)
+{
+    assert_int_equal(a->n_rows, b->n_rows);
+    assert_int_equal(a->n_no_customer, b->n_no_customer);
+    assert_int_equal(a->n_duplicates, b->n_duplicates);
+    assert_int_equal(a->n_incomplete, b->n_incomplete);
+    assert_int_equal(a->n_bad_price, b->n_bad_price);
+    assert_int_equal(a->n_after_as_of, b->n_after_as_of);
+    assert_int_equal(a->n_purchase_rows, b->n_purchase_rows);
+    assert_int_equal(a->n_return_rows, b->n_return_rows);
+    assert_int_equal(a->n_cancellations, b->n_cancellations);
+    assert_int_equal(a->n_customers, b->n_customers);
+    assert_int_equal(a->n_return_only, b->n_return_only);
+    assert_memory_equal(&a->gross_revenue, &b->gross_revenue, sizeof(double));
+    assert_memory_equal(&a->returned_value, &b->returned_value, sizeof(double));
+    assert_int_equal(a->first_day, b->first_day);
+    assert_int_equal(a->last_day, b->last_day);
+    assert_int_equal(a->as_of_day, b->as_of_day);
+}
+
+/* The log at path read whole and in chunks (a window of `window` rows for
+ * duplicates, rows one by one when by_record) gives the same customers and
+ * counts; returns how the chunked read went (1, or 2: read again). */
+static int streamed_same(const char *path, const cseg_txn_roles *roles0, const cseg_rfm_params *p,
+                         size_t window, int by_record)
+{
+    cseg_txn_roles r1 = *roles0, r2 = *roles0;
+    cseg_table *txn = NULL, *whole = NULL, *chunked = NULL;
+    cseg_quality q1, q2;
+    cseg_diag d;
+    cseg_table_read_params rp;
+    cseg_table_read_params_init(&rp);
+    rp.record_by_record = by_record;
+    if (cseg_txn_read(&txn, path, &r1, &rp, &d) < 0 ||
+        cseg_rfm_compute(&whole, txn, &r1, p, &q1, &d) < 0)
+        fail_msg("whole: %s:%ld: %s", d.file, d.line, d.msg);
+    int how = -1;
+    if (cseg__rfm_compute_csv(&chunked, path, &r2, &rp, p, window, 0, &q2, &how, &d) < 0)
+        fail_msg("chunked: %s:%ld: %s", d.file, d.line, d.msg);
+    assert_same_table(whole, chunked);
+    assert_same_quality(&q1, &q2);
+    cseg_table_free(txn);
+    cseg_table_free(whole);
+    cseg_table_free(chunked);
+    return how;
+}
+
+/* A log that exercises what a chunked reading must carry between chunks:
+ * orders whose lines are spread (interleaved: gap lines of other orders
+ * between an order's lines), exact duplicates `dist` rows after their
+ * original, returns, rows without a customer, an invoice shared by two
+ * customers, several days. */
+static char *gen_log(size_t n, size_t gap, size_t dist, unsigned seed)
+{
+    char(*rows)[96] = malloc(n * sizeof *rows);
+    char *s = malloc(n * sizeof *rows + 128);
+    assert_non_null(rows);
+    assert_non_null(s);
+    size_t len = (size_t)sprintf(s, "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,"
+                                    "CustomerID,Country\n");
+    unsigned x = seed;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        unsigned r = x >> 8;
+        size_t order = i / 8 + (gap && i % 2 ? gap : 0); /* odd lines: a later order's */
+        int ret = r % 23 == 0, day = (int)(order / 40 % 300);
+        char id[16] = "";
+        if (r % 31 != 0) /* else no customer */
+            snprintf(id, sizeof id, "%u",
+                     order % 101 == 0 && i % 2 ? 77777u /* a shared invoice */
+                                               : 12000u + (unsigned)(order * 2654435761u % 997));
+        snprintf(rows[i], sizeof rows[i], "%s%zu,P%u,%d,2021-%02d-%02d %02d:%02d:00,%u.%02u,%s,%s\n",
+                 ret ? "C" : "", 50000 + order, r % 61, ret ? -1 : (int)(1 + r % 5),
+                 1 + day / 28 % 12, 1 + day % 28, 8 + (int)(order % 10), (int)(order % 60),
+                 r % 20, r % 100, id, r % 3 ? "FR" : "DE");
+        if (dist && i >= dist && r % 17 == 0) /* an exact duplicate of an earlier row */
+            memcpy(rows[i], rows[i - dist], sizeof rows[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(rows[i]);
+        memcpy(s + len, rows[i], l);
+        len += l;
+    }
+    s[len] = 0;
+    free(rows);
+    return s;
+}
+
+static void test_streamed(void **state)
+{
+    (void)state;
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    cseg_rfm_params p;
+    cseg_rfm_params_init(&p);
+    /* The hand-computed log: duplicates, returns, no customer, price 0. */
+    const char *path = tmp_text(0, LOG);
+    assert_int_equal(streamed_same(path, &roles, &p, 0, 0), 1);
+    p.as_of_day = 18273; /* 2020-01-11: later rows left out, a window of 5 days */
+    p.spend_window_days = 5;
+    assert_int_equal(streamed_same(path, &roles, &p, 0, 0), 1);
+    cseg_rfm_params_init(&p);
+    p.drop_duplicates = 0;
+    assert_int_equal(streamed_same(path, &roles, &p, 0, 0), 1);
+    cseg_rfm_params_init(&p);
+    unlink(path);
+
+    /* The spend window's first day, reached after the last day was seen:
+     * 2024-01-06 counts in a 5-day window before 2024-01-11. */
+    path = tmp_text(0, "CustomerID,InvoiceDate,Amount\n1,2024-01-10,5\n2,2024-01-05,3\n"
+                       "1,2024-01-06,7\n");
+    p.spend_window_days = 5;
+    assert_int_equal(streamed_same(path, &roles, &p, 0, 0), 1);
+    int rc;
+    cseg_table *w = compute("CustomerID,InvoiceDate,Amount\n1,2024-01-10,5\n2,2024-01-05,3\n"
+                            "1,2024-01-06,7\n",
+                            &p, NULL, &rc);
+    assert_int_equal(rc, 0);
+    assert_true(feat(w, "spend_5d", 0) == 12 && feat(w, "spend_5d", 1) == 0);
+    cseg_table_free(w);
+    cseg_rfm_params_init(&p);
+    unlink(path);
+    /* An invoice number two customers used: an order for each. */
+    w = compute("InvoiceNo,CustomerID,InvoiceDate,Amount\n7,1,2024-01-01,5\n7,2,2024-01-01,3\n"
+                "8,2,2024-01-02,1\n7,1,2024-01-03,2\n7,2,2024-01-03,2\n",
+                &p, NULL, &rc);
+    assert_int_equal(rc, 0);
+    assert_true(feat(w, "frequency", 0) == 1 && feat(w, "frequency", 1) == 2);
+    cseg_table_free(w);
+
+    /* Generated logs, with attributes, rows one by one (chunks of 65,536). */
+    roles.n_attributes = 1;
+    strcpy(roles.attributes[0], "Country");
+    char *text = gen_log(150000, 0, 1, 7); /* duplicates right after their original */
+    path = tmp_text(1, text);
+    free(text);
+    assert_int_equal(streamed_same(path, &roles, &p, 64, 1), 1);
+    assert_int_equal(streamed_same(path, &roles, &p, 0, 0), 1);
+    unlink(path);
+    /* Orders split by others' lines, duplicates 700 rows on: within the
+     * default window, read once; beyond a window of 256 rows, read again. */
+    text = gen_log(150000, 3, 700, 11);
+    path = tmp_text(1, text);
+    free(text);
+    assert_int_equal(streamed_same(path, &roles, &p, 0, 0), 1);
+    assert_int_equal(streamed_same(path, &roles, &p, 256, 1), 2);
+    p.spend_window_days = 30;
+    assert_int_equal(streamed_same(path, &roles, &p, 256, 0), 2);
+    unlink(path);
+
+    /* Errors name the same line and column either way. */
+    cseg_rfm_params_init(&p);
+    memset(&roles, 0, sizeof roles);
+    text = gen_log(100000, 0, 0, 3);
+    char *bad = strstr(text + strlen(text) / 2, "\n") + 1;
+    bad = strchr(bad, ',') + 1;
+    bad = strchr(bad, ',') + 1; /* the quantity of a row after the middle */
+    bad[0] = 'x';
+    path = tmp_text(1, text);
+    free(text);
+    cseg_table *c = NULL, *txn = NULL;
+    cseg_quality q;
+    cseg_diag d1, d2;
+    assert_int_equal(cseg_txn_read(&txn, path, &roles, NULL, &d1), CSEG_EPARSE);
+    assert_int_equal(cseg__rfm_compute_csv(&c, path, &roles, NULL, &p, 0, 0, &q, NULL, &d2),
+                     CSEG_EPARSE);
+    assert_null(c);
+    assert_true(d1.line > 50000);
+    assert_int_equal(d1.line, d2.line);
+    assert_int_equal(d1.col, d2.col);
+    assert_string_equal(d1.msg, d2.msg);
+    unlink(path);
+    /* Lifetime value needs the rows. */
+    p.clv.enabled = 1;
+    path = tmp_text(0, LOG);
+    assert_int_equal(cseg_rfm_compute_csv(&c, path, &roles, NULL, &p, &q, &d1), CSEG_EINVAL);
+    unlink(path);
+}
+
+/* Online Retail in chunks: its one order split by another's lines is within
+ * the window; everything equals the whole reading. */
+static void test_streamed_retail(void **state)
+{
+    (void)state;
+    const char *path = CSEG_SOURCE_DIR "/data/online_retail.csv.gz";
+    if (access(path, R_OK) != 0) {
+        print_message("skipped: %s is absent\n", path);
+        skip();
+    }
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    roles.n_attributes = 1;
+    strcpy(roles.attributes[0], "Country");
+    cseg_rfm_params p;
+    cseg_rfm_params_init(&p);
+    assert_int_equal(streamed_same(path, &roles, &p, 0, 0), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +768,8 @@ int main(void)
         cmocka_unit_test(test_column_names),
         cmocka_unit_test(test_attributes),
         cmocka_unit_test(test_score_edges),
+        cmocka_unit_test(test_streamed),
+        cmocka_unit_test(test_streamed_retail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -166,6 +166,11 @@ CSEG_API int cseg_txn_roles_resolve(cseg_txn_roles *roles, const char *const *he
 CSEG_API int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *roles,
                            const cseg_table_read_params *rp, cseg_diag *d);
 
+/* The score edges of a customer table that cseg_rfm_compute wrote (its
+ * recency_days, frequency, monetary and r/f/m_score columns). CSEG_ENOCOL
+ * without them. */
+CSEG_API int cseg_rfm_score_edges(const cseg_table *customers, cseg_rfm_edges *out);
+
 /* Clean a transaction table and compute the customer feature table (columns
  * as listed above, rows sorted by customer id, numeric ids in numeric order).
  * Scores: a customer's score is 1 + floor(5 x w / n), where w counts the
@@ -173,14 +178,22 @@ CSEG_API int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *r
  * monetary) and n is the number of customers, so ties share a score and the
  * best fifth scores 5. q may be NULL. Errors: CSEG_EEMPTY when no customer
  * has a purchase, CSEG_EINVAL for bad roles or params. O(n log n). */
-/* The score edges of a customer table that cseg_rfm_compute wrote (its
- * recency_days, frequency, monetary and r/f/m_score columns). CSEG_ENOCOL
- * without them. */
-CSEG_API int cseg_rfm_score_edges(const cseg_table *customers, cseg_rfm_edges *out);
-
 CSEG_API int cseg_rfm_compute(cseg_table **customers, const cseg_table *txn,
                               const cseg_txn_roles *roles, const cseg_rfm_params *p,
                               cseg_quality *q, cseg_diag *d);
+
+/* cseg_txn_read and cseg_rfm_compute in one: the same customer table and
+ * counts, bit for bit. A log of more than 256 MB (inflated) is read in one
+ * pass a chunk of rows at a time, memory growing with what is distinct
+ * (customers, invoices, the products each customer bought, attribute
+ * values) instead of with the rows; a smaller one is read whole. Exact
+ * duplicates are looked for among the last million rows, since an order's
+ * lines come together; a log where a row's order (customer, invoice, time)
+ * had lines before that window is read a second time, keeping every row in
+ * mind. Lifetime value (p->clv.enabled) needs every row: CSEG_EINVAL. */
+CSEG_API int cseg_rfm_compute_csv(cseg_table **customers, const char *path,
+                                  cseg_txn_roles *roles, const cseg_table_read_params *rp,
+                                  const cseg_rfm_params *p, cseg_quality *q, cseg_diag *d);
 
 #ifdef __cplusplus
 }

@@ -161,6 +161,15 @@ CSEG_API int cseg_segment_transactions(cseg_segmentation **out, const cseg_table
                                        const cseg_txn_roles *roles, const char *date_format,
                                        const cseg_rfm_params *rfm, const cseg_segment_params *p,
                                        cseg_diag *d);
+/* Segment the customers that cseg_rfm_compute_csv (or cseg_rfm_compute)
+ * computed from a log, q its cleaning counts: the same segmentation as
+ * cseg_segment_transactions on that log, without the log's rows in memory.
+ * *customers is taken over (set to NULL), also on failure. rfm NULL:
+ * defaults; lifetime value (rfm->clv.enabled) needs the rows: CSEG_EINVAL. */
+CSEG_API int cseg_segment_rfm(cseg_segmentation **out, cseg_table **customers,
+                              const cseg_quality *q, const cseg_txn_roles *roles,
+                              const char *date_format, const cseg_rfm_params *rfm,
+                              const cseg_segment_params *p, cseg_diag *d);
 /* Segment a customer table (one row per customer); id_column may be NULL.
  * The result shares the table's columns instead of copying them: keep the
  * table alive and unchanged until cseg_segment_free. */

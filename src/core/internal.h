@@ -126,5 +126,16 @@ size_t cseg__utf8_invalid_at(const char *s, size_t len);
 
 /* 64-bit hash of bytes (word-at-a-time mix, fmix64 finaliser). */
 uint64_t cseg__hash(const void *p, size_t n, uint64_t seed);
+/* MurmurHash3's 64-bit finalizer: spreads a 64-bit key (codes, times) over
+ * every bit, at a fraction of cseg__hash's cost; cseg__hash ends with it. */
+static inline uint64_t cseg__mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
 
 #endif

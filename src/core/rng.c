@@ -75,10 +75,5 @@ uint64_t cseg__hash(const void *p, size_t n, uint64_t seed)
         v = (v << 31) | (v >> 33);
         h ^= v * 0x4cf5ad432745937fULL;
     }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
+    return cseg__mix64(h);
 }

@@ -26,6 +26,9 @@ int cseg__csv_block(cseg_csv *r, size_t want, const char **p, size_t *len, long 
  * the block, or 0 when the input is not in memory (a pipe, a small file, a
  * gzip file without libdeflate or that it cannot read) or at its end. */
 int cseg__csv_mapped_block(cseg_csv *r, size_t max, const char **p, size_t *len, long *line);
+/* Bring the input into memory for cseg__csv_mapped_block only when it
+ * (inflated) is at most `bytes` long; 0 (the default): any size. */
+void cseg__csv_map_limit(cseg_csv *r, size_t bytes);
 /* Mark len bytes holding `lines` line ends (a block from either function
  * above) as read. */
 void cseg__csv_consume(cseg_csv *r, size_t len, long lines);

@@ -20,4 +20,39 @@ double cseg__money(double x, int decimals);
  * (higher_better: lo edges, F and M; else hi edges, R) (rfm.c). */
 double cseg__edge_score(double v, const double *edge, int higher_better);
 
+/* A transaction log's customers built row by row (acc.c): the cleaning and
+ * features of cseg_rfm_compute, fed a table or a chunk of one at a time.
+ * full: every row kept in mind for the duplicate check; else the last
+ * `window` rows (0: the default), and a duplicate the window cannot judge
+ * makes add return CSEG_ECANCELED with cseg__rfm_acc_restart true: read
+ * again in full mode. */
+#include <stdint.h>
+#include "custseg/features.h"
+typedef struct cseg__rfm_acc cseg__rfm_acc;
+int cseg__rfm_acc_create(cseg__rfm_acc **out, const cseg_rfm_params *p, int full, size_t window);
+void cseg__rfm_acc_free(cseg__rfm_acc *a);
+int cseg__rfm_acc_restart(const cseg__rfm_acc *a);
+/* The rows of t (text codes from one dictionary across calls, rows in log
+ * order). dup (NULL: found here when p->drop_duplicates) marks the rows
+ * the caller found duplicate; keep_out (0 dropped, 1 purchase, 2 return)
+ * and value_out (the row's signed value) may be NULL. */
+int cseg__rfm_acc_add(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_roles *roles,
+                      const unsigned char *dup, unsigned char *keep_out, double *value_out,
+                      cseg_diag *d);
+/* The customer table and cleaning counts of cseg_rfm_compute; t gives the
+ * dictionaries (the last chunk). codes_out (may be NULL): each output row's
+ * customer code, malloc'd. */
+int cseg__rfm_acc_finish(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_roles *roles,
+                         cseg_table **customers, cseg_quality *qout, int32_t **codes_out,
+                         cseg_diag *d);
+
+/* cseg_rfm_compute_csv with a duplicate window of `window` rows (0: the
+ * default) and logs of at most whole_max bytes read whole (0: none, SIZE_MAX:
+ * all). *how (may be NULL): 0 read whole, 1 in chunks, 2 in chunks a second
+ * time with every row kept. For tests. */
+int cseg__rfm_compute_csv(cseg_table **customers, const char *path, cseg_txn_roles *roles,
+                          const cseg_table_read_params *rp, const cseg_rfm_params *p,
+                          size_t window, size_t whole_max, cseg_quality *q, int *how,
+                          cseg_diag *d);
+
 #endif

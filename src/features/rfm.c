@@ -1,12 +1,11 @@
 /* custseg — cleaning a transaction log and computing per-customer features.
  *
- * Rows are processed in file order, then grouped by customer with a stable
- * counting sort on the customer code; within a customer, distinct invoices
- * and products are counted with a stamp array indexed by their codes (O(1)
- * per row, no hashing). Exact duplicates are found with an open-addressing
- * set over the raw-record hash, confirmed by comparing every loaded field.
- * Everything is linear except sorting customers by id and ranking the three
- * scores (n log n in the number of customers).
+ * The rules themselves are applied row by row in acc.c, to a whole table
+ * (cseg_rfm_compute) or to a file a chunk at a time (cseg_rfm_compute_csv).
+ * Here: the roles of a log's columns, reading it, exact duplicates of a
+ * whole table (an open-addressing set over the raw-record hash, confirmed by
+ * comparing every loaded field), and the lifetime-value summary, which needs
+ * each customer's rows (a stable counting sort on the customer code).
  */
 #include <ctype.h>
 #include <math.h>
@@ -16,6 +15,7 @@
 
 #include "custseg/features.h"
 #include "../core/internal.h"
+#include "../table/internal.h"
 #include "internal.h"
 
 void cseg_rfm_params_init(cseg_rfm_params *p)
@@ -213,20 +213,22 @@ int cseg_txn_roles_resolve(cseg_txn_roles *r, const char *const *header, size_t 
     return 0;
 }
 
-int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *roles,
-                  const cseg_table_read_params *rp, cseg_diag *d)
+/* Resolve roles from path's header and set p to read only the role columns
+ * (typed: id text, date-time, numbers) with raw-record hashes; specs has
+ * room for 7 + CSEG_ATTRIBUTES_MAX. */
+static int txn_read_params(const char *path, cseg_txn_roles *roles,
+                           const cseg_table_read_params *rp, cseg_table_read_params *p,
+                           cseg_colspec *specs, cseg_diag *d)
 {
     cseg_csv *r = NULL;
-    cseg_table_read_params p;
-    *out = NULL;
-    cseg_table_read_params_init(&p);
+    cseg_table_read_params_init(p);
     if (rp) {
-        p.csv = rp->csv;
-        p.date_format = rp->date_format;
-        p.n_threads = rp->n_threads;
-        p.record_by_record = rp->record_by_record;
+        p->csv = rp->csv;
+        p->date_format = rp->date_format;
+        p->n_threads = rp->n_threads;
+        p->record_by_record = rp->record_by_record;
     }
-    cseg_csv_params cp = p.csv;
+    cseg_csv_params cp = p->csv;
     int rc = cseg_csv_open(&r, path, &cp, d);
     if (rc < 0)
         return rc;
@@ -245,7 +247,6 @@ int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *roles,
     if (rc < 0)
         return rc;
     /* With an amount, a quantity column is only kept for the return sign. */
-    cseg_colspec specs[7 + CSEG_ATTRIBUTES_MAX];
     size_t ns = 0;
     specs[ns++] = (cseg_colspec){roles->customer, CSEG_COL_TEXT, 1};
     specs[ns++] = (cseg_colspec){roles->date, CSEG_COL_DATETIME, 0};
@@ -269,12 +270,22 @@ int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *roles,
             if (strcmp(specs[a].name, specs[b].name) == 0)
                 return cseg__diag(d, CSEG_EINVAL, path, 1, 0,
                                   "column \"%s\" is given two roles", specs[a].name);
-    p.csv = cp;
-    p.specs = specs;
-    p.n_specs = ns;
-    p.skip_unlisted = 1;
-    p.row_hash = 1;
-    return cseg_table_read_csv(out, path, &p, d);
+    p->csv = cp;
+    p->specs = specs;
+    p->n_specs = ns;
+    p->skip_unlisted = 1;
+    p->row_hash = 1;
+    return 0;
+}
+
+int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *roles,
+                  const cseg_table_read_params *rp, cseg_diag *d)
+{
+    cseg_table_read_params p;
+    cseg_colspec specs[7 + CSEG_ATTRIBUTES_MAX];
+    *out = NULL;
+    int rc = txn_read_params(path, roles, rp, &p, specs, d);
+    return rc < 0 ? rc : cseg_table_read_csv(out, path, &p, d);
 }
 
 typedef struct txcols {
@@ -339,140 +350,9 @@ static int drop_duplicates(const txcols *c, size_t n, unsigned char *keep, size_
     return 0;
 }
 
-typedef struct idsort {
-    const char *s;
-    size_t len;
-    int numeric;
-    int32_t code;
-} idsort;
-
-/* Numeric ids in numeric order (any length), before other ids in byte order. */
-static int cmp_ids(const void *pa, const void *pb)
-{
-    const idsort *a = pa, *b = pb;
-    if (a->numeric != b->numeric)
-        return a->numeric ? -1 : 1;
-    if (a->numeric) {
-        const char *x = a->s, *y = b->s;
-        while (*x == '0' && x[1])
-            x++;
-        while (*y == '0' && y[1])
-            y++;
-        size_t lx = strlen(x), ly = strlen(y);
-        if (lx != ly)
-            return lx < ly ? -1 : 1;
-        int c = strcmp(x, y);
-        if (c)
-            return c;
-    }
-    return strcmp(a->s, b->s);
-}
-
-typedef struct rankv {
-    double v;
-    size_t i;
-} rankv;
-
-static int cmp_rankv(const void *pa, const void *pb)
-{
-    const rankv *a = pa, *b = pb;
-    if (a->v < b->v)
-        return -1;
-    if (a->v > b->v)
-        return 1;
-    return a->i < b->i ? -1 : a->i > b->i;
-}
-
-/* score = 1 + floor(5 * worse / n); higher_better says which side is worse. */
-static int quintile_scores(const double *v, size_t n, int higher_better, double *score)
-{
-    rankv *r = malloc((n ? n : 1) * sizeof *r);
-    if (!r)
-        return CSEG_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        r[i] = (rankv){v[i], i};
-    qsort(r, n, sizeof *r, cmp_rankv);
-    size_t a = 0;
-    while (a < n) {
-        size_t b = a;
-        while (b < n && r[b].v == r[a].v)
-            b++;
-        size_t worse = higher_better ? a : n - b;
-        double s = 1.0 + floor(5.0 * (double)worse / (double)n);
-        for (size_t k = a; k < b; k++)
-            score[r[k].i] = s > 5 ? 5 : s;
-        a = b;
-    }
-    free(r);
-    return 0;
-}
-
 static long col_of(const cseg_table *t, const char *name)
 {
     return name[0] ? cseg_table_find(t, name) : -1;
-}
-
-/* Attribute column name for the m output customers: each one's most frequent
- * level among its kept rows (order[start[k] .. start[k+1]) for customer code
- * k), ties to the latest row (time, then position in the log). */
-static int add_attribute(cseg_table *out, const cseg_table *t, const char *name,
-                         const idsort *ids, size_t m, const size_t *start, const size_t *order,
-                         const int64_t *time)
-{
-    long j = cseg_table_find(t, name);
-    const int32_t *v = j >= 0 ? cseg_table_codes(t, (size_t)j) : NULL;
-    if (!v)
-        return CSEG_EINVAL;
-    size_t nl = cseg_table_n_levels(t, (size_t)j);
-    size_t *cnt = malloc((nl ? nl : 1) * sizeof *cnt), *li = malloc((nl ? nl : 1) * sizeof *li);
-    int64_t *stamp = malloc((nl ? nl : 1) * sizeof *stamp), *lt = malloc((nl ? nl : 1) * sizeof *lt);
-    int32_t *code = malloc((m ? m : 1) * sizeof *code);
-    const char **lv = malloc((nl ? nl : 1) * sizeof *lv);
-    int rc = CSEG_ENOMEM;
-    if (!cnt || !li || !stamp || !lt || !code || !lv)
-        goto out;
-    for (size_t l = 0; l < nl; l++) {
-        stamp[l] = -1;
-        lv[l] = cseg_table_level(t, (size_t)j, (int32_t)l);
-    }
-    for (size_t u = 0; u < m; u++) {
-        size_t k = (size_t)ids[u].code;
-        int32_t best = -1;
-        for (size_t r = start[k]; r < start[k + 1]; r++) {
-            size_t i = order[r];
-            int32_t l = v[i];
-            if (l < 0)
-                continue;
-            if (stamp[l] != (int64_t)u) {
-                stamp[l] = (int64_t)u;
-                cnt[l] = 0;
-                lt[l] = INT64_MIN;
-                li[l] = 0;
-            }
-            cnt[l]++;
-            if (time[i] > lt[l] || (time[i] == lt[l] && i >= li[l])) {
-                lt[l] = time[i];
-                li[l] = i;
-            }
-        }
-        for (size_t r = start[k]; r < start[k + 1]; r++) {
-            int32_t l = v[order[r]];
-            if (l >= 0 && (best < 0 || cnt[l] > cnt[best] ||
-                           (cnt[l] == cnt[best] &&
-                            (lt[l] > lt[best] || (lt[l] == lt[best] && li[l] > li[best])))))
-                best = l;
-        }
-        code[u] = best;
-    }
-    rc = cseg_table_add_text(out, name, lv, nl, code);
-out:
-    free(cnt);
-    free(li);
-    free(stamp);
-    free(lt);
-    free(code);
-    free(lv);
-    return rc;
 }
 
 typedef struct day_value {
@@ -492,13 +372,13 @@ static int cmp_day(const void *pa, const void *pb)
  * columns of m values in *out: repeat purchase days, the span from the first
  * purchase day to the last, the age at the last day before as_of (all in
  * units of unit_days), and the mean gross value of the repeat days. */
-static int btyd_summary(double **out, const txcols *c, const idsort *ids, size_t m,
+static int btyd_summary(double **out, const txcols *c, const int32_t *codes, size_t m,
                         const size_t *start, const size_t *order, const unsigned char *keep,
                         const double *value, int64_t as_of, double unit_days)
 {
     size_t most = 1;
     for (size_t u = 0; u < m; u++) {
-        size_t k = (size_t)ids[u].code;
+        size_t k = (size_t)codes[u];
         most = start[k + 1] - start[k] > most ? start[k + 1] - start[k] : most;
     }
     double *col = malloc(4 * m * sizeof *col);
@@ -509,7 +389,7 @@ static int btyd_summary(double **out, const txcols *c, const idsort *ids, size_t
         return CSEG_ENOMEM;
     }
     for (size_t u = 0; u < m; u++) {
-        size_t k = (size_t)ids[u].code, nd = 0;
+        size_t k = (size_t)codes[u], nd = 0;
         for (size_t r = start[k]; r < start[k + 1]; r++) /* purchases worth something */
             if (keep[order[r]] == 1 && value[order[r]] > 0)
                 dv[nd++] = (day_value){cseg__day_of(c->time[order[r]]), value[order[r]]};
@@ -534,34 +414,39 @@ static int btyd_summary(double **out, const txcols *c, const idsort *ids, size_t
     return 0;
 }
 
+static int check_params(const cseg_rfm_params *p, cseg_diag *d)
+{
+    if (p->spend_window_days < 0)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "spend window must be >= 0 days");
+    if (p->money_decimals < -1 || p->money_decimals > 9)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "money decimals must be -1..9");
+    const char *why = p->clv.enabled ? cseg_clv_params_check(&p->clv) : NULL;
+    if (why)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "clv: %s", why);
+    return 0;
+}
+
 int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn_roles *roles,
                      const cseg_rfm_params *p, cseg_quality *qout, cseg_diag *d)
 {
     cseg_rfm_params defaults;
     cseg_quality q;
     int rc = 0;
-    unsigned char *keep = NULL;
+    unsigned char *dup = NULL, *keep = NULL;
     double *value = NULL;
     size_t *order = NULL, *start = NULL;
-    int64_t *stamp_inv = NULL, *stamp_prod = NULL;
-    idsort *ids = NULL;
-    double *F = NULL;
     int32_t *codes = NULL;
-    const char **levels = NULL;
-    cseg_table *out = NULL;
-    char (*rfm_levels)[4] = NULL;
     double *btyd = NULL;
+    cseg__rfm_acc *acc = NULL;
+    cseg_table *out = NULL;
     *customers = NULL;
     memset(&q, 0, sizeof q);
     if (!p) {
         cseg_rfm_params_init(&defaults);
         p = &defaults;
     }
-    if (p->spend_window_days < 0)
-        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "spend window must be >= 0 days");
-    if (p->money_decimals < -1 || p->money_decimals > 9)
-        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "money decimals must be -1..9");
-
+    if ((rc = check_params(p, d)) < 0)
+        return rc;
     txcols c;
     memset(&c, 0, sizeof c);
     long jc = col_of(t, roles->customer), jd = col_of(t, roles->date), ji = col_of(t, roles->invoice);
@@ -579,106 +464,30 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
         return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
                           "transaction table lacks a text customer column, a date column, and "
                           "numeric quantity and price (or amount) columns");
-    int use_amount = !(c.qty && c.price);
     size_t n = cseg_table_n_rows(t);
-    size_t n_cust_codes = cseg_table_n_levels(t, (size_t)jc);
-    q.n_rows = n;
-    keep = malloc(n ? n : 1);
-    value = malloc((n ? n : 1) * sizeof *value);
-    if (!keep || !value)
+    /* The whole table is here: duplicates by a set over every row (the
+     * streamed reading keeps a window, acc.c); the rest row by row. */
+    if (p->drop_duplicates) {
+        size_t n_dup = 0;
+        if (!(dup = malloc(n ? n : 1)))
+            goto oom;
+        for (size_t i = 0; i < n; i++)
+            dup[i] = c.cust[i] >= 0;
+        if (drop_duplicates(&c, n, dup, &n_dup) < 0)
+            goto oom;
+        for (size_t i = 0; i < n; i++)
+            dup[i] = c.cust[i] >= 0 && !dup[i];
+    }
+    int clv = p->clv.enabled;
+    if (clv && (!(keep = malloc(n ? n : 1)) || !(value = malloc((n ? n : 1) * sizeof *value))))
         goto oom;
-    for (size_t i = 0; i < n; i++) {
-        keep[i] = c.cust[i] >= 0;
-        q.n_no_customer += !keep[i];
-    }
-    if (p->drop_duplicates && (rc = drop_duplicates(&c, n, keep, &q.n_duplicates)) < 0)
+    if ((rc = cseg__rfm_acc_create(&acc, p, 1, 0)) < 0)
         goto oom;
-    int64_t last_day = INT64_MIN, first_day = INT64_MAX;
-    for (size_t i = 0; i < n; i++) {
-        if (!keep[i])
-            continue;
-        double v;
-        int incomplete = c.time[i] == CSEG_TIME_NA;
-        if (use_amount) {
-            incomplete |= isnan(c.amount[i]) || !isfinite(c.amount[i]);
-            v = c.amount[i];
-        } else {
-            incomplete |= !isfinite(c.qty[i]) || !isfinite(c.price[i]);
-            v = c.qty[i] * c.price[i];
-        }
-        if (incomplete) {
-            keep[i] = 0;
-            q.n_incomplete++;
-            continue;
-        }
-        if (!isfinite(v)) {
-            rc = cseg__diag(d, CSEG_ERANGE, NULL, cseg_table_row_line(t, i), 0,
-                            "quantity x price is beyond the range of numbers (%g x %g)",
-                            c.qty[i], c.price[i]);
-            goto out;
-        }
-        if ((!use_amount && c.price[i] <= 0) || (use_amount && v == 0)) {
-            keep[i] = 0;
-            q.n_bad_price++;
-            continue;
-        }
-        int cancel = 0;
-        if (c.inv) {
-            const char *s = cseg_table_level(t, (size_t)ji, c.inv[i]);
-            cancel = s && (s[0] == 'C' || s[0] == 'c');
-        }
-        int ret = cancel || v < 0 || (c.qty && c.qty[i] < 0);
-        value[i] = ret ? -fabs(v) : v;
-        keep[i] = ret ? 2 : 1;
-        int64_t day = cseg__day_of(c.time[i]);
-        if (day > last_day)
-            last_day = day;
-        if (day < first_day)
-            first_day = day;
-    }
-    int64_t as_of = p->as_of_day == CSEG_DAY_AUTO ? (last_day == INT64_MIN ? 0 : last_day + 1)
-                                                 : p->as_of_day;
-    q.as_of_day = as_of;
-    q.first_day = INT64_MAX;
-    q.last_day = INT64_MIN;
-    cseg__exact_sum qg = {0, 0}, qr = {0, 0};
-    for (size_t i = 0; i < n; i++) {
-        if (!keep[i])
-            continue;
-        int64_t day = cseg__day_of(c.time[i]);
-        if (day >= as_of) {
-            keep[i] = 0;
-            q.n_after_as_of++;
-            continue;
-        }
-        q.first_day = day < q.first_day ? day : q.first_day;
-        q.last_day = day > q.last_day ? day : q.last_day;
-        double ng = keep[i] == 2 ? q.gross_revenue : q.gross_revenue + value[i];
-        double nr = keep[i] == 2 ? q.returned_value - value[i] : q.returned_value;
-        if (!isfinite(ng) || !isfinite(nr)) {
-            rc = cseg__diag(d, CSEG_ERANGE, NULL, cseg_table_row_line(t, i), 0,
-                            "the total of the %s is beyond the range of numbers",
-                            keep[i] == 2 ? "returns" : "purchases");
-            goto out;
-        }
-        if (keep[i] == 2) {
-            q.n_return_rows++;
-            cseg__add_exact(&qr, -value[i]);
-            q.returned_value += -value[i];
-            if (c.inv) {
-                const char *s = cseg_table_level(t, (size_t)ji, c.inv[i]);
-                q.n_cancellations += s && (s[0] == 'C' || s[0] == 'c');
-            }
-        } else {
-            q.n_purchase_rows++;
-            cseg__add_exact(&qg, value[i]);
-            q.gross_revenue += value[i];
-        }
-    }
-    q.gross_revenue = cseg__money(cseg__exact_value(&qg), p->money_decimals);
-    q.returned_value = cseg__money(cseg__exact_value(&qr), p->money_decimals);
-
-    /* Stable counting sort of kept rows by customer code. */
+    if ((rc = cseg__rfm_acc_add(acc, t, roles, dup, keep, value, d)) < 0 ||
+        (rc = cseg__rfm_acc_finish(acc, t, roles, &out, &q, clv ? &codes : NULL, d)) < 0 || !clv)
+        goto out;
+    /* Lifetime value: the BTYD summary from each customer's kept rows. */
+    size_t n_cust_codes = cseg_table_n_levels(t, (size_t)jc), m = q.n_customers;
     start = calloc(n_cust_codes + 1, sizeof *start);
     order = malloc((n ? n : 1) * sizeof *order);
     if (!start || !order)
@@ -698,162 +507,16 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
                 order[pos[c.cust[i]]++] = i;
         free(pos);
     }
-    size_t n_inv = c.inv ? cseg_table_n_levels(t, (size_t)ji) : 0;
-    size_t n_prod = c.prod ? cseg_table_n_levels(t, (size_t)jr) : 0;
-    stamp_inv = malloc((n_inv ? n_inv : 1) * sizeof *stamp_inv);
-    stamp_prod = malloc((n_prod ? n_prod : 1) * sizeof *stamp_prod);
-    ids = malloc((n_cust_codes ? n_cust_codes : 1) * sizeof *ids);
-    if (!stamp_inv || !stamp_prod || !ids)
+    if (btyd_summary(&btyd, &c, codes, m, start, order, keep, value, q.as_of_day,
+                     p->clv.unit_days) < 0)
         goto oom;
-    for (size_t k = 0; k < n_inv; k++)
-        stamp_inv[k] = -1;
-    for (size_t k = 0; k < n_prod; k++)
-        stamp_prod[k] = -1;
-
-    /* Customers with a purchase, sorted by id. */
-    size_t m = 0;
-    for (size_t k = 0; k < n_cust_codes; k++) {
-        int has_purchase = 0, has_any = start[k + 1] > start[k];
-        for (size_t r = start[k]; r < start[k + 1] && !has_purchase; r++)
-            has_purchase = keep[order[r]] == 1;
-        if (!has_purchase) {
-            q.n_return_only += has_any;
-            continue;
-        }
-        const char *s = cseg_table_level(t, (size_t)jc, (int32_t)k);
-        size_t len = strlen(s), dg = 0;
-        while (dg < len && isdigit((unsigned char)s[dg]))
-            dg++;
-        ids[m++] = (idsort){s, len, len > 0 && dg == len, (int32_t)k};
-    }
-    q.n_customers = m;
-    if (m == 0) {
-        rc = cseg__diag(d, CSEG_EEMPTY, NULL, 0, 0,
-                        "no customer has a purchase left after cleaning (%zu rows read)", n);
+    static const char *const bnames[4] = {CSEG_CLV_COL_FREQUENCY, CSEG_CLV_COL_RECENCY,
+                                          CSEG_CLV_COL_T, CSEG_CLV_COL_MONETARY};
+    for (int j = 0; j < 4; j++)
+        if ((rc = cseg_table_add_numbers(out, bnames[j], btyd + (size_t)j * m)) < 0)
+            goto oom;
+    if (p->clv.has_fit && (rc = cseg_clv_add_columns(out, &p->clv, d)) < 0)
         goto out;
-    }
-    qsort(ids, m, sizeof *ids, cmp_ids);
-
-    enum { RECENCY, FREQ, MONETARY, TENURE, AOV, SPEND, NPROD, RRATE, RS, FS, MS, NF };
-    static const char *const names[NF] = {
-        CSEG_RFM_COL_RECENCY,    CSEG_RFM_COL_FREQUENCY,   CSEG_RFM_COL_MONETARY,
-        CSEG_RFM_COL_TENURE,     CSEG_RFM_COL_AOV,         NULL /* spend_{W}d, below */,
-        CSEG_RFM_COL_N_PRODUCTS, CSEG_RFM_COL_RETURN_RATE, CSEG_RFM_COL_R_SCORE,
-        CSEG_RFM_COL_F_SCORE,    CSEG_RFM_COL_M_SCORE};
-    if (!(F = malloc(NF * m * sizeof *F)) || !(codes = malloc(m * sizeof *codes)) ||
-        !(levels = malloc(m * sizeof *levels)))
-        goto oom;
-    double *col[NF];
-    for (int f = 0; f < NF; f++)
-        col[f] = F + (size_t)f * m;
-    if (p->clv.enabled) {
-        const char *why = cseg_clv_params_check(&p->clv);
-        if (why) {
-            rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "clv: %s", why);
-            goto out;
-        }
-        if ((rc = btyd_summary(&btyd, &c, ids, m, start, order, keep, value, as_of,
-                               p->clv.unit_days)) < 0)
-            goto oom;
-    }
-    int64_t window_start = as_of - p->spend_window_days;
-    for (size_t u = 0; u < m; u++) {
-        size_t k = (size_t)ids[u].code;
-        int64_t first = INT64_MAX, last = INT64_MIN;
-        cseg__exact_sum net = {0, 0}, gross = {0, 0}, returned = {0, 0}, window = {0, 0};
-        size_t nfreq = 0, nprod = 0;
-        for (size_t r = start[k]; r < start[k + 1]; r++) {
-            size_t i = order[r];
-            int64_t day = cseg__day_of(c.time[i]);
-            cseg__add_exact(&net, value[i]);
-            if (day >= window_start)
-                cseg__add_exact(&window, value[i]);
-            if (keep[i] == 2) {
-                cseg__add_exact(&returned, -value[i]);
-                continue;
-            }
-            cseg__add_exact(&gross, value[i]);
-            first = day < first ? day : first;
-            last = day > last ? day : last;
-            /* A purchase row without an invoice number counts as its own order. */
-            if (c.inv && c.inv[i] >= 0) {
-                if (stamp_inv[c.inv[i]] != (int64_t)k) {
-                    stamp_inv[c.inv[i]] = (int64_t)k;
-                    nfreq++;
-                }
-            } else {
-                nfreq++;
-            }
-            if (c.prod && c.prod[i] >= 0 && stamp_prod[c.prod[i]] != (int64_t)k) {
-                stamp_prod[c.prod[i]] = (int64_t)k;
-                nprod++;
-            }
-        }
-        col[RECENCY][u] = (double)(as_of - last);
-        col[FREQ][u] = (double)nfreq;
-        double g = cseg__exact_value(&gross), ret = cseg__exact_value(&returned);
-        col[MONETARY][u] = cseg__money(cseg__exact_value(&net), p->money_decimals);
-        col[TENURE][u] = (double)(as_of - first);
-        col[AOV][u] = cseg__money_per(g, nfreq, p->money_decimals);
-        col[SPEND][u] = cseg__money(cseg__exact_value(&window), p->money_decimals);
-        col[NPROD][u] = (double)nprod;
-        col[RRATE][u] = g > 0 ? ret / g : 0;
-        codes[u] = (int32_t)u;
-        levels[u] = ids[u].s;
-    }
-    if (p->has_edges) {
-        for (size_t u = 0; u < m; u++) {
-            col[RS][u] = cseg__edge_score(col[RECENCY][u], p->edges.recency_hi, 0);
-            col[FS][u] = cseg__edge_score(col[FREQ][u], p->edges.frequency_lo, 1);
-            col[MS][u] = cseg__edge_score(col[MONETARY][u], p->edges.monetary_lo, 1);
-        }
-    } else if ((rc = quintile_scores(col[RECENCY], m, 0, col[RS])) < 0 ||
-               (rc = quintile_scores(col[FREQ], m, 1, col[FS])) < 0 ||
-               (rc = quintile_scores(col[MONETARY], m, 1, col[MS])) < 0) {
-        goto oom;
-    }
-    if ((rc = cseg_table_create(&out, m)) < 0 ||
-        (rc = cseg_table_add_text(out, CSEG_RFM_COL_CUSTOMER_ID, levels, m, codes)) < 0)
-        goto oom;
-    char spend_name[32]; /* spend_{W}d: the column says its window */
-    snprintf(spend_name, sizeof spend_name, CSEG_RFM_COL_SPEND_FORMAT, p->spend_window_days);
-    for (int f = 0; f < NF; f++) {
-        if (f == NPROD && !c.prod)
-            continue;
-        if ((rc = cseg_table_add_numbers(out, f == SPEND ? spend_name : names[f], col[f])) < 0)
-            goto oom;
-    }
-    /* rfm_code: 125 possible codes, stored as text levels "111".."555". */
-    if (!(rfm_levels = malloc(125 * sizeof *rfm_levels)))
-        goto oom;
-    const char *lv[125];
-    for (int k = 0; k < 125; k++) {
-        snprintf(rfm_levels[k], 4, "%d%d%d", k / 25 + 1, k / 5 % 5 + 1, k % 5 + 1);
-        lv[k] = rfm_levels[k];
-    }
-    for (size_t u = 0; u < m; u++)
-        codes[u] = (int32_t)((col[RS][u] - 1) * 25 + (col[FS][u] - 1) * 5 + (col[MS][u] - 1));
-    if ((rc = cseg_table_add_text(out, CSEG_RFM_COL_CODE, lv, 125, codes)) < 0)
-        goto oom;
-    for (size_t a = 0; a < roles->n_attributes && a < CSEG_ATTRIBUTES_MAX; a++)
-        if ((rc = add_attribute(out, t, roles->attributes[a], ids, m, start, order, c.time)) < 0) {
-            if (rc == CSEG_EINVAL)
-                rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
-                                "attribute column \"%s\" is not a text column of the log",
-                                roles->attributes[a]);
-            else
-                goto oom;
-            goto out;
-        }
-    if (btyd) {
-        static const char *const bnames[4] = {CSEG_CLV_COL_FREQUENCY, CSEG_CLV_COL_RECENCY,
-                                              CSEG_CLV_COL_T, CSEG_CLV_COL_MONETARY};
-        for (int j = 0; j < 4; j++)
-            if ((rc = cseg_table_add_numbers(out, bnames[j], btyd + (size_t)j * m)) < 0)
-                goto oom;
-        if (p->clv.has_fit && (rc = cseg_clv_add_columns(out, &p->clv, d)) < 0)
-            goto out;
-    }
     rc = 0;
     goto out;
 oom:
@@ -866,17 +529,121 @@ out:
     *customers = out;
     if (qout)
         *qout = q;
+    cseg__rfm_acc_free(acc);
     free(btyd);
-    free(rfm_levels);
-    free(levels);
     free(codes);
-    free(F);
-    free(ids);
-    free(stamp_prod);
-    free(stamp_inv);
     free(order);
     free(start);
     free(value);
     free(keep);
+    free(dup);
     return rc;
+}
+
+/* ---- the log read a chunk at a time ---- */
+
+/* Logs of up to this many bytes (inflated) are read whole. */
+#define WHOLE_MAX ((size_t)256 << 20)
+
+typedef struct stream_ctx {
+    cseg__rfm_acc *acc;
+    const cseg_txn_roles *roles;
+    cseg_diag *d;
+} stream_ctx;
+
+static int stream_chunk(const cseg_table *chunk, void *user)
+{
+    stream_ctx *s = user;
+    return cseg__rfm_acc_add(s->acc, chunk, s->roles, NULL, NULL, NULL, s->d);
+}
+
+/* The bytes of data in path, or more: a plain file's size; for a gzip file
+ * its last member's ISIZE (the size modulo 4 GiB) or 4 times the compressed
+ * size, whichever is larger; SIZE_MAX when it cannot be opened. */
+static size_t input_bytes(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return SIZE_MAX;
+    unsigned char m[2] = {0, 0}, z[4];
+    size_t n = fread(m, 1, 2, f), size = SIZE_MAX;
+    if (fseeko(f, 0, SEEK_END) == 0) {
+        off_t len = ftello(f);
+        size = len < 0 ? SIZE_MAX : (size_t)len;
+        if (n == 2 && m[0] == 0x1f && m[1] == 0x8b && len >= 18 && fseeko(f, -4, SEEK_END) == 0 &&
+            fread(z, 1, 4, f) == 4) {
+            size_t isize = (size_t)z[0] | (size_t)z[1] << 8 | (size_t)z[2] << 16 |
+                           (size_t)z[3] << 24;
+            size = isize > 4 * (size_t)len ? isize : 4 * (size_t)len;
+        }
+    }
+    fclose(f);
+    return size;
+}
+
+int cseg__rfm_compute_csv(cseg_table **customers, const char *path, cseg_txn_roles *roles,
+                          const cseg_table_read_params *rp, const cseg_rfm_params *p,
+                          size_t window, size_t whole_max, cseg_quality *q, int *how,
+                          cseg_diag *d)
+{
+    cseg_rfm_params defaults;
+    cseg_table_read_params tp;
+    cseg_colspec specs[7 + CSEG_ATTRIBUTES_MAX];
+    *customers = NULL;
+    if (!p) {
+        cseg_rfm_params_init(&defaults);
+        p = &defaults;
+    }
+    int rc = check_params(p, d);
+    if (rc < 0)
+        return rc;
+    if (p->clv.enabled)
+        return cseg__diag(d, CSEG_EINVAL, path, 0, 0,
+                          "lifetime value needs every row: read the log with cseg_txn_read");
+    if ((rc = txn_read_params(path, roles, rp, &tp, specs, d)) < 0)
+        return rc;
+    /* A small log is read whole: faster, and its rows take a bounded memory. */
+    if (input_bytes(path) <= whole_max) {
+        cseg_table *t = NULL;
+        if (how)
+            *how = 0;
+        if ((rc = cseg_table_read_csv(&t, path, &tp, d)) == 0)
+            rc = cseg_rfm_compute(customers, t, roles, p, q, d);
+        cseg_table_free(t);
+        if (rc < 0 && !d->file[0])
+            snprintf(d->file, sizeof d->file, "%s", path);
+        return rc;
+    }
+    /* Duplicates are judged within a window of rows; when the log has one
+     * the window cannot judge, the log is read again with every row kept. */
+    for (int full = 0; full < 2; full++) {
+        cseg__rfm_acc *acc = NULL;
+        cseg_table *dict = NULL;
+        if ((rc = cseg__rfm_acc_create(&acc, p, full, window)) < 0)
+            return cseg__diag(d, rc, path, 0, 0, "out of memory");
+        stream_ctx s = {acc, roles, d};
+        rc = cseg__table_read_chunks(path, &tp, stream_chunk, &s, &dict, d);
+        if (rc == CSEG_ECANCELED && cseg__rfm_acc_restart(acc) && !full) {
+            cseg__rfm_acc_free(acc);
+            cseg_table_free(dict);
+            continue;
+        }
+        if (rc == 0)
+            rc = cseg__rfm_acc_finish(acc, dict, roles, customers, q, NULL, d);
+        if (how)
+            *how = 1 + full;
+        cseg__rfm_acc_free(acc);
+        cseg_table_free(dict);
+        if (rc < 0 && !d->file[0])
+            snprintf(d->file, sizeof d->file, "%s", path);
+        break;
+    }
+    return rc;
+}
+
+int cseg_rfm_compute_csv(cseg_table **customers, const char *path, cseg_txn_roles *roles,
+                         const cseg_table_read_params *rp, const cseg_rfm_params *p,
+                         cseg_quality *q, cseg_diag *d)
+{
+    return cseg__rfm_compute_csv(customers, path, roles, rp, p, 0, WHOLE_MAX, q, NULL, d);
 }

@@ -87,12 +87,13 @@ static int blame(cseg_diag *d, int rc, const char *step)
     return rc;
 }
 
+static int input_rfm(cseg__input *in, const cseg_txn_roles *roles, const char *date_format,
+                     const cseg_rfm_params *rfm, const cseg_segment_params *p, cseg_diag *d);
+
 int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_txn_roles *roles,
                              const char *date_format, const cseg_rfm_params *rfm,
                              const cseg_segment_params *p, cseg_diag *d)
 {
-    static const char *const dflt[] = {CSEG_RFM_COL_RECENCY, CSEG_RFM_COL_FREQUENCY,
-                                       CSEG_RFM_COL_MONETARY};
     cseg_rfm_params rp;
     memset(in, 0, sizeof *in);
     if (p->n_audit)
@@ -111,8 +112,6 @@ int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_
             snprintf(d->file, sizeof d->file, "%s", p->input_name ? p->input_name : "");
         return rc;
     }
-    in->customers = in->owned;
-    in->has_quality = 1;
     /* Lifetime value: fitted on this population, then its columns. */
     if (rp.clv.enabled && !rp.clv.has_fit) {
         if (p->n_threads && !rp.clv.n_threads)
@@ -139,6 +138,21 @@ int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_
                 cseg__log(p, CSEG_LOG_NOTE, "clv: no holdout check: %s", d2.msg);
         }
     }
+    return input_rfm(in, roles, date_format, &rp, p, d);
+}
+
+/* The rest of a log's input, once in->owned has its customers and
+ * in->quality its cleaning counts: the features to cluster and the model
+ * that scores new customers the same way. */
+static int input_rfm(cseg__input *in, const cseg_txn_roles *roles, const char *date_format,
+                     const cseg_rfm_params *rfm, const cseg_segment_params *p, cseg_diag *d)
+{
+    static const char *const dflt[] = {CSEG_RFM_COL_RECENCY, CSEG_RFM_COL_FREQUENCY,
+                                       CSEG_RFM_COL_MONETARY};
+    cseg_rfm_params rp = *rfm;
+    int rc;
+    in->customers = in->owned;
+    in->has_quality = 1;
     /* A century of transactions is more likely a placeholder date (9999-12-31,
      * 1900-01-01) than a history: recency and tenure would be meaningless. */
     if (in->quality.last_day - in->quality.first_day > 36525) {
@@ -788,6 +802,40 @@ int cseg_segment_transactions(cseg_segmentation **out, const cseg_table *txn,
     int rc = keep_params(r, p);
     if (rc == 0)
         rc = cseg__input_transactions(&r->in, txn, roles, date_format, rfm, &r->p, d);
+    return segment(out, r, rc, d);
+}
+
+int cseg_segment_rfm(cseg_segmentation **out, cseg_table **customers, const cseg_quality *q,
+                     const cseg_txn_roles *roles, const char *date_format,
+                     const cseg_rfm_params *rfm, const cseg_segment_params *p, cseg_diag *d)
+{
+    cseg_rfm_params dflt;
+    const char *bad = cseg_segment_params_check(p);
+    if (!bad && p->n_audit)
+        bad = "audit columns are columns of a customer table (fit), not of a transaction log";
+    if (!bad && rfm && rfm->clv.enabled)
+        bad = "lifetime value needs the log's rows (cseg_segment_transactions)";
+    if (bad) {
+        cseg_table_free(*customers);
+        *customers = NULL;
+        return cseg__diag(d, p && p->n_audit ? CSEG_EPARAM : CSEG_EINVAL, NULL, 0, 0, "%s", bad);
+    }
+    if (!rfm) {
+        cseg_rfm_params_init(&dflt);
+        rfm = &dflt;
+    }
+    cseg_segmentation *r = calloc(1, sizeof *r);
+    if (!r) {
+        cseg_table_free(*customers);
+        *customers = NULL;
+        return CSEG_ENOMEM;
+    }
+    int rc = keep_params(r, p);
+    r->in.owned = *customers;
+    *customers = NULL;
+    r->in.quality = *q;
+    if (rc == 0)
+        rc = input_rfm(&r->in, roles, date_format, rfm, &r->p, d);
     return segment(out, r, rc, d);
 }
 

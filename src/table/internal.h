@@ -21,4 +21,17 @@ int cseg__table_replace_levels(cseg_table *t, size_t j, const char *const *level
  * every streamed event); NULL when j is not a number column. */
 double *cseg__table_numbers_mut(cseg_table *t, size_t j);
 
+/* Read a CSV file as cseg_table_read_csv does, but a chunk of rows at a
+ * time: fn gets a table holding the rows read since its last call (their
+ * lines and raw-record hashes too) and returns 0 to go on, or a negative
+ * code (with its diag filled) to stop the reading with it. Text columns keep
+ * one dictionary for the whole file, so a level's code is the same in every
+ * chunk and the levels seen so far are all there. Every column must be
+ * listed in p->specs with its type (skip_unlisted). Memory: a chunk's rows
+ * and the dictionaries, not the file. *dict: the table with no rows left
+ * and every level read (the caller frees it); NULL after an error. */
+typedef int (*cseg__chunk_fn)(const cseg_table *chunk, void *user);
+int cseg__table_read_chunks(const char *path, const cseg_table_read_params *p, cseg__chunk_fn fn,
+                            void *user, cseg_table **dict, cseg_diag *d);
+
 #endif

@@ -374,6 +374,11 @@ static void shorten(char *dst, size_t size, const char *s, size_t len)
 #define PARTS_PER_THREAD 8
 /* Text offsets into a block are 32-bit. */
 #define MAP_BLOCK_BYTES ((size_t)1 << 30)
+/* Chunked reading: blocks of this size, and at most this many records
+ * read one by one before they go to the caller. */
+#define CHUNK_BLOCK_BYTES ((size_t)16 << 20)
+#define CHUNK_ROWS 65536
+#define CHUNK_MAP_MAX ((size_t)256 << 20)
 /* The 1-based column where a field starts, given its line's start and its
  * content's start: the opening quote of a quoted field, as
  * cseg_csv_column_of says on the record path (a field's content follows a
@@ -990,11 +995,23 @@ out:
     return rc;
 }
 
+/* Chunked reading (cseg__table_read_chunks): the rows read so far go to
+ * fn, and the table starts again with no rows but the same dictionaries. */
+static int hand_over(cseg_table *t, cseg__chunk_fn fn, void *user)
+{
+    if (!fn || t->n_rows == 0)
+        return 0;
+    int rc = fn(t, user);
+    t->n_rows = 0;
+    return rc;
+}
+
 /* One pass over the file. On a contradiction in an inferred column, sets
- * *restart_src to its CSV index and returns 1. */
+ * *restart_src to its CSV index and returns 1. With fn, rows go to fn a
+ * chunk at a time (a block, or CHUNK_ROWS records) instead of piling up. */
 static int read_pass(cseg_table **out, const char *path, const cseg_table_read_params *p,
                      unsigned char **as_text_io, size_t *n_as_text, retype *restart,
-                     cseg_diag *d)
+                     cseg__chunk_fn fn, void *user, cseg_diag *d)
 {
     cseg_csv *r = NULL;
     cseg_table *t = NULL;
@@ -1064,29 +1081,43 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
     size_t nf;
     int nt = cseg__threads(p->n_threads);
     uint64_t seq_until = 0; /* read record by record up to this input offset */
-    int mapped_ok = 1;      /* the input may still be read from its mapping */
+    /* The input may still be read from its mapping. Chunked, only a small
+     * input is brought into memory whole: a large one is what chunks are for. */
+    int mapped_ok = 1;
+    if (fn)
+        cseg__csv_map_limit(r, CHUNK_MAP_MAX);
+    int decided = 0; /* every column's type known, after 1,024 rows */
     if (!(parts = cseg__calloc(PARTS_PER_THREAD * (size_t)nt, sizeof *parts))) {
         rc = CSEG_ENOMEM;
         goto oom;
     }
     for (;;) {
-        int decided = t->n_rows >= 1024;
-        for (size_t j = 0; j < t->n_cols && decided; j++)
-            decided = t->cols[j].type != CSEG_COL_AUTO;
+        if (!decided && t->n_rows >= 1024) {
+            decided = 1;
+            for (size_t j = 0; j < t->n_cols && decided; j++)
+                decided = t->cols[j].type != CSEG_COL_AUTO;
+        }
+        if (fn && t->n_rows >= CHUNK_ROWS && (rc = hand_over(t, fn, user)) < 0)
+            goto out;
         if (decided && !p->record_by_record && cseg__csv_offset(r) >= seq_until) {
             const char *blk;
             size_t blen;
             long line0;
             /* The whole mapped file as one block when possible (one parallel
              * region for all of it), else a window of BLOCK_BYTES. */
-            int mapped = mapped_ok && cseg__csv_mapped_block(r, MAP_BLOCK_BYTES, &blk, &blen, &line0);
-            rc = mapped ? 1 : cseg__csv_block(r, BLOCK_BYTES, &blk, &blen, &line0, d);
+            int mapped = mapped_ok && cseg__csv_mapped_block(r, fn ? CHUNK_BLOCK_BYTES : MAP_BLOCK_BYTES,
+                                                             &blk, &blen, &line0);
+            rc = mapped ? 1
+                        : cseg__csv_block(r, fn ? CHUNK_BLOCK_BYTES : BLOCK_BYTES, &blk, &blen,
+                                          &line0, d);
             if (rc < 0)
                 goto out;
             if (rc == 1) {
                 rc = read_block(t, r, blk, blen, line0, p, nt, parts, restart, path, d);
                 if (rc == CSEG_ENOMEM || rc == CSEG_ETOOBIG)
                     goto oom;
+                if (rc == 0 && (rc = hand_over(t, fn, user)) < 0)
+                    goto out;
                 if (rc == 0)
                     continue;
                 if (rc != 2)
@@ -1209,6 +1240,8 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
     }
     if (rc < 0)
         goto out;
+    if ((rc = hand_over(t, fn, user)) < 0)
+        goto out;
     /* Columns that never saw a value are empty number columns. */
     for (size_t j = 0; j < t->n_cols; j++) {
         tcol *c = &t->cols[j];
@@ -1235,6 +1268,28 @@ out:
     return rc;
 }
 
+int cseg__table_read_chunks(const char *path, const cseg_table_read_params *p, cseg__chunk_fn fn,
+                            void *user, cseg_table **dict, cseg_diag *d)
+{
+    *dict = NULL;
+    /* A column whose type is inferred may need a second pass, after its
+     * first rows are gone: every column read must have its type given. */
+    if (!p->skip_unlisted)
+        return cseg__diag(d, CSEG_EINVAL, path, 0, 0, "chunked reading needs the columns listed");
+    for (size_t s = 0; s < p->n_specs; s++)
+        if (p->specs[s].type == CSEG_COL_AUTO)
+            return cseg__diag(d, CSEG_EINVAL, path, 0, 0,
+                              "chunked reading needs the type of column \"%s\"", p->specs[s].name);
+    unsigned char *as_text = NULL;
+    size_t n_as_text = 0;
+    retype restart = {0};
+    cseg_table *t = NULL;
+    int rc = read_pass(&t, path, p, &as_text, &n_as_text, &restart, fn, user, d);
+    free(as_text);
+    *dict = t;
+    return rc == 1 ? cseg__diag(d, CSEG_EPARSE, path, 0, 0, "cannot settle column types") : rc;
+}
+
 int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_read_params *p,
                         cseg_diag *d)
 {
@@ -1251,7 +1306,7 @@ int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_rea
     size_t n_why = 0;
     for (;;) {
         retype restart = {0};
-        rc = read_pass(out, path, p, &as_text, &n_as_text, &restart, d);
+        rc = read_pass(out, path, p, &as_text, &n_as_text, &restart, NULL, NULL, d);
         if (rc != 1)
             break;
         if (as_text[restart.src]) {

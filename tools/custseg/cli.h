@@ -105,6 +105,10 @@ typedef struct seg_source {
     const cseg_rfm_params *rfm;
     const cseg_table *customers; /* a customer table, or NULL */
     const char *id_column;
+    /* or a log's customers, computed as it was read (taken over by seg_run),
+     * and its cleaning counts */
+    cseg_table **rfm_customers;
+    const cseg_quality *quality;
 } seg_source;
 
 /* Segment (or, for compare, compare), write the outputs and print the

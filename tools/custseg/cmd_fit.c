@@ -160,7 +160,7 @@ int cmd_fit(int argc, char **argv)
     }
     if ((status = seg_pseudonymize(&o, t, id)) != 0)
         goto done;
-    seg_source src = {name, NULL, NULL, NULL, NULL, t, id};
+    seg_source src = {name, NULL, NULL, NULL, NULL, t, id, NULL, NULL};
     status = seg_run(&o, &src);
 done:
     cseg_table_free(t);

@@ -102,41 +102,55 @@ int cmd_run(int argc, char **argv)
         return EXIT_USAGE;
     cseg_diag diag;
     cseg_diag_clear(&diag);
-    cseg_table *txn = NULL;
+    cseg_table *txn = NULL, *customers = NULL;
+    cseg_quality quality;
     cseg_table_read_params rp;
     cseg_table_read_params_init(&rp);
     rp.csv = csv;
     rp.date_format = date_format;
     rp.n_threads = o.p.n_threads;
+    /* A log file is read a chunk at a time, its customers built as it goes
+     * (memory grows with customers, not rows), unless a step needs every
+     * row: lifetime value's checks, pseudonymized ids (customers are ordered
+     * by the pseudonyms), compare's resamples; a database source is read whole. */
+    int stream = !cseg_db_is_uri(path) && !rfm.clv.enabled && !o.pseudonymize &&
+                 strcmp(cmd, "run") == 0;
     int rc = cseg_db_is_uri(path)
                  ? cseg_db_read_txn(&txn, path, o.table, o.query, &roles, &rp, &diag)
-                 : cseg_txn_read(&txn, path, &roles, &rp, &diag);
+             : stream ? cseg_rfm_compute_csv(&customers, path, &roles, &rp, &rfm, &quality, &diag)
+                      : cseg_txn_read(&txn, path, &roles, &rp, &diag);
     if (rc < 0)
         return cli_fail(rc, &diag, name);
-    /* Attributes reach every output: personal data is refused unless allowed. */
+    /* Attributes reach every output: personal data is refused unless allowed
+     * (judged on the log's rows, or on the customers' values when streamed). */
     for (size_t a = 0; a < roles.n_attributes && !o.allow_pii; a++) {
-        long j = cseg_table_find(txn, roles.attributes[a]);
-        const char *kind = j >= 0 ? cseg_pii_kind(txn, (size_t)j) : NULL;
+        const cseg_table *t = txn ? txn : customers;
+        long j = cseg_table_find(t, roles.attributes[a]);
+        const char *kind = j >= 0 ? cseg_pii_kind(t, (size_t)j) : NULL;
         if (kind) {
             cseg_table_free(txn);
+            cseg_table_free(customers);
             return cli_usage_error(cmd, "attribute column \"%s\" looks like %s: personal "
                                         "data is not carried (--allow-pii to carry it)",
                                    roles.attributes[a], kind);
         }
     }
-    if ((status = seg_pseudonymize(&o, txn, roles.customer)) != 0) {
+    if (txn && (status = seg_pseudonymize(&o, txn, roles.customer)) != 0) {
         cseg_table_free(txn);
         return status;
     }
     if (o.c.verbose)
-        fprintf(stderr, "custseg: %s: %zu rows; customer=%s date=%s invoice=%s quantity=%s "
+        fprintf(stderr, "custseg: %s: %zu rows%s; customer=%s date=%s invoice=%s quantity=%s "
                         "price=%s amount=%s product=%s\n",
-                name, cseg_table_n_rows(txn), roles.customer, roles.date,
+                name, txn ? cseg_table_n_rows(txn) : quality.n_rows,
+                txn ? "" : " (read a chunk at a time)", roles.customer, roles.date,
                 roles.invoice[0] ? roles.invoice : "-", roles.quantity[0] ? roles.quantity : "-",
                 roles.price[0] ? roles.price : "-", roles.amount[0] ? roles.amount : "-",
                 roles.product[0] ? roles.product : "-");
-    seg_source src = {name, txn, &roles, date_format, &rfm, NULL, NULL};
+    seg_source src = {name, txn, &roles, date_format, &rfm, NULL, NULL,
+                      customers ? &customers : NULL, &quality};
     status = seg_run(&o, &src);
     cseg_table_free(txn);
+    cseg_table_free(customers);
     return status;
 }

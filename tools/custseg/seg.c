@@ -731,9 +731,11 @@ int seg_run(seg_opts *o, const seg_source *src)
         }
         goto out;
     }
-    rc = src->txn ? cseg_segment_transactions(&r, src->txn, src->roles, src->date_format, src->rfm,
-                                              &p, &diag)
-                  : cseg_segment_customers(&r, src->customers, src->id_column, &p, &diag);
+    rc = src->txn             ? cseg_segment_transactions(&r, src->txn, src->roles, src->date_format,
+                                                          src->rfm, &p, &diag)
+         : src->rfm_customers ? cseg_segment_rfm(&r, src->rfm_customers, src->quality, src->roles,
+                                                 src->date_format, src->rfm, &p, &diag)
+                              : cseg_segment_customers(&r, src->customers, src->id_column, &p, &diag);
     if (rc < 0) {
         status = fail(o, &cp, rc, &diag);
         goto out;

@@ -1,0 +1,991 @@
+/* custseg — a transaction log's customers, row by row (cseg__rfm_acc).
+ *
+ * The cleaning and feature rules of features.h applied to rows as they come,
+ * in file order, keeping per customer only what the features need: the exact
+ * sums, the first and last purchase days, and counts. Memory grows with what
+ * is distinct, not with the rows:
+ *
+ *   customers        about 150 bytes each (this state and the id's entry in
+ *                    the reader's dictionary)
+ *   invoices         4 bytes each (the customer that counted it; another
+ *                    customer of the same invoice: a pair in a set), and
+ *                    the invoice number's entry in the dictionary
+ *   products bought  8 to 16 bytes a distinct (customer, product) pair: a
+ *                    set per customer, so that an order's lines find theirs
+ *                    in the same cache lines
+ *   attributes       about 40 bytes a distinct (customer, value) pair
+ *   spend window     (day before the end unknown) 24 bytes a kept row of
+ *                    the last spend_window_days, pruned as later days arrive
+ *
+ * Exact duplicates need the rows seen before. An exact duplicate has the
+ * same customer, invoice and time as its original, and logs keep the lines
+ * of an order together, so the last DEDUP_WINDOW rows are kept in mind
+ * (their fields, found by the raw record's hash). A row whose group
+ * (customer, invoice, time) had rows that already left the window is the
+ * case the window cannot judge: the caller starts again in full mode, where
+ * every row is kept in mind (cseg__rfm_acc_create), so the result is exact
+ * either way. Online Retail's one order split by another order's lines is
+ * well inside the window.
+ *
+ * The same rows in the same order give the same sums, bit for bit, as
+ * cseg_rfm_compute, which uses this state on a whole table. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "custseg/features.h"
+#include "../core/internal.h"
+#include "internal.h"
+
+#define NONE UINT32_MAX
+#define DEDUP_WINDOW ((size_t)1 << 20)
+
+/* ---- a set of 64-bit keys, each with a 32-bit value ---- */
+
+typedef struct u64map {
+    uint64_t *key; /* key + 1; 0: empty */
+    uint32_t *val;
+    size_t cap, n;
+} u64map;
+
+/* Growing arrays ask for huge pages: their first touches are page faults,
+ * dear in a VM. */
+static void *grow(void *p, size_t n, size_t size)
+{
+    void *q = cseg__reallocarray(p, n, size);
+    if (q)
+        cseg__advise_huge(q, n * size);
+    return q;
+}
+
+static void *zeroed(size_t n, size_t size)
+{
+    void *q = grow(NULL, n, size);
+    if (q)
+        memset(q, 0, n * size);
+    return q;
+}
+
+static void map_free(u64map *m)
+{
+    free(m->key);
+    free(m->val);
+    memset(m, 0, sizeof *m);
+}
+
+/* Keys are codes and times, not text: cseg__mix64 spreads them. */
+static size_t map_slot(const u64map *m, uint64_t k)
+{
+    size_t i = (size_t)cseg__mix64(k) & (m->cap - 1);
+    while (m->key[i] && m->key[i] != k + 1)
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+static int map_grow(u64map *m)
+{
+    size_t cap = m->cap ? 2 * m->cap : 1024;
+    u64map big = {zeroed(cap, sizeof *big.key), zeroed(cap, sizeof *big.val), cap, m->n};
+    if (!big.key || !big.val) {
+        map_free(&big);
+        return CSEG_ENOMEM;
+    }
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->key[i]) {
+            size_t j = map_slot(&big, m->key[i] - 1);
+            big.key[j] = m->key[i];
+            big.val[j] = m->val[i];
+        }
+    map_free(m);
+    *m = big;
+    return 0;
+}
+
+/* The value of k, or NONE. */
+static uint32_t map_get(const u64map *m, uint64_t k)
+{
+    if (!m->n)
+        return NONE;
+    size_t i = map_slot(m, k);
+    return m->key[i] ? m->val[i] : NONE;
+}
+
+/* k's slot, added with value v when absent (*added 1). */
+static int map_put(u64map *m, uint64_t k, uint32_t v, uint32_t **val, int *added)
+{
+    if ((m->n + 1) * 2 > m->cap && map_grow(m) < 0)
+        return CSEG_ENOMEM;
+    size_t i = map_slot(m, k);
+    *added = !m->key[i];
+    if (*added) {
+        m->key[i] = k + 1;
+        m->val[i] = v;
+        m->n++;
+    }
+    *val = &m->val[i];
+    return 0;
+}
+
+/* ---- the state ---- */
+
+typedef struct acust {
+    cseg__exact_sum net, gross, returned, window;
+    int64_t first, last; /* purchase days: INT64_MAX / INT64_MIN before the first */
+    uint64_t poff;       /* the products bought: a set of pcap slots at pool[poff] */
+    uint32_t pcap;
+    uint32_t nfreq, nprod;
+    uint32_t win_head, win_tail; /* window entries (spend window, as_of not given) */
+    unsigned char any, purchase; /* a kept row; a kept purchase */
+} acust;
+
+typedef struct wentry {
+    int64_t day;
+    double value;
+    uint32_t next;
+} wentry;
+
+/* A value's count among a customer's kept rows and its latest row. */
+typedef struct aentry {
+    uint32_t count;
+    int32_t level;
+    int64_t time;
+    uint64_t row;
+} aentry;
+
+typedef struct attr {
+    u64map map; /* (customer, level) -> entry */
+    aentry *e;
+    size_t n, cap;
+    uint32_t *best; /* per customer: its entry of the most frequent value, NONE */
+} attr;
+
+/* A slot of the map of lines in mind: its home (the line's group, plus a
+ * little of its hash: an order's lines probe the same few cache lines), the
+ * line (index + 1; 0: empty) and the top of its raw hash, looked at before
+ * the line is. */
+struct lslot {
+    uint64_t home;
+    uint32_t idx1, tag;
+};
+
+/* A row kept in mind for the duplicate check. */
+typedef struct dline {
+    uint64_t h;
+    double qty, price, amount;
+    int64_t time;
+    int32_t cust, inv, prod;
+} dline;
+
+struct cseg__rfm_acc {
+    cseg_rfm_params p;
+    int full;
+    size_t window; /* duplicate window in rows (full: unbounded) */
+    cseg_quality q;
+    uint64_t row;
+    int64_t max_day; /* the latest day among rows kept by cleaning */
+    cseg__exact_sum qg, qr;
+    acust *c;
+    size_t nc;
+    int32_t *inv_owner; /* per invoice code: the customer that counted it, -1 */
+    size_t n_inv;
+    u64map inv_more; /* (invoice, customer): other customers of an invoice */
+    /* each customer's products bought, a set of its own (an order's lines
+     * probe the same cache lines), moved to the end of the pool when it
+     * doubles: the space left behind is at most the space in use */
+    uint32_t *pool; /* product code + 1; 0: empty */
+    size_t pool_len, pool_cap;
+    wentry *win;
+    size_t n_win, cap_win, win_kept; /* win_kept: entries left by the last pruning */
+    attr at[CSEG_ATTRIBUTES_MAX];
+    size_t na;
+    /* duplicates: the rows in mind (a ring of `window` when not full) */
+    dline *lines;
+    size_t n_lines, cap_lines, pos; /* pos: rows put in the ring so far */
+    struct lslot *lmap; /* the lines in mind by their group and raw hash */
+    size_t lcap;
+    u64map retired; /* groups with rows that left the window */
+    uint64_t last_group;
+    int last_group_ok;
+    int restart; /* a retired group came back: start again in full mode */
+};
+
+int cseg__rfm_acc_create(cseg__rfm_acc **out, const cseg_rfm_params *p, int full, size_t window)
+{
+    cseg__rfm_acc *a = calloc(1, sizeof *a);
+    if (!a)
+        return CSEG_ENOMEM;
+    if (p)
+        a->p = *p;
+    else
+        cseg_rfm_params_init(&a->p);
+    a->full = full;
+    a->window = window ? window : DEDUP_WINDOW;
+    a->max_day = INT64_MIN;
+    a->q.first_day = INT64_MAX;
+    a->q.last_day = INT64_MIN;
+    *out = a;
+    return 0;
+}
+
+void cseg__rfm_acc_free(cseg__rfm_acc *a)
+{
+    if (!a)
+        return;
+    free(a->c);
+    free(a->inv_owner);
+    map_free(&a->inv_more);
+    free(a->pool);
+    free(a->win);
+    for (size_t k = 0; k < CSEG_ATTRIBUTES_MAX; k++) {
+        map_free(&a->at[k].map);
+        free(a->at[k].e);
+        free(a->at[k].best);
+    }
+    free(a->lines);
+    free(a->lmap);
+    map_free(&a->retired);
+    free(a);
+}
+
+int cseg__rfm_acc_restart(const cseg__rfm_acc *a)
+{
+    return a->restart;
+}
+
+/* Room for customer codes < n (and their attribute bests). */
+static int customers_room(cseg__rfm_acc *a, size_t n)
+{
+    if (n <= a->nc)
+        return 0;
+    size_t cap = a->nc ? a->nc : 1024;
+    while (cap < n)
+        cap *= 2;
+    acust *c = grow(a->c, cap, sizeof *c);
+    if (!c)
+        return CSEG_ENOMEM;
+    a->c = c;
+    for (size_t k = 0; k < a->na; k++) {
+        uint32_t *b = grow(a->at[k].best, cap, sizeof *b);
+        if (!b)
+            return CSEG_ENOMEM;
+        a->at[k].best = b;
+        for (size_t u = a->nc; u < cap; u++)
+            b[u] = NONE;
+    }
+    for (size_t u = a->nc; u < cap; u++) {
+        memset(&c[u], 0, sizeof c[u]);
+        c[u].first = INT64_MAX;
+        c[u].last = INT64_MIN;
+        c[u].win_head = c[u].win_tail = NONE;
+    }
+    a->nc = cap;
+    return 0;
+}
+
+static int invoices_room(cseg__rfm_acc *a, size_t n)
+{
+    if (n <= a->n_inv)
+        return 0;
+    size_t cap = a->n_inv ? a->n_inv : 1024;
+    while (cap < n)
+        cap *= 2;
+    int32_t *o = grow(a->inv_owner, cap, sizeof *o);
+    if (!o)
+        return CSEG_ENOMEM;
+    for (size_t k = a->n_inv; k < cap; k++)
+        o[k] = -1;
+    a->inv_owner = o;
+    a->n_inv = cap;
+    return 0;
+}
+
+/* ---- the spend window when the as_of day is the log's last day + 1 ---- */
+
+/* Entries older than cut can no longer fall in the window: dropped, in
+ * each customer's order. */
+static int prune_window(cseg__rfm_acc *a, int64_t cut)
+{
+    wentry *w = malloc((a->n_win ? a->n_win : 1) * sizeof *w);
+    if (!w)
+        return CSEG_ENOMEM;
+    size_t n = 0;
+    for (size_t u = 0; u < a->nc; u++) {
+        acust *c = &a->c[u];
+        uint32_t e = c->win_head;
+        c->win_head = c->win_tail = NONE;
+        for (; e != NONE; e = a->win[e].next) {
+            if (a->win[e].day < cut)
+                continue;
+            w[n] = (wentry){a->win[e].day, a->win[e].value, NONE};
+            if (c->win_tail != NONE)
+                w[c->win_tail].next = (uint32_t)n;
+            else
+                c->win_head = (uint32_t)n;
+            c->win_tail = (uint32_t)n++;
+        }
+    }
+    free(a->win);
+    a->win = w;
+    a->n_win = n;
+    a->cap_win = n ? n : 1;
+    a->win_kept = n;
+    return 0;
+}
+
+static int window_add(cseg__rfm_acc *a, acust *c, int64_t day, double value)
+{
+    int64_t cut = a->max_day + 1 - a->p.spend_window_days;
+    if (day < cut)
+        return 0;
+    if (a->n_win == a->cap_win) {
+        size_t floor = (size_t)1 << 20;
+        if (a->n_win >= floor && a->n_win >= 2 * a->win_kept) {
+            int rc = prune_window(a, cut);
+            if (rc < 0)
+                return rc;
+        }
+        if (a->n_win == a->cap_win) {
+            if (a->n_win >= NONE - 1)
+                return CSEG_ETOOBIG;
+            size_t cap = a->cap_win ? 2 * a->cap_win : 4096;
+            wentry *w = grow(a->win, cap, sizeof *w);
+            if (!w)
+                return CSEG_ENOMEM;
+            a->win = w;
+            a->cap_win = cap;
+        }
+    }
+    uint32_t e = (uint32_t)a->n_win++;
+    a->win[e] = (wentry){day, value, NONE};
+    if (c->win_tail != NONE)
+        a->win[c->win_tail].next = e;
+    else
+        c->win_head = e;
+    c->win_tail = e;
+    return 0;
+}
+
+/* ---- products bought ---- */
+
+static size_t product_home(uint32_t code, uint32_t cap)
+{
+    return (size_t)((code * 2654435761u) >> 7) & (cap - 1);
+}
+
+/* 1 when the customer had not bought code before (now in), 0 when it had,
+ * CSEG_ENOMEM. */
+static int product_add(cseg__rfm_acc *a, acust *c, uint32_t code)
+{
+    if ((c->nprod + 1) * 2 > c->pcap) {
+        uint32_t cap = c->pcap ? 2 * c->pcap : 4;
+        if (c->pcap >= ((uint32_t)1 << 30))
+            return CSEG_ETOOBIG;
+        if (a->pool_len + cap > a->pool_cap) {
+            size_t pc = a->pool_cap ? 2 * a->pool_cap : (size_t)1 << 16;
+            while (pc < a->pool_len + cap)
+                pc *= 2;
+            uint32_t *p = grow(a->pool, pc, sizeof *p);
+            if (!p)
+                return CSEG_ENOMEM;
+            a->pool = p;
+            a->pool_cap = pc;
+        }
+        uint32_t *to = a->pool + a->pool_len, *from = a->pool + c->poff;
+        memset(to, 0, cap * sizeof *to);
+        for (uint32_t i = 0; i < c->pcap; i++)
+            if (from[i]) {
+                size_t j = product_home(from[i] - 1, cap);
+                while (to[j])
+                    j = (j + 1) & (cap - 1);
+                to[j] = from[i];
+            }
+        c->poff = a->pool_len;
+        c->pcap = cap;
+        a->pool_len += cap;
+    }
+    uint32_t *set = a->pool + c->poff;
+    size_t j = product_home(code, c->pcap);
+    while (set[j]) {
+        if (set[j] == code + 1)
+            return 0;
+        j = (j + 1) & (c->pcap - 1);
+    }
+    set[j] = code + 1;
+    return 1;
+}
+
+/* ---- exact duplicates ---- */
+
+static uint64_t group_of(int32_t cust, int32_t inv, int64_t time)
+{
+    return cseg__mix64(cseg__mix64((uint64_t)(uint32_t)cust << 32 | (uint32_t)inv) ^ (uint64_t)time);
+}
+
+static int same_line(const dline *x, const dline *y)
+{
+#define EQF(f) (x->f == y->f || (isnan(x->f) && isnan(y->f)))
+    return x->h == y->h && x->cust == y->cust && x->inv == y->inv && x->prod == y->prod &&
+           x->time == y->time && EQF(qty) && EQF(price) && EQF(amount);
+#undef EQF
+}
+
+static uint64_t line_home(uint64_t group, uint64_t h)
+{
+    return group + (h & 31);
+}
+
+static int lmap_grow(cseg__rfm_acc *a)
+{
+    size_t cap = a->lcap ? 2 * a->lcap : 4096;
+    struct lslot *m = zeroed(cap, sizeof *m);
+    if (!m)
+        return CSEG_ENOMEM;
+    for (size_t i = 0; i < a->lcap; i++)
+        if (a->lmap[i].idx1) {
+            size_t j = (size_t)a->lmap[i].home & (cap - 1);
+            while (m[j].idx1)
+                j = (j + 1) & (cap - 1);
+            m[j] = a->lmap[i];
+        }
+    free(a->lmap);
+    a->lmap = m;
+    a->lcap = cap;
+    return 0;
+}
+
+/* Line e leaves the map (backward-shift deletion keeps probing valid). */
+static void lmap_remove(cseg__rfm_acc *a, uint32_t e, uint64_t home)
+{
+    size_t mask = a->lcap - 1, i = (size_t)home & mask;
+    while (a->lmap[i].idx1 != e + 1)
+        i = (i + 1) & mask;
+    for (size_t j = (i + 1) & mask; a->lmap[j].idx1; j = (j + 1) & mask) {
+        size_t hj = (size_t)a->lmap[j].home & mask;
+        /* j's entry may move to the hole at i unless its home lies in (i, j] */
+        if (((j - hj) & mask) >= ((j - i) & mask)) {
+            a->lmap[i] = a->lmap[j];
+            i = j;
+        }
+    }
+    a->lmap[i].idx1 = 0;
+}
+
+/* 1: a duplicate of a row in mind; 0: new (now in mind); CSEG_ECANCELED:
+ * its group had rows that left the window (a->restart). */
+static int duplicate(cseg__rfm_acc *a, const dline *x)
+{
+    uint64_t g = group_of(x->cust, x->inv, x->time), home = line_home(g, x->h);
+    uint32_t tag = (uint32_t)(x->h >> 32);
+    if (!a->full && (!a->last_group_ok || g != a->last_group)) {
+        if (map_get(&a->retired, g) != NONE) {
+            a->restart = 1;
+            return CSEG_ECANCELED;
+        }
+        a->last_group = g;
+        a->last_group_ok = 1;
+    }
+    if (a->lcap) {
+        size_t mask = a->lcap - 1;
+        for (size_t i = (size_t)home & mask; a->lmap[i].idx1; i = (i + 1) & mask)
+            if (a->lmap[i].tag == tag && same_line(&a->lines[a->lmap[i].idx1 - 1], x))
+                return 1;
+    }
+    uint32_t e;
+    if (!a->full && a->pos >= a->window) { /* the oldest row leaves */
+        e = (uint32_t)(a->pos % a->window);
+        const dline *old = &a->lines[e];
+        uint64_t og = group_of(old->cust, old->inv, old->time);
+        uint32_t *v;
+        int added;
+        lmap_remove(a, e, line_home(og, old->h));
+        if (map_put(&a->retired, og, 0, &v, &added) < 0)
+            return CSEG_ENOMEM;
+        if (og == g)
+            a->last_group_ok = 0;
+    } else {
+        if (a->n_lines == a->cap_lines) {
+            if (a->n_lines >= NONE - 1)
+                return CSEG_ETOOBIG;
+            size_t cap = a->cap_lines ? 2 * a->cap_lines : 4096;
+            if (!a->full && cap > a->window)
+                cap = a->window;
+            dline *l = grow(a->lines, cap, sizeof *l);
+            if (!l)
+                return CSEG_ENOMEM;
+            a->lines = l;
+            a->cap_lines = cap;
+        }
+        e = (uint32_t)a->n_lines++;
+        if ((a->n_lines + 1) * 2 > a->lcap && lmap_grow(a) < 0)
+            return CSEG_ENOMEM;
+    }
+    a->pos++;
+    a->lines[e] = *x;
+    size_t mask = a->lcap - 1, i = (size_t)home & mask;
+    while (a->lmap[i].idx1)
+        i = (i + 1) & mask;
+    a->lmap[i] = (struct lslot){home, e + 1, tag};
+    return 0;
+}
+
+/* ---- rows ---- */
+
+static long col_of(const cseg_table *t, const char *name)
+{
+    return name[0] ? cseg_table_find(t, name) : -1;
+}
+
+static int attribute_row(cseg__rfm_acc *a, attr *at, int32_t cust, int32_t level, int64_t time,
+                         uint64_t row)
+{
+    uint32_t *v;
+    int added;
+    uint64_t k = (uint64_t)(uint32_t)cust << 32 | (uint32_t)level;
+    if (map_put(&at->map, k, (uint32_t)at->n, &v, &added) < 0)
+        return CSEG_ENOMEM;
+    if (added) {
+        if (at->n == at->cap) {
+            if (at->n >= NONE - 1)
+                return CSEG_ETOOBIG;
+            size_t cap = at->cap ? 2 * at->cap : 1024;
+            aentry *e = grow(at->e, cap, sizeof *e);
+            if (!e)
+                return CSEG_ENOMEM;
+            at->e = e;
+            at->cap = cap;
+        }
+        at->e[at->n++] = (aentry){0, level, INT64_MIN, 0};
+    }
+    aentry *e = &at->e[*v];
+    e->count++;
+    if (time > e->time || (time == e->time && row >= e->row)) {
+        e->time = time;
+        e->row = row;
+    }
+    /* The entry only grew: the best is it or the one before. */
+    uint32_t b = at->best[cust];
+    if (b == NONE || b == *v)
+        at->best[cust] = *v;
+    else {
+        const aentry *o = &at->e[b];
+        if (e->count > o->count ||
+            (e->count == o->count &&
+             (e->time > o->time || (e->time == o->time && e->row > o->row))))
+            at->best[cust] = *v;
+    }
+    (void)a;
+    return 0;
+}
+
+int cseg__rfm_acc_add(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_roles *roles,
+                      const unsigned char *dup, unsigned char *keep_out, double *value_out,
+                      cseg_diag *d)
+{
+    const cseg_rfm_params *p = &a->p;
+    long jc = col_of(t, roles->customer), jd = col_of(t, roles->date), ji = col_of(t, roles->invoice);
+    long jq = col_of(t, roles->quantity), jp = col_of(t, roles->price), ja = col_of(t, roles->amount);
+    long jr = col_of(t, roles->product);
+    const int32_t *cust = jc >= 0 ? cseg_table_codes(t, (size_t)jc) : NULL;
+    const int64_t *time = jd >= 0 ? cseg_table_times(t, (size_t)jd) : NULL;
+    const int32_t *inv = ji >= 0 ? cseg_table_codes(t, (size_t)ji) : NULL;
+    const double *qty = jq >= 0 ? cseg_table_numbers(t, (size_t)jq) : NULL;
+    const double *price = jp >= 0 ? cseg_table_numbers(t, (size_t)jp) : NULL;
+    const double *amount = ja >= 0 ? cseg_table_numbers(t, (size_t)ja) : NULL;
+    const int32_t *prod = jr >= 0 ? cseg_table_codes(t, (size_t)jr) : NULL;
+    const uint64_t *hash = cseg_table_row_hashes(t);
+    if (!cust || !time || !(amount || (qty && price)))
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                          "transaction table lacks a text customer column, a date column, and "
+                          "numeric quantity and price (or amount) columns");
+    const int32_t *av[CSEG_ATTRIBUTES_MAX];
+    a->na = roles->n_attributes < CSEG_ATTRIBUTES_MAX ? roles->n_attributes : CSEG_ATTRIBUTES_MAX;
+    for (size_t k = 0; k < a->na; k++) {
+        long j = cseg_table_find(t, roles->attributes[k]);
+        if (!(av[k] = j >= 0 ? cseg_table_codes(t, (size_t)j) : NULL))
+            return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                              "attribute column \"%s\" is not a text column of the log",
+                              roles->attributes[k]);
+    }
+    int use_amount = !(qty && price);
+    size_t n = cseg_table_n_rows(t);
+    if (customers_room(a, cseg_table_n_levels(t, (size_t)jc)) < 0 ||
+        (inv && invoices_room(a, cseg_table_n_levels(t, (size_t)ji)) < 0))
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory computing customer features");
+    const int explicit_as_of = p->as_of_day != CSEG_DAY_AUTO;
+    const int64_t window_start = explicit_as_of ? p->as_of_day - p->spend_window_days : 0;
+    cseg_quality *q = &a->q;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t row = a->row++;
+        if (keep_out)
+            keep_out[i] = 0;
+        q->n_rows++;
+        int32_t cu = cust[i];
+        if (cu < 0) {
+            q->n_no_customer++;
+            continue;
+        }
+        if (dup) {
+            if (dup[i]) {
+                q->n_duplicates++;
+                continue;
+            }
+        } else if (p->drop_duplicates) {
+            dline x = {hash ? hash[i] : 0, qty ? qty[i] : 0, price ? price[i] : 0,
+                       amount ? amount[i] : 0, time[i], cu, inv ? inv[i] : -1,
+                       prod ? prod[i] : -1};
+            if (!hash) {
+                int64_t k[4] = {time[i], x.cust, x.inv, x.prod};
+                x.h = cseg__hash(k, sizeof k, cseg__hash(&x.qty, 3 * sizeof(double), 0));
+            }
+            if ((rc = duplicate(a, &x)) < 0)
+                return rc == CSEG_ECANCELED ? rc
+                                            : cseg__diag(d, rc, NULL, 0, 0,
+                                                         "out of memory finding duplicates");
+            if (rc == 1) {
+                q->n_duplicates++;
+                continue;
+            }
+        }
+        double v;
+        int incomplete = time[i] == CSEG_TIME_NA;
+        if (use_amount) {
+            incomplete |= isnan(amount[i]) || !isfinite(amount[i]);
+            v = amount[i];
+        } else {
+            incomplete |= !isfinite(qty[i]) || !isfinite(price[i]);
+            v = qty[i] * price[i];
+        }
+        if (incomplete) {
+            q->n_incomplete++;
+            continue;
+        }
+        if (!isfinite(v))
+            return cseg__diag(d, CSEG_ERANGE, NULL, cseg_table_row_line(t, i), 0,
+                              "quantity x price is beyond the range of numbers (%g x %g)",
+                              qty[i], price[i]);
+        if ((!use_amount && price[i] <= 0) || (use_amount && v == 0)) {
+            q->n_bad_price++;
+            continue;
+        }
+        int cancel = 0;
+        if (inv && inv[i] >= 0) {
+            const char *s = cseg_table_level(t, (size_t)ji, inv[i]);
+            cancel = s && (s[0] == 'C' || s[0] == 'c');
+        }
+        int ret = cancel || v < 0 || (qty && qty[i] < 0);
+        double value = ret ? -fabs(v) : v;
+        int64_t day = cseg__day_of(time[i]);
+        if (day > a->max_day)
+            a->max_day = day;
+        if (explicit_as_of && day >= p->as_of_day) {
+            q->n_after_as_of++;
+            continue;
+        }
+        q->first_day = day < q->first_day ? day : q->first_day;
+        q->last_day = day > q->last_day ? day : q->last_day;
+        double ng = ret ? q->gross_revenue : q->gross_revenue + value;
+        double nr = ret ? q->returned_value - value : q->returned_value;
+        if (!isfinite(ng) || !isfinite(nr))
+            return cseg__diag(d, CSEG_ERANGE, NULL, cseg_table_row_line(t, i), 0,
+                              "the total of the %s is beyond the range of numbers",
+                              ret ? "returns" : "purchases");
+        if (ret) {
+            q->n_return_rows++;
+            cseg__add_exact(&a->qr, -value);
+            q->returned_value += -value;
+            q->n_cancellations += cancel;
+        } else {
+            q->n_purchase_rows++;
+            cseg__add_exact(&a->qg, value);
+            q->gross_revenue += value;
+        }
+        if (keep_out)
+            keep_out[i] = ret ? 2 : 1;
+        if (value_out)
+            value_out[i] = value;
+        /* The customer's state, from this row. */
+        acust *c = &a->c[cu];
+        c->any = 1;
+        cseg__add_exact(&c->net, value);
+        if (explicit_as_of) {
+            if (day >= window_start)
+                cseg__add_exact(&c->window, value);
+        } else if ((rc = window_add(a, c, day, value)) < 0) {
+            return cseg__diag(d, rc, NULL, 0, 0, "out of memory computing customer features");
+        }
+        for (size_t k = 0; k < a->na; k++)
+            if (av[k][i] >= 0 && (rc = attribute_row(a, &a->at[k], cu, av[k][i], time[i], row)) < 0)
+                return cseg__diag(d, rc, NULL, 0, 0, "out of memory computing customer features");
+        if (ret) {
+            cseg__add_exact(&c->returned, -value);
+            continue;
+        }
+        cseg__add_exact(&c->gross, value);
+        c->first = day < c->first ? day : c->first;
+        c->last = day > c->last ? day : c->last;
+        c->purchase = 1;
+        /* A purchase row without an invoice number counts as its own order. */
+        if (inv && inv[i] >= 0) {
+            int32_t *o = &a->inv_owner[inv[i]];
+            if (*o < 0) {
+                *o = cu;
+                c->nfreq++;
+            } else if (*o != cu) {
+                uint32_t *v2;
+                int added;
+                if (map_put(&a->inv_more, (uint64_t)(uint32_t)inv[i] << 32 | (uint32_t)cu, 0,
+                            &v2, &added) < 0)
+                    return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+                c->nfreq += (uint32_t)added;
+            }
+        } else {
+            c->nfreq++;
+        }
+        if (prod && prod[i] >= 0) {
+            int added = product_add(a, c, (uint32_t)prod[i]);
+            if (added < 0)
+                return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+            c->nprod += (uint32_t)added;
+        }
+    }
+    return 0;
+}
+
+/* ---- the customer table ---- */
+
+typedef struct idsort {
+    const char *s;
+    size_t len;
+    int numeric;
+    int32_t code;
+} idsort;
+
+/* Numeric ids in numeric order (any length), before other ids in byte order. */
+static int cmp_ids(const void *pa, const void *pb)
+{
+    const idsort *a = pa, *b = pb;
+    if (a->numeric != b->numeric)
+        return a->numeric ? -1 : 1;
+    if (a->numeric) {
+        const char *x = a->s, *y = b->s;
+        while (*x == '0' && x[1])
+            x++;
+        while (*y == '0' && y[1])
+            y++;
+        size_t lx = strlen(x), ly = strlen(y);
+        if (lx != ly)
+            return lx < ly ? -1 : 1;
+        int c = strcmp(x, y);
+        if (c)
+            return c;
+    }
+    return strcmp(a->s, b->s);
+}
+
+typedef struct rankv {
+    double v;
+    size_t i;
+} rankv;
+
+static int cmp_rankv(const void *pa, const void *pb)
+{
+    const rankv *a = pa, *b = pb;
+    if (a->v < b->v)
+        return -1;
+    if (a->v > b->v)
+        return 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* score = 1 + floor(5 * worse / n); higher_better says which side is worse. */
+static int quintile_scores(const double *v, size_t n, int higher_better, double *score)
+{
+    rankv *r = malloc((n ? n : 1) * sizeof *r);
+    if (!r)
+        return CSEG_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        r[i] = (rankv){v[i], i};
+    qsort(r, n, sizeof *r, cmp_rankv);
+    size_t a = 0;
+    while (a < n) {
+        size_t b = a;
+        while (b < n && r[b].v == r[a].v)
+            b++;
+        size_t worse = higher_better ? a : n - b;
+        double s = 1.0 + floor(5.0 * (double)worse / (double)n);
+        for (size_t k = a; k < b; k++)
+            score[r[k].i] = s > 5 ? 5 : s;
+        a = b;
+    }
+    free(r);
+    return 0;
+}
+
+int cseg__rfm_acc_finish(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_roles *roles,
+                         cseg_table **customers, cseg_quality *qout, int32_t **codes_out,
+                         cseg_diag *d)
+{
+    const cseg_rfm_params *p = &a->p;
+    cseg_quality q = a->q;
+    idsort *ids = NULL;
+    double *F = NULL;
+    int32_t *codes = NULL, *acodes = NULL;
+    const char **levels = NULL;
+    char(*rfm_levels)[4] = NULL;
+    cseg_table *out = NULL;
+    int rc = 0;
+    *customers = NULL;
+    if (codes_out)
+        *codes_out = NULL;
+    long jc = col_of(t, roles->customer);
+    int has_prod = col_of(t, roles->product) >= 0;
+    int64_t as_of = p->as_of_day != CSEG_DAY_AUTO ? p->as_of_day
+                    : a->max_day == INT64_MIN     ? 0
+                                                  : a->max_day + 1;
+    q.as_of_day = as_of;
+    q.gross_revenue = cseg__money(cseg__exact_value(&a->qg), p->money_decimals);
+    q.returned_value = cseg__money(cseg__exact_value(&a->qr), p->money_decimals);
+    /* Customers with a purchase, sorted by id. */
+    size_t n_codes = jc >= 0 ? cseg_table_n_levels(t, (size_t)jc) : 0, m = 0;
+    n_codes = n_codes < a->nc ? n_codes : a->nc;
+    if (!(ids = malloc((n_codes ? n_codes : 1) * sizeof *ids)))
+        goto oom;
+    for (size_t k = 0; k < n_codes; k++) {
+        if (!a->c[k].purchase) {
+            q.n_return_only += a->c[k].any;
+            continue;
+        }
+        const char *s = cseg_table_level(t, (size_t)jc, (int32_t)k);
+        size_t len = strlen(s), dg = 0;
+        while (dg < len && isdigit((unsigned char)s[dg]))
+            dg++;
+        ids[m++] = (idsort){s, len, len > 0 && dg == len, (int32_t)k};
+    }
+    q.n_customers = m;
+    if (m == 0) {
+        rc = cseg__diag(d, CSEG_EEMPTY, NULL, 0, 0,
+                        "no customer has a purchase left after cleaning (%zu rows read)",
+                        q.n_rows);
+        goto out;
+    }
+    qsort(ids, m, sizeof *ids, cmp_ids);
+
+    enum { RECENCY, FREQ, MONETARY, TENURE, AOV, SPEND, NPROD, RRATE, RS, FS, MS, NF };
+    static const char *const names[NF] = {
+        CSEG_RFM_COL_RECENCY,    CSEG_RFM_COL_FREQUENCY,   CSEG_RFM_COL_MONETARY,
+        CSEG_RFM_COL_TENURE,     CSEG_RFM_COL_AOV,         NULL /* spend_{W}d, below */,
+        CSEG_RFM_COL_N_PRODUCTS, CSEG_RFM_COL_RETURN_RATE, CSEG_RFM_COL_R_SCORE,
+        CSEG_RFM_COL_F_SCORE,    CSEG_RFM_COL_M_SCORE};
+    if (!(F = malloc(NF * m * sizeof *F)) || !(codes = malloc(m * sizeof *codes)) ||
+        !(levels = malloc(m * sizeof *levels)))
+        goto oom;
+    double *col[NF];
+    for (int f = 0; f < NF; f++)
+        col[f] = F + (size_t)f * m;
+    int64_t window_start = as_of - p->spend_window_days;
+    for (size_t u = 0; u < m; u++) {
+        const acust *c = &a->c[ids[u].code];
+        cseg__exact_sum window = c->window;
+        if (p->as_of_day == CSEG_DAY_AUTO) /* the kept rows of the window, in order */
+            for (uint32_t e = c->win_head; e != NONE; e = a->win[e].next)
+                if (a->win[e].day >= window_start)
+                    cseg__add_exact(&window, a->win[e].value);
+        col[RECENCY][u] = (double)(as_of - c->last);
+        col[FREQ][u] = (double)c->nfreq;
+        double g = cseg__exact_value(&c->gross), ret = cseg__exact_value(&c->returned);
+        col[MONETARY][u] = cseg__money(cseg__exact_value(&c->net), p->money_decimals);
+        col[TENURE][u] = (double)(as_of - c->first);
+        col[AOV][u] = cseg__money_per(g, c->nfreq, p->money_decimals);
+        col[SPEND][u] = cseg__money(cseg__exact_value(&window), p->money_decimals);
+        col[NPROD][u] = (double)c->nprod;
+        col[RRATE][u] = g > 0 ? ret / g : 0;
+        codes[u] = (int32_t)u;
+        levels[u] = ids[u].s;
+    }
+    if (p->has_edges) {
+        for (size_t u = 0; u < m; u++) {
+            col[RS][u] = cseg__edge_score(col[RECENCY][u], p->edges.recency_hi, 0);
+            col[FS][u] = cseg__edge_score(col[FREQ][u], p->edges.frequency_lo, 1);
+            col[MS][u] = cseg__edge_score(col[MONETARY][u], p->edges.monetary_lo, 1);
+        }
+    } else if ((rc = quintile_scores(col[RECENCY], m, 0, col[RS])) < 0 ||
+               (rc = quintile_scores(col[FREQ], m, 1, col[FS])) < 0 ||
+               (rc = quintile_scores(col[MONETARY], m, 1, col[MS])) < 0) {
+        goto oom;
+    }
+    if ((rc = cseg_table_create(&out, m)) < 0 ||
+        (rc = cseg_table_add_text(out, CSEG_RFM_COL_CUSTOMER_ID, levels, m, codes)) < 0)
+        goto oom;
+    char spend_name[32]; /* spend_{W}d: the column says its window */
+    snprintf(spend_name, sizeof spend_name, CSEG_RFM_COL_SPEND_FORMAT, p->spend_window_days);
+    for (int f = 0; f < NF; f++) {
+        if (f == NPROD && !has_prod)
+            continue;
+        if ((rc = cseg_table_add_numbers(out, f == SPEND ? spend_name : names[f], col[f])) < 0)
+            goto oom;
+    }
+    /* rfm_code: 125 possible codes, stored as text levels "111".."555". */
+    if (!(rfm_levels = malloc(125 * sizeof *rfm_levels)))
+        goto oom;
+    const char *lv[125];
+    for (int k = 0; k < 125; k++) {
+        snprintf(rfm_levels[k], 4, "%d%d%d", k / 25 + 1, k / 5 % 5 + 1, k % 5 + 1);
+        lv[k] = rfm_levels[k];
+    }
+    for (size_t u = 0; u < m; u++)
+        codes[u] = (int32_t)((col[RS][u] - 1) * 25 + (col[FS][u] - 1) * 5 + (col[MS][u] - 1));
+    if ((rc = cseg_table_add_text(out, CSEG_RFM_COL_CODE, lv, 125, codes)) < 0)
+        goto oom;
+    /* Attributes: each customer's most frequent value, over every level of
+     * the log's column (as the column has them). */
+    for (size_t k = 0; k < a->na; k++) {
+        long j = cseg_table_find(t, roles->attributes[k]);
+        size_t nl = cseg_table_n_levels(t, (size_t)j);
+        const char **alv = malloc((nl ? nl : 1) * sizeof *alv);
+        free(acodes);
+        acodes = malloc(m * sizeof *acodes);
+        if (!alv || !acodes) {
+            free(alv);
+            goto oom;
+        }
+        for (size_t l = 0; l < nl; l++)
+            alv[l] = cseg_table_level(t, (size_t)j, (int32_t)l);
+        const attr *at = &a->at[k];
+        for (size_t u = 0; u < m; u++) {
+            uint32_t b = at->best ? at->best[ids[u].code] : NONE;
+            acodes[u] = b == NONE ? -1 : at->e[b].level;
+        }
+        rc = cseg_table_add_text(out, roles->attributes[k], alv, nl, acodes);
+        free(alv);
+        if (rc < 0)
+            goto oom;
+    }
+    if (codes_out) {
+        for (size_t u = 0; u < m; u++)
+            codes[u] = ids[u].code;
+        *codes_out = codes;
+        codes = NULL;
+    }
+    rc = 0;
+    goto out;
+oom:
+    rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory computing customer features");
+out:
+    if (rc < 0) {
+        cseg_table_free(out);
+        out = NULL;
+    }
+    *customers = out;
+    if (qout)
+        *qout = q;
+    free(rfm_levels);
+    free(levels);
+    free(codes);
+    free(acodes);
+    free(F);
+    free(ids);
+    return rc;
+}

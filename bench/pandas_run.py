@@ -216,6 +216,33 @@ def jnum(v):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_arguments(ap)
+    a = ap.parse_args()
+    tm = {"imports": time.perf_counter() - T0}
+    lap = stopwatch(tm)
+    raw = read_log(a.file)
+    lap("read")
+    df, as_of, quality = clean(raw)
+    lap("clean")
+    cust = customer_features(df, as_of, a.spend_window, quality)
+    lap("features")
+    segment_and_write(a, cust, quality, tm, lap)
+
+
+def stopwatch(tm):
+    """lap(name): the seconds since the last lap (or now) into tm[name]."""
+    t = [time.perf_counter()]
+
+    def lap(name):
+        now = time.perf_counter()
+        tm[name] = now - t[0]
+        t[0] = now
+    return lap
+
+
+def add_arguments(ap):
+    """The options of the steps after the customer features (shared with
+    bench/pandas_run_chunked.py)."""
     ap.add_argument("file")
     ap.add_argument("--out", default="out")
     ap.add_argument("--seed", type=int, default=0)
@@ -226,22 +253,10 @@ def main():
     ap.add_argument("--k-max", type=int, default=10)
     ap.add_argument("--spend-window", type=int, default=90)
     ap.add_argument("--timings", action="store_true")
-    a = ap.parse_args()
-    tm = {"imports": time.perf_counter() - T0}
-    t = time.perf_counter()
 
-    def lap(name):
-        nonlocal t
-        now = time.perf_counter()
-        tm[name] = now - t
-        t = now
 
-    raw = read_log(a.file)
-    lap("read")
-    df, as_of, quality = clean(raw)
-    lap("clean")
-    cust = customer_features(df, as_of, a.spend_window, quality)
-    lap("features")
+def segment_and_write(a, cust, quality, tm, lap):
+    """Preprocess, choose k, order and name the segments, write the outputs."""
     X, prep = preprocess(cust)
     lap("prep")
     fits, chosen, rule = choose_k(a, X)

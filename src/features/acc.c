@@ -10,11 +10,11 @@
  *   invoices         4 bytes each (the customer that counted it; another
  *                    customer of the same invoice: a pair in a set), and
  *                    the invoice number's entry in the dictionary
- *   products bought  8 to 16 bytes a distinct (customer, product) pair: a
+ *   products bought  5 to 11 bytes a distinct (customer, product) pair: a
  *                    set per customer, so that an order's lines find theirs
  *                    in the same cache lines
  *   attributes       about 40 bytes a distinct (customer, value) pair
- *   spend window     (day before the end unknown) 24 bytes a kept row of
+ *   spend window     (day before the end unknown) 16 bytes a kept row of
  *                    the last spend_window_days, pruned as later days arrive
  *
  * Exact duplicates need the rows seen before. An exact duplicate has the
@@ -140,9 +140,9 @@ typedef struct acust {
     unsigned char any, purchase; /* a kept row; a kept purchase */
 } acust;
 
-typedef struct wentry {
-    int64_t day;
+typedef struct wentry { /* 16 bytes: the day fits 32 bits (years 1..9999, as parsed) */
     double value;
+    int32_t day;
     uint32_t next;
 } wentry;
 
@@ -192,10 +192,12 @@ struct cseg__rfm_acc {
     size_t n_inv;
     u64map inv_more; /* (invoice, customer): other customers of an invoice */
     /* each customer's products bought, a set of its own (an order's lines
-     * probe the same cache lines), moved to the end of the pool when it
-     * doubles: the space left behind is at most the space in use */
+     * probe the same cache lines) in a block of the pool; a set that doubles
+     * leaves its block to the next set of that size (pool_free: the first
+     * free block of 2^k slots, offset + 1, each linked to the next) */
     uint32_t *pool; /* product code + 1; 0: empty */
     size_t pool_len, pool_cap;
+    uint64_t pool_free[32];
     wentry *win;
     size_t n_win, cap_win, win_kept; /* win_kept: entries left by the last pruning */
     attr at[CSEG_ATTRIBUTES_MAX];
@@ -318,7 +320,7 @@ static int prune_window(cseg__rfm_acc *a, int64_t cut)
         for (; e != NONE; e = a->win[e].next) {
             if (a->win[e].day < cut)
                 continue;
-            w[n] = (wentry){a->win[e].day, a->win[e].value, NONE};
+            w[n] = (wentry){a->win[e].value, a->win[e].day, NONE};
             if (c->win_tail != NONE)
                 w[c->win_tail].next = (uint32_t)n;
             else
@@ -339,6 +341,8 @@ static int window_add(cseg__rfm_acc *a, acust *c, int64_t day, double value)
     int64_t cut = a->max_day + 1 - a->p.spend_window_days;
     if (day < cut)
         return 0;
+    if (day < INT32_MIN || day > INT32_MAX)
+        return CSEG_ERANGE;
     if (a->n_win == a->cap_win) {
         size_t floor = (size_t)1 << 20;
         if (a->n_win >= floor && a->n_win >= 2 * a->win_kept) {
@@ -358,7 +362,7 @@ static int window_add(cseg__rfm_acc *a, acust *c, int64_t day, double value)
         }
     }
     uint32_t e = (uint32_t)a->n_win++;
-    a->win[e] = (wentry){day, value, NONE};
+    a->win[e] = (wentry){value, (int32_t)day, NONE};
     if (c->win_tail != NONE)
         a->win[c->win_tail].next = e;
     else
@@ -374,25 +378,55 @@ static size_t product_home(uint32_t code, uint32_t cap)
     return (size_t)((code * 2654435761u) >> 7) & (cap - 1);
 }
 
+/* A block of cap slots (a power of 2, >= 4) for a set: one left by a set
+ * that grew, or new at the pool's end. Offset in *off. */
+static int pool_take(cseg__rfm_acc *a, uint32_t cap, uint64_t *off)
+{
+    int k = 0;
+    while (((uint32_t)1 << k) < cap)
+        k++;
+    if (a->pool_free[k]) {
+        *off = a->pool_free[k] - 1;
+        memcpy(&a->pool_free[k], a->pool + *off, sizeof a->pool_free[k]);
+        return 0;
+    }
+    if (a->pool_len + cap > a->pool_cap) {
+        size_t pc = a->pool_cap ? a->pool_cap + a->pool_cap / 2 : (size_t)1 << 16;
+        while (pc < a->pool_len + cap)
+            pc += pc / 2;
+        uint32_t *p = grow(a->pool, pc, sizeof *p);
+        if (!p)
+            return CSEG_ENOMEM;
+        a->pool = p;
+        a->pool_cap = pc;
+    }
+    *off = a->pool_len;
+    a->pool_len += cap;
+    return 0;
+}
+
+/* The block at off (cap slots) is free: the next set of its size takes it. */
+static void pool_give(cseg__rfm_acc *a, uint64_t off, uint32_t cap)
+{
+    int k = 0;
+    while (((uint32_t)1 << k) < cap)
+        k++;
+    memcpy(a->pool + off, &a->pool_free[k], sizeof a->pool_free[k]); /* the link */
+    a->pool_free[k] = off + 1;
+}
+
 /* 1 when the customer had not bought code before (now in), 0 when it had,
- * CSEG_ENOMEM. */
+ * CSEG_ENOMEM. Sets are at most three quarters full. */
 static int product_add(cseg__rfm_acc *a, acust *c, uint32_t code)
 {
-    if ((c->nprod + 1) * 2 > c->pcap) {
+    if ((c->nprod + 1) * 4 > c->pcap * 3) {
         uint32_t cap = c->pcap ? 2 * c->pcap : 4;
+        uint64_t off;
         if (c->pcap >= ((uint32_t)1 << 30))
             return CSEG_ETOOBIG;
-        if (a->pool_len + cap > a->pool_cap) {
-            size_t pc = a->pool_cap ? 2 * a->pool_cap : (size_t)1 << 16;
-            while (pc < a->pool_len + cap)
-                pc *= 2;
-            uint32_t *p = grow(a->pool, pc, sizeof *p);
-            if (!p)
-                return CSEG_ENOMEM;
-            a->pool = p;
-            a->pool_cap = pc;
-        }
-        uint32_t *to = a->pool + a->pool_len, *from = a->pool + c->poff;
+        if (pool_take(a, cap, &off) < 0)
+            return CSEG_ENOMEM;
+        uint32_t *to = a->pool + off, *from = a->pool + c->poff;
         memset(to, 0, cap * sizeof *to);
         for (uint32_t i = 0; i < c->pcap; i++)
             if (from[i]) {
@@ -401,9 +435,10 @@ static int product_add(cseg__rfm_acc *a, acust *c, uint32_t code)
                     j = (j + 1) & (cap - 1);
                 to[j] = from[i];
             }
-        c->poff = a->pool_len;
+        if (c->pcap)
+            pool_give(a, c->poff, c->pcap);
+        c->poff = off;
         c->pcap = cap;
-        a->pool_len += cap;
     }
     uint32_t *set = a->pool + c->poff;
     size_t j = product_home(code, c->pcap);
@@ -714,7 +749,10 @@ int cseg__rfm_acc_add(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_role
             if (day >= window_start)
                 cseg__add_exact(&c->window, value);
         } else if ((rc = window_add(a, c, day, value)) < 0) {
-            return cseg__diag(d, rc, NULL, 0, 0, "out of memory computing customer features");
+            return rc == CSEG_ERANGE
+                       ? cseg__diag(d, rc, NULL, cseg_table_row_line(t, i), 0,
+                                    "a date beyond the year 5,000,000")
+                       : cseg__diag(d, rc, NULL, 0, 0, "out of memory computing customer features");
         }
         for (size_t k = 0; k < a->na; k++)
             if (av[k][i] >= 0 && (rc = attribute_row(a, &a->at[k], cu, av[k][i], time[i], row)) < 0)

@@ -331,7 +331,10 @@ def bench_kmeans(a, ctx):
            "custseg": med(per(lloyd)), "custseg_hamerly": med(per(ham)), "baseline": med(per(skl)),
            # issue 13: an iteration against reading the same matrix once
            "floor_ms": med([r["floor_seconds"] * 1000 for r in lloyd]),
-           "lloyd_over_floor": med(per(lloyd)) / med([r["floor_seconds"] * 1000 for r in lloyd]),
+           # an iteration after the first, seeding left out (cseg_bench's iteration_seconds)
+           "lloyd_iteration_ms": med([r["iteration_seconds"] * 1000 for r in lloyd]),
+           "lloyd_over_floor": med([r["iteration_seconds"] * 1000 for r in lloyd])
+           / med([r["floor_seconds"] * 1000 for r in lloyd]),
            "fit_seconds_median": {"hamerly": med([r["seconds"] for r in ham]),
                                   "lloyd": med([r["seconds"] for r in lloyd]),
                                   "sklearn": med([r["seconds"] for r in skl])}}
@@ -351,9 +354,8 @@ def bench_kmeans(a, ctx):
                    f"{sorted({r['n_iter'] for r in skl})}"},
         {"check": "Lloyd iteration within 2x of the memory floor (issue 13)",
          "ok": res["lloyd_over_floor"] <= 2.0,
-         "detail": f"iteration {res['custseg']:.2f} ms (includes seeding spread over the "
-                   f"iterations), reading X once {res['floor_ms']:.2f} ms, "
-                   f"{res['lloyd_over_floor']:.2f}x"},
+         "detail": f"iteration {res['lloyd_iteration_ms']:.2f} ms (seeding left out), "
+                   f"reading X once {res['floor_ms']:.2f} ms, {res['lloyd_over_floor']:.2f}x"},
         {"check": "inertia custseg vs sklearn (info: different k-means++ draws)", "ok": None,
          "detail": f"custseg {h0:.10g}, sklearn {skl[0]['inertia']:.10g}, rel diff "
                    f"{(h0 - skl[0]['inertia']) / skl[0]['inertia']:+.3e}"},

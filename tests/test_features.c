@@ -643,6 +643,22 @@ static char *gen_log(size_t n, size_t gap, size_t dist, unsigned seed)
     return s;
 }
 
+struct told {
+    size_t calls;
+    uint64_t done, total;
+    size_t stop_at; /* answer nonzero at this call (0: never) */
+    int backwards;
+};
+
+static int told_fn(uint64_t done, uint64_t total, void *user)
+{
+    struct told *t = user;
+    t->backwards |= done < t->done;
+    t->done = done;
+    t->total = total;
+    return ++t->calls == t->stop_at;
+}
+
 static void test_streamed(void **state)
 {
     (void)state;
@@ -693,6 +709,34 @@ static void test_streamed(void **state)
     free(text);
     assert_int_equal(streamed_same(path, &roles, &p, 64, 1), 1);
     assert_int_equal(streamed_same(path, &roles, &p, 0, 0), 1);
+    /* Progress: told after each chunk, in order, of the file's size; a
+     * nonzero answer stops the reading. */
+    {
+        struct told t = {0, 0, 0, 0, 0};
+        cseg_table_read_params rp;
+        cseg_table_read_params_init(&rp);
+        rp.record_by_record = 1;
+        rp.progress = told_fn;
+        rp.progress_user = &t;
+        cseg_txn_roles r2 = roles;
+        cseg_table *cu = NULL;
+        cseg_quality qq;
+        cseg_diag dd;
+        assert_int_equal(cseg__rfm_compute_csv(&cu, path, &r2, &rp, &p, 0, 0, &qq, NULL, &dd), 0);
+        cseg_table_free(cu);
+        assert_true(t.calls >= 3); /* 150,000 records: chunks of 65,536, and the end */
+        assert_false(t.backwards);
+        FILE *f = fopen(path, "rb");
+        fseek(f, 0, SEEK_END);
+        assert_int_equal(t.total, (uint64_t)ftell(f));
+        fclose(f);
+        t = (struct told){0, 0, 0, 2, 0}; /* stop at the second call */
+        r2 = roles;
+        assert_int_equal(cseg__rfm_compute_csv(&cu, path, &r2, &rp, &p, 0, 0, &qq, NULL, &dd),
+                         CSEG_ECANCELED);
+        assert_null(cu);
+        assert_int_equal(t.calls, 2);
+    }
     unlink(path);
     /* Orders split by others' lines, duplicates 700 rows on: within the
      * default window, read once; beyond a window of 256 rows, read again. */

@@ -161,8 +161,8 @@ CSEG_API int cseg_txn_roles_resolve(cseg_txn_roles *roles, const char *const *he
 
 /* Open path, resolve roles from its header, and read only the role columns
  * (typed: id text, date-time, numbers) with raw-record hashes for the
- * duplicate check. From rp (NULL: defaults) only csv, date_format, n_threads
- * and record_by_record are used. */
+ * duplicate check. From rp (NULL: defaults) only csv, date_format, n_threads,
+ * record_by_record and progress are used. */
 CSEG_API int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *roles,
                            const cseg_table_read_params *rp, cseg_diag *d);
 

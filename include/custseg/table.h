@@ -48,6 +48,13 @@ typedef struct cseg_table_read_params {
     int n_threads;              /* parsing threads; 0 (default): all cores */
     int record_by_record;       /* 1: never use the parallel block parser (it gives the same
                                    table; for testing and comparison); default 0 */
+    /* Called after each block of rows with the bytes of the input read so
+     * far and its size, both of the file as stored (a gzip file's compressed
+     * bytes) or both of the data (a gzip file inflated at once); total 0 when
+     * unknown (a pipe). Nonzero stops the reading with CSEG_ECANCELED. NULL
+     * (default): not called. */
+    int (*progress)(uint64_t done, uint64_t total, void *user);
+    void *progress_user;
 } cseg_table_read_params;
 
 typedef struct cseg_table cseg_table;

@@ -59,6 +59,7 @@ struct cseg_csv {
     size_t map_len;
     int map_tried, map_heap;
     size_t map_limit; /* 0, or the most bytes brought into memory (cseg__csv_map_limit) */
+    uint64_t raw_size; /* the file's size, 0 when not a regular file */
     int from_map;    /* fill() copies from the map at map_off instead of reading */
     size_t map_off;
 };
@@ -435,6 +436,9 @@ int cseg_csv_open(cseg_csv **out, const char *path, const cseg_csv_params *p, cs
                           e ? strerror(e) : "out of memory");
     }
     gzbuffer(r->gz, 1u << 18);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        r->raw_size = (uint64_t)st.st_size;
     int rc = open_common(r, p, d);
     if (rc < 0) {
         cseg_csv_close(r);
@@ -664,6 +668,21 @@ static void map_input(cseg_csv *r)
         }
     }
     close(fd);
+}
+
+void cseg__csv_progress(const cseg_csv *r, uint64_t *done, uint64_t *total)
+{
+    if (r->map) { /* the data in memory: positions in it */
+        *done = r->base + r->pos;
+        *total = r->map_len;
+    } else if (r->gz && r->raw_size) { /* the file's bytes read (read ahead included) */
+        z_off_t at = gzoffset(r->gz);
+        *done = at > 0 ? (uint64_t)at : 0;
+        *total = r->raw_size;
+    } else {
+        *done = r->base + r->pos;
+        *total = 0;
+    }
 }
 
 void cseg__csv_map_limit(cseg_csv *r, size_t bytes)

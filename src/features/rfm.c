@@ -227,6 +227,8 @@ static int txn_read_params(const char *path, cseg_txn_roles *roles,
         p->date_format = rp->date_format;
         p->n_threads = rp->n_threads;
         p->record_by_record = rp->record_by_record;
+        p->progress = rp->progress;
+        p->progress_user = rp->progress_user;
     }
     cseg_csv_params cp = p->csv;
     int rc = cseg_csv_open(&r, path, &cp, d);

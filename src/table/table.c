@@ -995,14 +995,23 @@ out:
     return rc;
 }
 
-/* Chunked reading (cseg__table_read_chunks): the rows read so far go to
- * fn, and the table starts again with no rows but the same dictionaries. */
-static int hand_over(cseg_table *t, cseg__chunk_fn fn, void *user)
+/* After a block: chunked reading (cseg__table_read_chunks) hands the rows
+ * read so far to fn, and the table starts again with no rows but the same
+ * dictionaries; the caller hears how far the reading is. */
+static int hand_over(cseg_table *t, cseg_csv *r, const cseg_table_read_params *p,
+                     cseg__chunk_fn fn, void *user, const char *path, cseg_diag *d)
 {
-    if (!fn || t->n_rows == 0)
-        return 0;
-    int rc = fn(t, user);
-    t->n_rows = 0;
+    int rc = 0;
+    if (fn && t->n_rows) {
+        rc = fn(t, user);
+        t->n_rows = 0;
+    }
+    if (rc == 0 && p->progress) {
+        uint64_t done, total;
+        cseg__csv_progress(r, &done, &total);
+        if (p->progress(done, total, p->progress_user))
+            rc = cseg__diag(d, CSEG_ECANCELED, path, 0, 0, "reading canceled");
+    }
     return rc;
 }
 
@@ -1087,6 +1096,7 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
     if (fn)
         cseg__csv_map_limit(r, CHUNK_MAP_MAX);
     int decided = 0; /* every column's type known, after 1,024 rows */
+    size_t rows_told = 0; /* t->n_rows at the last hand_over */
     if (!(parts = cseg__calloc(PARTS_PER_THREAD * (size_t)nt, sizeof *parts))) {
         rc = CSEG_ENOMEM;
         goto oom;
@@ -1097,8 +1107,11 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
             for (size_t j = 0; j < t->n_cols && decided; j++)
                 decided = t->cols[j].type != CSEG_COL_AUTO;
         }
-        if (fn && t->n_rows >= CHUNK_ROWS && (rc = hand_over(t, fn, user)) < 0)
-            goto out;
+        if ((fn || p->progress) && t->n_rows - rows_told >= CHUNK_ROWS) {
+            if ((rc = hand_over(t, r, p, fn, user, path, d)) < 0)
+                goto out;
+            rows_told = t->n_rows;
+        }
         if (decided && !p->record_by_record && cseg__csv_offset(r) >= seq_until) {
             const char *blk;
             size_t blen;
@@ -1116,8 +1129,9 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
                 rc = read_block(t, r, blk, blen, line0, p, nt, parts, restart, path, d);
                 if (rc == CSEG_ENOMEM || rc == CSEG_ETOOBIG)
                     goto oom;
-                if (rc == 0 && (rc = hand_over(t, fn, user)) < 0)
+                if (rc == 0 && (rc = hand_over(t, r, p, fn, user, path, d)) < 0)
                     goto out;
+                rows_told = t->n_rows;
                 if (rc == 0)
                     continue;
                 if (rc != 2)
@@ -1240,7 +1254,7 @@ static int read_pass(cseg_table **out, const char *path, const cseg_table_read_p
     }
     if (rc < 0)
         goto out;
-    if ((rc = hand_over(t, fn, user)) < 0)
+    if ((rc = hand_over(t, r, p, fn, user, path, d)) < 0)
         goto out;
     /* Columns that never saw a value are empty number columns. */
     for (size_t j = 0; j < t->n_cols; j++) {

@@ -13,6 +13,17 @@ typedef struct cli_common {
     int quiet, verbose;
 } cli_common;
 
+/* A long reading's progress on a terminal (cseg_table_read_params.progress):
+ * after a second, one line on stderr, redrawn at most five times a second,
+ * with the share read, the rate and the time left; cli_meter_end clears it. */
+typedef struct cli_meter {
+    const char *name;
+    double start, last;
+    int shown;
+} cli_meter;
+int cli_meter_progress(uint64_t done, uint64_t total, void *user);
+void cli_meter_end(cli_meter *m);
+
 /* Print "custseg: <diag or code message>" and return the exit status for code. */
 int cli_fail(int code, const cseg_diag *d, const char *context);
 /* Print "custseg: <msg>" (printf style) and return status. */

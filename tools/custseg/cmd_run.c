@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -109,6 +110,11 @@ int cmd_run(int argc, char **argv)
     rp.csv = csv;
     rp.date_format = date_format;
     rp.n_threads = o.p.n_threads;
+    cli_meter meter = {name, cli_now(), 0, 0};
+    if (!o.c.quiet && isatty(2)) {
+        rp.progress = cli_meter_progress;
+        rp.progress_user = &meter;
+    }
     /* A log file is read a chunk at a time, its customers built as it goes
      * (memory grows with customers, not rows), unless a step needs every
      * row: lifetime value's checks, pseudonymized ids (customers are ordered
@@ -119,6 +125,7 @@ int cmd_run(int argc, char **argv)
                  ? cseg_db_read_txn(&txn, path, o.table, o.query, &roles, &rp, &diag)
              : stream ? cseg_rfm_compute_csv(&customers, path, &roles, &rp, &rfm, &quality, &diag)
                       : cseg_txn_read(&txn, path, &roles, &rp, &diag);
+    cli_meter_end(&meter);
     if (rc < 0)
         return cli_fail(rc, &diag, name);
     /* Attributes reach every output: personal data is refused unless allowed

@@ -665,3 +665,30 @@ int cli_make_dir(const char *dir)
     }
 }
 
+
+int cli_meter_progress(uint64_t done, uint64_t total, void *user)
+{
+    cli_meter *m = user;
+    double t = cli_now(), el = t - m->start;
+    if (el < 1 || t - m->last < 0.2)
+        return 0;
+    m->last = t;
+    m->shown = 1;
+    double rate = el > 0 ? (double)done / el : 0;
+    if (total && done <= total && rate > 0)
+        fprintf(stderr, "\r%100s\rcustseg: reading %s: %.0f%% (%.1f of %.1f GB, %.0f MB/s, about %.0f s left)",
+                "", m->name, 100.0 * (double)done / (double)total, (double)done / 1e9,
+                (double)total / 1e9, rate / 1e6, (double)(total - done) / rate);
+    else
+        fprintf(stderr, "\r%100s\rcustseg: reading %s: %.1f GB (%.0f MB/s)", "", m->name,
+                (double)done / 1e9, rate / 1e6);
+    fflush(stderr);
+    return 0;
+}
+
+void cli_meter_end(cli_meter *m)
+{
+    if (m->shown)
+        fprintf(stderr, "\r%100s\r", "");
+    m->shown = 0;
+}

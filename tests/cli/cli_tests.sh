@@ -656,6 +656,13 @@ expect 0 k-sample -- "$BIN" fit "$MALL" --k-sample 100 --out "$T/ks"
 contains k-sample-note "$T/err" "k chosen on a uniform sample of 100 of the 200 customers"
 contains k-sample-json "$T/ks/segments.json" '"sample": 100'
 expect 0 k-sample-off -- "$BIN" fit "$MALL" --k-sample 0 --out "$T/ks0" --quiet
+# --progress: the progress line although stderr is a file here; --quiet silences it.
+expect 0 progress-forced -- "$BIN" run "$SMALL" --out "$T/pg" --progress
+contains progress-forced-line "$T/err" "custseg: kmeans, k = 2 (1 of 9)..."
+expect 0 progress-default -- "$BIN" run "$SMALL" --out "$T/pg"
+if grep -q "kmeans, k = " "$T/err"; then bad "progress-default: a progress line in a file"; else ok; fi
+expect 0 progress-quiet -- "$BIN" run "$SMALL" --out "$T/pg" --progress --quiet
+if [ -s "$T/err" ]; then bad "progress-quiet: stderr was '$(head -c 200 "$T/err")'"; else ok; fi
 if grep -q '"sample"' "$T/ks0/segments.json"; then bad "k-sample 0 sampled"; else ok; fi
 
 # ---- valgrind-clean on a small run ----

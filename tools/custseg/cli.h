@@ -11,8 +11,12 @@ enum { EXIT_OK = 0, EXIT_DATA = 1, EXIT_USAGE = 2, EXIT_IO = 3, EXIT_DRIFT = 4 }
 
 typedef struct cli_common {
     int quiet, verbose;
+    int progress; /* --progress: the progress line even when stderr is not a terminal */
 } cli_common;
 
+/* Whether to show a progress line: on a terminal, or with --progress; never
+ * with --quiet. */
+int cli_show_progress(const cli_common *c);
 /* A long reading's progress on a terminal (cseg_table_read_params.progress):
  * after a second, one line on stderr, redrawn at most five times a second,
  * with the share read, the rate and the time left; cli_meter_end clears it. */
@@ -166,7 +170,7 @@ enum {
     OPT_NO_KEEP_KNOWN, OPT_ATTRIBUTES, OPT_DB, OPT_RUN, OPT_SEGMENT, OPT_FIELDS,
     OPT_MIN_SEGMENT_SIZE, OPT_TABLE, OPT_QUERY, OPT_PSEUDONYMIZE, OPT_ALLOW_PII, OPT_DROP_COLUMNS,
     OPT_WITH, OPT_AUDIT, OPT_PREVIOUS, OPT_EXPLAIN, OPT_CLV, OPT_UNIT, OPT_HORIZON, OPT_DISCOUNT,
-    OPT_TIMINGS, OPT_K_SAMPLE, OPT_MAX_MEMORY
+    OPT_TIMINGS, OPT_K_SAMPLE, OPT_MAX_MEMORY, OPT_PROGRESS
 };
 
 /* The lifetime-value options of run and clv. */
@@ -194,6 +198,7 @@ int cli_parse_clv_option(const char *cmd, int opt, const char *arg, cseg_clv_par
         {"names", required_argument, 0, OPT_NAMES}, {"sample", required_argument, 0, OPT_SAMPLE},  \
         {"kmeans-algo", required_argument, 0, OPT_KMEANS_ALGO},                                    \
         {"quiet", no_argument, 0, OPT_QUIET}, {"verbose", no_argument, 0, OPT_VERBOSE},            \
+        {"progress", no_argument, 0, OPT_PROGRESS},                                                \
         {"help", no_argument, 0, OPT_HELP}, {"algo", required_argument, 0, OPT_ALGO},              \
         {"height", required_argument, 0, OPT_HEIGHT}, {"exact", no_argument, 0, OPT_EXACT},       \
         {"eps", required_argument, 0, OPT_EPS},                                                    \
@@ -269,6 +274,8 @@ int cli_parse_clv_option(const char *cmd, int opt, const char *arg, cseg_clv_par
     "                       default: 80% of physical memory)\n"                               \
     "  --threads N          worker threads (default: all cores)\n"                               \
     "  --quiet, --verbose   less or more on stderr\n"                                            \
+    "  --progress           the progress line even when stderr is not a terminal (not with\n"  \
+    "                       --quiet)\n"                                                         \
     "  --timings            print seconds and peak memory per stage (read, features, fit,\n"    \
     "                       profiles, write)\n"                                                  \
     "  --help               this help\n"

@@ -2,7 +2,6 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -111,7 +110,7 @@ int cmd_run(int argc, char **argv)
     rp.date_format = date_format;
     rp.n_threads = o.p.n_threads;
     cli_meter meter = {name, cli_now(), 0, 0};
-    if (!o.c.quiet && isatty(2)) {
+    if (cli_show_progress(&o.c)) {
         rp.progress = cli_meter_progress;
         rp.progress_user = &meter;
     }

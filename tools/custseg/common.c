@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -441,6 +442,9 @@ int seg_opts_parse(seg_opts *o, const char *cmd, int opt, const char *arg)
     case OPT_VERBOSE:
         o->c.verbose = 1;
         return 1;
+    case OPT_PROGRESS:
+        o->c.progress = 1;
+        return 1;
     default:
         return 0;
     }
@@ -691,4 +695,9 @@ void cli_meter_end(cli_meter *m)
     if (m->shown)
         fprintf(stderr, "\r%100s\r", "");
     m->shown = 0;
+}
+
+int cli_show_progress(const cli_common *c)
+{
+    return !c->quiet && (c->progress || isatty(2));
 }

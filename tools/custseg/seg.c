@@ -666,7 +666,7 @@ int seg_run(seg_opts *o, const seg_source *src)
     cseg_comparison *c = NULL;
     cseg_table *prev = NULL;
     char *prev_id = NULL;
-    cli_progress cp = {!o->c.quiet && isatty(2),
+    cli_progress cp = {cli_show_progress(&o->c),
                        o->c.quiet,
                        o->c.verbose,
                        0,

@@ -572,8 +572,7 @@ static long col_of(const cseg_table *t, const char *name)
     return name[0] ? cseg_table_find(t, name) : -1;
 }
 
-static int attribute_row(cseg__rfm_acc *a, attr *at, int32_t cust, int32_t level, int64_t time,
-                         uint64_t row)
+static int attribute_row(attr *at, int32_t cust, int32_t level, int64_t time, uint64_t row)
 {
     uint32_t *v;
     int added;
@@ -610,7 +609,6 @@ static int attribute_row(cseg__rfm_acc *a, attr *at, int32_t cust, int32_t level
              (e->time > o->time || (e->time == o->time && e->row > o->row))))
             at->best[cust] = *v;
     }
-    (void)a;
     return 0;
 }
 
@@ -755,7 +753,7 @@ int cseg__rfm_acc_add(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_role
                        : cseg__diag(d, rc, NULL, 0, 0, "out of memory computing customer features");
         }
         for (size_t k = 0; k < a->na; k++)
-            if (av[k][i] >= 0 && (rc = attribute_row(a, &a->at[k], cu, av[k][i], time[i], row)) < 0)
+            if (av[k][i] >= 0 && (rc = attribute_row(&a->at[k], cu, av[k][i], time[i], row)) < 0)
                 return cseg__diag(d, rc, NULL, 0, 0, "out of memory computing customer features");
         if (ret) {
             cseg__add_exact(&c->returned, -value);

@@ -133,8 +133,14 @@ static int on_progress(const cseg_progress *pr, void *user)
         break;
     case CSEG_STAGE_FIT:
         if (pr->k) {
-            fprintf(stderr, "\r%70s\rcustseg: %s, k = %zu (%zu of %zu)...", "", pr->algorithm,
-                    pr->k, pr->done + 1, pr->total);
+            /* After a second, the time left at the pace of the candidates so far. */
+            double el = cli_now() - cp->mark;
+            char left[48] = "";
+            if (pr->done > 0 && pr->total > pr->done && el >= 1)
+                snprintf(left, sizeof left, ", about %.0f s left",
+                         el / (double)pr->done * (double)(pr->total - pr->done));
+            fprintf(stderr, "\r%70s\rcustseg: %s, k = %zu (%zu of %zu%s)...", "", pr->algorithm,
+                    pr->k, pr->done + 1, pr->total, left);
             cp->line_open = 1;
         }
         break;

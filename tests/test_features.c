@@ -333,17 +333,24 @@ static void test_overflow(void **state)
 #define HAVE_RETAIL 1
 #endif
 
+/* The bundled Online Retail log, or the test skipped with a message. */
+static const char *retail_log(void)
+{
+    static const char path[] = CSEG_SOURCE_DIR "/data/online_retail.csv.gz";
+    if (access(path, R_OK) != 0) {
+        print_message("skipped: %s is absent\n", path);
+        skip();
+    }
+    return path;
+}
+
 static void test_online_retail(void **state)
 {
     (void)state;
 #ifndef HAVE_RETAIL
     skip();
 #else
-    const char *path = CSEG_SOURCE_DIR "/data/online_retail.csv.gz";
-    if (access(path, R_OK) != 0) {
-        print_message("skipped: %s is absent\n", path);
-        skip();
-    }
+    const char *path = retail_log();
     cseg_txn_roles roles;
     memset(&roles, 0, sizeof roles);
     cseg_table *txn, *c;
@@ -783,11 +790,7 @@ static void test_streamed(void **state)
 static void test_streamed_retail(void **state)
 {
     (void)state;
-    const char *path = CSEG_SOURCE_DIR "/data/online_retail.csv.gz";
-    if (access(path, R_OK) != 0) {
-        print_message("skipped: %s is absent\n", path);
-        skip();
-    }
+    const char *path = retail_log();
     cseg_txn_roles roles;
     memset(&roles, 0, sizeof roles);
     roles.n_attributes = 1;

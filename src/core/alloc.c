@@ -80,6 +80,14 @@ void *cseg__reallocarray(void *p, size_t n, size_t size)
     return realloc(p, bytes ? bytes : 1);
 }
 
+void *cseg__realloc_huge(void *p, size_t n, size_t size)
+{
+    void *q = cseg__reallocarray(p, n, size);
+    if (q)
+        cseg__advise_huge(q, n * size);
+    return q;
+}
+
 char *cseg__strndup(const char *s, size_t n)
 {
     char *r = malloc(n + 1);

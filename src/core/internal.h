@@ -50,6 +50,9 @@ int cseg__quantiles(const double *x, size_t n, const double *q, size_t nq, doubl
 /* calloc/realloc with an overflow check on n*size. */
 void *cseg__calloc(size_t n, size_t size);
 void *cseg__reallocarray(void *p, size_t n, size_t size);
+/* cseg__reallocarray, then cseg__advise_huge on the block: for arrays that
+ * grow with the data (their first touches are page faults). */
+void *cseg__realloc_huge(void *p, size_t n, size_t size);
 char *cseg__strdup(const char *s);
 char *cseg__strndup(const char *s, size_t n);
 

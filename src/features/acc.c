@@ -50,19 +50,11 @@ typedef struct u64map {
     size_t cap, n;
 } u64map;
 
-/* Growing arrays ask for huge pages: their first touches are page faults,
- * dear in a VM. */
-static void *grow(void *p, size_t n, size_t size)
-{
-    void *q = cseg__reallocarray(p, n, size);
-    if (q)
-        cseg__advise_huge(q, n * size);
-    return q;
-}
-
+/* Growing arrays ask for huge pages (cseg__realloc_huge): their first
+ * touches are page faults, dear in a VM. */
 static void *zeroed(size_t n, size_t size)
 {
-    void *q = grow(NULL, n, size);
+    void *q = cseg__realloc_huge(NULL, n, size);
     if (q)
         memset(q, 0, n * size);
     return q;
@@ -264,12 +256,12 @@ static int customers_room(cseg__rfm_acc *a, size_t n)
     size_t cap = a->nc ? a->nc : 1024;
     while (cap < n)
         cap *= 2;
-    acust *c = grow(a->c, cap, sizeof *c);
+    acust *c = cseg__realloc_huge(a->c, cap, sizeof *c);
     if (!c)
         return CSEG_ENOMEM;
     a->c = c;
     for (size_t k = 0; k < a->na; k++) {
-        uint32_t *b = grow(a->at[k].best, cap, sizeof *b);
+        uint32_t *b = cseg__realloc_huge(a->at[k].best, cap, sizeof *b);
         if (!b)
             return CSEG_ENOMEM;
         a->at[k].best = b;
@@ -293,7 +285,7 @@ static int invoices_room(cseg__rfm_acc *a, size_t n)
     size_t cap = a->n_inv ? a->n_inv : 1024;
     while (cap < n)
         cap *= 2;
-    int32_t *o = grow(a->inv_owner, cap, sizeof *o);
+    int32_t *o = cseg__realloc_huge(a->inv_owner, cap, sizeof *o);
     if (!o)
         return CSEG_ENOMEM;
     for (size_t k = a->n_inv; k < cap; k++)
@@ -354,7 +346,7 @@ static int window_add(cseg__rfm_acc *a, acust *c, int64_t day, double value)
             if (a->n_win >= NONE - 1)
                 return CSEG_ETOOBIG;
             size_t cap = a->cap_win ? 2 * a->cap_win : 4096;
-            wentry *w = grow(a->win, cap, sizeof *w);
+            wentry *w = cseg__realloc_huge(a->win, cap, sizeof *w);
             if (!w)
                 return CSEG_ENOMEM;
             a->win = w;
@@ -380,11 +372,17 @@ static size_t product_home(uint32_t code, uint32_t cap)
 
 /* A block of cap slots (a power of 2, >= 4) for a set: one left by a set
  * that grew, or new at the pool's end. Offset in *off. */
-static int pool_take(cseg__rfm_acc *a, uint32_t cap, uint64_t *off)
+static int size_class(uint32_t cap) /* log2 of a power of 2 */
 {
     int k = 0;
     while (((uint32_t)1 << k) < cap)
         k++;
+    return k;
+}
+
+static int pool_take(cseg__rfm_acc *a, uint32_t cap, uint64_t *off)
+{
+    int k = size_class(cap);
     if (a->pool_free[k]) {
         *off = a->pool_free[k] - 1;
         memcpy(&a->pool_free[k], a->pool + *off, sizeof a->pool_free[k]);
@@ -394,7 +392,7 @@ static int pool_take(cseg__rfm_acc *a, uint32_t cap, uint64_t *off)
         size_t pc = a->pool_cap ? a->pool_cap + a->pool_cap / 2 : (size_t)1 << 16;
         while (pc < a->pool_len + cap)
             pc += pc / 2;
-        uint32_t *p = grow(a->pool, pc, sizeof *p);
+        uint32_t *p = cseg__realloc_huge(a->pool, pc, sizeof *p);
         if (!p)
             return CSEG_ENOMEM;
         a->pool = p;
@@ -408,9 +406,7 @@ static int pool_take(cseg__rfm_acc *a, uint32_t cap, uint64_t *off)
 /* The block at off (cap slots) is free: the next set of its size takes it. */
 static void pool_give(cseg__rfm_acc *a, uint64_t off, uint32_t cap)
 {
-    int k = 0;
-    while (((uint32_t)1 << k) < cap)
-        k++;
+    int k = size_class(cap);
     memcpy(a->pool + off, &a->pool_free[k], sizeof a->pool_free[k]); /* the link */
     a->pool_free[k] = off + 1;
 }
@@ -546,7 +542,7 @@ static int duplicate(cseg__rfm_acc *a, const dline *x)
             size_t cap = a->cap_lines ? 2 * a->cap_lines : 4096;
             if (!a->full && cap > a->window)
                 cap = a->window;
-            dline *l = grow(a->lines, cap, sizeof *l);
+            dline *l = cseg__realloc_huge(a->lines, cap, sizeof *l);
             if (!l)
                 return CSEG_ENOMEM;
             a->lines = l;
@@ -584,7 +580,7 @@ static int attribute_row(attr *at, int32_t cust, int32_t level, int64_t time, ui
             if (at->n >= NONE - 1)
                 return CSEG_ETOOBIG;
             size_t cap = at->cap ? 2 * at->cap : 1024;
-            aentry *e = grow(at->e, cap, sizeof *e);
+            aentry *e = cseg__realloc_huge(at->e, cap, sizeof *e);
             if (!e)
                 return CSEG_ENOMEM;
             at->e = e;

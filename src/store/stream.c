@@ -681,6 +681,12 @@ static int batch_add(batch *b, char tag, const char *x, const char *y, const cha
     return rc < 0 ? rc : kset_add(&b->seen, &b->key);
 }
 
+/* Rows a statement of run_rows takes when `left` remain: 64, 16, 4 or 1. */
+static size_t statement_rows(size_t left)
+{
+    return left >= 64 ? 64 : left >= 16 ? 16 : left >= 4 ? 4 : 1;
+}
+
 /* Rows of ncols cells each, written by "head VALUES (...), ... tail" with
  * up to 64 rows to a statement (64, 16, 4 or 1: few distinct statements
  * for the back end to keep prepared). fn, if any, gets each statement's
@@ -691,7 +697,7 @@ static int run_rows(cseg_store *s, batch *b, const char *head, const char *tail,
 {
     int rc = 0;
     for (size_t r0 = 0; r0 < nrows && rc == 0;) {
-        size_t k = nrows - r0 >= 64 ? 64 : nrows - r0 >= 16 ? 16 : nrows - r0 >= 4 ? 4 : 1;
+        size_t k = statement_rows(nrows - r0);
         k = k > max_rows ? max_rows : k;
         /* The statement's text, made once per batch (the same few each time). */
         size_t q = 0;
@@ -1013,7 +1019,7 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
                                   "is_return, event_key, fingerprint, counted)";
     if (rc == 0 && s->ops->last_id) {
         for (size_t r0 = 0; r0 < nr && rc == 0;) {
-            size_t k = nr - r0 >= 64 ? 64 : nr - r0 >= 16 ? 16 : nr - r0 >= 4 ? 4 : 1;
+            size_t k = statement_rows(nr - r0);
             rc = run_rows(s, b, ev_head, "", 13, NULL, c + r0 * 13, k, NULL, NULL, 64, d);
             if (rc == 0) {
                 int64_t last = s->ops->last_id(s);

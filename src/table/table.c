@@ -195,14 +195,6 @@ static int col_alloc(tcol *c, size_t cap, size_t n)
     return 0;
 }
 
-static void *resize(void *p, size_t n, size_t size)
-{
-    void *q = cseg__reallocarray(p, n, size);
-    if (q)
-        cseg__advise_huge(q, n * size);
-    return q;
-}
-
 /* Give every row array room for nc rows (nc >= n_rows). */
 static int resize_rows(cseg_table *t, size_t nc)
 {
@@ -210,28 +202,28 @@ static int resize_rows(cseg_table *t, size_t nc)
         tcol *c = &t->cols[j];
         void *p;
         if (c->num) {
-            if (!(p = resize(c->num, nc, sizeof *c->num)))
+            if (!(p = cseg__realloc_huge(c->num, nc, sizeof *c->num)))
                 return CSEG_ENOMEM;
             c->num = p;
         }
         if (c->tim) {
-            if (!(p = resize(c->tim, nc, sizeof *c->tim)))
+            if (!(p = cseg__realloc_huge(c->tim, nc, sizeof *c->tim)))
                 return CSEG_ENOMEM;
             c->tim = p;
         }
         if (c->code) {
-            if (!(p = resize(c->code, nc, sizeof *c->code)))
+            if (!(p = cseg__realloc_huge(c->code, nc, sizeof *c->code)))
                 return CSEG_ENOMEM;
             c->code = p;
         }
     }
     void *p;
     if (t->hash) {
-        if (!(p = resize(t->hash, nc, sizeof *t->hash)))
+        if (!(p = cseg__realloc_huge(t->hash, nc, sizeof *t->hash)))
             return CSEG_ENOMEM;
         t->hash = p;
     }
-    if (!(p = resize(t->lines, nc, sizeof *t->lines)))
+    if (!(p = cseg__realloc_huge(t->lines, nc, sizeof *t->lines)))
         return CSEG_ENOMEM;
     t->lines = p;
     t->cap_rows = nc;
@@ -1463,7 +1455,7 @@ int cseg_table_add_numbers(cseg_table *t, const char *name, const double *values
     if (!c)
         return CSEG_ENOMEM;
     c->type = CSEG_COL_NUMBER;
-    if (!(c->num = resize(NULL, t->n_rows ? t->n_rows : 1, sizeof *c->num)))
+    if (!(c->num = cseg__realloc_huge(NULL, t->n_rows ? t->n_rows : 1, sizeof *c->num)))
         return CSEG_ENOMEM;
     if (t->n_rows)
         memcpy(c->num, values, t->n_rows * sizeof *c->num);
@@ -1507,7 +1499,7 @@ int cseg_table_add_text(cseg_table *t, const char *name, const char *const *leve
         c->off[c->n_levels++] = c->pool_len;
         c->pool_len += len + 1;
     }
-    if (!(c->code = resize(NULL, t->n_rows ? t->n_rows : 1, sizeof *c->code)))
+    if (!(c->code = cseg__realloc_huge(NULL, t->n_rows ? t->n_rows : 1, sizeof *c->code)))
         return CSEG_ENOMEM;
     if (t->n_rows)
         memcpy(c->code, codes, t->n_rows * sizeof *c->code);

@@ -741,6 +741,7 @@ static void test_streamed(void **state)
         r2 = roles;
         assert_int_equal(cseg__rfm_compute_csv(&cu, path, &r2, &rp, &p, 0, 0, &qq, NULL, &dd),
                          CSEG_ECANCELED);
+        assert_string_equal(dd.msg, "reading canceled");
         assert_null(cu);
         assert_int_equal(t.calls, 2);
     }
@@ -782,6 +783,7 @@ static void test_streamed(void **state)
     p.clv.enabled = 1;
     path = tmp_text(0, LOG);
     assert_int_equal(cseg_rfm_compute_csv(&c, path, &roles, NULL, &p, &q, &d1), CSEG_EINVAL);
+    assert_string_equal(d1.msg, "lifetime value needs every row: read the log with cseg_txn_read");
     unlink(path);
 }
 

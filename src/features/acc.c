@@ -856,84 +856,341 @@ static int quintile_scores(const double *v, size_t n, int higher_better, double 
     return 0;
 }
 
-int cseg__rfm_acc_finish(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_roles *roles,
-                         cseg_table **customers, cseg_quality *qout, int32_t **codes_out,
-                         cseg_diag *d)
+/* ---- parts: a reader's customers as bytes that merge ----
+ *
+ * A part holds, for the customers with a purchase among the rows one reader
+ * saw (all of a customer's rows must be in the same part), the features
+ * before scoring, each attribute's best value, and the cleaning counts.
+ * Layout (host byte order: the parts of one run come from one build):
+ *
+ *   u32 magic, u32 attributes, u32 has_products, u32 0
+ *   cseg_quality (counts so far), 4 doubles (gross and returned sums, s, c)
+ *   u64 m; m x PV doubles; m ids, each NUL-terminated
+ *   per attribute: u64 levels; per level i64 key, text NUL-terminated;
+ *                  m x i32 level (-1: none)
+ *
+ * A level's key orders the merged levels as one reader of the whole log
+ * would have met them (the level's first row). */
+
+#define PART_MAGIC 0x31505343u /* "CSP1" */
+enum { RECENCY, FREQ, MONETARY, TENURE, AOV, SPEND, NPROD, RRATE, PV, RS = PV, FS, MS, NF };
+
+typedef struct pbuf {
+    char *b;
+    size_t n, cap;
+    int oom;
+} pbuf;
+
+static void pb_put(pbuf *pb, const void *x, size_t n)
+{
+    if (pb->oom)
+        return;
+    if (pb->n + n > pb->cap) {
+        size_t nc = pb->cap ? pb->cap : 4096;
+        while (nc < pb->n + n)
+            nc *= 2;
+        char *nb = realloc(pb->b, nc);
+        if (!nb) {
+            pb->oom = 1;
+            return;
+        }
+        pb->b = nb;
+        pb->cap = nc;
+    }
+    memcpy(pb->b + pb->n, x, n);
+    pb->n += n;
+}
+
+static void pb_str(pbuf *pb, const char *s)
+{
+    pb_put(pb, s, strlen(s) + 1);
+}
+
+int64_t cseg__rfm_acc_max_day(const cseg__rfm_acc *a)
+{
+    return a->max_day;
+}
+
+int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_roles *roles,
+                       int64_t max_day, const int64_t *row_key, char **out, size_t *out_len,
+                       int32_t **codes_out, cseg_diag *d)
 {
     const cseg_rfm_params *p = &a->p;
     cseg_quality q = a->q;
+    pbuf pb = {0};
+    int32_t *codes = NULL;
+    int64_t *key = NULL;
+    *out = NULL;
+    *out_len = 0;
+    if (codes_out)
+        *codes_out = NULL;
+    long jc = col_of(t, roles->customer);
+    int64_t as_of = p->as_of_day != CSEG_DAY_AUTO ? p->as_of_day
+                    : max_day == INT64_MIN        ? 0
+                                                  : max_day + 1;
+    q.as_of_day = as_of;
+    size_t n_codes = jc >= 0 ? cseg_table_n_levels(t, (size_t)jc) : 0, m = 0;
+    n_codes = n_codes < a->nc ? n_codes : a->nc;
+    if (!(codes = malloc((n_codes ? n_codes : 1) * sizeof *codes)))
+        goto oom;
+    for (size_t k = 0; k < n_codes; k++) {
+        if (a->c[k].purchase)
+            codes[m++] = (int32_t)k;
+        else
+            q.n_return_only += a->c[k].any;
+    }
+    q.n_customers = m;
+    uint32_t head[4] = {PART_MAGIC, (uint32_t)a->na, col_of(t, roles->product) >= 0, 0};
+    pb_put(&pb, head, sizeof head);
+    pb_put(&pb, &q, sizeof q);
+    double sums[4] = {a->qg.s, a->qg.c, a->qr.s, a->qr.c};
+    pb_put(&pb, sums, sizeof sums);
+    uint64_t m64 = m;
+    pb_put(&pb, &m64, sizeof m64);
+    int64_t window_start = as_of - p->spend_window_days;
+    for (size_t u = 0; u < m; u++) {
+        const acust *c = &a->c[codes[u]];
+        cseg__exact_sum window = c->window;
+        if (p->as_of_day == CSEG_DAY_AUTO) /* the kept rows of the window, in order */
+            for (uint32_t e = c->win_head; e != NONE; e = a->win[e].next)
+                if (a->win[e].day >= window_start)
+                    cseg__add_exact(&window, a->win[e].value);
+        double g = cseg__exact_value(&c->gross), ret = cseg__exact_value(&c->returned);
+        double v[PV];
+        v[RECENCY] = (double)(as_of - c->last);
+        v[FREQ] = (double)c->nfreq;
+        v[MONETARY] = cseg__money(cseg__exact_value(&c->net), p->money_decimals);
+        v[TENURE] = (double)(as_of - c->first);
+        v[AOV] = cseg__money_per(g, c->nfreq, p->money_decimals);
+        v[SPEND] = cseg__money(cseg__exact_value(&window), p->money_decimals);
+        v[NPROD] = (double)c->nprod;
+        v[RRATE] = g > 0 ? ret / g : 0;
+        pb_put(&pb, v, sizeof v);
+    }
+    for (size_t u = 0; u < m; u++)
+        pb_str(&pb, cseg_table_level(t, (size_t)jc, codes[u]));
+    /* Attributes: every level of the log's column, keyed by its first row
+     * (row_key) or its place in the dictionary. */
+    for (size_t k = 0; k < a->na; k++) {
+        long j = cseg_table_find(t, roles->attributes[k]);
+        size_t nl = cseg_table_n_levels(t, (size_t)j);
+        free(key);
+        if (!(key = malloc((nl ? nl : 1) * sizeof *key)))
+            goto oom;
+        for (size_t l = 0; l < nl; l++)
+            key[l] = row_key ? INT64_MAX : (int64_t)l;
+        if (row_key) {
+            const int32_t *lv = cseg_table_codes(t, (size_t)j);
+            for (size_t i = 0, n = cseg_table_n_rows(t); i < n; i++)
+                if (lv[i] >= 0 && row_key[i] < key[lv[i]])
+                    key[lv[i]] = row_key[i];
+        }
+        uint64_t nl64 = nl;
+        pb_put(&pb, &nl64, sizeof nl64);
+        for (size_t l = 0; l < nl; l++) {
+            pb_put(&pb, &key[l], sizeof key[l]);
+            pb_str(&pb, cseg_table_level(t, (size_t)j, (int32_t)l));
+        }
+        const attr *at = &a->at[k];
+        for (size_t u = 0; u < m; u++) {
+            uint32_t b = at->best ? at->best[codes[u]] : NONE;
+            int32_t level = b == NONE ? -1 : at->e[b].level;
+            pb_put(&pb, &level, sizeof level);
+        }
+    }
+    if (pb.oom)
+        goto oom;
+    free(key);
+    *out = pb.b;
+    *out_len = pb.n;
+    if (codes_out)
+        *codes_out = codes;
+    else
+        free(codes);
+    return 0;
+oom:
+    free(key);
+    free(codes);
+    free(pb.b);
+    return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory computing customer features");
+}
+
+/* A part read back: pointers into its bytes. */
+typedef struct pview {
+    const cseg_quality *q; /* unaligned: copied before use */
+    const char *q_at, *sums_at, *v_at, *ids_at, *attr_at;
+    size_t m, na;
+    int has_prod;
+} pview;
+
+/* Check a part's layout as far as the ids; the attributes are checked as
+ * they are read. 0, or -1 when it is not a part. */
+static int part_view(const char *b, size_t n, pview *v)
+{
+    uint32_t head[4];
+    uint64_t m;
+    size_t at = sizeof head + sizeof(cseg_quality) + 4 * sizeof(double);
+    if (n < at + sizeof m)
+        return -1;
+    memcpy(head, b, sizeof head);
+    memcpy(&m, b + at, sizeof m);
+    if (head[0] != PART_MAGIC || head[1] > CSEG_ATTRIBUTES_MAX || m > (n - at) / (PV * 8))
+        return -1;
+    v->q_at = b + sizeof head;
+    v->sums_at = v->q_at + sizeof(cseg_quality);
+    v->v_at = b + at + sizeof m;
+    v->m = (size_t)m;
+    v->na = head[1];
+    v->has_prod = head[2] != 0;
+    const char *e = b + n, *s = v->v_at + v->m * PV * sizeof(double);
+    v->ids_at = s;
+    for (size_t u = 0; u < v->m; u++) {
+        const char *z = memchr(s, 0, (size_t)(e - s));
+        if (!z)
+            return -1;
+        s = z + 1;
+    }
+    v->attr_at = s;
+    return 0;
+}
+
+typedef struct mlevel {
+    int64_t key;
+    const char *s;
+    int32_t code;
+} mlevel;
+
+static int cmp_mlevel_s(const void *pa, const void *pb)
+{
+    const mlevel *a = pa, *b = pb;
+    int c = strcmp(a->s, b->s);
+    return c ? c : (a->key > b->key) - (a->key < b->key);
+}
+
+static int cmp_mlevel_key(const void *pa, const void *pb)
+{
+    const mlevel *a = pa, *b = pb;
+    return (a->key > b->key) - (a->key < b->key);
+}
+
+int cseg__rfm_assemble(const char *const *parts, const size_t *lens, size_t np,
+                       const cseg_rfm_params *p, const cseg_txn_roles *roles,
+                       cseg_table **customers, cseg_quality *qout, size_t **order_out,
+                       cseg_diag *d)
+{
+    cseg_quality q;
     idsort *ids = NULL;
     double *F = NULL;
     int32_t *codes = NULL, *acodes = NULL;
     const char **levels = NULL;
     char(*rfm_levels)[4] = NULL;
     cseg_table *out = NULL;
+    pview *pv = NULL;
+    mlevel *ml = NULL;
+    const char **alv = NULL;
+    int32_t **remap = NULL;
+    size_t n_ml = 0;
     int rc = 0;
     *customers = NULL;
-    if (codes_out)
-        *codes_out = NULL;
-    long jc = col_of(t, roles->customer);
-    int has_prod = col_of(t, roles->product) >= 0;
-    int64_t as_of = p->as_of_day != CSEG_DAY_AUTO ? p->as_of_day
-                    : a->max_day == INT64_MIN     ? 0
-                                                  : a->max_day + 1;
-    q.as_of_day = as_of;
-    q.gross_revenue = cseg__money(cseg__exact_value(&a->qg), p->money_decimals);
-    q.returned_value = cseg__money(cseg__exact_value(&a->qr), p->money_decimals);
-    /* Customers with a purchase, sorted by id. */
-    size_t n_codes = jc >= 0 ? cseg_table_n_levels(t, (size_t)jc) : 0, m = 0;
-    n_codes = n_codes < a->nc ? n_codes : a->nc;
-    if (!(ids = malloc((n_codes ? n_codes : 1) * sizeof *ids)))
+    if (order_out)
+        *order_out = NULL;
+    memset(&q, 0, sizeof q);
+    if (!(pv = calloc(np ? np : 1, sizeof *pv)) || !(remap = calloc(np ? np : 1, sizeof *remap)))
         goto oom;
-    for (size_t k = 0; k < n_codes; k++) {
-        if (!a->c[k].purchase) {
-            q.n_return_only += a->c[k].any;
-            continue;
+    size_t m = 0, na = 0;
+    int has_prod = 0;
+    cseg__exact_sum qg = {0, 0}, qr = {0, 0};
+    for (size_t r = 0; r < np; r++) {
+        if (part_view(parts[r], lens[r], &pv[r]) < 0 || (r > 0 && pv[r].na != na)) {
+            rc = cseg__diag(d, CSEG_EFORMAT, NULL, 0, 0, "a part of the customers is damaged");
+            goto out;
         }
-        const char *s = cseg_table_level(t, (size_t)jc, (int32_t)k);
-        size_t len = strlen(s), dg = 0;
-        while (dg < len && isdigit((unsigned char)s[dg]))
-            dg++;
-        ids[m++] = (idsort){s, len, len > 0 && dg == len, (int32_t)k};
+        na = pv[r].na;
+        has_prod |= pv[r].has_prod;
+        cseg_quality pq;
+        double sums[4];
+        memcpy(&pq, pv[r].q_at, sizeof pq);
+        memcpy(sums, pv[r].sums_at, sizeof sums);
+        if (r == 0) {
+            q = pq;
+        } else {
+            q.n_rows += pq.n_rows;
+            q.n_no_customer += pq.n_no_customer;
+            q.n_duplicates += pq.n_duplicates;
+            q.n_incomplete += pq.n_incomplete;
+            q.n_bad_price += pq.n_bad_price;
+            q.n_after_as_of += pq.n_after_as_of;
+            q.n_purchase_rows += pq.n_purchase_rows;
+            q.n_return_rows += pq.n_return_rows;
+            q.n_cancellations += pq.n_cancellations;
+            q.n_customers += pq.n_customers;
+            q.n_return_only += pq.n_return_only;
+            q.first_day = pq.first_day < q.first_day ? pq.first_day : q.first_day;
+            q.last_day = pq.last_day > q.last_day ? pq.last_day : q.last_day;
+        }
+        /* One part: its sums as they are; more: added part by part (the
+         * compensated sums of several readers may differ from one reader's
+         * in the last bit: docs/scale-out.md). */
+        if (np == 1) {
+            qg = (cseg__exact_sum){sums[0], sums[1]};
+            qr = (cseg__exact_sum){sums[2], sums[3]};
+        } else {
+            cseg__add_exact(&qg, sums[0]);
+            cseg__add_exact(&qg, sums[1]);
+            cseg__add_exact(&qr, sums[2]);
+            cseg__add_exact(&qr, sums[3]);
+        }
+        m += pv[r].m;
     }
-    q.n_customers = m;
+    q.gross_revenue = cseg__money(cseg__exact_value(&qg), p->money_decimals);
+    q.returned_value = cseg__money(cseg__exact_value(&qr), p->money_decimals);
     if (m == 0) {
         rc = cseg__diag(d, CSEG_EEMPTY, NULL, 0, 0,
                         "no customer has a purchase left after cleaning (%zu rows read)",
                         q.n_rows);
         goto out;
     }
+    /* Customers sorted by id; code: the index in the parts, in order. */
+    if (!(ids = malloc(m * sizeof *ids)))
+        goto oom;
+    for (size_t r = 0, u = 0; r < np; r++) {
+        const char *s = pv[r].ids_at;
+        for (size_t i = 0; i < pv[r].m; i++, u++) {
+            size_t len = strlen(s), dg = 0;
+            while (dg < len && isdigit((unsigned char)s[dg]))
+                dg++;
+            ids[u] = (idsort){s, len, len > 0 && dg == len, (int32_t)u};
+            s += len + 1;
+        }
+    }
     qsort(ids, m, sizeof *ids, cmp_ids);
+    /* Where input customer u's values are: part and row. */
+    size_t *where = malloc(m * sizeof *where);
+    if (!where)
+        goto oom;
+    for (size_t r = 0, u = 0; r < np; r++)
+        for (size_t i = 0; i < pv[r].m; i++, u++)
+            where[u] = r << 40 | i; /* parts < 2^24, rows < 2^40 */
 
-    enum { RECENCY, FREQ, MONETARY, TENURE, AOV, SPEND, NPROD, RRATE, RS, FS, MS, NF };
     static const char *const names[NF] = {
         CSEG_RFM_COL_RECENCY,    CSEG_RFM_COL_FREQUENCY,   CSEG_RFM_COL_MONETARY,
         CSEG_RFM_COL_TENURE,     CSEG_RFM_COL_AOV,         NULL /* spend_{W}d, below */,
         CSEG_RFM_COL_N_PRODUCTS, CSEG_RFM_COL_RETURN_RATE, CSEG_RFM_COL_R_SCORE,
         CSEG_RFM_COL_F_SCORE,    CSEG_RFM_COL_M_SCORE};
     if (!(F = malloc(NF * m * sizeof *F)) || !(codes = malloc(m * sizeof *codes)) ||
-        !(levels = malloc(m * sizeof *levels)))
+        !(levels = malloc(m * sizeof *levels))) {
+        free(where);
         goto oom;
+    }
     double *col[NF];
     for (int f = 0; f < NF; f++)
         col[f] = F + (size_t)f * m;
-    int64_t window_start = as_of - p->spend_window_days;
     for (size_t u = 0; u < m; u++) {
-        const acust *c = &a->c[ids[u].code];
-        cseg__exact_sum window = c->window;
-        if (p->as_of_day == CSEG_DAY_AUTO) /* the kept rows of the window, in order */
-            for (uint32_t e = c->win_head; e != NONE; e = a->win[e].next)
-                if (a->win[e].day >= window_start)
-                    cseg__add_exact(&window, a->win[e].value);
-        col[RECENCY][u] = (double)(as_of - c->last);
-        col[FREQ][u] = (double)c->nfreq;
-        double g = cseg__exact_value(&c->gross), ret = cseg__exact_value(&c->returned);
-        col[MONETARY][u] = cseg__money(cseg__exact_value(&c->net), p->money_decimals);
-        col[TENURE][u] = (double)(as_of - c->first);
-        col[AOV][u] = cseg__money_per(g, c->nfreq, p->money_decimals);
-        col[SPEND][u] = cseg__money(cseg__exact_value(&window), p->money_decimals);
-        col[NPROD][u] = (double)c->nprod;
-        col[RRATE][u] = g > 0 ? ret / g : 0;
+        size_t w = where[ids[u].code];
+        double v[PV];
+        memcpy(v, pv[w >> 40].v_at + (w & (((size_t)1 << 40) - 1)) * sizeof v, sizeof v);
+        for (int f = 0; f < PV; f++)
+            col[f][u] = v[f];
         codes[u] = (int32_t)u;
         levels[u] = ids[u].s;
     }
@@ -946,22 +1203,29 @@ int cseg__rfm_acc_finish(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_r
     } else if ((rc = quintile_scores(col[RECENCY], m, 0, col[RS])) < 0 ||
                (rc = quintile_scores(col[FREQ], m, 1, col[FS])) < 0 ||
                (rc = quintile_scores(col[MONETARY], m, 1, col[MS])) < 0) {
+        free(where);
         goto oom;
     }
     if ((rc = cseg_table_create(&out, m)) < 0 ||
-        (rc = cseg_table_add_text(out, CSEG_RFM_COL_CUSTOMER_ID, levels, m, codes)) < 0)
+        (rc = cseg_table_add_text(out, CSEG_RFM_COL_CUSTOMER_ID, levels, m, codes)) < 0) {
+        free(where);
         goto oom;
+    }
     char spend_name[32]; /* spend_{W}d: the column says its window */
     snprintf(spend_name, sizeof spend_name, CSEG_RFM_COL_SPEND_FORMAT, p->spend_window_days);
     for (int f = 0; f < NF; f++) {
         if (f == NPROD && !has_prod)
             continue;
-        if ((rc = cseg_table_add_numbers(out, f == SPEND ? spend_name : names[f], col[f])) < 0)
+        if ((rc = cseg_table_add_numbers(out, f == SPEND ? spend_name : names[f], col[f])) < 0) {
+            free(where);
             goto oom;
+        }
     }
     /* rfm_code: 125 possible codes, stored as text levels "111".."555". */
-    if (!(rfm_levels = malloc(125 * sizeof *rfm_levels)))
+    if (!(rfm_levels = malloc(125 * sizeof *rfm_levels))) {
+        free(where);
         goto oom;
+    }
     const char *lv[125];
     for (int k = 0; k < 125; k++) {
         snprintf(rfm_levels[k], 4, "%d%d%d", k / 25 + 1, k / 5 % 5 + 1, k % 5 + 1);
@@ -969,38 +1233,129 @@ int cseg__rfm_acc_finish(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_r
     }
     for (size_t u = 0; u < m; u++)
         codes[u] = (int32_t)((col[RS][u] - 1) * 25 + (col[FS][u] - 1) * 5 + (col[MS][u] - 1));
-    if ((rc = cseg_table_add_text(out, CSEG_RFM_COL_CODE, lv, 125, codes)) < 0)
+    if ((rc = cseg_table_add_text(out, CSEG_RFM_COL_CODE, lv, 125, codes)) < 0) {
+        free(where);
         goto oom;
+    }
     /* Attributes: each customer's most frequent value, over every level of
-     * the log's column (as the column has them). */
-    for (size_t k = 0; k < a->na; k++) {
-        long j = cseg_table_find(t, roles->attributes[k]);
-        size_t nl = cseg_table_n_levels(t, (size_t)j);
-        const char **alv = malloc((nl ? nl : 1) * sizeof *alv);
-        free(acodes);
-        acodes = malloc(m * sizeof *acodes);
-        if (!alv || !acodes) {
-            free(alv);
-            goto oom;
+     * the log's column in the order the log has them (merged by key). */
+    const char **at = malloc(np * sizeof *at);
+    if (!at) {
+        free(where);
+        goto oom;
+    }
+    for (size_t r = 0; r < np; r++)
+        at[r] = pv[r].attr_at;
+    for (size_t k = 0; k < na && rc == 0; k++) {
+        n_ml = 0;
+        free(ml);
+        ml = NULL;
+        size_t cap = 0;
+        for (size_t r = 0; r < np && rc == 0; r++) {
+            const char *e = parts[r] + lens[r], *s = at[r];
+            uint64_t nl;
+            if ((size_t)(e - s) < sizeof nl) {
+                rc = CSEG_EFORMAT;
+                break;
+            }
+            memcpy(&nl, s, sizeof nl);
+            s += sizeof nl;
+            free(remap[r]);
+            if (nl > (size_t)(e - s) / 9 || !(remap[r] = malloc((nl ? nl : 1) * sizeof **remap))) {
+                rc = nl > (size_t)(e - s) / 9 ? CSEG_EFORMAT : CSEG_ENOMEM;
+                break;
+            }
+            for (size_t l = 0; l < nl; l++) {
+                int64_t key;
+                const char *z;
+                if ((size_t)(e - s) < sizeof key + 1 || !(z = memchr(s + 8, 0, (size_t)(e - s) - 8))) {
+                    rc = CSEG_EFORMAT;
+                    break;
+                }
+                memcpy(&key, s, sizeof key);
+                if (n_ml == cap) {
+                    cap = cap ? 2 * cap : 64;
+                    mlevel *nm = realloc(ml, cap * sizeof *nm);
+                    if (!nm) {
+                        rc = CSEG_ENOMEM;
+                        break;
+                    }
+                    ml = nm;
+                }
+                ml[n_ml++] = (mlevel){key, s + 8, (int32_t)l};
+                remap[r][l] = (int32_t)(n_ml - 1); /* index into ml, for now */
+                s = z + 1;
+            }
+            if (rc == 0 && (size_t)(e - s) < pv[r].m * sizeof(int32_t))
+                rc = CSEG_EFORMAT;
+            at[r] = s; /* the part's codes */
         }
-        for (size_t l = 0; l < nl; l++)
-            alv[l] = cseg_table_level(t, (size_t)j, (int32_t)l);
-        const attr *at = &a->at[k];
-        for (size_t u = 0; u < m; u++) {
-            uint32_t b = at->best ? at->best[ids[u].code] : NONE;
-            acodes[u] = b == NONE ? -1 : at->e[b].level;
-        }
-        rc = cseg_table_add_text(out, roles->attributes[k], alv, nl, acodes);
-        free(alv);
         if (rc < 0)
+            break;
+        /* One entry per text: the smallest key; then in key order. */
+        size_t *ix = malloc((n_ml ? n_ml : 1) * sizeof *ix);
+        mlevel *srt = malloc((n_ml ? n_ml : 1) * sizeof *srt);
+        int32_t *final = malloc((n_ml ? n_ml : 1) * sizeof *final);
+        free(alv);
+        alv = malloc((n_ml ? n_ml : 1) * sizeof *alv);
+        if (!ix || !srt || !final || !alv) {
+            free(ix), free(srt), free(final);
+            rc = CSEG_ENOMEM;
+            break;
+        }
+        for (size_t i = 0; i < n_ml; i++)
+            srt[i] = (mlevel){ml[i].key, ml[i].s, (int32_t)i};
+        qsort(srt, n_ml, sizeof *srt, cmp_mlevel_s);
+        size_t nu = 0;
+        for (size_t i = 0; i < n_ml; i++) {
+            if (i == 0 || strcmp(srt[i].s, srt[i - 1].s) != 0)
+                srt[nu++] = srt[i]; /* the first of its text has the smallest key */
+            ix[srt[i].code] = nu - 1;
+        }
+        qsort(srt, nu, sizeof *srt, cmp_mlevel_key);
+        int32_t *pos = final; /* unique index -> final level */
+        for (size_t f = 0; f < nu; f++) {
+            alv[f] = srt[f].s;
+            pos[ix[srt[f].code]] = (int32_t)f; /* srt[f].code: an ml index of that text */
+        }
+        free(acodes);
+        if (!(acodes = malloc(m * sizeof *acodes))) {
+            free(ix), free(srt), free(final);
+            rc = CSEG_ENOMEM;
+            break;
+        }
+        for (size_t u = 0; u < m; u++) {
+            size_t w = where[ids[u].code], r = w >> 40, i = w & (((size_t)1 << 40) - 1);
+            int32_t level;
+            memcpy(&level, at[r] + i * sizeof level, sizeof level);
+            acodes[u] = level < 0 ? -1 : pos[ix[remap[r][level]]];
+        }
+        rc = cseg_table_add_text(out, roles->attributes[k], alv, nu, acodes);
+        free(ix), free(srt), free(final);
+        for (size_t r = 0; r < np; r++)
+            at[r] += pv[r].m * sizeof(int32_t);
+    }
+    free(at);
+    if (rc == CSEG_EFORMAT) {
+        free(where);
+        rc = cseg__diag(d, CSEG_EFORMAT, NULL, 0, 0, "a part of the customers is damaged");
+        goto out;
+    }
+    if (rc < 0) {
+        free(where);
+        goto oom;
+    }
+    if (order_out) {
+        size_t *ord = malloc(m * sizeof *ord);
+        if (!ord) {
+            free(where);
             goto oom;
-    }
-    if (codes_out) {
+        }
         for (size_t u = 0; u < m; u++)
-            codes[u] = ids[u].code;
-        *codes_out = codes;
-        codes = NULL;
+            ord[u] = (size_t)ids[u].code;
+        *order_out = ord;
     }
+    free(where);
     rc = 0;
     goto out;
 oom:
@@ -1013,11 +1368,48 @@ out:
     *customers = out;
     if (qout)
         *qout = q;
+    for (size_t r = 0; remap && r < np; r++)
+        free(remap[r]);
+    free(remap);
+    free(pv);
+    free(ml);
+    free(alv);
     free(rfm_levels);
     free(levels);
     free(codes);
     free(acodes);
     free(F);
     free(ids);
+    return rc;
+}
+
+int cseg__rfm_acc_finish(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_roles *roles,
+                         cseg_table **customers, cseg_quality *qout, int32_t **codes_out,
+                         cseg_diag *d)
+{
+    char *part = NULL;
+    size_t len = 0, *order = NULL;
+    int32_t *codes = NULL;
+    *customers = NULL;
+    if (codes_out)
+        *codes_out = NULL;
+    int rc = cseg__rfm_acc_part(a, t, roles, a->max_day, NULL, &part, &len, &codes, d);
+    if (rc < 0)
+        return rc;
+    const char *parts[1] = {part};
+    rc = cseg__rfm_assemble(parts, &len, 1, &a->p, roles, customers, qout,
+                            codes_out ? &order : NULL, d);
+    if (rc == 0 && codes_out) { /* output row u is part row order[u] */
+        size_t m = cseg_table_n_rows(*customers);
+        for (size_t u = 0; u < m; u++)
+            order[u] = (size_t)codes[order[u]];
+        for (size_t u = 0; u < m; u++)
+            codes[u] = (int32_t)order[u];
+        *codes_out = codes;
+        codes = NULL;
+    }
+    free(order);
+    free(codes);
+    free(part);
     return rc;
 }

@@ -46,6 +46,26 @@ int cseg__rfm_acc_finish(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_r
                          cseg_table **customers, cseg_quality *qout, int32_t **codes_out,
                          cseg_diag *d);
 
+/* The latest day among the rows kept so far (INT64_MIN: none). */
+int64_t cseg__rfm_acc_max_day(const cseg__rfm_acc *a);
+/* The customers of the rows added, as a part that merges with the parts of
+ * other readers of the same log (each customer's rows all in one part):
+ * features before scoring against as_of = max_day + 1 (the latest day of all
+ * the parts; unless p->as_of_day), best attribute values, cleaning counts.
+ * row_key (NULL: the levels' order in t): per row of t, a number that
+ * orders rows as the whole log does, to order the merged attribute levels.
+ * *out: malloc'd bytes; codes_out (may be NULL): the part's customer codes. */
+int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_roles *roles,
+                       int64_t max_day, const int64_t *row_key, char **out, size_t *out_len,
+                       int32_t **codes_out, cseg_diag *d);
+/* The customer table and cleaning counts of np parts, as one reader of the
+ * whole log gives them. order_out (may be NULL): per output row, its index
+ * among the parts' customers in order; malloc'd. */
+int cseg__rfm_assemble(const char *const *parts, const size_t *lens, size_t np,
+                       const cseg_rfm_params *p, const cseg_txn_roles *roles,
+                       cseg_table **customers, cseg_quality *qout, size_t **order_out,
+                       cseg_diag *d);
+
 /* cseg_rfm_compute_csv with a duplicate window of `window` rows (0: the
  * default) and logs of at most whole_max bytes read whole (0: none, SIZE_MAX:
  * all). *how (may be NULL): 0 read whole, 1 in chunks, 2 in chunks a second

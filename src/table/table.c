@@ -1010,14 +1010,23 @@ static int hand_over(cseg_table *t, cseg_csv *r, const cseg_table_read_params *p
 /* One pass over the file. On a contradiction in an inferred column, sets
  * *restart_src to its CSV index and returns 1. With fn, rows go to fn a
  * chunk at a time (a block, or CHUNK_ROWS records) instead of piling up. */
-static int read_pass(cseg_table **out, const char *path, const cseg_table_read_params *p,
+/* Where a pass reads: the file at path, or (mem non-NULL) mem_len bytes in
+ * memory named path. */
+typedef struct insrc {
+    const char *path, *mem;
+    size_t mem_len;
+} insrc;
+
+static int read_pass(cseg_table **out, const insrc *in, const cseg_table_read_params *p,
                      unsigned char **as_text_io, size_t *n_as_text, retype *restart,
                      cseg__chunk_fn fn, void *user, cseg_diag *d)
 {
     cseg_csv *r = NULL;
     cseg_table *t = NULL;
     bpart *parts = NULL;
-    int rc = cseg_csv_open(&r, path, &p->csv, d);
+    const char *path = in->path;
+    int rc = in->mem ? cseg__csv_open_memory(&r, in->mem, in->mem_len, path, &p->csv, d)
+                     : cseg_csv_open(&r, path, &p->csv, d);
     if (rc < 0)
         return rc;
     size_t ncsv = cseg_csv_n_columns(r);
@@ -1290,14 +1299,15 @@ int cseg__table_read_chunks(const char *path, const cseg_table_read_params *p, c
     size_t n_as_text = 0;
     retype restart = {0};
     cseg_table *t = NULL;
-    int rc = read_pass(&t, path, p, &as_text, &n_as_text, &restart, fn, user, d);
+    insrc in = {path, NULL, 0};
+    int rc = read_pass(&t, &in, p, &as_text, &n_as_text, &restart, fn, user, d);
     free(as_text);
     *dict = t;
     return rc == 1 ? cseg__diag(d, CSEG_EPARSE, path, 0, 0, "cannot settle column types") : rc;
 }
 
-int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_read_params *p,
-                        cseg_diag *d)
+static int read_csv(cseg_table **out, const insrc *in, const cseg_table_read_params *p,
+                    cseg_diag *d)
 {
     cseg_table_read_params defaults;
     unsigned char *as_text = NULL; /* one flag a CSV column, made by the first pass */
@@ -1312,17 +1322,17 @@ int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_rea
     size_t n_why = 0;
     for (;;) {
         retype restart = {0};
-        rc = read_pass(out, path, p, &as_text, &n_as_text, &restart, NULL, NULL, d);
+        rc = read_pass(out, in, p, &as_text, &n_as_text, &restart, NULL, NULL, d);
         if (rc != 1)
             break;
         if (as_text[restart.src]) {
-            rc = cseg__diag(d, CSEG_EPARSE, path, 0, 0, "cannot settle column types");
+            rc = cseg__diag(d, CSEG_EPARSE, in->path, 0, 0, "cannot settle column types");
             break;
         }
         as_text[restart.src] = 1;
         retype *nw = cseg__reallocarray(why, n_why + 1, sizeof *why);
         if (!nw) {
-            rc = cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
+            rc = cseg__diag(d, CSEG_ENOMEM, in->path, 0, 0, "out of memory");
             break;
         }
         why = nw;
@@ -1340,6 +1350,20 @@ int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_rea
     free(why);
     free(as_text);
     return rc;
+}
+
+int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_read_params *p,
+                        cseg_diag *d)
+{
+    insrc in = {path, NULL, 0};
+    return read_csv(out, &in, p, d);
+}
+
+int cseg__table_read_memory(cseg_table **out, const char *buf, size_t len, const char *name,
+                            const cseg_table_read_params *p, cseg_diag *d)
+{
+    insrc in = {name, buf, len};
+    return read_csv(out, &in, p, d);
 }
 
 const char *cseg_table_text_because(const cseg_table *t, size_t j, long *line, cseg_coltype *was)

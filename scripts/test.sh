@@ -1,8 +1,10 @@
 #!/bin/sh
 # Set up, build and run the whole test suite: a normal optimised build
-# (build/), an AddressSanitizer + UBSan build (build-asan/), and a build
-# without OpenMP (build-noomp/, every test but the browser one, which renders
-# the same report as the normal build).
+# (build/, the default options), an AddressSanitizer + UBSan build
+# (build-asan/), and a build without OpenMP (build-noomp/, every test but the
+# browser one, which renders the same report as the normal build). The last
+# two also build the MPI driver (-DCSEG_MPI=ON) and run custseg under mpirun
+# (tests/mpi/mpi_tests.sh; the sanitizer build a shorter version).
 # Usage: scripts/test.sh    (warnings are errors when CI is set)
 set -eu
 cd "$(dirname "$0")/.."
@@ -18,14 +20,14 @@ cmake --build build -j"$jobs"
 
 echo "== ASan + UBSan build =="
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCSEG_SANITIZE=ON -DCSEG_BENCH=OFF \
-      -DCSEG_WERROR=$werror >/dev/null
+      -DCSEG_MPI=ON -DCSEG_WERROR=$werror >/dev/null
 cmake --build build-asan -j"$jobs"
 # valgrind cannot run ASan binaries; the normal build ran it.
 (cd build-asan && CSEG_NO_VALGRIND=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs")
 echo "== build without OpenMP (one thread) =="
 cmake -S . -B build-noomp -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCSEG_OPENMP=OFF -DCSEG_BENCH=OFF \
-      -DCSEG_WERROR=$werror >/dev/null
+      -DCSEG_MPI=ON -DCSEG_WERROR=$werror >/dev/null
 cmake --build build-noomp -j"$jobs"
 (cd build-noomp && CSEG_NO_VALGRIND=1 ctest --output-on-failure -j"$jobs" -E report_browser)
 echo "== all tests passed in the three builds =="

@@ -3,6 +3,7 @@
 
 #include "util.h"
 #include "../src/features/internal.h"
+#include "../src/table/internal.h"
 
 static const char *LOG =
     "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n"
@@ -537,6 +538,15 @@ static void test_score_edges(void **state)
 
 /* ---- the log read a chunk at a time (cseg_rfm_compute_csv) ---- */
 
+/* Roles detected from the header, with Country carried; default parameters. */
+static void country_roles(cseg_txn_roles *roles, cseg_rfm_params *p)
+{
+    memset(roles, 0, sizeof *roles);
+    roles->n_attributes = 1;
+    strcpy(roles->attributes[0], "Country");
+    cseg_rfm_params_init(p);
+}
+
 /* The same table, bit for bit: names, numbers (their bits) and text. */
 static void assert_same_table(const cseg_table *a, const cseg_table *b)
 {
@@ -794,12 +804,149 @@ static void test_streamed_retail(void **state)
     (void)state;
     const char *path = retail_log();
     cseg_txn_roles roles;
-    memset(&roles, 0, sizeof roles);
-    roles.n_attributes = 1;
-    strcpy(roles.attributes[0], "Country");
     cseg_rfm_params p;
-    cseg_rfm_params_init(&p);
+    country_roles(&roles, &p);
     assert_int_equal(streamed_same(path, &roles, &p, 0, 0), 1);
+}
+
+/* ---- parts that merge (cseg__rfm_acc_part, cseg__rfm_assemble) ----
+ * The log's lines split between np readers by customer id, as the MPI driver
+ * splits them, each read from memory and turned into a part; the parts
+ * assembled must give the whole log's customers and counts, bit for bit. */
+static void parts_same(const char *text, size_t np, const cseg_txn_roles *roles0,
+                       const cseg_rfm_params *p)
+{
+    const char *path = tmp_text(0, text);
+    cseg_txn_roles rw = *roles0;
+    cseg_table *txn = NULL, *whole = NULL, *merged = NULL;
+    cseg_quality q1, q2;
+    cseg_diag d;
+    if (cseg_txn_read(&txn, path, &rw, NULL, &d) < 0 ||
+        cseg_rfm_compute(&whole, txn, &rw, p, &q1, &d) < 0)
+        fail_msg("whole: %s:%ld: %s", d.file, d.line, d.msg);
+    /* Split the data lines by a hash of the id (the 6th field). */
+    const char *hdr_end = strchr(text, '\n') + 1;
+    size_t hdr_len = (size_t)(hdr_end - text), total = strlen(text);
+    char **pt = calloc(np, sizeof *pt);
+    size_t *plen = calloc(np, sizeof *plen), *pn = calloc(np, sizeof *pn);
+    int64_t **pl = calloc(np, sizeof *pl);
+    assert_non_null(pt);
+    for (size_t k = 0; k < np; k++) {
+        assert_non_null(pt[k] = malloc(total + 16));
+        assert_non_null(pl[k] = malloc(total * sizeof **pl));
+        memcpy(pt[k], text, hdr_len);
+        plen[k] = hdr_len;
+    }
+    int64_t line = 2;
+    for (const char *s = hdr_end; *s; line++) {
+        const char *e = strchr(s, '\n');
+        e = e ? e + 1 : s + strlen(s);
+        const char *f = s;
+        for (int c = 0; c < 5; c++)
+            f = strchr(f, ',') + 1;
+        uint64_t h = 1469598103934665603u;
+        for (; *f != ',' && *f != '\n'; f++)
+            h = (h ^ (unsigned char)*f) * 1099511628211u;
+        size_t k = (size_t)(h % np);
+        memcpy(pt[k] + plen[k], s, (size_t)(e - s));
+        plen[k] += (size_t)(e - s);
+        pl[k][pn[k]++] = line;
+        s = e;
+    }
+    /* Each reader: its rows, its state, the latest day of all, its part. */
+    cseg__rfm_acc **acc = calloc(np, sizeof *acc);
+    cseg_table **t = calloc(np, sizeof *t);
+    char **part = calloc(np, sizeof *part);
+    size_t *len = calloc(np, sizeof *len);
+    int64_t max_day = INT64_MIN;
+    for (size_t k = 0; k < np; k++) {
+        cseg_txn_roles rk = *roles0;
+        cseg_table_read_params tp;
+        cseg_colspec specs[7 + CSEG_ATTRIBUTES_MAX];
+        memset(pt[k] + plen[k], 0, 16);
+        if (cseg__txn_read_params(path, &rk, NULL, &tp, specs, &d) < 0 ||
+            cseg__table_read_memory(&t[k], pt[k], plen[k], path, &tp, &d) < 0 ||
+            cseg__rfm_acc_table(&acc[k], t[k], &rk, p, &d) < 0)
+            fail_msg("part %zu: %s:%ld: %s", k, d.file, d.line, d.msg);
+        int64_t m = cseg__rfm_acc_max_day(acc[k]);
+        max_day = m > max_day ? m : max_day;
+    }
+    for (size_t k = 0; k < np; k++) {
+        size_t n = cseg_table_n_rows(t[k]);
+        int64_t *key = malloc((n ? n : 1) * sizeof *key);
+        assert_non_null(key);
+        for (size_t i = 0; i < n; i++) /* the row's line in its reader's text -> in the log */
+            key[i] = pl[k][cseg_table_row_line(t[k], i) - 2];
+        assert_int_equal(cseg__rfm_acc_part(acc[k], t[k], &rw, max_day, key, &part[k], &len[k],
+                                            NULL, &d),
+                         0);
+        free(key);
+    }
+    if (cseg__rfm_assemble((const char *const *)part, len, np, p, &rw, &merged, &q2, NULL, &d) < 0)
+        fail_msg("assemble: %s", d.msg);
+    assert_same_table(whole, merged);
+    assert_same_quality(&q1, &q2);
+    /* Text levels in the same order too (the log's order of first rows). */
+    for (size_t j = 0; j < cseg_table_n_cols(whole); j++)
+        if (cseg_table_col_type(whole, j) == CSEG_COL_TEXT)
+            for (size_t l = 0; l < cseg_table_n_levels(whole, j); l++)
+                assert_string_equal(cseg_table_level(whole, j, (int32_t)l),
+                                    cseg_table_level(merged, j, (int32_t)l));
+    /* A damaged part is refused, not read past its end. */
+    if (np > 1 && len[1] > 40) {
+        cseg_table *bad = NULL;
+        size_t keep = len[1];
+        len[1] = keep / 2;
+        assert_int_equal(cseg__rfm_assemble((const char *const *)part, len, np, p, &rw, &bad, &q2,
+                                            NULL, &d),
+                         CSEG_EFORMAT);
+        assert_null(bad);
+        len[1] = keep;
+    }
+    for (size_t k = 0; k < np; k++) {
+        free(pt[k]);
+        free(pl[k]);
+        free(part[k]);
+        cseg_table_free(t[k]);
+        cseg__rfm_acc_free(acc[k]);
+    }
+    free(pt), free(plen), free(pn), free(pl), free(acc), free(t), free(part), free(len);
+    cseg_table_free(txn);
+    cseg_table_free(whole);
+    cseg_table_free(merged);
+    unlink(path);
+}
+
+static void test_parts(void **state)
+{
+    (void)state;
+    cseg_txn_roles roles;
+    cseg_rfm_params p;
+    country_roles(&roles, &p);
+    char *log = gen_log(20000, 3, 700, 5);
+    for (size_t np = 1; np <= 5; np += 2)
+        parts_same(log, np, &roles, &p);
+    p.as_of_day = 18700; /* 2021-03-14: later rows left out, the window's end fixed */
+    p.drop_duplicates = 0;
+    p.spend_window_days = 30;
+    parts_same(log, 4, &roles, &p);
+    free(log);
+    /* Countries first met in an order that no reader sees whole. */
+    static const char *const tie_log =
+        "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "1,A,1,2021-01-01 10:00:00,1.0,101,Peru\n"
+        "2,A,1,2021-01-01 10:00:00,1.0,102,Chile\n"
+        "3,A,1,2021-01-01 10:00:00,1.0,103,Oman\n"
+        "4,A,1,2021-01-01 10:00:00,1.0,104,Fiji\n"
+        "5,A,1,2021-01-01 10:00:00,1.0,105,Laos\n"
+        "6,A,1,2021-01-01 10:00:00,1.0,106,Togo\n"
+        "7,A,1,2021-01-02 10:00:00,1.0,101,Mali\n"
+        "8,A,1,2021-01-02 10:00:00,1.0,106,Peru\n";
+    cseg_rfm_params_init(&p);
+    for (size_t np = 2; np <= 4; np++)
+        parts_same(tie_log, np, &roles, &p);
+    roles.n_attributes = 0;
+    parts_same(LOG, 3, &roles, &p);
 }
 
 int main(void)
@@ -819,6 +966,7 @@ int main(void)
         cmocka_unit_test(test_score_edges),
         cmocka_unit_test(test_streamed),
         cmocka_unit_test(test_streamed_retail),
+        cmocka_unit_test(test_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,6 +66,18 @@ int cseg__rfm_assemble(const char *const *parts, const size_t *lens, size_t np,
                        cseg_table **customers, cseg_quality *qout, size_t **order_out,
                        cseg_diag *d);
 
+/* A whole table's rows added to a new state (duplicates found over every
+ * row), as cseg_rfm_compute does before its finish. */
+int cseg__rfm_acc_table(cseg__rfm_acc **out, const cseg_table *t, const cseg_txn_roles *roles,
+                        const cseg_rfm_params *p, cseg_diag *d);
+/* The read parameters of cseg_txn_read for the log at path: its header read
+ * for the roles (resolved in place), every column the features need listed
+ * with its type in specs (room for 7 + CSEG_ATTRIBUTES_MAX), the delimiter
+ * settled, raw-record hashes on. */
+int cseg__txn_read_params(const char *path, cseg_txn_roles *roles,
+                          const cseg_table_read_params *rp, cseg_table_read_params *p,
+                          cseg_colspec *specs, cseg_diag *d);
+
 /* cseg_rfm_compute_csv with a duplicate window of `window` rows (0: the
  * default) and logs of at most whole_max bytes read whole (0: none, SIZE_MAX:
  * all). *how (may be NULL): 0 read whole, 1 in chunks, 2 in chunks a second

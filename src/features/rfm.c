@@ -216,9 +216,9 @@ int cseg_txn_roles_resolve(cseg_txn_roles *r, const char *const *header, size_t 
 /* Resolve roles from path's header and set p to read only the role columns
  * (typed: id text, date-time, numbers) with raw-record hashes; specs has
  * room for 7 + CSEG_ATTRIBUTES_MAX. */
-static int txn_read_params(const char *path, cseg_txn_roles *roles,
-                           const cseg_table_read_params *rp, cseg_table_read_params *p,
-                           cseg_colspec *specs, cseg_diag *d)
+int cseg__txn_read_params(const char *path, cseg_txn_roles *roles,
+                          const cseg_table_read_params *rp, cseg_table_read_params *p,
+                          cseg_colspec *specs, cseg_diag *d)
 {
     cseg_csv *r = NULL;
     cseg_table_read_params_init(p);
@@ -286,7 +286,7 @@ int cseg_txn_read(cseg_table **out, const char *path, cseg_txn_roles *roles,
     cseg_table_read_params p;
     cseg_colspec specs[7 + CSEG_ATTRIBUTES_MAX];
     *out = NULL;
-    int rc = txn_read_params(path, roles, rp, &p, specs, d);
+    int rc = cseg__txn_read_params(path, roles, rp, &p, specs, d);
     return rc < 0 ? rc : cseg_table_read_csv(out, path, &p, d);
 }
 
@@ -428,13 +428,84 @@ static int check_params(const cseg_rfm_params *p, cseg_diag *d)
     return 0;
 }
 
+/* The log's text, date and number columns by role; an error when the
+ * roles lack what the features need. */
+static int txcols_of(const cseg_table *t, const cseg_txn_roles *roles, txcols *c, long *jc_out,
+                     cseg_diag *d)
+{
+    memset(c, 0, sizeof *c);
+    long jc = col_of(t, roles->customer), jd = col_of(t, roles->date), ji = col_of(t, roles->invoice);
+    long jq = col_of(t, roles->quantity), jp = col_of(t, roles->price), ja = col_of(t, roles->amount);
+    long jr = col_of(t, roles->product);
+    c->cust = jc >= 0 ? cseg_table_codes(t, (size_t)jc) : NULL;
+    c->time = jd >= 0 ? cseg_table_times(t, (size_t)jd) : NULL;
+    c->inv = ji >= 0 ? cseg_table_codes(t, (size_t)ji) : NULL;
+    c->qty = jq >= 0 ? cseg_table_numbers(t, (size_t)jq) : NULL;
+    c->price = jp >= 0 ? cseg_table_numbers(t, (size_t)jp) : NULL;
+    c->amount = ja >= 0 ? cseg_table_numbers(t, (size_t)ja) : NULL;
+    c->prod = jr >= 0 ? cseg_table_codes(t, (size_t)jr) : NULL;
+    c->hash = cseg_table_row_hashes(t);
+    *jc_out = jc;
+    if (!c->cust || !c->time || !(c->amount || (c->qty && c->price)))
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                          "transaction table lacks a text customer column, a date column, and "
+                          "numeric quantity and price (or amount) columns");
+    return 0;
+}
+
+/* The whole table's rows through the row-by-row rules (acc.c), with its
+ * duplicates found by a set over every row (the streamed reading keeps a
+ * window instead). keep and value: as cseg__rfm_acc_add's (may be NULL). */
+static int table_acc(cseg__rfm_acc **out, const txcols *c, const cseg_table *t,
+                     const cseg_txn_roles *roles, const cseg_rfm_params *p, unsigned char *keep,
+                     double *value, cseg_diag *d)
+{
+    size_t n = cseg_table_n_rows(t);
+    unsigned char *dup = NULL;
+    int rc;
+    *out = NULL;
+    if (p->drop_duplicates) {
+        size_t n_dup = 0;
+        if (!(dup = malloc(n ? n : 1)))
+            return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            dup[i] = c->cust[i] >= 0;
+        if (drop_duplicates(c, n, dup, &n_dup) < 0) {
+            free(dup);
+            return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+        for (size_t i = 0; i < n; i++)
+            dup[i] = c->cust[i] >= 0 && !dup[i];
+    }
+    if ((rc = cseg__rfm_acc_create(out, p, 1, 0)) < 0)
+        rc = cseg__diag(d, rc, NULL, 0, 0, "out of memory");
+    else if ((rc = cseg__rfm_acc_add(*out, t, roles, dup, keep, value, d)) < 0) {
+        cseg__rfm_acc_free(*out);
+        *out = NULL;
+    }
+    free(dup);
+    return rc;
+}
+
+int cseg__rfm_acc_table(cseg__rfm_acc **out, const cseg_table *t, const cseg_txn_roles *roles,
+                        const cseg_rfm_params *p, cseg_diag *d)
+{
+    txcols c;
+    long jc;
+    *out = NULL;
+    int rc = check_params(p, d);
+    if (rc < 0 || (rc = txcols_of(t, roles, &c, &jc, d)) < 0)
+        return rc;
+    return table_acc(out, &c, t, roles, p, NULL, NULL, d);
+}
+
 int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn_roles *roles,
                      const cseg_rfm_params *p, cseg_quality *qout, cseg_diag *d)
 {
     cseg_rfm_params defaults;
     cseg_quality q;
     int rc = 0;
-    unsigned char *dup = NULL, *keep = NULL;
+    unsigned char *keep = NULL;
     double *value = NULL;
     size_t *order = NULL, *start = NULL;
     int32_t *codes = NULL;
@@ -450,42 +521,14 @@ int cseg_rfm_compute(cseg_table **customers, const cseg_table *t, const cseg_txn
     if ((rc = check_params(p, d)) < 0)
         return rc;
     txcols c;
-    memset(&c, 0, sizeof c);
-    long jc = col_of(t, roles->customer), jd = col_of(t, roles->date), ji = col_of(t, roles->invoice);
-    long jq = col_of(t, roles->quantity), jp = col_of(t, roles->price), ja = col_of(t, roles->amount);
-    long jr = col_of(t, roles->product);
-    c.cust = jc >= 0 ? cseg_table_codes(t, (size_t)jc) : NULL;
-    c.time = jd >= 0 ? cseg_table_times(t, (size_t)jd) : NULL;
-    c.inv = ji >= 0 ? cseg_table_codes(t, (size_t)ji) : NULL;
-    c.qty = jq >= 0 ? cseg_table_numbers(t, (size_t)jq) : NULL;
-    c.price = jp >= 0 ? cseg_table_numbers(t, (size_t)jp) : NULL;
-    c.amount = ja >= 0 ? cseg_table_numbers(t, (size_t)ja) : NULL;
-    c.prod = jr >= 0 ? cseg_table_codes(t, (size_t)jr) : NULL;
-    c.hash = cseg_table_row_hashes(t);
-    if (!c.cust || !c.time || !(c.amount || (c.qty && c.price)))
-        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
-                          "transaction table lacks a text customer column, a date column, and "
-                          "numeric quantity and price (or amount) columns");
+    long jc;
+    if ((rc = txcols_of(t, roles, &c, &jc, d)) < 0)
+        return rc;
     size_t n = cseg_table_n_rows(t);
-    /* The whole table is here: duplicates by a set over every row (the
-     * streamed reading keeps a window, acc.c); the rest row by row. */
-    if (p->drop_duplicates) {
-        size_t n_dup = 0;
-        if (!(dup = malloc(n ? n : 1)))
-            goto oom;
-        for (size_t i = 0; i < n; i++)
-            dup[i] = c.cust[i] >= 0;
-        if (drop_duplicates(&c, n, dup, &n_dup) < 0)
-            goto oom;
-        for (size_t i = 0; i < n; i++)
-            dup[i] = c.cust[i] >= 0 && !dup[i];
-    }
     int clv = p->clv.enabled;
     if (clv && (!(keep = malloc(n ? n : 1)) || !(value = malloc((n ? n : 1) * sizeof *value))))
         goto oom;
-    if ((rc = cseg__rfm_acc_create(&acc, p, 1, 0)) < 0)
-        goto oom;
-    if ((rc = cseg__rfm_acc_add(acc, t, roles, dup, keep, value, d)) < 0 ||
+    if ((rc = table_acc(&acc, &c, t, roles, p, keep, value, d)) < 0 ||
         (rc = cseg__rfm_acc_finish(acc, t, roles, &out, &q, clv ? &codes : NULL, d)) < 0 || !clv)
         goto out;
     /* Lifetime value: the BTYD summary from each customer's kept rows. */
@@ -538,7 +581,6 @@ out:
     free(start);
     free(value);
     free(keep);
-    free(dup);
     return rc;
 }
 
@@ -602,7 +644,7 @@ int cseg__rfm_compute_csv(cseg_table **customers, const char *path, cseg_txn_rol
     if (p->clv.enabled)
         return cseg__diag(d, CSEG_EINVAL, path, 0, 0,
                           "lifetime value needs every row: read the log with cseg_txn_read");
-    if ((rc = txn_read_params(path, roles, rp, &tp, specs, d)) < 0)
+    if ((rc = cseg__txn_read_params(path, roles, rp, &tp, specs, d)) < 0)
         return rc;
     /* A small log is read whole: faster, and its rows take a bounded memory. */
     if (input_bytes(path) <= whole_max) {

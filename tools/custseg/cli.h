@@ -28,6 +28,23 @@ typedef struct cli_meter {
 int cli_meter_progress(uint64_t done, uint64_t total, void *user);
 void cli_meter_end(cli_meter *m);
 
+/* Under mpirun (cli_mpi.c; built with -DCSEG_MPI=ON): start MPI when a
+ * launcher started the process; at the end every rank takes rank 0's exit
+ * status. Size 1 and rank 0 without MPI. cli_mpi_rfm: the log's customers
+ * read by every rank (cseg_mpi_rfm_compute_csv; the table on rank 0; with
+ * verbose a line on where the time went), or cseg_rfm_compute_csv without
+ * MPI. */
+void cli_mpi_start(int *argc, char ***argv);
+int cli_mpi_finish(int status);
+int cli_mpi_size(void);
+int cli_mpi_rank(void);
+/* Under mpirun: this machine's cores divided among the job's processes on
+ * it (at least 1), for the threads each reads with; 0 otherwise. */
+int cli_mpi_threads(void);
+int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
+                const cseg_table_read_params *rp, const cseg_rfm_params *p, cseg_quality *q,
+                int verbose, cseg_diag *d);
+
 /* Print "custseg: <diag or code message>" and return the exit status for code. */
 int cli_fail(int code, const cseg_diag *d, const char *context);
 /* Print "custseg: <msg>" (printf style) and return status. */

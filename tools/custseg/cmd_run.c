@@ -120,13 +120,25 @@ int cmd_run(int argc, char **argv)
      * by the pseudonyms), compare's resamples; a database source is read whole. */
     int stream = !cseg_db_is_uri(path) && !rfm.clv.enabled && !o.pseudonymize &&
                  strcmp(cmd, "run") == 0;
+    /* Under mpirun every process reads its share of the log (docs/scale-out.md). */
+    if (cli_mpi_size() > 1 && !stream)
+        return cli_usage_error(cmd, "under mpirun the log must be a file, without --clv or "
+                                    "--pseudonymize (docs/scale-out.md)");
+    /* The processes on one machine share its cores while they read; rank 0
+     * segments alone afterwards, with every thread. */
+    if (cli_mpi_size() > 1 && o.p.n_threads == 0)
+        rp.n_threads = cli_mpi_threads();
     int rc = cseg_db_is_uri(path)
                  ? cseg_db_read_txn(&txn, path, o.table, o.query, &roles, &rp, &diag)
+             : cli_mpi_size() > 1
+                 ? cli_mpi_rfm(&customers, path, &roles, &rp, &rfm, &quality, o.c.verbose, &diag)
              : stream ? cseg_rfm_compute_csv(&customers, path, &roles, &rp, &rfm, &quality, &diag)
                       : cseg_txn_read(&txn, path, &roles, &rp, &diag);
     cli_meter_end(&meter);
     if (rc < 0)
         return cli_fail(rc, &diag, name);
+    if (cli_mpi_rank() > 0) /* rank 0 segments the customers and writes the outputs */
+        return EXIT_OK;
     /* Attributes reach every output: personal data is refused unless allowed
      * (judged on the log's rows, or on the customers' values when streamed). */
     for (size_t a = 0; a < roles.n_attributes && !o.allow_pii; a++) {

@@ -61,12 +61,13 @@ int main(int argc, char **argv)
         mallopt(M_TRIM_THRESHOLD, 512 << 20);
     }
 #endif
+    cli_mpi_start(&argc, &argv);
     int status = dispatch(argc, argv);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "custseg: cannot write to standard output: %s\n", strerror(errno));
-        return EXIT_IO;
+        status = EXIT_IO;
     }
-    return status;
+    return cli_mpi_finish(status);
 }
 
 static int dispatch(int argc, char **argv)
@@ -86,6 +87,12 @@ static int dispatch(int argc, char **argv)
     }
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    /* Under mpirun with several processes only run is distributed so far. */
+    if (cli_mpi_size() > 1) {
+        fprintf(stderr, "custseg: %s: only run is distributed over processes so far; run %s as "
+                        "one process, without mpirun (docs/scale-out.md)\n", cmd, cmd);
+        return EXIT_USAGE;
+    }
     if (strcmp(cmd, "fit") == 0)
         return cmd_fit(argc - 1, argv + 1);
     if (strcmp(cmd, "assign") == 0)

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""custseg run under mpirun: strong scaling of the distributed log reading (issue 14).
+
+One log, the same command, side by side in alternating order (A B C D A B C D ...):
+one process without mpirun, then mpirun -n 1, 2, 4 (and any --ranks given). For each: the
+wall time (median of --runs), each rank's peak RSS (GNU time, per rank), and the
+distributed step's own account (custseg --verbose: lines, rounds, bytes moved between
+processes, seconds per phase), the data for the cost model of docs/scale-out.md. Every
+run's customers.csv and segments.json must equal the one-process run's, byte for byte.
+
+Needs a build with MPI:
+  cmake -S . -B build-mpi -DCSEG_MPI=ON -DCSEG_BENCH=OFF && cmake --build build-mpi -j2
+  /usr/bin/python3 bench/mpi_scale.py LOG.csv [--runs 3] [--ranks 1,2,4]
+A machine with fewer cores than ranks runs them oversubscribed (this one has 2): the figure
+then says what the protocol costs, not what more machines would gain.
+"""
+import argparse
+import filecmp
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STATS = re.compile(
+    r"(\d+) processes read (\d+) lines in (\d+) rounds, moved ([\d.]+) MB between them; "
+    r"route ([\d.]+) s, parse ([\d.]+) s, features ([\d.]+) s, gather ([\d.]+) s "
+    r"\(([\d.]+) MB\), assemble ([\d.]+) s")
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def one_run(custseg, log, ranks, out, tmp):
+    """ranks 0: no mpirun. Returns seconds, per-rank peak RSS (KiB), stats dict or None."""
+    rss_dir = tempfile.mkdtemp(dir=tmp)
+    timed = ["/usr/bin/time", "-f", "%M", "-o"]
+    cmd_tail = [custseg, "run", log, "--out", out, "--quiet", "--verbose"]
+    if ranks == 0:
+        cmd = timed + [os.path.join(rss_dir, "rss.0")] + cmd_tail
+    else:
+        # each rank writes its own peak RSS
+        inner = ("exec /usr/bin/time -f %M -o " + rss_dir + "/rss.$OMPI_COMM_WORLD_RANK "
+                 + " ".join(cmd_tail))
+        cmd = ["mpirun", "--oversubscribe", "-n", str(ranks), "sh", "-c", inner]
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_mpi_yield_when_idle="1")
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    secs = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"{cmd}: exit {p.returncode}\n{p.stderr[-2000:]}")
+    rss = []
+    for name in sorted(os.listdir(rss_dir)):
+        with open(os.path.join(rss_dir, name)) as f:
+            rss.append(int(f.read().split()[-1]))
+    shutil.rmtree(rss_dir)
+    m = STATS.search(p.stderr)
+    st = None
+    if m:
+        keys = ["processes", "lines", "rounds", "moved_mb", "route_s", "parse_s", "features_s",
+                "gather_s", "parts_mb", "assemble_s"]
+        st = {k: float(v) for k, v in zip(keys, m.groups())}
+    return secs, rss, st
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("log")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--ranks", default="1,2,4")
+    ap.add_argument("--custseg", default=os.path.join(HERE, "..", "build-mpi", "custseg"))
+    a = ap.parse_args()
+    configs = [0] + [int(x) for x in a.ranks.split(",")]
+    tmp = tempfile.mkdtemp(prefix="custseg-mpi-")
+    res = {c: {"seconds": [], "rss_kib": [], "stats": []} for c in configs}
+    load0 = os.getloadavg()[0]
+    try:
+        for r in range(a.runs):
+            for c in configs:
+                out = os.path.join(tmp, f"out{c}")
+                shutil.rmtree(out, ignore_errors=True)
+                secs, rss, st = one_run(a.custseg, a.log, c, out, tmp)
+                res[c]["seconds"].append(secs)
+                res[c]["rss_kib"].append(rss)
+                if st:
+                    res[c]["stats"].append(st)
+                if c != 0:
+                    for f in ("customers.csv", "segments.json"):
+                        if not filecmp.cmp(os.path.join(tmp, "out0", f), os.path.join(out, f),
+                                           shallow=False):
+                            raise SystemExit(f"{f} of {c} processes differs from one process")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    summary = {"log": a.log, "log_bytes": os.path.getsize(a.log), "runs": a.runs,
+               "cpu": cpu_model(), "cores": os.cpu_count(),
+               "load_before": load0, "load_after": os.getloadavg()[0], "configs": {}}
+    for c in configs:
+        s = res[c]["seconds"]
+        row = {"seconds_median": statistics.median(s), "seconds_min": min(s), "seconds_max": max(s),
+               "peak_rss_mib_max_rank": max(max(x) for x in res[c]["rss_kib"]) / 1024,
+               "peak_rss_mib_sum_ranks": statistics.median(sum(x) for x in res[c]["rss_kib"]) / 1024}
+        if res[c]["stats"]:
+            row["phases_median"] = {k: statistics.median(st[k] for st in res[c]["stats"])
+                                    for k in res[c]["stats"][0]}
+        summary["configs"]["one process" if c == 0 else f"mpirun -n {c}"] = row
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

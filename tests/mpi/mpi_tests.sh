@@ -1,0 +1,203 @@
+#!/bin/sh
+# custseg under mpirun (a build with -DCSEG_MPI=ON): `run` on 1, 2, 3 and 4
+# processes writes the same files, byte for byte, as one process without
+# mpirun, on the bundled Online Retail log (.gz and plain, with options) and
+# on a generated log; a bad row, a file missing on one rank and a killed
+# rank stop every process with one message and no outputs, never a hang.
+# usage: mpi_tests.sh CUSTSEG SOURCE_DIR [quick]
+# quick (the sanitizer build, several times slower): fewer process counts
+# and options on the bundled log; every other check the same.
+set -eu
+B=$1
+SRC=$2
+QUICK=${3:-}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+# The ranks after 0 print nothing (their stderr is /dev/null): sanitizer
+# reports go to files, checked at the end.
+if [ "$QUICK" = quick ]; then
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-}:log_path=$T/sanitizer"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$T/sanitizer"
+fi
+# The machine may be one user's root account and have fewer cores than ranks.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+# A rank's process must not spin for messages on a shared core.
+export OMPI_MCA_mpi_yield_when_idle=1
+OUTS="customers.csv segments.json model.json report.html"
+fails=0
+fail() {
+    echo "FAIL: $*"
+    fails=$((fails + 1))
+}
+ok() {
+    echo "ok: $*"
+}
+# mpirun with a guard against a hang.
+mrun() {
+    timeout 300 mpirun "$@"
+}
+same_outputs() { # DIR_A DIR_B WHAT
+    for f in $OUTS; do
+        if ! cmp -s "$1/$f" "$2/$f"; then
+            fail "$3: $f differs from the one-process run"
+            return
+        fi
+    done
+    ok "$3: the same files as one process"
+}
+
+# 1. The bundled log, compressed and plain, with and without options.
+gunzip -c "$SRC/data/online_retail.csv.gz" > "$T/retail.csv"
+counts="1 2 3 4"
+options="(defaults) --attributes,Country,--as-of,2011-09-01,--keep-duplicates,--spend-window,30"
+if [ "$QUICK" = quick ]; then
+    counts="1 3"
+    options="--attributes,Country,--as-of,2011-09-01,--keep-duplicates,--spend-window,30"
+fi
+for input in "$SRC/data/online_retail.csv.gz" "$T/retail.csv"; do
+    for o in $options; do
+        opts=$(echo "$o" | sed 's/^(defaults)$//; s/,/ /g')
+        rm -rf "$T/one" "$T/mpi"
+        # shellcheck disable=SC2086
+        "$B" run "$input" --out "$T/one" --quiet $opts > /dev/null
+        for n in $counts; do
+            # shellcheck disable=SC2086
+            if mrun -n $n "$B" run "$input" --out "$T/mpi$n" --quiet $opts > /dev/null; then
+                same_outputs "$T/one" "$T/mpi$n" "$(basename "$input") ${opts:-(defaults)}, $n processes"
+            else
+                fail "$(basename "$input") $opts: mpirun -n $n exited $?"
+            fi
+            rm -rf "$T/mpi$n"
+        done
+    done
+done
+
+# 2. A generated log: many customers, orders split by other orders' lines,
+# invoices shared between customers, exact duplicates far apart, returns,
+# rows without a customer, ids written "123.0" and quoted descriptions with
+# commas; and customers with one row at each end of the log, at the same
+# time but from two countries, whose attribute only the rows' order decides
+# (a log put back together in the wrong order gives them the other one).
+# awk's generator is seeded: the same file for every run below.
+awk -v seed=11 'BEGIN {
+    srand(seed);
+    print "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
+    split("United Kingdom,France,Germany,EIRE,Spain", ctry, ",");
+    for (t = 0; t < 10; t++)
+        printf "490%03d,1,TIE,1,2011-06-15 10:00:00,1.00,%d,Norway\n", t, 9000 + t;
+    for (i = 0; i < 120000; i++) {
+        c = 10000 + int(rand() * 6000);
+        inv = 500000 + int(i / 3);
+        if (rand() < 0.02) inv = 500000 + int(rand() * (i / 3 + 1)); # shared, earlier invoice
+        q = 1 + int(rand() * 12);
+        pre = "";
+        if (rand() < 0.03) { pre = "C"; q = -q; }
+        d = 1 + int(rand() * 28); m = 1 + int(rand() * 12);
+        id = c;
+        r = rand();
+        if (r < 0.05) id = "";
+        else if (r < 0.10) id = c ".0";
+        line = sprintf("%s%d,%d,\"ITEM %d, \"\"BOXED\"\"\",%d,2011-%02d-%02d %02d:%02d:00,%.2f,%s,%s",
+                       pre, inv, 20000 + int(rand() * 900), int(rand() * 900), q, m, d,
+                       8 + int(rand() * 10), int(rand() * 60), 0.5 + int(rand() * 2000) / 100,
+                       id, ctry[1 + int(rand() * 5)]);
+        print line;
+        if (rand() < 0.01) dup[ndup++] = line;
+        if (i % 5000 == 4999) for (k = 0; k < ndup; k++) print dup[k]; # duplicates, later
+        if (i % 5000 == 4999) ndup = 0;
+    }
+    for (t = 0; t < 10; t++)
+        printf "490%03d,2,TIE,1,2011-06-15 10:00:00,1.00,%d,Sweden\n", t, 9000 + t;
+}' > "$T/gen.csv"
+rm -rf "$T/one"
+"$B" run "$T/gen.csv" --out "$T/one" --quiet --attributes Country > /dev/null
+for n in 2 3 4; do
+    if mrun -n $n "$B" run "$T/gen.csv" --out "$T/mpi$n" --quiet --attributes Country > /dev/null; then
+        same_outputs "$T/one" "$T/mpi$n" "generated log, $n processes"
+    else
+        fail "generated log: mpirun -n $n exited $?"
+    fi
+done
+
+# 3. A bad row in the middle of the last rank's range: every process stops
+# with the one-process message (file, line, column) and exit status 1, and
+# nothing is written.
+awk 'NR == 480000 { $0 = "577230,23301,PAD,abc,2011-11-18 12:08:00,1.65,18034.0,United Kingdom" } { print }' \
+    "$T/retail.csv" > "$T/bad.csv"
+"$B" run "$T/bad.csv" --out "$T/bad_one" > /dev/null 2> "$T/one.err" && fail "bad row: one process succeeded"
+for n in 2 4; do
+    st=0
+    mrun -n $n "$B" run "$T/bad.csv" --out "$T/bad_mpi" > /dev/null 2> "$T/mpi.err" || st=$?
+    msg=$(grep '^custseg:' "$T/mpi.err" || true)
+    if [ $st -eq 1 ] && [ "$msg" = "$(cat "$T/one.err")" ] && [ ! -e "$T/bad_mpi" ]; then
+        ok "bad row at line 480000, $n processes: exit 1, the same message, no outputs"
+    else
+        fail "bad row, $n processes: exit $st, message '$msg', expected '$(cat "$T/one.err")'"
+    fi
+done
+grep -q ':480000:' "$T/one.err" || fail "bad row: the message does not name line 480000"
+
+# 4. The file missing on one rank (each rank given its own path): every
+# process stops, exit 3, the message names the file, no outputs.
+st=0
+mrun -n 1 "$B" run "$T/retail.csv" --out "$T/miss" : -n 1 "$B" run "$T/absent.csv" \
+    --out "$T/miss" > /dev/null 2> "$T/miss.err" || st=$?
+if [ $st -eq 3 ] && grep -q '^custseg: .*absent.csv: cannot open' "$T/miss.err" && [ ! -e "$T/miss" ]; then
+    ok "file missing on rank 1: exit 3, named, no outputs"
+else
+    fail "file missing on rank 1: exit $st; $(head -1 "$T/miss.err")"
+fi
+
+# 5. A rank killed mid-run: mpirun ends the job, no hang, no outputs.
+for k in 1 2 3 4 5 6; do cat "$T/retail.csv"; done | awk 'NR == 1 || !/^InvoiceNo/' > "$T/big.csv"
+mrun -n 3 "$B" run "$T/big.csv" --out "$T/killed" > /dev/null 2>&1 &
+job=$!
+victim=""
+for _ in $(seq 1 100); do
+    for p in $(pgrep -f "custseg run $T/big.csv" || true); do
+        if tr '\0' '\n' < "/proc/$p/environ" 2> /dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=2'; then
+            victim=$p
+        fi
+    done
+    [ -n "$victim" ] && break
+    sleep 0.05
+done
+st=0
+if [ -n "$victim" ]; then
+    sleep 0.3
+    kill -9 "$victim" 2> /dev/null || true
+    wait $job || st=$?
+    if [ $st -ne 0 ] && [ $st -ne 124 ] && [ ! -e "$T/killed" ]; then
+        ok "rank 2 killed: the job ended (exit $st), no outputs"
+    else
+        fail "rank 2 killed: exit $st (124: hung), outputs: $(ls "$T/killed" 2> /dev/null | tr '\n' ' ')"
+    fi
+else
+    wait $job || true
+    fail "rank 2 killed: could not find rank 2's process"
+fi
+
+# 6. Commands not distributed yet say so, on one line, exit 2.
+st=0
+mrun -n 2 "$B" fit "$SRC/data/mall_customers.csv" --out "$T/fit" > /dev/null 2> "$T/fit.err" || st=$?
+if [ $st -eq 2 ] && grep -q '^custseg: fit: only run is distributed' "$T/fit.err"; then
+    ok "fit under mpirun -n 2: refused, exit 2"
+else
+    fail "fit under mpirun -n 2: exit $st; $(head -1 "$T/fit.err")"
+fi
+st=0
+mrun -n 2 "$B" run "$SRC/data/online_retail.csv.gz" --clv --out "$T/clv" > /dev/null 2> "$T/clv.err" || st=$?
+[ $st -eq 2 ] && ok "run --clv under mpirun -n 2: refused, exit 2" || fail "run --clv under mpirun: exit $st"
+
+for f in "$T"/sanitizer.*; do
+    [ -e "$f" ] || continue
+    fail "a sanitizer report ($f):"
+    head -20 "$f"
+done
+
+if [ $fails -gt 0 ]; then
+    echo "$fails MPI test(s) failed"
+    exit 1
+fi
+echo "all MPI tests passed"

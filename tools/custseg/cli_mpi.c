@@ -1,0 +1,130 @@
+/* custseg under mpirun (built with -DCSEG_MPI=ON): MPI is started only when
+ * a launcher started this process (mpirun sets OMPI_COMM_WORLD_SIZE, PMIx
+ * and Slurm's PMI their own), so a plain `custseg` never touches it. With
+ * one process everything runs as without MPI. With more, `run` reads the
+ * log on every rank (cseg_mpi_rfm_compute_csv) and rank 0 does the rest and
+ * writes every output; the other ranks print nothing and end with rank 0's
+ * exit status. docs/scale-out.md. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#ifdef CSEG_HAVE_MPI
+#include <mpi.h>
+#include <custseg/mpi.h>
+
+static int mpi_on, mpi_size = 1, mpi_rank;
+
+void cli_mpi_start(int *argc, char ***argv)
+{
+    if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK") && !getenv("PMI_RANK"))
+        return;
+    if (MPI_Init(argc, argv) != MPI_SUCCESS)
+        return;
+    mpi_on = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &mpi_size);
+    MPI_Comm_rank(MPI_COMM_WORLD, &mpi_rank);
+    /* One voice: rank 0's. The others' messages would repeat it. */
+    if (mpi_rank > 0 && (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)))
+        MPI_Abort(MPI_COMM_WORLD, EXIT_IO);
+}
+
+/* The others wait for rank 0's status asleep: a rank spinning in
+ * MPI_Bcast would take a core from rank 0's threads, which do the rest of
+ * the work (segmenting, writing) while it waits. */
+int cli_mpi_finish(int status)
+{
+    if (!mpi_on)
+        return status;
+    MPI_Request req;
+    int done = 0;
+    MPI_Ibcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
+    while (MPI_Test(&req, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && !done) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+    MPI_Finalize();
+    return status;
+}
+
+/* The processes of the job on this machine, which share its cores. */
+int cli_mpi_threads(void)
+{
+    if (!mpi_on)
+        return 0;
+    MPI_Comm node;
+    int local = 1;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
+        MPI_SUCCESS) {
+        MPI_Comm_size(node, &local);
+        MPI_Comm_free(&node);
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores / local > 1 ? (int)(cores / local) : 1;
+}
+
+int cli_mpi_size(void)
+{
+    return mpi_size;
+}
+
+int cli_mpi_rank(void)
+{
+    return mpi_rank;
+}
+
+int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
+                const cseg_table_read_params *rp, const cseg_rfm_params *p, cseg_quality *q,
+                int verbose, cseg_diag *d)
+{
+    cseg_mpi_stats st;
+    int rc = cseg_mpi_rfm_compute_csv(MPI_COMM_WORLD, customers, path, roles, rp, p, q, &st, d);
+    if (rc == 0 && verbose)
+        fprintf(stderr,
+                "custseg: %d processes read %llu lines in %llu rounds, moved %.1f MB between "
+                "them; route %.2f s, parse %.2f s, features %.2f s, gather %.2f s (%.1f MB), "
+                "assemble %.2f s\n",
+                st.processes, (unsigned long long)st.lines, (unsigned long long)st.rounds,
+                (double)st.bytes_moved / 1e6, st.route_seconds, st.read_seconds,
+                st.features_seconds, st.gather_seconds, (double)st.part_bytes / 1e6,
+                st.assemble_seconds);
+    return rc;
+}
+#else
+int cli_mpi_threads(void)
+{
+    return 0;
+}
+
+void cli_mpi_start(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+}
+
+int cli_mpi_finish(int status)
+{
+    return status;
+}
+
+int cli_mpi_size(void)
+{
+    return 1;
+}
+
+int cli_mpi_rank(void)
+{
+    return 0;
+}
+
+int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
+                const cseg_table_read_params *rp, const cseg_rfm_params *p, cseg_quality *q,
+                int verbose, cseg_diag *d)
+{
+    (void)verbose;
+    return cseg_rfm_compute_csv(customers, path, roles, rp, p, q, d);
+}
+#endif

@@ -872,15 +872,28 @@ static void parts_same(const char *text, size_t np, const cseg_txn_roles *roles0
         max_day = m > max_day ? m : max_day;
     }
     for (size_t k = 0; k < np; k++) {
+        /* Each attribute level's key: the log's line of its first row here. */
+        int64_t *key[CSEG_ATTRIBUTES_MAX];
         size_t n = cseg_table_n_rows(t[k]);
-        int64_t *key = malloc((n ? n : 1) * sizeof *key);
-        assert_non_null(key);
-        for (size_t i = 0; i < n; i++) /* the row's line in its reader's text -> in the log */
-            key[i] = pl[k][cseg_table_row_line(t[k], i) - 2];
-        assert_int_equal(cseg__rfm_acc_part(acc[k], t[k], &rw, max_day, key, &part[k], &len[k],
-                                            NULL, &d),
+        for (size_t a = 0; a < rw.n_attributes; a++) {
+            long j = cseg_table_find(t[k], rw.attributes[a]);
+            size_t nl = cseg_table_n_levels(t[k], (size_t)j);
+            assert_non_null(key[a] = malloc((nl ? nl : 1) * sizeof *key[a]));
+            for (size_t l = 0; l < nl; l++)
+                key[a][l] = INT64_MAX;
+            const int32_t *lv = cseg_table_codes(t[k], (size_t)j);
+            for (size_t i = 0; i < n; i++) {
+                int64_t at = pl[k][cseg_table_row_line(t[k], i) - 2];
+                if (lv[i] >= 0 && at < key[a][lv[i]])
+                    key[a][lv[i]] = at;
+            }
+        }
+        assert_int_equal(cseg__rfm_acc_part(acc[k], t[k], &rw, max_day,
+                                            (const int64_t *const *)key, &part[k], &len[k], NULL,
+                                            &d),
                          0);
-        free(key);
+        for (size_t a = 0; a < rw.n_attributes; a++)
+            free(key[a]);
     }
     if (cseg__rfm_assemble((const char *const *)part, len, np, p, &rw, &merged, &q2, NULL, &d) < 0)
         fail_msg("assemble: %s", d.msg);

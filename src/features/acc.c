@@ -912,14 +912,13 @@ int64_t cseg__rfm_acc_max_day(const cseg__rfm_acc *a)
 }
 
 int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_roles *roles,
-                       int64_t max_day, const int64_t *row_key, char **out, size_t *out_len,
-                       int32_t **codes_out, cseg_diag *d)
+                       int64_t max_day, const int64_t *const *level_key, char **out,
+                       size_t *out_len, int32_t **codes_out, cseg_diag *d)
 {
     const cseg_rfm_params *p = &a->p;
     cseg_quality q = a->q;
     pbuf pb = {0};
     int32_t *codes = NULL;
-    int64_t *key = NULL;
     *out = NULL;
     *out_len = 0;
     if (codes_out)
@@ -969,26 +968,16 @@ int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_rol
     }
     for (size_t u = 0; u < m; u++)
         pb_str(&pb, cseg_table_level(t, (size_t)jc, codes[u]));
-    /* Attributes: every level of the log's column, keyed by its first row
-     * (row_key) or its place in the dictionary. */
+    /* Attributes: every level of the log's column, keyed by the caller or
+     * by its place in the dictionary. */
     for (size_t k = 0; k < a->na; k++) {
         long j = cseg_table_find(t, roles->attributes[k]);
         size_t nl = cseg_table_n_levels(t, (size_t)j);
-        free(key);
-        if (!(key = malloc((nl ? nl : 1) * sizeof *key)))
-            goto oom;
-        for (size_t l = 0; l < nl; l++)
-            key[l] = row_key ? INT64_MAX : (int64_t)l;
-        if (row_key) {
-            const int32_t *lv = cseg_table_codes(t, (size_t)j);
-            for (size_t i = 0, n = cseg_table_n_rows(t); i < n; i++)
-                if (lv[i] >= 0 && row_key[i] < key[lv[i]])
-                    key[lv[i]] = row_key[i];
-        }
         uint64_t nl64 = nl;
         pb_put(&pb, &nl64, sizeof nl64);
         for (size_t l = 0; l < nl; l++) {
-            pb_put(&pb, &key[l], sizeof key[l]);
+            int64_t kl = level_key ? level_key[k][l] : (int64_t)l;
+            pb_put(&pb, &kl, sizeof kl);
             pb_str(&pb, cseg_table_level(t, (size_t)j, (int32_t)l));
         }
         const attr *at = &a->at[k];
@@ -1000,7 +989,6 @@ int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_rol
     }
     if (pb.oom)
         goto oom;
-    free(key);
     *out = pb.b;
     *out_len = pb.n;
     if (codes_out)
@@ -1009,7 +997,6 @@ int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_rol
         free(codes);
     return 0;
 oom:
-    free(key);
     free(codes);
     free(pb.b);
     return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory computing customer features");

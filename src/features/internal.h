@@ -52,12 +52,13 @@ int64_t cseg__rfm_acc_max_day(const cseg__rfm_acc *a);
  * other readers of the same log (each customer's rows all in one part):
  * features before scoring against as_of = max_day + 1 (the latest day of all
  * the parts; unless p->as_of_day), best attribute values, cleaning counts.
- * row_key (NULL: the levels' order in t): per row of t, a number that
- * orders rows as the whole log does, to order the merged attribute levels.
+ * level_key (NULL: the levels' order in t): per attribute, per level of its
+ * column in t, a number that orders the levels as the whole log meets them
+ * (the line of the level's first row), to order the merged levels.
  * *out: malloc'd bytes; codes_out (may be NULL): the part's customer codes. */
 int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_roles *roles,
-                       int64_t max_day, const int64_t *row_key, char **out, size_t *out_len,
-                       int32_t **codes_out, cseg_diag *d);
+                       int64_t max_day, const int64_t *const *level_key, char **out,
+                       size_t *out_len, int32_t **codes_out, cseg_diag *d);
 /* The customer table and cleaning counts of np parts, as one reader of the
  * whole log gives them. order_out (may be NULL): per output row, its index
  * among the parts' customers in order; malloc'd. */

@@ -104,15 +104,6 @@ static int gb_room(gbuf *g, size_t more)
     return 0;
 }
 
-static int gb_put(gbuf *g, const void *x, size_t n)
-{
-    if (gb_room(g, n) < 0)
-        return CSEG_ENOMEM;
-    memcpy(g->b + g->n, x, n);
-    g->n += n;
-    return 0;
-}
-
 /* ---- routing: the customer id of a line, as the reader will see it ---- */
 
 /* The text of field j of line [s, e) (e excludes the line end), unquoted
@@ -194,6 +185,7 @@ typedef struct router {
         char *text;
         int64_t *lines;
         int *count, *nlines; /* per sender */
+        size_t *off, *loff;  /* where each sender's lines start in text, lines */
     } *got;
     size_t n_got, got_cap;
     uint64_t rounds, lines, moved;
@@ -356,14 +348,18 @@ static int route_round(router *r, const char *b, const char *e, int64_t line)
     g->text = alloc_present(rtotal);
     g->lines = alloc_present(rlines * sizeof *g->lines);
     g->count = malloc((size_t)np * 2 * sizeof *g->count);
+    g->off = malloc((size_t)np * 2 * sizeof *g->off);
     MPI_Request *req = malloc((size_t)np * 4 * sizeof *req);
-    if (!g->text || !g->lines || !g->count || !req)
+    if (!g->text || !g->lines || !g->count || !g->off || !req)
         MPI_Abort(r->comm, 3);
     g->nlines = g->count + np;
+    g->loff = g->off + np;
     int nr = 0;
     for (int k = 0, o = 0, lo = 0; k < np; k++) {
         g->count[k] = rcount[k];
         g->nlines[k] = rl[k];
+        g->off[k] = (size_t)o;
+        g->loff[k] = (size_t)lo;
         if (rcount[k])
             MPI_Irecv(g->text + o, rcount[k], MPI_CHAR, k, 1, r->comm, &req[nr++]);
         if (rl[k])
@@ -546,41 +542,149 @@ static size_t header_end(const char *map, size_t size)
     return nl ? (size_t)(nl - map) + 1 : size;
 }
 
-/* Put this rank's lines in the log's order (sender by sender, each
- * sender's rounds in order) after the header: CSV text for the reader, and
- * each of its lines' global number. The rounds' blocks are freed. */
-static int gather_lines(router *r, const char *hdr, size_t hdr_len, gbuf *text, int64_t **gl,
-                        size_t *n_gl)
+/* The global line numbers of this rank's lines in the log's order (sender
+ * by sender, each sender's rounds in order): the order they are read in. */
+static int64_t *glines(const router *r, size_t *n_gl)
 {
-    size_t total = hdr_len + 1, nl = 0;
+    size_t nl = 0, at = 0;
     for (size_t g = 0; g < r->n_got; g++)
-        for (int k = 0; k < r->np; k++) {
-            total += (size_t)r->got[g].count[k];
+        for (int k = 0; k < r->np; k++)
             nl += (size_t)r->got[g].nlines[k];
-        }
-    if (!(text->b = alloc_present(total + PAD)) || !(*gl = alloc_present((nl ? nl : 1) * sizeof **gl)))
-        return CSEG_ENOMEM;
-    text->cap = total + PAD;
-    text->n = 0;
-    gb_put(text, hdr, hdr_len);
-    if (hdr_len && hdr[hdr_len - 1] != '\n')
-        gb_put(text, "\n", 1);
-    size_t at = 0;
+    int64_t *gl = alloc_present((nl ? nl : 1) * sizeof *gl);
+    if (!gl)
+        return NULL;
     for (int k = 0; k < r->np; k++)
         for (size_t g = 0; g < r->n_got; g++) {
             const struct rround *x = &r->got[g];
-            size_t o = 0, lo = 0;
-            for (int j = 0; j < k; j++) {
-                o += (size_t)x->count[j];
-                lo += (size_t)x->nlines[j];
-            }
-            gb_put(text, x->text + o, (size_t)x->count[k]);
-            memcpy(*gl + at, x->lines + lo, (size_t)x->nlines[k] * sizeof **gl);
+            memcpy(gl + at, x->lines + x->loff[k], (size_t)x->nlines[k] * sizeof *gl);
             at += (size_t)x->nlines[k];
         }
-    memset(text->b + text->n, 0, PAD);
     *n_gl = nl;
+    return gl;
+}
+
+/* The CSV text of this rank's lines for the chunked reader
+ * (cseg_read_fn): the header, then the rounds' blocks sender by sender, in
+ * place (a block is read where it arrived). */
+typedef struct segread {
+    const router *r;
+    const char *hdr;
+    size_t hdr_len;
+    int k;      /* -1: the header; np: the end */
+    size_t g, off;
+} segread;
+
+static long seg_read(void *user, void *buf, size_t size)
+{
+    segread *s = user;
+    char *o = buf;
+    size_t n = 0;
+    while (n < size && s->k < s->r->np) {
+        const char *src;
+        size_t len;
+        if (s->k < 0) {
+            src = s->hdr;
+            len = s->hdr_len;
+        } else if (s->g < s->r->n_got) {
+            const struct rround *x = &s->r->got[s->g];
+            src = x->text + x->off[s->k];
+            len = (size_t)x->count[s->k];
+        } else {
+            src = NULL;
+            len = 0;
+        }
+        if (s->off < len) {
+            size_t m = len - s->off < size - n ? len - s->off : size - n;
+            memcpy(o + n, src + s->off, m);
+            s->off += m;
+            n += m;
+            continue;
+        }
+        s->off = 0;
+        if (s->k < 0 || ++s->g >= s->r->n_got) {
+            s->k++;
+            s->g = 0;
+        }
+    }
+    return (long)n;
+}
+
+/* A chunk of this rank's rows: each attribute level's first global line,
+ * then the rows into the customers' state. */
+typedef struct owner {
+    cseg__rfm_acc *acc;
+    const cseg_txn_roles *roles;
+    cseg_diag *d;
+    const int64_t *gl;
+    size_t n_gl;
+    int64_t *lkey[CSEG_ATTRIBUTES_MAX];
+    size_t lcap[CSEG_ATTRIBUTES_MAX];
+} owner;
+
+static int level_keys_room(owner *o, size_t a, size_t nl)
+{
+    if (nl <= o->lcap[a])
+        return 0;
+    size_t nc = o->lcap[a] ? o->lcap[a] : 64;
+    while (nc < nl)
+        nc *= 2;
+    int64_t *nk = realloc(o->lkey[a], nc * sizeof *nk);
+    if (!nk)
+        return CSEG_ENOMEM;
+    for (size_t l = o->lcap[a]; l < nc; l++)
+        nk[l] = INT64_MAX;
+    o->lkey[a] = nk;
+    o->lcap[a] = nc;
     return 0;
+}
+
+static int owner_chunk(const cseg_table *c, void *user)
+{
+    owner *o = user;
+    size_t n = cseg_table_n_rows(c);
+    for (size_t a = 0; a < o->roles->n_attributes; a++) {
+        long j = cseg_table_find(c, o->roles->attributes[a]);
+        if (j < 0)
+            continue;
+        if (level_keys_room(o, a, cseg_table_n_levels(c, (size_t)j)) < 0)
+            return cseg__diag(o->d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+        const int32_t *lv = cseg_table_codes(c, (size_t)j);
+        for (size_t i = 0; i < n; i++) {
+            long l = cseg_table_row_line(c, i);
+            int64_t at = l >= 2 && (size_t)(l - 2) < o->n_gl ? o->gl[l - 2] : INT64_MAX;
+            if (lv[i] >= 0 && at < o->lkey[a][lv[i]])
+                o->lkey[a][lv[i]] = at;
+        }
+    }
+    return cseg__rfm_acc_add(o->acc, c, o->roles, NULL, NULL, NULL, o->d);
+}
+
+/* This rank's lines read a chunk at a time into *acc (dictionaries in
+ * *dict): the rule of cseg_rfm_compute_csv, a window for duplicates and a
+ * second reading with every row kept when the window cannot judge. */
+static int read_owned(const router *r, const char *hdr, size_t hdr_len, const char *path,
+                      const cseg_table_read_params *tp, const cseg_rfm_params *p, owner *o,
+                      cseg_table **dict, cseg_diag *d)
+{
+    int rc = 0;
+    for (int full = 0; full < 2; full++) {
+        segread sr = {r, hdr, hdr_len, -1, 0, 0};
+        if ((rc = cseg__rfm_acc_create(&o->acc, p, full, 0)) < 0)
+            return cseg__diag(d, rc, path, 0, 0, "out of memory");
+        rc = cseg__table_read_chunks_from(seg_read, &sr, path, tp, owner_chunk, o, dict, d);
+        if (rc == CSEG_ECANCELED && cseg__rfm_acc_restart(o->acc) && !full) {
+            cseg__rfm_acc_free(o->acc);
+            o->acc = NULL;
+            cseg_table_free(*dict);
+            *dict = NULL;
+            for (size_t a = 0; a < CSEG_ATTRIBUTES_MAX; a++)
+                for (size_t l = 0; l < o->lcap[a]; l++)
+                    o->lkey[a][l] = INT64_MAX;
+            continue;
+        }
+        break;
+    }
+    return rc;
 }
 
 static void free_rounds(router *r)
@@ -589,6 +693,7 @@ static void free_rounds(router *r)
         free(r->got[g].text);
         free(r->got[g].lines);
         free(r->got[g].count);
+        free(r->got[g].off);
     }
     free(r->got);
     r->got = NULL;
@@ -644,8 +749,7 @@ int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, const char *
     size_t size = 0;
     uint64_t hdr_len = 0;
     int gzip = 0;
-    gbuf text = {0};
-    int64_t *gl = NULL, *row_key = NULL;
+    int64_t *gl = NULL;
     size_t n_gl = 0;
     cseg_table *t = NULL;
     cseg__rfm_acc *acc = NULL;
@@ -730,42 +834,48 @@ int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, const char *
     key = r.err_key;
     if (rc < 0)
         d = r.err;
-    /* This rank's lines, read as a log of their own. */
-    if (rc == 0 && gather_lines(&r, hdr, (size_t)hdr_len, &text, &gl, &n_gl) < 0) {
+    /* This rank's lines, read a chunk at a time as a log of their own; its
+     * line numbers are the log's. */
+    owner own;
+    memset(&own, 0, sizeof own);
+    own.roles = roles;
+    own.d = &d;
+    if (rc == 0 && !(gl = glines(&r, &n_gl))) {
         rc = cseg__diag(&d, CSEG_ENOMEM, path, 0, 0, "out of memory");
         key = 0;
     }
-    free_rounds(&r);
     if (rc == 0) {
+        own.gl = gl;
+        own.n_gl = n_gl;
         tp.progress = NULL;
-        rc = cseg__table_read_memory(&t, text.b, text.n, path, &tp, &d);
-        /* Its line numbers are the log's. */
+        rc = read_owned(&r, hdr, (size_t)hdr_len, path, &tp, p, &own, &t, &d);
+        acc = own.acc;
         key = 0;
         if (rc < 0 && d.line >= 2 && (size_t)(d.line - 2) < n_gl)
             key = d.line = (long)gl[d.line - 2];
         else if (rc < 0 && d.line == 1)
             key = 1;
     }
-    free(text.b);
-    text.b = NULL;
+    free_rounds(&r);
     tm[2] = MPI_Wtime();
-    if (rc == 0 && (rc = cseg__rfm_acc_table(&acc, t, roles, p, &d)) < 0)
-        key = 0;
-    if ((rc = agree(comm, rc, key, &d)) < 0)
+    if ((rc = agree(comm, rc, key, &d)) < 0) {
+        for (size_t a = 0; a < CSEG_ATTRIBUTES_MAX; a++)
+            free(own.lkey[a]);
         goto out;
+    }
     /* The latest day of all, then each rank's customers as a part. */
     int64_t max_day = cseg__rfm_acc_max_day(acc), all_max;
     MPI_Allreduce(&max_day, &all_max, 1, MPI_INT64_T, MPI_MAX, comm);
-    size_t n_rows = cseg_table_n_rows(t);
-    if (!(row_key = malloc((n_rows ? n_rows : 1) * sizeof *row_key))) {
-        rc = cseg__diag(&d, CSEG_ENOMEM, path, 0, 0, "out of memory");
-    } else {
-        for (size_t i = 0; i < n_rows; i++) {
-            long l = cseg_table_row_line(t, i);
-            row_key[i] = l >= 2 && (size_t)(l - 2) < n_gl ? gl[l - 2] : INT64_MAX;
-        }
-        rc = cseg__rfm_acc_part(acc, t, roles, all_max, row_key, &part, &part_len, NULL, &d);
+    for (size_t a = 0; a < roles->n_attributes && rc == 0; a++) {
+        long j = cseg_table_find(t, roles->attributes[a]);
+        if (j >= 0 && level_keys_room(&own, a, cseg_table_n_levels(t, (size_t)j)) < 0)
+            rc = cseg__diag(&d, CSEG_ENOMEM, path, 0, 0, "out of memory");
     }
+    if (rc == 0)
+        rc = cseg__rfm_acc_part(acc, t, roles, all_max, (const int64_t *const *)own.lkey, &part,
+                                &part_len, NULL, &d);
+    for (size_t a = 0; a < CSEG_ATTRIBUTES_MAX; a++)
+        free(own.lkey[a]);
     cseg__rfm_acc_free(acc);
     acc = NULL;
     cseg_table_free(t);
@@ -832,9 +942,7 @@ out:
     free(parts);
     free(lens);
     free(part);
-    free(row_key);
     free(gl);
-    free(text.b);
     free(hdr);
     cseg_table_free(t);
     cseg__rfm_acc_free(acc);

@@ -34,6 +34,12 @@ typedef int (*cseg__chunk_fn)(const cseg_table *chunk, void *user);
 int cseg__table_read_chunks(const char *path, const cseg_table_read_params *p, cseg__chunk_fn fn,
                             void *user, cseg_table **dict, cseg_diag *d);
 
+/* cseg__table_read_chunks of what read(read_user, ...) gives (the CSV text,
+ * header first; cseg_csv_open_reader's contract), named `name` in messages. */
+int cseg__table_read_chunks_from(cseg_read_fn read, void *read_user, const char *name,
+                                 const cseg_table_read_params *p, cseg__chunk_fn fn, void *user,
+                                 cseg_table **dict, cseg_diag *d);
+
 /* cseg_table_read_csv of len bytes of CSV text in memory (named `name` in
  * messages), followed by at least 16 zero bytes (CSEG_CSV_PAD) and
  * unchanged during the call. */

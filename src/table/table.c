@@ -1010,11 +1010,13 @@ static int hand_over(cseg_table *t, cseg_csv *r, const cseg_table_read_params *p
 /* One pass over the file. On a contradiction in an inferred column, sets
  * *restart_src to its CSV index and returns 1. With fn, rows go to fn a
  * chunk at a time (a block, or CHUNK_ROWS records) instead of piling up. */
-/* Where a pass reads: the file at path, or (mem non-NULL) mem_len bytes in
- * memory named path. */
+/* Where a pass reads: the file at path, (mem non-NULL) mem_len bytes in
+ * memory, or (fn non-NULL) what fn reads; path names the input in messages. */
 typedef struct insrc {
     const char *path, *mem;
     size_t mem_len;
+    cseg_read_fn fn;
+    void *fn_user;
 } insrc;
 
 static int read_pass(cseg_table **out, const insrc *in, const cseg_table_read_params *p,
@@ -1025,8 +1027,9 @@ static int read_pass(cseg_table **out, const insrc *in, const cseg_table_read_pa
     cseg_table *t = NULL;
     bpart *parts = NULL;
     const char *path = in->path;
-    int rc = in->mem ? cseg__csv_open_memory(&r, in->mem, in->mem_len, path, &p->csv, d)
-                     : cseg_csv_open(&r, path, &p->csv, d);
+    int rc = in->mem  ? cseg__csv_open_memory(&r, in->mem, in->mem_len, path, &p->csv, d)
+             : in->fn ? cseg_csv_open_reader(&r, in->fn, in->fn_user, path, &p->csv, d)
+                      : cseg_csv_open(&r, path, &p->csv, d);
     if (rc < 0)
         return rc;
     size_t ncsv = cseg_csv_n_columns(r);
@@ -1283,9 +1286,10 @@ out:
     return rc;
 }
 
-int cseg__table_read_chunks(const char *path, const cseg_table_read_params *p, cseg__chunk_fn fn,
-                            void *user, cseg_table **dict, cseg_diag *d)
+static int read_chunks(const insrc *in, const cseg_table_read_params *p, cseg__chunk_fn fn,
+                       void *user, cseg_table **dict, cseg_diag *d)
 {
+    const char *path = in->path;
     *dict = NULL;
     /* A column whose type is inferred may need a second pass, after its
      * first rows are gone: every column read must have its type given. */
@@ -1299,11 +1303,25 @@ int cseg__table_read_chunks(const char *path, const cseg_table_read_params *p, c
     size_t n_as_text = 0;
     retype restart = {0};
     cseg_table *t = NULL;
-    insrc in = {path, NULL, 0};
-    int rc = read_pass(&t, &in, p, &as_text, &n_as_text, &restart, fn, user, d);
+    int rc = read_pass(&t, in, p, &as_text, &n_as_text, &restart, fn, user, d);
     free(as_text);
     *dict = t;
     return rc == 1 ? cseg__diag(d, CSEG_EPARSE, path, 0, 0, "cannot settle column types") : rc;
+}
+
+int cseg__table_read_chunks(const char *path, const cseg_table_read_params *p, cseg__chunk_fn fn,
+                            void *user, cseg_table **dict, cseg_diag *d)
+{
+    insrc in = {path, NULL, 0, NULL, NULL};
+    return read_chunks(&in, p, fn, user, dict, d);
+}
+
+int cseg__table_read_chunks_from(cseg_read_fn read, void *read_user, const char *name,
+                                 const cseg_table_read_params *p, cseg__chunk_fn fn, void *user,
+                                 cseg_table **dict, cseg_diag *d)
+{
+    insrc in = {name, NULL, 0, read, read_user};
+    return read_chunks(&in, p, fn, user, dict, d);
 }
 
 static int read_csv(cseg_table **out, const insrc *in, const cseg_table_read_params *p,
@@ -1355,14 +1373,14 @@ static int read_csv(cseg_table **out, const insrc *in, const cseg_table_read_par
 int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_read_params *p,
                         cseg_diag *d)
 {
-    insrc in = {path, NULL, 0};
+    insrc in = {path, NULL, 0, NULL, NULL};
     return read_csv(out, &in, p, d);
 }
 
 int cseg__table_read_memory(cseg_table **out, const char *buf, size_t len, const char *name,
                             const cseg_table_read_params *p, cseg_diag *d)
 {
-    insrc in = {name, buf, len};
+    insrc in = {name, buf, len, NULL, NULL};
     return read_csv(out, &in, p, d);
 }
 

@@ -3,7 +3,6 @@
 
 #include "util.h"
 #include "../src/features/internal.h"
-#include "../src/table/internal.h"
 
 static const char *LOG =
     "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n"
@@ -811,7 +810,7 @@ static void test_streamed_retail(void **state)
 
 /* ---- parts that merge (cseg__rfm_acc_part, cseg__rfm_assemble) ----
  * The log's lines split between np readers by customer id, as the MPI driver
- * splits them, each read from memory and turned into a part; the parts
+ * splits them, each read as a log of its own and turned into a part; the parts
  * assembled must give the whole log's customers and counts, bit for bit. */
 static void parts_same(const char *text, size_t np, const cseg_txn_roles *roles0,
                        const cseg_rfm_params *p)
@@ -832,7 +831,7 @@ static void parts_same(const char *text, size_t np, const cseg_txn_roles *roles0
     int64_t **pl = calloc(np, sizeof *pl);
     assert_non_null(pt);
     for (size_t k = 0; k < np; k++) {
-        assert_non_null(pt[k] = malloc(total + 16));
+        assert_non_null(pt[k] = malloc(total));
         assert_non_null(pl[k] = malloc(total * sizeof **pl));
         memcpy(pt[k], text, hdr_len);
         plen[k] = hdr_len;
@@ -861,13 +860,11 @@ static void parts_same(const char *text, size_t np, const cseg_txn_roles *roles0
     int64_t max_day = INT64_MIN;
     for (size_t k = 0; k < np; k++) {
         cseg_txn_roles rk = *roles0;
-        cseg_table_read_params tp;
-        cseg_colspec specs[7 + CSEG_ATTRIBUTES_MAX];
-        memset(pt[k] + plen[k], 0, 16);
-        if (cseg__txn_read_params(path, &rk, NULL, &tp, specs, &d) < 0 ||
-            cseg__table_read_memory(&t[k], pt[k], plen[k], path, &tp, &d) < 0 ||
+        const char *pp = tmp_file(1, pt[k], plen[k]);
+        if (cseg_txn_read(&t[k], pp, &rk, NULL, &d) < 0 ||
             cseg__rfm_acc_table(&acc[k], t[k], &rk, p, &d) < 0)
             fail_msg("part %zu: %s:%ld: %s", k, d.file, d.line, d.msg);
+        unlink(pp);
         int64_t m = cseg__rfm_acc_max_day(acc[k]);
         max_day = m > max_day ? m : max_day;
     }

@@ -62,7 +62,6 @@ struct cseg_csv {
     uint64_t raw_size; /* the file's size, 0 when not a regular file */
     int from_map;    /* fill() copies from the map at map_off instead of reading */
     size_t map_off;
-    int map_borrowed; /* the map is the caller's (cseg__csv_open_memory): not freed */
 };
 
 void cseg_csv_params_init(cseg_csv_params *p)
@@ -472,44 +471,13 @@ int cseg_csv_open_reader(cseg_csv **out, cseg_read_fn fn, void *user, const char
     return 0;
 }
 
-/* The memory stands for a file already brought in whole: fill() copies from
- * it, and the block parser reads it in place (map_heap: the zero padding
- * after it is the caller's promise). */
-int cseg__csv_open_memory(cseg_csv **out, const char *buf, size_t len, const char *name,
-                          const cseg_csv_params *p, cseg_diag *d)
-{
-    *out = NULL;
-    cseg_csv *r = calloc(1, sizeof *r);
-    if (!r)
-        return cseg__diag(d, CSEG_ENOMEM, name, 0, 0, "out of memory");
-    r->name = cseg__strdup(name ? name : "<input>");
-    if (!r->name) {
-        free(r);
-        return cseg__diag(d, CSEG_ENOMEM, name, 0, 0, "out of memory");
-    }
-    r->map = buf;
-    r->map_len = len;
-    r->map_tried = r->map_heap = r->map_borrowed = 1;
-    r->from_map = 1;
-    r->raw_size = len;
-    int rc = open_common(r, p, d);
-    if (rc < 0) {
-        cseg_csv_close(r);
-        return rc;
-    }
-    *out = r;
-    return 0;
-}
-
 void cseg_csv_close(cseg_csv *r)
 {
     if (!r)
         return;
     if (r->gz)
         gzclose(r->gz);
-    if (r->map_borrowed)
-        ; /* the caller's */
-    else if (r->map && r->map_heap)
+    if (r->map && r->map_heap)
         free((void *)r->map);
     else if (r->map)
         munmap((void *)r->map, r->map_len);

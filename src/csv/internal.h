@@ -31,11 +31,6 @@ void cseg__csv_progress(const cseg_csv *r, uint64_t *done, uint64_t *total);
 /* Bring the input into memory for cseg__csv_mapped_block only when it
  * (inflated) is at most `bytes` long; 0 (the default): any size. */
 void cseg__csv_map_limit(cseg_csv *r, size_t bytes);
-/* A reader over len bytes of CSV text in memory, named `name` in messages:
- * read as a file brought into memory whole is. buf must stay unchanged until
- * the reader is closed and be followed by CSEG_CSV_PAD zero bytes. */
-int cseg__csv_open_memory(cseg_csv **out, const char *buf, size_t len, const char *name,
-                          const cseg_csv_params *p, cseg_diag *d);
 /* Mark len bytes holding `lines` line ends (a block from either function
  * above) as read. */
 void cseg__csv_consume(cseg_csv *r, size_t len, long lines);

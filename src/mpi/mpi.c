@@ -42,8 +42,6 @@
 #include "../features/internal.h"
 #include "../table/internal.h"
 
-#define PAD 16 /* zero bytes after CSV text read from memory (CSEG_CSV_PAD) */
-
 /* ---- agreement: every rank learns the first failure ---- */
 
 /* rc and d are this rank's outcome; key orders failures (a global line, 0
@@ -91,10 +89,10 @@ typedef struct gbuf {
 
 static int gb_room(gbuf *g, size_t more)
 {
-    if (g->n + more + PAD <= g->cap)
+    if (g->n + more <= g->cap)
         return 0;
     size_t nc = g->cap ? g->cap : 1 << 16;
-    while (nc < g->n + more + PAD)
+    while (nc < g->n + more)
         nc *= 2;
     char *nb = cseg__realloc_huge(g->b, nc, 1);
     if (!nb)

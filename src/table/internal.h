@@ -40,10 +40,4 @@ int cseg__table_read_chunks_from(cseg_read_fn read, void *read_user, const char 
                                  const cseg_table_read_params *p, cseg__chunk_fn fn, void *user,
                                  cseg_table **dict, cseg_diag *d);
 
-/* cseg_table_read_csv of len bytes of CSV text in memory (named `name` in
- * messages), followed by at least 16 zero bytes (CSEG_CSV_PAD) and
- * unchanged during the call. */
-int cseg__table_read_memory(cseg_table **out, const char *buf, size_t len, const char *name,
-                            const cseg_table_read_params *p, cseg_diag *d);
-
 #endif

@@ -1007,18 +1007,17 @@ static int hand_over(cseg_table *t, cseg_csv *r, const cseg_table_read_params *p
     return rc;
 }
 
-/* One pass over the file. On a contradiction in an inferred column, sets
- * *restart_src to its CSV index and returns 1. With fn, rows go to fn a
- * chunk at a time (a block, or CHUNK_ROWS records) instead of piling up. */
-/* Where a pass reads: the file at path, (mem non-NULL) mem_len bytes in
- * memory, or (fn non-NULL) what fn reads; path names the input in messages. */
+/* Where a pass reads: the file at path, or (fn non-NULL) what fn reads;
+ * path names the input in messages. */
 typedef struct insrc {
-    const char *path, *mem;
-    size_t mem_len;
+    const char *path;
     cseg_read_fn fn;
     void *fn_user;
 } insrc;
 
+/* One pass over the file. On a contradiction in an inferred column, sets
+ * *restart_src to its CSV index and returns 1. With fn, rows go to fn a
+ * chunk at a time (a block, or CHUNK_ROWS records) instead of piling up. */
 static int read_pass(cseg_table **out, const insrc *in, const cseg_table_read_params *p,
                      unsigned char **as_text_io, size_t *n_as_text, retype *restart,
                      cseg__chunk_fn fn, void *user, cseg_diag *d)
@@ -1027,9 +1026,8 @@ static int read_pass(cseg_table **out, const insrc *in, const cseg_table_read_pa
     cseg_table *t = NULL;
     bpart *parts = NULL;
     const char *path = in->path;
-    int rc = in->mem  ? cseg__csv_open_memory(&r, in->mem, in->mem_len, path, &p->csv, d)
-             : in->fn ? cseg_csv_open_reader(&r, in->fn, in->fn_user, path, &p->csv, d)
-                      : cseg_csv_open(&r, path, &p->csv, d);
+    int rc = in->fn ? cseg_csv_open_reader(&r, in->fn, in->fn_user, path, &p->csv, d)
+                    : cseg_csv_open(&r, path, &p->csv, d);
     if (rc < 0)
         return rc;
     size_t ncsv = cseg_csv_n_columns(r);
@@ -1312,7 +1310,7 @@ static int read_chunks(const insrc *in, const cseg_table_read_params *p, cseg__c
 int cseg__table_read_chunks(const char *path, const cseg_table_read_params *p, cseg__chunk_fn fn,
                             void *user, cseg_table **dict, cseg_diag *d)
 {
-    insrc in = {path, NULL, 0, NULL, NULL};
+    insrc in = {path, NULL, NULL};
     return read_chunks(&in, p, fn, user, dict, d);
 }
 
@@ -1320,7 +1318,7 @@ int cseg__table_read_chunks_from(cseg_read_fn read, void *read_user, const char 
                                  const cseg_table_read_params *p, cseg__chunk_fn fn, void *user,
                                  cseg_table **dict, cseg_diag *d)
 {
-    insrc in = {name, NULL, 0, read, read_user};
+    insrc in = {name, read, read_user};
     return read_chunks(&in, p, fn, user, dict, d);
 }
 
@@ -1373,14 +1371,7 @@ static int read_csv(cseg_table **out, const insrc *in, const cseg_table_read_par
 int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_read_params *p,
                         cseg_diag *d)
 {
-    insrc in = {path, NULL, 0, NULL, NULL};
-    return read_csv(out, &in, p, d);
-}
-
-int cseg__table_read_memory(cseg_table **out, const char *buf, size_t len, const char *name,
-                            const cseg_table_read_params *p, cseg_diag *d)
-{
-    insrc in = {name, buf, len, NULL, NULL};
+    insrc in = {path, NULL, NULL};
     return read_csv(out, &in, p, d);
 }
 

@@ -5,13 +5,16 @@
  * (moved to line starts); a .gz file is inflated by rank 0 alone. In rounds
  * of at most round_bytes() of input a rank, every line goes to the rank that
  * owns its customer (a hash of the id, as the reader will normalise it:
- * quotes, spaces and a ".0" tail dropped) with one MPI_Alltoallv, its
- * global line number alongside. A rank thus holds all the lines of its
- * customers, from each sender in the log's order; put together sender by
- * sender they are in the log's order, so a customer's sums add up in the
- * same order as in a one-process run. The rank reads them with the library's
- * CSV reader (from memory), builds its customers (cseg__rfm_acc_table) and
- * encodes them as a part (cseg__rfm_acc_part) against the latest day of all
+ * quotes, spaces and a ".0" tail dropped), point to point after an
+ * MPI_Alltoall of the counts, its global line number alongside. A rank thus
+ * holds all the lines of its customers, from each sender in the log's order;
+ * read sender by sender they are in the log's order, so a customer's sums
+ * add up in the same order as in a one-process run. The rank reads them with
+ * the library's chunked CSV reader (a callback over the blocks as they
+ * arrived), builds its customers' state as one process reading a large log
+ * does (cseg__rfm_acc, a duplicate window, a second reading when the window
+ * cannot judge) and encodes them as a part (cseg__rfm_acc_part) against the
+ * latest day of all
  * ranks (one MPI_Allreduce); rank 0 gathers the parts and assembles the
  * table (cseg__rfm_assemble): customers sorted by id, quintile scores over
  * all of them. The result equals the one-process result bit for bit, except
@@ -24,8 +27,9 @@
  * line; failures without a line first), so all ranks return the same code
  * and message and no rank waits forever.
  *
- * Memory per rank: its share of the log's text (twice while it is put in
- * order), the table of its rows, its customers; rank 0 also the parts.
+ * Memory per rank: its share of the log's text (kept for a second
+ * reading), 8 bytes a row for line numbers, its customers' state; rank 0
+ * also the parts and the customer table.
  */
 #include <fcntl.h>
 #include <limits.h>

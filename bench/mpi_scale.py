@@ -51,7 +51,10 @@ def one_run(custseg, log, ranks, out, tmp):
         # each rank writes its own peak RSS
         inner = ("exec /usr/bin/time -f %M -o " + rss_dir + "/rss.$OMPI_COMM_WORLD_RANK "
                  + " ".join(cmd_tail))
-        cmd = ["mpirun", "--oversubscribe", "-n", str(ranks), "sh", "-c", inner]
+        # --bind-to none: mpirun would pin each process to one core, and its
+        # threads (the first process segments with all of them) with it.
+        cmd = ["mpirun", "--oversubscribe", "--bind-to", "none", "-n", str(ranks), "sh", "-c",
+               inner]
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_mpi_yield_when_idle="1")
     t0 = time.perf_counter()

@@ -26,6 +26,8 @@ typedef struct cseg_mpi_stats {
     uint64_t lines;           /* data lines read */
     uint64_t bytes_moved;     /* line bytes sent by a rank to another rank */
     uint64_t part_bytes;      /* customer parts sent to rank 0 */
+    int reread;               /* ranks that read their lines again with every row kept (a
+                                 duplicate the window of rows could not judge) */
     double route_seconds;     /* reading the byte ranges, routing and exchanging lines */
     double read_seconds;      /* parsing the lines a rank received */
     double features_seconds;  /* cleaning and customer state, the parts */

@@ -621,6 +621,7 @@ typedef struct owner {
     size_t n_gl;
     int64_t *lkey[CSEG_ATTRIBUTES_MAX];
     size_t lcap[CSEG_ATTRIBUTES_MAX];
+    int reread; /* read a second time with every row kept */
 } owner;
 
 static int level_keys_room(owner *o, size_t a, size_t nl)
@@ -670,6 +671,7 @@ static int read_owned(const router *r, const char *hdr, size_t hdr_len, const ch
 {
     int rc = 0;
     for (int full = 0; full < 2; full++) {
+        o->reread = full;
         segread sr = {r, hdr, hdr_len, -1, 0, 0};
         if ((rc = cseg__rfm_acc_create(&o->acc, p, full, 0)) < 0)
             return cseg__diag(d, rc, path, 0, 0, "out of memory");
@@ -920,16 +922,18 @@ int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, const char *
     MPI_Bcast(&q, (int)sizeof q, MPI_BYTE, 0, comm);
     if (stats) {
         double span[5], slow[5];
-        uint64_t cnt[4] = {r.rounds, r.lines, r.moved, rank == 0 ? 0 : mine}, sum[4];
+        uint64_t cnt[5] = {r.rounds, r.lines, r.moved, rank == 0 ? 0 : mine, (uint64_t)own.reread};
+        uint64_t sum[5];
         for (int k = 0; k < 5; k++)
             span[k] = tm[k + 1] - tm[k];
         MPI_Allreduce(span, slow, 5, MPI_DOUBLE, MPI_MAX, comm);
-        MPI_Allreduce(cnt, sum, 4, MPI_UINT64_T, MPI_SUM, comm);
+        MPI_Allreduce(cnt, sum, 5, MPI_UINT64_T, MPI_SUM, comm);
         stats->processes = np;
         stats->rounds = r.rounds; /* the same on every rank */
         stats->lines = sum[1];
         stats->bytes_moved = sum[2];
         stats->part_bytes = sum[3];
+        stats->reread = (int)sum[4];
         stats->route_seconds = slow[0];
         stats->read_seconds = slow[1];
         stats->features_seconds = slow[2];

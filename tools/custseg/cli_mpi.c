@@ -86,11 +86,11 @@ int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
         fprintf(stderr,
                 "custseg: %d processes read %llu lines in %llu rounds, moved %.1f MB between "
                 "them; route %.2f s, parse %.2f s, features %.2f s, gather %.2f s (%.1f MB), "
-                "assemble %.2f s\n",
+                "assemble %.2f s%s\n",
                 st.processes, (unsigned long long)st.lines, (unsigned long long)st.rounds,
                 (double)st.bytes_moved / 1e6, st.route_seconds, st.read_seconds,
                 st.features_seconds, st.gather_seconds, (double)st.part_bytes / 1e6,
-                st.assemble_seconds);
+                st.assemble_seconds, st.reread ? "; read twice (duplicates far apart)" : "");
     return rc;
 }
 #else

@@ -69,19 +69,25 @@ static int agree(MPI_Comm comm, int rc, int64_t key, cseg_diag *d)
 
 /* ---- memory ---- */
 
-/* n bytes whose pages are made present in one call: a buffer that MPI or
- * memcpy then fills would otherwise take a page fault every 4 KiB (a quarter
- * of a million a GB, each dear in a VM). */
+/* n bytes of their own mapping, its pages made present in one call: a
+ * buffer that MPI then fills would otherwise take a page fault every 4 KiB
+ * (a quarter of a million a GB, each dear in a VM), and let go with
+ * free_present the memory goes back at once, not into a heap that rounds of
+ * slightly different sizes would leave full of holes. */
 static void *alloc_present(size_t n)
 {
-    char *p = cseg__realloc_huge(NULL, n ? n : 1, 1);
-#ifdef MADV_POPULATE_WRITE
-    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    uintptr_t a = ((uintptr_t)p + pg - 1) / pg * pg, z = ((uintptr_t)p + n) / pg * pg;
-    if (p && z > a)
-        (void)madvise((void *)a, z - a, MADV_POPULATE_WRITE);
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+#ifdef MAP_POPULATE
+    flags |= MAP_POPULATE;
 #endif
-    return p;
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, flags, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void free_present(void *p, size_t n)
+{
+    if (p)
+        munmap(p, n ? n : 1);
 }
 
 /* ---- a growing byte or line buffer ---- */
@@ -182,15 +188,21 @@ typedef struct router {
     int64_t *lnum;
     char *key;
     size_t key_cap;
-    /* receiving: each round's lines for this rank, sender by sender */
+    /* receiving: each round's lines for this rank, in the log's order; the
+     * text of one round at a time (in recv: a round is read before the next
+     * is received) */
+    gbuf recv;
     struct rround {
-        char *text;
-        int64_t *lines;
-        int *count, *nlines; /* per sender */
-        size_t *off, *loff;  /* where each sender's lines start in text, lines */
+        char *text;     /* in recv; NULL once read */
+        size_t len;
+        int64_t *lines; /* each line's number in the log; NULL once not needed */
+        size_t nl;
+        int64_t line0;  /* the first line's number in this rank's text (header: 1) */
     } *got;
-    size_t n_got, got_cap;
+    size_t n_got, got_cap, head; /* rounds before head are read */
+    int64_t next_line0;
     uint64_t rounds, lines, moved;
+    double route_seconds;
     /* first local failure */
     int rc;
     int64_t err_key;
@@ -277,7 +289,10 @@ static int route_round(router *r, const char *b, const char *e, int64_t line)
             r->key_cap = (size_t)(end - s) + 1;
         }
         size_t kn = id_key(s, end, r->jc, r->delim, r->key);
-        int owner = (int)(cseg__hash(r->key, kn, 0x637573747365ULL) % (uint64_t)np);
+        /* A line without a customer has nobody's state to meet: spread by
+         * its line (a fifth of Online Retail's lines would load one rank). */
+        int owner = kn ? (int)(cseg__hash(r->key, kn, 0x637573747365ULL) % (uint64_t)np)
+                       : (int)((uint64_t)line % (uint64_t)np);
         r->lstart[nl] = (size_t)(s - b);
         r->lend[nl] = (size_t)(end - b);
         r->lowner[nl] = owner;
@@ -330,8 +345,8 @@ static int route_round(router *r, const char *b, const char *e, int64_t line)
         r->moved += k == r->rank ? 0 : (uint64_t)scount[k];
     MPI_Alltoall(scount, 1, MPI_INT, rcount, 1, MPI_INT, r->comm);
     MPI_Alltoall(sl, 1, MPI_INT, rl, 1, MPI_INT, r->comm);
-    /* The round's lines into one block, sender after sender, point to
-     * point (no displacement has to fit an int); kept until the end. A rank
+    /* The round's lines into one block, sender after sender (the log's
+     * order), point to point (no displacement has to fit an int). A rank
      * short of memory cannot take part: MPI aborts the job. */
     if (r->n_got == r->got_cap) {
         size_t nc = r->got_cap ? 2 * r->got_cap : 64;
@@ -347,21 +362,20 @@ static int route_round(router *r, const char *b, const char *e, int64_t line)
         rtotal += (size_t)rcount[k];
         rlines += (size_t)rl[k];
     }
-    g->text = alloc_present(rtotal);
-    g->lines = alloc_present(rlines * sizeof *g->lines);
-    g->count = malloc((size_t)np * 2 * sizeof *g->count);
-    g->off = malloc((size_t)np * 2 * sizeof *g->off);
-    MPI_Request *req = malloc((size_t)np * 4 * sizeof *req);
-    if (!g->text || !g->lines || !g->count || !g->off || !req)
+    r->recv.n = 0;
+    if (gb_room(&r->recv, rtotal) < 0)
         MPI_Abort(r->comm, 3);
-    g->nlines = g->count + np;
-    g->loff = g->off + np;
+    g->text = r->recv.b;
+    g->lines = alloc_present(rlines * sizeof *g->lines);
+    g->len = rtotal;
+    g->nl = rlines;
+    g->line0 = r->next_line0;
+    r->next_line0 += (int64_t)rlines;
+    MPI_Request *req = malloc((size_t)np * 4 * sizeof *req);
+    if (!g->text || !g->lines || !req)
+        MPI_Abort(r->comm, 3);
     int nr = 0;
     for (int k = 0, o = 0, lo = 0; k < np; k++) {
-        g->count[k] = rcount[k];
-        g->nlines[k] = rl[k];
-        g->off[k] = (size_t)o;
-        g->loff[k] = (size_t)lo;
         if (rcount[k])
             MPI_Irecv(g->text + o, rcount[k], MPI_CHAR, k, 1, r->comm, &req[nr++]);
         if (rl[k])
@@ -393,150 +407,6 @@ static size_t round_bytes(int np)
     return r < ((size_t)64 << 10) ? (size_t)64 << 10 : r;
 }
 
-/* Every rank takes part in rounds until no rank has lines left. */
-static int more_rounds(MPI_Comm comm, int mine)
-{
-    int any = 0;
-    MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_LOR, comm);
-    return any;
-}
-
-/* The data lines of a plain file, a byte range a rank. */
-static void route_plain(router *r, const char *map, size_t size, size_t hdr_end)
-{
-    if (!map) { /* an empty file: no lines, but every round taken part in */
-        int64_t none = 0, before;
-        MPI_Exscan(&none, &before, 1, MPI_INT64_T, MPI_SUM, r->comm);
-        route_round(r, NULL, NULL, 2);
-        more_rounds(r->comm, 0);
-        return;
-    }
-    size_t data = size - hdr_end, np = (size_t)r->np, rk = (size_t)r->rank;
-    size_t s = hdr_end + data / np * rk + (rk < data % np ? rk : data % np);
-    size_t e = hdr_end + data / np * (rk + 1) + (rk + 1 < data % np ? rk + 1 : data % np);
-    /* A range holds the lines that start in it. */
-    if (rk > 0)
-        while (s < size && map[s - 1] != '\n')
-            s++;
-    if (rk + 1 < np)
-        while (e < size && map[e - 1] != '\n')
-            e++;
-    else
-        e = size;
-    if (s > e)
-        s = e;
-    /* The range's pages in one call rather than a fault each (4 KiB: a
-     * quarter of a million faults a GB, dear in a VM). */
-#ifdef MADV_POPULATE_READ
-    {
-        size_t pg = (size_t)sysconf(_SC_PAGESIZE), a0 = s / pg * pg;
-        if (e > a0 && madvise((char *)map + a0, e - a0, MADV_POPULATE_READ) != 0)
-            madvise((char *)map + a0, e - a0, MADV_WILLNEED);
-    }
-#endif
-    /* The first line's number: the lines of the ranges before. */
-    int64_t before = 0, mine = 0;
-    for (const char *p = map + s; (p = memchr(p, '\n', (size_t)(map + e - p))) != NULL; p++)
-        mine++;
-    MPI_Exscan(&mine, &before, 1, MPI_INT64_T, MPI_SUM, r->comm);
-    if (r->rank == 0)
-        before = 0;
-    int64_t line = 2 + before; /* line 1 is the header */
-    size_t step = round_bytes(r->np), at = s;
-    for (;;) {
-        size_t stop = at + step < e ? at + step : e;
-        while (stop < e && map[stop - 1] != '\n')
-            stop++;
-        int64_t n = 0;
-        for (const char *p = map + at; (p = memchr(p, '\n', (size_t)(map + stop - p))) != NULL; p++)
-            n++;
-        route_round(r, map + at, map + stop, line);
-        line += n;
-        at = stop;
-        if (!more_rounds(r->comm, at < e && r->rc == 0))
-            break;
-    }
-}
-
-/* A gzip file: rank 0 inflates it (zlib, a round at a time) and routes its
- * lines; the others take part in the rounds with nothing to send. */
-static void route_gzip(router *r)
-{
-    gzFile gz = NULL;
-    char *buf = NULL;
-    size_t step = round_bytes(r->np), have = 0, cap = 2 * step;
-    int64_t line = 2;
-    int more = 0, header = 1;
-    if (r->rank == 0) {
-        if (!(gz = gzopen(r->path, "rb"))) {
-            cseg__diag(&r->err, CSEG_EIO, r->path, 0, 0, "cannot open file");
-            fail(r, CSEG_EIO, 0);
-        } else if (!(buf = malloc(cap))) {
-            cseg__diag(&r->err, CSEG_ENOMEM, r->path, 0, 0, "out of memory");
-            fail(r, CSEG_ENOMEM, 0);
-        } else {
-            gzbuffer(gz, 1u << 18);
-            more = 1;
-        }
-    }
-    for (;;) {
-        const char *b = buf, *e = buf;
-        while (more && r->rc == 0 && have < step) {
-            int g = gzread(gz, buf + have, (unsigned)(cap - have));
-            int zerr = 0;
-            const char *zmsg = gzerror(gz, &zerr);
-            if (g < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
-                cseg__diag(&r->err, CSEG_EIO, r->path, 0, 0, "read error: %s",
-                           zerr == Z_BUF_ERROR ? "compressed data is truncated" : zmsg);
-                fail(r, CSEG_EIO, 0);
-                more = 0;
-            } else if (g == 0) {
-                more = 0;
-            } else {
-                have += (size_t)g;
-            }
-        }
-        if (r->rc == 0 && buf) {
-            size_t cut = have;
-            if (more) /* whole lines only, until the end */
-                while (cut > 0 && buf[cut - 1] != '\n')
-                    cut--;
-            if (more && cut == 0) { /* a line longer than the buffer */
-                char *nb = realloc(buf, 2 * cap);
-                if (!nb) {
-                    cseg__diag(&r->err, CSEG_ENOMEM, r->path, 0, 0, "out of memory");
-                    fail(r, CSEG_ENOMEM, 0);
-                } else {
-                    buf = nb;
-                    cap *= 2;
-                    step = cap / 2;
-                }
-            }
-            b = buf;
-            e = buf + cut;
-            if (header && e > b) { /* skip line 1 */
-                const char *nl = memchr(b, '\n', (size_t)(e - b));
-                b = nl ? nl + 1 : e;
-                header = 0;
-            }
-        }
-        int64_t n = 0;
-        for (const char *p = b; p && (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
-            n++;
-        route_round(r, b, e, line);
-        line += n;
-        if (buf && e > buf) {
-            have -= (size_t)(e - buf);
-            memmove(buf, e, have);
-        }
-        if (!more_rounds(r->comm, (more || have > 0) && r->rc == 0))
-            break;
-    }
-    if (gz)
-        gzclose(gz);
-    free(buf);
-}
-
 /* The end of a header line starting at map (the offset after its line end). */
 static size_t header_end(const char *map, size_t size)
 {
@@ -544,84 +414,268 @@ static size_t header_end(const char *map, size_t size)
     return nl ? (size_t)(nl - map) + 1 : size;
 }
 
-/* The global line numbers of this rank's lines in the log's order (sender
- * by sender, each sender's rounds in order): the order they are read in. */
-static int64_t *glines(const router *r, size_t *n_gl)
+/* ---- the input, a round at a time ----
+ *
+ * Round g covers the next np x B bytes of the log's data (B: round_bytes),
+ * rank k taking the k-th B bytes of it, both ends moved to line starts: a
+ * round's lines, received sender after sender, are in the log's order, and
+ * so are the rounds. A rank reads its lines as they arrive and lets each
+ * round's block go, so its memory is a round and its customers, not its
+ * share of the rows. A .gz file: rank 0 inflates B bytes a round and the
+ * others send nothing. */
+typedef struct source {
+    int gzip;
+    const char *path;
+    const char *map; /* plain: the file */
+    size_t size, hdr_end, at; /* at: the next round's start */
+    gzFile gz;       /* gzip, rank 0 */
+    char *buf;
+    size_t have, cap;
+    int eof, header;
+    int64_t line;    /* the next round's first line in the log */
+    int more;        /* another round follows (the same on every rank) */
+} source;
+
+/* The first line start at or after x. */
+static size_t line_start(const source *s, size_t x)
 {
-    size_t nl = 0, at = 0;
-    for (size_t g = 0; g < r->n_got; g++)
-        for (int k = 0; k < r->np; k++)
-            nl += (size_t)r->got[g].nlines[k];
-    int64_t *gl = alloc_present((nl ? nl : 1) * sizeof *gl);
-    if (!gl)
-        return NULL;
-    for (int k = 0; k < r->np; k++)
-        for (size_t g = 0; g < r->n_got; g++) {
-            const struct rround *x = &r->got[g];
-            memcpy(gl + at, x->lines + x->loff[k], (size_t)x->nlines[k] * sizeof *gl);
-            at += (size_t)x->nlines[k];
-        }
-    *n_gl = nl;
-    return gl;
+    if (x <= s->hdr_end)
+        return s->hdr_end;
+    if (x >= s->size)
+        return s->size;
+    const char *nl = memchr(s->map + x - 1, '\n', s->size - (x - 1));
+    return nl ? (size_t)(nl - s->map) + 1 : s->size;
 }
 
-/* The CSV text of this rank's lines for the chunked reader
- * (cseg_read_fn): the header, then the rounds' blocks sender by sender, in
- * place (a block is read where it arrived). */
-typedef struct segread {
-    const router *r;
-    const char *hdr;
-    size_t hdr_len;
-    int k;      /* -1: the header; np: the end */
-    size_t g, off;
-} segread;
-
-static long seg_read(void *user, void *buf, size_t size)
+static void source_rewind(source *s, router *r)
 {
-    segread *s = user;
+    s->at = s->hdr_end;
+    s->line = 2;
+    s->more = 1;
+    s->have = 0;
+    s->eof = 0;
+    s->header = 1;
+    if (s->gz)
+        gzclose(s->gz);
+    s->gz = NULL;
+    if (s->gzip && r->rank == 0 && r->rc == 0) {
+        if (!(s->gz = gzopen(s->path, "rb"))) {
+            cseg__diag(&r->err, CSEG_EIO, s->path, 0, 0, "cannot open file");
+            fail(r, CSEG_EIO, 0);
+        } else {
+            gzbuffer(s->gz, 1u << 18);
+        }
+    }
+}
+
+/* This rank's piece of the next round of a gzip file (rank 0): whole lines
+ * inflated into s->buf, at most about B bytes. */
+static void gzip_piece(router *r, source *s, size_t B, const char **b, const char **e)
+{
+    if (!s->buf || s->cap < 2 * B) {
+        char *nb = realloc(s->buf, 2 * B);
+        if (!nb) {
+            cseg__diag(&r->err, CSEG_ENOMEM, s->path, 0, 0, "out of memory");
+            fail(r, CSEG_ENOMEM, 0);
+            return;
+        }
+        s->buf = nb;
+        s->cap = 2 * B;
+    }
+    while (!s->eof && s->have < s->cap / 2) {
+        int g = gzread(s->gz, s->buf + s->have, (unsigned)(s->cap - s->have));
+        int zerr = 0;
+        const char *zmsg = gzerror(s->gz, &zerr);
+        if (g < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
+            cseg__diag(&r->err, CSEG_EIO, s->path, 0, 0, "read error: %s",
+                       zerr == Z_BUF_ERROR ? "compressed data is truncated" : zmsg);
+            fail(r, CSEG_EIO, 0);
+            return;
+        }
+        if (g == 0)
+            s->eof = 1;
+        s->have += (size_t)g;
+    }
+    size_t cut = s->have;
+    if (!s->eof) /* whole lines only, until the end */
+        while (cut > 0 && s->buf[cut - 1] != '\n')
+            cut--;
+    if (!s->eof && cut == 0) { /* a line longer than the buffer: a bigger one next round */
+        char *nb = realloc(s->buf, 2 * s->cap);
+        if (!nb) {
+            cseg__diag(&r->err, CSEG_ENOMEM, s->path, 0, 0, "out of memory");
+            fail(r, CSEG_ENOMEM, 0);
+            return;
+        }
+        s->buf = nb;
+        s->cap *= 2;
+    }
+    *b = s->buf;
+    *e = s->buf + cut;
+    if (s->header && cut > 0) { /* skip line 1 */
+        const char *nl = memchr(*b, '\n', cut);
+        *b = nl ? nl + 1 : *e;
+        s->header = 0;
+    }
+}
+
+/* One round with every rank: this rank's piece routed, the round's lines
+ * for it received (appended to r->got). */
+static void round_step(router *r, source *s)
+{
+    double t0 = MPI_Wtime();
+    size_t B = round_bytes(r->np), np = (size_t)r->np, rk = (size_t)r->rank;
+    const char *b = NULL, *e = NULL;
+    int64_t mine[2] = {0, 0}; /* lines, more to come */
+    if (!s->gzip && s->map) {
+        size_t start = s->at;
+        size_t lo = line_start(s, start + (rk > 0 ? rk * B : 0));
+        size_t hi = line_start(s, start + (rk + 1) * B);
+        size_t end = line_start(s, start + np * B);
+        b = s->map + lo;
+        e = s->map + hi;
+#ifdef MADV_POPULATE_READ
+        /* The piece's pages in one call rather than a fault each. */
+        size_t pg = (size_t)sysconf(_SC_PAGESIZE), a0 = lo / pg * pg;
+        if (hi > a0 && madvise((char *)s->map + a0, hi - a0, MADV_POPULATE_READ) != 0)
+            (void)madvise((char *)s->map + a0, hi - a0, MADV_WILLNEED);
+#endif
+        s->at = end;
+        mine[1] = end < s->size;
+    } else if (s->gzip && r->rank == 0 && s->gz && r->rc == 0) {
+        gzip_piece(r, s, B, &b, &e);
+        mine[1] = r->rc == 0 && (!s->eof || s->have > (size_t)(e - s->buf));
+    }
+    if (r->rc < 0) /* a rank that failed sends nothing more */
+        b = e = NULL;
+    for (const char *p = b; p && (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+        mine[0]++;
+    if (e > b && e[-1] != '\n')
+        mine[0]++; /* the log's last line, without its end */
+    int64_t *all = malloc(np * 2 * sizeof *all);
+    if (!all)
+        MPI_Abort(r->comm, 3);
+    MPI_Allgather(mine, 2, MPI_INT64_T, all, 2, MPI_INT64_T, r->comm);
+    int64_t first = s->line;
+    s->more = 0;
+    for (size_t k = 0; k < np; k++) {
+        if (k < rk)
+            first += all[2 * k];
+        s->line += all[2 * k];
+        s->more |= all[2 * k + 1] != 0;
+    }
+    free(all);
+    route_round(r, b, e, first);
+    if (!s->gzip && e > b) {
+        /* The piece is sent: its pages leave this process (the page cache
+         * keeps them), or the mapped file would count in its memory. */
+        size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+        uintptr_t a0 = (uintptr_t)b / pg * pg, z = ((uintptr_t)e) / pg * pg;
+        if (z > a0)
+            (void)madvise((void *)a0, z - a0, MADV_DONTNEED);
+    }
+    if (s->gzip && r->rank == 0 && e > b) {
+        size_t used = (size_t)(e - s->buf);
+        s->have -= used;
+        memmove(s->buf, e, s->have);
+    }
+    r->route_seconds += MPI_Wtime() - t0;
+}
+
+/* The blocks of rounds already read go; their line numbers too. */
+static void drop_rounds(router *r, size_t upto)
+{
+    for (size_t g = 0; g < upto && g < r->n_got; g++) {
+        free_present(r->got[g].lines, r->got[g].nl * sizeof *r->got[g].lines);
+        r->got[g].text = NULL;
+        r->got[g].lines = NULL;
+    }
+}
+
+/* Take part in the rounds left, reading nothing. */
+static void drain(router *r, source *s)
+{
+    while (s->more) {
+        round_step(r, s);
+        drop_rounds(r, r->n_got);
+        r->head = r->n_got;
+    }
+}
+
+/* The number in the log of line `l` of this rank's text; INT64_MAX when
+ * unknown (its round's numbers already let go). */
+static int64_t log_line(const router *r, long l)
+{
+    size_t lo = 0, hi = r->n_got;
+    while (hi - lo > 1) { /* the last round with line0 <= l */
+        size_t mid = (lo + hi) / 2;
+        if (r->got[mid].line0 <= l)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    if (lo >= r->n_got)
+        return INT64_MAX;
+    const struct rround *g = &r->got[lo];
+    int64_t i = (int64_t)l - g->line0;
+    return g->lines && i >= 0 && (size_t)i < g->nl ? g->lines[i] : INT64_MAX;
+}
+
+/* The CSV text of this rank's lines for the chunked reader (cseg_read_fn):
+ * the header, then each round's block as it arrives, rounds run as the
+ * reader asks for more. */
+typedef struct feed {
+    router *r;
+    source *s;
+    const char *hdr;
+    size_t hdr_len, hdr_off, off;
+} feed;
+
+static long feed_read(void *user, void *buf, size_t size)
+{
+    feed *f = user;
+    router *r = f->r;
     char *o = buf;
     size_t n = 0;
-    while (n < size && s->k < s->r->np) {
-        const char *src;
-        size_t len;
-        if (s->k < 0) {
-            src = s->hdr;
-            len = s->hdr_len;
-        } else if (s->g < s->r->n_got) {
-            const struct rround *x = &s->r->got[s->g];
-            src = x->text + x->off[s->k];
-            len = (size_t)x->count[s->k];
-        } else {
-            src = NULL;
-            len = 0;
-        }
-        if (s->off < len) {
-            size_t m = len - s->off < size - n ? len - s->off : size - n;
-            memcpy(o + n, src + s->off, m);
-            s->off += m;
+    while (n < size) {
+        if (f->hdr_off < f->hdr_len) {
+            size_t m = f->hdr_len - f->hdr_off < size - n ? f->hdr_len - f->hdr_off : size - n;
+            memcpy(o + n, f->hdr + f->hdr_off, m);
+            f->hdr_off += m;
             n += m;
             continue;
         }
-        s->off = 0;
-        if (s->k < 0 || ++s->g >= s->r->n_got) {
-            s->k++;
-            s->g = 0;
+        if (r->head < r->n_got) {
+            struct rround *g = &r->got[r->head];
+            size_t m = g->len - f->off < size - n ? g->len - f->off : size - n;
+            memcpy(o + n, g->text + f->off, m);
+            f->off += m;
+            n += m;
+            if (f->off == g->len) { /* read: the block is done, its numbers stay a while */
+                g->text = NULL;
+                r->head++;
+                f->off = 0;
+            }
+            continue;
         }
+        if (!f->s->more)
+            break;
+        round_step(r, f->s);
     }
     return (long)n;
 }
 
-/* A chunk of this rank's rows: each attribute level's first global line,
- * then the rows into the customers' state. */
+/* A chunk of this rank's rows: each attribute level's first line in the
+ * log, then the rows into the customers' state. */
 typedef struct owner {
     cseg__rfm_acc *acc;
     const cseg_txn_roles *roles;
     cseg_diag *d;
-    const int64_t *gl;
-    size_t n_gl;
+    router *r;
     int64_t *lkey[CSEG_ATTRIBUTES_MAX];
     size_t lcap[CSEG_ATTRIBUTES_MAX];
-    int reread; /* read a second time with every row kept */
+    int reread;      /* read a second time with every row kept */
+    int64_t err_key; /* the failure's line in the log (0: none) */
 } owner;
 
 static int level_keys_room(owner *o, size_t a, size_t nl)
@@ -644,6 +698,7 @@ static int level_keys_room(owner *o, size_t a, size_t nl)
 static int owner_chunk(const cseg_table *c, void *user)
 {
     owner *o = user;
+    router *r = o->r;
     size_t n = cseg_table_n_rows(c);
     for (size_t a = 0; a < o->roles->n_attributes; a++) {
         long j = cseg_table_find(c, o->roles->attributes[a]);
@@ -653,55 +708,85 @@ static int owner_chunk(const cseg_table *c, void *user)
             return cseg__diag(o->d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
         const int32_t *lv = cseg_table_codes(c, (size_t)j);
         for (size_t i = 0; i < n; i++) {
-            long l = cseg_table_row_line(c, i);
-            int64_t at = l >= 2 && (size_t)(l - 2) < o->n_gl ? o->gl[l - 2] : INT64_MAX;
+            int64_t at = log_line(r, cseg_table_row_line(c, i));
             if (lv[i] >= 0 && at < o->lkey[a][lv[i]])
                 o->lkey[a][lv[i]] = at;
         }
     }
+    /* Rounds wholly before this chunk's first row are not needed again. */
+    if (n > 0) {
+        long first = cseg_table_row_line(c, 0);
+        size_t g = 0;
+        while (g + 1 < r->head && r->got[g + 1].line0 <= first)
+            g++;
+        drop_rounds(r, g);
+    }
     return cseg__rfm_acc_add(o->acc, c, o->roles, NULL, NULL, NULL, o->d);
 }
 
-/* This rank's lines read a chunk at a time into *acc (dictionaries in
- * *dict): the rule of cseg_rfm_compute_csv, a window for duplicates and a
- * second reading with every row kept when the window cannot judge. */
-static int read_owned(const router *r, const char *hdr, size_t hdr_len, const char *path,
+static void clear_rounds(router *r)
+{
+    drop_rounds(r, r->n_got);
+    r->n_got = r->head = 0;
+    r->next_line0 = 2;
+}
+
+/* This rank's lines read a chunk at a time into o->acc (dictionaries in
+ * *dict) as the rounds bring them: the rule of cseg_rfm_compute_csv, a
+ * window for duplicates and, when the window cannot judge on any rank,
+ * every round again, read with every row kept by the ranks that need it. */
+static int read_owned(router *r, source *s, const char *hdr, size_t hdr_len, const char *path,
                       const cseg_table_read_params *tp, const cseg_rfm_params *p, owner *o,
                       cseg_table **dict, cseg_diag *d)
 {
     int rc = 0;
     for (int full = 0; full < 2; full++) {
+        feed f = {r, s, hdr, hdr_len, 0, 0};
         o->reread = full;
-        segread sr = {r, hdr, hdr_len, -1, 0, 0};
         if ((rc = cseg__rfm_acc_create(&o->acc, p, full, 0)) < 0)
-            return cseg__diag(d, rc, path, 0, 0, "out of memory");
-        rc = cseg__table_read_chunks_from(seg_read, &sr, path, tp, owner_chunk, o, dict, d);
-        if (rc == CSEG_ECANCELED && cseg__rfm_acc_restart(o->acc) && !full) {
-            cseg__rfm_acc_free(o->acc);
-            o->acc = NULL;
-            cseg_table_free(*dict);
-            *dict = NULL;
-            for (size_t a = 0; a < CSEG_ATTRIBUTES_MAX; a++)
-                for (size_t l = 0; l < o->lcap[a]; l++)
-                    o->lkey[a][l] = INT64_MAX;
-            continue;
+            rc = cseg__diag(d, rc, path, 0, 0, "out of memory");
+        else
+            rc = cseg__table_read_chunks_from(feed_read, &f, path, tp, owner_chunk, o, dict, d);
+        /* An error's line in the log (while its round's numbers are here). */
+        o->err_key = 0;
+        if (rc < 0 && d->line >= 2) {
+            int64_t l = log_line(r, d->line);
+            if (l != INT64_MAX)
+                o->err_key = d->line = (long)l;
+        } else if (rc < 0 && d->line == 1) {
+            o->err_key = 1;
         }
-        break;
+        drain(r, s); /* a reading that stopped early: the others' rounds still run */
+        int need = rc == CSEG_ECANCELED && cseg__rfm_acc_restart(o->acc) && !full, any = 0;
+        MPI_Allreduce(&need, &any, 1, MPI_INT, MPI_LOR, r->comm);
+        if (!any)
+            break;
+        clear_rounds(r);
+        source_rewind(s, r);
+        r->rounds = r->lines = 0; /* counted again (the bytes moved add up) */
+        if (!need) { /* this rank's reading stands: only take part */
+            drain(r, s);
+            break;
+        }
+        cseg__rfm_acc_free(o->acc);
+        o->acc = NULL;
+        cseg_table_free(*dict);
+        *dict = NULL;
+        for (size_t a = 0; a < CSEG_ATTRIBUTES_MAX; a++)
+            for (size_t l = 0; l < o->lcap[a]; l++)
+                o->lkey[a][l] = INT64_MAX;
     }
     return rc;
 }
 
 static void free_rounds(router *r)
 {
-    for (size_t g = 0; g < r->n_got; g++) {
-        free(r->got[g].text);
-        free(r->got[g].lines);
-        free(r->got[g].count);
-        free(r->got[g].off);
-    }
+    drop_rounds(r, r->n_got);
+    free(r->recv.b);
+    r->recv.b = NULL;
     free(r->got);
     r->got = NULL;
-    r->n_got = r->got_cap = 0;
+    r->n_got = r->got_cap = r->head = 0;
 }
 
 /* Send rank `from`'s part to rank 0 in pieces an int can count. */
@@ -753,8 +838,6 @@ int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, const char *
     size_t size = 0;
     uint64_t hdr_len = 0;
     int gzip = 0;
-    int64_t *gl = NULL;
-    size_t n_gl = 0;
     cseg_table *t = NULL;
     cseg__rfm_acc *acc = NULL;
     char *part = NULL, **parts = NULL;
@@ -819,49 +902,45 @@ int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, const char *
         memcpy(hdr, map, (size_t)hdr_len);
     MPI_Bcast(&hdr_len, 1, MPI_UINT64_T, 0, comm);
     MPI_Bcast(hdr, (int)hdr_len, MPI_BYTE, 0, comm);
-    /* Every data line to its customer's rank. */
+    /* Every data line to its customer's rank, a round at a time, each rank
+     * reading its lines as they come; their line numbers are the log's. */
     tm[0] = MPI_Wtime();
     r.comm = comm;
     r.np = np;
     r.rank = rank;
     r.delim = tp.csv.delimiter;
     r.path = path;
-    if (gzip)
-        route_gzip(&r);
-    else
-        route_plain(&r, map, size, (size_t)hdr_len);
-    if (map)
-        munmap(map, size);
-    map = NULL;
-    tm[1] = MPI_Wtime();
-    rc = r.rc;
-    key = r.err_key;
-    if (rc < 0)
-        d = r.err;
-    /* This rank's lines, read a chunk at a time as a log of their own; its
-     * line numbers are the log's. */
+    r.next_line0 = 2;
+    source src;
+    memset(&src, 0, sizeof src);
+    src.gzip = gzip;
+    src.path = path;
+    src.map = map;
+    src.size = size;
+    src.hdr_end = (size_t)hdr_len;
+    source_rewind(&src, &r);
     owner own;
     memset(&own, 0, sizeof own);
     own.roles = roles;
     own.d = &d;
-    if (rc == 0 && !(gl = glines(&r, &n_gl))) {
-        rc = cseg__diag(&d, CSEG_ENOMEM, path, 0, 0, "out of memory");
-        key = 0;
+    own.r = &r;
+    tp.progress = NULL;
+    rc = read_owned(&r, &src, hdr, (size_t)hdr_len, path, &tp, p, &own, &t, &d);
+    acc = own.acc;
+    key = own.err_key;
+    if (r.rc < 0 && (rc == 0 || r.err_key < key)) { /* routing failed first */
+        rc = r.rc;
+        key = r.err_key;
+        d = r.err;
     }
-    if (rc == 0) {
-        own.gl = gl;
-        own.n_gl = n_gl;
-        tp.progress = NULL;
-        rc = read_owned(&r, hdr, (size_t)hdr_len, path, &tp, p, &own, &t, &d);
-        acc = own.acc;
-        key = 0;
-        if (rc < 0 && d.line >= 2 && (size_t)(d.line - 2) < n_gl)
-            key = d.line = (long)gl[d.line - 2];
-        else if (rc < 0 && d.line == 1)
-            key = 1;
-    }
+    if (src.gz)
+        gzclose(src.gz);
+    free(src.buf);
+    if (map)
+        munmap(map, size);
+    map = NULL;
     free_rounds(&r);
-    tm[2] = MPI_Wtime();
+    tm[1] = tm[2] = MPI_Wtime();
     if ((rc = agree(comm, rc, key, &d)) < 0) {
         for (size_t a = 0; a < CSEG_ATTRIBUTES_MAX; a++)
             free(own.lkey[a]);
@@ -926,6 +1005,9 @@ int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, const char *
         uint64_t sum[5];
         for (int k = 0; k < 5; k++)
             span[k] = tm[k + 1] - tm[k];
+        /* Routing and reading interleave: the rounds' time, and the rest. */
+        span[1] = span[0] - r.route_seconds;
+        span[0] = r.route_seconds;
         MPI_Allreduce(span, slow, 5, MPI_DOUBLE, MPI_MAX, comm);
         MPI_Allreduce(cnt, sum, 5, MPI_UINT64_T, MPI_SUM, comm);
         stats->processes = np;
@@ -948,7 +1030,6 @@ out:
     free(parts);
     free(lens);
     free(part);
-    free(gl);
     free(hdr);
     cseg_table_free(t);
     cseg__rfm_acc_free(acc);

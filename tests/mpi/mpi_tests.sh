@@ -120,6 +120,27 @@ for n in 2 3 4; do
     fi
 done
 
+# 2b. Exact duplicates too far apart for the duplicate window (a million
+# rows of a process's lines): the process that meets them reads its lines
+# a second time with every row kept, the others take part in the rounds
+# again; the result is still the one-process result.
+if [ "$QUICK" != quick ]; then
+    (cat "$T/retail.csv"
+     for k in 2 3 4 5 6 7 8; do
+         awk -F, -v OFS=, -v k=$k 'NR > 1 { $1 = "X" k $1; print }' "$T/retail.csv"
+     done
+     awk 'NR > 1 && NR <= 3001' "$T/retail.csv") > "$T/far.csv"
+    rm -rf "$T/one"
+    "$B" run "$T/far.csv" --out "$T/one" --quiet > /dev/null
+    if mrun -n 2 "$B" run "$T/far.csv" --out "$T/far2" --quiet --verbose > /dev/null 2> "$T/far.err"; then
+        grep -q 'read twice' "$T/far.err" || fail "far duplicates: no process read its lines twice"
+        same_outputs "$T/one" "$T/far2" "duplicates a window apart, 2 processes (read twice)"
+    else
+        fail "far duplicates: mpirun -n 2 exited $?"
+    fi
+    rm -rf "$T/far.csv" "$T/far2"
+fi
+
 # 3. A bad row in the middle of the last rank's range: every process stops
 # with the one-process message (file, line, column) and exit status 1, and
 # nothing is written.

@@ -5,7 +5,8 @@ One log, the same command, side by side in alternating order (A B C D A B C D ..
 one process without mpirun, then mpirun -n 1, 2, 4 (and any --ranks given). For each: the
 wall time (median of --runs), each rank's peak RSS (GNU time, per rank), and the
 distributed step's own account (custseg --verbose: lines, rounds, bytes moved between
-processes, seconds per phase), the data for the cost model of docs/scale-out.md. Every
+processes, seconds per phase; --timings: the first process's segmentation and writing), the
+data for the cost model of docs/scale-out.md. Every
 run's customers.csv and segments.json must equal the one-process run's, byte for byte.
 
 Needs a build with MPI:
@@ -30,6 +31,9 @@ STATS = re.compile(
     r"(\d+) processes read (\d+) lines in (\d+) rounds, moved ([\d.]+) MB between them; "
     r"route ([\d.]+) s, parse ([\d.]+) s, features ([\d.]+) s, gather ([\d.]+) s "
     r"\(([\d.]+) MB\), assemble ([\d.]+) s")
+# --timings: the stages after the customers are built, run by the first process alone
+TAIL = re.compile(r"^  (preprocess \(and PCA\)|fit and choose k|order, profiles, names, rules|"
+                  r"write outputs and report) +([\d.]+) s", re.M)
 
 
 def cpu_model():
@@ -44,7 +48,7 @@ def one_run(custseg, log, ranks, out, tmp):
     """ranks 0: no mpirun. Returns seconds, per-rank peak RSS (KiB), stats dict or None."""
     rss_dir = tempfile.mkdtemp(dir=tmp)
     timed = ["/usr/bin/time", "-f", "%M", "-o"]
-    cmd_tail = [custseg, "run", log, "--out", out, "--quiet", "--verbose"]
+    cmd_tail = [custseg, "run", log, "--out", out, "--quiet", "--verbose", "--timings"]
     if ranks == 0:
         cmd = timed + [os.path.join(rss_dir, "rss.0")] + cmd_tail
     else:
@@ -58,7 +62,7 @@ def one_run(custseg, log, ranks, out, tmp):
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_mpi_yield_when_idle="1")
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     secs = time.perf_counter() - t0
     if p.returncode != 0:
         raise SystemExit(f"{cmd}: exit {p.returncode}\n{p.stderr[-2000:]}")
@@ -73,6 +77,9 @@ def one_run(custseg, log, ranks, out, tmp):
         keys = ["processes", "lines", "rounds", "moved_mb", "route_s", "parse_s", "features_s",
                 "gather_s", "parts_mb", "assemble_s"]
         st = {k: float(v) for k, v in zip(keys, m.groups())}
+    tail = [float(v) for _, v in TAIL.findall(p.stdout)]
+    if len(tail) == 4:
+        st = dict(st or {}, segment_write_s=sum(tail))
     return secs, rss, st
 
 

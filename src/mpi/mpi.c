@@ -1,14 +1,15 @@
 /* custseg — a transaction log's customers built by many MPI ranks
  * (cseg_mpi_rfm_compute_csv; built with -DCSEG_MPI=ON).
  *
- * Each rank maps the file and takes an equal byte range of its data lines
- * (moved to line starts); a .gz file is inflated by rank 0 alone. In rounds
- * of at most round_bytes() of input a rank, every line goes to the rank that
+ * The log is taken in order in rounds: round g is the next np x B bytes of
+ * data lines (B = round_bytes()), rank k reading the k-th B of them (moved
+ * to line starts; a .gz file is inflated by rank 0 alone, which sends every
+ * line on). In each round every line goes to the rank that
  * owns its customer (a hash of the id, as the reader will normalise it:
  * quotes, spaces and a ".0" tail dropped), point to point after an
  * MPI_Alltoall of the counts, its global line number alongside. A rank thus
- * holds all the lines of its customers, from each sender in the log's order;
- * read sender by sender they are in the log's order, so a customer's sums
+ * holds all the lines of its customers; read round by round and, within a
+ * round, sender by sender, they are in the log's order, so a customer's sums
  * add up in the same order as in a one-process run. The rank reads them with
  * the library's chunked CSV reader (a callback over the blocks as they
  * arrived), builds its customers' state as one process reading a large log
@@ -27,9 +28,11 @@
  * line; failures without a line first), so all ranks return the same code
  * and message and no rank waits forever.
  *
- * Memory per rank: its share of the log's text (kept for a second
- * reading), 8 bytes a row for line numbers, its customers' state; rank 0
- * also the parts and the customer table.
+ * Memory per rank: the rounds it received and has not read yet (a round
+ * is about B bytes a rank, read as soon as it arrives and let go once its
+ * chunks are read), 8 bytes a row of them for line numbers, and its
+ * customers' state; rank 0 also the parts and the customer table. A second
+ * reading (the duplicate window could not judge) routes the log again.
  */
 #include <fcntl.h>
 #include <limits.h>

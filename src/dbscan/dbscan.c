@@ -809,31 +809,41 @@ static void nearest_core(const cseg__kdt *t, size_t v, const double *q, nearest 
     nearest_core(t, r, q, best);
 }
 
+/* Row i of X to the cluster of its nearest core sample within eps. */
+static void predict_one(const cseg_dbscan *db, const double *X, size_t i, int32_t *labels,
+                        double *dist)
+{
+    const size_t d = db->d;
+    const double *q = X + i * d;
+    int ok = 1;
+    for (size_t j = 0; j < d; j++)
+        ok &= isfinite(q[j]) != 0;
+    nearest best = {db->p.eps * db->p.eps, UINT32_MAX};
+    if (ok && db->n_core > 0)
+        nearest_core(&db->tree, 0, q, &best);
+    labels[i] = best.k == UINT32_MAX ? -1 : db->core_lab[best.k];
+    if (dist)
+        dist[i] = !ok ? NAN : best.k == UINT32_MAX ? INFINITY : sqrt(best.d2);
+}
+
 int cseg_dbscan_predict(const cseg_dbscan *db, const double *X, size_t n, int32_t *labels,
                         double *dist)
 {
     if (!db->fitted)
         return CSEG_ENOTFIT;
-    const cseg__kdt *t = &db->tree;
-    const int32_t *core_lab = db->core_lab;
-    const double eps2 = db->p.eps * db->p.eps;
-    const size_t d = db->d, nc = db->n_core;
+    /* Few rows (a service's one customer): no parallel region, which even
+     * with a false if clause sets up a team per call. */
+    if (n < CSEG_DB_PAR_MIN) {
+        for (size_t i = 0; i < n; i++)
+            predict_one(db, X, i, labels, dist);
+        return 0;
+    }
     const int nt = cseg__threads(db->p.n_threads);
     (void)nt;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, CSEG_DB_CHUNK) default(none)            \
-    shared(t, core_lab, eps2, d, nc, X, n, labels, dist) if (n >= CSEG_DB_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        const double *q = X + i * d;
-        int ok = 1;
-        for (size_t j = 0; j < d; j++)
-            ok &= isfinite(q[j]) != 0;
-        nearest best = {eps2, UINT32_MAX};
-        if (ok && nc > 0)
-            nearest_core(t, 0, q, &best);
-        labels[i] = best.k == UINT32_MAX ? -1 : core_lab[best.k];
-        if (dist)
-            dist[i] = !ok ? NAN : best.k == UINT32_MAX ? INFINITY : sqrt(best.d2);
-    }
+    shared(db, X, n, labels, dist)
+    for (size_t i = 0; i < n; i++)
+        predict_one(db, X, i, labels, dist);
     return 0;
 }
 

@@ -1031,8 +1031,15 @@ int cseg_kmeans_predict(const cseg_kmeans *km, const double *X, size_t n, int32_
     int nt = cseg__threads(km->p.n_threads);
     (void)nt; /* unused without OpenMP */
     size_t ng = (n + 7) / 8, nchunk = (ng + 255) / 256;
+    /* Few rows (a service's one customer): no parallel region at all. One
+     * whose if clause is false still sets up a team and wakes it at its end
+     * (a malloc and a futex call per call). */
+    if (n < CSEG_KM_PAR_MIN) {
+        predict_groups(X, n, 0, ng, C, k, d, labels, dist2);
+        return 0;
+    }
 #pragma omp parallel for num_threads(nt) schedule(static) default(none)                        \
-    shared(X, n, labels, dist2, C, k, d, ng, nchunk) if (n >= CSEG_KM_PAR_MIN)
+    shared(X, n, labels, dist2, C, k, d, ng, nchunk)
     for (size_t c = 0; c < nchunk; c++)
         predict_groups(X, n, c * 256, (c + 1) * 256 < ng ? (c + 1) * 256 : ng, C, k, d, labels,
                        dist2);

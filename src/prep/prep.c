@@ -439,46 +439,61 @@ int cseg_prep_transform(const cseg_prep *pp, const cseg_table *t, double *X, cse
     return rc;
 }
 
+/* Rows [r0 + i0, r0 + i1) into X (row i at X + i p); nonzero if a value is
+ * not finite. */
+static int transform_rows(const cseg__prep_plan *pl, size_t r0, size_t i0, size_t i1, double *X)
+{
+    const cseg_prep *pp = pl->pp;
+    size_t p = pp->n_out, o = 0;
+    int bad = 0;
+    for (size_t k = 0; k < pp->n_cols; k++) {
+        const cseg_prep_col *c = &pp->cols[k];
+        if (!c->categorical) {
+            const double *x = pl->num[k] + r0;
+            for (size_t i = i0; i < i1; i++) {
+                double z = isfinite(x[i]) ? x[i] : c->median;
+                if (c->log)
+                    z = log_value(c, z);
+                X[i * p + o] = (z - c->center) / c->scale;
+                bad |= !isfinite(X[i * p + o]);
+            }
+            o++;
+            continue;
+        }
+        const int32_t *cd = pl->code[k] + r0;
+        const long *map = pl->map[k];
+        for (size_t i = i0; i < i1; i++) {
+            for (size_t k2 = 0; k2 < c->n_levels; k2++)
+                X[i * p + o + k2] = 0;
+            if (cd[i] >= 0 && map[cd[i]] >= 0)
+                X[i * p + o + (size_t)map[cd[i]]] = 1;
+        }
+        o += c->n_levels;
+    }
+    return bad;
+}
+
 int cseg__prep_plan_rows(const cseg__prep_plan *pl, size_t r0, size_t r1, double *X,
                          cseg_diag *d)
 {
     const cseg_prep *pp = pl->pp;
     const double *const *num = pl->num;
-    const int32_t *const *code = pl->code;
-    long *const *map = pl->map;
-    size_t n = r1 - r0, p = pp->n_out;
+    size_t n = r1 - r0;
     /* Blocks side by side on many rows (each row its own: the same bits
-     * for any thread count); inside assign's parallel blocks this runs on
-     * the calling thread. */
+     * for any thread count). Few rows (inside assign's parallel blocks, a
+     * service's one customer) go on the calling thread without a parallel
+     * region: one whose if clause is false still sets up a team and wakes
+     * it at its end. */
     size_t nblk = (n + TRANSFORM_BLOCK - 1) / TRANSFORM_BLOCK;
     int bad = 0, rc = 0;
+    if (n < 65536) {
+        bad = transform_rows(pl, r0, 0, n, X);
+    } else {
 #pragma omp parallel for num_threads(cseg__threads(0)) schedule(static) default(none)          \
-    shared(pp, num, code, map, X, n, p, r0, nblk) reduction(| : bad) if (n >= 65536)
-    for (size_t b = 0; b < nblk; b++) {
-        size_t i0 = b * TRANSFORM_BLOCK, o = 0;
-        size_t i1 = i0 + TRANSFORM_BLOCK < n ? i0 + TRANSFORM_BLOCK : n;
-        for (size_t k = 0; k < pp->n_cols; k++) {
-            const cseg_prep_col *c = &pp->cols[k];
-            if (!c->categorical) {
-                const double *x = num[k] + r0;
-                for (size_t i = i0; i < i1; i++) {
-                    double z = isfinite(x[i]) ? x[i] : c->median;
-                    if (c->log)
-                        z = log_value(c, z);
-                    X[i * p + o] = (z - c->center) / c->scale;
-                    bad |= !isfinite(X[i * p + o]);
-                }
-                o++;
-                continue;
-            }
-            const int32_t *cd = code[k] + r0;
-            for (size_t i = i0; i < i1; i++) {
-                for (size_t k2 = 0; k2 < c->n_levels; k2++)
-                    X[i * p + o + k2] = 0;
-                if (cd[i] >= 0 && map[k][cd[i]] >= 0)
-                    X[i * p + o + (size_t)map[k][cd[i]]] = 1;
-            }
-            o += c->n_levels;
+    shared(pl, X, n, r0, nblk) reduction(| : bad)
+        for (size_t b = 0; b < nblk; b++) {
+            size_t i0 = b * TRANSFORM_BLOCK;
+            bad |= transform_rows(pl, r0, i0, i0 + TRANSFORM_BLOCK < n ? i0 + TRANSFORM_BLOCK : n, X);
         }
     }
     /* The error names the first bad value column by column, as before. */

@@ -3,6 +3,7 @@
  * cancellation, parameter errors, compare, and models without prep. The
  * byte-for-byte equality with `custseg run`/`fit` is tests/golden. */
 #include <math.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -187,6 +188,115 @@ static void test_progress_cancel(void **state)
     assert_null(r);
     assert_int_equal(s.fits, 2);
     cseg_table_free(t);
+}
+
+/* What cseg_segment_write_all reports, in order; stop_file: stop there. */
+typedef struct wseen {
+    size_t calls, rows_calls, last_done, total, customers_after;
+    char files[8][32];
+    size_t n_files;
+    const char *stop_file;
+} wseen;
+
+static int on_write(const cseg_progress *pr, void *user)
+{
+    wseen *w = user;
+    assert_int_equal(pr->stage, CSEG_STAGE_WRITE);
+    assert_non_null(pr->file);
+    w->calls++;
+    if (strcmp(pr->file, "customers.csv") == 0) {
+        assert_int_equal(w->n_files, 0);
+        assert_true(pr->done > w->last_done); /* rows, growing */
+        w->last_done = pr->done;
+        w->total = pr->total;
+        w->rows_calls++;
+    } else {
+        assert_int_equal(pr->done, 0);
+        assert_int_equal(pr->total, 1);
+        snprintf(w->files[w->n_files++ % 8], sizeof w->files[0], "%s", pr->file);
+    }
+    return w->stop_file && strcmp(pr->file, w->stop_file) == 0;
+}
+
+/* The preprocessing's steps, as reported. */
+static int on_prepare(const cseg_progress *pr, void *user)
+{
+    size_t *steps = user;
+    if (pr->stage == CSEG_STAGE_PREPARE) {
+        assert_int_equal(pr->total, 2);
+        assert_int_equal(pr->done, steps[0]); /* 0, then 1 */
+        steps[0]++;
+    }
+    return 0;
+}
+
+static void test_write_progress(void **state)
+{
+    (void)state;
+    /* 70,000 customers: customers.csv's rows told a few times, growing. */
+    size_t n = 70000;
+    double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    assert_non_null(x);
+    assert_non_null(y);
+    for (size_t i = 0; i < n; i++) {
+        x[i] = (double)(i % 2) * 10 + (double)(i % 7) * 0.1;
+        y[i] = (double)(i % 3);
+    }
+    cseg_table *t = NULL;
+    assert_int_equal(cseg_table_create(&t, n), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "x", x), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "y", y), 0);
+    free(x);
+    free(y);
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.k = 2;
+    size_t steps[1] = {0};
+    p.progress = on_prepare;
+    p.progress_user = steps;
+    cseg_segmentation *r = NULL;
+    assert_int_equal(cseg_segment_customers(&r, t, NULL, &p, NULL), 0);
+    assert_int_equal(steps[0], 2);
+    char dir[] = "/tmp/cseg_write_progressXXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char out[64];
+    snprintf(out, sizeof out, "%s/out", dir);
+    /* Without a callback: nothing told (and nothing breaks). */
+    wseen w = {0};
+    assert_int_equal(cseg_segment_write_all(r, out, NULL, NULL, NULL), 0);
+    cseg_segment_set_progress(r, on_write, &w);
+    assert_int_equal(cseg_segment_write_all(r, out, NULL, NULL, NULL), 0);
+    assert_int_equal(w.total, n);
+    assert_int_equal(w.last_done, n);
+    assert_true(w.rows_calls >= 2);
+    assert_int_equal(w.n_files, 3);
+    assert_string_equal(w.files[0], "segments.json");
+    assert_string_equal(w.files[1], "model.json");
+    assert_string_equal(w.files[2], "report.html");
+    /* Stopping at model.json: CSEG_ECANCELED, the folder as it was. */
+    char path[96];
+    snprintf(path, sizeof path, "%s/customers.csv", out);
+    struct stat before, after;
+    assert_int_equal(stat(path, &before), 0);
+    memset(&w, 0, sizeof w);
+    w.stop_file = "model.json";
+    cseg_diag d;
+    assert_int_equal(cseg_segment_write_all(r, out, NULL, NULL, &d), CSEG_ECANCELED);
+    assert_non_null(strstr(d.msg, "canceled"));
+    assert_int_equal(stat(path, &after), 0);
+    assert_int_equal(before.st_ino, after.st_ino); /* not replaced */
+    /* Stopping inside customers.csv: the same. */
+    memset(&w, 0, sizeof w);
+    w.stop_file = "customers.csv";
+    assert_int_equal(cseg_segment_write_all(r, out, NULL, NULL, &d), CSEG_ECANCELED);
+    assert_int_equal(w.rows_calls, 1);
+    assert_int_equal(stat(path, &after), 0);
+    assert_int_equal(before.st_ino, after.st_ino);
+    cseg_segment_free(r);
+    cseg_table_free(t);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void test_param_errors(void **state)
@@ -611,11 +721,17 @@ static void test_k_sample(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_transactions),     cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_progress_cancel),  cmocka_unit_test(test_param_errors),
-        cmocka_unit_test(test_compare),          cmocka_unit_test(test_model_without_prep),
-        cmocka_unit_test(test_revenue_rule),     cmocka_unit_test(test_degenerate),
-        cmocka_unit_test(test_keep_known),       cmocka_unit_test(test_known_customers_format),
+        cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_progress_cancel),
+        cmocka_unit_test(test_write_progress),
+        cmocka_unit_test(test_param_errors),
+        cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_model_without_prep),
+        cmocka_unit_test(test_revenue_rule),
+        cmocka_unit_test(test_degenerate),
+        cmocka_unit_test(test_keep_known),
+        cmocka_unit_test(test_known_customers_format),
         cmocka_unit_test(test_k_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

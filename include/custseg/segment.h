@@ -50,16 +50,20 @@ typedef enum cseg_stage {
     CSEG_STAGE_TREE,         /* building the merge tree (hclust) */
     CSEG_STAGE_FIT,          /* one candidate k: done of total */
     CSEG_STAGE_STABILITY,    /* compare: bootstrap resamples of one algorithm */
-    CSEG_STAGE_PROFILE,      /* ordering, profiles, names */
-    CSEG_STAGE_DONE          /* the stage's work is over (clear a progress line) */
+    CSEG_STAGE_PROFILE,      /* ordering, profiles, names, rules: done of total steps */
+    CSEG_STAGE_DONE,         /* the stage's work is over (clear a progress line) */
+    CSEG_STAGE_WRITE         /* cseg_segment_write_all (cseg_segment_set_progress): file;
+                                customers.csv: rows written, done of total; others 0 of 1 */
 } cseg_stage;
 
 typedef struct cseg_progress {
     cseg_stage stage;
     const char *algorithm; /* label: "kmeans", "ward", ..., "dbscan", "gmm" */
     size_t k;              /* CSEG_STAGE_FIT: the candidate k (0: found by the algorithm) */
-    size_t done, total;    /* steps done of total within the stage */
+    size_t done, total;    /* steps done of total within the stage (CSEG_STAGE_PREPARE:
+                              fitting the steps, transforming, PCA) */
     size_t n, d;           /* customers, model-space dimension (0 until known) */
+    const char *file;      /* CSEG_STAGE_WRITE: the file's name ("customers.csv"); else NULL */
 } cseg_progress;
 
 /* Called at the start of each stage and step, on the calling thread. Return
@@ -236,6 +240,10 @@ CSEG_API int cseg_segment_write_dendrogram(const cseg_segmentation *s, const cha
  * a chart left out. */
 CSEG_API int cseg_segment_write_report(const cseg_segmentation *s, const char *path,
                                        cseg_log_fn log, void *log_user, cseg_diag *d);
+/* The callback cseg_segment_write_all reports to (CSEG_STAGE_WRITE: each
+ * file, and customers.csv's rows as they are written; nonzero stops the
+ * writing with CSEG_ECANCELED, nothing written); NULL (the default): none. */
+CSEG_API void cseg_segment_set_progress(cseg_segmentation *s, cseg_progress_fn fn, void *user);
 /* All of them into the folder dir (made with its parents when missing), as
  * one set: written into a temporary folder beside dir and swapped in with one
  * rename, so that after a crash, a kill or a full disk dir holds the previous

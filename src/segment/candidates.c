@@ -38,7 +38,7 @@ int cseg__progress(const cseg_segment_params *p, cseg_stage stage, size_t k, siz
 {
     if (!p->progress)
         return 0;
-    cseg_progress pr = {stage, cseg_algo_label(p->algo, p->linkage), k, done, total, n, d};
+    cseg_progress pr = {stage, cseg_algo_label(p->algo, p->linkage), k, done, total, n, d, NULL};
     return p->progress(&pr, p->progress_user) ? CSEG_ECANCELED : 0;
 }
 

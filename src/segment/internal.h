@@ -121,6 +121,8 @@ int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier,
 /* The result of cseg_segment_*. */
 struct cseg_segmentation {
     cseg_segment_params p; /* as used: strings point into the copies below */
+    cseg_progress_fn write_progress; /* cseg_segment_set_progress */
+    void *write_progress_user;
     char *input_name, *id_column, **names, **feats, **audits;
     cseg__input in;
     cseg_table *table; /* the customers plus the output columns */

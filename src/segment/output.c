@@ -9,6 +9,7 @@
 
 #include "custseg/report.h"
 #include "internal.h"
+#include "../table/internal.h"
 #include "custseg/explain.h"
 #include "../clv/internal.h"
 #include "../core/internal.h"
@@ -485,6 +486,34 @@ int cseg_segment_write_customers(const cseg_segmentation *r, const char *path, c
     return cseg_table_write_csv(r->table, path, d);
 }
 
+void cseg_segment_set_progress(cseg_segmentation *s, cseg_progress_fn fn, void *user)
+{
+    s->write_progress = fn;
+    s->write_progress_user = user;
+}
+
+/* CSEG_STAGE_WRITE to the writing's callback: 0 to go on. */
+static int tell_write(const cseg_segmentation *r, const char *file, size_t done, size_t total)
+{
+    if (!r->write_progress)
+        return 0;
+    cseg_progress pr = {CSEG_STAGE_WRITE, cseg_algo_label(r->p.algo, r->p.linkage), r->k, done,
+                        total, r->n, 0, file};
+    return r->write_progress(&pr, r->write_progress_user);
+}
+
+static int tell_rows(size_t done, size_t total, void *user)
+{
+    return tell_write(user, "customers.csv", done, total);
+}
+
+/* One output file's CSEG_STAGE_WRITE step; CSEG_ECANCELED to stop. */
+static int tell_file(const cseg_segmentation *r, const char *file, cseg_diag *d)
+{
+    return tell_write(r, file, 0, 1) ? cseg__diag(d, CSEG_ECANCELED, NULL, 0, 0, "writing canceled")
+                                     : 0;
+}
+
 int cseg_segment_write_dendrogram(const cseg_segmentation *r, const char *csv_path,
                                   const char *json_path, cseg_diag *d)
 {
@@ -570,14 +599,15 @@ int cseg_segment_write_all(const cseg_segmentation *r, const char *dir, cseg_log
     for (size_t i = 0; i < 6 && rc == 0; i++)
         rc = cseg__outdir_file(&o, names[i], path[i], sizeof path[i]);
     if (rc == 0)
-        rc = cseg_segment_write_customers(r, path[0], d);
-    if (rc == 0)
+        rc = cseg__table_write_csv_fn(r->table, path[0], r->write_progress ? tell_rows : NULL,
+                                      (void *)r, d);
+    if (rc == 0 && (rc = tell_file(r, names[1], d)) == 0)
         rc = cseg_segment_write_json(r, path[1], d);
-    if (rc == 0)
+    if (rc == 0 && (rc = tell_file(r, names[2], d)) == 0)
         rc = cseg_model_save(r->in.model, path[2], d);
-    if (rc == 0 && r->fit.tree)
+    if (rc == 0 && r->fit.tree && (rc = tell_file(r, names[4], d)) == 0)
         rc = cseg_segment_write_dendrogram(r, path[4], path[5], d);
-    if (rc == 0)
+    if (rc == 0 && (rc = tell_file(r, names[3], d)) == 0)
         rc = cseg_segment_write_report(r, path[3], log, log_user, d);
     if (rc < 0) {
         untemp(&o, d);

@@ -305,7 +305,9 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Zout, 
     double *X = NULL, *Z = NULL;
     size_t n = cseg_table_n_rows(in->customers);
     *Zout = NULL;
-    int rc = cseg__progress(p, CSEG_STAGE_PREPARE, 0, 0, 1, n, 0);
+    /* Steps: fitting the preprocessing, transforming, PCA. */
+    size_t steps = p->pca > 0 ? 3 : 2;
+    int rc = cseg__progress(p, CSEG_STAGE_PREPARE, 0, 0, steps, n, 0);
     if (rc < 0)
         return rc;
     if ((rc = cseg_prep_create(&prep, &p->prep)) < 0 ||
@@ -321,6 +323,8 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Zout, 
         rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory (%zu x %zu features)", n, q);
         goto out;
     }
+    if ((rc = cseg__progress(p, CSEG_STAGE_PREPARE, 0, 1, steps, n, q)) < 0)
+        goto out;
     if ((rc = cseg_prep_transform(prep, in->customers, X, diag)) < 0) {
         blame(diag, rc, "preprocessing");
         goto out;
@@ -331,6 +335,8 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Zout, 
                             "pca %g is more components than the %zu model features", p->pca, q);
             goto out;
         }
+        if ((rc = cseg__progress(p, CSEG_STAGE_PREPARE, 0, 2, steps, n, q)) < 0)
+            goto out;
         cseg_pca_params pp;
         cseg_pca_params_init(&pp);
         pp.n_components = p->pca >= 1 ? (size_t)p->pca : 0;

@@ -31,6 +31,15 @@ double *cseg__table_numbers_mut(cseg_table *t, size_t j);
  * and the dictionaries, not the file. *dict: the table with no rows left
  * and every level read (the caller frees it); NULL after an error. */
 typedef int (*cseg__chunk_fn)(const cseg_table *chunk, void *user);
+
+/* cseg_table_print_csv and cseg_table_write_csv telling fn, on the calling
+ * thread, how many rows of the total are written (every few blocks, and
+ * once at the end); fn returns nonzero to stop: CSEG_ECANCELED, and
+ * write_csv leaves no file. */
+typedef int (*cseg__rows_fn)(size_t done, size_t total, void *user);
+int cseg__table_print_csv_fn(const cseg_table *t, FILE *f, cseg__rows_fn fn, void *user);
+int cseg__table_write_csv_fn(const cseg_table *t, const char *path, cseg__rows_fn fn, void *user,
+                             cseg_diag *d);
 int cseg__table_read_chunks(const char *path, const cseg_table_read_params *p, cseg__chunk_fn fn,
                             void *user, cseg_table **dict, cseg_diag *d);
 

@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "custseg/table.h"
 #include "../core/internal.h"
@@ -1729,8 +1732,14 @@ static void put_rows(const cseg_table *t, const quoted *qt, size_t i0, size_t i1
 }
 
 #define WRITE_BLOCK_ROWS 4096
+#define WRITE_TELL_BLOCKS 16
 
 int cseg_table_print_csv(const cseg_table *t, FILE *f)
+{
+    return cseg__table_print_csv_fn(t, f, NULL, NULL);
+}
+
+int cseg__table_print_csv_fn(const cseg_table *t, FILE *f, cseg__rows_fn fn, void *user)
 {
     int nt = cseg__threads(0), rc = 0;
     (void)nt; /* unused without OpenMP */
@@ -1750,25 +1759,40 @@ int cseg_table_print_csv(const cseg_table *t, FILE *f)
     size_t nblk = (t->n_rows + WRITE_BLOCK_ROWS - 1) / WRITE_BLOCK_ROWS;
     /* Each thread formats a block into its own buffer, then waits its turn
      * to write it (ordered): writing one block overlaps formatting the next. */
-#pragma omp parallel num_threads(nt) default(none) shared(t, qt, f, nblk, rc) if (nblk > 1)
+    /* fn, if any, hears of the rows written on the calling thread (the
+     * team's first), at most every WRITE_TELL_BLOCKS blocks. */
+    size_t told = 0;
+#pragma omp parallel num_threads(nt) default(none) shared(t, qt, f, nblk, rc, fn, user, told) \
+    if (nblk > 1)
     {
         obuf mine = {0};
+#ifdef _OPENMP
+        int caller = omp_get_thread_num() == 0;
+#else
+        int caller = 1;
+#endif
 #pragma omp for ordered schedule(static, 1)
         for (size_t b = 0; b < nblk; b++) {
             size_t i0 = b * WRITE_BLOCK_ROWS, i1 = i0 + WRITE_BLOCK_ROWS;
+            i1 = i1 < t->n_rows ? i1 : t->n_rows;
             mine.len = 0;
             if (!mine.failed)
-                put_rows(t, qt, i0, i1 < t->n_rows ? i1 : t->n_rows, &mine);
+                put_rows(t, qt, i0, i1, &mine);
 #pragma omp ordered
             {
                 if (rc == 0 && mine.failed)
                     rc = CSEG_ENOMEM;
                 else if (rc == 0 && fwrite(mine.p, 1, mine.len, f) != mine.len)
                     rc = CSEG_EIO;
+                else if (rc == 0 && fn && caller && b % WRITE_TELL_BLOCKS == 0 &&
+                         fn(told = i1, t->n_rows, user) != 0)
+                    rc = CSEG_ECANCELED;
             }
         }
         free(mine.p);
     }
+    if (rc == 0 && fn && told < t->n_rows && fn(t->n_rows, t->n_rows, user) != 0)
+        rc = CSEG_ECANCELED;
     quoted_free(qt, t->n_cols);
     if (rc == 0 && ferror(f))
         rc = CSEG_EIO;
@@ -1777,13 +1801,21 @@ int cseg_table_print_csv(const cseg_table *t, FILE *f)
 
 int cseg_table_write_csv(const cseg_table *t, const char *path, cseg_diag *d)
 {
+    return cseg__table_write_csv_fn(t, path, NULL, NULL, d);
+}
+
+int cseg__table_write_csv_fn(const cseg_table *t, const char *path, cseg__rows_fn fn, void *user,
+                             cseg_diag *d)
+{
     cseg_atomic_file af;
     int rc = cseg__atomic_open(&af, path, d);
     if (rc < 0)
         return rc;
-    if ((rc = cseg_table_print_csv(t, af.f)) == CSEG_ENOMEM) {
+    if ((rc = cseg__table_print_csv_fn(t, af.f, fn, user)) == CSEG_ENOMEM ||
+        rc == CSEG_ECANCELED) {
         cseg__atomic_abort(&af);
-        return cseg__diag(d, rc, path, 0, 0, "out of memory");
+        return cseg__diag(d, rc, path, 0, 0, "%s",
+                          rc == CSEG_ENOMEM ? "out of memory" : "writing canceled");
     }
     return cseg__atomic_commit(&af, d);
 }

@@ -659,6 +659,8 @@ expect 0 k-sample-off -- "$BIN" fit "$MALL" --k-sample 0 --out "$T/ks0" --quiet
 # --progress: the progress line although stderr is a file here; --quiet silences it.
 expect 0 progress-forced -- "$BIN" run "$SMALL" --out "$T/pg" --progress
 contains progress-forced-line "$T/err" "custseg: kmeans, k = 2 (1 of 9)..."
+contains progress-forced-prep "$T/err" "custseg: preprocessing 24 customers (step 2 of 2: transforming)..."
+contains progress-forced-write "$T/err" "custseg: writing report.html..."
 expect 0 progress-default -- "$BIN" run "$SMALL" --out "$T/pg"
 if grep -q "kmeans, k = " "$T/err"; then bad "progress-default: a progress line in a file"; else ok; fi
 expect 0 progress-quiet -- "$BIN" run "$SMALL" --out "$T/pg" --progress --quiet

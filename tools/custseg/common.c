@@ -680,11 +680,11 @@ int cli_meter_progress(uint64_t done, uint64_t total, void *user)
     m->shown = 1;
     double rate = el > 0 ? (double)done / el : 0;
     if (total && done <= total && rate > 0)
-        fprintf(stderr, "\r%100s\rcustseg: reading %s: %.0f%% (%.1f of %.1f GB, %.0f MB/s, about %.0f s left)",
+        fprintf(stderr, "\r%79s\rcustseg: reading %s: %.0f%% (%.1f of %.1f GB, %.0f MB/s, about %.0f s left)",
                 "", m->name, 100.0 * (double)done / (double)total, (double)done / 1e9,
                 (double)total / 1e9, rate / 1e6, (double)(total - done) / rate);
     else
-        fprintf(stderr, "\r%100s\rcustseg: reading %s: %.1f GB (%.0f MB/s)", "", m->name,
+        fprintf(stderr, "\r%79s\rcustseg: reading %s: %.1f GB (%.0f MB/s)", "", m->name,
                 (double)done / 1e9, rate / 1e6);
     fflush(stderr);
     return 0;
@@ -693,7 +693,7 @@ int cli_meter_progress(uint64_t done, uint64_t total, void *user)
 void cli_meter_end(cli_meter *m)
 {
     if (m->shown)
-        fprintf(stderr, "\r%100s\r", "");
+        fprintf(stderr, "\r%79s\r", "");
     m->shown = 0;
 }
 

@@ -63,6 +63,7 @@ typedef struct cli_progress {
     int phase; /* --timings: the stage running, since mark */
     double mark, secs[N_PHASES];
     long peak_kb[N_PHASES]; /* the process's peak resident memory when the stage ended */
+    double drawn; /* when customers.csv's line was last drawn */
 } cli_progress;
 
 static long peak_kb(void)
@@ -103,6 +104,7 @@ static int on_progress(const cseg_progress *pr, void *user)
     int ph = pr->stage == CSEG_STAGE_FEATURES  ? PH_FEATURES
              : pr->stage == CSEG_STAGE_PREPARE ? PH_PREPARE
              : pr->stage == CSEG_STAGE_PROFILE ? PH_PROFILE
+             : pr->stage == CSEG_STAGE_WRITE   ? PH_WRITE
              : pr->stage == CSEG_STAGE_DONE    ? -1
                                                : PH_FIT;
     if (ph >= 0 && ph != cp->phase)
@@ -115,19 +117,38 @@ static int on_progress(const cseg_progress *pr, void *user)
         cp->line_open = 1;
         break;
     case CSEG_STAGE_PREPARE:
-        if (pr->done == 0 && pr->n) {
-            fprintf(stderr, "\r%70s\rcustseg: preprocessing %zu customers...", "", pr->n);
+        if (pr->n) {
+            static const char *const step[] = {"fitting", "transforming", "PCA"};
+            fprintf(stderr, "\r%79s\rcustseg: preprocessing %zu customers (step %zu of %zu: %s)...",
+                    "", pr->n, pr->done + 1, pr->total, step[pr->done < 3 ? pr->done : 2]);
             cp->line_open = 1;
         }
         break;
+    case CSEG_STAGE_WRITE:
+        if (pr->total > 1) { /* customers.csv's rows: after a second, how far */
+            double now = cli_now(), el = now - cp->mark;
+            if (el < 1 || pr->done == 0 || (now - cp->drawn < 0.2 && pr->done < pr->total))
+                break;
+            cp->drawn = now;
+            double rate = (double)pr->done / el;
+            fprintf(stderr, "\r%79s\rcustseg: %s %.0f%% (%.1fM of %.1fM rows, %.1fM/s, %.0f s left)",
+                    "", pr->file, 100.0 * (double)pr->done / (double)pr->total,
+                    (double)pr->done / 1e6, (double)pr->total / 1e6, rate / 1e6,
+                    (double)(pr->total - pr->done) / rate);
+        } else {
+            fprintf(stderr, "\r%79s\rcustseg: writing %s...", "", pr->file);
+        }
+        fflush(stderr);
+        cp->line_open = 1;
+        break;
     case CSEG_STAGE_PROFILE:
         if (pr->done == 0) {
-            fprintf(stderr, "\r%70s\rcustseg: segment order, profiles, names and rules...", "");
+            fprintf(stderr, "\r%79s\rcustseg: segment order, profiles, names and rules...", "");
             cp->line_open = 1;
         }
         break;
     case CSEG_STAGE_TREE:
-        fprintf(stderr, "\r%70s\rcustseg: building the %s tree of %zu customers...", "",
+        fprintf(stderr, "\r%79s\rcustseg: building the %s tree of %zu customers...", "",
                 pr->algorithm, pr->n);
         cp->line_open = 1;
         break;
@@ -139,21 +160,21 @@ static int on_progress(const cseg_progress *pr, void *user)
             if (pr->done > 0 && pr->total > pr->done && el >= 1)
                 snprintf(left, sizeof left, ", about %.0f s left",
                          el / (double)pr->done * (double)(pr->total - pr->done));
-            fprintf(stderr, "\r%70s\rcustseg: %s, k = %zu (%zu of %zu%s)...", "", pr->algorithm,
+            fprintf(stderr, "\r%79s\rcustseg: %s, k = %zu (%zu of %zu%s)...", "", pr->algorithm,
                     pr->k, pr->done + 1, pr->total, left);
             cp->line_open = 1;
         }
         break;
     case CSEG_STAGE_STABILITY:
         if (pr->done == 0) {
-            fprintf(stderr, "\r%70s\rcustseg: %s: stability over %zu resamples...", "",
+            fprintf(stderr, "\r%79s\rcustseg: %s: stability over %zu resamples...", "",
                     pr->algorithm, pr->total);
             cp->line_open = 1;
         }
         break;
     case CSEG_STAGE_DONE:
         if (cp->line_open)
-            fprintf(stderr, "\r%70s\r", "");
+            fprintf(stderr, "\r%79s\r", "");
         cp->line_open = 0;
         break;
     default:
@@ -557,13 +578,15 @@ static void print_previous(const cseg_segmentation *r)
     json_decref(j);
 }
 
-static int write_outputs(const seg_opts *o, const cseg_segmentation *r, cli_progress *cp)
+static int write_outputs(const seg_opts *o, cseg_segmentation *r, cli_progress *cp)
 {
     cseg_diag diag;
     cseg_diag_clear(&diag);
+    cseg_segment_set_progress(r, on_progress, cp);
     int rc = cseg_segment_write_all(r, o->out_dir, on_warning, NULL, &diag);
+    cseg_segment_set_progress(r, NULL, NULL);
     if (cp->line_open) { /* the "writing" line goes before the summary */
-        fprintf(stderr, "\r%70s\r", "");
+        fprintf(stderr, "\r%79s\r", "");
         cp->line_open = 0;
     }
     if (rc < 0)
@@ -680,7 +703,8 @@ int seg_run(seg_opts *o, const seg_source *src)
                        PH_READ,
                        o->started,
                        {0},
-                       {0}};
+                       {0},
+                       0};
     cseg_diag_clear(&diag);
     if ((o->features && !(feats = cli_split(o->features, &nf))) ||
         (o->names && !(names = cli_split(o->names, &nn))) ||
@@ -748,7 +772,7 @@ int seg_run(seg_opts *o, const seg_source *src)
     }
     phase_to(&cp, PH_WRITE);
     if (cp.show) {
-        fprintf(stderr, "\r%70s\rcustseg: writing the outputs and the report...", "");
+        fprintf(stderr, "\r%79s\rcustseg: writing the outputs and the report...", "");
         fflush(stderr);
         cp.line_open = 1;
     }

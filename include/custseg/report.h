@@ -184,6 +184,10 @@ typedef struct cseg_report_input {
     cseg_log_fn log;             /* optional: a chart left out, and why */
     void *log_user;
     const cseg_table *rules;     /* rules.csv of custseg rules (--by these customers), or NULL */
+    const double *points;        /* the customers in model space (n x cseg_model_dim), as the
+                                    model transforms them; NULL: transformed here */
+    const cseg_profile *profile; /* the segments' profiles of customers and labels, named as
+                                    the model names them; NULL: computed here */
 } cseg_report_input;
 
 /* Fill r with the whole page: header and data quality, the algorithm and its

@@ -457,10 +457,13 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
     }
 
     /* Segments, from the customer table. */
-    if ((rc = cseg_profile_compute(&prof, customers, labels, k, in->revenue_column)) < 0)
-        goto out;
-    for (size_t s = 0; s < k; s++)
-        cseg_profile_set_name(prof, s, cseg_model_name(m, s));
+    if (!in->profile) {
+        if ((rc = cseg_profile_compute(&prof, customers, labels, k, in->revenue_column)) < 0)
+            goto out;
+        for (size_t s = 0; s < k; s++)
+            cseg_profile_set_name(prof, s, cseg_model_name(m, s));
+    }
+    const cseg_profile *pf = in->profile ? in->profile : prof;
     /* The membership probabilities are no profile feature: they have their own chart. */
     const char **skip = calloc(5 + k, sizeof *skip);
     char *pnames = calloc(k ? k : 1, 48);
@@ -480,8 +483,8 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
         snprintf(pnames + s * 48, 48, "p_segment_%zu", s + 1);
         skip[n_skip++] = pnames + s * 48;
     }
-    int rfm = cseg_profile_find(prof, CSEG_RFM_COL_R_SCORE) >= 0;
-    rc = cseg_report_set_profile(r, prof, rfm, skip, n_skip);
+    int rfm = cseg_profile_find(pf, CSEG_RFM_COL_R_SCORE) >= 0;
+    rc = cseg_report_set_profile(r, pf, rfm, skip, n_skip);
     free(skip);
     free(pnames);
     if (rc < 0)
@@ -504,15 +507,16 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
     /* Model-space points: the projection and the silhouette. */
     const cseg_prep *pp = cseg_model_prep(m);
     size_t d = cseg_model_dim(m);
-    X = malloc((n ? n : 1) * d * sizeof *X);
+    X = in->points ? NULL : malloc((n ? n : 1) * d * sizeof *X);
     sil = malloc((n ? n : 1) * sizeof *sil);
-    if (!X || !sil) {
+    if ((!in->points && !X) || !sil) {
         rc = CSEG_ENOMEM;
         goto out;
     }
-    if ((rc = cseg_model_transform(m, customers, X, diag)) < 0)
+    if (!in->points && (rc = cseg_model_transform(m, customers, X, diag)) < 0)
         goto out;
-    if ((rc = cseg_report_set_points(r, X, n, d, labels, REPORT_POINTS, seed)) < 0)
+    const double *P = in->points ? in->points : X;
+    if ((rc = cseg_report_set_points(r, P, n, d, labels, REPORT_POINTS, seed)) < 0)
         goto out;
     cseg_silhouette_params sp;
     cseg_silhouette_params_init(&sp);
@@ -525,7 +529,7 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
     for (size_t i = 0; sl && i < n; i++)
         sl[i] = labels[i] == noise ? -1 : labels[i];
     const int32_t *slab = sl ? sl : labels;
-    if (cseg_metrics_silhouette(X, n, d, slab, &sp, &mean_sil, sil) == 0)
+    if (cseg_metrics_silhouette(P, n, d, slab, &sp, &mean_sil, sil) == 0)
         cseg_report_set_silhouette(r, sil, slab, n, REPORT_SIL, seed);
     free(sl);
 

@@ -123,6 +123,8 @@ struct cseg_segmentation {
     cseg_segment_params p; /* as used: strings point into the copies below */
     cseg_progress_fn write_progress; /* cseg_segment_set_progress */
     void *write_progress_user;
+    double *X; /* the customers in model space (n x X_dim): the report's points */
+    size_t X_dim;
     char *input_name, *id_column, **names, **feats, **audits;
     cseg__input in;
     cseg_table *table; /* the customers plus the output columns */

@@ -564,7 +564,8 @@ int cseg_segment_write_report(const cseg_segmentation *r, const char *path, cseg
     const double *Z = cseg_segment_linkage(r, &nl, NULL);
     cseg_report_input in = {r->json,      r->in.model, r->table,    r->labels,
                             r->in.id_column, r->in.revenue_column, Z, nl,
-                            r->p.n_threads, r->p.seed, log, log_user, NULL};
+                            r->p.n_threads, r->p.seed, log, log_user, NULL,
+                            r->X_dim == cseg_model_dim(r->in.model) ? r->X : NULL, r->prof};
     cseg_report *rep = NULL;
     int rc = cseg_report_create(&rep);
     if (rc == 0 && (rc = cseg_report_compose(rep, &in, d)) == 0)

@@ -767,7 +767,11 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
         r->cands[t] = r->fit.c[t].c;
         cseg__fit_release(&r->fit, t);
     }
-    rc = cseg__segment_outputs(r, diag);
+    if ((rc = cseg__segment_outputs(r, diag)) == 0) {
+        r->X = X; /* kept for the report, which would otherwise transform again */
+        r->X_dim = d;
+        X = NULL;
+    }
 out:
     free(X);
     return rc;
@@ -876,6 +880,7 @@ void cseg_segment_free(cseg_segmentation *r)
     free(r->labels);
     free(r->dist);
     free(r->proba);
+    free(r->X);
     cseg__fit_free(&r->fit);
     free(r->cands);
     cseg_profile_free(r->prof);

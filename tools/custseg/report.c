@@ -235,7 +235,7 @@ int cmd_report(int argc, char **argv)
     cseg_report_input in = {
         text,    m,    t,    lab,     id,
         rev,     Z,    nl,   threads, json_is_integer(sd) ? (uint64_t)json_integer_value(sd) : 0,
-        on_note, NULL, rules};
+        on_note, NULL, rules,   NULL, NULL};
     status = text ? write_report(&in, out ? out : pr) : cli_error(EXIT_IO, "out of memory");
     if (status == EXIT_OK && !quiet)
         printf("Wrote %s\n", out ? out : pr);

@@ -927,6 +927,80 @@ static void parts_same(const char *text, size_t np, const cseg_txn_roles *roles0
     unlink(path);
 }
 
+/* The R/F/M scores as they were computed before selection: every value
+ * ranked (sorted with its index), ties sharing the score of their rank. */
+typedef struct rankv {
+    double v;
+    size_t i;
+} rankv;
+
+static int cmp_rankv(const void *pa, const void *pb)
+{
+    const rankv *a = pa, *b = pb;
+    if (a->v != b->v)
+        return a->v < b->v ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+static void scores_by_ranking(const double *v, size_t n, int higher_better, double *score)
+{
+    rankv r[300];
+    for (size_t i = 0; i < n; i++)
+        r[i] = (rankv){v[i], i};
+    qsort(r, n, sizeof *r, cmp_rankv);
+    for (size_t a = 0, b; a < n; a = b) {
+        for (b = a; b < n && r[b].v == r[a].v; b++)
+            ;
+        size_t worse = higher_better ? a : n - b;
+        for (size_t k = a; k < b; k++)
+            score[r[k].i] = 1.0 + floor(5.0 * (double)worse / (double)n);
+    }
+}
+
+/* R/F/M scores by selection equal the scores by ranking, on values with
+ * many ties, nearly distinct values, infinities and -0.0 beside 0.0, for
+ * every n from 1 to 300 and both directions; a NaN scores 1 and the others
+ * are ranked among themselves. */
+static void test_quintile_selection(void **state)
+{
+    (void)state;
+    double v[300], a[300], b[300];
+    uint64_t x = 88172645463325252ULL;
+    for (size_t n = 1; n <= 300; n++) {
+        for (int kind = 0; kind < 3; kind++) {
+            for (size_t i = 0; i < n; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                v[i] = kind == 0   ? (double)(x % 4)              /* few values, many ties */
+                       : kind == 1 ? (double)(x % 1000003) * 0.37 /* nearly all distinct */
+                                   : (double)((int)(x % 7) - 3);  /* with signs */
+            }
+            if (kind == 2 && n > 3) {
+                v[0] = -0.0;
+                v[1] = 0.0;
+                v[2] = INFINITY;
+                v[3] = -INFINITY;
+            }
+            for (int hb = 0; hb < 2; hb++) {
+                assert_int_equal(cseg__quintile_scores(v, n, hb, a), 0);
+                scores_by_ranking(v, n, hb, b);
+                for (size_t i = 0; i < n; i++) {
+                    assert_true(a[i] >= 1 && a[i] <= 5);
+                    assert_true(a[i] == b[i]);
+                }
+            }
+        }
+    }
+    double w[6] = {1, NAN, 3, 4, 5, 2}, kept[5] = {1, 3, 4, 5, 2};
+    assert_int_equal(cseg__quintile_scores(w, 6, 1, a), 0);
+    scores_by_ranking(kept, 5, 1, b);
+    assert_true(a[1] == 1);
+    assert_true(a[0] == b[0] && a[2] == b[1] && a[3] == b[2] && a[4] == b[3] && a[5] == b[4]);
+    w[0] = w[2] = w[3] = w[4] = w[5] = NAN;
+    assert_int_equal(cseg__quintile_scores(w, 6, 0, a), 0);
+    for (size_t i = 0; i < 6; i++)
+        assert_true(a[i] == 1);
+}
+
 static void test_parts(void **state)
 {
     (void)state;
@@ -977,6 +1051,7 @@ int main(void)
         cmocka_unit_test(test_streamed),
         cmocka_unit_test(test_streamed_retail),
         cmocka_unit_test(test_parts),
+        cmocka_unit_test(test_quintile_selection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -817,42 +817,48 @@ static int cmp_ids(const void *pa, const void *pb)
     return strcmp(a->s, b->s);
 }
 
-typedef struct rankv {
-    double v;
-    size_t i;
-} rankv;
-
-static int cmp_rankv(const void *pa, const void *pb)
+/* The R/F/M scores (internal.h) from four order statistics instead of
+ * ranking every value: with x(1) <= ... <= x(n) the values in order and
+ * q_j = ceil(j n / 5), at least q_j values lie below v exactly when
+ * v > x(q_j), and at least q_j above it exactly when v < x(n + 1 - q_j);
+ * since floor(5 worse / n) >= j exactly when worse >= q_j, the score is 1 +
+ * the number of those four values v is beyond (never more than 5: worse <
+ * n). A radix selection is a few passes over the values where the sort was
+ * O(n log n) comparisons through qsort, three times over every customer. */
+int cseg__quintile_scores(const double *v, size_t n, int higher_better, double *score)
 {
-    const rankv *a = pa, *b = pb;
-    if (a->v < b->v)
-        return -1;
-    if (a->v > b->v)
-        return 1;
-    return a->i < b->i ? -1 : a->i > b->i;
-}
-
-/* score = 1 + floor(5 * worse / n); higher_better says which side is worse. */
-static int quintile_scores(const double *v, size_t n, int higher_better, double *score)
-{
-    rankv *r = malloc((n ? n : 1) * sizeof *r);
-    if (!r)
-        return CSEG_ENOMEM;
+    size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        r[i] = (rankv){v[i], i};
-    qsort(r, n, sizeof *r, cmp_rankv);
-    size_t a = 0;
-    while (a < n) {
-        size_t b = a;
-        while (b < n && r[b].v == r[a].v)
-            b++;
-        size_t worse = higher_better ? a : n - b;
-        double s = 1.0 + floor(5.0 * (double)worse / (double)n);
-        for (size_t k = a; k < b; k++)
-            score[r[k].i] = s > 5 ? 5 : s;
-        a = b;
+        m += !isnan(v[i]);
+    double *kept = NULL;
+    const double *u = v;
+    if (m < n && m > 0) { /* a NaN has no place in the order: scored 1, the rest among themselves */
+        if (!(kept = malloc(m * sizeof *kept)))
+            return CSEG_ENOMEM;
+        for (size_t i = 0, k = 0; i < n; i++)
+            if (!isnan(v[i]))
+                kept[k++] = v[i];
+        u = kept;
     }
-    free(r);
+    double t[4] = {0, 0, 0, 0};
+    if (m > 0) {
+        size_t rank[4];
+        for (size_t j = 1; j <= 4; j++) {
+            size_t q = (j * m + 4) / 5; /* ceil(j m / 5), 1..m */
+            rank[j - 1] = higher_better ? q - 1 : m - q;
+        }
+        int rc = cseg__select_doubles(u, m, rank, 4, t);
+        free(kept);
+        if (rc < 0)
+            return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double x = v[i];
+        int s = 1;
+        for (size_t j = 0; j < 4 && !isnan(x); j++)
+            s += higher_better ? x > t[j] : x < t[j];
+        score[i] = s;
+    }
     return 0;
 }
 
@@ -1187,9 +1193,9 @@ int cseg__rfm_assemble(const char *const *parts, const size_t *lens, size_t np,
             col[FS][u] = cseg__edge_score(col[FREQ][u], p->edges.frequency_lo, 1);
             col[MS][u] = cseg__edge_score(col[MONETARY][u], p->edges.monetary_lo, 1);
         }
-    } else if ((rc = quintile_scores(col[RECENCY], m, 0, col[RS])) < 0 ||
-               (rc = quintile_scores(col[FREQ], m, 1, col[FS])) < 0 ||
-               (rc = quintile_scores(col[MONETARY], m, 1, col[MS])) < 0) {
+    } else if ((rc = cseg__quintile_scores(col[RECENCY], m, 0, col[RS])) < 0 ||
+               (rc = cseg__quintile_scores(col[FREQ], m, 1, col[FS])) < 0 ||
+               (rc = cseg__quintile_scores(col[MONETARY], m, 1, col[MS])) < 0) {
         free(where);
         goto oom;
     }

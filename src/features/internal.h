@@ -59,6 +59,13 @@ int64_t cseg__rfm_acc_max_day(const cseg__rfm_acc *a);
 int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_roles *roles,
                        int64_t max_day, const int64_t *const *level_key, char **out,
                        size_t *out_len, int32_t **codes_out, cseg_diag *d);
+/* R/F/M scores: score[i] = 1 + floor(5 w / n), w the number of values of
+ * v[0..n) worse than v[i] (lower when higher_better, else higher), ties
+ * sharing a score, by selection (a ranking of every value gives the same:
+ * tests/test_features.c). A NaN scores 1; the other values are scored
+ * among themselves. 0 or CSEG_ENOMEM. */
+int cseg__quintile_scores(const double *v, size_t n, int higher_better, double *score);
+
 /* The customer table and cleaning counts of np parts, as one reader of the
  * whole log gives them. order_out (may be NULL): per output row, its index
  * among the parts' customers in order; malloc'd. */

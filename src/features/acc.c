@@ -817,6 +817,15 @@ static int cmp_ids(const void *pa, const void *pb)
     return strcmp(a->s, b->s);
 }
 
+/* An id as cmp_ids orders it. */
+static idsort id_key(const char *s, int32_t code)
+{
+    size_t len = strlen(s), dg = 0;
+    while (dg < len && isdigit((unsigned char)s[dg]))
+        dg++;
+    return (idsort){s, len, len > 0 && dg == len, code};
+}
+
 /* The R/F/M scores (internal.h) from four order statistics instead of
  * ranking every value: with x(1) <= ... <= x(n) the values in order and
  * q_j = ceil(j n / 5), at least q_j values lie below v exactly when
@@ -879,6 +888,7 @@ int cseg__quintile_scores(const double *v, size_t n, int higher_better, double *
  * would have met them (the level's first row). */
 
 #define PART_MAGIC 0x31505343u /* "CSP1" */
+#define PART_SORTED 1u          /* head[3]: the customers are in id order (cmp_ids) */
 enum { RECENCY, FREQ, MONETARY, TENURE, AOV, SPEND, NPROD, RRATE, PV, RS = PV, FS, MS, NF };
 
 typedef struct pbuf {
@@ -945,7 +955,22 @@ int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_rol
             q.n_return_only += a->c[k].any;
     }
     q.n_customers = m;
-    uint32_t head[4] = {PART_MAGIC, (uint32_t)a->na, col_of(t, roles->product) >= 0, 0};
+    /* The customers in id order, as the table will have them: the reader
+     * of the part merges sorted parts instead of sorting all customers (with
+     * many readers, each sorts its own). */
+    if (m > 1) {
+        idsort *ids = malloc(m * sizeof *ids);
+        if (!ids)
+            goto oom;
+        for (size_t u = 0; u < m; u++)
+            ids[u] = id_key(cseg_table_level(t, (size_t)jc, codes[u]), codes[u]);
+        qsort(ids, m, sizeof *ids, cmp_ids);
+        for (size_t u = 0; u < m; u++)
+            codes[u] = ids[u].code;
+        free(ids);
+    }
+    uint32_t head[4] = {PART_MAGIC, (uint32_t)a->na, col_of(t, roles->product) >= 0,
+                        PART_SORTED};
     pb_put(&pb, head, sizeof head);
     pb_put(&pb, &q, sizeof q);
     double sums[4] = {a->qg.s, a->qg.c, a->qr.s, a->qr.c};
@@ -1014,6 +1039,7 @@ typedef struct pview {
     const char *q_at, *sums_at, *v_at, *ids_at, *attr_at;
     size_t m, na;
     int has_prod;
+    int sorted; /* customers in id order */
 } pview;
 
 /* Check a part's layout as far as the ids; the attributes are checked as
@@ -1035,6 +1061,7 @@ static int part_view(const char *b, size_t n, pview *v)
     v->m = (size_t)m;
     v->na = head[1];
     v->has_prod = head[2] != 0;
+    v->sorted = head[3] == PART_SORTED;
     const char *e = b + n, *s = v->v_at + v->m * PV * sizeof(double);
     v->ids_at = s;
     for (size_t u = 0; u < v->m; u++) {
@@ -1064,6 +1091,62 @@ static int cmp_mlevel_key(const void *pa, const void *pb)
 {
     const mlevel *a = pa, *b = pb;
     return (a->key > b->key) - (a->key < b->key);
+}
+
+/* Parts each in id order merged into one order: a heap of the parts' next
+ * customers (ids are distinct, a customer being in one part only, so the
+ * order is the one sorting them all would give). *ids: the parts' customers
+ * one part after another; replaced by them in order. */
+static int merge_ids(idsort **ids, const pview *pv, size_t np, size_t m)
+{
+    idsort *in = *ids, *out = malloc(m * sizeof *out);
+    size_t *heap = malloc(np * sizeof *heap), *at = malloc(np * sizeof *at),
+           *end = malloc(np * sizeof *end), nh = 0;
+    if (!out || !heap || !at || !end) {
+        free(out), free(heap), free(at), free(end);
+        return CSEG_ENOMEM;
+    }
+    for (size_t r = 0, u = 0; r < np; u += pv[r].m, r++) {
+        at[r] = u;
+        end[r] = u + pv[r].m;
+    }
+    /* heap of parts with customers left, the smallest next id on top */
+#define HLESS(x, y) (cmp_ids(&in[at[heap[x]]], &in[at[heap[y]]]) < 0)
+    for (size_t r = 0; r < np; r++) {
+        if (at[r] == end[r])
+            continue;
+        size_t c = nh++;
+        heap[c] = r;
+        while (c > 0 && HLESS(c, (c - 1) / 2)) {
+            size_t up = (c - 1) / 2, x = heap[c];
+            heap[c] = heap[up];
+            heap[up] = x;
+            c = up;
+        }
+    }
+    for (size_t u = 0; u < m; u++) {
+        size_t r = heap[0];
+        out[u] = in[at[r]++];
+        if (at[r] == end[r])
+            heap[0] = heap[--nh];
+        for (size_t c = 0;;) { /* sift down */
+            size_t l = 2 * c + 1, best = c;
+            if (l < nh && HLESS(l, best))
+                best = l;
+            if (l + 1 < nh && HLESS(l + 1, best))
+                best = l + 1;
+            if (best == c)
+                break;
+            size_t x = heap[c];
+            heap[c] = heap[best];
+            heap[best] = x;
+            c = best;
+        }
+    }
+#undef HLESS
+    free(heap), free(at), free(end), free(in);
+    *ids = out;
+    return 0;
 }
 
 int cseg__rfm_assemble(const char *const *parts, const size_t *lens, size_t np,
@@ -1146,17 +1229,19 @@ int cseg__rfm_assemble(const char *const *parts, const size_t *lens, size_t np,
     /* Customers sorted by id; code: the index in the parts, in order. */
     if (!(ids = malloc(m * sizeof *ids)))
         goto oom;
+    int all_sorted = 1;
     for (size_t r = 0, u = 0; r < np; r++) {
         const char *s = pv[r].ids_at;
+        all_sorted &= pv[r].sorted;
         for (size_t i = 0; i < pv[r].m; i++, u++) {
-            size_t len = strlen(s), dg = 0;
-            while (dg < len && isdigit((unsigned char)s[dg]))
-                dg++;
-            ids[u] = (idsort){s, len, len > 0 && dg == len, (int32_t)u};
-            s += len + 1;
+            ids[u] = id_key(s, (int32_t)u);
+            s += ids[u].len + 1;
         }
     }
-    qsort(ids, m, sizeof *ids, cmp_ids);
+    if (!all_sorted)
+        qsort(ids, m, sizeof *ids, cmp_ids);
+    else if (np > 1 && (rc = merge_ids(&ids, pv, np, m)) < 0)
+        goto oom;
     /* Where input customer u's values are: part and row. */
     size_t *where = malloc(m * sizeof *where);
     if (!where)

@@ -1,6 +1,9 @@
 /* custseg — atomic file output: a temporary file in the same directory,
  * renamed over the target once complete, so a path is never half-written. */
+#define _GNU_SOURCE /* sync_file_range */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -94,4 +97,21 @@ void cseg__atomic_abort(cseg_atomic_file *af)
     free(af->tmp);
     free(af->path);
     af->tmp = af->path = NULL;
+}
+
+void cseg__writeback(FILE *f, long long *from)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+    if (fflush(f) != 0)
+        return;
+    off_t at = ftello(f);
+    if (at <= (off_t)*from)
+        return;
+    /* Only a hint: an error (a pipe: ESPIPE) leaves the fsync to do it all. */
+    (void)sync_file_range(fileno(f), (off_t)*from, at - (off_t)*from, SYNC_FILE_RANGE_WRITE);
+    *from = (long long)at;
+#else
+    (void)f;
+    (void)from;
+#endif
 }

@@ -1733,6 +1733,7 @@ static void put_rows(const cseg_table *t, const quoted *qt, size_t i0, size_t i1
 
 #define WRITE_BLOCK_ROWS 4096
 #define WRITE_TELL_BLOCKS 16
+#define WRITE_SYNC_BLOCKS 64
 
 int cseg_table_print_csv(const cseg_table *t, FILE *f)
 {
@@ -1762,8 +1763,9 @@ int cseg__table_print_csv_fn(const cseg_table *t, FILE *f, cseg__rows_fn fn, voi
     /* fn, if any, hears of the rows written on the calling thread (the
      * team's first), at most every WRITE_TELL_BLOCKS blocks. */
     size_t told = 0;
-#pragma omp parallel num_threads(nt) default(none) shared(t, qt, f, nblk, rc, fn, user, told) \
-    if (nblk > 1)
+    long long synced = 0; /* the disk writes started every WRITE_SYNC_BLOCKS blocks */
+#pragma omp parallel num_threads(nt) default(none)                                             \
+    shared(t, qt, f, nblk, rc, fn, user, told, synced) if (nblk > 1)
     {
         obuf mine = {0};
 #ifdef _OPENMP
@@ -1787,6 +1789,8 @@ int cseg__table_print_csv_fn(const cseg_table *t, FILE *f, cseg__rows_fn fn, voi
                 else if (rc == 0 && fn && caller && b % WRITE_TELL_BLOCKS == 0 &&
                          fn(told = i1, t->n_rows, user) != 0)
                     rc = CSEG_ECANCELED;
+                if (rc == 0 && b % WRITE_SYNC_BLOCKS == WRITE_SYNC_BLOCKS - 1)
+                    cseg__writeback(f, &synced);
             }
         }
         free(mine.p);

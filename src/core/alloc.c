@@ -88,6 +88,33 @@ void *cseg__realloc_huge(void *p, size_t n, size_t size)
     return q;
 }
 
+int cseg__buf_room(cseg__buf *b, size_t more)
+{
+    if (b->failed)
+        return CSEG_ENOMEM;
+    if (b->len + more <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : (size_t)1 << 16;
+    while (cap < b->len + more)
+        cap *= 2;
+    char *np = cseg__realloc_huge(b->p, cap, 1);
+    if (!np) {
+        b->failed = 1;
+        return CSEG_ENOMEM;
+    }
+    b->p = np;
+    b->cap = cap;
+    return 0;
+}
+
+void cseg__buf_put(cseg__buf *b, const void *x, size_t n)
+{
+    if (cseg__buf_room(b, n) == 0) {
+        memcpy(b->p + b->len, x, n);
+        b->len += n;
+    }
+}
+
 char *cseg__strndup(const char *s, size_t n)
 {
     char *r = malloc(n + 1);

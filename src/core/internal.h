@@ -53,6 +53,18 @@ void *cseg__reallocarray(void *p, size_t n, size_t size);
 /* cseg__reallocarray, then cseg__advise_huge on the block: for arrays that
  * grow with the data (their first touches are page faults). */
 void *cseg__realloc_huge(void *p, size_t n, size_t size);
+/* A growing byte buffer (zero-initialised to start): room doubles from
+ * 64 KiB (cseg__realloc_huge); a failed growth sets failed for good, and
+ * later calls then do nothing. The caller frees p. */
+typedef struct cseg__buf {
+    char *p;
+    size_t len, cap;
+    int failed;
+} cseg__buf;
+/* Room for len + more bytes: 0, or CSEG_ENOMEM (failed set). */
+int cseg__buf_room(cseg__buf *b, size_t more);
+/* Append n bytes of x (nothing once failed). */
+void cseg__buf_put(cseg__buf *b, const void *x, size_t n);
 char *cseg__strdup(const char *s);
 char *cseg__strndup(const char *s, size_t n);
 

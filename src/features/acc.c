@@ -891,35 +891,10 @@ int cseg__quintile_scores(const double *v, size_t n, int higher_better, double *
 #define PART_SORTED 1u          /* head[3]: the customers are in id order (cmp_ids) */
 enum { RECENCY, FREQ, MONETARY, TENURE, AOV, SPEND, NPROD, RRATE, PV, RS = PV, FS, MS, NF };
 
-typedef struct pbuf {
-    char *b;
-    size_t n, cap;
-    int oom;
-} pbuf;
-
-static void pb_put(pbuf *pb, const void *x, size_t n)
+/* A NUL-terminated string into a part. */
+static void pb_str(cseg__buf *pb, const char *s)
 {
-    if (pb->oom)
-        return;
-    if (pb->n + n > pb->cap) {
-        size_t nc = pb->cap ? pb->cap : 4096;
-        while (nc < pb->n + n)
-            nc *= 2;
-        char *nb = realloc(pb->b, nc);
-        if (!nb) {
-            pb->oom = 1;
-            return;
-        }
-        pb->b = nb;
-        pb->cap = nc;
-    }
-    memcpy(pb->b + pb->n, x, n);
-    pb->n += n;
-}
-
-static void pb_str(pbuf *pb, const char *s)
-{
-    pb_put(pb, s, strlen(s) + 1);
+    cseg__buf_put(pb, s, strlen(s) + 1);
 }
 
 int64_t cseg__rfm_acc_max_day(const cseg__rfm_acc *a)
@@ -933,7 +908,7 @@ int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_rol
 {
     const cseg_rfm_params *p = &a->p;
     cseg_quality q = a->q;
-    pbuf pb = {0};
+    cseg__buf pb = {0};
     int32_t *codes = NULL;
     *out = NULL;
     *out_len = 0;
@@ -971,12 +946,12 @@ int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_rol
     }
     uint32_t head[4] = {PART_MAGIC, (uint32_t)a->na, col_of(t, roles->product) >= 0,
                         PART_SORTED};
-    pb_put(&pb, head, sizeof head);
-    pb_put(&pb, &q, sizeof q);
+    cseg__buf_put(&pb, head, sizeof head);
+    cseg__buf_put(&pb, &q, sizeof q);
     double sums[4] = {a->qg.s, a->qg.c, a->qr.s, a->qr.c};
-    pb_put(&pb, sums, sizeof sums);
+    cseg__buf_put(&pb, sums, sizeof sums);
     uint64_t m64 = m;
-    pb_put(&pb, &m64, sizeof m64);
+    cseg__buf_put(&pb, &m64, sizeof m64);
     int64_t window_start = as_of - p->spend_window_days;
     for (size_t u = 0; u < m; u++) {
         const acust *c = &a->c[codes[u]];
@@ -995,7 +970,7 @@ int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_rol
         v[SPEND] = cseg__money(cseg__exact_value(&window), p->money_decimals);
         v[NPROD] = (double)c->nprod;
         v[RRATE] = g > 0 ? ret / g : 0;
-        pb_put(&pb, v, sizeof v);
+        cseg__buf_put(&pb, v, sizeof v);
     }
     for (size_t u = 0; u < m; u++)
         pb_str(&pb, cseg_table_level(t, (size_t)jc, codes[u]));
@@ -1005,23 +980,23 @@ int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_rol
         long j = cseg_table_find(t, roles->attributes[k]);
         size_t nl = cseg_table_n_levels(t, (size_t)j);
         uint64_t nl64 = nl;
-        pb_put(&pb, &nl64, sizeof nl64);
+        cseg__buf_put(&pb, &nl64, sizeof nl64);
         for (size_t l = 0; l < nl; l++) {
             int64_t kl = level_key ? level_key[k][l] : (int64_t)l;
-            pb_put(&pb, &kl, sizeof kl);
+            cseg__buf_put(&pb, &kl, sizeof kl);
             pb_str(&pb, cseg_table_level(t, (size_t)j, (int32_t)l));
         }
         const attr *at = &a->at[k];
         for (size_t u = 0; u < m; u++) {
             uint32_t b = at->best ? at->best[codes[u]] : NONE;
             int32_t level = b == NONE ? -1 : at->e[b].level;
-            pb_put(&pb, &level, sizeof level);
+            cseg__buf_put(&pb, &level, sizeof level);
         }
     }
-    if (pb.oom)
+    if (pb.failed)
         goto oom;
-    *out = pb.b;
-    *out_len = pb.n;
+    *out = pb.p;
+    *out_len = pb.len;
     if (codes_out)
         *codes_out = codes;
     else
@@ -1029,7 +1004,7 @@ int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_rol
     return 0;
 oom:
     free(codes);
-    free(pb.b);
+    free(pb.p);
     return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory computing customer features");
 }
 

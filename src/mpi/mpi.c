@@ -93,28 +93,6 @@ static void free_present(void *p, size_t n)
         munmap(p, n ? n : 1);
 }
 
-/* ---- a growing byte or line buffer ---- */
-
-typedef struct gbuf {
-    char *b;
-    size_t n, cap;
-} gbuf;
-
-static int gb_room(gbuf *g, size_t more)
-{
-    if (g->n + more <= g->cap)
-        return 0;
-    size_t nc = g->cap ? g->cap : 1 << 16;
-    while (nc < g->n + more)
-        nc *= 2;
-    char *nb = cseg__realloc_huge(g->b, nc, 1);
-    if (!nb)
-        return CSEG_ENOMEM;
-    g->b = nb;
-    g->cap = nc;
-    return 0;
-}
-
 /* ---- routing: the customer id of a line, as the reader will see it ---- */
 
 /* The text of field j of line [s, e) (e excludes the line end), unquoted
@@ -184,8 +162,8 @@ typedef struct router {
     char delim;
     const char *path;
     /* sending, per round */
-    gbuf text;       /* the round's lines, by destination */
-    gbuf sent_lines; /* their global line numbers (int64_t) */
+    cseg__buf text;       /* the round's lines, by destination */
+    cseg__buf sent_lines; /* their global line numbers (int64_t) */
     size_t *lstart, *lend, lcap; /* the round's lines: where */
     int *lowner;
     int64_t *lnum;
@@ -194,7 +172,7 @@ typedef struct router {
     /* receiving: each round's lines for this rank, in the log's order; the
      * text of one round at a time (in recv: a round is read before the next
      * is received) */
-    gbuf recv;
+    cseg__buf recv;
     struct rround {
         char *text;     /* in recv; NULL once read */
         size_t len;
@@ -318,14 +296,14 @@ static int route_round(router *r, const char *b, const char *e, int64_t line)
         total += (size_t)scount[k];
         tlines += (size_t)sl[k];
     }
-    r->text.n = 0;
-    r->sent_lines.n = 0;
-    if (!at || !sd || gb_room(&r->text, total) < 0 ||
-        gb_room(&r->sent_lines, tlines * sizeof(int64_t)) < 0) {
+    r->text.len = 0;
+    r->sent_lines.len = 0;
+    if (!at || !sd || cseg__buf_room(&r->text, total) < 0 ||
+        cseg__buf_room(&r->sent_lines, tlines * sizeof(int64_t)) < 0) {
         MPI_Abort(r->comm, 3); /* cannot take part in the exchange */
         return CSEG_ENOMEM;
     }
-    int64_t *lines = (int64_t *)(void *)r->sent_lines.b;
+    int64_t *lines = (int64_t *)(void *)r->sent_lines.p;
     for (int k = 0, o = 0, lo = 0; k < np; k++) {
         sd[k] = o;
         sld[k] = lo;
@@ -337,8 +315,8 @@ static int route_round(router *r, const char *b, const char *e, int64_t line)
     for (size_t i = 0; i < nl; i++) {
         int k = r->lowner[i];
         size_t len = r->lend[i] - r->lstart[i];
-        memcpy(r->text.b + at[k], b + r->lstart[i], len);
-        r->text.b[at[k] + len] = '\n';
+        memcpy(r->text.p + at[k], b + r->lstart[i], len);
+        r->text.p[at[k] + len] = '\n';
         at[k] += len + 1;
         lines[lat[k]++] = r->lnum[i];
     }
@@ -365,10 +343,10 @@ static int route_round(router *r, const char *b, const char *e, int64_t line)
         rtotal += (size_t)rcount[k];
         rlines += (size_t)rl[k];
     }
-    r->recv.n = 0;
-    if (gb_room(&r->recv, rtotal) < 0)
+    r->recv.len = 0;
+    if (cseg__buf_room(&r->recv, rtotal) < 0)
         MPI_Abort(r->comm, 3);
-    g->text = r->recv.b;
+    g->text = r->recv.p;
     g->lines = alloc_present(rlines * sizeof *g->lines);
     g->len = rtotal;
     g->nl = rlines;
@@ -388,7 +366,7 @@ static int route_round(router *r, const char *b, const char *e, int64_t line)
     }
     for (int k = 0; k < np; k++) {
         if (scount[k])
-            MPI_Isend(r->text.b + sd[k], scount[k], MPI_CHAR, k, 1, r->comm, &req[nr++]);
+            MPI_Isend(r->text.p + sd[k], scount[k], MPI_CHAR, k, 1, r->comm, &req[nr++]);
         if (sl[k])
             MPI_Isend(lines + sld[k], sl[k], MPI_INT64_T, k, 2, r->comm, &req[nr++]);
     }
@@ -785,8 +763,8 @@ static int read_owned(router *r, source *s, const char *hdr, size_t hdr_len, con
 static void free_rounds(router *r)
 {
     drop_rounds(r, r->n_got);
-    free(r->recv.b);
-    r->recv.b = NULL;
+    free(r->recv.p);
+    r->recv.p = NULL;
     free(r->got);
     r->got = NULL;
     r->n_got = r->got_cap = r->head = 0;
@@ -1037,8 +1015,8 @@ out:
     cseg_table_free(t);
     cseg__rfm_acc_free(acc);
     free_rounds(&r);
-    free(r.text.b);
-    free(r.sent_lines.b);
+    free(r.text.p);
+    free(r.sent_lines.p);
     free(r.lstart);
     free(r.lend);
     free(r.lowner);

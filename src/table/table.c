@@ -1550,49 +1550,17 @@ int cseg_table_add_text(cseg_table *t, const char *name, const char *const *leve
  * here): printf and a stdio call per field were most of the time of writing
  * a million customers. */
 
-typedef struct obuf {
-    char *p;
-    size_t len, cap;
-    int failed;
-} obuf;
-
-/* Room for `more` bytes; 0, or -1 (failed set) without memory. */
-static int ob_room(obuf *b, size_t more)
-{
-    if (b->len + more <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 1 << 16;
-    while (cap < b->len + more)
-        cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (!np) {
-        b->failed = 1;
-        return -1;
-    }
-    b->p = np;
-    b->cap = cap;
-    return 0;
-}
-
-static void ob_put(obuf *b, const char *s, size_t n)
-{
-    if (ob_room(b, n) == 0) {
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
-    }
-}
-
-static void put_text(obuf *b, const char *s)
+static void put_text(cseg__buf *b, const char *s)
 {
     size_t n = strlen(s);
     int need = n && (s[0] == ' ' || s[n - 1] == ' ');
     for (const char *q = s; *q && !need; q++)
         need = *q == ',' || *q == '"' || *q == '\n' || *q == '\r';
     if (!need) {
-        ob_put(b, s, n);
+        cseg__buf_put(b, s, n);
         return;
     }
-    if (ob_room(b, 2 * n + 2) < 0)
+    if (cseg__buf_room(b, 2 * n + 2) < 0)
         return;
     char *o = b->p + b->len;
     *o++ = '"';
@@ -1620,9 +1588,9 @@ static char *put_digits(char *o, unsigned long long u, int width)
     return o;
 }
 
-static void put_number(obuf *b, double v)
+static void put_number(cseg__buf *b, double v)
 {
-    if (isnan(v) || ob_room(b, 48) < 0)
+    if (isnan(v) || cseg__buf_room(b, 48) < 0)
         return;
     char *o = b->p + b->len;
     if (v == floor(v) && fabs(v) < 1e15) { /* as "%lld" */
@@ -1635,9 +1603,9 @@ static void put_number(obuf *b, double v)
     b->len += (size_t)cseg__format_double(o, 48, v);
 }
 
-static void put_time(obuf *b, int64_t tv)
+static void put_time(cseg__buf *b, int64_t tv)
 {
-    if (tv == CSEG_TIME_NA || ob_room(b, 64) < 0)
+    if (tv == CSEG_TIME_NA || cseg__buf_room(b, 64) < 0)
         return;
     int64_t day = cseg__day_of(tv), sec = tv - day * 86400;
     int y;
@@ -1688,7 +1656,7 @@ static quoted *quote_levels(const cseg_table *t)
         const tcol *c = &t->cols[j];
         if (c->type != CSEG_COL_TEXT)
             continue;
-        obuf b = {0};
+        cseg__buf b = {0};
         q[j].off = malloc((c->n_levels ? c->n_levels : 1) * sizeof *q[j].off);
         q[j].len = malloc((c->n_levels ? c->n_levels : 1) * sizeof *q[j].len);
         for (size_t l = 0; q[j].off && q[j].len && l < c->n_levels; l++) {
@@ -1705,13 +1673,13 @@ static quoted *quote_levels(const cseg_table *t)
     return q;
 }
 
-static void put_rows(const cseg_table *t, const quoted *qt, size_t i0, size_t i1, obuf *b)
+static void put_rows(const cseg_table *t, const quoted *qt, size_t i0, size_t i1, cseg__buf *b)
 {
     for (size_t i = i0; i < i1; i++) {
         for (size_t j = 0; j < t->n_cols; j++) {
             const tcol *c = &t->cols[j];
             if (j)
-                ob_put(b, ",", 1);
+                cseg__buf_put(b, ",", 1);
             switch (c->type) {
             case CSEG_COL_NUMBER:
                 put_number(b, c->num[i]);
@@ -1721,13 +1689,13 @@ static void put_rows(const cseg_table *t, const quoted *qt, size_t i0, size_t i1
                 break;
             case CSEG_COL_TEXT:
                 if (c->code[i] >= 0)
-                    ob_put(b, qt[j].pool + qt[j].off[c->code[i]], qt[j].len[c->code[i]]);
+                    cseg__buf_put(b, qt[j].pool + qt[j].off[c->code[i]], qt[j].len[c->code[i]]);
                 break;
             default:
                 break;
             }
         }
-        ob_put(b, "\n", 1);
+        cseg__buf_put(b, "\n", 1);
     }
 }
 
@@ -1744,16 +1712,16 @@ int cseg__table_print_csv_fn(const cseg_table *t, FILE *f, cseg__rows_fn fn, voi
 {
     int nt = cseg__threads(0), rc = 0;
     (void)nt; /* unused without OpenMP */
-    obuf head = {0};
+    cseg__buf head = {0};
     quoted *qt = quote_levels(t);
     if (!qt)
         return CSEG_ENOMEM;
     for (size_t j = 0; j < t->n_cols; j++) {
         if (j)
-            ob_put(&head, ",", 1);
+            cseg__buf_put(&head, ",", 1);
         put_text(&head, t->cols[j].name);
     }
-    ob_put(&head, "\n", 1);
+    cseg__buf_put(&head, "\n", 1);
     if (head.failed || fwrite(head.p, 1, head.len, f) != head.len)
         rc = head.failed ? CSEG_ENOMEM : CSEG_EIO;
     free(head.p);
@@ -1767,7 +1735,7 @@ int cseg__table_print_csv_fn(const cseg_table *t, FILE *f, cseg__rows_fn fn, voi
 #pragma omp parallel num_threads(nt) default(none)                                             \
     shared(t, qt, f, nblk, rc, fn, user, told, synced) if (nblk > 1)
     {
-        obuf mine = {0};
+        cseg__buf mine = {0};
 #ifdef _OPENMP
         int caller = omp_get_thread_num() == 0;
 #else

@@ -1325,9 +1325,10 @@ int cseg__table_read_chunks_from(cseg_read_fn read, void *read_user, const char 
     return read_chunks(&in, p, fn, user, dict, d);
 }
 
-static int read_csv(cseg_table **out, const insrc *in, const cseg_table_read_params *p,
-                    cseg_diag *d)
+int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_read_params *p,
+                        cseg_diag *d)
 {
+    const insrc in = {path, NULL, NULL};
     cseg_table_read_params defaults;
     unsigned char *as_text = NULL; /* one flag a CSV column, made by the first pass */
     size_t n_as_text = 0;
@@ -1341,17 +1342,17 @@ static int read_csv(cseg_table **out, const insrc *in, const cseg_table_read_par
     size_t n_why = 0;
     for (;;) {
         retype restart = {0};
-        rc = read_pass(out, in, p, &as_text, &n_as_text, &restart, NULL, NULL, d);
+        rc = read_pass(out, &in, p, &as_text, &n_as_text, &restart, NULL, NULL, d);
         if (rc != 1)
             break;
         if (as_text[restart.src]) {
-            rc = cseg__diag(d, CSEG_EPARSE, in->path, 0, 0, "cannot settle column types");
+            rc = cseg__diag(d, CSEG_EPARSE, path, 0, 0, "cannot settle column types");
             break;
         }
         as_text[restart.src] = 1;
         retype *nw = cseg__reallocarray(why, n_why + 1, sizeof *why);
         if (!nw) {
-            rc = cseg__diag(d, CSEG_ENOMEM, in->path, 0, 0, "out of memory");
+            rc = cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
             break;
         }
         why = nw;
@@ -1369,13 +1370,6 @@ static int read_csv(cseg_table **out, const insrc *in, const cseg_table_read_par
     free(why);
     free(as_text);
     return rc;
-}
-
-int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_read_params *p,
-                        cseg_diag *d)
-{
-    insrc in = {path, NULL, NULL};
-    return read_csv(out, &in, p, d);
 }
 
 const char *cseg_table_text_because(const cseg_table *t, size_t j, long *line, cseg_coltype *was)

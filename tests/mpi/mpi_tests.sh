@@ -2,7 +2,8 @@
 # custseg under mpirun (a build with -DCSEG_MPI=ON): `run` on 1, 2, 3 and 4
 # processes writes the same files, byte for byte, as one process without
 # mpirun, on the bundled Online Retail log (.gz and plain, with options) and
-# on a generated log; a bad row, a file missing on one rank and a killed
+# on a generated log and on a log too small to reach every process; a bad
+# row, a quoted field across lines, a file missing on one rank and a killed
 # rank stop every process with one message and no outputs, never a hang.
 # usage: mpi_tests.sh CUSTSEG SOURCE_DIR [quick]
 # quick (the sanitizer build, several times slower): fewer process counts
@@ -209,7 +210,37 @@ else
 fi
 st=0
 mrun -n 2 "$B" run "$SRC/data/online_retail.csv.gz" --clv --out "$T/clv" > /dev/null 2> "$T/clv.err" || st=$?
-[ $st -eq 2 ] && ok "run --clv under mpirun -n 2: refused, exit 2" || fail "run --clv under mpirun: exit $st"
+if [ $st -eq 2 ] && [ "$(head -1 "$T/clv.err")" = "custseg: under mpirun the log must be a file, without --clv or --pseudonymize (docs/scale-out.md)" ]; then
+    ok "run --clv under mpirun -n 2: refused, exit 2"
+else
+    fail "run --clv under mpirun: exit $st; $(head -1 "$T/clv.err")"
+fi
+
+# 7. A log smaller than one round: processes that receive no line at all
+# (here three customers for four processes) take part all the same.
+head -30 "$SRC/tests/data/txn_small.csv" > "$T/tiny.csv"
+"$B" run "$T/tiny.csv" --k 2 --out "$T/tiny1" > /dev/null 2>&1 || fail "tiny log, one process"
+for n in 2 3 4; do
+    st=0
+    mrun -n $n "$B" run "$T/tiny.csv" --k 2 --out "$T/tiny$n" > /dev/null 2> "$T/tiny.err" || st=$?
+    if [ $st -eq 0 ]; then
+        same_outputs "$T/tiny1" "$T/tiny$n" "tiny log, $n processes"
+    else
+        fail "tiny log, $n processes: exit $st; $(head -1 "$T/tiny.err")"
+    fi
+done
+
+# 8. A quoted field across lines: one process reads it, several refuse it
+# with the line and column, exit 1, no outputs.
+printf 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n536365,85123A,WHITE HANGING,6,2010-12-01 08:26,2.55,17850,United Kingdom\n536366,22633,"HAND WARMER\nUNION JACK",6,2010-12-01 08:28,1.85,17850,United Kingdom\n536367,84879,BIRD,32,2010-12-01 08:34,1.69,13047,United Kingdom\n' > "$T/quoted.csv"
+st=0
+mrun -n 2 "$B" run "$T/quoted.csv" --k 2 --out "$T/quoted" > /dev/null 2> "$T/quoted.err" || st=$?
+if [ $st -eq 1 ] && [ ! -e "$T/quoted" ] &&
+    [ "$(grep '^custseg:' "$T/quoted.err")" = "custseg: $T/quoted.csv:3:14: a quoted field spans lines: not supported when several processes read the log (read it as one process)" ]; then
+    ok "quoted field across lines, 2 processes: exit 1, line and column, no outputs"
+else
+    fail "quoted field across lines: exit $st; $(grep '^custseg:' "$T/quoted.err")"
+fi
 
 for f in "$T"/sanitizer.*; do
     [ -e "$f" ] || continue

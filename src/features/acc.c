@@ -878,9 +878,11 @@ int cseg__quintile_scores(const double *v, size_t n, int higher_better, double *
  * before scoring, each attribute's best value, and the cleaning counts.
  * Layout (host byte order: the parts of one run come from one build):
  *
- *   u32 magic, u32 attributes, u32 has_products, u32 0
+ *   u32 magic, u32 attributes, u32 has_products, u32 PART_SORTED (0: an
+ *   older part, its customers in no set order)
  *   cseg_quality (counts so far), 4 doubles (gross and returned sums, s, c)
- *   u64 m; m x PV doubles; m ids, each NUL-terminated
+ *   u64 m; m x PV doubles; m ids, each NUL-terminated; the customers in id
+ *   order (cmp_ids)
  *   per attribute: u64 levels; per level i64 key, text NUL-terminated;
  *                  m x i32 level (-1: none)
  *

@@ -327,18 +327,24 @@ int cseg_stream_check(const cseg_model *m, const cseg_event *ev, cseg_diag *d)
 
 /* ---- sets of keys ---- */
 
-/* A set of byte strings (keys made by key_of). */
+/* A set of byte strings (keys made by key_of), open addressing. A slot
+ * holds the key's hash beside its place in text, so that a probe reads the
+ * key's bytes only when the hashes agree: the batch's set outgrows the
+ * caches, and reading every probed key was most of deciding an event. */
+typedef struct kslot {
+    uint64_t h;
+    size_t at; /* offset + 1 into text, 0: free */
+} kslot;
+
 typedef struct kset {
-    uint64_t *h;
-    size_t *at; /* offset + 1 into text, 0: free */
+    kslot *slot;
     size_t cap, n;
     store_buf text; /* each key: its length (size_t) and its bytes */
 } kset;
 
 static void kset_free(kset *k)
 {
-    free(k->h);
-    free(k->at);
+    free(k->slot);
     free(k->text.p);
     memset(k, 0, sizeof *k);
 }
@@ -346,11 +352,14 @@ static void kset_free(kset *k)
 static size_t kset_find(const kset *k, const char *key, size_t len, uint64_t h)
 {
     for (size_t i = (size_t)h & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
-        if (!k->at[i])
+        const kslot *e = &k->slot[i];
+        if (!e->at)
             return i;
+        if (e->h != h)
+            continue;
         size_t l;
-        memcpy(&l, k->text.p + k->at[i] - 1, sizeof l);
-        if (k->h[i] == h && l == len && memcmp(k->text.p + k->at[i] - 1 + sizeof l, key, len) == 0)
+        memcpy(&l, k->text.p + e->at - 1, sizeof l);
+        if (l == len && memcmp(k->text.p + e->at - 1 + sizeof l, key, len) == 0)
             return i;
     }
 }
@@ -360,42 +369,47 @@ static int kset_has(const kset *k, const store_buf *key)
     if (!k->cap)
         return 0;
     uint64_t h = cseg__hash(key->p, key->len, 0);
-    return k->at[kset_find(k, key->p, key->len, h)] != 0;
+    return k->slot[kset_find(k, key->p, key->len, h)].at != 0;
+}
+
+/* Room for n keys without growing; CSEG_ENOMEM. */
+static int kset_reserve(kset *k, size_t n)
+{
+    if (n * 2 <= k->cap)
+        return 0;
+    size_t cap = k->cap ? k->cap : 256;
+    while (cap < n * 2)
+        cap *= 2;
+    kslot *slot = calloc(cap, sizeof *slot);
+    if (!slot)
+        return CSEG_ENOMEM;
+    for (size_t i = 0; i < k->cap; i++)
+        if (k->slot[i].at)
+            for (size_t j = (size_t)k->slot[i].h & (cap - 1);; j = (j + 1) & (cap - 1))
+                if (!slot[j].at) {
+                    slot[j] = k->slot[i];
+                    break;
+                }
+    free(k->slot);
+    k->slot = slot;
+    k->cap = cap;
+    return 0;
 }
 
 /* 1 when added, 0 when there already, CSEG_ENOMEM. */
 static int kset_add(kset *k, const store_buf *key)
 {
-    if ((k->n + 1) * 2 > k->cap) {
-        size_t cap = k->cap ? 2 * k->cap : 256;
-        kset big = {calloc(cap, sizeof *big.h), calloc(cap, sizeof *big.at), cap, k->n, k->text};
-        if (!big.h || !big.at) {
-            free(big.h);
-            free(big.at);
-            return CSEG_ENOMEM;
-        }
-        for (size_t i = 0; i < k->cap; i++)
-            if (k->at[i]) {
-                size_t l;
-                memcpy(&l, k->text.p + k->at[i] - 1, sizeof l);
-                size_t j = kset_find(&big, k->text.p + k->at[i] - 1 + sizeof l, l, k->h[i]);
-                big.h[j] = k->h[i];
-                big.at[j] = k->at[i];
-            }
-        free(k->h);
-        free(k->at);
-        *k = big;
-    }
+    if (kset_reserve(k, k->n + 1) < 0)
+        return CSEG_ENOMEM;
     uint64_t h = cseg__hash(key->p, key->len, 0);
     size_t i = kset_find(k, key->p, key->len, h);
-    if (k->at[i])
+    if (k->slot[i].at)
         return 0;
     size_t off = k->text.len;
     if (cseg__store_buf_put(&k->text, (const char *)&key->len, sizeof key->len) < 0 ||
         cseg__store_buf_put(&k->text, key->p, key->len) < 0)
         return CSEG_ENOMEM;
-    k->h[i] = h;
-    k->at[i] = off + 1;
+    k->slot[i] = (kslot){h, off + 1};
     k->n++;
     return 1;
 }
@@ -724,8 +738,10 @@ static int batch_make(batch *b, size_t n)
     b->times = malloc(m * sizeof *b->times);
     b->has = calloc(m, 1);
     cseg__store_now(b->now, sizeof b->now);
-    return b->events && b->days && b->states && b->products && b->times && b->has ? 0
-                                                                                 : CSEG_ENOMEM;
+    return b->events && b->days && b->states && b->products && b->times && b->has &&
+                   kset_reserve(&b->seen, 6 * m) == 0 /* up to six keys an event */
+               ? 0
+               : CSEG_ENOMEM;
 }
 
 /* Whether the batch has applied what key_of(tag, a, b, c) names. */
@@ -900,6 +916,20 @@ static int prefetch(cseg_store *s, batch *b, const cseg_event *evs, const clean_
     return rc;
 }
 
+/* v in decimal into out (at least 21 bytes). */
+static void i64_text(int64_t v, char *out)
+{
+    char tmp[24], *e = tmp + sizeof tmp, *q = e;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--q = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *--q = '-';
+    memcpy(out, q, (size_t)(e - q));
+    out[e - q] = 0;
+}
+
 /* One event of the batch, decided in the caller's transaction: the
  * customer's cached state and days changed, what to write recorded in b. */
 static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
@@ -969,7 +999,7 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
     out->known = 1;
     /* What the batch writes for it, and what later events of the batch see. */
     char dk[24];
-    snprintf(dk, sizeof dk, "%" PRId64, day);
+    i64_text(day, dk);
     int added;
     b->events[b->n_events++] = i;
     if ((ev->event_key && (rc = batch_add(b, 'k', ev->event_key, NULL, NULL)) < 0) ||
@@ -990,11 +1020,20 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
         return cseg__diag(d, added, NULL, 0, 0, "out of memory");
     if (added)
         b->states[b->n_states++] = id;
+    /* its time as text, "YYYY-MM-DDThh:mm:ssZ" (printf's share of an event
+     * was as large as the rest of deciding it) */
     int64_t sec = ev->time - day * 86400;
-    char dd[16];
-    cseg_format_date(day, dd, sizeof dd);
-    snprintf(b->times[i], sizeof b->times[i], "%sT%02d:%02d:%02dZ", dd, (int)(sec / 3600),
-             (int)(sec / 60 % 60), (int)(sec % 60));
+    char *t = b->times[i];
+    t[0] = 0;
+    cseg_format_date(day, t, sizeof b->times[i] - 10);
+    t += strlen(t);
+    const int hms[3] = {(int)(sec / 3600), (int)(sec / 60 % 60), (int)(sec % 60)};
+    for (int u = 0; u < 3; u++) {
+        *t++ = u ? ':' : 'T';
+        *t++ = (char)('0' + hms[u] / 10);
+        *t++ = (char)('0' + hms[u] % 10);
+    }
+    memcpy(t, "Z", 2);
     return 0;
 }
 

@@ -348,9 +348,10 @@ static void test_batch_inside(void **state)
         {"c2", t0, "B1", "P1", 2, 3, NAN, NULL, NULL},
         {"c1", t0 + 86400, "A2", "P1", 1, 10, NAN, NULL, NULL}, /* a new order, P1 again */
         {"c1", t0 + 86400, NULL, NULL, NAN, NAN, -4, NULL, NULL}, /* a return, no invoice */
+        {"c1", t0 + 86400, NULL, NULL, NAN, NAN, -4, NULL, NULL}, /* its exact duplicate */
     };
     enum { N = sizeof evs / sizeof evs[0] };
-    static const int applied[N] = {1, 1, 0, 0, 1, 1, 1};
+    static const int applied[N] = {1, 1, 0, 0, 1, 1, 1, 0};
     char *db[2] = {strdup(tmp_db()), strdup(tmp_db())}; /* tmp_db's buffer is reused */
     cseg_store *s[2] = {NULL, NULL};
     for (int k = 0; k < 2; k++)
@@ -387,93 +388,6 @@ static void test_batch_inside(void **state)
         remove_db(db[k]);
         free(db[k]);
     }
-    cseg_segment_free(r);
-    cseg_table_free(txn);
-}
-
-/* The count of (customer_id, product) rows and products_through. */
-static void expect_products(const char *db, const char *want)
-{
-    sqlite3 *raw;
-    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
-    expect_text(raw,
-                "SELECT (SELECT count(*) FROM cseg_customer_products) || ' through ' || "
-                "(SELECT value FROM cseg_meta WHERE key = 'products_through')",
-                want);
-    sqlite3_close(raw);
-}
-
-/* Each customer's products reach their table late (stream.c): while the
- * writer holds them, another connection's writer finds them from the
- * events, so a product is new once; a writer holding too many writes them
- * in its batch; closing writes the rest. */
-static void test_products_lag(void **state)
-{
-    (void)state;
-    cseg_table *txn = NULL;
-    cseg_diag d;
-    cseg_segmentation *r = small_run(&txn, CSEG_ALGO_KMEANS);
-    const cseg_model *m = cseg_segment_model(r);
-    const int64_t t0 = 1700000000;
-    char *db = strdup(tmp_db());
-    cseg_store *w = NULL, *o = NULL;
-    assert_int_equal(cseg_store_open(&w, db, &d), 0);
-    assert_int_equal(cseg_store_open(&o, db, &d), 0);
-    const cseg_event first[] = {
-        {"c1", t0, "A1", "P1", 1, 10, NAN, NULL, NULL},
-        {"c1", t0, "A1", "P2", 1, 5, NAN, NULL, NULL},
-        {"c2", t0, "B1", "P1", 2, 3, NAN, NULL, NULL},
-    };
-    cseg_stream_result res[3], x;
-    size_t failed;
-    assert_int_equal(cseg_stream_apply_batch(w, m, first, 3, CSEG_DAY_AUTO, res, &failed, &d), 0);
-    assert_true(res[1].features[6] == 2 && res[2].features[6] == 1);
-    expect_products(db, "0 through 0"); /* held by w */
-    /* P1 again for c1, through the other connection: not a new product */
-    cseg_event again = {"c1", t0 + 86400, "A2", "P1", 1, 10, NAN, NULL, NULL};
-    assert_int_equal(cseg_stream_apply(o, m, &again, CSEG_DAY_AUTO, &x, &d), 0);
-    assert_true(x.features[6] == 2 && x.features[1] == 2);
-    expect_products(db, "3 through 3"); /* o caught up before its own event */
-    /* a new one for c2 through o, then P3 for c2 through w, which catches up */
-    cseg_event p4 = {"c2", t0 + 86400, "B2", "P4", 1, 1, NAN, NULL, NULL};
-    assert_int_equal(cseg_stream_apply(o, m, &p4, CSEG_DAY_AUTO, &x, &d), 0);
-    cseg_event p4w = {"c2", t0 + 2 * 86400, "B3", "P4", 1, 1, NAN, NULL, NULL};
-    assert_int_equal(cseg_stream_apply(w, m, &p4w, CSEG_DAY_AUTO, &x, &d), 0);
-    assert_true(x.features[6] == 2);
-    expect_products(db, "4 through 5");
-    /* 70,000 new pairs in two batches: the second takes w past its lag */
-    enum { BIG = 70000 };
-    cseg_event *big = calloc(BIG, sizeof *big);
-    cseg_stream_result *out = calloc(BIG, sizeof *out);
-    char (*name)[3][16] = calloc(BIG, sizeof *name);
-    assert_non_null(big);
-    assert_non_null(out);
-    assert_non_null(name);
-    for (size_t i = 0; i < BIG; i++) {
-        snprintf(name[i][0], sizeof name[i][0], "b%zu", i % 97);
-        snprintf(name[i][1], sizeof name[i][1], "q%zu", i);
-        snprintf(name[i][2], sizeof name[i][2], "E%zu", i);
-        big[i] = (cseg_event){name[i][0], t0 + 3 * 86400, i % 2 ? NULL : name[i][2], name[i][1],
-                              1, 1, NAN, NULL, NULL}; /* half without an invoice */
-    }
-    assert_int_equal(cseg_stream_apply_batch(w, m, big, 40000, CSEG_DAY_AUTO, out, &failed, &d), 0);
-    expect_products(db, "4 through 5");
-    assert_int_equal(
-        cseg_stream_apply_batch(w, m, big + 40000, BIG - 40000, CSEG_DAY_AUTO, out, &failed, &d), 0);
-    expect_products(db, "70004 through 70006");
-    assert_true(out[BIG - 40000 - 1].features[6] == (BIG + 96) / 97);
-    /* closing writes what is held */
-    cseg_event last = {"c3", t0 + 4 * 86400, "D1", "P9", 1, 1, NAN, NULL, NULL};
-    assert_int_equal(cseg_stream_apply(w, m, &last, CSEG_DAY_AUTO, &x, &d), 0);
-    expect_products(db, "70004 through 70006");
-    cseg_store_close(w);
-    expect_products(db, "70005 through 70007");
-    cseg_store_close(o);
-    free(big);
-    free(out);
-    free(name);
-    remove_db(db);
-    free(db);
     cseg_segment_free(r);
     cseg_table_free(txn);
 }
@@ -582,8 +496,7 @@ static sqlite3 *reopened(const char *db, const char *const *sql, size_t n)
 
 /* A version-1 store (as the first store code wrote it) is taken to the
  * current version on open, its state kept; a version-2 store with events
- * gets their daily sums (version 3), each customer's products (4) and the
- * last event whose products are in the table (5). */
+ * gets their daily sums (version 3) and each customer's products (4). */
 static void test_migrations(void **state)
 {
     (void)state;
@@ -600,7 +513,6 @@ static void test_migrations(void **state)
         "ALTER TABLE cseg_customer_state DROP COLUMN returned_c",
         "ALTER TABLE cseg_events DROP COLUMN event_day", "ALTER TABLE cseg_events DROP COLUMN event_key",
         "ALTER TABLE cseg_events DROP COLUMN fingerprint", "ALTER TABLE cseg_events DROP COLUMN counted",
-        "DELETE FROM cseg_meta WHERE key = 'products_through'",
         "UPDATE cseg_meta SET value = '1' WHERE key = 'schema_version'",
         "INSERT INTO cseg_customer_state (customer_id, n_orders, net_spend, gross_spend, updated_at) "
         "VALUES ('kept', 3, 10, 12, 'x')"};
@@ -613,7 +525,7 @@ static void test_migrations(void **state)
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "5");
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "4");
     assert_int_equal(sqlite3_column_int(st, 1), 3);
     assert_int_equal(sqlite3_column_int(st, 2), 0);
     sqlite3_finalize(st);
@@ -628,7 +540,6 @@ static void test_migrations(void **state)
         "CREATE INDEX cseg_events_product ON cseg_events (customer_id, product)",
         "CREATE INDEX cseg_events_fingerprint ON cseg_events (customer_id, fingerprint)",
         "CREATE INDEX cseg_events_day ON cseg_events (customer_id, event_day)",
-        "DELETE FROM cseg_meta WHERE key = 'products_through'",
         "UPDATE cseg_meta SET value = '2' WHERE key = 'schema_version'",
         "INSERT INTO cseg_events (received_at, customer_id, event_time, event_day, product, "
         "amount, is_return, counted) VALUES ('x', 'a', 't', 100, 'p1', 1.5, 0, 1), ('x', 'a', "
@@ -646,7 +557,6 @@ static void test_migrations(void **state)
                 "SELECT group_concat(customer_id || ':' || product, ' ') FROM (SELECT * FROM "
                 "cseg_customer_products ORDER BY customer_id, product)",
                 "a:p1 b:p2");
-    expect_text(raw, "SELECT value FROM cseg_meta WHERE key = 'products_through'", "6");
     sqlite3_close(raw);
     remove_db(db);
 }
@@ -663,7 +573,6 @@ int main(void)
         cmocka_unit_test(test_probabilities),
         cmocka_unit_test(test_checkpoints),
         cmocka_unit_test(test_cache_coherence),
-        cmocka_unit_test(test_products_lag),
         cmocka_unit_test(test_batch_inside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /* The schema this custseg writes (the custseg_meta row schema_version). */
-#define CSEG_STORE_SCHEMA_VERSION 5
+#define CSEG_STORE_SCHEMA_VERSION 4
 
 /* One connection to a store. Used by one thread at a time (threads that
  * write at once each open their own: the database serialises them). */

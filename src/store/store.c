@@ -160,15 +160,8 @@ static const char schema_v4[] =
     "DROP INDEX cseg_events_product;\n"
     "DROP INDEX cseg_events_fingerprint;\n";
 
-/* Version 5: cseg_customer_products may lag behind the events; it has the
- * pairs of every event up to products_through (stream.c, "the event
- * writer's cache"). */
-static const char schema_v5[] =
-    "INSERT INTO cseg_meta (key, value) SELECT 'products_through', "
-    "CAST(coalesce(max(event_id), 0) AS TEXT) FROM cseg_events;\n";
-
 /* migrations[v - 1] takes a store to version v. */
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(N_MIGRATIONS == CSEG_STORE_SCHEMA_VERSION, "one migration per schema version");
 

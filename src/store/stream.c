@@ -325,111 +325,6 @@ int cseg_stream_check(const cseg_model *m, const cseg_event *ev, cseg_diag *d)
     return clean(m, ev, &ce, d);
 }
 
-/* ---- sets of keys ---- */
-
-/* A set of byte strings (keys made by key_of), open addressing. A slot
- * holds the key's hash beside its place in text, so that a probe reads the
- * key's bytes only when the hashes agree: the batch's set outgrows the
- * caches, and reading every probed key was most of deciding an event. */
-typedef struct kslot {
-    uint64_t h;
-    size_t at; /* offset + 1 into text, 0: free */
-} kslot;
-
-typedef struct kset {
-    kslot *slot;
-    size_t cap, n;
-    store_buf text; /* each key: its length (size_t) and its bytes */
-} kset;
-
-static void kset_free(kset *k)
-{
-    free(k->slot);
-    free(k->text.p);
-    memset(k, 0, sizeof *k);
-}
-
-static size_t kset_find(const kset *k, const char *key, size_t len, uint64_t h)
-{
-    for (size_t i = (size_t)h & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
-        const kslot *e = &k->slot[i];
-        if (!e->at)
-            return i;
-        if (e->h != h)
-            continue;
-        size_t l;
-        memcpy(&l, k->text.p + e->at - 1, sizeof l);
-        if (l == len && memcmp(k->text.p + e->at - 1 + sizeof l, key, len) == 0)
-            return i;
-    }
-}
-
-static int kset_has(const kset *k, const store_buf *key)
-{
-    if (!k->cap)
-        return 0;
-    uint64_t h = cseg__hash(key->p, key->len, 0);
-    return k->slot[kset_find(k, key->p, key->len, h)].at != 0;
-}
-
-/* Room for n keys without growing; CSEG_ENOMEM. */
-static int kset_reserve(kset *k, size_t n)
-{
-    if (n * 2 <= k->cap)
-        return 0;
-    size_t cap = k->cap ? k->cap : 256;
-    while (cap < n * 2)
-        cap *= 2;
-    kslot *slot = calloc(cap, sizeof *slot);
-    if (!slot)
-        return CSEG_ENOMEM;
-    for (size_t i = 0; i < k->cap; i++)
-        if (k->slot[i].at)
-            for (size_t j = (size_t)k->slot[i].h & (cap - 1);; j = (j + 1) & (cap - 1))
-                if (!slot[j].at) {
-                    slot[j] = k->slot[i];
-                    break;
-                }
-    free(k->slot);
-    k->slot = slot;
-    k->cap = cap;
-    return 0;
-}
-
-/* 1 when added, 0 when there already, CSEG_ENOMEM. */
-static int kset_add(kset *k, const store_buf *key)
-{
-    if (kset_reserve(k, k->n + 1) < 0)
-        return CSEG_ENOMEM;
-    uint64_t h = cseg__hash(key->p, key->len, 0);
-    size_t i = kset_find(k, key->p, key->len, h);
-    if (k->slot[i].at)
-        return 0;
-    size_t off = k->text.len;
-    if (cseg__store_buf_put(&k->text, (const char *)&key->len, sizeof key->len) < 0 ||
-        cseg__store_buf_put(&k->text, key->p, key->len) < 0)
-        return CSEG_ENOMEM;
-    k->slot[i] = (kslot){h, off + 1};
-    k->n++;
-    return 1;
-}
-
-/* key = tag, then each part (NULL: absent) with its length: no two
- * different lists of parts give the same key. */
-static int key_of(store_buf *key, char tag, const char *a, const char *b, const char *c)
-{
-    key->len = 0;
-    const char *part[3] = {a, b, c};
-    int rc = cseg__store_buf_put(key, &tag, 1);
-    for (int i = 0; i < 3 && rc == 0; i++) {
-        size_t l = part[i] ? strlen(part[i]) : SIZE_MAX;
-        rc = cseg__store_buf_put(key, (const char *)&l, sizeof l);
-        if (rc == 0 && part[i])
-            rc = cseg__store_buf_put(key, part[i], l);
-    }
-    return rc < 0 ? CSEG_ENOMEM : 0;
-}
-
 /* ---- the event writer's cache ----
  * The customers the writer has seen: their state and daily sums as in the
  * store, so that an event reads neither (two statements of the dozen each
@@ -438,21 +333,7 @@ static int key_of(store_buf *key, char tag, const char *a, const char *b, const 
  * trusted while the store has not been changed by anyone else: SQLite's
  * data version tells a commit of another connection, and without one (the
  * PostgreSQL back end) the cache lasts one transaction; a transaction that
- * fails, forgetting customers and storing a run drop it.
- *
- * One table is written late: cseg_customer_products, each customer's
- * distinct products, read only to tell whether an event's product is new
- * for its customer. The events are the truth for it: the table has every
- * pair bought by an event up to the one cseg_meta's products_through
- * names, and the pairs of this handle's later events are in the cache
- * (lagging). They go into the table by one statement over those events
- * (catch_up), in the transaction of the batch that takes the lag past
- * PRODUCTS_LAG, when the handle is closed, and, by whichever writer comes
- * next, after a crash or another connection's commit. Its inserts were a
- * page of the log per event (the table is keyed by customer, events come
- * in no order of customers): half a batch's cost in the store. SQLite only:
- * PostgreSQL has no data version to tell when another writer came, and
- * writes the pairs with their events. */
+ * fails, forgetting customers and storing a run drop it. */
 typedef struct cday {
     int64_t day;
     double amount, amount_c; /* the row of cseg_customer_days */
@@ -471,10 +352,7 @@ typedef struct stream_cache {
     size_t cap, n; /* cap a power of two, at most half full */
     int64_t version;
     int known; /* version read since the cache was last dropped */
-    kset lagging; /* keys 'p' (key_of) of pairs not yet in cseg_customer_products */
 } stream_cache;
-
-#define PRODUCTS_LAG (1u << 16) /* pairs */
 
 #define CACHE_MAX_CUSTOMERS (1u << 20) /* then dropped and filled again */
 
@@ -488,28 +366,6 @@ static void cache_clear(stream_cache *c)
     c->slot = NULL;
     c->cap = c->n = 0;
     c->known = 0;
-    kset_free(&c->lagging); /* the next writer's catch_up adds them */
-}
-
-/* cseg_customer_products given the pairs of every event after
- * products_through (in a write transaction), in key order, and
- * products_through the last event. */
-static int catch_up(cseg_store *s, cseg_diag *d)
-{
-    int rc = s->ops->exec(
-        s,
-        "INSERT INTO cseg_customer_products (customer_id, product) "
-        "SELECT DISTINCT customer_id, product FROM cseg_events WHERE event_id > "
-        "(SELECT CAST(value AS BIGINT) FROM cseg_meta WHERE key = 'products_through') "
-        "AND product IS NOT NULL AND is_return = 0 AND counted = 1 "
-        "ORDER BY customer_id, product ON CONFLICT (customer_id, product) DO NOTHING",
-        NULL, NULL, 0, d);
-    if (rc == 0)
-        rc = s->ops->exec(s,
-                          "UPDATE cseg_meta SET value = (SELECT CAST(coalesce(max(event_id), 0) "
-                          "AS TEXT) FROM cseg_events) WHERE key = 'products_through'",
-                          NULL, NULL, 0, d);
-    return rc;
 }
 
 void cseg__stream_cache_drop(cseg_store *s)
@@ -520,14 +376,6 @@ void cseg__stream_cache_drop(cseg_store *s)
 
 void cseg__stream_cache_free(cseg_store *s)
 {
-    /* The lagging pairs into the table, so that a store left alone is
-     * whole; if this fails, the next writer catches up. */
-    cseg_diag ignored;
-    const stream_cache *c = s->stream;
-    if (c && c->lagging.n > 0 &&
-        s->ops->exec(s, s->ops->begin, NULL, NULL, 0, &ignored) == 0 &&
-        (catch_up(s, &ignored) < 0 || s->ops->exec(s, "COMMIT", NULL, NULL, 0, &ignored) < 0))
-        s->ops->exec(s, "ROLLBACK", NULL, NULL, 0, &ignored);
     cseg__stream_cache_drop(s);
     free(s->stream);
     s->stream = NULL;
@@ -640,31 +488,19 @@ static int cache_check(cseg_store *s, cseg_diag *d)
     if (!s->stream && !(s->stream = calloc(1, sizeof(stream_cache))))
         return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     stream_cache *c = s->stream;
-    if (!s->ops->data_version || c->n > CACHE_MAX_CUSTOMERS)
+    if (!s->ops->data_version || c->n > CACHE_MAX_CUSTOMERS) {
         cache_clear(c);
-    if (!s->ops->data_version)
         return 0;
+    }
     int64_t v = 0;
     int rc = cseg__store_run(s, s->ops->data_version, NULL, 0, got_seq, &v, d);
     if (rc < 0)
         return rc;
     if (c->known && v != c->version)
         cache_clear(c);
-    if (!c->known && (rc = catch_up(s, d)) < 0)
-        return rc;
     c->version = v;
     c->known = 1;
     return 0;
-}
-
-/* Whether the customer's product is among the lagging pairs. */
-static int lagging_has(cseg_store *s, store_buf *key, const char *id, const char *product,
-                       int *yes)
-{
-    const stream_cache *c = s->stream;
-    int rc = key_of(key, 'p', id, product, NULL);
-    *yes = rc == 0 && kset_has(&c->lagging, key);
-    return rc;
 }
 
 /* The customer's spend in [as_of - W, as_of): window_sql's sum over the
@@ -687,6 +523,109 @@ static void cache_window(const ccust *e, const cseg_model *m, int64_t as_of, cse
  * their last values, the new products, then the moves. A statement per
  * row was most of an event's cost. */
 
+/* A set of byte strings (keys made by key_of), open addressing. A slot
+ * holds the key's hash beside its place in text, so that a probe reads the
+ * key's bytes only when the hashes agree: the batch's set outgrows the
+ * caches, and reading every probed key was most of deciding an event. */
+typedef struct kslot {
+    uint64_t h;
+    size_t at; /* offset + 1 into text, 0: free */
+} kslot;
+
+typedef struct kset {
+    kslot *slot;
+    size_t cap, n;
+    store_buf text; /* each key: its length (size_t) and its bytes */
+} kset;
+
+static void kset_free(kset *k)
+{
+    free(k->slot);
+    free(k->text.p);
+    memset(k, 0, sizeof *k);
+}
+
+static size_t kset_find(const kset *k, const char *key, size_t len, uint64_t h)
+{
+    for (size_t i = (size_t)h & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
+        const kslot *e = &k->slot[i];
+        if (!e->at)
+            return i;
+        if (e->h != h)
+            continue;
+        size_t l;
+        memcpy(&l, k->text.p + e->at - 1, sizeof l);
+        if (l == len && memcmp(k->text.p + e->at - 1 + sizeof l, key, len) == 0)
+            return i;
+    }
+}
+
+static int kset_has(const kset *k, const store_buf *key)
+{
+    if (!k->cap)
+        return 0;
+    uint64_t h = cseg__hash(key->p, key->len, 0);
+    return k->slot[kset_find(k, key->p, key->len, h)].at != 0;
+}
+
+/* Room for n keys without growing; CSEG_ENOMEM. */
+static int kset_reserve(kset *k, size_t n)
+{
+    if (n * 2 <= k->cap)
+        return 0;
+    size_t cap = k->cap ? k->cap : 256;
+    while (cap < n * 2)
+        cap *= 2;
+    kslot *slot = calloc(cap, sizeof *slot);
+    if (!slot)
+        return CSEG_ENOMEM;
+    for (size_t i = 0; i < k->cap; i++)
+        if (k->slot[i].at)
+            for (size_t j = (size_t)k->slot[i].h & (cap - 1);; j = (j + 1) & (cap - 1))
+                if (!slot[j].at) {
+                    slot[j] = k->slot[i];
+                    break;
+                }
+    free(k->slot);
+    k->slot = slot;
+    k->cap = cap;
+    return 0;
+}
+
+/* 1 when added, 0 when there already, CSEG_ENOMEM. */
+static int kset_add(kset *k, const store_buf *key)
+{
+    if (kset_reserve(k, k->n + 1) < 0)
+        return CSEG_ENOMEM;
+    uint64_t h = cseg__hash(key->p, key->len, 0);
+    size_t i = kset_find(k, key->p, key->len, h);
+    if (k->slot[i].at)
+        return 0;
+    size_t off = k->text.len;
+    if (cseg__store_buf_put(&k->text, (const char *)&key->len, sizeof key->len) < 0 ||
+        cseg__store_buf_put(&k->text, key->p, key->len) < 0)
+        return CSEG_ENOMEM;
+    k->slot[i] = (kslot){h, off + 1};
+    k->n++;
+    return 1;
+}
+
+/* key = tag, then each part (NULL: absent) with its length: no two
+ * different lists of parts give the same key. */
+static int key_of(store_buf *key, char tag, const char *a, const char *b, const char *c)
+{
+    key->len = 0;
+    const char *part[3] = {a, b, c};
+    int rc = cseg__store_buf_put(key, &tag, 1);
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        size_t l = part[i] ? strlen(part[i]) : SIZE_MAX;
+        rc = cseg__store_buf_put(key, (const char *)&l, sizeof l);
+        if (rc == 0 && part[i])
+            rc = cseg__store_buf_put(key, part[i], l);
+    }
+    return rc < 0 ? CSEG_ENOMEM : 0;
+}
+
 typedef struct batch {
     kset seen; /* keys 'k', products 'p', fingerprints 'f', purchases 'i', days 'd', states 's' */
     store_buf key;
@@ -701,7 +640,6 @@ typedef struct batch {
     size_t n_states;
     const char *(*products)[2]; /* new (customer, product) */
     size_t n_products;
-    int caught_up; /* the batch's transaction ran catch_up */
     char (*times)[40]; /* each event's time as text */
     char *has;         /* each event's customer has features (a segment) */
     char now[32];
@@ -949,9 +887,7 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
         (ev->event_key && (rc = batch_has(b, 'k', ev->event_key, NULL, NULL, &key)) < 0) ||
         (rc = batch_has(b, 'f', ev->invoice, id, fp, &dup)) < 0 ||
         (ev->invoice && (rc = batch_has(b, 'i', ev->invoice, id, NULL, &bought)) < 0) ||
-        (ev->product && (rc = batch_has(b, 'p', id, ev->product, NULL, &had)) < 0) ||
-        (ev->product && !had && s->ops->data_version &&
-         (rc = lagging_has(s, &b->key, id, ev->product, &had)) < 0))
+        (ev->product && (rc = batch_has(b, 'p', id, ev->product, NULL, &had)) < 0))
         return rc == CSEG_ENOMEM ? cseg__diag(d, rc, NULL, 0, 0, "out of memory") : rc;
     cstate *st = &e->st;
     int yes = key || (rp->drop_duplicates && dup);
@@ -1103,7 +1039,6 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
     store_cell *c = malloc((big ? big : 1) * 15 * sizeof *c);
     int64_t *ids = malloc((nr ? nr : 1) * sizeof *ids);
     char (*dates)[2][16] = malloc((b->n_states ? b->n_states : 1) * sizeof *dates);
-    size_t lagging = ((const stream_cache *)s->stream)->lagging.n;
     int rc = c && ids && dates ? 0 : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     /* The events, in order. With SQLite the rows of one statement get
      * consecutive ids, the last one's given by the back end; PostgreSQL
@@ -1208,14 +1143,10 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
         c[r * 2] = cell_text(b->products[r][0]);
         c[r * 2 + 1] = cell_text(b->products[r][1]);
     }
-    /* The new products: with their events (PostgreSQL), or lagging (the
-     * cache's comment) until there are too many. */
-    if (rc == 0 && !s->ops->data_version)
+    if (rc == 0)
         rc = run_rows(s, b, "INSERT INTO cseg_customer_products (customer_id, product)",
                       " ON CONFLICT (customer_id, product) DO NOTHING", 2, NULL, c, b->n_products,
                       NULL, NULL, 64, d);
-    else if (rc == 0 && lagging + b->n_products >= PRODUCTS_LAG && (rc = catch_up(s, d)) == 0)
-        b->caught_up = 1;
     /* The moves, in the order of their events. */
     for (size_t r = 0; r < nr && rc == 0; r++) {
         cseg_stream_result *out = &outs[b->events[r]];
@@ -1234,24 +1165,6 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
     free(ids);
     free(dates);
     return rc;
-}
-
-/* After the commit of batch b: its new products lagging, or none after
- * its catch_up. A pair not kept (out of memory) drops the cache, and the
- * next transaction catches up. */
-static void lag(cseg_store *s, batch *b)
-{
-    stream_cache *c = s->stream;
-    if (b->caught_up) {
-        kset_free(&c->lagging);
-        return;
-    }
-    for (size_t r = 0; r < b->n_products; r++)
-        if (key_of(&b->key, 'p', b->products[r][0], b->products[r][1], NULL) < 0 ||
-            kset_add(&c->lagging, &b->key) < 0) {
-            cache_clear(c);
-            return;
-        }
 }
 
 static void roll_back(cseg_store *s)
@@ -1302,11 +1215,9 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
         rc = segments(s, m, &b, evs, n, outs, failed, d);
     if (rc == 0 && (rc = write_batch(s, &b, evs, ce, outs, d)) < 0)
         *failed = n;
+    batch_free(&b);
     if (rc == 0 && (rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d)) < 0)
         *failed = n;
-    if (rc == 0 && s->ops->data_version)
-        lag(s, &b);
-    batch_free(&b);
     if (rc < 0) {
         roll_back(s);
         cseg__stream_cache_drop(s); /* it has what was rolled back */

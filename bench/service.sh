@@ -5,9 +5,9 @@
 # (bench/service/flask_app.py). wrk drives both (bench/service/*.lua), keep-alive:
 #   (1) POST /v1/score, one customer's features, 64 connections:
 #       target custseg >= 20,000 requests/s, p99 < 5 ms, >= 10x Flask. custseg runs with
-#       --threads 2 (its default; the events sections use this one) and, as a second
-#       variant, --threads 1: wrk's two threads share the two cores, so fewer server threads
-#       trade some throughput for a shorter tail.
+#       its default HTTP threads (the cores less one: 1 here; the events sections use this
+#       one) and, as a second variant, --threads 2: wrk's two threads share the two cores,
+#       so more server threads trade a longer tail for some throughput.
 #   (2) POST /v1/events, one event per request, 64 connections, durable (a reply means the
 #       event is on disk, both sides): target custseg >= 5,000 events/s.
 #   (3) POST /v1/events, batches of 1,000 events, 8 connections (custseg only): target
@@ -41,11 +41,11 @@ $PY -c 'import flask, gunicorn, sklearn, pandas' 2>/dev/null ||
 
 W=$(mktemp -d /tmp/custseg-bench-service.XXXXXX)
 CS_PID=
-CS1_PID=
+CS2_PID=
 FL_PID=
 cleanup() {
     [ -z "$CS_PID" ] || kill "$CS_PID" 2>/dev/null || true
-    [ -z "$CS1_PID" ] || kill "$CS1_PID" 2>/dev/null || true
+    [ -z "$CS2_PID" ] || kill "$CS2_PID" 2>/dev/null || true
     [ -z "$FL_PID" ] || kill "$FL_PID" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$W"
@@ -80,11 +80,12 @@ EOF
 )
 export CSEG_SCORE_BODY
 
-# start_cs NAME THREADS: custseg serve on a store of its own name; its PID and URL in
-# NAME_PID, NAME_URL (cs: --threads 2, the events sections; cs1: --threads 1, score only)
+# start_cs NAME [THREADS]: custseg serve on a store of its own name; its PID and URL in
+# NAME_PID, NAME_URL (cs: the default threads, the events sections; cs2: --threads 2,
+# score only)
 start_cs() {
     "$CS" serve --model "$W/out/model.json" --db "$W/$1.db" --tokens "$W/tokens" \
-        --listen 127.0.0.1:0 --threads "$2" --quiet >"$W/$1.out" 2>"$W/$1.err" &
+        --listen 127.0.0.1:0 ${2:+--threads "$2"} --quiet >"$W/$1.out" 2>"$W/$1.err" &
     eval "$(echo "$1" | tr a-z A-Z)_PID=$!"
     i=0
     while [ $i -lt 100 ] && ! grep -q "listening on" "$W/$1.out"; do sleep 0.1; i=$((i + 1)); done
@@ -92,8 +93,9 @@ start_cs() {
     [ -n "$url" ] || { echo "service.sh: custseg serve did not start: $(cat "$W/$1.err")" >&2; exit 1; }
     eval "$(echo "$1" | tr a-z A-Z)_URL=$url"
 }
-start_cs cs 2
-start_cs cs1 1
+start_cs cs
+start_cs cs2 2
+CS_THREADS=$(sed -n 's/.*, \([0-9]*\) HTTP thread.*/\1/p' "$W/cs.out")
 
 FL_PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 (cd "$HERE/service" && CSEG_BENCH_CUSTOMERS=$W/out/customers.csv CSEG_BENCH_K=$K \
@@ -116,7 +118,7 @@ echo "custseg service benchmark (issue 10 part 5), $(date -u '+%Y-%m-%d %H:%M') 
 echo "  custseg $("$CS" --version | cut -d' ' -f2), git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "  CPU: $cpu, $(nproc) cores; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2), Flask $($PY -c 'import flask; print(flask.__version__)'), gunicorn $($PY -c 'import gunicorn; print(gunicorn.__version__)') (2 workers), scikit-learn $($PY -c 'import sklearn; print(sklearn.__version__)')"
-echo "  custseg serve --threads 2 on SQLite (durable commits); Flask: SQLite WAL, synchronous=FULL"
+echo "  custseg serve (default: $CS_THREADS HTTP thread(s) here) on SQLite (durable commits); Flask: SQLite WAL, synchronous=FULL"
 echo
 
 RESULTS=$W/results.tsv
@@ -140,11 +142,11 @@ echo "(1) score, (2) single events, (3) batches of 1,000 ..."
 rep=1
 while [ "$rep" -le "$REPS" ]; do
     if [ $((rep % 2)) -eq 1 ]; then order="custseg flask"; else order="flask custseg"; fi
-    if [ $((rep % 2)) -eq 1 ]; then sorder="custseg custseg1 flask"; else sorder="flask custseg1 custseg"; fi
+    if [ $((rep % 2)) -eq 1 ]; then sorder="custseg custseg2 flask"; else sorder="flask custseg2 custseg"; fi
     for v in $sorder; do
         url=$CS_URL
         [ "$v" = flask ] && url=$FL_URL
-        [ "$v" = custseg1 ] && url=$CS1_URL
+        [ "$v" = custseg2 ] && url=$CS2_URL
         wrk_run score "$v" "$rep" "$url" 64 score.lua
     done
     for v in $order; do
@@ -173,7 +175,7 @@ echo "Per second (requests for score, events for events; median over the runs, m
 echo "latency (median of the runs' p99, ms), errors (non-2xx replies and socket errors, summed):"
 printf '  %-34s %12s %12s %12s %10s %8s\n' "" "median/s" "min" "max" "p99 ms" "errors"
 summary score custseg "(1) score, custseg serve"
-summary score custseg1 "(1) score, custseg serve --threads 1"
+summary score custseg2 "(1) score, custseg serve --threads 2"
 summary score flask "(1) score, Flask + scikit-learn"
 summary events custseg "(2) events x1, custseg serve"
 summary events flask "(2) events x1, Flask + SQLite"
@@ -188,11 +190,11 @@ errs=$(awk -F'\t' '{ s += $6 } END { print s + 0 }' "$RESULTS")
 verdict() { if [ "$1" = 1 ]; then echo PASS; else echo FAIL; fi; }
 echo
 echo "Targets"
-for v in custseg custseg1; do
+for v in custseg custseg2; do
     cs=$(col score $v 7 | median)
     csp=$(col score $v 5 | median)
-    label="--threads 2"
-    [ "$v" = custseg1 ] && label="--threads 1"
+    label="default, $CS_THREADS thread(s)"
+    [ "$v" = custseg2 ] && label="--threads 2"
     echo "  score ($label) >= 20,000/s: $(printf %.0f "$cs")/s $(verdict "$(awk -v a="$cs" 'BEGIN { print (a >= 20000) }')"); p99 < 5 ms: $csp ms $(verdict "$(awk -v a="$csp" 'BEGIN { print (a < 5) }')"); >= 10x Flask: $(awk -v a="$cs" -v b="$fl" 'BEGIN { printf "%.1fx", a / b }') $(verdict "$(awk -v a="$cs" -v b="$fl" 'BEGIN { print (a >= 10 * b) }')")"
 done
 echo "  single events >= 5,000/s: $(printf %.0f "$ev")/s $(verdict "$(awk -v a="$ev" 'BEGIN { print (a >= 5000) }')") (Flask: $(printf %.0f "$evf")/s)"

@@ -77,9 +77,15 @@ echo "not a token line" >"$T/badtokens"
 expect 1 serve-bad-tokens -- "$BIN" serve --model "$T/o/model.json" --db "$T/x.db" --tokens "$T/badtokens"
 contains serve-bad-tokens "$T/err" "badtokens:1:1: not a token line"
 expect 2 serve-no-model -- "$BIN" serve --db "$T/x.db" --tokens "$T/tokens"
+expect 2 serve-threads-range -- "$BIN" serve --model "$T/o/model.json" --db "$T/x.db" --tokens "$T/tokens" --threads 257
+contains serve-threads-range "$T/err" "--threads must be from 0 to 256"
 
 # ---- the API on an empty store ----
 start_server "$T/o/model.json" "$T/s.db" --max-body 4096 --timeout 3 --access-log
+# the default HTTP threads: the cores less one, at least one
+cores=$(getconf _NPROCESSORS_ONLN)
+want=$((cores > 2 ? cores - 1 : 1))
+contains serve-threads-default "$T/serve.out" "store $T/s.db, $want HTTP thread"
 req healthz 200 "" GET /healthz
 contains healthz "$T/body" '"status":"ok"'
 req no-token 401 "" GET /v1/segments

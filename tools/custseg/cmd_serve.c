@@ -1265,9 +1265,10 @@ int cmd_serve(int argc, char **argv)
     if (threads == 0) {
         /* A core is left to the writer thread (and the store's checkpoints):
          * an HTTP thread more than that only contends with it. On the 2-core
-         * benchmark machine two HTTP threads raised /v1/score's p99 from
-         * about 2.4 ms to 5.7 ms and changed nothing for events
-         * (bench/README.md). */
+         * benchmark machine, with wrk on the same cores, two HTTP threads gave
+         * /v1/score a p99 of 4.3 and 5.7 ms (medians of two five-run
+         * benchmarks) against 2.4-2.7 ms with one, and changed nothing for
+         * events (bench/README.md). */
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         threads = cores > 2 ? (cores - 1 < 256 ? cores - 1 : 256) : 1;
     }

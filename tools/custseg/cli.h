@@ -14,6 +14,9 @@ typedef struct cli_common {
     int progress; /* --progress: the progress line even when stderr is not a terminal */
 } cli_common;
 
+/* The one-line status on stderr: the line cleared (79 columns), then fmt
+ * (NULL: left empty), flushed. */
+void cli_status_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Whether to show a progress line: on a terminal, or with --progress; never
  * with --quiet. */
 int cli_show_progress(const cli_common *c);

@@ -669,6 +669,17 @@ int cli_make_dir(const char *dir)
     }
 }
 
+void cli_status_line(const char *fmt, ...)
+{
+    fprintf(stderr, "\r%79s\r", "");
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+    }
+    fflush(stderr);
+}
 
 int cli_meter_progress(uint64_t done, uint64_t total, void *user)
 {
@@ -680,20 +691,20 @@ int cli_meter_progress(uint64_t done, uint64_t total, void *user)
     m->shown = 1;
     double rate = el > 0 ? (double)done / el : 0;
     if (total && done <= total && rate > 0)
-        fprintf(stderr, "\r%79s\rcustseg: reading %s: %.0f%% (%.1f of %.1f GB, %.0f MB/s, about %.0f s left)",
-                "", m->name, 100.0 * (double)done / (double)total, (double)done / 1e9,
-                (double)total / 1e9, rate / 1e6, (double)(total - done) / rate);
+        cli_status_line(
+            "custseg: reading %s: %.0f%% (%.1f of %.1f GB, %.0f MB/s, about %.0f s left)", m->name,
+            100.0 * (double)done / (double)total, (double)done / 1e9, (double)total / 1e9,
+            rate / 1e6, (double)(total - done) / rate);
     else
-        fprintf(stderr, "\r%79s\rcustseg: reading %s: %.1f GB (%.0f MB/s)", "", m->name,
-                (double)done / 1e9, rate / 1e6);
-    fflush(stderr);
+        cli_status_line("custseg: reading %s: %.1f GB (%.0f MB/s)", m->name, (double)done / 1e9,
+                        rate / 1e6);
     return 0;
 }
 
 void cli_meter_end(cli_meter *m)
 {
     if (m->shown)
-        fprintf(stderr, "\r%79s\r", "");
+        cli_status_line(NULL);
     m->shown = 0;
 }
 

@@ -119,8 +119,8 @@ static int on_progress(const cseg_progress *pr, void *user)
     case CSEG_STAGE_PREPARE:
         if (pr->n) {
             static const char *const step[] = {"fitting", "transforming", "PCA"};
-            fprintf(stderr, "\r%79s\rcustseg: preprocessing %zu customers (step %zu of %zu: %s)...",
-                    "", pr->n, pr->done + 1, pr->total, step[pr->done < 3 ? pr->done : 2]);
+            cli_status_line("custseg: preprocessing %zu customers (step %zu of %zu: %s)...", pr->n,
+                            pr->done + 1, pr->total, step[pr->done < 3 ? pr->done : 2]);
             cp->line_open = 1;
         }
         break;
@@ -131,25 +131,23 @@ static int on_progress(const cseg_progress *pr, void *user)
                 break;
             cp->drawn = now;
             double rate = (double)pr->done / el;
-            fprintf(stderr, "\r%79s\rcustseg: %s %.0f%% (%.1fM of %.1fM rows, %.1fM/s, %.0f s left)",
-                    "", pr->file, 100.0 * (double)pr->done / (double)pr->total,
-                    (double)pr->done / 1e6, (double)pr->total / 1e6, rate / 1e6,
-                    (double)(pr->total - pr->done) / rate);
+            cli_status_line("custseg: %s %.0f%% (%.1fM of %.1fM rows, %.1fM/s, %.0f s left)",
+                            pr->file, 100.0 * (double)pr->done / (double)pr->total,
+                            (double)pr->done / 1e6, (double)pr->total / 1e6, rate / 1e6,
+                            (double)(pr->total - pr->done) / rate);
         } else {
-            fprintf(stderr, "\r%79s\rcustseg: writing %s...", "", pr->file);
+            cli_status_line("custseg: writing %s...", pr->file);
         }
-        fflush(stderr);
         cp->line_open = 1;
         break;
     case CSEG_STAGE_PROFILE:
         if (pr->done == 0) {
-            fprintf(stderr, "\r%79s\rcustseg: segment order, profiles, names and rules...", "");
+            cli_status_line("custseg: segment order, profiles, names and rules...");
             cp->line_open = 1;
         }
         break;
     case CSEG_STAGE_TREE:
-        fprintf(stderr, "\r%79s\rcustseg: building the %s tree of %zu customers...", "",
-                pr->algorithm, pr->n);
+        cli_status_line("custseg: building the %s tree of %zu customers...", pr->algorithm, pr->n);
         cp->line_open = 1;
         break;
     case CSEG_STAGE_FIT:
@@ -160,21 +158,21 @@ static int on_progress(const cseg_progress *pr, void *user)
             if (pr->done > 0 && pr->total > pr->done && el >= 1)
                 snprintf(left, sizeof left, ", about %.0f s left",
                          el / (double)pr->done * (double)(pr->total - pr->done));
-            fprintf(stderr, "\r%79s\rcustseg: %s, k = %zu (%zu of %zu%s)...", "", pr->algorithm,
-                    pr->k, pr->done + 1, pr->total, left);
+            cli_status_line("custseg: %s, k = %zu (%zu of %zu%s)...", pr->algorithm, pr->k,
+                            pr->done + 1, pr->total, left);
             cp->line_open = 1;
         }
         break;
     case CSEG_STAGE_STABILITY:
         if (pr->done == 0) {
-            fprintf(stderr, "\r%79s\rcustseg: %s: stability over %zu resamples...", "",
-                    pr->algorithm, pr->total);
+            cli_status_line("custseg: %s: stability over %zu resamples...", pr->algorithm,
+                            pr->total);
             cp->line_open = 1;
         }
         break;
     case CSEG_STAGE_DONE:
         if (cp->line_open)
-            fprintf(stderr, "\r%79s\r", "");
+            cli_status_line(NULL);
         cp->line_open = 0;
         break;
     default:
@@ -586,7 +584,7 @@ static int write_outputs(const seg_opts *o, cseg_segmentation *r, cli_progress *
     int rc = cseg_segment_write_all(r, o->out_dir, on_warning, NULL, &diag);
     cseg_segment_set_progress(r, NULL, NULL);
     if (cp->line_open) { /* the "writing" line goes before the summary */
-        fprintf(stderr, "\r%79s\r", "");
+        cli_status_line(NULL);
         cp->line_open = 0;
     }
     if (rc < 0)
@@ -772,8 +770,7 @@ int seg_run(seg_opts *o, const seg_source *src)
     }
     phase_to(&cp, PH_WRITE);
     if (cp.show) {
-        fprintf(stderr, "\r%79s\rcustseg: writing the outputs and the report...", "");
-        fflush(stderr);
+        cli_status_line("custseg: writing the outputs and the report...");
         cp.line_open = 1;
     }
     if (o->db) {

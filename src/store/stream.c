@@ -800,8 +800,8 @@ static int prefetch(cseg_store *s, batch *b, const cseg_event *evs, const clean_
     if (!c)
         return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     /* Pairs are matched with OR: SQLite reads a row value IN (...) by a
-     * scan of the whole table, an OR of equalities by an index look-up each. */
-    /* Each pair without an invoice says so itself: SQLite then looks up
+     * scan of the whole table, an OR of equalities by an index look-up each.
+     * Each pair without an invoice says so itself: SQLite then looks up
      * (NULL, customer, fingerprint) in the index by invoice; with "invoice
      * IS NULL" once, outside the OR, it read every event without an invoice
      * for each statement. */

@@ -11,7 +11,10 @@
  * bookkeeping on customer-feature data here (d = 8, k = 8..256; see
  * bench/README.md); Hamerly pays off when distances are costly (large d). n_init restarts keep the lowest inertia. Work is split into fixed
  * blocks of samples whose partial sums are combined in block order: the result
- * is the same for any thread count.
+ * is the same for any thread count. Sums over the samples are taken per span
+ * of CSEG_KMEANS_SPAN samples, the spans' sums added in span order: a fit
+ * split between processes that each hold whole spans (cseg_mpi_kmeans_fit,
+ * custseg/mpi.h) gives the same bits as one process.
  *
  * Convergence (as scikit-learn): stop when no label changes, or when the sum
  * of squared centre shifts is <= tol x mean per-feature variance of X, or
@@ -28,6 +31,10 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Samples per span (see above); up to this many, every sum is the plain
+ * loop over the samples in order. */
+#define CSEG_KMEANS_SPAN 65536
 
 typedef enum cseg_kmeans_algo {
     CSEG_KMEANS_HAMERLY = 0, /* exact bounds; skips most distance work after a few iterations */

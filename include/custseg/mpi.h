@@ -11,6 +11,7 @@
 #include <mpi.h>
 
 #include "custseg/features.h"
+#include "custseg/kmeans.h"
 #include "custseg/table.h"
 
 #ifdef __cplusplus
@@ -48,6 +49,25 @@ CSEG_API int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, con
                                       cseg_txn_roles *roles, const cseg_table_read_params *rp,
                                       const cseg_rfm_params *p, cseg_quality *q,
                                       cseg_mpi_stats *stats, cseg_diag *diag);
+
+/* k-means on the rows of all the ranks of comm, each holding X (n_rows x
+ * d, row-major) and optional weights: rank r's rows follow rank r - 1's,
+ * and every rank's first row is a multiple of CSEG_KMEANS_SPAN (kmeans.h;
+ * cseg_mpi_kmeans_split gives such a split). km as for cseg_kmeans_fit.
+ * The centres, inertia, iterations and every rank's labels are those that
+ * cseg_kmeans_fit gives one process fitting all the rows, bit for bit, for
+ * any number of ranks and threads; km's labels are this rank's rows. A rank
+ * may hold no rows. Collective: every rank returns the same code and diag
+ * (a bad value named by its row among all; CSEG_EINVAL when the rows do not
+ * start on spans). Each Lloyd iteration exchanges every span's per-cluster
+ * sums, 8 k (d + 1) bytes a span, with every rank (docs/scale-out.md). */
+CSEG_API int cseg_mpi_kmeans_fit(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t n_rows,
+                                 size_t d, const double *weights, cseg_diag *diag);
+/* An even split of n rows for cseg_mpi_kmeans_fit: this rank's first row
+ * and its number of rows (whole spans, in rank order; the last rank's last
+ * span may be short; with fewer spans than ranks, the last ranks get
+ * none). */
+CSEG_API void cseg_mpi_kmeans_split(MPI_Comm comm, size_t n, size_t *row0, size_t *n_rows);
 
 #ifdef __cplusplus
 }

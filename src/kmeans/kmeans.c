@@ -47,10 +47,12 @@
 #include <string.h>
 
 #include "custseg/kmeans.h"
+#include "internal.h"
 #include "../core/internal.h"
 #include "../core/simd.h"
 
 #define CSEG_KM_BLOCK 4096
+#define CSEG_KM_SPAN_BLOCKS (CSEG_KMEANS_SPAN / CSEG_KM_BLOCK)
 #define CSEG_KM_MARGIN 1e-12
 #define CSEG_KM_AHEAD 8 /* tiles of software prefetch distance */
 /* Below this many samples a parallel region costs more than it saves
@@ -149,11 +151,79 @@ typedef struct work {
     size_t *bchg;  /* nb: labels changed / distances skipped */
     size_t *bskip;
     double *dist;  /* n: squared distance to the assigned centre (relocation, seeding) */
+    /* Spans (internal.h): this process holds spans s0 .. s0 + ns - 1 of
+     * ns_all, rows row0 .. row0 + n - 1 of n_all; comm NULL: all of them. */
+    const cseg__km_comm *comm;
+    size_t row0, n_all, s0, ns, ns_all;
+    double *spart; /* ns x (k d + k), at least 16 d and 64: per-span partial sums */
+    double *sall;  /* the same for ns_all spans (a copy of spart without comm) */
 } work;
 
 static inline double wt(const work *w, size_t i)
 {
     return w->w ? w->w[i] : 1.0;
+}
+
+/* Blocks [b0, b1) and samples [i0, i1) of this process's span s. */
+static inline void span_blocks(const work *w, size_t s, size_t *b0, size_t *b1)
+{
+    *b0 = s * CSEG_KM_SPAN_BLOCKS;
+    *b1 = *b0 + CSEG_KM_SPAN_BLOCKS < w->nb ? *b0 + CSEG_KM_SPAN_BLOCKS : w->nb;
+}
+
+static inline void span_rows(const work *w, size_t s, size_t *i0, size_t *i1)
+{
+    *i0 = s * CSEG_KMEANS_SPAN;
+    *i1 = *i0 + CSEG_KMEANS_SPAN < w->n ? *i0 + CSEG_KMEANS_SPAN : w->n;
+}
+
+/* Every span's m values (this process's in w->spart) in span order: w->sall
+ * with several processes, else w->spart itself. */
+static int span_all(work *w, size_t m, const double **all)
+{
+    *all = w->spart;
+    if (!w->comm)
+        return 0;
+    size_t total = 0;
+    int rc = w->comm->allgatherv(w->comm->ctx, w->spart, w->ns * m, w->sall, &total);
+    if (rc < 0)
+        return rc;
+    *all = w->sall;
+    return total == w->ns_all * m ? 0 : CSEG_EINVAL;
+}
+
+/* out (m values) = the spans' partial sums (w->spart, m a span) added in
+ * span order, the first as it is: with one span, the plain loop's sum. */
+static int span_reduce(work *w, size_t m, double *out)
+{
+    const double *all;
+    int rc = span_all(w, m, &all);
+    if (rc < 0)
+        return rc;
+    memcpy(out, all, m * sizeof *out);
+    for (size_t s = 1; s < w->ns_all; s++)
+        for (size_t j = 0; j < m; j++)
+            out[j] += all[s * m + j];
+    return 0;
+}
+
+/* Integer counts summed over the processes. */
+static int counts_sum(const work *w, uint64_t *v, size_t m)
+{
+    return w->comm ? w->comm->sum(w->comm->ctx, v, m) : 0;
+}
+
+/* The span among all of cumulative sums T (ns_all values) in which a draw r
+ * falls: the first s with O + T[s] > r (strict) or >= r, O the sum of the
+ * ones before it; the last span when none. *off receives O. */
+static size_t span_pick(const double *T, size_t ns_all, double r, int strict, double *off)
+{
+    size_t s = 0;
+    double o = 0;
+    while (s + 1 < ns_all && (strict ? !(o + T[s] > r) : o + T[s] < r))
+        o += T[s++];
+    *off = o;
+    return s;
 }
 
 /* Squared distance from x to centre c, features in order: the scalar twin of
@@ -491,23 +561,33 @@ CSEG_HOT static void hamerly_block(work *w, size_t b)
     accumulate_block(w, b, i0, i1);
 }
 
-/* Sum block partials in block order into new centres; returns the number of
- * empty clusters (their centres are left as they were). */
-static size_t reduce_centres(work *w, double *Cnew, double *cnt)
+/* Sum block partials in block order (span by span, then the spans) into new
+ * centres, Cnew (k x d) followed by their weights cnt (k values);
+ * *n_empty receives the number of empty clusters (their centres are left as
+ * they were). */
+static int reduce_centres(work *w, double *Cnew, size_t *n_empty)
 {
-    size_t k = w->k, d = w->d, empty = 0;
-    memset(Cnew, 0, k * d * sizeof *Cnew);
-    memset(cnt, 0, k * sizeof *cnt);
-    for (size_t b = 0; b < w->nb; b++) {
-        for (size_t c = 0; c < k; c++) {
-            for (size_t l = 0; l < 8; l++) {
-                cnt[c] += w->bcnt[(b * k + c) * 8 + l];
-                const double *s = sum_cell(w, b, c, l);
-                for (size_t j = 0; j < d; j++)
-                    Cnew[c * d + j] += s[j];
+    size_t k = w->k, d = w->d, m = k * d + k, empty = 0;
+    for (size_t sp = 0; sp < w->ns; sp++) {
+        double *S = w->spart + sp * m, *N = S + k * d;
+        size_t b0, b1;
+        span_blocks(w, sp, &b0, &b1);
+        memset(S, 0, m * sizeof *S);
+        for (size_t b = b0; b < b1; b++) {
+            for (size_t c = 0; c < k; c++) {
+                for (size_t l = 0; l < 8; l++) {
+                    N[c] += w->bcnt[(b * k + c) * 8 + l];
+                    const double *s = sum_cell(w, b, c, l);
+                    for (size_t j = 0; j < d; j++)
+                        S[c * d + j] += s[j];
+                }
             }
         }
     }
+    int rc = span_reduce(w, m, Cnew);
+    if (rc < 0)
+        return rc;
+    const double *cnt = Cnew + k * d;
     for (size_t c = 0; c < k; c++) {
         if (cnt[c] > 0) {
             for (size_t j = 0; j < d; j++)
@@ -516,12 +596,14 @@ static size_t reduce_centres(work *w, double *Cnew, double *cnt)
             empty++;
         }
     }
-    return empty;
+    *n_empty = empty;
+    return 0;
 }
 
 typedef struct far {
     double d2;
-    size_t i;
+    size_t i; /* the sample, among all processes' */
+    size_t r; /* its record among the offers */
 } far;
 
 static int cmp_far(const void *pa, const void *pb)
@@ -533,23 +615,46 @@ static int cmp_far(const void *pa, const void *pb)
 }
 
 /* Give each empty cluster one of the samples farthest from their centres
- * (w->dist must hold those squared distances). */
+ * (w->dist must hold those squared distances), among all processes' samples:
+ * each offers its n_empty farthest (distance, row, weight, label, the row's
+ * values) and every process orders all the offers alike. */
 static int relocate_empty(work *w, double *Cnew, double *cnt, size_t n_empty)
 {
-    far *f = malloc(w->n * sizeof *f);
-    if (!f)
-        return CSEG_ENOMEM;
+    size_t d = w->d, rec = 4 + d, mine = n_empty < w->n ? n_empty : w->n;
+    size_t procs = w->comm ? (size_t)w->comm->size : 1, total = mine * rec;
+    far *f = malloc((w->n > procs * n_empty ? w->n : procs * n_empty) * sizeof *f);
+    double *offer = malloc((mine ? mine : 1) * rec * sizeof *offer);
+    double *all = w->comm ? malloc(procs * n_empty * rec * sizeof *all) : offer;
+    int rc = 0;
+    if (!f || !offer || !all) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
     for (size_t i = 0; i < w->n; i++)
-        f[i] = (far){w->dist[i], i};
+        f[i] = (far){w->dist[i], w->row0 + i, 0};
     qsort(f, w->n, sizeof *f, cmp_far);
+    for (size_t q = 0; q < mine; q++) {
+        size_t i = f[q].i - w->row0;
+        double *o = offer + q * rec;
+        o[0] = f[q].d2;
+        o[1] = (double)f[q].i;
+        o[2] = wt(w, i);
+        o[3] = w->lab[i];
+        memcpy(o + 4, w->X + i * d, d * sizeof *o);
+    }
+    if (w->comm &&
+        (rc = w->comm->allgatherv(w->comm->ctx, offer, mine * rec, all, &total)) < 0)
+        goto out;
+    for (size_t r = 0; r < total / rec; r++)
+        f[r] = (far){all[r * rec], (size_t)all[r * rec + 1], r};
+    qsort(f, total / rec, sizeof *f, cmp_far);
     size_t used = 0;
-    for (size_t c = 0; c < w->k && used < n_empty; c++) {
+    for (size_t c = 0; c < w->k && used < n_empty && used < total / rec; c++) {
         if (cnt[c] > 0)
             continue;
-        size_t i = f[used++].i;
-        const double *x = w->X + i * w->d;
-        int32_t old = w->lab[i];
-        double wi = wt(w, i);
+        const double *o = all + f[used++].r * rec, *x = o + 4;
+        int32_t old = (int32_t)o[3];
+        double wi = o[2];
         /* Move the sample's weight from its old cluster to the empty one. */
         if (cnt[old] > wi) {
             for (size_t j = 0; j < w->d; j++)
@@ -560,8 +665,12 @@ static int relocate_empty(work *w, double *Cnew, double *cnt, size_t n_empty)
         memcpy(Cnew + c * w->d, x, w->d * sizeof *x);
         cnt[c] = wi;
     }
+out:
     free(f);
-    return 0;
+    if (all != offer)
+        free(all);
+    free(offer);
+    return rc;
 }
 
 /* dist = min(dist, |x - y|^2) over block b (first: dist = |x - y|^2). */
@@ -628,102 +737,164 @@ CSEG_HOT static void seed_trials_block(work *w, size_t b, const double *const *c
         seed_trials_tiles(w, b, cand, T, out, w->d);
 }
 
+/* Each span's potential (weighted squared distances to the nearest centre,
+ * summed in sample order) into w->spart, and, when cumsum is given, the
+ * running sum within the span at every sample. Spans are independent, so
+ * threads take whole spans. */
+static void span_potential(work *w, double *cumsum)
+{
+    size_t ns = w->ns;
+    int nt = w->nt;
+    (void)nt; /* unused without OpenMP */
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(w, ns, cumsum)  \
+    if (w->n >= CSEG_KM_PAR_MIN)
+    for (size_t sp = 0; sp < ns; sp++) {
+        double acc = 0;
+        size_t i0, i1;
+        span_rows(w, sp, &i0, &i1);
+        for (size_t i = i0; i < i1; i++) {
+            acc += wt(w, i) * w->dist[i];
+            if (cumsum)
+                cumsum[i] = acc;
+        }
+        w->spart[sp] = acc;
+    }
+}
+
 /* Greedy k-means++ (scikit-learn's variant) into w->C; uses w->dist. All
  * candidates of a step are scored in one pass over the data; block partials
- * are added in block order, so the choice is the same for any thread count. */
-static void seed_plusplus(work *w, cseg_rng *rng, double *cumsum)
+ * are added in block order, so the choice is the same for any thread count.
+ * A draw picks a span by the spans' totals, then a sample within the span
+ * by its own running sum; the process holding it sends the row. */
+static int seed_plusplus(work *w, cseg_rng *rng, double *cumsum)
 {
-    size_t n = w->n, d = w->d, k = w->k, nb = w->nb;
+    size_t d = w->d, k = w->k, nb = w->nb, ns = w->ns, ns_all = w->ns_all;
     size_t trials = 2 + (size_t)log((double)k);
-    int nt = w->nt;
+    int nt = w->nt, rc = 0;
     (void)nt; /* unused without OpenMP */
     if (trials > 64)
         trials = 64;
-    double total_w = 0;
-    for (size_t i = 0; i < n; i++)
-        total_w += wt(w, i);
+    /* T: every span's total; cbuf: the candidates' rows (the first centre's
+     * first); bpot: per block and candidate, the potential. */
+    double *T = malloc(ns_all * sizeof *T), *cbuf = malloc(trials * d * sizeof *cbuf);
+    double *bpot = w->bsum, *bpot_own = NULL; /* nb x trials fits in nb x 8 x k x d */
+    size_t tspan[64];
+    if (trials > 8 * k * d && !(bpot = bpot_own = malloc((nb ? nb : 1) * trials * sizeof *bpot)))
+        rc = CSEG_ENOMEM;
+    if (!T || !cbuf || rc < 0) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
     /* First centre: a sample drawn with probability proportional to its weight. */
-    size_t first = 0;
+    size_t s1, i0, i1;
     if (w->w) {
-        double r = cseg__rng_uniform(rng) * total_w, acc = 0;
-        for (first = 0; first + 1 < n; first++) {
-            acc += w->w[first];
-            if (acc > r)
-                break;
+        for (size_t sp = 0; sp < ns; sp++) {
+            double a = 0;
+            span_rows(w, sp, &i0, &i1);
+            for (size_t i = i0; i < i1; i++)
+                a += w->w[i];
+            w->spart[sp] = a;
+        }
+        const double *all;
+        if ((rc = span_all(w, 1, &all)) < 0)
+            goto out;
+        double total_w = all[0], off;
+        for (size_t s = 1; s < ns_all; s++)
+            total_w += all[s];
+        double r = cseg__rng_uniform(rng) * total_w;
+        s1 = span_pick(all, ns_all, r, 1, &off);
+        if (s1 >= w->s0 && s1 < w->s0 + ns) { /* this process holds the span */
+            double acc = 0, rr = r - off;
+            size_t i;
+            span_rows(w, s1 - w->s0, &i0, &i1);
+            for (i = i0; i + 1 < i1; i++) {
+                acc += w->w[i];
+                if (acc > rr)
+                    break;
+            }
+            memcpy(cbuf, w->X + i * d, d * sizeof *cbuf);
         }
     } else {
-        first = cseg__rng_below(rng, n);
+        size_t first = cseg__rng_below(rng, w->n_all);
+        s1 = first / CSEG_KMEANS_SPAN;
+        if (s1 >= w->s0 && s1 < w->s0 + ns)
+            memcpy(cbuf, w->X + (first - w->row0) * d, d * sizeof *cbuf);
     }
-    memcpy(w->C, w->X + first * d, d * sizeof(double));
+    if (w->comm && (rc = w->comm->bcast_span(w->comm->ctx, s1, cbuf, d)) < 0)
+        goto out;
+    memcpy(w->C, cbuf, d * sizeof(double));
     const double *y0 = w->C;
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(w, nb, y0)      \
-    if (n >= CSEG_KM_PAR_MIN)
+    if (w->n >= CSEG_KM_PAR_MIN)
     for (size_t b = 0; b < nb; b++)
         seed_update_block(w, b, y0, 1);
-    double pot = 0;
-    for (size_t i = 0; i < n; i++)
-        pot += wt(w, i) * w->dist[i];
+    double pot;
+    span_potential(w, NULL);
+    if ((rc = span_reduce(w, 1, &pot)) < 0)
+        goto out;
     const double *cand[64];
-    size_t cidx[64];
     double cand_pot[64];
-    double *bpot = w->bsum; /* scratch: nb x trials fits in nb x 8 x k x d */
-    double *bpot_own = NULL;
-    if (trials > 8 * k * d && !(bpot = bpot_own = malloc(nb * trials * sizeof *bpot)))
-        bpot = NULL;
     for (size_t c = 1; c < k; c++) {
-        double acc = 0;
-        for (size_t i = 0; i < n; i++) {
-            acc += wt(w, i) * w->dist[i];
-            cumsum[i] = acc;
-        }
+        span_potential(w, cumsum);
+        const double *all;
+        if ((rc = span_all(w, 1, &all)) < 0)
+            goto out;
+        memcpy(T, all, ns_all * sizeof *T);
         for (size_t t = 0; t < trials; t++) {
-            double r = cseg__rng_uniform(rng) * pot;
-            size_t lo = 0, hi = n; /* first index with cumsum >= r */
+            double r = cseg__rng_uniform(rng) * pot, off;
+            size_t s = tspan[t] = span_pick(T, ns_all, r, 0, &off);
+            cand[t] = cbuf + t * d;
+            if (s < w->s0 || s >= w->s0 + ns)
+                continue;
+            span_rows(w, s - w->s0, &i0, &i1);
+            double rr = r - off;
+            size_t lo = i0, hi = i1; /* first index with cumsum >= rr */
             while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
-                if (cumsum[mid] < r)
+                if (cumsum[mid] < rr)
                     lo = mid + 1;
                 else
                     hi = mid;
             }
-            cidx[t] = lo < n ? lo : n - 1;
-            cand[t] = w->X + cidx[t] * d;
+            memcpy(cbuf + t * d, w->X + (lo < i1 ? lo : i1 - 1) * d, d * sizeof *cbuf);
         }
-        size_t T = trials;
-        if (bpot) {
+        for (size_t t = 0; t < trials && w->comm; t++)
+            if ((rc = w->comm->bcast_span(w->comm->ctx, tspan[t], cbuf + t * d, d)) < 0)
+                goto out;
+        size_t Tn = trials;
 #pragma omp parallel for num_threads(nt) schedule(static) default(none)                        \
-    shared(w, nb, cand, T, bpot) if (n >= CSEG_KM_PAR_MIN)
-            for (size_t b = 0; b < nb; b++)
-                seed_trials_block(w, b, cand, T, bpot + b * T);
-            for (size_t t = 0; t < T; t++) {
+    shared(w, nb, cand, Tn, bpot) if (w->n >= CSEG_KM_PAR_MIN)
+        for (size_t b = 0; b < nb; b++)
+            seed_trials_block(w, b, cand, Tn, bpot + b * Tn);
+        for (size_t sp = 0; sp < ns; sp++) {
+            size_t b0, b1;
+            span_blocks(w, sp, &b0, &b1);
+            for (size_t t = 0; t < Tn; t++) {
                 double sacc = 0;
-                for (size_t b = 0; b < nb; b++)
-                    sacc += bpot[b * T + t];
-                cand_pot[t] = sacc;
-            }
-        } else { /* no scratch memory: one candidate at a time */
-            for (size_t t = 0; t < T; t++) {
-                double sacc = 0, one;
-                for (size_t b = 0; b < nb; b++) {
-                    seed_trials_block(w, b, &cand[t], 1, &one);
-                    sacc += one;
-                }
-                cand_pot[t] = sacc;
+                for (size_t b = b0; b < b1; b++)
+                    sacc += bpot[b * Tn + t];
+                w->spart[sp * Tn + t] = sacc;
             }
         }
+        if ((rc = span_reduce(w, Tn, cand_pot)) < 0)
+            goto out;
         size_t best = 0;
-        for (size_t t = 1; t < T; t++)
+        for (size_t t = 1; t < Tn; t++)
             if (cand_pot[t] < cand_pot[best])
                 best = t;
         memcpy(w->C + c * d, cand[best], d * sizeof(double));
         pot = cand_pot[best];
         const double *y = w->C + c * d;
 #pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(w, nb, y)       \
-    if (n >= CSEG_KM_PAR_MIN)
+    if (w->n >= CSEG_KM_PAR_MIN)
         for (size_t b = 0; b < nb; b++)
             seed_update_block(w, b, y, 0);
     }
+out:
+    free(T);
+    free(cbuf);
     free(bpot_own);
+    return rc;
 }
 
 static void update_half(work *w)
@@ -745,8 +916,16 @@ static void run_blocks(work *w, int mode)
     int nt = w->nt;
     (void)nt; /* unused without OpenMP */
     size_t nb = w->nb;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) default(none) shared(w, nb, mode) \
-    if (w->n >= CSEG_KM_PAR_MIN)
+    /* Threads take runs of neighbouring blocks (up to a span's), a few runs
+     * per thread so that a thread slowed by another process gives its share
+     * away: with one block at a time (threads alternating blocks), an
+     * iteration took twice as long on two threads as with runs (1,000,000 x
+     * 8, k = 8: 10.2-10.6 ms against 5.0-5.3 ms, one thread 8.9 ms). */
+    int chunk = (int)(nb / (4 * (size_t)(nt > 0 ? nt : 1)));
+    chunk = chunk < 1 ? 1 : chunk > CSEG_KM_SPAN_BLOCKS ? CSEG_KM_SPAN_BLOCKS : chunk;
+    (void)chunk; /* unused without OpenMP */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, chunk) default(none)                \
+    shared(w, nb, mode, chunk) if (w->n >= CSEG_KM_PAR_MIN)
     for (size_t b = 0; b < nb; b++) {
         if (mode == 0)
             lloyd_block(w, b, 0, 1);
@@ -761,7 +940,7 @@ static void run_blocks(work *w, int mode)
 
 /* One restart from seeded w->C. Returns 0 or an error; fills iters/converged. */
 static int lloyd_run(work *w, const cseg_kmeans_params *p, double tol_abs, double *Cnew,
-                     double *cnt, double *shift, size_t *iters, int *converged, double *skipped,
+                     double *shift, size_t *iters, int *converged, double *skipped,
                      double *checked)
 {
     size_t k = w->k, d = w->d;
@@ -778,19 +957,25 @@ static int lloyd_run(work *w, const cseg_kmeans_params *p, double tol_abs, doubl
         } else {
             run_blocks(w, hamerly ? 1 : 0);
         }
-        size_t changed = 0;
+        uint64_t tally[2] = {0, 0}; /* labels changed, distances skipped */
         for (size_t b = 0; b < w->nb; b++) {
-            changed += w->bchg[b];
-            *skipped += (double)w->bskip[b];
+            tally[0] += w->bchg[b];
+            tally[1] += w->bskip[b];
         }
-        *checked += (double)w->n;
-        size_t n_empty = reduce_centres(w, Cnew, cnt);
+        size_t n_empty;
+        int rc = counts_sum(w, tally, 2);
+        if (rc < 0 || (rc = reduce_centres(w, Cnew, &n_empty)) < 0)
+            return rc;
+        uint64_t changed = tally[0];
+        *skipped += (double)tally[1];
+        *checked += (double)w->n_all;
+        double *cnt = Cnew + k * d;
         if (n_empty) {
             /* Relocation needs the distances to the current centres. */
             for (size_t i = 0; i < w->n; i++)
                 w->dist[i] = dist_one(w->X + i * d, w->C, d, (size_t)w->lab[i]);
-            if (relocate_empty(w, Cnew, cnt, n_empty) < 0)
-                return CSEG_ENOMEM;
+            if ((rc = relocate_empty(w, Cnew, cnt, n_empty)) < 0)
+                return rc;
         }
         double shift_tot = 0, max1 = 0, max2 = 0;
         size_t arg1 = 0;
@@ -832,67 +1017,143 @@ static int lloyd_run(work *w, const cseg_kmeans_params *p, double tol_abs, doubl
 int cseg_kmeans_fit(cseg_kmeans *km, const double *X, size_t n, size_t d, const double *weights,
                     cseg_diag *diag)
 {
+    return cseg__kmeans_fit_split(km, X, n, d, weights, NULL, diag);
+}
+
+/* The first bad value or weight among all processes' rows: every process
+ * gets the same message. */
+static int check_values(const work *w, const double *init, size_t kd, cseg_diag *diag)
+{
+    if (init)
+        for (size_t i = 0; i < kd; i++)
+            if (!isfinite(init[i]))
+                return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                                  "initial centres must be finite numbers");
+    double bad[3] = {0, 0, 0}; /* row (1-based, 0: none), feature, 1 value / 2 weight */
+    for (size_t i = 0; i < w->n && !bad[0]; i++) {
+        for (size_t j = 0; j < w->d && !bad[0]; j++)
+            if (!isfinite(w->X[i * w->d + j]))
+                bad[0] = (double)(w->row0 + i + 1), bad[1] = (double)(j + 1), bad[2] = 1;
+        if (!bad[0] && w->w && !(w->w[i] > 0 && isfinite(w->w[i])))
+            bad[0] = (double)(w->row0 + i + 1), bad[2] = 2;
+    }
+    if (w->comm) {
+        double *all = malloc((size_t)w->comm->size * 3 * sizeof *all);
+        size_t total = 0;
+        if (!all)
+            return cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
+        int rc = w->comm->allgatherv(w->comm->ctx, bad, 3, all, &total);
+        for (size_t q = 0; rc == 0 && q + 3 <= total; q += 3) /* processes in row order */
+            if (all[q] > 0) {
+                memcpy(bad, all + q, sizeof bad);
+                break;
+            }
+        free(all);
+        if (rc < 0)
+            return cseg__diag(diag, rc, NULL, 0, 0, "k-means: the processes could not agree");
+    }
+    if (bad[2] == 1)
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                          "row %.0f, feature %.0f is not a finite number", bad[0], bad[1]);
+    if (bad[2] == 2)
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                          "row %.0f has a weight that is not a positive number", bad[0]);
+    return 0;
+}
+
+/* Per span and lane (sample i in lane i % 8), the sum of the samples (mu
+ * NULL) or of their squared differences from mu, into w->spart (8 x d a
+ * span). Threads take whole spans. */
+static void span_moment(work *w, const double *mu)
+{
+    size_t ns = w->ns, d = w->d;
+    int nt = w->nt;
+    (void)nt; /* unused without OpenMP */
+#pragma omp parallel for num_threads(nt) schedule(static) default(none) shared(w, ns, d, mu)   \
+    if (w->n >= CSEG_KM_PAR_MIN)
+    for (size_t sp = 0; sp < ns; sp++) {
+        double *acc = w->spart + sp * 8 * d;
+        size_t i0, i1;
+        span_rows(w, sp, &i0, &i1);
+        memset(acc, 0, 8 * d * sizeof *acc);
+        for (size_t i = i0; i < i1; i++) {
+            double *a = acc + (i % 8) * d;
+            const double *x = w->X + i * d;
+            if (!mu) {
+                add_row(a, x, NULL, 1, d);
+            } else {
+                for (size_t j = 0; j < d; j++) {
+                    double e = x[j] - mu[j];
+                    a[j] += e * e;
+                }
+            }
+        }
+    }
+}
+
+int cseg__kmeans_fit_split(cseg_kmeans *km, const double *X, size_t n, size_t d,
+                           const double *weights, const cseg__km_comm *comm, cseg_diag *diag)
+{
     const cseg_kmeans_params *p = &km->p;
     size_t k = p->k;
     int rc = 0;
     work w;
-    double *Cnew = NULL, *cnt = NULL, *shift = NULL, *bestC = NULL, *cumsum = NULL;
+    double *Cnew = NULL, *shift = NULL, *bestC = NULL, *cumsum = NULL;
     int32_t *bestL = NULL;
     memset(&w, 0, sizeof w);
+    w.comm = comm;
+    w.row0 = comm ? comm->row0 : 0;
+    w.n_all = comm ? comm->n_all : n;
     if (d == 0)
         return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "no features to cluster on");
-    if (n < k)
+    if (w.n_all < k)
         return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
-                          "k = %zu is larger than the number of samples (%zu)", k, n);
-    if (p->init)
-        for (size_t i = 0; i < k * d; i++)
-            if (!isfinite(p->init[i]))
-                return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
-                                  "initial centres must be finite numbers");
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < d; j++)
-            if (!isfinite(X[i * d + j]))
-                return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
-                                  "row %zu, feature %zu is not a finite number", i + 1, j + 1);
-        if (weights && !(weights[i] > 0 && isfinite(weights[i])))
-            return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
-                              "row %zu has a weight that is not a positive number", i + 1);
-    }
+                          "k = %zu is larger than the number of samples (%zu)", k, w.n_all);
     w.X = X;
     w.w = weights;
     w.n = n;
     w.d = d;
     w.k = k;
+    if ((rc = check_values(&w, p->init, k * d, diag)) < 0)
+        return rc;
     w.nb = (n + CSEG_KM_BLOCK - 1) / CSEG_KM_BLOCK;
+    w.ns = (n + CSEG_KMEANS_SPAN - 1) / CSEG_KMEANS_SPAN;
+    w.s0 = w.row0 / CSEG_KMEANS_SPAN;
+    w.ns_all = (w.n_all + CSEG_KMEANS_SPAN - 1) / CSEG_KMEANS_SPAN;
     w.nt = cseg__threads(p->n_threads);
-    size_t kd;
-    if (cseg__mul(k, d, &kd))
+    size_t kd, m;
+    if (cseg__mul(k, d, &kd) || cseg__mul(k, d + 1, &m))
         return CSEG_ETOOBIG;
+    if (m < 8 * d)
+        m = 8 * d;
+    if (m < 64)
+        m = 64;
     w.C = malloc(kd * sizeof(double));
-    w.lab = malloc(n * sizeof(int32_t));
-    w.upper = malloc(n * sizeof(double));
-    w.lower = malloc(n * sizeof(double));
+    w.lab = malloc((n ? n : 1) * sizeof(int32_t));
+    w.upper = malloc((n ? n : 1) * sizeof(double));
+    w.lower = malloc((n ? n : 1) * sizeof(double));
     w.half = malloc(k * sizeof(double));
-    w.bsum = cseg__alloc_aligned(w.nb * 8 * kd, sizeof(double));
-    w.bcnt = malloc(w.nb * 8 * k * sizeof(double));
-    w.bval = malloc(w.nb * sizeof(double));
-    w.bchg = malloc(w.nb * sizeof(size_t));
-    w.bskip = malloc(w.nb * sizeof(size_t));
-    w.dist = malloc(n * sizeof(double));
+    w.bsum = cseg__alloc_aligned((w.nb ? w.nb : 1) * 8 * kd, sizeof(double));
+    w.bcnt = malloc((w.nb ? w.nb : 1) * 8 * k * sizeof(double));
+    w.bval = malloc((w.nb ? w.nb : 1) * sizeof(double));
+    w.bchg = malloc((w.nb ? w.nb : 1) * sizeof(size_t));
+    w.bskip = malloc((w.nb ? w.nb : 1) * sizeof(size_t));
+    w.dist = malloc((n ? n : 1) * sizeof(double));
     w.xs = malloc((w.nb < 2 ? 2 : w.nb) * 8 * d * sizeof(double));
-    Cnew = malloc(kd * sizeof(double));
-    cnt = malloc(k * sizeof(double));
+    w.spart = malloc((w.ns ? w.ns : 1) * m * sizeof(double));
+    w.sall = comm ? malloc(w.ns_all * m * sizeof(double)) : NULL;
+    Cnew = malloc((kd + k) * sizeof(double)); /* the centres, then their weights */
     shift = malloc(k * sizeof(double));
     bestC = malloc(kd * sizeof(double));
-    bestL = malloc(n * sizeof(int32_t));
-    cumsum = malloc(n * sizeof(double));
+    bestL = malloc((n ? n : 1) * sizeof(int32_t));
+    cumsum = malloc((n ? n : 1) * sizeof(double));
     if (!w.C || !w.lab || !w.upper || !w.lower || !w.half || !w.bsum || !w.bcnt ||
-        !w.bval || !w.bchg || !w.bskip || !w.dist || !w.xs || !Cnew || !cnt || !shift || !bestC ||
-        !bestL || !cumsum) {
+        !w.bval || !w.bchg || !w.bskip || !w.dist || !w.xs || !w.spart || (comm && !w.sall) ||
+        !Cnew || !shift || !bestC || !bestL || !cumsum) {
         rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
         goto out;
     }
-    if (d < 8) {
+    if (d < 8 && n > 0) {
         size_t ntiles = (n + 7) / 8;
         if (!(w.Xt = cseg__alloc_aligned(ntiles * 8, d * sizeof(double)))) {
             rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
@@ -906,30 +1167,24 @@ int cseg_kmeans_fit(cseg_kmeans *km, const double *X, size_t n, size_t d, const 
             }
     }
     /* Tolerance relative to the data's mean per-feature variance: two passes,
-     * one partial sum per lane (sample i in lane i % 8) and feature, the lanes
-     * added pairwise at the end. */
+     * one partial sum per lane (sample i in lane i % 8) and feature, span by
+     * span, the lanes added pairwise at the end. */
     double var_mean = 0;
     {
-        double *s1 = w.xs, *s2 = w.xs + 8 * d; /* scratch: nb x 8 x d >= 2 x 8 x d */
-        memset(s1, 0, 16 * d * sizeof *s1);
-        for (size_t i = 0; i < n; i++)
-            add_row(s1 + (i % 8) * d, X + i * d, NULL, 1, d);
-        for (size_t j = 0; j < d; j++) {
-            double mu = ((s1[j] + s1[d + j]) + (s1[2 * d + j] + s1[3 * d + j])) +
-                        ((s1[4 * d + j] + s1[5 * d + j]) + (s1[6 * d + j] + s1[7 * d + j]));
-            s1[j] = mu / (double)n;
-        }
-        for (size_t i = 0; i < n; i++) {
-            double *acc = s2 + (i % 8) * d;
+        double *mu = w.xs, *lanes = w.xs + 8 * d; /* scratch: nb x 8 x d >= 2 x 8 x d */
+        for (int pass = 0; pass < 2; pass++) {
+            span_moment(&w, pass ? mu : NULL);
+            if ((rc = span_reduce(&w, 8 * d, lanes)) < 0)
+                goto out;
             for (size_t j = 0; j < d; j++) {
-                double e = X[i * d + j] - s1[j];
-                acc[j] += e * e;
+                const double *s = lanes;
+                double v = ((s[j] + s[d + j]) + (s[2 * d + j] + s[3 * d + j])) +
+                           ((s[4 * d + j] + s[5 * d + j]) + (s[6 * d + j] + s[7 * d + j]));
+                if (pass == 0)
+                    mu[j] = v / (double)w.n_all;
+                else
+                    var_mean += v / (double)w.n_all;
             }
-        }
-        for (size_t j = 0; j < d; j++) {
-            double v = ((s2[j] + s2[d + j]) + (s2[2 * d + j] + s2[3 * d + j])) +
-                       ((s2[4 * d + j] + s2[5 * d + j]) + (s2[6 * d + j] + s2[7 * d + j]));
-            var_mean += v / (double)n;
         }
     }
     double tol_abs = p->tol * var_mean / (double)d;
@@ -942,16 +1197,31 @@ int cseg_kmeans_fit(cseg_kmeans *km, const double *X, size_t n, size_t d, const 
         } else {
             cseg_rng rng;
             cseg__rng_seed(&rng, p->seed ^ (0x9e3779b97f4a7c15ULL * (r + 1)));
-            seed_plusplus(&w, &rng, cumsum);
+            if ((rc = seed_plusplus(&w, &rng, cumsum)) < 0) {
+                rc = cseg__diag(diag, rc, NULL, 0, 0, "k-means seeding failed");
+                goto out;
+            }
         }
         size_t iters;
         int conv;
-        if ((rc = lloyd_run(&w, p, tol_abs, Cnew, cnt, shift, &iters, &conv, &km->n_skipped,
-                            &km->n_checked)) < 0)
+        if ((rc = lloyd_run(&w, p, tol_abs, Cnew, shift, &iters, &conv, &km->n_skipped,
+                            &km->n_checked)) < 0) {
+            rc = cseg__diag(diag, rc, NULL, 0, 0, "k-means iterations failed");
             goto out;
-        double inertia = 0;
-        for (size_t b = 0; b < w.nb; b++)
-            inertia += w.bval[b];
+        }
+        double inertia;
+        for (size_t sp = 0; sp < w.ns; sp++) {
+            size_t b0, b1;
+            double a = 0;
+            span_blocks(&w, sp, &b0, &b1);
+            for (size_t b = b0; b < b1; b++)
+                a += w.bval[b];
+            w.spart[sp] = a;
+        }
+        if ((rc = span_reduce(&w, 1, &inertia)) < 0) {
+            rc = cseg__diag(diag, rc, NULL, 0, 0, "k-means: the processes could not agree");
+            goto out;
+        }
         if (inertia < best_inertia) {
             best_inertia = inertia;
             memcpy(bestC, w.C, kd * sizeof(double));
@@ -985,9 +1255,10 @@ out:
     free(w.bskip);
     free(w.dist);
     free(w.xs);
+    free(w.spart);
+    free(w.sall);
     cseg__free_aligned(w.Xt);
     free(Cnew);
-    free(cnt);
     free(shift);
     free(bestC);
     free(bestL);

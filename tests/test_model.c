@@ -85,6 +85,100 @@ static void test_roundtrip(void **state)
     unlink(path2);
 }
 
+/* The table of assign's output as cseg_table_write_csv writes it, from the
+ * whole table: what cseg_model_assign_csv must write. */
+static void write_expected(const cseg_model *m, const char *in, const char *id, const char *out)
+{
+    cseg_table_read_params rp;
+    cseg_table_read_params_init(&rp);
+    cseg_colspec spec = {id, CSEG_COL_TEXT, 1};
+    if (id) {
+        rp.specs = &spec;
+        rp.n_specs = 1;
+    }
+    cseg_table *t, *res;
+    assert_int_equal(cseg_table_read_csv(&t, in, &rp, NULL), 0);
+    size_t n = cseg_table_n_rows(t), k = cseg_model_k(m);
+    int32_t *lab = malloc(n * sizeof *lab);
+    double *dist = malloc(n * sizeof *dist), *seg = malloc(n * sizeof *seg);
+    assert_int_equal(cseg_model_assign_known(m, t, id, lab, dist, NULL, NULL), 0);
+    const char *names[8], *lv[16];
+    for (size_t s = 0; s < k; s++)
+        names[s] = cseg_model_name(m, s);
+    for (size_t i = 0; i < n; i++)
+        seg[i] = lab[i] + 1;
+    assert_int_equal(cseg_table_create(&res, n), 0);
+    if (id) {
+        size_t j = (size_t)cseg_table_find(t, id), nl = cseg_table_n_levels(t, j);
+        for (size_t l = 0; l < nl; l++)
+            lv[l] = cseg_table_level(t, j, (int32_t)l);
+        assert_int_equal(cseg_table_add_text(res, id, lv, nl, cseg_table_codes(t, j)), 0);
+    }
+    assert_int_equal(cseg_table_add_numbers(res, "segment", seg), 0);
+    assert_int_equal(cseg_table_add_text(res, "segment_name", names, k, lab), 0);
+    assert_int_equal(cseg_table_add_numbers(res, "distance", dist), 0);
+    assert_int_equal(cseg_table_write_csv(res, out, NULL), 0);
+    cseg_table_free(res);
+    cseg_table_free(t);
+    free(lab);
+    free(dist);
+    free(seg);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[2][4096];
+    static int slot;
+    char *b = buf[slot++ & 1];
+    size_t n = fread(b, 1, sizeof buf[0] - 1, f);
+    b[n] = 0;
+    fclose(f);
+    return b;
+}
+
+/* cseg_model_assign_csv writes what the whole table gives, with and without
+ * the id; a bad number is named by line and column and nothing is written. */
+static void test_assign_csv(void **state)
+{
+    (void)state;
+    cseg_model *m = make_model();
+    const char *in = tmp_text(1, "extra,group,id,score,income\nx,A,\"7,1\",50,20\n"
+                                 "y,C, 8 ,90,85\nz,B,9,10,\n\"q,\",A,10.0,1e2,17.5\n");
+    char exp[] = "/tmp/cseg_test_assign_exp_XXXXXX", got[] = "/tmp/cseg_test_assign_got_XXXXXX";
+    close(mkstemp(exp));
+    close(mkstemp(got));
+    cseg_csv_params csv;
+    cseg_csv_params_init(&csv);
+    cseg_diag d;
+    size_t n = 0;
+    for (int with_id = 0; with_id < 2; with_id++) {
+        const char *id = with_id ? "id" : NULL;
+        write_expected(m, in, id, exp);
+        assert_int_equal(cseg_model_assign_csv(m, in, &csv, id, 1, got, &n, &d), 0);
+        assert_int_equal(n, 4);
+        assert_string_equal(slurp(got), slurp(exp));
+    }
+    assert_non_null(strstr(slurp(got), "\"A \"\"quoted\"\" name\""));
+    /* An id column the file lacks is left out, as cseg_model_assign would. */
+    assert_int_equal(cseg_model_assign_csv(m, in, &csv, "customer", 1, got, &n, &d), 0);
+    write_expected(m, in, NULL, exp);
+    assert_string_equal(slurp(got), slurp(exp));
+    /* A bad number: CSEG_EPARSE with its line and column; the output stays
+     * as it was. */
+    const char *bad = tmp_text(2, "group,id,score,income\nA,1,50,20\nB,2,5x,30\n");
+    assert_int_equal(cseg_model_assign_csv(m, bad, &csv, "id", 1, got, &n, &d), CSEG_EPARSE);
+    assert_int_equal(d.line, 3);
+    assert_true(d.col > 0);
+    assert_string_equal(slurp(got), slurp(exp));
+    cseg_model_free(m);
+    unlink(in);
+    unlink(bad);
+    unlink(exp);
+    unlink(got);
+}
+
 static void test_transactions_source(void **state)
 {
     (void)state;
@@ -481,6 +575,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_assign_csv),
         cmocka_unit_test(test_transactions_source),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_every_algorithm),

@@ -189,6 +189,21 @@ CSEG_API int cseg_model_assign_known(const cseg_model *m, const cseg_table *cust
                                      const char *id_column, int32_t *labels, double *distance,
                                      size_t *n_kept, cseg_diag *d);
 
+/* Assign the customers of a CSV file (plain or gzip; a customer table
+ * holding the model's feature columns, other columns ignored) and write
+ * out_path as cseg_table_write_csv writes the table of id_column (when
+ * given and in the header), segment (1..k), segment_name and distance:
+ * cseg_model_assign_known's results (keep_known) or cseg_model_assign's.
+ * The file is read, assigned and written a chunk of rows at a time, so
+ * memory does not grow with it; the output is written atomically (nothing
+ * on an error). The model's columns are read with the model's types: a
+ * value that does not fit fails with CSEG_EPARSE naming file, line and
+ * column. n_rows (optional): the rows assigned. */
+CSEG_API int cseg_model_assign_csv(const cseg_model *m, const char *in_path,
+                                   const cseg_csv_params *csv, const char *id_column,
+                                   int keep_known, const char *out_path, size_t *n_rows,
+                                   cseg_diag *d);
+
 /* The model as the text of model.json (malloc'd; free it), or NULL when the
  * model has no pipeline or memory runs out. */
 CSEG_API char *cseg_model_to_json(const cseg_model *m);

@@ -3,6 +3,7 @@
 #define CUSTSEG_TABLE_INTERNAL_H
 
 #include "custseg/table.h"
+#include "../core/internal.h"
 
 /* A new table that shares src's columns (not copied: src must outlive it and
  * stay unchanged) and owns only the columns added to it afterwards. */
@@ -40,6 +41,11 @@ typedef int (*cseg__rows_fn)(size_t done, size_t total, void *user);
 int cseg__table_print_csv_fn(const cseg_table *t, FILE *f, cseg__rows_fn fn, void *user);
 int cseg__table_write_csv_fn(const cseg_table *t, const char *path, cseg__rows_fn fn, void *user,
                              cseg_diag *d);
+/* A cell as cseg_table_write_csv writes it, appended to b: text quoted
+ * where needed; a number as an integer or its shortest exact form, NaN as
+ * nothing. */
+void cseg__csv_put_text(cseg__buf *b, const char *s);
+void cseg__csv_put_number(cseg__buf *b, double v);
 int cseg__table_read_chunks(const char *path, const cseg_table_read_params *p, cseg__chunk_fn fn,
                             void *user, cseg_table **dict, cseg_diag *d);
 

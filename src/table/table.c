@@ -1567,6 +1567,11 @@ static void put_text(cseg__buf *b, const char *s)
     b->len = (size_t)(o - b->p);
 }
 
+void cseg__csv_put_text(cseg__buf *b, const char *s)
+{
+    put_text(b, s);
+}
+
 /* The decimal digits of u, at least `width` of them (zeros in front), at o;
  * returns the end. */
 static char *put_digits(char *o, unsigned long long u, int width)
@@ -1595,6 +1600,11 @@ static void put_number(cseg__buf *b, double v)
         return;
     }
     b->len += (size_t)cseg__format_double(o, 48, v);
+}
+
+void cseg__csv_put_number(cseg__buf *b, double v)
+{
+    put_number(b, v);
 }
 
 static void put_time(cseg__buf *b, int64_t tv)

@@ -89,6 +89,25 @@ same assign-table-labels "$T/a" "$T/b"
 expect 0 assign-log -- "$BIN" assign "$T/o1/model.json" "$SMALL"
 cut -d, -f1,2,3 "$T/out" > "$T/c"
 same assign-log-labels "$T/a" "$T/c"
+# --out FILE streams the table a chunk at a time (cseg_model_assign_csv); to
+# stdout the whole table is read: the same bytes, also over several chunks
+# (the table 48 times, about 20 MB: chunks are 16 MB of text)
+expect 0 assign-table-stdout -- "$BIN" assign "$T/o1/model.json" "$T/o1/customers.csv"
+same assign-stream-same "$T/as1.csv" "$T/out"
+awk 'NR == 1 || FNR > 1' "$T/o1/customers.csv" "$T/o1/customers.csv" "$T/o1/customers.csv" \
+    "$T/o1/customers.csv" "$T/o1/customers.csv" "$T/o1/customers.csv" > "$T/big4.csv"
+awk 'NR == 1 || FNR > 1' "$T/big4.csv" "$T/big4.csv" "$T/big4.csv" "$T/big4.csv" \
+    "$T/big4.csv" "$T/big4.csv" "$T/big4.csv" "$T/big4.csv" > "$T/big.csv"
+expect 0 assign-big-stream -- "$BIN" assign "$T/o1/model.json" "$T/big.csv" --out "$T/big_as.csv"
+expect 0 assign-big-stdout -- "$BIN" assign "$T/o1/model.json" "$T/big.csv"
+same assign-big-same "$T/big_as.csv" "$T/out"
+# a bad number in the last chunk: its line and column, exit 1, nothing written
+n_big=$(wc -l < "$T/big.csv")
+awk -F, -v OFS=, -v L=$((n_big - 5)) 'NR == L { $2 = "abc" } 1' "$T/big.csv" > "$T/big_bad.csv"
+expect 1 assign-big-bad -- "$BIN" assign "$T/o1/model.json" "$T/big_bad.csv" --out "$T/big_bad_as.csv"
+contains assign-big-bad "$T/err" "big_bad.csv:$((n_big - 5)):"
+[ ! -e "$T/big_bad_as.csv" ] && ok || bad "assign-big-bad: an output was left"
+no_tmp_left assign-big-bad "$T"
 # --out to a device or a pipe writes through it: renaming a file over /dev/null
 # (as root) would replace the device with a file
 expect 0 assign-devnull -- "$BIN" assign "$T/o1/model.json" "$T/o1/customers.csv" --out /dev/null

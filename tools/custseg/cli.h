@@ -61,6 +61,11 @@ int cli_status_of(int code);
  * analysis day --as-of when have_as_of). *t (to free) and *idcol (the id
  * column, or NULL) on success; otherwise the error is printed and its exit
  * status returned. */
+/* Whether FILE's header holds every feature column of the model (*have of
+ * them), and the id column to read from it (NULL: none). Prints and
+ * returns an exit status on an unreadable file. */
+int cli_model_file_kind(const cseg_model *m, const char *path, const cseg_csv_params *csv,
+                        int *is_table, const char **idcol, size_t *have);
 int cli_model_customers(const cseg_model *m, const char *path, const cseg_csv_params *csv,
                         int have_as_of, long long as_of, cseg_table **t, const char **idcol);
 

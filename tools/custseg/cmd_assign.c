@@ -183,6 +183,21 @@ int cmd_assign(int argc, char **argv)
         return status;
     }
     const char *idcol = NULL;
+    /* A customer table into a CSV file: the library's streaming assignment,
+     * a chunk of rows at a time (the same file as below, with memory for a
+     * chunk instead of the whole table; docs/cli.md). */
+    if (out && !json && !explain && !with) {
+        int is_table;
+        size_t have;
+        if ((status = cli_model_file_kind(m, path, &csv, &is_table, &idcol, &have)) != EXIT_OK)
+            goto out;
+        if (is_table) {
+            if ((rc = cseg_model_assign_csv(m, path, &csv, idcol, keep_known, out, NULL,
+                                            &diag)) < 0)
+                status = cli_fail(rc, &diag, path);
+            goto out;
+        }
+    }
     if ((status = cli_model_customers(m, path, &csv, have_as_of, as_of, &t, &idcol)) != EXIT_OK)
         goto out;
     size_t n = cseg_table_n_rows(t), k = cseg_model_k(m);

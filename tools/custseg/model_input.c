@@ -4,32 +4,48 @@
 
 #include "cli.h"
 
+int cli_model_file_kind(const cseg_model *m, const char *path, const cseg_csv_params *csv,
+                        int *is_table, const char **idcol, size_t *have)
+{
+    const cseg_prep *pp = cseg_model_prep(m);
+    cseg_diag diag;
+    cseg_diag_clear(&diag);
+    /* Is FILE a customer table with the model's features? Look at its header. */
+    cseg_csv *r = NULL;
+    int rc = cseg_csv_open(&r, path, csv, &diag);
+    if (rc < 0)
+        return cli_fail(rc, &diag, path);
+    *have = 0;
+    for (size_t j = 0; j < cseg_prep_n_inputs(pp); j++)
+        for (size_t c = 0; c < cseg_csv_n_columns(r); c++)
+            if (strcmp(cseg_csv_column_name(r, c), cseg_prep_input_name(pp, j)) == 0) {
+                ++*have;
+                break;
+            }
+    *is_table = *have == cseg_prep_n_inputs(pp);
+    int has_customer_id = 0;
+    for (size_t c = 0; c < cseg_csv_n_columns(r); c++)
+        has_customer_id |= strcmp(cseg_csv_column_name(r, c), CSEG_RFM_COL_CUSTOMER_ID) == 0;
+    cseg_csv_close(r);
+    *idcol = !*is_table ? NULL
+             : cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS
+                 ? (has_customer_id ? CSEG_RFM_COL_CUSTOMER_ID : NULL)
+                 : cseg_model_id_column(m);
+    return EXIT_OK;
+}
+
 int cli_model_customers(const cseg_model *m, const char *path, const cseg_csv_params *csv,
                         int have_as_of, long long as_of, cseg_table **t, const char **idcol)
 {
     const cseg_prep *pp = cseg_model_prep(m);
     cseg_diag diag;
     cseg_diag_clear(&diag);
-    int rc;
+    int rc, is_table, status;
+    size_t have;
     *t = NULL;
     *idcol = NULL;
-
-    /* Is FILE a customer table with the model's features? Look at its header. */
-    cseg_csv *r = NULL;
-    if ((rc = cseg_csv_open(&r, path, csv, &diag)) < 0)
-        return cli_fail(rc, &diag, path);
-    size_t have = 0;
-    for (size_t j = 0; j < cseg_prep_n_inputs(pp); j++)
-        for (size_t c = 0; c < cseg_csv_n_columns(r); c++)
-            if (strcmp(cseg_csv_column_name(r, c), cseg_prep_input_name(pp, j)) == 0) {
-                have++;
-                break;
-            }
-    int is_table = have == cseg_prep_n_inputs(pp);
-    int has_customer_id = 0;
-    for (size_t c = 0; c < cseg_csv_n_columns(r); c++)
-        has_customer_id |= strcmp(cseg_csv_column_name(r, c), CSEG_RFM_COL_CUSTOMER_ID) == 0;
-    cseg_csv_close(r);
+    if ((status = cli_model_file_kind(m, path, csv, &is_table, idcol, &have)) != EXIT_OK)
+        return status;
     if (!is_table && cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS) {
         cseg_txn_roles roles = *cseg_model_roles(m);
         cseg_rfm_params rfm = *cseg_model_rfm(m);
@@ -56,9 +72,6 @@ int cli_model_customers(const cseg_model *m, const char *path, const cseg_csv_pa
         cseg_colspec spec;
         cseg_table_read_params_init(&rp);
         rp.csv = *csv;
-        *idcol = cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS
-                     ? (has_customer_id ? CSEG_RFM_COL_CUSTOMER_ID : NULL)
-                     : cseg_model_id_column(m);
         if (*idcol) {
             spec = (cseg_colspec){*idcol, CSEG_COL_TEXT, 1};
             rp.specs = &spec;

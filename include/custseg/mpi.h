@@ -69,6 +69,21 @@ CSEG_API int cseg_mpi_kmeans_fit(MPI_Comm comm, cseg_kmeans *km, const double *X
  * none). */
 CSEG_API void cseg_mpi_kmeans_split(MPI_Comm comm, size_t n, size_t *row0, size_t *n_rows);
 
+/* Order statistics of the values of all the ranks of comm, each holding x
+ * (n values, no NaN): out[i] is the value of 0-based rank ranks[i] among
+ * all of them in ascending order (-0.0 before +0.0), exactly, as sorting
+ * them all would give; the same on every rank. Eight rounds of counts (one
+ * MPI_Allreduce of 256 counts per wanted rank each), no sample. Collective;
+ * CSEG_EINVAL (on every rank) for a rank beyond the values or a NaN. */
+CSEG_API int cseg_mpi_select(MPI_Comm comm, const double *x, size_t n, const uint64_t *ranks,
+                             size_t m, double *out, cseg_diag *diag);
+/* The q[i]-quantiles (1 <= nq <= 64, each in [0, 1]) of the values of all
+ * the ranks, linear between the two order statistics around q (n - 1) as
+ * one process computes medians and quantiles (numpy's default): the same
+ * bits as on all the values in one process. No values at all: CSEG_EINVAL. */
+CSEG_API int cseg_mpi_quantiles(MPI_Comm comm, const double *x, size_t n, const double *q,
+                                size_t nq, double *out, cseg_diag *diag);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include "custseg/error.h"
 
 /* Internal invariants only; bad user input must never reach an assert. */
@@ -24,6 +25,24 @@ void *cseg__alloc_aligned(size_t n, size_t size);
 void cseg__advise_huge(void *p, size_t bytes);
 void cseg__free_aligned(void *p);
 /* qsort's comparison of doubles, ascending (no NaN expected). */
+/* A double's bits as an unsigned key in the order of the values: negative
+ * numbers have every bit flipped, the others their sign bit set (so -0.0
+ * comes just before +0.0); and back. */
+static inline uint64_t cseg__key_of(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u >> 63 ? ~u : u | (uint64_t)1 << 63;
+}
+
+static inline double cseg__value_of(uint64_t k)
+{
+    uint64_t u = k >> 63 ? k & ~((uint64_t)1 << 63) : ~k;
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
 int cseg__cmp_double(const void *a, const void *b);
 /* Sort v ascending, as qsort with cseg__cmp_double does but several times
  * faster (a radix sort on the bits from 1,024 values; -0.0 and +0.0, equal,

@@ -35,24 +35,6 @@ void cseg__quantile_points(const double *v, size_t n, size_t exact, double *out)
             out[i] = cseg__quantile_sorted(v, n, (double)i / (double)exact);
 }
 
-/* A double's bits as an unsigned key in the order of the values: negative
- * numbers have every bit flipped, the others their sign bit set (so -0.0
- * comes just before +0.0). */
-static inline uint64_t key_of(double x)
-{
-    uint64_t u;
-    memcpy(&u, &x, sizeof u);
-    return u >> 63 ? ~u : u | (uint64_t)1 << 63;
-}
-
-static inline double value_of(uint64_t k)
-{
-    uint64_t u = k >> 63 ? k & ~((uint64_t)1 << 63) : ~k;
-    double x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-
 /* Written here rather than qsort: a comparison through a function pointer
  * per step made sorting columns the largest part of a fit on a million
  * customers (issue 13). LSD radix sort on the keys above, 11 bits a pass (the
@@ -85,7 +67,7 @@ void cseg__sort_doubles(double *v, size_t n)
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        uint64_t k = key_of(v[i]);
+        uint64_t k = cseg__key_of(v[i]);
         a[i] = k;
         for (int p = 0; p < RADIX_PASSES; p++)
             cnt[(size_t)p * RADIX + (k >> (RADIX_BITS * p) & (RADIX - 1))]++;
@@ -108,7 +90,7 @@ void cseg__sort_doubles(double *v, size_t n)
         b = t;
     }
     for (size_t i = 0; i < n; i++)
-        v[i] = value_of(a[i]);
+        v[i] = cseg__value_of(a[i]);
     free(a);
     free(b);
     free(cnt);
@@ -230,13 +212,13 @@ int cseg__select_doubles(const double *x, size_t n, const size_t *ranks, size_t 
         return CSEG_ENOMEM;
     }
     for (size_t i = 0; i < n; i++)
-        k[i] = key_of(x[i]);
+        k[i] = cseg__key_of(x[i]);
     wanted w[16];
     for (size_t i = 0; i < nr; i++)
         w[i] = (wanted){ranks[i], i};
     select_keys(k, n, w, nr, key, tmp, cnt);
     for (size_t i = 0; i < nr; i++)
-        out[i] = value_of(key[i]);
+        out[i] = cseg__value_of(key[i]);
     free(k), free(tmp), free(cnt);
     return 0;
 }

@@ -14,25 +14,7 @@
 #include <custseg/custseg.h>
 #include <custseg/mpi.h>
 
-static int rank, size, fails;
-
-#define CHECK(cond, ...)                                                                  \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "FAIL (rank %d of %d, line %d): ", rank, size, __LINE__);    \
-            fprintf(stderr, __VA_ARGS__);                                                 \
-            fputc('\n', stderr);                                                          \
-            fails++;                                                                      \
-        }                                                                                 \
-    } while (0)
-
-static uint64_t next(uint64_t *s) /* splitmix64 */
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+#include "mpi_util.h"
 
 static double unif(uint64_t *s)
 {

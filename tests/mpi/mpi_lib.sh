@@ -1,0 +1,13 @@
+#!/bin/sh
+# The library's MPI pieces on 1, 2, 3 and 4 processes against one process:
+# cseg_mpi_kmeans_fit (tests/mpi/test_mpi_kmeans.c) and cseg_mpi_select /
+# cseg_mpi_quantiles (tests/mpi/test_mpi_select.c).
+# usage: mpi_lib.sh TEST_MPI_KMEANS TEST_MPI_SELECT
+set -eu
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1
+for np in 1 2 3 4; do
+    for t in "$@"; do
+        timeout 300 mpirun -n "$np" --bind-to none "$t"
+    done
+done

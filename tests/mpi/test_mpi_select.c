@@ -1,0 +1,125 @@
+/* cseg_mpi_select and cseg_mpi_quantiles under mpirun -n 1..4
+ * (tests/mpi/mpi_lib.sh): each rank holds a different number of values
+ * (one none at all), with ties, negatives, zeros of both signs and
+ * infinities; rank 0 gathers them all, sorts them and checks every order
+ * statistic and quantile bit for bit; a NaN or a rank beyond the values
+ * fails on every rank. Plain C; the job fails when any rank does. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <custseg/custseg.h>
+#include <custseg/mpi.h>
+
+#include "mpi_util.h"
+
+/* Ascending, -0.0 before +0.0 (as the selection orders them). */
+static int cmp_total(const void *pa, const void *pb)
+{
+    double a = *(const double *)pa, b = *(const double *)pb;
+    if (a != b)
+        return a < b ? -1 : 1;
+    return signbit(b) - signbit(a);
+}
+
+static int same_bits(double a, double b)
+{
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    /* Rank r holds 3,000 r + 2,017 values, but rank 1 none. */
+    size_t n = rank == 1 ? 0 : 3000 * (size_t)rank + 2017;
+    double *x = malloc((n ? n : 1) * sizeof *x);
+    uint64_t s = 99 + (uint64_t)rank;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = next(&s);
+        double v = (double)(int64_t)(u % 2001) / 8 - 125; /* ties, halves, negatives */
+        if (u % 97 == 0)
+            v = (u >> 8) % 2 ? 0.0 : -0.0;
+        if (u % 501 == 0)
+            v = ldexp((double)(u >> 20), (int)(u % 64) - 1100); /* tiny */
+        x[i] = v;
+    }
+    /* Everything on rank 0, sorted. */
+    int cnt = (int)n, *counts = malloc((size_t)size * sizeof *counts),
+        *displs = malloc((size_t)size * sizeof *displs);
+    MPI_Allgather(&cnt, 1, MPI_INT, counts, 1, MPI_INT, MPI_COMM_WORLD);
+    size_t total = 0;
+    for (int r = 0; r < size; r++) {
+        displs[r] = (int)total;
+        total += (size_t)counts[r];
+    }
+    double *all = malloc(total * sizeof *all);
+    MPI_Allgatherv(x, cnt, MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, MPI_COMM_WORLD);
+    qsort(all, total, sizeof *all, cmp_total);
+
+    uint64_t ranks[9] = {0, 1, total / 4, total / 2, total / 2 + 1, total - 2, total - 1, 0, 0};
+    ranks[7] = next(&s) % total; /* different on each rank: use rank 0's */
+    MPI_Bcast(&ranks[7], 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    ranks[8] = ranks[3];
+    double got[9];
+    cseg_diag diag;
+    int rc = cseg_mpi_select(MPI_COMM_WORLD, x, n, ranks, 9, got, &diag);
+    CHECK(rc == 0, "select: %s", diag.msg);
+    for (int i = 0; rc == 0 && i < 9; i++)
+        CHECK(same_bits(got[i], all[ranks[i]]), "rank %llu: %.17g, sorted %.17g",
+              (unsigned long long)ranks[i], got[i], all[ranks[i]]);
+    /* The extremes as infinities, on the last rank that holds values. */
+    int last = size - 1 == 1 ? 0 : size - 1;
+    if (rank == last) {
+        x[0] = INFINITY;
+        x[1] = -INFINITY;
+    }
+    uint64_t ends[2] = {0, total - 1};
+    rc = cseg_mpi_select(MPI_COMM_WORLD, x, n, ends, 2, got, &diag);
+    CHECK(rc == 0 && got[0] == -INFINITY && got[1] == INFINITY, "infinities: %g %g", got[0],
+          got[1]);
+    if (rank == last) {
+        x[0] = 0.5;
+        x[1] = -0.5;
+    }
+    MPI_Allgatherv(x, cnt, MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, MPI_COMM_WORLD);
+    qsort(all, total, sizeof *all, cmp_total);
+
+    const double q[6] = {0, 0.1, 0.25, 0.5, 0.9, 1};
+    double qv[6];
+    rc = cseg_mpi_quantiles(MPI_COMM_WORLD, x, n, q, 6, qv, &diag);
+    CHECK(rc == 0, "quantiles: %s", diag.msg);
+    for (int i = 0; rc == 0 && i < 6; i++) {
+        double pos = q[i] * (double)(total - 1), frac;
+        size_t lo = (size_t)floor(pos), hi = lo + 1 < total ? lo + 1 : lo;
+        frac = pos - (double)lo;
+        double want = all[lo] + (all[hi] - all[lo]) * frac;
+        CHECK(same_bits(qv[i], want), "quantile %g: %.17g, sorted %.17g", q[i], qv[i], want);
+    }
+    if (rank == 0)
+        printf("ok: %zu values on %d processes: order statistics and quantiles as sorted\n",
+               total, size);
+
+    /* Errors, on every rank alike. */
+    uint64_t beyond = total;
+    rc = cseg_mpi_select(MPI_COMM_WORLD, x, n, &beyond, 1, got, &diag);
+    CHECK(rc == CSEG_EINVAL && strstr(diag.msg, "beyond"), "beyond: %d %s", rc, diag.msg);
+    if (rank == last)
+        x[n - 1] = NAN;
+    rc = cseg_mpi_quantiles(MPI_COMM_WORLD, x, n, q, 6, qv, &diag);
+    CHECK(rc == CSEG_EINVAL && strstr(diag.msg, "NaN"), "NaN: %d %s", rc, diag.msg);
+
+    free(x);
+    free(all);
+    free(counts);
+    free(displs);
+    int sum = 0;
+    MPI_Allreduce(&fails, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (rank == 0)
+        printf("%s: %d processes, %d failure(s)\n", sum ? "FAIL" : "ok", size, sum);
+    MPI_Finalize();
+    return sum ? 1 : 0;
+}

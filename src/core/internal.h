@@ -25,6 +25,22 @@ void *cseg__alloc_aligned(size_t n, size_t size);
 void cseg__advise_huge(void *p, size_t bytes);
 void cseg__free_aligned(void *p);
 /* qsort's comparison of doubles, ascending (no NaN expected). */
+/* The decimal digits of u, at least `width` of them (zeros in front), at o;
+ * returns the end (nothing written after it). Without printf: the writers
+ * of tables and events format millions of numbers. */
+static inline char *cseg__put_digits(char *o, unsigned long long u, int width)
+{
+    char tmp[24];
+    int k = 0;
+    do {
+        tmp[k++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u || k < width);
+    while (k > 0)
+        *o++ = tmp[--k];
+    return o;
+}
+
 /* A double's bits as an unsigned key in the order of the values: negative
  * numbers have every bit flipped, the others their sign bit set (so -0.0
  * comes just before +0.0); and back. */

@@ -12,17 +12,11 @@
  * the parsing of its text (docs/cli.md, bench/README.md). */
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "custseg/model.h"
 #include "internal.h"
 #include "../core/internal.h"
 #include "../table/internal.h"
-
-#define OUT_BLOCK_ROWS 4096
-#define OUT_SYNC_BLOCKS 64
 
 typedef struct actx {
     const cseg_model *m;
@@ -34,26 +28,33 @@ typedef struct actx {
     size_t *noff, *nlen;
     int32_t *lab;
     double *dist;
-    size_t cap, rows, blocks;
+    size_t cap, rows, blocks; /* blocks: written so far (cseg__csv_write_rows) */
     long long synced;
+    const cseg_table *chunk; /* the chunk being written and its id column (-1: none) */
+    long jid;
     cseg_diag *d;
 } actx;
 
-static void put_row(const actx *a, const cseg_table *t, long jid, size_t i, cseg__buf *b)
+/* Rows [i0, i1) of the chunk as text: id, segment, segment_name, distance. */
+static void put_rows(void *user, size_t i0, size_t i1, cseg__buf *b)
 {
-    if (jid >= 0) {
-        int32_t c = cseg_table_codes(t, (size_t)jid)[i];
-        if (c >= 0)
-            cseg__csv_put_text(b, cseg_table_level(t, (size_t)jid, c));
+    const actx *a = user;
+    const cseg_table *t = a->chunk;
+    for (size_t i = i0; i < i1; i++) {
+        if (a->jid >= 0) {
+            int32_t c = cseg_table_codes(t, (size_t)a->jid)[i];
+            if (c >= 0)
+                cseg__csv_put_text(b, cseg_table_level(t, (size_t)a->jid, c));
+            cseg__buf_put(b, ",", 1);
+        }
+        int32_t s = a->lab[i];
+        cseg__csv_put_number(b, (double)s + 1);
         cseg__buf_put(b, ",", 1);
+        cseg__buf_put(b, a->names.p + a->noff[s], a->nlen[s]);
+        cseg__buf_put(b, ",", 1);
+        cseg__csv_put_number(b, a->dist[i]);
+        cseg__buf_put(b, "\n", 1);
     }
-    int32_t s = a->lab[i];
-    cseg__csv_put_number(b, (double)s + 1);
-    cseg__buf_put(b, ",", 1);
-    cseg__buf_put(b, a->names.p + a->noff[s], a->nlen[s]);
-    cseg__buf_put(b, ",", 1);
-    cseg__csv_put_number(b, a->dist[i]);
-    cseg__buf_put(b, "\n", 1);
 }
 
 static int on_chunk(const cseg_table *t, void *user)
@@ -75,35 +76,9 @@ static int on_chunk(const cseg_table *t, void *user)
                  : cseg_model_assign(a->m, t, a->lab, a->dist, a->d);
     if (rc < 0)
         return rc;
-    long jid = a->id ? cseg_table_find(t, a->id) : -1;
-    size_t nblk = (n + OUT_BLOCK_ROWS - 1) / OUT_BLOCK_ROWS;
-    int nt = cseg__threads(0);
-    (void)nt; /* unused without OpenMP */
-    /* Each thread formats a block into its own buffer, then waits its turn
-     * to write it: writing one block overlaps formatting the next. */
-#pragma omp parallel num_threads(nt) default(none) shared(a, t, jid, n, nblk, rc) if (nblk > 1)
-    {
-        cseg__buf mine = {0};
-#pragma omp for ordered schedule(static, 1)
-        for (size_t b = 0; b < nblk; b++) {
-            size_t i0 = b * OUT_BLOCK_ROWS, i1 = i0 + OUT_BLOCK_ROWS < n ? i0 + OUT_BLOCK_ROWS : n;
-            mine.len = 0;
-            for (size_t i = i0; i < i1 && !mine.failed; i++)
-                put_row(a, t, jid, i, &mine);
-#pragma omp ordered
-            {
-                if (rc == 0 && mine.failed)
-                    rc = CSEG_ENOMEM;
-                else if (rc == 0 && fwrite(mine.p, 1, mine.len, a->f) != mine.len)
-                    rc = CSEG_EIO;
-                /* Start the disk writes as the file grows: the sync at the
-                 * end then waits for the last part only. */
-                if (rc == 0 && ++a->blocks % OUT_SYNC_BLOCKS == 0)
-                    cseg__writeback(a->f, &a->synced);
-            }
-        }
-        free(mine.p);
-    }
+    a->chunk = t;
+    a->jid = a->id ? cseg_table_find(t, a->id) : -1;
+    rc = cseg__csv_write_rows(a->f, n, put_rows, a, NULL, NULL, &a->blocks, &a->synced);
     if (rc < 0)
         return cseg__diag(a->d, rc, rc == CSEG_EIO ? a->out : NULL, 0, 0, "%s",
                           rc == CSEG_ENOMEM ? "out of memory" : "cannot write");

@@ -386,10 +386,11 @@ void cseg__stream_cache_drop(cseg_store *s)
 
 void cseg__stream_cache_free(cseg_store *s)
 {
+    stream_cache *c = s->stream;
     cseg__stream_cache_drop(s);
-    for (size_t q = 0; s->stream && q < ((stream_cache *)s->stream)->n_sql; q++)
-        free(((stream_cache *)s->stream)->sql[q].text);
-    free(s->stream);
+    for (size_t q = 0; c && q < c->n_sql; q++)
+        free(c->sql[q].text);
+    free(c);
     s->stream = NULL;
 }
 
@@ -862,20 +863,6 @@ static int prefetch(cseg_store *s, batch *b, const cseg_event *evs, const clean_
     return rc;
 }
 
-/* v in decimal into out (at least 21 bytes). */
-static void i64_text(int64_t v, char *out)
-{
-    char tmp[24], *e = tmp + sizeof tmp, *q = e;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do
-        *--q = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
-    if (v < 0)
-        *--q = '-';
-    memcpy(out, q, (size_t)(e - q));
-    out[e - q] = 0;
-}
-
 /* One event of the batch, decided in the caller's transaction: the
  * customer's cached state and days changed, what to write recorded in b. */
 static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
@@ -942,8 +929,10 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
     out->applied = 1;
     out->known = 1;
     /* What the batch writes for it, and what later events of the batch see. */
-    char dk[24];
-    i64_text(day, dk);
+    char dk[24], *dke = dk; /* the day in decimal */
+    if (day < 0)
+        *dke++ = '-';
+    *cseg__put_digits(dke, day < 0 ? 0 - (unsigned long long)day : (unsigned long long)day, 1) = 0;
     int added;
     b->events[b->n_events++] = i;
     if ((ev->event_key && (rc = batch_add(b, 'k', ev->event_key, NULL, NULL)) < 0) ||
@@ -971,11 +960,10 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
     t[0] = 0;
     cseg_format_date(day, t, sizeof b->times[i] - 10);
     t += strlen(t);
-    const int hms[3] = {(int)(sec / 3600), (int)(sec / 60 % 60), (int)(sec % 60)};
+    const int64_t hms[3] = {sec / 3600, sec / 60 % 60, sec % 60};
     for (int u = 0; u < 3; u++) {
         *t++ = u ? ':' : 'T';
-        *t++ = (char)('0' + hms[u] / 10);
-        *t++ = (char)('0' + hms[u] % 10);
+        t = cseg__put_digits(t, (unsigned long long)hms[u], 2);
     }
     memcpy(t, "Z", 2);
     return 0;

@@ -39,6 +39,16 @@ typedef int (*cseg__chunk_fn)(const cseg_table *chunk, void *user);
  * write_csv leaves no file. */
 typedef int (*cseg__rows_fn)(size_t done, size_t total, void *user);
 int cseg__table_print_csv_fn(const cseg_table *t, FILE *f, cseg__rows_fn fn, void *user);
+/* Rows [0, n) of CSV into f, in order: put(put_user, i0, i1, b) appends the
+ * text of rows [i0, i1) to b; the threads format a block of rows each while
+ * the block before is written. fn as above (may be NULL). *blocks counts the
+ * blocks written over calls into the same file (start it at 0), *synced is
+ * cseg__writeback's mark: the disk writes are started every few blocks, so a
+ * sync at the end waits for the last of them only. 0, CSEG_ENOMEM, CSEG_EIO
+ * or CSEG_ECANCELED. */
+typedef void (*cseg__put_rows_fn)(void *user, size_t i0, size_t i1, cseg__buf *b);
+int cseg__csv_write_rows(FILE *f, size_t n, cseg__put_rows_fn put, void *put_user,
+                         cseg__rows_fn fn, void *user, size_t *blocks, long long *synced);
 int cseg__table_write_csv_fn(const cseg_table *t, const char *path, cseg__rows_fn fn, void *user,
                              cseg_diag *d);
 /* A cell as cseg_table_write_csv writes it, appended to b: text quoted

@@ -1572,21 +1572,6 @@ void cseg__csv_put_text(cseg__buf *b, const char *s)
     put_text(b, s);
 }
 
-/* The decimal digits of u, at least `width` of them (zeros in front), at o;
- * returns the end. */
-static char *put_digits(char *o, unsigned long long u, int width)
-{
-    char tmp[24];
-    int k = 0;
-    do {
-        tmp[k++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u || k < width);
-    while (k > 0)
-        *o++ = tmp[--k];
-    return o;
-}
-
 static void put_number(cseg__buf *b, double v)
 {
     if (isnan(v) || cseg__buf_room(b, 48) < 0)
@@ -1595,7 +1580,7 @@ static void put_number(cseg__buf *b, double v)
     if (v == floor(v) && fabs(v) < 1e15) { /* as "%lld" */
         if (v < 0)
             *o++ = '-';
-        o = put_digits(o, (unsigned long long)fabs(v), 1);
+        o = cseg__put_digits(o, (unsigned long long)fabs(v), 1);
         b->len = (size_t)(o - b->p);
         return;
     }
@@ -1620,19 +1605,19 @@ static void put_time(cseg__buf *b, int64_t tv)
         b->len += (size_t)snprintf(o, 64, "%04d-%02u-%02u", y, m, dd);
         o = b->p + b->len;
     } else {
-        o = put_digits(o, (unsigned)y, 4);
+        o = cseg__put_digits(o, (unsigned)y, 4);
         *o++ = '-';
-        o = put_digits(o, m, 2);
+        o = cseg__put_digits(o, m, 2);
         *o++ = '-';
-        o = put_digits(o, dd, 2);
+        o = cseg__put_digits(o, dd, 2);
     }
     if (sec != 0) {
         *o++ = ' ';
-        o = put_digits(o, (unsigned long long)(sec / 3600), 2);
+        o = cseg__put_digits(o, (unsigned long long)(sec / 3600), 2);
         *o++ = ':';
-        o = put_digits(o, (unsigned long long)(sec / 60 % 60), 2);
+        o = cseg__put_digits(o, (unsigned long long)(sec / 60 % 60), 2);
         *o++ = ':';
-        o = put_digits(o, (unsigned long long)(sec % 60), 2);
+        o = cseg__put_digits(o, (unsigned long long)(sec % 60), 2);
     }
     b->len = (size_t)(o - b->p);
 }
@@ -1712,10 +1697,68 @@ int cseg_table_print_csv(const cseg_table *t, FILE *f)
     return cseg__table_print_csv_fn(t, f, NULL, NULL);
 }
 
-int cseg__table_print_csv_fn(const cseg_table *t, FILE *f, cseg__rows_fn fn, void *user)
+int cseg__csv_write_rows(FILE *f, size_t n, cseg__put_rows_fn put, void *put_user,
+                         cseg__rows_fn fn, void *user, size_t *blocks, long long *synced)
 {
     int nt = cseg__threads(0), rc = 0;
     (void)nt; /* unused without OpenMP */
+    size_t nblk = (n + WRITE_BLOCK_ROWS - 1) / WRITE_BLOCK_ROWS;
+    /* Each thread formats a block into its own buffer, then waits its turn
+     * to write it (ordered): writing one block overlaps formatting the next. */
+    /* fn, if any, hears of the rows written on the calling thread (the
+     * team's first), at most every WRITE_TELL_BLOCKS blocks. */
+    size_t told = 0;
+#pragma omp parallel num_threads(nt) default(none)                                             \
+    shared(f, n, put, put_user, nblk, rc, fn, user, told, blocks, synced) if (nblk > 1)
+    {
+        cseg__buf mine = {0};
+#ifdef _OPENMP
+        int caller = omp_get_thread_num() == 0;
+#else
+        int caller = 1;
+#endif
+#pragma omp for ordered schedule(static, 1)
+        for (size_t b = 0; b < nblk; b++) {
+            size_t i0 = b * WRITE_BLOCK_ROWS, i1 = i0 + WRITE_BLOCK_ROWS;
+            i1 = i1 < n ? i1 : n;
+            mine.len = 0;
+            if (!mine.failed)
+                put(put_user, i0, i1, &mine);
+#pragma omp ordered
+            {
+                if (rc == 0 && mine.failed)
+                    rc = CSEG_ENOMEM;
+                else if (rc == 0 && fwrite(mine.p, 1, mine.len, f) != mine.len)
+                    rc = CSEG_EIO;
+                else if (rc == 0 && fn && caller && b % WRITE_TELL_BLOCKS == 0 &&
+                         fn(told = i1, n, user) != 0)
+                    rc = CSEG_ECANCELED;
+                /* the disk writes started every WRITE_SYNC_BLOCKS blocks */
+                if (rc == 0 && ++*blocks % WRITE_SYNC_BLOCKS == 0)
+                    cseg__writeback(f, synced);
+            }
+        }
+        free(mine.p);
+    }
+    if (rc == 0 && fn && told < n && fn(n, n, user) != 0)
+        rc = CSEG_ECANCELED;
+    return rc;
+}
+
+typedef struct table_rows {
+    const cseg_table *t;
+    const quoted *qt;
+} table_rows;
+
+static void put_table_rows(void *user, size_t i0, size_t i1, cseg__buf *b)
+{
+    const table_rows *tr = user;
+    put_rows(tr->t, tr->qt, i0, i1, b);
+}
+
+int cseg__table_print_csv_fn(const cseg_table *t, FILE *f, cseg__rows_fn fn, void *user)
+{
+    int rc = 0;
     cseg__buf head = {0};
     quoted *qt = quote_levels(t);
     if (!qt)
@@ -1729,46 +1772,11 @@ int cseg__table_print_csv_fn(const cseg_table *t, FILE *f, cseg__rows_fn fn, voi
     if (head.failed || fwrite(head.p, 1, head.len, f) != head.len)
         rc = head.failed ? CSEG_ENOMEM : CSEG_EIO;
     free(head.p);
-    size_t nblk = (t->n_rows + WRITE_BLOCK_ROWS - 1) / WRITE_BLOCK_ROWS;
-    /* Each thread formats a block into its own buffer, then waits its turn
-     * to write it (ordered): writing one block overlaps formatting the next. */
-    /* fn, if any, hears of the rows written on the calling thread (the
-     * team's first), at most every WRITE_TELL_BLOCKS blocks. */
-    size_t told = 0;
-    long long synced = 0; /* the disk writes started every WRITE_SYNC_BLOCKS blocks */
-#pragma omp parallel num_threads(nt) default(none)                                             \
-    shared(t, qt, f, nblk, rc, fn, user, told, synced) if (nblk > 1)
-    {
-        cseg__buf mine = {0};
-#ifdef _OPENMP
-        int caller = omp_get_thread_num() == 0;
-#else
-        int caller = 1;
-#endif
-#pragma omp for ordered schedule(static, 1)
-        for (size_t b = 0; b < nblk; b++) {
-            size_t i0 = b * WRITE_BLOCK_ROWS, i1 = i0 + WRITE_BLOCK_ROWS;
-            i1 = i1 < t->n_rows ? i1 : t->n_rows;
-            mine.len = 0;
-            if (!mine.failed)
-                put_rows(t, qt, i0, i1, &mine);
-#pragma omp ordered
-            {
-                if (rc == 0 && mine.failed)
-                    rc = CSEG_ENOMEM;
-                else if (rc == 0 && fwrite(mine.p, 1, mine.len, f) != mine.len)
-                    rc = CSEG_EIO;
-                else if (rc == 0 && fn && caller && b % WRITE_TELL_BLOCKS == 0 &&
-                         fn(told = i1, t->n_rows, user) != 0)
-                    rc = CSEG_ECANCELED;
-                if (rc == 0 && b % WRITE_SYNC_BLOCKS == WRITE_SYNC_BLOCKS - 1)
-                    cseg__writeback(f, &synced);
-            }
-        }
-        free(mine.p);
-    }
-    if (rc == 0 && fn && told < t->n_rows && fn(t->n_rows, t->n_rows, user) != 0)
-        rc = CSEG_ECANCELED;
+    size_t blocks = 0;
+    long long synced = 0;
+    table_rows tr = {t, qt};
+    if (rc == 0)
+        rc = cseg__csv_write_rows(f, t->n_rows, put_table_rows, &tr, fn, user, &blocks, &synced);
     quoted_free(qt, t->n_cols);
     if (rc == 0 && ferror(f))
         rc = CSEG_EIO;

@@ -55,17 +55,17 @@ int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Misuse: message + hint to stderr, returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_status_of(int code);
+/* Whether FILE's header holds every feature column of the model (*have of
+ * them), and the id column to read from it (NULL: none). Prints and
+ * returns an exit status on an unreadable file. */
+int cli_model_file_kind(const cseg_model *m, const char *path, const cseg_csv_params *csv,
+                        int *is_table, const char **idcol, size_t *have);
 /* FILE as the customers of model m (docs/cli.md, assign's "What FILE is"):
  * a customer table with the model's input columns, or for a model made by
  * run a transaction log turned into customer features as run does (the
  * analysis day --as-of when have_as_of). *t (to free) and *idcol (the id
  * column, or NULL) on success; otherwise the error is printed and its exit
  * status returned. */
-/* Whether FILE's header holds every feature column of the model (*have of
- * them), and the id column to read from it (NULL: none). Prints and
- * returns an exit status on an unreadable file. */
-int cli_model_file_kind(const cseg_model *m, const char *path, const cseg_csv_params *csv,
-                        int *is_table, const char **idcol, size_t *have);
 int cli_model_customers(const cseg_model *m, const char *path, const cseg_csv_params *csv,
                         int have_as_of, long long as_of, cseg_table **t, const char **idcol);
 

@@ -170,7 +170,8 @@ static void test_assign_csv(void **state)
     const char *bad = tmp_text(2, "group,id,score,income\nA,1,50,20\nB,2,5x,30\n");
     assert_int_equal(cseg_model_assign_csv(m, bad, &csv, "id", 1, got, &n, &d), CSEG_EPARSE);
     assert_int_equal(d.line, 3);
-    assert_true(d.col > 0);
+    assert_int_equal(d.col, 5);
+    assert_string_equal(d.msg, "expected a number in column \"score\", got \"5x\"");
     assert_string_equal(slurp(got), slurp(exp));
     cseg_model_free(m);
     unlink(in);

@@ -105,7 +105,7 @@ same assign-big-same "$T/big_as.csv" "$T/out"
 n_big=$(wc -l < "$T/big.csv")
 awk -F, -v OFS=, -v L=$((n_big - 5)) 'NR == L { $2 = "abc" } 1' "$T/big.csv" > "$T/big_bad.csv"
 expect 1 assign-big-bad -- "$BIN" assign "$T/o1/model.json" "$T/big_bad.csv" --out "$T/big_bad_as.csv"
-contains assign-big-bad "$T/err" "big_bad.csv:$((n_big - 5)):"
+stderr_is assign-big-bad "custseg: $T/big_bad.csv:$((n_big - 5)):7: expected a number in column \"recency_days\", got \"abc\""
 [ ! -e "$T/big_bad_as.csv" ] && ok || bad "assign-big-bad: an output was left"
 no_tmp_left assign-big-bad "$T"
 # --out to a device or a pipe writes through it: renaming a file over /dev/null

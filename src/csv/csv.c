@@ -58,7 +58,6 @@ struct cseg_csv {
     const char *map;
     size_t map_len;
     int map_tried, map_heap;
-    size_t map_limit; /* 0, or the most bytes brought into memory (cseg__csv_map_limit) */
     uint64_t raw_size; /* the file's size, 0 when not a regular file */
     int from_map;    /* fill() copies from the map at map_off instead of reading */
     size_t map_off;
@@ -583,9 +582,8 @@ int cseg__csv_block(cseg_csv *r, size_t want, const char **p, size_t *len, long 
  * failure (corrupt or truncated data, too large, out of memory) leaves r->map
  * NULL: zlib then reads the file as before and reports the error. Bytes after
  * the last member that do not start a member are ignored, as zlib does. */
-static void inflate_whole(cseg_csv *r, const unsigned char *in, size_t n, size_t limit)
+static void inflate_whole(cseg_csv *r, const unsigned char *in, size_t n)
 {
-    const size_t most = limit < MAP_INFLATE_MAX ? limit : MAP_INFLATE_MAX;
     if (n < 18 || in[0] != 0x1f || in[1] != 0x8b)
         return;
     struct libdeflate_decompressor *dc = libdeflate_alloc_decompressor();
@@ -595,8 +593,8 @@ static void inflate_whole(cseg_csv *r, const unsigned char *in, size_t n, size_t
                  (size_t)in[n - 1] << 24;
     if (cap < n)
         cap = 4 * n;
-    if (cap > most)
-        cap = most;
+    if (cap > MAP_INFLATE_MAX)
+        cap = MAP_INFLATE_MAX;
     char *out = malloc(cap + CSEG_CSV_PAD);
     cseg__advise_huge(out, cap + CSEG_CSV_PAD);
     size_t len = 0, at = 0;
@@ -604,8 +602,8 @@ static void inflate_whole(cseg_csv *r, const unsigned char *in, size_t n, size_t
         size_t used = 0, got = 0;
         enum libdeflate_result res = libdeflate_gzip_decompress_ex(dc, in + at, n - at, out + len,
                                                                    cap - len, &used, &got);
-        if (res == LIBDEFLATE_INSUFFICIENT_SPACE && cap < most) {
-            cap = cap > most / 2 ? most : 2 * cap;
+        if (res == LIBDEFLATE_INSUFFICIENT_SPACE && cap < MAP_INFLATE_MAX) {
+            cap = cap > MAP_INFLATE_MAX / 2 ? MAP_INFLATE_MAX : 2 * cap;
             char *bigger = realloc(out, cap + CSEG_CSV_PAD);
             if (!bigger)
                 break;
@@ -639,7 +637,6 @@ static void map_input(cseg_csv *r)
     r->map_tried = 1;
     if (!r->gz)
         return;
-    size_t limit = r->map_limit ? r->map_limit : SIZE_MAX;
     int direct = gzdirect(r->gz);
 #ifndef CSEG_HAVE_LIBDEFLATE
     if (!direct)
@@ -650,8 +647,7 @@ static void map_input(cseg_csv *r)
         return;
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-        (uint64_t)st.st_size <= (uint64_t)SIZE_MAX && (!direct || st.st_size >= (off_t)CSV_CHUNK) &&
-        (uint64_t)st.st_size <= (direct ? limit : limit / 4)) {
+        (uint64_t)st.st_size <= (uint64_t)SIZE_MAX && (!direct || st.st_size >= (off_t)CSV_CHUNK)) {
         int flags = MAP_PRIVATE;
 #ifdef MAP_POPULATE
         flags |= MAP_POPULATE;
@@ -662,7 +658,7 @@ static void map_input(cseg_csv *r)
             r->map_len = (size_t)st.st_size;
         } else if (m != MAP_FAILED) {
 #ifdef CSEG_HAVE_LIBDEFLATE
-            inflate_whole(r, m, (size_t)st.st_size, limit);
+            inflate_whole(r, m, (size_t)st.st_size);
 #endif
             munmap(m, (size_t)st.st_size);
         }
@@ -683,11 +679,6 @@ void cseg__csv_progress(const cseg_csv *r, uint64_t *done, uint64_t *total)
         *done = r->base + r->pos;
         *total = 0;
     }
-}
-
-void cseg__csv_map_limit(cseg_csv *r, size_t bytes)
-{
-    r->map_limit = bytes;
 }
 
 int cseg__csv_mapped_block(cseg_csv *r, size_t max, const char **p, size_t *len, long *line)

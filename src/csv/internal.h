@@ -28,9 +28,6 @@ int cseg__csv_block(cseg_csv *r, size_t want, const char **p, size_t *len, long 
 int cseg__csv_mapped_block(cseg_csv *r, size_t max, const char **p, size_t *len, long *line);
 /* How far the reading is (cseg_table_read_params.progress). */
 void cseg__csv_progress(const cseg_csv *r, uint64_t *done, uint64_t *total);
-/* Bring the input into memory for cseg__csv_mapped_block only when it
- * (inflated) is at most `bytes` long; 0 (the default): any size. */
-void cseg__csv_map_limit(cseg_csv *r, size_t bytes);
 /* Mark len bytes holding `lines` line ends (a block from either function
  * above) as read. */
 void cseg__csv_consume(cseg_csv *r, size_t len, long lines);

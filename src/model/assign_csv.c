@@ -2,7 +2,7 @@
  * (cseg_model_assign_csv).
  *
  * The file is read by the table module's chunked reader (a chunk is a block
- * of about 16 MB of text; its table is reused from chunk to chunk) with
+ * of about 8 MB of text; its table is reused from chunk to chunk) with
  * the model's columns typed as the model has them and every other column
  * skipped; each chunk is assigned (cseg_model_assign or _known: row by
  * row, so a chunk's rows get what the whole table's would) and its rows

@@ -4,8 +4,9 @@
  * The file is read by the table module's chunked reader (a chunk is a block
  * of about 8 MB of text; its table is reused from chunk to chunk) with
  * the model's columns typed as the model has them and every other column
- * skipped; each chunk is assigned (cseg_model_assign or _known: row by
- * row, so a chunk's rows get what the whole table's would) and its rows
+ * skipped; each chunk is assigned (as by cseg_model_assign or _known: row
+ * by row, so a chunk's rows get what the whole table's would; the threads'
+ * buffers kept from chunk to chunk) and its rows
  * formatted by the threads, a block of 4,096 rows each, and written in
  * order into a temporary file renamed over the output at the end. Memory is
  * a chunk's, not the file's: on this machine a fresh page costs more than
@@ -28,6 +29,7 @@ typedef struct actx {
     size_t *noff, *nlen;
     int32_t *lab;
     double *dist;
+    cseg__assign_scratch scratch; /* the threads' buffers, the same for every chunk */
     size_t cap, rows, blocks; /* blocks: written so far (cseg__csv_write_rows) */
     long long synced;
     const cseg_table *chunk; /* the chunk being written and its id column (-1: none) */
@@ -71,9 +73,8 @@ static int on_chunk(const cseg_table *t, void *user)
         a->dist = dist;
         a->cap = n;
     }
-    int rc = a->keep_known
-                 ? cseg_model_assign_known(a->m, t, a->id, a->lab, a->dist, NULL, a->d)
-                 : cseg_model_assign(a->m, t, a->lab, a->dist, a->d);
+    int rc = cseg__model_assign_chunk(a->m, t, a->keep_known ? a->id : NULL, a->lab, a->dist,
+                                      &a->scratch, a->d);
     if (rc < 0)
         return rc;
     a->chunk = t;
@@ -182,5 +183,6 @@ int cseg_model_assign_csv(const cseg_model *m, const char *in_path, const cseg_c
     free(a.nlen);
     free(a.lab);
     free(a.dist);
+    cseg__assign_scratch_free(&a.scratch);
     return rc;
 }

@@ -12,4 +12,22 @@ int cseg__model_assign_planned(const cseg_model *m, const cseg_table *t,
                                const cseg__prep_plan *pl, int32_t *labels, double *distance,
                                cseg_diag *d);
 
+/* The threads' buffers of an assignment, kept by a caller that assigns
+ * chunk after chunk (cseg_model_assign_csv) so that each chunk uses the
+ * memory the last one used: fresh memory costs a page fault a page on first
+ * touch, and a chunk's buffers made anew were faulted in anew (about 1,600
+ * faults for a million customers). Start zeroed; free with
+ * cseg__assign_scratch_free. */
+typedef struct cseg__assign_scratch {
+    double *buf;
+    size_t cap; /* doubles */
+} cseg__assign_scratch;
+void cseg__assign_scratch_free(cseg__assign_scratch *s);
+
+/* cseg_model_assign (id_column NULL) or cseg_model_assign_known (n_kept
+ * not told) with the buffers in sc, made or enlarged when short. */
+int cseg__model_assign_chunk(const cseg_model *m, const cseg_table *t, const char *id_column,
+                             int32_t *labels, double *distance, cseg__assign_scratch *sc,
+                             cseg_diag *d);
+
 #endif

@@ -721,58 +721,86 @@ static int assign_block(const cseg_model *m, const cseg_table *t, const cseg__pr
     return rc;
 }
 
-/* Blocks first, first + step ... of t's n rows, with buffers for the rows
- * there are: one row (a streamed event) must not cost a block's allocation.
- * (Not a worksharing loop: called outside a team of its own, that would
- * bind to a caller's parallel region and leave blocks to its threads.) */
-static int assign_blocks(const cseg_model *m, const cseg_table *t, const cseg__prep_plan *pl,
-                         long jid, int32_t *labels, double *distance, size_t n, size_t nblk,
-                         size_t first, size_t step, size_t *kept)
+/* Doubles a thread's buffers take for blocks of nb rows: the transformed
+ * rows (before PCA, when there is one) and the model's inputs, each a
+ * whole number of 64-byte lines. */
+static size_t block_doubles(const cseg_model *m, size_t nb, size_t *zoff)
 {
     size_t dim = cseg_model_dim(m), p = cseg_prep_n_outputs(m->prep);
-    size_t nb = n < ASSIGN_BLOCK ? (n ? n : 1) : ASSIGN_BLOCK;
-    double *Xb = m->pca ? cseg__alloc_aligned(nb, p * sizeof(double)) : NULL;
-    double *Zb = cseg__alloc_aligned(nb, (dim ? dim : 1) * sizeof(double));
-    int mine = !Zb || (m->pca && !Xb) ? CSEG_ENOMEM : 0;
-    for (size_t b = first; b < nblk; b += step) {
+    size_t x = m->pca ? (nb * p + 7) / 8 * 8 : 0;
+    *zoff = x;
+    return x + (nb * (dim ? dim : 1) + 7) / 8 * 8;
+}
+
+/* Blocks first, first + step ... of t's n rows, with buffers for the rows
+ * there are (buf: block_doubles of them): one row (a streamed event) must
+ * not cost a block's allocation. (Not a worksharing loop: called outside a
+ * team of its own, that would bind to a caller's parallel region and leave
+ * blocks to its threads.) */
+static int assign_blocks(const cseg_model *m, const cseg_table *t, const cseg__prep_plan *pl,
+                         long jid, int32_t *labels, double *distance, size_t n, size_t nblk,
+                         size_t first, size_t step, double *buf, size_t zoff, size_t *kept)
+{
+    double *Xb = m->pca ? buf : NULL, *Zb = buf + zoff;
+    int mine = 0;
+    for (size_t b = first; b < nblk && mine == 0; b += step) {
         size_t r0 = b * ASSIGN_BLOCK, r1 = r0 + ASSIGN_BLOCK < n ? r0 + ASSIGN_BLOCK : n;
-        if (mine == 0)
-            mine = assign_block(m, t, pl, jid, r0, r1, Xb, Zb, labels, distance, kept);
+        mine = assign_block(m, t, pl, jid, r0, r1, Xb, Zb, labels, distance, kept);
     }
-    cseg__free_aligned(Xb);
-    cseg__free_aligned(Zb);
     return mine;
 }
 
-/* The rows of t assigned; given (NULL: made here) where its columns are. */
+void cseg__assign_scratch_free(cseg__assign_scratch *s)
+{
+    cseg__free_aligned(s->buf);
+    s->buf = NULL;
+    s->cap = 0;
+}
+
+/* The rows of t assigned; given (NULL: made here) where its columns are;
+ * the threads' buffers in sc (NULL: made and freed here). */
 static int assign_rows(const cseg_model *m, const cseg_table *t, const cseg__prep_plan *given,
-                       long jid, int32_t *labels, double *distance, size_t *n_kept, cseg_diag *d)
+                       long jid, int32_t *labels, double *distance, size_t *n_kept,
+                       cseg__assign_scratch *sc, cseg_diag *d)
 {
     if (!m->prep)
         return CSEG_ENOTFIT;
     size_t n = cseg_table_n_rows(t), nblk = (n + ASSIGN_BLOCK - 1) / ASSIGN_BLOCK, kept = 0;
-    cseg__prep_plan *made = NULL; /* the table's columns found once, for every block */
-    int rc = given ? 0 : cseg__prep_plan_make(m->prep, t, &made, d);
-    if (rc < 0)
-        return rc;
-    const cseg__prep_plan *pl = given ? given : made;
     /* k-means blocks in parallel (its predict then runs on one thread);
      * mixtures and DBSCAN lean on threaded libraries: their blocks in turn. */
     int nt = m->km && nblk > 1 ? cseg__threads(0) : 1, failed = 0;
-    (void)nt; /* unused without OpenMP */
+    size_t zoff, per = block_doubles(m, n < ASSIGN_BLOCK ? (n ? n : 1) : ASSIGN_BLOCK, &zoff);
+    cseg__assign_scratch local = {NULL, 0};
+    if (!sc)
+        sc = &local;
+    if (sc->cap < per * (size_t)nt) {
+        cseg__assign_scratch_free(sc);
+        if (!(sc->buf = cseg__alloc_aligned((size_t)nt, per * sizeof(double))))
+            return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+        sc->cap = per * (size_t)nt;
+    }
+    double *buf = sc->buf;
+    cseg__prep_plan *made = NULL; /* the table's columns found once, for every block */
+    int rc = given ? 0 : cseg__prep_plan_make(m->prep, t, &made, d);
+    if (rc < 0) {
+        cseg__assign_scratch_free(&local);
+        return rc;
+    }
+    const cseg__prep_plan *pl = given ? given : made;
     /* One thread: no team. A team of one would make the parallel regions
      * inside (transform, predict) nested ones, each with a team of its own
      * allocated, for every streamed event. */
     if (nt > 1) {
 #pragma omp parallel num_threads(nt) default(none)                                             \
-    shared(m, t, pl, jid, labels, distance, n, nblk, failed) reduction(+ : kept)
+    shared(m, t, pl, jid, labels, distance, n, nblk, failed, buf, per, zoff) reduction(+ : kept)
         {
 #ifdef _OPENMP
             size_t me = (size_t)omp_get_thread_num(), all = (size_t)omp_get_num_threads();
 #else
             size_t me = 0, all = 1;
 #endif
-            int mine = assign_blocks(m, t, pl, jid, labels, distance, n, nblk, me, all, &kept);
+            int mine = assign_blocks(m, t, pl, jid, labels, distance, n, nblk, me, all,
+                                     buf + me * per, zoff, &kept);
             if (mine < 0) {
 #pragma omp critical(cseg_assign_failed)
                 if (failed == 0 || mine == CSEG_ENOMEM)
@@ -780,9 +808,10 @@ static int assign_rows(const cseg_model *m, const cseg_table *t, const cseg__pre
             }
         }
     } else {
-        failed = assign_blocks(m, t, pl, jid, labels, distance, n, nblk, 0, 1, &kept);
+        failed = assign_blocks(m, t, pl, jid, labels, distance, n, nblk, 0, 1, buf, zoff, &kept);
     }
     cseg__prep_plan_free(made);
+    cseg__assign_scratch_free(&local);
     if (failed < 0) { /* a bad value is named by the whole-table path, as ever */
         double *Z = transformed(m, t, &rc, d);
         if (!Z)
@@ -803,7 +832,7 @@ int cseg_model_assign_known(const cseg_model *m, const cseg_table *t, const char
     if (!has_clusterer(m))
         return CSEG_ENOTFIT;
     long jid = id_column ? cseg_table_find(t, id_column) : -1;
-    return assign_rows(m, t, NULL, m->n_known ? jid : -1, labels, distance, n_kept, d);
+    return assign_rows(m, t, NULL, m->n_known ? jid : -1, labels, distance, n_kept, NULL, d);
 }
 
 int cseg_model_assign(const cseg_model *m, const cseg_table *t, int32_t *labels,
@@ -811,7 +840,17 @@ int cseg_model_assign(const cseg_model *m, const cseg_table *t, int32_t *labels,
 {
     if (!has_clusterer(m))
         return CSEG_ENOTFIT;
-    return assign_rows(m, t, NULL, -1, labels, distance, NULL, d);
+    return assign_rows(m, t, NULL, -1, labels, distance, NULL, NULL, d);
+}
+
+int cseg__model_assign_chunk(const cseg_model *m, const cseg_table *t, const char *id_column,
+                             int32_t *labels, double *distance, cseg__assign_scratch *sc,
+                             cseg_diag *d)
+{
+    if (!has_clusterer(m))
+        return CSEG_ENOTFIT;
+    long jid = id_column && m->n_known ? cseg_table_find(t, id_column) : -1;
+    return assign_rows(m, t, NULL, jid, labels, distance, NULL, sc, d);
 }
 
 int cseg__model_assign_planned(const cseg_model *m, const cseg_table *t,
@@ -820,7 +859,7 @@ int cseg__model_assign_planned(const cseg_model *m, const cseg_table *t,
 {
     if (!has_clusterer(m))
         return CSEG_ENOTFIT;
-    return assign_rows(m, t, pl, -1, labels, distance, NULL, d);
+    return assign_rows(m, t, pl, -1, labels, distance, NULL, NULL, d);
 }
 
 static const char *scale_name(cseg_scale s)

@@ -1,17 +1,14 @@
 /* Tests for core internals that every module leans on: the radix sort of
  * doubles against qsort (duplicates, negatives, signed zeros, infinities,
  * subnormals; the short-array paths and the radix path). Signed zeros are
- * equal values: their order among themselves is not checked. */
+ * equal values: their order among themselves is not checked. And the
+ * loading of optional libraries (cseg__dl_load). */
+#include <dlfcn.h>
 #include <float.h>
 #include <math.h>
 
 #include "util.h"
-
-/* Internal (src/core/internal.h); the static library exports it. */
-void cseg__sort_doubles(double *v, size_t n);
-int cseg__select_doubles(const double *x, size_t n, const size_t *ranks, size_t nr, double *out);
-int cseg__quantiles(const double *x, size_t n, const double *q, size_t nq, double *out);
-double cseg__quantile_sorted(const double *v, size_t n, double q);
+#include "../src/core/internal.h" /* internals: the static library exports them */
 
 static int cmp(const void *a, const void *b)
 {
@@ -116,11 +113,48 @@ static void test_select_doubles(void **state)
     }
 }
 
+static double (*cos_fn)(double);
+
+static const char *resolve_cos(void *h)
+{
+    return (*(void **)&cos_fn = dlsym(h, "cos")) ? NULL : "cos";
+}
+
+static const char *resolve_missing(void *h)
+{
+    return dlsym(h, "cseg_no_such_function") ? NULL : "cseg_no_such_function";
+}
+
+/* A library that is not there, one without a wanted function, one with all:
+ * the error names the library, what needs it and its package, every time. */
+static void test_dl_load(void **state)
+{
+    (void)state;
+    cseg_diag d;
+    cseg__dl none = CSEG__DL_INIT("libcseg-no-such-library.so.9", "testing", "no-such-package",
+                                  resolve_cos);
+    for (int i = 0; i < 2; i++) {
+        cseg_diag_clear(&d);
+        assert_int_equal(cseg__dl_load(&none, &d), CSEG_EIO);
+        assert_non_null(strstr(d.msg, "cannot load libcseg-no-such-library.so.9 (testing; "
+                                      "Debian package no-such-package): "));
+    }
+    cseg__dl lacks = CSEG__DL_INIT("libm.so.6", "testing", "libc6", resolve_missing);
+    cseg_diag_clear(&d);
+    assert_int_equal(cseg__dl_load(&lacks, &d), CSEG_EIO);
+    assert_string_equal(d.msg, "libm.so.6 lacks cseg_no_such_function (testing; Debian package libc6)");
+    cseg__dl libm = CSEG__DL_INIT("libm.so.6", "testing", "libc6", resolve_cos);
+    assert_int_equal(cseg__dl_load(&libm, NULL), 0);
+    assert_int_equal(cseg__dl_load(&libm, NULL), 0);
+    assert_true(cos_fn(0.0) == 1.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_doubles),
         cmocka_unit_test(test_select_doubles),
+        cmocka_unit_test(test_dl_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
 #ifndef CUSTSEG_CORE_INTERNAL_H
 #define CUSTSEG_CORE_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -192,5 +193,24 @@ static inline uint64_t cseg__mix64(uint64_t x)
     x ^= x >> 33;
     return x;
 }
+
+/* A library opened when first needed (dl.c): resolve(handle) fills the
+ * caller's table of functions from the handle and returns NULL, or the
+ * name of a function the library lacks. */
+typedef struct cseg__dl {
+    const char *soname;  /* "libpq.so.5": from the build (CMakeLists.txt) */
+    const char *what;    /* what needs it, for messages: "PostgreSQL" */
+    const char *package; /* the Debian package that has it: "libpq5" */
+    const char *(*resolve)(void *handle);
+    pthread_mutex_t lock;
+    int state; /* 0 not tried, 1 loaded, -1 failed (why says why) */
+    char why[400];
+} cseg__dl;
+#define CSEG__DL_INIT(soname, what, package, resolve)                                             \
+    {soname, what, package, resolve, PTHREAD_MUTEX_INITIALIZER, 0, {0}}
+/* Opens the library and resolves its functions on the first call, in any
+ * thread; 0 once they are there, else CSEG_EIO with d naming the library
+ * (every later call says the same). */
+int cseg__dl_load(cseg__dl *lib, cseg_diag *d);
 
 #endif

@@ -11,7 +11,10 @@
  * the same whatever the threads; it is also the most accurate method for
  * small eigenvalues of positive semi-definite matrices (Demmel & Veselic
  * 1992). Cost about 10 sweeps of 4 n^3 flops: negligible for tens of
- * features, about 0.05 s at n = 128 and 0.3 s at 256 (so LAPACK above 128). */
+ * features, about 0.05 s at n = 128 and 0.3 s at 256 (so LAPACK above 128).
+ *
+ * LAPACKE is opened when first needed (dl.c): most runs never need it. */
+#include <dlfcn.h>
 #include <float.h>
 #include <lapacke.h>
 #include <math.h>
@@ -107,14 +110,30 @@ out:
     return rc;
 }
 
+static struct {
+    __typeof__(&LAPACKE_dsyevd) LAPACKE_dsyevd;
+} lapacke;
+
+static const char *lapacke_resolve(void *h)
+{
+    return (*(void **)&lapacke.LAPACKE_dsyevd = dlsym(h, "LAPACKE_dsyevd")) ? NULL : "LAPACKE_dsyevd";
+}
+
+static cseg__dl lapacke_lib = CSEG__DL_INIT(CSEG_SONAME_LAPACKE, "eigenvectors of more than 128 "
+                                            "dimensions", "liblapacke", lapacke_resolve);
+
 int cseg__sym_eig(size_t n, const double *A, double *w, double *V)
 {
     if (n == 0 || n > (size_t)1 << 20)
         return CSEG_EINVAL;
     if (n <= CSEG_EIG_JACOBI_MAX)
         return sym_eig_jacobi(n, A, w, V);
+    int rc = cseg__dl_load(&lapacke_lib, NULL);
+    if (rc < 0)
+        return rc;
     memcpy(V, A, n * n * sizeof *V);
-    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)n, V, (lapack_int)n, w);
+    lapack_int info =
+        lapacke.LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)n, V, (lapack_int)n, w);
     if (info != 0)
         return info < 0 ? CSEG_EINVAL : CSEG_ERANGE;
     /* LAPACK returns ascending eigenvalues; callers want descending. */

@@ -5,7 +5,9 @@
  * the rest. What is kept is the weights, in class order, as a k x (d + 1)
  * matrix; prediction is the dot product of a row with each class's weights,
  * written here because it is one line and runs on dense rows without
- * LIBLINEAR's per-row node arrays. */
+ * LIBLINEAR's per-row node arrays. LIBLINEAR is opened when first needed
+ * (core/dl.c). */
+#include <dlfcn.h>
 #include <linear.h>
 #include <math.h>
 #include <stdlib.h>
@@ -41,6 +43,26 @@ static void quiet(const char *s)
     (void)s;
 }
 
+#define LINEAR_FUNCS(X) X(check_parameter) X(set_print_string_function) X(train) X(free_and_destroy_model)
+static struct {
+#define FIELD(f) __typeof__(&f) f;
+    LINEAR_FUNCS(FIELD)
+#undef FIELD
+} ll;
+
+static const char *linear_resolve(void *h)
+{
+#define SYM(f)                                                                                     \
+    if (!(*(void **)&ll.f = dlsym(h, #f)))                                                         \
+        return #f;
+    LINEAR_FUNCS(SYM)
+#undef SYM
+    return NULL;
+}
+
+static cseg__dl linear_lib = CSEG__DL_INIT(CSEG_SONAME_LINEAR, "linear SVMs", "liblinear4",
+                                           linear_resolve);
+
 static int check_input(const double *X, size_t n, size_t d, const int32_t *y, size_t k,
                        const double *class_weight, cseg_diag *diag)
 {
@@ -73,7 +95,7 @@ int cseg_linear_fit(cseg_linear **out, const double *X, size_t n, size_t d, cons
     if (bad)
         return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "%s", bad);
     int rc = check_input(X, n, d, y, k, class_weight, diag);
-    if (rc < 0)
+    if (rc < 0 || (rc = cseg__dl_load(&linear_lib, diag)) < 0)
         return rc;
     size_t *count = calloc(k, sizeof *count);
     if (!count)
@@ -131,13 +153,13 @@ int cseg_linear_fit(cseg_linear **out, const double *X, size_t n, size_t d, cons
         par.weight_label = wlab;
         par.weight = wts;
     }
-    const char *why = check_parameter(&prob, &par);
+    const char *why = ll.check_parameter(&prob, &par);
     if (why) {
         rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "LIBLINEAR: %s", why);
         goto out;
     }
-    set_print_string_function(quiet);
-    struct model *lm = train(&prob, &par);
+    ll.set_print_string_function(quiet);
+    struct model *lm = ll.train(&prob, &par);
     if (!lm) {
         rc = CSEG_ENOMEM;
         goto out;
@@ -153,7 +175,7 @@ int cseg_linear_fit(cseg_linear **out, const double *X, size_t n, size_t d, cons
             l->W[c * (d + 1) + j] = nw == 1 && li == 1 ? -w : w;
         }
     }
-    free_and_destroy_model(&lm);
+    ll.free_and_destroy_model(&lm);
 out:
     free(nodes);
     free(rows);

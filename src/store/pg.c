@@ -1,21 +1,22 @@
 /* custseg — the PostgreSQL back end of the store (Debian libpq). */
+#include <dlfcn.h>
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "pq.h"
 #include "../core/internal.h"
 #include "../csv/internal.h"
 
 void cseg__pg_message(const PGresult *res, const PGconn *c, char *buf, size_t size, char *pos,
                       size_t pos_size)
 {
-    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-    const char *at = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
-    snprintf(buf, size, "%s", msg ? msg : c ? PQerrorMessage(c) : "out of memory");
+    const char *msg = res ? cseg__pq.PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *at = res ? cseg__pq.PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
+    snprintf(buf, size, "%s", msg ? msg : c ? cseg__pq.PQerrorMessage(c) : "out of memory");
     for (char *p = buf; *p; p++)
         if (*p == '\n' || *p == '\r' || *p == '\t')
             *p = ' ';
@@ -29,15 +30,15 @@ void cseg__pg_message(const PGresult *res, const PGconn *c, char *buf, size_t si
  * syntax error when there is one. */
 static int fail_res(cseg_store *s, PGresult *res, cseg_diag *d)
 {
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *state = res ? cseg__pq.PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char buf[400], at[24]; /* the fields live in res: copied before it is freed */
     cseg__pg_message(res, s->db, buf, sizeof buf, at, sizeof at);
     /* Class 08 (connection) and a lost connection are I/O; the rest is the statement's. */
-    int code = !state || strncmp(state, "08", 2) == 0 || PQstatus(s->db) != CONNECTION_OK
+    int code = !state || strncmp(state, "08", 2) == 0 || cseg__pq.PQstatus(s->db) != CONNECTION_OK
                    ? CSEG_EIO
                    : CSEG_EINVAL;
     if (res)
-        PQclear(res);
+        cseg__pq.PQclear(res);
     return at[0] ? cseg__diag(d, code, s->uri, 0, 0, "%s (at character %s)", buf, at)
                  : cseg__diag(d, code, s->uri, 0, 0, "%s", buf);
 }
@@ -46,12 +47,12 @@ static int pg_exec(cseg_store *s, const char *sql, const char *types, const char
                    size_t np, cseg_diag *d)
 {
     (void)types; /* the server parses text into the column's type */
-    PGresult *res = np ? PQexecParams(s->db, sql, (int)np, NULL, params, NULL, NULL, 0)
-                       : PQexec(s->db, sql);
-    ExecStatusType st = PQresultStatus(res);
+    PGresult *res = np ? cseg__pq.PQexecParams(s->db, sql, (int)np, NULL, params, NULL, NULL, 0)
+                       : cseg__pq.PQexec(s->db, sql);
+    ExecStatusType st = cseg__pq.PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
         return fail_res(s, res, d);
-    PQclear(res);
+    cseg__pq.PQclear(res);
     return 0;
 }
 
@@ -61,39 +62,39 @@ static int pg_query(cseg_store *s, const char *sql, const char *types, const cha
                     size_t np, store_row_fn fn, void *ctx, cseg_diag *d)
 {
     (void)types;
-    if (!PQsendQueryParams(s->db, sql, (int)np, NULL, params, NULL, NULL, 0))
+    if (!cseg__pq.PQsendQueryParams(s->db, sql, (int)np, NULL, params, NULL, NULL, 0))
         return fail_res(s, NULL, d);
-    PQsetSingleRowMode(s->db);
+    cseg__pq.PQsetSingleRowMode(s->db);
     int rc = 0, stop = 0;
     const char **vals = NULL;
     size_t cap = 0;
     PGresult *res;
-    while ((res = PQgetResult(s->db)) != NULL) {
-        ExecStatusType st = PQresultStatus(res);
+    while ((res = cseg__pq.PQgetResult(s->db)) != NULL) {
+        ExecStatusType st = cseg__pq.PQresultStatus(res);
         if (st == PGRES_SINGLE_TUPLE && rc == 0 && !stop) {
-            size_t nc = (size_t)PQnfields(res);
+            size_t nc = (size_t)cseg__pq.PQnfields(res);
             if (nc > cap) {
                 const char **nv = realloc(vals, nc * sizeof *nv);
                 if (!nv) {
                     rc = cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
-                    PQclear(res);
+                    cseg__pq.PQclear(res);
                     continue;
                 }
                 vals = nv;
                 cap = nc;
             }
             for (size_t j = 0; j < nc; j++)
-                vals[j] = PQgetisnull(res, 0, (int)j) ? NULL : PQgetvalue(res, 0, (int)j);
+                vals[j] = cseg__pq.PQgetisnull(res, 0, (int)j) ? NULL : cseg__pq.PQgetvalue(res, 0, (int)j);
             stop = fn && fn(ctx, nc, vals);
-            PQclear(res);
+            cseg__pq.PQclear(res);
         } else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK &&
                    st != PGRES_COMMAND_OK) {
             if (rc == 0)
                 rc = fail_res(s, res, d);
             else
-                PQclear(res);
+                cseg__pq.PQclear(res);
         } else {
-            PQclear(res);
+            cseg__pq.PQclear(res);
         }
     }
     free(vals);
@@ -117,13 +118,13 @@ static int pg_bulk_begin(cseg_store *s, const char *table, const char *const *co
     for (size_t j = 0; j < nc; j++)
         off += (size_t)snprintf(sql + off, cap - off, "%s%s", j ? ", " : "", cols[j]);
     snprintf(sql + off, cap - off, ") FROM STDIN");
-    PGresult *res = PQexec(s->db, sql);
+    PGresult *res = cseg__pq.PQexec(s->db, sql);
     free(sql);
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
+    if (cseg__pq.PQresultStatus(res) != PGRES_COPY_IN) {
         free(b);
         return fail_res(s, res, d);
     }
-    PQclear(res);
+    cseg__pq.PQclear(res);
     s->bulk = b;
     s->bulk_nc = nc;
     snprintf(s->bulk_types, sizeof s->bulk_types, "%s", types);
@@ -132,7 +133,7 @@ static int pg_bulk_begin(cseg_store *s, const char *table, const char *const *co
 
 static int flush(cseg_store *s, store_buf *b, cseg_diag *d)
 {
-    if (b->len && PQputCopyData(s->db, b->p, (int)b->len) != 1)
+    if (b->len && cseg__pq.PQputCopyData(s->db, b->p, (int)b->len) != 1)
         return fail_res(s, NULL, d);
     b->len = 0;
     return 0;
@@ -191,14 +192,14 @@ static int pg_bulk_end(cseg_store *s, int commit, cseg_diag *d)
     free(b->p);
     free(b);
     s->bulk = NULL;
-    if (PQputCopyEnd(s->db, rc == 0 && commit ? NULL : "canceled by custseg") != 1 && rc == 0)
+    if (cseg__pq.PQputCopyEnd(s->db, rc == 0 && commit ? NULL : "canceled by custseg") != 1 && rc == 0)
         rc = fail_res(s, NULL, d);
     PGresult *res;
-    while ((res = PQgetResult(s->db)) != NULL) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0 && commit)
+    while ((res = cseg__pq.PQgetResult(s->db)) != NULL) {
+        if (cseg__pq.PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0 && commit)
             rc = fail_res(s, res, d);
         else
-            PQclear(res);
+            cseg__pq.PQclear(res);
     }
     return rc;
 }
@@ -210,7 +211,7 @@ static void pg_close(cseg_store *s)
         free(b->p);
         free(b);
     }
-    PQfinish(s->db);
+    cseg__pq.PQfinish(s->db);
 }
 
 static void quiet(void *arg, const char *message)
@@ -240,19 +241,41 @@ static const store_ops pg_ops = {
     NULL, /* ids with RETURNING */
 };
 
+cseg__pq_fns cseg__pq;
+
+static const char *pq_resolve(void *h)
+{
+#define SYM(f)                                                                                     \
+    if (!(*(void **)&cseg__pq.f = dlsym(h, #f)))                                                   \
+        return #f;
+    CSEG_PQ_FUNCS(SYM)
+#undef SYM
+    return NULL;
+}
+
+static cseg__dl pq_lib = CSEG__DL_INIT(CSEG_SONAME_PQ, "PostgreSQL", "libpq5", pq_resolve);
+
+int cseg__pq_load(cseg_diag *d)
+{
+    return cseg__dl_load(&pq_lib, d);
+}
+
 int cseg__store_open_pg(cseg_store *s, const char *uri, cseg_diag *d)
 {
     s->ops = &pg_ops;
-    PGconn *c = PQconnectdb(uri);
+    int rc = cseg__pq_load(d);
+    if (rc < 0)
+        return rc;
+    PGconn *c = cseg__pq.PQconnectdb(uri);
     s->db = c;
     if (!c)
         return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
-    if (PQstatus(c) != CONNECTION_OK) {
+    if (cseg__pq.PQstatus(c) != CONNECTION_OK) {
         char buf[400], at[4];
         cseg__pg_message(NULL, c, buf, sizeof buf, at, sizeof at);
         return cseg__diag(d, CSEG_EIO, s->uri, 0, 0, "cannot connect to the store: %s", buf);
     }
-    PQsetNoticeProcessor(c, quiet, NULL);
+    cseg__pq.PQsetNoticeProcessor(c, quiet, NULL);
     /* Doubles in their exact form (PostgreSQL 12+ writes the shortest exact
      * form already; 3 makes older servers write 17 digits). */
     return pg_exec(s, "SET client_encoding = 'UTF8'; SET extra_float_digits = 3", NULL, NULL, 0, d);

@@ -8,7 +8,6 @@
  * the database's column types become the reader's forced types. Simpler
  * than a second reader, and as fast: the CSV parser is not the bottleneck. */
 #include <errno.h>
-#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "pq.h"
 #include "custseg/features.h"
 #include "../core/internal.h"
 #include "../csv/internal.h"
@@ -165,9 +165,9 @@ static int pg_error(dbsrc *s, PGconn *c, PGresult *res, cseg_diag *d)
 {
     char buf[400], at[24]; /* the fields live in res: copied before it is freed */
     cseg__pg_message(res, c, buf, sizeof buf, at, sizeof at);
-    int code = PQstatus(c) != CONNECTION_OK ? CSEG_EIO : CSEG_EPARSE;
+    int code = cseg__pq.PQstatus(c) != CONNECTION_OK ? CSEG_EIO : CSEG_EPARSE;
     if (res)
-        PQclear(res);
+        cseg__pq.PQclear(res);
     return at[0] ? cseg__diag(d, code, s->uri, 0, 0, "%s: %s (at character %s)", s->what, buf, at)
                  : cseg__diag(d, code, s->uri, 0, 0, "%s: %s", s->what, buf);
 }
@@ -234,78 +234,80 @@ static size_t statement_end(const char *sql)
 
 static int pg_rows(dbsrc *s, const char *uri, const char *sql, cseg_diag *d)
 {
-    PGconn *c = PQconnectdb(uri);
-    int rc = 0;
-    if (!c || PQstatus(c) != CONNECTION_OK) {
+    int rc = cseg__pq_load(d);
+    if (rc < 0)
+        return rc;
+    PGconn *c = cseg__pq.PQconnectdb(uri);
+    if (!c || cseg__pq.PQstatus(c) != CONNECTION_OK) {
         rc = pg_error(s, c, NULL, d);
         if (d && strncmp(d->msg, s->what, strlen(s->what)) == 0)
             rc = cseg__diag(d, CSEG_EIO, s->uri, 0, 0, "cannot connect to the database: %s",
                             d->msg + strlen(s->what) + 2);
-        PQfinish(c);
+        cseg__pq.PQfinish(c);
         return rc;
     }
-    PQsetNoticeProcessor(c, quiet, NULL);
+    cseg__pq.PQsetNoticeProcessor(c, quiet, NULL);
     /* Dates in ISO form, times in UTC: what the date parser reads. */
     /* Read-only: a DELETE ... RETURNING given as --query is refused by the server. */
-    PGresult *res = PQexec(c, "SET client_encoding = 'UTF8'; SET datestyle = 'ISO, YMD'; "
+    PGresult *res = cseg__pq.PQexec(c, "SET client_encoding = 'UTF8'; SET datestyle = 'ISO, YMD'; "
                               "SET TimeZone = 'UTC'; SET extra_float_digits = 3; "
                               "SET default_transaction_read_only = on");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+    if (cseg__pq.PQresultStatus(res) != PGRES_COMMAND_OK) {
         rc = pg_error(s, c, res, d);
-        PQfinish(c);
+        cseg__pq.PQfinish(c);
         return rc;
     }
-    PQclear(res);
+    cseg__pq.PQclear(res);
     /* The columns and their types, without reading a row; a statement the
      * server refuses is refused here, with positions in the user's text. */
-    res = PQprepare(c, "", sql, 0, NULL);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+    res = cseg__pq.PQprepare(c, "", sql, 0, NULL);
+    if (cseg__pq.PQresultStatus(res) != PGRES_COMMAND_OK) {
         rc = pg_error(s, c, res, d);
-        PQfinish(c);
+        cseg__pq.PQfinish(c);
         return rc;
     }
-    PQclear(res);
-    res = PQdescribePrepared(c, "");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+    cseg__pq.PQclear(res);
+    res = cseg__pq.PQdescribePrepared(c, "");
+    if (cseg__pq.PQresultStatus(res) != PGRES_COMMAND_OK) {
         rc = pg_error(s, c, res, d);
-        PQfinish(c);
+        cseg__pq.PQfinish(c);
         return rc;
     }
-    for (int j = 0; j < PQnfields(res) && rc == 0; j++)
-        rc = add_col(s, PQfname(res, j), type_of_oid(PQftype(res, j)));
-    PQclear(res);
+    for (int j = 0; j < cseg__pq.PQnfields(res) && rc == 0; j++)
+        rc = add_col(s, cseg__pq.PQfname(res, j), type_of_oid(cseg__pq.PQftype(res, j)));
+    cseg__pq.PQclear(res);
     size_t len = strlen(sql) + 64;
     char *q = malloc(len);
     if (!q) {
-        PQfinish(c);
+        cseg__pq.PQfinish(c);
         return CSEG_ENOMEM;
     }
     size_t sl = statement_end(sql);
     snprintf(q, len, "COPY (%.*s\n) TO STDOUT WITH (FORMAT csv, HEADER true)", (int)sl, sql);
-    res = PQexec(c, q);
+    res = cseg__pq.PQexec(c, q);
     free(q);
-    if (rc == 0 && PQresultStatus(res) != PGRES_COPY_OUT) {
+    if (rc == 0 && cseg__pq.PQresultStatus(res) != PGRES_COPY_OUT) {
         rc = pg_error(s, c, res, d);
-        PQfinish(c);
+        cseg__pq.PQfinish(c);
         return rc;
     }
-    PQclear(res);
+    cseg__pq.PQclear(res);
     char *buf;
     int n;
-    while ((n = PQgetCopyData(c, &buf, 0)) > 0) {
+    while ((n = cseg__pq.PQgetCopyData(c, &buf, 0)) > 0) {
         if (rc == 0 && fwrite(buf, 1, (size_t)n, s->f) != (size_t)n)
             rc = cseg__diag(d, CSEG_EIO, s->path, 0, 0, "cannot write a temporary file");
-        PQfreemem(buf);
+        cseg__pq.PQfreemem(buf);
     }
     if (n == -2 && rc == 0)
         rc = pg_error(s, c, NULL, d);
-    while ((res = PQgetResult(c)) != NULL) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
+    while ((res = cseg__pq.PQgetResult(c)) != NULL) {
+        if (cseg__pq.PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
             rc = pg_error(s, c, res, d);
         else
-            PQclear(res);
+            cseg__pq.PQclear(res);
     }
-    PQfinish(c);
+    cseg__pq.PQfinish(c);
     return rc;
 }
 

@@ -24,7 +24,6 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <math.h>
-#include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -37,6 +36,7 @@
 
 #include "cli.h"
 #include "serve.h"
+#include "serve_libs.h"
 
 /* ---- metrics ---- */
 
@@ -136,16 +136,16 @@ static enum MHD_Result send_text(server *sv, struct MHD_Connection *c, req *r, u
                                  const char *type, char *text, size_t len)
 {
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        serve_mhd.MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    serve_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (status == 401)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    enum MHD_Result ok = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
+        serve_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    enum MHD_Result ok = serve_mhd.MHD_queue_response(c, status, resp);
+    serve_mhd.MHD_destroy_response(resp);
     size_t si = 0;
     while (si + 1 < N_STATUS && statuses[si] != status)
         si++;
@@ -310,7 +310,7 @@ static void finish_job(server *sv, job *j)
         atomic_fetch_add_explicit(&sv->m.applied, applied, memory_order_relaxed);
         atomic_fetch_add_explicit(&sv->m.moves, moves, memory_order_relaxed);
     }
-    MHD_resume_connection(j->conn);
+    serve_mhd.MHD_resume_connection(j->conn);
 }
 
 static int apply_jobs(server *sv, job **jobs, size_t nj, cseg_event *evs,
@@ -599,7 +599,7 @@ static enum MHD_Result post_events(server *sv, struct MHD_Connection *c, req *r)
         return send_error(sv, c, r, 503, NULL, "the service is stopping");
     }
     r->job = j;
-    MHD_suspend_connection(c);
+    serve_mhd.MHD_suspend_connection(c);
     if (sv->tail)
         sv->tail->next = j;
     else
@@ -673,8 +673,8 @@ static enum MHD_Result get_customer(server *sv, struct MHD_Connection *c, req *r
 
 static enum MHD_Result get_changes(server *sv, struct MHD_Connection *c, req *r)
 {
-    const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
-    const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    const char *since = serve_mhd.MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+    const char *limit = serve_mhd.MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
     long s0 = 0, lim = 1000;
     if (since && cli_parse_int(since, 0, LONG_MAX, &s0) < 0)
         return send_error(sv, c, r, 400, "since", "since must be a whole number >= 0");
@@ -959,7 +959,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!method_ok)
             return send_error(sv, c, r, 405, NULL, "method not allowed here");
         if (needs) {
-            const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+            const char *auth = serve_mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                            MHD_HTTP_HEADER_AUTHORIZATION);
             const char *tok = auth && strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
             r->scope = serve_token_scope(&sv->tokens, tok);
@@ -968,7 +968,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             if (!(r->scope & needs))
                 return send_error(sv, c, r, 403, NULL, "this token may not write events");
         }
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+        const char *cl = serve_mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > sv->max_body)
             return send_error(sv, c, r, 413, NULL, "the body is larger than %zu bytes",
@@ -1188,7 +1188,10 @@ int cmd_serve(int argc, char **argv)
         return cli_usage_error("serve", "--webhook-secret needs --webhook");
     if (!tls_cert_path != !tls_key_path)
         return cli_usage_error("serve", "--tls-cert and --tls-key go together");
-    if (tls_cert_path && !MHD_is_feature_supported(MHD_FEATURE_TLS))
+    int status = serve_libs_load(hook_url != NULL);
+    if (status != EXIT_OK)
+        return status;
+    if (tls_cert_path && !serve_mhd.MHD_is_feature_supported(MHD_FEATURE_TLS))
         return cli_error(EXIT_IO, "this libmicrohttpd was built without TLS");
     struct sockaddr_in sa;
     if (parse_listen(listen, &sa) < 0)
@@ -1196,7 +1199,7 @@ int cmd_serve(int argc, char **argv)
     sv.as_of = as_of;
     sv.max_body = max_body;
     sv.max_batch = max_batch;
-    int status = serve_tokens_load(&sv.tokens, tokens);
+    status = serve_tokens_load(&sv.tokens, tokens);
     if (status != EXIT_OK)
         return status;
     if (tls_cert_path && ((status = read_pem(tls_cert_path, &tls_cert)) != EXIT_OK ||
@@ -1282,7 +1285,7 @@ int cmd_serve(int argc, char **argv)
         mo[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, tls_cert};
     }
     mo[no] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    struct MHD_Daemon *daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, &sv,
+    struct MHD_Daemon *daemon = serve_mhd.MHD_start_daemon(flags, 0, NULL, NULL, handle, &sv,
                                                  MHD_OPTION_ARRAY, mo, MHD_OPTION_END);
     if (!daemon) {
         status = cli_error(EXIT_IO, "cannot listen on %s: %s", listen, strerror(errno));
@@ -1293,7 +1296,7 @@ int cmd_serve(int argc, char **argv)
         pthread_join(sv.writer, NULL);
         goto out_sync;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info = serve_mhd.MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
     char addr[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof addr);
     printf("custseg serve: listening on %s://%s:%u (model %s, %zu segments, store %s, "
@@ -1313,7 +1316,7 @@ int cmd_serve(int argc, char **argv)
     pthread_cond_signal(&sv.cv);
     pthread_mutex_unlock(&sv.mu);
     pthread_join(sv.writer, NULL);
-    MHD_stop_daemon(daemon);
+    serve_mhd.MHD_stop_daemon(daemon);
 out_sync:
     if (ckpt) {
         pthread_mutex_lock(&sv.ck_mu);

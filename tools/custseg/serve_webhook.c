@@ -9,7 +9,6 @@
  * tried again after 1, 2, 4 ... 60 seconds. libcurl does the HTTP (one
  * handle, kept alive); OpenSSL's HMAC signs the body when a secret is given.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -26,6 +25,7 @@
 
 #include "cli.h"
 #include "serve.h"
+#include "serve_libs.h"
 
 #define WEBHOOK_TIMEOUT 10     /* seconds for one POST */
 #define WEBHOOK_IDLE_POLL 1.0  /* seconds between looks at the store when not poked */
@@ -100,8 +100,8 @@ static int progress(void *ctx, curl_off_t a, curl_off_t b, curl_off_t c, curl_of
 /* One POST of body; the HTTP status, or 0 with msg when there was none. */
 static long post(serve_webhook *w, const char *body, char *msg, size_t msize)
 {
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = curl_slist_append(h, "User-Agent: custseg/" CSEG_VERSION_STRING);
+    struct curl_slist *h = serve_curl.curl_slist_append(NULL, "Content-Type: application/json");
+    h = serve_curl.curl_slist_append(h, "User-Agent: custseg/" CSEG_VERSION_STRING);
     if (w->secret) {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned mdlen = 0;
@@ -111,22 +111,22 @@ static long post(serve_webhook *w, const char *body, char *msg, size_t msize)
             size_t at = strlen(line);
             for (unsigned i = 0; i < mdlen; i++, at += 2)
                 snprintf(line + at, 3, "%02x", md[i]);
-            h = curl_slist_append(h, line);
+            h = serve_curl.curl_slist_append(h, line);
         }
     }
     char err[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(w->curl, CURLOPT_ERRORBUFFER, err);
-    CURLcode rc = curl_easy_perform(w->curl);
+    serve_curl.curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, h);
+    serve_curl.curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
+    serve_curl.curl_easy_setopt(w->curl, CURLOPT_ERRORBUFFER, err);
+    CURLcode rc = serve_curl.curl_easy_perform(w->curl);
     long status = 0;
     if (rc == CURLE_OK)
-        curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
+        serve_curl.curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
     else
-        snprintf(msg, msize, "%s", err[0] ? err : curl_easy_strerror(rc));
-    curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(w->curl, CURLOPT_ERRORBUFFER, NULL);
-    curl_slist_free_all(h);
+        snprintf(msg, msize, "%s", err[0] ? err : serve_curl.curl_easy_strerror(rc));
+    serve_curl.curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, NULL);
+    serve_curl.curl_easy_setopt(w->curl, CURLOPT_ERRORBUFFER, NULL);
+    serve_curl.curl_slist_free_all(h);
     return status;
 }
 
@@ -222,7 +222,7 @@ static void webhook_free(serve_webhook *w)
     if (!w)
         return;
     if (w->curl)
-        curl_easy_cleanup(w->curl);
+        serve_curl.curl_easy_cleanup(w->curl);
     cseg_store_close(w->store);
     if (w->secret)
         OPENSSL_cleanse(w->secret, strlen(w->secret));
@@ -275,19 +275,19 @@ int serve_webhook_start(serve_webhook **out, const serve_webhook_params *p)
     }
     atomic_store(&w->position, cursor);
     atomic_store(&w->latest, cursor);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(w->curl = curl_easy_init())) {
+    if (serve_curl.curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(w->curl = serve_curl.curl_easy_init())) {
         webhook_free(w);
         return cli_error(EXIT_IO, "cannot start libcurl");
     }
-    curl_easy_setopt(w->curl, CURLOPT_URL, w->url);
-    curl_easy_setopt(w->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(w->curl, CURLOPT_TIMEOUT, (long)WEBHOOK_TIMEOUT);
-    curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(w->curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(w->curl, CURLOPT_XFERINFOFUNCTION, progress);
-    curl_easy_setopt(w->curl, CURLOPT_XFERINFODATA, w);
+    serve_curl.curl_easy_setopt(w->curl, CURLOPT_URL, w->url);
+    serve_curl.curl_easy_setopt(w->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    serve_curl.curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
+    serve_curl.curl_easy_setopt(w->curl, CURLOPT_TIMEOUT, (long)WEBHOOK_TIMEOUT);
+    serve_curl.curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT, 5L);
+    serve_curl.curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, discard);
+    serve_curl.curl_easy_setopt(w->curl, CURLOPT_NOPROGRESS, 0L);
+    serve_curl.curl_easy_setopt(w->curl, CURLOPT_XFERINFOFUNCTION, progress);
+    serve_curl.curl_easy_setopt(w->curl, CURLOPT_XFERINFODATA, w);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -327,7 +327,7 @@ void serve_webhook_stop(serve_webhook *w)
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     webhook_free(w);
-    curl_global_cleanup();
+    serve_curl.curl_global_cleanup();
 }
 
 void serve_webhook_read_stats(serve_webhook *w, serve_webhook_stats *st)

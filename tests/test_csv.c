@@ -281,6 +281,22 @@ static void test_parse_datetime(void **state)
     char buf[16];
     cseg_format_date(15318, buf, sizeof buf);
     assert_string_equal(buf, "2011-12-10");
+    /* Every day from 0000-01-01 to 9999-12-31 (written by hand) reads back as
+     * itself (year 0 does not parse); a few beyond go through printf. */
+    long long first = -719528, last = 2932896, year1 = -719162; /* days from 1970-01-01 */
+    for (long long day = first - 3; day <= last + 3; day++) {
+        int rc = cseg_format_date(day, buf, sizeof buf);
+        if (day < first || day > last) { /* "-001-12-31", "10000-01-01" */
+            assert_true(rc >= 10 && buf[rc - 3] == '-');
+            continue;
+        }
+        long long back;
+        int parsed = cseg_parse_datetime(buf, 10, NULL, &back) == 0;
+        if (rc != 10 || (parsed ? back != day * 86400 : day >= year1))
+            fail_msg("day %lld: \"%s\" (%d)", day, buf, rc);
+    }
+    assert_int_equal(cseg_format_date(15318, buf, 8), 10); /* short: snprintf cuts, says 10 */
+    assert_string_equal(buf, "2011-12");
 }
 
 static void test_missing(void **state)

@@ -6,11 +6,12 @@
 #   scripts/setup.sh --bench  also the Python peers used by bench/ and tests/reference/
 set -eu
 # chromium, libxml2-utils: the report test renders and checks report.html;
-# valgrind: the CLI test checks a small run is leak- and error-free.
+# valgrind: the CLI test checks a small run is leak- and error-free; strace: it counts the
+# restart on huge pages (docs/cli.md).
 # libsqlite3-dev, libpq-dev, libssl-dev: the segment store (SQLite, PostgreSQL, SHA-256);
 # postgresql: the server the store tests start for themselves; sqlite3: the tests
 # build SQLite sources with it. libmicrohttpd-dev: custseg serve; libcurl4-openssl-dev: its webhooks; liblinear-dev: linear SVMs (train --classifier svm); curl, openssl: its tests (HTTPS with a self-signed certificate).
-pkgs="build-essential cmake pkg-config zlib1g-dev libdeflate-dev libopenblas-dev liblapacke-dev libjansson-dev libcmocka-dev libsqlite3-dev libpq-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev liblinear-dev curl openssl postgresql sqlite3 chromium libxml2-utils valgrind openmpi-bin libopenmpi-dev"
+pkgs="build-essential cmake pkg-config zlib1g-dev libdeflate-dev libopenblas-dev liblapacke-dev libjansson-dev libcmocka-dev libsqlite3-dev libpq-dev libssl-dev libmicrohttpd-dev libcurl4-openssl-dev liblinear-dev curl openssl postgresql sqlite3 chromium libxml2-utils valgrind strace openmpi-bin libopenmpi-dev"
 if [ "${1:-}" = "--bench" ]; then
     # The peers of bench/: pandas + scikit-learn + SciPy, fastcluster (Ward), R's dbscan,
     # and the threaded OpenBLAS they need to be fair; wrk, Flask and gunicorn for bench/service.sh.

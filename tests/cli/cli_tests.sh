@@ -686,6 +686,27 @@ expect 0 progress-quiet -- "$BIN" run "$SMALL" --out "$T/pg" --progress --quiet
 if [ -s "$T/err" ]; then bad "progress-quiet: stderr was '$(head -c 200 "$T/err")'"; else ok; fi
 if grep -q '"sample"' "$T/ks0/segments.json"; then bad "k-sample 0 sampled"; else ok; fi
 
+# ---- the restart on huge pages (docs/cli.md, "Memory on huge pages") ----
+# Same outputs with and without; GLIBC_TUNABLES naming the setting turns it off;
+# where it applies (THP available, not an AddressSanitizer build), exactly one
+# restart, with glibc.malloc.hugetlb=1 added to what was there.
+expect 0 thp-off -- env GLIBC_TUNABLES=glibc.malloc.hugetlb=0 "$BIN" run "$SMALL" --out "$T/thp0"
+expect 0 thp-default -- "$BIN" run "$SMALL" --out "$T/thp1"
+same thp-same-customers "$T/thp0/customers.csv" "$T/thp1/customers.csv"
+same thp-same-model "$T/thp0/model.json" "$T/thp1/model.json"
+if command -v strace >/dev/null 2>&1 && ! ldd "$BIN" 2>/dev/null | grep -q libasan &&
+    grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=0 strace -f -e trace=execve -o "$T/st0" "$BIN" run "$SMALL" --out "$T/thp0" >/dev/null 2>&1
+    if [ "$(grep -c 'execve(' "$T/st0")" = 1 ]; then ok; else bad "thp-off: $(grep -c 'execve(' "$T/st0") execs"; fi
+    GLIBC_TUNABLES=glibc.mem.tagging=0 strace -f -v -s 300 -e trace=execve -o "$T/st1" "$BIN" run "$SMALL" --out "$T/thp1" >/dev/null 2>&1
+    if [ "$(grep -c 'execve(' "$T/st1")" = 2 ]; then ok; else bad "thp-restart: $(grep -c 'execve(' "$T/st1") execs"; fi
+    contains thp-restart-env "$T/st1" '"GLIBC_TUNABLES=glibc.mem.tagging=0:glibc.malloc.hugetlb=1"'
+    strace -f -e trace=execve -o "$T/st2" "$BIN" --version >/dev/null 2>&1
+    if [ "$(grep -c 'execve(' "$T/st2")" = 1 ]; then ok; else bad "thp-version: restarted"; fi
+else
+    echo "skipped: the restart's exec count (no strace, an AddressSanitizer build or no huge pages)"
+fi
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

@@ -142,7 +142,8 @@ static void test_dl_load(void **state)
     cseg__dl lacks = CSEG__DL_INIT("libm.so.6", "testing", "libc6", resolve_missing);
     cseg_diag_clear(&d);
     assert_int_equal(cseg__dl_load(&lacks, &d), CSEG_EIO);
-    assert_string_equal(d.msg, "libm.so.6 lacks cseg_no_such_function (testing; Debian package libc6)");
+    assert_string_equal(d.msg,
+                        "libm.so.6 lacks cseg_no_such_function (testing; Debian package libc6)");
     cseg__dl libm = CSEG__DL_INIT("libm.so.6", "testing", "libc6", resolve_cos);
     assert_int_equal(cseg__dl_load(&libm, NULL), 0);
     assert_int_equal(cseg__dl_load(&libm, NULL), 0);

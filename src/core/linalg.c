@@ -116,7 +116,8 @@ static struct {
 
 static const char *lapacke_resolve(void *h)
 {
-    return (*(void **)&lapacke.LAPACKE_dsyevd = dlsym(h, "LAPACKE_dsyevd")) ? NULL : "LAPACKE_dsyevd";
+    *(void **)&lapacke.LAPACKE_dsyevd = dlsym(h, "LAPACKE_dsyevd");
+    return lapacke.LAPACKE_dsyevd ? NULL : "LAPACKE_dsyevd";
 }
 
 static cseg__dl lapacke_lib = CSEG__DL_INIT(CSEG_SONAME_LAPACKE, "eigenvectors of more than 128 "

@@ -43,7 +43,8 @@ static void quiet(const char *s)
     (void)s;
 }
 
-#define LINEAR_FUNCS(X) X(check_parameter) X(set_print_string_function) X(train) X(free_and_destroy_model)
+#define LINEAR_FUNCS(X)                                                                           \
+    X(check_parameter) X(set_print_string_function) X(train) X(free_and_destroy_model)
 static struct {
 #define FIELD(f) __typeof__(&f) f;
     LINEAR_FUNCS(FIELD)

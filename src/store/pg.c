@@ -84,7 +84,9 @@ static int pg_query(cseg_store *s, const char *sql, const char *types, const cha
                 cap = nc;
             }
             for (size_t j = 0; j < nc; j++)
-                vals[j] = cseg__pq.PQgetisnull(res, 0, (int)j) ? NULL : cseg__pq.PQgetvalue(res, 0, (int)j);
+                vals[j] = cseg__pq.PQgetisnull(res, 0, (int)j)
+                              ? NULL
+                              : cseg__pq.PQgetvalue(res, 0, (int)j);
             stop = fn && fn(ctx, nc, vals);
             cseg__pq.PQclear(res);
         } else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK &&
@@ -192,7 +194,8 @@ static int pg_bulk_end(cseg_store *s, int commit, cseg_diag *d)
     free(b->p);
     free(b);
     s->bulk = NULL;
-    if (cseg__pq.PQputCopyEnd(s->db, rc == 0 && commit ? NULL : "canceled by custseg") != 1 && rc == 0)
+    if (cseg__pq.PQputCopyEnd(s->db, rc == 0 && commit ? NULL : "canceled by custseg") != 1 &&
+        rc == 0)
         rc = fail_res(s, NULL, d);
     PGresult *res;
     while ((res = cseg__pq.PQgetResult(s->db)) != NULL) {

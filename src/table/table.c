@@ -1124,7 +1124,8 @@ static int read_pass(cseg_table **out, const insrc *in, const cseg_table_read_pa
             long line0;
             /* The whole mapped file as one block when possible (one parallel
              * region for all of it), else a window of BLOCK_BYTES. */
-            int mapped = mapped_ok && cseg__csv_mapped_block(r, MAP_BLOCK_BYTES, &blk, &blen, &line0);
+            int mapped =
+                mapped_ok && cseg__csv_mapped_block(r, MAP_BLOCK_BYTES, &blk, &blen, &line0);
             rc = mapped ? 1
                         : cseg__csv_block(r, fn ? CHUNK_BLOCK_BYTES : BLOCK_BYTES, &blk, &blen,
                                           &line0, d);

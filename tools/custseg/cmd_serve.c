@@ -1296,7 +1296,8 @@ int cmd_serve(int argc, char **argv)
         pthread_join(sv.writer, NULL);
         goto out_sync;
     }
-    const union MHD_DaemonInfo *info = serve_mhd.MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        serve_mhd.MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
     char addr[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof addr);
     printf("custseg serve: listening on %s://%s:%u (model %s, %zu segments, store %s, "

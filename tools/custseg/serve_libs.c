@@ -35,7 +35,8 @@ static int load(const char *soname, const char *package, const char *(*resolve)(
         void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
         const char *missing = NULL;
         if (!h)
-            cli_error(EXIT_IO, "serve needs %s (Debian package %s): %s", soname, package, dlerror());
+            cli_error(EXIT_IO, "serve needs %s (Debian package %s): %s", soname, package,
+                      dlerror());
         else if ((missing = resolve(h)) != NULL)
             cli_error(EXIT_IO, "serve needs %s from %s (Debian package %s)", missing, soname,
                       package);

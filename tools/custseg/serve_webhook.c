@@ -275,7 +275,8 @@ int serve_webhook_start(serve_webhook **out, const serve_webhook_params *p)
     }
     atomic_store(&w->position, cursor);
     atomic_store(&w->latest, cursor);
-    if (serve_curl.curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(w->curl = serve_curl.curl_easy_init())) {
+    if (serve_curl.curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+        !(w->curl = serve_curl.curl_easy_init())) {
         webhook_free(w);
         return cli_error(EXIT_IO, "cannot start libcurl");
     }

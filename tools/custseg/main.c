@@ -59,9 +59,9 @@ static int dispatch(int argc, char **argv);
  * 40,000 of them in a fit of a million customers. glibc's malloc asks the
  * kernel for 2 MiB pages (madvise) when the GLIBC_TUNABLES variable holds
  * glibc.malloc.hugetlb=1, which it reads as the process starts; so custseg
- * sets it and starts itself again, once (a few ms): fit 1.76 -> 1.48 s, run
- * on the bundled log 0.43 -> 0.36 s, assign of a million customers 0.32 ->
- * 0.28 s (page faults 41,038 -> 5,093, 11,081 -> 2,822, 5,314 -> 925), the
+ * sets it and starts itself again, once (a few ms): fit 1.52 -> 1.31 s, run
+ * on the bundled log 0.38 -> 0.31 s, assign of a million customers 0.25 ->
+ * 0.22 s (page faults 40,466 -> 5,486, 10,614 -> 2,985, 5,246 -> 1,046), the
  * same outputs. Not done when GLIBC_TUNABLES already names the setting (to
  * turn it off: glibc.malloc.hugetlb=0), when the kernel gives no huge pages,
  * under valgrind (its own allocator, and it would not follow the restart),

@@ -1598,20 +1598,8 @@ static void put_time(cseg__buf *b, int64_t tv)
     if (tv == CSEG_TIME_NA || cseg__buf_room(b, 64) < 0)
         return;
     int64_t day = cseg__day_of(tv), sec = tv - day * 86400;
-    int y;
-    unsigned m, dd;
-    cseg__civil_from_days(day, &y, &m, &dd);
+    b->len += (size_t)cseg_format_date(day, b->p + b->len, 64);
     char *o = b->p + b->len;
-    if (y < 0 || y > 9999) { /* as "%04d" */
-        b->len += (size_t)snprintf(o, 64, "%04d-%02u-%02u", y, m, dd);
-        o = b->p + b->len;
-    } else {
-        o = cseg__put_digits(o, (unsigned)y, 4);
-        *o++ = '-';
-        o = cseg__put_digits(o, m, 2);
-        *o++ = '-';
-        o = cseg__put_digits(o, dd, 2);
-    }
     if (sec != 0) {
         *o++ = ' ';
         o = cseg__put_digits(o, (unsigned long long)(sec / 3600), 2);

@@ -3,6 +3,7 @@
 #ifndef CSEG_TEST_MPI_UTIL_H
 #define CSEG_TEST_MPI_UTIL_H
 
+#include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -24,6 +25,18 @@ static inline uint64_t next(uint64_t *s) /* splitmix64 */
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
+}
+
+/* The job's verdict: the failures of every rank summed, said by rank 0;
+ * ends MPI and returns the exit status. */
+static inline int finish(void)
+{
+    int all = 0;
+    MPI_Allreduce(&fails, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (rank == 0)
+        printf("%s: %d processes, %d failure(s)\n", all ? "FAIL" : "ok", size, all);
+    MPI_Finalize();
+    return all ? 1 : 0;
 }
 
 #endif

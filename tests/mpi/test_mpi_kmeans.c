@@ -182,10 +182,5 @@ int main(int argc, char **argv)
     free(X);
     free(w);
 
-    int all = 0;
-    MPI_Allreduce(&fails, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (rank == 0)
-        printf("%s: %d processes, %d failure(s)\n", all ? "FAIL" : "ok", size, all);
-    MPI_Finalize();
-    return all ? 1 : 0;
+    return finish();
 }

@@ -116,10 +116,5 @@ int main(int argc, char **argv)
     free(all);
     free(counts);
     free(displs);
-    int sum = 0;
-    MPI_Allreduce(&fails, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (rank == 0)
-        printf("%s: %d processes, %d failure(s)\n", sum ? "FAIL" : "ok", size, sum);
-    MPI_Finalize();
-    return sum ? 1 : 0;
+    return finish();
 }

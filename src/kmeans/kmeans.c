@@ -18,7 +18,9 @@
  *
  * Layout. Distances are computed for eight samples at once, one per vector
  * lane, against each centre in turn, keeping the nearest and second-nearest
- * per lane with selects: no branch depends on the data. X is read in place:
+ * per lane with selects: no branch depends on the data. Lloyd takes four
+ * tiles at a time, each centre against all four, so that their sums and
+ * selections overlap (nearest_tiles). X is read in place:
  * each tile of 8 rows is transposed feature-major through registers (24
  * shuffles per 8 x 8) into a small per-block buffer, so there is no n x d
  * copy of the data (except for d < 8, where a transpose would be mostly
@@ -55,6 +57,7 @@
 #define CSEG_KM_SPAN_BLOCKS (CSEG_KMEANS_SPAN / CSEG_KM_BLOCK)
 #define CSEG_KM_MARGIN 1e-12
 #define CSEG_KM_AHEAD 8 /* tiles of software prefetch distance */
+#define CSEG_KM_CHUNK 4 /* tiles whose nearest centres Lloyd finds together (nearest_tiles) */
 /* Below this many samples a parallel region costs more than it saves
  * (and with busy cores, far more): run on the calling thread. */
 #define CSEG_KM_PAR_MIN 32768
@@ -131,8 +134,9 @@ void cseg_kmeans_free(cseg_kmeans *km)
 
 typedef struct work {
     const double *X, *w;
-    double *xs;    /* nb x d x 8: per block, the current tile of 8 samples transposed
-                      feature-major (eight samples load as one vector) */
+    double *xs;    /* nb x CSEG_KM_CHUNK x d x 8: per block, the current tiles of 8
+                      samples transposed feature-major (eight samples load as one
+                      vector); block_xs */
     double *Xt;    /* d < 8 only: X in tiles of 8 samples (d x 8 each), made once per
                       fit, since with fewer than 8 features the on-the-fly transpose
                       would be scalar copies in every pass; NULL otherwise */
@@ -158,6 +162,12 @@ typedef struct work {
     double *spart; /* ns x (k d + k), at least 16 d and 64: per-span partial sums */
     double *sall;  /* the same for ns_all spans (a copy of spart without comm) */
 } work;
+
+/* Block b's buffer of transposed tiles. */
+static inline double *block_xs(const work *w, size_t b)
+{
+    return w->xs + b * CSEG_KM_CHUNK * 8 * w->d;
+}
 
 static inline double wt(const work *w, size_t i)
 {
@@ -241,7 +251,7 @@ static inline double dist_one(const double *x, const double *C, size_t d, size_t
 
 /* Transpose 8 rows of 8 doubles (in[l][q]) into out[q][l]: three rounds of
  * two-source shuffles (pairs, quads, halves), 24 in all. */
-static inline void transpose8(const v8d *in, v8d *out)
+CSEG_INLINE void transpose8(const v8d *in, v8d *out)
 {
     const v8l lo1 = {0, 8, 2, 10, 4, 12, 6, 14}, hi1 = {1, 9, 3, 11, 5, 13, 7, 15};
     const v8l lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
@@ -269,7 +279,7 @@ static inline void transpose8(const v8d *in, v8d *out)
  * mostly padding. X stays the only copy of the data: no n x d tile copy is
  * allocated, and a tile's rows are still in L1 when the caller adds them to
  * the centre sums. */
-static inline void load_tile(const double *const *rows, size_t d, double *xs)
+CSEG_INLINE void load_tile(const double *const *rows, size_t d, double *xs)
 {
     size_t j0 = 0;
     for (; j0 + 8 <= d; j0 += 8) {
@@ -287,8 +297,8 @@ static inline void load_tile(const double *const *rows, size_t d, double *xs)
 
 /* The tile of samples g..g+7 feature-major: from the per-fit copy when there
  * is one, else transposed from X into xs. */
-static inline const double *get_tile(const work *w, size_t g, const double *const *rows, size_t d,
-                                     double *xs)
+CSEG_INLINE const double *get_tile(const work *w, size_t g, const double *const *rows, size_t d,
+                                   double *xs)
 {
     if (w->Xt)
         return w->Xt + g * d;
@@ -298,7 +308,7 @@ static inline const double *get_tile(const work *w, size_t g, const double *cons
 
 /* The 8 rows of the tile starting at sample g of block [.., i1); lanes past
  * i1 repeat the last sample (their results are ignored). */
-static inline size_t tile_rows(const work *w, size_t g, size_t i1, const double **rows)
+CSEG_INLINE size_t tile_rows(const work *w, size_t g, size_t i1, const double **rows)
 {
     size_t m = i1 - g < 8 ? i1 - g : 8;
     for (size_t l = 0; l < 8; l++)
@@ -313,7 +323,7 @@ static inline double *sum_cell(const work *w, size_t b, size_t a, size_t l)
     return w->bsum + ((b * w->k + a) * 8 + l) * w->d;
 }
 
-static inline void add_row(double *s, const double *x, const double *wp, double wi, size_t d)
+CSEG_INLINE void add_row(double *s, const double *x, const double *wp, double wi, size_t d)
 {
     size_t j = 0;
     /* Eight features per vector operation; each element still gets exactly
@@ -334,8 +344,8 @@ static inline void add_row(double *s, const double *x, const double *wp, double 
  * order and a lane moves only on a strictly smaller distance, exactly as a
  * scalar scan would; each lane's sum has dist_one's operations in dist_one's
  * order, so both agree to the last bit. No branch depends on the data. */
-static inline void nearest8(const double *xs, size_t stride, const double *C, size_t k, size_t d,
-                            long long *best, double *b1, double *b2)
+CSEG_INLINE void nearest8(const double *xs, size_t stride, const double *C, size_t k, size_t d,
+                          long long *best, double *b1, double *b2)
 {
     v8d m1, m2;
     v8l bi = CSEG_V8Z;
@@ -403,7 +413,7 @@ static double d2_rows(const double *a, const double *b, size_t d)
 
 /* Squared distances from the 8 samples of a tile to point y. (Vectors go
  * through pointers: passing them by value would tie the ABI to the ISA.) */
-static inline void tile_d2(const double *tile, const double *y, size_t d, v8d *out)
+CSEG_INLINE void tile_d2(const double *tile, const double *y, size_t d, v8d *out)
 {
     v8d acc = CSEG_V8Z;
     for (size_t j = 0; j < d; j++) {
@@ -445,7 +455,7 @@ static void accumulate_block(work *w, size_t b, size_t i0, size_t i1)
 }
 
 /* Full assignment of up to 8 samples idx[0..cnt) with bounds (optional). */
-static inline void assign8(work *w, size_t b, const size_t *idx, size_t cnt, int bounds, double *xs)
+CSEG_INLINE void assign8(work *w, size_t b, const size_t *idx, size_t cnt, int bounds, double *xs)
 {
     long long best[8];
     double b1[8], b2[8];
@@ -465,52 +475,167 @@ static inline void assign8(work *w, size_t b, const size_t *idx, size_t cnt, int
     }
 }
 
-/* Lloyd assignment of block b (also the full scan Hamerly starts with and
- * the final E-step), one tile of 8 samples at a time; the tile's rows are
- * added to the partial sums right away, in sample order, while in L1. */
-static inline __attribute__((always_inline)) void lloyd_tiles(work *w, size_t b, int bounds,
-                                                              int accumulate, size_t d)
+/* A tile's nearest centre so far: distance, second distance, index. */
+typedef struct near8 {
+    v8d m1, m2;
+    v8l bi;
+} near8;
+
+/* One centre against one tile of nearest_tiles: the sum and the selection. */
+CSEG_INLINE near8 centre_tile(const double *xt, const double *cc, size_t d, long long c, near8 n,
+                              int second)
 {
-    size_t k = w->k;
-    size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
-    double *cnt = w->bcnt + b * k * 8, *xs = w->xs + b * 8 * d;
-    v8d inert = CSEG_V8Z;
-    size_t chg = 0;
-    clear_block(w, b);
-    for (size_t g = i0; g < i1; g += 8) {
-        const double *rows[8];
-        size_t m = tile_rows(w, g, i1, rows);
-        long long best[8];
-        double b1[8], b2[8];
-        /* X streams from memory once per iteration: ask for the tile
-         * CSEG_KM_AHEAD tiles ahead now so that its loads do not stall. */
-        if (g + (CSEG_KM_AHEAD + 1) * 8 <= i1) {
-            const char *pf = (const char *)(w->X + (g + CSEG_KM_AHEAD * 8) * d);
-            for (size_t o = 0; o < 64 * d; o += 64)
-                __builtin_prefetch(pf + o);
+    v8d acc = CSEG_V8Z;
+    for (size_t j = 0; j < d; j++) {
+        v8d xv;
+        memcpy(&xv, xt + j * 8, sizeof xv);
+        v8d u = cc[j] - xv;
+        vsq_acc(&acc, &u);
+    }
+    v8l lt = acc < n.m1;
+    if (second) {
+        v8l lt2 = acc < n.m2;
+        n.m2 = CSEG_SEL(lt, n.m1, CSEG_SEL(lt2, acc, n.m2));
+    }
+    n.m1 = CSEG_SEL(lt, acc, n.m1);
+    n.bi = (n.bi & ~lt) | (c & lt);
+    return n;
+}
+
+/* Nearest centre (lowest index on ties), its squared distance and the second
+ * smallest, for the CSEG_KM_CHUNK tiles at xs (tile t at xs + t * 8 * d,
+ * feature-major),
+ * with the centres outermost: each centre's features are loaded once for all
+ * T tiles, and the T tiles' sums and selections are independent chains that
+ * the CPU overlaps (one tile's eight-FMA sum and eight-step selection are a
+ * chain of latencies that nearest8 leaves mostly idle). Each lane's sum and
+ * selection are nearest8's (and dist_one's) operations in their order, so
+ * all agree to the last bit: the difference is taken as c - x, the negation
+ * of x - c exactly (rounding to nearest is symmetric), whose square is the
+ * same; written so, the tile is the operand read from memory. */
+CSEG_INLINE void nearest_tiles(const double *xs, const double *C, size_t k, size_t d,
+                               long long *best, double *b1, double *b2)
+{
+    const v8d zero = CSEG_V8Z, inf = zero + HUGE_VAL;
+    near8 n0 = {inf, inf, (v8l)zero}, n1 = n0, n2 = n0, n3 = n0;
+    int second = b2 != NULL;
+    for (size_t c = 0; c < k; c++) {
+        const double *cc = C + c * d;
+        n0 = centre_tile(xs, cc, d, (long long)c, n0, second);
+        n1 = centre_tile(xs + 8 * d, cc, d, (long long)c, n1, second);
+        n2 = centre_tile(xs + 16 * d, cc, d, (long long)c, n2, second);
+        n3 = centre_tile(xs + 24 * d, cc, d, (long long)c, n3, second);
+    }
+    const near8 *all[CSEG_KM_CHUNK] = {&n0, &n1, &n2, &n3};
+    for (size_t t = 0; t < CSEG_KM_CHUNK; t++) {
+        memcpy(best + t * 8, &all[t]->bi, sizeof all[t]->bi);
+        memcpy(b1 + t * 8, &all[t]->m1, sizeof all[t]->m1);
+        if (b2) /* the second distance only feeds Hamerly's bounds */
+            memcpy(b2 + t * 8, &all[t]->m2, sizeof all[t]->m2);
+    }
+}
+
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+/* Samples g .. g + 8 T - 1 of block b (T == CSEG_KM_CHUNK: all there; else
+ * one tile, which may end at i1): nearest centres, labels (changes counted in
+ * *chg, or lane by lane, negated, in *chgv), bounds and, in sample order, the
+ * sums. */
+CSEG_INLINE void lloyd_chunk(work *w, size_t b, size_t g, size_t i1, size_t T, int bounds,
+                             int accumulate, size_t d, double *xs, v8d *inert, size_t *chg,
+                             v8i *chgv)
+{
+    const double *X = w->X, *wts = w->w;
+    int32_t *lab = w->lab;
+    double *sums = w->bsum + b * w->k * 8 * d, *cnt = w->bcnt + b * w->k * 8;
+    long long best[CSEG_KM_CHUNK * 8];
+    double b1[CSEG_KM_CHUNK * 8], b2[CSEG_KM_CHUNK * 8];
+    const double *tiles;
+    int full = T == CSEG_KM_CHUNK; /* constant: every tile holds 8 samples */
+    if (w->Xt) {
+        tiles = w->Xt + g * d; /* T consecutive tiles, in nearest_tiles' layout */
+    } else {
+        for (size_t t = 0; t < T; t++) {
+            const double *rows[8];
+            if (full)
+                for (size_t l = 0; l < 8; l++)
+                    rows[l] = X + (g + t * 8 + l) * d;
+            else
+                tile_rows(w, g + t * 8, i1, rows);
+            load_tile(rows, d, xs + t * 8 * d);
         }
-        const double *tile = get_tile(w, g, rows, d, xs);
-        nearest8(tile, 8, w->C, k, d, best, b1, bounds ? b2 : NULL);
+        tiles = xs;
+    }
+    if (full)
+        nearest_tiles(tiles, w->C, w->k, d, best, b1, bounds ? b2 : NULL);
+    else
+        nearest8(tiles, 8, w->C, w->k, d, best, b1, bounds ? b2 : NULL);
+    for (size_t t = 0; t < T; t++) {
+        size_t g0 = g + t * 8, m = full || i1 - g0 >= 8 ? 8 : i1 - g0;
+        const long long *bt = best + t * 8;
         v8d wv, dv;
         for (size_t l = 0; l < 8; l++)
-            wv[l] = l < m ? wt(w, g + l) : 0;
-        memcpy(&dv, b1, sizeof dv);
-        inert += wv * dv; /* padding lanes weigh 0 */
-        for (size_t l = 0; l < m; l++) {
-            size_t i = g + l;
-            int32_t a = (int32_t)best[l];
-            chg += w->lab[i] != a;
-            w->lab[i] = a;
-            if (bounds) {
-                w->upper[i] = sqrt(b1[l]) * (1 + CSEG_KM_MARGIN);
-                w->lower[i] = sqrt(b2[l]) * (1 - CSEG_KM_MARGIN);
+            wv[l] = l < m ? (wts ? wts[g0 + l] : 1.0) : 0;
+        memcpy(&dv, b1 + t * 8, sizeof dv);
+        *inert += wv * dv; /* padding lanes weigh 0 */
+        if (full) {        /* the eight labels as one vector */
+            v8l bl;
+            v8i old;
+            memcpy(&bl, bt, sizeof bl);
+            memcpy(&old, lab + g0, sizeof old);
+            v8i nl = __builtin_convertvector(bl, v8i);
+            *chgv += old != nl;
+            memcpy(lab + g0, &nl, sizeof nl);
+        } else {
+            for (size_t l = 0; l < m; l++) {
+                *chg += lab[g0 + l] != (int32_t)bt[l];
+                lab[g0 + l] = (int32_t)bt[l];
             }
-            if (accumulate) { /* lane l of the tile is sample g + l, and i % 8 == l */
-                add_row(sum_cell(w, b, (size_t)a, l), rows[l], w->w, wv[l], d);
-                cnt[(size_t)a * 8 + l] += wv[l];
+        }
+        for (size_t l = 0; l < m && bounds; l++) {
+            w->upper[g0 + l] = sqrt(b1[t * 8 + l]) * (1 + CSEG_KM_MARGIN);
+            w->lower[g0 + l] = sqrt(b2[t * 8 + l]) * (1 - CSEG_KM_MARGIN);
+        }
+        /* Lane l of the tile is sample g0 + l, and (g0 + l) % 8 == l: sum_cell. */
+        for (size_t l = 0; l < m && accumulate; l++) {
+            size_t a = (size_t)bt[l];
+            if (wts) {
+                add_row(sums + (a * 8 + l) * d, X + (g0 + l) * d, wts, wv[l], d);
+                cnt[a * 8 + l] += wv[l];
+            } else {
+                add_row(sums + (a * 8 + l) * d, X + (g0 + l) * d, NULL, 1.0, d);
+                cnt[a * 8 + l] += 1.0;
             }
         }
     }
+}
+
+/* Lloyd assignment of block b (also the full scan Hamerly starts with and
+ * the final E-step), CSEG_KM_CHUNK tiles of 8 samples at a time; the tiles'
+ * rows are added to the partial sums right away, in sample order, while in
+ * L1. */
+CSEG_INLINE void lloyd_tiles(work *w, size_t b, int bounds, int accumulate, size_t d)
+{
+    size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
+    double *xs = block_xs(w, b);
+    v8d inert = CSEG_V8Z;
+    v8i chgv = {0};
+    size_t chg = 0, g = i0;
+    clear_block(w, b);
+    for (; g + CSEG_KM_CHUNK * 8 <= i1; g += CSEG_KM_CHUNK * 8) {
+        /* X streams from memory once per iteration: ask for the chunk
+         * CSEG_KM_AHEAD tiles ahead now so that its loads do not stall. */
+        if (g + (CSEG_KM_AHEAD + CSEG_KM_CHUNK) * 8 <= i1) {
+            const char *pf = (const char *)(w->X + (g + CSEG_KM_AHEAD * 8) * d);
+            for (size_t o = 0; o < CSEG_KM_CHUNK * 64 * d; o += 64)
+                __builtin_prefetch(pf + o);
+        }
+        lloyd_chunk(w, b, g, i1, CSEG_KM_CHUNK, bounds, accumulate, d, xs, &inert, &chg, &chgv);
+    }
+    for (; g < i1; g += 8) /* the block's last tiles, one at a time */
+        lloyd_chunk(w, b, g, i1, 1, bounds, accumulate, d, xs, &inert, &chg, &chgv);
+    for (int l = 0; l < 8; l++)
+        chg += (size_t) - (int64_t)chgv[l]; /* a lane counts -1 per change */
     w->bval[b] = lanes_sum(&inert);
     w->bchg[b] = chg;
 }
@@ -528,14 +653,16 @@ CSEG_HOT static void lloyd_block(work *w, size_t b, int bounds, int accumulate)
             lloyd_tiles(w, b, 0, 1, 8);
         else
             lloyd_tiles(w, b, 0, 0, 8);
+    } else if (bounds) { /* bounds as a variable made GCC 12 fail (internal error) */
+        lloyd_tiles(w, b, 1, 1, w->d);
     } else {
-        lloyd_tiles(w, b, bounds, accumulate, w->d);
+        lloyd_tiles(w, b, 0, accumulate, w->d);
     }
 }
 
 CSEG_HOT static void hamerly_block(work *w, size_t b)
 {
-    double *xs = w->xs + b * 8 * w->d;
+    double *xs = block_xs(w, b);
     size_t idx[8], np = 0;
     size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
     clear_block(w, b);
@@ -674,12 +801,10 @@ out:
 }
 
 /* dist = min(dist, |x - y|^2) over block b (first: dist = |x - y|^2). */
-static inline __attribute__((always_inline)) void seed_update_tiles(work *w, size_t b,
-                                                                    const double *y, int first,
-                                                                    size_t d)
+CSEG_INLINE void seed_update_tiles(work *w, size_t b, const double *y, int first, size_t d)
 {
     size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
-    double *xs = w->xs + b * 8 * w->d;
+    double *xs = block_xs(w, b);
     for (size_t g = i0; g < i1; g += 8) {
         v8d e;
         const double *rows[8];
@@ -700,15 +825,15 @@ CSEG_HOT static void seed_update_block(work *w, size_t b, const double *y, int f
 }
 
 /* Potential of each candidate over block b, all candidates in one pass. */
-static inline __attribute__((always_inline)) void
-seed_trials_tiles(work *w, size_t b, const double *const *cand, size_t T, double *out, size_t d)
+CSEG_INLINE void seed_trials_tiles(work *w, size_t b, const double *const *cand, size_t T,
+                                   double *out, size_t d)
 {
     size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
     v8d part[64];
     for (size_t t = 0; t < T; t++)
         for (int l = 0; l < 8; l++)
             part[t][l] = 0;
-    double *xs = w->xs + b * 8 * w->d;
+    double *xs = block_xs(w, b);
     for (size_t g = i0; g < i1; g += 8) {
         v8d cur, wv;
         const double *rows[8];
@@ -1139,7 +1264,7 @@ int cseg__kmeans_fit_split(cseg_kmeans *km, const double *X, size_t n, size_t d,
     w.bchg = malloc((w.nb ? w.nb : 1) * sizeof(size_t));
     w.bskip = malloc((w.nb ? w.nb : 1) * sizeof(size_t));
     w.dist = malloc((n ? n : 1) * sizeof(double));
-    w.xs = malloc((w.nb < 2 ? 2 : w.nb) * 8 * d * sizeof(double));
+    w.xs = malloc((w.nb ? w.nb : 1) * CSEG_KM_CHUNK * 8 * d * sizeof(double));
     w.spart = malloc((w.ns ? w.ns : 1) * m * sizeof(double));
     w.sall = comm ? malloc(w.ns_all * m * sizeof(double)) : NULL;
     Cnew = malloc((kd + k) * sizeof(double)); /* the centres, then their weights */
@@ -1171,7 +1296,7 @@ int cseg__kmeans_fit_split(cseg_kmeans *km, const double *X, size_t n, size_t d,
      * span, the lanes added pairwise at the end. */
     double var_mean = 0;
     {
-        double *mu = w.xs, *lanes = w.xs + 8 * d; /* scratch: nb x 8 x d >= 2 x 8 x d */
+        double *mu = w.xs, *lanes = w.xs + 8 * d; /* scratch: >= 2 x 8 x d */
         for (int pass = 0; pass < 2; pass++) {
             span_moment(&w, pass ? mu : NULL);
             if ((rc = span_reduce(&w, 8 * d, lanes)) < 0)

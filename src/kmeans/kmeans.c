@@ -537,13 +537,12 @@ CSEG_INLINE void nearest_tiles(const double *xs, const double *C, size_t k, size
 
 typedef int32_t v8i __attribute__((vector_size(32)));
 
-/* Samples g .. g + 8 T - 1 of block b (T == CSEG_KM_CHUNK: all there; else
- * one tile, which may end at i1): nearest centres, labels (changes counted in
- * *chg, or lane by lane, negated, in *chgv), bounds and, in sample order, the
- * sums. */
-CSEG_INLINE void lloyd_chunk(work *w, size_t b, size_t g, size_t i1, size_t T, int bounds,
-                             int accumulate, size_t d, double *xs, v8d *inert, size_t *chg,
-                             v8i *chgv)
+/* Samples g .. g + 8 CSEG_KM_CHUNK - 1 of block b, those before i1 (lanes
+ * past it repeat the sample before i1, and are ignored): nearest centres,
+ * labels (changes counted in *chg, or for a whole tile lane by lane, negated,
+ * in *chgv), bounds and, in sample order, the sums. */
+CSEG_INLINE void lloyd_chunk(work *w, size_t b, size_t g, size_t i1, int bounds, int accumulate,
+                             size_t d, double *xs, v8d *inert, size_t *chg, v8i *chgv)
 {
     const double *X = w->X, *wts = w->w;
     int32_t *lab = w->lab;
@@ -551,34 +550,29 @@ CSEG_INLINE void lloyd_chunk(work *w, size_t b, size_t g, size_t i1, size_t T, i
     long long best[CSEG_KM_CHUNK * 8];
     double b1[CSEG_KM_CHUNK * 8], b2[CSEG_KM_CHUNK * 8];
     const double *tiles;
-    int full = T == CSEG_KM_CHUNK; /* constant: every tile holds 8 samples */
     if (w->Xt) {
-        tiles = w->Xt + g * d; /* T consecutive tiles, in nearest_tiles' layout */
+        tiles = w->Xt + g * d; /* whole chunks of tiles, in nearest_tiles' layout */
     } else {
-        for (size_t t = 0; t < T; t++) {
+        for (size_t t = 0; t < CSEG_KM_CHUNK; t++) {
             const double *rows[8];
-            if (full)
-                for (size_t l = 0; l < 8; l++)
-                    rows[l] = X + (g + t * 8 + l) * d;
-            else
-                tile_rows(w, g + t * 8, i1, rows);
+            for (size_t l = 0; l < 8; l++) {
+                size_t i = g + t * 8 + l;
+                rows[l] = X + (i < i1 ? i : i1 - 1) * d;
+            }
             load_tile(rows, d, xs + t * 8 * d);
         }
         tiles = xs;
     }
-    if (full)
-        nearest_tiles(tiles, w->C, w->k, d, best, b1, bounds ? b2 : NULL);
-    else
-        nearest8(tiles, 8, w->C, w->k, d, best, b1, bounds ? b2 : NULL);
-    for (size_t t = 0; t < T; t++) {
-        size_t g0 = g + t * 8, m = full || i1 - g0 >= 8 ? 8 : i1 - g0;
+    nearest_tiles(tiles, w->C, w->k, d, best, b1, bounds ? b2 : NULL);
+    for (size_t t = 0; t < CSEG_KM_CHUNK && g + t * 8 < i1; t++) {
+        size_t g0 = g + t * 8, m = i1 - g0 >= 8 ? 8 : i1 - g0;
         const long long *bt = best + t * 8;
-        v8d wv, dv;
+        v8d wv = CSEG_V8Z, dv;
         for (size_t l = 0; l < 8; l++)
             wv[l] = l < m ? (wts ? wts[g0 + l] : 1.0) : 0;
         memcpy(&dv, b1 + t * 8, sizeof dv);
         *inert += wv * dv; /* padding lanes weigh 0 */
-        if (full) {        /* the eight labels as one vector */
+        if (m == 8) {      /* the eight labels as one vector */
             v8l bl;
             v8i old;
             memcpy(&bl, bt, sizeof bl);
@@ -622,7 +616,7 @@ CSEG_INLINE void lloyd_tiles(work *w, size_t b, int bounds, int accumulate, size
     v8i chgv = {0};
     size_t chg = 0, g = i0;
     clear_block(w, b);
-    for (; g + CSEG_KM_CHUNK * 8 <= i1; g += CSEG_KM_CHUNK * 8) {
+    for (; g < i1; g += CSEG_KM_CHUNK * 8) {
         /* X streams from memory once per iteration: ask for the chunk
          * CSEG_KM_AHEAD tiles ahead now so that its loads do not stall. */
         if (g + (CSEG_KM_AHEAD + CSEG_KM_CHUNK) * 8 <= i1) {
@@ -630,12 +624,10 @@ CSEG_INLINE void lloyd_tiles(work *w, size_t b, int bounds, int accumulate, size
             for (size_t o = 0; o < CSEG_KM_CHUNK * 64 * d; o += 64)
                 __builtin_prefetch(pf + o);
         }
-        lloyd_chunk(w, b, g, i1, CSEG_KM_CHUNK, bounds, accumulate, d, xs, &inert, &chg, &chgv);
+        lloyd_chunk(w, b, g, i1, bounds, accumulate, d, xs, &inert, &chg, &chgv);
     }
-    for (; g < i1; g += 8) /* the block's last tiles, one at a time */
-        lloyd_chunk(w, b, g, i1, 1, bounds, accumulate, d, xs, &inert, &chg, &chgv);
     for (int l = 0; l < 8; l++)
-        chg += (size_t) - (int64_t)chgv[l]; /* a lane counts -1 per change */
+        chg += (size_t)(-(int64_t)chgv[l]); /* a lane counts -1 per change */
     w->bval[b] = lanes_sum(&inert);
     w->bchg[b] = chg;
 }
@@ -645,14 +637,12 @@ CSEG_INLINE void lloyd_tiles(work *w, size_t b, int bounds, int accumulate, size
  * arithmetic is the same, so all copies agree bit for bit. */
 CSEG_HOT static void lloyd_block(work *w, size_t b, int bounds, int accumulate)
 {
-    /* Constant arguments, so each combination gets its own branch-free loop. */
+    /* Constant arguments, so each combination gets its own loop. */
     if (w->d == 8) {
         if (bounds)
             lloyd_tiles(w, b, 1, 1, 8);
-        else if (accumulate)
-            lloyd_tiles(w, b, 0, 1, 8);
         else
-            lloyd_tiles(w, b, 0, 0, 8);
+            lloyd_tiles(w, b, 0, accumulate, 8);
     } else if (bounds) { /* bounds as a variable made GCC 12 fail (internal error) */
         lloyd_tiles(w, b, 1, 1, w->d);
     } else {
@@ -1279,7 +1269,8 @@ int cseg__kmeans_fit_split(cseg_kmeans *km, const double *X, size_t n, size_t d,
         goto out;
     }
     if (d < 8 && n > 0) {
-        size_t ntiles = (n + 7) / 8;
+        /* whole chunks: lloyd_chunk reads CSEG_KM_CHUNK tiles at a time */
+        size_t ntiles = (n + 8 * CSEG_KM_CHUNK - 1) / (8 * CSEG_KM_CHUNK) * CSEG_KM_CHUNK;
         if (!(w.Xt = cseg__alloc_aligned(ntiles * 8, d * sizeof(double)))) {
             rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
             goto out;

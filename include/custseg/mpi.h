@@ -69,6 +69,29 @@ CSEG_API int cseg_mpi_kmeans_fit(MPI_Comm comm, cseg_kmeans *km, const double *X
  * none). */
 CSEG_API void cseg_mpi_kmeans_split(MPI_Comm comm, size_t n, size_t *row0, size_t *n_rows);
 
+/* k-means for a pipeline that runs on rank 0 while the other ranks help
+ * with its fits. Rank 0 holds every row, X (n x d, row-major), and calls
+ * cseg_mpi_kmeans_fit_root where it would call cseg_kmeans_fit(km, X, n, d,
+ * NULL, diag); the other ranks are in cseg_mpi_kmeans_serve, and each fit
+ * sends them km's parameters (and starting centres) and their rows (an even
+ * span-aligned split, cseg_mpi_kmeans_split), fits with cseg_mpi_kmeans_fit
+ * and gathers the labels: km then holds what cseg_kmeans_fit gives, bit
+ * for bit, all n labels included. Rank 0 fits its share with n_threads
+ * threads (0: km's; the cores it shares with the others, as their
+ * OpenMP threads would otherwise spin against each other). n at most
+ * INT_MAX. With one rank it is cseg_kmeans_fit. Rank 0 only. */
+CSEG_API int cseg_mpi_kmeans_fit_root(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t n,
+                                      size_t d, int n_threads, cseg_diag *diag);
+/* Ranks other than 0: take part in rank 0's fits, each with n_threads
+ * threads (0: all cores), until rank 0 calls cseg_mpi_kmeans_serve_end;
+ * the ranks wait between fits asleep (1 ms naps), not spinning. Returns 0,
+ * or CSEG_EIO when an MPI exchange failed. A fit's error is rank 0's to
+ * report (cseg_mpi_kmeans_fit_root returns it); serving goes on. */
+CSEG_API int cseg_mpi_kmeans_serve(MPI_Comm comm, int n_threads);
+/* Rank 0: the ranks in cseg_mpi_kmeans_serve return. Call it exactly once
+ * for each time they entered it, on every path (an error included). */
+CSEG_API int cseg_mpi_kmeans_serve_end(MPI_Comm comm);
+
 /* Order statistics of the values of all the ranks of comm, each holding x
  * (n values, no NaN): out[i] is the value of 0-based rank ranks[i] among
  * all of them in ascending order (-0.0 before +0.0), exactly, as sorting

@@ -34,4 +34,12 @@ typedef struct cseg__km_comm {
 int cseg__kmeans_fit_split(cseg_kmeans *km, const double *X, size_t n, size_t d,
                            const double *weights, const cseg__km_comm *comm, cseg_diag *diag);
 
+/* km's threads set to n_threads (for one fit: a process that shares the
+ * cores with others); returns the ones it had. */
+int cseg__kmeans_swap_threads(cseg_kmeans *km, int n_threads);
+
+/* km's labels replaced with labels (n of them, malloc'ed; km owns them
+ * now): a fit over many processes gathers every process's labels on one. */
+void cseg__kmeans_take_labels(cseg_kmeans *km, int32_t *labels, size_t n);
+
 #endif

@@ -1477,6 +1477,20 @@ const double *cseg_kmeans_centroids(const cseg_kmeans *km)
     return km->C;
 }
 
+int cseg__kmeans_swap_threads(cseg_kmeans *km, int n_threads)
+{
+    int was = km->p.n_threads;
+    km->p.n_threads = n_threads;
+    return was;
+}
+
+void cseg__kmeans_take_labels(cseg_kmeans *km, int32_t *labels, size_t n)
+{
+    free(km->labels);
+    km->labels = labels;
+    km->n = n;
+}
+
 const int32_t *cseg_kmeans_labels(const cseg_kmeans *km)
 {
     return km->labels;

@@ -14,6 +14,8 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "custseg/mpi.h"
 #include "../core/internal.h"
@@ -67,17 +69,23 @@ static int km_sum(void *ctx, uint64_t *v, size_t m)
                : CSEG_EIO;
 }
 
-void cseg_mpi_kmeans_split(MPI_Comm comm, size_t n, size_t *row0, size_t *n_rows)
+/* cseg_mpi_kmeans_split for any rank of size. */
+static void split_rows(size_t n, int size, int rank, size_t *row0, size_t *n_rows)
 {
-    int size, rank;
-    MPI_Comm_size(comm, &size);
-    MPI_Comm_rank(comm, &rank);
     size_t spans = (n + CSEG_KMEANS_SPAN - 1) / CSEG_KMEANS_SPAN;
     size_t P = (size_t)size; /* the first ranks get the spans left over */
     size_t s0 = (spans * (size_t)rank + P - 1) / P, s1 = (spans * ((size_t)rank + 1) + P - 1) / P;
     size_t r0 = s0 * CSEG_KMEANS_SPAN, r1 = s1 * CSEG_KMEANS_SPAN;
     *row0 = r0 < n ? r0 : n;
     *n_rows = (r1 < n ? r1 : n) - *row0;
+}
+
+void cseg_mpi_kmeans_split(MPI_Comm comm, size_t n, size_t *row0, size_t *n_rows)
+{
+    int size, rank;
+    MPI_Comm_size(comm, &size);
+    MPI_Comm_rank(comm, &rank);
+    split_rows(n, size, rank, row0, n_rows);
 }
 
 int cseg_mpi_kmeans_fit(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t n_rows, size_t d,
@@ -126,4 +134,176 @@ out:
     free(c.counts);
     free(c.displs);
     return rc;
+}
+
+/* ---- A pipeline on rank 0, its k-means on every rank ----
+ *
+ * Rank 0 runs the pipeline and holds the data; the other ranks wait in
+ * cseg_mpi_kmeans_serve. Each fit: rank 0 broadcasts a command (the
+ * parameters; or the end), every rank makes its buffers and they agree that
+ * all could, rank 0 broadcasts the starting centres when there are some and
+ * sends each rank its span-aligned rows, all fit together
+ * (cseg_mpi_kmeans_fit) and rank 0 gathers the labels. */
+
+enum { KM_END = 0, KM_FIT = 1 };
+#define KM_ROWS_TAG 0x6b6d
+#define KM_PIECE ((size_t)1 << 27) /* doubles a message, so that counts fit an int */
+
+/* op, n, d, k, n_init, max_iter, seed, algorithm, whether there are starting
+ * centres, and tol's bits. */
+typedef struct km_cmd {
+    uint64_t op, n, d, k, n_init, max_iter, seed, algorithm, has_init, tol;
+} km_cmd;
+#define KM_CMD_WORDS 10
+
+/* A broadcast from rank 0 that the waiting ranks wait for asleep (1 ms
+ * naps): a rank spinning in MPI_Bcast would take a core from rank 0, busy
+ * with the steps of the pipeline between fits. */
+static int bcast_napping(MPI_Comm comm, void *buf, int count, MPI_Datatype type)
+{
+    MPI_Request req;
+    int done = 0;
+    if (MPI_Ibcast(buf, count, type, 0, comm, &req) != MPI_SUCCESS)
+        return CSEG_EIO;
+    while (!done) {
+        if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return CSEG_EIO;
+        if (!done) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        }
+    }
+    return 0;
+}
+
+/* The fit, on every rank, once the command is known: km is rank 0's, or
+ * made from c (other ranks); X, all the rows (rank 0). Each rank fits with
+ * n_threads threads (0: rank 0 with km's). */
+static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const double *X, int n_threads,
+                    cseg_diag *diag)
+{
+    int size, rank;
+    MPI_Comm_size(comm, &size);
+    MPI_Comm_rank(comm, &rank);
+    size_t n = (size_t)c->n, d = (size_t)c->d, k = (size_t)c->k, row0, mine;
+    split_rows(n, size, rank, &row0, &mine);
+    double *rows = NULL, *init = NULL;
+    int32_t *labels = NULL;
+    int *counts = NULL, *displs = NULL, oom = 0, any = 0, rc = 0;
+    cseg_kmeans *own = NULL;
+    if (rank == 0) {
+        labels = malloc((n ? n : 1) * sizeof *labels);
+        counts = malloc((size_t)size * sizeof *counts);
+        displs = malloc((size_t)size * sizeof *displs);
+        oom = !labels || !counts || !displs;
+    } else {
+        cseg_kmeans_params kp;
+        cseg_kmeans_params_init(&kp);
+        kp.k = k;
+        kp.n_init = (size_t)c->n_init;
+        kp.max_iter = (size_t)c->max_iter;
+        kp.seed = c->seed;
+        kp.algorithm = (cseg_kmeans_algo)c->algorithm;
+        memcpy(&kp.tol, &c->tol, sizeof kp.tol);
+        kp.n_threads = n_threads;
+        rows = malloc((mine * d > 0 ? mine * d : 1) * sizeof *rows);
+        init = c->has_init ? malloc((k * d > 0 ? k * d : 1) * sizeof *init) : NULL;
+        kp.init = init;
+        oom = !rows || (c->has_init && !init) || cseg_kmeans_create(&own, &kp) < 0;
+        km = own;
+    }
+    if (MPI_Allreduce(&oom, &any, 1, MPI_INT, MPI_LOR, comm) != MPI_SUCCESS)
+        rc = CSEG_EIO;
+    else if (any)
+        rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
+    if (rc == 0 && c->has_init) {
+        double *at = rank == 0 ? (double *)cseg_kmeans_get_params(km)->init : init;
+        if (MPI_Bcast(at, (int)(k * d), MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
+            rc = CSEG_EIO;
+    }
+    for (int r = 1; r < size && rc == 0; r++) { /* rank r's rows, in pieces */
+        size_t r0, cnt;
+        split_rows(n, size, r, &r0, &cnt);
+        for (size_t o = 0; o < cnt * d && rc == 0 && (rank == 0 || rank == r); o += KM_PIECE) {
+            size_t m = cnt * d - o < KM_PIECE ? cnt * d - o : KM_PIECE;
+            int e = rank == 0 ? MPI_Send(X + r0 * d + o, (int)m, MPI_DOUBLE, r, KM_ROWS_TAG, comm)
+                              : MPI_Recv(rows + o, (int)m, MPI_DOUBLE, 0, KM_ROWS_TAG, comm,
+                                         MPI_STATUS_IGNORE);
+            rc = e == MPI_SUCCESS ? 0 : CSEG_EIO;
+        }
+    }
+    if (rc == 0) {
+        int was = rank == 0 && n_threads ? cseg__kmeans_swap_threads(km, n_threads) : 0;
+        rc = cseg_mpi_kmeans_fit(comm, km, rank == 0 ? X : rows, mine, d, NULL, diag);
+        if (rank == 0 && n_threads)
+            cseg__kmeans_swap_threads(km, was);
+    }
+    if (rc == 0) {
+        for (int r = 0; r < size && rank == 0; r++) {
+            size_t r0, cnt;
+            split_rows(n, size, r, &r0, &cnt);
+            counts[r] = (int)cnt; /* n <= INT_MAX: cseg_mpi_kmeans_fit_root */
+            displs[r] = (int)r0;
+        }
+        if (MPI_Gatherv(cseg_kmeans_labels(km), (int)mine, MPI_INT32_T, labels, counts, displs,
+                        MPI_INT32_T, 0, comm) != MPI_SUCCESS)
+            rc = CSEG_EIO;
+        else if (rank == 0) {
+            cseg__kmeans_take_labels(km, labels, n);
+            labels = NULL;
+        }
+    }
+    cseg_kmeans_free(own);
+    free(rows);
+    free(init);
+    free(labels);
+    free(counts);
+    free(displs);
+    return rc == CSEG_EIO ? cseg__diag(diag, rc, NULL, 0, 0, "k-means: an MPI exchange failed")
+                          : rc;
+}
+
+int cseg_mpi_kmeans_fit_root(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t n, size_t d,
+                             int n_threads, cseg_diag *diag)
+{
+    int size;
+    MPI_Comm_size(comm, &size);
+    if (size == 1)
+        return cseg_kmeans_fit(km, X, n, d, NULL, diag);
+    const cseg_kmeans_params *p = cseg_kmeans_get_params(km);
+    if (n > INT_MAX || p->k * d > INT_MAX)
+        return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0,
+                          "k-means on %d processes: at most %d rows and %d centre values", size,
+                          INT_MAX, INT_MAX);
+    km_cmd c = {.op = KM_FIT, .n = n, .d = d, .k = p->k, .n_init = p->n_init};
+    c.max_iter = p->max_iter;
+    c.seed = p->seed;
+    c.algorithm = (uint64_t)p->algorithm;
+    c.has_init = p->init != NULL;
+    memcpy(&c.tol, &p->tol, sizeof c.tol);
+    if (bcast_napping(comm, &c, KM_CMD_WORDS, MPI_UINT64_T) < 0)
+        return cseg__diag(diag, CSEG_EIO, NULL, 0, 0, "k-means: an MPI exchange failed");
+    return fit_part(comm, km, &c, X, n_threads, diag);
+}
+
+int cseg_mpi_kmeans_serve(MPI_Comm comm, int n_threads)
+{
+    for (;;) {
+        km_cmd c;
+        cseg_diag ignored; /* rank 0 reports (every rank gets the same) */
+        if (bcast_napping(comm, &c, KM_CMD_WORDS, MPI_UINT64_T) < 0)
+            return CSEG_EIO;
+        if (c.op != KM_FIT)
+            return 0;
+        if (fit_part(comm, NULL, &c, NULL, n_threads, &ignored) == CSEG_EIO)
+            return CSEG_EIO;
+    }
+}
+
+int cseg_mpi_kmeans_serve_end(MPI_Comm comm)
+{
+    int size;
+    MPI_Comm_size(comm, &size);
+    km_cmd c = {.op = KM_END};
+    return size == 1 || bcast_napping(comm, &c, KM_CMD_WORDS, MPI_UINT64_T) == 0 ? 0 : CSEG_EIO;
 }

@@ -117,6 +117,14 @@ static size_t max_label(const int32_t *lab, size_t n)
     return (size_t)(mx + 1);
 }
 
+/* A k-means fit of the segmentation: through the caller's kmeans_fit when given. */
+static int kmeans_fit(const cseg_segment_params *p, cseg_kmeans *km, const double *Z, size_t n,
+                      size_t d, cseg_diag *diag)
+{
+    return p->kmeans_fit ? p->kmeans_fit(p->kmeans_fit_user, km, Z, n, d, diag)
+                         : cseg_kmeans_fit(km, Z, n, d, NULL, diag);
+}
+
 static int fit_kmeans(const cseg_segment_params *p, size_t k, const double *Z, size_t n,
                       size_t d, cseg__cand *c, cseg_diag *diag)
 {
@@ -136,7 +144,7 @@ static int fit_kmeans(const cseg_segment_params *p, size_t k, const double *Z, s
     if (rc < 0)
         return rc;
     c->obj = km;
-    if ((rc = cseg_kmeans_fit(km, Z, n, d, NULL, diag)) < 0)
+    if ((rc = kmeans_fit(p, km, Z, n, d, diag)) < 0)
         return rc;
     memcpy(c->labels, cseg_kmeans_labels(km), n * sizeof *c->labels);
     c->c.n_iter = cseg_kmeans_n_iter(km);
@@ -348,7 +356,7 @@ static int fit_run_sampled(const cseg_segment_params *p, const double *Z, size_t
     c->labels = lab;
     if ((rc = cseg_kmeans_create(&km, &kp)) < 0)
         return rc;
-    if ((rc = cseg_kmeans_fit(km, Z, n, d, NULL, diag)) < 0) {
+    if ((rc = kmeans_fit(p, km, Z, n, d, diag)) < 0) {
         cseg_kmeans_free(km);
         return rc;
     }

@@ -2,7 +2,8 @@
 # custseg under mpirun (a build with -DCSEG_MPI=ON): `run` on 1, 2, 3 and 4
 # processes writes the same files, byte for byte, as one process without
 # mpirun, on the bundled Online Retail log (.gz and plain, with options) and
-# on a generated log and on a log too small to reach every process; a bad
+# on a generated log and on a log too small to reach every process; so does
+# `fit` on a generated customer table and on the mall customers; a bad
 # row, a quoted field across lines, a file missing on one rank and a killed
 # rank stop every process with one message and no outputs, never a hang.
 # usage: mpi_tests.sh CUSTSEG SOURCE_DIR [quick]
@@ -200,13 +201,75 @@ else
     fail "rank 2 killed: could not find rank 2's process"
 fi
 
-# 6. Commands not distributed yet say so, on one line, exit 2.
+# 6. fit: the table read by rank 0, its k-means fits on every process.
+# A generated table of 100,000 customers (two spans of rows, so that the
+# fits are split between processes), with a category and missing values:
+# k given, and k chosen on a sample then fitted on all; the bundled mall
+# customers (one span: the other processes get no rows); a mixture model
+# (not distributed: rank 0 alone). Then a failure and a command not
+# distributed yet.
+awk -v seed=5 'BEGIN {
+    srand(seed);
+    print "customer_id,spend,visits,basket,tenure,channel";
+    split("web,store,app", ch, ",");
+    for (i = 0; i < 100000; i++) {
+        c = int(rand() * 4);
+        printf "C%06d,%.2f,%d,", i, 50 + 400 * c + 120 * rand(), 1 + int(10 * c * rand());
+        if (rand() < 0.01) printf ","; else printf "%.3f,", 10 * rand() + 5 * c;
+        printf "%d,%s\n", int(365 * rand()), ch[1 + int(3 * rand())];
+    }
+}' > "$T/cust.csv"
+fcounts="1 2 3 4"
+[ "$QUICK" = quick ] && fcounts="3"
+for o in "--k,4" "--k-sample,10000,--k-max,5"; do
+    opts=$(echo "$o" | sed 's/,/ /g')
+    rm -rf "$T/fone"
+    # shellcheck disable=SC2086
+    "$B" fit "$T/cust.csv" --out "$T/fone" --quiet $opts > /dev/null
+    for n in $fcounts; do
+        st=0
+        # shellcheck disable=SC2086
+        mrun -n $n "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet $opts > /dev/null 2> "$T/fit.err" || st=$?
+        if [ $st -eq 0 ]; then
+            same_outputs "$T/fone" "$T/fmpi" "fit, 100,000 customers, $opts, $n processes"
+        else
+            fail "fit $opts, $n processes: exit $st; $(head -1 "$T/fit.err")"
+        fi
+        rm -rf "$T/fmpi"
+    done
+done
+for o in "(defaults)" "--algo,gmm,--k,4"; do
+    opts=$(echo "$o" | sed 's/^(defaults)$//; s/,/ /g')
+    rm -rf "$T/fone" "$T/fmpi"
+    # shellcheck disable=SC2086
+    "$B" fit "$SRC/data/mall_customers.csv" --out "$T/fone" --quiet $opts > /dev/null
+    st=0
+    # shellcheck disable=SC2086
+    mrun -n 3 "$B" fit "$SRC/data/mall_customers.csv" --out "$T/fmpi" --quiet $opts > /dev/null 2> "$T/fit.err" || st=$?
+    if [ $st -eq 0 ]; then
+        same_outputs "$T/fone" "$T/fmpi" "fit mall_customers.csv ${opts:-(defaults)}, 3 processes"
+    else
+        fail "fit mall_customers.csv $opts, 3 processes: exit $st; $(head -1 "$T/fit.err")"
+    fi
+done
 st=0
-mrun -n 2 "$B" fit "$SRC/data/mall_customers.csv" --out "$T/fit" > /dev/null 2> "$T/fit.err" || st=$?
-if [ $st -eq 2 ] && grep -q '^custseg: fit: only run is distributed' "$T/fit.err"; then
-    ok "fit under mpirun -n 2: refused, exit 2"
+mrun -n 2 "$B" fit "$T/absent.csv" --out "$T/fbad" > /dev/null 2> "$T/fit.err" || st=$?
+st1=0
+"$B" fit "$T/absent.csv" --out "$T/fbad" > /dev/null 2> "$T/fit1.err" || st1=$?
+if [ $st -ne 0 ] && [ $st -eq $st1 ] && [ "$(head -1 "$T/fit.err")" = "$(head -1 "$T/fit1.err")" ] &&
+    [ ! -e "$T/fbad" ]; then
+    ok "fit of a missing file under mpirun -n 2: exit $st and the one-process message"
 else
-    fail "fit under mpirun -n 2: exit $st; $(head -1 "$T/fit.err")"
+    fail "fit of a missing file under mpirun -n 2: exit $st (one process: $st1); $(head -1 "$T/fit.err")"
+fi
+
+# Commands not distributed yet say so, on one line, exit 2.
+st=0
+mrun -n 2 "$B" score "$SRC/data/mall_customers.csv" > /dev/null 2> "$T/score.err" || st=$?
+if [ $st -eq 2 ] && grep -q '^custseg: score: only run and fit are distributed' "$T/score.err"; then
+    ok "score under mpirun -n 2: refused, exit 2"
+else
+    fail "score under mpirun -n 2: exit $st; $(head -1 "$T/score.err")"
 fi
 st=0
 mrun -n 2 "$B" run "$SRC/data/online_retail.csv.gz" --clv --out "$T/clv" > /dev/null 2> "$T/clv.err" || st=$?

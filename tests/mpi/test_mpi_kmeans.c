@@ -2,7 +2,9 @@
  * centres, inertia, iterations and labels equal, bit for bit, what
  * cseg_kmeans_fit gives one process on all the rows (rank 0 fits them
  * alone and compares); a bad value on one rank's rows gives every rank the
- * one-process message; rows off the spans are refused on every rank.
+ * one-process message; rows off the spans are refused on every rank; a
+ * pipeline on rank 0 fits through cseg_mpi_kmeans_fit_root with the others
+ * serving, and gets one process's result.
  * Plain C (no cmocka): every rank checks, the job fails when any rank
  * does. */
 #include <math.h>
@@ -179,6 +181,46 @@ int main(int argc, char **argv)
               diag.msg);
     }
     cseg_kmeans_free(km);
+
+    /* 7. A pipeline on rank 0 (cseg_mpi_kmeans_fit_root), the other ranks
+     *    serving its fits: k-means++ with restarts, then from given centres,
+     *    then a value that is not a number (rank 0's error, the others go on
+     *    serving), each against one process's fit of all the rows. */
+    X[bad * 5 + 2] = 0;
+    if (rank == 0) {
+        double start[4 * 5];
+        memcpy(start, X + 100 * 5, sizeof start);
+        for (int t = 0; t < 3; t++) {
+            cseg_kmeans_params_init(&p);
+            p.k = t == 2 ? 3 : 4;
+            p.n_init = 2;
+            p.init = t == 1 ? start : NULL;
+            if (t == 2)
+                X[7 * 5] = NAN;
+            cseg_kmeans *a, *b;
+            cseg_diag da, db;
+            cseg_kmeans_create(&a, &p);
+            cseg_kmeans_create(&b, &p);
+            int ra = cseg_mpi_kmeans_fit_root(MPI_COMM_WORLD, a, X, n, 5, 1, &da);
+            int rb = cseg_kmeans_fit(b, X, n, 5, NULL, &db);
+            CHECK(ra == rb, "root fit %d: %d, one process %d", t, ra, rb);
+            if (ra < 0)
+                CHECK(strcmp(da.msg, db.msg) == 0, "root fit %d: %s / %s", t, da.msg, db.msg);
+            else
+                CHECK(memcmp(cseg_kmeans_centroids(a), cseg_kmeans_centroids(b),
+                             p.k * 5 * sizeof(double)) == 0 &&
+                          memcmp(cseg_kmeans_labels(a), cseg_kmeans_labels(b),
+                                 n * sizeof(int32_t)) == 0 &&
+                          cseg_kmeans_inertia(a) == cseg_kmeans_inertia(b) &&
+                          cseg_kmeans_n_iter(a) == cseg_kmeans_n_iter(b),
+                      "root fit %d: not one process's centres, labels or inertia", t);
+            cseg_kmeans_free(a);
+            cseg_kmeans_free(b);
+        }
+        CHECK(cseg_mpi_kmeans_serve_end(MPI_COMM_WORLD) == 0, "serve end");
+    } else {
+        CHECK(cseg_mpi_kmeans_serve(MPI_COMM_WORLD, 1) == 0, "serve");
+    }
     free(X);
     free(w);
 

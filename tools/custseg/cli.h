@@ -47,6 +47,14 @@ int cli_mpi_threads(void);
 int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
                 const cseg_table_read_params *rp, const cseg_rfm_params *p, cseg_quality *q,
                 int verbose, cseg_diag *d);
+/* The segmentation's k-means on every process (cseg_mpi_kmeans_fit_root):
+ * at the same point of a command, the other ranks call cli_mpi_kmeans_serve
+ * (it returns when rank 0's command is done) and rank 0 cli_mpi_kmeans_lead;
+ * cli_mpi_segment_params then routes rank 0's fits to them, and
+ * cli_mpi_finish lets them go. Without MPI or with one process, nothing. */
+int cli_mpi_kmeans_serve(void);
+void cli_mpi_kmeans_lead(void);
+void cli_mpi_segment_params(cseg_segment_params *p);
 
 /* Print "custseg: <diag or code message>" and return the exit status for code. */
 int cli_fail(int code, const cseg_diag *d, const char *context);

@@ -3,8 +3,10 @@
  * and Slurm's PMI their own), so a plain `custseg` never touches it. With
  * one process everything runs as without MPI. With more, `run` reads the
  * log on every rank (cseg_mpi_rfm_compute_csv) and rank 0 does the rest and
- * writes every output; the other ranks print nothing and end with rank 0's
- * exit status. docs/scale-out.md. */
+ * writes every output; in `run` after the reading and in `fit` from the
+ * start, the other ranks take part in rank 0's k-means fits
+ * (cseg_mpi_kmeans_fit_root); they print nothing and end with rank 0's exit
+ * status. docs/scale-out.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -17,6 +19,24 @@
 #include <custseg/mpi.h>
 
 static int mpi_on, mpi_size = 1, mpi_rank;
+static int mpi_threads; /* node_threads() */
+static int kmeans_led;  /* rank 0: the other ranks are in cseg_mpi_kmeans_serve */
+
+/* The processes of the job on this machine, which share its cores:
+ * counted once, at the start (a collective call: every rank makes it there,
+ * whatever its part later). */
+static int node_threads(void)
+{
+    MPI_Comm node;
+    int local = 1;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
+        MPI_SUCCESS) {
+        MPI_Comm_size(node, &local);
+        MPI_Comm_free(&node);
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores / local > 1 ? (int)(cores / local) : 1;
+}
 
 void cli_mpi_start(int *argc, char ***argv)
 {
@@ -27,6 +47,7 @@ void cli_mpi_start(int *argc, char ***argv)
     mpi_on = 1;
     MPI_Comm_size(MPI_COMM_WORLD, &mpi_size);
     MPI_Comm_rank(MPI_COMM_WORLD, &mpi_rank);
+    mpi_threads = node_threads();
     /* One voice: rank 0's. The others' messages would repeat it. */
     if (mpi_rank > 0 && (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)))
         MPI_Abort(MPI_COMM_WORLD, EXIT_IO);
@@ -39,6 +60,9 @@ int cli_mpi_finish(int status)
 {
     if (!mpi_on)
         return status;
+    if (kmeans_led && cseg_mpi_kmeans_serve_end(MPI_COMM_WORLD) < 0)
+        MPI_Abort(MPI_COMM_WORLD, EXIT_IO); /* the others would wait for ever */
+    kmeans_led = 0;
     MPI_Request req;
     int done = 0;
     MPI_Ibcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD, &req);
@@ -50,20 +74,9 @@ int cli_mpi_finish(int status)
     return status;
 }
 
-/* The processes of the job on this machine, which share its cores. */
 int cli_mpi_threads(void)
 {
-    if (!mpi_on)
-        return 0;
-    MPI_Comm node;
-    int local = 1;
-    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) ==
-        MPI_SUCCESS) {
-        MPI_Comm_size(node, &local);
-        MPI_Comm_free(&node);
-    }
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores / local > 1 ? (int)(cores / local) : 1;
+    return mpi_on ? mpi_threads : 0;
 }
 
 int cli_mpi_size(void)
@@ -74,6 +87,32 @@ int cli_mpi_size(void)
 int cli_mpi_rank(void)
 {
     return mpi_rank;
+}
+
+int cli_mpi_kmeans_serve(void)
+{
+    /* The status is rank 0's (cli_mpi_finish); only a failed exchange is ours. */
+    return cseg_mpi_kmeans_serve(MPI_COMM_WORLD, cli_mpi_threads()) < 0 ? EXIT_IO : EXIT_OK;
+}
+
+void cli_mpi_kmeans_lead(void)
+{
+    kmeans_led = mpi_on && mpi_size > 1 && mpi_rank == 0;
+}
+
+static int fit_on_all(void *user, cseg_kmeans *km, const double *X, size_t n, size_t d,
+                      cseg_diag *diag)
+{
+    (void)user;
+    return cseg_mpi_kmeans_fit_root(MPI_COMM_WORLD, km, X, n, d, mpi_threads, diag);
+}
+
+void cli_mpi_segment_params(cseg_segment_params *p)
+{
+    if (kmeans_led) {
+        p->kmeans_fit = fit_on_all;
+        p->kmeans_fit_user = NULL;
+    }
 }
 
 int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
@@ -118,6 +157,18 @@ int cli_mpi_size(void)
 int cli_mpi_rank(void)
 {
     return 0;
+}
+
+int cli_mpi_kmeans_serve(void)
+{
+    return EXIT_OK;
+}
+
+void cli_mpi_kmeans_lead(void) {}
+
+void cli_mpi_segment_params(cseg_segment_params *p)
+{
+    (void)p;
 }
 
 int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,

@@ -137,8 +137,11 @@ int cmd_run(int argc, char **argv)
     cli_meter_end(&meter);
     if (rc < 0)
         return cli_fail(rc, &diag, name);
-    if (cli_mpi_rank() > 0) /* rank 0 segments the customers and writes the outputs */
-        return EXIT_OK;
+    /* Rank 0 segments the customers and writes the outputs; the others take
+     * part in its k-means fits. */
+    if (cli_mpi_rank() > 0)
+        return cli_mpi_kmeans_serve();
+    cli_mpi_kmeans_lead();
     /* Attributes reach every output: personal data is refused unless allowed
      * (judged on the log's rows, or on the customers' values when streamed). */
     for (size_t a = 0; a < roles.n_attributes && !o.allow_pii; a++) {

@@ -146,10 +146,20 @@ static int dispatch(int argc, char **argv)
     }
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
-    /* Under mpirun with several processes only run is distributed so far. */
+    /* fit under mpirun: the customer table read on rank 0, its k-means fits
+     * on every process (docs/scale-out.md). */
+    if (strcmp(cmd, "fit") == 0 && cli_mpi_size() > 1) {
+        if (cli_mpi_rank() > 0)
+            return cli_mpi_kmeans_serve();
+        cli_mpi_kmeans_lead();
+        return cmd_fit(argc - 1, argv + 1);
+    }
+    /* Under mpirun with several processes only run and fit are distributed so far. */
     if (cli_mpi_size() > 1) {
-        fprintf(stderr, "custseg: %s: only run is distributed over processes so far; run %s as "
-                        "one process, without mpirun (docs/scale-out.md)\n", cmd, cmd);
+        fprintf(stderr,
+                "custseg: %s: only run and fit are distributed over processes so far; "
+                "run %s as one process, without mpirun (docs/scale-out.md)\n",
+                cmd, cmd);
         return EXIT_USAGE;
     }
     if (strcmp(cmd, "fit") == 0)

@@ -738,6 +738,7 @@ int seg_run(seg_opts *o, const seg_source *src)
     p.progress_user = &cp;
     p.log = on_log;
     p.log_user = &cp;
+    cli_mpi_segment_params(&p); /* under mpirun: k-means on every process */
     if (o->compare) {
         cseg_compare_params cmp;
         cseg_compare_params_init(&cmp);

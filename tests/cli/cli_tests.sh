@@ -686,23 +686,34 @@ expect 0 progress-quiet -- "$BIN" run "$SMALL" --out "$T/pg" --progress --quiet
 if [ -s "$T/err" ]; then bad "progress-quiet: stderr was '$(head -c 200 "$T/err")'"; else ok; fi
 if grep -q '"sample"' "$T/ks0/segments.json"; then bad "k-sample 0 sampled"; else ok; fi
 
-# ---- the restart on huge pages (docs/cli.md, "Memory on huge pages") ----
-# Same outputs with and without; GLIBC_TUNABLES naming the setting turns it off;
-# where it applies (THP available, not an AddressSanitizer build), exactly one
-# restart, with glibc.malloc.hugetlb=1 added to what was there.
-expect 0 thp-off -- env GLIBC_TUNABLES=glibc.malloc.hugetlb=0 "$BIN" run "$SMALL" --out "$T/thp0"
+# ---- the restart with huge pages and sleeping OpenMP threads (docs/cli.md, "Memory on huge
+# pages", "Threads on a busy machine") ----
+# Same outputs with and without; a variable that names a setting leaves it to the user; where
+# it applies (THP available, not an AddressSanitizer build), at most one restart, with
+# glibc.malloc.hugetlb=1 added to what was there and OMP_WAIT_POLICY=passive.
+expect 0 thp-off -- env GLIBC_TUNABLES=glibc.malloc.hugetlb=0 OMP_WAIT_POLICY=active "$BIN" run "$SMALL" --out "$T/thp0"
 expect 0 thp-default -- "$BIN" run "$SMALL" --out "$T/thp1"
 same thp-same-customers "$T/thp0/customers.csv" "$T/thp1/customers.csv"
 same thp-same-model "$T/thp0/model.json" "$T/thp1/model.json"
 if command -v strace >/dev/null 2>&1 && ! ldd "$BIN" 2>/dev/null | grep -q libasan &&
     grep -qE '\[(always|madvise)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
-    GLIBC_TUNABLES=glibc.malloc.hugetlb=0 strace -f -e trace=execve -o "$T/st0" "$BIN" run "$SMALL" --out "$T/thp0" >/dev/null 2>&1
-    if [ "$(grep -c 'execve(' "$T/st0")" = 1 ]; then ok; else bad "thp-off: $(grep -c 'execve(' "$T/st0") execs"; fi
+    execs() { # NAME STRACE-FILE COUNT
+        if [ "$(grep -c 'execve(' "$2")" = "$3" ]; then ok; else bad "$1: $(grep -c 'execve(' "$2") execs, not $3"; fi
+    }
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=0 OMP_WAIT_POLICY=active strace -f -e trace=execve -o "$T/st0" "$BIN" run "$SMALL" --out "$T/thp0" >/dev/null 2>&1
+    execs thp-both-given "$T/st0" 1
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=0 GOMP_SPINCOUNT=1000 strace -f -e trace=execve -o "$T/st3" "$BIN" run "$SMALL" --out "$T/thp0" >/dev/null 2>&1
+    execs thp-spincount-given "$T/st3" 1
     GLIBC_TUNABLES=glibc.mem.tagging=0 strace -f -v -s 300 -e trace=execve -o "$T/st1" "$BIN" run "$SMALL" --out "$T/thp1" >/dev/null 2>&1
-    if [ "$(grep -c 'execve(' "$T/st1")" = 2 ]; then ok; else bad "thp-restart: $(grep -c 'execve(' "$T/st1") execs"; fi
+    execs thp-restart "$T/st1" 2
     contains thp-restart-env "$T/st1" '"GLIBC_TUNABLES=glibc.mem.tagging=0:glibc.malloc.hugetlb=1"'
+    contains thp-restart-omp "$T/st1" '"OMP_WAIT_POLICY=passive"'
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=0 strace -f -v -s 300 -e trace=execve -o "$T/st4" "$BIN" run "$SMALL" --out "$T/thp1" >/dev/null 2>&1
+    execs omp-restart "$T/st4" 2
+    contains omp-restart-env "$T/st4" '"OMP_WAIT_POLICY=passive"'
+    if grep -q 'glibc.malloc.hugetlb=1' "$T/st4"; then bad "omp-restart: hugetlb=0 overridden"; else ok; fi
     strace -f -e trace=execve -o "$T/st2" "$BIN" --version >/dev/null 2>&1
-    if [ "$(grep -c 'execve(' "$T/st2")" = 1 ]; then ok; else bad "thp-version: restarted"; fi
+    execs thp-version "$T/st2" 1
 else
     echo "skipped: the restart's exec count (no strace, an AddressSanitizer build or no huge pages)"
 fi

@@ -53,20 +53,32 @@ static const char usage[] =
 static int dispatch(int argc, char **argv);
 
 #if defined(__GLIBC__) && defined(__linux__) && !defined(__SANITIZE_ADDRESS__)
-/* Large buffers on transparent huge pages. A command's columns, matrices
+/* Settings read from the environment as the process starts, so custseg
+ * sets them and starts itself again, once (an exec of itself, a few ms),
+ * for every command but serve (a long-running process) and token:
+ *
+ * Large buffers on transparent huge pages. A command's columns, matrices
  * and sort buffers are fresh memory, and the first touch of each 4 KiB page
  * is a page fault: on the virtual machines of bench/README.md 5-15 us each,
  * 40,000 of them in a fit of a million customers. glibc's malloc asks the
  * kernel for 2 MiB pages (madvise) when the GLIBC_TUNABLES variable holds
- * glibc.malloc.hugetlb=1, which it reads as the process starts; so custseg
- * sets it and starts itself again, once (a few ms): fit 1.52 -> 1.31 s, run
- * on the bundled log 0.38 -> 0.31 s, assign of a million customers 0.25 ->
- * 0.22 s (page faults 40,466 -> 5,486, 10,614 -> 2,985, 5,246 -> 1,046), the
- * same outputs. Not done when GLIBC_TUNABLES already names the setting (to
- * turn it off: glibc.malloc.hugetlb=0), when the kernel gives no huge pages,
- * under valgrind (its own allocator, and it would not follow the restart),
- * or for serve (a long-running process) and token. */
-static void restart_with_huge_pages(int argc, char **argv)
+ * glibc.malloc.hugetlb=1: fit 1.52 -> 1.31 s, run on the bundled log 0.38
+ * -> 0.31 s, assign of a million customers 0.25 -> 0.22 s (page faults
+ * 40,466 -> 5,486, 10,614 -> 2,985, 5,246 -> 1,046), the same outputs. Not
+ * when GLIBC_TUNABLES already names the setting (to turn it off:
+ * glibc.malloc.hugetlb=0) or the kernel gives no huge pages.
+ *
+ * OpenMP threads that sleep at once when they wait (OMP_WAIT_POLICY=passive)
+ * instead of spinning for a while: on a machine whose cores are busy with
+ * other work a spinning thread takes the core the thread it waits for
+ * needs, and a choice of k on 200,000 customers took 10-15 s instead of
+ * 3.7-4.1 s; on an idle machine the two are the same within the noise (fit
+ * of 1,000,000 x 8: 1.29-1.40 s against 1.31-1.67 s, and less CPU). Not when
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT is set.
+ *
+ * Neither under valgrind (its own allocator, and it would not follow the
+ * restart) nor in an AddressSanitizer build. */
+static void restart_tuned(int argc, char **argv)
 {
     if (argc < 2 || argv[1][0] == '-' || strcmp(argv[1], "serve") == 0 ||
         strcmp(argv[1], "token") == 0)
@@ -75,9 +87,8 @@ static void restart_with_huge_pages(int argc, char **argv)
     if (RUNNING_ON_VALGRIND)
         return;
 #endif
+    int changed = 0;
     const char *was = getenv("GLIBC_TUNABLES");
-    if (was && strstr(was, "glibc.malloc.hugetlb"))
-        return;
     char thp[64] = "";
     FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
     if (f) {
@@ -85,18 +96,22 @@ static void restart_with_huge_pages(int argc, char **argv)
             thp[0] = 0;
         fclose(f);
     }
-    if (!strstr(thp, "[always]") && !strstr(thp, "[madvise]"))
-        return;
-    char value[1024];
-    int len = snprintf(value, sizeof value, "%s%sglibc.malloc.hugetlb=1", was ? was : "",
-                       was && *was ? ":" : "");
-    if (len < 0 || (size_t)len >= sizeof value || setenv("GLIBC_TUNABLES", value, 1) != 0)
-        return;
-    execv("/proc/self/exe", argv);
-    /* No /proc: go on as started (the variable stays set, which is harmless). */
+    if (!(was && strstr(was, "glibc.malloc.hugetlb")) &&
+        (strstr(thp, "[always]") || strstr(thp, "[madvise]"))) {
+        char value[1024];
+        int len = snprintf(value, sizeof value, "%s%sglibc.malloc.hugetlb=1", was ? was : "",
+                           was && *was ? ":" : "");
+        changed |= len >= 0 && (size_t)len < sizeof value &&
+                   setenv("GLIBC_TUNABLES", value, 1) == 0;
+    }
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT"))
+        changed |= setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
+    if (changed)
+        execv("/proc/self/exe", argv);
+    /* No /proc: go on as started (the variables stay set, which is harmless). */
 }
 #else
-static void restart_with_huge_pages(int argc, char **argv)
+static void restart_tuned(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
@@ -107,7 +122,7 @@ static void restart_with_huge_pages(int argc, char **argv)
  * not be written (a full disk, a closed pipe) is an I/O error, not success. */
 int main(int argc, char **argv)
 {
-    restart_with_huge_pages(argc, argv);
+    restart_tuned(argc, argv);
 #ifdef __GLIBC__
     /* The pipeline takes and gives back column-sized blocks (8 MB for a
      * million customers) again and again. glibc maps each one fresh from the

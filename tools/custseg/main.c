@@ -71,7 +71,7 @@ static int dispatch(int argc, char **argv);
  * OpenMP threads that sleep at once when they wait (OMP_WAIT_POLICY=passive)
  * instead of spinning for a while: on a machine whose cores are busy with
  * other work a spinning thread takes the core the thread it waits for
- * needs, and a choice of k on 200,000 customers took 10-15 s instead of
+ * needs, and a choice of k on 200,000 customers took 4.7-15 s instead of
  * 3.7-4.1 s; on an idle machine the two are the same within the noise (fit
  * of 1,000,000 x 8: 1.29-1.40 s against 1.31-1.67 s, and less CPU). Not when
  * OMP_WAIT_POLICY or GOMP_SPINCOUNT is set.

@@ -8,6 +8,6 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1
 for np in 1 2 3 4; do
     for t in "$@"; do
-        timeout 300 mpirun -n "$np" --bind-to none "$t"
+        timeout -k 10 300 mpirun -n "$np" --bind-to none "$t"
     done
 done

@@ -35,9 +35,10 @@ fail() {
 ok() {
     echo "ok: $*"
 }
-# mpirun with a guard against a hang.
+# mpirun with a guard against a hang: TERM after 300 s, KILL 10 s later (once, after a rank
+# was killed, mpirun itself hung with every custseg process gone, and ignored the TERM).
 mrun() {
-    timeout 300 mpirun "$@"
+    timeout -k 10 300 mpirun "$@"
 }
 same_outputs() { # DIR_A DIR_B WHAT
     for f in $OUTS; do
@@ -190,7 +191,9 @@ st=0
 if [ -n "$victim" ]; then
     sleep 0.3
     kill -9 "$victim" 2> /dev/null || true
+    t0=$(date +%s)
     wait $job || st=$?
+    [ $(($(date +%s) - t0)) -lt 290 ] || st=124 # mpirun hung until the guard
     if [ $st -ne 0 ] && [ $st -ne 124 ] && [ ! -e "$T/killed" ]; then
         ok "rank 2 killed: the job ended (exit $st), no outputs"
     else
@@ -261,6 +264,37 @@ if [ $st -ne 0 ] && [ $st -eq $st1 ] && [ "$(head -1 "$T/fit.err")" = "$(head -1
     ok "fit of a missing file under mpirun -n 2: exit $st and the one-process message"
 else
     fail "fit of a missing file under mpirun -n 2: exit $st (one process: $st1); $(head -1 "$T/fit.err")"
+fi
+
+# A serving rank killed in the middle of a fit (k chosen on all 100,000 customers: several
+# seconds of fits): mpirun ends the job, no hang, no outputs.
+mrun -n 2 "$B" fit "$T/cust.csv" --k-sample 0 --out "$T/fkilled" > /dev/null 2>&1 &
+job=$!
+victim=""
+for _ in $(seq 1 100); do
+    for p in $(pgrep -f "custseg fit $T/cust.csv" || true); do
+        if tr '\0' '\n' < "/proc/$p/environ" 2> /dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
+            victim=$p
+        fi
+    done
+    [ -n "$victim" ] && break
+    sleep 0.05
+done
+st=0
+if [ -n "$victim" ]; then
+    sleep 1
+    kill -9 "$victim" 2> /dev/null || true
+    t0=$(date +%s)
+    wait $job || st=$?
+    [ $(($(date +%s) - t0)) -lt 290 ] || st=124 # mpirun hung until the guard
+    if [ $st -ne 0 ] && [ $st -ne 124 ] && [ ! -e "$T/fkilled" ]; then
+        ok "fit, serving rank 1 killed: the job ended (exit $st), no outputs"
+    else
+        fail "fit, rank 1 killed: exit $st (124: hung), outputs: $(ls "$T/fkilled" 2> /dev/null | tr '\n' ' ')"
+    fi
+else
+    wait $job || true
+    fail "fit, rank 1 killed: could not find rank 1's process"
 fi
 
 # Commands not distributed yet say so, on one line, exit 2.

@@ -106,8 +106,14 @@ static void restart_tuned(int argc, char **argv)
     }
     if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT"))
         changed |= setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
-    if (changed)
-        execv("/proc/self/exe", argv);
+    /* The program's own path, not /proc/self/exe: the kernel names a process
+     * after the file it executes, and "exe" in ps and top would hide it. */
+    char self[4096];
+    ssize_t n = changed ? readlink("/proc/self/exe", self, sizeof self - 1) : -1;
+    if (n > 0) {
+        self[n] = 0;
+        execv(self, argv);
+    }
     /* No /proc: go on as started (the variables stay set, which is harmless). */
 }
 #else

@@ -40,6 +40,41 @@ ok() {
 mrun() {
     timeout -k 10 300 mpirun "$@"
 }
+# kill_mid_job WHAT RANK DELAY PATTERN OUT MPIRUN-ARGS...: mpirun in the background; rank
+# RANK's process (its command line matching PATTERN) killed with SIGKILL DELAY seconds after
+# it appears; the job must end with a non-zero status, before the hang guard, writing no OUT.
+kill_mid_job() {
+    what=$1 rank=$2 delay=$3 pattern=$4 out=$5
+    shift 5
+    mrun "$@" > /dev/null 2>&1 &
+    job=$!
+    victim=""
+    for _ in $(seq 1 100); do
+        for p in $(pgrep -f "$pattern" || true); do
+            if tr '\0' '\n' < "/proc/$p/environ" 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$rank"; then
+                victim=$p
+            fi
+        done
+        [ -n "$victim" ] && break
+        sleep 0.05
+    done
+    st=0
+    if [ -z "$victim" ]; then
+        wait $job || true
+        fail "$what: could not find rank $rank's process"
+        return
+    fi
+    sleep "$delay"
+    kill -9 "$victim" 2> /dev/null || true
+    t0=$(date +%s)
+    wait $job || st=$?
+    [ $(($(date +%s) - t0)) -lt 290 ] || st=124 # mpirun hung until the guard
+    if [ $st -ne 0 ] && [ $st -ne 124 ] && [ ! -e "$out" ]; then
+        ok "$what: the job ended (exit $st), no outputs"
+    else
+        fail "$what: exit $st (124: hung), outputs: $(ls "$out" 2> /dev/null | tr '\n' ' ')"
+    fi
+}
 same_outputs() { # DIR_A DIR_B WHAT
     for f in $OUTS; do
         if ! cmp -s "$1/$f" "$2/$f"; then
@@ -175,34 +210,8 @@ fi
 
 # 5. A rank killed mid-run: mpirun ends the job, no hang, no outputs.
 for k in 1 2 3 4 5 6; do cat "$T/retail.csv"; done | awk 'NR == 1 || !/^InvoiceNo/' > "$T/big.csv"
-mrun -n 3 "$B" run "$T/big.csv" --out "$T/killed" > /dev/null 2>&1 &
-job=$!
-victim=""
-for _ in $(seq 1 100); do
-    for p in $(pgrep -f "custseg run $T/big.csv" || true); do
-        if tr '\0' '\n' < "/proc/$p/environ" 2> /dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=2'; then
-            victim=$p
-        fi
-    done
-    [ -n "$victim" ] && break
-    sleep 0.05
-done
-st=0
-if [ -n "$victim" ]; then
-    sleep 0.3
-    kill -9 "$victim" 2> /dev/null || true
-    t0=$(date +%s)
-    wait $job || st=$?
-    [ $(($(date +%s) - t0)) -lt 290 ] || st=124 # mpirun hung until the guard
-    if [ $st -ne 0 ] && [ $st -ne 124 ] && [ ! -e "$T/killed" ]; then
-        ok "rank 2 killed: the job ended (exit $st), no outputs"
-    else
-        fail "rank 2 killed: exit $st (124: hung), outputs: $(ls "$T/killed" 2> /dev/null | tr '\n' ' ')"
-    fi
-else
-    wait $job || true
-    fail "rank 2 killed: could not find rank 2's process"
-fi
+kill_mid_job "rank 2 killed" 2 0.3 "custseg run $T/big.csv" "$T/killed" \
+    -n 3 "$B" run "$T/big.csv" --out "$T/killed"
 
 # 6. fit: the table read by rank 0, its k-means fits on every process.
 # A generated table of 100,000 customers (two spans of rows, so that the
@@ -268,34 +277,8 @@ fi
 
 # A serving rank killed in the middle of a fit (k chosen on all 100,000 customers: several
 # seconds of fits): mpirun ends the job, no hang, no outputs.
-mrun -n 2 "$B" fit "$T/cust.csv" --k-sample 0 --out "$T/fkilled" > /dev/null 2>&1 &
-job=$!
-victim=""
-for _ in $(seq 1 100); do
-    for p in $(pgrep -f "custseg fit $T/cust.csv" || true); do
-        if tr '\0' '\n' < "/proc/$p/environ" 2> /dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then
-            victim=$p
-        fi
-    done
-    [ -n "$victim" ] && break
-    sleep 0.05
-done
-st=0
-if [ -n "$victim" ]; then
-    sleep 1
-    kill -9 "$victim" 2> /dev/null || true
-    t0=$(date +%s)
-    wait $job || st=$?
-    [ $(($(date +%s) - t0)) -lt 290 ] || st=124 # mpirun hung until the guard
-    if [ $st -ne 0 ] && [ $st -ne 124 ] && [ ! -e "$T/fkilled" ]; then
-        ok "fit, serving rank 1 killed: the job ended (exit $st), no outputs"
-    else
-        fail "fit, rank 1 killed: exit $st (124: hung), outputs: $(ls "$T/fkilled" 2> /dev/null | tr '\n' ' ')"
-    fi
-else
-    wait $job || true
-    fail "fit, rank 1 killed: could not find rank 1's process"
-fi
+kill_mid_job "fit, serving rank 1 killed" 1 1 "custseg fit $T/cust.csv" "$T/fkilled" \
+    -n 2 "$B" fit "$T/cust.csv" --k-sample 0 --out "$T/fkilled"
 
 # Commands not distributed yet say so, on one line, exit 2.
 st=0

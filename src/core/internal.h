@@ -212,5 +212,11 @@ typedef struct cseg__dl {
  * thread; 0 once they are there, else CSEG_EIO with d naming the library
  * (every later call says the same). */
 int cseg__dl_load(cseg__dl *lib, cseg_diag *d);
+/* One step of a resolve function over an X-macro list of functions (the
+ * caller includes <dlfcn.h>): f from handle h into table.f, or the function
+ * returns f's name. */
+#define CSEG__DL_SYM(table, h, f)                                                                  \
+    if (!(*(void **)&(table).f = dlsym(h, #f)))                                                    \
+        return #f;
 
 #endif

@@ -53,9 +53,7 @@ static struct {
 
 static const char *linear_resolve(void *h)
 {
-#define SYM(f)                                                                                     \
-    if (!(*(void **)&ll.f = dlsym(h, #f)))                                                         \
-        return #f;
+#define SYM(f) CSEG__DL_SYM(ll, h, f)
     LINEAR_FUNCS(SYM)
 #undef SYM
     return NULL;

@@ -248,9 +248,7 @@ cseg__pq_fns cseg__pq;
 
 static const char *pq_resolve(void *h)
 {
-#define SYM(f)                                                                                     \
-    if (!(*(void **)&cseg__pq.f = dlsym(h, #f)))                                                   \
-        return #f;
+#define SYM(f) CSEG__DL_SYM(cseg__pq, h, f)
     CSEG_PQ_FUNCS(SYM)
 #undef SYM
     return NULL;

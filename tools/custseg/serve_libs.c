@@ -4,14 +4,18 @@
 #include "cli.h"
 #include "serve_libs.h"
 
+/* One function of an X-macro list from handle h into table.f, or the
+ * resolver returns its name. */
+#define RESOLVE(table, f)                                                                          \
+    if (!(*(void **)&(table).f = dlsym(h, #f)))                                                    \
+        return #f;
+
 serve_mhd_fns serve_mhd;
 serve_curl_fns serve_curl;
 
 static const char *mhd_resolve(void *h)
 {
-#define SYM(f)                                                                                     \
-    if (!(*(void **)&serve_mhd.f = dlsym(h, #f)))                                                  \
-        return #f;
+#define SYM(f) RESOLVE(serve_mhd, f)
     SERVE_MHD_FUNCS(SYM)
 #undef SYM
     return NULL;
@@ -19,9 +23,7 @@ static const char *mhd_resolve(void *h)
 
 static const char *curl_resolve(void *h)
 {
-#define SYM(f)                                                                                     \
-    if (!(*(void **)&serve_curl.f = dlsym(h, #f)))                                                 \
-        return #f;
+#define SYM(f) RESOLVE(serve_curl, f)
     SERVE_CURL_FUNCS(SYM)
 #undef SYM
     return NULL;

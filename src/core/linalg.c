@@ -116,8 +116,8 @@ static struct {
 
 static const char *lapacke_resolve(void *h)
 {
-    *(void **)&lapacke.LAPACKE_dsyevd = dlsym(h, "LAPACKE_dsyevd");
-    return lapacke.LAPACKE_dsyevd ? NULL : "LAPACKE_dsyevd";
+    CSEG__DL_SYM(lapacke, h, LAPACKE_dsyevd)
+    return NULL;
 }
 
 static cseg__dl lapacke_lib = CSEG__DL_INIT(CSEG_SONAME_LAPACKE, "eigenvectors of more than 128 "

@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-"""custseg run under mpirun: strong scaling of the distributed log reading (issue 14).
+"""custseg run or fit under mpirun: strong scaling (issue 14).
 
-One log, the same command, side by side in alternating order (A B C D A B C D ...):
+run: the distributed reading of a log; fit (--command fit): a customer table read and
+prepared by the first process, its k-means fits on every process.
+One input, the same command, side by side in alternating order (A B C D A B C D ...):
 one process without mpirun, then mpirun -n 1, 2, 4 (and any --ranks given). For each: the
 wall time (median of --runs), each rank's peak RSS (GNU time, per rank), and the
-distributed step's own account (custseg --verbose: lines, rounds, bytes moved between
-processes, seconds per phase; --timings: the first process's segmentation and writing), the
-data for the cost model of docs/scale-out.md. Every
-run's customers.csv and segments.json must equal the one-process run's, byte for byte.
+distributed steps' own account (custseg --verbose: lines, rounds, bytes moved between
+processes, seconds per phase; the k-means fits' iterations, rows sent, bytes of the
+collectives, labels gathered; --timings: the first process's stages), the data for the cost
+model of docs/scale-out.md. Every run's customers.csv and segments.json must equal the
+one-process run's, byte for byte.
 
 Needs a build with MPI:
   cmake -S . -B build-mpi -DCSEG_MPI=ON -DCSEG_BENCH=OFF && cmake --build build-mpi -j2
   /usr/bin/python3 bench/mpi_scale.py LOG.csv [--runs 3] [--ranks 1,2,4]
+  /usr/bin/python3 bench/mpi_scale.py TABLE.csv --command fit --args "--k 8 --n-init 1"
 A machine with fewer cores than ranks runs them oversubscribed (this one has 2): the figure
 then says what the protocol costs, not what more machines would gain.
 """
@@ -34,6 +38,13 @@ STATS = re.compile(
 # --timings: the stages after the customers are built, run by the first process alone
 TAIL = re.compile(r"^  (preprocess \(and PCA\)|fit and choose k|order, profiles, names, rules|"
                   r"write outputs and report) +([\d.]+) s", re.M)
+# --verbose under mpirun: the k-means fits (cli_mpi_kmeans_report)
+KMEANS = re.compile(
+    r"k-means on (\d+) processes: (\d+) fits, (\d+) iterations; rows sent ([\d.]+) MB "
+    r"\(([\d.]+) s\), collectives ([\d.]+) KB \(([\d.]+) KB an iteration\), labels gathered "
+    r"([\d.]+) MB \(([\d.]+) s\); fitting ([\d.]+) s")
+# --timings: the first process's fit stage
+FIT = re.compile(r"^  fit and choose k +([\d.]+) s", re.M)
 
 
 def cpu_model():
@@ -44,11 +55,11 @@ def cpu_model():
     return "unknown"
 
 
-def one_run(custseg, log, ranks, out, tmp):
+def one_run(custseg, command, extra, log, ranks, out, tmp):
     """ranks 0: no mpirun. Returns seconds, per-rank peak RSS (KiB), stats dict or None."""
     rss_dir = tempfile.mkdtemp(dir=tmp)
     timed = ["/usr/bin/time", "-f", "%M", "-o"]
-    cmd_tail = [custseg, "run", log, "--out", out, "--quiet", "--verbose", "--timings"]
+    cmd_tail = [custseg, command, log, "--out", out, "--quiet", "--verbose", "--timings"] + extra
     if ranks == 0:
         cmd = timed + [os.path.join(rss_dir, "rss.0")] + cmd_tail
     else:
@@ -80,12 +91,23 @@ def one_run(custseg, log, ranks, out, tmp):
     tail = [float(v) for _, v in TAIL.findall(p.stdout)]
     if len(tail) == 4:
         st = dict(st or {}, segment_write_s=sum(tail))
+    m = KMEANS.search(p.stderr)
+    if m:
+        keys = ["km_processes", "km_fits", "km_iterations", "km_rows_mb", "km_send_s",
+                "km_collectives_kb", "km_kb_per_iteration", "km_labels_mb", "km_gather_s",
+                "km_fit_s"]
+        st = dict(st or {}, **{k: float(v) for k, v in zip(keys, m.groups())})
+    m = FIT.search(p.stdout)
+    if m:
+        st = dict(st or {}, fit_stage_s=float(m.group(1)))
     return secs, rss, st
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("log")
+    ap.add_argument("log", help="the log (run) or the customer table (fit)")
+    ap.add_argument("--command", choices=["run", "fit"], default="run")
+    ap.add_argument("--args", default="", help="more options of the command, one string")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ranks", default="1,2,4")
     ap.add_argument("--custseg", default=os.path.join(HERE, "..", "build-mpi", "custseg"))
@@ -99,7 +121,7 @@ def main():
             for c in configs:
                 out = os.path.join(tmp, f"out{c}")
                 shutil.rmtree(out, ignore_errors=True)
-                secs, rss, st = one_run(a.custseg, a.log, c, out, tmp)
+                secs, rss, st = one_run(a.custseg, a.command, a.args.split(), a.log, c, out, tmp)
                 res[c]["seconds"].append(secs)
                 res[c]["rss_kib"].append(rss)
                 if st:
@@ -111,7 +133,8 @@ def main():
                             raise SystemExit(f"{f} of {c} processes differs from one process")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    summary = {"log": a.log, "log_bytes": os.path.getsize(a.log), "runs": a.runs,
+    summary = {"command": a.command, "args": a.args, "input": a.log,
+               "input_bytes": os.path.getsize(a.log), "runs": a.runs,
                "cpu": cpu_model(), "cores": os.cpu_count(),
                "load_before": load0, "load_after": os.getloadavg()[0], "configs": {}}
     for c in configs:

@@ -69,6 +69,21 @@ CSEG_API int cseg_mpi_kmeans_fit(MPI_Comm comm, cseg_kmeans *km, const double *X
  * none). */
 CSEG_API void cseg_mpi_kmeans_split(MPI_Comm comm, size_t n, size_t *row0, size_t *n_rows);
 
+/* What rank 0's fits through cseg_mpi_kmeans_fit_root moved and took,
+ * added up over the fits (the caller zeroes it once). Bytes are counted as
+ * they are sent or received, not estimated. */
+typedef struct cseg_mpi_kmeans_stats {
+    uint64_t fits;
+    uint64_t iterations;       /* Lloyd iterations, every restart's */
+    uint64_t row_bytes;        /* rows rank 0 sent to the others */
+    uint64_t label_bytes;      /* labels rank 0 gathered from the others */
+    uint64_t collective_bytes; /* what rank 0 received in the fits' collectives: the seeding's
+                                  draws and totals, each iteration's per-span sums */
+    double send_seconds;       /* rank 0's wall time sending the rows */
+    double fit_seconds;        /* the fits (seeding and iterations) */
+    double gather_seconds;     /* gathering the labels */
+} cseg_mpi_kmeans_stats;
+
 /* k-means for a pipeline that runs on rank 0 while the other ranks help
  * with its fits. Rank 0 holds every row, X (n x d, row-major), and calls
  * cseg_mpi_kmeans_fit_root where it would call cseg_kmeans_fit(km, X, n, d,
@@ -79,9 +94,11 @@ CSEG_API void cseg_mpi_kmeans_split(MPI_Comm comm, size_t n, size_t *row0, size_
  * for bit, all n labels included. Rank 0 fits its share with n_threads
  * threads (0: km's; the cores it shares with the others, as their
  * OpenMP threads would otherwise spin against each other). n at most
- * INT_MAX. With one rank it is cseg_kmeans_fit. Rank 0 only. */
+ * INT_MAX. stats (may be NULL): what the fit moved and took, added to
+ * *stats. With one rank it is cseg_kmeans_fit. Rank 0 only. */
 CSEG_API int cseg_mpi_kmeans_fit_root(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t n,
-                                      size_t d, int n_threads, cseg_diag *diag);
+                                      size_t d, int n_threads, cseg_mpi_kmeans_stats *stats,
+                                      cseg_diag *diag);
 /* Ranks other than 0: take part in rank 0's fits, each with n_threads
  * threads (0: all cores), until rank 0 calls cseg_mpi_kmeans_serve_end;
  * the ranks wait between fits asleep (1 ms naps), not spinning. Returns 0,

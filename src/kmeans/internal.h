@@ -38,6 +38,10 @@ int cseg__kmeans_fit_split(cseg_kmeans *km, const double *X, size_t n, size_t d,
  * cores with others); returns the ones it had. */
 int cseg__kmeans_swap_threads(cseg_kmeans *km, int n_threads);
 
+/* The Lloyd iterations of km's last fit, every restart's (the samples it
+ * checked over the rows of all processes). */
+size_t cseg__kmeans_iterations_all(const cseg_kmeans *km, size_t n_all);
+
 /* km's labels replaced with labels (n of them, malloc'ed; km owns them
  * now): a fit over many processes gathers every process's labels on one. */
 void cseg__kmeans_take_labels(cseg_kmeans *km, int32_t *labels, size_t n);

@@ -1530,6 +1530,11 @@ int cseg_kmeans_converged(const cseg_kmeans *km)
     return km->converged;
 }
 
+size_t cseg__kmeans_iterations_all(const cseg_kmeans *km, size_t n_all)
+{
+    return n_all ? (size_t)(km->n_checked / (double)n_all + 0.5) : 0;
+}
+
 double cseg_kmeans_skipped_fraction(const cseg_kmeans *km)
 {
     return km->n_checked > 0 ? km->n_skipped / km->n_checked : 0;

@@ -23,9 +23,10 @@
 
 typedef struct kmctx {
     MPI_Comm comm;
-    int size;
+    int size, rank;
     size_t *span0; /* size + 1: each rank's first span; the last entry, all spans */
     int *counts, *displs;
+    uint64_t received; /* bytes of the collectives' results that came from other ranks */
 } kmctx;
 
 static int km_allgatherv(void *ctx, const double *mine, size_t count, double *all, size_t *total)
@@ -49,6 +50,7 @@ static int km_allgatherv(void *ctx, const double *mine, size_t count, double *al
         MPI_SUCCESS)
         return CSEG_EIO;
     *total = t;
+    c->received += (t - (size_t)cnt) * sizeof(double);
     return 0;
 }
 
@@ -58,12 +60,15 @@ static int km_bcast_span(void *ctx, size_t s, double *buf, size_t m)
     int root = 0;
     while (root + 1 < c->size && c->span0[root + 1] <= s)
         root++;
+    if (root != c->rank)
+        c->received += m * sizeof(double);
     return MPI_Bcast(buf, (int)m, MPI_DOUBLE, root, c->comm) == MPI_SUCCESS ? 0 : CSEG_EIO;
 }
 
 static int km_sum(void *ctx, uint64_t *v, size_t m)
 {
     kmctx *c = ctx;
+    c->received += m * sizeof *v;
     return MPI_Allreduce(MPI_IN_PLACE, v, (int)m, MPI_UINT64_T, MPI_SUM, c->comm) == MPI_SUCCESS
                ? 0
                : CSEG_EIO;
@@ -88,13 +93,16 @@ void cseg_mpi_kmeans_split(MPI_Comm comm, size_t n, size_t *row0, size_t *n_rows
     split_rows(n, size, rank, row0, n_rows);
 }
 
-int cseg_mpi_kmeans_fit(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t n_rows, size_t d,
-                        const double *weights, cseg_diag *diag)
+/* cseg_mpi_kmeans_fit; *received (may be NULL): plus the bytes this rank
+ * received in the fit's collectives. */
+static int fit_rows(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t n_rows, size_t d,
+                    const double *weights, uint64_t *received, cseg_diag *diag)
 {
-    kmctx c = {comm, 0, NULL, NULL, NULL};
+    kmctx c = {comm, 0, 0, NULL, NULL, NULL, 0};
     int rank, rc = 0;
     MPI_Comm_size(comm, &c.size);
     MPI_Comm_rank(comm, &rank);
+    c.rank = rank;
     uint64_t mine = n_rows, before = 0, all = 0;
     MPI_Exscan(&mine, &before, 1, MPI_UINT64_T, MPI_SUM, comm);
     if (rank == 0)
@@ -128,12 +136,27 @@ int cseg_mpi_kmeans_fit(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t 
     cseg__km_comm ops = {&c, c.size, (size_t)before, (size_t)all,
                          km_allgatherv, km_bcast_span, km_sum};
     rc = cseg__kmeans_fit_split(km, X, n_rows, d, weights, &ops, diag);
+    if (received)
+        *received += c.received;
 out:
     free(each);
     free(c.span0);
     free(c.counts);
     free(c.displs);
     return rc;
+}
+
+int cseg_mpi_kmeans_fit(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t n_rows, size_t d,
+                        const double *weights, cseg_diag *diag)
+{
+    return fit_rows(comm, km, X, n_rows, d, weights, NULL, diag);
+}
+
+static double seconds_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 /* ---- A pipeline on rank 0, its k-means on every rank ----
@@ -178,9 +201,9 @@ static int bcast_napping(MPI_Comm comm, void *buf, int count, MPI_Datatype type)
 
 /* The fit, on every rank, once the command is known: km is rank 0's, or
  * made from c (other ranks); X, all the rows (rank 0). Each rank fits with
- * n_threads threads (0: rank 0 with km's). */
+ * n_threads threads (0: rank 0 with km's). st: rank 0's account, or NULL. */
 static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const double *X, int n_threads,
-                    cseg_diag *diag)
+                    cseg_mpi_kmeans_stats *st, cseg_diag *diag)
 {
     int size, rank;
     MPI_Comm_size(comm, &size);
@@ -221,6 +244,8 @@ static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const doubl
         if (MPI_Bcast(at, (int)(k * d), MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
             rc = CSEG_EIO;
     }
+    double t0 = seconds_now();
+    uint64_t sent = 0, received = 0;
     for (int r = 1; r < size && rc == 0; r++) { /* rank r's rows, in pieces */
         size_t r0, cnt;
         split_rows(n, size, r, &r0, &cnt);
@@ -230,14 +255,17 @@ static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const doubl
                               : MPI_Recv(rows + o, (int)m, MPI_DOUBLE, 0, KM_ROWS_TAG, comm,
                                          MPI_STATUS_IGNORE);
             rc = e == MPI_SUCCESS ? 0 : CSEG_EIO;
+            sent += m * sizeof(double);
         }
     }
+    double t1 = seconds_now();
     if (rc == 0) {
         int was = rank == 0 && n_threads ? cseg__kmeans_swap_threads(km, n_threads) : 0;
-        rc = cseg_mpi_kmeans_fit(comm, km, rank == 0 ? X : rows, mine, d, NULL, diag);
+        rc = fit_rows(comm, km, rank == 0 ? X : rows, mine, d, NULL, &received, diag);
         if (rank == 0 && n_threads)
             cseg__kmeans_swap_threads(km, was);
     }
+    double t2 = seconds_now();
     if (rc == 0) {
         for (int r = 0; r < size && rank == 0; r++) {
             size_t r0, cnt;
@@ -253,6 +281,16 @@ static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const doubl
             labels = NULL;
         }
     }
+    if (rc == 0 && st) {
+        st->fits++;
+        st->iterations += cseg__kmeans_iterations_all(km, n);
+        st->row_bytes += sent;
+        st->label_bytes += (n - mine) * sizeof(int32_t);
+        st->collective_bytes += received;
+        st->send_seconds += t1 - t0;
+        st->fit_seconds += t2 - t1;
+        st->gather_seconds += seconds_now() - t2;
+    }
     cseg_kmeans_free(own);
     free(rows);
     free(init);
@@ -264,12 +302,20 @@ static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const doubl
 }
 
 int cseg_mpi_kmeans_fit_root(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t n, size_t d,
-                             int n_threads, cseg_diag *diag)
+                             int n_threads, cseg_mpi_kmeans_stats *stats, cseg_diag *diag)
 {
     int size;
     MPI_Comm_size(comm, &size);
-    if (size == 1)
-        return cseg_kmeans_fit(km, X, n, d, NULL, diag);
+    if (size == 1) {
+        double t0 = seconds_now();
+        int rc = cseg_kmeans_fit(km, X, n, d, NULL, diag);
+        if (rc == 0 && stats) {
+            stats->fits++;
+            stats->iterations += cseg__kmeans_iterations_all(km, n);
+            stats->fit_seconds += seconds_now() - t0;
+        }
+        return rc;
+    }
     const cseg_kmeans_params *p = cseg_kmeans_get_params(km);
     if (n > INT_MAX || p->k * d > INT_MAX)
         return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0,
@@ -283,7 +329,7 @@ int cseg_mpi_kmeans_fit_root(MPI_Comm comm, cseg_kmeans *km, const double *X, si
     memcpy(&c.tol, &p->tol, sizeof c.tol);
     if (bcast_napping(comm, &c, KM_CMD_WORDS, MPI_UINT64_T) < 0)
         return cseg__diag(diag, CSEG_EIO, NULL, 0, 0, "k-means: an MPI exchange failed");
-    return fit_part(comm, km, &c, X, n_threads, diag);
+    return fit_part(comm, km, &c, X, n_threads, stats, diag);
 }
 
 int cseg_mpi_kmeans_serve(MPI_Comm comm, int n_threads)
@@ -295,7 +341,7 @@ int cseg_mpi_kmeans_serve(MPI_Comm comm, int n_threads)
             return CSEG_EIO;
         if (c.op != KM_FIT)
             return 0;
-        if (fit_part(comm, NULL, &c, NULL, n_threads, &ignored) == CSEG_EIO)
+        if (fit_part(comm, NULL, &c, NULL, n_threads, NULL, &ignored) == CSEG_EIO)
             return CSEG_EIO;
     }
 }

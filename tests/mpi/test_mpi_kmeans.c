@@ -190,6 +190,10 @@ int main(int argc, char **argv)
     if (rank == 0) {
         double start[4 * 5];
         memcpy(start, X + 100 * 5, sizeof start);
+        cseg_mpi_kmeans_stats st;
+        memset(&st, 0, sizeof st);
+        size_t first, mine, iters = 0;
+        cseg_mpi_kmeans_split(MPI_COMM_WORLD, n, &first, &mine);
         for (int t = 0; t < 3; t++) {
             cseg_kmeans_params_init(&p);
             p.k = t == 2 ? 3 : 4;
@@ -201,7 +205,8 @@ int main(int argc, char **argv)
             cseg_diag da, db;
             cseg_kmeans_create(&a, &p);
             cseg_kmeans_create(&b, &p);
-            int ra = cseg_mpi_kmeans_fit_root(MPI_COMM_WORLD, a, X, n, 5, 1, &da);
+            int ra = cseg_mpi_kmeans_fit_root(MPI_COMM_WORLD, a, X, n, 5, 1, &st, &da);
+            iters += ra == 0 ? cseg_kmeans_n_iter(a) : 0;
             int rb = cseg_kmeans_fit(b, X, n, 5, NULL, &db);
             CHECK(ra == rb, "root fit %d: %d, one process %d", t, ra, rb);
             if (ra < 0)
@@ -217,6 +222,17 @@ int main(int argc, char **argv)
             cseg_kmeans_free(a);
             cseg_kmeans_free(b);
         }
+        /* The account: the two fits that ran, the other ranks' rows sent and
+         * their labels gathered (counted as they went), every restart's
+         * iterations (at least the kept ones), collectives only with others. */
+        CHECK(st.fits == 2 && st.row_bytes == 2 * (n - mine) * 5 * sizeof(double) &&
+                  st.label_bytes == 2 * (n - mine) * sizeof(int32_t) && st.iterations >= iters &&
+                  (size > 1) == (st.collective_bytes > 0) && st.fit_seconds > 0,
+              "stats: %llu fits, %llu row bytes, %llu label bytes, %llu iterations (>= %zu), "
+              "%llu collective bytes",
+              (unsigned long long)st.fits, (unsigned long long)st.row_bytes,
+              (unsigned long long)st.label_bytes, (unsigned long long)st.iterations, iters,
+              (unsigned long long)st.collective_bytes);
         CHECK(cseg_mpi_kmeans_serve_end(MPI_COMM_WORLD) == 0, "serve end");
     } else {
         CHECK(cseg_mpi_kmeans_serve(MPI_COMM_WORLD, 1) == 0, "serve");

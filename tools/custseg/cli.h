@@ -55,6 +55,9 @@ int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
 int cli_mpi_kmeans_serve(void);
 void cli_mpi_kmeans_lead(void);
 void cli_mpi_segment_params(cseg_segment_params *p);
+/* Rank 0 under mpirun, after the segmentation: one line on stderr with what
+ * its k-means fits moved between the processes and took (--verbose). */
+void cli_mpi_kmeans_report(void);
 
 /* Print "custseg: <diag or code message>" and return the exit status for code. */
 int cli_fail(int code, const cseg_diag *d, const char *context);

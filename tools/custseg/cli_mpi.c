@@ -21,6 +21,7 @@
 static int mpi_on, mpi_size = 1, mpi_rank;
 static int mpi_threads; /* node_threads() */
 static int kmeans_led;  /* rank 0: the other ranks are in cseg_mpi_kmeans_serve */
+static cseg_mpi_kmeans_stats kmeans_stats; /* rank 0's fits on every process */
 
 /* The processes of the job on this machine, which share its cores:
  * counted once, at the start (a collective call: every rank makes it there,
@@ -104,7 +105,22 @@ static int fit_on_all(void *user, cseg_kmeans *km, const double *X, size_t n, si
                       cseg_diag *diag)
 {
     (void)user;
-    return cseg_mpi_kmeans_fit_root(MPI_COMM_WORLD, km, X, n, d, mpi_threads, diag);
+    return cseg_mpi_kmeans_fit_root(MPI_COMM_WORLD, km, X, n, d, mpi_threads, &kmeans_stats, diag);
+}
+
+void cli_mpi_kmeans_report(void)
+{
+    const cseg_mpi_kmeans_stats *st = &kmeans_stats;
+    if (!kmeans_led || st->fits == 0)
+        return;
+    fprintf(stderr,
+            "custseg: k-means on %d processes: %llu fits, %llu iterations; rows sent %.1f MB "
+            "(%.2f s), collectives %.1f KB (%.2f KB an iteration), labels gathered %.1f MB "
+            "(%.2f s); fitting %.2f s\n",
+            mpi_size, (unsigned long long)st->fits, (unsigned long long)st->iterations,
+            (double)st->row_bytes / 1e6, st->send_seconds, (double)st->collective_bytes / 1e3,
+            st->iterations ? (double)st->collective_bytes / 1e3 / (double)st->iterations : 0.0,
+            (double)st->label_bytes / 1e6, st->gather_seconds, st->fit_seconds);
 }
 
 void cli_mpi_segment_params(cseg_segment_params *p)
@@ -165,6 +181,8 @@ int cli_mpi_kmeans_serve(void)
 }
 
 void cli_mpi_kmeans_lead(void) {}
+
+void cli_mpi_kmeans_report(void) {}
 
 void cli_mpi_segment_params(cseg_segment_params *p)
 {

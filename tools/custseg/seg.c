@@ -770,6 +770,8 @@ int seg_run(seg_opts *o, const seg_source *src)
         goto out;
     }
     phase_to(&cp, PH_WRITE);
+    if (o->c.verbose)
+        cli_mpi_kmeans_report();
     if (cp.show) {
         cli_status_line("custseg: writing the outputs and the report...");
         cp.line_open = 1;

@@ -233,17 +233,26 @@ awk -v seed=5 'BEGIN {
 }' > "$T/cust.csv"
 fcounts="1 2 3 4"
 [ "$QUICK" = quick ] && fcounts="3"
-for o in "--k,4" "--k-sample,10000,--k-max,5"; do
-    opts=$(echo "$o" | sed 's/,/ /g')
+# --verbose: the first process's account of its fits (the k given: 1 fit; k in 2..5: four
+# candidates and the chosen k), only when other processes took part.
+for o in "--k,4,1" "--k-sample,10000,--k-max,5,5"; do
+    opts=$(echo "$o" | sed 's/,[0-9]*$//; s/,/ /g')
+    nfits=${o##*,}
     rm -rf "$T/fone"
     # shellcheck disable=SC2086
     "$B" fit "$T/cust.csv" --out "$T/fone" --quiet $opts > /dev/null
     for n in $fcounts; do
         st=0
         # shellcheck disable=SC2086
-        mrun -n $n "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet $opts > /dev/null 2> "$T/fit.err" || st=$?
+        mrun -n $n "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose $opts > /dev/null 2> "$T/fit.err" || st=$?
         if [ $st -eq 0 ]; then
             same_outputs "$T/fone" "$T/fmpi" "fit, 100,000 customers, $opts, $n processes"
+            line=$(grep -c "^custseg: k-means on $n processes: $nfits fits, [0-9]* iterations; rows sent [0-9.]* MB" "$T/fit.err" || true)
+            if [ "$line" = "$([ "$n" -gt 1 ] && echo 1 || echo 0)" ]; then
+                ok "fit $opts --verbose, $n processes: the fits' account ($line line)"
+            else
+                fail "fit $opts --verbose, $n processes: $line account lines; $(grep k-means "$T/fit.err")"
+            fi
         else
             fail "fit $opts, $n processes: exit $st; $(head -1 "$T/fit.err")"
         fi

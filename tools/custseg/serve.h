@@ -15,6 +15,7 @@ typedef struct serve_tokens {
     size_t n;
     unsigned char (*hash)[32];
     int *scope;
+    struct evp_md_st *sha256; /* OpenSSL's SHA-256, fetched once (EVP_MD) */
 } serve_tokens;
 
 /* Load FILE; an exit status (message printed). */

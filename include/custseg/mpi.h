@@ -12,6 +12,7 @@
 
 #include "custseg/features.h"
 #include "custseg/kmeans.h"
+#include "custseg/metrics.h"
 #include "custseg/table.h"
 
 #ifdef __cplusplus
@@ -108,6 +109,29 @@ CSEG_API int cseg_mpi_kmeans_serve(MPI_Comm comm, int n_threads);
 /* Rank 0: the ranks in cseg_mpi_kmeans_serve return. Call it exactly once
  * for each time they entered it, on every path (an error included). */
 CSEG_API int cseg_mpi_kmeans_serve_end(MPI_Comm comm);
+
+/* The validity indices of a labelling of rows spread over the ranks of
+ * comm: each rank holds X (n_rows x d, row-major), the block of rows after
+ * the previous rank's, and their labels (< 0: noise, left out). Every rank
+ * gets the value cseg_metrics_davies_bouldin, _calinski_harabasz and
+ * _silhouette give for all the rows on one process, bit for bit, and the
+ * same code. Davies-Bouldin and Calinski-Harabasz sum over spans
+ * (CSEG_KMEANS_SPAN rows), so each rank's rows must start on a span (as
+ * cseg_mpi_kmeans_split gives; CSEG_EINVAL otherwise); each rank sends
+ * every other its spans' per-cluster sums, 8 k (d + 1) bytes a span. The
+ * silhouette draws its sample (p->sample_size of the non-noise rows, as one
+ * process draws it; all of them when 0) and gathers those rows on rank 0,
+ * which computes it and sends the value to all: rank 0's memory is that of
+ * cseg_metrics_silhouette on the sample. Collective. */
+CSEG_API int cseg_mpi_metrics_davies_bouldin(MPI_Comm comm, const double *X, size_t n_rows,
+                                             size_t d, const int32_t *labels, double *out,
+                                             cseg_diag *diag);
+CSEG_API int cseg_mpi_metrics_calinski_harabasz(MPI_Comm comm, const double *X, size_t n_rows,
+                                                size_t d, const int32_t *labels, double *out,
+                                                cseg_diag *diag);
+CSEG_API int cseg_mpi_metrics_silhouette(MPI_Comm comm, const double *X, size_t n_rows, size_t d,
+                                         const int32_t *labels, const cseg_silhouette_params *p,
+                                         double *score, cseg_diag *diag);
 
 /* Order statistics of the values of all the ranks of comm, each holding x
  * (n values, no NaN): out[i] is the value of 0-based rank ranks[i] among

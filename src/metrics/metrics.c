@@ -1,6 +1,11 @@
 /* custseg — cluster validity indices: inertia, Davies-Bouldin,
  * Calinski-Harabasz and the silhouette coefficient.
  *
+ * Sums over the rows (sizes, centroids, distances to them) are taken per
+ * span of CSEG_KMEANS_SPAN rows and the spans' sums added in span order
+ * (internal.h): the plain loop for up to 65,536 rows, and the same bits when
+ * the rows are spread over MPI processes (src/mpi/metrics.c).
+ *
  * Definitions follow scikit-learn (sklearn.metrics.cluster._unsupervised) so
  * values can be compared to 1e-9: Davies-Bouldin uses the mean Euclidean
  * distance of a cluster's members to its centroid and returns 0 when all those
@@ -31,6 +36,7 @@
 #include "custseg/metrics.h"
 #include "../core/internal.h"
 #include "../core/simd.h"
+#include "internal.h"
 
 static int cmp_size(const void *a, const void *b)
 {
@@ -42,6 +48,33 @@ static int cmp_i32(const void *a, const void *b)
 {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
     return (x > y) - (x < y);
+}
+
+/* Sorts the m values of u and keeps one of each (the k returned), then maps
+ * each label to its value's place among them (-1 for noise). */
+static size_t map_sorted(const int32_t *labels, size_t n, int32_t *u, size_t m, int32_t *out)
+{
+    qsort(u, m, sizeof *u, cmp_i32);
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++)
+        if (k == 0 || u[i] != u[k - 1])
+            u[k++] = u[i];
+    for (size_t i = 0; i < n; i++) {
+        if (labels[i] < 0) {
+            out[i] = -1;
+            continue;
+        }
+        size_t lo = 0, hi = k;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (u[mid] < labels[i])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        out[i] = (int32_t)lo;
+    }
+    return k;
 }
 
 /* Map labels >= 0 to 0..k-1 (ascending label value); -1 for noise. Labels
@@ -80,32 +113,117 @@ static int compact(const int32_t *labels, size_t n, int32_t *out, size_t *k_out)
     for (size_t i = 0; i < n; i++)
         if (labels[i] >= 0)
             u[m++] = labels[i];
-    qsort(u, m, sizeof *u, cmp_i32);
-    size_t k = 0;
-    for (size_t i = 0; i < m; i++)
-        if (k == 0 || u[i] != u[k - 1])
-            u[k++] = u[i];
-    for (size_t i = 0; i < n; i++) {
-        if (labels[i] < 0) {
-            out[i] = -1;
-            continue;
-        }
-        size_t lo = 0, hi = k;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (u[mid] < labels[i])
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        out[i] = (int32_t)lo;
-    }
+    *k_out = map_sorted(labels, n, u, m, out);
     free(u);
-    *k_out = k;
     return 0;
 }
 
-/* Compacted labels, cluster sizes and centroids. */
+/* ---- Sums by span (internal.h) ---- */
+
+static size_t n_spans(size_t n)
+{
+    return (n + CSEG_KMEANS_SPAN - 1) / CSEG_KMEANS_SPAN;
+}
+
+/* Every process's failure (a code < 0) made every process's: a collective
+ * step after a failed allocation on one process would wait forever. */
+static int agree(const cseg__km_comm *comm, int rc)
+{
+    if (!comm)
+        return rc;
+    uint64_t bad = rc < 0;
+    if (comm->sum(comm->ctx, &bad, 1) < 0)
+        return CSEG_EIO;
+    return bad ? (rc < 0 ? rc : CSEG_ENOMEM) : rc;
+}
+
+/* A sum of m values over the rows, span by span: the caller fills part
+ * (this process's ns spans, m values each, each span's from zero), then
+ * spans_total adds every process's spans in span order into out, the first
+ * as it is. all: room for every span's m values when comm is given. */
+static int spans_total(const cseg__km_comm *comm, const double *part, size_t ns, size_t m,
+                       double *all, double *out)
+{
+    size_t total = ns * m;
+    if (comm) {
+        int rc = comm->allgatherv(comm->ctx, part, ns * m, all, &total);
+        if (rc < 0)
+            return rc;
+        part = all;
+    }
+    if (total == 0) {
+        memset(out, 0, m * sizeof *out);
+        return 0;
+    }
+    memcpy(out, part, m * sizeof *out);
+    for (size_t sp = 1; sp < total / m; sp++)
+        for (size_t j = 0; j < m; j++)
+            out[j] += part[sp * m + j];
+    return 0;
+}
+
+/* Buffers of a span sum: this process's spans (ns x m) and, with comm,
+ * every span's. */
+typedef struct span_bufs {
+    double *part, *all;
+} span_bufs;
+
+static int span_bufs_make(span_bufs *b, const cseg__km_comm *comm, size_t n, size_t m)
+{
+    size_t ns = n_spans(n), ns_all = comm ? n_spans(comm->n_all) : 0, a, c;
+    b->part = b->all = NULL;
+    if (cseg__mul(ns ? ns : 1, m ? m : 1, &a) || cseg__mul(ns_all ? ns_all : 1, m ? m : 1, &c))
+        return CSEG_ETOOBIG;
+    b->part = cseg__calloc(a, sizeof *b->part);
+    b->all = comm ? malloc(c * sizeof *b->all) : NULL;
+    return b->part && (!comm || b->all) ? 0 : CSEG_ENOMEM;
+}
+
+static void span_bufs_free(span_bufs *b)
+{
+    free(b->part);
+    free(b->all);
+}
+
+/* The labels >= 0 of every process mapped to 0..k-1 in ascending label
+ * value, as compact does for one process's: the distinct values of each
+ * process gathered, merged, and each label found among them. */
+static int compact_all(const cseg__km_comm *comm, const int32_t *labels, size_t n, int32_t *out,
+                       size_t *k_out)
+{
+    int rc = compact(labels, n, out, k_out);
+    if (!comm || (rc = agree(comm, rc)) < 0)
+        return rc;
+    /* This process's distinct labels, ascending: the first label of each
+     * compacted value. */
+    size_t k = *k_out, total = 0;
+    double *mine = malloc((k ? k : 1) * sizeof *mine), *all = NULL;
+    uint64_t sum_k = k;
+    rc = mine ? 0 : CSEG_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (out[i] >= 0)
+            mine[out[i]] = labels[i];
+    if ((rc = agree(comm, rc)) < 0 || (rc = comm->sum(comm->ctx, &sum_k, 1)) < 0)
+        goto out;
+    all = malloc((sum_k ? sum_k : 1) * sizeof *all);
+    if ((rc = agree(comm, all ? 0 : CSEG_ENOMEM)) < 0 ||
+        (rc = comm->allgatherv(comm->ctx, mine, k, all, &total)) < 0)
+        goto out;
+    int32_t *u = malloc((total ? total : 1) * sizeof *u); /* the same on every process */
+    if ((rc = agree(comm, u ? 0 : CSEG_ENOMEM)) == 0) {
+        for (size_t i = 0; i < total; i++)
+            u[i] = (int32_t)all[i];
+        *k_out = map_sorted(labels, n, u, total, out);
+    }
+    free(u);
+out:
+    free(mine);
+    free(all);
+    return rc;
+}
+
+/* Compacted labels, cluster sizes and centroids (of all processes'
+ * rows when comm is given). */
 typedef struct clusters {
     int32_t *lab;
     size_t k, m; /* clusters, samples not noise */
@@ -121,83 +239,106 @@ static void clusters_free(clusters *c)
 }
 
 static int clusters_make(const double *X, size_t n, size_t d, const int32_t *labels,
-                         clusters *c, size_t min_k)
+                         const cseg__km_comm *comm, clusters *c, size_t min_k)
 {
     memset(c, 0, sizeof *c);
     c->lab = malloc((n ? n : 1) * sizeof *c->lab);
-    if (!c->lab)
-        return CSEG_ENOMEM;
-    int rc = compact(labels, n, c->lab, &c->k);
-    if (rc < 0)
+    int rc = agree(comm, c->lab ? 0 : CSEG_ENOMEM);
+    if (rc < 0 || (rc = compact_all(comm, labels, n, c->lab, &c->k)) < 0)
         return rc;
+    uint64_t m = 0;
     for (size_t i = 0; i < n; i++)
-        c->m += c->lab[i] >= 0;
+        m += c->lab[i] >= 0;
+    if (comm && (rc = comm->sum(comm->ctx, &m, 1)) < 0)
+        return rc;
+    c->m = (size_t)m;
     if (c->k < min_k || c->k >= c->m + (min_k == 2 ? 0 : 1))
         return CSEG_EINVAL;
-    size_t kd;
-    if (cseg__mul(c->k, d, &kd))
+    size_t kd, w;
+    if (cseg__mul(c->k, d, &kd) || cseg__mul(c->k, d + 1, &w))
         return CSEG_ETOOBIG;
     c->size = cseg__calloc(c->k, sizeof *c->size);
     c->mean = cseg__calloc(kd, sizeof *c->mean);
-    if (!c->size || !c->mean)
-        return CSEG_ENOMEM;
+    double *tot = malloc((w ? w : 1) * sizeof *tot);
+    span_bufs b;
+    rc = span_bufs_make(&b, comm, n, w);
+    if ((rc = agree(comm, c->size && c->mean && tot ? rc : CSEG_ENOMEM)) < 0)
+        goto out;
+    /* Per span: the k sizes, then the k x d sums. */
     for (size_t i = 0; i < n; i++) {
         if (c->lab[i] < 0)
             continue;
         size_t a = (size_t)c->lab[i];
-        c->size[a] += 1;
+        double *sp = b.part + i / CSEG_KMEANS_SPAN * w;
+        sp[a] += 1;
         for (size_t j = 0; j < d; j++)
-            c->mean[a * d + j] += X[i * d + j];
+            sp[c->k + a * d + j] += X[i * d + j];
     }
+    if ((rc = spans_total(comm, b.part, n_spans(n), w, b.all, tot)) < 0)
+        goto out;
+    memcpy(c->size, tot, c->k * sizeof *tot);
     for (size_t a = 0; a < c->k; a++)
         for (size_t j = 0; j < d; j++)
-            c->mean[a * d + j] /= c->size[a];
-    return 0;
+            c->mean[a * d + j] = tot[c->k + a * d + j] / c->size[a];
+out:
+    free(tot);
+    span_bufs_free(&b);
+    return rc;
 }
 
 /* Sum of squared distances of the non-noise samples to their cluster means. */
-static double within_ss(const double *X, size_t n, size_t d, const clusters *c)
+static int within_ss(const double *X, size_t n, size_t d, const clusters *c,
+                     const cseg__km_comm *comm, double *out)
 {
-    double s = 0;
-    for (size_t i = 0; i < n; i++) {
+    span_bufs b;
+    int rc = agree(comm, span_bufs_make(&b, comm, n, 1));
+    for (size_t i = 0; i < n && rc == 0; i++) {
         if (c->lab[i] < 0)
             continue;
         const double *mu = c->mean + (size_t)c->lab[i] * d;
+        double *s = b.part + i / CSEG_KMEANS_SPAN;
         for (size_t j = 0; j < d; j++) {
             double e = X[i * d + j] - mu[j];
-            s += e * e;
+            *s += e * e;
         }
     }
-    return s;
+    if (rc == 0)
+        rc = spans_total(comm, b.part, n_spans(n), 1, b.all, out);
+    span_bufs_free(&b);
+    return rc;
 }
 
 int cseg_metrics_inertia(const double *X, size_t n, size_t d, const int32_t *labels,
                          double *out)
 {
     clusters c;
-    int rc = clusters_make(X, n, d, labels, &c, 1);
+    int rc = clusters_make(X, n, d, labels, NULL, &c, 1);
     if (rc == 0)
-        *out = within_ss(X, n, d, &c);
+        rc = within_ss(X, n, d, &c, NULL, out);
     clusters_free(&c);
     return rc;
 }
 
-int cseg_metrics_calinski_harabasz(const double *X, size_t n, size_t d, const int32_t *labels,
-                                   double *out)
+int cseg__metrics_calinski_harabasz_split(const double *X, size_t n, size_t d,
+                                          const int32_t *labels, const cseg__km_comm *comm,
+                                          double *out)
 {
     clusters c;
-    int rc = clusters_make(X, n, d, labels, &c, 2);
+    span_bufs b = {NULL, NULL};
+    int rc = clusters_make(X, n, d, labels, comm, &c, 2);
     double *mean = NULL;
     if (rc < 0)
         goto out;
-    if (!(mean = cseg__calloc(d, sizeof *mean))) {
-        rc = CSEG_ENOMEM;
+    mean = cseg__calloc(d, sizeof *mean);
+    rc = span_bufs_make(&b, comm, n, d);
+    if ((rc = agree(comm, mean ? rc : CSEG_ENOMEM)) < 0)
         goto out;
-    }
     for (size_t i = 0; i < n; i++)
         if (c.lab[i] >= 0)
             for (size_t j = 0; j < d; j++)
-                mean[j] += X[i * d + j];
+                b.part[i / CSEG_KMEANS_SPAN * d + j] += X[i * d + j];
+    if ((rc = spans_total(comm, b.part, n_spans(n), d, b.all, mean)) < 0)
+        goto out;
     for (size_t j = 0; j < d; j++)
         mean[j] /= (double)c.m;
     double extra = 0, intra = 0;
@@ -209,28 +350,36 @@ int cseg_metrics_calinski_harabasz(const double *X, size_t n, size_t d, const in
         }
         extra += c.size[a] * s;
     }
-    intra = within_ss(X, n, d, &c);
+    if ((rc = within_ss(X, n, d, &c, comm, &intra)) < 0)
+        goto out;
     *out = intra == 0 ? 1.0
                       : extra * ((double)c.m - (double)c.k) / (intra * ((double)c.k - 1.0));
 out:
     free(mean);
+    span_bufs_free(&b);
     clusters_free(&c);
     return rc;
 }
 
-int cseg_metrics_davies_bouldin(const double *X, size_t n, size_t d, const int32_t *labels,
-                                double *out)
+int cseg_metrics_calinski_harabasz(const double *X, size_t n, size_t d, const int32_t *labels,
+                                   double *out)
+{
+    return cseg__metrics_calinski_harabasz_split(X, n, d, labels, NULL, out);
+}
+
+int cseg__metrics_davies_bouldin_split(const double *X, size_t n, size_t d, const int32_t *labels,
+                                       const cseg__km_comm *comm, double *out)
 {
     clusters c;
-    int rc = clusters_make(X, n, d, labels, &c, 2);
+    span_bufs b = {NULL, NULL};
+    int rc = clusters_make(X, n, d, labels, comm, &c, 2);
     double *intra = NULL;
     if (rc < 0)
         goto out;
-    intra = cseg__calloc(c.k, sizeof *intra);
-    if (!intra) {
-        rc = CSEG_ENOMEM;
+    intra = malloc(c.k * sizeof *intra);
+    rc = span_bufs_make(&b, comm, n, c.k);
+    if ((rc = agree(comm, intra ? rc : CSEG_ENOMEM)) < 0)
         goto out;
-    }
     for (size_t i = 0; i < n; i++) {
         if (c.lab[i] < 0)
             continue;
@@ -240,8 +389,10 @@ int cseg_metrics_davies_bouldin(const double *X, size_t n, size_t d, const int32
             double e = X[i * d + j] - mu[j];
             s += e * e;
         }
-        intra[c.lab[i]] += sqrt(s);
+        b.part[i / CSEG_KMEANS_SPAN * c.k + (size_t)c.lab[i]] += sqrt(s);
     }
+    if ((rc = spans_total(comm, b.part, n_spans(n), c.k, b.all, intra)) < 0)
+        goto out;
     int intra_zero = 1, cd_zero = 1;
     for (size_t a = 0; a < c.k; a++) {
         intra[a] /= c.size[a];
@@ -252,16 +403,16 @@ int cseg_metrics_davies_bouldin(const double *X, size_t n, size_t d, const int32
     double total = 0;
     for (size_t a = 0; a < c.k; a++) {
         double best = -HUGE_VAL;
-        for (size_t b = 0; b < c.k; b++) {
+        for (size_t bb = 0; bb < c.k; bb++) {
             double s = 0;
             for (size_t j = 0; j < d; j++) {
-                double e = c.mean[a * d + j] - c.mean[b * d + j];
+                double e = c.mean[a * d + j] - c.mean[bb * d + j];
                 s += e * e;
             }
             double cd = sqrt(s);
             cd_zero &= cd <= 1e-8;
             double dist = cd == 0 ? HUGE_VAL : cd;
-            double r = (intra[a] + intra[b]) / dist;
+            double r = (intra[a] + intra[bb]) / dist;
             if (r > best)
                 best = r;
         }
@@ -274,8 +425,74 @@ int cseg_metrics_davies_bouldin(const double *X, size_t n, size_t d, const int32
     *out = total / (double)c.k;
 out:
     free(intra);
+    span_bufs_free(&b);
     clusters_free(&c);
     return rc;
+}
+
+int cseg_metrics_davies_bouldin(const double *X, size_t n, size_t d, const int32_t *labels,
+                                double *out)
+{
+    return cseg__metrics_davies_bouldin_split(X, n, d, labels, NULL, out);
+}
+
+/* A position's value after the swaps so far (positions not swapped hold
+ * themselves): open addressing on the position, 2^b slots. */
+typedef struct swaps {
+    size_t *key, *val, mask;
+} swaps;
+
+static size_t *swap_slot(swaps *w, size_t pos)
+{
+    size_t h = (size_t)(((uint64_t)pos * 0x9e3779b97f4a7c15ULL) >> 17) & w->mask;
+    while (w->key[h] != SIZE_MAX && w->key[h] != pos)
+        h = (h + 1) & w->mask;
+    return &w->key[h];
+}
+
+static size_t swap_get(swaps *w, size_t pos)
+{
+    size_t *k = swap_slot(w, pos);
+    return *k == pos ? w->val[k - w->key] : pos;
+}
+
+static void swap_set(swaps *w, size_t pos, size_t v)
+{
+    size_t *k = swap_slot(w, pos);
+    *k = pos;
+    w->val[k - w->key] = v;
+}
+
+/* The partial Fisher-Yates shuffle of 0..m-1 that the silhouette has always
+ * drawn (position t takes a uniform one of t..m-1), kept as a map of the
+ * swapped positions instead of an array of m: a process of many gets the
+ * sample of all their rows without holding a value per row. */
+int cseg__silhouette_sample(size_t m, size_t s, uint64_t seed, size_t *out)
+{
+    size_t slots = 16;
+    while (slots < 4 * s)
+        slots *= 2;
+    swaps w = {malloc(slots * sizeof(size_t)), malloc(slots * sizeof(size_t)), slots - 1};
+    if (!w.key || !w.val) {
+        free(w.key);
+        free(w.val);
+        return CSEG_ENOMEM;
+    }
+    for (size_t i = 0; i < slots; i++)
+        w.key[i] = SIZE_MAX;
+    cseg_rng rng;
+    cseg__rng_seed(&rng, seed);
+    for (size_t t = 0; t < s; t++) {
+        size_t r = t + cseg__rng_below(&rng, m - t);
+        size_t vt = swap_get(&w, t), vr = swap_get(&w, r);
+        out[t] = vr;
+        swap_set(&w, r, vt);
+        swap_set(&w, t, vr);
+    }
+    qsort(out, s, sizeof *out, cmp_size);
+    free(w.key);
+    free(w.val);
+    return 0;
 }
 
 void cseg_silhouette_params_init(cseg_silhouette_params *p)
@@ -430,17 +647,18 @@ int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *
         if (labels[i] >= 0)
             idx[m++] = i;
     if (p->sample_size > 0 && p->sample_size < m) {
-        /* Partial Fisher-Yates, then back to row order. */
-        cseg_rng rng;
-        cseg__rng_seed(&rng, p->seed);
-        for (size_t t = 0; t < p->sample_size; t++) {
-            size_t r = t + cseg__rng_below(&rng, m - t);
-            size_t tmp = idx[t];
-            idx[t] = idx[r];
-            idx[r] = tmp;
+        /* The sample's positions among the non-noise rows, then the rows
+         * (in place: position t's row is at or after t). */
+        size_t *at = malloc(p->sample_size * sizeof *at);
+        if (!at || (rc = cseg__silhouette_sample(m, p->sample_size, p->seed, at)) < 0) {
+            free(at);
+            rc = rc < 0 ? rc : CSEG_ENOMEM;
+            goto out;
         }
         m = p->sample_size;
-        qsort(idx, m, sizeof *idx, cmp_size);
+        for (size_t t = 0; t < m; t++)
+            idx[t] = idx[at[t]];
+        free(at);
     }
     if (!(sl = cseg__calloc(m, sizeof *sl))) {
         rc = CSEG_ENOMEM;

@@ -20,14 +20,9 @@
 #include "custseg/mpi.h"
 #include "../core/internal.h"
 #include "../kmeans/internal.h"
+#include "internal.h"
 
-typedef struct kmctx {
-    MPI_Comm comm;
-    int size, rank;
-    size_t *span0; /* size + 1: each rank's first span; the last entry, all spans */
-    int *counts, *displs;
-    uint64_t received; /* bytes of the collectives' results that came from other ranks */
-} kmctx;
+typedef cseg__mpi_spans kmctx;
 
 static int km_allgatherv(void *ctx, const double *mine, size_t count, double *all, size_t *total)
 {
@@ -93,56 +88,76 @@ void cseg_mpi_kmeans_split(MPI_Comm comm, size_t n, size_t *row0, size_t *n_rows
     split_rows(n, size, rank, row0, n_rows);
 }
 
-/* cseg_mpi_kmeans_fit; *received (may be NULL): plus the bytes this rank
- * received in the fit's collectives. */
-static int fit_rows(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t n_rows, size_t d,
-                    const double *weights, uint64_t *received, cseg_diag *diag)
+int cseg__mpi_spans_open(MPI_Comm comm, size_t n_rows, cseg__mpi_spans *c, cseg__km_comm *ops,
+                         const char *what, cseg_diag *diag)
 {
-    kmctx c = {comm, 0, 0, NULL, NULL, NULL, 0};
-    int rank, rc = 0;
-    MPI_Comm_size(comm, &c.size);
-    MPI_Comm_rank(comm, &rank);
-    c.rank = rank;
+    memset(c, 0, sizeof *c);
+    c->comm = comm;
+    int rc = 0;
+    MPI_Comm_size(comm, &c->size);
+    MPI_Comm_rank(comm, &c->rank);
     uint64_t mine = n_rows, before = 0, all = 0;
     MPI_Exscan(&mine, &before, 1, MPI_UINT64_T, MPI_SUM, comm);
-    if (rank == 0)
+    if (c->rank == 0)
         before = 0; /* MPI_Exscan leaves rank 0's undefined */
     MPI_Allreduce(&mine, &all, 1, MPI_UINT64_T, MPI_SUM, comm);
     /* Spans of every rank, and whether each starts on one. */
     uint64_t spans[2] = {(n_rows + CSEG_KMEANS_SPAN - 1) / CSEG_KMEANS_SPAN,
                          n_rows > 0 && before % CSEG_KMEANS_SPAN != 0};
-    uint64_t *each = malloc((size_t)c.size * 2 * sizeof *each);
-    c.span0 = malloc(((size_t)c.size + 1) * sizeof *c.span0);
-    c.counts = malloc((size_t)c.size * sizeof *c.counts);
-    c.displs = malloc((size_t)c.size * sizeof *c.displs);
-    int oom = !each || !c.span0 || !c.counts || !c.displs, any_oom = 0;
+    uint64_t *each = malloc((size_t)c->size * 2 * sizeof *each);
+    c->span0 = malloc(((size_t)c->size + 1) * sizeof *c->span0);
+    c->counts = malloc((size_t)c->size * sizeof *c->counts);
+    c->displs = malloc((size_t)c->size * sizeof *c->displs);
+    int oom = !each || !c->span0 || !c->counts || !c->displs, any_oom = 0;
     MPI_Allreduce(&oom, &any_oom, 1, MPI_INT, MPI_LOR, comm);
     if (any_oom) {
-        rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
+        rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for %s", what);
         goto out;
     }
     MPI_Allgather(spans, 2, MPI_UINT64_T, each, 2, MPI_UINT64_T, comm);
-    c.span0[0] = 0;
-    for (int r = 0; r < c.size; r++) {
+    c->span0[0] = 0;
+    for (int r = 0; r < c->size; r++) {
         if (each[2 * r + 1]) {
             rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
-                            "k-means on %d processes: process %d's rows do not start on a span "
+                            "%s on %d processes: process %d's rows do not start on a span "
                             "of %d rows (cseg_mpi_kmeans_split)",
-                            c.size, r, CSEG_KMEANS_SPAN);
+                            what, c->size, r, CSEG_KMEANS_SPAN);
             goto out;
         }
-        c.span0[r + 1] = c.span0[r] + (size_t)each[2 * r];
+        c->span0[r + 1] = c->span0[r] + (size_t)each[2 * r];
     }
-    cseg__km_comm ops = {&c, c.size, (size_t)before, (size_t)all,
-                         km_allgatherv, km_bcast_span, km_sum};
+    *ops = (cseg__km_comm){c, c->size, (size_t)before, (size_t)all,
+                           km_allgatherv, km_bcast_span, km_sum};
+out:
+    free(each);
+    if (rc < 0)
+        cseg__mpi_spans_close(c);
+    return rc;
+}
+
+void cseg__mpi_spans_close(cseg__mpi_spans *c)
+{
+    free(c->span0);
+    free(c->counts);
+    free(c->displs);
+    c->span0 = NULL;
+    c->counts = c->displs = NULL;
+}
+
+/* cseg_mpi_kmeans_fit; *received (may be NULL): plus the bytes this rank
+ * received in the fit's collectives. */
+static int fit_rows(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t n_rows, size_t d,
+                    const double *weights, uint64_t *received, cseg_diag *diag)
+{
+    kmctx c;
+    cseg__km_comm ops;
+    int rc = cseg__mpi_spans_open(comm, n_rows, &c, &ops, "k-means", diag);
+    if (rc < 0)
+        return rc;
     rc = cseg__kmeans_fit_split(km, X, n_rows, d, weights, &ops, diag);
     if (received)
         *received += c.received;
-out:
-    free(each);
-    free(c.span0);
-    free(c.counts);
-    free(c.displs);
+    cseg__mpi_spans_close(&c);
     return rc;
 }
 

@@ -1,0 +1,32 @@
+/* custseg — the validity indices on rows held in pieces (src/mpi).
+ *
+ * The sums over the rows of cseg_metrics_davies_bouldin and
+ * cseg_metrics_calinski_harabasz (cluster sizes and centroids, the mean of
+ * all rows, the distances to the centroids) are taken per span of
+ * CSEG_KMEANS_SPAN rows, each from zero in row order, and the spans' sums
+ * added in span order, the first taken as it is, as k-means takes its own
+ * (src/kmeans/internal.h): with one span that is the plain loop, and a
+ * process holding whole spans of rows spread over several gets the bits of
+ * one process holding them all. */
+#ifndef CSEG_METRICS_INTERNAL_H
+#define CSEG_METRICS_INTERNAL_H
+
+#include <stdint.h>
+#include "../kmeans/internal.h"
+
+/* cseg_metrics_davies_bouldin / _calinski_harabasz of the rows of all
+ * processes, this one holding X (n x d, rows comm->row0..) and their
+ * labels. Collective: every process returns the same code and value.
+ * comm NULL: the one-process functions. */
+int cseg__metrics_davies_bouldin_split(const double *X, size_t n, size_t d, const int32_t *labels,
+                                       const cseg__km_comm *comm, double *out);
+int cseg__metrics_calinski_harabasz_split(const double *X, size_t n, size_t d,
+                                          const int32_t *labels, const cseg__km_comm *comm,
+                                          double *out);
+
+/* The silhouette's sample: s of the positions 0..m-1 (s < m) drawn by a
+ * partial Fisher-Yates shuffle seeded with seed, in ascending order, into
+ * out (s values). Memory O(s), whatever m. */
+int cseg__silhouette_sample(size_t m, size_t s, uint64_t seed, size_t *out);
+
+#endif

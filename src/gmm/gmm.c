@@ -349,7 +349,7 @@ static size_t factor_cov(comp *m, cseg_gmm_cov cov, size_t k, size_t d, double *
  * ln2_hi is exact), e^r by a degree-13 Taylor polynomial (|r| <= ln2/2, error
  * below 1e-17), times 2^n built in the exponent bits. x <= -708 (and -inf,
  * NaN) give 0: such terms cannot move a sum that holds e^0 = 1. */
-static inline __attribute__((always_inline)) void vexp(v8d *xp)
+CSEG_INLINE void vexp(v8d *xp)
 {
     v8d x = *xp;
     const double shifter = 0x1.8p52, l2e = 1.4426950408889634;
@@ -416,8 +416,7 @@ static inline int thread_id(void)
     } while (0)
 
 /* Squared Mahalanobis distances of the eight lanes for one component. */
-static inline __attribute__((always_inline)) void quad(v8d *out, const v8d *diff, const double *F,
-                                                       size_t d, cseg_gmm_cov cov)
+CSEG_INLINE void quad(v8d *out, const v8d *diff, const double *F, size_t d, cseg_gmm_cov cov)
 {
     v8d q = CSEG_V8Z;
     if (cov == CSEG_GMM_FULL || cov == CSEG_GMM_TIED) {
@@ -443,8 +442,7 @@ static inline __attribute__((always_inline)) void quad(v8d *out, const v8d *diff
  * of eight, then (FIT) the lane sums for the M-step or (PREDICT) the outputs.
  * d is passed separately so the d = 8 call below is compiled with a
  * constant trip count. */
-static inline __attribute__((always_inline)) void eblock_d(const ework *w, size_t b, int tid,
-                                                           size_t d)
+CSEG_INLINE void eblock_d(const ework *w, size_t b, int tid, size_t d)
 {
     size_t k = w->k, P = w->P, n = w->n;
     size_t i0 = b * w->bs, i1 = i0 + w->bs < n ? i0 + w->bs : n;

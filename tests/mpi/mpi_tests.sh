@@ -266,9 +266,16 @@ for o in "(defaults)" "--algo,gmm,--k,4"; do
     "$B" fit "$SRC/data/mall_customers.csv" --out "$T/fone" --quiet $opts > /dev/null
     st=0
     # shellcheck disable=SC2086
-    mrun -n 3 "$B" fit "$SRC/data/mall_customers.csv" --out "$T/fmpi" --quiet $opts > /dev/null 2> "$T/fit.err" || st=$?
+    mrun -n 3 "$B" fit "$SRC/data/mall_customers.csv" --out "$T/fmpi" $opts > /dev/null 2> "$T/fit.err" || st=$?
     if [ $st -eq 0 ]; then
         same_outputs "$T/fone" "$T/fmpi" "fit mall_customers.csv ${opts:-(defaults)}, 3 processes"
+        # an algorithm that is not spread says so (k-means, the default, does not)
+        said=$(grep -c "^custseg: note: gmm is not spread over the processes: it runs on the first process alone" "$T/fit.err" || true)
+        if [ "$said" = "$([ -n "$opts" ] && echo 1 || echo 0)" ]; then
+            ok "fit mall_customers.csv ${opts:-(defaults)}, 3 processes: $said note that the algorithm runs on the first process alone"
+        else
+            fail "fit mall_customers.csv ${opts:-(defaults)}, 3 processes: $said notes; $(head -3 "$T/fit.err")"
+        fi
     else
         fail "fit mall_customers.csv $opts, 3 processes: exit $st; $(head -1 "$T/fit.err")"
     fi

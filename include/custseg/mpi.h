@@ -95,11 +95,15 @@ typedef struct cseg_mpi_kmeans_stats {
  * for bit, all n labels included. Rank 0 fits its share with n_threads
  * threads (0: km's; the cores it shares with the others, as their
  * OpenMP threads would otherwise spin against each other). n at most
- * INT_MAX. stats (may be NULL): what the fit moved and took, added to
- * *stats. With one rank it is cseg_kmeans_fit. Rank 0 only. */
+ * INT_MAX. reuse: X holds the same n x d values as at the last call, and
+ * the other ranks fit again on the rows they were sent then, without
+ * receiving them (choosing k fits every candidate on one matrix); they
+ * refuse it alike (CSEG_EINVAL) when they keep none of that size. stats (may
+ * be NULL): what the fit moved and took, added to *stats. With one rank it
+ * is cseg_kmeans_fit. Rank 0 only. */
 CSEG_API int cseg_mpi_kmeans_fit_root(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t n,
-                                      size_t d, int n_threads, cseg_mpi_kmeans_stats *stats,
-                                      cseg_diag *diag);
+                                      size_t d, int n_threads, int reuse,
+                                      cseg_mpi_kmeans_stats *stats, cseg_diag *diag);
 /* Ranks other than 0: take part in rank 0's fits, each with n_threads
  * threads (0: all cores), until rank 0 calls cseg_mpi_kmeans_serve_end;
  * the ranks wait between fits asleep (1 ms naps), not spinning. Returns 0,

@@ -139,12 +139,14 @@ typedef struct cseg_segment_params {
     cseg_log_fn log;          /* optional, with log_user */
     void *log_user;
     /* Every k-means fit of the segmentation (each candidate's, the final one) is made by
-     * kmeans_fit(kmeans_fit_user, km, X, n, d, diag) instead of cseg_kmeans_fit(km, X, n, d,
-     * NULL, diag), which it must equal: a driver that fits on many processes
-     * (cseg_mpi_kmeans_fit_root, mpi.h). Called on the calling thread, one fit at a time.
+     * kmeans_fit(kmeans_fit_user, km, X, n, d, same_rows, diag) instead of
+     * cseg_kmeans_fit(km, X, n, d, NULL, diag), which it must equal: a driver that fits on
+     * many processes (cseg_mpi_kmeans_fit_root, mpi.h). same_rows: X holds the same n x d
+     * values as at the previous call (the candidates of one k table), so rows the driver sent
+     * then may serve again. Called on the calling thread, one fit at a time.
      * NULL (default): cseg_kmeans_fit. */
     int (*kmeans_fit)(void *user, cseg_kmeans *km, const double *X, size_t n, size_t d,
-                      cseg_diag *diag);
+                      int same_rows, cseg_diag *diag);
     void *kmeans_fit_user;
 } cseg_segment_params;
 

@@ -188,11 +188,17 @@ enum { KM_END = 0, KM_FIT = 1 };
 #define KM_PIECE ((size_t)1 << 27) /* doubles a message, so that counts fit an int */
 
 /* op, n, d, k, n_init, max_iter, seed, algorithm, whether there are starting
- * centres, and tol's bits. */
+ * centres, tol's bits, and whether the ranks keep the rows of the last fit. */
 typedef struct km_cmd {
-    uint64_t op, n, d, k, n_init, max_iter, seed, algorithm, has_init, tol;
+    uint64_t op, n, d, k, n_init, max_iter, seed, algorithm, has_init, tol, reuse;
 } km_cmd;
-#define KM_CMD_WORDS 10
+#define KM_CMD_WORDS 11
+
+/* What a serving rank keeps from fit to fit: the rows it was sent last. */
+typedef struct km_kept {
+    double *rows;
+    size_t n, d; /* the fit's (all ranks' rows, features) */
+} km_kept;
 
 /* A broadcast from rank 0 that the waiting ranks wait for asleep (1 ms
  * naps): a rank spinning in MPI_Bcast would take a core from rank 0, busy
@@ -215,10 +221,12 @@ static int bcast_napping(MPI_Comm comm, void *buf, int count, MPI_Datatype type)
 }
 
 /* The fit, on every rank, once the command is known: km is rank 0's, or
- * made from c (other ranks); X, all the rows (rank 0). Each rank fits with
- * n_threads threads (0: rank 0 with km's). st: rank 0's account, or NULL. */
+ * made from c (other ranks); X, all the rows (rank 0); kept, the rows the
+ * other ranks keep (c->reuse: they are this fit's, not sent again). Each
+ * rank fits with n_threads threads (0: rank 0 with km's). st: rank 0's
+ * account, or NULL. */
 static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const double *X, int n_threads,
-                    cseg_mpi_kmeans_stats *st, cseg_diag *diag)
+                    km_kept *kept, cseg_mpi_kmeans_stats *st, cseg_diag *diag)
 {
     int size, rank;
     MPI_Comm_size(comm, &size);
@@ -244,14 +252,25 @@ static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const doubl
         kp.algorithm = (cseg_kmeans_algo)c->algorithm;
         memcpy(&kp.tol, &c->tol, sizeof kp.tol);
         kp.n_threads = n_threads;
-        rows = malloc((mine * d > 0 ? mine * d : 1) * sizeof *rows);
+        if (c->reuse && kept->rows && kept->n == n && kept->d == d) {
+            rows = kept->rows; /* this fit's rows, received for the last one */
+        } else {
+            free(kept->rows);
+            rows = c->reuse ? NULL : malloc((mine * d > 0 ? mine * d : 1) * sizeof *rows);
+            kept->rows = rows;
+            oom = c->reuse ? 2 : 0; /* nothing (of that size) kept */
+        }
+        kept->n = kept->d = 0; /* whole again once received */
         init = c->has_init ? malloc((k * d > 0 ? k * d : 1) * sizeof *init) : NULL;
         kp.init = init;
-        oom = !rows || (c->has_init && !init) || cseg_kmeans_create(&own, &kp) < 0;
+        oom = oom ? oom : !rows || (c->has_init && !init) || cseg_kmeans_create(&own, &kp) < 0;
         km = own;
     }
-    if (MPI_Allreduce(&oom, &any, 1, MPI_INT, MPI_LOR, comm) != MPI_SUCCESS)
+    if (MPI_Allreduce(&oom, &any, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
         rc = CSEG_EIO;
+    else if (any == 2)
+        rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                        "k-means: the processes keep no rows of %zu x %zu to fit again", n, d);
     else if (any)
         rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
     if (rc == 0 && c->has_init) {
@@ -261,7 +280,7 @@ static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const doubl
     }
     double t0 = seconds_now();
     uint64_t sent = 0, received = 0;
-    for (int r = 1; r < size && rc == 0; r++) { /* rank r's rows, in pieces */
+    for (int r = 1; r < size && rc == 0 && !c->reuse; r++) { /* rank r's rows, in pieces */
         size_t r0, cnt;
         split_rows(n, size, r, &r0, &cnt);
         for (size_t o = 0; o < cnt * d && rc == 0 && (rank == 0 || rank == r); o += KM_PIECE) {
@@ -272,6 +291,10 @@ static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const doubl
             rc = e == MPI_SUCCESS ? 0 : CSEG_EIO;
             sent += m * sizeof(double);
         }
+    }
+    if (rc == 0 && kept) {
+        kept->n = n;
+        kept->d = d;
     }
     double t1 = seconds_now();
     if (rc == 0) {
@@ -307,7 +330,6 @@ static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const doubl
         st->gather_seconds += seconds_now() - t2;
     }
     cseg_kmeans_free(own);
-    free(rows);
     free(init);
     free(labels);
     free(counts);
@@ -317,7 +339,8 @@ static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const doubl
 }
 
 int cseg_mpi_kmeans_fit_root(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t n, size_t d,
-                             int n_threads, cseg_mpi_kmeans_stats *stats, cseg_diag *diag)
+                             int n_threads, int reuse, cseg_mpi_kmeans_stats *stats,
+                             cseg_diag *diag)
 {
     int size;
     MPI_Comm_size(comm, &size);
@@ -342,23 +365,32 @@ int cseg_mpi_kmeans_fit_root(MPI_Comm comm, cseg_kmeans *km, const double *X, si
     c.algorithm = (uint64_t)p->algorithm;
     c.has_init = p->init != NULL;
     memcpy(&c.tol, &p->tol, sizeof c.tol);
+    c.reuse = reuse != 0;
     if (bcast_napping(comm, &c, KM_CMD_WORDS, MPI_UINT64_T) < 0)
         return cseg__diag(diag, CSEG_EIO, NULL, 0, 0, "k-means: an MPI exchange failed");
-    return fit_part(comm, km, &c, X, n_threads, stats, diag);
+    return fit_part(comm, km, &c, X, n_threads, NULL, stats, diag);
 }
 
 int cseg_mpi_kmeans_serve(MPI_Comm comm, int n_threads)
 {
+    km_kept kept = {NULL, 0, 0};
+    int rc = 0;
     for (;;) {
         km_cmd c;
         cseg_diag ignored; /* rank 0 reports (every rank gets the same) */
-        if (bcast_napping(comm, &c, KM_CMD_WORDS, MPI_UINT64_T) < 0)
-            return CSEG_EIO;
+        if (bcast_napping(comm, &c, KM_CMD_WORDS, MPI_UINT64_T) < 0) {
+            rc = CSEG_EIO;
+            break;
+        }
         if (c.op != KM_FIT)
-            return 0;
-        if (fit_part(comm, NULL, &c, NULL, n_threads, NULL, &ignored) == CSEG_EIO)
-            return CSEG_EIO;
+            break;
+        if (fit_part(comm, NULL, &c, NULL, n_threads, &kept, NULL, &ignored) == CSEG_EIO) {
+            rc = CSEG_EIO;
+            break;
+        }
     }
+    free(kept.rows);
+    return rc;
 }
 
 int cseg_mpi_kmeans_serve_end(MPI_Comm comm)

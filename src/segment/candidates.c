@@ -117,16 +117,17 @@ static size_t max_label(const int32_t *lab, size_t n)
     return (size_t)(mx + 1);
 }
 
-/* A k-means fit of the segmentation: through the caller's kmeans_fit when given. */
+/* A k-means fit of the segmentation: through the caller's kmeans_fit when given
+ * (same: Z is the matrix of the previous call). */
 static int kmeans_fit(const cseg_segment_params *p, cseg_kmeans *km, const double *Z, size_t n,
-                      size_t d, cseg_diag *diag)
+                      size_t d, int same, cseg_diag *diag)
 {
-    return p->kmeans_fit ? p->kmeans_fit(p->kmeans_fit_user, km, Z, n, d, diag)
+    return p->kmeans_fit ? p->kmeans_fit(p->kmeans_fit_user, km, Z, n, d, same, diag)
                          : cseg_kmeans_fit(km, Z, n, d, NULL, diag);
 }
 
 static int fit_kmeans(const cseg_segment_params *p, size_t k, const double *Z, size_t n,
-                      size_t d, cseg__cand *c, cseg_diag *diag)
+                      size_t d, int same, cseg__cand *c, cseg_diag *diag)
 {
     cseg_kmeans_params kp;
     cseg_kmeans_params_init(&kp);
@@ -144,7 +145,7 @@ static int fit_kmeans(const cseg_segment_params *p, size_t k, const double *Z, s
     if (rc < 0)
         return rc;
     c->obj = km;
-    if ((rc = kmeans_fit(p, km, Z, n, d, diag)) < 0)
+    if ((rc = kmeans_fit(p, km, Z, n, d, same, diag)) < 0)
         return rc;
     memcpy(c->labels, cseg_kmeans_labels(km), n * sizeof *c->labels);
     c->c.n_iter = cseg_kmeans_n_iter(km);
@@ -356,7 +357,7 @@ static int fit_run_sampled(const cseg_segment_params *p, const double *Z, size_t
     c->labels = lab;
     if ((rc = cseg_kmeans_create(&km, &kp)) < 0)
         return rc;
-    if ((rc = kmeans_fit(p, km, Z, n, d, diag)) < 0) {
+    if ((rc = kmeans_fit(p, km, Z, n, d, 0, diag)) < 0) { /* all rows, not the sample */
         cseg_kmeans_free(km);
         return rc;
     }
@@ -426,7 +427,7 @@ int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_
         if (progress && (rc = cseg__progress(p, CSEG_STAGE_FIT, k, t, m, n, d)) < 0)
             return rc;
         switch (p->algo) {
-        case CSEG_ALGO_KMEANS: rc = fit_kmeans(p, k, Z, n, d, c, diag); break;
+        case CSEG_ALGO_KMEANS: rc = fit_kmeans(p, k, Z, n, d, t > 0, c, diag); break;
         case CSEG_ALGO_GMM: rc = fit_gmm(p, k, Z, n, d, c, diag); break;
         case CSEG_ALGO_DBSCAN: rc = fit_dbscan(p, f->eps, Z, n, d, c, diag); break;
         case CSEG_ALGO_HCLUST:

@@ -259,6 +259,21 @@ for o in "--k,4,1" "--k-sample,10000,--k-max,5,5"; do
         rm -rf "$T/fmpi"
     done
 done
+# The candidates of one k table share their rows: k in 2..3 chosen on all 100,000 customers
+# (two fits) sends the rows once, as one fit with k given does.
+rows_sent() {
+    sed -n 's/.* rows sent \([0-9.]*\) MB.*/\1/p' "$1"
+}
+mrun -n 2 "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose --k 4 > /dev/null 2> "$T/fit1.err" || true
+mrun -n 2 "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose --k-sample 0 --k-max 3 > /dev/null 2> "$T/fit2.err" || true
+one=$(rows_sent "$T/fit1.err")
+two=$(rows_sent "$T/fit2.err")
+if [ -n "$one" ] && [ "$one" = "$two" ] && grep -q ": 2 fits," "$T/fit2.err"; then
+    ok "fit, k in 2..3 on all customers, 2 processes: two fits, the rows sent once ($two MB)"
+else
+    fail "fit, k in 2..3 on all customers: rows sent ${two:-?} MB, one fit sends ${one:-?} MB; $(grep k-means "$T/fit2.err")"
+fi
+rm -rf "$T/fmpi"
 for o in "(defaults)" "--algo,gmm,--k,4"; do
     opts=$(echo "$o" | sed 's/^(defaults)$//; s/,/ /g')
     rm -rf "$T/fone" "$T/fmpi"

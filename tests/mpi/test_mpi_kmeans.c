@@ -205,7 +205,8 @@ int main(int argc, char **argv)
             cseg_diag da, db;
             cseg_kmeans_create(&a, &p);
             cseg_kmeans_create(&b, &p);
-            int ra = cseg_mpi_kmeans_fit_root(MPI_COMM_WORLD, a, X, n, 5, 1, &st, &da);
+            /* the second fit reuses the rows the first sent (X unchanged) */
+            int ra = cseg_mpi_kmeans_fit_root(MPI_COMM_WORLD, a, X, n, 5, 1, t == 1, &st, &da);
             iters += ra == 0 ? cseg_kmeans_n_iter(a) : 0;
             int rb = cseg_kmeans_fit(b, X, n, 5, NULL, &db);
             CHECK(ra == rb, "root fit %d: %d, one process %d", t, ra, rb);
@@ -222,10 +223,11 @@ int main(int argc, char **argv)
             cseg_kmeans_free(a);
             cseg_kmeans_free(b);
         }
-        /* The account: the two fits that ran, the other ranks' rows sent and
-         * their labels gathered (counted as they went), every restart's
-         * iterations (at least the kept ones), collectives only with others. */
-        CHECK(st.fits == 2 && st.row_bytes == 2 * (n - mine) * 5 * sizeof(double) &&
+        /* The account: the two fits that ran, the other ranks' rows sent once
+         * (the second fit reused them) and their labels gathered twice
+         * (counted as they went), every restart's iterations (at least the
+         * kept ones), collectives only with others. */
+        CHECK(st.fits == 2 && st.row_bytes == (n - mine) * 5 * sizeof(double) &&
                   st.label_bytes == 2 * (n - mine) * sizeof(int32_t) && st.iterations >= iters &&
                   (size > 1) == (st.collective_bytes > 0) && st.fit_seconds > 0,
               "stats: %llu fits, %llu row bytes, %llu label bytes, %llu iterations (>= %zu), "
@@ -233,6 +235,18 @@ int main(int argc, char **argv)
               (unsigned long long)st.fits, (unsigned long long)st.row_bytes,
               (unsigned long long)st.label_bytes, (unsigned long long)st.iterations, iters,
               (unsigned long long)st.collective_bytes);
+        if (size > 1) { /* rows of another size to reuse: refused, everyone goes on */
+            cseg_kmeans_params_init(&p);
+            p.k = 3;
+            cseg_kmeans *a;
+            cseg_diag da;
+            cseg_kmeans_create(&a, &p);
+            int ra = cseg_mpi_kmeans_fit_root(MPI_COMM_WORLD, a, X + 5000, n / 2, 5, 1, 1, NULL,
+                                              &da);
+            CHECK(ra == CSEG_EINVAL && strstr(da.msg, "keep no rows"), "reuse of other rows: %d %s",
+                  ra, da.msg);
+            cseg_kmeans_free(a);
+        }
         CHECK(cseg_mpi_kmeans_serve_end(MPI_COMM_WORLD) == 0, "serve end");
     } else {
         CHECK(cseg_mpi_kmeans_serve(MPI_COMM_WORLD, 1) == 0, "serve");

@@ -102,10 +102,11 @@ void cli_mpi_kmeans_lead(void)
 }
 
 static int fit_on_all(void *user, cseg_kmeans *km, const double *X, size_t n, size_t d,
-                      cseg_diag *diag)
+                      int same_rows, cseg_diag *diag)
 {
     (void)user;
-    return cseg_mpi_kmeans_fit_root(MPI_COMM_WORLD, km, X, n, d, mpi_threads, &kmeans_stats, diag);
+    return cseg_mpi_kmeans_fit_root(MPI_COMM_WORLD, km, X, n, d, mpi_threads, same_rows,
+                                    &kmeans_stats, diag);
 }
 
 void cli_mpi_kmeans_report(void)

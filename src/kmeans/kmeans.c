@@ -790,12 +790,12 @@ out:
     return rc;
 }
 
-/* Span sp: when y is given, dist = min(dist, |x - y|^2) (first: dist =
- * |x - y|^2), eight samples a step; then the span's potential (weighted
- * squared distances added in sample order) into w->spart[sp] and, when
- * cumsum is given, the running sum within the span at every sample. One
- * pass over the span for what were two (the update, block by block, then the
- * potential): the seeding's share of a 1,000,000 x 8 fit was a third. */
+/* Span sp: dist = min(dist, |x - y|^2) (first: dist = |x - y|^2), eight
+ * samples a step, and as it goes the span's potential (weighted squared
+ * distances added in sample order) into w->spart[sp] and, when cumsum is
+ * given, the running sum within the span at every sample. One pass over the
+ * span for what were two (the update, block by block, then the potential):
+ * the seeding's share of a 1,000,000 x 8 fit was a third. */
 CSEG_INLINE void span_update_rows(work *w, size_t sp, const double *y, int first, double *cumsum,
                                   size_t d)
 {
@@ -806,21 +806,18 @@ CSEG_INLINE void span_update_rows(work *w, size_t sp, const double *y, int first
         size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
         double *xs = block_xs(w, b);
         for (size_t g = i0; g < i1; g += 8) {
-            size_t m = i1 - g < 8 ? i1 - g : 8;
-            if (y) {
-                v8d e, cur;
-                const double *rows[8];
-                tile_rows(w, g, i1, rows);
-                tile_d2(get_tile(w, g, rows, d, xs), y, d, &e);
-                if (m == 8) {
-                    memcpy(&cur, dist + g, sizeof cur);
-                    if (!first)
-                        e = CSEG_SEL(e < cur, e, cur);
-                    memcpy(dist + g, &e, sizeof e);
-                } else {
-                    for (size_t l = 0; l < m; l++)
-                        dist[g + l] = first || e[l] < dist[g + l] ? e[l] : dist[g + l];
-                }
+            v8d e, cur;
+            const double *rows[8];
+            size_t m = tile_rows(w, g, i1, rows);
+            tile_d2(get_tile(w, g, rows, d, xs), y, d, &e);
+            if (m == 8) {
+                memcpy(&cur, dist + g, sizeof cur);
+                if (!first)
+                    e = CSEG_SEL(e < cur, e, cur);
+                memcpy(dist + g, &e, sizeof e);
+            } else {
+                for (size_t l = 0; l < m; l++)
+                    dist[g + l] = first || e[l] < dist[g + l] ? e[l] : dist[g + l];
             }
             for (size_t i = g; i < g + m; i++) {
                 acc += wt(w, i) * dist[i];

@@ -125,8 +125,9 @@ static size_t n_spans(size_t n)
     return (n + CSEG_KMEANS_SPAN - 1) / CSEG_KMEANS_SPAN;
 }
 
-/* Every process's failure (a code < 0) made every process's: a collective
- * step after a failed allocation on one process would wait forever. */
+/* Every process's failure made every process's, as CSEG_ENOMEM (what fails
+ * here is an allocation): a collective step after a failed allocation on one
+ * process would wait forever. */
 static int agree(const cseg__km_comm *comm, int rc)
 {
     if (!comm)
@@ -134,7 +135,7 @@ static int agree(const cseg__km_comm *comm, int rc)
     uint64_t bad = rc < 0;
     if (comm->sum(comm->ctx, &bad, 1) < 0)
         return CSEG_EIO;
-    return bad ? (rc < 0 ? rc : CSEG_ENOMEM) : rc;
+    return bad ? CSEG_ENOMEM : rc;
 }
 
 /* A sum of m values over the rows, span by span: the caller fills part

@@ -739,13 +739,16 @@ int seg_run(seg_opts *o, const seg_source *src)
     p.log = on_log;
     p.log_user = &cp;
     cli_mpi_segment_params(&p); /* under mpirun: k-means on every process */
-    if (cli_mpi_size() > 1 && (o->compare || p.algo != CSEG_ALGO_KMEANS)) {
+    if (cli_mpi_size() > 1 && o->compare) {
+        on_log(CSEG_LOG_NOTE,
+               "under mpirun only k-means is spread over the processes; the other algorithms "
+               "run on the first process alone",
+               &cp);
+    } else if (cli_mpi_size() > 1 && p.algo != CSEG_ALGO_KMEANS) {
         char msg[160];
         snprintf(msg, sizeof msg,
-                 o->compare ? "under mpirun only k-means is spread over the processes; the other "
-                              "algorithms run on the first process alone"
-                            : "%s is not spread over the processes: it runs on the first process "
-                              "alone, on all the customers (only k-means uses every process)",
+                 "%s is not spread over the processes: it runs on the first process alone, on "
+                 "all the customers (only k-means uses every process)",
                  cseg_algo_label(p.algo, p.linkage));
         on_log(CSEG_LOG_NOTE, msg, &cp);
     }

@@ -5,6 +5,8 @@
 
 #include "util.h"
 #include "reference/fixtures_metrics.h"
+#include "../src/core/internal.h"    /* internals: the static library exports them */
+#include "../src/metrics/internal.h" /* cseg__silhouette_sample */
 
 static void test_against_sklearn(void **state)
 {
@@ -78,6 +80,78 @@ static void test_threads_identical(void **state)
     assert_true(fabs(s1 - ref) < 0.05);
     free(X);
     free(lab);
+}
+
+static int cmp_sz(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The silhouette's sample kept as a map of swaps draws what a partial
+ * Fisher-Yates shuffle of an array of all m positions draws (the draw it
+ * replaced), for samples from one position to all but one, and a sampled
+ * silhouette is the exact silhouette of the sampled rows (what the MPI
+ * version computes from gathered rows). */
+static void test_sample_draws(void **state)
+{
+    (void)state;
+    const size_t ms[] = {2, 3, 17, 1000, 65537};
+    for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++) {
+        size_t m = ms[a];
+        size_t *arr = malloc(m * sizeof *arr), *got = malloc(m * sizeof *got);
+        const size_t ss[] = {1, m / 2 ? m / 2 : 1, m - 1};
+        for (size_t b = 0; b < 3; b++)
+            for (uint64_t seed = 0; seed < 3; seed++) {
+                size_t smp = ss[b];
+                cseg_rng rng;
+                cseg__rng_seed(&rng, seed);
+                for (size_t i = 0; i < m; i++)
+                    arr[i] = i;
+                for (size_t t = 0; t < smp; t++) {
+                    size_t r = t + cseg__rng_below(&rng, m - t), tmp = arr[t];
+                    arr[t] = arr[r];
+                    arr[r] = tmp;
+                }
+                qsort(arr, smp, sizeof *arr, cmp_sz);
+                assert_int_equal(cseg__silhouette_sample(m, smp, seed, got), 0);
+                assert_memory_equal(got, arr, smp * sizeof *arr);
+            }
+        free(arr);
+        free(got);
+    }
+    /* 2,000 rows with noise; a 500 sample against the silhouette of those rows. */
+    size_t n = 2000, d = 3, smp = 500;
+    double *X = malloc(n * d * sizeof *X), *Xs = malloc(smp * d * sizeof *Xs);
+    int32_t *lab = malloc(n * sizeof *lab), *ls = malloc(smp * sizeof *ls);
+    size_t *idx = malloc(n * sizeof *idx), *at = malloc(smp * sizeof *at), m = 0;
+    srand(11);
+    for (size_t i = 0; i < n; i++) {
+        lab[i] = i % 13 == 0 ? -1 : (int32_t)(i % 4);
+        for (size_t j = 0; j < d; j++)
+            X[i * d + j] = 2.0 * (lab[i] < 0 ? 0 : lab[i]) + (double)rand() / RAND_MAX;
+        if (lab[i] >= 0)
+            idx[m++] = i;
+    }
+    assert_int_equal(cseg__silhouette_sample(m, smp, 9, at), 0);
+    for (size_t t = 0; t < smp; t++) {
+        memcpy(Xs + t * d, X + idx[at[t]] * d, d * sizeof *Xs);
+        ls[t] = lab[idx[at[t]]];
+    }
+    cseg_silhouette_params p;
+    cseg_silhouette_params_init(&p);
+    double v_all, v_rows;
+    assert_int_equal(cseg_metrics_silhouette(Xs, smp, d, ls, &p, &v_rows, NULL), 0);
+    p.sample_size = smp;
+    p.seed = 9;
+    assert_int_equal(cseg_metrics_silhouette(X, n, d, lab, &p, &v_all, NULL), 0);
+    assert_memory_equal(&v_all, &v_rows, sizeof v_all);
+    free(X);
+    free(Xs);
+    free(lab);
+    free(ls);
+    free(idx);
+    free(at);
 }
 
 /* Naive O(n^2) silhouette per sample, for comparison. */
@@ -232,6 +306,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_sklearn),
         cmocka_unit_test(test_threads_identical),
+        cmocka_unit_test(test_sample_draws),
         cmocka_unit_test(test_against_naive),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_many_labels),

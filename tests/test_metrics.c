@@ -6,7 +6,6 @@
 #include "util.h"
 #include "reference/fixtures_metrics.h"
 #include "../src/core/internal.h"    /* internals: the static library exports them */
-#include "../src/metrics/internal.h" /* cseg__silhouette_sample */
 
 static void test_against_sklearn(void **state)
 {
@@ -114,7 +113,7 @@ static void test_sample_draws(void **state)
                     arr[r] = tmp;
                 }
                 qsort(arr, smp, sizeof *arr, cmp_sz);
-                assert_int_equal(cseg__silhouette_sample(m, smp, seed, got), 0);
+                assert_int_equal(cseg__sample_sorted(m, smp, seed, got), 0);
                 assert_memory_equal(got, arr, smp * sizeof *arr);
             }
         free(arr);
@@ -133,7 +132,7 @@ static void test_sample_draws(void **state)
         if (lab[i] >= 0)
             idx[m++] = i;
     }
-    assert_int_equal(cseg__silhouette_sample(m, smp, 9, at), 0);
+    assert_int_equal(cseg__sample_sorted(m, smp, 9, at), 0);
     for (size_t t = 0; t < smp; t++) {
         memcpy(Xs + t * d, X + idx[at[t]] * d, d * sizeof *Xs);
         ls[t] = lab[idx[at[t]]];

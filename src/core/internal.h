@@ -118,6 +118,11 @@ uint64_t cseg__splitmix64(uint64_t *state);
 uint64_t cseg__rng_next(cseg_rng *r);
 double cseg__rng_uniform(cseg_rng *r); /* [0, 1) with 53 random bits */
 size_t cseg__rng_below(cseg_rng *r, size_t n); /* unbiased in [0, n) */
+/* A seeded uniform sample of s of the positions 0..m-1 (s <= m), in
+ * ascending order, into out (s values): the positions a partial
+ * Fisher-Yates shuffle of 0..m-1 with cseg__rng_below draws first. Memory
+ * O(s), whatever m. CSEG_ENOMEM or 0. */
+int cseg__sample_sorted(size_t m, size_t s, uint64_t seed, size_t *out);
 
 /* Atomic file output: write to "<path>.tmp.XXXXXX" in the same directory,
  * then rename. cseg__atomic_commit checks ferror/fclose before renaming and

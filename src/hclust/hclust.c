@@ -272,36 +272,17 @@ static int micro_clusters(cseg_hclust *h, const double *X, size_t n, size_t d, c
     cseg_kmeans *km = NULL;
     const double *Xfit = X, *wfit = w;
     if (ns < n) {
-        /* Partial Fisher-Yates, then sorted: the sample is read in row order. */
-        idx = malloc(n * sizeof *idx);
+        /* A seeded sample, read in row order. */
+        idx = malloc(ns * sizeof *idx);
         Xs = cseg__alloc_aligned(ns * d, sizeof(double));
         ws = w ? malloc(ns * sizeof *ws) : NULL;
-        if (!idx || !Xs || (w && !ws))
+        if (!idx || !Xs || (w && !ws) || cseg__sample_sorted(n, ns, h->p.seed, idx) < 0)
             goto out;
-        cseg_rng rng;
-        cseg__rng_seed(&rng, h->p.seed);
-        for (size_t i = 0; i < n; i++)
-            idx[i] = i;
-        for (size_t i = 0; i < ns; i++) {
-            size_t j = i + cseg__rng_below(&rng, n - i), t = idx[i];
-            idx[i] = idx[j];
-            idx[j] = t;
+        for (size_t q = 0; q < ns; q++) {
+            memcpy(Xs + q * d, X + idx[q] * d, d * sizeof *Xs);
+            if (ws)
+                ws[q] = w[idx[q]];
         }
-        /* Marking the chosen rows visits them in row order. */
-        unsigned char *mark = calloc(n, 1);
-        if (!mark)
-            goto out;
-        for (size_t i = 0; i < ns; i++)
-            mark[idx[i]] = 1;
-        for (size_t i = 0, q = 0; i < n; i++) {
-            if (mark[i]) {
-                memcpy(Xs + q * d, X + i * d, d * sizeof *Xs);
-                if (ws)
-                    ws[q] = w[i];
-                q++;
-            }
-        }
-        free(mark);
         free(idx);
         idx = NULL;
         Xfit = Xs;

@@ -24,9 +24,4 @@ int cseg__metrics_calinski_harabasz_split(const double *X, size_t n, size_t d,
                                           const int32_t *labels, const cseg__km_comm *comm,
                                           double *out);
 
-/* The silhouette's sample: s of the positions 0..m-1 (s < m) drawn by a
- * partial Fisher-Yates shuffle seeded with seed, in ascending order, into
- * out (s values). Memory O(s), whatever m. */
-int cseg__silhouette_sample(size_t m, size_t s, uint64_t seed, size_t *out);
-
 #endif

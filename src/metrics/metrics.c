@@ -38,12 +38,6 @@
 #include "../core/simd.h"
 #include "internal.h"
 
-static int cmp_size(const void *a, const void *b)
-{
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    return (x > y) - (x < y);
-}
-
 static int cmp_i32(const void *a, const void *b)
 {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -437,65 +431,6 @@ int cseg_metrics_davies_bouldin(const double *X, size_t n, size_t d, const int32
     return cseg__metrics_davies_bouldin_split(X, n, d, labels, NULL, out);
 }
 
-/* A position's value after the swaps so far (positions not swapped hold
- * themselves): open addressing on the position, 2^b slots. */
-typedef struct swaps {
-    size_t *key, *val, mask;
-} swaps;
-
-static size_t *swap_slot(swaps *w, size_t pos)
-{
-    size_t h = (size_t)(((uint64_t)pos * 0x9e3779b97f4a7c15ULL) >> 17) & w->mask;
-    while (w->key[h] != SIZE_MAX && w->key[h] != pos)
-        h = (h + 1) & w->mask;
-    return &w->key[h];
-}
-
-static size_t swap_get(swaps *w, size_t pos)
-{
-    size_t *k = swap_slot(w, pos);
-    return *k == pos ? w->val[k - w->key] : pos;
-}
-
-static void swap_set(swaps *w, size_t pos, size_t v)
-{
-    size_t *k = swap_slot(w, pos);
-    *k = pos;
-    w->val[k - w->key] = v;
-}
-
-/* The partial Fisher-Yates shuffle of 0..m-1 that the silhouette has always
- * drawn (position t takes a uniform one of t..m-1), kept as a map of the
- * swapped positions instead of an array of m: a process of many gets the
- * sample of all their rows without holding a value per row. */
-int cseg__silhouette_sample(size_t m, size_t s, uint64_t seed, size_t *out)
-{
-    size_t slots = 16;
-    while (slots < 4 * s)
-        slots *= 2;
-    swaps w = {malloc(slots * sizeof(size_t)), malloc(slots * sizeof(size_t)), slots - 1};
-    if (!w.key || !w.val) {
-        free(w.key);
-        free(w.val);
-        return CSEG_ENOMEM;
-    }
-    for (size_t i = 0; i < slots; i++)
-        w.key[i] = SIZE_MAX;
-    cseg_rng rng;
-    cseg__rng_seed(&rng, seed);
-    for (size_t t = 0; t < s; t++) {
-        size_t r = t + cseg__rng_below(&rng, m - t);
-        size_t vt = swap_get(&w, t), vr = swap_get(&w, r);
-        out[t] = vr;
-        swap_set(&w, r, vt);
-        swap_set(&w, t, vr);
-    }
-    qsort(out, s, sizeof *out, cmp_size);
-    free(w.key);
-    free(w.val);
-    return 0;
-}
-
 void cseg_silhouette_params_init(cseg_silhouette_params *p)
 {
     p->sample_size = 0;
@@ -651,7 +586,7 @@ int cseg_metrics_silhouette(const double *X, size_t n, size_t d, const int32_t *
         /* The sample's positions among the non-noise rows, then the rows
          * (in place: position t's row is at or after t). */
         size_t *at = malloc(p->sample_size * sizeof *at);
-        if (!at || (rc = cseg__silhouette_sample(m, p->sample_size, p->seed, at)) < 0) {
+        if (!at || (rc = cseg__sample_sorted(m, p->sample_size, p->seed, at)) < 0) {
             free(at);
             rc = rc < 0 ? rc : CSEG_ENOMEM;
             goto out;

@@ -5,7 +5,7 @@
  * (cseg__metrics_*_split, src/metrics/internal.h) over the ranks' spans:
  * each sum over the rows is a sum per span, gathered, added in span order.
  * The silhouette is quadratic in its rows, so it is not spread: every rank
- * draws the same sample positions (cseg__silhouette_sample, the draw of one
+ * draws the same sample positions (cseg__sample_sorted, the draw of one
  * process), sends rank 0 the sampled rows it holds, in row order, and rank 0
  * computes the silhouette of those rows, which is the sampled silhouette of
  * one process holding them all. */
@@ -86,7 +86,7 @@ int cseg_mpi_metrics_silhouette(MPI_Comm comm, const double *X, size_t n_rows, s
     if (rc == 0 && (s > INT_MAX / w || (size_t)size > INT_MAX))
         rc = CSEG_ETOOBIG; /* the gather's counts are ints */
     if (rc == 0 && at)
-        rc = cseg__silhouette_sample(m, s, p->seed, at);
+        rc = cseg__sample_sorted(m, s, p->seed, at);
     /* The sampled positions this rank holds: [lo, hi) of at (or of 0..m-1). */
     size_t lo = 0, hi = 0;
     if (rc == 0) {

@@ -540,35 +540,20 @@ oom:
     return CSEG_ENOMEM;
 }
 
-/* Sorted indices of a seeded uniform sample of m out of n. */
+/* Sorted indices of a seeded uniform sample of m (<= n) out of n. */
 static size_t *sample_indices(size_t n, size_t m, uint64_t seed)
 {
-    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    size_t *idx = malloc((m ? m : 1) * sizeof *idx);
     if (!idx)
         return NULL;
-    for (size_t i = 0; i < n; i++)
-        idx[i] = i;
     if (m < n) {
-        cseg_rng rng;
-        cseg__rng_seed(&rng, seed);
-        for (size_t t = 0; t < m; t++) {
-            size_t j = t + cseg__rng_below(&rng, n - t), tmp = idx[t];
-            idx[t] = idx[j];
-            idx[j] = tmp;
-        }
-        /* back to row order: counting by a mark array keeps it O(n) */
-        unsigned char *mark = calloc(n, 1);
-        if (!mark) {
+        if (cseg__sample_sorted(n, m, seed, idx) < 0) {
             free(idx);
             return NULL;
         }
-        for (size_t t = 0; t < m; t++)
-            mark[idx[t]] = 1;
-        size_t o = 0;
-        for (size_t i = 0; i < n; i++)
-            if (mark[i])
-                idx[o++] = i;
-        free(mark);
+    } else {
+        for (size_t i = 0; i < m; i++)
+            idx[i] = i;
     }
     return idx;
 }

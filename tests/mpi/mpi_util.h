@@ -27,6 +27,11 @@ static inline uint64_t next(uint64_t *s) /* splitmix64 */
     return z ^ (z >> 31);
 }
 
+static inline double unif(uint64_t *s) /* [0, 1), 53 bits */
+{
+    return (double)(next(s) >> 11) / 9007199254740992.0;
+}
+
 /* The job's verdict: the failures of every rank summed, said by rank 0;
  * ends MPI and returns the exit status. */
 static inline int finish(void)

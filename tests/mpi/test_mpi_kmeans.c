@@ -18,11 +18,6 @@
 
 #include "mpi_util.h"
 
-static double unif(uint64_t *s)
-{
-    return (double)(next(s) >> 11) / 9007199254740992.0;
-}
-
 /* n x d blobs around 6 centres in [-5, 5]^d; every rank makes all of it. */
 static double *blobs(size_t n, size_t d, uint64_t seed)
 {

@@ -18,11 +18,6 @@
 
 #include "mpi_util.h"
 
-static double unif(uint64_t *s)
-{
-    return (double)(next(s) >> 11) / 9007199254740992.0;
-}
-
 /* n x d rows around 5 centres; labels 10, 20, ..., 50 by nearest centre,
  * every 97th row noise (-1); label 70 on the last row alone. */
 static void make(size_t n, size_t d, uint64_t seed, double **Xo, int32_t **lo)

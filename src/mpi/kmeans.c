@@ -167,13 +167,6 @@ int cseg_mpi_kmeans_fit(MPI_Comm comm, cseg_kmeans *km, const double *X, size_t 
     return fit_rows(comm, km, X, n_rows, d, weights, NULL, diag);
 }
 
-static double seconds_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* ---- A pipeline on rank 0, its k-means on every rank ----
  *
  * Rank 0 runs the pipeline and holds the data; the other ranks wait in
@@ -278,7 +271,7 @@ static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const doubl
         if (MPI_Bcast(at, (int)(k * d), MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
             rc = CSEG_EIO;
     }
-    double t0 = seconds_now();
+    double t0 = MPI_Wtime();
     uint64_t sent = 0, received = 0;
     for (int r = 1; r < size && rc == 0 && !c->reuse; r++) { /* rank r's rows, in pieces */
         size_t r0, cnt;
@@ -296,14 +289,14 @@ static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const doubl
         kept->n = n;
         kept->d = d;
     }
-    double t1 = seconds_now();
+    double t1 = MPI_Wtime();
     if (rc == 0) {
         int was = rank == 0 && n_threads ? cseg__kmeans_swap_threads(km, n_threads) : 0;
         rc = fit_rows(comm, km, rank == 0 ? X : rows, mine, d, NULL, &received, diag);
         if (rank == 0 && n_threads)
             cseg__kmeans_swap_threads(km, was);
     }
-    double t2 = seconds_now();
+    double t2 = MPI_Wtime();
     if (rc == 0) {
         for (int r = 0; r < size && rank == 0; r++) {
             size_t r0, cnt;
@@ -327,7 +320,7 @@ static int fit_part(MPI_Comm comm, cseg_kmeans *km, const km_cmd *c, const doubl
         st->collective_bytes += received;
         st->send_seconds += t1 - t0;
         st->fit_seconds += t2 - t1;
-        st->gather_seconds += seconds_now() - t2;
+        st->gather_seconds += MPI_Wtime() - t2;
     }
     cseg_kmeans_free(own);
     free(init);
@@ -345,12 +338,12 @@ int cseg_mpi_kmeans_fit_root(MPI_Comm comm, cseg_kmeans *km, const double *X, si
     int size;
     MPI_Comm_size(comm, &size);
     if (size == 1) {
-        double t0 = seconds_now();
+        double t0 = MPI_Wtime();
         int rc = cseg_kmeans_fit(km, X, n, d, NULL, diag);
         if (rc == 0 && stats) {
             stats->fits++;
             stats->iterations += cseg__kmeans_iterations_all(km, n);
-            stats->fit_seconds += seconds_now() - t0;
+            stats->fit_seconds += MPI_Wtime() - t0;
         }
         return rc;
     }

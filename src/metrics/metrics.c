@@ -132,52 +132,49 @@ static int agree(const cseg__km_comm *comm, int rc)
     return bad ? CSEG_ENOMEM : rc;
 }
 
-/* A sum of m values over the rows, span by span: the caller fills part
- * (this process's ns spans, m values each, each span's from zero), then
- * spans_total adds every process's spans in span order into out, the first
- * as it is. all: room for every span's m values when comm is given. */
-static int spans_total(const cseg__km_comm *comm, const double *part, size_t ns, size_t m,
-                       double *all, double *out)
+/* A sum of m values over the rows, span by span: fill adds rows [i0, i1)
+ * of one span into part (m values, from zero), and the spans' parts are
+ * added in span order into out, the first as it is (m zeros without rows).
+ * One process folds each span into out as it ends, so it keeps one span's
+ * part; with comm, every process's spans are gathered first (room for all
+ * of them on every process), then added in the same order: the same bits. */
+typedef void (*span_fill)(void *ctx, size_t i0, size_t i1, double *part);
+
+static int span_sum(const cseg__km_comm *comm, size_t n, size_t m, span_fill fill, void *ctx,
+                    double *out)
 {
-    size_t total = ns * m;
-    if (comm) {
-        int rc = comm->allgatherv(comm->ctx, part, ns * m, all, &total);
-        if (rc < 0)
-            return rc;
-        part = all;
-    }
-    if (total == 0) {
+    size_t ns = n_spans(n), mine = comm ? ns : 1, a, c = 0;
+    if (cseg__mul(mine ? mine : 1, m ? m : 1, &a) ||
+        (comm && cseg__mul(n_spans(comm->n_all) ? n_spans(comm->n_all) : 1, m ? m : 1, &c)))
+        return agree(comm, CSEG_ETOOBIG);
+    double *part = cseg__calloc(a, sizeof *part), *all = comm ? malloc(c * sizeof *all) : NULL;
+    int rc = agree(comm, part && (!comm || all) ? 0 : CSEG_ENOMEM);
+    if (rc == 0 && !comm) {
         memset(out, 0, m * sizeof *out);
-        return 0;
+        for (size_t sp = 0; sp < ns; sp++) {
+            if (sp > 0)
+                memset(part, 0, m * sizeof *part);
+            size_t i0 = sp * CSEG_KMEANS_SPAN;
+            fill(ctx, i0, i0 + CSEG_KMEANS_SPAN < n ? i0 + CSEG_KMEANS_SPAN : n, part);
+            for (size_t j = 0; j < m; j++)
+                out[j] = sp ? out[j] + part[j] : part[j];
+        }
+    } else if (rc == 0) {
+        for (size_t sp = 0; sp < ns; sp++) {
+            size_t i0 = sp * CSEG_KMEANS_SPAN;
+            fill(ctx, i0, i0 + CSEG_KMEANS_SPAN < n ? i0 + CSEG_KMEANS_SPAN : n, part + sp * m);
+        }
+        size_t total = 0;
+        if ((rc = comm->allgatherv(comm->ctx, part, ns * m, all, &total)) == 0) {
+            memset(out, 0, m * sizeof *out);
+            for (size_t sp = 0; sp < total / m; sp++)
+                for (size_t j = 0; j < m; j++)
+                    out[j] = sp ? out[j] + all[sp * m + j] : all[j];
+        }
     }
-    memcpy(out, part, m * sizeof *out);
-    for (size_t sp = 1; sp < total / m; sp++)
-        for (size_t j = 0; j < m; j++)
-            out[j] += part[sp * m + j];
-    return 0;
-}
-
-/* Buffers of a span sum: this process's spans (ns x m) and, with comm,
- * every span's. */
-typedef struct span_bufs {
-    double *part, *all;
-} span_bufs;
-
-static int span_bufs_make(span_bufs *b, const cseg__km_comm *comm, size_t n, size_t m)
-{
-    size_t ns = n_spans(n), ns_all = comm ? n_spans(comm->n_all) : 0, a, c;
-    b->part = b->all = NULL;
-    if (cseg__mul(ns ? ns : 1, m ? m : 1, &a) || cseg__mul(ns_all ? ns_all : 1, m ? m : 1, &c))
-        return CSEG_ETOOBIG;
-    b->part = cseg__calloc(a, sizeof *b->part);
-    b->all = comm ? malloc(c * sizeof *b->all) : NULL;
-    return b->part && (!comm || b->all) ? 0 : CSEG_ENOMEM;
-}
-
-static void span_bufs_free(span_bufs *b)
-{
-    free(b->part);
-    free(b->all);
+    free(part);
+    free(all);
+    return rc;
 }
 
 /* The labels >= 0 of every process mapped to 0..k-1 in ascending label
@@ -233,6 +230,71 @@ static void clusters_free(clusters *c)
     free(c->mean);
 }
 
+/* The rows a span sum reads, and what each sum adds per row. */
+typedef struct sums_ctx {
+    const double *X;
+    size_t d;
+    const int32_t *lab;
+    size_t k;
+    const double *mean; /* k x d: the cluster means, for the distances */
+} sums_ctx;
+
+/* Cluster sizes (k), then their sums (k x d). */
+static void fill_sums(void *ctx, size_t i0, size_t i1, double *part)
+{
+    const sums_ctx *c = ctx;
+    for (size_t i = i0; i < i1; i++) {
+        if (c->lab[i] < 0)
+            continue;
+        size_t a = (size_t)c->lab[i];
+        part[a] += 1;
+        for (size_t j = 0; j < c->d; j++)
+            part[c->k + a * c->d + j] += c->X[i * c->d + j];
+    }
+}
+
+/* The squared distances of the rows to their cluster means (1 value). */
+static void fill_within(void *ctx, size_t i0, size_t i1, double *part)
+{
+    const sums_ctx *c = ctx;
+    for (size_t i = i0; i < i1; i++) {
+        if (c->lab[i] < 0)
+            continue;
+        const double *mu = c->mean + (size_t)c->lab[i] * c->d;
+        for (size_t j = 0; j < c->d; j++) {
+            double e = c->X[i * c->d + j] - mu[j];
+            *part += e * e;
+        }
+    }
+}
+
+/* The rows' sum (d values). */
+static void fill_total(void *ctx, size_t i0, size_t i1, double *part)
+{
+    const sums_ctx *c = ctx;
+    for (size_t i = i0; i < i1; i++)
+        if (c->lab[i] >= 0)
+            for (size_t j = 0; j < c->d; j++)
+                part[j] += c->X[i * c->d + j];
+}
+
+/* The distances of the rows to their cluster means, by cluster (k values). */
+static void fill_spread(void *ctx, size_t i0, size_t i1, double *part)
+{
+    const sums_ctx *c = ctx;
+    for (size_t i = i0; i < i1; i++) {
+        if (c->lab[i] < 0)
+            continue;
+        const double *mu = c->mean + (size_t)c->lab[i] * c->d;
+        double s = 0;
+        for (size_t j = 0; j < c->d; j++) {
+            double e = c->X[i * c->d + j] - mu[j];
+            s += e * e;
+        }
+        part[(size_t)c->lab[i]] += sqrt(s);
+    }
+}
+
 static int clusters_make(const double *X, size_t n, size_t d, const int32_t *labels,
                          const cseg__km_comm *comm, clusters *c, size_t min_k)
 {
@@ -255,21 +317,11 @@ static int clusters_make(const double *X, size_t n, size_t d, const int32_t *lab
     c->size = cseg__calloc(c->k, sizeof *c->size);
     c->mean = cseg__calloc(kd, sizeof *c->mean);
     double *tot = malloc((w ? w : 1) * sizeof *tot);
-    span_bufs b;
-    rc = span_bufs_make(&b, comm, n, w);
-    if ((rc = agree(comm, c->size && c->mean && tot ? rc : CSEG_ENOMEM)) < 0)
+    if ((rc = agree(comm, c->size && c->mean && tot ? 0 : CSEG_ENOMEM)) < 0)
         goto out;
     /* Per span: the k sizes, then the k x d sums. */
-    for (size_t i = 0; i < n; i++) {
-        if (c->lab[i] < 0)
-            continue;
-        size_t a = (size_t)c->lab[i];
-        double *sp = b.part + i / CSEG_KMEANS_SPAN * w;
-        sp[a] += 1;
-        for (size_t j = 0; j < d; j++)
-            sp[c->k + a * d + j] += X[i * d + j];
-    }
-    if ((rc = spans_total(comm, b.part, n_spans(n), w, b.all, tot)) < 0)
+    sums_ctx sc = {X, d, c->lab, c->k, NULL};
+    if ((rc = span_sum(comm, n, w, fill_sums, &sc, tot)) < 0)
         goto out;
     memcpy(c->size, tot, c->k * sizeof *tot);
     for (size_t a = 0; a < c->k; a++)
@@ -277,7 +329,6 @@ static int clusters_make(const double *X, size_t n, size_t d, const int32_t *lab
             c->mean[a * d + j] = tot[c->k + a * d + j] / c->size[a];
 out:
     free(tot);
-    span_bufs_free(&b);
     return rc;
 }
 
@@ -285,22 +336,8 @@ out:
 static int within_ss(const double *X, size_t n, size_t d, const clusters *c,
                      const cseg__km_comm *comm, double *out)
 {
-    span_bufs b;
-    int rc = agree(comm, span_bufs_make(&b, comm, n, 1));
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (c->lab[i] < 0)
-            continue;
-        const double *mu = c->mean + (size_t)c->lab[i] * d;
-        double *s = b.part + i / CSEG_KMEANS_SPAN;
-        for (size_t j = 0; j < d; j++) {
-            double e = X[i * d + j] - mu[j];
-            *s += e * e;
-        }
-    }
-    if (rc == 0)
-        rc = spans_total(comm, b.part, n_spans(n), 1, b.all, out);
-    span_bufs_free(&b);
-    return rc;
+    sums_ctx sc = {X, d, c->lab, c->k, c->mean};
+    return span_sum(comm, n, 1, fill_within, &sc, out);
 }
 
 int cseg_metrics_inertia(const double *X, size_t n, size_t d, const int32_t *labels,
@@ -319,20 +356,15 @@ int cseg__metrics_calinski_harabasz_split(const double *X, size_t n, size_t d,
                                           double *out)
 {
     clusters c;
-    span_bufs b = {NULL, NULL};
     int rc = clusters_make(X, n, d, labels, comm, &c, 2);
     double *mean = NULL;
     if (rc < 0)
         goto out;
     mean = cseg__calloc(d, sizeof *mean);
-    rc = span_bufs_make(&b, comm, n, d);
-    if ((rc = agree(comm, mean ? rc : CSEG_ENOMEM)) < 0)
+    if ((rc = agree(comm, mean ? 0 : CSEG_ENOMEM)) < 0)
         goto out;
-    for (size_t i = 0; i < n; i++)
-        if (c.lab[i] >= 0)
-            for (size_t j = 0; j < d; j++)
-                b.part[i / CSEG_KMEANS_SPAN * d + j] += X[i * d + j];
-    if ((rc = spans_total(comm, b.part, n_spans(n), d, b.all, mean)) < 0)
+    sums_ctx sc = {X, d, c.lab, c.k, NULL};
+    if ((rc = span_sum(comm, n, d, fill_total, &sc, mean)) < 0)
         goto out;
     for (size_t j = 0; j < d; j++)
         mean[j] /= (double)c.m;
@@ -351,7 +383,6 @@ int cseg__metrics_calinski_harabasz_split(const double *X, size_t n, size_t d,
                       : extra * ((double)c.m - (double)c.k) / (intra * ((double)c.k - 1.0));
 out:
     free(mean);
-    span_bufs_free(&b);
     clusters_free(&c);
     return rc;
 }
@@ -366,27 +397,15 @@ int cseg__metrics_davies_bouldin_split(const double *X, size_t n, size_t d, cons
                                        const cseg__km_comm *comm, double *out)
 {
     clusters c;
-    span_bufs b = {NULL, NULL};
     int rc = clusters_make(X, n, d, labels, comm, &c, 2);
     double *intra = NULL;
     if (rc < 0)
         goto out;
     intra = malloc(c.k * sizeof *intra);
-    rc = span_bufs_make(&b, comm, n, c.k);
-    if ((rc = agree(comm, intra ? rc : CSEG_ENOMEM)) < 0)
+    if ((rc = agree(comm, intra ? 0 : CSEG_ENOMEM)) < 0)
         goto out;
-    for (size_t i = 0; i < n; i++) {
-        if (c.lab[i] < 0)
-            continue;
-        const double *mu = c.mean + (size_t)c.lab[i] * d;
-        double s = 0;
-        for (size_t j = 0; j < d; j++) {
-            double e = X[i * d + j] - mu[j];
-            s += e * e;
-        }
-        b.part[i / CSEG_KMEANS_SPAN * c.k + (size_t)c.lab[i]] += sqrt(s);
-    }
-    if ((rc = spans_total(comm, b.part, n_spans(n), c.k, b.all, intra)) < 0)
+    sums_ctx sc = {X, d, c.lab, c.k, c.mean};
+    if ((rc = span_sum(comm, n, c.k, fill_spread, &sc, intra)) < 0)
         goto out;
     int intra_zero = 1, cd_zero = 1;
     for (size_t a = 0; a < c.k; a++) {
@@ -420,7 +439,6 @@ int cseg__metrics_davies_bouldin_split(const double *X, size_t n, size_t d, cons
     *out = total / (double)c.k;
 out:
     free(intra);
-    span_bufs_free(&b);
     clusters_free(&c);
     return rc;
 }

@@ -33,9 +33,11 @@ static int load(const char *path, cseg_table **t, double **X, size_t *n, size_t 
     *d = cseg_table_n_cols(*t);
     if (!X)
         return 0;
-    *X = malloc(*n * *d * sizeof **X);
-    if (!*X)
+    /* On 64-byte lines, as the matrix custseg fit builds (cseg__prepare). */
+    void *p = NULL;
+    if (posix_memalign(&p, 64, (*n ? *n : 1) * *d * sizeof **X))
         return 1;
+    *X = p;
     for (size_t j = 0; j < *d; j++) {
         const double *c = cseg_table_numbers(*t, j);
         if (!c)

@@ -121,10 +121,10 @@ out:
 static int subsample(double **Z, size_t n, size_t d, size_t size, uint64_t seed, size_t **kept)
 {
     size_t *idx = malloc(n * sizeof *idx);
-    double *Zs = malloc(size * d * sizeof *Zs);
+    double *Zs = cseg__alloc_aligned(size * d, sizeof *Zs);
     if (!idx || !Zs) {
         free(idx);
-        free(Zs);
+        cseg__free_aligned(Zs);
         return CSEG_ENOMEM;
     }
     uint64_t st = seed ^ 0x5A3B1E5ULL;
@@ -139,7 +139,7 @@ static int subsample(double **Z, size_t n, size_t d, size_t size, uint64_t seed,
     for (size_t i = 0; i < size; i++)
         memcpy(Zs + i * d, *Z + idx[i] * d, d * sizeof *Zs);
     *kept = idx; /* its first size entries: the rows compared */
-    free(*Z);
+    cseg__free_aligned(*Z); /* cseg__prepare's */
     *Z = Zs;
     return 0;
 }
@@ -301,7 +301,7 @@ static int compare(cseg_comparison **out, cseg__input *in, const cseg_compare_pa
     *out = c;
     c = NULL;
 out:
-    free(Z);
+    cseg__free_aligned(Z);
     free(kept);
     cseg_compare_free(c);
     cseg__input_free(in);

@@ -319,7 +319,11 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Zout, 
         goto out;
     }
     size_t q = cseg_prep_n_outputs(prep), d = q;
-    if (!(X = malloc((n ? n : 1) * q * sizeof *X))) {
+    /* Rows on 64-byte lines (and huge pages when large): with glibc's
+     * 16-byte offset of a large block, each row of 8 features straddled
+     * two cache lines, and a k-means iteration over 1,000,000 x 8 took
+     * about 9% longer. */
+    if (!(X = cseg__alloc_aligned((n ? n : 1) * q, sizeof *X))) {
         rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory (%zu x %zu features)", n, q);
         goto out;
     }
@@ -347,12 +351,12 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Zout, 
             goto out;
         }
         d = cseg_pca_n_components(pca);
-        Z = malloc((n ? n : 1) * d * sizeof *Z);
+        Z = cseg__alloc_aligned((n ? n : 1) * d, sizeof *Z);
         if (!Z || cseg_pca_transform(pca, X, n, Z) < 0) {
             rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
             goto out;
         }
-        free(X);
+        cseg__free_aligned(X);
         X = Z;
         Z = NULL;
     }
@@ -368,8 +372,8 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Zout, 
     *dout = d;
     X = NULL;
 out:
-    free(X);
-    free(Z);
+    cseg__free_aligned(X);
+    cseg__free_aligned(Z);
     cseg_pca_free(pca);
     cseg_prep_free(prep);
     return rc;
@@ -773,7 +777,7 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
         X = NULL;
     }
 out:
-    free(X);
+    cseg__free_aligned(X);
     return rc;
 }
 
@@ -880,7 +884,7 @@ void cseg_segment_free(cseg_segmentation *r)
     free(r->labels);
     free(r->dist);
     free(r->proba);
-    free(r->X);
+    cseg__free_aligned(r->X);
     cseg__fit_free(&r->fit);
     free(r->cands);
     cseg_profile_free(r->prof);

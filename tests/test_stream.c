@@ -237,6 +237,28 @@ static void test_repeats_and_errors(void **state)
     bad = (cseg_event){"c2", 1700000000, "A1", NULL, 1, 0, NAN, NULL, NULL};
     assert_int_equal(cseg_stream_apply(s, m, &bad, CSEG_DAY_AUTO, &b, &d), 0);
     assert_int_equal(b.applied, 0);
+    /* Times outside the years 1 to 9999 (no date can hold them): refused. */
+    const int64_t first = -62135596800LL, last = 253402300799LL; /* 0001-01-01, 9999-12-31 */
+    bad = (cseg_event){"c3", last + 1, NULL, NULL, NAN, NAN, 5, NULL, NULL};
+    assert_int_equal(cseg_stream_check(m, &bad, &d), CSEG_EINVAL);
+    assert_string_equal(d.file, "time");
+    bad.time = first - 1;
+    assert_int_equal(cseg_stream_apply(s, m, &bad, CSEG_DAY_AUTO, &b, &d), CSEG_EINVAL);
+    bad.time = INT64_MIN + 1;
+    assert_int_equal(cseg_stream_check(m, &bad, &d), CSEG_EINVAL);
+    bad.time = last;
+    assert_int_equal(cseg_stream_check(m, &bad, &d), 0);
+    bad.time = first;
+    assert_int_equal(cseg_stream_check(m, &bad, &d), 0);
+    /* Each amount finite, their sum not: the second refused, nothing of it kept. */
+    cseg_event huge = {"c4", 1700000000, "H1", NULL, NAN, NAN, 1.7e308, NULL, NULL};
+    assert_int_equal(cseg_stream_apply(s, m, &huge, CSEG_DAY_AUTO, &b, &d), 0);
+    assert_int_equal(b.applied, 1);
+    huge.invoice = "H2";
+    assert_int_equal(cseg_stream_apply(s, m, &huge, CSEG_DAY_AUTO, &b, &d), CSEG_EINVAL);
+    assert_string_equal(d.file, "amount");
+    assert_int_equal(cseg_stream_customer(s, m, "c4", CSEG_DAY_AUTO, &b, &d), 0);
+    assert_true(b.features[1] == 1);
     cseg_store_close(s);
     remove_db(db);
     cseg_segment_free(r);

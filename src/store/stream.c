@@ -277,6 +277,11 @@ static int clean(const cseg_model *m, const cseg_event *ev, clean_event *ce, cse
         return bad_field(d, "customer_id", "the customer id is not valid UTF-8");
     if (ev->time == CSEG_TIME_NA)
         return bad_field(d, "time", "an event needs a time");
+    /* The years a date in a log may have (cseg_parse_datetime): seconds
+     * outside them would be a date no day arithmetic or text can hold. */
+    if (ev->time < cseg__days_from_civil(1, 1, 1) * 86400 ||
+        ev->time > cseg__days_from_civil(9999, 12, 31) * 86400 + 86399)
+        return bad_field(d, "time", "the time is outside the years 1 to 9999");
     int qp = isfinite(ev->quantity) && isfinite(ev->price);
     if (!qp && !isfinite(ev->amount))
         return bad_field(d, "amount", "an event needs quantity and price, or an amount");
@@ -922,6 +927,12 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
         st->n_orders += new_order;
         st->n_products += new_product;
     }
+    /* One event's amount is finite (clean); the customer's sums must stay so
+     * (run refuses such a log as well). The batch is rolled back, its cache
+     * with it. */
+    if (!isfinite(st->net.s + st->net.c) || !isfinite(st->gross.s + st->gross.c) ||
+        !isfinite(st->returned.s + st->returned.c) || !isfinite(ds.s + ds.c))
+        return bad_field(d, "amount", "the customer's spend would go beyond the range of numbers");
     if (as_of_day == CSEG_DAY_AUTO)
         as_of = (st->last_day > day ? st->last_day : day) + 1;
     cache_window(e, m, as_of, &window);

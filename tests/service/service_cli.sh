@@ -185,6 +185,33 @@ contains metrics "$T/body" 'custseg_store_commit_seconds_count 4'
 contains metrics "$T/body" 'custseg_events_applied_total 22'
 contains metrics "$T/body" 'custseg_moves_total 1'
 
+# more bad requests (after the counts above): each answered 400 naming its field, nothing kept
+body '[1]'
+req not-an-object 400 "$W" POST /v1/events "$T/req.json"
+contains not-an-object "$T/body" '"field":"[0]"}'
+body '{"customer_id":"T1","time":1000000000000000000,"amount":5}'
+req time-too-late 400 "$W" POST /v1/events "$T/req.json"
+contains time-too-late "$T/body" '"field":"time"'
+body '{"customer_id":"T2","time":-9223372036854775807,"amount":5}'
+req time-too-early 400 "$W" POST /v1/events "$T/req.json"
+req time-not-kept 404 "$R" GET /v1/customers/T1
+body '{"recency_days":[1]}'
+req score-nested 400 "$R" POST /v1/score "$T/req.json"
+contains score-nested "$T/body" '"field":"recency_days"'
+# a customer's sums beyond the range of numbers: 400, not the store's 503, as often as it is sent
+body '{"customer_id":"M","time":"2011-12-01","amount":1.7e308}'
+req huge-first 200 "$W" POST /v1/events "$T/req.json"
+body '{"customer_id":"M","time":"2011-12-02","amount":1.7e308}'
+req huge-sum 400 "$W" POST /v1/events "$T/req.json"
+contains huge-sum "$T/body" '"field":"amount"'
+req huge-sum-again 400 "$W" POST /v1/events "$T/req.json"
+body '[{"customer_id":"N","time":"2011-12-02","amount":1},{"customer_id":"M","time":"2011-12-03","amount":1.7e308}]'
+req huge-sum-batch 400 "$W" POST /v1/events "$T/req.json"
+contains huge-sum-batch "$T/body" '"field":"[1].amount"'
+req huge-sum-batch-not-kept 404 "$R" GET /v1/customers/N
+req huge-sum-state 200 "$R" GET /v1/customers/M
+contains huge-sum-state "$T/body" '"frequency":1,'
+
 # 10,000 requests with bad tokens, one connection; then a slow client
 i=0
 while [ $i -lt 10000 ]; do
@@ -327,6 +354,29 @@ contains crash-products-new "$T/body" '"n_products":2,'
 stop_server
 [ "$(sqlite3 "$T/p.db" "SELECT group_concat(product) FROM (SELECT product FROM cseg_customer_products ORDER BY product)")" = "A,B" ] && ok ||
     bad "crash-products: the store's products are not A and B"
+
+# ---- SIGTERM while a large batch is being applied: answered 200 with every event kept,
+# or refused with nothing kept; never kept without a reply ----
+awk 'BEGIN { printf "["; for (i = 0; i < 20000; i++)
+    printf "%s{\"customer_id\":\"S%d\",\"time\":\"2011-11-%02d\",\"invoice\":\"S%d\",\"amount\":%d}",
+        i ? "," : "", i % 500, i % 28 + 1, i, i % 50 + 1; printf "]" }' >"$T/term.json"
+start_server "$T/o/model.json" "$T/t.db" --max-body 10000000
+code=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $W" --data-binary "@$T/term.json" \
+    "$URL/v1/events" &
+    sleep 0.3
+    kill -TERM "$PID"
+    wait)
+wait "$PID" 2>/dev/null
+PID=
+kept=$(sqlite3 "$T/t.db" "SELECT count(*) FROM cseg_events" 2>/dev/null || echo 0)
+if [ "$code" = 200 ] && [ "$kept" = 20000 ]; then
+    ok
+elif [ "$code" != 200 ] && [ "${kept:-0}" = 0 ]; then
+    ok
+else
+    bad "sigterm: HTTP $code with $kept of 20000 events kept"
+fi
+echo "SIGTERM during a batch of 20,000: HTTP $code, $kept events kept"
 
 # ---- HTTPS: --tls-cert and --tls-key (a self-signed certificate made here) ----
 if command -v openssl >/dev/null 2>&1 &&

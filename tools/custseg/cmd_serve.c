@@ -80,6 +80,8 @@ typedef struct server {
     pthread_cond_t cv;
     job *head, *tail;
     int stopping;
+    size_t in_flight;    /* event requests queued and not yet answered */
+    pthread_cond_t idle; /* in_flight fell to 0 */
     pthread_t writer;
     /* the checkpointer: copies SQLite's log into the database beside the
      * writer (cseg_store_checkpoint), so that no commit waits for it */
@@ -101,6 +103,7 @@ struct job {
     int is_array;
     cseg_stream_result *res;
     int rc;
+    size_t failed; /* with rc < 0: the event refused (n: none of them) */
     cseg_diag diag;
 };
 
@@ -215,6 +218,8 @@ static int read_event(json_t *o, cseg_event *ev, char **rest, char *msg, size_t 
     ev->quantity = ev->price = ev->amount = NAN;
     ev->time = INT64_MIN;
     *rest = NULL;
+    if (fsize)
+        field[0] = 0; /* no field (the event itself) unless one is named */
     if (!json_is_object(o)) {
         snprintf(msg, msize, "an event is a JSON object");
         return -1;
@@ -325,6 +330,8 @@ static int apply_jobs(server *sv, job **jobs, size_t nj, cseg_event *evs,
     double t0 = now_s();
     int rc = cseg_stream_apply_batch(sv->wstore, sv->model, evs, total, sv->as_of, res, &failed, d);
     double secs = now_s() - t0;
+    if (nj == 1)
+        jobs[0]->failed = failed;
     if (rc == 0) {
         atomic_fetch_add_explicit(&sv->m.commits, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&sv->m.commit_us, (uint64_t)(secs * 1e6), memory_order_relaxed);
@@ -520,6 +527,19 @@ static json_t *result_json(const server *sv, const char *id, const cseg_stream_r
 static enum MHD_Result events_reply(server *sv, struct MHD_Connection *c, req *r)
 {
     job *j = r->job;
+    /* An event the library refused (its features beyond the model, its
+     * customer's sums beyond the range of numbers): the request's fault,
+     * 400 naming it; anything else the store's, 503. Nothing was kept. */
+    if (j->rc < 0 && (j->rc == CSEG_EINVAL || j->rc == CSEG_ERANGE) && j->failed < j->n) {
+        char path[200];
+        const char *f = j->diag.file;
+        if (j->is_array)
+            snprintf(path, sizeof path, "[%zu]%s%.150s", j->failed, f[0] ? "." : "", f);
+        else
+            snprintf(path, sizeof path, "%.150s", f);
+        return send_error(sv, c, r, 400, path[0] ? path : NULL, "%s (nothing was kept)",
+                          j->diag.msg);
+    }
     if (j->rc < 0)
         return send_error(sv, c, r, 503, NULL, "the store refused the events (nothing was kept): %s",
                           j->diag.msg);
@@ -570,6 +590,7 @@ static enum MHD_Result post_events(server *sv, struct MHD_Connection *c, req *r)
         return send_error(sv, c, r, 500, NULL, "out of memory");
     }
     j->n = n;
+    j->failed = n;
     for (size_t i = 0; i < n; i++) {
         char msg[300], field[160], path[200];
         json_t *o = is_array ? json_array_get(doc, i) : doc;
@@ -599,6 +620,7 @@ static enum MHD_Result post_events(server *sv, struct MHD_Connection *c, req *r)
         return send_error(sv, c, r, 503, NULL, "the service is stopping");
     }
     r->job = j;
+    sv->in_flight++;
     serve_mhd.MHD_suspend_connection(c);
     if (sv->tail)
         sv->tail->next = j;
@@ -746,10 +768,11 @@ static enum MHD_Result post_score(server *sv, struct MHD_Connection *c, req *r)
         } else if (json_is_string(v)) {
             const char *lv = json_string_value(v);
             rc = cseg_table_add_text(t, key, &lv, 1, &zero);
-        } else {
+        } else { /* key is the document's: the reply is made before it goes */
             cseg_table_free(t);
+            int res = send_error(sv, c, r, 400, key, "a feature is a number, a string or null");
             json_decref(doc);
-            return send_error(sv, c, r, 400, key, "a feature is a number, a string or null");
+            return res;
         }
     }
     int32_t label = -1;
@@ -1014,12 +1037,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
+    server *sv = cls;
     (void)c;
     (void)toe;
     req *r = *req_cls;
     if (!r)
         return;
+    if (r->job) { /* an event request answered (or its connection gone) */
+        pthread_mutex_lock(&sv->mu);
+        if (--sv->in_flight == 0)
+            pthread_cond_broadcast(&sv->idle);
+        pthread_mutex_unlock(&sv->mu);
+    }
     job_free(r->job);
     free(r->body);
     free(r);
@@ -1246,6 +1275,7 @@ int cmd_serve(int argc, char **argv)
     }
     pthread_mutex_init(&sv.mu, NULL);
     pthread_cond_init(&sv.cv, NULL);
+    pthread_cond_init(&sv.idle, NULL);
     pthread_mutex_init(&sv.ck_mu, NULL);
     pthread_cond_init(&sv.ck_cv, NULL);
     int ckpt = pthread_create(&sv.ckpt, NULL, checkpoint_main, &sv) == 0;
@@ -1311,12 +1341,21 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "custseg serve: %s: stopping (queued events are committed first)\n",
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
     /* No new events; the writer commits what is queued and resumes those
-     * connections; then the HTTP threads stop. */
+     * connections; their replies are sent (for at most 10 s: a client that
+     * does not read its reply does not hold the stop up); then the HTTP
+     * threads stop. */
     pthread_mutex_lock(&sv.mu);
     sv.stopping = 1;
     pthread_cond_signal(&sv.cv);
     pthread_mutex_unlock(&sv.mu);
     pthread_join(sv.writer, NULL);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&sv.mu);
+    while (sv.in_flight > 0 && pthread_cond_timedwait(&sv.idle, &sv.mu, &until) == 0)
+        ;
+    pthread_mutex_unlock(&sv.mu);
     serve_mhd.MHD_stop_daemon(daemon);
 out_sync:
     if (ckpt) {
@@ -1330,6 +1369,7 @@ out_sync:
     pthread_mutex_destroy(&sv.ck_mu);
     pthread_key_delete(sv.reader);
     pthread_cond_destroy(&sv.cv);
+    pthread_cond_destroy(&sv.idle);
     pthread_mutex_destroy(&sv.mu);
 out:
     serve_webhook_stop(sv.hook);

@@ -130,6 +130,20 @@ CSEG_API int cseg_stream_cursor_get(cseg_store *s, const char *name, int64_t *se
                                     cseg_diag *d);
 CSEG_API int cseg_stream_cursor_set(cseg_store *s, const char *name, int64_t seq, cseg_diag *d);
 
+/* A customer's running state set by a run (`custseg run --db`) is a summary
+ * of its log: no daily sums, products or invoices behind it, so events
+ * applied on top start its spend window and its products afresh. To go on
+ * from a log exactly, apply the log itself as events (custseg replay).
+ *
+ * summary_only: *any = 1 when some customer's state is such a summary (no
+ * event has touched it). clear_summaries: removes the state of those of
+ * ids[0..n) whose state is such a summary, in one transaction, so that their
+ * events applied next rebuild it from the start; *cleared (may be NULL) gets
+ * how many. Their memberships in stored runs stay. */
+CSEG_API int cseg_stream_summary_only(cseg_store *s, int *any, cseg_diag *d);
+CSEG_API int cseg_stream_clear_summaries(cseg_store *s, const char *const *ids, size_t n,
+                                         size_t *cleared, cseg_diag *d);
+
 /* Customers per segment in the running state: sizes[j] for segment j
  * (1..k), sizes[0] those without one (returns only); sizes has k + 1
  * entries. */

@@ -48,19 +48,29 @@ static int make_dirs(const char *dir)
     if (rc == 0 && mkdir(tmp, 0777) != 0 && errno != EEXIST)
         rc = -1;
     struct stat st;
-    if (rc == 0 && (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))) {
-        if (errno == 0)
-            errno = ENOTDIR;
+    if (rc == 0 && stat(tmp, &st) != 0)
+        rc = -1;
+    else if (rc == 0 && !S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
         rc = -1;
     }
     free(tmp);
     return rc;
 }
 
-/* Remove a folder that holds plain files only (ours). */
+/* Remove a folder that holds plain files only (ours). A link is removed
+ * itself, never followed: what it points to is not ours. */
 static void remove_tree(const char *dir)
 {
-    DIR *dp = opendir(dir);
+    struct stat st;
+    if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        unlink(dir);
+        return;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *dp = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dp && fd >= 0)
+        close(fd);
     if (dp) {
         struct dirent *e;
         char path[4096];
@@ -100,6 +110,21 @@ int cseg__outdir_begin(cseg_outdir *o, const char *dir, const char *const *names
         return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "the output folder has no name");
     if (!(o->dir = cseg__strndup(dir, len)))
         return cseg__diag(d, CSEG_ENOMEM, dir, 0, 0, "out of memory");
+    /* A link to a folder: the outputs go into the folder it points to, and
+     * the link stays (swapping the link itself would replace it with a
+     * folder, and the old set's removal would follow it). */
+    struct stat lst;
+    if (lstat(o->dir, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        char *real = realpath(o->dir, NULL);
+        if (!real) {
+            int e = errno;
+            cseg__outdir_abort(o);
+            return cseg__diag(d, CSEG_EIO, dir, 0, 0, "cannot use the output folder (a link): %s",
+                              strerror(e));
+        }
+        free(o->dir);
+        o->dir = real;
+    }
     const char *slash = strrchr(o->dir, '/');
     o->parent = slash == o->dir ? cseg__strdup("/")
                 : slash         ? cseg__strndup(o->dir, (size_t)(slash - o->dir))

@@ -1321,6 +1321,56 @@ int cseg_stream_segment_sizes(cseg_store *s, size_t k, size_t *sizes, cseg_diag 
                          NULL, NULL, 0, size_row, &c, d);
 }
 
+/* A customer whose state has no daily sums was set by a run: an applied
+ * event always writes its day (apply_in), a returned one too. */
+#define SUMMARY_ONLY                                                                               \
+    "NOT EXISTS (SELECT 1 FROM cseg_customer_days cd WHERE cd.customer_id = "                      \
+    "cseg_customer_state.customer_id)"
+
+static int count_row(void *ctx, size_t nc, const store_cell *v)
+{
+    (void)nc;
+    (void)v;
+    ++*(size_t *)ctx;
+    return 0;
+}
+
+int cseg_stream_summary_only(cseg_store *s, int *any, cseg_diag *d)
+{
+    size_t n = 0;
+    int rc = cseg__store_run(s, "SELECT 1 FROM cseg_customer_state WHERE " SUMMARY_ONLY " LIMIT 1",
+                             NULL, 0, count_row, &n, d);
+    *any = rc == 0 && n > 0;
+    return rc;
+}
+
+int cseg_stream_clear_summaries(cseg_store *s, const char *const *ids, size_t n, size_t *cleared,
+                                cseg_diag *d)
+{
+    size_t c = 0;
+    cseg__stream_cache_drop(s); /* states change under it */
+    int rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const store_cell p[] = {cell_text(ids[i])};
+        rc = cseg__store_run(
+            s,
+            "DELETE FROM cseg_customer_state WHERE customer_id = $1 AND " SUMMARY_ONLY
+            " RETURNING customer_id",
+            p, 1, count_row, &c, d);
+    }
+    if (rc == 0)
+        rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);
+    if (rc < 0) {
+        roll_back(s);
+        c = 0;
+    }
+    if (cleared)
+        *cleared = c;
+    return rc;
+}
+
 int cseg_stream_last_change(cseg_store *s, int64_t *seq, cseg_diag *d)
 {
     *seq = 0;

@@ -82,5 +82,22 @@ echo keep > "$T/mine/notes.txt"
 rm "$T/mine/notes.txt"
 whole "mine" "$T/mine"
 
+# --out a link to a folder: the outputs go into that folder, the link stays, and
+# nothing of the user's there is removed (the link was once swapped for a folder,
+# and the old set's removal followed it).
+mkdir -p "$T/target"
+ln -s target "$T/link"
+"$BIN" fit "$MALL" --k 3 --out "$T/link" --quiet >/dev/null || bad "link first"
+"$BIN" fit "$MALL" --algo ward --k 4 --out "$T/link" --quiet >/dev/null || bad "link second"
+[ -L "$T/link" ] && ok || bad "link: --out is no longer a link"
+whole "link" "$T/target"
+echo keep > "$T/target/notes.txt"
+"$BIN" fit "$MALL" --k 3 --out "$T/link" --quiet >/dev/null || bad "link third"
+[ "$(cat "$T/target/notes.txt" 2>/dev/null)" = keep ] && ok || bad "link: notes.txt removed"
+if ls -A "$T" | grep -q '^\.link\.tmp\.\|^\.target\.tmp\.'; then bad "link: temporary left"; else ok; fi
+ln -s nowhere "$T/dangling"
+"$BIN" fit "$MALL" --k 3 --out "$T/dangling" --quiet >/dev/null 2>"$T/err"
+[ $? -eq 3 ] && grep -q "a link" "$T/err" && ok || bad "dangling link: $(cat "$T/err")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -60,6 +60,14 @@ req() {
     if [ "$code" = "$want" ]; then ok; else bad "$name: HTTP $code, expected $want: $(head -c 300 "$T/body")"; fi
 }
 body() { printf '%s' "$1" >"$T/req.json"; } # the next request's body
+# customers CUSTOMERS.CSV REPLIES: GET /v1/customers/ID of each customer of a run's
+# customers.csv, one reply a line
+customers() {
+    tail -n +2 "$1" | cut -d, -f1 | while read -r id; do
+        echo "url = \"$URL/v1/customers/$id\""
+    done >"$T/get.cfg"
+    curl -s -H "Authorization: Bearer $R" -w '\n' -K "$T/get.cfg" >"$2"
+}
 
 # ---- a model and tokens ----
 expect 0 run -- "$BIN" run "$SMALL" --k 3 --out "$T/o" --quiet
@@ -302,10 +310,7 @@ start_server "$T/o/model.json" "$T/k.db" --as-of "$(sed -n 's/.*"as_of": *"\([0-
 for f in "$T"/ev1/b*.json; do
     curl -s -o /dev/null -H "Authorization: Bearer $W" --data-binary "@$f" "$URL/v1/events"
 done
-tail -n +2 "$T/o/customers.csv" | cut -d, -f1 | while read -r id; do
-    echo "url = \"$URL/v1/customers/$id\""
-done >"$T/get.cfg"
-curl -s -H "Authorization: Bearer $R" -w '\n' -K "$T/get.cfg" >"$T/replies"
+customers "$T/o/customers.csv" "$T/replies"
 expect 0 kill-9-state-equals-run -- "$REPLAY" check "$T/o/customers.csv" "$T/replies"
 # the webhook: every move of the store received (at least once), in order, signed
 sqlite3 -separator , "$T/k.db" "SELECT change_id, customer_id, from_segment, to_segment FROM cseg_segment_changes ORDER BY change_id" >"$T/moves.db"
@@ -378,6 +383,32 @@ else
 fi
 echo "SIGTERM during a batch of 20,000: HTTP $code, $kept events kept"
 
+# ---- a store seeded by run --db holds summaries: serve says so; replay loads the log as
+# events, and an event on top then gives what run gives on the log with that event ----
+expect 0 seed-run -- "$BIN" run "$SMALL" --k 3 --out "$T/sd" --db "$T/sd.db" --quiet
+start_server "$T/sd/model.json" "$T/sd.db"
+stop_server
+contains seed-note "$T/serve.err" "is a run's summary (run --db)"
+expect 0 replay -- "$BIN" replay "$SMALL" --model "$T/sd/model.json" --db "$T/sd.db"
+contains replay "$T/out" "391 events applied"
+contains replay-rebuilt "$T/out" "24 customers' state from a run (run --db) was rebuilt"
+expect 0 replay-again -- "$BIN" replay "$SMALL" --model "$T/sd/model.json" --db "$T/sd.db"
+contains replay-again-nothing-twice "$T/out" " 0 events applied"
+expect 2 replay-no-db -- "$BIN" replay "$SMALL" --model "$T/sd/model.json"
+expect 3 replay-no-log -- "$BIN" replay "$T/nothing.csv" --model "$T/sd/model.json" --db "$T/sd.db"
+start_server "$T/sd/model.json" "$T/sd.db"
+lacks replay-no-note "$T/serve.err" "run's summary"
+body '{"customer_id":"10002","time":"2021-06-28T10:00:00","invoice":"9001","product":"P5","quantity":1,"price":1}'
+req replay-event 200 "$W" POST /v1/events "$T/req.json"
+stop_server
+cp "$SMALL" "$T/plus.csv"
+echo '9001,P5,Item,1,2021-06-28 10:00:00,1,10002.0,UK' >>"$T/plus.csv"
+expect 0 replay-run-plus -- "$BIN" run "$T/plus.csv" --k 3 --out "$T/sp" --quiet
+want=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) h[$i] = i; next }
+    $1 == "10002" { printf "\"spend_window\":%s,\"n_products\":%s,", $h["spend_90d"], $h["n_products"] }' \
+    "$T/sp/customers.csv")
+contains replay-event-equals-run "$T/body" "$want"
+
 # ---- HTTPS: --tls-cert and --tls-key (a self-signed certificate made here) ----
 if command -v openssl >/dev/null 2>&1 &&
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 \
@@ -422,11 +453,17 @@ if [ -f "$RETAIL" ]; then
     [ "$n200" -eq "$nb" ] && ok || bad "retail replay: $n200 of $nb batches got 200"
     t1=$(date +%s)
     echo "Online Retail replayed through the API in $((t1 - t0)) s"
-    tail -n +2 "$T/r/customers.csv" | cut -d, -f1 | while read -r id; do
-        echo "url = \"$URL/v1/customers/$id\""
-    done >"$T/get.cfg"
-    curl -s -H "Authorization: Bearer $R" -w '\n' -K "$T/get.cfg" >"$T/replies"
+    customers "$T/r/customers.csv" "$T/replies"
     expect 0 retail-state-equals-run -- "$REPLAY" check "$T/r/customers.csv" "$T/replies"
+    cat "$T/out"
+    stop_server
+    # the same log into a store that run --db seeded, by custseg replay: every customer as run
+    expect 0 retail-run-db -- "$BIN" run "$RETAIL" --out "$T/r2" --db "$T/r2.db" --quiet
+    expect 0 retail-replay -- "$BIN" replay "$RETAIL" --model "$T/r2/model.json" --db "$T/r2.db"
+    cat "$T/out"
+    start_server "$T/r2/model.json" "$T/r2.db" --as-of "$asof"
+    customers "$T/r2/customers.csv" "$T/replies2"
+    expect 0 retail-replayed-equals-run -- "$REPLAY" check "$T/r2/customers.csv" "$T/replies2"
     cat "$T/out"
     stop_server
 else

@@ -193,6 +193,7 @@ int cmd_export(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
 int cmd_clv(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 /* Long options shared by run and fit (getopt values >= 1000). */
 enum {
     OPT_OUT = 1000, OPT_K, OPT_K_MIN, OPT_K_MAX, OPT_SEED, OPT_N_INIT, OPT_MAX_ITER, OPT_TOL,

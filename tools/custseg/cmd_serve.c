@@ -1264,6 +1264,14 @@ int cmd_serve(int argc, char **argv)
         status = cli_fail(rc, &d, sv.db_shown);
         goto out;
     }
+    int summaries = 0;
+    if (sv.transactions && cseg_stream_summary_only(sv.wstore, &summaries, &d) == 0 && summaries &&
+        !sv.quiet)
+        fprintf(stderr,
+                "custseg serve: note: some customers' state in %s is a run's summary (run --db): "
+                "their events here start their spend window and products afresh; custseg replay "
+                "LOG --model MODEL --db URI loads the log as events to go on from it exactly\n",
+                sv.db_shown);
     if (hook_url && !sv.transactions) {
         status = cli_usage_error("serve", "--webhook needs a model made by run (events move customers)");
         goto out;

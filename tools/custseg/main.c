@@ -40,6 +40,7 @@ static const char usage[] =
     "  export --db URI       audience lists from a stored run (CSV, JSON Lines)\n"
     "  forget --db URI ID... erase customers from the store\n"
     "  serve --model M --db URI --tokens F   the real-time HTTP service\n"
+    "  replay LOG --model M --db URI        a transaction log into the store as events\n"
     "  token add FILE --scope read|write     make a token for serve\n"
     "\n"
     "Options:\n"
@@ -213,6 +214,8 @@ static int dispatch(int argc, char **argv)
         return cmd_forget(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0)
+        return cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "token") == 0)
         return cmd_token(argc - 1, argv + 1);
     fprintf(stderr, "custseg: unknown command '%s'\nTry 'custseg --help'.\n", cmd);

@@ -426,6 +426,16 @@ int cseg_csv_open(cseg_csv **out, const char *path, const cseg_csv_params *p, cs
         free(r);
         return cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");
     }
+    /* A pipe, a FIFO or a device can be read once: the readers open their
+     * input again (its header, its size, its data in parallel parts), which
+     * on a FIFO waits for ever for a second writer. */
+    struct stat pst;
+    if (stat(path, &pst) == 0 && !S_ISREG(pst.st_mode) && !S_ISDIR(pst.st_mode)) {
+        cseg_csv_close(r);
+        return cseg__diag(d, CSEG_EIO, path, 0, 0,
+                          "not a file but a pipe or a device, which custseg cannot read more than "
+                          "once: save it to a file first");
+    }
     errno = 0;
     r->gz = gzopen(path, "rb");
     if (!r->gz) {

@@ -718,6 +718,19 @@ else
     echo "skipped: the restart's exec count (no strace, an AddressSanitizer build or no huge pages)"
 fi
 
+# ---- a pipe or a FIFO as the input: refused at once (the readers open their input more
+# than once; a FIFO's second open waited for ever), a redirected file read ----
+cat "$SMALL" | "$BIN" run /dev/stdin --out "$T/pipe" >"$T/out" 2>"$T/err"
+[ $? -eq 3 ] && ok || bad "pipe: exit not 3"
+stderr_is pipe "custseg: /dev/stdin: not a file but a pipe or a device, which custseg cannot read more than once: save it to a file first"
+[ -e "$T/pipe" ] && bad "pipe: outputs written" || ok
+if mkfifo "$T/fifo" 2>/dev/null; then
+    expect 3 fifo -- timeout 20 "$BIN" fit "$T/fifo" --out "$T/fifo_out"
+    contains fifo "$T/err" "not a file but a pipe or a device"
+    rm -f "$T/fifo"
+fi
+expect 0 stdin-file -- "$BIN" run /dev/stdin --out "$T/stdin_file" --quiet <"$SMALL"
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

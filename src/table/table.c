@@ -516,6 +516,10 @@ static inline uint64_t swar_value(uint64_t x, unsigned n)
 static inline const char *scan_number(const char *p, const char *e, char delim, double *out)
 {
     static const double p10[9] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    /* A delimiter that can be part of a number (a digit, '-', '.') ends the
+     * field there, which this scan would read past. */
+    if ((delim >= '0' && delim <= '9') || delim == '-' || delim == '.')
+        return NULL;
     int neg = *p == '-';
     p += neg;
     uint64_t x;

@@ -718,6 +718,13 @@ else
     echo "skipped: the restart's exec count (no strace, an AddressSanitizer build or no huge pages)"
 fi
 
+# ---- '.' or '-' as the delimiter past the first 1,024 rows (the parallel parser's number
+# scan read "5.4" as one number, and "--5" as -5: a valid file was refused) ----
+awk 'BEGIN { print "id.x.y"; for (i = 0; i < 3000; i++) printf "c%d.%d.%d\n", i, i % 7, i % 11 }' >"$T/dot.csv"
+expect 0 delimiter-dot -- "$BIN" fit "$T/dot.csv" --delimiter . --k 2 --out "$T/dot" --quiet
+awk 'BEGIN { print "id-x-y"; for (i = 0; i < 3000; i++) printf "c%d-%s-%d\n", i, i == 2000 ? "" : i % 7, i % 11 }' >"$T/dash.csv"
+expect 0 delimiter-dash -- "$BIN" fit "$T/dash.csv" --delimiter - --k 2 --out "$T/dash" --quiet
+
 # ---- a pipe or a FIFO as the input: refused at once (the readers open their input more
 # than once; a FIFO's second open waited for ever), a redirected file read ----
 cat "$SMALL" | "$BIN" run /dev/stdin --out "$T/pipe" >"$T/out" 2>"$T/err"

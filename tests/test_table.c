@@ -310,6 +310,30 @@ static void test_block_mode_errors(void **state)
     assert_int_equal(d.line, line);
     assert_string_equal(d.msg, "expected 4 fields as in the header, found 3");
     unlink(p);
+    *comma = ',';
+    /* Row 150000 made longer than max_record (5,036 bytes; the others are
+     * at most 39): refused by the block path too (it read it whole), naming its
+     * line. */
+    char *row_end = strchr(at + 1, '\n');
+    size_t head = (size_t)(at + 1 - b), cap = len + 6000;
+    char *lb = malloc(cap);
+    memcpy(lb, b, head);
+    int w = snprintf(lb + head, cap - head, "150000,0.000123,2020-01-01 10:00:00,%05000d", 7);
+    memcpy(lb + head + (size_t)w, row_end, len - (size_t)(row_end - b));
+    p = tmp_file(1, lb, head + (size_t)w + len - (size_t)(row_end - b));
+    cseg_table_read_params_init(&rp);
+    rp.csv.max_record = 4096;
+    for (int th = 1; th <= 2; th++) {
+        rp.n_threads = th;
+        assert_int_equal(cseg_table_read_csv(&t, p, &rp, &d), CSEG_ETOOBIG);
+        assert_int_equal(d.line, line);
+    }
+    rp.csv.max_record = 8192;
+    assert_int_equal(cseg_table_read_csv(&t, p, &rp, &d), 0);
+    assert_int_equal(cseg_table_n_rows(t), n);
+    cseg_table_free(t);
+    unlink(p);
+    free(lb);
     free(b);
 }
 

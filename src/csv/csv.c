@@ -216,7 +216,10 @@ restart:
                 if (c == 0)
                     return cseg__diag(d, CSEG_EPARSE, r->name, line, (long)(p - line_start) + 1,
                                       "binary data (NUL byte) in a text file");
-                if (c == '\n') {
+                /* A line end inside quotes: \n, or a lone \r as outside them. */
+                if (c == '\r' && p + 1 == end && !r->eof)
+                    goto need_more;
+                if (c == '\n' || (c == '\r' && (p + 1 == end || p[1] != '\n'))) {
                     line++;
                     line_start = p + 1;
                 }
@@ -504,7 +507,14 @@ void cseg_csv_close(cseg_csv *r)
 
 int cseg_csv_next(cseg_csv *r, const cseg_csv_field **fields, size_t *n_fields, cseg_diag *d)
 {
+    uint64_t start = r->base + r->pos;
     int rc = parse_record(r, d);
+    /* fill() refuses a record only when it overflows the window, which the
+     * block reader may have made larger than max_record. */
+    if (rc > 0 && r->base + r->pos - start > r->max_record)
+        rc = cseg__diag(d, CSEG_ETOOBIG, r->name, r->rec_line, 0,
+                        "record longer than %zu bytes (line too long, or an unclosed quote)",
+                        r->max_record);
     if (rc <= 0) {
         *fields = NULL;
         *n_fields = 0;

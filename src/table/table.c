@@ -408,6 +408,7 @@ typedef struct bpart {
     size_t row0;      /* table row of the part's first record */
     long line0;       /* line of the part's first byte */
     int ineligible;   /* the block needs the record-by-record path */
+    size_t max_record; /* longer records: ineligible (the record path refuses them) */
     char *tmp;        /* unescaping buffer */
     size_t tmp_cap;
     void **vals;      /* per text column: uint32_t[2] (offset, length) per row; else NULL */
@@ -627,6 +628,8 @@ static int parse_part(bpart *bp, const cseg_table *t, size_t ncsv, char delim, c
             q = fe + 1;
         }
         const char *next = q < end ? q + 1 : end;
+        if ((size_t)(next - p) > bp->max_record)
+            goto ineligible; /* the record path says so, naming the line */
         bp->ends += q < end;
         if (nf != ncsv) {
             bp->err = BERR_FIELDS;
@@ -815,6 +818,7 @@ static int read_block(cseg_table *t, cseg_csv *r, const char *blk, size_t blen, 
         parts[k].nrows = 0;
         parts[k].ends = 0;
         parts[k].err = parts[k].ineligible = 0;
+        parts[k].max_record = p->csv.max_record ? p->csv.max_record : (size_t)16 << 20;
     }
     /* Split at line ends near equal byte offsets. */
     const char *at = blk, *end = blk + blen;

@@ -725,6 +725,12 @@ expect 0 delimiter-dot -- "$BIN" fit "$T/dot.csv" --delimiter . --k 2 --out "$T/
 awk 'BEGIN { print "id-x-y"; for (i = 0; i < 3000; i++) printf "c%d-%s-%d\n", i, i == 2000 ? "" : i % 7, i % 11 }' >"$T/dash.csv"
 expect 0 delimiter-dash -- "$BIN" fit "$T/dash.csv" --delimiter - --k 2 --out "$T/dash" --quiet
 
+# ---- a lone CR inside a quoted field ends a line as it does outside one (the line count
+# was one short after it) ----
+printf 'InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\r1,a,1,2011-01-01,5,1\r2,"a\rbc",2,2011-01-01,5,1\r3,a,x,2011-01-01,5,1\r' >"$T/lonecr.csv"
+expect 1 lone-cr-line -- "$BIN" run "$T/lonecr.csv" --k 1 --out "$T/lonecr"
+contains lone-cr-line "$T/err" "lonecr.csv:5:5: expected a number"
+
 # ---- a pipe or a FIFO as the input: refused at once (the readers open their input more
 # than once; a FIFO's second open waited for ever), a redirected file read ----
 cat "$SMALL" | "$BIN" run /dev/stdin --out "$T/pipe" >"$T/out" 2>"$T/err"

@@ -374,11 +374,13 @@ static int drift_numbers(const cseg__ref_feature *f, const double *x, size_t n,
     return 0;
 }
 
+/* code NULL: a column without a single value (read as numbers), every row
+ * missing. */
 static int drift_text(const cseg__ref_feature *f, const cseg_table *t, size_t j, size_t n,
                       cseg_drift_feature *out)
 {
-    size_t nl = cseg_table_n_levels(t, j);
     const int32_t *code = cseg_table_codes(t, j);
+    size_t nl = code ? cseg_table_n_levels(t, j) : 0;
     long *map = malloc((nl ? nl : 1) * sizeof *map); /* new level -> reference level, -1: unseen */
     double *share = calloc(f->n_levels + 1, sizeof *share);
     if (!map || !share) {
@@ -394,8 +396,9 @@ static int drift_text(const cseg__ref_feature *f, const cseg_table *t, size_t j,
     }
     size_t missing = 0;
     for (size_t i = 0; i < n; i++) {
-        long r = code[i] < 0 ? -1 : map[code[i]];
-        missing += code[i] < 0;
+        int32_t ci = code ? code[i] : -1;
+        long r = ci < 0 ? -1 : map[ci];
+        missing += ci < 0;
         share[r < 0 ? f->n_levels : (size_t)r] += 1.0 / (double)n;
     }
     /* The last bin: missing or a level training did not have. */
@@ -442,7 +445,13 @@ int cseg_drift_measure(const cseg_model *m, const cseg_table *customers, const c
         cseg_coltype want = f->is_text ? CSEG_COL_TEXT : CSEG_COL_NUMBER;
         if (c < 0)
             return cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0, "no column \"%s\"", f->name);
-        if (cseg_table_col_type(customers, (size_t)c) != want)
+        /* A text feature whose column has no value at all reads as numbers,
+         * all missing: it is all missing text (as prep's plan takes it). */
+        int no_value = f->is_text && cseg_table_col_type(customers, (size_t)c) == CSEG_COL_NUMBER;
+        const double *xv = no_value ? cseg_table_numbers(customers, (size_t)c) : NULL;
+        for (size_t i = 0; no_value && i < n; i++)
+            no_value = xv && isnan(xv[i]);
+        if (cseg_table_col_type(customers, (size_t)c) != want && !no_value)
             return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
                               "column \"%s\" must hold %s, as in training", f->name,
                               f->is_text ? "text" : "numbers");

@@ -363,6 +363,7 @@ struct cseg__prep_plan {
     const double **num;   /* number columns' values */
     const int32_t **code; /* text columns' codes */
     long **map;           /* text: the table's level -> the model's, -1 unseen */
+    int32_t *miss;        /* codes of a text column without any value: all -1 */
 };
 
 void cseg__prep_plan_free(cseg__prep_plan *pl)
@@ -371,7 +372,7 @@ void cseg__prep_plan_free(cseg__prep_plan *pl)
         return;
     for (size_t k = 0; pl->map && k < pl->pp->n_cols; k++)
         free(pl->map[k]);
-    free(pl->num), free(pl->code), free(pl->map);
+    free(pl->num), free(pl->code), free(pl->map), free(pl->miss);
     free(pl);
 }
 
@@ -401,8 +402,24 @@ int cseg__prep_plan_make(const cseg_prep *pp, const cseg_table *t, cseg__prep_pl
                 rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
                                 "column \"%s\" must hold numbers, as in training", c->name);
         } else if (!(pl->code[k] = cseg_table_codes(t, (size_t)j))) {
-            rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
-                            "column \"%s\" must hold text categories, as in training", c->name);
+            /* A column without a single value reads as numbers, all missing:
+             * as categories, all missing too (every indicator 0), as when
+             * the streamed path meets empty texts. */
+            const double *x = cseg_table_numbers(t, (size_t)j);
+            size_t n = cseg_table_n_rows(t), i = 0;
+            while (x && i < n && isnan(x[i]))
+                i++;
+            if (!x || i < n) {
+                rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                                "column \"%s\" must hold text categories, as in training",
+                                c->name);
+            } else if (!pl->miss && !(pl->miss = malloc((n ? n : 1) * sizeof *pl->miss))) {
+                rc = CSEG_ENOMEM;
+            } else {
+                for (i = 0; i < n; i++)
+                    pl->miss[i] = -1;
+                pl->code[k] = pl->miss;
+            }
         } else {
             size_t nl = cseg_table_n_levels(t, (size_t)j);
             long *map = malloc((nl ? nl : 1) * sizeof *map);

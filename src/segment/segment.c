@@ -245,6 +245,17 @@ int cseg__input_customers(cseg__input *in, const cseg_table *t, const char *id_c
                                   "features: \"%s\" is audited, so it is kept out of the "
                                   "clustering",
                                   p->features[j]);
+            /* The id is read as text, never a feature: a model on it could
+             * not read its own training data back. */
+            if (id_column && strcmp(p->features[j], id_column) == 0)
+                return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
+                                  "features: \"%s\" is the customer id column, which is never "
+                                  "a feature",
+                                  p->features[j]);
+            for (size_t k = 0; k < j; k++)
+                if (strcmp(p->features[k], p->features[j]) == 0)
+                    return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
+                                      "features: \"%s\" is named twice", p->features[j]);
             in->features[nf++] = p->features[j];
         }
     } else {

@@ -725,6 +725,28 @@ expect 0 delimiter-dot -- "$BIN" fit "$T/dot.csv" --delimiter . --k 2 --out "$T/
 awk 'BEGIN { print "id-x-y"; for (i = 0; i < 3000; i++) printf "c%d-%s-%d\n", i, i == 2000 ? "" : i % 7, i % 11 }' >"$T/dash.csv"
 expect 0 delimiter-dash -- "$BIN" fit "$T/dash.csv" --delimiter - --k 2 --out "$T/dash" --quiet
 
+# ---- --features naming the id column or a column twice: refused (the id is read as text, so
+# such a model could not read its own training data back; twice was a bare "invalid argument") ----
+expect 2 features-id -- "$BIN" fit "$MALL" --features CustomerID --out "$T/fid"
+stderr_is features-id "custseg: --features: \"CustomerID\" is the customer id column, which is never a feature
+Try 'custseg fit --help'."
+expect 2 features-twice -- "$BIN" fit "$MALL" --features Age,Age --out "$T/ftw"
+contains features-twice "$T/err" '"Age" is named twice'
+expect 2 compare-features-twice -- "$BIN" compare "$MALL" --features Age,Age
+
+# ---- a category column without a single value in new data: every indicator 0, on both
+# assign routes alike (the whole-table route refused it) and in drift ----
+expect 0 genre-fit -- "$BIN" fit "$MALL" --k 3 --out "$T/gm" --quiet
+printf 'CustomerID,Genre,Age,Annual_Income(k$),Spending_Score(1-100)\n901,,23,80,90\n902,,,40,10\n' >"$T/nogenre.csv"
+expect 0 genre-empty-stdout -- "$BIN" assign "$T/gm/model.json" "$T/nogenre.csv"
+cp "$T/out" "$T/nogenre_stdout.csv"
+expect 0 genre-empty-out -- "$BIN" assign "$T/gm/model.json" "$T/nogenre.csv" --out "$T/nogenre_out.csv"
+same genre-empty-routes "$T/nogenre_stdout.csv" "$T/nogenre_out.csv"
+"$BIN" drift "$T/gm/model.json" "$T/nogenre.csv" >"$T/out" 2>"$T/err"
+rc=$?
+{ [ $rc -eq 0 ] || [ $rc -eq 4 ]; } && grep -q "^  Genre " "$T/out" && ok ||
+    bad "genre-empty-drift: exit $rc: $(cat "$T/err")"
+
 # ---- a lone CR inside a quoted field ends a line as it does outside one (the line count
 # was one short after it) ----
 printf 'InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\r1,a,1,2011-01-01,5,1\r2,"a\rbc",2,2011-01-01,5,1\r3,a,x,2011-01-01,5,1\r' >"$T/lonecr.csv"

@@ -205,7 +205,7 @@ static int route_round(router *r, const char *b, const char *e, int64_t line)
 {
     int np = r->np;
     size_t nl = 0;
-    int ok = r->rc == 0;
+    int ok = 1; /* [b, e) is what this rank may still send (round_step) */
     /* The lines, their owners and sizes. */
     int *scount = calloc((size_t)np * 4, sizeof *scount), *rcount = scount + np;
     int *sl = scount + 2 * np, *rl = scount + 3 * np;
@@ -283,11 +283,9 @@ static int route_round(router *r, const char *b, const char *e, int64_t line)
         nl++;
         s = le ? le + 1 : e;
     }
-    if (!ok) { /* send nothing; still take part */
-        nl = 0;
-        memset(scount, 0, (size_t)np * sizeof *scount);
-        memset(sl, 0, (size_t)np * sizeof *sl);
-    }
+    /* After a failure the lines before it still go (nl of them; none after
+     * it): a bad row before it is the first failure of the log, as one
+     * process reading it in order finds. */
     /* Lay the lines out by destination. */
     size_t *at = malloc((size_t)np * 2 * sizeof *at), *lat = at ? at + np : NULL;
     int *sd = malloc((size_t)np * 2 * sizeof *sd), *sld = sd ? sd + np : NULL;
@@ -415,6 +413,7 @@ typedef struct source {
     char *buf;
     size_t have, cap;
     int eof, header;
+    int cut_short;   /* eof by a read error: the lines before it only */
     int64_t line;    /* the next round's first line in the log */
     int more;        /* another round follows (the same on every rank) */
 } source;
@@ -469,18 +468,27 @@ static void gzip_piece(router *r, source *s, size_t B, const char **b, const cha
         int g = gzread(s->gz, s->buf + s->have, (unsigned)(s->cap - s->have));
         int zerr = 0;
         const char *zmsg = gzerror(s->gz, &zerr);
+        if (g > 0 && zerr != Z_OK && zerr != Z_STREAM_END)
+            s->have += (size_t)g; /* what inflated before the error, in one call with it */
         if (g < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
             cseg__diag(&r->err, CSEG_EIO, s->path, 0, 0, "read error: %s",
                        zerr == Z_BUF_ERROR ? "compressed data is truncated" : zmsg);
-            fail(r, CSEG_EIO, 0);
-            return;
+            /* Ordered where the data stops, after the lines before it: a
+             * bad row among them is the log's first failure, as one process
+             * reading it in order finds (a key of 0 beat every row). */
+            int64_t at = s->line;
+            for (size_t i = 0; i < s->have; i++)
+                at += s->buf[i] == '\n';
+            fail(r, CSEG_EIO, at + 1);
+            s->eof = s->cut_short = 1; /* the whole lines inflated still go */
+            break;
         }
         if (g == 0)
             s->eof = 1;
         s->have += (size_t)g;
     }
     size_t cut = s->have;
-    if (!s->eof) /* whole lines only, until the end */
+    if (!s->eof || s->cut_short) /* whole lines only, until the (good) end */
         while (cut > 0 && s->buf[cut - 1] != '\n')
             cut--;
     if (!s->eof && cut == 0) { /* a line longer than the buffer: a bigger one next round */
@@ -510,6 +518,7 @@ static void round_step(router *r, source *s)
     size_t B = round_bytes(r->np), np = (size_t)r->np, rk = (size_t)r->rank;
     const char *b = NULL, *e = NULL;
     int64_t mine[2] = {0, 0}; /* lines, more to come */
+    int failed_before = r->rc < 0;
     if (!s->gzip && s->map) {
         size_t start = s->at;
         size_t lo = line_start(s, start + (rk > 0 ? rk * B : 0));
@@ -529,7 +538,9 @@ static void round_step(router *r, source *s)
         gzip_piece(r, s, B, &b, &e);
         mine[1] = r->rc == 0 && (!s->eof || s->have > (size_t)(e - s->buf));
     }
-    if (r->rc < 0) /* a rank that failed sends nothing more */
+    /* A rank that failed in an earlier round sends nothing more (one whose
+     * gzip read failed in this one sends the lines inflated before it). */
+    if (failed_before || (r->rc < 0 && !s->cut_short))
         b = e = NULL;
     for (const char *p = b; p && (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
         mine[0]++;

@@ -197,6 +197,26 @@ for n in 2 4; do
 done
 grep -q ':480000:' "$T/one.err" || fail "bad row: the message does not name line 480000"
 
+# 3b. The first failure of the log wins, as for one process: a bad row before a line the
+# processes cannot take (an odd quote; the lines before it were not sent), and a bad row
+# before the point where a truncated .gz stops (its read error came first).
+awk 'NR == 100 { $0 = "536380,22961,JAM JAR,abc,2010-12-01 09:41:00,1.45,17809.0,United Kingdom" }
+     NR == 200 { $0 = "536390,22941,\"ODD QUOTE,6,2010-12-01 10:19:00,8.50,17511.0,United Kingdom" }
+     { print }' "$T/retail.csv" > "$T/first.csv"
+awk 'NR == 100 { $0 = "536380,22961,JAM JAR,abc,2010-12-01 09:41:00,1.45,17809.0,United Kingdom" }
+     { print }' "$T/retail.csv" | gzip -1 | head -c 4000000 > "$T/first_trunc.csv.gz"
+for f in first.csv first_trunc.csv.gz; do
+    "$B" run "$T/$f" --out "$T/first_one" > /dev/null 2> "$T/one.err" && fail "$f: one process succeeded"
+    st=0
+    mrun -n 2 "$B" run "$T/$f" --out "$T/first_mpi" > /dev/null 2> "$T/mpi.err" || st=$?
+    msg=$(grep '^custseg:' "$T/mpi.err" | head -1 || true)
+    if [ $st -eq 1 ] && [ "$msg" = "$(cat "$T/one.err")" ] && grep -q ':100:22:' "$T/one.err"; then
+        ok "$f: the bad row at line 100 reported by 2 processes as by one"
+    else
+        fail "$f, 2 processes: exit $st, '$msg', expected '$(cat "$T/one.err")'"
+    fi
+done
+
 # 4. The file missing on one rank (each rank given its own path): every
 # process stops, exit 3, the message names the file, no outputs.
 st=0
@@ -311,7 +331,14 @@ fi
 kill_mid_job "fit, serving rank 1 killed" 1 1 "custseg fit $T/cust.csv" "$T/fkilled" \
     -n 2 "$B" fit "$T/cust.csv" --k-sample 0 --out "$T/fkilled"
 
-# Commands not distributed yet say so, on one line, exit 2.
+# Commands not distributed yet say so, on one line, exit 2; an unknown one is unknown.
+st=0
+mrun -n 2 "$B" bogus > /dev/null 2> "$T/bogus.err" || st=$?
+if [ $st -eq 2 ] && grep -q "^custseg: unknown command 'bogus'" "$T/bogus.err"; then
+    ok "an unknown command under mpirun -n 2: unknown, exit 2"
+else
+    fail "unknown command under mpirun: exit $st; $(head -1 "$T/bogus.err")"
+fi
 st=0
 mrun -n 2 "$B" score "$SRC/data/mall_customers.csv" > /dev/null 2> "$T/score.err" || st=$?
 if [ $st -eq 2 ] && grep -q '^custseg: score: only run and fit are distributed' "$T/score.err"; then

@@ -176,48 +176,29 @@ static int dispatch(int argc, char **argv)
         cli_mpi_kmeans_lead();
         return cmd_fit(argc - 1, argv + 1);
     }
-    /* Under mpirun with several processes only run and fit are distributed so far. */
-    if (cli_mpi_size() > 1) {
-        fprintf(stderr,
-                "custseg: %s: only run and fit are distributed over processes so far; "
-                "run %s as one process, without mpirun (docs/scale-out.md)\n",
-                cmd, cmd);
-        return EXIT_USAGE;
+    /* The commands of one process (under mpirun with several, only run and
+     * fit are distributed so far: the others are refused). */
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } one[] = {{"fit", cmd_fit},         {"assign", cmd_assign},   {"score", cmd_score},
+               {"train", cmd_train},     {"drift", cmd_drift},     {"rules", cmd_rules},
+               {"clv", cmd_clv},         {"explain", cmd_explain}, {"report", cmd_report},
+               {"compare", cmd_compare}, {"runs", cmd_runs},       {"show", cmd_show},
+               {"export", cmd_export},   {"forget", cmd_forget},   {"serve", cmd_serve},
+               {"replay", cmd_replay},   {"token", cmd_token}};
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++) {
+        if (strcmp(cmd, one[i].name) != 0)
+            continue;
+        if (cli_mpi_size() > 1) {
+            fprintf(stderr,
+                    "custseg: %s: only run and fit are distributed over processes so far; "
+                    "run %s as one process, without mpirun (docs/scale-out.md)\n",
+                    cmd, cmd);
+            return EXIT_USAGE;
+        }
+        return one[i].fn(argc - 1, argv + 1);
     }
-    if (strcmp(cmd, "fit") == 0)
-        return cmd_fit(argc - 1, argv + 1);
-    if (strcmp(cmd, "assign") == 0)
-        return cmd_assign(argc - 1, argv + 1);
-    if (strcmp(cmd, "score") == 0)
-        return cmd_score(argc - 1, argv + 1);
-    if (strcmp(cmd, "train") == 0)
-        return cmd_train(argc - 1, argv + 1);
-    if (strcmp(cmd, "drift") == 0)
-        return cmd_drift(argc - 1, argv + 1);
-    if (strcmp(cmd, "rules") == 0)
-        return cmd_rules(argc - 1, argv + 1);
-    if (strcmp(cmd, "clv") == 0)
-        return cmd_clv(argc - 1, argv + 1);
-    if (strcmp(cmd, "explain") == 0)
-        return cmd_explain(argc - 1, argv + 1);
-    if (strcmp(cmd, "report") == 0)
-        return cmd_report(argc - 1, argv + 1);
-    if (strcmp(cmd, "compare") == 0)
-        return cmd_compare(argc - 1, argv + 1);
-    if (strcmp(cmd, "runs") == 0)
-        return cmd_runs(argc - 1, argv + 1);
-    if (strcmp(cmd, "show") == 0)
-        return cmd_show(argc - 1, argv + 1);
-    if (strcmp(cmd, "export") == 0)
-        return cmd_export(argc - 1, argv + 1);
-    if (strcmp(cmd, "forget") == 0)
-        return cmd_forget(argc - 1, argv + 1);
-    if (strcmp(cmd, "serve") == 0)
-        return cmd_serve(argc - 1, argv + 1);
-    if (strcmp(cmd, "replay") == 0)
-        return cmd_replay(argc - 1, argv + 1);
-    if (strcmp(cmd, "token") == 0)
-        return cmd_token(argc - 1, argv + 1);
     fprintf(stderr, "custseg: unknown command '%s'\nTry 'custseg --help'.\n", cmd);
     return EXIT_USAGE;
 }

@@ -192,6 +192,9 @@ static int fit_dbscan(const cseg_segment_params *p, double eps, const double *Z,
     dp.min_samples = cseg__min_samples(p, d);
     dp.n_threads = p->n_threads;
     cseg_dbscan *db;
+    const char *bad = cseg_dbscan_params_check(&dp);
+    if (bad) /* an eps whose square is beyond the range of numbers, say */
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "dbscan: %s (eps %g)", bad, eps);
     int rc = cseg_dbscan_create(&db, &dp);
     if (rc < 0)
         return rc;
@@ -433,6 +436,11 @@ int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_
         case CSEG_ALGO_HCLUST:
             rc = p->height > 0 ? cseg_hclust_cut_height(f->tree, p->height, c->labels, NULL)
                                : cseg_hclust_cut_k(f->tree, k, c->labels);
+            if (rc < 0 && p->height <= 0)
+                rc = cseg__diag(diag, rc, NULL, 0, 0,
+                                "k = %zu: the tree of %zu customers cannot be cut into that many "
+                                "segments",
+                                k, n);
             break;
         }
         if (rc < 0)

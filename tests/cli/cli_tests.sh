@@ -734,6 +734,12 @@ expect 2 features-twice -- "$BIN" fit "$MALL" --features Age,Age --out "$T/ftw"
 contains features-twice "$T/err" '"Age" is named twice'
 expect 2 compare-features-twice -- "$BIN" compare "$MALL" --features Age,Age
 
+# ---- values a check cannot refuse up front get a reason, not a bare "invalid argument" ----
+expect 1 dbscan-eps-huge -- "$BIN" fit "$MALL" --algo dbscan --eps 1e300 --out "$T/epsh"
+stderr_is dbscan-eps-huge "custseg: dbscan: eps is too large (eps 1e+300)"
+expect 0 compare-k-large -- "$BIN" compare "$MALL" --k 300 --bootstrap 0
+contains compare-k-large "$T/err" "ward skipped: k = 300: the tree of 200 customers cannot be cut"
+
 # ---- a category column without a single value in new data: every indicator 0, on both
 # assign routes alike (the whole-table route refused it) and in drift ----
 expect 0 genre-fit -- "$BIN" fit "$MALL" --k 3 --out "$T/gm" --quiet

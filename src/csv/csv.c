@@ -432,8 +432,9 @@ int cseg_csv_open(cseg_csv **out, const char *path, const cseg_csv_params *p, cs
     /* A pipe, a FIFO or a device can be read once: the readers open their
      * input again (its header, its size, its data in parallel parts), which
      * on a FIFO waits for ever for a second writer. */
-    struct stat pst;
-    if (stat(path, &pst) == 0 && !S_ISREG(pst.st_mode) && !S_ISDIR(pst.st_mode)) {
+    struct stat st;
+    int have_st = stat(path, &st) == 0;
+    if (have_st && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
         cseg_csv_close(r);
         return cseg__diag(d, CSEG_EIO, path, 0, 0,
                           "not a file but a pipe or a device, which custseg cannot read more than "
@@ -448,8 +449,7 @@ int cseg_csv_open(cseg_csv **out, const char *path, const cseg_csv_params *p, cs
                           e ? strerror(e) : "out of memory");
     }
     gzbuffer(r->gz, 1u << 18);
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+    if (have_st && S_ISREG(st.st_mode) && st.st_size > 0)
         r->raw_size = (uint64_t)st.st_size;
     int rc = open_common(r, p, d);
     if (rc < 0) {

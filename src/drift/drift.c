@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../core/internal.h"
+#include "../table/internal.h"
 #include "custseg/table.h"
 #include "internal.h"
 #include "../prep/internal.h"
@@ -447,10 +448,7 @@ int cseg_drift_measure(const cseg_model *m, const cseg_table *customers, const c
             return cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0, "no column \"%s\"", f->name);
         /* A text feature whose column has no value at all reads as numbers,
          * all missing: it is all missing text (as prep's plan takes it). */
-        int no_value = f->is_text && cseg_table_col_type(customers, (size_t)c) == CSEG_COL_NUMBER;
-        const double *xv = no_value ? cseg_table_numbers(customers, (size_t)c) : NULL;
-        for (size_t i = 0; no_value && i < n; i++)
-            no_value = xv && isnan(xv[i]);
+        int no_value = f->is_text && cseg__table_no_values(customers, (size_t)c);
         if (cseg_table_col_type(customers, (size_t)c) != want && !no_value)
             return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
                               "column \"%s\" must hold %s, as in training", f->name,

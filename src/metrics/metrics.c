@@ -140,6 +140,13 @@ static int agree(const cseg__km_comm *comm, int rc)
  * of them on every process), then added in the same order: the same bits. */
 typedef void (*span_fill)(void *ctx, size_t i0, size_t i1, double *part);
 
+/* out = x (the first span) or out + x, value by value. */
+static void fold(double *out, const double *x, size_t m, int first)
+{
+    for (size_t j = 0; j < m; j++)
+        out[j] = first ? x[j] : out[j] + x[j];
+}
+
 static int span_sum(const cseg__km_comm *comm, size_t n, size_t m, span_fill fill, void *ctx,
                     double *out)
 {
@@ -149,29 +156,21 @@ static int span_sum(const cseg__km_comm *comm, size_t n, size_t m, span_fill fil
         return agree(comm, CSEG_ETOOBIG);
     double *part = cseg__calloc(a, sizeof *part), *all = comm ? malloc(c * sizeof *all) : NULL;
     int rc = agree(comm, part && (!comm || all) ? 0 : CSEG_ENOMEM);
-    if (rc == 0 && !comm) {
+    size_t total = 0; /* with comm: every process's span values */
+    if (rc == 0)
         memset(out, 0, m * sizeof *out);
-        for (size_t sp = 0; sp < ns; sp++) {
-            if (sp > 0)
-                memset(part, 0, m * sizeof *part);
-            size_t i0 = sp * CSEG_KMEANS_SPAN;
-            fill(ctx, i0, i0 + CSEG_KMEANS_SPAN < n ? i0 + CSEG_KMEANS_SPAN : n, part);
-            for (size_t j = 0; j < m; j++)
-                out[j] = sp ? out[j] + part[j] : part[j];
-        }
-    } else if (rc == 0) {
-        for (size_t sp = 0; sp < ns; sp++) {
-            size_t i0 = sp * CSEG_KMEANS_SPAN;
-            fill(ctx, i0, i0 + CSEG_KMEANS_SPAN < n ? i0 + CSEG_KMEANS_SPAN : n, part + sp * m);
-        }
-        size_t total = 0;
-        if ((rc = comm->allgatherv(comm->ctx, part, ns * m, all, &total)) == 0) {
-            memset(out, 0, m * sizeof *out);
-            for (size_t sp = 0; sp < total / m; sp++)
-                for (size_t j = 0; j < m; j++)
-                    out[j] = sp ? out[j] + all[sp * m + j] : all[j];
-        }
+    for (size_t sp = 0; sp < ns && rc == 0; sp++) {
+        double *ps = comm ? part + sp * m : part;
+        if (!comm && sp > 0)
+            memset(ps, 0, m * sizeof *ps);
+        size_t i0 = sp * CSEG_KMEANS_SPAN;
+        fill(ctx, i0, i0 + CSEG_KMEANS_SPAN < n ? i0 + CSEG_KMEANS_SPAN : n, ps);
+        if (!comm) /* span by span, as it ends */
+            fold(out, ps, m, sp == 0);
     }
+    if (rc == 0 && comm && (rc = comm->allgatherv(comm->ctx, part, ns * m, all, &total)) == 0)
+        for (size_t sp = 0; sp < total / m; sp++)
+            fold(out, all + sp * m, m, sp == 0);
     free(part);
     free(all);
     return rc;

@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "custseg/drift.h"
 #include "../core/internal.h"
+#include "../table/internal.h"
 
 void cseg_prep_params_init(cseg_prep_params *p)
 {
@@ -405,18 +406,15 @@ int cseg__prep_plan_make(const cseg_prep *pp, const cseg_table *t, cseg__prep_pl
             /* A column without a single value reads as numbers, all missing:
              * as categories, all missing too (every indicator 0), as when
              * the streamed path meets empty texts. */
-            const double *x = cseg_table_numbers(t, (size_t)j);
-            size_t n = cseg_table_n_rows(t), i = 0;
-            while (x && i < n && isnan(x[i]))
-                i++;
-            if (!x || i < n) {
+            size_t n = cseg_table_n_rows(t);
+            if (!cseg__table_no_values(t, (size_t)j)) {
                 rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
                                 "column \"%s\" must hold text categories, as in training",
                                 c->name);
             } else if (!pl->miss && !(pl->miss = malloc((n ? n : 1) * sizeof *pl->miss))) {
                 rc = CSEG_ENOMEM;
             } else {
-                for (i = 0; i < n; i++)
+                for (size_t i = 0; i < n; i++)
                     pl->miss[i] = -1;
                 pl->code[k] = pl->miss;
             }

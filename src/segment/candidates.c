@@ -192,10 +192,10 @@ static int fit_dbscan(const cseg_segment_params *p, double eps, const double *Z,
     dp.min_samples = cseg__min_samples(p, d);
     dp.n_threads = p->n_threads;
     cseg_dbscan *db;
-    const char *bad = cseg_dbscan_params_check(&dp);
-    if (bad) /* an eps whose square is beyond the range of numbers, say */
-        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "dbscan: %s (eps %g)", bad, eps);
     int rc = cseg_dbscan_create(&db, &dp);
+    if (rc == CSEG_EINVAL) /* an eps whose square is beyond the range of numbers, say */
+        return cseg__diag(diag, rc, NULL, 0, 0, "dbscan: %s (eps %g)",
+                          cseg_dbscan_params_check(&dp), eps);
     if (rc < 0)
         return rc;
     c->obj = db;

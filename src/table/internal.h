@@ -18,6 +18,11 @@ const char *cseg__table_cell_text(const cseg_table *t, size_t j, size_t i, char 
  * levels merge). CSEG_EINVAL for a column that is not text or is a view's. */
 int cseg__table_replace_levels(cseg_table *t, size_t j, const char *const *levels);
 
+/* Whether column j holds no value at all (every number NaN, every text
+ * code -1, every time missing; a table without rows too). Such a column
+ * reads as numbers whatever it was meant to hold. */
+int cseg__table_no_values(const cseg_table *t, size_t j);
+
 /* Number column j's values to change in place (a one-row table reused for
  * every streamed event); NULL when j is not a number column. */
 double *cseg__table_numbers_mut(cseg_table *t, size_t j);

@@ -1443,6 +1443,20 @@ const int32_t *cseg_table_codes(const cseg_table *t, size_t j)
     return j < t->n_cols && t->cols[j].type == CSEG_COL_TEXT ? t->cols[j].code : NULL;
 }
 
+int cseg__table_no_values(const cseg_table *t, size_t j)
+{
+    if (j >= t->n_cols)
+        return 0;
+    const tcol *c = &t->cols[j];
+    for (size_t i = 0; i < t->n_rows; i++)
+        if (c->type == CSEG_COL_NUMBER     ? !isnan(c->num[i])
+            : c->type == CSEG_COL_TEXT     ? c->code[i] >= 0
+            : c->type == CSEG_COL_DATETIME ? c->tim[i] != CSEG_TIME_NA
+                                           : 1)
+            return 0;
+    return 1;
+}
+
 size_t cseg_table_n_levels(const cseg_table *t, size_t j)
 {
     return j < t->n_cols ? t->cols[j].n_levels : 0;

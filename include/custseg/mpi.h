@@ -51,6 +51,27 @@ CSEG_API int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, con
                                       const cseg_rfm_params *p, cseg_quality *q,
                                       cseg_mpi_stats *stats, cseg_diag *diag);
 
+/* cseg_table_read_csv with the file read by all the ranks of comm: each
+ * rank reads its own byte range of a plain CSV file (whole lines), the
+ * column types agreed as one reading of the whole file gives them (an
+ * inferred column takes the type of its first value in the file and turns
+ * text at the first value anywhere that does not fit), and rank 0 appends
+ * the others' rows in order. On rank 0 *out is the table cseg_table_read_csv
+ * gives for the same file, bit for bit (values, text levels in the order of
+ * their first appearance, rows' lines and hashes, cseg_table_text_because);
+ * on the other ranks NULL. A gzip file, a file without a header, or one
+ * where a quoted field spans lines across a boundary between two ranks'
+ * ranges is read by rank 0 alone. The file must be readable at path on
+ * every rank. p->progress is not called. stats (may be NULL), on every
+ * rank: processes; rounds, the passes over the file (0: rank 0 read it
+ * alone; more than 1 when a column turned out to be text); lines, the
+ * table's rows; part_bytes, the rows sent to rank 0; read_seconds and
+ * gather_seconds, the slowest rank's. Collective: every rank returns the
+ * same code and diag (the first failure in the file, named by its line). */
+CSEG_API int cseg_mpi_table_read_csv(MPI_Comm comm, cseg_table **out, const char *path,
+                                     const cseg_table_read_params *p, cseg_mpi_stats *stats,
+                                     cseg_diag *diag);
+
 /* k-means on the rows of all the ranks of comm, each holding X (n_rows x
  * d, row-major) and optional weights: rank r's rows follow rank r - 1's,
  * and every rank's first row is a multiple of CSEG_KMEANS_SPAN (kmeans.h;

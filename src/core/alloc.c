@@ -110,7 +110,8 @@ int cseg__buf_room(cseg__buf *b, size_t more)
 void cseg__buf_put(cseg__buf *b, const void *x, size_t n)
 {
     if (cseg__buf_room(b, n) == 0) {
-        memcpy(b->p + b->len, x, n);
+        if (n > 0) /* x may be NULL when n is 0 */
+            memcpy(b->p + b->len, x, n);
         b->len += n;
     }
 }

@@ -1,6 +1,7 @@
-/* custseg — what the MPI driver's files share: the communicator of rows
- * held in whole spans (cseg__km_comm, src/kmeans/internal.h) that k-means
- * and the validity indices sum over. */
+/* custseg — what the MPI driver's files share: the first failure agreed
+ * on, parts sent to rank 0, and the communicator of rows held in whole
+ * spans (cseg__km_comm, src/kmeans/internal.h) that k-means and the
+ * validity indices sum over. */
 #ifndef CSEG_MPI_INTERNAL_H
 #define CSEG_MPI_INTERNAL_H
 
@@ -23,5 +24,17 @@ typedef struct cseg__mpi_spans {
 int cseg__mpi_spans_open(MPI_Comm comm, size_t n_rows, cseg__mpi_spans *c, cseg__km_comm *ops,
                          const char *what, cseg_diag *diag);
 void cseg__mpi_spans_close(cseg__mpi_spans *c);
+
+/* rc and d are this rank's outcome; key orders failures (a line of the
+ * input, 0 for a failure without one). Returns the first failure's code (0:
+ * none) and copies its diagnostic into d on every rank. Collective. */
+int cseg__mpi_agree(MPI_Comm comm, int rc, int64_t key, cseg_diag *d);
+/* The file at path: a plain file mapped read-only (*map, *size; NULL and
+ * 0 when empty), a gzip file only said so (*gzip). 0 or CSEG_EIO. */
+int cseg__mpi_map(const char *path, char **map, size_t *size, int *gzip, cseg_diag *d);
+/* n bytes from this rank to rank 0 (tag 7), in pieces an int can count;
+ * rank 0 receives them from rank `from` into b. */
+void cseg__mpi_send_part(MPI_Comm comm, const char *b, uint64_t n);
+void cseg__mpi_recv_part(MPI_Comm comm, int from, char *b, uint64_t n);
 
 #endif

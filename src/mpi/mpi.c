@@ -48,13 +48,11 @@
 #include "../core/internal.h"
 #include "../features/internal.h"
 #include "../table/internal.h"
+#include "internal.h"
 
 /* ---- agreement: every rank learns the first failure ---- */
 
-/* rc and d are this rank's outcome; key orders failures (a global line, 0
- * for a failure without one). Returns the first failure's code (0: none)
- * and copies its diagnostic into d on every rank. */
-static int agree(MPI_Comm comm, int rc, int64_t key, cseg_diag *d)
+int cseg__mpi_agree(MPI_Comm comm, int rc, int64_t key, cseg_diag *d)
 {
     int64_t mine = rc < 0 ? key : INT64_MAX, low;
     MPI_Allreduce(&mine, &low, 1, MPI_INT64_T, MPI_MIN, comm);
@@ -68,6 +66,32 @@ static int agree(MPI_Comm comm, int rc, int64_t key, cseg_diag *d)
     MPI_Bcast(&code, 1, MPI_INT, first, comm);
     MPI_Bcast(d, (int)sizeof *d, MPI_BYTE, first, comm);
     return code;
+}
+
+#define agree cseg__mpi_agree
+
+/* ---- the input ---- */
+
+int cseg__mpi_map(const char *path, char **map, size_t *size, int *gzip, cseg_diag *d)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+    struct stat st;
+    unsigned char m2[2] = {0, 0};
+    *map = NULL;
+    *size = 0;
+    *gzip = 0;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        rc = cseg__diag(d, CSEG_EIO, path, 0, 0, "cannot open the file (a regular file)");
+    else if (pread(fd, m2, 2, 0) == 2 && m2[0] == 0x1f && m2[1] == 0x8b)
+        *gzip = 1;
+    else if ((*size = (size_t)st.st_size) > 0 &&
+             (*map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+        *map = NULL;
+        rc = cseg__diag(d, CSEG_EIO, path, 0, 0, "cannot map the file");
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
 }
 
 /* ---- memory ---- */
@@ -784,10 +808,10 @@ static void free_rounds(router *r)
     r->n_got = r->got_cap = r->head = 0;
 }
 
-/* Send rank `from`'s part to rank 0 in pieces an int can count. */
+/* Parts to rank 0 in pieces an int can count. */
 #define PIECE ((size_t)1 << 30)
 
-static void send_part(MPI_Comm comm, const char *b, uint64_t n)
+void cseg__mpi_send_part(MPI_Comm comm, const char *b, uint64_t n)
 {
     for (uint64_t o = 0; o < n; o += PIECE) {
         uint64_t k = n - o < PIECE ? n - o : PIECE;
@@ -795,7 +819,7 @@ static void send_part(MPI_Comm comm, const char *b, uint64_t n)
     }
 }
 
-static void recv_part(MPI_Comm comm, int from, char *b, uint64_t n)
+void cseg__mpi_recv_part(MPI_Comm comm, int from, char *b, uint64_t n)
 {
     for (uint64_t o = 0; o < n; o += PIECE) {
         uint64_t k = n - o < PIECE ? n - o : PIECE;
@@ -869,22 +893,8 @@ int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, const char *
         }
     }
     /* The file's bytes: a plain file mapped; a gzip file read by rank 0. */
-    if (rc == 0) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        unsigned char m2[2] = {0, 0};
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-            rc = cseg__diag(&d, CSEG_EIO, path, 0, 0, "cannot open the file (a regular file)");
-        else if (pread(fd, m2, 2, 0) == 2 && m2[0] == 0x1f && m2[1] == 0x8b)
-            gzip = 1;
-        else if ((size = (size_t)st.st_size) > 0 &&
-                 (map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
-            map = NULL;
-            rc = cseg__diag(&d, CSEG_EIO, path, 0, 0, "cannot map the file");
-        }
-        if (fd >= 0)
-            close(fd);
-    }
+    if (rc == 0)
+        rc = cseg__mpi_map(path, &map, &size, &gzip, &d);
     if ((rc = agree(comm, rc, 0, &d)) < 0)
         goto out;
     /* Rank 0's header line, the start of every rank's text. */
@@ -978,13 +988,13 @@ int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, const char *
             if (!(parts[k] = malloc(all[k] ? (size_t)all[k] : 1)))
                 MPI_Abort(comm, 3);
             lens[k] = (size_t)all[k];
-            recv_part(comm, k, parts[k], all[k]);
+            cseg__mpi_recv_part(comm, k, parts[k], all[k]);
         }
         tm[4] = MPI_Wtime();
         rc = cseg__rfm_assemble((const char *const *)parts, lens, (size_t)np, p, roles, customers,
                                 &q, NULL, &d);
     } else {
-        send_part(comm, part, mine);
+        cseg__mpi_send_part(comm, part, mine);
         tm[4] = MPI_Wtime();
     }
     tm[5] = MPI_Wtime();

@@ -70,4 +70,39 @@ int cseg__table_read_chunks_from(cseg_read_fn read, void *read_user, const char 
                                  const cseg_table_read_params *p, cseg__chunk_fn fn, void *user,
                                  cseg_table **dict, cseg_diag *d);
 
+/* A value that does not fit the type its column had so far (a number
+ * column's "abc"): the column becomes text, because of this value. */
+typedef struct cseg__retype {
+    size_t src; /* the CSV column */
+    long line;
+    cseg_coltype was; /* the type of the values before it */
+    char val[64];     /* the value, shortened */
+} cseg__retype;
+
+/* One pass of cseg_table_read_csv over part of a file, for readers that
+ * split a file between processes (src/mpi/table.c): what read() gives is
+ * the file's header line, then whole lines of the file from its data line
+ * line_add + 2 on. as_text (n_csv flags, a CSV column each): columns read
+ * as text; hint (n_csv types, or NULL): the type an inferred column has
+ * from the values before the part (CSEG_COL_AUTO: none yet). Returns 0 with
+ * *out the part's rows (their lines the file's), 1 when a value does not
+ * fit its inferred column (*stop: which, its line the file's; *out NULL),
+ * or a negative code with d (its line the file's). */
+int cseg__table_read_part(cseg_table **out, cseg_read_fn read, void *user, const char *name,
+                          const cseg_table_read_params *p, const unsigned char *as_text,
+                          size_t n_csv, const cseg_coltype *hint, long line_add, cseg__retype *stop,
+                          cseg_diag *d);
+/* Record why: the column read from CSV column why->src is text because of
+ * it (cseg_table_text_because), unless a reason is there. 0 or CSEG_ENOMEM. */
+int cseg__table_set_text_because(cseg_table *t, const cseg__retype *why);
+/* The table's rows (values, text levels and codes, lines, hashes) appended
+ * to b as one block of bytes for cseg__table_append_packed in another
+ * process of the same job (native byte order). 0 or CSEG_ENOMEM. */
+int cseg__table_pack(const cseg_table *t, cseg__buf *b);
+/* The rows of a packed table appended to t, which has the same columns
+ * with the same types: text levels new to t are added in the part's order
+ * (as one reading of the rows in order adds them), codes mapped. 0,
+ * CSEG_ENOMEM, CSEG_ETOOBIG, or CSEG_EINVAL when the block does not match. */
+int cseg__table_append_packed(cseg_table *t, const char *p, size_t size, cseg_diag *d);
+
 #endif

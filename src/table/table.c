@@ -48,13 +48,9 @@ typedef struct tcol {
     cseg_coltype why_was;
 } tcol;
 
-/* A value that made the reader start over with its column as text. */
-typedef struct retype {
-    size_t src;
-    long line;
-    cseg_coltype was;
-    char val[64];
-} retype;
+/* A value that made the reader start over with its column as text
+ * (internal.h). */
+typedef cseg__retype retype;
 
 struct cseg_table {
     size_t n_rows, cap_rows;
@@ -1023,6 +1019,7 @@ typedef struct insrc {
     const char *path;
     cseg_read_fn fn;
     void *fn_user;
+    const cseg_coltype *hint; /* a CSV column's type so far (cseg__table_read_part), or NULL */
 } insrc;
 
 /* One pass over the file. On a contradiction in an inferred column, sets
@@ -1088,6 +1085,8 @@ static int read_pass(cseg_table **out, const insrc *in, const cseg_table_read_pa
         c->is_id = spec ? spec->is_id : 0;
         if (as_text[j])
             c->type = CSEG_COL_TEXT;
+        else if (!c->forced && in->hint && in->hint[j] != CSEG_COL_AUTO)
+            c->type = in->hint[j]; /* decided by the values before this part */
     }
     if (p->row_hash)
         t->hash = malloc(1);
@@ -1322,7 +1321,7 @@ static int read_chunks(const insrc *in, const cseg_table_read_params *p, cseg__c
 int cseg__table_read_chunks(const char *path, const cseg_table_read_params *p, cseg__chunk_fn fn,
                             void *user, cseg_table **dict, cseg_diag *d)
 {
-    insrc in = {path, NULL, NULL};
+    insrc in = {path, NULL, NULL, NULL};
     return read_chunks(&in, p, fn, user, dict, d);
 }
 
@@ -1330,14 +1329,14 @@ int cseg__table_read_chunks_from(cseg_read_fn read, void *read_user, const char 
                                  const cseg_table_read_params *p, cseg__chunk_fn fn, void *user,
                                  cseg_table **dict, cseg_diag *d)
 {
-    insrc in = {name, read, read_user};
+    insrc in = {name, read, read_user, NULL};
     return read_chunks(&in, p, fn, user, dict, d);
 }
 
 int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_read_params *p,
                         cseg_diag *d)
 {
-    const insrc in = {path, NULL, NULL};
+    const insrc in = {path, NULL, NULL, NULL};
     cseg_table_read_params defaults;
     unsigned char *as_text = NULL; /* one flag a CSV column, made by the first pass */
     size_t n_as_text = 0;
@@ -1368,17 +1367,191 @@ int cseg_table_read_csv(cseg_table **out, const char *path, const cseg_table_rea
         why[n_why++] = restart;
     }
     for (size_t w = 0; rc == 0 && w < n_why; w++)
-        for (size_t j = 0; j < (*out)->n_cols; j++) {
-            tcol *c = &(*out)->cols[j];
-            if (c->src == why[w].src && !c->why_text) {
-                c->why_text = cseg__strdup(why[w].val);
-                c->why_line = why[w].line;
-                c->why_was = why[w].was;
-            }
+        if ((rc = cseg__table_set_text_because(*out, &why[w])) < 0) {
+            cseg_table_free(*out);
+            *out = NULL;
+            rc = cseg__diag(d, rc, path, 0, 0, "out of memory");
         }
     free(why);
     free(as_text);
     return rc;
+}
+
+int cseg__table_set_text_because(cseg_table *t, const cseg__retype *why)
+{
+    for (size_t j = 0; j < t->n_cols; j++) {
+        tcol *c = &t->cols[j];
+        if (c->src == why->src && !c->why_text && !c->borrowed) {
+            if (!(c->why_text = cseg__strdup(why->val)))
+                return CSEG_ENOMEM;
+            c->why_line = why->line;
+            c->why_was = why->was;
+        }
+    }
+    return 0;
+}
+
+int cseg__table_read_part(cseg_table **out, cseg_read_fn read, void *user, const char *name,
+                          const cseg_table_read_params *p, const unsigned char *as_text,
+                          size_t n_csv, const cseg_coltype *hint, long line_add, cseg__retype *stop,
+                          cseg_diag *d)
+{
+    insrc in = {name, read, user, hint};
+    unsigned char *at = malloc(n_csv ? n_csv : 1);
+    size_t n_at = n_csv;
+    *out = NULL;
+    memset(stop, 0, sizeof *stop);
+    if (!at)
+        return cseg__diag(d, CSEG_ENOMEM, name, 0, 0, "out of memory");
+    memcpy(at, as_text, n_csv);
+    int rc = read_pass(out, &in, p, &at, &n_at, stop, NULL, NULL, d);
+    free(at);
+    /* Lines of the file, not of the part: the part's first data line is
+     * line 2 of what read() gives (after the header). */
+    if (rc == 0)
+        for (size_t i = 0; i < (*out)->n_rows; i++)
+            (*out)->lines[i] += line_add;
+    else if (rc == 1)
+        stop->line += line_add;
+    else if (d && d->line >= 2)
+        d->line += line_add;
+    return rc;
+}
+
+/* ---- a table in one block of bytes (cseg__table_pack) ----
+ * u64 rows, u64 columns, u8 with hashes; each column's u8 type; then each
+ * column's values (numbers and times 8 bytes a row; text: u64 levels, each
+ * level's u64 length and bytes, then 4-byte codes a row), the rows' lines
+ * (8 bytes each) and hashes. Native byte order: the ranks of one job. */
+
+static void put_u64(cseg__buf *b, uint64_t v)
+{
+    cseg__buf_put(b, &v, sizeof v);
+}
+
+int cseg__table_pack(const cseg_table *t, cseg__buf *b)
+{
+    size_t n = t->n_rows;
+    put_u64(b, n);
+    put_u64(b, t->n_cols);
+    unsigned char h = t->hash != NULL;
+    cseg__buf_put(b, &h, 1);
+    for (size_t j = 0; j < t->n_cols; j++) {
+        unsigned char ty = (unsigned char)t->cols[j].type;
+        cseg__buf_put(b, &ty, 1);
+    }
+    for (size_t j = 0; j < t->n_cols && !b->failed; j++) {
+        const tcol *c = &t->cols[j];
+        if (c->type == CSEG_COL_NUMBER) {
+            cseg__buf_put(b, c->num, n * sizeof *c->num);
+        } else if (c->type == CSEG_COL_DATETIME) {
+            cseg__buf_put(b, c->tim, n * sizeof *c->tim);
+        } else if (c->type == CSEG_COL_TEXT) {
+            put_u64(b, c->n_levels);
+            for (size_t k = 0; k < c->n_levels; k++) {
+                const char *l = c->pool + c->off[k];
+                size_t len = strlen(l);
+                put_u64(b, len);
+                cseg__buf_put(b, l, len);
+            }
+            cseg__buf_put(b, c->code, n * sizeof *c->code);
+        }
+    }
+    cseg__buf_put(b, t->lines, n * sizeof *t->lines);
+    if (t->hash)
+        cseg__buf_put(b, t->hash, n * sizeof *t->hash);
+    return b->failed ? CSEG_ENOMEM : 0;
+}
+
+/* Take n bytes at *p (within end) into out; 0, or CSEG_EINVAL when short. */
+static int take(const char **p, const char *end, void *out, size_t n)
+{
+    if ((size_t)(end - *p) < n)
+        return CSEG_EINVAL;
+    if (out)
+        memcpy(out, *p, n);
+    *p += n;
+    return 0;
+}
+
+int cseg__table_append_packed(cseg_table *t, const char *p, size_t size, cseg_diag *d)
+{
+    const char *e = p + size;
+    uint64_t n = 0, nc = 0;
+    unsigned char h = 0;
+    if (take(&p, e, &n, 8) || take(&p, e, &nc, 8) || take(&p, e, &h, 1) || nc != t->n_cols ||
+        (h != 0) != (t->hash != NULL) || n > (uint64_t)(SIZE_MAX / 16) - t->n_rows)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "the parts of a table do not match");
+    for (size_t j = 0; j < t->n_cols; j++) {
+        unsigned char ty;
+        if (take(&p, e, &ty, 1) || ty != (unsigned char)t->cols[j].type)
+            return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "the parts of a table do not match");
+    }
+    size_t n0 = t->n_rows, m = (size_t)n;
+    if (n0 + m > t->cap_rows && resize_rows(t, n0 + m) < 0)
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    int32_t *remap = NULL;
+    int rc = 0;
+    for (size_t j = 0; j < t->n_cols && rc == 0; j++) {
+        tcol *c = &t->cols[j];
+        if (c->type == CSEG_COL_NUMBER) {
+            rc = take(&p, e, c->num + n0, m * sizeof *c->num);
+        } else if (c->type == CSEG_COL_DATETIME) {
+            rc = take(&p, e, c->tim + n0, m * sizeof *c->tim);
+        } else if (c->type == CSEG_COL_TEXT) {
+            /* The part's levels, in their order, into this table's
+             * dictionary: levels new here come after those before, as
+             * one reading in order adds them. */
+            uint64_t nl = 0;
+            if ((rc = take(&p, e, &nl, 8)) < 0 || nl > (uint64_t)(e - p)) {
+                rc = CSEG_EINVAL;
+                break;
+            }
+            int32_t *nr = cseg__reallocarray(remap, nl ? (size_t)nl : 1, sizeof *nr);
+            if (!nr) {
+                rc = CSEG_ENOMEM;
+                break;
+            }
+            remap = nr;
+            for (uint64_t k = 0; k < nl && rc == 0; k++) {
+                uint64_t len = 0;
+                if ((rc = take(&p, e, &len, 8)) < 0 || len > (uint64_t)(e - p)) {
+                    rc = CSEG_EINVAL;
+                    break;
+                }
+                int32_t code = intern(c, p, (size_t)len);
+                p += len;
+                if (code < 0)
+                    rc = code == CSEG_EPARSE ? CSEG_EINVAL : code;
+                else
+                    remap[k] = code;
+            }
+            for (size_t i = 0; i < m && rc == 0; i++) {
+                int32_t v;
+                if ((rc = take(&p, e, &v, sizeof v)) < 0)
+                    break;
+                if (v >= (int64_t)nl) {
+                    rc = CSEG_EINVAL;
+                    break;
+                }
+                c->code[n0 + i] = v < 0 ? -1 : remap[v];
+            }
+        }
+    }
+    free(remap);
+    if (rc == 0)
+        rc = take(&p, e, t->lines + n0, m * sizeof *t->lines);
+    if (rc == 0 && t->hash)
+        rc = take(&p, e, t->hash + n0, m * sizeof *t->hash);
+    if (rc == 0 && p != e)
+        rc = CSEG_EINVAL;
+    if (rc == CSEG_EINVAL)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "the parts of a table do not match");
+    if (rc < 0)
+        return cseg__diag(d, rc == CSEG_ETOOBIG ? CSEG_ETOOBIG : CSEG_ENOMEM, NULL, 0, 0,
+                          rc == CSEG_ETOOBIG ? "too many distinct values" : "out of memory");
+    t->n_rows = n0 + m;
+    return 0;
 }
 
 const char *cseg_table_text_because(const cseg_table *t, size_t j, long *line, cseg_coltype *was)

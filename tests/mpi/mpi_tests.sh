@@ -3,9 +3,11 @@
 # processes writes the same files, byte for byte, as one process without
 # mpirun, on the bundled Online Retail log (.gz and plain, with options) and
 # on a generated log and on a log too small to reach every process; so does
-# `fit` on a generated customer table and on the mall customers; a bad
-# row, a quoted field across lines, a file missing on one rank and a killed
-# rank stop every process with one message and no outputs, never a hang.
+# `fit` (its table read by every process) on a generated customer table,
+# with personal data, with a column turned text late in the file, and on
+# the mall customers; a bad row (of a log or of a table), a quoted field
+# across lines, a file missing on one rank and a killed rank stop every
+# process with one message and no outputs, never a hang.
 # usage: mpi_tests.sh CUSTSEG SOURCE_DIR [quick]
 # quick (the sanitizer build, several times slower): fewer process counts
 # and options on the bundled log; every other check the same.
@@ -233,7 +235,8 @@ for k in 1 2 3 4 5 6; do cat "$T/retail.csv"; done | awk 'NR == 1 || !/^InvoiceN
 kill_mid_job "rank 2 killed" 2 0.3 "custseg run $T/big.csv" "$T/killed" \
     -n 3 "$B" run "$T/big.csv" --out "$T/killed"
 
-# 6. fit: the table read by rank 0, its k-means fits on every process.
+# 6. fit: the table read by every process (each its byte range), its k-means fits on every
+# process.
 # A generated table of 100,000 customers (two spans of rows, so that the
 # fits are split between processes), with a category and missing values:
 # k given, and k chosen on a sample then fitted on all; the bundled mall
@@ -325,6 +328,44 @@ if [ $st -ne 0 ] && [ $st -eq $st1 ] && [ "$(head -1 "$T/fit.err")" = "$(head -1
 else
     fail "fit of a missing file under mpirun -n 2: exit $st (one process: $st1); $(head -1 "$T/fit.err")"
 fi
+
+# The table read by every process: with an e-mail column (left out, the file read again
+# without it), with "visits" turned text by a value on line 80,000 (the last process's part
+# at -n 4: every process reads again), and with a short row on line 90,001 (the last
+# process's part): the one-process files, notes and message, exit status. (`tab`: the
+# loop of same_outputs is over `f`.)
+awk 'NR == 1 { print $0 ",email"; next } { print $0 ",u" NR "@example.com" }' "$T/cust.csv" > "$T/pii.csv"
+awk -F, -v OFS=, 'NR == 80000 { $3 = "many" } { print }' "$T/cust.csv" > "$T/late.csv"
+awk 'NR == 90001 { print "C999999,1,2"; next } { print }' "$T/cust.csv" > "$T/short.csv"
+for tab in pii late short; do
+    for n in $fcounts; do
+        [ "$n" = 1 ] && continue
+        rm -rf "$T/fone" "$T/fmpi"
+        st1=0
+        "$B" fit "$T/$tab.csv" --k 3 --features spend,visits,tenure,channel --out "$T/fone" \
+            > /dev/null 2> "$T/fit1.err" || st1=$?
+        st=0
+        mrun -n $n "$B" fit "$T/$tab.csv" --k 3 --features spend,visits,tenure,channel \
+            --out "$T/fmpi" --verbose > /dev/null 2> "$T/fit.err" || st=$?
+        # the one-process lines, in order, before mpirun's own words on a failure
+        grep '^custseg: ' "$T/fit.err" | grep -v '^custseg: k-means on\|processes read the table' > "$T/fit.mine" || true
+        read=$(grep -c "^custseg: $n processes read the table, 100000 rows, in [12] pass" "$T/fit.err" || true)
+        if [ $st -ne $st1 ] || ! cmp -s "$T/fit1.err" "$T/fit.mine"; then
+            fail "fit $tab.csv, $n processes: exit $st (one process $st1); $(diff "$T/fit1.err" "$T/fit.mine" | head -3)"
+        elif [ $st -ne 0 ]; then
+            if [ ! -e "$T/fmpi" ] && grep -q "short.csv:90001: expected 6 fields as in the header, found 3" "$T/fit1.err"; then
+                ok "fit $tab.csv, $n processes: exit $st, the one-process message, no outputs"
+            else
+                fail "fit $tab.csv, $n processes: exit $st; $(head -1 "$T/fit1.err")"
+            fi
+        elif [ "$read" -ge 1 ] && { [ $tab != pii ] || grep -q 'column "email" looks like e-mail' "$T/fit1.err"; } &&
+            { [ $tab != late ] || grep -q 'numbers until "many" on line 80000' "$T/fit1.err"; }; then
+            same_outputs "$T/fone" "$T/fmpi" "fit $tab.csv, read by $n processes"
+        else
+            fail "fit $tab.csv, $n processes: $read account lines of the reading; $(head -2 "$T/fit.err")"
+        fi
+    done
+done
 
 # A serving rank killed in the middle of a fit (k chosen on all 100,000 customers: several
 # seconds of fits): mpirun ends the job, no hang, no outputs.

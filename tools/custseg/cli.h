@@ -47,6 +47,15 @@ int cli_mpi_threads(void);
 int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
                 const cseg_table_read_params *rp, const cseg_rfm_params *p, cseg_quality *q,
                 int verbose, cseg_diag *d);
+/* A customer table read by every rank (cseg_mpi_table_read_csv: the table
+ * on rank 0, NULL on the others; with verbose a line on where the time
+ * went), or cseg_table_read_csv without MPI. */
+int cli_mpi_table(cseg_table **t, const char *path, const cseg_table_read_params *rp, int verbose,
+                  cseg_diag *d);
+/* Rank 0's len bytes at *buf to every rank (the others get a copy to free
+ * in *buf and its length in *len; a rank out of memory aborts the job).
+ * Returns 0. Without MPI or with one process, nothing. */
+int cli_mpi_share(char **buf, size_t *len);
 /* The segmentation's k-means on every process (cseg_mpi_kmeans_fit_root):
  * at the same point of a command, the other ranks call cli_mpi_kmeans_serve
  * (it returns when rank 0's command is done) and rank 0 cli_mpi_kmeans_lead;

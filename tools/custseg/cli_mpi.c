@@ -2,11 +2,13 @@
  * a launcher started this process (mpirun sets OMPI_COMM_WORLD_SIZE, PMIx
  * and Slurm's PMI their own), so a plain `custseg` never touches it. With
  * one process everything runs as without MPI. With more, `run` reads the
- * log on every rank (cseg_mpi_rfm_compute_csv) and rank 0 does the rest and
- * writes every output; in `run` after the reading and in `fit` from the
- * start, the other ranks take part in rank 0's k-means fits
+ * log on every rank (cseg_mpi_rfm_compute_csv), `fit` its table
+ * (cseg_mpi_table_read_csv), and rank 0 does the rest and writes every
+ * output; after the reading the other ranks take part in rank 0's k-means fits
  * (cseg_mpi_kmeans_fit_root); they print nothing and end with rank 0's exit
  * status. docs/scale-out.md. */
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -149,6 +151,44 @@ int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
                 st.assemble_seconds, st.reread ? "; read twice (duplicates far apart)" : "");
     return rc;
 }
+
+int cli_mpi_table(cseg_table **t, const char *path, const cseg_table_read_params *rp, int verbose,
+                  cseg_diag *d)
+{
+    cseg_mpi_stats st;
+    int rc = cseg_mpi_table_read_csv(MPI_COMM_WORLD, t, path, rp, &st, d);
+    if (rc == 0 && verbose && st.rounds == 0)
+        fprintf(stderr,
+                "custseg: the first of %d processes read the table alone (a gzip file, "
+                "or quoted line ends between the processes' parts)\n",
+                st.processes);
+    else if (rc == 0 && verbose)
+        fprintf(stderr,
+                "custseg: %d processes read the table, %llu rows, in %llu pass%s: parse %.2f s, "
+                "rows to the first %.2f s (%.1f MB)\n",
+                st.processes, (unsigned long long)st.lines, (unsigned long long)st.rounds,
+                st.rounds == 1 ? "" : "es", st.read_seconds, st.gather_seconds,
+                (double)st.part_bytes / 1e6);
+    return rc;
+}
+
+int cli_mpi_share(char **buf, size_t *len)
+{
+    if (!mpi_on || mpi_size < 2)
+        return 0;
+    uint64_t n = mpi_rank == 0 ? (uint64_t)*len : 0;
+    MPI_Bcast(&n, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    if (n > INT_MAX)
+        MPI_Abort(MPI_COMM_WORLD, EXIT_IO);
+    if (mpi_rank > 0) {
+        *buf = malloc(n ? (size_t)n : 1);
+        *len = (size_t)n;
+        if (!*buf)
+            MPI_Abort(MPI_COMM_WORLD, EXIT_IO); /* cannot take part in the broadcast */
+    }
+    MPI_Bcast(*buf, (int)n, MPI_BYTE, 0, MPI_COMM_WORLD);
+    return 0;
+}
 #else
 int cli_mpi_threads(void)
 {
@@ -196,5 +236,19 @@ int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
 {
     (void)verbose;
     return cseg_rfm_compute_csv(customers, path, roles, rp, p, q, d);
+}
+
+int cli_mpi_table(cseg_table **t, const char *path, const cseg_table_read_params *rp, int verbose,
+                  cseg_diag *d)
+{
+    (void)verbose;
+    return cseg_table_read_csv(t, path, rp, d);
+}
+
+int cli_mpi_share(char **buf, size_t *len)
+{
+    (void)buf;
+    (void)len;
+    return 0;
 }
 #endif

@@ -24,6 +24,86 @@ static const char help[] =
     "\n"
     "Segmentation (default features: every column but the id; dates are skipped):\n" SEG_OPTIONS_HELP;
 
+/* The columns of t that look like personal data (not the id) into *pii,
+ * with a note each; one used as a feature is refused. An exit status. */
+static int find_pii(const seg_opts *o, const cseg_table *t, const char *id, char ***pii,
+                    size_t *npii)
+{
+    for (size_t j = 0; j < cseg_table_n_cols(t); j++) {
+        const char *cn = cseg_table_col_name(t, j), *kind;
+        if ((id && strcmp(cn, id) == 0) || !(kind = cseg_pii_kind(t, j)))
+            continue;
+        if (seg_is_feature(o, cn))
+            return cli_usage_error(o->cmd,
+                                   "column \"%s\" looks like %s: personal data is "
+                                   "not a feature (--allow-pii to use it)",
+                                   cn, kind);
+        char **np = realloc(*pii, (*npii + 1) * sizeof *np);
+        if (!np || !(np[*npii] = strdup(cn))) {
+            *pii = np ? np : *pii;
+            return cli_error(EXIT_IO, "out of memory");
+        }
+        *pii = np;
+        (*npii)++;
+        if (!o->c.quiet)
+            fprintf(stderr,
+                    "custseg: note: column \"%s\" looks like %s: left out of every "
+                    "output and the store (--allow-pii keeps it)\n",
+                    cn, kind);
+    }
+    return EXIT_OK;
+}
+
+/* Under mpirun the first process alone holds the table: its status, the id
+ * column it found and the columns of personal data go to the others, which
+ * read the file again without them. Returns the first process's status. */
+static int share_pii(int status, char ***pii, size_t *npii, char *idbuf, const char **id)
+{
+    /* The status, the id found ("" when none or given) and the names, each
+     * ending with a NUL. */
+    char small[16], *b = small;
+    size_t len = 0;
+    if (cli_mpi_rank() == 0) {
+        const char *found = *id == idbuf ? idbuf : "";
+        len = 16 + strlen(found) + 1;
+        for (size_t j = 0; j < *npii; j++)
+            len += strlen((*pii)[j]) + 1;
+        if (!(b = malloc(len))) {
+            status = cli_error(EXIT_IO, "out of memory");
+            b = small;
+            len = (size_t)snprintf(small, sizeof small, "%d", status) + 1;
+        } else {
+            size_t o = (size_t)snprintf(b, 16, "%d", status) + 1;
+            o += (size_t)sprintf(b + o, "%s", found) + 1;
+            for (size_t j = 0; j < *npii; j++)
+                o += (size_t)sprintf(b + o, "%s", (*pii)[j]) + 1;
+            len = o;
+        }
+        cli_mpi_share(&b, &len);
+        if (b != small)
+            free(b);
+        return status;
+    }
+    cli_mpi_share(&b, &len);
+    /* A process without memory for a few names cannot follow the first:
+     * the job ends (mpirun stops every process). */
+    int st = atoi(b);
+    const char *p = b + strlen(b) + 1, *e = b + len;
+    if (st == EXIT_OK && p < e && *p) {
+        snprintf(idbuf, CSEG_ROLE_NAME_MAX, "%s", p);
+        *id = idbuf;
+    }
+    for (p = p < e ? p + strlen(p) + 1 : e; st == EXIT_OK && p < e; p += strlen(p) + 1) {
+        char **np = realloc(*pii, (*npii + 1) * sizeof *np);
+        if (!np || !(np[*npii] = strdup(p)))
+            abort();
+        *pii = np;
+        (*npii)++;
+    }
+    free(b);
+    return st;
+}
+
 int cmd_fit(int argc, char **argv)
 {
     static const struct option longopts[] = {SEG_LONG_OPTIONS,
@@ -98,6 +178,17 @@ int cmd_fit(int argc, char **argv)
         cli_free_list(drop);
         return cli_usage_error(cmd, "--drop-columns needs column names separated by commas");
     }
+    /* Under mpirun every process reads its part of a file (docs/scale-out.md);
+     * a database is read by the first alone. Then the first goes on and the
+     * others serve its k-means fits. */
+    int mpi = cli_mpi_size() > 1, spread = mpi && !cseg_db_is_uri(path);
+    if (mpi && !spread) {
+        if (cli_mpi_rank() > 0)
+            return cli_mpi_kmeans_serve();
+        cli_mpi_kmeans_lead();
+    }
+    if (spread && o.p.n_threads == 0)
+        rp.n_threads = cli_mpi_threads();
     for (int pass = 0; pass < 2; pass++) {
         cseg_colspec *specs = calloc(1 + ndrop + npii, sizeof *specs);
         if (!specs) {
@@ -114,9 +205,10 @@ int cmd_fit(int argc, char **argv)
         rp.specs = specs;
         rp.n_specs = nskip;
         int rc = cseg_db_is_uri(path) ? cseg_db_read_table(&t, path, o.table, o.query, &rp, &diag)
+                 : spread             ? cli_mpi_table(&t, path, &rp, o.c.verbose, &diag)
                                       : cseg_table_read_csv(&t, path, &rp, &diag);
         free(specs);
-        if (rc < 0) {
+        if (rc < 0) { /* every process has the same failure */
             status = rc == CSEG_ENOCOL && id && !cseg_db_is_uri(path) && strstr(diag.msg, id)
                          ? cli_error(EXIT_DATA, "%s: the id column \"%s\" is not in the header",
                                      name, id)
@@ -124,7 +216,7 @@ int cmd_fit(int argc, char **argv)
             goto done;
         }
         /* No --id: a column named like an id (CustomerID, customer_id, ID ...). */
-        for (size_t j = 0; j < cseg_table_n_cols(t) && !id; j++)
+        for (size_t j = 0; t && j < cseg_table_n_cols(t) && !id; j++)
             if (cseg_is_customer_id_name(cseg_table_col_name(t, j), CSEG_ID_IN_TABLE)) {
                 snprintf(idbuf, sizeof idbuf, "%s", cseg_table_col_name(t, j));
                 id = idbuf;
@@ -132,31 +224,23 @@ int cmd_fit(int argc, char **argv)
         if (pass == 1 || o.allow_pii)
             break;
         /* Personal data stays out: refused as a feature, else never loaded. */
-        for (size_t j = 0; j < cseg_table_n_cols(t); j++) {
-            const char *cn = cseg_table_col_name(t, j), *kind;
-            if ((id && strcmp(cn, id) == 0) || !(kind = cseg_pii_kind(t, j)))
-                continue;
-            if (seg_is_feature(&o, cn)) {
-                status = cli_usage_error(cmd, "column \"%s\" looks like %s: personal data is "
-                                              "not a feature (--allow-pii to use it)", cn, kind);
-                goto done;
-            }
-            char **np = realloc(pii, (npii + 1) * sizeof *np);
-            if (!np || !(np[npii] = strdup(cn))) {
-                pii = np ? np : pii;
-                status = cli_error(EXIT_IO, "out of memory");
-                goto done;
-            }
-            pii = np;
-            npii++;
-            if (!o.c.quiet)
-                fprintf(stderr, "custseg: note: column \"%s\" looks like %s: left out of every "
-                                "output and the store (--allow-pii keeps it)\n", cn, kind);
-        }
+        if (t)
+            status = find_pii(&o, t, id, &pii, &npii);
+        if (spread && (status = share_pii(status, &pii, &npii, idbuf, &id)) != 0)
+            goto done;
+        if (status != 0)
+            goto done;
         if (npii == 0)
             break;
         cseg_table_free(t);
         t = NULL;
+    }
+    if (spread) {
+        if (cli_mpi_rank() > 0) {
+            status = cli_mpi_kmeans_serve();
+            goto done;
+        }
+        cli_mpi_kmeans_lead();
     }
     if ((status = seg_pseudonymize(&o, t, id)) != 0)
         goto done;

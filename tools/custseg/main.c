@@ -168,25 +168,21 @@ static int dispatch(int argc, char **argv)
     }
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
-    /* fit under mpirun: the customer table read on rank 0, its k-means fits
-     * on every process (docs/scale-out.md). */
-    if (strcmp(cmd, "fit") == 0 && cli_mpi_size() > 1) {
-        if (cli_mpi_rank() > 0)
-            return cli_mpi_kmeans_serve();
-        cli_mpi_kmeans_lead();
+    /* fit under mpirun: the customer table read by every process, its
+     * k-means fits on every process (docs/scale-out.md). */
+    if (strcmp(cmd, "fit") == 0)
         return cmd_fit(argc - 1, argv + 1);
-    }
     /* The commands of one process (under mpirun with several, only run and
      * fit are distributed so far: the others are refused). */
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } one[] = {{"fit", cmd_fit},         {"assign", cmd_assign},   {"score", cmd_score},
-               {"train", cmd_train},     {"drift", cmd_drift},     {"rules", cmd_rules},
-               {"clv", cmd_clv},         {"explain", cmd_explain}, {"report", cmd_report},
-               {"compare", cmd_compare}, {"runs", cmd_runs},       {"show", cmd_show},
-               {"export", cmd_export},   {"forget", cmd_forget},   {"serve", cmd_serve},
-               {"replay", cmd_replay},   {"token", cmd_token}};
+    } one[] = {{"assign", cmd_assign},   {"score", cmd_score},   {"train", cmd_train},
+               {"drift", cmd_drift},     {"rules", cmd_rules},   {"clv", cmd_clv},
+               {"explain", cmd_explain}, {"report", cmd_report}, {"compare", cmd_compare},
+               {"runs", cmd_runs},       {"show", cmd_show},     {"export", cmd_export},
+               {"forget", cmd_forget},   {"serve", cmd_serve},   {"replay", cmd_replay},
+               {"token", cmd_token}};
     for (size_t i = 0; i < sizeof one / sizeof one[0]; i++) {
         if (strcmp(cmd, one[i].name) != 0)
             continue;

@@ -191,8 +191,12 @@ static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n, const do
             f->edges[ne++] = q;
     }
     f->n_edges = ne;
-    for (size_t i = 0; i < m; i++) /* counts: the order of the values does not matter */
-        f->shares[bin_of(f->edges, ne, v[i])] += 1.0 / (double)n;
+    /* counts (exact in doubles), then one division each: a sum of n terms
+     * 1/n can end above 1 (n = 50: 1.0000000000000007), which no share is */
+    for (size_t i = 0; i < m; i++)
+        f->shares[bin_of(f->edges, ne, v[i])] += 1.0;
+    for (size_t b = 0; b <= ne; b++)
+        f->shares[b] /= (double)n;
     free(v);
     return 0;
 }
@@ -215,8 +219,10 @@ static int ref_text(cseg__ref_feature *f, const cseg_table *t, size_t j, size_t 
         if (code[i] < 0)
             missing++;
         else
-            f->level_shares[code[i]] += 1.0 / (double)n;
+            f->level_shares[code[i]] += 1.0; /* a count, divided below */
     }
+    for (size_t l = 0; l < nl; l++)
+        f->level_shares[l] /= (double)n;
     f->missing = (double)missing / (double)n;
     f->mean = NAN;
     return 0;
@@ -310,7 +316,9 @@ int cseg__model_set_reference_from(cseg_model *m, const cseg_table *customers,
     free(num), free(nrc);
     if (rc == 0) {
         for (size_t i = 0; i < n; i++)
-            r->seg_share[labels[i]] += 1.0 / (double)n;
+            r->seg_share[labels[i]] += 1.0; /* a count, divided below */
+        for (size_t c = 0; c < k; c++)
+            r->seg_share[c] /= (double)n;
         double sum = 0;
         size_t nd = 0;
         for (size_t i = 0; distance && i < n; i++)
@@ -361,8 +369,10 @@ static int drift_numbers(const cseg__ref_feature *f, const double *x, size_t n,
     }
     double sum;
     size_t m = present(x, n, v, &sum);
-    for (size_t i = 0; i < m; i++)
-        share[bin_of(f->edges, f->n_edges, v[i])] += 1.0 / (double)n;
+    for (size_t i = 0; i < m; i++) /* counts, then shares (as the reference's) */
+        share[bin_of(f->edges, f->n_edges, v[i])] += 1.0;
+    for (size_t b = 0; b <= f->n_edges; b++)
+        share[b] /= (double)n;
     out->new_missing = (double)(n - m) / (double)n;
     out->new_mean = m ? sum / (double)m : NAN;
     out->psi = psi_term(out->new_missing, f->missing);
@@ -400,8 +410,10 @@ static int drift_text(const cseg__ref_feature *f, const cseg_table *t, size_t j,
         int32_t ci = code ? code[i] : -1;
         long r = ci < 0 ? -1 : map[ci];
         missing += ci < 0;
-        share[r < 0 ? f->n_levels : (size_t)r] += 1.0 / (double)n;
+        share[r < 0 ? f->n_levels : (size_t)r] += 1.0; /* a count, divided below */
     }
+    for (size_t r = 0; r <= f->n_levels; r++)
+        share[r] /= (double)n;
     /* The last bin: missing or a level training did not have. */
     double ref_other = f->missing;
     out->psi = psi_term(share[f->n_levels], ref_other);
@@ -470,7 +482,7 @@ int cseg_drift_measure(const cseg_model *m, const cseg_table *customers, const c
         double sum = 0;
         size_t nd = 0, unfit = 0;
         for (size_t i = 0; i < n; i++) {
-            share[lab[i]] += 1.0 / (double)n;
+            share[lab[i]] += 1.0; /* a count, divided below */
             if (isfinite(dist[i])) {
                 sum += dist[i];
                 nd++;
@@ -478,8 +490,10 @@ int cseg_drift_measure(const cseg_model *m, const cseg_table *customers, const c
             }
         }
         res->segment_psi = 0;
-        for (size_t s = 0; s < k; s++)
+        for (size_t s = 0; s < k; s++) {
+            share[s] /= (double)n;
             res->segment_psi += psi_term(share[s], r->seg_share[s]);
+        }
         res->segment_level = level_of(res->segment_psi, p);
         res->level = res->segment_level > res->level ? res->segment_level : res->level;
         res->ref_mean_distance = r->mean_distance;
@@ -571,9 +585,15 @@ static int sorted(const double *v, size_t n, int strict)
     return 1;
 }
 
-static int share_ok(double s)
+/* A share read back; models written before shares were counts then one
+ * division hold sums of n terms 1/n, which end a little above 1 for some n
+ * (1.0000000000000007 for 50; the error grows with n, below 1e-9 for ten
+ * million): taken as 1. */
+static int share_ok(double *s)
 {
-    return s >= 0 && s <= 1;
+    if (*s > 1 && *s <= 1 + 1e-6)
+        *s = 1;
+    return *s >= 0 && *s <= 1;
 }
 
 static int feature_from_json(json_t *jf, cseg__ref_feature *f)
@@ -581,10 +601,10 @@ static int feature_from_json(json_t *jf, cseg__ref_feature *f)
     const char *name = json_string_value(json_object_get(jf, "name"));
     const char *kind = json_string_value(json_object_get(jf, "kind"));
     json_t *miss = json_object_get(jf, "missing");
-    if (!name || !kind || !json_is_number(miss) || !share_ok(json_number_value(miss)) ||
+    f->missing = json_number_value(miss);
+    if (!name || !kind || !json_is_number(miss) || !share_ok(&f->missing) ||
         !(f->name = strdup(name)))
         return CSEG_EFORMAT;
-    f->missing = json_number_value(miss);
     if (strcmp(kind, "text") == 0) {
         json_t *lv = json_object_get(jf, "levels");
         size_t nl = json_array_size(lv);
@@ -597,7 +617,7 @@ static int feature_from_json(json_t *jf, cseg__ref_feature *f)
             return CSEG_EFORMAT;
         for (size_t l = 0; l < nl; l++) {
             const char *s = json_string_value(json_array_get(lv, l));
-            if (!s || !(f->levels[l] = strdup(s)) || !share_ok(f->level_shares[l]))
+            if (!s || !(f->levels[l] = strdup(s)) || !share_ok(&f->level_shares[l]))
                 return CSEG_EFORMAT;
         }
         return 0;
@@ -620,7 +640,7 @@ static int feature_from_json(json_t *jf, cseg__ref_feature *f)
         !sorted(f->edges, f->n_edges, 1) || !sorted(f->points, f->n_points, 0))
         return CSEG_EFORMAT;
     for (size_t b = 0; b <= f->n_edges; b++)
-        if (!share_ok(f->shares[b]))
+        if (!share_ok(&f->shares[b]))
             return CSEG_EFORMAT;
     return 0;
 }
@@ -648,7 +668,7 @@ int cseg__ref_from_json(json_t *j, size_t k, cseg__ref **out)
                     !(r->dist_q99 = get_nums(json_object_get(j, "distance_q99"), k, 1))))
         rc = CSEG_EFORMAT;
     for (size_t s = 0; rc == 0 && s < k; s++)
-        if (!share_ok(r->seg_share[s]))
+        if (!share_ok(&r->seg_share[s]))
             rc = CSEG_EFORMAT;
     if (rc < 0) {
         cseg__ref_free(r);

@@ -237,11 +237,26 @@ int cseg__store_run(cseg_store *s, const char *sql, const store_cell *params, si
 {
     if (s->ops->run)
         return s->ops->run(s, sql, params, np, fn, ctx, d);
-    enum { MAXP = 32 };
-    if (np > MAXP)
+    /* Each parameter as text; a batch's statements take hundreds (up to 64
+     * rows of 15 cells), more than the stack's few. */
+    enum { SMALLP = 32 };
+    char small_num[SMALLP][40], small_types[SMALLP + 1];
+    const char *small_txt[SMALLP] = {0};
+    char(*num)[40] = small_num, *types = small_types;
+    const char **txt = small_txt;
+    if (np > 65535)
         return cseg__diag(d, CSEG_EINVAL, s->uri, 0, 0, "too many parameters");
-    char num[MAXP][40], types[MAXP + 1];
-    const char *txt[MAXP];
+    if (np > SMALLP) {
+        num = malloc(np * sizeof *num);
+        types = malloc(np + 1);
+        txt = malloc(np * sizeof *txt);
+        if (!num || !types || !txt) {
+            free(num);
+            free(types);
+            free(txt);
+            return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+        }
+    }
     for (size_t i = 0; i < np; i++) {
         const store_cell *c = &params[i];
         types[i] = c->kind == 'd' || c->kind == 'i' ? c->kind : 't';
@@ -256,7 +271,13 @@ int cseg__store_run(cseg_store *s, const char *sql, const store_cell *params, si
     }
     types[np] = 0;
     text_rows tr = {fn, ctx};
-    return s->ops->query(s, sql, types, txt, np, fn ? text_row : NULL, &tr, d);
+    int rc = s->ops->query(s, sql, types, txt, np, fn ? text_row : NULL, &tr, d);
+    if (np > SMALLP) {
+        free(num);
+        free(types);
+        free(txt);
+    }
+    return rc;
 }
 
 /* The first column of the first row (malloc'd; NULL when there is none). */

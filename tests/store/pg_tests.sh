@@ -4,7 +4,7 @@
 # folder), runs the library tests (test_store, which then also checks that a
 # run reads back from PostgreSQL exactly as from SQLite; test_stream, which
 # streams a log into PostgreSQL event by event and compares with run) and the
-# command-line tests on it, and stops it.
+# command-line tests on it (a log replayed in batches too), and stops it.
 #   pg_tests.sh TEST_STORE CUSTSEG SOURCE_DIR TEST_STREAM
 # Exit 77 (skipped) when PostgreSQL is not installed, unless CI or
 # CSEG_REQUIRE_PG=1 is set: then that is a failure.
@@ -34,6 +34,22 @@ sh "$SRC/tests/store/store_cli.sh" "$BIN" "$SRC" "$CLI_URI" || status=1
 PATH="$psql_bin:$PATH" psql -X -q "$URI" -c "CREATE DATABASE custseg_stream" || status=1
 STREAM_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_stream?#')
 CSEG_TEST_PG_URI=$STREAM_URI "$TEST_STREAM" || status=1
+# A log replayed into PostgreSQL with the default batch (5,000 events a transaction, statements
+# of up to 64 rows: hundreds of parameters; once refused as "too many parameters"): the same
+# account as into SQLite.
+RP_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_replay?#')
+PATH="$psql_bin:$PATH" psql -X -q "$URI" -c "CREATE DATABASE custseg_replay" || status=1
+R=$(mktemp -d /tmp/custseg-pgreplay.XXXXXX)
+for db in "$R/s.db" "$RP_URI"; do
+    "$BIN" run "$SRC/tests/data/txn_small.csv" --k 3 --out "$R/o" --db "$db" --quiet >/dev/null &&
+        "$BIN" replay "$SRC/tests/data/txn_small.csv" --model "$R/o/model.json" --db "$db" |
+        sed 's/ into .*: / into DB: /' >>"$R/said" || { echo "FAIL: replay into $db"; status=1; }
+done
+if [ "$(sed -n 1p "$R/said")" != "$(sed -n 3p "$R/said")" ] || ! grep -q "391 events applied" "$R/said"; then
+    echo "FAIL: replay into PostgreSQL and SQLite differ: $(cat "$R/said")"
+    status=1
+fi
+rm -rf "$R"
 # Pseudonymised ids: nothing in a dump of the PostgreSQL store holds a raw id.
 PRIV_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_priv?#')
 PATH="$psql_bin:$PATH" psql -X -q "$URI" -c "CREATE DATABASE custseg_priv" || status=1

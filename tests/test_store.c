@@ -364,6 +364,13 @@ static void test_db_source_types(void **state)
                        sizeof red);
     assert_null(strstr(red, "secret"));
     assert_non_null(strstr(red, "sslmode=require"));
+    /* every password, sslpassword's too, wherever it is (a review found the
+     * second one kept when sslpassword= came first) */
+    cseg_db_uri_redact("postgresql:///x?host=/tmp&sslpassword=k3y&password=s3cret&password=two",
+                       red, sizeof red);
+    assert_string_equal(red, "postgresql:///x?host=/tmp&sslpassword=&password=&password=");
+    cseg_db_uri_redact("postgres://u:pw@h/d?password=p&user=u", red, sizeof red);
+    assert_string_equal(red, "postgres://u@h/d?password=&user=u");
     remove_db(db);
 }
 

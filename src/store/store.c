@@ -391,11 +391,21 @@ void cseg_db_uri_redact(const char *uri, char *out, size_t size)
         if (colon)
             memmove(colon, at, strlen(at) + 1);
     }
-    /* ...?password=secret&...: the value goes too. */
-    char *pw = strstr(out, "password=");
-    if (pw && (pw[-1] == '?' || pw[-1] == '&')) {
-        char *v = pw + 9, *end = strchr(v, '&');
-        memmove(v, end ? end : v + strlen(v), strlen(end ? end : v + strlen(v)) + 1);
+    /* ...?password=secret&sslpassword=key&...: every such value goes too
+     * (libpq reads the last password= of several). */
+    char *q = strchr(out, '?');
+    for (char *k = q; k && *k;) {
+        k++; /* a parameter's name, after ? or & */
+        char *end = strchr(k, '&');
+        size_t klen = (size_t)((end ? end : k + strlen(k)) - k);
+        char *eq = memchr(k, '=', klen);
+        if (eq && ((eq - k == 8 && memcmp(k, "password", 8) == 0) ||
+                   (eq - k == 11 && memcmp(k, "sslpassword", 11) == 0))) {
+            char *v = eq + 1, *rest = end ? end : v + strlen(v);
+            memmove(v, rest, strlen(rest) + 1);
+            end = strchr(v, '&');
+        }
+        k = end;
     }
 }
 

@@ -49,6 +49,15 @@ if [ "$(sed -n 1p "$R/said")" != "$(sed -n 3p "$R/said")" ] || ! grep -q "391 ev
     echo "FAIL: replay into PostgreSQL and SQLite differ: $(cat "$R/said")"
     status=1
 fi
+# A password in a URI (the store's, --db; sslpassword= before it) is in no stored argument and
+# no file (the run's arguments kept it, and a password= after sslpassword= was kept everywhere).
+"$BIN" run "$SRC/tests/data/txn_small.csv" --k 3 --out "$R/pw" --quiet \
+    --db "$RP_URI&sslpassword=k3y&password=s3cretpw" >"$R/pw.out" 2>&1 || { echo "FAIL: run with a password"; status=1; }
+PATH="$psql_bin:$PATH" psql -X -q -At "$RP_URI" -c "SELECT params FROM cseg_runs" >"$R/params" || status=1
+if grep -q "s3cretpw\|k3y" "$R/params" "$R/pw.out" "$R/pw"/* || ! grep -q "password=" "$R/params"; then
+    echo "FAIL: a password was kept: $(grep -l "s3cretpw\|k3y" "$R/params" "$R/pw.out" "$R/pw"/*)"
+    status=1
+fi
 rm -rf "$R"
 # Pseudonymised ids: nothing in a dump of the PostgreSQL store holds a raw id.
 PRIV_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_priv?#')

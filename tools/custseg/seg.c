@@ -365,8 +365,17 @@ static void *store_thread(void *arg)
     cseg_diag_clear(&j->diag);
     char sha[65];
     json_t *args = json_array(), *params = json_object();
-    for (int i = 0; i < o->argc; i++)
-        json_array_append_new(args, json_string(o->argv[i]));
+    for (int i = 0; i < o->argc; i++) {
+        /* A PostgreSQL URI (FILE, --db URI or --db=URI) without its password. */
+        const char *a = o->argv[i], *u = strstr(a, "postgres");
+        char *r = u ? malloc(strlen(a) + 1) : NULL;
+        if (r) {
+            memcpy(r, a, (size_t)(u - a));
+            cseg_db_uri_redact(u, r + (u - a), strlen(a) + 1 - (size_t)(u - a));
+        }
+        json_array_append_new(args, json_string(r ? r : u ? "" : a)); /* no memory: left out */
+        free(r);
+    }
     json_object_set_new(params, "arguments", args);
     char *ptext = json_dumps(params, JSON_COMPACT);
     json_decref(params);

@@ -221,8 +221,14 @@ int cseg_store_export(cseg_store *s, const cseg_export_params *p, const char *pa
     char *first = NULL;
     cseg_atomic_file af;
     int af_open = 0;
-    if ((rc = s->ops->query(s, "SELECT segment, name, size FROM cseg_segments WHERE run_id = $1 "
-                               "ORDER BY segment",
+    /* A segment's size is its members now: `forget` takes customers out of a
+     * run, and the size stored with the run would let a list smaller than
+     * the minimum through. */
+    if ((rc = s->ops->query(s,
+                            "SELECT s.segment, s.name, COALESCE(m.n, 0) FROM cseg_segments s "
+                            "LEFT JOIN (SELECT segment, count(*) AS n FROM cseg_memberships "
+                            "WHERE run_id = $1 GROUP BY segment) m ON m.segment = s.segment "
+                            "WHERE s.run_id = $1 ORDER BY s.segment",
                             "i", param, 1, seg_row, &segs, d)) < 0)
         goto out;
     if (segs.failed) {

@@ -277,6 +277,20 @@ contains explain-json "$T/out" '"runner_up":'
 expect 1 explain-unknown -- "$BIN" explain "$T/pa/model.json" --customer nobody
 contains explain-unknown "$T/err" 'no customer "nobody"'
 expect 2 explain-no-customer -- "$BIN" explain "$T/pa/model.json"
+# A hierarchical model: each customer is explained in the segment the tree cut gave them (their
+# customers.csv segment), not the nearest centre's (single linkage on the mall customers puts
+# 40 of 200 elsewhere than their nearest centre; explain named that segment, with its reasons)
+expect 0 fit-single -- "$BIN" fit "$MALL" --algo single --k 4 --out "$T/sl" --quiet
+ids=$(cut -d, -f1 "$T/sl/customers.csv" | tail -n +2 | tr '\n' ' ')
+# shellcheck disable=SC2086
+expect 0 explain-single -- "$BIN" explain "$T/sl/model.json" --format json $(printf -- '--customer %s ' $ids)
+tr -d ' \n' <"$T/out" | grep -o '"customer_id":"[^"]*"[^}]*"segment":[0-9]*' |
+    sed 's/"customer_id":"\([^"]*\)".*"segment":\([0-9]*\)$/\1,\2/' >"$T/sl_explained"
+awk -F, -v c="$(head -1 "$T/sl/customers.csv" | tr , '\n' | grep -nx segment | cut -d: -f1)" \
+    'NR > 1 { print $1 "," $c }' "$T/sl/customers.csv" >"$T/sl_segments"
+if [ "$(wc -l <"$T/sl_explained")" -eq 200 ] && cmp -s "$T/sl_explained" "$T/sl_segments"; then ok; else
+    bad "explain-single: segments differ from customers.csv: $(diff "$T/sl_explained" "$T/sl_segments" | head -3)"; fi
+contains explain-single-nearest "$T/out" '"nearest_centre":'
 expect 0 assign-explain -- "$BIN" assign "$T/pa/model.json" "$MALL" --explain
 contains assign-explain "$T/out" "distance,reason_1,reason_2,reason_3"
 expect 2 assign-explain-with -- "$BIN" assign "$T/m1/model.json" "$MALL" --explain --with svm

@@ -158,7 +158,7 @@ int cmd_explain(int argc, char **argv)
     cseg_diag_clear(&diag);
     cseg_model *m = NULL;
     cseg_table *t = NULL;
-    int32_t *seg = NULL, *run = NULL;
+    int32_t *seg = NULL, *run = NULL, *known = NULL;
     double *contrib = NULL;
     json_t *out = json_array();
     const char *idcol = NULL;
@@ -196,6 +196,20 @@ int cmd_explain(int argc, char **argv)
         status = cli_fail(rc, &diag, mpath);
         goto done;
     }
+    /* A training customer keeps the segment training gave it (as assign
+     * does), which a tree cut may make another than its nearest centre's:
+     * the centre's reasons would explain a decision not taken. */
+    if (!with && cseg_model_n_known(m) > 0) {
+        known = malloc((n ? n : 1) * sizeof *known);
+        double *kd = malloc((n ? n : 1) * sizeof *kd);
+        rc = known && kd ? cseg_model_assign_known(m, t, idcol, known, kd, NULL, &diag)
+                         : CSEG_ENOMEM;
+        free(kd);
+        if (rc < 0) {
+            status = cli_fail(rc, &diag, mpath);
+            goto done;
+        }
+    }
     for (size_t q = 0; q < nid; q++) {
         long row = -1;
         char buf[64];
@@ -216,6 +230,12 @@ int cmd_explain(int argc, char **argv)
         size_t a = (size_t)seg[row], idx[64], top;
         double share[64];
         top = cli_top_reasons(contrib + (size_t)row * nf, nf, nf < 64 ? nf : 64, idx, share);
+        int kept = known && known[row] != seg[row]; /* not where its nearest centre is */
+        if (kept) {
+            run[row] = seg[row]; /* the nearest centre's segment */
+            a = (size_t)known[row];
+            top = 0;
+        }
         json_t *o = json_object(), *reasons = json_array();
         json_object_set_new(o, "customer_id", json_string(ids[q]));
         json_object_set_new(o, "method", json_string(with ? "treeshap" : "centroid_distance"));
@@ -238,6 +258,8 @@ int cmd_explain(int argc, char **argv)
             json_array_append_new(reasons, r);
         }
         json_object_set_new(o, "reasons", reasons);
+        if (kept)
+            json_object_set_new(o, "nearest_centre", json_integer(seg[row] + 1));
         json_t *rules = segment_rules(srules, a);
         if (rules)
             json_object_set_new(o, "segment_rules", rules);
@@ -248,6 +270,16 @@ int cmd_explain(int argc, char **argv)
                cseg_model_name(m, a));
         if (run[row] < 0) {
             printf(" (the only segment).\n");
+            continue;
+        }
+        if (kept) {
+            printf(", the segment training gave them (%s), although the nearest segment centre "
+                   "is segment %d \"%s\"'s: reasons by centre distance do not explain it "
+                   "(custseg train, then explain --with forest, gives reasons for the segments "
+                   "as they are).\n",
+                   cseg_model_algo(m) == CSEG_ALGO_HCLUST ? "the cut of the merge tree"
+                                                         : "the clustering",
+                   seg[row] + 1, cseg_model_name(m, (size_t)seg[row]));
             continue;
         }
         printf(" rather than segment %d \"%s\"%s.\n%s\n", run[row] + 1,
@@ -303,7 +335,7 @@ int cmd_explain(int argc, char **argv)
 done:
     json_decref(sj);
     json_decref(out);
-    free(ids), free(seg), free(run), free(contrib);
+    free(ids), free(seg), free(run), free(contrib), free(known);
     cseg_table_free(t);
     cseg_model_free(m);
     return status;

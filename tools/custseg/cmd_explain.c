@@ -278,7 +278,7 @@ int cmd_explain(int argc, char **argv)
                    "(custseg train, then explain --with forest, gives reasons for the segments "
                    "as they are).\n",
                    cseg_model_algo(m) == CSEG_ALGO_HCLUST ? "the cut of the merge tree"
-                                                         : "the clustering",
+                                                          : "the clustering",
                    seg[row] + 1, cseg_model_name(m, (size_t)seg[row]));
             continue;
         }

@@ -622,6 +622,11 @@ contains clv-html "$T/clv/clv.html" "Calibration and holdout"
 expect 0 clv-summary -- "$BIN" clv "$T/clv/clv.csv" --summary --unit weeks --out "$T/clv2" --format json
 contains clv-summary "$T/out" '"r": 0.2527'
 contains clv-summary-status "$T/out" '"status": "converged"'
+# the ids of a summary whose ids are numbers stay its ids (they were row numbers 1, 2, ...)
+printf 'customer_id,frequency,recency,T\n101,2,5,10\n205,0,0,10\n17850.0,1,3,10\n' > "$T/s_ids.csv"
+expect 0 clv-summary-ids -- "$BIN" clv "$T/s_ids.csv" --summary --out "$T/clv4" --quiet
+cut -d, -f1 "$T/clv4/clv.csv" | tr '\n' ' ' >"$T/ids_seen"
+contains clv-summary-ids "$T/ids_seen" "customer_id 101 205 17850 "
 printf 'id,frequency,recency,T,monetary_value\n1,2,5,10,20\n2,1,12,10,5\n' > "$T/s_bad.csv"
 expect 1 clv-recency-above-T -- "$BIN" clv "$T/s_bad.csv" --summary --out "$T/clv3"
 stderr_is clv-recency-above-T "custseg: $T/s_bad.csv:3:4: recency 12 is larger than T 10"

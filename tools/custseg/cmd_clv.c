@@ -67,7 +67,20 @@ static int read_summary(const char *path, const cseg_csv_params *csv, clv_input 
     cseg_diag diag;
     cseg_diag_clear(&diag);
     cseg_table *t = NULL;
-    int rc = cseg_table_read_csv(&t, path, &rp, &diag);
+    /* An id column (by name) is read as text ids: 12346, not row numbers. */
+    char idcol[CSEG_ROLE_NAME_MAX] = "";
+    cseg_csv *hdr = NULL;
+    int rc = cseg_csv_open(&hdr, path, csv, &diag);
+    if (rc < 0)
+        return cli_fail(rc, &diag, path);
+    for (size_t j = 0; j < cseg_csv_n_columns(hdr) && !idcol[0]; j++)
+        if (cseg_is_customer_id_name(cseg_csv_column_name(hdr, j), CSEG_ID_IN_TABLE))
+            snprintf(idcol, sizeof idcol, "%s", cseg_csv_column_name(hdr, j));
+    cseg_csv_close(hdr);
+    cseg_colspec spec = {idcol, CSEG_COL_TEXT, 1};
+    rp.specs = &spec;
+    rp.n_specs = idcol[0] ? 1 : 0;
+    rc = cseg_table_read_csv(&t, path, &rp, &diag);
     if (rc < 0)
         return cli_fail(rc, &diag, path);
     size_t n = cseg_table_n_rows(t);

@@ -307,10 +307,30 @@ static int rollback(cseg_store *s)
 
 /* Create the schema, or bring an older one to this version, in one write
  * transaction (so two custsegs opening a new store do not both create it). */
+/* Whether the store's schema is this version's, read without a lock: a
+ * store in use needs no migration, and taking the writers' lock to find that
+ * out made every reader wait for a writer (30 s, then "database is locked",
+ * behind a long replay). Any doubt: no (prepare_schema looks, locked). */
+static int schema_current(cseg_store *s)
+{
+    int has_meta = 0;
+    char *ver = NULL, *end = NULL;
+    cseg_diag ignored;
+    const char *name = "schema_version";
+    if (table_exists(s, "cseg_meta", &has_meta, &ignored) < 0 || !has_meta ||
+        query_one(s, "SELECT value FROM cseg_meta WHERE key = $1", &name, 1, &ver, &ignored) < 0)
+        return 0;
+    int yes = ver && strtol(ver, &end, 10) == (long)N_MIGRATIONS && *end == 0;
+    free(ver);
+    return yes;
+}
+
 static int prepare_schema(cseg_store *s, cseg_diag *d)
 {
     int rc, has_meta, has_runs;
     char *ver = NULL;
+    if (schema_current(s))
+        return 0;
     if ((rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d)) < 0)
         return rc;
     const char *key = "cseg_schema";
@@ -434,6 +454,16 @@ int cseg_store_open(cseg_store **out, const char *uri, cseg_diag *d)
         rc = cseg__store_open_pg(s, uri, d);
     } else {
         const char *path = strncmp(uri, "sqlite:", 7) == 0 ? uri + 7 : uri;
+        /* SQLite makes "" a temporary and ":memory:" an in-memory database,
+         * gone at the close: a run stored there would be lost. */
+        if (!*path || strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0) {
+            rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                            "the store needs a file (SQLite keeps \"%s\" in memory or in a "
+                            "temporary file, gone at the end)", uri);
+            free(s->uri);
+            free(s);
+            return rc;
+        }
         free(s->uri);
         s->uri = cseg__strdup(path);
         rc = s->uri ? cseg__store_open_sqlite(s, path, d) : CSEG_ENOMEM;

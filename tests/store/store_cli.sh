@@ -70,6 +70,39 @@ contains export-forget-min-size "$T/err" "segment $seg1 "
 contains export-forget-min-size "$T/err" ": $((size1 - 1)) customers, fewer than the minimum segment size $size1"
 lines export-forget-min-size "$T/f.csv" 1
 
+# a store path mistyped: runs, show, export, forget say so (exit 3) and make no store there
+# (forget said it erased, and left an empty store behind)
+for c in runs show export "forget 10001"; do
+    # shellcheck disable=SC2086
+    expect 3 "no-store-$c" -- "$BIN" $c --db "$T/typo.db"
+    contains "no-store-$c" "$T/err" "typo.db: no store there"
+done
+[ ! -e "$T/typo.db" ] && ok || bad "no-store: $T/typo.db was made"
+# SQLite's temporary and in-memory databases would lose the run: refused, nothing written
+for m in "sqlite:" ":memory:"; do
+    expect 1 "store-not-a-file-$m" -- "$BIN" run "$SMALL" --k 3 --out "$T/mem" --db "$m" --quiet
+    contains "store-not-a-file-$m" "$T/err" "the store needs a file"
+    [ ! -e "$T/mem" ] && ok || bad "store-not-a-file-$m: $T/mem written"
+done
+# a reader is not held up by a writer's open transaction (every open took the writers' lock
+# to look at the schema: 30 s, then "database is locked")
+case "$DB" in
+postgres*) ;;
+*)
+    if command -v sqlite3 >/dev/null; then
+        (printf "BEGIN IMMEDIATE;\nINSERT INTO cseg_meta VALUES ('lock', '1');\n"; sleep 8; printf 'ROLLBACK;\n') |
+            sqlite3 "$DB" &
+        sleep 1
+        t0=$(date +%s)
+        expect 0 runs-while-writing -- "$BIN" runs --db "$DB"
+        expect 0 export-while-writing -- "$BIN" export --db "$DB" --run 1 --min-segment-size 0 --out "$T/w.csv"
+        t1=$(date +%s)
+        [ $((t1 - t0)) -le 4 ] && ok || bad "readers while a writer holds the store: $((t1 - t0)) s"
+        wait
+    fi
+    ;;
+esac
+
 # errors: a store that is not there, usage
 expect 3 db-nowhere -- "$BIN" run "$SMALL" --k 2 --out "$T/o3" --db "postgresql://nobody@127.0.0.1:1/none?connect_timeout=3" --quiet
 [ "$(wc -l <"$T/err")" -eq 1 ] && ok || bad "db-nowhere: $(cat "$T/err")"

@@ -1,11 +1,13 @@
 /* custseg runs, show, export, forget: reading and erasing the segment store
  * (docs/store.md). */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -53,6 +55,15 @@ static int open_store(const char *cmd, store_opts *o, cseg_store **st)
     if (!o->db)
         return cli_usage_error(cmd, "--db is required (a path or a postgresql:// URI)");
     cseg_db_uri_redact(o->db, o->shown, sizeof o->shown);
+    /* These commands read or erase a store: a path that is not there is a
+     * mistyped one, not a new store to make (forget said it erased, and left
+     * an empty store behind). */
+    const char *path = strncmp(o->db, "sqlite:", 7) == 0 ? o->db + 7 : o->db;
+    if (!cseg_db_is_uri(o->db) || strncmp(o->db, "sqlite:", 7) == 0) {
+        struct stat sb;
+        if (*path && stat(path, &sb) != 0)
+            return cli_error(EXIT_IO, "%s: no store there (%s)", o->shown, strerror(errno));
+    }
     int rc = cseg_store_open(st, o->db, &diag);
     return rc < 0 ? cli_fail(rc, &diag, o->shown) : EXIT_OK;
 }

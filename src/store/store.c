@@ -459,7 +459,8 @@ int cseg_store_open(cseg_store **out, const char *uri, cseg_diag *d)
         if (!*path || strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0) {
             rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
                             "the store needs a file (SQLite keeps \"%s\" in memory or in a "
-                            "temporary file, gone at the end)", uri);
+                            "temporary file, gone at the end)",
+                            uri);
             free(s->uri);
             free(s);
             return rc;

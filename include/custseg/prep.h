@@ -58,6 +58,8 @@ CSEG_API size_t cseg_prep_n_inputs(const cseg_prep *pp);
 CSEG_API const char *cseg_prep_input_name(const cseg_prep *pp, size_t j);
 /* Did input column j get the log step? */
 CSEG_API int cseg_prep_input_is_logged(const cseg_prep *pp, size_t j);
+/* Is input column j a category column (one-hot encoded; read it as text)? */
+CSEG_API int cseg_prep_input_is_category(const cseg_prep *pp, size_t j);
 
 /* Apply the fitted steps to t, writing n_rows x n_outputs doubles to X
  * (caller-allocated, row-major). Columns are found by name in t. Read-only

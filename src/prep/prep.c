@@ -334,6 +334,11 @@ int cseg_prep_input_is_logged(const cseg_prep *pp, size_t j)
     return j < pp->n_cols && pp->cols[j].log;
 }
 
+int cseg_prep_input_is_category(const cseg_prep *pp, size_t j)
+{
+    return j < pp->n_cols && pp->cols[j].categorical;
+}
+
 /* The first value of column c (from x) that is not finite once scaled:
  * the error of cseg_prep_transform, found again in row order. */
 static int transform_error(const cseg_prep_col *c, const cseg_table *t, const double *x, size_t r0,

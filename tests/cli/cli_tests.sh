@@ -783,6 +783,17 @@ rc=$?
 { [ $rc -eq 0 ] || [ $rc -eq 4 ]; } && grep -q "^  Genre " "$T/out" && ok ||
     bad "genre-empty-drift: exit $rc: $(cat "$T/err")"
 
+# A category column whose new values all look like numbers ("1", "2") is still categories:
+# assign to stdout, drift and explain read it as the streamed assign does (they refused it:
+# 'column "Genre" must hold text categories'); unseen levels, so drift alerts
+printf 'CustomerID,Genre,Age,Annual_Income(k$),Spending_Score(1-100)\n901,1,23,80,90\n902,2,40,40,10\n' >"$T/numgenre.csv"
+expect 0 genre-numbers-stdout -- "$BIN" assign "$T/gm/model.json" "$T/numgenre.csv"
+cp "$T/out" "$T/numgenre_stdout.csv"
+expect 0 genre-numbers-out -- "$BIN" assign "$T/gm/model.json" "$T/numgenre.csv" --out "$T/numgenre_out.csv"
+same genre-numbers-routes "$T/numgenre_stdout.csv" "$T/numgenre_out.csv"
+expect 4 genre-numbers-drift -- "$BIN" drift "$T/gm/model.json" "$T/numgenre.csv"
+expect 0 genre-numbers-explain -- "$BIN" explain "$T/gm/model.json" --customer 901 --file "$T/numgenre.csv"
+
 # ---- a lone CR inside a quoted field ends a line as it does outside one (the line count
 # was one short after it) ----
 printf 'InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\r1,a,1,2011-01-01,5,1\r2,"a\rbc",2,2011-01-01,5,1\r3,a,x,2011-01-01,5,1\r' >"$T/lonecr.csv"

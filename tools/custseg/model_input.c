@@ -1,5 +1,6 @@
 /* custseg command line: a file read as the customers of a saved model
  * (assign, drift). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -69,25 +70,34 @@ int cli_model_customers(const cseg_model *m, const char *path, const cseg_csv_pa
                          path, have, cseg_prep_n_inputs(pp));
     } else {
         cseg_table_read_params rp;
-        cseg_colspec spec;
         cseg_table_read_params_init(&rp);
         rp.csv = *csv;
-        if (*idcol) {
-            spec = (cseg_colspec){*idcol, CSEG_COL_TEXT, 1};
-            rp.specs = &spec;
-            rp.n_specs = 1;
+        /* The id, then the model's category columns as text: a category
+         * whose values all look like numbers ("1") is still categories (the
+         * streamed assign reads it so; assign, drift and explain of the
+         * whole table refused it as numbers). */
+        size_t ni = cseg_prep_n_inputs(pp), ns = 0;
+        cseg_colspec *specs = calloc(ni + 1, sizeof *specs);
+        if (!specs)
+            return cli_error(EXIT_IO, "out of memory");
+        if (*idcol)
+            specs[ns++] = (cseg_colspec){*idcol, CSEG_COL_TEXT, 1};
+        for (size_t j = 0; j < ni; j++)
+            if (cseg_prep_input_is_category(pp, j) &&
+                (!*idcol || strcmp(cseg_prep_input_name(pp, j), *idcol) != 0))
+                specs[ns++] = (cseg_colspec){cseg_prep_input_name(pp, j), CSEG_COL_TEXT, 0};
+        rp.specs = specs;
+        rp.n_specs = ns;
+        if ((rc = cseg_table_read_csv(t, path, &rp, &diag)) < 0 && rc == CSEG_ENOCOL && *idcol) {
+            /* The id is optional: read without it. */
+            rp.specs = specs + 1;
+            rp.n_specs = ns - 1;
+            *idcol = NULL;
+            rc = cseg_table_read_csv(t, path, &rp, &diag);
         }
-        if ((rc = cseg_table_read_csv(t, path, &rp, &diag)) < 0) {
-            if (rc == CSEG_ENOCOL && *idcol) {
-                /* The id is optional: read without it. */
-                rp.specs = NULL;
-                rp.n_specs = 0;
-                *idcol = NULL;
-                rc = cseg_table_read_csv(t, path, &rp, &diag);
-            }
-            if (rc < 0)
-                return cli_fail(rc, &diag, path);
-        }
+        free(specs);
+        if (rc < 0)
+            return cli_fail(rc, &diag, path);
     }
     return EXIT_OK;
 }

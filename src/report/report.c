@@ -478,10 +478,15 @@ static char *category_line(const cseg_profile *p, size_t s, const char *const *s
             continue;
         qsort(top, m, sizeof *top, cmp_lshare);
         off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s:", off ? "; " : "", cn);
-        for (size_t i = 0; i < m && i < 3 && off < sizeof buf; i++)
-            off += (size_t)snprintf(buf + off, sizeof buf - off, "%s %.120s %.0f%%",
-                                    i ? " \xC2\xB7" : "", cseg_profile_level(p, c, top[i].l),
-                                    100 * top[i].share);
+        for (size_t i = 0; i < m && i < 3 && off < sizeof buf; i++) {
+            /* at most 120 bytes of the level, cut before a partial character */
+            const char *lv = cseg_profile_level(p, c, top[i].l);
+            size_t ll = strlen(lv) < 120 ? strlen(lv) : 120;
+            while (ll > 0 && ll < strlen(lv) && ((unsigned char)lv[ll] & 0xC0) == 0x80)
+                ll--;
+            off += (size_t)snprintf(buf + off, sizeof buf - off, "%s %.*s %.0f%%",
+                                    i ? " \xC2\xB7" : "", (int)ll, lv, 100 * top[i].share);
+        }
     }
     if (off >= sizeof buf) { /* truncated: cut before a partial character */
         off = cseg__utf8_invalid_at(buf, sizeof buf - 1);

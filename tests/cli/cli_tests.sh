@@ -147,6 +147,19 @@ expect 2 train-bad-c -- "$BIN" train "$T/m1" --classifier svm --C 0
 expect 2 train-bad-cv -- "$BIN" train "$T/m1" --cv 1
 expect 2 train-bad-cv-large -- "$BIN" train "$T/m1" --cv 101
 contains train-bad-cv-large "$T/err" "--cv must be from 2 to 100"
+# a category level of 100 two-byte characters: the report's segment cards show 120 bytes of it,
+# cut before a character, not inside one (the page was not valid UTF-8)
+awk -F, -v OFS=, 'BEGIN { l = "a"; for (i = 0; i < 100; i++) l = l "\303\251" }
+    { sub(/\r$/, ""); print $0, (NR == 1 ? "Note" : (NR % 2 ? l : "b")) }' "$MALL" >"$T/mall_long.csv"
+expect 0 fit-long-level -- "$BIN" fit "$T/mall_long.csv" --k 3 --out "$T/ml" --quiet
+if iconv -f UTF-8 -t UTF-8 "$T/ml/report.html" >/dev/null 2>&1; then ok; else bad "fit-long-level: report.html is not UTF-8"; fi
+# a bad segment is named by its line in the file (a quoted line end before it: the row number
+# plus 2 was three lines short)
+mkdir -p "$T/trl" && cp "$T/m1/model.json" "$T/trl/"
+awk -F, -v OFS=, -v c="$(head -1 "$T/m1/customers.csv" | tr , '\n' | grep -nx segment | cut -d: -f1)" \
+    'NR == 2 { $1 = "\"a\nb\"" } NR == 5 { $c = 99 } { print }' "$T/m1/customers.csv" >"$T/trl/customers.csv"
+expect 1 train-bad-segment-line -- "$BIN" train "$T/trl"
+contains train-bad-segment-line "$T/err" "customers.csv:6: segment is not 1.."
 expect 2 train-bad-test-size -- "$BIN" train "$T/m1" --test-size 1.5
 expect 1 assign-with-none -- "$BIN" assign "$T/m1/model.json" "$MALL" --with tree
 contains assign-with-none "$T/err" "has no tree classifier"

@@ -47,6 +47,11 @@ cut -d, -f1 "$T/o2/customers.csv" | tail -n +2 >"$T/ids_want"
 same export-number-ids "$T/ids_want" "$T/ids_got"
 expect 2 export-unknown-field -- "$BIN" export --db "$DB" --run 1 --fields customer_id,shoe_size
 contains export-unknown-field "$T/err" 'custseg: --fields: "shoe_size" is not a column of run 1'
+# p_segment_N only for a mixture's runs, N in 1..k (any p_segment_* gave an empty column)
+for f in p_segment_1 p_segment_abc p_segment_0; do
+    expect 2 "export-$f" -- "$BIN" export --db "$DB" --run 1 --fields "customer_id,$f"
+    contains "export-$f" "$T/err" "\"$f\" is not a column of run 1"
+done
 expect 1 export-no-run -- "$BIN" export --db "$DB" --run 99
 contains export-no-run "$T/err" "no run 99 in the store"
 # a segment below the suppression size: a notice, and nothing of it written
@@ -102,6 +107,18 @@ postgres*) ;;
     fi
     ;;
 esac
+
+# a mixture's run: its probabilities export, p_segment_N past k does not; show says "-" for a
+# silhouette there is none of (DBSCAN with one group; it printed 0.0000)
+expect 0 fit-gmm-db -- "$BIN" fit "$MALL" --algo gmm --k 3 --out "$T/og" --db "$DB" --quiet
+gid=$(sed -n 's/^Stored run \([0-9]*\) in .*/\1/p' "$T/out")
+expect 0 export-p-segment -- "$BIN" export --db "$DB" --run "$gid" --fields customer_id,p_segment_3 --min-segment-size 0
+contains export-p-segment "$T/out" "customer_id,p_segment_3"
+expect 2 export-p-segment-past-k -- "$BIN" export --db "$DB" --run "$gid" --fields customer_id,p_segment_4
+expect 0 fit-dbscan-db -- "$BIN" fit "$MALL" --algo dbscan --eps 1000 --out "$T/od" --db "$DB" --quiet
+did=$(sed -n 's/^Stored run \([0-9]*\) in .*/\1/p' "$T/out")
+expect 0 show-no-silhouette -- "$BIN" show --db "$DB" --run "$did"
+contains show-no-silhouette "$T/out" "silhouette -"
 
 # errors: a store that is not there, usage
 expect 3 db-nowhere -- "$BIN" run "$SMALL" --k 2 --out "$T/o3" --db "postgresql://nobody@127.0.0.1:1/none?connect_timeout=3" --quiet

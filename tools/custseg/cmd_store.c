@@ -174,14 +174,17 @@ int cmd_show(int argc, char **argv)
     json_t *mo = json_object_get(j, "model"), *segs = json_object_get(j, "segments");
     const char *kind = json_string_value(json_object_get(j, "input_kind"));
     int tx = kind && strcmp(kind, "transactions") == 0;
+    json_t *sil = json_object_get(mo, "silhouette");
+    char silt[32] = "-"; /* none (null): as runs shows it */
+    if (json_is_number(sil))
+        snprintf(silt, sizeof silt, "%.4f", json_number_value(sil));
     printf("Run %" PRId64 ": %s of %s, %s, k = %" JSON_INTEGER_FORMAT ", %" JSON_INTEGER_FORMAT
-           " customers, silhouette %.4f\n\n",
+           " customers, silhouette %s\n\n",
            o.run, tx ? "transaction log" : "customer table",
            json_string_value(json_object_get(j, "input")),
            json_string_value(json_object_get(mo, "algorithm")),
            json_integer_value(json_object_get(mo, "k")),
-           json_integer_value(json_object_get(j, "n_customers")),
-           json_number_value(json_object_get(mo, "silhouette")));
+           json_integer_value(json_object_get(j, "n_customers")), silt);
     /* The columns: R, F and M for a log, else the first three features. */
     const char *show[3] = {NULL, NULL, NULL};
     size_t ns = 0;

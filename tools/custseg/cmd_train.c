@@ -393,7 +393,8 @@ int cmd_train(int argc, char **argv)
     }
     for (size_t i = 0; i < n; i++) {
         if (!(seg[i] >= 1 && seg[i] <= (double)k && seg[i] == floor(seg[i]))) {
-            status = cli_error(EXIT_DATA, "%s:%zu: segment is not 1..%zu", cpath, i + 2, k);
+            status = cli_error(EXIT_DATA, "%s:%ld: segment is not 1..%zu", cpath,
+                               cseg_table_row_line(t, i), k);
             goto out;
         }
         y[i] = (int32_t)seg[i] - 1;

@@ -282,10 +282,10 @@ int cseg_store_export(cseg_store *s, const cseg_export_params *p, const char *pa
     json_error_t err;
     json_t *fj = first ? json_loads(first, 0, &err) : NULL;
     char *proba = NULL;
-    if (p->fields &&
-        (rc = s->ops->query(s, "SELECT 1 FROM cseg_memberships WHERE run_id = $1 AND "
-                               "probabilities IS NOT NULL LIMIT 1",
-                            "i", param, 1, cseg__store_first_value, &proba, d)) < 0) {
+    if (p->fields && (rc = s->ops->query(s,
+                                         "SELECT 1 FROM cseg_memberships WHERE run_id = $1 AND "
+                                         "probabilities IS NOT NULL LIMIT 1",
+                                         "i", param, 1, cseg__store_first_value, &proba, d)) < 0) {
         json_decref(fj);
         goto out;
     }
@@ -301,8 +301,7 @@ int cseg_store_export(cseg_store *s, const cseg_export_params *p, const char *pa
                           : 0;
             int known = strcmp(fn, "customer_id") == 0 || strcmp(fn, "segment") == 0 ||
                         strcmp(fn, "segment_name") == 0 || strcmp(fn, "distance") == 0 ||
-                        (ps >= 1 && ps <= e.k && *end == 0 && has_proba) ||
-                        json_object_get(fj, fn);
+                        (ps >= 1 && ps <= e.k && *end == 0 && has_proba) || json_object_get(fj, fn);
             if (!known)
                 rc = cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
                                 "fields: \"%s\" is not a column of run %s", fn, id);

@@ -26,6 +26,9 @@ stderr_is() {
 contains() { # NAME FILE TEXT
     if grep -qF -- "$3" "$2"; then ok; else bad "$1: '$3' not in $2: $(head -c 300 "$2")"; fi
 }
+lacks() { # NAME FILE TEXT
+    if grep -qF -- "$3" "$2"; then bad "$1: '$3' in $2"; else ok; fi
+}
 no_tmp_left() { # NAME DIR
     if ls "$2" 2>/dev/null | grep -q '\.tmp\.'; then bad "$1: temporary file left in $2"; else ok; fi
 }
@@ -701,6 +704,13 @@ contains run-clv-report "$T/rclv/report.html" 'id="chart-palive"'
 # custseg report OUTDIR keeps the section (it reads rules.csv beside the outputs)
 expect 0 report-with-rules -- "$BIN" report "$T/rclv" --out "$T/rclv_report.html"
 contains report-with-rules "$T/rclv_report.html" "What each segment buys together"
+# rules of another run (rules.csv stays when run writes the folder again): a group named other
+# than this run's segment is left out with a warning, not shown under the wrong segment
+mkdir -p "$T/rstale" && cp "$T/rclv"/* "$T/rstale/"
+awk -F, -v OFS=, 'NR > 1 && $1 == 1 { $2 = "Somebody Else" } { print }' "$T/rclv/rules.csv" >"$T/rstale/rules.csv"
+expect 0 report-stale-rules -- "$BIN" report "$T/rstale" --out "$T/rstale_report.html"
+contains report-stale-rules "$T/err" 'group 1 is "Somebody Else", but segment 1 is'
+lacks report-stale-rules "$T/rstale_report.html" "What each segment buys together"
 expect 0 rules-codes -- "$BIN" rules "$RETAIL" --codes --min-support 0.02 --min-confidence 0.5 --out "$T/rc"
 contains rules-codes "$T/out" "{22697, 22699} -> {22698}"
 

@@ -62,7 +62,7 @@ static double *read_dendrogram(const char *dir, int threads, size_t *n_leaves)
 
 /* DIR/rules.csv of custseg rules, for "What each segment buys together",
  * or NULL when there is none (or it cannot be read: a warning). */
-static cseg_table *read_rules(const char *dir, int threads)
+static cseg_table *read_rules(const char *dir, const cseg_model *m, int threads)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/rules.csv", dir);
@@ -84,6 +84,27 @@ static cseg_table *read_rules(const char *dir, int threads)
         fprintf(stderr, "custseg: warning: %s: %s; the report has no basket rules\n", path,
                 diag.msg[0] ? diag.msg : cseg_strerror(rc));
         return NULL;
+    }
+    /* Rules of another run (rules.csv stays in the folder when run or fit
+     * writes it again): a group whose name is not this run's segment's
+     * would put one segment's rules under another's name. */
+    long jg = cseg_table_find(t, "group"), jn = cseg_table_find(t, "group_name");
+    const double *g = jg >= 0 ? cseg_table_numbers(t, (size_t)jg) : NULL;
+    const int32_t *gn = jn >= 0 ? cseg_table_codes(t, (size_t)jn) : NULL;
+    size_t k = cseg_model_k(m);
+    for (size_t i = 0; g && gn && i < cseg_table_n_rows(t); i++) {
+        if (!(g[i] >= 1 && g[i] <= (double)k) || gn[i] < 0)
+            continue;
+        const char *name = cseg_table_level(t, (size_t)jn, gn[i]);
+        if (strcmp(name, cseg_model_name(m, (size_t)g[i] - 1)) != 0) {
+            fprintf(stderr,
+                    "custseg: warning: %s: group %.0f is \"%s\", but segment %.0f is \"%s\": "
+                    "the rules are another run's, and the report leaves them out (custseg rules "
+                    "--by %s/customers.csv --out %s makes this run's)\n",
+                    path, g[i], name, g[i], cseg_model_name(m, (size_t)g[i] - 1), dir, dir);
+            cseg_table_free(t);
+            return NULL;
+        }
     }
     return t;
 }
@@ -231,7 +252,7 @@ int cmd_report(int argc, char **argv)
                       : jr                                             ? NULL
                       : cseg_table_find(t, CSEG_RFM_COL_MONETARY) >= 0 ? CSEG_RFM_COL_MONETARY
                                                                        : NULL;
-    cseg_table *rules = read_rules(dir, threads);
+    cseg_table *rules = read_rules(dir, m, threads);
     cseg_report_input in = {
         text,    m,    t,    lab,     id,
         rev,     Z,    nl,   threads, json_is_integer(sd) ? (uint64_t)json_integer_value(sd) : 0,

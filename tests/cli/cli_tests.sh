@@ -537,6 +537,14 @@ mkdir -p "$T/cut" && cp "$T/m1/segments.json" "$T/m1/model.json" "$T/cut/"
 head -44 "$T/m1/customers.csv" > "$T/cut/customers.csv"
 expect 1 report-cut-short -- "$BIN" report "$T/cut"
 stderr_is report-cut-short "custseg: $T/cut/customers.csv holds 43 customers but $T/cut/segments.json says 200: the folder does not hold one run's outputs (run again)"
+# a value of a model's column that does not fit is named in customers.csv, line and column (the
+# message named report.html, without a line)
+mkdir -p "$T/badage" && cp "$T/m1/segments.json" "$T/m1/model.json" "$T/badage/"
+awk -F, -v OFS=, -v c="$(head -1 "$T/m1/customers.csv" | tr , '\n' | grep -nx Age | cut -d: -f1)" \
+    'NR == 3 { $c = "abc" } { print }' "$T/m1/customers.csv" >"$T/badage/customers.csv"
+expect 1 report-bad-value -- "$BIN" report "$T/badage"
+contains report-bad-value "$T/err" "badage/customers.csv:3:"
+contains report-bad-value-what "$T/err" 'expected a number in column "Age", got "abc"'
 
 # identical customers: one segment, said so once (issue 16.12)
 printf 'id,a,b\n1,1,2\n2,1,2\n3,1,2\n4,1,2\n5,1,2\n' > "$T/same.csv"

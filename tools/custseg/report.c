@@ -191,18 +191,35 @@ int cmd_report(int argc, char **argv)
         goto out;
     }
     cseg_table_read_params rp;
-    cseg_colspec spec[2];
-    size_t ns = 0;
+    /* The id, the segment and the model's inputs with their types: a value
+     * that does not fit is named by its line and column in customers.csv
+     * (found later, by the pipeline, it named report.html and no line). */
+    const cseg_prep *pp = cseg_model_prep(m);
+    size_t ni = pp ? cseg_prep_n_inputs(pp) : 0, ns = 0;
+    cseg_colspec *spec = calloc(ni + 2, sizeof *spec);
+    if (!spec) {
+        status = cli_error(EXIT_IO, "out of memory");
+        goto out;
+    }
     const char *id = cseg_model_source(m) == CSEG_SOURCE_TRANSACTIONS ? CSEG_RFM_COL_CUSTOMER_ID
                                                                       : cseg_model_id_column(m);
     if (id)
         spec[ns++] = (cseg_colspec){id, CSEG_COL_TEXT, 1};
     spec[ns++] = (cseg_colspec){"segment", CSEG_COL_NUMBER, 0};
+    for (size_t j = 0; j < ni; j++) {
+        const char *c = cseg_prep_input_name(pp, j);
+        if ((!id || strcmp(c, id) != 0) && strcmp(c, "segment") != 0)
+            spec[ns++] = (cseg_colspec){c, cseg_prep_input_is_category(pp, j) ? CSEG_COL_TEXT
+                                                                               : CSEG_COL_NUMBER,
+                                        0};
+    }
     cseg_table_read_params_init(&rp);
     rp.specs = spec;
     rp.n_specs = ns;
     rp.n_threads = threads;
-    if ((rc = cseg_table_read_csv(&t, pc, &rp, &diag)) < 0) {
+    rc = cseg_table_read_csv(&t, pc, &rp, &diag);
+    free(spec);
+    if (rc < 0) {
         status = cli_fail(rc, &diag, pc);
         goto out;
     }

@@ -209,9 +209,8 @@ int cmd_report(int argc, char **argv)
     for (size_t j = 0; j < ni; j++) {
         const char *c = cseg_prep_input_name(pp, j);
         if ((!id || strcmp(c, id) != 0) && strcmp(c, "segment") != 0)
-            spec[ns++] = (cseg_colspec){c, cseg_prep_input_is_category(pp, j) ? CSEG_COL_TEXT
-                                                                               : CSEG_COL_NUMBER,
-                                        0};
+            spec[ns++] = (cseg_colspec){
+                c, cseg_prep_input_is_category(pp, j) ? CSEG_COL_TEXT : CSEG_COL_NUMBER, 0};
     }
     cseg_table_read_params_init(&rp);
     rp.specs = spec;

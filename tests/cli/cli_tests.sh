@@ -156,6 +156,12 @@ awk -F, -v OFS=, 'BEGIN { l = "a"; for (i = 0; i < 100; i++) l = l "\303\251" }
     { sub(/\r$/, ""); print $0, (NR == 1 ? "Note" : (NR % 2 ? l : "b")) }' "$MALL" >"$T/mall_long.csv"
 expect 0 fit-long-level -- "$BIN" fit "$T/mall_long.csv" --k 3 --out "$T/ml" --quiet
 if iconv -f UTF-8 -t UTF-8 "$T/ml/report.html" >/dev/null 2>&1; then ok; else bad "fit-long-level: report.html is not UTF-8"; fi
+# an SVM cross-validated when a segment is too small for its folds: said so, naming the
+# segment from 1 (it failed with "class 3 has no rows")
+expect 0 fit-gmm-small-segments -- "$BIN" fit "$MALL" --algo gmm --out "$T/tg" --quiet
+expect 1 train-svm-cv-small -- "$BIN" train "$T/tg" --classifier svm --cv 5
+contains train-svm-cv-small "$T/err" "too few for an SVM in 5 folds"
+expect 0 train-forest-cv-small -- "$BIN" train "$T/tg" --classifier forest --cv 5
 # a bad segment is named by its line in the file (a quoted line end before it: the row number
 # plus 2 was three lines short)
 mkdir -p "$T/trl" && cp "$T/m1/model.json" "$T/trl/"

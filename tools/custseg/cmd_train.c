@@ -195,6 +195,22 @@ static json_t *cross_validate(const train_opts *o, const double *Z, size_t n, si
     cseg_diag diag;
     cseg_diag_clear(&diag);
     int rc = fold && Za && Zb && ya && yb && pred && acc && f1 ? 0 : CSEG_ENOMEM;
+    /* An SVM needs every segment in each fold's training part; the folds
+     * spread a segment's customers one a fold, so it needs two of each (a
+     * tree or forest does without). */
+    for (size_t c = 0; rc == 0 && strcmp(o->kind, "svm") == 0 && c < k; c++) {
+        size_t nc = 0;
+        for (size_t i = 0; i < n; i++)
+            nc += y[i] == (int32_t)c;
+        if (nc < 2) {
+            *status = cli_error(EXIT_DATA,
+                                "%s: segment %zu has %zu customer%s among those trained on: too "
+                                "few for an SVM in %zu folds (each fold's training needs every "
+                                "segment); use --classifier forest or tree, or leave out --cv",
+                                what, c + 1, nc, nc == 1 ? "" : "s", o->cv);
+            goto out;
+        }
+    }
     if (rc == 0 && (rc = cseg_split_kfold(y, n, k, o->cv, o->seed, fold)) == CSEG_EINVAL) {
         *status = cli_error(EXIT_DATA, "%s: too few customers for %zu folds", what, o->cv);
         goto out;

@@ -706,22 +706,38 @@ const char *cseg_assoc_item(const cseg_assoc *r, int32_t item)
     return item >= 0 && (size_t)item < r->n_items ? r->item_names[item] : NULL;
 }
 
-/* "{a,b}" for items (malloc'd). */
+/* "{a,b}" for items (malloc'd). An item with a comma, a brace, a quote or
+ * a space at either end is written in quotes ("" for a quote in it):
+ * {"KEY FOB , SHED",LUNCH BAG RED} is two items, not three. */
+static int item_quoted(const char *s)
+{
+    size_t l = strlen(s);
+    return strpbrk(s, ",{}\"") || (l && (s[0] == ' ' || s[l - 1] == ' '));
+}
+
 static char *item_text(const cseg_assoc *r, const int32_t *v, size_t n)
 {
     size_t len = 3;
     for (size_t i = 0; i < n; i++)
-        len += strlen(r->item_names[v[i]]) + 1;
+        len += 2 * strlen(r->item_names[v[i]]) + 3;
     char *s = malloc(len), *p = s;
     if (!s)
         return NULL;
     *p++ = '{';
     for (size_t i = 0; i < n; i++) {
+        const char *it = r->item_names[v[i]];
+        int q = item_quoted(it);
         if (i)
             *p++ = ',';
-        size_t l = strlen(r->item_names[v[i]]);
-        memcpy(p, r->item_names[v[i]], l);
-        p += l;
+        if (q)
+            *p++ = '"';
+        for (; *it; it++) {
+            if (q && *it == '"')
+                *p++ = '"';
+            *p++ = *it;
+        }
+        if (q)
+            *p++ = '"';
     }
     *p++ = '}';
     *p = 0;

@@ -693,6 +693,11 @@ printf 'milk,bread\nmilk,bread,eggs\nbread,eggs\nmilk,bread\nbeer,chips\nbeer,ch
 expect 0 rules-baskets -- "$BIN" rules "$T/b.csv" --baskets --min-support 0.3 --min-confidence 0.6 --out "$T/rb"
 contains rules-baskets "$T/out" "All customers: 6 baskets"
 contains rules-baskets-rule "$T/out" "{beer} -> {chips}  support 0.3333  confidence 1.000  lift 3.00"
+# an item with a comma is one item, in quotes ({a,b,c} read as three items)
+printf '"a,b",c\n"a,b",c\n"a,b",c\nd\n' >"$T/b_comma.csv"
+expect 0 rules-comma-item -- "$BIN" rules "$T/b_comma.csv" --baskets --min-support 0.5 --min-confidence 0.5 --out "$T/rbc"
+contains rules-comma-item "$T/out" '{"a,b"} -> {c}'
+contains rules-comma-item-csv "$T/rbc/rules.csv" '"{""a,b""}",{c}'
 contains rules-baskets-csv "$T/rb/rules.csv" "group,group_name,antecedent,consequent,n_items,count,support,confidence,lift,leverage,conviction,lift_population,p_value"
 contains rules-baskets-csv-row "$T/rb/rules.csv" '0,All customers,{beer},{chips},2,2,'
 no_tmp_left rules-baskets "$T/rb"

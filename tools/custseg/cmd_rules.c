@@ -98,11 +98,26 @@ static int same_run_folder(const char *customers, const char *dir)
     return access(both, R_OK) == 0;
 }
 
+/* {a, b}; an item with a comma, a brace, a quote or a space at either end
+ * in quotes, as rules.csv writes it ({"KEY FOB , SHED", LUNCH BAG RED}). */
 static void print_items(const cseg_assoc *r, const int32_t *v, size_t n)
 {
     putchar('{');
-    for (size_t i = 0; i < n; i++)
-        printf("%s%s", i ? ", " : "", cseg_assoc_item(r, v[i]));
+    for (size_t i = 0; i < n; i++) {
+        const char *it = cseg_assoc_item(r, v[i]);
+        size_t l = strlen(it);
+        int q = strpbrk(it, ",{}\"") || (l && (it[0] == ' ' || it[l - 1] == ' '));
+        fputs(i ? ", " : "", stdout);
+        if (q)
+            putchar('"');
+        for (; *it; it++) {
+            if (q && *it == '"')
+                putchar('"');
+            putchar(*it);
+        }
+        if (q)
+            putchar('"');
+    }
     putchar('}');
 }
 

@@ -640,6 +640,11 @@ if grep -q "sampled" "$T/out"; then bad "score --sample 0 sampled"; else ok; fi
 
 # ---- clv: lifetime value (docs/clv.md) ----
 CDNOW=$SRC/data/cdnow_master.csv.gz
+# a calibration end after the last purchase, no holdout end given: said so (it blamed a
+# holdout end the user never gave, as a usage error)
+expect 1 clv-cal-after-data -- "$BIN" clv "$SMALL" --calibration-end 2030-01-01 --out "$T/clvx"
+stderr_is clv-cal-after-data "custseg: $SMALL: --calibration-end is after the last purchase (2021-06-27): nothing is left to check the fit against"
+expect 2 clv-cal-after-holdout -- "$BIN" clv "$SMALL" --calibration-end 2021-06-01 --holdout-end 2021-05-01 --out "$T/clvx"
 expect 0 clv-cdnow -- "$BIN" clv "$CDNOW" --calibration-end 1997-09-30 --unit weeks --out "$T/clv"
 contains clv-cdnow "$T/out" "BG/NBD on 23500 customers: converged"
 contains clv-cdnow-r "$T/out" "r          0.252737"

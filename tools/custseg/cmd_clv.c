@@ -190,12 +190,19 @@ static int read_log(const char *path, cseg_txn_roles *roles, const char *date_fo
         goto fail;
     in->n_rows = q.n_rows;
     in->first_day = q.first_day;
-    if (in->hold_end == CSEG_DAY_AUTO)
+    int hold_given = in->hold_end != CSEG_DAY_AUTO;
+    if (!hold_given)
         in->hold_end = q.last_day;
     if (in->cal_end == CSEG_DAY_AUTO)
         in->cal_end = in->hold_end;
     if (in->cal_end > in->hold_end) {
-        rc = cli_error(EXIT_USAGE, "clv: --calibration-end is after the holdout end");
+        char a[16];
+        cseg_format_date(in->hold_end, a, sizeof a);
+        rc = hold_given ? cli_error(EXIT_USAGE, "clv: --calibration-end is after --holdout-end")
+                        : cli_error(EXIT_DATA,
+                                    "%s: --calibration-end is after the last purchase (%s): "
+                                    "nothing is left to check the fit against",
+                                    path, a);
         goto done;
     }
     if (in->cal_end < q.first_day) {

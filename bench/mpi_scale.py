@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """custseg run or fit under mpirun: strong scaling (issue 14).
 
-run: the distributed reading of a log; fit (--command fit): a customer table read and
-prepared by the first process, its k-means fits on every process.
+run: the distributed reading of a log; fit (--command fit): a customer table read by every
+process (each its byte range, the rows gathered on the first) and prepared by the first, its
+k-means fits on every process.
 One input, the same command, side by side in alternating order (A B C D A B C D ...):
 one process without mpirun, then mpirun -n 1, 2, 4 (and any --ranks given). For each: the
 wall time (median of --runs), each rank's peak RSS (GNU time, per rank), and the
@@ -43,8 +44,13 @@ KMEANS = re.compile(
     r"k-means on (\d+) processes: (\d+) fits, (\d+) iterations; rows sent ([\d.]+) MB "
     r"\(([\d.]+) s\), collectives ([\d.]+) KB \(([\d.]+) KB an iteration\), labels gathered "
     r"([\d.]+) MB \(([\d.]+) s\); fitting ([\d.]+) s")
-# --timings: the first process's fit stage
+# --timings: the first process's fit stage, and its reading of the input
 FIT = re.compile(r"^  fit and choose k +([\d.]+) s", re.M)
+READ = re.compile(r"^  read the input +([\d.]+) s", re.M)
+# --verbose under mpirun: fit's table read by every process (cli_mpi_table)
+TABLE = re.compile(
+    r"(\d+) processes read the table, (\d+) rows, in (\d+) pass(?:es)?: parse ([\d.]+) s, "
+    r"rows to the first ([\d.]+) s \(([\d.]+) MB\)")
 
 
 def cpu_model():
@@ -100,6 +106,14 @@ def one_run(custseg, command, extra, log, ranks, out, tmp):
     m = FIT.search(p.stdout)
     if m:
         st = dict(st or {}, fit_stage_s=float(m.group(1)))
+    m = READ.search(p.stdout)
+    if m:
+        st = dict(st or {}, read_stage_s=float(m.group(1)))
+    m = TABLE.search(p.stderr)
+    if m:
+        keys = ["table_processes", "table_rows", "table_passes", "table_parse_s",
+                "table_gather_s", "table_gather_mb"]
+        st = dict(st or {}, **{k: float(v) for k, v in zip(keys, m.groups())})
     return secs, rss, st
 
 

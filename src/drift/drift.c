@@ -4,10 +4,11 @@
 #include <string.h>
 
 #include "../core/internal.h"
+#include "../model/internal.h"
+#include "../prep/internal.h"
 #include "../table/internal.h"
 #include "custseg/table.h"
 #include "internal.h"
-#include "../prep/internal.h"
 
 #define PSI_FLOOR 1e-4
 #define N_DECILE_EDGES 9
@@ -478,11 +479,21 @@ int cseg_drift_measure(const cseg_model *m, const cseg_table *customers, const c
         free(lab), free(dist), free(share);
         return cseg__diag(d, rc, NULL, 0, 0, "out of memory");
     }
-    if ((rc = cseg_model_assign(m, customers, lab, dist, d)) == 0) {
+    /* A customer whose distance is beyond the range of numbers (a value far
+     * out of the training range: assign refuses it) has no segment to speak
+     * of: unfit, and out of the segment shares (DBSCAN's infinite distance,
+     * no core point at all, is its rule's answer and counts as it is). */
+    if ((rc = cseg__model_assign_any(m, customers, lab, dist, d)) == 0) {
         double sum = 0;
-        size_t nd = 0, unfit = 0;
+        size_t nd = 0, unfit = 0, placed = 0;
+        int db = cseg_model_algo(m) == CSEG_ALGO_DBSCAN;
         for (size_t i = 0; i < n; i++) {
+            if (!db && !isfinite(dist[i])) {
+                unfit++;
+                continue;
+            }
             share[lab[i]] += 1.0; /* a count, divided below */
+            placed++;
             if (isfinite(dist[i])) {
                 sum += dist[i];
                 nd++;
@@ -491,7 +502,7 @@ int cseg_drift_measure(const cseg_model *m, const cseg_table *customers, const c
         }
         res->segment_psi = 0;
         for (size_t s = 0; s < k; s++) {
-            share[s] /= (double)n;
+            share[s] = placed ? share[s] / (double)placed : NAN;
             res->segment_psi += psi_term(share[s], r->seg_share[s]);
         }
         res->segment_level = level_of(res->segment_psi, p);

@@ -12,6 +12,12 @@ int cseg__model_assign_planned(const cseg_model *m, const cseg_table *t,
                                const cseg__prep_plan *pl, int32_t *labels, double *distance,
                                cseg_diag *d);
 
+/* cseg_model_assign, but a distance beyond the range of numbers (a value
+ * far out of the training range) is given as it is, not refused: drift
+ * measures such customers (src/drift/drift.c). */
+int cseg__model_assign_any(const cseg_model *m, const cseg_table *t, int32_t *labels,
+                           double *distance, cseg_diag *d);
+
 /* The threads' buffers of an assignment, kept by a caller that assigns
  * chunk after chunk (cseg_model_assign_csv) so that each chunk uses the
  * memory the last one used: fresh memory costs a page fault a page on first

@@ -761,7 +761,7 @@ void cseg__assign_scratch_free(cseg__assign_scratch *s)
  * the threads' buffers in sc (NULL: made and freed here). */
 static int assign_rows(const cseg_model *m, const cseg_table *t, const cseg__prep_plan *given,
                        long jid, int32_t *labels, double *distance, size_t *n_kept,
-                       cseg__assign_scratch *sc, cseg_diag *d)
+                       cseg__assign_scratch *sc, int any_distance, cseg_diag *d)
 {
     if (!m->prep)
         return CSEG_ENOTFIT;
@@ -821,7 +821,7 @@ static int assign_rows(const cseg_model *m, const cseg_table *t, const cseg__pre
     }
     if (n_kept)
         *n_kept = kept;
-    return finite_distances(m, t, distance, d);
+    return any_distance ? 0 : finite_distances(m, t, distance, d);
 }
 
 int cseg_model_assign_known(const cseg_model *m, const cseg_table *t, const char *id_column,
@@ -832,7 +832,7 @@ int cseg_model_assign_known(const cseg_model *m, const cseg_table *t, const char
     if (!has_clusterer(m))
         return CSEG_ENOTFIT;
     long jid = id_column ? cseg_table_find(t, id_column) : -1;
-    return assign_rows(m, t, NULL, m->n_known ? jid : -1, labels, distance, n_kept, NULL, d);
+    return assign_rows(m, t, NULL, m->n_known ? jid : -1, labels, distance, n_kept, NULL, 0, d);
 }
 
 int cseg_model_assign(const cseg_model *m, const cseg_table *t, int32_t *labels,
@@ -840,7 +840,15 @@ int cseg_model_assign(const cseg_model *m, const cseg_table *t, int32_t *labels,
 {
     if (!has_clusterer(m))
         return CSEG_ENOTFIT;
-    return assign_rows(m, t, NULL, -1, labels, distance, NULL, NULL, d);
+    return assign_rows(m, t, NULL, -1, labels, distance, NULL, NULL, 0, d);
+}
+
+int cseg__model_assign_any(const cseg_model *m, const cseg_table *t, int32_t *labels,
+                           double *distance, cseg_diag *d)
+{
+    if (!has_clusterer(m))
+        return CSEG_ENOTFIT;
+    return assign_rows(m, t, NULL, -1, labels, distance, NULL, NULL, 1, d);
 }
 
 int cseg__model_assign_chunk(const cseg_model *m, const cseg_table *t, const char *id_column,
@@ -850,7 +858,7 @@ int cseg__model_assign_chunk(const cseg_model *m, const cseg_table *t, const cha
     if (!has_clusterer(m))
         return CSEG_ENOTFIT;
     long jid = id_column && m->n_known ? cseg_table_find(t, id_column) : -1;
-    return assign_rows(m, t, NULL, jid, labels, distance, NULL, sc, d);
+    return assign_rows(m, t, NULL, jid, labels, distance, NULL, sc, 0, d);
 }
 
 int cseg__model_assign_planned(const cseg_model *m, const cseg_table *t,
@@ -859,7 +867,7 @@ int cseg__model_assign_planned(const cseg_model *m, const cseg_table *t,
 {
     if (!has_clusterer(m))
         return CSEG_ENOTFIT;
-    return assign_rows(m, t, pl, -1, labels, distance, NULL, NULL, d);
+    return assign_rows(m, t, pl, -1, labels, distance, NULL, NULL, 0, d);
 }
 
 static const char *scale_name(cseg_scale s)

@@ -228,6 +228,12 @@ contains drift-rich-json "$T/out" '"level": "ALERT"'
 # with a high enough alert threshold the same drift is a warning, exit 0
 expect 0 drift-rich-warn -- "$BIN" drift "$T/m1/model.json" "$T/mall_rich.csv" --warn 0.1 --alert 1000
 contains drift-rich-warn "$T/out" "some drift (warning)"
+# one customer's income 1e200: the drift report is made (it stopped at "the distance to the
+# segment is beyond the range of numbers"), that customer unfit and out of the segment shares
+awk -F, -v OFS=, '{ sub(/\r$/, "") } NR == 6 { $4 = "1e200" } { print }' "$MALL" >"$T/mall_huge.csv"
+expect 0 drift-huge-value -- "$BIN" drift "$T/m1/model.json" "$T/mall_huge.csv"
+contains drift-huge-value "$T/out" "Annual_Income(k\$)"
+contains drift-huge-value-unfit "$T/out" "No segment fits"
 # A column with one value (a share of 1 for its level) in a table of 200: the reference's
 # shares were sums of 1/n, 1.0000000000000007 for some n, and the model could not be read
 # back by assign, drift or explain. A model written so before still loads.

@@ -29,6 +29,9 @@ extern "C" {
 
 /* The schema this custseg writes (the custseg_meta row schema_version). */
 #define CSEG_STORE_SCHEMA_VERSION 4
+/* The longest customer id a store keeps, in bytes (a PostgreSQL index
+ * entry holds at most about 2,700); a longer one is refused. */
+#define CSEG_STORE_ID_MAX 2000
 
 /* One connection to a store. Used by one thread at a time (threads that
  * write at once each open their own: the database serialises them). */

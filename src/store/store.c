@@ -682,7 +682,9 @@ static int store_segments(cseg_store *s, const char *run_id, json_t *segs, cseg_
 }
 
 /* One row per customer: an id given twice is refused before anything is
- * written (the table's key is the position, so the store does not check). */
+ * written (the table's key is the position, so the store does not check);
+ * so is an id longer than CSEG_STORE_ID_MAX (PostgreSQL's index refused it
+ * halfway, naming no customer; SQLite took it: the same on both now). */
 static int unique_ids(cseg_store *s, const cseg_table *t, long jid, cseg_diag *d)
 {
     size_t n = cseg_table_n_rows(t), cap = 64;
@@ -719,6 +721,13 @@ static int unique_ids(cseg_store *s, const cseg_table *t, long jid, cseg_diag *d
         const char *id = cseg__table_cell_text(t, (size_t)jid, i, a, sizeof a);
         if (!id)
             continue;
+        if (strlen(id) > CSEG_STORE_ID_MAX) {
+            rc = cseg__diag(d, CSEG_EINVAL, s->uri, 0, 0,
+                            "the id of customer %zu is %zu bytes, more than the %d a store "
+                            "indexes (\"%.40s...\")",
+                            i + 1, strlen(id), CSEG_STORE_ID_MAX, id);
+            break;
+        }
         size_t h = (size_t)cseg__hash(id, strlen(id), 0) & (cap - 1);
         for (; slot[h] != SIZE_MAX; h = (h + 1) & (cap - 1)) {
             const char *o = cseg__table_cell_text(t, (size_t)jid, slot[h], b, sizeof b);

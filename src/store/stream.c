@@ -275,6 +275,8 @@ static int clean(const cseg_model *m, const cseg_event *ev, clean_event *ce, cse
         return bad_field(d, "customer_id", "an event needs a customer id");
     if (cseg__utf8_invalid_at(ev->customer_id, strlen(ev->customer_id)) < strlen(ev->customer_id))
         return bad_field(d, "customer_id", "the customer id is not valid UTF-8");
+    if (strlen(ev->customer_id) > CSEG_STORE_ID_MAX)
+        return bad_field(d, "customer_id", "the customer id is longer than a store keeps");
     if (ev->time == CSEG_TIME_NA)
         return bad_field(d, "time", "an event needs a time");
     /* The years a date in a log may have (cseg_parse_datetime): seconds

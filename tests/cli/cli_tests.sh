@@ -228,6 +228,10 @@ contains drift-rich-json "$T/out" '"level": "ALERT"'
 # with a high enough alert threshold the same drift is a warning, exit 0
 expect 0 drift-rich-warn -- "$BIN" drift "$T/m1/model.json" "$T/mall_rich.csv" --warn 0.1 --alert 1000
 contains drift-rich-warn "$T/out" "some drift (warning)"
+# a number column's value that is not a number is named by line and column, as assign names it
+awk -F, -v OFS=, '{ sub(/\r$/, "") } NR == 2 { $4 = "inf" } { print }' "$MALL" >"$T/mall_inf.csv"
+expect 1 drift-inf -- "$BIN" drift "$T/m1/model.json" "$T/mall_inf.csv"
+stderr_is drift-inf "custseg: $T/mall_inf.csv:2:11: expected a number in column \"Annual_Income(k\$)\", got \"inf\""
 # one customer's income 1e200: the drift report is made (it stopped at "the distance to the
 # segment is beyond the range of numbers"), that customer unfit and out of the segment shares
 awk -F, -v OFS=, '{ sub(/\r$/, "") } NR == 6 { $4 = "1e200" } { print }' "$MALL" >"$T/mall_huge.csv"

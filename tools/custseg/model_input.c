@@ -72,10 +72,12 @@ int cli_model_customers(const cseg_model *m, const char *path, const cseg_csv_pa
         cseg_table_read_params rp;
         cseg_table_read_params_init(&rp);
         rp.csv = *csv;
-        /* The id, then the model's category columns as text: a category
+        /* The id, then the model's columns with their types: a category
          * whose values all look like numbers ("1") is still categories (the
          * streamed assign reads it so; assign, drift and explain of the
-         * whole table refused it as numbers). */
+         * whole table refused it as numbers), and a number column's value
+         * that is not one is named by its line and column ("inf" made drift
+         * say only that the column must hold numbers). */
         size_t ni = cseg_prep_n_inputs(pp), ns = 0;
         cseg_colspec *specs = calloc(ni + 1, sizeof *specs);
         if (!specs)
@@ -83,9 +85,11 @@ int cli_model_customers(const cseg_model *m, const char *path, const cseg_csv_pa
         if (*idcol)
             specs[ns++] = (cseg_colspec){*idcol, CSEG_COL_TEXT, 1};
         for (size_t j = 0; j < ni; j++)
-            if (cseg_prep_input_is_category(pp, j) &&
-                (!*idcol || strcmp(cseg_prep_input_name(pp, j), *idcol) != 0))
-                specs[ns++] = (cseg_colspec){cseg_prep_input_name(pp, j), CSEG_COL_TEXT, 0};
+            if (!*idcol || strcmp(cseg_prep_input_name(pp, j), *idcol) != 0)
+                specs[ns++] = (cseg_colspec){cseg_prep_input_name(pp, j),
+                                             cseg_prep_input_is_category(pp, j) ? CSEG_COL_TEXT
+                                                                                : CSEG_COL_NUMBER,
+                                             0};
         rp.specs = specs;
         rp.n_specs = ns;
         if ((rc = cseg_table_read_csv(t, path, &rp, &diag)) < 0 && rc == CSEG_ENOCOL && *idcol) {

@@ -86,10 +86,9 @@ int cli_model_customers(const cseg_model *m, const char *path, const cseg_csv_pa
             specs[ns++] = (cseg_colspec){*idcol, CSEG_COL_TEXT, 1};
         for (size_t j = 0; j < ni; j++)
             if (!*idcol || strcmp(cseg_prep_input_name(pp, j), *idcol) != 0)
-                specs[ns++] = (cseg_colspec){cseg_prep_input_name(pp, j),
-                                             cseg_prep_input_is_category(pp, j) ? CSEG_COL_TEXT
-                                                                                : CSEG_COL_NUMBER,
-                                             0};
+                specs[ns++] = (cseg_colspec){
+                    cseg_prep_input_name(pp, j),
+                    cseg_prep_input_is_category(pp, j) ? CSEG_COL_TEXT : CSEG_COL_NUMBER, 0};
         rp.specs = specs;
         rp.n_specs = ns;
         if ((rc = cseg_table_read_csv(t, path, &rp, &diag)) < 0 && rc == CSEG_ENOCOL && *idcol) {

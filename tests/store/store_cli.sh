@@ -66,6 +66,13 @@ contains forget "$T/out" "Erased 2 customer ids: 1 memberships, 1 customer state
 expect 0 export-after-forget -- "$BIN" export --db "$DB" --run 1 --min-segment-size 0
 lacks export-after-forget "$T/out" "10001,"
 contains export-after-forget "$T/out" "10002,"
+# an id as a spreadsheet writes it is the stored id ("10003.0" is 10003); none found: said so
+# (a store of its own: the runs above are counted after the kills below)
+expect 0 forget-store -- "$BIN" run "$SMALL" --k 3 --out "$T/of" --db "$T/forget.db" --quiet
+expect 0 forget-number-form -- "$BIN" forget --db "$T/forget.db" "10003.0"
+contains forget-number-form "$T/out" "Erased 1 customer id: 1 memberships"
+expect 0 forget-none -- "$BIN" forget --db "$T/forget.db" no-such-customer
+contains forget-none "$T/out" "None of the 1 customer id is in the store: nothing removed"
 # the minimum segment size counts the members left: 10001's segment, one short of its size at
 # the run, is held back at that size (the size stored with the run let it through)
 seg1=$(awk -F, -v c="$(col "$T/o1/customers.csv" segment)" '$1 == "10001" { print $c }' "$T/o1/customers.csv")

@@ -745,6 +745,10 @@ awk -F, -v OFS=, 'NR > 1 && $1 == 1 { $2 = "Somebody Else" } { print }' "$T/rclv
 expect 0 report-stale-rules -- "$BIN" report "$T/rstale" --out "$T/rstale_report.html"
 contains report-stale-rules "$T/err" 'group 1 is "Somebody Else", but segment 1 is'
 lacks report-stale-rules "$T/rstale_report.html" "What each segment buys together"
+# --by of another log's run: said so (it ran silently, every segment without baskets)
+expect 0 rules-by-other-log -- "$BIN" run "$SMALL" --k 3 --out "$T/rsm" --quiet
+expect 0 rules-by-other-log -- "$BIN" rules "$RETAIL" --by "$T/rsm/customers.csv" --min-support 0.05 --out "$T/rsm2" --quiet
+contains rules-by-other-log "$T/err" "none of the customers of $RETAIL is in $T/rsm/customers.csv"
 expect 0 rules-codes -- "$BIN" rules "$RETAIL" --codes --min-support 0.02 --min-confidence 0.5 --out "$T/rc"
 contains rules-codes "$T/out" "{22697, 22699} -> {22698}"
 

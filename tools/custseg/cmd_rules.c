@@ -317,6 +317,14 @@ int cmd_rules(int argc, char **argv)
     cseg_baskets_free(b);
     if (rc < 0)
         return cli_fail(rc, &diag, path);
+    /* --by of another log's run: no invoice of this log has a segment. */
+    size_t in_segments = 0;
+    for (size_t g = 1; by && g < cseg_assoc_n_groups(r); g++)
+        in_segments += cseg_assoc_group_baskets(r, g);
+    if (by && in_segments == 0 && cseg_assoc_group_baskets(r, 0) > 0)
+        fprintf(stderr, "custseg: warning: none of the customers of %s is in %s: the segments "
+                        "have no baskets (is it a run of this log?)\n",
+                path, by);
     char file[4200];
     snprintf(file, sizeof file, "%s/rules.csv", out_dir);
     if (cli_make_dir(out_dir) < 0) {

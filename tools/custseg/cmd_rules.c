@@ -322,8 +322,9 @@ int cmd_rules(int argc, char **argv)
     for (size_t g = 1; by && g < cseg_assoc_n_groups(r); g++)
         in_segments += cseg_assoc_group_baskets(r, g);
     if (by && in_segments == 0 && cseg_assoc_group_baskets(r, 0) > 0)
-        fprintf(stderr, "custseg: warning: none of the customers of %s is in %s: the segments "
-                        "have no baskets (is it a run of this log?)\n",
+        fprintf(stderr,
+                "custseg: warning: none of the customers of %s is in %s: the segments "
+                "have no baskets (is it a run of this log?)\n",
                 path, by);
     char file[4200];
     snprintf(file, sizeof file, "%s/rules.csv", out_dir);

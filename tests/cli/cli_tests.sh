@@ -650,6 +650,12 @@ if grep -q "sampled" "$T/out"; then bad "score --sample 0 sampled"; else ok; fi
 
 # ---- clv: lifetime value (docs/clv.md) ----
 CDNOW=$SRC/data/cdnow_master.csv.gz
+# a calibration frequency no customer has: "-" in the holdout table, null in JSON (0.0000)
+expect 0 clv-empty-group -- "$BIN" clv "$SMALL" --calibration-end 2021-04-01 --out "$T/clvg"
+contains clv-empty-group "$T/out" "  3                                 0          -          -"
+expect 0 clv-empty-group-json -- "$BIN" clv "$SMALL" --calibration-end 2021-04-01 --out "$T/clvg" --format json
+tr -d ' \n' <"$T/out" >"$T/clvg.json"
+contains clv-empty-group-json "$T/clvg.json" '{"frequency":"3","customers":0,"actual":null,"predicted":null}'
 # a calibration end after the last purchase, no holdout end given: said so (it blamed a
 # holdout end the user never gave, as a usage error)
 expect 1 clv-cal-after-data -- "$BIN" clv "$SMALL" --calibration-end 2030-01-01 --out "$T/clvx"

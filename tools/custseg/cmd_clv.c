@@ -504,10 +504,10 @@ int cmd_clv(int argc, char **argv)
                 char lab[16];
                 group_label(k, lab, sizeof lab);
                 /* "o" with num(): a NaN mean is null, not a row json_pack drops */
-                json_array_append_new(rows,
-                                      json_pack("{s:s,s:I,s:o,s:o}", "frequency", lab, "customers",
-                                                (json_int_t)g[k].n, "actual", num(g[k].actual),
-                                                "predicted", num(g[k].predicted)));
+                json_array_append_new(rows, json_pack("{s:s,s:I,s:o,s:o}", "frequency", lab,
+                                                      "customers", (json_int_t)g[k].n, "actual",
+                                                      num(g[k].n ? g[k].actual : NAN), "predicted",
+                                                      num(g[k].n ? g[k].predicted : NAN)));
             }
             char b[16];
             cseg_format_date(in.hold_end, b, sizeof b);
@@ -553,7 +553,11 @@ int cmd_clv(int argc, char **argv)
             for (int k = 0; k <= GROUPS; k++) {
                 char lab[16];
                 group_label(k, lab, sizeof lab);
-                printf("  %-24s %10zu %10.4f %10.4f\n", lab, g[k].n, g[k].actual, g[k].predicted);
+                if (g[k].n == 0) /* no customer: no mean to show */
+                    printf("  %-24s %10zu %10s %10s\n", lab, g[k].n, "-", "-");
+                else
+                    printf("  %-24s %10zu %10.4f %10.4f\n", lab, g[k].n, g[k].actual,
+                           g[k].predicted);
             }
         }
         const double *cl = column(in.cal, CSEG_CLV_COL_CLV);

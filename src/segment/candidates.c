@@ -455,11 +455,16 @@ int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_
         else
             c->c.inertia = c->c.silhouette = c->c.davies_bouldin = c->c.calinski_harabasz = NAN;
         /* Fewer clusters than asked for (fewer distinct customers than k):
-         * larger k can only repeat this row, so the k table ends here. */
-        if (k && c->c.n_clusters < k && !p->k && t + 1 < m) {
+         * larger k can only repeat this row, so the k table ends here, and
+         * without this row when the row before has as many clusters (it was
+         * shown twice, its Calinski-Harabasz a division by about zero). */
+        if (k && c->c.n_clusters < k && !p->k && (t + 1 < m || t > 0)) {
+            size_t keep = t > 0 && f->c[t - 1].c.n_clusters >= c->c.n_clusters ? t : t + 1;
+            if (keep == t)
+                cseg__fit_release(f, t);
             for (size_t u = t + 1; u < m; u++)
                 free(f->c[u].labels);
-            f->n = m = t + 1;
+            f->n = m = keep;
         }
     }
     if (progress && (rc = cseg__progress(p, CSEG_STAGE_DONE, 0, m, m, n, d)) < 0)
@@ -596,16 +601,18 @@ out:
     return rc;
 }
 
-int cseg__fit_predict(const cseg_segment_params *p, const double *Ztr, size_t ntr,
-                      const double *Z, size_t n, size_t d, size_t *n_out, int32_t *labels,
+int cseg__fit_predict(const cseg_segment_params *p, const double *Ztr, size_t ntr, const double *Z,
+                      size_t n, size_t d, size_t room, size_t *n_out, int32_t *labels,
                       cseg_diag *diag)
 {
     cseg__fit f;
     int rc = cseg__fit_run(p, Ztr, ntr, d, &f, 0, 0, diag);
     if (rc < 0)
         goto out;
-    *n_out = f.n;
-    for (size_t t = 0; t < f.n && rc == 0; t++) {
+    /* A resample's candidate table may be longer than the caller's (it ends
+     * where a k first gives fewer clusters, which depends on the rows). */
+    *n_out = f.n < room ? f.n : room;
+    for (size_t t = 0; t < *n_out && rc == 0; t++) {
         /* The rule for new customers is the saved model's: install the
          * candidate in a model without preprocessing and predict. */
         cseg_model *m = NULL;

@@ -92,7 +92,7 @@ static int stability(const cseg_segment_params *p, size_t B, const cseg__fit *f,
             memcpy(Zb + i * d, Z + (cseg__splitmix64(&st) % n) * d, d * sizeof *Zb);
         pb.seed = p->seed + b + 1;
         size_t got = 0;
-        if (cseg__fit_predict(&pb, Zb, n, Z, n, d, &got, lab, diag) < 0) {
+        if (cseg__fit_predict(&pb, Zb, n, Z, n, d, m, &got, lab, diag) < 0) {
             /* A resample on which the algorithm cannot run counts as unstable. */
             cseg_diag_clear(diag);
             continue;

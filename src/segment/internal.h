@@ -69,9 +69,9 @@ int cseg__fit_install(cseg__fit *f, size_t ci, const size_t *newid, const double
                       size_t d, cseg_model *m);
 /* Fit every candidate of p on Ztr (no scores) and give every row of Z a
  * label by each candidate's saved-model rule (cseg_model_predict): labels
- * receives *n_out rows of n labels (room for k_max - k_min + 1 rows). */
-int cseg__fit_predict(const cseg_segment_params *p, const double *Ztr, size_t ntr,
-                      const double *Z, size_t n, size_t d, size_t *n_out, int32_t *labels,
+ * receives *n_out rows of n labels, the first candidates', at most room. */
+int cseg__fit_predict(const cseg_segment_params *p, const double *Ztr, size_t ntr, const double *Z,
+                      size_t n, size_t d, size_t room, size_t *n_out, int32_t *labels,
                       cseg_diag *diag);
 
 /* The prepared input shared by segment and compare: the customer table

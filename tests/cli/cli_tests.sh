@@ -570,6 +570,13 @@ for i in $(seq 1 30); do echo "$i,$((i % 3))" >>"$T/n3.csv"; done
 expect 0 compare-stability-short -- "$BIN" compare "$T/n3.csv" --bootstrap 2 --algos kmeans,ward
 expect 0 fit-three-distinct -- "$BIN" fit "$T/n3.csv" --out "$T/n3"
 [ "$(grep -c '^   3 ' "$T/out")" -eq 1 ] && ok || bad "fit-three-distinct: the k = 3 row $(grep -c '^   3 ' "$T/out") times"
+# the id column found by its name (no --id) is read as text ids from the start: "00001" stays
+# (read as numbers it became 1), and --pseudonymize takes it (it refused: "only a text column")
+printf 'customer_id,a,b\n00001,1,2\n00002,3,4\n00003,5,1\n00004,2,2\n00005,9,9\n00006,1,1\n' >"$T/zero_ids.csv"
+expect 0 fit-zero-ids -- "$BIN" fit "$T/zero_ids.csv" --k 2 --out "$T/zi" --quiet
+contains fit-zero-ids "$T/zi/customers.csv" "00001,1,2,"
+head -c 32 /dev/urandom >"$T/key32"
+expect 0 fit-pseudonymize-detected-id -- "$BIN" fit "$MALL" --pseudonymize "$T/key32" --out "$T/psd" --quiet
 # identical customers: one segment, said so once (issue 16.12)
 printf 'id,a,b\n1,1,2\n2,1,2\n3,1,2\n4,1,2\n5,1,2\n' > "$T/same.csv"
 expect 0 identical-rows -- "$BIN" fit "$T/same.csv" --out "$T/h7"

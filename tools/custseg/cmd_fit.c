@@ -189,6 +189,22 @@ int cmd_fit(int argc, char **argv)
     }
     if (spread && o.p.n_threads == 0)
         rp.n_threads = cli_mpi_threads();
+    /* No --id: a column named like an id (CustomerID, customer_id, ID ...),
+     * found in the header so that it is read as text ids from the first
+     * reading ("00001" stays "00001"; read as numbers it became 1, and
+     * --pseudonymize refused it). A database source: after its reading. */
+    if (!id && !cseg_db_is_uri(path)) {
+        cseg_csv *hdr = NULL;
+        if (cseg_csv_open(&hdr, path, &rp.csv, &diag) == 0) {
+            for (size_t j = 0; j < cseg_csv_n_columns(hdr) && !id; j++)
+                if (cseg_is_customer_id_name(cseg_csv_column_name(hdr, j), CSEG_ID_IN_TABLE)) {
+                    snprintf(idbuf, sizeof idbuf, "%s", cseg_csv_column_name(hdr, j));
+                    id = idbuf;
+                }
+            cseg_csv_close(hdr);
+        }
+        cseg_diag_clear(&diag); /* the reading below says what is wrong with the file */
+    }
     for (int pass = 0; pass < 2; pass++) {
         cseg_colspec *specs = calloc(1 + ndrop + npii, sizeof *specs);
         if (!specs) {

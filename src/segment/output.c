@@ -320,7 +320,9 @@ static json_t *previous_json(const cseg_segmentation *r)
         json_array_append_new(segs, js);
     }
     for (size_t i = 0; i < kp; i++) {
-        if (pv->of_prev[i] < 0)
+        /* a number the previous customers.csv skips had no customers: it
+         * did not vanish, it never was */
+        if (pv->of_prev[i] < 0 && pv->prev_size[i] > 0)
             json_array_append_new(vanished, json_pack("{s:I,s:s,s:I}", "segment", (json_int_t)i + 1,
                                                       "name", pv->names[i], "size",
                                                       (json_int_t)pv->prev_size[i]));

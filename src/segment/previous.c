@@ -290,6 +290,13 @@ int cseg__prev_match(const cseg_segment_params *p, const cseg_table *cust, const
         }
     if ((rc = hungarian(cost, sq, col)) < 0)
         goto out;
+    /* A pair with nothing to go on (no customer in both, no distance: the
+     * previous segment had no customers, or the runs share neither
+     * customers nor features) is no match: the matching would be arbitrary
+     * ("continues previous segment 3, overlap 0.00"), so both stay apart. */
+    for (size_t i = 0; i < kp; i++)
+        if ((long)i != po && col[i] < kc && ov[i * k + col[i]] == 0 && isnan(dist[i * kc + col[i]]))
+            col[i] = sq; /* unmatched: vanished */
     /* Matched segments in the previous order, then the new ones in this run's order. */
     for (size_t i = 0; i < kp; i++)
         pv->of_prev[i] = -1;

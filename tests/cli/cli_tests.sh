@@ -289,6 +289,18 @@ contains fit-store-2-json "$T/ps2/segments.json" '"migration": ['
 seg_pairs "$T/ps1/customers.csv" >"$T/a"
 seg_pairs "$T/ps2/customers.csv" | head -5 >"$T/b"
 same fit-store-names "$T/a" "$T/b"
+# nothing to go on (no customer in both, no feature in common): every segment is new, none
+# "continues previous segment j (overlap 0.00)"; the index is "-", not 0.0000
+expect 0 run-prev-unrelated -- "$BIN" run "$SMALL" --k 3 --previous "$T/pa" --out "$T/pu"
+contains run-prev-unrelated "$T/out" "0 customers in both, adjusted Rand index -"
+if grep -q "continues previous segment" "$T/out"; then bad "run-prev-unrelated: a segment continues"; else ok; fi
+# a previous segment number without customers (its customers forgotten, or skipped) is no
+# match for a new segment and did not vanish (it took a segment, named "Segment 3")
+awk -F, -v OFS=, -v c="$(head -1 "$T/pa/customers.csv" | tr , '\n' | grep -nx segment | cut -d: -f1)" \
+    'NR > 1 && $c == 3 { next } { print }' "$T/pa/customers.csv" >"$T/pgap.csv"
+mkdir -p "$T/pgap" && cp "$T/pa/model.json" "$T/pa/segments.json" "$T/pgap/" && mv "$T/pgap.csv" "$T/pgap/customers.csv"
+expect 0 fit-prev-gap -- "$BIN" fit "$MALL" --out "$T/pg2" --k 5 --previous "$T/pgap"
+if grep -q "continues previous segment 3 \|(Segment 3)" "$T/out"; then bad "fit-prev-gap: $(grep "Segment 3\|segment 3 " "$T/out")"; else ok; fi
 # DBSCAN's Outliers continue as Outliers, never as a cluster
 expect 0 fit-prev-db1 -- "$BIN" fit "$MALL" --out "$T/pd1" --algo dbscan
 expect 0 fit-prev-db2 -- "$BIN" fit "$MALL" --out "$T/pd2" --algo dbscan --eps 0.9 --previous "$T/pd1"

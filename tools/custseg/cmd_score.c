@@ -388,7 +388,8 @@ measure:
             printf("silhouette         %.10g%s\n", sil,
                    sp.sample_size && sp.sample_size < n_used ? " (sampled)" : "");
         else
-            printf("silhouette         - (needs fewer clusters than samples)\n");
+            printf("silhouette         - (needs 2 or more clusters, and fewer than the %s)\n",
+                   sp.sample_size && sp.sample_size < n_used ? "rows sampled" : "rows");
         printf("davies_bouldin     %.10g\n", db);
         printf("calinski_harabasz  %.10g\n", ch);
         printf("inertia            %.10g\n", in);

@@ -562,9 +562,12 @@ static void print_previous(const cseg_segmentation *r)
         return;
     }
     json_t *segs = json_object_get(pv, "segments"), *van = json_object_get(pv, "vanished");
-    printf("\nSince the previous run: %lld customers in both, adjusted Rand index %.4f\n",
-           (long long)json_integer_value(json_object_get(pv, "shared_customers")),
-           json_real_value(json_object_get(pv, "adjusted_rand")));
+    json_t *ari = json_object_get(pv, "adjusted_rand");
+    char arit[32] = "-"; /* null: no customer in both (it printed 0.0000) */
+    if (json_is_number(ari))
+        snprintf(arit, sizeof arit, "%.4f", json_number_value(ari));
+    printf("\nSince the previous run: %lld customers in both, adjusted Rand index %s\n",
+           (long long)json_integer_value(json_object_get(pv, "shared_customers")), arit);
     for (size_t s = 0; s < json_array_size(segs); s++) {
         json_t *x = json_array_get(segs, s);
         json_t *prev = json_object_get(x, "previous_segment");

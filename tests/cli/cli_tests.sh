@@ -289,6 +289,13 @@ contains fit-store-2-json "$T/ps2/segments.json" '"migration": ['
 seg_pairs "$T/ps1/customers.csv" >"$T/a"
 seg_pairs "$T/ps2/customers.csv" | head -5 >"$T/b"
 same fit-store-names "$T/a" "$T/b"
+# a tampered previous customers.csv is a data error naming the file and line (it was a usage
+# error, exit 2, naming neither)
+mkdir -p "$T/ptamp" && cp "$T/pa/model.json" "$T/pa/segments.json" "$T/ptamp/"
+awk -F, -v OFS=, -v c="$(head -1 "$T/pa/customers.csv" | tr , '\n' | grep -nx segment | cut -d: -f1)" \
+    'NR == 3 { $c = 2.5 } { print }' "$T/pa/customers.csv" >"$T/ptamp/customers.csv"
+expect 1 fit-prev-tampered -- "$BIN" fit "$MALL" --out "$T/pt2" --previous "$T/ptamp"
+stderr_is fit-prev-tampered "custseg: $T/ptamp/customers.csv:3: segment is not a whole number from 1 to 256"
 # nothing to go on (no customer in both, no feature in common): every segment is new, none
 # "continues previous segment j (overlap 0.00)"; the index is "-", not 0.0000
 expect 0 run-prev-unrelated -- "$BIN" run "$SMALL" --k 3 --previous "$T/pa" --out "$T/pu"
@@ -589,6 +596,12 @@ expect 0 fit-zero-ids -- "$BIN" fit "$T/zero_ids.csv" --k 2 --out "$T/zi" --quie
 contains fit-zero-ids "$T/zi/customers.csv" "00001,1,2,"
 head -c 32 /dev/urandom >"$T/key32"
 expect 0 fit-pseudonymize-detected-id -- "$BIN" fit "$MALL" --pseudonymize "$T/key32" --out "$T/psd" --quiet
+# a k range above the customers: said so, as for one k (k = 7 was chosen, outside the range)
+printf 'id,a,b\n1,1,2\n2,3,4\n3,5,1\n4,2,2\n5,9,9\n6,1,1\n7,4,4\n8,8,1\n' >"$T/c8.csv"
+expect 1 fit-k-range-above-n -- "$BIN" fit "$T/c8.csv" --k 10..12 --out "$T/c8o"
+stderr_is fit-k-range-above-n "custseg: k from 10 to 12: 8 customers make at most 7 segments to choose among"
+expect 1 compare-k-range-above-n -- "$BIN" compare "$T/c8.csv" --k 10..12
+contains compare-k-range-above-n "$T/err" "k from 10 to 12: 8 customers make at most 7 segments"
 # identical customers: one segment, said so once (issue 16.12)
 printf 'id,a,b\n1,1,2\n2,1,2\n3,1,2\n4,1,2\n5,1,2\n' > "$T/same.csv"
 expect 0 identical-rows -- "$BIN" fit "$T/same.csv" --out "$T/h7"

@@ -687,11 +687,25 @@ static int read_previous(const char *dir, cseg_table **t, char **idcol)
                          mp);
     cseg_table_read_params rp;
     cseg_table_read_params_init(&rp);
-    cseg_colspec spec = {*idcol, CSEG_COL_TEXT, 1};
-    rp.specs = &spec;
-    rp.n_specs = 1;
+    /* The id, the segment and its name: a file that lacks one, or a
+     * segment that is not one, is named by file and line (the library's
+     * check named neither, as a usage error). */
+    cseg_colspec spec[3] = {{*idcol, CSEG_COL_TEXT, 1},
+                            {"segment", CSEG_COL_NUMBER, 0},
+                            {"segment_name", CSEG_COL_TEXT, 0}};
+    rp.specs = spec;
+    rp.n_specs = strcmp(*idcol, "segment") && strcmp(*idcol, "segment_name") ? 3 : 1;
     if ((rc = cseg_table_read_csv(t, cp, &rp, &diag)) < 0)
         return cli_fail(rc, &diag, cp);
+    size_t n = cseg_table_n_rows(*t);
+    long js = cseg_table_find(*t, "segment");
+    const double *sg = js >= 0 ? cseg_table_numbers(*t, (size_t)js) : NULL;
+    if (n == 0)
+        return cli_error(EXIT_DATA, "%s: no customers in the previous run", cp);
+    for (size_t i = 0; sg && i < n; i++)
+        if (!(sg[i] >= 1 && sg[i] <= 256 && sg[i] == floor(sg[i])))
+            return cli_error(EXIT_DATA, "%s:%ld: segment is not a whole number from 1 to 256", cp,
+                             cseg_table_row_line(*t, i));
     return EXIT_OK;
 }
 

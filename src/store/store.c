@@ -305,8 +305,6 @@ static int rollback(cseg_store *s)
     return s->ops->exec(s, "ROLLBACK", NULL, NULL, 0, &ignored);
 }
 
-/* Create the schema, or bring an older one to this version, in one write
- * transaction (so two custsegs opening a new store do not both create it). */
 /* Whether the store's schema is this version's, read without a lock: a
  * store in use needs no migration, and taking the writers' lock to find that
  * out made every reader wait for a writer (30 s, then "database is locked",
@@ -325,6 +323,8 @@ static int schema_current(cseg_store *s)
     return yes;
 }
 
+/* Create the schema, or bring an older one to this version, in one write
+ * transaction (so two custsegs opening a new store do not both create it). */
 static int prepare_schema(cseg_store *s, cseg_diag *d)
 {
     int rc, has_meta, has_runs;

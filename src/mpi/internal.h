@@ -29,6 +29,9 @@ void cseg__mpi_spans_close(cseg__mpi_spans *c);
  * input, 0 for a failure without one). Returns the first failure's code (0:
  * none) and copies its diagnostic into d on every rank. Collective. */
 int cseg__mpi_agree(MPI_Comm comm, int rc, int64_t key, cseg_diag *d);
+/* The lowest rank holding the lowest key of all (INT64_MAX: none), or -1
+ * when every rank's is INT64_MAX. Collective. */
+int cseg__mpi_first(MPI_Comm comm, int64_t key);
 /* The file at path: a plain file mapped read-only (*map, *size; NULL and
  * 0 when empty), a gzip file only said so (*gzip). 0 or CSEG_EIO. */
 int cseg__mpi_map(const char *path, char **map, size_t *size, int *gzip, cseg_diag *d);

@@ -52,16 +52,24 @@
 
 /* ---- agreement: every rank learns the first failure ---- */
 
-int cseg__mpi_agree(MPI_Comm comm, int rc, int64_t key, cseg_diag *d)
+int cseg__mpi_first(MPI_Comm comm, int64_t key)
 {
-    int64_t mine = rc < 0 ? key : INT64_MAX, low;
-    MPI_Allreduce(&mine, &low, 1, MPI_INT64_T, MPI_MIN, comm);
+    int64_t low;
+    MPI_Allreduce(&key, &low, 1, MPI_INT64_T, MPI_MIN, comm);
     if (low == INT64_MAX)
-        return 0;
+        return -1;
     int rank, who, first;
     MPI_Comm_rank(comm, &rank);
-    who = rc < 0 && mine == low ? rank : INT_MAX;
+    who = key == low ? rank : INT_MAX;
     MPI_Allreduce(&who, &first, 1, MPI_INT, MPI_MIN, comm);
+    return first;
+}
+
+int cseg__mpi_agree(MPI_Comm comm, int rc, int64_t key, cseg_diag *d)
+{
+    int first = cseg__mpi_first(comm, rc < 0 ? key : INT64_MAX);
+    if (first < 0)
+        return 0;
     int code = rc;
     MPI_Bcast(&code, 1, MPI_INT, first, comm);
     MPI_Bcast(d, (int)sizeof *d, MPI_BYTE, first, comm);

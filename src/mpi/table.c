@@ -139,13 +139,7 @@ static void first_kinds(span_src *src, const char *name, const cseg_table_read_p
         for (size_t j = 0; j < ncsv; j++) {
             if (kind[j] || cseg_is_missing(f[j].ptr, f[j].len))
                 continue;
-            double v;
-            long long tv;
-            int pr = cseg_parse_double(f[j].ptr, f[j].len, &v);
-            kind[j] = pr == 0 || pr == CSEG_ERANGE ? CSEG_COL_NUMBER
-                      : cseg_parse_datetime(f[j].ptr, f[j].len, p->date_format, &tv) == 0
-                          ? CSEG_COL_DATETIME
-                          : CSEG_COL_TEXT;
+            kind[j] = (unsigned char)cseg__table_infer(f[j].ptr, f[j].len, p->date_format);
             left--;
         }
     }
@@ -265,12 +259,10 @@ int cseg_mpi_table_read_csv(MPI_Comm comm, cseg_table **out, const char *path,
         src = (span_src){{map, map + lo}, {h, hi - lo}, 0, 0};
         rc = cseg__table_read_part(&t, span_read, &src, path, &tp, as_text, ncsv, hint,
                                    (long)before, &stop, &d);
-        int64_t key = rc == 1 ? stop.line : rc < 0 ? (d.line > 0 ? d.line : 0) : INT64_MAX, low;
-        MPI_Allreduce(&key, &low, 1, MPI_INT64_T, MPI_MIN, comm);
-        if (low == INT64_MAX)
+        int64_t key = rc == 1 ? stop.line : rc < 0 ? (d.line > 0 ? d.line : 0) : INT64_MAX;
+        int first = cseg__mpi_first(comm, key);
+        if (first < 0)
             break; /* every range read */
-        int who = key == low ? rank : INT_MAX, first;
-        MPI_Allreduce(&who, &first, 1, MPI_INT, MPI_MIN, comm);
         int code = rc;
         MPI_Bcast(&code, 1, MPI_INT, first, comm);
         cseg_table_free(t);

@@ -70,6 +70,11 @@ int cseg__table_read_chunks_from(cseg_read_fn read, void *read_user, const char 
                                  const cseg_table_read_params *p, cseg__chunk_fn fn, void *user,
                                  cseg_table **dict, cseg_diag *d);
 
+/* The type a column left to inference takes from its first value (not
+ * missing): number (an out-of-range one too), else date-time in
+ * date_format (NULL: auto), else text. */
+cseg_coltype cseg__table_infer(const char *s, size_t len, const char *date_format);
+
 /* A value that does not fit the type its column had so far (a number
  * column's "abc"): the column becomes text, because of this value. */
 typedef struct cseg__retype {

@@ -993,6 +993,16 @@ out:
     return rc;
 }
 
+cseg_coltype cseg__table_infer(const char *s, size_t len, const char *date_format)
+{
+    double v;
+    long long tv;
+    int pr = cseg_parse_double(s, len, &v);
+    if (pr == 0 || pr == CSEG_ERANGE) /* out of range: a number column, and an error */
+        return CSEG_COL_NUMBER;
+    return cseg_parse_datetime(s, len, date_format, &tv) == 0 ? CSEG_COL_DATETIME : CSEG_COL_TEXT;
+}
+
 /* After a block: chunked reading (cseg__table_read_chunks) hands the rows
  * read so far to fn, and the table starts again with no rows but the same
  * dictionaries; the caller hears how far the reading is. */
@@ -1195,15 +1205,7 @@ static int read_pass(cseg_table **out, const insrc *in, const cseg_table_read_pa
                 continue;
             }
             if (c->type == CSEG_COL_AUTO) {
-                double v;
-                long long tv;
-                int pr = cseg_parse_double(s, len, &v);
-                if (pr == 0 || pr == CSEG_ERANGE)
-                    c->type = CSEG_COL_NUMBER;
-                else if (cseg_parse_datetime(s, len, p->date_format, &tv) == 0)
-                    c->type = CSEG_COL_DATETIME;
-                else
-                    c->type = CSEG_COL_TEXT;
+                c->type = cseg__table_infer(s, len, p->date_format);
                 if ((rc = col_alloc(c, t->cap_rows, i)) < 0)
                     goto oom;
             }

@@ -283,13 +283,8 @@ static int compare(cseg_comparison **out, cseg__input *in, const cseg_compare_pa
         c->kept = kept;
         c->n = p->subsample;
     }
-    if (!p->segment.k && p->segment.k_min > c->n - 1) { /* as fit says it */
-        rc = cseg__diag(d, CSEG_ERANGE, NULL, 0, 0,
-                        "k from %zu to %zu: %zu customers make at most %zu segments to choose "
-                        "among",
-                        p->segment.k_min, p->segment.k_max, c->n, c->n - 1);
+    if ((rc = cseg__k_range_check(&p->segment, c->n, d)) < 0) /* as fit says it */
         goto out;
-    }
     for (size_t a = 0; a < na; a++) {
         cseg_segment_params t = p->segment;
         cseg_algo_parse(algos[a], &t.algo, &t.linkage);

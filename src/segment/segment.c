@@ -688,6 +688,18 @@ out:
     return rc;
 }
 
+int cseg__k_range_check(const cseg_segment_params *p, size_t n, cseg_diag *d)
+{
+    /* A range whose every k is beyond the customers (k up to n - 1 are
+     * tried): said so, as for one k, not a k outside the range chosen. */
+    if (!p->k && n > 0 && p->k_min > n - 1)
+        return cseg__diag(d, CSEG_ERANGE, NULL, 0, 0,
+                          "k from %zu to %zu: %zu customers make at most %zu segments to "
+                          "choose among",
+                          p->k_min, p->k_max, n, n - 1);
+    return 0;
+}
+
 static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *diag)
 {
     double *X = NULL;
@@ -707,13 +719,8 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
         return cseg__diag(diag, CSEG_ERANGE, NULL, 0, 0,
                           "only %zu customer%s: choosing k needs at least 3 (give --k)", n,
                           n == 1 ? "" : "s");
-    /* A range whose every k is beyond the customers (k up to n - 1 are
-     * tried): said so, as for one k, not a k outside the range chosen. */
-    if (!p->k && p->algo != CSEG_ALGO_DBSCAN && p->height <= 0 && p->k_min > n - 1)
-        return cseg__diag(diag, CSEG_ERANGE, NULL, 0, 0,
-                          "k from %zu to %zu: %zu customers make at most %zu segments to "
-                          "choose among",
-                          p->k_min, p->k_max, n, n - 1);
+    if (p->algo != CSEG_ALGO_DBSCAN && p->height <= 0 && (rc = cseg__k_range_check(p, n, diag)) < 0)
+        return rc;
     if ((rc = cseg__prepare(p, &r->in, &X, &d, diag)) < 0)
         goto out;
     const char *label = cseg_algo_label(p->algo, p->linkage);

@@ -86,6 +86,11 @@ int cli_model_file_kind(const cseg_model *m, const char *path, const cseg_csv_pa
  * analysis day --as-of when have_as_of). *t (to free) and *idcol (the id
  * column, or NULL) on success; otherwise the error is printed and its exit
  * status returned. */
+/* The model's input columns but `except` (the id, or NULL) as the model
+ * reads them, into out (room for every input): categories text, the rest
+ * numbers, so that a value that does not fit is named by line and column.
+ * Returns how many. */
+size_t cli_input_specs(const cseg_prep *pp, const char *except, cseg_colspec *out);
 int cli_model_customers(const cseg_model *m, const char *path, const cseg_csv_params *csv,
                         int have_as_of, long long as_of, cseg_table **t, const char **idcol);
 

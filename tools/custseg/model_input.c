@@ -5,6 +5,18 @@
 
 #include "cli.h"
 
+size_t cli_input_specs(const cseg_prep *pp, const char *except, cseg_colspec *out)
+{
+    size_t ns = 0, ni = pp ? cseg_prep_n_inputs(pp) : 0;
+    for (size_t j = 0; j < ni; j++) {
+        const char *c = cseg_prep_input_name(pp, j);
+        if (!except || strcmp(c, except) != 0)
+            out[ns++] = (cseg_colspec){
+                c, cseg_prep_input_is_category(pp, j) ? CSEG_COL_TEXT : CSEG_COL_NUMBER, 0};
+    }
+    return ns;
+}
+
 int cli_model_file_kind(const cseg_model *m, const char *path, const cseg_csv_params *csv,
                         int *is_table, const char **idcol, size_t *have)
 {
@@ -78,17 +90,13 @@ int cli_model_customers(const cseg_model *m, const char *path, const cseg_csv_pa
          * whole table refused it as numbers), and a number column's value
          * that is not one is named by its line and column ("inf" made drift
          * say only that the column must hold numbers). */
-        size_t ni = cseg_prep_n_inputs(pp), ns = 0;
-        cseg_colspec *specs = calloc(ni + 1, sizeof *specs);
+        size_t ns = 0;
+        cseg_colspec *specs = calloc(cseg_prep_n_inputs(pp) + 1, sizeof *specs);
         if (!specs)
             return cli_error(EXIT_IO, "out of memory");
         if (*idcol)
             specs[ns++] = (cseg_colspec){*idcol, CSEG_COL_TEXT, 1};
-        for (size_t j = 0; j < ni; j++)
-            if (!*idcol || strcmp(cseg_prep_input_name(pp, j), *idcol) != 0)
-                specs[ns++] = (cseg_colspec){
-                    cseg_prep_input_name(pp, j),
-                    cseg_prep_input_is_category(pp, j) ? CSEG_COL_TEXT : CSEG_COL_NUMBER, 0};
+        ns += cli_input_specs(pp, *idcol, specs + ns);
         rp.specs = specs;
         rp.n_specs = ns;
         if ((rc = cseg_table_read_csv(t, path, &rp, &diag)) < 0 && rc == CSEG_ENOCOL && *idcol) {

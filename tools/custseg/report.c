@@ -195,8 +195,8 @@ int cmd_report(int argc, char **argv)
      * that does not fit is named by its line and column in customers.csv
      * (found later, by the pipeline, it named report.html and no line). */
     const cseg_prep *pp = cseg_model_prep(m);
-    size_t ni = pp ? cseg_prep_n_inputs(pp) : 0, ns = 0;
-    cseg_colspec *spec = calloc(ni + 2, sizeof *spec);
+    size_t ns = 0;
+    cseg_colspec *spec = calloc((pp ? cseg_prep_n_inputs(pp) : 0) + 2, sizeof *spec);
     if (!spec) {
         status = cli_error(EXIT_IO, "out of memory");
         goto out;
@@ -205,13 +205,8 @@ int cmd_report(int argc, char **argv)
                                                                       : cseg_model_id_column(m);
     if (id)
         spec[ns++] = (cseg_colspec){id, CSEG_COL_TEXT, 1};
-    spec[ns++] = (cseg_colspec){"segment", CSEG_COL_NUMBER, 0};
-    for (size_t j = 0; j < ni; j++) {
-        const char *c = cseg_prep_input_name(pp, j);
-        if ((!id || strcmp(c, id) != 0) && strcmp(c, "segment") != 0)
-            spec[ns++] = (cseg_colspec){
-                c, cseg_prep_input_is_category(pp, j) ? CSEG_COL_TEXT : CSEG_COL_NUMBER, 0};
-    }
+    spec[ns++] = (cseg_colspec){"segment", CSEG_COL_NUMBER, 0}; /* never an input (fit) */
+    ns += cli_input_specs(pp, id, spec + ns);
     cseg_table_read_params_init(&rp);
     rp.specs = spec;
     rp.n_specs = ns;

@@ -188,7 +188,8 @@ typedef struct cseg_store_forgotten {
 
 /* Erase the n customers from every run's memberships, the customer state,
  * the events and the segment changes (one transaction). Run and segment
- * profiles keep their aggregates. */
+ * profiles keep their aggregates. Ids are taken as the readers keep them
+ * (spaces around dropped, "17850.0" is "17850"). */
 CSEG_API int cseg_store_forget(cseg_store *s, const char *const *ids, size_t n,
                                cseg_store_forgotten *out, cseg_diag *d);
 

@@ -168,23 +168,10 @@ static size_t id_key(const char *s, const char *e, size_t j, char delim, char *b
         n = (size_t)(fe - p);
     }
     /* As the reader: trimmed, and "17850.0" is "17850". */
-    size_t a = 0;
-    while (a < n && (buf[a] == ' ' || buf[a] == '\t'))
-        a++;
-    while (n > a && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-        n--;
-    size_t dot = a;
-    while (dot < n && (unsigned)(buf[dot] - '0') < 10)
-        dot++;
-    if (dot > a && dot + 1 < n && buf[dot] == '.') {
-        size_t k = dot + 1;
-        while (k < n && buf[k] == '0')
-            k++;
-        if (k == n)
-            n = dot;
-    }
-    memmove(buf, buf + a, n - a);
-    return n - a;
+    const char *v = buf;
+    cseg__id_normalize(&v, &n);
+    memmove(buf, v, n);
+    return n;
 }
 
 typedef struct router {

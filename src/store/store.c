@@ -1125,6 +1125,23 @@ int cseg_store_forget(cseg_store *s, const char *const *ids, size_t n, cseg_stor
                 {"cseg_customer_days", SIZE_MAX},
                 {"cseg_customer_products", SIZE_MAX}};
     cseg_store_forgotten f = {0};
+    /* The ids as the readers keep them (trimmed, "17850.0" is "17850"):
+     * the store holds no other form. */
+    char **norm = calloc(n ? n : 1, sizeof *norm);
+    for (size_t i = 0; norm && i < n; i++) {
+        const char *v = ids[i];
+        size_t len = strlen(v);
+        cseg__id_normalize(&v, &len);
+        if (!(norm[i] = cseg__strndup(v, len))) {
+            for (size_t j = 0; j < i; j++)
+                free(norm[j]);
+            free(norm);
+            norm = NULL;
+        }
+    }
+    if (!norm)
+        return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+    ids = (const char *const *)norm;
     cseg__stream_cache_drop(s);
     int rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d);
     for (size_t i0 = 0; i0 < n && rc == 0; i0 += FORGET_GROUP) {
@@ -1152,5 +1169,8 @@ int cseg_store_forget(cseg_store *s, const char *const *ids, size_t n, cseg_stor
         rollback(s);
     if (rc == 0 && out)
         *out = f;
+    for (size_t i = 0; i < n; i++)
+        free(norm[i]);
+    free(norm);
     return rc;
 }

@@ -70,6 +70,11 @@ int cseg__table_read_chunks_from(cseg_read_fn read, void *read_user, const char 
                                  const cseg_table_read_params *p, cseg__chunk_fn fn, void *user,
                                  cseg_table **dict, cseg_diag *d);
 
+/* A text id as the readers keep it (cseg_colspec.is_id): spaces and tabs
+ * around it dropped, and "17850.0" is "17850" (ids exported from
+ * spreadsheets). Moves *ps and shortens *plen. */
+void cseg__id_normalize(const char **ps, size_t *plen);
+
 /* The type a column left to inference takes from its first value (not
  * missing): number (an out-of-range one too), else date-time in
  * date_format (NULL: auto), else text. */

@@ -317,7 +317,7 @@ static int32_t intern(tcol *c, const char *s, size_t len)
 }
 
 /* Customer ids exported from spreadsheets often read "17850.0". */
-static void normalize_id(const char **ps, size_t *plen)
+void cseg__id_normalize(const char **ps, size_t *plen)
 {
     const char *s = *ps;
     size_t len = *plen;
@@ -770,7 +770,7 @@ static int intern_parts(tcol *c, const bpart *parts, size_t np, size_t jc, const
                 sv = unesc;
             }
             if (c->is_id)
-                normalize_id(&sv, &len);
+                cseg__id_normalize(&sv, &len);
             int32_t code = intern(c, sv, len);
             if (code == CSEG_EPARSE) {
                 /* Where: the row, and the field's column within its line. */
@@ -1232,7 +1232,7 @@ static int read_pass(cseg_table **out, const insrc *in, const cseg_table_read_pa
             }
             default: {
                 if (c->is_id)
-                    normalize_id(&s, &len);
+                    cseg__id_normalize(&s, &len);
                 int32_t code = intern(c, s, len);
                 if (code == CSEG_EPARSE) {
                     rc = not_utf8(d, path, cseg__csv_line_of(r, c->src),

@@ -382,33 +382,10 @@ int cmd_forget(int argc, char **argv)
     cseg_diag_clear(&diag);
     cseg_store_forgotten f;
     size_t n = (size_t)(argc - optind);
-    /* The ids as the readers keep them: trimmed, "17850.0" is "17850". */
-    char **ids = calloc(n, sizeof *ids);
-    for (size_t i = 0; ids && i < n; i++) {
-        const char *a = argv[optind + (int)i];
-        size_t len = strlen(a);
-        while (len && (*a == ' ' || *a == '\t'))
-            a++, len--;
-        while (len && (a[len - 1] == ' ' || a[len - 1] == '\t'))
-            len--;
-        size_t dot = 0;
-        while (dot < len && a[dot] >= '0' && a[dot] <= '9')
-            dot++;
-        if (dot > 0 && dot + 1 < len && a[dot] == '.' && strspn(a + dot + 1, "0") == len - dot - 1)
-            len = dot;
-        if (!(ids[i] = strndup(a, len))) {
-            cli_free_list(ids);
-            ids = NULL;
-        }
-    }
-    int rc = ids ? cseg_store_forget(st, (const char *const *)ids, n, &f, &diag) : CSEG_ENOMEM;
+    int rc = cseg_store_forget(st, (const char *const *)(argv + optind), n, &f, &diag);
     cseg_store_close(st);
-    for (size_t i = 0; ids && i < n; i++)
-        free(ids[i]);
-    free(ids);
     if (rc < 0)
-        return rc == CSEG_ENOMEM ? cli_error(EXIT_IO, "out of memory")
-                                 : cli_fail(rc, &diag, o.shown);
+        return cli_fail(rc, &diag, o.shown);
     if (f.memberships + f.states + f.events + f.changes == 0) {
         printf("None of the %zu customer id%s is in the store: nothing removed (give the ids as "
                "stored; with --pseudonymize, the pseudonyms).\n",

@@ -9,6 +9,7 @@
 
 #include "util.h"
 #include "../src/core/internal.h" /* internals: the static library exports them */
+#include "reference/fixtures_xsum.h"
 
 static int cmp(const void *a, const void *b)
 {
@@ -150,12 +151,104 @@ static void test_dl_load(void **state)
     assert_true(cos_fn(0.0) == 1.0);
 }
 
+static double xsum_of(const double *x, size_t n, const size_t *order)
+{
+    cseg__xsum a;
+    cseg__xsum_init(&a);
+    if (!order) /* four sets of digits in turn from 256 terms on */
+        cseg__xsum_add_n(&a, x, n);
+    for (size_t i = 0; i < n && order; i++)
+        cseg__xsum_add(&a, x[order[i]]);
+    return cseg__xsum_value(&a);
+}
+
+static void assert_same_bits(double a, double b)
+{
+    if (memcmp(&a, &b, sizeof a) != 0)
+        fail_msg("%a is not %a", a, b);
+}
+
+/* Every case equals math.fsum (the correctly rounded sum) to the bit, in
+ * the given order, reversed, shuffled, and split into three accumulators
+ * merged in either order. */
+static void test_xsum_fsum(void **state)
+{
+    (void)state;
+    size_t nc = sizeof xsum_cases / sizeof xsum_cases[0];
+    for (size_t c = 0; c < nc; c++) {
+        const double *x = xsum_terms + xsum_cases[c].first;
+        size_t n = xsum_cases[c].n;
+        size_t *order = malloc(n * sizeof *order);
+        assert_non_null(order);
+        assert_same_bits(xsum_of(x, n, NULL), xsum_cases[c].sum);
+        for (size_t i = 0; i < n; i++)
+            order[i] = n - 1 - i;
+        assert_same_bits(xsum_of(x, n, order), xsum_cases[c].sum);
+        uint64_t r = 0x9e3779b97f4a7c15u + c;
+        for (size_t i = n; i > 1; i--) {
+            r = r * 6364136223846793005u + 1442695040888963407u;
+            size_t j = (size_t)(r >> 33) % i, t = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = t;
+        }
+        assert_same_bits(xsum_of(x, n, order), xsum_cases[c].sum);
+        cseg__xsum part[3];
+        for (int p = 0; p < 3; p++)
+            cseg__xsum_init(&part[p]);
+        for (size_t i = 0; i < n; i++)
+            cseg__xsum_add(&part[order[i] % 3], x[order[i]]);
+        cseg__xsum_merge(&part[2], &part[0]);
+        cseg__xsum_merge(&part[2], &part[1]);
+        assert_same_bits(cseg__xsum_value(&part[2]), xsum_cases[c].sum);
+        free(order);
+    }
+}
+
+/* What a sum of doubles cannot hold: overflow on the way that comes back,
+ * overflow at the end, infinities and NaN as IEEE addition gives them, and
+ * the digits normalised in the middle of a sum (as after 2^30 terms). */
+static void test_xsum_limits(void **state)
+{
+    (void)state;
+    const double big[] = {DBL_MAX, DBL_MAX, -DBL_MAX};
+    assert_same_bits(xsum_of(big, 3, NULL), DBL_MAX);
+    assert_true(isinf(xsum_of(big, 2, NULL)) && xsum_of(big, 2, NULL) > 0);
+    const double neg[] = {-DBL_MAX, -DBL_MAX};
+    assert_true(isinf(xsum_of(neg, 2, NULL)) && xsum_of(neg, 2, NULL) < 0);
+    const double inf1[] = {1.0, INFINITY, -5.0};
+    assert_true(isinf(xsum_of(inf1, 3, NULL)) && xsum_of(inf1, 3, NULL) > 0);
+    const double infs[] = {INFINITY, -INFINITY};
+    assert_true(isnan(xsum_of(infs, 2, NULL)));
+    const double nan1[] = {1.0, NAN};
+    assert_true(isnan(xsum_of(nan1, 2, NULL)));
+    assert_same_bits(xsum_of(NULL, 0, NULL), 0.0);
+    cseg__xsum a, b;
+    cseg__xsum_init(&a);
+    cseg__xsum_init(&b);
+    for (int i = 0; i < 1000; i++) {
+        double t = ldexp(1.0 + i / 1024.0, (i * 37) % 2000 - 1000) * (i % 3 ? 1 : -1);
+        cseg__xsum_add(&a, t);
+        if (i == 500)
+            a.pending = (1u << 30) - 1; /* the next term normalises the digits */
+        cseg__xsum_add(&b, t);
+    }
+    assert_int_equal(a.pending, 498);
+    assert_same_bits(cseg__xsum_value(&a), cseg__xsum_value(&b));
+    b.pending = (1u << 29) + 7; /* merging carries first */
+    cseg__xsum_merge(&a, &b);
+    cseg__xsum_add_n(&b, (const double[]){0.0}, 1);
+    double twice = cseg__xsum_value(&a), one = cseg__xsum_value(&b);
+    assert_same_bits(twice, 2 * one);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_doubles),
         cmocka_unit_test(test_select_doubles),
         cmocka_unit_test(test_dl_load),
+        cmocka_unit_test(test_xsum_fsum),
+        cmocka_unit_test(test_xsum_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,46 @@ void *cseg__alloc_aligned(size_t n, size_t size);
  * allocation above asks it itself. */
 void cseg__advise_huge(void *p, size_t bytes);
 void cseg__free_aligned(void *p);
+/* An exactly rounded sum of doubles (xsum.c): the same bits for any order
+ * of the terms and any split of them into accumulators merged afterwards;
+ * inf and NaN terms give what IEEE addition gives. 552 bytes; init before
+ * use (a zeroed one is empty). */
+#define CSEG_XSUM_DIGITS 68
+typedef struct cseg__xsum {
+    int64_t w[CSEG_XSUM_DIGITS]; /* 32-bit digits of the sum in units of 2^-1074 */
+    uint32_t pending;            /* terms since the digits were last normalised */
+    unsigned char nan, pinf, ninf;
+} cseg__xsum;
+void cseg__xsum_init(cseg__xsum *a);
+void cseg__xsum_add(cseg__xsum *a, double x);
+void cseg__xsum_add_n(cseg__xsum *a, const double *x, size_t n);
+void cseg__xsum_merge(cseg__xsum *a, const cseg__xsum *b);
+double cseg__xsum_value(const cseg__xsum *a);
+/* Terms added one at a time, summed exactly in runs (add_n's speed). */
+typedef struct cseg__xsum_buf {
+    cseg__xsum acc;
+    size_t n;
+    double t[512];
+} cseg__xsum_buf;
+static inline void cseg__xsum_buf_init(cseg__xsum_buf *b)
+{
+    cseg__xsum_init(&b->acc);
+    b->n = 0;
+}
+static inline void cseg__xsum_buf_add(cseg__xsum_buf *b, double x)
+{
+    b->t[b->n++] = x;
+    if (b->n == sizeof b->t / sizeof b->t[0]) {
+        cseg__xsum_add_n(&b->acc, b->t, b->n);
+        b->n = 0;
+    }
+}
+static inline double cseg__xsum_buf_value(cseg__xsum_buf *b)
+{
+    cseg__xsum_add_n(&b->acc, b->t, b->n);
+    b->n = 0;
+    return cseg__xsum_value(&b->acc);
+}
 /* qsort's comparison of doubles, ascending (no NaN expected). */
 /* The decimal digits of u, at least `width` of them (zeros in front), at o;
  * returns the end (nothing written after it). Without printf: the writers

@@ -87,6 +87,15 @@ static double log_value(const cseg_prep_col *c, double x)
     return log1p(y > 0 ? y : 0);
 }
 
+/* x added count times, exactly: x count is hi + lo with lo = fma(x, count,
+ * -hi) (count < 2^53). */
+static void add_times(cseg__xsum_buf *b, double x, size_t count)
+{
+    double hi = x * (double)count;
+    cseg__xsum_buf_add(b, hi);
+    cseg__xsum_buf_add(b, fma(x, (double)count, -hi));
+}
+
 static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n, cseg_diag *d)
 {
     double *v = malloc((n ? n : 1) * sizeof *v);
@@ -114,19 +123,22 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
             c->q_n = m;
         }
     }
-    /* Imputed rows take the median, so every statistic below sees n values. */
-    double mean = 0;
-    for (size_t i = 0; i < m; i++)
-        mean += v[i];
-    mean = (mean + c->median * (double)(n - m)) / (double)n;
-    double m2 = 0, m3 = 0;
+    /* Imputed rows take the median, so every statistic below sees n values.
+     * Every sum is exactly rounded (cseg__xsum): the same bits for any order
+     * of the rows, so for rows split between processes (docs/scale-out.md). */
+    cseg__xsum_buf sum, s2, s3;
+    cseg__xsum_buf_init(&sum);
+    cseg__xsum_add_n(&sum.acc, v, m);
+    add_times(&sum, c->median, n - m);
+    double mean = cseg__xsum_buf_value(&sum) / (double)n;
+    cseg__xsum_buf_init(&s2);
+    cseg__xsum_buf_init(&s3);
     for (size_t i = 0; i < n; i++) {
         double e = (isfinite(x[i]) ? x[i] : c->median) - mean;
-        m2 += e * e;
-        m3 += e * e * e;
+        cseg__xsum_buf_add(&s2, e * e);
+        cseg__xsum_buf_add(&s3, e * e * e);
     }
-    m2 /= (double)n;
-    m3 /= (double)n;
+    double m2 = cseg__xsum_buf_value(&s2) / (double)n, m3 = cseg__xsum_buf_value(&s3) / (double)n;
     double skew = m2 > 0 ? m3 / pow(m2, 1.5) : 0;
     c->log = pp->params.log == CSEG_LOG_ALL ||
              (pp->params.log == CSEG_LOG_AUTO && skew > pp->params.skew_threshold);
@@ -139,13 +151,13 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
     c->center = 0;
     c->scale = 1;
     if (pp->params.scale == CSEG_SCALE_STANDARD) {
-        double s = 0, ss = 0;
+        cseg__xsum_buf_init(&sum);
+        cseg__xsum_add_n(&sum.acc, v, n);
+        double s = cseg__xsum_buf_value(&sum) / (double)n;
+        cseg__xsum_buf_init(&s2);
         for (size_t i = 0; i < n; i++)
-            s += v[i];
-        s /= (double)n;
-        for (size_t i = 0; i < n; i++)
-            ss += (v[i] - s) * (v[i] - s);
-        ss = sqrt(ss / (double)n);
+            cseg__xsum_buf_add(&s2, (v[i] - s) * (v[i] - s));
+        double ss = sqrt(cseg__xsum_buf_value(&s2) / (double)n);
         c->center = s;
         /* A constant column's deviation is rounding noise: scale 1, as
          * scikit-learn's StandardScaler does below 10 eps of the mean. */

@@ -177,28 +177,31 @@ int cseg_profile_compute(cseg_profile **out, const cseg_table *t, const int32_t 
             continue;
         if (!(p->feat[f] = cseg__strdup(cseg_table_col_name(t, j))))
             goto oom;
-        double mu = 0, cnt = 0;
+        /* Exactly rounded sums (cseg__xsum): the same bits for any order of
+         * the customers, so for customers spread over processes. */
+        cseg__xsum_buf acc;
+        cseg__xsum_buf_init(&acc);
+        double cnt = 0;
         for (size_t q = 0; q < m; q++)
             if (!isnan(x[order[q]])) {
-                mu += x[order[q]];
+                cseg__xsum_buf_add(&acc, x[order[q]]);
                 cnt++;
             }
-        mu = cnt > 0 ? mu / cnt : NAN;
-        double ss = 0;
+        double mu = cnt > 0 ? cseg__xsum_buf_value(&acc) / cnt : NAN;
+        cseg__xsum_buf_init(&acc);
         for (size_t q = 0; q < m; q++)
             if (!isnan(x[order[q]]))
-                ss += (x[order[q]] - mu) * (x[order[q]] - mu);
+                cseg__xsum_buf_add(&acc, (x[order[q]] - mu) * (x[order[q]] - mu));
         p->pmean[f] = mu;
-        p->psd[f] = cnt > 0 ? sqrt(ss / cnt) : NAN;
+        p->psd[f] = cnt > 0 ? sqrt(cseg__xsum_buf_value(&acc) / cnt) : NAN;
         for (size_t s = 0; s < k; s++) {
             size_t c = 0;
-            double sum = 0;
             for (size_t q = start[s]; q < start[s + 1]; q++)
-                if (!isnan(x[order[q]])) {
+                if (!isnan(x[order[q]]))
                     buf[c++] = x[order[q]];
-                    sum += x[order[q]];
-                }
-            p->mean[s * p->nf + f] = c ? sum / (double)c : NAN;
+            cseg__xsum_init(&acc.acc);
+            cseg__xsum_add_n(&acc.acc, buf, c);
+            p->mean[s * p->nf + f] = c ? cseg__xsum_value(&acc.acc) / (double)c : NAN;
             if (c) { /* by selection, not sorting: a million customers */
                 size_t rk[2] = {c % 2 ? c / 2 : c / 2 - 1, c / 2};
                 double md[2];

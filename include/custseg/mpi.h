@@ -161,8 +161,11 @@ CSEG_API int cseg_mpi_metrics_silhouette(MPI_Comm comm, const double *X, size_t 
 /* Order statistics of the values of all the ranks of comm, each holding x
  * (n values, no NaN): out[i] is the value of 0-based rank ranks[i] among
  * all of them in ascending order (-0.0 before +0.0), exactly, as sorting
- * them all would give; the same on every rank. Eight rounds of counts (one
- * MPI_Allreduce of 256 counts per wanted rank each), no sample. Collective;
+ * them all would give; the same on every rank. Up to 16 at a time: eight
+ * rounds of counts (one MPI_Allreduce of 256 counts per wanted rank each);
+ * more: each rank sorts a copy of its values and 64 rounds find every wanted
+ * value bit by bit (one MPI_Allreduce of a count per wanted rank each). No
+ * sample. Collective;
  * CSEG_EINVAL (on every rank) for a rank beyond the values or a NaN. */
 CSEG_API int cseg_mpi_select(MPI_Comm comm, const double *x, size_t n, const uint64_t *ranks,
                              size_t m, double *out, cseg_diag *diag);

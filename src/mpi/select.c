@@ -18,6 +18,60 @@
 #include "custseg/mpi.h"
 #include "../core/internal.h"
 
+/* Up to this many order statistics at once, the passes over the keys
+ * below (each pass reads every key once per statistic); more (the drift
+ * reference's 1,001 quantiles of a column), select_many. */
+#define SELECT_FEW 16
+
+/* The keys below key c among the n sorted keys k. */
+static size_t below(const uint64_t *k, size_t n, uint64_t c)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (k[mid] < c)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Many order statistics: each rank sorts its keys once (into k, n of
+ * them), then every wanted key is found bit by bit from the top, all at
+ * once: a round counts, for each, the keys below its candidate (a binary
+ * search) and one MPI_Allreduce of m counts adds them: 64 rounds. The key
+ * of rank r is the largest K with fewer than r + 1 keys below it. out
+ * receives the keys, cnt is room for m counts. */
+static int select_many(MPI_Comm comm, const double *x, size_t n, uint64_t *k,
+                       const uint64_t *ranks, size_t m, uint64_t *out, uint64_t *cnt,
+                       cseg_diag *d)
+{
+    double *v = malloc((n ? n : 1) * sizeof *v);
+    int oom = !v, any_oom = 0;
+    MPI_Allreduce(&oom, &any_oom, 1, MPI_INT, MPI_LOR, comm);
+    if (any_oom) {
+        free(v);
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    memcpy(v, x, n * sizeof *v);
+    cseg__sort_doubles(v, n); /* in the keys' order (-0.0 before +0.0) */
+    for (size_t i = 0; i < n; i++)
+        k[i] = cseg__key_of(v[i]);
+    free(v);
+    memset(out, 0, m * sizeof *out);
+    for (int bit = 63; bit >= 0; bit--) {
+        for (size_t w = 0; w < m; w++)
+            cnt[w] = below(k, n, out[w] | (uint64_t)1 << bit);
+        if (MPI_Allreduce(MPI_IN_PLACE, cnt, (int)m, MPI_UINT64_T, MPI_SUM, comm) != MPI_SUCCESS)
+            return cseg__diag(d, CSEG_EIO, NULL, 0, 0, "the processes could not exchange counts");
+        for (size_t w = 0; w < m; w++)
+            if (cnt[w] <= ranks[w])
+                out[w] |= (uint64_t)1 << bit;
+    }
+    return 0;
+}
+
 int cseg_mpi_select(MPI_Comm comm, const double *x, size_t n, const uint64_t *ranks, size_t m,
                     double *out, cseg_diag *d)
 {
@@ -49,6 +103,11 @@ int cseg_mpi_select(MPI_Comm comm, const double *x, size_t n, const uint64_t *ra
         rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
         goto out;
     }
+    if (m > SELECT_FEW) {
+        if ((rc = select_many(comm, x, n, k, ranks, m, prefix, cnt, d)) < 0)
+            goto out;
+        goto found;
+    }
     for (size_t i = 0; i < n; i++)
         k[i] = cseg__key_of(x[i]);
     memcpy(left, ranks, m * sizeof *left); /* the rank within the prefix's keys */
@@ -76,6 +135,7 @@ int cseg_mpi_select(MPI_Comm comm, const double *x, size_t n, const uint64_t *ra
             prefix[w] |= (uint64_t)b << shift;
         }
     }
+found:
     for (size_t w = 0; w < m; w++)
         out[w] = cseg__value_of(prefix[w]);
 out:

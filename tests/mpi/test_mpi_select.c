@@ -71,6 +71,18 @@ int main(int argc, char **argv)
     for (int i = 0; rc == 0 && i < 9; i++)
         CHECK(same_bits(got[i], all[ranks[i]]), "rank %llu: %.17g, sorted %.17g",
               (unsigned long long)ranks[i], got[i], all[ranks[i]]);
+    /* Many at once (more than 16: sorted keys, searched bit by bit): 300
+     * ranks spread over all, both ends and a run of neighbours (ties). */
+    enum { MANY = 300 };
+    uint64_t many[MANY];
+    double gotm[MANY];
+    for (int i = 0; i < MANY; i++)
+        many[i] = i < 280 ? (uint64_t)i * (total - 1) / 279 : total / 3 + (uint64_t)(i - 280);
+    rc = cseg_mpi_select(MPI_COMM_WORLD, x, n, many, MANY, gotm, &diag);
+    CHECK(rc == 0, "select many: %s", diag.msg);
+    for (int i = 0; rc == 0 && i < MANY; i++)
+        CHECK(same_bits(gotm[i], all[many[i]]), "many, rank %llu: %.17g, sorted %.17g",
+              (unsigned long long)many[i], gotm[i], all[many[i]]);
     /* The extremes as infinities, on the last rank that holds values. */
     int last = size - 1 == 1 ? 0 : size - 1;
     if (rank == last) {
@@ -81,6 +93,11 @@ int main(int argc, char **argv)
     rc = cseg_mpi_select(MPI_COMM_WORLD, x, n, ends, 2, got, &diag);
     CHECK(rc == 0 && got[0] == -INFINITY && got[1] == INFINITY, "infinities: %g %g", got[0],
           got[1]);
+    many[0] = 0;
+    many[MANY - 1] = total - 1;
+    rc = cseg_mpi_select(MPI_COMM_WORLD, x, n, many, MANY, gotm, &diag);
+    CHECK(rc == 0 && gotm[0] == -INFINITY && gotm[MANY - 1] == INFINITY,
+          "infinities, many: %g %g", gotm[0], gotm[MANY - 1]);
     if (rank == last) {
         x[0] = 0.5;
         x[1] = -0.5;

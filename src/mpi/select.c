@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "custseg/mpi.h"
 #include "../core/internal.h"
+#include "custseg/mpi.h"
 
 /* Up to this many order statistics at once, the passes over the keys
  * below (each pass reads every key once per statistic); more (the drift
@@ -43,9 +43,8 @@ static size_t below(const uint64_t *k, size_t n, uint64_t c)
  * search) and one MPI_Allreduce of m counts adds them: 64 rounds. The key
  * of rank r is the largest K with fewer than r + 1 keys below it. out
  * receives the keys, cnt is room for m counts. */
-static int select_many(MPI_Comm comm, const double *x, size_t n, uint64_t *k,
-                       const uint64_t *ranks, size_t m, uint64_t *out, uint64_t *cnt,
-                       cseg_diag *d)
+static int select_many(MPI_Comm comm, const double *x, size_t n, uint64_t *k, const uint64_t *ranks,
+                       size_t m, uint64_t *out, uint64_t *cnt, cseg_diag *d)
 {
     double *v = malloc((n ? n : 1) * sizeof *v);
     int oom = !v, any_oom = 0;
@@ -88,8 +87,8 @@ int cseg_mpi_select(MPI_Comm comm, const double *x, size_t n, const uint64_t *ra
     int any = 0;
     MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_BOR, comm);
     if (any & 1)
-        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
-                          "order statistic beyond the %llu values", (unsigned long long)total);
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "order statistic beyond the %llu values",
+                          (unsigned long long)total);
     if (any & 2)
         return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "a value is not a number (NaN)");
     if (m == 0)

@@ -13,6 +13,7 @@
 #include "custseg/features.h"
 #include "custseg/kmeans.h"
 #include "custseg/metrics.h"
+#include "custseg/prep.h"
 #include "custseg/table.h"
 
 #ifdef __cplusplus
@@ -157,6 +158,20 @@ CSEG_API int cseg_mpi_metrics_calinski_harabasz(MPI_Comm comm, const double *X, 
 CSEG_API int cseg_mpi_metrics_silhouette(MPI_Comm comm, const double *X, size_t n_rows, size_t d,
                                          const int32_t *labels, const cseg_silhouette_params *p,
                                          double *score, cseg_diag *diag);
+
+/* cseg_prep_fit of the table whose rows are the ranks' parts in rank order
+ * (each rank passes its part: the same columns with the same types; a text
+ * column's levels in the part's order of first appearance), on every rank:
+ * the same fitted pipeline, bit for bit, as cseg_prep_fit of all the rows in
+ * one process, with the same code and diag on every rank. No rows move:
+ * per number column a few counts and exactly rounded sums (cseg_prep_fit's
+ * sums are exactly rounded, so any split gives the same bits) and order
+ * statistics (cseg_mpi_select: the median, the minimum, the drift
+ * reference's quantiles; the quartiles for the robust scaler); per text
+ * column the levels each rank uses. Collective; columns whose types differ
+ * between ranks: CSEG_EINVAL on every rank. */
+CSEG_API int cseg_mpi_prep_fit(MPI_Comm comm, cseg_prep *pp, const cseg_table *part,
+                               const char *const *columns, size_t n_columns, cseg_diag *diag);
 
 /* Order statistics of the values of all the ranks of comm, each holding x
  * (n values, no NaN): out[i] is the value of 0-based rank ranks[i] among

@@ -39,6 +39,9 @@ void cseg__xsum_init(cseg__xsum *a);
 void cseg__xsum_add(cseg__xsum *a, double x);
 void cseg__xsum_add_n(cseg__xsum *a, const double *x, size_t n);
 void cseg__xsum_merge(cseg__xsum *a, const cseg__xsum *b);
+/* Its digits in [0, 2^32) but the top one (pending 0): the form in which
+ * accumulators of several processes are added word by word (up to 2^30). */
+void cseg__xsum_normalize(cseg__xsum *a);
 double cseg__xsum_value(const cseg__xsum *a);
 /* Terms added one at a time, summed exactly in runs (add_n's speed). */
 typedef struct cseg__xsum_buf {

@@ -35,6 +35,11 @@ void cseg__xsum_init(cseg__xsum *a)
  * infinity, so the digit left behind is never negative). */
 static void carry(cseg__xsum *a)
 {
+    cseg__xsum_normalize(a);
+}
+
+void cseg__xsum_normalize(cseg__xsum *a)
+{
     for (int i = 0; i + 1 < CSEG_XSUM_DIGITS; i++) {
         int64_t c = a->w[i] >> DIGIT_BITS;
         a->w[i] -= c * ((int64_t)1 << DIGIT_BITS);

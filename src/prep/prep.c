@@ -89,60 +89,147 @@ static double log_value(const cseg_prep_col *c, double x)
 
 /* x added count times, exactly: x count is hi + lo with lo = fma(x, count,
  * -hi) (count < 2^53). */
-static void add_times(cseg__xsum_buf *b, double x, size_t count)
+static void add_times(cseg__xsum *a, double x, size_t count)
 {
     double hi = x * (double)count;
-    cseg__xsum_buf_add(b, hi);
-    cseg__xsum_buf_add(b, fma(x, (double)count, -hi));
+    cseg__xsum_add(a, hi);
+    cseg__xsum_add(a, fma(x, (double)count, -hi));
 }
 
-static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n, cseg_diag *d)
+/* The accumulators of acc (na of them), flushed, and counts (nc) made those
+ * of every piece; alone, nothing to do. */
+static int combine(const cseg__prep_comm *comm, uint64_t *counts, size_t nc, cseg__xsum_buf *acc,
+                   size_t na)
 {
-    double *v = malloc((n ? n : 1) * sizeof *v);
-    if (!v)
-        return CSEG_ENOMEM;
-    size_t m = 0;
-    int has_inf = 0;
-    for (size_t i = 0; i < n; i++) {
+    cseg__xsum a[3];
+    for (size_t i = 0; i < na; i++) {
+        cseg__xsum_add_n(&acc[i].acc, acc[i].t, acc[i].n);
+        acc[i].n = 0;
+    }
+    if (!comm)
+        return 0;
+    for (size_t i = 0; i < na; i++)
+        a[i] = acc[i].acc;
+    int rc = comm->sum(comm->ctx, counts, nc, a, na);
+    for (size_t i = 0; i < na; i++)
+        acc[i].acc = a[i];
+    return rc;
+}
+
+/* The value at position pos of the m sorted values whose order statistics
+ * floor(pos) and the next are lo and hi: cseg__quantile_sorted's rule. */
+static double between(double lo, double hi, double pos)
+{
+    return lo + (hi - lo) * (pos - floor(pos));
+}
+
+/* Order statistics ranks[0..nr) of the values of every piece (v, nv here):
+ * alone, v is sorted first (then read); else the pieces' selection. */
+static int order_stats(const cseg__prep_comm *comm, double *v, size_t nv, const uint64_t *ranks,
+                       size_t nr, double *out, cseg_diag *d)
+{
+    if (comm)
+        return comm->select(comm->ctx, v, nv, ranks, nr, out, d);
+    cseg__sort_doubles(v, nv);
+    for (size_t i = 0; i < nr; i++)
+        out[i] = v[ranks[i]];
+    return 0;
+}
+
+/* The two order statistics around q (n - 1) of n values, for quantile q:
+ * ranks r[0], r[1]. */
+static void quantile_ranks(double q, uint64_t n, uint64_t *r)
+{
+    double pos = q * (double)(n - 1);
+    r[0] = (uint64_t)floor(pos);
+    r[1] = r[0] + 1 < n ? r[0] + 1 : r[0];
+}
+
+/* A number column fitted from x (n rows here; with comm, the rows of every
+ * piece: each step's sums and order statistics are combined before the
+ * next, in the same order on every piece). Every figure is a function of
+ * the column's values alone: exactly rounded sums, order statistics. */
+static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n,
+                      const cseg__prep_comm *comm, cseg_diag *d)
+{
+    double *v = malloc((n ? n : 1) * sizeof *v), *stat = NULL;
+    uint64_t *rk = NULL;
+    cseg__xsum_buf *acc = malloc(3 * sizeof *acc);
+    int rc = 0;
+    uint64_t cnt[4] = {0, 0, n, !v || !acc}; /* finite values, infinities, rows, failures */
+    for (size_t i = 0; v && i < n; i++) {
         if (isfinite(x[i]))
-            v[m++] = x[i];
-        has_inf |= isinf(x[i]);
+            v[cnt[0]++] = x[i];
+        cnt[1] += isinf(x[i]) != 0;
     }
-    if (m == 0) {
-        free(v);
-        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "column \"%s\" has no numeric values",
-                          c->name);
+    size_t m = cnt[0]; /* this piece's finite values */
+    if ((rc = combine(comm, cnt, 4, NULL, 0)) < 0)
+        goto out;
+    if (cnt[3]) {
+        rc = CSEG_ENOMEM;
+        goto out;
     }
-    cseg__sort_doubles(v, m);
-    c->median = cseg__quantile_sorted(v, m, 0.5);
-    if (!has_inf) { /* for the drift reference (drift.c, ref_numbers) */
-        size_t np = cseg__quantile_points_n(m, CSEG_DRIFT_EXACT);
-        if ((c->q_points = malloc(np * sizeof *c->q_points))) {
-            cseg__quantile_points(v, m, CSEG_DRIFT_EXACT, c->q_points);
-            c->q_npoints = np;
-            c->q_n = m;
-        }
+    uint64_t M = cnt[0], N = cnt[2];
+    int has_inf = cnt[1] > 0;
+    if (M == 0) {
+        rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "column \"%s\" has no numeric values",
+                        c->name);
+        goto out;
     }
-    /* Imputed rows take the median, so every statistic below sees n values.
-     * Every sum is exactly rounded (cseg__xsum): the same bits for any order
-     * of the rows, so for rows split between processes (docs/scale-out.md). */
-    cseg__xsum_buf sum, s2, s3;
-    cseg__xsum_buf_init(&sum);
-    cseg__xsum_add_n(&sum.acc, v, m);
-    add_times(&sum, c->median, n - m);
-    double mean = cseg__xsum_buf_value(&sum) / (double)n;
-    cseg__xsum_buf_init(&s2);
-    cseg__xsum_buf_init(&s3);
+    /* The order statistics: the median's two, the minimum, then the drift
+     * reference's quantiles (drift.c, ref_numbers): all values when there
+     * are at most CSEG_DRIFT_EXACT, else the quantiles i / 1000. */
+    size_t np = has_inf ? 0 : cseg__quantile_points_n((size_t)M, CSEG_DRIFT_EXACT);
+    int all = np == M;
+    size_t nr = 3 + (all ? np : 2 * np);
+    rk = malloc(nr * sizeof *rk);
+    stat = malloc(nr * sizeof *stat);
+    if (np && !(c->q_points = malloc(np * sizeof *c->q_points)))
+        rc = CSEG_ENOMEM;
+    if (!rk || !stat)
+        rc = CSEG_ENOMEM;
+    if (rc < 0) /* no piece can go on alone: the job ends (as an MPI job does) */
+        goto out;
+    quantile_ranks(0.5, M, rk);
+    rk[2] = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (all)
+            rk[3 + i] = i;
+        else
+            quantile_ranks((double)i / (double)CSEG_DRIFT_EXACT, M, rk + 3 + 2 * i);
+    }
+    if ((rc = order_stats(comm, v, m, rk, nr, stat, d)) < 0)
+        goto out;
+    c->median = between(stat[0], stat[1], 0.5 * (double)(M - 1));
+    for (size_t i = 0; i < np; i++)
+        c->q_points[i] = all ? stat[3 + i]
+                             : between(stat[3 + 2 * i], stat[4 + 2 * i],
+                                       (double)i / (double)CSEG_DRIFT_EXACT * (double)(M - 1));
+    c->q_npoints = np;
+    c->q_n = np ? (size_t)M : 0;
+    /* Imputed rows take the median, so every statistic below sees N values.
+     * Every sum is exactly rounded (cseg__xsum). */
+    cseg__xsum_buf_init(&acc[0]);
+    cseg__xsum_add_n(&acc[0].acc, v, m);
+    if ((rc = combine(comm, NULL, 0, acc, 1)) < 0)
+        goto out;
+    add_times(&acc[0].acc, c->median, (size_t)(N - M));
+    double mean = cseg__xsum_value(&acc[0].acc) / (double)N;
+    cseg__xsum_buf_init(&acc[1]);
+    cseg__xsum_buf_init(&acc[2]);
     for (size_t i = 0; i < n; i++) {
         double e = (isfinite(x[i]) ? x[i] : c->median) - mean;
-        cseg__xsum_buf_add(&s2, e * e);
-        cseg__xsum_buf_add(&s3, e * e * e);
+        cseg__xsum_buf_add(&acc[1], e * e);
+        cseg__xsum_buf_add(&acc[2], e * e * e);
     }
-    double m2 = cseg__xsum_buf_value(&s2) / (double)n, m3 = cseg__xsum_buf_value(&s3) / (double)n;
+    if ((rc = combine(comm, NULL, 0, acc + 1, 2)) < 0)
+        goto out;
+    double m2 = cseg__xsum_value(&acc[1].acc) / (double)N,
+           m3 = cseg__xsum_value(&acc[2].acc) / (double)N;
     double skew = m2 > 0 ? m3 / pow(m2, 1.5) : 0;
     c->log = pp->params.log == CSEG_LOG_ALL ||
              (pp->params.log == CSEG_LOG_AUTO && skew > pp->params.skew_threshold);
-    c->shift = v[0] < 0 ? -v[0] : 0;
+    c->shift = stat[2] < 0 ? -stat[2] : 0;
     /* Statistics of the column as it reaches the scaler. */
     for (size_t i = 0; i < n; i++) {
         double z = isfinite(x[i]) ? x[i] : c->median;
@@ -151,68 +238,81 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
     c->center = 0;
     c->scale = 1;
     if (pp->params.scale == CSEG_SCALE_STANDARD) {
-        cseg__xsum_buf_init(&sum);
-        cseg__xsum_add_n(&sum.acc, v, n);
-        double s = cseg__xsum_buf_value(&sum) / (double)n;
-        cseg__xsum_buf_init(&s2);
+        cseg__xsum_buf_init(&acc[0]);
+        cseg__xsum_add_n(&acc[0].acc, v, n);
+        if ((rc = combine(comm, NULL, 0, acc, 1)) < 0)
+            goto out;
+        double s = cseg__xsum_value(&acc[0].acc) / (double)N;
+        cseg__xsum_buf_init(&acc[1]);
         for (size_t i = 0; i < n; i++)
-            cseg__xsum_buf_add(&s2, (v[i] - s) * (v[i] - s));
-        double ss = sqrt(cseg__xsum_buf_value(&s2) / (double)n);
+            cseg__xsum_buf_add(&acc[1], (v[i] - s) * (v[i] - s));
+        if ((rc = combine(comm, NULL, 0, acc + 1, 1)) < 0)
+            goto out;
+        double ss = sqrt(cseg__xsum_value(&acc[1].acc) / (double)N);
         c->center = s;
         /* A constant column's deviation is rounding noise: scale 1, as
          * scikit-learn's StandardScaler does below 10 eps of the mean. */
         c->scale = ss > 10 * DBL_EPSILON * fabs(s) && ss > 0 ? ss : 1;
     } else if (pp->params.scale == CSEG_SCALE_ROBUST) {
-        cseg__sort_doubles(v, n);
-        double iqr = cseg__quantile_sorted(v, n, 0.75) - cseg__quantile_sorted(v, n, 0.25);
-        c->center = cseg__quantile_sorted(v, n, 0.5);
+        uint64_t qr[6];
+        double q[6];
+        quantile_ranks(0.25, N, qr);
+        quantile_ranks(0.5, N, qr + 2);
+        quantile_ranks(0.75, N, qr + 4);
+        if ((rc = order_stats(comm, v, n, qr, 6, q, d)) < 0)
+            goto out;
+        double q1 = between(q[0], q[1], 0.25 * (double)(N - 1)),
+               q3 = between(q[4], q[5], 0.75 * (double)(N - 1));
+        double iqr = q3 - q1;
+        c->center = between(q[2], q[3], 0.5 * (double)(N - 1));
         c->scale = iqr > 0 ? iqr : 1;
     }
-    free(v);
     if (!isfinite(c->center) || !isfinite(c->scale) || !isfinite(c->median))
-        return cseg__diag(d, CSEG_ERANGE, NULL, 0, 0,
-                          "column \"%s\": its values are too large to scale (sums beyond the "
-                          "range of numbers); use a log transform or smaller units", c->name);
-    return 0;
+        rc = cseg__diag(d, CSEG_ERANGE, NULL, 0, 0,
+                        "column \"%s\": its values are too large to scale (sums beyond the "
+                        "range of numbers); use a log transform or smaller units", c->name);
+out:
+    free(v);
+    free(acc);
+    free(rk);
+    free(stat);
+    return rc;
 }
 
-static int fit_text(cseg_prep *pp, cseg_prep_col *c, const cseg_table *t, size_t j, cseg_diag *d)
+static int fit_text(cseg_prep *pp, cseg_prep_col *c, const cseg_table *t, size_t j,
+                    const cseg__prep_comm *comm, cseg_diag *d)
 {
     size_t nl = cseg_table_n_levels(t, j), n = cseg_table_n_rows(t);
     const int32_t *code = cseg_table_codes(t, j);
     unsigned char *used = calloc(nl ? nl : 1, 1);
-    if (!used)
-        return CSEG_ENOMEM;
     size_t nu = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; used && i < n; i++)
         if (code[i] >= 0 && !used[code[i]]) {
             used[code[i]] = 1;
             nu++;
         }
-    if (nu > pp->params.max_levels) {
-        free(used);
-        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
-                          "column \"%s\" has %zu distinct values, more than the %zu a category "
-                          "may have (an id or free text? leave it out with --features)",
-                          c->name, nu, pp->params.max_levels);
-    }
-    c->categorical = 1;
-    c->levels = cseg__calloc(nu, sizeof *c->levels);
-    if (!c->levels) {
-        free(used);
-        return CSEG_ENOMEM;
-    }
-    /* Levels in order of first appearance in the table's dictionary. */
-    for (size_t k = 0; k < nl; k++)
-        if (used[k]) {
-            if (!(c->levels[c->n_levels] = cseg__strdup(cseg_table_level(t, j, (int32_t)k)))) {
-                free(used);
-                return CSEG_ENOMEM;
-            }
-            c->n_levels++;
-        }
+    /* Levels in order of first appearance in the table's dictionary (with
+     * pieces: each piece's, then the next piece's new ones). */
+    char **lv = used ? cseg__calloc(nu, sizeof *lv) : NULL;
+    int rc = used && lv ? 0 : CSEG_ENOMEM;
+    size_t got = 0;
+    for (size_t k = 0; k < nl && rc == 0; k++)
+        if (used[k] && !(lv[got++] = cseg__strdup(cseg_table_level(t, j, (int32_t)k))))
+            rc = CSEG_ENOMEM;
     free(used);
-    return 0;
+    if (comm) {
+        int rc2 = comm->levels(comm->ctx, rc, &lv, &got, d);
+        rc = rc2 < 0 ? rc2 : rc;
+    }
+    if (rc == 0 && got > pp->params.max_levels)
+        rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                        "column \"%s\" has %zu distinct values, more than the %zu a category "
+                        "may have (an id or free text? leave it out with --features)",
+                        c->name, got, pp->params.max_levels);
+    c->categorical = 1;
+    c->levels = lv; /* freed with the column, also on failure */
+    c->n_levels = got;
+    return rc;
 }
 
 int cseg__prep_finish(cseg_prep *pp)
@@ -246,11 +346,20 @@ int cseg__prep_finish(cseg_prep *pp)
 int cseg_prep_fit(cseg_prep *pp, const cseg_table *t, const char *const *columns,
                   size_t n_columns, cseg_diag *d)
 {
+    return cseg__prep_fit_split(pp, t, columns, n_columns, NULL, d);
+}
+
+int cseg__prep_fit_split(cseg_prep *pp, const cseg_table *t, const char *const *columns,
+                         size_t n_columns, const cseg__prep_comm *comm, cseg_diag *d)
+{
     int rc;
     clear(pp);
     if (n_columns == 0)
         return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "no feature columns selected");
-    if (cseg_table_n_rows(t) == 0)
+    uint64_t rows = cseg_table_n_rows(t);
+    if (comm && (rc = comm->sum(comm->ctx, &rows, 1, NULL, 0)) < 0)
+        return rc;
+    if (rows == 0)
         return cseg__diag(d, CSEG_EEMPTY, NULL, 0, 0, "no rows to fit on");
     pp->cols = cseg__calloc(n_columns, sizeof *pp->cols);
     long *col = cseg__calloc(n_columns, sizeof *col);
@@ -281,14 +390,27 @@ int cseg_prep_fit(cseg_prep *pp, const cseg_table *t, const char *const *columns
      * for any thread count), then the text ones; the error is the first
      * failing column's, as when they were done in turn. */
     size_t n = cseg_table_n_rows(t);
+    if (comm) { /* column by column, each step in the same order on every piece */
+        for (size_t k = 0; k < n_columns; k++) {
+            if (crc[k] == 0 && cseg_table_col_type(t, (size_t)col[k]) == CSEG_COL_NUMBER)
+                crc[k] = fit_number(pp, &pp->cols[k], cseg_table_numbers(t, (size_t)col[k]), n,
+                                    comm, &cd[k]);
+            else if (crc[k] == 0 && cseg_table_col_type(t, (size_t)col[k]) == CSEG_COL_TEXT)
+                crc[k] = fit_text(pp, &pp->cols[k], t, (size_t)col[k], comm, &cd[k]);
+            if (crc[k] < 0)
+                break;
+        }
+    } else {
 #pragma omp parallel for num_threads(cseg__threads(0)) schedule(dynamic, 1) default(none)      \
     shared(pp, t, col, crc, cd, n, n_columns) if (n_columns > 1 && n >= 100000)
-    for (size_t k = 0; k < n_columns; k++)
-        if (crc[k] == 0 && cseg_table_col_type(t, (size_t)col[k]) == CSEG_COL_NUMBER)
-            crc[k] = fit_number(pp, &pp->cols[k], cseg_table_numbers(t, (size_t)col[k]), n, &cd[k]);
-    for (size_t k = 0; k < n_columns; k++)
-        if (crc[k] == 0 && cseg_table_col_type(t, (size_t)col[k]) == CSEG_COL_TEXT)
-            crc[k] = fit_text(pp, &pp->cols[k], t, (size_t)col[k], &cd[k]);
+        for (size_t k = 0; k < n_columns; k++)
+            if (crc[k] == 0 && cseg_table_col_type(t, (size_t)col[k]) == CSEG_COL_NUMBER)
+                crc[k] = fit_number(pp, &pp->cols[k], cseg_table_numbers(t, (size_t)col[k]), n,
+                                    NULL, &cd[k]);
+        for (size_t k = 0; k < n_columns; k++)
+            if (crc[k] == 0 && cseg_table_col_type(t, (size_t)col[k]) == CSEG_COL_TEXT)
+                crc[k] = fit_text(pp, &pp->cols[k], t, (size_t)col[k], NULL, &cd[k]);
+    }
     for (size_t k = 0; k < n_columns; k++)
         if (crc[k] < 0) {
             if (d)

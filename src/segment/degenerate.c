@@ -13,15 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
 #include "../core/internal.h"
+#include "internal.h"
 
 #define DOMINANT_SHARE 0.90
 #define OUTLIER_REVENUE_SHARE 0.10
 
-static int add(cseg__warnings *w, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int add(cseg__warnings *w, const char *code, const char *fmt, ...)
+int cseg__warn(cseg__warnings *w, const char *code, const char *fmt, ...)
 {
     if (!w || w->n >= CSEG__MAX_WARNINGS)
         return 0;
@@ -34,9 +32,9 @@ static int add(cseg__warnings *w, const char *code, const char *fmt, ...)
     return 0;
 }
 
-int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier,
-                     const cseg_table *t, const size_t *rows, const char *id_column,
-                     const char *revenue_column, const char *const *names, cseg__warnings *w)
+int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier, const cseg_table *t,
+                     const size_t *rows, const char *id_column, const char *revenue_column,
+                     const char *const *names, cseg__warnings *w)
 {
     int flags = 0;
     size_t *cnt = calloc(k ? k : 1, sizeof *cnt);
@@ -51,9 +49,10 @@ int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier,
             big = s;
     if (k >= 2 && n && (double)cnt[big] > DOMINANT_SHARE * (double)n) {
         flags |= 1;
-        add(w, "dominant", "segment %zu (%s) holds %.1f%% of the customers: the segments barely "
-                           "tell them apart",
-            big + 1, names ? names[big] : "", 100.0 * (double)cnt[big] / (double)n);
+        cseg__warn(w, "dominant",
+                   "segment %zu (%s) holds %.1f%% of the customers: the segments barely "
+                   "tell them apart",
+                   big + 1, names ? names[big] : "", 100.0 * (double)cnt[big] / (double)n);
     }
     long jr = t && revenue_column ? cseg_table_find(t, revenue_column) : -1;
     const double *rev = jr >= 0 ? cseg_table_numbers(t, (size_t)jr) : NULL;
@@ -69,9 +68,10 @@ int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier,
         }
         if (tot > 0 && out > OUTLIER_REVENUE_SHARE * tot) {
             flags |= 2;
-            add(w, "outliers_revenue", "the Outliers hold %.1f%% of the revenue: they are customers "
-                                       "to look at, not noise (raise eps or lower min_samples)",
-                100.0 * out / tot);
+            cseg__warn(w, "outliers_revenue",
+                       "the Outliers hold %.1f%% of the revenue: they are customers "
+                       "to look at, not noise (raise eps or lower min_samples)",
+                       100.0 * out / tot);
         }
     }
     /* An exact split on a text column: each segment one level, not all the same. */
@@ -99,10 +99,11 @@ int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier,
             distinct |= lvl[s] != -2 && lvl[0] != -2 && lvl[s] != lvl[0];
         if (pure && distinct) {
             flags |= 4;
-            add(w, "categorical_split", "the segments split exactly on the column \"%s\" (each "
-                                        "segment one value): they show the categories, not "
-                                        "behaviour; leave it out with --features",
-                name);
+            cseg__warn(w, "categorical_split",
+                       "the segments split exactly on the column \"%s\" (each "
+                       "segment one value): they show the categories, not "
+                       "behaviour; leave it out with --features",
+                       name);
             break;
         }
     }

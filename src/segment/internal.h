@@ -121,6 +121,10 @@ int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier,
                      const cseg_table *t, const size_t *rows, const char *id_column,
                      const char *revenue_column, const char *const *names, cseg__warnings *w);
 
+/* A warning (code, then printf's format) added to w, unless w is NULL or full. */
+int cseg__warn(cseg__warnings *w, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* The result of cseg_segment_*. */
 struct cseg_segmentation {
     cseg_segment_params p; /* as used: strings point into the copies below */

@@ -779,6 +779,12 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
         }
         for (size_t s = 0; s < r->k; s++)
             nm[s] = cseg_profile_name(r->prof, s);
+        /* A fixed k that the customers cannot fill: said, not hidden. */
+        if (p->k && p->algo != CSEG_ALGO_DBSCAN && r->k < p->k)
+            cseg__warn(&r->warn, "fewer_segments",
+                       "k = %zu was asked for, but the customers form only %zu segment%s "
+                       "(fewer distinct customers than k)",
+                       p->k, r->k, r->k == 1 ? "" : "s");
         rc = cseg__degenerate(r->labels, n, r->k, cseg_model_outlier_segment(r->in.model),
                               r->table, NULL, r->in.id_column, r->in.revenue_column, nm, &r->warn);
         free(nm);

@@ -8,6 +8,7 @@
  * the database's column types become the reader's forced types. Simpler
  * than a second reader, and as fast: the CSV parser is not the bottleneck. */
 #include <errno.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,13 @@ static int sqlite_rows(dbsrc *s, const char *path, const char *sql, cseg_diag *d
                 fprintf(s->f, "%lld", (long long)sqlite3_column_int64(st, j));
                 break;
             case SQLITE_FLOAT:
+                if (!isfinite(sqlite3_column_double(st, j))) { /* a file could not hold it either */
+                    rc = cseg__diag(d, CSEG_EPARSE, s->name, 0, 0,
+                                    "row %zu: column \"%s\" holds %s, not a number custseg reads",
+                                    row, s->col[j],
+                                    isnan(sqlite3_column_double(st, j)) ? "NaN" : "an infinity");
+                    break;
+                }
                 cseg__format_double(num, sizeof num, sqlite3_column_double(st, j));
                 fputs(num, s->f);
                 break;

@@ -920,6 +920,28 @@ if mkfifo "$T/fifo" 2>/dev/null; then
 fi
 expect 0 stdin-file -- "$BIN" run /dev/stdin --out "$T/stdin_file" --quiet <"$SMALL"
 
+# ---- money rounded by its decimal value; huge money an error, not a missing value ----
+printf 'InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,A,1,2024-01-01,313.255,1\n2,A,1,2024-01-01,1.005,2\n3,A,1,2024-01-01,1.015,3\n4,A,3,2024-01-01,0.335,4\n5,A,1,2024-01-01,0.0049999,5\n6,A,1,2024-01-01,1000000.005,6\n' >"$T/halves.csv"
+expect 0 money-halves -- "$BIN" run "$T/halves.csv" --k 1 --out "$T/halves" --quiet
+if [ "$(cut -d, -f1,4,6 "$T/halves/customers.csv" | tr '\n' ' ')" = "customer_id,monetary,avg_order_value 1,313.26,313.26 2,1.01,1.01 3,1.02,1.02 4,1.01,1.01 5,0,0 6,1000000.01,1000000.01 " ]; then ok; else bad "money-halves: $(cut -d, -f1,4,6 "$T/halves/customers.csv" | tr '\n' ' ')"; fi
+printf 'InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,A,1,2024-01-01,1e307,1\n2,A,1,2024-01-02,5,2\n3,A,1,2024-01-03,6,3\n4,A,1,2024-01-03,7,4\n' >"$T/huge.csv"
+expect 1 money-huge -- "$BIN" run "$T/huge.csv" --k 2 --out "$T/huge"
+stderr_is money-huge "custseg: $T/huge.csv: column \"monetary\": its values are too large to scale (sums beyond the range of numbers); use a log transform or smaller units"
+[ -e "$T/huge" ] && bad "money-huge: outputs written" || ok
+expect 1 money-huge-assign -- "$BIN" assign "$T/o1/model.json" "$T/huge.csv" --out "$T/huge_as.csv"
+contains money-huge-assign "$T/err" "beyond the range of numbers"
+# ---- a fixed k the customers cannot fill: a warning, also in segments.json ----
+printf 'InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,1,2024-01-01,5,1\n2,1,2024-01-01,5,2\n3,1,2024-01-01,5,3\n4,1,2024-01-01,5,4\n5,2,2024-01-01,5,5\n' >"$T/two_kinds.csv"
+expect 0 fewer-segments -- "$BIN" run "$T/two_kinds.csv" --k 3 --out "$T/fewer"
+contains fewer-segments "$T/err" "custseg: warning: k = 3 was asked for, but the customers form only 2 segments (fewer distinct customers than k)"
+contains fewer-segments-json "$T/fewer/segments.json" '"code": "fewer_segments"'
+# ---- a database's infinite number: an error, as in a file (not an incomplete row) ----
+if command -v sqlite3 >/dev/null 2>&1; then
+    sqlite3 "$T/inf.db" "create table t (InvoiceNo TEXT, Quantity INTEGER, InvoiceDate TEXT, UnitPrice REAL, CustomerID TEXT); insert into t values ('1',1,'2024-01-01',5,'1'),('2',1,'2024-01-02',9e999,'2'),('3',1,'2024-01-03',6,'3');"
+    expect 1 sqlite-inf -- "$BIN" run "sqlite:$T/inf.db" --table t --k 1 --out "$T/inf_out"
+    stderr_is sqlite-inf "custseg: t: row 2: column \"UnitPrice\" holds an infinity, not a number custseg reads"
+fi
+
 # ---- valgrind-clean on a small run ----
 if command -v valgrind >/dev/null 2>&1 && [ -z "${CSEG_NO_VALGRIND:-}" ]; then
     expect 0 valgrind -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

@@ -161,10 +161,9 @@ int cmd_run(int argc, char **argv)
         return status;
     }
     if (o.c.verbose)
-        fprintf(stderr, "custseg: %s: %zu rows%s; customer=%s date=%s invoice=%s quantity=%s "
+        fprintf(stderr, "custseg: %s: %zu rows; customer=%s date=%s invoice=%s quantity=%s "
                         "price=%s amount=%s product=%s\n",
-                name, txn ? cseg_table_n_rows(txn) : quality.n_rows,
-                txn ? "" : " (read a chunk at a time)", roles.customer, roles.date,
+                name, txn ? cseg_table_n_rows(txn) : quality.n_rows, roles.customer, roles.date,
                 roles.invoice[0] ? roles.invoice : "-", roles.quantity[0] ? roles.quantity : "-",
                 roles.price[0] ? roles.price : "-", roles.amount[0] ? roles.amount : "-",
                 roles.product[0] ? roles.product : "-");

@@ -255,7 +255,8 @@ static void test_repeats_and_errors(void **state)
      * spend (the median's place) when its rounding to the cent overflowed. */
     cseg_event huge = {"c4", 1700000000, "H1", NULL, NAN, NAN, 1.7e308, NULL, NULL};
     assert_int_equal(cseg_stream_apply(s, m, &huge, CSEG_DAY_AUTO, &b, &d), CSEG_ERANGE);
-    assert_non_null(strstr(d.msg, "beyond the range of numbers"));
+    assert_string_equal(d.file, "amount");
+    assert_non_null(strstr(d.msg, "too large to place in a segment"));
     /* Each amount finite, their sum not: the second refused, nothing kept. */
     cseg_event two[2] = {huge, huge};
     two[1].invoice = "H2";
@@ -267,6 +268,24 @@ static void test_repeats_and_errors(void **state)
     assert_string_equal(d.file, "amount");
     assert_int_equal(cseg_stream_customer(s, m, "c4", CSEG_DAY_AUTO, &b, &d), 0);
     assert_int_equal(b.known, 0);
+    /* Fields as a log's cells are read: the id trimmed and 17850.0 taken as
+     * 17850 (as run, replay and forget take it), an id of spaces none, an
+     * empty invoice none (each such line its own order), an empty key none. */
+    cseg_event idv = {" 17850.0 ", 1700000000, "", "", 1, 2, NAN, "", NULL};
+    assert_int_equal(cseg_stream_apply(s, m, &idv, CSEG_DAY_AUTO, &b, &d), 0);
+    assert_int_equal(b.applied, 1);
+    idv.price = 3;
+    assert_int_equal(cseg_stream_apply(s, m, &idv, CSEG_DAY_AUTO, &b, &d), 0);
+    assert_int_equal(b.applied, 1);
+    assert_true(b.features[1] == 2 && b.features[2] == 5); /* two orders, 2 + 3 */
+    assert_int_equal(cseg_stream_customer(s, m, "17850", CSEG_DAY_AUTO, &b, &d), 0);
+    assert_int_equal(b.known, 1);
+    assert_int_equal(cseg_stream_customer(s, m, "17850.0", CSEG_DAY_AUTO, &b, &d), 0);
+    assert_int_equal(b.known, 1);
+    assert_true(b.features[1] == 2);
+    idv.customer_id = "   ";
+    assert_int_equal(cseg_stream_apply(s, m, &idv, CSEG_DAY_AUTO, &b, &d), CSEG_EINVAL);
+    assert_string_equal(d.file, "customer_id");
     cseg_store_close(s);
     remove_db(db);
     cseg_segment_free(r);

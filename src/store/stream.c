@@ -1013,6 +1013,10 @@ static int segments(cseg_store *s, const cseg_model *m, batch *b, const cseg_eve
         if ((rc = segment_one(m, evs[i].customer_id, outs[i].features, &label[i], &dist[i], d)) <
             0) {
             *failed = i;
+            if (rc == CSEG_ERANGE) /* money so large that no segment is at a finite distance */
+                rc = cseg__diag(d, rc, "amount", 0, 0,
+                                "the customer's spend is too large to place in a segment (the "
+                                "distances are beyond the range of numbers)");
             break;
         }
         label[i]--; /* a segment: a label + 1 */
@@ -1189,15 +1193,53 @@ int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, 
     return cseg_stream_apply_batch(s, m, ev, 1, as_of_day, out, &failed, d);
 }
 
-int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event *evs, size_t n,
-                            int64_t as_of_day, cseg_stream_result *outs, size_t *failed,
+/* An event's fields as a log's cells would be read: the id as the reader
+ * keeps it (trimmed, quotes and a ".0" tail dropped: "17850.0" is 17850, as
+ * in run, replay and forget; only spaces: none), an empty invoice, product or
+ * key as none. *own receives a copy of the id when it had to change (freed
+ * by the caller), else NULL. */
+static int as_read(const cseg_event *ev, cseg_event *out, char **own)
+{
+    *out = *ev;
+    *own = NULL;
+    if (out->invoice && !*out->invoice)
+        out->invoice = NULL;
+    if (out->product && !*out->product)
+        out->product = NULL;
+    if (out->event_key && !*out->event_key)
+        out->event_key = NULL;
+    if (!ev->customer_id)
+        return 0;
+    const char *p = ev->customer_id;
+    size_t len = strlen(p);
+    cseg__id_normalize(&p, &len);
+    if (p == ev->customer_id && len == strlen(p))
+        return 0;
+    if (!(*own = malloc(len + 1)))
+        return CSEG_ENOMEM;
+    memcpy(*own, p, len);
+    (*own)[len] = 0;
+    out->customer_id = *own;
+    return 0;
+}
+
+int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event *given,
+                            size_t n, int64_t as_of_day, cseg_stream_result *outs, size_t *failed,
                             cseg_diag *d)
 {
     *failed = n;
     clean_event *ce = malloc((n ? n : 1) * sizeof *ce);
-    if (!ce)
+    cseg_event *evs = malloc((n ? n : 1) * sizeof *evs);
+    char **own = calloc(n ? n : 1, sizeof *own);
+    int rc = ce && evs && own ? 0 : CSEG_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = as_read(&given[i], &evs[i], &own[i]);
+    if (rc < 0) {
+        for (size_t i = 0; own && i < n; i++)
+            free(own[i]);
+        free(own), free(evs), free(ce);
         return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-    int rc = 0;
+    }
     for (size_t i = 0; i < n && rc == 0; i++) {
         memset(&outs[i], 0, sizeof outs[i]);
         if ((rc = clean(m, &evs[i], &ce[i], d)) < 0)
@@ -1207,7 +1249,9 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
         (rc = cache_check(s, d)) < 0)
         roll_back(s);
     if (rc < 0) {
-        free(ce);
+        for (size_t i = 0; i < n; i++)
+            free(own[i]);
+        free(own), free(evs), free(ce);
         return rc;
     }
     batch b;
@@ -1233,7 +1277,9 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
         for (size_t i = 0; i < n; i++) /* nothing of the batch is kept */
             memset(&outs[i], 0, sizeof outs[i]);
     }
-    free(ce);
+    for (size_t i = 0; i < n; i++)
+        free(own[i]);
+    free(own), free(evs), free(ce);
     return rc;
 }
 
@@ -1244,17 +1290,29 @@ int cseg_stream_customer(cseg_store *s, const cseg_model *m, const char *custome
     if (cseg_model_source(m) != CSEG_SOURCE_TRANSACTIONS)
         return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
                           "events need a model made by run (from a transaction log)");
+    /* The id as events and the reader keep it ("17850.0" is 17850). */
+    cseg_event q = {customer_id, 0, NULL, NULL, NAN, NAN, NAN, NULL, NULL}, qn;
+    char *own = NULL;
+    if (as_read(&q, &qn, &own) < 0)
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     cstate st;
-    int rc = load_state(s, customer_id, &st, d);
-    if (rc < 0 || !st.exists)
+    int rc = load_state(s, qn.customer_id, &st, d);
+    if (rc < 0 || !st.exists) {
+        free(own);
         return rc;
+    }
+    customer_id = qn.customer_id;
     out->known = 1;
     out->previous = st.segment;
     int64_t as_of = as_of_day == CSEG_DAY_AUTO ? st.last_day + 1 : as_of_day;
     cseg__exact_sum window = {0, 0};
-    if (st.n_orders > 0 && (rc = window_sql(s, m, customer_id, as_of, &window, d)) < 0)
+    if (st.n_orders > 0 && (rc = window_sql(s, m, customer_id, as_of, &window, d)) < 0) {
+        free(own);
         return rc;
-    return features_and_segment(m, customer_id, &st, as_of, &window, out, d);
+    }
+    rc = features_and_segment(m, customer_id, &st, as_of, &window, out, d);
+    free(own);
+    return rc;
 }
 
 typedef struct changes_ctx {

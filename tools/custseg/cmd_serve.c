@@ -1316,7 +1316,10 @@ int cmd_serve(int argc, char **argv)
     mo[no++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
     mo[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, timeout, NULL};
     mo[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, &sv};
-    mo[no++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: libmicrohttpd's default is
+     * SO_REUSEADDR (a restart binds at once); asking for reuse adds
+     * SO_REUSEPORT, with which a second server on the same port started too
+     * and the kernel split the requests between the two stores. */
     if (tls_key) { /* GnuTLS inside libmicrohttpd */
         flags |= MHD_USE_TLS;
         mo[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key};

@@ -232,6 +232,25 @@ static void webhook_free(serve_webhook *w)
     free(w);
 }
 
+/* url into out without the password of its user part
+ * (http://alice:secret@host/ is shown as http://alice@host/). */
+static void url_redact(const char *url, char *out, size_t size)
+{
+    snprintf(out, size, "%s", url);
+    char *start = strstr(out, "://");
+    if (!start)
+        return;
+    start += 3;
+    size_t host = strcspn(start, "/?#");
+    char *at = NULL; /* the last '@' before the path: a password may hold one */
+    for (size_t i = 0; i < host; i++)
+        if (start[i] == '@')
+            at = start + i;
+    char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
+    if (colon)
+        memmove(colon, at, strlen(at) + 1);
+}
+
 int serve_webhook_start(serve_webhook **out, const serve_webhook_params *p)
 {
     *out = NULL;
@@ -244,15 +263,17 @@ int serve_webhook_start(serve_webhook **out, const serve_webhook_params *p)
     w->quiet = p->quiet;
     w->move = p->move;
     w->move_ctx = p->move_ctx;
-    cseg_db_uri_redact(p->url, w->url_shown, sizeof w->url_shown);
+    url_redact(p->url, w->url_shown, sizeof w->url_shown);
     w->url = strdup(p->url);
-    size_t cn = strlen(p->url) + 9;
+    /* The cursor is named by the URL without its password, which the store
+     * does not keep (a password changed keeps the cursor). */
+    size_t cn = strlen(w->url_shown) + 9;
     w->cursor = malloc(cn);
     if (!w->url || !w->cursor) {
         webhook_free(w);
         return cli_error(EXIT_IO, "out of memory");
     }
-    snprintf(w->cursor, cn, "webhook %s", p->url);
+    snprintf(w->cursor, cn, "webhook %s", w->url_shown);
     int status = p->secret_file ? read_secret(p->secret_file, &w->secret) : EXIT_OK;
     if (status != EXIT_OK) {
         webhook_free(w);

@@ -249,6 +249,25 @@ static void test_weights(void **state)
     cseg_kmeans_free(b);
 }
 
+/* Values whose squared distances overflow: every restart's inertia is
+ * infinite, and the fit says so (its labels came from memory never written). */
+static void test_overflow(void **state)
+{
+    (void)state;
+    const double X[6] = {1e300, 2e300, 5e300, 9e300, 3e300, 7e300};
+    cseg_kmeans_params p;
+    cseg_kmeans_params_init(&p);
+    p.k = 2;
+    p.n_init = 3;
+    cseg_kmeans *km;
+    cseg_diag d;
+    assert_int_equal(cseg_kmeans_create(&km, &p), 0);
+    assert_int_equal(cseg_kmeans_fit(km, X, 6, 1, NULL, &d), CSEG_ERANGE);
+    assert_non_null(strstr(d.msg, "beyond the range of numbers"));
+    assert_false(cseg_kmeans_is_fitted(km));
+    cseg_kmeans_free(km);
+}
+
 static void test_restarts_improve(void **state)
 {
     (void)state;
@@ -290,7 +309,7 @@ int main(void)
         cmocka_unit_test(test_known_answer),      cmocka_unit_test(test_lloyd_equals_hamerly),
         cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_sklearn_same_init),
         cmocka_unit_test(test_edge_cases),        cmocka_unit_test(test_weights),
-        cmocka_unit_test(test_restarts_improve),
+        cmocka_unit_test(test_restarts_improve), cmocka_unit_test(test_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1362,6 +1362,12 @@ int cseg__kmeans_fit_split(cseg_kmeans *km, const double *X, size_t n, size_t d,
             km->converged = conv;
         }
     }
+    if (!(best_inertia < HUGE_VAL)) { /* every restart's: no fit to keep */
+        rc = cseg__diag(diag, CSEG_ERANGE, NULL, 0, 0,
+                        "k-means: the squared distances are beyond the range of numbers "
+                        "(values above about 1e150 apart)");
+        goto out;
+    }
     free(km->C);
     free(km->labels);
     km->C = bestC;

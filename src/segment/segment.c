@@ -344,6 +344,19 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Zout, 
         blame(diag, rc, "preprocessing");
         goto out;
     }
+    /* Squared distances between values beyond 1e150 overflow (every
+     * algorithm measures them): said here, naming the value, rather than
+     * fits whose every distance is infinite. */
+    for (size_t i = 0; i < n * q; i++)
+        if (!(fabs(X[i]) <= 1e150)) {
+            long line = cseg_table_row_line(in->customers, i / q);
+            rc = cseg__diag(diag, CSEG_ERANGE, p->input_name, line > 0 ? line : 0, 0,
+                            "feature \"%s\" is too large to cluster (%g after the "
+                            "preprocessing; at most 1e150, beyond which squared distances "
+                            "overflow): use a log transform (--log all) or standard scaling",
+                            cseg_prep_output_name(prep, i % q), X[i]);
+            goto out;
+        }
     if (p->pca > 0) {
         if (p->pca >= 1 && p->pca > (double)q) {
             rc = cseg__diag(diag, CSEG_EPARAM, NULL, 0, 0,

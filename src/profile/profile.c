@@ -162,9 +162,10 @@ int cseg_profile_compute(cseg_profile **out, const cseg_table *t, const int32_t 
     const double *rv = jr >= 0 ? cseg_table_numbers(t, (size_t)jr) : NULL;
     double rtot = 0;
     for (size_t s = 0; s < k; s++) {
-        double r = 0;
-        for (size_t q = start[s]; q < start[s + 1]; q++)
-            r += rv ? rv[order[q]] : NAN;
+        double r = rv ? 0 : NAN; /* a missing revenue counts for nothing */
+        for (size_t q = start[s]; rv && q < start[s + 1]; q++)
+            if (!isnan(rv[order[q]]))
+                r += rv[order[q]];
         p->rev[s] = r;
         rtot += r;
     }

@@ -516,8 +516,8 @@ static int order_and_install(cseg_segmentation *r, const cseg_segment_params *p,
         goto out;
     for (size_t s = 0; s < kc; s++)
         ok[s].s = s;
-    for (size_t i = 0; i < n; i++)
-        if (F->labels[i] >= 0)
+    for (size_t i = 0; i < n; i++) /* a missing revenue counts for nothing */
+        if (F->labels[i] >= 0 && (!rev || isfinite(rev[i])))
             ok[F->labels[i]].key += rev ? rev[i] : 1.0;
     qsort(ok, kc, sizeof *ok, cmp_order);
     for (size_t s = 0; s < kc; s++)

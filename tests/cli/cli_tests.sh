@@ -935,12 +935,19 @@ printf 'InvoiceNo,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,1,2024-01-01,5,1\
 expect 0 fewer-segments -- "$BIN" run "$T/two_kinds.csv" --k 3 --out "$T/fewer"
 contains fewer-segments "$T/err" "custseg: warning: k = 3 was asked for, but the customers form only 2 segments (fewer distinct customers than k)"
 contains fewer-segments-json "$T/fewer/segments.json" '"code": "fewer_segments"'
+expect 0 fewer-segments-quiet -- "$BIN" run "$T/two_kinds.csv" --k 3 --out "$T/fewer_q" --quiet
+contains fewer-segments-quiet "$T/err" "custseg: warning: k = 3 was asked for"
 # ---- values whose squared distances overflow: a clear error for every algorithm, no garbage labels ----
 printf 'CustomerID,h\n1,1e300\n2,2e300\n3,5e300\n4,9e300\n5,3e300\n6,7e300\n' >"$T/huge6.csv"
 for a in kmeans gmm ward; do
     expect 1 "too-large-$a" -- "$BIN" fit "$T/huge6.csv" --scale none --algo $a --k 2 --out "$T/huge6_$a"
     stderr_is "too-large-$a" "custseg: $T/huge6.csv:2: feature \"h\" is too large to cluster (1e+300 after the preprocessing; at most 1e150, beyond which squared distances overflow): use a log transform (--log all) or standard scaling"
 done
+# ---- a revenue column with a missing value: segments still ordered by revenue, shares given ----
+printf 'CustomerID,x,revenue\n1,0,10\n2,0.1,\n3,0.2,12\n4,10,100\n5,10.1,90\n6,10.2,110\n' >"$T/rev_missing.csv"
+expect 0 revenue-missing -- "$BIN" fit "$T/rev_missing.csv" --k 2 --out "$T/rev_missing"
+lacks revenue-missing-shares "$T/rev_missing/segments.json" '"revenue_share": null'
+if [ "$(sed -n 2p "$T/rev_missing/customers.csv" | cut -d, -f1,4)" = "1,2" ] && [ "$(sed -n 5p "$T/rev_missing/customers.csv" | cut -d, -f1,4)" = "4,1" ]; then ok; else bad "revenue-missing: order $(cut -d, -f1,4 "$T/rev_missing/customers.csv" | tr '\n' ' ')"; fi
 # ---- a database's infinite number: an error, as in a file (not an incomplete row) ----
 if command -v sqlite3 >/dev/null 2>&1; then
     sqlite3 "$T/inf.db" "create table t (InvoiceNo TEXT, Quantity INTEGER, InvoiceDate TEXT, UnitPrice REAL, CustomerID TEXT); insert into t values ('1',1,'2024-01-01',5,'1'),('2',1,'2024-01-02',9e999,'2'),('3',1,'2024-01-03',6,'3');"

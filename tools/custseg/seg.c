@@ -191,7 +191,9 @@ static void end_line(cli_progress *cp)
 static void on_log(cseg_log_level level, const char *msg, void *user)
 {
     cli_progress *cp = user;
-    if (cp->quiet || (level == CSEG_LOG_DETAIL && !cp->verbose))
+    /* --quiet drops progress and notes; a warning (a segmentation that may
+     * mislead) is always said (docs/cli.md). */
+    if ((cp->quiet && level != CSEG_LOG_WARNING) || (level == CSEG_LOG_DETAIL && !cp->verbose))
         return;
     end_line(cp);
     fprintf(stderr, "custseg: %s: %s\n", level == CSEG_LOG_WARNING ? "warning" : "note", msg);

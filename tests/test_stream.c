@@ -221,9 +221,24 @@ static void test_repeats_and_errors(void **state)
     cseg_event late = {"c1", 1690000000, "A0", "P1", 1, 1, NAN, NULL, NULL};
     assert_int_equal(cseg_stream_apply(s, m, &late, CSEG_DAY_AUTO, &b, &d), 0);
     assert_true(b.features[1] == 2);                   /* a new order */
-    /* The last purchase is still the one of 1700000000: recency counts from it. */
-    assert_true(b.features[0] == 1);
-    assert_true(b.features[3] == 1700000000 / 86400 + 1 - 1690000000 / 86400); /* tenure: the late one */
+    /* Counted to the day after the customer's latest event (the return of
+     * 1700100000), from the last purchase, still the one of 1700000000;
+     * reading the customer counts to the same day. */
+    const int64_t as_of = 1700100000 / 86400 + 1;
+    assert_true(b.features[0] == (double)(as_of - 1700000000 / 86400));
+    assert_true(b.features[3] == (double)(as_of - 1690000000 / 86400)); /* tenure: the late one */
+    cseg_stream_result g;
+    assert_int_equal(cseg_stream_customer(s, m, "c1", CSEG_DAY_AUTO, &g, &d), 0);
+    assert_int_equal(g.segment, b.segment);
+    for (int j = 0; j < CSEG_STREAM_N_FEATURES; j++)
+        assert_true(g.features[j] == b.features[j] || (isnan(g.features[j]) && isnan(b.features[j])));
+    /* A customer with a return only: read as its reply counted it. */
+    cseg_event r1 = {"r1", 1700000000, "C1", "P1", -1, 5, NAN, NULL, NULL};
+    assert_int_equal(cseg_stream_apply(s, m, &r1, CSEG_DAY_AUTO, &b, &d), 0);
+    assert_int_equal(cseg_stream_customer(s, m, "r1", CSEG_DAY_AUTO, &g, &d), 0);
+    assert_int_equal(g.as_of_day, 1700000000 / 86400 + 1);
+    assert_int_equal(g.as_of_day, b.as_of_day);
+    assert_int_equal(g.segment, b.segment);
     /* Refused, naming the field; nothing stored. */
     cseg_event bad = {"", 1700000000, "A1", NULL, 1, 1, NAN, NULL, NULL};
     assert_int_equal(cseg_stream_apply(s, m, &bad, CSEG_DAY_AUTO, &b, &d), CSEG_EINVAL);

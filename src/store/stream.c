@@ -256,6 +256,14 @@ static int got_seq(void *ctx, size_t nc, const store_cell *v)
     return 1;
 }
 
+/* A day, INT64_MIN when NULL. */
+static int got_day(void *ctx, size_t nc, const store_cell *v)
+{
+    if (nc > 0)
+        *(int64_t *)ctx = cseg__cell_i(&v[0], INT64_MIN);
+    return 1;
+}
+
 /* An event as cleaning sees it. */
 typedef struct clean_event {
     double value;  /* signed: negative for a return */
@@ -894,8 +902,8 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
     cstate *st = &e->st;
     int yes = key || (rp->drop_duplicates && dup);
     int64_t as_of = as_of_day;
-    if (as_of == CSEG_DAY_AUTO)
-        as_of = (st->last_day > day ? st->last_day : day) + 1;
+    if (as_of == CSEG_DAY_AUTO) /* the day after its latest event, this one if the first */
+        as_of = (e->n_days ? e->days[e->n_days - 1].day : day) + 1;
     cseg__exact_sum window;
     if (yes || drop) { /* a repeat, a duplicate or a row cleaning drops: nothing changes */
         cache_window(e, m, as_of, &window);
@@ -935,8 +943,8 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
     if (!isfinite(st->net.s + st->net.c) || !isfinite(st->gross.s + st->gross.c) ||
         !isfinite(st->returned.s + st->returned.c) || !isfinite(ds.s + ds.c))
         return bad_field(d, "amount", "the customer's spend would go beyond the range of numbers");
-    if (as_of_day == CSEG_DAY_AUTO)
-        as_of = (st->last_day > day ? st->last_day : day) + 1;
+    if (as_of_day == CSEG_DAY_AUTO) /* the day after its latest event, now with this one */
+        as_of = e->days[e->n_days - 1].day + 1;
     cache_window(e, m, as_of, &window);
     b->has[i] = (char)features_of(m, st, as_of, &window, out);
     out->applied = 1;
@@ -1304,7 +1312,19 @@ int cseg_stream_customer(cseg_store *s, const cseg_model *m, const char *custome
     customer_id = qn.customer_id;
     out->known = 1;
     out->previous = st.segment;
-    int64_t as_of = as_of_day == CSEG_DAY_AUTO ? st.last_day + 1 : as_of_day;
+    /* Without --as-of: the day after the customer's latest event (a purchase
+     * or a return), as its last event's reply counted it. */
+    int64_t as_of = as_of_day, latest = INT64_MIN;
+    if (as_of == CSEG_DAY_AUTO) {
+        const store_cell key[] = {cell_text(customer_id)};
+        rc = cseg__store_run(s, "SELECT max(day) FROM cseg_customer_days WHERE customer_id = $1",
+                             key, 1, got_day, &latest, d);
+        if (rc < 0) {
+            free(own);
+            return rc;
+        }
+        as_of = (latest != INT64_MIN ? latest : st.last_day) + 1;
+    }
     cseg__exact_sum window = {0, 0};
     if (st.n_orders > 0 && (rc = window_sql(s, m, customer_id, as_of, &window, d)) < 0) {
         free(own);

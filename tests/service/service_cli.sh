@@ -73,6 +73,8 @@ customers() {
 expect 0 run -- "$BIN" run "$SMALL" --k 3 --out "$T/o" --quiet
 expect 0 token-write -- "$BIN" token add "$T/tokens" --scope write
 W=$(cat "$T/out")
+# the file's last line without its end (edited by hand): the new token goes on a line of its own
+printf '%s' "$(cat "$T/tokens")" >"$T/tokens.cut" && mv "$T/tokens.cut" "$T/tokens" && chmod 600 "$T/tokens"
 expect 0 token-read -- "$BIN" token add "$T/tokens" --scope read --name dashboard
 R=$(cat "$T/out")
 case $W in cst_????????????????????????????????????????????????????????????????) ok ;; *) bad "token: '$W'" ;; esac
@@ -123,6 +125,14 @@ contains customer "$T/body" '"moves":[]'
 req customer-unknown 404 "$R" GET /v1/customers/no-such-one
 contains access-log "$T/serve.err" "GET /v1/customers/- 404 "
 lacks access-log-no-ids "$T/serve.err" "$C"
+# a path that is no endpoint may hold an id (or a line end decoded from %0A that forges a line)
+code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/x%0AGET%20/v1/customers/12345%20200%200.100%20ms")
+[ "$code" = 404 ] && ok || bad "access-log-forged: HTTP $code"
+lacks access-log-forged "$T/serve.err" "GET /v1/customers/12345 200"
+contains access-log-other "$T/serve.err" "GET - 404 "
+# the scheme in any case, one or more spaces after it (RFC 7235)
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: bearer  $R" "$URL/v1/segments")
+[ "$code" = 200 ] && ok || bad "bearer-case: HTTP $code, expected 200"
 
 # bad requests change nothing
 body '{"customer_id":"A",'

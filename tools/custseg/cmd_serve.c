@@ -32,6 +32,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "cli.h"
@@ -156,10 +157,24 @@ static enum MHD_Result send_text(server *sv, struct MHD_Connection *c, req *r, u
         atomic_fetch_add_explicit(&sv->m.requests[r->ep][si], 1, memory_order_relaxed);
     double secs = now_s() - r->t0;
     observe(sv->m.latency[r->ep], secs);
-    if (sv->access_log) /* a customer's id only with --log-ids */
-        fprintf(stderr, "%s %s %u %.3f ms\n", r->method,
-                r->ep == EP_CUSTOMER && !sv->log_ids ? "/v1/customers/-" : r->url, status,
-                secs * 1e3);
+    if (sv->access_log) { /* a customer's id only with --log-ids */
+        /* The path as printable ASCII (%XX for anything else: a decoded line
+         * end could forge a line); a path that is no endpoint may hold an id
+         * too (a typo of one), so it is left out without --log-ids. */
+        const char *u = r->ep == EP_CUSTOMER && !sv->log_ids ? "/v1/customers/-"
+                        : r->ep == EP_OTHER && !sv->log_ids ? "-"
+                                                             : r->url;
+        char shown[512], *o = shown;
+        for (const unsigned char *p = (const unsigned char *)u; *p && o < shown + sizeof shown - 4;
+             p++) {
+            if (*p > ' ' && *p < 127 && *p != '%')
+                *o++ = (char)*p;
+            else
+                o += sprintf(o, "%%%02X", *p);
+        }
+        *o = 0;
+        fprintf(stderr, "%s %s %u %.3f ms\n", r->method, shown, status, secs * 1e3);
+    }
     atomic_fetch_add_explicit(&sv->m.latency_us[r->ep], (uint64_t)(secs * 1e6), memory_order_relaxed);
     return ok;
 }
@@ -984,7 +999,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (needs) {
             const char *auth = serve_mhd.MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                            MHD_HTTP_HEADER_AUTHORIZATION);
-            const char *tok = auth && strncmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
+            /* The scheme in any case, then one or more spaces (RFC 7235). */
+            const char *tok = auth && strncasecmp(auth, "Bearer ", 7) == 0 ? auth + 7 : NULL;
+            while (tok && *tok == ' ')
+                tok++;
             r->scope = serve_token_scope(&sv->tokens, tok);
             if (!r->scope)
                 return send_error(sv, c, r, 401, NULL, "a valid bearer token is needed");

@@ -172,14 +172,18 @@ int cmd_token(int argc, char **argv)
     FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
     FILE *in = fopen(path, "r");
     int ok = out != NULL && (in || errno == ENOENT);
-    char buf[4096];
+    char buf[4096], last = '\n';
     size_t got;
-    while (ok && in && (got = fread(buf, 1, sizeof buf, in)) > 0)
+    while (ok && in && (got = fread(buf, 1, sizeof buf, in)) > 0) {
         ok = fwrite(buf, 1, got, out) == got;
+        last = buf[got - 1];
+    }
     if (in) {
         ok = ok && !ferror(in);
         fclose(in);
     }
+    if (ok && last != '\n') /* a last line without its end (edited by hand): ended first */
+        ok = fputc('\n', out) != EOF;
     if (ok) {
         fprintf(out, "sha256:");
         for (size_t i = 0; i < 32; i++)

@@ -232,6 +232,17 @@ static void test_repeats_and_errors(void **state)
     assert_int_equal(g.segment, b.segment);
     for (int j = 0; j < CSEG_STREAM_N_FEATURES; j++)
         assert_true(g.features[j] == b.features[j] || (isnan(g.features[j]) && isnan(b.features[j])));
+    /* Counted to a given day, an event on or after it changes nothing (run
+     * drops such rows as after the analysis day). */
+    const int64_t given = 1700000000 / 86400;
+    cseg_event fut = {"f1", 1700000000, "F1", "P1", 1, 5, NAN, NULL, NULL};
+    assert_int_equal(cseg_stream_apply(s, m, &fut, given, &b, &d), 0);
+    assert_int_equal(b.applied, 0);
+    assert_int_equal(b.known, 0);
+    fut.time -= 86400;
+    assert_int_equal(cseg_stream_apply(s, m, &fut, given, &b, &d), 0);
+    assert_int_equal(b.applied, 1);
+    assert_true(b.features[0] == 1); /* recency: bought the day before */
     /* A customer with a return only: read as its reply counted it. */
     cseg_event r1 = {"r1", 1700000000, "C1", "P1", -1, 5, NAN, NULL, NULL};
     assert_int_equal(cseg_stream_apply(s, m, &r1, CSEG_DAY_AUTO, &b, &d), 0);

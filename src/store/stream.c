@@ -888,7 +888,10 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
     const cseg_rfm_params *rp = cseg_model_rfm(m);
     const int64_t day = ce->day;
     const double value = ce->value;
-    const int is_ret = ce->is_ret, drop = ce->drop;
+    /* With a given day to count to, an event on or after it is dropped, as
+     * run drops a log's rows after its analysis day. */
+    const int is_ret = ce->is_ret,
+              drop = ce->drop || (as_of_day != CSEG_DAY_AUTO && day >= as_of_day);
     const char *fp = ce->fp, *id = ev->customer_id;
     int rc = 0;
     ccust *e = NULL;

@@ -461,11 +461,47 @@ static int keep_params(cseg_segmentation *r, const cseg_segment_params *p)
 
 /* The training customers the model's rule puts elsewhere go into the model,
  * so that assign gives them their own segment back (--keep-known). */
+/* The ids of text column jid of t held by more than one row: (*dup)[code]
+ * set for each (malloc'ed; NULL when the column is not text or has none);
+ * returns their number, or CSEG_ENOMEM. */
+static long duplicate_ids(const cseg_table *t, long jid, unsigned char **dup)
+{
+    *dup = NULL;
+    const int32_t *code = jid >= 0 ? cseg_table_codes(t, (size_t)jid) : NULL;
+    if (!code)
+        return 0;
+    size_t nl = cseg_table_n_levels(t, (size_t)jid), n = cseg_table_n_rows(t);
+    unsigned char *seen = calloc(nl ? nl : 1, 1);
+    if (!seen)
+        return CSEG_ENOMEM;
+    long count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (code[i] >= 0 && seen[code[i]]++ == 1) {
+            seen[code[i]] = 2; /* no wrap past 255 */
+            count++;
+        }
+    if (count == 0) {
+        free(seen);
+        return 0;
+    }
+    for (size_t l = 0; l < nl; l++)
+        seen[l] = seen[l] > 1;
+    *dup = seen;
+    return count;
+}
+
 static int keep_known(cseg_segmentation *r, const double *X, const int32_t *plabels)
 {
     long jid = r->in.id_column ? cseg_table_find(r->in.customers, r->in.id_column) : -1;
     if (jid < 0)
         return 0; /* no ids to know them by */
+    /* An id on several rows cannot tell its customers apart: those are not
+     * kept (the others are; a warning says so, see run). */
+    unsigned char *dup;
+    long nd = duplicate_ids(r->in.customers, jid, &dup);
+    if (nd < 0)
+        return (int)nd;
+    const int32_t *code = dup ? cseg_table_codes(r->in.customers, (size_t)jid) : NULL;
     size_t n = r->n, d = cseg_model_dim(r->in.model), m = 0;
     enum { IDLEN = 40 }; /* a number id as text */
     const char **ids = malloc(r->mismatch * sizeof *ids);
@@ -475,7 +511,7 @@ static int keep_known(cseg_segmentation *r, const double *X, const int32_t *plab
     int rc = CSEG_ENOMEM;
     if (ids && buf && lab && Z) {
         for (size_t i = 0; i < n; i++) {
-            if (r->labels[i] == plabels[i] ||
+            if (r->labels[i] == plabels[i] || (code && code[i] >= 0 && dup[code[i]]) ||
                 !(ids[m] = cseg__table_cell_text(r->in.customers, (size_t)jid, i, buf + m * IDLEN,
                                                  IDLEN)))
                 continue;
@@ -484,9 +520,8 @@ static int keep_known(cseg_segmentation *r, const double *X, const int32_t *plab
             m++;
         }
         rc = cseg_model_set_known(r->in.model, ids, lab, Z, m);
-        if (rc == CSEG_EINVAL)
-            rc = 0; /* an id given twice: such customers cannot be told apart; none is kept */
     }
+    free(dup);
     free(ids);
     free(buf);
     free(lab);
@@ -792,6 +827,28 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
         }
         for (size_t s = 0; s < r->k; s++)
             nm[s] = cseg_profile_name(r->prof, s);
+        /* Ids on several rows: said, not hidden. */
+        long jid = r->in.id_column ? cseg_table_find(r->in.customers, r->in.id_column) : -1;
+        unsigned char *dup;
+        long nd = duplicate_ids(r->in.customers, jid, &dup);
+        if (nd < 0) {
+            free(nm);
+            rc = (int)nd;
+            goto out;
+        }
+        if (nd > 0) {
+            const int32_t *code = cseg_table_codes(r->in.customers, (size_t)jid);
+            size_t i = 0;
+            while (!(code[i] >= 0 && dup[code[i]]))
+                i++;
+            cseg__warn(&r->warn, "duplicate_ids",
+                       "%ld customer id%s of column \"%s\" %s on more than one row (\"%.40s\", "
+                       "for one): such customers cannot be told apart by their id (assign "
+                       "--keep-known, explain)",
+                       nd, nd == 1 ? "" : "s", r->in.id_column, nd == 1 ? "is" : "are",
+                       cseg_table_level(r->in.customers, (size_t)jid, code[i]));
+        }
+        free(dup);
         /* A fixed k that the customers cannot fill: said, not hidden. */
         if (p->k && p->algo != CSEG_ALGO_DBSCAN && r->k < p->k)
             cseg__warn(&r->warn, "fewer_segments",

@@ -948,6 +948,18 @@ printf 'CustomerID,x,revenue\n1,0,10\n2,0.1,\n3,0.2,12\n4,10,100\n5,10.1,90\n6,1
 expect 0 revenue-missing -- "$BIN" fit "$T/rev_missing.csv" --k 2 --out "$T/rev_missing"
 lacks revenue-missing-shares "$T/rev_missing/segments.json" '"revenue_share": null'
 if [ "$(sed -n 2p "$T/rev_missing/customers.csv" | cut -d, -f1,4)" = "1,2" ] && [ "$(sed -n 5p "$T/rev_missing/customers.csv" | cut -d, -f1,4)" = "4,1" ]; then ok; else bad "revenue-missing: order $(cut -d, -f1,4 "$T/rev_missing/customers.csv" | tr '\n' ' ')"; fi
+# ---- an id on two rows: a warning; the others' kept segments still reproduced by assign ----
+sed 's/^19,/1,/' "$MALL" >"$T/dup_ids.csv"
+expect 0 duplicate-ids -- "$BIN" fit "$T/dup_ids.csv" --algo ward --k 5 --out "$T/dup_ids"
+contains duplicate-ids "$T/err" 'custseg: warning: 1 customer id of column "CustomerID" is on more than one row ("1", for one)'
+expect 0 duplicate-ids-assign -- "$BIN" assign "$T/dup_ids/model.json" "$T/dup_ids/customers.csv" --out "$T/dup_ids_as.csv"
+cut -d, -f1 "$T/dup_ids/customers.csv" >"$T/dup_ids.id"
+n_seg=$(head -1 "$T/dup_ids/customers.csv" | tr ',' '\n' | grep -n '^segment$' | cut -d: -f1)
+cut -d, -f"$n_seg" "$T/dup_ids/customers.csv" >"$T/dup_ids.fit"
+a_seg=$(head -1 "$T/dup_ids_as.csv" | tr ',' '\n' | grep -n '^segment$' | cut -d: -f1)
+cut -d, -f"$a_seg" "$T/dup_ids_as.csv" >"$T/dup_ids.as"
+differ=$(paste -d, "$T/dup_ids.id" "$T/dup_ids.fit" "$T/dup_ids.as" | awk -F, 'NR > 1 && $1 != 1 && $2 != $3' | wc -l)
+[ "$differ" -eq 0 ] && ok || bad "duplicate-ids: $differ customers with their own id assigned another segment"
 # ---- a database's infinite number: an error, as in a file (not an incomplete row) ----
 if command -v sqlite3 >/dev/null 2>&1; then
     sqlite3 "$T/inf.db" "create table t (InvoiceNo TEXT, Quantity INTEGER, InvoiceDate TEXT, UnitPrice REAL, CustomerID TEXT); insert into t values ('1',1,'2024-01-01',5,'1'),('2',1,'2024-01-02',9e999,'2'),('3',1,'2024-01-03',6,'3');"

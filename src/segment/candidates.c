@@ -371,6 +371,14 @@ static int fit_run_sampled(const cseg_segment_params *p, const double *Z, size_t
     c->c.k = c->c.n_clusters;
     cseg_kmeans_free(ks);
     c->obj = km;
+    /* The chosen fit's scores, as segments.json gives them, on every
+     * customer (the k table's row stays the sample's). */
+    if (scores) {
+        cseg__cand all = *c;
+        score(p, Z, n, d, &all);
+        f->final = all.c;
+        f->has_final = 1;
+    }
     return 0;
 }
 

@@ -26,6 +26,10 @@ typedef struct cseg__fit {
     size_t min_samples;
     int eps_suggested;
     size_t k_sample; /* candidates fitted and scored on this many customers (0: all) */
+    /* With k_sample: the chosen k's final fit on every customer, scored on
+     * them all (the k table keeps the sample's scores); has_final 0: none. */
+    cseg_candidate final;
+    int has_final;
 } cseg__fit;
 
 /* The previous run's segments and how this run's match them (previous.c);

@@ -102,7 +102,9 @@ static json_t *k_selection_json(const cseg_segmentation *r)
 static json_t *model_json(const cseg_segmentation *r)
 {
     const cseg_segment_params *p = &r->p;
-    const cseg_candidate *F = &r->cands[r->fit.chosen];
+    /* The chosen fit's scores on every customer (with --k-sample the k
+     * table's row holds the sample's). */
+    const cseg_candidate *F = r->fit.has_final ? &r->fit.final : &r->cands[r->fit.chosen];
     const cseg_model *m = r->in.model;
     size_t n = r->n, sil_n = cseg__sil_sample(p, n);
     json_t *mj = json_object();
@@ -230,7 +232,7 @@ static json_t *population_json(const cseg_segmentation *r)
 /* Training metadata kept in model.json. */
 static int set_meta(cseg_segmentation *r)
 {
-    const cseg_candidate *F = &r->cands[r->fit.chosen];
+    const cseg_candidate *F = r->fit.has_final ? &r->fit.final : &r->cands[r->fit.chosen];
     json_t *meta = json_object();
     json_object_set_new(meta, "input", json_string(r->input_name));
     json_object_set_new(meta, "n_customers", json_integer((json_int_t)r->n));

@@ -960,6 +960,13 @@ a_seg=$(head -1 "$T/dup_ids_as.csv" | tr ',' '\n' | grep -n '^segment$' | cut -d
 cut -d, -f"$a_seg" "$T/dup_ids_as.csv" >"$T/dup_ids.as"
 differ=$(paste -d, "$T/dup_ids.id" "$T/dup_ids.fit" "$T/dup_ids.as" | awk -F, 'NR > 1 && $1 != 1 && $2 != $3' | wc -l)
 [ "$differ" -eq 0 ] && ok || bad "duplicate-ids: $differ customers with their own id assigned another segment"
+# ---- k chosen on a sample: segments.json's model scores are the final fit's on every customer ----
+awk 'BEGIN { srand(3); print "CustomerID,a,b"; for (i = 0; i < 3000; i++) { c = i % 3; printf "%d,%.4f,%.4f\n", i, c * 3 + rand(), c * 2 + rand() } }' >"$T/ksample.csv"
+expect 0 k-sample-scores -- "$BIN" fit "$T/ksample.csv" --k-sample 500 --k 2..5 --out "$T/ksample"
+json_ch=$(awk '/"model"/ { m = 1 } m && /"calinski_harabasz"/ { gsub(/[^0-9.]/, "", $2); print $2; exit }' "$T/ksample/segments.json")
+expect 0 k-sample-score -- "$BIN" score "$T/ksample"
+score_ch=$(awk '$1 == "calinski_harabasz" { print $2 }' "$T/out")
+awk -v a="$json_ch" -v b="$score_ch" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 1e-6 * b) }' && ok || bad "k-sample-scores: segments.json calinski_harabasz $json_ch, score $score_ch"
 # ---- a database's infinite number: an error, as in a file (not an incomplete row) ----
 if command -v sqlite3 >/dev/null 2>&1; then
     sqlite3 "$T/inf.db" "create table t (InvoiceNo TEXT, Quantity INTEGER, InvoiceDate TEXT, UnitPrice REAL, CustomerID TEXT); insert into t values ('1',1,'2024-01-01',5,'1'),('2',1,'2024-01-02',9e999,'2'),('3',1,'2024-01-03',6,'3');"

@@ -363,6 +363,16 @@ static void test_edge_cases(void **state)
     assert_int_equal(cseg_gmm_fit(g, X2, 2, 0, &diag), CSEG_EINVAL);
     cseg_gmm_free(g);
 
+    /* Clusters on a line, 1e10 long, 1e-6 thick (reg_covar): their
+     * covariances are not positive definite in doubles from the start, and
+     * the message says so (it read "at the start0"). */
+    g = make(2, CSEG_GMM_FULL, 100, 1e-3, 1);
+    double Xl[] = {0, 0, 1e10, 1e10, 2e10, 2e10, 1e13, 0, 1e13 + 1e10, 1e10, 1e13 + 2e10, 2e10};
+    assert_int_equal(cseg_gmm_fit(g, Xl, 6, 2, &diag), CSEG_ERANGE);
+    assert_non_null(strstr(diag.msg, "is not positive definite at the start (a singleton"));
+    assert_non_null(strstr(diag.msg, "--covariance diag or spherical"));
+    cseg_gmm_free(g);
+
     /* NaN / Inf: the diag names row and feature (1-based). */
     g = make(1, CSEG_GMM_FULL, 100, 1e-3, 1);
     double Xn[] = {1, 2, 3, NAN, 5, 6};

@@ -735,11 +735,14 @@ static void factor_prec(comp *m, const double *P0, cseg_gmm_cov cov, size_t k, s
 
 static int fail_pd(cseg_diag *diag, size_t c, size_t it, double reg)
 {
+    char when[48] = " at the start";
+    if (it)
+        snprintf(when, sizeof when, " after EM iteration %zu", it);
     return cseg__diag(diag, CSEG_ERANGE, NULL, 0, 0,
-                      "the covariance of component %zu is not positive definite%s%zu (a "
-                      "singleton or collapsed component); use fewer components or a larger "
-                      "reg_covar than %g",
-                      c, it ? " after EM iteration " : " at the start", it, reg);
+                      "the covariance of component %zu is not positive definite%s (a singleton "
+                      "or collapsed component, reg_covar %g); use fewer components (--k), or "
+                      "another covariance type (--covariance diag or spherical)",
+                      c, when, reg);
 }
 
 /* Start of restart r: k-means labels as hard responsibilities and one M-step

@@ -1609,6 +1609,13 @@ static void chart_heatmap(FILE *f, const cseg_report *r)
             cseg__report_esc(f, r->seg[s].name);
             fputs(", ", f);
             cseg__report_esc(f, r->feat[j]);
+            if (isnan(z)) { /* every customer of the segment misses the column */
+                fputs(": no values in this segment</title></rect>", f);
+                fprintf(f,
+                        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"cell\">-</text>",
+                        200 + cw * ((double)j + 0.5), y + ch / 2 + 4);
+                continue;
+            }
             /* No "-0.0": a z that rounds to zero is written as 0. */
             double zs = fabs(z) < 0.05 ? 0.0 : z, zt = fabs(z) < 0.005 ? 0.0 : z;
             fprintf(f, ": mean %.4g (population %.4g), z = %.2f</title></rect>", r->seg[s].mean[j],

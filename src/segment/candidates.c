@@ -417,6 +417,15 @@ int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_
     if (p->algo == CSEG_ALGO_DBSCAN) {
         f->eps = p->eps;
         f->min_samples = cseg__min_samples(p, d);
+        /* A dense group needs min_samples customers: more than there are
+         * finds none, whatever eps. */
+        if (f->min_samples > n)
+            return cseg__diag(diag, CSEG_EPARAM, NULL, 0, 0,
+                              "min-samples %zu is more than the %zu customers: no group can be "
+                              "dense%s",
+                              f->min_samples, n,
+                              p->min_samples ? "" : " (the default is twice the features); give "
+                                                    "a smaller --min-samples");
         if (!(f->eps > 0)) {
             /* Above EPS_QUERIES customers the curve is sampled: each query's
              * k-distance is still exact, and minutes become seconds. */

@@ -967,6 +967,16 @@ json_ch=$(awk '/"model"/ { m = 1 } m && /"calinski_harabasz"/ { gsub(/[^0-9.]/, 
 expect 0 k-sample-score -- "$BIN" score "$T/ksample"
 score_ch=$(awk '$1 == "calinski_harabasz" { print $2 }' "$T/out")
 awk -v a="$json_ch" -v b="$score_ch" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 1e-6 * b) }' && ok || bad "k-sample-scores: segments.json calinski_harabasz $json_ch, score $score_ch"
+# ---- DBSCAN with min-samples above the customers: says so, not "cannot suggest eps" ----
+printf 'id,a,b\n1,1,2\n2,3,4\n3,5,1\n' >"$T/three.csv"
+expect 2 dbscan-min-samples -- "$BIN" fit "$T/three.csv" --algo dbscan --out "$T/three"
+contains dbscan-min-samples "$T/err" "custseg: --min-samples 4 is more than the 3 customers: no group can be dense"
+# ---- a column that a whole segment misses: "-" in the report's heatmap, not "nan" ----
+awk 'BEGIN { srand(5); print "CustomerID,x,q"; for (i = 0; i < 40; i++) printf "%d,%.4f,%s\n", i, (i < 20 ? 0 : 10) + rand(), (i < 20 ? "" : i) }' >"$T/segmiss.csv"
+expect 0 report-missing-column -- "$BIN" fit "$T/segmiss.csv" --k 2 --features x --out "$T/segmiss"
+lacks report-missing-column "$T/segmiss/report.html" '>nan<'
+lacks report-missing-column-title "$T/segmiss/report.html" 'mean nan'
+contains report-missing-column-says "$T/segmiss/report.html" 'no values in this segment'
 # ---- a database's infinite number: an error, as in a file (not an incomplete row) ----
 if command -v sqlite3 >/dev/null 2>&1; then
     sqlite3 "$T/inf.db" "create table t (InvoiceNo TEXT, Quantity INTEGER, InvoiceDate TEXT, UnitPrice REAL, CustomerID TEXT); insert into t values ('1',1,'2024-01-01',5,'1'),('2',1,'2024-01-02',9e999,'2'),('3',1,'2024-01-03',6,'3');"

@@ -977,6 +977,13 @@ expect 0 report-missing-column -- "$BIN" fit "$T/segmiss.csv" --k 2 --features x
 lacks report-missing-column "$T/segmiss/report.html" '>nan<'
 lacks report-missing-column-title "$T/segmiss/report.html" 'mean nan'
 contains report-missing-column-says "$T/segmiss/report.html" 'no values in this segment'
+# ---- the console summary stays valid UTF-8: long names and headings cut between characters ----
+printf 'CustomerID,\346\224\266\345\205\245\346\224\266\345\205\245\346\224\266\345\205\245\346\224\266\345\205\245\346\224\266\345\205\245,b\n1,1,2\n2,3,4\n3,5,1\n4,2,2\n' >"$T/wide.csv"
+expect 0 utf8-summary -- "$BIN" fit "$T/wide.csv" --k 2 --out "$T/wide" --quiet
+if iconv -f UTF-8 -t UTF-8 "$T/out" >/dev/null 2>&1; then ok; else bad "utf8-summary: stdout is not valid UTF-8"; fi
+long=$(printf 'A%.0s' 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47)
+expect 0 utf8-names -- "$BIN" fit "$MALL" --k 2 --names "$long$(printf '\303\202%.0s' 1 2 3 4 5 6 7 8 9 10),B" --out "$T/wide_names" --quiet
+if iconv -f UTF-8 -t UTF-8 "$T/out" >/dev/null 2>&1; then ok; else bad "utf8-names: stdout is not valid UTF-8"; fi
 # ---- a database's infinite number: an error, as in a file (not an incomplete row) ----
 if command -v sqlite3 >/dev/null 2>&1; then
     sqlite3 "$T/inf.db" "create table t (InvoiceNo TEXT, Quantity INTEGER, InvoiceDate TEXT, UnitPrice REAL, CustomerID TEXT); insert into t values ('1',1,'2024-01-01',5,'1'),('2',1,'2024-01-02',9e999,'2'),('3',1,'2024-01-03',6,'3');"

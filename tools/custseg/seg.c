@@ -279,6 +279,34 @@ static void print_k_table(const cseg_segmentation *r, FILE *out)
     }
 }
 
+/* Characters of UTF-8 text s (the bytes that start one). */
+static int chars(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* s in w columns, a character a column (the middle dot of a name is two
+ * bytes): cut at the start of a character, never inside one, and padded
+ * after (left) or before. */
+static void print_cols(const char *s, int w, int left)
+{
+    const char *e = s;
+    int n = 0;
+    while (*e && n <= w) {
+        if (((unsigned char)*e & 0xC0) != 0x80 && n++ == w)
+            break;
+        e++;
+    }
+    if (!left)
+        printf("%*s", w - (n > w ? w : n), "");
+    fwrite(s, 1, (size_t)(e - s), stdout);
+    if (left)
+        printf("%*s", w - (n > w ? w : n), "");
+}
+
 static void print_segments(const cseg_segmentation *r, int rfm)
 {
     static const char *const rfm_show[] = {CSEG_RFM_COL_RECENCY,  CSEG_RFM_COL_FREQUENCY,
@@ -300,21 +328,21 @@ static void print_segments(const cseg_segmentation *r, int rfm)
     }
     int namew = 4;
     for (size_t s = 0; s < k; s++) {
-        int len = (int)strlen(cseg_profile_name(prof, s));
+        int len = chars(cseg_profile_name(prof, s));
         namew = len > namew ? (len > 48 ? 48 : len) : namew;
     }
-    printf("  seg  %-*s %9s %7s %8s", namew, "name", "customers", "share", "revenue");
-    for (size_t j = 0; j < nshow; j++)
-        printf(" %14.14s", show[j]);
+    printf("  seg  ");
+    print_cols("name", namew, 1);
+    printf(" %9s %7s %8s", "customers", "share", "revenue");
+    for (size_t j = 0; j < nshow; j++) {
+        putchar(' ');
+        print_cols(show[j], 14, 0);
+    }
     printf("\n");
     for (size_t s = 0; s < k; s++) {
-        /* The middle dot is two bytes but one column. */
-        const char *nm_s = cseg_profile_name(prof, s);
-        int extra = 0;
-        for (const char *q = nm_s; *q; q++)
-            extra += ((unsigned char)*q & 0xC0) == 0x80;
-        printf("  %3zu  %-*.*s %9zu %6.1f%%", s + 1, namew + extra, namew + extra, nm_s,
-               cseg_profile_size(prof, s), 100 * cseg_profile_share(prof, s));
+        printf("  %3zu  ", s + 1);
+        print_cols(cseg_profile_name(prof, s), namew, 1);
+        printf(" %9zu %6.1f%%", cseg_profile_size(prof, s), 100 * cseg_profile_share(prof, s));
         double rs = cseg_profile_revenue_share(prof, s);
         if (isfinite(rs))
             printf(" %7.1f%%", 100 * rs);

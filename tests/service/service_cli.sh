@@ -108,6 +108,12 @@ req segments 200 "$R" GET /v1/segments
 contains segments "$T/body" '"segments":[{"segment":1,"name":'
 req unknown-path 404 "$R" GET /v1/nothing
 req wrong-method 405 "$R" GET /v1/events
+curl -s -o /dev/null -D "$T/headers" -H "Authorization: Bearer $R" "$URL/v1/events"
+contains wrong-method-allow "$T/headers" "Allow: POST"
+curl -s -o /dev/null -D "$T/headers" -X DELETE -H "Authorization: Bearer $R" "$URL/v1/segments"
+contains wrong-method-allow-get "$T/headers" "Allow: GET, HEAD"
+code=$(curl -s -o /dev/null -w '%{http_code}' -I "$URL/healthz")
+[ "$code" = 200 ] && ok || bad "head-healthz: HTTP $code, expected 200"
 C=$(sed -n 2p "$T/o/customers.csv" | cut -d, -f1)
 body "{\"customer_id\":\"$C\",\"time\":\"2011-12-10T10:00:00\",\"invoice\":\"X1\",\"quantity\":2,\"price\":3.5,\"event_id\":\"e1\"}"
 req read-token-cannot-write 403 "$R" POST /v1/events "$T/req.json"

@@ -148,6 +148,10 @@ static enum MHD_Result send_text(server *sv, struct MHD_Connection *c, req *r, u
     serve_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (status == 401)
         serve_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (status == 405) /* the methods the endpoint takes (RFC 9110) */
+        serve_mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                                          r->ep == EP_EVENTS || r->ep == EP_SCORE ? "POST"
+                                                                                  : "GET, HEAD");
     enum MHD_Result ok = serve_mhd.MHD_queue_response(c, status, resp);
     serve_mhd.MHD_destroy_response(resp);
     size_t si = 0;
@@ -946,7 +950,9 @@ static enum MHD_Result get_metrics(server *sv, struct MHD_Connection *c, req *r)
 
 static int route(const char *url, const char *method, int *needs, int *method_ok)
 {
-    int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    /* HEAD is a GET without its body (libmicrohttpd leaves the body out). */
+    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0,
+        post = strcmp(method, "POST") == 0;
     *needs = SERVE_SCOPE_READ;
     *method_ok = get;
     if (strcmp(url, "/v1/events") == 0) {

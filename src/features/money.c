@@ -32,8 +32,12 @@ static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
  * as, or the sum of such numbers, in practice). |x f| < 2^52. */
 static double minor_units(double x, double f, int decimals)
 {
+    /* x f is off the decimal value by up to about 2^-52 of itself (x's own
+     * rounding, then the product's): a window of twice that (at least
+     * 1e-6) around the half. */
     double t = x * f, r = round(t), frac = fabs(t) - floor(fabs(t));
-    if (fabs(frac - 0.5) > 1e-6)
+    double window = fabs(t) * 4.5e-16 > 1e-6 ? fabs(t) * 4.5e-16 : 1e-6;
+    if (fabs(frac - 0.5) > window)
         return r;
     char buf[32];
     int e10;

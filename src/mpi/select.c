@@ -54,7 +54,16 @@ static int select_many(MPI_Comm comm, const double *x, size_t n, uint64_t *k, co
         return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     }
     memcpy(v, x, n * sizeof *v);
-    cseg__sort_doubles(v, n); /* in the keys' order (-0.0 before +0.0) */
+    cseg__sort_doubles(v, n);
+    /* In the keys' order: the sort puts equal values in any order, and
+     * -0.0 == +0.0, so the zeros are written negative ones first. */
+    size_t z0 = 0, zn = 0, neg = 0;
+    while (z0 < n && v[z0] < 0)
+        z0++;
+    while (z0 + zn < n && v[z0 + zn] == 0)
+        neg += signbit(v[z0 + zn++]) != 0;
+    for (size_t i = 0; i < zn; i++)
+        v[z0 + i] = i < neg ? -0.0 : 0.0;
     for (size_t i = 0; i < n; i++)
         k[i] = cseg__key_of(v[i]);
     free(v);

@@ -475,11 +475,9 @@ static long duplicate_ids(const cseg_table *t, long jid, unsigned char **dup)
     if (!seen)
         return CSEG_ENOMEM;
     long count = 0;
-    for (size_t i = 0; i < n; i++)
-        if (code[i] >= 0 && seen[code[i]]++ == 1) {
-            seen[code[i]] = 2; /* no wrap past 255 */
+    for (size_t i = 0; i < n; i++) /* 0, 1, then 2 for every later row: no wrap */
+        if (code[i] >= 0 && seen[code[i]] < 2 && ++seen[code[i]] == 2)
             count++;
-        }
     if (count == 0) {
         free(seen);
         return 0;

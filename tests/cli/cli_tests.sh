@@ -921,9 +921,9 @@ fi
 expect 0 stdin-file -- "$BIN" run /dev/stdin --out "$T/stdin_file" --quiet <"$SMALL"
 
 # ---- money rounded by its decimal value; huge money an error, not a missing value ----
-printf 'InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,A,1,2024-01-01,313.255,1\n2,A,1,2024-01-01,1.005,2\n3,A,1,2024-01-01,1.015,3\n4,A,3,2024-01-01,0.335,4\n5,A,1,2024-01-01,0.0049999,5\n6,A,1,2024-01-01,1000000.005,6\n' >"$T/halves.csv"
+printf 'InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,A,1,2024-01-01,313.255,1\n2,A,1,2024-01-01,1.005,2\n3,A,1,2024-01-01,1.015,3\n4,A,3,2024-01-01,0.335,4\n5,A,1,2024-01-01,0.0049999,5\n6,A,1,2024-01-01,1000000.005,6\n7,A,1,2024-01-01,276557090.525,7\n' >"$T/halves.csv"
 expect 0 money-halves -- "$BIN" run "$T/halves.csv" --k 1 --out "$T/halves" --quiet
-if [ "$(cut -d, -f1,4,6 "$T/halves/customers.csv" | tr '\n' ' ')" = "customer_id,monetary,avg_order_value 1,313.26,313.26 2,1.01,1.01 3,1.02,1.02 4,1.01,1.01 5,0,0 6,1000000.01,1000000.01 " ]; then ok; else bad "money-halves: $(cut -d, -f1,4,6 "$T/halves/customers.csv" | tr '\n' ' ')"; fi
+if [ "$(cut -d, -f1,4,6 "$T/halves/customers.csv" | tr '\n' ' ')" = "customer_id,monetary,avg_order_value 1,313.26,313.26 2,1.01,1.01 3,1.02,1.02 4,1.01,1.01 5,0,0 6,1000000.01,1000000.01 7,276557090.53,276557090.53 " ]; then ok; else bad "money-halves: $(cut -d, -f1,4,6 "$T/halves/customers.csv" | tr '\n' ' ')"; fi
 printf 'InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,A,1,2024-01-01,1e307,1\n2,A,1,2024-01-02,5,2\n3,A,1,2024-01-03,6,3\n4,A,1,2024-01-03,7,4\n' >"$T/huge.csv"
 expect 1 money-huge -- "$BIN" run "$T/huge.csv" --k 2 --out "$T/huge"
 stderr_is money-huge "custseg: $T/huge.csv: column \"monetary\": its values are too large to scale (sums beyond the range of numbers); use a log transform or smaller units"
@@ -984,6 +984,12 @@ if iconv -f UTF-8 -t UTF-8 "$T/out" >/dev/null 2>&1; then ok; else bad "utf8-sum
 long=$(printf 'A%.0s' 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47)
 expect 0 utf8-names -- "$BIN" fit "$MALL" --k 2 --names "$long$(printf '\303\202%.0s' 1 2 3 4 5 6 7 8 9 10),B" --out "$T/wide_names" --quiet
 if iconv -f UTF-8 -t UTF-8 "$T/out" >/dev/null 2>&1; then ok; else bad "utf8-names: stdout is not valid UTF-8"; fi
+# ---- an id on 256 and 258 rows (a count that once wrapped at 256): one id, named ----
+for reps in 256 258; do
+    awk -v r=$reps 'BEGIN { srand(3); print "CustomerID,x,y"; for (i = 0; i < r; i++) printf "7,%.3f,%.3f\n", rand(), rand(); for (i = 0; i < 20; i++) printf "%d,%.3f,%.3f\n", 100 + i, rand() + 5, rand() }' >"$T/dup$reps.csv"
+    expect 0 "duplicate-ids-$reps" -- "$BIN" fit "$T/dup$reps.csv" --k 2 --out "$T/dup$reps"
+    contains "duplicate-ids-$reps" "$T/err" 'custseg: warning: 1 customer id of column "CustomerID" is on more than one row ("7", for one)'
+done
 # ---- a database's infinite number: an error, as in a file (not an incomplete row) ----
 if command -v sqlite3 >/dev/null 2>&1; then
     sqlite3 "$T/inf.db" "create table t (InvoiceNo TEXT, Quantity INTEGER, InvoiceDate TEXT, UnitPrice REAL, CustomerID TEXT); insert into t values ('1',1,'2024-01-01',5,'1'),('2',1,'2024-01-02',9e999,'2'),('3',1,'2024-01-03',6,'3');"

@@ -83,6 +83,20 @@ int main(int argc, char **argv)
     for (int i = 0; rc == 0 && i < MANY; i++)
         CHECK(same_bits(gotm[i], all[many[i]]), "many, rank %llu: %.17g, sorted %.17g",
               (unsigned long long)many[i], gotm[i], all[many[i]]);
+    /* Many at once on few values: each rank 0.0, -0.0 and 1.0 (sorted by
+     * value, the zeros may come in any order; by key -0.0 is first). */
+    double z3[3] = {0.0, -0.0, 1.0}, gz[MANY];
+    uint64_t zr[MANY];
+    for (int i = 0; i < MANY; i++)
+        zr[i] = (uint64_t)i % (3 * (uint64_t)size);
+    rc = cseg_mpi_select(MPI_COMM_WORLD, z3, 3, zr, MANY, gz, &diag);
+    CHECK(rc == 0, "select many zeros: %s", diag.msg);
+    for (int i = 0; rc == 0 && i < MANY; i++) {
+        uint64_t q = zr[i];
+        double want = q < (uint64_t)size ? -0.0 : q < 2 * (uint64_t)size ? 0.0 : 1.0;
+        CHECK(same_bits(gz[i], want), "many zeros, rank %llu: %g (sign %d), want %g (sign %d)",
+              (unsigned long long)q, gz[i], signbit(gz[i]) != 0, want, signbit(want) != 0);
+    }
     /* The extremes as infinities, on the last rank that holds values. */
     int last = size - 1 == 1 ? 0 : size - 1;
     if (rank == last) {

@@ -13,8 +13,18 @@
  *       of CUSTOMERS_CSV (a run's output), in any order. Every customer's
  *       recency_days, frequency, monetary and segment must equal the run's.
  *       Prints the count compared; exit 1 on any difference or one missing.
+ *   replay flood PORT N
+ *       opens N idle connections to 127.0.0.1:PORT (sending nothing), then
+ *       GET /healthz on one more: exit 0 when it is answered 200 within 5 s.
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -182,12 +192,57 @@ static int check(const char *customers, const char *replies)
     return bad ? 1 : 0;
 }
 
+static int flood(int port, int n)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)n + 64) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (rlim_t)n + 64
+                          ? (rlim_t)n + 64
+                          : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int opened = 0;
+    for (int i = 0; i < n; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+            fprintf(stderr, "flood: connection %d: %s\n", i + 1, strerror(errno));
+            return 2;
+        }
+        opened++;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char buf[64] = {0};
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1) ||
+        read(fd, buf, sizeof buf - 1) <= 0) {
+        fprintf(stderr, "flood: /healthz not answered with %d idle connections open\n", opened);
+        return 1;
+    }
+    if (strncmp(buf, "HTTP/1.1 200", 12) != 0) {
+        fprintf(stderr, "flood: /healthz answered '%.12s'\n", buf);
+        return 1;
+    }
+    printf("%d idle connections open, /healthz answered 200\n", opened);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "flood") == 0)
+        return flood(atoi(argv[2]), atoi(argv[3]));
     if (argc == 5 && strcmp(argv[1], "events") == 0)
         return events(argv[2], argv[3], (size_t)strtoul(argv[4], NULL, 10));
     if (argc == 4 && strcmp(argv[1], "check") == 0)
         return check(argv[2], argv[3]);
-    fprintf(stderr, "usage: replay events LOG OUTDIR BATCH | replay check CUSTOMERS_CSV REPLIES\n");
+    fprintf(stderr, "usage: replay events LOG OUTDIR BATCH | replay check CUSTOMERS_CSV REPLIES | "
+                    "replay flood PORT N\n");
     return 2;
 }

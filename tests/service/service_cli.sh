@@ -102,6 +102,22 @@ contains healthz "$T/body" '"status":"ok"'
 PORT=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$T/serve.out" | head -1)
 expect 3 serve-port-taken -- timeout 20 "$BIN" serve --model "$T/o/model.json" --db "$T/x2.db" --tokens "$T/tokens" --listen "127.0.0.1:$PORT"
 contains serve-port-taken "$T/err" "custseg: cannot listen on 127.0.0.1:$PORT: Address already in use"
+# a server started with the usual soft file limit (1,024) raises it: 1,100 idle
+# connections (above libmicrohttpd's default of 1,020) do not shut others out
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt 2048 ]; then
+    echo "skipped: the flood of idle connections needs a hard file limit of 2,048 (ulimit -Hn: $hard)"
+else
+(ulimit -Sn 1024 && exec "$BIN" serve --model "$T/o/model.json" --db "$T/flood.db" --tokens "$T/tokens" \
+    --listen 127.0.0.1:0 >"$T/flood.out" 2>"$T/flood.err") &
+FPID=$!
+i=0
+while [ $i -lt 200 ] && ! grep -q "listening on" "$T/flood.out"; do sleep 0.05; i=$((i + 1)); done
+FPORT=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$T/flood.out" | head -1)
+expect 0 flood-idle-connections -- "$REPLAY" flood "$FPORT" 1100
+kill "$FPID" 2>/dev/null
+wait "$FPID" 2>/dev/null
+fi
 req no-token 401 "" GET /v1/segments
 req bad-token 401 "cst_0000" GET /v1/segments
 req segments 200 "$R" GET /v1/segments
@@ -361,6 +377,11 @@ lacks webhook-password-err "$T/serve.err" S3cr3t
 contains webhook-url-shown "$T/serve.err" "custseg serve: webhook http://alice@127.0.0.1:"
 sqlite3 "$T/k.db" "SELECT key FROM cseg_meta" >"$T/meta_keys"
 lacks webhook-password-store "$T/meta_keys" S3cr3t
+# a store from before: its cursor named with the password; delivery goes on from it
+sqlite3 "$T/k.db" "DELETE FROM cseg_meta WHERE key LIKE 'cursor:webhook %'; INSERT INTO cseg_meta (key, value) VALUES ('cursor:webhook $HOOK', '3')"
+start_server "$T/o/model.json" "$T/k.db" --webhook "$HOOK" --webhook-secret "$T/hook.secret"
+stop_server
+contains webhook-old-cursor "$T/serve.err" "moves after 3 are sent"
 kill "$SINK_PID"
 wait "$SINK_PID" 2>/dev/null
 SINK_PID=

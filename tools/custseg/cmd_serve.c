@@ -32,6 +32,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <strings.h>
 #include <time.h>
 
@@ -1324,7 +1325,7 @@ int cmd_serve(int argc, char **argv)
         goto out_sync;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
-    struct MHD_OptionItem mo[12];
+    struct MHD_OptionItem mo[14];
     size_t no = 0;
     mo[no++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &sa};
     if (threads == 0) {
@@ -1337,6 +1338,24 @@ int cmd_serve(int argc, char **argv)
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         threads = cores > 2 ? (cores - 1 < 256 ? cores - 1 : 256) : 1;
     }
+    /* Connections: libmicrohttpd's default limit is FD_SETSIZE - 4 (1,020)
+     * and a process's default file limit 1,024, so about a thousand idle
+     * keep-alive clients shut everyone out until --timeout. The soft file
+     * limit is raised to the hard one (at most 65,536), and connections may
+     * use all of it but 64 files (the store, the logs, the webhook). */
+    struct rlimit rl;
+    rlim_t files = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+        files = rl.rlim_cur;
+        if (rl.rlim_cur < want) {
+            rl.rlim_cur = want;
+            if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+                files = want;
+        }
+    }
+    unsigned max_conn = files > 128 ? (unsigned)(files - 64) : 64;
+    mo[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, max_conn, NULL};
     mo[no++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
     mo[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, timeout, NULL};
     mo[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, &sv};

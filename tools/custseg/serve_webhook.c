@@ -287,6 +287,20 @@ int serve_webhook_start(serve_webhook **out, const serve_webhook_params *p)
     int found = 0, rc = cseg_store_open(&w->store, p->db, &d);
     if (rc == 0)
         rc = cseg_stream_cursor_get(w->store, w->cursor, &cursor, &found, &d);
+    /* A store from before the cursor's name lost the password: its cursor
+     * is under the whole URL. Delivery goes on from there (the old row
+     * stays: the store API removes no cursor). */
+    if (rc == 0 && !found && strcmp(p->url, w->url_shown) != 0) {
+        size_t on = strlen(p->url) + 9;
+        char *old_name = malloc(on);
+        if (old_name) {
+            snprintf(old_name, on, "webhook %s", p->url);
+            rc = cseg_stream_cursor_get(w->store, old_name, &cursor, &found, &d);
+            free(old_name);
+            if (rc == 0 && found)
+                rc = cseg_stream_cursor_set(w->store, w->cursor, cursor, &d);
+        }
+    }
     if (rc == 0 && !found && (rc = cseg_stream_last_change(w->store, &cursor, &d)) == 0)
         rc = cseg_stream_cursor_set(w->store, w->cursor, cursor, &d);
     if (rc < 0) {

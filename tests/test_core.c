@@ -181,6 +181,13 @@ static void test_xsum_fsum(void **state)
         size_t *order = malloc(n * sizeof *order);
         assert_non_null(order);
         assert_same_bits(xsum_of(x, n, NULL), xsum_cases[c].sum);
+        /* the word-per-exponent accumulator, a term at a time */
+        cseg__xsum_buf *b = malloc(sizeof *b);
+        assert_non_null(b);
+        cseg__xsum_buf_init(b);
+        cseg__xsum_buf_add_n(b, x, n);
+        assert_same_bits(cseg__xsum_buf_value(b), xsum_cases[c].sum);
+        free(b);
         for (size_t i = 0; i < n; i++)
             order[i] = n - 1 - i;
         assert_same_bits(xsum_of(x, n, order), xsum_cases[c].sum);
@@ -222,6 +229,23 @@ static void test_xsum_limits(void **state)
     const double nan1[] = {1.0, NAN};
     assert_true(isnan(xsum_of(nan1, 2, NULL)));
     assert_same_bits(xsum_of(NULL, 0, NULL), 0.0);
+    /* the same through cseg__xsum_buf: flags, and 600 terms of one exponent
+     * (a word joins the digits every 512) with a subnormal */
+    cseg__xsum_buf *bb = malloc(sizeof *bb);
+    assert_non_null(bb);
+    cseg__xsum_buf_init(bb);
+    cseg__xsum_buf_add_n(bb, inf1, 3);
+    assert_true(isinf(cseg__xsum_buf_value(bb)));
+    cseg__xsum_buf_add(bb, -INFINITY);
+    assert_true(isnan(cseg__xsum_buf_value(bb)));
+    cseg__xsum_buf_init(bb);
+    for (int i = 0; i < 600; i++)
+        cseg__xsum_buf_add(bb, i % 2 ? 1.5 : -1.25);
+    cseg__xsum_buf_add(bb, 5e-324);
+    assert_same_bits(cseg__xsum_buf_value(bb), 75.0); /* 5e-324 is far below half an ulp */
+    cseg__xsum_buf_add(bb, -75.0);
+    assert_same_bits(cseg__xsum_buf_value(bb), 5e-324);
+    free(bb);
     cseg__xsum a, b;
     cseg__xsum_init(&a);
     cseg__xsum_init(&b);

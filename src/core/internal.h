@@ -43,31 +43,41 @@ void cseg__xsum_merge(cseg__xsum *a, const cseg__xsum *b);
  * accumulators of several processes are added word by word (up to 2^30). */
 void cseg__xsum_normalize(cseg__xsum *a);
 double cseg__xsum_value(const cseg__xsum *a);
-/* Terms added one at a time, summed exactly in runs (add_n's speed). */
+/* Terms added one at a time, exactly, fast (the "large superaccumulator"
+ * of the paper cited in xsum.c): a term's signed mantissa goes to one word
+ * kept for its exponent, and a word joins acc only every 512 terms or at
+ * the end; 2.4 times faster than cseg__xsum_add_n here (1.6 ns a term
+ * against 3.8). The same exactly rounded sum. 20 KB: init before use. */
 typedef struct cseg__xsum_buf {
     cseg__xsum acc;
-    size_t n;
-    double t[512];
+    int64_t ch[2048];   /* by exponent field: the sum of its terms' signed mantissas */
+    uint16_t cnt[2048]; /* terms in ch since it joined acc (fewer than 512) */
 } cseg__xsum_buf;
-static inline void cseg__xsum_buf_init(cseg__xsum_buf *b)
-{
-    cseg__xsum_init(&b->acc);
-    b->n = 0;
-}
+void cseg__xsum_buf_init(cseg__xsum_buf *b);
+/* ch[e] into acc. */
+void cseg__xsum_buf_flush(cseg__xsum_buf *b, unsigned e);
+/* Every word into acc: acc then holds the whole sum (to merge or send). */
+void cseg__xsum_buf_flush_all(cseg__xsum_buf *b);
 static inline void cseg__xsum_buf_add(cseg__xsum_buf *b, double x)
 {
-    b->t[b->n++] = x;
-    if (b->n == sizeof b->t / sizeof b->t[0]) {
-        cseg__xsum_add_n(&b->acc, b->t, b->n);
-        b->n = 0;
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    unsigned e = (unsigned)(u >> 52) & 0x7ff;
+    if (e == 0x7ff) { /* inf, NaN: the flags */
+        cseg__xsum_add(&b->acc, x);
+        return;
     }
+    int64_t m = (int64_t)(u & (((uint64_t)1 << 52) - 1)), neg = -(int64_t)(u >> 63);
+    if (e)
+        m |= (int64_t)1 << 52;
+    else
+        e = 1; /* a subnormal: units of 2^-1074, as e = 1 without the hidden bit */
+    b->ch[e] += (m ^ neg) - neg;
+    if (++b->cnt[e] == 512) /* 512 mantissas below 2^53: below 2^62 */
+        cseg__xsum_buf_flush(b, e);
 }
-static inline double cseg__xsum_buf_value(cseg__xsum_buf *b)
-{
-    cseg__xsum_add_n(&b->acc, b->t, b->n);
-    b->n = 0;
-    return cseg__xsum_value(&b->acc);
-}
+void cseg__xsum_buf_add_n(cseg__xsum_buf *b, const double *x, size_t n);
+double cseg__xsum_buf_value(cseg__xsum_buf *b);
 /* qsort's comparison of doubles, ascending (no NaN expected). */
 /* The decimal digits of u, at least `width` of them (zeros in front), at o;
  * returns the end (nothing written after it). Without printf: the writers

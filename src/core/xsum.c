@@ -187,3 +187,49 @@ double cseg__xsum_value(const cseg__xsum *acc)
     double r = ldexp((double)m, lo - 1074); /* beyond the largest double: inf */
     return neg ? -r : r;
 }
+
+void cseg__xsum_buf_init(cseg__xsum_buf *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void cseg__xsum_buf_flush(cseg__xsum_buf *b, unsigned e)
+{
+    int64_t v = b->ch[e];
+    b->ch[e] = 0;
+    b->cnt[e] = 0;
+    if (!v)
+        return;
+    /* v 2^(e - 1075): at position p = e - 1 in units of 2^-1074, |v| < 2^62 */
+    uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    unsigned p = e - 1, i = p / DIGIT_BITS, s = p % DIGIT_BITS;
+    unsigned __int128 t = (unsigned __int128)m << s; /* at most 93 bits: 3 digits */
+    int64_t d0 = (int64_t)(uint64_t)t & DIGIT_MASK, d1 = (int64_t)(uint64_t)(t >> 32) & DIGIT_MASK,
+            d2 = (int64_t)(uint64_t)(t >> 64);
+    int64_t neg = -(int64_t)(v < 0);
+    cseg__xsum *a = &b->acc;
+    a->w[i] += (d0 ^ neg) - neg;
+    a->w[i + 1] += (d1 ^ neg) - neg;
+    a->w[i + 2] += (d2 ^ neg) - neg;
+    if (++a->pending >= PENDING_MAX)
+        carry(a);
+}
+
+void cseg__xsum_buf_flush_all(cseg__xsum_buf *b)
+{
+    for (unsigned e = 1; e < 2047; e++)
+        if (b->cnt[e])
+            cseg__xsum_buf_flush(b, e);
+}
+
+void cseg__xsum_buf_add_n(cseg__xsum_buf *b, const double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cseg__xsum_buf_add(b, x[i]);
+}
+
+double cseg__xsum_buf_value(cseg__xsum_buf *b)
+{
+    cseg__xsum_buf_flush_all(b);
+    return cseg__xsum_value(&b->acc);
+}

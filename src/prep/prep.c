@@ -102,10 +102,8 @@ static int combine(const cseg__prep_comm *comm, uint64_t *counts, size_t nc, cse
                    size_t na)
 {
     cseg__xsum a[3];
-    for (size_t i = 0; i < na; i++) {
-        cseg__xsum_add_n(&acc[i].acc, acc[i].t, acc[i].n);
-        acc[i].n = 0;
-    }
+    for (size_t i = 0; i < na; i++)
+        cseg__xsum_buf_flush_all(&acc[i]);
     if (!comm)
         return 0;
     for (size_t i = 0; i < na; i++)
@@ -210,7 +208,7 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
     /* Imputed rows take the median, so every statistic below sees N values.
      * Every sum is exactly rounded (cseg__xsum). */
     cseg__xsum_buf_init(&acc[0]);
-    cseg__xsum_add_n(&acc[0].acc, v, m);
+    cseg__xsum_buf_add_n(&acc[0], v, m);
     if ((rc = combine(comm, NULL, 0, acc, 1)) < 0)
         goto out;
     add_times(&acc[0].acc, c->median, (size_t)(N - M));
@@ -239,7 +237,7 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
     c->scale = 1;
     if (pp->params.scale == CSEG_SCALE_STANDARD) {
         cseg__xsum_buf_init(&acc[0]);
-        cseg__xsum_add_n(&acc[0].acc, v, n);
+        cseg__xsum_buf_add_n(&acc[0], v, n);
         if ((rc = combine(comm, NULL, 0, acc, 1)) < 0)
             goto out;
         double s = cseg__xsum_value(&acc[0].acc) / (double)N;

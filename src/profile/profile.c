@@ -200,9 +200,9 @@ int cseg_profile_compute(cseg_profile **out, const cseg_table *t, const int32_t 
             for (size_t q = start[s]; q < start[s + 1]; q++)
                 if (!isnan(x[order[q]]))
                     buf[c++] = x[order[q]];
-            cseg__xsum_init(&acc.acc);
-            cseg__xsum_add_n(&acc.acc, buf, c);
-            p->mean[s * p->nf + f] = c ? cseg__xsum_value(&acc.acc) / (double)c : NAN;
+            cseg__xsum_buf_init(&acc);
+            cseg__xsum_buf_add_n(&acc, buf, c);
+            p->mean[s * p->nf + f] = c ? cseg__xsum_buf_value(&acc) / (double)c : NAN;
             if (c) { /* by selection, not sorting: a million customers */
                 size_t rk[2] = {c % 2 ? c / 2 : c / 2 - 1, c / 2};
                 double md[2];

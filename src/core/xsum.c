@@ -48,9 +48,9 @@ void cseg__xsum_normalize(cseg__xsum *a)
     a->pending = 0;
 }
 
-/* x added to digits w exactly; 1 when x was finite (an addition counted),
- * else 0 with the flags of a set. */
-static inline int add_to(cseg__xsum *a, int64_t *w, double x)
+/* x added to a's digits exactly; 1 when x was finite (an addition
+ * counted), else 0 with a's flags set. */
+static inline int add_to(cseg__xsum *a, double x)
 {
     uint64_t u;
     memcpy(&u, &x, sizeof u);
@@ -78,9 +78,9 @@ static inline int add_to(cseg__xsum *a, int64_t *w, double x)
     d0 = (d0 ^ neg) - neg;
     d1 = (d1 ^ neg) - neg;
     d2 = (d2 ^ neg) - neg;
-    w[i] += d0;
-    w[i + 1] += d1;
-    w[i + 2] += d2;
+    a->w[i] += d0;
+    a->w[i + 1] += d1;
+    a->w[i + 2] += d2;
     return 1;
 }
 
@@ -89,36 +89,8 @@ static inline int add_to(cseg__xsum *a, int64_t *w, double x)
 
 void cseg__xsum_add(cseg__xsum *a, double x)
 {
-    if (add_to(a, a->w, x) && ++a->pending >= PENDING_MAX)
+    if (add_to(a, x) && ++a->pending >= PENDING_MAX)
         carry(a);
-}
-
-void cseg__xsum_add_n(cseg__xsum *a, const double *x, size_t n)
-{
-    /* Consecutive terms of similar size land on the same words, and each
-     * addition would wait for the last one's store: four sets of digits
-     * taken in turn keep four chains apart (about 3x faster), added to a at
-     * the end (the sum is exact either way). */
-    while (n >= 256) {
-        size_t m = n < PENDING_MAX ? n & ~(size_t)3 : PENDING_MAX;
-        int64_t w[4][CSEG_XSUM_DIGITS];
-        memset(w, 0, sizeof w);
-        for (size_t i = 0; i < m; i += 4) {
-            add_to(a, w[0], x[i]);
-            add_to(a, w[1], x[i + 1]);
-            add_to(a, w[2], x[i + 2]);
-            add_to(a, w[3], x[i + 3]);
-        }
-        if (a->pending)
-            carry(a);
-        for (int j = 0; j < CSEG_XSUM_DIGITS; j++)
-            a->w[j] += w[0][j] + w[1][j] + w[2][j] + w[3][j]; /* under 2^62 each: m / 4 terms */
-        a->pending = PENDING_MAX - 1; /* normalised at the next term */
-        x += m;
-        n -= m;
-    }
-    for (size_t i = 0; i < n; i++)
-        cseg__xsum_add(a, x[i]);
 }
 
 void cseg__xsum_merge(cseg__xsum *a, const cseg__xsum *b)

@@ -121,6 +121,12 @@ void cseg__sort_doubles(double *v, size_t n);
 /* The q-quantile of sorted v[0..n) (n > 0), linear between order
  * statistics: numpy's default. */
 double cseg__quantile_sorted(const double *v, size_t n, double q);
+/* That rule in two halves, for order statistics found without sorting
+ * (selection, MPI): the 0-based ranks r[0] <= r[1] of the two order
+ * statistics around q (n - 1) among n > 0 values, and the q-quantile from
+ * their values lo and hi. */
+void cseg__quantile_ranks(double q, uint64_t n, uint64_t *r);
+double cseg__quantile_between(double lo, double hi, double q, uint64_t n);
 /* The points a distribution is kept by (drift's reference; the
  * preprocessing keeps the same for it) from sorted v[0..n), n > 0: all n
  * values when n <= exact, else the quantiles i / exact, i = 0..exact.

@@ -12,13 +12,23 @@ int cseg__cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-double cseg__quantile_sorted(const double *v, size_t n, double q)
+void cseg__quantile_ranks(double q, uint64_t n, uint64_t *r)
+{
+    r[0] = (uint64_t)floor(q * (double)(n - 1));
+    r[1] = r[0] + 1 < n ? r[0] + 1 : r[0];
+}
+
+double cseg__quantile_between(double lo, double hi, double q, uint64_t n)
 {
     double pos = q * (double)(n - 1);
-    size_t lo = (size_t)floor(pos);
-    size_t hi = lo + 1 < n ? lo + 1 : lo;
-    double frac = pos - (double)lo;
-    return v[lo] + (v[hi] - v[lo]) * frac;
+    return lo + (hi - lo) * (pos - floor(pos));
+}
+
+double cseg__quantile_sorted(const double *v, size_t n, double q)
+{
+    uint64_t r[2];
+    cseg__quantile_ranks(q, n, r);
+    return cseg__quantile_between(v[r[0]], v[r[1]], q, n);
 }
 
 size_t cseg__quantile_points_n(size_t n, size_t exact)
@@ -230,14 +240,13 @@ int cseg__quantiles(const double *x, size_t n, const double *q, size_t nq, doubl
     if (nq == 0 || nq > 8 || n == 0)
         return CSEG_EINVAL;
     for (size_t i = 0; i < nq; i++) { /* as cseg__quantile_sorted */
-        double pos = q[i] * (double)(n - 1);
-        ranks[2 * i] = (size_t)floor(pos);
-        ranks[2 * i + 1] = ranks[2 * i] + 1 < n ? ranks[2 * i] + 1 : ranks[2 * i];
+        uint64_t r[2];
+        cseg__quantile_ranks(q[i], n, r);
+        ranks[2 * i] = (size_t)r[0];
+        ranks[2 * i + 1] = (size_t)r[1];
     }
     int rc = cseg__select_doubles(x, n, ranks, 2 * nq, v);
-    for (size_t i = 0; rc == 0 && i < nq; i++) {
-        double pos = q[i] * (double)(n - 1), frac = pos - (double)ranks[2 * i];
-        out[i] = v[2 * i] + (v[2 * i + 1] - v[2 * i]) * frac;
-    }
+    for (size_t i = 0; rc == 0 && i < nq; i++)
+        out[i] = cseg__quantile_between(v[2 * i], v[2 * i + 1], q[i], n);
     return rc;
 }

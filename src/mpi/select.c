@@ -167,15 +167,10 @@ int cseg_mpi_quantiles(MPI_Comm comm, const double *x, size_t n, const double *q
             return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "a quantile outside [0, 1]");
     uint64_t ranks[128];
     double v[128];
-    for (size_t i = 0; i < nq; i++) { /* as the one-process quantiles */
-        double pos = q[i] * (double)(total - 1);
-        ranks[2 * i] = (uint64_t)floor(pos);
-        ranks[2 * i + 1] = ranks[2 * i] + 1 < total ? ranks[2 * i] + 1 : ranks[2 * i];
-    }
+    for (size_t i = 0; i < nq; i++) /* as the one-process quantiles */
+        cseg__quantile_ranks(q[i], total, ranks + 2 * i);
     int rc = cseg_mpi_select(comm, x, n, ranks, 2 * nq, v, d);
-    for (size_t i = 0; rc == 0 && i < nq; i++) {
-        double pos = q[i] * (double)(total - 1), frac = pos - (double)ranks[2 * i];
-        out[i] = v[2 * i] + (v[2 * i + 1] - v[2 * i]) * frac;
-    }
+    for (size_t i = 0; rc == 0 && i < nq; i++)
+        out[i] = cseg__quantile_between(v[2 * i], v[2 * i + 1], q[i], total);
     return rc;
 }

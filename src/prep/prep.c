@@ -114,13 +114,6 @@ static int combine(const cseg__prep_comm *comm, uint64_t *counts, size_t nc, cse
     return rc;
 }
 
-/* The value at position pos of the m sorted values whose order statistics
- * floor(pos) and the next are lo and hi: cseg__quantile_sorted's rule. */
-static double between(double lo, double hi, double pos)
-{
-    return lo + (hi - lo) * (pos - floor(pos));
-}
-
 /* Order statistics ranks[0..nr) of the values of every piece (v, nv here):
  * alone, v is sorted first (then read); else the pieces' selection. */
 static int order_stats(const cseg__prep_comm *comm, double *v, size_t nv, const uint64_t *ranks,
@@ -132,15 +125,6 @@ static int order_stats(const cseg__prep_comm *comm, double *v, size_t nv, const 
     for (size_t i = 0; i < nr; i++)
         out[i] = v[ranks[i]];
     return 0;
-}
-
-/* The two order statistics around q (n - 1) of n values, for quantile q:
- * ranks r[0], r[1]. */
-static void quantile_ranks(double q, uint64_t n, uint64_t *r)
-{
-    double pos = q * (double)(n - 1);
-    r[0] = (uint64_t)floor(pos);
-    r[1] = r[0] + 1 < n ? r[0] + 1 : r[0];
 }
 
 /* A number column fitted from x (n rows here; with comm, the rows of every
@@ -188,21 +172,21 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
         rc = CSEG_ENOMEM;
     if (rc < 0) /* no piece can go on alone: the job ends (as an MPI job does) */
         goto out;
-    quantile_ranks(0.5, M, rk);
+    cseg__quantile_ranks(0.5, M, rk);
     rk[2] = 0;
     for (size_t i = 0; i < np; i++) {
         if (all)
             rk[3 + i] = i;
         else
-            quantile_ranks((double)i / (double)CSEG_DRIFT_EXACT, M, rk + 3 + 2 * i);
+            cseg__quantile_ranks((double)i / (double)CSEG_DRIFT_EXACT, M, rk + 3 + 2 * i);
     }
     if ((rc = order_stats(comm, v, m, rk, nr, stat, d)) < 0)
         goto out;
-    c->median = between(stat[0], stat[1], 0.5 * (double)(M - 1));
+    c->median = cseg__quantile_between(stat[0], stat[1], 0.5, M);
     for (size_t i = 0; i < np; i++)
         c->q_points[i] = all ? stat[3 + i]
-                             : between(stat[3 + 2 * i], stat[4 + 2 * i],
-                                       (double)i / (double)CSEG_DRIFT_EXACT * (double)(M - 1));
+                             : cseg__quantile_between(stat[3 + 2 * i], stat[4 + 2 * i],
+                                                      (double)i / (double)CSEG_DRIFT_EXACT, M);
     c->q_npoints = np;
     c->q_n = np ? (size_t)M : 0;
     /* Imputed rows take the median, so every statistic below sees N values.
@@ -254,15 +238,15 @@ static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n
     } else if (pp->params.scale == CSEG_SCALE_ROBUST) {
         uint64_t qr[6];
         double q[6];
-        quantile_ranks(0.25, N, qr);
-        quantile_ranks(0.5, N, qr + 2);
-        quantile_ranks(0.75, N, qr + 4);
+        cseg__quantile_ranks(0.25, N, qr);
+        cseg__quantile_ranks(0.5, N, qr + 2);
+        cseg__quantile_ranks(0.75, N, qr + 4);
         if ((rc = order_stats(comm, v, n, qr, 6, q, d)) < 0)
             goto out;
-        double q1 = between(q[0], q[1], 0.25 * (double)(N - 1)),
-               q3 = between(q[4], q[5], 0.75 * (double)(N - 1));
+        double q1 = cseg__quantile_between(q[0], q[1], 0.25, N),
+               q3 = cseg__quantile_between(q[4], q[5], 0.75, N);
         double iqr = q3 - q1;
-        c->center = between(q[2], q[3], 0.5 * (double)(N - 1));
+        c->center = cseg__quantile_between(q[2], q[3], 0.5, N);
         c->scale = iqr > 0 ? iqr : 1;
     }
     if (!isfinite(c->center) || !isfinite(c->scale) || !isfinite(c->median))

@@ -369,6 +369,11 @@ static void test_db_source_types(void **state)
     cseg_db_uri_redact("postgresql:///x?host=/tmp&sslpassword=k3y&password=s3cret&password=two",
                        red, sizeof red);
     assert_string_equal(red, "postgresql:///x?host=/tmp&sslpassword=&password=&password=");
+    /* any scheme's (a webhook's): a password holding '@', a path holding one */
+    cseg_db_uri_redact("http://alice:p@ss@hooks.example:8080/in/a@b?x=1", red, sizeof red);
+    assert_string_equal(red, "http://alice@hooks.example:8080/in/a@b?x=1");
+    cseg_db_uri_redact("https://hooks.example/in", red, sizeof red);
+    assert_string_equal(red, "https://hooks.example/in");
     cseg_db_uri_redact("postgres://u:pw@h/d?password=p&user=u", red, sizeof red);
     assert_string_equal(red, "postgres://u@h/d?password=&user=u");
     remove_db(db);

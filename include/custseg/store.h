@@ -172,7 +172,9 @@ CSEG_API int cseg_store_sha256_file(const char *path, char hex[65], cseg_diag *d
  * (the database refused the statement: its message, one line), and those of
  * cseg_table_read_csv and cseg_txn_read. */
 CSEG_API int cseg_db_is_uri(const char *s); /* "sqlite:..." or "postgresql://..." */
-/* The URI with its password left out, for messages and records. */
+/* The URI with its password left out, for messages and records: a
+ * database's (PostgreSQL's password= and sslpassword= parameters too) or any
+ * scheme://user:password@host one (a webhook's). */
 CSEG_API void cseg_db_uri_redact(const char *uri, char *out, size_t size);
 CSEG_API int cseg_db_read_table(cseg_table **out, const char *uri, const char *table,
                                 const char *query, const cseg_table_read_params *rp,

@@ -403,14 +403,23 @@ void cseg_db_uri_redact(const char *uri, char *out, size_t size)
     if (size == 0)
         return;
     snprintf(out, size, "%s", uri);
+    /* Any scheme://user:password@host (a database's, a webhook's): the
+     * password, up to the last '@' before the path (a password may hold
+     * one), goes. */
+    char *start = strstr(out, "://");
+    if (!start)
+        return;
+    start += 3;
+    size_t host = strcspn(start, "/?#");
+    char *at = NULL;
+    for (size_t i = 0; i < host; i++)
+        if (start[i] == '@')
+            at = start + i;
+    char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
+    if (colon)
+        memmove(colon, at, strlen(at) + 1);
     if (!is_pg_uri(out))
         return;
-    char *start = strstr(out, "://") + 3, *at = strchr(start, '@'), *slash = strchr(start, '/');
-    if (at && (!slash || at < slash)) {
-        char *colon = memchr(start, ':', (size_t)(at - start));
-        if (colon)
-            memmove(colon, at, strlen(at) + 1);
-    }
     /* ...?password=secret&sslpassword=key&...: every such value goes too
      * (libpq reads the last password= of several). */
     char *q = strchr(out, '?');

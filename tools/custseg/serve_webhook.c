@@ -232,25 +232,6 @@ static void webhook_free(serve_webhook *w)
     free(w);
 }
 
-/* url into out without the password of its user part
- * (http://alice:secret@host/ is shown as http://alice@host/). */
-static void url_redact(const char *url, char *out, size_t size)
-{
-    snprintf(out, size, "%s", url);
-    char *start = strstr(out, "://");
-    if (!start)
-        return;
-    start += 3;
-    size_t host = strcspn(start, "/?#");
-    char *at = NULL; /* the last '@' before the path: a password may hold one */
-    for (size_t i = 0; i < host; i++)
-        if (start[i] == '@')
-            at = start + i;
-    char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
-    if (colon)
-        memmove(colon, at, strlen(at) + 1);
-}
-
 int serve_webhook_start(serve_webhook **out, const serve_webhook_params *p)
 {
     *out = NULL;
@@ -263,7 +244,7 @@ int serve_webhook_start(serve_webhook **out, const serve_webhook_params *p)
     w->quiet = p->quiet;
     w->move = p->move;
     w->move_ctx = p->move_ctx;
-    url_redact(p->url, w->url_shown, sizeof w->url_shown);
+    cseg_db_uri_redact(p->url, w->url_shown, sizeof w->url_shown);
     w->url = strdup(p->url);
     /* The cursor is named by the URL without its password, which the store
      * does not keep (a password changed keeps the cursor). */

@@ -6,7 +6,10 @@
  * centre; with s(a) half the distance from centre a to its nearest other
  * centre, a sample whose u <= max(s(a), l) cannot change centre and its k
  * distance computations are skipped. After the update, u grows by the
- * centre's own shift and l shrinks by the largest other shift.
+ * centre's own shift and l shrinks by the largest other shift: both are kept
+ * per centre, as sums of the shifts since a sample's bounds were taken, so
+ * that a sample the bounds settle is only read (no pass over the bounds per
+ * iteration), and the bounds are checked eight samples at a time.
  *
  * Exactness. Both variants compute a squared distance with the same code
  * (accumulated over features in order, each step one explicit fused
@@ -56,6 +59,13 @@
 #define CSEG_KM_BLOCK 4096
 #define CSEG_KM_SPAN_BLOCKS (CSEG_KMEANS_SPAN / CSEG_KM_BLOCK)
 #define CSEG_KM_MARGIN 1e-12
+/* Hamerly's test asks the bounds to differ by this much relative to their
+ * size and the drifts' (hamerly_block): rounding in the sums of drifts and
+ * the bounds relative to them is at most a few 2^-53 per iteration, so the
+ * slack covers CSEG_KM_REBASE iterations with room to spare, after which the
+ * bounds are taken afresh. */
+#define CSEG_KM_SLACK 1e-10
+#define CSEG_KM_REBASE 65536
 #define CSEG_KM_AHEAD 8 /* tiles of software prefetch distance */
 #define CSEG_KM_CHUNK 4 /* tiles whose nearest centres Lloyd finds together (nearest_tiles) */
 /* Below this many samples a parallel region costs more than it saves
@@ -144,8 +154,13 @@ typedef struct work {
     int nt;
     double *C;     /* k x d */
     int32_t *lab;
+    /* Hamerly's bounds of sample i with centre a, kept relative to the
+     * centres' drift since they were taken: upper[i] + cu[a] bounds the
+     * distance to its centre from above, lower[i] - cl[a] the distance to any
+     * other from below (hamerly_block). */
     double *upper, *lower;
     double *half;  /* s(a) */
+    double *drift; /* 3 k: cu, then cl, then cu + cl + s(a) (the slack's scale) */
     double *bsum;  /* nb x k x 8 x d: per block, cluster and lane, one partial sum
                       per feature (sample i goes to lane i % 8): a sample is added as
                       one contiguous row, and consecutive samples never wait on each
@@ -454,6 +469,14 @@ static void accumulate_block(work *w, size_t b, size_t i0, size_t i1)
     }
 }
 
+/* Sample i's bounds from its squared distances to its nearest centre a (d1)
+ * and to the second nearest (d2), relative to the drift (work.upper). */
+static inline void set_bounds(work *w, size_t i, size_t a, double d1, double d2)
+{
+    w->upper[i] = sqrt(d1) * (1 + CSEG_KM_MARGIN) - w->drift[a];
+    w->lower[i] = sqrt(d2) * (1 - CSEG_KM_MARGIN) + w->drift[w->k + a];
+}
+
 /* Full assignment of up to 8 samples idx[0..cnt) with bounds (optional). */
 CSEG_INLINE void assign8(work *w, size_t b, const size_t *idx, size_t cnt, int bounds, double *xs)
 {
@@ -468,10 +491,8 @@ CSEG_INLINE void assign8(work *w, size_t b, const size_t *idx, size_t cnt, int b
         size_t i = idx[l];
         w->bchg[b] += w->lab[i] != (int32_t)best[l];
         w->lab[i] = (int32_t)best[l];
-        if (bounds) {
-            w->upper[i] = sqrt(b1[l]) * (1 + CSEG_KM_MARGIN);
-            w->lower[i] = sqrt(b2[l]) * (1 - CSEG_KM_MARGIN);
-        }
+        if (bounds)
+            set_bounds(w, i, (size_t)best[l], b1[l], b2[l]);
     }
 }
 
@@ -586,10 +607,8 @@ CSEG_INLINE void lloyd_chunk(work *w, size_t b, size_t g, size_t i1, int bounds,
                 lab[g0 + l] = (int32_t)bt[l];
             }
         }
-        for (size_t l = 0; l < m && bounds; l++) {
-            w->upper[g0 + l] = sqrt(b1[t * 8 + l]) * (1 + CSEG_KM_MARGIN);
-            w->lower[g0 + l] = sqrt(b2[t * 8 + l]) * (1 - CSEG_KM_MARGIN);
-        }
+        for (size_t l = 0; l < m && bounds; l++)
+            set_bounds(w, g0 + l, (size_t)bt[l], b1[t * 8 + l], b2[t * 8 + l]);
         /* Lane l of the tile is sample g0 + l, and (g0 + l) % 8 == l: sum_cell. */
         for (size_t l = 0; l < m && accumulate; l++) {
             size_t a = (size_t)bt[l];
@@ -652,29 +671,77 @@ CSEG_HOT static void lloyd_block(work *w, size_t b, int bounds, int accumulate)
 
 CSEG_HOT static void hamerly_block(work *w, size_t b)
 {
-    double *xs = block_xs(w, b);
-    size_t idx[8], np = 0;
-    size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
+    const size_t d = w->d, k = w->k;
+    const size_t i0 = b * CSEG_KM_BLOCK, i1 = i0 + CSEG_KM_BLOCK < w->n ? i0 + CSEG_KM_BLOCK : w->n;
+    const int32_t *lab = w->lab;
+    const double *cu = w->drift, *cl = cu + k, *sc = cl + k, *half = w->half;
+    uint16_t todo[CSEG_KM_BLOCK]; /* offsets in the block of the samples left to decide */
+    size_t nt = 0, i = i0;
     clear_block(w, b);
-    for (size_t i = i0; i < i1; i++) {
-        int32_t a = w->lab[i];
-        double m = w->half[a] > w->lower[i] ? w->half[a] : w->lower[i];
-        if (w->upper[i] > m) {
-            double da = dist_one(w->X + i * w->d, w->C, w->d, (size_t)a);
-            w->upper[i] = sqrt(da) * (1 + CSEG_KM_MARGIN);
-            if (w->upper[i] > m) { /* bounds cannot decide: full scan, 8 at a time */
-                idx[np++] = i;
-                if (np == 8) {
-                    assign8(w, b, idx, np, 1, xs);
-                    np = 0;
-                }
-                continue;
+    /* 1. The bounds, eight samples at a time: the undecided ones listed,
+     * with no branch per sample. A sample is settled when its upper bound,
+     * plus a slack far above every rounding on the way (the drifts' sums,
+     * the bounds' own), is below the larger of s(a) and its lower bound. */
+    if (k <= 8) { /* the per-centre values are one vector each, taken by index */
+        v8d tu = CSEG_V8Z, tl = tu, th = tu, ts = tu;
+        for (size_t a = 0; a < k; a++)
+            tu[a] = cu[a], tl[a] = cl[a], th[a] = half[a], ts[a] = sc[a];
+        const v8d zero = CSEG_V8Z;
+        const v8l sign = (v8l)(zero - 0.0); /* the sign bit: |x| is x & ~sign */
+        for (; i + 8 <= i1; i += 8) {
+            /* The block's rows are read in steps 2 and 4: ask for them now,
+             * in order, rather than one miss at a time for step 2. */
+            if (i + CSEG_KM_AHEAD * 8 + 8 <= i1) {
+                const char *pf = (const char *)(w->X + (i + CSEG_KM_AHEAD * 8) * d);
+                for (size_t o = 0; o < 64 * d; o += 64)
+                    __builtin_prefetch(pf + o);
+            }
+            v8i a32;
+            v8d u, l;
+            memcpy(&a32, lab + i, sizeof a32);
+            memcpy(&u, w->upper + i, sizeof u);
+            memcpy(&l, w->lower + i, sizeof l);
+            v8l a = __builtin_convertvector(a32, v8l);
+            v8d slack = CSEG_KM_SLACK *
+                        ((v8d)((v8l)u & ~sign) + (v8d)((v8l)l & ~sign) + __builtin_shuffle(ts, a));
+            v8d up = u + __builtin_shuffle(tu, a) + slack, lo = l - __builtin_shuffle(tl, a),
+                h = __builtin_shuffle(th, a);
+            v8l settled = (up < lo) | (up < h);
+            unsigned open = 0;
+            for (int q = 0; q < 8; q++)
+                open |= (unsigned)(~settled[q] & 1) << q;
+            while (open) {
+                todo[nt++] = (uint16_t)(i - i0 + (size_t)__builtin_ctz(open));
+                open &= open - 1;
             }
         }
-        w->bskip[b]++;
     }
-    if (np)
-        assign8(w, b, idx, np, 1, xs);
+    for (; i < i1; i++) {
+        size_t a = (size_t)lab[i];
+        double u = w->upper[i], l = w->lower[i];
+        double up = u + cu[a] + CSEG_KM_SLACK * (fabs(u) + fabs(l) + sc[a]);
+        todo[nt] = (uint16_t)(i - i0);
+        nt += !(up < l - cl[a] || up < half[a]);
+    }
+    /* 2. Their distance to their own centre, the upper bound made tight;
+     * those still undecided are listed again. */
+    size_t nf = 0;
+    for (size_t t = 0; t < nt; t++) {
+        size_t j = i0 + todo[t], a = (size_t)lab[j];
+        double u = sqrt(dist_one(w->X + j * d, w->C, d, a)) * (1 + CSEG_KM_MARGIN);
+        double l = w->lower[j], up = u + CSEG_KM_SLACK * (u + fabs(l) + sc[a]);
+        w->upper[j] = u - cu[a];
+        todo[nf] = todo[t];
+        nf += !(up < l - cl[a] || up < half[a]);
+    }
+    /* 3. Every distance for those, eight at a time. */
+    for (size_t t = 0; t < nf; t += 8) {
+        size_t idx[8], c = nf - t < 8 ? nf - t : 8;
+        for (size_t q = 0; q < c; q++)
+            idx[q] = i0 + todo[t + q];
+        assign8(w, b, idx, c, 1, block_xs(w, b));
+    }
+    w->bskip[b] = (i1 - i0) - nf;
     accumulate_block(w, b, i0, i1);
 }
 
@@ -1071,14 +1138,18 @@ static int lloyd_run(work *w, const cseg_kmeans_params *p, double tol_abs, doubl
     int hamerly = p->algorithm == CSEG_KMEANS_HAMERLY && k > 1;
     int strict = 0;
     size_t it;
+    double *cu = w->drift, *cl = cu + k, *sc = cl + k;
     for (size_t i = 0; i < w->n; i++)
         w->lab[i] = -1;
     *converged = 0;
     for (it = 0; it < p->max_iter; it++) {
-        if (hamerly && it > 0) {
+        if (hamerly && it % CSEG_KM_REBASE != 0) {
             update_half(w);
+            for (size_t a = 0; a < k; a++)
+                sc[a] = cu[a] + cl[a] + w->half[a];
             run_blocks(w, 2);
         } else {
+            memset(w->drift, 0, 3 * k * sizeof *w->drift); /* bounds taken afresh */
             run_blocks(w, hamerly ? 1 : 0);
         }
         uint64_t tally[2] = {0, 0}; /* labels changed, distances skipped */
@@ -1122,12 +1193,11 @@ static int lloyd_run(work *w, const cseg_kmeans_params *p, double tol_abs, doubl
         }
         if (shift_tot <= tol_abs)
             break;
-        if (hamerly) {
-            for (size_t i = 0; i < w->n; i++) {
-                size_t a = (size_t)w->lab[i];
-                w->upper[i] += shift[a];
-                w->lower[i] -= a == arg1 ? max2 : max1;
-            }
+        /* Each sample's bounds move with its centre: u by the centre's own
+         * shift, l by the largest other shift, kept per centre (work.upper). */
+        for (size_t a = 0; a < k && hamerly; a++) {
+            cu[a] += shift[a];
+            cl[a] += a == arg1 ? max2 : max1;
         }
     }
     *iters = it < p->max_iter ? it + 1 : p->max_iter;
@@ -1257,6 +1327,7 @@ int cseg__kmeans_fit_split(cseg_kmeans *km, const double *X, size_t n, size_t d,
     w.upper = malloc((n ? n : 1) * sizeof(double));
     w.lower = malloc((n ? n : 1) * sizeof(double));
     w.half = malloc(k * sizeof(double));
+    w.drift = calloc(3 * k, sizeof(double));
     w.bsum = cseg__alloc_aligned((w.nb ? w.nb : 1) * 8 * kd, sizeof(double));
     w.bcnt = malloc((w.nb ? w.nb : 1) * 8 * k * sizeof(double));
     w.bval = malloc((w.nb ? w.nb : 1) * sizeof(double));
@@ -1271,7 +1342,7 @@ int cseg__kmeans_fit_split(cseg_kmeans *km, const double *X, size_t n, size_t d,
     bestC = malloc(kd * sizeof(double));
     bestL = malloc((n ? n : 1) * sizeof(int32_t));
     cumsum = malloc((n ? n : 1) * sizeof(double));
-    if (!w.C || !w.lab || !w.upper || !w.lower || !w.half || !w.bsum || !w.bcnt ||
+    if (!w.C || !w.lab || !w.upper || !w.lower || !w.half || !w.drift || !w.bsum || !w.bcnt ||
         !w.bval || !w.bchg || !w.bskip || !w.dist || !w.xs || !w.spart || (comm && !w.sall) ||
         !Cnew || !shift || !bestC || !bestL || !cumsum) {
         rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for k-means");
@@ -1386,6 +1457,7 @@ out:
     free(w.upper);
     free(w.lower);
     free(w.half);
+    free(w.drift);
     cseg__free_aligned(w.bsum);
     free(w.bcnt);
     free(w.bval);

@@ -674,9 +674,19 @@ static int name_segments(cseg_segmentation *r, const cseg_segment_params *p, cse
     if (rc < 0)
         return blame(diag, rc, "naming segments");
     if (p->names) {
+        /* A fixed k the customers could not fill is the data's doing, not
+         * the command line's: which of the names would go is not known. */
+        if (p->n_names != k && p->k && k < p->k)
+            return cseg__diag(
+                diag, CSEG_EINVAL, NULL, 0, 0,
+                "k = %zu was asked for, but the customers form only %zu "
+                "segment%s (fewer distinct customers than k), so the %zu names of "
+                "--names cannot be given to them; leave out --names or ask for k = %zu",
+                p->k, k, k == 1 ? "" : "s", p->n_names, k);
         if (p->n_names != k)
             return cseg__diag(diag, CSEG_EPARAM, NULL, 0, 0,
-                              "names gives %zu names but there are %zu segments", p->n_names, k);
+                              "names gives %zu names but there %s %zu segment%s", p->n_names,
+                              k == 1 ? "is" : "are", k, k == 1 ? "" : "s");
         /* Clear first so a rename that swaps two names is not a clash. */
         for (size_t s = 0; s < k; s++) {
             char tmp[32];

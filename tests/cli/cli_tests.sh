@@ -937,6 +937,11 @@ contains fewer-segments "$T/err" "custseg: warning: k = 3 was asked for, but the
 contains fewer-segments-json "$T/fewer/segments.json" '"code": "fewer_segments"'
 expect 0 fewer-segments-quiet -- "$BIN" run "$T/two_kinds.csv" --k 3 --out "$T/fewer_q" --quiet
 contains fewer-segments-quiet "$T/err" "custseg: warning: k = 3 was asked for"
+# names for the k asked for, when the customers form fewer segments: a data error (exit 1),
+# not a usage one, and nothing written
+expect 1 fewer-segments-names -- "$BIN" run "$T/two_kinds.csv" --k 3 --names A,B,C --out "$T/fewer_n"
+stderr_is fewer-segments-names "custseg: k = 3 was asked for, but the customers form only 2 segments (fewer distinct customers than k), so the 3 names of --names cannot be given to them; leave out --names or ask for k = 2"
+if [ -e "$T/fewer_n" ]; then bad "fewer-segments-names: $T/fewer_n written"; else ok; fi
 # ---- values whose squared distances overflow: a clear error for every algorithm, no garbage labels ----
 printf 'CustomerID,h\n1,1e300\n2,2e300\n3,5e300\n4,9e300\n5,3e300\n6,7e300\n' >"$T/huge6.csv"
 for a in kmeans gmm ward; do

@@ -531,6 +531,13 @@ static void test_cursors(void **state)
     assert_int_equal(seq, 42);
     assert_int_equal(cseg_stream_cursor_get(s, "crm", &seq, &found, &d), 0);
     assert_int_equal(seq, 7);
+    /* Dropped: gone, the others kept; dropping again is no error. */
+    assert_int_equal(cseg_stream_cursor_drop(s, "crm", &d), 0);
+    assert_int_equal(cseg_stream_cursor_drop(s, "crm", &d), 0);
+    assert_int_equal(cseg_stream_cursor_get(s, "crm", &seq, &found, &d), 0);
+    assert_int_equal(found, 0);
+    assert_int_equal(cseg_stream_cursor_get(s, "webhook http://x/", &seq, &found, &d), 0);
+    assert_int_equal(found, 1);
     /* A move: the latest number follows it. */
     sqlite3 *raw;
     assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);

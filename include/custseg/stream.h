@@ -125,10 +125,12 @@ CSEG_API int cseg_stream_probabilities(const cseg_model *m, const cseg_stream_re
  * poll), kept in the store so that it survives a restart: the seq of the
  * last move it has handled. get: *found = 0 (and *seq = 0) when the name has
  * none yet. set: in a transaction of its own; a reader that sets its place
- * only after handling the moves up to it handles every move at least once. */
+ * only after handling the moves up to it handles every move at least once.
+ * drop: the name's place removed (none: nothing to do). */
 CSEG_API int cseg_stream_cursor_get(cseg_store *s, const char *name, int64_t *seq, int *found,
                                     cseg_diag *d);
 CSEG_API int cseg_stream_cursor_set(cseg_store *s, const char *name, int64_t seq, cseg_diag *d);
+CSEG_API int cseg_stream_cursor_drop(cseg_store *s, const char *name, cseg_diag *d);
 
 /* A customer's running state set by a run (`custseg run --db`) is a summary
  * of its log: no daily sums, products or invoices behind it, so events

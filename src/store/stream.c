@@ -1511,6 +1511,18 @@ int cseg_stream_cursor_set(cseg_store *s, const char *name, int64_t seq, cseg_di
     return rc;
 }
 
+int cseg_stream_cursor_drop(cseg_store *s, const char *name, cseg_diag *d)
+{
+    char *key;
+    int rc = cursor_key(&key, name, d);
+    if (rc < 0)
+        return rc;
+    const char *p[] = {key};
+    rc = s->ops->exec(s, "DELETE FROM cseg_meta WHERE key = $1", "t", p, 1, d);
+    free(key);
+    return rc;
+}
+
 int cseg_stream_probabilities(const cseg_model *m, const cseg_stream_result *r, double *proba,
                               cseg_diag *d)
 {

@@ -382,6 +382,9 @@ sqlite3 "$T/k.db" "DELETE FROM cseg_meta WHERE key LIKE 'cursor:webhook %'; INSE
 start_server "$T/o/model.json" "$T/k.db" --webhook "$HOOK" --webhook-secret "$T/hook.secret"
 stop_server
 contains webhook-old-cursor "$T/serve.err" "moves after 3 are sent"
+# ... and the old row, which named the password, is gone
+sqlite3 "$T/k.db" "SELECT key FROM cseg_meta" >"$T/meta_keys"
+lacks webhook-old-cursor-dropped "$T/meta_keys" S3cr3t
 kill "$SINK_PID"
 wait "$SINK_PID" 2>/dev/null
 SINK_PID=

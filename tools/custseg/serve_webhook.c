@@ -269,17 +269,27 @@ int serve_webhook_start(serve_webhook **out, const serve_webhook_params *p)
     if (rc == 0)
         rc = cseg_stream_cursor_get(w->store, w->cursor, &cursor, &found, &d);
     /* A store from before the cursor's name lost the password: its cursor
-     * is under the whole URL. Delivery goes on from there (the old row
-     * stays: the store API removes no cursor). */
-    if (rc == 0 && !found && strcmp(p->url, w->url_shown) != 0) {
+     * is under the whole URL. Delivery goes on from there, and that row,
+     * which holds the password, is removed once the new one is kept (also
+     * when an earlier start was stopped between the two). */
+    if (rc == 0 && strcmp(p->url, w->url_shown) != 0) {
         size_t on = strlen(p->url) + 9;
         char *old_name = malloc(on);
-        if (old_name) {
+        int old = 0;
+        int64_t at = 0;
+        if (!old_name) {
+            rc = CSEG_ENOMEM;
+        } else {
             snprintf(old_name, on, "webhook %s", p->url);
-            rc = cseg_stream_cursor_get(w->store, old_name, &cursor, &found, &d);
-            free(old_name);
-            if (rc == 0 && found)
+            rc = cseg_stream_cursor_get(w->store, old_name, &at, &old, &d);
+            if (rc == 0 && old && !found) {
+                cursor = at;
+                found = 1;
                 rc = cseg_stream_cursor_set(w->store, w->cursor, cursor, &d);
+            }
+            if (rc == 0 && old)
+                rc = cseg_stream_cursor_drop(w->store, old_name, &d);
+            free(old_name);
         }
     }
     if (rc == 0 && !found && (rc = cseg_stream_last_change(w->store, &cursor, &d)) == 0)

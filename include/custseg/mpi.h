@@ -14,6 +14,7 @@
 #include "custseg/kmeans.h"
 #include "custseg/metrics.h"
 #include "custseg/prep.h"
+#include "custseg/profile.h"
 #include "custseg/table.h"
 
 #ifdef __cplusplus
@@ -172,6 +173,19 @@ CSEG_API int cseg_mpi_metrics_silhouette(MPI_Comm comm, const double *X, size_t 
  * between ranks: CSEG_EINVAL on every rank. */
 CSEG_API int cseg_mpi_prep_fit(MPI_Comm comm, cseg_prep *pp, const cseg_table *part,
                                const char *const *columns, size_t n_columns, cseg_diag *diag);
+
+/* cseg_profile_compute of the customers that are the ranks' parts in rank
+ * order (each rank passes its part, the same columns with the same types,
+ * and its labels), on every rank: the same profile, bit for bit, as one
+ * process computes on all of them (sizes, shares, revenue shares, means,
+ * medians, the population's means and deviations, level shares). No rows
+ * move: per column counts and exactly rounded sums (one MPI_Allreduce each),
+ * medians by cseg_mpi_select, a text column's levels gathered in rank order
+ * when no rank has more than a profile shows. Collective; the same code and
+ * diag on every rank. */
+CSEG_API int cseg_mpi_profile_compute(MPI_Comm comm, cseg_profile **out, const cseg_table *part,
+                                      const int32_t *labels, size_t k, const char *revenue_column,
+                                      cseg_diag *diag);
 
 /* Order statistics of the values of all the ranks of comm, each holding x
  * (n values, no NaN): out[i] is the value of 0-based rank ranks[i] among

@@ -78,6 +78,25 @@ static inline void cseg__xsum_buf_add(cseg__xsum_buf *b, double x)
 }
 void cseg__xsum_buf_add_n(cseg__xsum_buf *b, const double *x, size_t n);
 double cseg__xsum_buf_value(cseg__xsum_buf *b);
+/* What a computation over rows held in pieces (MPI processes: src/mpi)
+ * must know of the other pieces: every piece calls the hooks in the same
+ * order and gets what one process would get from all the rows (pieces in
+ * order). Each hook returns 0 or a negative code, the same on every piece.
+ * Used by cseg__prep_fit_split and cseg__profile_compute_split. */
+typedef struct cseg__split_comm {
+    void *ctx;
+    /* counts (nc) summed over the pieces and accumulators (na) merged, in
+     * place. */
+    int (*sum)(void *ctx, uint64_t *counts, size_t nc, cseg__xsum *acc, size_t na);
+    /* Order statistics ranks[0..m) of the values of every piece (x, n here,
+     * no NaN) into out; x may be reordered. */
+    int (*select)(void *ctx, double *x, size_t n, const uint64_t *ranks, size_t m, double *out,
+                  cseg_diag *d);
+    /* A text column's levels (*lv, *n: this piece's, in its order,
+     * malloc'ed; rc: this piece's failure, < 0) replaced with those of every
+     * piece, in piece order, each where it first appears. */
+    int (*levels)(void *ctx, int rc, char ***lv, size_t *n, cseg_diag *d);
+} cseg__split_comm;
 /* qsort's comparison of doubles, ascending (no NaN expected). */
 /* The decimal digits of u, at least `width` of them (zeros in front), at o;
  * returns the end (nothing written after it). Without printf: the writers

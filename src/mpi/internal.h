@@ -5,9 +5,10 @@
 #ifndef CSEG_MPI_INTERNAL_H
 #define CSEG_MPI_INTERNAL_H
 
-#include <stdint.h>
-#include "custseg/mpi.h"
+#include "../core/internal.h"
 #include "../kmeans/internal.h"
+#include "custseg/mpi.h"
+#include <stdint.h>
 
 typedef struct cseg__mpi_spans {
     MPI_Comm comm;
@@ -38,6 +39,11 @@ int cseg__mpi_map(const char *path, char **map, size_t *size, int *gzip, cseg_di
 /* n bytes from this rank to rank 0 (tag 7), in pieces an int can count;
  * rank 0 receives them from rank `from` into b. */
 void cseg__mpi_send_part(MPI_Comm comm, const char *b, uint64_t n);
+/* The hooks of a computation split over the ranks of *comm (src/mpi/prep.c;
+ * cseg__split_comm, src/core/internal.h): counts and exactly rounded sums
+ * in one MPI_Allreduce, cseg_mpi_select, levels gathered in rank order.
+ * comm must outlive the hooks' use. */
+void cseg__mpi_split_hooks(MPI_Comm *comm, cseg__split_comm *hooks);
 void cseg__mpi_recv_part(MPI_Comm comm, int from, char *b, uint64_t n);
 
 #endif

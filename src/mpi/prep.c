@@ -13,14 +13,26 @@
 #include "../core/internal.h"
 #include "../prep/internal.h"
 #include "custseg/mpi.h"
+#include "internal.h"
 
 static int sum_hook(void *ctx, uint64_t *counts, size_t nc, cseg__xsum *acc, size_t na)
 {
     MPI_Comm comm = *(MPI_Comm *)ctx;
     enum { W = CSEG_XSUM_DIGITS + 3 }; /* digits, then NaN, +inf, -inf */
-    int64_t buf[8 + 3 * W];
-    if (nc > 8 || na > 3)
-        return CSEG_EINVAL;
+    int64_t small[8 + 3 * W], *buf = small;
+    int fail = 0, any = 0;
+    if (nc + na * W > (size_t)INT32_MAX)
+        fail = 1;
+    else if (nc + na * W > sizeof small / sizeof small[0] &&
+             !(buf = malloc((nc + na * W) * sizeof *buf)))
+        fail = 1;
+    /* Every rank takes part in the sum only when all can. */
+    MPI_Allreduce(&fail, &any, 1, MPI_INT, MPI_MAX, comm);
+    if (any) {
+        if (buf != small)
+            free(buf);
+        return CSEG_ENOMEM;
+    }
     for (size_t i = 0; i < nc; i++)
         buf[i] = (int64_t)counts[i];
     for (size_t a = 0; a < na; a++) {
@@ -34,8 +46,11 @@ static int sum_hook(void *ctx, uint64_t *counts, size_t nc, cseg__xsum *acc, siz
     int size;
     MPI_Comm_size(comm, &size);
     if (MPI_Allreduce(MPI_IN_PLACE, buf, (int)(nc + na * W), MPI_INT64_T, MPI_SUM, comm) !=
-        MPI_SUCCESS)
+        MPI_SUCCESS) {
+        if (buf != small)
+            free(buf);
         return CSEG_EIO;
+    }
     for (size_t i = 0; i < nc; i++)
         counts[i] = (uint64_t)buf[i];
     for (size_t a = 0; a < na; a++) {
@@ -46,6 +61,8 @@ static int sum_hook(void *ctx, uint64_t *counts, size_t nc, cseg__xsum *acc, siz
         acc[a].pinf = b[CSEG_XSUM_DIGITS + 1] > 0;
         acc[a].ninf = b[CSEG_XSUM_DIGITS + 2] > 0;
     }
+    if (buf != small)
+        free(buf);
     return 0;
 }
 
@@ -137,6 +154,11 @@ fail:
                       fail == CSEG_ENOMEM ? "out of memory" : cseg_strerror(fail));
 }
 
+void cseg__mpi_split_hooks(MPI_Comm *comm, cseg__split_comm *hooks)
+{
+    *hooks = (cseg__split_comm){comm, sum_hook, select_hook, levels_hook};
+}
+
 int cseg_mpi_prep_fit(MPI_Comm comm, cseg_prep *pp, const cseg_table *part,
                       const char *const *columns, size_t n_columns, cseg_diag *diag)
 {
@@ -160,6 +182,7 @@ int cseg_mpi_prep_fit(MPI_Comm comm, cseg_prep *pp, const cseg_table *part,
         return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
                           "the processes' tables differ in their columns or their types");
     MPI_Comm c = comm;
-    cseg__prep_comm hooks = {&c, sum_hook, select_hook, levels_hook};
+    cseg__split_comm hooks;
+    cseg__mpi_split_hooks(&c, &hooks);
     return cseg__prep_fit_split(pp, part, columns, n_columns, &hooks, diag);
 }

@@ -35,27 +35,13 @@ struct cseg_prep {
  * when there are none) with their count and the values they come from. */
 const double *cseg__prep_quantiles(const cseg_prep *pp, size_t j, size_t *n_points, size_t *n);
 /* cseg_prep_fit over rows held in pieces, one a caller (MPI processes:
- * src/mpi/prep.c), every piece with the same columns and types; comm NULL:
- * cseg_prep_fit. Every piece calls the hooks in the same order and gets the
- * same pipeline, the one fitted on all the rows (pieces in order) in one
- * process. Each hook returns 0 or a negative code, the same on every piece. */
+ * src/mpi/prep.c), every piece with the same columns and types, through the
+ * hooks of comm (src/core/internal.h; a text column's levels: the ones its
+ * rows use); comm NULL: cseg_prep_fit. Every piece gets the pipeline fitted
+ * on all the rows (pieces in order) in one process. */
 #include "../core/internal.h"
-typedef struct cseg__prep_comm {
-    void *ctx;
-    /* counts (nc) summed over the pieces and accumulators (na <= 3) merged,
-     * in place. */
-    int (*sum)(void *ctx, uint64_t *counts, size_t nc, cseg__xsum *acc, size_t na);
-    /* Order statistics ranks[0..m) of the values of every piece (x, n here,
-     * no NaN) into out; x may be reordered. */
-    int (*select)(void *ctx, double *x, size_t n, const uint64_t *ranks, size_t m, double *out,
-                  cseg_diag *d);
-    /* A text column's levels used here (*lv, *n: this piece's, in its order,
-     * malloc'ed; rc: this piece's failure, < 0) replaced with those of every
-     * piece, in piece order, each where it first appears. */
-    int (*levels)(void *ctx, int rc, char ***lv, size_t *n, cseg_diag *d);
-} cseg__prep_comm;
 int cseg__prep_fit_split(cseg_prep *pp, const cseg_table *t, const char *const *columns,
-                         size_t n_columns, const cseg__prep_comm *comm, cseg_diag *d);
+                         size_t n_columns, const cseg__split_comm *comm, cseg_diag *d);
 /* Rebuild out_names from cols (after fit or load). */
 int cseg__prep_finish(cseg_prep *pp);
 /* cseg_prep_transform in two steps: where the model's columns are in t

@@ -98,7 +98,7 @@ static void add_times(cseg__xsum *a, double x, size_t count)
 
 /* The accumulators of acc (na of them), flushed, and counts (nc) made those
  * of every piece; alone, nothing to do. */
-static int combine(const cseg__prep_comm *comm, uint64_t *counts, size_t nc, cseg__xsum_buf *acc,
+static int combine(const cseg__split_comm *comm, uint64_t *counts, size_t nc, cseg__xsum_buf *acc,
                    size_t na)
 {
     cseg__xsum a[3];
@@ -116,7 +116,7 @@ static int combine(const cseg__prep_comm *comm, uint64_t *counts, size_t nc, cse
 
 /* Order statistics ranks[0..nr) of the values of every piece (v, nv here):
  * alone, v is sorted first (then read); else the pieces' selection. */
-static int order_stats(const cseg__prep_comm *comm, double *v, size_t nv, const uint64_t *ranks,
+static int order_stats(const cseg__split_comm *comm, double *v, size_t nv, const uint64_t *ranks,
                        size_t nr, double *out, cseg_diag *d)
 {
     if (comm)
@@ -132,7 +132,7 @@ static int order_stats(const cseg__prep_comm *comm, double *v, size_t nv, const 
  * next, in the same order on every piece). Every figure is a function of
  * the column's values alone: exactly rounded sums, order statistics. */
 static int fit_number(cseg_prep *pp, cseg_prep_col *c, const double *x, size_t n,
-                      const cseg__prep_comm *comm, cseg_diag *d)
+                      const cseg__split_comm *comm, cseg_diag *d)
 {
     double *v = malloc((n ? n : 1) * sizeof *v), *stat = NULL;
     uint64_t *rk = NULL;
@@ -262,7 +262,7 @@ out:
 }
 
 static int fit_text(cseg_prep *pp, cseg_prep_col *c, const cseg_table *t, size_t j,
-                    const cseg__prep_comm *comm, cseg_diag *d)
+                    const cseg__split_comm *comm, cseg_diag *d)
 {
     size_t nl = cseg_table_n_levels(t, j), n = cseg_table_n_rows(t);
     const int32_t *code = cseg_table_codes(t, j);
@@ -332,7 +332,7 @@ int cseg_prep_fit(cseg_prep *pp, const cseg_table *t, const char *const *columns
 }
 
 int cseg__prep_fit_split(cseg_prep *pp, const cseg_table *t, const char *const *columns,
-                         size_t n_columns, const cseg__prep_comm *comm, cseg_diag *d)
+                         size_t n_columns, const cseg__split_comm *comm, cseg_diag *d)
 {
     int rc;
     clear(pp);

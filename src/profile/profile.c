@@ -5,9 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/internal.h"
 #include "custseg/features.h"
 #include "custseg/profile.h"
-#include "../core/internal.h"
+#include "internal.h"
 
 /* A text column: the share of each level per segment. */
 typedef struct pcat {
@@ -60,52 +61,162 @@ void cseg_profile_free(cseg_profile *p)
     free(p);
 }
 
+/* Counts (nc) and accumulators (na) made those of every piece; alone, as
+ * they are. */
+static int merge(const cseg__split_comm *comm, uint64_t *counts, size_t nc, cseg__xsum *acc,
+                 size_t na)
+{
+    return comm ? comm->sum(comm->ctx, counts, nc, acc, na) : 0;
+}
+
+/* The sum of x[order[q]], q in [q0, q1), the values that are not NaN, into
+ * *acc (exactly rounded: the same bits for any order and split of the
+ * rows); returns their number. xb: scratch. */
+static uint64_t sum_of(const double *x, const size_t *order, size_t q0, size_t q1,
+                       cseg__xsum_buf *xb, cseg__xsum *acc)
+{
+    uint64_t c = 0;
+    cseg__xsum_buf_init(xb);
+    for (size_t q = q0; q < q1; q++)
+        if (!isnan(x[order[q]])) {
+            cseg__xsum_buf_add(xb, x[order[q]]);
+            c++;
+        }
+    cseg__xsum_buf_flush_all(xb);
+    *acc = xb->acc;
+    return c;
+}
+
+/* Column j's levels of every piece (*lv, *nl; NULL when it has more than a
+ * profile shows, found without gathering an id column's) and where each of
+ * this piece's levels is among them (*map). */
+static int all_levels(const cseg_table *t, size_t j, const cseg__split_comm *comm, char ***lv,
+                      size_t *nl, size_t **map, cseg_diag *d)
+{
+    size_t n = cseg_table_n_levels(t, j);
+    uint64_t many = n > CSEG_PROFILE_MAX_LEVELS;
+    int rc = merge(comm, &many, 1, NULL, 0);
+    *lv = NULL;
+    *nl = 0;
+    *map = NULL;
+    if (rc < 0 || many)
+        return rc;
+    char **mine = cseg__calloc(n, sizeof *mine);
+    rc = mine ? 0 : CSEG_ENOMEM;
+    for (size_t l = 0; l < n && rc == 0; l++)
+        if (!(mine[l] = cseg__strdup(cseg_table_level(t, j, (int32_t)l))))
+            rc = CSEG_ENOMEM;
+    size_t got = n;
+    if (comm) {
+        int rc2 = comm->levels(comm->ctx, rc, &mine, &got, d);
+        rc = rc2 < 0 ? rc2 : rc;
+    }
+    size_t *m = rc == 0 ? cseg__calloc(n, sizeof *m) : NULL;
+    uint64_t fail = rc == 0 && !m;
+    if (rc == 0 && (rc = merge(comm, &fail, 1, NULL, 0)) == 0 && fail)
+        rc = CSEG_ENOMEM;
+    /* This piece's levels are in the list of every piece's, in their order. */
+    for (size_t l = 0, g = 0; rc == 0 && l < n; l++) {
+        const char *want = cseg_table_level(t, j, (int32_t)l);
+        while (g < got && strcmp(mine[g], want) != 0)
+            g++;
+        if (g == got) { /* not in order after all: look from the start */
+            for (g = 0; g < got && strcmp(mine[g], want) != 0; g++)
+                ;
+        }
+        m[l] = g;
+    }
+    if (rc < 0) {
+        for (size_t l = 0; mine && l < got; l++)
+            free(mine[l]);
+        free(mine);
+        free(m);
+        return rc;
+    }
+    *lv = mine;
+    *nl = got;
+    *map = m;
+    return 0;
+}
+
 /* The text columns with at most CSEG_PROFILE_MAX_LEVELS levels that are not
  * one level per row (an id): level shares per segment and overall. */
-static int profile_categories(cseg_profile *p, const cseg_table *t, const size_t *start,
-                              const size_t *order)
+static int profile_categories(cseg_profile *p, const cseg_table *t, const int32_t *labels,
+                              const cseg__split_comm *comm, cseg_diag *d)
 {
-    size_t nc = cseg_table_n_cols(t), k = p->k;
+    size_t nc = cseg_table_n_cols(t), k = p->k, n = cseg_table_n_rows(t);
     for (size_t j = 0; j < nc; j++) {
-        size_t nl = cseg_table_n_levels(t, j);
         const int32_t *code = cseg_table_codes(t, j);
-        if (!code || nl == 0 || nl > CSEG_PROFILE_MAX_LEVELS || (nl == p->n && p->n > 1))
+        if (!code) /* the same column types on every piece */
             continue;
-        pcat *grown = realloc(p->cat, (p->ncat + 1) * sizeof *grown);
-        if (!grown)
-            return CSEG_ENOMEM;
-        p->cat = grown;
-        pcat *c = &p->cat[p->ncat++];
-        *c = (pcat){cseg__strdup(cseg_table_col_name(t, j)), nl, calloc(nl, sizeof *c->level),
-                    calloc((k + 1) * nl, sizeof *c->share)};
-        if (!c->name || !c->level || !c->share)
-            return CSEG_ENOMEM;
-        for (size_t l = 0; l < nl; l++)
-            if (!(c->level[l] = cseg__strdup(cseg_table_level(t, j, (int32_t)l))))
-                return CSEG_ENOMEM;
-        double *all = c->share + k * nl, tot = 0;
-        for (size_t s = 0; s < k; s++) {
-            double *sh = c->share + s * nl, cnt = 0;
-            for (size_t q = start[s]; q < start[s + 1]; q++) {
-                int32_t v = code[order[q]];
-                if (v >= 0 && (size_t)v < nl) {
-                    sh[v]++;
-                    all[v]++;
-                    cnt++;
-                }
-            }
-            tot += cnt;
+        char **lv;
+        size_t nl, *map;
+        int rc = all_levels(t, j, comm, &lv, &nl, &map, d);
+        if (rc < 0)
+            return rc;
+        if (!lv || nl == 0 || nl > CSEG_PROFILE_MAX_LEVELS || (nl == p->n && p->n > 1)) {
             for (size_t l = 0; l < nl; l++)
-                sh[l] = cnt > 0 ? sh[l] / cnt : NAN;
+                free(lv[l]);
+            free(lv);
+            free(map);
+            continue;
         }
-        for (size_t l = 0; l < nl; l++)
-            all[l] = tot > 0 ? all[l] / tot : NAN;
+        /* Customers per segment and level (all customers last), of every piece. */
+        uint64_t *cnt = cseg__calloc((k + 1) * nl, sizeof *cnt), fail = !cnt;
+        pcat *grown = realloc(p->cat, (p->ncat + 1) * sizeof *grown);
+        if (grown)
+            p->cat = grown;
+        fail |= !grown;
+        if (grown) {
+            pcat *c = &p->cat[p->ncat++];
+            *c = (pcat){cseg__strdup(cseg_table_col_name(t, j)), nl, lv,
+                        calloc((k + 1) * nl, sizeof *c->share)};
+            fail |= !c->name || !c->share;
+        } else {
+            for (size_t l = 0; l < nl; l++)
+                free(lv[l]);
+            free(lv);
+        }
+        size_t nlocal = cseg_table_n_levels(t, j);
+        for (size_t i = 0; !fail && i < n; i++) {
+            int32_t v = code[i];
+            if (labels[i] >= 0 && (size_t)labels[i] < k && v >= 0 && (size_t)v < nlocal) {
+                cnt[(size_t)labels[i] * nl + map[v]]++;
+                cnt[k * nl + map[v]]++;
+            }
+        }
+        free(map);
+        if ((rc = merge(comm, &fail, 1, NULL, 0)) == 0 && !fail)
+            rc = merge(comm, cnt, (k + 1) * nl, NULL, 0);
+        if (rc == 0 && fail)
+            rc = CSEG_ENOMEM;
+        if (rc < 0) {
+            free(cnt);
+            return rc;
+        }
+        pcat *c = &p->cat[p->ncat - 1];
+        for (size_t s = 0; s <= k; s++) {
+            uint64_t tot = 0;
+            for (size_t l = 0; l < nl; l++)
+                tot += cnt[s * nl + l];
+            for (size_t l = 0; l < nl; l++)
+                c->share[s * nl + l] = tot > 0 ? (double)cnt[s * nl + l] / (double)tot : NAN;
+        }
+        free(cnt);
     }
     return 0;
 }
 
 int cseg_profile_compute(cseg_profile **out, const cseg_table *t, const int32_t *labels,
                          size_t k, const char *revenue_column)
+{
+    cseg_diag ignored;
+    return cseg__profile_compute_split(out, t, labels, k, revenue_column, NULL, &ignored);
+}
+
+int cseg__profile_compute_split(cseg_profile **out, const cseg_table *t, const int32_t *labels,
+                                size_t k, const char *revenue_column, const cseg__split_comm *comm,
+                                cseg_diag *d)
 {
     *out = NULL;
     if (k == 0)
@@ -114,10 +225,16 @@ int cseg_profile_compute(cseg_profile **out, const cseg_table *t, const int32_t 
     cseg_profile *p = calloc(1, sizeof *p);
     double *buf = NULL;
     size_t *start = NULL, *order = NULL;
-    if (!p)
+    uint64_t *cnt = NULL;
+    cseg__xsum *acc = NULL;
+    cseg__xsum_buf *xb = NULL;
+    int rc = 0;
+    if (!p) { /* the others learn of it in the first sum, as below */
+        uint64_t head[2] = {1, n};
+        merge(comm, head, 2, NULL, 0);
         return CSEG_ENOMEM;
+    }
     p->k = k;
-    p->n = n;
     for (size_t j = 0; j < nc; j++)
         p->nf += cseg_table_col_type(t, j) == CSEG_COL_NUMBER;
     p->feat = cseg__calloc(p->nf, sizeof *p->feat);
@@ -131,43 +248,63 @@ int cseg_profile_compute(cseg_profile **out, const cseg_table *t, const int32_t 
     start = cseg__calloc(k + 1, sizeof *start);
     order = cseg__calloc(n, sizeof *order);
     buf = cseg__calloc(n, sizeof *buf);
-    if (!p->feat || !p->size || !p->rev || !p->mean || !p->median || !p->pmean || !p->psd ||
-        !p->names || !start || !order || !buf)
-        goto oom;
-    for (size_t s = 0; s < k; s++) {
+    cnt = cseg__calloc(k + 3, sizeof *cnt);
+    acc = cseg__calloc(k + 1, sizeof *acc);
+    xb = malloc(sizeof *xb);
+    int bad = !p->feat || !p->size || !p->rev || !p->mean || !p->median || !p->pmean || !p->psd ||
+              !p->names || !start || !order || !buf || !cnt || !acc || !xb;
+    for (size_t s = 0; s < k && !bad; s++) {
         char tmp[32];
         snprintf(tmp, sizeof tmp, "Segment %zu", s + 1);
-        if (!(p->names[s] = cseg__strdup(tmp)))
-            goto oom;
+        bad = !(p->names[s] = cseg__strdup(tmp));
     }
-    size_t m = 0;
+    for (size_t j = 0, f = 0; j < nc && !bad; j++)
+        if (cseg_table_numbers(t, j))
+            bad = !(p->feat[f++] = cseg__strdup(cseg_table_col_name(t, j)));
+    /* Failures and rows of every piece (each goes on only if all can),
+     * then the sizes of the segments. */
+    uint64_t head[2] = {(uint64_t)bad, n};
+    if ((rc = merge(comm, head, 2, NULL, 0)) < 0)
+        goto out;
+    if (head[0]) {
+        rc = CSEG_ENOMEM;
+        goto out;
+    }
+    p->n = (size_t)head[1];
     for (size_t i = 0; i < n; i++)
-        if (labels[i] >= 0 && (size_t)labels[i] < k) {
-            p->size[labels[i]]++;
-            m++;
-        }
+        if (labels[i] >= 0 && (size_t)labels[i] < k)
+            cnt[labels[i]]++;
+    if ((rc = merge(comm, cnt, k, NULL, 0)) < 0)
+        goto out;
     for (size_t s = 0; s < k; s++)
-        start[s + 1] = start[s] + p->size[s];
+        p->size[s] = (size_t)cnt[s];
+    /* This piece's customers, segment by segment. */
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] >= 0 && (size_t)labels[i] < k)
+            start[labels[i] + 1]++;
+    for (size_t s = 0; s < k; s++)
+        start[s + 1] += start[s];
     {
-        size_t *pos = malloc((k ? k : 1) * sizeof *pos);
-        if (!pos)
-            goto oom;
+        size_t *pos = cnt; /* k slots, free now */
         memcpy(pos, start, k * sizeof *pos);
         for (size_t i = 0; i < n; i++)
             if (labels[i] >= 0 && (size_t)labels[i] < k)
                 order[pos[labels[i]]++] = i;
-        free(pos);
     }
+    size_t m = start[k];
+    /* Revenue by segment: a missing value counts for nothing. */
     long jr = revenue_column ? cseg_table_find(t, revenue_column) : -1;
     const double *rv = jr >= 0 ? cseg_table_numbers(t, (size_t)jr) : NULL;
+    if (rv) {
+        for (size_t s = 0; s < k; s++)
+            sum_of(rv, order, start[s], start[s + 1], xb, &acc[s]);
+        if ((rc = merge(comm, NULL, 0, acc, k)) < 0)
+            goto out;
+    }
     double rtot = 0;
     for (size_t s = 0; s < k; s++) {
-        double r = rv ? 0 : NAN; /* a missing revenue counts for nothing */
-        for (size_t q = start[s]; rv && q < start[s + 1]; q++)
-            if (!isnan(rv[order[q]]))
-                r += rv[order[q]];
-        p->rev[s] = r;
-        rtot += r;
+        p->rev[s] = rv ? cseg__xsum_value(&acc[s]) : NAN;
+        rtot += p->rev[s];
     }
     for (size_t s = 0; s < k; s++)
         p->rev[s] = rv && rtot != 0 ? p->rev[s] / rtot : NAN;
@@ -176,53 +313,62 @@ int cseg_profile_compute(cseg_profile **out, const cseg_table *t, const int32_t 
         const double *x = cseg_table_numbers(t, j);
         if (!x)
             continue;
-        if (!(p->feat[f] = cseg__strdup(cseg_table_col_name(t, j))))
-            goto oom;
         /* Exactly rounded sums (cseg__xsum): the same bits for any order of
-         * the customers, so for customers spread over processes. */
-        cseg__xsum_buf acc;
-        cseg__xsum_buf_init(&acc);
-        double cnt = 0;
-        for (size_t q = 0; q < m; q++)
-            if (!isnan(x[order[q]])) {
-                cseg__xsum_buf_add(&acc, x[order[q]]);
-                cnt++;
-            }
-        double mu = cnt > 0 ? cseg__xsum_buf_value(&acc) / cnt : NAN;
-        cseg__xsum_buf_init(&acc);
+         * the customers, so for customers spread over processes. Per
+         * segment, then all of them. */
+        for (size_t s = 0; s < k; s++)
+            cnt[s] = sum_of(x, order, start[s], start[s + 1], xb, &acc[s]);
+        cnt[k] = sum_of(x, order, 0, m, xb, &acc[k]);
+        if ((rc = merge(comm, cnt, k + 1, acc, k + 1)) < 0)
+            goto out;
+        uint64_t all = cnt[k];
+        double mu = all > 0 ? cseg__xsum_value(&acc[k]) / (double)all : NAN;
+        for (size_t s = 0; s < k; s++)
+            p->mean[s * p->nf + f] = cnt[s] ? cseg__xsum_value(&acc[s]) / (double)cnt[s] : NAN;
+        cseg__xsum_buf_init(xb);
         for (size_t q = 0; q < m; q++)
             if (!isnan(x[order[q]]))
-                cseg__xsum_buf_add(&acc, (x[order[q]] - mu) * (x[order[q]] - mu));
+                cseg__xsum_buf_add(xb, (x[order[q]] - mu) * (x[order[q]] - mu));
+        cseg__xsum_buf_flush_all(xb);
+        acc[k] = xb->acc;
+        if ((rc = merge(comm, NULL, 0, &acc[k], 1)) < 0)
+            goto out;
         p->pmean[f] = mu;
-        p->psd[f] = cnt > 0 ? sqrt(cseg__xsum_buf_value(&acc) / cnt) : NAN;
+        p->psd[f] = all > 0 ? sqrt(cseg__xsum_value(&acc[k]) / (double)all) : NAN;
+        /* Medians by selection, not sorting: a million customers. */
         for (size_t s = 0; s < k; s++) {
-            size_t c = 0;
+            uint64_t C = cnt[s];
+            size_t h = 0;
             for (size_t q = start[s]; q < start[s + 1]; q++)
                 if (!isnan(x[order[q]]))
-                    buf[c++] = x[order[q]];
-            cseg__xsum_buf_init(&acc);
-            cseg__xsum_buf_add_n(&acc, buf, c);
-            p->mean[s * p->nf + f] = c ? cseg__xsum_buf_value(&acc) / (double)c : NAN;
-            if (c) { /* by selection, not sorting: a million customers */
-                size_t rk[2] = {c % 2 ? c / 2 : c / 2 - 1, c / 2};
-                double md[2];
-                if (cseg__select_doubles(buf, c, rk, 2, md) < 0)
-                    goto oom;
-                p->median[s * p->nf + f] = c % 2 ? md[1] : 0.5 * (md[0] + md[1]);
+                    buf[h++] = x[order[q]];
+            p->median[s * p->nf + f] = NAN;
+            if (C == 0)
+                continue;
+            uint64_t rk[2] = {C % 2 ? C / 2 : C / 2 - 1, C / 2};
+            double md[2];
+            if (comm) {
+                rc = comm->select(comm->ctx, buf, h, rk, 2, md, d);
             } else {
-                p->median[s * p->nf + f] = NAN;
+                size_t r2[2] = {(size_t)rk[0], (size_t)rk[1]};
+                rc = cseg__select_doubles(buf, h, r2, 2, md);
             }
+            if (rc < 0)
+                goto out;
+            p->median[s * p->nf + f] = C % 2 ? md[1] : 0.5 * (md[0] + md[1]);
         }
         f++;
     }
-    if (profile_categories(p, t, start, order) < 0)
-        goto oom;
+    if ((rc = profile_categories(p, t, labels, comm, d)) < 0)
+        goto out;
     /* Features found by name in O(1): a table may have 100,000 columns. */
     p->fcap = 64;
     while (p->fcap < 2 * p->nf)
         p->fcap *= 2;
-    if (!(p->fidx = malloc(p->fcap * sizeof *p->fidx)))
-        goto oom;
+    if (!(p->fidx = malloc(p->fcap * sizeof *p->fidx))) {
+        rc = CSEG_ENOMEM; /* nothing collective follows */
+        goto out;
+    }
     memset(p->fidx, 0xff, p->fcap * sizeof *p->fidx);
     for (size_t j = 0; j < p->nf; j++) {
         size_t i = (size_t)cseg__hash(p->feat[j], strlen(p->feat[j]), 0) & (p->fcap - 1);
@@ -230,17 +376,19 @@ int cseg_profile_compute(cseg_profile **out, const cseg_table *t, const int32_t 
             i = (i + 1) & (p->fcap - 1);
         p->fidx[i] = (int32_t)j;
     }
+out:
     free(buf);
     free(start);
     free(order);
+    free(cnt);
+    free(acc);
+    free(xb);
+    if (rc < 0) {
+        cseg_profile_free(p);
+        return rc;
+    }
     *out = p;
     return 0;
-oom:
-    free(buf);
-    free(start);
-    free(order);
-    cseg_profile_free(p);
-    return CSEG_ENOMEM;
 }
 
 size_t cseg_profile_k(const cseg_profile *p)

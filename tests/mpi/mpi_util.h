@@ -32,6 +32,19 @@ static inline double unif(uint64_t *s) /* [0, 1), 53 bits */
     return (double)(next(s) >> 11) / 9007199254740992.0;
 }
 
+/* Rows of rank r: an uneven split, rank 1 none from 3 processes on. */
+static inline void part_of(size_t n, int r, size_t *r0, size_t *r1)
+{
+    size_t w = 0, before = 0;
+    for (int q = 0; q < size; q++)
+        w += size >= 3 && q == 1 ? 0 : (size_t)q + 1;
+    for (int q = 0; q < r; q++)
+        before += size >= 3 && q == 1 ? 0 : (size_t)q + 1;
+    size_t mine = size >= 3 && r == 1 ? 0 : (size_t)r + 1;
+    *r0 = n * before / w;
+    *r1 = r == size - 1 ? n : n * (before + mine) / w;
+}
+
 /* The job's verdict: the failures of every rank summed, said by rank 0;
  * ends MPI and returns the exit status. */
 static inline int finish(void)

@@ -106,19 +106,6 @@ static cseg_table *make(size_t n, size_t r0, size_t r1, int flags)
     return t;
 }
 
-/* Rows of rank r: an uneven split, rank 1 none from 3 processes on. */
-static void part_of(size_t n, int r, size_t *r0, size_t *r1)
-{
-    size_t w = 0, before = 0;
-    for (int q = 0; q < size; q++)
-        w += size >= 3 && q == 1 ? 0 : (size_t)q + 1;
-    for (int q = 0; q < r; q++)
-        before += size >= 3 && q == 1 ? 0 : (size_t)q + 1;
-    size_t mine = size >= 3 && r == 1 ? 0 : (size_t)r + 1;
-    *r0 = n * before / w;
-    *r1 = r == size - 1 ? n : n * (before + mine) / w;
-}
-
 static void compare(const cseg_prep *one, const cseg_prep *many, const char *what)
 {
     CHECK(one->n_cols == many->n_cols, "%s: %zu columns, %zu", what, one->n_cols, many->n_cols);

@@ -31,6 +31,13 @@ contains show-newest "$T/out" "Run 2: customer table"
 
 # export: the run's customers.csv, field for field, in its order
 expect 0 export -- "$BIN" export --db "$DB" --run 1 --min-segment-size 0 --out "$T/e.csv"
+# ... never over the store itself (an SQLite store is a file)
+if [ -f "$DB" ]; then
+    cp "$DB" "$T/db_before"
+    expect 2 export-over-store -- "$BIN" export --db "$DB" --run 1 --min-segment-size 0 --out "$DB"
+    contains export-over-store "$T/err" "is the store ($DB): it would be replaced; write to another file"
+    same export-over-store-kept "$DB" "$T/db_before"
+fi
 # the columns by name: customer_id, segment, segment_name, distance
 col() { head -1 "$1" | tr , '\n' | grep -nx "$2" | cut -d: -f1; }
 cut -d, -f1,"$(col "$T/o1/customers.csv" segment)"-"$(col "$T/o1/customers.csv" distance)" \

@@ -75,6 +75,12 @@ int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Misuse: message + hint to stderr, returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_status_of(int code);
+/* An output file that would replace one of the inputs (the same file, by
+ * device and inode, under any name): the usage error naming both (option:
+ * the output's, e.g. "--html"; what[i]: "the model", "the input", ...),
+ * else 0. Inputs that do not exist (yet) or NULL are skipped. */
+int cli_output_is_input(const char *cmd, const char *option, const char *out,
+                        const char *const *inputs, const char *const *what, size_t n);
 /* Whether FILE's header holds every feature column of the model (*have of
  * them), and the id column to read from it (NULL: none). Prints and
  * returns an exit status on an unreadable file. */

@@ -167,6 +167,10 @@ int cmd_assign(int argc, char **argv)
         return cli_usage_error("assign", "--explain with --with needs a tree or forest "
                                          "(TreeSHAP); an SVM has no reasons here");
     const char *mpath = argv[optind], *path = argv[optind + 1];
+    const char *ins[2] = {mpath, path}, *what[2] = {"the model", "the input"};
+    int same = cli_output_is_input("assign", "--out", out, ins, what, 2);
+    if (same)
+        return same;
     cseg_diag diag;
     cseg_diag_clear(&diag);
     cseg_model *m = NULL;

@@ -443,6 +443,9 @@ int cmd_clv(int argc, char **argv)
         return cli_usage_error("clv", optind >= argc ? "missing the input FILE"
                                                      : "expected one input FILE");
     const char *path = argv[optind];
+    int same = cli_output_is_input("clv", "--html", html, &path, (const char *[]){"the input"}, 1);
+    if (same)
+        return same;
     if (rfm.as_of_day != CSEG_DAY_AUTO)
         return cli_usage_error("clv", "the calibration period ends with --calibration-end, not "
                                       "--as-of");

@@ -183,6 +183,10 @@ int cmd_drift(int argc, char **argv)
     if (optind + 2 != argc)
         return cli_usage_error("drift", "expected MODEL and FILE");
     const char *mpath = argv[optind], *path = argv[optind + 1];
+    const char *ins[2] = {mpath, path}, *what[2] = {"the model", "the input"};
+    int same = cli_output_is_input("drift", "--html", html, ins, what, 2);
+    if (same)
+        return same;
     cseg_diag diag;
     cseg_diag_clear(&diag);
     cseg_model *m = NULL;

@@ -340,6 +340,15 @@ int cmd_export(int argc, char **argv)
     p.fields = (const char *const *)list;
     p.n_fields = nf;
     p.run_id = o.run;
+    if (o.db) { /* the store's file: SQLite's path */
+        const char *db = strncmp(o.db, "sqlite:", 7) == 0 ? o.db + 7 : o.db;
+        int same =
+            cli_output_is_input("export", "--out", out, &db, (const char *[]){"the store"}, 1);
+        if (same) {
+            cli_free_list(list);
+            return same;
+        }
+    }
     cseg_store *st = NULL;
     int status = open_store("export", &o, &st);
     if (status == EXIT_OK) {

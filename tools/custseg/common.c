@@ -62,6 +62,21 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+int cli_output_is_input(const char *cmd, const char *option, const char *out,
+                        const char *const *inputs, const char *const *what, size_t n)
+{
+    struct stat so, si;
+    if (!out || stat(out, &so) != 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (inputs[i] && stat(inputs[i], &si) == 0 && si.st_dev == so.st_dev &&
+            si.st_ino == so.st_ino)
+            return cli_usage_error(cmd,
+                                   "%s %s is %s (%s): it would be replaced; write to another file",
+                                   option, out, what[i], inputs[i]);
+    return 0;
+}
+
 int cli_parse_size(const char *s, size_t *out)
 {
     char *end;

@@ -26,6 +26,13 @@ contains runs-newest-first "$T/first" "    2  "
 contains runs "$T/out" "transactions  kmeans"
 expect 0 show -- "$BIN" show --db "$DB" --run 1
 contains show "$T/out" "Run 1: transaction log of $SMALL, kmeans, k = 3, 24 customers"
+# a --run that is not a run id: a usage error, and nothing shown or exported
+expect 2 show-bad-run -- "$BIN" show --db "$DB" --run abc
+stderr_is show-bad-run "custseg: --run must be a run id (a whole number >= 1), got 'abc'
+Try 'custseg show --help'."
+if [ -s "$T/out" ]; then bad "show-bad-run: printed $(head -c 100 "$T/out")"; else ok; fi
+expect 2 export-bad-run -- "$BIN" export --db "$DB" --run 0 --min-segment-size 0
+if [ -s "$T/out" ]; then bad "export-bad-run: exported $(head -c 100 "$T/out")"; else ok; fi
 expect 0 show-newest -- "$BIN" show --db "$DB"
 contains show-newest "$T/out" "Run 2: customer table"
 

@@ -141,7 +141,7 @@ int cmd_show(int argc, char **argv)
         if (opt == OPT_DB)
             o.db = optarg;
         else if (opt == OPT_RUN) {
-            if (parse_run("show", optarg, &o.run) < 0)
+            if (parse_run("show", optarg, &o.run) != 0)
                 return EXIT_USAGE;
         } else
             return cli_usage_error("show", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -286,7 +286,7 @@ int cmd_export(int argc, char **argv)
         case OPT_HELP: fputs(export_help, stdout); return EXIT_OK;
         case OPT_DB: o.db = optarg; break;
         case OPT_RUN:
-            if (parse_run("export", optarg, &o.run) < 0)
+            if (parse_run("export", optarg, &o.run) != 0)
                 return EXIT_USAGE;
             break;
         case OPT_SEGMENT:

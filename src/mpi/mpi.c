@@ -218,6 +218,22 @@ static int fail(router *r, int rc, int64_t key)
     return rc;
 }
 
+/* A carriage return in the line [s, end) (its \n left out) that does not
+ * end it: the one-process reader counts it as a line end (a log from an old
+ * Mac, a field with one inside), the ranks split the log at \n alone, so
+ * their line numbers, and a header taken up to the first \n, would go wrong.
+ * NULL when there is none. */
+static const char *bare_cr(const char *s, const char *end)
+{
+    const char *cr = end > s ? memchr(s, '\r', (size_t)(end - s) - 1) : NULL;
+    return cr;
+}
+
+#define BARE_CR_MSG                                                                                \
+    "a carriage return that does not end a line with a line feed: not supported when several "     \
+    "processes read the log (convert the line ends, e.g. tr '\\r' '\\n', or read it as one "       \
+    "process)"
+
 /* Route the whole lines in [b, e) (the last may lack its line end), the
  * first of them line `line`, in one round with every rank. */
 static int route_round(router *r, const char *b, const char *e, int64_t line)
@@ -239,6 +255,13 @@ static int route_round(router *r, const char *b, const char *e, int64_t line)
         size_t quotes = 0;
         for (const char *x = s; x < end; x++)
             quotes += *x == '"';
+        const char *cr = bare_cr(s, end);
+        if (cr) {
+            cseg__diag(&r->err, CSEG_EPARSE, r->path, (long)line, (long)(cr - s) + 1, BARE_CR_MSG);
+            fail(r, CSEG_EPARSE, line);
+            ok = 0;
+            break;
+        }
         if (quotes % 2) {
             const char *x = memchr(s, '"', (size_t)(end - s));
             long col = x ? (long)(x - s) + 1 : 0;
@@ -902,6 +925,12 @@ int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, const char *
         memcpy(hdr, map, (size_t)hdr_len);
     MPI_Bcast(&hdr_len, 1, MPI_UINT64_T, 0, comm);
     MPI_Bcast(hdr, (int)hdr_len, MPI_BYTE, 0, comm);
+    /* The same header on every rank: every rank stops here alike. */
+    const char *hcr = bare_cr(hdr, hdr + hdr_len - (hdr_len && hdr[hdr_len - 1] == '\n'));
+    if (hcr) {
+        rc = cseg__diag(&d, CSEG_EPARSE, path, 1, (long)(hcr - hdr) + 1, BARE_CR_MSG);
+        goto out;
+    }
     /* Every data line to its customer's rank, a round at a time, each rank
      * reading its lines as they come; their line numbers are the log's. */
     tm[0] = MPI_Wtime();

@@ -150,17 +150,28 @@ static int cmp_rule(const void *x, const void *y)
     return strcmp(a->text, b->text);
 }
 
-/* Append to a growing text; "and" between conditions. */
-static void cat(char *buf, size_t size, const char *fmt, const char *name, double v, int *first)
+/* Append "name op v" to a growing text; "and" between conditions. A
+ * threshold is a single-precision number (the tree compares (float)x with
+ * it): written as the shortest text that reads back to that float, so
+ * "monetary > 6109.21", not the double's "6109.2099609375". Rounded further
+ * (it was "%.4g"), a rule could read "x > 1.235e+05" for a split at
+ * 123469.5, false for customers it holds. */
+static void cat(char *buf, size_t size, const char *op, const char *name, double v, int *first)
 {
     size_t len = strlen(buf);
+    char num[40];
     if (len + 8 >= size)
         return;
     if (!*first)
         len += (size_t)snprintf(buf + len, size - len, " and ");
     *first = 0;
+    for (int p = 1; p <= 9; p++) {
+        snprintf(num, sizeof num, "%.*g", p, v);
+        if ((float)strtod(num, NULL) == (float)v)
+            break;
+    }
     if (len < size)
-        snprintf(buf + len, size - len, fmt, name, v);
+        snprintf(buf + len, size - len, "%s %s %s", name, op, num);
 }
 
 static void leaf_rule(walker *w, size_t node)
@@ -189,9 +200,9 @@ static void leaf_rule(walker *w, size_t node)
             continue;
         }
         if (w->lo[j] > -INFINITY)
-            cat(buf, sizeof buf, "%s > %.4g", cl->name, w->lo[j], &first);
+            cat(buf, sizeof buf, ">", cl->name, w->lo[j], &first);
         if (w->hi[j] < INFINITY)
-            cat(buf, sizeof buf, "%s <= %.4g", cl->name, w->hi[j], &first);
+            cat(buf, sizeof buf, "<=", cl->name, w->hi[j], &first);
     }
     cseg_rules *o = w->out;
     cseg_rule *nr = cseg__reallocarray(o->rule, o->n + 1, sizeof *nr);

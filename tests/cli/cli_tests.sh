@@ -996,6 +996,14 @@ expect 0 report-missing-column -- "$BIN" fit "$T/segmiss.csv" --k 2 --features x
 lacks report-missing-column "$T/segmiss/report.html" '>nan<'
 lacks report-missing-column-title "$T/segmiss/report.html" 'mean nan'
 contains report-missing-column-says "$T/segmiss/report.html" 'no values in this segment'
+# ---- a rule's threshold is the split's, not rounded to 4 digits (it read "x > 1.235e+05"
+# for a split at 123469.5, false for the customer it explained) ----
+awk 'BEGIN { print "id,x,y"; for (i = 0; i < 100; i++) print i + 1 "," 123400 + (i < 50 ? i : i + 40) "," (i * 37) % 11 }' >"$T/bigx.csv"
+expect 0 rule-threshold-fit -- "$BIN" fit "$T/bigx.csv" --k 2 --out "$T/bigx" --quiet
+expect 0 rule-threshold -- "$BIN" explain "$T/bigx/model.json" --customer 51
+contains rule-threshold "$T/out" "x > 123469.5 (precision 100%, recall 100%)"
+lacks rule-threshold-rounded "$T/out" "e+05"
+
 # ---- the console summary stays valid UTF-8: long names and headings cut between characters ----
 printf 'CustomerID,\346\224\266\345\205\245\346\224\266\345\205\245\346\224\266\345\205\245\346\224\266\345\205\245\346\224\266\345\205\245,b\n1,1,2\n2,3,4\n3,5,1\n4,2,2\n' >"$T/wide.csv"
 expect 0 utf8-summary -- "$BIN" fit "$T/wide.csv" --k 2 --out "$T/wide" --quiet

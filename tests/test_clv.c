@@ -143,6 +143,17 @@ static void test_hard_cases(void **state)
     cseg_bgnbd_expected(p1, 30, &x, &tx, &T, 1, &e);
     assert_rel(e, 0.697743, 1e-5);
     assert_rel(cseg_bgnbd_expected_new(p1, 30), 1.579855, 1e-5);
+    /* a and b at a fit's bounds (1e5, 7e6): 2F1's series beyond the range of
+     * doubles, (1 - z)^(a - 1) below it; their product is taken in logs (it
+     * was NaN). tests/reference/clv_large_ab.py sums the series in logs, its
+     * terms' logs by recurrence (about 1e-8 of rounding over two million
+     * terms). */
+    double pb[4] = {1.340566874, 9.511779133, 117470.5851, 6936429.478};
+    double x3[3] = {2, 3, 0}, tx3[3] = {5, 8, 0}, T3[3] = {10, 12, 20}, e3[3];
+    cseg_bgnbd_expected(pb, 365.25, x3, tx3, T3, 3, e3);
+    assert_rel(e3[0], 34.233468051134494, 1e-6);
+    assert_rel(e3[1], 38.0977626672356, 1e-6);
+    assert_rel(e3[2], 13.339657795055796, 1e-6);
     /* 690 repeat purchases over 700 days, 5 years ahead: finite, about 1,600 */
     double p2[4] = {0.8265, 68.9, 0.0034, 6.745}, xb = 690, txb = 700, Tb = 700;
     cseg_bgnbd_expected(p2, 60 * CSEG_CLV_MONTH_DAYS, &xb, &txb, &Tb, 1, &e);

@@ -12,10 +12,11 @@ double cseg__digamma(double x);
 
 /* Gauss's hypergeometric 2F1(a, b; c; z) for 0 <= z < 1 and c not 0, -1,
  * -2, ... by its power series, summed until a term no longer changes the sum
- * (at most 10^7 terms; *ok = 0 when they ran out or the sum overflowed). Its
- * only use here is the BG/NBD expectation, in the Euler-transformed form
+ * (at most 10^7 terms; *ok = 0 when they ran out). The value is the result
+ * times e^(*log_scale): 0 unless the sum went beyond 1e280 (large a and b).
+ * Its only use here is the BG/NBD expectation, in the Euler-transformed form
  * whose a and b do not grow with the customer's purchases. */
-double cseg__hyp2f1(double a, double b, double c, double z, int *ok);
+double cseg__hyp2f1(double a, double b, double c, double z, int *ok, double *log_scale);
 
 /* Minimise f over dim <= 4 variables. f returns the value and writes the
  * gradient; a non-finite value means "outside the domain" (the line search

@@ -377,10 +377,14 @@ static double expected_core(double r, double alpha, double a, double b, double x
                       expected_core(r, alpha, 1 + 1e-6, b, x, T, t));
     double z = t / (alpha + T + t);
     int ok;
-    double f = cseg__hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z, &ok);
+    double ls;
+    double f = cseg__hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z, &ok, &ls);
     if (!ok)
         return NAN;
-    return (a + b + x - 1) / (a - 1) * (1 - pow(1 - z, a - 1) * f);
+    /* With large a the series is beyond doubles (kept scaled by e^ls) and
+     * (1 - z)^(a - 1) below them: their product, in logs. */
+    double p = ls == 0 ? pow(1 - z, a - 1) : exp((a - 1) * log1p(-z) + ls);
+    return (a + b + x - 1) / (a - 1) * (1 - p * f);
 }
 
 void cseg_bgnbd_expected(const double param[4], double t, const double *x, const double *tx,

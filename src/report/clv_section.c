@@ -264,12 +264,17 @@ int cseg_report_write_clv(const char *path, const char *data_name, const cseg_cl
         if (!fits[m]->kind)
             continue;
         int dim = m == 0 ? 4 : 3;
-        for (int j = 0; j < dim; j++)
+        for (int j = 0; j < dim; j++) {
+            /* A standard error that could not be had (a fit at its bounds): "-" */
+            char se[32] = "-";
+            if (isfinite(fits[m]->se[j]))
+                snprintf(se, sizeof se, "%.3g", fits[m]->se[j]);
             fprintf(f,
                     "<tr><td style=\"text-align:left\">%s</td><td>%s</td><td>%.6g</td>"
-                    "<td>%.3g</td></tr>\n",
+                    "<td>%s</td></tr>\n",
                     m == 0 ? "BG/NBD" : "Gamma-Gamma", m == 0 ? bgn[j] : ggn[j], fits[m]->param[j],
-                    fits[m]->se[j]);
+                    se);
+        }
     }
     fputs("</tbody></table></div><ul class=\"quality\">", f);
     for (int m = 0; m < 2; m++) {

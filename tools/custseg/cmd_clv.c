@@ -565,12 +565,20 @@ int cmd_clv(int argc, char **argv)
         }
         const double *cl = column(in.cal, CSEG_CLV_COL_CLV);
         double total = 0;
+        size_t nv = 0; /* customers with a value: none where the order value is infinite */
         for (size_t i = 0; cl && i < n; i++)
-            total += cl[i];
-        if (cl)
+            if (isfinite(cl[i])) {
+                total += cl[i];
+                nv++;
+            }
+        if (cl && nv == 0)
+            printf("\nNo CLV: the spend model gives no finite order value (q <= 1, "
+                   "docs/clv.md)\n");
+        else if (cl)
             printf("\nCLV over %g months (monthly discount %g): %.2f in total, %.2f per "
-                   "customer\n",
-                   rfm.clv.horizon_months, rfm.clv.discount, total, n ? total / (double)n : 0.0);
+                   "customer%s\n",
+                   rfm.clv.horizon_months, rfm.clv.discount, total, total / (double)nv,
+                   nv < n ? " (of those with a value)" : "");
         else
             printf("\nNo spend model (see above, or no monetary_value column): purchases and "
                    "P(alive) only, no CLV\n");

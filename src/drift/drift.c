@@ -500,16 +500,22 @@ int cseg_drift_measure(const cseg_model *m, const cseg_table *customers, const c
                 unfit += dist[i] > r->dist_q99[lab[i]]; /* false for a NaN edge */
             }
         }
+        /* No customer placed at all: every segment's share of them is 0 (the
+         * PSI then says how far that is from training), not an unknown that
+         * read as "PSI nan (ok)". */
         res->segment_psi = 0;
         for (size_t s = 0; s < k; s++) {
-            share[s] = placed ? share[s] / (double)placed : NAN;
+            share[s] = placed ? share[s] / (double)placed : 0;
             res->segment_psi += psi_term(share[s], r->seg_share[s]);
         }
         res->segment_level = level_of(res->segment_psi, p);
         res->level = res->segment_level > res->level ? res->segment_level : res->level;
         res->ref_mean_distance = r->mean_distance;
         res->new_mean_distance = nd && !isnan(r->mean_distance) ? sum / (double)nd : NAN;
-        res->unfit_share = nd && !isnan(r->mean_distance) ? (double)unfit / (double)n : NAN;
+        /* Unfit: beyond the 99th percentile, or beyond every number (then
+         * not placed, and maybe no customer with a distance at all). */
+        res->unfit_share =
+            (nd || unfit) && !isnan(r->mean_distance) ? (double)unfit / (double)n : NAN;
         for (size_t s = 0; s < k; s++) {
             if (ref_share)
                 ref_share[s] = r->seg_share[s];

@@ -122,11 +122,13 @@ int cseg_report_write_drift(const char *path, const char *model_name, const char
     share_chart(f, seg_names, ref_share, new_share, k);
     fputs("<ul class=\"quality\">", f);
     if (!isnan(res->new_mean_distance))
+        fprintf(f, "<li>Mean distance to the segment's centre: %.4g in training, %.4g now.</li>",
+                res->ref_mean_distance, res->new_mean_distance);
+    if (!isnan(res->unfit_share))
         fprintf(f,
-                "<li>Mean distance to the segment's centre: %.4g in training, %.4g now.</li>"
                 "<li>Customers no segment fits (farther from their segment's centre than 99%% of "
                 "its training customers): %.1f%% (about 1%% without drift).</li>",
-                res->ref_mean_distance, res->new_mean_distance, 100 * res->unfit_share);
+                100 * res->unfit_share);
     fputs("</ul></section>\n<footer class=\"small\">Written by custseg drift "
           "(docs/drift.md).</footer></main></body></html>\n",
           f);

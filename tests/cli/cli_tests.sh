@@ -217,6 +217,16 @@ expect 2 drift-alert-below-warn -- "$BIN" drift "$T/m1/model.json" "$MALL" --war
 contains drift-alert-below-warn "$T/err" "must be at least --warn"
 expect 0 drift-same -- "$BIN" drift "$T/m1/model.json" "$MALL"
 contains drift-same "$T/out" "Verdict: no drift"
+# no new customer can be placed (an age of 1e300): every one unfit, every segment's share 0,
+# the segments' PSI an alert; no "nan" anywhere (it read "PSI nan (ok)")
+printf 'CustomerID,Genre,Age,Annual_Income(k$),Spending_Score(1-100)\n1,Male,1e300,15,39\n' >"$T/far.csv"
+expect 4 drift-none-placed -- "$BIN" drift "$T/m1/model.json" "$T/far.csv" --html "$T/far.html"
+contains drift-none-placed "$T/out" "No segment fits 100.0% of the customers"
+lacks drift-none-placed-nan "$T/out" "nan"
+lacks drift-none-placed-html "$T/far.html" "nan"
+expect 4 drift-none-placed-json -- "$BIN" drift "$T/m1/model.json" "$T/far.csv" --format json
+contains drift-none-placed-json "$T/out" '"unfit_share": 1'
+contains drift-none-placed-level "$T/out" '"segment_level": "ALERT"'
 # an output that is one of the inputs (under another name) is refused: the model stays
 cp "$T/m1/model.json" "$T/keep.json"
 expect 2 drift-html-is-model -- "$BIN" drift "$T/m1/model.json" "$MALL" --html "$T/m1/../m1/model.json"

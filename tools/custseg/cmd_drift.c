@@ -116,10 +116,12 @@ static void print_table(const cseg_model *m, const char *path, const cseg_drift_
         printf("  %3zu  %-28.28s %8.1f%% %8.1f%%\n", s + 1,
                cseg_model_name(m, s) ? cseg_model_name(m, s) : "", 100 * rs[s], 100 * ns[s]);
     if (!isnan(r->new_mean_distance))
-        printf("\nMean distance to the segment's centre: %.4g in training, %.4g now\n"
-               "No segment fits %.1f%% of the customers (beyond 99%% of their segment's "
+        printf("\nMean distance to the segment's centre: %.4g in training, %.4g now\n",
+               r->ref_mean_distance, r->new_mean_distance);
+    if (!isnan(r->unfit_share))
+        printf("%sNo segment fits %.1f%% of the customers (beyond 99%% of their segment's "
                "training customers; about 1%% without drift)\n",
-               r->ref_mean_distance, r->new_mean_distance, 100 * r->unfit_share);
+               isnan(r->new_mean_distance) ? "\n" : "", 100 * r->unfit_share);
     printf("\nVerdict: %s\n", r->level == CSEG_DRIFT_ALERT  ? "drift above the alert threshold"
                               : r->level == CSEG_DRIFT_WARN ? "some drift (warning)"
                                                             : "no drift");

@@ -41,6 +41,11 @@ typedef struct cseg_store cseg_store;
  * connect: the message is the database's, on one line), CSEG_EFORMAT (not a
  * custseg store, or a newer schema). */
 CSEG_API int cseg_store_open(cseg_store **out, const char *uri, cseg_diag *d);
+/* cseg_store_open of a store that is there already, for readers and
+ * erasers: a database without one is left as it is (no schema made, an
+ * SQLite file not even switched to its write-ahead log): CSEG_EIO for an
+ * empty one ("no store there"), CSEG_EFORMAT for one with other tables. */
+CSEG_API int cseg_store_open_existing(cseg_store **out, const char *uri, cseg_diag *d);
 CSEG_API void cseg_store_close(cseg_store *s);
 /* From now on a COMMIT of this connection is on disk when it returns
  * (SQLite: synchronous = FULL on its write-ahead log; PostgreSQL:

@@ -105,6 +105,7 @@ struct cseg_store {
     char *uri;       /* for messages: the path, or the URI without its password */
     void *stmts;     /* the back end's prepared statements, kept for reuse */
     void *stream;    /* the event writer's cache of customers (stream.c) */
+    int existing;    /* cseg_store_open_existing: make no schema */
 };
 
 /* The event writer's cache (stream.c): dropped when something else changes

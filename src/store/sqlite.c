@@ -343,13 +343,39 @@ int cseg__store_open_sqlite(cseg_store *s, const char *path, cseg_diag *d)
     sqlite3 *db = NULL;
     s->ops = &sqlite_ops;
     /* A store is used by one thread at a time: no mutex per call. */
-    int rc = sqlite3_open_v2(path, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &db,
+        SQLITE_OPEN_READWRITE | (s->existing ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX, NULL);
     s->db = db;
     if (rc != SQLITE_OK)
         return cseg__diag(d, CSEG_EIO, path, 0, 0, "cannot open the store: %s",
                           db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_busy_timeout(db, 30000); /* another writer: wait for it */
+    if (s->existing) { /* a database without a store is left as it was: looked at, not set up */
+        sqlite3_stmt *st = NULL;
+        int n_tables = -1, has_meta = 0;
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT count(*), coalesce(sum(name = 'cseg_meta'), 0) FROM "
+                                "sqlite_master WHERE type = 'table'",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+            n_tables = sqlite3_column_int(st, 0);
+            has_meta = sqlite3_column_int(st, 1);
+        }
+        rc = sqlite3_errcode(db);
+        sqlite3_finalize(st);
+        if (n_tables < 0)
+            return rc == SQLITE_NOTADB
+                       ? cseg__diag(d, CSEG_EFORMAT, path, 0, 0, "not a custseg store: %s",
+                                    sqlite3_errmsg(db))
+                       : cseg__diag(d, CSEG_EIO, path, 0, 0, "cannot open the store: %s",
+                                    sqlite3_errmsg(db));
+        if (n_tables == 0)
+            return cseg__diag(d, CSEG_EIO, path, 0, 0, "no store there (an empty database)");
+        if (!has_meta)
+            return cseg__diag(d, CSEG_EFORMAT, path, 0, 0,
+                              "not a custseg store: it has no cseg_meta");
+    }
     sqlite3_extended_result_codes(db, 0);
     /* WAL: readers see the store before or after a write, never during. */
     /* A 64 MiB page cache: a million memberships go in without spilling. The

@@ -363,6 +363,9 @@ static int prepare_schema(cseg_store *s, cseg_diag *d)
         rc = cseg__diag(d, CSEG_EFORMAT, s->uri, 0, 0,
                         "not a custseg store: it has a table cseg_runs but no cseg_meta");
         goto fail;
+    } else if (s->existing) {
+        rc = cseg__diag(d, CSEG_EFORMAT, s->uri, 0, 0, "not a custseg store: it has no cseg_meta");
+        goto fail;
     }
     for (size_t m = (size_t)v; m < N_MIGRATIONS; m++) {
         char *sql = with_ids(s, migrations[m]);
@@ -438,6 +441,8 @@ void cseg_db_uri_redact(const char *uri, char *out, size_t size)
     }
 }
 
+static int store_open(cseg_store **out, const char *uri, int existing, cseg_diag *d);
+
 /* The URI for messages: a password is left out. */
 static char *uri_for_messages(const char *uri)
 {
@@ -450,6 +455,16 @@ static char *uri_for_messages(const char *uri)
 
 int cseg_store_open(cseg_store **out, const char *uri, cseg_diag *d)
 {
+    return store_open(out, uri, 0, d);
+}
+
+int cseg_store_open_existing(cseg_store **out, const char *uri, cseg_diag *d)
+{
+    return store_open(out, uri, 1, d);
+}
+
+static int store_open(cseg_store **out, const char *uri, int existing, cseg_diag *d)
+{
     *out = NULL;
     if (!uri || !*uri)
         return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "the store needs a path or a URI");
@@ -458,6 +473,7 @@ int cseg_store_open(cseg_store **out, const char *uri, cseg_diag *d)
         free(s);
         return cseg__diag(d, CSEG_ENOMEM, uri, 0, 0, "out of memory");
     }
+    s->existing = existing;
     int rc;
     if (is_pg_uri(uri)) {
         rc = cseg__store_open_pg(s, uri, d);

@@ -104,6 +104,23 @@ for c in runs show export "forget 10001"; do
     contains "no-store-$c" "$T/err" "typo.db: no store there"
 done
 [ ! -e "$T/typo.db" ] && ok || bad "no-store: $T/typo.db was made"
+# an empty file, and a database of something else: said so, and left as they were (no
+# schema made in them, not even switched to a write-ahead log)
+if command -v sqlite3 >/dev/null 2>&1; then
+    : >"$T/empty.db"
+    sqlite3 "$T/other.db" "CREATE TABLE t (x)"
+    cp "$T/other.db" "$T/other_before.db"
+    for c in runs show export "forget 10001"; do
+        # shellcheck disable=SC2086
+        expect 3 "empty-db-$c" -- "$BIN" $c --db "$T/empty.db"
+        stderr_is "empty-db-$c" "custseg: $T/empty.db: no store there (an empty database)"
+        # shellcheck disable=SC2086
+        expect 1 "other-db-$c" -- "$BIN" $c --db "$T/other.db"
+        stderr_is "other-db-$c" "custseg: $T/other.db: not a custseg store: it has no cseg_meta"
+    done
+    [ ! -s "$T/empty.db" ] && ok || bad "empty-db: $T/empty.db was written"
+    same other-db-unchanged "$T/other.db" "$T/other_before.db"
+fi
 # SQLite's temporary and in-memory databases would lose the run: refused, nothing written
 for m in "sqlite:" ":memory:"; do
     expect 1 "store-not-a-file-$m" -- "$BIN" run "$SMALL" --k 3 --out "$T/mem" --db "$m" --quiet

@@ -64,7 +64,7 @@ static int open_store(const char *cmd, store_opts *o, cseg_store **st)
         if (*path && stat(path, &sb) != 0)
             return cli_error(EXIT_IO, "%s: no store there (%s)", o->shown, strerror(errno));
     }
-    int rc = cseg_store_open(st, o->db, &diag);
+    int rc = cseg_store_open_existing(st, o->db, &diag);
     return rc < 0 ? cli_fail(rc, &diag, o->shown) : EXIT_OK;
 }
 

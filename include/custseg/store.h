@@ -191,6 +191,7 @@ CSEG_API int cseg_db_read_txn(cseg_table **out, const char *uri, const char *tab
 /* What cseg_store_forget removed. */
 typedef struct cseg_store_forgotten {
     size_t memberships, states, events, changes;
+    size_t customers; /* the distinct customers of which something was removed */
 } cseg_store_forgotten;
 
 /* Erase the n customers from every run's memberships, the customer state,

@@ -1123,11 +1123,27 @@ int cseg_store_members(cseg_store *s, int64_t run_id, int segment, cseg_store_me
 
 /* ---- forgetting ---- */
 
-static int count_rows(void *ctx, size_t nc, const char *const *v)
+/* A table's rows of a group of customers (id, count), counted (cnt, NULL:
+ * not) and each id found marked at its first place in the group. */
+typedef struct found_ctx {
+    size_t *cnt;
+    const char *const *ids;
+    size_t g;
+    char *found;
+} found_ctx;
+
+static int found_rows(void *ctx, size_t nc, const char *const *v)
 {
-    size_t *n = ctx;
-    if (nc > 0 && v[0])
-        *n += (size_t)strtoull(v[0], NULL, 10);
+    found_ctx *c = ctx;
+    if (nc < 2 || !v[0] || !v[1])
+        return 0;
+    if (c->cnt)
+        *c->cnt += (size_t)strtoull(v[1], NULL, 10);
+    for (size_t i = 0; i < c->g; i++)
+        if (strcmp(c->ids[i], v[0]) == 0) {
+            c->found[i] = 1;
+            break;
+        }
     return 0;
 }
 
@@ -1175,18 +1191,25 @@ int cseg_store_forget(cseg_store *s, const char *const *ids, size_t n, cseg_stor
         for (size_t i = 0; i < g; i++)
             o += sprintf(o, "%s$%zu", i ? ", " : "(", i + 1);
         strcpy(o, ")");
+        char found[FORGET_GROUP] = {0};
         for (size_t t = 0; t < sizeof tabs / sizeof tabs[0] && rc == 0; t++) {
-            char sql[FORGET_GROUP * 6 + 96];
-            if (tabs[t].off != SIZE_MAX) {
-                size_t *cnt = (size_t *)((char *)&f + tabs[t].off);
-                snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE customer_id IN %s",
-                         tabs[t].table, in);
-                rc = s->ops->query(s, sql, NULL, ids + i0, g, count_rows, cnt, d);
-            }
+            char sql[FORGET_GROUP * 6 + 128];
+            found_ctx fc = {tabs[t].off != SIZE_MAX ? (size_t *)((char *)&f + tabs[t].off) : NULL,
+                            ids + i0, g, found};
+            snprintf(sql, sizeof sql,
+                     "SELECT customer_id, count(*) FROM %s WHERE customer_id IN %s GROUP BY "
+                     "customer_id",
+                     tabs[t].table, in);
+            rc = s->ops->query(s, sql, NULL, ids + i0, g, found_rows, &fc, d);
             snprintf(sql, sizeof sql, "DELETE FROM %s WHERE customer_id IN %s", tabs[t].table, in);
             if (rc == 0)
                 rc = s->ops->exec(s, sql, NULL, ids + i0, g, d);
         }
+        /* Each customer once: an id given twice (or as "17850" and
+         * "17850.0") is found at its first place, or in an earlier group
+         * and gone by this one. */
+        for (size_t i = 0; i < g; i++)
+            f.customers += found[i] != 0;
     }
     if (rc == 0)
         rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);

@@ -76,7 +76,7 @@ lines export-suppressed "$T/s.csv" 1
 
 # forget: gone from memberships and state; the profile stays
 expect 0 forget -- "$BIN" forget --db "$DB" 10001 no-such-customer
-contains forget "$T/out" "Erased 2 customer ids: 1 memberships, 1 customer states, 0 events, 0 segment changes removed."
+contains forget "$T/out" "Erased 1 customer (of 2 ids given): 1 memberships, 1 customer states, 0 events, 0 segment changes removed."
 expect 0 export-after-forget -- "$BIN" export --db "$DB" --run 1 --min-segment-size 0
 lacks export-after-forget "$T/out" "10001,"
 contains export-after-forget "$T/out" "10002,"
@@ -84,7 +84,10 @@ contains export-after-forget "$T/out" "10002,"
 # (a store of its own: the runs above are counted after the kills below)
 expect 0 forget-store -- "$BIN" run "$SMALL" --k 3 --out "$T/of" --db "$T/forget.db" --quiet
 expect 0 forget-number-form -- "$BIN" forget --db "$T/forget.db" "10003.0"
-contains forget-number-form "$T/out" "Erased 1 customer id: 1 memberships"
+contains forget-number-form "$T/out" "Erased 1 customer (of 1 id given): 1 memberships"
+# one customer given three ways is one customer erased (an erasure's record)
+expect 0 forget-same-thrice -- "$BIN" forget --db "$T/forget.db" 10005 " 10005 " "10005.0" 10006
+contains forget-same-thrice "$T/out" "Erased 2 customers (of 4 ids given): 2 memberships"
 expect 0 forget-none -- "$BIN" forget --db "$T/forget.db" no-such-customer
 contains forget-none "$T/out" "None of the 1 customer id is in the store: nothing removed"
 # the minimum segment size counts the members left: 10001's segment, one short of its size at

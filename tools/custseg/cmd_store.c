@@ -401,8 +401,10 @@ int cmd_forget(int argc, char **argv)
                n, n == 1 ? "" : "s");
         return EXIT_OK;
     }
-    printf("Erased %zu customer id%s: %zu memberships, %zu customer states, %zu events, "
-           "%zu segment changes removed.\n",
-           n, n == 1 ? "" : "s", f.memberships, f.states, f.events, f.changes);
+    /* The customers erased, not the ids given: an erasure's record. */
+    printf("Erased %zu customer%s (of %zu id%s given): %zu memberships, %zu customer states, "
+           "%zu events, %zu segment changes removed.\n",
+           f.customers, f.customers == 1 ? "" : "s", n, n == 1 ? "" : "s", f.memberships, f.states,
+           f.events, f.changes);
     return EXIT_OK;
 }

@@ -368,7 +368,10 @@ static int make_rules(cseg_assoc *r, const cseg_assoc_params *p, const uint32_t 
                 rule.count = cI;
                 rule.support = cI / n;
                 rule.confidence = conf;
-                rule.lift = conf / (cB / n);
+                /* n(I) n / (n(A) n(B)): one rounding of two products, exact
+                 * while below 2^53, so A -> B and B -> A have the same lift to
+                 * the bit and their tie goes to confidence, as documented. */
+                rule.lift = cI * n / (cA * cB);
                 rule.leverage = cI / n - (cA / n) * (cB / n);
                 rule.conviction = conf >= 1 ? INFINITY : (1 - cB / n) / (1 - conf);
                 rule.lift_population = conf / (cB0 / N);

@@ -786,6 +786,13 @@ contains rules-comma-item-csv "$T/rbc/rules.csv" '"{""a,b""}",{c}'
 contains rules-baskets-csv "$T/rb/rules.csv" "group,group_name,antecedent,consequent,n_items,count,support,confidence,lift,leverage,conviction,lift_population,p_value"
 contains rules-baskets-csv-row "$T/rb/rules.csv" '0,All customers,{beer},{chips},2,2,'
 no_tmp_left rules-baskets "$T/rb"
+# A -> B and B -> A have the same lift to the bit, so confidence decides between them
+# ({a} -> {c} had come before {c} -> {a}, its lift one bit above)
+printf 'a,b\na,b,c\na,c\nb,c\na,b\n' >"$T/b_tie.csv"
+expect 0 rules-lift-tie -- "$BIN" rules "$T/b_tie.csv" --baskets --min-support 0.2 --min-confidence 0.1 --out "$T/rbt" --quiet
+cut -d, -f3,4,9 "$T/rbt/rules.csv" | grep -n '^{[ac]},{[ac]},' >"$T/tie"
+contains rules-lift-tie-order "$T/tie" "4:{c},{a},0.8333333333333334"
+contains rules-lift-tie-same "$T/tie" "6:{a},{c},0.8333333333333334"
 printf 'milk,bread\n , \nbread\n' > "$T/b_empty.csv"
 expect 1 rules-empty-basket -- "$BIN" rules "$T/b_empty.csv" --baskets --out "$T/rb2"
 stderr_is rules-empty-basket "custseg: $T/b_empty.csv:2:1: an empty basket (a line of blank items)"

@@ -515,6 +515,18 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
     }
     if (!in->points && (rc = cseg_model_transform(m, customers, X, diag)) < 0)
         goto out;
+    /* A value so far outside the model's training range that its square
+     * overflows (a customers.csv edited by hand) cannot be drawn: named by
+     * its line, as the reader names a value that does not parse. */
+    for (size_t i = 0; !in->points && i < n * d; i++)
+        if (!(fabs(X[i]) < 1e150)) {
+            const char *name = pp ? cseg_prep_output_name(pp, i % d) : NULL;
+            rc = cseg__diag(diag, CSEG_ERANGE, NULL, cseg_table_row_line(customers, i / d), 0,
+                            "column \"%s\": the value is too far outside the model's training "
+                            "range to draw",
+                            name ? name : "?");
+            goto out;
+        }
     const double *P = in->points ? in->points : X;
     if ((rc = cseg_report_set_points(r, P, n, d, labels, REPORT_POINTS, seed)) < 0)
         goto out;

@@ -1013,6 +1013,20 @@ expect 0 report-missing-column -- "$BIN" fit "$T/segmiss.csv" --k 2 --features x
 lacks report-missing-column "$T/segmiss/report.html" '>nan<'
 lacks report-missing-column-title "$T/segmiss/report.html" 'mean nan'
 contains report-missing-column-says "$T/segmiss/report.html" 'no values in this segment'
+# ---- report: segments.json that is not one (1-based places, or none); a customer's value
+# too far outside the model's range named by its line in customers.csv ----
+cp -r "$T/m1" "$T/rep_bad"
+: >"$T/rep_bad/segments.json"
+expect 1 report-empty-segments -- "$BIN" report "$T/rep_bad"
+stderr_is report-empty-segments "custseg: $T/rep_bad/segments.json:1: '[' or '{' expected near end of file"
+echo '[]' >"$T/rep_bad/segments.json"
+expect 1 report-array-segments -- "$BIN" report "$T/rep_bad"
+stderr_is report-array-segments "custseg: $T/rep_bad/segments.json:1: not the segments.json of run or fit (an object was expected)"
+cp "$T/m1/segments.json" "$T/rep_bad/segments.json"
+awk -F, 'BEGIN { OFS = "," } NR == 2 { $3 = "1e200" } { print }' "$T/m1/customers.csv" >"$T/rep_bad/customers.csv"
+expect 1 report-huge-value -- "$BIN" report "$T/rep_bad"
+stderr_is report-huge-value "custseg: $T/rep_bad/customers.csv:2: column \"Age\": the value is too far outside the model's training range to draw"
+
 # ---- a rule's threshold is the split's, not rounded to 4 digits (it read "x > 1.235e+05"
 # for a split at 123469.5, false for the customer it explained) ----
 awk 'BEGIN { print "id,x,y"; for (i = 0; i < 100; i++) print i + 1 "," 123400 + (i < 50 ? i : i + 40) "," (i * 37) % 11 }' >"$T/bigx.csv"

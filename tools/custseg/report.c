@@ -109,7 +109,8 @@ static cseg_table *read_rules(const char *dir, const cseg_model *m, int threads)
     return t;
 }
 
-static int write_report(const cseg_report_input *in, const char *path)
+/* data: the customers' file, named by an error at one of its lines. */
+static int write_report(const cseg_report_input *in, const char *path, const char *data)
 {
     cseg_report *r = NULL;
     cseg_diag diag;
@@ -118,6 +119,11 @@ static int write_report(const cseg_report_input *in, const char *path)
     if (rc == 0 && (rc = cseg_report_compose(r, in, &diag)) == 0)
         rc = cseg_report_write(r, path, &diag);
     cseg_report_free(r);
+    if (rc < 0 && data && diag.line > 0 && !diag.file[0]) {
+        size_t len = strlen(data) < sizeof diag.file ? strlen(data) : sizeof diag.file - 1;
+        memcpy(diag.file, data, len);
+        diag.file[len] = 0;
+    }
     return rc < 0 ? cli_fail(rc, &diag, path) : EXIT_OK;
 }
 
@@ -186,8 +192,21 @@ int cmd_report(int argc, char **argv)
     json_error_t jerr;
     seg = json_load_file(ps, 0, &jerr);
     if (!seg) {
-        status = cli_error(jerr.line > 0 ? EXIT_DATA : EXIT_IO, "%s:%d:%d: %s", ps, jerr.line,
-                           jerr.column, jerr.text);
+        /* jansson's column is 0 at the start of a line or an end of file:
+         * 1-based here, and left out where it says nothing */
+        if (jerr.line > 0 && jerr.column > 0)
+            status = cli_error(EXIT_DATA, "%s:%d:%d: %s", ps, jerr.line, jerr.column, jerr.text);
+        else if (jerr.line > 0)
+            status = cli_error(EXIT_DATA, "%s:%d: %s", ps, jerr.line, jerr.text);
+        else
+            status = cli_error(EXIT_IO, "%s: %s", ps, jerr.text);
+        goto out;
+    }
+    if (!json_is_object(seg)) {
+        status = cli_error(EXIT_DATA,
+                           "%s:1: not the segments.json of run or fit (an object "
+                           "was expected)",
+                           ps);
         goto out;
     }
     cseg_table_read_params rp;
@@ -222,12 +241,16 @@ int cmd_report(int argc, char **argv)
      * of two runs, would draw a wrong page. */
     json_t *jn = json_object_get(seg, "n_customers");
     size_t nseg = json_array_size(json_object_get(seg, "segments"));
-    if (!json_is_integer(jn) || (size_t)json_integer_value(jn) != n) {
+    if (!json_is_integer(jn)) {
         status =
-            cli_error(EXIT_DATA,
-                      "%s holds %zu customers but %s says %lld: the folder does "
-                      "not hold one run's outputs (run again)",
-                      pc, n, ps, json_is_integer(jn) ? (long long)json_integer_value(jn) : -1LL);
+            cli_error(EXIT_DATA, "%s has no n_customers: not the segments.json of run or fit", ps);
+        goto out;
+    }
+    if ((size_t)json_integer_value(jn) != n) {
+        status = cli_error(EXIT_DATA,
+                           "%s holds %zu customers but %s says %lld: the folder does "
+                           "not hold one run's outputs (run again)",
+                           pc, n, ps, (long long)json_integer_value(jn));
         goto out;
     }
     if (nseg != k) {
@@ -268,7 +291,7 @@ int cmd_report(int argc, char **argv)
         text,    m,    t,    lab,     id,
         rev,     Z,    nl,   threads, json_is_integer(sd) ? (uint64_t)json_integer_value(sd) : 0,
         on_note, NULL, rules,   NULL, NULL};
-    status = text ? write_report(&in, out ? out : pr) : cli_error(EXIT_IO, "out of memory");
+    status = text ? write_report(&in, out ? out : pr, pc) : cli_error(EXIT_IO, "out of memory");
     if (status == EXIT_OK && !quiet)
         printf("Wrote %s\n", out ? out : pr);
     cseg_table_free(rules);

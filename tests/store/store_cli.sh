@@ -35,6 +35,14 @@ expect 2 export-bad-run -- "$BIN" export --db "$DB" --run 0 --min-segment-size 0
 if [ -s "$T/out" ]; then bad "export-bad-run: exported $(head -c 100 "$T/out")"; else ok; fi
 expect 0 show-newest -- "$BIN" show --db "$DB"
 contains show-newest "$T/out" "Run 2: customer table"
+# a long name is cut between characters (a name of 47 a's and an é was cut inside the é)
+long="$(printf 'a%.0s' $(seq 47))$(printf '\303\251')bbbbb"
+expect 0 show-utf8-store -- "$BIN" fit "$SRC/data/mall_customers.csv" --k 2 --names "$long,B" --db "$T/utf8.db" --out "$T/utf8" --quiet
+expect 0 show-utf8 -- "$BIN" show --db "$T/utf8.db"
+if command -v iconv >/dev/null 2>&1; then
+    iconv -f UTF-8 -t UTF-8 "$T/out" >/dev/null 2>&1 && ok || bad "show-utf8: not valid UTF-8"
+fi
+contains show-utf8-cut "$T/out" "$(printf 'a%.0s' $(seq 47))$(printf '\303\251')  "
 
 # export: the run's customers.csv, field for field, in its order
 expect 0 export -- "$BIN" export --db "$DB" --run 1 --min-segment-size 0 --out "$T/e.csv"

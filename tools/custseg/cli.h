@@ -75,6 +75,9 @@ int cli_error(int status, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Misuse: message + hint to stderr, returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_status_of(int code);
+/* UTF-8 text s (NULL: none) in w columns on stdout, a character a column, cut
+ * between characters, padded after (left) or before. */
+void cli_print_cols(const char *s, int w, int left);
 /* An output file that would replace one of the inputs (the same file, by
  * device and inode, under any name): the usage error naming both (option:
  * the output's, e.g. "--html"; what[i]: "the model", "the input", ...),

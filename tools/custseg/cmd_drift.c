@@ -99,7 +99,9 @@ static void print_table(const cseg_model *m, const char *path, const cseg_drift_
     printf("  %-24s %8s %8s %12s %12s %9s %9s  %s\n", "column", "PSI", "KS", "mean train",
            "mean new", "miss trn", "miss new", "level");
     for (size_t i = 0; i < nf; i++) {
-        printf("  %-24.24s ", f[i].name);
+        printf("  ");
+        cli_print_cols(f[i].name, 24, 1);
+        putchar(' ');
         print_num("%*.4f", f[i].psi, 8);
         putchar(' ');
         print_num("%*.4f", f[i].ks, 8);
@@ -112,9 +114,11 @@ static void print_table(const cseg_model *m, const char *path, const cseg_drift_
     }
     printf("\nSegments: PSI %.4f (%s)\n", r->segment_psi, word(r->segment_level));
     printf("  seg  %-28s %9s %9s\n", "name", "training", "new");
-    for (size_t s = 0; s < cseg_model_k(m); s++)
-        printf("  %3zu  %-28.28s %8.1f%% %8.1f%%\n", s + 1,
-               cseg_model_name(m, s) ? cseg_model_name(m, s) : "", 100 * rs[s], 100 * ns[s]);
+    for (size_t s = 0; s < cseg_model_k(m); s++) {
+        printf("  %3zu  ", s + 1);
+        cli_print_cols(cseg_model_name(m, s), 28, 1);
+        printf(" %8.1f%% %8.1f%%\n", 100 * rs[s], 100 * ns[s]);
+    }
     if (!isnan(r->new_mean_distance))
         printf("\nMean distance to the segment's centre: %.4g in training, %.4g now\n",
                r->ref_mean_distance, r->new_mean_distance);

@@ -206,7 +206,9 @@ int cmd_show(int argc, char **argv)
     size_t w = 4;
     for (size_t s = 0; s < json_array_size(segs); s++) {
         const char *nm = json_string_value(json_object_get(json_array_get(segs, s), "name"));
-        size_t len = nm ? strlen(nm) : 0;
+        size_t len = 0; /* in characters: the columns it takes */
+        for (; nm && *nm; nm++)
+            len += ((unsigned char)*nm & 0xC0) != 0x80;
         w = len > w ? (len > 48 ? 48 : len) : w;
     }
     printf("  seg  %-*s  customers   share  revenue", (int)w, "name");
@@ -215,9 +217,9 @@ int cmd_show(int argc, char **argv)
     printf("\n");
     for (size_t s = 0; s < json_array_size(segs); s++) {
         json_t *g = json_array_get(segs, s), *rs = json_object_get(g, "revenue_share");
-        printf("  %3" JSON_INTEGER_FORMAT "  %-*.*s  %9" JSON_INTEGER_FORMAT " %6.1f%%",
-               json_integer_value(json_object_get(g, "segment")), (int)w, (int)w,
-               json_string_value(json_object_get(g, "name")),
+        printf("  %3" JSON_INTEGER_FORMAT "  ", json_integer_value(json_object_get(g, "segment")));
+        cli_print_cols(json_string_value(json_object_get(g, "name")), (int)w, 1);
+        printf("  %9" JSON_INTEGER_FORMAT " %6.1f%%",
                json_integer_value(json_object_get(g, "size")),
                100 * json_number_value(json_object_get(g, "share")));
         if (json_is_number(rs))

@@ -62,6 +62,25 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+/* s in w columns, a character a column (the middle dot of a name is two
+ * bytes): cut at the start of a character, never inside one, and padded
+ * after (left) or before. */
+void cli_print_cols(const char *s, int w, int left)
+{
+    const char *e = s = s ? s : "";
+    int n = 0;
+    while (*e && n <= w) {
+        if (((unsigned char)*e & 0xC0) != 0x80 && n++ == w)
+            break;
+        e++;
+    }
+    if (!left)
+        printf("%*s", w - (n > w ? w : n), "");
+    fwrite(s, 1, (size_t)(e - s), stdout);
+    if (left)
+        printf("%*s", w - (n > w ? w : n), "");
+}
+
 int cli_output_is_input(const char *cmd, const char *option, const char *out,
                         const char *const *inputs, const char *const *what, size_t n)
 {

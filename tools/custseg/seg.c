@@ -288,25 +288,6 @@ static int chars(const char *s)
     return n;
 }
 
-/* s in w columns, a character a column (the middle dot of a name is two
- * bytes): cut at the start of a character, never inside one, and padded
- * after (left) or before. */
-static void print_cols(const char *s, int w, int left)
-{
-    const char *e = s;
-    int n = 0;
-    while (*e && n <= w) {
-        if (((unsigned char)*e & 0xC0) != 0x80 && n++ == w)
-            break;
-        e++;
-    }
-    if (!left)
-        printf("%*s", w - (n > w ? w : n), "");
-    fwrite(s, 1, (size_t)(e - s), stdout);
-    if (left)
-        printf("%*s", w - (n > w ? w : n), "");
-}
-
 static void print_segments(const cseg_segmentation *r, int rfm)
 {
     static const char *const rfm_show[] = {CSEG_RFM_COL_RECENCY,  CSEG_RFM_COL_FREQUENCY,
@@ -332,16 +313,16 @@ static void print_segments(const cseg_segmentation *r, int rfm)
         namew = len > namew ? (len > 48 ? 48 : len) : namew;
     }
     printf("  seg  ");
-    print_cols("name", namew, 1);
+    cli_print_cols("name", namew, 1);
     printf(" %9s %7s %8s", "customers", "share", "revenue");
     for (size_t j = 0; j < nshow; j++) {
         putchar(' ');
-        print_cols(show[j], 14, 0);
+        cli_print_cols(show[j], 14, 0);
     }
     printf("\n");
     for (size_t s = 0; s < k; s++) {
         printf("  %3zu  ", s + 1);
-        print_cols(cseg_profile_name(prof, s), namew, 1);
+        cli_print_cols(cseg_profile_name(prof, s), namew, 1);
         printf(" %9zu %6.1f%%", cseg_profile_size(prof, s), 100 * cseg_profile_share(prof, s));
         double rs = cseg_profile_revenue_share(prof, s);
         if (isfinite(rs))

@@ -52,13 +52,15 @@ static long col(const cseg_table *t, const char *name)
     return name && name[0] ? cseg_table_find(t, name) : -1;
 }
 
-/* Events rows [i0, i1) of the log would be; those cleaning refuses (no
- * customer, no amount) are left out, as run leaves them out. rest: a row's
+/* Events rows [i0, i1) of the log would be; those without a customer, a
+ * time or an amount are left out, as run leaves them out. rest: a row's
  * hash as text (run drops exact duplicates of the whole record: this is the
- * rest of it). row_of: each event's row. Returns the number of events. */
+ * rest of it). row_of: each event's row. Returns the number of events, or
+ * SIZE_MAX for a row run refuses (quantity x price beyond the range of
+ * numbers, an id longer than a store keeps, ...): *bad its row, d why. */
 static size_t make_events(const cseg_model *m, const cseg_table *txn, const cseg_txn_roles *r,
                           size_t i0, size_t i1, cseg_event *evs, char (*rest)[24], size_t *row_of,
-                          size_t *refused)
+                          size_t *refused, size_t *bad, cseg_diag *d)
 {
     long jc = col(txn, r->customer), ji = col(txn, r->invoice), jp = col(txn, r->product),
          jq = col(txn, r->quantity), jpr = col(txn, r->price), ja = col(txn, r->amount),
@@ -77,9 +79,14 @@ static size_t make_events(const cseg_model *m, const cseg_table *txn, const cseg
                          num_at(txn, ja, i),
                          NULL,
                          rest[n]};
-        cseg_diag d;
-        cseg_diag_clear(&d);
-        if (cseg_stream_check(m, &ev, &d) == CSEG_EINVAL) {
+        cseg_diag_clear(d);
+        if (cseg_stream_check(m, &ev, d) == CSEG_EINVAL) {
+            int missing = !ev.customer_id || !*ev.customer_id || ev.time == CSEG_TIME_NA ||
+                          (!(isfinite(ev.quantity) && isfinite(ev.price)) && !isfinite(ev.amount));
+            if (!missing) {
+                *bad = i;
+                return SIZE_MAX;
+            }
             ++*refused;
             continue;
         }
@@ -210,7 +217,17 @@ int cmd_replay(int argc, char **argv)
     }
     for (size_t i0 = 0; i0 < rows; i0 += nb) {
         size_t i1 = i0 + nb < rows ? i0 + nb : rows, failed;
-        size_t n = make_events(m, txn, &roles, i0, i1, evs, rest, row_of, &refused);
+        size_t bad = 0;
+        size_t n = make_events(m, txn, &roles, i0, i1, evs, rest, row_of, &refused, &bad, &d);
+        if (n == SIZE_MAX) { /* what run refuses (rows before this batch are applied) */
+            status =
+                cli_error(EXIT_DATA,
+                          "%s:%ld: %s (%s); the rows before line %ld are applied: mend the row and "
+                          "replay the log again (rows already applied are then exact duplicates)",
+                          path, cseg_table_row_line(txn, bad), d.msg, d.file[0] ? d.file : "event",
+                          cseg_table_row_line(txn, i0));
+            break;
+        }
         if (n == 0)
             continue;
         if ((rc = cseg_stream_apply_batch(s, m, evs, n, as_of, res, &failed, &d)) < 0) {

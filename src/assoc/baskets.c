@@ -255,6 +255,14 @@ int cseg_baskets_read(cseg_baskets **out, const char *path, char delimiter, cseg
                 len--;
             if (!len)
                 continue;
+            size_t bad = cseg__utf8_invalid_at(s, len);
+            if (bad < len) { /* as a log's text is refused: items are written out */
+                rc = cseg__diag(d, CSEG_EPARSE, path, cseg_csv_line(r), 0,
+                                "item %zu is not valid UTF-8 (byte 0x%02X); convert the file, "
+                                "e.g. iconv -f WINDOWS-1252 -t UTF-8",
+                                j + 1, (unsigned)(unsigned char)s[bad]);
+                goto done;
+            }
             int32_t id = cseg__strmap_get(&items, s, len, 1);
             if (id < 0 || push_item(&bd, id) < 0) {
                 rc = cseg__diag(d, CSEG_ENOMEM, path, 0, 0, "out of memory");

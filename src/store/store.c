@@ -896,6 +896,19 @@ static int store_state(cseg_store *s, int64_t run_id, const cseg_segmentation *r
         if (rc == 0)
             rc = r2;
     }
+    /* A customer whose state its events built (daily sums behind it) keeps
+     * it: the run records only that it placed them. Overwritten with the
+     * run's summary, a later replay of the log went on from the summary
+     * while the events it had already applied stayed (exact duplicates,
+     * skipped), so the log's new rows were counted twice. */
+    if (rc == 0)
+        rc = s->ops->exec(
+            s,
+            "UPDATE cseg_customer_state SET run_id = i.run_id, segment = i.segment, "
+            "updated_at = i.updated_at FROM cseg_state_in AS i "
+            "WHERE cseg_customer_state.customer_id = i.customer_id AND EXISTS (SELECT 1 FROM "
+            "cseg_customer_days AS dd WHERE dd.customer_id = i.customer_id)",
+            NULL, NULL, 0, d);
     if (rc == 0)
         rc = s->ops->exec(
             s,
@@ -904,11 +917,13 @@ static int store_state(cseg_store *s, int64_t run_id, const cseg_segmentation *r
             "n_products, returned_value) "
             "SELECT customer_id, first_purchase, last_purchase, n_orders, net_spend, gross_spend, "
             "run_id, segment, updated_at, first_day, last_day, n_products, returned_value "
-            "FROM cseg_state_in WHERE true "
+            "FROM cseg_state_in AS i WHERE NOT EXISTS (SELECT 1 FROM cseg_customer_days AS dd "
+            "WHERE dd.customer_id = i.customer_id) "
             "ON CONFLICT (customer_id) DO UPDATE SET first_purchase = excluded.first_purchase, "
             "last_purchase = excluded.last_purchase, n_orders = excluded.n_orders, "
             "net_spend = excluded.net_spend, gross_spend = excluded.gross_spend, "
-            "run_id = excluded.run_id, segment = excluded.segment, updated_at = excluded.updated_at, "
+            "run_id = excluded.run_id, segment = excluded.segment, updated_at = "
+            "excluded.updated_at, "
             "first_day = excluded.first_day, last_day = excluded.last_day, "
             "n_products = excluded.n_products, returned_value = excluded.returned_value, "
             "net_c = 0, gross_c = 0, returned_c = 0; "

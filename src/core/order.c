@@ -9,6 +9,8 @@
 int cseg__cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
+    if (x == y) /* -0.0 before +0.0, as every path of the sort orders them */
+        return (!signbit(x) && signbit(y)) - (signbit(x) && !signbit(y));
     return (x > y) - (x < y);
 }
 
@@ -60,7 +62,11 @@ void cseg__sort_doubles(double *v, size_t n)
         for (size_t i = 1; i < n; i++) {
             double x = v[i];
             size_t j = i;
-            for (; j > 0 && v[j - 1] > x; j--)
+            /* -0.0 before +0.0 (the radix sort's order, and cseg_mpi_select's): a
+             * median of zeros of both signs is the same bits however the
+             * values come */
+            for (; j > 0 && (v[j - 1] > x || (v[j - 1] == x && !signbit(v[j - 1]) && signbit(x)));
+                 j--)
                 v[j] = v[j - 1];
             v[j] = x;
         }

@@ -364,7 +364,20 @@ static int prepare_schema(cseg_store *s, cseg_diag *d)
                         "not a custseg store: it has a table cseg_runs but no cseg_meta");
         goto fail;
     } else if (s->existing) {
-        rc = cseg__diag(d, CSEG_EFORMAT, s->uri, 0, 0, "not a custseg store: it has no cseg_meta");
+        /* (SQLite said so when it opened: here PostgreSQL) An empty schema
+         * is no store, one with other tables not a custseg store. */
+        char *nt = NULL;
+        if (strcmp(s->ops->name, "postgresql") == 0 &&
+            (rc = query_one(s,
+                            "SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+                            "current_schema()",
+                            NULL, 0, &nt, d)) < 0)
+            goto fail;
+        int empty = nt && strtol(nt, NULL, 10) == 0;
+        free(nt);
+        rc = empty ? cseg__diag(d, CSEG_EIO, s->uri, 0, 0, "no store there (an empty database)")
+                   : cseg__diag(d, CSEG_EFORMAT, s->uri, 0, 0,
+                                "not a custseg store: it has no cseg_meta");
         goto fail;
     }
     for (size_t m = (size_t)v; m < N_MIGRATIONS; m++) {

@@ -1019,6 +1019,9 @@ contains report-missing-column-says "$T/segmiss/report.html" 'no values in this 
 # ---- report: segments.json that is not one (1-based places, or none); a customer's value
 # too far outside the model's range named by its line in customers.csv ----
 cp -r "$T/m1" "$T/rep_bad"
+expect 2 report-out-is-input -- "$BIN" report "$T/rep_bad" --out "$T/rep_bad/customers.csv"
+contains report-out-is-input "$T/err" "is the customers ($T/rep_bad/customers.csv): it would be replaced"
+same report-out-is-input-kept "$T/m1/customers.csv" "$T/rep_bad/customers.csv"
 : >"$T/rep_bad/segments.json"
 expect 1 report-empty-segments -- "$BIN" report "$T/rep_bad"
 stderr_is report-empty-segments "custseg: $T/rep_bad/segments.json:1: '[' or '{' expected near end of file"

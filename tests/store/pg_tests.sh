@@ -30,6 +30,29 @@ psql_bin=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V
 PATH="$psql_bin:$PATH" psql -X -q "$URI" -c "CREATE DATABASE custseg_cli" || status=1
 CLI_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_cli?#')
 sh "$SRC/tests/store/store_cli.sh" "$BIN" "$SRC" "$CLI_URI" || status=1
+# A database without a store: reading it says so and leaves it as it was (exit 3 when
+# empty, 1 with other tables), as for SQLite (store_cli.sh).
+PATH="$psql_bin:$PATH" psql -X -q "$URI" -c "CREATE DATABASE custseg_none" || status=1
+NONE_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_none?#')
+"$BIN" show --db "$NONE_URI" >/dev/null 2>"$D/none.err"
+st=$?
+if [ "$st" -eq 3 ] && grep -q "no store there (an empty database)" "$D/none.err"; then
+    echo "ok: an empty PostgreSQL database: no store there, exit 3"
+else
+    echo "FAIL: an empty PostgreSQL database: exit $st, $(cat "$D/none.err")"
+    status=1
+fi
+PATH="$psql_bin:$PATH" psql -X -q "$NONE_URI" -c "CREATE TABLE t (x int)" || status=1
+"$BIN" runs --db "$NONE_URI" >/dev/null 2>"$D/none.err"
+st=$?
+tables=$(PATH="$psql_bin:$PATH" psql -X -q -t -A "$NONE_URI" -c "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()")
+if [ "$st" -eq 1 ] && grep -q "not a custseg store: it has no cseg_meta" "$D/none.err" &&
+    [ "$tables" = 1 ]; then
+    echo "ok: a PostgreSQL database of something else: not a custseg store, exit 1, unchanged"
+else
+    echo "FAIL: a PostgreSQL database of something else: exit $st, $tables tables, $(cat "$D/none.err")"
+    status=1
+fi
 # Events streamed into PostgreSQL (test_stream), on a database of their own.
 PATH="$psql_bin:$PATH" psql -X -q "$URI" -c "CREATE DATABASE custseg_stream" || status=1
 STREAM_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_stream?#')

@@ -180,6 +180,15 @@ int cmd_report(int argc, char **argv)
     snprintf(pc, sizeof pc, "%s/customers.csv", dir);
     snprintf(ps, sizeof ps, "%s/segments.json", dir);
     snprintf(pr, sizeof pr, "%s/report.html", dir);
+    char prules[4096], pden[4096];
+    snprintf(prules, sizeof prules, "%s/rules.csv", dir);
+    snprintf(pden, sizeof pden, "%s/dendrogram.csv", dir);
+    const char *ins[5] = {pm, pc, ps, prules, pden},
+               *what[5] = {"the model", "the customers", "the segments", "the rules",
+                           "the dendrogram"};
+    int same = cli_output_is_input("report", "--out", out, ins, what, 5);
+    if (same)
+        return same;
     cseg_diag diag;
     cseg_diag_clear(&diag);
     cseg_model *m = NULL;

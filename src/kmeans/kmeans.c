@@ -742,6 +742,7 @@ CSEG_HOT static void hamerly_block(work *w, size_t b)
         assign8(w, b, idx, c, 1, block_xs(w, b));
     }
     w->bskip[b] = (i1 - i0) - nf;
+    /* 4. Every sample to the sums, in order, as Lloyd adds them. */
     accumulate_block(w, b, i0, i1);
 }
 

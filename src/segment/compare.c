@@ -74,9 +74,9 @@ static int stability(const cseg_segment_params *p, size_t B, const cseg__fit *f,
         return 0;
     double *Zb = malloc((n ? n : 1) * d * sizeof *Zb);
     int32_t *lab = malloc((n ? n : 1) * m * sizeof *lab);
-    size_t *cnt = calloc(m, sizeof *cnt);
+    char *fit = malloc(m ? m : 1);
     int rc = 0;
-    if (!Zb || !lab || !cnt) {
+    if (!Zb || !lab || !fit) {
         rc = CSEG_ENOMEM;
         goto out;
     }
@@ -93,25 +93,38 @@ static int stability(const cseg_segment_params *p, size_t B, const cseg__fit *f,
         pb.seed = p->seed + b + 1;
         size_t got = 0;
         if (cseg__fit_predict(&pb, Zb, n, Z, n, d, m, &got, lab, diag) < 0) {
-            /* A resample on which the algorithm cannot run counts as unstable. */
             cseg_diag_clear(diag);
-            continue;
+            got = 0;
         }
-        for (size_t t = 0; t < m && t < got; t++) {
+        memset(fit, 0, m);
+        memset(fit, 1, got);
+        /* A resample's table ends at the first k that gives fewer clusters
+         * (which depends on its rows): the candidates past it are fitted one
+         * k at a time, so that a candidate's stability does not depend on
+         * the range of k asked for. A resample on which the algorithm cannot
+         * run (at that k) counts as 0. */
+        for (size_t t = got; t < m && p->algo != CSEG_ALGO_DBSCAN; t++) {
+            cseg_segment_params p1 = pb;
+            size_t one = 0;
+            p1.k = f->c[t].c.k;
+            if (cseg__fit_predict(&p1, Zb, n, Z, n, d, 1, &one, lab + t * n, diag) < 0)
+                cseg_diag_clear(diag);
+            else
+                fit[t] = one == 1;
+        }
+        for (size_t t = 0; t < m; t++) {
             double ari;
-            if (cseg_metrics_adjusted_rand(f->c[t].labels, lab + t * n, n, &ari) == 0) {
+            if (fit[t] && cseg_metrics_adjusted_rand(f->c[t].labels, lab + t * n, n, &ari) == 0)
                 rows[t].stability += ari;
-                cnt[t]++;
-            }
         }
     }
     for (size_t t = 0; t < m; t++)
-        rows[t].stability = cnt[t] ? rows[t].stability / (double)B : NAN;
+        rows[t].stability /= (double)B;
     rc = cseg__progress(p, CSEG_STAGE_DONE, 0, B, B, n, d);
 out:
     free(Zb);
     free(lab);
-    free(cnt);
+    free(fit);
     return rc;
 }
 

@@ -20,18 +20,18 @@ static int sum_hook(void *ctx, uint64_t *counts, size_t nc, cseg__xsum *acc, siz
     MPI_Comm comm = *(MPI_Comm *)ctx;
     enum { W = CSEG_XSUM_DIGITS + 3 }; /* digits, then NaN, +inf, -inf */
     int64_t small[8 + 3 * W], *buf = small;
-    int fail = 0, any = 0;
+    /* The sizes are the same on every rank (the same call): all take the
+     * same branch below. Only a buffer from the heap can fail on one rank
+     * alone; then every rank takes part in the sum only when all can. */
     if (nc + na * W > (size_t)INT32_MAX)
-        fail = 1;
-    else if (nc + na * W > sizeof small / sizeof small[0] &&
-             !(buf = malloc((nc + na * W) * sizeof *buf)))
-        fail = 1;
-    /* Every rank takes part in the sum only when all can. */
-    MPI_Allreduce(&fail, &any, 1, MPI_INT, MPI_MAX, comm);
-    if (any) {
-        if (buf != small)
-            free(buf);
         return CSEG_ENOMEM;
+    if (nc + na * W > sizeof small / sizeof small[0]) {
+        int fail = !(buf = malloc((nc + na * W) * sizeof *buf)), any = 0;
+        MPI_Allreduce(&fail, &any, 1, MPI_INT, MPI_MAX, comm);
+        if (any) {
+            free(buf);
+            return CSEG_ENOMEM;
+        }
     }
     for (size_t i = 0; i < nc; i++)
         buf[i] = (int64_t)counts[i];

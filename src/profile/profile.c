@@ -245,10 +245,10 @@ int cseg__profile_compute_split(cseg_profile **out, const cseg_table *t, const i
     p->pmean = cseg__calloc(p->nf, sizeof *p->pmean);
     p->psd = cseg__calloc(p->nf, sizeof *p->psd);
     p->names = cseg__calloc(k, sizeof *p->names);
-    start = cseg__calloc(k + 1, sizeof *start);
+    start = cseg__calloc(2 * k + 1, sizeof *start); /* then k places to fill (pos) */
     order = cseg__calloc(n, sizeof *order);
     buf = cseg__calloc(n, sizeof *buf);
-    cnt = cseg__calloc(k + 3, sizeof *cnt);
+    cnt = cseg__calloc(k + 1, sizeof *cnt);
     acc = cseg__calloc(k + 1, sizeof *acc);
     xb = malloc(sizeof *xb);
     int bad = !p->feat || !p->size || !p->rev || !p->mean || !p->median || !p->pmean || !p->psd ||
@@ -284,13 +284,11 @@ int cseg__profile_compute_split(cseg_profile **out, const cseg_table *t, const i
             start[labels[i] + 1]++;
     for (size_t s = 0; s < k; s++)
         start[s + 1] += start[s];
-    {
-        size_t *pos = cnt; /* k slots, free now */
-        memcpy(pos, start, k * sizeof *pos);
-        for (size_t i = 0; i < n; i++)
-            if (labels[i] >= 0 && (size_t)labels[i] < k)
-                order[pos[labels[i]]++] = i;
-    }
+    size_t *pos = start + k + 1;
+    memcpy(pos, start, k * sizeof *pos);
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] >= 0 && (size_t)labels[i] < k)
+            order[pos[labels[i]]++] = i;
     size_t m = start[k];
     /* Revenue by segment: a missing value counts for nothing. */
     long jr = revenue_column ? cseg_table_find(t, revenue_column) : -1;

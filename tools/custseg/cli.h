@@ -78,6 +78,8 @@ int cli_status_of(int code);
 /* UTF-8 text s (NULL: none) in w columns on stdout, a character a column, cut
  * between characters, padded after (left) or before. */
 void cli_print_cols(const char *s, int w, int left);
+/* The characters of UTF-8 text s (the bytes that start one; NULL: 0). */
+int cli_utf8_chars(const char *s);
 /* An output file that would replace one of the inputs (the same file, by
  * device and inode, under any name): the usage error naming both (option:
  * the output's, e.g. "--html"; what[i]: "the model", "the input", ...),

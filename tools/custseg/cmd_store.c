@@ -205,10 +205,9 @@ int cmd_show(int argc, char **argv)
     }
     size_t w = 4;
     for (size_t s = 0; s < json_array_size(segs); s++) {
-        const char *nm = json_string_value(json_object_get(json_array_get(segs, s), "name"));
-        size_t len = 0; /* in characters: the columns it takes */
-        for (; nm && *nm; nm++)
-            len += ((unsigned char)*nm & 0xC0) != 0x80;
+        /* in characters: the columns it takes */
+        size_t len = (size_t)cli_utf8_chars(
+            json_string_value(json_object_get(json_array_get(segs, s), "name")));
         w = len > w ? (len > 48 ? 48 : len) : w;
     }
     printf("  seg  %-*s  customers   share  revenue", (int)w, "name");

@@ -65,6 +65,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* s in w columns, a character a column (the middle dot of a name is two
  * bytes): cut at the start of a character, never inside one, and padded
  * after (left) or before. */
+int cli_utf8_chars(const char *s)
+{
+    int n = 0;
+    for (; s && *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
 void cli_print_cols(const char *s, int w, int left)
 {
     const char *e = s = s ? s : "";

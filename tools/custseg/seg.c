@@ -279,14 +279,6 @@ static void print_k_table(const cseg_segmentation *r, FILE *out)
     }
 }
 
-/* Characters of UTF-8 text s (the bytes that start one). */
-static int chars(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
 
 static void print_segments(const cseg_segmentation *r, int rfm)
 {
@@ -309,7 +301,7 @@ static void print_segments(const cseg_segmentation *r, int rfm)
     }
     int namew = 4;
     for (size_t s = 0; s < k; s++) {
-        int len = chars(cseg_profile_name(prof, s));
+        int len = cli_utf8_chars(cseg_profile_name(prof, s));
         namew = len > namew ? (len > 48 ? 48 : len) : namew;
     }
     printf("  seg  ");

@@ -348,8 +348,10 @@ int cseg_store_export(cseg_store *s, const cseg_export_params *p, const char *pa
     if (af_open) {
         af_open = 0;
         rc = cseg__atomic_commit(&af, d);
-    } else if (ferror(e.f)) {
-        rc = cseg__diag(d, CSEG_EIO, NULL, 0, 0, "cannot write the export");
+    } else if ((errno = 0, fflush(e.f) != 0) || ferror(e.f)) {
+        int why = errno;
+        rc = cseg__diag(d, CSEG_EIO, "standard output", 0, 0, "cannot write the export: %s",
+                        why ? strerror(why) : "write error");
     }
     if (rc == 0 && rows)
         *rows = e.rows;

@@ -67,6 +67,11 @@ expect 0 export-number-ids -- "$BIN" export --db "$DB" --run 2 --fields customer
 tail -n +2 "$T/out" >"$T/ids_got"
 cut -d, -f1 "$T/o2/customers.csv" | tail -n +2 >"$T/ids_want"
 same export-number-ids "$T/ids_want" "$T/ids_got"
+# standard output on a full disk: one line naming it, exit 3
+if [ -w /dev/full ]; then
+    expect 3 export-full -- sh -c "exec \"$BIN\" export --db \"$DB\" --run 1 --min-segment-size 0 > /dev/full"
+    stderr_is export-full "custseg: standard output: cannot write the export: No space left on device"
+fi
 expect 2 export-unknown-field -- "$BIN" export --db "$DB" --run 1 --fields customer_id,shoe_size
 contains export-unknown-field "$T/err" 'custseg: --fields: "shoe_size" is not a column of run 1'
 # p_segment_N only for a mixture's runs, N in 1..k (any p_segment_* gave an empty column)

@@ -144,7 +144,9 @@ int main(int argc, char **argv)
 #endif
     cli_mpi_start(&argc, &argv);
     int status = dispatch(argc, argv);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
+    /* Output that did not reach standard output is a failure, said once:
+     * a command that failed already has said why (export to a full disk). */
+    if ((fflush(stdout) != 0 || ferror(stdout)) && status == EXIT_OK) {
         fprintf(stderr, "custseg: cannot write to standard output: %s\n", strerror(errno));
         status = EXIT_IO;
     }

@@ -378,15 +378,16 @@ int cseg__store_open_sqlite(cseg_store *s, const char *path, cseg_diag *d)
     }
     sqlite3_extended_result_codes(db, 0);
     /* WAL: readers see the store before or after a write, never during. */
-    /* A 64 MiB page cache: a million memberships go in without spilling. The
-     * WAL is left for the next opener to checkpoint rather than copied into
-     * the database at every close (the commit itself is whole either way).
-     * A new store gets pages of 16 KiB (SQLite's default is 4 KiB; a store
+    /* A 64 MiB page cache: a million memberships go in without spilling.
+     * The last connection to close copies the WAL into the database and
+     * removes it (SQLite's default), so a store nobody has open is one file
+     * that can be copied alone: left for the next opener, a first run's
+     * whole store lived in the -wal file, and a copy of the .db file alone
+     * was an empty database. A new store gets pages of 16 KiB (SQLite's default is 4 KiB; a store
      * made before keeps its own): a commit writes its changed pages to the
      * log one write each, and the event writer's commits change hundreds;
      * batches of 1,000 events went 54,000 -> 58,000 a second (medians of 7
      * runs each), single events and run --db the same within the noise. */
-    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     rc = sqlite3_exec(db, "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; "
                           "PRAGMA synchronous = NORMAL; "
                           "PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY",

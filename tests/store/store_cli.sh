@@ -19,6 +19,16 @@ contains run-db "$T/out" "Stored run 1 in "
 contains run-db "$T/out" "(24 customers)."
 expect 0 fit-db -- "$BIN" fit "$MALL" --k 4 --out "$T/o2" --db "$DB" --quiet
 contains fit-db "$T/out" "Stored run 2 in "
+# a store nobody has open is one file: a copy of it alone has the runs
+case $DB in
+postgresql:* | postgres:*) ;;
+*)
+    if [ -e "$DB-wal" ]; then bad "one-file: $DB-wal left after the last command closed the store"; else ok; fi
+    cp "$DB" "$T/copy.db"
+    expect 0 one-file-copy -- "$BIN" runs --db "$T/copy.db"
+    lines one-file-copy "$T/out" 3
+    ;;
+esac
 expect 0 runs -- "$BIN" runs --db "$DB"
 lines runs "$T/out" 3
 head -2 "$T/out" | tail -1 >"$T/first"

@@ -106,6 +106,7 @@ struct cseg_store {
     void *stmts;     /* the back end's prepared statements, kept for reuse */
     void *stream;    /* the event writer's cache of customers (stream.c) */
     int existing;    /* cseg_store_open_existing: make no schema */
+    int readonly;    /* opened read-only: an existing SQLite file this user cannot write */
 };
 
 /* The event writer's cache (stream.c): dropped when something else changes

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "../core/internal.h"
@@ -338,32 +339,94 @@ static const store_ops sqlite_ops = {
     sq_last_id,
 };
 
+/* "file:PATH?immutable=1" with PATH's URI characters escaped; NULL when out
+ * of memory. */
+static char *immutable_uri(const char *path)
+{
+    size_t n = strlen(path);
+    char *u = malloc(3 * n + 32), *o = u;
+    if (!u)
+        return NULL;
+    o += sprintf(o, "file:");
+    for (const char *p = path; *p; p++)
+        o += *p == '%' || *p == '?' || *p == '#' ? sprintf(o, "%%%02X", (unsigned char)*p)
+                                                 : (*o = *p, 1);
+    strcpy(o, "?immutable=1");
+    return u;
+}
+
+/* A store's tables and whether it has cseg_meta; *n_tables -1 when they
+ * could not be read (sqlite3_errcode says why). */
+static void count_tables(sqlite3 *db, int *n_tables, int *has_meta)
+{
+    sqlite3_stmt *st = NULL;
+    *n_tables = -1;
+    *has_meta = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*), coalesce(sum(name = 'cseg_meta'), 0) FROM "
+                           "sqlite_master WHERE type = 'table'",
+                           -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        *n_tables = sqlite3_column_int(st, 0);
+        *has_meta = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+}
+
 int cseg__store_open_sqlite(cseg_store *s, const char *path, cseg_diag *d)
 {
     sqlite3 *db = NULL;
     s->ops = &sqlite_ops;
+    /* A store this user may read but not write (another account's, shared
+     * for reading) is opened read-only by the commands that only read it
+     * (runs, show, export); opened for writing, it was refused ("attempt to
+     * write a readonly database"). */
+    s->readonly = s->existing && access(path, W_OK) != 0 && access(path, R_OK) == 0;
     /* A store is used by one thread at a time: no mutex per call. */
-    int rc = sqlite3_open_v2(
-        path, &db,
-        SQLITE_OPEN_READWRITE | (s->existing ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(path, &db,
+                             (s->readonly ? SQLITE_OPEN_READONLY
+                                          : SQLITE_OPEN_READWRITE |
+                                                (s->existing ? 0 : SQLITE_OPEN_CREATE)) |
+                                 SQLITE_OPEN_NOMUTEX,
+                             NULL);
     s->db = db;
     if (rc != SQLITE_OK)
         return cseg__diag(d, CSEG_EIO, path, 0, 0, "cannot open the store: %s",
                           db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_busy_timeout(db, 30000); /* another writer: wait for it */
     if (s->existing) { /* a database without a store is left as it was: looked at, not set up */
-        sqlite3_stmt *st = NULL;
-        int n_tables = -1, has_meta = 0;
-        rc = sqlite3_prepare_v2(db,
-                                "SELECT count(*), coalesce(sum(name = 'cseg_meta'), 0) FROM "
-                                "sqlite_master WHERE type = 'table'",
-                                -1, &st, NULL);
-        if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-            n_tables = sqlite3_column_int(st, 0);
-            has_meta = sqlite3_column_int(st, 1);
-        }
+        int n_tables, has_meta;
+        count_tables(db, &n_tables, &has_meta);
         rc = sqlite3_errcode(db);
-        sqlite3_finalize(st);
+        /* Read-only in a folder this user cannot write: SQLite cannot make the
+         * WAL's index file beside it. With no log there (no writer has the
+         * store open: the last to close it removes the log), the file is the
+         * whole store and is read as it is. */
+        char *wal = NULL;
+        if (n_tables < 0 && s->readonly &&
+            ((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY) &&
+            (wal = malloc(strlen(path) + 5))) {
+            sprintf(wal, "%s-wal", path);
+            char *uri = access(wal, F_OK) != 0 ? immutable_uri(path) : NULL;
+            if (uri) {
+                sqlite3_close(db);
+                db = NULL;
+                rc = sqlite3_open_v2(uri, &db,
+                                     SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                                     NULL);
+                s->db = db;
+                if (rc == SQLITE_OK)
+                    count_tables(db, &n_tables, &has_meta);
+                rc = db ? sqlite3_errcode(db) : rc;
+                free(uri);
+            }
+        }
+        free(wal);
+        if (n_tables < 0 && s->readonly)
+            return cseg__diag(d, CSEG_EIO, path, 0, 0,
+                              "cannot open the store: %s (it is read-only here, and a writer "
+                              "has it open or its folder cannot be written)",
+                              db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         if (n_tables < 0)
             return rc == SQLITE_NOTADB
                        ? cseg__diag(d, CSEG_EFORMAT, path, 0, 0, "not a custseg store: %s",
@@ -388,9 +451,11 @@ int cseg__store_open_sqlite(cseg_store *s, const char *path, cseg_diag *d)
      * log one write each, and the event writer's commits change hundreds;
      * batches of 1,000 events went 54,000 -> 58,000 a second (medians of 7
      * runs each), single events and run --db the same within the noise. */
-    rc = sqlite3_exec(db, "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; "
-                          "PRAGMA synchronous = NORMAL; "
-                          "PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY",
+    rc = sqlite3_exec(db,
+                      s->readonly ? "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY"
+                                  : "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; "
+                                    "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+                                    "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return rc == SQLITE_NOTADB

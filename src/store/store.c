@@ -331,6 +331,11 @@ static int prepare_schema(cseg_store *s, cseg_diag *d)
     char *ver = NULL;
     if (schema_current(s))
         return 0;
+    if (s->readonly)
+        return cseg__diag(d, CSEG_EIO, s->uri, 0, 0,
+                          "the store is read-only here and its schema is not this custseg's "
+                          "(version %d): open it once with write access to bring it up to date",
+                          CSEG_STORE_SCHEMA_VERSION);
     if ((rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d)) < 0)
         return rc;
     const char *key = "cseg_schema";

@@ -27,6 +27,29 @@ postgresql:* | postgres:*) ;;
     cp "$DB" "$T/copy.db"
     expect 0 one-file-copy -- "$BIN" runs --db "$T/copy.db"
     lines one-file-copy "$T/out" 3
+    # a store another account owns, in a folder it owns: read (runs, show, export), not changed
+    if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null &&
+        runuser -u nobody -- "$BIN" --version >/dev/null 2>&1; then
+        ro=$(mktemp -d)
+        cp "$DB" "$ro/s.db"
+        chmod 755 "$ro"
+        chmod 644 "$ro/s.db"
+        expect 0 readonly-runs -- runuser -u nobody -- "$BIN" runs --db "$ro/s.db"
+        lines readonly-runs "$T/out" 3
+        expect 0 readonly-show -- runuser -u nobody -- "$BIN" show --db "$ro/s.db" --run 1
+        contains readonly-show "$T/out" "Run 1: transaction log of"
+        expect 0 readonly-export -- runuser -u nobody -- "$BIN" export --db "$ro/s.db" --run 1 --min-segment-size 0
+        lines readonly-export "$T/out" 25
+        expect 3 readonly-forget -- runuser -u nobody -- "$BIN" forget --db "$ro/s.db" 12346
+        if [ "$(ls "$ro")" = s.db ]; then ok; else bad "readonly: files made beside the store: $(ls "$ro")"; fi
+        # a log beside it (a writer has it open): said, not read without it
+        : >"$ro/s.db-wal"
+        expect 3 readonly-wal -- runuser -u nobody -- "$BIN" runs --db "$ro/s.db"
+        contains readonly-wal "$T/err" "(it is read-only here, and a writer has it open or its folder cannot be written)"
+        rm -rf "$ro"
+    else
+        echo "skip: read-only store (needs root, runuser and a custseg the user nobody can run)"
+    fi
     ;;
 esac
 expect 0 runs -- "$BIN" runs --db "$DB"

@@ -262,6 +262,12 @@ int cseg__sym_eig(size_t n, const double *A, double *w, double *V);
 /* Index of the first byte of s[0..len) that does not start a valid UTF-8
  * sequence, or len when all of it is valid (utf8.c). */
 size_t cseg__utf8_invalid_at(const char *s, size_t len);
+/* Cutting valid UTF-8 between characters: the length of s's longest prefix
+ * of at most max bytes that ends at a character boundary; and s with an
+ * incomplete last character (left by a cut counted in bytes, such as
+ * snprintf's into a full buffer) removed. */
+size_t cseg__utf8_prefix(const char *s, size_t max);
+void cseg__utf8_chop(char *s);
 
 /* 64-bit hash of bytes (word-at-a-time mix, fmix64 finaliser). */
 uint64_t cseg__hash(const void *p, size_t n, uint64_t seed);

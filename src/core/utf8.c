@@ -3,6 +3,8 @@
  * refuse anything else with its position instead of writing files that
  * JSON readers reject or silently drop (Unicode 15, table 3-7: no overlong
  * forms, no surrogates, nothing above U+10FFFF). */
+#include <string.h>
+
 #include "internal.h"
 
 size_t cseg__utf8_invalid_at(const char *str, size_t len)
@@ -44,4 +46,27 @@ size_t cseg__utf8_invalid_at(const char *str, size_t len)
         i += n + 1;
     }
     return len;
+}
+
+size_t cseg__utf8_prefix(const char *s, size_t max)
+{
+    size_t len = strnlen(s, max);
+    if (len < max)
+        return len;
+    while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+        len--;
+    return len;
+}
+
+void cseg__utf8_chop(char *s)
+{
+    size_t len = strlen(s), i = len;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i == 0 || (unsigned char)s[i - 1] < 0xC0)
+        return;
+    unsigned lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+    if (len - (i - 1) < need)
+        s[i - 1] = 0;
 }

@@ -709,7 +709,9 @@ static int qualify_groups(cseg_profile *p, const double *v, const double *rankv,
                 snprintf(q, sizeof q, n == 2 ? w->bottom2 : w->bottom, lab);
             else
                 snprintf(q, sizeof q, w->rank, lab, i + 1);
-            snprintf(name, sizeof name, "%.300s (%s)", p->names[g[i].s], q);
+            cseg__utf8_chop(q);
+            snprintf(name, sizeof name, "%.*s (%s)", (int)cseg__utf8_prefix(p->names[g[i].s], 300),
+                     p->names[g[i].s], q);
             rc = set_name(p, g[i].s, name);
         }
     }
@@ -719,7 +721,8 @@ static int qualify_groups(cseg_profile *p, const double *v, const double *rankv,
             continue;
         char name[512];
         for (int num = 2;; num++) {
-            snprintf(name, sizeof name, "%.490s (%d)", p->names[s], num);
+            snprintf(name, sizeof name, "%.*s (%d)", (int)cseg__utf8_prefix(p->names[s], 490),
+                     p->names[s], num);
             if (!name_taken(p, k, name, s))
                 break;
         }
@@ -808,6 +811,7 @@ static void pretty(char *dst, size_t size, const char *s)
     while (k > 0 && dst[k - 1] == ' ')
         k--;
     dst[k] = 0;
+    cseg__utf8_chop(dst); /* a long name cut inside a character */
 }
 
 /* ---- Feature names ----
@@ -937,6 +941,7 @@ int cseg_profile_name_features(cseg_profile *p, const char *const *features, siz
                 if (off >= sizeof name)
                     off = sizeof name - 1;
             }
+            cseg__utf8_chop(name);
             if (!name_taken(p, s, name, s) || take >= m)
                 break;
         }

@@ -1756,11 +1756,12 @@ static void chart_boxes(FILE *f, const cseg_report *r, size_t q)
     scale sx = {0, (double)r->nseg, 90, W - 20}, sy = {lo, hi, H - 60, 30};
     char id[32], title[200], desc[300];
     snprintf(id, sizeof id, "chart-dist-%zu", q + 1);
-    snprintf(title, sizeof title, "Distribution of %s by segment", r->dname[q]);
+    int dl = (int)cseg__utf8_prefix(r->dname[q], 120); /* a long name cut between characters */
+    snprintf(title, sizeof title, "Distribution of %.*s by segment", dl, r->dname[q]);
     snprintf(desc, sizeof desc,
-             "Box plots of %s for each segment: box from the 25th to the 75th percentile, line at "
-             "the median, whiskers at the 5th and 95th percentiles.",
-             r->dname[q]);
+             "Box plots of %.*s for each segment: box from the 25th to the 75th percentile, line "
+             "at the median, whiskers at the 5th and 95th percentiles.",
+             dl, r->dname[q]);
     svg_open(f, id, W, H, title, desc);
     axes(f, &sx, &sy, 1, ys, "segment", r->dname[q], 0);
     double slot = (sx.r1 - sx.r0) / (double)r->nseg, bw = slot * 0.5;

@@ -156,6 +156,18 @@ awk -F, -v OFS=, 'BEGIN { l = "a"; for (i = 0; i < 100; i++) l = l "\303\251" }
     { sub(/\r$/, ""); print $0, (NR == 1 ? "Note" : (NR % 2 ? l : "b")) }' "$MALL" >"$T/mall_long.csv"
 expect 0 fit-long-level -- "$BIN" fit "$T/mall_long.csv" --k 3 --out "$T/ml" --quiet
 if iconv -f UTF-8 -t UTF-8 "$T/ml/report.html" >/dev/null 2>&1; then ok; else bad "fit-long-level: report.html is not UTF-8"; fi
+# a column named with 150 two-byte characters: the segment names made from it are cut between
+# characters (cut inside one, JSON dropped them: a model assign and report refused, and the
+# report's box-plot titles were not UTF-8)
+awk -v OFS=, 'BEGIN { l = ""; for (i = 0; i < 150; i++) l = l "\303\251"; print "id", l, "b"
+    for (i = 0; i < 60; i++) print "C" i, 10 + (i % 3) * 30 + (i * 7 % 5), 5 + (i % 3) * 20 + (i * 3 % 5) }' >"$T/long_col.csv"
+expect 0 fit-long-column -- "$BIN" fit "$T/long_col.csv" --k 3 --out "$T/lcol" --quiet
+for f in customers.csv segments.json model.json report.html; do
+    if iconv -f UTF-8 -t UTF-8 "$T/lcol/$f" >/dev/null 2>&1; then ok; else bad "fit-long-column: $f is not UTF-8"; fi
+done
+contains fit-long-column "$T/lcol/segments.json" "\"name\": \"High $(printf '\303\251')"
+expect 0 fit-long-column-assign -- "$BIN" assign "$T/lcol/model.json" "$T/long_col.csv" --out "$T/lcol_a.csv"
+expect 0 fit-long-column-report -- "$BIN" report "$T/lcol"
 # an SVM cross-validated when a segment is too small for its folds: said so, naming the
 # segment from 1 (it failed with "class 3 has no rows")
 expect 0 fit-gmm-small-segments -- "$BIN" fit "$MALL" --algo gmm --out "$T/tg" --quiet

@@ -505,6 +505,41 @@ static void test_cache_coherence(void **state)
     cseg_table_free(txn);
 }
 
+/* A late event for a customer whose state a run stored (no days of spend):
+ * counted to the day after its last purchase, not after the late event
+ * (it gave a negative recency). */
+static void test_late_after_run(void **state)
+{
+    (void)state;
+    cseg_table *txn = NULL;
+    cseg_diag d;
+    cseg_segmentation *r = small_run(&txn, CSEG_ALGO_KMEANS);
+    const cseg_model *m = cseg_segment_model(r);
+    char *db = tmp_db();
+    cseg_store *s = NULL;
+    int64_t run_id;
+    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    assert_int_equal(cseg_store_put_run(s, r, NULL, &run_id, &d), 0);
+    const cseg_table *ct = cseg_segment_table(r);
+    const char *id = text_at(ct, "customer_id", 0);
+    const int64_t as_of = cseg_segment_quality(r)->as_of_day,
+                  last = as_of - (int64_t)num_at(ct, "recency_days", 0),
+                  first = as_of - (int64_t)num_at(ct, "tenure_days", 0);
+    cseg_event late = {id, (first - 10) * 86400 + 3600, "LATE1", "P1", 1, 2.5, NAN, NULL, NULL};
+    cseg_stream_result b, g;
+    assert_int_equal(cseg_stream_apply(s, m, &late, CSEG_DAY_AUTO, &b, &d), 0);
+    assert_int_equal(b.applied, 1);
+    assert_true(b.features[0] == 1);                                /* recency */
+    assert_true(b.features[3] == (double)(last + 1 - (first - 10))); /* tenure from the late one */
+    assert_int_equal(cseg_stream_customer(s, m, id, CSEG_DAY_AUTO, &g, &d), 0);
+    assert_true(g.features[0] == b.features[0] && g.features[3] == b.features[3]);
+    assert_int_equal(g.segment, b.segment);
+    cseg_store_close(s);
+    remove_db(db);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+}
+
 /* Cursors: a reader's place in the moves survives closing the store; the
  * latest move's number. */
 static void test_cursors(void **state)
@@ -655,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_probabilities),
         cmocka_unit_test(test_checkpoints),
         cmocka_unit_test(test_cache_coherence),
+        cmocka_unit_test(test_late_after_run),
         cmocka_unit_test(test_batch_inside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

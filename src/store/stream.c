@@ -531,6 +531,16 @@ static int cache_check(cseg_store *s, cseg_diag *d)
     return 0;
 }
 
+/* The day of the customer's latest event, INT64_MIN before the first: its
+ * last day of spend, or its last purchase when later (a customer whose
+ * state a run stored has no days of spend: a late event's day is not its
+ * latest). */
+static int64_t latest_day(const ccust *e)
+{
+    int64_t d = e->n_days ? e->days[e->n_days - 1].day : INT64_MIN;
+    return e->st.last_day > d ? e->st.last_day : d;
+}
+
 /* The customer's spend in [as_of - W, as_of): window_sql's sum over the
  * cached days, in the same order with the same additions. */
 static void cache_window(const ccust *e, const cseg_model *m, int64_t as_of, cseg__exact_sum *sum)
@@ -906,7 +916,7 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
     int yes = key || (rp->drop_duplicates && dup);
     int64_t as_of = as_of_day;
     if (as_of == CSEG_DAY_AUTO) /* the day after its latest event, this one if the first */
-        as_of = (e->n_days ? e->days[e->n_days - 1].day : day) + 1;
+        as_of = (latest_day(e) != INT64_MIN ? latest_day(e) : day) + 1;
     cseg__exact_sum window;
     if (yes || drop) { /* a repeat, a duplicate or a row cleaning drops: nothing changes */
         cache_window(e, m, as_of, &window);
@@ -947,7 +957,7 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
         !isfinite(st->returned.s + st->returned.c) || !isfinite(ds.s + ds.c))
         return bad_field(d, "amount", "the customer's spend would go beyond the range of numbers");
     if (as_of_day == CSEG_DAY_AUTO) /* the day after its latest event, now with this one */
-        as_of = e->days[e->n_days - 1].day + 1;
+        as_of = latest_day(e) + 1;
     cache_window(e, m, as_of, &window);
     b->has[i] = (char)features_of(m, st, as_of, &window, out);
     out->applied = 1;
@@ -1326,7 +1336,7 @@ int cseg_stream_customer(cseg_store *s, const cseg_model *m, const char *custome
             free(own);
             return rc;
         }
-        as_of = (latest != INT64_MIN ? latest : st.last_day) + 1;
+        as_of = (st.last_day > latest ? st.last_day : latest) + 1; /* as latest_day */
     }
     cseg__exact_sum window = {0, 0};
     if (st.n_orders > 0 && (rc = window_sql(s, m, customer_id, as_of, &window, d)) < 0) {

@@ -145,6 +145,8 @@ req customer 200 "$R" GET "/v1/customers/$C"
 contains customer "$T/body" '"monetary":7,'
 contains customer "$T/body" '"moves":[]'
 req customer-unknown 404 "$R" GET /v1/customers/no-such-one
+# an id cut at an escaped NUL is no customer's (it read the customer before it)
+req customer-nul 404 "$R" GET "/v1/customers/$C%00x"
 contains access-log "$T/serve.err" "GET /v1/customers/- 404 "
 lacks access-log-no-ids "$T/serve.err" "$C"
 # a path that is no endpoint may hold an id (or a line end decoded from %0A that forges a line)
@@ -221,6 +223,10 @@ while IFS='	' read -r seg json; do
 done <"$T/score_cases"
 body '{"recency_days":"soon"}'
 req score-bad 400 "$R" POST /v1/score "$T/req.json"
+contains score-bad "$T/body" '"field":"recency_days"}'
+body '{"recency_days":10}'
+req score-missing 400 "$R" POST /v1/score "$T/req.json"
+contains score-missing "$T/body" '{"error":"feature \"frequency\" is missing: the model uses it (null for a missing number)","field":"frequency"}'
 
 req metrics 200 "$R" GET /metrics
 contains metrics "$T/body" 'custseg_requests_total{endpoint="events",status="200"} 4'
@@ -228,6 +234,15 @@ contains metrics "$T/body" 'custseg_requests_total{endpoint="events",status="400
 contains metrics "$T/body" 'custseg_store_commit_seconds_count 4'
 contains metrics "$T/body" 'custseg_events_applied_total 22'
 contains metrics "$T/body" 'custseg_moves_total 1'
+
+# an id written as a whole number with a fraction is that number (17850.0 is 17850)
+body '{"customer_id":90001.0,"time":"2011-12-01","amount":5}'
+req id-whole-real 200 "$W" POST /v1/events "$T/req.json"
+contains id-whole-real "$T/body" '"customer_id":"90001"'
+req id-whole-real-get 200 "$R" GET /v1/customers/90001
+body '{"customer_id":90001.5,"time":"2011-12-01","amount":5}'
+req id-fraction 400 "$W" POST /v1/events "$T/req.json"
+contains id-fraction "$T/body" '"field":"customer_id"'
 
 # more bad requests (after the counts above): each answered 400 naming its field, nothing kept
 body '[1]'

@@ -215,6 +215,36 @@ static enum MHD_Result send_error(server *sv, struct MHD_Connection *c, req *r, 
     return send_json(sv, c, r, status, j);
 }
 
+/* A URL's or argument's %HH escapes decoded in place, but %00, which is
+ * left as it is: decoded, it ended the text there, and
+ * /v1/customers/12347%00x read customer 12347. */
+static int url_hex(int c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *o = s;
+    for (const char *p = s; *p;) {
+        int hi, lo;
+        if (p[0] == '%' && (hi = url_hex(p[1])) >= 0 && (lo = url_hex(p[2])) >= 0 &&
+            (hi | lo)) {
+            *o++ = (char)(hi * 16 + lo);
+            p += 3;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = 0;
+    return (size_t)(o - s);
+}
+
 /* ---- reading events ---- */
 
 /* A JSON id (a string or a whole number) as text into buf; NULL if neither. */
@@ -224,6 +254,13 @@ static const char *id_text(json_t *v, char *buf, size_t size)
         return json_string_value(v);
     if (json_is_integer(v)) {
         snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return buf;
+    }
+    /* A whole number written with a fraction: 17850.0 is 17850, as a log's
+     * "17850.0" is (up to 2^53, where every whole number has its double). */
+    double x = json_is_real(v) ? json_real_value(v) : NAN;
+    if (x == trunc(x) && fabs(x) <= 9007199254740992.0) {
+        snprintf(buf, size, "%.0f", x == 0 ? 0.0 : x);
         return buf;
     }
     return NULL;
@@ -772,6 +809,23 @@ static enum MHD_Result post_score(server *sv, struct MHD_Connection *c, req *r)
     if (!json_is_object(doc)) {
         json_decref(doc);
         return send_error(sv, c, r, 400, NULL, "the features are one JSON object");
+    }
+    /* Each feature the model reads, of its kind: a refusal names it in
+     * "field" (the model's own message left it null). */
+    const cseg_prep *pp = cseg_model_prep(sv->model);
+    for (size_t j = 0; pp && j < cseg_prep_n_inputs(pp); j++) {
+        const char *name = cseg_prep_input_name(pp, j);
+        json_t *f = json_object_get(doc, name);
+        const char *why = !f ? "is missing: the model uses it (null for a missing number)"
+                          : cseg_prep_input_is_category(pp, j)
+                              ? (json_is_string(f) ? NULL
+                                                   : "must be text: the model reads it as categories")
+                          : json_is_number(f) || json_is_null(f) ? NULL
+                                                                 : "must be a number (null when missing)";
+        if (why) {
+            json_decref(doc);
+            return send_error(sv, c, r, 400, name, "feature \"%s\" %s", name, why);
+        }
     }
     cseg_table *t = NULL;
     int rc = cseg_table_create(&t, 1);
@@ -1359,6 +1413,7 @@ int cmd_serve(int argc, char **argv)
     mo[no++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
     mo[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, timeout, NULL};
     mo[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, &sv};
+    mo[no++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL};
     /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: libmicrohttpd's default is
      * SO_REUSEADDR (a restart binds at once); asking for reuse adds
      * SO_REUSEPORT, with which a second server on the same port started too

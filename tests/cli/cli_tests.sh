@@ -244,6 +244,17 @@ cp "$T/m1/model.json" "$T/keep.json"
 expect 2 drift-html-is-model -- "$BIN" drift "$T/m1/model.json" "$MALL" --html "$T/m1/../m1/model.json"
 contains drift-html-is-model "$T/err" "custseg: --html $T/m1/../m1/model.json is the model ($T/m1/model.json): it would be replaced; write to another file"
 same drift-html-is-model-kept "$T/m1/model.json" "$T/keep.json"
+# an input in the --out folder under the name of an output (fit or run on their own
+# customers.csv): refused, the input kept (it was replaced)
+mkdir -p "$T/own"
+cp "$MALL" "$T/own/customers.csv"
+expect 2 fit-out-holds-input -- "$BIN" fit "$T/own/customers.csv" --k 3 --out "$T/own"
+stderr_is fit-out-holds-input "custseg: --out $T/own would replace the input ($T/own/customers.csv) with its customers.csv; write to another folder
+Try 'custseg fit --help'."
+same fit-out-holds-input-kept "$MALL" "$T/own/customers.csv"
+cp "$SMALL" "$T/own/model.json"
+expect 2 run-out-holds-input -- "$BIN" run "$T/own/model.json" --k 3 --out "$T/own/"
+same run-out-holds-input-kept "$SMALL" "$T/own/model.json"
 cp "$MALL" "$T/mall_copy.csv"
 expect 2 assign-out-is-input -- "$BIN" assign "$T/m1/model.json" "$T/mall_copy.csv" --out "$T/mall_copy.csv"
 contains assign-out-is-input "$T/err" "is the input ($T/mall_copy.csv)"
@@ -745,6 +756,21 @@ contains clv-empty-group-json "$T/clvg.json" '{"frequency":"3","customers":0,"ac
 expect 1 clv-cal-after-data -- "$BIN" clv "$SMALL" --calibration-end 2030-01-01 --out "$T/clvx"
 stderr_is clv-cal-after-data "custseg: $SMALL: --calibration-end is after the last purchase (2021-06-27): nothing is left to check the fit against"
 expect 2 clv-cal-after-holdout -- "$BIN" clv "$SMALL" --calibration-end 2021-06-01 --holdout-end 2021-05-01 --out "$T/clvx"
+# clv and rules: an input in --out under their output's name is refused and kept; a page
+# that cannot be written leaves no clv.csv either
+mkdir -p "$T/clvown"
+printf 'customer_id,frequency,recency,T\n1,2,10,100\n2,0,0,50\n3,4,30,60\n' >"$T/clvown/clv.csv"
+cp "$T/clvown/clv.csv" "$T/clvown_keep.csv"
+expect 2 clv-out-holds-input -- "$BIN" clv "$T/clvown/clv.csv" --summary --out "$T/clvown"
+contains clv-out-holds-input "$T/err" "would replace the input ($T/clvown/clv.csv) with its clv.csv"
+same clv-out-holds-input-kept "$T/clvown_keep.csv" "$T/clvown/clv.csv"
+expect 3 clv-page-fails -- "$BIN" clv "$T/clvown_keep.csv" --summary --out "$T/clvnew" --html "$T/no/such/folder/p.html"
+if [ -z "$(ls -A "$T/clvnew" 2>/dev/null)" ]; then ok; else bad "clv-page-fails: left $(ls -A "$T/clvnew")"; fi
+mkdir -p "$T/rulesown"
+printf 'a,b\nb,c\na,b,c\n' >"$T/rulesown/rules.csv"
+expect 2 rules-out-holds-input -- "$BIN" rules "$T/rulesown/rules.csv" --baskets --min-support 0.3 --out "$T/rulesown"
+contains rules-out-holds-input "$T/err" "would replace the input ($T/rulesown/rules.csv) with its rules.csv"
+if [ "$(cat "$T/rulesown/rules.csv")" = "$(printf 'a,b\nb,c\na,b,c')" ]; then ok; else bad "rules-out-holds-input: input changed"; fi
 expect 0 clv-cdnow -- "$BIN" clv "$CDNOW" --calibration-end 1997-09-30 --unit weeks --out "$T/clv"
 contains clv-cdnow "$T/out" "BG/NBD on 23500 customers: converged"
 contains clv-cdnow-r "$T/out" "r          0.252737"

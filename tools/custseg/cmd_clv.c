@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -444,6 +445,9 @@ int cmd_clv(int argc, char **argv)
                                                      : "expected one input FILE");
     const char *path = argv[optind];
     int same = cli_output_is_input("clv", "--html", html, &path, (const char *[]){"the input"}, 1);
+    if (!same)
+        same = cli_folder_output_is_input("clv", out_dir, (const char *[]){"clv.csv"}, 1, path,
+                                          "the input");
     if (same)
         return same;
     if (rfm.as_of_day != CSEG_DAY_AUTO)
@@ -466,19 +470,24 @@ int cmd_clv(int argc, char **argv)
         rc = cseg_clv_add_columns(in.cal, &rfm.clv, &diag);
     if (rc == 0 && in.holdout)
         rc = cseg_table_add_numbers(in.cal, "frequency_holdout", in.holdout);
-    char file[4200];
+    char file[4200], part[4300];
     if (rc == 0) {
         if (cli_make_dir(out_dir) < 0) {
             status = cli_error(EXIT_IO, "%s: cannot make the folder: %s", out_dir, strerror(errno));
             goto done;
         }
+        /* clv.csv under a name of its own until the page is written too:
+         * a page that cannot be written leaves the folder as it was. */
         snprintf(file, sizeof file, "%s/clv.csv", out_dir);
+        snprintf(part, sizeof part, "%s/.clv.csv.%ld", out_dir, (long)getpid());
         cseg_table *ot = NULL;
         if ((rc = output_table(in.cal, &ot)) == 0)
-            rc = cseg_table_write_csv(ot, file, &diag);
+            rc = cseg_table_write_csv(ot, part, &diag);
         cseg_table_free(ot);
     }
     if (rc < 0) {
+        if (strcmp(diag.file, part) == 0) /* named as it will be */
+            snprintf(diag.file, sizeof diag.file, "%.*s", (int)sizeof diag.file - 1, file);
         status = cli_fail(rc, &diag, path);
         goto done;
     }
@@ -486,8 +495,15 @@ int cmd_clv(int argc, char **argv)
     if (in.holdout)
         holdout_table(&in, g);
     size_t n = cseg_table_n_rows(in.cal);
-    if (html && (status = write_page(html, path, &rfm.clv, &in, in.holdout ? g : NULL)) != 0)
+    if (html && (status = write_page(html, path, &rfm.clv, &in, in.holdout ? g : NULL)) != 0) {
+        unlink(part);
         goto done;
+    }
+    if (rename(part, file) != 0) {
+        status = cli_error(EXIT_IO, "%s: cannot write: %s", file, strerror(errno));
+        unlink(part);
+        goto done;
+    }
     if (json) {
         char *text = cseg_clv_json(&rfm.clv);
         json_t *root = json_object(), *models = text ? json_loads(text, 0, NULL) : NULL;

@@ -266,6 +266,12 @@ int cmd_rules(int argc, char **argv)
         return cli_usage_error("rules", "--by needs a transaction log (its invoices have "
                                         "customers), not --baskets");
     const char *path = argv[optind];
+    static const char *const outs[] = {"rules.csv"};
+    int same = cli_folder_output_is_input("rules", out_dir, outs, 1, path, "the input");
+    if (!same)
+        same = cli_folder_output_is_input("rules", out_dir, outs, 1, by, "the --by file");
+    if (same)
+        return same;
     cseg_diag diag;
     cseg_diag_clear(&diag);
     cseg_baskets *b = NULL;

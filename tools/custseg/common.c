@@ -104,6 +104,24 @@ int cli_output_is_input(const char *cmd, const char *option, const char *out,
     return 0;
 }
 
+int cli_folder_output_is_input(const char *cmd, const char *dir, const char *const *names,
+                               size_t n, const char *input, const char *what)
+{
+    struct stat so, si;
+    if (!dir || !input || stat(input, &si) != 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char out[4200];
+        snprintf(out, sizeof out, "%s/%s", dir, names[i]);
+        if (stat(out, &so) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+            return cli_usage_error(cmd,
+                                   "--out %s would replace %s (%s) with its %s; write to another "
+                                   "folder",
+                                   dir, what, input, names[i]);
+    }
+    return 0;
+}
+
 int cli_parse_size(const char *s, size_t *out)
 {
     char *end;
@@ -529,6 +547,12 @@ int seg_source_name(const seg_opts *o, const char *path, char *buf, size_t size)
         return cli_usage_error(o->cmd, "a database source needs --table NAME or --query SQL "
                                        "(one of them)");
     if (!db) {
+        /* run and fit write these into --out */
+        static const char *const outs[] = {"customers.csv", "segments.json", "model.json",
+                                           "report.html",   "dendrogram.csv", "dendrogram.json"};
+        int same = cli_folder_output_is_input(o->cmd, o->out_dir, outs, 6, path, "the input");
+        if (same)
+            return same;
         snprintf(buf, size, "%s", path);
         return 0;
     }

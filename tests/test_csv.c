@@ -263,6 +263,10 @@ static void test_parse_datetime(void **state)
         {"2000-02-29", NULL, 951782400LL},
         {"09.12.2011", "%d.%m.%Y", 1323388800LL},
         {"2011/12/09 01:02:03", NULL, 1323388800LL + 3723},
+        /* a leap second stays in its minute (and day) */
+        {"2010-12-31 23:59:60", NULL, 1293840000LL - 1},
+        {"12/31/2010 23:59:60", NULL, 1293840000LL - 1},
+        {"31-12-2010 23:59:60", NULL, 1293840000LL - 1},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         long long t;

@@ -78,7 +78,8 @@ CSEG_API int cseg_parse_double(const char *s, size_t len, double *out);
  * time as written; no time zones). Without fmt, accepts ISO 8601
  * (YYYY-MM-DD, YYYY-MM-DD[ T]HH:MM[:SS[.fff]][Z]), YYYYMMDD, US
  * M/D/YY[YY][ H:MM[:SS]] and D-M-YYYY[ H:MM[:SS]]. With fmt, uses strptime
- * syntax. Returns 0 or CSEG_EPARSE. Thread-safe. */
+ * syntax. A leap second (:60) counts as :59, in its minute and day. Returns 0
+ * or CSEG_EPARSE. Thread-safe. */
 CSEG_API int cseg_parse_datetime(const char *s, size_t len, const char *fmt, long long *out);
 
 /* Write a day number (days since 1970-01-01) as "YYYY-MM-DD" into buf.

@@ -222,6 +222,9 @@ static int make_time(int y, int m, int d, int hh, int mm, int ss, long long *out
     if (y < 1 || y > 9999 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m) || hh < 0 ||
         hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60)
         return CSEG_EPARSE;
+    /* A leap second (:60) is the last second of its minute: counted as 61
+     * seconds, 23:59:60 moved a purchase to the next day (and year). */
+    ss = ss == 60 ? 59 : ss;
     *out = (long long)cseg__days_from_civil(y, (unsigned)m, (unsigned)d) * 86400LL + hh * 3600LL +
            mm * 60LL + ss;
     return 0;

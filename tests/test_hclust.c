@@ -4,6 +4,8 @@
  * and edge cases. Fixtures: tests/reference/make_hclust_fixtures.py. */
 #include <math.h>
 
+#include <string.h>
+
 #include "util.h"
 #include "custseg/hclust.h"
 #include "reference/fixtures_hclust.h"
@@ -262,8 +264,11 @@ static void test_ties(void **state)
         assert_int_equal(cseg_hclust_cut_k(h, 3, lab), 0);
         for (int i = 0; i < 6; i++)
             assert_int_equal(lab[i], 0);
+        /* As many as the customers as well (fcluster gives 1 too): identical
+         * customers are never parted (they were: 6 segments of one). */
         assert_int_equal(cseg_hclust_cut_k(h, 6, lab), 0);
-        assert_int_equal(assert_first_appearance(lab, 6), 6);
+        for (int i = 0; i < 6; i++)
+            assert_int_equal(lab[i], 0);
         cseg_hclust_free(h);
         h = fit_or_fail(grid1_X, 10, 1, (cseg_linkage)l, 1, NULL);
         assert_same_Z(cseg_hclust_linkage(h), g1[l], 9, 1e-15);
@@ -282,6 +287,32 @@ static void test_ties(void **state)
         }
         cseg_hclust_free(h);
     }
+}
+
+/* Identical customers whose coordinates have no exact binary form merge at
+ * height 0 exactly (the weighted mean of x and x was 1 ulp off x, the merge
+ * 1e-16 high), so a cut into more segments than there are distinct customers
+ * keeps them together. */
+static void test_ward_identical_zero(void **state)
+{
+    (void)state;
+    double X[23 * 2];
+    for (int i = 0; i < 20; i++) {
+        X[2 * i] = 0.1;
+        X[2 * i + 1] = -0.7;
+    }
+    const double rest[] = {1.3, 1.1, 5.1, 5.3, 5.1, 6.2};
+    memcpy(X + 40, rest, sizeof rest);
+    cseg_hclust *h = fit_or_fail(X, 23, 2, CSEG_LINKAGE_WARD, 1, NULL);
+    const double *Z = cseg_hclust_linkage(h);
+    for (int m = 0; m < 19; m++)
+        if (Z[4 * m + 2] != 0)
+            fail_msg("merge %d of identical rows at %.17g, not 0", m, Z[4 * m + 2]);
+    int32_t lab[23];
+    assert_int_equal(cseg_hclust_cut_k(h, 5, lab), 0);
+    for (int i = 1; i < 20; i++)
+        assert_int_equal(lab[i], lab[0]);
+    cseg_hclust_free(h);
 }
 
 static double *random_data(size_t n, size_t d, unsigned seed)
@@ -589,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_known_answer),      cmocka_unit_test(test_scipy_reference),
         cmocka_unit_test(test_constant_feature),  cmocka_unit_test(test_ward_sum_of_squares),
         cmocka_unit_test(test_weighted_ward),     cmocka_unit_test(test_ties),
+        cmocka_unit_test(test_ward_identical_zero),
         cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_micro_clusters),
         cmocka_unit_test(test_memory_limit),      cmocka_unit_test(test_edge_cases),
         cmocka_unit_test(test_linkage_names),

@@ -299,6 +299,46 @@ static void test_write_progress(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Ward above 20,000 customers (a tree of micro-clusters) on fewer distinct
+ * customers than k: as many segments as there are, with the warning, as
+ * the exact tree gives (the fit failed: "the tree ... cannot be cut"). */
+static void test_ward_micro_fewer_than_k(void **state)
+{
+    (void)state;
+    const size_t n = 21000;
+    static const double pts[5][2] = {{0, 0}, {1, 0}, {0, 5}, {7, 7}, {3, 1}};
+    double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    assert_non_null(a && b);
+    for (size_t i = 0; i < n; i++) {
+        a[i] = pts[(i * 7) % 5][0];
+        b[i] = pts[(i * 7) % 5][1];
+    }
+    cseg_table *t = NULL;
+    assert_int_equal(cseg_table_create(&t, n), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "a", a), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "b", b), 0);
+    free(a);
+    free(b);
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.algo = CSEG_ALGO_HCLUST;
+    p.k = 6;
+    cseg_segmentation *r = NULL;
+    cseg_diag d;
+    if (cseg_segment_customers(&r, t, NULL, &p, &d) < 0)
+        fail_msg("%s", d.msg);
+    assert_int_equal(cseg_segment_k(r), 5);
+    int warned = 0;
+    for (size_t w = 0; w < cseg_segment_n_warnings(r); w++) {
+        const char *code;
+        cseg_segment_warning(r, w, &code);
+        warned |= strcmp(code, "fewer_segments") == 0;
+    }
+    assert_true(warned);
+    cseg_segment_free(r);
+    cseg_table_free(t);
+}
+
 static void test_param_errors(void **state)
 {
     (void)state;
@@ -726,6 +766,7 @@ int main(void)
         cmocka_unit_test(test_progress_cancel),
         cmocka_unit_test(test_write_progress),
         cmocka_unit_test(test_param_errors),
+        cmocka_unit_test(test_ward_micro_fewer_than_k),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_model_without_prep),
         cmocka_unit_test(test_revenue_rule),

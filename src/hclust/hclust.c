@@ -541,9 +541,10 @@ static int cut_first(const cseg_hclust *h, size_t m, int per_leaf, int32_t *labe
 static size_t merges_for_k(const cseg_hclust *h, size_t k)
 {
     size_t nl = h->n_leaves, m = nl - k;
-    if (m == 0)
-        return 0;
-    double t = h->Z[4 * (m - 1) + 2];
+    /* Merges tied with the last one made are made too; with none to make
+     * (k = the leaves), the merges of identical customers (height 0) still
+     * are: a cut never parts identical customers. */
+    double t = m == 0 ? 0.0 : h->Z[4 * (m - 1) + 2];
     while (m < nl - 1 && h->Z[4 * m + 2] <= t)
         m++;
     return m;

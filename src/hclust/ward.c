@@ -248,9 +248,13 @@ int cseg__hc_ward(const double *X, size_t n, size_t d, const double *wt, int nt,
         Z[4 * k + 1] = (double)hi;
         Z[4 * k + 2] = sqrt(2 * m);
         Z[4 * k + 3] = s;
-        for (size_t j = 0; j < d; j++) {
+        for (size_t j = 0; j < d; j++) { /* equal centres stay exactly as they are: the
+                                            weighted mean of x and x is not always x, and
+                                            identical customers then merged at 1e-16, not
+                                            0, and a cut could part them */
             double *c = w.C + j * w.cap;
-            c[phi] = (sa * c[plo] + sb * c[phi]) / s;
+            if (c[plo] != c[phi])
+                c[phi] = (sa * c[plo] + sb * c[phi]) / s;
         }
         w.S[phi] = s;
         w.S[plo] = NAN;

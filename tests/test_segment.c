@@ -339,6 +339,40 @@ static void test_ward_micro_fewer_than_k(void **state)
     cseg_table_free(t);
 }
 
+/* k-means with k above the distinct customers: no empty segment (two
+ * centres on the same rows left one without customers, and no warning). */
+static void test_kmeans_no_empty_segment(void **state)
+{
+    (void)state;
+    double a[23], b[23];
+    for (int i = 0; i < 23; i++) {
+        a[i] = i < 20 ? 0 : i == 20 ? 1 : 5;
+        b[i] = i < 20 ? 0 : i == 20 ? 1 : i == 21 ? 5 : 6;
+    }
+    cseg_table *t = NULL;
+    assert_int_equal(cseg_table_create(&t, 23), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "f0", a), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "f1", b), 0);
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.k = 5;
+    cseg_segmentation *r = NULL;
+    cseg_diag d;
+    if (cseg_segment_customers(&r, t, NULL, &p, &d) < 0)
+        fail_msg("%s", d.msg);
+    size_t k = cseg_segment_k(r);
+    assert_int_equal(k, 4);
+    const cseg_profile *pr = cseg_segment_profile(r);
+    for (size_t s = 0; s < k; s++)
+        assert_true(cseg_profile_size(pr, s) > 0);
+    assert_int_equal(cseg_segment_n_warnings(r), 1);
+    const char *code;
+    cseg_segment_warning(r, 0, &code);
+    assert_string_equal(code, "fewer_segments");
+    cseg_segment_free(r);
+    cseg_table_free(t);
+}
+
 static void test_param_errors(void **state)
 {
     (void)state;
@@ -766,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_progress_cancel),
         cmocka_unit_test(test_write_progress),
         cmocka_unit_test(test_param_errors),
+        cmocka_unit_test(test_kmeans_no_empty_segment),
         cmocka_unit_test(test_ward_micro_fewer_than_k),
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_model_without_prep),

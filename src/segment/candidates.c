@@ -126,6 +126,42 @@ static int kmeans_fit(const cseg_segment_params *p, cseg_kmeans *km, const doubl
                          : cseg_kmeans_fit(km, Z, n, d, NULL, diag);
 }
 
+/* A k-means fit's clusters without a customer (k above the distinct
+ * customers: two centres on the same rows, the mean of identical rows a bit
+ * off the row itself) are dropped from its labels and centres, the others
+ * keeping their order: no empty segment, and the k table and its warning
+ * say how many there are. */
+static int drop_empty(cseg_kmeans *km, int32_t *labels, size_t n, size_t d)
+{
+    size_t k = cseg_kmeans_get_params(km)->k, u = 0;
+    int32_t *map = calloc(k, sizeof *map);
+    if (!map)
+        return CSEG_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] >= 0 && (size_t)labels[i] < k)
+            map[labels[i]] = 1;
+    for (size_t s = 0; s < k; s++)
+        map[s] = map[s] ? (int32_t)u++ : -1;
+    int rc = 0;
+    if (u > 0 && u < k) {
+        const double *C = cseg_kmeans_centroids(km);
+        double *Cu = malloc(u * d * sizeof *Cu);
+        if (!Cu) {
+            free(map);
+            return CSEG_ENOMEM;
+        }
+        for (size_t s = 0; s < k; s++)
+            if (map[s] >= 0)
+                memcpy(Cu + (size_t)map[s] * d, C + s * d, d * sizeof *Cu);
+        for (size_t i = 0; i < n; i++)
+            labels[i] = map[labels[i]];
+        rc = cseg_kmeans_set_centroids(km, Cu, u, d);
+        free(Cu);
+    }
+    free(map);
+    return rc;
+}
+
 static int fit_kmeans(const cseg_segment_params *p, size_t k, const double *Z, size_t n,
                       size_t d, int same, cseg__cand *c, cseg_diag *diag)
 {
@@ -150,7 +186,7 @@ static int fit_kmeans(const cseg_segment_params *p, size_t k, const double *Z, s
     memcpy(c->labels, cseg_kmeans_labels(km), n * sizeof *c->labels);
     c->c.n_iter = cseg_kmeans_n_iter(km);
     c->c.converged = cseg_kmeans_converged(km);
-    return 0;
+    return drop_empty(km, c->labels, n, d);
 }
 
 static int fit_gmm(const cseg_segment_params *p, size_t k, const double *Z, size_t n, size_t d,
@@ -367,6 +403,10 @@ static int fit_run_sampled(const cseg_segment_params *p, const double *Z, size_t
     memcpy(c->labels, cseg_kmeans_labels(km), n * sizeof *c->labels);
     c->c.n_iter = cseg_kmeans_n_iter(km);
     c->c.converged = cseg_kmeans_converged(km);
+    if ((rc = drop_empty(km, c->labels, n, d)) < 0) {
+        cseg_kmeans_free(km);
+        return rc;
+    }
     c->c.n_clusters = max_label(c->labels, n);
     c->c.k = c->c.n_clusters;
     cseg_kmeans_free(ks);

@@ -56,6 +56,10 @@ if [ "$KIND" = sqlite ]; then
     sqlite3 "$T/shop.db" "UPDATE orders SET Quantity = 'abc' WHERE rowid = 5"
     expect 1 bad-value -- "$BIN" run "$DB" --table orders --out "$T/x"
     stderr_is bad-value 'custseg: orders: row 5: expected a number in column "Quantity", got "abc"'
+    # a row that fails after the reading is counted the same way (it said the CSV line, one more)
+    sqlite3 "$T/shop.db" "UPDATE orders SET Quantity = 10, UnitPrice = 1e308 WHERE rowid = 5"
+    expect 1 bad-value-later -- "$BIN" run "$DB" --table orders --out "$T/x"
+    stderr_is bad-value-later 'custseg: orders: row 5: quantity x price is beyond the range of numbers (10 x 1e+308)'
     expect 3 no-db -- "$BIN" run "sqlite:$T/none.db" --table orders --out "$T/x"
     [ -e "$T/none.db" ] && bad "no-db: a database file was created" || ok
 fi

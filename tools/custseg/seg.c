@@ -213,6 +213,15 @@ static int fail(const seg_opts *o, cli_progress *cp, int rc, const cseg_diag *d)
     end_line(cp);
     if (rc == CSEG_EPARAM)
         return cli_usage_error(o->cmd, "--%s", d->msg);
+    if ((o->table || o->query) && d->line > 1) {
+        /* A database's row, counted as the source counts them: the line of
+         * the rows' temporary CSV less its header (it said ":4" of row 3). */
+        cseg_diag r = *d;
+        snprintf(r.file, sizeof r.file, "%s", o->table ? o->table : "query");
+        snprintf(r.msg, sizeof r.msg, "row %ld: %.480s", d->line - 1, d->msg);
+        r.line = r.col = 0;
+        return cli_fail(rc, &r, NULL);
+    }
     return cli_fail(rc, d, NULL);
 }
 

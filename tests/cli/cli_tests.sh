@@ -168,6 +168,10 @@ done
 contains fit-long-column "$T/lcol/segments.json" "\"name\": \"High $(printf '\303\251')"
 expect 0 fit-long-column-assign -- "$BIN" assign "$T/lcol/model.json" "$T/long_col.csv" --out "$T/lcol_a.csv"
 expect 0 fit-long-column-report -- "$BIN" report "$T/lcol"
+# a column name with a line end in it: the error is one line (the line end written \n)
+printf 'CustomerID,"A\nB","A\nB"\n1,2,3\n' >"$T/nl_header.csv"
+expect 1 header-line-end -- "$BIN" fit "$T/nl_header.csv" --out "$T/nlh"
+stderr_is header-line-end "custseg: $T/nl_header.csv:1:4: column name \"A\\nB\" appears twice in the header (columns 2 and 3)"
 # an SVM cross-validated when a segment is too small for its folds: said so, naming the
 # segment from 1 (it failed with "class 3 has no rows")
 expect 0 fit-gmm-small-segments -- "$BIN" fit "$MALL" --algo gmm --out "$T/tg" --quiet

@@ -89,6 +89,10 @@ int cli_utf8_chars(const char *s);
  * input", "the --by file"), else 0. */
 int cli_folder_output_is_input(const char *cmd, const char *dir, const char *const *names,
                                size_t n, const char *input, const char *what);
+/* "custseg: PREFIXTEXT" and a line end on stderr, control characters of
+ * text (a line end in a column's name, say) written as \n, \t, \xHH: a
+ * message is one line. */
+void cli_put_line(const char *prefix, const char *text);
 int cli_output_is_input(const char *cmd, const char *option, const char *out,
                         const char *const *inputs, const char *const *what, size_t n);
 /* Whether FILE's header holds every feature column of the model (*have of

@@ -23,6 +23,25 @@ int cli_status_of(int code)
     return EXIT_DATA;
 }
 
+void cli_put_line(const char *prefix, const char *text)
+{
+    fputs("custseg: ", stderr);
+    fputs(prefix, stderr);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p >= 0x20 && *p != 0x7f)
+            fputc(*p, stderr);
+        else if (*p == '\n')
+            fputs("\\n", stderr);
+        else if (*p == '\r')
+            fputs("\\r", stderr);
+        else if (*p == '\t')
+            fputs("\\t", stderr);
+        else
+            fprintf(stderr, "\\x%02x", *p);
+    }
+    fputc('\n', stderr);
+}
+
 int cli_fail(int code, const cseg_diag *d, const char *context)
 {
     char buf[1200];
@@ -30,9 +49,9 @@ int cli_fail(int code, const cseg_diag *d, const char *context)
         /* A data error names its file: the context is the file being read. */
         cseg_diag named = *d;
         snprintf(named.file, sizeof named.file, "%s", context);
-        fprintf(stderr, "custseg: %s\n", cseg_diag_format(&named, buf, sizeof buf));
+        cli_put_line("", cseg_diag_format(&named, buf, sizeof buf));
     } else if (d && (d->msg[0] || d->file[0]))
-        fprintf(stderr, "custseg: %s\n", cseg_diag_format(d, buf, sizeof buf));
+        cli_put_line("", cseg_diag_format(d, buf, sizeof buf));
     else if (context)
         fprintf(stderr, "custseg: %s: %s\n", context, cseg_strerror(code));
     else
@@ -42,23 +61,24 @@ int cli_fail(int code, const cseg_diag *d, const char *context)
 
 int cli_error(int status, const char *fmt, ...)
 {
+    char buf[2048];
     va_list ap;
-    fputs("custseg: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    cli_put_line("", buf);
     return status;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+    char buf[2048];
     va_list ap;
-    fputs("custseg: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry 'custseg %s --help'.\n", cmd ? cmd : "");
+    cli_put_line("", buf);
+    fprintf(stderr, "Try 'custseg %s --help'.\n", cmd ? cmd : "");
     return EXIT_USAGE;
 }
 

@@ -196,14 +196,14 @@ static void on_log(cseg_log_level level, const char *msg, void *user)
     if ((cp->quiet && level != CSEG_LOG_WARNING) || (level == CSEG_LOG_DETAIL && !cp->verbose))
         return;
     end_line(cp);
-    fprintf(stderr, "custseg: %s: %s\n", level == CSEG_LOG_WARNING ? "warning" : "note", msg);
+    cli_put_line(level == CSEG_LOG_WARNING ? "warning: " : "note: ", msg);
 }
 
 static void on_warning(cseg_log_level level, const char *msg, void *user)
 {
     (void)level;
     (void)user;
-    fprintf(stderr, "custseg: warning: %s\n", msg);
+    cli_put_line("warning: ", msg);
 }
 
 /* A library error: a parameter that does not fit the data is a usage error

@@ -48,14 +48,21 @@ long cseg_clv_check_summary(const double *x, const double *tx, const double *T, 
         char buf[160];
         int f = 0;
         if (!isfinite(x[i]) || x[i] < 0 || x[i] != floor(x[i]) || x[i] > 1e9) {
-            snprintf(buf, sizeof buf, "frequency %g is not a whole number of repeat purchases",
+            snprintf(buf, sizeof buf,
+                     x[i] > 1e9 && isfinite(x[i])
+                         ? "frequency %g is more repeat purchases than a summary may hold (1e9)"
+                         : "frequency %g is not a whole number of repeat purchases",
                      x[i]);
             bad = buf;
         } else if (!isfinite(tx[i]) || tx[i] < 0) {
             snprintf(buf, sizeof buf, "recency %g is not a time >= 0", tx[i]);
             bad = buf;
             f = 1;
-        } else if (!isfinite(T[i]) || T[i] < tx[i]) {
+        } else if (!isfinite(T[i]) || T[i] < 0) {
+            snprintf(buf, sizeof buf, "T %g is not a time >= 0", T[i]);
+            bad = buf;
+            f = 2;
+        } else if (T[i] < tx[i]) {
             snprintf(buf, sizeof buf, "recency %g is larger than T %g", tx[i], T[i]);
             bad = buf;
             f = 2;

@@ -77,11 +77,27 @@ static int read_summary(const char *path, const cseg_csv_params *csv, clv_input 
     for (size_t j = 0; j < cseg_csv_n_columns(hdr) && !idcol[0]; j++)
         if (cseg_is_customer_id_name(cseg_csv_column_name(hdr, j), CSEG_ID_IN_TABLE))
             snprintf(idcol, sizeof idcol, "%s", cseg_csv_column_name(hdr, j));
-    cseg_csv_close(hdr);
-    cseg_colspec spec = {idcol, CSEG_COL_TEXT, 1};
-    rp.specs = &spec;
-    rp.n_specs = idcol[0] ? 1 : 0;
+    /* The summary's columns read as numbers: a value that is not one is
+     * named by its line and column. */
+    cseg_colspec spec[5];
+    size_t ns = 0;
+    if (idcol[0])
+        spec[ns++] = (cseg_colspec){idcol, CSEG_COL_TEXT, 1};
+    for (int k = 0; k < 4; k++)
+        for (int a = 0; a < 2; a++) {
+            long j = -1;
+            for (size_t c = 0; c < cseg_csv_n_columns(hdr) && j < 0; c++)
+                if (strcmp(cseg_csv_column_name(hdr, c), want[k][a]) == 0)
+                    j = (long)c;
+            if (j >= 0) {
+                spec[ns++] = (cseg_colspec){want[k][a], CSEG_COL_NUMBER, 0};
+                break;
+            }
+        }
+    rp.specs = spec;
+    rp.n_specs = ns;
     rc = cseg_table_read_csv(&t, path, &rp, &diag);
+    cseg_csv_close(hdr);
     if (rc < 0)
         return cli_fail(rc, &diag, path);
     size_t n = cseg_table_n_rows(t);
@@ -104,17 +120,21 @@ static int read_summary(const char *path, const cseg_csv_params *csv, clv_input 
             return st;
         }
     }
-    int field;
+    int field = 0;
     char why[160];
-    long bad = cseg_clv_check_summary(col[0], col[1], col[2], col[3], n, &field, why, sizeof why);
-    for (size_t i = 0; i < n && bad < 0; i++) /* missing values come in as NaN */
-        for (int k = 0; k < 4 && col[k]; k++)
+    long bad = -1;
+    for (size_t i = 0; i < n && bad < 0; i++) { /* the first bad row; a missing value (NaN) as such */
+        for (int k = 0; k < 4 && col[k] && bad < 0; k++)
             if (isnan(col[k][i])) {
                 bad = (long)i;
                 field = k;
                 snprintf(why, sizeof why, "missing %s", want[k][1]);
-                break;
             }
+        if (bad < 0 && cseg_clv_check_summary(col[0] + i, col[1] + i, col[2] + i,
+                                              col[3] ? col[3] + i : NULL, 1, &field, why,
+                                              sizeof why) == 0)
+            bad = (long)i;
+    }
     if (bad >= 0) {
         fprintf(stderr, "custseg: %s:%ld:%ld: %s\n", path, cseg_table_row_line(t, (size_t)bad),
                 where[field] + 1, why);

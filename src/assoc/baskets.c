@@ -623,13 +623,36 @@ int cseg_baskets_set_segments(cseg_baskets *b, const cseg_table *c, const char *
                           "the customers need a text id column \"%s\" and a number column "
                           "\"segment\"",
                           id_column ? id_column : CSEG_RFM_COL_CUSTOMER_ID);
-    size_t n = cseg_table_n_rows(c), k = 0;
+    size_t n = cseg_table_n_rows(c), k = 0, nl = cseg_table_n_levels(c, (size_t)ji);
+    /* A customer on two rows in two segments: which one its baskets go to
+     * would be the last row's, silently. */
+    size_t *first = malloc((nl ? nl : 1) * sizeof *first);
+    if (!first)
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t l = 0; l < nl; l++)
+        first[l] = SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
-        if (!(seg[i] >= 1 && seg[i] <= 4096 && seg[i] == floor(seg[i])))
+        if (!(seg[i] >= 1 && seg[i] <= 4096 && seg[i] == floor(seg[i]))) {
+            free(first);
             return cseg__diag(d, CSEG_EINVAL, NULL, cseg_table_row_line(c, i), js + 1,
                               "segment must be a whole number 1..4096");
+        }
         k = (size_t)seg[i] > k ? (size_t)seg[i] : k;
+        if (ids[i] < 0)
+            continue;
+        size_t f = first[ids[i]];
+        if (f == SIZE_MAX) {
+            first[ids[i]] = i;
+        } else if (seg[f] != seg[i]) {
+            free(first);
+            return cseg__diag(d, CSEG_EINVAL, NULL, cseg_table_row_line(c, i), ji + 1,
+                              "customer \"%s\" is in segment %g here and in segment %g on line "
+                              "%ld: one segment a customer",
+                              cseg_table_level(c, (size_t)ji, ids[i]), seg[i], seg[f],
+                              cseg_table_row_line(c, f));
+        }
     }
+    free(first);
     /* customer name -> segment, through the baskets' customer index */
     cseg__strmap map;
     int rc = cseg__strmap_init(&map);

@@ -886,6 +886,11 @@ lacks report-stale-rules "$T/rstale_report.html" "What each segment buys togethe
 expect 0 rules-by-other-log -- "$BIN" run "$SMALL" --k 3 --out "$T/rsm" --quiet
 expect 0 rules-by-other-log -- "$BIN" rules "$RETAIL" --by "$T/rsm/customers.csv" --min-support 0.05 --out "$T/rsm2" --quiet
 contains rules-by-other-log "$T/err" "none of the customers of $RETAIL is in $T/rsm/customers.csv"
+# a customer in two segments of --by: refused naming both lines (the last row won, silently)
+{ cat "$T/rsm/customers.csv"; sed -n 2p "$T/rsm/customers.csv" | awk -F, -v OFS=, '{ $(NF-2) = $(NF-2) % 3 + 1; print }'; } >"$T/by_twice.csv"
+expect 1 rules-by-twice -- "$BIN" rules "$SMALL" --by "$T/by_twice.csv" --min-support 0.05 --out "$T/rsm3" --quiet
+contains rules-by-twice "$T/err" "$T/by_twice.csv:26:1: customer \"$(sed -n 2p "$T/rsm/customers.csv" | cut -d, -f1)\" is in segment"
+contains rules-by-twice "$T/err" "on line 2: one segment a customer"
 expect 0 rules-codes -- "$BIN" rules "$RETAIL" --codes --min-support 0.02 --min-confidence 0.5 --out "$T/rc"
 contains rules-codes "$T/out" "{22697, 22699} -> {22698}"
 

@@ -5,6 +5,7 @@
  * loading of optional libraries (cseg__dl_load). */
 #include <dlfcn.h>
 #include <float.h>
+#include <jansson.h>
 #include <math.h>
 
 #include "util.h"
@@ -267,6 +268,30 @@ static void test_xsum_limits(void **state)
     assert_same_bits(twice, 2 * one);
 }
 
+/* Text into JSON: valid UTF-8 as it is; an invalid byte as U+FFFD, never
+ * the whole value dropped (json_string gives NULL); cuts between characters. */
+static void test_utf8_text(void **state)
+{
+    (void)state;
+    json_t *j = cseg__jstr("caf\xc3\xa9");
+    assert_string_equal(json_string_value(j), "caf\xc3\xa9");
+    json_decref(j);
+    j = cseg__jstr("ab\xc3 \xffz");
+    assert_non_null(j);
+    assert_string_equal(json_string_value(j), "ab\xef\xbf\xbd \xef\xbf\xbdz");
+    json_decref(j);
+    assert_null(cseg__jstr(NULL));
+    assert_int_equal(cseg__utf8_prefix("a\xc3\xa9" "b", 2), 1);
+    assert_int_equal(cseg__utf8_prefix("a\xc3\xa9" "b", 3), 3);
+    assert_int_equal(cseg__utf8_prefix("ab", 10), 2);
+    char s[] = "xy\xe2\x82";
+    cseg__utf8_chop(s);
+    assert_string_equal(s, "xy");
+    char t[] = "xy\xe2\x82\xac";
+    cseg__utf8_chop(t);
+    assert_string_equal(t, "xy\xe2\x82\xac");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_dl_load),
         cmocka_unit_test(test_xsum_fsum),
         cmocka_unit_test(test_xsum_limits),
+        cmocka_unit_test(test_utf8_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -882,19 +882,19 @@ static const char *log_name(cseg_logmode l)
 
 static json_t *str_or_null(const char *s)
 {
-    return s && *s ? json_string(s) : json_null();
+    return s && *s ? cseg__jstr(s) : json_null();
 }
 
 static json_t *day_json(int64_t day)
 {
     if (day == CSEG_DAY_AUTO)
-        return json_string("auto");
+        return cseg__jstr("auto");
     int y;
     unsigned mo, dd;
     char buf[32];
     cseg__civil_from_days(day, &y, &mo, &dd);
     snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, mo, dd);
-    return json_string(buf);
+    return cseg__jstr(buf);
 }
 
 /* n doubles as a flat array. */
@@ -932,7 +932,7 @@ static json_t *pca_json(const cseg_pca *p)
 static json_t *classifier_json(const cseg_model *m)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "kind", json_string(m->classifier_kind));
+    json_object_set_new(o, "kind", cseg__jstr(m->classifier_kind));
     json_object_set_new(o, "k", json_integer((json_int_t)m->k));
     json_object_set_new(o, "dim", json_integer((json_int_t)cseg_model_dim(m)));
     if (m->svm) {
@@ -974,12 +974,12 @@ static json_t *to_json(const cseg_model *m)
     json_t *model = json_object(), *segs = json_array(), *feats = json_array();
     json_error_t err;
     json_t *meta = json_loads(cseg_model_meta(m), 0, &err);
-    json_object_set_new(root, "format", json_string("custseg-model"));
+    json_object_set_new(root, "format", cseg__jstr("custseg-model"));
     json_object_set_new(root, "version", json_integer(CSEG_MODEL_FORMAT_VERSION));
-    json_object_set_new(root, "custseg_version", json_string(CSEG_VERSION_STRING));
+    json_object_set_new(root, "custseg_version", cseg__jstr(CSEG_VERSION_STRING));
     if (m->source == CSEG_SOURCE_TRANSACTIONS) {
         json_t *roles = json_object();
-        json_object_set_new(src, "kind", json_string("transactions"));
+        json_object_set_new(src, "kind", cseg__jstr("transactions"));
         json_object_set_new(roles, "customer", str_or_null(m->roles.customer));
         json_object_set_new(roles, "date", str_or_null(m->roles.date));
         json_object_set_new(roles, "invoice", str_or_null(m->roles.invoice));
@@ -1005,7 +1005,7 @@ static json_t *to_json(const cseg_model *m)
         if (m->roles.n_attributes > 0) {
             json_t *at = json_array();
             for (size_t a = 0; a < m->roles.n_attributes; a++)
-                json_array_append_new(at, json_string(m->roles.attributes[a]));
+                json_array_append_new(at, cseg__jstr(m->roles.attributes[a]));
             json_object_set_new(src, "attributes", at);
         }
         json_object_set_new(src, "date_format", str_or_null(m->date_format));
@@ -1016,29 +1016,29 @@ static json_t *to_json(const cseg_model *m)
         if (m->rfm.clv.enabled)
             json_object_set_new(src, "clv", cseg__clv_json(&m->rfm.clv));
     } else {
-        json_object_set_new(src, "kind", json_string("customers"));
+        json_object_set_new(src, "kind", cseg__jstr("customers"));
         json_object_set_new(src, "id_column", str_or_null(m->id_column));
     }
     json_object_set_new(root, "source", src);
     for (size_t j = 0; j < cseg_prep_n_inputs(m->prep); j++)
-        json_array_append_new(feats, json_string(cseg_prep_input_name(m->prep, j)));
+        json_array_append_new(feats, cseg__jstr(cseg_prep_input_name(m->prep, j)));
     json_object_set_new(root, "features", feats);
-    json_object_set_new(prep, "scale", json_string(scale_name(m->prep->params.scale)));
-    json_object_set_new(prep, "log", json_string(log_name(m->prep->params.log)));
+    json_object_set_new(prep, "scale", cseg__jstr(scale_name(m->prep->params.scale)));
+    json_object_set_new(prep, "log", cseg__jstr(log_name(m->prep->params.log)));
     json_object_set_new(prep, "skew_threshold", json_real(m->prep->params.skew_threshold));
     json_object_set_new(prep, "max_levels", json_integer((json_int_t)m->prep->params.max_levels));
     for (size_t j = 0; j < m->prep->n_cols; j++) {
         const cseg_prep_col *c = &m->prep->cols[j];
         json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(c->name));
+        json_object_set_new(o, "name", cseg__jstr(c->name));
         if (c->categorical) {
             json_t *lv = json_array();
-            json_object_set_new(o, "type", json_string("category"));
+            json_object_set_new(o, "type", cseg__jstr("category"));
             for (size_t q = 0; q < c->n_levels; q++)
-                json_array_append_new(lv, json_string(c->levels[q]));
+                json_array_append_new(lv, cseg__jstr(c->levels[q]));
             json_object_set_new(o, "levels", lv);
         } else {
-            json_object_set_new(o, "type", json_string("number"));
+            json_object_set_new(o, "type", cseg__jstr("number"));
             json_object_set_new(o, "median", json_real(c->median));
             json_object_set_new(o, "log", json_boolean(c->log));
             json_object_set_new(o, "shift", json_real(c->shift));
@@ -1052,12 +1052,12 @@ static json_t *to_json(const cseg_model *m)
     if (m->pca)
         json_object_set_new(root, "pca", pca_json(m->pca));
     size_t k = cseg_model_k(m), d = cseg_model_dim(m);
-    json_object_set_new(model, "algorithm", json_string(cseg_algo_name(m->algo)));
+    json_object_set_new(model, "algorithm", cseg__jstr(cseg_algo_name(m->algo)));
     json_object_set_new(model, "k", json_integer((json_int_t)k));
     json_object_set_new(model, "dim", json_integer((json_int_t)d));
     if (m->algo == CSEG_ALGO_KMEANS || m->algo == CSEG_ALGO_HCLUST) {
         if (m->algo == CSEG_ALGO_HCLUST) {
-            json_object_set_new(model, "linkage", json_string(cseg_linkage_name(m->linkage)));
+            json_object_set_new(model, "linkage", cseg__jstr(cseg_linkage_name(m->linkage)));
             json_object_set_new(model, "approximate", json_boolean(m->approximate));
         }
         json_object_set_new(model, "centroids", matrix_json(cseg_kmeans_centroids(m->km), k, d));
@@ -1083,7 +1083,7 @@ static json_t *to_json(const cseg_model *m)
     } else {
         cseg_gmm_cov ct = cseg_gmm_cov_type(m->gmm);
         size_t nv = cseg_gmm_cov_size(ct, k, d);
-        json_object_set_new(model, "covariance_type", json_string(cseg_gmm_cov_name(ct)));
+        json_object_set_new(model, "covariance_type", cseg__jstr(cseg_gmm_cov_name(ct)));
         json_object_set_new(model, "weights", vector_json(cseg_gmm_weights(m->gmm), k));
         json_object_set_new(model, "means", matrix_json(cseg_gmm_means(m->gmm), k, d));
         json_object_set_new(model, "covariances", vector_json(cseg_gmm_covariances(m->gmm), nv));
@@ -1101,9 +1101,9 @@ static json_t *to_json(const cseg_model *m)
         for (size_t i = 0; i < m->n_known; i++) {
             char hex[17];
             snprintf(hex, sizeof hex, "%016" PRIx64, m->known_fp[i]);
-            json_array_append_new(ids, json_string(m->known_id[i]));
+            json_array_append_new(ids, cseg__jstr(m->known_id[i]));
             json_array_append_new(lab, json_integer(m->known_label[i]));
-            json_array_append_new(fp, json_string(hex));
+            json_array_append_new(fp, cseg__jstr(hex));
         }
         json_object_set_new(kn, "ids", ids);
         json_object_set_new(kn, "segments", lab);

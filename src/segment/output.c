@@ -39,7 +39,7 @@ static json_t *day_json(int64_t day)
 {
     char buf[32];
     cseg_format_date(day, buf, sizeof buf);
-    return json_string(buf);
+    return cseg__jstr(buf);
 }
 
 static json_t *quality_json(const cseg_quality *q)
@@ -73,8 +73,8 @@ static json_t *k_selection_json(const cseg_segmentation *r)
 {
     const cseg_segment_params *p = &r->p;
     json_t *ks = json_object(), *tab = json_array();
-    json_object_set_new(ks, "mode", json_string(k_mode(p)));
-    json_object_set_new(ks, "rule", json_string(r->fit.rule));
+    json_object_set_new(ks, "mode", cseg__jstr(k_mode(p)));
+    json_object_set_new(ks, "rule", cseg__jstr(r->fit.rule));
     json_object_set_new(ks, "chosen_k", json_integer((json_int_t)r->k));
     if (r->fit.k_sample) /* the table's scores are a sample's */
         json_object_set_new(ks, "sample", json_integer((json_int_t)r->fit.k_sample));
@@ -108,18 +108,18 @@ static json_t *model_json(const cseg_segmentation *r)
     const cseg_model *m = r->in.model;
     size_t n = r->n, sil_n = cseg__sil_sample(p, n);
     json_t *mj = json_object();
-    json_object_set_new(mj, "algorithm", json_string(cseg_algo_name(p->algo)));
+    json_object_set_new(mj, "algorithm", cseg__jstr(cseg_algo_name(p->algo)));
     json_object_set_new(mj, "k", json_integer((json_int_t)r->k));
     json_object_set_new(mj, "seed", json_integer((json_int_t)p->seed));
     if (p->algo == CSEG_ALGO_KMEANS) {
         json_object_set_new(mj, "kmeans_variant",
-                            json_string(p->kmeans_algorithm == CSEG_KMEANS_LLOYD ? "lloyd"
+                            cseg__jstr(p->kmeans_algorithm == CSEG_KMEANS_LLOYD ? "lloyd"
                                                                                  : "hamerly"));
         json_object_set_new(mj, "n_init", json_integer((json_int_t)p->n_init));
         json_object_set_new(mj, "max_iter", json_integer((json_int_t)p->max_iter));
         json_object_set_new(mj, "tol", json_real(p->tol));
     } else if (p->algo == CSEG_ALGO_HCLUST) {
-        json_object_set_new(mj, "linkage", json_string(cseg_linkage_name(p->linkage)));
+        json_object_set_new(mj, "linkage", cseg__jstr(cseg_linkage_name(p->linkage)));
         json_object_set_new(mj, "approximate", json_boolean(cseg_hclust_is_approximate(r->fit.tree)));
         json_object_set_new(mj, "n_leaves", json_integer((json_int_t)cseg_hclust_n_leaves(r->fit.tree)));
         if (p->height > 0)
@@ -132,7 +132,7 @@ static json_t *model_json(const cseg_segmentation *r)
         json_object_set_new(mj, "core_points",
                             json_integer((json_int_t)cseg_dbscan_n_core(cseg_model_dbscan(m))));
     } else {
-        json_object_set_new(mj, "covariance_type", json_string(cseg_gmm_cov_name(p->covariance)));
+        json_object_set_new(mj, "covariance_type", cseg__jstr(cseg_gmm_cov_name(p->covariance)));
         json_object_set_new(mj, "n_init", json_integer((json_int_t)p->n_init));
         json_object_set_new(mj, "bic", cseg__jnum(F->bic));
         json_object_set_new(mj, "aic", cseg__jnum(F->aic));
@@ -186,10 +186,10 @@ static json_t *segments_json(const cseg_segmentation *r)
     for (size_t s = 0; s < r->k; s++) {
         json_t *so = json_object(), *mean = json_object(), *med = json_object();
         json_object_set_new(so, "segment", json_integer((json_int_t)(s + 1)));
-        json_object_set_new(so, "name", json_string(cseg_profile_name(prof, s)));
+        json_object_set_new(so, "name", cseg__jstr(cseg_profile_name(prof, s)));
         const char *act = cseg_profile_action_for(cseg_profile_name(prof, s));
         if (r->in.rfm)
-            json_object_set_new(so, "action", act ? json_string(act) : json_null());
+            json_object_set_new(so, "action", act ? cseg__jstr(act) : json_null());
         json_object_set_new(so, "size", json_integer((json_int_t)cseg_profile_size(prof, s)));
         json_object_set_new(so, "share", cseg__jnum(cseg_profile_share(prof, s)));
         json_object_set_new(so, "revenue_share", cseg__jnum(cseg_profile_revenue_share(prof, s)));
@@ -234,10 +234,10 @@ static int set_meta(cseg_segmentation *r)
 {
     const cseg_candidate *F = r->fit.has_final ? &r->fit.final : &r->cands[r->fit.chosen];
     json_t *meta = json_object();
-    json_object_set_new(meta, "input", json_string(r->input_name));
+    json_object_set_new(meta, "input", cseg__jstr(r->input_name));
     json_object_set_new(meta, "n_customers", json_integer((json_int_t)r->n));
-    json_object_set_new(meta, "k_mode", json_string(k_mode(&r->p)));
-    json_object_set_new(meta, "rule", json_string(r->fit.rule));
+    json_object_set_new(meta, "k_mode", cseg__jstr(k_mode(&r->p)));
+    json_object_set_new(meta, "rule", cseg__jstr(r->fit.rule));
     json_object_set_new(meta, "inertia", cseg__jnum(F->inertia));
     if (r->p.algo == CSEG_ALGO_KMEANS || r->p.algo == CSEG_ALGO_GMM)
         json_object_set_new(meta, "n_iter", json_integer((json_int_t)F->n_iter));
@@ -314,9 +314,9 @@ static json_t *previous_json(const cseg_segmentation *r)
         json_t *js = json_object();
         long i = pv->of_new[s];
         json_object_set_new(js, "segment", json_integer((json_int_t)s + 1));
-        json_object_set_new(js, "name", json_string(cseg_model_name(r->in.model, s)));
+        json_object_set_new(js, "name", cseg__jstr(cseg_model_name(r->in.model, s)));
         json_object_set_new(js, "previous_segment", i >= 0 ? json_integer(i + 1) : json_null());
-        json_object_set_new(js, "status", json_string(i >= 0 ? "continued" : "new"));
+        json_object_set_new(js, "status", cseg__jstr(i >= 0 ? "continued" : "new"));
         json_object_set_new(js, "jaccard", cseg__jnum(pv->jaccard[s]));
         json_object_set_new(js, "centre_distance", cseg__jnum(pv->dist[s]));
         json_array_append_new(segs, js);
@@ -338,7 +338,7 @@ static json_t *previous_json(const cseg_segmentation *r)
                                                      : NAN));
         }
         json_object_set_new(row, "previous_segment", json_integer((json_int_t)i + 1));
-        json_object_set_new(row, "name", json_string(pv->names[i]));
+        json_object_set_new(row, "name", cseg__jstr(pv->names[i]));
         json_object_set_new(row, "counts", cnt);
         json_object_set_new(row, "shares", sh);
         json_array_append_new(rows, row);
@@ -388,8 +388,8 @@ static json_t *clv_json(const cseg_segmentation *r)
         cseg_format_date(c->calibration_end, a, sizeof a);
         cseg_format_date(c->holdout_end, b, sizeof b);
         json_t *h = json_object(), *g = json_array();
-        json_object_set_new(h, "calibration_end", json_string(a));
-        json_object_set_new(h, "holdout_end", json_string(b));
+        json_object_set_new(h, "calibration_end", cseg__jstr(a));
+        json_object_set_new(h, "holdout_end", cseg__jstr(b));
         json_object_set_new(h, "duration", cseg__jnum(c->duration));
         json_object_set_new(h, "bgnbd", json_pack("{s:f,s:f,s:f,s:f}", "r", c->bgnbd.param[0],
                                                   "alpha", c->bgnbd.param[1], "a",
@@ -432,9 +432,9 @@ int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d)
 {
     json_t *root = json_object(), *feat = json_array(), *mfeat = json_array();
     const cseg_prep *pp = cseg_model_prep(r->in.model);
-    json_object_set_new(root, "custseg_version", json_string(cseg_version()));
-    json_object_set_new(root, "input", json_string(r->input_name));
-    json_object_set_new(root, "input_kind", json_string(r->in.has_quality ? "transactions"
+    json_object_set_new(root, "custseg_version", cseg__jstr(cseg_version()));
+    json_object_set_new(root, "input", cseg__jstr(r->input_name));
+    json_object_set_new(root, "input_kind", cseg__jstr(r->in.has_quality ? "transactions"
                                                                           : "customers"));
     json_object_set_new(root, "n_customers", json_integer((json_int_t)r->n));
     json_t *warn = json_array();
@@ -447,13 +447,13 @@ int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d)
     if (r->in.has_quality && cseg_model_rfm(r->in.model)->clv.has_fit)
         json_object_set_new(root, "clv", clv_json(r));
     for (size_t j = 0; j < r->in.n_features; j++)
-        json_array_append_new(feat, json_string(r->in.features[j]));
+        json_array_append_new(feat, cseg__jstr(r->in.features[j]));
     for (size_t j = 0; j < cseg_prep_n_outputs(pp); j++)
-        json_array_append_new(mfeat, json_string(cseg_prep_output_name(pp, j)));
+        json_array_append_new(mfeat, cseg__jstr(cseg_prep_output_name(pp, j)));
     json_object_set_new(root, "features", feat);
     json_object_set_new(root, "model_features", mfeat);
     json_object_set_new(root, "revenue_column", r->in.revenue_column
-                                                    ? json_string(r->in.revenue_column)
+                                                    ? cseg__jstr(r->in.revenue_column)
                                                     : json_null());
     json_object_set_new(root, "k_selection", k_selection_json(r));
     json_object_set_new(root, "model", model_json(r));
@@ -542,7 +542,7 @@ int cseg_segment_write_dendrogram(const cseg_segmentation *r, const char *csv_pa
     if ((rc = cseg_table_write_csv(t, csv_path, d)) < 0)
         goto out;
     json_t *j = json_object(), *merges = json_array();
-    json_object_set_new(j, "linkage", json_string(cseg_linkage_name(r->p.linkage)));
+    json_object_set_new(j, "linkage", cseg__jstr(cseg_linkage_name(r->p.linkage)));
     json_object_set_new(j, "n_leaves", json_integer((json_int_t)(m + 1)));
     json_object_set_new(j, "approximate", json_boolean(cseg_hclust_is_approximate(tree)));
     json_object_set_new(j, "columns", json_pack("[ssss]", "id_a", "id_b", "height", "size"));

@@ -436,8 +436,11 @@ int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_
     if (p->algo == CSEG_ALGO_DBSCAN || p->height > 0) {
         kmin = kmax = 0; /* one candidate; k comes from the data */
     } else {
-        if (kmax > n - 1 && !p->k)
+        if (kmax > n - 1 && !p->k) {
+            if (progress) /* the segmentation's own k table, not a bootstrap's */
+                cseg__k_range_note(p, n);
             kmax = n - 1;
+        }
         if (kmin > kmax)
             kmin = kmax;
     }

@@ -298,6 +298,8 @@ static int compare(cseg_comparison **out, cseg__input *in, const cseg_compare_pa
     }
     if ((rc = cseg__k_range_check(&p->segment, c->n, d)) < 0) /* as fit says it */
         goto out;
+    if (!p->segment.k && p->segment.k_max > c->n - 1)
+        cseg__k_range_note(&p->segment, c->n);
     for (size_t a = 0; a < na; a++) {
         cseg_segment_params t = p->segment;
         cseg_algo_parse(algos[a], &t.algo, &t.linkage);

@@ -744,6 +744,13 @@ out:
     return rc;
 }
 
+void cseg__k_range_note(const cseg_segment_params *p, size_t n)
+{
+    cseg__log(p, CSEG_LOG_NOTE,
+              "k from %zu to %zu only, of %zu..%zu: %zu customers make at most %zu segments",
+              p->k_min, n - 1, p->k_min, p->k_max, n, n - 1);
+}
+
 int cseg__k_range_check(const cseg_segment_params *p, size_t n, cseg_diag *d)
 {
     /* A range whose every k is beyond the customers (k up to n - 1 are

@@ -105,6 +105,11 @@ CSEG_API const char *cseg_table_text_because(const cseg_table *t, size_t j, long
  * %.17g shortest round-trip form, missing as empty) to a temporary file in
  * the same directory, then rename it over path: path is never half-written.
  * Errors: CSEG_EIO with diag naming the file. */
+/* A customer id as an id column reads it (cseg_colspec.is_id): *s and *len
+ * narrowed to the text without surrounding spaces and tabs, and without a
+ * fraction of zeros after digits ("17850.0" is "17850"). */
+CSEG_API void cseg_id_normalize(const char **s, size_t *len);
+
 CSEG_API int cseg_table_write_csv(const cseg_table *t, const char *path, cseg_diag *diag);
 
 /* The same CSV text to an open stream (e.g. stdout), rows formatted in

@@ -339,6 +339,11 @@ void cseg__id_normalize(const char **ps, size_t *plen)
     *plen = len;
 }
 
+void cseg_id_normalize(const char **s, size_t *len)
+{
+    cseg__id_normalize(s, len);
+}
+
 static void shorten(char *dst, size_t size, const char *s, size_t len)
 {
     size_t keep = len < 40 ? len : 40;

@@ -122,6 +122,10 @@ sleep 0.3
 [ -p "$T/fifo" ] && ok || bad "assign-fifo: the FIFO was replaced"
 contains assign-fifo "$T/from_fifo" "customer_id,segment"
 expect 0 assign-json -- "$BIN" assign "$T/o1/model.json" "$T/o1/customers.csv" --format json
+# a DBSCAN model's outliers have no distance: null, not a missing key
+expect 0 assign-json-dbscan -- "$BIN" fit "$MALL" --algo dbscan --out "$T/adb" --quiet
+expect 0 assign-json-dbscan -- "$BIN" assign "$T/adb/model.json" "$MALL" --format json
+if [ "$(grep -c '"distance"' "$T/out")" -eq 200 ]; then ok; else bad "assign-json-dbscan: $(grep -c '"distance"' "$T/out") of 200 objects have a distance key"; fi
 contains assign-json "$T/out" '"segment_name":'
 expect 0 assign-as-of-auto -- "$BIN" assign "$T/o1/model.json" "$SMALL" --as-of auto
 
@@ -376,6 +380,9 @@ contains explain-share "$T/out" "What puts them there (share of the decision):"
 contains explain-rules "$T/out" "rules (a depth-3 tree on the features"
 expect 0 explain-json -- "$BIN" explain "$T/pa/model.json" --customer 3 --format json
 contains explain-json "$T/out" '"runner_up":'
+# the id read as the file's ids are: " 3" and "3.0" are customer 3
+expect 0 explain-id-as-read -- "$BIN" explain "$T/pa/model.json" --customer " 3.0"
+contains explain-id-as-read "$T/out" "is in segment"
 expect 1 explain-unknown -- "$BIN" explain "$T/pa/model.json" --customer nobody
 contains explain-unknown "$T/err" 'no customer "nobody"'
 expect 2 explain-no-customer -- "$BIN" explain "$T/pa/model.json"

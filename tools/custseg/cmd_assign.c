@@ -271,7 +271,9 @@ int cmd_assign(int argc, char **argv)
             }
             json_object_set_new(o, "segment", json_integer(lab[i] + 1));
             json_object_set_new(o, "segment_name", json_string(names[lab[i]]));
-            json_object_set_new(o, "distance", json_real(dist[i]));
+            /* null where no distance applies (DBSCAN's outliers, a classifier):
+             * json_real gives NULL for NaN, and the key went missing */
+            json_object_set_new(o, "distance", isfinite(dist[i]) ? json_real(dist[i]) : json_null());
             if (why) {
                 json_t *ra = json_array();
                 for (size_t u = 0; u < 3; u++)

@@ -213,6 +213,10 @@ int cmd_explain(int argc, char **argv)
     for (size_t q = 0; q < nid; q++) {
         long row = -1;
         char buf[64];
+        /* The id as the file's ids are read: " 17850" and "17850.0" are 17850. */
+        const char *want = ids[q];
+        size_t wlen = strlen(want);
+        cseg_id_normalize(&want, &wlen);
         for (size_t i = 0; i < n && row < 0; i++) {
             int32_t c = cseg_table_codes(t, (size_t)jid) ? cseg_table_codes(t, (size_t)jid)[i] : -1;
             const char *id = c >= 0 ? cseg_table_level(t, (size_t)jid, c) : NULL;
@@ -220,7 +224,7 @@ int cmd_explain(int argc, char **argv)
                 snprintf(buf, sizeof buf, "%.17g", cseg_table_numbers(t, (size_t)jid)[i]);
                 id = buf;
             }
-            if (id && strcmp(id, ids[q]) == 0)
+            if (id && strlen(id) == wlen && memcmp(id, want, wlen) == 0)
                 row = (long)i;
         }
         if (row < 0) {

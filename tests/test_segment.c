@@ -373,6 +373,32 @@ static void test_kmeans_no_empty_segment(void **state)
     cseg_table_free(t);
 }
 
+/* A mixture whose components the customers cannot fill: the row shows
+ * fewer segments than components, so no BIC (it was the k-component
+ * model's, beside a smaller k). */
+static void test_gmm_collapsed_no_bic(void **state)
+{
+    (void)state;
+    double a[5] = {1, 1, 1, 1, 1}, b[5] = {2, 2, 2, 2, 2};
+    cseg_table *t = NULL;
+    assert_int_equal(cseg_table_create(&t, 5), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "a", a), 0);
+    assert_int_equal(cseg_table_add_numbers(t, "b", b), 0);
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.algo = CSEG_ALGO_GMM;
+    p.k = 2;
+    cseg_segmentation *r = NULL;
+    cseg_diag d;
+    if (cseg_segment_customers(&r, t, NULL, &p, &d) < 0)
+        fail_msg("%s", d.msg);
+    assert_int_equal(cseg_segment_k(r), 1);
+    const cseg_candidate *c = &cseg_segment_candidates(r)[cseg_segment_chosen(r)];
+    assert_true(isnan(c->bic) && isnan(c->aic));
+    cseg_segment_free(r);
+    cseg_table_free(t);
+}
+
 static void test_param_errors(void **state)
 {
     (void)state;
@@ -800,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_progress_cancel),
         cmocka_unit_test(test_write_progress),
         cmocka_unit_test(test_param_errors),
+        cmocka_unit_test(test_gmm_collapsed_no_bic),
         cmocka_unit_test(test_kmeans_no_empty_segment),
         cmocka_unit_test(test_ward_micro_fewer_than_k),
         cmocka_unit_test(test_compare),

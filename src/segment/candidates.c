@@ -514,7 +514,10 @@ int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_
         c->c.n_noise = count_noise(c->labels, n);
         c->c.n_clusters = max_label(c->labels, n);
         c->c.k = c->c.n_clusters + (p->algo == CSEG_ALGO_DBSCAN);
-        if (p->algo != CSEG_ALGO_GMM)
+        /* BIC and AIC are a mixture's of k components: with fewer segments
+         * than components (customers too alike), the row's k would pair
+         * them with the wrong model. */
+        if (p->algo != CSEG_ALGO_GMM || c->c.n_clusters < k)
             c->c.bic = c->c.aic = NAN;
         if (scores)
             score(p, Z, n, d, c);

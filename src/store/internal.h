@@ -109,6 +109,12 @@ struct cseg_store {
     int readonly;    /* opened read-only: an existing SQLite file this user cannot write */
 };
 
+/* In the caller's transaction, the writers' lock on each customer of ids
+ * (PostgreSQL's advisory locks; nothing where the back end has none), taken
+ * in the order of the ids' bytes, each once, so that two writers locking
+ * overlapping customers never wait on each other in a cycle. */
+int cseg__store_lock_customers(cseg_store *s, const char *const *ids, size_t n, cseg_diag *d);
+
 /* The event writer's cache (stream.c): dropped when something else changes
  * the customers' state on this handle, freed on close. */
 void cseg__stream_cache_drop(cseg_store *s);

@@ -1185,6 +1185,28 @@ static int found_rows(void *ctx, size_t nc, const char *const *v)
  * a customer at a time would read them all once per customer. */
 #define FORGET_GROUP 128
 
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int cseg__store_lock_customers(cseg_store *s, const char *const *ids, size_t n, cseg_diag *d)
+{
+    if (!s->ops->xact_lock || n == 0)
+        return 0;
+    const char **v = malloc(n * sizeof *v);
+    if (!v)
+        return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
+    memcpy(v, ids, n * sizeof *v);
+    qsort(v, n, sizeof *v, cmp_id);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (i == 0 || strcmp(v[i], v[i - 1]) != 0)
+            rc = s->ops->exec(s, s->ops->xact_lock, "t", &v[i], 1, d);
+    free(v);
+    return rc;
+}
+
 int cseg_store_forget(cseg_store *s, const char *const *ids, size_t n, cseg_store_forgotten *out,
                       cseg_diag *d)
 {
@@ -1218,6 +1240,11 @@ int cseg_store_forget(cseg_store *s, const char *const *ids, size_t n, cseg_stor
     ids = (const char *const *)norm;
     cseg__stream_cache_drop(s);
     int rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d);
+    /* The event writer's lock on each customer (PostgreSQL): a batch that
+     * read a customer before this erased them would write their state back
+     * after it (SQLite's BEGIN IMMEDIATE lets one writer in at a time). */
+    if (rc == 0)
+        rc = cseg__store_lock_customers(s, ids, n, d);
     for (size_t i0 = 0; i0 < n && rc == 0; i0 += FORGET_GROUP) {
         size_t g = n - i0 < FORGET_GROUP ? n - i0 : FORGET_GROUP;
         char in[FORGET_GROUP * 6 + 8], *o = in;

@@ -858,10 +858,17 @@ static int prefetch(cseg_store *s, batch *b, const cseg_event *evs, const clean_
     int rc = 0;
     /* One writer per customer: PostgreSQL's BEGIN takes no lock (SQLite's
      * BEGIN IMMEDIATE does), and what is read here is changed and written
-     * back: the batch's customers are locked first, in the order of their
-     * events. */
-    for (size_t i = 0; i < n && rc == 0 && s->ops->xact_lock; i++)
-        rc = s->ops->exec(s, s->ops->xact_lock, "t", &evs[i].customer_id, 1, d);
+     * back: the batch's customers are locked first (as forget locks them). */
+    if (s->ops->xact_lock) {
+        const char **ids = malloc((n ? n : 1) * sizeof *ids);
+        if (!ids)
+            rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+        for (size_t i = 0; ids && i < n; i++)
+            ids[i] = evs[i].customer_id;
+        if (ids)
+            rc = cseg__store_lock_customers(s, ids, n, d);
+        free(ids);
+    }
     for (size_t t = 0; t < sizeof q / sizeof q[0] && rc == 0; t++) {
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {

@@ -81,6 +81,23 @@ if grep -q "s3cretpw\|k3y" "$R/params" "$R/pw.out" "$R/pw"/* || ! grep -q "passw
     echo "FAIL: a password was kept: $(grep -l "s3cretpw\|k3y" "$R/params" "$R/pw.out" "$R/pw"/*)"
     status=1
 fi
+# forget takes the event writer's lock on each customer: while another transaction holds
+# customer 10001's, forget waits for it (without the lock, a batch that had read the
+# customer before forget committed wrote its state back after it)
+( printf "BEGIN; SELECT pg_advisory_xact_lock(hashtext('10001'));\nSELECT pg_sleep(2);\nCOMMIT;\n" |
+    PATH="$psql_bin:$PATH" psql -X -q "$RP_URI" >/dev/null ) &
+holder=$!
+sleep 0.5
+t0=$(date +%s%N)
+"$BIN" forget --db "$RP_URI" 10001 >/dev/null 2>&1 || { echo "FAIL: forget 10001"; status=1; }
+waited=$((($(date +%s%N) - t0) / 1000000))
+wait "$holder"
+if [ "$waited" -ge 1000 ]; then
+    echo "ok: forget waited ${waited} ms for the customer's lock"
+else
+    echo "FAIL: forget did not wait for the customer's lock (${waited} ms)"
+    status=1
+fi
 rm -rf "$R"
 # Pseudonymised ids: nothing in a dump of the PostgreSQL store holds a raw id.
 PRIV_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_priv?#')

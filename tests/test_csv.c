@@ -267,6 +267,10 @@ static void test_parse_datetime(void **state)
         {"2010-12-31 23:59:60", NULL, 1293840000LL - 1},
         {"12/31/2010 23:59:60", NULL, 1293840000LL - 1},
         {"31-12-2010 23:59:60", NULL, 1293840000LL - 1},
+        /* a zero offset from UTC (PostgreSQL's timestamptz in UTC) */
+        {"2011-12-09 12:50:00+00", NULL, 1323388800LL + 12 * 3600 + 50 * 60},
+        {"2011-12-09 12:50:00.25+00:00", NULL, 1323388800LL + 12 * 3600 + 50 * 60},
+        {"2011-12-09T12:50-0000", NULL, 1323388800LL + 12 * 3600 + 50 * 60},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         long long t;
@@ -276,7 +280,8 @@ static void test_parse_datetime(void **state)
     }
     static const char *bad[] = {"", "2011-13-01", "2011-02-30", "2001-02-29", "12/32/2011",
                                 "2011-12-09 25:00", "yesterday", "2011-1-5", "1/2/3",
-                                "2011-12-09 12:5"};
+                                "2011-12-09 12:5", "2011-12-09 12:50+01", "2011-12-09 12:50+",
+                                "2011-12-09 12:50+00:30"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         long long t;
         if (cseg_parse_datetime(bad[i], strlen(bad[i]), NULL, &t) != CSEG_EPARSE)

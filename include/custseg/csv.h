@@ -76,7 +76,7 @@ CSEG_API int cseg_parse_double(const char *s, size_t len, double *out);
 
 /* Parse a date or date-time into seconds since 1970-01-01 00:00 (the clock
  * time as written; no time zones). Without fmt, accepts ISO 8601
- * (YYYY-MM-DD, YYYY-MM-DD[ T]HH:MM[:SS[.fff]][Z]), YYYYMMDD, US
+ * (YYYY-MM-DD, YYYY-MM-DD[ T]HH:MM[:SS[.fff]][Z|+00|+00:00|+0000]), YYYYMMDD, US
  * M/D/YY[YY][ H:MM[:SS]] and D-M-YYYY[ H:MM[:SS]]. With fmt, uses strptime
  * syntax. A leap second (:60) counts as :59, in its minute and day. Returns 0
  * or CSEG_EPARSE. Thread-safe. */

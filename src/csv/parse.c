@@ -255,8 +255,20 @@ static int parse_clock(const char *p, const char *end, int tsep, int *hh, int *m
                 ;
         }
     }
-    if (p < end && *p == 'Z')
+    /* A zero offset from UTC, as 'Z' or as PostgreSQL writes a timestamptz
+     * in UTC ("+00", "+00:00", "+0000"): the clock time as written. Another
+     * offset is refused (no time zones). */
+    if (p < end && *p == 'Z') {
         p++;
+    } else if (p < end && (*p == '+' || *p == '-')) {
+        static const char *const zero[] = {"00", "00:00", "0000"};
+        size_t left = (size_t)(end - p - 1), z = 0;
+        while (z < 3 && !(left == strlen(zero[z]) && memcmp(p + 1, zero[z], left) == 0))
+            z++;
+        if (z == 3)
+            return CSEG_EPARSE;
+        p = end;
+    }
     return p == end ? 0 : CSEG_EPARSE;
 }
 

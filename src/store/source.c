@@ -248,9 +248,11 @@ static int pg_rows(dbsrc *s, const char *uri, const char *sql, cseg_diag *d)
     PGconn *c = cseg__pq.PQconnectdb(uri);
     if (!c || cseg__pq.PQstatus(c) != CONNECTION_OK) {
         rc = pg_error(s, c, NULL, d);
-        if (d && strncmp(d->msg, s->what, strlen(s->what)) == 0)
-            rc = cseg__diag(d, CSEG_EIO, s->uri, 0, 0, "cannot connect to the database: %s",
-                            d->msg + strlen(s->what) + 2);
+        if (d && strncmp(d->msg, s->what, strlen(s->what)) == 0) {
+            char why[sizeof d->msg]; /* a copy: the message is rewritten in place */
+            snprintf(why, sizeof why, "%s", d->msg + strlen(s->what) + 2);
+            rc = cseg__diag(d, CSEG_EIO, s->uri, 0, 0, "cannot connect to the database: %s", why);
+        }
         cseg__pq.PQfinish(c);
         return rc;
     }

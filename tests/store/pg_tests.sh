@@ -113,6 +113,23 @@ if ! grep -q "cseg_memberships" "$P/dump.sql" || grep -q "cust-" "$P/dump.sql"; 
     status=1
 fi
 rm -rf "$P"
+# a timestamptz column is a date-time (COPY writes it "2020-01-01 10:00:00+00": refused before)
+PATH="$psql_bin:$PATH" psql -X -q "$URI" -c "CREATE TABLE tz_src AS SELECT g AS id, (g % 7) * 1.5 AS x, timestamptz '2020-01-01 10:00+00' + g * interval '1 day' AS ts FROM generate_series(1, 30) g" || status=1
+if "$BIN" fit "$URI" --table tz_src --k 2 --out "$D/tz" --quiet >/dev/null 2>"$D/tz.err"; then
+    echo "ok: a timestamptz column read as a date-time"
+else
+    echo "FAIL: a timestamptz column: $(cat "$D/tz.err")"
+    status=1
+fi
+# a database that is not there: libpq's reason (it was cut to "connect to the database: ")
+NO_URI=$(echo "$URI" | sed 's#:///custseg_test?#:///custseg_nosuch?#')
+"$BIN" run "$NO_URI" --table t --out "$D/x" 2>"$D/no.err"
+if grep -q 'database "custseg_nosuch" does not exist' "$D/no.err"; then
+    echo "ok: a missing database says so"
+else
+    echo "FAIL: a missing database: $(cat "$D/no.err")"
+    status=1
+fi
 # Database sources: a table and queries of this server.
 PATH="$psql_bin:$PATH" sh "$SRC/tests/store/source_cli.sh" "$BIN" "$SRC" postgresql "$URI" || status=1
 exit $status

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "../table/internal.h"
 #include "pq.h"
 #include "custseg/features.h"
 #include "../core/internal.h"
@@ -404,16 +405,38 @@ static int fetch(dbsrc *s, const char *uri, const char *table, const char *query
     return rc;
 }
 
-/* A message about the temporary file, about the source: line L is row L - 1
- * (the header is line 1). */
+/* The record (1: the header) that line `line` of the temporary CSV is in: a
+ * quoted text with line ends spans several lines. 0 when it cannot tell. */
+static long record_of_line(const char *path, long line)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    long ln = 1, rec = 1;
+    int quoted = 0, c;
+    while (ln < line && (c = getc(f)) != EOF) {
+        if (c == '"')
+            quoted = !quoted; /* "" inside a quoted field toggles twice */
+        else if (c == '\n') {
+            ln++;
+            rec += !quoted;
+        }
+    }
+    fclose(f);
+    return ln == line ? rec : 0;
+}
+
+/* A message about the temporary file, about the source: the record of line
+ * L is row L - 1 (the header is line 1). */
 static int blame_source(const dbsrc *s, int rc, cseg_diag *d)
 {
     if (rc >= 0 || !d || strcmp(d->file, s->path) != 0)
         return rc;
     char msg[sizeof d->msg];
     snprintf(msg, sizeof msg, "%s", d->msg);
-    if (d->line > 1)
-        cseg__diag(d, rc, s->name, 0, 0, "row %ld: %s", d->line - 1, msg);
+    long rec = d->line > 1 ? record_of_line(s->path, d->line) : 0;
+    if (rec > 1)
+        cseg__diag(d, rc, s->name, 0, 0, "row %ld: %s", rec - 1, msg);
     else
         cseg__diag(d, rc, s->name, 0, 0, "%s", msg);
     return rc;
@@ -456,6 +479,8 @@ static int read_source(cseg_table **out, const char *uri, const char *table, con
         rc = blame_source(&s, roles ? cseg_txn_read(out, s.path, roles, &p, d)
                                     : cseg_table_read_csv(out, s.path, &p, d),
                           d);
+    if (rc == 0) /* a row's "line" is its record: row i + 1 is line i + 2, header first */
+        cseg__table_number_rows(*out, 2);
     free(spec);
     src_free(&s);
     return rc;

@@ -74,6 +74,10 @@ int cseg__table_read_chunks_from(cseg_read_fn read, void *read_user, const char 
  * around it dropped, and "17850.0" is "17850" (ids exported from
  * spreadsheets). Moves *ps and shortens *plen. */
 void cseg__id_normalize(const char **ps, size_t *plen);
+/* Row i's line made first + i: a table read from a database's rows counts
+ * records, not the lines of the temporary CSV (a text with line ends
+ * spans several). */
+void cseg__table_number_rows(cseg_table *t, long first);
 
 /* The type a column left to inference takes from its first value (not
  * missing): number (an out-of-range one too), else date-time in

@@ -1654,6 +1654,12 @@ const uint64_t *cseg_table_row_hashes(const cseg_table *t)
     return t->hash;
 }
 
+void cseg__table_number_rows(cseg_table *t, long first)
+{
+    for (size_t i = 0; t->lines && i < t->n_rows; i++)
+        t->lines[i] = first + (long)i;
+}
+
 long cseg_table_row_line(const cseg_table *t, size_t i)
 {
     return t->lines && i < t->n_rows ? t->lines[i] : 0;

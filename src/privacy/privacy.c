@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,14 +102,12 @@ static int is_free_text(const char *s)
     return words >= 3 && len >= 20;
 }
 
-const char *cseg_pii_kind(const cseg_table *t, size_t j)
+/* The verdict on the values code[0..n) (< 0: none) of column j's levels. */
+static const char *judge(const cseg_table *t, size_t j, const int32_t *code, size_t n)
 {
-    const int32_t *code = cseg_table_codes(t, j);
-    size_t n = cseg_table_n_rows(t), nl = cseg_table_n_levels(t, j);
-    if (!code || n == 0)
-        return NULL;
-    /* Count over the rows (a value used twice counts twice). */
-    size_t m = 0, mail = 0, phone = 0, text = 0;
+    size_t nl = cseg_table_n_levels(t, j);
+    /* Count over the values (a value used twice counts twice). */
+    size_t m = 0, mail = 0, phone = 0, text = 0, used = 0;
     unsigned char *kind = calloc(nl ? nl : 1, 1);
     if (!kind)
         return NULL;
@@ -120,6 +119,8 @@ const char *cseg_pii_kind(const cseg_table *t, size_t j)
         if (code[i] < 0)
             continue;
         m++;
+        used += !(kind[code[i]] & 8);
+        kind[code[i]] |= 8; /* seen: the distinct values used */
         mail += kind[code[i]] & 1;
         phone += (kind[code[i]] >> 1) & 1;
         text += (kind[code[i]] >> 2) & 1;
@@ -131,7 +132,59 @@ const char *cseg_pii_kind(const cseg_table *t, size_t j)
         return "e-mail addresses";
     if (2 * phone >= m)
         return "phone numbers";
-    if (2 * text >= m && 2 * nl >= m)
+    if (2 * text >= m && 2 * used >= m)
         return "free text";
     return NULL;
+}
+
+const char *cseg_pii_kind(const cseg_table *t, size_t j)
+{
+    const int32_t *code = cseg_table_codes(t, j);
+    size_t n = cseg_table_n_rows(t);
+    return code && n ? judge(t, j, code, n) : NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+const char *cseg_pii_kind_by(const cseg_table *t, size_t j, size_t by)
+{
+    const int32_t *code = cseg_table_codes(t, j), *grp = cseg_table_codes(t, by);
+    size_t n = cseg_table_n_rows(t);
+    if (!code || !grp || n == 0)
+        return code && n ? judge(t, j, code, n) : NULL;
+    /* (customer, value) pairs sorted: each customer's most frequent value
+     * (the smallest level on a tie), as a log's attribute is carried. */
+    uint64_t *pair = malloc(n * sizeof *pair);
+    int32_t *pick = malloc(n * sizeof *pick);
+    const char *verdict = NULL;
+    if (pair && pick) {
+        size_t m = 0, np = 0;
+        for (size_t i = 0; i < n; i++)
+            if (grp[i] >= 0 && code[i] >= 0)
+                pair[m++] = (uint64_t)(uint32_t)grp[i] << 32 | (uint32_t)code[i];
+        qsort(pair, m, sizeof *pair, cmp_u64);
+        for (size_t i = 0; i < m;) {
+            uint64_t g = pair[i] >> 32;
+            size_t best = 0;
+            int32_t val = -1;
+            while (i < m && pair[i] >> 32 == g) {
+                size_t r = i;
+                while (i < m && pair[i] == pair[r])
+                    i++;
+                if (i - r > best) {
+                    best = i - r;
+                    val = (int32_t)(uint32_t)pair[r];
+                }
+            }
+            pick[np++] = val;
+        }
+        verdict = judge(t, j, pick, np);
+    }
+    free(pair);
+    free(pick);
+    return verdict;
 }

@@ -856,12 +856,17 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
             size_t i = 0;
             while (!(code[i] >= 0 && dup[code[i]]))
                 i++;
+            /* Where, not which: the warning goes into segments.json and the
+             * report, which hold no customer's id (docs/privacy.md). */
+            long line = cseg_table_row_line(r->in.customers, i);
+            char at[64] = "";
+            if (line > 0)
+                snprintf(at, sizeof at, " (the first on line %ld)", line);
             cseg__warn(&r->warn, "duplicate_ids",
-                       "%ld customer id%s of column \"%s\" %s on more than one row (\"%.40s\", "
-                       "for one): such customers cannot be told apart by their id (assign "
-                       "--keep-known, explain)",
-                       nd, nd == 1 ? "" : "s", r->in.id_column, nd == 1 ? "is" : "are",
-                       cseg_table_level(r->in.customers, (size_t)jid, code[i]));
+                       "%ld customer id%s of column \"%s\" %s on more than one row%s: such "
+                       "customers cannot be told apart by their id (assign --keep-known, "
+                       "explain)",
+                       nd, nd == 1 ? "" : "s", r->in.id_column, nd == 1 ? "is" : "are", at);
         }
         free(dup);
         /* A fixed k that the customers cannot fill: said, not hidden. */

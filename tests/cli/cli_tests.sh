@@ -1059,7 +1059,10 @@ if [ "$(sed -n 2p "$T/rev_missing/customers.csv" | cut -d, -f1,4)" = "1,2" ] && 
 # ---- an id on two rows: a warning; the others' kept segments still reproduced by assign ----
 sed 's/^19,/1,/' "$MALL" >"$T/dup_ids.csv"
 expect 0 duplicate-ids -- "$BIN" fit "$T/dup_ids.csv" --algo ward --k 5 --out "$T/dup_ids"
-contains duplicate-ids "$T/err" 'custseg: warning: 1 customer id of column "CustomerID" is on more than one row ("1", for one)'
+contains duplicate-ids "$T/err" 'custseg: warning: 1 customer id of column "CustomerID" is on more than one row (the first on line 2)'
+# the warning in segments.json names a line, not the id (the files hold no customer's id)
+lacks duplicate-ids-no-id "$T/dup_ids/segments.json" '("1", for one)'
+contains duplicate-ids-json "$T/dup_ids/segments.json" 'more than one row (the first on line 2)'
 expect 0 duplicate-ids-assign -- "$BIN" assign "$T/dup_ids/model.json" "$T/dup_ids/customers.csv" --out "$T/dup_ids_as.csv"
 cut -d, -f1 "$T/dup_ids/customers.csv" >"$T/dup_ids.id"
 n_seg=$(head -1 "$T/dup_ids/customers.csv" | tr ',' '\n' | grep -n '^segment$' | cut -d: -f1)
@@ -1121,7 +1124,7 @@ if iconv -f UTF-8 -t UTF-8 "$T/out" >/dev/null 2>&1; then ok; else bad "utf8-nam
 for reps in 256 258; do
     awk -v r=$reps 'BEGIN { srand(3); print "CustomerID,x,y"; for (i = 0; i < r; i++) printf "7,%.3f,%.3f\n", rand(), rand(); for (i = 0; i < 20; i++) printf "%d,%.3f,%.3f\n", 100 + i, rand() + 5, rand() }' >"$T/dup$reps.csv"
     expect 0 "duplicate-ids-$reps" -- "$BIN" fit "$T/dup$reps.csv" --k 2 --out "$T/dup$reps"
-    contains "duplicate-ids-$reps" "$T/err" 'custseg: warning: 1 customer id of column "CustomerID" is on more than one row ("7", for one)'
+    contains "duplicate-ids-$reps" "$T/err" 'custseg: warning: 1 customer id of column "CustomerID" is on more than one row (the first on line 2)'
 done
 # ---- a database's infinite number: an error, as in a file (not an incomplete row) ----
 if command -v sqlite3 >/dev/null 2>&1; then

@@ -62,5 +62,14 @@ contains drop-unknown "$T/err" "shoe_size"
 sed 's/,Item,/,buyer@example.com,/' "$SRC/tests/data/txn_small.csv" >"$T/mail.csv"
 expect 2 pii-attribute -- "$BIN" run "$T/mail.csv" --attributes Description --k 2 --out "$T/x"
 contains pii-attribute "$T/err" 'attribute column "Description" looks like e-mail addresses'
+# an address on each of a customer's rows, through every route that keeps the log's rows
+# (--pseudonymize, --clv): judged on the customers' values, as streamed (it was carried)
+awk -F, -v OFS=, 'NR == 1 { print $0, "Note"; next } { print $0, "lives at " NR " Baker Street London" }' \
+    "$SRC/tests/data/txn_small.csv" | awk -F, -v OFS=, 'NR == 1 { print; next } { sub(/lives at [0-9]+/, "lives at " $7); print }' >"$T/addr.csv"
+head -c 32 /dev/urandom >"$T/addr.key"
+for opt in "" "--pseudonymize $T/addr.key" "--clv"; do
+    expect 2 "pii-address${opt:+ $opt}" -- "$BIN" run "$T/addr.csv" --attributes Note --k 2 --out "$T/x" $opt
+    contains "pii-address${opt:+ $opt}" "$T/err" 'attribute column "Note" looks like free text'
+done
 echo "privacy tests: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -143,11 +143,14 @@ int cmd_run(int argc, char **argv)
         return cli_mpi_kmeans_serve();
     cli_mpi_kmeans_lead();
     /* Attributes reach every output: personal data is refused unless allowed
-     * (judged on the log's rows, or on the customers' values when streamed). */
+     * (judged on the values the customers carry: each one's most frequent). */
     for (size_t a = 0; a < roles.n_attributes && !o.allow_pii; a++) {
         const cseg_table *t = txn ? txn : customers;
         long j = cseg_table_find(t, roles.attributes[a]);
-        const char *kind = j >= 0 ? cseg_pii_kind(t, (size_t)j) : NULL;
+        long jc = txn ? cseg_table_find(txn, roles.customer) : -1;
+        const char *kind = j < 0    ? NULL
+                           : jc >= 0 ? cseg_pii_kind_by(t, (size_t)j, (size_t)jc)
+                                     : cseg_pii_kind(t, (size_t)j);
         if (kind) {
             cseg_table_free(txn);
             cseg_table_free(customers);

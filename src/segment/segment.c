@@ -231,10 +231,18 @@ int cseg__input_customers(cseg__input *in, const cseg_table *t, const char *id_c
                           id_column);
     if (!(in->features = cseg__calloc(p->features ? p->n_features : nc, sizeof *in->features)))
         return CSEG_ENOMEM;
-    for (size_t a = 0; a < p->n_audit; a++)
+    for (size_t a = 0; a < p->n_audit; a++) {
         if (cseg_table_find(t, p->audit[a]) < 0)
             return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0, "audit: %s has no column \"%s\"", input,
                               p->audit[a]);
+        /* Each customer a group of one, every id written into segments.json
+         * and the report (which hold no customer's id). */
+        if (id_column && strcmp(p->audit[a], id_column) == 0)
+            return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
+                              "audit: \"%s\" is the customers' id column: each customer would "
+                              "be a group of one, and the files would list every id",
+                              p->audit[a]);
+    }
     if (p->features) {
         for (size_t j = 0; j < p->n_features; j++) {
             if (cseg_table_find(t, p->features[j]) < 0)

@@ -317,6 +317,9 @@ expect 0 fit-audit-default -- "$BIN" fit "$MALL" --out "$T/au2" --k 3 --audit Ge
 if grep -q '"Genre"' "$T/au2/model.json"; then bad "fit-audit-default: Genre is in the model"; else ok; fi
 expect 2 fit-audit-feature -- "$BIN" fit "$MALL" --out "$T/au3" --k 3 --audit Genre --features Genre,Age
 contains fit-audit-feature "$T/err" 'is audited, so it is kept out of the clustering'
+# the id column is no group: refused (every id reached segments.json and the report)
+expect 2 fit-audit-id -- "$BIN" fit "$MALL" --out "$T/au4" --k 3 --audit CustomerID
+contains fit-audit-id "$T/err" 'custseg: --audit: "CustomerID" is the customers'"'"' id column'
 expect 2 fit-audit-missing -- "$BIN" fit "$MALL" --out "$T/au3" --k 3 --audit Nope
 expect 2 fit-audit-many -- "$BIN" fit "$MALL" --out "$T/au3" --k 3 --audit Age
 contains fit-audit-many "$T/err" 'band them first'

@@ -896,10 +896,15 @@ void cseg__report_esc(FILE *f, const char *s)
             fputs("&#39;", f);
             break;
         default:
-            if ((unsigned char)*s < 32 && *s != '\n' && *s != '\t')
+            if ((unsigned char)*s < 32 && *s != '\n' && *s != '\t') {
                 fputc(' ', f); /* control characters are not allowed in XML */
-            else
+            } else if ((unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBF &&
+                       ((unsigned char)s[2] == 0xBE || (unsigned char)s[2] == 0xBF)) {
+                fputs("\xEF\xBF\xBD", f); /* U+FFFE and U+FFFF neither: U+FFFD */
+                s += 2;
+            } else {
                 fputc(*s, f);
+            }
         }
     }
 }
@@ -1686,11 +1691,13 @@ static void chart_migration(FILE *f, const cseg_report *r)
                     100 * sh);
         }
     }
-    char cap[160];
+    char cap[160], ari[32] = "-"; /* undefined (no customer in both runs): a dash, as elsewhere */
+    if (isfinite(r->mig_ari))
+        snprintf(ari, sizeof ari, "%.3f", r->mig_ari);
     snprintf(cap, sizeof cap,
              "Share of each previous segment's customers in each segment now; adjusted Rand index "
-             "between the runs %.3f (1: the same segments).",
-             r->mig_ari);
+             "between the runs %s (1: the same segments).",
+             ari);
     svg_close(f, cap);
 }
 

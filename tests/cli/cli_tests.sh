@@ -176,6 +176,14 @@ expect 0 fit-long-column-report -- "$BIN" report "$T/lcol"
 printf 'CustomerID,"A\nB","A\nB"\n1,2,3\n' >"$T/nl_header.csv"
 expect 1 header-line-end -- "$BIN" fit "$T/nl_header.csv" --out "$T/nlh"
 stderr_is header-line-end "custseg: $T/nl_header.csv:1:4: column name \"A\\nB\" appears twice in the header (columns 2 and 3)"
+# no customer in both runs: the migration's Rand index is a dash, not "nan"; a noncharacter
+# (U+FFFE) in a name is written as U+FFFD (XML allows neither)
+head -c 32 /dev/urandom >"$T/mig.key"
+expect 0 mig-none-shared -- "$BIN" fit "$MALL" --pseudonymize "$T/mig.key" --k 3 --out "$T/mga" --quiet
+expect 0 mig-none-shared -- "$BIN" fit "$MALL" --k 3 --previous "$T/mga" --out "$T/mgb" --quiet --names "A,B,C$(printf '\357\277\276')"
+lacks mig-none-shared "$T/mgb/report.html" "between the runs nan"
+contains mig-none-shared "$T/mgb/report.html" "between the runs - (1: the same segments)"
+lacks report-nonchar "$T/mgb/report.html" "$(printf '\357\277\276')"
 # an SVM cross-validated when a segment is too small for its folds: said so, naming the
 # segment from 1 (it failed with "class 3 has no rows")
 expect 0 fit-gmm-small-segments -- "$BIN" fit "$MALL" --algo gmm --out "$T/tg" --quiet

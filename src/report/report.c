@@ -1116,6 +1116,17 @@ static void chart_scatter(FILE *f, const cseg_report *r)
         ymin = y < ymin ? y : ymin;
         ymax = y > ymax ? y : ymax;
     }
+    /* The centres too: they are all customers' means, and a segment none of
+     * whose customers is in the sample had its centre drawn off the chart. */
+    for (size_t s = 0; s < r->nseg; s++) {
+        double x = r->cxy[2 * s], y = r->cxy[2 * s + 1];
+        if ((long)s == r->outlier || !isfinite(x) || !isfinite(y))
+            continue;
+        xmin = x < xmin ? x : xmin;
+        xmax = x > xmax ? x : xmax;
+        ymin = y < ymin ? y : ymin;
+        ymax = y > ymax ? y : ymax;
+    }
     double xs, ys;
     nice_range(&xmin, &xmax, &xs, 6);
     nice_range(&ymin, &ymax, &ys, 5);

@@ -184,6 +184,12 @@ expect 0 mig-none-shared -- "$BIN" fit "$MALL" --k 3 --previous "$T/mga" --out "
 lacks mig-none-shared "$T/mgb/report.html" "between the runs nan"
 contains mig-none-shared "$T/mgb/report.html" "between the runs - (1: the same segments)"
 lacks report-nonchar "$T/mgb/report.html" "$(printf '\357\277\276')"
+# a segment none of whose customers is in the scatter's sample: its centre inside the chart
+# (the axes followed the sample only, and the centre was drawn at x -69)
+expect 0 scatter-centres -- "$BIN" run "$RETAIL" --algo single --k 4 --out "$T/scs" --quiet
+grep -o '<circle cx="[-0-9.]*" cy="[-0-9.]*" r="8"' "$T/scs/report.html" | tr '"' ' ' |
+    awk '{ n++; if ($3 < 0 || $3 > 760 || $5 < 0 || $5 > 460) bad++ } END { exit !(n == 4 && !bad) }' &&
+    ok || bad "scatter-centres: a centre outside the chart"
 # an SVM cross-validated when a segment is too small for its folds: said so, naming the
 # segment from 1 (it failed with "class 3 has no rows")
 expect 0 fit-gmm-small-segments -- "$BIN" fit "$MALL" --algo gmm --out "$T/tg" --quiet

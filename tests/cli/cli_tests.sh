@@ -906,6 +906,14 @@ awk -F, -v OFS=, 'NR > 1 && $1 == 1 { $2 = "Somebody Else" } { print }' "$T/rclv
 expect 0 report-stale-rules -- "$BIN" report "$T/rstale" --out "$T/rstale_report.html"
 contains report-stale-rules "$T/err" 'group 1 is "Somebody Else", but segment 1 is'
 lacks report-stale-rules "$T/rstale_report.html" "What each segment buys together"
+# a segment renamed in model.json, the report made again: the rules are still this run's
+mkdir -p "$T/rrenamed" && cp "$T/rclv"/* "$T/rrenamed/"
+awk '/"segments": \[/ { seg = 1 } seg && !done && /"name": "/ { sub(/"name": "[^"]*"/, "\"name\": \"VIP\""); done = 1 } { print }' \
+    "$T/rclv/model.json" >"$T/rrenamed/model.json"
+grep -q '"name": "VIP"' "$T/rrenamed/model.json" && ok || bad "report-renamed: no segment renamed"
+expect 0 report-renamed -- "$BIN" report "$T/rrenamed" --out "$T/rrenamed_report.html"
+lacks report-renamed "$T/err" "the rules are another run's"
+contains report-renamed "$T/rrenamed_report.html" "What each segment buys together"
 # --by of another log's run: said so (it ran silently, every segment without baskets)
 expect 0 rules-by-other-log -- "$BIN" run "$SMALL" --k 3 --out "$T/rsm" --quiet
 expect 0 rules-by-other-log -- "$BIN" rules "$RETAIL" --by "$T/rsm/customers.csv" --min-support 0.05 --out "$T/rsm2" --quiet

@@ -62,7 +62,8 @@ static double *read_dendrogram(const char *dir, int threads, size_t *n_leaves)
 
 /* DIR/rules.csv of custseg rules, for "What each segment buys together",
  * or NULL when there is none (or it cannot be read: a warning). */
-static cseg_table *read_rules(const char *dir, const cseg_model *m, int threads)
+static cseg_table *read_rules(const char *dir, const cseg_model *m, const cseg_table *ct,
+                              const int32_t *lab, int threads)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/rules.csv", dir);
@@ -92,11 +93,23 @@ static cseg_table *read_rules(const char *dir, const cseg_model *m, int threads)
     const double *g = jg >= 0 ? cseg_table_numbers(t, (size_t)jg) : NULL;
     const int32_t *gn = jn >= 0 ? cseg_table_codes(t, (size_t)jn) : NULL;
     size_t k = cseg_model_k(m);
+    /* rules --by named the groups after customers.csv's segment_name: a
+     * segment renamed in model.json since (then the report made again) is
+     * still this run's */
+    long js = cseg_table_find(ct, "segment_name");
+    const int32_t *sn = js >= 0 ? cseg_table_codes(ct, (size_t)js) : NULL;
+    const char **was = calloc(k ? k : 1, sizeof *was);
+    for (size_t i = 0; was && sn && i < cseg_table_n_rows(ct); i++)
+        if (!was[lab[i]] && sn[i] >= 0)
+            was[lab[i]] = cseg_table_level(ct, (size_t)js, sn[i]);
     for (size_t i = 0; g && gn && i < cseg_table_n_rows(t); i++) {
         if (!(g[i] >= 1 && g[i] <= (double)k) || gn[i] < 0)
             continue;
         const char *name = cseg_table_level(t, (size_t)jn, gn[i]);
-        if (strcmp(name, cseg_model_name(m, (size_t)g[i] - 1)) != 0) {
+        const char *csv = was ? was[(size_t)g[i] - 1] : NULL;
+        if (strcmp(name, cseg_model_name(m, (size_t)g[i] - 1)) != 0 &&
+            !(csv && strcmp(name, csv) == 0)) {
+            free(was);
             fprintf(stderr,
                     "custseg: warning: %s: group %.0f is \"%s\", but segment %.0f is \"%s\": "
                     "the rules are another run's, and the report leaves them out (custseg rules "
@@ -106,6 +119,7 @@ static cseg_table *read_rules(const char *dir, const cseg_model *m, int threads)
             return NULL;
         }
     }
+    free(was);
     return t;
 }
 
@@ -295,7 +309,7 @@ int cmd_report(int argc, char **argv)
                       : jr                                             ? NULL
                       : cseg_table_find(t, CSEG_RFM_COL_MONETARY) >= 0 ? CSEG_RFM_COL_MONETARY
                                                                        : NULL;
-    cseg_table *rules = read_rules(dir, m, threads);
+    cseg_table *rules = read_rules(dir, m, t, lab, threads);
     cseg_report_input in = {
         text,    m,    t,    lab,     id,
         rev,     Z,    nl,   threads, json_is_integer(sd) ? (uint64_t)json_integer_value(sd) : 0,

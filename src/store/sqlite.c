@@ -347,7 +347,9 @@ static char *immutable_uri(const char *path)
     char *u = malloc(3 * n + 32), *o = u;
     if (!u)
         return NULL;
-    o += sprintf(o, "file:");
+    /* An empty authority first: "file:" and a path starting "//" read the
+     * next name as a host. */
+    o += sprintf(o, path[0] == '/' ? "file://" : "file:");
     for (const char *p = path; *p; p++)
         o += *p == '%' || *p == '?' || *p == '#' ? sprintf(o, "%%%02X", (unsigned char)*p)
                                                  : (*o = *p, 1);
@@ -422,7 +424,8 @@ int cseg__store_open_sqlite(cseg_store *s, const char *path, cseg_diag *d)
             }
         }
         free(wal);
-        if (n_tables < 0 && s->readonly)
+        if (n_tables < 0 && s->readonly &&
+            ((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY))
             return cseg__diag(d, CSEG_EIO, path, 0, 0,
                               "cannot open the store: %s (it is read-only here, and a writer "
                               "has it open or its folder cannot be written)",

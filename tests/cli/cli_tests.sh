@@ -261,6 +261,14 @@ lacks drift-none-placed-html "$T/far.html" "nan"
 expect 4 drift-none-placed-json -- "$BIN" drift "$T/m1/model.json" "$T/far.csv" --format json
 contains drift-none-placed-json "$T/out" '"unfit_share": 1'
 contains drift-none-placed-level "$T/out" '"segment_level": "ALERT"'
+# an alert whose report is lost (standard output full): exit 3 and said, not exit 4 alone
+if [ -w /dev/full ]; then
+    expect 3 drift-alert-full -- sh -c "exec \"$BIN\" drift \"$T/m1/model.json\" \"$T/far.csv\" > /dev/full"
+    contains drift-alert-full "$T/err" "custseg: cannot write to standard output"
+fi
+# compare writes nothing into out/: an input there under an output's name is no clash
+mkdir -p "$T/cmpdir/out" && cp "$MALL" "$T/cmpdir/out/customers.csv"
+expect 0 compare-input-in-out -- sh -c "cd \"$T/cmpdir\" && exec \"$BIN\" compare out/customers.csv --k 3 --bootstrap 0"
 # an output that is one of the inputs (under another name) is refused: the model stays
 cp "$T/m1/model.json" "$T/keep.json"
 expect 2 drift-html-is-model -- "$BIN" drift "$T/m1/model.json" "$MALL" --html "$T/m1/../m1/model.json"
@@ -825,6 +833,10 @@ stderr_is clv-negative-recency "custseg: $T/s_neg.csv:2:3: recency -1 is not a t
 printf 'id,frequency,recency,T,monetary_value\n1,1,2,10,abc\n' > "$T/s_text.csv"
 expect 1 clv-text-column -- "$BIN" clv "$T/s_text.csv" --summary --out "$T/clv3"
 stderr_is clv-text-column "custseg: $T/s_text.csv:2:10: expected a number in column \"monetary_value\", got \"abc\""
+# a summary the fit refuses: the message names the file (it once named a stack leftover)
+printf 'customer_id,frequency,recency,T\n1,0,0,10\n2,0,0,10\n' >"$T/s_zero.csv"
+expect 1 clv-fit-fails -- "$BIN" clv "$T/s_zero.csv" --summary --out "$T/clv3"
+contains clv-fit-fails "$T/err" "custseg: $T/s_zero.csv: "
 # a negative or missing T is said as such (it was "recency 0 is larger than T -5", "... T nan")
 printf 'id,frequency,recency,T\n1,2,10,100\n2,0,0,-5\n3,1,5,\n' >"$T/s_T.csv"
 expect 1 clv-negative-T -- "$BIN" clv "$T/s_T.csv" --summary --out "$T/clv3"

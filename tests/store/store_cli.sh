@@ -42,6 +42,14 @@ postgresql:* | postgres:*) ;;
         lines readonly-export "$T/out" 25
         expect 3 readonly-forget -- runuser -u nobody -- "$BIN" forget --db "$ro/s.db" 12346
         if [ "$(ls "$ro")" = s.db ]; then ok; else bad "readonly: files made beside the store: $(ls "$ro")"; fi
+        # a path written with two leading slashes (the file URI took "tmp" for a host)
+        expect 0 readonly-double-slash -- runuser -u nobody -- "$BIN" runs --db "/$ro/s.db"
+        # a file that is no database: said as for its owner (not "read-only here")
+        echo hello >"$ro/t.db"
+        chmod 644 "$ro/t.db"
+        expect 1 readonly-not-db -- runuser -u nobody -- "$BIN" runs --db "$ro/t.db"
+        contains readonly-not-db "$T/err" "not a custseg store"
+        rm -f "$ro/t.db"
         # a log beside it (a writer has it open): said, not read without it
         : >"$ro/s.db-wal"
         expect 3 readonly-wal -- runuser -u nobody -- "$BIN" runs --db "$ro/s.db"

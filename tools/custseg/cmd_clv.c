@@ -490,7 +490,7 @@ int cmd_clv(int argc, char **argv)
         rc = cseg_clv_add_columns(in.cal, &rfm.clv, &diag);
     if (rc == 0 && in.holdout)
         rc = cseg_table_add_numbers(in.cal, "frequency_holdout", in.holdout);
-    char file[4200], part[4300];
+    char file[4200] = "", part[4300] = "";
     if (rc == 0) {
         if (cli_make_dir(out_dir) < 0) {
             status = cli_error(EXIT_IO, "%s: cannot make the folder: %s", out_dir, strerror(errno));
@@ -506,7 +506,7 @@ int cmd_clv(int argc, char **argv)
         cseg_table_free(ot);
     }
     if (rc < 0) {
-        if (strcmp(diag.file, part) == 0) /* named as it will be */
+        if (part[0] && strcmp(diag.file, part) == 0) /* named as it will be */
             snprintf(diag.file, sizeof diag.file, "%.*s", (int)sizeof diag.file - 1, file);
         status = cli_fail(rc, &diag, path);
         goto done;

@@ -570,7 +570,9 @@ int seg_source_name(const seg_opts *o, const char *path, char *buf, size_t size)
         /* run and fit write these into --out */
         static const char *const outs[] = {"customers.csv", "segments.json", "model.json",
                                            "report.html",   "dendrogram.csv", "dendrogram.json"};
-        int same = cli_folder_output_is_input(o->cmd, o->out_dir, outs, 6, path, "the input");
+        int same = o->compare ? 0 /* writes nothing there */
+                              : cli_folder_output_is_input(o->cmd, o->out_dir, outs, 6, path,
+                                                           "the input");
         if (same)
             return same;
         snprintf(buf, size, "%s", path);

@@ -145,8 +145,9 @@ int main(int argc, char **argv)
     cli_mpi_start(&argc, &argv);
     int status = dispatch(argc, argv);
     /* Output that did not reach standard output is a failure, said once:
-     * a command that failed already has said why (export to a full disk). */
-    if ((fflush(stdout) != 0 || ferror(stdout)) && status == EXIT_OK) {
+     * a command that failed already has said why (export to a full disk);
+     * drift's alert (exit 4) is a result, its lost output still a failure. */
+    if ((fflush(stdout) != 0 || ferror(stdout)) && (status == EXIT_OK || status == EXIT_DRIFT)) {
         fprintf(stderr, "custseg: cannot write to standard output: %s\n", strerror(errno));
         status = EXIT_IO;
     }

@@ -65,8 +65,9 @@ typedef struct store_ops {
     const char *id_type; /* the column type of an auto-increment key */
     const char *begin;   /* BEGIN of a write transaction */
     const char *table_exists; /* count(*) of tables named $1 */
-    /* A lock held to the end of the transaction on the key $1 (text), for
-     * back ends whose BEGIN takes none; NULL where BEGIN serialises writers. */
+    /* Locks held to the end of the transaction on the keys of $1, a text
+     * array literal ({"a","b"}), for back ends whose BEGIN takes none; NULL
+     * where BEGIN serialises writers (cseg__store_lock_customers). */
     const char *xact_lock;
     /* Makes every later COMMIT durable when it returns (on disk). */
     const char *durable;
@@ -109,10 +110,10 @@ struct cseg_store {
     int readonly;    /* opened read-only: an existing SQLite file this user cannot write */
 };
 
-/* In the caller's transaction, the writers' lock on each customer of ids
- * (PostgreSQL's advisory locks; nothing where the back end has none), taken
- * in the order of the ids' bytes, each once, so that two writers locking
- * overlapping customers never wait on each other in a cycle. */
+/* In the caller's transaction, the writers' lock on each key of ids (a
+ * customer's id, or "cseg_schema"): PostgreSQL's advisory locks, all in one
+ * statement in an order every writer shares; nothing where the back end has
+ * none. */
 int cseg__store_lock_customers(cseg_store *s, const char *const *ids, size_t n, cseg_diag *d);
 
 /* The event writer's cache (stream.c): dropped when something else changes

@@ -229,7 +229,11 @@ static const store_ops pg_ops = {
     "BEGIN",
     "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() "
     "AND table_name = $1",
-    "SELECT pg_advisory_xact_lock(hashtext($1))",
+    /* each distinct key's hash once, in the order of the hashes: two writers
+     * locking overlapping keys never wait on each other in a cycle (in the
+     * order of the keys, two keys' equal hashes could make one) */
+    "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(x) AS h "
+    "FROM unnest($1::text[]) AS x) AS s ORDER BY h",
     "SET synchronous_commit = on", /* the server's fsync setting still rules */
     pg_exec,
     pg_query,

@@ -339,7 +339,7 @@ static int prepare_schema(cseg_store *s, cseg_diag *d)
     if ((rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d)) < 0)
         return rc;
     const char *key = "cseg_schema";
-    if (s->ops->xact_lock && (rc = s->ops->exec(s, s->ops->xact_lock, "t", &key, 1, d)) < 0)
+    if ((rc = cseg__store_lock_customers(s, &key, 1, d)) < 0)
         goto fail;
     if ((rc = table_exists(s, "cseg_meta", &has_meta, d)) < 0 ||
         (rc = table_exists(s, "cseg_runs", &has_runs, d)) < 0)
@@ -1185,25 +1185,29 @@ static int found_rows(void *ctx, size_t nc, const char *const *v)
  * a customer at a time would read them all once per customer. */
 #define FORGET_GROUP 128
 
-static int cmp_id(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 int cseg__store_lock_customers(cseg_store *s, const char *const *ids, size_t n, cseg_diag *d)
 {
     if (!s->ops->xact_lock || n == 0)
         return 0;
-    const char **v = malloc(n * sizeof *v);
-    if (!v)
+    /* The keys as one text array literal: {"a","b\"c"}; the back end locks
+     * their hashes in order (store_ops.xact_lock). */
+    store_buf a = {0};
+    int rc = cseg__store_buf_put(&a, "{", 1);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc |= cseg__store_buf_put(&a, i ? ",\"" : "\"", i ? 2 : 1);
+        for (const char *p = ids[i]; *p && rc == 0; p++)
+            rc |= (*p == '"' || *p == '\\' ? cseg__store_buf_put(&a, "\\", 1) : 0) |
+                  cseg__store_buf_put(&a, p, 1);
+        rc |= cseg__store_buf_put(&a, "\"", 1);
+    }
+    rc |= cseg__store_buf_put(&a, "}", 1);
+    if (rc < 0) {
+        free(a.p);
         return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
-    memcpy(v, ids, n * sizeof *v);
-    qsort(v, n, sizeof *v, cmp_id);
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        if (i == 0 || strcmp(v[i], v[i - 1]) != 0)
-            rc = s->ops->exec(s, s->ops->xact_lock, "t", &v[i], 1, d);
-    free(v);
+    }
+    const char *param = a.p;
+    rc = s->ops->exec(s, s->ops->xact_lock, "t", &param, 1, d);
+    free(a.p);
     return rc;
 }
 

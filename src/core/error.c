@@ -89,5 +89,8 @@ int cseg__diag(cseg_diag *d, int code, const char *file, long line, long col, co
     va_start(ap, fmt);
     vsnprintf(d->msg, sizeof d->msg, fmt, ap);
     va_end(ap);
+    /* A long message (a long column name quoted) cut between characters. */
+    cseg__utf8_chop(d->file);
+    cseg__utf8_chop(d->msg);
     return code;
 }

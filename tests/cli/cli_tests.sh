@@ -190,6 +190,10 @@ expect 0 scatter-centres -- "$BIN" run "$RETAIL" --algo single --k 4 --out "$T/s
 grep -o '<circle cx="[-0-9.]*" cy="[-0-9.]*" r="8"' "$T/scs/report.html" | tr '"' ' ' |
     awk '{ n++; if ($3 < 0 || $3 > 760 || $5 < 0 || $5 > 460) bad++ } END { exit !(n == 4 && !bad) }' &&
     ok || bad "scatter-centres: a centre outside the chart"
+# a message quoting a long name is cut between characters (it was cut inside one)
+long_e=$(awk 'BEGIN { for (i = 0; i < 3000; i++) printf "\303\251" }')
+expect 2 long-name-message -- "$BIN" fit "$MALL" --features "$long_e" --out "$T/lnm"
+if iconv -f UTF-8 -t UTF-8 "$T/err" >/dev/null 2>&1; then ok; else bad "long-name-message: stderr is not UTF-8"; fi
 # an SVM cross-validated when a segment is too small for its folds: said so, naming the
 # segment from 1 (it failed with "class 3 has no rows")
 expect 0 fit-gmm-small-segments -- "$BIN" fit "$MALL" --algo gmm --out "$T/tg" --quiet

@@ -59,12 +59,27 @@ int cli_fail(int code, const cseg_diag *d, const char *context)
     return cli_status_of(code);
 }
 
+/* A message formatted into buf, cut (if it had to be) before a character,
+ * not inside one. */
+static void format_msg(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    int n = vsnprintf(buf, size, fmt, ap);
+    if (n >= 0 && (size_t)n >= size) { /* an incomplete last character goes */
+        size_t len = strlen(buf), i = len;
+        while (i > 0 && ((unsigned char)buf[i - 1] & 0xC0) == 0x80)
+            i--;
+        unsigned lead = i > 0 ? (unsigned char)buf[i - 1] : 0;
+        if (lead >= 0xC0 && len - (i - 1) < (lead >= 0xF0 ? 4u : lead >= 0xE0 ? 3u : 2u))
+            buf[i - 1] = 0;
+    }
+}
+
 int cli_error(int status, const char *fmt, ...)
 {
-    char buf[2048];
+    char buf[8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    format_msg(buf, sizeof buf, fmt, ap);
     va_end(ap);
     cli_put_line("", buf);
     return status;
@@ -72,10 +87,10 @@ int cli_error(int status, const char *fmt, ...)
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
-    char buf[2048];
+    char buf[8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    format_msg(buf, sizeof buf, fmt, ap);
     va_end(ap);
     cli_put_line("", buf);
     fprintf(stderr, "Try 'custseg %s --help'.\n", cmd ? cmd : "");

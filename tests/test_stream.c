@@ -540,6 +540,40 @@ static void test_late_after_run(void **state)
     cseg_table_free(txn);
 }
 
+/* A summary with an event on top is found (a replay would count its log
+ * twice); a state its events built is not. */
+static void test_summary_mixed(void **state)
+{
+    (void)state;
+    cseg_table *txn = NULL;
+    cseg_diag d;
+    cseg_segmentation *r = small_run(&txn, CSEG_ALGO_KMEANS);
+    const cseg_model *m = cseg_segment_model(r);
+    char *db = tmp_db(), *id = NULL;
+    cseg_store *s = NULL;
+    int64_t run_id;
+    assert_int_equal(cseg_store_open(&s, db, &d), 0);
+    cseg_event fresh = {"new-1", 1700000000, "N1", "P1", 1, 2.5, NAN, NULL, NULL};
+    cseg_stream_result x;
+    assert_int_equal(cseg_stream_apply(s, m, &fresh, CSEG_DAY_AUTO, &x, &d), 0);
+    assert_int_equal(cseg_stream_summary_mixed(s, &id, &d), 0);
+    assert_null(id); /* built by its event */
+    assert_int_equal(cseg_store_put_run(s, r, NULL, &run_id, &d), 0);
+    assert_int_equal(cseg_stream_summary_mixed(s, &id, &d), 0);
+    assert_null(id); /* summaries alone */
+    const char *cid = text_at(cseg_segment_table(r), "customer_id", 0);
+    cseg_event late = {cid, 1600000000, "LATE9", "P1", 1, 2.5, NAN, NULL, NULL};
+    assert_int_equal(cseg_stream_apply(s, m, &late, CSEG_DAY_AUTO, &x, &d), 0);
+    assert_int_equal(cseg_stream_summary_mixed(s, &id, &d), 0);
+    assert_non_null(id);
+    assert_string_equal(id, cid);
+    free(id);
+    cseg_store_close(s);
+    remove_db(db);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+}
+
 /* Cursors: a reader's place in the moves survives closing the store; the
  * latest move's number. */
 static void test_cursors(void **state)
@@ -691,6 +725,7 @@ int main(void)
         cmocka_unit_test(test_checkpoints),
         cmocka_unit_test(test_cache_coherence),
         cmocka_unit_test(test_late_after_run),
+        cmocka_unit_test(test_summary_mixed),
         cmocka_unit_test(test_batch_inside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

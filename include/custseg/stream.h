@@ -145,6 +145,12 @@ CSEG_API int cseg_stream_cursor_drop(cseg_store *s, const char *name, cseg_diag 
 CSEG_API int cseg_stream_summary_only(cseg_store *s, int *any, cseg_diag *d);
 CSEG_API int cseg_stream_clear_summaries(cseg_store *s, const char *const *ids, size_t n,
                                          size_t *cleared, cseg_diag *d);
+/* A customer whose state is a summary with events applied on top (more
+ * orders than its stored events make): a replay of the log would count the
+ * log twice for them, and clear_summaries leaves them. *id: the first such
+ * customer's id (malloc'ed; free it), NULL when there is none. One pass
+ * over the stored events. */
+CSEG_API int cseg_stream_summary_mixed(cseg_store *s, char **id, cseg_diag *d);
 
 /* Customers per segment in the running state: sizes[j] for segment j
  * (1..k), sizes[0] those without one (returns only); sizes has k + 1

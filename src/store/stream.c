@@ -1444,6 +1444,29 @@ int cseg_stream_summary_only(cseg_store *s, int *any, cseg_diag *d)
     return rc;
 }
 
+static int first_text(void *ctx, size_t nc, const store_cell *v)
+{
+    char **out = ctx;
+    if (nc > 0 && v[0].kind == 't' && !*out)
+        *out = cseg__strdup(v[0].s);
+    return 1;
+}
+
+int cseg_stream_summary_mixed(cseg_store *s, char **id, cseg_diag *d)
+{
+    *id = NULL;
+    /* An order is a purchase event's new invoice, or a purchase event without
+     * one (apply_in): a state built by its events has exactly as many. */
+    return cseg__store_run(
+        s,
+        "SELECT st.customer_id FROM cseg_customer_state AS st JOIN (SELECT customer_id, "
+        "count(DISTINCT invoice) + sum(CASE WHEN invoice IS NULL THEN 1 ELSE 0 END) AS o "
+        "FROM cseg_events WHERE counted = 1 AND is_return = 0 GROUP BY customer_id) AS ev "
+        "ON ev.customer_id = st.customer_id WHERE st.n_orders > ev.o ORDER BY st.customer_id "
+        "LIMIT 1",
+        NULL, 0, first_text, id, d);
+}
+
 int cseg_stream_clear_summaries(cseg_store *s, const char *const *ids, size_t n, size_t *cleared,
                                 cseg_diag *d)
 {

@@ -458,6 +458,15 @@ contains replay "$T/out" "391 events applied"
 contains replay-rebuilt "$T/out" "24 customers' state from a run (run --db) was rebuilt"
 expect 0 replay-again -- "$BIN" replay "$SMALL" --model "$T/sd/model.json" --db "$T/sd.db"
 contains replay-again-nothing-twice "$T/out" " 0 events applied"
+# an event served on top of a run's summary, then the log replayed: refused, nothing changed
+# (the summary stayed and the whole log was added to it: orders and spend counted twice)
+expect 0 mixed-run -- "$BIN" run "$SMALL" --k 3 --out "$T/mx" --db "$T/mx.db" --quiet
+start_server "$T/mx/model.json" "$T/mx.db"
+body '{"customer_id":"10001","time":"2021-01-05T10:00:00","invoice":"MX1","amount":10}'
+req mixed-event 200 "$W" POST /v1/events "$T/req.json"
+stop_server
+expect 1 mixed-replay -- "$BIN" replay "$SMALL" --model "$T/mx/model.json" --db "$T/mx.db"
+contains mixed-replay "$T/err" 'customer "10001" holds a run'"'"'s summary with events applied on top'
 # run --db, replay, then a run of a longer log and its replay (the daily flow): every
 # customer's orders and spend are the longer run's (the second run had overwritten the
 # event-built states with its summaries, and the second replay counted the new rows twice)

@@ -197,6 +197,23 @@ int cmd_replay(int argc, char **argv)
         status = cli_fail(rc, &d, shown);
         goto out;
     }
+    /* A summary that events were applied on top of (serve before replay):
+     * the log's rows would be added to it a second time. Said, not done. */
+    char *mixed = NULL;
+    if ((rc = cseg_stream_summary_mixed(s, &mixed, &d)) < 0) {
+        status = cli_fail(rc, &d, shown);
+        goto out;
+    }
+    if (mixed) {
+        status = cli_error(EXIT_DATA,
+                           "%s: customer \"%s\" holds a run's summary with events applied on "
+                           "top of it (by serve or a replay of another log): replaying this log "
+                           "would count it twice; replay into the store before serving events, "
+                           "or forget such customers first",
+                           shown, mixed);
+        free(mixed);
+        goto out;
+    }
     /* The log's customers whose state a run set (run --db: a summary of this
      * log, most likely): their events below rebuild it, instead of being
      * added to it a second time. */

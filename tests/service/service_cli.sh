@@ -83,6 +83,17 @@ lacks token-not-kept "$T/tokens" "$W"
 contains token-scope "$T/tokens" " read dashboard"
 [ "$(stat -c %a "$T/tokens")" = 600 ] && ok || bad "token file mode $(stat -c %a "$T/tokens"), expected 600"
 expect 2 token-bad-scope -- "$BIN" token add "$T/tokens" --scope admin
+# twenty token adds at once: every token kept (each rewrote the file it had read: some were lost)
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    "$BIN" token add "$T/par_tokens" --scope read --name "n$i" >/dev/null &
+done
+wait
+lines token-parallel "$T/par_tokens" 20
+# a name longer than a kilobyte: the file still loads (its line was read as two)
+long_name=$(awk 'BEGIN { for (i = 0; i < 1100; i++) printf "a" }')
+expect 0 token-long-name -- "$BIN" token add "$T/par_tokens" --scope write --name "$long_name"
+start_server "$T/o/model.json" "$T/long_name.db" --tokens "$T/par_tokens"
+stop_server
 echo "not a token line" >"$T/badtokens"
 expect 1 serve-bad-tokens -- "$BIN" serve --model "$T/o/model.json" --db "$T/x.db" --tokens "$T/badtokens"
 contains serve-bad-tokens "$T/err" "badtokens:1:1: not a token line"
@@ -319,8 +330,10 @@ stop_server
 mkdir -p "$T/ev1"
 expect 0 replay-events -- "$REPLAY" events "$SMALL" "$T/ev1" 1
 nfiles=$(cat "$T/out")
-printf 'hook-secret-1\n' >"$T/hook.secret"
-"$SINK" "$T/hooks" 3 hook-secret-1 >"$T/sink.out" &
+# a secret longer than a kilobyte (its first 1,023 bytes were taken: every signature wrong)
+HOOK_SECRET="hook-secret-$(awk 'BEGIN { for (i = 0; i < 1500; i++) printf "k" }')"
+printf '%s\n' "$HOOK_SECRET" >"$T/hook.secret"
+"$SINK" "$T/hooks" 3 "$HOOK_SECRET" >"$T/sink.out" &
 SINK_PID=$!
 i=0
 while [ $i -lt 100 ] && ! grep -q "^port " "$T/sink.out"; do sleep 0.05; i=$((i + 1)); done

@@ -6,6 +6,8 @@
  * "cst_". Checking one hashes what the client sent and compares it with every
  * kept hash in constant time (CRYPTO_memcmp), never stopping early. */
 #include <errno.h>
+#include <sys/file.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -50,10 +52,11 @@ int serve_tokens_load(serve_tokens *t, const char *path)
     FILE *f = fopen(path, "r");
     if (!f)
         return cli_error(EXIT_IO, "%s: %s", path, strerror(errno));
-    char line[1024];
+    char *line = NULL; /* a line of any length: a long NAME once split one in two */
+    size_t cap = 0;
     long lineno = 0;
     int status = EXIT_OK;
-    while (status == EXIT_OK && fgets(line, sizeof line, f)) {
+    while (status == EXIT_OK && getline(&line, &cap, f) > 0) {
         lineno++;
         if (line[0] == '#' || line[0] == '\n')
             continue;
@@ -89,6 +92,7 @@ int serve_tokens_load(serve_tokens *t, const char *path)
     }
     if (status == EXIT_OK && ferror(f))
         status = cli_error(EXIT_IO, "%s: %s", path, strerror(errno));
+    free(line);
     fclose(f);
     if (status == EXIT_OK && t->n == 0)
         status = cli_error(EXIT_DATA, "%s: no tokens (make one with custseg token add %s "
@@ -162,11 +166,21 @@ int cmd_token(int argc, char **argv)
         off += (size_t)snprintf(token + off, sizeof token - off, "%02x", raw[i]);
     OPENSSL_cleanse(raw, sizeof raw);
     sha256(token, strlen(token), h, NULL);
-    /* The file is rewritten whole through a temporary file: never half a line. */
+    /* The file is rewritten whole through a temporary file: never half a line.
+     * Writers take turns on a lock on its folder (the file itself is replaced
+     * by the rename, so a lock on it would not be shared): twenty token adds
+     * at once kept only some of their tokens, each rewriting the file it read. */
     size_t plen = strlen(path) + 16;
     char *tmp = malloc(plen);
     if (!tmp)
         return cli_error(EXIT_IO, "out of memory");
+    snprintf(tmp, plen, "%s", path);
+    char *slash = strrchr(tmp, '/');
+    if (slash)
+        slash[slash == tmp] = 0; /* "/x" -> "/", "a/b" -> "a" */
+    int dirfd = open(slash ? tmp : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd >= 0)
+        flock(dirfd, LOCK_EX); /* released when dirfd is closed */
     snprintf(tmp, plen, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp); /* mode 0600 */
     FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -199,6 +213,8 @@ int cmd_token(int argc, char **argv)
     int err = errno;
     if (!ok && fd >= 0)
         unlink(tmp);
+    if (dirfd >= 0)
+        close(dirfd);
     free(tmp);
     if (!ok)
         return cli_error(EXIT_IO, "%s: cannot write the token file: %s", path, strerror(err));

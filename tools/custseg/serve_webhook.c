@@ -205,15 +205,21 @@ static int read_secret(const char *path, char **out)
     FILE *f = fopen(path, "r");
     if (!f)
         return cli_error(EXIT_IO, "%s: %s", path, strerror(errno));
-    char buf[1024];
-    char *line = fgets(buf, sizeof buf, f);
+    /* The whole first line, however long (fgets into 1,024 bytes cut a
+     * longer secret, and every signature was then made with the wrong key). */
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t got = getline(&buf, &cap, f);
     fclose(f);
-    size_t n = line ? strcspn(buf, "\r\n") : 0;
-    buf[n] = 0;
-    if (n == 0)
+    size_t n = got > 0 ? strcspn(buf, "\r\n") : 0;
+    if (n == 0) {
+        free(buf);
         return cli_error(EXIT_DATA, "%s: the webhook secret is empty", path);
+    }
+    buf[n] = 0;
     *out = strdup(buf);
-    OPENSSL_cleanse(buf, sizeof buf);
+    OPENSSL_cleanse(buf, cap);
+    free(buf);
     return *out ? EXIT_OK : cli_error(EXIT_IO, "out of memory");
 }
 

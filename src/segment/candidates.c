@@ -278,12 +278,16 @@ static int hclust_tree(const cseg_segment_params *p, const double *Z, size_t n, 
     hp.exact = p->exact;
     hp.seed = p->seed;
     hp.n_threads = p->n_threads;
-    hp.max_memory = cseg__max_memory(p);
+    /* --max-memory bounds the linkages whose memory grows faster than the
+     * customers (the distance matrix); Ward and single need O(n d), as every
+     * other step (docs/cli.md, --max-memory). */
+    int quadratic = p->linkage == CSEG_LINKAGE_COMPLETE || p->linkage == CSEG_LINKAGE_AVERAGE;
+    hp.max_memory = quadratic ? cseg__max_memory(p) : SIZE_MAX;
     /* Refused before it starts when the estimate is above the bound: the
      * message names the estimate, the bound and the ways around it. */
     size_t need = 0;
     double secs;
-    if (cseg_hclust_estimate(p->linkage, n, d, p->exact, &need, &secs) == 0 &&
+    if (quadratic && cseg_hclust_estimate(p->linkage, n, d, p->exact, &need, &secs) == 0 &&
         need > hp.max_memory) {
         char a[32], b[32];
         return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0,

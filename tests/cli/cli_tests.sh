@@ -947,6 +947,9 @@ expect 1 max-memory-refused -- "$BIN" fit "$MALL" --algo average --max-memory 64
 stderr_is max-memory-message "custseg: average linkage on 200 customers needs about 178 KiB, more than --max-memory (64 KiB); ward (micro-clusters above 20,000 customers unless --exact) and single linkage need O(n d) memory, or raise --max-memory"
 if [ -e "$T/mm" ]; then bad "max-memory: output folder written"; else ok; fi
 expect 0 max-memory-enough -- "$BIN" fit "$MALL" --algo average --max-memory 1M --out "$T/mm" --quiet
+# Ward and single need O(n d): not refused, as the message itself says (they were)
+expect 0 max-memory-ward -- "$BIN" fit "$MALL" --algo ward --k 3 --max-memory 1K --out "$T/mmw" --quiet
+expect 0 max-memory-single -- "$BIN" fit "$MALL" --algo single --k 3 --max-memory 1K --out "$T/mms" --quiet
 expect 0 max-memory-ward -- "$BIN" fit "$MALL" --algo ward --max-memory 64K --out "$T/mmw" --quiet
 expect 2 max-memory-bad -- "$BIN" fit "$MALL" --max-memory 12X
 contains max-memory-bad-message "$T/err" "custseg: --max-memory must be a size such as 8G, 512M or a number of bytes"

@@ -528,6 +528,14 @@ if command -v openssl >/dev/null 2>&1 &&
     expect 2 tls-half -- "$BIN" serve --model "$T/o/model.json" --db "$T/s.db" --tokens "$T/tokens" --tls-cert "$T/cert.pem"
     expect 1 tls-not-pem -- "$BIN" serve --model "$T/o/model.json" --db "$T/s.db" --tokens "$T/tokens" --tls-cert "$T/tokens" --tls-key "$T/key.pem"
     contains tls-not-pem "$T/err" "not a PEM file"
+    # a key of another certificate, and the two swapped: said (it was "cannot listen on ...",
+    # exit 3, with an errno of nothing to do with it)
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key2.pem" -out "$T/cert2.pem" -days 1 \
+        -subj /CN=127.0.0.1 >/dev/null 2>&1
+    expect 1 tls-mismatch -- "$BIN" serve --model "$T/o/model.json" --db "$T/s.db" --tokens "$T/tokens" --tls-cert "$T/cert.pem" --tls-key "$T/key2.pem"
+    stderr_is tls-mismatch "custseg: $T/key2.pem: the key does not match the certificate $T/cert.pem"
+    expect 1 tls-swapped -- "$BIN" serve --model "$T/o/model.json" --db "$T/s.db" --tokens "$T/tokens" --tls-cert "$T/key.pem" --tls-key "$T/cert.pem"
+    stderr_is tls-swapped "custseg: $T/key.pem: not a PEM certificate (--tls-cert)"
 else
     echo "service_cli.sh: no openssl command: the HTTPS test is skipped"
 fi

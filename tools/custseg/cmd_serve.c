@@ -25,6 +25,9 @@
 #include <stdarg.h>
 #include <math.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/pem.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -1166,6 +1169,32 @@ static const char serve_help[] =
     "  --webhook-batch N  most moves in one POST (100)\n";
 
 /* A PEM file (a certificate or a key) whole into *out; an exit status. */
+/* The certificate and the key read as PEM and made for each other, checked
+ * here with OpenSSL: libmicrohttpd (GnuTLS) only fails to start on a bad
+ * pair, and that was reported as "cannot listen on ADDRESS" with an errno of
+ * nothing to do with it. */
+static int tls_pair_check(const char *cert, const char *key, const char *cert_path,
+                          const char *key_path)
+{
+    BIO *bc = BIO_new_mem_buf(cert, -1), *bk = BIO_new_mem_buf(key, -1);
+    X509 *x = bc ? PEM_read_bio_X509(bc, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = bk ? PEM_read_bio_PrivateKey(bk, NULL, NULL, NULL) : NULL;
+    int status = !x   ? cli_error(EXIT_DATA, "%s: not a PEM certificate (--tls-cert)", cert_path)
+                 : !k ? cli_error(EXIT_DATA, "%s: not a PEM private key without a passphrase "
+                                             "(--tls-key)",
+                                  key_path)
+                 : X509_check_private_key(x, k) != 1
+                     ? cli_error(EXIT_DATA, "%s: the key does not match the certificate %s",
+                                 key_path, cert_path)
+                     : EXIT_OK;
+    ERR_clear_error();
+    EVP_PKEY_free(k);
+    X509_free(x);
+    BIO_free(bk);
+    BIO_free(bc);
+    return status;
+}
+
 static int read_pem(const char *path, char **out)
 {
     FILE *f = fopen(path, "r");
@@ -1311,8 +1340,13 @@ int cmd_serve(int argc, char **argv)
     if (status != EXIT_OK)
         return status;
     if (tls_cert_path && ((status = read_pem(tls_cert_path, &tls_cert)) != EXIT_OK ||
-                          (status = read_pem(tls_key_path, &tls_key)) != EXIT_OK)) {
+                          (status = read_pem(tls_key_path, &tls_key)) != EXIT_OK ||
+                          (status = tls_pair_check(tls_cert, tls_key, tls_cert_path,
+                                                   tls_key_path)) != EXIT_OK)) {
         free(tls_cert);
+        if (tls_key)
+            OPENSSL_cleanse(tls_key, strlen(tls_key));
+        free(tls_key);
         serve_tokens_free(&sv.tokens);
         return status;
     }

@@ -775,6 +775,9 @@ contains score-columns "$T/out" "space              the columns as read (scaling
 expect 0 fit-timings -- "$BIN" fit "$MALL" --k 3 --out "$T/tm" --timings
 contains fit-timings "$T/out" "fit and choose k"
 contains fit-timings-write "$T/out" "write outputs and report"
+# a log read in one pass: the features row says where its time is (it was a bare "-")
+expect 0 run-timings -- "$BIN" run "$SMALL" --k 3 --out "$T/tmr" --timings --quiet
+contains run-timings "$T/out" "(made as the log is read: in the line above)"
 # score samples the silhouette above 20,000 rows and says so
 awk 'BEGIN { srand(3); print "x,y,label"; for (i = 0; i < 20500; i++) printf "%.4f,%.4f,%d\n", rand() + i % 2, rand(), i % 2 }' > "$T/big.csv"
 expect 0 score-sampled -- "$BIN" score "$T/big.csv" --labels label

@@ -64,6 +64,7 @@ typedef struct cli_progress {
     double mark, secs[N_PHASES];
     long peak_kb[N_PHASES]; /* the process's peak resident memory when the stage ended */
     double drawn; /* when customers.csv's line was last drawn */
+    int features_in_read; /* a log read in one pass: its features are made as it is read */
 } cli_progress;
 
 static long peak_kb(void)
@@ -87,6 +88,11 @@ static void print_timings(const cli_progress *cp, double started)
     double total = 0;
     printf("\nTimings (wall clock; peak memory of the process at the end of each stage):\n");
     for (int ph = 0; ph < N_PHASES; ph++) {
+        if (ph == PH_FEATURES && cp->features_in_read) {
+            printf("  %-32s %9s (made as the log is read: in the line above)\n", phase_name[ph],
+                   "-");
+            continue;
+        }
         if (cp->peak_kb[ph] == 0) { /* a stage this input has not (a customer table) */
             printf("  %-32s %9s\n", phase_name[ph], "-");
             continue;
@@ -740,7 +746,9 @@ int seg_run(seg_opts *o, const seg_source *src)
                        o->started,
                        {0},
                        {0},
+                       0,
                        0};
+    cp.features_in_read = src->rfm_customers != NULL;
     cseg_diag_clear(&diag);
     if ((o->features && !(feats = cli_split(o->features, &nf))) ||
         (o->names && !(names = cli_split(o->names, &nn))) ||

@@ -299,6 +299,23 @@ static void test_write_progress(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The segmentation of a table *t (made here; the caller frees it after the
+ * segmentation) of two number columns a and b (n rows), failing the test
+ * with the library's message when it fails. */
+static cseg_segmentation *segment_two(cseg_table **t, const char *na, const double *a,
+                                      const char *nb, const double *b, size_t n,
+                                      const cseg_segment_params *p)
+{
+    assert_int_equal(cseg_table_create(t, n), 0);
+    assert_int_equal(cseg_table_add_numbers(*t, na, a), 0);
+    assert_int_equal(cseg_table_add_numbers(*t, nb, b), 0);
+    cseg_segmentation *r = NULL;
+    cseg_diag d;
+    if (cseg_segment_customers(&r, *t, NULL, p, &d) < 0)
+        fail_msg("%s", d.msg);
+    return r;
+}
+
 /* Ward above 20,000 customers (a tree of micro-clusters) on fewer distinct
  * customers than k: as many segments as there are, with the warning, as
  * the exact tree gives (the fit failed: "the tree ... cannot be cut"). */
@@ -313,20 +330,14 @@ static void test_ward_micro_fewer_than_k(void **state)
         a[i] = pts[(i * 7) % 5][0];
         b[i] = pts[(i * 7) % 5][1];
     }
-    cseg_table *t = NULL;
-    assert_int_equal(cseg_table_create(&t, n), 0);
-    assert_int_equal(cseg_table_add_numbers(t, "a", a), 0);
-    assert_int_equal(cseg_table_add_numbers(t, "b", b), 0);
-    free(a);
-    free(b);
     cseg_segment_params p;
     cseg_segment_params_init(&p);
     p.algo = CSEG_ALGO_HCLUST;
     p.k = 6;
-    cseg_segmentation *r = NULL;
-    cseg_diag d;
-    if (cseg_segment_customers(&r, t, NULL, &p, &d) < 0)
-        fail_msg("%s", d.msg);
+    cseg_table *t = NULL;
+    cseg_segmentation *r = segment_two(&t, "a", a, "b", b, n, &p);
+    free(a);
+    free(b);
     assert_int_equal(cseg_segment_k(r), 5);
     int warned = 0;
     for (size_t w = 0; w < cseg_segment_n_warnings(r); w++) {
@@ -349,17 +360,11 @@ static void test_kmeans_no_empty_segment(void **state)
         a[i] = i < 20 ? 0 : i == 20 ? 1 : 5;
         b[i] = i < 20 ? 0 : i == 20 ? 1 : i == 21 ? 5 : 6;
     }
-    cseg_table *t = NULL;
-    assert_int_equal(cseg_table_create(&t, 23), 0);
-    assert_int_equal(cseg_table_add_numbers(t, "f0", a), 0);
-    assert_int_equal(cseg_table_add_numbers(t, "f1", b), 0);
     cseg_segment_params p;
     cseg_segment_params_init(&p);
     p.k = 5;
-    cseg_segmentation *r = NULL;
-    cseg_diag d;
-    if (cseg_segment_customers(&r, t, NULL, &p, &d) < 0)
-        fail_msg("%s", d.msg);
+    cseg_table *t = NULL;
+    cseg_segmentation *r = segment_two(&t, "f0", a, "f1", b, 23, &p);
     size_t k = cseg_segment_k(r);
     assert_int_equal(k, 4);
     const cseg_profile *pr = cseg_segment_profile(r);
@@ -380,18 +385,12 @@ static void test_gmm_collapsed_no_bic(void **state)
 {
     (void)state;
     double a[5] = {1, 1, 1, 1, 1}, b[5] = {2, 2, 2, 2, 2};
-    cseg_table *t = NULL;
-    assert_int_equal(cseg_table_create(&t, 5), 0);
-    assert_int_equal(cseg_table_add_numbers(t, "a", a), 0);
-    assert_int_equal(cseg_table_add_numbers(t, "b", b), 0);
     cseg_segment_params p;
     cseg_segment_params_init(&p);
     p.algo = CSEG_ALGO_GMM;
     p.k = 2;
-    cseg_segmentation *r = NULL;
-    cseg_diag d;
-    if (cseg_segment_customers(&r, t, NULL, &p, &d) < 0)
-        fail_msg("%s", d.msg);
+    cseg_table *t = NULL;
+    cseg_segmentation *r = segment_two(&t, "a", a, "b", b, 5, &p);
     assert_int_equal(cseg_segment_k(r), 1);
     const cseg_candidate *c = &cseg_segment_candidates(r)[cseg_segment_chosen(r)];
     assert_true(isnan(c->bic) && isnan(c->aic));

@@ -267,12 +267,12 @@ size_t cseg__utf8_invalid_at(const char *s, size_t len);
  * incomplete last character (left by a cut counted in bytes, such as
  * snprintf's into a full buffer) removed. */
 size_t cseg__utf8_prefix(const char *s, size_t max);
+void cseg__utf8_chop(char *s);
 /* json_string(s) that never drops text: a byte of s that does not start a
  * valid UTF-8 character becomes U+FFFD (json.c); NULL for NULL s (or out of
  * memory). */
 struct json_t;
 struct json_t *cseg__jstr(const char *s);
-void cseg__utf8_chop(char *s);
 
 /* 64-bit hash of bytes (word-at-a-time mix, fmix64 finaliser). */
 uint64_t cseg__hash(const void *p, size_t n, uint64_t seed);

@@ -103,7 +103,8 @@ int cseg_linear_fit(cseg_linear **out, const double *X, size_t n, size_t d, cons
         count[y[i]]++;
     for (size_t c = 0; c < k && rc == 0; c++)
         if (count[c] == 0)
-            rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "segment %zu has no customers to learn from", c + 1);
+            rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                            "segment %zu has no customers to learn from", c + 1);
     free(count);
     if (rc < 0)
         return rc;

@@ -497,21 +497,21 @@ int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_
         case CSEG_ALGO_KMEANS: rc = fit_kmeans(p, k, Z, n, d, t > 0, c, diag); break;
         case CSEG_ALGO_GMM: rc = fit_gmm(p, k, Z, n, d, c, diag); break;
         case CSEG_ALGO_DBSCAN: rc = fit_dbscan(p, f->eps, Z, n, d, c, diag); break;
-        case CSEG_ALGO_HCLUST:
+        case CSEG_ALGO_HCLUST: {
             /* A tree of micro-clusters may have fewer leaves than k <= n
              * (fewer distinct customers): cut into as many as it has, said
              * below. */
+            size_t leaves = cseg_hclust_n_leaves(f->tree);
+            size_t kcut = cseg_hclust_is_approximate(f->tree) && k <= n && k > leaves ? leaves : k;
             rc = p->height > 0 ? cseg_hclust_cut_height(f->tree, p->height, c->labels, NULL)
-                 : cseg_hclust_is_approximate(f->tree) && k <= n &&
-                         k > cseg_hclust_n_leaves(f->tree)
-                     ? cseg_hclust_cut_k(f->tree, cseg_hclust_n_leaves(f->tree), c->labels)
-                     : cseg_hclust_cut_k(f->tree, k, c->labels);
+                               : cseg_hclust_cut_k(f->tree, kcut, c->labels);
             if (rc < 0 && p->height <= 0)
                 rc = cseg__diag(diag, rc, NULL, 0, 0,
                                 "k = %zu: the tree of %zu customers cannot be cut into that many "
                                 "segments",
                                 k, n);
             break;
+        }
         }
         if (rc < 0)
             return rc;

@@ -64,9 +64,9 @@ void cseg__log(const cseg_segment_params *p, cseg_log_level level, const char *f
 size_t cseg__max_memory(const cseg_segment_params *p);
 /* CSEG_ERANGE (with d) when p asks for a range of k whose every k is
  * beyond what n customers make (n - 1 segments at most); else 0. */
+int cseg__k_range_check(const cseg_segment_params *p, size_t n, cseg_diag *d);
 /* The note that a k range is cut to n - 1 (k up to n - 1 are tried). */
 void cseg__k_range_note(const cseg_segment_params *p, size_t n);
-int cseg__k_range_check(const cseg_segment_params *p, size_t n, cseg_diag *d);
 int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
                   cseg__fit *f, int scores, int progress, cseg_diag *diag);
 void cseg__fit_free(cseg__fit *f);

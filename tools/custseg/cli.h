@@ -84,6 +84,8 @@ int cli_utf8_chars(const char *s);
  * device and inode, under any name): the usage error naming both (option:
  * the output's, e.g. "--html"; what[i]: "the model", "the input", ...),
  * else 0. Inputs that do not exist (yet) or NULL are skipped. */
+int cli_output_is_input(const char *cmd, const char *option, const char *out,
+                        const char *const *inputs, const char *const *what, size_t n);
 /* The same for the files names[0..n) a command writes into the folder dir
  * (--out): the usage error when one of them is the file input (what: "the
  * input", "the --by file"), else 0. */
@@ -93,8 +95,6 @@ int cli_folder_output_is_input(const char *cmd, const char *dir, const char *con
  * text (a line end in a column's name, say) written as \n, \t, \xHH: a
  * message is one line. */
 void cli_put_line(const char *prefix, const char *text);
-int cli_output_is_input(const char *cmd, const char *option, const char *out,
-                        const char *const *inputs, const char *const *what, size_t n);
 /* Whether FILE's header holds every feature column of the model (*have of
  * them), and the id column to read from it (NULL: none). Prints and
  * returns an exit status on an unreadable file. */

@@ -586,7 +586,8 @@ int seg_source_name(const seg_opts *o, const char *path, char *buf, size_t size)
         static const char *const outs[] = {"customers.csv", "segments.json", "model.json",
                                            "report.html",   "dendrogram.csv", "dendrogram.json"};
         int same = o->compare ? 0 /* writes nothing there */
-                              : cli_folder_output_is_input(o->cmd, o->out_dir, outs, 6, path,
+                              : cli_folder_output_is_input(o->cmd, o->out_dir, outs,
+                                                           sizeof outs / sizeof outs[0], path,
                                                            "the input");
         if (same)
             return same;

@@ -747,8 +747,7 @@ int seg_run(seg_opts *o, const seg_source *src)
                        {0},
                        {0},
                        0,
-                       0};
-    cp.features_in_read = src->rfm_customers != NULL;
+                       src->rfm_customers != NULL};
     cseg_diag_clear(&diag);
     if ((o->features && !(feats = cli_split(o->features, &nf))) ||
         (o->names && !(names = cli_split(o->names, &nn))) ||

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -505,6 +507,90 @@ static void test_cache_coherence(void **state)
     cseg_table_free(txn);
 }
 
+/* SQLite: the new products of committed batches are owed to
+ * cseg_customer_products (the store's mark says from which event) and
+ * written at close or when 65,536 are owed; a writer that does not hold
+ * them (another handle, a process that died holding them) adds them from
+ * the events first, so a product is never counted twice. */
+static void test_products_behind(void **state)
+{
+    (void)state;
+    cseg_table *txn = NULL;
+    cseg_diag d;
+    cseg_segmentation *r = small_run(&txn, CSEG_ALGO_KMEANS);
+    const cseg_model *m = cseg_segment_model(r);
+    char *db = tmp_db();
+    cseg_store *w = NULL;
+    cseg_stream_result x;
+    static const char pairs[] = "SELECT count(*) || ' ' || coalesce((SELECT value FROM cseg_meta "
+                                "WHERE key = 'products_after'), '-') FROM cseg_customer_products";
+    assert_int_equal(cseg_store_open(&w, db, &d), 0);
+    cseg_event e1 = {"c1", 1700000000, "I1", "P1", 1, 2.5, NAN, NULL, NULL};
+    assert_int_equal(cseg_stream_apply(w, m, &e1, CSEG_DAY_AUTO, &x, &d), 0);
+    sqlite3 *raw;
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    expect_text(raw, pairs, "0 0"); /* owed after event 0: the first one */
+    /* A process that applies an event and dies: the pairs it owed stay
+     * owed by the store's events. */
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        cseg_store *o = NULL;
+        cseg_event e2 = {"c2", 1700000000, "I2", "P9", 1, 2.5, NAN, NULL, NULL};
+        _exit(cseg_store_open(&o, db, &d) == 0 &&
+                      cseg_stream_apply(o, m, &e2, CSEG_DAY_AUTO, &x, &d) == 0
+                  ? 0
+                  : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    expect_text(raw, pairs, "1 1"); /* it added c1's, then owed its own */
+    /* c2 buys P9 again, through the first handle: one product still */
+    cseg_event e3 = {"c2", 1700086400, "I3", "P9", 1, 2.5, NAN, NULL, NULL};
+    assert_int_equal(cseg_stream_apply(w, m, &e3, CSEG_DAY_AUTO, &x, &d), 0);
+    assert_true(x.features[1] == 2 && x.features[6] == 1);
+    expect_text(raw, pairs, "2 -"); /* nothing new owed */
+    /* 65,536 owed are written with their batch */
+    enum { N = 65536 };
+    cseg_event *many = malloc(N * sizeof *many);
+    cseg_stream_result *outs = malloc(N * sizeof *outs);
+    char(*name)[2][16] = malloc(N * sizeof *name);
+    assert_non_null(many);
+    assert_non_null(outs);
+    assert_non_null(name);
+    for (size_t i = 0; i < N; i++) {
+        snprintf(name[i][0], sizeof name[i][0], "m%zu", i % 100);
+        snprintf(name[i][1], sizeof name[i][1], "Q%zu", i);
+        many[i] = (cseg_event){
+            name[i][0], 1700000000 + (int64_t)i, NULL, name[i][1], 1, 1.0, NAN, NULL, NULL};
+    }
+    size_t failed;
+    assert_int_equal(cseg_stream_apply_batch(w, m, many, 10, CSEG_DAY_AUTO, outs, &failed, &d), 0);
+    expect_text(raw, pairs, "2 3");
+    assert_int_equal(
+        cseg_stream_apply_batch(w, m, many + 10, N - 10, CSEG_DAY_AUTO, outs, &failed, &d), 0);
+    expect_text(raw, pairs, "65538 -");
+    /* a product of the first batch bought again (m0 has Q0, Q100, ...): not new */
+    cseg_event again = many[0];
+    again.price = 2.0;
+    assert_int_equal(cseg_stream_apply(w, m, &again, CSEG_DAY_AUTO, &x, &d), 0);
+    assert_true(x.applied && x.features[6] == (double)((N - 1) / 100 + 1));
+    /* and at close */
+    cseg_event e4 = {"c1", 1700086400, "I4", "P2", 1, 2.5, NAN, NULL, NULL};
+    assert_int_equal(cseg_stream_apply(w, m, &e4, CSEG_DAY_AUTO, &x, &d), 0);
+    expect_text(raw, pairs, "65538 65540"); /* owed after the event before it */
+    cseg_store_close(w);
+    expect_text(raw, pairs, "65539 -");
+    sqlite3_close(raw);
+    free(many);
+    free(outs);
+    free(name);
+    remove_db(db);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+}
+
 /* A late event for a customer whose state a run stored (no days of spend):
  * counted to the day after its last purchase, not after the late event
  * (it gave a negative recency). */
@@ -676,7 +762,7 @@ static void test_migrations(void **state)
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "4");
+    assert_int_equal(sqlite3_column_int(st, 0), CSEG_STORE_SCHEMA_VERSION);
     assert_int_equal(sqlite3_column_int(st, 1), 3);
     assert_int_equal(sqlite3_column_int(st, 2), 0);
     sqlite3_finalize(st);
@@ -715,17 +801,12 @@ static void test_migrations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_replay_small),
-        cmocka_unit_test(test_replay_small_postgresql),
-        cmocka_unit_test(test_replay_online_retail),
-        cmocka_unit_test(test_repeats_and_errors),
-        cmocka_unit_test(test_migrations),
-        cmocka_unit_test(test_cursors),
-        cmocka_unit_test(test_probabilities),
-        cmocka_unit_test(test_checkpoints),
-        cmocka_unit_test(test_cache_coherence),
-        cmocka_unit_test(test_late_after_run),
-        cmocka_unit_test(test_summary_mixed),
+        cmocka_unit_test(test_replay_small),         cmocka_unit_test(test_replay_small_postgresql),
+        cmocka_unit_test(test_replay_online_retail), cmocka_unit_test(test_repeats_and_errors),
+        cmocka_unit_test(test_migrations),           cmocka_unit_test(test_cursors),
+        cmocka_unit_test(test_probabilities),        cmocka_unit_test(test_checkpoints),
+        cmocka_unit_test(test_cache_coherence),      cmocka_unit_test(test_products_behind),
+        cmocka_unit_test(test_late_after_run),       cmocka_unit_test(test_summary_mixed),
         cmocka_unit_test(test_batch_inside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -160,8 +160,15 @@ static const char schema_v4[] =
     "DROP INDEX cseg_events_product;\n"
     "DROP INDEX cseg_events_fingerprint;\n";
 
+/* Version 5: no table changes; cseg_meta may hold 'products_after', the
+ * event after which purchases may owe their pairs to cseg_customer_products
+ * (stream.c, "products written behind"). A custseg that does not know the
+ * row would decide products from an incomplete table: it refuses the
+ * version. */
+static const char schema_v5[] = "DELETE FROM cseg_meta WHERE key = 'products_after';\n";
+
 /* migrations[v - 1] takes a store to version v. */
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(N_MIGRATIONS == CSEG_STORE_SCHEMA_VERSION, "one migration per schema version");
 

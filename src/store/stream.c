@@ -340,15 +340,103 @@ int cseg_stream_check(const cseg_model *m, const cseg_event *ev, cseg_diag *d)
     return clean(m, ev, &ce, d);
 }
 
+/* A set of byte strings (keys made by key_of), open addressing. A slot
+ * holds the key's hash beside its place in text, so that a probe reads the
+ * key's bytes only when the hashes agree: the batch's set outgrows the
+ * caches, and reading every probed key was most of deciding an event. */
+typedef struct kslot {
+    uint64_t h;
+    size_t at; /* offset + 1 into text, 0: free */
+} kslot;
+
+typedef struct kset {
+    kslot *slot;
+    size_t cap, n;
+    store_buf text; /* each key: its length (size_t) and its bytes */
+} kset;
+
+static void kset_free(kset *k)
+{
+    free(k->slot);
+    free(k->text.p);
+    memset(k, 0, sizeof *k);
+}
+
+static size_t kset_find(const kset *k, const char *key, size_t len, uint64_t h)
+{
+    for (size_t i = (size_t)h & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
+        const kslot *e = &k->slot[i];
+        if (!e->at)
+            return i;
+        if (e->h != h)
+            continue;
+        size_t l;
+        memcpy(&l, k->text.p + e->at - 1, sizeof l);
+        if (l == len && memcmp(k->text.p + e->at - 1 + sizeof l, key, len) == 0)
+            return i;
+    }
+}
+
+static int kset_has(const kset *k, const store_buf *key)
+{
+    if (!k->cap)
+        return 0;
+    uint64_t h = cseg__hash(key->p, key->len, 0);
+    return k->slot[kset_find(k, key->p, key->len, h)].at != 0;
+}
+
+/* Room for n keys without growing; CSEG_ENOMEM. */
+static int kset_reserve(kset *k, size_t n)
+{
+    if (n * 2 <= k->cap)
+        return 0;
+    size_t cap = k->cap ? k->cap : 256;
+    while (cap < n * 2)
+        cap *= 2;
+    kslot *slot = calloc(cap, sizeof *slot);
+    if (!slot)
+        return CSEG_ENOMEM;
+    for (size_t i = 0; i < k->cap; i++)
+        if (k->slot[i].at)
+            for (size_t j = (size_t)k->slot[i].h & (cap - 1);; j = (j + 1) & (cap - 1))
+                if (!slot[j].at) {
+                    slot[j] = k->slot[i];
+                    break;
+                }
+    free(k->slot);
+    k->slot = slot;
+    k->cap = cap;
+    return 0;
+}
+
+/* 1 when added, 0 when there already, CSEG_ENOMEM. */
+static int kset_add(kset *k, const store_buf *key)
+{
+    if (kset_reserve(k, k->n + 1) < 0)
+        return CSEG_ENOMEM;
+    uint64_t h = cseg__hash(key->p, key->len, 0);
+    size_t i = kset_find(k, key->p, key->len, h);
+    if (k->slot[i].at)
+        return 0;
+    size_t off = k->text.len;
+    if (cseg__store_buf_put(&k->text, (const char *)&key->len, sizeof key->len) < 0 ||
+        cseg__store_buf_put(&k->text, key->p, key->len) < 0)
+        return CSEG_ENOMEM;
+    k->slot[i] = (kslot){h, off + 1};
+    k->n++;
+    return 1;
+}
+
 /* ---- the event writer's cache ----
  * The customers the writer has seen: their state and daily sums as in the
  * store, so that an event reads neither (two statements of the dozen each
  * event took, and the window's rows). What it writes still goes to the
- * store in the event's transaction: the cache only saves the reads. It is
- * trusted while the store has not been changed by anyone else: SQLite's
- * data version tells a commit of another connection, and without one (the
- * PostgreSQL back end) the cache lasts one transaction; a transaction that
- * fails, forgetting customers and storing a run drop it. */
+ * store in the event's transaction (but the new products, see "products
+ * written behind"): the cache only saves the reads. It is trusted while the
+ * store has not been changed by anyone else: SQLite's data version tells a
+ * commit of another connection, and without one (the PostgreSQL back end)
+ * the cache lasts one transaction; a transaction that fails, forgetting
+ * customers and storing a run drop it. */
 typedef struct cday {
     int64_t day;
     double amount, amount_c; /* the row of cseg_customer_days */
@@ -367,6 +455,7 @@ typedef struct stream_cache {
     size_t cap, n; /* cap a power of two, at most half full */
     int64_t version;
     int known; /* version read since the cache was last dropped */
+    kset owed; /* products written behind: keys 'p' (customer, product) */
     /* run_rows' statements, made once for the handle (heads and tails are
      * string constants). Made again for every batch (a snprintf per
      * parameter, 832 for 64 events), their text was about 6% of the
@@ -391,22 +480,13 @@ static void cache_clear(stream_cache *c)
     c->slot = NULL;
     c->cap = c->n = 0;
     c->known = 0;
+    kset_free(&c->owed); /* their events and the mark still tell them */
 }
 
 void cseg__stream_cache_drop(cseg_store *s)
 {
     if (s->stream)
         cache_clear(s->stream);
-}
-
-void cseg__stream_cache_free(cseg_store *s)
-{
-    stream_cache *c = s->stream;
-    cseg__stream_cache_drop(s);
-    for (size_t q = 0; c && q < c->n_sql; q++)
-        free(c->sql[q].text);
-    free(c);
-    s->stream = NULL;
 }
 
 /* The slot of id: its own, or the free one where it would go. */
@@ -561,95 +641,9 @@ static void cache_window(const ccust *e, const cseg_model *m, int64_t as_of, cse
  * their last values, the new products, then the moves. A statement per
  * row was most of an event's cost. */
 
-/* A set of byte strings (keys made by key_of), open addressing. A slot
- * holds the key's hash beside its place in text, so that a probe reads the
- * key's bytes only when the hashes agree: the batch's set outgrows the
- * caches, and reading every probed key was most of deciding an event. */
-typedef struct kslot {
-    uint64_t h;
-    size_t at; /* offset + 1 into text, 0: free */
-} kslot;
-
-typedef struct kset {
-    kslot *slot;
-    size_t cap, n;
-    store_buf text; /* each key: its length (size_t) and its bytes */
-} kset;
-
-static void kset_free(kset *k)
-{
-    free(k->slot);
-    free(k->text.p);
-    memset(k, 0, sizeof *k);
-}
-
-static size_t kset_find(const kset *k, const char *key, size_t len, uint64_t h)
-{
-    for (size_t i = (size_t)h & (k->cap - 1);; i = (i + 1) & (k->cap - 1)) {
-        const kslot *e = &k->slot[i];
-        if (!e->at)
-            return i;
-        if (e->h != h)
-            continue;
-        size_t l;
-        memcpy(&l, k->text.p + e->at - 1, sizeof l);
-        if (l == len && memcmp(k->text.p + e->at - 1 + sizeof l, key, len) == 0)
-            return i;
-    }
-}
-
-static int kset_has(const kset *k, const store_buf *key)
-{
-    if (!k->cap)
-        return 0;
-    uint64_t h = cseg__hash(key->p, key->len, 0);
-    return k->slot[kset_find(k, key->p, key->len, h)].at != 0;
-}
-
-/* Room for n keys without growing; CSEG_ENOMEM. */
-static int kset_reserve(kset *k, size_t n)
-{
-    if (n * 2 <= k->cap)
-        return 0;
-    size_t cap = k->cap ? k->cap : 256;
-    while (cap < n * 2)
-        cap *= 2;
-    kslot *slot = calloc(cap, sizeof *slot);
-    if (!slot)
-        return CSEG_ENOMEM;
-    for (size_t i = 0; i < k->cap; i++)
-        if (k->slot[i].at)
-            for (size_t j = (size_t)k->slot[i].h & (cap - 1);; j = (j + 1) & (cap - 1))
-                if (!slot[j].at) {
-                    slot[j] = k->slot[i];
-                    break;
-                }
-    free(k->slot);
-    k->slot = slot;
-    k->cap = cap;
-    return 0;
-}
-
-/* 1 when added, 0 when there already, CSEG_ENOMEM. */
-static int kset_add(kset *k, const store_buf *key)
-{
-    if (kset_reserve(k, k->n + 1) < 0)
-        return CSEG_ENOMEM;
-    uint64_t h = cseg__hash(key->p, key->len, 0);
-    size_t i = kset_find(k, key->p, key->len, h);
-    if (k->slot[i].at)
-        return 0;
-    size_t off = k->text.len;
-    if (cseg__store_buf_put(&k->text, (const char *)&key->len, sizeof key->len) < 0 ||
-        cseg__store_buf_put(&k->text, key->p, key->len) < 0)
-        return CSEG_ENOMEM;
-    k->slot[i] = (kslot){h, off + 1};
-    k->n++;
-    return 1;
-}
-
 /* key = tag, then each part (NULL: absent) with its length: no two
- * different lists of parts give the same key. */
+ * different lists of parts give the same key. A part's bytes are followed
+ * by a NUL (products_write reads the pairs of its keys). */
 static int key_of(store_buf *key, char tag, const char *a, const char *b, const char *c)
 {
     key->len = 0;
@@ -659,7 +653,7 @@ static int key_of(store_buf *key, char tag, const char *a, const char *b, const 
         size_t l = part[i] ? strlen(part[i]) : SIZE_MAX;
         rc = cseg__store_buf_put(key, (const char *)&l, sizeof l);
         if (rc == 0 && part[i])
-            rc = cseg__store_buf_put(key, part[i], l);
+            rc = cseg__store_buf_put(key, part[i], l + 1);
     }
     return rc < 0 ? CSEG_ENOMEM : 0;
 }
@@ -681,6 +675,7 @@ typedef struct batch {
     char (*times)[40]; /* each event's time as text */
     char *has;         /* each event's customer has features (a segment) */
     char now[32];
+    int owe; /* after the commit: 1 the new products owed, 2 none owed */
 } batch;
 
 static void batch_free(batch *b)
@@ -780,6 +775,140 @@ static int run_rows(cseg_store *s, const char *head, const char *tail, size_t nc
         r0 += k;
     }
     return rc;
+}
+
+static void roll_back(cseg_store *s)
+{
+    cseg_diag ignored;
+    s->ops->exec(s, "ROLLBACK", NULL, NULL, 0, &ignored);
+}
+
+/* ---- products written behind ----
+ * Each purchase asks whether its customer bought the product before
+ * (cseg_customer_products) and adds the pair when not. That table is keyed
+ * by customer, so the new pairs of a batch land on as many pages, and with
+ * batches of 1,000 events writing them, and committing those pages, was
+ * half of the writer's time. With SQLite (the back end whose cache outlives
+ * a transaction) the writer keeps the new pairs of its committed batches in
+ * memory instead (owed) and writes them at once, sorted, when OWED_MAX are
+ * owed and when the store is closed; everything else goes with its batch.
+ * The store says what is owed: while pairs are, cseg_meta's row
+ * 'products_after' holds an event id, and the counted purchases of the
+ * later events may have pairs not in the table. A writer without that
+ * memory (a new handle, one whose cache was dropped, the writer after a
+ * crash, another process) settles first: adds those events' pairs and
+ * removes the row, in its batch's transaction. */
+#define OWED_MAX 65536
+
+static const char owed_key[] = "products_after";
+
+/* At a batch's start: the pairs owed by the events after the mark, if any,
+ * added and the mark gone, unless this writer owes them itself. */
+static int products_settle(cseg_store *s, cseg_diag *d)
+{
+    const stream_cache *sc = s->stream;
+    if (!s->ops->data_version || sc->owed.n)
+        return 0;
+    int64_t after = -1;
+    const store_cell key[] = {cell_text(owed_key)};
+    int rc = cseg__store_run(s, "SELECT CAST(value AS BIGINT) FROM cseg_meta WHERE key = $1", key,
+                             1, got_seq, &after, d);
+    if (rc < 0 || after < 0)
+        return rc;
+    const store_cell p[] = {cell_int(after)};
+    if ((rc = cseg__store_run(s,
+                              "INSERT INTO cseg_customer_products (customer_id, product) "
+                              "SELECT customer_id, product FROM cseg_events WHERE event_id > $1 "
+                              "AND product IS NOT NULL AND is_return = 0 AND counted = 1 "
+                              "ORDER BY customer_id, product "
+                              "ON CONFLICT (customer_id, product) DO NOTHING",
+                              p, 1, NULL, NULL, d)) < 0)
+        return rc;
+    return cseg__store_run(s, "DELETE FROM cseg_meta WHERE key = $1", key, 1, NULL, NULL, d);
+}
+
+static int pair_cmp(const void *a, const void *b)
+{
+    const char *const *x = a, *const *y = b;
+    int c = strcmp(x[0], y[0]);
+    return c ? c : strcmp(x[1], y[1]);
+}
+
+/* The pairs owed and the batch's (n of them), written in key order (the
+ * table's pages in turn); the mark gone. */
+static int products_write(cseg_store *s, const char *(*batch_pairs)[2], size_t n, cseg_diag *d)
+{
+    stream_cache *sc = s->stream;
+    size_t total = sc->owed.n + n;
+    const char *(*pair)[2] = malloc((total ? total : 1) * sizeof *pair);
+    store_cell *c = malloc((total ? total : 1) * 2 * sizeof *c);
+    int rc = pair && c ? 0 : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    size_t m = 0;
+    /* each owed key: its length, then 'p', the customer's length and bytes
+     * with a NUL after them, the product's the same way (see owe) */
+    for (size_t at = 0; rc == 0 && at < sc->owed.text.len; m++) {
+        size_t len;
+        memcpy(&len, sc->owed.text.p + at, sizeof len);
+        const char *k = sc->owed.text.p + at + sizeof len;
+        pair[m][0] = k + 1 + sizeof(size_t);
+        pair[m][1] = pair[m][0] + strlen(pair[m][0]) + 1 + sizeof(size_t);
+        at += sizeof len + len;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++, m++) {
+        pair[m][0] = batch_pairs[i][0];
+        pair[m][1] = batch_pairs[i][1];
+    }
+    if (rc == 0) {
+        qsort(pair, m, sizeof *pair, pair_cmp);
+        for (size_t i = 0; i < m; i++) {
+            c[2 * i] = cell_text(pair[i][0]);
+            c[2 * i + 1] = cell_text(pair[i][1]);
+        }
+        rc = run_rows(s, "INSERT INTO cseg_customer_products (customer_id, product)",
+                      " ON CONFLICT (customer_id, product) DO NOTHING", 2, NULL, c, m, NULL, NULL,
+                      64, d);
+    }
+    const store_cell key[] = {cell_text(owed_key)};
+    if (rc == 0 && sc->owed.n)
+        rc = cseg__store_run(s, "DELETE FROM cseg_meta WHERE key = $1", key, 1, NULL, NULL, d);
+    free(pair);
+    free(c);
+    return rc;
+}
+
+/* After a batch's commit: its new products owed, or none owed. Out of
+ * memory, the cache goes (the mark and the events still tell them). */
+static void owe(stream_cache *sc, batch *b)
+{
+    if (b->owe == 2)
+        kset_free(&sc->owed);
+    for (size_t i = 0; b->owe == 1 && i < b->n_products; i++)
+        if (key_of(&b->key, 'p', b->products[i][0], b->products[i][1], NULL) < 0 ||
+            kset_add(&sc->owed, &b->key) < 0) {
+            cache_clear(sc);
+            break;
+        }
+}
+
+/* At close: the products owed written. If that fails, the store's mark
+ * keeps them owed, to the next writer. */
+void cseg__stream_cache_free(cseg_store *s)
+{
+    stream_cache *c = s->stream;
+    cseg_diag ignored;
+    if (c && c->owed.n && s->ops->data_version &&
+        s->ops->exec(s, s->ops->begin, NULL, NULL, 0, &ignored) == 0) {
+        int rc = cache_check(s, &ignored); /* another writer since: they are no longer owed */
+        if (rc == 0 && c->owed.n)
+            rc = products_write(s, NULL, 0, &ignored);
+        if (rc < 0 || s->ops->exec(s, "COMMIT", NULL, NULL, 0, &ignored) < 0)
+            roll_back(s);
+    }
+    cseg__stream_cache_drop(s);
+    for (size_t q = 0; c && q < c->n_sql; q++)
+        free(c->sql[q].text);
+    free(c);
+    s->stream = NULL;
 }
 
 typedef struct ids_ctx {
@@ -919,6 +1048,9 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
         (ev->invoice && (rc = batch_has(b, 'i', ev->invoice, id, NULL, &bought)) < 0) ||
         (ev->product && (rc = batch_has(b, 'p', id, ev->product, NULL, &had)) < 0))
         return rc == CSEG_ENOMEM ? cseg__diag(d, rc, NULL, 0, 0, "out of memory") : rc;
+    const stream_cache *sc = s->stream;
+    if (ev->product && !had) /* bought in an earlier batch, owed to the table (b->key is its key) */
+        had = kset_has(&sc->owed, &b->key);
     cstate *st = &e->st;
     int yes = key || (rp->drop_duplicates && dup);
     int64_t as_of = as_of_day;
@@ -1180,14 +1312,22 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
             "returned_value = excluded.returned_value, returned_c = excluded.returned_c, "
             "segment = excluded.segment, updated_at = excluded.updated_at",
             15, NULL, c, b->n_states, NULL, NULL, 64, d);
-    for (size_t r = 0; r < b->n_products && rc == 0; r++) {
-        c[r * 2] = cell_text(b->products[r][0]);
-        c[r * 2 + 1] = cell_text(b->products[r][1]);
+    /* The new products: owed while fewer than OWED_MAX are (the first owed
+     * marks the store), else written with those owed. */
+    stream_cache *sc = s->stream;
+    if (rc == 0 && s->ops->data_version && sc->owed.n + b->n_products < OWED_MAX) {
+        if (!sc->owed.n && b->n_products) {
+            char after[24];
+            snprintf(after, sizeof after, "%lld", (long long)(ids[0] - 1));
+            const store_cell mark[] = {cell_text(owed_key), cell_text(after)};
+            rc = cseg__store_run(s, "INSERT INTO cseg_meta (key, value) VALUES ($1, $2)", mark, 2,
+                                 NULL, NULL, d);
+        }
+        b->owe = 1;
+    } else if (rc == 0) {
+        rc = products_write(s, b->products, b->n_products, d);
+        b->owe = 2;
     }
-    if (rc == 0)
-        rc = run_rows(s, "INSERT INTO cseg_customer_products (customer_id, product)",
-                      " ON CONFLICT (customer_id, product) DO NOTHING", 2, NULL, c, b->n_products,
-                      NULL, NULL, 64, d);
     /* The moves, in the order of their events. */
     for (size_t r = 0; r < nr && rc == 0; r++) {
         cseg_stream_result *out = &outs[b->events[r]];
@@ -1206,12 +1346,6 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
     free(ids);
     free(dates);
     return rc;
-}
-
-static void roll_back(cseg_store *s)
-{
-    cseg_diag ignored;
-    s->ops->exec(s, "ROLLBACK", NULL, NULL, 0, &ignored);
 }
 
 int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_event *ev, int64_t as_of_day,
@@ -1274,7 +1408,7 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
             *failed = i;
     }
     if (rc == 0 && (rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d)) == 0 &&
-        (rc = cache_check(s, d)) < 0)
+        ((rc = cache_check(s, d)) < 0 || (rc = products_settle(s, d)) < 0))
         roll_back(s);
     if (rc < 0) {
         for (size_t i = 0; i < n; i++)
@@ -1296,9 +1430,11 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
         rc = segments(s, m, &b, evs, n, outs, failed, d);
     if (rc == 0 && (rc = write_batch(s, &b, evs, ce, outs, d)) < 0)
         *failed = n;
-    batch_free(&b);
     if (rc == 0 && (rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d)) < 0)
         *failed = n;
+    if (rc == 0)
+        owe(s->stream, &b);
+    batch_free(&b);
     if (rc < 0) {
         roll_back(s);
         cseg__stream_cache_drop(s); /* it has what was rolled back */

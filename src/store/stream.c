@@ -377,12 +377,15 @@ static size_t kset_find(const kset *k, const char *key, size_t len, uint64_t h)
     }
 }
 
-static int kset_has(const kset *k, const store_buf *key)
+/* A key with its hash, made once for a look-up and the add after it. */
+typedef struct hkey {
+    store_buf b;
+    uint64_t h;
+} hkey;
+
+static int kset_has(const kset *k, const hkey *key)
 {
-    if (!k->cap)
-        return 0;
-    uint64_t h = cseg__hash(key->p, key->len, 0);
-    return k->slot[kset_find(k, key->p, key->len, h)].at != 0;
+    return k->cap && k->slot[kset_find(k, key->b.p, key->b.len, key->h)].at != 0;
 }
 
 /* Room for n keys without growing; CSEG_ENOMEM. */
@@ -410,19 +413,18 @@ static int kset_reserve(kset *k, size_t n)
 }
 
 /* 1 when added, 0 when there already, CSEG_ENOMEM. */
-static int kset_add(kset *k, const store_buf *key)
+static int kset_add(kset *k, const hkey *key)
 {
     if (kset_reserve(k, k->n + 1) < 0)
         return CSEG_ENOMEM;
-    uint64_t h = cseg__hash(key->p, key->len, 0);
-    size_t i = kset_find(k, key->p, key->len, h);
+    size_t i = kset_find(k, key->b.p, key->b.len, key->h);
     if (k->slot[i].at)
         return 0;
     size_t off = k->text.len;
-    if (cseg__store_buf_put(&k->text, (const char *)&key->len, sizeof key->len) < 0 ||
-        cseg__store_buf_put(&k->text, key->p, key->len) < 0)
+    if (cseg__store_buf_put(&k->text, (const char *)&key->b.len, sizeof key->b.len) < 0 ||
+        cseg__store_buf_put(&k->text, key->b.p, key->b.len) < 0)
         return CSEG_ENOMEM;
-    k->slot[i] = (kslot){h, off + 1};
+    k->slot[i] = (kslot){key->h, off + 1};
     k->n++;
     return 1;
 }
@@ -440,19 +442,28 @@ static int kset_add(kset *k, const store_buf *key)
 typedef struct cday {
     int64_t day;
     double amount, amount_c; /* the row of cseg_customer_days */
+    uint64_t stamp;          /* the last batch that listed it to write */
 } cday;
 
 typedef struct ccust {
-    char *id; /* NULL: a free slot */
-    uint64_t h;
+    char *id;
     cstate st;
     cday *days; /* by day */
     size_t n_days, cap_days;
+    uint64_t stamp; /* the last batch that listed its state to write */
 } ccust;
 
+/* A slot: the customer's hash beside its entry, which stays where it is
+ * while the table grows (a batch keeps its events' entries). */
+typedef struct cslot {
+    uint64_t h;
+    ccust *e; /* NULL: free */
+} cslot;
+
 typedef struct stream_cache {
-    ccust *slot;
+    cslot *slot;
     size_t cap, n; /* cap a power of two, at most half full */
+    uint64_t batches; /* batches begun: their stamps */
     int64_t version;
     int known; /* version read since the cache was last dropped */
     kset owed; /* products written behind: keys 'p' (customer, product) */
@@ -472,10 +483,12 @@ typedef struct stream_cache {
 
 static void cache_clear(stream_cache *c)
 {
-    for (size_t i = 0; i < c->cap; i++) {
-        free(c->slot[i].id);
-        free(c->slot[i].days);
-    }
+    for (size_t i = 0; i < c->cap; i++)
+        if (c->slot[i].e) {
+            free(c->slot[i].e->id);
+            free(c->slot[i].e->days);
+            free(c->slot[i].e);
+        }
     free(c->slot);
     c->slot = NULL;
     c->cap = c->n = 0;
@@ -490,11 +503,11 @@ void cseg__stream_cache_drop(cseg_store *s)
 }
 
 /* The slot of id: its own, or the free one where it would go. */
-static ccust *cache_slot(stream_cache *c, const char *id, uint64_t h)
+static cslot *cache_slot(stream_cache *c, const char *id, uint64_t h)
 {
     for (size_t i = (size_t)h & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
-        ccust *e = &c->slot[i];
-        if (!e->id || (e->h == h && strcmp(e->id, id) == 0))
+        cslot *e = &c->slot[i];
+        if (!e->e || (e->h == h && strcmp(e->e->id, id) == 0))
             return e;
     }
 }
@@ -502,15 +515,15 @@ static ccust *cache_slot(stream_cache *c, const char *id, uint64_t h)
 static int cache_grow(stream_cache *c)
 {
     size_t cap = c->cap ? 2 * c->cap : 1024;
-    ccust *old = c->slot, *slot = calloc(cap, sizeof *slot);
+    cslot *old = c->slot, *slot = calloc(cap, sizeof *slot);
     if (!slot)
         return CSEG_ENOMEM;
     size_t ocap = c->cap;
     c->slot = slot;
     c->cap = cap;
     for (size_t i = 0; i < ocap; i++)
-        if (old[i].id)
-            *cache_slot(c, old[i].id, old[i].h) = old[i];
+        if (old[i].e)
+            *cache_slot(c, old[i].e->id, old[i].h) = old[i];
     free(old);
     return 0;
 }
@@ -533,7 +546,7 @@ static cday *cache_day(ccust *e, int64_t day)
     }
     memmove(&e->days[i + 1], &e->days[i], (e->n_days - i) * sizeof *e->days);
     e->n_days++;
-    e->days[i] = (cday){day, 0, 0};
+    e->days[i] = (cday){day, 0, 0, 0};
     return &e->days[i];
 }
 
@@ -559,32 +572,34 @@ static int cache_get(cseg_store *s, const char *id, ccust **out, cseg_diag *d)
 {
     stream_cache *c = s->stream;
     uint64_t h = cseg__hash(id, strlen(id), 0);
-    ccust *e = c->cap ? cache_slot(c, id, h) : NULL;
-    if (e && e->id) {
-        *out = e;
+    cslot *at = c->cap ? cache_slot(c, id, h) : NULL;
+    if (at && at->e) {
+        *out = at->e;
         return 0;
     }
     if ((c->n + 1) * 2 > c->cap) {
         if (cache_grow(c) < 0)
             return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-        e = cache_slot(c, id, h);
+        at = cache_slot(c, id, h);
     }
-    ccust fresh = {0};
-    days_ctx dc = {&fresh, 0};
-    int rc = load_state(s, id, &fresh.st, d);
+    ccust *e = calloc(1, sizeof *e);
+    if (!e)
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    days_ctx dc = {e, 0};
+    int rc = load_state(s, id, &e->st, d);
     const store_cell p[] = {cell_text(id)};
     if (rc == 0 && (rc = cseg__store_run(s,
                                          "SELECT day, amount, amount_c FROM cseg_customer_days "
                                          "WHERE customer_id = $1 ORDER BY day",
                                          p, 1, day_row, &dc, d)) == 0 &&
-        (dc.failed || !(fresh.id = strdup(id))))
+        (dc.failed || !(e->id = strdup(id))))
         rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     if (rc < 0) {
-        free(fresh.days);
+        free(e->days);
+        free(e);
         return rc;
     }
-    fresh.h = h;
-    *e = fresh;
+    *at = (cslot){h, e};
     c->n++;
     *out = e;
     return 0;
@@ -644,8 +659,9 @@ static void cache_window(const ccust *e, const cseg_model *m, int64_t as_of, cse
 /* key = tag, then each part (NULL: absent) with its length: no two
  * different lists of parts give the same key. A part's bytes are followed
  * by a NUL (products_write reads the pairs of its keys). */
-static int key_of(store_buf *key, char tag, const char *a, const char *b, const char *c)
+static int key_of(hkey *k, char tag, const char *a, const char *b, const char *c)
 {
+    store_buf *key = &k->b;
     key->len = 0;
     const char *part[3] = {a, b, c};
     int rc = cseg__store_buf_put(key, &tag, 1);
@@ -655,20 +671,26 @@ static int key_of(store_buf *key, char tag, const char *a, const char *b, const 
         if (rc == 0 && part[i])
             rc = cseg__store_buf_put(key, part[i], l + 1);
     }
-    return rc < 0 ? CSEG_ENOMEM : 0;
+    if (rc < 0)
+        return CSEG_ENOMEM;
+    k->h = cseg__hash(key->p, key->len, 0);
+    return 0;
 }
 
 typedef struct batch {
-    kset seen; /* keys 'k', products 'p', fingerprints 'f', purchases 'i', days 'd', states 's' */
-    store_buf key;
-    size_t *events;   /* the applied events, in order */
+    kset seen;  /* keys 'k', products 'p', fingerprints 'f', purchases 'i' */
+    hkey key;   /* a prefetched row's */
+    hkey ek[4]; /* an event's: its key, fingerprint, purchase, product */
+    uint64_t stamp; /* the batch's number in the cache (ccust and cday stamps) */
+    ccust **cust;   /* each event's customer */
+    size_t *events; /* the applied events, in order */
     size_t n_events;
     struct bday {
-        const char *id;
+        ccust *e;
         int64_t day;
     } *days;          /* each customer's days touched, once */
     size_t n_days;
-    const char **states; /* the customers changed, once */
+    ccust **states; /* the customers changed, once */
     size_t n_states;
     const char *(*products)[2]; /* new (customer, product) */
     size_t n_products;
@@ -681,7 +703,10 @@ typedef struct batch {
 static void batch_free(batch *b)
 {
     kset_free(&b->seen);
-    free(b->key.p);
+    free(b->key.b.p);
+    for (size_t i = 0; i < 4; i++)
+        free(b->ek[i].b.p);
+    free(b->cust);
     free(b->events);
     free(b->days);
     free(b->states);
@@ -694,6 +719,7 @@ static int batch_make(batch *b, size_t n)
 {
     memset(b, 0, sizeof *b);
     size_t m = n ? n : 1;
+    b->cust = malloc(m * sizeof *b->cust);
     b->events = malloc(m * sizeof *b->events);
     b->days = malloc(m * sizeof *b->days);
     b->states = malloc(m * sizeof *b->states);
@@ -701,18 +727,10 @@ static int batch_make(batch *b, size_t n)
     b->times = malloc(m * sizeof *b->times);
     b->has = calloc(m, 1);
     cseg__store_now(b->now, sizeof b->now);
-    return b->events && b->days && b->states && b->products && b->times && b->has &&
-                   kset_reserve(&b->seen, 6 * m) == 0 /* up to six keys an event */
+    return b->cust && b->events && b->days && b->states && b->products && b->times && b->has &&
+                   kset_reserve(&b->seen, 4 * m) == 0 /* up to four keys an event */
                ? 0
                : CSEG_ENOMEM;
-}
-
-/* Whether the batch has applied what key_of(tag, a, b, c) names. */
-static int batch_has(batch *b, char tag, const char *x, const char *y, const char *z, int *yes)
-{
-    int rc = key_of(&b->key, tag, x, y, z);
-    *yes = rc == 0 && kset_has(&b->seen, &b->key);
-    return rc;
 }
 
 /* Records it; 1 when new. */
@@ -1041,16 +1059,21 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
     const char *fp = ce->fp, *id = ev->customer_id;
     int rc = 0;
     ccust *e = NULL;
-    int key = 0, dup = 0, bought = 0, had = 0;
-    if ((rc = cache_get(s, id, &e, d)) < 0 ||
-        (ev->event_key && (rc = batch_has(b, 'k', ev->event_key, NULL, NULL, &key)) < 0) ||
-        (rc = batch_has(b, 'f', ev->invoice, id, fp, &dup)) < 0 ||
-        (ev->invoice && (rc = batch_has(b, 'i', ev->invoice, id, NULL, &bought)) < 0) ||
-        (ev->product && (rc = batch_has(b, 'p', id, ev->product, NULL, &had)) < 0))
-        return rc == CSEG_ENOMEM ? cseg__diag(d, rc, NULL, 0, 0, "out of memory") : rc;
+    /* Its keys, each made once for the look-up here and the add below. */
+    hkey *kk = &b->ek[0], *kf = &b->ek[1], *ki = &b->ek[2], *kp = &b->ek[3];
+    if ((rc = cache_get(s, id, &e, d)) < 0)
+        return rc;
+    if ((ev->event_key && key_of(kk, 'k', ev->event_key, NULL, NULL) < 0) ||
+        key_of(kf, 'f', ev->invoice, id, fp) < 0 ||
+        (ev->invoice && key_of(ki, 'i', ev->invoice, id, NULL) < 0) ||
+        (ev->product && key_of(kp, 'p', id, ev->product, NULL) < 0))
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     const stream_cache *sc = s->stream;
-    if (ev->product && !had) /* bought in an earlier batch, owed to the table (b->key is its key) */
-        had = kset_has(&sc->owed, &b->key);
+    b->cust[i] = e;
+    int key = ev->event_key && kset_has(&b->seen, kk), dup = kset_has(&b->seen, kf),
+        bought = ev->invoice && kset_has(&b->seen, ki),
+        /* or bought in an earlier batch, owed to the table */
+        had = ev->product && (kset_has(&b->seen, kp) || kset_has(&sc->owed, kp));
     cstate *st = &e->st;
     int yes = key || (rp->drop_duplicates && dup);
     int64_t as_of = as_of_day;
@@ -1102,30 +1125,23 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
     out->applied = 1;
     out->known = 1;
     /* What the batch writes for it, and what later events of the batch see. */
-    char dk[24], *dke = dk; /* the day in decimal */
-    if (day < 0)
-        *dke++ = '-';
-    *cseg__put_digits(dke, day < 0 ? 0 - (unsigned long long)day : (unsigned long long)day, 1) = 0;
-    int added;
     b->events[b->n_events++] = i;
-    if ((ev->event_key && (rc = batch_add(b, 'k', ev->event_key, NULL, NULL)) < 0) ||
-        (rc = batch_add(b, 'f', ev->invoice, id, fp)) < 0 ||
-        (!is_ret && ev->invoice && (rc = batch_add(b, 'i', ev->invoice, id, NULL)) < 0))
-        return cseg__diag(d, rc, NULL, 0, 0, "out of memory");
+    if ((ev->event_key && kset_add(&b->seen, kk) < 0) || kset_add(&b->seen, kf) < 0 ||
+        (!is_ret && ev->invoice && kset_add(&b->seen, ki) < 0) ||
+        (new_product && kset_add(&b->seen, kp) < 0))
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     if (new_product) {
-        if ((rc = batch_add(b, 'p', id, ev->product, NULL)) < 0)
-            return cseg__diag(d, rc, NULL, 0, 0, "out of memory");
         b->products[b->n_products][0] = id;
         b->products[b->n_products++][1] = ev->product;
     }
-    if ((added = batch_add(b, 'd', id, dk, NULL)) < 0)
-        return cseg__diag(d, added, NULL, 0, 0, "out of memory");
-    if (added)
-        b->days[b->n_days++] = (struct bday){id, day};
-    if ((added = batch_add(b, 's', id, NULL, NULL)) < 0)
-        return cseg__diag(d, added, NULL, 0, 0, "out of memory");
-    if (added)
-        b->states[b->n_states++] = id;
+    if (cd->stamp != b->stamp) { /* the day's first event in the batch */
+        cd->stamp = b->stamp;
+        b->days[b->n_days++] = (struct bday){e, day};
+    }
+    if (e->stamp != b->stamp) {
+        e->stamp = b->stamp;
+        b->states[b->n_states++] = e;
+    }
     /* its time as text, "YYYY-MM-DDThh:mm:ssZ" (printf's share of an event
      * was as large as the rest of deciding it) */
     int64_t sec = ev->time - day * 86400;
@@ -1146,7 +1162,7 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
  * order: each event's previous segment is its customer's before it (the
  * last event's of the batch, or the store's), and an applied event moves
  * its customer. *failed: the event whose features the model refused. */
-static int segments(cseg_store *s, const cseg_model *m, batch *b, const cseg_event *evs, size_t n,
+static int segments(const cseg_model *m, batch *b, const cseg_event *evs, size_t n,
                     cseg_stream_result *outs, size_t *failed, cseg_diag *d)
 {
     writer_rows w;
@@ -1183,9 +1199,7 @@ static int segments(cseg_store *s, const cseg_model *m, batch *b, const cseg_eve
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
         cseg_stream_result *out = &outs[i];
-        ccust *e;
-        if ((rc = cache_get(s, evs[i].customer_id, &e, d)) < 0)
-            break;
+        ccust *e = b->cust[i];
         int seg = b->has[i] ? label[i] + 1 : 0;
         out->previous = e->st.segment;
         out->distance = b->has[i] ? dist[i] : NAN;
@@ -1251,18 +1265,16 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
         outs[b->events[r]].event_seq = ids[r];
     /* Each day touched and each customer changed, with their last values. */
     for (size_t r = 0; r < b->n_days && rc == 0; r++) {
-        ccust *e;
-        if ((rc = cache_get(s, b->days[r].id, &e, d)) == 0) {
-            const cday *cd = cache_day(e, b->days[r].day); /* there since its event */
-            if (!cd) {
-                rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-                break;
-            }
-            c[r * 4] = cell_text(b->days[r].id);
-            c[r * 4 + 1] = cell_int(cd->day);
-            c[r * 4 + 2] = cell_num(cd->amount);
-            c[r * 4 + 3] = cell_num(cd->amount_c);
+        ccust *e = b->days[r].e;
+        const cday *cd = cache_day(e, b->days[r].day); /* there since its event */
+        if (!cd) {
+            rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+            break;
         }
+        c[r * 4] = cell_text(e->id);
+        c[r * 4 + 1] = cell_int(cd->day);
+        c[r * 4 + 2] = cell_num(cd->amount);
+        c[r * 4 + 3] = cell_num(cd->amount_c);
     }
     if (rc == 0)
         rc = run_rows(s, "INSERT INTO cseg_customer_days (customer_id, day, amount, amount_c)",
@@ -1270,9 +1282,7 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
                       "amount_c = excluded.amount_c",
                       4, NULL, c, b->n_days, NULL, NULL, 64, d);
     for (size_t r = 0; r < b->n_states && rc == 0; r++) {
-        ccust *e;
-        if ((rc = cache_get(s, b->states[r], &e, d)) < 0)
-            break;
+        const ccust *e = b->states[r];
         const cstate *st = &e->st;
         const store_cell none = cell_text(NULL);
         int purchased = st->last_day != INT64_MIN;
@@ -1280,7 +1290,7 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
             cseg_format_date(st->first_day, dates[r][0], sizeof dates[r][0]);
             cseg_format_date(st->last_day, dates[r][1], sizeof dates[r][1]);
         }
-        const store_cell row[] = {cell_text(b->states[r]),
+        const store_cell row[] = {cell_text(e->id),
                                   purchased ? cell_text(dates[r][0]) : none,
                                   purchased ? cell_text(dates[r][1]) : none,
                                   purchased ? cell_int(st->first_day) : none,
@@ -1420,6 +1430,8 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
     if ((rc = batch_make(&b, n)) < 0) {
         rc = cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
         *failed = 0;
+    } else {
+        b.stamp = ++((stream_cache *)s->stream)->batches; /* none of its entries has it yet */
     }
     if (rc == 0 && (rc = prefetch(s, &b, evs, ce, n, d)) < 0)
         *failed = n;
@@ -1427,7 +1439,7 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
         if ((rc = apply_in(s, m, &b, i, &evs[i], &ce[i], as_of_day, &outs[i], d)) < 0)
             *failed = i;
     if (rc == 0)
-        rc = segments(s, m, &b, evs, n, outs, failed, d);
+        rc = segments(m, &b, evs, n, outs, failed, d);
     if (rc == 0 && (rc = write_batch(s, &b, evs, ce, outs, d)) < 0)
         *failed = n;
     if (rc == 0 && (rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d)) < 0)

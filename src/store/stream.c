@@ -466,7 +466,13 @@ typedef struct stream_cache {
     uint64_t batches; /* batches begun: their stamps */
     int64_t version;
     int known; /* version read since the cache was last dropped */
-    kset owed; /* products written behind: keys 'p' (customer, product) */
+    /* products written behind: keys 'p' (customer, product) */
+    kset owed;                  /* of the batches since the cycle began */
+    kset cyc;                   /* of the cycle being written */
+    const char *(*cyc_pair)[2]; /* its pairs in key order (into cyc's text) */
+    size_t cyc_done;            /* of them written (committed) */
+    int64_t cyc_end;            /* the last event whose pairs it holds */
+    int64_t last_event;         /* the last event this writer committed */
     /* run_rows' statements, made once for the handle (heads and tails are
      * string constants). Made again for every batch (a snprintf per
      * parameter, 832 for 64 events), their text was about 6% of the
@@ -493,7 +499,12 @@ static void cache_clear(stream_cache *c)
     c->slot = NULL;
     c->cap = c->n = 0;
     c->known = 0;
-    kset_free(&c->owed); /* their events and the mark still tell them */
+    /* owed products: their events and the store's mark still tell them */
+    kset_free(&c->owed);
+    kset_free(&c->cyc);
+    free(c->cyc_pair);
+    c->cyc_pair = NULL;
+    c->cyc_done = 0;
 }
 
 void cseg__stream_cache_drop(cseg_store *s)
@@ -611,10 +622,15 @@ static int cache_check(cseg_store *s, cseg_diag *d)
     if (!s->stream && !(s->stream = calloc(1, sizeof(stream_cache))))
         return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     stream_cache *c = s->stream;
-    if (!s->ops->data_version || c->n > CACHE_MAX_CUSTOMERS) {
+    if (!s->ops->data_version) {
         cache_clear(c);
         return 0;
     }
+    /* Too many customers: started over, and the version read all the same
+     * (without it, another writer's commit before the next batch went
+     * unseen, and with it their forgets and the products they wrote). */
+    if (c->n > CACHE_MAX_CUSTOMERS)
+        cache_clear(c);
     int64_t v = 0;
     int rc = cseg__store_run(s, s->ops->data_version, NULL, 0, got_seq, &v, d);
     if (rc < 0)
@@ -697,7 +713,8 @@ typedef struct batch {
     char (*times)[40]; /* each event's time as text */
     char *has;         /* each event's customer has features (a segment) */
     char now[32];
-    int owe; /* after the commit: 1 the new products owed, 2 none owed */
+    int owe;      /* after the commit: the new products owed */
+    size_t slice; /* of the cycle's pairs, written by the batch */
 } batch;
 
 static void batch_free(batch *b)
@@ -804,28 +821,56 @@ static void roll_back(cseg_store *s)
 /* ---- products written behind ----
  * Each purchase asks whether its customer bought the product before
  * (cseg_customer_products) and adds the pair when not. That table is keyed
- * by customer, so the new pairs of a batch land on as many pages, and with
- * batches of 1,000 events writing them, and committing those pages, was
- * half of the writer's time. With SQLite (the back end whose cache outlives
- * a transaction) the writer keeps the new pairs of its committed batches in
- * memory instead (owed) and writes them at once, sorted, when OWED_MAX are
- * owed and when the store is closed; everything else goes with its batch.
- * The store says what is owed: while pairs are, cseg_meta's row
- * 'products_after' holds an event id, and the counted purchases of the
- * later events may have pairs not in the table. A writer without that
- * memory (a new handle, one whose cache was dropped, the writer after a
- * crash, another process) settles first: adds those events' pairs and
- * removes the row, in its batch's transaction. */
-#define OWED_MAX 65536
+ * by customer, so a batch's new pairs land on about as many pages, and
+ * with batches of 1,000 events writing them, and committing those pages,
+ * was half of the writer's time. With SQLite (the back end whose cache
+ * outlives a transaction) the writer keeps the new pairs of its committed
+ * batches in memory (owed) instead. Once OWED_CYCLE are owed they become a
+ * cycle: sorted, and written a slice at a time, each batch taking the next
+ * slice in key order, twice as many pairs as it applies events, so that a
+ * slice touches a run of the table's pages and each page is written about
+ * once a cycle, while no batch waits for more than its own share (writing
+ * them all at once held the writer for half a second once the table had
+ * millions of rows). What remains is written at close.
+ * The store says what is owed: while any pair is, cseg_meta's row
+ * 'products_after' holds an event id, every pair of the events up to it
+ * being in the table; it moves up to the cycle's last event when a cycle
+ * is written. A writer that holds nothing owed (a new handle, one whose
+ * cache was dropped, any writer after a crash, another process) settles
+ * first: adds the pairs of the events after the mark and removes it, in
+ * its batch's transaction. */
+#define OWED_CYCLE 65536
 
 static const char owed_key[] = "products_after";
 
+static int mark_set(cseg_store *s, int64_t after, cseg_diag *d)
+{
+    char v[24];
+    snprintf(v, sizeof v, "%lld", (long long)after);
+    const store_cell p[] = {cell_text(owed_key), cell_text(v)};
+    return cseg__store_run(s,
+                           "INSERT INTO cseg_meta (key, value) VALUES ($1, $2) "
+                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                           p, 2, NULL, NULL, d);
+}
+
+static int mark_drop(cseg_store *s, cseg_diag *d)
+{
+    const store_cell key[] = {cell_text(owed_key)};
+    return cseg__store_run(s, "DELETE FROM cseg_meta WHERE key = $1", key, 1, NULL, NULL, d);
+}
+
+static size_t owed_n(const stream_cache *sc)
+{
+    return sc->owed.n + sc->cyc.n;
+}
+
 /* At a batch's start: the pairs owed by the events after the mark, if any,
- * added and the mark gone, unless this writer owes them itself. */
+ * added and the mark gone, unless this writer holds them itself. */
 static int products_settle(cseg_store *s, cseg_diag *d)
 {
     const stream_cache *sc = s->stream;
-    if (!s->ops->data_version || sc->owed.n)
+    if (!s->ops->data_version || owed_n(sc))
         return 0;
     int64_t after = -1;
     const store_cell key[] = {cell_text(owed_key)};
@@ -842,7 +887,7 @@ static int products_settle(cseg_store *s, cseg_diag *d)
                               "ON CONFLICT (customer_id, product) DO NOTHING",
                               p, 1, NULL, NULL, d)) < 0)
         return rc;
-    return cseg__store_run(s, "DELETE FROM cseg_meta WHERE key = $1", key, 1, NULL, NULL, d);
+    return mark_drop(s, d);
 }
 
 static int pair_cmp(const void *a, const void *b)
@@ -852,60 +897,95 @@ static int pair_cmp(const void *a, const void *b)
     return c ? c : strcmp(x[1], y[1]);
 }
 
-/* The pairs owed and the batch's (n of them), written in key order (the
- * table's pages in turn); the mark gone. */
-static int products_write(cseg_store *s, const char *(*batch_pairs)[2], size_t n, cseg_diag *d)
+/* The pairs of k's keys (customer, product), after the m in *pair: each
+ * key is its length, then 'p', the customer's length and bytes with a NUL
+ * after them, the product's the same way (key_of). */
+static void pairs_of(const kset *k, const char *(*pair)[2], size_t *m)
 {
-    stream_cache *sc = s->stream;
-    size_t total = sc->owed.n + n;
-    const char *(*pair)[2] = malloc((total ? total : 1) * sizeof *pair);
-    store_cell *c = malloc((total ? total : 1) * 2 * sizeof *c);
-    int rc = pair && c ? 0 : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-    size_t m = 0;
-    /* each owed key: its length, then 'p', the customer's length and bytes
-     * with a NUL after them, the product's the same way (see owe) */
-    for (size_t at = 0; rc == 0 && at < sc->owed.text.len; m++) {
+    for (size_t at = 0; at < k->text.len; (*m)++) {
         size_t len;
-        memcpy(&len, sc->owed.text.p + at, sizeof len);
-        const char *k = sc->owed.text.p + at + sizeof len;
-        pair[m][0] = k + 1 + sizeof(size_t);
-        pair[m][1] = pair[m][0] + strlen(pair[m][0]) + 1 + sizeof(size_t);
+        memcpy(&len, k->text.p + at, sizeof len);
+        const char *key = k->text.p + at + sizeof len;
+        pair[*m][0] = key + 1 + sizeof(size_t);
+        pair[*m][1] = pair[*m][0] + strlen(pair[*m][0]) + 1 + sizeof(size_t);
         at += sizeof len + len;
     }
-    for (size_t i = 0; rc == 0 && i < n; i++, m++) {
-        pair[m][0] = batch_pairs[i][0];
-        pair[m][1] = batch_pairs[i][1];
+}
+
+/* n pairs written, in the order given. */
+static int pairs_write(cseg_store *s, const char *const (*pair)[2], size_t n, cseg_diag *d)
+{
+    store_cell *c = malloc((n ? n : 1) * 2 * sizeof *c);
+    if (!c)
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        c[2 * i] = cell_text(pair[i][0]);
+        c[2 * i + 1] = cell_text(pair[i][1]);
     }
-    if (rc == 0) {
-        qsort(pair, m, sizeof *pair, pair_cmp);
-        for (size_t i = 0; i < m; i++) {
-            c[2 * i] = cell_text(pair[i][0]);
-            c[2 * i + 1] = cell_text(pair[i][1]);
-        }
-        rc = run_rows(s, "INSERT INTO cseg_customer_products (customer_id, product)",
-                      " ON CONFLICT (customer_id, product) DO NOTHING", 2, NULL, c, m, NULL, NULL,
+    int rc = run_rows(s, "INSERT INTO cseg_customer_products (customer_id, product)",
+                      " ON CONFLICT (customer_id, product) DO NOTHING", 2, NULL, c, n, NULL, NULL,
                       64, d);
-    }
-    const store_cell key[] = {cell_text(owed_key)};
-    if (rc == 0 && sc->owed.n)
-        rc = cseg__store_run(s, "DELETE FROM cseg_meta WHERE key = $1", key, 1, NULL, NULL, d);
-    free(pair);
     free(c);
     return rc;
 }
 
-/* After a batch's commit: its new products owed, or none owed. Out of
- * memory, the cache goes (the mark and the events still tell them). */
-static void owe(stream_cache *sc, batch *b)
+/* A batch's new products: with SQLite owed, the cycle's next slice written
+ * and the mark kept up; else written. */
+static int products_batch(cseg_store *s, batch *b, const int64_t *ids, cseg_diag *d)
 {
-    if (b->owe == 2)
-        kset_free(&sc->owed);
-    for (size_t i = 0; b->owe == 1 && i < b->n_products; i++)
+    stream_cache *sc = s->stream;
+    if (!s->ops->data_version) {
+        qsort(b->products, b->n_products, sizeof *b->products, pair_cmp);
+        return pairs_write(s, (const char *const(*)[2])b->products, b->n_products, d);
+    }
+    int rc = 0;
+    if (sc->cyc.n) {
+        size_t left = sc->cyc.n - sc->cyc_done, want = 2 * (b->n_events ? b->n_events : 1);
+        b->slice = want < left ? want : left;
+        rc = pairs_write(s, (const char *const(*)[2])sc->cyc_pair + sc->cyc_done, b->slice, d);
+        if (rc == 0 && b->slice == left) /* the cycle written: owed only after its last event */
+            rc = sc->owed.n + b->n_products ? mark_set(s, sc->cyc_end, d) : mark_drop(s, d);
+    } else if (!sc->owed.n && b->n_products) { /* the first owed: after the event before */
+        rc = mark_set(s, ids[0] - 1, d);
+    }
+    b->owe = 1;
+    return rc;
+}
+
+/* After a batch's commit: the slice written counted, its new products owed,
+ * a cycle begun when enough are. Out of memory, the cache goes (the mark
+ * and the events still tell them). */
+static void owe(stream_cache *sc, batch *b, int64_t last_event)
+{
+    if (!b->owe)
+        return;
+    sc->cyc_done += b->slice;
+    if (sc->cyc.n && sc->cyc_done == sc->cyc.n) {
+        kset_free(&sc->cyc);
+        free(sc->cyc_pair);
+        sc->cyc_pair = NULL;
+        sc->cyc_done = 0;
+    }
+    for (size_t i = 0; i < b->n_products; i++)
         if (key_of(&b->key, 'p', b->products[i][0], b->products[i][1], NULL) < 0 ||
             kset_add(&sc->owed, &b->key) < 0) {
             cache_clear(sc);
-            break;
+            return;
         }
+    if (b->n_events)
+        sc->last_event = last_event;
+    if (!sc->cyc.n && sc->owed.n >= OWED_CYCLE) {
+        size_t m = 0;
+        if (!(sc->cyc_pair = malloc(sc->owed.n * sizeof *sc->cyc_pair))) {
+            cache_clear(sc);
+            return;
+        }
+        sc->cyc = sc->owed; /* its text no longer grows: the pairs point into it */
+        memset(&sc->owed, 0, sizeof sc->owed);
+        pairs_of(&sc->cyc, sc->cyc_pair, &m);
+        qsort(sc->cyc_pair, m, sizeof *sc->cyc_pair, pair_cmp);
+        sc->cyc_end = sc->last_event;
+    }
 }
 
 /* At close: the products owed written. If that fails, the store's mark
@@ -914,11 +994,19 @@ void cseg__stream_cache_free(cseg_store *s)
 {
     stream_cache *c = s->stream;
     cseg_diag ignored;
-    if (c && c->owed.n && s->ops->data_version &&
+    if (c && owed_n(c) && s->ops->data_version &&
         s->ops->exec(s, s->ops->begin, NULL, NULL, 0, &ignored) == 0) {
         int rc = cache_check(s, &ignored); /* another writer since: they are no longer owed */
-        if (rc == 0 && c->owed.n)
-            rc = products_write(s, NULL, 0, &ignored);
+        size_t n = c->cyc.n - c->cyc_done, m = n;
+        const char *(*pair)[2] = owed_n(c) ? malloc((n + c->owed.n) * sizeof *pair) : NULL;
+        if (rc == 0 && pair) {
+            memcpy(pair, c->cyc_pair + c->cyc_done, n * sizeof *pair);
+            pairs_of(&c->owed, pair, &m);
+            qsort(pair, m, sizeof *pair, pair_cmp);
+            if ((rc = pairs_write(s, (const char *const(*)[2])pair, m, &ignored)) == 0)
+                rc = mark_drop(s, &ignored);
+        }
+        free(pair);
         if (rc < 0 || s->ops->exec(s, "COMMIT", NULL, NULL, 0, &ignored) < 0)
             roll_back(s);
     }
@@ -1073,7 +1161,8 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
     int key = ev->event_key && kset_has(&b->seen, kk), dup = kset_has(&b->seen, kf),
         bought = ev->invoice && kset_has(&b->seen, ki),
         /* or bought in an earlier batch, owed to the table */
-        had = ev->product && (kset_has(&b->seen, kp) || kset_has(&sc->owed, kp));
+        had = ev->product &&
+              (kset_has(&b->seen, kp) || kset_has(&sc->owed, kp) || kset_has(&sc->cyc, kp));
     cstate *st = &e->st;
     int yes = key || (rp->drop_duplicates && dup);
     int64_t as_of = as_of_day;
@@ -1322,22 +1411,8 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
             "returned_value = excluded.returned_value, returned_c = excluded.returned_c, "
             "segment = excluded.segment, updated_at = excluded.updated_at",
             15, NULL, c, b->n_states, NULL, NULL, 64, d);
-    /* The new products: owed while fewer than OWED_MAX are (the first owed
-     * marks the store), else written with those owed. */
-    stream_cache *sc = s->stream;
-    if (rc == 0 && s->ops->data_version && sc->owed.n + b->n_products < OWED_MAX) {
-        if (!sc->owed.n && b->n_products) {
-            char after[24];
-            snprintf(after, sizeof after, "%lld", (long long)(ids[0] - 1));
-            const store_cell mark[] = {cell_text(owed_key), cell_text(after)};
-            rc = cseg__store_run(s, "INSERT INTO cseg_meta (key, value) VALUES ($1, $2)", mark, 2,
-                                 NULL, NULL, d);
-        }
-        b->owe = 1;
-    } else if (rc == 0) {
-        rc = products_write(s, b->products, b->n_products, d);
-        b->owe = 2;
-    }
+    if (rc == 0)
+        rc = products_batch(s, b, ids, d);
     /* The moves, in the order of their events. */
     for (size_t r = 0; r < nr && rc == 0; r++) {
         cseg_stream_result *out = &outs[b->events[r]];
@@ -1445,7 +1520,7 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
     if (rc == 0 && (rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d)) < 0)
         *failed = n;
     if (rc == 0)
-        owe(s->stream, &b);
+        owe(s->stream, &b, b.n_events ? outs[b.events[b.n_events - 1]].event_seq : 0);
     batch_free(&b);
     if (rc < 0) {
         roll_back(s);

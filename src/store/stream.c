@@ -1000,7 +1000,8 @@ void cseg__stream_cache_free(cseg_store *s)
         size_t n = c->cyc.n - c->cyc_done, m = n;
         const char *(*pair)[2] = owed_n(c) ? malloc((n + c->owed.n) * sizeof *pair) : NULL;
         if (rc == 0 && pair) {
-            memcpy(pair, c->cyc_pair + c->cyc_done, n * sizeof *pair);
+            if (n) /* the cycle's pairs not yet written */
+                memcpy(pair, c->cyc_pair + c->cyc_done, n * sizeof *pair);
             pairs_of(&c->owed, pair, &m);
             qsort(pair, m, sizeof *pair, pair_cmp);
             if ((rc = pairs_write(s, (const char *const(*)[2])pair, m, &ignored)) == 0)

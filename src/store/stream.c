@@ -674,7 +674,7 @@ static void cache_window(const ccust *e, const cseg_model *m, int64_t as_of, cse
 
 /* key = tag, then each part (NULL: absent) with its length: no two
  * different lists of parts give the same key. A part's bytes are followed
- * by a NUL (products_write reads the pairs of its keys). */
+ * by a NUL (pairs_of reads the products owed from their keys). */
 static int key_of(hkey *k, char tag, const char *a, const char *b, const char *c)
 {
     store_buf *key = &k->b;

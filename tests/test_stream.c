@@ -507,6 +507,27 @@ static void test_cache_coherence(void **state)
     cseg_table_free(txn);
 }
 
+/* A process that applies an event and dies owing its product. */
+static void apply_and_die(const char *db, const cseg_model *m, const char *id, const char *inv,
+                          const char *product)
+{
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        cseg_store *o = NULL;
+        cseg_diag d;
+        cseg_stream_result x;
+        cseg_event e = {id, 1700000000, inv, product, 1, 2.5, NAN, NULL, NULL};
+        _exit(cseg_store_open(&o, db, &d) == 0 &&
+                      cseg_stream_apply(o, m, &e, CSEG_DAY_AUTO, &x, &d) == 0
+                  ? 0
+                  : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* SQLite: the new products of committed batches are owed to
  * cseg_customer_products (the store's mark says from which event) and
  * written at close or, once 65,536 are owed, a slice with each batch; a
@@ -533,19 +554,7 @@ static void test_products_behind(void **state)
     expect_text(raw, pairs, "0 0"); /* owed after event 0: the first one */
     /* A process that applies an event and dies: the pairs it owed stay
      * owed by the store's events. */
-    pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        cseg_store *o = NULL;
-        cseg_event e2 = {"c2", 1700000000, "I2", "P9", 1, 2.5, NAN, NULL, NULL};
-        _exit(cseg_store_open(&o, db, &d) == 0 &&
-                      cseg_stream_apply(o, m, &e2, CSEG_DAY_AUTO, &x, &d) == 0
-                  ? 0
-                  : 1);
-    }
-    int status;
-    assert_int_equal(waitpid(child, &status, 0), child);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    apply_and_die(db, m, "c2", "I2", "P9");
     expect_text(raw, pairs, "1 1"); /* it added c1's, then owed its own */
     /* c2 buys P9 again, through the first handle: one product still */
     cseg_event e3 = {"c2", 1700086400, "I3", "P9", 1, 2.5, NAN, NULL, NULL};
@@ -603,27 +612,6 @@ static void test_products_behind(void **state)
     remove_db(db);
     cseg_segment_free(r);
     cseg_table_free(txn);
-}
-
-/* A process that applies an event for Y and dies owing its product. */
-static void apply_and_die(const char *db, const cseg_model *m, const char *id, const char *inv,
-                          const char *product)
-{
-    pid_t child = fork();
-    assert_true(child >= 0);
-    if (child == 0) {
-        cseg_store *o = NULL;
-        cseg_diag d;
-        cseg_stream_result x;
-        cseg_event e = {id, 1700000000, inv, product, 1, 2.5, NAN, NULL, NULL};
-        _exit(cseg_store_open(&o, db, &d) == 0 &&
-                      cseg_stream_apply(o, m, &e, CSEG_DAY_AUTO, &x, &d) == 0
-                  ? 0
-                  : 1);
-    }
-    int status;
-    assert_int_equal(waitpid(child, &status, 0), child);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /* A writer whose cache outgrew its million customers starts over and still

@@ -25,7 +25,74 @@ static double num_at(const cseg_table *t, const char *col, size_t i)
 /* Replay a log into the store at uri (NULL: a new SQLite file), batch
  * events to a call (1: cseg_stream_apply), and compare every customer with
  * the batch run. */
-static void replay_and_compare(const char *path, const char *uri, size_t batch,
+static void expect_text(sqlite3 *raw, const char *sql, const char *want);
+
+/* The log's rows applied as events, batch at a time; *refused: rows the
+ * events refuse (incomplete, no customer). -1 with err on a failure (no
+ * assertion: a forked process calls it too). */
+static int apply_log(cseg_store *s, const cseg_model *m, const cseg_table *txn,
+                     const cseg_txn_roles *roles, size_t batch, size_t *refused, size_t *changes,
+                     char *err, size_t errsz)
+{
+    cseg_diag d;
+    const int64_t *times = cseg_table_times(txn, (size_t)cseg_table_find(txn, roles->date));
+    int64_t last_change = 0;
+    const uint64_t *row_hash = cseg_table_row_hashes(txn);
+    cseg_event *evs = malloc(batch * sizeof *evs);
+    cseg_stream_result *out = malloc(batch * sizeof *out);
+    char(*rest)[24] = malloc(batch * sizeof *rest);
+    int rc = evs && out && rest ? 0 : -1;
+    size_t nb = 0, nrows = cseg_table_n_rows(txn);
+    *refused = *changes = 0;
+    for (size_t i = 0; i <= nrows && rc == 0; i++) {
+        if (i < nrows) {
+            /* The rest of the row: run drops exact duplicates of the whole raw record. */
+            snprintf(rest[nb], sizeof rest[nb], "%016llx", (unsigned long long)row_hash[i]);
+            cseg_event ev = {text_at(txn, roles->customer, i),
+                             times[i],
+                             text_at(txn, roles->invoice, i),
+                             text_at(txn, roles->product, i),
+                             num_at(txn, roles->quantity, i),
+                             num_at(txn, roles->price, i),
+                             num_at(txn, roles->amount, i),
+                             NULL,
+                             rest[nb]};
+            if (cseg_stream_check(m, &ev, &d) == CSEG_EINVAL) {
+                ++*refused; /* what cleaning drops as incomplete or without a customer */
+                continue;
+            }
+            evs[nb++] = ev;
+        }
+        if (nb == 0 || (nb < batch && i < nrows))
+            continue;
+        size_t failed;
+        rc = batch == 1 ? cseg_stream_apply(s, m, evs, CSEG_DAY_AUTO, out, &d)
+                        : cseg_stream_apply_batch(s, m, evs, nb, CSEG_DAY_AUTO, out, &failed, &d);
+        if (rc < 0)
+            snprintf(err, errsz, "row %zu: %.400s", i, d.msg);
+        for (size_t j = 0; j < nb && rc == 0; j++)
+            if (out[j].changed) {
+                if (out[j].change_seq <= last_change) {
+                    snprintf(err, errsz, "row %zu: change %lld after %lld", i,
+                             (long long)out[j].change_seq, (long long)last_change);
+                    rc = -1;
+                }
+                last_change = out[j].change_seq;
+                ++*changes;
+            }
+        nb = 0;
+    }
+    free(evs);
+    free(out);
+    free(rest);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The log streamed as events, then each customer read back and compared
+ * with run. die: streamed by a process that exits without closing its
+ * handle, so what it owed the tables (states written behind) is made again
+ * from its events by the handle that reads them (SQLite only). */
+static void replay_and_compare(const char *path, const char *uri, size_t batch, int die,
                                size_t *n_customers, size_t *n_changes)
 {
     cseg_txn_roles roles;
@@ -43,57 +110,33 @@ static void replay_and_compare(const char *path, const char *uri, size_t batch,
     const cseg_model *m = cseg_segment_model(r);
     char *db = uri ? NULL : tmp_db();
     cseg_store *s = NULL;
+    size_t refused = 0, changes = 0;
+    char err[512] = "";
+    if (die) {
+        pid_t child = fork();
+        assert_true(child >= 0);
+        if (child == 0)
+            _exit(cseg_store_open(&s, db, &d) == 0 && apply_log(s, m, txn, &roles, batch, &refused,
+                                                                &changes, err, sizeof err) == 0
+                      ? 0
+                      : 1);
+        int status;
+        assert_int_equal(waitpid(child, &status, 0), child);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        sqlite3 *raw;
+        assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+        expect_text(raw, "SELECT count(*) FROM cseg_meta WHERE key = 'states_after'", "1");
+        sqlite3_close(raw);
+    }
     if (cseg_store_open(&s, uri ? uri : db, &d) < 0)
         fail_msg("%s", d.msg);
-    const int64_t *times = cseg_table_times(txn, (size_t)cseg_table_find(txn, roles.date));
-    size_t refused = 0, changes = 0;
-    int64_t last_change = 0;
-    const uint64_t *row_hash = cseg_table_row_hashes(txn);
-    cseg_event *evs = malloc(batch * sizeof *evs);
-    cseg_stream_result *out = malloc(batch * sizeof *out);
-    char(*rest)[24] = malloc(batch * sizeof *rest);
-    assert_non_null(evs && out && rest);
-    size_t nb = 0, nrows = cseg_table_n_rows(txn);
-    for (size_t i = 0; i <= nrows; i++) {
-        if (i < nrows) {
-            /* The rest of the row: run drops exact duplicates of the whole raw record. */
-            snprintf(rest[nb], sizeof rest[nb], "%016llx", (unsigned long long)row_hash[i]);
-            cseg_event ev = {text_at(txn, roles.customer, i),
-                             times[i],
-                             text_at(txn, roles.invoice, i),
-                             text_at(txn, roles.product, i),
-                             num_at(txn, roles.quantity, i),
-                             num_at(txn, roles.price, i),
-                             num_at(txn, roles.amount, i),
-                             NULL,
-                             rest[nb]};
-            if (cseg_stream_check(m, &ev, &d) == CSEG_EINVAL) {
-                refused++; /* what cleaning drops as incomplete or without a customer */
-                continue;
-            }
-            evs[nb++] = ev;
-        }
-        if (nb == 0 || (nb < batch && i < nrows))
-            continue;
-        size_t failed;
-        int rc = batch == 1
-                     ? cseg_stream_apply(s, m, evs, CSEG_DAY_AUTO, out, &d)
-                     : cseg_stream_apply_batch(s, m, evs, nb, CSEG_DAY_AUTO, out, &failed, &d);
-        if (rc < 0)
-            fail_msg("row %zu: %s", i, d.msg);
-        for (size_t j = 0; j < nb; j++)
-            if (out[j].changed) {
-                assert_true(out[j].change_seq > last_change);
-                last_change = out[j].change_seq;
-                changes++;
-            }
-        nb = 0;
+    if (!die) {
+        if (apply_log(s, m, txn, &roles, batch, &refused, &changes, err, sizeof err) < 0)
+            fail_msg("%s", err);
     }
-    free(evs);
-    free(out);
-    free(rest);
     const cseg_quality *q = cseg_segment_quality(r);
-    assert_int_equal(refused, q->n_no_customer + q->n_incomplete);
+    if (!die)
+        assert_int_equal(refused, q->n_no_customer + q->n_incomplete);
     /* Every customer of run, at run's analysis day. */
     const cseg_table *ct = cseg_segment_table(r);
     size_t n = cseg_segment_n(r);
@@ -129,13 +172,16 @@ static void test_replay_small(void **state)
 {
     (void)state;
     size_t n, changes, n7, changes7;
-    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", NULL, 1, &n, &changes);
+    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", NULL, 1, 0, &n, &changes);
     assert_int_equal(n, 24);
     assert_true(changes > 0);
     /* In batches of 7: the same customers and the same moves. */
-    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", NULL, 7, &n7, &changes7);
+    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", NULL, 7, 0, &n7, &changes7);
     assert_int_equal(n7, 24);
     assert_int_equal(changes7, changes);
+    /* By a process that dies owing the states: made again from its events. */
+    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", NULL, 5, 1, &n7, &changes7);
+    assert_int_equal(n7, 24);
 }
 
 /* The same on PostgreSQL: an empty database given by CSEG_TEST_PG_URI
@@ -149,7 +195,7 @@ static void test_replay_small_postgresql(void **state)
         skip();
     }
     size_t n, changes;
-    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", uri, 5, &n, &changes);
+    replay_and_compare(CSEG_SOURCE_DIR "/tests/data/txn_small.csv", uri, 5, 0, &n, &changes);
     assert_int_equal(n, 24);
     assert_true(changes > 0);
 }
@@ -164,7 +210,7 @@ static void test_replay_online_retail(void **state)
         skip();
     }
     size_t n, changes;
-    replay_and_compare(CSEG_SOURCE_DIR "/data/online_retail.csv.gz", NULL, 1, &n, &changes);
+    replay_and_compare(CSEG_SOURCE_DIR "/data/online_retail.csv.gz", NULL, 1, 0, &n, &changes);
     assert_int_equal(n, 4338);
     print_message("4338 customers equal to run; %zu segment moves on the way\n", changes);
 }
@@ -507,6 +553,95 @@ static void test_cache_coherence(void **state)
     cseg_table_free(txn);
 }
 
+/* The text of one value a query gives (malloc'ed). */
+static char *query_text(const char *db, const char *sql)
+{
+    sqlite3 *raw;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(raw, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    const char *v = (const char *)sqlite3_column_text(st, 0);
+    char *out = strdup(v ? v : "");
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    return out;
+}
+
+/* SQLite: the states and daily sums a writer owes (written behind its
+ * events) are made again from the events, bit for bit, when it dies
+ * owing them: the tables of a store whose writer died, once read, equal
+ * those of one whose writer closed. The segment kept is the one the last
+ * event decided. */
+static void test_states_fold(void **state)
+{
+    (void)state;
+    cseg_table *txn = NULL, *log = NULL;
+    cseg_segmentation *r = small_run(&txn, CSEG_ALGO_KMEANS);
+    const cseg_model *m = cseg_segment_model(r);
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    cseg_diag d;
+    assert_int_equal(
+        cseg_txn_read(&log, CSEG_SOURCE_DIR "/tests/data/txn_small.csv", &roles, NULL, &d), 0);
+    /* (tmp_db's path is a static buffer) */
+    char *died = strdup(tmp_db()), *closed = strdup(tmp_db()), err[512] = "";
+    size_t refused, changes;
+    cseg_store *s = NULL;
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        _exit(cseg_store_open(&s, died, &d) == 0 &&
+                      apply_log(s, m, log, &roles, 5, &refused, &changes, err, sizeof err) == 0
+                  ? 0
+                  : 1);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(cseg_store_open(&s, closed, &d), 0);
+    if (apply_log(s, m, log, &roles, 5, &refused, &changes, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    cseg_store_close(s);
+    static const char states[] =
+        "SELECT group_concat(customer_id || ',' || quote(first_purchase) || ',' || "
+        "quote(last_purchase) || ',' || quote(first_day) || ',' || quote(last_day) || ',' || "
+        "n_orders || ',' || n_products || ',' || quote(net_spend) || ',' || quote(net_c) || ',' "
+        "|| quote(gross_spend) || ',' || quote(gross_c) || ',' || quote(returned_value) || ',' || "
+        "quote(returned_c) || ',' || quote(segment), ' ') FROM (SELECT * FROM "
+        "cseg_customer_state ORDER BY customer_id)",
+                      days[] = "SELECT group_concat(customer_id || ',' || day || ',' || "
+                               "quote(amount) || ',' || quote(amount_c), ' ') FROM (SELECT "
+                               "* FROM cseg_customer_days ORDER BY customer_id, day)";
+    char *want_states = query_text(closed, states), *want_days = query_text(closed, days);
+    char *owed = query_text(died, "SELECT count(*) FROM cseg_customer_state");
+    assert_string_equal(owed, "0"); /* all owed when it died */
+    free(owed);
+    /* read: settled */
+    assert_int_equal(cseg_store_open(&s, died, &d), 0);
+    size_t sizes[4];
+    assert_int_equal(cseg_stream_segment_sizes(s, 3, sizes, &d), 0);
+    assert_int_equal(sizes[0] + sizes[1] + sizes[2] + sizes[3], 24);
+    cseg_store_close(s);
+    char *got_states = query_text(died, states), *got_days = query_text(died, days);
+    assert_true(strlen(want_states) > 100);
+    assert_string_equal(got_states, want_states);
+    assert_string_equal(got_days, want_days);
+    owed = query_text(died, "SELECT count(*) FROM cseg_meta WHERE key = 'states_after'");
+    assert_string_equal(owed, "0");
+    free(owed);
+    free(want_states);
+    free(want_days);
+    free(got_states);
+    free(got_days);
+    remove_db(died);
+    remove_db(closed);
+    free(died);
+    free(closed);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
+    cseg_table_free(log);
+}
+
 /* A process that applies an event and dies owing its product. */
 static void apply_and_die(const char *db, const cseg_model *m, const char *id, const char *inv,
                           const char *product)
@@ -816,9 +951,11 @@ static void test_migrations(void **state)
 {
     (void)state;
     static const char *const undo[] = {
-        "DROP INDEX cseg_events_key", "DROP INDEX cseg_events_invoice",
+        "DROP INDEX cseg_events_key",
+        "DROP INDEX cseg_events_invoice",
         "CREATE INDEX cseg_events_customer ON cseg_events (customer_id, invoice)",
-        "DROP TABLE cseg_customer_products", "DROP TABLE cseg_customer_days",
+        "DROP TABLE cseg_customer_products",
+        "DROP TABLE cseg_customer_days",
         "ALTER TABLE cseg_customer_state DROP COLUMN first_day",
         "ALTER TABLE cseg_customer_state DROP COLUMN last_day",
         "ALTER TABLE cseg_customer_state DROP COLUMN n_products",
@@ -826,10 +963,16 @@ static void test_migrations(void **state)
         "ALTER TABLE cseg_customer_state DROP COLUMN gross_c",
         "ALTER TABLE cseg_customer_state DROP COLUMN returned_value",
         "ALTER TABLE cseg_customer_state DROP COLUMN returned_c",
-        "ALTER TABLE cseg_events DROP COLUMN event_day", "ALTER TABLE cseg_events DROP COLUMN event_key",
-        "ALTER TABLE cseg_events DROP COLUMN fingerprint", "ALTER TABLE cseg_events DROP COLUMN counted",
+        "ALTER TABLE cseg_events DROP COLUMN event_day",
+        "ALTER TABLE cseg_events DROP COLUMN event_key",
+        "ALTER TABLE cseg_events DROP COLUMN fingerprint",
+        "ALTER TABLE cseg_events DROP COLUMN counted",
+        "ALTER TABLE cseg_events DROP COLUMN new_order",
+        "ALTER TABLE cseg_events DROP COLUMN new_product",
+        "ALTER TABLE cseg_events DROP COLUMN segment",
         "UPDATE cseg_meta SET value = '1' WHERE key = 'schema_version'",
-        "INSERT INTO cseg_customer_state (customer_id, n_orders, net_spend, gross_spend, updated_at) "
+        "INSERT INTO cseg_customer_state (customer_id, n_orders, net_spend, gross_spend, "
+        "updated_at) "
         "VALUES ('kept', 3, 10, 12, 'x')"};
     char *db = tmp_db();
     sqlite3 *raw = reopened(db, undo, sizeof undo / sizeof undo[0]);
@@ -849,12 +992,16 @@ static void test_migrations(void **state)
     /* Version 2 with events: version 3 sums them per customer and day,
      * version 4 lists the products each customer bought. */
     static const char *const to_v2[] = {
-        "DROP TABLE cseg_customer_days", "DROP TABLE cseg_customer_products",
+        "DROP TABLE cseg_customer_days",
+        "DROP TABLE cseg_customer_products",
         "DROP INDEX cseg_events_invoice",
         "CREATE INDEX cseg_events_customer ON cseg_events (customer_id, invoice)",
         "CREATE INDEX cseg_events_product ON cseg_events (customer_id, product)",
         "CREATE INDEX cseg_events_fingerprint ON cseg_events (customer_id, fingerprint)",
         "CREATE INDEX cseg_events_day ON cseg_events (customer_id, event_day)",
+        "ALTER TABLE cseg_events DROP COLUMN new_order",
+        "ALTER TABLE cseg_events DROP COLUMN new_product",
+        "ALTER TABLE cseg_events DROP COLUMN segment",
         "UPDATE cseg_meta SET value = '2' WHERE key = 'schema_version'",
         "INSERT INTO cseg_events (received_at, customer_id, event_time, event_day, product, "
         "amount, is_return, counted) VALUES ('x', 'a', 't', 100, 'p1', 1.5, 0, 1), ('x', 'a', "
@@ -879,19 +1026,13 @@ static void test_migrations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_replay_small),
-        cmocka_unit_test(test_replay_small_postgresql),
-        cmocka_unit_test(test_replay_online_retail),
-        cmocka_unit_test(test_repeats_and_errors),
-        cmocka_unit_test(test_migrations),
-        cmocka_unit_test(test_cursors),
-        cmocka_unit_test(test_probabilities),
-        cmocka_unit_test(test_checkpoints),
-        cmocka_unit_test(test_cache_coherence),
-        cmocka_unit_test(test_products_behind),
-        cmocka_unit_test(test_products_after_many),
-        cmocka_unit_test(test_late_after_run),
-        cmocka_unit_test(test_summary_mixed),
+        cmocka_unit_test(test_replay_small),         cmocka_unit_test(test_replay_small_postgresql),
+        cmocka_unit_test(test_replay_online_retail), cmocka_unit_test(test_repeats_and_errors),
+        cmocka_unit_test(test_migrations),           cmocka_unit_test(test_cursors),
+        cmocka_unit_test(test_probabilities),        cmocka_unit_test(test_checkpoints),
+        cmocka_unit_test(test_cache_coherence),      cmocka_unit_test(test_products_behind),
+        cmocka_unit_test(test_states_fold),          cmocka_unit_test(test_products_after_many),
+        cmocka_unit_test(test_late_after_run),       cmocka_unit_test(test_summary_mixed),
         cmocka_unit_test(test_batch_inside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /* The schema this custseg writes (the custseg_meta row schema_version). */
-#define CSEG_STORE_SCHEMA_VERSION 5
+#define CSEG_STORE_SCHEMA_VERSION 6
 /* The longest customer id a store keeps, in bytes (a PostgreSQL index
  * entry holds at most about 2,700); a longer one is refused. */
 #define CSEG_STORE_ID_MAX 2000

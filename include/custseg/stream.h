@@ -79,6 +79,15 @@ CSEG_API int cseg_stream_apply(cseg_store *s, const cseg_model *m, const cseg_ev
 CSEG_API int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event *evs,
                                      size_t n, int64_t as_of_day, cseg_stream_result *outs,
                                      size_t *failed, cseg_diag *d);
+/* With SQLite, the handle that applies events writes the customers' states
+ * and daily sums behind them (docs/store.md, "States written behind"): it
+ * keeps what its batches changed and writes it once many customers or
+ * events are owed, when something reads or changes the states (every
+ * function here settles first), and at close; the store's events say what
+ * is owed, so another handle or a writer after a crash makes it again.
+ * flush writes what this handle owes now, in a transaction of its own
+ * (nothing owed: nothing to do), for a caller that goes idle. */
+CSEG_API int cseg_stream_flush(cseg_store *s, cseg_diag *d);
 /* Whether events can segment customers for model m: CSEG_EPARAM (diag
  * says why) when its features include the lifetime-value columns (btyd_*,
  * p_alive, expected_purchases, expected_order_value, clv), which need each

@@ -120,6 +120,10 @@ int cseg__store_lock_customers(cseg_store *s, const char *const *ids, size_t n, 
  * the customers' state on this handle, freed on close. */
 void cseg__stream_cache_drop(cseg_store *s);
 void cseg__stream_cache_free(cseg_store *s);
+/* In the caller's write transaction: the customers' states and daily sums
+ * made current (stream.c, "states written behind"), before anything reads
+ * or changes them. */
+int cseg__stream_settle_in(cseg_store *s, cseg_diag *d);
 
 /* Growing text (store.c): append n bytes, kept NUL-terminated; -1 when out
  * of memory. */

@@ -167,8 +167,19 @@ static const char schema_v4[] =
  * version. */
 static const char schema_v5[] = "DELETE FROM cseg_meta WHERE key = 'products_after';\n";
 
+/* Version 6: each streamed event records what it decided (a new order, a
+ * new product, the customer's segment after it), so that the customers'
+ * states and daily sums can be written behind their events and made again
+ * from them alone (stream.c, "states written behind"); cseg_meta may hold
+ * 'states_after'. Events of older versions have NULL there (never read: a
+ * mark is only ever set after the migration). */
+static const char schema_v6[] = "ALTER TABLE cseg_events ADD COLUMN new_order INTEGER;\n"
+                                "ALTER TABLE cseg_events ADD COLUMN new_product INTEGER;\n"
+                                "ALTER TABLE cseg_events ADD COLUMN segment INTEGER;\n";
+
 /* migrations[v - 1] takes a store to version v. */
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3,
+                                         schema_v4, schema_v5, schema_v6};
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 _Static_assert(N_MIGRATIONS == CSEG_STORE_SCHEMA_VERSION, "one migration per schema version");
 
@@ -1036,8 +1047,10 @@ int cseg_store_put_run(cseg_store *s, const cseg_segmentation *r, const cseg_sto
     if (rc == 0)
         rc = store_members(s, strtoll(id, NULL, 10), r, d);
     if (rc == 0 && kind && strcmp(kind, "transactions") == 0) {
+        rc = cseg__stream_settle_in(s, d); /* the states as their events left them */
         cseg__stream_cache_drop(s);
-        rc = store_state(s, strtoll(id, NULL, 10), r, now, d);
+        if (rc == 0)
+            rc = store_state(s, strtoll(id, NULL, 10), r, now, d);
     }
     if (rc == 0 && info && info->confirm)
         rc = info->confirm(info->confirm_ctx, d);

@@ -433,7 +433,8 @@ static int kset_add(kset *k, const hkey *key)
  * The customers the writer has seen: their state and daily sums as in the
  * store, so that an event reads neither (two statements of the dozen each
  * event took, and the window's rows). What it writes still goes to the
- * store in the event's transaction (but the new products, see "products
+ * store in the event's transaction (but the new products and, with SQLite,
+ * the states and daily sums: see "products written behind" and "states
  * written behind"): the cache only saves the reads. It is trusted while the
  * store has not been changed by anyone else: SQLite's data version tells a
  * commit of another connection, and without one (the PostgreSQL back end)
@@ -442,7 +443,7 @@ static int kset_add(kset *k, const hkey *key)
 typedef struct cday {
     int64_t day;
     double amount, amount_c; /* the row of cseg_customer_days */
-    uint64_t stamp;          /* the last batch that listed it to write */
+    uint64_t stamp;          /* == the cache's epoch: listed to write (odays) */
 } cday;
 
 typedef struct ccust {
@@ -450,7 +451,7 @@ typedef struct ccust {
     cstate st;
     cday *days; /* by day */
     size_t n_days, cap_days;
-    uint64_t stamp; /* the last batch that listed its state to write */
+    uint64_t stamp; /* == the cache's epoch: its state listed to write (owing) */
 } ccust;
 
 /* A slot: the customer's hash beside its entry, which stays where it is
@@ -460,12 +461,29 @@ typedef struct cslot {
     ccust *e; /* NULL: free */
 } cslot;
 
+/* A customer's day listed to write. */
+typedef struct oday {
+    ccust *e;
+    int64_t day;
+} oday;
+
 typedef struct stream_cache {
     cslot *slot;
     size_t cap, n; /* cap a power of two, at most half full */
-    uint64_t batches; /* batches begun: their stamps */
     int64_t version;
     int known; /* version read since the cache was last dropped */
+    /* what the next write of states writes: the customers and days changed
+     * since the last one (a batch's own with PostgreSQL; with SQLite those
+     * of every batch since the mark 'states_after', see "states written
+     * behind"). An entry is listed when its stamp is the epoch, and the
+     * epoch moves on when the lists are written. */
+    uint64_t epoch;
+    ccust **owing;
+    size_t n_owing, cap_owing;
+    oday *odays;
+    size_t n_odays, cap_odays;
+    size_t owed_events; /* applied since the lists were last written */
+    int behind;         /* the lists are owed: the store has the mark */
     /* products written behind: keys 'p' (customer, product) */
     kset owed;                  /* of the batches since the cycle began */
     kset cyc;                   /* of the cycle being written */
@@ -499,6 +517,13 @@ static void cache_clear(stream_cache *c)
     c->slot = NULL;
     c->cap = c->n = 0;
     c->known = 0;
+    /* owed states: the events after the store's mark still tell them */
+    free(c->owing);
+    free(c->odays);
+    c->owing = NULL;
+    c->odays = NULL;
+    c->n_owing = c->cap_owing = c->n_odays = c->cap_odays = c->owed_events = 0;
+    c->behind = 0;
     /* owed products: their events and the store's mark still tell them */
     kset_free(&c->owed);
     kset_free(&c->cyc);
@@ -616,27 +641,37 @@ static int cache_get(cseg_store *s, const char *id, ccust **out, cseg_diag *d)
     return 0;
 }
 
+static int states_write(cseg_store *s, cseg_diag *d);
+static int state_add(stream_cache *sc, ccust *e, int64_t day, double value, int is_ret,
+                     int new_order, int new_product, cseg_diag *d);
+
 /* At the start of a write transaction: the cache as good as the store. */
 static int cache_check(cseg_store *s, cseg_diag *d)
 {
     if (!s->stream && !(s->stream = calloc(1, sizeof(stream_cache))))
         return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     stream_cache *c = s->stream;
+    if (!c->epoch) /* entries are made with stamp 0 */
+        c->epoch = 1;
     if (!s->ops->data_version) {
         cache_clear(c);
         return 0;
     }
-    /* Too many customers: started over, and the version read all the same
-     * (without it, another writer's commit before the next batch went
-     * unseen, and with it their forgets and the products they wrote). */
-    if (c->n > CACHE_MAX_CUSTOMERS)
-        cache_clear(c);
     int64_t v = 0;
     int rc = cseg__store_run(s, s->ops->data_version, NULL, 0, got_seq, &v, d);
     if (rc < 0)
         return rc;
     if (c->known && v != c->version)
         cache_clear(c);
+    /* Too many customers: started over (what it owes written first), and
+     * the version read all the same (without it, another writer's commit
+     * before the next batch went unseen, and with it their forgets and the
+     * products they wrote). */
+    if (c->n > CACHE_MAX_CUSTOMERS) {
+        if (c->n_owing && (rc = states_write(s, d)) < 0)
+            return rc;
+        cache_clear(c);
+    }
     c->version = v;
     c->known = 1;
     return 0;
@@ -697,17 +732,10 @@ typedef struct batch {
     kset seen;  /* keys 'k', products 'p', fingerprints 'f', purchases 'i' */
     hkey key;   /* a prefetched row's */
     hkey ek[4]; /* an event's: its key, fingerprint, purchase, product */
-    uint64_t stamp; /* the batch's number in the cache (ccust and cday stamps) */
     ccust **cust;   /* each event's customer */
     size_t *events; /* the applied events, in order */
     size_t n_events;
-    struct bday {
-        ccust *e;
-        int64_t day;
-    } *days;          /* each customer's days touched, once */
-    size_t n_days;
-    ccust **states; /* the customers changed, once */
-    size_t n_states;
+    char *dec;                  /* each event's decisions: 1 a new order, 2 a new product */
     const char *(*products)[2]; /* new (customer, product) */
     size_t n_products;
     char (*times)[40]; /* each event's time as text */
@@ -725,8 +753,7 @@ static void batch_free(batch *b)
         free(b->ek[i].b.p);
     free(b->cust);
     free(b->events);
-    free(b->days);
-    free(b->states);
+    free(b->dec);
     free(b->products);
     free(b->times);
     free(b->has);
@@ -738,13 +765,12 @@ static int batch_make(batch *b, size_t n)
     size_t m = n ? n : 1;
     b->cust = malloc(m * sizeof *b->cust);
     b->events = malloc(m * sizeof *b->events);
-    b->days = malloc(m * sizeof *b->days);
-    b->states = malloc(m * sizeof *b->states);
+    b->dec = calloc(m, 1);
     b->products = malloc(m * sizeof *b->products);
     b->times = malloc(m * sizeof *b->times);
     b->has = calloc(m, 1);
     cseg__store_now(b->now, sizeof b->now);
-    return b->cust && b->events && b->days && b->states && b->products && b->times && b->has &&
+    return b->cust && b->events && b->dec && b->products && b->times && b->has &&
                    kset_reserve(&b->seen, 4 * m) == 0 /* up to four keys an event */
                ? 0
                : CSEG_ENOMEM;
@@ -841,23 +867,32 @@ static void roll_back(cseg_store *s)
  * its batch's transaction. */
 #define OWED_CYCLE 65536
 
-static const char owed_key[] = "products_after";
+static const char owed_key[] = "products_after", states_key[] = "states_after";
 
-static int mark_set(cseg_store *s, int64_t after, cseg_diag *d)
+static int mark_set(cseg_store *s, const char *key, int64_t after, cseg_diag *d)
 {
     char v[24];
     snprintf(v, sizeof v, "%lld", (long long)after);
-    const store_cell p[] = {cell_text(owed_key), cell_text(v)};
+    const store_cell p[] = {cell_text(key), cell_text(v)};
     return cseg__store_run(s,
                            "INSERT INTO cseg_meta (key, value) VALUES ($1, $2) "
                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                            p, 2, NULL, NULL, d);
 }
 
-static int mark_drop(cseg_store *s, cseg_diag *d)
+static int mark_drop(cseg_store *s, const char *key, cseg_diag *d)
 {
-    const store_cell key[] = {cell_text(owed_key)};
-    return cseg__store_run(s, "DELETE FROM cseg_meta WHERE key = $1", key, 1, NULL, NULL, d);
+    const store_cell p[] = {cell_text(key)};
+    return cseg__store_run(s, "DELETE FROM cseg_meta WHERE key = $1", p, 1, NULL, NULL, d);
+}
+
+/* The event id a mark holds; -1 when the store has none. */
+static int mark_get(cseg_store *s, const char *key, int64_t *after, cseg_diag *d)
+{
+    *after = -1;
+    const store_cell p[] = {cell_text(key)};
+    return cseg__store_run(s, "SELECT CAST(value AS BIGINT) FROM cseg_meta WHERE key = $1", p, 1,
+                           got_seq, after, d);
 }
 
 static size_t owed_n(const stream_cache *sc)
@@ -872,10 +907,8 @@ static int products_settle(cseg_store *s, cseg_diag *d)
     const stream_cache *sc = s->stream;
     if (!s->ops->data_version || owed_n(sc))
         return 0;
-    int64_t after = -1;
-    const store_cell key[] = {cell_text(owed_key)};
-    int rc = cseg__store_run(s, "SELECT CAST(value AS BIGINT) FROM cseg_meta WHERE key = $1", key,
-                             1, got_seq, &after, d);
+    int64_t after;
+    int rc = mark_get(s, owed_key, &after, d);
     if (rc < 0 || after < 0)
         return rc;
     const store_cell p[] = {cell_int(after)};
@@ -887,7 +920,210 @@ static int products_settle(cseg_store *s, cseg_diag *d)
                               "ON CONFLICT (customer_id, product) DO NOTHING",
                               p, 1, NULL, NULL, d)) < 0)
         return rc;
-    return mark_drop(s, d);
+    return mark_drop(s, owed_key, d);
+}
+
+/* ---- states written behind ----
+ * Each applied event changes its customer's state (a row of
+ * cseg_customer_state) and the day's sum (cseg_customer_days). Written with
+ * every batch, those rows were about a quarter of the writer's time under
+ * batches of 1,000 events (2026-12-07, bench/README.md). With SQLite the
+ * handle that applies events keeps them in its cache instead, listed as
+ * owed, and writes them (each customer's last values, once) with the batch
+ * that brings the owed to STATES_OWED_MAX customers or STATES_OWED_EVENTS
+ * events, with cseg_stream_flush (the service calls it when idle), before
+ * anything on the handle reads or changes them, and at close.
+ * The store says what is owed: while anything is, cseg_meta's row
+ * 'states_after' holds an event id; the states and days in the tables are
+ * those of the events up to it, and each later event keeps what it decided
+ * (a new order, a new product, the segment after it). A writer that holds
+ * nothing owed (another handle or process, this one after its cache was
+ * dropped, anyone after a crash) first folds the events after the mark
+ * into its cache, in order, with the same additions the writer made
+ * (state_add): they are then owed by it. Readers and other writers of the
+ * tables (cseg_stream_customer, the segment sizes, replay's checks, a run
+ * stored with --db) settle first: fold and write, in a transaction of
+ * their own or the caller's. Forgetting customers needs neither: their
+ * events go with their rows. PostgreSQL writes them with every batch (its
+ * cache lasts one transaction). */
+#define STATES_OWED_MAX 65536u
+#define STATES_OWED_EVENTS 262144u
+
+/* The lists written: each owed customer's state and day, with their last
+ * values; the mark gone; nothing owed after. In the caller's transaction. */
+static int states_write(cseg_store *s, cseg_diag *d)
+{
+    stream_cache *sc = s->stream;
+    size_t big = sc->n_owing > sc->n_odays ? sc->n_owing : sc->n_odays;
+    store_cell *c = malloc((big ? big : 1) * 15 * sizeof *c);
+    char(*dates)[2][16] = malloc((sc->n_owing ? sc->n_owing : 1) * sizeof *dates);
+    char now[32];
+    cseg__store_now(now, sizeof now);
+    int rc = c && dates ? 0 : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t r = 0; r < sc->n_odays && rc == 0; r++) {
+        ccust *e = sc->odays[r].e;
+        const cday *cd = cache_day(e, sc->odays[r].day); /* there since its event */
+        if (!cd) {
+            rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+            break;
+        }
+        c[r * 4] = cell_text(e->id);
+        c[r * 4 + 1] = cell_int(cd->day);
+        c[r * 4 + 2] = cell_num(cd->amount);
+        c[r * 4 + 3] = cell_num(cd->amount_c);
+    }
+    if (rc == 0)
+        rc = run_rows(s, "INSERT INTO cseg_customer_days (customer_id, day, amount, amount_c)",
+                      " ON CONFLICT (customer_id, day) DO UPDATE SET amount = excluded.amount, "
+                      "amount_c = excluded.amount_c",
+                      4, NULL, c, sc->n_odays, NULL, NULL, 64, d);
+    for (size_t r = 0; r < sc->n_owing && rc == 0; r++) {
+        const ccust *e = sc->owing[r];
+        const cstate *st = &e->st;
+        const store_cell none = cell_text(NULL);
+        int purchased = st->last_day != INT64_MIN;
+        if (purchased) {
+            cseg_format_date(st->first_day, dates[r][0], sizeof dates[r][0]);
+            cseg_format_date(st->last_day, dates[r][1], sizeof dates[r][1]);
+        }
+        const store_cell row[] = {cell_text(e->id),
+                                  purchased ? cell_text(dates[r][0]) : none,
+                                  purchased ? cell_text(dates[r][1]) : none,
+                                  purchased ? cell_int(st->first_day) : none,
+                                  purchased ? cell_int(st->last_day) : none,
+                                  cell_int(st->n_orders),
+                                  cell_int(st->n_products),
+                                  cell_num(st->net.s),
+                                  cell_num(st->net.c),
+                                  cell_num(st->gross.s),
+                                  cell_num(st->gross.c),
+                                  cell_num(st->returned.s),
+                                  cell_num(st->returned.c),
+                                  st->segment ? cell_int(st->segment) : none,
+                                  cell_text(now)};
+        memcpy(c + r * 15, row, sizeof row);
+    }
+    if (rc == 0)
+        rc = run_rows(
+            s,
+            "INSERT INTO cseg_customer_state (customer_id, first_purchase, last_purchase, "
+            "first_day, last_day, n_orders, n_products, net_spend, net_c, gross_spend, gross_c, "
+            "returned_value, returned_c, segment, updated_at)",
+            " ON CONFLICT (customer_id) DO UPDATE SET "
+            "first_purchase = excluded.first_purchase, last_purchase = excluded.last_purchase, "
+            "first_day = excluded.first_day, last_day = excluded.last_day, "
+            "n_orders = excluded.n_orders, n_products = excluded.n_products, "
+            "net_spend = excluded.net_spend, net_c = excluded.net_c, "
+            "gross_spend = excluded.gross_spend, gross_c = excluded.gross_c, "
+            "returned_value = excluded.returned_value, returned_c = excluded.returned_c, "
+            "segment = excluded.segment, updated_at = excluded.updated_at",
+            15, NULL, c, sc->n_owing, NULL, NULL, 64, d);
+    if (rc == 0 && sc->behind)
+        rc = mark_drop(s, states_key, d);
+    if (rc == 0) { /* (should the transaction fail, the cache is dropped) */
+        sc->epoch++;
+        sc->n_owing = sc->n_odays = sc->owed_events = 0;
+        sc->behind = 0;
+    }
+    free(c);
+    free(dates);
+    return rc;
+}
+
+typedef struct fold_ctx {
+    cseg_store *s;
+    cseg_diag *d;
+    int rc;
+} fold_ctx;
+
+/* An event after the mark: customer_id, event_day, amount, is_return,
+ * new_order, new_product, segment. */
+static int fold_row(void *ctx, size_t nc, const store_cell *v)
+{
+    fold_ctx *f = ctx;
+    ccust *e;
+    if (nc < 7 || v[0].kind != 't' || v[1].kind == 'n')
+        f->rc = cseg__diag(f->d, CSEG_EFORMAT, f->s->uri, 0, 0,
+                           "an event after the store's mark 'states_after' lacks what it decided");
+    else if ((f->rc = cache_get(f->s, v[0].s, &e, f->d)) == 0 &&
+             (f->rc = state_add(f->s->stream, e, cseg__cell_i(&v[1], 0), cseg__cell_d(&v[2]),
+                                cseg__cell_i(&v[3], 0) != 0, cseg__cell_i(&v[4], 0) != 0,
+                                cseg__cell_i(&v[5], 0) != 0, f->d)) == 0)
+        e->st.segment = (int)cseg__cell_i(&v[6], 0);
+    return f->rc < 0;
+}
+
+/* In a write transaction, after cache_check: the states owed by someone
+ * else (the store's mark, while this handle owes none) folded from their
+ * events into the cache, now owed by this handle. */
+static int states_fold(cseg_store *s, cseg_diag *d)
+{
+    stream_cache *sc = s->stream;
+    if (!s->ops->data_version || sc->behind)
+        return 0;
+    int64_t after;
+    int rc = mark_get(s, states_key, &after, d);
+    if (rc < 0 || after < 0)
+        return rc;
+    const store_cell p[] = {cell_int(after)};
+    fold_ctx f = {s, d, 0};
+    rc = cseg__store_run(s,
+                         "SELECT customer_id, event_day, amount, is_return, new_order, "
+                         "new_product, segment FROM cseg_events WHERE event_id > $1 "
+                         "ORDER BY event_id",
+                         p, 1, fold_row, &f, d);
+    if (rc == 0)
+        rc = f.rc;
+    if (rc == 0)
+        sc->behind = 1; /* the mark stays: owed by this handle now */
+    return rc;
+}
+
+/* The tables made current, in the caller's write transaction: what another
+ * owes folded, and what this handle owes written. */
+static int states_settle_in(cseg_store *s, cseg_diag *d)
+{
+    int rc = cache_check(s, d);
+    if (rc == 0)
+        rc = states_fold(s, d);
+    const stream_cache *sc = s->stream;
+    if (rc == 0 && (sc->n_owing || sc->behind))
+        rc = states_write(s, d);
+    return rc;
+}
+
+int cseg__stream_settle_in(cseg_store *s, cseg_diag *d)
+{
+    return s->ops->data_version ? states_settle_in(s, d) : 0;
+}
+
+/* The same in a transaction of its own, when anything is owed: by this
+ * handle, or by the store's mark. A store opened read-only is read as it
+ * is. */
+static int states_settle(cseg_store *s, cseg_diag *d)
+{
+    if (!s->ops->data_version || s->readonly)
+        return 0;
+    const stream_cache *sc = s->stream;
+    int64_t after = -1;
+    int rc = sc && (sc->n_owing || sc->behind) ? 0 : mark_get(s, states_key, &after, d);
+    if (rc < 0 || (!(sc && (sc->n_owing || sc->behind)) && after < 0))
+        return rc;
+    if ((rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d)) < 0)
+        return rc;
+    if ((rc = states_settle_in(s, d)) == 0)
+        rc = s->ops->exec(s, "COMMIT", NULL, NULL, 0, d);
+    if (rc < 0) {
+        roll_back(s);
+        cseg__stream_cache_drop(s);
+    }
+    return rc;
+}
+
+int cseg_stream_flush(cseg_store *s, cseg_diag *d)
+{
+    const stream_cache *sc = s->stream;
+    return sc && (sc->n_owing || sc->behind) ? states_settle(s, d) : 0;
 }
 
 static int pair_cmp(const void *a, const void *b)
@@ -944,9 +1180,10 @@ static int products_batch(cseg_store *s, batch *b, const int64_t *ids, cseg_diag
         b->slice = want < left ? want : left;
         rc = pairs_write(s, (const char *const(*)[2])sc->cyc_pair + sc->cyc_done, b->slice, d);
         if (rc == 0 && b->slice == left) /* the cycle written: owed only after its last event */
-            rc = sc->owed.n + b->n_products ? mark_set(s, sc->cyc_end, d) : mark_drop(s, d);
+            rc = sc->owed.n + b->n_products ? mark_set(s, owed_key, sc->cyc_end, d)
+                                            : mark_drop(s, owed_key, d);
     } else if (!sc->owed.n && b->n_products) { /* the first owed: after the event before */
-        rc = mark_set(s, ids[0] - 1, d);
+        rc = mark_set(s, owed_key, ids[0] - 1, d);
     }
     b->owe = 1;
     return rc;
@@ -994,9 +1231,11 @@ void cseg__stream_cache_free(cseg_store *s)
 {
     stream_cache *c = s->stream;
     cseg_diag ignored;
-    if (c && owed_n(c) && s->ops->data_version &&
+    if (c && (owed_n(c) || c->n_owing || c->behind) && s->ops->data_version &&
         s->ops->exec(s, s->ops->begin, NULL, NULL, 0, &ignored) == 0) {
         int rc = cache_check(s, &ignored); /* another writer since: they are no longer owed */
+        if (rc == 0 && (c->n_owing || c->behind))
+            rc = states_write(s, &ignored);
         size_t n = c->cyc.n - c->cyc_done, m = n;
         const char *(*pair)[2] = owed_n(c) ? malloc((n + c->owed.n) * sizeof *pair) : NULL;
         if (rc == 0 && pair) {
@@ -1005,7 +1244,7 @@ void cseg__stream_cache_free(cseg_store *s)
             pairs_of(&c->owed, pair, &m);
             qsort(pair, m, sizeof *pair, pair_cmp);
             if ((rc = pairs_write(s, (const char *const(*)[2])pair, m, &ignored)) == 0)
-                rc = mark_drop(s, &ignored);
+                rc = mark_drop(s, owed_key, &ignored);
         }
         free(pair);
         if (rc < 0 || s->ops->exec(s, "COMMIT", NULL, NULL, 0, &ignored) < 0)
@@ -1131,6 +1370,73 @@ static int prefetch(cseg_store *s, batch *b, const cseg_event *evs, const clean_
     return rc;
 }
 
+/* n more of an array's cap (*p and *cap), doubled as it grows. */
+static int grow(void *p, size_t *cap, size_t n, size_t size)
+{
+    if (n <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 256;
+    while (c < n)
+        c *= 2;
+    void *q = realloc(*(void **)p, c * size);
+    if (!q)
+        return CSEG_ENOMEM;
+    *(void **)p = q;
+    *cap = c;
+    return 0;
+}
+
+/* An applied event added to its customer's cached state and day, which are
+ * listed to write: with apply_in's decisions, or with those an event kept
+ * (the fold: the same additions in the same order, so the same bits). */
+static int state_add(stream_cache *sc, ccust *e, int64_t day, double value, int is_ret,
+                     int new_order, int new_product, cseg_diag *d)
+{
+    cstate *st = &e->st;
+    /* The day's spend, kept exact: the cached row (as read back from the
+     * store: its value and error term added to 0), plus the event. */
+    cday *cd = cache_day(e, day);
+    if (!cd)
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    cseg__exact_sum ds = {0, 0};
+    cseg__add_exact(&ds, cd->amount);
+    cseg__add_exact(&ds, cd->amount_c);
+    cseg__add_exact(&ds, value);
+    cd->amount = ds.s;
+    cd->amount_c = ds.c;
+    /* The state, from its last value: O(1). */
+    st->exists = 1;
+    cseg__add_exact(&st->net, value);
+    if (is_ret) {
+        cseg__add_exact(&st->returned, -value);
+    } else {
+        cseg__add_exact(&st->gross, value);
+        st->first_day = day < st->first_day ? day : st->first_day;
+        st->last_day = day > st->last_day ? day : st->last_day;
+        st->n_orders += new_order;
+        st->n_products += new_product;
+    }
+    /* One event's amount is finite (clean); the customer's sums must stay so
+     * (run refuses such a log as well). The batch is rolled back, its cache
+     * with it. */
+    if (!isfinite(st->net.s + st->net.c) || !isfinite(st->gross.s + st->gross.c) ||
+        !isfinite(st->returned.s + st->returned.c) || !isfinite(ds.s + ds.c))
+        return bad_field(d, "amount", "the customer's spend would go beyond the range of numbers");
+    if (grow(&sc->odays, &sc->cap_odays, sc->n_odays + 1, sizeof *sc->odays) < 0 ||
+        grow(&sc->owing, &sc->cap_owing, sc->n_owing + 1, sizeof *sc->owing) < 0)
+        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    if (cd->stamp != sc->epoch) { /* the day's first event since the last write */
+        cd->stamp = sc->epoch;
+        sc->odays[sc->n_odays++] = (oday){e, day};
+    }
+    if (e->stamp != sc->epoch) {
+        e->stamp = sc->epoch;
+        sc->owing[sc->n_owing++] = e;
+    }
+    sc->owed_events++;
+    return 0;
+}
+
 /* One event of the batch, decided in the caller's transaction: the
  * customer's cached state and days changed, what to write recorded in b. */
 static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
@@ -1164,7 +1470,7 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
         /* or bought in an earlier batch, owed to the table */
         had = ev->product &&
               (kset_has(&b->seen, kp) || kset_has(&sc->owed, kp) || kset_has(&sc->cyc, kp));
-    cstate *st = &e->st;
+    const cstate *st = &e->st;
     int yes = key || (rp->drop_duplicates && dup);
     int64_t as_of = as_of_day;
     if (as_of == CSEG_DAY_AUTO) /* the day after its latest event, this one if the first */
@@ -1179,35 +1485,9 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
     /* A new order, a new product? (purchases only, as run counts them) */
     int new_order = !is_ret && !(ev->invoice && bought);
     int new_product = !is_ret && ev->product && !had;
-    /* The day's spend, kept exact: the cached row (as read back from the
-     * store: its value and error term added to 0), plus the event. */
-    cday *cd = cache_day(e, day);
-    if (!cd)
-        return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-    cseg__exact_sum ds = {0, 0};
-    cseg__add_exact(&ds, cd->amount);
-    cseg__add_exact(&ds, cd->amount_c);
-    cseg__add_exact(&ds, value);
-    cd->amount = ds.s;
-    cd->amount_c = ds.c;
-    /* The state, from its last value: O(1). */
-    st->exists = 1;
-    cseg__add_exact(&st->net, value);
-    if (is_ret) {
-        cseg__add_exact(&st->returned, -value);
-    } else {
-        cseg__add_exact(&st->gross, value);
-        st->first_day = day < st->first_day ? day : st->first_day;
-        st->last_day = day > st->last_day ? day : st->last_day;
-        st->n_orders += new_order;
-        st->n_products += new_product;
-    }
-    /* One event's amount is finite (clean); the customer's sums must stay so
-     * (run refuses such a log as well). The batch is rolled back, its cache
-     * with it. */
-    if (!isfinite(st->net.s + st->net.c) || !isfinite(st->gross.s + st->gross.c) ||
-        !isfinite(st->returned.s + st->returned.c) || !isfinite(ds.s + ds.c))
-        return bad_field(d, "amount", "the customer's spend would go beyond the range of numbers");
+    if ((rc = state_add(s->stream, e, day, value, is_ret, new_order, new_product, d)) < 0)
+        return rc;
+    b->dec[i] = (char)(new_order | new_product << 1);
     if (as_of_day == CSEG_DAY_AUTO) /* the day after its latest event, now with this one */
         as_of = latest_day(e) + 1;
     cache_window(e, m, as_of, &window);
@@ -1223,14 +1503,6 @@ static int apply_in(cseg_store *s, const cseg_model *m, batch *b, size_t i,
     if (new_product) {
         b->products[b->n_products][0] = id;
         b->products[b->n_products++][1] = ev->product;
-    }
-    if (cd->stamp != b->stamp) { /* the day's first event in the batch */
-        cd->stamp = b->stamp;
-        b->days[b->n_days++] = (struct bday){e, day};
-    }
-    if (e->stamp != b->stamp) {
-        e->stamp = b->stamp;
-        b->states[b->n_states++] = e;
     }
     /* its time as text, "YYYY-MM-DDThh:mm:ssZ" (printf's share of an event
      * was as large as the rest of deciding it) */
@@ -1311,35 +1583,36 @@ static int segments(const cseg_model *m, batch *b, const cseg_event *evs, size_t
 static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const clean_event *ce,
                        cseg_stream_result *outs, cseg_diag *d)
 {
-    size_t nr = b->n_events, big = b->n_states > nr ? b->n_states : nr;
-    big = b->n_days > big ? b->n_days : big;
-    store_cell *c = malloc((big ? big : 1) * 15 * sizeof *c);
+    stream_cache *sc = s->stream;
+    size_t nr = b->n_events;
+    store_cell *c = malloc((nr ? nr : 1) * 16 * sizeof *c);
     int64_t *ids = malloc((nr ? nr : 1) * sizeof *ids);
-    char (*dates)[2][16] = malloc((b->n_states ? b->n_states : 1) * sizeof *dates);
-    int rc = c && ids && dates ? 0 : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-    /* The events, in order. With SQLite the rows of one statement get
-     * consecutive ids, the last one's given by the back end; PostgreSQL
+    int rc = c && ids ? 0 : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    /* The events, in order, each with what it decided (a fold makes the
+     * states again from them alone). With SQLite the rows of one statement
+     * get consecutive ids, the last one's given by the back end; PostgreSQL
      * gives each row's with RETURNING, a row at a time (the order of a
      * statement's returned rows is not promised). */
     for (size_t r = 0; r < nr && rc == 0; r++) {
-        const cseg_event *ev = &evs[b->events[r]];
-        const clean_event *x = &ce[b->events[r]];
-        const store_cell row[] = {cell_text(b->now),        cell_text(ev->customer_id),
-                                  cell_text(b->times[b->events[r]]), cell_int(x->day),
-                                  cell_text(ev->invoice),    cell_text(ev->product),
-                                  cell_num(ev->quantity),    cell_num(ev->price),
-                                  cell_num(x->value),        cell_int(x->is_ret),
-                                  cell_text(ev->event_key),  cell_text(x->fp),
-                                  cell_int(1)};
-        memcpy(c + r * 13, row, sizeof row);
+        size_t i = b->events[r];
+        const cseg_event *ev = &evs[i];
+        const clean_event *x = &ce[i];
+        const store_cell row[] = {
+            cell_text(b->now),       cell_text(ev->customer_id), cell_text(b->times[i]),
+            cell_int(x->day),        cell_text(ev->invoice),     cell_text(ev->product),
+            cell_num(ev->quantity),  cell_num(ev->price),        cell_num(x->value),
+            cell_int(x->is_ret),     cell_text(ev->event_key),   cell_text(x->fp),
+            cell_int(b->dec[i] & 1), cell_int(b->dec[i] >> 1),   cell_int(outs[i].segment)};
+        memcpy(c + r * 15, row, sizeof row);
     }
     static const char ev_head[] = "INSERT INTO cseg_events (received_at, customer_id, event_time, "
                                   "event_day, invoice, product, quantity, price, amount, "
-                                  "is_return, event_key, fingerprint, counted)";
+                                  "is_return, event_key, fingerprint, new_order, new_product, "
+                                  "segment)";
     if (rc == 0 && s->ops->last_id) {
         for (size_t r0 = 0; r0 < nr && rc == 0;) {
             size_t k = statement_rows(nr - r0);
-            rc = run_rows(s, ev_head, "", 13, NULL, c + r0 * 13, k, NULL, NULL, 64, d);
+            rc = run_rows(s, ev_head, "", 15, NULL, c + r0 * 15, k, NULL, NULL, 64, d);
             if (rc == 0) {
                 int64_t last = s->ops->last_id(s);
                 for (size_t j = 0; j < k; j++)
@@ -1349,69 +1622,21 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
         }
     } else if (rc == 0) {
         ids_ctx ic = {ids, 0};
-        rc = run_rows(s, ev_head, " RETURNING event_id", 13, NULL, c, nr, id_row, &ic, 1, d);
+        rc = run_rows(s, ev_head, " RETURNING event_id", 15, NULL, c, nr, id_row, &ic, 1, d);
     }
     for (size_t r = 0; r < nr && rc == 0; r++)
         outs[b->events[r]].event_seq = ids[r];
-    /* Each day touched and each customer changed, with their last values. */
-    for (size_t r = 0; r < b->n_days && rc == 0; r++) {
-        ccust *e = b->days[r].e;
-        const cday *cd = cache_day(e, b->days[r].day); /* there since its event */
-        if (!cd) {
-            rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-            break;
+    /* The states and days: with SQLite owed while few are (the mark set by
+     * the first batch that owes them), else written with every one owed. */
+    if (rc == 0 && s->ops->data_version && sc->n_owing < STATES_OWED_MAX &&
+        sc->owed_events < STATES_OWED_EVENTS) {
+        if (!sc->behind && sc->n_owing) { /* this batch's own: owed after the event before */
+            rc = mark_set(s, states_key, ids[0] - 1, d);
+            sc->behind = 1; /* (a failed batch drops the cache) */
         }
-        c[r * 4] = cell_text(e->id);
-        c[r * 4 + 1] = cell_int(cd->day);
-        c[r * 4 + 2] = cell_num(cd->amount);
-        c[r * 4 + 3] = cell_num(cd->amount_c);
+    } else if (rc == 0) {
+        rc = states_write(s, d);
     }
-    if (rc == 0)
-        rc = run_rows(s, "INSERT INTO cseg_customer_days (customer_id, day, amount, amount_c)",
-                      " ON CONFLICT (customer_id, day) DO UPDATE SET amount = excluded.amount, "
-                      "amount_c = excluded.amount_c",
-                      4, NULL, c, b->n_days, NULL, NULL, 64, d);
-    for (size_t r = 0; r < b->n_states && rc == 0; r++) {
-        const ccust *e = b->states[r];
-        const cstate *st = &e->st;
-        const store_cell none = cell_text(NULL);
-        int purchased = st->last_day != INT64_MIN;
-        if (purchased) {
-            cseg_format_date(st->first_day, dates[r][0], sizeof dates[r][0]);
-            cseg_format_date(st->last_day, dates[r][1], sizeof dates[r][1]);
-        }
-        const store_cell row[] = {cell_text(e->id),
-                                  purchased ? cell_text(dates[r][0]) : none,
-                                  purchased ? cell_text(dates[r][1]) : none,
-                                  purchased ? cell_int(st->first_day) : none,
-                                  purchased ? cell_int(st->last_day) : none,
-                                  cell_int(st->n_orders),
-                                  cell_int(st->n_products),
-                                  cell_num(st->net.s),
-                                  cell_num(st->net.c),
-                                  cell_num(st->gross.s),
-                                  cell_num(st->gross.c),
-                                  cell_num(st->returned.s),
-                                  cell_num(st->returned.c),
-                                  st->segment ? cell_int(st->segment) : none,
-                                  cell_text(b->now)};
-        memcpy(c + r * 15, row, sizeof row);
-    }
-    if (rc == 0)
-        rc = run_rows(
-            s,
-            "INSERT INTO cseg_customer_state (customer_id, first_purchase, last_purchase, "
-            "first_day, last_day, n_orders, n_products, net_spend, net_c, gross_spend, gross_c, "
-            "returned_value, returned_c, segment, updated_at)",
-            " ON CONFLICT (customer_id) DO UPDATE SET "
-            "first_purchase = excluded.first_purchase, last_purchase = excluded.last_purchase, "
-            "first_day = excluded.first_day, last_day = excluded.last_day, "
-            "n_orders = excluded.n_orders, n_products = excluded.n_products, "
-            "net_spend = excluded.net_spend, net_c = excluded.net_c, "
-            "gross_spend = excluded.gross_spend, gross_c = excluded.gross_c, "
-            "returned_value = excluded.returned_value, returned_c = excluded.returned_c, "
-            "segment = excluded.segment, updated_at = excluded.updated_at",
-            15, NULL, c, b->n_states, NULL, NULL, 64, d);
     if (rc == 0)
         rc = products_batch(s, b, ids, d);
     /* The moves, in the order of their events. */
@@ -1430,7 +1655,6 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
     }
     free(c);
     free(ids);
-    free(dates);
     return rc;
 }
 
@@ -1494,8 +1718,11 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
             *failed = i;
     }
     if (rc == 0 && (rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d)) == 0 &&
-        ((rc = cache_check(s, d)) < 0 || (rc = products_settle(s, d)) < 0))
+        ((rc = cache_check(s, d)) < 0 || (rc = products_settle(s, d)) < 0 ||
+         (rc = states_fold(s, d)) < 0)) {
         roll_back(s);
+        cseg__stream_cache_drop(s);
+    }
     if (rc < 0) {
         for (size_t i = 0; i < n; i++)
             free(own[i]);
@@ -1506,8 +1733,6 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
     if ((rc = batch_make(&b, n)) < 0) {
         rc = cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc));
         *failed = 0;
-    } else {
-        b.stamp = ++((stream_cache *)s->stream)->batches; /* none of its entries has it yet */
     }
     if (rc == 0 && (rc = prefetch(s, &b, evs, ce, n, d)) < 0)
         *failed = n;
@@ -1548,7 +1773,9 @@ int cseg_stream_customer(cseg_store *s, const cseg_model *m, const char *custome
     if (as_read(&q, &qn, &own) < 0)
         return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     cstate st;
-    int rc = load_state(s, qn.customer_id, &st, d);
+    int rc = states_settle(s, d);
+    if (rc == 0)
+        rc = load_state(s, qn.customer_id, &st, d);
     if (rc < 0 || !st.exists) {
         free(own);
         return rc;
@@ -1639,10 +1866,12 @@ int cseg_stream_segment_sizes(cseg_store *s, size_t k, size_t *sizes, cseg_diag 
     for (size_t j = 0; j <= k; j++)
         sizes[j] = 0;
     sizes_ctx c = {k, sizes};
-    return s->ops->query(s,
-                         "SELECT coalesce(segment, 0), count(*) FROM cseg_customer_state "
-                         "GROUP BY coalesce(segment, 0)",
-                         NULL, NULL, 0, size_row, &c, d);
+    int rc = states_settle(s, d);
+    return rc < 0 ? rc
+                  : s->ops->query(s,
+                                  "SELECT coalesce(segment, 0), count(*) FROM cseg_customer_state "
+                                  "GROUP BY coalesce(segment, 0)",
+                                  NULL, NULL, 0, size_row, &c, d);
 }
 
 /* A customer whose state has no daily sums was set by a run: an applied
@@ -1662,7 +1891,9 @@ static int count_row(void *ctx, size_t nc, const store_cell *v)
 int cseg_stream_summary_only(cseg_store *s, int *any, cseg_diag *d)
 {
     size_t n = 0;
-    int rc = cseg__store_run(s, "SELECT 1 FROM cseg_customer_state WHERE " SUMMARY_ONLY " LIMIT 1",
+    int rc = states_settle(s, d);
+    if (rc == 0)
+        rc = cseg__store_run(s, "SELECT 1 FROM cseg_customer_state WHERE " SUMMARY_ONLY " LIMIT 1",
                              NULL, 0, count_row, &n, d);
     *any = rc == 0 && n > 0;
     return rc;
@@ -1679,6 +1910,9 @@ static int first_text(void *ctx, size_t nc, const store_cell *v)
 int cseg_stream_summary_mixed(cseg_store *s, char **id, cseg_diag *d)
 {
     *id = NULL;
+    int rc = states_settle(s, d);
+    if (rc < 0)
+        return rc;
     /* An order is a purchase event's new invoice, or a purchase event without
      * one (apply_in): a state built by its events has exactly as many. */
     return cseg__store_run(
@@ -1695,10 +1929,11 @@ int cseg_stream_clear_summaries(cseg_store *s, const char *const *ids, size_t n,
                                 cseg_diag *d)
 {
     size_t c = 0;
-    cseg__stream_cache_drop(s); /* states change under it */
     int rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d);
     if (rc < 0)
         return rc;
+    rc = cseg__stream_settle_in(s, d);
+    cseg__stream_cache_drop(s); /* states change under it */
     for (size_t i = 0; i < n && rc == 0; i++) {
         const store_cell p[] = {cell_text(ids[i])};
         rc = cseg__store_run(

@@ -400,6 +400,9 @@ awk -F'"seq":' 'NF > 1 { for (i = 2; i <= NF; i++) { s = $i + 0;
 curl -s -H "Authorization: Bearer $R" "$URL/metrics" >"$T/metrics"
 contains webhook-nothing-pending "$T/metrics" "custseg_webhook_pending 0"
 stop_server
+# the writer keeps the delivery cursor (at most a second behind; at the stop, all of it)
+kept=$(sqlite3 "$T/k.db" "SELECT value FROM cseg_meta WHERE key LIKE 'cursor:webhook %'")
+[ "$kept" = "$nmoves" ] && ok || bad "webhook: the cursor was kept at ${kept:-nothing}, not $nmoves"
 lacks webhook-password-out "$T/serve.out" S3cr3t
 lacks webhook-password-err "$T/serve.err" S3cr3t
 contains webhook-url-shown "$T/serve.err" "custseg serve: webhook http://alice@127.0.0.1:"

@@ -47,7 +47,13 @@ typedef struct serve_webhook_stats {
 int serve_webhook_start(serve_webhook **w, const serve_webhook_params *p);
 /* New moves are committed: look now rather than at the next poll. */
 void serve_webhook_poke(serve_webhook *w);
-/* Stops (a POST under way is abandoned: sent again at the next start) and frees. */
+/* The delivery cursor's name in the store and the last move delivered. The
+ * service's writer keeps it (cseg_stream_cursor_set on its own connection):
+ * a commit from another connection would drop the writer's cache. */
+const char *serve_webhook_cursor(serve_webhook *w, int64_t *position);
+/* Stops the delivery (a POST under way is abandoned: sent again at the next
+ * start); stop also frees. */
+void serve_webhook_quit(serve_webhook *w);
 void serve_webhook_stop(serve_webhook *w);
 void serve_webhook_read_stats(serve_webhook *w, serve_webhook_stats *st);
 

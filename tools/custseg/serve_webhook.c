@@ -45,6 +45,7 @@ struct serve_webhook {
     pthread_cond_t cv;
     int poked;
     _Atomic int stopping;
+    int joined; /* the thread has ended (serve_webhook_quit) */
     _Atomic uint64_t posts, delivered, failures;
     _Atomic int64_t position, latest;
 };
@@ -181,9 +182,9 @@ static void *deliver_main(void *arg)
             atomic_store(&w->position, cursor);
             atomic_fetch_add(&w->delivered, n);
             backoff = 1;
-            /* Should this fail, the moves are sent again after a restart. */
-            if (cseg_stream_cursor_set(w->store, w->cursor, cursor, &d) < 0)
-                complain(w, "cannot keep the delivery cursor: %s", d.msg);
+            /* The service's writer keeps the cursor in the store (at most a
+             * second behind: serve_webhook_cursor): a commit from this
+             * connection would make the writer drop what it holds. */
             continue;
         }
         if (atomic_load(&w->stopping))
@@ -350,13 +351,27 @@ void serve_webhook_poke(serve_webhook *w)
     pthread_mutex_unlock(&w->mu);
 }
 
-void serve_webhook_stop(serve_webhook *w)
+const char *serve_webhook_cursor(serve_webhook *w, int64_t *position)
 {
-    if (!w)
+    *position = atomic_load(&w->position);
+    return w->cursor;
+}
+
+void serve_webhook_quit(serve_webhook *w)
+{
+    if (!w || w->joined)
         return;
     atomic_store(&w->stopping, 1);
     serve_webhook_poke(w);
     pthread_join(w->thread, NULL);
+    w->joined = 1;
+}
+
+void serve_webhook_stop(serve_webhook *w)
+{
+    if (!w)
+        return;
+    serve_webhook_quit(w);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     webhook_free(w);

@@ -88,6 +88,9 @@ CSEG_API int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const c
  * flush writes what this handle owes now, in a transaction of its own
  * (nothing owed: nothing to do), for a caller that goes idle. */
 CSEG_API int cseg_stream_flush(cseg_store *s, cseg_diag *d);
+/* 1 when this handle holds states or daily sums not yet written (what
+ * flush writes), else 0. */
+CSEG_API int cseg_stream_owes(const cseg_store *s);
 /* Whether events can segment customers for model m: CSEG_EPARAM (diag
  * says why) when its features include the lifetime-value columns (btyd_*,
  * p_alive, expected_purchases, expected_order_value, clv), which need each

@@ -1120,10 +1120,15 @@ static int states_settle(cseg_store *s, cseg_diag *d)
     return rc;
 }
 
-int cseg_stream_flush(cseg_store *s, cseg_diag *d)
+int cseg_stream_owes(const cseg_store *s)
 {
     const stream_cache *sc = s->stream;
-    return sc && (sc->n_owing || sc->behind) ? states_settle(s, d) : 0;
+    return sc && (sc->n_owing || sc->behind);
+}
+
+int cseg_stream_flush(cseg_store *s, cseg_diag *d)
+{
+    return cseg_stream_owes(s) ? states_settle(s, d) : 0;
 }
 
 static int pair_cmp(const void *a, const void *b)

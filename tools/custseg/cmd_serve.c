@@ -407,7 +407,7 @@ static int apply_jobs(server *sv, job **jobs, size_t nj, cseg_event *evs,
         atomic_fetch_add_explicit(&sv->m.commit_us, (uint64_t)(secs * 1e6), memory_order_relaxed);
         atomic_fetch_add_explicit(&sv->m.batch_events, total, memory_order_relaxed);
         observe(sv->m.commit_hist, secs);
-        atomic_store(&sv->owes, 1);
+        atomic_store(&sv->owes, cseg_stream_owes(sv->wstore));
         at = 0;
         for (size_t i = 0; i < nj; i++) {
             if (jobs[i]->n)
@@ -534,8 +534,8 @@ static void *writer_main(void *arg)
         for (size_t i = 0; i < nj; i++) {
             if (jobs[i]->flush) {
                 jobs[i]->rc = frc;
-            } else if (rc < 0 && nj > 1 && jobs && evs &&
-                       res) { /* one by one: whose trouble is it? */
+            } else if (rc < 0 && nj > 1 && jobs && evs && res) {
+                /* one by one: whose trouble is it? */
                 cseg_diag_clear(&jobs[i]->diag);
                 jobs[i]->rc = apply_jobs(sv, &jobs[i], 1, evs, res, jobs[i]->n, &jobs[i]->diag);
             } else {
@@ -816,14 +816,15 @@ static int add_move(void *ctx, const cseg_stream_change *ch)
 
 /* A read of the customers' states while the writer may owe some: the
  * request waits (suspended) for the writer to write them, so that a reply
- * follows every event acknowledged before it; MHD_NO when it need not. */
+ * follows every event acknowledged before it. 1 when it waits, 0 when it
+ * need not (or cannot: the read then folds them itself). */
 static int wait_for_states(server *sv, struct MHD_Connection *c, req *r)
 {
     if (r->job || !atomic_load(&sv->owes))
         return 0;
     job *j = calloc(1, sizeof *j);
     if (!j)
-        return 0; /* the read folds them itself (cseg_stream_customer) */
+        return 0;
     j->flush = 1;
     if (!enqueue(sv, c, r, j)) {
         free(j);

@@ -616,11 +616,20 @@ static void test_states_fold(void **state)
     char *owed = query_text(died, "SELECT count(*) FROM cseg_customer_state");
     assert_string_equal(owed, "0"); /* all owed when it died */
     free(owed);
-    /* read: settled */
+    /* Read: the sizes of the closed store's segments, with nothing written
+     * (a reader folds in memory); then flushed: the tables themselves. */
+    size_t sizes[4], want[4];
+    assert_int_equal(cseg_store_open(&s, closed, &d), 0);
+    assert_int_equal(cseg_stream_segment_sizes(s, 3, want, &d), 0);
+    cseg_store_close(s);
+    assert_int_equal(want[0] + want[1] + want[2] + want[3], 24);
     assert_int_equal(cseg_store_open(&s, died, &d), 0);
-    size_t sizes[4];
     assert_int_equal(cseg_stream_segment_sizes(s, 3, sizes, &d), 0);
-    assert_int_equal(sizes[0] + sizes[1] + sizes[2] + sizes[3], 24);
+    assert_memory_equal(sizes, want, sizeof sizes);
+    owed = query_text(died, "SELECT count(*) FROM cseg_customer_state");
+    assert_string_equal(owed, "0");
+    free(owed);
+    assert_int_equal(cseg_stream_flush(s, &d), 0);
     cseg_store_close(s);
     char *got_states = query_text(died, states), *got_days = query_text(died, days);
     assert_true(strlen(want_states) > 100);
@@ -640,6 +649,62 @@ static void test_states_fold(void **state)
     cseg_segment_free(r);
     cseg_table_free(txn);
     cseg_table_free(log);
+}
+
+/* SQLite: two writers that take turns each write what the other owed
+ * before their own batch (folded from its events), so the store's mark
+ * never falls further behind than the other's last batches; forget counts
+ * the states it erases, owed ones too. */
+static void test_states_two_writers(void **state)
+{
+    (void)state;
+    cseg_table *txn = NULL;
+    cseg_diag d;
+    cseg_segmentation *r = small_run(&txn, CSEG_ALGO_KMEANS);
+    const cseg_model *m = cseg_segment_model(r);
+    char *db = tmp_db();
+    cseg_store *a = NULL, *b = NULL;
+    assert_int_equal(cseg_store_open(&a, db, &d), 0);
+    assert_int_equal(cseg_store_open(&b, db, &d), 0);
+    sqlite3 *raw;
+    assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+    static const char rows[] =
+        "SELECT coalesce(group_concat(customer_id || ':' || n_orders, ' '), '-') || ' ' || "
+        "coalesce((SELECT value FROM cseg_meta WHERE key = 'states_after'), '-') FROM (SELECT * "
+        "FROM cseg_customer_state ORDER BY customer_id)";
+    cseg_stream_result x;
+    cseg_event e1 = {"c1", 1700000000, "I1", "P1", 1, 2.5, NAN, NULL, NULL};
+    assert_int_equal(cseg_stream_apply(a, m, &e1, CSEG_DAY_AUTO, &x, &d), 0);
+    expect_text(raw, rows, "- 0"); /* owed after event 0 */
+    cseg_event e2 = {"c2", 1700000000, "I2", "P1", 1, 2.5, NAN, NULL, NULL};
+    assert_int_equal(cseg_stream_apply(b, m, &e2, CSEG_DAY_AUTO, &x, &d), 0);
+    expect_text(raw, rows, "c1:1 1"); /* a's written, b's own owed after event 1 */
+    cseg_event e3 = {"c1", 1700086400, "I3", "P1", 1, 2.5, NAN, NULL, NULL};
+    assert_int_equal(cseg_stream_apply(a, m, &e3, CSEG_DAY_AUTO, &x, &d), 0);
+    assert_true(x.features[1] == 2); /* its two orders: b's write did not lose a's first */
+    expect_text(raw, rows, "c1:1 c2:1 2");
+    /* forget through b: c1's state (owed by a) is erased and counted */
+    const char *ids[] = {"c1"};
+    cseg_store_forgotten f;
+    assert_int_equal(cseg_store_forget(b, ids, 1, &f, &d), 0);
+    assert_int_equal(f.states, 1);
+    assert_int_equal(f.events, 2);
+    expect_text(raw, rows, "c2:1 -");
+    /* a customer whose only state is owed (no row yet) */
+    cseg_event e4 = {"c3", 1700000000, "I4", "P1", 1, 2.5, NAN, NULL, NULL};
+    assert_int_equal(cseg_stream_apply(a, m, &e4, CSEG_DAY_AUTO, &x, &d), 0);
+    expect_text(raw, rows, "c2:1 3");
+    ids[0] = "c3";
+    assert_int_equal(cseg_store_forget(b, ids, 1, &f, &d), 0);
+    assert_int_equal(f.states, 1);
+    expect_text(raw, rows, "c2:1 -");
+    cseg_store_close(a);
+    cseg_store_close(b);
+    expect_text(raw, rows, "c2:1 -"); /* nothing brought back */
+    sqlite3_close(raw);
+    remove_db(db);
+    cseg_segment_free(r);
+    cseg_table_free(txn);
 }
 
 /* A process that applies an event and dies owing its product. */
@@ -1031,9 +1096,9 @@ int main(void)
         cmocka_unit_test(test_migrations),           cmocka_unit_test(test_cursors),
         cmocka_unit_test(test_probabilities),        cmocka_unit_test(test_checkpoints),
         cmocka_unit_test(test_cache_coherence),      cmocka_unit_test(test_products_behind),
-        cmocka_unit_test(test_states_fold),          cmocka_unit_test(test_products_after_many),
-        cmocka_unit_test(test_late_after_run),       cmocka_unit_test(test_summary_mixed),
-        cmocka_unit_test(test_batch_inside),
+        cmocka_unit_test(test_states_fold),          cmocka_unit_test(test_states_two_writers),
+        cmocka_unit_test(test_products_after_many),  cmocka_unit_test(test_late_after_run),
+        cmocka_unit_test(test_summary_mixed),        cmocka_unit_test(test_batch_inside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

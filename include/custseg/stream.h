@@ -84,9 +84,13 @@ CSEG_API int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const c
  * keeps what its batches changed and writes it once many customers or
  * events are owed, when something reads or changes the states (every
  * function here settles first), and at close; the store's events say what
- * is owed, so another handle or a writer after a crash makes it again.
- * flush writes what this handle owes now, in a transaction of its own
- * (nothing owed: nothing to do), for a caller that goes idle. */
+ * is owed, so another handle or a writer after a crash makes it again;
+ * a reader folds it in memory (it writes nothing and takes no lock).
+ * flush makes the tables current now, in a transaction of its own: what
+ * this handle owes written, what another left owed (the store's mark)
+ * folded from the events and written; nothing owed: nothing to do (on a
+ * store opened read-only neither). For a caller that goes idle, and before
+ * reading the tables with other tools. */
 CSEG_API int cseg_stream_flush(cseg_store *s, cseg_diag *d);
 /* 1 when this handle holds states or daily sums not yet written (what
  * flush writes), else 0. */

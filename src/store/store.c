@@ -1262,8 +1262,12 @@ int cseg_store_forget(cseg_store *s, const char *const *ids, size_t n, cseg_stor
     if (!norm)
         return cseg__diag(d, CSEG_ENOMEM, s->uri, 0, 0, "out of memory");
     ids = (const char *const *)norm;
-    cseg__stream_cache_drop(s);
     int rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d);
+    /* The states owed written first, so that what is erased is counted
+     * (their rows would be made again from events that are gone anyway). */
+    if (rc == 0)
+        rc = cseg__stream_settle_in(s, d);
+    cseg__stream_cache_drop(s);
     /* The event writer's lock on each customer (PostgreSQL): a batch that
      * read a customer before this erased them would write their state back
      * after it (SQLite's BEGIN IMMEDIATE lets one writer in at a time). */

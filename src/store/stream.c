@@ -452,6 +452,7 @@ typedef struct ccust {
     cday *days; /* by day */
     size_t n_days, cap_days;
     uint64_t stamp; /* == the cache's epoch: its state listed to write (owing) */
+    int row0, seg0; /* as read: it had a state row, and that row's segment */
 } ccust;
 
 /* A slot: the customer's hash beside its entry, which stays where it is
@@ -635,6 +636,8 @@ static int cache_get(cseg_store *s, const char *id, ccust **out, cseg_diag *d)
         free(e);
         return rc;
     }
+    e->row0 = e->st.exists;
+    e->seg0 = e->st.segment;
     *at = (cslot){h, e};
     c->n++;
     *out = e;
@@ -1053,9 +1056,27 @@ static int fold_row(void *ctx, size_t nc, const store_cell *v)
     return f->rc < 0;
 }
 
+/* The events after `after` (of one customer, or all: only_id NULL) folded
+ * into the cache, in order: listed as owed by this handle. */
+static int fold_events(cseg_store *s, int64_t after, const char *only_id, cseg_diag *d)
+{
+    const store_cell p[] = {cell_int(after), cell_text(only_id)};
+    fold_ctx f = {s, d, 0};
+    int rc = cseg__store_run(s,
+                             only_id ? "SELECT customer_id, event_day, amount, is_return, "
+                                       "new_order, new_product, segment FROM cseg_events WHERE "
+                                       "event_id > $1 AND customer_id = $2 ORDER BY event_id"
+                                     : "SELECT customer_id, event_day, amount, is_return, "
+                                       "new_order, new_product, segment FROM cseg_events WHERE "
+                                       "event_id > $1 ORDER BY event_id",
+                             p, only_id ? 2 : 1, fold_row, &f, d);
+    return rc < 0 ? rc : f.rc;
+}
+
 /* In a write transaction, after cache_check: the states owed by someone
  * else (the store's mark, while this handle owes none) folded from their
- * events into the cache, now owed by this handle. */
+ * events and written, the mark gone. (Kept owed instead, two writers that
+ * take turns each fold all the other's since the mark again and again.) */
 static int states_fold(cseg_store *s, cseg_diag *d)
 {
     stream_cache *sc = s->stream;
@@ -1065,18 +1086,10 @@ static int states_fold(cseg_store *s, cseg_diag *d)
     int rc = mark_get(s, states_key, &after, d);
     if (rc < 0 || after < 0)
         return rc;
-    const store_cell p[] = {cell_int(after)};
-    fold_ctx f = {s, d, 0};
-    rc = cseg__store_run(s,
-                         "SELECT customer_id, event_day, amount, is_return, new_order, "
-                         "new_product, segment FROM cseg_events WHERE event_id > $1 "
-                         "ORDER BY event_id",
-                         p, 1, fold_row, &f, d);
-    if (rc == 0)
-        rc = f.rc;
-    if (rc == 0)
-        sc->behind = 1; /* the mark stays: owed by this handle now */
-    return rc;
+    if ((rc = fold_events(s, after, NULL, d)) < 0)
+        return rc;
+    sc->behind = 1; /* (the mark goes with the write) */
+    return states_write(s, d);
 }
 
 /* The tables made current, in the caller's write transaction: what another
@@ -1097,6 +1110,12 @@ int cseg__stream_settle_in(cseg_store *s, cseg_diag *d)
     return s->ops->data_version ? states_settle_in(s, d) : 0;
 }
 
+int cseg_stream_owes(const cseg_store *s)
+{
+    const stream_cache *sc = s->stream;
+    return sc && (sc->n_owing || sc->behind);
+}
+
 /* The same in a transaction of its own, when anything is owed: by this
  * handle, or by the store's mark. A store opened read-only is read as it
  * is. */
@@ -1104,10 +1123,9 @@ static int states_settle(cseg_store *s, cseg_diag *d)
 {
     if (!s->ops->data_version || s->readonly)
         return 0;
-    const stream_cache *sc = s->stream;
     int64_t after = -1;
-    int rc = sc && (sc->n_owing || sc->behind) ? 0 : mark_get(s, states_key, &after, d);
-    if (rc < 0 || (!(sc && (sc->n_owing || sc->behind)) && after < 0))
+    int rc = cseg_stream_owes(s) ? 0 : mark_get(s, states_key, &after, d);
+    if (rc < 0 || (!cseg_stream_owes(s) && after < 0))
         return rc;
     if ((rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d)) < 0)
         return rc;
@@ -1120,15 +1138,48 @@ static int states_settle(cseg_store *s, cseg_diag *d)
     return rc;
 }
 
-int cseg_stream_owes(const cseg_store *s)
-{
-    const stream_cache *sc = s->stream;
-    return sc && (sc->n_owing || sc->behind);
-}
-
 int cseg_stream_flush(cseg_store *s, cseg_diag *d)
 {
-    return cseg_stream_owes(s) ? states_settle(s, d) : 0;
+    return states_settle(s, d);
+}
+
+/* A reader's view (cseg_stream_customer, the segment sizes): with SQLite,
+ * a read transaction (one snapshot), and in it, when the store has the
+ * mark, the events after it (of one customer, or all) folded into this
+ * handle's cache, emptied first, from the tables as they are: nothing is
+ * written and no lock taken, so a reader never waits for a writer (or
+ * needs write access). *folded: the cache has the view (a customer there
+ * is as its events left it; one not there is as the tables have it).
+ * A handle that owes states itself (the writer) writes them instead.
+ * peek_end ends the transaction and drops what was folded. */
+static int peek_begin(cseg_store *s, const char *only_id, int *folded, cseg_diag *d)
+{
+    *folded = 0;
+    if (!s->ops->data_version)
+        return 0;
+    int rc = cseg_stream_owes(s) ? states_settle(s, d) : 0;
+    if (rc == 0)
+        rc = s->ops->exec(s, "BEGIN", NULL, NULL, 0, d);
+    int64_t after = -1;
+    if (rc == 0 && (rc = mark_get(s, states_key, &after, d)) == 0 && after >= 0) {
+        cseg__stream_cache_drop(s);
+        if ((rc = cache_check(s, d)) == 0 && (rc = fold_events(s, after, only_id, d)) == 0)
+            *folded = 1;
+    }
+    if (rc < 0) {
+        roll_back(s);
+        cseg__stream_cache_drop(s);
+    }
+    return rc;
+}
+
+static void peek_end(cseg_store *s, int folded)
+{
+    cseg_diag ignored;
+    if (s->ops->data_version)
+        s->ops->exec(s, "COMMIT", NULL, NULL, 0, &ignored); /* (a read: nothing to lose) */
+    if (folded)
+        cseg__stream_cache_drop(s);
 }
 
 static int pair_cmp(const void *a, const void *b)
@@ -1765,6 +1816,43 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
     return rc;
 }
 
+/* cseg_stream_customer's read, in peek_begin's view: from the cache when
+ * the customer's owed events were folded there, else from the tables. */
+static int customer_read(cseg_store *s, const cseg_model *m, const char *customer_id,
+                         int64_t as_of_day, cseg_stream_result *out, cseg_diag *d)
+{
+    const stream_cache *sc = s->stream;
+    const cslot *at = sc && sc->cap ? cache_slot((stream_cache *)sc, customer_id,
+                                                 cseg__hash(customer_id, strlen(customer_id), 0))
+                                    : NULL;
+    const ccust *e = at ? at->e : NULL;
+    cstate st;
+    int rc = e ? (st = e->st, 0) : load_state(s, customer_id, &st, d);
+    if (rc < 0 || !st.exists)
+        return rc;
+    out->known = 1;
+    out->previous = st.segment;
+    /* Without --as-of: the day after the customer's latest event (a purchase
+     * or a return), as its last event's reply counted it. */
+    int64_t as_of = as_of_day, latest = INT64_MIN;
+    if (as_of == CSEG_DAY_AUTO && e) {
+        as_of = latest_day(e) + 1;
+    } else if (as_of == CSEG_DAY_AUTO) {
+        const store_cell key[] = {cell_text(customer_id)};
+        rc = cseg__store_run(s, "SELECT max(day) FROM cseg_customer_days WHERE customer_id = $1",
+                             key, 1, got_day, &latest, d);
+        if (rc < 0)
+            return rc;
+        as_of = (st.last_day > latest ? st.last_day : latest) + 1; /* as latest_day */
+    }
+    cseg__exact_sum window = {0, 0};
+    if (st.n_orders > 0 && e)
+        cache_window(e, m, as_of, &window); /* the same additions as window_sql's */
+    else if (st.n_orders > 0 && (rc = window_sql(s, m, customer_id, as_of, &window, d)) < 0)
+        return rc;
+    return features_and_segment(m, customer_id, &st, as_of, &window, out, d);
+}
+
 int cseg_stream_customer(cseg_store *s, const cseg_model *m, const char *customer_id,
                          int64_t as_of_day, cseg_stream_result *out, cseg_diag *d)
 {
@@ -1777,36 +1865,12 @@ int cseg_stream_customer(cseg_store *s, const cseg_model *m, const char *custome
     char *own = NULL;
     if (as_read(&q, &qn, &own) < 0)
         return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-    cstate st;
-    int rc = states_settle(s, d);
+    int folded;
+    int rc = peek_begin(s, qn.customer_id, &folded, d);
     if (rc == 0)
-        rc = load_state(s, qn.customer_id, &st, d);
-    if (rc < 0 || !st.exists) {
-        free(own);
-        return rc;
-    }
-    customer_id = qn.customer_id;
-    out->known = 1;
-    out->previous = st.segment;
-    /* Without --as-of: the day after the customer's latest event (a purchase
-     * or a return), as its last event's reply counted it. */
-    int64_t as_of = as_of_day, latest = INT64_MIN;
-    if (as_of == CSEG_DAY_AUTO) {
-        const store_cell key[] = {cell_text(customer_id)};
-        rc = cseg__store_run(s, "SELECT max(day) FROM cseg_customer_days WHERE customer_id = $1",
-                             key, 1, got_day, &latest, d);
-        if (rc < 0) {
-            free(own);
-            return rc;
-        }
-        as_of = (st.last_day > latest ? st.last_day : latest) + 1; /* as latest_day */
-    }
-    cseg__exact_sum window = {0, 0};
-    if (st.n_orders > 0 && (rc = window_sql(s, m, customer_id, as_of, &window, d)) < 0) {
-        free(own);
-        return rc;
-    }
-    rc = features_and_segment(m, customer_id, &st, as_of, &window, out, d);
+        rc = customer_read(s, m, qn.customer_id, as_of_day, out, d);
+    if (rc == 0 || folded)
+        peek_end(s, folded);
     free(own);
     return rc;
 }
@@ -1871,12 +1935,26 @@ int cseg_stream_segment_sizes(cseg_store *s, size_t k, size_t *sizes, cseg_diag 
     for (size_t j = 0; j <= k; j++)
         sizes[j] = 0;
     sizes_ctx c = {k, sizes};
-    int rc = states_settle(s, d);
-    return rc < 0 ? rc
-                  : s->ops->query(s,
-                                  "SELECT coalesce(segment, 0), count(*) FROM cseg_customer_state "
-                                  "GROUP BY coalesce(segment, 0)",
-                                  NULL, NULL, 0, size_row, &c, d);
+    int folded;
+    int rc = peek_begin(s, NULL, &folded, d);
+    if (rc == 0)
+        rc = s->ops->query(s,
+                           "SELECT coalesce(segment, 0), count(*) FROM cseg_customer_state "
+                           "GROUP BY coalesce(segment, 0)",
+                           NULL, NULL, 0, size_row, &c, d);
+    /* the customers whose events were folded: from their row's segment
+     * to the one their last event decided */
+    const stream_cache *sc = s->stream;
+    for (size_t i = 0; rc == 0 && folded && i < sc->n_owing; i++) {
+        const ccust *e = sc->owing[i];
+        if (e->row0 && e->seg0 >= 0 && (size_t)e->seg0 <= k && sizes[e->seg0] > 0)
+            sizes[e->seg0]--;
+        if (e->st.segment >= 0 && (size_t)e->st.segment <= k)
+            sizes[e->st.segment]++;
+    }
+    if (rc == 0 || folded)
+        peek_end(s, folded);
+    return rc;
 }
 
 /* A customer whose state has no daily sums was set by a run: an applied

@@ -88,11 +88,9 @@ typedef struct server {
     size_t in_flight;    /* event requests queued and not yet answered */
     pthread_cond_t idle; /* in_flight fell to 0 */
     pthread_t writer;
-    /* The writer may owe customers' states to the store (written behind
-     * its events: cseg_stream_flush): a read of them asks it to write them
-     * first, and it does when idle. Set by the writer after events are
-     * applied, before their replies go. */
-    atomic_int owes;
+    /* (writer only) it owes customers' states to the store (written
+     * behind its events; readers fold them): written when idle */
+    int owes;
     /* the webhook's cursor as the writer last kept it, and when (writer only) */
     int64_t cursor_kept;
     double cursor_at;
@@ -114,7 +112,6 @@ struct job {
     char **rest;      /* their attributes as text (freed with the job) */
     size_t n;
     int is_array;
-    int flush; /* no events: a read's request that the writer write what it owes */
     cseg_stream_result *res;
     int rc;
     size_t failed; /* with rc < 0: the event refused (n: none of them) */
@@ -392,8 +389,7 @@ static int apply_jobs(server *sv, job **jobs, size_t nj, cseg_event *evs,
 {
     size_t at = 0;
     for (size_t i = 0; i < nj; i++) {
-        if (jobs[i]->n) /* a read's request has none */
-            memcpy(evs + at, jobs[i]->evs, jobs[i]->n * sizeof *evs);
+        memcpy(evs + at, jobs[i]->evs, jobs[i]->n * sizeof *evs);
         at += jobs[i]->n;
     }
     size_t failed;
@@ -407,11 +403,10 @@ static int apply_jobs(server *sv, job **jobs, size_t nj, cseg_event *evs,
         atomic_fetch_add_explicit(&sv->m.commit_us, (uint64_t)(secs * 1e6), memory_order_relaxed);
         atomic_fetch_add_explicit(&sv->m.batch_events, total, memory_order_relaxed);
         observe(sv->m.commit_hist, secs);
-        atomic_store(&sv->owes, cseg_stream_owes(sv->wstore));
+        sv->owes = cseg_stream_owes(sv->wstore);
         at = 0;
         for (size_t i = 0; i < nj; i++) {
-            if (jobs[i]->n)
-                memcpy(jobs[i]->res, res + at, jobs[i]->n * sizeof *res);
+            memcpy(jobs[i]->res, res + at, jobs[i]->n * sizeof *res);
             at += jobs[i]->n;
         }
         pthread_mutex_lock(&sv->ck_mu);
@@ -451,20 +446,18 @@ static void writer_keep_cursor(server *sv, int now)
     }
 }
 
-/* What the writer owes written (a read's request, or idle). A failure is
- * not the read's: the store's mark keeps the states owed, and whoever reads
- * them next folds them from their events (cseg_stream_customer). */
+/* What the writer owes written when it has been idle for IDLE_FLUSH_MS.
+ * Should that fail, the store's mark keeps them owed (readers fold them,
+ * the next writer writes them). */
 #define IDLE_FLUSH_MS 200
 
-static int writer_flush(server *sv)
+static void writer_flush(server *sv)
 {
     cseg_diag d;
     cseg_diag_clear(&d);
-    int rc = cseg_stream_flush(sv->wstore, &d);
-    atomic_store(&sv->owes, 0); /* failed: the cache went, the mark tells them */
-    if (rc < 0 && !sv->quiet)
+    if (cseg_stream_flush(sv->wstore, &d) < 0 && !sv->quiet)
         fprintf(stderr, "custseg serve: writing the customers' states: %s\n", d.msg);
-    return rc;
+    sv->owes = 0; /* written, or the cache is gone: the mark tells them */
 }
 
 static void *writer_main(void *arg)
@@ -479,7 +472,7 @@ static void *writer_main(void *arg)
         /* Idle for IDLE_FLUSH_MS with states owed: they are written. */
         int timed_out = 0;
         while (!sv->head && !sv->stopping && !timed_out) {
-            int owes = atomic_load(&sv->owes);
+            int owes = sv->owes;
             if (!owes && !sv->hook) {
                 pthread_cond_wait(&sv->cv, &sv->mu);
                 continue;
@@ -493,7 +486,7 @@ static void *writer_main(void *arg)
         }
         if (timed_out && !sv->head) {
             pthread_mutex_unlock(&sv->mu);
-            if (atomic_load(&sv->owes))
+            if (sv->owes)
                 writer_flush(sv);
             writer_keep_cursor(sv, 1);
             continue;
@@ -524,18 +517,10 @@ static void *writer_main(void *arg)
         }
         cseg_diag d;
         cseg_diag_clear(&d);
-        int rc = !jobs || !evs || !res ? CSEG_ENOMEM
-                 : total               ? apply_jobs(sv, jobs, nj, evs, res, total, &d)
-                                       : 0;
-        int flush = 0; /* a read waits for the states owed */
-        for (size_t i = 0; jobs && i < nj; i++)
-            flush |= jobs[i]->flush;
-        int frc = flush ? writer_flush(sv) : 0;
+        int rc =
+            !jobs || !evs || !res ? CSEG_ENOMEM : apply_jobs(sv, jobs, nj, evs, res, total, &d);
         for (size_t i = 0; i < nj; i++) {
-            if (jobs[i]->flush) {
-                jobs[i]->rc = frc;
-            } else if (rc < 0 && nj > 1 && jobs && evs && res) {
-                /* one by one: whose trouble is it? */
+            if (rc < 0 && nj > 1 && jobs && evs && res) { /* one by one: whose trouble is it? */
                 cseg_diag_clear(&jobs[i]->diag);
                 jobs[i]->rc = apply_jobs(sv, &jobs[i], 1, evs, res, jobs[i]->n, &jobs[i]->diag);
             } else {
@@ -699,29 +684,6 @@ static enum MHD_Result events_reply(server *sv, struct MHD_Connection *c, req *r
     return send_json(sv, c, r, 200, o);
 }
 
-/* j queued for the writer, its connection suspended until the writer is
- * done with it; 0 (nothing done) when the service is stopping. */
-static int enqueue(server *sv, struct MHD_Connection *c, req *r, job *j)
-{
-    j->conn = c;
-    pthread_mutex_lock(&sv->mu);
-    if (sv->stopping) {
-        pthread_mutex_unlock(&sv->mu);
-        return 0;
-    }
-    r->job = j;
-    sv->in_flight++;
-    serve_mhd.MHD_suspend_connection(c);
-    if (sv->tail)
-        sv->tail->next = j;
-    else
-        sv->head = j;
-    sv->tail = j;
-    pthread_cond_signal(&sv->cv);
-    pthread_mutex_unlock(&sv->mu);
-    return 1;
-}
-
 static enum MHD_Result post_events(server *sv, struct MHD_Connection *c, req *r)
 {
     if (!sv->transactions)
@@ -776,10 +738,23 @@ static enum MHD_Result post_events(server *sv, struct MHD_Connection *c, req *r)
         }
     }
     atomic_fetch_add_explicit(&sv->m.events, n, memory_order_relaxed);
-    if (!enqueue(sv, c, r, j)) {
+    j->conn = c;
+    pthread_mutex_lock(&sv->mu);
+    if (sv->stopping) {
+        pthread_mutex_unlock(&sv->mu);
         job_free(j);
         return send_error(sv, c, r, 503, NULL, "the service is stopping");
     }
+    r->job = j;
+    sv->in_flight++;
+    serve_mhd.MHD_suspend_connection(c);
+    if (sv->tail)
+        sv->tail->next = j;
+    else
+        sv->head = j;
+    sv->tail = j;
+    pthread_cond_signal(&sv->cv);
+    pthread_mutex_unlock(&sv->mu);
     return MHD_YES;
 }
 
@@ -814,32 +789,11 @@ static int add_move(void *ctx, const cseg_stream_change *ch)
     return 0;
 }
 
-/* A read of the customers' states while the writer may owe some: the
- * request waits (suspended) for the writer to write them, so that a reply
- * follows every event acknowledged before it. 1 when it waits, 0 when it
- * need not (or cannot: the read then folds them itself). */
-static int wait_for_states(server *sv, struct MHD_Connection *c, req *r)
-{
-    if (r->job || !atomic_load(&sv->owes))
-        return 0;
-    job *j = calloc(1, sizeof *j);
-    if (!j)
-        return 0;
-    j->flush = 1;
-    if (!enqueue(sv, c, r, j)) {
-        free(j);
-        return 0;
-    }
-    return 1;
-}
-
 static enum MHD_Result get_customer(server *sv, struct MHD_Connection *c, req *r, const char *id)
 {
     if (!sv->transactions)
         return send_error(sv, c, r, 400, NULL,
                           "customers' running state needs a model made by run (a transaction log)");
-    if (wait_for_states(sv, c, r))
-        return MHD_YES;
     cseg_diag d;
     cseg_diag_clear(&d);
     cseg_store *s = reader(sv, &d);
@@ -890,8 +844,6 @@ static enum MHD_Result get_changes(server *sv, struct MHD_Connection *c, req *r)
 
 static enum MHD_Result get_segments(server *sv, struct MHD_Connection *c, req *r)
 {
-    if (sv->transactions && wait_for_states(sv, c, r))
-        return MHD_YES;
     size_t *sizes = calloc(sv->k + 1, sizeof *sizes);
     cseg_diag d;
     cseg_diag_clear(&d);
@@ -1212,7 +1164,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_size = 0;
         return MHD_YES;
     }
-    if (r->job && !r->job->flush) /* resumed: the writer is done with it */
+    if (r->job) /* resumed: the writer is done with it */
         return events_reply(sv, c, r);
     if (r->too_big)
         return send_error(sv, c, r, 413, NULL, "the body is larger than %zu bytes", sv->max_body);

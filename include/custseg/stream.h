@@ -82,10 +82,10 @@ CSEG_API int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const c
 /* With SQLite, the handle that applies events writes the customers' states
  * and daily sums behind them (docs/store.md, "States written behind"): it
  * keeps what its batches changed and writes it once many customers or
- * events are owed, when something reads or changes the states (every
- * function here settles first), and at close; the store's events say what
- * is owed, so another handle or a writer after a crash makes it again;
- * a reader folds it in memory (it writes nothing and takes no lock).
+ * events are owed, before it reads them, and at close; the store's events
+ * say what is owed, so another writer (or one after a crash) makes it
+ * again and writes it first, and a reader (cseg_stream_customer, the
+ * segment sizes) folds it in memory (it writes nothing and takes no lock).
  * flush makes the tables current now, in a transaction of its own: what
  * this handle owes written, what another left owed (the store's mark)
  * folded from the events and written; nothing owed: nothing to do (on a

@@ -203,9 +203,14 @@ echo "  zero errors: $errs $(verdict "$([ "$errs" -eq 0 ] && echo 1 || echo 0)")
 
 if [ "$SOAK" -gt 0 ]; then
     rss0=$(ps -o rss= -p "$CS_PID" | tr -d ' ')
+    # the resident memory every 30 s of the soak, to tell a level from a leak
+    (i=0; while [ $i -lt $((SOAK / 30)) ]; do sleep 30; ps -o rss= -p "$CS_PID" | tr -d ' '; i=$((i + 1)); done) >"$W/rss.txt" &
+    rss_pid=$!
     SECS=$SOAK wrk_run soak custseg 1 "$CS_URL" 64 events.lua 1
+    wait "$rss_pid" 2>/dev/null || true
     rss1=$(ps -o rss= -p "$CS_PID" | tr -d ' ')
     echo "  soak, ${SOAK} s of single events: $(col soak custseg 7 | head -1) events/s, errors $(col soak custseg 6 | head -1); RSS $rss0 KiB at the start, $rss1 KiB at the end"
+    echo "    RSS every 30 s (KiB): $(tr '\n' ' ' <"$W/rss.txt")"
 fi
 events_in_store=$(sqlite3 "$W/cs.db" "SELECT count(*) FROM cseg_events" 2>/dev/null || echo '?')
 echo

@@ -698,9 +698,28 @@ static void test_states_two_writers(void **state)
     assert_int_equal(cseg_store_forget(b, ids, 1, &f, &d), 0);
     assert_int_equal(f.states, 1);
     expect_text(raw, rows, "c2:1 -");
+    /* a reads what b wrote since, not its own cache of the customer */
+    cseg_event e5 = {"c4", 1700000000, "I5", "P1", 1, 2.5, NAN, NULL, NULL},
+               e6 = {"c4", 1700086400, "I6", "P1", 1, 2.5, NAN, NULL, NULL};
+    assert_int_equal(cseg_stream_apply(a, m, &e5, CSEG_DAY_AUTO, &x, &d), 0);
+    assert_int_equal(cseg_stream_flush(a, &d), 0);
+    assert_int_equal(cseg_stream_apply(b, m, &e6, CSEG_DAY_AUTO, &x, &d), 0);
+    assert_int_equal(cseg_stream_flush(b, &d), 0);
+    assert_int_equal(cseg_stream_customer(a, m, "c4", CSEG_DAY_AUTO, &x, &d), 0);
+    assert_true(x.known && x.features[1] == 2);
+    /* a read that fails (a state no segment is at a finite distance from)
+     * ends its read transaction: the handle writes again */
+    assert_int_equal(sqlite3_exec(raw,
+                                  "INSERT INTO cseg_customer_state (customer_id, first_day, "
+                                  "last_day, n_orders, net_spend, gross_spend, updated_at) VALUES "
+                                  "('big', 19000, 19000, 1, 1e308, 1e308, 'x')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_true(cseg_stream_customer(a, m, "big", CSEG_DAY_AUTO, &x, &d) < 0);
+    assert_int_equal(cseg_stream_apply(a, m, &e6, CSEG_DAY_AUTO, &x, &d), 0);
     cseg_store_close(a);
     cseg_store_close(b);
-    expect_text(raw, rows, "c2:1 -"); /* nothing brought back */
+    expect_text(raw, "SELECT count(*) FROM cseg_meta WHERE key = 'states_after'", "0");
     sqlite3_close(raw);
     remove_db(db);
     cseg_segment_free(r);

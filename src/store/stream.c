@@ -943,12 +943,12 @@ static int products_settle(cseg_store *s, cseg_diag *d)
  * nothing owed (another handle or process, this one after its cache was
  * dropped, anyone after a crash) first folds the events after the mark
  * into its cache, in order, with the same additions the writer made
- * (state_add): they are then owed by it. Readers and other writers of the
- * tables (cseg_stream_customer, the segment sizes, replay's checks, a run
- * stored with --db) settle first: fold and write, in a transaction of
- * their own or the caller's. Forgetting customers needs neither: their
- * events go with their rows. PostgreSQL writes them with every batch (its
- * cache lasts one transaction). */
+ * (state_add), and writes them (states_fold); so do the other writers of
+ * the tables before they change them (a run stored with --db, forget,
+ * replay's checks), in their transaction (states_settle_in). A reader
+ * (cseg_stream_customer, the segment sizes) folds them into its own cache
+ * in a read transaction and writes nothing (peek_begin). PostgreSQL writes
+ * them with every batch (its cache lasts one transaction). */
 #define STATES_OWED_MAX 65536u
 #define STATES_OWED_EVENTS 262144u
 
@@ -1817,14 +1817,16 @@ int cseg_stream_apply_batch(cseg_store *s, const cseg_model *m, const cseg_event
 }
 
 /* cseg_stream_customer's read, in peek_begin's view: from the cache when
- * the customer's owed events were folded there, else from the tables. */
+ * the customer's owed events were folded there (folded), else from the
+ * tables (a writer's cache may be older than other connections' commits). */
 static int customer_read(cseg_store *s, const cseg_model *m, const char *customer_id,
-                         int64_t as_of_day, cseg_stream_result *out, cseg_diag *d)
+                         int64_t as_of_day, int folded, cseg_stream_result *out, cseg_diag *d)
 {
     const stream_cache *sc = s->stream;
-    const cslot *at = sc && sc->cap ? cache_slot((stream_cache *)sc, customer_id,
-                                                 cseg__hash(customer_id, strlen(customer_id), 0))
-                                    : NULL;
+    const cslot *at = folded && sc->cap
+                          ? cache_slot((stream_cache *)sc, customer_id,
+                                       cseg__hash(customer_id, strlen(customer_id), 0))
+                          : NULL;
     const ccust *e = at ? at->e : NULL;
     cstate st;
     int rc = e ? (st = e->st, 0) : load_state(s, customer_id, &st, d);
@@ -1867,10 +1869,10 @@ int cseg_stream_customer(cseg_store *s, const cseg_model *m, const char *custome
         return cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     int folded;
     int rc = peek_begin(s, qn.customer_id, &folded, d);
-    if (rc == 0)
-        rc = customer_read(s, m, qn.customer_id, as_of_day, out, d);
-    if (rc == 0 || folded)
+    if (rc == 0) { /* (a failed read ends its transaction too) */
+        rc = customer_read(s, m, qn.customer_id, as_of_day, folded, out, d);
         peek_end(s, folded);
+    }
     free(own);
     return rc;
 }
@@ -1937,11 +1939,12 @@ int cseg_stream_segment_sizes(cseg_store *s, size_t k, size_t *sizes, cseg_diag 
     sizes_ctx c = {k, sizes};
     int folded;
     int rc = peek_begin(s, NULL, &folded, d);
-    if (rc == 0)
-        rc = s->ops->query(s,
-                           "SELECT coalesce(segment, 0), count(*) FROM cseg_customer_state "
-                           "GROUP BY coalesce(segment, 0)",
-                           NULL, NULL, 0, size_row, &c, d);
+    if (rc < 0)
+        return rc;
+    rc = s->ops->query(s,
+                       "SELECT coalesce(segment, 0), count(*) FROM cseg_customer_state "
+                       "GROUP BY coalesce(segment, 0)",
+                       NULL, NULL, 0, size_row, &c, d);
     /* the customers whose events were folded: from their row's segment
      * to the one their last event decided */
     const stream_cache *sc = s->stream;
@@ -1952,8 +1955,7 @@ int cseg_stream_segment_sizes(cseg_store *s, size_t k, size_t *sizes, cseg_diag 
         if (e->st.segment >= 0 && (size_t)e->st.segment <= k)
             sizes[e->st.segment]++;
     }
-    if (rc == 0 || folded)
-        peek_end(s, folded);
+    peek_end(s, folded); /* (a failed read ends its transaction too) */
     return rc;
 }
 

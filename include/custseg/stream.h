@@ -5,8 +5,9 @@
  * An event is one row of a transaction log. Applying it is one transaction
  * of the store: the event is kept (cseg_events), the customer's state is
  * updated from its previous value and a few indexed look-ups (was this
- * invoice or product seen before?), never from a rescan of the history; the
- * spend window sums the customer's daily sums in the window (at most W rows).
+ * invoice or product seen before?), never from a rescan of the history (with
+ * SQLite its row is written behind: cseg_stream_flush); the spend window
+ * sums the customer's daily sums in the window (at most W rows).
  * The features
  * are then those of `custseg run` (the same cleaning rules, the same exact
  * sums rounded to the minor unit, the R, F and M scores from the model's

@@ -440,14 +440,24 @@ static void test_checkpoints(void **state)
 }
 
 /* The first column of the first row of sql on raw is want. */
-static void expect_text(sqlite3 *raw, const char *sql, const char *want)
+/* The text of the one value a query gives (malloc'ed; "" for NULL). */
+static char *text_of(sqlite3 *raw, const char *sql)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(raw, sql, -1, &st, NULL) != SQLITE_OK)
         fail_msg("%s: %s", sql, sqlite3_errmsg(raw));
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), want);
+    const char *v = (const char *)sqlite3_column_text(st, 0);
+    char *out = strdup(v ? v : "");
     sqlite3_finalize(st);
+    return out;
+}
+
+static void expect_text(sqlite3 *raw, const char *sql, const char *want)
+{
+    char *got = text_of(raw, sql);
+    assert_string_equal(got, want);
+    free(got);
 }
 
 /* A batch decides its events in order, each seeing the ones before it
@@ -553,17 +563,12 @@ static void test_cache_coherence(void **state)
     cseg_table_free(txn);
 }
 
-/* The text of one value a query gives (malloc'ed). */
+/* text_of on a connection of its own to db. */
 static char *query_text(const char *db, const char *sql)
 {
     sqlite3 *raw;
-    sqlite3_stmt *st;
     assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(raw, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    const char *v = (const char *)sqlite3_column_text(st, 0);
-    char *out = strdup(v ? v : "");
-    sqlite3_finalize(st);
+    char *out = text_of(raw, sql);
     sqlite3_close(raw);
     return out;
 }

@@ -1123,9 +1123,9 @@ static int states_settle(cseg_store *s, cseg_diag *d)
 {
     if (!s->ops->data_version || s->readonly)
         return 0;
-    int64_t after = -1;
-    int rc = cseg_stream_owes(s) ? 0 : mark_get(s, states_key, &after, d);
-    if (rc < 0 || (!cseg_stream_owes(s) && after < 0))
+    int64_t after;
+    int rc;
+    if (!cseg_stream_owes(s) && ((rc = mark_get(s, states_key, &after, d)) < 0 || after < 0))
         return rc;
     if ((rc = s->ops->exec(s, s->ops->begin, NULL, NULL, 0, d)) < 0)
         return rc;
@@ -1287,7 +1287,7 @@ void cseg__stream_cache_free(cseg_store *s)
 {
     stream_cache *c = s->stream;
     cseg_diag ignored;
-    if (c && (owed_n(c) || c->n_owing || c->behind) && s->ops->data_version &&
+    if (c && (owed_n(c) || cseg_stream_owes(s)) && s->ops->data_version &&
         s->ops->exec(s, s->ops->begin, NULL, NULL, 0, &ignored) == 0) {
         int rc = cache_check(s, &ignored); /* another writer since: they are no longer owed */
         if (rc == 0 && (c->n_owing || c->behind))
@@ -1434,7 +1434,7 @@ static int grow(void *p, size_t *cap, size_t n, size_t size)
     size_t c = *cap ? *cap : 256;
     while (c < n)
         c *= 2;
-    void *q = realloc(*(void **)p, c * size);
+    void *q = cseg__reallocarray(*(void **)p, c, size);
     if (!q)
         return CSEG_ENOMEM;
     *(void **)p = q;
@@ -1641,7 +1641,7 @@ static int write_batch(cseg_store *s, batch *b, const cseg_event *evs, const cle
 {
     stream_cache *sc = s->stream;
     size_t nr = b->n_events;
-    store_cell *c = malloc((nr ? nr : 1) * 16 * sizeof *c);
+    store_cell *c = malloc((nr ? nr : 1) * 15 * sizeof *c);
     int64_t *ids = malloc((nr ? nr : 1) * sizeof *ids);
     int rc = c && ids ? 0 : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     /* The events, in order, each with what it decided (a fold makes the

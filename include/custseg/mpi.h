@@ -15,6 +15,7 @@
 #include "custseg/metrics.h"
 #include "custseg/prep.h"
 #include "custseg/profile.h"
+#include "custseg/segment.h"
 #include "custseg/table.h"
 
 #ifdef __cplusplus
@@ -186,6 +187,29 @@ CSEG_API int cseg_mpi_prep_fit(MPI_Comm comm, cseg_prep *pp, const cseg_table *p
 CSEG_API int cseg_mpi_profile_compute(MPI_Comm comm, cseg_profile **out, const cseg_table *part,
                                       const int32_t *labels, size_t k, const char *revenue_column,
                                       cseg_diag *diag);
+
+/* cseg_segment_customers of the customers that are the ranks' parts in
+ * rank order (each rank passes its part: the same columns with the same
+ * types, a text column's levels in the part's order of first appearance;
+ * every rank's rows start on a span, CSEG_KMEANS_SPAN, as
+ * cseg_mpi_kmeans_split gives). On every rank *out holds the model, the k
+ * table, the rule, the profiles and the names of all the customers, and
+ * this rank's customers' labels, distances and output table (segment,
+ * segment_name, distance): the same bits as one process segmenting them
+ * all, for any number of ranks. cseg_segment_n gives this rank's
+ * customers. No rows move but the k sample (gathered on every rank, which
+ * fits the candidates on it) and the silhouette's sample (on rank 0); every
+ * k-means fit on all the customers is cseg_mpi_kmeans_fit's.
+ * Not yet spread, so not in *out: segments.json, the warnings and the
+ * rules (cseg_segment_json gives NULL); refused with CSEG_EINVAL:
+ * algorithms other than k-means, PCA, previous, audit, kmeans_fit, and a
+ * fit whose rule for new customers disagrees with it (max_iter reached).
+ * p->progress is not called; p->log is called on the ranks that give it
+ * (give it on one). Collective: every rank returns the same code and
+ * diag. docs/scale-out.md. */
+CSEG_API int cseg_mpi_segment_customers(MPI_Comm comm, cseg_segmentation **out,
+                                        const cseg_table *part, const char *id_column,
+                                        const cseg_segment_params *p, cseg_diag *diag);
 
 /* Order statistics of the values of all the ranks of comm, each holding x
  * (n values, no NaN): out[i] is the value of 0-based rank ranks[i] among

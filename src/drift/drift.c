@@ -139,22 +139,43 @@ static size_t present(const double *x, size_t n, double *v, double *sum)
     return m;
 }
 
+/* Counts and exactly rounded sums over every piece (comm NULL: this one). */
+static int sum_all(const cseg__split_comm *comm, uint64_t *c, size_t nc, cseg__xsum *a, size_t na)
+{
+    return comm ? comm->sum(comm->ctx, c, nc, a, na) : 0;
+}
+
 /* A number column's reference: sorted present values, bins, the KS points.
- * qp (optional): the column's quantiles kept by the preprocessing fitted on
- * the same values (cseg__prep_quantiles: q_np points of q_n values); used
- * when the present values are those q_n, instead of sorting them again. */
-static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n, const double *qp,
-                       size_t q_np, size_t q_n)
+ * n_all: the customers of every piece (comm; NULL: n). qp (optional): the
+ * column's quantiles kept by the preprocessing fitted on the same values
+ * (cseg__prep_quantiles: q_np points of q_n values); used when the present
+ * values are those q_n, instead of finding them again. */
+static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n, size_t n_all,
+                       const double *qp, size_t q_np, size_t q_n, const cseg__split_comm *comm,
+                       cseg_diag *d)
 {
     double *v = malloc((n ? n : 1) * sizeof *v);
-    if (!v)
-        return CSEG_ENOMEM;
-    double sum;
-    size_t m = present(x, n, v, &sum);
-    f->missing = (double)(n - m) / (double)n;
-    f->mean = m ? sum / (double)m : NAN;
-    int rc = 0;
-    if (m == 0) {
+    uint64_t c[2] = {!v, 0}; /* a failure anywhere; the present values */
+    cseg__xsum sum;
+    cseg__xsum_init(&sum);
+    size_t m = 0;
+    for (size_t i = 0; v && i < n; i++)
+        if (!isnan(x[i])) {
+            v[m++] = x[i];
+            cseg__xsum_add(&sum, x[i]);
+        }
+    c[1] = m;
+    int rc = sum_all(comm, c, 2, &sum, 1);
+    if (rc == 0 && c[0])
+        rc = CSEG_ENOMEM;
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    size_t m_all = (size_t)c[1];
+    f->missing = (double)(n_all - m_all) / (double)n_all;
+    f->mean = m_all ? cseg__xsum_value(&sum) / (double)m_all : NAN;
+    if (m_all == 0) {
         f->n_edges = 0;
         f->exact = 1; /* no values */
         f->shares = calloc(1, sizeof *f->shares);
@@ -165,68 +186,164 @@ static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n, const do
     }
     f->edges = malloc(N_DECILE_EDGES * sizeof *f->edges);
     f->shares = calloc(N_DECILE_EDGES + 1, sizeof *f->shares);
-    f->exact = m <= CSEG_DRIFT_EXACT;
-    f->n_points = cseg__quantile_points_n(m, CSEG_DRIFT_EXACT);
+    f->exact = m_all <= CSEG_DRIFT_EXACT;
+    f->n_points = cseg__quantile_points_n(m_all, CSEG_DRIFT_EXACT);
     f->points = malloc(f->n_points * sizeof *f->points);
-    if (!f->edges || !f->shares || !f->points) {
-        free(v);
-        return CSEG_ENOMEM;
-    }
+    uint64_t *rk = comm ? malloc(2 * f->n_points * sizeof *rk) : NULL;
+    double *got = comm ? malloc(2 * f->n_points * sizeof *got) : NULL;
+    c[0] = !f->edges || !f->shares || !f->points || (comm && (!rk || !got));
+    if ((rc = sum_all(comm, c, 1, NULL, 0)) == 0 && c[0])
+        rc = CSEG_ENOMEM;
     /* The points: every sorted value, or the quantiles i / 1000; either
-     * kept from the preprocessing (the same values, the same rule) or from
-     * sorting them here. The deciles are then quantiles of those. */
-    int kept = qp && q_n == m && q_np == f->n_points;
-    if (kept) {
+     * kept from the preprocessing (the same values, the same rule), or
+     * found here: sorted (one process), selected (pieces). The deciles are
+     * then quantiles of those. */
+    int kept = qp && q_n == m_all && q_np == f->n_points;
+    if (rc == 0 && kept) {
         memcpy(f->points, qp, f->n_points * sizeof *qp);
-    } else {
+    } else if (rc == 0 && !comm) {
         cseg__sort_doubles(v, m);
         cseg__quantile_points(v, m, CSEG_DRIFT_EXACT, f->points);
+    } else if (rc == 0) {
+        size_t nr = 0;
+        if (f->exact)
+            for (size_t i = 0; i < m_all; i++)
+                rk[nr++] = i;
+        else
+            for (size_t i = 0; i <= CSEG_DRIFT_EXACT; i++, nr += 2)
+                cseg__quantile_ranks((double)i / (double)CSEG_DRIFT_EXACT, m_all, rk + nr);
+        double *w = malloc((m ? m : 1) * sizeof *w); /* the hook may reorder its values */
+        c[0] = !w;
+        if ((rc = sum_all(comm, c, 1, NULL, 0)) == 0 && c[0])
+            rc = CSEG_ENOMEM;
+        if (rc == 0) {
+            memcpy(w, v, m * sizeof *w);
+            rc = comm->select(comm->ctx, w, m, rk, nr, got, d);
+        }
+        free(w);
+        for (size_t i = 0; rc == 0 && i < f->n_points; i++)
+            f->points[i] =
+                f->exact ? got[i]
+                         : cseg__quantile_between(got[2 * i], got[2 * i + 1],
+                                                  (double)i / (double)CSEG_DRIFT_EXACT, m_all);
     }
+    free(rk);
+    free(got);
     size_t ne = 0;
-    for (size_t e = 1; e <= N_DECILE_EDGES; e++) { /* the deciles, each edge once */
+    for (size_t e = 1; rc == 0 && e <= N_DECILE_EDGES; e++) { /* the deciles, each edge once */
         /* i / 1000 with i = 100 e is e / 10 to the last bit (both quotients
          * correctly rounded of the same number) */
-        double q = f->exact ? cseg__quantile_sorted(f->points, m, (double)e / 10.0)
+        double q = f->exact ? cseg__quantile_sorted(f->points, m_all, (double)e / 10.0)
                             : f->points[e * CSEG_DRIFT_EXACT / 10];
         if (ne == 0 || q > f->edges[ne - 1])
             f->edges[ne++] = q;
     }
     f->n_edges = ne;
-    /* counts (exact in doubles), then one division each: a sum of n terms
-     * 1/n can end above 1 (n = 50: 1.0000000000000007), which no share is */
-    for (size_t i = 0; i < m; i++)
-        f->shares[bin_of(f->edges, ne, v[i])] += 1.0;
-    for (size_t b = 0; b <= ne; b++)
-        f->shares[b] /= (double)n;
+    /* counts, then one division each: a sum of n terms 1/n can end above 1
+     * (n = 50: 1.0000000000000007), which no share is */
+    uint64_t cnt[N_DECILE_EDGES + 1] = {0};
+    for (size_t i = 0; rc == 0 && i < m; i++)
+        cnt[bin_of(f->edges, ne, v[i])]++;
+    if (rc == 0)
+        rc = sum_all(comm, cnt, ne + 1, NULL, 0);
+    for (size_t b = 0; rc == 0 && b <= ne; b++)
+        f->shares[b] = (double)cnt[b] / (double)n_all;
     free(v);
-    return 0;
+    return rc;
 }
 
-static int ref_text(cseg__ref_feature *f, const cseg_table *t, size_t j, size_t n)
+typedef struct named {
+    const char *s;
+    size_t i;
+} named;
+
+static int cmp_named(const void *a, const void *b)
 {
-    size_t nl = cseg_table_n_levels(t, j);
+    return strcmp(((const named *)a)->s, ((const named *)b)->s);
+}
+
+/* A text column's reference: its levels (every piece's, in their order of
+ * first appearance: comm's levels hook) and their shares. */
+static int ref_text(cseg__ref_feature *f, const cseg_table *t, size_t j, size_t n, size_t n_all,
+                    const cseg__split_comm *comm, cseg_diag *d)
+{
+    size_t nl = cseg_table_n_levels(t, j), ng = nl;
     const int32_t *code = cseg_table_codes(t, j);
+    char **lv = calloc(nl ? nl : 1, sizeof *lv);
+    int rc = lv ? 0 : CSEG_ENOMEM;
+    for (size_t l = 0; rc == 0 && l < nl; l++)
+        if (!(lv[l] = strdup(cseg_table_level(t, j, (int32_t)l))))
+            rc = CSEG_ENOMEM;
     f->is_text = 1;
-    f->n_levels = nl;
-    f->levels = calloc(nl ? nl : 1, sizeof *f->levels);
-    f->level_shares = calloc(nl ? nl : 1, sizeof *f->level_shares);
-    if (!f->levels || !f->level_shares)
-        return CSEG_ENOMEM;
-    for (size_t l = 0; l < nl; l++)
-        if (!(f->levels[l] = strdup(cseg_table_level(t, j, (int32_t)l))))
-            return CSEG_ENOMEM;
-    size_t missing = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (code[i] < 0)
-            missing++;
-        else
-            f->level_shares[code[i]] += 1.0; /* a count, divided below */
+    if (comm) {
+        /* This piece's list in, every piece's out (on failure the list
+         * stays the caller's). */
+        if (rc < 0) {
+            for (size_t l = 0; lv && l < nl; l++)
+                free(lv[l]);
+            free(lv);
+            lv = NULL;
+            ng = 0;
+        }
+        if ((rc = comm->levels(comm->ctx, rc, &lv, &ng, d)) < 0) {
+            for (size_t l = 0; lv && l < ng; l++)
+                free(lv[l]);
+            free(lv);
+            return rc;
+        }
     }
-    for (size_t l = 0; l < nl; l++)
-        f->level_shares[l] /= (double)n;
-    f->missing = (double)missing / (double)n;
-    f->mean = NAN;
-    return 0;
+    f->levels = lv;
+    f->n_levels = ng;
+    if (rc < 0)
+        return rc;
+    /* This piece's code of each level -> its place among all: the same
+     * with one process, else found among the levels sorted. */
+    uint64_t *cnt = calloc(ng + 1, sizeof *cnt); /* per level, then the missing */
+    int32_t *to = calloc(nl ? nl : 1, sizeof *to);
+    named *by = comm ? malloc((ng ? ng : 1) * sizeof *by) : NULL;
+    f->level_shares = calloc(ng ? ng : 1, sizeof *f->level_shares);
+    uint64_t bad = !cnt || !to || !f->level_shares || (comm && !by);
+    if ((rc = sum_all(comm, &bad, 1, NULL, 0)) == 0 && bad)
+        rc = CSEG_ENOMEM;
+    if (rc == 0 && by) {
+        for (size_t g = 0; g < ng; g++)
+            by[g] = (named){f->levels[g], g};
+        qsort(by, ng, sizeof *by, cmp_named);
+    }
+    for (size_t l = 0; rc == 0 && l < nl; l++) {
+        if (!by) {
+            to[l] = (int32_t)l;
+            continue;
+        }
+        const char *name = cseg_table_level(t, j, (int32_t)l);
+        size_t lo = 0, hi = ng;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(by[mid].s, name) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        to[l] = (int32_t)by[lo].i; /* every level of a piece is among all */
+    }
+    free(by);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (code[i] < 0)
+            cnt[ng]++;
+        else
+            cnt[to[code[i]]]++;
+    }
+    if (rc == 0)
+        rc = sum_all(comm, cnt, ng + 1, NULL, 0);
+    for (size_t l = 0; rc == 0 && l < ng; l++)
+        f->level_shares[l] = (double)cnt[l] / (double)n_all;
+    if (rc == 0) {
+        f->missing = (double)cnt[ng] / (double)n_all;
+        f->mean = NAN;
+    }
+    free(cnt);
+    free(to);
+    return rc;
 }
 
 /* 0 when m and customers can make a reference, else the error. */
@@ -261,19 +378,31 @@ int cseg__model_set_reference_from(cseg_model *m, const cseg_table *customers,
                                    const int32_t *labels, const double *distance, int fitted_on,
                                    cseg_diag *d)
 {
-    int rc = reference_check(m, customers, d);
-    if (rc < 0)
-        return rc;
+    return cseg__model_set_reference_split(m, customers, labels, distance, fitted_on, NULL, d);
+}
+
+int cseg__model_set_reference_split(cseg_model *m, const cseg_table *customers,
+                                    const int32_t *labels, const double *distance, int fitted_on,
+                                    const cseg__split_comm *comm, cseg_diag *d)
+{
     const cseg_prep *pp = cseg_model_prep(m);
     size_t n = cseg_table_n_rows(customers), k = cseg_model_k(m);
-    size_t nf = cseg_prep_n_inputs(pp);
+    uint64_t c[2] = {0, n}; /* a failure anywhere; the customers */
+    int rc;
+    if (!pp || k == 0)
+        return cseg__diag(d, CSEG_ENOTFIT, NULL, 0, 0, "the model has no pipeline or segments");
+    if ((rc = sum_all(comm, c + 1, 1, NULL, 0)) < 0)
+        return rc;
+    size_t n_all = (size_t)c[1], nf = cseg_prep_n_inputs(pp);
+    if (n_all == 0)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "no training customers");
     cseg__ref *r = calloc(1, sizeof *r);
-    double *dv = malloc(n * sizeof *dv);
+    double *dv = malloc((n ? n : 1) * sizeof *dv);
     rc = r && dv ? 0 : CSEG_ENOMEM;
     if (cseg_model_algo(m) == CSEG_ALGO_DBSCAN) /* no centres, no distances to compare */
         distance = NULL;
     if (rc == 0) {
-        r->n = n;
+        r->n = n_all;
         r->k = k;
         r->n_features = nf;
         r->f = calloc(nf ? nf : 1, sizeof *r->f);
@@ -286,48 +415,62 @@ int cseg__model_set_reference_from(cseg_model *m, const cseg_table *customers,
     int *nrc = calloc(nf ? nf : 1, sizeof *nrc);
     if (rc == 0 && (!num || !nrc))
         rc = CSEG_ENOMEM;
+    c[0] = rc < 0;
+    if ((rc = sum_all(comm, c, 1, NULL, 0)) == 0 && c[0])
+        rc = CSEG_ENOMEM;
+    /* The pieces have the same columns (the preprocessing was fitted on
+     * them): each takes the same steps below. */
     for (size_t j = 0; j < nf && rc == 0; j++) {
         cseg__ref_feature *f = &r->f[j];
         const char *name = cseg_prep_input_name(pp, j);
-        long c = cseg_table_find(customers, name);
+        long col = cseg_table_find(customers, name);
         if (!(f->name = strdup(name)))
             rc = CSEG_ENOMEM;
-        else if (c < 0)
+        else if (col < 0)
             rc = cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0, "no column \"%s\"", name);
-        else if (cseg_table_col_type(customers, (size_t)c) == CSEG_COL_TEXT)
-            rc = ref_text(f, customers, (size_t)c, n);
-        else if (cseg_table_col_type(customers, (size_t)c) == CSEG_COL_NUMBER)
-            num[j] = cseg_table_numbers(customers, (size_t)c);
+        else if (cseg_table_col_type(customers, (size_t)col) == CSEG_COL_TEXT)
+            rc = ref_text(f, customers, (size_t)col, n, n_all, comm, d);
+        else if (cseg_table_col_type(customers, (size_t)col) == CSEG_COL_NUMBER)
+            num[j] = cseg_table_numbers(customers, (size_t)col);
         else
             rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "column \"%s\" is neither numbers nor text",
                             name);
     }
     if (rc == 0) {
-#pragma omp parallel for num_threads(cseg__threads(0)) schedule(dynamic, 1) default(none)      \
-    shared(r, num, nrc, n, nf, pp, fitted_on) if (nf > 1 && n >= 100000)
+        /* In threads for one process; the pieces' hooks are taken one
+         * column after another, in order. */
+#pragma omp parallel for num_threads(cseg__threads(0)) schedule(dynamic, 1) default(none)          \
+    shared(r, num, nrc, n, n_all, nf, pp, fitted_on, comm) if (!comm && nf > 1 && n >= 100000)
         for (size_t j = 0; j < nf; j++) {
             size_t q_np = 0, q_n = 0;
             const double *qp = fitted_on ? cseg__prep_quantiles(pp, j, &q_np, &q_n) : NULL;
             if (num[j])
-                nrc[j] = ref_numbers(&r->f[j], num[j], n, qp, q_np, q_n);
+                nrc[j] = ref_numbers(&r->f[j], num[j], n, n_all, qp, q_np, q_n, comm, NULL);
         }
         for (size_t j = 0; j < nf && rc == 0; j++)
             rc = nrc[j];
     }
     free(num), free(nrc);
+    /* Per segment: customers; the distances' count and exactly rounded sum. */
+    uint64_t *cnt = rc == 0 ? calloc(k + 1, sizeof *cnt) : NULL;
+    cseg__xsum dsum;
+    cseg__xsum_init(&dsum);
+    c[0] = rc == 0 && !cnt;
+    if (rc == 0 && (rc = sum_all(comm, c, 1, NULL, 0)) == 0 && c[0])
+        rc = CSEG_ENOMEM;
     if (rc == 0) {
         for (size_t i = 0; i < n; i++)
-            r->seg_share[labels[i]] += 1.0; /* a count, divided below */
-        for (size_t c = 0; c < k; c++)
-            r->seg_share[c] /= (double)n;
-        double sum = 0;
-        size_t nd = 0;
+            cnt[labels[i]]++;
         for (size_t i = 0; distance && i < n; i++)
             if (isfinite(distance[i])) {
-                sum += distance[i];
-                nd++;
+                cseg__xsum_add(&dsum, distance[i]);
+                cnt[k]++;
             }
-        r->mean_distance = nd ? sum / (double)nd : NAN;
+        if ((rc = sum_all(comm, cnt, k + 1, &dsum, 1)) == 0) {
+            for (size_t s = 0; s < k; s++)
+                r->seg_share[s] = (double)cnt[s] / (double)n_all;
+            r->mean_distance = cnt[k] ? cseg__xsum_value(&dsum) / (double)cnt[k] : NAN;
+        }
         static const double q99 = 0.99;
         for (size_t s = 0; rc == 0 && s < k; s++) {
             size_t ms = 0;
@@ -335,10 +478,21 @@ int cseg__model_set_reference_from(cseg_model *m, const cseg_table *customers,
                 if (labels[i] == (int32_t)s && isfinite(distance[i]))
                     dv[ms++] = distance[i];
             r->dist_q99[s] = NAN;
-            if (ms) /* by selection, not sorting */
-                rc = cseg__quantiles(dv, ms, &q99, 1, &r->dist_q99[s]);
+            if (!comm) {
+                if (ms) /* by selection, not sorting */
+                    rc = cseg__quantiles(dv, ms, &q99, 1, &r->dist_q99[s]);
+                continue;
+            }
+            uint64_t all = ms, rk[2];
+            double v[2];
+            if ((rc = sum_all(comm, &all, 1, NULL, 0)) < 0 || all == 0)
+                continue;
+            cseg__quantile_ranks(q99, all, rk);
+            if ((rc = comm->select(comm->ctx, dv, ms, rk, 2, v, d)) == 0)
+                r->dist_q99[s] = cseg__quantile_between(v[0], v[1], q99, all);
         }
     }
+    free(cnt);
     free(dv);
     if (rc < 0) {
         cseg__ref_free(r);

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 
+#include "../core/internal.h"
 #include "custseg/drift.h"
 
 /* The reference of one input column (drift.h). */
@@ -48,6 +49,14 @@ int cseg__ref_from_json(json_t *j, size_t k, cseg__ref **out);
 int cseg__model_set_reference_from(cseg_model *m, const cseg_table *customers,
                                    const int32_t *labels, const double *distance, int fitted_on,
                                    cseg_diag *d);
+
+/* The same of customers held in pieces (src/core/internal.h), each piece
+ * passing its rows, labels and distances: every piece gets the reference of
+ * all of them, bit for bit (exactly rounded sums and means, order
+ * statistics by comm's selection). comm NULL: one process. */
+int cseg__model_set_reference_split(cseg_model *m, const cseg_table *customers,
+                                    const int32_t *labels, const double *distance, int fitted_on,
+                                    const cseg__split_comm *comm, cseg_diag *d);
 
 /* In model.c: the model's reference (taken over; NULL drops it). */
 void cseg__model_put_reference(cseg_model *m, cseg__ref *r);

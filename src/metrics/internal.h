@@ -14,12 +14,14 @@
 #include <stdint.h>
 #include "../kmeans/internal.h"
 
-/* cseg_metrics_davies_bouldin / _calinski_harabasz of the rows of all
+/* cseg_metrics_inertia, _davies_bouldin and _calinski_harabasz of the rows of all
  * processes, this one holding X (n x d, rows comm->row0..) and their
  * labels. Collective: every process returns the same code and value.
  * comm NULL: the one-process functions. */
 int cseg__metrics_davies_bouldin_split(const double *X, size_t n, size_t d, const int32_t *labels,
                                        const cseg__km_comm *comm, double *out);
+int cseg__metrics_inertia_split(const double *X, size_t n, size_t d, const int32_t *labels,
+                                const cseg__km_comm *comm, double *out);
 int cseg__metrics_calinski_harabasz_split(const double *X, size_t n, size_t d,
                                           const int32_t *labels, const cseg__km_comm *comm,
                                           double *out);

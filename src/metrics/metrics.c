@@ -342,10 +342,16 @@ static int within_ss(const double *X, size_t n, size_t d, const clusters *c,
 int cseg_metrics_inertia(const double *X, size_t n, size_t d, const int32_t *labels,
                          double *out)
 {
+    return cseg__metrics_inertia_split(X, n, d, labels, NULL, out);
+}
+
+int cseg__metrics_inertia_split(const double *X, size_t n, size_t d, const int32_t *labels,
+                                const cseg__km_comm *comm, double *out)
+{
     clusters c;
-    int rc = clusters_make(X, n, d, labels, NULL, &c, 1);
+    int rc = clusters_make(X, n, d, labels, comm, &c, 1);
     if (rc == 0)
-        rc = within_ss(X, n, d, &c, NULL, out);
+        rc = within_ss(X, n, d, &c, comm, out);
     clusters_free(&c);
     return rc;
 }

@@ -12,9 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/internal.h"
+#include "../metrics/internal.h"
 #include "custseg/metrics.h"
 #include "internal.h"
-#include "../core/internal.h"
 
 #define SIL_EXACT_MAX 20000
 #define EPS_QUERIES 100000
@@ -77,51 +78,74 @@ static size_t elbow_index(const cseg__cand *c, size_t m)
     return best;
 }
 
-/* Scores of one labelling (labels < 0: noise, left out of every index). */
-static void score(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
-                  cseg__cand *cd)
+/* Scores of one labelling (labels < 0: noise, left out of every index);
+ * split: the rows of every piece, n here (an index that fails is NaN on
+ * every piece alike: the split functions agree on their codes). */
+static void score(const cseg_segment_params *p, const double *Z, size_t n, size_t d, cseg__cand *cd,
+                  const cseg__seg_split *split)
 {
     cseg_candidate *c = &cd->c;
-    size_t kc = c->n_clusters;
+    const cseg__km_comm *km = split ? split->km : NULL;
+    size_t kc = c->n_clusters, n_all = split ? km->n_all : n;
     c->silhouette = c->davies_bouldin = c->calinski_harabasz = NAN;
-    if (cseg_metrics_inertia(Z, n, d, cd->labels, &c->inertia) < 0)
+    if (cseg__metrics_inertia_split(Z, n, d, cd->labels, km, &c->inertia) < 0)
         c->inertia = NAN;
-    if (kc >= 2 && kc < n - c->n_noise) {
+    if (kc >= 2 && kc < n_all - c->n_noise) {
         cseg_silhouette_params sp;
         cseg_silhouette_params_init(&sp);
         sp.n_threads = p->n_threads;
         sp.seed = p->seed;
-        sp.sample_size = cseg__sil_sample(p, n);
-        if (cseg_metrics_silhouette(Z, n, d, cd->labels, &sp, &c->silhouette, NULL) < 0)
+        sp.sample_size = cseg__sil_sample(p, n_all);
+        if ((split ? split->silhouette(split->ctx, Z, n, d, cd->labels, &sp, &c->silhouette)
+                   : cseg_metrics_silhouette(Z, n, d, cd->labels, &sp, &c->silhouette, NULL)) < 0)
             c->silhouette = NAN;
-        if (cseg_metrics_davies_bouldin(Z, n, d, cd->labels, &c->davies_bouldin) < 0)
+        if (cseg__metrics_davies_bouldin_split(Z, n, d, cd->labels, km, &c->davies_bouldin) < 0)
             c->davies_bouldin = NAN;
-        if (cseg_metrics_calinski_harabasz(Z, n, d, cd->labels, &c->calinski_harabasz) < 0)
+        if (cseg__metrics_calinski_harabasz_split(Z, n, d, cd->labels, km, &c->calinski_harabasz) <
+            0)
             c->calinski_harabasz = NAN;
     }
 }
 
-static size_t count_noise(const int32_t *lab, size_t n)
+/* The noise rows and the highest label + 1 (split: of every piece's rows). */
+static int count_labels(const int32_t *lab, size_t n, const cseg__seg_split *split, size_t *noise,
+                        size_t *top)
 {
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        m += lab[i] < 0;
-    return m;
-}
-
-static size_t max_label(const int32_t *lab, size_t n)
-{
+    uint64_t v = 0;
     int32_t mx = -1;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        v += lab[i] < 0;
         mx = lab[i] > mx ? lab[i] : mx;
-    return (size_t)(mx + 1);
+    }
+    if (split) {
+        size_t np = (size_t)split->km->size, got = 0;
+        double mine = (double)mx + 1, *all = malloc(np * sizeof *all);
+        uint64_t bad = !all;
+        int rc = split->sc->sum(split->sc->ctx, &bad, 1, NULL, 0);
+        if (rc == 0 && bad)
+            rc = CSEG_ENOMEM;
+        if (rc == 0)
+            rc = split->km->allgatherv(split->km->ctx, &mine, 1, all, &got);
+        if (rc == 0)
+            rc = split->sc->sum(split->sc->ctx, &v, 1, NULL, 0);
+        for (size_t r = 0; rc == 0 && r < got; r++)
+            mx = all[r] - 1 > mx ? (int32_t)all[r] - 1 : mx;
+        free(all);
+        if (rc < 0)
+            return rc;
+    }
+    *noise = (size_t)v;
+    *top = (size_t)(mx + 1);
+    return 0;
 }
 
 /* A k-means fit of the segmentation: through the caller's kmeans_fit when given
  * (same: Z is the matrix of the previous call). */
 static int kmeans_fit(const cseg_segment_params *p, cseg_kmeans *km, const double *Z, size_t n,
-                      size_t d, int same, cseg_diag *diag)
+                      size_t d, int same, const cseg__seg_split *split, cseg_diag *diag)
 {
+    if (split) /* every piece fits on its rows */
+        return cseg__kmeans_fit_split(km, Z, n, d, NULL, split->km, diag);
     return p->kmeans_fit ? p->kmeans_fit(p->kmeans_fit_user, km, Z, n, d, same, diag)
                          : cseg_kmeans_fit(km, Z, n, d, NULL, diag);
 }
@@ -131,18 +155,32 @@ static int kmeans_fit(const cseg_segment_params *p, cseg_kmeans *km, const doubl
  * off the row itself) are dropped from its labels and centres, the others
  * keeping their order: no empty segment, and the k table and its warning
  * say how many there are. */
-static int drop_empty(cseg_kmeans *km, int32_t *labels, size_t n, size_t d)
+static int drop_empty(cseg_kmeans *km, int32_t *labels, size_t n, size_t d,
+                      const cseg__seg_split *split)
 {
     size_t k = cseg_kmeans_get_params(km)->k, u = 0;
     int32_t *map = calloc(k, sizeof *map);
-    if (!map)
-        return CSEG_ENOMEM;
-    for (size_t i = 0; i < n; i++)
+    uint64_t *used = calloc(k, sizeof *used);
+    int rc = map && used ? 0 : CSEG_ENOMEM;
+    if (split) { /* every piece takes part in the sums, failed or not */
+        uint64_t bad = rc < 0;
+        if ((rc = split->sc->sum(split->sc->ctx, &bad, 1, NULL, 0)) == 0 && bad)
+            rc = CSEG_ENOMEM;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
         if (labels[i] >= 0 && (size_t)labels[i] < k)
-            map[labels[i]] = 1;
+            used[labels[i]] = 1;
+    /* A cluster is empty when no piece has a row in it. */
+    if (rc == 0 && split)
+        rc = split->sc->sum(split->sc->ctx, used, k, NULL, 0);
+    if (rc < 0) {
+        free(map);
+        free(used);
+        return rc;
+    }
     for (size_t s = 0; s < k; s++)
-        map[s] = map[s] ? (int32_t)u++ : -1;
-    int rc = 0;
+        map[s] = used[s] ? (int32_t)u++ : -1;
+    free(used);
     if (u > 0 && u < k) {
         const double *C = cseg_kmeans_centroids(km);
         double *Cu = malloc(u * d * sizeof *Cu);
@@ -162,8 +200,8 @@ static int drop_empty(cseg_kmeans *km, int32_t *labels, size_t n, size_t d)
     return rc;
 }
 
-static int fit_kmeans(const cseg_segment_params *p, size_t k, const double *Z, size_t n,
-                      size_t d, int same, cseg__cand *c, cseg_diag *diag)
+static int fit_kmeans(const cseg_segment_params *p, size_t k, const double *Z, size_t n, size_t d,
+                      int same, cseg__cand *c, const cseg__seg_split *split, cseg_diag *diag)
 {
     cseg_kmeans_params kp;
     cseg_kmeans_params_init(&kp);
@@ -181,12 +219,12 @@ static int fit_kmeans(const cseg_segment_params *p, size_t k, const double *Z, s
     if (rc < 0)
         return rc;
     c->obj = km;
-    if ((rc = kmeans_fit(p, km, Z, n, d, same, diag)) < 0)
+    if ((rc = kmeans_fit(p, km, Z, n, d, same, split, diag)) < 0)
         return rc;
     memcpy(c->labels, cseg_kmeans_labels(km), n * sizeof *c->labels);
     c->c.n_iter = cseg_kmeans_n_iter(km);
     c->c.converged = cseg_kmeans_converged(km);
-    return drop_empty(km, c->labels, n, d);
+    return drop_empty(km, c->labels, n, d, split);
 }
 
 static int fit_gmm(const cseg_segment_params *p, size_t k, const double *Z, size_t n, size_t d,
@@ -367,19 +405,61 @@ static void choose(const cseg_segment_params *p, cseg__fit *f)
 /* k-means choosing k on many customers: every candidate on a seeded
  * uniform sample of s of them (selection sampling, in row order), the k
  * chosen by the usual rule on the sample's scores, then that k fitted on
- * every customer from the sample's centres (one run). */
+ * every customer from the sample's centres (one run). split: the sample's
+ * rows are gathered on every piece, which fits and scores the candidates
+ * on them alone (the same work on each: a sample is small), and the final
+ * fit is spread. */
+static int fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_t d, cseg__fit *f,
+                   int scores, int progress, const cseg__seg_split *split, cseg_diag *diag);
+
 static int fit_run_sampled(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
-                           size_t s, cseg__fit *f, int scores, int progress, cseg_diag *diag)
+                           size_t s, cseg__fit *f, int scores, int progress,
+                           const cseg__seg_split *split, cseg_diag *diag)
 {
+    size_t n_all = split ? split->km->n_all : n, row0 = split ? split->km->row0 : 0, m = 0;
     double *Zs = malloc(s * d * sizeof *Zs);
-    if (!Zs)
-        return CSEG_ENOMEM;
+    int rc = Zs ? 0 : CSEG_ENOMEM;
     cseg_rng rng;
     cseg__rng_seed(&rng, p->seed ^ 0x6b73616d706c65ULL); /* "ksample" */
-    for (size_t i = 0, m = 0; i < n && m < s; i++)
-        if (cseg__rng_below(&rng, n - i) < s - m)
-            memcpy(Zs + m++ * d, Z + i * d, d * sizeof *Zs);
-    int rc = cseg__fit_run(p, Zs, s, d, f, scores, progress, diag);
+    if (split) { /* every piece draws the whole sample and keeps its own rows */
+        uint64_t bad = rc < 0;
+        if ((rc = split->sc->sum(split->sc->ctx, &bad, 1, NULL, 0)) == 0 && bad)
+            rc = CSEG_ENOMEM;
+        if (rc < 0) {
+            free(Zs);
+            return rc;
+        }
+        size_t mine = 0;
+        for (size_t i = 0; i < n_all && m < s; i++)
+            if (cseg__rng_below(&rng, n_all - i) < s - m) {
+                m++;
+                if (i >= row0 && i < row0 + n)
+                    memcpy(Zs + mine++ * d, Z + (i - row0) * d, d * sizeof *Zs);
+            }
+        /* In place: this piece's rows go to their place among all. */
+        size_t got = 0;
+        double *all = malloc(s * d * sizeof *all);
+        bad = !all;
+        if ((rc = split->sc->sum(split->sc->ctx, &bad, 1, NULL, 0)) == 0 && bad)
+            rc = CSEG_ENOMEM;
+        if (rc == 0)
+            rc = split->km->allgatherv(split->km->ctx, Zs, mine * d, all, &got);
+        free(Zs);
+        Zs = all;
+        if (rc == 0 && got != s * d)
+            rc = CSEG_EINVAL;
+        if (rc < 0) {
+            free(Zs);
+            return rc;
+        }
+    } else {
+        for (size_t i = 0; Zs && i < n && m < s; i++)
+            if (cseg__rng_below(&rng, n - i) < s - m)
+                memcpy(Zs + m++ * d, Z + i * d, d * sizeof *Zs);
+        if (!Zs)
+            return CSEG_ENOMEM;
+    }
+    rc = fit_run(p, Zs, s, d, f, scores, progress, NULL, diag);
     free(Zs);
     if (rc < 0)
         return rc;
@@ -389,29 +469,31 @@ static int fit_run_sampled(const cseg_segment_params *p, const double *Z, size_t
               "k chosen on a uniform sample of %zu of the %zu customers (the k table's scores are "
               "the sample's; --k-sample 0 uses every customer); k = %zu then fitted on all of "
               "them from the sample's centres",
-              s, n, c->c.n_clusters);
+              s, n_all, c->c.n_clusters);
     cseg_kmeans *ks = c->obj, *km = NULL;
     cseg_kmeans_params kp = *cseg_kmeans_get_params(ks);
     kp.init = cseg_kmeans_centroids(ks);
     kp.k = c->c.n_clusters;
-    int32_t *lab = realloc(c->labels, n * sizeof *lab);
+    int32_t *lab = realloc(c->labels, (n ? n : 1) * sizeof *lab);
     if (!lab)
         return CSEG_ENOMEM;
     c->labels = lab;
     if ((rc = cseg_kmeans_create(&km, &kp)) < 0)
         return rc;
-    if ((rc = kmeans_fit(p, km, Z, n, d, 0, diag)) < 0) { /* all rows, not the sample */
+    /* all rows, not the sample */
+    if ((rc = kmeans_fit(p, km, Z, n, d, 0, split, diag)) < 0) {
         cseg_kmeans_free(km);
         return rc;
     }
     memcpy(c->labels, cseg_kmeans_labels(km), n * sizeof *c->labels);
     c->c.n_iter = cseg_kmeans_n_iter(km);
     c->c.converged = cseg_kmeans_converged(km);
-    if ((rc = drop_empty(km, c->labels, n, d)) < 0) {
+    size_t noise;
+    if ((rc = drop_empty(km, c->labels, n, d, split)) < 0 ||
+        (rc = count_labels(c->labels, n, split, &noise, &c->c.n_clusters)) < 0) {
         cseg_kmeans_free(km);
         return rc;
     }
-    c->c.n_clusters = max_label(c->labels, n);
     c->c.k = c->c.n_clusters;
     cseg_kmeans_free(ks);
     c->obj = km;
@@ -419,7 +501,7 @@ static int fit_run_sampled(const cseg_segment_params *p, const double *Z, size_t
      * customer (the k table's row stays the sample's). */
     if (scores) {
         cseg__cand all = *c;
-        score(p, Z, n, d, &all);
+        score(p, Z, n, d, &all, split);
         f->final = all.c;
         f->has_final = 1;
     }
@@ -429,10 +511,29 @@ static int fit_run_sampled(const cseg_segment_params *p, const double *Z, size_t
 int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
                   cseg__fit *f, int scores, int progress, cseg_diag *diag)
 {
+    return fit_run(p, Z, n, d, f, scores, progress, NULL, diag);
+}
+
+int cseg__fit_run_split(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
+                        cseg__fit *f, const cseg__seg_split *split, cseg_diag *diag)
+{
+    if (split && p->algo != CSEG_ALGO_KMEANS) {
+        memset(f, 0, sizeof *f);
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                          "%s is not spread over processes (k-means only)",
+                          cseg_algo_label(p->algo, p->linkage));
+    }
+    return fit_run(p, Z, n, d, f, 1, 1, split, diag);
+}
+
+static int fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_t d, cseg__fit *f,
+                   int scores, int progress, const cseg__seg_split *split, cseg_diag *diag)
+{
     int rc = 0;
     size_t ks = p->k_sample == CSEG_SAMPLE_AUTO ? CSEG_K_SAMPLE_AUTO : p->k_sample;
-    if (p->algo == CSEG_ALGO_KMEANS && !p->k && ks > 0 && n > ks)
-        return fit_run_sampled(p, Z, n, d, ks, f, scores, progress, diag);
+    size_t n_all = split ? split->km->n_all : n;
+    if (p->algo == CSEG_ALGO_KMEANS && !p->k && ks > 0 && n_all > ks)
+        return fit_run_sampled(p, Z, n, d, ks, f, scores, progress, split, diag);
     memset(f, 0, sizeof *f);
     f->algo = p->algo;
     f->linkage = p->linkage;
@@ -440,10 +541,10 @@ int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_
     if (p->algo == CSEG_ALGO_DBSCAN || p->height > 0) {
         kmin = kmax = 0; /* one candidate; k comes from the data */
     } else {
-        if (kmax > n - 1 && !p->k) {
+        if (kmax > n_all - 1 && !p->k) {
             if (progress) /* the segmentation's own k table, not a bootstrap's */
-                cseg__k_range_note(p, n);
-            kmax = n - 1;
+                cseg__k_range_note(p, n_all);
+            kmax = n_all - 1;
         }
         if (kmin > kmax)
             kmin = kmax;
@@ -494,7 +595,9 @@ int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_
         if (progress && (rc = cseg__progress(p, CSEG_STAGE_FIT, k, t, m, n, d)) < 0)
             return rc;
         switch (p->algo) {
-        case CSEG_ALGO_KMEANS: rc = fit_kmeans(p, k, Z, n, d, t > 0, c, diag); break;
+        case CSEG_ALGO_KMEANS:
+            rc = fit_kmeans(p, k, Z, n, d, t > 0, c, split, diag);
+            break;
         case CSEG_ALGO_GMM: rc = fit_gmm(p, k, Z, n, d, c, diag); break;
         case CSEG_ALGO_DBSCAN: rc = fit_dbscan(p, f->eps, Z, n, d, c, diag); break;
         case CSEG_ALGO_HCLUST: {
@@ -513,10 +616,8 @@ int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_
             break;
         }
         }
-        if (rc < 0)
+        if (rc < 0 || (rc = count_labels(c->labels, n, split, &c->c.n_noise, &c->c.n_clusters)) < 0)
             return rc;
-        c->c.n_noise = count_noise(c->labels, n);
-        c->c.n_clusters = max_label(c->labels, n);
         c->c.k = c->c.n_clusters + (p->algo == CSEG_ALGO_DBSCAN);
         /* BIC and AIC are a mixture's of k components: with fewer segments
          * than components (customers too alike), the row's k would pair
@@ -524,7 +625,7 @@ int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_
         if (p->algo != CSEG_ALGO_GMM || c->c.n_clusters < k)
             c->c.bic = c->c.aic = NAN;
         if (scores)
-            score(p, Z, n, d, c);
+            score(p, Z, n, d, c, split);
         else
             c->c.inertia = c->c.silhouette = c->c.davies_bouldin = c->c.calinski_harabasz = NAN;
         /* Fewer clusters than asked for (fewer distinct customers than k):

@@ -287,7 +287,7 @@ static int compare(cseg_comparison **out, cseg__input *in, const cseg_compare_pa
         rc = cseg__diag(d, CSEG_EPARAM, NULL, 0, 0, "algos needs at least one algorithm");
         goto out;
     }
-    if ((rc = cseg__prepare(&p->segment, in, &Z, &c->d, d)) < 0)
+    if ((rc = cseg__prepare(&p->segment, in, NULL, &Z, &c->d, d)) < 0)
         goto out;
     c->in = in;
     if (p->subsample && c->n > p->subsample) {

@@ -3,8 +3,31 @@
 #ifndef CUSTSEG_SEGMENT_INTERNAL_H
 #define CUSTSEG_SEGMENT_INTERNAL_H
 
-#include <jansson.h>
+#include "../core/internal.h"
+#include "../kmeans/internal.h"
+#include "custseg/metrics.h"
 #include "custseg/segment.h"
+#include <jansson.h>
+
+/* A segmentation of customers held in pieces (MPI ranks: src/mpi/segment.c),
+ * each piece a block of rows after the previous piece's, starting on a span
+ * (CSEG_KMEANS_SPAN); NULL everywhere for one process. Every piece runs the
+ * same pipeline over its rows and learns of the others through these hooks,
+ * called in the same order on every piece; each returns 0 or a negative
+ * code, the same on every piece. Only k-means is spread (the others are
+ * refused before the call). */
+typedef struct cseg__seg_split {
+    const cseg__split_comm *sc; /* counts and exact sums, order statistics, text levels */
+    const cseg__km_comm *km;    /* k-means and the sums by span; km->n_all: every customer */
+    void *ctx;
+    /* The first failure among the pieces (key: the input's line, 0 for
+     * none; the lowest key wins): its code and diagnostic on every piece. */
+    int (*agree)(void *ctx, int rc, int64_t key, cseg_diag *d);
+    /* cseg_metrics_silhouette of the rows of every piece (p->sample_size
+     * of them drawn as one process draws them). */
+    int (*silhouette)(void *ctx, const double *X, size_t n, size_t d, const int32_t *labels,
+                      const cseg_silhouette_params *p, double *score);
+} cseg__seg_split;
 
 /* One candidate k of one algorithm: the public row plus the labels and the
  * fitted object (cseg_kmeans, cseg_gmm or cseg_dbscan; NULL for hclust, whose
@@ -69,6 +92,11 @@ int cseg__k_range_check(const cseg_segment_params *p, size_t n, cseg_diag *d);
 void cseg__k_range_note(const cseg_segment_params *p, size_t n);
 int cseg__fit_run(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
                   cseg__fit *f, int scores, int progress, cseg_diag *diag);
+/* cseg__fit_run (scores and progress on) of the rows of every piece, this
+ * one's n rows at Z; split NULL: one process. Algorithms other than k-means:
+ * CSEG_EINVAL with split. */
+int cseg__fit_run_split(const cseg_segment_params *p, const double *Z, size_t n, size_t d,
+                        cseg__fit *f, const cseg__seg_split *split, cseg_diag *diag);
 void cseg__fit_free(cseg__fit *f);
 /* Free candidate t's labels and fitted object (its row stays). */
 void cseg__fit_release(cseg__fit *f, size_t t);
@@ -107,9 +135,10 @@ int cseg__input_customers(cseg__input *in, const cseg_table *customers, const ch
                           const cseg_segment_params *p, cseg_diag *d);
 void cseg__input_free(cseg__input *in);
 /* Fit prep (and PCA) on the input, hand them to in->model and return the
- * model-space matrix (n x *d, malloc'd) in *Z. */
-int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Z, size_t *d,
-                  cseg_diag *diag);
+ * model-space matrix (n x *d, malloc'd) in *Z. split: the preprocessing
+ * fitted on every piece's rows, this piece's transformed (no PCA). */
+int cseg__prepare(const cseg_segment_params *p, cseg__input *in, const cseg__seg_split *split,
+                  double **Z, size_t *d, cseg_diag *diag);
 
 /* Warnings about a degenerate segmentation (degenerate.c). */
 #define CSEG__MAX_WARNINGS 4
@@ -141,7 +170,9 @@ struct cseg_segmentation {
     char *input_name, *id_column, **names, **feats, **audits;
     cseg__input in;
     cseg_table *table; /* the customers plus the output columns */
-    size_t n, k;
+    size_t n, k;       /* n: the rows here (split: this piece's) */
+    size_t n_all;      /* every customer (split: of every piece) */
+    const cseg__seg_split *split; /* during the call; NULL: one process */
     int32_t *labels;
     double *dist, *proba;
     cseg__fit fit;     /* the candidates (labels and objects released once done), the tree */
@@ -152,6 +183,19 @@ struct cseg_segmentation {
     char *json;
     cseg__prev *prev; /* with p.previous */
 };
+
+/* cseg_segment_customers of the customers that are every piece's part
+ * (part: this piece's rows, starting on a span; see cseg__seg_split), on
+ * every piece: the same model, k table and profiles, and this piece's
+ * labels, distances and output table, bit for bit as one process gives
+ * them. Not made yet with pieces: segments.json, the warnings (duplicate
+ * ids, degenerate segmentations), the rules; refused: previous, audit,
+ * PCA, algorithms other than k-means, and a fit the rule for new
+ * customers disagrees with (max_iter reached). Every piece returns the
+ * same code and diag. */
+int cseg__segment_customers_split(cseg_segmentation **out, const cseg_table *part,
+                                  const char *id_column, const cseg_segment_params *p,
+                                  const cseg__seg_split *split, cseg_diag *d);
 
 /* Build segments.json (r->json) and the model's training metadata. */
 int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d);

@@ -6,12 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "custseg/drift.h"
 #include "../core/internal.h"
-#include "../table/internal.h"
 #include "../drift/internal.h"
-
+#include "../prep/internal.h"
+#include "../profile/internal.h"
+#include "../table/internal.h"
+#include "custseg/drift.h"
+#include "internal.h"
 
 void cseg_segment_params_init(cseg_segment_params *p)
 {
@@ -89,6 +90,8 @@ static int blame(cseg_diag *d, int rc, const char *step)
 
 static int input_rfm(cseg__input *in, const cseg_txn_roles *roles, const char *date_format,
                      const cseg_rfm_params *rfm, const cseg_segment_params *p, cseg_diag *d);
+static int input_customers(cseg__input *in, const cseg_table *t, const char *id_column,
+                           const cseg_segment_params *p, size_t n_all, cseg_diag *d);
 
 int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_txn_roles *roles,
                              const char *date_format, const cseg_rfm_params *rfm,
@@ -219,12 +222,19 @@ static int is_audited(const cseg_segment_params *p, const char *name)
 int cseg__input_customers(cseg__input *in, const cseg_table *t, const char *id_column,
                           const cseg_segment_params *p, cseg_diag *d)
 {
+    return input_customers(in, t, id_column, p, cseg_table_n_rows(t), d);
+}
+
+/* n_all: the customers of every piece (t holds some of them). */
+static int input_customers(cseg__input *in, const cseg_table *t, const char *id_column,
+                           const cseg_segment_params *p, size_t n_all, cseg_diag *d)
+{
     size_t nc = cseg_table_n_cols(t), nf = 0;
     const char *input = p->input_name ? p->input_name : "";
     memset(in, 0, sizeof *in);
     in->customers = t;
     in->id_column = id_column;
-    if (cseg_table_n_rows(t) == 0)
+    if (n_all == 0)
         return cseg__diag(d, CSEG_EEMPTY, input, 0, 0, "no data rows after the header");
     if (id_column && cseg_table_find(t, id_column) < 0)
         return cseg__diag(d, CSEG_ENOCOL, input, 0, 0, "the id column \"%s\" is not in the table",
@@ -316,8 +326,15 @@ int cseg__input_customers(cseg__input *in, const cseg_table *t, const char *id_c
     return 0;
 }
 
-int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Zout, size_t *dout,
-                  cseg_diag *diag)
+/* split: every piece's rc made every piece's (the lowest key first); a
+ * no-op for one process. */
+static int agree(const cseg__seg_split *split, int rc, int64_t key, cseg_diag *d)
+{
+    return split ? split->agree(split->ctx, rc, key, d) : rc;
+}
+
+int cseg__prepare(const cseg_segment_params *p, cseg__input *in, const cseg__seg_split *split,
+                  double **Zout, size_t *dout, cseg_diag *diag)
 {
     cseg_prep *prep = NULL;
     cseg_pca *pca = NULL;
@@ -329,8 +346,13 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Zout, 
     int rc = cseg__progress(p, CSEG_STAGE_PREPARE, 0, 0, steps, n, 0);
     if (rc < 0)
         return rc;
-    if ((rc = cseg_prep_create(&prep, &p->prep)) < 0 ||
-        (rc = cseg_prep_fit(prep, in->customers, in->features, in->n_features, diag)) < 0) {
+    if (split && p->pca > 0) {
+        rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "pca: not spread over processes");
+        goto out;
+    }
+    if ((rc = agree(split, cseg_prep_create(&prep, &p->prep), 0, diag)) < 0 ||
+        (rc = cseg__prep_fit_split(prep, in->customers, in->features, in->n_features,
+                                   split ? split->sc : NULL, diag)) < 0) {
         /* The data's fault (a column without numbers, values too large): name the input. */
         if (diag && diag->msg[0] && !diag->file[0])
             snprintf(diag->file, sizeof diag->file, "%s", p->input_name ? p->input_name : "");
@@ -342,29 +364,33 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, double **Zout, 
      * 16-byte offset of a large block, each row of 8 features straddled
      * two cache lines, and a k-means iteration over 1,000,000 x 8 took
      * about 9% longer. */
-    if (!(X = cseg__alloc_aligned((n ? n : 1) * q, sizeof *X))) {
+    if (!(X = cseg__alloc_aligned((n ? n : 1) * q, sizeof *X)))
         rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory (%zu x %zu features)", n, q);
+    if ((rc = agree(split, rc, 0, diag)) < 0)
         goto out;
-    }
     if ((rc = cseg__progress(p, CSEG_STAGE_PREPARE, 0, 1, steps, n, q)) < 0)
         goto out;
-    if ((rc = cseg_prep_transform(prep, in->customers, X, diag)) < 0) {
+    if ((rc = cseg_prep_transform(prep, in->customers, X, diag)) < 0)
         blame(diag, rc, "preprocessing");
+    if ((rc = agree(split, rc, 0, diag)) < 0)
         goto out;
-    }
     /* Squared distances between values beyond 1e150 overflow (every
      * algorithm measures them): said here, naming the value, rather than
      * fits whose every distance is infinite. */
+    long bad_line = 0;
     for (size_t i = 0; i < n * q; i++)
         if (!(fabs(X[i]) <= 1e150)) {
             long line = cseg_table_row_line(in->customers, i / q);
-            rc = cseg__diag(diag, CSEG_ERANGE, p->input_name, line > 0 ? line : 0, 0,
+            bad_line = line > 0 ? line : 0;
+            rc = cseg__diag(diag, CSEG_ERANGE, p->input_name, bad_line, 0,
                             "feature \"%s\" is too large to cluster (%g after the "
                             "preprocessing; at most 1e150, beyond which squared distances "
                             "overflow): use a log transform (--log all) or standard scaling",
                             cseg_prep_output_name(prep, i % q), X[i]);
-            goto out;
+            break;
         }
+    if ((rc = agree(split, rc, bad_line, diag)) < 0)
+        goto out;
     if (p->pca > 0) {
         if (p->pca >= 1 && p->pca > (double)q) {
             rc = cseg__diag(diag, CSEG_EPARAM, NULL, 0, 0,
@@ -542,24 +568,50 @@ static int order_and_install(cseg_segmentation *r, const cseg_segment_params *p,
 {
     cseg__fit *f = &r->fit;
     cseg__cand *F = &f->c[f->chosen];
+    const cseg__seg_split *split = r->split;
     size_t n = r->n, kc = F->c.n_clusters, k = r->k;
     long jr = r->in.revenue_column ? cseg_table_find(r->in.customers, r->in.revenue_column) : -1;
     const double *rev = jr >= 0 ? cseg_table_numbers(r->in.customers, (size_t)jr) : NULL;
     order_key *ok = calloc(kc, sizeof *ok);
     size_t *newid = calloc(kc, sizeof *newid);
     int32_t *plabels = malloc((n ? n : 1) * sizeof *plabels);
+    /* Per cluster the customers, or their revenue exactly rounded (the
+     * same bits for any split of the customers). */
+    uint64_t *cnt = calloc(kc ? kc : 1, sizeof *cnt);
+    cseg__xsum *acc = rev ? calloc(kc, sizeof *acc) : NULL;
     int rc = CSEG_ENOMEM;
     r->labels = malloc((n ? n : 1) * sizeof *r->labels);
     r->dist = malloc((n ? n : 1) * sizeof *r->dist);
     if (p->algo == CSEG_ALGO_GMM)
         r->proba = malloc((n ? n : 1) * k * sizeof *r->proba);
-    if (!ok || !newid || !plabels || !r->labels || !r->dist || (p->algo == CSEG_ALGO_GMM && !r->proba))
+    int bad = !ok || !newid || !plabels || !cnt || (rev && !acc) || !r->labels || !r->dist ||
+              (p->algo == CSEG_ALGO_GMM && !r->proba);
+    if (split) { /* every piece takes part in the sums below, or none */
+        uint64_t b = bad;
+        if ((rc = split->sc->sum(split->sc->ctx, &b, 1, NULL, 0)) < 0)
+            goto out;
+        bad = b != 0;
+        rc = CSEG_ENOMEM;
+    }
+    if (bad)
         goto out;
-    for (size_t s = 0; s < kc; s++)
+    for (size_t s = 0; s < kc; s++) {
         ok[s].s = s;
+        if (acc)
+            cseg__xsum_init(&acc[s]);
+    }
     for (size_t i = 0; i < n; i++) /* a missing revenue counts for nothing */
-        if (F->labels[i] >= 0 && (!rev || isfinite(rev[i])))
-            ok[F->labels[i]].key += rev ? rev[i] : 1.0;
+        if (F->labels[i] >= 0 && (!rev || isfinite(rev[i]))) {
+            if (rev)
+                cseg__xsum_add(&acc[F->labels[i]], rev[i]);
+            else
+                cnt[F->labels[i]]++;
+        }
+    if (split && (rc = split->sc->sum(split->sc->ctx, cnt, kc, acc, acc ? kc : 0)) < 0)
+        goto out;
+    rc = CSEG_ENOMEM;
+    for (size_t s = 0; s < kc; s++)
+        ok[s].key = rev ? cseg__xsum_value(&acc[s]) : (double)cnt[s];
     qsort(ok, kc, sizeof *ok, cmp_order);
     for (size_t s = 0; s < kc; s++)
         newid[ok[s].s] = s;
@@ -593,6 +645,22 @@ static int order_and_install(cseg_segmentation *r, const cseg_segment_params *p,
     }
     for (size_t i = 0; i < n; i++)
         r->mismatch += r->labels[i] != plabels[i];
+    if (split) {
+        uint64_t mm = r->mismatch;
+        if ((rc = split->sc->sum(split->sc->ctx, &mm, 1, NULL, 0)) < 0)
+            goto out;
+        r->mismatch = (size_t)mm;
+        /* Keeping them needs the ids of every piece (duplicates among all):
+         * not done yet; k-means meets it only when max_iter stops it. */
+        if (r->mismatch) {
+            rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                            "%zu customers would be put in another segment by the rule for new "
+                            "customers (max-iter reached): not supported over several processes "
+                            "yet; raise --max-iter",
+                            r->mismatch);
+            goto out;
+        }
+    }
     if (r->mismatch && (rc = keep_known(r, X, plabels)) < 0) {
         blame(diag, rc, "model");
         goto out;
@@ -609,7 +677,7 @@ static int order_and_install(cseg_segmentation *r, const cseg_segment_params *p,
         cseg__log(p, p->algo == CSEG_ALGO_KMEANS ? CSEG_LOG_DETAIL : CSEG_LOG_NOTE,
                   "%zu customers would be put in another segment by the rule for new customers "
                   "(it agrees on %.1f%% of the training customers; %s); %s",
-                  r->mismatch, 100.0 * (1.0 - (double)r->mismatch / (double)n),
+                  r->mismatch, 100.0 * (1.0 - (double)r->mismatch / (double)r->n_all),
                   p->algo == CSEG_ALGO_KMEANS ? "max-iter reached" : "see docs/algorithms.md",
                   cseg_model_n_known(r->in.model)
                       ? "the model keeps their segments for assign while they are unchanged"
@@ -618,6 +686,8 @@ out:
     free(ok);
     free(newid);
     free(plabels);
+    free(cnt);
+    free(acc);
     return rc;
 }
 
@@ -668,7 +738,8 @@ static int previous_names(cseg_segmentation *r)
 static int name_segments(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *diag)
 {
     size_t k = r->k;
-    int rc = cseg_profile_compute(&r->prof, r->table, r->labels, k, r->in.revenue_column);
+    int rc = cseg__profile_compute_split(&r->prof, r->table, r->labels, k, r->in.revenue_column,
+                                         r->split ? r->split->sc : NULL, diag);
     if (rc < 0)
         return blame(diag, rc, "profiles");
     if (r->in.rfm)
@@ -771,28 +842,48 @@ int cseg__k_range_check(const cseg_segment_params *p, size_t n, cseg_diag *d)
     return 0;
 }
 
+/* Keep the k table; the candidates' labels and fitted objects go. */
+static int keep_k_table(cseg_segmentation *r)
+{
+    if (!(r->cands = cseg__calloc(r->fit.n, sizeof *r->cands)))
+        return CSEG_ENOMEM;
+    for (size_t t = 0; t < r->fit.n; t++) {
+        r->cands[t] = r->fit.c[t].c;
+        cseg__fit_release(&r->fit, t);
+    }
+    return 0;
+}
+
 static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *diag)
 {
     double *X = NULL;
-    size_t d = 0, n = cseg_table_n_rows(r->in.customers);
+    const cseg__seg_split *split = r->split;
+    size_t d = 0, n = cseg_table_n_rows(r->in.customers), n_all = split ? split->km->n_all : n;
     int rc;
     r->n = n;
+    r->n_all = n_all;
+    if (split && (p->previous || p->n_audit || p->kmeans_fit))
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "%s: not spread over processes yet",
+                          p->previous  ? "previous"
+                          : p->n_audit ? "audit"
+                                       : "kmeans_fit");
     if (cseg_table_find(r->in.customers, "segment") >= 0 ||
         cseg_table_find(r->in.customers, "segment_name") >= 0 ||
         cseg_table_find(r->in.customers, "distance") >= 0)
         return cseg__diag(diag, CSEG_EINVAL, r->input_name, 0, 0,
                           "the input already has a column named segment, segment_name or "
                           "distance (an earlier output?); rename or remove it");
-    if (p->k && p->k > n)
+    if (p->k && p->k > n_all)
         return cseg__diag(diag, CSEG_ERANGE, NULL, 0, 0,
-                          "k = %zu is larger than the number of customers (%zu)", p->k, n);
-    if (!p->k && p->algo != CSEG_ALGO_DBSCAN && p->height <= 0 && n < 3)
+                          "k = %zu is larger than the number of customers (%zu)", p->k, n_all);
+    if (!p->k && p->algo != CSEG_ALGO_DBSCAN && p->height <= 0 && n_all < 3)
         return cseg__diag(diag, CSEG_ERANGE, NULL, 0, 0,
-                          "only %zu customer%s: choosing k needs at least 3 (give --k)", n,
-                          n == 1 ? "" : "s");
-    if (p->algo != CSEG_ALGO_DBSCAN && p->height <= 0 && (rc = cseg__k_range_check(p, n, diag)) < 0)
+                          "only %zu customer%s: choosing k needs at least 3 (give --k)", n_all,
+                          n_all == 1 ? "" : "s");
+    if (p->algo != CSEG_ALGO_DBSCAN && p->height <= 0 &&
+        (rc = cseg__k_range_check(p, n_all, diag)) < 0)
         return rc;
-    if ((rc = cseg__prepare(p, &r->in, &X, &d, diag)) < 0)
+    if ((rc = cseg__prepare(p, &r->in, split, &X, &d, diag)) < 0)
         goto out;
     const char *label = cseg_algo_label(p->algo, p->linkage);
     if (p->algo == CSEG_ALGO_HCLUST && p->exact) {
@@ -802,7 +893,7 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
             cseg__log(p, CSEG_LOG_NOTE, "exact %s tree of %zu customers: about %.3g MB and "
                                         "%.3g s (estimate)", label, n, (double)bytes / 1e6, secs);
     }
-    if ((rc = cseg__fit_run(p, X, n, d, &r->fit, 1, 1, diag)) < 0) {
+    if ((rc = cseg__fit_run_split(p, X, n, d, &r->fit, split, diag)) < 0) {
         blame(diag, rc, label);
         goto out;
     }
@@ -830,16 +921,27 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
      * rule agrees with the fit everywhere, those are at hand (the same
      * function computed the distances); otherwise they are assigned anew. */
     rc = r->mismatch == 0 && p->algo != CSEG_ALGO_DBSCAN
-             ? cseg__model_set_reference_from(r->in.model, r->in.customers, r->labels, r->dist,
-                                              1, diag)
+             ? cseg__model_set_reference_split(r->in.model, r->in.customers, r->labels, r->dist, 1,
+                                               split ? split->sc : NULL, diag)
              : cseg_model_set_reference(r->in.model, r->in.customers, diag);
     if (rc < 0)
         goto out;
     if ((rc = cseg__table_view(&r->table, r->in.customers)) < 0 ||
         (rc = name_segments(r, p, diag)) < 0)
         goto out;
-    if ((rc = add_columns(r)) < 0) {
+    if ((rc = agree(split, add_columns(r), 0, diag)) < 0) {
         blame(diag, rc, "output table");
+        goto out;
+    }
+    if (split) {
+        /* What is left needs every piece's rows at once: the ids' duplicates,
+         * the degenerate segmentations' checks, segments.json and the
+         * rules (not spread yet). */
+        if ((rc = agree(split, keep_k_table(r), 0, diag)) < 0)
+            goto out;
+        r->X = X;
+        r->X_dim = d;
+        X = NULL;
         goto out;
     }
     {
@@ -891,15 +993,8 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
         for (size_t w = 0; w < r->warn.n; w++)
             cseg__log(p, CSEG_LOG_WARNING, "%s", r->warn.msg[w]);
     }
-    /* Keep the k table; the candidates' labels and fitted objects go. */
-    if (!(r->cands = cseg__calloc(r->fit.n, sizeof *r->cands))) {
-        rc = CSEG_ENOMEM;
+    if ((rc = keep_k_table(r)) < 0)
         goto out;
-    }
-    for (size_t t = 0; t < r->fit.n; t++) {
-        r->cands[t] = r->fit.c[t].c;
-        cseg__fit_release(&r->fit, t);
-    }
     if ((rc = cseg__segment_outputs(r, diag)) == 0) {
         r->X = X; /* kept for the report, which would otherwise transform again */
         r->X_dim = d;
@@ -997,6 +1092,38 @@ int cseg_segment_customers(cseg_segmentation **out, const cseg_table *customers,
     if (rc == 0)
         rc = cseg__input_customers(&r->in, customers, r->id_column, &r->p, d);
     return segment(out, r, rc, d);
+}
+
+int cseg__segment_customers_split(cseg_segmentation **out, const cseg_table *part,
+                                  const char *id_column, const cseg_segment_params *p,
+                                  const cseg__seg_split *split, cseg_diag *d)
+{
+    const char *bad = cseg_segment_params_check(p);
+    *out = NULL;
+    if (bad)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "%s", bad);
+    if (p->algo != CSEG_ALGO_KMEANS)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                          "%s: not spread over processes (k-means only)",
+                          cseg_algo_label(p->algo, p->linkage));
+    cseg_segmentation *r = calloc(1, sizeof *r);
+    int rc = r ? keep_params(r, p) : CSEG_ENOMEM;
+    if (rc == 0 && id_column && !(r->id_column = cseg__strdup(id_column)))
+        rc = CSEG_ENOMEM;
+    if (r)
+        r->split = split;
+    /* The checks of the input are every piece's alike (the same columns),
+     * but an allocation may fail on one. */
+    if (r && rc == 0)
+        rc = input_customers(&r->in, part, r->id_column, &r->p, split->km->n_all, d);
+    if ((rc = split->agree(split->ctx, rc, 0, d)) < 0) {
+        cseg_segment_free(r);
+        return rc;
+    }
+    rc = segment(out, r, 0, d);
+    if (*out)
+        (*out)->split = NULL;
+    return rc;
 }
 
 void cseg_segment_free(cseg_segmentation *r)

@@ -6,6 +6,7 @@
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 static int rank, size, fails;
 
@@ -30,6 +31,17 @@ static inline uint64_t next(uint64_t *s) /* splitmix64 */
 static inline double unif(uint64_t *s) /* [0, 1), 53 bits */
 {
     return (double)(next(s) >> 11) / 9007199254740992.0;
+}
+
+/* The code of level name in a part's levels lv (nlv of them, in order of
+ * first appearance; the name is added when new; lv has room). */
+static inline int32_t level_code(const char **lv, size_t *nlv, const char *name)
+{
+    for (size_t j = 0; j < *nlv; j++)
+        if (strcmp(lv[j], name) == 0)
+            return (int32_t)j;
+    lv[*nlv] = name;
+    return (int32_t)(*nlv)++;
 }
 
 /* Rows of rank r: an uneven split, rank 1 none from 3 processes on. */

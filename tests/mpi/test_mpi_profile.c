@@ -57,15 +57,7 @@ static cseg_table *make(size_t n, size_t r0, size_t r1, int32_t *labels)
         col[1][q] = exp(8 * u2) - 2;
         col[2][q] = u % 11 == 0 ? NAN : 0.01 * (double)(u % 100000);
         col[3][q] = lab == 3 ? NAN : u1 * u2 * 1e-3;
-        int t = i == n - 3 ? 4 : (int)(u % 4);
-        int32_t cd = -1;
-        for (size_t j = 0; j < nlv && cd < 0; j++)
-            if (strcmp(lv[j], tl[t]) == 0)
-                cd = (int32_t)j;
-        if (cd < 0) {
-            lv[nlv] = tl[t];
-            cd = (int32_t)nlv++;
-        }
+        int32_t cd = level_code(lv, &nlv, tl[i == n - 3 ? 4 : (int)(u % 4)]);
         code[q] = u % 29 == 0 ? -1 : cd;
         ids[q] = malloc(24);
         snprintf(ids[q], 24, "C%zu", i);

@@ -1,0 +1,220 @@
+/* cseg_mpi_segment_customers under mpirun -n 1..4 (tests/mpi/mpi_lib.sh):
+ * every rank builds the same customers (three number columns, one skewed,
+ * some values missing; a revenue column; a text column whose last level
+ * first appears near the end; an id), takes its span-aligned part
+ * (cseg_mpi_kmeans_split: with 4 ranks the last holds none), and segments
+ * the parts; the result must be what cseg_segment_customers gives on all
+ * the customers in one process, bit for bit: the k table (inertia,
+ * silhouette, Davies-Bouldin, Calinski-Harabasz, iterations), the chosen k
+ * and its rule, this rank's labels and distances, the profiles and names,
+ * and the saved model (the preprocessing, the centres in revenue order, the
+ * drift reference). Three ways: a fixed k; k chosen on a sample of the
+ * customers (the final fit on all of them spread); k chosen on all of them
+ * (every candidate's fit and indices spread). Then what is not spread is
+ * refused alike on every rank. Plain C; the job fails when any rank does. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <custseg/custseg.h>
+#include <custseg/mpi.h>
+
+#include "mpi_util.h"
+
+static int same(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* Customers [r0, r1) of n: row i depends on i alone. Text codes are the
+ * part's own, in order of first appearance. */
+static cseg_table *make(size_t n, size_t r0, size_t r1)
+{
+    size_t m = r1 - r0;
+    double *col[4];
+    for (int c = 0; c < 4; c++)
+        col[c] = malloc((m ? m : 1) * sizeof *col[c]);
+    int32_t *code = malloc((m ? m : 1) * sizeof *code), *idc = malloc((m ? m : 1) * sizeof *idc);
+    char **ids = malloc((m ? m : 1) * sizeof *ids);
+    static const char *const tl[5] = {"north", "south", "east", "west", "late"};
+    const char *lv[5];
+    size_t nlv = 0;
+    for (size_t i = r0; i < r1; i++) {
+        uint64_t s = 0x5eed0000ULL + i;
+        uint64_t u = next(&s);
+        double u1 = unif(&s), u2 = unif(&s), u3 = unif(&s);
+        size_t q = i - r0, g = u % 4; /* four groups of customers */
+        col[0][q] = u % 23 == 0 ? NAN : 10.0 * (double)g + 4 * u1;
+        col[1][q] = exp(3 * u2 + (double)(g % 2));
+        col[2][q] = 5.0 * (double)(g / 2) + 3 * u3;
+        /* Revenue ranks the groups one way in the first half of the rows
+         * and the other way in the second: a part alone orders them
+         * otherwise than all the customers do. */
+        col[3][q] = u % 31 == 0
+                        ? NAN
+                        : 20 + u1 * (2 * i < n ? 100.0 * (double)(4 - g) : 50.0 * (double)(g + 1));
+        int32_t cd = level_code(lv, &nlv, tl[i + 2 == n ? 4 : (int)((u >> 8) % 4)]);
+        code[q] = u % 37 == 0 ? -1 : cd;
+        ids[q] = malloc(24);
+        snprintf(ids[q], 24, "C%zu", i);
+        idc[q] = (int32_t)q;
+    }
+    cseg_table *t = NULL;
+    int rc = cseg_table_create(&t, m);
+    if (rc == 0)
+        rc = cseg_table_add_text(t, "id", (const char *const *)ids, m, idc);
+    static const char *const nm[4] = {"visits", "basket", "tenure", "revenue"};
+    for (int c = 0; c < 4 && rc == 0; c++)
+        rc = cseg_table_add_numbers(t, nm[c], col[c]);
+    if (rc == 0)
+        rc = cseg_table_add_text(t, "region", lv, nlv, code);
+    for (int c = 0; c < 4; c++)
+        free(col[c]);
+    for (size_t q = 0; q < m; q++)
+        free(ids[q]);
+    free(ids), free(code), free(idc);
+    CHECK(rc == 0, "table: %d", rc);
+    return t;
+}
+
+static void compare_profiles(const cseg_profile *a, const cseg_profile *b, const char *what)
+{
+    size_t k = cseg_profile_k(a), nf = cseg_profile_n_features(a);
+    CHECK(k == cseg_profile_k(b) && nf == cseg_profile_n_features(b), "%s: profile k or features",
+          what);
+    if (k != cseg_profile_k(b) || nf != cseg_profile_n_features(b))
+        return;
+    for (size_t s = 0; s < k; s++) {
+        CHECK(strcmp(cseg_profile_name(a, s), cseg_profile_name(b, s)) == 0,
+              "%s: name %zu: %s / %s", what, s, cseg_profile_name(a, s), cseg_profile_name(b, s));
+        CHECK(cseg_profile_size(a, s) == cseg_profile_size(b, s) &&
+                  same(cseg_profile_share(a, s), cseg_profile_share(b, s)) &&
+                  same(cseg_profile_revenue_share(a, s), cseg_profile_revenue_share(b, s)),
+              "%s: size or shares of %zu", what, s);
+        for (size_t j = 0; j < nf; j++)
+            CHECK(same(cseg_profile_means(a, s)[j], cseg_profile_means(b, s)[j]) &&
+                      same(cseg_profile_medians(a, s)[j], cseg_profile_medians(b, s)[j]),
+                  "%s: mean or median %zu %zu", what, s, j);
+    }
+}
+
+/* The model saved by each (their metadata set alike: segments.json's part of
+ * it is not made over processes) must be the same file. */
+static void compare_models(const cseg_model *a, const cseg_model *b, const char *what)
+{
+    char pa[64], pb[64];
+    snprintf(pa, sizeof pa, "/tmp/cseg_mpi_seg_%d_%d_a.json", (int)getpid(), rank);
+    snprintf(pb, sizeof pb, "/tmp/cseg_mpi_seg_%d_%d_b.json", (int)getpid(), rank);
+    /* Both are this test's own results, not const objects. */
+    cseg_model_set_meta((cseg_model *)a, "{}");
+    cseg_model_set_meta((cseg_model *)b, "{}");
+    cseg_diag d;
+    int ra = cseg_model_save(a, pa, &d), rb = cseg_model_save(b, pb, &d);
+    CHECK(ra == 0 && rb == 0, "%s: save: %d %d %s", what, ra, rb, d.msg);
+    FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
+    int ca = 0, cb = 0;
+    long at = 0;
+    while (fa && fb && (ca = getc(fa)) == (cb = getc(fb)) && ca != EOF)
+        at++;
+    CHECK(fa && fb && ca == cb, "%s: the saved models differ at byte %ld", what, at);
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    unlink(pa);
+    unlink(pb);
+}
+
+static void check(size_t n, const cseg_segment_params *p, const char *what)
+{
+    cseg_table *all = make(n, 0, n);
+    cseg_segmentation *one = NULL, *many = NULL;
+    cseg_diag d;
+    int rc = cseg_segment_customers(&one, all, "id", p, &d);
+    CHECK(rc == 0, "%s: one process: %d %s", what, rc, d.msg);
+    size_t r0, nr;
+    cseg_mpi_kmeans_split(MPI_COMM_WORLD, n, &r0, &nr);
+    cseg_table *part = make(n, r0, r0 + nr);
+    rc = cseg_mpi_segment_customers(MPI_COMM_WORLD, &many, part, "id", p, &d);
+    CHECK(rc == 0, "%s: cseg_mpi_segment_customers: %d %s", what, rc, d.msg);
+    if (one && many) {
+        size_t k = cseg_segment_k(one), nc = cseg_segment_n_candidates(one);
+        CHECK(cseg_segment_n(many) == nr, "%s: n %zu / %zu", what, cseg_segment_n(many), nr);
+        CHECK(k == cseg_segment_k(many), "%s: k %zu / %zu", what, k, cseg_segment_k(many));
+        CHECK(nc == cseg_segment_n_candidates(many) &&
+                  cseg_segment_chosen(one) == cseg_segment_chosen(many) &&
+                  strcmp(cseg_segment_rule(one), cseg_segment_rule(many)) == 0,
+              "%s: candidates or choice", what);
+        for (size_t t = 0; t < nc && t < cseg_segment_n_candidates(many); t++) {
+            const cseg_candidate *a = cseg_segment_candidates(one) + t,
+                                 *b = cseg_segment_candidates(many) + t;
+            CHECK(a->k == b->k && a->n_clusters == b->n_clusters && a->n_iter == b->n_iter &&
+                      a->converged == b->converged && a->elbow == b->elbow,
+                  "%s: candidate %zu", what, t);
+            CHECK(same(a->inertia, b->inertia) && same(a->silhouette, b->silhouette) &&
+                      same(a->davies_bouldin, b->davies_bouldin) &&
+                      same(a->calinski_harabasz, b->calinski_harabasz),
+                  "%s: candidate %zu's indices: %.17g %.17g %.17g %.17g / %.17g %.17g %.17g %.17g",
+                  what, t, a->inertia, a->silhouette, a->davies_bouldin, a->calinski_harabasz,
+                  b->inertia, b->silhouette, b->davies_bouldin, b->calinski_harabasz);
+        }
+        const int32_t *la = cseg_segment_labels(one) + r0, *lb = cseg_segment_labels(many);
+        const double *da = cseg_segment_distances(one) + r0, *db = cseg_segment_distances(many);
+        size_t bad = 0;
+        for (size_t i = 0; i < nr; i++)
+            bad += la[i] != lb[i] || !same(da[i], db[i]);
+        CHECK(bad == 0, "%s: %zu of this rank's %zu customers differ", what, bad, nr);
+        compare_profiles(cseg_segment_profile(one), cseg_segment_profile(many), what);
+        compare_models(cseg_segment_model(one), cseg_segment_model(many), what);
+        CHECK(cseg_segment_json(many) == NULL, "%s: segments.json made over processes", what);
+    }
+    cseg_segment_free(one);
+    cseg_segment_free(many);
+    cseg_table_free(all);
+    cseg_table_free(part);
+}
+
+/* Refused alike on every rank, with the same message. */
+static void refused(const cseg_segment_params *p, const char *want, const char *what)
+{
+    size_t r0, nr, n = 2000;
+    cseg_mpi_kmeans_split(MPI_COMM_WORLD, n, &r0, &nr);
+    cseg_table *part = make(n, r0, r0 + nr);
+    cseg_segmentation *s = NULL;
+    cseg_diag d;
+    int rc = cseg_mpi_segment_customers(MPI_COMM_WORLD, &s, part, "id", p, &d);
+    CHECK(rc == CSEG_EINVAL && !s && strstr(d.msg, want), "%s: %d %s", what, rc, d.msg);
+    cseg_segment_free(s);
+    cseg_table_free(part);
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    p.n_init = 2;
+    p.silhouette_sample = 2000;
+    p.k = 4;
+    check(140000, &p, "k = 4, 140,000 customers");
+    p.k = 0;
+    p.k_max = 5;
+    p.k_sample = 5000;
+    check(140000, &p, "k in 2..5 chosen on 5,000 of 140,000");
+    p.k_max = 3;
+    p.k_sample = 0;
+    p.n_init = 1;
+    check(70000, &p, "k in 2..3 chosen on all 70,000");
+    cseg_segment_params_init(&p);
+    p.algo = CSEG_ALGO_GMM;
+    refused(&p, "not spread", "mixtures");
+    cseg_segment_params_init(&p);
+    p.pca = 2;
+    refused(&p, "pca", "PCA");
+    return finish();
+}

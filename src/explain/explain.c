@@ -9,6 +9,7 @@
 #include "../table/internal.h"
 #include "custseg/explain.h"
 #include "custseg/tree.h"
+#include "internal.h"
 
 size_t cseg_explain_n_features(const cseg_model *m)
 {
@@ -117,6 +118,7 @@ typedef struct col {
     const double *x;
     double med;
     const int32_t *code;
+    const int32_t *to; /* the table's code -> its level among all pieces' (NULL: the same) */
     int32_t lvl;
 } col;
 
@@ -124,7 +126,7 @@ typedef struct col {
 static double col_value(const col *c, size_t r)
 {
     if (c->code)
-        return c->code[r] == c->lvl;
+        return (c->to && c->code[r] >= 0 ? c->to[c->code[r]] : c->code[r]) == c->lvl;
     return isnan(c->x[r]) ? c->med : fmax(-FLT_MAX, fmin(FLT_MAX, c->x[r])); /* the tree's floats */
 }
 
@@ -252,38 +254,85 @@ static void walk(walker *w, size_t node)
 }
 
 /* The surrogate's columns: numbers (a missing value as the median of all
- * customers') and one column per level of a text column; X their values for
- * every step-th customer (ns rows). */
-static int surrogate_columns(const cseg_model *m, const cseg_table *t, size_t step, double **X,
-                             size_t *ns, col **cols, size_t *q, cseg_diag *d)
+ * customers') and one column per level of a text column (the levels of
+ * every piece, sc; each column's map from the table's codes in *maps, one
+ * per input, malloc'ed). sc NULL: one process. */
+static int surrogate_columns(const cseg_model *m, const cseg_table *t, const cseg__split_comm *sc,
+                             col **cols, size_t *q, int32_t ***maps, cseg_diag *d)
 {
     const cseg_prep *pp = cseg_model_prep(m);
-    size_t n = cseg_table_n_rows(t), nq = 0, cap = 0;
-    *X = NULL;
+    size_t n = cseg_table_n_rows(t), nq = 0, cap = 0, ni = cseg_prep_n_inputs(pp);
     *cols = NULL;
     *q = 0;
-    *ns = (n + step - 1) / step;
-    for (size_t i = 0; i < cseg_prep_n_inputs(pp); i++) {
-        long j = cseg_table_find(t, cseg_prep_input_name(pp, i));
-        if (j < 0)
-            return cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0, "no column \"%s\"",
-                              cseg_prep_input_name(pp, i));
-        cap += cseg_table_col_type(t, (size_t)j) == CSEG_COL_TEXT
-                   ? cseg_table_n_levels(t, (size_t)j)
-                   : 1;
-    }
+    *maps = calloc(ni ? ni : 1, sizeof **maps);
+    char ***lvs = calloc(ni ? ni : 1, sizeof *lvs);
+    size_t *nlv = calloc(ni ? ni : 1, sizeof *nlv);
     double *tmp = malloc((n ? n : 1) * sizeof *tmp);
-    col *cl = calloc(cap ? cap : 1, sizeof *cl);
-    int rc = tmp && cl ? 0 : CSEG_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < cseg_prep_n_inputs(pp); i++) {
+    uint64_t bad = !*maps || !lvs || !nlv || !tmp;
+    int rc = sc ? sc->sum(sc->ctx, &bad, 1, NULL, 0) : 0;
+    if (rc == 0 && bad)
+        rc = CSEG_ENOMEM;
+    /* The levels first (every piece's, in their order): the columns' count. */
+    for (size_t i = 0; rc == 0 && i < ni; i++) {
+        long j = cseg_table_find(t, cseg_prep_input_name(pp, i));
+        if (j < 0) {
+            rc = cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0, "no column \"%s\"",
+                            cseg_prep_input_name(pp, i));
+            break;
+        }
+        if (cseg_table_col_type(t, (size_t)j) != CSEG_COL_TEXT) {
+            cap++;
+            continue;
+        }
+        size_t nl = cseg_table_n_levels(t, (size_t)j), ng = nl;
+        char **lv = calloc(nl ? nl : 1, sizeof *lv);
+        int lrc = lv ? 0 : CSEG_ENOMEM;
+        for (size_t l = 0; lrc == 0 && l < nl; l++)
+            if (!(lv[l] = cseg__strdup(cseg_table_level(t, (size_t)j, (int32_t)l))))
+                lrc = CSEG_ENOMEM;
+        if (lrc < 0) {
+            for (size_t l = 0; lv && l < nl; l++)
+                free(lv[l]);
+            free(lv);
+            lv = NULL;
+            ng = 0;
+        }
+        lvs[i] = lv;
+        nlv[i] = ng;
+        if (sc && (lrc = sc->levels(sc->ctx, lrc, &lvs[i], &nlv[i], d)) == 0) {
+            /* This piece's code of each level -> its place among all. */
+            int32_t *to = malloc((nl ? nl : 1) * sizeof *to);
+            bad = !to;
+            if ((lrc = sc->sum(sc->ctx, &bad, 1, NULL, 0)) == 0 && bad)
+                lrc = CSEG_ENOMEM;
+            for (size_t l = 0; lrc == 0 && l < nl; l++) {
+                const char *name = cseg_table_level(t, (size_t)j, (int32_t)l);
+                size_t g = 0;
+                while (g < nlv[i] && strcmp(lvs[i][g], name) != 0)
+                    g++;
+                to[l] = (int32_t)g;
+            }
+            (*maps)[i] = to;
+        }
+        rc = lrc;
+        cap += nlv[i];
+    }
+    col *cl = rc == 0 ? calloc(cap ? cap : 1, sizeof *cl) : NULL;
+    bad = rc == 0 && !cl;
+    if (rc == 0 && sc && (rc = sc->sum(sc->ctx, &bad, 1, NULL, 0)) == 0 && bad)
+        rc = CSEG_ENOMEM;
+    if (rc == 0 && !sc && bad)
+        rc = CSEG_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < ni; i++) {
         const char *name = cseg_prep_input_name(pp, i);
         size_t j = (size_t)cseg_table_find(t, name);
         if (cseg_table_col_type(t, j) == CSEG_COL_TEXT) {
-            for (size_t l = 0; rc == 0 && l < cseg_table_n_levels(t, j); l++, nq++) {
+            for (size_t l = 0; rc == 0 && l < nlv[i]; l++, nq++) {
                 if (!(cl[nq].name = cseg__strdup(name)) ||
-                    !(cl[nq].level = cseg__strdup(cseg_table_level(t, j, (int32_t)l))))
+                    !(cl[nq].level = cseg__strdup(lvs[i][l])))
                     rc = CSEG_ENOMEM;
                 cl[nq].code = cseg_table_codes(t, j);
+                cl[nq].to = (*maps)[i];
                 cl[nq].lvl = (int32_t)l;
             }
             continue;
@@ -295,10 +344,22 @@ static int surrogate_columns(const cseg_model *m, const cseg_table *t, size_t st
         for (size_t r = 0; r < n; r++)
             if (!isnan(x[r]))
                 tmp[mm++] = x[r];
+        uint64_t c[2] = {mm, n};
+        if (sc && (rc = sc->sum(sc->ctx, c, 2, NULL, 0)) < 0)
+            break;
         double med = 0; /* needed only when a value is missing */
-        if (mm > 0 && mm < n) {
-            cseg__sort_doubles(tmp, mm);
-            med = mm % 2 ? tmp[mm / 2] : (tmp[mm / 2 - 1] + tmp[mm / 2]) / 2;
+        if (c[0] > 0 && c[0] < c[1]) {
+            uint64_t all = c[0], rk[2] = {(all - 1) / 2, all / 2};
+            double v[2];
+            if (sc) {
+                if ((rc = sc->select(sc->ctx, tmp, mm, rk, 2, v, d)) < 0)
+                    break;
+            } else {
+                cseg__sort_doubles(tmp, mm);
+                v[0] = tmp[rk[0]];
+                v[1] = tmp[rk[1]];
+            }
+            med = all % 2 ? v[1] : (v[0] + v[1]) / 2;
         }
         if (!(cl[nq].name = cseg__strdup(name)))
             rc = CSEG_ENOMEM;
@@ -307,16 +368,74 @@ static int surrogate_columns(const cseg_model *m, const cseg_table *t, size_t st
         nq++;
     }
     free(tmp);
-    double *Xc = rc == 0 ? malloc((*ns ? *ns : 1) * (nq ? nq : 1) * sizeof *Xc) : NULL;
-    if (rc == 0 && !Xc)
-        rc = CSEG_ENOMEM;
-    for (size_t r = 0; rc == 0 && r < *ns; r++)
-        for (size_t c = 0; c < nq; c++)
-            Xc[r * nq + c] = col_value(&cl[c], r * step);
-    *X = Xc;
+    for (size_t i = 0; lvs && i < ni; i++) {
+        for (size_t l = 0; lvs[i] && l < nlv[i]; l++)
+            free(lvs[i][l]);
+        free(lvs[i]);
+    }
+    free(lvs);
+    free(nlv);
     *cols = cl;
     *q = nq;
     return rc;
+}
+
+static void free_surrogate(const cseg_model *m, col *cols, size_t q, int32_t **maps)
+{
+    for (size_t j = 0; cols && j < q; j++) {
+        free(cols[j].name);
+        free(cols[j].level);
+    }
+    free(cols);
+    size_t ni = cseg_model_prep(m) ? cseg_prep_n_inputs(cseg_model_prep(m)) : 0;
+    for (size_t i = 0; maps && i < ni; i++)
+        free(maps[i]);
+    free(maps);
+}
+
+/* The values of rows g = 0, step, 2 step ... of all the customers (ns
+ * rows, w values each): fill(ctx, i, out) writes local row i's; every
+ * piece's rows gathered in piece order (km NULL: one process, n rows). */
+static int strided_rows(const cseg__km_comm *km, size_t n, size_t step, size_t ns, size_t w,
+                        void (*fill)(void *ctx, size_t i, double *out), void *ctx, double **out)
+{
+    size_t row0 = km ? km->row0 : 0, first = (row0 + step - 1) / step, mine = 0;
+    for (size_t g = first * step; g < row0 + n && g / step < ns; g += step)
+        mine++;
+    double *own = malloc((mine ? mine : 1) * w * sizeof *own);
+    double *all = km ? malloc((ns ? ns : 1) * w * sizeof *all) : own;
+    uint64_t bad = !own || !all;
+    int rc = km ? km->sum(km->ctx, &bad, 1) : 0;
+    if (rc == 0 && bad)
+        rc = CSEG_ENOMEM;
+    for (size_t r = 0; rc == 0 && r < mine; r++)
+        fill(ctx, (first + r) * step - row0, own + r * w);
+    size_t got = 0;
+    if (rc == 0 && km && (rc = km->allgatherv(km->ctx, own, mine * w, all, &got)) == 0 &&
+        got != ns * w)
+        rc = CSEG_EINVAL;
+    if (km)
+        free(own);
+    if (rc < 0) {
+        free(all);
+        all = NULL;
+    }
+    *out = all;
+    return rc;
+}
+
+typedef struct surrogate_fill {
+    const col *cols;
+    size_t q;
+    const int32_t *labels;
+} surrogate_fill;
+
+static void fill_surrogate(void *ctx, size_t i, double *out)
+{
+    const surrogate_fill *f = ctx;
+    for (size_t c = 0; c < f->q; c++)
+        out[c] = col_value(&f->cols[c], i);
+    out[f->q] = f->labels[i];
 }
 
 void cseg_rules_free(cseg_rules *r)
@@ -330,38 +449,76 @@ void cseg_rules_free(cseg_rules *r)
 int cseg_explain_rules(const cseg_model *m, const cseg_table *customers, const int32_t *labels,
                        size_t max_depth, cseg_rules *out, cseg_diag *d)
 {
+    return cseg__explain_rules_split(m, customers, labels, max_depth, NULL, NULL, out, d);
+}
+
+int cseg__explain_rules_split(const cseg_model *m, const cseg_table *customers,
+                              const int32_t *labels, size_t max_depth, const cseg__split_comm *sc,
+                              const cseg__km_comm *km, cseg_rules *out, cseg_diag *d)
+{
     memset(out, 0, sizeof *out);
     size_t n = cseg_table_n_rows(customers), k = cseg_model_k(m), q = 0;
     if (!cseg_model_prep(m) || k == 0)
         return cseg__diag(d, CSEG_ENOTFIT, NULL, 0, 0, "the model has no pipeline or segments");
-    if (n == 0)
+    size_t n_all = km ? km->n_all : n;
+    if (n_all == 0)
         return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "no customers");
-    double *X = NULL, *lo = NULL, *hi = NULL;
+    double *X = NULL, *lo = NULL, *hi = NULL, *count = NULL;
     col *cols = NULL;
+    int32_t **maps = NULL;
     signed char *is = NULL;
-    size_t *seg_size = calloc(k, sizeof *seg_size);
+    /* Per segment its customers, then a label out of range (the same
+     * failure on every piece). */
+    uint64_t *seg_size = calloc(k + 1, sizeof *seg_size);
     cseg_tree *tree = NULL;
     /* Above CSEG_RULES_MAX_ROWS customers the tree grows on every step-th one:
      * the rules of a few levels are as sure from a sample of that size,
      * and growing it was most of the time of segmenting a million. Their
      * support, precision, recall and the fidelity count every customer. */
-    size_t step = n > CSEG_RULES_MAX_ROWS ? (n + CSEG_RULES_MAX_ROWS - 1) / CSEG_RULES_MAX_ROWS : 1;
-    size_t ns = 0;
-    double *count = NULL;
+    size_t step =
+        n_all > CSEG_RULES_MAX_ROWS ? (n_all + CSEG_RULES_MAX_ROWS - 1) / CSEG_RULES_MAX_ROWS : 1;
+    size_t ns = (n_all + step - 1) / step;
     int32_t *ys = NULL;
-    int rc = seg_size ? surrogate_columns(m, customers, step, &X, &ns, &cols, &q, d) : CSEG_ENOMEM;
+    uint64_t bad = !seg_size;
+    int rc = sc ? sc->sum(sc->ctx, &bad, 1, NULL, 0) : 0;
+    if (rc == 0 && bad)
+        rc = CSEG_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (labels[i] < 0 || (size_t)labels[i] >= k)
-            rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "row %zu: segment out of range", i);
+            seg_size[k] = seg_size[k] ? seg_size[k] : i + 1;
         else
             seg_size[labels[i]]++;
     }
+    if (rc == 0 && sc)
+        rc = sc->sum(sc->ctx, seg_size, k + 1, NULL, 0);
+    if (rc == 0 && seg_size[k] && sc)
+        rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "a segment out of range");
+    else if (rc == 0 && seg_size[k])
+        rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "row %zu: segment out of range",
+                        (size_t)seg_size[k] - 1);
+    if (rc == 0)
+        rc = surrogate_columns(m, customers, sc, &cols, &q, &maps, d);
     if (rc == 0 && q == 0)
         rc = cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "no number or text columns to write rules on");
-    if (rc == 0 && !(ys = malloc(ns * sizeof *ys)))
-        rc = CSEG_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < ns; i++)
-        ys[i] = labels[i * step];
+    /* The sample's values and labels, q + 1 a row. */
+    double *S = NULL;
+    surrogate_fill sf = {cols, q, labels};
+    if (rc == 0)
+        rc = strided_rows(km, n, step, ns, q + 1, fill_surrogate, &sf, &S);
+    if (rc == 0) {
+        X = malloc(ns * (q ? q : 1) * sizeof *X);
+        ys = malloc(ns * sizeof *ys);
+        bad = !X || !ys;
+        if (sc && (rc = sc->sum(sc->ctx, &bad, 1, NULL, 0)) < 0)
+            bad = 0;
+        if (rc == 0 && bad)
+            rc = CSEG_ENOMEM;
+    }
+    for (size_t r = 0; rc == 0 && r < ns; r++) {
+        memcpy(X + r * q, S + r * (q + 1), q * sizeof *X);
+        ys[r] = (int32_t)S[r * (q + 1) + q];
+    }
+    free(S);
     if (rc == 0) {
         cseg_tree_params tp;
         cseg_tree_params_init(&tp);
@@ -372,10 +529,17 @@ int cseg_explain_rules(const cseg_model *m, const cseg_table *customers, const i
     free(ys);
     if (rc == 0 && step > 1) { /* the leaves' counts over every customer, a block at a time */
         enum { B = 4096 };
+        size_t nn = cseg_tree_n_nodes(tree) * k;
         double *blk = malloc(B * q * sizeof *blk);
         int32_t leaf[B];
-        count = calloc(cseg_tree_n_nodes(tree) * k, sizeof *count);
-        rc = count && blk ? 0 : CSEG_ENOMEM;
+        uint64_t *cnt = calloc(nn + 1, sizeof *cnt);
+        count = malloc(nn * sizeof *count);
+        bad = !count || !blk || !cnt;
+        if (sc && (rc = sc->sum(sc->ctx, &bad, 1, NULL, 0)) < 0)
+            bad = 0;
+        if (rc == 0 && bad)
+            rc = CSEG_ENOMEM;
+        int counted = rc == 0; /* on every piece alike */
         for (size_t r0 = 0; rc == 0 && r0 < n; r0 += B) {
             size_t nb = n - r0 < B ? n - r0 : B;
             for (size_t r = 0; r < nb; r++)
@@ -383,15 +547,28 @@ int cseg_explain_rules(const cseg_model *m, const cseg_table *customers, const i
                     blk[r * q + c] = col_value(&cols[c], r0 + r);
             if ((rc = cseg_tree_apply(tree, blk, nb, leaf)) == 0)
                 for (size_t r = 0; r < nb; r++)
-                    count[(size_t)leaf[r] * k + (size_t)labels[r0 + r]] += 1;
+                    cnt[(size_t)leaf[r] * k + (size_t)labels[r0 + r]]++;
         }
+        if (sc && counted) { /* the counts of all; a failure on one piece, every piece's */
+            int failed = rc < 0, r2;
+            cnt[nn] = (uint64_t)failed;
+            if ((r2 = sc->sum(sc->ctx, cnt, nn + 1, NULL, 0)) < 0)
+                rc = r2;
+            else if (cnt[nn] && !failed)
+                rc = CSEG_ENOMEM;
+        }
+        for (size_t c = 0; rc == 0 && c < nn; c++)
+            count[c] = (double)cnt[c];
+        free(cnt);
         free(blk);
     }
+    size_t *sizes = NULL;
     if (rc == 0) {
         lo = malloc(q * sizeof *lo);
         hi = malloc(q * sizeof *hi);
         is = malloc(q);
-        rc = lo && hi && is ? 0 : CSEG_ENOMEM;
+        sizes = malloc(k * sizeof *sizes);
+        rc = lo && hi && is && sizes ? 0 : CSEG_ENOMEM;
     }
     if (rc == 0) {
         for (size_t j = 0; j < q; j++) {
@@ -399,6 +576,8 @@ int cseg_explain_rules(const cseg_model *m, const cseg_table *customers, const i
             hi[j] = INFINITY;
             is[j] = -1;
         }
+        for (size_t s = 0; s < k; s++)
+            sizes[s] = (size_t)seg_size[s];
         walker w = {cseg_tree_nodes(tree),
                     count ? count : cseg_tree_values(tree),
                     k,
@@ -407,7 +586,7 @@ int cseg_explain_rules(const cseg_model *m, const cseg_table *customers, const i
                     lo,
                     hi,
                     is,
-                    seg_size,
+                    sizes,
                     out,
                     0};
         walk(&w, 0);
@@ -415,17 +594,14 @@ int cseg_explain_rules(const cseg_model *m, const cseg_table *customers, const i
         double right = 0;
         for (size_t i = 0; i < out->n; i++)
             right += out->rule[i].precision * (double)out->rule[i].support;
-        out->fidelity = right / (double)n;
+        out->fidelity = right / (double)n_all;
         out->depth = cseg_tree_depth(tree);
         qsort(out->rule, out->n, sizeof *out->rule, cmp_rule);
     }
     cseg_tree_free(tree);
     free(count);
-    for (size_t j = 0; cols && j < q; j++) {
-        free(cols[j].name);
-        free(cols[j].level);
-    }
-    free(cols), free(X), free(lo), free(hi), free(is), free(seg_size);
+    free_surrogate(m, cols, q, maps);
+    free(X), free(lo), free(hi), free(is), free(seg_size), free(sizes);
     if (rc < 0) {
         cseg_rules_free(out);
         memset(out, 0, sizeof *out);
@@ -573,6 +749,104 @@ int cseg_explain_importance(const cseg_model *m, const cseg_table *customers, si
     if (rc == CSEG_ENOCOL)
         return cseg__diag(d, rc, NULL, 0, 0, "a column of the model is missing");
     return rc;
+}
+
+/* Rows of the model's inputs for the sample table: numbers as they are,
+ * text as the code among every piece's levels (-1: missing). */
+typedef struct input_fill {
+    const double **num;
+    const int32_t **code, **to;
+    size_t ni;
+} input_fill;
+
+static void fill_inputs(void *ctx, size_t i, double *out)
+{
+    const input_fill *f = ctx;
+    for (size_t c = 0; c < f->ni; c++)
+        out[c] = f->num[c]           ? f->num[c][i]
+                 : f->code[c][i] < 0 ? -1
+                                     : (double)(f->to[c] ? f->to[c][f->code[c][i]] : f->code[c][i]);
+}
+
+int cseg__explain_importance_split(const cseg_model *m, const cseg_table *customers,
+                                   size_t n_repeats, size_t max_rows, uint64_t seed,
+                                   double *importance, double *sd, const cseg__split_comm *sc,
+                                   const cseg__km_comm *km, cseg_diag *d)
+{
+    if (!km)
+        return cseg_explain_importance(m, customers, n_repeats, max_rows, seed, importance, sd, d);
+    const cseg_prep *pp = cseg_model_prep(m);
+    if (!pp)
+        return cseg__diag(d, CSEG_ENOTFIT, NULL, 0, 0, "the model has no pipeline");
+    size_t n = cseg_table_n_rows(customers), n_all = km->n_all, ni = cseg_prep_n_inputs(pp);
+    if (n_all == 0)
+        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "no customers");
+    size_t step = max_rows && n_all > max_rows ? (n_all + max_rows - 1) / max_rows : 1,
+           rows = (n_all + step - 1) / step;
+    /* The surrogate's columns give each text input's levels among all and
+     * this piece's map to them; numbers are taken as they are. */
+    col *cols = NULL;
+    size_t q = 0;
+    int32_t **maps = NULL;
+    int rc = surrogate_columns(m, customers, sc, &cols, &q, &maps, d);
+    input_fill f = {calloc(ni ? ni : 1, sizeof *f.num), calloc(ni ? ni : 1, sizeof *f.code),
+                    (const int32_t **)maps, ni};
+    uint64_t bad = rc == 0 && (!f.num || !f.code);
+    if (rc == 0 && (rc = sc->sum(sc->ctx, &bad, 1, NULL, 0)) == 0 && bad)
+        rc = CSEG_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < ni; i++) {
+        size_t j = (size_t)cseg_table_find(customers, cseg_prep_input_name(pp, i));
+        if (cseg_table_col_type(customers, j) == CSEG_COL_TEXT)
+            f.code[i] = cseg_table_codes(customers, j);
+        else
+            f.num[i] = cseg_table_numbers(customers, j);
+    }
+    double *S = NULL;
+    if (rc == 0)
+        rc = strided_rows(km, n, step, rows, ni, fill_inputs, &f, &S);
+    /* The sample as a table of its own (text: the levels of all), then the
+     * one-process importance on all of its rows. */
+    cseg_table *t = NULL;
+    double *num = rc == 0 ? malloc((rows ? rows : 1) * sizeof *num) : NULL;
+    int32_t *code = rc == 0 ? malloc((rows ? rows : 1) * sizeof *code) : NULL;
+    if (rc == 0 && (!num || !code))
+        rc = CSEG_ENOMEM;
+    if (rc == 0)
+        rc = cseg_table_create(&t, rows);
+    size_t c0 = 0; /* the surrogate's first column of input i */
+    for (size_t i = 0; rc == 0 && i < ni; i++) {
+        const char *name = cseg_prep_input_name(pp, i);
+        if (f.num[i]) {
+            for (size_t r = 0; r < rows; r++)
+                num[r] = S[r * ni + i];
+            rc = cseg_table_add_numbers(t, name, num);
+            c0++;
+            continue;
+        }
+        size_t nl = 0;
+        while (c0 + nl < q && cols[c0 + nl].level && strcmp(cols[c0 + nl].name, name) == 0 &&
+               cols[c0 + nl].lvl == (int32_t)nl)
+            nl++;
+        const char **lv = malloc((nl ? nl : 1) * sizeof *lv);
+        if (!lv) {
+            rc = CSEG_ENOMEM;
+            break;
+        }
+        for (size_t l = 0; l < nl; l++)
+            lv[l] = cols[c0 + l].level;
+        for (size_t r = 0; r < rows; r++)
+            code[r] = (int32_t)S[r * ni + i];
+        rc = cseg_table_add_text(t, name, lv, nl, code);
+        free(lv);
+        c0 += nl;
+    }
+    free(S), free(num), free(code), free(f.num), free(f.code);
+    free_surrogate(m, cols, q, maps);
+    /* The same code on every piece: each holds the same table now. */
+    if (rc == 0)
+        rc = cseg_explain_importance(m, t, n_repeats, 0, seed, importance, sd, d);
+    cseg_table_free(t);
+    return rc == CSEG_ENOMEM ? cseg__diag(d, rc, NULL, 0, 0, "out of memory") : rc;
 }
 
 int cseg_explain_classifier(const cseg_model *m, const cseg_table *customers, int32_t *segment,

@@ -36,27 +36,105 @@ int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier, co
                      const size_t *rows, const char *id_column, const char *revenue_column,
                      const char *const *names, cseg__warnings *w)
 {
-    int flags = 0;
-    size_t *cnt = calloc(k ? k : 1, sizeof *cnt);
-    if (!cnt)
-        return CSEG_ENOMEM;
+    return cseg__degenerate_split(labels, n, k, outlier, t, rows, id_column, revenue_column, names,
+                                  w, NULL);
+}
+
+/* Whether every piece's segments are each one level of the column, the
+ * same level on every piece, and not all the same: each piece's finding
+ * (impure, or per segment unseen or the level's text) to every piece. */
+static int pure_everywhere(const cseg_table *t, size_t j, size_t k, const int32_t *lvl, int pure,
+                           const cseg__seg_split *split, int *out)
+{
+    size_t len = 1;
+    for (size_t s = 0; s < k; s++)
+        len += 1 + (pure && lvl[s] >= 0 ? strlen(cseg_table_level(t, j, lvl[s])) + 1 : 0);
+    char *mine = malloc(len), *all = NULL, *o = mine;
+    size_t total = 0;
+    uint64_t bad = !mine;
+    int rc = split->sc->sum(split->sc->ctx, &bad, 1, NULL, 0);
+    if (rc == 0 && bad)
+        rc = CSEG_ENOMEM;
+    if (rc < 0) {
+        free(mine);
+        return rc;
+    }
+    *o++ = (char)pure;
+    for (size_t s = 0; s < k; s++) {
+        int seen = pure && lvl[s] >= 0;
+        *o++ = (char)seen;
+        if (seen)
+            o = stpcpy(o, cseg_table_level(t, j, lvl[s])) + 1;
+    }
+    rc = split->allgather(split->ctx, mine, len, &all, &total);
+    free(mine);
+    const char **first = rc == 0 ? calloc(k ? k : 1, sizeof *first) : NULL;
+    bad = rc == 0 && !first;
+    if (rc == 0 && (rc = split->sc->sum(split->sc->ctx, &bad, 1, NULL, 0)) == 0 && bad)
+        rc = CSEG_ENOMEM;
+    int ok = 1;
+    for (const char *p = all; rc == 0 && p < all + total;) {
+        ok &= *p++ != 0;
+        for (size_t s = 0; s < k; s++) {
+            if (!*p++)
+                continue;
+            if (!first[s])
+                first[s] = p;
+            else
+                ok &= strcmp(first[s], p) == 0;
+            p += strlen(p) + 1;
+        }
+    }
+    int distinct = 0;
+    for (size_t s = 1; rc == 0 && s < k; s++)
+        distinct |= first[s] && first[0] && strcmp(first[s], first[0]) != 0;
+    *out = ok && distinct;
+    free(first);
+    free(all);
+    return rc;
+}
+
+int cseg__degenerate_split(const int32_t *labels, size_t n, size_t k, long outlier,
+                           const cseg_table *t, const size_t *rows, const char *id_column,
+                           const char *revenue_column, const char *const *names, cseg__warnings *w,
+                           const cseg__seg_split *split)
+{
+    int flags = 0, rc = 0;
+    uint64_t *cnt = calloc(k + 2, sizeof *cnt); /* per segment; the customers; a failure */
+    int32_t *lvl = malloc((k ? k : 1) * sizeof *lvl);
+    if (split) {
+        uint64_t bad = !cnt || !lvl;
+        if ((rc = split->sc->sum(split->sc->ctx, &bad, 1, NULL, 0)) == 0 && bad)
+            rc = CSEG_ENOMEM;
+    } else if (!cnt || !lvl) {
+        rc = CSEG_ENOMEM;
+    }
+    if (rc < 0) {
+        free(cnt);
+        free(lvl);
+        return rc;
+    }
     for (size_t i = 0; i < n; i++)
         if (labels[i] >= 0 && (size_t)labels[i] < k)
             cnt[labels[i]]++;
-    size_t big = 0;
+    cnt[k] = n;
+    if (split && (rc = split->sc->sum(split->sc->ctx, cnt, k + 1, NULL, 0)) < 0)
+        goto out;
+    size_t big = 0, n_all = (size_t)cnt[k];
     for (size_t s = 1; s < k; s++)
         if (cnt[s] > cnt[big])
             big = s;
-    if (k >= 2 && n && (double)cnt[big] > DOMINANT_SHARE * (double)n) {
+    if (k >= 2 && n_all && (double)cnt[big] > DOMINANT_SHARE * (double)n_all) {
         flags |= 1;
         cseg__warn(w, "dominant",
                    "segment %zu (%s) holds %.1f%% of the customers: the segments barely "
                    "tell them apart",
-                   big + 1, names ? names[big] : "", 100.0 * (double)cnt[big] / (double)n);
+                   big + 1, names ? names[big] : "", 100.0 * (double)cnt[big] / (double)n_all);
     }
     long jr = t && revenue_column ? cseg_table_find(t, revenue_column) : -1;
     const double *rev = jr >= 0 ? cseg_table_numbers(t, (size_t)jr) : NULL;
-    if (outlier != -1 && rev) {
+    /* Outliers are DBSCAN's, which is not spread over pieces. */
+    if (outlier != -1 && rev && !split) {
         double tot = 0, out = 0;
         for (size_t i = 0; i < n; i++) {
             double v = rev[rows ? rows[i] : i];
@@ -74,13 +152,14 @@ int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier, co
                        100.0 * out / tot);
         }
     }
-    /* An exact split on a text column: each segment one level, not all the same. */
-    int32_t *lvl = malloc((k ? k : 1) * sizeof *lvl);
-    for (size_t j = 0; t && lvl && j < cseg_table_n_cols(t) && k >= 2; j++) {
+    /* An exact split on a text column: each segment one level, not all the
+     * same. (Text by its type: an empty piece may have no codes.) */
+    for (size_t j = 0; t && j < cseg_table_n_cols(t) && k >= 2; j++) {
         const int32_t *code = cseg_table_codes(t, j);
         const char *name = cseg_table_col_name(t, j);
-        if (!code || (id_column && strcmp(name, id_column) == 0) ||
-            strcmp(name, "segment_name") == 0 || strcmp(name, CSEG_RFM_COL_CODE) == 0)
+        if (cseg_table_col_type(t, j) != CSEG_COL_TEXT ||
+            (id_column && strcmp(name, id_column) == 0) || strcmp(name, "segment_name") == 0 ||
+            strcmp(name, CSEG_RFM_COL_CODE) == 0)
             continue;
         for (size_t s = 0; s < k; s++)
             lvl[s] = -2; /* unseen */
@@ -94,10 +173,17 @@ int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier, co
             else if (lvl[s] != c)
                 pure = 0;
         }
-        int distinct = 0;
-        for (size_t s = 1; s < k && pure; s++)
-            distinct |= lvl[s] != -2 && lvl[0] != -2 && lvl[s] != lvl[0];
-        if (pure && distinct) {
+        int found = 0;
+        if (split) {
+            if ((rc = pure_everywhere(t, j, k, lvl, pure, split, &found)) < 0)
+                goto out;
+        } else {
+            int distinct = 0;
+            for (size_t s = 1; s < k && pure; s++)
+                distinct |= lvl[s] != -2 && lvl[0] != -2 && lvl[s] != lvl[0];
+            found = pure && distinct;
+        }
+        if (found) {
             flags |= 4;
             cseg__warn(w, "categorical_split",
                        "the segments split exactly on the column \"%s\" (each "
@@ -107,7 +193,8 @@ int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier, co
             break;
         }
     }
+out:
     free(lvl);
     free(cnt);
-    return flags;
+    return rc < 0 ? rc : flags;
 }

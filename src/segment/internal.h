@@ -27,6 +27,14 @@ typedef struct cseg__seg_split {
      * of them drawn as one process draws them). */
     int (*silhouette)(void *ctx, const double *X, size_t n, size_t d, const int32_t *labels,
                       const cseg_silhouette_params *p, double *score);
+    /* Every piece's len bytes at mine, in piece order, to every piece: *all
+     * (malloc'ed; NULL on failure) holds *total bytes. */
+    int (*allgather)(void *ctx, const void *mine, size_t len, char **all, size_t *total);
+    /* Bytes to each piece: send holds count[q] bytes for piece q, pieces in
+     * order; *recv (malloc'ed) receives what each piece sent this one,
+     * pieces in order, got[q] bytes from piece q (count and got: km->size
+     * entries). */
+    int (*exchange)(void *ctx, const char *send, const size_t *count, char **recv, size_t *got);
 } cseg__seg_split;
 
 /* One candidate k of one algorithm: the public row plus the labels and the
@@ -155,6 +163,14 @@ typedef struct cseg__warnings {
 int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier,
                      const cseg_table *t, const size_t *rows, const char *id_column,
                      const char *revenue_column, const char *const *names, cseg__warnings *w);
+
+/* cseg__degenerate over every piece's rows (split NULL: one process;
+ * rows must be NULL with pieces); every piece gets the same flags and
+ * warnings. */
+int cseg__degenerate_split(const int32_t *labels, size_t n, size_t k, long outlier,
+                           const cseg_table *t, const size_t *rows, const char *id_column,
+                           const char *revenue_column, const char *const *names, cseg__warnings *w,
+                           const cseg__seg_split *split);
 
 /* A warning (code, then printf's format) added to w, unless w is NULL or full. */
 int cseg__warn(cseg__warnings *w, const char *code, const char *fmt, ...)

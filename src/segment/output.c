@@ -7,12 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "custseg/report.h"
-#include "internal.h"
-#include "../table/internal.h"
-#include "custseg/explain.h"
 #include "../clv/internal.h"
 #include "../core/internal.h"
+#include "../explain/internal.h"
+#include "../table/internal.h"
+#include "custseg/explain.h"
+#include "custseg/report.h"
+#include "internal.h"
 
 json_t *cseg__jnum(double v)
 {
@@ -106,7 +107,7 @@ static json_t *model_json(const cseg_segmentation *r)
      * table's row holds the sample's). */
     const cseg_candidate *F = r->fit.has_final ? &r->fit.final : &r->cands[r->fit.chosen];
     const cseg_model *m = r->in.model;
-    size_t n = r->n, sil_n = cseg__sil_sample(p, n);
+    size_t n = r->n_all, sil_n = cseg__sil_sample(p, n);
     json_t *mj = json_object();
     json_object_set_new(mj, "algorithm", cseg__jstr(cseg_algo_name(p->algo)));
     json_object_set_new(mj, "k", json_integer((json_int_t)r->k));
@@ -235,7 +236,7 @@ static int set_meta(cseg_segmentation *r)
     const cseg_candidate *F = r->fit.has_final ? &r->fit.final : &r->cands[r->fit.chosen];
     json_t *meta = json_object();
     json_object_set_new(meta, "input", cseg__jstr(r->input_name));
-    json_object_set_new(meta, "n_customers", json_integer((json_int_t)r->n));
+    json_object_set_new(meta, "n_customers", json_integer((json_int_t)r->n_all));
     json_object_set_new(meta, "k_mode", cseg__jstr(k_mode(&r->p)));
     json_object_set_new(meta, "rule", cseg__jstr(r->fit.rule));
     json_object_set_new(meta, "inertia", cseg__jnum(F->inertia));
@@ -254,7 +255,10 @@ static int set_meta(cseg_segmentation *r)
 static int rules_json(const cseg_segmentation *r, json_t **out, cseg_diag *d)
 {
     cseg_rules rules;
-    int rc = cseg_explain_rules(r->in.model, r->in.customers, r->labels, 3, &rules, d);
+    const cseg__split_comm *sc = r->split ? r->split->sc : NULL;
+    const cseg__km_comm *km = r->split ? r->split->km : NULL;
+    int rc =
+        cseg__explain_rules_split(r->in.model, r->in.customers, r->labels, 3, sc, km, &rules, d);
     if (rc < 0)
         return rc;
     json_t *o = json_object(), *segs = json_array();
@@ -281,9 +285,12 @@ static int rules_json(const cseg_segmentation *r, json_t **out, cseg_diag *d)
     const cseg_prep *pp = cseg_model_prep(r->in.model);
     size_t nf = cseg_prep_n_inputs(pp);
     double *imp = malloc((nf ? nf : 1) * sizeof *imp), *sd = malloc((nf ? nf : 1) * sizeof *sd);
-    rc = imp && sd ? cseg_explain_importance(r->in.model, r->in.customers, 5, 20000, r->p.seed,
-                                             imp, sd, d)
-                   : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    uint64_t bad = !imp || !sd;
+    rc = sc ? sc->sum(sc->ctx, &bad, 1, NULL, 0) : 0;
+    if (rc == 0)
+        rc = !bad ? cseg__explain_importance_split(r->in.model, r->in.customers, 5, 20000,
+                                                   r->p.seed, imp, sd, sc, km, d)
+                  : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
     json_t *ji = json_array();
     for (size_t j = 0; rc == 0 && j < nf; j++)
         json_array_append_new(ji, json_pack("{s:s,s:o,s:o}", "feature", cseg_prep_input_name(pp, j),
@@ -436,7 +443,7 @@ int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d)
     json_object_set_new(root, "input", cseg__jstr(r->input_name));
     json_object_set_new(root, "input_kind", cseg__jstr(r->in.has_quality ? "transactions"
                                                                           : "customers"));
-    json_object_set_new(root, "n_customers", json_integer((json_int_t)r->n));
+    json_object_set_new(root, "n_customers", json_integer((json_int_t)r->n_all));
     json_t *warn = json_array();
     for (size_t w = 0; w < r->warn.n; w++)
         json_array_append_new(warn, json_pack("{s:s,s:s}", "code", r->warn.code[w], "message",

@@ -522,6 +522,132 @@ static long duplicate_ids(const cseg_table *t, long jid, unsigned char **dup)
     return count;
 }
 
+/* FNV-1a of s: the piece that counts an id's rows. */
+static uint64_t id_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+typedef struct id_slot {
+    const char *id; /* NULL: empty */
+    uint64_t rows, first;
+    int64_t line; /* of the first */
+} id_slot;
+
+/* duplicate_ids over every piece's rows (split): each id's rows are counted
+ * by the piece a hash of it names (its text, its row among all and the
+ * row's line sent there); returns their number and in *first_line the line
+ * of the first row among all holding such an id (0 when the table has no
+ * lines), the same on every piece; or a negative code. */
+static long duplicate_ids_split(const cseg_table *t, long jid, const cseg__seg_split *split,
+                                long *first_line)
+{
+    const int32_t *code = jid >= 0 ? cseg_table_codes(t, (size_t)jid) : NULL;
+    size_t n = cseg_table_n_rows(t), np = (size_t)split->km->size, row0 = split->km->row0;
+    uint64_t flags[2] = {code != NULL, 0}; /* a text column (the same everywhere); a failure */
+    *first_line = 0;
+    int rc = split->sc->sum(split->sc->ctx, flags, 1, NULL, 0);
+    if (rc < 0 || !flags[0])
+        return rc < 0 ? rc : 0;
+    /* The records, piece by piece: row, line, the id and its NUL. */
+    size_t *count = calloc(np, sizeof *count), *at = calloc(np, sizeof *at), total = 0;
+    size_t nl = cseg_table_n_levels(t, (size_t)jid);
+    size_t *len = calloc(nl ? nl : 1, sizeof *len);
+    char *send = NULL, *recv = NULL;
+    size_t *got = calloc(np, sizeof *got);
+    flags[1] = !count || !at || !len || !got;
+    for (size_t l = 0; !flags[1] && l < nl; l++)
+        len[l] = strlen(cseg_table_level(t, (size_t)jid, (int32_t)l)) + 1;
+    for (size_t i = 0; !flags[1] && i < n; i++)
+        if (code[i] >= 0) {
+            count[id_hash(cseg_table_level(t, (size_t)jid, code[i])) % np] += 16 + len[code[i]];
+            total += 16 + len[code[i]];
+        }
+    if (!flags[1] && !(send = malloc(total ? total : 1)))
+        flags[1] = 1;
+    if ((rc = split->sc->sum(split->sc->ctx, flags + 1, 1, NULL, 0)) == 0 && flags[1])
+        rc = CSEG_ENOMEM;
+    for (size_t q = 1; rc == 0 && q < np; q++)
+        at[q] = at[q - 1] + count[q - 1];
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (code[i] < 0)
+            continue;
+        const char *id = cseg_table_level(t, (size_t)jid, code[i]);
+        size_t q = id_hash(id) % np;
+        uint64_t row = row0 + i;
+        int64_t line = cseg_table_row_line(t, i);
+        memcpy(send + at[q], &row, 8);
+        memcpy(send + at[q] + 8, &line, 8);
+        memcpy(send + at[q] + 16, id, len[code[i]]);
+        at[q] += 16 + len[code[i]];
+    }
+    if (rc == 0)
+        rc = split->exchange(split->ctx, send, count, &recv, got);
+    free(send);
+    /* This piece's ids: a hash set of them, their rows and their first. */
+    size_t nrec = 0, bytes = 0, cap = 16;
+    for (size_t q = 0; rc == 0 && q < np; q++)
+        bytes += got[q];
+    for (size_t o = 0; rc == 0 && o < bytes; o += 16 + strlen(recv + o + 16) + 1)
+        nrec++;
+    while (cap < 2 * nrec)
+        cap *= 2;
+    id_slot *set = rc == 0 ? calloc(cap, sizeof *set) : NULL;
+    flags[1] = rc == 0 && !set;
+    if (rc == 0 && (rc = split->sc->sum(split->sc->ctx, flags + 1, 1, NULL, 0)) == 0 && flags[1])
+        rc = CSEG_ENOMEM;
+    uint64_t dups = 0, best = UINT64_MAX;
+    int64_t best_line = 0;
+    for (size_t o = 0; rc == 0 && o < bytes; o += 16 + strlen(recv + o + 16) + 1) {
+        uint64_t row;
+        int64_t line;
+        memcpy(&row, recv + o, 8);
+        memcpy(&line, recv + o + 8, 8);
+        const char *id = recv + o + 16;
+        size_t slot = (size_t)id_hash(id) & (cap - 1);
+        while (set[slot].id && strcmp(set[slot].id, id) != 0)
+            slot = (slot + 1) & (cap - 1);
+        id_slot *e = &set[slot];
+        if (!e->id) {
+            *e = (id_slot){id, 0, row, line};
+        } else if (row < e->first) {
+            e->first = row;
+            e->line = line;
+        }
+        e->rows++;
+    }
+    for (size_t sl = 0; rc == 0 && sl < cap; sl++)
+        if (set[sl].id && set[sl].rows > 1) {
+            dups++;
+            if (set[sl].first < best) {
+                best = set[sl].first;
+                best_line = set[sl].line;
+            }
+        }
+    /* Their number; the first row of all (the lowest of the pieces'
+     * firsts) and its line, from the piece that holds it. */
+    uint64_t v[2] = {dups, best != UINT64_MAX};
+    double mine = (double)best, first = 0; /* rows are below 2^53 */
+    if (rc == 0)
+        rc = split->sc->sum(split->sc->ctx, v, 2, NULL, 0);
+    static const uint64_t lowest = 0;
+    if (rc == 0 && v[1])
+        rc = split->sc->select(split->sc->ctx, &mine, best != UINT64_MAX, &lowest, 1, &first, NULL);
+    uint64_t ln = rc == 0 && v[1] && best != UINT64_MAX && (double)best == first && best_line > 0
+                      ? (uint64_t)best_line
+                      : 0;
+    if (rc == 0 && v[1])
+        rc = split->sc->sum(split->sc->ctx, &ln, 1, NULL, 0);
+    free(set), free(recv), free(count), free(at), free(len), free(got);
+    if (rc < 0)
+        return rc;
+    *first_line = (long)ln;
+    return (long)v[0];
+}
+
 static int keep_known(cseg_segmentation *r, const double *X, const int32_t *plabels)
 {
     long jid = r->in.id_column ? cseg_table_find(r->in.customers, r->in.id_column) : -1;
@@ -933,17 +1059,6 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
         blame(diag, rc, "output table");
         goto out;
     }
-    if (split) {
-        /* What is left needs every piece's rows at once: the ids' duplicates,
-         * the degenerate segmentations' checks, segments.json and the
-         * rules (not spread yet). */
-        if ((rc = agree(split, keep_k_table(r), 0, diag)) < 0)
-            goto out;
-        r->X = X;
-        r->X_dim = d;
-        X = NULL;
-        goto out;
-    }
     {
         const char **nm = calloc(r->k, sizeof *nm);
         if (!nm) {
@@ -954,21 +1069,29 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
             nm[s] = cseg_profile_name(r->prof, s);
         /* Ids on several rows: said, not hidden. */
         long jid = r->in.id_column ? cseg_table_find(r->in.customers, r->in.id_column) : -1;
-        unsigned char *dup;
-        long nd = duplicate_ids(r->in.customers, jid, &dup);
+        long nd, line = 0;
+        if (split) {
+            nd = duplicate_ids_split(r->in.customers, jid, split, &line);
+        } else {
+            unsigned char *dup;
+            nd = duplicate_ids(r->in.customers, jid, &dup);
+            if (nd > 0) {
+                const int32_t *code = cseg_table_codes(r->in.customers, (size_t)jid);
+                size_t i = 0;
+                while (!(code[i] >= 0 && dup[code[i]]))
+                    i++;
+                line = cseg_table_row_line(r->in.customers, i);
+            }
+            free(dup);
+        }
         if (nd < 0) {
             free(nm);
             rc = (int)nd;
             goto out;
         }
         if (nd > 0) {
-            const int32_t *code = cseg_table_codes(r->in.customers, (size_t)jid);
-            size_t i = 0;
-            while (!(code[i] >= 0 && dup[code[i]]))
-                i++;
             /* Where, not which: the warning goes into segments.json and the
              * report, which hold no customer's id (docs/privacy.md). */
-            long line = cseg_table_row_line(r->in.customers, i);
             char at[64] = "";
             if (line > 0)
                 snprintf(at, sizeof at, " (the first on line %ld)", line);
@@ -978,22 +1101,22 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
                        "explain)",
                        nd, nd == 1 ? "" : "s", r->in.id_column, nd == 1 ? "is" : "are", at);
         }
-        free(dup);
         /* A fixed k that the customers cannot fill: said, not hidden. */
         if (p->k && p->algo != CSEG_ALGO_DBSCAN && r->k < p->k)
             cseg__warn(&r->warn, "fewer_segments",
                        "k = %zu was asked for, but the customers form only %zu segment%s "
                        "(fewer distinct customers than k)",
                        p->k, r->k, r->k == 1 ? "" : "s");
-        rc = cseg__degenerate(r->labels, n, r->k, cseg_model_outlier_segment(r->in.model),
-                              r->table, NULL, r->in.id_column, r->in.revenue_column, nm, &r->warn);
+        rc = cseg__degenerate_split(r->labels, n, r->k, cseg_model_outlier_segment(r->in.model),
+                                    r->table, NULL, r->in.id_column, r->in.revenue_column, nm,
+                                    &r->warn, split);
         free(nm);
         if (rc < 0)
             goto out;
         for (size_t w = 0; w < r->warn.n; w++)
             cseg__log(p, CSEG_LOG_WARNING, "%s", r->warn.msg[w]);
     }
-    if ((rc = keep_k_table(r)) < 0)
+    if ((rc = agree(split, keep_k_table(r), 0, diag)) < 0)
         goto out;
     if ((rc = cseg__segment_outputs(r, diag)) == 0) {
         r->X = X; /* kept for the report, which would otherwise transform again */

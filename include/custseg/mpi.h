@@ -75,6 +75,20 @@ CSEG_API int cseg_mpi_table_read_csv(MPI_Comm comm, cseg_table **out, const char
                                      const cseg_table_read_params *p, cseg_mpi_stats *stats,
                                      cseg_diag *diag);
 
+/* The same reading, the rows then kept where they belong instead of
+ * gathered: each rank's *part holds the block of rows cseg_mpi_kmeans_split
+ * gives it (whole spans, in rank order; *row0 its first row among all; none
+ * on the last ranks when there are fewer spans than ranks), the same
+ * columns and types on every rank, text levels in the order of their first
+ * appearance in the block, lines and hashes the file's: the parts that
+ * cseg_mpi_segment_customers takes. Rows move between neighbouring ranks
+ * (a rank's range is cut at line ends, its block at spans); a file rank 0
+ * must read alone (see above) is then sent out in blocks. stats->part_bytes:
+ * the bytes the ranks sent each other. */
+CSEG_API int cseg_mpi_table_read_csv_part(MPI_Comm comm, cseg_table **part, size_t *row0,
+                                          const char *path, const cseg_table_read_params *p,
+                                          cseg_mpi_stats *stats, cseg_diag *diag);
+
 /* k-means on the rows of all the ranks of comm, each holding X (n_rows x
  * d, row-major) and optional weights: rank r's rows follow rank r - 1's,
  * and every rank's first row is a multiple of CSEG_KMEANS_SPAN (kmeans.h;

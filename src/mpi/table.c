@@ -161,8 +161,146 @@ static int read_on_first(MPI_Comm comm, int rank, cseg_table **out, const char *
     return rc;
 }
 
-int cseg_mpi_table_read_csv(MPI_Comm comm, cseg_table **out, const char *path,
-                            const cseg_table_read_params *p, cseg_mpi_stats *stats, cseg_diag *diag)
+enum { PART_TAG = 12, PIECE = 1 << 30 };
+
+/* The rows of all the ranks, *t holding this rank's (in rank order: rank
+ * r's follow rank r - 1's), moved so that each rank holds the block
+ * cseg_mpi_kmeans_split gives it: whole spans in rank order. Each rank
+ * sends the ranks whose block overlaps its rows that slice of them
+ * (cseg__table_pack_rows: text levels in their order of first appearance
+ * in the slice), and appends what it receives in rank order to an empty
+ * table of the same columns; *moved: the bytes this rank sent others. */
+static int to_parts(MPI_Comm comm, cseg_table **t, size_t *row0, uint64_t *moved, cseg_diag *d)
+{
+    int np, me;
+    MPI_Comm_size(comm, &np);
+    MPI_Comm_rank(comm, &me);
+    size_t P = (size_t)np, r0, nr;
+    uint64_t *v = malloc(6 * P * sizeof *v), mine = cseg_table_n_rows(*t), tgt[2];
+    cseg__buf *out = calloc(P, sizeof *out), schema = {0};
+    cseg_table *part = NULL;
+    int rc = v && out ? 0 : CSEG_ENOMEM;
+    if (rc == 0 && (rc = cseg__table_pack_schema(*t, &schema)) == 0)
+        rc = cseg__table_from_schema(&part, schema.p, schema.len);
+    free(schema.p);
+    if ((rc = cseg__mpi_agree(comm, rc, 0, d)) < 0)
+        goto out;
+    uint64_t *cnt = v, *first = v + P, *tg = v + 2 * P, *sz = v + 4 * P, *got = v + 5 * P;
+    MPI_Allgather(&mine, 1, MPI_UINT64_T, cnt, 1, MPI_UINT64_T, comm);
+    uint64_t n_all = 0;
+    for (size_t q = 0; q < P; q++) {
+        first[q] = n_all;
+        n_all += cnt[q];
+    }
+    cseg_mpi_kmeans_split(comm, (size_t)n_all, &r0, &nr);
+    tgt[0] = r0;
+    tgt[1] = nr;
+    MPI_Allgather(tgt, 2, MPI_UINT64_T, tg, 2, MPI_UINT64_T, comm);
+    /* This rank's slice for each rank. */
+    uint64_t a = first[me], b = a + mine;
+    for (size_t q = 0; q < P && rc == 0; q++) {
+        uint64_t lo = a > tg[2 * q] ? a : tg[2 * q];
+        uint64_t hi = b < tg[2 * q] + tg[2 * q + 1] ? b : tg[2 * q] + tg[2 * q + 1];
+        sz[q] = 0;
+        if (lo < hi) {
+            rc = cseg__table_pack_rows(*t, (size_t)(lo - a), (size_t)(hi - a), &out[q]);
+            sz[q] = out[q].len;
+        }
+    }
+    if ((rc = cseg__mpi_agree(comm, rc < 0 ? cseg__diag(d, rc, NULL, 0, 0, "out of memory") : 0, 0,
+                              d)) < 0)
+        goto out;
+    MPI_Alltoall(sz, 1, MPI_UINT64_T, got, 1, MPI_UINT64_T, comm);
+    /* Sent in pieces an int counts, all at once; received in rank order. */
+    size_t nreq = 0;
+    for (size_t q = 0; q < P; q++)
+        if ((int)q != me)
+            nreq += (size_t)((sz[q] + PIECE - 1) / PIECE);
+    MPI_Request *req = malloc((nreq ? nreq : 1) * sizeof *req);
+    if ((rc = cseg__mpi_agree(
+             comm, req ? 0 : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory"), 0, d)) < 0) {
+        free(req);
+        goto out;
+    }
+    nreq = 0;
+    *moved = 0;
+    for (size_t q = 0; q < P; q++) {
+        if ((int)q == me)
+            continue;
+        for (uint64_t o = 0; o < sz[q]; o += PIECE) {
+            uint64_t m = sz[q] - o < PIECE ? sz[q] - o : PIECE;
+            MPI_Isend(out[q].p + o, (int)m, MPI_BYTE, (int)q, PART_TAG, comm, &req[nreq++]);
+        }
+        *moved += sz[q];
+    }
+    int arc = 0;
+    for (size_t q = 0; q < P; q++) {
+        if (!got[q])
+            continue;
+        char *buf = (int)q == me ? out[q].p : malloc((size_t)got[q]);
+        if (!buf) /* a rank that cannot hold its part cannot take part: the job ends */
+            MPI_Abort(comm, 3);
+        for (uint64_t o = 0; (int)q != me && o < got[q]; o += PIECE) {
+            uint64_t m = got[q] - o < PIECE ? got[q] - o : PIECE;
+            MPI_Recv(buf + o, (int)m, MPI_BYTE, (int)q, PART_TAG, comm, MPI_STATUS_IGNORE);
+        }
+        if (arc == 0)
+            arc = cseg__table_append_packed(part, buf, (size_t)got[q], d);
+        if ((int)q != me)
+            free(buf);
+    }
+    MPI_Waitall((int)nreq, req, MPI_STATUSES_IGNORE);
+    free(req);
+    rc = cseg__mpi_agree(comm, arc, 0, d);
+out:
+    for (size_t q = 0; out && q < P; q++)
+        free(out[q].p);
+    free(out);
+    free(v);
+    if (rc < 0) {
+        cseg_table_free(part);
+        return rc;
+    }
+    cseg_table_free(*t);
+    *t = part;
+    *row0 = r0;
+    return 0;
+}
+
+/* A table rank 0 read alone (*t; NULL elsewhere) made into the ranks'
+ * blocks: its columns sent to the others, which start from none. */
+static int first_to_parts(MPI_Comm comm, int rank, cseg_table **t, size_t *row0, uint64_t *moved,
+                          cseg_diag *d)
+{
+    cseg__buf schema = {0};
+    uint64_t len = 0;
+    int rc = rank == 0 ? cseg__table_pack_schema(*t, &schema) : 0;
+    len = schema.len;
+    if ((rc = cseg__mpi_agree(comm, rc < 0 ? cseg__diag(d, rc, NULL, 0, 0, "out of memory") : 0, 0,
+                              d)) < 0) {
+        free(schema.p);
+        return rc;
+    }
+    MPI_Bcast(&len, 1, MPI_UINT64_T, 0, comm);
+    char *b = rank == 0 ? schema.p : malloc(len ? (size_t)len : 1);
+    if (!b)
+        MPI_Abort(comm, 3);
+    MPI_Bcast(b, (int)len, MPI_BYTE, 0, comm);
+    if (rank > 0 && (rc = cseg__table_from_schema(t, b, (size_t)len)) < 0)
+        cseg__diag(d, rc, NULL, 0, 0, "out of memory");
+    free(b);
+    if ((rc = cseg__mpi_agree(comm, rc, 0, d)) < 0) {
+        cseg_table_free(*t);
+        *t = NULL;
+        return rc;
+    }
+    return to_parts(comm, t, row0, moved, d);
+}
+
+/* parts: every rank keeps a span-aligned block of the rows (*row0 its first
+ * row) instead of rank 0 gathering them. */
+static int read_csv(MPI_Comm comm, cseg_table **out, size_t *row0, int parts, const char *path,
+                    const cseg_table_read_params *p, cseg_mpi_stats *stats, cseg_diag *diag)
 {
     cseg_table_read_params defaults, tp;
     cseg_diag d;
@@ -206,6 +344,8 @@ int cseg_mpi_table_read_csv(MPI_Comm comm, cseg_table **out, const char *path,
             munmap(map, size);
         if (rc == 0)
             rc = read_on_first(comm, rank, out, path, &tp, &d);
+        if (rc == 0 && parts)
+            rc = first_to_parts(comm, rank, out, row0, &sent, &d);
         goto done;
     }
     /* The header: every rank's from its own mapping (the same file). A
@@ -232,6 +372,8 @@ int cseg_mpi_table_read_csv(MPI_Comm comm, cseg_table **out, const char *path,
         munmap(map, size);
         map = NULL;
         rc = read_on_first(comm, rank, out, path, &tp, &d);
+        if (rc == 0 && parts)
+            rc = first_to_parts(comm, rank, out, row0, &sent, &d);
         goto done;
     }
     MPI_Exscan(&my_lines, &before, 1, MPI_INT64_T, MPI_SUM, comm);
@@ -289,8 +431,15 @@ int cseg_mpi_table_read_csv(MPI_Comm comm, cseg_table **out, const char *path,
     munmap(map, size);
     map = NULL;
     t1 = MPI_Wtime();
-    /* Rank 0 appends the others' rows, rank after rank. */
-    if (rc == 0) {
+    /* Every rank its span-aligned block of the rows, or rank 0 appends the
+     * others' rows, rank after rank. */
+    /* (Each part takes the reasons with its columns.) */
+    for (size_t w = 0; parts && rc == 0 && w < n_why; w++)
+        if ((rc = cseg__table_set_text_because(t, &why[w])) < 0)
+            rc = cseg__diag(&d, rc, path, 0, 0, "out of memory");
+    if (parts && (rc = cseg__mpi_agree(comm, rc, 0, &d)) == 0)
+        rc = to_parts(comm, &t, row0, &sent, &d);
+    if (rc == 0 && !parts) {
         int prc = 0;
         if (rank > 0 && (prc = cseg__table_pack(t, &packed)) < 0)
             cseg__diag(&d, prc, path, 0, 0, "out of memory");
@@ -334,8 +483,13 @@ done:
         double span[2] = {t1 - t0, t2 - t1}, slow[2];
         uint64_t rows = *out ? cseg_table_n_rows(*out) : 0;
         MPI_Allreduce(span, slow, 2, MPI_DOUBLE, MPI_MAX, comm);
-        MPI_Bcast(&rows, 1, MPI_UINT64_T, 0, comm);
-        MPI_Bcast(&sent, 1, MPI_UINT64_T, 0, comm);
+        if (parts) {
+            MPI_Allreduce(MPI_IN_PLACE, &rows, 1, MPI_UINT64_T, MPI_SUM, comm);
+            MPI_Allreduce(MPI_IN_PLACE, &sent, 1, MPI_UINT64_T, MPI_SUM, comm);
+        } else {
+            MPI_Bcast(&rows, 1, MPI_UINT64_T, 0, comm);
+            MPI_Bcast(&sent, 1, MPI_UINT64_T, 0, comm);
+        }
         stats->processes = np;
         stats->rounds = (uint64_t)passes;
         stats->lines = rows;
@@ -349,5 +503,22 @@ done:
     free(hint);
     if (diag)
         *diag = d;
+    return rc;
+}
+
+int cseg_mpi_table_read_csv(MPI_Comm comm, cseg_table **out, const char *path,
+                            const cseg_table_read_params *p, cseg_mpi_stats *stats, cseg_diag *diag)
+{
+    return read_csv(comm, out, NULL, 0, path, p, stats, diag);
+}
+
+int cseg_mpi_table_read_csv_part(MPI_Comm comm, cseg_table **part, size_t *row0, const char *path,
+                                 const cseg_table_read_params *p, cseg_mpi_stats *stats,
+                                 cseg_diag *diag)
+{
+    size_t r0 = 0;
+    int rc = read_csv(comm, part, &r0, 1, path, p, stats, diag);
+    if (row0)
+        *row0 = rc == 0 ? r0 : 0;
     return rc;
 }

@@ -113,6 +113,14 @@ int cseg__table_set_text_because(cseg_table *t, const cseg__retype *why);
  * to b as one block of bytes for cseg__table_append_packed in another
  * process of the same job (native byte order). 0 or CSEG_ENOMEM. */
 int cseg__table_pack(const cseg_table *t, cseg__buf *b);
+/* A table's columns (names, types; whether rows carry hashes) packed, and
+ * a table of no rows made from them, for packed rows to be appended to.
+ * 0, CSEG_ENOMEM or (a block that is no schema) CSEG_EINVAL. */
+int cseg__table_pack_schema(const cseg_table *t, cseg__buf *b);
+int cseg__table_from_schema(cseg_table **out, const char *p, size_t size);
+/* Rows [i0, i1) of t packed the same way, a text column with only the
+ * levels of those rows, in the order they first appear in them. */
+int cseg__table_pack_rows(const cseg_table *t, size_t i0, size_t i1, cseg__buf *b);
 /* The rows of a packed table appended to t, which has the same columns
  * with the same types: text levels new to t are added in the part's order
  * (as one reading of the rows in order adds them), codes mapped. 0,

@@ -166,6 +166,46 @@ int cseg__table_view(cseg_table **out, const cseg_table *src)
     return 0;
 }
 
+static int col_alloc(tcol *c, size_t cap, size_t n);
+
+/* A table of no rows with n columns of these names and types (hash: rows
+ * carry hashes). */
+static int empty_table(cseg_table **out, size_t n, const char *const *names,
+                       const cseg_coltype *types, int hash)
+{
+    cseg_table *t;
+    int rc = cseg_table_create(&t, 0);
+    if (rc < 0)
+        return rc;
+    if (n && !(t->cols = cseg__calloc(n, sizeof *t->cols)))
+        rc = CSEG_ENOMEM;
+    for (size_t j = 0; rc == 0 && j < n; j++) {
+        tcol *c = &t->cols[j];
+        c->type = types[j];
+        c->src = j;
+        if (!(c->name = cseg__strdup(names[j])) || col_alloc(c, 1, 0) < 0) {
+            free(c->name);
+            free(c->num), free(c->tim), free(c->code);
+            memset(c, 0, sizeof *c);
+            rc = CSEG_ENOMEM;
+            break;
+        }
+        t->n_cols++;
+        rc = index_names(t);
+    }
+    if (rc == 0 && hash && !(t->hash = malloc(sizeof *t->hash)))
+        rc = CSEG_ENOMEM;
+    if (rc == 0 && !(t->lines = malloc(sizeof *t->lines)))
+        rc = CSEG_ENOMEM;
+    if (rc < 0) {
+        cseg_table_free(t);
+        return rc;
+    }
+    t->cap_rows = 1;
+    *out = t;
+    return 0;
+}
+
 /* Allocate typed storage for cap rows, missing for the first n. */
 static int col_alloc(tcol *c, size_t cap, size_t n)
 {
@@ -1436,9 +1476,10 @@ static void put_u64(cseg__buf *b, uint64_t v)
     cseg__buf_put(b, &v, sizeof v);
 }
 
-int cseg__table_pack(const cseg_table *t, cseg__buf *b)
+/* A packed block's head: rows, columns, whether rows carry hashes, the
+ * columns' types. */
+static void put_header(const cseg_table *t, size_t n, cseg__buf *b)
 {
-    size_t n = t->n_rows;
     put_u64(b, n);
     put_u64(b, t->n_cols);
     unsigned char h = t->hash != NULL;
@@ -1447,6 +1488,12 @@ int cseg__table_pack(const cseg_table *t, cseg__buf *b)
         unsigned char ty = (unsigned char)t->cols[j].type;
         cseg__buf_put(b, &ty, 1);
     }
+}
+
+int cseg__table_pack(const cseg_table *t, cseg__buf *b)
+{
+    size_t n = t->n_rows;
+    put_header(t, n, b);
     for (size_t j = 0; j < t->n_cols && !b->failed; j++) {
         const tcol *c = &t->cols[j];
         if (c->type == CSEG_COL_NUMBER) {
@@ -1467,6 +1514,166 @@ int cseg__table_pack(const cseg_table *t, cseg__buf *b)
     cseg__buf_put(b, t->lines, n * sizeof *t->lines);
     if (t->hash)
         cseg__buf_put(b, t->hash, n * sizeof *t->hash);
+    return b->failed ? CSEG_ENOMEM : 0;
+}
+
+int cseg__table_pack_schema(const cseg_table *t, cseg__buf *b)
+{
+    put_u64(b, t->n_cols);
+    unsigned char h = t->hash != NULL;
+    cseg__buf_put(b, &h, 1);
+    for (size_t j = 0; j < t->n_cols; j++) {
+        const tcol *c = &t->cols[j];
+        unsigned char ty = (unsigned char)c->type, why = c->why_text != NULL,
+                      was = (unsigned char)c->why_was;
+        int64_t line = c->why_line;
+        cseg__buf_put(b, &ty, 1);
+        put_u64(b, c->src);
+        cseg__buf_put(b, c->name, strlen(c->name) + 1);
+        cseg__buf_put(b, &why, 1);
+        if (why) {
+            cseg__buf_put(b, &was, 1);
+            cseg__buf_put(b, &line, 8);
+            cseg__buf_put(b, c->why_text, strlen(c->why_text) + 1);
+        }
+    }
+    return b->failed ? CSEG_ENOMEM : 0;
+}
+
+/* The text at *p (NUL-ended before e), *p moved past it; NULL when short. */
+static const char *take_text(const char **p, const char *e)
+{
+    const char *z = *p < e ? memchr(*p, 0, (size_t)(e - *p)) : NULL;
+    const char *s = *p;
+    if (z)
+        *p = z + 1;
+    return z ? s : NULL;
+}
+
+int cseg__table_from_schema(cseg_table **out, const char *p, size_t size)
+{
+    const char *e = p + size;
+    *out = NULL;
+    uint64_t n = 0;
+    unsigned char h = 0;
+    if (size < 9)
+        return CSEG_EINVAL;
+    memcpy(&n, p, 8);
+    h = (unsigned char)p[8];
+    p += 9;
+    if (n > size)
+        return CSEG_EINVAL;
+    const char **names = calloc(n ? (size_t)n : 1, sizeof *names);
+    cseg_coltype *types = calloc(n ? (size_t)n : 1, sizeof *types);
+    size_t *src = calloc(n ? (size_t)n : 1, sizeof *src);
+    retype *why = calloc(n ? (size_t)n : 1, sizeof *why);
+    int rc = names && types && src && why ? 0 : CSEG_ENOMEM;
+    for (size_t j = 0; rc == 0 && j < n; j++) {
+        uint64_t sj = 0;
+        unsigned char has = 0;
+        if (e - p < 9) {
+            rc = CSEG_EINVAL;
+            break;
+        }
+        types[j] = (cseg_coltype)(unsigned char)*p;
+        memcpy(&sj, p + 1, 8);
+        p += 9;
+        src[j] = (size_t)sj;
+        if (!(names[j] = take_text(&p, e)) || p >= e) {
+            rc = CSEG_EINVAL;
+            break;
+        }
+        has = (unsigned char)*p++;
+        why[j].src = (size_t)-1;
+        if (!has)
+            continue;
+        int64_t line = 0;
+        if (e - p < 9) {
+            rc = CSEG_EINVAL;
+            break;
+        }
+        why[j].was = (cseg_coltype)(unsigned char)*p;
+        memcpy(&line, p + 1, 8);
+        p += 9;
+        why[j].line = (long)line;
+        why[j].src = src[j];
+        const char *v = take_text(&p, e);
+        if (!v)
+            rc = CSEG_EINVAL;
+        else
+            snprintf(why[j].val, sizeof why[j].val, "%s", v);
+    }
+    if (rc == 0)
+        rc = empty_table(out, (size_t)n, names, types, h);
+    for (size_t j = 0; rc == 0 && j < n; j++)
+        (*out)->cols[j].src = src[j];
+    for (size_t j = 0; rc == 0 && j < n; j++)
+        if (why[j].src != (size_t)-1)
+            rc = cseg__table_set_text_because(*out, &why[j]);
+    if (rc < 0 && *out) {
+        cseg_table_free(*out);
+        *out = NULL;
+    }
+    free(names), free(types), free(src), free(why);
+    return rc;
+}
+
+int cseg__table_pack_rows(const cseg_table *t, size_t i0, size_t i1, cseg__buf *b)
+{
+    size_t n = i1 - i0;
+    int32_t *map = NULL, *inv = NULL, *code = NULL;
+    put_header(t, n, b);
+    for (size_t j = 0; j < t->n_cols && !b->failed; j++) {
+        const tcol *c = &t->cols[j];
+        if (c->type == CSEG_COL_NUMBER) {
+            cseg__buf_put(b, c->num + i0, n * sizeof *c->num);
+        } else if (c->type == CSEG_COL_DATETIME) {
+            cseg__buf_put(b, c->tim + i0, n * sizeof *c->tim);
+        } else if (c->type == CSEG_COL_TEXT) {
+            /* Only the levels of these rows, in the order they first
+             * appear in them (as a reading of these rows alone makes
+             * them), the codes renumbered. */
+            size_t nlv = c->n_levels ? c->n_levels : 1;
+            int32_t *nm = cseg__reallocarray(map, nlv, sizeof *nm);
+            if (nm)
+                map = nm;
+            int32_t *ni = nm ? cseg__reallocarray(inv, nlv, sizeof *ni) : NULL;
+            if (ni)
+                inv = ni;
+            int32_t *nc = ni ? cseg__reallocarray(code, n ? n : 1, sizeof *nc) : NULL;
+            if (nc)
+                code = nc;
+            if (!nc) {
+                b->failed = 1;
+                break;
+            }
+            for (size_t k = 0; k < c->n_levels; k++)
+                map[k] = -1;
+            size_t nl = 0;
+            for (size_t i = 0; i < n; i++) {
+                int32_t v = c->code[i0 + i];
+                if (v >= 0 && map[v] < 0) {
+                    inv[nl] = v;
+                    map[v] = (int32_t)nl++;
+                }
+                code[i] = v < 0 ? v : map[v];
+            }
+            put_u64(b, nl);
+            for (size_t k = 0; k < nl; k++) {
+                const char *l = c->pool + c->off[inv[k]];
+                size_t len = strlen(l);
+                put_u64(b, len);
+                cseg__buf_put(b, l, len);
+            }
+            cseg__buf_put(b, code, n * sizeof *code);
+        }
+    }
+    free(map);
+    free(inv);
+    free(code);
+    cseg__buf_put(b, t->lines + i0, n * sizeof *t->lines);
+    if (t->hash)
+        cseg__buf_put(b, t->hash + i0, n * sizeof *t->hash);
     return b->failed ? CSEG_ENOMEM : 0;
 }
 

@@ -85,6 +85,64 @@ static void same_tables(const cseg_table *a, const cseg_table *b, const char *wh
     }
 }
 
+/* This rank's part (rows row0.. of the one-process table a) equal to
+ * those rows: values, text by its level (the part's levels in the order
+ * they first appear in it, none unused), lines, hashes, why a column is
+ * text. */
+static void same_part(const cseg_table *a, const cseg_table *b, size_t row0, const char *what)
+{
+    size_t n = cseg_table_n_rows(b), bad = 0;
+    CHECK(row0 + n <= cseg_table_n_rows(a) && cseg_table_n_cols(a) == cseg_table_n_cols(b),
+          "%s: part of %zu rows from %zu", what, n, row0);
+    if (row0 + n > cseg_table_n_rows(a) || cseg_table_n_cols(a) != cseg_table_n_cols(b))
+        return;
+    const uint64_t *ha = cseg_table_row_hashes(a), *hb = cseg_table_row_hashes(b);
+    CHECK((ha == NULL) == (hb == NULL), "%s: hashes on one side only", what);
+    for (size_t i = 0; i < n; i++)
+        bad += cseg_table_row_line(a, row0 + i) != cseg_table_row_line(b, i) ||
+               (ha && hb && ha[row0 + i] != hb[i]);
+    for (size_t j = 0; j < cseg_table_n_cols(a); j++) {
+        cseg_coltype ty = cseg_table_col_type(a, j);
+        CHECK(ty == cseg_table_col_type(b, j) &&
+                  strcmp(cseg_table_col_name(a, j), cseg_table_col_name(b, j)) == 0,
+              "%s: column %zu", what, j);
+        if (ty != cseg_table_col_type(b, j))
+            continue;
+        if (ty == CSEG_COL_NUMBER)
+            bad += n && memcmp(cseg_table_numbers(a, j) + row0, cseg_table_numbers(b, j),
+                               n * sizeof(double)) != 0;
+        else if (ty == CSEG_COL_DATETIME)
+            bad += n && memcmp(cseg_table_times(a, j) + row0, cseg_table_times(b, j),
+                               n * sizeof(int64_t)) != 0;
+        else if (ty == CSEG_COL_TEXT) {
+            const int32_t *ca = cseg_table_codes(a, j), *cb = cseg_table_codes(b, j);
+            int32_t seen = 0;
+            for (size_t i = 0; i < n; i++) {
+                if ((ca[row0 + i] < 0) != (cb[i] < 0)) {
+                    bad++;
+                    continue;
+                }
+                if (cb[i] < 0)
+                    continue;
+                bad += cb[i] > seen; /* a level before its first appearance */
+                seen += cb[i] == seen;
+                bad += strcmp(cseg_table_level(a, j, ca[row0 + i]),
+                              cseg_table_level(b, j, cb[i])) != 0;
+            }
+            bad += (size_t)seen != cseg_table_n_levels(b, j);
+        }
+        long la = 0, lb = 0;
+        cseg_coltype wa = CSEG_COL_AUTO, wb = CSEG_COL_AUTO;
+        const char *ya = cseg_table_text_because(a, j, &la, &wa);
+        const char *yb = cseg_table_text_because(b, j, &lb, &wb);
+        CHECK(n == 0 || ((ya == NULL) == (yb == NULL) &&
+                         (!ya || (strcmp(ya, yb) == 0 && la == lb && wa == wb))),
+              "%s: column %zu is text because of \"%s\", one process \"%s\"", what, j,
+              yb ? yb : "-", ya ? ya : "-");
+    }
+    CHECK(bad == 0, "%s: %zu differences in the part of rank %d", what, bad, rank);
+}
+
 /* Read path both ways and compare (rank 0), or compare the failures
  * (every rank); with more than one process, `passes` the readings over the
  * file each rank made (0: rank 0 read it alone; -1: not checked). Returns
@@ -113,8 +171,27 @@ static int check(const char *file, const cseg_table_read_params *p, int passes, 
     CHECK(st.processes == size, "%s: stats say %d processes", what, st.processes);
     CHECK(passes < 0 || size == 1 || st.rounds == (uint64_t)passes, "%s: %llu passes, not %d", what,
           (unsigned long long)st.rounds, passes);
-    cseg_table_free(one);
     cseg_table_free(many);
+    /* Kept in span-aligned parts: the same code, the blocks
+     * cseg_mpi_kmeans_split gives, the rows of one process. */
+    cseg_table *part = NULL;
+    size_t row0 = 99, r0, nr;
+    cseg_diag_clear(&dm);
+    rcm = cseg_mpi_table_read_csv_part(MPI_COMM_WORLD, &part, &row0, path, p, &st, &dm);
+    CHECK(rcm == rc1 && (rc1 == 0 || strcmp(d1.msg, dm.msg) == 0), "%s: parts: code %d (%s)", what,
+          rcm, dm.msg);
+    if (rc1 == 0 && part) {
+        cseg_mpi_kmeans_split(MPI_COMM_WORLD, cseg_table_n_rows(one), &r0, &nr);
+        CHECK(row0 == r0 && cseg_table_n_rows(part) == nr,
+              "%s: part of %zu rows from %zu, not %zu from %zu", what, cseg_table_n_rows(part),
+              row0, nr, r0);
+        CHECK(st.lines == cseg_table_n_rows(one), "%s: parts: %llu lines", what,
+              (unsigned long long)st.lines);
+        same_part(one, part, row0, what);
+    }
+    CHECK(rc1 < 0 || part, "%s: no part", what);
+    cseg_table_free(part);
+    cseg_table_free(one);
     return rcm;
 }
 
@@ -177,6 +254,7 @@ int main(int argc, char **argv)
         if (!mkdtemp(dir))
             MPI_Abort(MPI_COMM_WORLD, 1);
         write_table("plain.csv", 40000, "\n", 0, 0);
+        write_table("spans.csv", 150000, "\n", 0, 0);
         write_table("crlf.csv", 40000, "\r\n", 0, 0);
         write_table("cr.csv", 3000, "\r", 0, 0);
         write_table("late.csv", 40000, "\n", 50, 0);
@@ -216,6 +294,7 @@ int main(int argc, char **argv)
     p.n_specs = 1;
     p.row_hash = 1;
     check("plain.csv", &p, 2, "plain");
+    check("spans.csv", &p, 2, "three spans");
     check("crlf.csv", &p, 2, "CRLF");
     check("cr.csv", &p, 0, "lone CR");
     check("small.csv", &p, 1, "five rows");
@@ -242,9 +321,10 @@ int main(int argc, char **argv)
 
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 0) {
-        static const char *const files[] = {
-            "plain.csv",        "crlf.csv",  "cr.csv",     "late.csv",  "late_erange.csv",
-            "erange_first.csv", "small.csv", "header.csv", "short.csv", "plain.csv.gz"};
+        static const char *const files[] = {"plain.csv",    "crlf.csv",        "cr.csv",
+                                            "late.csv",     "late_erange.csv", "erange_first.csv",
+                                            "small.csv",    "header.csv",      "short.csv",
+                                            "plain.csv.gz", "spans.csv"};
         for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
             char path[512];
             snprintf(path, sizeof path, "%s/%s", dir, files[i]);

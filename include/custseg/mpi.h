@@ -206,21 +206,25 @@ CSEG_API int cseg_mpi_profile_compute(MPI_Comm comm, cseg_profile **out, const c
  * rank order (each rank passes its part: the same columns with the same
  * types, a text column's levels in the part's order of first appearance;
  * every rank's rows start on a span, CSEG_KMEANS_SPAN, as
- * cseg_mpi_kmeans_split gives). On every rank *out holds the model, the k
- * table, the rule, the profiles and the names of all the customers, and
- * this rank's customers' labels, distances and output table (segment,
- * segment_name, distance): the same bits as one process segmenting them
- * all, for any number of ranks. cseg_segment_n gives this rank's
- * customers. No rows move but the k sample (gathered on every rank, which
- * fits the candidates on it) and the silhouette's sample (on rank 0); every
- * k-means fit on all the customers is cseg_mpi_kmeans_fit's.
- * Not yet spread, so not in *out: segments.json, the warnings and the
- * rules (cseg_segment_json gives NULL); refused with CSEG_EINVAL:
- * algorithms other than k-means, PCA, previous, audit, kmeans_fit, and a
- * fit whose rule for new customers disagrees with it (max_iter reached).
- * p->progress is not called; p->log is called on the ranks that give it
- * (give it on one). Collective: every rank returns the same code and
- * diag. docs/scale-out.md. */
+ * cseg_mpi_kmeans_split and cseg_mpi_table_read_csv_part give). On every
+ * rank *out holds the model, the k table, the rule, the profiles, the
+ * names, the warnings and segments.json (cseg_segment_json) of all the
+ * customers, and this rank's customers' labels, distances and output table
+ * (segment, segment_name, distance): the same bits as one process
+ * segmenting them all, for any number of ranks. cseg_segment_n gives this
+ * rank's customers, cseg_segment_n_all all of them; the writers of
+ * per-customer files (cseg_segment_write_customers, _report, _all) and
+ * cseg_store_put_run refuse such a result (CSEG_EINVAL). No rows move but
+ * the k sample (gathered on every rank, which fits the candidates on it),
+ * the silhouette's sample (on rank 0), the rules' and importance's strided
+ * sample (on every rank) and each id (to the rank a hash of it names, to
+ * count duplicates); every k-means fit on all the customers is
+ * cseg_mpi_kmeans_fit's. Refused with CSEG_EINVAL: algorithms other than
+ * k-means, PCA, previous, audit, kmeans_fit, parts whose columns differ
+ * between ranks, and a fit whose rule for new customers disagrees with it
+ * (max_iter reached). p->progress is not called; p->log is called on the
+ * ranks that give it (give it on one). Collective: every rank returns the
+ * same code and diag. docs/scale-out.md. */
 CSEG_API int cseg_mpi_segment_customers(MPI_Comm comm, cseg_segmentation **out,
                                         const cseg_table *part, const char *id_column,
                                         const cseg_segment_params *p, cseg_diag *diag);

@@ -194,6 +194,9 @@ CSEG_API void cseg_segment_free(cseg_segmentation *s);
 
 /* Getters: borrowed, valid until cseg_segment_free. */
 CSEG_API size_t cseg_segment_n(const cseg_segmentation *s);
+/* Every customer segmented: cseg_segment_n, but for a segmentation over
+ * MPI ranks (cseg_mpi_segment_customers), whose rows here are one rank's. */
+CSEG_API size_t cseg_segment_n_all(const cseg_segmentation *s);
 CSEG_API size_t cseg_segment_k(const cseg_segmentation *s);
 /* Segment of every customer, 0..k-1 (dbscan: Outliers = k - 1). */
 CSEG_API const int32_t *cseg_segment_labels(const cseg_segmentation *s);

@@ -126,16 +126,19 @@ void cseg__ref_free(cseg__ref *r)
     free(r);
 }
 
-/* The values of x that are not missing into v, their count returned and their sum in *sum. */
+/* The values of x that are not missing into v, their count returned and
+ * their sum in *sum, exactly rounded (as the reference's mean is). */
 static size_t present(const double *x, size_t n, double *v, double *sum)
 {
     size_t m = 0;
-    *sum = 0;
+    cseg__xsum acc;
+    cseg__xsum_init(&acc);
     for (size_t i = 0; i < n; i++)
         if (!isnan(x[i])) {
             v[m++] = x[i];
-            *sum += x[i];
+            cseg__xsum_add(&acc, x[i]);
         }
+    *sum = cseg__xsum_value(&acc);
     return m;
 }
 
@@ -424,9 +427,12 @@ int cseg__model_set_reference_split(cseg_model *m, const cseg_table *customers,
         cseg__ref_feature *f = &r->f[j];
         const char *name = cseg_prep_input_name(pp, j);
         long col = cseg_table_find(customers, name);
-        if (!(f->name = strdup(name)))
+        c[0] = !(f->name = strdup(name)); /* a failure here, every piece's */
+        if ((rc = sum_all(comm, c, 1, NULL, 0)) == 0 && c[0])
             rc = CSEG_ENOMEM;
-        else if (col < 0)
+        if (rc < 0)
+            break;
+        if (col < 0)
             rc = cseg__diag(d, CSEG_ENOCOL, NULL, 0, 0, "no column \"%s\"", name);
         else if (cseg_table_col_type(customers, (size_t)col) == CSEG_COL_TEXT)
             rc = ref_text(f, customers, (size_t)col, n, n_all, comm, d);
@@ -449,6 +455,11 @@ int cseg__model_set_reference_split(cseg_model *m, const cseg_table *customers,
         }
         for (size_t j = 0; j < nf && rc == 0; j++)
             rc = nrc[j];
+        /* A column's failure on one piece (an allocation), every piece's. */
+        c[0] = rc < 0;
+        int src = sum_all(comm, c, 1, NULL, 0);
+        if (src < 0 || (c[0] && rc == 0))
+            rc = src < 0 ? src : CSEG_ENOMEM;
     }
     free(num), free(nrc);
     /* Per segment: customers; the distances' count and exactly rounded sum. */
@@ -638,7 +649,8 @@ int cseg_drift_measure(const cseg_model *m, const cseg_table *customers, const c
      * of: unfit, and out of the segment shares (DBSCAN's infinite distance,
      * no core point at all, is its rule's answer and counts as it is). */
     if ((rc = cseg__model_assign_any(m, customers, lab, dist, d)) == 0) {
-        double sum = 0;
+        cseg__xsum dsum; /* exactly rounded, as the reference's */
+        cseg__xsum_init(&dsum);
         size_t nd = 0, unfit = 0, placed = 0;
         int db = cseg_model_algo(m) == CSEG_ALGO_DBSCAN;
         for (size_t i = 0; i < n; i++) {
@@ -649,7 +661,7 @@ int cseg_drift_measure(const cseg_model *m, const cseg_table *customers, const c
             share[lab[i]] += 1.0; /* a count, divided below */
             placed++;
             if (isfinite(dist[i])) {
-                sum += dist[i];
+                cseg__xsum_add(&dsum, dist[i]);
                 nd++;
                 unfit += dist[i] > r->dist_q99[lab[i]]; /* false for a NaN edge */
             }
@@ -665,7 +677,8 @@ int cseg_drift_measure(const cseg_model *m, const cseg_table *customers, const c
         res->segment_level = level_of(res->segment_psi, p);
         res->level = res->segment_level > res->level ? res->segment_level : res->level;
         res->ref_mean_distance = r->mean_distance;
-        res->new_mean_distance = nd && !isnan(r->mean_distance) ? sum / (double)nd : NAN;
+        res->new_mean_distance =
+            nd && !isnan(r->mean_distance) ? cseg__xsum_value(&dsum) / (double)nd : NAN;
         /* Unfit: beyond the 99th percentile, or beyond every number (then
          * not placed, and maybe no customer with a distance at all). */
         res->unfit_share =

@@ -139,6 +139,14 @@ static int count_labels(const int32_t *lab, size_t n, const cseg__seg_split *spl
     return 0;
 }
 
+/* split: a step's outcome on this piece made every piece's (a failure on
+ * one piece alone would leave the others waiting in the next collective
+ * step); one process: rc. */
+static int agreed(const cseg__seg_split *split, int rc, cseg_diag *d)
+{
+    return split ? split->agree(split->ctx, rc, 0, d) : rc;
+}
+
 /* A k-means fit of the segmentation: through the caller's kmeans_fit when given
  * (same: Z is the matrix of the previous call). */
 static int kmeans_fit(const cseg_segment_params *p, cseg_kmeans *km, const double *Z, size_t n,
@@ -184,9 +192,10 @@ static int drop_empty(cseg_kmeans *km, int32_t *labels, size_t n, size_t d,
     if (u > 0 && u < k) {
         const double *C = cseg_kmeans_centroids(km);
         double *Cu = malloc(u * d * sizeof *Cu);
-        if (!Cu) {
+        if ((rc = agreed(split, Cu ? 0 : CSEG_ENOMEM, NULL)) < 0) {
+            free(Cu);
             free(map);
-            return CSEG_ENOMEM;
+            return rc;
         }
         for (size_t s = 0; s < k; s++)
             if (map[s] >= 0)
@@ -214,10 +223,12 @@ static int fit_kmeans(const cseg_segment_params *p, size_t k, const double *Z, s
         kp.n_init = p->n_init;
     if (p->max_iter)
         kp.max_iter = p->max_iter;
-    cseg_kmeans *km;
-    int rc = cseg_kmeans_create(&km, &kp);
-    if (rc < 0)
+    cseg_kmeans *km = NULL;
+    int rc = agreed(split, cseg_kmeans_create(&km, &kp), diag);
+    if (rc < 0) {
+        cseg_kmeans_free(km);
         return rc;
+    }
     c->obj = km;
     if ((rc = kmeans_fit(p, km, Z, n, d, same, split, diag)) < 0)
         return rc;
@@ -475,11 +486,14 @@ static int fit_run_sampled(const cseg_segment_params *p, const double *Z, size_t
     kp.init = cseg_kmeans_centroids(ks);
     kp.k = c->c.n_clusters;
     int32_t *lab = realloc(c->labels, (n ? n : 1) * sizeof *lab);
-    if (!lab)
-        return CSEG_ENOMEM;
-    c->labels = lab;
-    if ((rc = cseg_kmeans_create(&km, &kp)) < 0)
+    if (lab)
+        c->labels = lab;
+    if ((rc = agreed(split, lab ? 0 : CSEG_ENOMEM, diag)) < 0)
         return rc;
+    if ((rc = agreed(split, cseg_kmeans_create(&km, &kp), diag)) < 0) {
+        cseg_kmeans_free(km);
+        return rc;
+    }
     /* all rows, not the sample */
     if ((rc = kmeans_fit(p, km, Z, n, d, 0, split, diag)) < 0) {
         cseg_kmeans_free(km);
@@ -550,12 +564,13 @@ static int fit_run(const cseg_segment_params *p, const double *Z, size_t n, size
             kmin = kmax;
     }
     size_t m = kmax - kmin + 1;
-    if (!(f->c = calloc(m, sizeof *f->c)))
-        return CSEG_ENOMEM;
-    f->n = m;
-    for (size_t t = 0; t < m; t++)
+    if ((f->c = calloc(m, sizeof *f->c)))
+        f->n = m;
+    for (size_t t = 0; f->c && t < m && rc == 0; t++)
         if (!(f->c[t].labels = malloc((n ? n : 1) * sizeof(int32_t))))
-            return CSEG_ENOMEM;
+            rc = CSEG_ENOMEM;
+    if ((rc = agreed(split, f->c ? rc : CSEG_ENOMEM, diag)) < 0)
+        return rc;
     if (p->algo == CSEG_ALGO_HCLUST) {
         if (progress && (rc = cseg__progress(p, CSEG_STAGE_TREE, 0, 0, 1, n, d)) < 0)
             return rc;

@@ -189,6 +189,7 @@ struct cseg_segmentation {
     size_t n, k;       /* n: the rows here (split: this piece's) */
     size_t n_all;      /* every customer (split: of every piece) */
     const cseg__seg_split *split; /* during the call; NULL: one process */
+    int spread;                   /* made over pieces: the rows here are this piece's */
     int32_t *labels;
     double *dist, *proba;
     cseg__fit fit;     /* the candidates (labels and objects released once done), the tree */

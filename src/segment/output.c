@@ -492,9 +492,21 @@ int cseg_segment_write_json(const cseg_segmentation *r, const char *path, cseg_d
     return cseg__write_text(r->json, path, d);
 }
 
+/* The files of every customer need them all: not from one rank of a
+ * segmentation over processes (segments.json and the model are whole). */
+static int whole(const cseg_segmentation *r, cseg_diag *d)
+{
+    return r->spread ? cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
+                                  "a segmentation over processes holds this process's customers "
+                                  "only: its customers.csv, report and store rows are not "
+                                  "written from one process")
+                     : 0;
+}
+
 int cseg_segment_write_customers(const cseg_segmentation *r, const char *path, cseg_diag *d)
 {
-    return cseg_table_write_csv(r->table, path, d);
+    int rc = whole(r, d);
+    return rc < 0 ? rc : cseg_table_write_csv(r->table, path, d);
 }
 
 void cseg_segment_set_progress(cseg_segmentation *s, cseg_progress_fn fn, void *user)
@@ -571,6 +583,8 @@ out:
 int cseg_segment_write_report(const cseg_segmentation *r, const char *path, cseg_log_fn log,
                               void *log_user, cseg_diag *d)
 {
+    if (whole(r, d) < 0)
+        return CSEG_EINVAL;
     size_t nl = 0;
     const double *Z = cseg_segment_linkage(r, &nl, NULL);
     cseg_report_input in = {r->json,      r->in.model, r->table,    r->labels,
@@ -605,7 +619,10 @@ int cseg_segment_write_all(const cseg_segmentation *r, const char *dir, cseg_log
                                         "report.html",   "dendrogram.csv", "dendrogram.json"};
     char path[6][4096];
     cseg_outdir o;
-    int rc = cseg__outdir_begin(&o, dir, names, 6, d);
+    int rc = whole(r, d);
+    if (rc < 0)
+        return rc;
+    rc = cseg__outdir_begin(&o, dir, names, 6, d);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < 6 && rc == 0; i++)

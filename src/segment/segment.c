@@ -759,13 +759,15 @@ static int order_and_install(cseg_segmentation *r, const cseg_segment_params *p,
             goto out;
         rc = CSEG_ENOMEM;
     }
-    if ((rc = cseg__fit_install(f, f->chosen, newid, X, n, d, r->in.model)) < 0) {
+    if ((rc = agree(split, cseg__fit_install(f, f->chosen, newid, X, n, d, r->in.model), 0, diag)) <
+        0) {
         blame(diag, rc, "model");
         goto out;
     }
     /* The saved model's rule on the training customers: distances, probabilities, and how
      * often the rule for new customers agrees with the training labels. */
-    if ((rc = cseg_model_predict(r->in.model, X, n, plabels, r->dist, r->proba)) < 0) {
+    if ((rc = agree(split, cseg_model_predict(r->in.model, X, n, plabels, r->dist, r->proba), 0,
+                    diag)) < 0) {
         blame(diag, rc, "assign");
         goto out;
     }
@@ -793,7 +795,8 @@ static int order_and_install(cseg_segmentation *r, const cseg_segment_params *p,
     }
     /* The distance to the customer's own segment (DBSCAN keeps its nearest core point's). */
     if (p->algo != CSEG_ALGO_DBSCAN &&
-        (rc = cseg_model_segment_distance(r->in.model, X, n, r->labels, r->dist)) < 0) {
+        (rc = agree(split, cseg_model_segment_distance(r->in.model, X, n, r->labels, r->dist), 0,
+                    diag)) < 0) {
         blame(diag, rc, "distances");
         goto out;
     }
@@ -876,7 +879,7 @@ static int name_segments(cseg_segmentation *r, const cseg_segment_params *p, cse
         rc = cseg_profile_set_name(r->prof, k - 1, "Outliers");
     if (rc == 0 && r->prev)
         rc = previous_names(r);
-    if (rc < 0)
+    if ((rc = agree(r->split, rc, 0, diag)) < 0)
         return blame(diag, rc, "naming segments");
     if (p->names) {
         /* A fixed k the customers could not fill is the data's doing, not
@@ -1052,7 +1055,7 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
              : cseg_model_set_reference(r->in.model, r->in.customers, diag);
     if (rc < 0)
         goto out;
-    if ((rc = cseg__table_view(&r->table, r->in.customers)) < 0 ||
+    if ((rc = agree(split, cseg__table_view(&r->table, r->in.customers), 0, diag)) < 0 ||
         (rc = name_segments(r, p, diag)) < 0)
         goto out;
     if ((rc = agree(split, add_columns(r), 0, diag)) < 0) {
@@ -1244,8 +1247,10 @@ int cseg__segment_customers_split(cseg_segmentation **out, const cseg_table *par
         return rc;
     }
     rc = segment(out, r, 0, d);
-    if (*out)
+    if (*out) {
         (*out)->split = NULL;
+        (*out)->spread = 1;
+    }
     return rc;
 }
 
@@ -1273,6 +1278,10 @@ void cseg_segment_free(cseg_segmentation *r)
 }
 
 size_t cseg_segment_n(const cseg_segmentation *r) { return r->n; }
+size_t cseg_segment_n_all(const cseg_segmentation *r)
+{
+    return r->n_all;
+}
 size_t cseg_segment_k(const cseg_segmentation *r) { return r->k; }
 const int32_t *cseg_segment_labels(const cseg_segmentation *r) { return r->labels; }
 const double *cseg_segment_distances(const cseg_segmentation *r) { return r->dist; }

@@ -996,6 +996,9 @@ int cseg_store_checkpoint(cseg_store *s, cseg_diag *d)
 int cseg_store_put_run(cseg_store *s, const cseg_segmentation *r, const cseg_store_run_info *info,
                        int64_t *run_id, cseg_diag *d)
 {
+    if (cseg_segment_n(r) != cseg_segment_n_all(r))
+        return cseg__diag(d, CSEG_EINVAL, s->uri, 0, 0,
+                          "a segmentation over processes holds this process's customers only");
     char *model = cseg_model_to_json(cseg_segment_model(r));
     json_error_t err;
     json_t *sj = json_loads(cseg_segment_json(r), 0, &err);

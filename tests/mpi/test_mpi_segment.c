@@ -34,7 +34,8 @@ static int same(double a, double b)
  * the ids of the first 1,000 (ids on two ranks), and a text column "kind"
  * names each customer's group (a segmentation that finds the groups splits
  * on it); odd 2: in the second half of the rows the kinds name other
- * groups (each half alone is split on it, all the rows are not). */
+ * groups (each half alone is split on it, all the rows are not); odd 3
+ * and 4: below. */
 static int odd;
 
 static cseg_table *make(size_t n, size_t r0, size_t r1)
@@ -54,7 +55,9 @@ static cseg_table *make(size_t n, size_t r0, size_t r1)
         uint64_t s = 0x5eed0000ULL + i;
         uint64_t u = next(&s);
         double u1 = unif(&s), u2 = unif(&s), u3 = unif(&s);
-        size_t q = i - r0, g = u % 4; /* four groups of customers */
+        /* four groups of customers (odd 3: two in the even spans, two in
+         * the odd ones, so a rank may hold no customer of a cluster) */
+        size_t q = i - r0, g = odd == 3 ? ((i / 65536) % 2) * 2 + u % 2 : u % 4;
         col[0][q] = u % 23 == 0 && !odd ? NAN : (odd ? 100.0 : 10.0) * (double)g + 4 * u1;
         col[1][q] = exp(3 * u2 + (double)(g % 2));
         col[2][q] = 5.0 * (double)(g / 2) + 3 * u3;
@@ -77,9 +80,10 @@ static cseg_table *make(size_t n, size_t r0, size_t r1)
     int rc = cseg_table_create(&t, m);
     if (rc == 0)
         rc = cseg_table_add_text(t, "id", (const char *const *)ids, m, idc);
+    /* odd 4: no revenue column (the segments go by size) */
     static const char *const nm[4] = {"visits", "basket", "tenure", "revenue"};
     for (int c = 0; c < 4 && rc == 0; c++)
-        rc = cseg_table_add_numbers(t, nm[c], col[c]);
+        rc = cseg_table_add_numbers(t, c == 3 && odd == 4 ? "value" : nm[c], col[c]);
     if (rc == 0)
         rc = cseg_table_add_text(t, "region", lv, nlv, code);
     if (rc == 0 && odd)
@@ -237,6 +241,14 @@ int main(int argc, char **argv)
     check(140000, &p, 2, "duplicate ids, a categorical split");
     odd = 2;
     check(140000, &p, 1, "duplicate ids, categories that split each half only");
+    cseg_segment_params_init(&p);
+    p.n_init = 2;
+    p.silhouette_sample = 2000;
+    p.k = 4;
+    odd = 3;
+    check(200000, &p, 1, "clusters that some ranks hold no customer of");
+    odd = 4;
+    check(140000, &p, 1, "no revenue: segments by size");
     odd = 0;
     cseg_segment_params_init(&p);
     p.algo = CSEG_ALGO_GMM;

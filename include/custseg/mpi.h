@@ -89,6 +89,15 @@ CSEG_API int cseg_mpi_table_read_csv_part(MPI_Comm comm, cseg_table **part, size
                                           const char *path, const cseg_table_read_params *p,
                                           cseg_mpi_stats *stats, cseg_diag *diag);
 
+/* The rows of every rank's part (the same columns), in rank order, written
+ * to one CSV file at path by rank 0 as cseg_table_write_csv writes one
+ * table holding them all (the header once; the same bytes): through a
+ * temporary file renamed at the end, so a failure anywhere leaves no file.
+ * The other ranks format their rows and send them a block at a time, when
+ * rank 0 asks. Collective: every rank returns the same code and diag. */
+CSEG_API int cseg_mpi_table_write_csv(MPI_Comm comm, const cseg_table *part, const char *path,
+                                      cseg_diag *diag);
+
 /* k-means on the rows of all the ranks of comm, each holding X (n_rows x
  * d, row-major) and optional weights: rank r's rows follow rank r - 1's,
  * and every rank's first row is a multiple of CSEG_KMEANS_SPAN (kmeans.h;

@@ -522,3 +522,120 @@ int cseg_mpi_table_read_csv_part(MPI_Comm comm, cseg_table **part, size_t *row0,
         *row0 = rc == 0 ? r0 : 0;
     return rc;
 }
+
+enum { WRITE_TAG = 13, WRITE_ROWS = 65536 };
+
+/* Rank r > 0: its rows as text, a block of WRITE_ROWS at a time, each sent
+ * to rank 0 when it asks (a count of bytes, then the bytes in pieces an int
+ * counts; a count of UINT64_MAX: this rank failed). */
+static void send_rows(MPI_Comm comm, const cseg_table *t)
+{
+    size_t n = cseg_table_n_rows(t);
+    void *fmt = cseg__table_csv_begin(t);
+    cseg__buf b = {0};
+    int go = 0;
+    for (size_t i0 = 0;; i0 += WRITE_ROWS) {
+        MPI_Recv(&go, 1, MPI_INT, 0, WRITE_TAG, comm, MPI_STATUS_IGNORE);
+        if (!go)
+            break; /* rank 0 stopped */
+        size_t i1 = i0 + WRITE_ROWS < n ? i0 + WRITE_ROWS : n;
+        b.len = 0;
+        if (fmt && i0 < n)
+            cseg__table_csv_rows(t, fmt, i0, i1, &b);
+        uint64_t len = !fmt || b.failed ? UINT64_MAX : i0 < n ? b.len : 0;
+        MPI_Send(&len, 1, MPI_UINT64_T, 0, WRITE_TAG, comm);
+        if (len == UINT64_MAX || len == 0)
+            break; /* failed, or done */
+        for (uint64_t o = 0; o < len; o += PIECE) {
+            uint64_t m = len - o < PIECE ? len - o : PIECE;
+            MPI_Send(b.p + o, (int)m, MPI_BYTE, 0, WRITE_TAG, comm);
+        }
+    }
+    free(b.p);
+    if (fmt)
+        cseg__table_csv_end(t, fmt);
+}
+
+/* Rank 0: rank r's rows appended to f, block by block; 0, CSEG_ENOMEM
+ * (rank r could not format them) or CSEG_EIO (a write failed: rank r is
+ * then told to stop). */
+static int recv_rows(MPI_Comm comm, int r, FILE *f)
+{
+    char *buf = NULL;
+    size_t cap = 0;
+    int rc = 0, go = 1;
+    for (;;) {
+        uint64_t len;
+        MPI_Send(&go, 1, MPI_INT, r, WRITE_TAG, comm);
+        if (!go)
+            break;
+        MPI_Recv(&len, 1, MPI_UINT64_T, r, WRITE_TAG, comm, MPI_STATUS_IGNORE);
+        if (len == UINT64_MAX) {
+            rc = CSEG_ENOMEM;
+            break;
+        }
+        if (len == 0)
+            break;
+        if (len > cap) {
+            char *nb = realloc(buf, (size_t)len);
+            if (!nb) /* the bytes on their way could not be taken */
+                MPI_Abort(comm, 3);
+            buf = nb;
+            cap = (size_t)len;
+        }
+        for (uint64_t o = 0; o < len; o += PIECE) {
+            uint64_t m = len - o < PIECE ? len - o : PIECE;
+            MPI_Recv(buf + o, (int)m, MPI_BYTE, r, WRITE_TAG, comm, MPI_STATUS_IGNORE);
+        }
+        if (rc == 0 && fwrite(buf, 1, (size_t)len, f) != (size_t)len) {
+            rc = CSEG_EIO;
+            go = 0; /* one more message: stop */
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+int cseg_mpi_table_write_csv(MPI_Comm comm, const cseg_table *part, const char *path,
+                             cseg_diag *diag)
+{
+    int np, rank, rc = 0;
+    cseg_diag d;
+    cseg_diag_clear(&d);
+    MPI_Comm_size(comm, &np);
+    MPI_Comm_rank(comm, &rank);
+    if (rank > 0) {
+        send_rows(comm, part);
+    } else {
+        cseg_atomic_file af;
+        if ((rc = cseg__atomic_open(&af, path, &d)) == 0) {
+            /* Rank 0's own rows with the header, then each rank's in turn
+             * (every rank is served, also after a failure, so none waits). */
+            rc = cseg__table_print_csv_fn(part, af.f, NULL, NULL);
+            for (int r = 1; r < np; r++) {
+                int rr = rc == 0 ? recv_rows(comm, r, af.f) : CSEG_EIO;
+                if (rc < 0) { /* tell it to stop at once */
+                    int stop = 0;
+                    MPI_Send(&stop, 1, MPI_INT, r, WRITE_TAG, comm);
+                }
+                rc = rc < 0 ? rc : rr;
+            }
+            if (rc < 0) {
+                cseg__atomic_abort(&af);
+                cseg__diag(&d, rc, path, 0, 0, "%s",
+                           rc == CSEG_ENOMEM ? "out of memory" : "cannot write the file");
+            } else {
+                rc = cseg__atomic_commit(&af, &d);
+            }
+        } else {
+            for (int r = 1; r < np; r++) { /* nothing to write to: every rank stops */
+                int stop = 0;
+                MPI_Send(&stop, 1, MPI_INT, r, WRITE_TAG, comm);
+            }
+        }
+    }
+    rc = cseg__mpi_agree(comm, rc, 0, &d);
+    if (diag)
+        *diag = d;
+    return rc;
+}

@@ -113,6 +113,12 @@ int cseg__table_set_text_because(cseg_table *t, const cseg__retype *why);
  * to b as one block of bytes for cseg__table_append_packed in another
  * process of the same job (native byte order). 0 or CSEG_ENOMEM. */
 int cseg__table_pack(const cseg_table *t, cseg__buf *b);
+/* Rows [i0, i1) of t as cseg_table_write_csv writes them (no header),
+ * appended to b (b->failed on failure); fmt from cseg__table_csv_begin
+ * (NULL: out of memory), freed by cseg__table_csv_end. */
+void *cseg__table_csv_begin(const cseg_table *t);
+void cseg__table_csv_rows(const cseg_table *t, const void *fmt, size_t i0, size_t i1, cseg__buf *b);
+void cseg__table_csv_end(const cseg_table *t, void *fmt);
 /* A table's columns (names, types; whether rows carry hashes) packed, and
  * a table of no rows made from them, for packed rows to be appended to.
  * 0, CSEG_ENOMEM or (a block that is no schema) CSEG_EINVAL. */

@@ -2187,6 +2187,21 @@ int cseg__table_print_csv_fn(const cseg_table *t, FILE *f, cseg__rows_fn fn, voi
     return rc;
 }
 
+void *cseg__table_csv_begin(const cseg_table *t)
+{
+    return quote_levels(t);
+}
+
+void cseg__table_csv_rows(const cseg_table *t, const void *fmt, size_t i0, size_t i1, cseg__buf *b)
+{
+    put_rows(t, fmt, i0, i1, b);
+}
+
+void cseg__table_csv_end(const cseg_table *t, void *fmt)
+{
+    quoted_free(fmt, t->n_cols);
+}
+
 int cseg_table_write_csv(const cseg_table *t, const char *path, cseg_diag *d)
 {
     return cseg__table_write_csv_fn(t, path, NULL, NULL, d);

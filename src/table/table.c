@@ -2202,6 +2202,42 @@ void cseg__table_csv_end(const cseg_table *t, void *fmt)
     quoted_free(fmt, t->n_cols);
 }
 
+typedef struct named_level {
+    const char *s;
+    size_t i;
+} named_level;
+
+static int cmp_named_level(const void *a, const void *b)
+{
+    return strcmp(((const named_level *)a)->s, ((const named_level *)b)->s);
+}
+
+int cseg__table_level_places(const cseg_table *t, size_t j, const char *const *all, size_t n_all,
+                             int32_t *to)
+{
+    const tcol *c = &t->cols[j];
+    named_level *by = malloc((n_all ? n_all : 1) * sizeof *by);
+    if (!by)
+        return CSEG_ENOMEM;
+    for (size_t g = 0; g < n_all; g++)
+        by[g] = (named_level){all[g], g};
+    qsort(by, n_all, sizeof *by, cmp_named_level); /* then each level by halving */
+    for (size_t l = 0; l < c->n_levels; l++) {
+        const char *name = c->pool + c->off[l];
+        size_t lo = 0, hi = n_all;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(by[mid].s, name) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        to[l] = lo < n_all && strcmp(by[lo].s, name) == 0 ? (int32_t)by[lo].i : -1;
+    }
+    free(by);
+    return 0;
+}
+
 int cseg_table_write_csv(const cseg_table *t, const char *path, cseg_diag *d)
 {
     return cseg__table_write_csv_fn(t, path, NULL, NULL, d);

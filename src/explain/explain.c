@@ -253,6 +253,16 @@ static void walk(walker *w, size_t node)
     w->lo[f] = lo;
 }
 
+/* A step's outcome on this piece made every piece's (sc NULL: rc). */
+static int agree_sc(const cseg__split_comm *sc, int rc)
+{
+    if (!sc)
+        return rc;
+    uint64_t bad = rc < 0;
+    int r2 = sc->sum(sc->ctx, &bad, 1, NULL, 0);
+    return r2 < 0 ? r2 : rc < 0 ? rc : bad ? CSEG_ENOMEM : 0;
+}
+
 /* The surrogate's columns: numbers (a missing value as the median of all
  * customers') and one column per level of a text column (the levels of
  * every piece, sc; each column's map from the table's codes in *maps, one
@@ -317,9 +327,19 @@ static int surrogate_columns(const cseg_model *m, const cseg_table *t, const cse
         rc = CSEG_ENOMEM;
     if (rc == 0 && !sc && bad)
         rc = CSEG_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < ni; i++) {
+    /* With pieces, a piece whose step failed (an allocation) stays in the
+     * loop until every piece has heard of it at the next input's start. */
+    for (size_t i = 0; (rc == 0 || sc) && i < ni; i++) {
         const char *name = cseg_prep_input_name(pp, i);
         size_t j = (size_t)cseg_table_find(t, name);
+        if (i > 0 && sc) {
+            bad = rc < 0;
+            int r2 = sc->sum(sc->ctx, &bad, 1, NULL, 0);
+            if (r2 < 0 || (bad && rc == 0))
+                rc = r2 < 0 ? r2 : CSEG_ENOMEM;
+        }
+        if (rc < 0)
+            break; /* on every piece alike */
         if (cseg_table_col_type(t, j) == CSEG_COL_TEXT) {
             for (size_t l = 0; rc == 0 && l < nlv[i]; l++, nq++) {
                 if (!(cl[nq].name = cseg__strdup(name)) ||
@@ -360,6 +380,12 @@ static int surrogate_columns(const cseg_model *m, const cseg_table *t, const cse
         cl[nq].x = x;
         cl[nq].med = med;
         nq++;
+    }
+    if (sc && ni > 0) { /* the last input's failure, every piece's */
+        bad = rc < 0;
+        int r2 = sc->sum(sc->ctx, &bad, 1, NULL, 0);
+        if (r2 < 0 || (bad && rc == 0))
+            rc = r2 < 0 ? r2 : CSEG_ENOMEM;
     }
     free(tmp);
     for (size_t i = 0; lvs && i < ni; i++) {
@@ -518,7 +544,7 @@ int cseg__explain_rules_split(const cseg_model *m, const cseg_table *customers,
         cseg_tree_params_init(&tp);
         tp.max_depth = max_depth ? max_depth : 3;
         tp.min_samples_leaf = ns / 100 > 5 ? ns / 100 : 5;
-        rc = cseg_tree_fit(&tree, X, ns, q, ys, k, NULL, NULL, &tp, d);
+        rc = agree_sc(sc, cseg_tree_fit(&tree, X, ns, q, ys, k, NULL, NULL, &tp, d));
     }
     free(ys);
     if (rc == 0 && step > 1) { /* the leaves' counts over every customer, a block at a time */
@@ -562,7 +588,7 @@ int cseg__explain_rules_split(const cseg_model *m, const cseg_table *customers,
         hi = malloc(q * sizeof *hi);
         is = malloc(q);
         sizes = malloc(k * sizeof *sizes);
-        rc = lo && hi && is && sizes ? 0 : CSEG_ENOMEM;
+        rc = agree_sc(sc, lo && hi && is && sizes ? 0 : CSEG_ENOMEM);
     }
     if (rc == 0) {
         for (size_t j = 0; j < q; j++) {
@@ -591,6 +617,7 @@ int cseg__explain_rules_split(const cseg_model *m, const cseg_table *customers,
         out->fidelity = right / (double)n_all;
         out->depth = cseg_tree_depth(tree);
         qsort(out->rule, out->n, sizeof *out->rule, cmp_rule);
+        rc = agree_sc(sc, rc);
     }
     cseg_tree_free(tree);
     free(count);
@@ -836,9 +863,10 @@ int cseg__explain_importance_split(const cseg_model *m, const cseg_table *custom
     }
     free(S), free(num), free(code), free(f.num), free(f.code);
     free_surrogate(m, cols, q, maps);
-    /* The same code on every piece: each holds the same table now. */
+    /* Each piece holds the same table now: the same figures. */
+    rc = agree_sc(sc, rc);
     if (rc == 0)
-        rc = cseg_explain_importance(m, t, n_repeats, 0, seed, importance, sd, d);
+        rc = agree_sc(sc, cseg_explain_importance(m, t, n_repeats, 0, seed, importance, sd, d));
     cseg_table_free(t);
     return rc == CSEG_ENOMEM ? cseg__diag(d, rc, NULL, 0, 0, "out of memory") : rc;
 }

@@ -45,5 +45,8 @@ void cseg__mpi_send_part(MPI_Comm comm, const char *b, uint64_t n);
  * comm must outlive the hooks' use. */
 void cseg__mpi_split_hooks(MPI_Comm *comm, cseg__split_comm *hooks);
 void cseg__mpi_recv_part(MPI_Comm comm, int from, char *b, uint64_t n);
+/* Whether every rank's table has the same columns (names and types, in
+ * order): a hash of them compared. Collective. */
+int cseg__mpi_same_columns(MPI_Comm comm, const cseg_table *t);
 
 #endif

@@ -122,23 +122,6 @@ static int exchange_hook(void *ctx, const char *send, const size_t *count, char 
     return rc;
 }
 
-/* Whether every rank's part has the same columns (names, types, in
- * order): a hash of them, its least and greatest over the ranks. Ranks
- * whose columns differ would take different steps. */
-static int same_columns(MPI_Comm comm, const cseg_table *part)
-{
-    uint64_t h = 1469598103934665603ULL, v[2];
-    for (size_t j = 0; j < cseg_table_n_cols(part); j++) {
-        for (const char *c = cseg_table_col_name(part, j); *c; c++)
-            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-        h = (h ^ (0x100u + (unsigned)cseg_table_col_type(part, j))) * 1099511628211ULL;
-    }
-    v[0] = h;
-    v[1] = ~h;
-    MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_UINT64_T, MPI_MIN, comm);
-    return v[0] == ~v[1];
-}
-
 int cseg_mpi_segment_customers(MPI_Comm comm, cseg_segmentation **out, const cseg_table *part,
                                const char *id_column, const cseg_segment_params *p, cseg_diag *diag)
 {
@@ -151,7 +134,7 @@ int cseg_mpi_segment_customers(MPI_Comm comm, cseg_segmentation **out, const cse
         diag = &ignored;
     cseg_diag_clear(diag);
     *out = NULL;
-    if (!same_columns(comm, part))
+    if (!cseg__mpi_same_columns(comm, part))
         return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
                           "the processes' tables differ in their columns or their types");
     int rc = cseg__mpi_spans_open(comm, cseg_table_n_rows(part), &spans, &km, "segmentation", diag);

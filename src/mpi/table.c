@@ -289,12 +289,13 @@ static int first_to_parts(MPI_Comm comm, int rank, cseg_table **t, size_t *row0,
     if (rank > 0 && (rc = cseg__table_from_schema(t, b, (size_t)len)) < 0)
         cseg__diag(d, rc, NULL, 0, 0, "out of memory");
     free(b);
-    if ((rc = cseg__mpi_agree(comm, rc, 0, d)) < 0) {
+    if ((rc = cseg__mpi_agree(comm, rc, 0, d)) == 0)
+        rc = to_parts(comm, t, row0, moved, d);
+    if (rc < 0) { /* rank 0's whole table too */
         cseg_table_free(*t);
         *t = NULL;
-        return rc;
     }
-    return to_parts(comm, t, row0, moved, d);
+    return rc;
 }
 
 /* parts: every rank keeps a span-aligned block of the rows (*row0 its first
@@ -523,6 +524,23 @@ int cseg_mpi_table_read_csv_part(MPI_Comm comm, cseg_table **part, size_t *row0,
     return rc;
 }
 
+/* Whether every rank's part has the same columns (names, types, in
+ * order): a hash of them, its least and greatest over the ranks. Ranks
+ * whose columns differ would take different steps. */
+int cseg__mpi_same_columns(MPI_Comm comm, const cseg_table *part)
+{
+    uint64_t h = 1469598103934665603ULL, v[2];
+    for (size_t j = 0; j < cseg_table_n_cols(part); j++) {
+        for (const char *c = cseg_table_col_name(part, j); *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        h = (h ^ (0x100u + (unsigned)cseg_table_col_type(part, j))) * 1099511628211ULL;
+    }
+    v[0] = h;
+    v[1] = ~h;
+    MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_UINT64_T, MPI_MIN, comm);
+    return v[0] == ~v[1];
+}
+
 enum { WRITE_TAG = 13, WRITE_ROWS = 65536 };
 
 /* Rank r > 0: its rows as text, a block of WRITE_ROWS at a time, each sent
@@ -604,6 +622,13 @@ int cseg_mpi_table_write_csv(MPI_Comm comm, const cseg_table *part, const char *
     cseg_diag_clear(&d);
     MPI_Comm_size(comm, &np);
     MPI_Comm_rank(comm, &rank);
+    if (!cseg__mpi_same_columns(comm, part)) {
+        rc = cseg__diag(&d, CSEG_EINVAL, path, 0, 0,
+                        "the processes' tables differ in their columns or their types");
+        if (diag)
+            *diag = d;
+        return rc;
+    }
     if (rank > 0) {
         send_rows(comm, part);
     } else {

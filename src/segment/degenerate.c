@@ -42,10 +42,12 @@ int cseg__degenerate(const int32_t *labels, size_t n, size_t k, long outlier, co
 
 /* Whether every piece's segments are each one level of the column, the
  * same level on every piece, and not all the same: each piece's finding
- * (impure, or per segment unseen or the level's text) to every piece. */
+ * (impure, or per segment unseen, missing, or the level's text) to every
+ * piece. Missing is a value of its own, as one process compares codes. */
 static int pure_everywhere(const cseg_table *t, size_t j, size_t k, const int32_t *lvl, int pure,
                            const cseg__seg_split *split, int *out)
 {
+    enum { UNSEEN = 0, MISSING = 1, LEVEL = 2 };
     size_t len = 1;
     for (size_t s = 0; s < k; s++)
         len += 1 + (pure && lvl[s] >= 0 ? strlen(cseg_table_level(t, j, lvl[s])) + 1 : 0);
@@ -61,35 +63,46 @@ static int pure_everywhere(const cseg_table *t, size_t j, size_t k, const int32_
     }
     *o++ = (char)pure;
     for (size_t s = 0; s < k; s++) {
-        int seen = pure && lvl[s] >= 0;
-        *o++ = (char)seen;
-        if (seen)
+        char st = !pure || lvl[s] == -2 ? UNSEEN : lvl[s] < 0 ? MISSING : LEVEL;
+        *o++ = st;
+        if (st == LEVEL)
             o = stpcpy(o, cseg_table_level(t, j, lvl[s])) + 1;
     }
     rc = split->allgather(split->ctx, mine, len, &all, &total);
     free(mine);
+    /* Per segment what the first piece that saw it found: its state, and
+     * the level's text. */
+    char *state = rc == 0 ? calloc(k ? k : 1, 1) : NULL;
     const char **first = rc == 0 ? calloc(k ? k : 1, sizeof *first) : NULL;
-    bad = rc == 0 && !first;
+    bad = rc == 0 && (!first || !state);
     if (rc == 0 && (rc = split->sc->sum(split->sc->ctx, &bad, 1, NULL, 0)) == 0 && bad)
         rc = CSEG_ENOMEM;
     int ok = 1;
     for (const char *p = all; rc == 0 && p < all + total;) {
         ok &= *p++ != 0;
         for (size_t s = 0; s < k; s++) {
-            if (!*p++)
+            char st = *p++;
+            const char *text = st == LEVEL ? p : NULL;
+            if (text)
+                p += strlen(p) + 1;
+            if (st == UNSEEN)
                 continue;
-            if (!first[s])
-                first[s] = p;
-            else
-                ok &= strcmp(first[s], p) == 0;
-            p += strlen(p) + 1;
+            if (state[s] == UNSEEN) {
+                state[s] = st;
+                first[s] = text;
+            } else {
+                ok &= state[s] == st && (st != LEVEL || strcmp(first[s], text) == 0);
+            }
         }
     }
     int distinct = 0;
     for (size_t s = 1; rc == 0 && s < k; s++)
-        distinct |= first[s] && first[0] && strcmp(first[s], first[0]) != 0;
+        distinct |=
+            state[s] != UNSEEN && state[0] != UNSEEN &&
+            (state[s] != state[0] || (state[s] == LEVEL && strcmp(first[s], first[0]) != 0));
     *out = ok && distinct;
     free(first);
+    free(state);
     free(all);
     return rc;
 }

@@ -1122,7 +1122,7 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
     }
     if ((rc = agree(split, keep_k_table(r), 0, diag)) < 0)
         goto out;
-    if ((rc = cseg__segment_outputs(r, diag)) == 0) {
+    if ((rc = agree(split, cseg__segment_outputs(r, diag), 0, diag)) == 0) {
         r->X = X; /* kept for the report, which would otherwise transform again */
         r->X_dim = d;
         X = NULL;

@@ -34,8 +34,9 @@ static int same(double a, double b)
  * the ids of the first 1,000 (ids on two ranks), and a text column "kind"
  * names each customer's group (a segmentation that finds the groups splits
  * on it); odd 2: in the second half of the rows the kinds name other
- * groups (each half alone is split on it, all the rows are not); odd 3
- * and 4: below. */
+ * groups (each half alone is split on it, all the rows are not); odd 6:
+ * group 0's kind missing in the first two spans, "a" after (missing is a
+ * value of its own: no split on it); odd 3 and 4: below. */
 static int odd;
 
 static cseg_table *make(size_t n, size_t r0, size_t r1)
@@ -69,7 +70,9 @@ static cseg_table *make(size_t n, size_t r0, size_t r1)
                         : 20 + u1 * (2 * i < n ? 100.0 * (double)(4 - g) : 50.0 * (double)(g + 1));
         int32_t cd = level_code(lv, &nlv, tl[i + 2 == n ? 4 : (int)((u >> 8) % 4)]);
         code[q] = u % 37 == 0 ? -1 : cd;
-        kc[q] = level_code(kl, &nkl, kinds[odd == 2 && 2 * i >= n ? (g + 1) % 4 : g]);
+        kc[q] = odd == 6 && g == 0 && i < 131072
+                    ? -1 /* missing for group 0 in the first two spans, "a" after */
+                    : level_code(kl, &nkl, kinds[odd == 2 && 2 * i >= n ? (g + 1) % 4 : g]);
         /* A repeated id is the same level, as a reading interns it. */
         size_t was = odd && i + 1000 >= n ? i + 1000 - n : i;
         ids[q] = malloc(24);
@@ -247,6 +250,52 @@ static void refused(const cseg_segment_params *p, const char *want, const char *
     cseg_table_free(part);
 }
 
+/* Parts whose columns differ (the last rank's "visits" is text): refused
+ * on every rank by the segmentation and by the writer, before any step
+ * that would take the ranks apart. */
+static void columns_differ(void)
+{
+    if (size < 2)
+        return;
+    size_t r0, nr, n = 2000;
+    cseg_mpi_kmeans_split(MPI_COMM_WORLD, n, &r0, &nr);
+    cseg_table *part = NULL;
+    if (rank == size - 1) {
+        static const char *const lv[1] = {"many"};
+        int32_t code[1] = {0};
+        double x[1] = {1};
+        int rc = cseg_table_create(&part, 1);
+        const char *const id[1] = {"X"};
+        if (rc == 0)
+            rc = cseg_table_add_text(part, "id", id, 1, code);
+        if (rc == 0)
+            rc = cseg_table_add_text(part, "visits", lv, 1, code);
+        static const char *const nm[3] = {"basket", "tenure", "revenue"};
+        for (int c = 0; c < 3 && rc == 0; c++)
+            rc = cseg_table_add_numbers(part, nm[c], x);
+        if (rc == 0)
+            rc = cseg_table_add_text(part, "region", lv, 1, code);
+        CHECK(rc == 0, "columns differ: table %d", rc);
+    } else {
+        part = make(n, r0, r0 + nr);
+    }
+    cseg_segment_params p;
+    cseg_segment_params_init(&p);
+    cseg_segmentation *s = NULL;
+    cseg_diag d;
+    int rc = cseg_mpi_segment_customers(MPI_COMM_WORLD, &s, part, "id", &p, &d);
+    CHECK(rc == CSEG_EINVAL && !s && strstr(d.msg, "differ in their columns"),
+          "columns differ: segmentation %d %s", rc, d.msg);
+    char path[64];
+    int pid = (int)getpid();
+    MPI_Bcast(&pid, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    snprintf(path, sizeof path, "/tmp/cseg_mpi_seg_%d_differ.csv", pid);
+    rc = cseg_mpi_table_write_csv(MPI_COMM_WORLD, part, path, &d);
+    CHECK(rc == CSEG_EINVAL && access(path, F_OK) != 0, "columns differ: writer %d %s", rc, d.msg);
+    cseg_segment_free(s);
+    cseg_table_free(part);
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -275,6 +324,8 @@ int main(int argc, char **argv)
     check(140000, &p, 2, "duplicate ids, a categorical split");
     odd = 2;
     check(140000, &p, 1, "duplicate ids, categories that split each half only");
+    odd = 6; /* a segment's kind missing on the first ranks, "a" on the last */
+    check(140000, &p, 1, "duplicate ids, a kind missing in part of a segment");
     cseg_segment_params_init(&p);
     p.n_init = 2;
     p.silhouette_sample = 2000;
@@ -290,5 +341,6 @@ int main(int argc, char **argv)
     cseg_segment_params_init(&p);
     p.pca = 2;
     refused(&p, "pca", "PCA");
+    columns_differ();
     return finish();
 }

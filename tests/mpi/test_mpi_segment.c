@@ -138,16 +138,34 @@ static void same_files(const char *pa, const char *pb, const char *what)
     unlink(pb);
 }
 
-/* The model saved by each must be the same file. */
+/* The model of one process (rank 0's, a) and every rank's (b) saved: the
+ * same file. */
 static void compare_models(const cseg_model *a, const cseg_model *b, const char *what)
 {
     char pa[64], pb[64];
-    snprintf(pa, sizeof pa, "/tmp/cseg_mpi_seg_%d_%d_a.json", (int)getpid(), rank);
-    snprintf(pb, sizeof pb, "/tmp/cseg_mpi_seg_%d_%d_b.json", (int)getpid(), rank);
+    int pid = (int)getpid();
+    MPI_Bcast(&pid, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    snprintf(pa, sizeof pa, "/tmp/cseg_mpi_seg_%d_one.json", pid);
+    snprintf(pb, sizeof pb, "/tmp/cseg_mpi_seg_%d_%d_many.json", pid, rank);
     cseg_diag d;
-    int ra = cseg_model_save(a, pa, &d), rb = cseg_model_save(b, pb, &d);
+    int ra = rank == 0 ? cseg_model_save(a, pa, &d) : 0;
+    MPI_Bcast(&ra, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    int rb = cseg_model_save(b, pb, &d);
     CHECK(ra == 0 && rb == 0, "%s: save: %d %d %s", what, ra, rb, d.msg);
-    same_files(pa, pb, what);
+    char copy[64]; /* every rank compares with one process's file, then it goes */
+    snprintf(copy, sizeof copy, "/tmp/cseg_mpi_seg_%d_%d_one.json", pid, rank);
+    FILE *in = fopen(pa, "rb"), *out = fopen(copy, "wb");
+    int ch;
+    while (in && out && (ch = getc(in)) != EOF)
+        putc(ch, out);
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0)
+        unlink(pa);
+    same_files(copy, pb, what);
 }
 
 /* customers.csv of one process and the ranks' parts written by rank 0:
@@ -179,29 +197,58 @@ static void compare_customers(const cseg_segmentation *one, const cseg_segmentat
 
 /* warnings: how many the one-process result must give (its checks are
  * then compared through segments.json, where they are written). */
+/* One process's segmentation of all the customers (made by rank 0 alone:
+ * each rank making it too cost a quarter of an hour under the sanitizers),
+ * what every rank needs of it sent from rank 0, against the ranks'. */
 static void check(size_t n, const cseg_segment_params *p, size_t warnings, const char *what)
 {
-    cseg_table *all = make(n, 0, n);
+    cseg_table *all = rank == 0 ? make(n, 0, n) : NULL;
     cseg_segmentation *one = NULL, *many = NULL;
     cseg_diag d;
-    int rc = cseg_segment_customers(&one, all, "id", p, &d);
+    int rc = rank == 0 ? cseg_segment_customers(&one, all, "id", p, &d) : 0;
     CHECK(rc == 0, "%s: one process: %d %s", what, rc, d.msg);
+    int have = rank > 0 || one != NULL;
+    MPI_Bcast(&have, 1, MPI_INT, 0, MPI_COMM_WORLD);
     size_t r0, nr;
     cseg_mpi_kmeans_split(MPI_COMM_WORLD, n, &r0, &nr);
     cseg_table *part = make(n, r0, r0 + nr);
     rc = cseg_mpi_segment_customers(MPI_COMM_WORLD, &many, part, "id", p, &d);
     CHECK(rc == 0, "%s: cseg_mpi_segment_customers: %d %s", what, rc, d.msg);
-    if (one && many) {
-        size_t k = cseg_segment_k(one), nc = cseg_segment_n_candidates(one);
-        CHECK(cseg_segment_n(many) == nr, "%s: n %zu / %zu", what, cseg_segment_n(many), nr);
-        CHECK(k == cseg_segment_k(many), "%s: k %zu / %zu", what, k, cseg_segment_k(many));
-        CHECK(nc == cseg_segment_n_candidates(many) &&
-                  cseg_segment_chosen(one) == cseg_segment_chosen(many) &&
-                  strcmp(cseg_segment_rule(one), cseg_segment_rule(many)) == 0,
+    int ok = many != NULL, all_ok = 0;
+    MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    if (have && all_ok) {
+        /* The k table, the choice and segments.json, from rank 0. */
+        uint64_t head[3] = {0, 0, 0};
+        if (rank == 0) {
+            head[0] = cseg_segment_k(one);
+            head[1] = cseg_segment_n_candidates(one);
+            head[2] = cseg_segment_chosen(one);
+        }
+        MPI_Bcast(head, 3, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+        size_t nc = (size_t)head[1];
+        cseg_candidate *ca = malloc((nc ? nc : 1) * sizeof *ca);
+        if (rank == 0)
+            memcpy(ca, cseg_segment_candidates(one), nc * sizeof *ca);
+        MPI_Bcast(ca, (int)(nc * sizeof *ca), MPI_BYTE, 0, MPI_COMM_WORLD);
+        char rule[256] = "";
+        if (rank == 0)
+            snprintf(rule, sizeof rule, "%s", cseg_segment_rule(one));
+        MPI_Bcast(rule, sizeof rule, MPI_CHAR, 0, MPI_COMM_WORLD);
+        uint64_t jl = rank == 0 ? strlen(cseg_segment_json(one)) + 1 : 0;
+        MPI_Bcast(&jl, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+        char *ja = malloc((size_t)jl);
+        if (rank == 0)
+            memcpy(ja, cseg_segment_json(one), (size_t)jl);
+        MPI_Bcast(ja, (int)jl, MPI_CHAR, 0, MPI_COMM_WORLD);
+        CHECK(cseg_segment_n(many) == nr && cseg_segment_n_all(many) == n, "%s: n %zu / %zu", what,
+              cseg_segment_n(many), nr);
+        CHECK(head[0] == cseg_segment_k(many), "%s: k %zu / %zu", what, (size_t)head[0],
+              cseg_segment_k(many));
+        CHECK(nc == cseg_segment_n_candidates(many) && head[2] == cseg_segment_chosen(many) &&
+                  strcmp(rule, cseg_segment_rule(many)) == 0,
               "%s: candidates or choice", what);
         for (size_t t = 0; t < nc && t < cseg_segment_n_candidates(many); t++) {
-            const cseg_candidate *a = cseg_segment_candidates(one) + t,
-                                 *b = cseg_segment_candidates(many) + t;
+            const cseg_candidate *a = ca + t, *b = cseg_segment_candidates(many) + t;
             CHECK(a->k == b->k && a->n_clusters == b->n_clusters && a->n_iter == b->n_iter &&
                       a->converged == b->converged && a->elbow == b->elbow,
                   "%s: candidate %zu", what, t);
@@ -212,23 +259,44 @@ static void check(size_t n, const cseg_segment_params *p, size_t warnings, const
                   what, t, a->inertia, a->silhouette, a->davies_bouldin, a->calinski_harabasz,
                   b->inertia, b->silhouette, b->davies_bouldin, b->calinski_harabasz);
         }
-        const int32_t *la = cseg_segment_labels(one) + r0, *lb = cseg_segment_labels(many);
-        const double *da = cseg_segment_distances(one) + r0, *db = cseg_segment_distances(many);
+        /* This rank's customers: their labels and distances from rank 0. */
+        uint64_t mine[2] = {r0, nr}, *where = rank == 0 ? malloc(2 * (size_t)size * 8) : NULL;
+        MPI_Gather(mine, 2, MPI_UINT64_T, where, 2, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+        int32_t *la = malloc((nr ? nr : 1) * sizeof *la);
+        double *da = malloc((nr ? nr : 1) * sizeof *da);
+        if (rank == 0) {
+            memcpy(la, cseg_segment_labels(one) + r0, nr * sizeof *la);
+            memcpy(da, cseg_segment_distances(one) + r0, nr * sizeof *da);
+            for (int q = 1; q < size; q++) {
+                MPI_Send(cseg_segment_labels(one) + where[2 * q], (int)where[2 * q + 1],
+                         MPI_INT32_T, q, 1, MPI_COMM_WORLD);
+                MPI_Send(cseg_segment_distances(one) + where[2 * q], (int)where[2 * q + 1],
+                         MPI_DOUBLE, q, 2, MPI_COMM_WORLD);
+            }
+        } else {
+            MPI_Recv(la, (int)nr, MPI_INT32_T, 0, 1, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Recv(da, (int)nr, MPI_DOUBLE, 0, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        }
+        const int32_t *lb = cseg_segment_labels(many);
+        const double *db = cseg_segment_distances(many);
         size_t bad = 0;
         for (size_t i = 0; i < nr; i++)
             bad += la[i] != lb[i] || !same(da[i], db[i]);
         CHECK(bad == 0, "%s: %zu of this rank's %zu customers differ", what, bad, nr);
-        compare_profiles(cseg_segment_profile(one), cseg_segment_profile(many), what);
-        compare_models(cseg_segment_model(one), cseg_segment_model(many), what);
+        if (rank == 0) {
+            compare_profiles(cseg_segment_profile(one), cseg_segment_profile(many), what);
+            CHECK(cseg_segment_n_warnings(one) == warnings, "%s: %zu warnings, expected %zu", what,
+                  cseg_segment_n_warnings(one), warnings);
+        }
+        compare_models(one ? cseg_segment_model(one) : NULL, cseg_segment_model(many), what);
         compare_customers(one, many, what);
-        const char *ja = cseg_segment_json(one), *jb = cseg_segment_json(many);
+        const char *jb = cseg_segment_json(many);
         size_t at = 0;
-        while (ja && jb && ja[at] && ja[at] == jb[at])
+        while (jb && ja[at] && ja[at] == jb[at])
             at++;
-        CHECK(ja && jb && ja[at] == jb[at], "%s: segments.json differs at %zu: ...%.60s / ...%.60s",
-              what, at, ja ? ja + at : "", jb ? jb + at : "");
-        CHECK(cseg_segment_n_warnings(one) == warnings, "%s: %zu warnings, expected %zu", what,
-              cseg_segment_n_warnings(one), warnings);
+        CHECK(jb && ja[at] == jb[at], "%s: segments.json differs at %zu: ...%.60s / ...%.60s", what,
+              at, ja + at, jb ? jb + at : "");
+        free(ca), free(ja), free(where), free(la), free(da);
     }
     cseg_segment_free(one);
     cseg_segment_free(many);

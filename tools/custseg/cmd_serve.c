@@ -477,11 +477,8 @@ static void *writer_main(void *arg)
                 pthread_cond_wait(&sv->cv, &sv->mu);
                 continue;
             }
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += (owes ? IDLE_FLUSH_MS : (long)(CURSOR_KEEP_S * 1000)) * 1000000L;
-            until.tv_sec += until.tv_nsec / 1000000000L;
-            until.tv_nsec %= 1000000000L;
+            struct timespec until = serve_deadline(CLOCK_REALTIME, owes ? IDLE_FLUSH_MS / 1000.0
+                                                                        : (double)CURSOR_KEEP_S);
             timed_out = pthread_cond_timedwait(&sv->cv, &sv->mu, &until) == ETIMEDOUT;
         }
         if (timed_out && !sv->head) {
@@ -1560,9 +1557,7 @@ int cmd_serve(int argc, char **argv)
     pthread_cond_signal(&sv.cv);
     pthread_mutex_unlock(&sv.mu);
     pthread_join(sv.writer, NULL);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 10;
+    struct timespec until = serve_deadline(CLOCK_REALTIME, 10);
     pthread_mutex_lock(&sv.mu);
     while (sv.in_flight > 0 && pthread_cond_timedwait(&sv.idle, &sv.mu, &until) == 0)
         ;

@@ -2,13 +2,26 @@
 #ifndef CUSTSEG_SERVE_H
 #define CUSTSEG_SERVE_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <jansson.h>
+#include <time.h>
 
 #include "custseg/custseg.h"
 
 enum { SERVE_SCOPE_READ = 1, SERVE_SCOPE_WRITE = 2 };
+
+/* The moment secs from now on clock clk: a pthread_cond_timedwait deadline
+ * (the condition's clock). */
+static inline struct timespec serve_deadline(clockid_t clk, double secs)
+{
+    struct timespec t;
+    clock_gettime(clk, &t);
+    long long ns = (long long)t.tv_nsec + (long long)(secs * 1e9);
+    t.tv_sec += (time_t)(ns / 1000000000);
+    t.tv_nsec = (long)(ns % 1000000000);
+    return t;
+}
 
 /* The tokens of a token file: SHA-256 hashes and scopes. */
 typedef struct serve_tokens {

@@ -54,11 +54,7 @@ struct serve_webhook {
  * while backing off: new moves must not hurry a retry); 1 when stopping. */
 static int nap(serve_webhook *w, double secs, int pokes)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    long long ns = (long long)until.tv_nsec + (long long)(secs * 1e9);
-    until.tv_sec += (time_t)(ns / 1000000000);
-    until.tv_nsec = (long)(ns % 1000000000);
+    struct timespec until = serve_deadline(CLOCK_MONOTONIC, secs);
     pthread_mutex_lock(&w->mu);
     while (!(pokes && w->poked) && !atomic_load(&w->stopping))
         if (pthread_cond_timedwait(&w->cv, &w->mu, &until) != 0)

@@ -260,45 +260,16 @@ static int ref_numbers(cseg__ref_feature *f, const double *x, size_t n, size_t n
 static int ref_text(cseg__ref_feature *f, const cseg_table *t, size_t j, size_t n, size_t n_all,
                     const cseg__split_comm *comm, cseg_diag *d)
 {
-    size_t nl = cseg_table_n_levels(t, j), ng = nl;
     const int32_t *code = cseg_table_codes(t, j);
-    char **lv = calloc(nl ? nl : 1, sizeof *lv);
-    int rc = lv ? 0 : CSEG_ENOMEM;
-    for (size_t l = 0; rc == 0 && l < nl; l++)
-        if (!(lv[l] = strdup(cseg_table_level(t, j, (int32_t)l))))
-            rc = CSEG_ENOMEM;
+    int32_t *to = NULL; /* this piece's code of each level -> its place among all */
     f->is_text = 1;
-    if (comm) {
-        /* This piece's list in, every piece's out (on failure the list
-         * stays the caller's). */
-        if (rc < 0) {
-            for (size_t l = 0; lv && l < nl; l++)
-                free(lv[l]);
-            free(lv);
-            lv = NULL;
-            ng = 0;
-        }
-        if ((rc = comm->levels(comm->ctx, rc, &lv, &ng, d)) < 0) {
-            for (size_t l = 0; lv && l < ng; l++)
-                free(lv[l]);
-            free(lv);
-            return rc;
-        }
-    }
-    f->levels = lv;
-    f->n_levels = ng;
+    int rc = cseg__table_split_levels(t, j, comm, &f->levels, &f->n_levels, &to, d);
     if (rc < 0)
         return rc;
-    /* This piece's code of each level -> its place among all: the same
-     * with one process, else found among the levels sorted. */
+    size_t ng = f->n_levels;
     uint64_t *cnt = calloc(ng + 1, sizeof *cnt); /* per level, then the missing */
-    int32_t *to = calloc(nl ? nl : 1, sizeof *to);
     f->level_shares = calloc(ng ? ng : 1, sizeof *f->level_shares);
-    uint64_t bad = !cnt || !to || !f->level_shares;
-    for (size_t l = 0; !bad && !comm && l < nl; l++)
-        to[l] = (int32_t)l;
-    if (!bad && comm && cseg__table_level_places(t, j, (const char *const *)f->levels, ng, to) < 0)
-        bad = 1;
+    uint64_t bad = !cnt || !f->level_shares;
     if ((rc = sum_all(comm, &bad, 1, NULL, 0)) == 0 && bad)
         rc = CSEG_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {

@@ -278,10 +278,7 @@ static int surrogate_columns(const cseg_model *m, const cseg_table *t, const cse
     char ***lvs = calloc(ni ? ni : 1, sizeof *lvs);
     size_t *nlv = calloc(ni ? ni : 1, sizeof *nlv);
     double *tmp = malloc((n ? n : 1) * sizeof *tmp);
-    uint64_t bad = !*maps || !lvs || !nlv || !tmp;
-    int rc = sc ? sc->sum(sc->ctx, &bad, 1, NULL, 0) : 0;
-    if (rc == 0 && bad)
-        rc = CSEG_ENOMEM;
+    int rc = agree_sc(sc, *maps && lvs && nlv && tmp ? 0 : CSEG_ENOMEM);
     /* The levels first (every piece's, in their order): the columns' count. */
     for (size_t i = 0; rc == 0 && i < ni; i++) {
         long j = cseg_table_find(t, cseg_prep_input_name(pp, i));
@@ -294,50 +291,20 @@ static int surrogate_columns(const cseg_model *m, const cseg_table *t, const cse
             cap++;
             continue;
         }
-        size_t nl = cseg_table_n_levels(t, (size_t)j), ng = nl;
-        char **lv = calloc(nl ? nl : 1, sizeof *lv);
-        int lrc = lv ? 0 : CSEG_ENOMEM;
-        for (size_t l = 0; lrc == 0 && l < nl; l++)
-            if (!(lv[l] = cseg__strdup(cseg_table_level(t, (size_t)j, (int32_t)l))))
-                lrc = CSEG_ENOMEM;
-        if (lrc < 0) {
-            for (size_t l = 0; lv && l < nl; l++)
-                free(lv[l]);
-            free(lv);
-            lv = NULL;
-            ng = 0;
-        }
-        lvs[i] = lv;
-        nlv[i] = ng;
-        if (sc && (lrc = sc->levels(sc->ctx, lrc, &lvs[i], &nlv[i], d)) == 0) {
-            /* This piece's code of each level -> its place among all. */
-            int32_t *to = malloc((nl ? nl : 1) * sizeof *to);
-            bad = !to || cseg__table_level_places(t, (size_t)j, (const char *const *)lvs[i], nlv[i],
-                                                  to) < 0;
-            if ((lrc = sc->sum(sc->ctx, &bad, 1, NULL, 0)) == 0 && bad)
-                lrc = CSEG_ENOMEM;
-            (*maps)[i] = to;
-        }
-        rc = lrc;
+        /* Every piece's levels, and this piece's map to them. */
+        rc = cseg__table_split_levels(t, (size_t)j, sc, &lvs[i], &nlv[i], &(*maps)[i], d);
         cap += nlv[i];
     }
     col *cl = rc == 0 ? calloc(cap ? cap : 1, sizeof *cl) : NULL;
-    bad = rc == 0 && !cl;
-    if (rc == 0 && sc && (rc = sc->sum(sc->ctx, &bad, 1, NULL, 0)) == 0 && bad)
-        rc = CSEG_ENOMEM;
-    if (rc == 0 && !sc && bad)
-        rc = CSEG_ENOMEM;
+    if (rc == 0)
+        rc = agree_sc(sc, cl ? 0 : CSEG_ENOMEM);
     /* With pieces, a piece whose step failed (an allocation) stays in the
      * loop until every piece has heard of it at the next input's start. */
     for (size_t i = 0; (rc == 0 || sc) && i < ni; i++) {
         const char *name = cseg_prep_input_name(pp, i);
         size_t j = (size_t)cseg_table_find(t, name);
-        if (i > 0 && sc) {
-            bad = rc < 0;
-            int r2 = sc->sum(sc->ctx, &bad, 1, NULL, 0);
-            if (r2 < 0 || (bad && rc == 0))
-                rc = r2 < 0 ? r2 : CSEG_ENOMEM;
-        }
+        if (i > 0)
+            rc = agree_sc(sc, rc);
         if (rc < 0)
             break; /* on every piece alike */
         if (cseg_table_col_type(t, j) == CSEG_COL_TEXT) {
@@ -381,12 +348,8 @@ static int surrogate_columns(const cseg_model *m, const cseg_table *t, const cse
         cl[nq].med = med;
         nq++;
     }
-    if (sc && ni > 0) { /* the last input's failure, every piece's */
-        bad = rc < 0;
-        int r2 = sc->sum(sc->ctx, &bad, 1, NULL, 0);
-        if (r2 < 0 || (bad && rc == 0))
-            rc = r2 < 0 ? r2 : CSEG_ENOMEM;
-    }
+    if (ni > 0) /* the last input's failure, every piece's */
+        rc = agree_sc(sc, rc);
     free(tmp);
     for (size_t i = 0; lvs && i < ni; i++) {
         for (size_t l = 0; lvs[i] && l < nlv[i]; l++)

@@ -113,11 +113,14 @@ int cseg__table_set_text_because(cseg_table *t, const cseg__retype *why);
  * to b as one block of bytes for cseg__table_append_packed in another
  * process of the same job (native byte order). 0 or CSEG_ENOMEM. */
 int cseg__table_pack(const cseg_table *t, cseg__buf *b);
-/* to[l] (one per level of text column j of t): the place of level l among
- * all[0..n_all), or -1 when it is not there; by halving over the sorted
- * names, not a search each. 0 or CSEG_ENOMEM. */
-int cseg__table_level_places(const cseg_table *t, size_t j, const char *const *all, size_t n_all,
-                             int32_t *to);
+/* Text column j's levels for a computation over pieces (comm; NULL: one
+ * process): *lv (malloc'ed, *n of them, each malloc'ed) every piece's in
+ * their order of first appearance (the column's own without comm), and *to
+ * (malloc'ed, one per level of the column) each level's place among them.
+ * Collective with comm: every piece returns the same code (NULLs on
+ * failure). */
+int cseg__table_split_levels(const cseg_table *t, size_t j, const cseg__split_comm *comm,
+                             char ***lv, size_t *n, int32_t **to, cseg_diag *d);
 /* Rows [i0, i1) of t as cseg_table_write_csv writes them (no header),
  * appended to b (b->failed on failure); fmt from cseg__table_csv_begin
  * (NULL: out of memory), freed by cseg__table_csv_end. */

@@ -2212,8 +2212,10 @@ static int cmp_named_level(const void *a, const void *b)
     return strcmp(((const named_level *)a)->s, ((const named_level *)b)->s);
 }
 
-int cseg__table_level_places(const cseg_table *t, size_t j, const char *const *all, size_t n_all,
-                             int32_t *to)
+/* to[l]: the place of level l of column j among all[0..n_all) (-1: not
+ * there), by halving over the sorted names rather than a search each. */
+static int level_places(const cseg_table *t, size_t j, const char *const *all, size_t n_all,
+                        int32_t *to)
 {
     const tcol *c = &t->cols[j];
     named_level *by = malloc((n_all ? n_all : 1) * sizeof *by);
@@ -2235,6 +2237,62 @@ int cseg__table_level_places(const cseg_table *t, size_t j, const char *const *a
         to[l] = lo < n_all && strcmp(by[lo].s, name) == 0 ? (int32_t)by[lo].i : -1;
     }
     free(by);
+    return 0;
+}
+
+static void free_levels(char **lv, size_t n)
+{
+    for (size_t l = 0; lv && l < n; l++)
+        free(lv[l]);
+    free(lv);
+}
+
+int cseg__table_split_levels(const cseg_table *t, size_t j, const cseg__split_comm *comm,
+                             char ***lv, size_t *n, int32_t **to, cseg_diag *d)
+{
+    size_t nl = cseg_table_n_levels(t, j);
+    char **mine = calloc(nl ? nl : 1, sizeof *mine);
+    int rc = mine ? 0 : CSEG_ENOMEM;
+    for (size_t l = 0; rc == 0 && l < nl; l++)
+        if (!(mine[l] = cseg__strdup(cseg_table_level(t, j, (int32_t)l))))
+            rc = CSEG_ENOMEM;
+    size_t ng = nl;
+    *lv = NULL;
+    *n = 0;
+    *to = NULL;
+    if (comm) {
+        /* This piece's list in, every piece's out (on failure the list
+         * stays this one's: freed here). */
+        if (rc < 0) {
+            free_levels(mine, nl);
+            mine = NULL;
+            ng = 0;
+        }
+        if ((rc = comm->levels(comm->ctx, rc, &mine, &ng, d)) < 0) {
+            free_levels(mine, ng);
+            return rc;
+        }
+    }
+    int32_t *map = rc == 0 ? malloc((nl ? nl : 1) * sizeof *map) : NULL;
+    int bad = rc < 0 || !map;
+    for (size_t l = 0; !bad && !comm && l < nl; l++)
+        map[l] = (int32_t)l;
+    if (!bad && comm && level_places(t, j, (const char *const *)mine, ng, map) < 0)
+        bad = 1;
+    if (comm) { /* a failure on one piece, every piece's */
+        uint64_t b = (uint64_t)bad;
+        int r2 = comm->sum(comm->ctx, &b, 1, NULL, 0);
+        bad = r2 < 0 || b;
+        rc = r2 < 0 ? r2 : rc;
+    }
+    if (bad) {
+        free_levels(mine, ng);
+        free(map);
+        return rc < 0 ? rc : CSEG_ENOMEM;
+    }
+    *lv = mine;
+    *n = ng;
+    *to = map;
     return 0;
 }
 

@@ -57,6 +57,14 @@ static inline void part_of(size_t n, int r, size_t *r0, size_t *r1)
     *r1 = r == size - 1 ? n : n * (before + mine) / w;
 }
 
+/* MPI started, this process's rank and the job's size set (finish ends it). */
+static inline void start(int *argc, char ***argv)
+{
+    MPI_Init(argc, argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+}
+
 /* The job's verdict: the failures of every rank summed, said by rank 0;
  * ends MPI and returns the exit status. */
 static inline int finish(void)

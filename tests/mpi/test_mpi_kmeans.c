@@ -99,9 +99,7 @@ static void compare(const char *what, const double *X, const double *w, size_t n
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    start(&argc, &argv);
     size_t n = 200000, row0, n_rows; /* 4 spans, the last short */
     cseg_kmeans_params p;
 

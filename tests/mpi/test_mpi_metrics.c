@@ -48,9 +48,7 @@ static void same(const char *what, int r_mpi, double v_mpi, int r_one, double v_
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    start(&argc, &argv);
     size_t n = 200000, d = 6, row0, n_rows;
     double *X, v1, v2;
     int32_t *lab;

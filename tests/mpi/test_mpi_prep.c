@@ -178,9 +178,7 @@ static void one_failure(const char *const *cols, size_t ncol, int flags, const c
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    start(&argc, &argv);
     one_case(700, CSEG_SCALE_STANDARD);   /* the drift points: all values */
     one_case(20011, CSEG_SCALE_STANDARD); /* 1,001 quantiles */
     one_case(20011, CSEG_SCALE_ROBUST);

@@ -168,9 +168,7 @@ static void check(size_t n, const char *what)
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    start(&argc, &argv);
     check(1000, "1,000 customers");
     check(30001, "30,001 customers");
     return finish();

@@ -366,9 +366,7 @@ static void columns_differ(void)
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    start(&argc, &argv);
     cseg_segment_params p;
     cseg_segment_params_init(&p);
     p.n_init = 2;

@@ -31,9 +31,7 @@ static int same_bits(double a, double b)
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    start(&argc, &argv);
     /* Rank r holds 3,000 r + 2,017 values, but rank 1 none. */
     size_t n = rank == 1 ? 0 : 3000 * (size_t)rank + 2017;
     double *x = malloc((n ? n : 1) * sizeof *x);

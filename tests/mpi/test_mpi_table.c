@@ -245,9 +245,7 @@ static void write_table(const char *file, size_t n, const char *eol, size_t late
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    start(&argc, &argv);
     if (rank == 0) {
         snprintf(dir, sizeof dir, "%s/cseg_mpi_table.XXXXXX",
                  getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");

@@ -238,6 +238,32 @@ CSEG_API int cseg_mpi_segment_customers(MPI_Comm comm, cseg_segmentation **out,
                                         const cseg_table *part, const char *id_column,
                                         const cseg_segment_params *p, cseg_diag *diag);
 
+/* cseg_pii_kind (privacy.h) of text column j of the table that is the
+ * ranks' parts: *kind is the verdict one process gives on all the rows, on
+ * every rank. Counts are added over the ranks; a column that is mostly
+ * free text has its distinct values counted exactly (each sent to the rank
+ * a hash of it names). Collective: the same code on every rank. */
+CSEG_API int cseg_mpi_pii_kind(MPI_Comm comm, const cseg_table *part, size_t j, const char **kind,
+                               cseg_diag *diag);
+
+/* The files of cseg_segment_write_all (customers.csv, segments.json,
+ * model.json, report.html) for a result of cseg_mpi_segment_customers, the
+ * bytes one process writes for all the customers. Rank 0 writes them into
+ * a temporary folder beside dir and swaps it in at the end (nothing is
+ * left of a failed write); customers.csv's rows come from every rank
+ * (cseg_mpi_table_write_csv); the report is composed on every rank: its
+ * projection fitted over the ranks (each block's sums added in block
+ * order, passed from rank to rank), the plotted and silhouette samples
+ * drawn as one process draws them and gathered, each segment's quartiles
+ * by cseg_mpi_select. log is called on rank 0. _write_report writes the
+ * report alone. CSEG_EINVAL when r is not such a result on every rank.
+ * Collective: every rank returns the same code and diag. */
+CSEG_API int cseg_mpi_segment_write_all(MPI_Comm comm, const cseg_segmentation *r, const char *dir,
+                                        cseg_log_fn log, void *log_user, cseg_diag *diag);
+CSEG_API int cseg_mpi_segment_write_report(MPI_Comm comm, const cseg_segmentation *r,
+                                           const char *path, cseg_log_fn log, void *log_user,
+                                           cseg_diag *diag);
+
 /* Order statistics of the values of all the ranks of comm, each holding x
  * (n values, no NaN): out[i] is the value of 0-based rank ranks[i] among
  * all of them in ascending order (-0.0 before +0.0), exactly, as sorting

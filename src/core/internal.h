@@ -96,6 +96,12 @@ typedef struct cseg__split_comm {
      * malloc'ed; rc: this piece's failure, < 0) replaced with those of every
      * piece, in piece order, each where it first appears. */
     int (*levels)(void *ctx, int rc, char ***lv, size_t *n, cseg_diag *d);
+    /* A sum taken in row order over the pieces, as one process takes it:
+     * acc (m values) passed along them in piece order, each piece calling
+     * add(u, acc) on what the one before passed it (the first on acc as
+     * given), and the last piece's acc given to every piece. add cannot
+     * fail. */
+    int (*chain)(void *ctx, double *acc, size_t m, void (*add)(void *u, double *acc), void *u);
 } cseg__split_comm;
 /* qsort's comparison of doubles, ascending (no NaN expected). */
 /* The decimal digits of u, at least `width` of them (zeros in front), at o;
@@ -238,6 +244,9 @@ int cseg__outdir_begin(cseg_outdir *o, const char *dir, const char *const *names
 int cseg__outdir_file(const cseg_outdir *o, const char *name, char *buf, size_t size);
 int cseg__outdir_commit(cseg_outdir *o, cseg_diag *d);
 void cseg__outdir_abort(cseg_outdir *o);
+/* A diag naming a file in the temporary folder made to name the file it
+ * stands for. */
+void cseg__outdir_untemp(const cseg_outdir *o, cseg_diag *d);
 
 /* Number of worker threads to use for a request of n (0 = all available). */
 int cseg__threads(int n);

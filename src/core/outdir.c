@@ -259,6 +259,16 @@ int cseg__outdir_commit(cseg_outdir *o, cseg_diag *d)
     return rc;
 }
 
+void cseg__outdir_untemp(const cseg_outdir *o, cseg_diag *d)
+{
+    size_t tl = strlen(o->tmp);
+    if (d && strncmp(d->file, o->tmp, tl) == 0 && d->file[tl] == '/') {
+        char f[sizeof d->file];
+        snprintf(f, sizeof f, "%s%s", o->dir, d->file + tl);
+        memcpy(d->file, f, sizeof f);
+    }
+}
+
 void cseg__outdir_abort(cseg_outdir *o)
 {
     if (o->tmp)

@@ -49,4 +49,11 @@ void cseg__mpi_recv_part(MPI_Comm comm, int from, char *b, uint64_t n);
  * order): a hash of them compared. Collective. */
 int cseg__mpi_same_columns(MPI_Comm comm, const cseg_table *t);
 
+/* cseg_mpi_metrics_silhouette; values (optional): the sampled rows'
+ * silhouette values and their labels, in row order (*values, *vlabels,
+ * malloc'ed, *nv of each), on every rank. */
+int cseg__mpi_silhouette(MPI_Comm comm, const double *X, size_t n_rows, size_t d,
+                         const int32_t *labels, const cseg_silhouette_params *p, double *score,
+                         double **values, int32_t **vlabels, size_t *nv, cseg_diag *diag);
+
 #endif

@@ -60,9 +60,9 @@ static int agree(MPI_Comm comm, int rc)
     return any < 0 ? any : rc;
 }
 
-int cseg_mpi_metrics_silhouette(MPI_Comm comm, const double *X, size_t n_rows, size_t d,
-                                const int32_t *labels, const cseg_silhouette_params *p,
-                                double *score, cseg_diag *diag)
+int cseg__mpi_silhouette(MPI_Comm comm, const double *X, size_t n_rows, size_t d,
+                         const int32_t *labels, const cseg_silhouette_params *p, double *score,
+                         double **values, int32_t **vlabels, size_t *nv, cseg_diag *diag)
 {
     cseg_silhouette_params defaults;
     if (!p) {
@@ -137,6 +137,13 @@ int cseg_mpi_metrics_silhouette(MPI_Comm comm, const double *X, size_t n_rows, s
         goto out;
     }
     double res[2] = {0, 0}; /* code, score */
+    /* with values: the sampled rows' values, then their labels */
+    double *vals = values ? malloc((s ? s : 1) * 2 * sizeof *vals) : NULL;
+    int32_t *vl = values ? malloc((s ? s : 1) * sizeof *vl) : NULL;
+    if ((rc = agree(comm, values && (!vals || !vl) ? CSEG_ENOMEM : 0)) < 0) {
+        free(vals), free(vl);
+        goto out;
+    }
     if (rank == 0) {
         double *Xs = malloc((s ? s : 1) * d * sizeof *Xs);
         int32_t *ls = malloc((s ? s : 1) * sizeof *ls);
@@ -144,11 +151,13 @@ int cseg_mpi_metrics_silhouette(MPI_Comm comm, const double *X, size_t n_rows, s
         for (size_t u = 0; u < s && r0 == 0; u++) {
             memcpy(Xs + u * d, got + u * w, d * sizeof *Xs);
             ls[u] = (int32_t)got[u * w + d];
+            if (vals)
+                vals[s + u] = ls[u];
         }
         cseg_silhouette_params q = *p;
         q.sample_size = 0; /* the rows are the sample */
         if (r0 == 0)
-            r0 = cseg_metrics_silhouette(Xs, s, d, ls, &q, &res[1], NULL);
+            r0 = cseg_metrics_silhouette(Xs, s, d, ls, &q, &res[1], vals);
         res[0] = r0;
         free(Xs);
         free(ls);
@@ -157,6 +166,15 @@ int cseg_mpi_metrics_silhouette(MPI_Comm comm, const double *X, size_t n_rows, s
         rc = CSEG_EIO;
     else if ((rc = (int)res[0]) == 0)
         *score = res[1];
+    if (rc == 0 && vals && MPI_Bcast(vals, (int)(2 * s), MPI_DOUBLE, 0, comm) != MPI_SUCCESS)
+        rc = CSEG_EIO;
+    if (rc == 0 && vals) {
+        for (size_t u = 0; u < s; u++)
+            vl[u] = (int32_t)vals[s + u];
+        *values = vals, *vlabels = vl, *nv = s;
+    } else {
+        free(vals), free(vl);
+    }
 out:
     free(at);
     free(rows);
@@ -164,4 +182,11 @@ out:
     free(counts);
     free(displs);
     return rc < 0 ? cseg__diag(diag, rc, NULL, 0, 0, "silhouette: %s", cseg_strerror(rc)) : rc;
+}
+
+int cseg_mpi_metrics_silhouette(MPI_Comm comm, const double *X, size_t n_rows, size_t d,
+                                const int32_t *labels, const cseg_silhouette_params *p,
+                                double *score, cseg_diag *diag)
+{
+    return cseg__mpi_silhouette(comm, X, n_rows, d, labels, p, score, NULL, NULL, NULL, diag);
 }

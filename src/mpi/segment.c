@@ -4,11 +4,14 @@
  * src/segment/segment.c) with the hooks of this folder: sums, order
  * statistics and text levels (prep.c), the sums by span of k-means and the
  * indices (mpi.c), the silhouette's sample gathered on rank 0 (metrics.c)
- * and the first failure agreed on. */
+ * and the first failure agreed on; and its outputs: the report composed on
+ * every rank with the report module's hooks (the projection's sums passed
+ * along the ranks, the samples gathered), the files written by rank 0. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../report/internal.h"
 #include "../segment/internal.h"
 #include "custseg/mpi.h"
 #include "internal.h"
@@ -151,4 +154,110 @@ int cseg_mpi_segment_customers(MPI_Comm comm, cseg_segmentation **out, const cse
     rc = cseg__segment_customers_split(out, part, id_column, &q, &split, diag);
     cseg__mpi_spans_close(&spans);
     return rc;
+}
+
+static int silhouette_values_hook(void *ctx, const double *X, size_t n, size_t d,
+                                  const int32_t *labels, const cseg_silhouette_params *p,
+                                  double *score, double **values, int32_t **vlabels, size_t *nv)
+{
+    return cseg__mpi_silhouette(*(MPI_Comm *)ctx, X, n, d, labels, p, score, values, vlabels, nv,
+                                NULL);
+}
+
+/* r's report composed on every rank into *rep (rank 0's to be written). */
+static int compose_report(MPI_Comm comm, const cseg_segmentation *r, cseg_log_fn log,
+                          void *log_user, cseg_report **rep, cseg_diag *diag)
+{
+    cseg__mpi_spans spans;
+    cseg__km_comm km;
+    cseg__split_comm sc;
+    MPI_Comm c = comm;
+    *rep = NULL;
+    int rc = cseg__mpi_spans_open(comm, r->n, &spans, &km, "report", diag);
+    if (rc < 0)
+        return rc;
+    cseg__mpi_split_hooks(&c, &sc);
+    cseg__report_split split = {
+        &sc, &c, km.row0, km.n_all, agree_hook, allgather_hook, silhouette_values_hook};
+    cseg_report_input in;
+    cseg__segment_report_input(r, log, log_user, &in);
+    rc = cseg__mpi_agree(comm, cseg_report_create(rep), 0, diag);
+    if (rc == 0)
+        rc = cseg__report_compose_split(*rep, &in, &split, diag);
+    cseg__mpi_spans_close(&spans);
+    if (rc < 0) {
+        cseg_report_free(*rep);
+        *rep = NULL;
+    }
+    return rc;
+}
+
+/* A result over ranks, every rank's (else CSEG_EINVAL on every rank). */
+static int spread_on_all(MPI_Comm comm, const cseg_segmentation *r, cseg_diag *diag)
+{
+    int mine = r && r->spread, all = 0;
+    MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_LAND, comm);
+    return all ? 0
+               : cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                            "not a segmentation over these processes "
+                            "(cseg_mpi_segment_customers makes one)");
+}
+
+int cseg_mpi_segment_write_report(MPI_Comm comm, const cseg_segmentation *r, const char *path,
+                                  cseg_log_fn log, void *log_user, cseg_diag *diag)
+{
+    cseg_diag ignored;
+    cseg_report *rep = NULL;
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    if (!diag)
+        diag = &ignored;
+    cseg_diag_clear(diag);
+    int rc = spread_on_all(comm, r, diag);
+    if (rc == 0)
+        rc = compose_report(comm, r, rank == 0 ? log : NULL, log_user, &rep, diag);
+    if (rc == 0)
+        rc = cseg__mpi_agree(comm, rank == 0 ? cseg_report_write(rep, path, diag) : 0, 0, diag);
+    cseg_report_free(rep);
+    return rc;
+}
+
+int cseg_mpi_segment_write_all(MPI_Comm comm, const cseg_segmentation *r, const char *dir,
+                               cseg_log_fn log, void *log_user, cseg_diag *diag)
+{
+    const char *const *names = cseg__segment_outputs_names; /* the last two: hclust's */
+    char path[4][4096] = {"", "", "", ""};
+    cseg_diag ignored;
+    cseg_outdir o;
+    cseg_report *rep = NULL;
+    int rank, rc, begun = 0;
+    MPI_Comm_rank(comm, &rank);
+    if (!diag)
+        diag = &ignored;
+    cseg_diag_clear(diag);
+    if ((rc = spread_on_all(comm, r, diag)) < 0)
+        return rc;
+    /* Rank 0 alone opens the folder (a temporary one beside it) and writes
+     * but customers.csv, whose rows every rank sends it. */
+    if (rank == 0 && (rc = cseg__outdir_begin(&o, dir, names, 6, diag)) == 0) {
+        begun = 1;
+        for (size_t i = 0; i < 4 && rc == 0; i++)
+            rc = cseg__outdir_file(&o, names[i], path[i], sizeof path[i]);
+    }
+    if ((rc = cseg__mpi_agree(comm, rc, 0, diag)) == 0)
+        rc = cseg_mpi_table_write_csv(comm, r->table, path[0], diag);
+    if (rc == 0 && rank == 0 && (rc = cseg_segment_write_json(r, path[1], diag)) == 0)
+        rc = cseg_model_save(r->in.model, path[2], diag);
+    if ((rc = cseg__mpi_agree(comm, rc, 0, diag)) == 0)
+        rc = compose_report(comm, r, rank == 0 ? log : NULL, log_user, &rep, diag);
+    if (rc == 0 && rank == 0)
+        rc = cseg_report_write(rep, path[3], diag);
+    cseg_report_free(rep);
+    if (begun && rc < 0) {
+        cseg__outdir_untemp(&o, diag);
+        cseg__outdir_abort(&o);
+    } else if (begun) {
+        rc = cseg__outdir_commit(&o, diag);
+    }
+    return cseg__mpi_agree(comm, rc, 0, diag);
 }

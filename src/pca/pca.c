@@ -36,9 +36,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "custseg/pca.h"
 #include "../core/internal.h"
 #include "../core/simd.h"
+#include "custseg/pca.h"
+#include "internal.h"
 
 #define CSEG_PCA_BLOCK 4096
 #define CSEG_PCA_PANEL 128
@@ -192,24 +193,53 @@ static int find_nonfinite(const double *X, size_t d, size_t i0, size_t i1, size_
     return 0;
 }
 
-/* Means (d) and covariance (d x d, full, ddof 1) of X. */
-static int covariance(const double *X, size_t n, size_t d, int nt, double *mean, double *cov,
-                      cseg_diag *diag)
+/* The chain's adds (cseg__split_comm.chain): this piece's block sums (nb
+ * of m values each) added to acc in block order, as one process adds all. */
+typedef struct block_sums {
+    const double *v;
+    size_t nb, m;
+} block_sums;
+
+static void add_blocks(void *u, double *acc)
+{
+    const block_sums *b = u;
+    for (size_t i = 0; i < b->nb; i++)
+        for (size_t j = 0; j < b->m; j++)
+            acc[j] += b->v[i * b->m + j];
+}
+
+/* Over pieces, an allocation that failed on one (rc) fails on all: the
+ * failures counted through sc->sum. */
+static int all_allocated(const cseg__split_comm *sc, int rc, size_t d, cseg_diag *diag)
+{
+    uint64_t failed = rc < 0;
+    if (sc && sc->sum(sc->ctx, &failed, 1, NULL, 0) < 0)
+        failed = 1;
+    return failed ? cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for PCA (d = %zu)", d)
+                  : 0;
+}
+
+/* Means (d) and covariance (d x d, full, ddof 1) of X. sc: X is this
+ * piece's rows of n_all (its first row a multiple of CSEG_PCA_BLOCK): the
+ * blocks' sums and partials are kept and added in block order along the
+ * pieces (sc->chain), the bits of one process. */
+static int covariance(const double *X, size_t n, size_t d, int nt, const cseg__split_comm *sc,
+                      size_t n_all, double *mean, double *cov, cseg_diag *diag)
 {
     (void)nt; /* unused without OpenMP */
     size_t nb = (n + CSEG_PCA_BLOCK - 1) / CSEG_PCA_BLOCK, dp = round8(d);
-    size_t R = CSEG_PCA_ROUND;
+    size_t R = CSEG_PCA_ROUND, tri = d * (d + 1) / 2;
     while (R > 1 && R * dp * dp * sizeof(double) > CSEG_PCA_ROUND_BYTES)
         R--;
     int rc = 0;
-    double *bsum = malloc(nb * d * sizeof *bsum);
+    double *bsum = malloc((nb ? nb : 1) * d * sizeof *bsum);
     double *G = cseg__alloc_aligned(R * dp * dp, sizeof(double));
     double *Z = cseg__alloc_aligned(R * CSEG_PCA_PANEL * dp, sizeof(double));
     double *tot = calloc(dp * dp, sizeof *tot);
-    if (!bsum || !G || !Z || !tot) {
-        rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for PCA (d = %zu)", d);
+    /* over pieces: every block's partial, its upper triangle packed */
+    double *part = sc ? malloc((nb ? nb : 1) * tri * sizeof *part) : NULL;
+    if ((rc = all_allocated(sc, !bsum || !G || !Z || !tot || (sc && !part) ? -1 : 0, d, diag)) < 0)
         goto out;
-    }
 #pragma omp parallel for num_threads(nt) schedule(static) default(none)                        \
     shared(X, n, d, nb, bsum) if (n >= CSEG_PCA_PAR_MIN)
     for (size_t b = 0; b < nb; b++) {
@@ -218,7 +248,7 @@ static int covariance(const double *X, size_t n, size_t d, int nt, double *mean,
     }
     for (size_t j = 0; j < d; j++)
         mean[j] = 0;
-    for (size_t b = 0; b < nb; b++) {
+    for (size_t b = 0; !sc && b < nb; b++) {
         for (size_t j = 0; j < d; j++) {
             if (isfinite(bsum[b * d + j]))
                 continue;
@@ -235,8 +265,26 @@ static int covariance(const double *X, size_t n, size_t d, int nt, double *mean,
         for (size_t j = 0; j < d; j++)
             mean[j] += bsum[b * d + j];
     }
+    if (sc) {
+        /* A value that is not finite makes its sums so; it is named by no
+         * row here (a caller over pieces checks its rows first). */
+        block_sums bs = {bsum, nb, d};
+        if ((rc = sc->chain(sc->ctx, mean, d, add_blocks, &bs)) < 0) {
+            rc = cseg__diag(diag, rc, NULL, 0, 0, "PCA: %s", cseg_strerror(rc));
+            goto out;
+        }
+        for (size_t j = 0; j < d; j++)
+            if (!isfinite(mean[j])) {
+                rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, (long)(j + 1),
+                                "the values of feature %zu are not finite or too large to add "
+                                "up",
+                                j + 1);
+                goto out;
+            }
+    }
+    size_t n_rows = sc ? n_all : n;
     for (size_t j = 0; j < d; j++)
-        mean[j] /= (double)n;
+        mean[j] /= (double)n_rows;
     /* The padding columns of each panel scratch stay zero from here on. */
     memset(Z, 0, R * CSEG_PCA_PANEL * dp * sizeof *Z);
     for (size_t r0 = 0; r0 < nb; r0 += R) {
@@ -250,14 +298,32 @@ static int covariance(const double *X, size_t n, size_t d, int nt, double *mean,
         }
         for (size_t b = r0; b < r1; b++) {
             const double *g = G + (b - r0) * dp * dp;
+            double *pk = sc ? part + b * tri : NULL;
             for (size_t a = 0; a < d; a++)
-                for (size_t c = a; c < d; c++)
-                    tot[a * dp + c] += g[a * dp + c];
+                for (size_t c = a; c < d; c++) {
+                    if (pk)
+                        *pk++ = g[a * dp + c];
+                    else
+                        tot[a * dp + c] += g[a * dp + c];
+                }
         }
+    }
+    if (sc) { /* every block's partial added in block order, entry by entry */
+        block_sums bs = {part, nb, tri};
+        double *acc = calloc(tri ? tri : 1, sizeof *acc);
+        rc = all_allocated(sc, acc ? 0 : -1, d, diag);
+        if (rc == 0 && (rc = sc->chain(sc->ctx, acc, tri, add_blocks, &bs)) < 0)
+            cseg__diag(diag, rc, NULL, 0, 0, "PCA: %s", cseg_strerror(rc));
+        for (size_t a = 0, t = 0; rc == 0 && a < d; a++)
+            for (size_t c = a; c < d; c++)
+                tot[a * dp + c] = acc[t++];
+        free(acc);
+        if (rc < 0)
+            goto out;
     }
     for (size_t a = 0; a < d; a++)
         for (size_t c = a; c < d; c++) {
-            double v = tot[a * dp + c] / (double)(n - 1);
+            double v = tot[a * dp + c] / (double)(n_rows - 1);
             if (!isfinite(v)) {
                 rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, (long)(a + 1),
                                 "the values of feature %zu are too large: their variance "
@@ -269,6 +335,7 @@ static int covariance(const double *X, size_t n, size_t d, int nt, double *mean,
         }
 out:
     free(bsum);
+    free(part);
     cseg__free_aligned(G);
     cseg__free_aligned(Z);
     free(tot);
@@ -404,8 +471,11 @@ out:
     return rc;
 }
 
-int cseg_pca_fit_params(cseg_pca **out, const double *X, size_t n, size_t d,
-                        const cseg_pca_params *p, cseg_diag *diag)
+/* cseg_pca_fit_params; sc: of the rows of every piece (n_all of them, this
+ * piece's X first at a multiple of CSEG_PCA_BLOCK), the same on every piece
+ * and the bits of one process fitting them all (n_all >= d). */
+static int fit(cseg_pca **out, const double *X, size_t n, size_t d, const cseg_pca_params *p,
+               const cseg__split_comm *sc, size_t n_all, cseg_diag *diag)
 {
     cseg_pca_params defaults;
     const char *bad;
@@ -418,19 +488,24 @@ int cseg_pca_fit_params(cseg_pca **out, const double *X, size_t n, size_t d,
         return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "%s", bad);
     if (d == 0)
         return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "no features for PCA");
-    if (n < 2)
-        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
-                          "PCA needs at least 2 samples, got %zu", n);
+    size_t n_rows = sc ? n_all : n;
+    if (n_rows < 2)
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "PCA needs at least 2 samples, got %zu",
+                          n_rows);
     if (p->n_components > d)
         return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
                           "%zu components asked for, but there are only %zu features",
                           p->n_components, d);
-    if (!X)
+    if (!X && (n > 0 || !sc))
         return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "no data");
     size_t nd;
     if (cseg__mul(n, d, &nd))
         return cseg__diag(diag, CSEG_ETOOBIG, NULL, 0, 0, "%zu x %zu values overflow", n, d);
-    if (n < d)
+    if (n_rows < d && sc)
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                          "PCA over pieces needs at least as many rows (%zu) as features (%zu)",
+                          n_rows, d);
+    if (!sc && n < d)
         return fit_gram(out, X, n, d, p, diag);
     if (d > CSEG_PCA_MAX_D) {
         /* cov, eigenvectors, one block partial and dsyevd's 2 d^2 workspace */
@@ -448,7 +523,7 @@ int cseg_pca_fit_params(cseg_pca **out, const double *X, size_t n, size_t d,
         rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for PCA (d = %zu)", d);
         goto out;
     }
-    if ((rc = covariance(X, n, d, nt, mean, cov, diag)) < 0)
+    if ((rc = covariance(X, n, d, nt, sc, n_all, mean, cov, diag)) < 0)
         goto out;
     if ((rc = cseg__sym_eig(d, cov, w, V)) < 0) {
         rc = cseg__diag(diag, rc, NULL, 0, 0, "the eigen-decomposition did not converge");
@@ -486,6 +561,24 @@ out:
     free(w);
     free(V);
     return rc;
+}
+
+int cseg_pca_fit_params(cseg_pca **out, const double *X, size_t n, size_t d,
+                        const cseg_pca_params *p, cseg_diag *diag)
+{
+    return fit(out, X, n, d, p, NULL, n, diag);
+}
+
+int cseg__pca_fit_split(cseg_pca **out, const double *X, size_t n, size_t d, size_t n_components,
+                        const cseg__split_comm *sc, size_t n_all, cseg_diag *diag)
+{
+    cseg_pca_params p;
+    cseg_pca_params_init(&p);
+    p.n_components = n_components;
+    *out = NULL;
+    if (n_components == 0)
+        return CSEG_EINVAL;
+    return fit(out, X, n, d, &p, sc, n_all, diag);
 }
 
 int cseg_pca_fit(cseg_pca **out, const double *X, size_t n, size_t d, size_t n_components)

@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "custseg/privacy.h"
 #include "../core/internal.h"
 #include "../table/internal.h"
+#include "custseg/privacy.h"
+#include "internal.h"
 
 int cseg_key_read(const char *path, unsigned char key[CSEG_KEY_MAX], size_t *len, cseg_diag *d)
 {
@@ -102,15 +103,17 @@ static int is_free_text(const char *s)
     return words >= 3 && len >= 20;
 }
 
-/* The verdict on the values code[0..n) (< 0: none) of column j's levels. */
-static const char *judge(const cseg_table *t, size_t j, const int32_t *code, size_t n)
+void cseg__pii_count(const cseg_table *t, size_t j, const int32_t *code, size_t n,
+                     uint64_t c[CSEG__PII_COUNTS], unsigned char *used_levels)
 {
     size_t nl = cseg_table_n_levels(t, j);
     /* Count over the values (a value used twice counts twice). */
-    size_t m = 0, mail = 0, phone = 0, text = 0, used = 0;
     unsigned char *kind = calloc(nl ? nl : 1, 1);
-    if (!kind)
-        return NULL;
+    memset(c, 0, CSEG__PII_COUNTS * sizeof *c);
+    if (!kind) {
+        c[0] = UINT64_MAX; /* no verdict */
+        return;
+    }
     for (size_t l = 0; l < nl; l++) {
         const char *v = cseg_table_level(t, j, (int32_t)l);
         kind[l] = (unsigned char)(is_email(v) | is_phone(v) << 1 | is_free_text(v) << 2);
@@ -118,23 +121,38 @@ static const char *judge(const cseg_table *t, size_t j, const int32_t *code, siz
     for (size_t i = 0; i < n; i++) {
         if (code[i] < 0)
             continue;
-        m++;
-        used += !(kind[code[i]] & 8);
+        c[0]++;
+        c[4] += !(kind[code[i]] & 8);
         kind[code[i]] |= 8; /* seen: the distinct values used */
-        mail += kind[code[i]] & 1;
-        phone += (kind[code[i]] >> 1) & 1;
-        text += (kind[code[i]] >> 2) & 1;
+        c[1] += kind[code[i]] & 1;
+        c[2] += (kind[code[i]] >> 1) & 1;
+        c[3] += (kind[code[i]] >> 2) & 1;
     }
+    for (size_t l = 0; used_levels && l < nl; l++)
+        used_levels[l] = (kind[l] & 8) != 0;
     free(kind);
-    if (m == 0)
+}
+
+const char *cseg__pii_verdict(const uint64_t c[CSEG__PII_COUNTS])
+{
+    uint64_t m = c[0];
+    if (m == 0 || m == UINT64_MAX)
         return NULL;
-    if (2 * mail >= m)
+    if (2 * c[1] >= m)
         return "e-mail addresses";
-    if (2 * phone >= m)
+    if (2 * c[2] >= m)
         return "phone numbers";
-    if (2 * text >= m && 2 * used >= m)
+    if (2 * c[3] >= m && 2 * c[4] >= m)
         return "free text";
     return NULL;
+}
+
+/* The verdict on the values code[0..n) (< 0: none) of column j's levels. */
+static const char *judge(const cseg_table *t, size_t j, const int32_t *code, size_t n)
+{
+    uint64_t c[CSEG__PII_COUNTS];
+    cseg__pii_count(t, j, code, n, c, NULL);
+    return cseg__pii_verdict(c);
 }
 
 const char *cseg_pii_kind(const cseg_table *t, size_t j)

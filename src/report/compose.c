@@ -14,6 +14,7 @@
 #include "../core/internal.h"
 #include "custseg/metrics.h"
 #include "custseg/report.h"
+#include "internal.h"
 
 #define REPORT_POINTS 2000
 #define REPORT_SIL 2000
@@ -322,7 +323,8 @@ static int add_membership(cseg_report *r, const cseg_report_input *in, size_t n,
     return rc == CSEG_ENOMEM ? rc : 0;
 }
 
-int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *diag)
+static int compose(cseg_report *r, const cseg_report_input *in, const cseg__report_split *split,
+                   cseg_diag *diag)
 {
     const cseg_model *m = in->model;
     const cseg_table *customers = in->customers;
@@ -338,6 +340,9 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
     double *kin = NULL, *ksil = NULL, *kdb = NULL, *kch = NULL;
     int rc = 0;
     size_t n = cseg_table_n_rows(customers), k = cseg_model_k(m);
+    if (split && (cseg_model_algo(m) != CSEG_ALGO_KMEANS || !in->profile))
+        return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0,
+                          "a report over processes is composed for k-means with its profiles");
     if (!(seg = json_loads(in->segments_json, 0, &jerr))) {
         rc = cseg__diag(diag, CSEG_EFORMAT, NULL, jerr.line, jerr.column, "segments.json: %s",
                         jerr.text);
@@ -508,31 +513,33 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
     const cseg_prep *pp = cseg_model_prep(m);
     size_t d = cseg_model_dim(m);
     X = in->points ? NULL : malloc((n ? n : 1) * d * sizeof *X);
-    sil = malloc((n ? n : 1) * sizeof *sil);
-    if ((!in->points && !X) || !sil) {
+    sil = split ? NULL : malloc((n ? n : 1) * sizeof *sil);
+    if ((!in->points && !X) || (!split && !sil))
         rc = CSEG_ENOMEM;
+    if ((rc = cseg__report_agreed(split, rc, 0, diag)) < 0)
         goto out;
-    }
-    if (!in->points && (rc = cseg_model_transform(m, customers, X, diag)) < 0)
+    if (!in->points && (rc = cseg_model_transform(m, customers, X, diag)) < 0 && !split)
         goto out;
     /* A value so far outside the model's training range that its square
      * overflows (a customers.csv edited by hand) cannot be drawn: named by
      * its line, as the reader names a value that does not parse. */
-    for (size_t i = 0; !in->points && i < n * d; i++)
+    for (size_t i = 0; rc == 0 && !in->points && i < n * d; i++)
         if (!(fabs(X[i]) < 1e150)) {
             const char *name = pp ? cseg_prep_output_name(pp, i % d) : NULL;
             rc = cseg__diag(diag, CSEG_ERANGE, NULL, cseg_table_row_line(customers, i / d), 0,
                             "column \"%s\": the value is too far outside the model's training "
                             "range to draw",
                             name ? name : "?");
-            goto out;
         }
-    const double *P = in->points ? in->points : X;
-    if ((rc = cseg_report_set_points(r, P, n, d, labels, REPORT_POINTS, seed)) < 0)
+    if ((rc = cseg__report_agreed(split, rc, rc < 0 && diag ? diag->line : 0, diag)) < 0)
         goto out;
+    const double *P = in->points ? in->points : X;
+    if ((rc = cseg__report_points(r, P, n, d, labels, REPORT_POINTS, seed, split)) < 0)
+        goto out;
+    size_t n_all = split ? split->n_all : n;
     cseg_silhouette_params sp;
     cseg_silhouette_params_init(&sp);
-    sp.sample_size = n > REPORT_SIL ? REPORT_SIL : 0;
+    sp.sample_size = n_all > REPORT_SIL ? REPORT_SIL : 0;
     sp.seed = seed;
     sp.n_threads = threads;
     double mean_sil;
@@ -541,9 +548,19 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
     for (size_t i = 0; sl && i < n; i++)
         sl[i] = labels[i] == noise ? -1 : labels[i];
     const int32_t *slab = sl ? sl : labels;
-    if (cseg_metrics_silhouette(P, n, d, slab, &sp, &mean_sil, sil) == 0)
+    if (split) { /* the sampled customers' values, from every piece */
+        double *v = NULL;
+        int32_t *vl = NULL;
+        size_t nv = 0;
+        if (split->silhouette(split->ctx, P, n, d, slab, &sp, &mean_sil, &v, &vl, &nv) == 0)
+            rc = cseg_report_set_silhouette(r, v, vl, nv, REPORT_SIL, seed);
+        free(v), free(vl);
+    } else if (cseg_metrics_silhouette(P, n, d, slab, &sp, &mean_sil, sil) == 0) {
         cseg_report_set_silhouette(r, sil, slab, n, REPORT_SIL, seed);
+    }
     free(sl);
+    if ((rc = cseg__report_agreed(split, rc, 0, diag)) < 0)
+        goto out;
 
     /* Distributions: R, F, M for transaction logs, else the first features. */
     static const char *const rfm_feats[] = {CSEG_RFM_COL_RECENCY, CSEG_RFM_COL_FREQUENCY,
@@ -553,7 +570,7 @@ int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *
         const char *name = rfm ? rfm_feats[j] : cseg_prep_input_name(pp, j);
         long jc = cseg_table_find(customers, name);
         const double *x = jc >= 0 ? cseg_table_numbers(customers, (size_t)jc) : NULL;
-        if (x && cseg_report_add_distribution(r, name, x, labels, n) == 0)
+        if (x && cseg__report_distribution(r, name, x, labels, n, split) == 0)
             nd++;
     }
 out:
@@ -567,4 +584,15 @@ out:
     cseg_profile_free(prof);
     json_decref(seg);
     return rc;
+}
+
+int cseg_report_compose(cseg_report *r, const cseg_report_input *in, cseg_diag *diag)
+{
+    return compose(r, in, NULL, diag);
+}
+
+int cseg__report_compose_split(cseg_report *r, const cseg_report_input *in,
+                               const cseg__report_split *split, cseg_diag *diag)
+{
+    return compose(r, in, split, diag);
 }

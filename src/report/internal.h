@@ -4,8 +4,53 @@
 
 #include <stdio.h>
 
-#include "custseg/audit.h"
 #include "../core/internal.h"
+#include "custseg/audit.h"
+#include "custseg/metrics.h"
+#include "custseg/report.h"
+
+/* What composing the report of customers held in pieces (MPI processes:
+ * src/mpi) must know of the other pieces; every piece calls the hooks in
+ * the same order and each returns the same code on every piece. This
+ * piece holds rows row0.. of n_all (row0 a multiple of 65,536). */
+typedef struct cseg__report_split {
+    const cseg__split_comm *sc; /* counts, order statistics, the chain */
+    void *ctx;
+    size_t row0, n_all;
+    /* The first failure among the pieces (key: the input's line, 0 for
+     * none; the lowest wins): its code and diagnostic on every piece. */
+    int (*agree)(void *ctx, int rc, int64_t key, cseg_diag *d);
+    /* Every piece's len bytes at mine, in piece order, to every piece
+     * (*all malloc'ed, *total bytes). */
+    int (*allgather)(void *ctx, const void *mine, size_t len, char **all, size_t *total);
+    /* cseg_metrics_silhouette of the rows of every piece (p->sample_size of
+     * the non-noise ones drawn as one process draws them): the score, and
+     * the sampled rows' values and labels in row order (*values, *vlabels:
+     * *nv of each, malloc'ed), on every piece. */
+    int (*silhouette)(void *ctx, const double *X, size_t n, size_t d, const int32_t *labels,
+                      const cseg_silhouette_params *p, double *score, double **values,
+                      int32_t **vlabels, size_t *nv);
+} cseg__report_split;
+
+/* cseg_report_compose of the customers of every piece (in->customers,
+ * in->labels, in->points: this piece's rows; in->profile required): every
+ * piece fills r with the page one process composes from all of them, bit
+ * for bit. k-means models only. Collective over split. */
+int cseg__report_compose_split(cseg_report *r, const cseg_report_input *in,
+                               const cseg__report_split *split, cseg_diag *d);
+
+/* Over pieces (sp), a failure of one (rc, at the input's line key; d may
+ * be NULL) made every piece's; alone, rc. */
+int cseg__report_agreed(const cseg__report_split *sp, int rc, int64_t key, cseg_diag *d);
+
+/* cseg_report_set_points and cseg_report_add_distribution; sp: of the rows
+ * of every piece (the projection fitted over them, the centres' sums taken
+ * in row order along them, the sample's points gathered; each segment's
+ * order statistics those of every piece's values). Collective over sp. */
+int cseg__report_points(cseg_report *r, const double *X, size_t n, size_t d, const int32_t *labels,
+                        size_t max_points, uint64_t seed, const cseg__report_split *sp);
+int cseg__report_distribution(cseg_report *r, const char *feature, const double *x,
+                              const int32_t *labels, size_t n, const cseg__report_split *sp);
 
 /* A bias audit as the report keeps it (cseg_report_add_audit). */
 typedef struct cseg__report_audit {

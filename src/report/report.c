@@ -11,10 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/internal.h"
+#include "../pca/internal.h"
 #include "custseg/pca.h"
 #include "custseg/report.h"
 #include "internal.h"
-#include "../core/internal.h"
 
 #define MAX_DIST 4
 
@@ -563,55 +564,156 @@ static size_t *sample_indices(size_t n, size_t m, uint64_t seed)
     return idx;
 }
 
-int cseg_report_set_points(cseg_report *r, const double *X, size_t n, size_t d,
-                           const int32_t *labels, size_t max_points, uint64_t seed)
+/* Over pieces, a failure of one (rc) made every piece's (the lowest
+ * line's, key, first); alone, rc. */
+int cseg__report_agreed(const cseg__report_split *sp, int rc, int64_t key, cseg_diag *d)
+{
+    cseg_diag ignored;
+    return sp ? sp->agree(sp->ctx, rc, key, d ? d : &ignored) : rc;
+}
+
+/* The scatter plot's sums by segment in row order (the chain's adds): acc
+ * holds the x sums and the y sums (k pairs), then the counts (k). */
+typedef struct centre_sums {
+    const double *Y;
+    const int32_t *labels;
+    size_t n, nc, k;
+} centre_sums;
+
+static void add_centres(void *u, double *acc)
+{
+    const centre_sums *c = u;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->labels[i] < 0 || (size_t)c->labels[i] >= c->k)
+            continue;
+        size_t l = (size_t)c->labels[i];
+        acc[l * 2] += c->Y[i * c->nc];
+        acc[l * 2 + 1] += c->nc > 1 ? c->Y[i * c->nc + 1] : 0;
+        acc[2 * c->k + l]++;
+    }
+}
+
+/* Every piece's rows (X, n x d, and labels) on every piece, in order, for
+ * the few customers a projection over pieces cannot take (fewer than d). */
+static int gather_rows(const cseg__report_split *sp, const double *X, size_t n, size_t d,
+                       const int32_t *labels, double **Xa, int32_t **la, size_t *na)
+{
+    size_t w = d + 1, len = 0;
+    double *mine = malloc((n ? n : 1) * w * sizeof *mine), *all = NULL;
+    int rc = cseg__report_agreed(sp, mine ? 0 : CSEG_ENOMEM, 0, NULL);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        memcpy(mine + i * w, X + i * d, d * sizeof *mine);
+        mine[i * w + d] = labels[i];
+    }
+    if (rc == 0)
+        rc = sp->allgather(sp->ctx, mine, n * w * sizeof *mine, (char **)&all, &len);
+    free(mine);
+    *na = len / (w * sizeof(double));
+    *Xa = rc == 0 ? malloc((*na ? *na : 1) * d * sizeof **Xa) : NULL;
+    *la = rc == 0 ? malloc((*na ? *na : 1) * sizeof **la) : NULL;
+    if (rc == 0 && (rc = cseg__report_agreed(sp, *Xa && *la ? 0 : CSEG_ENOMEM, 0, NULL)) == 0)
+        for (size_t i = 0; i < *na; i++) {
+            memcpy(*Xa + i * d, all + i * w, d * sizeof **Xa);
+            (*la)[i] = (int32_t)all[i * w + d];
+        }
+    free(all);
+    if (rc < 0) {
+        free(*Xa), free(*la);
+        *Xa = NULL, *la = NULL;
+    }
+    return rc;
+}
+
+int cseg__report_points(cseg_report *r, const double *X, size_t n, size_t d, const int32_t *labels,
+                        size_t max_points, uint64_t seed, const cseg__report_split *sp)
 {
     if (!r->nseg)
         return CSEG_EINVAL;
-    if (n < 2 || d == 0)
+    size_t n_all = sp ? sp->n_all : n, row0 = sp ? sp->row0 : 0;
+    if (n_all < 2 || d == 0)
         return 0; /* nothing to draw */
+    if (sp && n_all < d) { /* a handful of customers: all on every piece */
+        double *Xa;
+        int32_t *la;
+        size_t na;
+        int rc = gather_rows(sp, X, n, d, labels, &Xa, &la, &na);
+        if (rc == 0)
+            rc = cseg__report_points(r, Xa, na, d, la, max_points, seed, NULL);
+        free(Xa), free(la);
+        return cseg__report_agreed(sp, rc, 0, NULL);
+    }
     cseg_pca *pca = NULL;
     size_t nc = d >= 2 ? 2 : 1;
-    int rc = cseg_pca_fit(&pca, X, n, d, nc);
+    int rc = sp ? cseg__pca_fit_split(&pca, X, n, d, nc, sp->sc, n_all, NULL)
+                : cseg_pca_fit(&pca, X, n, d, nc);
     if (rc < 0)
         return rc;
-    double *Y = malloc(n * nc * sizeof *Y);
-    size_t m = max_points && max_points < n ? max_points : n;
-    size_t *idx = sample_indices(n, m, seed);
-    double *cnt = calloc(r->nseg, sizeof *cnt);
+    double *Y = malloc((n ? n : 1) * nc * sizeof *Y);
+    size_t m = max_points && max_points < n_all ? max_points : n_all;
+    size_t *idx = sample_indices(n_all, m, seed);
+    double *acc = calloc(r->nseg * 3, sizeof *acc), *cnt = acc ? acc + 2 * r->nseg : NULL;
     free(r->pxy);
     free(r->cxy);
     free(r->plab);
     r->pxy = malloc(m * 2 * sizeof *r->pxy);
     r->cxy = calloc(r->nseg * 2, sizeof *r->cxy);
     r->plab = malloc(m * sizeof *r->plab);
-    if (!Y || !idx || !cnt || !r->pxy || !r->cxy || !r->plab) {
-        rc = CSEG_ENOMEM;
+    double *picked = NULL, *all = NULL; /* over pieces: the sampled points, 3 values each */
+    size_t lo = 0, hi = 0, len = 0;
+    while (sp && idx && lo < m && idx[lo] < row0)
+        lo++;
+    for (hi = lo; sp && idx && hi < m && idx[hi] < row0 + n;)
+        hi++;
+    if (sp)
+        picked = malloc((hi - lo ? hi - lo : 1) * 3 * sizeof *picked);
+    rc = !Y || !idx || !acc || !r->pxy || !r->cxy || !r->plab || (sp && !picked) ? CSEG_ENOMEM : 0;
+    if ((rc = cseg__report_agreed(sp, rc, 0, NULL)) < 0)
         goto out;
-    }
     cseg_pca_transform(pca, X, n, Y);
-    for (size_t i = 0; i < n; i++) {
-        if (labels[i] < 0 || (size_t)labels[i] >= r->nseg)
-            continue;
-        r->cxy[labels[i] * 2] += Y[i * nc];
-        r->cxy[labels[i] * 2 + 1] += nc > 1 ? Y[i * nc + 1] : 0;
-        cnt[labels[i]]++;
-    }
+    centre_sums cs = {Y, labels, n, nc, r->nseg};
+    if (sp)
+        rc = sp->sc->chain(sp->sc->ctx, acc, r->nseg * 3, add_centres, &cs);
+    else
+        add_centres(&cs, acc);
+    if (rc < 0)
+        goto out;
     for (size_t s = 0; s < r->nseg; s++)
         if (cnt[s] > 0) {
-            r->cxy[s * 2] /= cnt[s];
-            r->cxy[s * 2 + 1] /= cnt[s];
+            r->cxy[s * 2] = acc[s * 2] / cnt[s];
+            r->cxy[s * 2 + 1] = acc[s * 2 + 1] / cnt[s];
         }
+    if (sp) { /* the sampled points of every piece, in order */
+        for (size_t t = lo; t < hi; t++) {
+            size_t i = idx[t] - row0;
+            picked[(t - lo) * 3] = Y[i * nc];
+            picked[(t - lo) * 3 + 1] = nc > 1 ? Y[i * nc + 1] : 0;
+            picked[(t - lo) * 3 + 2] = labels[i];
+        }
+        if ((rc = sp->allgather(sp->ctx, picked, (hi - lo) * 3 * sizeof *picked, (char **)&all,
+                                &len)) < 0)
+            goto out;
+    }
     r->npts = 0;
     for (size_t t = 0; t < m; t++) {
-        size_t i = idx[t];
-        if (labels[i] < 0 || (size_t)labels[i] >= r->nseg)
+        double px, pyv;
+        int32_t l;
+        if (sp) {
+            px = all[t * 3];
+            pyv = all[t * 3 + 1];
+            l = (int32_t)all[t * 3 + 2];
+        } else {
+            size_t i = idx[t];
+            px = Y[i * nc];
+            pyv = nc > 1 ? Y[i * nc + 1] : 0;
+            l = labels[i];
+        }
+        if (l < 0 || (size_t)l >= r->nseg)
             continue;
-        r->pxy[r->npts * 2] = Y[i * nc];
-        r->pxy[r->npts * 2 + 1] = nc > 1 ? Y[i * nc + 1] : 0;
-        r->plab[r->npts++] = labels[i];
+        r->pxy[r->npts * 2] = px;
+        r->pxy[r->npts * 2 + 1] = pyv;
+        r->plab[r->npts++] = l;
     }
-    r->ntotal = n;
+    r->ntotal = n_all;
     r->ratio[0] = cseg_pca_explained_variance_ratio(pca)[0];
     r->ratio[1] = nc > 1 ? cseg_pca_explained_variance_ratio(pca)[1] : 0;
     rc = 0;
@@ -619,8 +721,16 @@ out:
     cseg_pca_free(pca);
     free(Y);
     free(idx);
-    free(cnt);
+    free(acc);
+    free(picked);
+    free(all);
     return rc;
+}
+
+int cseg_report_set_points(cseg_report *r, const double *X, size_t n, size_t d,
+                           const int32_t *labels, size_t max_points, uint64_t seed)
+{
+    return cseg__report_points(r, X, n, d, labels, max_points, seed, NULL);
 }
 
 typedef struct silv {
@@ -687,34 +797,49 @@ int cseg_report_set_silhouette(cseg_report *r, const double *values, const int32
     return rc;
 }
 
-int cseg_report_add_distribution(cseg_report *r, const char *feature, const double *x,
-                                 const int32_t *labels, size_t n)
+int cseg__report_distribution(cseg_report *r, const char *feature, const double *x,
+                              const int32_t *labels, size_t n, const cseg__report_split *sp)
 {
     if (!r->nseg || r->ndist >= MAX_DIST)
         return CSEG_EINVAL;
     double *box = malloc(r->nseg * 5 * sizeof *box);
     double *buf = malloc((n ? n : 1) * sizeof *buf);
+    uint64_t *cnt = calloc(r->nseg, sizeof *cnt);
     char *name = cseg__strdup(feature);
-    if (!box || !buf || !name) {
-        free(box);
-        free(buf);
-        free(name);
-        return CSEG_ENOMEM;
+    int rc = cseg__report_agreed(sp, box && buf && cnt && name ? 0 : CSEG_ENOMEM, 0, NULL);
+    if (rc < 0) {
+        free(box), free(buf), free(cnt), free(name);
+        return rc;
     }
     static const double qs[5] = {0.05, 0.25, 0.5, 0.75, 0.95};
-    int rc = 0;
+    for (size_t i = 0; sp && i < n; i++)
+        if (labels[i] >= 0 && (size_t)labels[i] < r->nseg && isfinite(x[i]))
+            cnt[labels[i]]++;
+    if (sp)
+        rc = sp->sc->sum(sp->sc->ctx, cnt, r->nseg, NULL, 0);
     for (size_t s = 0; rc == 0 && s < r->nseg; s++) {
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
             if (labels[i] == (int32_t)s && isfinite(x[i]))
                 buf[m++] = x[i];
-        if (m) /* by selection, not sorting: a million customers */
+        uint64_t all = sp ? cnt[s] : m;
+        if (all && sp) {
+            uint64_t rk[10];
+            double v[10];
+            for (int q = 0; q < 5; q++)
+                cseg__quantile_ranks(qs[q], all, rk + 2 * q);
+            rc = sp->sc->select(sp->sc->ctx, buf, m, rk, 10, v, NULL);
+            for (int q = 0; rc == 0 && q < 5; q++)
+                box[s * 5 + (size_t)q] = cseg__quantile_between(v[2 * q], v[2 * q + 1], qs[q], all);
+        } else if (all) { /* by selection, not sorting: a million customers */
             rc = cseg__quantiles(buf, m, qs, 5, box + s * 5);
-        else
+        } else {
             for (int q = 0; q < 5; q++)
                 box[s * 5 + (size_t)q] = NAN;
+        }
     }
     free(buf);
+    free(cnt);
     if (rc < 0) {
         free(box);
         free(name);
@@ -723,6 +848,12 @@ int cseg_report_add_distribution(cseg_report *r, const char *feature, const doub
     r->dname[r->ndist] = name;
     r->dbox[r->ndist++] = box;
     return 0;
+}
+
+int cseg_report_add_distribution(cseg_report *r, const char *feature, const double *x,
+                                 const int32_t *labels, size_t n)
+{
+    return cseg__report_distribution(r, feature, x, labels, n, NULL);
 }
 
 int cseg_report_set_outliers(cseg_report *r, long s)

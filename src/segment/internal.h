@@ -6,6 +6,7 @@
 #include "../core/internal.h"
 #include "../kmeans/internal.h"
 #include "custseg/metrics.h"
+#include "custseg/report.h"
 #include "custseg/segment.h"
 #include <jansson.h>
 
@@ -213,6 +214,15 @@ struct cseg_segmentation {
 int cseg__segment_customers_split(cseg_segmentation **out, const cseg_table *part,
                                   const char *id_column, const cseg_segment_params *p,
                                   const cseg__seg_split *split, cseg_diag *d);
+
+/* The files of an output folder (cseg_segment_write_all), in that order:
+ * customers.csv, segments.json, model.json, report.html, dendrogram.csv,
+ * dendrogram.json. */
+extern const char *const cseg__segment_outputs_names[6];
+
+/* What the report of r is composed from (cseg_report_compose). */
+void cseg__segment_report_input(const cseg_segmentation *r, cseg_log_fn log, void *log_user,
+                                cseg_report_input *in);
 
 /* Build segments.json (r->json) and the model's training metadata. */
 int cseg__segment_outputs(cseg_segmentation *r, cseg_diag *d);

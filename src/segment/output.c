@@ -580,17 +580,35 @@ out:
     return rc;
 }
 
+void cseg__segment_report_input(const cseg_segmentation *r, cseg_log_fn log, void *log_user,
+                                cseg_report_input *in)
+{
+    size_t nl = 0;
+    const double *Z = cseg_segment_linkage(r, &nl, NULL);
+    *in = (cseg_report_input){r->json,
+                              r->in.model,
+                              r->table,
+                              r->labels,
+                              r->in.id_column,
+                              r->in.revenue_column,
+                              Z,
+                              nl,
+                              r->p.n_threads,
+                              r->p.seed,
+                              log,
+                              log_user,
+                              NULL,
+                              r->X_dim == cseg_model_dim(r->in.model) ? r->X : NULL,
+                              r->prof};
+}
+
 int cseg_segment_write_report(const cseg_segmentation *r, const char *path, cseg_log_fn log,
                               void *log_user, cseg_diag *d)
 {
     if (whole(r, d) < 0)
         return CSEG_EINVAL;
-    size_t nl = 0;
-    const double *Z = cseg_segment_linkage(r, &nl, NULL);
-    cseg_report_input in = {r->json,      r->in.model, r->table,    r->labels,
-                            r->in.id_column, r->in.revenue_column, Z, nl,
-                            r->p.n_threads, r->p.seed, log, log_user, NULL,
-                            r->X_dim == cseg_model_dim(r->in.model) ? r->X : NULL, r->prof};
+    cseg_report_input in;
+    cseg__segment_report_input(r, log, log_user, &in);
     cseg_report *rep = NULL;
     int rc = cseg_report_create(&rep);
     if (rc == 0 && (rc = cseg_report_compose(rep, &in, d)) == 0)
@@ -601,22 +619,14 @@ int cseg_segment_write_report(const cseg_segmentation *r, const char *path, cseg
     return rc;
 }
 
-/* A diag naming a file in the temporary folder names the file it stands for. */
-static void untemp(const cseg_outdir *o, cseg_diag *d)
-{
-    size_t tl = strlen(o->tmp);
-    if (d && strncmp(d->file, o->tmp, tl) == 0 && d->file[tl] == '/') {
-        char f[sizeof d->file];
-        snprintf(f, sizeof f, "%s%s", o->dir, d->file + tl);
-        memcpy(d->file, f, sizeof f);
-    }
-}
+const char *const cseg__segment_outputs_names[6] = {"customers.csv",  "segments.json",
+                                                    "model.json",     "report.html",
+                                                    "dendrogram.csv", "dendrogram.json"};
 
 int cseg_segment_write_all(const cseg_segmentation *r, const char *dir, cseg_log_fn log,
                            void *log_user, cseg_diag *d)
 {
-    static const char *const names[] = {"customers.csv", "segments.json", "model.json",
-                                        "report.html",   "dendrogram.csv", "dendrogram.json"};
+    const char *const *names = cseg__segment_outputs_names;
     char path[6][4096];
     cseg_outdir o;
     int rc = whole(r, d);
@@ -639,7 +649,7 @@ int cseg_segment_write_all(const cseg_segmentation *r, const char *dir, cseg_log
     if (rc == 0 && (rc = tell_file(r, names[3], d)) == 0)
         rc = cseg_segment_write_report(r, path[3], log, log_user, d);
     if (rc < 0) {
-        untemp(&o, d);
+        cseg__outdir_untemp(&o, d);
         cseg__outdir_abort(&o);
         return rc;
     }

@@ -235,8 +235,10 @@ for k in 1 2 3 4 5 6; do cat "$T/retail.csv"; done | awk 'NR == 1 || !/^InvoiceN
 kill_mid_job "rank 2 killed" 2 0.3 "custseg run $T/big.csv" "$T/killed" \
     -n 3 "$B" run "$T/big.csv" --out "$T/killed"
 
-# 6. fit: the table read by every process (each its byte range), its k-means fits on every
-# process.
+# 6. fit: the table read by every process (each its byte range); a k-means segmentation
+# keeps it there, in parts, and every process segments its own (the files written by the
+# first); other segmentations gather it on the first process, the others taking part in
+# its k-means fits.
 # A generated table of 100,000 customers (two spans of rows, so that the
 # fits are split between processes), with a category and missing values:
 # k given, and k chosen on a sample then fitted on all; the bundled mall
@@ -256,11 +258,10 @@ awk -v seed=5 'BEGIN {
 }' > "$T/cust.csv"
 fcounts="1 2 3 4"
 [ "$QUICK" = quick ] && fcounts="3"
-# --verbose: the first process's account of its fits (the k given: 1 fit; k in 2..5: four
-# candidates and the chosen k), only when other processes took part.
-for o in "--k,4,1" "--k-sample,10000,--k-max,5,5"; do
-    opts=$(echo "$o" | sed 's/,[0-9]*$//; s/,/ /g')
-    nfits=${o##*,}
+# --verbose: the first process says the table is segmented in parts, and how it was read,
+# only when there are other processes.
+for o in "--k,4" "--k-sample,10000,--k-max,5"; do
+    opts=$(echo "$o" | sed 's/,/ /g')
     rm -rf "$T/fone"
     # shellcheck disable=SC2086
     "$B" fit "$T/cust.csv" --out "$T/fone" --quiet $opts > /dev/null
@@ -270,11 +271,11 @@ for o in "--k,4,1" "--k-sample,10000,--k-max,5,5"; do
         mrun -n $n "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose $opts > /dev/null 2> "$T/fit.err" || st=$?
         if [ $st -eq 0 ]; then
             same_outputs "$T/fone" "$T/fmpi" "fit, 100,000 customers, $opts, $n processes"
-            line=$(grep -c "^custseg: k-means on $n processes: $nfits fits, [0-9]* iterations; rows sent [0-9.]* MB" "$T/fit.err" || true)
-            if [ "$line" = "$([ "$n" -gt 1 ] && echo 1 || echo 0)" ]; then
-                ok "fit $opts --verbose, $n processes: the fits' account ($line line)"
+            line=$(grep -c "^custseg: $n processes segment the table in parts, each its own rows\|^custseg: $n processes read the table and keep their parts, 100000 rows" "$T/fit.err" || true)
+            if [ "$line" = "$([ "$n" -gt 1 ] && echo 2 || echo 0)" ]; then
+                ok "fit $opts --verbose, $n processes: segmented in parts ($line lines)"
             else
-                fail "fit $opts --verbose, $n processes: $line account lines; $(grep k-means "$T/fit.err")"
+                fail "fit $opts --verbose, $n processes: $line lines on the parts; $(grep processes "$T/fit.err")"
             fi
         else
             fail "fit $opts, $n processes: exit $st; $(head -1 "$T/fit.err")"
@@ -282,13 +283,18 @@ for o in "--k,4,1" "--k-sample,10000,--k-max,5,5"; do
         rm -rf "$T/fmpi"
     done
 done
-# The candidates of one k table share their rows: k in 2..3 chosen on all 100,000 customers
-# (two fits) sends the rows once, as one fit with k given does.
+# After PCA (not segmented in parts: the table is gathered on the first process, the
+# others take part in its k-means fits), the candidates of one k table share their rows:
+# k in 2..3 chosen on all 100,000 customers (two fits) sends the rows once, as one fit with
+# k given does; the files are the one-process ones.
 rows_sent() {
     sed -n 's/.* rows sent \([0-9.]*\) MB.*/\1/p' "$1"
 }
-mrun -n 2 "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose --k 4 > /dev/null 2> "$T/fit1.err" || true
-mrun -n 2 "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose --k-sample 0 --k-max 3 > /dev/null 2> "$T/fit2.err" || true
+rm -rf "$T/fone"
+"$B" fit "$T/cust.csv" --out "$T/fone" --quiet --pca 3 --k 4 > /dev/null
+mrun -n 2 "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose --pca 3 --k 4 > /dev/null 2> "$T/fit1.err" || true
+same_outputs "$T/fone" "$T/fmpi" "fit --pca 3 --k 4, 2 processes (gathered)"
+mrun -n 2 "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose --pca 3 --k-sample 0 --k-max 3 > /dev/null 2> "$T/fit2.err" || true
 one=$(rows_sent "$T/fit1.err")
 two=$(rows_sent "$T/fit2.err")
 if [ -n "$one" ] && [ "$one" = "$two" ] && grep -q ": 2 fits," "$T/fit2.err"; then
@@ -348,8 +354,8 @@ for tab in pii late short; do
         mrun -n $n "$B" fit "$T/$tab.csv" --k 3 --features spend,visits,tenure,channel \
             --out "$T/fmpi" --verbose > /dev/null 2> "$T/fit.err" || st=$?
         # the one-process lines, in order, before mpirun's own words on a failure
-        grep '^custseg: ' "$T/fit.err" | grep -v '^custseg: k-means on\|processes read the table' > "$T/fit.mine" || true
-        read=$(grep -c "^custseg: $n processes read the table, 100000 rows, in [12] pass" "$T/fit.err" || true)
+        grep '^custseg: ' "$T/fit.err" | grep -v '^custseg: k-means on\|processes read the table\|segment the table in parts' > "$T/fit.mine" || true
+        read=$(grep -c "^custseg: $n processes read the table and keep their parts, 100000 rows" "$T/fit.err" || true)
         if [ $st -ne $st1 ] || ! cmp -s "$T/fit1.err" "$T/fit.mine"; then
             fail "fit $tab.csv, $n processes: exit $st (one process $st1); $(diff "$T/fit1.err" "$T/fit.mine" | head -3)"
         elif [ $st -ne 0 ]; then
@@ -367,9 +373,9 @@ for tab in pii late short; do
     done
 done
 
-# A serving rank killed in the middle of a fit (k chosen on all 100,000 customers: several
-# seconds of fits): mpirun ends the job, no hang, no outputs.
-kill_mid_job "fit, serving rank 1 killed" 1 1 "custseg fit $T/cust.csv" "$T/fkilled" \
+# A rank killed in the middle of a fit (k chosen on all 100,000 customers: several seconds
+# of fits): mpirun ends the job, no hang, no outputs.
+kill_mid_job "fit, rank 1 killed" 1 1 "custseg fit $T/cust.csv" "$T/fkilled" \
     -n 2 "$B" fit "$T/cust.csv" --k-sample 0 --out "$T/fkilled"
 
 # Commands not distributed yet say so, on one line, exit 2; an unknown one is unknown.

@@ -195,11 +195,46 @@ static void compare_customers(const cseg_segmentation *one, const cseg_segmentat
           "%s: a folder that is not there: %d %s: %s", what, rb, d.file, d.msg);
 }
 
+/* The output folders of one process (cseg_segment_write_all) and of the
+ * ranks (cseg_mpi_segment_write_all): the same four files, byte for byte
+ * (the report's projection, centres, samples and quartiles included). A
+ * folder that cannot be made: the same failure on every rank. */
+static void compare_outputs(const cseg_segmentation *one, const cseg_segmentation *many,
+                            const char *what)
+{
+    static const char *const files[4] = {"customers.csv", "segments.json", "model.json",
+                                         "report.html"};
+    char da[64], db[64];
+    int pid = (int)getpid();
+    MPI_Bcast(&pid, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    snprintf(da, sizeof da, "/tmp/cseg_mpi_seg_%d_one", pid);
+    snprintf(db, sizeof db, "/tmp/cseg_mpi_seg_%d_many", pid);
+    cseg_diag d;
+    int ra = rank == 0 ? cseg_segment_write_all(one, da, NULL, NULL, &d) : 0;
+    MPI_Bcast(&ra, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    int rb = cseg_mpi_segment_write_all(MPI_COMM_WORLD, many, db, NULL, NULL, &d);
+    CHECK(ra == 0 && rb == 0, "%s: output folders: %d %d %s", what, ra, rb, d.msg);
+    for (int f = 0; rank == 0 && f < 4; f++) {
+        char pa[96], pb[96];
+        snprintf(pa, sizeof pa, "%s/%s", da, files[f]);
+        snprintf(pb, sizeof pb, "%s/%s", db, files[f]);
+        same_files(pa, pb, what);
+    }
+    if (rank == 0)
+        rmdir(da), rmdir(db);
+    rb = cseg_mpi_segment_write_all(MPI_COMM_WORLD, many, "/dev/null/out", NULL, NULL, &d);
+    CHECK(rb < 0 && strstr(d.file, "/dev/null"), "%s: a folder that cannot be made: %d %s %s", what,
+          rb, d.file, d.msg);
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+
 /* warnings: how many the one-process result must give (its checks are
  * then compared through segments.json, where they are written). */
 /* One process's segmentation of all the customers (made by rank 0 alone:
  * each rank making it too cost a quarter of an hour under the sanitizers),
  * what every rank needs of it sent from rank 0, against the ranks'. */
+static int outputs; /* check() compares the output folders too */
+
 static void check(size_t n, const cseg_segment_params *p, size_t warnings, const char *what)
 {
     cseg_table *all = rank == 0 ? make(n, 0, n) : NULL;
@@ -290,6 +325,8 @@ static void check(size_t n, const cseg_segment_params *p, size_t warnings, const
         }
         compare_models(one ? cseg_segment_model(one) : NULL, cseg_segment_model(many), what);
         compare_customers(one, many, what);
+        if (outputs)
+            compare_outputs(one, many, what);
         const char *jb = cseg_segment_json(many);
         size_t at = 0;
         while (jb && ja[at] && ja[at] == jb[at])
@@ -372,7 +409,9 @@ int main(int argc, char **argv)
     p.n_init = 2;
     p.silhouette_sample = 2000;
     p.k = 4;
+    outputs = 1;
     check(140000, &p, 0, "k = 4, 140,000 customers");
+    outputs = 0;
     p.k = 0;
     p.k_max = 5;
     p.k_sample = 5000;
@@ -397,10 +436,14 @@ int main(int argc, char **argv)
     p.silhouette_sample = 2000;
     p.k = 4;
     odd = 3;
+    outputs = 1;
     check(200000, &p, 1, "clusters that some ranks hold no customer of");
     odd = 4;
     check(140000, &p, 1, "no revenue: segments by size");
     odd = 0;
+    p.k = 2;
+    check(6, &p, 0, "six customers, fewer than the model's dimensions");
+    outputs = 0;
     cseg_segment_params_init(&p);
     p.algo = CSEG_ALGO_GMM;
     refused(&p, "not spread", "mixtures");

@@ -52,6 +52,19 @@ int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
  * went), or cseg_table_read_csv without MPI. */
 int cli_mpi_table(cseg_table **t, const char *path, const cseg_table_read_params *rp, int verbose,
                   cseg_diag *d);
+/* fit with its table in parts (each rank keeps the rows it read): the
+ * reading (cseg_mpi_table_read_csv_part), the personal-data check of a
+ * column (cseg_mpi_pii_kind), the segmentation (cseg_mpi_segment_customers)
+ * and the output folder (cseg_mpi_segment_write_all), each collective.
+ * Without MPI: cseg_table_read_csv, cseg_pii_kind, cseg_segment_customers,
+ * cseg_segment_write_all. */
+int cli_mpi_table_part(cseg_table **t, const char *path, const cseg_table_read_params *rp,
+                       int verbose, cseg_diag *d);
+int cli_mpi_pii_kind(const cseg_table *t, size_t j, const char **kind, cseg_diag *d);
+int cli_mpi_segment(cseg_segmentation **r, const cseg_table *part, const char *id,
+                    const cseg_segment_params *p, cseg_diag *d);
+int cli_mpi_write_all(const cseg_segmentation *r, const char *dir, cseg_log_fn log, void *log_user,
+                      cseg_diag *d);
 /* Rank 0's len bytes at *buf to every rank (the others get a copy to free
  * in *buf and its length in *len; a rank out of memory aborts the job).
  * Returns 0. Without MPI or with one process, nothing. */
@@ -194,6 +207,7 @@ typedef struct seg_source {
      * and its cleaning counts */
     cseg_table **rfm_customers;
     const cseg_quality *quality;
+    int parts; /* under mpirun: customers is this process's part of them (cli_mpi_segment) */
 } seg_source;
 
 /* Segment (or, for compare, compare), write the outputs and print the

@@ -172,6 +172,38 @@ int cli_mpi_table(cseg_table **t, const char *path, const cseg_table_read_params
     return rc;
 }
 
+int cli_mpi_table_part(cseg_table **t, const char *path, const cseg_table_read_params *rp,
+                       int verbose, cseg_diag *d)
+{
+    cseg_mpi_stats st;
+    size_t row0 = 0;
+    int rc = cseg_mpi_table_read_csv_part(MPI_COMM_WORLD, t, &row0, path, rp, &st, d);
+    if (rc == 0 && verbose)
+        fprintf(stderr,
+                "custseg: %d processes read the table and keep their parts, %llu rows: "
+                "parse %.2f s, %.1f MB sent between them\n",
+                st.processes, (unsigned long long)st.lines, st.read_seconds,
+                (double)st.part_bytes / 1e6);
+    return rc;
+}
+
+int cli_mpi_pii_kind(const cseg_table *t, size_t j, const char **kind, cseg_diag *d)
+{
+    return cseg_mpi_pii_kind(MPI_COMM_WORLD, t, j, kind, d);
+}
+
+int cli_mpi_segment(cseg_segmentation **r, const cseg_table *part, const char *id,
+                    const cseg_segment_params *p, cseg_diag *d)
+{
+    return cseg_mpi_segment_customers(MPI_COMM_WORLD, r, part, id, p, d);
+}
+
+int cli_mpi_write_all(const cseg_segmentation *r, const char *dir, cseg_log_fn log, void *log_user,
+                      cseg_diag *d)
+{
+    return cseg_mpi_segment_write_all(MPI_COMM_WORLD, r, dir, log, log_user, d);
+}
+
 int cli_mpi_share(char **buf, size_t *len)
 {
     if (!mpi_on || mpi_size < 2)
@@ -243,6 +275,32 @@ int cli_mpi_table(cseg_table **t, const char *path, const cseg_table_read_params
 {
     (void)verbose;
     return cseg_table_read_csv(t, path, rp, d);
+}
+
+int cli_mpi_table_part(cseg_table **t, const char *path, const cseg_table_read_params *rp,
+                       int verbose, cseg_diag *d)
+{
+    (void)verbose;
+    return cseg_table_read_csv(t, path, rp, d);
+}
+
+int cli_mpi_pii_kind(const cseg_table *t, size_t j, const char **kind, cseg_diag *d)
+{
+    (void)d;
+    *kind = cseg_pii_kind(t, j);
+    return 0;
+}
+
+int cli_mpi_segment(cseg_segmentation **r, const cseg_table *part, const char *id,
+                    const cseg_segment_params *p, cseg_diag *d)
+{
+    return cseg_segment_customers(r, part, id, p, d);
+}
+
+int cli_mpi_write_all(const cseg_segmentation *r, const char *dir, cseg_log_fn log, void *log_user,
+                      cseg_diag *d)
+{
+    return cseg_segment_write_all(r, dir, log, log_user, d);
 }
 
 int cli_mpi_share(char **buf, size_t *len)

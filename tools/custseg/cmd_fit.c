@@ -28,12 +28,22 @@ static const char help[] =
 
 /* The columns of t that look like personal data (not the id) into *pii,
  * with a note each; one used as a feature is refused. An exit status. */
-static int find_pii(const seg_opts *o, const cseg_table *t, const char *id, char ***pii,
+static int find_pii(const seg_opts *o, const cseg_table *t, const char *id, int parts, char ***pii,
                     size_t *npii)
 {
     for (size_t j = 0; j < cseg_table_n_cols(t); j++) {
-        const char *cn = cseg_table_col_name(t, j), *kind;
-        if ((id && strcmp(cn, id) == 0) || !(kind = cseg_pii_kind(t, j)))
+        const char *cn = cseg_table_col_name(t, j), *kind = NULL;
+        if (id && strcmp(cn, id) == 0)
+            continue;
+        if (parts) { /* every process, each column in turn: the verdict on all the rows */
+            cseg_diag d;
+            cseg_diag_clear(&d);
+            if (cli_mpi_pii_kind(t, j, &kind, &d) < 0)
+                return cli_fail(CSEG_ENOMEM, &d, NULL);
+        } else {
+            kind = cseg_pii_kind(t, j);
+        }
+        if (!kind)
             continue;
         if (seg_is_feature(o, cn))
             return cli_usage_error(o->cmd,
@@ -181,9 +191,16 @@ int cmd_fit(int argc, char **argv)
         return cli_usage_error(cmd, "--drop-columns needs column names separated by commas");
     }
     /* Under mpirun every process reads its part of a file (docs/scale-out.md);
-     * a database is read by the first alone. Then the first goes on and the
-     * others serve its k-means fits. */
+     * a database is read by the first alone. A k-means segmentation keeps
+     * the parts where they were read and every process segments its own
+     * (parts); else the first gathers the table and goes on, the others
+     * serving its k-means fits. */
     int mpi = cli_mpi_size() > 1, spread = mpi && !cseg_db_is_uri(path);
+    int parts = spread && o.p.algo == CSEG_ALGO_KMEANS && o.p.pca == 0 && !o.previous && !o.audit &&
+                !o.db && strcmp(cmd, "fit") == 0;
+    if (parts && o.c.verbose)
+        fprintf(stderr, "custseg: %d processes segment the table in parts, each its own rows\n",
+                cli_mpi_size());
     if (mpi && !spread) {
         if (cli_mpi_rank() > 0)
             return cli_mpi_kmeans_serve();
@@ -223,6 +240,7 @@ int cmd_fit(int argc, char **argv)
         rp.specs = specs;
         rp.n_specs = nskip;
         int rc = cseg_db_is_uri(path) ? cseg_db_read_table(&t, path, o.table, o.query, &rp, &diag)
+                 : parts              ? cli_mpi_table_part(&t, path, &rp, o.c.verbose, &diag)
                  : spread             ? cli_mpi_table(&t, path, &rp, o.c.verbose, &diag)
                                       : cseg_table_read_csv(&t, path, &rp, &diag);
         free(specs);
@@ -243,8 +261,8 @@ int cmd_fit(int argc, char **argv)
             break;
         /* Personal data stays out: refused as a feature, else never loaded. */
         if (t)
-            status = find_pii(&o, t, id, &pii, &npii);
-        if (spread && (status = share_pii(status, &pii, &npii, idbuf, &id)) != 0)
+            status = find_pii(&o, t, id, parts, &pii, &npii);
+        if (spread && !parts && (status = share_pii(status, &pii, &npii, idbuf, &id)) != 0)
             goto done;
         if (status != 0)
             goto done;
@@ -253,7 +271,7 @@ int cmd_fit(int argc, char **argv)
         cseg_table_free(t);
         t = NULL;
     }
-    if (spread) {
+    if (spread && !parts) {
         if (cli_mpi_rank() > 0) {
             status = cli_mpi_kmeans_serve();
             goto done;
@@ -262,7 +280,7 @@ int cmd_fit(int argc, char **argv)
     }
     if ((status = seg_pseudonymize(&o, t, id)) != 0)
         goto done;
-    seg_source src = {name, NULL, NULL, NULL, NULL, t, id, NULL, NULL};
+    seg_source src = {name, NULL, NULL, NULL, NULL, t, id, NULL, NULL, parts};
     status = seg_run(&o, &src);
 done:
     cseg_table_free(t);

@@ -170,8 +170,9 @@ int cmd_run(int argc, char **argv)
                 roles.invoice[0] ? roles.invoice : "-", roles.quantity[0] ? roles.quantity : "-",
                 roles.price[0] ? roles.price : "-", roles.amount[0] ? roles.amount : "-",
                 roles.product[0] ? roles.product : "-");
-    seg_source src = {name, txn, &roles, date_format, &rfm, NULL, NULL,
-                      customers ? &customers : NULL, &quality};
+    seg_source src = {name,     txn,  &roles, date_format,
+                      &rfm,     NULL, NULL,   customers ? &customers : NULL,
+                      &quality, 0};
     status = seg_run(&o, &src);
     cseg_table_free(txn);
     cseg_table_free(customers);

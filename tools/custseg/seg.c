@@ -304,8 +304,8 @@ static void print_segments(const cseg_segmentation *r, int rfm)
     const cseg_segment_params *p = cseg_segment_params_used(r);
     size_t k = cseg_segment_k(r), nshow = 0;
     const char *show[6];
-    printf("\n%zu customer%s in %zu segment%s:\n", cseg_segment_n(r), plural(cseg_segment_n(r)), k,
-           plural(k));
+    printf("\n%zu customer%s in %zu segment%s:\n", cseg_segment_n_all(r),
+           plural(cseg_segment_n_all(r)), k, plural(k));
     if (rfm) {
         for (size_t j = 0; j < 6; j++)
             show[nshow++] = rfm_show[j];
@@ -606,12 +606,13 @@ static void print_previous(const cseg_segmentation *r)
     json_decref(j);
 }
 
-static int write_outputs(const seg_opts *o, cseg_segmentation *r, cli_progress *cp)
+static int write_outputs(const seg_opts *o, cseg_segmentation *r, int parts, cli_progress *cp)
 {
     cseg_diag diag;
     cseg_diag_clear(&diag);
     cseg_segment_set_progress(r, on_progress, cp);
-    int rc = cseg_segment_write_all(r, o->out_dir, on_warning, NULL, &diag);
+    int rc = parts ? cli_mpi_write_all(r, o->out_dir, on_warning, NULL, &diag)
+                   : cseg_segment_write_all(r, o->out_dir, on_warning, NULL, &diag);
     cseg_segment_set_progress(r, NULL, NULL);
     if (cp->line_open) { /* the "writing" line goes before the summary */
         cli_status_line(NULL);
@@ -784,7 +785,9 @@ int seg_run(seg_opts *o, const seg_source *src)
     p.log = on_log;
     p.log_user = &cp;
     cli_mpi_segment_params(&p); /* under mpirun: k-means on every process */
-    if (cli_mpi_size() > 1 && o->compare) {
+    if (src->parts) {
+        /* every process segments its part: nothing to say */
+    } else if (cli_mpi_size() > 1 && o->compare) {
         on_log(CSEG_LOG_NOTE,
                "under mpirun only k-means is spread over the processes; the other algorithms "
                "run on the first process alone",
@@ -818,11 +821,12 @@ int seg_run(seg_opts *o, const seg_source *src)
         }
         goto out;
     }
-    rc = src->txn             ? cseg_segment_transactions(&r, src->txn, src->roles, src->date_format,
-                                                          src->rfm, &p, &diag)
+    rc = src->txn ? cseg_segment_transactions(&r, src->txn, src->roles, src->date_format, src->rfm,
+                                              &p, &diag)
          : src->rfm_customers ? cseg_segment_rfm(&r, src->rfm_customers, src->quality, src->roles,
                                                  src->date_format, src->rfm, &p, &diag)
-                              : cseg_segment_customers(&r, src->customers, src->id_column, &p, &diag);
+         : src->parts         ? cli_mpi_segment(&r, src->customers, src->id_column, &p, &diag)
+                      : cseg_segment_customers(&r, src->customers, src->id_column, &p, &diag);
     if (rc < 0) {
         status = fail(o, &cp, rc, &diag);
         goto out;
@@ -842,7 +846,7 @@ int seg_run(seg_opts *o, const seg_source *src)
         int threaded = pthread_create(&th, NULL, store_thread, &job) == 0;
         if (!threaded)
             job.files = -1; /* no thread: outputs first, then the store, here */
-        status = write_outputs(o, r, &cp);
+        status = write_outputs(o, r, src->parts, &cp);
         if (threaded) {
             files_done(&job, status == EXIT_OK);
             pthread_join(th, NULL);
@@ -855,7 +859,7 @@ int seg_run(seg_opts *o, const seg_source *src)
         pthread_cond_destroy(&job.cv);
         pthread_mutex_destroy(&job.mu);
     } else {
-        status = write_outputs(o, r, &cp);
+        status = write_outputs(o, r, src->parts, &cp);
     }
     if (o->timings && status == EXIT_OK) {
         phase_to(&cp, PH_WRITE);

@@ -569,16 +569,11 @@ int cseg_pca_fit_params(cseg_pca **out, const double *X, size_t n, size_t d,
     return fit(out, X, n, d, p, NULL, n, diag);
 }
 
-int cseg__pca_fit_split(cseg_pca **out, const double *X, size_t n, size_t d, size_t n_components,
-                        const cseg__split_comm *sc, size_t n_all, cseg_diag *diag)
+int cseg__pca_fit_split(cseg_pca **out, const double *X, size_t n, size_t d,
+                        const cseg_pca_params *p, const cseg__split_comm *sc, size_t n_all,
+                        cseg_diag *diag)
 {
-    cseg_pca_params p;
-    cseg_pca_params_init(&p);
-    p.n_components = n_components;
-    *out = NULL;
-    if (n_components == 0)
-        return CSEG_EINVAL;
-    return fit(out, X, n, d, &p, sc, n_all, diag);
+    return fit(out, X, n, d, p, sc, n_all, diag);
 }
 
 int cseg_pca_fit(cseg_pca **out, const double *X, size_t n, size_t d, size_t n_components)

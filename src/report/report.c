@@ -644,7 +644,10 @@ int cseg__report_points(cseg_report *r, const double *X, size_t n, size_t d, con
     }
     cseg_pca *pca = NULL;
     size_t nc = d >= 2 ? 2 : 1;
-    int rc = sp ? cseg__pca_fit_split(&pca, X, n, d, nc, sp->sc, n_all, NULL)
+    cseg_pca_params pp;
+    cseg_pca_params_init(&pp);
+    pp.n_components = nc;
+    int rc = sp ? cseg__pca_fit_split(&pca, X, n, d, &pp, sp->sc, n_all, NULL)
                 : cseg_pca_fit(&pca, X, n, d, nc);
     if (rc < 0)
         return rc;

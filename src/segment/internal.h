@@ -206,11 +206,10 @@ struct cseg_segmentation {
  * (part: this piece's rows, starting on a span; see cseg__seg_split), on
  * every piece: the same model, k table and profiles, and this piece's
  * labels, distances and output table, bit for bit as one process gives
- * them. Not made yet with pieces: segments.json, the warnings (duplicate
- * ids, degenerate segmentations), the rules; refused: previous, audit,
- * PCA, algorithms other than k-means, and a fit the rule for new
- * customers disagrees with (max_iter reached). Every piece returns the
- * same code and diag. */
+ * them, and the same segments.json, warnings and rules. Refused: previous,
+ * audit, algorithms other than k-means, PCA on fewer customers than model
+ * features, and a fit the rule for new customers disagrees with. Every
+ * piece returns the same code and diag. */
 int cseg__segment_customers_split(cseg_segmentation **out, const cseg_table *part,
                                   const char *id_column, const cseg_segment_params *p,
                                   const cseg__seg_split *split, cseg_diag *d);

@@ -8,6 +8,7 @@
 
 #include "../core/internal.h"
 #include "../drift/internal.h"
+#include "../pca/internal.h"
 #include "../prep/internal.h"
 #include "../profile/internal.h"
 #include "../table/internal.h"
@@ -346,10 +347,6 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, const cseg__seg
     int rc = cseg__progress(p, CSEG_STAGE_PREPARE, 0, 0, steps, n, 0);
     if (rc < 0)
         return rc;
-    if (split && p->pca > 0) {
-        rc = cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "pca: not spread over processes");
-        goto out;
-    }
     if ((rc = agree(split, cseg_prep_create(&prep, &p->prep), 0, diag)) < 0 ||
         (rc = cseg__prep_fit_split(prep, in->customers, in->features, in->n_features,
                                    split ? split->sc : NULL, diag)) < 0) {
@@ -404,16 +401,20 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, const cseg__seg
         pp.n_components = p->pca >= 1 ? (size_t)p->pca : 0;
         pp.variance_share = p->pca >= 1 ? 1.0 : p->pca;
         pp.n_threads = p->n_threads;
-        if ((rc = cseg_pca_fit_params(&pca, X, n, q, &pp, diag)) < 0) {
+        /* Over pieces: each block's sums and products added in block order
+         * along them (cseg__pca_fit_split), the one-process bits. */
+        rc = split ? cseg__pca_fit_split(&pca, X, n, q, &pp, split->sc, split->km->n_all, diag)
+                   : cseg_pca_fit_params(&pca, X, n, q, &pp, diag);
+        if (rc < 0) {
             blame(diag, rc, "PCA step");
             goto out;
         }
         d = cseg_pca_n_components(pca);
         Z = cseg__alloc_aligned((n ? n : 1) * d, sizeof *Z);
-        if (!Z || cseg_pca_transform(pca, X, n, Z) < 0) {
+        if (!Z || cseg_pca_transform(pca, X, n, Z) < 0)
             rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+        if ((rc = agree(split, rc, 0, diag)) < 0)
             goto out;
-        }
         cseg__free_aligned(X);
         X = Z;
         Z = NULL;

@@ -260,7 +260,7 @@ fcounts="1 2 3 4"
 [ "$QUICK" = quick ] && fcounts="3"
 # --verbose: the first process says the table is segmented in parts, and how it was read,
 # only when there are other processes.
-for o in "--k,4" "--k-sample,10000,--k-max,5"; do
+for o in "--k,4" "--k-sample,10000,--k-max,5" "--pca,2,--k,3"; do
     opts=$(echo "$o" | sed 's/,/ /g')
     rm -rf "$T/fone"
     # shellcheck disable=SC2086
@@ -283,18 +283,18 @@ for o in "--k,4" "--k-sample,10000,--k-max,5"; do
         rm -rf "$T/fmpi"
     done
 done
-# After PCA (not segmented in parts: the table is gathered on the first process, the
-# others take part in its k-means fits), the candidates of one k table share their rows:
+# With an audited column (not segmented in parts: the table is gathered on the first
+# process, the others take part in its k-means fits), the candidates of one k table share their rows:
 # k in 2..3 chosen on all 100,000 customers (two fits) sends the rows once, as one fit with
 # k given does; the files are the one-process ones.
 rows_sent() {
     sed -n 's/.* rows sent \([0-9.]*\) MB.*/\1/p' "$1"
 }
 rm -rf "$T/fone"
-"$B" fit "$T/cust.csv" --out "$T/fone" --quiet --pca 3 --k 4 > /dev/null
-mrun -n 2 "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose --pca 3 --k 4 > /dev/null 2> "$T/fit1.err" || true
-same_outputs "$T/fone" "$T/fmpi" "fit --pca 3 --k 4, 2 processes (gathered)"
-mrun -n 2 "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose --pca 3 --k-sample 0 --k-max 3 > /dev/null 2> "$T/fit2.err" || true
+"$B" fit "$T/cust.csv" --out "$T/fone" --quiet --audit channel --k 4 > /dev/null
+mrun -n 2 "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose --audit channel --k 4 > /dev/null 2> "$T/fit1.err" || true
+same_outputs "$T/fone" "$T/fmpi" "fit --audit channel --k 4, 2 processes (gathered)"
+mrun -n 2 "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose --audit channel --k-sample 0 --k-max 3 > /dev/null 2> "$T/fit2.err" || true
 one=$(rows_sent "$T/fit1.err")
 two=$(rows_sent "$T/fit2.err")
 if [ -n "$one" ] && [ "$one" = "$two" ] && grep -q ": 2 fits," "$T/fit2.err"; then

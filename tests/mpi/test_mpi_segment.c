@@ -409,9 +409,7 @@ int main(int argc, char **argv)
     p.n_init = 2;
     p.silhouette_sample = 2000;
     p.k = 4;
-    outputs = 1;
     check(140000, &p, 0, "k = 4, 140,000 customers");
-    outputs = 0;
     p.k = 0;
     p.k_max = 5;
     p.k_sample = 5000;
@@ -436,20 +434,31 @@ int main(int argc, char **argv)
     p.silhouette_sample = 2000;
     p.k = 4;
     odd = 3;
-    outputs = 1;
+    outputs = 1; /* the output folders too, once (under the sanitizers a report of 200,000
+                    customers takes seconds a rank) */
     check(200000, &p, 1, "clusters that some ranks hold no customer of");
+    outputs = 0;
     odd = 4;
     check(140000, &p, 1, "no revenue: segments by size");
     odd = 0;
     p.k = 2;
+    outputs = 1;
     check(6, &p, 0, "six customers, fewer than the model's dimensions");
     outputs = 0;
     cseg_segment_params_init(&p);
     p.algo = CSEG_ALGO_GMM;
     refused(&p, "not spread", "mixtures");
     cseg_segment_params_init(&p);
-    p.pca = 2;
-    refused(&p, "pca", "PCA");
+    p.n_init = 2;
+    p.silhouette_sample = 2000;
+    p.k = 4;
+    p.pca = 3;
+    check(140000, &p, 0, "PCA to 3 components");
+    p.pca = 0.9;
+    p.k = 0;
+    p.k_max = 4;
+    p.k_sample = 5000;
+    check(140000, &p, 0, "PCA to 90% of the variance, k chosen on a sample");
     columns_differ();
     return finish();
 }

@@ -52,6 +52,11 @@ TABLE = re.compile(
     r"(\d+) processes read the table, (\d+) rows, in (\d+) pass(?:es)?: parse ([\d.]+) s, "
     r"rows to the first ([\d.]+) s \(([\d.]+) MB\)")
 
+# --verbose under mpirun: fit's table kept in parts (cli_mpi_table_part)
+PARTS = re.compile(
+    r"(\d+) processes read the table and keep their parts, (\d+) rows: parse ([\d.]+) s, "
+    r"([\d.]+) MB sent between them")
+
 
 def cpu_model():
     with open("/proc/cpuinfo") as f:
@@ -113,6 +118,10 @@ def one_run(custseg, command, extra, log, ranks, out, tmp):
     if m:
         keys = ["table_processes", "table_rows", "table_passes", "table_parse_s",
                 "table_gather_s", "table_gather_mb"]
+        st = dict(st or {}, **{k: float(v) for k, v in zip(keys, m.groups())})
+    m = PARTS.search(p.stderr)
+    if m:
+        keys = ["parts_processes", "parts_rows", "parts_parse_s", "parts_sent_mb"]
         st = dict(st or {}, **{k: float(v) for k, v in zip(keys, m.groups())})
     return secs, rss, st
 

@@ -229,7 +229,7 @@ CSEG_API int cseg_mpi_profile_compute(MPI_Comm comm, cseg_profile **out, const c
  * sample (on every rank) and each id (to the rank a hash of it names, to
  * count duplicates); every k-means fit on all the customers is
  * cseg_mpi_kmeans_fit's. Refused with CSEG_EINVAL: algorithms other than
- * k-means, previous, audit, kmeans_fit, PCA on fewer customers than model
+ * k-means, previous, kmeans_fit, PCA on fewer customers than model
  * features, parts whose columns differ between ranks, and a fit whose rule for new customers
  * disagrees with it (not met with k-means, whose labels are the nearest centres). p->progress is
  * not called; p->log is called on the ranks that give it (give it on one). Collective: every rank

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/internal.h"
 #include "custseg/audit.h"
 
 /* The regularised incomplete gamma functions, written here because none of
@@ -69,23 +70,40 @@ int cseg_audit_test(const int32_t *labels, const int32_t *groups, size_t n, size
     res->cramers_v = NAN;
     if (k == 0 || g == 0)
         return CSEG_EINVAL;
-    size_t *c = counts ? counts : calloc(k * g, sizeof *c), *row = calloc(k, sizeof *row),
-           *col = calloc(g, sizeof *col);
-    int rc = c && row && col ? 0 : CSEG_ENOMEM;
+    size_t *c = counts ? counts : calloc(k * g, sizeof *c), n_missing = 0;
+    int rc = c ? 0 : CSEG_ENOMEM;
     if (rc == 0 && counts)
         memset(c, 0, k * g * sizeof *c);
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (labels[i] < 0 || (size_t)labels[i] >= k || (groups[i] >= 0 && (size_t)groups[i] >= g)) {
             rc = CSEG_EINVAL;
         } else if (groups[i] < 0) {
-            res->n_missing++;
+            n_missing++;
         } else {
             c[(size_t)labels[i] * g + (size_t)groups[i]]++;
-            row[labels[i]]++;
-            col[groups[i]]++;
-            res->n++;
         }
     }
+    if (rc == 0)
+        rc = cseg__audit_stats(c, k, g, n_missing, res);
+    if (!counts)
+        free(c);
+    return rc;
+}
+
+int cseg__audit_stats(const size_t *c, size_t k, size_t g, size_t n_missing, cseg_audit_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->p_value = NAN;
+    res->cramers_v = NAN;
+    res->n_missing = n_missing;
+    size_t *row = calloc(k ? k : 1, sizeof *row), *col = calloc(g ? g : 1, sizeof *col);
+    int rc = row && col ? 0 : CSEG_ENOMEM;
+    for (size_t s = 0; rc == 0 && s < k; s++)
+        for (size_t j = 0; j < g; j++) {
+            row[s] += c[s * g + j];
+            col[j] += c[s * g + j];
+            res->n += c[s * g + j];
+        }
     if (rc == 0) {
         /* Pearson's statistic over the rows and columns that have customers. */
         size_t nr = 0, nc = 0;
@@ -108,8 +126,6 @@ int cseg_audit_test(const int32_t *labels, const int32_t *groups, size_t n, size
             res->cramers_v = sqrt(chi2 / (N * (double)((nr < nc ? nr : nc) - 1)));
         }
     }
-    if (!counts)
-        free(c);
     free(row);
     free(col);
     return rc;

@@ -103,6 +103,11 @@ typedef struct cseg__split_comm {
      * fail. */
     int (*chain)(void *ctx, double *acc, size_t m, void (*add)(void *u, double *acc), void *u);
 } cseg__split_comm;
+/* cseg_audit_test's result from its table of counts (k x g, segments by
+ * groups; audit.c): for counts added over pieces. 0 or CSEG_ENOMEM. */
+struct cseg_audit_result;
+int cseg__audit_stats(const size_t *counts, size_t k, size_t g, size_t n_missing,
+                      struct cseg_audit_result *res);
 /* qsort's comparison of doubles, ascending (no NaN expected). */
 /* The decimal digits of u, at least `width` of them (zeros in front), at o;
  * returns the end (nothing written after it). Without printf: the writers

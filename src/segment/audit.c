@@ -6,41 +6,73 @@
 #include <string.h>
 
 #include "../core/internal.h"
+#include "../table/internal.h"
 #include "custseg/audit.h"
 #include "internal.h"
 
 #define MAX_GROUPS 50
 
+/* Over pieces, whether any piece says yes (a count summed). */
+static int any_piece(const cseg__seg_split *split, int yes, int *rc)
+{
+    uint64_t c = yes != 0;
+    if (split && *rc == 0)
+        *rc = split->sc->sum(split->sc->ctx, &c, 1, NULL, 0);
+    return c > 0;
+}
+
+static int too_many(const char *col, const char *what, cseg_diag *d)
+{
+    return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
+                      "audit: \"%s\" has more than %d %s: too many to audit%s", col, MAX_GROUPS,
+                      what, *what == 'd' ? " (band them first, e.g. into age bands)" : "");
+}
+
 /* A column as groups: a text column's levels, or the distinct values of a
  * number column (at most MAX_GROUPS). *names (to free, with each name) and
- * code (n values, -1 for none). */
+ * code (n values, -1 for none). split: of every piece's rows (the levels
+ * gathered in piece order, the distinct numbers of each piece gathered),
+ * the same groups on every piece. */
 static int groups_of(const cseg_table *t, size_t j, const char *col, size_t n, int32_t *code,
-                     char ***names, size_t *ng, cseg_diag *d)
+                     char ***names, size_t *ng, const cseg__seg_split *split, cseg_diag *d)
 {
     *names = NULL;
     *ng = 0;
+    int rc = 0;
     if (cseg_table_col_type(t, j) == CSEG_COL_TEXT) {
         size_t nl = cseg_table_n_levels(t, j);
-        if (nl > MAX_GROUPS)
-            return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
-                              "audit: \"%s\" has %zu groups; at most %d can be audited", col, nl,
-                              MAX_GROUPS);
-        if (!(*names = calloc(nl ? nl : 1, sizeof **names)))
-            return CSEG_ENOMEM;
-        *ng = nl; /* freed by the caller from here on */
-        for (size_t l = 0; l < nl; l++)
-            if (!((*names)[l] = cseg__strdup(cseg_table_level(t, j, (int32_t)l))))
-                return CSEG_ENOMEM;
-        memcpy(code, cseg_table_codes(t, j), n * sizeof *code);
+        int32_t *to = NULL;
+        if (any_piece(split, nl > MAX_GROUPS, &rc) || rc < 0)
+            return rc < 0 ? rc : too_many(col, "groups", d);
+        char **lv = NULL;
+        size_t nlv = 0;
+        if ((rc = cseg__table_split_levels(t, j, split ? split->sc : NULL, &lv, &nlv, &to, d)) < 0)
+            return rc;
+        *names = lv;
+        *ng = nlv; /* freed by the caller from here on */
+        if (nlv > MAX_GROUPS) {
+            free(to);
+            return too_many(col, "groups", d);
+        }
+        const int32_t *c = cseg_table_codes(t, j);
+        for (size_t i = 0; i < n; i++)
+            code[i] = c[i] < 0 ? -1 : to[c[i]];
+        free(to);
         return 0;
     }
     if (cseg_table_col_type(t, j) != CSEG_COL_NUMBER)
         return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
                           "audit: \"%s\" holds dates; an audited column holds groups", col);
     const double *x = cseg_table_numbers(t, j);
-    double *v = malloc((n ? n : 1) * sizeof *v);
-    if (!v)
-        return CSEG_ENOMEM;
+    double *v = malloc((n ? n : 1) * sizeof *v), *all = NULL;
+    if (split)
+        rc = split->agree(split->ctx, v ? 0 : CSEG_ENOMEM, 0, d);
+    else if (!v)
+        rc = CSEG_ENOMEM;
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
     size_t m = 0, u = 0;
     for (size_t i = 0; i < n; i++)
         if (!isnan(x[i]))
@@ -49,14 +81,29 @@ static int groups_of(const cseg_table *t, size_t j, const char *col, size_t n, i
     for (size_t i = 0; i < m; i++) /* the distinct values, in order */
         if (i == 0 || v[i] != v[u - 1])
             v[u++] = v[i];
+    if (any_piece(split, u > MAX_GROUPS, &rc) || rc < 0) {
+        free(v);
+        return rc < 0 ? rc : too_many(col, "distinct numbers", d);
+    }
+    if (split) { /* every piece's distinct values (at most MAX_GROUPS each), merged */
+        size_t len = 0;
+        if ((rc = split->allgather(split->ctx, v, u * sizeof *v, (char **)&all, &len)) < 0) {
+            free(v);
+            return rc;
+        }
+        free(v);
+        v = all;
+        m = len / sizeof *v;
+        cseg__sort_doubles(v, m);
+        for (size_t i = u = 0; i < m; i++)
+            if (i == 0 || v[i] != v[u - 1])
+                v[u++] = v[i];
+    }
     if (u > MAX_GROUPS) {
         free(v);
-        return cseg__diag(d, CSEG_EPARAM, NULL, 0, 0,
-                          "audit: \"%s\" has %zu distinct numbers; at most %d can be audited (band "
-                          "them first, e.g. into age bands)",
-                          col, u, MAX_GROUPS);
+        return too_many(col, "distinct numbers", d);
     }
-    int rc = (*names = calloc(u ? u : 1, sizeof **names)) ? 0 : CSEG_ENOMEM;
+    rc = (*names = calloc(u ? u : 1, sizeof **names)) ? 0 : CSEG_ENOMEM;
     *ng = rc == 0 ? u : 0;
     for (size_t l = 0; l < u && rc == 0; l++) {
         char buf[32];
@@ -80,7 +127,7 @@ static int groups_of(const cseg_table *t, size_t j, const char *col, size_t n, i
         code[i] = (int32_t)lo;
     }
     free(v);
-    return rc;
+    return split ? split->agree(split->ctx, rc, 0, d) : rc;
 }
 
 /* One audited column. */
@@ -173,13 +220,33 @@ int cseg__audit_json(const cseg_segmentation *r, json_t **out, cseg_diag *d)
         if (j < 0)
             rc = cseg__diag(d, CSEG_EPARAM, NULL, 0, 0, "audit: no column \"%s\"", col);
         else
-            rc = groups_of(r->in.customers, (size_t)j, col, n, code, &gname, &g, d);
+            rc = groups_of(r->in.customers, (size_t)j, col, n, code, &gname, &g, r->split, d);
         if (rc == 0 && g == 0)
             rc = cseg__diag(d, CSEG_EPARAM, NULL, 0, 0, "audit: \"%s\" has no values", col);
-        if (rc == 0 && !(cnt = malloc(k * g * sizeof *cnt)))
+        if (rc == 0 && !(cnt = malloc((k * g + 1) * sizeof *cnt)))
             rc = CSEG_ENOMEM;
-        if (rc == 0)
+        if (rc == 0 && r->split) {
+            /* this piece's counts, added over the pieces, then the test */
+            rc = r->split->agree(r->split->ctx,
+                                 cseg_audit_test(r->labels, code, n, k, g, cnt, &res), 0, d);
+            uint64_t *c64 = rc == 0 ? malloc((k * g + 1) * sizeof *c64) : NULL;
+            if (rc == 0 &&
+                (rc = r->split->agree(r->split->ctx, c64 ? 0 : CSEG_ENOMEM, 0, d)) == 0) {
+                for (size_t c = 0; c < k * g; c++)
+                    c64[c] = cnt[c];
+                c64[k * g] = res.n_missing;
+                rc = r->split->sc->sum(r->split->sc->ctx, c64, k * g + 1, NULL, 0);
+                for (size_t c = 0; rc == 0 && c < k * g; c++)
+                    cnt[c] = (size_t)c64[c];
+                if (rc == 0)
+                    rc = r->split->agree(r->split->ctx,
+                                         cseg__audit_stats(cnt, k, g, (size_t)c64[k * g], &res), 0,
+                                         d);
+            }
+            free(c64);
+        } else if (rc == 0) {
             rc = cseg_audit_test(r->labels, code, n, k, g, cnt, &res);
+        }
         if (rc == 0) {
             json_t *o = column_json(r, col, gname, g, cnt, &res);
             rc = o ? json_array_append_new(arr, o) == 0 ? 0 : CSEG_ENOMEM : CSEG_ENOMEM;

@@ -207,7 +207,7 @@ struct cseg_segmentation {
  * every piece: the same model, k table and profiles, and this piece's
  * labels, distances and output table, bit for bit as one process gives
  * them, and the same segments.json, warnings and rules. Refused: previous,
- * audit, algorithms other than k-means, PCA on fewer customers than model
+ * algorithms other than k-means, PCA on fewer customers than model
  * features, and a fit the rule for new customers disagrees with. Every
  * piece returns the same code and diag. */
 int cseg__segment_customers_split(cseg_segmentation **out, const cseg_table *part,

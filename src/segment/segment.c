@@ -993,11 +993,9 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
     int rc;
     r->n = n;
     r->n_all = n_all;
-    if (split && (p->previous || p->n_audit || p->kmeans_fit))
+    if (split && (p->previous || p->kmeans_fit))
         return cseg__diag(diag, CSEG_EINVAL, NULL, 0, 0, "%s: not spread over processes yet",
-                          p->previous  ? "previous"
-                          : p->n_audit ? "audit"
-                                       : "kmeans_fit");
+                          p->previous ? "previous" : "kmeans_fit");
     if (cseg_table_find(r->in.customers, "segment") >= 0 ||
         cseg_table_find(r->in.customers, "segment_name") >= 0 ||
         cseg_table_find(r->in.customers, "distance") >= 0)

@@ -260,7 +260,7 @@ fcounts="1 2 3 4"
 [ "$QUICK" = quick ] && fcounts="3"
 # --verbose: the first process says the table is segmented in parts, and how it was read,
 # only when there are other processes.
-for o in "--k,4" "--k-sample,10000,--k-max,5" "--pca,2,--k,3"; do
+for o in "--k,4" "--k-sample,10000,--k-max,5" "--pca,2,--k,3,--audit,channel"; do
     opts=$(echo "$o" | sed 's/,/ /g')
     rm -rf "$T/fone"
     # shellcheck disable=SC2086
@@ -283,7 +283,7 @@ for o in "--k,4" "--k-sample,10000,--k-max,5" "--pca,2,--k,3"; do
         rm -rf "$T/fmpi"
     done
 done
-# With an audited column (not segmented in parts: the table is gathered on the first
+# Following a previous run (not segmented in parts: the table is gathered on the first
 # process, the others take part in its k-means fits), the candidates of one k table share their rows:
 # k in 2..3 chosen on all 100,000 customers (two fits) sends the rows once, as one fit with
 # k given does; the files are the one-process ones.
@@ -291,10 +291,11 @@ rows_sent() {
     sed -n 's/.* rows sent \([0-9.]*\) MB.*/\1/p' "$1"
 }
 rm -rf "$T/fone"
-"$B" fit "$T/cust.csv" --out "$T/fone" --quiet --audit channel --k 4 > /dev/null
-mrun -n 2 "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose --audit channel --k 4 > /dev/null 2> "$T/fit1.err" || true
-same_outputs "$T/fone" "$T/fmpi" "fit --audit channel --k 4, 2 processes (gathered)"
-mrun -n 2 "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose --audit channel --k-sample 0 --k-max 3 > /dev/null 2> "$T/fit2.err" || true
+"$B" fit "$T/cust.csv" --out "$T/fprev" --quiet --k 3 > /dev/null
+"$B" fit "$T/cust.csv" --out "$T/fone" --quiet --previous "$T/fprev" --k 4 > /dev/null
+mrun -n 2 "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose --previous "$T/fprev" --k 4 > /dev/null 2> "$T/fit1.err" || true
+same_outputs "$T/fone" "$T/fmpi" "fit --previous --k 4, 2 processes (gathered)"
+mrun -n 2 "$B" fit "$T/cust.csv" --out "$T/fmpi" --quiet --verbose --previous "$T/fprev" --k-sample 0 --k-max 3 > /dev/null 2> "$T/fit2.err" || true
 one=$(rows_sent "$T/fit1.err")
 two=$(rows_sent "$T/fit2.err")
 if [ -n "$one" ] && [ "$one" = "$two" ] && grep -q ": 2 fits," "$T/fit2.err"; then

@@ -459,6 +459,31 @@ int main(int argc, char **argv)
     p.k_max = 4;
     p.k_sample = 5000;
     check(140000, &p, 0, "PCA to 90% of the variance, k chosen on a sample");
+    /* An audited text column: its counts added over the ranks. A number
+     * column of more than 50 values: refused alike. */
+    cseg_segment_params_init(&p);
+    p.n_init = 2;
+    p.silhouette_sample = 2000;
+    p.k = 4;
+    static const char *const audited[] = {"region"}, *const too_many[] = {"visits"};
+    p.audit = audited;
+    p.n_audit = 1;
+    check(140000, &p, 0, "region audited");
+    p.audit = too_many;
+    {
+        size_t r0, nr, n = 70000;
+        cseg_mpi_kmeans_split(MPI_COMM_WORLD, n, &r0, &nr);
+        cseg_table *part = make(n, r0, r0 + nr);
+        cseg_segmentation *s = NULL;
+        cseg_diag d;
+        int rc = cseg_mpi_segment_customers(MPI_COMM_WORLD, &s, part, "id", &p, &d);
+        CHECK(rc == CSEG_EPARAM && !s &&
+                  strcmp(d.msg, "audit: \"visits\" has more than 50 distinct numbers: too many "
+                                "to audit (band them first, e.g. into age bands)") == 0,
+              "a number column of more than 50 values audited: %d %s", rc, d.msg);
+        cseg_segment_free(s);
+        cseg_table_free(part);
+    }
     columns_differ();
     return finish();
 }

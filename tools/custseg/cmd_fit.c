@@ -196,8 +196,8 @@ int cmd_fit(int argc, char **argv)
      * (parts); else the first gathers the table and goes on, the others
      * serving its k-means fits. */
     int mpi = cli_mpi_size() > 1, spread = mpi && !cseg_db_is_uri(path);
-    int parts = spread && o.p.algo == CSEG_ALGO_KMEANS && !o.previous && !o.audit && !o.db &&
-                strcmp(cmd, "fit") == 0;
+    int parts =
+        spread && o.p.algo == CSEG_ALGO_KMEANS && !o.previous && !o.db && strcmp(cmd, "fit") == 0;
     if (parts && o.c.verbose)
         fprintf(stderr, "custseg: %d processes segment the table in parts, each its own rows\n",
                 cli_mpi_size());

@@ -52,6 +52,11 @@ TABLE = re.compile(
     r"(\d+) processes read the table, (\d+) rows, in (\d+) pass(?:es)?: parse ([\d.]+) s, "
     r"rows to the first ([\d.]+) s \(([\d.]+) MB\)")
 
+# --verbose under mpirun: run's customers kept in parts (cli_mpi_rfm_part)
+RUN_PARTS = re.compile(
+    r"(\d+) processes read (\d+) lines in (\d+) rounds, moved ([\d.]+) MB between them; route "
+    r"([\d.]+) s, parse ([\d.]+) s, features ([\d.]+) s; the customers kept in parts \(([\d.]+) "
+    r"MB of them sent to their blocks in ([\d.]+) s\)")
 # --verbose under mpirun: fit's table kept in parts (cli_mpi_table_part)
 PARTS = re.compile(
     r"(\d+) processes read the table and keep their parts, (\d+) rows: parse ([\d.]+) s, "
@@ -118,6 +123,11 @@ def one_run(custseg, command, extra, log, ranks, out, tmp):
     if m:
         keys = ["table_processes", "table_rows", "table_passes", "table_parse_s",
                 "table_gather_s", "table_gather_mb"]
+        st = dict(st or {}, **{k: float(v) for k, v in zip(keys, m.groups())})
+    m = RUN_PARTS.search(p.stderr)
+    if m:
+        keys = ["processes", "lines", "rounds", "moved_mb", "route_s", "parse_s", "features_s",
+                "parts_mb", "spread_s"]
         st = dict(st or {}, **{k: float(v) for k, v in zip(keys, m.groups())})
     m = PARTS.search(p.stderr)
     if m:

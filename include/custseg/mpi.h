@@ -54,6 +54,21 @@ CSEG_API int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, con
                                       const cseg_rfm_params *p, cseg_quality *q,
                                       cseg_mpi_stats *stats, cseg_diag *diag);
 
+/* cseg_mpi_rfm_compute_csv with the customers kept where they belong
+ * instead of gathered: each rank's *part holds the block of rows of the
+ * one-process customer table (customers in id order, R/F/M scores over
+ * all of them) that cseg_mpi_kmeans_split gives it (*row0 its first row),
+ * the parts cseg_mpi_segment_rfm takes; q (may be NULL) the cleaning
+ * counts of all, on every rank. The customers move once: each rank's, in
+ * id order, cut at the blocks' first ids (found by a selection over the
+ * ranks' sorted ids) and sent to the ranks whose blocks they fall in
+ * (stats->part_bytes: the bytes of those slices). */
+CSEG_API int cseg_mpi_rfm_compute_csv_part(MPI_Comm comm, cseg_table **part, size_t *row0,
+                                           const char *path, cseg_txn_roles *roles,
+                                           const cseg_table_read_params *rp,
+                                           const cseg_rfm_params *p, cseg_quality *q,
+                                           cseg_mpi_stats *stats, cseg_diag *diag);
+
 /* cseg_table_read_csv with the file read by all the ranks of comm: each
  * rank reads its own byte range of a plain CSV file (whole lines), the
  * column types agreed as one reading of the whole file gives them (an
@@ -245,6 +260,16 @@ CSEG_API int cseg_mpi_segment_customers(MPI_Comm comm, cseg_segmentation **out,
  * a hash of it names). Collective: the same code on every rank. */
 CSEG_API int cseg_mpi_pii_kind(MPI_Comm comm, const cseg_table *part, size_t j, const char **kind,
                                cseg_diag *diag);
+
+/* cseg_segment_rfm of a log's customers held in the ranks' parts
+ * (cseg_mpi_rfm_compute_csv_part gives them, and q, the cleaning counts of
+ * all): as cseg_mpi_segment_customers, the one-process result bit for bit,
+ * its per-customer parts on each rank. k-means only; lifetime value
+ * (rfm->clv) is refused. Collective. */
+CSEG_API int cseg_mpi_segment_rfm(MPI_Comm comm, cseg_segmentation **out, const cseg_table *part,
+                                  const cseg_quality *q, const cseg_txn_roles *roles,
+                                  const char *date_format, const cseg_rfm_params *rfm,
+                                  const cseg_segment_params *p, cseg_diag *diag);
 
 /* The files of cseg_segment_write_all (customers.csv, segments.json,
  * model.json, report.html) for a result of cseg_mpi_segment_customers, the

@@ -836,27 +836,51 @@ static idsort id_key(const char *s, int32_t code)
  * O(n log n) comparisons through qsort, three times over every customer. */
 int cseg__quintile_scores(const double *v, size_t n, int higher_better, double *score)
 {
+    return cseg__quintile_scores_split(v, n, higher_better, score, NULL);
+}
+
+int cseg__quintile_scores_split(const double *v, size_t n, int higher_better, double *score,
+                                const cseg__split_comm *sc)
+{
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         m += !isnan(v[i]);
     double *kept = NULL;
     const double *u = v;
-    if (m < n && m > 0) { /* a NaN has no place in the order: scored 1, the rest among themselves */
-        if (!(kept = malloc(m * sizeof *kept)))
-            return CSEG_ENOMEM;
-        for (size_t i = 0, k = 0; i < n; i++)
-            if (!isnan(v[i]))
-                kept[k++] = v[i];
+    int rc = 0;
+    /* a NaN has no place in the order: scored 1, the rest among themselves */
+    if ((m < n && m > 0) || (sc && m > 0)) { /* over pieces, the selection reorders its copy */
+        if ((kept = malloc(m * sizeof *kept)))
+            for (size_t i = 0, k = 0; i < n; i++)
+                if (!isnan(v[i]))
+                    kept[k++] = v[i];
         u = kept;
+        rc = kept ? 0 : CSEG_ENOMEM;
+    }
+    uint64_t all = m, failed = rc < 0;
+    if (sc) { /* every piece's count (and failure) */
+        uint64_t c[2] = {m, failed};
+        int r2 = sc->sum(sc->ctx, c, 2, NULL, 0);
+        all = c[0];
+        rc = r2 < 0 ? r2 : c[1] ? CSEG_ENOMEM : 0;
+    }
+    if (rc < 0) {
+        free(kept);
+        return rc;
     }
     double t[4] = {0, 0, 0, 0};
-    if (m > 0) {
+    if (all > 0) {
         size_t rank[4];
+        uint64_t rank64[4];
         for (size_t j = 1; j <= 4; j++) {
-            size_t q = (j * m + 4) / 5; /* ceil(j m / 5), 1..m */
-            rank[j - 1] = higher_better ? q - 1 : m - q;
+            uint64_t q = (j * all + 4) / 5; /* ceil(j m / 5), 1..m */
+            rank64[j - 1] = higher_better ? q - 1 : all - q;
+            rank[j - 1] = (size_t)rank64[j - 1];
         }
-        int rc = cseg__select_doubles(u, m, rank, 4, t);
+        /* the ranks ascend for higher_better, descend otherwise: the
+         * selection over pieces takes them in any order */
+        rc = sc ? sc->select(sc->ctx, kept ? kept : (double *)u, m, rank64, 4, t, NULL)
+                : cseg__select_doubles(u, m, rank, 4, t);
         free(kept);
         if (rc < 0)
             return rc;
@@ -1131,6 +1155,14 @@ int cseg__rfm_assemble(const char *const *parts, const size_t *lens, size_t np,
                        cseg_table **customers, cseg_quality *qout, size_t **order_out,
                        cseg_diag *d)
 {
+    return cseg__rfm_assemble_split(parts, lens, np, p, roles, NULL, customers, qout, order_out, d);
+}
+
+int cseg__rfm_assemble_split(const char *const *parts, const size_t *lens, size_t np,
+                             const cseg_rfm_params *p, const cseg_txn_roles *roles,
+                             const cseg__split_comm *sc, cseg_table **customers, cseg_quality *qout,
+                             size_t **order_out, cseg_diag *d)
+{
     cseg_quality q;
     idsort *ids = NULL;
     double *F = NULL;
@@ -1197,17 +1229,18 @@ int cseg__rfm_assemble(const char *const *parts, const size_t *lens, size_t np,
     }
     q.gross_revenue = cseg__money(cseg__exact_value(&qg), p->money_decimals);
     q.returned_value = cseg__money(cseg__exact_value(&qr), p->money_decimals);
-    if (m == 0) {
-        rc = cseg__diag(d, CSEG_EEMPTY, NULL, 0, 0,
-                        "no customer has a purchase left after cleaning (%zu rows read)",
-                        q.n_rows);
-        goto out;
-    }
+    /* What the steps up to the scores need, allocated first: over pieces the
+     * scores are collective, and a piece whose allocation fails still takes
+     * part (every piece fails alike). */
+    ids = malloc((m ? m : 1) * sizeof *ids);
+    size_t *where = malloc((m ? m : 1) * sizeof *where);
+    F = malloc(NF * (m ? m : 1) * sizeof *F);
+    codes = malloc((m ? m : 1) * sizeof *codes);
+    levels = malloc((m ? m : 1) * sizeof *levels);
+    int failed = !ids || !where || !F || !codes || !levels;
     /* Customers sorted by id; code: the index in the parts, in order. */
-    if (!(ids = malloc(m * sizeof *ids)))
-        goto oom;
     int all_sorted = 1;
-    for (size_t r = 0, u = 0; r < np; r++) {
+    for (size_t r = 0, u = 0; !failed && r < np; r++) {
         const char *s = pv[r].ids_at;
         all_sorted &= pv[r].sorted;
         for (size_t i = 0; i < pv[r].m; i++, u++) {
@@ -1215,14 +1248,26 @@ int cseg__rfm_assemble(const char *const *parts, const size_t *lens, size_t np,
             s += ids[u].len + 1;
         }
     }
-    if (!all_sorted)
+    if (!failed && !all_sorted)
         qsort(ids, m, sizeof *ids, cmp_ids);
-    else if (np > 1 && (rc = merge_ids(&ids, pv, np, m)) < 0)
+    else if (!failed && np > 1 && merge_ids(&ids, pv, np, m) < 0)
+        failed = 1;
+    uint64_t c2[2] = {m, (uint64_t)failed};                  /* customers, failures */
+    if (sc && (rc = sc->sum(sc->ctx, c2, 2, NULL, 0)) < 0) { /* every piece's block */
+        free(where);
+        goto out;
+    }
+    if (c2[1]) {
+        free(where);
         goto oom;
+    }
+    if (c2[0] == 0) {
+        free(where);
+        rc = cseg__diag(d, CSEG_EEMPTY, NULL, 0, 0,
+                        "no customer has a purchase left after cleaning (%zu rows read)", q.n_rows);
+        goto out;
+    }
     /* Where input customer u's values are: part and row. */
-    size_t *where = malloc(m * sizeof *where);
-    if (!where)
-        goto oom;
     for (size_t r = 0, u = 0; r < np; r++)
         for (size_t i = 0; i < pv[r].m; i++, u++)
             where[u] = r << 40 | i; /* parts < 2^24, rows < 2^40 */
@@ -1232,11 +1277,6 @@ int cseg__rfm_assemble(const char *const *parts, const size_t *lens, size_t np,
         CSEG_RFM_COL_TENURE,     CSEG_RFM_COL_AOV,         NULL /* spend_{W}d, below */,
         CSEG_RFM_COL_N_PRODUCTS, CSEG_RFM_COL_RETURN_RATE, CSEG_RFM_COL_R_SCORE,
         CSEG_RFM_COL_F_SCORE,    CSEG_RFM_COL_M_SCORE};
-    if (!(F = malloc(NF * m * sizeof *F)) || !(codes = malloc(m * sizeof *codes)) ||
-        !(levels = malloc(m * sizeof *levels))) {
-        free(where);
-        goto oom;
-    }
     double *col[NF];
     for (int f = 0; f < NF; f++)
         col[f] = F + (size_t)f * m;
@@ -1255,9 +1295,9 @@ int cseg__rfm_assemble(const char *const *parts, const size_t *lens, size_t np,
             col[FS][u] = cseg__edge_score(col[FREQ][u], p->edges.frequency_lo, 1);
             col[MS][u] = cseg__edge_score(col[MONETARY][u], p->edges.monetary_lo, 1);
         }
-    } else if ((rc = cseg__quintile_scores(col[RECENCY], m, 0, col[RS])) < 0 ||
-               (rc = cseg__quintile_scores(col[FREQ], m, 1, col[FS])) < 0 ||
-               (rc = cseg__quintile_scores(col[MONETARY], m, 1, col[MS])) < 0) {
+    } else if ((rc = cseg__quintile_scores_split(col[RECENCY], m, 0, col[RS], sc)) < 0 ||
+               (rc = cseg__quintile_scores_split(col[FREQ], m, 1, col[FS], sc)) < 0 ||
+               (rc = cseg__quintile_scores_split(col[MONETARY], m, 1, col[MS], sc)) < 0) {
         free(where);
         goto oom;
     }
@@ -1374,7 +1414,7 @@ int cseg__rfm_assemble(const char *const *parts, const size_t *lens, size_t np,
             pos[ix[srt[f].code]] = (int32_t)f; /* srt[f].code: an ml index of that text */
         }
         free(acodes);
-        if (!(acodes = malloc(m * sizeof *acodes))) {
+        if (!(acodes = malloc((m ? m : 1) * sizeof *acodes))) {
             free(ix), free(srt), free(final);
             rc = CSEG_ENOMEM;
             break;
@@ -1436,6 +1476,72 @@ out:
     free(F);
     free(ids);
     return rc;
+}
+
+int cseg__rfm_id_cmp(const char *a, const char *b)
+{
+    idsort x = id_key(a, 0), y = id_key(b, 0);
+    return cmp_ids(&x, &y);
+}
+
+int cseg__rfm_part_ids(const char *part, size_t len, const char ***ids, size_t *m)
+{
+    pview v;
+    *ids = NULL;
+    *m = 0;
+    if (part_view(part, len, &v) < 0 || !v.sorted)
+        return CSEG_EFORMAT;
+    if (!(*ids = malloc((v.m ? v.m : 1) * sizeof **ids)))
+        return CSEG_ENOMEM;
+    const char *s = v.ids_at;
+    for (size_t u = 0; u < v.m; u++) {
+        (*ids)[u] = s;
+        s += strlen(s) + 1;
+    }
+    *m = v.m;
+    return 0;
+}
+
+int cseg__rfm_part_slice(const char *part, size_t len, size_t i0, size_t i1, cseg__buf *out)
+{
+    pview v;
+    if (part_view(part, len, &v) < 0 || !v.sorted || i0 > i1 || i1 > v.m)
+        return CSEG_EFORMAT;
+    uint32_t head[4];
+    memcpy(head, part, sizeof head);
+    cseg__buf_put(out, head, sizeof head);
+    cseg__buf_put(out, v.q_at, sizeof(cseg_quality) + 4 * sizeof(double)); /* and the sums */
+    uint64_t m = i1 - i0;
+    cseg__buf_put(out, &m, sizeof m);
+    cseg__buf_put(out, v.v_at + i0 * PV * sizeof(double), (size_t)m * PV * sizeof(double));
+    const char *s = v.ids_at, *e = part + len;
+    for (size_t u = 0; u < i1; u++) {
+        size_t l = strlen(s) + 1;
+        if (u >= i0)
+            cseg__buf_put(out, s, l);
+        s += l;
+    }
+    s = v.attr_at;
+    for (size_t k = 0; k < v.na; k++) { /* every level (keys and texts), then the slice's codes */
+        uint64_t nl;
+        if ((size_t)(e - s) < sizeof nl)
+            return CSEG_EFORMAT;
+        memcpy(&nl, s, sizeof nl);
+        const char *l0 = s;
+        s += sizeof nl;
+        for (uint64_t l = 0; l < nl; l++) {
+            const char *z = (size_t)(e - s) > 8 ? memchr(s + 8, 0, (size_t)(e - s) - 8) : NULL;
+            if (!z)
+                return CSEG_EFORMAT;
+            s = z + 1;
+        }
+        if ((size_t)(e - s) < v.m * sizeof(int32_t))
+            return CSEG_EFORMAT;
+        cseg__buf_put(out, l0, (size_t)(s - l0));
+        cseg__buf_put(out, s + i0 * sizeof(int32_t), (size_t)m * sizeof(int32_t));
+        s += v.m * sizeof(int32_t);
+    }
+    return out->failed ? CSEG_ENOMEM : 0;
 }
 
 int cseg__rfm_acc_finish(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_roles *roles,

@@ -26,8 +26,9 @@ double cseg__edge_score(double v, const double *edge, int higher_better);
  * `window` rows (0: the default), and a duplicate the window cannot judge
  * makes add return CSEG_ECANCELED with cseg__rfm_acc_restart true: read
  * again in full mode. */
-#include <stdint.h>
+#include "../core/internal.h"
 #include "custseg/features.h"
+#include <stdint.h>
 typedef struct cseg__rfm_acc cseg__rfm_acc;
 int cseg__rfm_acc_create(cseg__rfm_acc **out, const cseg_rfm_params *p, int full, size_t window);
 void cseg__rfm_acc_free(cseg__rfm_acc *a);
@@ -65,6 +66,10 @@ int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_rol
  * tests/test_features.c). A NaN scores 1; the other values are scored
  * among themselves. 0 or CSEG_ENOMEM. */
 int cseg__quintile_scores(const double *v, size_t n, int higher_better, double *score);
+/* The same over pieces (sc; NULL: alone): v is this piece's values, the
+ * scores those of all the pieces' values. Collective over sc. */
+int cseg__quintile_scores_split(const double *v, size_t n, int higher_better, double *score,
+                                const cseg__split_comm *sc);
 
 /* The customer table and cleaning counts of np parts, as one reader of the
  * whole log gives them. order_out (may be NULL): per output row, its index
@@ -73,6 +78,28 @@ int cseg__rfm_assemble(const char *const *parts, const size_t *lens, size_t np,
                        const cseg_rfm_params *p, const cseg_txn_roles *roles,
                        cseg_table **customers, cseg_quality *qout, size_t **order_out,
                        cseg_diag *d);
+
+/* cseg__rfm_assemble over pieces (sc): the parts are this piece's share
+ * of the customers (each part a slice of one reader's part,
+ * cseg__rfm_part_slice: every slice carries its reader's cleaning counts and
+ * all its attribute levels, so the counts added and the levels merged are
+ * the whole log's); the R/F/M scores are over every piece's customers; a
+ * piece may hold none. Collective over sc (before the scores: a failure
+ * on one piece is every piece's). */
+int cseg__rfm_assemble_split(const char *const *parts, const size_t *lens, size_t np,
+                             const cseg_rfm_params *p, const cseg_txn_roles *roles,
+                             const cseg__split_comm *sc, cseg_table **customers, cseg_quality *qout,
+                             size_t **order_out, cseg_diag *d);
+/* Two customer ids in the order of the customer table (numeric ids in
+ * numeric order, before the others in byte order). */
+int cseg__rfm_id_cmp(const char *a, const char *b);
+/* A part's customer ids, in its (id) order: *ids (malloc'ed) points into
+ * part. CSEG_EFORMAT for a damaged or unsorted part. */
+int cseg__rfm_part_ids(const char *part, size_t len, const char ***ids, size_t *m);
+/* Customers [i0, i1) of a part as a part of their own, appended to out:
+ * the reader's cleaning counts and sums and every attribute level come
+ * along whole. 0, CSEG_EFORMAT or CSEG_ENOMEM. */
+int cseg__rfm_part_slice(const char *part, size_t len, size_t i0, size_t i1, cseg__buf *out);
 
 /* A whole table's rows added to a new state (duplicates found over every
  * row), as cseg_rfm_compute does before its finish. */

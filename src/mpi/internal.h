@@ -56,4 +56,13 @@ int cseg__mpi_silhouette(MPI_Comm comm, const double *X, size_t n_rows, size_t d
                          const int32_t *labels, const cseg_silhouette_params *p, double *score,
                          double **values, int32_t **vlabels, size_t *nv, cseg_diag *diag);
 
+/* The log's customers from this rank's part (its customers, in id order:
+ * cseg__rfm_acc_part) into this rank's block of the one-process customer
+ * table (*customers, its first row *row0 among all), the cleaning counts
+ * of all in *q (src/mpi/rfm_part.c). Collective: the same code and diag on
+ * every rank. */
+int cseg__mpi_rfm_spread(MPI_Comm comm, const char *part, size_t part_len, const cseg_rfm_params *p,
+                         const cseg_txn_roles *roles, cseg_table **customers, size_t *row0,
+                         cseg_quality *q, cseg_diag *d);
+
 #endif

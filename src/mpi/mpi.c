@@ -858,10 +858,11 @@ static size_t gzip_header(const char *path, char *buf, size_t max)
 
 #define HEADER_MAX ((size_t)1 << 20)
 
-int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, const char *path,
-                             cseg_txn_roles *roles, const cseg_table_read_params *rp,
-                             const cseg_rfm_params *p, cseg_quality *qout,
-                             cseg_mpi_stats *stats, cseg_diag *diag)
+/* cseg_mpi_rfm_compute_csv; keep: cseg_mpi_rfm_compute_csv_part (*row0). */
+static int compute(MPI_Comm comm, cseg_table **customers, size_t *row0, int keep, const char *path,
+                   cseg_txn_roles *roles, const cseg_table_read_params *rp,
+                   const cseg_rfm_params *p, cseg_quality *qout, cseg_mpi_stats *stats,
+                   cseg_diag *diag)
 {
     cseg_rfm_params defaults;
     cseg_table_read_params tp;
@@ -994,9 +995,16 @@ int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, const char *
     t = NULL;
     if ((rc = agree(comm, rc, 0, &d)) < 0)
         goto out;
-    /* Rank 0 gathers the parts and assembles the customers. */
     tm[3] = MPI_Wtime();
-    uint64_t mine = part_len, *all = rank == 0 ? calloc((size_t)np, sizeof *all) : NULL;
+    uint64_t mine = part_len, *all = NULL;
+    if (keep) { /* every rank its block of the customers */
+        tm[4] = tm[3];
+        rc = cseg__mpi_rfm_spread(comm, part, part_len, p, roles, customers, row0, &q, &d);
+        tm[5] = MPI_Wtime();
+        goto stats;
+    }
+    /* Rank 0 gathers the parts and assembles the customers. */
+    all = rank == 0 ? calloc((size_t)np, sizeof *all) : NULL;
     if (rank == 0 && !all)
         MPI_Abort(comm, 3);
     MPI_Gather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, 0, comm);
@@ -1028,6 +1036,7 @@ int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, const char *
         *customers = NULL;
     }
     MPI_Bcast(&q, (int)sizeof q, MPI_BYTE, 0, comm);
+stats:
     if (stats) {
         double span[5], slow[5];
         uint64_t cnt[5] = {r.rounds, r.lines, r.moved, rank == 0 ? 0 : mine, (uint64_t)own.reread};
@@ -1074,5 +1083,25 @@ out:
         *diag = d;
     if (qout)
         *qout = q;
+    return rc;
+}
+
+int cseg_mpi_rfm_compute_csv(MPI_Comm comm, cseg_table **customers, const char *path,
+                             cseg_txn_roles *roles, const cseg_table_read_params *rp,
+                             const cseg_rfm_params *p, cseg_quality *qout, cseg_mpi_stats *stats,
+                             cseg_diag *diag)
+{
+    return compute(comm, customers, NULL, 0, path, roles, rp, p, qout, stats, diag);
+}
+
+int cseg_mpi_rfm_compute_csv_part(MPI_Comm comm, cseg_table **part, size_t *row0, const char *path,
+                                  cseg_txn_roles *roles, const cseg_table_read_params *rp,
+                                  const cseg_rfm_params *p, cseg_quality *q, cseg_mpi_stats *stats,
+                                  cseg_diag *diag)
+{
+    size_t r0 = 0;
+    int rc = compute(comm, part, &r0, 1, path, roles, rp, p, q, stats, diag);
+    if (row0)
+        *row0 = r0;
     return rc;
 }

@@ -125,8 +125,17 @@ static int exchange_hook(void *ctx, const char *send, const size_t *count, char 
     return rc;
 }
 
-int cseg_mpi_segment_customers(MPI_Comm comm, cseg_segmentation **out, const cseg_table *part,
-                               const char *id_column, const cseg_segment_params *p, cseg_diag *diag)
+/* What a segmentation over the ranks runs: the customers' or the log's. */
+typedef struct seg_call {
+    const char *id_column;       /* customers */
+    const cseg_quality *q;       /* a log's: its cleaning counts, */
+    const cseg_txn_roles *roles; /* roles, */
+    const char *date_format;     /* date format */
+    const cseg_rfm_params *rfm;  /* and features */
+} seg_call;
+
+static int over_parts(MPI_Comm comm, cseg_segmentation **out, const cseg_table *part,
+                      const seg_call *call, const cseg_segment_params *p, cseg_diag *diag)
 {
     cseg_diag ignored;
     cseg__mpi_spans spans;
@@ -151,9 +160,27 @@ int cseg_mpi_segment_customers(MPI_Comm comm, cseg_segmentation **out, const cse
     cseg_segment_params q = *p;
     q.progress = NULL;
     q.progress_user = NULL;
-    rc = cseg__segment_customers_split(out, part, id_column, &q, &split, diag);
+    rc = call->q ? cseg__segment_rfm_split(out, part, call->q, call->roles, call->date_format,
+                                           call->rfm, &q, &split, diag)
+                 : cseg__segment_customers_split(out, part, call->id_column, &q, &split, diag);
     cseg__mpi_spans_close(&spans);
     return rc;
+}
+
+int cseg_mpi_segment_customers(MPI_Comm comm, cseg_segmentation **out, const cseg_table *part,
+                               const char *id_column, const cseg_segment_params *p, cseg_diag *diag)
+{
+    seg_call call = {id_column, NULL, NULL, NULL, NULL};
+    return over_parts(comm, out, part, &call, p, diag);
+}
+
+int cseg_mpi_segment_rfm(MPI_Comm comm, cseg_segmentation **out, const cseg_table *part,
+                         const cseg_quality *q, const cseg_txn_roles *roles,
+                         const char *date_format, const cseg_rfm_params *rfm,
+                         const cseg_segment_params *p, cseg_diag *diag)
+{
+    seg_call call = {NULL, q, roles, date_format, rfm};
+    return over_parts(comm, out, part, &call, p, diag);
 }
 
 static int silhouette_values_hook(void *ctx, const double *X, size_t n, size_t d,

@@ -219,6 +219,14 @@ int cseg__segment_customers_split(cseg_segmentation **out, const cseg_table *par
  * dendrogram.json. */
 extern const char *const cseg__segment_outputs_names[6];
 
+/* cseg_segment_rfm of the customers of a log that are every piece's part
+ * (cseg_mpi_rfm_compute_csv_part's blocks; q the cleaning counts of all),
+ * as cseg__segment_customers_split does a customer table. */
+int cseg__segment_rfm_split(cseg_segmentation **out, const cseg_table *part, const cseg_quality *q,
+                            const cseg_txn_roles *roles, const char *date_format,
+                            const cseg_rfm_params *rfm, const cseg_segment_params *p,
+                            const cseg__seg_split *split, cseg_diag *d);
+
 /* What the report of r is composed from (cseg_report_compose). */
 void cseg__segment_report_input(const cseg_segmentation *r, cseg_log_fn log, void *log_user,
                                 cseg_report_input *in);

@@ -90,7 +90,8 @@ static int blame(cseg_diag *d, int rc, const char *step)
 }
 
 static int input_rfm(cseg__input *in, const cseg_txn_roles *roles, const char *date_format,
-                     const cseg_rfm_params *rfm, const cseg_segment_params *p, cseg_diag *d);
+                     const cseg_rfm_params *rfm, const cseg_segment_params *p,
+                     const cseg__seg_split *split, cseg_diag *d);
 static int input_customers(cseg__input *in, const cseg_table *t, const char *id_column,
                            const cseg_segment_params *p, size_t n_all, cseg_diag *d);
 
@@ -142,20 +143,45 @@ int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_
                 cseg__log(p, CSEG_LOG_NOTE, "clv: no holdout check: %s", d2.msg);
         }
     }
-    return input_rfm(in, roles, date_format, &rp, p, d);
+    return input_rfm(in, roles, date_format, &rp, p, NULL, d);
 }
 
 /* The rest of a log's input, once in->owned has its customers and
  * in->quality its cleaning counts: the features to cluster and the model
  * that scores new customers the same way. */
+/* cseg_rfm_score_edges of the customers of every piece: each piece's
+ * extremes gathered, the greatest (least) of them taken. */
+static int score_edges(const cseg_table *t, cseg_rfm_edges *e, const cseg__seg_split *split)
+{
+    int rc = cseg_rfm_score_edges(t, e); /* the columns are every piece's alike */
+    if (!split || rc < 0)
+        return rc;
+    double *all = NULL, *mine[3] = {e->recency_hi, e->frequency_lo, e->monetary_lo};
+    size_t len = 0;
+    double v[12];
+    for (int k = 0; k < 3; k++)
+        memcpy(v + 4 * k, mine[k], 4 * sizeof *v);
+    if ((rc = split->allgather(split->ctx, v, sizeof v, (char **)&all, &len)) < 0)
+        return rc;
+    for (size_t q = 0; q < len / sizeof v; q++)
+        for (int k = 0; k < 3; k++)
+            for (int j = 0; j < 4; j++)
+                mine[k][j] = k == 0 ? fmax(mine[k][j], all[q * 12 + 4 * k + j])
+                                    : fmin(mine[k][j], all[q * 12 + 4 * k + j]);
+    free(all);
+    return 0;
+}
+
 static int input_rfm(cseg__input *in, const cseg_txn_roles *roles, const char *date_format,
-                     const cseg_rfm_params *rfm, const cseg_segment_params *p, cseg_diag *d)
+                     const cseg_rfm_params *rfm, const cseg_segment_params *p,
+                     const cseg__seg_split *split, cseg_diag *d)
 {
     static const char *const dflt[] = {CSEG_RFM_COL_RECENCY, CSEG_RFM_COL_FREQUENCY,
                                        CSEG_RFM_COL_MONETARY};
     cseg_rfm_params rp = *rfm;
-    int rc;
-    in->customers = in->owned;
+    int rc = 0;
+    if (in->owned)
+        in->customers = in->owned;
     in->has_quality = 1;
     /* A century of transactions is more likely a placeholder date (9999-12-31,
      * 1900-01-01) than a history: recency and tenure would be meaningless. */
@@ -185,8 +211,12 @@ static int input_rfm(cseg__input *in, const cseg_txn_roles *roles, const char *d
     }
     in->n_features = nf;
     /* The model scores new customers against this population's score classes. */
-    if (!rp.has_edges && cseg_rfm_score_edges(in->customers, &rp.edges) == 0)
-        rp.has_edges = 1;
+    if (!rp.has_edges) {
+        if ((rc = score_edges(in->customers, &rp.edges, split)) == 0)
+            rp.has_edges = 1;
+        else if (split && rc != CSEG_ENOCOL) /* a gathering failed: every piece's */
+            return rc;
+    }
     if ((rc = cseg_model_create(&in->model)) < 0 ||
         (rc = cseg_model_set_transactions(in->model, roles, date_format, &rp)) < 0)
         return rc;
@@ -1199,8 +1229,69 @@ int cseg_segment_rfm(cseg_segmentation **out, cseg_table **customers, const cseg
     *customers = NULL;
     r->in.quality = *q;
     if (rc == 0)
-        rc = input_rfm(&r->in, roles, date_format, rfm, &r->p, d);
+        rc = input_rfm(&r->in, roles, date_format, rfm, &r->p, NULL, d);
     return segment(out, r, rc, d);
+}
+
+/* The segmentation over pieces of r (its input made, rc its outcome on
+ * this piece): the outcome agreed on, then the pipeline; a result holds
+ * this piece's customers only. */
+static int segment_split(cseg_segmentation **out, cseg_segmentation *r, int rc,
+                         const cseg__seg_split *split, cseg_diag *d)
+{
+    if ((rc = split->agree(split->ctx, rc, 0, d)) < 0) {
+        cseg_segment_free(r);
+        return rc;
+    }
+    rc = segment(out, r, 0, d);
+    if (*out) {
+        (*out)->split = NULL;
+        (*out)->spread = 1;
+    }
+    return rc;
+}
+
+/* What a segmentation over pieces refuses of p (k-means only), or NULL. */
+static const char *split_refuses(const cseg_segment_params *p, char *buf, size_t size)
+{
+    const char *bad = cseg_segment_params_check(p);
+    if (!bad && p->algo != CSEG_ALGO_KMEANS) {
+        snprintf(buf, size, "%s: not spread over processes (k-means only)",
+                 cseg_algo_label(p->algo, p->linkage));
+        bad = buf;
+    }
+    return bad;
+}
+
+int cseg__segment_rfm_split(cseg_segmentation **out, const cseg_table *part, const cseg_quality *q,
+                            const cseg_txn_roles *roles, const char *date_format,
+                            const cseg_rfm_params *rfm, const cseg_segment_params *p,
+                            const cseg__seg_split *split, cseg_diag *d)
+{
+    cseg_rfm_params dflt;
+    char buf[96];
+    const char *bad = split_refuses(p, buf, sizeof buf);
+    *out = NULL;
+    if (!bad && p->n_audit)
+        bad = "audit columns are columns of a customer table (fit), not of a transaction log";
+    if (!bad && rfm && rfm->clv.enabled)
+        bad = "lifetime value needs the log's rows (cseg_segment_transactions)";
+    if (bad)
+        return cseg__diag(d, p && p->n_audit ? CSEG_EPARAM : CSEG_EINVAL, NULL, 0, 0, "%s", bad);
+    if (!rfm) {
+        cseg_rfm_params_init(&dflt);
+        rfm = &dflt;
+    }
+    cseg_segmentation *r = calloc(1, sizeof *r);
+    int rc = r ? keep_params(r, p) : CSEG_ENOMEM;
+    if (r) {
+        r->split = split;
+        r->in.quality = *q;
+        r->in.customers = part;
+    }
+    if (r && rc == 0)
+        rc = input_rfm(&r->in, roles, date_format, rfm, &r->p, split, d);
+    return segment_split(out, r, rc, split, d);
 }
 
 int cseg_segment_customers(cseg_segmentation **out, const cseg_table *customers,
@@ -1224,14 +1315,11 @@ int cseg__segment_customers_split(cseg_segmentation **out, const cseg_table *par
                                   const char *id_column, const cseg_segment_params *p,
                                   const cseg__seg_split *split, cseg_diag *d)
 {
-    const char *bad = cseg_segment_params_check(p);
+    char buf[96];
+    const char *bad = split_refuses(p, buf, sizeof buf);
     *out = NULL;
     if (bad)
         return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0, "%s", bad);
-    if (p->algo != CSEG_ALGO_KMEANS)
-        return cseg__diag(d, CSEG_EINVAL, NULL, 0, 0,
-                          "%s: not spread over processes (k-means only)",
-                          cseg_algo_label(p->algo, p->linkage));
     cseg_segmentation *r = calloc(1, sizeof *r);
     int rc = r ? keep_params(r, p) : CSEG_ENOMEM;
     if (rc == 0 && id_column && !(r->id_column = cseg__strdup(id_column)))
@@ -1242,16 +1330,7 @@ int cseg__segment_customers_split(cseg_segmentation **out, const cseg_table *par
      * but an allocation may fail on one. */
     if (r && rc == 0)
         rc = input_customers(&r->in, part, r->id_column, &r->p, split->km->n_all, d);
-    if ((rc = split->agree(split->ctx, rc, 0, d)) < 0) {
-        cseg_segment_free(r);
-        return rc;
-    }
-    rc = segment(out, r, 0, d);
-    if (*out) {
-        (*out)->split = NULL;
-        (*out)->spread = 1;
-    }
-    return rc;
+    return segment_split(out, r, rc, split, d);
 }
 
 void cseg_segment_free(cseg_segmentation *r)

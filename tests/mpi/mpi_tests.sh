@@ -160,6 +160,50 @@ for n in 2 3 4; do
     fi
 done
 
+# 2a. More customers than a span (65,536): the customers stay in parts, each process its
+# block of them in id order (numeric ids, then the others), and are segmented there; the
+# one-process files at 2, 3 and 4 processes. The same log with another algorithm (its
+# customers gathered on the first process) gives the one-process files too.
+awk -v seed=3 'BEGIN {
+    srand(seed);
+    print "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country";
+    split("France,Spain,Germany,,Norway,Italy", ctry, ",");
+    for (i = 0; i < 90000; i++) {
+        id = rand() < 0.01 ? sprintf("X%d", int(rand() * 50000)) : 10000 + int(rand() * 900000);
+        n = 1 + int(rand() * 3); g = int(rand() * 4); c = ctry[1 + int(rand() * 6)];
+        for (v = 0; v < n; v++) {
+            d = 1 + int(rand() * (g == 0 ? 60 : 360)); r = rand() < 0.03; q = 1 + int(rand() * 12);
+            printf "%s%d%d,P%d,%d,2011-%02d-%02d 10:%02d,%.2f,%s,%s\n", r ? "C" : "", i, v,
+                   int(rand() * 40), r ? -q : q, 1 + int((d - 1) / 30), 1 + (d - 1) % 28, v,
+                   1 + rand() * (g == 3 ? 90 : 15), id, c;
+        }
+    }
+}' > "$T/many.csv"
+rm -rf "$T/one"
+"$B" run "$T/many.csv" --out "$T/one" --quiet --attributes Country > /dev/null
+for n in 2 3 4; do
+    [ "$QUICK" = quick ] && [ $n != 3 ] && continue
+    if mrun -n $n "$B" run "$T/many.csv" --out "$T/mpi$n" --quiet --verbose --attributes Country \
+        > /dev/null 2> "$T/many.err"; then
+        if grep -q "^custseg: $n processes segment the customers in parts" "$T/many.err"; then
+            same_outputs "$T/one" "$T/mpi$n" "a log of more than 65,536 customers, in parts, $n processes"
+        else
+            fail "a log of more than 65,536 customers, $n processes: not in parts; $(head -2 "$T/many.err")"
+        fi
+    else
+        fail "a log of more than 65,536 customers: mpirun -n $n exited $?"
+    fi
+    rm -rf "$T/mpi$n"
+done
+rm -rf "$T/one"
+"$B" run "$T/many.csv" --out "$T/one" --quiet --algo gmm --k 3 > /dev/null
+if mrun -n 3 "$B" run "$T/many.csv" --out "$T/mpi3" --quiet --algo gmm --k 3 > /dev/null 2>&1; then
+    same_outputs "$T/one" "$T/mpi3" "a log of more than 65,536 customers, gathered (gmm), 3 processes"
+else
+    fail "a log of more than 65,536 customers, gmm: mpirun -n 3 exited $?"
+fi
+rm -rf "$T/mpi3" "$T/many.csv"
+
 # 2b. Exact duplicates too far apart for the duplicate window (a million
 # rows of a process's lines): the process that meets them reads its lines
 # a second time with every row kept, the others take part in the rounds

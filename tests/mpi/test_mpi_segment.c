@@ -341,6 +341,110 @@ static void check(size_t n, const cseg_segment_params *p, size_t warnings, const
     cseg_table_free(part);
 }
 
+/* A transaction log of n customers (rank 0 writes it; its path on every
+ * rank): one to three invoices each over a year, numeric ids and some that
+ * are not (they sort after the numbers), returns, a row without a
+ * customer, an exact duplicate, a country (sometimes missing). */
+static void write_log(size_t n, char *path, size_t room)
+{
+    int pid = (int)getpid();
+    MPI_Bcast(&pid, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    snprintf(path, room, "/tmp/cseg_mpi_seg_%d_log.csv", pid);
+    if (rank != 0)
+        return;
+    static const char *const country[6] = {"France", "Spain", "Germany", "", "Norway", "Italy"};
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "log: %s", path);
+    if (!f)
+        return;
+    fprintf(f, "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n");
+    for (size_t i = 0; i < n; i++) {
+        uint64_t st = 0x10c0000ULL + i, u = next(&st);
+        char id[24];
+        if (u % 97 == 0)
+            snprintf(id, sizeof id, "X%zu", (size_t)(u % 50000)); /* a text id */
+        else
+            snprintf(id, sizeof id, "%zu", 10000 + (size_t)(next(&st) % 900000));
+        int inv = 1 + (int)(u % 3), g = (int)((u >> 8) % 4);
+        for (int v = 0; v < inv; v++) {
+            int day = 1 + (int)(unif(&st) * (g == 0 ? 60 : 360)), mon = 1 + (day - 1) / 30,
+                dd = 1 + (day - 1) % 28;
+            double price = 1 + unif(&st) * (g == 3 ? 90 : 15);
+            int qty = 1 + (int)(unif(&st) * 12), ret = unif(&st) < 0.03;
+            fprintf(f, "%s%zu%d,P%d,%d,2011-%02d-%02d 10:%02d,%.2f,%s,%s\n", ret ? "C" : "", i, v,
+                    (int)(u % 40), ret ? -qty : qty, mon, dd, v, price, id, country[(u >> 20) % 6]);
+        }
+        if (i == 10) /* an exact duplicate and a row without a customer */
+            fprintf(f, "%zu0,P1,1,2011-01-01 10:00,1.00,,France\n", i);
+    }
+    fclose(f);
+}
+
+/* run's pipeline on parts: the log's customers kept in blocks
+ * (cseg_mpi_rfm_compute_csv_part) are one process's customer table, row
+ * for row; segmented (cseg_mpi_segment_rfm) and written
+ * (cseg_mpi_segment_write_all), the files of one process. */
+static void check_log(size_t n, const cseg_segment_params *p, const char *what)
+{
+    char path[64];
+    write_log(n, path, sizeof path);
+    MPI_Barrier(MPI_COMM_WORLD);
+    cseg_txn_roles roles;
+    memset(&roles, 0, sizeof roles);
+    roles.n_attributes = 1;
+    snprintf(roles.attributes[0], sizeof roles.attributes[0], "Country");
+    cseg_txn_roles roles1 = roles;
+    cseg_table *all = NULL, *part = NULL;
+    cseg_quality q1, q;
+    cseg_diag d;
+    int rc = rank == 0 ? cseg_rfm_compute_csv(&all, path, &roles1, NULL, NULL, &q1, &d) : 0;
+    CHECK(rc == 0, "%s: one process: %d %s", what, rc, d.msg);
+    size_t row0 = 0;
+    rc = cseg_mpi_rfm_compute_csv_part(MPI_COMM_WORLD, &part, &row0, path, &roles, NULL, NULL, &q,
+                                       NULL, &d);
+    CHECK(rc == 0, "%s: cseg_mpi_rfm_compute_csv_part: %d %s", what, rc, d.msg);
+    size_t r0, nr;
+    uint64_t n_all = rank == 0 && all ? cseg_table_n_rows(all) : 0;
+    MPI_Bcast(&n_all, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    cseg_mpi_kmeans_split(MPI_COMM_WORLD, (size_t)n_all, &r0, &nr);
+    CHECK(rc != 0 || (row0 == r0 && cseg_table_n_rows(part) == nr),
+          "%s: block %zu+%zu, not %zu+%zu", what, row0,
+          (size_t)(part ? cseg_table_n_rows(part) : 0), r0, nr);
+    cseg_quality qa = q1;
+    MPI_Bcast(&qa, (int)sizeof qa, MPI_BYTE, 0, MPI_COMM_WORLD);
+    CHECK(rc != 0 || (q.n_rows == qa.n_rows && q.n_customers == qa.n_customers &&
+                      q.n_duplicates == qa.n_duplicates && q.n_no_customer == qa.n_no_customer &&
+                      q.n_return_rows == qa.n_return_rows && q.as_of_day == qa.as_of_day),
+          "%s: cleaning counts differ", what);
+    int ok = rc == 0, every = 0;
+    MPI_Allreduce(&ok, &every, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    if (every) {
+        char pa[96], pb[96];
+        snprintf(pa, sizeof pa, "%s.one.csv", path);
+        snprintf(pb, sizeof pb, "%s.many.csv", path);
+        int ra = rank == 0 ? cseg_table_write_csv(all, pa, &d) : 0;
+        int rb = cseg_mpi_table_write_csv(MPI_COMM_WORLD, part, pb, &d);
+        CHECK(ra == 0 && rb == 0, "%s: customer tables: %d %d %s", what, ra, rb, d.msg);
+        if (rank == 0)
+            same_files(pa, pb, what);
+        cseg_segmentation *one = NULL, *many = NULL;
+        ra = rank == 0 ? cseg_segment_rfm(&one, &all, &q1, &roles1, NULL, NULL, p, &d) : 0;
+        CHECK(ra == 0, "%s: one process's segmentation: %d %s", what, ra, d.msg);
+        rb = cseg_mpi_segment_rfm(MPI_COMM_WORLD, &many, part, &q, &roles, NULL, NULL, p, &d);
+        CHECK(rb == 0, "%s: cseg_mpi_segment_rfm: %d %s", what, rb, d.msg);
+        ok = (rank > 0 || one) && many;
+        MPI_Allreduce(&ok, &every, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+        if (every)
+            compare_outputs(one, many, what);
+        cseg_segment_free(one);
+        cseg_segment_free(many);
+    }
+    cseg_table_free(all);
+    cseg_table_free(part);
+    if (rank == 0)
+        unlink(path);
+}
+
 /* Refused alike on every rank, with the same message. */
 static void refused(const cseg_segment_params *p, const char *want, const char *what)
 {
@@ -485,5 +589,9 @@ int main(int argc, char **argv)
         cseg_table_free(part);
     }
     columns_differ();
+    cseg_segment_params_init(&p);
+    p.n_init = 2;
+    p.silhouette_sample = 2000;
+    check_log(100000, &p, "a log of 100,000 customers, k chosen");
     return finish();
 }

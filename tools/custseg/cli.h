@@ -34,9 +34,9 @@ void cli_meter_end(cli_meter *m);
 /* Under mpirun (cli_mpi.c; built with -DCSEG_MPI=ON): start MPI when a
  * launcher started the process; at the end every rank takes rank 0's exit
  * status. Size 1 and rank 0 without MPI. cli_mpi_rfm: the log's customers
- * read by every rank (cseg_mpi_rfm_compute_csv; the table on rank 0; with
- * verbose a line on where the time went), or cseg_rfm_compute_csv without
- * MPI. */
+ * read by every rank (cseg_mpi_rfm_compute_csv: the table on rank 0; with
+ * parts, cseg_mpi_rfm_compute_csv_part: every rank its block; with verbose
+ * a line on where the time went), or cseg_rfm_compute_csv without MPI. */
 void cli_mpi_start(int *argc, char ***argv);
 int cli_mpi_finish(int status);
 int cli_mpi_size(void);
@@ -46,7 +46,7 @@ int cli_mpi_rank(void);
 int cli_mpi_threads(void);
 int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
                 const cseg_table_read_params *rp, const cseg_rfm_params *p, cseg_quality *q,
-                int verbose, cseg_diag *d);
+                int parts, int verbose, cseg_diag *d);
 /* A customer table read by every rank (cseg_mpi_table_read_csv: the table
  * on rank 0, NULL on the others; with verbose a line on where the time
  * went), or cseg_table_read_csv without MPI. */
@@ -61,6 +61,11 @@ int cli_mpi_table(cseg_table **t, const char *path, const cseg_table_read_params
 int cli_mpi_table_part(cseg_table **t, const char *path, const cseg_table_read_params *rp,
                        int verbose, cseg_diag *d);
 int cli_mpi_pii_kind(const cseg_table *t, size_t j, const char **kind, cseg_diag *d);
+/* run with its customers in parts (cseg_mpi_segment_rfm; collective): the
+ * parts come from cli_mpi_rfm with parts set. */
+int cli_mpi_segment_rfm(cseg_segmentation **r, const cseg_table *part, const cseg_quality *q,
+                        const cseg_txn_roles *roles, const char *date_format,
+                        const cseg_rfm_params *rfm, const cseg_segment_params *p, cseg_diag *d);
 int cli_mpi_segment(cseg_segmentation **r, const cseg_table *part, const char *id,
                     const cseg_segment_params *p, cseg_diag *d);
 int cli_mpi_write_all(const cseg_segmentation *r, const char *dir, cseg_log_fn log, void *log_user,
@@ -207,7 +212,8 @@ typedef struct seg_source {
      * and its cleaning counts */
     cseg_table **rfm_customers;
     const cseg_quality *quality;
-    int parts; /* under mpirun: customers is this process's part of them (cli_mpi_segment) */
+    int parts; /* under mpirun: customers (or rfm_customers) is this process's part of them
+                  (cli_mpi_segment, cli_mpi_segment_rfm) */
 } seg_source;
 
 /* Segment (or, for compare, compare), write the outputs and print the

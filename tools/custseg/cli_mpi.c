@@ -136,19 +136,30 @@ void cli_mpi_segment_params(cseg_segment_params *p)
 
 int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
                 const cseg_table_read_params *rp, const cseg_rfm_params *p, cseg_quality *q,
-                int verbose, cseg_diag *d)
+                int parts, int verbose, cseg_diag *d)
 {
     cseg_mpi_stats st;
-    int rc = cseg_mpi_rfm_compute_csv(MPI_COMM_WORLD, customers, path, roles, rp, p, q, &st, d);
+    size_t row0 = 0;
+    int rc = parts ? cseg_mpi_rfm_compute_csv_part(MPI_COMM_WORLD, customers, &row0, path, roles,
+                                                   rp, p, q, &st, d)
+                   : cseg_mpi_rfm_compute_csv(MPI_COMM_WORLD, customers, path, roles, rp, p, q,
+                                              &st, d);
+    char tail[160];
+    if (parts)
+        snprintf(tail, sizeof tail,
+                 "the customers kept in parts (%.1f MB of them sent to their blocks in %.2f s)",
+                 (double)st.part_bytes / 1e6, st.assemble_seconds);
+    else
+        snprintf(tail, sizeof tail, "gather %.2f s (%.1f MB), assemble %.2f s", st.gather_seconds,
+                 (double)st.part_bytes / 1e6, st.assemble_seconds);
     if (rc == 0 && verbose)
         fprintf(stderr,
                 "custseg: %d processes read %llu lines in %llu rounds, moved %.1f MB between "
-                "them; route %.2f s, parse %.2f s, features %.2f s, gather %.2f s (%.1f MB), "
-                "assemble %.2f s%s\n",
+                "them; route %.2f s, parse %.2f s, features %.2f s%s %s%s\n",
                 st.processes, (unsigned long long)st.lines, (unsigned long long)st.rounds,
                 (double)st.bytes_moved / 1e6, st.route_seconds, st.read_seconds,
-                st.features_seconds, st.gather_seconds, (double)st.part_bytes / 1e6,
-                st.assemble_seconds, st.reread ? "; read twice (duplicates far apart)" : "");
+                st.features_seconds, parts ? ";" : ",", tail,
+                st.reread ? "; read twice (duplicates far apart)" : "");
     return rc;
 }
 
@@ -190,6 +201,13 @@ int cli_mpi_table_part(cseg_table **t, const char *path, const cseg_table_read_p
 int cli_mpi_pii_kind(const cseg_table *t, size_t j, const char **kind, cseg_diag *d)
 {
     return cseg_mpi_pii_kind(MPI_COMM_WORLD, t, j, kind, d);
+}
+
+int cli_mpi_segment_rfm(cseg_segmentation **r, const cseg_table *part, const cseg_quality *q,
+                        const cseg_txn_roles *roles, const char *date_format,
+                        const cseg_rfm_params *rfm, const cseg_segment_params *p, cseg_diag *d)
+{
+    return cseg_mpi_segment_rfm(MPI_COMM_WORLD, r, part, q, roles, date_format, rfm, p, d);
 }
 
 int cli_mpi_segment(cseg_segmentation **r, const cseg_table *part, const char *id,
@@ -264,9 +282,9 @@ void cli_mpi_segment_params(cseg_segment_params *p)
 
 int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
                 const cseg_table_read_params *rp, const cseg_rfm_params *p, cseg_quality *q,
-                int verbose, cseg_diag *d)
+                int parts, int verbose, cseg_diag *d)
 {
-    (void)verbose;
+    (void)parts, (void)verbose;
     return cseg_rfm_compute_csv(customers, path, roles, rp, p, q, d);
 }
 
@@ -289,6 +307,15 @@ int cli_mpi_pii_kind(const cseg_table *t, size_t j, const char **kind, cseg_diag
     (void)d;
     *kind = cseg_pii_kind(t, j);
     return 0;
+}
+
+int cli_mpi_segment_rfm(cseg_segmentation **r, const cseg_table *part, const cseg_quality *q,
+                        const cseg_txn_roles *roles, const char *date_format,
+                        const cseg_rfm_params *rfm, const cseg_segment_params *p, cseg_diag *d)
+{
+    /* Not called: parts need more than one process. */
+    (void)r, (void)part, (void)q, (void)roles, (void)date_format, (void)rfm, (void)p, (void)d;
+    return CSEG_EINVAL;
 }
 
 int cli_mpi_segment(cseg_segmentation **r, const cseg_table *part, const char *id,

@@ -128,29 +128,43 @@ int cmd_run(int argc, char **argv)
      * segments alone afterwards, with every thread. */
     if (cli_mpi_size() > 1 && o.p.n_threads == 0)
         rp.n_threads = cli_mpi_threads();
-    int rc = cseg_db_is_uri(path)
-                 ? cseg_db_read_txn(&txn, path, o.table, o.query, &roles, &rp, &diag)
-             : cli_mpi_size() > 1
-                 ? cli_mpi_rfm(&customers, path, &roles, &rp, &rfm, &quality, o.c.verbose, &diag)
-             : stream ? cseg_rfm_compute_csv(&customers, path, &roles, &rp, &rfm, &quality, &diag)
-                      : cseg_txn_read(&txn, path, &roles, &rp, &diag);
+    /* A k-means segmentation keeps the customers in parts, each process its
+     * block (docs/scale-out.md); else the first gathers them all. */
+    int parts = cli_mpi_size() > 1 && o.p.algo == CSEG_ALGO_KMEANS && !o.previous && !o.db &&
+                strcmp(cmd, "run") == 0;
+    if (parts && o.c.verbose)
+        fprintf(stderr, "custseg: %d processes segment the customers in parts, each its own\n",
+                cli_mpi_size());
+    int rc =
+        cseg_db_is_uri(path) ? cseg_db_read_txn(&txn, path, o.table, o.query, &roles, &rp, &diag)
+        : cli_mpi_size() > 1
+            ? cli_mpi_rfm(&customers, path, &roles, &rp, &rfm, &quality, parts, o.c.verbose, &diag)
+        : stream ? cseg_rfm_compute_csv(&customers, path, &roles, &rp, &rfm, &quality, &diag)
+                 : cseg_txn_read(&txn, path, &roles, &rp, &diag);
     cli_meter_end(&meter);
     if (rc < 0)
         return cli_fail(rc, &diag, name);
     /* Rank 0 segments the customers and writes the outputs; the others take
      * part in its k-means fits. */
-    if (cli_mpi_rank() > 0)
+    if (!parts && cli_mpi_rank() > 0)
         return cli_mpi_kmeans_serve();
-    cli_mpi_kmeans_lead();
+    if (!parts)
+        cli_mpi_kmeans_lead();
     /* Attributes reach every output: personal data is refused unless allowed
      * (judged on the values the customers carry: each one's most frequent). */
     for (size_t a = 0; a < roles.n_attributes && !o.allow_pii; a++) {
         const cseg_table *t = txn ? txn : customers;
         long j = cseg_table_find(t, roles.attributes[a]);
         long jc = txn ? cseg_table_find(txn, roles.customer) : -1;
-        const char *kind = j < 0    ? NULL
-                           : jc >= 0 ? cseg_pii_kind_by(t, (size_t)j, (size_t)jc)
-                                     : cseg_pii_kind(t, (size_t)j);
+        const char *kind = NULL;
+        if (parts && j >= 0 && cli_mpi_pii_kind(t, (size_t)j, &kind, &diag) < 0) {
+            cseg_table_free(customers);
+            return cli_fail(CSEG_ENOMEM, &diag, NULL);
+        }
+        if (!parts) /* in parts: judged over every process's customers, above */
+            kind = j < 0     ? NULL
+                   : jc >= 0 ? cseg_pii_kind_by(t, (size_t)j, (size_t)jc)
+                             : cseg_pii_kind(t, (size_t)j);
         if (kind) {
             cseg_table_free(txn);
             cseg_table_free(customers);
@@ -172,7 +186,7 @@ int cmd_run(int argc, char **argv)
                 roles.product[0] ? roles.product : "-");
     seg_source src = {name,     txn,  &roles, date_format,
                       &rfm,     NULL, NULL,   customers ? &customers : NULL,
-                      &quality, 0};
+                      &quality, parts};
     status = seg_run(&o, &src);
     cseg_table_free(txn);
     cseg_table_free(customers);

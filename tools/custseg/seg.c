@@ -823,6 +823,9 @@ int seg_run(seg_opts *o, const seg_source *src)
     }
     rc = src->txn ? cseg_segment_transactions(&r, src->txn, src->roles, src->date_format, src->rfm,
                                               &p, &diag)
+         : src->rfm_customers && src->parts
+             ? cli_mpi_segment_rfm(&r, *src->rfm_customers, src->quality, src->roles,
+                                   src->date_format, src->rfm, &p, &diag)
          : src->rfm_customers ? cseg_segment_rfm(&r, src->rfm_customers, src->quality, src->roles,
                                                  src->date_format, src->rfm, &p, &diag)
          : src->parts         ? cli_mpi_segment(&r, src->customers, src->id_column, &p, &diag)

@@ -247,8 +247,9 @@ CSEG_API int cseg_mpi_profile_compute(MPI_Comm comm, cseg_profile **out, const c
  * k-means, previous, kmeans_fit, PCA on fewer customers than model
  * features, parts whose columns differ between ranks, and a fit whose rule for new customers
  * disagrees with it (not met with k-means, whose labels are the nearest centres). p->progress is
- * not called; p->log is called on the ranks that give it (give it on one). Collective: every rank
- * returns the same code and diag. docs/scale-out.md. */
+ * called on every rank that gives it (its n: all the customers), and a stop it asks for on any
+ * rank stops every rank; p->log is called on the ranks that give it (give it on one).
+ * Collective: every rank returns the same code and diag. docs/scale-out.md. */
 CSEG_API int cseg_mpi_segment_customers(MPI_Comm comm, cseg_segmentation **out,
                                         const cseg_table *part, const char *id_column,
                                         const cseg_segment_params *p, cseg_diag *diag);
@@ -280,7 +281,9 @@ CSEG_API int cseg_mpi_segment_rfm(MPI_Comm comm, cseg_segmentation **out, const 
  * projection fitted over the ranks (each block's sums added in block
  * order, passed from rank to rank), the plotted and silhouette samples
  * drawn as one process draws them and gathered, each segment's quartiles
- * by cseg_mpi_select. log is called on rank 0. _write_report writes the
+ * by cseg_mpi_select. log and the writing's progress
+ * (cseg_segment_set_progress; a stop is every rank's) are rank 0's, one
+ * step a file. _write_report writes the
  * report alone. CSEG_EINVAL when r is not such a result on every rank.
  * Collective: every rank returns the same code and diag. */
 CSEG_API int cseg_mpi_segment_write_all(MPI_Comm comm, const cseg_segmentation *r, const char *dir,

@@ -45,10 +45,13 @@ static int count_distinct(MPI_Comm comm, const cseg_table *t, size_t j, const un
     uint64_t total = 0;
     for (int q = 0; ok && q < np; q++)
         total += bytes[q];
-    ok = ok && total <= INT_MAX && (send = malloc(total ? total : 1));
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, comm);
-    if (!all) {
-        rc = CSEG_ENOMEM;
+    /* failures as bits, or'ed over the ranks: 1 memory, 2 beyond an int */
+    int bad = (total > INT_MAX) << 1, any = 0;
+    ok = ok && !bad && (send = malloc(total ? total : 1));
+    bad |= !ok && !bad;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_BOR, comm);
+    if (any) {
+        rc = any & 2 ? CSEG_ETOOBIG : CSEG_ENOMEM;
         goto out;
     }
     int *sc = cnt, *sd = cnt + np, *rcv = cnt + 2 * np, *rd = cnt + 3 * np;
@@ -75,10 +78,12 @@ static int count_distinct(MPI_Comm comm, const cseg_table *t, size_t j, const un
         rd[q] = (int)got;
         got += (uint64_t)rcv[q];
     }
-    ok = ok && got <= INT_MAX && (recv = malloc(got ? got : 1));
-    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_LAND, comm);
-    if (!all) {
-        rc = got > INT_MAX ? CSEG_ETOOBIG : CSEG_ENOMEM;
+    bad = (got > INT_MAX) << 1;
+    ok = ok && !bad && (recv = malloc(got ? got : 1));
+    bad |= !ok && !bad;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_BOR, comm);
+    if (any) {
+        rc = any & 2 ? CSEG_ETOOBIG : CSEG_ENOMEM;
         goto out;
     }
     MPI_Alltoallv(send, sc, sd, MPI_CHAR, recv, rcv, rd, MPI_CHAR, comm);

@@ -134,6 +134,23 @@ typedef struct seg_call {
     const cseg_rfm_params *rfm;  /* and features */
 } seg_call;
 
+/* The caller's progress callback on every rank, and a stop asked on any
+ * rank made every rank's (one MPI_Allreduce a call: every rank reaches
+ * each progress point, the pipeline's steps being the same on all). */
+typedef struct progress_ctx {
+    cseg_progress_fn fn;
+    void *user;
+    MPI_Comm comm;
+} progress_ctx;
+
+static int progress_hook(const cseg_progress *pr, void *user)
+{
+    const progress_ctx *c = user;
+    int stop = c->fn ? c->fn(pr, c->user) != 0 : 0, any = 0;
+    MPI_Allreduce(&stop, &any, 1, MPI_INT, MPI_LOR, c->comm);
+    return any;
+}
+
 static int over_parts(MPI_Comm comm, cseg_segmentation **out, const cseg_table *part,
                       const seg_call *call, const cseg_segment_params *p, cseg_diag *diag)
 {
@@ -155,11 +172,12 @@ static int over_parts(MPI_Comm comm, cseg_segmentation **out, const cseg_table *
     cseg__mpi_split_hooks(&c, &sc);
     cseg__seg_split split = {&sc,          &km, &c, agree_hook, silhouette_hook, allgather_hook,
                              exchange_hook};
-    /* A progress callback that asks to stop on one rank would leave the
-     * others in a collective: not called (the ranks' work is one step). */
+    /* Installed on every rank, with or without the caller's callback, so
+     * that every rank takes part in each agreement. */
+    progress_ctx pc = {p->progress, p->progress_user, comm};
     cseg_segment_params q = *p;
-    q.progress = NULL;
-    q.progress_user = NULL;
+    q.progress = progress_hook;
+    q.progress_user = &pc;
     rc = call->q ? cseg__segment_rfm_split(out, part, call->q, call->roles, call->date_format,
                                            call->rfm, &q, &split, diag)
                  : cseg__segment_customers_split(out, part, call->id_column, &q, &split, diag);
@@ -249,6 +267,14 @@ int cseg_mpi_segment_write_report(MPI_Comm comm, const cseg_segmentation *r, con
     return rc;
 }
 
+/* File's step of the writing told; CSEG_ECANCELED when asked to stop. */
+static int told(const cseg_segmentation *r, const char *file, cseg_diag *diag)
+{
+    return cseg__segment_tell_write(r, file, 0, 1)
+               ? cseg__diag(diag, CSEG_ECANCELED, NULL, 0, 0, "writing canceled")
+               : 0;
+}
+
 int cseg_mpi_segment_write_all(MPI_Comm comm, const cseg_segmentation *r, const char *dir,
                                cseg_log_fn log, void *log_user, cseg_diag *diag)
 {
@@ -271,10 +297,18 @@ int cseg_mpi_segment_write_all(MPI_Comm comm, const cseg_segmentation *r, const 
         for (size_t i = 0; i < 4 && rc == 0; i++)
             rc = cseg__outdir_file(&o, names[i], path[i], sizeof path[i]);
     }
+    /* The writing's progress (cseg_segment_set_progress) is rank 0's: a
+     * stop it asks for is agreed on with the next step's outcome. */
+    if (rc == 0 && rank == 0)
+        rc = told(r, names[0], diag);
     if ((rc = cseg__mpi_agree(comm, rc, 0, diag)) == 0)
         rc = cseg_mpi_table_write_csv(comm, r->table, path[0], diag);
-    if (rc == 0 && rank == 0 && (rc = cseg_segment_write_json(r, path[1], diag)) == 0)
+    if (rc == 0 && rank == 0 && (rc = told(r, names[1], diag)) == 0 &&
+        (rc = cseg_segment_write_json(r, path[1], diag)) == 0 &&
+        (rc = told(r, names[2], diag)) == 0)
         rc = cseg_model_save(r->in.model, path[2], diag);
+    if (rc == 0 && rank == 0)
+        rc = told(r, names[3], diag);
     if ((rc = cseg__mpi_agree(comm, rc, 0, diag)) == 0)
         rc = compose_report(comm, r, rank == 0 ? log : NULL, log_user, &rep, diag);
     if (rc == 0 && rank == 0)

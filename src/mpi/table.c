@@ -645,7 +645,12 @@ int cseg_mpi_table_write_csv(MPI_Comm comm, const cseg_table *part, const char *
                 }
                 rc = rc < 0 ? rc : rr;
             }
-            if (rc < 0) {
+            if (rc < 0 && rc != CSEG_ENOMEM && ferror(af.f)) {
+                /* a write failed: the commit finds it, says it as one
+                 * process says it (the system's reason) and removes the file */
+                if ((rc = cseg__atomic_commit(&af, &d)) == 0)
+                    rc = CSEG_EIO; /* not reached: the stream is in error */
+            } else if (rc < 0) {
                 cseg__atomic_abort(&af);
                 cseg__diag(&d, rc, path, 0, 0, "%s",
                            rc == CSEG_ENOMEM ? "out of memory" : "cannot write the file");

@@ -519,10 +519,8 @@ static int fit(cseg_pca **out, const double *X, size_t n, size_t d, const cseg_p
     double *mean = malloc(d * sizeof *mean), *cov = malloc(d * d * sizeof *cov);
     double *w = malloc(d * sizeof *w), *V = malloc(d * d * sizeof *V);
     cseg_pca *m = NULL;
-    if (!mean || !cov || !w || !V) {
-        rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for PCA (d = %zu)", d);
+    if ((rc = all_allocated(sc, !mean || !cov || !w || !V ? -1 : 0, d, diag)) < 0)
         goto out;
-    }
     if ((rc = covariance(X, n, d, nt, sc, n_all, mean, cov, diag)) < 0)
         goto out;
     if ((rc = cseg__sym_eig(d, cov, w, V)) < 0) {
@@ -533,10 +531,9 @@ static int fit(cseg_pca **out, const double *X, size_t n, size_t d, const cseg_p
     size_t nc = 0;
     if ((rc = pick_components(w, d, d, p, &nc, &total, diag)) < 0)
         goto out;
-    if (!(m = pca_alloc(d, nc))) {
-        rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory for PCA (d = %zu)", d);
+    m = pca_alloc(d, nc);
+    if ((rc = all_allocated(sc, m ? 0 : -1, d, diag)) < 0)
         goto out;
-    }
     m->n_threads = p->n_threads;
     memcpy(m->mean, mean, d * sizeof *mean);
     for (size_t c = 0; c < nc; c++) {

@@ -346,7 +346,7 @@ static int compose(cseg_report *r, const cseg_report_input *in, const cseg__repo
     if (!(seg = json_loads(in->segments_json, 0, &jerr))) {
         rc = cseg__diag(diag, CSEG_EFORMAT, NULL, jerr.line, jerr.column, "segments.json: %s",
                         jerr.text);
-        goto out;
+        goto early;
     }
 
     /* Header. */
@@ -364,7 +364,7 @@ static int compose(cseg_report *r, const cseg_report_input *in, const cseg__repo
     for (size_t w = 0; w < json_array_size(warn); w++) {
         const char *msg = jstr(json_array_get(warn, w), "message");
         if (msg && (rc = cseg_report_add_warning(r, msg)) < 0)
-            goto out;
+            goto early;
     }
     json_t *q = json_object_get(seg, "data_quality");
     if (json_is_object(q)) {
@@ -435,7 +435,7 @@ static int compose(cseg_report *r, const cseg_report_input *in, const cseg__repo
         kch = calloc(nk, sizeof *kch);
         if (!ks || !kin || !ksil || !kdb || !kch) {
             rc = CSEG_ENOMEM;
-            goto out;
+            goto early;
         }
         size_t chosen = 0;
         long elbow = -1;
@@ -446,7 +446,7 @@ static int compose(cseg_report *r, const cseg_report_input *in, const cseg__repo
                 rc =
                     cseg__diag(diag, CSEG_EFORMAT, NULL, 0, 0,
                                "segments.json: k_selection.table[%zu].k must be a whole number", i);
-                goto out;
+                goto early;
             }
             ks[i] = (size_t)kv;
             kin[i] = jnum(row, "inertia");
@@ -464,7 +464,7 @@ static int compose(cseg_report *r, const cseg_report_input *in, const cseg__repo
     /* Segments, from the customer table. */
     if (!in->profile) {
         if ((rc = cseg_profile_compute(&prof, customers, labels, k, in->revenue_column)) < 0)
-            goto out;
+            goto early;
         for (size_t s = 0; s < k; s++)
             cseg_profile_set_name(prof, s, cseg_model_name(m, s));
     }
@@ -476,7 +476,7 @@ static int compose(cseg_report *r, const cseg_report_input *in, const cseg__repo
         free(skip);
         free(pnames);
         rc = CSEG_ENOMEM;
-        goto out;
+        goto early;
     }
     size_t n_skip = 0;
     static const char *const fixed[4] = {"segment", "distance", CSEG_RFM_COL_CUSTOMER_ID,
@@ -493,21 +493,21 @@ static int compose(cseg_report *r, const cseg_report_input *in, const cseg__repo
     free(skip);
     free(pnames);
     if (rc < 0)
-        goto out;
+        goto early;
     /* What only some kinds of model have. */
     long noise = cseg_model_outlier_segment(m);
     if (noise >= 0 && (rc = cseg_report_set_outliers(r, noise)) < 0)
-        goto out;
+        goto early;
     if (cseg_model_algo(m) == CSEG_ALGO_HCLUST && in->linkage)
         add_dendrogram(r, in, n);
     if (cseg_model_algo(m) == CSEG_ALGO_GMM && (rc = add_membership(r, in, n, k)) < 0)
-        goto out;
+        goto early;
     if ((rc = add_audits(r, json_object_get(seg, "audit"), k)) < 0 ||
         (rc = add_migration(r, json_object_get(seg, "previous"), k)) < 0 ||
         (rc = add_rules(r, json_object_get(seg, "rules"), k)) < 0 ||
         (rc = add_clv(r, json_object_get(seg, "clv"), k)) < 0 ||
         (in->rules && (rc = add_basket_rules(r, in->rules, k)) < 0))
-        goto out;
+        goto early;
 
     /* Model-space points: the projection and the silhouette. */
     const cseg_prep *pp = cseg_model_prep(m);
@@ -573,6 +573,9 @@ static int compose(cseg_report *r, const cseg_report_input *in, const cseg__repo
         if (x && cseg__report_distribution(r, name, x, labels, n, split) == 0)
             nd++;
     }
+    goto out;
+early: /* a failure before the first step over pieces: agreed there with the others */
+    rc = cseg__report_agreed(split, rc, 0, diag);
 out:
     free(ks);
     free(kin);

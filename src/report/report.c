@@ -569,6 +569,7 @@ static size_t *sample_indices(size_t n, size_t m, uint64_t seed)
 int cseg__report_agreed(const cseg__report_split *sp, int rc, int64_t key, cseg_diag *d)
 {
     cseg_diag ignored;
+    cseg_diag_clear(&ignored);
     return sp ? sp->agree(sp->ctx, rc, key, d ? d : &ignored) : rc;
 }
 

@@ -572,7 +572,7 @@ static int fit_run(const cseg_segment_params *p, const double *Z, size_t n, size
     if ((rc = agreed(split, f->c ? rc : CSEG_ENOMEM, diag)) < 0)
         return rc;
     if (p->algo == CSEG_ALGO_HCLUST) {
-        if (progress && (rc = cseg__progress(p, CSEG_STAGE_TREE, 0, 0, 1, n, d)) < 0)
+        if (progress && (rc = cseg__progress(p, CSEG_STAGE_TREE, 0, 0, 1, n_all, d)) < 0)
             return rc;
         if ((rc = hclust_tree(p, Z, n, d, &f->tree, diag)) < 0)
             return rc;
@@ -607,7 +607,7 @@ static int fit_run(const cseg_segment_params *p, const double *Z, size_t n, size
     for (size_t t = 0; t < m; t++) {
         cseg__cand *c = &f->c[t];
         size_t k = kmin + t;
-        if (progress && (rc = cseg__progress(p, CSEG_STAGE_FIT, k, t, m, n, d)) < 0)
+        if (progress && (rc = cseg__progress(p, CSEG_STAGE_FIT, k, t, m, n_all, d)) < 0)
             return rc;
         switch (p->algo) {
         case CSEG_ALGO_KMEANS:
@@ -656,7 +656,7 @@ static int fit_run(const cseg_segment_params *p, const double *Z, size_t n, size
             f->n = m = keep;
         }
     }
-    if (progress && (rc = cseg__progress(p, CSEG_STAGE_DONE, 0, m, m, n, d)) < 0)
+    if (progress && (rc = cseg__progress(p, CSEG_STAGE_DONE, 0, m, m, n_all, d)) < 0)
         return rc;
     choose(p, f);
     return 0;

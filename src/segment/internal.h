@@ -227,6 +227,11 @@ int cseg__segment_rfm_split(cseg_segmentation **out, const cseg_table *part, con
                             const cseg_rfm_params *rfm, const cseg_segment_params *p,
                             const cseg__seg_split *split, cseg_diag *d);
 
+/* CSEG_STAGE_WRITE of file (done of total steps) to r's writing callback
+ * (cseg_segment_set_progress): 0 to go on, else the callback asks to stop. */
+int cseg__segment_tell_write(const cseg_segmentation *r, const char *file, size_t done,
+                             size_t total);
+
 /* What the report of r is composed from (cseg_report_compose). */
 void cseg__segment_report_input(const cseg_segmentation *r, cseg_log_fn log, void *log_user,
                                 cseg_report_input *in);

@@ -515,26 +515,33 @@ void cseg_segment_set_progress(cseg_segmentation *s, cseg_progress_fn fn, void *
     s->write_progress_user = user;
 }
 
-/* CSEG_STAGE_WRITE to the writing's callback: 0 to go on. */
-static int tell_write(const cseg_segmentation *r, const char *file, size_t done, size_t total)
+int cseg__segment_tell_write(const cseg_segmentation *r, const char *file, size_t done,
+                             size_t total)
 {
     if (!r->write_progress)
         return 0;
-    cseg_progress pr = {CSEG_STAGE_WRITE, cseg_algo_label(r->p.algo, r->p.linkage), r->k, done,
-                        total, r->n, 0, file};
+    cseg_progress pr = {CSEG_STAGE_WRITE,
+                        cseg_algo_label(r->p.algo, r->p.linkage),
+                        r->k,
+                        done,
+                        total,
+                        r->n_all,
+                        0,
+                        file};
     return r->write_progress(&pr, r->write_progress_user);
 }
 
 static int tell_rows(size_t done, size_t total, void *user)
 {
-    return tell_write(user, "customers.csv", done, total);
+    return cseg__segment_tell_write(user, "customers.csv", done, total);
 }
 
 /* One output file's CSEG_STAGE_WRITE step; CSEG_ECANCELED to stop. */
 static int tell_file(const cseg_segmentation *r, const char *file, cseg_diag *d)
 {
-    return tell_write(r, file, 0, 1) ? cseg__diag(d, CSEG_ECANCELED, NULL, 0, 0, "writing canceled")
-                                     : 0;
+    return cseg__segment_tell_write(r, file, 0, 1)
+               ? cseg__diag(d, CSEG_ECANCELED, NULL, 0, 0, "writing canceled")
+               : 0;
 }
 
 int cseg_segment_write_dendrogram(const cseg_segmentation *r, const char *csv_path,

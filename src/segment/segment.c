@@ -370,11 +370,11 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, const cseg__seg
     cseg_prep *prep = NULL;
     cseg_pca *pca = NULL;
     double *X = NULL, *Z = NULL;
-    size_t n = cseg_table_n_rows(in->customers);
+    size_t n = cseg_table_n_rows(in->customers), n_all = split ? split->km->n_all : n;
     *Zout = NULL;
     /* Steps: fitting the preprocessing, transforming, PCA. */
     size_t steps = p->pca > 0 ? 3 : 2;
-    int rc = cseg__progress(p, CSEG_STAGE_PREPARE, 0, 0, steps, n, 0);
+    int rc = cseg__progress(p, CSEG_STAGE_PREPARE, 0, 0, steps, n_all, 0);
     if (rc < 0)
         return rc;
     if ((rc = agree(split, cseg_prep_create(&prep, &p->prep), 0, diag)) < 0 ||
@@ -395,7 +395,7 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, const cseg__seg
         rc = cseg__diag(diag, CSEG_ENOMEM, NULL, 0, 0, "out of memory (%zu x %zu features)", n, q);
     if ((rc = agree(split, rc, 0, diag)) < 0)
         goto out;
-    if ((rc = cseg__progress(p, CSEG_STAGE_PREPARE, 0, 1, steps, n, q)) < 0)
+    if ((rc = cseg__progress(p, CSEG_STAGE_PREPARE, 0, 1, steps, n_all, q)) < 0)
         goto out;
     if ((rc = cseg_prep_transform(prep, in->customers, X, diag)) < 0)
         blame(diag, rc, "preprocessing");
@@ -424,7 +424,7 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, const cseg__seg
                             "pca %g is more components than the %zu model features", p->pca, q);
             goto out;
         }
-        if ((rc = cseg__progress(p, CSEG_STAGE_PREPARE, 0, 2, steps, n, q)) < 0)
+        if ((rc = cseg__progress(p, CSEG_STAGE_PREPARE, 0, 2, steps, n_all, q)) < 0)
             goto out;
         cseg_pca_params pp;
         cseg_pca_params_init(&pp);
@@ -1073,7 +1073,7 @@ static int run(cseg_segmentation *r, const cseg_segment_params *p, cseg_diag *di
         r->p.eps = r->fit.eps;
         r->p.min_samples = r->fit.min_samples;
     }
-    if ((rc = cseg__progress(p, CSEG_STAGE_PROFILE, r->k, 0, 1, n, d)) < 0 ||
+    if ((rc = cseg__progress(p, CSEG_STAGE_PROFILE, r->k, 0, 1, n_all, d)) < 0 ||
         (rc = order_and_install(r, p, X, d, diag)) < 0)
         goto out;
     /* The drift reference wants the rule's segments and distances: when the

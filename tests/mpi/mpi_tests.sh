@@ -418,6 +418,30 @@ for tab in pii late short; do
     done
 done
 
+# Segmented in parts: --pseudonymize with a key only the first process can read (its standard
+# input) gives the one-process files (the key is read there and shared; a process that
+# could not read it waited for ever before); --timings keeps its stages; --progress its steps.
+head -c 32 /dev/urandom > "$T/key"
+rm -rf "$T/fone" "$T/fmpi"
+"$B" fit "$T/cust.csv" --k 3 --pseudonymize /dev/stdin --out "$T/fone" --quiet < "$T/key" > /dev/null
+st=0
+timeout -k 5 120 mpirun --oversubscribe --bind-to none -n 2 "$B" fit "$T/cust.csv" --k 3 \
+    --pseudonymize /dev/stdin --out "$T/fmpi" --quiet < "$T/key" > /dev/null 2> "$T/fit.err" || st=$?
+if [ $st -eq 0 ]; then
+    same_outputs "$T/fone" "$T/fmpi" "fit --pseudonymize with the key on standard input, 2 processes"
+else
+    fail "fit --pseudonymize /dev/stdin, 2 processes: exit $st; $(head -1 "$T/fit.err")"
+fi
+rm -rf "$T/fmpi"
+mrun -n 2 "$B" fit "$T/cust.csv" --k 3 --timings --progress --out "$T/fmpi" > "$T/fit.out" 2> "$T/fit.err" || true
+if grep -q '^  fit and choose k  *[0-9.]* s' "$T/fit.out" && grep -q '^  preprocess (and PCA)  *[0-9.]* s' "$T/fit.out" &&
+    grep -q 'writing report.html' "$T/fit.err"; then
+    ok "fit --timings --progress in parts, 2 processes: the stages and the steps"
+else
+    fail "fit --timings --progress in parts: $(grep -c . "$T/fit.err") progress lines; $(grep 'fit and choose' "$T/fit.out")"
+fi
+rm -rf "$T/fmpi"
+
 # A rank killed in the middle of a fit (k chosen on all 100,000 customers: several seconds
 # of fits): mpirun ends the job, no hang, no outputs.
 kill_mid_job "fit, rank 1 killed" 1 1 "custseg fit $T/cust.csv" "$T/fkilled" \

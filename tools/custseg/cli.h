@@ -222,8 +222,10 @@ int seg_run(seg_opts *o, const seg_source *src);
 /* A database source's name for messages and records: the URI without its
  * password, and the table (or "query"). 0, or a usage error's status. */
 int seg_source_name(const seg_opts *o, const char *path, char *buf, size_t size);
-/* --pseudonymize: the ids of column j become pseudonyms. 0, or an exit status. */
-int seg_pseudonymize(const seg_opts *o, cseg_table *t, const char *column);
+/* --pseudonymize: the ids of column j become pseudonyms. 0, or an exit status.
+ * parts: under mpirun, the first process reads the key and every process
+ * gets it (collective; the same status on every process). */
+int seg_pseudonymize(const seg_opts *o, cseg_table *t, const char *column, int parts);
 /* Is name one of the --features? */
 int seg_is_feature(const seg_opts *o, const char *name);
 

@@ -38,8 +38,9 @@ static int find_pii(const seg_opts *o, const cseg_table *t, const char *id, int 
         if (parts) { /* every process, each column in turn: the verdict on all the rows */
             cseg_diag d;
             cseg_diag_clear(&d);
-            if (cli_mpi_pii_kind(t, j, &kind, &d) < 0)
-                return cli_fail(CSEG_ENOMEM, &d, NULL);
+            int rc = cli_mpi_pii_kind(t, j, &kind, &d);
+            if (rc < 0)
+                return cli_fail(rc, &d, NULL);
         } else {
             kind = cseg_pii_kind(t, j);
         }
@@ -278,7 +279,7 @@ int cmd_fit(int argc, char **argv)
         }
         cli_mpi_kmeans_lead();
     }
-    if ((status = seg_pseudonymize(&o, t, id)) != 0)
+    if ((status = seg_pseudonymize(&o, t, id, parts)) != 0)
         goto done;
     seg_source src = {name, NULL, NULL, NULL, NULL, t, id, NULL, NULL, parts};
     status = seg_run(&o, &src);

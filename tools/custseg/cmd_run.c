@@ -157,9 +157,9 @@ int cmd_run(int argc, char **argv)
         long j = cseg_table_find(t, roles.attributes[a]);
         long jc = txn ? cseg_table_find(txn, roles.customer) : -1;
         const char *kind = NULL;
-        if (parts && j >= 0 && cli_mpi_pii_kind(t, (size_t)j, &kind, &diag) < 0) {
+        if (parts && j >= 0 && (rc = cli_mpi_pii_kind(t, (size_t)j, &kind, &diag)) < 0) {
             cseg_table_free(customers);
-            return cli_fail(CSEG_ENOMEM, &diag, NULL);
+            return cli_fail(rc, &diag, NULL);
         }
         if (!parts) /* in parts: judged over every process's customers, above */
             kind = j < 0     ? NULL
@@ -173,7 +173,7 @@ int cmd_run(int argc, char **argv)
                                    roles.attributes[a], kind);
         }
     }
-    if (txn && (status = seg_pseudonymize(&o, txn, roles.customer)) != 0) {
+    if (txn && (status = seg_pseudonymize(&o, txn, roles.customer, 0)) != 0) {
         cseg_table_free(txn);
         return status;
     }

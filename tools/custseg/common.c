@@ -603,22 +603,44 @@ int seg_source_name(const seg_opts *o, const char *path, char *buf, size_t size)
     return 0;
 }
 
-int seg_pseudonymize(const seg_opts *o, cseg_table *t, const char *column)
+int seg_pseudonymize(const seg_opts *o, cseg_table *t, const char *column, int parts)
 {
     if (!o->pseudonymize)
         return 0;
     unsigned char key[CSEG_KEY_MAX];
-    size_t len;
+    size_t len = 0;
     cseg_diag diag;
     cseg_diag_clear(&diag);
     long j = column ? cseg_table_find(t, column) : -1;
-    if (j < 0)
+    if (j < 0) /* the same columns on every process: each stops here alike */
         return cli_usage_error(o->cmd, "--pseudonymize needs a customer id column (--id COL)");
-    int rc = cseg_key_read(o->pseudonymize, key, &len, &diag);
+    /* In parts, the first process reads the key (a file only it may see,
+     * or its standard input) and every process gets it, or its status. */
+    int rc = !parts || cli_mpi_rank() == 0 ? cseg_key_read(o->pseudonymize, key, &len, &diag) : 0;
+    int status = rc < 0 ? cli_fail(rc, &diag, o->pseudonymize) : 0;
+    if (parts) {
+        char small[16 + CSEG_KEY_MAX], *b = small;
+        size_t n = 0;
+        if (cli_mpi_rank() == 0) {
+            n = (size_t)snprintf(small, 16, "%d", status) + 1;
+            memcpy(small + n, key, len);
+            n += len;
+        }
+        cli_mpi_share(&b, &n);
+        size_t at = strlen(b) + 1;
+        status = atoi(b);
+        len = n - at;
+        memcpy(key, b + at, len);
+        memset(b, 0, n);
+        if (b != small)
+            free(b);
+        if (status != 0)
+            return status;
+    }
     if (rc == 0)
         rc = cseg_table_pseudonymize(t, (size_t)j, key, len, &diag);
     memset(key, 0, sizeof key);
-    return rc < 0 ? cli_fail(rc, &diag, o->pseudonymize) : 0;
+    return rc < 0 ? cli_fail(rc, &diag, o->pseudonymize) : status;
 }
 
 int seg_is_feature(const seg_opts *o, const char *name)

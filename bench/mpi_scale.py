@@ -56,7 +56,7 @@ TABLE = re.compile(
 RUN_PARTS = re.compile(
     r"(\d+) processes read (\d+) lines in (\d+) rounds, moved ([\d.]+) MB between them; route "
     r"([\d.]+) s, parse ([\d.]+) s, features ([\d.]+) s; the customers kept in parts \(([\d.]+) "
-    r"MB of them sent to their blocks in ([\d.]+) s\)")
+    r"MB of parts cut into blocks in ([\d.]+) s\)")
 # --verbose under mpirun: fit's table kept in parts (cli_mpi_table_part)
 PARTS = re.compile(
     r"(\d+) processes read the table and keep their parts, (\d+) rows: parse ([\d.]+) s, "

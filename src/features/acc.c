@@ -970,8 +970,11 @@ int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_rol
             codes[u] = ids[u].code;
         free(ids);
     }
-    uint32_t head[4] = {PART_MAGIC, (uint32_t)a->na, col_of(t, roles->product) >= 0,
-                        PART_SORTED};
+    /* The roles' attributes, also from a reader that got no rows (its
+     * state never saw them: a->na 0): every part has the same sections. */
+    size_t na =
+        roles->n_attributes < CSEG_ATTRIBUTES_MAX ? roles->n_attributes : CSEG_ATTRIBUTES_MAX;
+    uint32_t head[4] = {PART_MAGIC, (uint32_t)na, col_of(t, roles->product) >= 0, PART_SORTED};
     cseg__buf_put(&pb, head, sizeof head);
     cseg__buf_put(&pb, &q, sizeof q);
     double sums[4] = {a->qg.s, a->qg.c, a->qr.s, a->qr.c};
@@ -1002,9 +1005,9 @@ int cseg__rfm_acc_part(cseg__rfm_acc *a, const cseg_table *t, const cseg_txn_rol
         pb_str(&pb, cseg_table_level(t, (size_t)jc, codes[u]));
     /* Attributes: every level of the log's column, keyed by the caller or
      * by its place in the dictionary. */
-    for (size_t k = 0; k < a->na; k++) {
+    for (size_t k = 0; k < na; k++) {
         long j = cseg_table_find(t, roles->attributes[k]);
-        size_t nl = cseg_table_n_levels(t, (size_t)j);
+        size_t nl = j >= 0 && k < a->na ? cseg_table_n_levels(t, (size_t)j) : 0;
         uint64_t nl64 = nl;
         cseg__buf_put(&pb, &nl64, sizeof nl64);
         for (size_t l = 0; l < nl; l++) {
@@ -1163,6 +1166,9 @@ int cseg__rfm_assemble_split(const char *const *parts, const size_t *lens, size_
                              const cseg__split_comm *sc, cseg_table **customers, cseg_quality *qout,
                              size_t **order_out, cseg_diag *d)
 {
+    /* over pieces: whether the first sum was taken (a failure before it is
+     * made every piece's there, at out) */
+    int summed = 0;
     cseg_quality q;
     idsort *ids = NULL;
     double *F = NULL;
@@ -1252,7 +1258,8 @@ int cseg__rfm_assemble_split(const char *const *parts, const size_t *lens, size_
         qsort(ids, m, sizeof *ids, cmp_ids);
     else if (!failed && np > 1 && merge_ids(&ids, pv, np, m) < 0)
         failed = 1;
-    uint64_t c2[2] = {m, (uint64_t)failed};                  /* customers, failures */
+    uint64_t c2[2] = {m, (uint64_t)failed}; /* customers, failures */
+    summed = 1;
     if (sc && (rc = sc->sum(sc->ctx, c2, 2, NULL, 0)) < 0) { /* every piece's block */
         free(where);
         goto out;
@@ -1456,6 +1463,10 @@ int cseg__rfm_assemble_split(const char *const *parts, const size_t *lens, size_
 oom:
     rc = cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory computing customer features");
 out:
+    if (sc && !summed) { /* failed before the pieces' first sum: take part, failing */
+        uint64_t gone[2] = {0, 1};
+        sc->sum(sc->ctx, gone, 2, NULL, 0);
+    }
     if (rc < 0) {
         cseg_table_free(out);
         out = NULL;

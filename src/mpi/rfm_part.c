@@ -15,8 +15,13 @@
  * the slices it receives (cseg__rfm_assemble_split: a merge of sorted
  * runs; the R/F/M scores by order statistics over all ranks; the cleaning
  * counts and attribute levels, which every slice carries whole, added and
- * merged as the one-process assembly does). No rank holds more than its
- * block and its own part. */
+ * merged as the one-process assembly does). A rank holds its block and its
+ * own part, and every attribute's levels: each slice carries its reader's
+ * levels whole, since a block's table lists every level in the order of
+ * the log (an attribute of one value a customer, an e-mail address, puts
+ * them all on every rank: attributes are meant for columns of few values,
+ * a country or a channel). The boundaries are found one after the other:
+ * about 2 log2(customers) rounds each, P - 1 of them. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +30,7 @@
 #include "custseg/mpi.h"
 #include "internal.h"
 
-/* Every rank's first id of what is left of its range (lo..hi), as the
+/* Every rank's middle id of what is left of its range (lo..hi), as the
  * proposals of one round: each rank's id (or none) with the size of its
  * range, gathered on every rank. Returns the pivot: the proposal at which
  * the sizes, in id order, reach half their total (malloc'ed), or NULL. */
@@ -203,8 +208,12 @@ int cseg__mpi_rfm_spread(MPI_Comm comm, const char *part, size_t part_len, const
     int ok = got <= INT_MAX && (in = malloc(got ? (size_t)got : 1)) &&
              (slices = malloc((size_t)np * sizeof *slices)) &&
              (lens = malloc((size_t)np * sizeof *lens));
-    if ((rc = cseg__mpi_agree(
-             comm, ok ? 0 : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory"), 0, d)) < 0)
+    if (!ok)
+        rc = got > INT_MAX ? cseg__diag(d, CSEG_ETOOBIG, NULL, 0, 0,
+                                        "a block of the customers is beyond 2 GiB: use more "
+                                        "processes")
+                           : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
+    if ((rc = cseg__mpi_agree(comm, rc, 0, d)) < 0)
         goto out;
     MPI_Alltoallv(out.p, scount, sdisp, MPI_BYTE, in, rcount, rdisp, MPI_BYTE, comm);
     free(out.p);

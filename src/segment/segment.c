@@ -200,7 +200,12 @@ static int input_rfm(cseg__input *in, const cseg_txn_roles *roles, const char *d
     in->rfm = 1;
     size_t nf = p->features ? p->n_features : 3;
     const char *const *f = p->features ? p->features : dflt;
-    if (!(in->features = cseg__calloc(nf, sizeof *in->features)))
+    in->features = cseg__calloc(nf, sizeof *in->features);
+    /* over pieces the score edges below are gathered: a failure here is
+     * every piece's first */
+    if (split && (rc = split->agree(split->ctx, in->features ? 0 : CSEG_ENOMEM, 0, d)) < 0)
+        return rc;
+    if (!in->features)
         return CSEG_ENOMEM;
     for (size_t j = 0; j < nf; j++) {
         if (cseg_table_find(in->customers, f[j]) < 0 || strcmp(f[j], CSEG_RFM_COL_CUSTOMER_ID) == 0)
@@ -433,8 +438,16 @@ int cseg__prepare(const cseg_segment_params *p, cseg__input *in, const cseg__seg
         pp.n_threads = p->n_threads;
         /* Over pieces: each block's sums and products added in block order
          * along them (cseg__pca_fit_split), the one-process bits. */
-        rc = split ? cseg__pca_fit_split(&pca, X, n, q, &pp, split->sc, split->km->n_all, diag)
-                   : cseg_pca_fit_params(&pca, X, n, q, &pp, diag);
+        if (split && n_all < q) { /* fewer customers than features: all of them, on each */
+            char *all = NULL;
+            size_t len = 0;
+            if ((rc = split->allgather(split->ctx, X, n * q * sizeof *X, &all, &len)) == 0)
+                rc = cseg_pca_fit_params(&pca, (const double *)(void *)all, n_all, q, &pp, diag);
+            free(all);
+        } else {
+            rc = split ? cseg__pca_fit_split(&pca, X, n, q, &pp, split->sc, n_all, diag)
+                       : cseg_pca_fit_params(&pca, X, n, q, &pp, diag);
+        }
         if (rc < 0) {
             blame(diag, rc, "PCA step");
             goto out;

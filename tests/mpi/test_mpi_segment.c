@@ -557,12 +557,12 @@ int main(int argc, char **argv)
     p.silhouette_sample = 2000;
     p.k = 4;
     p.pca = 3;
-    check(140000, &p, 0, "PCA to 3 components");
+    check(70000, &p, 0, "PCA to 3 components");
     p.pca = 0.9;
     p.k = 0;
     p.k_max = 4;
     p.k_sample = 5000;
-    check(140000, &p, 0, "PCA to 90% of the variance, k chosen on a sample");
+    check(70000, &p, 0, "PCA to 90% of the variance, k chosen on a sample");
     /* An audited text column: its counts added over the ranks. A number
      * column of more than 50 values: refused alike. */
     cseg_segment_params_init(&p);
@@ -572,7 +572,7 @@ int main(int argc, char **argv)
     static const char *const audited[] = {"region"}, *const too_many[] = {"visits"};
     p.audit = audited;
     p.n_audit = 1;
-    check(140000, &p, 0, "region audited");
+    check(70000, &p, 0, "region audited");
     p.audit = too_many;
     {
         size_t r0, nr, n = 70000;
@@ -592,6 +592,6 @@ int main(int argc, char **argv)
     cseg_segment_params_init(&p);
     p.n_init = 2;
     p.silhouette_sample = 2000;
-    check_log(100000, &p, "a log of 100,000 customers, k chosen");
+    check_log(70000, &p, "a log of 70,000 customers, k chosen");
     return finish();
 }

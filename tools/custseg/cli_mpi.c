@@ -147,7 +147,7 @@ int cli_mpi_rfm(cseg_table **customers, const char *path, cseg_txn_roles *roles,
     char tail[160];
     if (parts)
         snprintf(tail, sizeof tail,
-                 "the customers kept in parts (%.1f MB of them sent to their blocks in %.2f s)",
+                 "the customers kept in parts (%.1f MB of parts cut into blocks in %.2f s)",
                  (double)st.part_bytes / 1e6, st.assemble_seconds);
     else
         snprintf(tail, sizeof tail, "gather %.2f s (%.1f MB), assemble %.2f s", st.gather_seconds,

@@ -121,19 +121,27 @@ static void compare_profiles(const cseg_profile *a, const cseg_profile *b, const
     }
 }
 
-/* Files pa and pb the same bytes (then removed). */
-static void same_files(const char *pa, const char *pb, const char *what)
+/* Where files pa and pb first differ (a byte offset), or -1: the same. */
+static long differ_at(const char *pa, const char *pb)
 {
     FILE *fa = fopen(pa, "rb"), *fb = fopen(pb, "rb");
     int ca = 0, cb = 0;
     long at = 0;
     while (fa && fb && (ca = getc(fa)) == (cb = getc(fb)) && ca != EOF)
         at++;
-    CHECK(fa && fb && ca == cb, "%s: %s and %s differ at byte %ld", what, pa, pb, at);
+    int same = fa && fb && ca == cb;
     if (fa)
         fclose(fa);
     if (fb)
         fclose(fb);
+    return same ? -1 : at;
+}
+
+/* Files pa and pb the same bytes (then removed). */
+static void same_files(const char *pa, const char *pb, const char *what)
+{
+    long at = differ_at(pa, pb);
+    CHECK(at < 0, "%s: %s and %s differ at byte %ld", what, pa, pb, at);
     unlink(pa);
     unlink(pb);
 }
@@ -214,6 +222,17 @@ static void compare_outputs(const cseg_segmentation *one, const cseg_segmentatio
     MPI_Bcast(&ra, 1, MPI_INT, 0, MPI_COMM_WORLD);
     int rb = cseg_mpi_segment_write_all(MPI_COMM_WORLD, many, db, NULL, NULL, &d);
     CHECK(ra == 0 && rb == 0, "%s: output folders: %d %d %s", what, ra, rb, d.msg);
+    /* the report alone (cseg_mpi_segment_write_report): the same page */
+    char pr[96];
+    snprintf(pr, sizeof pr, "%s_report.html", db);
+    rb = cseg_mpi_segment_write_report(MPI_COMM_WORLD, many, pr, NULL, NULL, &d);
+    CHECK(rb == 0, "%s: the report alone: %d %s", what, rb, d.msg);
+    if (rank == 0 && rb == 0) {
+        char pa[96];
+        snprintf(pa, sizeof pa, "%s/report.html", da);
+        CHECK(differ_at(pa, pr) < 0, "%s: the report alone differs from one process's", what);
+        unlink(pr);
+    }
     for (int f = 0; rank == 0 && f < 4; f++) {
         char pa[96], pb[96];
         snprintf(pa, sizeof pa, "%s/%s", da, files[f]);

@@ -559,7 +559,7 @@ int main(int argc, char **argv)
     odd = 3;
     outputs = 1; /* the output folders too, once (under the sanitizers a report of 200,000
                     customers takes seconds a rank) */
-    check(200000, &p, 1, "clusters that some ranks hold no customer of");
+    check(140000, &p, 1, "clusters that some ranks hold no customer of");
     outputs = 0;
     odd = 4;
     check(140000, &p, 1, "no revenue: segments by size");

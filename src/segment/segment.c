@@ -146,9 +146,6 @@ int cseg__input_transactions(cseg__input *in, const cseg_table *txn, const cseg_
     return input_rfm(in, roles, date_format, &rp, p, NULL, d);
 }
 
-/* The rest of a log's input, once in->owned has its customers and
- * in->quality its cleaning counts: the features to cluster and the model
- * that scores new customers the same way. */
 /* cseg_rfm_score_edges of the customers of every piece: each piece's
  * extremes gathered, the greatest (least) of them taken. */
 static int score_edges(const cseg_table *t, cseg_rfm_edges *e, const cseg__seg_split *split)
@@ -172,6 +169,10 @@ static int score_edges(const cseg_table *t, cseg_rfm_edges *e, const cseg__seg_s
     return 0;
 }
 
+/* The rest of a log's input, once in->owned (or, over pieces, in->customers:
+ * this piece's block) has its customers and in->quality its cleaning
+ * counts: the features to cluster and the model that scores new customers
+ * the same way. */
 static int input_rfm(cseg__input *in, const cseg_txn_roles *roles, const char *date_format,
                      const cseg_rfm_params *rfm, const cseg_segment_params *p,
                      const cseg__seg_split *split, cseg_diag *d)

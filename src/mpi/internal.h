@@ -49,6 +49,13 @@ void cseg__mpi_recv_part(MPI_Comm comm, int from, char *b, uint64_t n);
  * order): a hash of them compared. Collective. */
 int cseg__mpi_same_columns(MPI_Comm comm, const cseg_table *t);
 
+/* Bytes from every rank to every rank: send holds count[q] bytes for rank
+ * q, ranks in order; *recv (malloc'ed) receives what each rank sent this
+ * one, got[q] bytes from rank q, in rank order. One MPI_Alltoall of the
+ * counts, one MPI_Alltoallv. CSEG_ETOOBIG when a rank's bytes either way
+ * pass an int, CSEG_ENOMEM, CSEG_EIO: the same on every rank (src/mpi/segment.c). */
+int cseg__mpi_exchange(MPI_Comm comm, const char *send, const size_t *count, char **recv,
+                       size_t *got);
 /* cseg_mpi_metrics_silhouette; values (optional): the sampled rows'
  * silhouette values and their labels, in row order (*values, *vlabels,
  * malloc'ed, *nv of each), on every rank. */

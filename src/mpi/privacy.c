@@ -33,7 +33,7 @@ static int count_distinct(MPI_Comm comm, const cseg_table *t, size_t j, const un
     int np, rc = 0;
     MPI_Comm_size(comm, &np);
     size_t nl = cseg_table_n_levels(t, j);
-    int *cnt = calloc(4 * (size_t)np, sizeof *cnt);
+    size_t *cnt = calloc(3 * (size_t)np, sizeof *cnt); /* places, counts sent and got */
     uint64_t *bytes = calloc((size_t)np, sizeof *bytes), *owner = malloc((nl ? nl : 1) * 8);
     char *send = NULL, *recv = NULL, **v = NULL;
     int ok = cnt && bytes && owner, all = 0;
@@ -54,39 +54,25 @@ static int count_distinct(MPI_Comm comm, const cseg_table *t, size_t j, const un
         rc = any & 2 ? CSEG_ETOOBIG : CSEG_ENOMEM;
         goto out;
     }
-    int *sc = cnt, *sd = cnt + np, *rcv = cnt + 2 * np, *rd = cnt + 3 * np;
-    for (int q = 0, o = 0; q < np; q++) {
-        sc[q] = (int)bytes[q];
-        sd[q] = o;
-        o += sc[q];
+    /* each used value at its owner's place in send, owners in order */
+    size_t *at = cnt, *count = cnt + np, *from = cnt + 2 * np, place = 0;
+    for (int q = 0; q < np; q++) {
+        at[q] = place;
+        count[q] = (size_t)bytes[q];
+        place += count[q];
     }
-    int *at = malloc((size_t)np * sizeof *at);
-    ok = at != NULL;
-    for (int q = 0; at && q < np; q++)
-        at[q] = sd[q];
-    for (size_t l = 0; at && l < nl; l++)
+    for (size_t l = 0; l < nl; l++)
         if (used[l]) {
             const char *s = cseg_table_level(t, j, (int32_t)l);
             size_t len = strlen(s) + 1;
             memcpy(send + at[owner[l]], s, len);
-            at[owner[l]] += (int)len;
+            at[owner[l]] += len;
         }
-    free(at);
-    MPI_Alltoall(sc, 1, MPI_INT, rcv, 1, MPI_INT, comm);
-    uint64_t got = 0;
-    for (int q = 0; q < np; q++) {
-        rd[q] = (int)got;
-        got += (uint64_t)rcv[q];
-    }
-    bad = (got > INT_MAX) << 1;
-    ok = ok && !bad && (recv = malloc(got ? got : 1));
-    bad |= !ok && !bad;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_BOR, comm);
-    if (any) {
-        rc = any & 2 ? CSEG_ETOOBIG : CSEG_ENOMEM;
+    if ((rc = cseg__mpi_exchange(comm, send, count, &recv, from)) < 0)
         goto out;
-    }
-    MPI_Alltoallv(send, sc, sd, MPI_CHAR, recv, rcv, rd, MPI_CHAR, comm);
+    uint64_t got = 0;
+    for (int q = 0; q < np; q++)
+        got += from[q];
     size_t ns = 0;
     for (uint64_t o = 0; o < got; o += strlen(recv + o) + 1)
         ns++;

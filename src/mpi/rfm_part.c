@@ -11,7 +11,7 @@
  * weighted median of the proposals splits every range; the ranges shrink by
  * a quarter at least, so about 2 log2(customers) rounds of one small
  * gather and one sum). Each rank then cuts its part into slices at the
- * boundaries, sends slice q to rank q (one MPI_Alltoallv), and assembles
+ * boundaries, sends slice q to rank q (cseg__mpi_exchange), and assembles
  * the slices it receives (cseg__rfm_assemble_split: a merge of sorted
  * runs; the R/F/M scores by order statistics over all ranks; the cleaning
  * counts and attribute levels, which every slice carries whole, added and
@@ -154,11 +154,11 @@ int cseg__mpi_rfm_spread(MPI_Comm comm, const char *part, size_t part_len, const
     size_t m = 0;
     uint64_t *bound = malloc(((size_t)np + 1) * sizeof *bound);
     size_t *cut = malloc(((size_t)np + 1) * sizeof *cut);
-    int *sc = malloc(4 * (size_t)np * sizeof *sc);
+    size_t *count = malloc((size_t)np * sizeof *count); /* bytes of each slice sent */
     cseg__buf out = {0};
     char *in = NULL, **slices = NULL;
     size_t *lens = NULL;
-    if ((rc = cseg__rfm_part_ids(part, part_len, &ids, &m)) == 0 && (!bound || !cut || !sc))
+    if ((rc = cseg__rfm_part_ids(part, part_len, &ids, &m)) == 0 && (!bound || !cut || !count))
         rc = CSEG_ENOMEM;
     if ((rc = cseg__mpi_agree(
              comm, rc < 0 ? cseg__diag(d, rc, NULL, 0, 0, "%s", cseg_strerror(rc)) : 0, 0, d)) < 0)
@@ -180,13 +180,11 @@ int cseg__mpi_rfm_spread(MPI_Comm comm, const char *part, size_t part_len, const
                               d)) < 0)
         goto out;
     /* Slice b of this rank's part to rank b, in one exchange. */
-    int *scount = sc, *sdisp = sc + np, *rcount = sc + 2 * np, *rdisp = sc + 3 * np;
     for (int b = 0; b < np && rc == 0; b++) {
         size_t before = out.len;
         rc = cseg__rfm_part_slice(part, part_len, cut[b], cut[b + 1], &out);
-        scount[b] = out.len - before > INT_MAX ? -1 : (int)(out.len - before);
-        sdisp[b] = (int)before;
-        if (scount[b] < 0 || out.len > INT_MAX)
+        count[b] = out.len - before;
+        if (out.len > INT_MAX)
             rc = CSEG_ETOOBIG;
     }
     if ((rc = cseg__mpi_agree(comm,
@@ -199,29 +197,26 @@ int cseg__mpi_rfm_spread(MPI_Comm comm, const char *part, size_t part_len, const
                                      : 0,
                               0, d)) < 0)
         goto out;
-    MPI_Alltoall(scount, 1, MPI_INT, rcount, 1, MPI_INT, comm);
-    uint64_t got = 0;
-    for (int b = 0; b < np; b++) {
-        rdisp[b] = (int)got;
-        got += (uint64_t)rcount[b];
-    }
-    int ok = got <= INT_MAX && (in = malloc(got ? (size_t)got : 1)) &&
-             (slices = malloc((size_t)np * sizeof *slices)) &&
-             (lens = malloc((size_t)np * sizeof *lens));
-    if (!ok)
-        rc = got > INT_MAX ? cseg__diag(d, CSEG_ETOOBIG, NULL, 0, 0,
-                                        "a block of the customers is beyond 2 GiB: use more "
-                                        "processes")
-                           : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory");
-    if ((rc = cseg__mpi_agree(comm, rc, 0, d)) < 0)
+    slices = malloc((size_t)np * sizeof *slices);
+    lens = malloc((size_t)np * sizeof *lens);
+    if ((rc = cseg__mpi_agree(
+             comm, slices && lens ? 0 : cseg__diag(d, CSEG_ENOMEM, NULL, 0, 0, "out of memory"), 0,
+             d)) < 0)
         goto out;
-    MPI_Alltoallv(out.p, scount, sdisp, MPI_BYTE, in, rcount, rdisp, MPI_BYTE, comm);
+    /* the same outcome on every rank: no agreement needed after it */
+    if ((rc = cseg__mpi_exchange(comm, out.p, count, &in, lens)) < 0) {
+        cseg__diag(d, rc, NULL, 0, 0, "%s",
+                   rc == CSEG_ETOOBIG  ? "a block of the customers is beyond 2 GiB: use more "
+                                         "processes"
+                   : rc == CSEG_ENOMEM ? "out of memory"
+                                       : cseg_strerror(rc));
+        goto out;
+    }
     free(out.p);
     out.p = NULL;
-    for (int b = 0; b < np; b++) {
-        slices[b] = in + rdisp[b];
-        lens[b] = (size_t)rcount[b];
-    }
+    size_t at = 0;
+    for (int b = 0; b < np; at += lens[b], b++)
+        slices[b] = in + at;
     /* This rank's block: the slices of every rank merged, scored over all. */
     MPI_Comm c = comm;
     cseg__split_comm hooks;
@@ -238,6 +233,6 @@ int cseg__mpi_rfm_spread(MPI_Comm comm, const char *part, size_t part_len, const
     }
     *row0 = r0;
 out:
-    free(ids), free(bound), free(cut), free(sc), free(out.p), free(in), free(slices), free(lens);
+    free(ids), free(bound), free(cut), free(count), free(out.p), free(in), free(slices), free(lens);
     return rc;
 }

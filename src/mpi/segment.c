@@ -75,7 +75,12 @@ static int allgather_hook(void *ctx, const void *mine, size_t len, char **all, s
 
 static int exchange_hook(void *ctx, const char *send, const size_t *count, char **recv, size_t *got)
 {
-    MPI_Comm comm = *(MPI_Comm *)ctx;
+    return cseg__mpi_exchange(*(MPI_Comm *)ctx, send, count, recv, got);
+}
+
+int cseg__mpi_exchange(MPI_Comm comm, const char *send, const size_t *count, char **recv,
+                       size_t *got)
+{
     int np;
     MPI_Comm_size(comm, &np);
     int *sc = malloc(4 * (size_t)np * sizeof *sc), bad = 0;

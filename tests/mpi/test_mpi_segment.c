@@ -524,14 +524,21 @@ static void columns_differ(void)
     cseg_table_free(part);
 }
 
+/* The parameters most checks start from: k = 4, two restarts, the
+ * silhouette on 2,000 customers. */
+static void base(cseg_segment_params *p)
+{
+    cseg_segment_params_init(p);
+    p->n_init = 2;
+    p->silhouette_sample = 2000;
+    p->k = 4;
+}
+
 int main(int argc, char **argv)
 {
     start(&argc, &argv);
     cseg_segment_params p;
-    cseg_segment_params_init(&p);
-    p.n_init = 2;
-    p.silhouette_sample = 2000;
-    p.k = 4;
+    base(&p);
     check(140000, &p, 0, "k = 4, 140,000 customers");
     p.k = 0;
     p.k_max = 5;
@@ -552,10 +559,7 @@ int main(int argc, char **argv)
     check(140000, &p, 1, "duplicate ids, categories that split each half only");
     odd = 6; /* a segment's kind missing on the first ranks, "a" on the last */
     check(140000, &p, 1, "duplicate ids, a kind missing in part of a segment");
-    cseg_segment_params_init(&p);
-    p.n_init = 2;
-    p.silhouette_sample = 2000;
-    p.k = 4;
+    base(&p);
     odd = 3;
     outputs = 1; /* the output folders too, once (under the sanitizers a report of 200,000
                     customers takes seconds a rank) */
@@ -571,10 +575,7 @@ int main(int argc, char **argv)
     cseg_segment_params_init(&p);
     p.algo = CSEG_ALGO_GMM;
     refused(&p, "not spread", "mixtures");
-    cseg_segment_params_init(&p);
-    p.n_init = 2;
-    p.silhouette_sample = 2000;
-    p.k = 4;
+    base(&p);
     p.pca = 3;
     check(70000, &p, 0, "PCA to 3 components");
     p.pca = 0.9;
@@ -584,10 +585,7 @@ int main(int argc, char **argv)
     check(70000, &p, 0, "PCA to 90% of the variance, k chosen on a sample");
     /* An audited text column: its counts added over the ranks. A number
      * column of more than 50 values: refused alike. */
-    cseg_segment_params_init(&p);
-    p.n_init = 2;
-    p.silhouette_sample = 2000;
-    p.k = 4;
+    base(&p);
     static const char *const audited[] = {"region"}, *const too_many[] = {"visits"};
     p.audit = audited;
     p.n_audit = 1;
